@@ -1,0 +1,27 @@
+// Express glue: JSON, request ids, metrics per route, the route table, errors.
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import type { ApiContext } from './context.js';
+import { errorHandler, unknownRoute } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { ROUTES } from './routes.js';
+
+export function createApp(ctx: ApiContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use((req, res, next) => {
+    const id = typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID();
+    res.setHeader('x-request-id', id);
+    res.on('finish', () => ctx.metrics.httpRequests.inc({ route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
+    next();
+  });
+  app.use(express.json({ limit: '1mb' }));
+  for (const route of ROUTES) app[route.method](route.path, route.handler(ctx));
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openApiDocument(ctx.version));
+  });
+  app.use(unknownRoute);
+  app.use(errorHandler(ctx.log));
+  return app;
+}

@@ -1,0 +1,17 @@
+import type { Config } from '../config.js';
+import type { Db } from '../db/db.js';
+import type { IngestPipeline } from '../ingest/pipeline.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Source } from '../sources/source.js';
+
+/** What request handlers may use. */
+export interface ApiContext {
+  db: Db;
+  config: Config;
+  metrics: Metrics;
+  pipeline: IngestPipeline;
+  sources: Source[];
+  log: Logger;
+  version: string;
+}

@@ -1,0 +1,9 @@
+import type { ApiContext } from '../context.js';
+import type { Handler } from '../routes.js';
+import { projectOf } from '../project.js';
+import { listTasks as query, listTasksQuery } from '../taskQueries.js';
+
+export const listTasks = (ctx: ApiContext): Handler => async (req, res) => {
+  const project = await projectOf(ctx, req);
+  res.json(await query(ctx.db, project.id, listTasksQuery.parse(req.query)));
+};

@@ -1,0 +1,32 @@
+// Every route of the service in one table: method, path, the project role it needs, and its
+// handler. Express glue lives in app.ts; the OpenAPI document must describe each route here.
+import type { NextFunction, Request, Response } from 'express';
+import type { ApiContext } from './context.js';
+import { getTask } from './handlers/getTask.js';
+import { health, metrics, ready } from './handlers/health.js';
+import { listQueues } from './handlers/listQueues.js';
+import { listTasks } from './handlers/listTasks.js';
+import { listWorkers } from './handlers/listWorkers.js';
+
+export type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void>;
+
+/** Project roles, lowest first. `public` routes need no caller (probes, metrics scrapes). */
+export type Role = 'public' | 'viewer' | 'operator' | 'admin' | 'owner';
+
+export interface Route {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  path: string;
+  role: Role;
+  handler: (ctx: ApiContext) => Handler;
+}
+
+export const ROUTES: readonly Route[] = [
+  { method: 'get', path: '/healthz', role: 'public', handler: health },
+  { method: 'get', path: '/readyz', role: 'public', handler: ready },
+  { method: 'get', path: '/metrics', role: 'public', handler: metrics },
+  { method: 'get', path: '/api/healthz', role: 'viewer', handler: health },
+  { method: 'get', path: '/api/tasks', role: 'viewer', handler: listTasks },
+  { method: 'get', path: '/api/tasks/:engine/:taskId', role: 'viewer', handler: getTask },
+  { method: 'get', path: '/api/workers', role: 'viewer', handler: listWorkers },
+  { method: 'get', path: '/api/queues', role: 'viewer', handler: listQueues },
+];

@@ -1,0 +1,114 @@
+// Read side of tasks: the explorer's filtered, keyset-paginated list and one task's detail.
+import { z } from 'zod';
+import type { Queryable } from '../db/db.js';
+import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
+import { ApiError } from './errors.js';
+
+/** A comma-separated list of allowed values, e.g. state=failed,retried. */
+const csvOf = <const V extends readonly [string, ...string[]]>(values: V) =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)).max(20));
+
+const time = z.union([
+  z.string().regex(/^\d{10,16}$/).transform((s) => new Date(Number(s))),
+  z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
+]);
+
+export const listTasksQuery = z.object({
+  project: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
+  engine: csvOf(ENGINES).optional(),
+  state: csvOf(TASK_KINDS).optional(),
+  name: z.string().min(1).max(1024).optional(),
+  queue: z.string().min(1).max(1024).optional(),
+  worker: z.string().min(1).max(1024).optional(),
+  from: time.optional(),
+  to: time.optional(),
+  q: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export type ListTasksQuery = z.infer<typeof listTasksQuery>;
+
+/** The columns a task is shown with (times as ISO strings). */
+const TASK_SELECT = `
+  t.id::text AS id, t.engine, t.task_id AS "taskId", t.name, t.queue, t.state, t.args, t.kwargs, t.result,
+  t.exception, t.worker, t.retries, t.root_id AS "rootId", t.parent_id AS "parentId", t.group_id AS "groupId",
+  t.eta, t.sent_at AS "sentAt", t.received_at AS "receivedAt", t.started_at AS "startedAt",
+  t.finished_at AS "finishedAt", t.runtime_ms AS "runtimeMs", t.wait_ms AS "waitMs",
+  t.first_seen_at AS "firstSeenAt", t.last_event_at AS "lastEventAt"`;
+
+// The cursor is the last row's exact sort key: microsecond timestamp text and id.
+const CURSOR_EXPR = `to_char(t.first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && typeof v[0] === 'string' && /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(v[0]) && /^\d{1,19}$/.test(String(v[1]))) {
+      return [v[0], String(v[1])];
+    }
+  } catch {
+    /* fall through */
+  }
+  throw new ApiError(400, 'BAD_CURSOR', 'cursor is not one this API returned');
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export async function listTasks(db: Queryable, projectId: number, q: ListTasksQuery) {
+  const where = ['t.project_id = $1'];
+  const params: unknown[] = [projectId];
+  const add = (sql: (p: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (q.engine) add((p) => `t.engine = ANY(${p}::text[])`, q.engine);
+  if (q.state) add((p) => `t.state = ANY(${p}::text[])`, q.state);
+  if (q.name) add((p) => `t.name = ${p}`, q.name);
+  if (q.queue) add((p) => `t.queue = ${p}`, q.queue);
+  if (q.worker) add((p) => `t.worker = ${p}`, q.worker);
+  if (q.from) add((p) => `t.first_seen_at >= ${p}`, q.from);
+  if (q.to) add((p) => `t.first_seen_at < ${p}`, q.to);
+  if (q.q) add((p) => `t.search_text LIKE ${p}`, `%${escapeLike(q.q.toLowerCase())}%`);
+  if (q.cursor) {
+    const [at, id] = decodeCursor(q.cursor);
+    params.push(at, id);
+    where.push(`(t.first_seen_at, t.id) < ($${params.length - 1}::timestamptz, $${params.length}::bigint)`);
+  }
+  params.push(q.limit + 1);
+  const rows = (
+    await db.query<Record<string, unknown> & { cursor: string }>(
+      `SELECT ${TASK_SELECT}, ${CURSOR_EXPR} AS cursor FROM tasks t
+        WHERE ${where.join(' AND ')}
+        ORDER BY t.first_seen_at DESC, t.id DESC
+        LIMIT $${params.length}`,
+      params,
+    )
+  ).rows;
+  const more = rows.length > q.limit;
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  const nextCursor = more && last ? Buffer.from(JSON.stringify([last.cursor, last.id])).toString('base64url') : null;
+  return { tasks: page.map(({ cursor: _c, ...t }) => t), nextCursor };
+}
+
+export async function getTask(db: Queryable, projectId: number, engine: string, taskId: string) {
+  const task = (
+    await db.query(`SELECT ${TASK_SELECT}, t.traceback FROM tasks t WHERE t.project_id = $1 AND t.engine = $2 AND t.task_id = $3`, [projectId, engine, taskId])
+  ).rows[0];
+  if (!task) return null;
+  const [events, children] = await Promise.all([
+    db.query(
+      `SELECT event_id AS id, kind, occurred_at AS "occurredAt", worker, fields FROM task_events
+        WHERE project_id = $1 AND engine = $2 AND task_id = $3 ORDER BY occurred_at, event_id LIMIT 1000`,
+      [projectId, engine, taskId],
+    ),
+    db.query(
+      `SELECT t.engine, t.task_id AS "taskId", t.name, t.state FROM tasks t
+        WHERE t.project_id = $1 AND t.parent_id = $2 AND t.engine = $3 ORDER BY t.first_seen_at LIMIT 1000`,
+      [projectId, taskId, engine],
+    ),
+  ]);
+  return { task, events: events.rows, children: children.rows };
+}

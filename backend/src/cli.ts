@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// `z4j <command>`: operations on the service's storage without starting the service.
+import { ConfigError, loadConfig, settings } from './config.js';
+import { migrate } from './db/migrate.js';
+import { openDb } from './db/open.js';
+
+const USAGE = `usage: z4j <command>
+  migrate      apply pending database migrations and exit
+  config       print every configuration variable with its default and meaning`;
+
+async function run(cmd: string | undefined): Promise<number> {
+  switch (cmd) {
+    case 'migrate': {
+      const config = loadConfig();
+      const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.Z4J_DATA_DIR });
+      try {
+        const applied = await migrate(db);
+        process.stdout.write(applied.length ? `applied migrations ${applied.join(', ')}\n` : 'database is up to date\n');
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
+    case 'config':
+      for (const [name, [schema, doc]] of Object.entries(settings)) {
+        const d = (schema as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(undefined);
+        process.stdout.write(`${name}=${d.success && d.data !== undefined ? JSON.stringify(d.data) : ''}\n    ${doc}\n`);
+      }
+      return 0;
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return cmd ? 2 : 0;
+  }
+}
+
+run(process.argv[2]).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`z4j: ${err instanceof ConfigError ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,56 @@
+// Every environment variable the service reads, with its default and meaning, validated
+// together at start. A bad value stops the service with a message naming the variable.
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+
+/** Name → schema (with default) → the doc line the README's configuration table shows. */
+export const settings = {
+  PORT: [int(0, 65535).default(8080), 'HTTP port of the API.'],
+  HOST: [z.string().min(1).default('0.0.0.0'), 'Interface the API binds to.'],
+  DATABASE_URL: [
+    z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL').optional(),
+    'PostgreSQL connection URL. Unset: embedded PGlite in Z4J_DATA_DIR.',
+  ],
+  Z4J_DATA_DIR: [z.string().min(1).default('./data'), 'Data directory of the embedded PGlite database.'],
+  Z4J_LOG_LEVEL: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'Log level (pino).'],
+  Z4J_PROJECT: [z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a lowercase slug').default('default'), 'Slug of the project that sources without one report into.'],
+  Z4J_CELERY_BROKERS: [
+    list.pipe(z.array(z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'redis://, rediss://, amqp:// or amqps:// URLs'))).default([]),
+    'Comma-separated Celery broker URLs whose celeryev events are consumed (Redis pub/sub or AMQP).',
+  ],
+  Z4J_CELERY_EVENT_EXCHANGE: [z.string().min(1).default('celeryev'), "Celery's event_exchange setting."],
+  Z4J_CELERY_CONTROL_EXCHANGE: [z.string().min(1).default('celery'), "Celery's control_exchange setting (pidbox exchange is '<name>.pidbox')."],
+  Z4J_CELERY_ENABLE_EVENTS_INTERVAL: [int(0, 86400).default(60), 'Seconds between enable_events broadcasts to Celery workers; 0 turns them off.'],
+  Z4J_CELERY_AMQP_QUEUE: [z.string().min(1).default('z4j.celeryev'), 'Durable queue z4j binds to the event exchange on RabbitMQ (shared by replicas).'],
+  Z4J_QUEUE_SAMPLE_INTERVAL: [int(0, 3600).default(10), 'Seconds between queue depth samples; 0 turns them off.'],
+  Z4J_INGEST_BATCH_SIZE: [int(1, 50000).default(2000), 'Most events written in one database transaction.'],
+  Z4J_INGEST_FLUSH_MS: [int(0, 10000).default(50), 'Longest wait for a batch to fill before it is written.'],
+  Z4J_INGEST_QUEUE_CAPACITY: [int(100, 1_000_000).default(50000), 'Events held in memory between sources and the writer; past it, sources wait or drop (counted).'],
+  Z4J_PARTITION_DAYS_AHEAD: [int(1, 90).default(7), 'Daily task_events partitions created ahead of today.'],
+  Z4J_MAX_FIELD_CHARS: [int(256, 1_000_000).default(32768), 'Longest args / kwargs / result / traceback text kept per task (longer is cut, marked).'],
+  Z4J_PRETTY_LOGS: [bool.default(false), 'Human-readable logs instead of JSON.'],
+} as const satisfies Record<string, [z.ZodType, string]>;
+
+type Settings = typeof settings;
+export type Config = { [K in keyof Settings]: z.output<Settings[K][0]> };
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the whole configuration; throws one error listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, [schema]] of Object.entries(settings)) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return { ...(out as Config), ...overrides };
+}

@@ -1,0 +1,29 @@
+// The one storage seam: PostgreSQL (pg) and embedded PGlite behind the same tiny interface,
+// so every query, migration and test runs unchanged on both.
+
+export interface QueryOptions {
+  /** Name of a prepared statement (hot path on PostgreSQL; ignored by PGlite). */
+  name?: string;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<{ rows: R[] }>;
+  /** Runs a script of several statements (no parameters). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly storage: 'postgres' | 'pglite';
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The lowest PostgreSQL we run on (declarative partitioning with ON CONFLICT, generated columns). */
+export const MIN_SERVER_VERSION_NUM = 140000;
+
+/** SQLSTATE classes that say "try again", not "this data is bad". */
+export function isTransientDbError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true; // network errors, no SQLSTATE
+  return /^(08|53|57|58)/.test(code) || code === '40001' || code === '40P01';
+}

@@ -1,0 +1,30 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import type { Db, Queryable } from './db.js';
+
+interface PGliteLike {
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  exec(sql: string): Promise<unknown>;
+}
+
+function wrap(conn: PGliteLike): Queryable {
+  return {
+    query: (sql, params) => conn.query(sql, params),
+    async exec(sql) {
+      await conn.exec(sql);
+    },
+  };
+}
+
+/** Embedded PostgreSQL (WASM) in `dataDir`; `memory://` keeps it in memory (tests). */
+export async function openPglite(dataDir: string): Promise<Db> {
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir, { extensions: { pg_trgm } });
+  return {
+    storage: 'pglite',
+    ...wrap(db),
+    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,41 @@
+import pg from 'pg';
+import type { Db, Queryable } from './db.js';
+
+// Timestamps stay as JS Dates (pg's default); int8 (ids, counts) as strings to keep precision.
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query(sql, params, options) {
+      const res = await client.query(options?.name ? { name: options.name, text: sql, values: params } : { text: sql, values: params });
+      return { rows: res.rows };
+    },
+    async exec(sql) {
+      await client.query(sql);
+    },
+  };
+}
+
+export function openPostgres(url: string, poolSize = 10): Db {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'z4j' });
+  // An idle client losing its connection must not take the process down.
+  pool.on('error', () => undefined);
+  return {
+    storage: 'postgres',
+    ...wrap(pool),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn(wrap(client));
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,190 @@
+// Writes one batch of validated envelopes in one transaction: new events into the timeline
+// (idempotent by event id), their tasks folded forward, worker and queue rows refreshed.
+// A handful of array-bound statements per batch, never one round trip per event.
+import type { Db, Queryable } from '../db/db.js';
+import type { Envelope, TaskEnvelope, WorkerEnvelope } from './envelope.js';
+import { foldEvents, type TaskRow } from './taskState.js';
+import { INSERT_TASKS_SQL, SELECT_TASKS_FOR_UPDATE_SQL, UPDATE_TASKS_SQL, taskParams, type KeyedTask } from './taskColumns.js';
+
+export interface WriteResult {
+  /** Events stored for the first time. */
+  persisted: TaskEnvelope[];
+  duplicates: number;
+  workerEvents: WorkerEnvelope[];
+  /** Envelopes naming a project that does not exist (not written). */
+  unknownProject: Envelope[];
+}
+
+const INSERT_EVENTS_SQL = `
+INSERT INTO task_events (project_id, engine, task_id, event_id, kind, occurred_at, worker, fields)
+SELECT u.p, u.e, u.t, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f::jsonb
+  FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[])
+       AS u(p, e, t, id, k, ms, w, f)
+ON CONFLICT DO NOTHING
+RETURNING event_id`;
+
+const UPSERT_WORKERS_SQL = `
+INSERT INTO workers AS w (project_id, engine, hostname, online, first_seen_at, last_seen_at, offline_at,
+                          heartbeat_s, active, processed, loadavg, pid, software)
+SELECT u.p, u.e, u.h, u.online, to_timestamp(u.ms / 1000.0), to_timestamp(u.ms / 1000.0),
+       CASE WHEN u.online THEN NULL ELSE to_timestamp(u.ms / 1000.0) END,
+       u.freq, u.active, u.processed, u.loadavg::jsonb, u.pid, u.sw
+  FROM unnest($1::int[], $2::text[], $3::text[], $4::bool[], $5::float8[], $6::float8[], $7::int[], $8::bigint[],
+              $9::text[], $10::int[], $11::text[])
+       AS u(p, e, h, online, ms, freq, active, processed, loadavg, pid, sw)
+ON CONFLICT (project_id, engine, hostname) DO UPDATE SET
+  online = excluded.online,
+  last_seen_at = excluded.last_seen_at,
+  offline_at = excluded.offline_at,
+  heartbeat_s = coalesce(excluded.heartbeat_s, w.heartbeat_s),
+  active = coalesce(excluded.active, w.active),
+  processed = coalesce(excluded.processed, w.processed),
+  loadavg = coalesce(excluded.loadavg, w.loadavg),
+  pid = coalesce(excluded.pid, w.pid),
+  software = coalesce(excluded.software, w.software)
+WHERE w.last_seen_at <= excluded.last_seen_at`;
+
+const UPSERT_QUEUES_SQL = `
+INSERT INTO queues AS q (project_id, engine, name, first_seen_at, last_seen_at)
+SELECT u.p, u.e, u.n, to_timestamp(u.ms / 1000.0), to_timestamp(u.ms / 1000.0)
+  FROM unnest($1::int[], $2::text[], $3::text[], $4::float8[]) AS u(p, e, n, ms)
+ON CONFLICT (project_id, engine, name) DO UPDATE SET last_seen_at = greatest(q.last_seen_at, excluded.last_seen_at)`;
+
+const taskKey = (projectId: number, engine: string, taskId: string) => `${projectId}\u0000${engine}\u0000${taskId}`;
+
+export class BatchWriter {
+  private projectIds = new Map<string, number>();
+
+  constructor(private readonly db: Db) {}
+
+  async write(batch: readonly Envelope[]): Promise<WriteResult> {
+    await this.resolveProjects(batch);
+    const unknownProject: Envelope[] = [];
+    const taskEvents = new Map<string, TaskEnvelope>(); // by event id: duplicates inside a batch collapse
+    const workerEvents: WorkerEnvelope[] = [];
+    for (const ev of batch) {
+      if (!this.projectIds.has(ev.project)) unknownProject.push(ev);
+      else if (ev.type === 'task') taskEvents.set(ev.id, ev);
+      else workerEvents.push(ev);
+    }
+    const persisted = await this.db.transaction(async (tx) => {
+      const fresh = await this.insertEvents(tx, [...taskEvents.values()]);
+      await this.foldTasks(tx, fresh);
+      await this.upsertWorkers(tx, workerEvents);
+      return fresh;
+    });
+    return { persisted, duplicates: taskEvents.size - persisted.length, workerEvents, unknownProject };
+  }
+
+  private async resolveProjects(batch: readonly Envelope[]): Promise<void> {
+    if (batch.every((ev) => this.projectIds.has(ev.project))) return;
+    const rows = await this.db.query<{ id: number; slug: string }>('SELECT id, slug FROM projects');
+    this.projectIds = new Map(rows.rows.map((r) => [r.slug, r.id]));
+  }
+
+  private pid(ev: Envelope): number {
+    return this.projectIds.get(ev.project)!;
+  }
+
+  /** Inserts the events; returns those not stored before. */
+  private async insertEvents(tx: Queryable, events: TaskEnvelope[]): Promise<TaskEnvelope[]> {
+    if (!events.length) return [];
+    const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+    for (const ev of events) {
+      cols[0]!.push(this.pid(ev));
+      cols[1]!.push(ev.engine);
+      cols[2]!.push(ev.taskId);
+      cols[3]!.push(ev.id);
+      cols[4]!.push(ev.kind);
+      cols[5]!.push(ev.occurredAt);
+      cols[6]!.push(ev.worker ?? null);
+      cols[7]!.push(JSON.stringify(ev.fields));
+    }
+    const res = await tx.query<{ event_id: string }>(INSERT_EVENTS_SQL, cols, { name: 'z4j_insert_events' });
+    const inserted = new Set(res.rows.map((r) => r.event_id));
+    return events.filter((ev) => inserted.has(ev.id));
+  }
+
+  /** Folds new events into their tasks: one locked read, one insert, one update. */
+  private async foldTasks(tx: Queryable, events: TaskEnvelope[]): Promise<void> {
+    if (!events.length) return;
+    const byTask = new Map<string, { projectId: number; events: TaskEnvelope[] }>();
+    for (const ev of events) {
+      const projectId = this.pid(ev);
+      const k = taskKey(projectId, ev.engine, ev.taskId);
+      const entry = byTask.get(k) ?? byTask.set(k, { projectId, events: [] }).get(k)!;
+      entry.events.push(ev);
+    }
+    const current = await this.lockTasks(tx, [...byTask.values()].map(({ projectId, events: [ev] }) => [projectId, ev!.engine, ev!.taskId]));
+
+    const updates: KeyedTask[] = [];
+    const inserts: KeyedTask[] = [];
+    for (const [k, { projectId, events: evs }] of byTask) {
+      const cur = current.get(k);
+      (cur ? updates : inserts).push({ projectId, row: foldEvents(cur ?? null, evs) });
+    }
+    if (inserts.length) {
+      const created = await tx.query<{ project_id: number; engine: string; task_id: string }>(INSERT_TASKS_SQL, taskParams(inserts), { name: 'z4j_insert_tasks' });
+      if (created.rows.length < inserts.length) {
+        // Another replica created some of these tasks meanwhile: fold onto its rows instead.
+        const made = new Set(created.rows.map((r) => taskKey(r.project_id, r.engine, r.task_id)));
+        const raced = inserts.filter((t) => !made.has(taskKey(t.projectId, t.row.engine, t.row.taskId)));
+        const now = await this.lockTasks(tx, raced.map((t) => [t.projectId, t.row.engine, t.row.taskId]));
+        for (const t of raced) {
+          const k = taskKey(t.projectId, t.row.engine, t.row.taskId);
+          updates.push({ projectId: t.projectId, row: foldEvents(now.get(k)!, byTask.get(k)!.events) });
+        }
+      }
+    }
+    if (updates.length) await tx.query(UPDATE_TASKS_SQL, taskParams(updates), { name: 'z4j_update_tasks' });
+    await this.upsertQueues(tx, [...inserts, ...updates]);
+  }
+
+  private async lockTasks(tx: Queryable, keys: [number, string, string][]): Promise<Map<string, TaskRow>> {
+    const res = await tx.query<TaskRow & { projectId: number }>(
+      SELECT_TASKS_FOR_UPDATE_SQL,
+      [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[2])],
+      { name: 'z4j_lock_tasks' },
+    );
+    return new Map(res.rows.map(({ projectId, ...row }) => [taskKey(projectId, row.engine, row.taskId), row]));
+  }
+
+  private async upsertQueues(tx: Queryable, tasks: KeyedTask[]): Promise<void> {
+    const seen = new Map<string, [number, string, string, number]>();
+    for (const { projectId, row } of tasks) {
+      if (row.queue) seen.set(taskKey(projectId, row.engine, row.queue), [projectId, row.engine, row.queue, row.lastEventAt]);
+    }
+    if (!seen.size) return;
+    const rows = [...seen.values()].sort((a, b) => (a[2] < b[2] ? -1 : 1)); // fixed lock order
+    await tx.query(UPSERT_QUEUES_SQL, [0, 1, 2, 3].map((i) => rows.map((r) => r[i])), { name: 'z4j_upsert_queues' });
+  }
+
+  private async upsertWorkers(tx: Queryable, events: WorkerEnvelope[]): Promise<void> {
+    if (!events.length) return;
+    const latest = new Map<string, WorkerEnvelope>();
+    for (const ev of events) {
+      const k = taskKey(this.pid(ev), ev.engine, ev.worker);
+      const prev = latest.get(k);
+      if (!prev || prev.occurredAt <= ev.occurredAt) latest.set(k, ev);
+    }
+    const rows = [...latest.values()].sort((a, b) => (a.worker < b.worker ? -1 : 1));
+    const f = (ev: WorkerEnvelope) => ev.fields;
+    await tx.query(
+      UPSERT_WORKERS_SQL,
+      [
+        rows.map((ev) => this.pid(ev)),
+        rows.map((ev) => ev.engine),
+        rows.map((ev) => ev.worker),
+        rows.map((ev) => ev.kind !== 'worker-offline'),
+        rows.map((ev) => ev.occurredAt),
+        rows.map((ev) => f(ev).freq ?? null),
+        rows.map((ev) => f(ev).active ?? null),
+        rows.map((ev) => f(ev).processed ?? null),
+        rows.map((ev) => (f(ev).loadavg ? JSON.stringify(f(ev).loadavg) : null)),
+        rows.map((ev) => f(ev).pid ?? null),
+        rows.map((ev) => f(ev).software ?? null),
+      ],
+      { name: 'z4j_upsert_workers' },
+    );
+  }
+}

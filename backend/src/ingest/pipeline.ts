@@ -1,0 +1,266 @@
+// The ingestion pipeline: sources offer raw candidate events; they are validated, scrubbed
+// and held in a bounded queue; one writer loop drains it in batches. Sources that can wait
+// (AMQP, streams) are paced by the writer through `offer`; lossy ones (Redis pub/sub) use
+// `tryOffer` and the overflow is counted. A bad event never stops the good ones: a failed
+// batch is split until the offending event is isolated and set aside.
+import { isTransientDbError } from '../db/db.js';
+import type { Db } from '../db/db.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { scrub, DEFAULT_SCRUB, type ScrubOptions } from '../redact/redact.js';
+import { BatchWriter } from './batchWriter.js';
+import { validateEnvelope, type Envelope } from './envelope.js';
+
+export interface PipelineOptions {
+  capacity: number;
+  batchSize: number;
+  flushMs: number;
+  maxFieldChars: number;
+}
+
+interface Item {
+  envelope: Envelope;
+  source: string;
+  /** Called once the event is durably stored or definitively set aside (e.g. AMQP ack). */
+  done?: () => void;
+}
+
+const SCRUBBED_FIELDS = ['args', 'kwargs', 'result', 'exception', 'traceback'] as const;
+const MAX_REJECT_SAMPLES = 1000;
+
+export class IngestPipeline {
+  private queue: Item[] = [];
+  private head = 0;
+  private spaceWaiters: (() => void)[] = [];
+  private itemsArrived: (() => void) | null = null;
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private readonly writer: BatchWriter;
+  private readonly scrubOptions: ScrubOptions;
+  private rejectSamples: { source: string; reason: string; sample: string }[] = [];
+  private lastRejectLog = 0;
+  /** Totals since start, for health reporting and tests. */
+  readonly totals = { persisted: 0, duplicates: 0, invalid: 0, dropped: 0, batches: 0 };
+  /** Latest event time seen per engine (for "which engines are reporting"). */
+  readonly lastEventByEngine = new Map<string, number>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: PipelineOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.writer = new BatchWriter(db);
+    this.scrubOptions = { ...DEFAULT_SCRUB, maxStringChars: opts.maxFieldChars };
+  }
+
+  get size(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Validates and queues; waits while the queue is full (backpressure). */
+  async offer(source: string, candidate: unknown, done?: () => void): Promise<void> {
+    const item = this.admit(source, candidate, done);
+    if (!item) return;
+    while (this.size >= this.opts.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
+    this.push(item);
+  }
+
+  /** Validates and queues if there is room; otherwise drops and counts. Returns false on drop. */
+  tryOffer(source: string, candidate: unknown, done?: () => void): boolean {
+    if (this.size >= this.opts.capacity) {
+      this.totals.dropped++;
+      this.metrics.eventsDropped.inc({ source });
+      done?.();
+      return false;
+    }
+    const item = this.admit(source, candidate, done);
+    if (item) this.push(item);
+    return true;
+  }
+
+  /** Records an input that could not even be decoded into a candidate event. */
+  reject(source: string, reason: string, sample: unknown): void {
+    this.totals.invalid++;
+    this.metrics.eventsInvalid.inc({ source, reason });
+    if (this.rejectSamples.length < MAX_REJECT_SAMPLES) {
+      let text: string;
+      try {
+        text = typeof sample === 'string' ? sample : JSON.stringify(scrub(sample, this.scrubOptions));
+      } catch {
+        text = String(sample);
+      }
+      this.rejectSamples.push({ source, reason, sample: scrub(text.slice(0, 2000), this.scrubOptions) as string });
+    }
+    const now = Date.now();
+    if (now - this.lastRejectLog > 5000) {
+      this.lastRejectLog = now;
+      this.log.warn({ source, reason, invalidTotal: this.totals.invalid }, 'rejected an event');
+    }
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.running ??= this.loop().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Stops after writing what is queued (bounded by `deadlineMs`). */
+  async stop(deadlineMs = 10000): Promise<void> {
+    this.stopping = true;
+    this.itemsArrived?.();
+    for (const w of this.spaceWaiters.splice(0)) w();
+    if (this.running) await Promise.race([this.running, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+    await this.flushRejects();
+  }
+
+  /** Resolves once everything queued so far has been written (tests, benchmarks). */
+  async drained(pollMs = 20): Promise<void> {
+    while (this.size > 0 || this.writing) await new Promise((r) => setTimeout(r, pollMs));
+  }
+
+  private writing = false;
+
+  private admit(source: string, candidate: unknown, done?: () => void): Item | null {
+    this.metrics.eventsReceived.inc({ source });
+    const v = validateEnvelope(candidate);
+    if (!v.ok) {
+      this.reject(source, v.reason, candidate);
+      done?.();
+      return null;
+    }
+    const envelope = v.envelope;
+    if (envelope.type === 'task') {
+      const f = envelope.fields as Record<string, unknown>;
+      for (const key of Object.keys(f)) {
+        if ((SCRUBBED_FIELDS as readonly string[]).includes(key) || typeof f[key] === 'object' || typeof f[key] === 'string') {
+          f[key] = scrub(f[key], this.scrubOptions);
+        }
+      }
+    }
+    return { envelope, source, done };
+  }
+
+  private push(item: Item): void {
+    this.queue.push(item);
+    this.metrics.queueDepth.set(this.size);
+    if (this.itemsArrived && (this.size >= this.opts.batchSize || this.opts.flushMs === 0)) this.itemsArrived();
+    else if (this.itemsArrived && this.size === 1) this.itemsArrived();
+  }
+
+  private take(n: number): Item[] {
+    const batch = this.queue.slice(this.head, this.head + n);
+    this.head += batch.length;
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.metrics.queueDepth.set(this.size);
+    for (const w of this.spaceWaiters.splice(0)) w();
+    return batch;
+  }
+
+  private waitForItems(timeoutMs: number | null): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = timeoutMs === null ? null : setTimeout(() => finish(), timeoutMs);
+      const finish = () => {
+        if (timer) clearTimeout(timer);
+        this.itemsArrived = null;
+        resolve();
+      };
+      this.itemsArrived = finish;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let lastRejectFlush = Date.now();
+    while (!this.stopping || this.size > 0) {
+      if (this.size === 0) await this.waitForItems(1000);
+      // Give a small batch a moment to fill: fewer, larger transactions at high rates.
+      if (this.size > 0 && this.size < this.opts.batchSize && this.opts.flushMs > 0 && !this.stopping) {
+        await this.waitForItems(this.opts.flushMs);
+      }
+      if (this.size > 0) {
+        this.writing = true;
+        try {
+          await this.writeBatch(this.take(this.opts.batchSize));
+        } finally {
+          this.writing = false;
+        }
+      }
+      if (this.rejectSamples.length && Date.now() - lastRejectFlush > 1000) {
+        lastRejectFlush = Date.now();
+        await this.flushRejects();
+      }
+    }
+  }
+
+  /** Writes a batch; retries transient failures, splits batches that hold bad data. */
+  private async writeBatch(batch: Item[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const started = process.hrtime.bigint();
+      try {
+        const res = await this.writer.write(batch.map((i) => i.envelope));
+        this.onCommitted(batch, res, Number(process.hrtime.bigint() - started) / 1e9);
+        return;
+      } catch (err) {
+        if (isTransientDbError(err)) {
+          this.metrics.writeErrors.inc({ kind: 'transient' });
+          if (this.stopping && attempt >= 3) {
+            this.log.error({ err: String(err), events: batch.length }, 'giving up on a batch while stopping; unacknowledged events will be redelivered by sources that can');
+            return;
+          }
+          const delay = Math.min(5000, 100 * 2 ** attempt);
+          this.log.warn({ err: String(err), attempt, delayMs: delay }, 'batch write failed, retrying');
+          await new Promise((r) => setTimeout(r, delay));
+          continue;
+        }
+        this.metrics.writeErrors.inc({ kind: 'data' });
+        if (batch.length === 1) {
+          const item = batch[0]!;
+          const code = (err as { code?: string }).code ?? 'unknown';
+          this.reject(item.source, `db_${code}`, item.envelope);
+          item.done?.();
+          return;
+        }
+        const mid = Math.ceil(batch.length / 2);
+        await this.writeBatch(batch.slice(0, mid));
+        await this.writeBatch(batch.slice(mid));
+        return;
+      }
+    }
+  }
+
+  private onCommitted(batch: Item[], res: Awaited<ReturnType<BatchWriter['write']>>, seconds: number): void {
+    const now = Date.now();
+    this.totals.batches++;
+    this.totals.persisted += res.persisted.length;
+    this.totals.duplicates += res.duplicates;
+    this.metrics.batchSize.observe(batch.length);
+    this.metrics.batchSeconds.observe(seconds);
+    this.metrics.eventsDuplicate.inc(res.duplicates);
+    for (const ev of res.persisted) {
+      this.metrics.eventsPersisted.inc({ engine: ev.engine });
+      this.metrics.lagSeconds.observe(Math.max(0, now - ev.occurredAt) / 1000);
+    }
+    for (const ev of [...res.persisted, ...res.workerEvents]) {
+      if ((this.lastEventByEngine.get(ev.engine) ?? 0) < ev.occurredAt) this.lastEventByEngine.set(ev.engine, ev.occurredAt);
+    }
+    for (const ev of res.workerEvents) this.metrics.workerEvents.inc({ engine: ev.engine });
+    for (const ev of res.unknownProject) this.reject('pipeline', 'unknown_project', { project: ev.project, id: ev.id });
+    for (const item of batch) item.done?.();
+  }
+
+  private async flushRejects(): Promise<void> {
+    if (!this.rejectSamples.length) return;
+    const rows = this.rejectSamples.splice(0);
+    await this.db
+      .query('INSERT INTO ingest_rejects (source, reason, sample) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])', [
+        rows.map((r) => r.source),
+        rows.map((r) => r.reason),
+        rows.map((r) => r.sample),
+      ])
+      .catch((err) => this.log.warn({ err: String(err) }, 'could not record rejected events'));
+  }
+}

@@ -1,0 +1,149 @@
+// Folding events into a task's current state. Events arrive late, twice and out of order;
+// the state only moves forward under (attempt, rank), so a late `started` never overwrites
+// `succeeded`, and a retry opens the next attempt.
+import type { Engine, TaskEnvelope, TaskKind } from './envelope.js';
+
+export type TaskState = TaskKind;
+
+/** Position of a state within one attempt. Terminal states share the top rank. */
+const RANK: Record<TaskKind, number> = {
+  enqueued: 1,
+  received: 2,
+  started: 3,
+  retried: 4,
+  succeeded: 5,
+  failed: 5,
+  revoked: 5,
+  rejected: 5,
+  expired: 5,
+};
+
+export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'revoked', 'rejected', 'expired'];
+
+/** A task row as the fold sees it (times in ms since the epoch). */
+export interface TaskRow {
+  engine: Engine;
+  taskId: string;
+  state: TaskState;
+  attempt: number;
+  stateAt: number;
+  name: string | null;
+  queue: string | null;
+  args: unknown;
+  kwargs: unknown;
+  result: unknown;
+  exception: string | null;
+  traceback: string | null;
+  worker: string | null;
+  retries: number;
+  rootId: string | null;
+  parentId: string | null;
+  groupId: string | null;
+  eta: number | null;
+  sentAt: number | null;
+  receivedAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  runtimeMs: number | null;
+  waitMs: number | null;
+  firstSeenAt: number;
+  lastEventAt: number;
+}
+
+/**
+ * The attempt an event belongs to. Events that carry `retries` say so; the others
+ * (Celery's started / succeeded / failed do not) belong to the current attempt, unless the
+ * task is waiting after a retry and the event is newer than it: then it opens the next one.
+ */
+function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
+  if (ev.fields.retries !== undefined) return ev.fields.retries;
+  if (!cur) return 0;
+  if (cur.state === 'retried' && ev.kind !== 'retried' && ev.occurredAt >= cur.stateAt) return cur.attempt + 1;
+  return cur.attempt;
+}
+
+function isAfter(attempt: number, kind: TaskKind, cur: TaskRow): boolean {
+  if (attempt !== cur.attempt) return attempt > cur.attempt;
+  return RANK[kind] > RANK[cur.state];
+}
+
+const parseTime = (s: string | null | undefined): number | null => {
+  if (!s) return null;
+  const t = Date.parse(s);
+  return Number.isFinite(t) ? t : null;
+};
+
+export function emptyTask(ev: TaskEnvelope): TaskRow {
+  return {
+    engine: ev.engine, taskId: ev.taskId, state: ev.kind, attempt: 0, stateAt: ev.occurredAt,
+    name: null, queue: null, args: null, kwargs: null, result: null, exception: null, traceback: null,
+    worker: null, retries: 0, rootId: null, parentId: null, groupId: null, eta: null,
+    sentAt: null, receivedAt: null, startedAt: null, finishedAt: null, runtimeMs: null, waitMs: null,
+    firstSeenAt: ev.occurredAt, lastEventAt: ev.occurredAt,
+  };
+}
+
+/** Returns the task after `ev`. Pure: `cur` is not modified. */
+export function applyEvent(cur: TaskRow | null, ev: TaskEnvelope): TaskRow {
+  const t: TaskRow = cur ? { ...cur } : emptyTask(ev);
+  const f = ev.fields;
+  const attempt = attemptOf(ev, cur);
+  const advances = !cur || isAfter(attempt, ev.kind, cur);
+  const sameAttempt = attempt === t.attempt || advances;
+
+  // Facts about the task itself hold whatever the order: fill them in.
+  t.name = f.name ?? t.name;
+  t.queue = f.queue ?? t.queue;
+  if (f.args !== undefined && (advances || t.args === null)) t.args = f.args;
+  if (f.kwargs !== undefined && (advances || t.kwargs === null)) t.kwargs = f.kwargs;
+  t.rootId = f.rootId ?? t.rootId;
+  t.parentId = f.parentId ?? t.parentId;
+  t.groupId = f.groupId ?? t.groupId;
+  t.eta = parseTime(f.eta) ?? t.eta;
+  t.firstSeenAt = Math.min(t.firstSeenAt, ev.occurredAt);
+  t.lastEventAt = Math.max(t.lastEventAt, ev.occurredAt);
+
+  if (advances) {
+    if (attempt > t.attempt) {
+      // A new attempt: its timings start over (first_seen_at keeps the task's first sighting).
+      t.sentAt = t.receivedAt = t.startedAt = t.finishedAt = t.runtimeMs = null;
+    }
+    t.state = ev.kind;
+    t.attempt = attempt;
+    t.stateAt = ev.occurredAt;
+    t.retries = Math.max(t.retries, attempt);
+  }
+
+  // Timings and outcome of the attempt the task is in; stale events only fill gaps.
+  if (sameAttempt) {
+    const at = ev.occurredAt;
+    const fill = (v: number | null) => (v === null || advances ? at : Math.min(v, at));
+    switch (ev.kind) {
+      case 'enqueued': t.sentAt = advances || t.sentAt === null ? at : t.sentAt; break;
+      case 'received': t.receivedAt = fill(t.receivedAt); break;
+      case 'started': t.startedAt = fill(t.startedAt); break;
+      default: break;
+    }
+    if (ev.worker && ev.kind !== 'enqueued') t.worker = ev.worker;
+    if (RANK[ev.kind] === 5 || ev.kind === 'retried') {
+      if (advances || t.finishedAt === null) t.finishedAt = ev.kind === 'retried' ? null : at;
+      if (f.result !== undefined) t.result = f.result;
+      if (f.exception !== undefined) t.exception = f.exception;
+      if (f.traceback !== undefined) t.traceback = f.traceback;
+      if (f.runtime !== undefined && ev.kind !== 'retried') t.runtimeMs = f.runtime * 1000;
+    }
+  }
+
+  if (t.runtimeMs === null && t.startedAt !== null && t.finishedAt !== null) t.runtimeMs = Math.max(0, t.finishedAt - t.startedAt);
+  const queuedSince = t.sentAt ?? t.receivedAt;
+  t.waitMs = t.startedAt !== null && queuedSince !== null ? Math.max(0, t.startedAt - queuedSince) : null;
+  return t;
+}
+
+/** Folds a list of events for one task in the order they occurred. */
+export function foldEvents(cur: TaskRow | null, events: readonly TaskEnvelope[]): TaskRow {
+  const sorted = [...events].sort((a, b) => a.occurredAt - b.occurredAt);
+  let t = cur;
+  for (const ev of sorted) t = applyEvent(t, ev);
+  return t!;
+}

@@ -1,0 +1,28 @@
+// Prometheus metrics of the service. One registry per service instance so tests can
+// run several services in one process.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'z4j_' });
+  const m = {
+    registry,
+    eventsReceived: new Counter({ name: 'z4j_ingest_events_received_total', help: 'Events offered to the pipeline by sources.', labelNames: ['source'], registers: [registry] }),
+    eventsPersisted: new Counter({ name: 'z4j_ingest_events_persisted_total', help: 'New task events committed to storage.', labelNames: ['engine'], registers: [registry] }),
+    eventsDuplicate: new Counter({ name: 'z4j_ingest_events_duplicate_total', help: 'Events already stored (same event id), ignored.', registers: [registry] }),
+    workerEvents: new Counter({ name: 'z4j_ingest_worker_events_total', help: 'Worker online/heartbeat/offline events committed.', labelNames: ['engine'], registers: [registry] }),
+    eventsInvalid: new Counter({ name: 'z4j_ingest_events_invalid_total', help: 'Events rejected by validation or by the database, by reason.', labelNames: ['source', 'reason'], registers: [registry] }),
+    eventsDropped: new Counter({ name: 'z4j_ingest_events_dropped_total', help: 'Events a lossy source dropped because the pipeline was full.', labelNames: ['source'], registers: [registry] }),
+    batchSize: new Histogram({ name: 'z4j_ingest_batch_size', help: 'Events per committed batch.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000], registers: [registry] }),
+    batchSeconds: new Histogram({ name: 'z4j_ingest_batch_seconds', help: 'Time to commit one batch.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    lagSeconds: new Histogram({ name: 'z4j_ingest_lag_seconds', help: 'From an event occurring to its commit.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [registry] }),
+    writeErrors: new Counter({ name: 'z4j_ingest_write_errors_total', help: 'Failed batch writes (retried or split), by kind.', labelNames: ['kind'], registers: [registry] }),
+    queueDepth: new Gauge({ name: 'z4j_ingest_queue_depth', help: 'Events waiting in memory for the writer.', registers: [registry] }),
+    sourceErrors: new Counter({ name: 'z4j_source_errors_total', help: 'Connection or consume errors of a source.', labelNames: ['source'], registers: [registry] }),
+    sourceConnected: new Gauge({ name: 'z4j_source_connected', help: '1 when a source is connected.', labelNames: ['source'], registers: [registry] }),
+    httpRequests: new Counter({ name: 'z4j_http_requests_total', help: 'API requests by route and status.', labelNames: ['route', 'status'], registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,137 @@
+// Assembles the service: storage and migrations, the ingest pipeline, the sources, the
+// background loops, and the HTTP API. `startService` is what main.ts and the tests call.
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './api/app.js';
+import type { Config } from './config.js';
+import type { Db } from './db/db.js';
+import { migrate } from './db/migrate.js';
+import { openDb } from './db/open.js';
+import { ensurePartitions } from './db/partitions.js';
+import { IngestPipeline } from './ingest/pipeline.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { CeleryAmqpSource } from './sources/celery/amqpSource.js';
+import { CeleryRedisSource } from './sources/celery/redisSource.js';
+import type { Source } from './sources/source.js';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+export interface Service {
+  config: Config;
+  db: Db;
+  pipeline: IngestPipeline;
+  sources: Source[];
+  metrics: Metrics;
+  log: Logger;
+  /** Where the API listens, e.g. http://127.0.0.1:8080. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A background loop that logs and carries on when one round fails. */
+function every(seconds: number, log: Logger, what: string, fn: () => Promise<unknown>): NodeJS.Timeout | null {
+  if (seconds <= 0) return null;
+  const t = setInterval(() => {
+    fn().catch((err) => log.warn({ err: String(err) }, `${what} failed; will try again`));
+  }, seconds * 1000);
+  t.unref();
+  return t;
+}
+
+function celerySources(config: Config, pipeline: IngestPipeline, metrics: Metrics, log: Logger): (CeleryRedisSource | CeleryAmqpSource)[] {
+  const target = { pipeline, project: config.Z4J_PROJECT };
+  const common = {
+    eventExchange: config.Z4J_CELERY_EVENT_EXCHANGE,
+    controlExchange: config.Z4J_CELERY_CONTROL_EXCHANGE,
+    enableEventsIntervalS: config.Z4J_CELERY_ENABLE_EVENTS_INTERVAL,
+  };
+  return config.Z4J_CELERY_BROKERS.map((url) =>
+    url.startsWith('redis')
+      ? new CeleryRedisSource({ url, ...common }, target, metrics, log)
+      : new CeleryAmqpSource({ url, ...common, queue: config.Z4J_CELERY_AMQP_QUEUE }, target, metrics, log),
+  );
+}
+
+/** Samples the depth of every known Celery queue on each broker into `queues`. */
+async function sampleQueueDepths(db: Db, projectSlug: string, sources: (CeleryRedisSource | CeleryAmqpSource)[]): Promise<void> {
+  const queues = (await db.query<{ name: string }>(
+    `SELECT q.name FROM queues q JOIN projects p ON p.id = q.project_id WHERE p.slug = $1 AND q.engine = 'celery'`,
+    [projectSlug],
+  )).rows.map((r) => r.name);
+  for (const name of queues) {
+    const depths = await Promise.all(sources.map((s) => s.queueDepth(name).catch(() => null)));
+    const known = depths.filter((d): d is number => d !== null);
+    if (!known.length) continue;
+    await db.query(
+      `UPDATE queues SET depth = $3, depth_at = now() FROM projects p
+        WHERE p.slug = $1 AND queues.project_id = p.id AND queues.engine = 'celery' AND queues.name = $2`,
+      [projectSlug, name, known.reduce((a, b) => a + b, 0)],
+    );
+  }
+}
+
+export async function startService(config: Config, opts: { log?: Logger } = {}): Promise<Service> {
+  const log = opts.log ?? createLogger(config.Z4J_LOG_LEVEL, config.Z4J_PRETTY_LOGS);
+  const metrics = createMetrics();
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.Z4J_DATA_DIR });
+  try {
+    const applied = await migrate(db);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    await ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+
+  const pipeline = new IngestPipeline(
+    db,
+    {
+      capacity: config.Z4J_INGEST_QUEUE_CAPACITY,
+      batchSize: config.Z4J_INGEST_BATCH_SIZE,
+      flushMs: config.Z4J_INGEST_FLUSH_MS,
+      maxFieldChars: config.Z4J_MAX_FIELD_CHARS,
+    },
+    metrics,
+    log,
+  );
+  pipeline.start();
+
+  const celery = celerySources(config, pipeline, metrics, log);
+  const sources: Source[] = [...celery];
+  await Promise.all(sources.map((s) => s.start().catch((err) => log.warn({ source: s.name, err: String(err) }, 'source did not start; retrying in background'))));
+
+  const timers = [
+    every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
+    every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
+  ];
+
+  const app = createApp({ db, config, metrics, pipeline, sources, log, version: VERSION });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const url = `http://${host}:${addr.port}`;
+  log.info({ url, storage: db.storage, sources: sources.map((s) => s.name) }, 'z4j service listening');
+
+  let stopped = false;
+  return {
+    config, db, pipeline, sources, metrics, log, url,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers) if (t) clearInterval(t);
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      await Promise.all(sources.map((s) => s.stop()));
+      await pipeline.stop();
+      await db.close();
+      log.info('z4j service stopped');
+    },
+  };
+}

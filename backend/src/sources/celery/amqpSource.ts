@@ -1,0 +1,178 @@
+// Celery events over RabbitMQ: our own durable queue bound to the event exchange with '#'
+// (not Celery's auto-delete 5-second-TTL receiver queues), consumed with manual acks sent
+// only after the events are committed. A pause of the service loses nothing; replicas share
+// the queue as competing consumers; prefetch plus the pipeline's bound give backpressure.
+import amqp from 'amqplib';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics.js';
+import type { Source, SourceStatus } from '../source.js';
+import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
+import { decodeAmqpMessage } from './kombu.js';
+import { broadcastBody, broadcastHeaders } from './pidbox.js';
+
+export interface CeleryAmqpOptions {
+  url: string;
+  eventExchange: string;
+  controlExchange: string;
+  queue: string;
+  enableEventsIntervalS: number;
+  prefetch?: number;
+}
+
+export class CeleryAmqpSource implements Source {
+  readonly name: string;
+  private conn: amqp.ChannelModel | null = null;
+  private channel: amqp.Channel | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private backoffMs = 500;
+  private state: SourceStatus;
+
+  constructor(
+    private readonly opts: CeleryAmqpOptions,
+    private readonly target: Omit<CeleryTarget, 'source'>,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    const u = new URL(opts.url);
+    this.name = `celery-amqp:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+    this.state = { name: this.name, connected: false, lastError: null, lastMessageAt: null };
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect();
+    if (this.opts.enableEventsIntervalS > 0) {
+      this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
+      this.timer.unref();
+    }
+  }
+
+  private async connect(): Promise<void> {
+    try {
+      const conn = await amqp.connect(this.opts.url, { clientProperties: { connection_name: 'z4j-celery-events' } });
+      conn.on('error', (err) => this.onError(err));
+      conn.on('close', () => this.onClosed());
+      const ch = await conn.createChannel();
+      ch.on('error', (err) => this.onError(err));
+      // Declared exactly as kombu declares it, so Celery and z4j can both assert it.
+      await ch.assertExchange(this.opts.eventExchange, 'topic', { durable: true, autoDelete: false });
+      await ch.assertQueue(this.opts.queue, { durable: true, autoDelete: false });
+      await ch.bindQueue(this.opts.queue, this.opts.eventExchange, '#');
+      await ch.prefetch(this.opts.prefetch ?? 500);
+      await ch.consume(this.opts.queue, (msg) => msg && this.onMessage(ch, msg), { noAck: false });
+      this.conn = conn;
+      this.channel = ch;
+      this.backoffMs = 500;
+      this.setConnected(true);
+      void this.enableEvents();
+    } catch (err) {
+      this.onError(err);
+      this.scheduleReconnect();
+    }
+  }
+
+  private onMessage(ch: amqp.Channel, msg: amqp.ConsumeMessage): void {
+    this.state.lastMessageAt = Date.now();
+    const target: CeleryTarget = { ...this.target, source: this.name };
+    const candidates = candidatesOf(target, () => decodeAmqpMessage(msg.content, msg.properties.contentType));
+    // Ack once every event of the message is committed (or set aside as invalid).
+    // After a reconnect the old channel is gone: the broker redelivers, so a failed ack is harmless.
+    const ack = () => {
+      try {
+        ch.ack(msg);
+      } catch {
+        /* channel closed */
+      }
+    };
+    let pending = candidates.length;
+    const ackWhenDone = () => {
+      if (--pending === 0) ack();
+    };
+    if (pending === 0) {
+      ack();
+      return;
+    }
+    for (const c of candidates) void this.target.pipeline.offer(this.name, c, ackWhenDone);
+  }
+
+  async enableEvents(): Promise<void> {
+    await this.broadcast('enable_events').catch((err) => this.log.warn({ source: this.name, err: String(err) }, 'enable_events broadcast failed'));
+  }
+
+  async broadcast(method: string, args: Record<string, unknown> = {}, destination: string[] | null = null): Promise<void> {
+    if (!this.conn) return;
+    // A channel of its own: a failed declare closes the channel it happens on.
+    const ch = await this.conn.createChannel();
+    ch.on('error', () => undefined);
+    try {
+      const exchange = `${this.opts.controlExchange}.pidbox`;
+      await ch.assertExchange(exchange, 'fanout', { durable: false, autoDelete: false });
+      ch.publish(exchange, '', Buffer.from(JSON.stringify(broadcastBody(method, args, destination))), {
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        headers: broadcastHeaders(10),
+        deliveryMode: 1,
+      });
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  async queueDepth(queue: string): Promise<number | null> {
+    if (!this.conn) return null;
+    const ch = await this.conn.createChannel();
+    ch.on('error', () => undefined);
+    try {
+      return (await ch.checkQueue(queue)).messageCount;
+    } catch {
+      return null; // no such queue (yet)
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    await this.conn?.close().catch(() => undefined);
+    this.conn = null;
+    this.channel = null;
+    this.setConnected(false);
+  }
+
+  status(): SourceStatus {
+    return { ...this.state };
+  }
+
+  private onClosed(): void {
+    this.conn = null;
+    this.channel = null;
+    this.setConnected(false);
+    if (!this.stopped) this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(30000, this.backoffMs * 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private setConnected(connected: boolean): void {
+    this.state.connected = connected;
+    this.metrics.sourceConnected.set({ source: this.name }, connected ? 1 : 0);
+  }
+
+  private onError(err: unknown): void {
+    this.state.lastError = String((err as Error)?.message ?? err);
+    this.metrics.sourceErrors.inc({ source: this.name });
+    this.log.warn({ source: this.name, err: this.state.lastError }, 'celery amqp source error');
+  }
+}

@@ -1,0 +1,107 @@
+// Celery's own events (celeryev) → envelopes. Celery events carry no id; ours is derived
+// from what makes an event unique (host, pid, Lamport clock, type, task, time), so a
+// redelivered or re-published event gets the same id and is stored once.
+import { createHash } from 'node:crypto';
+import { ENVELOPE_VERSION, type TaskKind, type WorkerKind } from '../../ingest/envelope.js';
+
+const TASK_KINDS: Record<string, TaskKind> = {
+  'task-sent': 'enqueued',
+  'task-received': 'received',
+  'task-started': 'started',
+  'task-succeeded': 'succeeded',
+  'task-failed': 'failed',
+  'task-retried': 'retried',
+  'task-revoked': 'revoked',
+  'task-rejected': 'rejected',
+};
+
+const WORKER_KINDS: Record<string, WorkerKind> = {
+  'worker-online': 'worker-online',
+  'worker-heartbeat': 'worker-heartbeat',
+  'worker-offline': 'worker-offline',
+};
+
+export type Mapped = { ok: true; candidate: Record<string, unknown> } | { ok: false; reason: string };
+
+type CeleryEvent = Record<string, unknown>;
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+function eventId(ev: CeleryEvent): string {
+  const h = createHash('sha1');
+  h.update(`${ev.type}|${ev.uuid ?? ''}|${ev.hostname ?? ''}|${ev.pid ?? ''}|${ev.clock ?? ''}|${ev.timestamp ?? ''}`);
+  return `celery-${h.digest('base64url')}`;
+}
+
+/** Celery timestamps are float seconds since the epoch. */
+const occurredAt = (ev: CeleryEvent) => Math.round((num(ev.timestamp) ?? 0) * 1000);
+
+/** Maps one decoded Celery event to an envelope candidate (validated later by the pipeline). */
+export function mapCeleryEvent(ev: unknown, project: string): Mapped {
+  if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) return { ok: false, reason: 'not_object' };
+  const e = ev as CeleryEvent;
+  const type = str(e.type);
+  if (!type) return { ok: false, reason: 'no_type' };
+  const hostname = str(e.hostname);
+
+  const workerKind = WORKER_KINDS[type];
+  if (workerKind) {
+    return {
+      ok: true,
+      candidate: {
+        v: ENVELOPE_VERSION, type: 'worker', id: eventId(e), engine: 'celery', project, kind: workerKind,
+        occurredAt: occurredAt(e), worker: hostname,
+        fields: {
+          freq: num(e.freq),
+          active: num(e.active),
+          processed: num(e.processed),
+          loadavg: Array.isArray(e.loadavg) ? e.loadavg : undefined,
+          pid: num(e.pid),
+          software: str(e.sw_ident) && `${e.sw_ident} ${e.sw_ver ?? ''}`.trim(),
+        },
+      },
+    };
+  }
+
+  let kind = TASK_KINDS[type];
+  if (!kind) return { ok: false, reason: 'unknown_kind' };
+  if (kind === 'revoked' && e.expired === true) kind = 'expired';
+  const fields: Record<string, unknown> = {
+    name: str(e.name),
+    queue: str(e.queue),
+    args: e.args,
+    kwargs: e.kwargs,
+    result: kind === 'succeeded' ? e.result : undefined,
+    exception: str(e.exception),
+    traceback: str(e.traceback),
+    retries: num(e.retries),
+    rootId: str(e.root_id),
+    parentId: str(e.parent_id),
+    runtime: num(e.runtime),
+    eta: str(e.eta),
+    expires: str(e.expires),
+    hostname,
+    routingKey: str(e.routing_key),
+    exchange: str(e.exchange),
+    terminated: e.terminated,
+    signum: e.signum,
+    requeue: e.requeue,
+  };
+  for (const k of Object.keys(fields)) if (fields[k] === undefined || fields[k] === null) delete fields[k];
+  return {
+    ok: true,
+    candidate: {
+      v: ENVELOPE_VERSION, type: 'task', id: eventId(e), engine: 'celery', project, kind,
+      taskId: e.uuid, occurredAt: occurredAt(e),
+      // task-sent comes from the producer: its hostname is not the worker's.
+      worker: kind === 'enqueued' ? undefined : hostname,
+      fields,
+    },
+  };
+}
+
+/** A celeryev message body: one event, or a list of them (`task.multi`). */
+export function eventsOfBody(body: unknown): unknown[] {
+  return Array.isArray(body) ? body : [body];
+}

@@ -1,0 +1,28 @@
+// What every Celery event source does with one message body, whatever the transport.
+import type { IngestPipeline } from '../../ingest/pipeline.js';
+import { eventsOfBody, mapCeleryEvent } from './celeryEvents.js';
+import { UndecodableMessage } from './kombu.js';
+
+export interface CeleryTarget {
+  pipeline: IngestPipeline;
+  project: string;
+  source: string;
+}
+
+/** Maps a decoded body's events into candidates; refused ones are recorded on the pipeline. */
+export function candidatesOf(target: CeleryTarget, decode: () => unknown): Record<string, unknown>[] {
+  let body: unknown;
+  try {
+    body = decode();
+  } catch (err) {
+    target.pipeline.reject(target.source, err instanceof UndecodableMessage ? err.reason : 'undecodable', String(err));
+    return [];
+  }
+  const out: Record<string, unknown>[] = [];
+  for (const ev of eventsOfBody(body)) {
+    const m = mapCeleryEvent(ev, target.project);
+    if (m.ok) out.push(m.candidate);
+    else target.pipeline.reject(target.source, m.reason, ev);
+  }
+  return out;
+}

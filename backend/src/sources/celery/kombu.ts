@@ -1,0 +1,52 @@
+// Decoding kombu message envelopes as Celery publishes them. Only JSON bodies are accepted:
+// pickle and friends are refused rather than executed.
+
+export class UndecodableMessage extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+function parseJsonBody(raw: Buffer | string, contentType: string | undefined): unknown {
+  if (contentType && contentType !== 'application/json') throw new UndecodableMessage('unsupported_content_type');
+  try {
+    return JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    throw new UndecodableMessage('bad_json');
+  }
+}
+
+/** The body of a message kombu's Redis transport published (a JSON envelope, body base64). */
+export function decodeRedisMessage(payload: Buffer | string): unknown {
+  let envelope: { body?: unknown; 'content-type'?: string; properties?: { body_encoding?: string } };
+  try {
+    envelope = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+  } catch {
+    throw new UndecodableMessage('bad_envelope');
+  }
+  if (typeof envelope !== 'object' || envelope === null || typeof envelope.body !== 'string') throw new UndecodableMessage('bad_envelope');
+  const body = envelope.properties?.body_encoding === 'base64' ? Buffer.from(envelope.body, 'base64') : envelope.body;
+  return parseJsonBody(body, envelope['content-type']);
+}
+
+/** The body of an AMQP message (content type in the message properties). */
+export function decodeAmqpMessage(content: Buffer, contentType: string | undefined): unknown {
+  return parseJsonBody(content, contentType);
+}
+
+/** Builds a kombu Redis envelope around a JSON body (how we publish pidbox broadcasts). */
+export function encodeRedisMessage(body: unknown, headers: Record<string, unknown>, deliveryInfo: { exchange: string; routing_key: string }): string {
+  return JSON.stringify({
+    body: Buffer.from(JSON.stringify(body)).toString('base64'),
+    'content-encoding': 'utf-8',
+    'content-type': 'application/json',
+    headers,
+    properties: {
+      delivery_mode: 2,
+      delivery_info: deliveryInfo,
+      priority: 0,
+      body_encoding: 'base64',
+      delivery_tag: crypto.randomUUID(),
+    },
+  });
+}

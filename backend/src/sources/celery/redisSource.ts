@@ -1,0 +1,110 @@
+// Celery events over Redis, the way Flower reads them: PSUBSCRIBE to the event exchange's
+// fanout channels. Pub/sub is lossy by nature (nobody listening = gone; a slow reader is cut
+// off by Redis), so this source never blocks: overflow is dropped and counted.
+import { Redis } from 'ioredis';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics.js';
+import type { Source, SourceStatus } from '../source.js';
+import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
+import { decodeRedisMessage, encodeRedisMessage } from './kombu.js';
+import { broadcastBody, broadcastHeaders } from './pidbox.js';
+
+export interface CeleryRedisOptions {
+  url: string;
+  eventExchange: string;
+  controlExchange: string;
+  enableEventsIntervalS: number;
+}
+
+/** The Redis db number of a redis:// URL (kombu prefixes fanout channels with it). */
+export function redisDb(url: string): number {
+  const db = Number(new URL(url).pathname.replace('/', '') || 0);
+  return Number.isInteger(db) ? db : 0;
+}
+
+export class CeleryRedisSource implements Source {
+  readonly name: string;
+  private sub: Redis | null = null;
+  private pub: Redis | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private state: SourceStatus;
+
+  constructor(
+    private readonly opts: CeleryRedisOptions,
+    private readonly target: Omit<CeleryTarget, 'source'>,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    const u = new URL(opts.url);
+    this.name = `celery-redis:${u.host}/${redisDb(opts.url)}`;
+    this.state = { name: this.name, connected: false, lastError: null, lastMessageAt: null };
+  }
+
+  private get prefix(): string {
+    return `/${redisDb(this.opts.url)}.`;
+  }
+
+  async start(): Promise<void> {
+    const connect = () => new Redis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: 'z4j-celery-events' });
+    this.sub = connect();
+    this.pub = connect();
+    const target: CeleryTarget = { ...this.target, source: this.name };
+    this.sub.on('ready', () => this.setConnected(true));
+    this.sub.on('close', () => this.setConnected(false));
+    this.sub.on('error', (err) => this.onError(err));
+    this.pub.on('error', () => undefined); // reported through the subscriber
+    this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
+      this.state.lastMessageAt = Date.now();
+      for (const c of candidatesOf(target, () => decodeRedisMessage(message))) this.target.pipeline.tryOffer(this.name, c);
+    });
+    await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.onError(err));
+    // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
+    // or "/<db>.<exchange>" (without): listen to both shapes.
+    await this.sub.psubscribe(`${this.prefix}${this.opts.eventExchange}/*`, `${this.prefix}${this.opts.eventExchange}`);
+    if (this.opts.enableEventsIntervalS > 0) {
+      void this.enableEvents();
+      this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
+      this.timer.unref();
+    }
+  }
+
+  /** Asks every worker to send task events (they are off unless started with -E). */
+  async enableEvents(): Promise<void> {
+    await this.broadcast('enable_events').catch((err) => this.log.warn({ source: this.name, err: String(err) }, 'enable_events broadcast failed'));
+  }
+
+  async broadcast(method: string, args: Record<string, unknown> = {}, destination: string[] | null = null): Promise<void> {
+    const exchange = `${this.opts.controlExchange}.pidbox`;
+    const message = encodeRedisMessage(broadcastBody(method, args, destination), broadcastHeaders(10), { exchange, routing_key: '' });
+    await this.pub!.publish(`${this.prefix}${exchange}/`, message);
+  }
+
+  async queueDepth(queue: string): Promise<number> {
+    // Celery's Redis transport keeps priority sub-lists "<queue>\x06\x16<n>" beside the main list.
+    const names = [queue, ...[3, 6, 9].map((p) => `${queue}\x06\x16${p}`)];
+    const lens = await Promise.all(names.map((n) => this.pub!.llen(n)));
+    return lens.reduce((a, b) => a + b, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.sub?.disconnect();
+    this.pub?.disconnect();
+    this.setConnected(false);
+  }
+
+  status(): SourceStatus {
+    return { ...this.state };
+  }
+
+  private setConnected(connected: boolean): void {
+    this.state.connected = connected;
+    this.metrics.sourceConnected.set({ source: this.name }, connected ? 1 : 0);
+  }
+
+  private onError(err: unknown): void {
+    this.state.lastError = String((err as Error)?.message ?? err);
+    this.metrics.sourceErrors.inc({ source: this.name });
+    this.log.warn({ source: this.name, err: this.state.lastError }, 'celery redis source error');
+  }
+}
