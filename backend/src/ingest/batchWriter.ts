@@ -3,7 +3,7 @@
 // A handful of array-bound statements per batch, never one round trip per event.
 import type { Db, Queryable } from '../db/db.js';
 import type { Envelope, TaskEnvelope, WorkerEnvelope } from './envelope.js';
-import { foldEvents, type TaskRow } from './taskState.js';
+import { foldEvents, needsRefold, type TaskRow } from './taskState.js';
 import { INSERT_TASKS_SQL, SELECT_TASKS_FOR_UPDATE_SQL, UPDATE_TASKS_SQL, taskParams, type KeyedTask } from './taskColumns.js';
 
 export interface WriteResult {
@@ -60,11 +60,15 @@ export class BatchWriter {
   async write(batch: readonly Envelope[]): Promise<WriteResult> {
     await this.resolveProjects(batch);
     const unknownProject: Envelope[] = [];
+    let taskEventCount = 0;
     const taskEvents = new Map<string, TaskEnvelope>(); // by event id: duplicates inside a batch collapse
     const workerEvents: WorkerEnvelope[] = [];
     for (const ev of batch) {
       if (!this.projectIds.has(ev.project)) unknownProject.push(ev);
-      else if (ev.type === 'task') taskEvents.set(ev.id, ev);
+      else if (ev.type === 'task') {
+        taskEventCount++;
+        taskEvents.set(ev.id, ev);
+      }
       else workerEvents.push(ev);
     }
     const persisted = await this.db.transaction(async (tx) => {
@@ -73,7 +77,7 @@ export class BatchWriter {
       await this.upsertWorkers(tx, workerEvents);
       return fresh;
     });
-    return { persisted, duplicates: taskEvents.size - persisted.length, workerEvents, unknownProject };
+    return { persisted, duplicates: taskEventCount - persisted.length, workerEvents, unknownProject };
   }
 
   private async resolveProjects(batch: readonly Envelope[]): Promise<void> {
@@ -117,11 +121,16 @@ export class BatchWriter {
     }
     const current = await this.lockTasks(tx, [...byTask.values()].map(({ projectId, events: [ev] }) => [projectId, ev!.engine, ev!.taskId]));
 
+    const late = [...byTask].filter(([k, { events: evs }]) => needsRefold(current.get(k) ?? null, evs));
+    const timelines = await this.loadTimelines(tx, late.map(([, g]) => [g.projectId, g.events[0]!.engine, g.events[0]!.taskId]));
+
     const updates: KeyedTask[] = [];
     const inserts: KeyedTask[] = [];
     for (const [k, { projectId, events: evs }] of byTask) {
       const cur = current.get(k);
-      (cur ? updates : inserts).push({ projectId, row: foldEvents(cur ?? null, evs) });
+      const timeline = timelines.get(k);
+      const row = timeline ? foldEvents(null, timeline) : foldEvents(cur ?? null, evs);
+      (cur ? updates : inserts).push({ projectId, row });
     }
     if (inserts.length) {
       const created = await tx.query<{ project_id: number; engine: string; task_id: string }>(INSERT_TASKS_SQL, taskParams(inserts), { name: 'z4j_insert_tasks' });
@@ -149,6 +158,25 @@ export class BatchWriter {
     return new Map(res.rows.map(({ projectId, ...row }) => [taskKey(projectId, row.engine, row.taskId), row]));
   }
 
+  /** Whole timelines (this batch's events included) of tasks that received late events. */
+  private async loadTimelines(tx: Queryable, keys: [number, string, string][]): Promise<Map<string, TaskEnvelope[]>> {
+    const out = new Map<string, TaskEnvelope[]>();
+    if (!keys.length) return out;
+    const res = await tx.query<{ project_id: number; engine: TaskEnvelope['engine']; task_id: string; event_id: string; kind: TaskEnvelope['kind']; ms: number; worker: string | null; fields: TaskEnvelope['fields'] }>(
+      `SELECT e.project_id, e.engine, e.task_id, e.event_id, e.kind, round(extract(epoch FROM e.occurred_at) * 1000)::float8 AS ms, e.worker, e.fields
+         FROM task_events e
+         JOIN unnest($1::int[], $2::text[], $3::text[]) AS k(project_id, engine, task_id)
+           ON e.project_id = k.project_id AND e.engine = k.engine AND e.task_id = k.task_id`,
+      [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[2])],
+    );
+    for (const r of res.rows) {
+      const k = taskKey(r.project_id, r.engine, r.task_id);
+      const list = out.get(k) ?? out.set(k, []).get(k)!;
+      list.push({ v: 1, type: 'task', id: r.event_id, engine: r.engine, project: '', kind: r.kind, taskId: r.task_id, occurredAt: Math.round(r.ms), worker: r.worker ?? undefined, fields: r.fields });
+    }
+    return out;
+  }
+
   private async upsertQueues(tx: Queryable, tasks: KeyedTask[]): Promise<void> {
     const seen = new Map<string, [number, string, string, number]>();
     for (const { projectId, row } of tasks) {
@@ -161,11 +189,13 @@ export class BatchWriter {
 
   private async upsertWorkers(tx: Queryable, events: WorkerEnvelope[]): Promise<void> {
     if (!events.length) return;
+    // One row per worker: the newest event, with fields the newer events left out taken from older ones.
     const latest = new Map<string, WorkerEnvelope>();
-    for (const ev of events) {
+    for (const ev of [...events].sort((a, b) => a.occurredAt - b.occurredAt)) {
       const k = taskKey(this.pid(ev), ev.engine, ev.worker);
       const prev = latest.get(k);
-      if (!prev || prev.occurredAt <= ev.occurredAt) latest.set(k, ev);
+      const fields = Object.fromEntries(Object.entries(ev.fields).filter(([, v]) => v !== undefined));
+      latest.set(k, prev ? { ...ev, fields: { ...prev.fields, ...fields } } : ev);
     }
     const rows = [...latest.values()].sort((a, b) => (a.worker < b.worker ? -1 : 1));
     const f = (ev: WorkerEnvelope) => ev.fields;

@@ -18,6 +18,7 @@ export const TASK_COLUMNS: readonly Column[] = [
   c('queue', 'queue', 'text'),
   c('state', 'state', 'text'),
   c('attempt', 'attempt', 'int'),
+  c('attempt_at', 'attemptAt', 'time'),
   c('state_at', 'stateAt', 'time'),
   c('args', 'args', 'json'),
   c('kwargs', 'kwargs', 'json'),
@@ -53,7 +54,7 @@ const TO_ROW: Record<Kind, (col: string) => string> = {
   text: (x) => x,
   int: (x) => x,
   float8: (x) => x,
-  time: (x) => `(extract(epoch FROM ${x}) * 1000)::float8`,
+  time: (x) => `round(extract(epoch FROM ${x}) * 1000)::float8`,
   json: (x) => x,
 };
 

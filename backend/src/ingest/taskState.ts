@@ -26,6 +26,8 @@ export interface TaskRow {
   taskId: string;
   state: TaskState;
   attempt: number;
+  /** Earliest time known to belong to the current attempt (the retry that opened it, or its first event). */
+  attemptAt: number;
   stateAt: number;
   name: string | null;
   queue: string | null;
@@ -51,15 +53,28 @@ export interface TaskRow {
 }
 
 /**
- * The attempt an event belongs to. Events that carry `retries` say so; the others
- * (Celery's started / succeeded / failed do not) belong to the current attempt, unless the
- * task is waiting after a retry and the event is newer than it: then it opens the next one.
+ * The attempt an event belongs to. Attempts follow each other in time, so an event that does
+ * not say its attempt (Celery's started / succeeded / failed do not) belongs to the attempt
+ * running at its time: the next one if the task is waiting after a retry and the event is
+ * newer, an earlier (stale) one if it predates the current attempt, else the current one.
  */
 function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
   if (ev.fields.retries !== undefined) return ev.fields.retries;
   if (!cur) return 0;
   if (cur.state === 'retried' && ev.kind !== 'retried' && ev.occurredAt >= cur.stateAt) return cur.attempt + 1;
+  if (cur.attempt > 0 && ev.occurredAt < cur.attemptAt) return cur.attempt - 1;
   return cur.attempt;
+}
+
+/**
+ * An event that names a later attempt but happened before the current state means the
+ * current state was wrongly taken for an earlier attempt (its events arrived first): it
+ * belongs to the named attempt. A `retried` state always closes its attempt, so it stays.
+ */
+function relabel(cur: TaskRow | null, ev: TaskEnvelope): TaskRow | null {
+  const named = ev.fields.retries;
+  if (!cur || named === undefined || named <= cur.attempt || cur.state === 'retried' || ev.occurredAt > cur.stateAt) return cur;
+  return { ...cur, attempt: named, attemptAt: Math.min(cur.attemptAt, ev.occurredAt) };
 }
 
 function isAfter(attempt: number, kind: TaskKind, cur: TaskRow): boolean {
@@ -75,7 +90,7 @@ const parseTime = (s: string | null | undefined): number | null => {
 
 export function emptyTask(ev: TaskEnvelope): TaskRow {
   return {
-    engine: ev.engine, taskId: ev.taskId, state: ev.kind, attempt: 0, stateAt: ev.occurredAt,
+    engine: ev.engine, taskId: ev.taskId, state: ev.kind, attempt: 0, attemptAt: ev.occurredAt, stateAt: ev.occurredAt,
     name: null, queue: null, args: null, kwargs: null, result: null, exception: null, traceback: null,
     worker: null, retries: 0, rootId: null, parentId: null, groupId: null, eta: null,
     sentAt: null, receivedAt: null, startedAt: null, finishedAt: null, runtimeMs: null, waitMs: null,
@@ -84,7 +99,8 @@ export function emptyTask(ev: TaskEnvelope): TaskRow {
 }
 
 /** Returns the task after `ev`. Pure: `cur` is not modified. */
-export function applyEvent(cur: TaskRow | null, ev: TaskEnvelope): TaskRow {
+export function applyEvent(prev: TaskRow | null, ev: TaskEnvelope): TaskRow {
+  const cur = relabel(prev, ev);
   const t: TaskRow = cur ? { ...cur } : emptyTask(ev);
   const f = ev.fields;
   const attempt = attemptOf(ev, cur);
@@ -107,6 +123,8 @@ export function applyEvent(cur: TaskRow | null, ev: TaskEnvelope): TaskRow {
     if (attempt > t.attempt) {
       // A new attempt: its timings start over (first_seen_at keeps the task's first sighting).
       t.sentAt = t.receivedAt = t.startedAt = t.finishedAt = t.runtimeMs = null;
+      // Opened by an event after a retry: the attempt began no later than that retry ended.
+      t.attemptAt = cur?.state === 'retried' && ev.fields.retries === undefined ? cur.stateAt : ev.occurredAt;
     }
     t.state = ev.kind;
     t.attempt = attempt;
@@ -117,6 +135,7 @@ export function applyEvent(cur: TaskRow | null, ev: TaskEnvelope): TaskRow {
   // Timings and outcome of the attempt the task is in; stale events only fill gaps.
   if (sameAttempt) {
     const at = ev.occurredAt;
+    if (!advances || attempt === cur?.attempt) t.attemptAt = Math.min(t.attemptAt, at);
     const fill = (v: number | null) => (v === null || advances ? at : Math.min(v, at));
     switch (ev.kind) {
       case 'enqueued': t.sentAt = advances || t.sentAt === null ? at : t.sentAt; break;
@@ -140,10 +159,19 @@ export function applyEvent(cur: TaskRow | null, ev: TaskEnvelope): TaskRow {
   return t;
 }
 
-/** Folds a list of events for one task in the order they occurred. */
+/** Folds a list of events for one task in the order they occurred (ties: lifecycle order). */
 export function foldEvents(cur: TaskRow | null, events: readonly TaskEnvelope[]): TaskRow {
-  const sorted = [...events].sort((a, b) => a.occurredAt - b.occurredAt);
+  const sorted = [...events].sort((a, b) => a.occurredAt - b.occurredAt || RANK[a.kind] - RANK[b.kind]);
   let t = cur;
   for (const ev of sorted) t = applyEvent(t, ev);
   return t!;
+}
+
+/**
+ * Events older than what the task has already seen may belong to an attempt the row has
+ * moved past, which the row alone cannot tell: such a task is folded again from its whole
+ * timeline. In-order arrival, the common case, folds incrementally.
+ */
+export function needsRefold(cur: TaskRow | null, events: readonly TaskEnvelope[]): boolean {
+  return cur !== null && events.some((e) => e.occurredAt < cur.lastEventAt);
 }

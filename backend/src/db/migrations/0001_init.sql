@@ -11,7 +11,7 @@ CREATE TABLE projects (
 INSERT INTO projects (slug, name) VALUES ('default', 'Default');
 
 -- One row per (project, engine, task id): the task's current, folded state.
--- `attempt` and `state_at` let the ingest fold order late and duplicated events.
+-- `attempt`, `attempt_at` and `state_at` let the ingest fold order late and duplicated events.
 CREATE TABLE tasks (
   id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   project_id     int NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
@@ -21,6 +21,7 @@ CREATE TABLE tasks (
   queue          text,
   state          text NOT NULL,
   attempt        int NOT NULL DEFAULT 0,
+  attempt_at     timestamptz NOT NULL,
   state_at       timestamptz NOT NULL,
   args           jsonb,
   kwargs         jsonb,

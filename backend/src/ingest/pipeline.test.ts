@@ -1,0 +1,169 @@
+import { pino } from 'pino';
+import type { Db } from '../db/db.js';
+import { createMetrics } from '../metrics.js';
+import { STORAGES, openTestDb } from '../../test/helpers/storage.js';
+import { T0, taskEvent, workerEvent } from '../../test/helpers/envelopes.js';
+import { IngestPipeline, type PipelineOptions } from './pipeline.js';
+
+const log = pino({ level: 'silent' });
+const OPTS: PipelineOptions = { capacity: 1000, batchSize: 100, flushMs: 5, maxFieldChars: 1000 };
+
+async function taskRow(db: Db, taskId: string) {
+  const r = await db.query<Record<string, unknown>>(
+    `SELECT state, attempt, retries, worker, name, args, kwargs, exception,
+            (extract(epoch FROM started_at) * 1000)::float8 AS started, runtime_ms AS "runtimeMs", wait_ms AS "waitMs"
+       FROM tasks WHERE task_id = $1`,
+    [taskId],
+  );
+  return r.rows[0];
+}
+const count = async (db: Db, sql: string, params: unknown[] = []) => Number((await db.query<{ n: string }>(sql, params)).rows[0]!.n);
+
+describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
+  let db: Db;
+  let pipeline: IngestPipeline;
+  beforeAll(async () => {
+    db = await openTestDb(storage, 'pipeline');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  beforeEach(() => {
+    pipeline = new IngestPipeline(db, OPTS, createMetrics(), log);
+    pipeline.start();
+  });
+  afterEach(async () => {
+    await pipeline.stop();
+  });
+
+  it('stores a lifecycle once, however often it is delivered', async () => {
+    const events = [
+      taskEvent('a1', 'enqueued', 0, { name: 'app.add', queue: 'q1', args: [1, 2], retries: 0 }, { worker: 'producer' }),
+      taskEvent('a1', 'received', 10, { retries: 0 }),
+      taskEvent('a1', 'started', 20),
+      taskEvent('a1', 'succeeded', 70, { result: 3, runtime: 0.05 }),
+    ];
+    for (let i = 0; i < 3; i++) for (const e of events) await pipeline.offer('test', structuredClone(e));
+    await pipeline.drained();
+    expect(await count(db, `SELECT count(*) AS n FROM task_events WHERE task_id = 'a1'`)).toBe(4);
+    expect(pipeline.totals.duplicates).toBe(8);
+    expect(await taskRow(db, 'a1')).toMatchObject({ state: 'succeeded', name: 'app.add', worker: 'w1@host', args: [1, 2], runtimeMs: 50, waitMs: 20 });
+    const q = await db.query(`SELECT name FROM queues WHERE name = 'q1'`);
+    expect(q.rows).toHaveLength(1);
+  });
+
+  it('folds late events from an earlier batch into the right attempt', async () => {
+    // The second attempt's outcome arrives first; the first attempt's events trickle in after.
+    await pipeline.offer('test', taskEvent('r1', 'received', 250, { retries: 1 }));
+    await pipeline.offer('test', taskEvent('r1', 'succeeded', 300, { result: 'ok' }));
+    await pipeline.drained();
+    for (const e of [taskEvent('r1', 'received', 0, { retries: 0 }), taskEvent('r1', 'started', 5), taskEvent('r1', 'retried', 20, { exception: 'boom' }), taskEvent('r1', 'started', 260)]) {
+      await pipeline.offer('test', e);
+      await pipeline.drained();
+    }
+    expect(await taskRow(db, 'r1')).toMatchObject({ state: 'succeeded', attempt: 1, retries: 1, started: T0 + 260, exception: 'boom' });
+  });
+
+  it('keeps worker heartbeats moving forward only', async () => {
+    await pipeline.offer('test', workerEvent('w9@host', 'worker-online', 0, { freq: 2 }));
+    await pipeline.offer('test', workerEvent('w9@host', 'worker-heartbeat', 4000, { active: 3, processed: 10 }));
+    await pipeline.drained();
+    await pipeline.offer('test', workerEvent('w9@host', 'worker-heartbeat', 2000, { active: 1, processed: 5 })); // late
+    await pipeline.drained();
+    const w = (await db.query<Record<string, unknown>>(`SELECT online, active, processed::int AS processed, heartbeat_s FROM workers WHERE hostname = 'w9@host'`)).rows[0];
+    expect(w).toEqual({ online: true, active: 3, processed: 10, heartbeat_s: 2 });
+  });
+
+  it('refuses malformed events with a counted reason and keeps a sample', async () => {
+    const before = await count(db, 'SELECT count(*) AS n FROM ingest_rejects');
+    await pipeline.offer('test', { v: 1, type: 'task', kind: 'exploded' });
+    await pipeline.offer('test', 'not even an object');
+    await pipeline.offer('test', taskEvent('ok1', 'received', 0));
+    await pipeline.drained();
+    await pipeline.stop();
+    expect(pipeline.totals.invalid).toBe(2);
+    expect(await count(db, `SELECT count(*) AS n FROM tasks WHERE task_id = 'ok1'`)).toBe(1);
+    expect(await count(db, 'SELECT count(*) AS n FROM ingest_rejects')).toBe(before + 2);
+  });
+
+  it('redacts secrets and strips what Postgres cannot store before writing', async () => {
+    await pipeline.offer('test', taskEvent('s1', 'received', 0, { args: "('user', 'password=hunter2')", kwargs: { api_key: 'AKIAABCDEFGHIJKLMNOP', note: 'nul\u0000 and lone \ud800 surrogate' } }));
+    await pipeline.drained();
+    const row = await taskRow(db, 's1');
+    expect(JSON.stringify(row)).not.toMatch(/hunter2|AKIAABCDEFGHIJKLMNOP/);
+    expect(row!.kwargs).toEqual({ api_key: '[redacted]', note: 'nul\ufffd and lone \ufffd surrogate' });
+  });
+});
+
+describe('ingest pipeline failure paths (PGlite)', () => {
+  let db: Db;
+  beforeAll(async () => {
+    db = await openTestDb('pglite', 'failures');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  /** A Db whose transactions fail the way `failWith` decides, before touching the real one. */
+  function faulty(failWith: (calls: number) => { code: string } | null): Db {
+    let calls = 0;
+    return { ...db, transaction: async (fn) => {
+      const err = failWith(++calls);
+      if (err) throw Object.assign(new Error(`injected ${err.code}`), err);
+      return db.transaction(fn);
+    } };
+  }
+
+  it('retries a batch after a transient failure and loses nothing', async () => {
+    const pipeline = new IngestPipeline(faulty((n) => (n <= 2 ? { code: '08006' } : null)), OPTS, createMetrics(), log);
+    pipeline.start();
+    for (let i = 0; i < 50; i++) await pipeline.offer('test', taskEvent(`tr${i}`, 'received', i));
+    await pipeline.drained();
+    await pipeline.stop();
+    expect(pipeline.totals.persisted).toBe(50);
+  });
+
+  it('isolates the one event the database refuses and writes the others', async () => {
+    // The injected data error fires whenever the poisoned event is in the batch being written.
+    let poisonInBatch = false;
+    const inner = faulty(() => (poisonInBatch ? { code: '22P02' } : null));
+    const pipeline = new IngestPipeline(inner, OPTS, createMetrics(), log);
+    const writer = (pipeline as unknown as { writer: { write: (b: { id: string }[]) => Promise<unknown> } }).writer;
+    const write = writer.write.bind(writer);
+    writer.write = (batch) => {
+      poisonInBatch = batch.some((e) => e.id.includes('poison'));
+      return write(batch);
+    };
+    pipeline.start();
+    const acked: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const ev = taskEvent(i === 17 ? 'poison' : `bi${i}`, 'received', i);
+      await pipeline.offer('test', ev, () => acked.push(ev.taskId));
+    }
+    await pipeline.drained();
+    await pipeline.stop();
+    expect(pipeline.totals.persisted).toBe(39);
+    expect(pipeline.totals.invalid).toBe(1);
+    expect(acked).toHaveLength(40); // the refused one is set aside, not redelivered forever
+    expect(await count(db, `SELECT count(*) AS n FROM tasks WHERE task_id LIKE 'bi%'`)).toBe(39);
+  });
+
+  it('makes waiting sources wait and lossy sources drop when full', async () => {
+    const slow = { ...db, transaction: async <T,>(fn: (tx: never) => Promise<T>) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return db.transaction(fn as never) as Promise<T>;
+    } } as Db;
+    const pipeline = new IngestPipeline(slow, { ...OPTS, capacity: 100, batchSize: 10 }, createMetrics(), log);
+    pipeline.start();
+    let accepted = 0;
+    for (let i = 0; i < 300; i++) if (pipeline.tryOffer('lossy', taskEvent(`bp${i}`, 'received', i))) accepted++;
+    expect(pipeline.totals.dropped).toBe(300 - accepted);
+    expect(pipeline.size).toBeLessThanOrEqual(100);
+    const waits = Array.from({ length: 150 }, (_, i) => pipeline.offer('paced', taskEvent(`pw${i}`, 'received', i)));
+    expect(pipeline.size).toBeLessThanOrEqual(100);
+    await Promise.all(waits);
+    await pipeline.drained();
+    await pipeline.stop();
+    expect(pipeline.totals.persisted).toBe(accepted + 150);
+  });
+});

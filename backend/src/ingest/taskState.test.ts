@@ -1,0 +1,139 @@
+import type { TaskEnvelope, TaskKind } from './envelope.js';
+import { applyEvent, foldEvents, needsRefold, type TaskRow } from './taskState.js';
+
+let seq = 0;
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+function ev(kind: TaskKind, atMs: number, fields: TaskEnvelope['fields'] = {}, worker = 'w1@host'): TaskEnvelope {
+  return { v: 1, type: 'task', id: `e${++seq}`, engine: 'celery', project: 'default', kind, taskId: 't1', occurredAt: T0 + atMs, worker, fields };
+}
+
+const permutations = <T>(xs: T[]): T[][] =>
+  xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+
+/** What the writer does: incremental while events come in order, a refold from the timeline when not. */
+function applyInArrivalOrder(events: TaskEnvelope[]): TaskRow {
+  let t: TaskRow | null = null;
+  const timeline: TaskEnvelope[] = [];
+  for (const e of events) {
+    timeline.push(e);
+    t = needsRefold(t, [e]) ? foldEvents(null, timeline) : applyEvent(t, e);
+  }
+  return t!;
+}
+
+describe('task state precedence', () => {
+  const lifecycle = [
+    ev('enqueued', 0, { name: 'app.add', queue: 'celery', args: '(1, 2)', retries: 0 }, 'producer@host'),
+    ev('received', 10, { retries: 0 }),
+    ev('started', 30),
+    ev('succeeded', 130, { result: '3', runtime: 0.1 }),
+  ];
+
+  it('ends succeeded with derived times whatever order the events arrive in', () => {
+    for (const order of permutations(lifecycle)) {
+      const t = applyInArrivalOrder(order);
+      expect(t.state).toBe('succeeded');
+      expect(t.sentAt).toBe(T0);
+      expect(t.receivedAt).toBe(T0 + 10);
+      expect(t.startedAt).toBe(T0 + 30);
+      expect(t.finishedAt).toBe(T0 + 130);
+      expect(t.runtimeMs).toBeCloseTo(100);
+      expect(t.waitMs).toBe(30);
+      expect(t.worker).toBe('w1@host');
+      expect(t.name).toBe('app.add');
+      expect(t.result).toBe('3');
+    }
+  });
+
+  it('never lets a late started overwrite succeeded', () => {
+    const t = applyInArrivalOrder([lifecycle[0]!, lifecycle[1]!, lifecycle[3]!, lifecycle[2]!]);
+    expect(t.state).toBe('succeeded');
+  });
+
+  it('ignores a duplicated event', () => {
+    const once = applyInArrivalOrder(lifecycle);
+    const twice = applyInArrivalOrder([...lifecycle, ...lifecycle]);
+    expect(twice).toEqual(once);
+  });
+
+  it('reopens a task on retry and records the next attempt', () => {
+    const events = [
+      ev('received', 0, { retries: 0 }),
+      ev('started', 5),
+      ev('retried', 20, { exception: "ValueError('boom')", traceback: 'Traceback…' }),
+      ev('received', 250, { retries: 1 }),
+      ev('started', 260),
+      ev('succeeded', 300, { result: "'ok'", runtime: 0.04 }),
+    ];
+    let t: TaskRow | null = null;
+    const states: string[] = [];
+    for (const e of events) {
+      t = applyEvent(t, e);
+      states.push(t.state);
+    }
+    expect(states).toEqual(['received', 'started', 'retried', 'received', 'started', 'succeeded']);
+    expect(t!.attempt).toBe(1);
+    expect(t!.retries).toBe(1);
+    expect(t!.startedAt).toBe(T0 + 260);
+    expect(t!.runtimeMs).toBeCloseTo(40);
+    expect(t!.exception).toBe("ValueError('boom')");
+  });
+
+  it('keeps the final state when the events of a retried task arrive out of order', () => {
+    const events = [
+      ev('received', 0, { retries: 0 }),
+      ev('started', 5),
+      ev('retried', 20),
+      ev('received', 250, { retries: 1 }),
+      ev('started', 260),
+      ev('failed', 300, { exception: 'KeyError' }),
+    ];
+    for (const order of [events, [...events].reverse(), [events[3]!, events[5]!, events[0]!, events[2]!, events[1]!, events[4]!]]) {
+      const t = applyInArrivalOrder(order);
+      expect(t.state).toBe('failed');
+      expect(t.attempt).toBe(1);
+      expect(t.finishedAt).toBe(T0 + 300);
+    }
+  });
+
+  it('reaches the same final state for every arrival order of a retried lifecycle', () => {
+    const events = [
+      ev('enqueued', 0, { retries: 0 }, 'producer'),
+      ev('received', 2, { retries: 0 }),
+      ev('started', 5),
+      ev('retried', 20, { exception: 'first' }),
+      ev('received', 250, { retries: 1 }),
+      ev('started', 260),
+      ev('succeeded', 300, { result: "'ok'" }),
+    ];
+    for (const order of permutations(events)) {
+      const t = applyInArrivalOrder(order);
+      const got = [t.state, t.attempt, t.startedAt, t.finishedAt];
+      if (JSON.stringify(got) !== JSON.stringify(["succeeded", 1, T0 + 260, T0 + 300])) throw new Error(order.map((e) => `${e.kind}@${e.occurredAt - T0}`).join(" ") + " => " + JSON.stringify(got.map((x) => (typeof x === "number" && x > T0 - 1 ? x - T0 : x))));
+    }
+  });
+
+  it('opens the next attempt from events that do not say their attempt, when they follow a retry', () => {
+    // Celery's started/succeeded carry no retries count.
+    const t = applyInArrivalOrder([ev('received', 0, { retries: 0 }), ev('retried', 10), ev('started', 50), ev('succeeded', 60)]);
+    expect(t.state).toBe('succeeded');
+    expect(t.attempt).toBe(1);
+  });
+
+  it('does not let a stale started of the retried attempt reopen it', () => {
+    const t = applyInArrivalOrder([ev('received', 0, { retries: 0 }), ev('retried', 20), ev('started', 5)]);
+    expect(t.state).toBe('retried');
+    expect(t.attempt).toBe(0);
+  });
+
+  it('keeps links and a revoked state over later, lower states', () => {
+    const t = foldEvents(null, [
+      ev('enqueued', 0, { rootId: 'r', parentId: 'p', retries: 0 }),
+      ev('revoked', 5, { terminated: false } as never),
+      ev('received', 3, { retries: 0 }),
+    ]);
+    expect(t.state).toBe('revoked');
+    expect(t.rootId).toBe('r');
+    expect(t.parentId).toBe('p');
+  });
+});

@@ -1,0 +1,42 @@
+// Per-test storage: a fresh PostgreSQL database (created on the shared test server) or an
+// in-memory PGlite, migrated. Each test file gets its own, so files can run in parallel and
+// a failure leaves its database for inspection.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Db } from '../../src/db/db.js';
+import { migrate } from '../../src/db/migrate.js';
+import { openPglite } from '../../src/db/pglite.js';
+import { openPostgres } from '../../src/db/postgres.js';
+
+export type StorageKind = 'postgres' | 'pglite';
+export const STORAGES: StorageKind[] = ['postgres', 'pglite'];
+
+export const TEST_PG_URL = process.env.Z4J_TEST_DATABASE_URL ?? 'postgres://z4j:z4j@127.0.0.1:5432/z4j';
+
+/** Creates an empty database on the test server and returns its URL. */
+export async function createTestDatabase(label: string): Promise<string> {
+  const name = `z4j_test_${label.replace(/\W/g, '_').slice(0, 30)}_${randomBytes(4).toString('hex')}`.toLowerCase();
+  const admin = new pg.Client({ connectionString: TEST_PG_URL });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${TEST_PG_URL} (${(err as Error).message}). ` +
+        'Start the test services with `bash scripts/services.sh start` (or set Z4J_TEST_DATABASE_URL).',
+    );
+  }
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(TEST_PG_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function openTestDb(kind: StorageKind, label: string): Promise<Db> {
+  const db = kind === 'postgres' ? openPostgres(await createTestDatabase(label)) : await openPglite('memory://');
+  await migrate(db);
+  return db;
+}
