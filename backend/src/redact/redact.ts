@@ -41,9 +41,13 @@ const VALUE_PATTERNS: RegExp[] = [
 const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 // scheme://user:password@host → scheme://user:[redacted]@host
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):([^/\s@'"]+)@/gi;
-// key = value / 'key': 'value' inside text (Python reprs, query strings, logs).
-const KEY_VALUE =
-  /(["']?)([A-Za-z][A-Za-z0-9_.-]{1,40})\1(\s*[:=]\s*)(?:(["'])((?:\\.|(?!\4).)*)\4|([^\s,;&'"}\])]+))/g;
+// key = value / 'key': 'value' inside text (Python reprs, query strings, logs). Only keys that
+// look sensitive are matched, so an ordinary pair never swallows a sensitive one after it.
+const KEY_NAME = String.raw`(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|cookie|credential|session[-_]?id|signature|credit[-_]?card|card[-_]?number|cvv)[A-Za-z0-9_.-]*|(?:pwd|pass|auth|pin|ssn|otp|dsn|jwt)(?![A-Za-z0-9_]))`;
+const KEY_VALUE = new RegExp(
+  String.raw`(["']?)(?<![A-Za-z0-9_.-])(${KEY_NAME})\1(\s*[:=]\s*)(?:(["'])((?:\\.|(?!\4).)*)\4|([^\s,;&'"}\])]+))`,
+  'gi',
+);
 
 /** Hides secret-shaped substrings of free text. */
 export function redactText(s: string): string {

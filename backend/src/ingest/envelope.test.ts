@@ -1,0 +1,49 @@
+import { validateEnvelope } from './envelope.js';
+
+const good = { v: 1, type: 'task', id: 'e1', engine: 'celery', project: 'default', kind: 'received', taskId: 't1', occurredAt: Date.now(), fields: { name: 'app.add' } };
+const reason = (x: unknown) => {
+  const r = validateEnvelope(x);
+  return r.ok ? 'ok' : r.reason;
+};
+
+describe('envelope validation', () => {
+  it('accepts a well-formed task and worker event', () => {
+    expect(reason(good)).toBe('ok');
+    expect(reason({ ...good, type: 'worker', kind: 'worker-heartbeat', worker: 'w@h', fields: { active: 1, freq: 2 } })).toBe('ok');
+  });
+
+  it.each([
+    ['a string', 'hello', 'not_object'],
+    ['null', null, 'not_object'],
+    ['an array', [good], 'not_object'],
+    ['an unknown kind', { ...good, kind: 'task-exploded' }, 'unknown_kind'],
+    ['a worker kind on a task', { ...good, kind: 'worker-online' }, 'unknown_kind'],
+    ['no type', { ...good, type: undefined }, 'bad_type'],
+    ['a future envelope version', { ...good, v: 2 }, 'bad_v'],
+    ['an unknown engine', { ...good, engine: 'sidekiq' }, 'bad_engine'],
+    ['a numeric task id', { ...good, taskId: 42 }, 'bad_taskId'],
+    ['an empty task id', { ...good, taskId: '' }, 'bad_taskId'],
+    ['a huge task id', { ...good, taskId: 'x'.repeat(10_000) }, 'bad_taskId'],
+    ['a time as a string', { ...good, occurredAt: '2026-01-01' }, 'bad_occurredAt'],
+    ['a time in 1970', { ...good, occurredAt: 1000 }, 'bad_occurredAt'],
+    ['NaN time', { ...good, occurredAt: Number.NaN }, 'bad_occurredAt'],
+    ['a project with SQL in it', { ...good, project: "x'; DROP TABLE tasks;--" }, 'bad_project'],
+    ['fields not an object', { ...good, fields: 'x' }, 'bad_fields'],
+    ['retries negative', { ...good, fields: { retries: -1 } }, 'bad_fields_retries'],
+    ['retries a string', { ...good, fields: { retries: '1' } }, 'bad_fields_retries'],
+    ['a huge task name', { ...good, fields: { name: 'n'.repeat(5000) } }, 'bad_fields_name'],
+  ])('refuses %s', (_label, input, expected) => {
+    expect(reason(input)).toBe(expected);
+  });
+
+  it('keeps deep or huge payload for the scrubber instead of refusing the event', () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 5000; i++) deep = { d: deep };
+    expect(reason({ ...good, fields: { args: deep, kwargs: { blob: 'x'.repeat(2_000_000) } } })).toBe('ok');
+  });
+
+  it('treats invalid UTF-8 decoded with replacement characters as ordinary text', () => {
+    const decoded = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('utf8');
+    expect(reason({ ...good, fields: { args: JSON.parse(decoded) } })).toBe('ok');
+  });
+});
