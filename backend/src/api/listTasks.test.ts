@@ -1,0 +1,136 @@
+import request from 'supertest';
+import type { Db } from '../db/db.js';
+import { BatchWriter } from '../ingest/batchWriter.js';
+import { ENGINES, TASK_KINDS, type TaskEnvelope } from '../ingest/envelope.js';
+import { testApp } from '../../test/helpers/api.js';
+import { STORAGES, openTestDb } from '../../test/helpers/storage.js';
+
+const N = 3000;
+const NAMES = ['app.add', 'app.mul', 'reports.build', 'mail.send_welcome'];
+const QUEUES = ['default', 'high', 'low'];
+const WORKERS = ['w1@a', 'w2@b', 'w3@c'];
+const START = Date.UTC(2026, 10, 20);
+
+/** Deterministic pseudo-random so a failure reproduces. */
+function rng(seed: number) {
+  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+}
+
+function seedEvents(): TaskEnvelope[] {
+  const r = rng(42);
+  const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
+  return Array.from({ length: N }, (_, i) => {
+    const kind = pick(TASK_KINDS.filter((k) => k !== 'enqueued'));
+    return {
+      v: 1, type: 'task', id: `seed-${i}`, engine: pick(ENGINES), project: 'default', kind,
+      taskId: `task-${String(i).padStart(5, '0')}`,
+      // Several tasks share a timestamp: pagination must still be exact.
+      occurredAt: START + Math.floor(i / 3) * 1000,
+      worker: pick(WORKERS),
+      fields: { name: pick(NAMES), queue: pick(QUEUES), args: i % 10 === 0 ? [`order-${i}`, 100_000 + i] : [i] },
+    } satisfies TaskEnvelope;
+  });
+}
+
+interface Row { taskId: string; engine: string; state: string; name: string; queue: string; worker: string; firstSeenAt: string; args: unknown }
+
+describe.each(STORAGES)('listing tasks on %s', (storage) => {
+  let db: Db;
+  let app: ReturnType<typeof testApp>['app'];
+  let all: Row[];
+
+  beforeAll(async () => {
+    db = await openTestDb(storage, 'list');
+    const events = seedEvents();
+    const writer = new BatchWriter(db);
+    for (let i = 0; i < events.length; i += 1000) await writer.write(events.slice(i, i + 1000));
+    app = testApp(db).app;
+    all = (await db.query<Row>(
+      `SELECT task_id AS "taskId", engine, state, name, queue, worker, first_seen_at AS "firstSeenAt", args FROM tasks ORDER BY first_seen_at DESC, id DESC`,
+    )).rows;
+    expect(all).toHaveLength(N);
+  }, 120_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  /** Every page of a query, following nextCursor. */
+  async function pages(query: Record<string, string>): Promise<Row[]> {
+    const out: Row[] = [];
+    let cursor: string | null = null;
+    for (let guard = 0; guard < 1000; guard++) {
+      const res = await request(app).get('/api/tasks').query({ ...query, ...(cursor ? { cursor } : {}) });
+      expect(res.status).toBe(200);
+      out.push(...res.body.tasks);
+      cursor = res.body.nextCursor;
+      if (!cursor) return out;
+    }
+    throw new Error('pagination did not end');
+  }
+
+  const ids = (rows: Row[]) => rows.map((r) => r.taskId);
+
+  it.each<[string, Record<string, string>, (r: Row) => boolean]>([
+    ['no filter', {}, () => true],
+    ['one engine', { engine: 'rq' }, (r) => r.engine === 'rq'],
+    ['two states', { state: 'failed,retried' }, (r) => r.state === 'failed' || r.state === 'retried'],
+    ['name and queue', { name: 'app.add', queue: 'high' }, (r) => r.name === 'app.add' && r.queue === 'high'],
+    ['worker and engine', { worker: 'w2@b', engine: 'celery,arq' }, (r) => r.worker === 'w2@b' && ['celery', 'arq'].includes(r.engine)],
+    [
+      'a time range',
+      { from: new Date(START + 200_000).toISOString(), to: String(START + 600_000) },
+      (r) => Date.parse(r.firstSeenAt) >= START + 200_000 && Date.parse(r.firstSeenAt) < START + 600_000,
+    ],
+    ['free text over args', { q: 'ORDER-1' }, (r) => JSON.stringify(r.args).toLowerCase().includes('order-1')],
+    ['free text over ids', { q: 'task-0012' }, (r) => r.taskId.includes('task-0012')],
+    ['everything at once', { engine: 'celery,rq,huey', state: 'succeeded,failed', queue: 'default', q: 'app.' }, (r) =>
+      ['celery', 'rq', 'huey'].includes(r.engine) && ['succeeded', 'failed'].includes(r.state) && r.queue === 'default' && r.name.startsWith('app.')],
+  ])('returns exactly the matching tasks, page by page: %s', async (_label, query, keep) => {
+    const expected = ids(all.filter(keep));
+    expect(expected.length).toBeGreaterThan(0);
+    expect(ids(await pages({ ...query, limit: '97' }))).toEqual(expected);
+  });
+
+  it('returns the newest first with the requested page size', async () => {
+    const res = await request(app).get('/api/tasks').query({ limit: '5' });
+    expect(ids(res.body.tasks)).toEqual(ids(all.slice(0, 5)));
+    expect(res.body.nextCursor).toEqual(expect.any(String));
+  });
+
+  it.each([
+    ['an unknown state', { state: 'exploded' }],
+    ['an unknown engine', { engine: 'sidekiq' }],
+    ['a limit too large', { limit: '100000' }],
+    ['a forged cursor', { cursor: 'bm90IGEgY3Vyc29y' }],
+    ['a date that is not one', { from: 'yesterday' }],
+    ['a repeated parameter', { name: ['a', 'b'] }],
+  ])('refuses %s with 400 and a code', async (_label, query) => {
+    const res = await request(app).get('/api/tasks').query(query);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toMatch(/^BAD_/);
+  });
+
+  it.each(["' OR 1=1 --", "'; DROP TABLE tasks; --", '%', '%_%', '\\', "app.add' UNION SELECT * FROM projects --"])(
+    'treats the injection string %s as plain text in every filter',
+    async (evil) => {
+      for (const key of ['name', 'queue', 'worker', 'q']) {
+        const res = await request(app).get('/api/tasks').query({ [key]: evil });
+        expect(res.status).toBe(200);
+        expect(res.body.tasks).toEqual([]);
+      }
+      expect((await db.query('SELECT count(*)::int AS n FROM tasks')).rows[0]).toEqual({ n: N });
+    },
+  );
+
+  it('shows one task with its timeline, and 404 for an unknown one', async () => {
+    const t = all[10]!;
+    const res = await request(app).get(`/api/tasks/${t.engine}/${t.taskId}`);
+    expect(res.status).toBe(200);
+    expect(res.body.task.taskId).toBe(t.taskId);
+    expect(res.body.events).toHaveLength(1);
+    const missing = await request(app).get(`/api/tasks/${t.engine}/nope`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('TASK_NOT_FOUND');
+    expect((await request(app).get('/api/tasks?project=nope')).body.error.code).toBe('PROJECT_NOT_FOUND');
+  });
+});
