@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// Load generator: publishes Celery event messages to Redis pub/sub the way real workers do
+// (kombu JSON envelopes, base64 bodies, task events batched as `task.multi` lists, periodic
+// worker heartbeats) at a chosen rate for a chosen time. Runs in its own process.
+//
+//   node tests/bench/celery-load.mjs --url redis://127.0.0.1:6379/0 --rate 30000 --seconds 60
+//
+// Prints one JSON line at the end: {"published": <events>, "seconds": <elapsed>, "messages": <n>}.
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+
+const { values: opt } = parseArgs({
+  options: {
+    url: { type: 'string', default: 'redis://127.0.0.1:6379/0' },
+    rate: { type: 'string', default: '30000' },
+    seconds: { type: 'string', default: '60' },
+    workers: { type: 'string', default: '8' },
+    exchange: { type: 'string', default: 'celeryev' },
+  },
+});
+const rate = Number(opt.rate);
+const seconds = Number(opt.seconds);
+const db = Number(new URL(opt.url).pathname.slice(1) || 0);
+const channel = (routingKey) => `/${db}.${opt.exchange}/${routingKey}`;
+const workers = Array.from({ length: Number(opt.workers) }, (_, i) => ({ hostname: `celery@bench-${i}`, pid: 1000 + i, clock: 0, processed: 0 }));
+const NAMES = ['app.tasks.add', 'app.tasks.send_email', 'reports.build_daily', 'billing.charge_card', 'media.resize_image'];
+
+// Each task yields three events (received, started, succeeded) from one worker, in order.
+const inFlight = [];
+let seq = 0;
+function nextEvent() {
+  if (inFlight.length < 64 || Math.random() < 0.34) {
+    const w = workers[seq % workers.length];
+    const name = NAMES[seq % NAMES.length];
+    inFlight.push({ w, uuid: randomUUID(), name, step: 0, args: `(${seq}, ${seq % 97})` });
+    seq++;
+  }
+  const i = Math.floor(Math.random() * Math.min(inFlight.length, 64));
+  const t = inFlight[i];
+  const common = { hostname: t.w.hostname, utcoffset: 0, pid: t.w.pid, clock: ++t.w.clock, timestamp: Date.now() / 1000, uuid: t.uuid };
+  let ev;
+  if (t.step === 0) ev = { ...common, type: 'task-received', name: t.name, args: t.args, kwargs: "{'priority': 'normal'}", root_id: t.uuid, parent_id: null, retries: 0, eta: null, expires: null };
+  else if (t.step === 1) ev = { ...common, type: 'task-started' };
+  else ev = { ...common, type: 'task-succeeded', result: "{'status': 'ok', 'items': 3}", runtime: 0.0123 };
+  if (++t.step === 3) inFlight.splice(i, 1);
+  return ev;
+}
+
+function kombuMessage(body, routingKey, hostname) {
+  return JSON.stringify({
+    body: Buffer.from(JSON.stringify(body)).toString('base64'),
+    'content-encoding': 'utf-8',
+    'content-type': 'application/json',
+    headers: { hostname },
+    properties: { delivery_mode: 1, delivery_info: { exchange: opt.exchange, routing_key: routingKey }, priority: 0, body_encoding: 'base64', delivery_tag: randomUUID() },
+  });
+}
+
+const redis = new Redis(opt.url, { maxRetriesPerRequest: null });
+const tickMs = 10;
+const start = Date.now();
+let published = 0;
+let messages = 0;
+let lastHeartbeat = 0;
+while (Date.now() - start < seconds * 1000) {
+  const due = Math.floor(((Date.now() - start) / 1000) * rate) - published;
+  const pipe = redis.pipeline();
+  let queued = 0;
+  // Workers flush their buffered task events as task.multi lists of a few events each.
+  while (queued < due) {
+    const size = Math.min(due - queued, 1 + Math.floor(Math.random() * 16));
+    const batch = Array.from({ length: size }, nextEvent);
+    pipe.publish(channel('task.multi'), kombuMessage(batch, 'task.multi', batch[0].hostname));
+    queued += size;
+    messages++;
+  }
+  if (Date.now() - lastHeartbeat >= 2000) {
+    lastHeartbeat = Date.now();
+    for (const w of workers) {
+      const hb = { type: 'worker-heartbeat', hostname: w.hostname, utcoffset: 0, pid: w.pid, clock: ++w.clock, timestamp: Date.now() / 1000, freq: 2.0, active: 4, processed: w.processed, loadavg: [0.5, 0.4, 0.3], sw_ident: 'py-celery', sw_ver: '5.6.0', sw_sys: 'Linux' };
+      pipe.publish(channel('worker.heartbeat'), kombuMessage(hb, 'worker.heartbeat', w.hostname));
+    }
+  }
+  if (queued) await pipe.exec();
+  published += queued;
+  const sleep = tickMs - ((Date.now() - start) % tickMs);
+  await new Promise((r) => setTimeout(r, sleep));
+}
+await redis.quit();
+process.stdout.write(`${JSON.stringify({ published, seconds: (Date.now() - start) / 1000, messages })}\n`);

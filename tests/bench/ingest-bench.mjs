@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// Ingest benchmark: the real service (built, on PostgreSQL) consumes Celery events that a
+// separate load-generator process publishes to Redis. Reports sustained persisted events/s,
+// events lost (published − persisted), p99 ingest lag and the service's peak RSS.
+//
+//   node tests/bench/ingest-bench.mjs --rate 30000 --seconds 60
+// Needs PostgreSQL and Redis (bash scripts/services.sh start) and a built backend.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+
+const { values: opt } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '30000' },
+    seconds: { type: 'string', default: '60' },
+    'pg-url': { type: 'string', default: process.env.Z4J_TEST_DATABASE_URL ?? 'postgres://z4j:z4j@127.0.0.1:5432/z4j' },
+    'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379/15' },
+    port: { type: 'string', default: '18181' },
+  },
+});
+const root = new URL('../../', import.meta.url);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freshDatabase() {
+  const admin = new pg.Client({ connectionString: opt['pg-url'] });
+  await admin.connect().catch((err) => {
+    throw new Error(`PostgreSQL not reachable at ${opt['pg-url']}: ${err.message}. Run: bash scripts/services.sh start`);
+  });
+  const name = `z4j_bench_${Date.now()}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(opt['pg-url']);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), name };
+}
+
+function rssMb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function metrics(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const value = (name) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+  const buckets = [...text.matchAll(/^z4j_ingest_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$/gm)].map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+  return { persisted: value('z4j_ingest_events_persisted_total'), dropped: value('z4j_ingest_events_dropped_total'), invalid: value('z4j_ingest_events_invalid_total'), buckets };
+}
+
+/** The upper bound of the histogram bucket holding quantile q (linear inside the bucket). */
+function quantile(buckets, q) {
+  const total = buckets.at(-1)?.[1] ?? 0;
+  const target = total * q;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= target) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (target - prevCount)) / Math.max(1, count - prevCount);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return NaN;
+}
+
+const db = await freshDatabase();
+const base = `http://127.0.0.1:${opt.port}`;
+const service = spawn(process.execPath, [new URL('backend/dist/main.js', root).pathname], {
+  env: { ...process.env, DATABASE_URL: db.url, PORT: opt.port, Z4J_CELERY_BROKERS: opt['redis-url'], Z4J_CELERY_ENABLE_EVENTS_INTERVAL: '0', Z4J_LOG_LEVEL: 'warn', Z4J_QUEUE_SAMPLE_INTERVAL: '0' },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+try {
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 100) throw new Error('service did not become ready');
+    await sleep(200);
+  }
+  await sleep(500); // subscriptions in place
+
+  let peakRss = 0;
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(service.pid))), 250);
+  const before = await metrics(base);
+  const t0 = Date.now();
+  const gen = spawn(process.execPath, [new URL('tests/bench/celery-load.mjs', root).pathname, '--url', opt['redis-url'], '--rate', opt.rate, '--seconds', opt.seconds], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  gen.stdout.on('data', (d) => (out += d));
+  await new Promise((r) => gen.on('exit', r));
+  const genStats = JSON.parse(out.trim().split('\n').at(-1));
+  const atGenEnd = await metrics(base);
+  const genSeconds = (Date.now() - t0) / 1000;
+
+  // Drain: wait until the persisted count stops moving.
+  let last = -1;
+  let after = atGenEnd;
+  for (let i = 0; i < 120 && after.persisted !== last; i++) {
+    last = after.persisted;
+    await sleep(1000);
+    after = await metrics(base);
+  }
+  clearInterval(rssTimer);
+  const drainSeconds = (Date.now() - t0) / 1000 - genSeconds;
+  const persisted = after.persisted - before.persisted;
+  const check = new pg.Client({ connectionString: db.url });
+  await check.connect();
+  const stored = Number((await check.query('SELECT count(*) AS n FROM task_events')).rows[0].n);
+  const tasks = Number((await check.query('SELECT count(*) AS n FROM tasks')).rows[0].n);
+  await check.end();
+
+  const report = {
+    targetRate: Number(opt.rate),
+    seconds: Number(opt.seconds),
+    published: genStats.published,
+    publishedRate: Math.round(genStats.published / genStats.seconds),
+    persisted,
+    storedRows: stored,
+    tasks,
+    lost: genStats.published - stored,
+    dropped: after.dropped - before.dropped,
+    invalid: after.invalid - before.invalid,
+    sustainedPersistedPerSecond: Math.round((atGenEnd.persisted - before.persisted) / genSeconds),
+    drainSeconds: Math.round(drainSeconds * 10) / 10,
+    lagP50s: Math.round(quantile(after.buckets, 0.5) * 1000) / 1000,
+    lagP99s: Math.round(quantile(after.buckets, 0.99) * 1000) / 1000,
+    peakRssMb: Math.round(peakRss),
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+} finally {
+  service.kill('SIGTERM');
+  await new Promise((r) => service.on('exit', r));
+}
