@@ -113,6 +113,24 @@ describe('task state precedence', () => {
     }
   });
 
+  it('follows Celery, which publishes the retry before it reports retried', () => {
+    // As recorded from a real Celery 5.7 worker: enqueued(1) and received(1) precede retried.
+    const events = [
+      ev('enqueued', 0, { retries: 0 }, 'producer'),
+      ev('received', 5, { retries: 0 }),
+      ev('started', 17),
+      ev('enqueued', 69, { retries: 1 }, 'w1@host'),
+      ev('received', 71, { retries: 1 }),
+      ev('retried', 79, { exception: 'RuntimeError(first)' }),
+      ev('started', 247),
+      ev('succeeded', 249, { result: "'ok'" }),
+    ];
+    for (const order of [events, [...events].reverse()]) {
+      const t = applyInArrivalOrder(order);
+      expect(t).toMatchObject({ state: 'succeeded', attempt: 1, retries: 1, exception: 'RuntimeError(first)', startedAt: T0 + 247 });
+    }
+  });
+
   it('opens the next attempt from events that do not say their attempt, when they follow a retry', () => {
     // Celery's started/succeeded carry no retries count.
     const t = applyInArrivalOrder([ev('received', 0, { retries: 0 }), ev('retried', 10), ev('started', 50), ev('succeeded', 60)]);

@@ -62,6 +62,9 @@ function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
   if (ev.fields.retries !== undefined) return ev.fields.retries;
   if (!cur) return 0;
   if (cur.state === 'retried' && ev.kind !== 'retried' && ev.occurredAt >= cur.stateAt) return cur.attempt + 1;
+  // Celery publishes the retry (the next attempt's message) before it reports `retried`:
+  // a `retried` that finds the next attempt waiting, not yet started, closes the previous one.
+  if (ev.kind === 'retried' && cur.attempt > 0 && cur.startedAt === null && RANK[cur.state] < RANK.started) return cur.attempt - 1;
   if (cur.attempt > 0 && ev.occurredAt < cur.attemptAt) return cur.attempt - 1;
   return cur.attempt;
 }
@@ -130,6 +133,12 @@ export function applyEvent(prev: TaskRow | null, ev: TaskEnvelope): TaskRow {
     t.attempt = attempt;
     t.stateAt = ev.occurredAt;
     t.retries = Math.max(t.retries, attempt);
+  }
+
+  // The last error stays visible while the next attempt runs.
+  if (!sameAttempt && ev.kind === 'retried') {
+    t.exception = f.exception ?? t.exception;
+    t.traceback = f.traceback ?? t.traceback;
   }
 
   // Timings and outcome of the attempt the task is in; stale events only fill gaps.

@@ -1,0 +1,95 @@
+// Real Celery for integration tests: a worker process of the test app in
+// tests/engines/celery_app, run from the project's Celery virtualenv.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const APP_DIR = `${ROOT}tests/engines/celery_app`;
+const VENV = `${ROOT}.venvs/celery/bin`;
+
+export const REDIS_URL = process.env.Z4J_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+export const AMQP_URL = process.env.Z4J_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
+
+export interface CeleryEnv {
+  broker: string;
+  queue: string;
+  eventExchange: string;
+  controlExchange: string;
+}
+
+/** Names no other test shares: queue and exchanges. */
+export function isolatedCelery(broker: string): CeleryEnv {
+  const id = randomBytes(4).toString('hex');
+  return { broker, queue: `z4jq_${id}`, eventExchange: `celeryev_${id}`, controlExchange: `z4jctl_${id}` };
+}
+
+function env(c: CeleryEnv): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    Z4J_TEST_BROKER: c.broker,
+    Z4J_TEST_QUEUE: c.queue,
+    Z4J_TEST_EVENT_EXCHANGE: c.eventExchange,
+    Z4J_TEST_CONTROL_EXCHANGE: c.controlExchange,
+    Z4J_TEST_REDIS: REDIS_URL,
+    PYTHONUNBUFFERED: '1',
+  };
+}
+
+function requireVenv(): void {
+  if (!existsSync(`${VENV}/celery`)) {
+    throw new Error(`Celery is not installed in ${VENV}. Run \`bash scripts/setup-python.sh celery\` first.`);
+  }
+}
+
+export interface Worker {
+  hostname: string;
+  process: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function startWorker(c: CeleryEnv, opts: { sendEvents?: boolean } = {}): Worker {
+  requireVenv();
+  const hostname = `w-${randomBytes(3).toString('hex')}@z4jtest`;
+  const args = ['-A', 'tasks', 'worker', '-Q', c.queue, '-c', '2', '-P', 'prefork', '-n', hostname, '-l', 'warning', '--without-mingle', '--without-gossip'];
+  if (opts.sendEvents !== false) args.push('-E');
+  const proc = spawn(`${VENV}/celery`, args, { cwd: APP_DIR, env: env(c), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  return {
+    hostname,
+    process: proc,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface ScenarioIds {
+  add: string;
+  fail: string;
+  flaky: string;
+  chain: string[];
+  group: string[];
+}
+
+/** Sends the scenario of tests/engines/celery_app/send.py and returns the task ids. */
+export async function sendScenario(c: CeleryEnv): Promise<ScenarioIds> {
+  requireVenv();
+  const proc = spawn(`${VENV}/python`, ['send.py'], { cwd: APP_DIR, env: env(c), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (err += d));
+  const code = await new Promise((r) => proc.on('exit', r));
+  if (code !== 0) throw new Error(`send.py failed (${code}): ${err}`);
+  return JSON.parse(out) as ScenarioIds;
+}

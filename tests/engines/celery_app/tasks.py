@@ -1,0 +1,56 @@
+"""A small Celery app for z4j's integration tests and demos.
+
+Configured by environment so each test can isolate itself:
+  Z4J_TEST_BROKER            broker URL (redis://... or amqp://...)
+  Z4J_TEST_QUEUE             the queue its tasks go to
+  Z4J_TEST_EVENT_EXCHANGE    Celery's event_exchange (default celeryev)
+  Z4J_TEST_CONTROL_EXCHANGE  Celery's control_exchange (default celery)
+  Z4J_TEST_REDIS             Redis URL for the flaky task's attempt counter
+"""
+import os
+import time
+
+import redis
+from celery import Celery
+
+app = Celery("z4jtest", broker=os.environ.get("Z4J_TEST_BROKER", "redis://127.0.0.1:6379/0"))
+queue = os.environ.get("Z4J_TEST_QUEUE", "celery")
+app.conf.update(
+    task_default_queue=queue,
+    event_exchange=os.environ.get("Z4J_TEST_EVENT_EXCHANGE", "celeryev"),
+    control_exchange=os.environ.get("Z4J_TEST_CONTROL_EXCHANGE", "celery"),
+    task_send_sent_event=True,
+    worker_send_task_events=True,
+    task_serializer="json",
+    accept_content=["json"],
+    event_serializer="json",
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+
+_counter = redis.Redis.from_url(os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/0"))
+
+
+@app.task(name="z4j.add")
+def add(x, y):
+    return x + y
+
+
+@app.task(name="z4j.fail")
+def fail(message="boom"):
+    raise ValueError(message)
+
+
+@app.task(name="z4j.flaky", bind=True, max_retries=3)
+def flaky(self, key, password=None):
+    """Fails its first run and succeeds on the next (the attempt count lives in Redis)."""
+    attempt = _counter.incr(f"z4j-test-flaky:{key}")
+    if attempt == 1:
+        raise self.retry(exc=RuntimeError(f"first attempt of {key} fails"), countdown=0.2)
+    return f"ok after {attempt} attempts"
+
+
+@app.task(name="z4j.sleep")
+def sleep(seconds):
+    time.sleep(seconds)
+    return seconds
