@@ -17,6 +17,8 @@ const { values: opt } = parseArgs({
     'pg-url': { type: 'string', default: process.env.Z4J_TEST_DATABASE_URL ?? 'postgres://z4j:z4j@127.0.0.1:5432/z4j' },
     'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379/15' },
     port: { type: 'string', default: '18181' },
+    /** Write a V8 CPU profile of the service into this directory. */
+    profile: { type: 'string' },
   },
 });
 const root = new URL('../../', import.meta.url);
@@ -48,7 +50,7 @@ async function metrics(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const value = (name) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
   const buckets = [...text.matchAll(/^z4j_ingest_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$/gm)].map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
-  return { persisted: value('z4j_ingest_events_persisted_total'), dropped: value('z4j_ingest_events_dropped_total'), invalid: value('z4j_ingest_events_invalid_total'), buckets };
+  return { batches: value('z4j_ingest_batch_size_count'), batchEvents: value('z4j_ingest_batch_size_sum'), batchSeconds: value('z4j_ingest_batch_seconds_sum'), persisted: value('z4j_ingest_events_persisted_total'), dropped: value('z4j_ingest_events_dropped_total'), invalid: value('z4j_ingest_events_invalid_total'), buckets };
 }
 
 /** The upper bound of the histogram bucket holding quantile q (linear inside the bucket). */
@@ -70,7 +72,8 @@ function quantile(buckets, q) {
 
 const db = await freshDatabase();
 const base = `http://127.0.0.1:${opt.port}`;
-const service = spawn(process.execPath, [new URL('backend/dist/main.js', root).pathname], {
+const profileArgs = opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${opt.profile}`] : [];
+const service = spawn(process.execPath, [...profileArgs, new URL('backend/dist/main.js', root).pathname], {
   env: { ...process.env, DATABASE_URL: db.url, PORT: opt.port, Z4J_CELERY_BROKERS: opt['redis-url'], Z4J_CELERY_ENABLE_EVENTS_INTERVAL: '0', Z4J_LOG_LEVEL: 'warn', Z4J_QUEUE_SAMPLE_INTERVAL: '0' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
@@ -128,6 +131,9 @@ try {
     lagP50s: Math.round(quantile(after.buckets, 0.5) * 1000) / 1000,
     lagP99s: Math.round(quantile(after.buckets, 0.99) * 1000) / 1000,
     peakRssMb: Math.round(peakRss),
+    batches: after.batches - before.batches,
+    meanBatchSize: Math.round((after.batchEvents - before.batchEvents) / Math.max(1, after.batches - before.batches)),
+    meanBatchMs: Math.round((1000 * (after.batchSeconds - before.batchSeconds)) / Math.max(1, after.batches - before.batches)),
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } finally {

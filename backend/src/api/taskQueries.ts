@@ -54,6 +54,9 @@ function decodeCursor(cursor: string): [string, string] {
   throw new ApiError(400, 'BAD_CURSOR', 'cursor is not one this API returned');
 }
 
+/** What free text matches: the id, the name and the start of the arguments. */
+const SEARCH_TEXT = `lower(t.task_id || ' ' || coalesce(t.name, '') || ' ' || left(coalesce(t.args::text, '') || ' ' || coalesce(t.kwargs::text, ''), 2048))`;
+
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export async function listTasks(db: Queryable, projectId: number, q: ListTasksQuery) {
@@ -70,7 +73,7 @@ export async function listTasks(db: Queryable, projectId: number, q: ListTasksQu
   if (q.worker) add((p) => `t.worker = ${p}`, q.worker);
   if (q.from) add((p) => `t.first_seen_at >= ${p}`, q.from);
   if (q.to) add((p) => `t.first_seen_at < ${p}`, q.to);
-  if (q.q) add((p) => `t.search_text LIKE ${p}`, `%${escapeLike(q.q.toLowerCase())}%`);
+  if (q.q) add((p) => `${SEARCH_TEXT} LIKE ${p}`, `%${escapeLike(q.q.toLowerCase())}%`);
   if (q.cursor) {
     const [at, id] = decodeCursor(q.cursor);
     params.push(at, id);

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { Db, Queryable } from './db.js';
 
 interface PGliteLike {
@@ -20,7 +19,7 @@ function wrap(conn: PGliteLike): Queryable {
 /** Embedded PostgreSQL (WASM) in `dataDir`; `memory://` keeps it in memory (tests). */
 export async function openPglite(dataDir: string): Promise<Db> {
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir, { extensions: { pg_trgm } });
+  const db = await PGlite.create(dataDir);
   return {
     storage: 'pglite',
     ...wrap(db),

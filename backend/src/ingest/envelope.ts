@@ -36,7 +36,7 @@ export const taskFieldsSchema = z.looseObject({
   runtime: z.number().min(0).max(1e9).optional(),
   eta: z.string().max(64).nullish(),
   expires: z.string().max(64).nullish(),
-  hostname: text.optional(),
+  producer: text.optional(),
 });
 
 export const workerFieldsSchema = z.looseObject({

@@ -7,7 +7,7 @@ import { isTransientDbError } from '../db/db.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { scrub, DEFAULT_SCRUB, type ScrubOptions } from '../redact/redact.js';
+import { cleanString, scrub, DEFAULT_SCRUB, type ScrubOptions } from '../redact/redact.js';
 import { BatchWriter } from './batchWriter.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
 
@@ -25,7 +25,8 @@ interface Item {
   done?: () => void;
 }
 
-const SCRUBBED_FIELDS = ['args', 'kwargs', 'result', 'exception', 'traceback'] as const;
+// Short identity fields the envelope schema already bounded: no secrets expected there.
+const KNOWN_SHORT_FIELDS = new Set(['name', 'queue', 'rootId', 'parentId', 'groupId', 'eta', 'expires', 'software', 'routingKey', 'exchange', 'producer']);
 const MAX_REJECT_SAMPLES = 1000;
 
 export class IngestPipeline {
@@ -131,13 +132,12 @@ export class IngestPipeline {
       return null;
     }
     const envelope = v.envelope;
-    if (envelope.type === 'task') {
-      const f = envelope.fields as Record<string, unknown>;
-      for (const key of Object.keys(f)) {
-        if ((SCRUBBED_FIELDS as readonly string[]).includes(key) || typeof f[key] === 'object' || typeof f[key] === 'string') {
-          f[key] = scrub(f[key], this.scrubOptions);
-        }
-      }
+    const f = envelope.fields as Record<string, unknown>;
+    for (const key of Object.keys(f)) {
+      const value = f[key];
+      if (value === undefined || value === null || typeof value === 'number' || typeof value === 'boolean') continue;
+      // Payload is scrubbed for secrets; the known, validated short fields only made storable.
+      f[key] = KNOWN_SHORT_FIELDS.has(key) && typeof value === 'string' ? cleanString(value, 1024) : scrub(value, this.scrubOptions);
     }
     return { envelope, source, done };
   }

@@ -1,7 +1,5 @@
 -- The spine: projects, tasks, their event timeline, workers, queues, and rejected input.
 
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-
 CREATE TABLE projects (
   id          int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   slug        text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
@@ -10,15 +8,18 @@ CREATE TABLE projects (
 );
 INSERT INTO projects (slug, name) VALUES ('default', 'Default');
 
+-- Identifiers and names compare byte-wise (COLLATE "C"): they are not prose, and byte
+-- comparison keeps the hot-path indexes cheap.
+
 -- One row per (project, engine, task id): the task's current, folded state.
 -- `attempt`, `attempt_at` and `state_at` let the ingest fold order late and duplicated events.
 CREATE TABLE tasks (
   id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   project_id     int NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
-  engine         text NOT NULL,
-  task_id        text NOT NULL,
-  name           text,
-  queue          text,
+  engine         text COLLATE "C" NOT NULL,
+  task_id        text COLLATE "C" NOT NULL,
+  name           text COLLATE "C",
+  queue          text COLLATE "C",
   state          text NOT NULL,
   attempt        int NOT NULL DEFAULT 0,
   attempt_at     timestamptz NOT NULL,
@@ -28,11 +29,11 @@ CREATE TABLE tasks (
   result         jsonb,
   exception      text,
   traceback      text,
-  worker         text,
+  worker         text COLLATE "C",
   retries        int NOT NULL DEFAULT 0,
-  root_id        text,
-  parent_id      text,
-  group_id       text,
+  root_id        text COLLATE "C",
+  parent_id      text COLLATE "C",
+  group_id       text COLLATE "C",
   eta            timestamptz,
   sent_at        timestamptz,
   received_at    timestamptz,
@@ -42,10 +43,6 @@ CREATE TABLE tasks (
   wait_ms        double precision,
   first_seen_at  timestamptz NOT NULL,
   last_event_at  timestamptz NOT NULL,
-  -- Free text over id, name and the start of args / kwargs (trigram index below).
-  search_text    text GENERATED ALWAYS AS (
-    lower(task_id || ' ' || coalesce(name, '') || ' ' || left(coalesce(args::text, '') || ' ' || coalesce(kwargs::text, ''), 512))
-  ) STORED,
   UNIQUE (project_id, engine, task_id)
 );
 -- The explorer lists newest first and pages by (first_seen_at, id); each filter has its own path.
@@ -56,15 +53,17 @@ CREATE INDEX tasks_by_queue    ON tasks (project_id, queue, first_seen_at DESC, 
 CREATE INDEX tasks_by_worker   ON tasks (project_id, worker, first_seen_at DESC, id DESC);
 CREATE INDEX tasks_by_root     ON tasks (project_id, root_id) WHERE root_id IS NOT NULL;
 CREATE INDEX tasks_by_parent   ON tasks (project_id, parent_id) WHERE parent_id IS NOT NULL;
-CREATE INDEX tasks_search_trgm ON tasks USING gin (search_text gin_trgm_ops);
+-- No trigram index for free text: maintaining one on every task write cut ingest
+-- throughput by more than half (BENCHMARKS.md). Free text filters rows while walking one
+-- of the indexes above, so it is cheap within a time range or with another filter.
 
 -- Append-only timeline, one partition per day (created ahead by the service), plus a
 -- default partition for stragglers far in the past or future.
 CREATE TABLE task_events (
   project_id   int NOT NULL,
-  engine       text NOT NULL,
-  task_id      text NOT NULL,
-  event_id     text NOT NULL,
+  engine       text COLLATE "C" NOT NULL,
+  task_id      text COLLATE "C" NOT NULL,
+  event_id     text COLLATE "C" NOT NULL,
   kind         text NOT NULL,
   occurred_at  timestamptz NOT NULL,
   worker       text,
@@ -72,7 +71,8 @@ CREATE TABLE task_events (
   UNIQUE (event_id, occurred_at)
 ) PARTITION BY RANGE (occurred_at);
 CREATE TABLE task_events_default PARTITION OF task_events DEFAULT;
-CREATE INDEX task_events_by_task ON task_events (project_id, engine, task_id, occurred_at);
+-- Task ids are all but unique: the timeline query narrows project and engine after this.
+CREATE INDEX task_events_by_task ON task_events (task_id);
 
 CREATE TABLE workers (
   project_id     int NOT NULL REFERENCES projects (id) ON DELETE CASCADE,

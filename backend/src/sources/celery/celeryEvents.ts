@@ -81,7 +81,8 @@ export function mapCeleryEvent(ev: unknown, project: string): Mapped {
     runtime: num(e.runtime),
     eta: str(e.eta),
     expires: str(e.expires),
-    hostname,
+    // The producer of task-sent is not the worker: keep it as a field there.
+    producer: kind === 'enqueued' ? hostname : undefined,
     routingKey: str(e.routing_key),
     exchange: str(e.exchange),
     terminated: e.terminated,
