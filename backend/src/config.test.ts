@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './config.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, settings } from './config.js';
 
 describe('configuration', () => {
   it('has working defaults: embedded storage, port 8080, no brokers', () => {
@@ -25,5 +26,10 @@ describe('configuration', () => {
     expect(msg).toMatch(/PORT="eighty"/);
     expect(msg).toMatch(/DATABASE_URL=.*postgres/);
     expect(msg).toMatch(/Z4J_CELERY_BROKERS=.*redis:\/\//);
+  });
+
+  it('is documented in the README, every variable', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(Object.keys(settings).filter((name) => !readme.includes(`| \`${name}\` |`))).toEqual([]);
   });
 });
