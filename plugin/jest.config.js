@@ -14,4 +14,6 @@ module.exports = {
     // the managed config only transforms `.(t|j)sx?`, so give `.mjs` the same SWC transform.
     '^.+\\.mjs$': swcTransform,
   },
+  // Journeys through @grafana/ui with user-event take seconds on a busy 2-core machine.
+  testTimeout: 20_000,
 };

@@ -90,6 +90,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     {
       capacity: config.Z4J_INGEST_QUEUE_CAPACITY,
       batchSize: config.Z4J_INGEST_BATCH_SIZE,
+      writers: config.Z4J_INGEST_WRITERS,
       flushMs: config.Z4J_INGEST_FLUSH_MS,
       maxFieldChars: config.Z4J_MAX_FIELD_CHARS,
     },

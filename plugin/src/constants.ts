@@ -1,10 +1,23 @@
 import pluginJson from './plugin.json';
 
-export const PLUGIN_BASE_URL = `/a/${pluginJson.id}`;
+export const PLUGIN_ID = pluginJson.id;
+export const PLUGIN_BASE_URL = `/a/${PLUGIN_ID}`;
 
+/** Where the app's config page lives (Administration → Plugins → z4j). */
+export const PLUGIN_CONFIG_URL = `/plugins/${PLUGIN_ID}`;
+
+/** Default for jsonData.serviceUrl: the companion service on the same host. */
+export const DEFAULT_SERVICE_URL = 'http://localhost:8080';
+
+/**
+ * Page paths under PLUGIN_BASE_URL. They must match the `page` includes of plugin.json
+ * (App.test.tsx checks it); the route table is in components/App/App.tsx.
+ */
 export enum ROUTES {
-  One = 'one',
-  Two = 'two',
-  Three = 'three',
-  Four = 'four',
+  Tasks = 'tasks',
+  Workers = 'workers',
+  Queues = 'queues',
+  Schedules = 'schedules',
+  Audit = 'audit',
+  Settings = 'settings',
 }

@@ -6,7 +6,7 @@ import { T0, taskEvent, workerEvent } from '../../test/helpers/envelopes.js';
 import { IngestPipeline, type PipelineOptions } from './pipeline.js';
 
 const log = pino({ level: 'silent' });
-const OPTS: PipelineOptions = { capacity: 1000, batchSize: 100, flushMs: 5, maxFieldChars: 1000 };
+const OPTS: PipelineOptions = { capacity: 1000, batchSize: 100, flushMs: 5, maxFieldChars: 1000, writers: 1 };
 
 async function taskRow(db: Db, taskId: string) {
   const r = await db.query<Record<string, unknown>>(
@@ -29,7 +29,8 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     await db?.close();
   });
   beforeEach(() => {
-    pipeline = new IngestPipeline(db, OPTS, createMetrics(), log);
+    // Three writer lanes: concurrent transactions must not change any outcome.
+    pipeline = new IngestPipeline(db, { ...OPTS, writers: 3 }, createMetrics(), log);
     pipeline.start();
   });
   afterEach(async () => {
@@ -62,6 +63,18 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
       await pipeline.drained();
     }
     expect(await taskRow(db, 'r1')).toMatchObject({ state: 'succeeded', attempt: 1, retries: 1, started: T0 + 260, exception: 'boom' });
+  });
+
+  it('folds many interleaved tasks correctly across concurrent writers', async () => {
+    const events = [];
+    for (let i = 0; i < 300; i++) {
+      events.push(taskEvent(`m${i}`, 'received', i, { retries: 0 }), taskEvent(`m${i}`, 'started', i + 1), taskEvent(`m${i}`, i % 5 ? 'succeeded' : 'failed', i + 2));
+    }
+    events.sort(() => Math.random() - 0.5);
+    await Promise.all(events.map((e) => pipeline.offer('test', e)));
+    await pipeline.drained();
+    const rows = (await db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM tasks WHERE task_id LIKE 'm%' GROUP BY state ORDER BY state`)).rows;
+    expect(rows).toEqual([{ state: 'failed', n: 60 }, { state: 'succeeded', n: 240 }]);
   });
 
   it('keeps worker heartbeats moving forward only', async () => {

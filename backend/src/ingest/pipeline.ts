@@ -10,10 +10,13 @@ import type { Metrics } from '../metrics.js';
 import { cleanString, scrub, DEFAULT_SCRUB, type ScrubOptions } from '../redact/redact.js';
 import { BatchWriter } from './batchWriter.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
+import { Lane } from './lane.js';
 
 export interface PipelineOptions {
   capacity: number;
   batchSize: number;
+  /** Concurrent writer transactions; each task always goes to the same one. */
+  writers?: number;
   flushMs: number;
   maxFieldChars: number;
 }
@@ -30,10 +33,8 @@ const KNOWN_SHORT_FIELDS = new Set(['name', 'queue', 'rootId', 'parentId', 'grou
 const MAX_REJECT_SAMPLES = 1000;
 
 export class IngestPipeline {
-  private queue: Item[] = [];
-  private head = 0;
+  private readonly lanes: Lane<Item>[];
   private spaceWaiters: (() => void)[] = [];
-  private itemsArrived: (() => void) | null = null;
   private running: Promise<void> | null = null;
   private stopping = false;
   private readonly writer: BatchWriter;
@@ -52,11 +53,14 @@ export class IngestPipeline {
     private readonly log: Logger,
   ) {
     this.writer = new BatchWriter(db);
+    this.lanes = Array.from({ length: Math.max(1, opts.writers ?? 1) }, () => new Lane<Item>(opts.batchSize, opts.flushMs));
     this.scrubOptions = { ...DEFAULT_SCRUB, maxStringChars: opts.maxFieldChars };
   }
 
   get size(): number {
-    return this.queue.length - this.head;
+    let n = 0;
+    for (const lane of this.lanes) n += lane.size;
+    return n;
   }
 
   /** Validates and queues; waits while the queue is full (backpressure). */
@@ -102,7 +106,9 @@ export class IngestPipeline {
 
   start(): void {
     this.stopping = false;
-    this.running ??= this.loop().finally(() => {
+    this.running ??= Promise.all(this.lanes.map((lane, i) => this.loop(lane, i === 0))).then(
+      () => undefined,
+    ).finally(() => {
       this.running = null;
     });
   }
@@ -110,7 +116,7 @@ export class IngestPipeline {
   /** Stops after writing what is queued (bounded by `deadlineMs`). */
   async stop(deadlineMs = 10000): Promise<void> {
     this.stopping = true;
-    this.itemsArrived?.();
+    for (const lane of this.lanes) lane.wake();
     for (const w of this.spaceWaiters.splice(0)) w();
     if (this.running) await Promise.race([this.running, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
     await this.flushRejects();
@@ -118,10 +124,8 @@ export class IngestPipeline {
 
   /** Resolves once everything queued so far has been written (tests, benchmarks). */
   async drained(pollMs = 20): Promise<void> {
-    while (this.size > 0 || this.writing) await new Promise((r) => setTimeout(r, pollMs));
+    while (this.size > 0 || this.lanes.some((l) => l.writing)) await new Promise((r) => setTimeout(r, pollMs));
   }
-
-  private writing = false;
 
   private admit(source: string, candidate: unknown, done?: () => void): Item | null {
     this.metrics.eventsReceived.inc({ source });
@@ -142,54 +146,39 @@ export class IngestPipeline {
     return { envelope, source, done };
   }
 
+  /** Tasks are spread over lanes by id, so concurrent transactions never touch the same task. */
+  private laneOf(envelope: Envelope): Lane<Item> {
+    if (this.lanes.length === 1 || envelope.type !== 'task') return this.lanes[0]!;
+    let h = 2166136261; // FNV-1a
+    for (let i = 0; i < envelope.taskId.length; i++) h = Math.imul(h ^ envelope.taskId.charCodeAt(i), 16777619);
+    return this.lanes[(h >>> 0) % this.lanes.length]!;
+  }
+
   private push(item: Item): void {
-    this.queue.push(item);
+    this.laneOf(item.envelope).push(item);
     this.metrics.queueDepth.set(this.size);
-    if (this.itemsArrived && (this.size >= this.opts.batchSize || this.opts.flushMs === 0)) this.itemsArrived();
-    else if (this.itemsArrived && this.size === 1) this.itemsArrived();
   }
 
-  private take(n: number): Item[] {
-    const batch = this.queue.slice(this.head, this.head + n);
-    this.head += batch.length;
-    if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    this.metrics.queueDepth.set(this.size);
-    for (const w of this.spaceWaiters.splice(0)) w();
-    return batch;
-  }
-
-  private waitForItems(timeoutMs: number | null): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = timeoutMs === null ? null : setTimeout(() => finish(), timeoutMs);
-      const finish = () => {
-        if (timer) clearTimeout(timer);
-        this.itemsArrived = null;
-        resolve();
-      };
-      this.itemsArrived = finish;
-    });
-  }
-
-  private async loop(): Promise<void> {
+  private async loop(lane: Lane<Item>, flushesRejects: boolean): Promise<void> {
     let lastRejectFlush = Date.now();
-    while (!this.stopping || this.size > 0) {
-      if (this.size === 0) await this.waitForItems(1000);
+    while (!this.stopping || lane.size > 0) {
+      if (lane.size === 0) await lane.waitForItems(1000);
       // Give a small batch a moment to fill: fewer, larger transactions at high rates.
-      if (this.size > 0 && this.size < this.opts.batchSize && this.opts.flushMs > 0 && !this.stopping) {
-        await this.waitForItems(this.opts.flushMs);
+      if (lane.size > 0 && lane.size < this.opts.batchSize && this.opts.flushMs > 0 && !this.stopping) {
+        await lane.waitForItems(this.opts.flushMs);
       }
-      if (this.size > 0) {
-        this.writing = true;
+      if (lane.size > 0) {
+        lane.writing = true;
         try {
-          await this.writeBatch(this.take(this.opts.batchSize));
+          const batch = lane.take();
+          this.metrics.queueDepth.set(this.size);
+          for (const w of this.spaceWaiters.splice(0)) w();
+          await this.writeBatch(batch);
         } finally {
-          this.writing = false;
+          lane.writing = false;
         }
       }
-      if (this.rejectSamples.length && Date.now() - lastRejectFlush > 1000) {
+      if (flushesRejects && this.rejectSamples.length && Date.now() - lastRejectFlush > 1000) {
         lastRejectFlush = Date.now();
         await this.flushRejects();
       }

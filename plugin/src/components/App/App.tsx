@@ -1,23 +1,29 @@
+// The app's route table: one place for every page under /a/z4j-taskqueue-app/.
 import React from 'react';
 import { Route, Routes } from 'react-router-dom';
 import { AppRootProps } from '@grafana/data';
+import type { AppSettings } from '../../api/types';
 import { ROUTES } from '../../constants';
-const PageOne = React.lazy(() => import('../../pages/PageOne'));
-const PageTwo = React.lazy(() => import('../../pages/PageTwo'));
-const PageThree = React.lazy(() => import('../../pages/PageThree'));
-const PageFour = React.lazy(() => import('../../pages/PageFour'));
 
-function App(props: AppRootProps) {
+const TasksPage = React.lazy(() => import('../../pages/Tasks/TasksPage'));
+const WorkersPage = React.lazy(() => import('../../pages/Workers/WorkersPage'));
+const QueuesPage = React.lazy(() => import('../../pages/Queues/QueuesPage'));
+const SchedulesPage = React.lazy(() => import('../../pages/Schedules/SchedulesPage'));
+const AuditPage = React.lazy(() => import('../../pages/Audit/AuditPage'));
+const SettingsPage = React.lazy(() => import('../../pages/Settings/SettingsPage'));
+
+function App(_props: AppRootProps<AppSettings>) {
   return (
     <Routes>
-      <Route path={ROUTES.Two} element={<PageTwo />} />
-      <Route path={`${ROUTES.Three}/:id?`} element={<PageThree />} />
-
-      {/* Full-width page (this page will have no side navigation) */}
-      <Route path={ROUTES.Four} element={<PageFour />} />
+      <Route path={ROUTES.Tasks} element={<TasksPage />} />
+      <Route path={ROUTES.Workers} element={<WorkersPage />} />
+      <Route path={ROUTES.Queues} element={<QueuesPage />} />
+      <Route path={ROUTES.Schedules} element={<SchedulesPage />} />
+      <Route path={ROUTES.Audit} element={<AuditPage />} />
+      <Route path={ROUTES.Settings} element={<SettingsPage />} />
 
       {/* Default page */}
-      <Route path="*" element={<PageOne />} />
+      <Route path="*" element={<TasksPage />} />
     </Routes>
   );
 }

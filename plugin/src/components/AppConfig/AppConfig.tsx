@@ -1,106 +1,127 @@
-import React, { ChangeEvent, useState } from 'react';
-import { lastValueFrom } from 'rxjs';
+// The app's config page (Administration → Plugins → z4j): where Grafana reaches the z4j
+// service, the proxy secret it adds to every request, and a connection test.
+import React, { FormEvent, useState } from 'react';
 import { css } from '@emotion/css';
-import { AppPluginMeta, GrafanaTheme2, PluginConfigPageProps, PluginMeta } from '@grafana/data';
-import { getBackendSrv } from '@grafana/runtime';
-import { Button, Field, FieldSet, Input, SecretInput, useStyles2 } from '@grafana/ui';
-import { testIds } from '../testIds';
+import { AppPluginMeta, GrafanaTheme2, PluginConfigPageProps } from '@grafana/data';
+import { Alert, Button, Field, FieldSet, Input, SecretInput, Stack, useStyles2 } from '@grafana/ui';
+import { getServiceHealth, savePluginSettings, toApiRequestError } from '../../api/client';
+import type { AppSettings } from '../../api/types';
+import { DEFAULT_SERVICE_URL } from '../../constants';
+import { reloadPage } from '../../utils/reloadPage';
 
-type AppPluginSettings = {
-  apiUrl?: string;
-};
+export interface AppConfigProps extends PluginConfigPageProps<AppPluginMeta<AppSettings>> {}
 
-type State = {
-  // The URL to reach our custom API.
-  apiUrl: string;
-  // Tells us if the API key secret is set.
-  isApiKeySet: boolean;
-  // A secret key for our custom API.
-  apiKey: string;
-};
-
-export interface AppConfigProps extends PluginConfigPageProps<AppPluginMeta<AppPluginSettings>> {}
+type ConnectionTest =
+  | { state: 'idle' }
+  | { state: 'testing' }
+  | { state: 'connected'; message: string }
+  | { state: 'failed'; message: string };
 
 const AppConfig = ({ plugin }: AppConfigProps) => {
   const s = useStyles2(getStyles);
   const { enabled, pinned, jsonData, secureJsonFields } = plugin.meta;
-  const [state, setState] = useState<State>({
-    apiUrl: jsonData?.apiUrl || '',
-    apiKey: '',
-    isApiKeySet: Boolean(secureJsonFields?.apiKey),
-  });
+  const [serviceUrl, setServiceUrl] = useState(jsonData?.serviceUrl ?? DEFAULT_SERVICE_URL);
+  const [proxySecret, setProxySecret] = useState('');
+  const [isProxySecretSet, setIsProxySecretSet] = useState(Boolean(secureJsonFields?.proxySecret));
+  const [isSaving, setIsSaving] = useState(false);
+  const [connection, setConnection] = useState<ConnectionTest>({ state: 'idle' });
 
-  const isSubmitDisabled = Boolean(!state.apiUrl || (!state.isApiKeySet && !state.apiKey));
+  const serviceUrlError = validateServiceUrl(serviceUrl);
+  const canSave = !serviceUrlError && (isProxySecretSet || proxySecret !== '') && !isSaving;
 
-  const onResetApiKey = () =>
-    setState({
-      ...state,
-      apiKey: '',
-      isApiKeySet: false,
-    });
-
-  const onChange = (event: ChangeEvent<HTMLInputElement>) => {
-    setState({
-      ...state,
-      [event.target.name]: event.target.value.trim(),
-    });
-  };
-
-  const onSubmit = () => {
-    if (isSubmitDisabled) {
+  const onSave = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!canSave) {
       return;
     }
+    setIsSaving(true);
+    try {
+      await savePluginSettings({
+        enabled,
+        pinned,
+        jsonData: { ...jsonData, serviceUrl: serviceUrl.trim().replace(/\/+$/, '') },
+        // Secrets cannot be read back: send one only when the admin typed a new value.
+        secureJsonData: isProxySecretSet ? undefined : { proxySecret },
+      });
+      reloadPage();
+    } catch {
+      // Grafana's backend service has already shown the error toast; keep the form as typed.
+      setIsSaving(false);
+    }
+  };
 
-    updatePluginAndReload(plugin.meta.id, {
-      enabled,
-      pinned,
-      jsonData: {
-        apiUrl: state.apiUrl,
-      },
-      // This cannot be queried later by the frontend.
-      // We don't want to override it in case it was set previously and left untouched now.
-      secureJsonData: state.isApiKeySet
-        ? undefined
-        : {
-            apiKey: state.apiKey,
-          },
-    });
+  const onTestConnection = async () => {
+    setConnection({ state: 'testing' });
+    try {
+      const health = await getServiceHealth();
+      setConnection({ state: 'connected', message: `Connected: service ${health.version}, storage ${health.storage}` });
+    } catch (e) {
+      setConnection({ state: 'failed', message: toApiRequestError(e).message });
+    }
   };
 
   return (
-    <form onSubmit={onSubmit}>
-      <FieldSet label="API Settings">
-        <Field label="API Key" description="A secret key for authenticating to our custom API">
-          <SecretInput
-            width={60}
-            id="config-api-key"
-            data-testid={testIds.appConfig.apiKey}
-            name="apiKey"
-            value={state.apiKey}
-            isConfigured={state.isApiKeySet}
-            placeholder={'Your secret API key'}
-            onChange={onChange}
-            onReset={onResetApiKey}
-          />
-        </Field>
-
-        <Field label="API Url" description="" className={s.marginTop}>
+    <form onSubmit={onSave}>
+      <FieldSet label="Connection to the z4j service">
+        <Field
+          label="Service URL"
+          description="Where Grafana's server reaches the z4j service. Browsers never call it directly: every request goes through Grafana."
+          invalid={Boolean(serviceUrlError)}
+          error={serviceUrlError}
+        >
           <Input
             width={60}
-            name="apiUrl"
-            id="config-api-url"
-            data-testid={testIds.appConfig.apiUrl}
-            value={state.apiUrl}
-            placeholder={`E.g.: http://mywebsite.com/api/v1`}
-            onChange={onChange}
+            id="config-service-url"
+            name="serviceUrl"
+            value={serviceUrl}
+            placeholder={DEFAULT_SERVICE_URL}
+            onChange={(event) => setServiceUrl(event.currentTarget.value)}
           />
         </Field>
 
-        <div className={s.marginTop}>
-          <Button type="submit" data-testid={testIds.appConfig.submit} disabled={isSubmitDisabled}>
-            Save API settings
+        <Field
+          label="Proxy secret"
+          description="Shared secret Grafana adds to every request it forwards to the service; set the same value on the service. It cannot be read back once saved."
+        >
+          <SecretInput
+            width={60}
+            id="config-proxy-secret"
+            name="proxySecret"
+            value={proxySecret}
+            isConfigured={isProxySecretSet}
+            placeholder="The service's proxy secret"
+            onChange={(event) => setProxySecret(event.currentTarget.value.trim())}
+            onReset={() => {
+              setProxySecret('');
+              setIsProxySecretSet(false);
+            }}
+          />
+        </Field>
+
+        <Stack gap={1}>
+          <Button type="submit" disabled={!canSave}>
+            {isSaving ? 'Saving…' : 'Save settings'}
           </Button>
-        </div>
+          <Button
+            type="button"
+            variant="secondary"
+            icon={connection.state === 'testing' ? 'spinner' : undefined}
+            disabled={connection.state === 'testing'}
+            onClick={onTestConnection}
+          >
+            Test connection
+          </Button>
+        </Stack>
+        <div className={s.hint}>The connection test uses the saved settings.</div>
+
+        {connection.state === 'connected' && (
+          <Alert className={s.result} severity="success" title={connection.message} />
+        )}
+        {connection.state === 'failed' && (
+          <Alert className={s.result} severity="error" title="Connection failed">
+            {connection.message}
+          </Alert>
+        )}
       </FieldSet>
     </form>
   );
@@ -108,33 +129,30 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
 
 export default AppConfig;
 
-const getStyles = (theme: GrafanaTheme2) => ({
-  colorWeak: css`
-    color: ${theme.colors.text.secondary};
-  `,
-  marginTop: css`
-    margin-top: ${theme.spacing(3)};
-  `,
-});
-
-const updatePluginAndReload = async (pluginId: string, data: Partial<PluginMeta<AppPluginSettings>>) => {
-  try {
-    await updatePlugin(pluginId, data);
-
-    // Reloading the page as the changes made here wouldn't be propagated to the actual plugin otherwise.
-    // This is not ideal, however unfortunately currently there is no supported way for updating the plugin state.
-    window.location.reload();
-  } catch (e) {
-    console.error('Error while updating the plugin', e);
+function validateServiceUrl(value: string): string | undefined {
+  const trimmed = value.trim();
+  if (trimmed === '') {
+    return 'The service URL is required.';
   }
-};
+  try {
+    const url = new URL(trimmed);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return 'Use an http:// or https:// URL.';
+    }
+  } catch {
+    return 'Enter a full URL, such as http://localhost:8080.';
+  }
+  return undefined;
+}
 
-const updatePlugin = async (pluginId: string, data: Partial<PluginMeta>) => {
-  const response = await getBackendSrv().fetch({
-    url: `/api/plugins/${pluginId}/settings`,
-    method: 'POST',
-    data,
-  });
-
-  return lastValueFrom(response);
-};
+const getStyles = (theme: GrafanaTheme2) => ({
+  hint: css({
+    marginTop: theme.spacing(1),
+    color: theme.colors.text.secondary,
+    fontSize: theme.typography.bodySmall.fontSize,
+  }),
+  result: css({
+    marginTop: theme.spacing(2),
+    maxWidth: theme.spacing(60),
+  }),
+});

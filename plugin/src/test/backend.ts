@@ -1,0 +1,57 @@
+// A stand-in for Grafana's backend service in Jest: requests are answered by handlers keyed
+// by "METHOD url" and recorded, so tests can assert on what the user sees and on what was sent.
+import { Observable, of, throwError } from 'rxjs';
+import {
+  setBackendSrv,
+  type BackendSrv,
+  type BackendSrvRequest,
+  type FetchError,
+  type FetchResponse,
+} from '@grafana/runtime';
+
+export interface FakeReply<T = unknown> {
+  status: number;
+  data: T;
+}
+
+/** A reply whose body is checked against the response type: `reply<ServiceHealth>({...})`. */
+export function reply<T>(data: T, status = 200): FakeReply<T> {
+  return { status, data };
+}
+
+export type FakeRoutes = Record<string, (request: BackendSrvRequest) => FakeReply>;
+
+export interface FakeBackend {
+  /** Every request sent, in order. */
+  requests: BackendSrvRequest[];
+}
+
+/** Installs a fake backend service for the current test and returns its request log. */
+export function setupBackend(routes: FakeRoutes): FakeBackend {
+  const requests: BackendSrvRequest[] = [];
+
+  const fetch = <T>(request: BackendSrvRequest): Observable<FetchResponse<T>> => {
+    requests.push(request);
+    const key = `${(request.method ?? 'GET').toUpperCase()} ${request.url}`;
+    const handler = routes[key];
+    const { status, data } = handler ? handler(request) : reply({ message: `No fake handler for ${key}` }, 404);
+    if (status >= 400) {
+      const error: FetchError = { status, statusText: '', data, config: request };
+      return throwError(() => error);
+    }
+    return of({
+      data: data as T,
+      status,
+      statusText: 'OK',
+      ok: true,
+      headers: {} as Headers,
+      redirected: false,
+      type: 'basic',
+      url: request.url,
+      config: request,
+    });
+  };
+
+  setBackendSrv({ fetch } as unknown as BackendSrv);
+  return { requests };
+}
