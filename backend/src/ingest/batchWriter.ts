@@ -18,8 +18,7 @@ export interface WriteResult {
 const INSERT_EVENTS_SQL = `
 INSERT INTO task_events (project_id, engine, task_id, event_id, kind, occurred_at, worker, fields)
 SELECT u.p, u.e, u.t, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f::jsonb
-  FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[])
-       AS u(p, e, t, id, k, ms, w, f)
+  FROM json_to_recordset($1::json) AS u(p int, e text, t text, id text, k text, ms float8, w text, f json)
 ON CONFLICT DO NOTHING
 RETURNING event_id`;
 
@@ -93,18 +92,8 @@ export class BatchWriter {
   /** Inserts the events; returns those not stored before. */
   private async insertEvents(tx: Queryable, events: TaskEnvelope[]): Promise<TaskEnvelope[]> {
     if (!events.length) return [];
-    const cols: unknown[][] = [[], [], [], [], [], [], [], []];
-    for (const ev of events) {
-      cols[0]!.push(this.pid(ev));
-      cols[1]!.push(ev.engine);
-      cols[2]!.push(ev.taskId);
-      cols[3]!.push(ev.id);
-      cols[4]!.push(ev.kind);
-      cols[5]!.push(ev.occurredAt);
-      cols[6]!.push(ev.worker ?? null);
-      cols[7]!.push(JSON.stringify(ev.fields));
-    }
-    const res = await tx.query<{ event_id: string }>(INSERT_EVENTS_SQL, cols, { name: 'z4j_insert_events' });
+    const rows = events.map((ev) => ({ p: this.pid(ev), e: ev.engine, t: ev.taskId, id: ev.id, k: ev.kind, ms: ev.occurredAt, w: ev.worker, f: ev.fields }));
+    const res = await tx.query<{ event_id: string }>(INSERT_EVENTS_SQL, [JSON.stringify(rows)], { name: 'z4j_insert_events' });
     const inserted = new Set(res.rows.map((r) => r.event_id));
     return events.filter((ev) => inserted.has(ev.id));
   }

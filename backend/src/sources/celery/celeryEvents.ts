@@ -67,29 +67,33 @@ export function mapCeleryEvent(ev: unknown, project: string): Mapped {
   let kind = TASK_KINDS[type];
   if (!kind) return { ok: false, reason: 'unknown_kind' };
   if (kind === 'revoked' && e.expired === true) kind = 'expired';
-  const fields: Record<string, unknown> = {
-    name: str(e.name),
-    queue: str(e.queue),
-    args: e.args,
-    kwargs: e.kwargs,
-    result: kind === 'succeeded' ? e.result : undefined,
-    exception: str(e.exception),
-    traceback: str(e.traceback),
-    retries: num(e.retries),
-    rootId: str(e.root_id),
-    parentId: str(e.parent_id),
-    runtime: num(e.runtime),
-    eta: str(e.eta),
-    expires: str(e.expires),
-    // The producer of task-sent is not the worker: keep it as a field there.
-    producer: kind === 'enqueued' ? hostname : undefined,
-    routingKey: str(e.routing_key),
-    exchange: str(e.exchange),
-    terminated: e.terminated,
-    signum: e.signum,
-    requeue: e.requeue,
+  // Only what the event has: no undefined keys to strip later (this runs for every event).
+  const fields: Record<string, unknown> = {};
+  const put = (key: string, value: unknown) => {
+    if (value !== undefined && value !== null) fields[key] = value;
   };
-  for (const k of Object.keys(fields)) if (fields[k] === undefined || fields[k] === null) delete fields[k];
+  put('name', str(e.name));
+  put('queue', str(e.queue));
+  put('args', e.args);
+  put('kwargs', e.kwargs);
+  if (kind === 'succeeded') put('result', e.result);
+  put('exception', str(e.exception));
+  put('traceback', str(e.traceback));
+  put('retries', num(e.retries));
+  put('rootId', str(e.root_id));
+  put('parentId', str(e.parent_id));
+  put('runtime', num(e.runtime));
+  put('eta', str(e.eta));
+  put('expires', str(e.expires));
+  if (kind === 'enqueued') {
+    // The producer of task-sent is not the worker: keep it as a field there.
+    put('producer', hostname);
+    put('routingKey', str(e.routing_key));
+    put('exchange', str(e.exchange));
+  }
+  put('terminated', e.terminated);
+  put('signum', e.signum);
+  put('requeue', e.requeue);
   return {
     ok: true,
     candidate: {
