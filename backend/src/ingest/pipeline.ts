@@ -127,8 +127,13 @@ export class IngestPipeline {
     while (this.size > 0 || this.lanes.some((l) => l.writing)) await new Promise((r) => setTimeout(r, pollMs));
   }
 
+  private readonly receivedCounters = new Map<string, { inc(): void }>();
+
   private admit(source: string, candidate: unknown, done?: () => void): Item | null {
-    this.metrics.eventsReceived.inc({ source });
+    // Label lookup once per source, not once per event.
+    let received = this.receivedCounters.get(source);
+    if (!received) this.receivedCounters.set(source, (received = this.metrics.eventsReceived.labels(source)));
+    received.inc();
     const v = validateEnvelope(candidate);
     if (!v.ok) {
       this.reject(source, v.reason, candidate);
@@ -229,10 +234,12 @@ export class IngestPipeline {
     this.metrics.batchSize.observe(batch.length);
     this.metrics.batchSeconds.observe(seconds);
     this.metrics.eventsDuplicate.inc(res.duplicates);
+    const perEngine = new Map<string, number>();
     for (const ev of res.persisted) {
-      this.metrics.eventsPersisted.inc({ engine: ev.engine });
+      perEngine.set(ev.engine, (perEngine.get(ev.engine) ?? 0) + 1);
       this.metrics.lagSeconds.observe(Math.max(0, now - ev.occurredAt) / 1000);
     }
+    for (const [engine, n] of perEngine) this.metrics.eventsPersisted.inc({ engine }, n);
     for (const ev of [...res.persisted, ...res.workerEvents]) {
       if ((this.lastEventByEngine.get(ev.engine) ?? 0) < ev.occurredAt) this.lastEventByEngine.set(ev.engine, ev.occurredAt);
     }
