@@ -73,7 +73,7 @@ function quantile(buckets, q) {
 const db = await freshDatabase();
 const base = `http://127.0.0.1:${opt.port}`;
 const profileArgs = opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${opt.profile}`] : [];
-const service = spawn(process.execPath, [...profileArgs, new URL('backend/dist/main.js', root).pathname], {
+const service = spawn(process.execPath, [...profileArgs, ...(process.env.Z4J_NODE_FLAGS ?? '').split(' ').filter(Boolean), new URL('backend/dist/main.js', root).pathname], {
   env: { ...process.env, DATABASE_URL: db.url, PORT: opt.port, Z4J_CELERY_BROKERS: opt['redis-url'], Z4J_CELERY_ENABLE_EVENTS_INTERVAL: '0', Z4J_LOG_LEVEL: 'warn', Z4J_QUEUE_SAMPLE_INTERVAL: '0' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
