@@ -5,7 +5,7 @@
 import amqp from 'amqplib';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
-import type { Source, SourceStatus } from '../source.js';
+import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeAmqpMessage } from './kombu.js';
 import { broadcastBody, broadcastHeaders } from './pidbox.js';
@@ -27,7 +27,7 @@ export class CeleryAmqpSource implements Source {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private backoffMs = 500;
-  private state: SourceStatus;
+  private readonly health: SourceHealth;
 
   constructor(
     private readonly opts: CeleryAmqpOptions,
@@ -37,7 +37,7 @@ export class CeleryAmqpSource implements Source {
   ) {
     const u = new URL(opts.url);
     this.name = `celery-amqp:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-    this.state = { name: this.name, connected: false, lastError: null, lastMessageAt: null };
+    this.health = new SourceHealth(this.name, metrics, log);
   }
 
   async start(): Promise<void> {
@@ -52,10 +52,10 @@ export class CeleryAmqpSource implements Source {
   private async connect(): Promise<void> {
     try {
       const conn = await amqp.connect(this.opts.url, { clientProperties: { connection_name: 'z4j-celery-events' } });
-      conn.on('error', (err) => this.onError(err));
+      conn.on('error', (err) => this.health.error(err));
       conn.on('close', () => this.onClosed());
       const ch = await conn.createChannel();
-      ch.on('error', (err) => this.onError(err));
+      ch.on('error', (err) => this.health.error(err));
       // Declared exactly as kombu declares it, so Celery and z4j can both assert it.
       await ch.assertExchange(this.opts.eventExchange, 'topic', { durable: true, autoDelete: false });
       await ch.assertQueue(this.opts.queue, { durable: true, autoDelete: false });
@@ -65,16 +65,16 @@ export class CeleryAmqpSource implements Source {
       this.conn = conn;
       this.channel = ch;
       this.backoffMs = 500;
-      this.setConnected(true);
+      this.health.connected(true);
       void this.enableEvents();
     } catch (err) {
-      this.onError(err);
+      this.health.error(err);
       this.scheduleReconnect();
     }
   }
 
   private onMessage(ch: amqp.Channel, msg: amqp.ConsumeMessage): void {
-    this.state.lastMessageAt = Date.now();
+    this.health.message();
     const target: CeleryTarget = { ...this.target, source: this.name };
     const candidates = candidatesOf(target, () => decodeAmqpMessage(msg.content, msg.properties.contentType));
     // Ack once every event of the message is committed (or set aside as invalid).
@@ -140,17 +140,17 @@ export class CeleryAmqpSource implements Source {
     await this.conn?.close().catch(() => undefined);
     this.conn = null;
     this.channel = null;
-    this.setConnected(false);
+    this.health.connected(false);
   }
 
   status(): SourceStatus {
-    return { ...this.state };
+    return this.health.status();
   }
 
   private onClosed(): void {
     this.conn = null;
     this.channel = null;
-    this.setConnected(false);
+    this.health.connected(false);
     if (!this.stopped) this.scheduleReconnect();
   }
 
@@ -165,14 +165,5 @@ export class CeleryAmqpSource implements Source {
     this.reconnectTimer.unref();
   }
 
-  private setConnected(connected: boolean): void {
-    this.state.connected = connected;
-    this.metrics.sourceConnected.set({ source: this.name }, connected ? 1 : 0);
-  }
 
-  private onError(err: unknown): void {
-    this.state.lastError = String((err as Error)?.message ?? err);
-    this.metrics.sourceErrors.inc({ source: this.name });
-    this.log.warn({ source: this.name, err: this.state.lastError }, 'celery amqp source error');
-  }
 }

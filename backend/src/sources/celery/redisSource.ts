@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
-import type { Source, SourceStatus } from '../source.js';
+import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeRedisMessage, encodeRedisMessage } from './kombu.js';
 import { broadcastBody, broadcastHeaders } from './pidbox.js';
@@ -27,7 +27,7 @@ export class CeleryRedisSource implements Source {
   private sub: Redis | null = null;
   private pub: Redis | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private state: SourceStatus;
+  private readonly health: SourceHealth;
 
   constructor(
     private readonly opts: CeleryRedisOptions,
@@ -37,7 +37,7 @@ export class CeleryRedisSource implements Source {
   ) {
     const u = new URL(opts.url);
     this.name = `celery-redis:${u.host}/${redisDb(opts.url)}`;
-    this.state = { name: this.name, connected: false, lastError: null, lastMessageAt: null };
+    this.health = new SourceHealth(this.name, metrics, log);
   }
 
   private get prefix(): string {
@@ -49,15 +49,15 @@ export class CeleryRedisSource implements Source {
     this.sub = connect();
     this.pub = connect();
     const target: CeleryTarget = { ...this.target, source: this.name };
-    this.sub.on('ready', () => this.setConnected(true));
-    this.sub.on('close', () => this.setConnected(false));
-    this.sub.on('error', (err) => this.onError(err));
+    this.sub.on('ready', () => this.health.connected(true));
+    this.sub.on('close', () => this.health.connected(false));
+    this.sub.on('error', (err) => this.health.error(err));
     this.pub.on('error', () => undefined); // reported through the subscriber
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
-      this.state.lastMessageAt = Date.now();
+      this.health.message();
       for (const c of candidatesOf(target, () => decodeRedisMessage(message))) this.target.pipeline.tryOffer(this.name, c);
     });
-    await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.onError(err));
+    await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.health.error(err));
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
     // or "/<db>.<exchange>" (without): listen to both shapes.
     await this.sub.psubscribe(`${this.prefix}${this.opts.eventExchange}/*`, `${this.prefix}${this.opts.eventExchange}`);
@@ -90,21 +90,12 @@ export class CeleryRedisSource implements Source {
     if (this.timer) clearInterval(this.timer);
     this.sub?.disconnect();
     this.pub?.disconnect();
-    this.setConnected(false);
+    this.health.connected(false);
   }
 
   status(): SourceStatus {
-    return { ...this.state };
+    return this.health.status();
   }
 
-  private setConnected(connected: boolean): void {
-    this.state.connected = connected;
-    this.metrics.sourceConnected.set({ source: this.name }, connected ? 1 : 0);
-  }
 
-  private onError(err: unknown): void {
-    this.state.lastError = String((err as Error)?.message ?? err);
-    this.metrics.sourceErrors.inc({ source: this.name });
-    this.log.warn({ source: this.name, err: this.state.lastError }, 'celery redis source error');
-  }
 }
