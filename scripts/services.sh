@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Starts, stops or reports the project's local services, without systemd, with their data
-# and logs under .data/: PostgreSQL (127.0.0.1:5432, role/db z4j, password z4j), Redis
-# (127.0.0.1:6379) and RabbitMQ (127.0.0.1:5672, guest/guest). Idempotent.
+# and logs under .data/: PostgreSQL (127.0.0.1:5432, superuser role z4j / password z4j,
+# database z4j, trust auth on localhost), Redis (127.0.0.1:6379, defaults, no persistence)
+# and RabbitMQ (127.0.0.1:5672, guest/guest, node rabbit@localhost). Idempotent: a running
+# service is left alone. Each start waits until the service accepts connections.
 #   bash scripts/services.sh start|stop|status
+# Ports: Z4J_PG_PORT, Z4J_REDIS_PORT, Z4J_RABBIT_PORT (with Z4J_RABBIT_NODE) override them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -14,11 +17,20 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PG_DATA=$DATA/pg
 PG_PORT=${Z4J_PG_PORT:-5432}
 REDIS_PORT=${Z4J_REDIS_PORT:-6379}
+RABBIT_PORT=${Z4J_RABBIT_PORT:-5672}
+# A fixed node name keeps RabbitMQ independent of whether the hostname resolves.
+export RABBITMQ_NODENAME=${Z4J_RABBIT_NODE:-rabbit@localhost}
+
+die() { echo "services: $*" >&2; exit 1; }
+
+ensure_pg_user() {
+  id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+}
 
 # Runs a command as the postgres OS user when we are root (postgres refuses to run as root).
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+    ensure_pg_user
     runuser -u postgres -- "$@"
   else
     "$@"
@@ -26,81 +38,131 @@ as_pg() {
 }
 
 wait_for() { # name, log file, timeout seconds, probe command...
-  local name=$1 log=$2 deadline=$((SECONDS + $3)); shift 3
+  local name=$1 log=$2 limit=$3; shift 3
+  local deadline=$((SECONDS + limit))
   while [ $SECONDS -lt $deadline ]; do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.5
   done
-  echo "services: $name did not start within ${timeout}s; see $log" >&2
-  tail -n 20 "$log" >&2 || true
+  echo "services: $name did not accept connections within ${limit}s; see $log" >&2
+  tail -n 20 "$log" >&2 2>/dev/null || true
   return 1
 }
 
 pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
-redis_ready() { redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 # The AMQP port answering is what clients need; rabbitmqctl is slow (an Erlang VM per call).
-rabbit_ready() { timeout 2 bash -c '</dev/tcp/127.0.0.1/5672' 2>/dev/null; }
+rabbit_ready() { timeout 2 bash -c "</dev/tcp/127.0.0.1/$RABBIT_PORT" 2>/dev/null; }
 
-start_pg() {
-  if pg_ready; then echo "postgres: running on 127.0.0.1:$PG_PORT"; return; fi
-  if [ ! -s "$PG_DATA/PG_VERSION" ]; then
-    mkdir -p "$PG_DATA"
-    [ "$(id -u)" -eq 0 ] && { id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres; chown -R postgres "$PG_DATA" "$LOGS"; }
-    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log"
-    cat >>"$PG_DATA/postgresql.conf" <<CONF
+# Settings live in a file this script owns (rewritten on every start, read at server start),
+# so an existing data directory picks up changes on its next restart.
+write_pg_conf() {
+  cat >"$PG_DATA/z4j.conf" <<CONF
+# Written by scripts/services.sh; edits are overwritten.
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
+unix_socket_directories = '$PG_DATA'
 max_connections = 200
 shared_buffers = 512MB
+effective_cache_size = 1GB
+work_mem = 16MB
+maintenance_work_mem = 128MB
 max_wal_size = 2GB
+checkpoint_timeout = 15min
 wal_level = minimal
 max_wal_senders = 0
-unix_socket_directories = '$PG_DATA'
 CONF
-  fi
-  [ "$(id -u)" -eq 0 ] && chown -R postgres "$PG_DATA" && chown postgres "$LOGS" && touch "$LOGS/postgres.log" && chown postgres "$LOGS/postgres.log"
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null
-  wait_for postgres "$LOGS/postgres.log" 60 pg_ready
+  grep -q "^include_if_exists = 'z4j.conf'" "$PG_DATA/postgresql.conf" ||
+    echo "include_if_exists = 'z4j.conf'" >>"$PG_DATA/postgresql.conf"
+}
+
+ensure_pg_role() {
   as_pg "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 <<'SQL'
-SELECT 'CREATE ROLE z4j LOGIN SUPERUSER PASSWORD ''z4j''' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'z4j') \gexec
+SELECT 'CREATE ROLE z4j LOGIN SUPERUSER CREATEDB PASSWORD ''z4j''' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'z4j') \gexec
 SELECT 'CREATE DATABASE z4j OWNER z4j' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'z4j') \gexec
 SQL
+}
+
+start_pg() {
+  [ -n "$PG_BIN" ] || die "postgres: no /usr/lib/postgresql/*/bin; run scripts/setup-system.sh"
+  if pg_ready; then
+    ensure_pg_role || die "postgres: something answers on 127.0.0.1:$PG_PORT but it is not this project's server (data $PG_DATA)"
+    echo "postgres: running on 127.0.0.1:$PG_PORT"
+    return
+  fi
+  local root=0; [ "$(id -u)" -eq 0 ] && root=1 && ensure_pg_user
+  if [ ! -s "$PG_DATA/PG_VERSION" ]; then
+    mkdir -p "$PG_DATA"
+    [ $root -eq 1 ] && chown postgres "$PG_DATA"
+    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+      >"$LOGS/initdb.log" 2>&1 || die "postgres: initdb failed; see $LOGS/initdb.log"
+  fi
+  touch "$LOGS/postgres.log"
+  [ $root -eq 1 ] && chown -R postgres "$PG_DATA" && chown postgres "$LOGS/postgres.log"
+  chmod 700 "$PG_DATA"
+  write_pg_conf
+  [ $root -eq 1 ] && chown postgres "$PG_DATA/z4j.conf"
+  # pg_ctl puts the server in its own session, so it outlives the caller's process group.
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 60 start >/dev/null 2>&1 </dev/null ||
+    { tail -n 20 "$LOGS/postgres.log" >&2; die "postgres: failed to start; see $LOGS/postgres.log"; }
+  wait_for postgres "$LOGS/postgres.log" 60 pg_ready || exit 1
+  ensure_pg_role || die "postgres: could not create role/database z4j; see $LOGS/postgres.log"
   echo "postgres: started on 127.0.0.1:$PG_PORT (data $PG_DATA)"
 }
 
 start_redis() {
   if redis_ready; then echo "redis: running on 127.0.0.1:$REDIS_PORT"; return; fi
+  command -v redis-server >/dev/null || die "redis: redis-server not installed; run scripts/setup-system.sh"
   mkdir -p "$DATA/redis"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save '' --appendonly no \
-    --dir "$DATA/redis" --logfile "$LOGS/redis.log" --pidfile "$DATA/redis/redis.pid"
-  wait_for redis "$LOGS/redis.log" 20 redis_ready
+    --dir "$DATA/redis" --logfile "$LOGS/redis.log" --pidfile "$DATA/redis/redis-$REDIS_PORT.pid" ||
+    die "redis: redis-server failed to start; see $LOGS/redis.log"
+  wait_for redis "$LOGS/redis.log" 20 redis_ready || exit 1
   echo "redis: started on 127.0.0.1:$REDIS_PORT"
 }
 
 start_rabbit() {
-  if rabbit_ready; then echo "rabbitmq: running on 127.0.0.1:5672"; return; fi
-  # Debian's wrapper runs the broker as the rabbitmq user with its own data and cookie under
-  # /var/lib/rabbitmq; a fixed node name keeps it independent of the machine's hostname.
-  RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 nohup rabbitmq-server >"$LOGS/rabbitmq.out" 2>&1 &
-  wait_for rabbitmq "$LOGS/rabbitmq.out" 120 rabbit_ready
-  timeout 60 rabbitmqctl -q await_startup >/dev/null 2>&1 || true
-  echo "rabbitmq: started on 127.0.0.1:5672"
+  if rabbit_ready; then echo "rabbitmq: running on 127.0.0.1:$RABBIT_PORT"; return; fi
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null ||
+    die "rabbitmq: rabbitmq-server not installed; run scripts/setup-system.sh"
+  # Debian's wrapper (/usr/sbin/rabbitmq-server) runs the broker as the rabbitmq user, with
+  # its mnesia and Erlang cookie under /var/lib/rabbitmq (rabbitmqctl uses the same cookie);
+  # the RABBITMQ_* variables pass through it. Logs go to .data/logs/rabbitmq.
+  local logdir=$LOGS/rabbitmq out=$LOGS/rabbitmq.out
+  mkdir -p "$logdir"
+  id rabbitmq >/dev/null 2>&1 && chown rabbitmq "$logdir"
+  RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$RABBIT_PORT \
+    RABBITMQ_DIST_PORT=$((RABBIT_PORT + 20000)) RABBITMQ_LOG_BASE=$logdir \
+    setsid nohup rabbitmq-server >"$out" 2>&1 </dev/null &
+  local pid=$! deadline=$((SECONDS + 120))
+  until rabbit_ready; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$out" >&2
+      die "rabbitmq: rabbitmq-server exited while starting; see $out and $logdir/"
+    fi
+    [ $SECONDS -lt $deadline ] || { tail -n 20 "$out" >&2; die "rabbitmq: did not accept connections within 120s; see $out and $logdir/"; }
+    sleep 0.5
+  done
+  timeout 90 rabbitmqctl -q await_startup --timeout 60 >>"$out" 2>&1 ||
+    die "rabbitmq: 'rabbitmqctl await_startup' failed (node $RABBITMQ_NODENAME); see $out and $logdir/"
+  echo "rabbitmq: started on 127.0.0.1:$RABBIT_PORT (node $RABBITMQ_NODENAME, logs $logdir)"
 }
 
 stop_all() {
-  if [ -s "$PG_DATA/postmaster.pid" ]; then as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >/dev/null 2>&1 || true; fi
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-  RABBITMQ_NODENAME=rabbit@localhost rabbitmqctl -q stop >/dev/null 2>&1 || true
+  if [ -s "$PG_DATA/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  if rabbit_ready; then timeout 60 rabbitmqctl -q stop >/dev/null 2>&1 || true; fi
   echo "services: stopped"
 }
 
 status() {
   pg_ready && echo "postgres: up (127.0.0.1:$PG_PORT)" || echo "postgres: down"
   redis_ready && echo "redis: up (127.0.0.1:$REDIS_PORT)" || echo "redis: down"
-  RABBITMQ_NODENAME=rabbit@localhost rabbit_ready && echo "rabbitmq: up (127.0.0.1:5672)" || echo "rabbitmq: down"
+  rabbit_ready && echo "rabbitmq: up (127.0.0.1:$RABBIT_PORT)" || echo "rabbitmq: down"
 }
 
-export RABBITMQ_NODENAME=rabbit@localhost
 case "${1:-status}" in
   start) start_pg; start_redis; start_rabbit ;;
   stop) stop_all ;;

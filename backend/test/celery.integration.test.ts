@@ -100,9 +100,9 @@ describe.each(combos)('Celery on %s, stored in %s', (broker, storage) => {
   let dataDir: string | null = null;
   let ids: ScenarioIds;
   let tasks: Map<string, Detail>;
-  // The Redis + PGlite run starts its worker without -E: task events come only because the
-  // service's enable_events broadcast turned them on.
-  const relyOnEnableEvents = broker === 'redis' && storage === 'pglite';
+  // The PGlite runs start their worker without -E (and with task events off in its config):
+  // task events come only because the service's enable_events broadcast turned them on.
+  const relyOnEnableEvents = storage === 'pglite';
 
   beforeAll(async () => {
     celery = isolatedCelery(broker === 'redis' ? REDIS_URL : AMQP_URL);

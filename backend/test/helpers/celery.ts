@@ -24,9 +24,10 @@ export function isolatedCelery(broker: string): CeleryEnv {
   return { broker, queue: `z4jq_${id}`, eventExchange: `celeryev_${id}`, controlExchange: `z4jctl_${id}` };
 }
 
-function env(c: CeleryEnv): NodeJS.ProcessEnv {
+function env(c: CeleryEnv, taskEvents = true): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    Z4J_TEST_TASK_EVENTS: taskEvents ? '1' : '0',
     Z4J_TEST_BROKER: c.broker,
     Z4J_TEST_QUEUE: c.queue,
     Z4J_TEST_EVENT_EXCHANGE: c.eventExchange,
@@ -54,7 +55,7 @@ export function startWorker(c: CeleryEnv, opts: { sendEvents?: boolean } = {}): 
   const hostname = `w-${randomBytes(3).toString('hex')}@z4jtest`;
   const args = ['-A', 'tasks', 'worker', '-Q', c.queue, '-c', '2', '-P', 'prefork', '-n', hostname, '-l', 'warning', '--without-mingle', '--without-gossip'];
   if (opts.sendEvents !== false) args.push('-E');
-  const proc = spawn(`${VENV}/celery`, args, { cwd: APP_DIR, env: env(c), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(`${VENV}/celery`, args, { cwd: APP_DIR, env: env(c, opts.sendEvents !== false), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

@@ -6,6 +6,8 @@ Configured by environment so each test can isolate itself:
   Z4J_TEST_EVENT_EXCHANGE    Celery's event_exchange (default celeryev)
   Z4J_TEST_CONTROL_EXCHANGE  Celery's control_exchange (default celery)
   Z4J_TEST_REDIS             Redis URL for the flaky task's attempt counter
+  Z4J_TEST_TASK_EVENTS       "0": task events stay off unless -E or an enable_events broadcast
+  Z4J_TEST_RESULT_BACKEND    result backend URL, e.g. redis://127.0.0.1:6379/1 (default: none)
 """
 import os
 import time
@@ -20,12 +22,13 @@ app.conf.update(
     event_exchange=os.environ.get("Z4J_TEST_EVENT_EXCHANGE", "celeryev"),
     control_exchange=os.environ.get("Z4J_TEST_CONTROL_EXCHANGE", "celery"),
     task_send_sent_event=True,
-    worker_send_task_events=True,
+    worker_send_task_events=os.environ.get("Z4J_TEST_TASK_EVENTS", "1") != "0",
     task_serializer="json",
     accept_content=["json"],
     event_serializer="json",
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
+    result_backend=os.environ.get("Z4J_TEST_RESULT_BACKEND") or None,
 )
 
 _counter = redis.Redis.from_url(os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/0"))

@@ -76,7 +76,9 @@ export class CeleryRedisSource implements Source {
   async broadcast(method: string, args: Record<string, unknown> = {}, destination: string[] | null = null): Promise<void> {
     const exchange = `${this.opts.controlExchange}.pidbox`;
     const message = encodeRedisMessage(broadcastBody(method, args, destination), broadcastHeaders(10), { exchange, routing_key: '' });
-    await this.pub!.publish(`${this.prefix}${exchange}/`, message);
+    // Broadcasts carry routing key "": kombu publishes them on "/<db>.<exchange>" with no
+    // suffix, the channel workers subscribe to (captured in tests/fixtures/celery/WIRE-NOTES.md).
+    await this.pub!.publish(`${this.prefix}${exchange}`, message);
   }
 
   async queueDepth(queue: string): Promise<number> {
