@@ -165,6 +165,7 @@ describe.each(combos)('Celery on %s, stored in %s', (broker, storage) => {
     const seen = events.map((e) => e.kind);
     const countOf = (k: string) => seen.filter((x) => x === k).length;
     expect([countOf('enqueued'), countOf('received'), countOf('started'), countOf('retried'), countOf('succeeded')]).toEqual([2, 2, 2, 1, 1]);
+    expect(task.parentId).toBeNull();
     expect(JSON.stringify(tasks.get(ids.flaky))).not.toContain('hunter2');
   });
 

@@ -40,6 +40,12 @@ describe('Celery events to envelopes', () => {
     expect(mapped({ ...base, type: 'task-failed', uuid: 'u1', exception: "ValueError('x')", traceback: 'Traceback…' }).fields).toMatchObject({ exception: "ValueError('x')", traceback: 'Traceback…' });
   });
 
+  it('does not take a retry for its own child', () => {
+    const e = mapped({ ...base, type: 'task-sent', uuid: 'u1', name: 'app.add', retries: 1, root_id: 'u1', parent_id: 'u1' });
+    expect(e.type === 'task' && e.fields.parentId).toBeFalsy();
+    expect(e.type === 'task' && e.fields.rootId).toBe('u1');
+  });
+
   it('maps worker events with their load', () => {
     const e = mapped({ ...base, type: 'worker-heartbeat', freq: 2.0, active: 1, processed: 10, loadavg: [0.1, 0.2, 0.3], sw_ident: 'py-celery', sw_ver: '5.6.0' });
     expect(e).toMatchObject({ type: 'worker', kind: 'worker-heartbeat', worker: 'celery@w1', fields: { freq: 2, active: 1, processed: 10, software: 'py-celery 5.6.0' } });

@@ -81,7 +81,8 @@ export function mapCeleryEvent(ev: unknown, project: string): Mapped {
   put('traceback', str(e.traceback));
   put('retries', num(e.retries));
   put('rootId', str(e.root_id));
-  put('parentId', str(e.parent_id));
+  // A retry's own task-sent names the task as its parent: not a link.
+  if (e.parent_id !== e.uuid) put('parentId', str(e.parent_id));
   put('runtime', num(e.runtime));
   put('eta', str(e.eta));
   put('expires', str(e.expires));
