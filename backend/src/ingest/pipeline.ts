@@ -1,5 +1,6 @@
 // The ingestion pipeline: sources offer raw candidate events; they are validated, scrubbed
-// and held in a bounded queue; one writer loop drains it in batches. Sources that can wait
+// and held in bounded writer lanes (a task always in the same lane, so concurrent transactions
+// never touch the same task), each drained in batches. Sources that can wait
 // (AMQP, streams) are paced by the writer through `offer`; lossy ones (Redis pub/sub) use
 // `tryOffer` and the overflow is counted. A bad event never stops the good ones: a failed
 // batch is split until the offending event is isolated and set aside.
@@ -43,8 +44,6 @@ export class IngestPipeline {
   private lastRejectLog = 0;
   /** Totals since start, for health reporting and tests. */
   readonly totals = { persisted: 0, duplicates: 0, invalid: 0, dropped: 0, batches: 0 };
-  /** Latest event time seen per engine (for "which engines are reporting"). */
-  readonly lastEventByEngine = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -240,9 +239,6 @@ export class IngestPipeline {
       this.metrics.lagSeconds.observe(Math.max(0, now - ev.occurredAt) / 1000);
     }
     for (const [engine, n] of perEngine) this.metrics.eventsPersisted.inc({ engine }, n);
-    for (const ev of [...res.persisted, ...res.workerEvents]) {
-      if ((this.lastEventByEngine.get(ev.engine) ?? 0) < ev.occurredAt) this.lastEventByEngine.set(ev.engine, ev.occurredAt);
-    }
     for (const ev of res.workerEvents) this.metrics.workerEvents.inc({ engine: ev.engine });
     for (const ev of res.unknownProject) this.reject('pipeline', 'unknown_project', { project: ev.project, id: ev.id });
     for (const item of batch) item.done?.();
