@@ -5,6 +5,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app.js';
 import type { Config } from './config.js';
+import type { Sealer } from './crypto/seal.js';
+import { sealerFromConfig } from './crypto/sealerFromConfig.js';
 import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
@@ -25,6 +27,7 @@ export interface Service {
   sources: Source[];
   metrics: Metrics;
   log: Logger;
+  sealer: Sealer;
   /** Where the API listens, e.g. http://127.0.0.1:8080. */
   url: string;
   stop(): Promise<void>;
@@ -75,6 +78,7 @@ async function sampleQueueDepths(db: Db, projectSlug: string, sources: (CeleryRe
 export async function startService(config: Config, opts: { log?: Logger } = {}): Promise<Service> {
   const log = opts.log ?? createLogger(config.Z4J_LOG_LEVEL, config.Z4J_PRETTY_LOGS);
   const metrics = createMetrics();
+  const sealer = sealerFromConfig(config, log);
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.Z4J_DATA_DIR });
   try {
     const applied = await migrate(db);
@@ -108,7 +112,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
   ];
 
-  const app = createApp({ db, config, metrics, pipeline, sources, log, version: VERSION });
+  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, version: VERSION });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -120,7 +124,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   let stopped = false;
   return {
-    config, db, pipeline, sources, metrics, log, url,
+    config, db, pipeline, sources, metrics, log, sealer, url,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
 import type { IngestPipeline } from '../ingest/pipeline.js';
 import type { Logger } from '../logger.js';
@@ -13,5 +14,7 @@ export interface ApiContext {
   pipeline: IngestPipeline;
   sources: Source[];
   log: Logger;
+  /** Seals what must be kept but never shown (retry payloads, agent secrets). */
+  sealer: Sealer;
   version: string;
 }

@@ -10,8 +10,12 @@ import { listWorkers } from './handlers/listWorkers.js';
 
 export type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void>;
 
-/** Project roles, lowest first. `public` routes need no caller (probes, metrics scrapes). */
-export type Role = 'public' | 'viewer' | 'operator' | 'admin' | 'owner';
+/**
+ * Project roles, lowest first. `public` routes need no caller (probes, metrics scrapes);
+ * `agent` routes are called by agents, authenticated by their batch signature instead of
+ * the Grafana proxy secret.
+ */
+export type Role = 'public' | 'agent' | 'viewer' | 'operator' | 'admin' | 'owner';
 
 export interface Route {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
