@@ -67,8 +67,11 @@ shared_buffers = 512MB
 effective_cache_size = 1GB
 work_mem = 16MB
 maintenance_work_mem = 128MB
-max_wal_size = 2GB
+# Ingest writes many random index pages: roomy WAL and compressed full-page images keep
+# checkpoints (and the full-page writes that follow each one) rare and cheap.
+max_wal_size = 8GB
 checkpoint_timeout = 15min
+wal_compression = lz4
 wal_level = minimal
 max_wal_senders = 0
 CONF
