@@ -3,7 +3,13 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ActionService } from './actions/actionService.js';
+import { reconcileCommands } from './actions/commands.js';
+import { DbPayloadStore } from './actions/payloads.js';
 import { createApp } from './api/app.js';
+import { CeleryDriver } from './engines/celery/driver.js';
+import type { EngineDriver } from './engines/driver.js';
+import type { Engine } from './ingest/envelope.js';
 import type { Config } from './config.js';
 import type { Sealer } from './crypto/seal.js';
 import { sealerFromConfig } from './crypto/sealerFromConfig.js';
@@ -28,6 +34,7 @@ export interface Service {
   metrics: Metrics;
   log: Logger;
   sealer: Sealer;
+  actions: ActionService;
   /** Where the API listens, e.g. http://127.0.0.1:8080. */
   url: string;
   stop(): Promise<void>;
@@ -107,12 +114,16 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const sources: Source[] = [...celery];
   await Promise.all(sources.map((s) => s.start().catch((err) => log.warn({ source: s.name, err: String(err) }, 'source did not start; retrying in background'))));
 
+  const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);
+  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log);
+
   const timers = [
+    every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT)),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
   ];
 
-  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, version: VERSION });
+  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, actions, version: VERSION });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -124,7 +135,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   let stopped = false;
   return {
-    config, db, pipeline, sources, metrics, log, sealer, url,
+    config, db, pipeline, sources, metrics, log, sealer, actions, url,
     async stop() {
       if (stopped) return;
       stopped = true;

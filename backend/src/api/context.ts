@@ -1,3 +1,4 @@
+import type { ActionService } from '../actions/actionService.js';
 import type { Config } from '../config.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
@@ -16,5 +17,6 @@ export interface ApiContext {
   log: Logger;
   /** Seals what must be kept but never shown (retry payloads, agent secrets). */
   sealer: Sealer;
+  actions: ActionService;
   version: string;
 }

@@ -1,5 +1,6 @@
 // The OpenAPI 3.1 description of the API, served at /api/openapi.json. A test checks
 // that every route in routes.ts is described here.
+import { TASK_ACTIONS, WORKER_ACTIONS } from '../engines/capabilities.js';
 import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -11,6 +12,15 @@ const errors = {
   '404': json(ref('Error'), 'Not found (code PROJECT_NOT_FOUND, TASK_NOT_FOUND)'),
 };
 const projectParam = { name: 'project', in: 'query', schema: { type: 'string' }, description: 'Project slug (default: the configured project).' };
+const p = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'path', required: true, schema, description });
+const idempotencyHeader = { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 8, maxLength: 128 }, description: 'A fresh random value per intended action; repeating it returns the first command instead of acting twice.' };
+const commandAnswer = {
+  '200': json({ type: 'object', properties: { command: ref('Command') } }, 'This Idempotency-Key was seen before: the first command'),
+  '202': json({ type: 'object', properties: { command: ref('Command') } }, 'Accepted: the command and its state so far'),
+  '409': json(ref('Error'), 'The engine cannot do this (UNSUPPORTED)'),
+  '422': json(ref('Error'), 'Idempotency-Key reused for another request (IDEMPOTENCY_KEY_REUSED)'),
+  ...errors,
+};
 const q = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', schema, description });
 
 const taskProperties = {
@@ -82,6 +92,41 @@ export function openApiDocument(version: string) {
       },
       '/api/workers': { get: { summary: 'Workers seen, with liveness', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { workers: { type: 'array', items: ref('Worker') } } }), ...errors } } },
       '/api/queues': { get: { summary: 'Queues seen, with the latest depth sample', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { queues: { type: 'array', items: ref('Queue') } } }), ...errors } } },
+      '/api/capabilities': { get: { summary: 'What each engine driver can do (the capability matrix)', responses: { '200': json({ type: 'object' }) } } },
+      '/api/tasks/{engine}/{taskId}/actions/{action}': {
+        post: {
+          summary: 'Retry, cancel or terminate a task (Operator)',
+          parameters: [projectParam, p('engine', 'Engine.', { type: 'string', enum: ENGINES }), p('taskId', 'Task id.'), p('action', 'Action.', { type: 'string', enum: TASK_ACTIONS }), idempotencyHeader],
+          responses: commandAnswer,
+        },
+      },
+      '/api/workers/{engine}/{hostname}/actions/{action}': {
+        post: {
+          summary: 'Worker control (Operator): pool size, autoscale, rate and time limits, consumers',
+          parameters: [projectParam, p('engine', 'Engine.'), p('hostname', 'Worker hostname.'), p('action', 'Action.', { type: 'string', enum: WORKER_ACTIONS.filter((a) => a !== 'shutdown') }), idempotencyHeader],
+          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { n: { type: 'integer' }, max: { type: 'integer' }, min: { type: 'integer' }, taskName: { type: 'string' }, rateLimit: { type: 'string' }, hard: { type: 'number' }, soft: { type: 'number' }, queue: { type: 'string' } } } } } },
+          responses: commandAnswer,
+        },
+      },
+      '/api/workers/{engine}/{hostname}/shutdown': {
+        post: { summary: 'Shut a worker down (Admin)', parameters: [projectParam, p('engine', 'Engine.'), p('hostname', 'Worker hostname.'), idempotencyHeader], responses: commandAnswer },
+      },
+      '/api/queues/{engine}/{queue}/purge-preview': {
+        post: {
+          summary: 'How many messages a purge would remove, and the confirmation token it needs (Admin; token valid 5 minutes, for this queue and user only)',
+          parameters: [projectParam, p('engine', 'Engine.'), p('queue', 'Queue name.')],
+          responses: { '200': json({ type: 'object', properties: { engine: { type: 'string' }, queue: { type: 'string' }, depth: nullable('integer'), token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } } }), '409': json(ref('Error'), 'UNSUPPORTED'), ...errors },
+        },
+      },
+      '/api/queues/{engine}/{queue}/purge': {
+        post: {
+          summary: 'Purge a queue with the token from its preview (Admin; each token works once)',
+          parameters: [projectParam, p('engine', 'Engine.'), p('queue', 'Queue name.')],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } } } },
+          responses: { '202': json({ type: 'object', properties: { command: ref('Command') } }), '403': json(ref('Error'), 'Token for another queue, filter or user (TOKEN_MISMATCH)'), '409': json(ref('Error'), 'Token expired, invalid or already used (TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_USED)'), ...errors },
+        },
+      },
+      '/api/commands/{id}': { get: { summary: 'One command and its outcome', parameters: [projectParam, p('id', 'Command id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { command: ref('Command') } }), ...errors } } },
     },
     components: {
       schemas: {
@@ -98,6 +143,14 @@ export function openApiDocument(version: string) {
           },
         },
         Worker: { type: 'object', properties: { engine: { type: 'string' }, hostname: { type: 'string' }, online: { type: 'boolean' }, firstSeenAt: time, lastSeenAt: time, offlineAt: time, heartbeatS: nullable('number'), active: nullable('integer'), processed: nullable('number'), loadavg: { type: ['array', 'null'] }, pid: nullable('integer'), software: nullable('string') } },
+        Command: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer' }, kind: { type: 'string' }, engine: { type: 'string' }, target: { type: 'string' }, args: { type: 'object' },
+            state: { type: 'string', enum: ['pending', 'dispatched', 'succeeded', 'failed', 'timed_out'] }, outcome: { type: ['object', 'null'] },
+            requestedBy: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
+          },
+        },
         Queue: { type: 'object', properties: { engine: { type: 'string' }, name: { type: 'string' }, firstSeenAt: time, lastSeenAt: time, depth: nullable('number'), depthAt: time } },
       },
     },

@@ -2,6 +2,7 @@
 // handler. Express glue lives in app.ts; the OpenAPI document must describe each route here.
 import type { NextFunction, Request, Response } from 'express';
 import type { ApiContext } from './context.js';
+import { capabilities, getCommand, purgePreview, purgeQueue, taskAction, workerAction, workerShutdown } from './handlers/actions.js';
 import { getTask } from './handlers/getTask.js';
 import { health, metrics, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
@@ -33,4 +34,11 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/api/tasks/:engine/:taskId', role: 'viewer', handler: getTask },
   { method: 'get', path: '/api/workers', role: 'viewer', handler: listWorkers },
   { method: 'get', path: '/api/queues', role: 'viewer', handler: listQueues },
+  { method: 'get', path: '/api/capabilities', role: 'viewer', handler: capabilities },
+  { method: 'post', path: '/api/tasks/:engine/:taskId/actions/:action', role: 'operator', handler: taskAction },
+  { method: 'post', path: '/api/workers/:engine/:hostname/actions/:action', role: 'operator', handler: workerAction },
+  { method: 'post', path: '/api/workers/:engine/:hostname/shutdown', role: 'admin', handler: workerShutdown },
+  { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview },
+  { method: 'post', path: '/api/queues/:engine/:queue/purge', role: 'admin', handler: purgeQueue },
+  { method: 'get', path: '/api/commands/:id', role: 'viewer', handler: getCommand },
 ];

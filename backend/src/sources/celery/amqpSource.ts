@@ -8,6 +8,8 @@ import type { Metrics } from '../../metrics.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeAmqpMessage } from './kombu.js';
+import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
+import type { CeleryBroker } from './broker.js';
 import { broadcastBody, broadcastHeaders } from './pidbox.js';
 
 export interface CeleryAmqpOptions {
@@ -19,7 +21,7 @@ export interface CeleryAmqpOptions {
   prefetch?: number;
 }
 
-export class CeleryAmqpSource implements Source {
+export class CeleryAmqpSource implements Source, CeleryBroker {
   readonly name: string;
   private conn: amqp.ChannelModel | null = null;
   private channel: amqp.Channel | null = null;
@@ -103,10 +105,7 @@ export class CeleryAmqpSource implements Source {
 
   async broadcast(method: string, args: Record<string, unknown> = {}, destination: string[] | null = null): Promise<void> {
     if (!this.conn) return;
-    // A channel of its own: a failed declare closes the channel it happens on.
-    const ch = await this.conn.createChannel();
-    ch.on('error', () => undefined);
-    try {
+    await this.withChannel(async (ch) => {
       const exchange = `${this.opts.controlExchange}.pidbox`;
       await ch.assertExchange(exchange, 'fanout', { durable: false, autoDelete: false });
       ch.publish(exchange, '', Buffer.from(JSON.stringify(broadcastBody(method, args, destination))), {
@@ -115,22 +114,45 @@ export class CeleryAmqpSource implements Source {
         headers: broadcastHeaders(10),
         deliveryMode: 1,
       });
+      await ch.waitForConfirms();
+    });
+  }
+
+  /** A short-lived channel of its own: a failed declare or check closes the channel it happens on. */
+  private async withChannel<T>(fn: (ch: amqp.ConfirmChannel) => Promise<T>): Promise<T> {
+    if (!this.conn) throw new Error(`${this.name} is not connected`);
+    const ch = await this.conn.createConfirmChannel();
+    ch.on('error', () => undefined);
+    try {
+      return await fn(ch);
     } finally {
       await ch.close().catch(() => undefined);
     }
   }
 
+  async publishTask(queue: string, message: CeleryTaskMessage): Promise<void> {
+    await this.withChannel(async (ch) => {
+      await ch.checkQueue(queue); // never create a queue no worker consumes: the task would sit there unseen
+      ch.publish('', queue, Buffer.from(JSON.stringify(message.body)), {
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        headers: message.headers,
+        correlationId: message.correlationId,
+        priority: message.priority,
+        deliveryMode: 2,
+      });
+      await ch.waitForConfirms();
+    });
+  }
+
+  async purgeQueue(queue: string): Promise<number> {
+    return this.withChannel(async (ch) => (await ch.purgeQueue(queue)).messageCount);
+  }
+
   async queueDepth(queue: string): Promise<number | null> {
     if (!this.conn) return null;
-    const ch = await this.conn.createChannel();
-    ch.on('error', () => undefined);
-    try {
-      return (await ch.checkQueue(queue)).messageCount;
-    } catch {
-      return null; // no such queue (yet)
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
+    // A missing queue (yet) has no depth to report.
+    return this.withChannel(async (ch) => (await ch.checkQueue(queue)).messageCount).catch(() => null);
   }
 
   async stop(): Promise<void> {

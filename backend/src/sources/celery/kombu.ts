@@ -34,14 +34,20 @@ export function decodeAmqpMessage(content: Buffer, contentType: string | undefin
   return parseJsonBody(content, contentType);
 }
 
-/** Builds a kombu Redis envelope around a JSON body (how we publish pidbox broadcasts). */
-export function encodeRedisMessage(body: unknown, headers: Record<string, unknown>, deliveryInfo: { exchange: string; routing_key: string }): string {
+/** Builds a kombu Redis envelope around a JSON body (pidbox broadcasts, task messages). */
+export function encodeRedisMessage(
+  body: unknown,
+  headers: Record<string, unknown>,
+  deliveryInfo: { exchange: string; routing_key: string },
+  properties: Record<string, unknown> = {},
+): string {
   return JSON.stringify({
     body: Buffer.from(JSON.stringify(body)).toString('base64'),
     'content-encoding': 'utf-8',
     'content-type': 'application/json',
     headers,
     properties: {
+      ...properties,
       delivery_mode: 2,
       delivery_info: deliveryInfo,
       priority: 0,

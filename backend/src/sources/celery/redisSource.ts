@@ -4,7 +4,9 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
+import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
+import { redisQueueKeys, type CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeRedisMessage, encodeRedisMessage } from './kombu.js';
 import { broadcastBody, broadcastHeaders } from './pidbox.js';
@@ -22,7 +24,7 @@ export function redisDb(url: string): number {
   return Number.isInteger(db) ? db : 0;
 }
 
-export class CeleryRedisSource implements Source {
+export class CeleryRedisSource implements Source, CeleryBroker {
   readonly name: string;
   private sub: Redis | null = null;
   private pub: Redis | null = null;
@@ -82,10 +84,23 @@ export class CeleryRedisSource implements Source {
   }
 
   async queueDepth(queue: string): Promise<number> {
-    // Celery's Redis transport keeps priority sub-lists "<queue>\x06\x16<n>" beside the main list.
-    const names = [queue, ...[3, 6, 9].map((p) => `${queue}\x06\x16${p}`)];
-    const lens = await Promise.all(names.map((n) => this.pub!.llen(n)));
+    const lens = await Promise.all(redisQueueKeys(queue).map((n) => this.pub!.llen(n)));
     return lens.reduce((a, b) => a + b, 0);
+  }
+
+  async publishTask(queue: string, message: CeleryTaskMessage): Promise<void> {
+    const envelope = encodeRedisMessage(message.body, message.headers, { exchange: '', routing_key: queue }, { correlation_id: message.correlationId, reply_to: '', priority: message.priority });
+    // kombu LPUSHes and workers BRPOP: the list is FIFO from the right.
+    await this.pub!.lpush(queue, envelope);
+  }
+
+  async purgeQueue(queue: string): Promise<number> {
+    const keys = redisQueueKeys(queue);
+    const tx = this.pub!.multi();
+    for (const k of keys) tx.llen(k);
+    tx.del(...keys);
+    const res = (await tx.exec()) ?? [];
+    return res.slice(0, keys.length).reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,119 @@
+// Runs actions: checks the engine can do it and the task is in a state where it makes sense,
+// records the command (idempotently), asks the driver, and records what happened.
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/db.js';
+import type { Capability, TaskAction, WorkerAction } from '../engines/capabilities.js';
+import { can, type EngineDriver, type TaskRef } from '../engines/driver.js';
+import type { Engine } from '../ingest/envelope.js';
+import type { Logger } from '../logger.js';
+import { createCommand, transition, type Command } from './commands.js';
+import type { PayloadStore } from './payloads.js';
+
+export class ActionRefused extends Error {
+  constructor(readonly status: 404 | 409 | 422, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Task states each action accepts. Retry needs a finished task; cancel one that has not started. */
+const ACCEPTS: Record<TaskAction, readonly string[]> = {
+  retry: ['failed', 'succeeded', 'revoked', 'rejected', 'expired'],
+  cancel: ['enqueued', 'received'],
+  terminate: ['received', 'started', 'retried'],
+};
+
+export interface Requester {
+  projectId: number;
+  idempotencyKey: string;
+  requestedBy: string;
+}
+
+export class ActionService {
+  constructor(
+    private readonly db: Db,
+    readonly drivers: ReadonlyMap<Engine, EngineDriver>,
+    private readonly payloads: PayloadStore,
+    private readonly log: Logger,
+  ) {}
+
+  driver(engine: Engine, capability: Capability): EngineDriver {
+    const d = this.drivers.get(engine);
+    if (!can(d, capability)) throw new ActionRefused(409, 'UNSUPPORTED', `${engine} does not support ${capability} here`);
+    return d!;
+  }
+
+  async taskAction(engine: Engine, taskId: string, action: TaskAction, who: Requester): Promise<{ command: Command; created: boolean }> {
+    const driver = this.driver(engine, `task.${action}`);
+    const task = (await this.db.query<TaskRef>(
+      'SELECT task_id AS "taskId", name, queue, worker, state FROM tasks WHERE project_id = $1 AND engine = $2 AND task_id = $3',
+      [who.projectId, engine, taskId],
+    )).rows[0];
+    if (!task) throw new ActionRefused(404, 'TASK_NOT_FOUND', `task ${engine}/${taskId} not found`);
+    const { command, created } = await createCommand(this.db, { ...who, kind: `task.${action}`, engine, target: taskId, args: {} });
+    if (!created) return { command, created };
+    if (!ACCEPTS[action].includes(task.state)) {
+      const done = await transition(this.db, command.id, 'failed', { message: `cannot ${action} a task that is ${task.state}`, taskState: task.state });
+      return { command: done ?? command, created };
+    }
+    return { command: await this.dispatch(command, () => this.runTaskAction(driver, action, task, who, command)), created };
+  }
+
+  private async runTaskAction(driver: EngineDriver, action: TaskAction, task: TaskRef, who: Requester, command: Command): Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }> {
+    if (action === 'retry') {
+      const payload = await this.payloads.open(who.projectId, driver.engine, task.taskId);
+      if (!payload) throw new ActionRefused(422, 'NO_PAYLOAD', 'z4j has no retry payload for this task: install the z4j agent where it is sent or run');
+      const newTaskId = randomUUID();
+      // Linked before it is sent, so the new task's first event already finds its origin.
+      await this.db.query(
+        'INSERT INTO task_retries (project_id, engine, original_task_id, new_task_id, command_id) VALUES ($1, $2, $3, $4, $5)',
+        [who.projectId, driver.engine, task.taskId, newTaskId, command.id],
+      );
+      const d = await driver.retry!(payload, newTaskId, task);
+      return { state: 'succeeded', detail: { ...d.detail, newTaskId } };
+    }
+    const d = action === 'cancel' ? await driver.cancel!(task) : await driver.terminate!(task);
+    // Settled by the reconciler when the engine reports what the task did.
+    return { state: 'dispatched', detail: d.detail };
+  }
+
+  async purgeQueue(engine: Engine, queue: string, who: Requester, filter: Record<string, unknown>): Promise<{ command: Command; created: boolean }> {
+    const driver = this.driver(engine, 'queue.purge');
+    const { command, created } = await createCommand(this.db, { ...who, kind: 'queue.purge', engine, target: queue, args: { filter } });
+    if (!created) return { command, created };
+    return {
+      command: await this.dispatch(command, async () => {
+        const r = await driver.purgeQueue!(queue);
+        return { state: 'succeeded', detail: { purged: r.purged } };
+      }),
+      created,
+    };
+  }
+
+  async workerAction(engine: Engine, hostname: string, action: WorkerAction, args: Record<string, unknown>, who: Requester): Promise<{ command: Command; created: boolean }> {
+    const driver = this.driver(engine, `worker.${action}`);
+    const { command, created } = await createCommand(this.db, { ...who, kind: `worker.${action}`, engine, target: hostname, args });
+    if (!created) return { command, created };
+    return {
+      command: await this.dispatch(command, async () => {
+        await driver.workerControl!(hostname, action, args);
+        // Broadcasts are fire-and-forget: the broker took it; the worker's next heartbeat shows the effect.
+        return { state: 'succeeded', detail: { message: 'sent to the worker' } };
+      }),
+      created,
+    };
+  }
+
+  /** Runs the driver call and records its outcome; a failure becomes a failed command, not a 500. */
+  private async dispatch(command: Command, run: () => Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }>): Promise<Command> {
+    try {
+      const { state, detail } = await run();
+      return (await transition(this.db, command.id, state, detail)) ?? command;
+    } catch (err) {
+      if (err instanceof ActionRefused) {
+        return (await transition(this.db, command.id, 'failed', { code: err.code, message: err.message })) ?? command;
+      }
+      this.log.warn({ command: command.id, kind: command.kind, err: String(err) }, 'action failed');
+      return (await transition(this.db, command.id, 'failed', { message: `the engine refused or could not be reached: ${String((err as Error)?.message ?? err)}` })) ?? command;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+// Persisted commands: pending → dispatched → succeeded / failed / timed_out. Creating one is
+// idempotent by (project, Idempotency-Key): asking twice returns the first command.
+import type { Db } from '../db/db.js';
+
+export type CommandState = 'pending' | 'dispatched' | 'succeeded' | 'failed' | 'timed_out';
+
+export interface Command {
+  id: number;
+  kind: string;
+  engine: string;
+  target: string;
+  args: Record<string, unknown>;
+  state: CommandState;
+  outcome: Record<string, unknown> | null;
+  requestedBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewCommand {
+  projectId: number;
+  idempotencyKey: string;
+  kind: string;
+  engine: string;
+  target: string;
+  args: Record<string, unknown>;
+  requestedBy: string;
+}
+
+export class IdempotencyConflict extends Error {}
+
+const COLUMNS = `id::int AS id, kind, engine, target, args, state, outcome, requested_by AS "requestedBy",
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
+  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
+
+/** Canonical JSON (sorted keys) so the same request compares equal however its body was ordered. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/**
+ * Creates the command, or returns the one already created with this key (`created: false`).
+ * Reusing a key for a different request is refused: acting on the wrong thing is worse than an error.
+ */
+export async function createCommand(db: Db, c: NewCommand): Promise<{ command: Command; created: boolean }> {
+  const inserted = await db.query<Command>(
+    `INSERT INTO commands (project_id, idempotency_key, kind, engine, target, args, state, requested_by)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'pending', $7)
+     ON CONFLICT (project_id, idempotency_key) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [c.projectId, c.idempotencyKey, c.kind, c.engine, c.target, JSON.stringify(c.args), c.requestedBy],
+  );
+  if (inserted.rows[0]) return { command: inserted.rows[0], created: true };
+  const existing = (await db.query<Command>(`SELECT ${COLUMNS} FROM commands WHERE project_id = $1 AND idempotency_key = $2`, [c.projectId, c.idempotencyKey])).rows[0]!;
+  const same = existing.kind === c.kind && existing.engine === c.engine && existing.target === c.target && canonical(existing.args) === canonical(c.args);
+  if (!same) throw new IdempotencyConflict('this Idempotency-Key was already used for a different request');
+  return { command: existing, created: false };
+}
+
+/** Moves a command forward; a finished command never changes again. */
+export async function transition(db: Db, id: number, state: CommandState, outcome?: Record<string, unknown>): Promise<Command | null> {
+  const res = await db.query<Command>(
+    `UPDATE commands SET state = $2, outcome = coalesce(outcome, '{}'::jsonb) || coalesce($3::jsonb, '{}'::jsonb), updated_at = now()
+      WHERE id = $1 AND state IN ('pending', 'dispatched')
+      RETURNING ${COLUMNS}`,
+    [id, state, outcome ? JSON.stringify(outcome) : null],
+  );
+  return res.rows[0] ?? null;
+}
+
+export async function getCommand(db: Db, projectId: number, id: number): Promise<Command | null> {
+  return (await db.query<Command>(`SELECT ${COLUMNS} FROM commands WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0] ?? null;
+}
+
+/**
+ * Settles dispatched cancels and terminates from what the task did next (the engine tells us
+ * through its events), and times out anything left open too long. Returns how many changed.
+ */
+export async function reconcileCommands(db: Db, timeoutS: number): Promise<number> {
+  const settled = await db.query(
+    `UPDATE commands c SET
+        state = CASE WHEN t.state = 'revoked' THEN 'succeeded' ELSE 'failed' END,
+        outcome = coalesce(c.outcome, '{}'::jsonb) || jsonb_build_object('taskState', t.state,
+                  'message', CASE WHEN t.state = 'revoked' THEN 'the engine confirmed it' ELSE 'the task finished first (' || t.state || ')' END),
+        updated_at = now()
+       FROM tasks t
+      WHERE c.state = 'dispatched' AND c.kind IN ('task.cancel', 'task.terminate')
+        AND t.project_id = c.project_id AND t.engine = c.engine AND t.task_id = c.target
+        AND t.state IN ('revoked', 'succeeded', 'failed', 'rejected', 'expired')
+     RETURNING c.id`,
+  );
+  const timedOut = await db.query(
+    `UPDATE commands SET state = 'timed_out', outcome = coalesce(outcome, '{}'::jsonb) || '{"message": "no confirmation from the engine in time"}'::jsonb, updated_at = now()
+      WHERE state IN ('pending', 'dispatched') AND created_at < now() - make_interval(secs => $1)
+     RETURNING id`,
+    [timeoutS],
+  );
+  return settled.rows.length + timedOut.rows.length;
+}

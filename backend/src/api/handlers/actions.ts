@@ -1,0 +1,143 @@
+// Action endpoints: task actions, worker control, queue purge (preview → token → purge), the
+// commands they create, and the capability matrix. Thin: ActionService does the work.
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { ActionRefused } from '../../actions/actionService.js';
+import { getCommand as loadCommand, IdempotencyConflict, type Command } from '../../actions/commands.js';
+import { issuePurgeToken, PurgeTokenError, verifyPurgeToken } from '../../actions/purgeToken.js';
+import { TASK_ACTIONS, WORKER_ACTIONS } from '../../engines/capabilities.js';
+import { capabilityMatrix } from '../../engines/driver.js';
+import { ENGINES } from '../../ingest/envelope.js';
+import type { ApiContext } from '../context.js';
+import { ApiError, notFound } from '../errors.js';
+import { projectOf } from '../project.js';
+import type { Handler } from '../routes.js';
+
+const PURGE_TOKEN_TTL_S = 300;
+
+const engine = z.enum(ENGINES);
+const name = z.string().min(1).max(255);
+const idempotencyKey = z.string().min(8, 'at least 8 characters').max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII');
+
+/** Who is acting, as the identity layer resolved it. */
+function callerName(res: Response): string {
+  const caller = res.locals.caller as { login?: string; name?: string } | undefined;
+  return caller?.login ?? caller?.name ?? 'anonymous';
+}
+
+function keyOf(req: Request): string {
+  const raw = req.get('idempotency-key');
+  if (raw === undefined) throw new ApiError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'the Idempotency-Key header is required for actions (a fresh random value per intended action)');
+  const parsed = idempotencyKey.safeParse(raw);
+  if (!parsed.success) throw new ApiError(400, 'BAD_REQUEST', `Idempotency-Key: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
+}
+
+/** Runs an action and answers: 202 for a new command, 200 with the first one for a repeated key. */
+async function answer(res: Response, run: () => Promise<{ command: Command; created: boolean }>): Promise<void> {
+  try {
+    const { command, created } = await run();
+    res.status(created ? 202 : 200).json({ command });
+  } catch (err) {
+    if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
+    if (err instanceof IdempotencyConflict) throw new ApiError(422, 'IDEMPOTENCY_KEY_REUSED', err.message);
+    throw err;
+  }
+}
+
+const taskParams = z.object({ engine, taskId: name, action: z.enum(TASK_ACTIONS) });
+
+export const taskAction = (ctx: ApiContext): Handler => async (req, res) => {
+  const { engine: e, taskId, action } = taskParams.parse(req.params);
+  const key = keyOf(req);
+  const project = await projectOf(ctx, req);
+  await answer(res, () => ctx.actions.taskAction(e, taskId, action, { projectId: project.id, idempotencyKey: key, requestedBy: callerName(res) }));
+};
+
+const workerParams = z.object({ engine, hostname: name, action: z.enum(WORKER_ACTIONS).exclude(['shutdown']) });
+const workerArgs = z.strictObject({
+  n: z.number().int().min(1).max(1000).optional(),
+  max: z.number().int().min(1).max(10000).optional(),
+  min: z.number().int().min(0).max(10000).optional(),
+  taskName: name.optional(),
+  rateLimit: z.string().regex(/^\d+(\.\d+)?(\/[smh])?$/, 'like 10/m, 5/s or 100').optional(),
+  hard: z.number().min(0).max(86400 * 7).nullable().optional(),
+  soft: z.number().min(0).max(86400 * 7).nullable().optional(),
+  queue: name.optional(),
+});
+const REQUIRED_ARGS: Record<string, (keyof z.infer<typeof workerArgs>)[]> = {
+  autoscale: ['max', 'min'],
+  rate_limit: ['taskName', 'rateLimit'],
+  time_limit: ['taskName'],
+  add_consumer: ['queue'],
+  cancel_consumer: ['queue'],
+};
+
+async function runWorkerAction(ctx: ApiContext, req: Request, res: Response, e: (typeof ENGINES)[number], hostname: string, action: (typeof WORKER_ACTIONS)[number]): Promise<void> {
+  const args = workerArgs.parse(req.body ?? {});
+  const missing = (REQUIRED_ARGS[action] ?? []).filter((k) => args[k] === undefined);
+  if (missing.length) throw new ApiError(400, 'BAD_REQUEST', `${action} needs ${missing.join(', ')}`);
+  const key = keyOf(req);
+  const project = await projectOf(ctx, req);
+  await answer(res, () => ctx.actions.workerAction(e, hostname, action, args, { projectId: project.id, idempotencyKey: key, requestedBy: callerName(res) }));
+}
+
+export const workerAction = (ctx: ApiContext): Handler => async (req, res) => {
+  const { engine: e, hostname, action } = workerParams.parse(req.params);
+  await runWorkerAction(ctx, req, res, e, hostname, action);
+};
+
+/** Shutdown has a route of its own because it needs a higher role than the other worker actions. */
+export const workerShutdown = (ctx: ApiContext): Handler => async (req, res) => {
+  const { engine: e, hostname } = z.object({ engine, hostname: name }).parse(req.params);
+  await runWorkerAction(ctx, req, res, e, hostname, 'shutdown');
+};
+
+const queueParams = z.object({ engine, queue: name });
+
+export const purgePreview = (ctx: ApiContext): Handler => async (req, res) => {
+  const { engine: e, queue } = queueParams.parse(req.params);
+  const project = await projectOf(ctx, req);
+  let driver;
+  try {
+    driver = ctx.actions.driver(e, 'queue.purge');
+  } catch (err) {
+    if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
+    throw err;
+  }
+  const depth = driver.queueDepth ? await driver.queueDepth(queue).catch(() => null) : null;
+  const { token, claims } = issuePurgeToken(ctx.sealer, { projectId: project.id, engine: e, queue, filter: {}, user: callerName(res), depth }, PURGE_TOKEN_TTL_S);
+  res.json({ engine: e, queue, depth, token, expiresAt: new Date(claims.exp).toISOString() });
+};
+
+export const purgeQueue = (ctx: ApiContext): Handler => async (req, res) => {
+  const { engine: e, queue } = queueParams.parse(req.params);
+  const { token } = z.strictObject({ token: z.string().min(16).max(4096) }).parse(req.body ?? {});
+  const project = await projectOf(ctx, req);
+  let claims;
+  try {
+    claims = verifyPurgeToken(ctx.sealer, token, { projectId: project.id, engine: e, queue, user: callerName(res), filter: {} });
+  } catch (err) {
+    if (err instanceof PurgeTokenError) throw new ApiError(err.code === 'TOKEN_MISMATCH' ? 403 : 409, err.code, err.message);
+    throw err;
+  }
+  const { command, created } = await ctx.actions.purgeQueue(e, queue, { projectId: project.id, idempotencyKey: `purge:${claims.jti}`, requestedBy: callerName(res) }, {}).catch((err) => {
+    if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
+    throw err;
+  });
+  // One token, one purge: a second use is refused rather than answered with the first result.
+  if (!created) throw new ApiError(409, 'TOKEN_USED', `this confirmation token was already used (command ${command.id}): preview the purge again`);
+  res.status(202).json({ command });
+};
+
+export const getCommand = (ctx: ApiContext): Handler => async (req, res) => {
+  const { id } = z.object({ id: z.coerce.number().int().min(1).max(2 ** 53) }).parse(req.params);
+  const project = await projectOf(ctx, req);
+  const command = await loadCommand(ctx.db, project.id, id);
+  if (!command) throw notFound(`command ${id}`, 'COMMAND_NOT_FOUND');
+  res.json({ command });
+};
+
+export const capabilities = (ctx: ApiContext): Handler => async (_req, res) => {
+  res.json({ engines: [...ctx.actions.drivers.keys()], capabilities: capabilityMatrix([...ctx.actions.drivers.values()]) });
+};

@@ -1,0 +1,87 @@
+// Celery, acted on over its open wire: revokes and worker control as pidbox broadcasts, retries
+// as protocol-2 task messages, purges on the queue itself. Everything Celery's own
+// `celery control` / `celery purge` can do, nothing it cannot.
+import type { WorkerAction } from '../capabilities.js';
+import type { Dispatch, EngineDriver, RetryPayload, TaskRef } from '../driver.js';
+import type { CeleryBroker } from '../../sources/celery/broker.js';
+import { celeryTaskMessage } from './taskMessage.js';
+
+/** Worker actions → the pidbox method and how our arguments become Celery's. */
+const WORKER_METHODS: Record<WorkerAction, { method: string; args: (a: Record<string, unknown>) => Record<string, unknown> }> = {
+  pool_grow: { method: 'pool_grow', args: (a) => ({ n: a.n ?? 1 }) },
+  pool_shrink: { method: 'pool_shrink', args: (a) => ({ n: a.n ?? 1 }) },
+  autoscale: { method: 'autoscale', args: (a) => ({ max: a.max, min: a.min }) },
+  rate_limit: { method: 'rate_limit', args: (a) => ({ task_name: a.taskName, rate_limit: a.rateLimit }) },
+  time_limit: { method: 'time_limit', args: (a) => ({ task_name: a.taskName, hard: a.hard ?? null, soft: a.soft ?? null }) },
+  add_consumer: { method: 'add_consumer', args: (a) => ({ queue: a.queue }) },
+  cancel_consumer: { method: 'cancel_consumer', args: (a) => ({ queue: a.queue }) },
+  shutdown: { method: 'shutdown', args: () => ({}) },
+};
+
+export class CeleryDriver implements EngineDriver {
+  readonly engine = 'celery' as const;
+  readonly capabilities = {
+    'task.retry': { via: 'broker', note: 'needs the retry payload, which the z4j agent captures when the task is sent or received' },
+    'task.cancel': { via: 'broker', note: 'a revoke: workers online now discard the task; a worker started later forgets it unless it runs with --statedb' },
+    'task.terminate': { via: 'broker', note: 'revoke with terminate: SIGTERM to the process running it (prefork pool)' },
+    'queue.purge': { via: 'broker' },
+    'worker.pool_grow': { via: 'broker' },
+    'worker.pool_shrink': { via: 'broker' },
+    'worker.autoscale': { via: 'broker', note: 'workers started with --autoscale' },
+    'worker.rate_limit': { via: 'broker' },
+    'worker.time_limit': { via: 'broker' },
+    'worker.add_consumer': { via: 'broker' },
+    'worker.cancel_consumer': { via: 'broker' },
+    'worker.shutdown': { via: 'broker' },
+  } as const;
+
+  constructor(
+    private readonly brokers: readonly CeleryBroker[],
+    private readonly origin = 'z4j',
+  ) {}
+
+  /** Retries go to the first broker: with several, a queue's tasks are on the one its workers use (the first, by convention). */
+  private get primary(): CeleryBroker {
+    const b = this.brokers[0];
+    if (!b) throw new Error('no Celery broker is configured (Z4J_CELERY_BROKERS)');
+    return b;
+  }
+
+  async retry(payload: RetryPayload, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+    const queue = payload.queue ?? original.queue ?? 'celery';
+    await this.primary.publishTask(queue, celeryTaskMessage(payload, newTaskId, this.origin));
+    return { detail: { newTaskId, queue } };
+  }
+
+  async cancel(task: TaskRef): Promise<Dispatch> {
+    await this.everywhere('revoke', { task_id: task.taskId, terminate: false });
+    return {};
+  }
+
+  async terminate(task: TaskRef): Promise<Dispatch> {
+    await this.everywhere('revoke', { task_id: task.taskId, terminate: true, signal: 'SIGTERM' });
+    return {};
+  }
+
+  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+    const counts = await Promise.all(this.brokers.map((b) => b.purgeQueue(queue)));
+    return { purged: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  async queueDepth(queue: string): Promise<number | null> {
+    const depths = (await Promise.all(this.brokers.map((b) => b.queueDepth(queue).catch(() => null)))).filter((d): d is number => d !== null);
+    return depths.length ? depths.reduce((a, b) => a + b, 0) : null;
+  }
+
+  async workerControl(hostname: string, action: WorkerAction, args: Record<string, unknown>): Promise<Dispatch> {
+    const { method, args: toCelery } = WORKER_METHODS[action];
+    await this.everywhere(method, toCelery(args), [hostname]);
+    return {};
+  }
+
+  /** A broadcast reaches workers only on their own broker: send it on every one. */
+  private async everywhere(method: string, args: Record<string, unknown>, destination: string[] | null = null): Promise<void> {
+    if (!this.brokers.length) throw new Error('no Celery broker is configured (Z4J_CELERY_BROKERS)');
+    await Promise.all(this.brokers.map((b) => b.broadcast(method, args, destination)));
+  }
+}

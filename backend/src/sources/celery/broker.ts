@@ -1,0 +1,16 @@
+// What the Celery driver needs from a broker connection. The Celery sources implement it on
+// the connections they already hold, so acting on Celery opens nothing new.
+import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
+
+export interface CeleryBroker {
+  readonly name: string;
+  broadcast(method: string, args?: Record<string, unknown>, destination?: string[] | null): Promise<void>;
+  queueDepth(queue: string): Promise<number | null>;
+  publishTask(queue: string, message: CeleryTaskMessage): Promise<void>;
+  /** Removes every waiting message of the queue; returns how many there were. */
+  purgeQueue(queue: string): Promise<number>;
+}
+
+/** kombu's Redis transport keeps one list per priority step: `queue`, then `queue\x06\x16<step>`. */
+export const REDIS_PRIORITY_STEPS = [0, 3, 6, 9] as const;
+export const redisQueueKeys = (queue: string) => REDIS_PRIORITY_STEPS.map((p) => (p === 0 ? queue : `${queue}\x06\x16${p}`));
