@@ -50,11 +50,12 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export function startWorker(c: CeleryEnv, opts: { sendEvents?: boolean } = {}): Worker {
+export function startWorker(c: CeleryEnv, opts: { sendEvents?: boolean; concurrency?: number; autoscale?: string } = {}): Worker {
   requireVenv();
   const hostname = `w-${randomBytes(3).toString('hex')}@z4jtest`;
-  const args = ['-A', 'tasks', 'worker', '-Q', c.queue, '-c', '2', '-P', 'prefork', '-n', hostname, '-l', 'warning', '--without-mingle', '--without-gossip'];
+  const args = ['-A', 'tasks', 'worker', '-Q', c.queue, '-c', String(opts.concurrency ?? 2), '-P', 'prefork', '-n', hostname, '-l', 'warning', '--without-mingle', '--without-gossip'];
   if (opts.sendEvents !== false) args.push('-E');
+  if (opts.autoscale) args.push(`--autoscale=${opts.autoscale}`);
   const proc = spawn(`${VENV}/celery`, args, { cwd: APP_DIR, env: env(c, opts.sendEvents !== false), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -93,4 +94,27 @@ export async function sendScenario(c: CeleryEnv): Promise<ScenarioIds> {
   const code = await new Promise((r) => proc.on('exit', r));
   if (code !== 0) throw new Error(`send.py failed (${code}): ${err}`);
   return JSON.parse(out) as ScenarioIds;
+}
+
+/** Runs a script of the test app and returns its stdout. */
+async function runApp(c: CeleryEnv, script: string, args: string[]): Promise<string> {
+  requireVenv();
+  const proc = spawn(`${VENV}/python`, [script, ...args], { cwd: APP_DIR, env: env(c), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (err += d));
+  const code = await new Promise((r) => proc.on('exit', r));
+  if (code !== 0) throw new Error(`${script} failed (${code}): ${err}`);
+  return out.trim();
+}
+
+/** Sends one task by name; returns its id. */
+export function sendTask(c: CeleryEnv, name: string, args: unknown[], opts: { countdown?: number; queue?: string } = {}): Promise<string> {
+  return runApp(c, 'send_one.py', [name, JSON.stringify(args), opts.countdown === undefined ? '' : String(opts.countdown), ...(opts.queue ? [opts.queue] : [])]);
+}
+
+/** What a worker says about itself through Celery's own remote control (stats, active_queues, registered). */
+export async function inspectWorker<T>(c: CeleryEnv, hostname: string, what: 'stats' | 'active_queues' | 'registered'): Promise<T> {
+  return JSON.parse(await runApp(c, 'inspect_worker.py', [hostname, what])) as T;
 }

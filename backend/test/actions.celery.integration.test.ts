@@ -1,0 +1,240 @@
+// Actions on Celery against real workers on Redis and RabbitMQ: cancel, terminate, retry
+// from a payload, purge with its confirmation token, worker control checked through
+// Celery's own remote control, and idempotent commands.
+import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { startService, type Service } from '../src/service.js';
+import { covers } from './helpers/coverage.js';
+import { AMQP_URL, REDIS_URL, inspectWorker, isolatedCelery, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
+import { createTestDatabase } from './helpers/storage.js';
+import { eventually, sleep } from './helpers/wait.js';
+
+jest.setTimeout(240_000);
+
+interface Command { id: number; kind: string; state: string; outcome: Record<string, unknown> | null; target: string }
+interface TaskDetail { task: { state: string; result: unknown; startedAt: string | null }; events: { kind: string }[] }
+
+describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
+  let celery: CeleryEnv;
+  let svc: Service;
+  let worker: Worker;
+
+  async function call<T>(method: string, path: string, opts: { body?: unknown; key?: string | null } = {}): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (opts.key !== null) headers['idempotency-key'] = opts.key ?? randomUUID();
+    const res = await fetch(`${svc.url}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+  const task = async (id: string) => {
+    const r = await call<TaskDetail>('GET', `/api/tasks/celery/${id}`, { key: null });
+    if (r.status !== 200) throw new Error(`task ${id}: ${r.status}`);
+    return r.body;
+  };
+  const taskInState = (id: string, ...states: string[]) => eventually(async () => {
+    const d = await task(id);
+    if (!states.includes(d.task.state)) throw new Error(`task ${id} is ${d.task.state}, waiting for ${states.join('/')}`);
+    return d;
+  });
+  const commandSettles = (id: number) => eventually(async () => {
+    const r = await call<{ command: Command }>('GET', `/api/commands/${id}`, { key: null });
+    if (['pending', 'dispatched'].includes(r.body.command.state)) throw new Error(`command ${id} still ${r.body.command.state}`);
+    return r.body.command;
+  });
+
+  beforeAll(async () => {
+    celery = isolatedCelery(broker === 'redis' ? REDIS_URL : AMQP_URL);
+    const config = loadConfig({}, {
+      PORT: 0,
+      HOST: '127.0.0.1',
+      DATABASE_URL: await createTestDatabase(`actions_${broker}`),
+      Z4J_CELERY_BROKERS: [celery.broker],
+      Z4J_CELERY_EVENT_EXCHANGE: celery.eventExchange,
+      Z4J_CELERY_CONTROL_EXCHANGE: celery.controlExchange,
+      Z4J_CELERY_AMQP_QUEUE: `z4j.${celery.eventExchange}`,
+      Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
+      Z4J_INGEST_FLUSH_MS: 20,
+    });
+    svc = await startService(config, { log: pino({ level: 'warn' }) });
+    worker = startWorker(celery, { concurrency: 2 });
+    await eventually(async () => {
+      const w = await call<{ workers: { hostname: string; online: boolean }[] }>('GET', '/api/workers', { key: null });
+      if (!w.body.workers.some((x) => x.hostname === worker.hostname && x.online)) throw new Error(`worker not online yet:\n${worker.output()}`);
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await svc?.stop();
+  });
+
+  test('the capability matrix comes from the drivers', async () => {
+    const r = await call<{ capabilities: { capability: string; engines: Record<string, unknown> }[] }>('GET', '/api/capabilities', { key: null });
+    const celeryCan = r.body.capabilities.filter((c) => c.engines.celery).map((c) => c.capability);
+    expect(celeryCan).toEqual(expect.arrayContaining(['task.retry', 'task.cancel', 'task.terminate', 'queue.purge', 'worker.shutdown']));
+  });
+
+  test('a task cancelled before it starts never runs', async () => {
+    covers('celery', 'task.cancel');
+    // The worker holds a countdown task unstarted until its ETA: cancel it in that window.
+    const id = await sendTask(celery, 'z4j.add', [20, 22], { countdown: 4 });
+    await taskInState(id, 'received');
+    const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/cancel`);
+    expect(r.status).toBe(202);
+    expect(r.body.command.state).toBe('dispatched');
+    const settled = await commandSettles(r.body.command.id);
+    expect(settled.state).toBe('succeeded');
+    await sleep(5000); // past the ETA: had the cancel not worked, the task would run now
+    const d = await task(id);
+    expect(d.task.state).toBe('revoked');
+    expect(d.task.result).toBeNull();
+    expect(d.events.map((e) => e.kind)).not.toContain('started');
+  });
+
+  test('a running task is terminated', async () => {
+    covers('celery', 'task.terminate');
+    const id = await sendTask(celery, 'z4j.sleep', [120]);
+    await taskInState(id, 'started');
+    const started = Date.now();
+    const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/terminate`);
+    expect(r.status).toBe(202);
+    expect((await commandSettles(r.body.command.id)).state).toBe('succeeded');
+    expect((await task(id)).task.state).toBe('revoked');
+    expect(Date.now() - started).toBeLessThan(60_000);
+  });
+
+  test('cancel refuses a task that already ran, and says why', async () => {
+    const id = await sendTask(celery, 'z4j.add', [1, 2]);
+    await taskInState(id, 'succeeded');
+    const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/cancel`);
+    expect(r.body.command.state).toBe('failed');
+    expect(String(r.body.command.outcome?.message)).toMatch(/succeeded/);
+  });
+
+  test('retry publishes the exact payload as a new task that runs', async () => {
+    covers('celery', 'task.retry');
+    const newId = randomUUID();
+    const driver = svc.actions.drivers.get('celery')!;
+    await driver.retry!({ name: 'z4j.add', args: [40, 2], kwargs: {}, queue: celery.queue }, newId, { taskId: 'original', name: 'z4j.add', queue: celery.queue, worker: null, state: 'failed' });
+    const d = await taskInState(newId, 'succeeded');
+    expect(d.task.result).toBe('42'); // Celery events carry the result's repr
+  });
+
+  test('retry without a captured payload fails plainly', async () => {
+    const id = await sendTask(celery, 'z4j.fail', ['no payload here']);
+    await taskInState(id, 'failed');
+    const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/retry`);
+    expect(r.body.command.state).toBe('failed');
+    expect(r.body.command.outcome?.code).toBe('NO_PAYLOAD');
+  });
+
+  test('the same Idempotency-Key acts once; reused for another action it is refused', async () => {
+    const id = await sendTask(celery, 'z4j.add', [5, 5]);
+    await taskInState(id, 'succeeded');
+    const key = randomUUID();
+    const first = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/cancel`, { key });
+    const again = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/cancel`, { key });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(200);
+    expect(again.body.command.id).toBe(first.body.command.id);
+    const other = await call<{ error: { code: string } }>('POST', `/api/tasks/celery/${id}/actions/terminate`, { key });
+    expect(other.status).toBe(422);
+    expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const missing = await call<{ error: { code: string } }>('POST', `/api/tasks/celery/${id}/actions/cancel`, { key: null });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.code).toBe('IDEMPOTENCY_KEY_REQUIRED');
+  });
+
+  test('purge empties exactly the target queue, once per token', async () => {
+    covers('celery', 'queue.purge');
+    // Queues no worker consumes, so their messages wait.
+    const target = `${celery.queue}_purge`;
+    const other = `${celery.queue}_keep`;
+    for (let i = 0; i < 3; i++) await sendTask(celery, 'z4j.add', [i, i], { queue: target });
+    for (let i = 0; i < 2; i++) await sendTask(celery, 'z4j.add', [i, i], { queue: other });
+    const preview = await call<{ depth: number; token: string }>('POST', `/api/queues/celery/${target}/purge-preview`, { key: null });
+    expect(preview.status).toBe(200);
+    expect(preview.body.depth).toBe(3);
+    const wrongQueue = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${other}/purge`, { key: null, body: { token: preview.body.token } });
+    expect(wrongQueue.status).toBe(403);
+    expect(wrongQueue.body.error.code).toBe('TOKEN_MISMATCH');
+    const purge = await call<{ command: Command }>('POST', `/api/queues/celery/${target}/purge`, { key: null, body: { token: preview.body.token } });
+    expect(purge.status).toBe(202);
+    expect(purge.body.command.state).toBe('succeeded');
+    expect(purge.body.command.outcome?.purged).toBe(3);
+    const driver = svc.actions.drivers.get('celery')!;
+    expect(await driver.queueDepth!(target)).toBe(0);
+    expect(await driver.queueDepth!(other)).toBe(2);
+    const reused = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${target}/purge`, { key: null, body: { token: preview.body.token } });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.code).toBe('TOKEN_USED');
+    const forged = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${target}/purge`, { key: null, body: { token: 'A'.repeat(80) } });
+    expect(forged.status).toBe(409);
+    expect(forged.body.error.code).toBe('TOKEN_INVALID');
+  });
+
+  test('worker control: pool size, consumers, rate and time limits, as Celery itself reports them', async () => {
+    covers('celery', 'worker.pool_grow');
+    covers('celery', 'worker.pool_shrink');
+    covers('celery', 'worker.add_consumer');
+    covers('celery', 'worker.cancel_consumer');
+    covers('celery', 'worker.rate_limit');
+    covers('celery', 'worker.time_limit');
+    const w = `/api/workers/celery/${encodeURIComponent(worker.hostname)}/actions`;
+    const processes = async () => (await inspectWorker<{ pool: { processes: number[] } }>(celery, worker.hostname, 'stats')).pool.processes.length;
+    const ok = async (action: string, body: unknown) => {
+      const r = await call<{ command: Command }>('POST', `${w}/${action}`, { body });
+      expect([r.status, r.body.command.state]).toEqual([202, 'succeeded']);
+    };
+    await ok('pool_grow', { n: 1 });
+    await eventually(async () => expect(await processes()).toBe(3), 30_000, 1000);
+    await ok('pool_shrink', { n: 1 });
+    await eventually(async () => expect(await processes()).toBe(2), 30_000, 1000);
+
+    const extra = `${celery.queue}_extra`;
+    const queues = async () => (await inspectWorker<{ name: string }[]>(celery, worker.hostname, 'active_queues')).map((q) => q.name);
+    await ok('add_consumer', { queue: extra });
+    await eventually(async () => expect(await queues()).toContain(extra), 30_000, 1000);
+    await ok('cancel_consumer', { queue: extra });
+    await eventually(async () => expect(await queues()).not.toContain(extra), 30_000, 1000);
+
+    await ok('rate_limit', { taskName: 'z4j.add', rateLimit: '10/m' });
+    await ok('time_limit', { taskName: 'z4j.sleep', hard: 300, soft: 200 });
+    await eventually(async () => {
+      const registered = (await inspectWorker<string[]>(celery, worker.hostname, 'registered')).join('\n');
+      expect(registered).toMatch(/z4j\.add.*rate_limit=10\/m/);
+      expect(registered).toMatch(/z4j\.sleep.*time_limit=300/);
+    }, 30_000, 1000);
+
+    const bad = await call<{ error: { code: string; message: string } }>('POST', `${w}/rate_limit`, { body: { taskName: 'z4j.add' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/rateLimit/);
+  });
+
+  test('autoscale bounds reach a worker started with --autoscale', async () => {
+    covers('celery', 'worker.autoscale');
+    const scaled = startWorker(celery, { concurrency: 1, autoscale: '3,1' });
+    try {
+      await eventually(async () => expect(await inspectWorker(celery, scaled.hostname, 'stats')).toBeTruthy(), 60_000, 1000);
+      const r = await call<{ command: Command }>('POST', `/api/workers/celery/${encodeURIComponent(scaled.hostname)}/actions/autoscale`, { body: { max: 5, min: 2 } });
+      expect(r.body.command.state).toBe('succeeded');
+      await eventually(async () => {
+        const stats = await inspectWorker<{ autoscaler?: { max: number; min: number } }>(celery, scaled.hostname, 'stats');
+        expect(stats.autoscaler).toMatchObject({ max: 5, min: 2 });
+      }, 30_000, 1000);
+    } finally {
+      await scaled.stop();
+    }
+  });
+
+  test('a worker is shut down', async () => {
+    covers('celery', 'worker.shutdown');
+    const doomed = startWorker(celery, { concurrency: 1 });
+    await eventually(async () => expect(await inspectWorker(celery, doomed.hostname, 'stats')).toBeTruthy(), 60_000, 1000);
+    const r = await call<{ command: Command }>('POST', `/api/workers/celery/${encodeURIComponent(doomed.hostname)}/shutdown`);
+    expect(r.body.command.state).toBe('succeeded');
+    await eventually(async () => expect(doomed.process.exitCode).not.toBeNull(), 30_000, 500);
+    await doomed.stop();
+  });
+});
