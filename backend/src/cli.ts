@@ -3,10 +3,13 @@
 import { ConfigError, loadConfig, settings } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
+import { capabilityMatrixMarkdown } from './engines/driver.js';
+import { declaredDrivers } from './engines/registry.js';
 
 const USAGE = `usage: z4j <command>
   migrate      apply pending database migrations and exit
-  config       print every configuration variable with its default and meaning`;
+  config       print every configuration variable with its default and meaning
+  capabilities print the engine capability matrix (Markdown, as in the README)`;
 
 async function run(cmd: string | undefined): Promise<number> {
   switch (cmd) {
@@ -26,6 +29,9 @@ async function run(cmd: string | undefined): Promise<number> {
         const d = (schema as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(undefined);
         process.stdout.write(`${name}=${d.success && d.data !== undefined ? JSON.stringify(d.data) : ''}\n    ${doc}\n`);
       }
+      return 0;
+    case 'capabilities':
+      process.stdout.write(capabilityMatrixMarkdown(declaredDrivers()));
       return 0;
     default:
       process.stderr.write(`${USAGE}\n`);
