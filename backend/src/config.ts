@@ -35,6 +35,10 @@ export const settings = {
   Z4J_PARTITION_DAYS_AHEAD: [int(1, 90).default(7), 'Daily task_events partitions created ahead of today.'],
   Z4J_MAX_FIELD_CHARS: [int(256, 1_000_000).default(32768), 'Longest args / kwargs / result / traceback text kept per task (longer is cut, marked).'],
   Z4J_PRETTY_LOGS: [bool.default(false), 'Human-readable logs instead of JSON.'],
+  Z4J_RQ_REDIS_URL: [
+    z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    'Redis of your RQ workers (the connection they use). Set it to act on RQ jobs, queues and workers.',
+  ],
   Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out.'],
   Z4J_SEAL_KEYS: [
     z.string().regex(/^\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*(,\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*)*$/, 'comma-separated <id>:<base64 of 32 bytes>, newest last').optional(),

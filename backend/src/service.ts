@@ -8,6 +8,7 @@ import { reconcileCommands } from './actions/commands.js';
 import { DbPayloadStore } from './actions/payloads.js';
 import { createApp } from './api/app.js';
 import { CeleryDriver } from './engines/celery/driver.js';
+import { RqDriver } from './engines/rq/driver.js';
 import type { EngineDriver } from './engines/driver.js';
 import type { Engine } from './ingest/envelope.js';
 import type { Config } from './config.js';
@@ -115,6 +116,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   await Promise.all(sources.map((s) => s.start().catch((err) => log.warn({ source: s.name, err: String(err) }, 'source did not start; retrying in background'))));
 
   const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);
+  if (config.Z4J_RQ_REDIS_URL) drivers.set('rq', new RqDriver(config.Z4J_RQ_REDIS_URL));
   const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log);
 
   const timers = [
@@ -145,6 +147,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
         server.closeAllConnections();
       });
       await Promise.all(sources.map((s) => s.stop()));
+      await Promise.all([...drivers.values()].map((d) => d.close?.()));
       await pipeline.stop();
       await db.close();
       log.info('z4j service stopped');

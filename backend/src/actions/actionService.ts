@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/db.js';
 import type { Capability, TaskAction, WorkerAction } from '../engines/capabilities.js';
-import { can, type EngineDriver, type TaskRef } from '../engines/driver.js';
+import { can, NoPayload, type EngineDriver, type TaskRef } from '../engines/driver.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
 import { createCommand, transition, type Command } from './commands.js';
@@ -61,7 +61,6 @@ export class ActionService {
   private async runTaskAction(driver: EngineDriver, action: TaskAction, task: TaskRef, who: Requester, command: Command): Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }> {
     if (action === 'retry') {
       const payload = await this.payloads.open(who.projectId, driver.engine, task.taskId);
-      if (!payload) throw new ActionRefused(422, 'NO_PAYLOAD', 'z4j has no retry payload for this task: install the z4j agent where it is sent or run');
       const newTaskId = randomUUID();
       // Linked before it is sent, so the new task's first event already finds its origin.
       await this.db.query(
@@ -89,6 +88,19 @@ export class ActionService {
     };
   }
 
+  async requeueDeadLetters(engine: Engine, queue: string, who: Requester): Promise<{ command: Command; created: boolean }> {
+    const driver = this.driver(engine, 'queue.requeue_dead_letters');
+    const { command, created } = await createCommand(this.db, { ...who, kind: 'queue.requeue_dead_letters', engine, target: queue, args: {} });
+    if (!created) return { command, created };
+    return {
+      command: await this.dispatch(command, async () => {
+        const r = await driver.requeueDeadLetters!(queue);
+        return { state: 'succeeded', detail: { requeued: r.requeued } };
+      }),
+      created,
+    };
+  }
+
   async workerAction(engine: Engine, hostname: string, action: WorkerAction, args: Record<string, unknown>, who: Requester): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, `worker.${action}`);
     const { command, created } = await createCommand(this.db, { ...who, kind: `worker.${action}`, engine, target: hostname, args });
@@ -109,8 +121,9 @@ export class ActionService {
       const { state, detail } = await run();
       return (await transition(this.db, command.id, state, detail)) ?? command;
     } catch (err) {
-      if (err instanceof ActionRefused) {
-        return (await transition(this.db, command.id, 'failed', { code: err.code, message: err.message })) ?? command;
+      if (err instanceof ActionRefused || err instanceof NoPayload) {
+        const code = err instanceof ActionRefused ? err.code : 'NO_PAYLOAD';
+        return (await transition(this.db, command.id, 'failed', { code, message: err.message })) ?? command;
       }
       this.log.warn({ command: command.id, kind: command.kind, err: String(err) }, 'action failed');
       return (await transition(this.db, command.id, 'failed', { message: `the engine refused or could not be reached: ${String((err as Error)?.message ?? err)}` })) ?? command;

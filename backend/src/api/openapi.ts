@@ -126,6 +126,9 @@ export function openApiDocument(version: string) {
           responses: { '202': json({ type: 'object', properties: { command: ref('Command') } }), '403': json(ref('Error'), 'Token for another queue, filter or user (TOKEN_MISMATCH)'), '409': json(ref('Error'), 'Token expired, invalid or already used (TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_USED)'), ...errors },
         },
       },
+      '/api/queues/{engine}/{queue}/requeue-dead-letters': {
+        post: { summary: "Put the queue's dead letters (failed jobs) back on it (Operator)", parameters: [projectParam, p('engine', 'Engine.'), p('queue', 'Queue name.'), idempotencyHeader], responses: commandAnswer },
+      },
       '/api/commands/{id}': { get: { summary: 'One command and its outcome', parameters: [projectParam, p('id', 'Command id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { command: ref('Command') } }), ...errors } } },
     },
     components: {

@@ -2,7 +2,7 @@
 // handler. Express glue lives in app.ts; the OpenAPI document must describe each route here.
 import type { NextFunction, Request, Response } from 'express';
 import type { ApiContext } from './context.js';
-import { capabilities, getCommand, purgePreview, purgeQueue, taskAction, workerAction, workerShutdown } from './handlers/actions.js';
+import { capabilities, getCommand, purgePreview, purgeQueue, requeueDeadLetters, taskAction, workerAction, workerShutdown } from './handlers/actions.js';
 import { getTask } from './handlers/getTask.js';
 import { health, metrics, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
@@ -40,5 +40,6 @@ export const ROUTES: readonly Route[] = [
   { method: 'post', path: '/api/workers/:engine/:hostname/shutdown', role: 'admin', handler: workerShutdown },
   { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview },
   { method: 'post', path: '/api/queues/:engine/:queue/purge', role: 'admin', handler: purgeQueue },
+  { method: 'post', path: '/api/queues/:engine/:queue/requeue-dead-letters', role: 'operator', handler: requeueDeadLetters },
   { method: 'get', path: '/api/commands/:id', role: 'viewer', handler: getCommand },
 ];

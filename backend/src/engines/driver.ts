@@ -26,6 +26,12 @@ export interface Dispatch {
   detail?: Record<string, unknown>;
 }
 
+export class NoPayload extends Error {
+  constructor() {
+    super('z4j has no retry payload for this task: install the z4j agent where it is sent or run');
+  }
+}
+
 export class UnsupportedAction extends Error {
   constructor(readonly engine: Engine, readonly capability: Capability) {
     super(`${engine} cannot ${CAPABILITY_LABELS[capability].toLowerCase()}`);
@@ -35,12 +41,18 @@ export class UnsupportedAction extends Error {
 export interface EngineDriver {
   readonly engine: Engine;
   readonly capabilities: Partial<Record<Capability, CapabilityDeclaration>>;
-  /** Publishes the payload as a new task with id `newTaskId`. */
-  retry?(payload: RetryPayload, newTaskId: string, original: TaskRef): Promise<Dispatch>;
+  /**
+   * Sends the task again as a new task with id `newTaskId`: from the sealed payload, or (where
+   * the engine still holds the original message, e.g. an RQ job hash) from the engine's own copy.
+   * Throws NoPayload when it has neither.
+   */
+  retry?(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch>;
   cancel?(task: TaskRef): Promise<Dispatch>;
   terminate?(task: TaskRef): Promise<Dispatch>;
   /** Removes every waiting message of the queue; returns how many were removed. */
   purgeQueue?(queue: string): Promise<Dispatch & { purged: number }>;
+  /** Puts the queue's dead letters (failed jobs) back on it; returns how many. */
+  requeueDeadLetters?(queue: string): Promise<Dispatch & { requeued: number }>;
   /** Number of messages waiting in the queue, or null when the broker cannot say. */
   queueDepth?(queue: string): Promise<number | null>;
   workerControl?(hostname: string, action: WorkerAction, args: Record<string, unknown>): Promise<Dispatch>;

@@ -130,6 +130,13 @@ export const purgeQueue = (ctx: ApiContext): Handler => async (req, res) => {
   res.status(202).json({ command });
 };
 
+export const requeueDeadLetters = (ctx: ApiContext): Handler => async (req, res) => {
+  const { engine: e, queue } = queueParams.parse(req.params);
+  const key = keyOf(req);
+  const project = await projectOf(ctx, req);
+  await answer(res, () => ctx.actions.requeueDeadLetters(e, queue, { projectId: project.id, idempotencyKey: key, requestedBy: callerName(res) }));
+};
+
 export const getCommand = (ctx: ApiContext): Handler => async (req, res) => {
   const { id } = z.object({ id: z.coerce.number().int().min(1).max(2 ** 53) }).parse(req.params);
   const project = await projectOf(ctx, req);

@@ -2,7 +2,7 @@
 // as protocol-2 task messages, purges on the queue itself. Everything Celery's own
 // `celery control` / `celery purge` can do, nothing it cannot.
 import type { WorkerAction } from '../capabilities.js';
-import type { Dispatch, EngineDriver, RetryPayload, TaskRef } from '../driver.js';
+import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { CeleryBroker } from '../../sources/celery/broker.js';
 import { celeryTaskMessage } from './taskMessage.js';
 
@@ -47,7 +47,8 @@ export class CeleryDriver implements EngineDriver {
     return b;
   }
 
-  async retry(payload: RetryPayload, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+    if (!payload) throw new NoPayload();
     const queue = payload.queue ?? original.queue ?? 'celery';
     await this.primary.publishTask(queue, celeryTaskMessage(payload, newTaskId, this.origin));
     return { detail: { newTaskId, queue } };

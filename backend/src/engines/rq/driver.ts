@@ -1,0 +1,139 @@
+// RQ, acted on through its Redis layout (rq 2.x): jobs are hashes `rq:job:<id>`, queues are
+// lists `rq:queue:<name>` of job ids, registries are sorted sets, and workers take commands
+// on `rq:pubsub:<worker name>`. Multi-key changes run as Lua scripts, so a worker popping
+// the same job at the same moment sees either the old state or the new one, never half.
+import { Redis } from 'ioredis';
+import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import type { WorkerAction } from '../capabilities.js';
+
+const JOB = 'rq:job:';
+const QUEUE = 'rq:queue:';
+const QUEUES_SET = 'rq:queues';
+
+/** ISO 8601 as RQ writes it (utcformat): microseconds, trailing Z. */
+const rqNow = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+
+/** Cancels a job that has not started: out of its queue and the deferred / scheduled registries, into canceled. */
+const CANCEL = `
+local job = KEYS[1]
+local id = ARGV[1]
+local status = redis.call('HGET', job, 'status')
+if not status then return 'missing' end
+if status ~= 'queued' and status ~= 'deferred' and status ~= 'scheduled' then return status end
+local origin = redis.call('HGET', job, 'origin')
+redis.call('LREM', 'rq:queue:' .. origin, 0, id)
+redis.call('ZREM', 'rq:deferred:' .. origin, id)
+redis.call('ZREM', 'rq:scheduled:' .. origin, id)
+redis.call('HSET', job, 'status', 'canceled')
+redis.call('ZADD', 'rq:canceled:' .. origin, ARGV[2], id)
+return 'ok'`;
+
+/** A new job with the original's exact serialized call (its `data`), fresh state, at the back of its queue. */
+const CLONE = `
+local src, dst = KEYS[1], KEYS[2]
+if redis.call('EXISTS', src) == 0 then return false end
+if redis.call('EXISTS', dst) == 1 then return 'exists' end
+local keep = {'data', 'origin', 'description', 'timeout', 'result_ttl', 'failure_ttl', 'ttl', 'meta', 'serializer',
+              'success_callback_name', 'failure_callback_name', 'stopped_callback_name',
+              'success_callback_timeout', 'failure_callback_timeout'}
+for _, field in ipairs(keep) do
+  local v = redis.call('HGET', src, field)
+  if v then redis.call('HSET', dst, field, v) end
+end
+local origin = redis.call('HGET', src, 'origin')
+redis.call('HSET', dst, 'status', 'queued', 'created_at', ARGV[2], 'enqueued_at', ARGV[2],
+           'started_at', '', 'ended_at', '', 'last_heartbeat', '', 'worker_name', '', 'group_id', '')
+redis.call('SADD', '${QUEUES_SET}', 'rq:queue:' .. origin)
+redis.call('RPUSH', 'rq:queue:' .. origin, ARGV[1])
+return origin`;
+
+/** Empties a queue the way RQ's Queue.empty() does: the ids and the jobs they name. */
+const PURGE = `
+local count = 0
+while true do
+  local id = redis.call('LPOP', KEYS[1])
+  if not id then break end
+  redis.call('DEL', '${JOB}' .. id, '${JOB}' .. id .. ':dependents')
+  count = count + 1
+end
+return count`;
+
+/** Failed jobs back on their queue, as FailedJobRegistry.requeue does for each. */
+const REQUEUE_FAILED = `
+local failed, queue = KEYS[1], KEYS[2]
+local ids = redis.call('ZRANGE', failed, 0, -1)
+local n = 0
+for _, id in ipairs(ids) do
+  local job = '${JOB}' .. id
+  if redis.call('EXISTS', job) == 1 then
+    redis.call('HSET', job, 'status', 'queued', 'started_at', '', 'ended_at', '', 'exc_info', '', 'enqueued_at', ARGV[1])
+    redis.call('RPUSH', queue, id)
+    n = n + 1
+  end
+  redis.call('ZREM', failed, id)
+end
+if n > 0 then redis.call('SADD', '${QUEUES_SET}', queue) end
+return n`;
+
+export class RqDriver implements EngineDriver {
+  readonly engine = 'rq' as const;
+  readonly capabilities = {
+    'task.retry': { via: 'broker', note: "a new job with the original's exact serialized call, while RQ still keeps the original job (failure_ttl, result_ttl)" },
+    'task.cancel': { via: 'broker', note: 'queued, deferred or scheduled jobs' },
+    'task.terminate': { via: 'broker', note: "stop-job: the worker kills the job's work horse" },
+    'queue.purge': { via: 'broker' },
+    'queue.requeue_dead_letters': { via: 'broker', note: "the queue's failed job registry" },
+    'worker.shutdown': { via: 'broker', note: 'warm shutdown: the current job finishes first' },
+  } as const;
+
+  private readonly redis: Redis;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-rq-driver' });
+    this.redis.on('error', () => undefined); // surfaced by the failing command
+  }
+
+  async retry(_payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+    const origin = await this.redis.eval(CLONE, 2, JOB + original.taskId, JOB + newTaskId, newTaskId, rqNow());
+    // Without the original job RQ's pickled call is gone; rebuilding it needs the agent (not yet).
+    if (origin === null) throw new NoPayload();
+    if (origin === 'exists') throw new Error(`job ${newTaskId} already exists`);
+    return { detail: { newTaskId, queue: origin } };
+  }
+
+  async cancel(task: TaskRef): Promise<Dispatch> {
+    const result = await this.redis.eval(CANCEL, 1, JOB + task.taskId, task.taskId, String(Math.floor(Date.now() / 1000)));
+    if (result !== 'ok') throw new Error(result === 'missing' ? 'RQ no longer has this job' : `RQ says the job is ${result}: only queued, deferred or scheduled jobs can be cancelled`);
+    return { detail: { rqStatus: 'canceled' } };
+  }
+
+  async terminate(task: TaskRef): Promise<Dispatch> {
+    const worker = await this.redis.hget(JOB + task.taskId, 'worker_name');
+    if (!worker) throw new Error('RQ says no worker is running this job');
+    await this.redis.publish(`rq:pubsub:${worker}`, JSON.stringify({ command: 'stop-job', job_id: task.taskId }));
+    return { detail: { worker } };
+  }
+
+  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+    return { purged: Number(await this.redis.eval(PURGE, 1, QUEUE + queue)) };
+  }
+
+  async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
+    return { requeued: Number(await this.redis.eval(REQUEUE_FAILED, 2, `rq:failed:${queue}`, QUEUE + queue, rqNow())) };
+  }
+
+  async queueDepth(queue: string): Promise<number | null> {
+    return this.redis.llen(QUEUE + queue);
+  }
+
+  async workerControl(hostname: string, action: WorkerAction): Promise<Dispatch> {
+    if (action !== 'shutdown') throw new Error(`RQ workers have no ${action}`);
+    const listening = await this.redis.publish(`rq:pubsub:${hostname}`, JSON.stringify({ command: 'shutdown' }));
+    if (!listening) throw new Error(`no RQ worker named ${hostname} is listening`);
+    return {};
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}

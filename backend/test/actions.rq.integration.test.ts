@@ -1,0 +1,106 @@
+// The RQ driver against real RQ workers: cancel, terminate, retry from RQ's own copy of the
+// job, purge, requeue of failed jobs, and worker shutdown.
+import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { RqDriver } from '../src/engines/rq/driver.js';
+import { covers } from './helpers/coverage.js';
+import { enqueue, jobOf, RQ_REDIS_URL, rqctl, startRqWorker, uniqueQueue, type RqWorker } from './helpers/rq.js';
+import { eventually, sleep } from './helpers/wait.js';
+
+jest.setTimeout(120_000);
+
+const ref = (taskId: string) => ({ taskId, name: null, queue: null, worker: null, state: 'failed' });
+const statusOf = async (id: string, ...want: string[]) => eventually(async () => {
+  const job = await jobOf(id);
+  if (!job || !want.includes(job.status)) throw new Error(`job ${id} is ${job?.status ?? 'gone'}, waiting for ${want.join('/')}`);
+  return job;
+}, 60_000, 300);
+
+describe('RQ driver', () => {
+  const driver = new RqDriver(RQ_REDIS_URL);
+  const workers: RqWorker[] = [];
+  const worker = (...queues: string[]) => {
+    const w = startRqWorker(queues);
+    workers.push(w);
+    return w;
+  };
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await driver.close();
+  });
+
+  test('a cancelled queued job never runs', async () => {
+    covers('rq', 'task.cancel');
+    const queue = uniqueQueue('cancel');
+    const key = randomUUID();
+    const id = await enqueue(queue, 'count', [key]);
+    await driver.cancel(ref(id));
+    expect((await jobOf(id))?.status).toBe('canceled');
+    expect(await driver.queueDepth(queue)).toBe(0);
+    const w = worker(queue);
+    await sleep(3000); // a worker on the queue now would have run it
+    expect(await rqctl<number>('runs', key)).toBe(0);
+    await w.stop();
+    await expect(driver.cancel(ref(id))).rejects.toThrow(/the job is canceled/);
+  });
+
+  test('a running job is stopped', async () => {
+    covers('rq', 'task.terminate');
+    const queue = uniqueQueue('term');
+    worker(queue);
+    const id = await enqueue(queue, 'sleep', [60]);
+    await statusOf(id, 'started');
+    const started = Date.now();
+    await driver.terminate(ref(id));
+    await statusOf(id, 'stopped', 'failed');
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  test('retry runs a new job with the exact original call', async () => {
+    covers('rq', 'task.retry');
+    const queue = uniqueQueue('retry');
+    worker(queue);
+    const id = await enqueue(queue, 'flaky', [randomUUID(), 'hunter2-secret']);
+    await statusOf(id, 'failed');
+    const newId = randomUUID();
+    const d = await driver.retry(null, newId, ref(id));
+    expect(d.detail).toMatchObject({ newTaskId: newId, queue });
+    const rerun = await statusOf(newId, 'finished');
+    expect(rerun.result).toBe('ok after 2 attempts');
+    expect((await jobOf(id))?.status).toBe('failed'); // the original stays as it was
+    await expect(driver.retry(null, randomUUID(), ref('no-such-job'))).rejects.toThrow(/no retry payload/);
+  });
+
+  test('purge empties exactly the target queue', async () => {
+    covers('rq', 'queue.purge');
+    const target = uniqueQueue('purge');
+    const other = uniqueQueue('keep');
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await enqueue(target, 'add', [i, i]));
+    for (let i = 0; i < 2; i++) await enqueue(other, 'add', [i, i]);
+    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    expect(await driver.queueDepth(target)).toBe(0);
+    expect(await driver.queueDepth(other)).toBe(2);
+    expect(await jobOf(ids[0]!)).toBeNull();
+  });
+
+  test('failed jobs are requeued and run again', async () => {
+    covers('rq', 'queue.requeue_dead_letters');
+    const queue = uniqueQueue('dlq');
+    const w = worker(queue);
+    const ids = [await enqueue(queue, 'flaky', [randomUUID()]), await enqueue(queue, 'flaky', [randomUUID()])];
+    for (const id of ids) await statusOf(id, 'failed');
+    expect((await driver.requeueDeadLetters(queue)).requeued).toBe(2);
+    for (const id of ids) expect((await statusOf(id, 'finished')).result).toBe('ok after 2 attempts');
+    await w.stop();
+  });
+
+  test('a worker is shut down', async () => {
+    covers('rq', 'worker.shutdown');
+    const w = worker(uniqueQueue('shutdown'));
+    await eventually(async () => expect(w.output()).toMatch(/Listening on|listening on|\*\*\* Listening/i), 30_000, 300).catch(() => sleep(3000));
+    await eventually(() => driver.workerControl(w.name, 'shutdown'), 20_000, 500);
+    await eventually(async () => expect(w.process.exitCode).not.toBeNull(), 30_000, 300);
+  });
+});

@@ -1,0 +1,29 @@
+"""A small RQ app for z4j's integration tests. Redis from Z4J_TEST_REDIS (default db 7)."""
+import os
+import time
+
+import redis
+
+_counter = redis.Redis.from_url(os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/7"))
+
+
+def add(x, y):
+    return x + y
+
+
+def flaky(key, password=None):
+    """Fails its first run and succeeds on the next (the attempt count lives in Redis)."""
+    attempt = _counter.incr(f"z4j-test-rq-flaky:{key}")
+    if attempt == 1:
+        raise RuntimeError(f"first attempt of {key} fails")
+    return f"ok after {attempt} attempts"
+
+
+def count(key):
+    """Counts its runs in Redis, so a test can prove a job never ran."""
+    return _counter.incr(f"z4j-test-rq-runs:{key}")
+
+
+def sleep(seconds):
+    time.sleep(seconds)
+    return seconds
