@@ -8,6 +8,7 @@ import { reconcileCommands } from './actions/commands.js';
 import { DbPayloadStore } from './actions/payloads.js';
 import { createApp } from './api/app.js';
 import { CeleryDriver } from './engines/celery/driver.js';
+import { DramatiqDriver } from './engines/dramatiq/driver.js';
 import { RqDriver } from './engines/rq/driver.js';
 import type { EngineDriver } from './engines/driver.js';
 import type { Engine } from './ingest/envelope.js';
@@ -117,7 +118,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);
   if (config.Z4J_RQ_REDIS_URL) drivers.set('rq', new RqDriver(config.Z4J_RQ_REDIS_URL));
-  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log);
+  if (config.Z4J_DRAMATIQ_REDIS_URL) drivers.set('dramatiq', new DramatiqDriver(config.Z4J_DRAMATIQ_REDIS_URL));
+  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
 
   const timers = [
     every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT)),

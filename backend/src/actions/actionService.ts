@@ -24,6 +24,7 @@ const ACCEPTS: Record<TaskAction, readonly string[]> = {
 
 export interface Requester {
   projectId: number;
+  projectSlug: string;
   idempotencyKey: string;
   requestedBy: string;
 }
@@ -34,6 +35,8 @@ export class ActionService {
     readonly drivers: ReadonlyMap<Engine, EngineDriver>,
     private readonly payloads: PayloadStore,
     private readonly log: Logger,
+    /** Records an event in a task's timeline (through the ingest pipeline, like any source). */
+    private readonly recordEvent: (candidate: Record<string, unknown>) => Promise<void> = async () => undefined,
   ) {}
 
   driver(engine: Engine, capability: Capability): EngineDriver {
@@ -71,6 +74,14 @@ export class ActionService {
       return { state: 'succeeded', detail: { ...d.detail, newTaskId } };
     }
     const d = action === 'cancel' ? await driver.cancel!(task) : await driver.terminate!(task);
+    if (d.confirmed) {
+      // The engine will not tell anyone (the message simply left its queue): the timeline hears it from us.
+      await this.recordEvent({
+        v: 1, type: 'task', id: `z4j-command-${command.id}`, engine: driver.engine, project: who.projectSlug, kind: 'revoked',
+        taskId: task.taskId, occurredAt: Date.now(), fields: { name: task.name ?? undefined, reason: `${action === 'cancel' ? 'cancelled' : 'terminated'} from z4j by ${who.requestedBy}` },
+      });
+      return { state: 'succeeded', detail: d.detail };
+    }
     // Settled by the reconciler when the engine reports what the task did.
     return { state: 'dispatched', detail: d.detail };
   }

@@ -24,6 +24,11 @@ export interface TaskRef {
 export interface Dispatch {
   /** Extra facts for the command's outcome (e.g. the new task id of a retry, messages purged). */
   detail?: Record<string, unknown>;
+  /**
+   * The action is done and no engine event will report it (e.g. a message removed from its
+   * queue): z4j records the outcome in the task's timeline itself.
+   */
+  confirmed?: boolean;
 }
 
 export class NoPayload extends Error {

@@ -17,7 +17,7 @@ export function testApp(db: Db, drivers: Map<Engine, EngineDriver> = new Map()) 
   const metrics = createMetrics();
   const config = loadConfig({});
   const sealer = new Sealer([{ id: 1, key: randomBytes(32) }]);
-  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log);
   const pipeline = new IngestPipeline(db, { capacity: 100000, batchSize: 2000, flushMs: 0, maxFieldChars: 1000 }, metrics, log);
+  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
   return { sealer, actions, app: createApp({ db, config, metrics, pipeline, sources: [], log, sealer, actions, version: 'test' }), pipeline };
 }

@@ -51,7 +51,7 @@ export const taskAction = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine: e, taskId, action } = taskParams.parse(req.params);
   const key = keyOf(req);
   const project = await projectOf(ctx, req);
-  await answer(res, () => ctx.actions.taskAction(e, taskId, action, { projectId: project.id, idempotencyKey: key, requestedBy: callerName(res) }));
+  await answer(res, () => ctx.actions.taskAction(e, taskId, action, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
 };
 
 const workerParams = z.object({ engine, hostname: name, action: z.enum(WORKER_ACTIONS).exclude(['shutdown']) });
@@ -79,7 +79,7 @@ async function runWorkerAction(ctx: ApiContext, req: Request, res: Response, e: 
   if (missing.length) throw new ApiError(400, 'BAD_REQUEST', `${action} needs ${missing.join(', ')}`);
   const key = keyOf(req);
   const project = await projectOf(ctx, req);
-  await answer(res, () => ctx.actions.workerAction(e, hostname, action, args, { projectId: project.id, idempotencyKey: key, requestedBy: callerName(res) }));
+  await answer(res, () => ctx.actions.workerAction(e, hostname, action, args, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
 }
 
 export const workerAction = (ctx: ApiContext): Handler => async (req, res) => {
@@ -121,7 +121,7 @@ export const purgeQueue = (ctx: ApiContext): Handler => async (req, res) => {
     if (err instanceof PurgeTokenError) throw new ApiError(err.code === 'TOKEN_MISMATCH' ? 403 : 409, err.code, err.message);
     throw err;
   }
-  const { command, created } = await ctx.actions.purgeQueue(e, queue, { projectId: project.id, idempotencyKey: `purge:${claims.jti}`, requestedBy: callerName(res) }, {}).catch((err) => {
+  const { command, created } = await ctx.actions.purgeQueue(e, queue, { projectId: project.id, projectSlug: project.slug, idempotencyKey: `purge:${claims.jti}`, requestedBy: callerName(res) }, {}).catch((err) => {
     if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
     throw err;
   });
@@ -134,7 +134,7 @@ export const requeueDeadLetters = (ctx: ApiContext): Handler => async (req, res)
   const { engine: e, queue } = queueParams.parse(req.params);
   const key = keyOf(req);
   const project = await projectOf(ctx, req);
-  await answer(res, () => ctx.actions.requeueDeadLetters(e, queue, { projectId: project.id, idempotencyKey: key, requestedBy: callerName(res) }));
+  await answer(res, () => ctx.actions.requeueDeadLetters(e, queue, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
 };
 
 export const getCommand = (ctx: ApiContext): Handler => async (req, res) => {

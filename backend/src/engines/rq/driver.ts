@@ -104,7 +104,7 @@ export class RqDriver implements EngineDriver {
   async cancel(task: TaskRef): Promise<Dispatch> {
     const result = await this.redis.eval(CANCEL, 1, JOB + task.taskId, task.taskId, String(Math.floor(Date.now() / 1000)));
     if (result !== 'ok') throw new Error(result === 'missing' ? 'RQ no longer has this job' : `RQ says the job is ${result}: only queued, deferred or scheduled jobs can be cancelled`);
-    return { detail: { rqStatus: 'canceled' } };
+    return { confirmed: true, detail: { rqStatus: 'canceled' } };
   }
 
   async terminate(task: TaskRef): Promise<Dispatch> {

@@ -1,0 +1,119 @@
+// Dramatiq over its Redis broker (dramatiq 2.x layout, namespace "dramatiq"): a queue is a
+// list of redis message ids `ns:q` plus a hash `ns:q.msgs` of id → message JSON; delayed
+// messages live in `ns:q.DQ`; dead letters in the sorted set `ns:q.XQ` and hash `ns:q.XQ.msgs`.
+// Messages are plain JSON, so a retry is built from the sealed payload like Dramatiq's own
+// `Actor.send` would build it. Multi-key changes run as Lua, atomically against workers.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+
+/** Largest queue a cancel searches (a Lua scan blocks Redis while it runs). */
+const MAX_CANCEL_SCAN = 50_000;
+
+/** Removes the message whose message_id is ARGV[1] from a queue and its delayed queue. */
+const CANCEL = `
+for _, q in ipairs({KEYS[1], KEYS[2]}) do
+  local msgs = q .. '.msgs'
+  if redis.call('LLEN', q) > tonumber(ARGV[2]) then return 'too_big' end
+  for _, rid in ipairs(redis.call('LRANGE', q, 0, -1)) do
+    local data = redis.call('HGET', msgs, rid)
+    if data and cjson.decode(data)['message_id'] == ARGV[1] then
+      redis.call('LREM', q, 0, rid)
+      redis.call('HDEL', msgs, rid)
+      return 'ok'
+    end
+  end
+end
+return 'not_queued'`;
+
+/** Empties a queue and its delayed queue: the waiting ids and their messages, not those in flight. */
+const PURGE = `
+local n = 0
+for _, q in ipairs({KEYS[1], KEYS[2]}) do
+  local msgs = q .. '.msgs'
+  while true do
+    local rid = redis.call('LPOP', q)
+    if not rid then break end
+    redis.call('HDEL', msgs, rid)
+    n = n + 1
+  end
+end
+return n`;
+
+/** Dead letters back on their queue, as they were. */
+const REQUEUE_XQ = `
+local q, xq = KEYS[1], KEYS[2]
+local n = 0
+for _, rid in ipairs(redis.call('ZRANGE', xq, 0, -1)) do
+  local data = redis.call('HGET', xq .. '.msgs', rid)
+  if data then
+    redis.call('HSET', q .. '.msgs', rid, data)
+    redis.call('RPUSH', q, rid)
+    n = n + 1
+  end
+  redis.call('ZREM', xq, rid)
+  redis.call('HDEL', xq .. '.msgs', rid)
+end
+return n`;
+
+const ENQUEUE = `
+redis.call('HSET', KEYS[1] .. '.msgs', ARGV[1], ARGV[2])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 1`;
+
+export class DramatiqDriver implements EngineDriver {
+  readonly engine = 'dramatiq' as const;
+  readonly capabilities = {
+    'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (Redis broker)' },
+    'task.cancel': { via: 'broker', note: 'messages still waiting in their queue (Redis broker)' },
+    'queue.purge': { via: 'broker', note: 'waiting and delayed messages; dead letters stay (Redis broker)' },
+    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker)' },
+  } as const;
+
+  private readonly redis: Redis;
+
+  constructor(url: string, private readonly namespace = 'dramatiq') {
+    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-dramatiq-driver' });
+    this.redis.on('error', () => undefined);
+  }
+
+  private key(queue: string): string {
+    return `${this.namespace}:${queue}`;
+  }
+
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+    if (!payload) throw new NoPayload();
+    const queue = payload.queue ?? original.queue ?? 'default';
+    const redisMessageId = randomUUID();
+    const options = { ...(payload.options ?? {}), redis_message_id: redisMessageId };
+    delete (options as Record<string, unknown>).eta; // a retry runs now
+    const message = { queue_name: queue, actor_name: payload.name, args: payload.args, kwargs: payload.kwargs, options, message_id: newTaskId, message_timestamp: Date.now() };
+    await this.redis.eval(ENQUEUE, 1, this.key(queue), redisMessageId, JSON.stringify(message));
+    return { detail: { newTaskId, queue } };
+  }
+
+  async cancel(task: TaskRef): Promise<Dispatch> {
+    if (!task.queue) throw new Error('z4j does not know the queue of this message');
+    const r = await this.redis.eval(CANCEL, 2, this.key(task.queue), this.key(`${task.queue}.DQ`), task.taskId, String(MAX_CANCEL_SCAN));
+    if (r === 'too_big') throw new Error(`queue ${task.queue} holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
+    if (r !== 'ok') throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
+    return { confirmed: true };
+  }
+
+  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+    return { purged: Number(await this.redis.eval(PURGE, 2, this.key(queue), this.key(`${queue}.DQ`))) };
+  }
+
+  async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
+    return { requeued: Number(await this.redis.eval(REQUEUE_XQ, 2, this.key(queue), this.key(`${queue}.XQ`))) };
+  }
+
+  async queueDepth(queue: string): Promise<number | null> {
+    const [a, b] = await Promise.all([this.redis.llen(this.key(queue)), this.redis.llen(this.key(`${queue}.DQ`))]);
+    return a + b;
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,78 @@
+// The Dramatiq driver against real Dramatiq workers on Redis: cancel a waiting message,
+// retry from a payload, purge, requeue dead letters.
+import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { DramatiqDriver } from '../src/engines/dramatiq/driver.js';
+import { covers } from './helpers/coverage.js';
+import { DRAMATIQ_REDIS_URL, dqctl, startDramatiqWorker, type DramatiqWorker } from './helpers/dramatiq.js';
+import { uniqueQueue } from './helpers/rq.js';
+import { eventually, sleep } from './helpers/wait.js';
+
+jest.setTimeout(120_000);
+
+describe('Dramatiq driver (Redis broker)', () => {
+  const driver = new DramatiqDriver(DRAMATIQ_REDIS_URL);
+  const workers: DramatiqWorker[] = [];
+  const worker = (queue: string) => {
+    const w = startDramatiqWorker(queue);
+    workers.push(w);
+    return w;
+  };
+  const runs = (queue: string, key: string) => dqctl<number>(queue, 'runs', key);
+  const ref = (taskId: string, queue: string) => ({ taskId, name: null, queue, worker: null, state: 'enqueued' });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await driver.close();
+  });
+
+  test('a cancelled waiting message never runs', async () => {
+    covers('dramatiq', 'task.cancel');
+    const queue = uniqueQueue('dq_cancel');
+    const key = randomUUID();
+    const id = await dqctl<string>(queue, 'send', 'count', JSON.stringify([key]));
+    const kept = await dqctl<string>(queue, 'send', 'count', JSON.stringify([`${key}-kept`]));
+    await driver.cancel(ref(id, queue));
+    expect(await driver.queueDepth(queue)).toBe(1);
+    worker(queue);
+    await eventually(async () => expect(await runs(queue, `${key}-kept`)).toBe(1), 60_000, 500);
+    expect(await runs(queue, key)).toBe(0);
+    await expect(driver.cancel(ref(kept, queue))).rejects.toThrow(/no longer waiting/);
+  });
+
+  test('retry sends a new message built from the payload, and it runs', async () => {
+    covers('dramatiq', 'task.retry');
+    const queue = uniqueQueue('dq_retry');
+    worker(queue);
+    const key = randomUUID();
+    const newId = randomUUID();
+    await driver.retry({ name: 'count', args: [key], kwargs: {}, queue }, newId, ref('original', queue));
+    await eventually(async () => expect(await runs(queue, key)).toBe(1), 60_000, 500);
+    await expect(driver.retry(null, randomUUID(), ref('original', queue))).rejects.toThrow(/no retry payload/);
+  });
+
+  test('purge empties exactly the target queue', async () => {
+    covers('dramatiq', 'queue.purge');
+    const target = uniqueQueue('dq_purge');
+    const other = uniqueQueue('dq_keep');
+    for (let i = 0; i < 3; i++) await dqctl(target, 'send', 'count', JSON.stringify([randomUUID()]));
+    for (let i = 0; i < 2; i++) await dqctl(other, 'send', 'count', JSON.stringify([randomUUID()]));
+    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    expect(await driver.queueDepth(target)).toBe(0);
+    expect(await driver.queueDepth(other)).toBe(2);
+  });
+
+  test('dead letters are requeued and run again', async () => {
+    covers('dramatiq', 'queue.requeue_dead_letters');
+    const queue = uniqueQueue('dq_xq');
+    const w = worker(queue);
+    const key = randomUUID();
+    await dqctl(queue, 'send', 'flaky', JSON.stringify([key]));
+    await eventually(async () => expect(await dqctl<number>(queue, 'dead')).toBe(1), 60_000, 500);
+    expect((await driver.requeueDeadLetters(queue)).requeued).toBe(1);
+    await eventually(async () => expect(await runs(queue, key)).toBe(2), 60_000, 500);
+    expect(await dqctl<number>(queue, 'dead')).toBe(0);
+    await w.stop();
+    await sleep(100);
+  });
+});

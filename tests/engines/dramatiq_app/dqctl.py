@@ -1,0 +1,18 @@
+"""Test-side Dramatiq operations, printing JSON:
+  dqctl.py send <actor> '<args JSON>'   → the message id (on Z4J_TEST_QUEUE)
+  dqctl.py runs <key>                   → how many times the actor ran for key
+  dqctl.py dead                         → dead letters on Z4J_TEST_QUEUE
+"""
+import json
+import sys
+
+import tasks
+
+cmd = sys.argv[1]
+if cmd == "send":
+    actor = getattr(tasks, sys.argv[2])
+    print(json.dumps(actor.send(*json.loads(sys.argv[3])).message_id))
+elif cmd == "runs":
+    print(json.dumps(int(tasks._counter.get(f"z4j-test-dq-runs:{sys.argv[2]}") or 0)))
+elif cmd == "dead":
+    print(json.dumps(tasks._counter.zcard(f"dramatiq:{tasks.QUEUE}.XQ")))
