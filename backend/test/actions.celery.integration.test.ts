@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { pino } from 'pino';
+import { payloadAad } from '../src/actions/payloads.js';
 import { loadConfig } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
 import { covers } from './helpers/coverage.js';
@@ -119,6 +120,29 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     await driver.retry!({ name: 'z4j.add', args: [40, 2], kwargs: {}, queue: celery.queue }, newId, { taskId: 'original', name: 'z4j.add', queue: celery.queue, worker: null, state: 'failed' });
     const d = await taskInState(newId, 'succeeded');
     expect(d.task.result).toBe('42'); // Celery events carry the result's repr
+  });
+
+  test('retry from z4j re-sends the sealed original arguments, secrets included, as a linked new task', async () => {
+    covers('celery', 'task.retry');
+    const key = randomUUID();
+    const args = [key];
+    const kwargs = { password: 'hunter2-secret' };
+    const id = await sendTask(celery, 'z4j.fail_once', args, { kwargs });
+    const failed = await taskInState(id, 'failed');
+    expect(JSON.stringify(failed)).not.toContain('hunter2-secret'); // the display copy is redacted
+    // What ingest stores from the agent's first event of the task (the agent is not part of this test).
+    const projectId = (await svc.db.query<{ id: number }>("SELECT id FROM projects WHERE slug = 'default'")).rows[0]!.id;
+    const payload = { name: 'z4j.fail_once', args, kwargs, queue: celery.queue };
+    await svc.db.query('INSERT INTO task_payloads (project_id, engine, task_id, sealed) VALUES ($1, $2, $3, $4)', [projectId, 'celery', id, svc.sealer.seal(JSON.stringify(payload), payloadAad(projectId, 'celery', id))]);
+    const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/retry`);
+    expect([r.status, r.body.command.state]).toEqual([202, 'succeeded']);
+    const newId = String(r.body.command.outcome?.newTaskId);
+    const rerun = await taskInState(newId, 'succeeded');
+    expect(rerun.task.result).toBe("'ok after 2 attempts'");
+    const links = await call<{ task: { retryOf: string | null; retriedAs: string[] } }>('GET', `/api/tasks/celery/${newId}`, { key: null });
+    expect(links.body.task.retryOf).toBe(id);
+    const original = await call<{ task: { retryOf: string | null; retriedAs: string[] } }>('GET', `/api/tasks/celery/${id}`, { key: null });
+    expect(original.body.task.retriedAs).toEqual([newId]);
   });
 
   test('retry without a captured payload fails plainly', async () => {

@@ -140,7 +140,7 @@ export function openApiDocument(version: string) {
         TaskDetail: {
           type: 'object',
           properties: {
-            task: { allOf: [ref('Task')], properties: { traceback: nullable('string') } },
+            task: { allOf: [ref('Task')], properties: { traceback: nullable('string'), retryOf: { ...nullable('string'), description: 'The task this one is a retry of (retried from z4j).' }, retriedAs: { type: 'array', items: { type: 'string' }, description: 'Retries of this task sent from z4j.' } } },
             events: { type: 'array', items: ref('TaskEvent') },
             children: { type: 'array', items: { type: 'object', properties: { engine: { type: 'string' }, taskId: { type: 'string' }, name: nullable('string'), state: { type: 'string' } } } },
           },

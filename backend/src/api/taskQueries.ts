@@ -101,7 +101,7 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
     await db.query(`SELECT ${TASK_SELECT}, t.traceback FROM tasks t WHERE t.project_id = $1 AND t.engine = $2 AND t.task_id = $3`, [projectId, engine, taskId])
   ).rows[0];
   if (!task) return null;
-  const [events, children] = await Promise.all([
+  const [events, children, retries] = await Promise.all([
     db.query(
       `SELECT event_id AS id, kind, occurred_at AS "occurredAt", worker, fields FROM task_events
         WHERE project_id = $1 AND engine = $2 AND task_id = $3 ORDER BY occurred_at, event_id LIMIT 1000`,
@@ -112,6 +112,14 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
         WHERE t.project_id = $1 AND t.parent_id = $2 AND t.engine = $3 ORDER BY t.first_seen_at LIMIT 1000`,
       [projectId, taskId, engine],
     ),
+    // Retries from z4j: what this task was retried from, and what it was retried as.
+    db.query<{ original: string; retry: string }>(
+      `SELECT original_task_id AS original, new_task_id AS retry FROM task_retries
+        WHERE project_id = $1 AND engine = $2 AND (new_task_id = $3 OR original_task_id = $3) ORDER BY created_at LIMIT 1000`,
+      [projectId, engine, taskId],
+    ),
   ]);
-  return { task, events: events.rows, children: children.rows };
+  const retryOf = retries.rows.find((r) => r.retry === taskId)?.original ?? null;
+  const retriedAs = retries.rows.filter((r) => r.original === taskId).map((r) => r.retry);
+  return { task: { ...task, retryOf, retriedAs }, events: events.rows, children: children.rows };
 }

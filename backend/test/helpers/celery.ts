@@ -110,8 +110,8 @@ async function runApp(c: CeleryEnv, script: string, args: string[]): Promise<str
 }
 
 /** Sends one task by name; returns its id. */
-export function sendTask(c: CeleryEnv, name: string, args: unknown[], opts: { countdown?: number; queue?: string } = {}): Promise<string> {
-  return runApp(c, 'send_one.py', [name, JSON.stringify(args), opts.countdown === undefined ? '' : String(opts.countdown), ...(opts.queue ? [opts.queue] : [])]);
+export function sendTask(c: CeleryEnv, name: string, args: unknown[], opts: { countdown?: number; queue?: string; kwargs?: Record<string, unknown> } = {}): Promise<string> {
+  return runApp(c, 'send_one.py', [name, JSON.stringify(args), opts.countdown === undefined ? '' : String(opts.countdown), opts.queue ?? '', JSON.stringify(opts.kwargs ?? {})]);
 }
 
 /** What a worker says about itself through Celery's own remote control (stats, active_queues, registered). */

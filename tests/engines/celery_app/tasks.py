@@ -57,3 +57,15 @@ def flaky(self, key, password=None):
 def sleep(seconds):
     time.sleep(seconds)
     return seconds
+
+
+@app.task(name="z4j.fail_once")
+def fail_once(key, password=None):
+    """Fails its first run (no retry of its own) and succeeds on the next, but only with the
+    original secret argument: a retry that re-sent a redacted copy would fail again."""
+    attempt = _counter.incr(f"z4j-test-fail-once:{key}")
+    if password != "hunter2-secret":
+        raise ValueError("called without the original password")
+    if attempt == 1:
+        raise RuntimeError(f"first attempt of {key} fails")
+    return f"ok after {attempt} attempts"

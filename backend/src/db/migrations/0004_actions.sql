@@ -32,3 +32,15 @@ CREATE TABLE task_retries (
   PRIMARY KEY (project_id, engine, new_task_id)
 );
 CREATE INDEX task_retries_by_original ON task_retries (project_id, engine, original_task_id);
+
+-- The exact payload a retry re-sends, sealed (AES-256-GCM, crypto/seal.ts; bound to its row by
+-- the additional data `task-payload:<project id>:<engine>:<task id>`). Never returned by any
+-- read API. Written by ingest from the agent's first event of a task; first write wins.
+CREATE TABLE IF NOT EXISTS task_payloads (
+  project_id  int NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+  engine      text COLLATE "C" NOT NULL,
+  task_id     text COLLATE "C" NOT NULL,
+  sealed      bytea NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (project_id, engine, task_id)
+);
