@@ -43,6 +43,7 @@ export const settings = {
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your Dramatiq workers (RedisBroker, namespace "dramatiq"). Set it to act on Dramatiq messages and queues.',
   ],
+  Z4J_BULK_MAX_TASKS: [int(1, 1_000_000).default(10000), 'Most tasks one bulk retry or bulk cancel may act on.'],
   Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out.'],
   Z4J_SEAL_KEYS: [
     z.string().regex(/^\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*(,\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*)*$/, 'comma-separated <id>:<base64 of 32 bytes>, newest last').optional(),

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ActionService } from './actions/actionService.js';
+import { BulkActions } from './actions/bulk.js';
 import { reconcileCommands } from './actions/commands.js';
 import { DbPayloadStore } from './actions/payloads.js';
 import { createApp } from './api/app.js';
@@ -37,6 +38,7 @@ export interface Service {
   log: Logger;
   sealer: Sealer;
   actions: ActionService;
+  bulk: BulkActions;
   /** Where the API listens, e.g. http://127.0.0.1:8080. */
   url: string;
   stop(): Promise<void>;
@@ -121,13 +123,16 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   if (config.Z4J_DRAMATIQ_REDIS_URL) drivers.set('dramatiq', new DramatiqDriver(config.Z4J_DRAMATIQ_REDIS_URL));
   const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
 
+  const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS);
+
   const timers = [
+    every(1, log, 'bulk actions', () => bulk.runOnce()),
     every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT)),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
   ];
 
-  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, actions, version: VERSION });
+  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, actions, bulk, version: VERSION });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -139,7 +144,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   let stopped = false;
   return {
-    config, db, pipeline, sources, metrics, log, sealer, actions, url,
+    config, db, pipeline, sources, metrics, log, sealer, actions, bulk, url,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -27,6 +27,7 @@ export interface Requester {
   projectSlug: string;
   idempotencyKey: string;
   requestedBy: string;
+  bulkId?: number;
 }
 
 export class ActionService {
@@ -43,6 +44,13 @@ export class ActionService {
     const d = this.drivers.get(engine);
     if (!can(d, capability)) throw new ActionRefused(409, 'UNSUPPORTED', `${engine} does not support ${capability} here`);
     return d!;
+  }
+
+  /** Records an action refused before it reached an engine (for bulk jobs: every task gets an outcome). */
+  async refused(engine: Engine, target: string, kind: Capability, who: Requester, err: ActionRefused): Promise<Command> {
+    const { command, created } = await createCommand(this.db, { ...who, kind, engine, target, args: {} });
+    if (!created) return command;
+    return (await transition(this.db, command.id, 'failed', { code: err.code, message: err.message })) ?? command;
   }
 
   async taskAction(engine: Engine, taskId: string, action: TaskAction, who: Requester): Promise<{ command: Command; created: boolean }> {

@@ -25,11 +25,13 @@ export interface NewCommand {
   target: string;
   args: Record<string, unknown>;
   requestedBy: string;
+  /** The bulk job this command is part of. */
+  bulkId?: number;
 }
 
 export class IdempotencyConflict extends Error {}
 
-const COLUMNS = `id::int AS id, kind, engine, target, args, state, outcome, requested_by AS "requestedBy",
+export const COMMAND_COLUMNS = `id::int AS id, kind, engine, target, args, state, outcome, requested_by AS "requestedBy",
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
 
@@ -46,14 +48,14 @@ function canonical(v: unknown): string {
  */
 export async function createCommand(db: Db, c: NewCommand): Promise<{ command: Command; created: boolean }> {
   const inserted = await db.query<Command>(
-    `INSERT INTO commands (project_id, idempotency_key, kind, engine, target, args, state, requested_by)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'pending', $7)
+    `INSERT INTO commands (project_id, idempotency_key, kind, engine, target, args, state, requested_by, bulk_id)
+     VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'pending', $7, $8)
      ON CONFLICT (project_id, idempotency_key) DO NOTHING
-     RETURNING ${COLUMNS}`,
-    [c.projectId, c.idempotencyKey, c.kind, c.engine, c.target, JSON.stringify(c.args), c.requestedBy],
+     RETURNING ${COMMAND_COLUMNS}`,
+    [c.projectId, c.idempotencyKey, c.kind, c.engine, c.target, JSON.stringify(c.args), c.requestedBy, c.bulkId ?? null],
   );
   if (inserted.rows[0]) return { command: inserted.rows[0], created: true };
-  const existing = (await db.query<Command>(`SELECT ${COLUMNS} FROM commands WHERE project_id = $1 AND idempotency_key = $2`, [c.projectId, c.idempotencyKey])).rows[0]!;
+  const existing = (await db.query<Command>(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE project_id = $1 AND idempotency_key = $2`, [c.projectId, c.idempotencyKey])).rows[0]!;
   const same = existing.kind === c.kind && existing.engine === c.engine && existing.target === c.target && canonical(existing.args) === canonical(c.args);
   if (!same) throw new IdempotencyConflict('this Idempotency-Key was already used for a different request');
   return { command: existing, created: false };
@@ -64,14 +66,14 @@ export async function transition(db: Db, id: number, state: CommandState, outcom
   const res = await db.query<Command>(
     `UPDATE commands SET state = $2, outcome = coalesce(outcome, '{}'::jsonb) || coalesce($3::jsonb, '{}'::jsonb), updated_at = now()
       WHERE id = $1 AND state IN ('pending', 'dispatched')
-      RETURNING ${COLUMNS}`,
+      RETURNING ${COMMAND_COLUMNS}`,
     [id, state, outcome ? JSON.stringify(outcome) : null],
   );
   return res.rows[0] ?? null;
 }
 
 export async function getCommand(db: Db, projectId: number, id: number): Promise<Command | null> {
-  return (await db.query<Command>(`SELECT ${COLUMNS} FROM commands WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0] ?? null;
+  return (await db.query<Command>(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0] ?? null;
 }
 
 /**

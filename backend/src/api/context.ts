@@ -1,4 +1,5 @@
 import type { ActionService } from '../actions/actionService.js';
+import type { BulkActions } from '../actions/bulk.js';
 import type { Config } from '../config.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
@@ -18,5 +19,6 @@ export interface ApiContext {
   /** Seals what must be kept but never shown (retry payloads, agent secrets). */
   sealer: Sealer;
   actions: ActionService;
+  bulk: BulkActions;
   version: string;
 }

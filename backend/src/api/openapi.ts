@@ -129,6 +129,31 @@ export function openApiDocument(version: string) {
       '/api/queues/{engine}/{queue}/requeue-dead-letters': {
         post: { summary: "Put the queue's dead letters (failed jobs) back on it (Operator)", parameters: [projectParam, p('engine', 'Engine.'), p('queue', 'Queue name.'), idempotencyHeader], responses: commandAnswer },
       },
+      '/api/bulk/preview': {
+        post: {
+          summary: 'What a bulk retry / cancel would act on: count (capped), per engine and whether it can, a sample (Operator)',
+          parameters: [projectParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('BulkRequest') } } },
+          responses: { '200': json({ type: 'object', properties: { count: { type: 'integer' }, overCap: { type: 'boolean' }, maxTasks: { type: 'integer' }, engines: { type: 'array', items: { type: 'object' } }, sample: { type: 'array', items: ref('Task') } } }), ...errors },
+        },
+      },
+      '/api/bulk': {
+        post: {
+          summary: 'Start a bulk retry / cancel over the explorer filters; runs in chunks, resumable (Operator)',
+          parameters: [projectParam, idempotencyHeader],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('BulkRequest') } } },
+          responses: { '200': json({ type: 'object', properties: { job: ref('BulkJob') } }, 'Seen this Idempotency-Key: the first job'), '202': json({ type: 'object', properties: { job: ref('BulkJob') } }), '422': json(ref('Error'), 'NO_TASKS, TOO_MANY_TASKS, IDEMPOTENCY_KEY_REUSED'), ...errors },
+        },
+      },
+      '/api/bulk/{id}': { get: { summary: 'A bulk job and its progress', parameters: [projectParam, p('id', 'Bulk job id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { job: ref('BulkJob') } }), ...errors } } },
+      '/api/bulk/{id}/outcomes': {
+        get: {
+          summary: 'Per-task outcomes of a bulk job (its commands), paged by command id',
+          parameters: [projectParam, p('id', 'Bulk job id.', { type: 'integer' }), q('after', 'Command id to continue after.', { type: 'integer' }), q('limit', '1–500, default 100.', { type: 'integer' })],
+          responses: { '200': json({ type: 'object', properties: { commands: { type: 'array', items: ref('Command') }, nextAfter: nullable('integer') } }), ...errors },
+        },
+      },
+      '/api/bulk/{id}/cancel': { post: { summary: 'Stop a running bulk job (Operator); commands already sent stay', parameters: [projectParam, p('id', 'Bulk job id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { job: ref('BulkJob') } }), ...errors } } },
       '/api/commands/{id}': { get: { summary: 'One command and its outcome', parameters: [projectParam, p('id', 'Command id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { command: ref('Command') } }), ...errors } } },
     },
     components: {
@@ -146,6 +171,15 @@ export function openApiDocument(version: string) {
           },
         },
         Worker: { type: 'object', properties: { engine: { type: 'string' }, hostname: { type: 'string' }, online: { type: 'boolean' }, firstSeenAt: time, lastSeenAt: time, offlineAt: time, heartbeatS: nullable('number'), active: nullable('integer'), processed: nullable('number'), loadavg: { type: ['array', 'null'] }, pid: nullable('integer'), software: nullable('string') } },
+        BulkRequest: { type: 'object', required: ['action'], properties: { action: { type: 'string', enum: ['retry', 'cancel'] }, filters: { type: 'object', description: 'The explorer filters as query strings: engine, state, name, queue, worker, from, to, q.', additionalProperties: { type: 'string' } } } },
+        BulkJob: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer' }, action: { type: 'string' }, filters: { type: 'object' }, state: { type: 'string', enum: ['running', 'succeeded', 'cancelled', 'failed'] }, total: { type: 'integer' },
+            message: nullable('string'), requestedBy: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
+            progress: { type: 'object', properties: { done: { type: 'integer' }, succeeded: { type: 'integer' }, failed: { type: 'integer' }, pending: { type: 'integer' }, skipped: { type: 'integer' } } },
+          },
+        },
         Command: {
           type: 'object',
           properties: {

@@ -2,7 +2,7 @@
 // handler. Express glue lives in app.ts; the OpenAPI document must describe each route here.
 import type { NextFunction, Request, Response } from 'express';
 import type { ApiContext } from './context.js';
-import { capabilities, getCommand, purgePreview, purgeQueue, requeueDeadLetters, taskAction, workerAction, workerShutdown } from './handlers/actions.js';
+import { bulkCancel, bulkGet, bulkOutcomes, bulkPreview, bulkStart, capabilities, getCommand, purgePreview, purgeQueue, requeueDeadLetters, taskAction, workerAction, workerShutdown } from './handlers/actions.js';
 import { getTask } from './handlers/getTask.js';
 import { health, metrics, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
@@ -41,5 +41,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview },
   { method: 'post', path: '/api/queues/:engine/:queue/purge', role: 'admin', handler: purgeQueue },
   { method: 'post', path: '/api/queues/:engine/:queue/requeue-dead-letters', role: 'operator', handler: requeueDeadLetters },
+  { method: 'post', path: '/api/bulk/preview', role: 'operator', handler: bulkPreview },
+  { method: 'post', path: '/api/bulk', role: 'operator', handler: bulkStart },
+  { method: 'get', path: '/api/bulk/:id', role: 'viewer', handler: bulkGet },
+  { method: 'get', path: '/api/bulk/:id/outcomes', role: 'viewer', handler: bulkOutcomes },
+  { method: 'post', path: '/api/bulk/:id/cancel', role: 'operator', handler: bulkCancel },
   { method: 'get', path: '/api/commands/:id', role: 'viewer', handler: getCommand },
 ];

@@ -59,7 +59,8 @@ const SEARCH_TEXT = `lower(t.task_id || ' ' || coalesce(t.name, '') || ' ' || le
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-export async function listTasks(db: Queryable, projectId: number, q: ListTasksQuery) {
+/** The explorer's filters as SQL over `tasks t` (bulk actions select with the same ones). */
+export function taskFilterSql(projectId: number, q: Omit<ListTasksQuery, 'limit'>): { where: string[]; params: unknown[] } {
   const where = ['t.project_id = $1'];
   const params: unknown[] = [projectId];
   const add = (sql: (p: string) => string, value: unknown) => {
@@ -79,6 +80,11 @@ export async function listTasks(db: Queryable, projectId: number, q: ListTasksQu
     params.push(at, id);
     where.push(`(t.first_seen_at, t.id) < ($${params.length - 1}::timestamptz, $${params.length}::bigint)`);
   }
+  return { where, params };
+}
+
+export async function listTasks(db: Queryable, projectId: number, q: ListTasksQuery) {
+  const { where, params } = taskFilterSql(projectId, q);
   params.push(q.limit + 1);
   const rows = (
     await db.query<Record<string, unknown> & { cursor: string }>(

@@ -118,3 +118,8 @@ export function sendTask(c: CeleryEnv, name: string, args: unknown[], opts: { co
 export async function inspectWorker<T>(c: CeleryEnv, hostname: string, what: 'stats' | 'active_queues' | 'registered'): Promise<T> {
   return JSON.parse(await runApp(c, 'inspect_worker.py', [hostname, what])) as T;
 }
+
+/** Sends many tasks in one process; returns their ids in order. */
+export async function sendTasks(c: CeleryEnv, tasks: { name: string; args?: unknown[]; kwargs?: Record<string, unknown> }[]): Promise<string[]> {
+  return JSON.parse(await runApp(c, 'send_many.py', [JSON.stringify(tasks)])) as string[];
+}

@@ -2,6 +2,8 @@
   rqctl.py enqueue <queue> <function> '<args JSON>'   → the job id
   rqctl.py job <job id>                              → {"status", "result", "worker"}
   rqctl.py runs <key>                                → how many times count(key) ran
+  rqctl.py enqueue-many <queue> <function> '<[args…] JSON>' → the job ids
+  rqctl.py counters <key prefix> '<[keys] JSON>'       → the counters' values
 """
 import json
 import os
@@ -17,6 +19,13 @@ if cmd == "enqueue":
     queue, func, args = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
     job = Queue(queue, connection=conn).enqueue(f"tasks.{func}", *args, failure_ttl=3600)
     print(json.dumps(job.id))
+elif cmd == "enqueue-many":
+    queue, func, arg_lists = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+    q = Queue(queue, connection=conn)
+    print(json.dumps([q.enqueue(f"tasks.{func}", *args, failure_ttl=3600).id for args in arg_lists]))
+elif cmd == "counters":
+    prefix, keys = sys.argv[2], json.loads(sys.argv[3])
+    print(json.dumps([int(v or 0) for v in conn.mget([f"{prefix}{k}" for k in keys])]))
 elif cmd == "job":
     try:
         job = Job.fetch(sys.argv[2], connection=conn)

@@ -3,6 +3,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { ActionRefused } from '../../actions/actionService.js';
+import { BULK_ACTIONS } from '../../actions/bulk.js';
 import { getCommand as loadCommand, IdempotencyConflict, type Command } from '../../actions/commands.js';
 import { issuePurgeToken, PurgeTokenError, verifyPurgeToken } from '../../actions/purgeToken.js';
 import { TASK_ACTIONS, WORKER_ACTIONS } from '../../engines/capabilities.js';
@@ -147,4 +148,57 @@ export const getCommand = (ctx: ApiContext): Handler => async (req, res) => {
 
 export const capabilities = (ctx: ApiContext): Handler => async (_req, res) => {
   res.json({ engines: [...ctx.actions.drivers.keys()], capabilities: capabilityMatrix([...ctx.actions.drivers.values()]) });
+};
+
+const bulkBody = z.strictObject({ action: z.enum(BULK_ACTIONS), filters: z.record(z.string(), z.string()).default({}) });
+
+/** Bulk errors and filter errors as API errors. */
+async function bulkCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
+    throw err;
+  }
+}
+
+export const bulkPreview = (ctx: ApiContext): Handler => async (req, res) => {
+  const { action, filters } = bulkBody.parse(req.body ?? {});
+  const project = await projectOf(ctx, req);
+  res.json(await bulkCall(() => ctx.bulk.preview(project.id, action, filters)));
+};
+
+export const bulkStart = (ctx: ApiContext): Handler => async (req, res) => {
+  const { action, filters } = bulkBody.parse(req.body ?? {});
+  const key = keyOf(req);
+  const project = await projectOf(ctx, req);
+  const { job, created } = await bulkCall(() => ctx.bulk.start(project.id, action, filters, callerName(res), key));
+  res.status(created ? 202 : 200).json({ job });
+};
+
+const bulkId = z.object({ id: z.coerce.number().int().min(1).max(2 ** 53) });
+
+export const bulkGet = (ctx: ApiContext): Handler => async (req, res) => {
+  const { id } = bulkId.parse(req.params);
+  const project = await projectOf(ctx, req);
+  const job = await ctx.bulk.get(project.id, id);
+  if (!job) throw notFound(`bulk job ${id}`, 'BULK_NOT_FOUND');
+  res.json({ job });
+};
+
+export const bulkOutcomes = (ctx: ApiContext): Handler => async (req, res) => {
+  const { id } = bulkId.parse(req.params);
+  const { after, limit } = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(100) }).parse(req.query);
+  const project = await projectOf(ctx, req);
+  if (!(await ctx.bulk.get(project.id, id))) throw notFound(`bulk job ${id}`, 'BULK_NOT_FOUND');
+  const commands = await ctx.bulk.outcomes(project.id, id, after, limit);
+  res.json({ commands, nextAfter: commands.length === limit ? commands[commands.length - 1]!.id : null });
+};
+
+export const bulkCancel = (ctx: ApiContext): Handler => async (req, res) => {
+  const { id } = bulkId.parse(req.params);
+  const project = await projectOf(ctx, req);
+  const job = await ctx.bulk.cancel(project.id, id);
+  if (!job) throw notFound(`bulk job ${id}`, 'BULK_NOT_FOUND');
+  res.json({ job });
 };
