@@ -9,8 +9,10 @@ import { reconcileCommands } from './actions/commands.js';
 import { DbPayloadStore } from './actions/payloads.js';
 import { createApp } from './api/app.js';
 import { CeleryDriver } from './engines/celery/driver.js';
+import { ArqDriver } from './engines/arq/driver.js';
 import { DramatiqDriver } from './engines/dramatiq/driver.js';
 import { RqDriver } from './engines/rq/driver.js';
+import { TaskiqDriver } from './engines/taskiq/driver.js';
 import type { EngineDriver } from './engines/driver.js';
 import type { Engine } from './ingest/envelope.js';
 import type { Config } from './config.js';
@@ -121,6 +123,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);
   if (config.Z4J_RQ_REDIS_URL) drivers.set('rq', new RqDriver(config.Z4J_RQ_REDIS_URL));
   if (config.Z4J_DRAMATIQ_REDIS_URL) drivers.set('dramatiq', new DramatiqDriver(config.Z4J_DRAMATIQ_REDIS_URL));
+  if (config.Z4J_ARQ_REDIS_URL) drivers.set('arq', new ArqDriver(config.Z4J_ARQ_REDIS_URL));
+  if (config.Z4J_TASKIQ_REDIS_URL) drivers.set('taskiq', new TaskiqDriver(config.Z4J_TASKIQ_REDIS_URL));
   const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
 
   const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS);

@@ -1,0 +1,65 @@
+// arq through its Redis layout (arq 0.28): a queue is a sorted set of job ids scored by when
+// they may run (`arq:queue` by default), each job's pickled call under `arq:job:<id>`, and
+// aborts requested through the sorted set `arq:abort` — exactly what arq's own Job.abort()
+// does. Workers honour aborts only with `allow_abort_jobs = True`.
+import { Redis } from 'ioredis';
+import type { Dispatch, EngineDriver, TaskRef } from '../driver.js';
+
+const DEFAULT_QUEUE = 'arq:queue';
+
+/** Job.abort(): a deferred job is brought forward (the worker then sees the abort at once), then flagged. */
+const ABORT = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) > tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], 1, ARGV[1]) end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return score and 1 or 0`;
+
+/** Empties a queue: its ids and the jobs they name (jobs already in progress keep their data). */
+const PURGE = `
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', 'arq:in-progress:' .. id) == 0 then redis.call('DEL', 'arq:job:' .. id) end
+end
+redis.call('DEL', KEYS[1])
+return #ids`;
+
+export class ArqDriver implements EngineDriver {
+  readonly engine = 'arq' as const;
+  readonly capabilities = {
+    'task.cancel': { via: 'broker', note: 'arq abort of a queued or deferred job; workers need allow_abort_jobs = True' },
+    'task.terminate': { via: 'broker', note: 'arq abort: the running coroutine is cancelled; workers need allow_abort_jobs = True' },
+    'queue.purge': { via: 'broker' },
+  } as const;
+
+  private readonly redis: Redis;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-arq-driver' });
+    this.redis.on('error', () => undefined);
+  }
+
+  private async abort(task: TaskRef): Promise<Dispatch> {
+    const queued = await this.redis.eval(ABORT, 2, task.queue ?? DEFAULT_QUEUE, 'arq:abort', task.taskId, String(Date.now()));
+    return { detail: { stillQueued: queued === 1 } };
+  }
+
+  cancel(task: TaskRef): Promise<Dispatch> {
+    return this.abort(task);
+  }
+
+  terminate(task: TaskRef): Promise<Dispatch> {
+    return this.abort(task);
+  }
+
+  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+    return { purged: Number(await this.redis.eval(PURGE, 1, queue)) };
+  }
+
+  async queueDepth(queue: string): Promise<number | null> {
+    return this.redis.zcard(queue);
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}

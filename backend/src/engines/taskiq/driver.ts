@@ -1,0 +1,69 @@
+// taskiq over taskiq-redis's ListQueueBroker: a queue is a Redis list the broker LPUSHes
+// messages onto and workers BRPOP, each message the JSON of a TaskiqMessage
+// ({task_id, task_name, labels, labels_types, args, kwargs}) — open enough to build a retry
+// from the sealed payload and to find one message to cancel.
+import { Redis } from 'ioredis';
+import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+
+const DEFAULT_QUEUE = 'taskiq';
+const MAX_CANCEL_SCAN = 50_000;
+
+const CANCEL = `
+if redis.call('LLEN', KEYS[1]) > tonumber(ARGV[2]) then return 'too_big' end
+for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local ok, msg = pcall(cjson.decode, raw)
+  if ok and type(msg) == 'table' and msg['task_id'] == ARGV[1] then
+    redis.call('LREM', KEYS[1], 1, raw)
+    return 'ok'
+  end
+end
+return 'not_queued'`;
+
+const PURGE = `
+local n = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+return n`;
+
+export class TaskiqDriver implements EngineDriver {
+  readonly engine = 'taskiq' as const;
+  readonly capabilities = {
+    'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-redis ListQueueBroker)' },
+    'task.cancel': { via: 'broker', note: 'messages still waiting in their list (taskiq-redis ListQueueBroker)' },
+    'queue.purge': { via: 'broker', note: 'taskiq-redis ListQueueBroker' },
+  } as const;
+
+  private readonly redis: Redis;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-taskiq-driver' });
+    this.redis.on('error', () => undefined);
+  }
+
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+    if (!payload) throw new NoPayload();
+    const queue = payload.queue ?? original.queue ?? DEFAULT_QUEUE;
+    const labels = (payload.options?.labels as Record<string, unknown> | undefined) ?? {};
+    const message = { task_id: newTaskId, task_name: payload.name, labels, labels_types: null, args: payload.args, kwargs: payload.kwargs };
+    await this.redis.lpush(queue, JSON.stringify(message));
+    return { detail: { newTaskId, queue } };
+  }
+
+  async cancel(task: TaskRef): Promise<Dispatch> {
+    const r = await this.redis.eval(CANCEL, 1, task.queue ?? DEFAULT_QUEUE, task.taskId, String(MAX_CANCEL_SCAN));
+    if (r === 'too_big') throw new Error(`queue holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
+    if (r !== 'ok') throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
+    return { confirmed: true };
+  }
+
+  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+    return { purged: Number(await this.redis.eval(PURGE, 1, queue)) };
+  }
+
+  async queueDepth(queue: string): Promise<number | null> {
+    return this.redis.llen(queue);
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}

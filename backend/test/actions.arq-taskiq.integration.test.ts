@@ -1,0 +1,110 @@
+// The arq and taskiq drivers against real workers on Redis.
+import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { ArqDriver } from '../src/engines/arq/driver.js';
+import { TaskiqDriver } from '../src/engines/taskiq/driver.js';
+import { ARQ_REDIS_URL, arqctl, startArqWorker } from './helpers/arq.js';
+import { covers } from './helpers/coverage.js';
+import { uniqueQueue, type PyProcess } from './helpers/pyapp.js';
+import { startTaskiqWorker, TASKIQ_REDIS_URL, taskiqctl } from './helpers/taskiq.js';
+import { eventually, sleep } from './helpers/wait.js';
+
+jest.setTimeout(120_000);
+
+const ref = (taskId: string, queue: string) => ({ taskId, name: null, queue, worker: null, state: 'enqueued' });
+const workers: PyProcess[] = [];
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.stop()));
+});
+
+describe('arq driver', () => {
+  const driver = new ArqDriver(ARQ_REDIS_URL);
+  afterAll(() => driver.close());
+  type Status = { status: string; success: boolean | null; result: string | null };
+  const status = (queue: string, id: string) => arqctl<Status>(queue, 'status', id);
+  const aborted = (queue: string, id: string) => eventually(async () => {
+    const s = await status(queue, id);
+    if (s.status !== 'complete') throw new Error(`job ${id} is ${s.status}`);
+    return s;
+  }, 60_000, 300);
+
+  test('a deferred job is cancelled and never runs', async () => {
+    covers('arq', 'task.cancel');
+    const queue = uniqueQueue('arq_cancel');
+    workers.push(startArqWorker(queue));
+    const key = randomUUID();
+    const id = await arqctl<string>(queue, 'enqueue', 'count', JSON.stringify([key]), '30');
+    await driver.cancel(ref(id, queue));
+    const s = await aborted(queue, id);
+    expect(s.success).toBe(false);
+    expect(s.result).toMatch(/CancelledError/);
+    expect(await arqctl<number>(queue, 'runs', key)).toBe(0);
+  });
+
+  test('a running job is aborted', async () => {
+    covers('arq', 'task.terminate');
+    const queue = uniqueQueue('arq_term');
+    workers.push(startArqWorker(queue));
+    const id = await arqctl<string>(queue, 'enqueue', 'sleep', JSON.stringify([60]));
+    await eventually(async () => expect((await status(queue, id)).status).toBe('in_progress'), 60_000, 300);
+    const t0 = Date.now();
+    await driver.terminate(ref(id, queue));
+    expect((await aborted(queue, id)).result).toMatch(/CancelledError/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  test('purge empties exactly the target queue', async () => {
+    covers('arq', 'queue.purge');
+    const target = uniqueQueue('arq_purge');
+    const other = uniqueQueue('arq_keep');
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await arqctl<string>(target, 'enqueue', 'count', JSON.stringify([randomUUID()]), '600'));
+    for (let i = 0; i < 2; i++) await arqctl<string>(other, 'enqueue', 'count', JSON.stringify([randomUUID()]), '600');
+    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    expect(await driver.queueDepth(target)).toBe(0);
+    expect(await driver.queueDepth(other)).toBe(2);
+    expect((await status(target, ids[0]!)).status).toBe('not_found');
+  });
+});
+
+describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
+  const driver = new TaskiqDriver(TASKIQ_REDIS_URL);
+  afterAll(() => driver.close());
+  const runs = (queue: string, key: string) => taskiqctl<number>(queue, 'runs', key);
+
+  test('a cancelled waiting message never runs', async () => {
+    covers('taskiq', 'task.cancel');
+    const queue = uniqueQueue('tq_cancel');
+    const key = randomUUID();
+    const id = await taskiqctl<string>(queue, 'kick', key);
+    await taskiqctl<string>(queue, 'kick', `${key}-kept`);
+    const r = await driver.cancel(ref(id, queue));
+    expect(r.confirmed).toBe(true);
+    expect(await driver.queueDepth(queue)).toBe(1);
+    workers.push(startTaskiqWorker(queue));
+    await eventually(async () => expect(await runs(queue, `${key}-kept`)).toBe(1), 60_000, 500);
+    await sleep(500);
+    expect(await runs(queue, key)).toBe(0);
+    await expect(driver.cancel(ref(id, queue))).rejects.toThrow(/no longer waiting/);
+  });
+
+  test('retry sends a new message built from the payload, and it runs', async () => {
+    covers('taskiq', 'task.retry');
+    const queue = uniqueQueue('tq_retry');
+    workers.push(startTaskiqWorker(queue));
+    const key = randomUUID();
+    await driver.retry({ name: 'count', args: [key], kwargs: {}, queue }, randomUUID(), ref('original', queue));
+    await eventually(async () => expect(await runs(queue, key)).toBe(1), 60_000, 500);
+  });
+
+  test('purge empties exactly the target queue', async () => {
+    covers('taskiq', 'queue.purge');
+    const target = uniqueQueue('tq_purge');
+    const other = uniqueQueue('tq_keep');
+    for (let i = 0; i < 3; i++) await taskiqctl(target, 'kick', randomUUID());
+    for (let i = 0; i < 2; i++) await taskiqctl(other, 'kick', randomUUID());
+    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    expect(await driver.queueDepth(target)).toBe(0);
+    expect(await driver.queueDepth(other)).toBe(2);
+  });
+});

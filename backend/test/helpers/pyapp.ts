@@ -1,0 +1,79 @@
+// A Python test app under tests/engines/<dir>, run from the project's virtualenv for its
+// engine: long-running workers (stopped as a process group) and one-shot control scripts
+// that print JSON.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+export const uniqueQueue = (what: string) => `z4j_${what}_${randomBytes(4).toString('hex')}`;
+
+export interface PyProcess {
+  process: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export class PythonApp {
+  private readonly dir: string;
+  private readonly venv: string;
+
+  constructor(
+    private readonly engine: string,
+    appDir: string,
+    private readonly env: Record<string, string>,
+  ) {
+    this.dir = `${ROOT}tests/engines/${appDir}`;
+    this.venv = `${ROOT}.venvs/${engine}/bin`;
+  }
+
+  private check(bin: string): void {
+    if (!existsSync(`${this.venv}/${bin}`)) throw new Error(`${this.engine} is not installed in ${this.venv}. Run \`bash scripts/setup-python.sh ${this.engine}\` first.`);
+  }
+
+  private environment(extra: Record<string, string>): NodeJS.ProcessEnv {
+    return { ...process.env, ...this.env, ...extra, PYTHONUNBUFFERED: '1', PYTHONPATH: this.dir };
+  }
+
+  /** Starts `<venv>/<bin> args…` in the app directory, in its own process group. */
+  start(bin: string, args: string[], extra: Record<string, string> = {}): PyProcess {
+    this.check(bin);
+    const proc = spawn(`${this.venv}/${bin}`, args, { cwd: this.dir, env: this.environment(extra), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (out += d));
+    return {
+      process: proc,
+      output: () => out,
+      async stop() {
+        if (proc.exitCode !== null || proc.signalCode !== null) return;
+        const exited = new Promise((r) => proc.once('exit', r));
+        const group = (sig: NodeJS.Signals) => {
+          try {
+            process.kill(-proc.pid!, sig); // the whole group: engines fork worker processes
+          } catch {
+            /* already gone */
+          }
+        };
+        group('SIGTERM');
+        const timer = setTimeout(() => group('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  /** Runs `python <script> args…` and parses what it prints as JSON. */
+  async run<T>(script: string, args: string[], extra: Record<string, string> = {}): Promise<T> {
+    this.check('python');
+    const proc = spawn(`${this.venv}/python`, [script, ...args], { cwd: this.dir, env: this.environment(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => proc.on('exit', r));
+    if (code !== 0) throw new Error(`${script} ${args.join(' ')} failed (${code}): ${err}`);
+    return JSON.parse(out) as T;
+  }
+}
