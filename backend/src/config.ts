@@ -51,6 +51,10 @@ export const settings = {
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your taskiq-redis ListQueueBroker. Set it to act on taskiq messages and queues.',
   ],
+  Z4J_HUEY_REDIS_URL: [
+    z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    'Redis of your RedisHuey instances. Set it to revoke queued Huey tasks and purge Huey queues (a queue is a Huey name).',
+  ],
   Z4J_BULK_MAX_TASKS: [int(1, 1_000_000).default(10000), 'Most tasks one bulk retry or bulk cancel may act on.'],
   Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out.'],
   Z4J_SEAL_KEYS: [

@@ -1,10 +1,12 @@
-// The arq and taskiq drivers against real workers on Redis.
+// The arq, taskiq and Huey drivers against real workers on Redis.
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { ArqDriver } from '../src/engines/arq/driver.js';
+import { HueyDriver } from '../src/engines/huey/driver.js';
 import { TaskiqDriver } from '../src/engines/taskiq/driver.js';
 import { ARQ_REDIS_URL, arqctl, startArqWorker } from './helpers/arq.js';
 import { covers } from './helpers/coverage.js';
+import { HUEY_REDIS_URL, hueyctl, startHueyConsumer } from './helpers/huey.js';
 import { uniqueQueue, type PyProcess } from './helpers/pyapp.js';
 import { startTaskiqWorker, TASKIQ_REDIS_URL, taskiqctl } from './helpers/taskiq.js';
 import { eventually, sleep } from './helpers/wait.js';
@@ -103,6 +105,36 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
     const other = uniqueQueue('tq_keep');
     for (let i = 0; i < 3; i++) await taskiqctl(target, 'kick', randomUUID());
     for (let i = 0; i < 2; i++) await taskiqctl(other, 'kick', randomUUID());
+    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    expect(await driver.queueDepth(target)).toBe(0);
+    expect(await driver.queueDepth(other)).toBe(2);
+  });
+});
+
+describe('Huey driver (RedisHuey)', () => {
+  const driver = new HueyDriver(HUEY_REDIS_URL);
+  afterAll(() => driver.close());
+  const runs = (queue: string, key: string) => hueyctl<number>(queue, 'runs', key);
+
+  test('a revoked queued task is skipped by the consumer', async () => {
+    covers('huey', 'task.cancel');
+    const queue = uniqueQueue('huey_cancel');
+    const key = randomUUID();
+    const id = await hueyctl<string>(queue, 'enqueue', key);
+    await hueyctl<string>(queue, 'enqueue', `${key}-kept`);
+    await driver.cancel(ref(id, queue));
+    workers.push(startHueyConsumer(queue));
+    await eventually(async () => expect(await runs(queue, `${key}-kept`)).toBe(1), 60_000, 500);
+    await sleep(500);
+    expect(await runs(queue, key)).toBe(0);
+  });
+
+  test('purge empties exactly the target queue', async () => {
+    covers('huey', 'queue.purge');
+    const target = uniqueQueue('huey_purge');
+    const other = uniqueQueue('huey_keep');
+    for (let i = 0; i < 3; i++) await hueyctl(target, 'enqueue', randomUUID());
+    for (let i = 0; i < 2; i++) await hueyctl(other, 'enqueue', randomUUID());
     expect((await driver.purgeQueue(target)).purged).toBe(3);
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
