@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app.js';
+import type { AuditLog } from './audit/chain.js';
+import { createIdentity, type AuthSettings } from './auth/identity.js';
 import type { Config } from './config.js';
 import type { Sealer } from './crypto/seal.js';
 import { sealerFromConfig } from './crypto/sealerFromConfig.js';
@@ -11,6 +13,7 @@ import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
 import { ensurePartitions } from './db/partitions.js';
+import type { AgentKeyStore } from './ingest/agentKeys.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -28,6 +31,10 @@ export interface Service {
   metrics: Metrics;
   log: Logger;
   sealer: Sealer;
+  /** Who may send agent batches: database credentials (sealed, revocation bites within 5 s), then Z4J_AGENT_KEYS. */
+  agentKeys: AgentKeyStore;
+  audit: AuditLog;
+  auth: AuthSettings;
   /** Where the API listens, e.g. http://127.0.0.1:8080. */
   url: string;
   stop(): Promise<void>;
@@ -75,6 +82,18 @@ async function sampleQueueDepths(db: Db, projectSlug: string, sources: (CeleryRe
   }
 }
 
+/** Prunes every project's audit rows older than the retention (each leaves its watermark) and audits the pruning. */
+async function pruneAuditLogs(db: Db, audit: AuditLog, days: number, log: Logger): Promise<void> {
+  const before = new Date(Date.now() - days * 86_400_000);
+  const projects = (await db.query<{ id: number }>('SELECT project_id AS id FROM audit_chain')).rows;
+  for (const { id } of projects) {
+    const pruned = await audit.prune(Number(id), before);
+    if (!pruned) continue;
+    log.info({ projectId: id, pruned }, 'audit rows pruned');
+    await audit.append({ projectId: Number(id), actor: { kind: 'system', id: null, name: 'retention' }, action: 'audit.prune', outcome: 'ok', detail: { rows: pruned, before: before.toISOString(), retentionDays: days } });
+  }
+}
+
 export async function startService(config: Config, opts: { log?: Logger } = {}): Promise<Service> {
   const log = opts.log ?? createLogger(config.Z4J_LOG_LEVEL, config.Z4J_PRETTY_LOGS);
   const metrics = createMetrics();
@@ -110,9 +129,11 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const timers = [
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
+    every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),
   ];
 
-  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, version: VERSION });
+  const identity = createIdentity(config, db, sealer, log);
+  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, version: VERSION, ...identity });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -124,7 +145,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   let stopped = false;
   return {
-    config, db, pipeline, sources, metrics, log, sealer, url,
+    config, db, pipeline, sources, metrics, log, sealer, url, ...identity,
     async stop() {
       if (stopped) return;
       stopped = true;

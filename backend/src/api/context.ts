@@ -1,6 +1,9 @@
+import type { AuditLog } from '../audit/chain.js';
+import type { AuthSettings } from '../auth/identity.js';
 import type { Config } from '../config.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
+import type { AgentKeyStore } from '../ingest/agentKeys.js';
 import type { IngestPipeline } from '../ingest/pipeline.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -17,4 +20,10 @@ export interface ApiContext {
   /** Seals what must be kept but never shown (retry payloads, agent secrets). */
   sealer: Sealer;
   version: string;
+  /** Proxy secret, Grafana ID token verifier, mailer (identity and trust). */
+  auth: AuthSettings;
+  /** The per-project audit chain: `audit.append(entry, tx?)`, or `auditRequest` in audit/record.ts. */
+  audit: AuditLog;
+  /** Who may send agent batches (database credentials, then Z4J_AGENT_KEYS). */
+  agentKeys: AgentKeyStore;
 }

@@ -1,6 +1,8 @@
 // The OpenAPI 3.1 description of the API, served at /api/openapi.json. A test checks
 // that every route in routes.ts is described here.
 import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
+import { identityPaths, identitySchemas } from './openapiIdentity.js';
+import { ROUTES } from './routes.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
@@ -41,9 +43,26 @@ const taskProperties = {
 };
 
 export function openApiDocument(version: string) {
+  const doc = document(version);
+  // Each operation states the role routes.ts declares for it.
+  for (const r of ROUTES) {
+    const op = (doc.paths as Record<string, Record<string, Record<string, unknown>>>)[r.path.replace(/:(\w+)/g, '{$1}')]?.[r.method];
+    if (op) op['x-z4j-role'] = r.role;
+  }
+  return doc;
+}
+
+function document(version: string) {
   return {
     openapi: '3.1.0',
-    info: { title: 'z4j service API', version, description: 'Tasks, workers and queues of Python task queues, as z4j observed them.' },
+    info: {
+      title: 'z4j service API',
+      version,
+      description:
+        'Tasks, workers and queues of Python task queues, as z4j observed them. Every route except probes and metrics needs the ' +
+        'Grafana proxy secret (X-Z4J-Proxy-Secret, with X-Grafana-Context and, when configured, X-Grafana-Id) or an API token ' +
+        '(Authorization: Bearer z4j_…); each declares the project role it needs (x-z4j-role).',
+    },
     paths: {
       '/healthz': { get: { summary: 'Liveness', responses: { '200': json(ref('Health')) } } },
       '/readyz': { get: { summary: 'Readiness: storage reachable; ingest and source status', responses: { '200': json({ type: 'object' }), '503': json({ type: 'object' }, 'Storage unreachable') } } },
@@ -82,6 +101,7 @@ export function openApiDocument(version: string) {
       },
       '/api/workers': { get: { summary: 'Workers seen, with liveness', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { workers: { type: 'array', items: ref('Worker') } } }), ...errors } } },
       '/api/queues': { get: { summary: 'Queues seen, with the latest depth sample', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { queues: { type: 'array', items: ref('Queue') } } }), ...errors } } },
+      ...identityPaths,
     },
     components: {
       schemas: {
@@ -98,6 +118,7 @@ export function openApiDocument(version: string) {
           },
         },
         Worker: { type: 'object', properties: { engine: { type: 'string' }, hostname: { type: 'string' }, online: { type: 'boolean' }, firstSeenAt: time, lastSeenAt: time, offlineAt: time, heartbeatS: nullable('number'), active: nullable('integer'), processed: nullable('number'), loadavg: { type: ['array', 'null'] }, pid: nullable('integer'), software: nullable('string') } },
+        ...identitySchemas,
         Queue: { type: 'object', properties: { engine: { type: 'string' }, name: { type: 'string' }, firstSeenAt: time, lastSeenAt: time, depth: nullable('number'), depthAt: time } },
       },
     },

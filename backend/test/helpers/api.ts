@@ -1,17 +1,38 @@
 // An API over a test database, without sources: for handler tests through supertest.
+// Every call must authenticate: use `authHeaders(role)` from ./auth.ts.
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { createApp } from '../../src/api/app.js';
-import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../src/config.js';
+import type { ApiContext } from '../../src/api/context.js';
+import { AuditKeyRing } from '../../src/audit/keys.js';
+import type { IdTokenVerifier } from '../../src/auth/grafana.js';
+import { createIdentity } from '../../src/auth/identity.js';
+import type { Mailer } from '../../src/auth/mailer.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { Sealer } from '../../src/crypto/seal.js';
 import type { Db } from '../../src/db/db.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { createMetrics } from '../../src/metrics.js';
+import { TEST_PROXY_SECRET } from './auth.js';
 
-export function testApp(db: Db) {
+export interface TestAppOptions {
+  config?: Partial<Config>;
+  idTokens?: IdTokenVerifier | null;
+  mailer?: Mailer | null;
+  auditKeys?: AuditKeyRing;
+}
+
+export function testApp(db: Db, opts: TestAppOptions = {}) {
   const log = pino({ level: 'silent' });
   const metrics = createMetrics();
-  const config = loadConfig({});
+  const config = loadConfig({}, { Z4J_PROXY_SECRET: TEST_PROXY_SECRET, ...opts.config });
   const pipeline = new IngestPipeline(db, { capacity: 100000, batchSize: 2000, flushMs: 0, maxFieldChars: 1000 }, metrics, log);
-  return { app: createApp({ db, config, metrics, pipeline, sources: [], log, sealer: new Sealer([{ id: 1, key: randomBytes(32) }]), version: 'test' }), pipeline };
+  const sealer = new Sealer([{ id: 1, key: randomBytes(32) }]);
+  const identity = createIdentity(config, db, sealer, log, {
+    auditKeys: opts.auditKeys ?? new AuditKeyRing([{ id: 1, key: randomBytes(32) }]),
+    idTokens: opts.idTokens ?? null,
+    mailer: opts.mailer ?? null,
+  });
+  const ctx: ApiContext = { db, config, metrics, pipeline, sources: [], log, sealer, version: 'test', ...identity };
+  return { app: createApp(ctx), pipeline, ctx };
 }
