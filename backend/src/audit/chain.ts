@@ -216,7 +216,7 @@ export class AuditLog {
       ok: !firstBroken, checked, lastSeq: head?.lastSeq ?? 0, prunedThroughSeq: head?.prunedThroughSeq ?? 0, firstBroken,
     });
     if (!head || head.lastSeq === 0) {
-      const any = (await this.db.query<{ seq: string; id: string }>('SELECT seq::text AS seq, id::text AS id FROM audit_log WHERE project_id = $1 ORDER BY seq LIMIT 1', [projectId])).rows[0];
+      const any = (await this.db.query<{ seq: string; id: string }>('SELECT seq::text AS seq, id::text AS id FROM audit_log WHERE project_id = $1 ORDER BY audit_log.seq LIMIT 1', [projectId])).rows[0];
       return report(0, any ? { seq: Number(any.seq), id: any.id, reason: 'rows exist but the chain head says the log is empty' } : null);
     }
     const headKey = head.keyId === null ? undefined : this.keys.get(head.keyId);
@@ -229,7 +229,7 @@ export class AuditLog {
     let checked = 0;
     for (;;) {
       const rows = (await this.db.query<Record<string, unknown>>(
-        `SELECT ${ROW_COLUMNS} FROM audit_log WHERE project_id = $1 AND seq >= $2 ORDER BY seq, id LIMIT 1000`,
+        `SELECT ${ROW_COLUMNS} FROM audit_log WHERE project_id = $1 AND seq >= $2 ORDER BY audit_log.seq, audit_log.id LIMIT 1000`,
         [projectId, expected],
       )).rows.map(toRow);
       for (const row of rows) {
@@ -237,6 +237,7 @@ export class AuditLog {
           const reason = row.seq > expected ? `row ${expected} is missing (deleted)` : `row ${row.seq} appears twice`;
           return report(checked, { seq: expected, id: row.seq > expected ? null : row.id, reason });
         }
+        if (row.seq > head.lastSeq) return report(checked, { seq: row.seq, id: row.id, reason: 'row beyond the chain head (appended without the key)' });
         const key = this.keys.get(row.keyId);
         if (!key) return report(checked, { seq: row.seq, id: row.id, reason: `row is MAC'd with unknown key ${row.keyId}` });
         if (!same(row.mac, rowMac(key, row, prev))) {
@@ -265,7 +266,7 @@ export class AuditLog {
       const head = await this.head(q, projectId, true);
       if (!head) return 0;
       const last = (await q.query<{ seq: string; mac: Uint8Array }>(
-        `SELECT seq::text AS seq, mac FROM audit_log WHERE project_id = $1 AND seq > $2 AND at < $3 ORDER BY seq DESC LIMIT 1`,
+        `SELECT seq::text AS seq, mac FROM audit_log WHERE project_id = $1 AND seq > $2 AND at < $3 ORDER BY audit_log.seq DESC LIMIT 1`,
         [projectId, head.prunedThroughSeq, before],
       )).rows[0];
       if (!last) return 0;
@@ -300,7 +301,7 @@ export class AuditLog {
     if (f.beforeSeq !== undefined) add((p) => `seq < ${p}`, f.beforeSeq);
     params.push(f.limit + 1);
     const rows = (await this.db.query<Record<string, unknown>>(
-      `SELECT ${ROW_COLUMNS} FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $${params.length}`,
+      `SELECT ${ROW_COLUMNS} FROM audit_log WHERE ${where.join(' AND ')} ORDER BY audit_log.seq DESC LIMIT $${params.length}`,
       params,
     )).rows.map(toRow);
     const page = rows.slice(0, f.limit);
@@ -310,7 +311,7 @@ export class AuditLog {
 
   /** Key id of the newest row, or null for an empty chain. */
   async lastKeyId(projectId: number): Promise<number | null> {
-    const r = (await this.db.query<{ k: number }>(`SELECT key_id AS k FROM audit_log WHERE project_id = $1 ORDER BY seq DESC LIMIT 1`, [projectId])).rows[0];
+    const r = (await this.db.query<{ k: number }>(`SELECT key_id AS k FROM audit_log WHERE project_id = $1 ORDER BY audit_log.seq DESC LIMIT 1`, [projectId])).rows[0];
     return r ? Number(r.k) : null;
   }
 }
