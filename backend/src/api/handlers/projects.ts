@@ -33,6 +33,9 @@ export const createProject = (ctx: ApiContext): Handler => async (req, res) => {
   const { user } = requireUser(authOf(res).caller);
   const body = createBody.parse(req.body);
   if (!user.isGrafanaAdmin && !(await projectsWithRoles(ctx, res)).some((p) => p.role === 'owner')) {
+    // The project does not exist, so the refusal goes to the configured project's chain.
+    const home = await findProject(ctx, ctx.config.Z4J_PROJECT);
+    if (home) await auditRequest(ctx, req, res, { projectId: home.id, action: 'project.create', target: `project:${body.slug}`, outcome: 'refused', detail: { status: 403, code: 'ROLE_TOO_LOW' } });
     throw new ApiError(403, 'ROLE_TOO_LOW', 'creating a project needs a Grafana server admin or the Owner of a project');
   }
   const project = await ctx.db.transaction(async (tx) => {
