@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `z4j <command>`: operations on the service's storage without starting the service.
+import { auditVerify } from './audit/verifyCommand.js';
 import { ConfigError, loadConfig, settings } from './config.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
@@ -9,7 +10,9 @@ import { declaredDrivers } from './engines/registry.js';
 const USAGE = `usage: z4j <command>
   migrate      apply pending database migrations and exit
   config       print every configuration variable with its default and meaning
-  capabilities print the engine capability matrix (Markdown, as in the README)`;
+  capabilities print the engine capability matrix (Markdown, as in the README)
+  audit verify [--project <slug>]
+               verify the audit chain of every project (or one); exit 1 if one is broken`;
 
 async function run(cmd: string | undefined): Promise<number> {
   switch (cmd) {
@@ -33,6 +36,10 @@ async function run(cmd: string | undefined): Promise<number> {
     case 'capabilities':
       process.stdout.write(capabilityMatrixMarkdown(declaredDrivers()));
       return 0;
+    case 'audit':
+      if (process.argv[3] === 'verify') return auditVerify(loadConfig(), process.argv.slice(4));
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
     default:
       process.stderr.write(`${USAGE}\n`);
       return cmd ? 2 : 0;

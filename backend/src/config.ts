@@ -61,6 +61,38 @@ export const settings = {
     z.string().regex(/^\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*(,\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*)*$/, 'comma-separated <id>:<base64 of 32 bytes>, newest last').optional(),
     'AES-256-GCM keys that seal retry payloads and agent secrets (`<id>:<base64 32 bytes>`, newest last; old ones keep opening old values). Unset: a key generated once in Z4J_DATA_DIR/seal.key (fine for one embedded instance; set it for PostgreSQL and replicas).',
   ],
+  // Identity and trust (see README "Connecting Grafana").
+  Z4J_PROXY_SECRET: [
+    z.string().min(16, 'at least 16 characters').max(512).optional(),
+    'Shared secret the Grafana plugin proxy adds as `X-Z4J-Proxy-Secret`; calls without it (or an API token) get 401. Unset: one generated once into Z4J_DATA_DIR/proxy.secret (paste it into the plugin configuration page).',
+  ],
+  GRAFANA_URL: [
+    z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).optional(),
+    'URL the service reaches Grafana at. Set: every proxied call must carry a valid `X-Grafana-Id` token (Grafana feature toggle `idForwarding`), verified with `<GRAFANA_URL>/api/signing-keys/keys`.',
+  ],
+  Z4J_GRAFANA_ID_ISSUER: [
+    z.string().min(1).optional(),
+    "Expected `iss` of Grafana ID tokens (Grafana's root_url). Unset: GRAFANA_URL.",
+  ],
+  Z4J_AUDIT_KEYS: [
+    z.string().regex(/^\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,88}\s*(,\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,88}\s*)*$/, 'comma-separated <id>:<base64 of 32+ bytes>, newest last').optional(),
+    'HMAC-SHA256 keys of the audit chain (`<id>:<base64 32+ bytes>`, newest last; old ones keep verifying old rows). Unset: keys kept in Z4J_DATA_DIR/audit.key (generated once; the Owner rotate endpoint adds one).',
+  ],
+  Z4J_AUDIT_RETENTION_DAYS: [int(0, 36500).default(0), 'Audit rows older than this are pruned (leaving a MAC-protected watermark); 0 keeps them forever.'],
+  Z4J_AGENT_KEYS: [
+    list.pipe(z.array(z.string().regex(/^[A-Za-z0-9._-]{1,128}@[a-z0-9][a-z0-9-]{0,62}:.{16,}$/, '<agent id>@<project>:<secret of 16+ characters>'))).default([]),
+    'Bootstrap agent credentials, comma-separated `<agent id>@<project>:<secret>` (tests, demos); credentials minted in the API are kept sealed in the database.',
+  ],
+  Z4J_SMTP_URL: [
+    z.string().regex(/^smtps?:\/\//, 'an smtp:// or smtps:// URL').optional(),
+    'SMTP server invitations are sent through, e.g. `smtps://user:pass@mail.example.com:465`. Unset: invitations cannot be sent.',
+  ],
+  Z4J_SMTP_FROM: [z.string().min(3).default('z4j <z4j@localhost>'), 'From address of invitation mails.'],
+  Z4J_INVITATION_URL: [
+    z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).optional(),
+    "Page an invitation link opens (the token is appended as `?token=`). Unset: `<GRAFANA_URL or http://localhost:3000>/a/z4j-taskqueue-app/invitation`.",
+  ],
+  Z4J_INVITATIONS_PER_HOUR: [int(1, 10000).default(20), 'Most invitations one person may send per project per hour.'],
 } as const satisfies Record<string, [z.ZodType, string]>;
 
 type Settings = typeof settings;

@@ -25,7 +25,10 @@ async function main(): Promise<void> {
       `  API:     ${service.url}/api/tasks   OpenAPI: ${service.url}/api/openapi.json   metrics: ${service.url}/metrics\n` +
       (config.Z4J_CELERY_BROKERS.length
         ? `  Celery:  consuming events from ${config.Z4J_CELERY_BROKERS.map((u) => u.replace(/\/\/[^@/]*@/, '//')).join(', ')}\n`
-        : `  Celery:  set Z4J_CELERY_BROKERS=redis://localhost:6379/0 (or amqp://...) to observe your workers\n`),
+        : `  Celery:  set Z4J_CELERY_BROKERS=redis://localhost:6379/0 (or amqp://...) to observe your workers\n`) +
+      (service.auth.proxySecret.source === 'Z4J_PROXY_SECRET'
+        ? `  Grafana: proxy secret from Z4J_PROXY_SECRET\n`
+        : `  Grafana: paste the proxy secret in ${service.auth.proxySecret.source} into the z4j app configuration page\n`),
   );
   const shutdown = (signal: string) => {
     service.log.info({ signal }, 'stopping');

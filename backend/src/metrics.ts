@@ -20,6 +20,7 @@ export function createMetrics() {
     queueDepth: new Gauge({ name: 'z4j_ingest_queue_depth', help: 'Events waiting in memory for the writer.', registers: [registry] }),
     sourceErrors: new Counter({ name: 'z4j_source_errors_total', help: 'Connection or consume errors of a source.', labelNames: ['source'], registers: [registry] }),
     sourceConnected: new Gauge({ name: 'z4j_source_connected', help: '1 when a source is connected.', labelNames: ['source'], registers: [registry] }),
+    authRefused: new Counter({ name: 'z4j_auth_refused_total', help: 'Requests refused by caller authentication (401) or role (403), by code and whether they were audited.', labelNames: ['status', 'code', 'audited'], registers: [registry] }),
     httpRequests: new Counter({ name: 'z4j_http_requests_total', help: 'API requests by route and status.', labelNames: ['route', 'status'], registers: [registry] }),
   };
   return m;

@@ -16,6 +16,8 @@ import { RqDriver } from './engines/rq/driver.js';
 import { TaskiqDriver } from './engines/taskiq/driver.js';
 import type { EngineDriver } from './engines/driver.js';
 import type { Engine } from './ingest/envelope.js';
+import type { AuditLog } from './audit/chain.js';
+import { createIdentity, type AuthSettings } from './auth/identity.js';
 import type { Config } from './config.js';
 import type { Sealer } from './crypto/seal.js';
 import { sealerFromConfig } from './crypto/sealerFromConfig.js';
@@ -23,6 +25,7 @@ import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
 import { ensurePartitions } from './db/partitions.js';
+import type { AgentKeyStore } from './ingest/agentKeys.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -42,6 +45,10 @@ export interface Service {
   sealer: Sealer;
   actions: ActionService;
   bulk: BulkActions;
+  /** Who may send agent batches: database credentials (sealed, revocation bites within 5 s), then Z4J_AGENT_KEYS. */
+  agentKeys: AgentKeyStore;
+  audit: AuditLog;
+  auth: AuthSettings;
   /** Where the API listens, e.g. http://127.0.0.1:8080. */
   url: string;
   stop(): Promise<void>;
@@ -86,6 +93,18 @@ async function sampleQueueDepths(db: Db, projectSlug: string, sources: (CeleryRe
         WHERE p.slug = $1 AND queues.project_id = p.id AND queues.engine = 'celery' AND queues.name = $2`,
       [projectSlug, name, known.reduce((a, b) => a + b, 0)],
     );
+  }
+}
+
+/** Prunes every project's audit rows older than the retention (each leaves its watermark) and audits the pruning. */
+async function pruneAuditLogs(db: Db, audit: AuditLog, days: number, log: Logger): Promise<void> {
+  const before = new Date(Date.now() - days * 86_400_000);
+  const projects = (await db.query<{ id: number }>('SELECT project_id AS id FROM audit_chain')).rows;
+  for (const { id } of projects) {
+    const pruned = await audit.prune(Number(id), before);
+    if (!pruned) continue;
+    log.info({ projectId: id, pruned }, 'audit rows pruned');
+    await audit.append({ projectId: Number(id), actor: { kind: 'system', id: null, name: 'retention' }, action: 'audit.prune', outcome: 'ok', detail: { rows: pruned, before: before.toISOString(), retentionDays: days } });
   }
 }
 
@@ -136,9 +155,11 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT)),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
+    every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),
   ];
 
-  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, actions, bulk, version: VERSION });
+  const identity = createIdentity(config, db, sealer, log);
+  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, actions, bulk, version: VERSION, ...identity });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -150,7 +171,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   let stopped = false;
   return {
-    config, db, pipeline, sources, metrics, log, sealer, actions, bulk, url,
+    config, db, pipeline, sources, metrics, log, sealer, actions, bulk, url, ...identity,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -9,6 +9,7 @@ import { BulkActions } from '../src/actions/bulk.js';
 import { payloadAad } from '../src/actions/payloads.js';
 import { loadConfig } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
+import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { REDIS_URL, isolatedCelery, sendTasks, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
 import { RQ_REDIS_URL, rqctl, startRqWorker, uniqueQueue, type RqWorker } from './helpers/rq.js';
 import { createTestDatabase } from './helpers/storage.js';
@@ -33,7 +34,7 @@ describe('bulk retry of 500 failed tasks across Celery and RQ', () => {
   async function call<T>(method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: T }> {
     const res = await fetch(`${svc.url}${path}`, {
       method,
-      headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+      headers: { 'content-type': 'application/json', ...authHeaders('operator'), ...(key ? { 'idempotency-key': key } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: res.status, body: (await res.json()) as T };
@@ -54,6 +55,7 @@ describe('bulk retry of 500 failed tasks across Celery and RQ', () => {
       Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
       Z4J_RQ_REDIS_URL: RQ_REDIS_URL,
       Z4J_INGEST_FLUSH_MS: 20,
+      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
     }), { log: pino({ level: 'warn' }) });
     worker = startWorker(celery, { concurrency: 2 });
     rqWorker = startRqWorker([rqQueue]);

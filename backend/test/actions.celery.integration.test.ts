@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { payloadAad } from '../src/actions/payloads.js';
 import { loadConfig } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
+import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { covers } from './helpers/coverage.js';
 import { AMQP_URL, REDIS_URL, inspectWorker, isolatedCelery, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
 import { createTestDatabase } from './helpers/storage.js';
@@ -22,8 +23,10 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
   let svc: Service;
   let worker: Worker;
 
-  async function call<T>(method: string, path: string, opts: { body?: unknown; key?: string | null } = {}): Promise<{ status: number; body: T }> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+  async function call<T>(method: string, path: string, opts: { body?: unknown; key?: string | null; as?: 'viewer' | 'operator' | 'admin' } = {}): Promise<{ status: number; body: T }> {
+    // Admin for purges and shutdowns, Operator for the rest: the roles the routes require.
+    const role = opts.as ?? (/purge|shutdown/.test(path) ? 'admin' : 'operator');
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders(role) };
     if (opts.key !== null) headers['idempotency-key'] = opts.key ?? randomUUID();
     const res = await fetch(`${svc.url}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
     return { status: res.status, body: (await res.json()) as T };
@@ -56,6 +59,7 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
       Z4J_CELERY_AMQP_QUEUE: `z4j.${celery.eventExchange}`,
       Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
       Z4J_INGEST_FLUSH_MS: 20,
+      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
     });
     svc = await startService(config, { log: pino({ level: 'warn' }) });
     worker = startWorker(celery, { concurrency: 2 });
@@ -103,6 +107,28 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     expect((await commandSettles(r.body.command.id)).state).toBe('succeeded');
     expect((await task(id)).task.state).toBe('revoked');
     expect(Date.now() - started).toBeLessThan(60_000);
+  });
+
+  test('a Viewer is refused every action, and the refusal is audited', async () => {
+    const id = await sendTask(celery, 'z4j.add', [3, 4]);
+    await taskInState(id, 'succeeded');
+    const before = (await svc.db.query<{ n: number }>('SELECT count(*)::int AS n FROM commands')).rows[0]!.n;
+    for (const action of ['retry', 'cancel', 'terminate']) {
+      const r = await call<{ error: { code: string } }>('POST', `/api/tasks/celery/${id}/actions/${action}`, { as: 'viewer' });
+      expect(r.status).toBe(403);
+    }
+    const purge = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${celery.queue}/purge-preview`, { as: 'operator', key: null });
+    expect(purge.status).toBe(403);
+    expect((await svc.db.query<{ n: number }>('SELECT count(*)::int AS n FROM commands')).rows[0]!.n).toBe(before);
+    const refused = await svc.db.query<{ action: string; outcome: string }>(`SELECT action, outcome FROM audit_log WHERE outcome = 'refused' ORDER BY seq DESC LIMIT 4`);
+    expect(refused.rows.map((r) => r.action)).toEqual(expect.arrayContaining(['task.action', 'queue.purge_preview']));
+  });
+
+  test('every action is audited with its command', async () => {
+    const rows = await svc.db.query<{ action: string; target: string; detail: { commandId?: number } }>(`SELECT action, target, detail FROM audit_log WHERE action LIKE 'task.%' AND outcome <> 'refused'`);
+    const commands = await svc.db.query<{ id: number }>(`SELECT id::int AS id FROM commands WHERE kind LIKE 'task.%' AND bulk_id IS NULL`);
+    const audited = new Set(rows.rows.map((r) => r.detail?.commandId));
+    expect(commands.rows.filter((c) => !audited.has(c.id))).toEqual([]);
   });
 
   test('cancel refuses a task that already ran, and says why', async () => {

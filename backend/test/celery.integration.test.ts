@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
+import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { AMQP_URL, REDIS_URL, isolatedCelery, sendScenario, startWorker, type CeleryEnv, type ScenarioIds, type Worker } from './helpers/celery.js';
 import { createTestDatabase, type StorageKind } from './helpers/storage.js';
 
@@ -47,7 +48,7 @@ const kinds = (...k: string[]) => [...k].sort();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function get<T>(svc: Service, path: string): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${svc.url}${path}`);
+  const res = await fetch(`${svc.url}${path}`, { headers: authHeaders() });
   return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -120,6 +121,7 @@ describe.each(combos)('Celery on %s, stored in %s', (broker, storage) => {
       Z4J_CELERY_ENABLE_EVENTS_INTERVAL: relyOnEnableEvents ? 2 : 0,
       Z4J_QUEUE_SAMPLE_INTERVAL: 1,
       Z4J_INGEST_FLUSH_MS: 20,
+      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
     });
     svc = await startService(config, { log: pino({ level: 'warn' }) });
     worker = startWorker(celery, { sendEvents: !relyOnEnableEvents });

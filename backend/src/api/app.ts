@@ -1,6 +1,11 @@
-// Express glue: JSON, request ids, metrics per route, the route table, errors.
+// Express glue: request ids, metrics per route, the route table (each route: caller
+// authentication for its declared role, then its JSON body, then its handler, then the audit
+// of a failed write), errors. Bodies are parsed after authentication, so an unauthenticated
+// caller learns nothing from a malformed or oversized body.
 import { randomUUID } from 'node:crypto';
 import express from 'express';
+import { auditFailedWrite } from '../audit/record.js';
+import { authenticate, routeAction } from '../auth/caller.js';
 import type { ApiContext } from './context.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -16,8 +21,10 @@ export function createApp(ctx: ApiContext): express.Express {
     res.on('finish', () => ctx.metrics.httpRequests.inc({ route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
     next();
   });
-  app.use(express.json({ limit: '1mb' }));
-  for (const route of ROUTES) app[route.method](route.path, route.handler(ctx));
+  const json = express.json({ limit: '1mb' });
+  for (const route of ROUTES) {
+    app[route.method](route.path, authenticate(ctx, route), json, route.handler(ctx), auditFailedWrite(ctx, routeAction(route)));
+  }
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument(ctx.version));
   });

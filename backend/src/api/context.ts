@@ -1,8 +1,11 @@
 import type { ActionService } from '../actions/actionService.js';
 import type { BulkActions } from '../actions/bulk.js';
+import type { AuditLog } from '../audit/chain.js';
+import type { AuthSettings } from '../auth/identity.js';
 import type { Config } from '../config.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
+import type { AgentKeyStore } from '../ingest/agentKeys.js';
 import type { IngestPipeline } from '../ingest/pipeline.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -21,4 +24,10 @@ export interface ApiContext {
   actions: ActionService;
   bulk: BulkActions;
   version: string;
+  /** Proxy secret, Grafana ID token verifier, mailer (identity and trust). */
+  auth: AuthSettings;
+  /** The per-project audit chain: `audit.append(entry, tx?)`, or `auditRequest` in audit/record.ts. */
+  audit: AuditLog;
+  /** Who may send agent batches (database credentials, then Z4J_AGENT_KEYS). */
+  agentKeys: AgentKeyStore;
 }

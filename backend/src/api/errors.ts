@@ -18,20 +18,25 @@ export const notFound = (what: string, code = 'NOT_FOUND') => new ApiError(404, 
 
 export const unknownRoute: RequestHandler = (req, _res, next) => next(new ApiError(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.path}`));
 
+/** The API error an error stands for (anything unexpected is a 500 INTERNAL). */
+export function toApiError(err: unknown): ApiError {
+  const e = err as { type?: string; status?: unknown } | null;
+  if (err instanceof ApiError) return err;
+  if (err instanceof ZodError) {
+    const i = err.issues[0]!;
+    return new ApiError(400, 'BAD_REQUEST', `${i.path.join('.') || 'request'}: ${i.message}`);
+  }
+  if (e?.type === 'entity.parse.failed') return new ApiError(400, 'MALFORMED_JSON', 'request body is not valid JSON');
+  if (e?.type === 'entity.too.large') return new ApiError(413, 'BODY_TOO_LARGE', 'request body is too large');
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new ApiError(e.status, 'BAD_REQUEST', 'bad request');
+  return new ApiError(500, 'INTERNAL', 'internal error');
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    let e: ApiError;
-    if (err instanceof ApiError) e = err;
-    else if (err instanceof ZodError) {
-      const i = err.issues[0]!;
-      e = new ApiError(400, 'BAD_REQUEST', `${i.path.join('.') || 'request'}: ${i.message}`);
-    } else if (err?.type === 'entity.parse.failed') e = new ApiError(400, 'MALFORMED_JSON', 'request body is not valid JSON');
-    else if (err?.type === 'entity.too.large') e = new ApiError(413, 'BODY_TOO_LARGE', 'request body is too large');
-    else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) e = new ApiError(err.status, 'BAD_REQUEST', 'bad request');
-    else {
-      log.error({ err, method: req.method, path: req.path }, 'unhandled error');
-      e = new ApiError(500, 'INTERNAL', 'internal error');
-    }
+    const e = toApiError(err);
+    if (e.status >= 500) log.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    if (res.headersSent) return;
     res.status(e.status).json({ error: { code: e.code, message: e.message } });
   };
 }

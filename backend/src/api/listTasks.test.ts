@@ -3,6 +3,7 @@ import type { Db } from '../db/db.js';
 import { BatchWriter } from '../ingest/batchWriter.js';
 import { ENGINES, TASK_KINDS, type TaskEnvelope } from '../ingest/envelope.js';
 import { testApp } from '../../test/helpers/api.js';
+import { authHeaders } from '../../test/helpers/auth.js';
 import { STORAGES, openTestDb } from '../../test/helpers/storage.js';
 
 const N = 3000;
@@ -59,7 +60,7 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
     const out: Row[] = [];
     let cursor: string | null = null;
     for (let guard = 0; guard < 1000; guard++) {
-      const res = await request(app).get('/api/tasks').query({ ...query, ...(cursor ? { cursor } : {}) });
+      const res = await request(app).get('/api/tasks').set(authHeaders()).query({ ...query, ...(cursor ? { cursor } : {}) });
       expect(res.status).toBe(200);
       out.push(...res.body.tasks);
       cursor = res.body.nextCursor;
@@ -92,7 +93,7 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
   });
 
   it('returns the newest first with the requested page size', async () => {
-    const res = await request(app).get('/api/tasks').query({ limit: '5' });
+    const res = await request(app).get('/api/tasks').set(authHeaders()).query({ limit: '5' });
     expect(ids(res.body.tasks)).toEqual(ids(all.slice(0, 5)));
     expect(res.body.nextCursor).toEqual(expect.any(String));
   });
@@ -105,7 +106,7 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
     ['a date that is not one', { from: 'yesterday' }],
     ['a repeated parameter', { name: ['a', 'b'] }],
   ])('refuses %s with 400 and a code', async (_label, query) => {
-    const res = await request(app).get('/api/tasks').query(query);
+    const res = await request(app).get('/api/tasks').set(authHeaders()).query(query);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toMatch(/^BAD_/);
   });
@@ -114,7 +115,7 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
     'treats the injection string %s as plain text in every filter',
     async (evil) => {
       for (const key of ['name', 'queue', 'worker', 'q']) {
-        const res = await request(app).get('/api/tasks').query({ [key]: evil });
+        const res = await request(app).get('/api/tasks').set(authHeaders()).query({ [key]: evil });
         expect(res.status).toBe(200);
         expect(res.body.tasks).toEqual([]);
       }
@@ -124,13 +125,13 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
 
   it('shows one task with its timeline, and 404 for an unknown one', async () => {
     const t = all[10]!;
-    const res = await request(app).get(`/api/tasks/${t.engine}/${t.taskId}`);
+    const res = await request(app).get(`/api/tasks/${t.engine}/${t.taskId}`).set(authHeaders());
     expect(res.status).toBe(200);
     expect(res.body.task.taskId).toBe(t.taskId);
     expect(res.body.events).toHaveLength(1);
-    const missing = await request(app).get(`/api/tasks/${t.engine}/nope`);
+    const missing = await request(app).get(`/api/tasks/${t.engine}/nope`).set(authHeaders());
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('TASK_NOT_FOUND');
-    expect((await request(app).get('/api/tasks?project=nope')).body.error.code).toBe('PROJECT_NOT_FOUND');
+    expect((await request(app).get('/api/tasks?project=nope').set(authHeaders())).body.error.code).toBe('PROJECT_NOT_FOUND');
   });
 });

@@ -3,6 +3,7 @@ import { ROUTES } from './routes.js';
 import { openApiDocument } from './openapi.js';
 import { testApp } from '../../test/helpers/api.js';
 import { openTestDb } from '../../test/helpers/storage.js';
+import { authHeaders } from '../../test/helpers/auth.js';
 
 describe('the OpenAPI document', () => {
   const doc = openApiDocument('test');
@@ -30,7 +31,7 @@ describe('the OpenAPI document', () => {
       expect(res.body.openapi).toBe('3.1.0');
       const metrics = await request(testApp(db).app).get('/metrics');
       expect(metrics.text).toContain('z4j_ingest_events_persisted_total');
-      const bad = await request(testApp(db).app).post('/api/tasks').set('content-type', 'application/json').send('{"broken');
+      const bad = await request(testApp(db).app).post('/api/projects').set(authHeaders('owner')).set('content-type', 'application/json').send('{"broken');
       expect(bad.status).toBe(400);
       expect(bad.body.error.code).toBe('MALFORMED_JSON');
       expect(JSON.stringify(bad.body)).not.toMatch(/at .*\.js/);

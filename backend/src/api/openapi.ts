@@ -2,6 +2,8 @@
 // that every route in routes.ts is described here.
 import { TASK_ACTIONS, WORKER_ACTIONS } from '../engines/capabilities.js';
 import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
+import { identityPaths, identitySchemas } from './openapiIdentity.js';
+import { ROUTES } from './routes.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
@@ -51,9 +53,26 @@ const taskProperties = {
 };
 
 export function openApiDocument(version: string) {
+  const doc = document(version);
+  // Each operation states the role routes.ts declares for it.
+  for (const r of ROUTES) {
+    const op = (doc.paths as Record<string, Record<string, Record<string, unknown>>>)[r.path.replace(/:(\w+)/g, '{$1}')]?.[r.method];
+    if (op) op['x-z4j-role'] = r.role;
+  }
+  return doc;
+}
+
+function document(version: string) {
   return {
     openapi: '3.1.0',
-    info: { title: 'z4j service API', version, description: 'Tasks, workers and queues of Python task queues, as z4j observed them.' },
+    info: {
+      title: 'z4j service API',
+      version,
+      description:
+        'Tasks, workers and queues of Python task queues, as z4j observed them. Every route except probes and metrics needs the ' +
+        'Grafana proxy secret (X-Z4J-Proxy-Secret, with X-Grafana-Context and, when configured, X-Grafana-Id) or an API token ' +
+        '(Authorization: Bearer z4j_…); each declares the project role it needs (x-z4j-role).',
+    },
     paths: {
       '/healthz': { get: { summary: 'Liveness', responses: { '200': json(ref('Health')) } } },
       '/readyz': { get: { summary: 'Readiness: storage reachable; ingest and source status', responses: { '200': json({ type: 'object' }), '503': json({ type: 'object' }, 'Storage unreachable') } } },
@@ -155,6 +174,7 @@ export function openApiDocument(version: string) {
       },
       '/api/bulk/{id}/cancel': { post: { summary: 'Stop a running bulk job (Operator); commands already sent stay', parameters: [projectParam, p('id', 'Bulk job id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { job: ref('BulkJob') } }), ...errors } } },
       '/api/commands/{id}': { get: { summary: 'One command and its outcome', parameters: [projectParam, p('id', 'Command id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { command: ref('Command') } }), ...errors } } },
+      ...identityPaths,
     },
     components: {
       schemas: {
@@ -188,6 +208,7 @@ export function openApiDocument(version: string) {
             requestedBy: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
           },
         },
+        ...identitySchemas,
         Queue: { type: 'object', properties: { engine: { type: 'string' }, name: { type: 'string' }, firstSeenAt: time, lastSeenAt: time, depth: nullable('number'), depthAt: time } },
       },
     },

@@ -7,7 +7,7 @@ export async function projectOf(ctx: ApiContext, req: Request): Promise<{ id: nu
   const raw = req.query.project;
   const slug = raw === undefined ? ctx.config.Z4J_PROJECT : raw;
   if (typeof slug !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(slug)) throw new ApiError(400, 'BAD_REQUEST', 'project: not a project slug');
-  const row = (await ctx.db.query<{ id: number }>('SELECT id FROM projects WHERE slug = $1', [slug])).rows[0];
+  const row = (await ctx.db.query<{ id: number }>('SELECT id FROM projects WHERE slug = $1 AND deleted_at IS NULL', [slug])).rows[0];
   if (!row) throw notFound(`project '${slug}'`, 'PROJECT_NOT_FOUND');
   return { id: row.id, slug };
 }

@@ -8,21 +8,33 @@ import { health, metrics, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
 import { listTasks } from './handlers/listTasks.js';
 import { listWorkers } from './handlers/listWorkers.js';
+import { createAgent, listAgentsHandler, revokeAgentHandler, rotateAgentHandler } from './handlers/agents.js';
+import { createApiToken, listApiTokensHandler, revokeApiTokenHandler } from './handlers/apiTokens.js';
+import { listAudit, rotateAuditKey, verifyAudit } from './handlers/audit.js';
+import { acceptInvitationHandler, createInvitationHandler, listInvitationsHandler, revokeInvitationHandler } from './handlers/invitations.js';
+import { getMe } from './handlers/me.js';
+import { deleteMember, listMembers, putMember } from './handlers/members.js';
+import { createProject, deleteProject, getProject, listProjects, transferProject, updateProject } from './handlers/projects.js';
+import { getRoleRules, putRoleRules } from './handlers/roleRules.js';
 
 export type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void>;
 
 /**
  * Project roles, lowest first. `public` routes need no caller (probes, metrics scrapes);
  * `agent` routes are called by agents, authenticated by their batch signature instead of
- * the Grafana proxy secret.
+ * the Grafana proxy secret; `user` routes need an authenticated caller but no role in a
+ * project (the handler decides). Every other route needs that role in the request's project
+ * (`:project`, else `?project=`, else Z4J_PROJECT); see auth/caller.ts.
  */
-export type Role = 'public' | 'agent' | 'viewer' | 'operator' | 'admin' | 'owner';
+export type Role = 'public' | 'agent' | 'user' | 'viewer' | 'operator' | 'admin' | 'owner';
 
 export interface Route {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;
   role: Role;
   handler: (ctx: ApiContext) => Handler;
+  /** Audit action of a write (`member.add`); refused attempts are audited under it. Default: `<METHOD> <path>`. */
+  audit?: string;
 }
 
 export const ROUTES: readonly Route[] = [
@@ -34,17 +46,48 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/api/tasks/:engine/:taskId', role: 'viewer', handler: getTask },
   { method: 'get', path: '/api/workers', role: 'viewer', handler: listWorkers },
   { method: 'get', path: '/api/queues', role: 'viewer', handler: listQueues },
+
+  // Actions (engine drivers, commands, bulk).
   { method: 'get', path: '/api/capabilities', role: 'viewer', handler: capabilities },
-  { method: 'post', path: '/api/tasks/:engine/:taskId/actions/:action', role: 'operator', handler: taskAction },
-  { method: 'post', path: '/api/workers/:engine/:hostname/actions/:action', role: 'operator', handler: workerAction },
-  { method: 'post', path: '/api/workers/:engine/:hostname/shutdown', role: 'admin', handler: workerShutdown },
-  { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview },
-  { method: 'post', path: '/api/queues/:engine/:queue/purge', role: 'admin', handler: purgeQueue },
-  { method: 'post', path: '/api/queues/:engine/:queue/requeue-dead-letters', role: 'operator', handler: requeueDeadLetters },
-  { method: 'post', path: '/api/bulk/preview', role: 'operator', handler: bulkPreview },
-  { method: 'post', path: '/api/bulk', role: 'operator', handler: bulkStart },
+  { method: 'post', path: '/api/tasks/:engine/:taskId/actions/:action', role: 'operator', handler: taskAction, audit: 'task.action' },
+  { method: 'post', path: '/api/workers/:engine/:hostname/actions/:action', role: 'operator', handler: workerAction, audit: 'worker.action' },
+  { method: 'post', path: '/api/workers/:engine/:hostname/shutdown', role: 'admin', handler: workerShutdown, audit: 'worker.shutdown' },
+  { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview, audit: 'queue.purge_preview' },
+  { method: 'post', path: '/api/queues/:engine/:queue/purge', role: 'admin', handler: purgeQueue, audit: 'queue.purge' },
+  { method: 'post', path: '/api/queues/:engine/:queue/requeue-dead-letters', role: 'operator', handler: requeueDeadLetters, audit: 'queue.requeue_dead_letters' },
+  { method: 'post', path: '/api/bulk/preview', role: 'operator', handler: bulkPreview, audit: 'bulk.preview' },
+  { method: 'post', path: '/api/bulk', role: 'operator', handler: bulkStart, audit: 'bulk.start' },
   { method: 'get', path: '/api/bulk/:id', role: 'viewer', handler: bulkGet },
   { method: 'get', path: '/api/bulk/:id/outcomes', role: 'viewer', handler: bulkOutcomes },
-  { method: 'post', path: '/api/bulk/:id/cancel', role: 'operator', handler: bulkCancel },
+  { method: 'post', path: '/api/bulk/:id/cancel', role: 'operator', handler: bulkCancel, audit: 'bulk.cancel' },
   { method: 'get', path: '/api/commands/:id', role: 'viewer', handler: getCommand },
+
+  // Identity and trust. Project-scoped routes take `?project=` (default Z4J_PROJECT), except
+  // /api/projects/:project.
+  { method: 'get', path: '/api/me', role: 'user', handler: getMe },
+  { method: 'get', path: '/api/projects', role: 'user', handler: listProjects },
+  { method: 'post', path: '/api/projects', role: 'user', handler: createProject, audit: 'project.create' },
+  { method: 'get', path: '/api/projects/:project', role: 'viewer', handler: getProject },
+  { method: 'patch', path: '/api/projects/:project', role: 'admin', handler: updateProject, audit: 'project.update' },
+  { method: 'delete', path: '/api/projects/:project', role: 'owner', handler: deleteProject, audit: 'project.delete' },
+  { method: 'post', path: '/api/projects/:project/transfer', role: 'owner', handler: transferProject, audit: 'project.transfer' },
+  { method: 'get', path: '/api/members', role: 'admin', handler: listMembers },
+  { method: 'put', path: '/api/members/:userId', role: 'admin', handler: putMember, audit: 'member.set' },
+  { method: 'delete', path: '/api/members/:userId', role: 'admin', handler: deleteMember, audit: 'member.remove' },
+  { method: 'get', path: '/api/role-rules', role: 'admin', handler: getRoleRules },
+  { method: 'put', path: '/api/role-rules', role: 'admin', handler: putRoleRules, audit: 'role_rules.update' },
+  { method: 'get', path: '/api/invitations', role: 'admin', handler: listInvitationsHandler },
+  { method: 'post', path: '/api/invitations', role: 'admin', handler: createInvitationHandler, audit: 'invitation.create' },
+  { method: 'delete', path: '/api/invitations/:id', role: 'admin', handler: revokeInvitationHandler, audit: 'invitation.revoke' },
+  { method: 'post', path: '/api/invitations/accept', role: 'user', handler: acceptInvitationHandler, audit: 'invitation.accept' },
+  { method: 'get', path: '/api/tokens', role: 'admin', handler: listApiTokensHandler },
+  { method: 'post', path: '/api/tokens', role: 'admin', handler: createApiToken, audit: 'token.create' },
+  { method: 'delete', path: '/api/tokens/:id', role: 'admin', handler: revokeApiTokenHandler, audit: 'token.revoke' },
+  { method: 'get', path: '/api/agents', role: 'admin', handler: listAgentsHandler },
+  { method: 'post', path: '/api/agents', role: 'admin', handler: createAgent, audit: 'agent.create' },
+  { method: 'post', path: '/api/agents/:agentId/rotate', role: 'admin', handler: rotateAgentHandler, audit: 'agent.rotate' },
+  { method: 'delete', path: '/api/agents/:agentId', role: 'admin', handler: revokeAgentHandler, audit: 'agent.revoke' },
+  { method: 'get', path: '/api/audit', role: 'admin', handler: listAudit },
+  { method: 'get', path: '/api/audit/verify', role: 'admin', handler: verifyAudit },
+  { method: 'post', path: '/api/audit/rotate-key', role: 'owner', handler: rotateAuditKey, audit: 'audit.key.rotate' },
 ];

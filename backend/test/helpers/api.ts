@@ -1,25 +1,46 @@
 // An API over a test database, without sources: for handler tests through supertest.
+// Every call must authenticate: use `authHeaders(role)` from ./auth.ts.
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { createApp } from '../../src/api/app.js';
-import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../src/config.js';
 import { ActionService } from '../../src/actions/actionService.js';
 import { BulkActions } from '../../src/actions/bulk.js';
 import { DbPayloadStore } from '../../src/actions/payloads.js';
+import type { ApiContext } from '../../src/api/context.js';
+import { AuditKeyRing } from '../../src/audit/keys.js';
+import type { IdTokenVerifier } from '../../src/auth/grafana.js';
+import { createIdentity } from '../../src/auth/identity.js';
+import type { Mailer } from '../../src/auth/mailer.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { Sealer } from '../../src/crypto/seal.js';
 import type { EngineDriver } from '../../src/engines/driver.js';
 import type { Engine } from '../../src/ingest/envelope.js';
 import type { Db } from '../../src/db/db.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { createMetrics } from '../../src/metrics.js';
+import { TEST_PROXY_SECRET } from './auth.js';
 
-export function testApp(db: Db, drivers: Map<Engine, EngineDriver> = new Map()) {
+export interface TestAppOptions {
+  config?: Partial<Config>;
+  drivers?: Map<Engine, EngineDriver>;
+  idTokens?: IdTokenVerifier | null;
+  mailer?: Mailer | null;
+  auditKeys?: AuditKeyRing;
+}
+
+export function testApp(db: Db, opts: TestAppOptions = {}) {
   const log = pino({ level: 'silent' });
   const metrics = createMetrics();
-  const config = loadConfig({});
-  const sealer = new Sealer([{ id: 1, key: randomBytes(32) }]);
+  const config = loadConfig({}, { Z4J_PROXY_SECRET: TEST_PROXY_SECRET, ...opts.config });
   const pipeline = new IngestPipeline(db, { capacity: 100000, batchSize: 2000, flushMs: 0, maxFieldChars: 1000 }, metrics, log);
-  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
+  const sealer = new Sealer([{ id: 1, key: randomBytes(32) }]);
+  const identity = createIdentity(config, db, sealer, log, {
+    auditKeys: opts.auditKeys ?? new AuditKeyRing([{ id: 1, key: randomBytes(32) }]),
+    idTokens: opts.idTokens ?? null,
+    mailer: opts.mailer ?? null,
+  });
+  const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
   const bulk = new BulkActions(db, actions, log, 1000);
-  return { sealer, actions, bulk, app: createApp({ db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, version: 'test' }), pipeline };
+  const ctx: ApiContext = { db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, version: 'test', ...identity };
+  return { app: createApp(ctx), pipeline, ctx };
 }

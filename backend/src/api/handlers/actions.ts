@@ -11,7 +11,8 @@ import { capabilityMatrix } from '../../engines/driver.js';
 import { ENGINES } from '../../ingest/envelope.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
-import { projectOf } from '../project.js';
+import { actorOf, authOf, projectOfAuth } from '../../auth/caller.js';
+import { auditRequest } from '../../audit/record.js';
 import type { Handler } from '../routes.js';
 
 const PURGE_TOKEN_TTL_S = 300;
@@ -20,10 +21,26 @@ const engine = z.enum(ENGINES);
 const name = z.string().min(1).max(255);
 const idempotencyKey = z.string().min(8, 'at least 8 characters').max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII');
 
-/** Who is acting, as the identity layer resolved it. */
+/** Who is acting, as the identity layer resolved it: a Grafana login or an API token's name. */
 function callerName(res: Response): string {
-  const caller = res.locals.caller as { login?: string; name?: string } | undefined;
-  return caller?.login ?? caller?.name ?? 'anonymous';
+  const actor = actorOf(authOf(res).caller);
+  return actor.name ?? actor.id ?? 'anonymous';
+}
+
+/** A stable identity to bind confirmation tokens to (names can be reused, ids cannot). */
+function callerId(res: Response): string {
+  const actor = actorOf(authOf(res).caller);
+  return `${actor.kind}:${actor.id ?? ''}`;
+}
+
+/** The audit row of an action: what was asked, on what, and the command's state when we answered. */
+async function auditCommand(ctx: ApiContext, req: Request, res: Response, command: Command, created: boolean): Promise<void> {
+  await auditRequest(ctx, req, res, {
+    action: command.kind,
+    target: `${command.engine}/${command.target}`,
+    outcome: command.state === 'failed' ? 'error' : 'ok',
+    detail: { commandId: command.id, state: command.state, repeated: !created, ...(command.outcome?.code ? { code: command.outcome.code } : {}) },
+  });
 }
 
 function keyOf(req: Request): string {
@@ -34,10 +51,11 @@ function keyOf(req: Request): string {
   return parsed.data;
 }
 
-/** Runs an action and answers: 202 for a new command, 200 with the first one for a repeated key. */
-async function answer(res: Response, run: () => Promise<{ command: Command; created: boolean }>): Promise<void> {
+/** Runs an action, audits it, and answers: 202 for a new command, 200 with the first one for a repeated key. */
+async function answer(ctx: ApiContext, req: Request, res: Response, run: () => Promise<{ command: Command; created: boolean }>): Promise<void> {
   try {
     const { command, created } = await run();
+    await auditCommand(ctx, req, res, command, created);
     res.status(created ? 202 : 200).json({ command });
   } catch (err) {
     if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
@@ -51,8 +69,8 @@ const taskParams = z.object({ engine, taskId: name, action: z.enum(TASK_ACTIONS)
 export const taskAction = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine: e, taskId, action } = taskParams.parse(req.params);
   const key = keyOf(req);
-  const project = await projectOf(ctx, req);
-  await answer(res, () => ctx.actions.taskAction(e, taskId, action, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
+  const project = projectOfAuth(res);
+  await answer(ctx, req, res, () => ctx.actions.taskAction(e, taskId, action, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
 };
 
 const workerParams = z.object({ engine, hostname: name, action: z.enum(WORKER_ACTIONS).exclude(['shutdown']) });
@@ -79,8 +97,8 @@ async function runWorkerAction(ctx: ApiContext, req: Request, res: Response, e: 
   const missing = (REQUIRED_ARGS[action] ?? []).filter((k) => args[k] === undefined);
   if (missing.length) throw new ApiError(400, 'BAD_REQUEST', `${action} needs ${missing.join(', ')}`);
   const key = keyOf(req);
-  const project = await projectOf(ctx, req);
-  await answer(res, () => ctx.actions.workerAction(e, hostname, action, args, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
+  const project = projectOfAuth(res);
+  await answer(ctx, req, res, () => ctx.actions.workerAction(e, hostname, action, args, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
 }
 
 export const workerAction = (ctx: ApiContext): Handler => async (req, res) => {
@@ -98,7 +116,7 @@ const queueParams = z.object({ engine, queue: name });
 
 export const purgePreview = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine: e, queue } = queueParams.parse(req.params);
-  const project = await projectOf(ctx, req);
+  const project = projectOfAuth(res);
   let driver;
   try {
     driver = ctx.actions.driver(e, 'queue.purge');
@@ -107,17 +125,18 @@ export const purgePreview = (ctx: ApiContext): Handler => async (req, res) => {
     throw err;
   }
   const depth = driver.queueDepth ? await driver.queueDepth(queue).catch(() => null) : null;
-  const { token, claims } = issuePurgeToken(ctx.sealer, { projectId: project.id, engine: e, queue, filter: {}, user: callerName(res), depth }, PURGE_TOKEN_TTL_S);
+  const { token, claims } = issuePurgeToken(ctx.sealer, { projectId: project.id, engine: e, queue, filter: {}, user: callerId(res), depth }, PURGE_TOKEN_TTL_S);
+  await auditRequest(ctx, req, res, { action: 'queue.purge_preview', target: `${e}/${queue}`, detail: { depth } });
   res.json({ engine: e, queue, depth, token, expiresAt: new Date(claims.exp).toISOString() });
 };
 
 export const purgeQueue = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine: e, queue } = queueParams.parse(req.params);
   const { token } = z.strictObject({ token: z.string().min(16).max(4096) }).parse(req.body ?? {});
-  const project = await projectOf(ctx, req);
+  const project = projectOfAuth(res);
   let claims;
   try {
-    claims = verifyPurgeToken(ctx.sealer, token, { projectId: project.id, engine: e, queue, user: callerName(res), filter: {} });
+    claims = verifyPurgeToken(ctx.sealer, token, { projectId: project.id, engine: e, queue, user: callerId(res), filter: {} });
   } catch (err) {
     if (err instanceof PurgeTokenError) throw new ApiError(err.code === 'TOKEN_MISMATCH' ? 403 : 409, err.code, err.message);
     throw err;
@@ -128,19 +147,20 @@ export const purgeQueue = (ctx: ApiContext): Handler => async (req, res) => {
   });
   // One token, one purge: a second use is refused rather than answered with the first result.
   if (!created) throw new ApiError(409, 'TOKEN_USED', `this confirmation token was already used (command ${command.id}): preview the purge again`);
+  await auditCommand(ctx, req, res, command, created);
   res.status(202).json({ command });
 };
 
 export const requeueDeadLetters = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine: e, queue } = queueParams.parse(req.params);
   const key = keyOf(req);
-  const project = await projectOf(ctx, req);
-  await answer(res, () => ctx.actions.requeueDeadLetters(e, queue, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
+  const project = projectOfAuth(res);
+  await answer(ctx, req, res, () => ctx.actions.requeueDeadLetters(e, queue, { projectId: project.id, projectSlug: project.slug, idempotencyKey: key, requestedBy: callerName(res) }));
 };
 
 export const getCommand = (ctx: ApiContext): Handler => async (req, res) => {
   const { id } = z.object({ id: z.coerce.number().int().min(1).max(2 ** 53) }).parse(req.params);
-  const project = await projectOf(ctx, req);
+  const project = projectOfAuth(res);
   const command = await loadCommand(ctx.db, project.id, id);
   if (!command) throw notFound(`command ${id}`, 'COMMAND_NOT_FOUND');
   res.json({ command });
@@ -164,15 +184,16 @@ async function bulkCall<T>(fn: () => Promise<T>): Promise<T> {
 
 export const bulkPreview = (ctx: ApiContext): Handler => async (req, res) => {
   const { action, filters } = bulkBody.parse(req.body ?? {});
-  const project = await projectOf(ctx, req);
+  const project = projectOfAuth(res);
   res.json(await bulkCall(() => ctx.bulk.preview(project.id, action, filters)));
 };
 
 export const bulkStart = (ctx: ApiContext): Handler => async (req, res) => {
   const { action, filters } = bulkBody.parse(req.body ?? {});
   const key = keyOf(req);
-  const project = await projectOf(ctx, req);
+  const project = projectOfAuth(res);
   const { job, created } = await bulkCall(() => ctx.bulk.start(project.id, action, filters, callerName(res), key));
+  await auditRequest(ctx, req, res, { action: `bulk.${action}`, target: `bulk/${job.id}`, detail: { filters, total: job.total, repeated: !created } });
   res.status(created ? 202 : 200).json({ job });
 };
 
@@ -180,7 +201,7 @@ const bulkId = z.object({ id: z.coerce.number().int().min(1).max(2 ** 53) });
 
 export const bulkGet = (ctx: ApiContext): Handler => async (req, res) => {
   const { id } = bulkId.parse(req.params);
-  const project = await projectOf(ctx, req);
+  const project = projectOfAuth(res);
   const job = await ctx.bulk.get(project.id, id);
   if (!job) throw notFound(`bulk job ${id}`, 'BULK_NOT_FOUND');
   res.json({ job });
@@ -189,7 +210,7 @@ export const bulkGet = (ctx: ApiContext): Handler => async (req, res) => {
 export const bulkOutcomes = (ctx: ApiContext): Handler => async (req, res) => {
   const { id } = bulkId.parse(req.params);
   const { after, limit } = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(100) }).parse(req.query);
-  const project = await projectOf(ctx, req);
+  const project = projectOfAuth(res);
   if (!(await ctx.bulk.get(project.id, id))) throw notFound(`bulk job ${id}`, 'BULK_NOT_FOUND');
   const commands = await ctx.bulk.outcomes(project.id, id, after, limit);
   res.json({ commands, nextAfter: commands.length === limit ? commands[commands.length - 1]!.id : null });
@@ -197,8 +218,9 @@ export const bulkOutcomes = (ctx: ApiContext): Handler => async (req, res) => {
 
 export const bulkCancel = (ctx: ApiContext): Handler => async (req, res) => {
   const { id } = bulkId.parse(req.params);
-  const project = await projectOf(ctx, req);
+  const project = projectOfAuth(res);
   const job = await ctx.bulk.cancel(project.id, id);
   if (!job) throw notFound(`bulk job ${id}`, 'BULK_NOT_FOUND');
+  await auditRequest(ctx, req, res, { action: 'bulk.cancel', target: `bulk/${id}` });
   res.json({ job });
 };

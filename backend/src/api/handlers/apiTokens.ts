@@ -1,0 +1,44 @@
+// API tokens (Admin): mint (the secret is in this one response only), list, revoke.
+import { z } from 'zod';
+import { auditRequest } from '../../audit/record.js';
+import { listApiTokens, mintApiToken, revokeApiToken } from '../../auth/apiTokens.js';
+import { authOf, projectOfAuth } from '../../auth/caller.js';
+import type { ApiContext } from '../context.js';
+import { notFound } from '../errors.js';
+import type { Handler } from '../routes.js';
+import { callerLabel, idParam, nameSchema, requireGrantable } from './identity.js';
+
+const createBody = z.object({
+  name: nameSchema,
+  role: z.enum(['viewer', 'operator', 'admin']),
+  expiresInDays: z.number().int().min(1).max(365).default(90),
+}).strict();
+
+export const createApiToken = (ctx: ApiContext): Handler => async (req, res) => {
+  const p = projectOfAuth(res);
+  const { caller, role } = authOf(res);
+  const body = createBody.parse(req.body);
+  requireGrantable(role, body.role);
+  const minted = await ctx.db.transaction(async (tx) => {
+    const m = await mintApiToken(tx, p.id, { ...body, createdBy: callerLabel(caller) });
+    await auditRequest(ctx, req, res, { action: 'token.create', target: `token:${m.token.id}`, detail: { name: body.name, role: body.role, expiresAt: m.token.expiresAt } }, tx);
+    return m;
+  });
+  res.status(201).json({ token: minted.token, secret: minted.secret });
+};
+
+export const listApiTokensHandler = (ctx: ApiContext): Handler => async (_req, res) => {
+  res.json({ tokens: await listApiTokens(ctx.db, projectOfAuth(res).id) });
+};
+
+export const revokeApiTokenHandler = (ctx: ApiContext): Handler => async (req, res) => {
+  const p = projectOfAuth(res);
+  const id = idParam.parse(req.params.id);
+  const token = await ctx.db.transaction(async (tx) => {
+    const t = await revokeApiToken(tx, p.id, id);
+    if (!t) throw notFound(`token ${id}`, 'TOKEN_NOT_FOUND');
+    await auditRequest(ctx, req, res, { action: 'token.revoke', target: `token:${id}`, detail: { name: t.name } }, tx);
+    return t;
+  });
+  res.json({ token });
+};

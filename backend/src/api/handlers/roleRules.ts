@@ -1,0 +1,34 @@
+// A project's mapping of Grafana roles and teams to project roles (Admin). A mapping that
+// grants Owner where the current one does not needs an Owner, so an Admin cannot promote
+// themselves through it.
+import { auditRequest } from '../../audit/record.js';
+import { authOf, projectOfAuth } from '../../auth/caller.js';
+import { roleMappingSchema, type RoleMapping } from '../../auth/roles.js';
+import type { ApiContext } from '../context.js';
+import type { Handler } from '../routes.js';
+import { requireGrantable } from './identity.js';
+
+function ownerGrants(m: RoleMapping): Set<string> {
+  const out = new Set<string>();
+  if (m.serverAdmin === 'owner') out.add('serverAdmin');
+  for (const [r, role] of Object.entries(m.orgRoles)) if (role === 'owner') out.add(`org:${r}`);
+  for (const t of m.teams) if (t.role === 'owner') out.add(`team:${t.teamId}`);
+  if (out.size && m.grafanaOrgId !== null) out.add(`orgId:${m.grafanaOrgId}`);
+  return out;
+}
+
+export const getRoleRules = (_ctx: ApiContext): Handler => async (_req, res) => {
+  res.json({ roleMapping: projectOfAuth(res).roleMapping });
+};
+
+export const putRoleRules = (ctx: ApiContext): Handler => async (req, res) => {
+  const p = projectOfAuth(res);
+  const next = roleMappingSchema.parse(req.body);
+  const before = ownerGrants(p.roleMapping);
+  if ([...ownerGrants(next)].some((g) => !before.has(g))) requireGrantable(authOf(res).role, 'owner');
+  await ctx.db.transaction(async (tx) => {
+    await tx.query('UPDATE projects SET role_mapping = $2::jsonb WHERE id = $1', [p.id, JSON.stringify(next)]);
+    await auditRequest(ctx, req, res, { action: 'role_rules.update', target: `project:${p.slug}`, detail: { from: p.roleMapping, to: next } }, tx);
+  });
+  res.json({ roleMapping: next });
+};

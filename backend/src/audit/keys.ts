@@ -1,0 +1,98 @@
+// The audit chain's HMAC keys: from Z4J_AUDIT_KEYS, or a key file in the data directory
+// (generated once, like the seal key). Rows carry the id of the key that MAC'd them, so a
+// rotation adds a key and every older row keeps verifying with the key it names.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+
+export interface AuditKey {
+  id: number;
+  key: Buffer;
+}
+
+export class AuditKeyError extends Error {}
+
+/** Keys newest last; the newest MACs new rows, all of them verify. */
+export class AuditKeyRing {
+  private byId: Map<number, Buffer>;
+  private keys: AuditKey[];
+
+  constructor(keys: AuditKey[], private readonly file: string | null = null) {
+    AuditKeyRing.check(keys);
+    this.keys = keys;
+    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  private static check(keys: AuditKey[]): void {
+    if (!keys.length) throw new AuditKeyError('at least one audit key is required');
+    for (const k of keys) {
+      if (!Number.isInteger(k.id) || k.id < 1 || k.id > 999) throw new AuditKeyError(`audit key id ${k.id} is not in 1..999`);
+      if (k.key.length < 32) throw new AuditKeyError(`audit key ${k.id} must be at least 32 bytes`);
+    }
+    if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new AuditKeyError('audit key ids must be unique');
+  }
+
+  get current(): AuditKey {
+    return this.keys[this.keys.length - 1]!;
+  }
+
+  get ids(): number[] {
+    return this.keys.map((k) => k.id);
+  }
+
+  get(id: number): Buffer | undefined {
+    return this.byId.get(id);
+  }
+
+  /** True when keys live in the data directory, so the service itself can add one. */
+  get rotatable(): boolean {
+    return this.file !== null;
+  }
+
+  /** Adds a freshly generated key (newest) to the key file; returns it. */
+  rotate(): AuditKey {
+    if (!this.file) throw new AuditKeyError('audit keys come from Z4J_AUDIT_KEYS: add a key there (newest last) and restart');
+    const next = { id: Math.max(...this.ids) + 1, key: randomBytes(32) };
+    const keys = [...this.keys, next];
+    AuditKeyRing.check(keys);
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, `${formatAuditKeys(keys)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.file);
+    this.keys = keys;
+    this.byId.set(next.id, next.key);
+    return next;
+  }
+}
+
+export function formatAuditKeys(keys: AuditKey[]): string {
+  return keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(',');
+}
+
+/** `<id>:<base64>` comma-separated, newest last; null for an empty value. */
+export function parseAuditKeys(value: string | undefined): AuditKey[] | null {
+  if (!value?.trim()) return null;
+  return value.split(',').map((part) => {
+    const m = /^\s*(\d{1,3}):([A-Za-z0-9+/=_-]+)\s*$/.exec(part);
+    if (!m) throw new AuditKeyError('expected <id>:<base64 key>');
+    return { id: Number(m[1]), key: Buffer.from(m[2]!, 'base64') };
+  });
+}
+
+export function auditKeysFromConfig(config: Config, log: Logger): AuditKeyRing {
+  const keys = parseAuditKeys(config.Z4J_AUDIT_KEYS);
+  if (keys) return new AuditKeyRing(keys);
+  const file = join(config.Z4J_DATA_DIR, 'audit.key');
+  if (!existsSync(file)) {
+    mkdirSync(config.Z4J_DATA_DIR, { recursive: true });
+    try {
+      writeFileSync(file, `${formatAuditKeys([{ id: 1, key: randomBytes(32) }])}\n`, { mode: 0o600, flag: 'wx' });
+      log.warn({ file }, 'generated an audit key; back it up (or set Z4J_AUDIT_KEYS): without it the audit chain cannot be verified');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  if (config.DATABASE_URL) log.warn('Z4J_AUDIT_KEYS is not set: using the key file in Z4J_DATA_DIR; replicas of the service must share it');
+  return new AuditKeyRing(parseAuditKeys(readFileSync(file, 'utf8'))!, file);
+}

@@ -1,0 +1,56 @@
+// How features write the audit log: `appendAudit(ctx, entry, tx?)` for one row, and
+// `auditRequest(ctx, req, res, fields, tx?)` for the row of an API request (actor, project,
+// client address and request id filled in from the authenticated request).
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import { toApiError } from '../api/errors.js';
+import type { Queryable } from '../db/db.js';
+import type { AuditEntry, AuditLog, AuditOutcome } from './chain.js';
+import { actorOf, type RequestAuth } from '../auth/caller.js';
+
+export function appendAudit(ctx: { audit: AuditLog }, entry: AuditEntry, tx?: Queryable): Promise<{ seq: number }> {
+  return ctx.audit.append(entry, tx);
+}
+
+/** Where a request came from: the peer address (Grafana, for proxied calls) and the X-Forwarded-For it reported (informational: a browser can set it). */
+export function requestMeta(req: Request, res: Response): Pick<AuditEntry, 'ip' | 'forwardedFor' | 'requestId'> {
+  const rid = res.getHeader('x-request-id');
+  return {
+    ip: req.socket?.remoteAddress ?? null,
+    forwardedFor: req.get('x-forwarded-for') ?? null,
+    requestId: typeof rid === 'string' ? rid : null,
+  };
+}
+
+export interface RequestAuditFields {
+  action: string;
+  target?: string | null;
+  outcome?: AuditOutcome;
+  detail?: Record<string, unknown> | null;
+  /** Defaults to the request's project. */
+  projectId?: number;
+}
+
+/** Appends the audit row of an authenticated request and marks the request as audited. */
+export async function auditRequest(ctx: { audit: AuditLog }, req: Request, res: Response, f: RequestAuditFields, tx?: Queryable): Promise<void> {
+  const auth = res.locals.auth as RequestAuth;
+  const projectId = f.projectId ?? auth.project?.id;
+  if (projectId === undefined) throw new Error(`audit row '${f.action}' has no project`);
+  await ctx.audit.append({ ...requestMeta(req, res), projectId, actor: actorOf(auth.caller), action: f.action, target: f.target ?? null, outcome: f.outcome ?? 'ok', detail: f.detail ?? null }, tx);
+  res.locals.audited = true;
+}
+
+/**
+ * Error middleware after a route's handler: a write that an authenticated caller attempted
+ * and that failed (invalid input, a conflict, an internal error) is audited as refused or
+ * error, unless the handler already wrote its own row.
+ */
+export function auditFailedWrite(ctx: { audit: AuditLog; log: { warn: (o: object, m: string) => void } }, action: string): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    const auth = res.locals.auth as RequestAuth | undefined;
+    if (req.method === 'GET' || !auth?.project || res.locals.audited) return next(err);
+    const e = toApiError(err);
+    auditRequest(ctx, req, res, { action, target: req.originalUrl.slice(0, 512), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } })
+      .catch((auditErr) => ctx.log.warn({ err: String(auditErr) }, 'could not audit a failed write'))
+      .finally(() => next(err));
+  };
+}

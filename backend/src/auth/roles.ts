@@ -1,0 +1,54 @@
+// Project roles and how a Grafana user gets one: an explicit membership, else the
+// project's mapping of Grafana roles and teams (default: server admin → Owner,
+// org Admin → Admin, Editor → Operator, Viewer → Viewer).
+import { z } from 'zod';
+
+export const PROJECT_ROLES = ['viewer', 'operator', 'admin', 'owner'] as const;
+export type ProjectRole = (typeof PROJECT_ROLES)[number];
+
+const RANK: Record<ProjectRole, number> = { viewer: 1, operator: 2, admin: 3, owner: 4 };
+
+export const atLeast = (role: ProjectRole | null, needed: ProjectRole): boolean => role !== null && RANK[role] >= RANK[needed];
+
+export const higher = (a: ProjectRole | null, b: ProjectRole | null): ProjectRole | null =>
+  a === null ? b : b === null ? a : RANK[a] >= RANK[b] ? a : b;
+
+export const GRAFANA_ORG_ROLES = ['Admin', 'Editor', 'Viewer', 'None'] as const;
+
+const role = z.enum(PROJECT_ROLES).nullable();
+
+/** A project's role mapping, as stored in projects.role_mapping and edited by Admins. */
+export const roleMappingSchema = z
+  .object({
+    /** Only users of this Grafana organization are mapped (null: any organization). Memberships apply regardless. */
+    grafanaOrgId: z.number().int().positive().nullable().default(null),
+    serverAdmin: role.default('owner'),
+    orgRoles: z
+      .object({ Admin: role.default('admin'), Editor: role.default('operator'), Viewer: role.default('viewer'), None: role.default(null) })
+      .strict()
+      .default({ Admin: 'admin', Editor: 'operator', Viewer: 'viewer', None: null }),
+    /** Grafana team id → role: a member of the team gets at least that role. */
+    teams: z.array(z.object({ teamId: z.number().int().positive(), role: z.enum(PROJECT_ROLES) }).strict()).max(200).default([]),
+  })
+  .strict();
+export type RoleMapping = z.output<typeof roleMappingSchema>;
+
+export const DEFAULT_ROLE_MAPPING: RoleMapping = roleMappingSchema.parse({});
+
+export interface GrafanaUserRoles {
+  orgId: number;
+  orgRole: string | null;
+  isGrafanaAdmin: boolean;
+  teams: number[];
+}
+
+/** The role the mapping gives (the highest of every rule that matches), or null. */
+export function mappedRole(mapping: RoleMapping, user: GrafanaUserRoles): ProjectRole | null {
+  if (mapping.grafanaOrgId !== null && mapping.grafanaOrgId !== user.orgId) return null;
+  let out: ProjectRole | null = null;
+  if (user.isGrafanaAdmin) out = higher(out, mapping.serverAdmin);
+  const org = GRAFANA_ORG_ROLES.find((r) => r === user.orgRole);
+  if (org) out = higher(out, mapping.orgRoles[org]);
+  for (const t of mapping.teams) if (user.teams.includes(t.teamId)) out = higher(out, t.role);
+  return out;
+}
