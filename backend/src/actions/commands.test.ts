@@ -1,0 +1,64 @@
+import type { Db } from '../db/db.js';
+import { openTestDb } from '../../test/helpers/storage.js';
+import { createCommand, IdempotencyConflict, reconcileCommands, transition } from './commands.js';
+
+// One PGlite database for the file: commands are keyed per test.
+let db: Db;
+let n = 0;
+const base = () => ({ projectId: 1, idempotencyKey: `key-${++n}`, kind: 'task.cancel', engine: 'celery', target: `t-${n}`, args: { a: 1, b: [1, 2] }, requestedBy: 'otto' });
+
+async function task(taskId: string, state: string): Promise<void> {
+  await db.query(
+    `INSERT INTO tasks (project_id, engine, task_id, state, attempt_at, state_at, first_seen_at, last_event_at)
+     VALUES (1, 'celery', $1, $2, now(), now(), now(), now())`,
+    [taskId, state],
+  );
+}
+
+beforeAll(async () => {
+  db = await openTestDb('pglite', 'commands');
+});
+afterAll(() => db.close());
+
+describe('commands', () => {
+  test('the same key returns the first command; the same request in another key order too', async () => {
+    const c = base();
+    const first = await createCommand(db, c);
+    const again = await createCommand(db, { ...c, args: { b: [1, 2], a: 1 } });
+    expect(first.created).toBe(true);
+    expect(again).toEqual({ command: first.command, created: false });
+  });
+
+  test('a key reused for a different request is refused', async () => {
+    const c = base();
+    await createCommand(db, c);
+    await expect(createCommand(db, { ...c, kind: 'task.terminate' })).rejects.toThrow(IdempotencyConflict);
+    await expect(createCommand(db, { ...c, target: 'other' })).rejects.toThrow(IdempotencyConflict);
+    await expect(createCommand(db, { ...c, args: { a: 2 } })).rejects.toThrow(IdempotencyConflict);
+  });
+
+  test('a finished command never changes again', async () => {
+    const { command } = await createCommand(db, base());
+    expect((await transition(db, command.id, 'dispatched'))!.state).toBe('dispatched');
+    expect((await transition(db, command.id, 'succeeded', { x: 1 }))!.outcome).toEqual({ x: 1 });
+    expect(await transition(db, command.id, 'failed')).toBeNull();
+  });
+
+  test('the reconciler settles cancels from task state and times out the rest', async () => {
+    const revoked = await createCommand(db, base());
+    const ranFirst = await createCommand(db, base());
+    const waiting = await createCommand(db, base());
+    const stale = await createCommand(db, base());
+    for (const c of [revoked, ranFirst, waiting, stale]) await transition(db, c.command.id, 'dispatched');
+    await task(revoked.command.target, 'revoked');
+    await task(ranFirst.command.target, 'succeeded');
+    await task(waiting.command.target, 'received');
+    await db.query(`UPDATE commands SET created_at = now() - interval '10 minutes' WHERE id = $1`, [stale.command.id]);
+    expect(await reconcileCommands(db, 120)).toBe(3);
+    const state = async (id: number) => (await db.query<{ state: string; outcome: { message: string } }>('SELECT state, outcome FROM commands WHERE id = $1', [id])).rows[0]!;
+    expect(await state(revoked.command.id)).toMatchObject({ state: 'succeeded' });
+    expect(await state(ranFirst.command.id)).toMatchObject({ state: 'failed', outcome: { message: 'the task finished first (succeeded)' } });
+    expect((await state(waiting.command.id)).state).toBe('dispatched');
+    expect(await state(stale.command.id)).toMatchObject({ state: 'timed_out' });
+  });
+});
