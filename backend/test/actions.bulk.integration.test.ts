@@ -139,6 +139,29 @@ describe('bulk retry of 500 failed tasks across Celery and RQ', () => {
     expect(rest.body.commands).toHaveLength(200);
   });
 
+  test('bulk cancel of waiting RQ jobs: each cancelled once, and the timeline says so', async () => {
+    const parked = uniqueQueue('parked'); // no worker listens here
+    const keys = Array.from({ length: 20 }, () => randomUUID());
+    const ids = await rqctl<string[]>('enqueue-many', parked, 'count', JSON.stringify(keys.map((k) => [k])));
+    for (const [i, id] of ids.entries()) {
+      await svc.pipeline.offer('test-agent', { v: 1, type: 'task', id: `${id}-enqueued`, engine: 'rq', project: 'default', kind: 'enqueued', taskId: id, occurredAt: Date.now() + i, fields: { name: 'tasks.count', queue: parked } });
+    }
+    await eventually(async () => expect((await svc.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE queue = $1`, [parked])).rows[0]!.n).toBe(20), 30_000, 200);
+    const started = await call<{ job: Job }>('POST', '/api/bulk', { action: 'cancel', filters: { queue: parked } }, randomUUID());
+    expect(started.body.job.total).toBe(20);
+    const done = await eventually(async () => {
+      const r = await call<{ job: Job }>('GET', `/api/bulk/${started.body.job.id}`);
+      if (r.body.job.state !== 'succeeded') throw new Error(`bulk cancel is ${r.body.job.state}`);
+      return r.body.job;
+    }, 60_000, 300);
+    expect(done.progress).toMatchObject({ done: 20, succeeded: 20, failed: 0 });
+    expect(await svc.actions.drivers.get('rq')!.queueDepth!(parked)).toBe(0);
+    await eventually(async () => {
+      const states = await svc.db.query<{ state: string }>(`SELECT state FROM tasks WHERE queue = $1`, [parked]);
+      expect(states.rows.every((r) => r.state === 'revoked')).toBe(true);
+    }, 30_000, 200);
+  });
+
   test('refusals: no match, over the cap, bad filters', async () => {
     const none = await call<{ error: { code: string } }>('POST', '/api/bulk', { action: 'retry', filters: { state: 'failed', name: 'no.such.task' } }, randomUUID());
     expect([none.status, none.body.error.code]).toEqual([422, 'NO_TASKS']);
