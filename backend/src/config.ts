@@ -35,6 +35,12 @@ export const settings = {
   Z4J_PARTITION_DAYS_AHEAD: [int(1, 90).default(7), 'Daily task_events partitions created ahead of today.'],
   Z4J_MAX_FIELD_CHARS: [int(256, 1_000_000).default(32768), 'Longest args / kwargs / result / traceback text kept per task (longer is cut, marked).'],
   Z4J_PRETTY_LOGS: [bool.default(false), 'Human-readable logs instead of JSON.'],
+  Z4J_AGENT_REDIS_URLS: [
+    list.pipe(z.array(z.string().regex(/^rediss?:\/\//, 'redis:// or rediss:// URLs'))).default([]),
+    'Comma-separated Redis URLs whose agent streams (z4j:events:<project>) are consumed (consumer group z4j).',
+  ],
+  Z4J_AGENT_CLAIM_IDLE_MS: [int(1000, 3_600_000).default(60000), 'Milliseconds an agent stream entry may stay unacknowledged by a consumer before another claims it.'],
+  Z4J_AGENT_NONCE_RETENTION_DAYS: [int(1, 365).default(7), 'Days batch nonces are remembered (replays are refused within them); keep it longer than agent streams retain entries.'],
   Z4J_RQ_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your RQ workers (the connection they use). Set it to act on RQ jobs, queues and workers.',

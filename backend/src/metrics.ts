@@ -21,6 +21,8 @@ export function createMetrics() {
     sourceErrors: new Counter({ name: 'z4j_source_errors_total', help: 'Connection or consume errors of a source.', labelNames: ['source'], registers: [registry] }),
     sourceConnected: new Gauge({ name: 'z4j_source_connected', help: '1 when a source is connected.', labelNames: ['source'], registers: [registry] }),
     authRefused: new Counter({ name: 'z4j_auth_refused_total', help: 'Requests refused by caller authentication (401) or role (403), by code and whether they were audited.', labelNames: ['status', 'code', 'audited'], registers: [registry] }),
+    agentBatches: new Counter({ name: 'z4j_agent_batches_total', help: 'Agent batches by transport and outcome (ingested, duplicate, or refused with its reason).', labelNames: ['transport', 'outcome'], registers: [registry] }),
+    agentPayloadsDropped: new Counter({ name: 'z4j_agent_payloads_dropped_total', help: 'Retry payloads not stored (too large or malformed); those tasks cannot be retried from z4j.', registers: [registry] }),
     httpRequests: new Counter({ name: 'z4j_http_requests_total', help: 'API requests by route and status.', labelNames: ['route', 'status'], registers: [registry] }),
   };
   return m;

@@ -26,9 +26,11 @@ import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
 import { ensurePartitions } from './db/partitions.js';
 import type { AgentKeyStore } from './ingest/agentKeys.js';
+import { AgentIngest } from './ingest/agentIngest.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { AgentRedisStreamSource } from './sources/agent/redisStreamSource.js';
 import { CeleryAmqpSource } from './sources/celery/amqpSource.js';
 import { CeleryRedisSource } from './sources/celery/redisSource.js';
 import type { Source } from './sources/source.js';
@@ -136,8 +138,13 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   );
   pipeline.start();
 
+  const identity = createIdentity(config, db, sealer, log);
+  const agentIngest = new AgentIngest(db, pipeline, sealer, metrics);
   const celery = celerySources(config, pipeline, metrics, log);
-  const sources: Source[] = [...celery];
+  const agentStreams = config.Z4J_AGENT_REDIS_URLS.map(
+    (url) => new AgentRedisStreamSource({ url, claimIdleMs: config.Z4J_AGENT_CLAIM_IDLE_MS }, identity.agentKeys, agentIngest, metrics, log),
+  );
+  const sources: Source[] = [...celery, ...agentStreams];
   await Promise.all(sources.map((s) => s.start().catch((err) => log.warn({ source: s.name, err: String(err) }, 'source did not start; retrying in background'))));
 
   const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);
@@ -153,13 +160,13 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const timers = [
     every(1, log, 'bulk actions', () => bulk.runOnce()),
     every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT)),
+    every(3600, log, 'agent nonce pruning', () => db.query(`DELETE FROM agent_batches WHERE received_at < now() - make_interval(days => $1)`, [config.Z4J_AGENT_NONCE_RETENTION_DAYS])),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
     every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),
   ];
 
-  const identity = createIdentity(config, db, sealer, log);
-  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, actions, bulk, version: VERSION, ...identity });
+  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, actions, bulk, agentIngest, version: VERSION, ...identity });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);

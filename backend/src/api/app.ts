@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { auditFailedWrite } from '../audit/record.js';
+import { MAX_BATCH_BYTES } from '../ingest/agentBatch.js';
 import { authenticate, routeAction } from '../auth/caller.js';
 import type { ApiContext } from './context.js';
 import { errorHandler, unknownRoute } from './errors.js';
@@ -22,8 +23,10 @@ export function createApp(ctx: ApiContext): express.Express {
     next();
   });
   const json = express.json({ limit: '1mb' });
+  // Agent batches are verified over the exact bytes that were signed: never parsed before that.
+  const raw = express.raw({ type: () => true, limit: MAX_BATCH_BYTES });
   for (const route of ROUTES) {
-    app[route.method](route.path, authenticate(ctx, route), json, route.handler(ctx), auditFailedWrite(ctx, routeAction(route)));
+    app[route.method](route.path, authenticate(ctx, route), route.role === 'agent' ? raw : json, route.handler(ctx), auditFailedWrite(ctx, routeAction(route)));
   }
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument(ctx.version));

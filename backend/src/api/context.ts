@@ -3,6 +3,7 @@ import type { BulkActions } from '../actions/bulk.js';
 import type { AuditLog } from '../audit/chain.js';
 import type { AuthSettings } from '../auth/identity.js';
 import type { Config } from '../config.js';
+import type { AgentIngest } from '../ingest/agentIngest.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
 import type { AgentKeyStore } from '../ingest/agentKeys.js';
@@ -22,6 +23,7 @@ export interface ApiContext {
   /** Seals what must be kept but never shown (retry payloads, agent secrets). */
   sealer: Sealer;
   actions: ActionService;
+  agentIngest: AgentIngest;
   bulk: BulkActions;
   version: string;
   /** Proxy secret, Grafana ID token verifier, mailer (identity and trust). */

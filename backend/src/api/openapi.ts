@@ -111,6 +111,23 @@ function document(version: string) {
       },
       '/api/workers': { get: { summary: 'Workers seen, with liveness', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { workers: { type: 'array', items: ref('Worker') } } }), ...errors } } },
       '/api/queues': { get: { summary: 'Queues seen, with the latest depth sample', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { queues: { type: 'array', items: ref('Queue') } } }), ...errors } } },
+      '/api/ingest/v1/batches': {
+        post: {
+          summary: 'Agent batch over HTTP (docs/agent-protocol.md): authenticated by its HMAC signature, not by the Grafana proxy',
+          parameters: [
+            { name: 'X-Z4J-Agent', in: 'header', required: true, schema: { type: 'string' }, description: 'Agent id.' },
+            { name: 'X-Z4J-Signature', in: 'header', required: true, schema: { type: 'string' }, description: 'hex HMAC-SHA256 of the body with the agent secret.' },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'The signed batch: {v, agent, project, sentAt, nonce, seq, dropped, events}.' } } } },
+          responses: {
+            '202': json({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'Committed'),
+            '400': json(ref('Error'), 'BAD_BATCH'),
+            '401': json(ref('Error'), 'UNKNOWN_AGENT, BAD_SIGNATURE, STALE_BATCH (sentAt more than 5 minutes off)'),
+            '409': json(ref('Error'), 'REPLAY: this batch was already received'),
+            '413': json(ref('Error'), 'Larger than 1 MiB'),
+          },
+        },
+      },
       '/api/capabilities': { get: { summary: 'What each engine driver can do (the capability matrix)', responses: { '200': json({ type: 'object' }) } } },
       '/api/tasks/{engine}/{taskId}/actions/{action}': {
         post: {

@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { ApiContext } from './context.js';
 import { bulkCancel, bulkGet, bulkOutcomes, bulkPreview, bulkStart, capabilities, getCommand, purgePreview, purgeQueue, requeueDeadLetters, taskAction, workerAction, workerShutdown } from './handlers/actions.js';
 import { getTask } from './handlers/getTask.js';
+import { ingestBatch } from './handlers/ingest.js';
 import { health, metrics, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
 import { listTasks } from './handlers/listTasks.js';
@@ -42,6 +43,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/readyz', role: 'public', handler: ready },
   { method: 'get', path: '/metrics', role: 'public', handler: metrics },
   { method: 'get', path: '/api/healthz', role: 'viewer', handler: health },
+  { method: 'post', path: '/api/ingest/v1/batches', role: 'agent', handler: ingestBatch },
   { method: 'get', path: '/api/tasks', role: 'viewer', handler: listTasks },
   { method: 'get', path: '/api/tasks/:engine/:taskId', role: 'viewer', handler: getTask },
   { method: 'get', path: '/api/workers', role: 'viewer', handler: listWorkers },

@@ -16,6 +16,7 @@ import { Sealer } from '../../src/crypto/seal.js';
 import type { EngineDriver } from '../../src/engines/driver.js';
 import type { Engine } from '../../src/ingest/envelope.js';
 import type { Db } from '../../src/db/db.js';
+import { AgentIngest } from '../../src/ingest/agentIngest.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { createMetrics } from '../../src/metrics.js';
 import { TEST_PROXY_SECRET } from './auth.js';
@@ -41,6 +42,7 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
   });
   const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
   const bulk = new BulkActions(db, actions, log, 1000);
-  const ctx: ApiContext = { db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, version: 'test', ...identity };
+  const agentIngest = new AgentIngest(db, pipeline, sealer, metrics);
+  const ctx: ApiContext = { db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, agentIngest, version: 'test', ...identity };
   return { app: createApp(ctx), pipeline, ctx };
 }

@@ -1,0 +1,31 @@
+// HTTP ingest for agents that cannot share a broker with the service: the same signed batch
+// as on the broker transports, authenticated by its signature (route role `agent`).
+import { ApiError } from '../errors.js';
+import type { ApiContext } from '../context.js';
+import type { Handler } from '../routes.js';
+import { HTTP_STALE_MS, verifyAgentBatch, type RefusalReason } from '../../ingest/agentBatch.js';
+
+const STATUS: Record<RefusalReason, [number, string]> = {
+  unknown_agent: [401, 'UNKNOWN_AGENT'],
+  bad_signature: [401, 'BAD_SIGNATURE'],
+  stale: [401, 'STALE_BATCH'],
+  replay: [409, 'REPLAY'],
+  bad_batch: [400, 'BAD_BATCH'],
+};
+
+export const ingestBatch = (ctx: ApiContext): Handler => async (req, res) => {
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const agent = req.get('x-z4j-agent') ?? '';
+  const sig = req.get('x-z4j-signature') ?? '';
+  const verified = await verifyAgentBatch(body, agent, sig, ctx.agentKeys, { staleMs: HTTP_STALE_MS });
+  const refuse = (reason: RefusalReason, message: string): never => {
+    ctx.metrics.agentBatches.inc({ transport: 'http', outcome: `refused_${reason}` });
+    const [status, code] = STATUS[reason];
+    throw new ApiError(status, code, message);
+  };
+  if (!verified.ok) return refuse(verified.reason, verified.detail);
+  const stored = await ctx.agentIngest.store(verified.batch, 'http');
+  if (stored.outcome === 'duplicate') return refuse('replay', 'this batch was already received');
+  ctx.metrics.agentBatches.inc({ transport: 'http', outcome: 'ingested' });
+  res.status(202).json({ accepted: stored.events });
+};

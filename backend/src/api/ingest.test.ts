@@ -1,0 +1,29 @@
+// HTTP agent ingest on both storages: payloads sealed into task_payloads (bytea arrays bind on
+// pg and PGlite alike), events stored, replays refused.
+import request from 'supertest';
+import { payloadAad } from '../actions/payloads.js';
+import { testApp } from '../../test/helpers/api.js';
+import { agentKeyEntry, batchOf, lifecycle, testAgent } from '../../test/helpers/agentBatches.js';
+import { openTestDb, STORAGES } from '../../test/helpers/storage.js';
+
+describe.each(STORAGES)('HTTP agent ingest on %s', (storage) => {
+  test('stores a batch once, with its payload sealed', async () => {
+    const db = await openTestDb(storage, 'http_ingest');
+    const agent = testAgent();
+    const { app, ctx, pipeline } = testApp(db, { config: { Z4J_AGENT_KEYS: [agentKeyEntry(agent)] } });
+    pipeline.start();
+    try {
+      const payload = { name: 'tasks.add', args: [1, 2], kwargs: { token: 'sk_live_abcdefghijklmnop' }, queue: 'default' };
+      const b = batchOf(agent, lifecycle(agent, 'huey', 'task-1', 'succeeded', payload));
+      const post = () => request(app).post('/api/ingest/v1/batches').set('content-type', 'application/json').set('x-z4j-agent', agent.id).set('x-z4j-signature', b.sig).send(b.body.toString('utf8'));
+      expect((await post()).status).toBe(202);
+      expect((await post()).status).toBe(409);
+      const row = (await db.query<{ project_id: number; sealed: Buffer }>("SELECT project_id, sealed FROM task_payloads WHERE task_id = 'task-1'")).rows[0]!;
+      expect(JSON.parse(ctx.sealer.open(Buffer.from(row.sealed), payloadAad(row.project_id, 'huey', 'task-1')).toString())).toEqual(payload);
+      expect((await db.query<{ state: string }>("SELECT state FROM tasks WHERE task_id = 'task-1'")).rows[0]!.state).toBe('succeeded');
+    } finally {
+      await pipeline.stop();
+      await db.close();
+    }
+  });
+});

@@ -1,0 +1,169 @@
+// Agent batches from Redis Streams (docs/agent-protocol.md): every `z4j:events:<project>` stream
+// on the configured Redis, read with the consumer group `z4j` so replicas share the work. An
+// entry is acknowledged only once its events are committed (or it was refused, which is final);
+// entries a crashed consumer left pending are claimed after `claimIdleMs`.
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type { AgentKeyStore } from '../../ingest/agentKeys.js';
+import { verifyAgentBatch } from '../../ingest/agentBatch.js';
+import type { AgentIngest } from '../../ingest/agentIngest.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics.js';
+import { SourceHealth, type Source, type SourceStatus } from '../source.js';
+
+export const STREAM_PREFIX = 'z4j:events:';
+const GROUP = 'z4j';
+
+export interface AgentStreamOptions {
+  url: string;
+  claimIdleMs: number;
+  /** Entries being stored at once (each up to 1,000 events): bounds memory, keeps the writer fed. */
+  maxInFlight?: number;
+  blockMs?: number;
+  consumer?: string;
+}
+
+type Entry = [id: string, fields: string[]];
+
+export class AgentRedisStreamSource implements Source {
+  readonly name: string;
+  private reader: Redis | null = null;
+  private cmd: Redis | null = null;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private streams: string[] = [];
+  private lastDiscovery = 0;
+  private lastClaim = 0;
+  private inFlight = 0;
+  private readonly waiters: (() => void)[] = [];
+  private readonly health: SourceHealth;
+  private readonly consumer: string;
+
+  constructor(
+    private readonly opts: AgentStreamOptions,
+    private readonly keys: AgentKeyStore,
+    private readonly ingest: AgentIngest,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    const u = new URL(opts.url);
+    this.name = `agent-redis:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+    this.health = new SourceHealth(this.name, metrics, log);
+    this.consumer = opts.consumer ?? `${hostname()}-${process.pid}`;
+  }
+
+  async start(): Promise<void> {
+    const connect = (name: string) => new Redis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: name });
+    this.reader = connect('z4j-agent-reader');
+    this.cmd = connect('z4j-agent-commands');
+    this.reader.on('ready', () => this.health.connected(true));
+    this.reader.on('close', () => this.health.connected(false));
+    this.reader.on('error', (err) => this.health.error(err));
+    this.cmd.on('error', () => undefined); // reported through the reader
+    await Promise.all([this.reader.connect(), this.cmd.connect()]).catch((err) => this.health.error(err));
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.discover();
+        if (!this.streams.length) {
+          await sleep(1000);
+          continue;
+        }
+        await this.claimAbandoned();
+        const res = (await this.reader!.xreadgroup('GROUP', GROUP, this.consumer, 'COUNT', 20, 'BLOCK', this.opts.blockMs ?? 1000, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'))) as [string, Entry[]][] | null;
+        for (const [stream, entries] of res ?? []) for (const entry of entries) await this.dispatch(stream, entry);
+      } catch (err) {
+        if (this.stopped) break;
+        this.health.error(err);
+        if (String(err).includes('NOGROUP')) this.lastDiscovery = 0; // a stream was deleted and recreated: set its group up again
+        await sleep(1000);
+      }
+    }
+  }
+
+  /** Finds agent streams (new projects appear at any time) and makes sure our group exists on each. */
+  private async discover(): Promise<void> {
+    if (Date.now() - this.lastDiscovery < 10_000) return;
+    this.lastDiscovery = Date.now();
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.cmd!.scan(cursor, 'MATCH', `${STREAM_PREFIX}*`, 'COUNT', 500, 'TYPE', 'stream');
+      cursor = next;
+      for (const k of keys) found.add(k);
+    } while (cursor !== '0');
+    for (const stream of found) {
+      if (this.streams.includes(stream)) continue;
+      // From the start of the stream: what agents sent before z4j ever ran is backlog, not history to skip.
+      await this.cmd!.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM').catch((err) => {
+        if (!String(err).includes('BUSYGROUP')) throw err;
+      });
+    }
+    this.streams = [...found].sort();
+  }
+
+  /** Entries delivered to a consumer that died before acknowledging them. */
+  private async claimAbandoned(): Promise<void> {
+    if (Date.now() - this.lastClaim < Math.max(1000, this.opts.claimIdleMs / 2)) return;
+    this.lastClaim = Date.now();
+    for (const stream of this.streams) {
+      let start = '0-0';
+      do {
+        const [next, entries] = (await this.cmd!.xautoclaim(stream, GROUP, this.consumer, this.opts.claimIdleMs, start, 'COUNT', 100)) as [string, Entry[], string[]];
+        for (const entry of entries) if (entry) await this.dispatch(stream, entry);
+        start = next;
+      } while (start !== '0-0' && !this.stopped);
+    }
+  }
+
+  /** Starts storing an entry without waiting for its commit, within the in-flight bound. */
+  private async dispatch(stream: string, entry: Entry): Promise<void> {
+    while (this.inFlight >= (this.opts.maxInFlight ?? 64)) await new Promise<void>((r) => this.waiters.push(r));
+    this.inFlight++;
+    this.health.message();
+    void this.handle(stream, entry)
+      .catch((err) => this.health.error(err)) // left pending: claimed again later
+      .finally(() => {
+        this.inFlight--;
+        this.waiters.shift()?.();
+      });
+  }
+
+  private async handle(stream: string, [id, flat]: Entry): Promise<void> {
+    const fields = new Map<string, string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
+    const body = Buffer.from(fields.get('batch') ?? '', 'utf8');
+    const verified = await verifyAgentBatch(body, fields.get('agent') ?? '', fields.get('sig') ?? '', this.keys);
+    let outcome: string;
+    if (!verified.ok) {
+      outcome = `refused_${verified.reason}`;
+      this.log.warn({ source: this.name, stream, entry: id, reason: verified.reason, detail: verified.detail }, 'agent batch refused');
+    } else {
+      // 'duplicate': stored before (a redelivery, or a replay) — nothing to do again.
+      outcome = (await this.ingest.store(verified.batch, 'redis')).outcome;
+    }
+    // Refusals are acknowledged too: a bad signature does not get better by retrying.
+    await this.cmd!.xack(stream, GROUP, id);
+    this.metrics.agentBatches.inc({ transport: 'redis', outcome });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.reader?.disconnect();
+    await this.loop?.catch(() => undefined);
+    // Entries still being stored finish if storage allows; past the deadline they stay pending and are claimed later.
+    const deadline = Date.now() + 10_000;
+    while (this.inFlight > 0 && Date.now() < deadline) await sleep(20);
+    this.cmd?.disconnect();
+    this.health.connected(false);
+  }
+
+  status(): SourceStatus {
+    return this.health.status();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

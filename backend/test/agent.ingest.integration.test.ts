@@ -1,0 +1,123 @@
+// Agent delivery into the service, with a TypeScript stand-in for the agent: signed batches
+// on a Redis stream and over HTTP land in PostgreSQL exactly once, retry payloads are sealed
+// and never stored in clear, bad signatures and replays are refused and counted, and entries a
+// crashed consumer left pending are claimed.
+import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { payloadAad } from '../src/actions/payloads.js';
+import { loadConfig } from '../src/config.js';
+import { startService, type Service } from '../src/service.js';
+import { agentKeyEntry, batchOf, lifecycle, testAgent, xaddBatch } from './helpers/agentBatches.js';
+import { TEST_PROXY_SECRET } from './helpers/auth.js';
+import { createTestDatabase } from './helpers/storage.js';
+import { eventually, sleep } from './helpers/wait.js';
+
+jest.setTimeout(120_000);
+
+const REDIS_URL = process.env.Z4J_TEST_AGENT_REDIS_URL ?? 'redis://127.0.0.1:6379/8';
+
+describe('agent delivery', () => {
+  const project = 'default';
+  const agent = testAgent(project);
+  const redis = new Redis(REDIS_URL);
+  let svc: Service;
+  const count = async (sql: string, params: unknown[] = []) => (await svc.db.query<{ n: number }>(sql, params)).rows[0]!.n;
+  const batches = async () => {
+    const text = await (await fetch(`${svc.url}/metrics`)).text();
+    return Object.fromEntries([...text.matchAll(/^z4j_agent_batches_total\{transport="(\w+)",outcome="(\w+)"\} (\d+)/gm)].map((m) => [`${m[1]}:${m[2]}`, Number(m[3])]));
+  };
+
+  beforeAll(async () => {
+    await redis.del(`z4j:events:${project}`);
+    // An entry delivered to a consumer that then died, before the service ever started.
+    const abandonedTask = randomUUID();
+    await xaddBatch(redis, agent, batchOf(agent, lifecycle(agent, 'rq', abandonedTask, 'succeeded', { name: 'tasks.add', args: [1, 2], kwargs: {}, queue: 'q' })));
+    await redis.xgroup('CREATE', `z4j:events:${project}`, 'z4j', '0', 'MKSTREAM');
+    await redis.xreadgroup('GROUP', 'z4j', 'crashed-consumer', 'COUNT', 10, 'STREAMS', `z4j:events:${project}`, '>');
+    await redis.set('z4j-test:abandoned', abandonedTask);
+    svc = await startService(loadConfig({}, {
+      PORT: 0,
+      HOST: '127.0.0.1',
+      DATABASE_URL: await createTestDatabase('agent_ingest'),
+      Z4J_AGENT_REDIS_URLS: [REDIS_URL],
+      Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
+      Z4J_AGENT_CLAIM_IDLE_MS: 1000,
+      Z4J_CELERY_BROKERS: [],
+      Z4J_INGEST_FLUSH_MS: 20,
+      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
+    }), { log: pino({ level: 'silent' }) });
+  });
+
+  afterAll(async () => {
+    await svc?.stop();
+    redis.disconnect();
+  });
+
+  test('an entry a crashed consumer left pending is claimed and stored', async () => {
+    const abandoned = (await redis.get('z4j-test:abandoned'))!;
+    await eventually(async () => expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = $1 AND state = 'succeeded'`, [abandoned])).toBe(1), 30_000, 200);
+  });
+
+  test('lifecycles from the stream are stored once, payloads sealed and never in clear', async () => {
+    const ids = Array.from({ length: 50 }, () => randomUUID());
+    const payload = (i: number) => ({ name: 'tasks.charge', args: [i], kwargs: { password: 'hunter2-secret' }, queue: 'billing' });
+    const events = ids.flatMap((id, i) => lifecycle(agent, 'rq', id, i % 2 ? 'failed' : 'succeeded', payload(i)));
+    for (let i = 0; i < events.length; i += 30) await xaddBatch(redis, agent, batchOf(agent, events.slice(i, i + 30)));
+    await eventually(async () => expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE engine = 'rq' AND task_id = ANY($1)`, [ids])).toBe(50), 60_000, 200);
+    expect(await count(`SELECT count(*)::int AS n FROM task_events WHERE task_id = ANY($1)`, [ids])).toBe(150);
+    expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = ANY($1) AND state = 'failed'`, [ids])).toBe(25);
+    // The exact payload is kept sealed, for retries; nothing readable says the secret.
+    const row = (await svc.db.query<{ project_id: number; sealed: Buffer }>(`SELECT project_id, sealed FROM task_payloads WHERE task_id = $1`, [ids[3]])).rows[0]!;
+    expect(JSON.parse(svc.sealer.open(Buffer.from(row.sealed), payloadAad(row.project_id, 'rq', ids[3]!)).toString())).toEqual(payload(3));
+    expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE row_to_json(tasks)::text LIKE '%hunter2%'`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM task_events WHERE row_to_json(task_events)::text LIKE '%hunter2%'`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM task_payloads WHERE encode(sealed, 'escape') LIKE '%hunter2%'`)).toBe(0);
+    const pending = (await redis.xpending(`z4j:events:${project}`, 'z4j')) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0); // everything acknowledged after commit
+  });
+
+  test('bad signatures, unknown agents and replays are refused, counted and acknowledged', async () => {
+    const before = await batches();
+    const good = batchOf(agent, lifecycle(agent, 'rq', randomUUID(), 'succeeded', { name: 'tasks.add', args: [], kwargs: {} }));
+    await xaddBatch(redis, agent, { body: good.body, sig: 'ab'.repeat(32) });
+    await xaddBatch(redis, { ...agent, id: 'nobody' }, batchOf({ ...agent, id: 'nobody' }, []));
+    await xaddBatch(redis, agent, good);
+    await xaddBatch(redis, agent, good); // the same batch again: stored once
+    await eventually(async () => {
+      const after = await batches();
+      const delta = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+      expect([delta('redis:refused_bad_signature'), delta('redis:refused_unknown_agent'), delta('redis:ingested'), delta('redis:duplicate')]).toEqual([1, 1, 1, 1]);
+    }, 30_000, 200);
+    const pending = (await redis.xpending(`z4j:events:${project}`, 'z4j')) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+  });
+
+  test('HTTP ingest: 202 once, then 409 for the replay; 401 for bad signatures and stale batches; 400 for a bad batch', async () => {
+    const post = (b: { body: Buffer; sig: string }, agentId = agent.id) =>
+      fetch(`${svc.url}/api/ingest/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-z4j-agent': agentId, 'x-z4j-signature': b.sig }, body: new Uint8Array(b.body) });
+    const taskId = randomUUID();
+    const b = batchOf(agent, lifecycle(agent, 'arq', taskId, 'succeeded', { name: 'add', args: [1], kwargs: {} }));
+    const ok = await post(b);
+    expect([ok.status, await ok.json()]).toEqual([202, { accepted: 3 }]);
+    expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = $1 AND state = 'succeeded'`, [taskId])).toBe(1);
+    const replay = await post(b);
+    expect([replay.status, ((await replay.json()) as { error: { code: string } }).error.code]).toEqual([409, 'REPLAY']);
+    expect((await post({ body: b.body, sig: '00'.repeat(32) })).status).toBe(401);
+    expect((await post(batchOf(agent, [], { sentAt: Date.now() - 3_600_000 }))).status).toBe(401);
+    expect((await post(batchOf(agent, [], { project: 'elsewhere' }))).status).toBe(400);
+    // Not behind the Grafana proxy secret, and the Grafana-side routes are not reachable with an agent signature.
+    const asAgent = await fetch(`${svc.url}/api/tasks`, { headers: { 'x-z4j-agent': agent.id, 'x-z4j-signature': b.sig } });
+    expect(asAgent.status).toBe(401);
+    await sleep(10);
+  });
+
+  test('the agent’s own report is kept: drop counter and last seen', async () => {
+    await xaddBatch(redis, agent, batchOf(agent, [], { dropped: 17, seq: 99 }));
+    await eventually(async () => {
+      const s = (await svc.db.query<{ dropped: string; last_seq: string }>('SELECT dropped, last_seq FROM agent_status WHERE agent_id = $1', [agent.id])).rows[0];
+      expect(s && [Number(s.dropped), Number(s.last_seq)]).toEqual([17, 99]);
+    }, 30_000, 200);
+  });
+});
