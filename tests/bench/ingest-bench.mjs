@@ -5,10 +5,12 @@
 //
 //   node tests/bench/ingest-bench.mjs --rate 30000 --seconds 60
 // Needs PostgreSQL and Redis (bash scripts/services.sh start) and a built backend.
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 
 const { values: opt } = parseArgs({
   options: {
@@ -17,6 +19,8 @@ const { values: opt } = parseArgs({
     'pg-url': { type: 'string', default: process.env.Z4J_TEST_DATABASE_URL ?? 'postgres://z4j:z4j@127.0.0.1:5432/z4j' },
     'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379/15' },
     port: { type: 'string', default: '18181' },
+    /** Which source to load: celery (Redis pub/sub events) or agent (signed batches on a Redis stream). */
+    source: { type: 'string', default: 'celery' },
     /** Write a V8 CPU profile of the service into this directory. */
     profile: { type: 'string' },
   },
@@ -76,8 +80,17 @@ function quantile(buckets, q) {
 const db = await freshDatabase();
 const base = `http://127.0.0.1:${opt.port}`;
 const profileArgs = opt.profile ? ['--cpu-prof', `--cpu-prof-dir=${opt.profile}`] : [];
+const agent = { id: 'bench-agent', secret: randomBytes(24).toString('hex') };
+const sourceEnv = opt.source === 'agent'
+  ? { Z4J_AGENT_REDIS_URLS: opt['redis-url'], Z4J_AGENT_KEYS: `${agent.id}@default:${agent.secret}` }
+  : { Z4J_CELERY_BROKERS: opt['redis-url'] };
+if (opt.source === 'agent') {
+  const r = new Redis(opt['redis-url']);
+  await r.del('z4j:events:default'); // a fresh stream: the consumer group reads from its start
+  r.disconnect();
+}
 const service = spawn(process.execPath, [...profileArgs, ...(process.env.Z4J_NODE_FLAGS ?? '').split(' ').filter(Boolean), new URL('backend/dist/main.js', root).pathname], {
-  env: { ...process.env, DATABASE_URL: db.url, PORT: opt.port, Z4J_CELERY_BROKERS: opt['redis-url'], Z4J_CELERY_ENABLE_EVENTS_INTERVAL: '0', Z4J_LOG_LEVEL: 'warn', Z4J_QUEUE_SAMPLE_INTERVAL: '0' },
+  env: { ...process.env, DATABASE_URL: db.url, PORT: opt.port, ...sourceEnv, Z4J_CELERY_ENABLE_EVENTS_INTERVAL: '0', Z4J_LOG_LEVEL: 'warn', Z4J_QUEUE_SAMPLE_INTERVAL: '0', Z4J_PROXY_SECRET: 'bench-proxy-secret', Z4J_SEAL_KEYS: `1:${randomBytes(32).toString('base64')}`, Z4J_AUDIT_KEYS: `1:${randomBytes(32).toString('base64')}` },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 try {
@@ -93,7 +106,10 @@ try {
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(service.pid))), 250);
   const before = await metrics(base);
   const t0 = Date.now();
-  const gen = spawn(process.execPath, [new URL('tests/bench/celery-load.mjs', root).pathname, '--url', opt['redis-url'], '--rate', opt.rate, '--seconds', opt.seconds], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const genArgs = opt.source === 'agent'
+    ? [new URL('tests/bench/agent-load.mjs', root).pathname, '--agent', agent.id, '--secret', agent.secret]
+    : [new URL('tests/bench/celery-load.mjs', root).pathname];
+  const gen = spawn(process.execPath, [...genArgs, '--url', opt['redis-url'], '--rate', opt.rate, '--seconds', opt.seconds], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   gen.stdout.on('data', (d) => (out += d));
   await new Promise((r) => gen.on('exit', r));
@@ -119,6 +135,7 @@ try {
   await check.end();
 
   const report = {
+    source: opt.source,
     targetRate: Number(opt.rate),
     seconds: Number(opt.seconds),
     published: genStats.published,

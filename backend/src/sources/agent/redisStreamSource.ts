@@ -86,7 +86,8 @@ export class AgentRedisStreamSource implements Source {
 
   /** Finds agent streams (new projects appear at any time) and makes sure our group exists on each. */
   private async discover(): Promise<void> {
-    if (Date.now() - this.lastDiscovery < 10_000) return;
+    // Every 10 s; every second while there is nothing to read (the first agent may appear any moment).
+    if (Date.now() - this.lastDiscovery < (this.streams.length ? 10_000 : 1000)) return;
     this.lastDiscovery = Date.now();
     const found = new Set<string>();
     let cursor = '0';
@@ -121,7 +122,7 @@ export class AgentRedisStreamSource implements Source {
 
   /** Starts storing an entry without waiting for its commit, within the in-flight bound. */
   private async dispatch(stream: string, entry: Entry): Promise<void> {
-    while (this.inFlight >= (this.opts.maxInFlight ?? 64)) await new Promise<void>((r) => this.waiters.push(r));
+    while (this.inFlight >= (this.opts.maxInFlight ?? 16)) await new Promise<void>((r) => this.waiters.push(r));
     this.inFlight++;
     this.health.message();
     void this.handle(stream, entry)
