@@ -12,6 +12,7 @@ import { startService, type Service } from '../src/service.js';
 import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { AMQP_URL, REDIS_URL, isolatedCelery, sendScenario, startWorker, type CeleryEnv, type ScenarioIds, type Worker } from './helpers/celery.js';
 import { createTestDatabase, type StorageKind } from './helpers/storage.js';
+import { eventually, sleep } from './helpers/wait.js';
 
 jest.setTimeout(180_000);
 
@@ -45,24 +46,9 @@ interface Detail {
 const kindsOf = (d: Detail) => d.events.map((e) => e.kind).sort();
 const kinds = (...k: string[]) => [...k].sort();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function get<T>(svc: Service, path: string): Promise<{ status: number; body: T }> {
   const res = await fetch(`${svc.url}${path}`, { headers: authHeaders() });
   return { status: res.status, body: (await res.json()) as T };
-}
-
-/** Polls until `check` passes or the deadline expires (then throws its last error). */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(250);
-    }
-  }
 }
 
 const TERMINAL = ['succeeded', 'failed', 'revoked', 'rejected', 'expired'];

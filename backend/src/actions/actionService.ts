@@ -96,42 +96,28 @@ export class ActionService {
 
   async purgeQueue(engine: Engine, queue: string, who: Requester, filter: Record<string, unknown>): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, 'queue.purge');
-    const { command, created } = await createCommand(this.db, { ...who, kind: 'queue.purge', engine, target: queue, args: { filter } });
-    if (!created) return { command, created };
-    return {
-      command: await this.dispatch(command, async () => {
-        const r = await driver.purgeQueue!(queue);
-        return { state: 'succeeded', detail: { purged: r.purged } };
-      }),
-      created,
-    };
+    return this.once(who, 'queue.purge', engine, queue, { filter }, async () => ({ purged: (await driver.purgeQueue!(queue)).purged }));
   }
 
   async requeueDeadLetters(engine: Engine, queue: string, who: Requester): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, 'queue.requeue_dead_letters');
-    const { command, created } = await createCommand(this.db, { ...who, kind: 'queue.requeue_dead_letters', engine, target: queue, args: {} });
-    if (!created) return { command, created };
-    return {
-      command: await this.dispatch(command, async () => {
-        const r = await driver.requeueDeadLetters!(queue);
-        return { state: 'succeeded', detail: { requeued: r.requeued } };
-      }),
-      created,
-    };
+    return this.once(who, 'queue.requeue_dead_letters', engine, queue, {}, async () => ({ requeued: (await driver.requeueDeadLetters!(queue)).requeued }));
   }
 
   async workerAction(engine: Engine, hostname: string, action: WorkerAction, args: Record<string, unknown>, who: Requester): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, `worker.${action}`);
-    const { command, created } = await createCommand(this.db, { ...who, kind: `worker.${action}`, engine, target: hostname, args });
+    return this.once(who, `worker.${action}`, engine, hostname, args, async () => {
+      await driver.workerControl!(hostname, action, args);
+      // Broadcasts are fire-and-forget: the broker took it; the worker's next heartbeat shows the effect.
+      return { message: 'sent to the worker' };
+    });
+  }
+
+  /** Records the command (idempotently) and, the first time only, runs it to a final outcome. */
+  private async once(who: Requester, kind: Capability, engine: Engine, target: string, args: Record<string, unknown>, run: () => Promise<Record<string, unknown>>): Promise<{ command: Command; created: boolean }> {
+    const { command, created } = await createCommand(this.db, { ...who, kind, engine, target, args });
     if (!created) return { command, created };
-    return {
-      command: await this.dispatch(command, async () => {
-        await driver.workerControl!(hostname, action, args);
-        // Broadcasts are fire-and-forget: the broker took it; the worker's next heartbeat shows the effect.
-        return { state: 'succeeded', detail: { message: 'sent to the worker' } };
-      }),
-      created,
-    };
+    return { command: await this.dispatch(command, async () => ({ state: 'succeeded', detail: await run() })), created };
   }
 
   /** Runs the driver call and records its outcome; a failure becomes a failed command, not a 500. */

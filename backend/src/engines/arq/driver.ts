@@ -2,7 +2,7 @@
 // they may run (`arq:queue` by default), each job's pickled call under `arq:job:<id>`, and
 // aborts requested through the sorted set `arq:abort` — exactly what arq's own Job.abort()
 // does. Workers honour aborts only with `allow_abort_jobs = True`.
-import { Redis } from 'ioredis';
+import { RedisEngineDriver } from '../redisDriver.js';
 import type { Dispatch, EngineDriver, TaskRef } from '../driver.js';
 
 const DEFAULT_QUEUE = 'arq:queue';
@@ -23,7 +23,7 @@ end
 redis.call('DEL', KEYS[1])
 return #ids`;
 
-export class ArqDriver implements EngineDriver {
+export class ArqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'arq' as const;
   readonly capabilities = {
     'task.cancel': { via: 'broker', note: 'arq abort of a queued or deferred job; workers need allow_abort_jobs = True' },
@@ -31,11 +31,8 @@ export class ArqDriver implements EngineDriver {
     'queue.purge': { via: 'broker' },
   } as const;
 
-  private readonly redis: Redis;
-
   constructor(url: string) {
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-arq-driver' });
-    this.redis.on('error', () => undefined);
+    super(url, 'z4j-arq-driver');
   }
 
   private async abort(task: TaskRef): Promise<Dispatch> {
@@ -57,9 +54,5 @@ export class ArqDriver implements EngineDriver {
 
   async queueDepth(queue: string): Promise<number | null> {
     return this.redis.zcard(queue);
-  }
-
-  async close(): Promise<void> {
-    this.redis.disconnect();
   }
 }

@@ -4,7 +4,7 @@
 // Messages are plain JSON, so a retry is built from the sealed payload like Dramatiq's own
 // `Actor.send` would build it. Multi-key changes run as Lua, atomically against workers.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { RedisEngineDriver } from '../redisDriver.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** Largest queue a cancel searches (a Lua scan blocks Redis while it runs). */
@@ -61,7 +61,7 @@ redis.call('HSET', KEYS[1] .. '.msgs', ARGV[1], ARGV[2])
 redis.call('RPUSH', KEYS[1], ARGV[1])
 return 1`;
 
-export class DramatiqDriver implements EngineDriver {
+export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'dramatiq' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (Redis broker)' },
@@ -70,11 +70,8 @@ export class DramatiqDriver implements EngineDriver {
     'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker)' },
   } as const;
 
-  private readonly redis: Redis;
-
   constructor(url: string, private readonly namespace = 'dramatiq') {
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-dramatiq-driver' });
-    this.redis.on('error', () => undefined);
+    super(url, 'z4j-dramatiq-driver');
   }
 
   private key(queue: string): string {
@@ -111,9 +108,5 @@ export class DramatiqDriver implements EngineDriver {
   async queueDepth(queue: string): Promise<number | null> {
     const [a, b] = await Promise.all([this.redis.llen(this.key(queue)), this.redis.llen(this.key(`${queue}.DQ`))]);
     return a + b;
-  }
-
-  async close(): Promise<void> {
-    this.redis.disconnect();
   }
 }

@@ -3,29 +3,21 @@
 // the entry `r:<task id>` holding the pickle of (revoke_until, revoke_once) — written here
 // byte for byte as Huey's own `revoke_by_id(id)` writes (None, False) — and the consumer
 // skips the task when it comes up. The queue name is the Huey instance's name.
-import { Redis } from 'ioredis';
+import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
 import type { Dispatch, EngineDriver, TaskRef } from '../driver.js';
 
 /** pickle.dumps((None, False), protocol 5), as Huey's default serializer writes it. */
 const REVOKE_FOREVER = Buffer.from([0x80, 0x05, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x89, 0x86, 0x94, 0x2e]);
 
-const PURGE = `
-local n = redis.call('LLEN', KEYS[1])
-redis.call('DEL', KEYS[1])
-return n`;
-
-export class HueyDriver implements EngineDriver {
+export class HueyDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'huey' as const;
   readonly capabilities = {
     'task.cancel': { via: 'broker', note: "Huey's revoke: the consumer skips the task when it comes up (RedisHuey; the queue is the Huey name)" },
     'queue.purge': { via: 'broker', note: 'RedisHuey (not the priority storage)' },
   } as const;
 
-  private readonly redis: Redis;
-
   constructor(url: string) {
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-huey-driver' });
-    this.redis.on('error', () => undefined);
+    super(url, 'z4j-huey-driver');
   }
 
   async cancel(task: TaskRef): Promise<Dispatch> {
@@ -35,14 +27,10 @@ export class HueyDriver implements EngineDriver {
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: Number(await this.redis.eval(PURGE, 1, `huey.redis.${queue}`)) };
+    return { purged: Number(await this.redis.eval(PURGE_LIST, 1, `huey.redis.${queue}`)) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {
     return this.redis.llen(`huey.redis.${queue}`);
-  }
-
-  async close(): Promise<void> {
-    this.redis.disconnect();
   }
 }

@@ -2,7 +2,7 @@
 // lists `rq:queue:<name>` of job ids, registries are sorted sets, and workers take commands
 // on `rq:pubsub:<worker name>`. Multi-key changes run as Lua scripts, so a worker popping
 // the same job at the same moment sees either the old state or the new one, never half.
-import { Redis } from 'ioredis';
+import { RedisEngineDriver } from '../redisDriver.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { WorkerAction } from '../capabilities.js';
 
@@ -75,7 +75,7 @@ end
 if n > 0 then redis.call('SADD', '${QUEUES_SET}', queue) end
 return n`;
 
-export class RqDriver implements EngineDriver {
+export class RqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'rq' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: "a new job with the original's exact serialized call, while RQ still keeps the original job (failure_ttl, result_ttl)" },
@@ -86,11 +86,8 @@ export class RqDriver implements EngineDriver {
     'worker.shutdown': { via: 'broker', note: 'warm shutdown: the current job finishes first' },
   } as const;
 
-  private readonly redis: Redis;
-
   constructor(url: string) {
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-rq-driver' });
-    this.redis.on('error', () => undefined); // surfaced by the failing command
+    super(url, 'z4j-rq-driver');
   }
 
   async retry(_payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
@@ -131,9 +128,5 @@ export class RqDriver implements EngineDriver {
     const listening = await this.redis.publish(`rq:pubsub:${hostname}`, JSON.stringify({ command: 'shutdown' }));
     if (!listening) throw new Error(`no RQ worker named ${hostname} is listening`);
     return {};
-  }
-
-  async close(): Promise<void> {
-    this.redis.disconnect();
   }
 }

@@ -2,7 +2,7 @@
 // messages onto and workers BRPOP, each message the JSON of a TaskiqMessage
 // ({task_id, task_name, labels, labels_types, args, kwargs}) — open enough to build a retry
 // from the sealed payload and to find one message to cancel.
-import { Redis } from 'ioredis';
+import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 const DEFAULT_QUEUE = 'taskiq';
@@ -19,12 +19,7 @@ for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
 end
 return 'not_queued'`;
 
-const PURGE = `
-local n = redis.call('LLEN', KEYS[1])
-redis.call('DEL', KEYS[1])
-return n`;
-
-export class TaskiqDriver implements EngineDriver {
+export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'taskiq' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-redis ListQueueBroker)' },
@@ -32,11 +27,8 @@ export class TaskiqDriver implements EngineDriver {
     'queue.purge': { via: 'broker', note: 'taskiq-redis ListQueueBroker' },
   } as const;
 
-  private readonly redis: Redis;
-
   constructor(url: string) {
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'z4j-taskiq-driver' });
-    this.redis.on('error', () => undefined);
+    super(url, 'z4j-taskiq-driver');
   }
 
   async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
@@ -56,14 +48,10 @@ export class TaskiqDriver implements EngineDriver {
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: Number(await this.redis.eval(PURGE, 1, queue)) };
+    return { purged: Number(await this.redis.eval(PURGE_LIST, 1, queue)) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {
     return this.redis.llen(queue);
-  }
-
-  async close(): Promise<void> {
-    this.redis.disconnect();
   }
 }
