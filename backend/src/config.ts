@@ -39,6 +39,11 @@ export const settings = {
     list.pipe(z.array(z.string().regex(/^rediss?:\/\//, 'redis:// or rediss:// URLs'))).default([]),
     'Comma-separated Redis URLs whose agent streams (z4j:events:<project>) are consumed (consumer group z4j).',
   ],
+  Z4J_AGENT_AMQP_URLS: [
+    list.pipe(z.array(z.string().regex(/^amqps?:\/\//, 'amqp:// or amqps:// URLs'))).default([]),
+    'Comma-separated RabbitMQ URLs whose agent queue (Z4J_AGENT_AMQP_QUEUE) is consumed.',
+  ],
+  Z4J_AGENT_AMQP_QUEUE: [z.string().min(1).default('z4j.events'), 'Durable RabbitMQ queue agents publish their batches to.'],
   Z4J_AGENT_CLAIM_IDLE_MS: [int(1000, 3_600_000).default(60000), 'Milliseconds an agent stream entry may stay unacknowledged by a consumer before another claims it.'],
   Z4J_AGENT_NONCE_RETENTION_DAYS: [int(1, 365).default(7), 'Days batch nonces are remembered (replays are refused within them); keep it longer than agent streams retain entries.'],
   Z4J_RQ_REDIS_URL: [

@@ -30,6 +30,7 @@ import { AgentIngest } from './ingest/agentIngest.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { AgentAmqpSource } from './sources/agent/amqpSource.js';
 import { AgentRedisStreamSource } from './sources/agent/redisStreamSource.js';
 import { CeleryAmqpSource } from './sources/celery/amqpSource.js';
 import { CeleryRedisSource } from './sources/celery/redisSource.js';
@@ -144,7 +145,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const agentStreams = config.Z4J_AGENT_REDIS_URLS.map(
     (url) => new AgentRedisStreamSource({ url, claimIdleMs: config.Z4J_AGENT_CLAIM_IDLE_MS }, identity.agentKeys, agentIngest, metrics, log),
   );
-  const sources: Source[] = [...celery, ...agentStreams];
+  const agentQueues = config.Z4J_AGENT_AMQP_URLS.map((url) => new AgentAmqpSource({ url, queue: config.Z4J_AGENT_AMQP_QUEUE }, identity.agentKeys, agentIngest, metrics, log));
+  const sources: Source[] = [...celery, ...agentStreams, ...agentQueues];
   await Promise.all(sources.map((s) => s.start().catch((err) => log.warn({ source: s.name, err: String(err) }, 'source did not start; retrying in background'))));
 
   const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);

@@ -4,6 +4,7 @@
 // crashed consumer left pending are claimed.
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
+import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { payloadAad } from '../src/actions/payloads.js';
@@ -17,6 +18,8 @@ import { eventually, sleep } from './helpers/wait.js';
 jest.setTimeout(120_000);
 
 const REDIS_URL = process.env.Z4J_TEST_AGENT_REDIS_URL ?? 'redis://127.0.0.1:6379/8';
+const AMQP_URL = process.env.Z4J_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
+const AGENT_QUEUE = `z4j.events.test.${randomUUID().slice(0, 8)}`;
 
 describe('agent delivery', () => {
   const project = 'default';
@@ -44,6 +47,8 @@ describe('agent delivery', () => {
       Z4J_AGENT_REDIS_URLS: [REDIS_URL],
       Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
       Z4J_AGENT_CLAIM_IDLE_MS: 1000,
+      Z4J_AGENT_AMQP_URLS: [AMQP_URL],
+      Z4J_AGENT_AMQP_QUEUE: AGENT_QUEUE,
       Z4J_CELERY_BROKERS: [],
       Z4J_INGEST_FLUSH_MS: 20,
       Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
@@ -111,6 +116,31 @@ describe('agent delivery', () => {
     const asAgent = await fetch(`${svc.url}/api/tasks`, { headers: { 'x-z4j-agent': agent.id, 'x-z4j-signature': b.sig } });
     expect(asAgent.status).toBe(401);
     await sleep(10);
+  });
+
+  test('RabbitMQ: batches on the durable queue are stored, refused ones acknowledged and counted', async () => {
+    const conn = await amqp.connect(AMQP_URL);
+    const ch = await conn.createConfirmChannel();
+    try {
+      await ch.assertQueue(AGENT_QUEUE, { durable: true, autoDelete: false });
+      const publish = async (b: { body: Buffer; sig: string }) => {
+        ch.sendToQueue(AGENT_QUEUE, b.body, { persistent: true, contentType: 'application/json', headers: { 'z4j-agent': agent.id, 'z4j-sig': b.sig } });
+        await ch.waitForConfirms();
+      };
+      const before = await batches();
+      const taskId = randomUUID();
+      await publish(batchOf(agent, lifecycle(agent, 'taskiq', taskId, 'failed', { name: 't', args: [], kwargs: {} })));
+      await publish({ body: batchOf(agent, []).body, sig: 'cd'.repeat(32) });
+      await eventually(async () => expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = $1 AND state = 'failed'`, [taskId])).toBe(1), 30_000, 200);
+      await eventually(async () => {
+        const after = await batches();
+        expect((after['amqp:refused_bad_signature'] ?? 0) - (before['amqp:refused_bad_signature'] ?? 0)).toBe(1);
+        expect((await ch.checkQueue(AGENT_QUEUE)).messageCount).toBe(0);
+      }, 30_000, 200);
+    } finally {
+      await ch.deleteQueue(AGENT_QUEUE).catch(() => undefined);
+      await conn.close();
+    }
   });
 
   test('the agent’s own report is kept: drop counter and last seen', async () => {

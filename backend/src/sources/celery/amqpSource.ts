@@ -5,6 +5,7 @@
 import amqp from 'amqplib';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
+import { AmqpConsumer, safeAck } from '../amqpConsumer.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeAmqpMessage } from './kombu.js';
@@ -23,13 +24,9 @@ export interface CeleryAmqpOptions {
 
 export class CeleryAmqpSource implements Source, CeleryBroker {
   readonly name: string;
-  private conn: amqp.ChannelModel | null = null;
-  private channel: amqp.Channel | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private stopped = false;
-  private backoffMs = 500;
   private readonly health: SourceHealth;
+  private readonly consumer: AmqpConsumer;
 
   constructor(
     private readonly opts: CeleryAmqpOptions,
@@ -40,38 +37,26 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
     const u = new URL(opts.url);
     this.name = `celery-amqp:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
     this.health = new SourceHealth(this.name, metrics, log);
+    this.consumer = new AmqpConsumer(opts.url, 'z4j-celery-events', this.health, async (ch) => {
+      // Declared exactly as kombu declares it, so Celery and z4j can both assert it.
+      await ch.assertExchange(opts.eventExchange, 'topic', { durable: true, autoDelete: false });
+      await ch.assertQueue(opts.queue, { durable: true, autoDelete: false });
+      await ch.bindQueue(opts.queue, opts.eventExchange, '#');
+      await ch.prefetch(opts.prefetch ?? 500);
+      await ch.consume(opts.queue, (msg) => msg && this.onMessage(ch, msg), { noAck: false });
+      void this.enableEvents();
+    });
+  }
+
+  private get conn(): amqp.ChannelModel | null {
+    return this.consumer.connection;
   }
 
   async start(): Promise<void> {
-    this.stopped = false;
-    await this.connect();
+    await this.consumer.start();
     if (this.opts.enableEventsIntervalS > 0) {
       this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
       this.timer.unref();
-    }
-  }
-
-  private async connect(): Promise<void> {
-    try {
-      const conn = await amqp.connect(this.opts.url, { clientProperties: { connection_name: 'z4j-celery-events' } });
-      conn.on('error', (err) => this.health.error(err));
-      conn.on('close', () => this.onClosed());
-      const ch = await conn.createChannel();
-      ch.on('error', (err) => this.health.error(err));
-      // Declared exactly as kombu declares it, so Celery and z4j can both assert it.
-      await ch.assertExchange(this.opts.eventExchange, 'topic', { durable: true, autoDelete: false });
-      await ch.assertQueue(this.opts.queue, { durable: true, autoDelete: false });
-      await ch.bindQueue(this.opts.queue, this.opts.eventExchange, '#');
-      await ch.prefetch(this.opts.prefetch ?? 500);
-      await ch.consume(this.opts.queue, (msg) => msg && this.onMessage(ch, msg), { noAck: false });
-      this.conn = conn;
-      this.channel = ch;
-      this.backoffMs = 500;
-      this.health.connected(true);
-      void this.enableEvents();
-    } catch (err) {
-      this.health.error(err);
-      this.scheduleReconnect();
     }
   }
 
@@ -81,13 +66,7 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
     const candidates = candidatesOf(target, () => decodeAmqpMessage(msg.content, msg.properties.contentType));
     // Ack once every event of the message is committed (or set aside as invalid).
     // After a reconnect the old channel is gone: the broker redelivers, so a failed ack is harmless.
-    const ack = () => {
-      try {
-        ch.ack(msg);
-      } catch {
-        /* channel closed */
-      }
-    };
+    const ack = () => safeAck(ch, msg);
     let pending = candidates.length;
     const ackWhenDone = () => {
       if (--pending === 0) ack();
@@ -156,36 +135,11 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    await this.conn?.close().catch(() => undefined);
-    this.conn = null;
-    this.channel = null;
-    this.health.connected(false);
+    await this.consumer.stop();
   }
 
   status(): SourceStatus {
     return this.health.status();
   }
-
-  private onClosed(): void {
-    this.conn = null;
-    this.channel = null;
-    this.health.connected(false);
-    if (!this.stopped) this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(30000, this.backoffMs * 2);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      void this.connect();
-    }, delay);
-    this.reconnectTimer.unref();
-  }
-
-
 }

@@ -1,0 +1,77 @@
+// Agent batches from RabbitMQ (docs/agent-protocol.md): the durable queue `z4j.events`, body =
+// the signed batch, headers `z4j-agent` and `z4j-sig`. Competing consumers share the queue; a
+// message is acknowledged once its events are committed, and a refused one is acknowledged too
+// (a bad signature does not improve by being redelivered), counted by reason.
+import type amqp from 'amqplib';
+import type { AgentKeyStore } from '../../ingest/agentKeys.js';
+import { verifyAgentBatch } from '../../ingest/agentBatch.js';
+import type { AgentIngest } from '../../ingest/agentIngest.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics.js';
+import { AmqpConsumer, safeAck } from '../amqpConsumer.js';
+import { SourceHealth, type Source, type SourceStatus } from '../source.js';
+
+export interface AgentAmqpOptions {
+  url: string;
+  queue: string;
+  /** Batches being stored at once (each up to 1,000 events). */
+  prefetch?: number;
+}
+
+export class AgentAmqpSource implements Source {
+  readonly name: string;
+  private readonly health: SourceHealth;
+  private readonly consumer: AmqpConsumer;
+
+  constructor(
+    opts: AgentAmqpOptions,
+    private readonly keys: AgentKeyStore,
+    private readonly ingest: AgentIngest,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    const u = new URL(opts.url);
+    this.name = `agent-amqp:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+    this.health = new SourceHealth(this.name, metrics, log);
+    this.consumer = new AmqpConsumer(opts.url, 'z4j-agent-events', this.health, async (ch) => {
+      await ch.assertQueue(opts.queue, { durable: true, autoDelete: false });
+      await ch.prefetch(opts.prefetch ?? 16);
+      await ch.consume(opts.queue, (msg) => msg && void this.handle(ch, msg), { noAck: false });
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.start();
+  }
+
+  private async handle(ch: amqp.Channel, msg: amqp.ConsumeMessage): Promise<void> {
+    this.health.message();
+    const header = (name: string) => {
+      const v = msg.properties.headers?.[name];
+      return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : '';
+    };
+    try {
+      const verified = await verifyAgentBatch(msg.content, header('z4j-agent'), header('z4j-sig'), this.keys);
+      let outcome: string;
+      if (!verified.ok) {
+        outcome = `refused_${verified.reason}`;
+        this.log.warn({ source: this.name, reason: verified.reason, detail: verified.detail }, 'agent batch refused');
+      } else {
+        outcome = (await this.ingest.store(verified.batch, 'amqp')).outcome;
+      }
+      safeAck(ch, msg);
+      this.metrics.agentBatches.inc({ transport: 'amqp', outcome });
+    } catch (err) {
+      // Not acknowledged: redelivered after a reconnect, or to another consumer.
+      this.health.error(err);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.stop();
+  }
+
+  status(): SourceStatus {
+    return this.health.status();
+  }
+}
