@@ -1,0 +1,43 @@
+"""The bounded buffer between hooks and the sender thread: appends never block, the oldest
+events go first when it is full, and every loss is counted (and reported in heartbeats)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+
+class DropOldestBuffer:
+    def __init__(self, capacity: int) -> None:
+        self._items: deque[Any] = deque()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self.ready = threading.Event()
+        self.dropped = 0
+
+    def put(self, item: Any) -> None:
+        with self._lock:
+            if len(self._items) >= self._capacity:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+        self.ready.set()
+
+    def put_back(self, items: list[Any]) -> None:
+        """Returns a batch that could not be sent to the front, still within the bound (oldest lost first)."""
+        with self._lock:
+            room = self._capacity - len(self._items)
+            keep = items[-room:] if room > 0 else []
+            self.dropped += len(items) - len(keep)
+            self._items.extendleft(reversed(keep))
+
+    def take(self, n: int) -> list[Any]:
+        with self._lock:
+            out = [self._items.popleft() for _ in range(min(n, len(self._items)))]
+            if not self._items:
+                self.ready.clear()
+            return out
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,77 @@
+"""Agent settings: arguments, then Z4J_* environment variables, then defaults. A bad value
+disables the agent with one warning; it never raises into the host."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    project: str = "default"
+    agent_id: str = ""
+    agent_secret: str = ""
+    transport: str = "auto"  # auto | redis | amqp | http
+    broker_url: str = ""
+    http_url: str = ""
+    redact_keys: tuple[str, ...] = ()
+    keep_keys: tuple[str, ...] = ()
+    sample: float = 1.0
+    buffer_size: int = 10_000
+    batch_size: int = 500
+    flush_interval: float = 0.2
+    stream_maxlen: int = 1_000_000
+    exit_flush_timeout: float = 2.0
+    heartbeat_interval: float = 10.0
+    amqp_queue: str = "z4j.events"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.agent_id and self.agent_secret)
+
+
+_ENV = {f.name: f"Z4J_{f.name.upper()}" for f in fields(Config)}
+
+
+def _convert(name: str, raw: Any, default: Any) -> Any:
+    if isinstance(default, tuple):
+        items = raw if isinstance(raw, (list, tuple)) else [x.strip() for x in str(raw).split(",")]
+        return tuple(x for x in items if x)
+    if isinstance(default, bool):
+        return str(raw).lower() in ("1", "true", "yes")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return str(raw)
+
+
+def load_config(**overrides: Any) -> Config:
+    values: dict[str, Any] = {}
+    for f in fields(Config):
+        raw = overrides.get(f.name)
+        if raw is None:
+            raw = os.environ.get(_ENV[f.name])
+        if raw is None or raw == "":
+            continue
+        try:
+            values[f.name] = _convert(f.name, raw, f.default)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{_ENV[f.name]}={raw!r} is not a valid {type(f.default).__name__}") from None
+    cfg = Config(**values)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", cfg.project):
+        raise ConfigError(f"Z4J_PROJECT={cfg.project!r}: a lowercase slug")
+    if cfg.transport not in ("auto", "redis", "amqp", "http"):
+        raise ConfigError(f"Z4J_TRANSPORT={cfg.transport!r}: auto, redis, amqp or http")
+    if not 0.0 <= cfg.sample <= 1.0:
+        raise ConfigError("Z4J_SAMPLE: between 0 and 1")
+    if cfg.buffer_size < 10 or cfg.batch_size < 1 or cfg.batch_size > 1000:
+        raise ConfigError("Z4J_BUFFER_SIZE >= 10 and 1 <= Z4J_BATCH_SIZE <= 1000")
+    return cfg

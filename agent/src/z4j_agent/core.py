@@ -1,0 +1,250 @@
+"""The agent: hooks call `task_event` / `worker_event` (cheap, never raise, never block); a
+background thread batches, signs and sends; a bounded buffer drops oldest and counts it.
+Survives fork (the child starts clean), flushes at exit within a deadline, and keeps the host
+working when the broker is down."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any, Callable
+
+from . import batch as batches
+from . import policy as policies
+from .buffer import DropOldestBuffer
+from .config import Config, ConfigError, load_config
+from .redact import redact_text, scrub
+from .transport import Transport, make_transport
+
+log = logging.getLogger("z4j_agent")
+
+# Fields whose values can carry user data: scrubbed with the task's policy.
+_PAYLOAD_FIELDS = ("args", "kwargs", "result")
+_TEXT_FIELDS = ("exception", "traceback")
+
+
+class Agent:
+    def __init__(self, config: Config | None, problem: str | None = None) -> None:
+        self.config = config
+        self._problem = problem
+        self._buffer = DropOldestBuffer(config.buffer_size if config else 10)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._transport: Transport | None = None
+        self._pid = os.getpid()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._sent = 0
+        self._batches = 0
+        self._errors = 0
+        self._last_warning = 0.0
+        self._heartbeats: list[threading.Thread] = []
+        if problem:
+            log.warning("z4j agent disabled: %s", problem)
+
+    # ---- what hooks call -------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        return self.config is not None and self.config.enabled and not self._problem
+
+    def policy_for(self, name: str | None, func: Any = None) -> policies.TaskPolicy:
+        return policies.policy_for(name, func)
+
+    def task_event(self, engine: str, kind: str, task_id: str, *, fields: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
+                   worker: str | None = None, occurred_at: float | None = None, func: Any = None) -> None:
+        if not self.enabled:
+            return
+        try:
+            cfg = self.config
+            fields = dict(fields or {})
+            pol = policies.policy_for(fields.get("name"), func)
+            if pol.skip or not pol.sampled(str(task_id)) or (cfg.sample < 1.0 and not policies.TaskPolicy(sample=cfg.sample).sampled(str(task_id))):
+                return
+            redact = cfg.redact_keys + pol.redact
+            keep = cfg.keep_keys + pol.keep
+            for k in list(fields):
+                v = fields[k]
+                if k in _TEXT_FIELDS and isinstance(v, str):
+                    fields[k] = redact_text(v[:32768])
+                elif k in _PAYLOAD_FIELDS or not isinstance(v, (int, float, bool, type(None))):
+                    fields[k] = scrub(v, redact_keys=redact, keep_keys=keep)
+            # The retry payload travels exact (the service seals it): JSON-safe, never redacted.
+            safe_payload = _json_copy(payload) if payload is not None else None
+            self._enqueue(batches.task_envelope(cfg.project, engine, kind, task_id, fields, worker, occurred_at, safe_payload))
+        except Exception:  # never into the task
+            self._count_error("could not record a task event")
+
+    def worker_event(self, engine: str, kind: str, worker: str, *, fields: dict[str, Any] | None = None, occurred_at: float | None = None) -> None:
+        if not self.enabled:
+            return
+        try:
+            f = {k: v for k, v in (fields or {}).items() if v is not None}
+            f["dropped"] = self._buffer.dropped
+            self._enqueue(batches.worker_envelope(self.config.project, engine, kind, worker, f, occurred_at))
+        except Exception:
+            self._count_error("could not record a worker event")
+
+    def start_heartbeat(self, engine: str, worker: str, stats: Callable[[], dict[str, Any]] | None = None) -> Callable[[], None]:
+        """Sends worker-heartbeat every Z4J_HEARTBEAT_INTERVAL seconds until the returned stop is called."""
+        stop = threading.Event()
+        if not self.enabled:
+            return stop.set
+
+        def beat() -> None:
+            while not stop.wait(self.config.heartbeat_interval):
+                try:
+                    extra = stats() if stats else {}
+                except Exception:
+                    extra = {}
+                self.worker_event(engine, "worker-heartbeat", worker, fields={"freq": self.config.heartbeat_interval, "pid": os.getpid(), **extra})
+
+        t = threading.Thread(target=beat, name="z4j-heartbeat", daemon=True)
+        t.start()
+        self._heartbeats.append(t)
+        return stop.set
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Waits until everything recorded so far is sent (True) or the timeout passes (False)."""
+        if not self.enabled:
+            return True
+        self._ensure_sender()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self._buffer) == 0 and self._idle.is_set():
+                return True
+            self._buffer.ready.set()
+            time.sleep(0.005)
+        return False
+
+    def stats(self) -> dict[str, Any]:
+        return {"queued": len(self._buffer), "sent": self._sent, "dropped": self._buffer.dropped, "batches": self._batches, "errors": self._errors, "disabled": not self.enabled}
+
+    # ---- the sender ---------------------------------------------------------------------
+
+    def _enqueue(self, envelope: dict[str, Any]) -> None:
+        if os.getpid() != self._pid:
+            self._after_fork()  # a fork the at-fork hook did not see (e.g. os.fork from C)
+        self._buffer.put(envelope)
+        if self._thread is None:
+            self._ensure_sender()
+
+    def _ensure_sender(self) -> None:
+        if self._transport is None:
+            # Made here, in the caller's thread, not lazily in the sender: the client library is
+            # imported now, which cannot happen once the interpreter is shutting down (a short
+            # script's only flush may be the one at exit). Nothing connects until the first send.
+            try:
+                cfg = self.config
+                self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue)
+            except Exception as err:
+                self._count_error(f"cannot reach the broker: {err}")
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="z4j-sender", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        cfg = self.config
+        backoff = 0.5
+        while not self._stop.is_set():
+            self._buffer.ready.wait(cfg.flush_interval)
+            if len(self._buffer) < cfg.batch_size:
+                time.sleep(min(cfg.flush_interval, 0.05) if len(self._buffer) else 0)
+            events = self._buffer.take(cfg.batch_size)
+            if not events:
+                self._idle.set()
+                continue
+            self._idle.clear()
+            try:
+                if self._transport is None:
+                    self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue)
+                for body, sig in batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped):
+                    self._transport.send(body, sig)
+                    self._batches += 1
+                self._sent += len(events)
+                backoff = 0.5
+            except Exception as err:
+                # Keep them (within the bound) and retry later; the host carries on regardless.
+                self._buffer.put_back(events)
+                self._count_error(f"could not deliver events ({type(err).__name__}: {err}); retrying")
+                self._close_transport()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+            finally:
+                if len(self._buffer) == 0:
+                    self._idle.set()
+
+    def _close_transport(self) -> None:
+        t, self._transport = self._transport, None
+        if t is not None:
+            try:
+                t.close()
+            except Exception:
+                pass
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's buffered events stay the parent's; start clean."""
+        self._pid = os.getpid()
+        self._buffer = DropOldestBuffer(self.config.buffer_size if self.config else 10)
+        self._lock = threading.Lock()
+        self._thread = None
+        self._transport = None  # the parent's sockets are not ours to use
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._heartbeats = []
+
+    def _count_error(self, message: str) -> None:
+        self._errors += 1
+        now = time.monotonic()
+        if now - self._last_warning > 60:  # at most once a minute: a dead broker must not flood the worker's log
+            self._last_warning = now
+            log.warning("z4j agent: %s", message)
+
+    def _at_exit(self) -> None:
+        if self.enabled and len(self._buffer):
+            self.flush(self.config.exit_flush_timeout)
+
+
+def _json_copy(value: Any) -> Any:
+    """A JSON-safe copy, values as they were (non-JSON values as their str)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+_agent: Agent | None = None
+_agent_lock = threading.Lock()
+
+
+def get_agent(**overrides: Any) -> Agent:
+    """The process's agent, configured on first use from arguments and Z4J_* variables."""
+    global _agent
+    with _agent_lock:
+        if _agent is None:
+            try:
+                policies.load_env_policies()
+                cfg = load_config(**overrides)
+                problem = None if cfg.enabled else "Z4J_AGENT_ID and Z4J_AGENT_SECRET are not set"
+                _agent = Agent(cfg, problem)
+            except (ConfigError, ValueError) as err:
+                _agent = Agent(None, str(err))
+            atexit.register(_agent._at_exit)
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=lambda: _agent._after_fork() if _agent else None)
+        elif overrides.get("broker_url") and _agent.config and not _agent.config.broker_url:
+            # An engine module learned the broker after something else created the agent.
+            _agent.config = load_config(**{**{k: getattr(_agent.config, k) for k in _agent.config.__dataclass_fields__}, **overrides})
+        return _agent
+
+
+def reset_agent() -> None:
+    """Tests only: forget the process's agent."""
+    global _agent
+    with _agent_lock:
+        _agent = None

@@ -1,0 +1,79 @@
+"""Per-task overrides: redact more keys, keep a key, skip a task entirely, or sample it.
+
+    @z4j_agent.policy(redact=["iban"], sample=0.1)
+    def charge(...): ...
+
+    z4j_agent.task_policy("billing.charge", keep=["token_count"])
+
+`Z4J_TASK_POLICIES` (JSON: {"task name": {"redact": [...], "keep": [...], "skip": true, "sample": 0.5}})
+applies to tasks by name without touching their code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+_ATTR = "__z4j_policy__"
+
+
+@dataclass(frozen=True)
+class TaskPolicy:
+    redact: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    skip: bool = False
+    sample: float = 1.0
+
+    def sampled(self, task_id: str) -> bool:
+        """Decided by the task id, so every event of a sampled task is kept, in every process."""
+        if self.sample >= 1.0:
+            return True
+        if self.sample <= 0.0:
+            return False
+        h = int.from_bytes(hashlib.blake2b(task_id.encode(), digest_size=8).digest(), "big")
+        return h / 2**64 < self.sample
+
+
+DEFAULT = TaskPolicy()
+_by_name: dict[str, TaskPolicy] = {}
+
+
+def _make(redact=(), keep=(), skip=False, sample=1.0) -> TaskPolicy:
+    return TaskPolicy(tuple(redact), tuple(keep), bool(skip), max(0.0, min(1.0, float(sample))))
+
+
+def task_policy(name: str, *, redact=(), keep=(), skip: bool = False, sample: float = 1.0) -> None:
+    _by_name[name] = _make(redact, keep, skip, sample)
+
+
+def policy(*, redact=(), keep=(), skip: bool = False, sample: float = 1.0) -> Callable[[Any], Any]:
+    """Decorator for a task function (apply it under the engine's own decorator)."""
+
+    def mark(func: Any) -> Any:
+        try:
+            setattr(func, _ATTR, _make(redact, keep, skip, sample))
+        except Exception:
+            pass
+        return func
+
+    return mark
+
+
+def load_env_policies(raw: str | None = None) -> None:
+    raw = raw if raw is not None else os.environ.get("Z4J_TASK_POLICIES")
+    if not raw:
+        return
+    for name, opts in json.loads(raw).items():
+        _by_name[name] = _make(**{k: v for k, v in opts.items() if k in ("redact", "keep", "skip", "sample")})
+
+
+def policy_for(name: str | None, func: Any = None) -> TaskPolicy:
+    if func is not None:
+        p = getattr(func, _ATTR, None)
+        if isinstance(p, TaskPolicy):
+            return p
+    return _by_name.get(name or "", DEFAULT)
+
+

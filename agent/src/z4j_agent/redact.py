@@ -1,0 +1,145 @@
+"""Redaction before anything leaves the process: recursive, by key and by value shape, bounded in
+size and depth, cycle-safe. Mirrors backend/src/redact/redact.ts; both pass
+tests/fixtures/redaction-corpus.json."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import re
+import uuid
+from typing import Any, Iterable
+
+REDACTED = "[redacted]"
+
+_SENSITIVE_KEY_PART = re.compile(
+    r"(password|passwd|passphrase|secret|token|apikey|accesskey|privatekey|authorization|cookie|credential|sessionid|signature|creditcard|cardnumber|cvv)"
+)
+_SENSITIVE_KEY_EXACT = {"pwd", "pass", "auth", "pin", "ssn", "otp", "dsn", "jwt", "bearer"}
+_KEY_NOISE = re.compile(r"[-_.\s]")
+
+
+def is_sensitive_key(key: str, extra: Iterable[str] = ()) -> bool:
+    """apiKey, api-key and API_KEY are one key: compared without case, '-', '_', '.' or spaces."""
+    k = _KEY_NOISE.sub("", key.lower())
+    if k in _SENSITIVE_KEY_EXACT or _SENSITIVE_KEY_PART.search(k):
+        return True
+    return any(_KEY_NOISE.sub("", e.lower()) == k for e in extra)
+
+
+_VALUE_PATTERNS = re.compile(
+    "|".join(
+        f"(?:{p})"
+        for p in [
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",  # PEM keys
+            r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}",  # JWT / JWS
+            r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
+            r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}",  # GitHub
+            r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack
+            r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
+            r"\bAIza[0-9A-Za-z_-]{35}\b",  # Google API key
+            r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",  # OpenAI / Anthropic style
+            r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab
+            r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",  # SendGrid
+        ]
+    )
+)
+_MAYBE_SECRET = re.compile(r"[:=@]|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox|_live_|_test_|AIza|sk-|glpat-|SG\.|-----BEGIN|Bearer|Basic|Token", re.I)
+_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.I)
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@'\"]*):([^/\s@'\"]+)@", re.I)
+_KEY_NAME = (
+    r"(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|cookie|credential|session[-_]?id|signature|credit[-_]?card|card[-_]?number|cvv)[A-Za-z0-9_.-]*"
+    r"|(?:pwd|pass|auth|pin|ssn|otp|dsn|jwt)(?![A-Za-z0-9_]))"
+)
+_KEY_VALUE = re.compile(
+    r"([\"']?)(?<![A-Za-z0-9_.-])(" + _KEY_NAME + r")\1(\s*[:=]\s*)(?:([\"'])((?:\\.|(?!\4).)*)\4|([^\s,;&'\"}\])]+))",
+    re.I,
+)
+
+
+def redact_text(s: str) -> str:
+    """Hides secret-shaped substrings of free text (reprs, query strings, tracebacks)."""
+    if len(s) < 8 or not _MAYBE_SECRET.search(s):
+        return s
+    out = _VALUE_PATTERNS.sub(REDACTED, s)
+    out = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
+    out = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}:{REDACTED}@", out)
+    if ":" in out or "=" in out:
+
+        def repl(m: re.Match[str]) -> str:
+            q, key, sep, vq = m.group(1), m.group(2), m.group(3), m.group(4)
+            if not is_sensitive_key(key):
+                return m.group(0)
+            return f"{q}{key}{q}{sep}{vq}{REDACTED}{vq}" if vq else f"{q}{key}{q}{sep}{REDACTED}"
+
+        out = _KEY_VALUE.sub(repl, out)
+    return out
+
+
+def _cut(s: str, limit: int) -> str:
+    return s if len(s) <= limit else f"{s[:limit]}…[{len(s) - limit} more chars]"
+
+
+def scrub(
+    value: Any,
+    *,
+    redact_keys: Iterable[str] = (),
+    keep_keys: Iterable[str] = (),
+    max_string: int = 32768,
+    max_depth: int = 10,
+    max_items: int = 500,
+) -> Any:
+    """A JSON-safe, bounded copy of `value` with secrets hidden. Never raises."""
+    extra = tuple(redact_keys)
+    keep = {k.lower() for k in keep_keys}
+    ancestors: set[int] = set()
+
+    def walk(v: Any, depth: int) -> Any:
+        if v is None or isinstance(v, bool):
+            return v
+        if isinstance(v, int):
+            return v if -(2**53) < v < 2**53 else str(v)
+        if isinstance(v, float):
+            return v if v == v and v not in (float("inf"), float("-inf")) else None
+        if isinstance(v, str):
+            return redact_text(_cut(v, max_string))
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            return f"<{len(v)} bytes>"
+        if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
+            return v.isoformat()
+        if isinstance(v, (decimal.Decimal, uuid.UUID)):
+            return str(v)
+        if depth >= max_depth:
+            return "[depth limit]"
+        if id(v) in ancestors:
+            return "[cycle]"
+        ancestors.add(id(v))
+        try:
+            if isinstance(v, dict):
+                out: dict[str, Any] = {}
+                for n, (raw_key, x) in enumerate(v.items()):
+                    if n >= max_items:
+                        out["[more keys]"] = len(v) - max_items
+                        break
+                    key = _cut(str(raw_key), 256)
+                    hide = key.lower() not in keep and is_sensitive_key(key, extra) and x not in (None, "")
+                    out[key] = REDACTED if hide else walk(x, depth + 1)
+                return out
+            if isinstance(v, (list, tuple, set, frozenset)):
+                items = list(v)
+                out_list = [walk(x, depth + 1) for x in items[:max_items]]
+                if len(items) > max_items:
+                    out_list.append(f"[{len(items) - max_items} more items]")
+                return out_list
+            try:
+                text = repr(v)
+            except Exception:  # a broken __repr__ must not break the task
+                text = f"<{type(v).__name__}>"
+            return redact_text(_cut(text, 1024))
+        finally:
+            ancestors.discard(id(v))
+
+    try:
+        return walk(value, 0)
+    except Exception:  # never raise into the task
+        return "[unredactable]"

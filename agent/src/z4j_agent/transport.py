@@ -1,0 +1,101 @@
+"""Where signed batches go: a Redis Stream, a durable RabbitMQ queue, or the service's HTTP
+ingest. Clients are imported lazily, so a Redis-only install never imports an AMQP library."""
+
+from __future__ import annotations
+
+import urllib.request
+from typing import Protocol
+
+
+class Transport(Protocol):
+    def send(self, body: bytes, sig: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class RedisStreamTransport:
+    def __init__(self, url: str, agent_id: str, project: str, maxlen: int) -> None:
+        import redis  # the worker's own Redis client
+
+        self._client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+        self._stream = f"z4j:events:{project}"
+        self._agent = agent_id
+        self._maxlen = maxlen
+
+    def send(self, body: bytes, sig: str) -> None:
+        self._client.xadd(self._stream, {"agent": self._agent, "sig": sig, "batch": body}, maxlen=self._maxlen, approximate=True)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class AmqpTransport:
+    def __init__(self, url: str, agent_id: str, queue: str) -> None:
+        import pika
+
+        self._pika = pika
+        self._params = pika.URLParameters(url)
+        self._params.socket_timeout = 3
+        self._agent = agent_id
+        self._queue = queue
+        self._conn = None
+        self._ch = None
+
+    def _channel(self):
+        if self._ch is None or self._ch.is_closed:
+            self._conn = self._pika.BlockingConnection(self._params)
+            self._ch = self._conn.channel()
+            self._ch.queue_declare(self._queue, durable=True)
+            self._ch.confirm_delivery()
+        return self._ch
+
+    def send(self, body: bytes, sig: str) -> None:
+        try:
+            props = self._pika.BasicProperties(content_type="application/json", delivery_mode=2, headers={"z4j-agent": self._agent, "z4j-sig": sig})
+            self._channel().basic_publish("", self._queue, body, props, mandatory=False)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            if self._conn is not None and self._conn.is_open:
+                self._conn.close()
+        except Exception:
+            pass
+        self._conn = self._ch = None
+
+
+class HttpTransport:
+    def __init__(self, url: str, agent_id: str) -> None:
+        self._url = url.rstrip("/") + "/api/ingest/v1/batches"
+        self._agent = agent_id
+
+    def send(self, body: bytes, sig: str) -> None:
+        req = urllib.request.Request(self._url, data=body, method="POST", headers={"Content-Type": "application/json", "X-Z4J-Agent": self._agent, "X-Z4J-Signature": sig})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as res:
+                res.read()
+        except urllib.error.HTTPError as err:
+            if err.code == 409:  # a replay: it arrived before
+                return
+            raise
+
+    def close(self) -> None:
+        pass
+
+
+def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, project: str, maxlen: int, amqp_queue: str) -> Transport:
+    if kind == "auto":
+        if broker_url.startswith(("redis://", "rediss://", "unix://")):
+            kind = "redis"
+        elif broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+            kind = "amqp"
+        elif http_url:
+            kind = "http"
+        else:
+            raise ValueError("no transport: set Z4J_BROKER_URL (redis:// or amqp://) or Z4J_HTTP_URL")
+    if kind == "redis":
+        return RedisStreamTransport(broker_url, agent_id, project, maxlen)
+    if kind == "amqp":
+        return AmqpTransport(broker_url.replace("pyamqp://", "amqp://", 1), agent_id, amqp_queue)
+    return HttpTransport(http_url, agent_id)

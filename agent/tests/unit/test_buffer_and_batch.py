@@ -1,0 +1,52 @@
+import hashlib
+import hmac
+import json
+import threading
+
+from z4j_agent.batch import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, signed_batches
+from z4j_agent.buffer import DropOldestBuffer
+
+
+def test_buffer_is_bounded_and_drops_oldest_counting():
+    b = DropOldestBuffer(5)
+    for i in range(8):
+        b.put(i)
+    assert len(b) == 5 and b.dropped == 3
+    assert b.take(10) == [3, 4, 5, 6, 7]
+
+
+def test_buffer_under_concurrent_producers():
+    b = DropOldestBuffer(1000)
+
+    def produce():
+        for i in range(5000):
+            b.put(i)
+
+    threads = [threading.Thread(target=produce) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(b) == 1000 and b.dropped == 19000
+
+
+def test_put_back_keeps_the_bound():
+    b = DropOldestBuffer(3)
+    b.put("new")
+    b.put_back(["a", "b", "c"])
+    assert b.take(10) == ["b", "c", "new"] and b.dropped == 1
+
+
+def test_batches_are_signed_over_their_exact_bytes_and_split_by_size_and_count():
+    events = [{"id": str(i), "fields": {"x": "y" * 2000}} for i in range(1500)]
+    out = signed_batches("agent-1", "s3cret", "default", events, 1, 7)
+    assert len(out) >= 3
+    total = 0
+    for body, sig in out:
+        assert len(body) <= MAX_BATCH_BYTES
+        assert sig == hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        batch = json.loads(body)
+        assert batch["agent"] == "agent-1" and batch["project"] == "default" and batch["dropped"] == 7 and len(batch["nonce"]) == 32
+        assert len(batch["events"]) <= MAX_BATCH_EVENTS
+        total += len(batch["events"])
+    assert total == 1500

@@ -1,0 +1,62 @@
+import json
+import pathlib
+
+import pytest
+
+from z4j_agent.redact import REDACTED, is_sensitive_key, redact_text, scrub
+
+CORPUS = json.loads((pathlib.Path(__file__).parents[3] / "tests/fixtures/redaction-corpus.json").read_text())
+
+
+@pytest.mark.parametrize("case", CORPUS["secrets"], ids=lambda c: c["text"][:40])
+def test_every_secret_in_the_shared_corpus_is_hidden(case):
+    assert case["secret"] not in redact_text(case["text"])
+
+
+@pytest.mark.parametrize("text", CORPUS["ordinary"])
+def test_ordinary_values_survive_unchanged(text):
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize("key", CORPUS["sensitiveKeys"])
+def test_sensitive_keys(key):
+    assert is_sensitive_key(key)
+    assert scrub({key: "value-123"}) == {key: REDACTED}
+
+
+@pytest.mark.parametrize("key", CORPUS["ordinaryKeys"])
+def test_ordinary_keys(key):
+    assert not is_sensitive_key(key)
+
+
+def test_recursive_cycles_depth_and_size():
+    a: dict = {"x": 1}
+    a["self"] = a
+    assert scrub(a) == {"x": 1, "self": "[cycle]"}
+    deep: dict = {}
+    node = deep
+    for _ in range(20):
+        node["n"] = {}
+        node = node["n"]
+    assert "[depth limit]" in json.dumps(scrub(deep, max_depth=5))
+    assert scrub(list(range(10)), max_items=3) == [0, 1, 2, "[7 more items]"]
+    assert scrub("x" * 50, max_string=10).startswith("x" * 10 + "…[40 more chars]")
+
+
+def test_non_json_values_become_safe_text():
+    import datetime
+    import decimal
+    import uuid
+
+    class Weird:
+        def __repr__(self):
+            raise RuntimeError("boom")
+
+    out = scrub({"when": datetime.date(2026, 1, 2), "d": decimal.Decimal("1.5"), "u": uuid.UUID(int=1), "b": b"\x00\x01", "w": Weird(), "s": {3}})
+    assert out == {"when": "2026-01-02", "d": "1.5", "u": "00000000-0000-0000-0000-000000000001", "b": "<2 bytes>", "w": "<Weird>", "s": [3]}
+    json.dumps(out)
+
+
+def test_overrides_redact_more_and_keep_some():
+    assert scrub({"iban": "DE89", "token_count": 3}, redact_keys=["iban"], keep_keys=["token_count"]) == {"iban": REDACTED, "token_count": 3}
+    assert scrub({"customerIban": "DE89"}, redact_keys=["customer_iban"]) == {"customerIban": REDACTED}
