@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { payloadAad } from '../src/actions/payloads.js';
 import { loadConfig } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
+import { agentKeyEntry, testAgent } from './helpers/agentBatches.js';
 import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { covers } from './helpers/coverage.js';
 import { AMQP_URL, REDIS_URL, inspectWorker, isolatedCelery, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
@@ -47,8 +48,13 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     return r.body.command;
   });
 
+  // The z4j agent runs in the test app (producer and worker) and records each task's exact call.
+  const agent = testAgent();
+  const agentQueue = `z4j.events.${randomUUID().slice(0, 8)}`;
+
   beforeAll(async () => {
     celery = isolatedCelery(broker === 'redis' ? REDIS_URL : AMQP_URL);
+    celery.agent = { Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project, Z4J_AMQP_QUEUE: agentQueue, Z4J_FLUSH_INTERVAL: '0.05' };
     const config = loadConfig({}, {
       PORT: 0,
       HOST: '127.0.0.1',
@@ -60,6 +66,8 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
       Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
       Z4J_INGEST_FLUSH_MS: 20,
       Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
+      Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
+      ...(broker === 'redis' ? { Z4J_AGENT_REDIS_URLS: [REDIS_URL] } : { Z4J_AGENT_AMQP_URLS: [AMQP_URL], Z4J_AGENT_AMQP_QUEUE: agentQueue }),
     });
     svc = await startService(config, { log: pino({ level: 'warn' }) });
     worker = startWorker(celery, { concurrency: 2 });
@@ -148,7 +156,7 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     expect(d.task.result).toBe('42'); // Celery events carry the result's repr
   });
 
-  test('retry from z4j re-sends the sealed original arguments, secrets included, as a linked new task', async () => {
+  test('retry from z4j re-sends the original arguments the agent captured (secrets included), as a linked new task', async () => {
     covers('celery', 'task.retry');
     const key = randomUUID();
     const args = [key];
@@ -156,10 +164,14 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     const id = await sendTask(celery, 'z4j.fail_once', args, { kwargs });
     const failed = await taskInState(id, 'failed');
     expect(JSON.stringify(failed)).not.toContain('hunter2-secret'); // the display copy is redacted
-    // What ingest stores from the agent's first event of the task (the agent is not part of this test).
+    // The agent in the producer sent the exact call; ingest sealed it.
     const projectId = (await svc.db.query<{ id: number }>("SELECT id FROM projects WHERE slug = 'default'")).rows[0]!.id;
-    const payload = { name: 'z4j.fail_once', args, kwargs, queue: celery.queue };
-    await svc.db.query('INSERT INTO task_payloads (project_id, engine, task_id, sealed) VALUES ($1, $2, $3, $4)', [projectId, 'celery', id, svc.sealer.seal(JSON.stringify(payload), payloadAad(projectId, 'celery', id))]);
+    const sealed = await eventually(async () => {
+      const row = (await svc.db.query<{ sealed: Buffer }>('SELECT sealed FROM task_payloads WHERE task_id = $1', [id])).rows[0];
+      if (!row) throw new Error('no payload from the agent yet');
+      return row.sealed;
+    }, 30_000, 200);
+    expect(JSON.parse(svc.sealer.open(Buffer.from(sealed), payloadAad(projectId, 'celery', id)).toString())).toMatchObject({ name: 'z4j.fail_once', args, kwargs, queue: celery.queue });
     const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/retry`);
     expect([r.status, r.body.command.state]).toEqual([202, 'succeeded']);
     const newId = String(r.body.command.outcome?.newTaskId);
@@ -174,6 +186,7 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
   test('retry without a captured payload fails plainly', async () => {
     const id = await sendTask(celery, 'z4j.fail', ['no payload here']);
     await taskInState(id, 'failed');
+    await svc.db.query('DELETE FROM task_payloads WHERE task_id = $1', [id]); // as if the producer ran without the agent
     const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/retry`);
     expect(r.body.command.state).toBe('failed');
     expect(r.body.command.outcome?.code).toBe('NO_PAYLOAD');

@@ -3,6 +3,7 @@ ingest. Clients are imported lazily, so a Redis-only install never imports an AM
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
 from typing import Protocol
 
@@ -33,6 +34,9 @@ class AmqpTransport:
         import pika
 
         self._pika = pika
+        # kombu writes the default vhost as a trailing "//"; pika reads that as the empty vhost.
+        if urllib.parse.urlsplit(url).path == "//":
+            url = url[:-1] + "%2F"
         self._params = pika.URLParameters(url)
         self._params.socket_timeout = 3
         self._agent = agent_id

@@ -16,6 +16,8 @@ export interface CeleryEnv {
   queue: string;
   eventExchange: string;
   controlExchange: string;
+  /** Z4J_* settings of the z4j agent, installed in the app when given (tests/engines/celery_app/tasks.py). */
+  agent?: Record<string, string>;
 }
 
 /** Names no other test shares: queue and exchanges. */
@@ -34,6 +36,7 @@ function env(c: CeleryEnv, taskEvents = true): NodeJS.ProcessEnv {
     Z4J_TEST_CONTROL_EXCHANGE: c.controlExchange,
     Z4J_TEST_REDIS: REDIS_URL,
     PYTHONUNBUFFERED: '1',
+    ...c.agent,
   };
 }
 

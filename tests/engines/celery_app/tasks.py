@@ -69,3 +69,11 @@ def fail_once(key, password=None):
     if attempt == 1:
         raise RuntimeError(f"first attempt of {key} fails")
     return f"ok after {attempt} attempts"
+
+
+# With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records each task's exact call
+# when it is sent, so z4j can retry it. The service reads the lifecycle from Celery's events.
+if os.environ.get("Z4J_AGENT_ID"):
+    import z4j_agent.celery
+
+    z4j_agent.celery.install(app)

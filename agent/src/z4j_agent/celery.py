@@ -1,0 +1,54 @@
+"""Celery: `z4j_agent.celery.install(app)`.
+
+Celery's own events already tell z4j each task's lifecycle (the service reads them from the
+broker, no agent needed). What they lack is the exact call — task name, args, kwargs, queue — a
+retry must re-send: Celery events carry only truncated reprs. Installed in the processes that
+send tasks (and in workers: Celery's own retries and canvas callbacks are sent from there), the
+agent records it at publish time as an `enqueued` event carrying the payload, which the service
+seals and never shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import get_agent
+
+_installed: set[int] = set()
+
+
+def _payload(headers: dict[str, Any], body: Any, routing_key: str | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    if not isinstance(body, (tuple, list)) or len(body) < 2:
+        return None  # protocol 1 or a serializer z4j does not read: no payload, Celery events still flow
+    args, kwargs = list(body[0] or []), dict(body[1] or {})
+    name = headers.get("task")
+    payload = {"name": name, "args": args, "kwargs": kwargs, "queue": routing_key, "options": {}}
+    fields = {
+        "name": name, "queue": routing_key, "args": args, "kwargs": kwargs, "retries": int(headers.get("retries") or 0),
+        "rootId": headers.get("root_id"), "parentId": headers.get("parent_id"), "groupId": headers.get("group"),
+        "eta": headers.get("eta"), "expires": headers.get("expires"),
+    }
+    return payload, {k: v for k, v in fields.items() if v is not None}
+
+
+def install(app: Any, **agent_options: Any) -> None:
+    """Call once, after configuring the app (e.g. next to `app = Celery(...)`)."""
+    from celery.signals import before_task_publish
+
+    if id(app) in _installed:
+        return
+    _installed.add(id(app))
+    agent = get_agent(broker_url=str(app.conf.broker_url or ""), **agent_options)
+
+    def on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
+        try:
+            headers = headers or {}
+            task_id = headers.get("id")
+            found = _payload(headers, body, routing_key)
+            if not task_id or found is None:
+                return
+            payload, fields = found
+            agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload)
+        except Exception:
+            pass  # never into the caller's apply_async
+
+    before_task_publish.connect(on_publish, weak=False)
