@@ -167,6 +167,23 @@ describe.each(combos)('Celery on %s, stored in %s', (broker, storage) => {
     expect(ids.group.map((id) => tasks.get(id)!.task.result)).toEqual(['0', '2', '4']);
   });
 
+  it('draws the chain as a graph, and completes task names', async () => {
+    const g = await get<{ rootId: string; truncated: boolean; nodes: { taskId: string; state: string }[]; edges: { from: string; to: string; kind: string }[] }>(
+      svc, `/api/tasks/celery/${ids.chain[2]}/graph`);
+    expect(g.status).toBe(200);
+    expect(g.body.rootId).toBe(ids.chain[0]);
+    expect(g.body.nodes.map((n) => n.taskId).sort()).toEqual([...ids.chain].sort());
+    expect(g.body.edges).toEqual(expect.arrayContaining([
+      { from: ids.chain[0], to: ids.chain[1], kind: 'chain' },
+      { from: ids.chain[1], to: ids.chain[2], kind: 'chain' },
+    ]));
+    expect(g.body.edges).toHaveLength(2);
+    const names = await get<{ names: string[] }>(svc, '/api/task-names?prefix=z4j.f');
+    expect(names.body.names).toEqual(['z4j.fail', 'z4j.flaky']);
+    expect((await get<{ names: string[] }>(svc, '/api/task-names?limit=1')).body.names).toEqual(['z4j.add']);
+    expect((await get(svc, '/api/tasks/celery/no-such-task/graph')).status).toBe(404);
+  });
+
   it('stores no secret in any column', async () => {
     const leaks = await svc.db.query<{ n: number }>(
       `SELECT (SELECT count(*) FROM tasks t WHERE t::text LIKE '%hunter2%')::int

@@ -128,6 +128,26 @@ function document(version: string) {
           },
         },
       },
+      '/api/task-names': {
+        get: { summary: 'Task names seen, for autocomplete (prefix match, in order)', parameters: [projectParam, q('prefix', 'Names starting with this.'), q('limit', '1–200, default 20.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { names: { type: 'array', items: { type: 'string' } } } }), ...errors } },
+      },
+      '/api/tasks/{engine}/{taskId}/graph': {
+        get: {
+          summary: "The workflow a task belongs to: every task sharing its root (≤ 5,000), linked by parent (chain / group) and by retries from z4j",
+          parameters: [projectParam, p('engine', 'Engine.', { type: 'string', enum: ENGINES }), p('taskId', 'Task id.')],
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: {
+                rootId: { type: 'string' }, truncated: { type: 'boolean' },
+                nodes: { type: 'array', items: { type: 'object', properties: { engine: { type: 'string' }, taskId: { type: 'string' }, name: nullable('string'), state: { type: 'string' }, queue: nullable('string'), runtimeMs: nullable('number'), startedAt: time, finishedAt: time, parentId: nullable('string'), groupId: nullable('string') } } },
+                edges: { type: 'array', items: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, kind: { type: 'string', enum: ['chain', 'group', 'retry'] } } } },
+              },
+            }),
+            ...errors,
+          },
+        },
+      },
       '/api/capabilities': { get: { summary: 'What each engine driver can do (the capability matrix)', responses: { '200': json({ type: 'object' }) } } },
       '/api/tasks/{engine}/{taskId}/actions/{action}': {
         post: {

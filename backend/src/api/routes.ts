@@ -5,6 +5,7 @@ import type { ApiContext } from './context.js';
 import { bulkCancel, bulkGet, bulkOutcomes, bulkPreview, bulkStart, capabilities, getCommand, purgePreview, purgeQueue, requeueDeadLetters, taskAction, workerAction, workerShutdown } from './handlers/actions.js';
 import { getTask } from './handlers/getTask.js';
 import { ingestBatch } from './handlers/ingest.js';
+import { taskGraph, taskNames } from './handlers/taskGraph.js';
 import { health, metrics, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
 import { listTasks } from './handlers/listTasks.js';
@@ -46,6 +47,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'post', path: '/api/ingest/v1/batches', role: 'agent', handler: ingestBatch },
   { method: 'get', path: '/api/tasks', role: 'viewer', handler: listTasks },
   { method: 'get', path: '/api/tasks/:engine/:taskId', role: 'viewer', handler: getTask },
+  { method: 'get', path: '/api/tasks/:engine/:taskId/graph', role: 'viewer', handler: taskGraph },
+  { method: 'get', path: '/api/task-names', role: 'viewer', handler: taskNames },
   { method: 'get', path: '/api/workers', role: 'viewer', handler: listWorkers },
   { method: 'get', path: '/api/queues', role: 'viewer', handler: listQueues },
 
