@@ -39,6 +39,7 @@ class Agent:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._hurry = threading.Event()  # a flush is waiting: send partial batches at once
         self._sent = 0
         self._batches = 0
         self._errors = 0
@@ -115,12 +116,16 @@ class Agent:
             return True
         self._ensure_sender()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self._buffer) == 0 and self._idle.is_set():
-                return True
-            self._buffer.ready.set()
-            time.sleep(0.005)
-        return False
+        self._hurry.set()
+        try:
+            while time.monotonic() < deadline:
+                if len(self._buffer) == 0 and self._idle.is_set():
+                    return True
+                self._buffer.ready.set()
+                time.sleep(0.002)
+            return False
+        finally:
+            self._hurry.clear()
 
     def stats(self) -> dict[str, Any]:
         return {"queued": len(self._buffer), "sent": self._sent, "dropped": self._buffer.dropped, "batches": self._batches, "errors": self._errors, "disabled": not self.enabled}
@@ -155,13 +160,13 @@ class Agent:
         backoff = 0.5
         while not self._stop.is_set():
             self._buffer.ready.wait(cfg.flush_interval)
-            if len(self._buffer) < cfg.batch_size:
+            if len(self._buffer) < cfg.batch_size and not self._hurry.is_set():
                 time.sleep(min(cfg.flush_interval, 0.05) if len(self._buffer) else 0)
+            self._idle.clear()  # before taking: a flush must not see an empty buffer while a batch is in hand
             events = self._buffer.take(cfg.batch_size)
             if not events:
                 self._idle.set()
                 continue
-            self._idle.clear()
             try:
                 if self._transport is None:
                     self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue)
@@ -199,6 +204,7 @@ class Agent:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._hurry = threading.Event()
         self._heartbeats = []
 
     def _count_error(self, message: str) -> None:

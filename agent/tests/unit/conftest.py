@@ -15,3 +15,41 @@ def redis_client():
         pytest.fail(f"Redis is not reachable at {REDIS_URL} ({err}); start it with `bash scripts/services.sh start`")
     yield client
     client.close()
+
+
+class Captured(list):
+    """Envelopes the agent would send, in order (kept in memory instead of sent)."""
+
+    def tasks(self, task_id=None):
+        return [e for e in self if e["type"] == "task" and (task_id is None or e["taskId"] == task_id)]
+
+    def kinds(self, task_id):
+        return [e["kind"] for e in self.tasks(task_id)]
+
+    def of(self, task_id, kind):
+        found = [e for e in self.tasks(task_id) if e["kind"] == kind]
+        assert found, f"no {kind} event for {task_id}: {self.kinds(task_id)}"
+        return found[-1]
+
+    def workers(self, kind=None):
+        return [e for e in self if e["type"] == "worker" and (kind is None or e["kind"] == kind)]
+
+
+_captured = Captured()
+
+
+@pytest.fixture
+def captured():
+    """One enabled agent for the whole session (engine modules keep a reference to it), its
+    sending replaced by an in-memory list that each test starts empty."""
+    from z4j_agent import core
+
+    agent = core._agent
+    if agent is None or getattr(agent, "_z4j_test_capture", None) is not _captured:
+        core.reset_agent()
+        agent = core.get_agent(project="unit", agent_id="agent-unit", agent_secret="unit-secret", broker_url=REDIS_URL, heartbeat_interval=0.05)
+        agent._enqueue = _captured.append
+        agent.flush = lambda timeout=2.0: True
+        agent._z4j_test_capture = _captured
+    _captured.clear()
+    yield _captured

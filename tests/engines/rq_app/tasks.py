@@ -7,8 +7,12 @@ import redis
 _counter = redis.Redis.from_url(os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/7"))
 
 
-def add(x, y):
+def add(x, y, password=None):
     return x + y
+
+
+def fail(message="boom", password=None):
+    raise ValueError(message)
 
 
 def flaky(key, password=None):
@@ -27,3 +31,11 @@ def count(key):
 def sleep(seconds):
     time.sleep(seconds)
     return seconds
+
+
+# With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records jobs enqueued from jobs;
+# workers record lifecycles when run as `rq worker -w z4j_agent.rq.Z4jWorker`.
+if os.environ.get("Z4J_AGENT_ID"):
+    import z4j_agent.rq
+
+    z4j_agent.rq.install()

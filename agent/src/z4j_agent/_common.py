@@ -1,0 +1,145 @@
+"""What every engine module shares: the hook guard, exception text, worker names, a small
+memory of task roots, and the engine-version check."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import urllib.parse
+from collections import OrderedDict
+from typing import Any, Callable, TypeVar
+
+log = logging.getLogger("z4j_agent")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(fn: F) -> F:
+    """The agent's part of a hook: logs and swallows, so nothing the agent does reaches the task."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            log.debug("z4j agent hook %s failed", fn.__name__, exc_info=True)
+            return None
+
+    return run  # type: ignore[return-value]
+
+
+def exception_text(exc: BaseException | None) -> str | None:
+    if exc is None:
+        return None
+    msg = str(exc)
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def traceback_text(exc: BaseException | None) -> str | None:
+    if exc is None or exc.__traceback__ is None:
+        return None
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=30))
+
+
+def last_line(text: str | None) -> str | None:
+    """The "Type: message" line of a formatted traceback."""
+    if not text:
+        return None
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else None
+
+
+def worker_name(engine: str) -> str:
+    return f"{engine}@{socket.gethostname()}:{os.getpid()}"
+
+
+def now() -> float:
+    return time.time()
+
+
+def iso(dt: Any) -> str | None:
+    try:
+        return dt.isoformat() if dt is not None else None
+    except Exception:
+        return None
+
+
+def clean(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def redis_url(client: Any) -> str:
+    """The URL of a redis-py (sync or asyncio) client, for the agent's own connection."""
+    kw = client.connection_pool.connection_kwargs
+    if kw.get("path"):
+        return f"unix://{kw['path']}?db={kw.get('db', 0)}"
+    auth = ""
+    if kw.get("password"):
+        user = urllib.parse.quote(kw.get("username") or "", safe="")
+        auth = f"{user}:{urllib.parse.quote(kw['password'], safe='')}@"
+    scheme = "rediss" if "ssl" in str(getattr(client.connection_pool, "connection_class", "")).lower() else "redis"
+    return f"{scheme}://{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+class Roots:
+    """task id → the id of its workflow's first task, for tasks this process sent or ran: how a
+    follow-up task learns its root when the engine does not carry it. Bounded (oldest forgotten)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._map: OrderedDict[str, str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def set(self, task_id: str, root_id: str) -> None:
+        with self._lock:
+            self._map[task_id] = root_id
+            self._map.move_to_end(task_id)
+            while len(self._map) > self._size:
+                self._map.popitem(last=False)
+
+    def of(self, task_id: str) -> str:
+        with self._lock:
+            return self._map.get(task_id, task_id)
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    out = []
+    for part in text.split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits or 0))
+    return tuple(out)
+
+
+def require(engine: str, installed: str, minimum: tuple[int, ...]) -> None:
+    """A clear error when the engine the user asked the agent to instrument is too old."""
+    if version_tuple(installed) < minimum:
+        raise RuntimeError(f"z4j_agent.{engine} needs {engine} >= {'.'.join(map(str, minimum))} (found {installed})")
+
+
+class InFlight:
+    """Tasks running now in this process, and how many finished: for heartbeats."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.active = 0
+        self.processed = 0
+        self.failed = 0
+
+    def start(self) -> None:
+        with self._lock:
+            self.active += 1
+
+    def end(self, failed: bool = False) -> None:
+        with self._lock:
+            self.active = max(0, self.active - 1)
+            self.processed += 1
+            if failed:
+                self.failed += 1
+
+    def stats(self, concurrency: int | None) -> dict[str, Any]:
+        return clean({"active": self.active, "processed": self.processed, "failed": self.failed, "concurrency": concurrency})

@@ -1,0 +1,290 @@
+"""RQ: run workers as `rq worker -w z4j_agent.rq.Z4jWorker` (or `Z4jSimpleWorker`), and call
+`z4j_agent.rq.install()` once in processes that enqueue jobs (or `install_queue(queue)` for one
+queue).
+
+RQ has no signals: the worker class is RQ's own extension point (its handle_job_* methods run in
+the work horse, or in the worker when the horse died). Links come from RQ dependencies
+(`depends_on` → parentId / dependsOn) and from jobs enqueued inside a running job
+(`get_current_job()` → parentId); the workflow's root travels in the job's `meta`
+(`z4j_root_id`, `z4j_parent_id`, `z4j_attempt`), which RQ saves with the job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ._common import InFlight, Roots, clean, exception_text, guarded, iso, last_line, redis_url, require, traceback_text
+from .core import Agent, get_agent
+
+ENGINE = "rq"
+MIN_VERSION = (1, 15)
+
+_lock = threading.Lock()
+_installed = False
+_roots = Roots()
+
+
+def _check() -> None:
+    import rq
+
+    require(ENGINE, rq.__version__, MIN_VERSION)
+
+
+def attempt_of(job: Any) -> int:
+    """0 on the first run: retries by exception (Retry(max=n)) are counted in meta by this
+    module, retries by a returned Retry by RQ itself."""
+    meta = job.meta or {}
+    return int(meta.get("z4j_attempt", 0) or 0) + int(getattr(job, "number_of_retries", 0) or 0)
+
+
+def _links(job: Any) -> dict[str, Any]:
+    meta = job.meta or {}
+    deps = list(getattr(job, "_dependency_ids", None) or [])
+    return clean({"rootId": meta.get("z4j_root_id"), "parentId": meta.get("z4j_parent_id") or (deps[0] if deps else None), "dependsOn": deps or None})
+
+
+def _link_new_job(job: Any, queue: Any) -> None:
+    """Before RQ saves a new job: where it sits in its workflow (its first dependency, else the
+    job running in this process), remembered in its meta."""
+    meta = job.meta if job.meta is not None else {}
+    if "z4j_root_id" in meta:
+        return
+    deps = list(getattr(job, "_dependency_ids", None) or [])
+    parent_id = root_id = None
+    if deps:
+        parent_id = deps[0]
+        root_id = _roots.of(parent_id)
+        if root_id == parent_id:  # not sent from this process: ask the parent job itself
+            try:
+                from rq.job import Job
+
+                parent = Job.fetch(parent_id, connection=queue.connection, serializer=queue.serializer)
+                root_id = (parent.meta or {}).get("z4j_root_id", parent_id)
+            except Exception:
+                root_id = parent_id
+    else:
+        from rq import get_current_job
+
+        current = get_current_job()
+        if current is not None and current.id != job.id:
+            parent_id = current.id
+            root_id = (current.meta or {}).get("z4j_root_id", current.id)
+    if parent_id:
+        meta["z4j_root_id"] = root_id
+        meta["z4j_parent_id"] = parent_id
+        job.meta = meta
+        _roots.set(job.id, root_id)
+    else:
+        _roots.set(job.id, job.id)
+
+
+def _payload(job: Any, queue_name: str) -> dict[str, Any]:
+    options = clean({"timeout": job.timeout, "result_ttl": job.result_ttl, "failure_ttl": job.failure_ttl, "ttl": job.ttl, "description": job.description})
+    return {"name": job.func_name, "args": list(job.args or ()), "kwargs": dict(job.kwargs or {}), "queue": queue_name, "options": options}
+
+
+@guarded
+def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) -> None:
+    if getattr(job, "started_at", None) is not None:
+        return  # a retry being rescheduled, not a new job: its worker reports `retried`
+    fields = {"name": job.func_name, "queue": queue_name, "args": list(job.args or ()), "kwargs": dict(job.kwargs or {}), "retries": attempt_of(job), "eta": iso(eta), **_links(job)}
+    status = job.get_status(refresh=False)
+    if status is not None and str(getattr(status, "value", status)) == "deferred":
+        fields["deferred"] = True
+    agent.task_event(ENGINE, "enqueued", job.id, fields=clean(fields), payload=_payload(job, queue_name), func=_func(job))
+
+
+def _func(job: Any) -> Any:
+    try:
+        return job.func
+    except Exception:
+        return None
+
+
+def _wrap_queue_methods(target: Any, agent: Agent) -> None:
+    """Wraps enqueue_job and schedule_job (every public enqueue path ends in one of them) on a
+    Queue class or one queue."""
+    enqueue_job, schedule_job = target.enqueue_job, target.schedule_job
+    is_class = isinstance(target, type)
+
+    def wrapped_enqueue_job(*args: Any, **kwargs: Any) -> Any:
+        queue, job = (args[0], args[1]) if is_class else (target, args[0])
+        guarded(_link_new_job)(job, queue)
+        out = enqueue_job(*args, **kwargs)
+        record_enqueued(agent, out if out is not None else job, queue.name)
+        return out
+
+    def wrapped_schedule_job(*args: Any, **kwargs: Any) -> Any:
+        queue, job = (args[0], args[1]) if is_class else (target, args[0])
+        when = args[2] if len(args) > 2 else kwargs.get("datetime")
+        guarded(_link_new_job)(job, queue)
+        out = schedule_job(*args, **kwargs)
+        record_enqueued(agent, job, queue.name, when)
+        return out
+
+    wrapped_enqueue_job.__z4j__ = True  # type: ignore[attr-defined]
+    target.enqueue_job = wrapped_enqueue_job
+    target.schedule_job = wrapped_schedule_job
+
+
+def install(**agent_options: Any) -> None:
+    """Records every job enqueued in this process (all queues). Idempotent."""
+    global _installed
+    from rq import Queue
+
+    with _lock:
+        if _installed:
+            return
+        _check()
+        agent = get_agent(**agent_options)
+        _wrap_queue_methods(Queue, agent)
+        _installed = True
+
+
+def install_queue(queue: Any, **agent_options: Any) -> Any:
+    """Records jobs enqueued through this queue only; returns it."""
+    _check()
+    if _installed or getattr(queue.__dict__.get("enqueue_job"), "__z4j__", False):
+        return queue
+    agent = get_agent(broker_url=redis_url(queue.connection), **agent_options)
+    _wrap_queue_methods(queue, agent)
+    return queue
+
+
+class Z4jWorkerMixin:
+    """The agent's part of an RQ worker; mix it in front of any Worker class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _check()
+        self._z4j = get_agent(broker_url=redis_url(self.connection))
+        install()  # jobs enqueued by jobs
+        self._z4j_flight = InFlight()
+        self._z4j_stop_heartbeat = None
+        self._z4j_exc: BaseException | None = None
+        self._z4j_t0 = 0.0
+
+    # ---- worker lifecycle ---------------------------------------------------------------
+
+    def register_birth(self) -> None:
+        super().register_birth()
+        self._z4j_online()
+
+    @guarded
+    def _z4j_online(self) -> None:
+        import rq
+
+        self._z4j.worker_event(ENGINE, "worker-online", self.name, fields={"pid": self.pid, "software": f"rq {rq.__version__}", "queues": self.queue_names(), "concurrency": 1})
+        self._z4j_stop_heartbeat = self._z4j.start_heartbeat(ENGINE, self.name, lambda: self._z4j_flight.stats(1))
+
+    def register_death(self) -> None:
+        self._z4j_offline()
+        super().register_death()
+
+    @guarded
+    def _z4j_offline(self) -> None:
+        if self._z4j_stop_heartbeat:
+            self._z4j_stop_heartbeat()
+        self._z4j.worker_event(ENGINE, "worker-offline", self.name, fields={"pid": self.pid, **self._z4j_flight.stats(1)})
+        self._z4j.flush(self._z4j.config.exit_flush_timeout if self._z4j.config else 0)
+
+    def execute_job(self, job: Any, queue: Any) -> Any:
+        self._z4j_flight.start()
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            self._z4j_flight.end()
+
+    # ---- a job (in the work horse) ------------------------------------------------------
+
+    def perform_job(self, job: Any, queue: Any) -> bool:
+        self._z4j_started(job, queue)
+        try:
+            return super().perform_job(job, queue)
+        finally:
+            if self.is_horse:  # the horse leaves with os._exit: no atexit, so deliver now
+                self._z4j.flush(self._z4j.config.exit_flush_timeout if self._z4j.config else 0)
+
+    @guarded
+    def _z4j_started(self, job: Any, queue: Any) -> None:
+        self._z4j_exc = None
+        self._z4j_t0 = time.monotonic()
+        fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), **_links(job)}
+        self._z4j.task_event(ENGINE, "started", job.id, fields=clean(fields), worker=self.name, func=_func(job))
+
+    def _z4j_runtime(self) -> float | None:
+        return round(time.monotonic() - self._z4j_t0, 6) if self._z4j_t0 else None
+
+    def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any) -> Any:
+        self._z4j_succeeded(job)
+        return super().handle_job_success(job, queue, started_job_registry)
+
+    @guarded
+    def _z4j_succeeded(self, job: Any) -> None:
+        fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), "result": getattr(job, "_result", None), "runtime": self._z4j_runtime()}
+        self._z4j.task_event(ENGINE, "succeeded", job.id, fields=clean(fields), worker=self.name, func=_func(job))
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> Any:
+        self._z4j_exc = exc_info[1] if len(exc_info) > 1 else None
+        return super().handle_exception(job, *exc_info)
+
+    def handle_job_failure(self, job: Any, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> Any:
+        self._z4j_failed(job, exc_string)
+        return super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+
+    @guarded
+    def _z4j_failed(self, job: Any, exc_string: str) -> None:
+        from rq.timeouts import JobTimeoutException
+
+        exc, self._z4j_exc = self._z4j_exc, None
+        stopped = getattr(self, "_stopped_job_id", None) == job.id
+        retry = bool(job.should_retry) and not stopped
+        attempt = attempt_of(job)
+        fields: dict[str, Any] = {
+            "name": job.func_name, "queue": job.origin, "retries": attempt,
+            "exception": exception_text(exc) or last_line(exc_string), "traceback": exc_string or traceback_text(exc),
+        }
+        if stopped:
+            kind = "revoked"
+            fields["exception"] = fields["exception"] or "stopped"
+        elif retry:
+            kind = "retried"
+            job.meta = {**(job.meta or {}), "z4j_attempt": int((job.meta or {}).get("z4j_attempt", 0) or 0) + 1}  # saved by RQ's requeue
+        else:
+            kind = "failed"
+            fields["runtime"] = self._z4j_runtime()
+            if isinstance(exc, JobTimeoutException):
+                fields["timedOut"] = True
+        self._z4j.task_event(ENGINE, kind, job.id, fields=clean(fields), worker=self.name, func=_func(job))
+
+    def handle_job_retry(self, job: Any, queue: Any, retry: Any, started_job_registry: Any, execution: Any) -> Any:
+        self._z4j_retry_returned(job, retry)
+        return super().handle_job_retry(job, queue, retry, started_job_registry, execution)
+
+    @guarded
+    def _z4j_retry_returned(self, job: Any, retry: Any) -> None:
+        exhausted = bool(job.number_of_retries and job.number_of_retries >= retry.max)
+        fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job)}
+        if exhausted:
+            fields.update(exception="RetriesExhausted: the job asked for a retry past its maximum", runtime=self._z4j_runtime())
+        self._z4j.task_event(ENGINE, "failed" if exhausted else "retried", job.id, fields=clean(fields), worker=self.name, func=_func(job))
+
+
+def _classes() -> tuple[type, type]:
+    from rq.worker import SimpleWorker, Worker
+
+    class Z4jWorker(Z4jWorkerMixin, Worker):
+        """`rq worker -w z4j_agent.rq.Z4jWorker`: forks a work horse per job, like RQ's Worker."""
+
+    class Z4jSimpleWorker(Z4jWorkerMixin, SimpleWorker):
+        """`rq worker -w z4j_agent.rq.Z4jSimpleWorker`: runs jobs in the worker process."""
+
+    Z4jWorker.__module__ = Z4jSimpleWorker.__module__ = __name__
+    return Z4jWorker, Z4jSimpleWorker
+
+
+try:
+    Z4jWorker, Z4jSimpleWorker = _classes()
+except ImportError:  # RQ not installed: importing this module still works, using it does not
+    pass

@@ -1,0 +1,22 @@
+"""Jobs for test_rq (imported by name by RQ)."""
+import redis
+
+
+def add(x, y, password=None):
+    return x + y
+
+
+def fail(message):
+    raise ValueError(message)
+
+
+def flaky(key, url):
+    if redis.Redis.from_url(url).incr(f"z4j-unit-flaky:{key}") == 1:
+        raise RuntimeError(f"first attempt of {key}")
+    return "ok"
+
+
+def spawn(queue_name):
+    from rq import Queue, get_current_job
+
+    Queue(queue_name, connection=get_current_job().connection).enqueue("rq_jobs.add", 1, 2)

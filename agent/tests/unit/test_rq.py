@@ -1,0 +1,86 @@
+"""z4j_agent.rq with a real RQ (SimpleWorker, burst) on a real Redis."""
+import uuid
+
+import pytest
+
+rq = pytest.importorskip("rq")
+import redis  # noqa: E402
+from rq import Queue, Retry  # noqa: E402
+
+import z4j_agent.rq as zrq  # noqa: E402
+from conftest import REDIS_URL  # noqa: E402
+
+import rq_jobs  # noqa: E402,F401  (RQ imports jobs by name)
+
+
+@pytest.fixture
+def queue(captured):
+    conn = redis.Redis.from_url(REDIS_URL)
+    q = Queue(f"z4j-unit-{uuid.uuid4().hex[:8]}", connection=conn)
+    zrq.install()
+    yield q
+    q.empty()
+    conn.close()
+
+
+def work(q):
+    w = zrq.Z4jSimpleWorker([q], connection=q.connection, name=f"w-{uuid.uuid4().hex[:6]}")
+    w.work(burst=True)
+    return w
+
+
+def test_a_job_that_succeeds(queue, captured):
+    job = queue.enqueue("rq_jobs.add", 2, 3, password="hunter2-secret")
+    w = work(queue)
+    assert captured.kinds(job.id) == ["enqueued", "started", "succeeded"]
+    enq = captured.of(job.id, "enqueued")
+    assert enq["payload"] == {"name": "rq_jobs.add", "args": [2, 3], "kwargs": {"password": "hunter2-secret"}, "queue": queue.name, "options": enq["payload"]["options"]}
+    assert enq["fields"]["kwargs"] == {"password": "[redacted]"}
+    done = captured.of(job.id, "succeeded")
+    assert done["fields"]["result"] == 5 and done["fields"]["runtime"] >= 0 and done["worker"] == w.name
+    assert [e["kind"] for e in captured.workers()][:1] == ["worker-online"] and captured.workers("worker-offline")
+
+
+def test_a_job_that_fails(queue, captured):
+    job = queue.enqueue("rq_jobs.fail", "boom")
+    work(queue)
+    failed = captured.of(job.id, "failed")
+    assert failed["fields"]["exception"] == "ValueError: boom"
+    assert "Traceback" in failed["fields"]["traceback"] and failed["fields"]["retries"] == 0
+
+
+def test_retry_by_exception_then_success(queue, captured):
+    key = uuid.uuid4().hex
+    job = queue.enqueue("rq_jobs.flaky", key, REDIS_URL, retry=Retry(max=2))
+    work(queue)
+    evs = [(e["kind"], e["fields"].get("retries")) for e in captured.tasks(job.id)]
+    assert evs == [("enqueued", 0), ("started", 0), ("retried", 0), ("started", 1), ("succeeded", 1)]
+    assert "first attempt" in captured.of(job.id, "retried")["fields"]["exception"]
+
+
+def test_dependencies_link_parent_and_root(queue, captured):
+    a = queue.enqueue("rq_jobs.add", 1, 1)
+    b = queue.enqueue("rq_jobs.add", 2, 2, depends_on=a)
+    c = queue.enqueue("rq_jobs.add", 3, 3, depends_on=b)
+    work(queue)
+    for job, parent in ((b, a), (c, b)):
+        enq = captured.of(job.id, "enqueued")["fields"]
+        assert enq["parentId"] == parent.id and enq["rootId"] == a.id and enq["dependsOn"] == [parent.id]
+        assert captured.of(job.id, "started")["fields"]["rootId"] == a.id
+    assert "rootId" not in captured.of(a.id, "enqueued")["fields"]
+    assert all(captured.kinds(j.id)[-1] == "succeeded" for j in (a, b, c))
+
+
+def test_a_job_enqueued_by_a_job_is_its_child(queue, captured):
+    parent = queue.enqueue("rq_jobs.spawn", queue.name)
+    work(queue)
+    children = [e for e in captured.tasks() if e["kind"] == "enqueued" and e["taskId"] != parent.id]
+    assert children and children[0]["fields"]["parentId"] == parent.id and children[0]["fields"]["rootId"] == parent.id
+
+
+def test_install_queue_records_only_that_queue(captured):
+    conn = redis.Redis.from_url(REDIS_URL)
+    q = zrq.install_queue(Queue(f"z4j-unit-{uuid.uuid4().hex[:8]}", connection=conn))
+    job = q.enqueue("rq_jobs.add", 1, 2)
+    assert captured.kinds(job.id) == ["enqueued"]
+    q.empty()

@@ -1,0 +1,189 @@
+// The contract every engine integration of the Python agent passes: a real worker of the
+// engine with the agent installed, and a producer with it too, send tasks that succeed, fail,
+// retry then succeed, and the engine's composition primitive; the service (consuming the
+// agent's Redis stream or RabbitMQ queue) must store complete, linked lifecycles, the worker's
+// online / heartbeat / offline, sealed retry payloads, and no planted secret anywhere.
+import { jest } from '@jest/globals';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import type { Engine } from '../../src/ingest/envelope.js';
+import { startService, type Service } from '../../src/service.js';
+import { agentKeyEntry, testAgent } from './agentBatches.js';
+import { TEST_PROXY_SECRET } from './auth.js';
+import type { PyProcess } from './pyapp.js';
+import { createTestDatabase } from './storage.js';
+import { eventually } from './wait.js';
+
+export const SECRET = 'hunter2-secret';
+
+/** Task ids the producer script prints. Every task gets the kwarg password=SECRET. */
+export interface Sent {
+  succeed: string;
+  fail: string;
+  retry: string;
+  /** A chain: each runs after (and is linked to) the one before. */
+  chain: string[];
+  /** Members of one group (same groupId), when the engine has groups. */
+  group?: string[];
+}
+
+export interface EngineUnderTest {
+  engine: Engine;
+  /** Where the agents publish: the service consumes this Redis stream or RabbitMQ queue. */
+  transport: { redis: string } | { amqp: string };
+  /** Starts a worker with the agent on (env holds the Z4J_* settings). */
+  startWorker(env: Record<string, string>): PyProcess;
+  /** Sends every scenario through a producer with the agent on. */
+  send(env: Record<string, string>): Promise<Sent>;
+  /** The exception text of `fail` (default "ValueError: boom"). */
+  failure?: RegExp;
+  /** Whether the engine has groups (then `send` returns `group`). */
+  groups?: boolean;
+  /** Worker name as the agent reports it, when the test knows it. */
+  workerName?: string;
+}
+
+export interface TaskRow {
+  task_id: string;
+  state: string;
+  name: string | null;
+  queue: string | null;
+  worker: string | null;
+  attempt: number;
+  retries: number;
+  runtime_ms: number | null;
+  root_id: string | null;
+  parent_id: string | null;
+  group_id: string | null;
+  exception: string | null;
+  traceback: string | null;
+  result: unknown;
+  args: unknown;
+  kwargs: unknown;
+  sent_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export function describeAgentEngine(label: string, e: EngineUnderTest): void {
+  jest.setTimeout(180_000);
+
+  describe(`the agent on ${label}: lifecycles from a real worker`, () => {
+    const agent = testAgent();
+    let svc: Service;
+    let worker: PyProcess;
+    let sent: Sent;
+    const env: Record<string, string> = {
+      Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project,
+      Z4J_HEARTBEAT_INTERVAL: '0.5', Z4J_FLUSH_INTERVAL: '0.05',
+    };
+
+    const task = (id: string) => svc.db.query<TaskRow>('SELECT * FROM tasks WHERE task_id = $1', [id]).then((r) => r.rows[0]);
+    const settled = (id: string, state = 'succeeded') => eventually(async () => {
+      const row = await task(id);
+      if (row?.state !== state) throw new Error(`task ${id} is ${row?.state ?? 'unknown'}, waiting for ${state}\n${worker?.output().slice(-3000)}`);
+      return row;
+    }, 90_000, 250);
+    const kinds = async (id: string) => (await svc.db.query<{ kind: string }>('SELECT kind FROM task_events WHERE task_id = $1 ORDER BY occurred_at, event_id', [id])).rows.map((r) => r.kind);
+
+    beforeAll(async () => {
+      const where = 'redis' in e.transport
+        ? { Z4J_AGENT_REDIS_URLS: [e.transport.redis] }
+        : { Z4J_AGENT_AMQP_URLS: [e.transport.amqp] };
+      svc = await startService(loadConfig({}, {
+        PORT: 0, HOST: '127.0.0.1', DATABASE_URL: await createTestDatabase(`agent_${label}`),
+        ...where, Z4J_AGENT_KEYS: [agentKeyEntry(agent)], Z4J_CELERY_BROKERS: [],
+        Z4J_INGEST_FLUSH_MS: 20, Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
+      }), { log: pino({ level: 'silent' }) });
+      worker = e.startWorker(env);
+      sent = await e.send(env);
+    });
+    afterAll(async () => {
+      await worker?.stop();
+      await svc?.stop();
+    });
+
+    test('a task that succeeds: enqueued → started → succeeded, with runtime, worker, result and a sealed payload', async () => {
+      const row = await settled(sent.succeed);
+      expect(row.name).toBeTruthy();
+      expect(row.queue).toBeTruthy();
+      expect(row.worker).toBeTruthy();
+      if (e.workerName) expect(row.worker).toBe(e.workerName);
+      expect(row.runtime_ms).not.toBeNull();
+      expect(row.sent_at).not.toBeNull();
+      expect(row.started_at).not.toBeNull();
+      expect(row.finished_at).not.toBeNull();
+      expect(row.result).toBe(5);
+      expect(row.args).toEqual([2, 3]);
+      expect(row.kwargs).toEqual({ password: '[redacted]' });
+      expect(await kinds(sent.succeed)).toEqual(expect.arrayContaining(['enqueued', 'started', 'succeeded']));
+      const sealed = await svc.db.query('SELECT 1 FROM task_payloads WHERE task_id = $1', [sent.succeed]);
+      expect(sealed.rows).toHaveLength(1);
+    });
+
+    test('a task that fails: exception type and message, traceback', async () => {
+      const row = await settled(sent.fail, 'failed');
+      expect(row.exception).toMatch(e.failure ?? /^ValueError: boom/);
+      expect(row.traceback).toMatch(/Traceback|boom/);
+      expect(row.worker).toBeTruthy();
+    });
+
+    test('a task that fails once, is retried by the engine, then succeeds', async () => {
+      const row = await settled(sent.retry);
+      expect(row.attempt).toBe(1);
+      expect(row.retries).toBe(1);
+      const k = await kinds(sent.retry);
+      expect(k).toContain('retried');
+      expect(k.filter((x) => x === 'started')).toHaveLength(2);
+      const retried = (await svc.db.query<{ fields: { exception?: string } }>(`SELECT fields FROM task_events WHERE task_id = $1 AND kind = 'retried'`, [sent.retry])).rows[0]!;
+      expect(retried.fields.exception).toMatch(/first attempt/);
+    });
+
+    test('a chain: every step succeeded, linked to the one before and to the first', async () => {
+      const [first, ...rest] = sent.chain;
+      await settled(first!);
+      let parent = first!;
+      for (const id of rest) {
+        const row = await settled(id);
+        expect(row.parent_id).toBe(parent);
+        expect(row.root_id).toBe(first);
+        parent = id;
+      }
+    });
+
+    (e.groups ? test : test.skip)('a group: every member succeeded under one group id', async () => {
+      const rows = await Promise.all(sent.group!.map((id) => settled(id)));
+      expect(rows[0]!.group_id).toBeTruthy();
+      expect(new Set(rows.map((r) => r.group_id)).size).toBe(1);
+    });
+
+    test('the worker: online with heartbeats', async () => {
+      const w = await eventually(async () => {
+        const rows = (await svc.db.query<{ hostname: string; online: boolean; heartbeat_s: number | null; software: string | null }>(
+          'SELECT hostname, online, heartbeat_s, software FROM workers WHERE engine = $1', [e.engine])).rows;
+        const beating = rows.find((r) => r.online && r.heartbeat_s !== null);
+        if (!beating) throw new Error(`no worker with heartbeats: ${JSON.stringify(rows)}`);
+        return beating;
+      }, 30_000, 250);
+      if (e.workerName) expect(w.hostname).toBe(e.workerName);
+    });
+
+    test('the planted secret is in no stored column', async () => {
+      await settled(sent.retry);
+      const tables = (await svc.db.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)).rows.map((r) => r.t);
+      expect(tables).toEqual(expect.arrayContaining(['tasks', 'task_events', 'workers']));
+      for (const t of tables) {
+        const hit = await svc.db.query(`SELECT 1 FROM "${t}" x WHERE x::text LIKE $1 LIMIT 1`, [`%${SECRET}%`]);
+        expect([t, hit.rows.length]).toEqual([t, 0]);
+      }
+    });
+
+    test('the worker goes offline when stopped', async () => {
+      await worker.stop();
+      await eventually(async () => {
+        const rows = (await svc.db.query<{ online: boolean }>('SELECT online FROM workers WHERE engine = $1', [e.engine])).rows;
+        if (!rows.length || rows.some((r) => r.online)) throw new Error(`workers still online: ${JSON.stringify(rows)}`);
+      }, 30_000, 250);
+    });
+  });
+}
