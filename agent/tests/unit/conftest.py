@@ -20,8 +20,12 @@ def redis_client():
 class Captured(list):
     """Envelopes the agent would send, in order (kept in memory instead of sent)."""
 
+    RANK = {"enqueued": 1, "received": 2, "started": 3, "retried": 4}
+
     def tasks(self, task_id=None):
-        return [e for e in self if e["type"] == "task" and (task_id is None or e["taskId"] == task_id)]
+        """A task's events in the order the service folds them: by time, then lifecycle."""
+        found = [e for e in self if e["type"] == "task" and (task_id is None or e["taskId"] == task_id)]
+        return sorted(found, key=lambda e: (e["occurredAt"], self.RANK.get(e["kind"], 5)))
 
     def kinds(self, task_id):
         return [e["kind"] for e in self.tasks(task_id)]

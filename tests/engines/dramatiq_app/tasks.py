@@ -1,16 +1,32 @@
-"""A small Dramatiq app for z4j's integration tests, on Redis (Z4J_TEST_REDIS, default db 10).
-Actors are declared on the queue named by Z4J_TEST_QUEUE, so each test can isolate itself."""
+"""A small Dramatiq app for z4j's integration tests, on Redis (Z4J_TEST_REDIS, default db 10)
+or, with Z4J_TEST_BROKER=amqp://..., on RabbitMQ. Actors are declared on the queue named by
+Z4J_TEST_QUEUE, so each test can isolate itself."""
 import os
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import GroupCallbacks
+from dramatiq.rate_limits.backends import RedisBackend
 
 REDIS_URL = os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/10")
 QUEUE = os.environ.get("Z4J_TEST_QUEUE", "default")
-broker = RedisBroker(url=REDIS_URL)
+BROKER_URL = os.environ.get("Z4J_TEST_BROKER", "")
+if BROKER_URL.startswith("amqp"):
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker = RabbitmqBroker(url=BROKER_URL)
+else:
+    broker = RedisBroker(url=REDIS_URL)
+broker.add_middleware(GroupCallbacks(RedisBackend(url=REDIS_URL)))
 dramatiq.set_broker(broker)
 _counter = redis.Redis.from_url(REDIS_URL)
+
+# With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records every message's lifecycle.
+if os.environ.get("Z4J_AGENT_ID"):
+    import z4j_agent.dramatiq
+
+    broker.add_middleware(z4j_agent.dramatiq.Z4jMiddleware())
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)
@@ -23,4 +39,22 @@ def count(key):
 def flaky(key):
     """Fails its first run (straight to the dead letter queue: no retries), succeeds after."""
     if _counter.incr(f"z4j-test-dq-runs:{key}") == 1:
+        raise RuntimeError(f"first attempt of {key}")
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def add(x, y, password=None):
+    return x + y
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def fail(message="boom", password=None):
+    raise ValueError(message)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=2, min_backoff=100, max_backoff=200)
+def retried(key, password=None):
+    """Fails its first run; Dramatiq retries it."""
+    if _counter.incr(f"z4j-test-dq-retried:{key}") == 1:
         raise RuntimeError(f"first attempt of {key} fails")
+    return "ok"

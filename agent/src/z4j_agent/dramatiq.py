@@ -1,0 +1,229 @@
+"""Dramatiq: add the middleware to the broker, in producers and workers:
+
+    broker.add_middleware(z4j_agent.dramatiq.Z4jMiddleware())
+
+A message's outcome is known only once the other middleware (Retries above all) had their say,
+so a failed attempt is reported at ack (it was retried) or nack (it failed for good, and was
+dead-lettered). Pipelines: the agent writes the next step's parent and root into its embedded
+message (`pipe_target.options.z4j_parent_id / z4j_root_id`) when the pipeline is sent, so a
+step knows its links in whichever process runs it. Groups with completion callbacks share
+`group_completion_uuid` → groupId."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from typing import Any
+
+from ._common import InFlight, clean, exception_text, guarded, traceback_text, worker_name
+from .core import get_agent
+
+ENGINE = "dramatiq"
+MIN_VERSION = (1, 15)
+
+# Options that describe one delivery, not the call: left out of the retry payload.
+_DELIVERY_OPTIONS = ("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id",
+                     "group_completion_uuid", "group_completion_callbacks")
+
+try:
+    import dramatiq
+    from dramatiq.middleware import Middleware as _Base
+except ImportError:  # the module imports without Dramatiq; using the middleware needs it
+    dramatiq = None
+    _Base = object
+
+
+def _broker_url(broker: Any) -> str:
+    client = getattr(broker, "client", None)  # RedisBroker
+    if client is not None:
+        from ._common import redis_url
+
+        return redis_url(client)
+    params = getattr(broker, "parameters", None)  # RabbitmqBroker: pika parameters, one or a list
+    p = params[0] if isinstance(params, list) and params else params
+    if p is not None and getattr(p, "host", None):
+        import urllib.parse
+
+        creds = getattr(p, "credentials", None)
+        auth = f"{urllib.parse.quote(creds.username, safe='')}:{urllib.parse.quote(creds.password, safe='')}@" if getattr(creds, "username", None) else ""
+        return f"amqp://{auth}{p.host}:{p.port}/{urllib.parse.quote(p.virtual_host, safe='')}"
+    return ""
+
+
+class Z4jMiddleware(_Base):  # type: ignore[misc]
+    def __init__(self, **agent_options: Any) -> None:
+        if dramatiq is None:
+            raise RuntimeError("z4j_agent.dramatiq needs dramatiq installed (pip install 'z4j-agent[dramatiq]')")
+        from ._common import require
+
+        require(ENGINE, dramatiq.__version__, MIN_VERSION)
+        self._options = agent_options
+        self._agent = None
+        self._lock = threading.Lock()
+        self._running: dict[str, tuple[float, int]] = {}  # message id → (start, attempt)
+        self._outcome: dict[str, dict[str, Any]] = {}  # message id → a failed attempt, until ack / nack
+        self._enqueued_at: dict[str, float] = {}
+        self._moving: set[str] = set()  # delayed messages the worker moves to their queue: not new enqueues
+        self._flight = InFlight()
+        self._worker = worker_name(ENGINE)
+        self._concurrency: int | None = None
+        self._stop_heartbeat = None
+
+    def _agent_for(self, broker: Any) -> Any:
+        if self._agent is None:
+            self._agent = get_agent(broker_url=_broker_url(broker), **self._options)
+        return self._agent
+
+    # ---- producer ------------------------------------------------------------------------
+
+    @guarded
+    def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        with self._lock:  # a worker may start it before after_enqueue runs: enqueued is now
+            self._enqueued_at[message.message_id] = time.time()
+        target = message.options.get("pipe_target")
+        if isinstance(target, dict) and "z4j_parent_id" not in (target.get("options") or {}):
+            root = message.options.get("z4j_root_id") or message.message_id
+            # The next step is sent later, by whichever worker runs this one: tell it its links now.
+            message.options["pipe_target"] = {**target, "options": {**(target.get("options") or {}), "z4j_parent_id": message.message_id, "z4j_root_id": root}}
+
+    @guarded
+    def before_delay_message(self, broker: Any, message: Any) -> None:
+        with self._lock:
+            self._moving.add(message.message_id)
+
+    @guarded
+    def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        with self._lock:
+            if message.message_id in self._moving:
+                self._moving.discard(message.message_id)
+                self._enqueued_at.pop(message.message_id, None)
+                return
+        with self._lock:
+            at = self._enqueued_at.pop(message.message_id, None)
+        attempt = int(message.options.get("retries", 0) or 0)
+        fields = {**self._fields(message, attempt), "args": list(message.args), "kwargs": dict(message.kwargs)}
+        if message.options.get("eta"):
+            fields["eta"] = _iso_ms(message.options["eta"])
+        payload = self._payload(message) if attempt == 0 else None
+        self._agent_for(broker).task_event(ENGINE, "enqueued", message.message_id, fields=clean(fields), payload=payload, occurred_at=at)
+
+    def _payload(self, message: Any) -> dict[str, Any]:
+        options = {k: v for k, v in message.options.items() if k not in _DELIVERY_OPTIONS}
+        return {"name": message.actor_name, "args": list(message.args), "kwargs": dict(message.kwargs), "queue": _queue(message.queue_name), "options": options}
+
+    def _fields(self, message: Any, attempt: int) -> dict[str, Any]:
+        o = message.options
+        target = o.get("pipe_target")
+        return clean({
+            "name": message.actor_name, "queue": _queue(message.queue_name), "retries": attempt,
+            "rootId": o.get("z4j_root_id") or (message.message_id if isinstance(target, dict) else None),
+            "parentId": o.get("z4j_parent_id"), "groupId": o.get("group_completion_uuid"),
+            "dependsOn": [o["z4j_parent_id"]] if o.get("z4j_parent_id") else None,
+        })
+
+    # ---- worker --------------------------------------------------------------------------
+
+    @guarded
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        agent = self._agent_for(broker)
+        self._worker = worker_name(ENGINE)
+        self._concurrency = getattr(worker, "worker_threads", None)
+        queues = sorted(_queue(q) for q in (getattr(worker, "queues", None) or broker.get_declared_queues()))
+        agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"dramatiq {dramatiq.__version__}", "queues": queues, "concurrency": self._concurrency})
+        self._stop_heartbeat = agent.start_heartbeat(ENGINE, self._worker, lambda: self._flight.stats(self._concurrency))
+        # Dramatiq's worker processes are multiprocessing children, which leave through os._exit
+        # (their atexit never runs): a second SIGTERM ends them there, before worker shutdown.
+        import multiprocessing.util
+
+        multiprocessing.util.Finalize(None, guarded(self._offline), exitpriority=100)
+        atexit.register(guarded(self._offline))
+
+    @guarded
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._offline()
+
+    def _offline(self) -> None:
+        """Once per worker: at shutdown, or at exit when a second signal kills the process first."""
+        with self._lock:
+            if self._stop_heartbeat is None:
+                return
+            stop, self._stop_heartbeat = self._stop_heartbeat, None
+        stop()
+        agent = self._agent
+        agent.worker_event(ENGINE, "worker-offline", self._worker, fields=self._flight.stats(self._concurrency))
+        agent.flush(agent.config.exit_flush_timeout if agent.config else 0)
+
+    @guarded
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        attempt = int(message.options.get("retries", 0) or 0)
+        with self._lock:
+            self._running[message.message_id] = (time.monotonic(), attempt)
+        self._flight.start()
+        fields = self._fields(message, attempt)
+        payload = None
+        if attempt == 0:  # the producer may have had no agent: the worker's copy (first write wins)
+            fields.update(args=list(message.args), kwargs=dict(message.kwargs))
+            payload = self._payload(message)
+        self._agent_for(broker).task_event(ENGINE, "started", message.message_id, fields=fields, payload=payload, worker=self._worker)
+
+    def _finish(self, message: Any) -> tuple[float | None, int]:
+        with self._lock:
+            start, attempt = self._running.pop(message.message_id, (None, int(message.options.get("retries", 0) or 0)))
+        return (round(time.monotonic() - start, 6) if start is not None else None), attempt
+
+    @guarded
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None) -> None:
+        runtime, attempt = self._finish(message)
+        self._flight.end(failed=exception is not None)
+        fields = self._fields(message, attempt)
+        if exception is None:
+            fields.update(result=result, runtime=runtime)
+            self._agent_for(broker).task_event(ENGINE, "succeeded", message.message_id, fields=clean(fields), worker=self._worker)
+            return
+        fields.update(exception=exception_text(exception), traceback=traceback_text(exception), runtime=runtime)
+        if type(exception).__name__ == "TimeLimitExceeded":
+            fields["timedOut"] = True
+        with self._lock:  # reported at ack (retried) or nack (failed): see the module's doc
+            self._outcome[message.message_id] = clean(fields)
+
+    @guarded
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        runtime, attempt = self._finish(message)
+        self._flight.end()
+        # AgeLimit skips a message past its max_age; other skips are cancellations.
+        kind = "expired" if message.options.get("max_age") or message.failed else "revoked"
+        self._agent_for(broker).task_event(ENGINE, kind, message.message_id, fields=self._fields(message, attempt), worker=self._worker)
+
+    @guarded
+    def after_ack(self, broker: Any, message: Any) -> None:
+        with self._lock:
+            fields = self._outcome.pop(message.message_id, None)
+        if fields is not None:  # a failed attempt that was not failed for good: retried
+            fields.pop("runtime", None)
+            self._agent_for(broker).task_event(ENGINE, "retried", message.message_id, fields=fields, worker=self._worker)
+
+    @guarded
+    def after_nack(self, broker: Any, message: Any) -> None:
+        with self._lock:
+            fields = self._outcome.pop(message.message_id, None)
+        agent = self._agent_for(broker)
+        if fields is not None:
+            agent.task_event(ENGINE, "failed", message.message_id, fields=fields, worker=self._worker)
+        # The broker moved it to its dead-letter queue: kept in the timeline (the state stays failed).
+        base = self._fields(message, fields.get("retries", 0) if fields else int(message.options.get("retries", 0) or 0))
+        agent.task_event(ENGINE, "rejected", message.message_id, fields={**base, "deadLettered": True}, worker=self._worker)
+
+
+def _queue(name: str) -> str:
+    """The queue a message belongs to (its delay queue `<q>.DQ` is the same queue)."""
+    return name[:-3] if name.endswith(".DQ") or name.endswith(".XQ") else name
+
+
+def _iso_ms(ms: Any) -> str | None:
+    try:
+        import datetime
+
+        return datetime.datetime.fromtimestamp(int(ms) / 1000, datetime.timezone.utc).isoformat()
+    except Exception:
+        return None

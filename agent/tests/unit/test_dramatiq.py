@@ -1,0 +1,111 @@
+"""z4j_agent.dramatiq with Dramatiq's StubBroker and a real in-process Worker."""
+import pytest
+
+dramatiq = pytest.importorskip("dramatiq")
+from dramatiq import group, pipeline  # noqa: E402
+from dramatiq.brokers.stub import StubBroker  # noqa: E402
+
+from z4j_agent.dramatiq import Z4jMiddleware  # noqa: E402
+
+SECRET = "hunter2-secret"
+runs = {}
+
+
+@pytest.fixture
+def broker(captured):
+    b = StubBroker()
+    b.emit_after("process_boot")
+    b.add_middleware(Z4jMiddleware())
+    dramatiq.set_broker(b)
+    runs.clear()
+
+    @dramatiq.actor(broker=b, max_retries=0)
+    def add(x, y, password=None):
+        return x + y
+
+    @dramatiq.actor(broker=b, max_retries=0)
+    def fail(message):
+        raise ValueError(message)
+
+    @dramatiq.actor(broker=b, max_retries=2, min_backoff=10, max_backoff=20)
+    def flaky(key):
+        runs[key] = runs.get(key, 0) + 1
+        if runs[key] == 1:
+            raise RuntimeError(f"first attempt of {key}")
+        return "ok"
+
+    b.actors_ = {"add": add, "fail": fail, "flaky": flaky}
+    w = dramatiq.Worker(b, worker_timeout=50, worker_threads=2)
+    w.start()
+    yield b
+    w.stop()
+    b.close()
+
+
+def run(b):
+    b.join("default", fail_fast=False)
+    import time
+
+    time.sleep(0.05)  # ack / nack run on the consumer thread after join returns
+
+
+def test_success_with_payload_result_and_runtime(broker, captured):
+    m = broker.actors_["add"].send(2, 3, password=SECRET)
+    run(broker)
+    assert captured.kinds(m.message_id) == ["enqueued", "started", "succeeded"]
+    enq = captured.of(m.message_id, "enqueued")
+    assert enq["payload"] == {"name": "add", "args": [2, 3], "kwargs": {"password": SECRET}, "queue": "default", "options": {}}
+    assert enq["fields"]["kwargs"] == {"password": "[redacted]"}
+    done = captured.of(m.message_id, "succeeded")
+    assert done["fields"]["result"] == 5 and done["fields"]["runtime"] >= 0 and done["worker"].startswith("dramatiq@")
+    assert captured.workers("worker-online")[0]["fields"]["concurrency"] == 2
+
+
+def test_failure_is_dead_lettered(broker, captured):
+    m = broker.actors_["fail"].send("boom")
+    run(broker)
+    assert captured.kinds(m.message_id) == ["enqueued", "started", "failed", "rejected"]
+    f = captured.of(m.message_id, "failed")["fields"]
+    assert f["exception"] == "ValueError: boom" and "Traceback" in f["traceback"] and f["retries"] == 0
+    assert captured.of(m.message_id, "rejected")["fields"]["deadLettered"] is True
+
+
+def test_retry_then_success(broker, captured):
+    m = broker.actors_["flaky"].send("k1")
+    run(broker)
+    import time
+
+    deadline = time.time() + 5
+    while "succeeded" not in captured.kinds(m.message_id) and time.time() < deadline:
+        run(broker)
+    evs = [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(m.message_id)]
+    assert ("retried", 0) in evs and ("started", 1) in evs and evs[-1] == ("succeeded", 1)
+    assert [k for k, _ in evs].count("enqueued") == 2
+    assert sum(1 for e in captured.tasks(m.message_id) if "payload" in e) == 2  # enqueued and started of attempt 0
+
+
+def test_pipeline_steps_know_parent_and_root(broker, captured):
+    add = broker.actors_["add"]
+    p = pipeline([add.message(1, 1), add.message(10), add.message(100)], broker=broker).run()
+    ids = [m.message_id for m in p.messages]
+    for _ in range(3):
+        run(broker)
+    for i, mid in enumerate(ids):
+        done = captured.of(mid, "succeeded")["fields"]
+        assert done["rootId"] == ids[0]
+        assert done.get("parentId") == (ids[i - 1] if i else None)
+    assert captured.of(ids[2], "succeeded")["fields"]["result"] == 112
+
+
+def test_group_members_share_a_group_id(broker, captured):
+    from dramatiq.middleware import GroupCallbacks
+    from dramatiq.rate_limits.backends import StubBackend
+
+    broker.add_middleware(GroupCallbacks(StubBackend()))
+    add = broker.actors_["add"]
+    g = group([add.message(i, i) for i in range(3)], broker=broker)
+    g.add_completion_callback(add.message(0, 0))
+    g.run()
+    run(broker)
+    gids = {e["fields"].get("groupId") for e in captured.tasks() if e["kind"] == "succeeded" and e["fields"].get("groupId")}
+    assert len(gids) == 1
