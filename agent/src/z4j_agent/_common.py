@@ -106,6 +106,10 @@ class Roots:
         with self._lock:
             return self._map.get(task_id, task_id)
 
+    def get(self, task_id: str) -> str | None:
+        with self._lock:
+            return self._map.get(task_id)
+
 
 def version_tuple(text: str) -> tuple[int, ...]:
     out = []

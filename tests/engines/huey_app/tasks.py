@@ -14,3 +14,28 @@ _counter = redis.Redis.from_url(REDIS_URL)
 def count(key):
     """Counts its runs in Redis, so a test can prove a task ran or never ran."""
     return _counter.incr(f"z4j-test-huey-runs:{key}")
+
+
+@huey.task()
+def add(x, y, password=None):
+    return x + y
+
+
+@huey.task()
+def fail(message="boom", password=None):
+    raise ValueError(message)
+
+
+@huey.task(retries=2)
+def retried(key, password=None):
+    """Fails its first run; Huey retries it."""
+    if _counter.incr(f"z4j-test-huey-retried:{key}") == 1:
+        raise RuntimeError(f"first attempt of {key} fails")
+    return "ok"
+
+
+# With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records every task's lifecycle.
+if os.environ.get("Z4J_AGENT_ID"):
+    import z4j_agent.huey
+
+    z4j_agent.huey.install(huey)

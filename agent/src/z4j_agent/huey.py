@@ -1,0 +1,179 @@
+"""Huey: `z4j_agent.huey.install(huey)`, next to `huey = RedisHuey(...)` (producers and consumers).
+
+Built on Huey's own signals and pre/post-execute and startup/shutdown hooks. Huey gives no
+timings: the agent measures them. Pipelines (`task.then(...)`): when a step completes, the
+agent notes that the next step's parent is this one (and its root this one's root), so the next
+step's events carry the links; tasks enqueued from inside a running task are its children.
+Both are known within one consumer process (thread or greenlet workers, or the same process
+worker); a step run by another process worker is linked to its parent only."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from typing import Any
+
+from ._common import InFlight, Roots, clean, exception_text, guarded, iso, redis_url, require, traceback_text, worker_name
+from .core import get_agent
+
+ENGINE = "huey"
+MIN_VERSION = (2, 5)
+
+_installed: set[int] = set()
+_lock = threading.Lock()
+
+
+def _attempt(task: Any) -> int:
+    return max(0, int(getattr(type(task), "default_retries", 0) or 0) - int(task.retries or 0))
+
+
+class _HueyAgent:
+    def __init__(self, huey: Any, agent: Any) -> None:
+        self.huey = huey
+        self.agent = agent
+        self.queue = huey.name
+        self.worker = worker_name(ENGINE)
+        self.flight = InFlight()
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.started: dict[str, float] = {}
+        self.parents = Roots()  # next step / child → its parent
+        self.roots = Roots()
+        self.payloads_sent = Roots(50_000)  # ids whose payload this process already sent
+        self.workers = 0
+        self.stop_heartbeat = None
+
+    def name(self, task: Any) -> str:
+        try:
+            return self.huey._registry.task_to_string(type(task))
+        except Exception:
+            return getattr(task, "name", type(task).__name__)
+
+    def links(self, task: Any) -> dict[str, Any]:
+        parent = self.parents.get(task.id)
+        root = self.roots.of(task.id)
+        return {"parentId": parent, "rootId": root if (parent or task.on_complete is not None or root != task.id) else None}
+
+    def fields(self, task: Any, **more: Any) -> dict[str, Any]:
+        return clean({"name": self.name(task), "queue": self.queue, "retries": _attempt(task), **self.links(task), **more})
+
+    def event(self, kind: str, task: Any, worker: bool = True, payload: Any = None, **more: Any) -> None:
+        self.agent.task_event(ENGINE, kind, task.id, fields=self.fields(task, **more), payload=payload, worker=self.worker if worker else None, func=getattr(task, "execute", None))
+
+    # ---- producer side ---------------------------------------------------------------------
+
+    def on_enqueued(self, signal: str, task: Any, *args: Any) -> None:
+        current = getattr(self.local, "task", None)
+        if current is not None and current.id != task.id and self.parents.get(task.id) is None:
+            self.parents.set(task.id, current.id)  # sent from inside a running task
+            self.roots.set(task.id, self.roots.of(current.id))
+        elif task.on_complete is not None and self.roots.of(task.id) == task.id:
+            self.roots.set(task.id, task.id)  # the head of a pipeline is its own root
+        payload = None
+        if _attempt(task) == 0 and self.payloads_sent.get(task.id) is None:  # not sent yet from here
+            self.payloads_sent.set(task.id, "sent")
+            payload = {"name": self.name(task), "args": list(task.args or ()), "kwargs": dict(task.kwargs or {}), "queue": self.queue,
+                       "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": task.expires, "timeout": getattr(task, "timeout", None)})}
+        more = {"args": list(task.args or ()), "kwargs": dict(task.kwargs or {})}
+        if signal == "scheduled" and task.eta is not None:
+            more["eta"] = iso(task.eta)
+        self.event("enqueued", task, worker=False, payload=payload, **more)
+
+    # ---- consumer side ---------------------------------------------------------------------
+
+    def on_executing(self, signal: str, task: Any, *args: Any) -> None:
+        self.local.task = task
+        with self.lock:
+            self.started[task.id] = time.monotonic()
+        self.flight.start()
+        self.event("started", task)
+
+    def post_execute(self, task: Any, value: Any, exc: BaseException | None) -> None:
+        from huey.exceptions import CancelExecution, TaskTimeout
+
+        if isinstance(exc, CancelExecution):
+            return  # reported by the canceled signal
+        with self.lock:
+            start = self.started.pop(task.id, None)
+        runtime = round(time.monotonic() - start, 6) if start is not None else None
+        self.flight.end(failed=exc is not None)
+        if exc is None:
+            self.event("succeeded", task, result=value, runtime=runtime)
+            if task.on_complete is not None:  # the pipeline's next step, enqueued right after this
+                self.parents.set(task.on_complete.id, task.id)
+                self.roots.set(task.on_complete.id, self.roots.of(task.id))
+            return
+        err = {"exception": exception_text(exc), "traceback": traceback_text(exc)}
+        if task.retries:
+            self.event("retried", task, **err)
+        else:
+            self.event("failed", task, runtime=runtime, timedOut=True if isinstance(exc, TaskTimeout) else None, **err)
+
+    def on_skipped(self, signal: str, task: Any, *args: Any) -> None:
+        with self.lock:
+            running = self.started.pop(task.id, None) is not None
+        if running:  # cancelled by a pre-execute hook or from inside the task
+            self.flight.end()
+        self.event("expired" if signal == "expired" else "revoked", task, worker=running)
+
+    def on_interrupted(self, signal: str, task: Any, *args: Any) -> None:
+        with self.lock:
+            self.started.pop(task.id, None)
+        self.flight.end(failed=True)
+        self.event("failed", task, exception="Interrupted: the consumer stopped while the task ran")
+
+    def startup(self) -> None:
+        with self.lock:
+            self.workers += 1
+            first = self.workers == 1
+            self.worker = worker_name(ENGINE)  # a process worker: this process's pid
+        if first:
+            import huey as huey_pkg
+
+            self.agent.worker_event(ENGINE, "worker-online", self.worker, fields={"software": f"huey {huey_pkg.__version__}", "queues": [self.queue]})
+            self.stop_heartbeat = self.agent.start_heartbeat(ENGINE, self.worker, lambda: self.flight.stats(self.workers or None))
+            atexit.register(guarded(self.offline))
+            import multiprocessing.util  # process workers leave through os._exit: no atexit there
+
+            multiprocessing.util.Finalize(None, guarded(self.offline), exitpriority=100)
+
+    def shutdown(self) -> None:
+        with self.lock:
+            self.workers -= 1
+            last = self.workers <= 0
+        if last:
+            self.offline()
+
+    def offline(self) -> None:
+        """Once: when the last worker shuts down, or at exit (SIGTERM stops Huey without its hooks)."""
+        with self.lock:
+            stop, self.stop_heartbeat = self.stop_heartbeat, None
+        if stop is None:
+            return
+        stop()
+        self.agent.worker_event(ENGINE, "worker-offline", self.worker, fields=self.flight.stats(None))
+        self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
+
+
+def install(huey: Any, **agent_options: Any) -> None:
+    """Idempotent per Huey instance."""
+    import huey as huey_pkg
+    from huey import signals as S
+
+    with _lock:
+        if id(huey) in _installed:
+            return
+        require(ENGINE, huey_pkg.__version__, MIN_VERSION)
+        conn = getattr(getattr(huey, "storage", None), "conn", None)
+        if conn is not None and "broker_url" not in agent_options:
+            agent_options["broker_url"] = redis_url(conn)
+        h = _HueyAgent(huey, get_agent(**agent_options))
+        huey.signal(S.SIGNAL_ENQUEUED, S.SIGNAL_SCHEDULED)(guarded(h.on_enqueued))
+        huey.signal(S.SIGNAL_EXECUTING)(guarded(h.on_executing))
+        huey.signal(S.SIGNAL_REVOKED, S.SIGNAL_EXPIRED, S.SIGNAL_CANCELED)(guarded(h.on_skipped))
+        huey.signal(S.SIGNAL_INTERRUPTED)(guarded(h.on_interrupted))
+        huey.post_execute("z4j_agent")(guarded(h.post_execute))
+        huey.on_startup("z4j_agent")(guarded(h.startup))
+        huey.on_shutdown("z4j_agent")(guarded(h.shutdown))
+        _installed.add(id(huey))

@@ -1,0 +1,100 @@
+"""z4j_agent.huey with Huey's in-memory storage in immediate mode (tasks run on enqueue)."""
+import pytest
+
+huey_pkg = pytest.importorskip("huey")
+from huey import MemoryHuey  # noqa: E402
+from huey.exceptions import CancelExecution  # noqa: E402
+
+import z4j_agent.huey as zhuey  # noqa: E402
+
+SECRET = "hunter2-secret"
+
+
+@pytest.fixture
+def app(captured):
+    h = MemoryHuey("unit", immediate=True)
+    zhuey.install(h)
+    zhuey.install(h)  # idempotent
+    runs = {}
+
+    @h.task()
+    def add(x, y, password=None):
+        return x + y
+
+    @h.task()
+    def fail(message):
+        raise ValueError(message)
+
+    @h.task(retries=2)
+    def flaky(key):
+        runs[key] = runs.get(key, 0) + 1
+        if runs[key] == 1:
+            raise RuntimeError(f"first attempt of {key}")
+        return "ok"
+
+    @h.task()
+    def spawn():
+        return add(1, 2).id
+
+    h.tasks_ = {"add": add, "fail": fail, "flaky": flaky, "spawn": spawn}
+    return h
+
+
+def test_success(app, captured):
+    r = app.tasks_["add"](2, 3, password=SECRET)
+    assert captured.kinds(r.id) == ["enqueued", "started", "succeeded"]
+    enq = captured.of(r.id, "enqueued")
+    assert enq["payload"]["args"] == [2, 3] and enq["payload"]["kwargs"] == {"password": SECRET} and enq["payload"]["queue"] == "unit"
+    assert enq["payload"]["name"].endswith(".add") and enq["fields"]["kwargs"] == {"password": "[redacted]"}
+    done = captured.of(r.id, "succeeded")["fields"]
+    assert done["result"] == 5 and done["runtime"] >= 0 and done["queue"] == "unit"
+    assert captured.of(r.id, "started")["worker"].startswith("huey@")
+
+
+def test_failure(app, captured):
+    r = app.tasks_["fail"]("boom")
+    f = captured.of(r.id, "failed")["fields"]
+    assert f["exception"] == "ValueError: boom" and "Traceback" in f["traceback"]
+
+
+def test_retry_then_success(app, captured):
+    r = app.tasks_["flaky"]("k")
+    evs = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == r.id]  # as recorded (same ms)
+    assert evs == [("enqueued", 0), ("started", 0), ("retried", 0), ("enqueued", 1), ("started", 1), ("succeeded", 1)]
+    assert sum(1 for e in captured.tasks(r.id) if "payload" in e) == 1
+
+
+def test_pipeline_links(app, captured):
+    add = app.tasks_["add"]
+    pipe = add.s(1, 1).then(add, 10).then(add, 100)
+    head = pipe
+    ids = []
+    while head is not None:
+        ids.append(head.id)
+        head = head.on_complete
+    app.enqueue(pipe)
+    for i, tid in enumerate(ids):
+        f = captured.of(tid, "succeeded")["fields"]
+        assert f["rootId"] == ids[0]
+        assert f.get("parentId") == (ids[i - 1] if i else None)
+    assert captured.of(ids[2], "succeeded")["fields"]["result"] == 112
+
+
+def test_a_task_sent_by_a_task_is_its_child(app, captured):
+    r = app.tasks_["spawn"]()
+    child = captured.of(r.id, "succeeded")["fields"]["result"]
+    assert captured.of(child, "enqueued")["fields"]["parentId"] == r.id
+
+
+def test_revoked_and_cancelled(app, captured):
+    add = app.tasks_["add"]
+
+    @app.pre_execute()
+    def cancel_all(task):
+        raise CancelExecution()
+
+    try:
+        r = add(1, 1)
+    finally:
+        app.unregister_pre_execute(cancel_all)
+    assert captured.kinds(r.id)[-1] == "revoked"

@@ -1,0 +1,23 @@
+"""Sends the agent integration scenarios through a producer with the z4j agent, printing their
+task ids as JSON: {succeed, fail, retry, chain: [...] (a pipeline)}."""
+import json
+import uuid
+
+import tasks
+import z4j_agent
+
+S = {"password": "hunter2-secret"}
+pipe = tasks.add.s(1, 1, **S).then(tasks.add, 10, **S).then(tasks.add, 100, **S)
+chain, step = [], pipe
+while step is not None:
+    chain.append(step.id)
+    step = step.on_complete
+tasks.huey.enqueue(pipe)
+out = {
+    "succeed": tasks.add(2, 3, **S).id,
+    "fail": tasks.fail("boom", **S).id,
+    "retry": tasks.retried(uuid.uuid4().hex, **S).id,
+    "chain": chain,
+}
+assert z4j_agent.get_agent().flush(10), z4j_agent.get_agent().stats()
+print(json.dumps(out))
