@@ -4,6 +4,7 @@ import asyncio
 import os
 
 from arq.connections import RedisSettings
+from arq.worker import Retry
 
 REDIS_URL = os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/11")
 QUEUE = os.environ.get("Z4J_TEST_QUEUE", "arq:queue")
@@ -19,10 +20,42 @@ async def sleep(ctx, seconds):
     return seconds
 
 
+async def add(ctx, x, y, password=None):
+    return x + y
+
+
+async def fail(ctx, message="boom", password=None):
+    raise ValueError(message)
+
+
+async def retried(ctx, key, password=None):
+    """Asks arq to retry its first run."""
+    if await ctx["redis"].incr(f"z4j-test-arq-retried:{key}") == 1:
+        try:
+            raise RuntimeError(f"first attempt of {key} fails")
+        except RuntimeError as err:
+            raise Retry(defer=0.1) from err
+    return "ok"
+
+
+async def step(ctx, ids, i, password=None):
+    """One step of a chain: enqueues the next (job ids chosen by the producer)."""
+    if i + 1 < len(ids):
+        await ctx["redis"].enqueue_job("step", ids, i + 1, password=password, _job_id=ids[i + 1], _queue_name=QUEUE)
+    return i
+
+
 class WorkerSettings:
-    functions = [count, sleep]
+    functions = [count, sleep, add, fail, retried, step]
     redis_settings = RedisSettings.from_dsn(REDIS_URL)
     queue_name = QUEUE
     allow_abort_jobs = True
     poll_delay = 0.2
     max_jobs = 4
+
+
+# With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records every job's lifecycle.
+if os.environ.get("Z4J_AGENT_ID"):
+    import z4j_agent.arq
+
+    z4j_agent.arq.instrument(WorkerSettings)

@@ -1,0 +1,256 @@
+"""arq: `z4j_agent.arq.instrument(WorkerSettings)` in workers; in producers,
+`z4j_agent.arq.install()` (every ArqRedis) or `instrument_pool(redis)` (one pool).
+
+arq's job hooks (on_job_start / on_job_end) see neither the function's name nor its outcome, so
+the agent wraps each job function (and cron job) with the same signature; the worker's
+on_startup / on_shutdown are chained for worker-online / offline. `arq.worker.Retry` is a retry,
+not a failure. Jobs enqueued from inside a job are its children (parentId, rootId)."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextvars
+import functools
+import threading
+import time
+from typing import Any
+
+from ._common import InFlight, Roots, clean, exception_text, guarded, require, traceback_text, worker_name
+from .core import Agent, get_agent
+
+ENGINE = "arq"
+MIN_VERSION = (0, 25)
+
+_current: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("z4j_arq_job", default=None)
+_roots = Roots()
+_parents = Roots()
+_lock = threading.Lock()
+_installed = False
+
+
+def _check() -> None:
+    import arq
+
+    require(ENGINE, getattr(arq, "__version__", getattr(arq, "VERSION", "0")), MIN_VERSION)
+
+
+def _links(job_id: str) -> dict[str, Any]:
+    parent = _parents.get(job_id)
+    return {"parentId": parent, "rootId": _roots.get(job_id) if parent else None}
+
+
+def redis_settings_url(settings: Any) -> str:
+    if settings is None:
+        return "redis://localhost:6379/0"
+    if getattr(settings, "unix_socket_path", None):
+        return f"unix://{settings.unix_socket_path}?db={settings.database}"
+    import urllib.parse
+
+    auth = ""
+    if settings.password:
+        auth = f"{urllib.parse.quote(settings.username or '', safe='')}:{urllib.parse.quote(settings.password, safe='')}@"
+    host = settings.host if isinstance(settings.host, str) else "localhost"
+    return f"{'rediss' if settings.ssl else 'redis'}://{auth}{host}:{settings.port}/{settings.database}"
+
+
+# ---- producer --------------------------------------------------------------------------------
+
+@guarded
+def _record_enqueued(agent: Agent, job_id: str, function: str, args: tuple, kwargs: dict, queue: str, job_try: int | None, at: float, eta: Any) -> None:
+    current = _current.get()
+    if current is not None and current[0] != job_id:
+        _parents.set(job_id, current[0])
+        _roots.set(job_id, current[1])
+    payload = {"name": function, "args": list(args), "kwargs": dict(kwargs), "queue": queue, "options": {}}
+    fields = {"name": function, "queue": queue, "args": list(args), "kwargs": dict(kwargs), "retries": max(0, (job_try or 1) - 1), "eta": eta, **_links(job_id)}
+    agent.task_event(ENGINE, "enqueued", job_id, fields=clean(fields), payload=payload, occurred_at=at)
+
+
+def _wrap_enqueue(original: Any, agent: Agent) -> Any:
+    @functools.wraps(original)
+    async def enqueue_job(self: Any, function: str, *args: Any, **kwargs: Any) -> Any:
+        at = time.time()
+        job = await original(self, function, *args, **kwargs)
+        if job is not None:
+            call_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+            defer = kwargs.get("_defer_until")
+            _record_enqueued(agent, job.job_id, function, args, call_kwargs, kwargs.get("_queue_name") or self.default_queue_name, kwargs.get("_job_try"), at,
+                             defer.isoformat() if defer is not None and hasattr(defer, "isoformat") else None)
+        return job
+
+    enqueue_job.__z4j__ = True  # type: ignore[attr-defined]
+    return enqueue_job
+
+
+def install(**agent_options: Any) -> None:
+    """Records jobs enqueued through any ArqRedis in this process. Idempotent."""
+    global _installed
+    from arq.connections import ArqRedis
+
+    with _lock:
+        if _installed:
+            return
+        _check()
+        ArqRedis.enqueue_job = _wrap_enqueue(ArqRedis.enqueue_job, get_agent(**agent_options))
+        _installed = True
+
+
+def instrument_pool(pool: Any, **agent_options: Any) -> Any:
+    """Records jobs enqueued through this pool only; returns it."""
+    _check()
+    if _installed or getattr(pool.__dict__.get("enqueue_job"), "__z4j__", False):
+        return pool
+    bound = _wrap_enqueue(type(pool).enqueue_job, get_agent(**agent_options))
+    pool.enqueue_job = functools.partial(bound, pool)
+    pool.enqueue_job.__z4j__ = True  # type: ignore[attr-defined]
+    return pool
+
+
+# ---- worker ----------------------------------------------------------------------------------
+
+class _Worker:
+    def __init__(self, agent: Agent, queue: str, concurrency: int | None) -> None:
+        self.agent = agent
+        self.queue = queue
+        self.concurrency = concurrency
+        self.name = worker_name(ENGINE)
+        self.flight = InFlight()
+        self.stop_heartbeat = None
+        self.lock = threading.Lock()
+
+    def online(self) -> None:
+        import arq
+
+        self.name = worker_name(ENGINE)
+        self.agent.worker_event(ENGINE, "worker-online", self.name, fields={"software": f"arq {getattr(arq, '__version__', '')}", "queues": [self.queue], "concurrency": self.concurrency})
+        self.stop_heartbeat = self.agent.start_heartbeat(ENGINE, self.name, lambda: self.flight.stats(self.concurrency))
+        atexit.register(guarded(self.offline))
+
+    def offline(self) -> None:
+        with self.lock:
+            stop, self.stop_heartbeat = self.stop_heartbeat, None
+        if stop is None:
+            return
+        stop()
+        self.agent.worker_event(ENGINE, "worker-offline", self.name, fields=self.flight.stats(self.concurrency))
+        self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
+
+    def wrap(self, name: str, coroutine: Any, timeout_s: float | None) -> Any:
+        from arq.worker import Retry
+
+        w = self
+
+        @functools.wraps(coroutine)
+        async def job(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            job_id = str(ctx.get("job_id") or "")
+            attempt = max(0, int(ctx.get("job_try") or 1) - 1)
+            base = {"name": name, "queue": w.queue, "retries": attempt, **_links(job_id)}
+            w.started(job_id, base, args, kwargs, attempt)
+            token = _current.set((job_id, _roots.get(job_id) or job_id))
+            t0 = time.monotonic()
+            w.flight.start()
+            outcome: tuple[str, dict[str, Any]] = ("failed", {})
+            try:
+                result = await coroutine(ctx, *args, **kwargs)
+                outcome = ("succeeded", {"result": result, "runtime": round(time.monotonic() - t0, 6)})
+                return result
+            except Retry as exc:
+                cause = exc.__cause__ or exc.__context__  # `raise Retry(...) from err`: the reason
+                outcome = ("retried", {"exception": exception_text(cause) if cause else repr(exc), "traceback": traceback_text(cause)})
+                raise
+            except asyncio.CancelledError as exc:
+                elapsed = time.monotonic() - t0
+                if timeout_s and elapsed >= timeout_s - 0.05:
+                    outcome = ("failed", {"exception": f"TimeoutError: the job ran past its timeout of {timeout_s}s", "timedOut": True, "runtime": round(elapsed, 6)})
+                else:  # aborted (Job.abort), or the worker shutting down
+                    outcome = ("revoked", {"exception": exception_text(exc) or "CancelledError"})
+                raise
+            except Exception as exc:
+                outcome = ("failed", {"exception": exception_text(exc), "traceback": traceback_text(exc), "runtime": round(time.monotonic() - t0, 6)})
+                raise
+            finally:
+                _current.reset(token)
+                w.flight.end(failed=outcome[0] != "succeeded")
+                w.finished(job_id, outcome[0], {**base, **outcome[1]})
+
+        return job
+
+    @guarded
+    def started(self, job_id: str, base: dict[str, Any], args: tuple, kwargs: dict, attempt: int) -> None:
+        fields, payload = dict(base), None
+        if attempt == 0:  # the producer may have had no agent: the worker's copy (first write wins)
+            fields.update(args=list(args), kwargs=dict(kwargs))
+            payload = {"name": base["name"], "args": list(args), "kwargs": dict(kwargs), "queue": self.queue, "options": {}}
+        self.agent.task_event(ENGINE, "started", job_id, fields=clean(fields), payload=payload, worker=self.name)
+
+    @guarded
+    def finished(self, job_id: str, kind: str, fields: dict[str, Any]) -> None:
+        self.agent.task_event(ENGINE, kind, job_id, fields=clean(fields), worker=self.name)
+
+
+def _get(settings: Any, key: str, default: Any = None) -> Any:
+    return settings.get(key, default) if isinstance(settings, dict) else getattr(settings, key, default)
+
+
+def _set(settings: Any, key: str, value: Any) -> None:
+    if isinstance(settings, dict):
+        settings[key] = value
+    else:
+        setattr(settings, key, value)
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    """arq's Function / CronJob: a NamedTuple in some releases, a dataclass in others."""
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes) if dataclasses.is_dataclass(obj) else obj._replace(**changes)
+
+
+def instrument(settings: Any, **agent_options: Any) -> Any:
+    """Instruments a WorkerSettings class (or dict) in place and returns it:
+
+        class WorkerSettings: ...
+        z4j_agent.arq.instrument(WorkerSettings)
+    """
+    from arq.worker import func
+
+    _check()
+    if _get(settings, "__z4j__"):
+        return settings
+    agent_options.setdefault("broker_url", redis_settings_url(_get(settings, "redis_settings")))
+    agent = get_agent(**agent_options)
+    install()
+    from arq.constants import default_queue_name
+
+    w = _Worker(agent, _get(settings, "queue_name") or default_queue_name, _get(settings, "max_jobs", 10))
+    default_timeout = _get(settings, "job_timeout", 300)
+    default_timeout = default_timeout.total_seconds() if hasattr(default_timeout, "total_seconds") else default_timeout
+
+    functions = []
+    for f in _get(settings, "functions", []) or []:
+        fn = func(f)
+        functions.append(_replace(fn, coroutine=w.wrap(fn.name, fn.coroutine, fn.timeout_s or default_timeout)))
+    _set(settings, "functions", functions)
+    crons = _get(settings, "cron_jobs")
+    if crons:
+        _set(settings, "cron_jobs", [_replace(c, coroutine=w.wrap(c.name, c.coroutine, c.timeout_s or default_timeout)) for c in crons])
+
+    on_startup, on_shutdown = _get(settings, "on_startup"), _get(settings, "on_shutdown")
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        guarded(w.online)()
+        if on_startup:
+            await on_startup(ctx)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        try:
+            if on_shutdown:
+                await on_shutdown(ctx)
+        finally:
+            guarded(w.offline)()
+
+    _set(settings, "on_startup", startup)
+    _set(settings, "on_shutdown", shutdown)
+    _set(settings, "__z4j__", True)
+    return settings

@@ -1,0 +1,96 @@
+"""z4j_agent.arq with a real arq worker (burst) on a real Redis."""
+import asyncio
+import uuid
+
+import pytest
+
+arq = pytest.importorskip("arq")
+from arq import create_pool  # noqa: E402
+from arq.connections import RedisSettings  # noqa: E402
+from arq.worker import Retry, create_worker  # noqa: E402
+
+import z4j_agent.arq as zarq  # noqa: E402
+from conftest import REDIS_URL  # noqa: E402
+
+SECRET = "hunter2-secret"
+runs = {}
+
+
+async def add(ctx, x, y, password=None):
+    return x + y
+
+
+async def fail(ctx, message):
+    raise ValueError(message)
+
+
+async def flaky(ctx, key):
+    runs[key] = runs.get(key, 0) + 1
+    if runs[key] == 1:
+        raise Retry(defer=0.01)
+    return "ok"
+
+
+async def chain(ctx, n):
+    if n > 0:
+        await ctx["redis"].enqueue_job("chain", n - 1, _queue_name=ctx["queue"])
+    return n
+
+
+def settings(queue):
+    async def startup(ctx):
+        ctx["queue"] = queue
+
+    return zarq.instrument({
+        "functions": [add, fail, flaky, chain], "redis_settings": RedisSettings.from_dsn(REDIS_URL), "queue_name": queue,
+        "burst": True, "poll_delay": 0.01, "on_startup": startup, "max_jobs": 3,
+    })
+
+
+def run(queue, *jobs):
+    async def main():
+        pool = await create_pool(RedisSettings.from_dsn(REDIS_URL), default_queue_name=queue)
+        ids = [(await pool.enqueue_job(name, *args, **kwargs)).job_id for name, args, kwargs in jobs]
+        worker = create_worker(settings(queue))
+        await worker.main()
+        await worker.close()
+        await pool.aclose()
+        return ids
+
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def queue(captured):
+    zarq.install()
+    return f"z4j-unit-arq-{uuid.uuid4().hex[:8]}"
+
+
+def test_success_failure_retry(queue, captured):
+    ok, bad, again = run(queue, ("add", (2, 3), {"password": SECRET}), ("fail", ("boom",), {}), ("flaky", (uuid.uuid4().hex,), {}))
+    assert captured.kinds(ok) == ["enqueued", "started", "succeeded"]
+    enq = captured.of(ok, "enqueued")
+    assert enq["payload"] == {"name": "add", "args": [2, 3], "kwargs": {"password": SECRET}, "queue": queue, "options": {}}
+    assert enq["fields"]["kwargs"] == {"password": "[redacted]"}
+    done = captured.of(ok, "succeeded")
+    assert done["fields"]["result"] == 5 and done["fields"]["runtime"] >= 0 and done["worker"].startswith("arq@")
+    f = captured.of(bad, "failed")["fields"]
+    assert f["exception"] == "ValueError: boom" and "Traceback" in f["traceback"]
+    assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(again)] == [("enqueued", 0), ("started", 0), ("retried", 0), ("started", 1), ("succeeded", 1)]
+    online = captured.workers("worker-online")[0]
+    assert online["fields"]["concurrency"] == 3 and captured.workers("worker-offline")
+
+
+def test_jobs_enqueued_by_a_job_are_its_children(queue, captured):
+    (first,) = run(queue, ("chain", (2,), {}))
+    started = [e for e in captured.tasks() if e["kind"] == "started"]
+    by_n = {captured.of(i, "succeeded")["fields"]["result"]: i for i in {e["taskId"] for e in started}}
+    assert by_n[2] == first
+    for n, parent in ((1, by_n[2]), (0, by_n[1])):
+        f = captured.of(by_n[n], "succeeded")["fields"]
+        assert f["parentId"] == parent and f["rootId"] == first
+
+
+def test_instrument_is_idempotent(captured):
+    s = {"functions": [add], "redis_settings": RedisSettings.from_dsn(REDIS_URL)}
+    assert zarq.instrument(zarq.instrument(s))["functions"][0].coroutine.__wrapped__ is add
