@@ -4,3 +4,21 @@ import { configure } from '@testing-library/react';
 
 // findBy*/waitFor give up after 1 s by default: too short for lazy pages on a loaded CI machine.
 configure({ asyncUtilTimeout: 5000 });
+
+// jsdom has no canvas; @grafana/ui measures text on one to size Combobox menus. Approximate
+// widths are enough for layout in tests.
+HTMLCanvasElement.prototype.getContext = function getContext() {
+  return { measureText: (text) => ({ width: String(text).length * 7 }), font: '' };
+};
+
+// jsdom lacks structuredClone (dagre uses it); Node's own works on plain data.
+if (typeof globalThis.structuredClone !== 'function') {
+  const v8 = require('v8');
+  globalThis.structuredClone = (value) => v8.deserialize(v8.serialize(value));
+}
+
+// Grafana renders <PluginPage> with header actions; the runtime's fallback drops them.
+jest.mock('@grafana/runtime', () => ({
+  ...jest.requireActual('@grafana/runtime'),
+  PluginPage: jest.requireActual('./src/test/PluginPageStub').PluginPageStub,
+}));

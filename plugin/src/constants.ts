@@ -20,4 +20,10 @@ export enum ROUTES {
   Schedules = 'schedules',
   Audit = 'audit',
   Settings = 'settings',
+  Invitation = 'invitation',
+}
+
+/** Link to a task's detail page (and its graph with `/graph`). */
+export function taskUrl(engine: string, taskId: string, graph = false): string {
+  return `${PLUGIN_BASE_URL}/${ROUTES.Tasks}/${encodeURIComponent(engine)}/${encodeURIComponent(taskId)}${graph ? '/graph' : ''}`;
 }

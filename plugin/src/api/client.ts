@@ -24,7 +24,7 @@ export class ApiRequestError extends Error {
   }
 }
 
-async function request<T>(options: BackendSrvRequest): Promise<T> {
+export async function request<T>(options: BackendSrvRequest): Promise<T> {
   try {
     const response = await lastValueFrom(getBackendSrv().fetch<T>(options));
     return response.data;

@@ -23,3 +23,278 @@ export interface AppSettings {
 export interface AppSecureSettings {
   proxySecret?: string;
 }
+
+export const ENGINES = ['celery', 'rq', 'dramatiq', 'huey', 'arq', 'taskiq'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** A task's state is the kind of the latest event that moved it (see the service's precedence order). */
+export const TASK_STATES = [
+  'enqueued',
+  'received',
+  'started',
+  'succeeded',
+  'failed',
+  'retried',
+  'revoked',
+  'rejected',
+  'expired',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export type ProjectRole = 'viewer' | 'operator' | 'admin' | 'owner';
+
+/** GET /api/tasks (rows) and the `task` of GET /api/tasks/:engine/:taskId. */
+export interface Task {
+  id: string;
+  engine: Engine;
+  taskId: string;
+  name: string | null;
+  queue: string | null;
+  state: TaskState;
+  args: unknown;
+  kwargs: unknown;
+  result: unknown;
+  exception: string | null;
+  worker: string | null;
+  retries: number | null;
+  rootId: string | null;
+  parentId: string | null;
+  groupId: string | null;
+  eta: string | null;
+  sentAt: string | null;
+  receivedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  runtimeMs: number | null;
+  waitMs: number | null;
+  firstSeenAt: string;
+  lastEventAt: string;
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  nextCursor: string | null;
+}
+
+export interface TaskEvent {
+  id: string;
+  kind: string;
+  occurredAt: string;
+  worker: string | null;
+  fields: Record<string, unknown> | null;
+}
+
+export interface TaskDetail {
+  task: Task & { traceback: string | null; retryOf: string | null; retriedAs: string[] };
+  events: TaskEvent[];
+  children: Array<{ engine: Engine; taskId: string; name: string | null; state: TaskState }>;
+}
+
+export interface GraphNode {
+  engine: Engine;
+  taskId: string;
+  name: string | null;
+  state: TaskState;
+  queue: string | null;
+  runtimeMs: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  parentId: string | null;
+  groupId: string | null;
+}
+
+export interface GraphEdge {
+  from: string;
+  to: string;
+  kind: 'chain' | 'group' | 'retry';
+}
+
+export interface TaskGraph {
+  rootId: string;
+  truncated: boolean;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export interface Worker {
+  engine: Engine;
+  hostname: string;
+  online: boolean;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  offlineAt: string | null;
+  heartbeatS: number | null;
+  active: number | null;
+  processed: number | null;
+  loadavg: number[] | null;
+  pid: number | null;
+  software: string | null;
+}
+
+export interface Queue {
+  engine: Engine;
+  name: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  depth: number | null;
+  depthAt: string | null;
+}
+
+export interface Me {
+  user: { login: string; name: string | null; email: string | null };
+  project: { slug: string; name: string };
+  role: ProjectRole | null;
+  grafanaRole: string | null;
+  isGrafanaAdmin: boolean;
+}
+
+export type Capability = string; // `task.retry`, `queue.purge`, `worker.shutdown`, …
+
+export interface CapabilityRow {
+  capability: Capability;
+  label: string;
+  engines: Record<string, { via: 'broker' | 'agent'; note?: string } | null>;
+}
+
+export interface Capabilities {
+  engines: Engine[];
+  capabilities: CapabilityRow[];
+}
+
+export type CommandState = 'pending' | 'dispatched' | 'succeeded' | 'failed' | 'timed_out';
+
+export interface Command {
+  id: number;
+  kind: string;
+  engine: string;
+  target: string;
+  args: Record<string, unknown>;
+  state: CommandState;
+  outcome: Record<string, unknown> | null;
+  requestedBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type BulkAction = 'retry' | 'cancel';
+
+export interface BulkPreview {
+  action: BulkAction;
+  count: number;
+  overCap: boolean;
+  maxTasks: number;
+  engines: Array<{ engine: Engine; count: number; supported: boolean }>;
+  sample: Task[];
+}
+
+export interface BulkJob {
+  id: number;
+  action: BulkAction;
+  filters: Record<string, unknown>;
+  state: 'running' | 'succeeded' | 'cancelled' | 'failed';
+  total: number;
+  message: string | null;
+  requestedBy: string;
+  createdAt: string;
+  updatedAt: string;
+  progress: { done: number; succeeded: number; failed: number; pending: number; skipped: number };
+}
+
+export interface PurgePreview {
+  engine: Engine;
+  queue: string;
+  depth: number | null;
+  token: string;
+  expiresAt: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  seq: number;
+  at: string;
+  actorKind: string;
+  actorId: string | null;
+  actorName: string | null;
+  action: string;
+  target: string | null;
+  outcome: string;
+  detail: Record<string, unknown> | null;
+  ip: string | null;
+  requestId: string | null;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  nextCursor: string | null;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  checked: number;
+  lastSeq: number;
+  prunedThroughSeq: number;
+  firstBroken: { seq: number | null; id: string | null; reason: string } | null;
+}
+
+export interface Member {
+  userId: string;
+  login: string;
+  email: string | null;
+  name: string | null;
+  role: ProjectRole;
+  createdBy: string | null;
+  createdAt: string;
+}
+
+export interface Invitation {
+  id: string;
+  email: string;
+  role: ProjectRole;
+  invitedBy: string | null;
+  createdAt: string;
+  expiresAt: string;
+  acceptedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface AgentCredential {
+  id: string;
+  name: string;
+  createdBy: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+  liveSecrets: number;
+  overlapEndsAt: string | null;
+}
+
+/** POST /api/agents and /api/agents/:id/rotate: the secret is shown once. */
+export interface MintedAgent {
+  agent: AgentCredential;
+  agentId: string;
+  secret: string;
+  project: string;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: ProjectRole;
+  createdBy: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+/** How Grafana roles and teams map to project roles (explicit memberships override it). */
+export interface RoleMapping {
+  grafanaOrgId: number | null;
+  serverAdmin: ProjectRole | null;
+  orgRoles: {
+    Admin: ProjectRole | null;
+    Editor: ProjectRole | null;
+    Viewer: ProjectRole | null;
+    None: ProjectRole | null;
+  };
+  teams: Array<{ teamId: number; role: ProjectRole }>;
+}

@@ -1,12 +1,113 @@
-import React from 'react';
+// Queues: depth per queue, and purge (Admin: a preview that counts what would go, then a
+// confirmation bound to that preview) and dead-letter requeue (Operator) where the engine can.
+import React, { useState } from 'react';
 import { PluginPage } from '@grafana/runtime';
-import { PagePlaceholder } from '../../components/PagePlaceholder/PagePlaceholder';
+import { Alert, Button, ConfirmModal, Stack } from '@grafana/ui';
+import { listQueues, previewPurge, purgeQueue, requeueDeadLetters } from '../../api/service';
+import type { Command, PurgePreview, Queue } from '../../api/types';
+import { useGuard } from '../../hooks/useGuard';
+import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
+import { DataTable } from '../../components/common/DataTable';
+import { Empty, LoadError, Loading } from '../../components/common/PageState';
+import { useAsync, useInterval } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { formatAgo } from '../../utils/format';
 
 function QueuesPage() {
+  const { project } = useSession();
+  const queues = useAsync(() => listQueues(project), [project]);
+  useInterval(queues.reload, 10_000);
+  const rows = queues.value?.queues ?? [];
   return (
     <PluginPage>
-      <PagePlaceholder>Every queue with its depth over time, and what you can do to it.</PagePlaceholder>
+      {queues.error && <LoadError error={queues.error} what="queues" onRetry={queues.reload} />}
+      {queues.loading && !queues.value && <Loading text="Loading queues…" />}
+      {queues.value && rows.length === 0 && (
+        <Empty message="No queue seen yet">Queues appear with the first task sent to them.</Empty>
+      )}
+      {rows.length > 0 && (
+        <DataTable
+          label="Queues"
+          rows={rows}
+          rowKey={(q) => `${q.engine}/${q.name}`}
+          columns={[
+            { header: 'Queue', cell: (q) => q.name },
+            { header: 'Engine', cell: (q) => q.engine },
+            { header: 'Depth', cell: (q) => q.depth ?? '—', numeric: true },
+            { header: 'Depth measured', cell: (q) => formatAgo(q.depthAt) },
+            { header: 'Last task', cell: (q) => formatAgo(q.lastSeenAt) },
+            { header: '', cell: (q) => <QueueActions queue={q} onDone={queues.reload} /> },
+          ]}
+        />
+      )}
     </PluginPage>
+  );
+}
+
+function QueueActions({ queue, onDone }: { queue: Queue; onDone: () => void }) {
+  const { can, allows, project } = useSession();
+  return (
+    <Stack gap={1}>
+      {allows('operator') && can(queue.engine, 'queue.requeue_dead_letters') && (
+        <ActionButton
+          label="Requeue dead letters"
+          icon="history"
+          title={`Requeue the dead letters of ${queue.name}?`}
+          body="Every failed job kept for this queue is put back on it to run again."
+          confirmText="Requeue"
+          run={(key) => requeueDeadLetters(queue.engine, queue.name, key, project)}
+          onSettled={onDone}
+        />
+      )}
+      {allows('admin') && can(queue.engine, 'queue.purge') && <PurgeButton queue={queue} onDone={onDone} />}
+    </Stack>
+  );
+}
+
+/** Purge in two steps: the preview counts the messages and returns a token for exactly this purge. */
+function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
+  const { project } = useSession();
+  const [preview, setPreview] = useState<PurgePreview | null>(null);
+  const [command, setCommand] = useState<Command | null>(null);
+  const { busy, error, clearError, guard } = useGuard();
+  return (
+    <>
+      <Button
+        size="sm"
+        variant="destructive"
+        icon="trash-alt"
+        disabled={busy}
+        onClick={() => guard(async () => setPreview(await previewPurge(queue.engine, queue.name, project)))}
+      >
+        Purge…
+      </Button>
+      <ConfirmModal
+        isOpen={preview !== null}
+        title={`Purge ${queue.name}?`}
+        body={
+          preview
+            ? `${preview.depth ?? 'An unknown number of'} message${preview.depth === 1 ? '' : 's'} waiting in ${queue.engine} queue ${queue.name} will be deleted and never run. This cannot be undone.`
+            : ''
+        }
+        confirmText="Purge"
+        confirmationText={queue.name}
+        onConfirm={() =>
+          guard(async () => {
+            const token = preview!.token;
+            setPreview(null);
+            setCommand((await purgeQueue(queue.engine, queue.name, token, project)).command);
+            onDone();
+          })
+        }
+        onDismiss={() => setPreview(null)}
+      />
+      {command && <CommandOutcome command={command} label="Purge" />}
+      {error && (
+        <Alert severity="error" title="Purge was refused" onRemove={clearError}>
+          {error}
+        </Alert>
+      )}
+    </>
   );
 }
 

@@ -1,20 +1,53 @@
+// Project settings (Admin): members and roles, how Grafana roles and teams map to project
+// roles, invitations, agent credentials and API tokens.
 import React from 'react';
+import { useLocation } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
-import { Stack, TextLink } from '@grafana/ui';
-import { PagePlaceholder } from '../../components/PagePlaceholder/PagePlaceholder';
-import { PLUGIN_CONFIG_URL } from '../../constants';
+import { Alert, Tab, TabContent, TabsBar } from '@grafana/ui';
+import { useSession } from '../../hooks/useSession';
+import { AgentsTab } from './AgentsTab';
+import { InvitationsTab } from './InvitationsTab';
+import { MembersTab } from './MembersTab';
+import { RoleMappingTab } from './RoleMappingTab';
+import { TokensTab } from './TokensTab';
+
+const TABS = [
+  { id: 'members', label: 'Members', body: MembersTab },
+  { id: 'roles', label: 'Role mapping', body: RoleMappingTab },
+  { id: 'invitations', label: 'Invitations', body: InvitationsTab },
+  { id: 'agents', label: 'Agents', body: AgentsTab },
+  { id: 'tokens', label: 'API tokens', body: TokensTab },
+];
 
 function SettingsPage() {
+  const { search } = useLocation();
+  const { allows, loading, me } = useSession();
+  const params = new URLSearchParams(search);
+  const active = TABS.find((t) => t.id === params.get('tab')) ?? TABS[0]!;
+  const hrefFor = (id: string) => {
+    const p = new URLSearchParams(search);
+    p.set('tab', id);
+    return `?${p.toString()}`;
+  };
+  const Body = active.body;
   return (
     <PluginPage>
-      <Stack direction="column" gap={2}>
-        <PagePlaceholder>
-          Project settings: members and their roles, agents, notification channels and rules.
-        </PagePlaceholder>
-        <TextLink href={PLUGIN_CONFIG_URL} inline={false}>
-          Connection to the z4j service
-        </TextLink>
-      </Stack>
+      {!loading && !allows('admin') ? (
+        <Alert severity="info" title="Project settings need the Admin role">
+          You are {me?.role ?? 'not a member'} in {me?.project.name ?? 'this project'}. Ask a project Admin or Owner.
+        </Alert>
+      ) : (
+        <>
+          <TabsBar>
+            {TABS.map((t) => (
+              <Tab key={t.id} label={t.label} active={t.id === active.id} href={hrefFor(t.id)} />
+            ))}
+          </TabsBar>
+          <TabContent>
+            <Body />
+          </TabContent>
+        </>
+      )}
     </PluginPage>
   );
 }

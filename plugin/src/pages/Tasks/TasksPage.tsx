@@ -1,13 +1,190 @@
-import React from 'react';
+// The explorer: every task seen, filtered by what is in the URL, newest first, paged by key
+// (fast however deep), refreshing itself while the time range ends at "now".
+import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useSearchParams } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
-import { PagePlaceholder } from '../../components/PagePlaceholder/PagePlaceholder';
+import { Button, LinkButton, Stack, Text } from '@grafana/ui';
+import { listTasks } from '../../api/service';
+import type { Task } from '../../api/types';
+import { toApiRequestError, type ApiRequestError } from '../../api/client';
+import { Empty, LoadError, Loading } from '../../components/common/PageState';
+import { useInterval } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { BulkActionsModal } from './BulkActions';
+import { TaskFilters } from './TaskFilters';
+import { TaskTable } from './TaskTable';
+import { isLive, readFilters, toQuery, writeFilters, type TaskFilterValues } from './filters';
+
+const PAGE_SIZE = 50;
+const LIVE_MS = 5000;
+
+const keyOf = (t: Task) => `${t.engine}/${t.taskId}`;
 
 function TasksPage() {
+  const [params, setParams] = useSearchParams();
+  const filters = useMemo(() => readFilters(params), [params]);
+  const query = useMemo(() => toQuery(filters), [filters]);
+  const { allows } = useSession();
+
+  const [tasks, setTasks] = useState<Task[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [error, setError] = useState<ApiRequestError | null>(null);
+  const [fresh, setFresh] = useState<Task[]>([]);
+  const [bulkOpen, setBulkOpen] = useState(false);
+  const generation = useRef(0);
+
+  const loadFirst = useCallback(async () => {
+    const mine = ++generation.current;
+    setLoading(true);
+    setError(null);
+    try {
+      const page = await listTasks({ ...query, project: filters.project, limit: PAGE_SIZE });
+      if (mine === generation.current) {
+        setTasks(page.tasks);
+        setCursor(page.nextCursor);
+        setFresh([]);
+      }
+    } catch (e) {
+      if (mine === generation.current) {
+        setError(toApiRequestError(e));
+      }
+    } finally {
+      if (mine === generation.current) {
+        setLoading(false);
+      }
+    }
+  }, [query, filters.project]);
+
+  useEffect(() => {
+    // A new filter set starts a request; its first setState marks the list as loading.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
+    loadFirst();
+  }, [loadFirst]);
+
+  const loadMore = async () => {
+    if (!cursor) {
+      return;
+    }
+    const mine = generation.current;
+    setLoadingMore(true);
+    try {
+      const page = await listTasks({ ...query, project: filters.project, limit: PAGE_SIZE, cursor });
+      if (mine === generation.current) {
+        setTasks((prev) => [...prev, ...page.tasks.filter((t) => !prev.some((p) => keyOf(p) === keyOf(t)))]);
+        setCursor(page.nextCursor);
+      }
+    } catch (e) {
+      setError(toApiRequestError(e));
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+
+  // Live: re-read the newest page with the range's end moved to now. Rows already shown are
+  // updated in place (a running task turns green); new ones are held behind a button unless
+  // the user is at the top of the list, so reading further down is never disturbed.
+  useInterval(
+    async () => {
+      const mine = generation.current;
+      try {
+        const live = toQuery(filters);
+        const page = await listTasks({ ...live, project: filters.project, limit: PAGE_SIZE });
+        if (mine !== generation.current) {
+          return;
+        }
+        const byKey = new Map(page.tasks.map((t) => [keyOf(t), t]));
+        setTasks((prev) => {
+          const known = new Set(prev.map(keyOf));
+          const newer = page.tasks.filter((t) => !known.has(keyOf(t)));
+          const updated = prev.map((t) => byKey.get(keyOf(t)) ?? t);
+          const atTop = typeof window === 'undefined' || window.scrollY < 40;
+          if (atTop && newer.length > 0) {
+            setFresh([]);
+            return [...newer, ...updated];
+          }
+          setFresh(newer);
+          return updated;
+        });
+      } catch {
+        /* a failed refresh keeps what is shown; the next tick tries again */
+      }
+    },
+    isLive(filters) && !loading && !error ? LIVE_MS : null
+  );
+
+  const change = (next: TaskFilterValues) => setParams(writeFilters(next));
+  const filtered =
+    params.toString() !== '' && params.toString() !== (filters.project ? `project=${filters.project}` : '');
+
   return (
-    <PluginPage>
-      <PagePlaceholder>
-        Every task seen on your queues, searchable by engine, state, name, queue, worker and time.
-      </PagePlaceholder>
+    <PluginPage
+      actions={
+        allows('operator') ? (
+          <Button icon="layers-alt" variant="secondary" onClick={() => setBulkOpen(true)} disabled={tasks.length === 0}>
+            Bulk actions
+          </Button>
+        ) : undefined
+      }
+    >
+      <TaskFilters filters={filters} onChange={change} />
+      {fresh.length > 0 && (
+        <Button
+          variant="secondary"
+          size="sm"
+          icon="arrow-up"
+          onClick={() => {
+            setTasks((prev) => [...fresh, ...prev]);
+            setFresh([]);
+            window.scrollTo({ top: 0 });
+          }}
+        >
+          {fresh.length} new task{fresh.length === 1 ? '' : 's'}
+        </Button>
+      )}
+      {error && <LoadError error={error} what="tasks" onRetry={loadFirst} />}
+      {loading && tasks.length === 0 && !error && <Loading text="Loading tasks…" />}
+      {!loading && !error && tasks.length === 0 && (
+        <Empty message={filtered ? 'No task matches these filters' : 'No tasks seen yet'}>
+          {filtered ? (
+            <Stack gap={1} justifyContent="center">
+              <Text>Widen the time range or clear some filters.</Text>
+              <LinkButton variant="secondary" size="sm" href="?">
+                Clear filters
+              </LinkButton>
+            </Stack>
+          ) : (
+            <Text>
+              Point an engine at z4j: Celery needs only its events turned on (<code>-E</code>); RQ, Dramatiq, Huey, arq
+              and taskiq need the z4j agent (Settings → Agents shows the snippet).
+            </Text>
+          )}
+        </Empty>
+      )}
+      {tasks.length > 0 && <TaskTable tasks={tasks} project={filters.project} />}
+      {cursor && tasks.length > 0 && (
+        <Stack justifyContent="center">
+          <Button
+            variant="secondary"
+            onClick={loadMore}
+            disabled={loadingMore}
+            icon={loadingMore ? 'spinner' : 'angle-down'}
+          >
+            {loadingMore ? 'Loading…' : 'Load older tasks'}
+          </Button>
+        </Stack>
+      )}
+      {bulkOpen && (
+        <BulkActionsModal
+          filters={query}
+          project={filters.project}
+          onClose={() => {
+            setBulkOpen(false);
+            loadFirst();
+          }}
+        />
+      )}
     </PluginPage>
   );
 }

@@ -1,12 +1,103 @@
+// Workers: who is online, heartbeats, concurrency and load, and the control actions the
+// engine and the user's role allow (shutdown needs Admin).
 import React from 'react';
 import { PluginPage } from '@grafana/runtime';
-import { PagePlaceholder } from '../../components/PagePlaceholder/PagePlaceholder';
+import { Badge, Stack } from '@grafana/ui';
+import { listWorkers, runWorkerAction } from '../../api/service';
+import type { Worker } from '../../api/types';
+import { ActionButton } from '../../components/common/ActionButton';
+import { Empty, LoadError, Loading } from '../../components/common/PageState';
+import { DataTable } from '../../components/common/DataTable';
+import { useAsync, useInterval } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { formatAgo } from '../../utils/format';
 
 function WorkersPage() {
+  const { project } = useSession();
+  const workers = useAsync(() => listWorkers(project), [project]);
+  useInterval(workers.reload, 10_000);
+  const rows = workers.value?.workers ?? [];
+
   return (
     <PluginPage>
-      <PagePlaceholder>Every worker of every engine: online or not, what it runs and how busy it is.</PagePlaceholder>
+      {workers.error && <LoadError error={workers.error} what="workers" onRetry={workers.reload} />}
+      {workers.loading && !workers.value && <Loading text="Loading workers…" />}
+      {workers.value && rows.length === 0 && (
+        <Empty message="No worker has reported yet">
+          Celery workers report with events on (<code>-E</code>); the other engines through the z4j agent.
+        </Empty>
+      )}
+      {rows.length > 0 && (
+        <DataTable
+          label="Workers"
+          rows={rows}
+          rowKey={(w) => `${w.engine}/${w.hostname}`}
+          columns={[
+            {
+              header: 'Status',
+              cell: (w) => <Badge text={w.online ? 'online' : 'offline'} color={w.online ? 'green' : 'darkgrey'} />,
+            },
+            { header: 'Worker', cell: (w) => w.hostname },
+            { header: 'Engine', cell: (w) => w.engine },
+            { header: 'Last heartbeat', cell: (w) => formatAgo(w.lastSeenAt) },
+            { header: 'In flight', cell: (w) => w.active ?? '—', numeric: true },
+            { header: 'Processed', cell: (w) => w.processed ?? '—', numeric: true },
+            { header: 'Load', cell: (w) => (w.loadavg ? w.loadavg.map((l) => l.toFixed(2)).join(' ') : '—') },
+            { header: 'Version', cell: (w) => w.software ?? '—' },
+            { header: '', cell: (w) => <WorkerActions worker={w} onDone={workers.reload} /> },
+          ]}
+        />
+      )}
     </PluginPage>
+  );
+}
+
+function WorkerActions({ worker, onDone }: { worker: Worker; onDone: () => void }) {
+  const { can, allows, project } = useSession();
+  if (!worker.online) {
+    return null;
+  }
+  const run =
+    (action: string, args: Record<string, unknown> = {}) =>
+    (key: string) =>
+      runWorkerAction(worker.engine, worker.hostname, action, args, key, project);
+  return (
+    <Stack gap={1}>
+      {allows('operator') && can(worker.engine, 'worker.pool_grow') && (
+        <ActionButton
+          label="Grow pool"
+          icon="plus"
+          title="Grow the pool?"
+          body={`${worker.hostname} will start one more process.`}
+          confirmText="Grow"
+          run={run('pool_grow', { n: 1 })}
+          onSettled={onDone}
+        />
+      )}
+      {allows('operator') && can(worker.engine, 'worker.pool_shrink') && (
+        <ActionButton
+          label="Shrink pool"
+          icon="minus"
+          title="Shrink the pool?"
+          body={`${worker.hostname} will stop one process once it is idle.`}
+          confirmText="Shrink"
+          run={run('pool_shrink', { n: 1 })}
+          onSettled={onDone}
+        />
+      )}
+      {allows('admin') && can(worker.engine, 'worker.shutdown') && (
+        <ActionButton
+          label="Shut down"
+          icon="power"
+          variant="destructive"
+          title={`Shut down ${worker.hostname}?`}
+          body="The worker finishes its running tasks (warm shutdown) and exits. Whatever supervises it decides whether it comes back."
+          confirmText="Shut down"
+          run={run('shutdown')}
+          onSettled={onDone}
+        />
+      )}
+    </Stack>
   );
 }
 

@@ -1,0 +1,38 @@
+// The loading, error and empty states every page shows the same way, each saying what to do.
+import React from 'react';
+import { Alert, Button, EmptyState, LoadingPlaceholder } from '@grafana/ui';
+import type { ApiRequestError } from '../../api/client';
+
+export function Loading({ text = 'Loading…' }: { text?: string }) {
+  return <LoadingPlaceholder text={text} />;
+}
+
+export function LoadError({ error, onRetry, what }: { error: ApiRequestError; onRetry?: () => void; what: string }) {
+  const hint =
+    error.status === 403
+      ? 'Your role in this project does not allow this. Ask a project Admin for access.'
+      : error.status === 401
+        ? 'Grafana did not vouch for you to the z4j service. Check the app configuration (secret, Grafana URL).'
+        : error.status === 404
+          ? 'It may have been deleted, or the link is wrong.'
+          : 'Check that the z4j service is running and the app is configured (Administration → Plugins → z4j).';
+  return (
+    <Alert severity="error" title={`Could not load ${what}`}>
+      <div>{error.message}</div>
+      <div>{hint}</div>
+      {onRetry && (
+        <Button size="sm" variant="secondary" icon="sync" onClick={onRetry} style={{ marginTop: 8 }}>
+          Try again
+        </Button>
+      )}
+    </Alert>
+  );
+}
+
+export function Empty({ message, children }: { message: string; children?: React.ReactNode }) {
+  return (
+    <EmptyState variant="not-found" message={message}>
+      {children}
+    </EmptyState>
+  );
+}

@@ -1,0 +1,54 @@
+// Who the user is in the current project and what each engine can do: loaded once per page
+// view and shared, so every action button can decide whether to show itself.
+import React, { createContext, useContext, useMemo, type ReactNode } from 'react';
+import { useSearchParams } from 'react-router-dom';
+import { getCapabilities, getMe } from '../api/service';
+import type { Capabilities, Me, ProjectRole } from '../api/types';
+import { useAsync } from './useAsync';
+
+const ROLE_ORDER: ProjectRole[] = ['viewer', 'operator', 'admin', 'owner'];
+
+export function roleAtLeast(role: ProjectRole | null | undefined, needed: ProjectRole): boolean {
+  return role != null && ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(needed);
+}
+
+export interface Session {
+  /** `?project=` of the URL; undefined means the service's default project. */
+  project?: string;
+  me?: Me;
+  capabilities?: Capabilities;
+  loading: boolean;
+  /** True when the engine declares the capability, e.g. can('celery', 'task.retry'). */
+  can: (engine: string, capability: string) => boolean;
+  /** True when the user's project role is at least `role`. */
+  allows: (role: ProjectRole) => boolean;
+}
+
+const SessionContext = createContext<Session>({
+  loading: true,
+  can: () => false,
+  allows: () => false,
+});
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [params] = useSearchParams();
+  const project = params.get('project') ?? undefined;
+  const me = useAsync(() => getMe(project), [project]);
+  const caps = useAsync(() => getCapabilities(), []);
+
+  const session = useMemo<Session>(() => {
+    const rows = caps.value?.capabilities ?? [];
+    return {
+      project,
+      me: me.value,
+      capabilities: caps.value,
+      loading: me.loading || caps.loading,
+      can: (engine, capability) => Boolean(rows.find((r) => r.capability === capability)?.engines[engine]),
+      allows: (role) => roleAtLeast(me.value?.role, role),
+    };
+  }, [project, me.value, me.loading, caps.value, caps.loading]);
+
+  return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
+}
+
+export const useSession = () => useContext(SessionContext);

@@ -1,0 +1,120 @@
+// User journeys through the real @grafana/ui components against a fake service: the
+// on-call engineer's path from "something failed" to "it is fixed", and what a Viewer sees.
+import React from 'react';
+import { screen, waitFor, within } from '@testing-library/react';
+import { locationService } from '@grafana/runtime';
+import { AppRootProps, PluginType } from '@grafana/data';
+import pluginJson from './plugin.json';
+import { PLUGIN_BASE_URL, taskUrl } from './constants';
+import { location, render } from './test/render';
+import { fakeService } from './test/fakeService';
+import type { AppSettings } from './api/types';
+import App from './components/App/App';
+
+const PAGE_LOAD = { timeout: 10_000 };
+const props = {
+  basename: PLUGIN_BASE_URL,
+  meta: { id: pluginJson.id, name: pluginJson.name, type: PluginType.app, enabled: true, jsonData: {} },
+} as unknown as AppRootProps<AppSettings>;
+
+const taskRequests = (backend: ReturnType<typeof fakeService>) =>
+  backend.requests.filter((r) => r.url.endsWith('/api/tasks'));
+
+describe('the explorer', () => {
+  test('filters from the URL reach the service, and a filter typed by the user lands in the URL', async () => {
+    const backend = fakeService('viewer');
+    const { user } = render(<App {...props} />, { route: '/tasks?state=failed' });
+
+    const table = await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
+    expect(within(table).getAllByTestId('task-row')).toHaveLength(1);
+    expect(within(table).getByText('billing.charge')).toBeInTheDocument();
+    expect(taskRequests(backend)[0]!.params).toMatchObject({ state: 'failed', limit: 50 });
+
+    await user.type(screen.getByLabelText('Queue'), 'celery{Enter}');
+    await waitFor(() => expect(location.current).toContain('queue=celery'));
+    expect(location.current).toContain('state=failed');
+    await waitFor(() =>
+      expect(taskRequests(backend).at(-1)!.params).toMatchObject({ state: 'failed', queue: 'celery' })
+    );
+  });
+
+  test('says what to do when nothing matches', async () => {
+    fakeService('viewer');
+    render(<App {...props} />, { route: '/tasks?state=expired' });
+    expect(await screen.findByText(/no task matches these filters/i, undefined, PAGE_LOAD)).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: /clear filters/i })).toBeInTheDocument();
+  });
+});
+
+describe('a failed task', () => {
+  test('opens from the explorer and shows its exception, timeline and redacted arguments', async () => {
+    fakeService('viewer');
+    const { user } = render(<App {...props} />, { route: '/tasks?state=failed' });
+    await user.click(await screen.findByRole('link', { name: 'billing.charge' }, PAGE_LOAD));
+
+    expect(location.current).toBe(taskUrl('celery', 'f-1') + '');
+    expect(await screen.findByText("ValueError('card declined')", undefined, PAGE_LOAD)).toBeInTheDocument();
+    expect(screen.getByText(/Traceback/)).toBeInTheDocument();
+    expect(screen.getByTestId('json-kwargs')).toHaveTextContent('[REDACTED]');
+    expect(within(screen.getByRole('region', { name: 'Timeline' })).getAllByRole('listitem')).toHaveLength(3);
+  });
+
+  test('an Operator retries it: confirm, one request with an Idempotency-Key, the new task linked', async () => {
+    const backend = fakeService('operator');
+    const { user } = render(<App {...props} />, { route: '/tasks/celery/f-1' });
+
+    await user.click(await screen.findByRole('button', { name: 'Retry' }, PAGE_LOAD));
+    const dialog = await screen.findByRole('dialog');
+    expect(dialog).toHaveTextContent(/sent again to queue celery/);
+    await user.click(within(dialog).getByRole('button', { name: 'Retry' }));
+
+    const status = await screen.findByRole('status', { name: 'Retry: succeeded' });
+    expect(within(status).getByRole('link', { name: 'r-1' })).toHaveAttribute('href', taskUrl('celery', 'r-1'));
+    expect(backend.commands).toHaveLength(1);
+    expect(String(backend.commands[0]!.args.idempotencyKey)).toMatch(/.{8,}/);
+  });
+
+  test('a Viewer is offered no action at all', async () => {
+    fakeService('viewer');
+    render(<App {...props} />, { route: '/tasks/celery/f-1' });
+    expect(await screen.findByText("ValueError('card declined')", undefined, PAGE_LOAD)).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /retry|cancel|terminate/i })).not.toBeInTheDocument();
+  });
+});
+
+describe('the workflow graph', () => {
+  test('draws the chain with its critical path, and a node click opens that task', async () => {
+    fakeService('viewer');
+    const push = jest.spyOn(locationService, 'push').mockImplementation(() => undefined);
+    const { user } = render(<App {...props} />, { route: '/tasks/celery/c-3/graph' });
+
+    const middle = await screen.findByTestId('dag-node-c-2', undefined, PAGE_LOAD);
+    expect(screen.getByText(/3 tasks, 2 links/)).toBeInTheDocument();
+    expect(middle).toHaveAccessibleName(/etl\.transform, succeeded, on the critical path/);
+    await user.click(middle);
+    expect(push).toHaveBeenCalledWith(expect.stringContaining(taskUrl('celery', 'c-2')));
+    push.mockRestore();
+  });
+});
+
+describe('bulk actions', () => {
+  test('an Operator previews a bulk retry of the filtered tasks', async () => {
+    const backend = fakeService('operator');
+    const { user } = render(<App {...props} />, { route: '/tasks?state=failed' });
+    await user.click(await screen.findByRole('button', { name: /bulk actions/i }, PAGE_LOAD));
+    await user.click(await screen.findByRole('button', { name: 'Preview' }));
+
+    const preview = await screen.findByTestId('bulk-preview');
+    expect(preview).toHaveTextContent('1 task match');
+    expect(screen.getByRole('button', { name: 'Retry 1 task' })).toBeEnabled();
+    const sent = backend.requests.find((r) => r.url.endsWith('/bulk/preview'))!;
+    expect(sent.data).toMatchObject({ action: 'retry', filters: { state: 'failed' } });
+  });
+
+  test('a Viewer has no bulk actions', async () => {
+    fakeService('viewer');
+    render(<App {...props} />, { route: '/tasks' });
+    await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
+    expect(screen.queryByRole('button', { name: /bulk actions/i })).not.toBeInTheDocument();
+  });
+});

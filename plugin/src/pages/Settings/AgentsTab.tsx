@@ -1,0 +1,155 @@
+import React, { useState } from 'react';
+import {
+  Alert,
+  Badge,
+  Button,
+  ClipboardButton,
+  ConfirmModal,
+  Field,
+  Input,
+  RadioButtonGroup,
+  Stack,
+} from '@grafana/ui';
+import { createAgent, listAgents, revokeAgent, rotateAgent } from '../../api/service';
+import { ENGINES, type MintedAgent } from '../../api/types';
+import { DataTable } from '../../components/common/DataTable';
+import { LoadError, Loading } from '../../components/common/PageState';
+import { useAsync } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { formatTime } from '../../utils/format';
+import { AGENT_SNIPPETS, agentEnv } from './agentSnippets';
+import { useGuard } from '../../hooks/useGuard';
+
+export function AgentsTab() {
+  const { project } = useSession();
+  const agents = useAsync(() => listAgents(project), [project]);
+  const { busy, error, guard } = useGuard();
+  const [name, setName] = useState('');
+  const [minted, setMinted] = useState<MintedAgent | null>(null);
+  const [revoking, setRevoking] = useState<string | null>(null);
+
+  if (agents.error) {
+    return <LoadError error={agents.error} what="agent credentials" onRetry={agents.reload} />;
+  }
+  if (!agents.value) {
+    return <Loading />;
+  }
+  return (
+    <div>
+      <p>
+        Each agent signs its event batches with its own secret. Rotating keeps the old secret valid for an hour so
+        workers can be redeployed.
+      </p>
+      <Stack gap={1} alignItems="flex-end">
+        <Field label="Agent name">
+          <Input
+            id="agent-name"
+            width={32}
+            placeholder="e.g. billing-workers"
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+          />
+        </Field>
+        <Button
+          disabled={busy || name.trim() === ''}
+          onClick={() =>
+            guard(async () => {
+              setMinted(await createAgent(name.trim(), project));
+              setName('');
+              await agents.reload();
+            })
+          }
+        >
+          Create agent credential
+        </Button>
+      </Stack>
+      {minted && <InstallSnippet minted={minted} onClose={() => setMinted(null)} />}
+      {error && (
+        <Alert severity="error" title="Not done">
+          {error}
+        </Alert>
+      )}
+      <DataTable
+        label="Agents"
+        rows={agents.value.agents}
+        rowKey={(a) => a.id}
+        columns={[
+          { header: 'Name', cell: (a) => a.name },
+          { header: 'Agent id', cell: (a) => <code>{a.id}</code> },
+          {
+            header: 'State',
+            cell: (a) => (
+              <Badge
+                text={a.revokedAt ? 'revoked' : a.liveSecrets > 1 ? 'rotating' : 'active'}
+                color={a.revokedAt ? 'darkgrey' : 'green'}
+              />
+            ),
+          },
+          { header: 'Created', cell: (a) => formatTime(a.createdAt) },
+          {
+            header: '',
+            cell: (a) =>
+              !a.revokedAt && (
+                <Stack gap={1}>
+                  <Button
+                    size="sm"
+                    variant="secondary"
+                    disabled={busy}
+                    onClick={() =>
+                      guard(async () => {
+                        setMinted(await rotateAgent(a.id, project));
+                        await agents.reload();
+                      })
+                    }
+                  >
+                    Rotate secret
+                  </Button>
+                  <Button size="sm" variant="destructive" disabled={busy} onClick={() => setRevoking(a.id)}>
+                    Revoke
+                  </Button>
+                </Stack>
+              ),
+          },
+        ]}
+      />
+      <ConfirmModal
+        isOpen={revoking !== null}
+        title="Revoke this agent?"
+        body="Its batches are refused from now on: workers using it stop reporting until they get a new credential."
+        confirmText="Revoke"
+        onConfirm={() =>
+          guard(async () => {
+            await revokeAgent(revoking!, project);
+            setRevoking(null);
+            await agents.reload();
+          })
+        }
+        onDismiss={() => setRevoking(null)}
+      />
+    </div>
+  );
+}
+
+function InstallSnippet({ minted, onClose }: { minted: MintedAgent; onClose: () => void }) {
+  const [engine, setEngine] = useState<string>('celery');
+  const env = agentEnv(minted.agentId, minted.secret, minted.project).replace('<engine>', engine);
+  const text = `${env}\n\n${AGENT_SNIPPETS[engine]}`;
+  return (
+    <Alert
+      severity="success"
+      title={`Secret for ${minted.agent.name}: copy it now, it is not shown again`}
+      onRemove={onClose}
+    >
+      <RadioButtonGroup
+        size="sm"
+        options={ENGINES.map((e) => ({ label: e, value: e }))}
+        value={engine}
+        onChange={setEngine}
+      />
+      <pre data-testid="agent-snippet">{text}</pre>
+      <ClipboardButton icon="copy" variant="secondary" size="sm" getText={() => text}>
+        Copy
+      </ClipboardButton>
+    </Alert>
+  );
+}

@@ -1,0 +1,112 @@
+import React, { useState } from 'react';
+import { Alert, Badge, Button, Field, Input, Select, Stack } from '@grafana/ui';
+import { createInvitation, listInvitations, revokeInvitation } from '../../api/service';
+import type { Invitation, ProjectRole } from '../../api/types';
+import { DataTable } from '../../components/common/DataTable';
+import { LoadError, Loading } from '../../components/common/PageState';
+import { useAsync } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { formatTime } from '../../utils/format';
+import { ROLE_OPTIONS } from './MembersTab';
+import { useGuard } from '../../hooks/useGuard';
+
+const stateOf = (i: Invitation) =>
+  i.acceptedAt ? 'accepted' : i.revokedAt ? 'revoked' : new Date(i.expiresAt) < new Date() ? 'expired' : 'pending';
+
+export function InvitationsTab() {
+  const { project } = useSession();
+  const invitations = useAsync(() => listInvitations(project), [project]);
+  const { busy, error, guard } = useGuard();
+  const [email, setEmail] = useState('');
+  const [role, setRole] = useState<ProjectRole>('viewer');
+  const [sent, setSent] = useState<string | null>(null);
+
+  if (invitations.error) {
+    return <LoadError error={invitations.error} what="invitations" onRetry={invitations.reload} />;
+  }
+  if (!invitations.value) {
+    return <Loading />;
+  }
+  return (
+    <div>
+      <Stack gap={1} alignItems="flex-end">
+        <Field label="Email">
+          <Input
+            id="invite-email"
+            type="email"
+            width={32}
+            value={email}
+            onChange={(e) => setEmail(e.currentTarget.value)}
+          />
+        </Field>
+        <Field label="Role">
+          <Select
+            inputId="invite-role"
+            width={16}
+            options={ROLE_OPTIONS}
+            value={role}
+            onChange={(o) => setRole(o.value!)}
+          />
+        </Field>
+        <Button
+          disabled={busy || !email.includes('@')}
+          onClick={() =>
+            guard(async () => {
+              await createInvitation(email, role, project);
+              setSent(email);
+              setEmail('');
+              await invitations.reload();
+            })
+          }
+        >
+          Send invitation
+        </Button>
+      </Stack>
+      {sent && <Alert severity="success" title={`Invitation sent to ${sent}`} onRemove={() => setSent(null)} />}
+      {error && (
+        <Alert severity="error" title="Not sent">
+          {error}
+        </Alert>
+      )}
+      <DataTable
+        label="Invitations"
+        rows={invitations.value.invitations}
+        rowKey={(i) => i.id}
+        columns={[
+          { header: 'Email', cell: (i) => i.email },
+          { header: 'Role', cell: (i) => i.role },
+          {
+            header: 'State',
+            cell: (i) => (
+              <Badge
+                text={stateOf(i)}
+                color={stateOf(i) === 'pending' ? 'blue' : stateOf(i) === 'accepted' ? 'green' : 'darkgrey'}
+              />
+            ),
+          },
+          { header: 'Invited by', cell: (i) => i.invitedBy ?? '—' },
+          { header: 'Expires', cell: (i) => formatTime(i.expiresAt) },
+          {
+            header: '',
+            cell: (i) =>
+              stateOf(i) === 'pending' && (
+                <Button
+                  size="sm"
+                  variant="secondary"
+                  disabled={busy}
+                  onClick={() =>
+                    guard(async () => {
+                      await revokeInvitation(i.id, project);
+                      await invitations.reload();
+                    })
+                  }
+                >
+                  Revoke
+                </Button>
+              ),
+          },
+        ]}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,122 @@
+import React, { useState } from 'react';
+import { Alert, Button, Field, Input, Select, Stack } from '@grafana/ui';
+import { getRoleMapping, putRoleMapping } from '../../api/service';
+import type { ProjectRole, RoleMapping } from '../../api/types';
+import { LoadError, Loading } from '../../components/common/PageState';
+import { useAsync } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { ROLE_OPTIONS } from './MembersTab';
+import { useGuard } from '../../hooks/useGuard';
+
+const OR_NONE = [{ label: 'no access', value: null as ProjectRole | null }, ...ROLE_OPTIONS];
+const ORG_ROLES = ['Admin', 'Editor', 'Viewer', 'None'] as const;
+
+export function RoleMappingTab() {
+  const { project } = useSession();
+  const loaded = useAsync(() => getRoleMapping(project), [project]);
+  if (loaded.error) {
+    return <LoadError error={loaded.error} what="the role mapping" onRetry={loaded.reload} />;
+  }
+  if (!loaded.value) {
+    return <Loading />;
+  }
+  return <RoleMappingForm initial={loaded.value.roleMapping} project={project} />;
+}
+
+/** Edits a copy of the mapping; nothing changes on the service until Save. */
+function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?: string }) {
+  const [mapping, setMapping] = useState<RoleMapping>(initial);
+  const { busy, error, guard } = useGuard();
+  const [saved, setSaved] = useState(false);
+  const set = (patch: Partial<RoleMapping>) => {
+    setSaved(false);
+    setMapping({ ...mapping, ...patch });
+  };
+  return (
+    <div>
+      <p>
+        Which project role a Grafana user gets from their organization role, server admin flag and teams (the highest
+        wins).
+      </p>
+      <Stack gap={2} wrap="wrap">
+        {ORG_ROLES.map((r) => (
+          <Field key={r} label={`Grafana ${r}`}>
+            <Select
+              inputId={`map-${r}`}
+              width={18}
+              options={OR_NONE}
+              value={mapping.orgRoles[r]}
+              onChange={(o) => set({ orgRoles: { ...mapping.orgRoles, [r]: o.value ?? null } })}
+            />
+          </Field>
+        ))}
+        <Field label="Grafana server admin">
+          <Select
+            inputId="map-server-admin"
+            width={18}
+            options={OR_NONE}
+            value={mapping.serverAdmin}
+            onChange={(o) => set({ serverAdmin: o.value ?? null })}
+          />
+        </Field>
+      </Stack>
+      <h4>Teams</h4>
+      {mapping.teams.map((t, i) => (
+        <Stack key={i} gap={1} alignItems="flex-end">
+          <Field label="Team id">
+            <Input
+              type="number"
+              width={12}
+              value={t.teamId}
+              onChange={(e) =>
+                set({
+                  teams: mapping.teams.map((x, j) => (j === i ? { ...x, teamId: Number(e.currentTarget.value) } : x)),
+                })
+              }
+            />
+          </Field>
+          <Field label="Role">
+            <Select
+              width={16}
+              options={ROLE_OPTIONS}
+              value={t.role}
+              onChange={(o) => set({ teams: mapping.teams.map((x, j) => (j === i ? { ...x, role: o.value! } : x)) })}
+            />
+          </Field>
+          <Button
+            variant="secondary"
+            icon="trash-alt"
+            aria-label="Remove team rule"
+            onClick={() => set({ teams: mapping.teams.filter((_, j) => j !== i) })}
+          />
+        </Stack>
+      ))}
+      <Stack gap={1}>
+        <Button
+          variant="secondary"
+          icon="plus"
+          onClick={() => set({ teams: [...mapping.teams, { teamId: 1, role: 'viewer' }] })}
+        >
+          Add team rule
+        </Button>
+        <Button
+          disabled={busy}
+          onClick={() =>
+            guard(async () => {
+              setMapping((await putRoleMapping(mapping, project)).roleMapping);
+              setSaved(true);
+            })
+          }
+        >
+          Save mapping
+        </Button>
+      </Stack>
+      {saved && <Alert severity="success" title="Role mapping saved" />}
+      {error && (
+        <Alert severity="error" title="Not saved">
+          {error}
+        </Alert>
+      )}
+    </div>
+  );
+}

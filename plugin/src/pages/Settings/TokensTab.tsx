@@ -1,0 +1,116 @@
+import React, { useState } from 'react';
+import { Alert, Button, ClipboardButton, Field, Input, Select, Stack } from '@grafana/ui';
+import { createToken, listTokens, revokeToken } from '../../api/service';
+import type { ProjectRole } from '../../api/types';
+import { DataTable } from '../../components/common/DataTable';
+import { LoadError, Loading } from '../../components/common/PageState';
+import { useAsync } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { formatTime } from '../../utils/format';
+import { ROLE_OPTIONS } from './MembersTab';
+import { useGuard } from '../../hooks/useGuard';
+
+export function TokensTab() {
+  const { project } = useSession();
+  const tokens = useAsync(() => listTokens(project), [project]);
+  const { busy, error, guard } = useGuard();
+  const [name, setName] = useState('');
+  const [role, setRole] = useState<ProjectRole>('viewer');
+  const [days, setDays] = useState(90);
+  const [secret, setSecret] = useState<string | null>(null);
+
+  if (tokens.error) {
+    return <LoadError error={tokens.error} what="API tokens" onRetry={tokens.reload} />;
+  }
+  if (!tokens.value) {
+    return <Loading />;
+  }
+  return (
+    <div>
+      <p>
+        Tokens let scripts and CI call the z4j API directly (header <code>Authorization: Bearer …</code>).
+      </p>
+      <Stack gap={1} alignItems="flex-end">
+        <Field label="Name">
+          <Input id="token-name" width={28} value={name} onChange={(e) => setName(e.currentTarget.value)} />
+        </Field>
+        <Field label="Role">
+          <Select
+            inputId="token-role"
+            width={16}
+            options={ROLE_OPTIONS.filter((o) => o.value !== 'owner')}
+            value={role}
+            onChange={(o) => setRole(o.value!)}
+          />
+        </Field>
+        <Field label="Expires in (days)">
+          <Input
+            id="token-days"
+            type="number"
+            width={12}
+            min={1}
+            max={365}
+            value={days}
+            onChange={(e) => setDays(Number(e.currentTarget.value))}
+          />
+        </Field>
+        <Button
+          disabled={busy || name.trim() === '' || days < 1 || days > 365}
+          onClick={() =>
+            guard(async () => {
+              setSecret((await createToken(name.trim(), role, days, project)).secret);
+              setName('');
+              await tokens.reload();
+            })
+          }
+        >
+          Create token
+        </Button>
+      </Stack>
+      {secret && (
+        <Alert severity="success" title="Copy the token now: it is not shown again" onRemove={() => setSecret(null)}>
+          <pre>{secret}</pre>
+          <ClipboardButton icon="copy" size="sm" variant="secondary" getText={() => secret}>
+            Copy
+          </ClipboardButton>
+        </Alert>
+      )}
+      {error && (
+        <Alert severity="error" title="Not done">
+          {error}
+        </Alert>
+      )}
+      <DataTable
+        label="API tokens"
+        rows={tokens.value.tokens}
+        rowKey={(t) => t.id}
+        columns={[
+          { header: 'Name', cell: (t) => t.name },
+          { header: 'Role', cell: (t) => t.role },
+          { header: 'Created', cell: (t) => formatTime(t.createdAt) },
+          { header: 'Expires', cell: (t) => formatTime(t.expiresAt) },
+          { header: 'Last used', cell: (t) => formatTime(t.lastUsedAt) },
+          {
+            header: '',
+            cell: (t) =>
+              !t.revokedAt && (
+                <Button
+                  size="sm"
+                  variant="destructive"
+                  disabled={busy}
+                  onClick={() =>
+                    guard(async () => {
+                      await revokeToken(t.id, project);
+                      await tokens.reload();
+                    })
+                  }
+                >
+                  Revoke
+                </Button>
+              ),
+          },
+        ]}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,67 @@
+// Retry, cancel, terminate: each shown only when the engine can do it and the user's role
+// allows it (Operator), and only for a task in a state the action applies to.
+import React from 'react';
+import { Stack } from '@grafana/ui';
+import { runTaskAction } from '../../api/service';
+import type { Task } from '../../api/types';
+import { ActionButton } from '../../components/common/ActionButton';
+import { useSession } from '../../hooks/useSession';
+
+// The states each action applies to (the service refuses the others the same way).
+const ACCEPTS = {
+  retry: ['failed', 'succeeded', 'revoked', 'rejected', 'expired'],
+  cancel: ['enqueued', 'received'],
+  terminate: ['received', 'started', 'retried'],
+};
+
+export function TaskActions({ task, onDone }: { task: Task; onDone: () => void }) {
+  const { can, allows, project } = useSession();
+  if (!allows('operator')) {
+    return null;
+  }
+  const label = task.name ?? task.taskId;
+  const show = (action: keyof typeof ACCEPTS) =>
+    can(task.engine, `task.${action}`) && ACCEPTS[action].includes(task.state);
+  return (
+    <Stack gap={1} direction="column" alignItems="flex-end">
+      <Stack gap={1}>
+        {show('retry') && (
+          <ActionButton
+            label="Retry"
+            icon="repeat"
+            variant="primary"
+            title="Retry this task?"
+            body={`${label} will be sent again to queue ${task.queue ?? '(its queue)'} with its original arguments, as a new task linked to this one.`}
+            confirmText="Retry"
+            run={(key) => runTaskAction(task.engine, task.taskId, 'retry', key, project)}
+            onSettled={onDone}
+          />
+        )}
+        {show('cancel') && (
+          <ActionButton
+            label="Cancel"
+            icon="ban"
+            title="Cancel this task?"
+            body={`${label} has not started. It will be removed from its queue and never run.`}
+            confirmText="Cancel the task"
+            variant="destructive"
+            run={(key) => runTaskAction(task.engine, task.taskId, 'cancel', key, project)}
+            onSettled={onDone}
+          />
+        )}
+        {show('terminate') && (
+          <ActionButton
+            label="Terminate"
+            icon="times"
+            title="Terminate this running task?"
+            body={`${label} is running on ${task.worker ?? 'a worker'}. It will be stopped where it is; work it has done is not undone.`}
+            confirmText="Terminate"
+            variant="destructive"
+            run={(key) => runTaskAction(task.engine, task.taskId, 'terminate', key, project)}
+            onSettled={onDone}
+          />
+        )}
+      </Stack>
+    </Stack>
+  );
+}

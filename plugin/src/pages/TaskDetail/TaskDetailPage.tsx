@@ -1,0 +1,67 @@
+// One task: state and timings, the timeline, redacted arguments and result, the exception,
+// links to its relatives, the actions the engine and the user's role allow, and its workflow graph.
+import React from 'react';
+import { useLocation, useParams } from 'react-router-dom';
+import { css } from '@emotion/css';
+import type { GrafanaTheme2 } from '@grafana/data';
+import { PluginPage } from '@grafana/runtime';
+import { Stack, Tab, TabContent, TabsBar, useStyles2 } from '@grafana/ui';
+import { getTask } from '../../api/service';
+import { LoadError, Loading } from '../../components/common/PageState';
+import { StateBadge } from '../../components/common/StateBadge';
+import { taskUrl } from '../../constants';
+import { useAsync } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { TaskActions } from './TaskActions';
+import { TaskOverview } from './TaskOverview';
+import { TaskGraphView } from '../TaskGraph/TaskGraphView';
+
+function TaskDetailPage() {
+  const { engine = '', taskId = '' } = useParams();
+  const { pathname, search } = useLocation();
+  const { project } = useSession();
+  const graphTab = pathname.endsWith('/graph');
+  const detail = useAsync(() => getTask(engine, taskId, project), [engine, taskId, project]);
+  const styles = useStyles2(getStyles);
+  const task = detail.value?.task;
+
+  return (
+    <PluginPage
+      pageNav={{
+        text: task?.name ?? taskId,
+        subTitle: `${engine} task ${taskId}`,
+      }}
+      actions={task ? <TaskActions task={task} onDone={detail.reload} /> : undefined}
+    >
+      {detail.error && <LoadError error={detail.error} what={`task ${taskId}`} onRetry={detail.reload} />}
+      {detail.loading && !detail.value && <Loading text="Loading the task…" />}
+      {task && (
+        <>
+          <Stack gap={2} alignItems="center">
+            <StateBadge state={task.state} />
+            <span className={styles.mono}>{task.taskId}</span>
+          </Stack>
+          <TabsBar className={styles.tabs}>
+            <Tab label="Overview" active={!graphTab} href={taskUrl(engine, taskId) + search} />
+            <Tab
+              label="Workflow graph"
+              icon="sitemap"
+              active={graphTab}
+              href={taskUrl(engine, taskId, true) + search}
+            />
+          </TabsBar>
+          <TabContent>
+            {graphTab ? <TaskGraphView engine={engine} taskId={taskId} /> : <TaskOverview detail={detail.value!} />}
+          </TabContent>
+        </>
+      )}
+    </PluginPage>
+  );
+}
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  mono: css({ fontFamily: theme.typography.fontFamilyMonospace, color: theme.colors.text.secondary }),
+  tabs: css({ marginTop: theme.spacing(2) }),
+});
+
+export default TaskDetailPage;

@@ -1,0 +1,168 @@
+import React from 'react';
+import { css } from '@emotion/css';
+import type { GrafanaTheme2 } from '@grafana/data';
+import { ClipboardButton, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
+import type { TaskDetail } from '../../api/types';
+import { StateBadge } from '../../components/common/StateBadge';
+import { taskUrl } from '../../constants';
+import { between, formatDuration, formatTime } from '../../utils/format';
+
+export function TaskOverview({ detail }: { detail: TaskDetail }) {
+  const styles = useStyles2(getStyles);
+  const { task, events, children } = detail;
+  const link = (id: string) => <TextLink href={taskUrl(task.engine, id)}>{id}</TextLink>;
+  const facts: Array<[string, React.ReactNode]> = [
+    ['Engine', task.engine],
+    ['Queue', task.queue ?? '—'],
+    ['Worker', task.worker ?? '—'],
+    ['Retries', task.retries ?? 0],
+    ['Sent', formatTime(task.sentAt)],
+    ['Received', formatTime(task.receivedAt)],
+    ['Started', formatTime(task.startedAt)],
+    ['Finished', formatTime(task.finishedAt)],
+    ['Wait', formatDuration(task.waitMs)],
+    ['Runtime', formatDuration(task.runtimeMs)],
+  ];
+  const relatives: Array<[string, React.ReactNode]> = [];
+  if (task.rootId && task.rootId !== task.taskId) {
+    relatives.push(['Root', link(task.rootId)]);
+  }
+  if (task.parentId && task.parentId !== task.taskId) {
+    relatives.push(['Parent', link(task.parentId)]);
+  }
+  if (task.groupId) {
+    relatives.push(['Group', <span key="g">{task.groupId}</span>]);
+  }
+  if (task.retryOf) {
+    relatives.push(['Retry of', link(task.retryOf)]);
+  }
+  if (task.retriedAs.length) {
+    relatives.push([
+      'Retried as',
+      <span key="r">
+        {task.retriedAs.map((id, i) => (
+          <span key={id}>
+            {i > 0 && ', '}
+            {link(id)}
+          </span>
+        ))}
+      </span>,
+    ]);
+  }
+
+  return (
+    <div className={styles.grid}>
+      <section aria-label="Summary">
+        <dl className={styles.facts}>
+          {[...facts, ...relatives].map(([k, v]) => (
+            <React.Fragment key={k}>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </React.Fragment>
+          ))}
+        </dl>
+      </section>
+
+      {task.exception && (
+        <section aria-label="Exception" className={styles.section}>
+          <Stack justifyContent="space-between" alignItems="center">
+            <Text element="h3">Exception</Text>
+            <ClipboardButton
+              size="sm"
+              icon="copy"
+              variant="secondary"
+              getText={() => [task.exception, task.traceback].filter(Boolean).join('\n\n')}
+            >
+              Copy
+            </ClipboardButton>
+          </Stack>
+          <pre className={styles.error}>{task.exception}</pre>
+          {task.traceback && <pre className={styles.pre}>{task.traceback}</pre>}
+        </section>
+      )}
+
+      <section aria-label="Arguments" className={styles.section}>
+        <Text element="h3">Arguments and result</Text>
+        <Text color="secondary" element="p">
+          Redacted before they were stored: secrets show as [REDACTED].
+        </Text>
+        <JsonBlock title="args" value={task.args} />
+        <JsonBlock title="kwargs" value={task.kwargs} />
+        <JsonBlock title="result" value={task.result} />
+      </section>
+
+      <section aria-label="Timeline" className={styles.section}>
+        <Text element="h3">Timeline</Text>
+        <ol className={styles.timeline}>
+          {events.map((e, i) => {
+            const gap = i > 0 ? between(events[i - 1]!.occurredAt, e.occurredAt) : null;
+            return (
+              <li key={e.id}>
+                <StateBadge state={e.kind} /> <span className={styles.time}>{formatTime(e.occurredAt)}</span>
+                {gap !== null && <span className={styles.gap}> +{formatDuration(gap)}</span>}
+                {e.worker && <span className={styles.gap}> on {e.worker}</span>}
+              </li>
+            );
+          })}
+        </ol>
+      </section>
+
+      {children.length > 0 && (
+        <section aria-label="Children" className={styles.section}>
+          <Text element="h3">Children</Text>
+          <ul>
+            {children.map((c) => (
+              <li key={c.taskId}>
+                <StateBadge state={c.state} />{' '}
+                <TextLink href={taskUrl(c.engine, c.taskId)}>{c.name ?? c.taskId}</TextLink>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </div>
+  );
+}
+
+function JsonBlock({ title, value }: { title: string; value: unknown }) {
+  const styles = useStyles2(getStyles);
+  if (value === null || value === undefined) {
+    return null;
+  }
+  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  return (
+    <div>
+      <Stack justifyContent="space-between" alignItems="center">
+        <Text weight="medium">{title}</Text>
+        <ClipboardButton size="sm" fill="text" icon="copy" getText={() => text}>
+          Copy
+        </ClipboardButton>
+      </Stack>
+      <pre className={styles.pre} data-testid={`json-${title}`}>
+        {text}
+      </pre>
+    </div>
+  );
+}
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  grid: css({
+    display: 'grid',
+    gap: theme.spacing(3),
+    gridTemplateColumns: 'minmax(0, 1fr)',
+    marginTop: theme.spacing(2),
+  }),
+  section: css({ minWidth: 0 }),
+  facts: css({
+    display: 'grid',
+    gridTemplateColumns: 'max-content 1fr max-content 1fr',
+    gap: theme.spacing(0.5, 2),
+    dt: { color: theme.colors.text.secondary },
+    dd: { margin: 0, overflowWrap: 'anywhere' },
+  }),
+  pre: css({ maxHeight: 400, overflow: 'auto', whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }),
+  error: css({ color: theme.colors.error.text, whiteSpace: 'pre-wrap' }),
+  timeline: css({ listStyle: 'none', padding: 0, li: { padding: theme.spacing(0.5, 0) } }),
+  time: css({ fontVariantNumeric: 'tabular-nums' }),
+  gap: css({ color: theme.colors.text.secondary }),
+});

@@ -1,0 +1,205 @@
+// The workflow a task belongs to (chain, group, chord, pipeline, dependencies, retries) as a
+// layered SVG graph: state colours, runtime badges, zoom and pan, the critical path
+// highlighted, and every node a link to its task.
+import React, { useEffect, useMemo, useRef, useState } from 'react';
+import { css } from '@emotion/css';
+import type { GrafanaTheme2 } from '@grafana/data';
+import { locationService } from '@grafana/runtime';
+import { Alert, IconButton, Stack, Text, useStyles2, useTheme2 } from '@grafana/ui';
+import { getTaskGraph } from '../../api/service';
+import { LoadError, Loading } from '../../components/common/PageState';
+import { STATE_COLOR } from '../../components/common/StateBadge';
+import { taskUrl } from '../../constants';
+import { useAsync } from '../../hooks/useAsync';
+import { useSession } from '../../hooks/useSession';
+import { formatDuration } from '../../utils/format';
+import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type GraphLayout } from './layout';
+
+export function TaskGraphView({ engine, taskId }: { engine: string; taskId: string }) {
+  const { project } = useSession();
+  const graph = useAsync(() => getTaskGraph(engine, taskId, project), [engine, taskId, project]);
+  const layout = useMemo(() => (graph.value ? layoutGraph(graph.value) : null), [graph.value]);
+
+  if (graph.error) {
+    return <LoadError error={graph.error} what="the workflow graph" onRetry={graph.reload} />;
+  }
+  if (!layout || !graph.value) {
+    return <Loading text="Laying out the workflow…" />;
+  }
+  return (
+    <div>
+      <Stack gap={2} alignItems="center">
+        <Text color="secondary">
+          {layout.nodes.length} task{layout.nodes.length === 1 ? '' : 's'}, {layout.edges.length} link
+          {layout.edges.length === 1 ? '' : 's'}. Critical path: {formatDuration(layout.criticalMs)} of runtime.
+        </Text>
+      </Stack>
+      {graph.value.truncated && (
+        <Alert severity="warning" title="Large workflow">
+          Only the first {layout.nodes.length} tasks are drawn.
+        </Alert>
+      )}
+      {layout.nodes.length <= 1 && (
+        <Text color="secondary" element="p">
+          This task is not part of a chain, group or retry: its graph is the task alone.
+        </Text>
+      )}
+      <GraphCanvas layout={layout} current={taskId} engine={engine} />
+    </div>
+  );
+}
+
+interface View {
+  x: number;
+  y: number;
+  k: number;
+}
+
+function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current: string; engine: string }) {
+  const styles = useStyles2(getStyles);
+  const theme = useTheme2();
+  const box = useRef<HTMLDivElement>(null);
+  const [view, setView] = useState<View>({ x: 0, y: 0, k: 1 });
+  const drag = useRef<{ x: number; y: number; vx: number; vy: number } | null>(null);
+  const { search } = window.location;
+
+  const fit = () => {
+    const w = box.current?.clientWidth || 1000;
+    const h = 560;
+    const k = Math.min(1.5, Math.max(0.05, Math.min(w / (layout.width || 1), h / (layout.height || 1))));
+    setView({ k, x: (w - layout.width * k) / 2, y: (h - layout.height * k) / 2 });
+  };
+  useEffect(fit, [layout]);
+
+  const zoom = (factor: number, cx = (box.current?.clientWidth || 1000) / 2, cy = 280) =>
+    setView((v) => {
+      const k = Math.min(4, Math.max(0.05, v.k * factor));
+      return { k, x: cx - ((cx - v.x) * k) / v.k, y: cy - ((cy - v.y) * k) / v.k };
+    });
+
+  const open = (id: string) => locationService.push(taskUrl(engine, id) + search);
+
+  return (
+    <div className={styles.wrap}>
+      <div className={styles.tools}>
+        <IconButton name="plus" tooltip="Zoom in" onClick={() => zoom(1.25)} />
+        <IconButton name="minus" tooltip="Zoom out" onClick={() => zoom(0.8)} />
+        <IconButton name="expand-arrows" tooltip="Fit to view" onClick={fit} />
+      </div>
+      <div
+        ref={box}
+        className={styles.canvas}
+        onWheel={(e) => {
+          const r = box.current!.getBoundingClientRect();
+          zoom(e.deltaY < 0 ? 1.1 : 0.9, e.clientX - r.left, e.clientY - r.top);
+        }}
+        onPointerDown={(e) => {
+          drag.current = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y };
+        }}
+        onPointerMove={(e) => {
+          const d = drag.current;
+          if (d) {
+            setView((v) => ({ ...v, x: d.vx + e.clientX - d.x, y: d.vy + e.clientY - d.y }));
+          }
+        }}
+        onPointerUp={() => (drag.current = null)}
+        onPointerLeave={() => (drag.current = null)}
+      >
+        <svg width="100%" height={560} role="img" aria-label="Workflow graph">
+          <defs>
+            <marker
+              id="z4j-arrow"
+              viewBox="0 0 10 10"
+              refX="10"
+              refY="5"
+              markerWidth="6"
+              markerHeight="6"
+              orient="auto-start-reverse"
+            >
+              <path d="M 0 0 L 10 5 L 0 10 z" fill={theme.colors.text.secondary} />
+            </marker>
+          </defs>
+          <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>
+            {layout.edges.map((e) => (
+              <path
+                key={`${e.from}>${e.to}`}
+                d={e.points.map((p, i) => `${i ? 'L' : 'M'}${p.x},${p.y}`).join(' ')}
+                fill="none"
+                stroke={e.critical ? theme.colors.warning.main : theme.colors.border.strong}
+                strokeWidth={e.critical ? 3 : 1.5}
+                strokeDasharray={e.kind === 'retry' ? '6 4' : undefined}
+                markerEnd="url(#z4j-arrow)"
+              />
+            ))}
+            {layout.nodes.map((n) => (
+              <g
+                key={n.taskId}
+                transform={`translate(${n.x - NODE_WIDTH / 2},${n.y - NODE_HEIGHT / 2})`}
+                className={styles.node}
+                role="link"
+                tabIndex={0}
+                aria-label={`${n.name ?? n.taskId}, ${n.state}${n.critical ? ', on the critical path' : ''}`}
+                data-testid={`dag-node-${n.taskId}`}
+                onClick={() => open(n.taskId)}
+                onKeyDown={(e) => e.key === 'Enter' && open(n.taskId)}
+              >
+                <rect
+                  width={NODE_WIDTH}
+                  height={NODE_HEIGHT}
+                  rx={4}
+                  fill={theme.colors.background.secondary}
+                  stroke={
+                    n.taskId === current
+                      ? theme.colors.primary.main
+                      : n.critical
+                        ? theme.colors.warning.main
+                        : theme.colors.border.medium
+                  }
+                  strokeWidth={n.taskId === current || n.critical ? 2.5 : 1}
+                />
+                <rect width={6} height={NODE_HEIGHT} rx={2} fill={STATE_COLOR[n.state] ?? '#8E8E8E'} />
+                <text x={14} y={19} fill={theme.colors.text.primary} fontSize={12}>
+                  {truncate(n.name ?? n.taskId, 26)}
+                </text>
+                <text x={14} y={36} fill={theme.colors.text.secondary} fontSize={11}>
+                  {n.state}
+                </text>
+                {n.runtimeMs !== null && (
+                  <text x={NODE_WIDTH - 8} y={36} textAnchor="end" fill={theme.colors.text.secondary} fontSize={11}>
+                    {formatDuration(n.runtimeMs)}
+                  </text>
+                )}
+              </g>
+            ))}
+          </g>
+        </svg>
+      </div>
+    </div>
+  );
+}
+
+const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  wrap: css({ position: 'relative', marginTop: theme.spacing(1) }),
+  tools: css({
+    position: 'absolute',
+    right: theme.spacing(1),
+    top: theme.spacing(1),
+    display: 'flex',
+    gap: theme.spacing(0.5),
+    zIndex: 1,
+  }),
+  canvas: css({
+    border: `1px solid ${theme.colors.border.weak}`,
+    borderRadius: theme.shape.radius.default,
+    cursor: 'grab',
+    overflow: 'hidden',
+    touchAction: 'none',
+  }),
+  node: css({
+    cursor: 'pointer',
+    outline: 'none',
+    '&:focus rect:first-of-type, &:hover rect:first-of-type': { stroke: theme.colors.primary.border, strokeWidth: 2.5 },
+  }),
+});

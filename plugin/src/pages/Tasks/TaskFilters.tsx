@@ -1,0 +1,162 @@
+// The explorer's filter bar. Every change rewrites the URL; the page reads its filters back
+// from there, so back/forward and shared links work.
+import React, { useState } from 'react';
+import { css } from '@emotion/css';
+import { type GrafanaTheme2, type TimeRange } from '@grafana/data';
+import {
+  Combobox,
+  Field,
+  Input,
+  MultiCombobox,
+  Stack,
+  TimeRangePicker,
+  useStyles2,
+  type ComboboxOption,
+} from '@grafana/ui';
+import { listTaskNames } from '../../api/service';
+import { ENGINES, TASK_STATES } from '../../api/types';
+import { fromTimeRange, toTimeRange, type TaskFilterValues } from './filters';
+
+const engineOptions = ENGINES.map((e) => ({ value: e, label: e }));
+const stateOptions = TASK_STATES.map((s) => ({ value: s, label: s }));
+
+interface Props {
+  filters: TaskFilterValues;
+  onChange: (next: TaskFilterValues) => void;
+}
+
+export function TaskFilters({ filters, onChange }: Props) {
+  const styles = useStyles2(getStyles);
+  const set = (patch: Partial<TaskFilterValues>) => onChange({ ...filters, ...patch });
+  const range = toTimeRange(filters);
+  const shift = (direction: -1 | 1) => {
+    const span = range.to.valueOf() - range.from.valueOf();
+    const from = range.from.valueOf() + direction * span;
+    set({ from: String(from), to: String(from + span) });
+  };
+  const zoomOut = () => {
+    const span = range.to.valueOf() - range.from.valueOf();
+    set({ from: String(range.from.valueOf() - span / 2), to: String(range.to.valueOf() + span / 2) });
+  };
+
+  const loadNames = async (input: string): Promise<Array<ComboboxOption<string>>> => {
+    const { names } = await listTaskNames(input, filters.project);
+    return names.map((n) => ({ value: n, label: n }));
+  };
+
+  return (
+    <div className={styles.bar} role="search" aria-label="Task filters">
+      <Stack gap={1} wrap="wrap" alignItems="flex-end">
+        <Field label="Engine" className={styles.field}>
+          <MultiCombobox
+            id="filter-engine"
+            aria-labelledby="filter-engine"
+            placeholder="All engines"
+            options={engineOptions}
+            value={filters.engine}
+            onChange={(opts) => set({ engine: opts.map((o) => String(o.value)) })}
+            width={24}
+          />
+        </Field>
+        <Field label="State" className={styles.field}>
+          <MultiCombobox
+            id="filter-state"
+            placeholder="All states"
+            options={stateOptions}
+            value={filters.state}
+            onChange={(opts) => set({ state: opts.map((o) => String(o.value)) })}
+            width={28}
+          />
+        </Field>
+        <Field label="Task name" className={styles.field}>
+          <Combobox
+            id="filter-name"
+            placeholder="Any task"
+            options={loadNames}
+            value={filters.name ?? null}
+            isClearable
+            createCustomValue
+            onChange={(opt) => set({ name: opt ? String(opt.value) : undefined })}
+            width={36}
+          />
+        </Field>
+        <Field label="Queue" className={styles.field}>
+          <CommitInput
+            id="filter-queue"
+            value={filters.queue}
+            placeholder="Any queue"
+            onCommit={(queue) => set({ queue })}
+            width={18}
+          />
+        </Field>
+        <Field label="Worker" className={styles.field}>
+          <CommitInput
+            id="filter-worker"
+            value={filters.worker}
+            placeholder="Any worker"
+            onCommit={(worker) => set({ worker })}
+            width={22}
+          />
+        </Field>
+        <Field label="Search" className={styles.field}>
+          <CommitInput
+            id="filter-q"
+            value={filters.q}
+            placeholder="Id, name or argument text"
+            onCommit={(q) => set({ q })}
+            width={28}
+          />
+        </Field>
+        <Field label="Time range" className={styles.field}>
+          <TimeRangePicker
+            value={range}
+            onChange={(r: TimeRange) => set(fromTimeRange(r))}
+            onChangeTimeZone={() => undefined}
+            onMoveBackward={() => shift(-1)}
+            onMoveForward={() => shift(1)}
+            onZoom={zoomOut}
+          />
+        </Field>
+      </Stack>
+    </div>
+  );
+}
+
+/** A text filter applied on Enter or when leaving the field, not on every keystroke. */
+function CommitInput(props: {
+  id: string;
+  value?: string;
+  placeholder: string;
+  width: number;
+  onCommit: (v?: string) => void;
+}) {
+  const [draft, setDraft] = useState(props.value ?? '');
+  const [seen, setSeen] = useState(props.value);
+  if (seen !== props.value) {
+    // The URL changed under us (back button, cleared filters): show what it says.
+    setSeen(props.value);
+    setDraft(props.value ?? '');
+  }
+  const commit = () => {
+    const v = draft.trim() === '' ? undefined : draft.trim();
+    if (v !== props.value) {
+      props.onCommit(v);
+    }
+  };
+  return (
+    <Input
+      id={props.id}
+      value={draft}
+      placeholder={props.placeholder}
+      width={props.width}
+      onChange={(e) => setDraft(e.currentTarget.value)}
+      onBlur={commit}
+      onKeyDown={(e) => e.key === 'Enter' && commit()}
+    />
+  );
+}
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  bar: css({ marginBottom: theme.spacing(2) }),
+  field: css({ marginBottom: 0 }),
+});

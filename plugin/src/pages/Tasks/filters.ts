@@ -1,0 +1,97 @@
+// The explorer's filters live in the URL (so a link reproduces the view); this turns them
+// into the service's query parameters.
+import { dateMath, type TimeRange, type RawTimeRange } from '@grafana/data';
+
+export interface TaskFilterValues {
+  project?: string;
+  engine: string[];
+  state: string[];
+  name?: string;
+  queue?: string;
+  worker?: string;
+  q?: string;
+  /** Grafana time expressions, e.g. `now-24h` and `now`, or epoch milliseconds. */
+  from: string;
+  to: string;
+}
+
+export const DEFAULT_FROM = 'now-24h';
+export const DEFAULT_TO = 'now';
+
+const list = (v: string | null) => (v ? v.split(',').filter(Boolean) : []);
+const text = (v: string | null) => (v && v.trim() !== '' ? v : undefined);
+
+export function readFilters(params: URLSearchParams): TaskFilterValues {
+  return {
+    project: text(params.get('project')),
+    engine: list(params.get('engine')),
+    state: list(params.get('state')),
+    name: text(params.get('name')),
+    queue: text(params.get('queue')),
+    worker: text(params.get('worker')),
+    q: text(params.get('q')),
+    from: params.get('from') ?? DEFAULT_FROM,
+    to: params.get('to') ?? DEFAULT_TO,
+  };
+}
+
+/** The URL for these filters; defaults are left out so links stay short. */
+export function writeFilters(f: TaskFilterValues): URLSearchParams {
+  const p = new URLSearchParams();
+  const set = (k: string, v: string | undefined) => v && p.set(k, v);
+  set('project', f.project);
+  set('engine', f.engine.join(','));
+  set('state', f.state.join(','));
+  set('name', f.name);
+  set('queue', f.queue);
+  set('worker', f.worker);
+  set('q', f.q);
+  if (f.from !== DEFAULT_FROM) {
+    p.set('from', f.from);
+  }
+  if (f.to !== DEFAULT_TO) {
+    p.set('to', f.to);
+  }
+  return p;
+}
+
+function parseTime(raw: string, roundUp: boolean) {
+  return /^\d{10,16}$/.test(raw)
+    ? dateMath.toDateTime(new Date(Number(raw)), {})
+    : dateMath.toDateTime(raw, { roundUp });
+}
+
+/** A picked range back to URL form: relative expressions stay as typed, absolute times become epoch ms. */
+export function fromTimeRange(range: TimeRange): Pick<TaskFilterValues, 'from' | 'to'> {
+  const raw = (v: unknown, resolved: { valueOf(): number }) => (typeof v === 'string' ? v : String(resolved.valueOf()));
+  return { from: raw(range.raw.from, range.from), to: raw(range.raw.to, range.to) };
+}
+
+export function toTimeRange(f: Pick<TaskFilterValues, 'from' | 'to'>): TimeRange {
+  const raw: RawTimeRange = { from: f.from, to: f.to };
+  const from = parseTime(f.from, false) ?? dateMath.toDateTime(DEFAULT_FROM, {})!;
+  const to = parseTime(f.to, true) ?? dateMath.toDateTime(DEFAULT_TO, { roundUp: true })!;
+  return { from, to, raw };
+}
+
+/** True when the range ends at "now": the list then refreshes itself. */
+export const isLive = (f: Pick<TaskFilterValues, 'to'>) => f.to === 'now';
+
+/** Filters as the service's query (and bulk filters): times resolved to epoch milliseconds. */
+export function toQuery(f: TaskFilterValues): Record<string, string> {
+  const range = toTimeRange(f);
+  const q: Record<string, string> = { from: String(range.from.valueOf()), to: String(range.to.valueOf()) };
+  if (f.engine.length) {
+    q.engine = f.engine.join(',');
+  }
+  if (f.state.length) {
+    q.state = f.state.join(',');
+  }
+  for (const k of ['name', 'queue', 'worker', 'q'] as const) {
+    const v = f[k];
+    if (v) {
+      q[k] = v;
+    }
+  }
+  return q;
+}

@@ -1,0 +1,245 @@
+// A small, stateful stand-in for the z4j service behind Grafana's proxy: the fixtures a
+// journey needs (tasks, a workflow, workers, queues) and the answers the real service gives,
+// including refusing an action to a role below Operator.
+import { SERVICE_API_URL } from '../api/client';
+import type { Capabilities, Command, ProjectRole, Task, TaskDetail, TaskGraph } from '../api/types';
+import { reply, setupBackend, type FakeReply } from './backend';
+
+const at = (s: number) => new Date(Date.UTC(2026, 10, 29, 12, 0, s)).toISOString();
+
+export function task(over: Partial<Task> & Pick<Task, 'taskId'>): Task {
+  return {
+    id: String(Math.floor(Math.random() * 1e9)),
+    engine: 'celery',
+    name: 'billing.charge',
+    queue: 'celery',
+    state: 'succeeded',
+    args: [1],
+    kwargs: { card: '[REDACTED]' },
+    result: null,
+    exception: null,
+    worker: 'celery@w1',
+    retries: 0,
+    rootId: null,
+    parentId: null,
+    groupId: null,
+    eta: null,
+    sentAt: at(0),
+    receivedAt: at(1),
+    startedAt: at(1),
+    finishedAt: at(3),
+    runtimeMs: 2000,
+    waitMs: 1000,
+    firstSeenAt: at(0),
+    lastEventAt: at(3),
+    ...over,
+  };
+}
+
+export const FAILED = task({
+  taskId: 'f-1',
+  state: 'failed',
+  name: 'billing.charge',
+  exception: "ValueError('card declined')",
+  result: null,
+});
+export const CHAIN_ROOT = task({ taskId: 'c-1', name: 'etl.extract', runtimeMs: 100 });
+export const CHAIN_2 = task({ taskId: 'c-2', name: 'etl.transform', rootId: 'c-1', parentId: 'c-1', runtimeMs: 5000 });
+export const CHAIN_3 = task({ taskId: 'c-3', name: 'etl.load', rootId: 'c-1', parentId: 'c-2', runtimeMs: 300 });
+export const ALL_TASKS = [FAILED, CHAIN_3, CHAIN_2, CHAIN_ROOT];
+
+const capabilities: Capabilities = {
+  engines: ['celery', 'rq'],
+  capabilities: [
+    { capability: 'task.retry', label: 'Retry', engines: { celery: { via: 'broker' }, rq: { via: 'broker' } } },
+    { capability: 'task.cancel', label: 'Cancel', engines: { celery: { via: 'broker' }, rq: { via: 'broker' } } },
+    { capability: 'task.terminate', label: 'Terminate', engines: { celery: { via: 'broker' }, rq: null } },
+    { capability: 'queue.purge', label: 'Purge', engines: { celery: { via: 'broker' }, rq: { via: 'broker' } } },
+    { capability: 'worker.shutdown', label: 'Shutdown', engines: { celery: { via: 'broker' }, rq: null } },
+  ],
+};
+
+const ROLE_ORDER: ProjectRole[] = ['viewer', 'operator', 'admin', 'owner'];
+const forbidden = () =>
+  reply({ error: { code: 'FORBIDDEN', message: 'this needs the operator role in project default' } }, 403);
+
+function detail(t: Task): TaskDetail {
+  return {
+    task: {
+      ...t,
+      traceback: t.exception
+        ? 'Traceback (most recent call last):\n  File "billing.py", line 3\nValueError: card declined'
+        : null,
+      retryOf: null,
+      retriedAs: [],
+    },
+    events: [
+      { id: 'e1', kind: 'received', occurredAt: at(1), worker: t.worker, fields: {} },
+      { id: 'e2', kind: 'started', occurredAt: at(1), worker: t.worker, fields: {} },
+      { id: 'e3', kind: t.state, occurredAt: at(3), worker: t.worker, fields: {} },
+    ],
+    children: [],
+  };
+}
+
+/** Installs the fake service for one test; `role` is the caller's project role. */
+export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
+  const url = (p: string) => `${SERVICE_API_URL}${p}`;
+  const commands: Command[] = [];
+  const allows = (needed: ProjectRole) => ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(needed);
+  const routes: Record<
+    string,
+    (r: {
+      url: string;
+      params?: Record<string, unknown>;
+      data?: unknown;
+      headers?: Record<string, string>;
+    }) => FakeReply
+  > = {
+    [`GET ${url('/me')}`]: () =>
+      reply({
+        user: { login: `${role}-user`, name: null, email: null },
+        project: { slug: 'default', name: 'Default' },
+        role,
+        grafanaRole: 'Viewer',
+        isGrafanaAdmin: false,
+      }),
+    [`GET ${url('/capabilities')}`]: () => reply(capabilities),
+    [`GET ${url('/tasks')}`]: (r) => {
+      const p = r.params ?? {};
+      const states = typeof p.state === 'string' ? p.state.split(',') : null;
+      const rows = tasks.filter(
+        (t) =>
+          (!states || states.includes(t.state)) && (!p.queue || t.queue === p.queue) && (!p.name || t.name === p.name)
+      );
+      return reply({ tasks: rows, nextCursor: null });
+    },
+    [`GET ${url('/task-names')}`]: () => reply({ names: [...new Set(tasks.map((t) => t.name!))].sort() }),
+    [`GET ${url('/workers')}`]: () =>
+      reply({
+        workers: [
+          {
+            engine: 'celery',
+            hostname: 'celery@w1',
+            online: true,
+            firstSeenAt: at(0),
+            lastSeenAt: at(3),
+            offlineAt: null,
+            heartbeatS: 2,
+            active: 3,
+            processed: 1200,
+            loadavg: [0.5, 0.4, 0.3],
+            pid: 42,
+            software: 'celery 5.5',
+          },
+        ],
+      }),
+    [`GET ${url('/queues')}`]: () =>
+      reply({
+        queues: [
+          { engine: 'celery', name: 'celery', firstSeenAt: at(0), lastSeenAt: at(3), depth: 12, depthAt: at(3) },
+        ],
+      }),
+    [`GET ${url('/audit')}`]: () =>
+      allows('admin')
+        ? reply({
+            entries: [
+              {
+                id: '1',
+                seq: 1,
+                at: at(5),
+                actorKind: 'user',
+                actorId: '7',
+                actorName: 'alice',
+                action: 'task.retry',
+                target: 'celery/f-1',
+                outcome: 'ok',
+                detail: null,
+                ip: '10.0.0.1',
+                requestId: 'r1',
+              },
+            ],
+            nextCursor: null,
+          })
+        : forbidden(),
+    [`GET ${url('/audit/verify')}`]: () =>
+      reply({ ok: true, checked: 1, lastSeq: 1, prunedThroughSeq: 0, firstBroken: null }),
+    [`GET ${url('/members')}`]: () =>
+      reply({
+        members: [
+          {
+            userId: '7',
+            login: 'alice',
+            email: null,
+            name: 'Alice',
+            role: 'admin',
+            createdBy: 'setup',
+            createdAt: at(0),
+          },
+        ],
+      }),
+    [`POST ${url('/bulk/preview')}`]: (r) => {
+      if (!allows('operator')) {
+        return forbidden();
+      }
+      const { action } = r.data as { action: string };
+      return reply({
+        action,
+        count: 1,
+        overCap: false,
+        maxTasks: 10000,
+        engines: [{ engine: 'celery', count: 1, supported: true }],
+        sample: [FAILED],
+      });
+    },
+  };
+  for (const t of tasks) {
+    routes[`GET ${url(`/tasks/${t.engine}/${t.taskId}`)}`] = () => reply(detail(t));
+    routes[`GET ${url(`/tasks/${t.engine}/${t.taskId}/graph`)}`] = () => reply(graphOf(t, tasks));
+    for (const action of ['retry', 'cancel', 'terminate']) {
+      routes[`POST ${url(`/tasks/${t.engine}/${t.taskId}/actions/${action}`)}`] = (r) => {
+        if (!allows('operator')) {
+          return forbidden();
+        }
+        const command: Command = {
+          id: commands.length + 1,
+          kind: `task.${action}`,
+          engine: t.engine,
+          target: t.taskId,
+          args: {},
+          state: 'succeeded',
+          outcome: { newTaskId: 'r-1' },
+          requestedBy: `${role}-user`,
+          createdAt: at(5),
+          updatedAt: at(5),
+        };
+        commands.push({ ...command, args: { idempotencyKey: r.headers?.['Idempotency-Key'] } });
+        return reply({ command }, 202);
+      };
+    }
+  }
+  const backend = setupBackend(routes as never);
+  return { ...backend, commands };
+}
+
+function graphOf(t: Task, tasks: Task[]): TaskGraph {
+  const root = t.rootId ?? t.taskId;
+  const nodes = tasks.filter((x) => x.taskId === root || x.rootId === root);
+  return {
+    rootId: root,
+    truncated: false,
+    nodes: nodes.map((n) => ({
+      engine: n.engine,
+      taskId: n.taskId,
+      name: n.name,
+      state: n.state,
+      queue: n.queue,
+      runtimeMs: n.runtimeMs,
+      startedAt: n.startedAt,
+      finishedAt: n.finishedAt,
+      parentId: n.parentId,
+      groupId: n.groupId,
+    })),
+    edges: nodes.filter((n) => n.parentId).map((n) => ({ from: n.parentId!, to: n.taskId, kind: 'chain' as const })),
+  };
+}
