@@ -16,7 +16,7 @@ step "system packages";   bash scripts/setup-system.sh || die "installing system
 step "services";          bash scripts/services.sh start || die "starting services failed (logs in .data/logs)"
 step "python engines";    bash scripts/setup-python.sh || die "creating the engine virtualenvs failed"
 step "npm packages";      bash scripts/npm-install.sh || die "npm install failed"
-step "build";             npm run build --workspaces --if-present || die "the build failed"
+step "build";             npm run build --workspaces --if-present && npm run build:test-host -w plugin || die "the build failed"
 
 status=0
 step "service tests (Jest)"

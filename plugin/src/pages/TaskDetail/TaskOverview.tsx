@@ -84,7 +84,7 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
       <section aria-label="Arguments" className={styles.section}>
         <Text element="h3">Arguments and result</Text>
         <Text color="secondary" element="p">
-          Redacted before they were stored: secrets show as [REDACTED].
+          Secrets were redacted before anything was stored.
         </Text>
         <JsonBlock title="args" value={task.args} />
         <JsonBlock title="kwargs" value={task.kwargs} />

@@ -1,0 +1,199 @@
+// The plugin in a real browser, against the real service and a real Celery worker. Grafana
+// cannot run here, so plugin/tests/host stands in for it: it loads the built dist/module.js
+// the way Grafana does and proxies /api/plugin-proxy/... like Grafana's plugin proxy (secret,
+// X-Grafana-Context, an ES256 X-Grafana-Id the service verifies against the host's JWKS).
+// Journey: an on-call engineer finds a failed task, retries it and watches the retry succeed,
+// opens a workflow's DAG; a Viewer is offered no action and a forced call is refused.
+// Screenshots of every page land in test-results/screenshots/.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jest } from '@jest/globals';
+import { pino } from 'pino';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadConfig } from '../src/config.js';
+import { startService, type Service } from '../src/service.js';
+import { agentKeyEntry, testAgent } from './helpers/agentBatches.js';
+import { TEST_PROXY_SECRET } from './helpers/auth.js';
+import { isolatedCelery, sendScenario, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
+import { createTestDatabase } from './helpers/storage.js';
+import { eventually } from './helpers/wait.js';
+
+jest.setTimeout(300_000);
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PLUGIN_DIST = join(ROOT, 'plugin', 'dist', 'module.js');
+const HOST_BUNDLE = join(ROOT, 'plugin', 'tests', 'host', 'dist', 'host.js');
+const SHOTS = join(ROOT, 'test-results', 'screenshots');
+const CHROMIUM = process.env.Z4J_CHROMIUM ?? '/usr/bin/chromium';
+// Its own Redis database: the agent stream of this test's project must not be shared with
+// another test's service running at the same time.
+const BROKER = process.env.Z4J_TEST_BROWSER_REDIS_URL ?? 'redis://127.0.0.1:6379/9';
+const APP = '/a/z4j-taskqueue-app';
+
+interface TestHost {
+  url: string;
+  setServiceUrl(url: string): void;
+  close(): Promise<void>;
+}
+
+describe('the plugin in a browser (test host, real service, real Celery worker)', () => {
+  let host: TestHost;
+  let svc: Service;
+  let celery: CeleryEnv;
+  let worker: Worker;
+  let browser: Browser;
+  let page: Page;
+
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const signIn = async (as: 'viewer' | 'operator' | 'admin', next: string) => {
+    await page.goto(`${host.url}/login?as=${as}&next=${encodeURIComponent(next)}`);
+  };
+
+  beforeAll(async () => {
+    for (const [file, how] of [
+      [PLUGIN_DIST, 'npm run build -w plugin'],
+      [HOST_BUNDLE, 'npm run build:test-host -w plugin'],
+      [CHROMIUM, 'apt-get install chromium (scripts/setup-system.sh does)'],
+    ]) {
+      if (!existsSync(file)) throw new Error(`${file} is missing: run \`${how}\` first`);
+    }
+    mkdirSync(SHOTS, { recursive: true });
+    const { startTestHost } = (await import(join(ROOT, 'plugin', 'tests', 'host', 'server.mjs'))) as { startTestHost: (o: { serviceUrl: string; proxySecret: string }) => Promise<TestHost> };
+    host = await startTestHost({ serviceUrl: '', proxySecret: TEST_PROXY_SECRET });
+
+    const agent = testAgent();
+    celery = isolatedCelery(BROKER);
+    celery.agent = { Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project, Z4J_FLUSH_INTERVAL: '0.05' };
+    const config = loadConfig({}, {
+      PORT: 0,
+      HOST: '127.0.0.1',
+      DATABASE_URL: await createTestDatabase('browser'),
+      Z4J_CELERY_BROKERS: [celery.broker],
+      Z4J_CELERY_EVENT_EXCHANGE: celery.eventExchange,
+      Z4J_CELERY_CONTROL_EXCHANGE: celery.controlExchange,
+      Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
+      Z4J_INGEST_FLUSH_MS: 20,
+      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
+      GRAFANA_URL: host.url,
+      Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
+      Z4J_AGENT_REDIS_URLS: [BROKER],
+    });
+    svc = await startService(config, { log: pino({ level: 'warn' }) });
+    host.setServiceUrl(svc.url);
+    worker = startWorker(celery, { concurrency: 2 });
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await svc?.stop();
+    await host?.close();
+  });
+
+  test('an Operator finds a failed task, retries it with its original arguments, and watches the retry succeed', async () => {
+    const key = randomUUID();
+    // Fails on its first run; succeeds only when re-sent with the original (secret) argument.
+    const failedId = await sendTask(celery, 'z4j.fail_once', [key], { kwargs: { password: 'hunter2-secret' } });
+
+    await signIn('operator', `${APP}/tasks?state=failed`);
+    const row = page.getByRole('link', { name: 'z4j.fail_once' });
+    await eventually(async () => {
+      // The explorer refreshes itself: the failure appears without a reload.
+      if (!(await row.isVisible())) throw new Error('the failed task is not listed yet');
+    }, { timeoutMs: 60_000 });
+    await shot('01-explorer-failed');
+
+    await row.click();
+    await page.getByText(`first attempt of ${key} fails`).first().waitFor();
+    expect(await page.content()).not.toContain('hunter2-secret');
+    await shot('02-task-failed');
+
+    await page.getByRole('button', { name: 'Retry' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Retry' }).click();
+    const outcome = page.getByRole('status', { name: 'Retry: succeeded' });
+    await outcome.waitFor();
+    const retryLink = outcome.getByRole('link');
+    const retryId = (await retryLink.textContent())!.trim();
+    await retryLink.click();
+    await page.waitForURL(`**/tasks/celery/${retryId}`);
+    await eventually(async () => {
+      await page.reload();
+      await page.getByText(retryId).first().waitFor();
+      const text = await page.locator('main').innerText();
+      if (!/succeeded/.test(text)) throw new Error('the retry has not succeeded yet');
+      expect(text).toContain(`ok after 2 attempts`);
+    }, { timeoutMs: 60_000 });
+    expect(await page.getByText('Retry of').isVisible()).toBe(true);
+    expect(await page.getByRole('link', { name: failedId }).isVisible()).toBe(true);
+    await shot('03-retry-succeeded');
+  });
+
+  test('the workflow graph of a chain draws every step, and a node opens its task', async () => {
+    const ids = await sendScenario(celery);
+    const last = ids.chain[ids.chain.length - 1]!;
+    await signIn('operator', `${APP}/tasks/celery/${last}/graph`);
+    await eventually(async () => {
+      await page.reload();
+      for (const id of ids.chain) await page.getByTestId(`dag-node-${id}`).waitFor({ timeout: 2000 });
+    }, { timeoutMs: 60_000 });
+    await shot('04-dag');
+    await page.getByTestId(`dag-node-${ids.chain[0]}`).click();
+    await page.waitForURL(`**/tasks/celery/${ids.chain[0]}`);
+    await page.getByRole('tab', { name: /overview/i }).waitFor();
+  });
+
+  test('workers, queues, audit and settings pages show live data', async () => {
+    await signIn('admin', `${APP}/workers`);
+    await page.getByText(worker.hostname).waitFor();
+    await shot('05-workers');
+
+    await page.getByRole('link', { name: 'Queues' }).click();
+    await page.getByRole('table', { name: 'Queues' }).getByText(celery.queue).waitFor();
+    await shot('06-queues');
+
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByText(/audit chain verified/i).waitFor();
+    await page.getByRole('table', { name: 'Audit log' }).getByText('task.retry').first().waitFor();
+    await shot('07-audit');
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('tab', { name: 'Agents' }).click();
+    await page.getByLabel('Agent name').fill('browser-test-workers');
+    await page.getByRole('button', { name: 'Create agent credential' }).click();
+    await page.getByTestId('agent-snippet').waitFor();
+    expect(await page.getByTestId('agent-snippet').innerText()).toContain('z4j_agent.celery.install(app)');
+    await shot('08-settings-agents');
+
+    await page.goto(`${host.url}${APP}/tasks?theme=light`);
+    await page.getByRole('table', { name: 'Tasks' }).waitFor();
+    await shot('09-explorer-light');
+  });
+
+  test('a Viewer is offered no action, and a forced call through the proxy is refused', async () => {
+    const id = await sendTask(celery, 'z4j.fail', ['viewer sees this']);
+    await signIn('viewer', `${APP}/tasks/celery/${id}`);
+    await eventually(async () => {
+      await page.reload();
+      await page.getByText('viewer sees this').first().waitFor({ timeout: 2000 });
+    }, { timeoutMs: 60_000 });
+    expect(await page.getByRole('button', { name: /retry|cancel|terminate/i }).count()).toBe(0);
+    await shot('10-viewer-task');
+
+    const forced = await page.evaluate(async (taskId) => {
+      const res = await fetch(`/api/plugin-proxy/z4j-taskqueue-app/api/tasks/celery/${taskId}/actions/retry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'forced-by-a-viewer-1', 'x-grafana-context': '{"UserID":33,"Login":"ada-admin","OrgID":1,"OrgRole":"Admin"}' },
+        body: '{}',
+      });
+      return { status: res.status, body: await res.json() };
+    }, id);
+    expect(forced.status).toBe(403);
+    expect(forced.body.error.code).toBeDefined();
+  });
+});

@@ -1,0 +1,175 @@
+// A stand-in for Grafana's frontend, for browser tests: it provides the modules Grafana shares
+// with plugins (React, @grafana/*, rxjs, react-router, @emotion/css) under the names the
+// plugin's AMD module.js asks for, sets up the runtime services Grafana sets up (backend
+// service over fetch, location service on the browser history, PluginPage), loads the built
+// dist/module.js the way Grafana's plugin loader does, and mounts the app under /a/<id>/.
+import * as React from 'react';
+import * as ReactDOM from 'react-dom';
+import { createRoot } from 'react-dom/client';
+import * as jsxRuntime from 'react/jsx-runtime';
+import * as ReactRouter from 'react-router';
+import { Route, Router, Routes } from 'react-router-dom';
+import * as rxjs from 'rxjs';
+import * as emotionCss from '@emotion/css';
+import * as grafanaData from '@grafana/data';
+import * as grafanaUi from '@grafana/ui';
+import * as grafanaRuntime from '@grafana/runtime';
+import { createTheme, ThemeContext, type AppPlugin } from '@grafana/data';
+import { GlobalStyles } from '@grafana/ui';
+import { locationService, setBackendSrv, type BackendSrv, type BackendSrvRequest } from '@grafana/runtime';
+import { PluginPageStub } from '../../src/test/PluginPageStub';
+
+const PLUGIN_ID = 'z4j-taskqueue-app';
+const MODULE_URL = `/public/plugins/${PLUGIN_ID}/module.js`;
+
+// ---- the backend service: Grafana's fetch, reduced to what plugins rely on ----------------
+
+function fetchObservable<T>(options: BackendSrvRequest): rxjs.Observable<grafanaRuntime.FetchResponse<T>> {
+  return new rxjs.Observable((subscriber) => {
+    const url = new URL(options.url, window.location.origin);
+    for (const [k, v] of Object.entries(options.params ?? {})) {
+      if (v !== undefined && v !== null) {
+        url.searchParams.set(k, String(v));
+      }
+    }
+    const init: RequestInit = {
+      method: options.method ?? 'GET',
+      headers: { accept: 'application/json', ...(options.data !== undefined ? { 'content-type': 'application/json' } : {}), ...(options.headers ?? {}) },
+      body: options.data !== undefined ? JSON.stringify(options.data) : undefined,
+      credentials: 'same-origin',
+    };
+    fetch(url, init)
+      .then(async (res) => {
+        const text = await res.text();
+        let data: unknown = text;
+        try {
+          data = text ? JSON.parse(text) : undefined;
+        } catch {
+          /* not JSON: keep the text */
+        }
+        const response = { data: data as T, status: res.status, statusText: res.statusText, ok: res.ok, headers: res.headers, redirected: res.redirected, type: res.type, url: res.url, config: options };
+        if (!res.ok) {
+          subscriber.error({ status: res.status, statusText: res.statusText, data, config: options });
+          return;
+        }
+        subscriber.next(response);
+        subscriber.complete();
+      })
+      .catch((err) => subscriber.error({ status: 502, statusText: String(err), data: { message: String(err) }, config: options }));
+  });
+}
+
+setBackendSrv({ fetch: fetchObservable } as unknown as BackendSrv);
+
+// ---- the modules Grafana shares with plugins --------------------------------------------
+
+const shared: Record<string, unknown> = {
+  react: React,
+  'react-dom': ReactDOM,
+  'react/jsx-runtime': jsxRuntime,
+  'react-router': ReactRouter,
+  rxjs,
+  '@emotion/css': emotionCss,
+  '@grafana/data': grafanaData,
+  '@grafana/ui': grafanaUi,
+  // Grafana installs its page chrome with setPluginPage; the host gives a plain header.
+  '@grafana/runtime': { ...grafanaRuntime, PluginPage: PluginPageStub },
+};
+
+/** Loads an AMD module the way Grafana's SystemJS loader does for plugins. */
+function loadPlugin(): Promise<{ plugin: AppPlugin }> {
+  return new Promise((resolve, reject) => {
+    const define = (deps: string[], factory: (...mods: unknown[]) => unknown) => {
+      try {
+        const missing = deps.filter((d) => d !== 'module' && !(d in shared));
+        if (missing.length) {
+          throw new Error(`the plugin needs modules Grafana does not share: ${missing.join(', ')}`);
+        }
+        resolve(factory(...deps.map((d) => (d === 'module' ? { uri: MODULE_URL } : shared[d]))) as { plugin: AppPlugin });
+      } catch (e) {
+        reject(e);
+      }
+    };
+    (define as unknown as { amd: boolean }).amd = true;
+    (window as unknown as { define: unknown }).define = define;
+    const script = document.createElement('script');
+    script.src = MODULE_URL;
+    script.onerror = () => reject(new Error(`could not load ${MODULE_URL}`));
+    document.head.appendChild(script);
+  });
+}
+
+// ---- the page ----------------------------------------------------------------------------
+
+const theme = createTheme({ colors: { mode: new URLSearchParams(window.location.search).get('theme') === 'light' ? 'light' : 'dark' } });
+const NAV = ['tasks', 'workers', 'queues', 'audit', 'settings'];
+
+function Shell({ plugin }: { plugin: AppPlugin }) {
+  const Root = plugin.root!;
+  const meta = { id: PLUGIN_ID, name: 'z4j', type: 'app', enabled: true, jsonData: {} } as unknown as grafanaData.AppPluginMeta;
+  return (
+    <ThemeContext.Provider value={theme}>
+      <GlobalStyles />
+      <div style={{ display: 'grid', gridTemplateColumns: '180px 1fr', minHeight: '100vh' }}>
+        <nav aria-label="Grafana navigation" style={{ padding: 16, borderRight: `1px solid ${theme.colors.border.weak}` }}>
+          {NAV.map((p) => (
+            <div key={p} style={{ padding: '4px 0' }}>
+              <a href={`/a/${PLUGIN_ID}/${p}`}>{p[0]!.toUpperCase() + p.slice(1)}</a>
+            </div>
+          ))}
+          <div style={{ marginTop: 24, color: theme.colors.text.secondary }} data-testid="signed-in-as">
+            {document.cookie.match(/z4j_user=(\w+)/)?.[1] ?? 'admin'}
+          </div>
+        </nav>
+        <div style={{ padding: 24, minWidth: 0 }}>
+          <Routes>
+            <Route
+              path={`/a/${PLUGIN_ID}/*`}
+              element={<Root meta={meta} basename={`/a/${PLUGIN_ID}`} query={{}} path={`/a/${PLUGIN_ID}`} onNavChanged={() => undefined} />}
+            />
+          </Routes>
+        </div>
+      </div>
+    </ThemeContext.Provider>
+  );
+}
+
+// Grafana turns clicks on same-origin links into client-side navigation.
+document.addEventListener('click', (e) => {
+  const a = (e.target as HTMLElement).closest?.('a');
+  const href = a?.getAttribute('href');
+  if (!a || !href || a.target || e.defaultPrevented || e.metaKey || e.ctrlKey || e.button !== 0) {
+    return;
+  }
+  if (href.startsWith('/') || href.startsWith('?')) {
+    e.preventDefault();
+    locationService.push(href.startsWith('?') ? window.location.pathname + href : href);
+  }
+});
+
+/**
+ * A react-router v6 router on Grafana's location service (history v4, whose listen() passes
+ * the location itself; v6's HistoryRouter expects v5's {action, location}).
+ */
+function GrafanaRouter({ children }: { children: React.ReactNode }) {
+  const history = locationService.getHistory();
+  const [location, setLocation] = React.useState(history.location);
+  React.useLayoutEffect(() => history.listen((next: typeof history.location) => setLocation(next)), [history]);
+  return (
+    <Router location={location} navigator={history as never}>
+      {children}
+    </Router>
+  );
+}
+
+loadPlugin()
+  .then(({ plugin }) => {
+    createRoot(document.getElementById('root')!).render(
+      <GrafanaRouter>
+        <Shell plugin={plugin} />
+      </GrafanaRouter>
+    );
+  })
+  .catch((e) => {
+    document.getElementById('root')!.textContent = `Plugin failed to load: ${e.message}`;
+  });
