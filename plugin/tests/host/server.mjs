@@ -17,6 +17,10 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const PLUGIN_DIST = join(HERE, '..', '..', 'dist');
 const HOST_DIST = join(HERE, 'dist');
+// Grafana serves @grafana/ui's icons from public/build/img/icons/ (npm workspaces hoist the package).
+const ICONS = [join(HERE, '..', '..', 'node_modules'), join(HERE, '..', '..', '..', 'node_modules')]
+  .map((dir) => join(dir, '@grafana', 'ui', 'dist', 'public', 'img', 'icons'))
+  .find((dir) => existsSync(dir));
 const PLUGIN_ID = 'z4j-taskqueue-app';
 const PROXY_PREFIX = `/api/plugin-proxy/${PLUGIN_ID}/api/`;
 
@@ -30,7 +34,7 @@ export const USERS = {
 const TYPES = { '.js': 'text/javascript', '.json': 'application/json', '.svg': 'image/svg+xml', '.map': 'application/json', '.ttf': 'font/ttf', '.png': 'image/png', '.css': 'text/css' };
 
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>z4j — test host</title>
-<style>html,body{margin:0;height:100%}</style></head><body><div id="root">Loading…</div><script src="/host/host.js"></script></body></html>`;
+<style>html,body{margin:0;height:100%}</style><script>window.__grafana_public_path__ = '/public/';</script></head><body><div id="root">Loading…</div><script src="/host/host.js"></script></body></html>`;
 
 function serveFile(res, root, rel) {
   const file = normalize(join(root, rel));
@@ -102,6 +106,7 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
       const next = url.searchParams.get('next') ?? `/a/${PLUGIN_ID}/tasks`;
       return void res.writeHead(302, { 'set-cookie': `z4j_user=${as}; Path=/; SameSite=Lax`, location: next.startsWith('/') ? next : '/' }).end();
     }
+    if (path.startsWith('/public/build/img/icons/') && ICONS) return void serveFile(res, ICONS, path.slice('/public/build/img/icons/'.length));
     if (path.startsWith('/host/')) return void serveFile(res, HOST_DIST, path.slice('/host/'.length));
     if (path.startsWith(`/public/plugins/${PLUGIN_ID}/`)) return void serveFile(res, PLUGIN_DIST, path.slice(`/public/plugins/${PLUGIN_ID}/`.length));
     if (path === '/' || path.startsWith('/a/')) return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);

@@ -24,28 +24,30 @@ export function DataTable<T>({
 }) {
   const styles = useStyles2(getTableStyles);
   return (
-    <table className={styles.table} aria-label={label}>
-      <thead>
-        <tr>
-          {columns.map((c, i) => (
-            <th key={i} className={c.numeric ? styles.num : undefined}>
-              {c.header}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => (
-          <tr key={rowKey(r)}>
+    <div className={styles.scroll}>
+      <table className={styles.table} aria-label={label}>
+        <thead>
+          <tr>
             {columns.map((c, i) => (
-              <td key={i} className={c.numeric ? styles.num : undefined}>
-                {c.cell(r)}
-              </td>
+              <th key={i} className={c.numeric ? styles.num : undefined}>
+                {c.header}
+              </th>
             ))}
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={rowKey(r)}>
+              {columns.map((c, i) => (
+                <td key={i} className={c.numeric ? styles.num : undefined}>
+                  {c.cell(r)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -63,5 +65,6 @@ export const getTableStyles = (theme: GrafanaTheme2) => ({
     th: { color: theme.colors.text.secondary, fontWeight: theme.typography.fontWeightMedium },
     'tbody tr:hover': { background: theme.colors.action.hover },
   }),
+  scroll: css({ overflowX: 'auto', maxWidth: '100%' }),
   num: css({ textAlign: 'right !important' as 'right', fontVariantNumeric: 'tabular-nums', whiteSpace: 'nowrap' }),
 });

@@ -6,80 +6,65 @@ import type { Task } from '../../api/types';
 import { StateBadge } from '../../components/common/StateBadge';
 import { taskUrl } from '../../constants';
 import { formatDuration, formatTime } from '../../utils/format';
+import { getTableStyles } from '../../components/common/DataTable';
 
 /** The explorer's rows. Each task id is a link, so rows open with a click, Enter, or in a new tab. */
 export function TaskTable({ tasks, project }: { tasks: Task[]; project?: string }) {
   const styles = useStyles2(getStyles);
   const suffix = project ? `?project=${encodeURIComponent(project)}` : '';
   return (
-    <table className={styles.table} aria-label="Tasks">
-      <thead>
-        <tr>
-          <th>State</th>
-          <th>Task</th>
-          <th>Engine</th>
-          <th>Queue</th>
-          <th>Worker</th>
-          <th>Seen</th>
-          <th className={styles.num}>Wait</th>
-          <th className={styles.num}>Runtime</th>
-          <th className={styles.num}>Retries</th>
-        </tr>
-      </thead>
-      <tbody>
-        {tasks.map((t) => (
-          <tr key={`${t.engine}/${t.taskId}`} data-testid="task-row">
-            <td>
-              <StateBadge state={t.state} />
-            </td>
-            <td className={styles.task}>
-              <TextLink href={taskUrl(t.engine, t.taskId) + suffix} inline={false}>
-                {t.name ?? '(unnamed)'}
-              </TextLink>
-              <div className={styles.id}>
-                {t.taskId}
-                {t.exception && (
-                  <Tooltip content={t.exception}>
-                    <span className={styles.exception}> · {t.exception.split('\n')[0]!.slice(0, 80)}</span>
-                  </Tooltip>
-                )}
-              </div>
-            </td>
-            <td>{t.engine}</td>
-            <td>{t.queue ?? '—'}</td>
-            <td className={styles.worker}>{t.worker ?? '—'}</td>
-            <td className={styles.time}>{formatTime(t.firstSeenAt)}</td>
-            <td className={styles.num}>{formatDuration(t.waitMs)}</td>
-            <td className={styles.num}>{formatDuration(t.runtimeMs)}</td>
-            <td className={styles.num}>{t.retries ?? 0}</td>
+    <div className={styles.scroll}>
+      <table className={styles.table} aria-label="Tasks">
+        <thead>
+          <tr>
+            <th>State</th>
+            <th>Task</th>
+            <th>Engine</th>
+            <th>Queue</th>
+            <th>Worker</th>
+            <th>Seen</th>
+            <th className={styles.num}>Wait</th>
+            <th className={styles.num}>Runtime</th>
+            <th className={styles.num}>Retries</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {tasks.map((t) => (
+            <tr key={`${t.engine}/${t.taskId}`} data-testid="task-row">
+              <td>
+                <StateBadge state={t.state} />
+              </td>
+              <td className={styles.task}>
+                <TextLink href={taskUrl(t.engine, t.taskId) + suffix} inline={false}>
+                  {t.name ?? '(unnamed)'}
+                </TextLink>
+                <div className={styles.id}>
+                  {t.taskId}
+                  {t.exception && (
+                    <Tooltip content={t.exception}>
+                      <span className={styles.exception}> · {t.exception.split('\n')[0]!.slice(0, 80)}</span>
+                    </Tooltip>
+                  )}
+                </div>
+              </td>
+              <td>{t.engine}</td>
+              <td>{t.queue ?? '—'}</td>
+              <td className={styles.worker}>{t.worker ?? '—'}</td>
+              <td className={styles.time}>{formatTime(t.firstSeenAt)}</td>
+              <td className={styles.num}>{formatDuration(t.waitMs)}</td>
+              <td className={styles.num}>{formatDuration(t.runtimeMs)}</td>
+              <td className={styles.num}>{t.retries ?? 0}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
-  table: css({
-    width: '100%',
-    borderCollapse: 'collapse',
-    fontSize: theme.typography.bodySmall.fontSize,
-    'th, td': {
-      padding: theme.spacing(0.75, 1),
-      borderBottom: `1px solid ${theme.colors.border.weak}`,
-      textAlign: 'left',
-      verticalAlign: 'top',
-    },
-    th: {
-      color: theme.colors.text.secondary,
-      fontWeight: theme.typography.fontWeightMedium,
-      position: 'sticky',
-      top: 0,
-      background: theme.colors.background.primary,
-    },
-    'tbody tr:hover': { background: theme.colors.action.hover },
-  }),
-  task: css({ maxWidth: 420, overflow: 'hidden', textOverflow: 'ellipsis' }),
+  ...getTableStyles(theme),
+  task: css({ maxWidth: 320, overflow: 'hidden', textOverflow: 'ellipsis' }),
   id: css({
     color: theme.colors.text.secondary,
     fontFamily: theme.typography.fontFamilyMonospace,
@@ -89,7 +74,6 @@ const getStyles = (theme: GrafanaTheme2) => ({
     textOverflow: 'ellipsis',
   }),
   exception: css({ color: theme.colors.error.text }),
-  worker: css({ maxWidth: 200, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }),
+  worker: css({ maxWidth: 160, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }),
   time: css({ whiteSpace: 'nowrap' }),
-  num: css({ textAlign: 'right !important' as 'right', whiteSpace: 'nowrap', fontVariantNumeric: 'tabular-nums' }),
 });
