@@ -10,7 +10,7 @@ const app = new PythonApp('dramatiq', 'dramatiq_app', { Z4J_TEST_REDIS: REDIS_UR
 
 describeAgentEngine('dramatiq-rabbitmq', {
   engine: 'dramatiq',
-  transport: { amqp: AMQP_URL },
+  transport: { amqp: AMQP_URL, queue: 'z4j.events.test.dramatiq' },
   groups: true,
   startWorker: (env) => app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '2', '--queues', queue], env),
   send: (env) => app.run<Sent>('agentctl.py', [], env),

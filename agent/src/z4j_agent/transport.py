@@ -69,6 +69,52 @@ class AmqpTransport:
         self._conn = self._ch = None
 
 
+class AioPikaTransport:
+    """RabbitMQ through aio-pika, for workers that have it and not pika (taskiq-aio-pika): the
+    sender thread runs its own event loop, never the host's."""
+
+    def __init__(self, url: str, agent_id: str, queue: str) -> None:
+        import asyncio
+
+        import aio_pika
+
+        self._aio_pika = aio_pika
+        self._loop = asyncio.new_event_loop()
+        self._url = url
+        self._agent = agent_id
+        self._queue = queue
+        self._conn = None
+        self._ch = None
+
+    async def _channel(self):
+        if self._ch is None or self._ch.is_closed:
+            self._conn = await self._aio_pika.connect(self._url, timeout=3)
+            self._ch = await self._conn.channel(publisher_confirms=True)
+            await self._ch.declare_queue(self._queue, durable=True)
+        return self._ch
+
+    def send(self, body: bytes, sig: str) -> None:
+        async def publish() -> None:
+            ch = await self._channel()
+            msg = self._aio_pika.Message(body, content_type="application/json", delivery_mode=self._aio_pika.DeliveryMode.PERSISTENT,
+                                         headers={"z4j-agent": self._agent, "z4j-sig": sig})
+            await ch.default_exchange.publish(msg, routing_key=self._queue, timeout=5)
+
+        try:
+            self._loop.run_until_complete(publish())
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn, self._ch = self._conn, None, None
+        try:
+            if conn is not None and not self._loop.is_running():
+                self._loop.run_until_complete(conn.close())
+        except Exception:
+            pass
+
+
 class HttpTransport:
     def __init__(self, url: str, agent_id: str) -> None:
         self._url = url.rstrip("/") + "/api/ingest/v1/batches"
@@ -101,5 +147,10 @@ def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, pro
     if kind == "redis":
         return RedisStreamTransport(broker_url, agent_id, project, maxlen)
     if kind == "amqp":
-        return AmqpTransport(broker_url.replace("pyamqp://", "amqp://", 1), agent_id, amqp_queue)
+        url = broker_url.replace("pyamqp://", "amqp://", 1)
+        try:
+            import pika  # noqa: F401
+        except ImportError:
+            return AioPikaTransport(url, agent_id, amqp_queue)
+        return AmqpTransport(url, agent_id, amqp_queue)
     return HttpTransport(http_url, agent_id)

@@ -29,8 +29,11 @@ export interface Sent {
 
 export interface EngineUnderTest {
   engine: Engine;
-  /** Where the agents publish: the service consumes this Redis stream or RabbitMQ queue. */
-  transport: { redis: string } | { amqp: string };
+  /**
+   * Where the agents publish: the service consumes this Redis stream, or this RabbitMQ server's
+   * `queue` (one per test file: files run in parallel and must not take each other's batches).
+   */
+  transport: { redis: string } | { amqp: string; queue: string };
   /** Starts a worker with the agent on (env holds the Z4J_* settings). */
   startWorker(env: Record<string, string>): PyProcess;
   /** Sends every scenario through a producer with the agent on. */
@@ -89,7 +92,8 @@ export function describeAgentEngine(label: string, e: EngineUnderTest): void {
     beforeAll(async () => {
       const where = 'redis' in e.transport
         ? { Z4J_AGENT_REDIS_URLS: [e.transport.redis] }
-        : { Z4J_AGENT_AMQP_URLS: [e.transport.amqp] };
+        : { Z4J_AGENT_AMQP_URLS: [e.transport.amqp], Z4J_AGENT_AMQP_QUEUE: e.transport.queue };
+      if ('queue' in e.transport) env.Z4J_AMQP_QUEUE = e.transport.queue;
       svc = await startService(loadConfig({}, {
         PORT: 0, HOST: '127.0.0.1', DATABASE_URL: await createTestDatabase(`agent_${label}`),
         ...where, Z4J_AGENT_KEYS: [agentKeyEntry(agent)], Z4J_CELERY_BROKERS: [],

@@ -1,0 +1,222 @@
+"""taskiq: add the middleware to the broker, in producers and workers:
+
+    broker = ListQueueBroker(url).with_middlewares(z4j_agent.taskiq.Z4jMiddleware())
+
+Built on taskiq's middleware hooks. A retry middleware (SimpleRetryMiddleware,
+SmartRetryMiddleware) re-sends a failed task under its own id from inside the failing run: the
+agent sees that send and reports the run as retried, not failed. A task's labels travel in its
+events (`labels`); tasks sent from inside a running task get the labels `z4j_parent_id` and
+`z4j_root_id`, so their links survive the trip to whichever worker runs them."""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import threading
+import time
+from typing import Any
+
+from ._common import InFlight, clean, exception_text, guarded, redis_url, require, traceback_text, worker_name
+from .core import get_agent
+
+ENGINE = "taskiq"
+MIN_VERSION = (0, 11)
+
+# Labels that describe one delivery or the agent's own links: not part of a retry's call.
+_AGENT_LABELS = ("z4j_parent_id", "z4j_root_id", "_retries")
+
+# (task id, root id, attempt) of the run in progress in this context
+_current: contextvars.ContextVar[tuple[str, str, int] | None] = contextvars.ContextVar("z4j_taskiq_task", default=None)
+
+try:
+    import taskiq
+    from taskiq.abc.middleware import TaskiqMiddleware as _Base
+except ImportError:  # the module imports without taskiq; using the middleware needs it
+    taskiq = None
+    _Base = object
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("taskiq")
+    except Exception:
+        return "0"
+
+
+def broker_url(broker: Any) -> str:
+    pool = getattr(broker, "connection_pool", None)  # taskiq-redis
+    if pool is not None:
+        return redis_url(type("_Client", (), {"connection_pool": pool})())
+    url = getattr(broker, "url", None)  # taskiq-aio-pika
+    return str(url) if url else ""
+
+
+def _queue_of(broker: Any, message: Any) -> str | None:
+    labels = message.labels or {}
+    q = labels.get("queue_name") or getattr(broker, "queue_name", None)
+    if not q:
+        queues = getattr(broker, "_task_queues", None) or []
+        q = (queues[0].routing_key or queues[0].name) if len(queues) == 1 else None
+    return str(q) if q else None
+
+
+class Z4jMiddleware(_Base):  # type: ignore[misc]
+    def __init__(self, **agent_options: Any) -> None:
+        if taskiq is None:
+            raise RuntimeError("z4j_agent.taskiq needs taskiq installed (pip install 'z4j-agent[taskiq]')")
+        require(ENGINE, _version(), MIN_VERSION)
+        super().__init__()
+        self._options = agent_options
+        self._agent = None
+        self._lock = threading.Lock()
+        self._sent_at: dict[str, float] = {}
+        # Keyed by (task id, attempt): a retried task's next run can start before this one ends.
+        self._running: dict[tuple[str, int], float] = {}
+        self._retrying: set[tuple[str, int]] = set()
+        self._errors: dict[tuple[str, int], BaseException] = {}
+        self._flight = InFlight()
+        self._worker = worker_name(ENGINE)
+        self._stop_heartbeat = None
+
+    @property
+    def agent(self) -> Any:
+        if self._agent is None:
+            self._agent = get_agent(broker_url=broker_url(self.broker), **self._options)
+        return self._agent
+
+    # ---- lifecycle of the broker -------------------------------------------------------------
+
+    def startup(self) -> None:
+        guarded(self._startup)()
+
+    def _startup(self) -> None:
+        if not self.broker.is_worker_process:
+            return
+        self._worker = worker_name(ENGINE)
+        self.agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"taskiq {_version()}"})
+        self._stop_heartbeat = self.agent.start_heartbeat(ENGINE, self._worker, lambda: self._flight.stats(None))
+        atexit.register(guarded(self._offline))
+        import multiprocessing.util  # taskiq's worker processes may leave through os._exit
+
+        multiprocessing.util.Finalize(None, guarded(self._offline), exitpriority=100)
+
+    def shutdown(self) -> None:
+        guarded(self._offline)()
+        if self._agent is not None:
+            guarded(self._agent.flush)(self._agent.config.exit_flush_timeout if self._agent.config else 0)
+
+    def _offline(self) -> None:
+        with self._lock:
+            stop, self._stop_heartbeat = self._stop_heartbeat, None
+        if stop is None:
+            return
+        stop()
+        self.agent.worker_event(ENGINE, "worker-offline", self._worker, fields=self._flight.stats(None))
+        self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
+
+    # ---- producer ------------------------------------------------------------------------------
+
+    def pre_send(self, message: Any) -> Any:
+        guarded(self._pre_send)(message)
+        return message
+
+    def _pre_send(self, message: Any) -> None:
+        current = _current.get()
+        with self._lock:
+            self._sent_at[message.task_id] = time.time()
+            if current is not None and current[0] == message.task_id:
+                self._retrying.add((current[0], current[2]))  # a retry middleware re-sending the running task
+                return
+        if current is not None and "z4j_parent_id" not in message.labels:
+            message.labels["z4j_parent_id"] = current[0]
+            message.labels["z4j_root_id"] = current[1]
+
+    def post_send(self, message: Any) -> None:
+        guarded(self._post_send)(message)
+
+    def _post_send(self, message: Any) -> None:
+        with self._lock:
+            at = self._sent_at.pop(message.task_id, None)
+        attempt = _attempt(message)
+        fields = {**self._fields(message), "args": list(message.args), "kwargs": dict(message.kwargs)}
+        payload = self._payload(message) if attempt == 0 else None
+        self.agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
+
+    def _payload(self, message: Any) -> dict[str, Any]:
+        labels = {k: v for k, v in (message.labels or {}).items() if k not in _AGENT_LABELS}
+        return {"name": message.task_name, "args": list(message.args), "kwargs": dict(message.kwargs), "queue": _queue_of(self.broker, message), "options": {"labels": labels}}
+
+    def _fields(self, message: Any) -> dict[str, Any]:
+        labels = message.labels or {}
+        user_labels = {k: v for k, v in labels.items() if k not in _AGENT_LABELS}
+        return clean({
+            "name": message.task_name, "queue": _queue_of(self.broker, message), "retries": _attempt(message),
+            "parentId": labels.get("z4j_parent_id"), "rootId": labels.get("z4j_root_id"), "labels": user_labels or None,
+        })
+
+    # ---- worker --------------------------------------------------------------------------------
+
+    def pre_execute(self, message: Any) -> Any:
+        guarded(self._pre_execute)(message)
+        return message
+
+    def _pre_execute(self, message: Any) -> None:
+        labels = message.labels or {}
+        attempt = _attempt(message)
+        _current.set((message.task_id, labels.get("z4j_root_id") or message.task_id, attempt))
+        with self._lock:
+            self._running[(message.task_id, attempt)] = time.monotonic()
+        self._flight.start()
+        fields, payload = self._fields(message), None
+        if _attempt(message) == 0:  # the producer may have had no agent: the worker's copy (first write wins)
+            fields.update(args=list(message.args), kwargs=dict(message.kwargs))
+            payload = self._payload(message)
+        self.agent.task_event(ENGINE, "started", message.task_id, fields=fields, payload=payload, worker=self._worker)
+
+    def on_error(self, message: Any, result: Any, exception: BaseException) -> None:
+        current = _current.get()
+        with self._lock:
+            self._errors[(message.task_id, current[2] if current else _attempt(message))] = exception
+
+    def post_execute(self, message: Any, result: Any) -> None:
+        guarded(self._post_execute)(message, result)
+
+    def _post_execute(self, message: Any, result: Any) -> None:
+        current = _current.get()
+        # The label, unless a retry middleware bumped it on this very message: the context knows.
+        attempt = current[2] if current is not None and current[0] == message.task_id else _attempt(message)
+        key = (message.task_id, attempt)
+        with self._lock:
+            start = self._running.pop(key, None)
+            exc = self._errors.pop(key, None)
+            retrying = key in self._retrying
+            self._retrying.discard(key)
+        _current.set(None)
+        runtime = getattr(result, "execution_time", None)
+        if runtime is None and start is not None:
+            runtime = round(time.monotonic() - start, 6)
+        fields = {**self._fields(message), "retries": attempt}
+        failed = bool(getattr(result, "is_err", False))
+        self._flight.end(failed=failed)
+        if not failed:
+            fields.update(result=getattr(result, "return_value", None), runtime=runtime)
+            self.agent.task_event(ENGINE, "succeeded", message.task_id, fields=clean(fields), worker=self._worker)
+            return
+        exc = exc or getattr(result, "error", None)
+        fields.update(exception=exception_text(exc), traceback=traceback_text(exc))
+        if retrying:
+            self.agent.task_event(ENGINE, "retried", message.task_id, fields=clean(fields), worker=self._worker)
+        else:
+            fields["runtime"] = runtime
+            if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":
+                fields["timedOut"] = True
+            self.agent.task_event(ENGINE, "failed", message.task_id, fields=clean(fields), worker=self._worker)
+
+
+def _attempt(message: Any) -> int:
+    try:
+        return int((message.labels or {}).get("_retries", 0) or 0)
+    except (TypeError, ValueError):
+        return 0

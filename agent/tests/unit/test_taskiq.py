@@ -1,0 +1,90 @@
+"""z4j_agent.taskiq with taskiq's InMemoryBroker (tasks run in this process)."""
+import asyncio
+
+import pytest
+
+taskiq = pytest.importorskip("taskiq")
+from taskiq import InMemoryBroker, SimpleRetryMiddleware  # noqa: E402
+
+from z4j_agent.taskiq import Z4jMiddleware  # noqa: E402
+
+SECRET = "hunter2-secret"
+
+
+def make_broker():
+    broker = InMemoryBroker().with_middlewares(SimpleRetryMiddleware(default_retry_count=3), Z4jMiddleware())
+    runs = {}
+
+    @broker.task(task_name="add")
+    async def add(x, y, password=None):
+        return x + y
+
+    @broker.task(task_name="fail")
+    async def fail(message):
+        raise ValueError(message)
+
+    @broker.task(task_name="flaky", retry_on_error=True, max_retries=3)
+    async def flaky(key):
+        runs[key] = runs.get(key, 0) + 1
+        if runs[key] == 1:
+            raise RuntimeError(f"first attempt of {key}")
+        return "ok"
+
+    @broker.task(task_name="spawn", tag="blue")
+    async def spawn():
+        return (await add.kiq(1, 2)).task_id
+
+    return broker, {"add": add, "fail": fail, "flaky": flaky, "spawn": spawn}
+
+
+def run(coro_fn):
+    async def main():
+        broker, t = make_broker()
+        broker.is_worker_process = True  # the in-memory broker is producer and worker at once
+        await broker.startup()
+        try:
+            out = await coro_fn(t)
+            await broker.wait_all()
+            await asyncio.sleep(0.05)
+            return out
+        finally:
+            await broker.shutdown()
+
+    return asyncio.run(main())
+
+
+def test_success_failure(captured):
+    async def go(t):
+        return (await t["add"].kiq(2, 3, password=SECRET)).task_id, (await t["fail"].kiq("boom")).task_id
+
+    ok, bad = run(go)
+    assert captured.kinds(ok) == ["enqueued", "started", "succeeded"]
+    enq = captured.of(ok, "enqueued")
+    assert enq["payload"] == {"name": "add", "args": [2, 3], "kwargs": {"password": SECRET}, "queue": None, "options": {"labels": {}}}
+    assert enq["fields"]["kwargs"] == {"password": "[redacted]"}
+    assert captured.of(ok, "succeeded")["fields"]["result"] == 5
+    f = captured.of(bad, "failed")["fields"]
+    assert f["exception"] == "ValueError: boom" and "Traceback" in f["traceback"]
+
+
+def test_retry_by_the_retry_middleware(captured):
+    async def go(t):
+        return (await t["flaky"].kiq("k")).task_id
+
+    tid = run(go)
+    evs = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == tid]
+    assert ("retried", 0) in evs and ("started", 1) in evs and evs[-1] == ("succeeded", 1)
+    assert "failed" not in [k for k, _ in evs]
+    assert captured.of(tid, "retried")["fields"]["labels"] == {"retry_on_error": True, "max_retries": 3}
+
+
+def test_a_task_sent_by_a_task_is_its_child_and_labels_travel(captured):
+    async def go(t):
+        return (await t["spawn"].kiq()).task_id
+
+    parent = run(go)
+    child = captured.of(parent, "succeeded")["fields"]["result"]
+    f = captured.of(child, "enqueued")["fields"]
+    assert f["parentId"] == parent and f["rootId"] == parent
+    assert captured.of(parent, "started")["fields"]["labels"] == {"tag": "blue"}
+    assert captured.workers("worker-online") and captured.workers("worker-offline")
