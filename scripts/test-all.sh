@@ -29,9 +29,18 @@ if [ -f plugin/package.json ]; then
 fi
 
 step "Python tests (pytest)"
+# The agent's core (and anything else in agent/ or tests/) in the celery venv; each engine's
+# agent integration (agent/tests/unit/test_<engine>.py) in that engine's own venv.
+engine_tests=(rq dramatiq huey arq taskiq)
+ignore=()
+for e in "${engine_tests[@]}"; do ignore+=(--ignore="agent/tests/unit/test_$e.py"); done
 py_tests=$(find agent tests -name 'test_*.py' -not -path '*/node_modules/*' 2>/dev/null | head -n 1)
 if [ -n "$py_tests" ]; then
-  .venvs/celery/bin/python -m pytest -q --junitxml="$RESULTS/pytest.xml" agent tests || status=1
+  .venvs/celery/bin/python -m pytest -q --junitxml="$RESULTS/pytest-celery.xml" "${ignore[@]}" agent tests || status=1
+  for e in "${engine_tests[@]}"; do
+    [ -f "agent/tests/unit/test_$e.py" ] || continue
+    .venvs/$e/bin/python -m pytest -q --junitxml="$RESULTS/pytest-$e.xml" "agent/tests/unit/test_$e.py" || status=1
+  done
 else
   echo "no Python tests in agent/ or tests/ yet"
 fi
