@@ -22,3 +22,15 @@ jest.mock('@grafana/runtime', () => ({
   ...jest.requireActual('@grafana/runtime'),
   PluginPage: jest.requireActual('./src/test/PluginPageStub').PluginPageStub,
 }));
+
+// jsdom has no IntersectionObserver; @grafana/ui's scroll indicators (Select menus) use it.
+if (typeof globalThis.IntersectionObserver !== 'function') {
+  globalThis.IntersectionObserver = class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+    takeRecords() {
+      return [];
+    }
+  };
+}

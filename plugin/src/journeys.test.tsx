@@ -118,3 +118,27 @@ describe('bulk actions', () => {
     expect(screen.queryByRole('button', { name: /bulk actions/i })).not.toBeInTheDocument();
   });
 });
+
+describe('workers', () => {
+  test('an Operator sets autoscale bounds on a worker and sees the outcome', async () => {
+    const backend = fakeService('operator');
+    const { user } = render(<App {...props} />, { route: '/workers' });
+    await user.click(await screen.findByRole('button', { name: /control/i }, PAGE_LOAD));
+    const dialog = await screen.findByRole('dialog');
+    await user.click(within(dialog).getByLabelText('Action'));
+    await user.click(await screen.findByText('Set autoscale bounds'));
+    await user.type(within(dialog).getByLabelText('Maximum'), '8');
+    await user.type(within(dialog).getByLabelText('Minimum'), '2');
+    await user.click(within(dialog).getByRole('button', { name: 'Send to the worker' }));
+
+    expect(await within(dialog).findByRole('status', { name: 'Set autoscale bounds: succeeded' })).toBeInTheDocument();
+    expect(backend.commands).toEqual([expect.objectContaining({ kind: 'worker.autoscale', args: { max: 8, min: 2 } })]);
+  });
+
+  test('a Viewer sees workers but no control', async () => {
+    fakeService('viewer');
+    render(<App {...props} />, { route: '/workers' });
+    expect(await screen.findByText('celery@w1', undefined, PAGE_LOAD)).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /control|shut down/i })).not.toBeInTheDocument();
+  });
+});

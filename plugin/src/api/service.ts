@@ -69,6 +69,8 @@ export function newIdempotencyKey(): string {
 // ---- reading ------------------------------------------------------------------------------
 
 export const getMe = (project?: string) => get<Me>('/me', { project });
+export const listProjects = () =>
+  get<{ projects: Array<{ slug: string; name: string; role: ProjectRole }> }>('/projects');
 export const getCapabilities = () => get<Capabilities>('/capabilities');
 export const listTasks = (params: Params) => get<TaskPage>('/tasks', params);
 export const getTask = (engine: string, taskId: string, project?: string) =>

@@ -30,9 +30,29 @@ const SessionContext = createContext<Session>({
   allows: () => false,
 });
 
+const LAST_PROJECT = 'z4j.lastProject';
+
+/** Remembers the project the user picked, for pages opened without `?project=` (e.g. from the nav). */
+export function rememberProject(slug: string | undefined) {
+  try {
+    slug ? window.localStorage.setItem(LAST_PROJECT, slug) : window.localStorage.removeItem(LAST_PROJECT);
+  } catch {
+    /* storage disabled: the URL still carries the project */
+  }
+}
+
+function lastProject(): string | undefined {
+  try {
+    return window.localStorage.getItem(LAST_PROJECT) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [params] = useSearchParams();
-  const project = params.get('project') ?? undefined;
+  // The URL wins (a shared link shows what its sender saw); else the last project picked here.
+  const project = params.get('project') ?? lastProject();
   const me = useAsync(() => getMe(project), [project]);
   const caps = useAsync(() => getCapabilities(), []);
 

@@ -56,6 +56,8 @@ const capabilities: Capabilities = {
     { capability: 'task.terminate', label: 'Terminate', engines: { celery: { via: 'broker' }, rq: null } },
     { capability: 'queue.purge', label: 'Purge', engines: { celery: { via: 'broker' }, rq: { via: 'broker' } } },
     { capability: 'worker.shutdown', label: 'Shutdown', engines: { celery: { via: 'broker' }, rq: null } },
+    { capability: 'worker.autoscale', label: 'Autoscale', engines: { celery: { via: 'broker' }, rq: null } },
+    { capability: 'worker.pool_grow', label: 'Grow', engines: { celery: { via: 'broker' }, rq: null } },
   ],
 };
 
@@ -193,6 +195,27 @@ export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
       });
     },
   };
+  for (const action of ['autoscale', 'pool_grow']) {
+    routes[`POST ${url(`/workers/celery/${encodeURIComponent('celery@w1')}/actions/${action}`)}`] = (r) => {
+      if (!allows('operator')) {
+        return forbidden();
+      }
+      const command: Command = {
+        id: commands.length + 1,
+        kind: `worker.${action}`,
+        engine: 'celery',
+        target: 'celery@w1',
+        args: r.data as Record<string, unknown>,
+        state: 'succeeded',
+        outcome: null,
+        requestedBy: `${role}-user`,
+        createdAt: at(5),
+        updatedAt: at(5),
+      };
+      commands.push(command);
+      return reply({ command }, 202);
+    };
+  }
   for (const t of tasks) {
     routes[`GET ${url(`/tasks/${t.engine}/${t.taskId}`)}`] = () => reply(detail(t));
     routes[`GET ${url(`/tasks/${t.engine}/${t.taskId}/graph`)}`] = () => reply(graphOf(t, tasks));

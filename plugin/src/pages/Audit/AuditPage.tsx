@@ -3,7 +3,8 @@
 import React, { useEffect, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
-import { Alert, Badge, Button, Field, Input, Select, Stack } from '@grafana/ui';
+import { Alert, Badge, Button, Field, Input, Select, Stack, TimeRangePicker } from '@grafana/ui';
+import { fromTimeRange, toTimeRange } from '../Tasks/filters';
 import { listAudit, verifyAudit } from '../../api/service';
 import type { AuditEntry } from '../../api/types';
 import { toApiRequestError, type ApiRequestError } from '../../api/client';
@@ -30,9 +31,12 @@ function AuditPage() {
       action: params.get('action') ?? '',
       target: params.get('target') ?? '',
       outcome: params.get('outcome') ?? '',
+      from: params.get('from') ?? 'now-7d',
+      to: params.get('to') ?? 'now',
     }),
     [params]
   );
+  const range = toTimeRange(filters);
   const [entries, setEntries] = useState<AuditEntry[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<ApiRequestError | null>(null);
@@ -43,7 +47,14 @@ function AuditPage() {
     setLoading(true);
     setError(null);
     try {
-      const page = await listAudit({ ...filters, project, limit: 100, cursor: after });
+      const page = await listAudit({
+        ...filters,
+        from: range.from.valueOf(),
+        to: range.to.valueOf(),
+        project,
+        limit: 100,
+        cursor: after,
+      });
       setEntries((prev) => (after ? [...prev, ...page.entries] : page.entries));
       setCursor(page.nextCursor);
     } catch (e) {
@@ -90,6 +101,22 @@ function AuditPage() {
             />
           </Field>
         ))}
+        <Field label="Time range">
+          <TimeRangePicker
+            value={range}
+            onChange={(r) => {
+              const next = new URLSearchParams(params);
+              const t = fromTimeRange(r);
+              next.set('from', t.from);
+              next.set('to', t.to);
+              setParams(next);
+            }}
+            onChangeTimeZone={() => undefined}
+            onMoveBackward={() => undefined}
+            onMoveForward={() => undefined}
+            onZoom={() => undefined}
+          />
+        </Field>
         <Field label="Outcome">
           <Select
             inputId="audit-outcome"

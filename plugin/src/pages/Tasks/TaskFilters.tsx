@@ -15,6 +15,8 @@ import {
 } from '@grafana/ui';
 import { listTaskNames } from '../../api/service';
 import { ENGINES, TASK_STATES } from '../../api/types';
+import { useSession } from '../../hooks/useSession';
+import { ProjectPicker } from '../../components/common/ProjectPicker';
 import { fromTimeRange, toTimeRange, type TaskFilterValues } from './filters';
 
 const engineOptions = ENGINES.map((e) => ({ value: e, label: e }));
@@ -27,6 +29,7 @@ interface Props {
 
 export function TaskFilters({ filters, onChange }: Props) {
   const styles = useStyles2(getStyles);
+  const { project } = useSession();
   const set = (patch: Partial<TaskFilterValues>) => onChange({ ...filters, ...patch });
   const range = toTimeRange(filters);
   const shift = (direction: -1 | 1) => {
@@ -40,13 +43,16 @@ export function TaskFilters({ filters, onChange }: Props) {
   };
 
   const loadNames = async (input: string): Promise<Array<ComboboxOption<string>>> => {
-    const { names } = await listTaskNames(input, filters.project);
+    const { names } = await listTaskNames(input, project);
     return names.map((n) => ({ value: n, label: n }));
   };
 
   return (
     <div className={styles.bar} role="search" aria-label="Task filters">
       <Stack gap={1} wrap="wrap" alignItems="flex-end">
+        <div className={styles.field}>
+          <ProjectPicker />
+        </div>
         <Field label="Engine" className={styles.field}>
           <MultiCombobox
             id="filter-engine"
@@ -158,5 +164,5 @@ function CommitInput(props: {
 
 const getStyles = (theme: GrafanaTheme2) => ({
   bar: css({ marginBottom: theme.spacing(2) }),
-  field: css({ marginBottom: 0 }),
+  field: css({ marginBottom: 0, '& > div': { marginBottom: 0 } }),
 });

@@ -24,7 +24,7 @@ function TasksPage() {
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => readFilters(params), [params]);
   const query = useMemo(() => toQuery(filters), [filters]);
-  const { allows } = useSession();
+  const { allows, project } = useSession();
 
   const [tasks, setTasks] = useState<Task[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -40,7 +40,7 @@ function TasksPage() {
     setLoading(true);
     setError(null);
     try {
-      const page = await listTasks({ ...query, project: filters.project, limit: PAGE_SIZE });
+      const page = await listTasks({ ...query, project, limit: PAGE_SIZE });
       if (mine === generation.current) {
         setTasks(page.tasks);
         setCursor(page.nextCursor);
@@ -55,7 +55,7 @@ function TasksPage() {
         setLoading(false);
       }
     }
-  }, [query, filters.project]);
+  }, [query, project]);
 
   useEffect(() => {
     // A new filter set starts a request; its first setState marks the list as loading.
@@ -70,7 +70,7 @@ function TasksPage() {
     const mine = generation.current;
     setLoadingMore(true);
     try {
-      const page = await listTasks({ ...query, project: filters.project, limit: PAGE_SIZE, cursor });
+      const page = await listTasks({ ...query, project, limit: PAGE_SIZE, cursor });
       if (mine === generation.current) {
         setTasks((prev) => [...prev, ...page.tasks.filter((t) => !prev.some((p) => keyOf(p) === keyOf(t)))]);
         setCursor(page.nextCursor);
@@ -90,7 +90,7 @@ function TasksPage() {
       const mine = generation.current;
       try {
         const live = toQuery(filters);
-        const page = await listTasks({ ...live, project: filters.project, limit: PAGE_SIZE });
+        const page = await listTasks({ ...live, project, limit: PAGE_SIZE });
         if (mine !== generation.current) {
           return;
         }
@@ -162,7 +162,7 @@ function TasksPage() {
           )}
         </Empty>
       )}
-      {tasks.length > 0 && <TaskTable tasks={tasks} project={filters.project} />}
+      {tasks.length > 0 && <TaskTable tasks={tasks} project={project} />}
       {cursor && tasks.length > 0 && (
         <Stack justifyContent="center">
           <Button
@@ -178,7 +178,7 @@ function TasksPage() {
       {bulkOpen && (
         <BulkActionsModal
           filters={query}
-          project={filters.project}
+          project={project}
           onClose={() => {
             setBulkOpen(false);
             loadFirst();

@@ -1,8 +1,9 @@
 // Workers: who is online, heartbeats, concurrency and load, and the control actions the
 // engine and the user's role allow (shutdown needs Admin).
-import React from 'react';
+import React, { useState } from 'react';
 import { PluginPage } from '@grafana/runtime';
-import { Badge, Stack } from '@grafana/ui';
+import { Badge, Button, Stack } from '@grafana/ui';
+import { controlActionsFor, WorkerControlModal } from './WorkerControl';
 import { listWorkers, runWorkerAction } from '../../api/service';
 import type { Worker } from '../../api/types';
 import { ActionButton } from '../../components/common/ActionButton';
@@ -54,35 +55,24 @@ function WorkersPage() {
 
 function WorkerActions({ worker, onDone }: { worker: Worker; onDone: () => void }) {
   const { can, allows, project } = useSession();
+  const [controlling, setControlling] = useState(false);
   if (!worker.online) {
     return null;
   }
-  const run =
-    (action: string, args: Record<string, unknown> = {}) =>
-    (key: string) =>
-      runWorkerAction(worker.engine, worker.hostname, action, args, key, project);
   return (
     <Stack gap={1}>
-      {allows('operator') && can(worker.engine, 'worker.pool_grow') && (
-        <ActionButton
-          label="Grow pool"
-          icon="plus"
-          title="Grow the pool?"
-          body={`${worker.hostname} will start one more process.`}
-          confirmText="Grow"
-          run={run('pool_grow', { n: 1 })}
-          onSettled={onDone}
-        />
+      {allows('operator') && controlActionsFor(can, worker.engine).length > 0 && (
+        <Button size="sm" variant="secondary" icon="sliders-v-alt" onClick={() => setControlling(true)}>
+          Control…
+        </Button>
       )}
-      {allows('operator') && can(worker.engine, 'worker.pool_shrink') && (
-        <ActionButton
-          label="Shrink pool"
-          icon="minus"
-          title="Shrink the pool?"
-          body={`${worker.hostname} will stop one process once it is idle.`}
-          confirmText="Shrink"
-          run={run('pool_shrink', { n: 1 })}
-          onSettled={onDone}
+      {controlling && (
+        <WorkerControlModal
+          worker={worker}
+          onClose={() => {
+            setControlling(false);
+            onDone();
+          }}
         />
       )}
       {allows('admin') && can(worker.engine, 'worker.shutdown') && (
@@ -93,7 +83,7 @@ function WorkerActions({ worker, onDone }: { worker: Worker; onDone: () => void 
           title={`Shut down ${worker.hostname}?`}
           body="The worker finishes its running tasks (warm shutdown) and exits. Whatever supervises it decides whether it comes back."
           confirmText="Shut down"
-          run={run('shutdown')}
+          run={(key) => runWorkerAction(worker.engine, worker.hostname, 'shutdown', {}, key, project)}
           onSettled={onDone}
         />
       )}
