@@ -1,26 +1,26 @@
-// What to paste into a worker to turn the agent on, per engine (see agent/README.md).
+// What to paste into a worker to turn the agent on, per engine (the same as agent/README.md).
 export const AGENT_SNIPPETS: Record<string, string> = {
-  celery: `# celery_app.py, after app = Celery(...)
+  celery: `# next to app = Celery(...), in producers and workers
 import z4j_agent.celery
 z4j_agent.celery.install(app)
-# and start workers with events on: celery -A celery_app worker -E`,
-  rq: `# run workers with the z4j worker class
-rq worker -w z4j_agent.rq.Z4jWorker default`,
-  dramatiq: `# where the broker is set up
-from z4j_agent.dramatiq import Z4jMiddleware
-broker.add_middleware(Z4jMiddleware())`,
-  huey: `# next to huey = RedisHuey(...)
+# start workers with task events on: celery -A proj worker -E`,
+  rq: `# workers
+rq worker -w z4j_agent.rq.Z4jWorker high default
+# processes that enqueue
+import z4j_agent.rq
+z4j_agent.rq.install()`,
+  dramatiq: `# where the broker is set up, in producers and workers
+import z4j_agent.dramatiq
+broker.add_middleware(z4j_agent.dramatiq.Z4jMiddleware())`,
+  huey: `# next to huey = RedisHuey(...), in producers and the consumer
 import z4j_agent.huey
 z4j_agent.huey.install(huey)`,
-  arq: `# your worker settings module
-import z4j_agent.arq
-
-@z4j_agent.arq.instrument
-class WorkerSettings:
-    functions = [...]`,
-  taskiq: `# where the broker is set up
-from z4j_agent.taskiq import Z4jMiddleware
-broker = broker.with_middlewares(Z4jMiddleware())`,
+  arq: `import z4j_agent.arq
+z4j_agent.arq.instrument(WorkerSettings)   # workers
+z4j_agent.arq.install()                    # producers: every ArqRedis.enqueue_job`,
+  taskiq: `import z4j_agent.taskiq
+broker = ListQueueBroker("redis://localhost:6379/0").with_middlewares(
+    z4j_agent.taskiq.Z4jMiddleware())`,
 };
 
 export function agentEnv(agentId: string, secret: string, project: string): string {
