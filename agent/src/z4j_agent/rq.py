@@ -92,7 +92,8 @@ def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) ->
     status = job.get_status(refresh=False)
     if status is not None and str(getattr(status, "value", status)) == "deferred":
         fields["deferred"] = True
-    agent.task_event(ENGINE, "enqueued", job.id, fields=clean(fields), payload=_payload(job, queue_name), func=_func(job))
+    # No func here: resolving it would import the job's module in a producer that may not have it.
+    agent.task_event(ENGINE, "enqueued", job.id, fields=clean(fields), payload=_payload(job, queue_name))
 
 
 def _func(job: Any) -> Any:
@@ -108,16 +109,21 @@ def _wrap_queue_methods(target: Any, agent: Agent) -> None:
     enqueue_job, schedule_job = target.enqueue_job, target.schedule_job
     is_class = isinstance(target, type)
 
+    def call(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        rest = args[1:] if is_class else args
+        return (args[0] if is_class else target), (rest[0] if rest else kwargs.get("job"))
+
     def wrapped_enqueue_job(*args: Any, **kwargs: Any) -> Any:
-        queue, job = (args[0], args[1]) if is_class else (target, args[0])
+        queue, job = call(args, kwargs)
         guarded(_link_new_job)(job, queue)
         out = enqueue_job(*args, **kwargs)
         record_enqueued(agent, out if out is not None else job, queue.name)
         return out
 
     def wrapped_schedule_job(*args: Any, **kwargs: Any) -> Any:
-        queue, job = (args[0], args[1]) if is_class else (target, args[0])
-        when = args[2] if len(args) > 2 else kwargs.get("datetime")
+        queue, job = call(args, kwargs)
+        rest = args[2:] if is_class else args[1:]
+        when = rest[0] if rest else kwargs.get("datetime")
         guarded(_link_new_job)(job, queue)
         out = schedule_job(*args, **kwargs)
         record_enqueued(agent, job, queue.name, when)

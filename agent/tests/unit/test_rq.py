@@ -84,3 +84,18 @@ def test_install_queue_records_only_that_queue(captured):
     job = q.enqueue("rq_jobs.add", 1, 2)
     assert captured.kinds(job.id) == ["enqueued"]
     q.empty()
+
+
+def test_a_scheduled_job_is_enqueued_with_its_eta(queue, captured):
+    from datetime import timedelta
+
+    job = queue.enqueue_in(timedelta(minutes=5), "rq_jobs.add", 1, 2)
+    enq = captured.of(job.id, "enqueued")
+    assert enq["fields"]["eta"] and enq["payload"]["args"] == [1, 2]
+    job.delete()
+
+
+def test_a_producer_never_imports_the_job_function(queue, captured):
+    job = queue.enqueue("module_that_does_not_exist.func", 1)
+    assert captured.kinds(job.id) == ["enqueued"]
+    job.delete()
