@@ -210,7 +210,8 @@ class Z4jWorkerMixin:
             return super().perform_job(job, queue)
         finally:
             if self.is_horse:  # the horse leaves with os._exit: no atexit, so deliver now
-                self._z4j.flush(self._z4j.config.exit_flush_timeout if self._z4j.config else 0)
+                # Bounded tighter than at exit: with the broker down, every job would wait this long.
+                self._z4j.flush(min(self._z4j.config.exit_flush_timeout, 0.5) if self._z4j.config else 0)
 
     @guarded
     def _z4j_started(self, job: Any, queue: Any) -> None:
