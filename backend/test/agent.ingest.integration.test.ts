@@ -11,7 +11,7 @@ import { payloadAad } from '../src/actions/payloads.js';
 import { loadConfig } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
 import { agentKeyEntry, batchOf, lifecycle, testAgent, xaddBatch } from './helpers/agentBatches.js';
-import { TEST_PROXY_SECRET } from './helpers/auth.js';
+import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { createTestDatabase } from './helpers/storage.js';
 import { eventually, sleep } from './helpers/wait.js';
 
@@ -148,6 +148,19 @@ describe('agent delivery', () => {
     await eventually(async () => {
       const s = (await svc.db.query<{ dropped: string; last_seq: string }>('SELECT dropped, last_seq FROM agent_status WHERE agent_id = $1', [agent.id])).rows[0];
       expect(s && [Number(s.dropped), Number(s.last_seq)]).toEqual([17, 99]);
+    }, 30_000, 200);
+  });
+
+  test('a worker heartbeat from an agent shows its concurrency, dropped events and the day\'s failures', async () => {
+    const worker = `w-${randomUUID().slice(0, 6)}@agent`;
+    const at = Date.now();
+    const heartbeat = { v: 1, id: randomUUID(), type: 'worker', engine: 'rq', project, kind: 'worker-heartbeat', worker, occurredAt: at, fields: { freq: 2, active: 1, processed: 40, concurrency: 4, dropped: 7 } };
+    const failed = lifecycle(agent, 'rq', randomUUID(), 'failed', { name: 'tasks.fail', args: [], kwargs: {}, queue: 'q' }, at).map((e) => ({ ...e, worker }));
+    await xaddBatch(redis, agent, batchOf(agent, [heartbeat, ...failed]));
+    await eventually(async () => {
+      const res = await fetch(`${svc.url}/api/workers?engine=rq`, { headers: authHeaders('viewer') });
+      const w = ((await res.json()) as { workers: Record<string, unknown>[] }).workers.find((x) => x.hostname === worker);
+      expect(w).toMatchObject({ online: true, active: 1, processed: 40, concurrency: 4, dropped: 7, failed24h: 1 });
     }, 30_000, 200);
   });
 });

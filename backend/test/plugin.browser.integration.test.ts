@@ -52,11 +52,12 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
   };
 
   beforeAll(async () => {
-    for (const [file, how] of [
+    const needed: [string, string][] = [
       [PLUGIN_DIST, 'npm run build -w plugin'],
       [HOST_BUNDLE, 'npm run build:test-host -w plugin'],
       [CHROMIUM, 'apt-get install chromium (scripts/setup-system.sh does)'],
-    ]) {
+    ];
+    for (const [file, how] of needed) {
       if (!existsSync(file)) throw new Error(`${file} is missing: run \`${how}\` first`);
     }
     mkdirSync(SHOTS, { recursive: true });
@@ -105,7 +106,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     await eventually(async () => {
       // The explorer refreshes itself: the failure appears without a reload.
       if (!(await row.isVisible())) throw new Error('the failed task is not listed yet');
-    }, { timeoutMs: 60_000 });
+    }, 60_000);
     await shot('01-explorer-failed');
 
     await row.click();
@@ -128,7 +129,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
       const text = await page.locator('main').innerText();
       if (!/succeeded/.test(text)) throw new Error('the retry has not succeeded yet');
       expect(text).toContain(`ok after 2 attempts`);
-    }, { timeoutMs: 60_000 });
+    }, 60_000);
     expect(await page.getByText('Retry of').isVisible()).toBe(true);
     expect(await page.getByRole('link', { name: failedId }).isVisible()).toBe(true);
     await shot('03-retry-succeeded');
@@ -141,7 +142,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     await eventually(async () => {
       await page.reload();
       for (const id of ids.chain) await page.getByTestId(`dag-node-${id}`).waitFor({ timeout: 2000 });
-    }, { timeoutMs: 60_000 });
+    }, 60_000);
     await shot('04-dag');
     await page.getByTestId(`dag-node-${ids.chain[0]}`).click();
     await page.waitForURL(`**/tasks/celery/${ids.chain[0]}`);
@@ -181,7 +182,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     await eventually(async () => {
       await page.reload();
       await page.getByText('viewer sees this').first().waitFor({ timeout: 2000 });
-    }, { timeoutMs: 60_000 });
+    }, 60_000);
     expect(await page.getByRole('button', { name: /retry|cancel|terminate/i }).count()).toBe(0);
     await shot('10-viewer-task');
 

@@ -227,7 +227,7 @@ function document(version: string) {
             children: { type: 'array', items: { type: 'object', properties: { engine: { type: 'string' }, taskId: { type: 'string' }, name: nullable('string'), state: { type: 'string' } } } },
           },
         },
-        Worker: { type: 'object', properties: { engine: { type: 'string' }, hostname: { type: 'string' }, online: { type: 'boolean' }, firstSeenAt: time, lastSeenAt: time, offlineAt: time, heartbeatS: nullable('number'), active: nullable('integer'), processed: nullable('number'), loadavg: { type: ['array', 'null'] }, pid: nullable('integer'), software: nullable('string') } },
+        Worker: { type: 'object', properties: { engine: { type: 'string' }, hostname: { type: 'string' }, online: { type: 'boolean' }, firstSeenAt: time, lastSeenAt: time, offlineAt: time, heartbeatS: nullable('number'), active: nullable('integer'), processed: nullable('number'), loadavg: { type: ['array', 'null'] }, pid: nullable('integer'), software: nullable('string'), concurrency: nullable('integer'), dropped: { ...nullable('number'), description: 'Events the agent dropped (its buffer was full); agents only.' }, failed24h: { type: 'integer', description: 'Tasks that failed on this worker in the last 24 hours.' } } },
         BulkRequest: { type: 'object', required: ['action'], properties: { action: { type: 'string', enum: ['retry', 'cancel'] }, filters: { type: 'object', description: 'The explorer filters as query strings: engine, state, name, queue, worker, from, to, q.', additionalProperties: { type: 'string' } } } },
         BulkJob: {
           type: 'object',

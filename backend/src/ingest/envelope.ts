@@ -46,6 +46,9 @@ export const workerFieldsSchema = z.looseObject({
   loadavg: z.array(z.number()).max(3).optional(),
   pid: z.number().int().min(0).optional(),
   software: text.optional(),
+  /** Agents: pool size / threads / max jobs, and events their bounded buffer dropped so far. */
+  concurrency: z.number().int().min(0).optional(),
+  dropped: z.number().int().min(0).optional(),
 });
 
 const base = {

@@ -6,18 +6,32 @@ import { projectOf } from '../project.js';
 
 const query = z.object({ engine: z.enum(ENGINES).optional() }).loose();
 
+// Failures per worker over the last day, from the tasks themselves (every engine, agent or not);
+// walks the state index over that day's failures only, capped so a failure storm stays cheap.
+const FAILED_SQL = `
+SELECT worker, count(*)::int AS failed FROM (
+  SELECT t.worker FROM tasks t
+   WHERE t.project_id = $1 AND t.state = 'failed' AND t.first_seen_at > now() - interval '24 hours' AND t.worker IS NOT NULL
+   LIMIT 100000) f
+ GROUP BY worker`;
+
 // A worker is alive while it has said so recently: three heartbeat periods, at least 10 s.
 export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine } = query.parse(req.query);
   const project = await projectOf(ctx, req);
-  const rows = await ctx.db.query(
-    `SELECT engine, hostname,
-            online AND last_seen_at > now() - make_interval(secs => greatest(coalesce(heartbeat_s, 2) * 3, 10)) AS online,
-            first_seen_at AS "firstSeenAt", last_seen_at AS "lastSeenAt", offline_at AS "offlineAt",
-            heartbeat_s AS "heartbeatS", active, processed::float8 AS processed, loadavg, pid, software
-       FROM workers WHERE project_id = $1 AND ($2::text IS NULL OR engine = $2)
-      ORDER BY engine, hostname`,
-    [project.id, engine ?? null],
-  );
-  res.json({ workers: rows.rows });
+  const [rows, failed] = await Promise.all([
+    ctx.db.query<{ hostname: string }>(
+      `SELECT engine, hostname,
+              online AND last_seen_at > now() - make_interval(secs => greatest(coalesce(heartbeat_s, 2) * 3, 10)) AS online,
+              first_seen_at AS "firstSeenAt", last_seen_at AS "lastSeenAt", offline_at AS "offlineAt",
+              heartbeat_s AS "heartbeatS", active, processed::float8 AS processed, loadavg, pid, software,
+              concurrency, dropped::float8 AS dropped
+         FROM workers WHERE project_id = $1 AND ($2::text IS NULL OR engine = $2)
+        ORDER BY engine, hostname`,
+      [project.id, engine ?? null],
+    ),
+    ctx.db.query<{ worker: string; failed: number }>(FAILED_SQL, [project.id]),
+  ]);
+  const failures = new Map(failed.rows.map((r) => [r.worker, r.failed]));
+  res.json({ workers: rows.rows.map((w) => ({ ...w, failed24h: failures.get(w.hostname) ?? 0 })) });
 };
