@@ -129,6 +129,11 @@ export interface Worker {
   loadavg: number[] | null;
   pid: number | null;
   software: string | null;
+  /** Pool size / threads / max jobs, from agents. */
+  concurrency: number | null;
+  /** Events the worker's agent dropped (its buffer was full): the timeline may have gaps. */
+  dropped: number | null;
+  failed24h: number;
 }
 
 export interface Queue {

@@ -41,8 +41,26 @@ function WorkersPage() {
             { header: 'Worker', cell: (w) => w.hostname },
             { header: 'Engine', cell: (w) => w.engine },
             { header: 'Last heartbeat', cell: (w) => formatAgo(w.lastSeenAt) },
+            { header: 'Concurrency', cell: (w) => w.concurrency ?? '—', numeric: true },
             { header: 'In flight', cell: (w) => w.active ?? '—', numeric: true },
             { header: 'Processed', cell: (w) => w.processed ?? '—', numeric: true },
+            { header: 'Failed (24 h)', cell: (w) => w.failed24h, numeric: true },
+            {
+              header: 'Agent dropped',
+              cell: (w) =>
+                w.dropped ? (
+                  <Badge
+                    text={String(w.dropped)}
+                    color="orange"
+                    tooltip="Events the agent could not deliver: the timeline may have gaps"
+                  />
+                ) : w.dropped === 0 ? (
+                  0
+                ) : (
+                  '—'
+                ),
+              numeric: true,
+            },
             { header: 'Load', cell: (w) => (w.loadavg ? w.loadavg.map((l) => l.toFixed(2)).join(' ') : '—') },
             { header: 'Version', cell: (w) => w.software ?? '—' },
             { header: '', cell: (w) => <WorkerActions worker={w} onDone={workers.reload} /> },
