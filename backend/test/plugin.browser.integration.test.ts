@@ -171,6 +171,17 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     expect(await page.getByTestId('agent-snippet').innerText()).toContain('z4j_agent.celery.install(app)');
     await shot('08-settings-agents');
 
+    await page.getByRole('tab', { name: 'API tokens' }).click();
+    await page.getByLabel('Name').fill('ci-bot');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByText(/copy the token now/i).waitFor();
+    await page.getByRole('table', { name: 'API tokens' }).getByText('ci-bot').waitFor();
+    await shot('08b-settings-tokens');
+
+    await page.getByRole('tab', { name: 'Role mapping' }).click();
+    await page.getByText('Grafana Editor').waitFor();
+    await shot('08c-settings-roles');
+
     await page.goto(`${host.url}${APP}/tasks?theme=light`);
     await page.getByRole('table', { name: 'Tasks' }).waitFor();
     await shot('09-explorer-light');

@@ -17,7 +17,6 @@ export enum ROUTES {
   Tasks = 'tasks',
   Workers = 'workers',
   Queues = 'queues',
-  Schedules = 'schedules',
   Audit = 'audit',
   Settings = 'settings',
   Invitation = 'invitation',

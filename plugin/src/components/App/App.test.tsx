@@ -29,7 +29,6 @@ const expectedText: Record<ROUTES, RegExp> = {
   [ROUTES.Tasks]: /etl\.transform/,
   [ROUTES.Workers]: /celery@w1/,
   [ROUTES.Queues]: /depth measured/i,
-  [ROUTES.Schedules]: /periodic and one-off schedules/i,
   [ROUTES.Audit]: /audit chain verified/i,
   [ROUTES.Settings]: /alice/,
   [ROUTES.Invitation]: /no invitation token/i,
