@@ -79,6 +79,12 @@ export class ActionService {
         [who.projectId, driver.engine, task.taskId, newTaskId, command.id],
       );
       const d = await driver.retry!(payload, newTaskId, task);
+      // The new task shows at once, with its queue, even where the engine reports no enqueue of
+      // its own (Celery sends task-sent only from its own producers).
+      await this.recordEvent({
+        v: 1, type: 'task', id: `z4j-command-${command.id}-enqueued`, engine: driver.engine, project: who.projectSlug, kind: 'enqueued',
+        taskId: newTaskId, occurredAt: Date.now(), fields: { name: payload?.name ?? task.name ?? undefined, queue: payload?.queue ?? task.queue ?? undefined, reason: `retry of ${task.taskId} from z4j by ${who.requestedBy}` },
+      });
       return { state: 'succeeded', detail: { ...d.detail, newTaskId } };
     }
     const d = action === 'cancel' ? await driver.cancel!(task) : await driver.terminate!(task);

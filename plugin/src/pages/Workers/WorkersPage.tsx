@@ -38,7 +38,7 @@ function WorkersPage() {
               header: 'Status',
               cell: (w) => <Badge text={w.online ? 'online' : 'offline'} color={w.online ? 'green' : 'darkgrey'} />,
             },
-            { header: 'Worker', cell: (w) => w.hostname },
+            { header: 'Worker', cell: (w) => <span title={w.software ?? undefined}>{w.hostname}</span> },
             { header: 'Engine', cell: (w) => w.engine },
             { header: 'Last heartbeat', cell: (w) => formatAgo(w.lastSeenAt) },
             { header: 'Concurrency', cell: (w) => w.concurrency ?? '—', numeric: true },
@@ -61,8 +61,11 @@ function WorkersPage() {
                 ),
               numeric: true,
             },
-            { header: 'Load', cell: (w) => (w.loadavg ? w.loadavg.map((l) => l.toFixed(2)).join(' ') : '—') },
-            { header: 'Version', cell: (w) => w.software ?? '—' },
+            {
+              header: 'Load (1 min)',
+              cell: (w) => (w.loadavg?.length ? w.loadavg[0]!.toFixed(2) : '—'),
+              numeric: true,
+            },
             { header: '', cell: (w) => <WorkerActions worker={w} onDone={workers.reload} /> },
           ]}
         />
