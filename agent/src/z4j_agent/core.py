@@ -231,6 +231,10 @@ _agent_lock = threading.Lock()
 def get_agent(**overrides: Any) -> Agent:
     """The process's agent, configured on first use from arguments and Z4J_* variables."""
     global _agent
+    if os.environ.get("Z4J_BROKER_URL"):
+        # Engine modules pass the broker their worker uses; an explicit Z4J_BROKER_URL says the
+        # agent publishes elsewhere (e.g. a Redis stream beside a RabbitMQ or SQS broker).
+        overrides.pop("broker_url", None)
     with _agent_lock:
         if _agent is None:
             try:

@@ -123,3 +123,15 @@ def test_bad_configuration_disables_the_agent_without_raising():
     assert agent.stats()["disabled"] is True
     core.reset_agent()
     assert core.get_agent(agent_id="", agent_secret="").stats()["disabled"] is True
+
+
+def test_z4j_broker_url_wins_over_the_engines_broker(monkeypatch):
+    # A Dramatiq / Celery worker on RabbitMQ whose agent publishes to a Redis stream.
+    core.reset_agent()
+    monkeypatch.setenv("Z4J_BROKER_URL", "redis://127.0.0.1:6390/0")
+    agent = core.get_agent(agent_id="a", agent_secret="s", broker_url="amqp://guest:guest@127.0.0.1:5672//")
+    assert agent.config.broker_url == "redis://127.0.0.1:6390/0"
+    core.reset_agent()
+    monkeypatch.delenv("Z4J_BROKER_URL")
+    assert core.get_agent(agent_id="a", agent_secret="s", broker_url="amqp://h//").config.broker_url == "amqp://h//"
+    core.reset_agent()

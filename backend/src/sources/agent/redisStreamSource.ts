@@ -78,7 +78,12 @@ export class AgentRedisStreamSource implements Source {
       } catch (err) {
         if (this.stopped) break;
         this.health.error(err);
-        if (String(err).includes('NOGROUP')) this.lastDiscovery = 0; // a stream was deleted and recreated: set its group up again
+        // A stream was deleted and recreated, or Redis came back empty: forget the streams we
+        // knew, so discovery sets their groups up again (it skips streams it already knows).
+        if (String(err).includes('NOGROUP')) {
+          this.streams = [];
+          this.lastDiscovery = 0;
+        }
         await sleep(1000);
       }
     }
