@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ActionService } from './actions/actionService.js';
+import { AgentCommands } from './actions/agentCommands.js';
 import { BulkActions } from './actions/bulk.js';
 import { reconcileCommands } from './actions/commands.js';
 import { DbPayloadStore } from './actions/payloads.js';
@@ -155,7 +156,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   if (config.Z4J_HUEY_REDIS_URL) drivers.set('huey', new HueyDriver(config.Z4J_HUEY_REDIS_URL));
   if (config.Z4J_ARQ_REDIS_URL) drivers.set('arq', new ArqDriver(config.Z4J_ARQ_REDIS_URL));
   if (config.Z4J_TASKIQ_REDIS_URL) drivers.set('taskiq', new TaskiqDriver(config.Z4J_TASKIQ_REDIS_URL));
-  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
+  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c),
+    new AgentCommands(db, identity.agentKeys), config.Z4J_COMMAND_TIMEOUT);
 
   const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS);
 

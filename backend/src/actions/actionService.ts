@@ -3,10 +3,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/db.js';
 import type { Capability, TaskAction, WorkerAction } from '../engines/capabilities.js';
-import { can, NoPayload, type EngineDriver, type TaskRef } from '../engines/driver.js';
+import { can, NoPayload, type AgentChannel, type EngineDriver, type TaskRef } from '../engines/driver.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
-import { createCommand, transition, type Command } from './commands.js';
+import { NoAgentRoute, type AgentCommands } from './agentCommands.js';
+import { COMMAND_COLUMNS, createCommand, transition, type Command } from './commands.js';
 import type { PayloadStore } from './payloads.js';
 
 export class ActionRefused extends Error {
@@ -38,6 +39,10 @@ export class ActionService {
     private readonly log: Logger,
     /** Records an event in a task's timeline (through the ingest pipeline, like any source). */
     private readonly recordEvent: (candidate: Record<string, unknown>) => Promise<void> = async () => undefined,
+    /** The agent command channel, for actions an engine can only do from inside its worker. */
+    private readonly agentCommands: AgentCommands | null = null,
+    /** Seconds before an unconfirmed command times out; an agent command expires with it (never runs late). */
+    private readonly commandTimeoutS = 120,
   ) {}
 
   driver(engine: Engine, capability: Capability): EngineDriver {
@@ -78,16 +83,16 @@ export class ActionService {
         'INSERT INTO task_retries (project_id, engine, original_task_id, new_task_id, command_id) VALUES ($1, $2, $3, $4, $5)',
         [who.projectId, driver.engine, task.taskId, newTaskId, command.id],
       );
-      const d = await driver.retry!(payload, newTaskId, task);
+      const d = await driver.retry!(payload, newTaskId, task, this.agentChannel(driver, who, command));
       // The new task shows at once, with its queue, even where the engine reports no enqueue of
       // its own (Celery sends task-sent only from its own producers).
       await this.recordEvent({
         v: 1, type: 'task', id: `z4j-command-${command.id}-enqueued`, engine: driver.engine, project: who.projectSlug, kind: 'enqueued',
         taskId: newTaskId, occurredAt: Date.now(), fields: { name: payload?.name ?? task.name ?? undefined, queue: payload?.queue ?? task.queue ?? undefined, reason: `retry of ${task.taskId} from z4j by ${who.requestedBy}` },
       });
-      return { state: 'succeeded', detail: { ...d.detail, newTaskId } };
+      return { state: d.awaitsAgent ? 'dispatched' : 'succeeded', detail: { ...d.detail, newTaskId } };
     }
-    const d = action === 'cancel' ? await driver.cancel!(task) : await driver.terminate!(task);
+    const d = action === 'cancel' ? await driver.cancel!(task) : await driver.terminate!(task, this.agentChannel(driver, who, command));
     if (d.confirmed) {
       // The engine will not tell anyone (the message simply left its queue): the timeline hears it from us.
       await this.recordEvent({
@@ -98,6 +103,11 @@ export class ActionService {
     }
     // Settled by the reconciler when the engine reports what the task did.
     return { state: 'dispatched', detail: d.detail };
+  }
+
+  private agentChannel(driver: EngineDriver, who: Requester, command: Command): AgentChannel | undefined {
+    if (!this.agentCommands) return undefined;
+    return this.agentCommands.channel(driver, { id: who.projectId, slug: who.projectSlug }, command, Date.parse(command.createdAt) + this.commandTimeoutS * 1000);
   }
 
   async purgeQueue(engine: Engine, queue: string, who: Requester, filter: Record<string, unknown>): Promise<{ command: Command; created: boolean }> {
@@ -126,14 +136,19 @@ export class ActionService {
     return { command: await this.dispatch(command, async () => ({ state: 'succeeded', detail: await run() })), created };
   }
 
+  private async reload(command: Command): Promise<Command> {
+    return (await this.db.query<Command>(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE id = $1`, [command.id])).rows[0] ?? command;
+  }
+
   /** Runs the driver call and records its outcome; a failure becomes a failed command, not a 500. */
   private async dispatch(command: Command, run: () => Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }>): Promise<Command> {
     try {
       const { state, detail } = await run();
-      return (await transition(this.db, command.id, state, detail)) ?? command;
+      // Null when it is already settled (an agent can report before this returns): show that.
+      return (await transition(this.db, command.id, state, detail)) ?? (await this.reload(command));
     } catch (err) {
-      if (err instanceof ActionRefused || err instanceof NoPayload) {
-        const code = err instanceof ActionRefused ? err.code : 'NO_PAYLOAD';
+      if (err instanceof ActionRefused || err instanceof NoPayload || err instanceof NoAgentRoute) {
+        const code = err instanceof ActionRefused ? err.code : err instanceof NoPayload ? 'NO_PAYLOAD' : 'NO_AGENT';
         return (await transition(this.db, command.id, 'failed', { code, message: err.message })) ?? command;
       }
       this.log.warn({ command: command.id, kind: command.kind, err: String(err) }, 'action failed');

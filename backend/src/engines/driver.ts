@@ -29,12 +29,32 @@ export interface Dispatch {
    * queue): z4j records the outcome in the task's timeline itself.
    */
   confirmed?: boolean;
+  /** The agent in the worker runs it and reports the outcome: the command stays dispatched until then. */
+  awaitsAgent?: boolean;
+}
+
+/** Where an agent command goes: the worker running the task, or any live worker serving a queue. */
+export type AgentTarget = { worker: string } | { queue: string | null };
+
+/**
+ * The agent command channel as a driver sees it (docs/agent-protocol.md, "Commands"): the
+ * service finds the worker and signs; the driver says what to run and delivers it
+ * (`deliverAgentCommand`). Resolves once the broker holds the command.
+ */
+export interface AgentChannel {
+  send(action: 'retry' | 'terminate', args: Record<string, unknown>, to: AgentTarget): Promise<{ worker: string }>;
 }
 
 export class NoPayload extends Error {
   constructor() {
     super('z4j has no retry payload for this task: install the z4j agent where it is sent or run');
   }
+}
+
+/** The channel, or a plain error when the service runs without one (it always has one; tests may not). */
+export function needAgent(agent: AgentChannel | undefined, engine: Engine): AgentChannel {
+  if (!agent) throw new Error(`${engine} needs the z4j agent command channel for this`);
+  return agent;
 }
 
 export class UnsupportedAction extends Error {
@@ -51,9 +71,9 @@ export interface EngineDriver {
    * the engine still holds the original message, e.g. an RQ job hash) from the engine's own copy.
    * Throws NoPayload when it has neither.
    */
-  retry?(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch>;
+  retry?(payload: RetryPayload | null, newTaskId: string, original: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
   cancel?(task: TaskRef): Promise<Dispatch>;
-  terminate?(task: TaskRef): Promise<Dispatch>;
+  terminate?(task: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
   /** Removes every waiting message of the queue; returns how many were removed. */
   purgeQueue?(queue: string): Promise<Dispatch & { purged: number }>;
   /** Puts the queue's dead letters (failed jobs) back on it; returns how many. */
@@ -61,6 +81,8 @@ export interface EngineDriver {
   /** Number of messages waiting in the queue, or null when the broker cannot say. */
   queueDepth?(queue: string): Promise<number | null>;
   workerControl?(hostname: string, action: WorkerAction, args: Record<string, unknown>): Promise<Dispatch>;
+  /** Puts a signed agent command where the agent in `worker` takes it, for at most `ttlS` seconds. */
+  deliverAgentCommand?(project: string, worker: string, signed: string, ttlS: number): Promise<void>;
   close?(): Promise<void>;
 }
 

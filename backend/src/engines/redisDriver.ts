@@ -1,5 +1,6 @@
 // What the drivers of engines that live in Redis share: one lazily connected client, closed with the service.
 import { Redis } from 'ioredis';
+import { commandKey } from '../actions/agentCommands.js';
 
 /** Empties a Redis list atomically and says how many items it held (Huey and taskiq queues are plain lists). */
 export const PURGE_LIST = `
@@ -13,6 +14,14 @@ export abstract class RedisEngineDriver {
   constructor(url: string, connectionName: string) {
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName });
     this.redis.on('error', () => undefined); // surfaced by the command that fails
+  }
+
+  /** The agent command channel on Redis: a list per worker, the agent BRPOPs it; gone with its last command's expiry. */
+  async deliverAgentCommand(project: string, worker: string, signed: string, ttlS: number): Promise<void> {
+    const key = commandKey(project, worker);
+    const results = await this.redis.multi().lpush(key, signed).expire(key, ttlS).exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('Redis did not take the command');
   }
 
   async close(): Promise<void> {

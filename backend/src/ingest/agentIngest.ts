@@ -1,10 +1,12 @@
 // Storing a verified agent batch, the same way whichever transport brought it: retry payloads
 // taken out of the events and sealed into task_payloads (first write wins), events through the
-// ingest pipeline like any source's, and — once all of them are committed — the batch's nonce
+// ingest pipeline like any source's, the agent's own reports (command outcomes, workers taking
+// commands: actions/agentCommands.ts) after them, and — once all are committed — the batch's nonce
 // and the agent's own report (drop counter, last seen). Sources acknowledge after this resolves.
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
 import type { Metrics } from '../metrics.js';
+import { recordAgentReports, splitAgentReports } from '../actions/agentCommands.js';
 import { payloadAad } from '../actions/payloads.js';
 import type { AgentBatch } from './agentBatch.js';
 import type { IngestPipeline } from './pipeline.js';
@@ -44,8 +46,10 @@ export class AgentIngest {
 
   private async storeNew(batch: AgentBatch, transport: string): Promise<number> {
     const projectId = await this.projectId(batch.project);
-    const events = await this.takePayloads(batch, projectId);
+    const { events, outcomes, announcements } = splitAgentReports(await this.takePayloads(batch, projectId));
     await Promise.all(events.map((ev) => new Promise<void>((done) => void this.pipeline.offer(`agent-${transport}`, ev, done))));
+    // After the events: a command's outcome and the worker it names are then already stored.
+    if (outcomes.length || announcements.length) await recordAgentReports(this.db, projectId, batch.agent, outcomes, announcements);
     await this.db.query('INSERT INTO agent_batches (agent_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING', [batch.agent, batch.nonce]);
     await this.db.query(
       `INSERT INTO agent_status AS s (agent_id, project_id, transport, last_seen_at, last_seq, dropped, batches)

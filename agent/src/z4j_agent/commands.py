@@ -1,0 +1,278 @@
+"""The agent's command channel (docs/agent-protocol.md, "Commands"): inside a worker, a daemon
+thread takes the service's commands for this worker from the broker the worker already uses
+(Redis list `z4j:commands:<project>:<worker>`), checks each (signed with this agent's secret,
+addressed to this project / agent / worker / engine, not expired, not seen before), runs the
+engine module's handler for its action, and reports the outcome as a `command` event on the
+agent's event stream. Nothing here raises into the host: a bad command is dropped and counted,
+a failing handler becomes a failed outcome, a broker outage a back-off."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable
+
+from . import batch as batches
+from .redact import redact_text
+
+log = logging.getLogger("z4j_agent")
+
+KEY_LABEL = b"z4j-commands-v1"
+MAX_COMMAND_BYTES = 1024 * 1024
+DONE_TTL_S = 86_400
+POLL_S = 1.0
+STOP_WAIT_S = 10.0
+
+Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+class CommandError(Exception):
+    """A handler's refusal: the command fails with this message."""
+
+
+def command_key(project: str, worker: str) -> str:
+    return f"z4j:commands:{project}:{worker}"
+
+
+def signing_key(secret: str | bytes) -> bytes:
+    """Commands are signed with a key derived from the agent's secret, never with the secret
+    itself: a batch signature can never pass for a command's (domain separation)."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(raw, KEY_LABEL, hashlib.sha256).digest()
+
+
+def sign_command(text: bytes, secret: str | bytes) -> str:
+    return hmac.new(signing_key(secret), text, hashlib.sha256).hexdigest()
+
+
+def command_envelope(project: str, engine: str, worker: str, command: dict[str, Any], state: str, detail: dict[str, Any]) -> dict[str, Any]:
+    return {"v": 1, "id": batches.event_id(), "type": "command", "engine": engine, "project": project, "occurredAt": int(time.time() * 1000),
+            "worker": worker, "commandId": command.get("id"), "command": command.get("command"), "action": command.get("action"),
+            "state": state, "detail": detail}
+
+
+class CommandListener:
+    """One per worker process. `handlers` maps an action ("retry", "terminate") to a function of
+    the command's args that returns the outcome's detail or raises (CommandError: a refusal)."""
+
+    def __init__(self, agent: Any, engine: str, worker: str, broker_url: str, handlers: dict[str, Handler], *, queues: list[str] | None = None, client: Any = None) -> None:
+        self.agent = agent
+        self.engine = engine
+        self.worker = worker
+        self.broker_url = broker_url or ""
+        self.handlers = dict(handlers)
+        self.queues = [q for q in (queues or []) if q]
+        self._client = client
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.refused = 0
+        self._last_warning = 0.0
+
+    @property
+    def available(self) -> bool:
+        cfg = getattr(self.agent, "config", None)
+        return bool(getattr(self.agent, "enabled", False) and cfg and self.handlers
+                    and (self._client is not None or self.broker_url.startswith(("redis://", "rediss://", "unix://"))))
+
+    def announcement(self) -> dict[str, Any] | None:
+        """What the worker's online / heartbeat events carry, so the service knows where to send what."""
+        if not self.available:
+            return None
+        return {"channel": "redis", "actions": sorted(self.handlers), "queues": self.queues}
+
+    # ---- the thread --------------------------------------------------------------------------
+
+    def start(self) -> Callable[[], None]:
+        if not self.available or self._thread is not None:
+            return self.stop
+        self._thread = threading.Thread(target=self._run, name="z4j-commands", daemon=True)
+        self._thread.start()
+        return self.stop
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _redis(self) -> Any:
+        if self._client is None:
+            import redis
+
+            self._client = redis.Redis.from_url(self.broker_url, socket_timeout=POLL_S + 5, socket_connect_timeout=3)
+        return self._client
+
+    def _run(self) -> None:
+        key = command_key(self.agent.config.project, self.worker)
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                item = self._redis().brpop([key], timeout=POLL_S)
+                backoff = 0.5
+            except Exception as err:  # the broker is down: the host carries on, we try again later
+                self._warn(f"cannot read commands ({type(err).__name__}: {err}); retrying")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if item:
+                try:
+                    self.handle(item[1])
+                except Exception:
+                    self._warn("a command could not be handled")
+
+    def _warn(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_warning > 60:
+            self._last_warning = now
+            log.warning("z4j agent: %s", message)
+
+    # ---- one command -------------------------------------------------------------------------
+
+    def handle(self, raw: bytes | str) -> str:
+        """Checks and runs one command; returns what happened (for tests and logs): ran, failed,
+        expired, duplicate, or refused:<reason> (dropped without a report: not from the service)."""
+        cfg = self.agent.config
+        if len(raw) > MAX_COMMAND_BYTES:
+            return self._refuse("too_big")
+        try:
+            wrapper = json.loads(raw)
+            text = wrapper["command"]
+            sigs = wrapper["sigs"]
+            if not isinstance(text, str) or not isinstance(sigs, list):
+                raise ValueError
+            body = text.encode("utf-8")
+        except (ValueError, KeyError, TypeError, UnicodeError):
+            return self._refuse("malformed")
+        expected = sign_command(body, cfg.agent_secret)
+        if not any(isinstance(s, str) and hmac.compare_digest(s, expected) for s in sigs[:8]):
+            return self._refuse("bad_signature")
+        try:
+            command = json.loads(text)
+        except ValueError:
+            return self._refuse("malformed")
+        if not isinstance(command, dict) or command.get("v") != 1 or not isinstance(command.get("id"), str) or not 0 < len(command["id"]) <= 64:
+            return self._refuse("malformed")
+        target = (command.get("project"), command.get("agent"), command.get("worker"), command.get("engine"))
+        if target != (cfg.project, cfg.agent_id, self.worker, self.engine):
+            return self._refuse("wrong_target")
+        if not self._first_time(command["id"]):
+            return "duplicate"
+        expires = command.get("expiresAt")
+        if not isinstance(expires, (int, float)) or time.time() * 1000 > expires:
+            self._report(command, "failed", {"code": "EXPIRED", "message": "the command expired before the agent took it; not executed"})
+            return "expired"
+        handler = self.handlers.get(command.get("action"))
+        if handler is None:
+            self._report(command, "failed", {"code": "UNSUPPORTED", "message": f"this agent cannot {command.get('action')!s:.40}"})
+            return "failed"
+        args = command.get("args") if isinstance(command.get("args"), dict) else {}
+        try:
+            detail = handler(args) or {}
+        except CommandError as err:
+            self._report(command, "failed", {"message": redact_text(str(err))[:2000]})
+            return "failed"
+        except Exception as err:  # the engine refused: an outcome, never the host's problem
+            self._report(command, "failed", {"message": redact_text(f"{type(err).__name__}: {err}")[:2000]})
+            return "failed"
+        self._report(command, "succeeded", detail)
+        return "ran"
+
+    def _refuse(self, reason: str) -> str:
+        self.refused += 1
+        self._warn(f"refused a command ({reason})")
+        return f"refused:{reason}"
+
+    def _first_time(self, command_id: str) -> bool:
+        """Once per command id: in this process, and across processes through the broker."""
+        if command_id in self._seen:
+            return False
+        self._seen[command_id] = None
+        while len(self._seen) > 10_000:
+            self._seen.popitem(last=False)
+        try:
+            return bool(self._redis().set(f"z4j:commands:done:{self.agent.config.project}:{command_id}", self.worker, nx=True, ex=DONE_TTL_S))
+        except Exception:
+            return True  # the broker is down: this process's memory is all we have
+
+    def _report(self, command: dict[str, Any], state: str, detail: dict[str, Any]) -> None:
+        try:
+            self.agent._enqueue(command_envelope(self.agent.config.project, self.engine, self.worker, command, state, detail))
+        except Exception:
+            self._warn("could not report a command's outcome")
+
+
+# ---- stopping a running task ------------------------------------------------------------------
+
+def _set_async_exc(ident: int, exc: Any) -> int:
+    return ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc is not None else ctypes.c_void_p(0))
+
+
+class RunningTasks:
+    """task id → where it runs in this process (a thread, or an asyncio task and its loop), so a
+    terminate command can stop exactly that task. A thread is stopped the way Dramatiq's TimeLimit
+    does it: an exception raised in it at its next Python instruction (CPython; a blocking C call,
+    such as one long sleep, delays it until it returns). An asyncio task is cancelled."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._where: dict[str, tuple[str, Any, Any]] = {}  # id → ("thread", ident, None) | ("asyncio", task, loop) | ("none", why, None)
+        self._done: dict[str, threading.Event] = {}
+        self._stopping: set[str] = set()
+
+    def started_thread(self, task_id: str) -> None:
+        self._started(task_id, ("thread", threading.get_ident(), None))
+
+    def started_asyncio(self, task_id: str, task: Any, loop: Any) -> None:
+        self._started(task_id, ("asyncio", task, loop))
+
+    def started_unstoppable(self, task_id: str, why: str) -> None:
+        self._started(task_id, ("none", why, None))
+
+    def _started(self, task_id: str, where: tuple[str, Any, Any]) -> None:
+        with self._lock:
+            self._where[task_id] = where
+            self._done[task_id] = threading.Event()
+
+    def finished(self, task_id: str) -> bool:
+        """The task ended (or left this thread); True when z4j had asked it to stop."""
+        with self._lock:
+            where = self._where.pop(task_id, None)
+            done = self._done.pop(task_id, None)
+            stopping = task_id in self._stopping
+            self._stopping.discard(task_id)
+            if stopping and where is not None and where[0] == "thread" and where[1] == threading.get_ident():
+                _set_async_exc(where[1], None)  # not delivered yet (the task ended first): it must not hit the next task
+        if done is not None:
+            done.set()
+        return stopping
+
+    def is_stopping(self, task_id: str) -> bool:
+        with self._lock:
+            return task_id in self._stopping
+
+    def stop(self, task_id: str, exc_type: type[BaseException], reason: str = "terminated from z4j", wait: float = STOP_WAIT_S) -> dict[str, Any]:
+        """Stops the task and waits (bounded) until it ended; raises CommandError when it cannot."""
+        with self._lock:
+            where = self._where.get(task_id)
+            if where is None:
+                raise CommandError(f"task {task_id} is not running in this worker (it finished, or never started here)")
+            kind, what, loop = where
+            if kind == "none":
+                raise CommandError(what)
+            if task_id in self._stopping:
+                raise CommandError(f"task {task_id} is already being stopped")
+            if kind == "thread":
+                if _set_async_exc(what, exc_type) != 1:
+                    _set_async_exc(what, None)
+                    raise CommandError("the thread running the task could not be interrupted")
+            else:
+                loop.call_soon_threadsafe(what.cancel, reason)
+            self._stopping.add(task_id)
+            done = self._done[task_id]
+        if done.wait(wait):
+            return {"stopped": True, "how": "exception raised in its thread" if kind == "thread" else "asyncio task cancelled"}
+        raise CommandError(f"asked task {task_id} to stop; still running after {wait:g} s (it stops at its next Python instruction: a blocking call delays it)")

@@ -1,0 +1,104 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Db } from '../db/db.js';
+import type { EngineDriver } from '../engines/driver.js';
+import { StaticAgentKeyStore } from '../ingest/agentKeys.js';
+import { openTestDb } from '../../test/helpers/storage.js';
+import { AgentCommands, NoAgentRoute, recordAgentReports, signCommand, splitAgentReports } from './agentCommands.js';
+import { createCommand } from './commands.js';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+let db: Db;
+let n = 0;
+const secret = Buffer.from('the-agents-secret-0123456789');
+const keys = new StaticAgentKeyStore([{ agentId: 'agent-a', project: 'default', secrets: [secret] }]);
+
+async function online(worker: string, agentId = 'agent-a', actions = ['retry', 'terminate'], queues = ['q1']): Promise<void> {
+  await db.query(
+    `INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at, heartbeat_s) VALUES (1, 'huey', $1, true, now(), now(), 1)
+     ON CONFLICT (project_id, engine, hostname) DO UPDATE SET online = true, last_seen_at = now()`,
+    [worker],
+  );
+  const ann = { v: 1, type: 'worker', kind: 'worker-heartbeat', engine: 'huey', worker, fields: { commands: { channel: 'redis', actions, queues } } };
+  await recordAgentReports(db, 1, agentId, [], [ann]);
+}
+
+function fakeDriver(): EngineDriver & { delivered: { project: string; worker: string; signed: string; ttlS: number }[] } {
+  const delivered: { project: string; worker: string; signed: string; ttlS: number }[] = [];
+  return { engine: 'huey', capabilities: {}, delivered, deliverAgentCommand: async (project, worker, signed, ttlS) => void delivered.push({ project, worker, signed, ttlS }) };
+}
+
+async function newCommand() {
+  return (await createCommand(db, { projectId: 1, idempotencyKey: `k-${++n}`, kind: 'task.terminate', engine: 'huey', target: `t-${n}`, args: {}, requestedBy: 'otto' })).command;
+}
+
+beforeAll(async () => {
+  db = await openTestDb('pglite', 'agent_commands');
+});
+afterAll(() => db.close());
+
+describe('the agent command channel, service side', () => {
+  test('a command goes to the named live worker, signed with its agent’s key, and is recorded as dispatched first', async () => {
+    await online('w-term');
+    const driver = fakeDriver();
+    const cmd = await newCommand();
+    const channel = new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, cmd, Date.now() + 60_000);
+    expect(await channel.send('terminate', { taskId: 't' }, { worker: 'w-term' })).toEqual({ worker: 'w-term' });
+    const [d] = driver.delivered;
+    expect([d!.project, d!.worker]).toEqual(['default', 'w-term']);
+    expect(d!.ttlS).toBeGreaterThan(55);
+    const { command, sigs } = JSON.parse(d!.signed) as { command: string; sigs: string[] };
+    expect(sigs).toEqual(signCommand(command, [secret]));
+    expect(JSON.parse(command)).toMatchObject({ v: 1, command: cmd.id, agent: 'agent-a', worker: 'w-term', engine: 'huey', action: 'terminate', args: { taskId: 't' } });
+    const row = (await db.query<{ state: string; outcome: Record<string, unknown> }>('SELECT state, outcome FROM commands WHERE id = $1', [cmd.id])).rows[0]!;
+    expect(row.state).toBe('dispatched');
+    expect(row.outcome).toMatchObject({ via: 'agent', agent: 'agent-a', worker: 'w-term', ref: JSON.parse(command).id });
+  });
+
+  test('the signature is the one the Python agent checks', () => {
+    const python = `${ROOT}.venvs/huey/bin/python`;
+    if (!existsSync(python)) throw new Error('run scripts/setup-python.sh huey');
+    const text = '{"v":1,"id":"x","note":"ünïcode"}';
+    const out = execFileSync(python, ['-c', 'import sys; from z4j_agent.commands import sign_command; print(sign_command(sys.argv[1].encode(), sys.argv[2]))', text, secret.toString()], { env: { ...process.env, PYTHONPATH: `${ROOT}agent/src` } });
+    expect(out.toString().trim()).toBe(signCommand(text, [secret])[0]);
+  });
+
+  test('a retry goes to a live worker serving the queue; nobody there, or an agent that cannot, is a plain refusal', async () => {
+    await online('w-q2', 'agent-a', ['retry'], ['q2']);
+    const driver = fakeDriver();
+    const channel = () => new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, { id: 1 } as never, Date.now() + 60_000);
+    expect(await channel().send('retry', {}, { queue: 'q2' })).toEqual({ worker: 'w-q2' });
+    await expect(channel().send('retry', {}, { queue: 'nobody-serves-this' })).rejects.toThrow(NoAgentRoute);
+    await expect(channel().send('terminate', {}, { worker: 'w-q2' })).rejects.toThrow(/cannot terminate/);
+    await db.query(`UPDATE workers SET online = false WHERE hostname = 'w-q2'`);
+    await expect(channel().send('retry', {}, { queue: 'q2' })).rejects.toThrow(/no live huey worker/);
+    await online('w-revoked', 'agent-gone', ['retry'], ['q3']);
+    await expect(channel().send('retry', {}, { queue: 'q3' })).rejects.toThrow(/unknown or revoked/);
+  });
+
+  test('an outcome settles the command only from the agent it was sent to, with its delivery id, once', async () => {
+    await online('w-settle');
+    const driver = fakeDriver();
+    const cmd = await newCommand();
+    await new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, cmd, Date.now() + 60_000).send('terminate', { taskId: 't' }, { worker: 'w-settle' });
+    const ref = JSON.parse(JSON.parse(driver.delivered[0]!.signed).command).id as string;
+    const outcome = (commandId: string, state: string, detail: Record<string, unknown> = {}) => ({ v: 1, type: 'command', commandId, command: cmd.id, state, detail, occurredAt: Date.now() });
+    expect(await recordAgentReports(db, 1, 'agent-other', [outcome(ref, 'succeeded')], [])).toBe(0);
+    expect(await recordAgentReports(db, 1, 'agent-a', [outcome('another-delivery', 'succeeded')], [])).toBe(0);
+    expect(await recordAgentReports(db, 1, 'agent-a', [outcome(ref, 'succeeded', { stopped: true, agent: 'forged' })], [])).toBe(1);
+    expect(await recordAgentReports(db, 1, 'agent-a', [outcome(ref, 'failed')], [])).toBe(0);
+    const row = (await db.query<{ state: string; outcome: Record<string, unknown> }>('SELECT state, outcome FROM commands WHERE id = $1', [cmd.id])).rows[0]!;
+    expect(row.state).toBe('succeeded');
+    expect(row.outcome).toMatchObject({ stopped: true, agent: 'agent-a', message: 'the z4j agent ran it' });
+  });
+
+  test('command events never reach the ingest pipeline; announcements pass through', () => {
+    const { events, outcomes, announcements } = splitAgentReports([
+      { type: 'command', commandId: 'x' },
+      { type: 'worker', kind: 'worker-online', fields: { commands: { actions: ['retry'] } } },
+      { type: 'worker', kind: 'worker-offline', fields: { commands: { actions: ['retry'] } } },
+      { type: 'task', kind: 'started' },
+    ]);
+    expect([events.length, outcomes.length, announcements.length]).toEqual([3, 1, 1]);
+  });
+});

@@ -1,0 +1,177 @@
+// The contract for actions that go through the agent command channel: a real worker of the
+// engine with the agent installed, the service consuming the agent's stream on the engine's own
+// Redis (one service per Redis DB: its stream consumer takes every z4j:events:* stream there),
+// and actions asked through the API. Retry: a task that failed on its first run, with a secret
+// kwarg, is retried from z4j and succeeds with its original arguments, linked to the original.
+// Terminate: a long task stops at once, is revoked with the reason, never finishes, and the
+// worker carries on with the next task.
+import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import type { Engine } from '../../src/ingest/envelope.js';
+import { startService, type Service } from '../../src/service.js';
+import { agentKeyEntry, testAgent } from './agentBatches.js';
+import { authHeaders, TEST_PROXY_SECRET } from './auth.js';
+import { uniqueQueue, type PyProcess } from './pyapp.js';
+import { createTestDatabase } from './storage.js';
+import { eventually, sleep } from './wait.js';
+
+export const SECRET = 'hunter2-secret';
+
+export interface AgentActionsUnderTest {
+  engine: Engine;
+  /** The engine's broker: the driver acts on it, the agent streams to it and takes commands from it. */
+  redisUrl: string;
+  /** The service settings that make its driver for this engine (e.g. Z4J_HUEY_REDIS_URL). */
+  driver: Record<string, string>;
+  startWorker(queue: string, env: Record<string, string>): PyProcess;
+  /** Sends task `name` from a producer with the agent on; its id. */
+  send(queue: string, name: string, args: unknown[], kwargs: Record<string, unknown>, env: Record<string, string>): Promise<string>;
+  /** A Redis value the test app wrote (z4j-test-long-finished:<key>, …). */
+  get(queue: string, key: string): Promise<string | null>;
+  /** fail_once(key, password): fails once, then answers "ok after 2 runs, password intact". Call covers() inside. */
+  retry?: () => void;
+  /** long(key, seconds): a long task in short steps. Call covers() inside. */
+  terminate?: () => void;
+  /** After a terminate: the message was not retried by the engine (Dramatiq's Retries). */
+  notRetried?: (queue: string, key: string) => Promise<void>;
+  /** A task the agent cannot stop, and what it says. */
+  unstoppable?: { task: string; message: RegExp };
+}
+
+interface Command { id: number; state: string; outcome: Record<string, unknown> | null }
+interface TaskDetail { task: { state: string; result: unknown; retryOf: string | null; retriedAs: string[]; worker: string | null }; events: { kind: string; fields: Record<string, unknown> }[] }
+
+export function describeAgentActions(e: AgentActionsUnderTest): void {
+  jest.setTimeout(180_000);
+
+  describe(`${e.engine} actions through the agent command channel`, () => {
+    const agent = testAgent();
+    const queue = uniqueQueue(`cmd_${e.engine}`);
+    const env: Record<string, string> = {
+      Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project,
+      Z4J_HEARTBEAT_INTERVAL: '0.5', Z4J_FLUSH_INTERVAL: '0.05',
+    };
+    let svc: Service;
+    let worker: PyProcess;
+
+    async function call<T>(method: string, path: string, key: string | null = randomUUID()): Promise<{ status: number; body: T }> {
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders('operator') };
+      if (key) headers['idempotency-key'] = key;
+      const res = await fetch(`${svc.url}${path}`, { method, headers });
+      return { status: res.status, body: (await res.json()) as T };
+    }
+    const task = async (id: string) => {
+      const r = await call<TaskDetail>('GET', `/api/tasks/${e.engine}/${id}`, null);
+      if (r.status !== 200) throw new Error(`task ${id}: ${r.status}`);
+      return r.body;
+    };
+    const taskInState = (id: string, ...states: string[]) => eventually(async () => {
+      const d = await task(id);
+      if (!states.includes(d.task.state)) throw new Error(`task ${id} is ${d.task.state}, waiting for ${states.join('/')}\n${worker.output().slice(-2000)}`);
+      return d;
+    }, 90_000, 200);
+    const act = async (id: string, action: string) => {
+      const r = await call<{ command: Command }>('POST', `/api/tasks/${e.engine}/${id}/actions/${action}`);
+      expect(r.status).toBe(202);
+      return r.body.command;
+    };
+    const settles = (id: number) => eventually(async () => {
+      const r = await call<{ command: Command }>('GET', `/api/commands/${id}`, null);
+      if (['pending', 'dispatched'].includes(r.body.command.state)) throw new Error(`command ${id} still ${r.body.command.state}`);
+      return r.body.command;
+    }, 60_000, 200);
+
+    beforeAll(async () => {
+      svc = await startService(loadConfig({}, {
+        PORT: 0, HOST: '127.0.0.1', DATABASE_URL: await createTestDatabase(`agent_cmd_${e.engine}`),
+        Z4J_AGENT_REDIS_URLS: [e.redisUrl], Z4J_AGENT_KEYS: [agentKeyEntry(agent)], Z4J_CELERY_BROKERS: [],
+        Z4J_INGEST_FLUSH_MS: 20, Z4J_PROXY_SECRET: TEST_PROXY_SECRET, Z4J_COMMAND_TIMEOUT: 60, ...e.driver,
+      }), { log: pino({ level: 'silent' }) });
+      worker = e.startWorker(queue, env);
+      // The worker's agent announces its command channel with worker-online.
+      await eventually(async () => {
+        const rows = (await svc.db.query('SELECT 1 FROM agent_workers WHERE engine = $1', [e.engine])).rows;
+        if (!rows.length) throw new Error(`no ${e.engine} worker takes commands yet\n${worker.output().slice(-2000)}`);
+      }, 60_000, 200);
+    });
+    afterAll(async () => {
+      await worker?.stop();
+      await svc?.stop();
+    });
+
+    (e.retry ? test : test.skip)('a failed task retried from z4j runs again with its original arguments (the secret too), linked to the original', async () => {
+      e.retry!();
+      const key = randomUUID();
+      const id = await e.send(queue, 'fail_once', [key], { password: SECRET }, env);
+      const failed = await taskInState(id, 'failed');
+      expect(JSON.stringify(failed)).not.toContain(SECRET);
+      const command = await act(id, 'retry');
+      const settled = await settles(command.id);
+      expect([settled.state, settled.outcome?.via]).toEqual(['succeeded', 'agent']);
+      const newId = String(settled.outcome?.newTaskId);
+      expect(newId).not.toBe(id);
+      const rerun = await taskInState(newId, 'succeeded');
+      expect(String(rerun.task.result)).toMatch(/ok after 2 runs, password intact/);
+      expect(rerun.task.retryOf).toBe(id);
+      expect((await task(id)).task.retriedAs).toEqual([newId]);
+      // A second click with another key retries again; the same key acts once.
+      const key2 = randomUUID();
+      const again = await call<{ command: Command }>('POST', `/api/tasks/${e.engine}/${id}/actions/retry`, key2);
+      const twice = await call<{ command: Command }>('POST', `/api/tasks/${e.engine}/${id}/actions/retry`, key2);
+      expect(twice.body.command.id).toBe(again.body.command.id);
+      await settles(again.body.command.id);
+    });
+
+    (e.terminate ? test : test.skip)('a running task terminated from z4j stops, is revoked with the reason, never finishes, and the worker carries on', async () => {
+      e.terminate!();
+      const key = randomUUID();
+      const id = await e.send(queue, 'long', [key, 60], {}, env);
+      await taskInState(id, 'started');
+      await sleep(300);
+      const t0 = Date.now();
+      const command = await act(id, 'terminate');
+      const settled = await settles(command.id);
+      expect(settled.state).toBe('succeeded');
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      const d = await taskInState(id, 'revoked');
+      expect(d.events.find((ev) => ev.kind === 'revoked')?.fields.reason).toBe('terminated from z4j');
+      await sleep(1500);
+      expect(await e.get(queue, `z4j-test-long-finished:${key}`)).toBeNull();
+      if (e.notRetried) await e.notRetried(queue, key);
+      // The same worker runs the next task to the end: nothing leaked into it.
+      const next = randomUUID();
+      const nextId = await e.send(queue, 'long', [next, 0.3], {}, env);
+      await taskInState(nextId, 'succeeded');
+      expect(await e.get(queue, `z4j-test-long-finished:${next}`)).toBe('1');
+      expect((await task(id)).task.state).toBe('revoked');
+    });
+
+    (e.unstoppable ? test : test.skip)('a task the agent cannot stop: the command fails and says why', async () => {
+      const id = await e.send(queue, e.unstoppable!.task, [randomUUID(), 3], {}, env);
+      await taskInState(id, 'started');
+      const settled = await settles((await act(id, 'terminate')).id);
+      expect(settled.state).toBe('failed');
+      expect(String(settled.outcome?.message)).toMatch(e.unstoppable!.message);
+      await taskInState(id, 'succeeded');
+    });
+
+    (e.terminate ? test : test.skip)('without a live agent in the worker running it, terminate fails plainly', async () => {
+      const id = randomUUID();
+      await svc.pipeline.offer('test', { v: 1, type: 'task', id: `ev-${id}`, engine: e.engine, project: agent.project, kind: 'started', taskId: id, worker: 'gone@nowhere:1', occurredAt: Date.now(), fields: { name: 'long', queue } });
+      await eventually(async () => expect((await task(id)).task.state).toBe('started'), 10_000, 100);
+      const c = await act(id, 'terminate');
+      expect(c.state).toBe('failed');
+      expect(c.outcome?.code).toBe('NO_AGENT');
+    });
+
+    test('the planted secret is in no stored column', async () => {
+      const tables = (await svc.db.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)).rows.map((r) => r.t);
+      for (const t of tables) {
+        const hit = await svc.db.query(`SELECT 1 FROM "${t}" x WHERE x::text LIKE $1 LIMIT 1`, [`%${SECRET}%`]);
+        expect([t, hit.rows.length]).toEqual([t, 0]);
+      }
+    });
+  });
+}
