@@ -5,16 +5,22 @@ timings: the agent measures them. Pipelines (`task.then(...)`): when a step comp
 agent notes that the next step's parent is this one (and its root this one's root), so the next
 step's events carry the links; tasks enqueued from inside a running task are its children.
 Both are known within one consumer process (thread or greenlet workers, or the same process
-worker); a step run by another process worker is linked to its parent only."""
+worker); a step run by another process worker is linked to its parent only.
+
+Commands (docs/agent-protocol.md): a consumer's agent retries a task (a new task of the same
+Huey task class, with the exact args / kwargs and the id z4j chose) and terminates a running one
+(thread workers: Huey's own CancelExecution raised in the worker thread, never retried)."""
 
 from __future__ import annotations
 
 import atexit
+import functools
 import threading
 import time
 from typing import Any
 
 from ._common import InFlight, Roots, clean, exception_text, guarded, iso, redis_url, require, traceback_text, worker_name
+from .commands import CommandError, CommandListener, RunningTasks
 from .core import get_agent
 
 ENGINE = "huey"
@@ -43,6 +49,10 @@ class _HueyAgent:
         self.payloads_sent = Roots(50_000)  # ids whose payload this process already sent
         self.workers = 0
         self.stop_heartbeat = None
+        self.running = RunningTasks()
+        self.broker_url = ""  # where commands come from: the Huey storage's Redis
+        self.commands: CommandListener | None = None
+        self.stop_commands = None
 
     def name(self, task: Any) -> str:
         try:
@@ -84,6 +94,10 @@ class _HueyAgent:
 
     def on_executing(self, signal: str, task: Any, *args: Any) -> None:
         self.local.task = task
+        if self.thread_workers:
+            self.running.started_thread(task.id)
+        else:
+            self.running.started_unstoppable(task.id, "z4j cannot stop Huey tasks in greenlet workers")
         with self.lock:
             self.started[task.id] = time.monotonic()
         self.flight.start()
@@ -92,6 +106,7 @@ class _HueyAgent:
     def post_execute(self, task: Any, value: Any, exc: BaseException | None) -> None:
         from huey.exceptions import CancelExecution, TaskTimeout
 
+        self.running.finished(task.id)
         if isinstance(exc, CancelExecution):
             return  # reported by the canceled signal
         with self.lock:
@@ -113,13 +128,16 @@ class _HueyAgent:
     def on_skipped(self, signal: str, task: Any, *args: Any) -> None:
         with self.lock:
             running = self.started.pop(task.id, None) is not None
+        terminated = self.running.finished(task.id)
         if running:  # cancelled by a pre-execute hook or from inside the task
             self.flight.end()
-        self.event("expired" if signal == "expired" else "revoked", task, worker=running)
+        more = {"reason": "terminated from z4j", "exception": "Terminated: terminated from z4j"} if terminated else {}
+        self.event("expired" if signal == "expired" else "revoked", task, worker=running, **more)
 
     def on_interrupted(self, signal: str, task: Any, *args: Any) -> None:
         with self.lock:
             self.started.pop(task.id, None)
+        self.running.finished(task.id)
         self.flight.end(failed=True)
         self.event("failed", task, exception="Interrupted: the consumer stopped while the task ran")
 
@@ -131,8 +149,11 @@ class _HueyAgent:
         if first:
             import huey as huey_pkg
 
-            self.agent.worker_event(ENGINE, "worker-online", self.worker, fields={"software": f"huey {huey_pkg.__version__}", "queues": [self.queue]})
-            self.stop_heartbeat = self.agent.start_heartbeat(ENGINE, self.worker, lambda: self.flight.stats(self.workers or None))
+            self.commands = CommandListener(self.agent, ENGINE, self.worker, self.broker_url, {"retry": self.retry, "terminate": self.terminate}, queues=[self.queue])
+            announce = self.commands.announcement()
+            self.agent.worker_event(ENGINE, "worker-online", self.worker, fields={"software": f"huey {huey_pkg.__version__}", "queues": [self.queue], "commands": announce})
+            self.stop_heartbeat = self.agent.start_heartbeat(ENGINE, self.worker, lambda: {**self.flight.stats(self.workers or None), "commands": announce})
+            self.stop_commands = self.commands.start()
             atexit.register(guarded(self.offline))
             import multiprocessing.util  # process workers leave through os._exit: no atexit there
 
@@ -152,8 +173,46 @@ class _HueyAgent:
         if stop is None:
             return
         stop()
+        if self.stop_commands is not None:
+            self.stop_commands()
         self.agent.worker_event(ENGINE, "worker-offline", self.worker, fields=self.flight.stats(None))
         self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
+
+    # ---- commands ------------------------------------------------------------------------------
+
+    @property
+    def thread_workers(self) -> bool:
+        return not _greenlets()
+
+    def retry(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A new task of the original's task class with its exact call, under the id z4j chose."""
+        try:
+            task_class = self.huey._registry.string_to_task(args["name"])
+        except Exception:
+            raise CommandError(f"this Huey instance has no task {args.get('name')!s:.200}") from None
+        # Numbers only: an expiry captured as a datetime came back as text (JSON) and is left out.
+        options = {k: v for k, v in (args.get("options") or {}).items()
+                   if k in ("priority", "retries", "retry_delay", "expires", "timeout") and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        task = task_class(args=tuple(args.get("args") or ()), kwargs=dict(args.get("kwargs") or {}), id=str(args["taskId"]), **options)
+        self.huey.enqueue(task)
+        return {"newTaskId": task.id, "queue": self.queue}
+
+    def terminate(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self.running.stop(str(args["taskId"]), Terminated)
+
+
+try:
+    from huey.exceptions import CancelExecution as _Cancel
+except ImportError:  # the module imports without Huey
+    _Cancel = Exception
+
+
+class Terminated(_Cancel):  # type: ignore[misc,valid-type]
+    """Raised in the worker thread of a task terminated from z4j: Huey's CancelExecution (the
+    task is reported cancelled and not retried), raised asynchronously, as Dramatiq's TimeLimit does."""
+
+    def __init__(self, msg: str = "terminated from z4j", retry: bool = False) -> None:
+        super().__init__(msg, retry=False)
 
 
 def install(huey: Any, **agent_options: Any) -> None:
@@ -169,6 +228,7 @@ def install(huey: Any, **agent_options: Any) -> None:
         if conn is not None and "broker_url" not in agent_options:
             agent_options["broker_url"] = redis_url(conn)
         h = _HueyAgent(huey, get_agent(**agent_options))
+        h.broker_url = redis_url(conn) if conn is not None else ""
         huey.signal(S.SIGNAL_ENQUEUED, S.SIGNAL_SCHEDULED)(guarded(h.on_enqueued))
         huey.signal(S.SIGNAL_EXECUTING)(guarded(h.on_executing))
         huey.signal(S.SIGNAL_REVOKED, S.SIGNAL_EXPIRED, S.SIGNAL_CANCELED)(guarded(h.on_skipped))
@@ -177,3 +237,14 @@ def install(huey: Any, **agent_options: Any) -> None:
         huey.on_startup("z4j_agent")(guarded(h.startup))
         huey.on_shutdown("z4j_agent")(guarded(h.shutdown))
         _installed.add(id(huey))
+
+
+@functools.lru_cache(maxsize=1)
+def _greenlets() -> bool:
+    """gevent-patched threads are greenlets: no thread to raise an exception in."""
+    try:
+        from gevent import monkey
+
+        return bool(monkey.is_module_patched("threading"))
+    except Exception:
+        return False

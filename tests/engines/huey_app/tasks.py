@@ -1,6 +1,7 @@
 """A small Huey app for z4j's integration tests: RedisHuey named Z4J_TEST_QUEUE on
 Z4J_TEST_REDIS (default db 13). The Huey name is what z4j calls the queue."""
 import os
+import time
 
 import redis
 from huey import RedisHuey
@@ -32,6 +33,26 @@ def retried(key, password=None):
     if _counter.incr(f"z4j-test-huey-retried:{key}") == 1:
         raise RuntimeError(f"first attempt of {key} fails")
     return "ok"
+
+
+@huey.task()
+def fail_once(key, password=None):
+    """Fails its first run for good (no Huey retries); a retry from z4j then succeeds, saying
+    whether it got the original (secret) argument."""
+    n = _counter.incr(f"z4j-test-fail-once:{key}")
+    if n == 1:
+        raise RuntimeError(f"first run of {key} fails")
+    return f"ok after {n} runs, password {'intact' if password == 'hunter2-secret' else 'WRONG'}"
+
+
+@huey.task()
+def long(key, seconds=60):
+    """Runs in short steps (an exception raised in its thread lands at once); marks its end."""
+    end = time.time() + seconds
+    while time.time() < end:
+        time.sleep(0.05)
+    _counter.set(f"z4j-test-long-finished:{key}", 1)
+    return "finished"
 
 
 # With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records every task's lifecycle.

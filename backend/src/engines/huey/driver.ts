@@ -3,8 +3,12 @@
 // the entry `r:<task id>` holding the pickle of (revoke_until, revoke_once) — written here
 // byte for byte as Huey's own `revoke_by_id(id)` writes (None, False) — and the consumer
 // skips the task when it comes up. The queue name is the Huey instance's name.
+// Messages are pickled Python objects, so a retry is the agent's job (it enqueues a new task of
+// the same task class inside a consumer), and so is stopping a running task (Huey has no way to
+// interrupt one from outside; the agent raises CancelExecution in the worker's thread).
+// Not declared: terminate in greenlet workers (no thread to interrupt: the agent refuses it).
 import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
-import type { Dispatch, EngineDriver, TaskRef } from '../driver.js';
+import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** pickle.dumps((None, False), protocol 5), as Huey's default serializer writes it. */
 const REVOKE_FOREVER = Buffer.from([0x80, 0x05, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x89, 0x86, 0x94, 0x2e]);
@@ -12,12 +16,28 @@ const REVOKE_FOREVER = Buffer.from([0x80, 0x05, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0,
 export class HueyDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'huey' as const;
   readonly capabilities = {
+    'task.retry': { via: 'agent', note: 'a new task with the exact args / kwargs the agent captured, enqueued by the agent in a live consumer of the same Huey instance (RedisHuey)' },
     'task.cancel': { via: 'broker', note: "Huey's revoke: the consumer skips the task when it comes up (RedisHuey; the queue is the Huey name)" },
+    'task.terminate': { via: 'agent', note: "thread workers (not greenlet): Huey's CancelExecution raised in the task's thread at its next Python instruction (a blocking call such as one long sleep delays it); not retried" },
     'queue.purge': { via: 'broker', note: 'RedisHuey (not the priority storage)' },
   } as const;
 
   constructor(url: string) {
     super(url, 'z4j-huey-driver');
+  }
+
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    if (!payload) throw new NoPayload();
+    const queue = payload.queue ?? original.queue;
+    const args = { taskId: newTaskId, name: payload.name, args: payload.args, kwargs: payload.kwargs, options: payload.options ?? {}, retryOf: original.taskId };
+    const { worker } = await needAgent(agent, this.engine).send('retry', args, { queue });
+    return { awaitsAgent: true, detail: { newTaskId, queue, worker } };
+  }
+
+  async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    if (!task.worker) throw new Error('z4j does not know which consumer runs this task');
+    const { worker } = await needAgent(agent, this.engine).send('terminate', { taskId: task.taskId }, { worker: task.worker });
+    return { awaitsAgent: true, detail: { worker } };
   }
 
   async cancel(task: TaskRef): Promise<Dispatch> {
