@@ -4,7 +4,10 @@
 arq's job hooks (on_job_start / on_job_end) see neither the function's name nor its outcome, so
 the agent wraps each job function (and cron job) with the same signature; the worker's
 on_startup / on_shutdown are chained for worker-online / offline. `arq.worker.Retry` is a retry,
-not a failure. Jobs enqueued from inside a job are its children (parentId, rootId)."""
+not a failure. Jobs enqueued from inside a job are its children (parentId, rootId).
+
+Commands (docs/agent-protocol.md): a worker's agent retries a job — `enqueue_job` on the
+worker's own pool and event loop, with the exact args / kwargs, under the job id z4j chose."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import time
 from typing import Any
 
 from ._common import InFlight, Roots, clean, exception_text, guarded, require, traceback_text, worker_name
+from .commands import CommandError, CommandListener
 from .core import Agent, get_agent
 
 ENGINE = "arq"
@@ -118,14 +122,32 @@ class _Worker:
         self.flight = InFlight()
         self.stop_heartbeat = None
         self.lock = threading.Lock()
+        self.broker_url = ""
+        self.pool: Any = None  # the worker's ArqRedis and its loop: where a retry is enqueued
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_commands = None
 
-    def online(self) -> None:
+    def online(self, ctx: dict[str, Any] | None = None) -> None:
         import arq
 
         self.name = worker_name(ENGINE)
-        self.agent.worker_event(ENGINE, "worker-online", self.name, fields={"software": f"arq {getattr(arq, '__version__', '')}", "queues": [self.queue], "concurrency": self.concurrency})
-        self.stop_heartbeat = self.agent.start_heartbeat(ENGINE, self.name, lambda: self.flight.stats(self.concurrency))
+        self.pool = (ctx or {}).get("redis")
+        self.loop = asyncio.get_running_loop()
+        commands = CommandListener(self.agent, ENGINE, self.name, self.broker_url if self.pool is not None else "", {"retry": self.retry}, queues=[self.queue])
+        announce = commands.announcement()
+        self.agent.worker_event(ENGINE, "worker-online", self.name, fields={"software": f"arq {getattr(arq, '__version__', '')}", "queues": [self.queue], "concurrency": self.concurrency, "commands": announce})
+        self.stop_heartbeat = self.agent.start_heartbeat(ENGINE, self.name, lambda: {**self.flight.stats(self.concurrency), "commands": announce})
+        self.stop_commands = commands.start()
         atexit.register(guarded(self.offline))
+
+    def retry(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Runs on the command thread: the enqueue runs on the worker's loop, waited for at most 10 s."""
+        job_id, queue = str(args["taskId"]), args.get("queue") or self.queue
+        call = self.pool.enqueue_job(str(args["name"]), *(args.get("args") or []), _job_id=job_id, _queue_name=queue, **(args.get("kwargs") or {}))
+        job = asyncio.run_coroutine_threadsafe(call, self.loop).result(timeout=10)
+        if job is None:
+            raise CommandError(f"arq already has a job {job_id}")
+        return {"newTaskId": job.job_id, "queue": queue}
 
     def offline(self) -> None:
         with self.lock:
@@ -133,6 +155,8 @@ class _Worker:
         if stop is None:
             return
         stop()
+        if self.stop_commands is not None:
+            self.stop_commands()
         self.agent.worker_event(ENGINE, "worker-offline", self.name, fields=self.flight.stats(self.concurrency))
         self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
 
@@ -218,12 +242,14 @@ def instrument(settings: Any, **agent_options: Any) -> Any:
     _check()
     if _get(settings, "__z4j__"):
         return settings
-    agent_options.setdefault("broker_url", redis_settings_url(_get(settings, "redis_settings")))
+    url = redis_settings_url(_get(settings, "redis_settings"))
+    agent_options.setdefault("broker_url", url)
     agent = get_agent(**agent_options)
     install()
     from arq.constants import default_queue_name
 
     w = _Worker(agent, _get(settings, "queue_name") or default_queue_name, _get(settings, "max_jobs", 10))
+    w.broker_url = url
     default_timeout = _get(settings, "job_timeout", 300)
     default_timeout = default_timeout.total_seconds() if hasattr(default_timeout, "total_seconds") else default_timeout
 
@@ -239,7 +265,7 @@ def instrument(settings: Any, **agent_options: Any) -> Any:
     on_startup, on_shutdown = _get(settings, "on_startup"), _get(settings, "on_shutdown")
 
     async def startup(ctx: dict[str, Any]) -> None:
-        guarded(w.online)()
+        guarded(w.online)(ctx)
         if on_startup:
             await on_startup(ctx)
 

@@ -2,6 +2,8 @@
   arqctl.py enqueue <function> '<args JSON>' [defer seconds]  → the job id
   arqctl.py status <job id>     → {"status", "success", "result"} (result as repr)
   arqctl.py runs <key>          → how many times count(key) ran
+  arqctl.py send <function> '<args JSON>' '<kwargs JSON>'  → the job id (the agent, when on, flushed)
+  arqctl.py get <redis key>     → its value (text) or null
 """
 import asyncio
 import json
@@ -24,6 +26,19 @@ async def main():
         job = Job(sys.argv[2], redis, _queue_name=tasks.QUEUE)
         info = await job.result_info()
         out = {"status": (await job.status()).value, "success": info.success if info else None, "result": repr(info.result) if info else None}
+    elif cmd == "send":
+        if tasks.os.environ.get("Z4J_AGENT_ID"):
+            import z4j_agent.arq
+
+            z4j_agent.arq.instrument_pool(redis)
+        job = await redis.enqueue_job(sys.argv[2], *json.loads(sys.argv[3]), **json.loads(sys.argv[4]))
+        out = job.job_id
+        import z4j_agent
+
+        z4j_agent.get_agent().flush(10)
+    elif cmd == "get":
+        v = await redis.get(sys.argv[2])
+        out = v.decode() if v is not None else None
     else:
         out = int(await redis.get(f"z4j-test-arq-runs:{sys.argv[2]}") or 0)
     await redis.aclose()

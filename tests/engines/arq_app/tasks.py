@@ -45,8 +45,17 @@ async def step(ctx, ids, i, password=None):
     return i
 
 
+async def fail_once(ctx, key, password=None):
+    """Fails its first run for good; a retry from z4j then succeeds, saying whether it got the
+    original (secret) argument."""
+    n = await ctx["redis"].incr(f"z4j-test-fail-once:{key}")
+    if n == 1:
+        raise RuntimeError(f"first run of {key} fails")
+    return f"ok after {n} runs, password {'intact' if password == 'hunter2-secret' else 'WRONG'}"
+
+
 class WorkerSettings:
-    functions = [count, sleep, add, fail, retried, step]
+    functions = [count, sleep, add, fail, retried, step, fail_once]
     redis_settings = RedisSettings.from_dsn(REDIS_URL)
     queue_name = QUEUE
     allow_abort_jobs = True

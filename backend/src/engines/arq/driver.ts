@@ -1,9 +1,10 @@
 // arq through its Redis layout (arq 0.28): a queue is a sorted set of job ids scored by when
 // they may run (`arq:queue` by default), each job's pickled call under `arq:job:<id>`, and
 // aborts requested through the sorted set `arq:abort` — exactly what arq's own Job.abort()
-// does. Workers honour aborts only with `allow_abort_jobs = True`.
+// does. Workers honour aborts only with `allow_abort_jobs = True`. Jobs are pickled, so a retry
+// is the agent's job: `enqueue_job` inside a live worker of the queue, with the exact call.
 import { RedisEngineDriver } from '../redisDriver.js';
-import type { Dispatch, EngineDriver, TaskRef } from '../driver.js';
+import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 const DEFAULT_QUEUE = 'arq:queue';
 
@@ -26,6 +27,7 @@ return #ids`;
 export class ArqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'arq' as const;
   readonly capabilities = {
+    'task.retry': { via: 'agent', note: 'a new job with the exact args / kwargs the agent captured, enqueued by the agent in a live worker of the queue' },
     'task.cancel': { via: 'broker', note: 'arq abort of a queued or deferred job; workers need allow_abort_jobs = True' },
     'task.terminate': { via: 'broker', note: 'arq abort: the running coroutine is cancelled; workers need allow_abort_jobs = True' },
     'queue.purge': { via: 'broker' },
@@ -33,6 +35,14 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
 
   constructor(url: string) {
     super(url, 'z4j-arq-driver');
+  }
+
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    if (!payload) throw new NoPayload();
+    const queue = payload.queue ?? original.queue ?? DEFAULT_QUEUE;
+    const args = { taskId: newTaskId, name: payload.name, args: payload.args, kwargs: payload.kwargs, queue, retryOf: original.taskId };
+    const { worker } = await needAgent(agent, this.engine).send('retry', args, { queue });
+    return { awaitsAgent: true, detail: { newTaskId, queue, worker } };
   }
 
   private async abort(task: TaskRef): Promise<Dispatch> {
