@@ -7,7 +7,12 @@ so a failed attempt is reported at ack (it was retried) or nack (it failed for g
 dead-lettered). Pipelines: the agent writes the next step's parent and root into its embedded
 message (`pipe_target.options.z4j_parent_id / z4j_root_id`) when the pipeline is sent, so a
 step knows its links in whichever process runs it. Groups with completion callbacks share
-`group_completion_uuid` → groupId."""
+`group_completion_uuid` → groupId.
+
+Commands (docs/agent-protocol.md, Redis broker): a worker process's agent terminates a message
+running in one of its threads by raising `Terminated` (a Dramatiq Interrupt) in that thread, as
+Dramatiq's own TimeLimit does; the message is not retried (it is dead-lettered) and reported
+revoked."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import time
 from typing import Any
 
 from ._common import InFlight, clean, exception_text, guarded, traceback_text, worker_name
+from .commands import CommandError, CommandListener, RunningTasks
 from .core import get_agent
 
 ENGINE = "dramatiq"
@@ -28,10 +34,18 @@ _DELIVERY_OPTIONS = ("redis_message_id", "retries", "traceback", "requeue_timest
 
 try:
     import dramatiq
+    from dramatiq.middleware import Interrupt as _Interrupt
     from dramatiq.middleware import Middleware as _Base
 except ImportError:  # the module imports without Dramatiq; using the middleware needs it
     dramatiq = None
     _Base = object
+    _Interrupt = BaseException
+
+
+class Terminated(_Interrupt):  # type: ignore[misc,valid-type]
+    """Raised in the worker thread of a message terminated from z4j (a Dramatiq Interrupt: user
+    code's `except Exception` does not swallow it). Added to the actor's `throws`, so Retries
+    does not retry it."""
 
 
 def _broker_url(broker: Any) -> str:
@@ -69,6 +83,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._worker = worker_name(ENGINE)
         self._concurrency: int | None = None
         self._stop_heartbeat = None
+        self._running_threads = RunningTasks()
+        self._actor_of: dict[str, str] = {}  # message id → actor, while it runs
+        self._broker = None
+        self._stop_commands = None
 
     def _agent_for(self, broker: Any) -> Any:
         if self._agent is None:
@@ -130,8 +148,13 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._worker = worker_name(ENGINE)
         self._concurrency = getattr(worker, "worker_threads", None)
         queues = sorted(_queue(q) for q in (getattr(worker, "queues", None) or broker.get_declared_queues()))
-        agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"dramatiq {dramatiq.__version__}", "queues": queues, "concurrency": self._concurrency})
-        self._stop_heartbeat = agent.start_heartbeat(ENGINE, self._worker, lambda: self._flight.stats(self._concurrency))
+        self._broker = broker
+        url = _broker_url(broker)
+        commands = CommandListener(agent, ENGINE, self._worker, url if url.startswith(("redis", "unix")) else "", {"terminate": self._terminate}, queues=queues)
+        announce = commands.announcement()
+        agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"dramatiq {dramatiq.__version__}", "queues": queues, "concurrency": self._concurrency, "commands": announce})
+        self._stop_heartbeat = agent.start_heartbeat(ENGINE, self._worker, lambda: {**self._flight.stats(self._concurrency), "commands": announce})
+        self._stop_commands = commands.start()
         # Dramatiq's worker processes are multiprocessing children, which leave through os._exit
         # (their atexit never runs): a second SIGTERM ends them there, before worker shutdown.
         import multiprocessing.util
@@ -150,6 +173,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
                 return
             stop, self._stop_heartbeat = self._stop_heartbeat, None
         stop()
+        if self._stop_commands is not None:
+            self._stop_commands()
         agent = self._agent
         agent.worker_event(ENGINE, "worker-offline", self._worker, fields=self._flight.stats(self._concurrency))
         agent.flush(agent.config.exit_flush_timeout if agent.config else 0)
@@ -159,6 +184,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         attempt = int(message.options.get("retries", 0) or 0)
         with self._lock:
             self._running[message.message_id] = (time.monotonic(), attempt)
+        self._running_threads.started_thread(message.message_id)
+        with self._lock:
+            self._actor_of[message.message_id] = message.actor_name
         self._flight.start()
         fields = self._fields(message, attempt)
         payload = None
@@ -168,7 +196,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._agent_for(broker).task_event(ENGINE, "started", message.message_id, fields=fields, payload=payload, worker=self._worker)
 
     def _finish(self, message: Any) -> tuple[float | None, int]:
+        self._running_threads.finished(message.message_id)
         with self._lock:
+            self._actor_of.pop(message.message_id, None)
             start, attempt = self._running.pop(message.message_id, (None, int(message.options.get("retries", 0) or 0)))
         return (round(time.monotonic() - start, 6) if start is not None else None), attempt
 
@@ -182,6 +212,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             self._agent_for(broker).task_event(ENGINE, "succeeded", message.message_id, fields=clean(fields), worker=self._worker)
             return
         fields.update(exception=exception_text(exception), traceback=traceback_text(exception), runtime=runtime)
+        if isinstance(exception, Terminated):
+            fields.update(reason="terminated from z4j", z4jTerminated=True)
         if type(exception).__name__ == "TimeLimitExceeded":
             fields["timedOut"] = True
         with self._lock:  # reported at ack (retried) or nack (failed): see the module's doc
@@ -208,11 +240,37 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         with self._lock:
             fields = self._outcome.pop(message.message_id, None)
         agent = self._agent_for(broker)
+        if fields is not None and fields.pop("z4jTerminated", False):  # stopped from z4j: revoked, not failed
+            agent.task_event(ENGINE, "revoked", message.message_id, fields={**fields, "deadLettered": True}, worker=self._worker)
+            return
         if fields is not None:
             agent.task_event(ENGINE, "failed", message.message_id, fields=fields, worker=self._worker)
         # The broker moved it to its dead-letter queue: kept in the timeline (the state stays failed).
         base = self._fields(message, fields.get("retries", 0) if fields else int(message.options.get("retries", 0) or 0))
         agent.task_event(ENGINE, "rejected", message.message_id, fields={**base, "deadLettered": True}, worker=self._worker)
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def _terminate(self, args: dict[str, Any]) -> dict[str, Any]:
+        task_id = str(args["taskId"])
+        with self._lock:
+            name = self._actor_of.get(task_id)
+        if name is None or self._broker is None:
+            raise CommandError(f"message {task_id} is not running in this worker (it finished, or never started here)")
+        _not_retried(self._broker.get_actor(name))
+        return self._running_threads.stop(task_id, Terminated)
+
+
+def _not_retried(actor: Any) -> None:
+    """Adds Terminated to the actor's `throws`: Retries then fails the message instead of retrying it."""
+    throws = actor.options.get("throws")
+    if throws is None:
+        actor.options["throws"] = Terminated
+    elif isinstance(throws, tuple):
+        if Terminated not in throws:
+            actor.options["throws"] = (*throws, Terminated)
+    elif throws is not Terminated:
+        actor.options["throws"] = (throws, Terminated)
 
 
 def _queue(name: str) -> str:

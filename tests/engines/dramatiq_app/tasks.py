@@ -2,6 +2,7 @@
 or, with Z4J_TEST_BROKER=amqp://..., on RabbitMQ. Actors are declared on the queue named by
 Z4J_TEST_QUEUE, so each test can isolate itself."""
 import os
+import time
 
 import dramatiq
 import redis
@@ -58,3 +59,14 @@ def retried(key, password=None):
     if _counter.incr(f"z4j-test-dq-retried:{key}") == 1:
         raise RuntimeError(f"first attempt of {key} fails")
     return "ok"
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, min_backoff=100, max_backoff=200)
+def long(key, seconds=60):
+    """Runs in short steps (an exception raised in its thread lands at once); marks its end.
+    Retries allowed: a terminate from z4j must not be retried."""
+    _counter.incr(f"z4j-test-long-runs:{key}")
+    end = time.time() + seconds
+    while time.time() < end:
+        time.sleep(0.05)
+    _counter.set(f"z4j-test-long-finished:{key}", 1)

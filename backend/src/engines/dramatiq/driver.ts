@@ -3,9 +3,11 @@
 // messages live in `ns:q.DQ`; dead letters in the sorted set `ns:q.XQ` and hash `ns:q.XQ.msgs`.
 // Messages are plain JSON, so a retry is built from the sealed payload like Dramatiq's own
 // `Actor.send` would build it. Multi-key changes run as Lua, atomically against workers.
+// Dramatiq cannot stop a running message from outside its worker: terminate goes through the
+// agent, which raises an Interrupt in the worker thread running it (as Dramatiq's TimeLimit).
 import { randomUUID } from 'node:crypto';
 import { RedisEngineDriver } from '../redisDriver.js';
-import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** Largest queue a cancel searches (a Lua scan blocks Redis while it runs). */
 const MAX_CANCEL_SCAN = 50_000;
@@ -66,6 +68,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (Redis broker)' },
     'task.cancel': { via: 'broker', note: 'messages still waiting in their queue (Redis broker)' },
+    'task.terminate': { via: 'agent', note: "Redis broker, CPython: an Interrupt raised in the worker thread at its next Python instruction, as Dramatiq's TimeLimit does (a blocking call such as one long sleep delays it); the message is dead-lettered, not retried" },
     'queue.purge': { via: 'broker', note: 'waiting and delayed messages; dead letters stay (Redis broker)' },
     'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker)' },
   } as const;
@@ -95,6 +98,12 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     if (r === 'too_big') throw new Error(`queue ${task.queue} holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
     if (r !== 'ok') throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
     return { confirmed: true };
+  }
+
+  async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    if (!task.worker) throw new Error('z4j does not know which worker process runs this message');
+    const { worker } = await needAgent(agent, this.engine).send('terminate', { taskId: task.taskId }, { worker: task.worker });
+    return { awaitsAgent: true, detail: { worker } };
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
