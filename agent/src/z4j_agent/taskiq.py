@@ -6,17 +6,24 @@ Built on taskiq's middleware hooks. A retry middleware (SimpleRetryMiddleware,
 SmartRetryMiddleware) re-sends a failed task under its own id from inside the failing run: the
 agent sees that send and reports the run as retried, not failed. A task's labels travel in its
 events (`labels`); tasks sent from inside a running task get the labels `z4j_parent_id` and
-`z4j_root_id`, so their links survive the trip to whichever worker runs them."""
+`z4j_root_id`, so their links survive the trip to whichever worker runs them.
+
+Commands (docs/agent-protocol.md, Redis brokers): a worker process's agent terminates a running
+task by cancelling the asyncio task that runs it (async task functions only: a sync function
+runs in taskiq's thread pool, where nothing can stop it); it is reported revoked."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextvars
+import inspect
 import threading
 import time
 from typing import Any
 
 from ._common import InFlight, clean, exception_text, guarded, redis_url, require, traceback_text, worker_name
+from .commands import CommandListener, RunningTasks
 from .core import get_agent
 
 ENGINE = "taskiq"
@@ -79,6 +86,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._flight = InFlight()
         self._worker = worker_name(ENGINE)
         self._stop_heartbeat = None
+        self._running_tasks = RunningTasks()
+        self._stop_commands = None
 
     @property
     def agent(self) -> Any:
@@ -95,8 +104,12 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if not self.broker.is_worker_process:
             return
         self._worker = worker_name(ENGINE)
-        self.agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"taskiq {_version()}"})
-        self._stop_heartbeat = self.agent.start_heartbeat(ENGINE, self._worker, lambda: self._flight.stats(None))
+        url = broker_url(self.broker)
+        commands = CommandListener(self.agent, ENGINE, self._worker, url if url.startswith(("redis", "unix")) else "", {"terminate": self._terminate})
+        announce = commands.announcement()
+        self.agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"taskiq {_version()}", "commands": announce})
+        self._stop_heartbeat = self.agent.start_heartbeat(ENGINE, self._worker, lambda: {**self._flight.stats(None), "commands": announce})
+        self._stop_commands = commands.start()
         atexit.register(guarded(self._offline))
         import multiprocessing.util  # taskiq's worker processes may leave through os._exit
 
@@ -113,6 +126,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if stop is None:
             return
         stop()
+        if self._stop_commands is not None:
+            self._stop_commands()
         self.agent.worker_event(ENGINE, "worker-offline", self._worker, fields=self._flight.stats(None))
         self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
 
@@ -168,6 +183,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         _current.set((message.task_id, labels.get("z4j_root_id") or message.task_id, attempt))
         with self._lock:
             self._running[(message.task_id, attempt)] = time.monotonic()
+        guarded(self._track)(message)
         self._flight.start()
         fields, payload = self._fields(message), None
         if _attempt(message) == 0:  # the producer may have had no agent: the worker's copy (first write wins)
@@ -176,6 +192,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self.agent.task_event(ENGINE, "started", message.task_id, fields=fields, payload=payload, worker=self._worker)
 
     def on_error(self, message: Any, result: Any, exception: BaseException) -> None:
+        if isinstance(exception, asyncio.CancelledError) and self._running_tasks.is_stopping(message.task_id):
+            # Terminated from z4j: a retry middleware after this one in the chain must not re-send it.
+            guarded(message.labels.__setitem__)("retry_on_error", False)
         current = _current.get()
         with self._lock:
             self._errors[(message.task_id, current[2] if current else _attempt(message))] = exception
@@ -194,6 +213,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             retrying = key in self._retrying
             self._retrying.discard(key)
         _current.set(None)
+        terminated = self._running_tasks.finished(message.task_id)
         runtime = getattr(result, "execution_time", None)
         if runtime is None and start is not None:
             runtime = round(time.monotonic() - start, 6)
@@ -206,13 +226,30 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             return
         exc = exc or getattr(result, "error", None)
         fields.update(exception=exception_text(exc), traceback=traceback_text(exc))
-        if retrying:
+        if terminated:  # cancelled from z4j
+            fields.update(runtime=runtime, reason="terminated from z4j")
+            self.agent.task_event(ENGINE, "revoked", message.task_id, fields=clean(fields), worker=self._worker)
+        elif retrying:
             self.agent.task_event(ENGINE, "retried", message.task_id, fields=clean(fields), worker=self._worker)
         else:
             fields["runtime"] = runtime
             if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":
                 fields["timedOut"] = True
             self.agent.task_event(ENGINE, "failed", message.task_id, fields=clean(fields), worker=self._worker)
+
+    # ---- commands ------------------------------------------------------------------------------
+
+    def _track(self, message: Any) -> None:
+        """Where the task runs, for terminate: the asyncio task running this callback, when the
+        function is a coroutine function (awaited in it)."""
+        task = self.broker.find_task(message.task_name)
+        if inspect.iscoroutinefunction(getattr(task, "original_func", None)):
+            self._running_tasks.started_asyncio(message.task_id, asyncio.current_task(), asyncio.get_running_loop())
+        else:
+            self._running_tasks.started_unstoppable(message.task_id, "a sync taskiq task runs in taskiq's thread pool, where z4j cannot stop it (async tasks only)")
+
+    def _terminate(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._running_tasks.stop(str(args["taskId"]), asyncio.CancelledError)
 
 
 def _attempt(message: Any) -> int:

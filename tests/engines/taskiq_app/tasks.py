@@ -1,7 +1,9 @@
 """A small taskiq app for z4j's integration tests: taskiq-redis's ListQueueBroker on Redis
 (Z4J_TEST_REDIS, default db 12), list from Z4J_TEST_QUEUE; or, with Z4J_TEST_BROKER=amqp://...,
 taskiq-aio-pika on RabbitMQ with a queue of that name."""
+import asyncio
 import os
+import time
 
 import redis.asyncio as aioredis
 from taskiq import SimpleRetryMiddleware
@@ -57,3 +59,23 @@ async def step(ids: list[str], i: int, password: str | None = None) -> int:
     if i + 1 < len(ids):
         await step.kicker().with_task_id(ids[i + 1]).kiq(ids, i + 1, password=password)
     return i
+
+
+@broker.task(task_name="long")
+async def long(key: str, seconds: float = 60) -> str:
+    """Waits in short steps; marks its end (a cancelled run never does)."""
+    end = time.time() + seconds
+    while time.time() < end:
+        await asyncio.sleep(0.05)
+    async with aioredis.from_url(REDIS_URL) as r:
+        await r.set(f"z4j-test-long-finished:{key}", 1)
+    return "finished"
+
+
+@broker.task(task_name="long_sync")
+def long_sync(key: str, seconds: float = 60) -> str:
+    """A sync task: taskiq runs it in its thread pool, where nothing can stop it."""
+    end = time.time() + seconds
+    while time.time() < end:
+        time.sleep(0.05)
+    return "finished"

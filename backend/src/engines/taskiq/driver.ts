@@ -1,9 +1,11 @@
 // taskiq over taskiq-redis's ListQueueBroker: a queue is a Redis list the broker LPUSHes
 // messages onto and workers BRPOP, each message the JSON of a TaskiqMessage
 // ({task_id, task_name, labels, labels_types, args, kwargs}) — open enough to build a retry
-// from the sealed payload and to find one message to cancel.
+// from the sealed payload and to find one message to cancel. Stopping a running task needs the
+// worker itself: the agent cancels the asyncio task running it. A sync task function runs in
+// taskiq's thread pool, where nothing can stop it (the agent refuses, and says so).
 import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
-import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 const DEFAULT_QUEUE = 'taskiq';
 const MAX_CANCEL_SCAN = 50_000;
@@ -24,6 +26,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-redis ListQueueBroker)' },
     'task.cancel': { via: 'broker', note: 'messages still waiting in their list (taskiq-redis ListQueueBroker)' },
+    'task.terminate': { via: 'agent', note: 'async task functions (taskiq-redis): the asyncio task running it is cancelled; a sync function in the thread pool cannot be stopped' },
     'queue.purge': { via: 'broker', note: 'taskiq-redis ListQueueBroker' },
   } as const;
 
@@ -45,6 +48,12 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     if (r === 'too_big') throw new Error(`queue holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
     if (r !== 'ok') throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
     return { confirmed: true };
+  }
+
+  async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    if (!task.worker) throw new Error('z4j does not know which worker process runs this task');
+    const { worker } = await needAgent(agent, this.engine).send('terminate', { taskId: task.taskId }, { worker: task.worker });
+    return { awaitsAgent: true, detail: { worker } };
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
