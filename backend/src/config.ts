@@ -52,22 +52,22 @@ export const settings = {
   ],
   Z4J_DRAMATIQ_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
-    'Redis of your Dramatiq workers (RedisBroker, namespace "dramatiq"). Set it to act on Dramatiq messages and queues.',
+    'Redis of your Dramatiq workers (RedisBroker, namespace "dramatiq"). Set it to act on Dramatiq messages and queues, and to send commands to the agents in its workers (terminate).',
   ],
   Z4J_ARQ_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
-    'Redis of your arq workers. Set it to cancel, abort and purge arq jobs (workers need allow_abort_jobs = True).',
+    'Redis of your arq workers. Set it to cancel, abort and purge arq jobs (workers need allow_abort_jobs = True), and to send commands to the agents in its workers (retry).',
   ],
   Z4J_TASKIQ_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
-    'Redis of your taskiq-redis ListQueueBroker. Set it to act on taskiq messages and queues.',
+    'Redis of your taskiq-redis ListQueueBroker. Set it to act on taskiq messages and queues, and to send commands to the agents in its workers (terminate).',
   ],
   Z4J_HUEY_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
-    'Redis of your RedisHuey instances. Set it to revoke queued Huey tasks and purge Huey queues (a queue is a Huey name).',
+    'Redis of your RedisHuey instances. Set it to revoke queued Huey tasks and purge Huey queues (a queue is a Huey name), and to send commands to the agents in its consumers (retry, terminate).',
   ],
   Z4J_BULK_MAX_TASKS: [int(1, 1_000_000).default(10000), 'Most tasks one bulk retry or bulk cancel may act on.'],
-  Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out.'],
+  Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out; an agent command expires then too (the agent never runs it later).'],
   Z4J_SEAL_KEYS: [
     z.string().regex(/^\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*(,\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*)*$/, 'comma-separated <id>:<base64 of 32 bytes>, newest last').optional(),
     'AES-256-GCM keys that seal retry payloads and agent secrets (`<id>:<base64 32 bytes>`, newest last; old ones keep opening old values). Unset: a key generated once in Z4J_DATA_DIR/seal.key (fine for one embedded instance; set it for PostgreSQL and replicas).',
