@@ -125,8 +125,7 @@ describe('workers', () => {
     const { user } = render(<App {...props} />, { route: '/workers' });
     await user.click(await screen.findByRole('button', { name: /control/i }, PAGE_LOAD));
     const dialog = await screen.findByRole('dialog');
-    await user.click(within(dialog).getByLabelText('Action'));
-    await user.click(await screen.findByText('Set autoscale bounds'));
+    await user.click(within(dialog).getByLabelText('Set autoscale bounds'));
     await user.type(within(dialog).getByLabelText('Maximum'), '8');
     await user.type(within(dialog).getByLabelText('Minimum'), '2');
     await user.click(within(dialog).getByRole('button', { name: 'Send to the worker' }));

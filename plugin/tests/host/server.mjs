@@ -76,7 +76,7 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) {
       // Like Grafana: the browser cannot choose who it is, nor see or set the secret.
-      if (!/^(x-grafana-|x-z4j-|cookie$|host$|authorization$)/i.test(k)) headers[k] = v;
+      if (!/^(x-grafana-|x-z4j-|cookie$|host$|authorization$)/i.test(k)) {headers[k] = v;}
     }
     headers['x-z4j-proxy-secret'] = proxySecret;
     headers['x-grafana-context'] = JSON.stringify(user);
@@ -87,7 +87,7 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
       up.pipe(res);
     });
     upstream.on('error', (err) => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+      if (!res.headersSent) {res.writeHead(502, { 'content-type': 'application/json' });}
       res.end(JSON.stringify({ message: `Grafana could not reach the service: ${err.message}` }));
     });
     req.pipe(upstream);
@@ -96,8 +96,8 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://host');
     const path = url.pathname;
-    if (path.startsWith(PROXY_PREFIX)) return void proxy(req, res, path.slice(PROXY_PREFIX.length) + url.search);
-    if (path === '/api/signing-keys/keys') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    if (path.startsWith(PROXY_PREFIX)) {return void proxy(req, res, path.slice(PROXY_PREFIX.length) + url.search);}
+    if (path === '/api/signing-keys/keys') {return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));}
     if (path === `/api/plugins/${PLUGIN_ID}/settings`) {
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: PLUGIN_ID, enabled: true, jsonData: { serviceUrl: service }, secureJsonFields: { proxySecret: true } }));
     }
@@ -106,10 +106,10 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
       const next = url.searchParams.get('next') ?? `/a/${PLUGIN_ID}/tasks`;
       return void res.writeHead(302, { 'set-cookie': `z4j_user=${as}; Path=/; SameSite=Lax`, location: next.startsWith('/') ? next : '/' }).end();
     }
-    if (path.startsWith('/public/build/img/icons/') && ICONS) return void serveFile(res, ICONS, path.slice('/public/build/img/icons/'.length));
-    if (path.startsWith('/host/')) return void serveFile(res, HOST_DIST, path.slice('/host/'.length));
-    if (path.startsWith(`/public/plugins/${PLUGIN_ID}/`)) return void serveFile(res, PLUGIN_DIST, path.slice(`/public/plugins/${PLUGIN_ID}/`.length));
-    if (path === '/' || path.startsWith('/a/')) return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    if (path.startsWith('/public/build/img/icons/') && ICONS) {return void serveFile(res, ICONS, path.slice('/public/build/img/icons/'.length));}
+    if (path.startsWith('/host/')) {return void serveFile(res, HOST_DIST, path.slice('/host/'.length));}
+    if (path.startsWith(`/public/plugins/${PLUGIN_ID}/`)) {return void serveFile(res, PLUGIN_DIST, path.slice(`/public/plugins/${PLUGIN_ID}/`.length));}
+    if (path === '/' || path.startsWith('/a/')) {return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);}
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));

@@ -3,7 +3,7 @@
 import React, { useEffect, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
-import { Alert, Badge, Button, Field, Input, Select, Stack, TimeRangePicker } from '@grafana/ui';
+import { Alert, Badge, Button, Field, Input, Combobox, Stack, TimeRangePicker } from '@grafana/ui';
 import { fromTimeRange, toTimeRange } from '../Tasks/filters';
 import { listAudit, verifyAudit } from '../../api/service';
 import type { AuditEntry } from '../../api/types';
@@ -118,12 +118,12 @@ function AuditPage() {
           />
         </Field>
         <Field label="Outcome">
-          <Select
-            inputId="audit-outcome"
+          <Combobox
+            id="audit-outcome"
             width={20}
             options={OUTCOMES}
             value={filters.outcome}
-            onChange={(o) => set('outcome', o.value ?? '')}
+            onChange={(o) => set('outcome', o.value)}
           />
         </Field>
       </Stack>

@@ -1,5 +1,5 @@
 import React, { useState } from 'react';
-import { Alert, Badge, Button, Field, Input, Select, Stack } from '@grafana/ui';
+import { Alert, Badge, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { createInvitation, listInvitations, revokeInvitation } from '../../api/service';
 import type { Invitation, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
@@ -40,12 +40,12 @@ export function InvitationsTab() {
           />
         </Field>
         <Field label="Role">
-          <Select
-            inputId="invite-role"
+          <Combobox
+            id="invite-role"
             width={16}
             options={ROLE_OPTIONS}
             value={role}
-            onChange={(o) => setRole(o.value!)}
+            onChange={(o) => setRole(o.value)}
           />
         </Field>
         <Button

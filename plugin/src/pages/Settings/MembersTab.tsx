@@ -1,5 +1,5 @@
 import React, { useState } from 'react';
-import { Alert, Button, Field, Input, Select, Stack } from '@grafana/ui';
+import { Alert, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { listMembers, putMember, removeMember } from '../../api/service';
 import type { ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
@@ -41,14 +41,14 @@ export function MembersTab() {
           {
             header: 'Role',
             cell: (m) => (
-              <Select
-                aria-label={`Role of ${m.login}`}
+              <Combobox
+                id={`member-role-${m.userId}`}
                 width={16}
                 options={ROLE_OPTIONS}
                 value={m.role}
                 onChange={(o) =>
                   guard(async () => {
-                    await putMember(m.userId, { login: m.login, role: o.value! }, project);
+                    await putMember(m.userId, { login: m.login, role: o.value }, project);
                     await members.reload();
                   })
                 }
@@ -84,12 +84,12 @@ export function MembersTab() {
           <Input id="member-login" width={24} value={login} onChange={(e) => setLogin(e.currentTarget.value)} />
         </Field>
         <Field label="Role">
-          <Select
-            inputId="member-role"
+          <Combobox
+            id="member-role"
             width={16}
             options={ROLE_OPTIONS}
             value={role}
-            onChange={(o) => setRole(o.value!)}
+            onChange={(o) => setRole(o.value)}
           />
         </Field>
         <Button

@@ -1,5 +1,5 @@
 import React, { useState } from 'react';
-import { Alert, Button, Field, Input, Select, Stack } from '@grafana/ui';
+import { Alert, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { getRoleMapping, putRoleMapping } from '../../api/service';
 import type { ProjectRole, RoleMapping } from '../../api/types';
 import { LoadError, Loading } from '../../components/common/PageState';
@@ -8,7 +8,12 @@ import { useSession } from '../../hooks/useSession';
 import { ROLE_OPTIONS } from './MembersTab';
 import { useGuard } from '../../hooks/useGuard';
 
-const OR_NONE = [{ label: 'no access', value: null as ProjectRole | null }, ...ROLE_OPTIONS];
+// Combobox values are strings: 'none' stands for "no role from this rule".
+const OR_NONE: Array<{ label: string; value: ProjectRole | 'none' }> = [
+  { label: 'no access', value: 'none' },
+  ...ROLE_OPTIONS,
+];
+const fromOption = (v: ProjectRole | 'none'): ProjectRole | null => (v === 'none' ? null : v);
 const ORG_ROLES = ['Admin', 'Editor', 'Viewer', 'None'] as const;
 
 export function RoleMappingTab() {
@@ -41,22 +46,22 @@ function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?:
       <Stack gap={2} wrap="wrap">
         {ORG_ROLES.map((r) => (
           <Field key={r} label={`Grafana ${r}`}>
-            <Select
-              inputId={`map-${r}`}
+            <Combobox
+              id={`map-${r}`}
               width={18}
               options={OR_NONE}
-              value={mapping.orgRoles[r]}
-              onChange={(o) => set({ orgRoles: { ...mapping.orgRoles, [r]: o.value ?? null } })}
+              value={mapping.orgRoles[r] ?? 'none'}
+              onChange={(o) => set({ orgRoles: { ...mapping.orgRoles, [r]: fromOption(o.value) } })}
             />
           </Field>
         ))}
         <Field label="Grafana server admin">
-          <Select
-            inputId="map-server-admin"
+          <Combobox
+            id="map-server-admin"
             width={18}
             options={OR_NONE}
-            value={mapping.serverAdmin}
-            onChange={(o) => set({ serverAdmin: o.value ?? null })}
+            value={mapping.serverAdmin ?? 'none'}
+            onChange={(o) => set({ serverAdmin: fromOption(o.value) })}
           />
         </Field>
       </Stack>
@@ -76,11 +81,11 @@ function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?:
             />
           </Field>
           <Field label="Role">
-            <Select
+            <Combobox
               width={16}
               options={ROLE_OPTIONS}
               value={t.role}
-              onChange={(o) => set({ teams: mapping.teams.map((x, j) => (j === i ? { ...x, role: o.value! } : x)) })}
+              onChange={(o) => set({ teams: mapping.teams.map((x, j) => (j === i ? { ...x, role: o.value } : x)) })}
             />
           </Field>
           <Button

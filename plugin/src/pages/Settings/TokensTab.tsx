@@ -1,5 +1,5 @@
 import React, { useState } from 'react';
-import { Alert, Button, ClipboardButton, Field, Input, Select, Stack } from '@grafana/ui';
+import { Alert, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { createToken, listTokens, revokeToken } from '../../api/service';
 import type { ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
@@ -35,12 +35,12 @@ export function TokensTab() {
           <Input id="token-name" width={28} value={name} onChange={(e) => setName(e.currentTarget.value)} />
         </Field>
         <Field label="Role">
-          <Select
-            inputId="token-role"
+          <Combobox
+            id="token-role"
             width={16}
             options={ROLE_OPTIONS.filter((o) => o.value !== 'owner')}
             value={role}
-            onChange={(o) => setRole(o.value!)}
+            onChange={(o) => setRole(o.value)}
           />
         </Field>
         <Field label="Expires in (days)">

@@ -1,7 +1,7 @@
 // Remote control of one worker: every control action its engine declares (pool size,
 // autoscale, rate and time limits, consumed queues), each with the arguments it needs.
 import React, { useState } from 'react';
-import { Alert, Button, Field, Input, Modal, Select, Stack } from '@grafana/ui';
+import { Alert, Button, Field, Input, Modal, Stack, RadioButtonList } from '@grafana/ui';
 import { newIdempotencyKey, runWorkerAction } from '../../api/service';
 import type { Command, Worker } from '../../api/types';
 import { CommandOutcome } from '../../components/common/ActionButton';
@@ -61,12 +61,12 @@ export function WorkerControlModal({ worker, onClose }: { worker: Worker; onClos
     <Modal title={`Control ${worker.hostname}`} isOpen onDismiss={onClose}>
       <Stack direction="column" gap={1}>
         <Field label="Action">
-          <Select
-            inputId="worker-action"
+          <RadioButtonList
+            name="worker-action"
             options={actions.map((a) => ({ label: a.label, value: a.action }))}
             value={action}
-            onChange={(o) => {
-              setAction(o.value!);
+            onChange={(value) => {
+              setAction(value);
               setKey(newIdempotencyKey());
               setCommand(null);
             }}
