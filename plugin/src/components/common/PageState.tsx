@@ -2,6 +2,7 @@
 import React from 'react';
 import { Alert, Button, EmptyState, LoadingPlaceholder } from '@grafana/ui';
 import type { ApiRequestError } from '../../api/client';
+import type { AsyncState } from '../../hooks/useAsync';
 
 export function Loading({ text = 'Loading…' }: { text?: string }) {
   return <LoadingPlaceholder text={text} />;
@@ -35,4 +36,12 @@ export function Empty({ message, children }: { message: string; children?: React
       {children}
     </EmptyState>
   );
+}
+
+/** What to show while `state` has no value yet (loading, or the error), or null once it has one. */
+export function pendingState<T>(state: AsyncState<T>, what: string): React.ReactElement | null {
+  if (state.error) {
+    return <LoadError error={state.error} what={what} onRetry={state.reload} />;
+  }
+  return state.value === undefined ? <Loading /> : null;
 }

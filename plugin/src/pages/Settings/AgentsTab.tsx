@@ -13,7 +13,7 @@ import {
 import { createAgent, listAgents, revokeAgent, rotateAgent } from '../../api/service';
 import { ENGINES, type MintedAgent } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { LoadError, Loading } from '../../components/common/PageState';
+import { pendingState } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -28,11 +28,9 @@ export function AgentsTab() {
   const [minted, setMinted] = useState<MintedAgent | null>(null);
   const [revoking, setRevoking] = useState<string | null>(null);
 
-  if (agents.error) {
-    return <LoadError error={agents.error} what="agent credentials" onRetry={agents.reload} />;
-  }
-  if (!agents.value) {
-    return <Loading />;
+  const pending = pendingState(agents, 'agent credentials');
+  if (pending || !agents.value) {
+    return pending;
   }
   return (
     <div>

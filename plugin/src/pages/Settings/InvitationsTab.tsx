@@ -3,7 +3,7 @@ import { Alert, Badge, Button, Field, Input, Combobox, Stack } from '@grafana/ui
 import { createInvitation, listInvitations, revokeInvitation } from '../../api/service';
 import type { Invitation, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { LoadError, Loading } from '../../components/common/PageState';
+import { pendingState } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -21,11 +21,9 @@ export function InvitationsTab() {
   const [role, setRole] = useState<ProjectRole>('viewer');
   const [sent, setSent] = useState<string | null>(null);
 
-  if (invitations.error) {
-    return <LoadError error={invitations.error} what="invitations" onRetry={invitations.reload} />;
-  }
-  if (!invitations.value) {
-    return <Loading />;
+  const pending = pendingState(invitations, 'invitations');
+  if (pending || !invitations.value) {
+    return pending;
   }
   return (
     <div>

@@ -3,7 +3,7 @@ import { Alert, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { listMembers, putMember, removeMember } from '../../api/service';
 import type { ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { LoadError, Loading } from '../../components/common/PageState';
+import { pendingState } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { useGuard } from '../../hooks/useGuard';
@@ -21,11 +21,9 @@ export function MembersTab() {
   const [login, setLogin] = useState('');
   const [role, setRole] = useState<ProjectRole>('viewer');
 
-  if (members.error) {
-    return <LoadError error={members.error} what="members" onRetry={members.reload} />;
-  }
-  if (!members.value) {
-    return <Loading />;
+  const pending = pendingState(members, 'members');
+  if (pending || !members.value) {
+    return pending;
   }
   return (
     <div>

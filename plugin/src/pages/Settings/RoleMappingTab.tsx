@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import { Alert, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { getRoleMapping, putRoleMapping } from '../../api/service';
 import type { ProjectRole, RoleMapping } from '../../api/types';
-import { LoadError, Loading } from '../../components/common/PageState';
+import { pendingState } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { ROLE_OPTIONS } from './MembersTab';
@@ -19,11 +19,9 @@ const ORG_ROLES = ['Admin', 'Editor', 'Viewer', 'None'] as const;
 export function RoleMappingTab() {
   const { project } = useSession();
   const loaded = useAsync(() => getRoleMapping(project), [project]);
-  if (loaded.error) {
-    return <LoadError error={loaded.error} what="the role mapping" onRetry={loaded.reload} />;
-  }
-  if (!loaded.value) {
-    return <Loading />;
+  const pending = pendingState(loaded, 'the role mapping');
+  if (pending || !loaded.value) {
+    return pending;
   }
   return <RoleMappingForm initial={loaded.value.roleMapping} project={project} />;
 }

@@ -3,7 +3,7 @@ import { Alert, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@
 import { createToken, listTokens, revokeToken } from '../../api/service';
 import type { ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { LoadError, Loading } from '../../components/common/PageState';
+import { pendingState } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -19,11 +19,9 @@ export function TokensTab() {
   const [days, setDays] = useState(90);
   const [secret, setSecret] = useState<string | null>(null);
 
-  if (tokens.error) {
-    return <LoadError error={tokens.error} what="API tokens" onRetry={tokens.reload} />;
-  }
-  if (!tokens.value) {
-    return <Loading />;
+  const pending = pendingState(tokens, 'API tokens');
+  if (pending || !tokens.value) {
+    return pending;
   }
   return (
     <div>
