@@ -5,7 +5,11 @@ broker, no agent needed). What they lack is the exact call — task name, args, 
 retry must re-send: Celery events carry only truncated reprs. Installed in the processes that
 send tasks (and in workers: Celery's own retries and canvas callbacks are sent from there), the
 agent records it at publish time as an `enqueued` event carrying the payload, which the service
-seals and never shows."""
+seals and never shows.
+
+The event is marked `recordedBy: "z4j-agent"`: when the producer also sends Celery's task-sent
+(task_send_sent_event), the service keeps one enqueued row for the attempt, this event's fields
+first (backend/src/ingest/celeryEnqueues.ts); without task-sent it is the task's only enqueue."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Any
 from .core import get_agent
 
 _installed: set[int] = set()
+AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the event carrying it
 
 
 def _payload(headers: dict[str, Any], body: Any, routing_key: str | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -25,7 +30,7 @@ def _payload(headers: dict[str, Any], body: Any, routing_key: str | None) -> tup
     fields = {
         "name": name, "queue": routing_key, "args": args, "kwargs": kwargs, "retries": int(headers.get("retries") or 0),
         "rootId": headers.get("root_id"), "parentId": headers.get("parent_id"), "groupId": headers.get("group"),
-        "eta": headers.get("eta"), "expires": headers.get("expires"),
+        "eta": headers.get("eta"), "expires": headers.get("expires"), "recordedBy": AGENT_MARK,
     }
     return payload, {k: v for k, v in fields.items() if v is not None}
 

@@ -2,6 +2,7 @@
 // (idempotent by event id), their tasks folded forward, worker and queue rows refreshed.
 // A handful of array-bound statements per batch, never one round trip per event.
 import type { Db, Queryable } from '../db/db.js';
+import { collapseCeleryEnqueues } from './celeryEnqueues.js';
 import type { Envelope, TaskEnvelope, WorkerEnvelope } from './envelope.js';
 import { foldEvents, needsRefold, type TaskRow } from './taskState.js';
 import { INSERT_TASKS_SQL, SELECT_TASKS_FOR_UPDATE_SQL, UPDATE_TASKS_SQL, taskParams, type KeyedTask } from './taskColumns.js';
@@ -73,7 +74,9 @@ export class BatchWriter {
       else workerEvents.push(ev);
     }
     const persisted = await this.db.transaction(async (tx) => {
-      const fresh = await this.insertEvents(tx, [...taskEvents.values()]);
+      // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
+      const { insert, merged } = await collapseCeleryEnqueues(tx, [...taskEvents.values()], (ev) => this.pid(ev));
+      const fresh = [...(await this.insertEvents(tx, insert)), ...merged];
       await this.foldTasks(tx, fresh);
       await this.upsertWorkers(tx, workerEvents);
       return fresh;
