@@ -8,7 +8,10 @@ const dir = process.argv[2] ?? 'test-results';
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-for (const file of readdirSync(dir)) {
+// Only the runners' result files: test-results also holds artifacts (screenshots/).
+for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  if (!entry.isFile()) continue;
+  const file = entry.name;
   const text = readFileSync(join(dir, file), 'utf8');
   if (file.endsWith('.json')) {
     const r = JSON.parse(text);
