@@ -84,9 +84,11 @@ export class ActionService {
         [who.projectId, driver.engine, task.taskId, newTaskId, command.id],
       );
       const d = await driver.retry!(payload, newTaskId, task, this.agentChannel(driver, who, command));
-      // The new task shows at once, with its queue, even where the engine reports no enqueue of
-      // its own (Celery sends task-sent only from its own producers).
-      await this.recordEvent({
+      // Sent straight to the broker, the new task shows at once, with its queue, even where the
+      // engine reports no enqueue of its own (Celery sends task-sent only from its own producers).
+      // Sent through an agent, it shows when the agent's engine hooks report the enqueue: an agent
+      // that refuses leaves no phantom task behind.
+      if (!d.awaitsAgent) await this.recordEvent({
         v: 1, type: 'task', id: `z4j-command-${command.id}-enqueued`, engine: driver.engine, project: who.projectSlug, kind: 'enqueued',
         taskId: newTaskId, occurredAt: Date.now(), fields: { name: payload?.name ?? task.name ?? undefined, queue: payload?.queue ?? task.queue ?? undefined, reason: `retry of ${task.taskId} from z4j by ${who.requestedBy}` },
       });
