@@ -17,6 +17,7 @@ import { startService, type Service } from '../src/service.js';
 import { agentKeyEntry, testAgent } from './helpers/agentBatches.js';
 import { TEST_PROXY_SECRET } from './helpers/auth.js';
 import { isolatedCelery, sendScenario, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
+import { linkToken, startSmtp } from './helpers/smtp.js';
 import { createTestDatabase } from './helpers/storage.js';
 import { eventually } from './helpers/wait.js';
 
@@ -45,6 +46,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
   let worker: Worker;
   let browser: Browser;
   let page: Page;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const signIn = async (as: 'viewer' | 'operator' | 'admin', next: string) => {
@@ -63,6 +65,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     mkdirSync(SHOTS, { recursive: true });
     const { startTestHost } = (await import(join(ROOT, 'plugin', 'tests', 'host', 'server.mjs'))) as { startTestHost: (o: { serviceUrl: string; proxySecret: string }) => Promise<TestHost> };
     host = await startTestHost({ serviceUrl: '', proxySecret: TEST_PROXY_SECRET });
+    smtp = await startSmtp();
 
     const agent = testAgent();
     celery = isolatedCelery(BROKER);
@@ -80,6 +83,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
       GRAFANA_URL: host.url,
       Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
       Z4J_AGENT_REDIS_URLS: [BROKER],
+      Z4J_SMTP_URL: smtp.url,
     });
     svc = await startService(config, { log: pino({ level: 'warn' }) });
     host.setServiceUrl(svc.url);
@@ -94,6 +98,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     await worker?.stop();
     await svc?.stop();
     await host?.close();
+    await smtp?.close();
   });
 
   test('an Operator finds a failed task, retries it with its original arguments, and watches the retry succeed', async () => {
@@ -207,5 +212,27 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     }, id);
     expect(forced.status).toBe(403);
     expect(forced.body.error.code).toBeDefined();
+  });
+
+  test('an Admin invites a colleague from Settings; the link from the mail lands on the accept page', async () => {
+    await signIn('admin', `${APP}/settings?tab=invitations`);
+    await page.getByLabel('Email').fill('newcomer@example.com');
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.getByText('Invitation sent to newcomer@example.com').waitFor();
+    await page.getByRole('table', { name: 'Invitations' }).getByText('newcomer@example.com').waitFor();
+    await shot('11-settings-invitations');
+
+    const mail = await eventually(async () => {
+      const m = smtp.inbox.find((x) => x.to.includes('newcomer@example.com'));
+      if (!m) throw new Error('no invitation mail yet');
+      return m;
+    }, 30_000);
+    const { link } = linkToken(mail);
+    expect(link.startsWith(`${host.url}${APP}/invitation?token=`)).toBe(true);
+    // The invitee (here the Viewer of the test host) signs in and follows the link.
+    await signIn('viewer', new URL(link).pathname + new URL(link).search);
+    await page.getByRole('button', { name: 'Accept invitation' }).click();
+    await page.getByText(/you are now viewer in default/i).waitFor();
+    await shot('12-invitation-accepted');
   });
 });
