@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import time
@@ -13,9 +14,23 @@ MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1024 * 1024
 
 
+_process_tag = os.urandom(6).hex()
+_counter = itertools.count()
+
+
+def _new_process_tag() -> None:
+    global _process_tag, _counter
+    _process_tag, _counter = os.urandom(6).hex(), itertools.count()
+
+
+if hasattr(os, "register_at_fork"):  # a forked child must not repeat its parent's ids
+    os.register_at_fork(after_in_child=_new_process_tag)
+
+
 def event_id() -> str:
-    """Time-led and random (like a UUIDv7): unique, and the service's id index grows at its edge."""
-    return f"{int(time.time() * 1000):012x}{os.urandom(10).hex()}"
+    """Time-led (like a UUIDv7), then random per process and a counter: unique without asking the
+    OS for randomness per event, and the service's id index grows at its edge."""
+    return f"{int(time.time() * 1000):012x}{_process_tag}{next(_counter) & 0xFFFFFFFF:08x}"
 
 
 def task_envelope(project: str, engine: str, kind: str, task_id: str, fields: dict[str, Any], worker: str | None, occurred_at: float | None, payload: dict[str, Any] | None) -> dict[str, Any]:
@@ -37,8 +52,31 @@ def worker_envelope(project: str, engine: str, kind: str, worker: str, fields: d
     }
 
 
+# One encoder: json.dumps with any option builds a new one per call, which costs more than a small event.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+    return _encode(obj).encode("utf-8")
+
+
+class RawJSON(str):
+    """JSON text that goes into the batch as it is. The retry payload is serialised once, when the
+    event is recorded: a snapshot of the call as sent (later changes to its objects do not leak in),
+    JSON-safe (what JSON cannot hold becomes its str), and never serialised again by the sender."""
+
+
+def raw_json(value: Any) -> RawJSON:
+    return RawJSON(_encode(value))
+
+
+def encode_event(ev: dict[str, Any]) -> bytes:
+    """An envelope's JSON bytes, its RawJSON payload spliced in."""
+    raw = ev.get("payload")
+    if type(raw) is not RawJSON:
+        return _dumps(ev)
+    head = _dumps({k: v for k, v in ev.items() if k != "payload"})
+    return b"".join((head[:-1], b',"payload":', raw.encode("utf-8"), b"}"))
 
 
 def sign(body: bytes, secret: str | bytes) -> str:
@@ -50,25 +88,28 @@ def signed_batches(agent_id: str, secret: str, project: str, events: list[dict[s
     """The events as one or more signed batches, each within the size limits (an event too big
     even alone is dropped: the service would refuse its whole batch)."""
     out: list[tuple[bytes, str]] = []
-    chunk: list[dict[str, Any]] = []
+    chunk: list[bytes] = []
     size = 0
 
     def flush() -> None:
         nonlocal chunk, size
         if not chunk:
             return
-        body = _dumps({"v": 1, "agent": agent_id, "project": project, "sentAt": int(time.time() * 1000), "nonce": os.urandom(16).hex(),
-                       "seq": seq + len(out), "dropped": dropped, "events": chunk})
+        # Each event is serialised once; the batch is its head with the events' bytes spliced in.
+        head = _dumps({"v": 1, "agent": agent_id, "project": project, "sentAt": int(time.time() * 1000), "nonce": os.urandom(16).hex(),
+                       "seq": seq + len(out), "dropped": dropped, "events": []})
+        body = b"".join((head[:-2], b",".join(chunk), b"]}"))  # head ends in `[]}`
         out.append((body, sign(body, secret)))
         chunk, size = [], 0
 
     for ev in events:
-        n = len(_dumps(ev)) + 1
+        data = encode_event(ev)
+        n = len(data) + 1
         if n > MAX_BATCH_BYTES - 512:
             continue
         if len(chunk) >= MAX_BATCH_EVENTS or size + n > MAX_BATCH_BYTES - 512:
             flush()
-        chunk.append(ev)
+        chunk.append(data)
         size += n
     flush()
     return out

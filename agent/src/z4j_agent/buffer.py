@@ -22,7 +22,8 @@ class DropOldestBuffer:
                 self._items.popleft()
                 self.dropped += 1
             self._items.append(item)
-        self.ready.set()
+        if not self.ready.is_set():  # set() takes a lock and notifies: once per wake-up is enough (take() clears it)
+            self.ready.set()
 
     def put_back(self, items: list[Any]) -> None:
         """Returns a batch that could not be sent to the front, still within the bound (oldest lost first)."""

@@ -6,7 +6,6 @@ working when the broker is down."""
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import threading
@@ -17,7 +16,7 @@ from . import batch as batches
 from . import policy as policies
 from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config
-from .redact import redact_text, scrub
+from .redact import redact_text, scrub, scrub_str
 from .transport import Transport, make_transport
 
 log = logging.getLogger("z4j_agent")
@@ -65,18 +64,17 @@ class Agent:
             cfg = self.config
             fields = dict(fields or {})
             pol = policies.policy_for(fields.get("name"), func)
-            if pol.skip or not pol.sampled(str(task_id)) or (cfg.sample < 1.0 and not policies.TaskPolicy(sample=cfg.sample).sampled(str(task_id))):
+            if pol.skip or (pol.sample < 1.0 and not pol.sampled(str(task_id))) or (cfg.sample < 1.0 and not policies.TaskPolicy(sample=cfg.sample).sampled(str(task_id))):
                 return
-            redact = cfg.redact_keys + pol.redact
-            keep = cfg.keep_keys + pol.keep
-            for k in list(fields):
-                v = fields[k]
-                if k in _TEXT_FIELDS and isinstance(v, str):
-                    fields[k] = redact_text(v[:32768])
+            redact = cfg.redact_keys + pol.redact if pol.redact else cfg.redact_keys
+            keep = cfg.keep_keys + pol.keep if pol.keep else cfg.keep_keys
+            for k, v in fields.items():
+                if isinstance(v, str):  # most fields (name, queue, ids): what scrub does to a string, minus its set-up
+                    fields[k] = redact_text(v[:32768]) if k in _TEXT_FIELDS else scrub_str(v)
                 elif k in _PAYLOAD_FIELDS or not isinstance(v, (int, float, bool, type(None))):
                     fields[k] = scrub(v, redact_keys=redact, keep_keys=keep)
             # The retry payload travels exact (the service seals it): JSON-safe, never redacted.
-            safe_payload = _json_copy(payload) if payload is not None else None
+            safe_payload = batches.raw_json(payload) if payload is not None else None
             self._enqueue(batches.task_envelope(cfg.project, engine, kind, task_id, fields, worker, occurred_at, safe_payload))
         except Exception:  # never into the task
             self._count_error("could not record a task event")
@@ -217,11 +215,6 @@ class Agent:
     def _at_exit(self) -> None:
         if self.enabled and len(self._buffer):
             self.flush(self.config.exit_flush_timeout)
-
-
-def _json_copy(value: Any) -> Any:
-    """A JSON-safe copy, values as they were (non-JSON values as their str)."""
-    return json.loads(json.dumps(value, default=str))
 
 
 _agent: Agent | None = None

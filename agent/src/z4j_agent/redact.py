@@ -19,12 +19,27 @@ _SENSITIVE_KEY_EXACT = {"pwd", "pass", "auth", "pin", "ssn", "otp", "dsn", "jwt"
 _KEY_NOISE = re.compile(r"[-_.\s]")
 
 
-def is_sensitive_key(key: str, extra: Iterable[str] = ()) -> bool:
-    """apiKey, api-key and API_KEY are one key: compared without case, '-', '_', '.' or spaces."""
+def _sensitive_key(key: str, extra: tuple[str, ...]) -> bool:
     k = _KEY_NOISE.sub("", key.lower())
     if k in _SENSITIVE_KEY_EXACT or _SENSITIVE_KEY_PART.search(k):
         return True
     return any(_KEY_NOISE.sub("", e.lower()) == k for e in extra)
+
+
+# Keys repeat from task to task (kwargs names): remember the answers, within a bound.
+_key_answers: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+
+def is_sensitive_key(key: str, extra: Iterable[str] = ()) -> bool:
+    """apiKey, api-key and API_KEY are one key: compared without case, '-', '_', '.' or spaces."""
+    extra = extra if isinstance(extra, tuple) else tuple(extra)
+    answer = _key_answers.get((key, extra))
+    if answer is None:
+        answer = _sensitive_key(key, extra)
+        if len(_key_answers) >= 4096:
+            _key_answers.clear()
+        _key_answers[(key, extra)] = answer
+    return answer
 
 
 _VALUE_PATTERNS = re.compile(
@@ -57,9 +72,25 @@ _KEY_VALUE = re.compile(
 )
 
 
+# The same test as _MAYBE_SECRET for ASCII text, several times faster on text that has none of
+# them (most of it): lowercase substrings, found with `in`.
+_MARKERS = (":", "=", "@", "eyj", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "_live_", "_test_",
+            "aiza", "sk-", "glpat-", "sg.", "-----begin", "bearer", "basic", "token")
+
+
+def _maybe_secret(s: str) -> bool:
+    if not s.isascii():  # IGNORECASE folds some non-ASCII letters (ſ, K, İ) onto ASCII ones: the regex decides
+        return _MAYBE_SECRET.search(s) is not None
+    low = s.lower()
+    for marker in _MARKERS:
+        if marker in low:
+            return True
+    return False
+
+
 def redact_text(s: str) -> str:
     """Hides secret-shaped substrings of free text (reprs, query strings, tracebacks)."""
-    if len(s) < 8 or not _MAYBE_SECRET.search(s):
+    if len(s) < 8 or not _maybe_secret(s):
         return s
     out = _VALUE_PATTERNS.sub(REDACTED, s)
     out = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
@@ -80,6 +111,14 @@ def _cut(s: str, limit: int) -> str:
     return s if len(s) <= limit else f"{s[:limit]}…[{len(s) - limit} more chars]"
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
+def scrub_str(s: str, max_string: int = 32768) -> str:
+    """`scrub` of a string, without its set-up."""
+    return redact_text(_cut(s, max_string))
+
+
 def scrub(
     value: Any,
     *,
@@ -91,10 +130,15 @@ def scrub(
 ) -> Any:
     """A JSON-safe, bounded copy of `value` with secrets hidden. Never raises."""
     extra = tuple(redact_keys)
-    keep = {k.lower() for k in keep_keys}
+    keep = {k.lower() for k in keep_keys} if keep_keys else _NOTHING
     ancestors: set[int] = set()
 
     def walk(v: Any, depth: int) -> Any:
+        t = type(v)  # the common exact types first (a hot path: every task's args and kwargs)
+        if t is str:
+            return redact_text(v) if len(v) <= max_string else redact_text(_cut(v, max_string))
+        if t is int:
+            return v if -(2**53) < v < 2**53 else str(v)
         if v is None or isinstance(v, bool):
             return v
         if isinstance(v, int):
@@ -121,8 +165,8 @@ def scrub(
                     if n >= max_items:
                         out["[more keys]"] = len(v) - max_items
                         break
-                    key = _cut(str(raw_key), 256)
-                    hide = key.lower() not in keep and is_sensitive_key(key, extra) and x not in (None, "")
+                    key = raw_key if type(raw_key) is str and len(raw_key) <= 256 else _cut(str(raw_key), 256)
+                    hide = is_sensitive_key(key, extra) and (not keep or key.lower() not in keep) and x not in (None, "")
                     out[key] = REDACTED if hide else walk(x, depth + 1)
                 return out
             if isinstance(v, (list, tuple, set, frozenset)):

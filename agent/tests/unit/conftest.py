@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -52,7 +53,9 @@ def captured():
     if agent is None or getattr(agent, "_z4j_test_capture", None) is not _captured:
         core.reset_agent()
         agent = core.get_agent(project="unit", agent_id="agent-unit", agent_secret="unit-secret", broker_url=REDIS_URL, heartbeat_interval=0.05)
-        agent._enqueue = _captured.append
+        from z4j_agent.batch import encode_event
+
+        agent._enqueue = lambda envelope: _captured.append(json.loads(encode_event(envelope)))  # as the service reads it
         agent.flush = lambda timeout=2.0: True
         agent._z4j_test_capture = _captured
     _captured.clear()

@@ -1,0 +1,68 @@
+"""The recording hot path's shortcuts (tests/bench/agent-overhead.py) change nothing it produces:
+the text gate agrees with the regex it stands in for, payloads are snapshots spliced into batches
+as valid JSON, event ids stay unique (also across fork)."""
+
+import json
+import os
+import random
+import string
+
+from z4j_agent import batch, redact
+from z4j_agent.redact import scrub
+
+PIECES = [m.upper() for m in redact._MARKERS] + list(redact._MARKERS) + ["AIza", "Bearer", "ToKeN", "gh", "sk", "SG", "-----", "BEGIN",
+                                                                          "hello", "uuid", " ", "-", "_", ".", "/", "x", "0"]
+
+
+def test_the_ascii_gate_agrees_with_the_regex():
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 6))) for _ in range(20_000)]
+    texts += ["".join(rng.choice(string.printable) for _ in range(rng.randint(0, 40))) for _ in range(20_000)]
+    texts += ["3f1c6a0e-1b7e-4a5e-9d7a-2c4b8e0f9a11", "huey@host:123", "Ghp_", "gHs_x", "xOx", "-----begin"]
+    for t in texts:
+        assert redact._maybe_secret(t) == (redact._MAYBE_SECRET.search(t) is not None), t
+
+
+def test_non_ascii_text_is_judged_by_the_regex():
+    # IGNORECASE folds 'ſ' onto 's' and the Kelvin sign onto 'k': "ſk-" is a marker to the regex.
+    for t in ["ſk-0123456789abcdefghij", "\u212akia", "plain ünïcode text here"]:
+        assert redact._maybe_secret(t) == (redact._MAYBE_SECRET.search(t) is not None)
+
+
+def test_scrub_fast_paths_change_nothing():
+    value = {"password": "hunter2", "apiKey": "x", "n": 2**60, "s": "x" * 40000, "ok": "Bearer abcdefghijklmnop", "k" * 300: 1,
+             "nested": [1, "two", {"token": ""}, (3, 4)], "keepme_token": "visible"}
+    out = scrub(value, keep_keys=["keepme_token"])
+    assert out["password"] == out["apiKey"] == redact.REDACTED
+    assert out["n"] == str(2**60) and out["s"].startswith("x" * 32768) and "more chars" in out["s"]
+    assert "abcdefghijklmnop" not in out["ok"]
+    assert ("k" * 256 + "…[44 more chars]") in out
+    assert out["nested"] == [1, "two", {"token": ""}, [3, 4]]
+    assert out["keepme_token"] == "visible"
+    assert redact.is_sensitive_key("API-Key") and redact.is_sensitive_key("API-Key")  # answered twice: from memory
+    assert redact.is_sensitive_key("iban", ["IBAN"]) and not redact.is_sensitive_key("iban")
+
+
+def test_payloads_are_snapshots_spliced_into_valid_batches():
+    kwargs = {"note": "日本語", "when": object()}
+    env = batch.task_envelope("p", "rq", "enqueued", "t1", {"name": "n"}, None, None, batch.raw_json({"args": [1], "kwargs": kwargs}))
+    kwargs["note"] = "changed after sending"
+    (body, sig), = batch.signed_batches("a", "s", "p", [env, batch.worker_envelope("p", "rq", "worker-heartbeat", "w", {}, None)], 1, 0)
+    assert sig == batch.sign(body, "s")
+    events = json.loads(body)["events"]
+    assert events[0]["payload"]["kwargs"]["note"] == "日本語"
+    assert events[0]["payload"]["kwargs"]["when"].startswith("<object")
+    assert events[0]["fields"] == {"name": "n"} and "payload" not in events[1]
+
+
+def test_event_ids_are_unique_in_a_process_and_after_fork():
+    ids = {batch.event_id() for _ in range(50_000)}
+    assert len(ids) == 50_000 and all(len(i) == 32 for i in ids)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, batch.event_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(r, 64).decode()
+    assert child[12:24] != batch.event_id()[12:24]  # the child has its own random tag
