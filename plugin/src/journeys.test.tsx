@@ -7,7 +7,7 @@ import { AppRootProps, PluginType } from '@grafana/data';
 import pluginJson from './plugin.json';
 import { PLUGIN_BASE_URL, taskUrl } from './constants';
 import { location, render } from './test/render';
-import { fakeService } from './test/fakeService';
+import { ALL_TASKS, fakeService, task } from './test/fakeService';
 import type { AppSettings } from './api/types';
 import App from './components/App/App';
 
@@ -36,6 +36,25 @@ describe('the explorer', () => {
     await waitFor(() =>
       expect(taskRequests(backend).at(-1)!.params).toMatchObject({ state: 'failed', queue: 'celery' })
     );
+  });
+
+  test('refreshes itself: a new task appears and a running one turns green, without a reload', async () => {
+    const tasks = [
+      task({ taskId: 'run-1', name: 'etl.slow', state: 'started', finishedAt: null, runtimeMs: null }),
+      ...ALL_TASKS,
+    ];
+    fakeService('viewer', tasks);
+    render(<App {...props} />, { route: '/tasks' });
+    const table = await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
+    expect(within(table).getAllByTestId('task-row')).toHaveLength(5);
+
+    tasks[0] = { ...tasks[0]!, state: 'succeeded', runtimeMs: 1500 };
+    tasks.unshift(task({ taskId: 'new-1', name: 'fresh.task', state: 'received' }));
+    // The explorer polls every 5 s while its range ends at "now".
+    expect(await within(table).findByText('fresh.task', undefined, { timeout: 9000 })).toBeInTheDocument();
+    expect(within(table).getAllByTestId('task-row')).toHaveLength(6);
+    const slow = within(table).getByText('etl.slow').closest('tr')!;
+    expect(within(slow).getByText('succeeded')).toBeInTheDocument();
   });
 
   test('says what to do when nothing matches', async () => {

@@ -34,6 +34,11 @@ function TasksPage() {
   const [fresh, setFresh] = useState<Task[]>([]);
   const [bulkOpen, setBulkOpen] = useState(false);
   const generation = useRef(0);
+  // The rows on screen, for the live refresh to tell new tasks from known ones.
+  const tasksRef = useRef<Task[]>([]);
+  useEffect(() => {
+    tasksRef.current = tasks;
+  }, [tasks]);
 
   const loadFirst = useCallback(async () => {
     const mine = ++generation.current;
@@ -94,19 +99,15 @@ function TasksPage() {
         if (mine !== generation.current) {
           return;
         }
+        const known = new Set(tasksRef.current.map(keyOf));
+        const newer = page.tasks.filter((t) => !known.has(keyOf(t)));
         const byKey = new Map(page.tasks.map((t) => [keyOf(t), t]));
+        const atTop = typeof window === 'undefined' || window.scrollY < 40;
         setTasks((prev) => {
-          const known = new Set(prev.map(keyOf));
-          const newer = page.tasks.filter((t) => !known.has(keyOf(t)));
           const updated = prev.map((t) => byKey.get(keyOf(t)) ?? t);
-          const atTop = typeof window === 'undefined' || window.scrollY < 40;
-          if (atTop && newer.length > 0) {
-            setFresh([]);
-            return [...newer, ...updated];
-          }
-          setFresh(newer);
-          return updated;
+          return atTop ? [...newer.filter((t) => !prev.some((p) => keyOf(p) === keyOf(t))), ...updated] : updated;
         });
+        setFresh(atTop ? [] : newer);
       } catch {
         /* a failed refresh keeps what is shown; the next tick tries again */
       }
