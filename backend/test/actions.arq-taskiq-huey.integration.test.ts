@@ -109,6 +109,25 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
   });
+
+  test('a filtered purge removes only the matching messages; the others still run', async () => {
+    covers('taskiq', 'queue.purge_filtered');
+    const queue = uniqueQueue('tq_purge_f');
+    const matching = [randomUUID(), randomUUID()];
+    const kept = [randomUUID(), randomUUID()];
+    for (let i = 0; i < 2; i++) {
+      await taskiqctl(queue, 'kick', matching[i]!);
+      await taskiqctl(queue, 'send', 'retried', JSON.stringify([kept[i]]), '{}');
+    }
+    expect(await driver.countMatching(queue, { name: 'count' })).toEqual({ matched: 2, scanned: 4, complete: true });
+    expect((await driver.purgeMatching(queue, { name: 'count' })).purged).toBe(2);
+    expect(await driver.queueDepth(queue)).toBe(2);
+    const w = startTaskiqWorker(queue);
+    workers.push(w);
+    for (const key of kept) await eventually(async () => expect(Number(await taskiqctl<string | null>(queue, 'get', `z4j-test-taskiq-retried:${key}`))).toBeGreaterThanOrEqual(1), 60_000, 500);
+    await sleep(500);
+    for (const key of matching) expect(await runs(queue, key)).toBe(0);
+  });
 });
 
 describe('Huey driver (RedisHuey)', () => {
@@ -138,5 +157,23 @@ describe('Huey driver (RedisHuey)', () => {
     expect((await driver.purgeQueue(target)).purged).toBe(3);
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
+  });
+
+  test('a filtered purge removes only the matching tasks; the others still run', async () => {
+    covers('huey', 'queue.purge_filtered');
+    const queue = uniqueQueue('huey_purge_f');
+    const matching = [randomUUID(), randomUUID()];
+    const kept = [randomUUID(), randomUUID()];
+    for (let i = 0; i < 2; i++) {
+      await hueyctl(queue, 'enqueue', matching[i]!);
+      await hueyctl(queue, 'send', 'fail_once', JSON.stringify([kept[i]]), '{}');
+    }
+    expect(await driver.countMatching(queue, { name: 'tasks.count' })).toEqual({ matched: 2, scanned: 4, complete: true });
+    expect((await driver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(2);
+    expect(await driver.queueDepth(queue)).toBe(2);
+    workers.push(startHueyConsumer(queue));
+    for (const key of kept) await eventually(async () => expect(await hueyctl<string | null>(queue, 'get', `z4j-test-fail-once:${key}`)).toBe('1'), 60_000, 500);
+    await sleep(500);
+    for (const key of matching) expect(await runs(queue, key)).toBe(0);
   });
 });

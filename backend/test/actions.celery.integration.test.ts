@@ -237,6 +237,50 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     expect(forged.body.error.code).toBe('TOKEN_INVALID');
   });
 
+  test('a filtered purge removes only the matching tasks, and its token is bound to its filter', async () => {
+    const target = `${celery.queue}_purge_f`;
+    if (broker === 'amqp') {
+      // AMQP cannot read waiting messages without taking them: refused, not faked.
+      const refused = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${target}/purge-preview`, { key: null, body: { filter: { name: 'z4j.add' } } });
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('UNSUPPORTED');
+      return;
+    }
+    covers('celery', 'queue.purge_filtered');
+    const matching: string[] = [];
+    const kept: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      matching.push(await sendTask(celery, 'z4j.add', [i, i], { queue: target }));
+      kept.push(await sendTask(celery, 'z4j.sleep', [0], { queue: target }));
+    }
+    const preview = await call<{ depth: number; complete: boolean; token: string }>('POST', `/api/queues/celery/${target}/purge-preview`, { key: null, body: { filter: { name: 'z4j.add' } } });
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({ depth: 2, complete: true });
+    const otherFilter = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${target}/purge`, { key: null, body: { token: preview.body.token, filter: { name: 'z4j.sleep' } } });
+    expect(otherFilter.status).toBe(403);
+    expect(otherFilter.body.error.code).toBe('TOKEN_MISMATCH');
+    const noFilter = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${target}/purge`, { key: null, body: { token: preview.body.token } });
+    expect(noFilter.body.error.code).toBe('TOKEN_MISMATCH');
+    const purge = await call<{ command: Command }>('POST', `/api/queues/celery/${target}/purge`, { key: null, body: { token: preview.body.token, filter: { name: 'z4j.add' } } });
+    expect(purge.status).toBe(202);
+    expect(purge.body.command).toMatchObject({ kind: 'queue.purge_filtered', state: 'succeeded' });
+    expect(purge.body.command.outcome?.purged).toBe(2);
+    const driver = svc.actions.drivers.get('celery')!;
+    expect(await driver.queueDepth!(target)).toBe(2);
+    // The worker now takes the queue: the survivors run, the purged never do.
+    await driver.workerControl!(worker.hostname, 'add_consumer', { queue: target });
+    try {
+      for (const id of kept) await taskInState(id, 'succeeded');
+      await sleep(1000);
+      for (const id of matching) {
+        const r = await call<TaskDetail>('GET', `/api/tasks/celery/${id}`, { key: null });
+        if (r.status === 200) expect(r.body.task.state).not.toMatch(/received|started|succeeded|failed/);
+      }
+    } finally {
+      await driver.workerControl!(worker.hostname, 'cancel_consumer', { queue: target });
+    }
+  });
+
   test('worker control: pool size, consumers, rate and time limits, as Celery itself reports them', async () => {
     covers('celery', 'worker.pool_grow');
     covers('celery', 'worker.pool_shrink');

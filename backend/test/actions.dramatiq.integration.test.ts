@@ -62,6 +62,25 @@ describe('Dramatiq driver (Redis broker)', () => {
     expect(await driver.queueDepth(other)).toBe(2);
   });
 
+  test('a filtered purge removes only the matching messages; the others still run', async () => {
+    covers('dramatiq', 'queue.purge_filtered');
+    const queue = uniqueQueue('dq_purge_f');
+    const matching = [randomUUID(), randomUUID()];
+    const kept = [randomUUID(), randomUUID()];
+    for (let i = 0; i < 2; i++) {
+      await dqctl(queue, 'send', 'count', JSON.stringify([matching[i]]));
+      await dqctl(queue, 'send', 'flaky', JSON.stringify([kept[i]]));
+    }
+    expect(await driver.countMatching(queue, { name: 'count' })).toEqual({ matched: 2, scanned: 4, complete: true });
+    expect((await driver.purgeMatching(queue, { name: 'count' })).purged).toBe(2);
+    expect(await driver.queueDepth(queue)).toBe(2);
+    const w = worker(queue);
+    for (const key of kept) await eventually(async () => expect(await runs(queue, key)).toBe(1), 60_000, 500);
+    await sleep(500);
+    for (const key of matching) expect(await runs(queue, key)).toBe(0);
+    await w.stop();
+  });
+
   test('dead letters are requeued and run again', async () => {
     covers('dramatiq', 'queue.requeue_dead_letters');
     const queue = uniqueQueue('dq_xq');

@@ -85,6 +85,28 @@ describe('RQ driver', () => {
     expect(await jobOf(ids[0]!)).toBeNull();
   });
 
+  test('a filtered purge removes only the matching jobs; the others still run', async () => {
+    covers('rq', 'queue.purge_filtered');
+    const queue = uniqueQueue('purge_f');
+    const keys = [randomUUID(), randomUUID(), randomUUID()];
+    const matching = [];
+    const kept = [];
+    // Interleaved, so the survivors are rebuilt around the holes in their original order.
+    for (const key of keys) {
+      matching.push(await enqueue(queue, 'count', [key]));
+      kept.push(await enqueue(queue, 'flaky', [randomUUID()]));
+    }
+    expect(await driver.countMatching(queue, { name: 'tasks.count' })).toEqual({ matched: 3, scanned: 6, complete: true });
+    expect((await driver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(3);
+    expect(await driver.queueDepth(queue)).toBe(3);
+    expect(await jobOf(matching[0]!)).toBeNull();
+    expect((await driver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(0);
+    const w = worker(queue);
+    for (const id of kept) await statusOf(id, 'failed'); // flaky fails its first run: it ran
+    for (const key of keys) expect(await rqctl<number>('runs', key)).toBe(0);
+    await w.stop();
+  });
+
   test('failed jobs are requeued and run again', async () => {
     covers('rq', 'queue.requeue_dead_letters');
     const queue = uniqueQueue('dlq');

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/db.js';
 import type { Capability, TaskAction, WorkerAction } from '../engines/capabilities.js';
 import { can, NoPayload, type AgentChannel, type EngineDriver, type TaskRef } from '../engines/driver.js';
+import type { PurgeFilter } from '../engines/filteredPurge.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
 import { NoAgentRoute, type AgentCommands } from './agentCommands.js';
@@ -112,9 +113,14 @@ export class ActionService {
     return this.agentCommands.channel(driver, { id: who.projectId, slug: who.projectSlug }, command, Date.parse(command.createdAt) + this.commandTimeoutS * 1000);
   }
 
-  async purgeQueue(engine: Engine, queue: string, who: Requester, filter: Record<string, unknown>): Promise<{ command: Command; created: boolean }> {
+  /** Purges the whole queue, or with a filter only its waiting messages that match. */
+  async purgeQueue(engine: Engine, queue: string, who: Requester, filter: PurgeFilter | null): Promise<{ command: Command; created: boolean }> {
+    if (filter) {
+      const driver = this.driver(engine, 'queue.purge_filtered');
+      return this.once(who, 'queue.purge_filtered', engine, queue, { filter }, async () => ({ purged: (await driver.purgeMatching!(queue, filter)).purged, filter }));
+    }
     const driver = this.driver(engine, 'queue.purge');
-    return this.once(who, 'queue.purge', engine, queue, { filter }, async () => ({ purged: (await driver.purgeQueue!(queue)).purged }));
+    return this.once(who, 'queue.purge', engine, queue, { filter: {} }, async () => ({ purged: (await driver.purgeQueue!(queue)).purged }));
   }
 
   async requeueDeadLetters(engine: Engine, queue: string, who: Requester): Promise<{ command: Command; created: boolean }> {

@@ -169,16 +169,17 @@ function document(version: string) {
       },
       '/api/queues/{engine}/{queue}/purge-preview': {
         post: {
-          summary: 'How many messages a purge would remove, and the confirmation token it needs (Admin; token valid 5 minutes, for this queue and user only)',
+          summary: 'How many messages a purge would remove, and the confirmation token it needs (Admin; token valid 5 minutes, for this queue, filter and user only). With a filter, only the waiting messages that match count (engines with queue.purge_filtered); the scan reads at most 100 000 messages per list, and `complete: false` then means depth is "at least"',
           parameters: [projectParam, p('engine', 'Engine.'), p('queue', 'Queue name.')],
-          responses: { '200': json({ type: 'object', properties: { engine: { type: 'string' }, queue: { type: 'string' }, depth: nullable('integer'), token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } } }), '409': json(ref('Error'), 'UNSUPPORTED'), ...errors },
+          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { filter: ref('PurgeFilter') } } } } },
+          responses: { '200': json({ type: 'object', properties: { engine: { type: 'string' }, queue: { type: 'string' }, depth: nullable('integer'), filter: ref('PurgeFilter'), complete: { type: 'boolean', description: 'with a filter: false when the scan stopped at its bound (depth is a lower bound)' }, scanned: { type: 'integer' }, token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } } }), '409': json(ref('Error'), 'UNSUPPORTED'), ...errors },
         },
       },
       '/api/queues/{engine}/{queue}/purge': {
         post: {
-          summary: 'Purge a queue with the token from its preview (Admin; each token works once)',
+          summary: 'Purge a queue with the token from its preview (Admin; each token works once). With the same filter as the preview, removes only the waiting messages that match (never another) and reports how many in the command outcome (`purged`)',
           parameters: [projectParam, p('engine', 'Engine.'), p('queue', 'Queue name.')],
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } } } },
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, filter: ref('PurgeFilter') } } } } },
           responses: { '202': json({ type: 'object', properties: { command: ref('Command') } }), '403': json(ref('Error'), 'Token for another queue, filter or user (TOKEN_MISMATCH)'), '409': json(ref('Error'), 'Token expired, invalid or already used (TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_USED)'), ...errors },
         },
       },
@@ -228,6 +229,7 @@ function document(version: string) {
           },
         },
         Worker: { type: 'object', properties: { engine: { type: 'string' }, hostname: { type: 'string' }, online: { type: 'boolean' }, firstSeenAt: time, lastSeenAt: time, offlineAt: time, heartbeatS: nullable('number'), active: nullable('integer'), processed: nullable('number'), loadavg: { type: ['array', 'null'] }, pid: nullable('integer'), software: nullable('string'), concurrency: nullable('integer'), dropped: { ...nullable('number'), description: 'Events the agent dropped (its buffer was full); agents only.' }, failed24h: { type: 'integer', description: 'Tasks that failed on this worker in the last 24 hours.' } } },
+        PurgeFilter: { type: 'object', required: ['name'], additionalProperties: false, description: 'Only waiting messages of this task name (Celery task, RQ function, Dramatiq actor, Huey / taskiq task name).', properties: { name: { type: 'string' } } },
         BulkRequest: { type: 'object', required: ['action'], properties: { action: { type: 'string', enum: ['retry', 'cancel'] }, filters: { type: 'object', description: 'The explorer filters as query strings: engine, state, name, queue, worker, from, to, q.', additionalProperties: { type: 'string' } } } },
         BulkJob: {
           type: 'object',

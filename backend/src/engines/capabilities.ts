@@ -4,7 +4,7 @@
 export const TASK_ACTIONS = ['retry', 'cancel', 'terminate'] as const;
 export type TaskAction = (typeof TASK_ACTIONS)[number];
 
-export const QUEUE_ACTIONS = ['purge', 'requeue_dead_letters'] as const;
+export const QUEUE_ACTIONS = ['purge', 'purge_filtered', 'requeue_dead_letters'] as const;
 export type QueueAction = (typeof QUEUE_ACTIONS)[number];
 
 export const WORKER_ACTIONS = ['pool_grow', 'pool_shrink', 'autoscale', 'rate_limit', 'time_limit', 'add_consumer', 'cancel_consumer', 'shutdown'] as const;
@@ -30,6 +30,7 @@ export const CAPABILITY_LABELS: Record<Capability, string> = {
   'task.cancel': 'Cancel a task that has not started',
   'task.terminate': 'Terminate a running task',
   'queue.purge': 'Purge a queue',
+  'queue.purge_filtered': 'Purge only matching tasks (by task name)',
   'queue.requeue_dead_letters': 'Requeue dead letters (failed jobs)',
   'worker.pool_grow': 'Grow the worker pool',
   'worker.pool_shrink': 'Shrink the worker pool',

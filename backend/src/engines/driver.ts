@@ -1,6 +1,7 @@
 // One driver per engine: it declares what it can do and does it. Actions (actions/) call
 // drivers; drivers never touch the database.
 import type { Engine } from '../ingest/envelope.js';
+import type { MatchCount, PurgeFilter } from './filteredPurge.js';
 import { ALL_CAPABILITIES, CAPABILITY_LABELS, type Capability, type CapabilityDeclaration, type WorkerAction } from './capabilities.js';
 
 /** The exact payload a retry re-sends (opened from its sealed copy, never from the display copy). */
@@ -76,6 +77,10 @@ export interface EngineDriver {
   terminate?(task: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
   /** Removes every waiting message of the queue; returns how many were removed. */
   purgeQueue?(queue: string): Promise<Dispatch & { purged: number }>;
+  /** How many waiting messages match the filter (a bounded scan: `complete` false means "at least"). */
+  countMatching?(queue: string, filter: PurgeFilter): Promise<MatchCount>;
+  /** Removes exactly the waiting messages that match the filter, never another; returns how many. */
+  purgeMatching?(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }>;
   /** Puts the queue's dead letters (failed jobs) back on it; returns how many. */
   requeueDeadLetters?(queue: string): Promise<Dispatch & { requeued: number }>;
   /** Number of messages waiting in the queue, or null when the broker cannot say. */

@@ -113,35 +113,49 @@ export const workerShutdown = (ctx: ApiContext): Handler => async (req, res) => 
 };
 
 const queueParams = z.object({ engine, queue: name });
+/** A purge of only the matching messages: by task name (the one filter every readable engine has). */
+const purgeFilter = z.strictObject({ name }).optional();
 
 export const purgePreview = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine: e, queue } = queueParams.parse(req.params);
+  const { filter } = z.strictObject({ filter: purgeFilter }).parse(req.body ?? {});
   const project = projectOfAuth(res);
   let driver;
   try {
-    driver = ctx.actions.driver(e, 'queue.purge');
+    driver = ctx.actions.driver(e, filter ? 'queue.purge_filtered' : 'queue.purge');
   } catch (err) {
     if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
     throw err;
   }
-  const depth = driver.queueDepth ? await driver.queueDepth(queue).catch(() => null) : null;
-  const { token, claims } = issuePurgeToken(ctx.sealer, { projectId: project.id, engine: e, queue, filter: {}, user: callerId(res), depth }, PURGE_TOKEN_TTL_S);
-  await auditRequest(ctx, req, res, { action: 'queue.purge_preview', target: `${e}/${queue}`, detail: { depth } });
-  res.json({ engine: e, queue, depth, token, expiresAt: new Date(claims.exp).toISOString() });
+  // With a filter, depth counts the matching messages; `complete` false means the scan stopped at its bound ("at least").
+  let depth: number | null;
+  let complete = true;
+  let scanned: number | undefined;
+  if (filter) {
+    const count = await driver.countMatching!(queue, filter).catch((err) => {
+      throw new ApiError(409, 'UNSUPPORTED', String((err as Error)?.message ?? err));
+    });
+    ({ matched: depth, complete, scanned } = count);
+  } else {
+    depth = driver.queueDepth ? await driver.queueDepth(queue).catch(() => null) : null;
+  }
+  const { token, claims } = issuePurgeToken(ctx.sealer, { projectId: project.id, engine: e, queue, filter: filter ?? {}, user: callerId(res), depth }, PURGE_TOKEN_TTL_S);
+  await auditRequest(ctx, req, res, { action: 'queue.purge_preview', target: `${e}/${queue}`, detail: { depth, ...(filter ? { filter, complete, scanned } : {}) } });
+  res.json({ engine: e, queue, depth, ...(filter ? { filter, complete, scanned } : {}), token, expiresAt: new Date(claims.exp).toISOString() });
 };
 
 export const purgeQueue = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine: e, queue } = queueParams.parse(req.params);
-  const { token } = z.strictObject({ token: z.string().min(16).max(4096) }).parse(req.body ?? {});
+  const { token, filter } = z.strictObject({ token: z.string().min(16).max(4096), filter: purgeFilter }).parse(req.body ?? {});
   const project = projectOfAuth(res);
   let claims;
   try {
-    claims = verifyPurgeToken(ctx.sealer, token, { projectId: project.id, engine: e, queue, user: callerId(res), filter: {} });
+    claims = verifyPurgeToken(ctx.sealer, token, { projectId: project.id, engine: e, queue, user: callerId(res), filter: filter ?? {} });
   } catch (err) {
     if (err instanceof PurgeTokenError) throw new ApiError(err.code === 'TOKEN_MISMATCH' ? 403 : 409, err.code, err.message);
     throw err;
   }
-  const { command, created } = await ctx.actions.purgeQueue(e, queue, { projectId: project.id, projectSlug: project.slug, idempotencyKey: `purge:${claims.jti}`, requestedBy: callerName(res) }, {}).catch((err) => {
+  const { command, created } = await ctx.actions.purgeQueue(e, queue, { projectId: project.id, projectSlug: project.slug, idempotencyKey: `purge:${claims.jti}`, requestedBy: callerName(res) }, filter ?? null).catch((err) => {
     if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
     throw err;
   });

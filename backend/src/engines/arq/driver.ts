@@ -3,6 +3,9 @@
 // aborts requested through the sorted set `arq:abort` — exactly what arq's own Job.abort()
 // does. Workers honour aborts only with `allow_abort_jobs = True`. Jobs are pickled, so a retry
 // is the agent's job: `enqueue_job` inside a live worker of the queue, with the exact call.
+// Not declared (yet): a purge filtered by function name. The name could be read from the job's
+// pickle without unpickling it (as for RQ), but the queue is a sorted set, not a list, so it
+// needs its own scan-and-remove script; nobody has written and tested it.
 import { RedisEngineDriver } from '../redisDriver.js';
 import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 

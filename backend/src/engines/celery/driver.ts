@@ -5,6 +5,7 @@ import type { WorkerAction } from '../capabilities.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { CeleryBroker } from '../../sources/celery/broker.js';
 import { celeryTaskMessage } from './taskMessage.js';
+import type { MatchCount, PurgeFilter } from '../filteredPurge.js';
 
 /** Worker actions → the pidbox method and how our arguments become Celery's. */
 const WORKER_METHODS: Record<WorkerAction, { method: string; args: (a: Record<string, unknown>) => Record<string, unknown> }> = {
@@ -25,6 +26,7 @@ export class CeleryDriver implements EngineDriver {
     'task.cancel': { via: 'broker', note: 'a revoke: workers online now discard the task; a worker started later forgets it unless it runs with --statedb' },
     'task.terminate': { via: 'broker', note: 'revoke with terminate: SIGTERM to the process running it (prefork pool)' },
     'queue.purge': { via: 'broker' },
+    'queue.purge_filtered': { via: 'broker', note: 'Redis broker only (AMQP cannot read waiting messages without taking them); by task name, protocol 2 messages' },
     'worker.pool_grow': { via: 'broker' },
     'worker.pool_shrink': { via: 'broker' },
     'worker.autoscale': { via: 'broker', note: 'workers started with --autoscale' },
@@ -66,6 +68,24 @@ export class CeleryDriver implements EngineDriver {
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
     const counts = await Promise.all(this.brokers.map((b) => b.purgeQueue(queue)));
+    return { purged: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  /** Every broker must be able to filter: a purge that silently skipped the AMQP one would lie. */
+  private readable(): (CeleryBroker & Required<Pick<CeleryBroker, 'countMatching' | 'purgeMatching'>>)[] {
+    if (!this.brokers.length) throw new Error('no Celery broker is configured (Z4J_CELERY_BROKERS)');
+    const unreadable = this.brokers.filter((b) => !b.countMatching || !b.purgeMatching);
+    if (unreadable.length) throw new Error(`a filtered purge needs every Celery broker to be Redis (${unreadable.map((b) => b.name).join(', ')} cannot be read without consuming)`);
+    return this.brokers as (CeleryBroker & Required<Pick<CeleryBroker, 'countMatching' | 'purgeMatching'>>)[];
+  }
+
+  async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
+    const counts = await Promise.all(this.readable().map((b) => b.countMatching(queue, filter)));
+    return counts.reduce((a, c) => ({ matched: a.matched + c.matched, scanned: a.scanned + c.scanned, complete: a.complete && c.complete }), { matched: 0, scanned: 0, complete: true });
+  }
+
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+    const counts = await Promise.all(this.readable().map((b) => b.purgeMatching(queue, filter)));
     return { purged: counts.reduce((a, b) => a + b, 0) };
   }
 

@@ -6,7 +6,9 @@
 // Dramatiq cannot stop a running message from outside its worker: terminate goes through the
 // agent, which raises an Interrupt in the worker thread running it (as Dramatiq's TimeLimit).
 import { randomUUID } from 'node:crypto';
+import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { RedisEngineDriver } from '../redisDriver.js';
+import { dramatiqMessage } from './message.js';
 import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** Largest queue a cancel searches (a Lua scan blocks Redis while it runs). */
@@ -63,6 +65,15 @@ redis.call('HSET', KEYS[1] .. '.msgs', ARGV[1], ARGV[2])
 redis.call('RPUSH', KEYS[1], ARGV[1])
 return 1`;
 
+function actorName(data: string | null): string | null {
+  try {
+    const name = data ? JSON.parse(data)?.actor_name : null;
+    return typeof name === 'string' ? name : null;
+  } catch {
+    return null;
+  }
+}
+
 export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'dramatiq' as const;
   readonly capabilities = {
@@ -70,6 +81,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     'task.cancel': { via: 'broker', note: 'messages still waiting in their queue (Redis broker)' },
     'task.terminate': { via: 'agent', note: "Redis broker, CPython: an Interrupt raised in the worker thread at its next Python instruction, as Dramatiq's TimeLimit does (a blocking call such as one long sleep delays it); the message is dead-lettered, not retried" },
     'queue.purge': { via: 'broker', note: 'waiting and delayed messages; dead letters stay (Redis broker)' },
+    'queue.purge_filtered': { via: 'broker', note: 'by actor name; waiting and delayed messages (Redis broker)' },
     'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker)' },
   } as const;
 
@@ -85,9 +97,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     if (!payload) throw new NoPayload();
     const queue = payload.queue ?? original.queue ?? 'default';
     const redisMessageId = randomUUID();
-    const options = { ...(payload.options ?? {}), redis_message_id: redisMessageId };
-    delete (options as Record<string, unknown>).eta; // a retry runs now
-    const message = { queue_name: queue, actor_name: payload.name, args: payload.args, kwargs: payload.kwargs, options, message_id: newTaskId, message_timestamp: Date.now() };
+    const message = dramatiqMessage(payload, newTaskId, queue, { redis_message_id: redisMessageId });
     await this.redis.eval(ENQUEUE, 1, this.key(queue), redisMessageId, JSON.stringify(message));
     return { detail: { newTaskId, queue } };
   }
@@ -108,6 +118,24 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
     return { purged: Number(await this.redis.eval(PURGE, 2, this.key(queue), this.key(`${queue}.DQ`))) };
+  }
+
+  /** The queue and its delayed queue: lists of redis message ids, the messages in `<list>.msgs`. */
+  private lists(queue: string): MessageList[] {
+    return [this.key(queue), this.key(`${queue}.DQ`)].map((key) => ({
+      key,
+      producerEnd: 'right' as const,
+      names: async (ids: Buffer[]) => (await this.redis.hmget(`${key}.msgs`, ...ids.map((id) => id.toString('utf8')))).map(actorName),
+      cleanup: "redis.call('HDEL', KEYS[1] .. '.msgs', member)",
+    }));
+  }
+
+  async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
+    return countMatching(this.redis, this.lists(queue), filter);
+  }
+
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+    return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
   }
 
   async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {

@@ -7,11 +7,29 @@
 // the same task class inside a consumer), and so is stopping a running task (Huey has no way to
 // interrupt one from outside; the agent raises CancelExecution in the worker's thread).
 // Not declared: terminate in greenlet workers (no thread to interrupt: the agent refuses it).
+import { gunzipSync, inflateSync } from 'node:zlib';
+import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { pickleStrings } from '../pickleStrings.js';
 import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
 import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** pickle.dumps((None, False), protocol 5), as Huey's default serializer writes it. */
 const REVOKE_FOREVER = Buffer.from([0x80, 0x05, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x89, 0x86, 0x94, 0x2e]);
+
+/**
+ * The task name of a pickled `huey.registry.Message(id, name, …)`, read from the pickle's
+ * opcodes (the class reference, then the id, then the name) without unpickling it; Huey's
+ * optional gzip / zlib compression is undone first. Null when the shape is not that.
+ */
+export function hueyTaskName(raw: Buffer): string | null {
+  try {
+    const data = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw[0] === 0x78 ? inflateSync(raw) : raw;
+    const strings = pickleStrings(data, 4);
+    return strings[0] === 'huey.registry' && strings[1] === 'Message' ? strings[3] ?? null : null;
+  } catch {
+    return null;
+  }
+}
 
 export class HueyDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'huey' as const;
@@ -20,6 +38,7 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
     'task.cancel': { via: 'broker', note: "Huey's revoke: the consumer skips the task when it comes up (RedisHuey; the queue is the Huey name)" },
     'task.terminate': { via: 'agent', note: "thread workers (not greenlet): Huey's CancelExecution raised in the task's thread at its next Python instruction (a blocking call such as one long sleep delays it); not retried" },
     'queue.purge': { via: 'broker', note: 'RedisHuey (not the priority storage)' },
+    'queue.purge_filtered': { via: 'broker', note: "by task name, read from the message's pickle opcodes without unpickling it (RedisHuey, default pickle serializer)" },
   } as const;
 
   constructor(url: string) {
@@ -48,6 +67,18 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
     return { purged: Number(await this.redis.eval(PURGE_LIST, 1, `huey.redis.${queue}`)) };
+  }
+
+  private lists(queue: string): MessageList[] {
+    return [{ key: `huey.redis.${queue}`, producerEnd: 'left', names: async (raws) => raws.map(hueyTaskName) }];
+  }
+
+  async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
+    return countMatching(this.redis, this.lists(queue), filter);
+  }
+
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+    return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {

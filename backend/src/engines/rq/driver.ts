@@ -2,6 +2,9 @@
 // lists `rq:queue:<name>` of job ids, registries are sorted sets, and workers take commands
 // on `rq:pubsub:<worker name>`. Multi-key changes run as Lua scripts, so a worker popping
 // the same job at the same moment sees either the old state or the new one, never half.
+import { inflateSync } from 'node:zlib';
+import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { pickleStrings } from '../pickleStrings.js';
 import { RedisEngineDriver } from '../redisDriver.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { WorkerAction } from '../capabilities.js';
@@ -75,6 +78,22 @@ end
 if n > 0 then redis.call('SADD', '${QUEUES_SET}', queue) end
 return n`;
 
+/**
+ * The function name of a job from its `data` (zlib of the serialized (func_name, instance, args,
+ * kwargs)): read from the pickle's opcodes without unpickling it, or from JSONSerializer's JSON.
+ */
+export function rqFuncName(data: Buffer | null): string | null {
+  if (!data) return null;
+  try {
+    const raw = inflateSync(data);
+    if (raw[0] === 0x80) return pickleStrings(raw, 1)[0] ?? null;
+    const call = JSON.parse(raw.toString('utf8'));
+    return Array.isArray(call) && typeof call[0] === 'string' ? call[0] : null;
+  } catch {
+    return null;
+  }
+}
+
 export class RqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'rq' as const;
   readonly capabilities = {
@@ -82,6 +101,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
     'task.cancel': { via: 'broker', note: 'queued, deferred or scheduled jobs' },
     'task.terminate': { via: 'broker', note: "stop-job: the worker kills the job's work horse" },
     'queue.purge': { via: 'broker' },
+    'queue.purge_filtered': { via: 'broker', note: "by function name, read from the job's pickle without unpickling it; the removed jobs are deleted as by a purge" },
     'queue.requeue_dead_letters': { via: 'broker', note: "the queue's failed job registry" },
     'worker.shutdown': { via: 'broker', note: 'warm shutdown: the current job finishes first' },
   } as const;
@@ -113,6 +133,27 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
     return { purged: Number(await this.redis.eval(PURGE, 1, QUEUE + queue)) };
+  }
+
+  private lists(queue: string): MessageList[] {
+    return [{
+      key: QUEUE + queue,
+      producerEnd: 'right',
+      names: async (ids) => {
+        const tx = this.redis.pipeline();
+        for (const id of ids) tx.hgetBuffer(JOB + id.toString('utf8'), 'data');
+        return ((await tx.exec()) ?? []).map(([err, data]) => (err ? null : rqFuncName(data as Buffer | null)));
+      },
+      cleanup: `redis.call('DEL', '${JOB}' .. member, '${JOB}' .. member .. ':dependents')`,
+    }];
+  }
+
+  async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
+    return countMatching(this.redis, this.lists(queue), filter);
+  }
+
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+    return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
   }
 
   async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {

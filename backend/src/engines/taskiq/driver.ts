@@ -4,6 +4,7 @@
 // from the sealed payload and to find one message to cancel. Stopping a running task needs the
 // worker itself: the agent cancels the asyncio task running it. A sync task function runs in
 // taskiq's thread pool, where nothing can stop it (the agent refuses, and says so).
+import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
 import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
@@ -21,6 +22,15 @@ for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
 end
 return 'not_queued'`;
 
+function taskName(raw: Buffer): string | null {
+  try {
+    const name = JSON.parse(raw.toString('utf8'))?.task_name;
+    return typeof name === 'string' ? name : null;
+  } catch {
+    return null;
+  }
+}
+
 export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'taskiq' as const;
   readonly capabilities = {
@@ -28,6 +38,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     'task.cancel': { via: 'broker', note: 'messages still waiting in their list (taskiq-redis ListQueueBroker)' },
     'task.terminate': { via: 'agent', note: 'async task functions (taskiq-redis): the asyncio task running it is cancelled; a sync function in the thread pool cannot be stopped' },
     'queue.purge': { via: 'broker', note: 'taskiq-redis ListQueueBroker' },
+    'queue.purge_filtered': { via: 'broker', note: 'by task name (taskiq-redis ListQueueBroker)' },
   } as const;
 
   constructor(url: string) {
@@ -58,6 +69,18 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
     return { purged: Number(await this.redis.eval(PURGE_LIST, 1, queue)) };
+  }
+
+  private lists(queue: string): MessageList[] {
+    return [{ key: queue, producerEnd: 'left', names: async (raws) => raws.map(taskName) }];
+  }
+
+  async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
+    return countMatching(this.redis, this.lists(queue), filter);
+  }
+
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+    return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {

@@ -1,6 +1,7 @@
 // What the Celery driver needs from a broker connection. The Celery sources implement it on
 // the connections they already hold, so acting on Celery opens nothing new.
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
+import type { MatchCount, PurgeFilter } from '../../engines/filteredPurge.js';
 
 export interface CeleryBroker {
   readonly name: string;
@@ -9,6 +10,9 @@ export interface CeleryBroker {
   publishTask(queue: string, message: CeleryTaskMessage): Promise<void>;
   /** Removes every waiting message of the queue; returns how many there were. */
   purgeQueue(queue: string): Promise<number>;
+  /** Where the broker lets z4j read waiting messages (Redis; AMQP cannot without consuming them). */
+  countMatching?(queue: string, filter: PurgeFilter): Promise<MatchCount>;
+  purgeMatching?(queue: string, filter: PurgeFilter): Promise<number>;
 }
 
 /** kombu's Redis transport keeps one list per priority step: `queue`, then `queue\x06\x16<step>`. */

@@ -6,6 +6,7 @@ import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
+import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../../engines/filteredPurge.js';
 import { redisQueueKeys, type CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeRedisMessage, encodeRedisMessage } from './kombu.js';
@@ -22,6 +23,15 @@ export interface CeleryRedisOptions {
 export function redisDb(url: string): number {
   const db = Number(new URL(url).pathname.replace('/', '') || 0);
   return Number.isInteger(db) ? db : 0;
+}
+
+function celeryTaskName(raw: Buffer): string | null {
+  try {
+    const name = JSON.parse(raw.toString('utf8'))?.headers?.task;
+    return typeof name === 'string' ? name : null;
+  } catch {
+    return null;
+  }
 }
 
 export class CeleryRedisSource implements Source, CeleryBroker {
@@ -101,6 +111,19 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     tx.del(...keys);
     const res = (await tx.exec()) ?? [];
     return res.slice(0, keys.length).reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
+  }
+
+  /** The queue's lists (one per priority step), read by the task name in each envelope's headers (protocol 2). */
+  private lists(queue: string): MessageList[] {
+    return redisQueueKeys(queue).map((key) => ({ key, producerEnd: 'left' as const, names: async (raws: Buffer[]) => raws.map(celeryTaskName) }));
+  }
+
+  async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
+    return countMatching(this.pub!, this.lists(queue), filter);
+  }
+
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<number> {
+    return purgeMatching(this.pub!, this.lists(queue), filter);
   }
 
   async stop(): Promise<void> {
