@@ -160,3 +160,34 @@ describe('workers', () => {
     expect(screen.queryByRole('button', { name: /control|shut down/i })).not.toBeInTheDocument();
   });
 });
+
+describe('queues', () => {
+  test("an Admin purges only one task's messages: preview counts them, the queue name confirms", async () => {
+    const backend = fakeService('admin');
+    const { user } = render(<App {...props} />, { route: '/queues' });
+    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
+    const dialog = await screen.findByRole('dialog');
+    await user.type(within(dialog).getByLabelText(/only tasks named/i), 'billing.charge');
+    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    expect(await within(dialog).findByTestId('purge-preview')).toHaveTextContent(
+      '3 messages of billing.charge waiting in celery queue celery'
+    );
+
+    const purge = within(dialog).getByRole('button', { name: 'Purge' });
+    expect(purge).toBeDisabled();
+    await user.type(within(dialog).getByLabelText(/type celery to confirm/i), 'celery');
+    await user.click(purge);
+
+    expect(await screen.findByRole('status', { name: 'Purge: succeeded' })).toBeInTheDocument();
+    expect(backend.commands).toEqual([
+      expect.objectContaining({ kind: 'queue.purge', args: { filter: { name: 'billing.charge' } } }),
+    ]);
+  });
+
+  test('an Operator cannot purge', async () => {
+    fakeService('operator');
+    render(<App {...props} />, { route: '/queues' });
+    await screen.findByRole('table', { name: 'Queues' }, PAGE_LOAD);
+    expect(screen.queryByRole('button', { name: /purge/i })).not.toBeInTheDocument();
+  });
+});

@@ -115,10 +115,20 @@ export const runWorkerAction = (
     key
   );
 
-export const previewPurge = (engine: Engine, queue: string, project?: string) =>
-  send<PurgePreview>('POST', withProject(`/queues/${enc(engine)}/${enc(queue)}/purge-preview`, project), {});
-export const purgeQueue = (engine: Engine, queue: string, token: string, project?: string) =>
-  send<{ command: Command }>('POST', withProject(`/queues/${enc(engine)}/${enc(queue)}/purge`, project), { token });
+/** `filter` limits the purge to one task's messages (engines with `queue.purge_filtered`). */
+export const previewPurge = (engine: Engine, queue: string, project?: string, filter?: { name: string }) =>
+  send<PurgePreview>(
+    'POST',
+    withProject(`/queues/${enc(engine)}/${enc(queue)}/purge-preview`, project),
+    filter ? { filter } : {}
+  );
+/** The purge the token was issued for: the same filter, or none. */
+export const purgeQueue = (engine: Engine, queue: string, token: string, project?: string, filter?: { name: string }) =>
+  send<{ command: Command }>(
+    'POST',
+    withProject(`/queues/${enc(engine)}/${enc(queue)}/purge`, project),
+    filter ? { token, filter } : { token }
+  );
 export const requeueDeadLetters = (engine: Engine, queue: string, key: string, project?: string) =>
   send<{ command: Command }>(
     'POST',

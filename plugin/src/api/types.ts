@@ -208,7 +208,12 @@ export interface BulkJob {
 export interface PurgePreview {
   engine: Engine;
   queue: string;
+  /** Messages that would go (with a filter: the matching ones). */
   depth: number | null;
+  filter?: { name: string };
+  /** With a filter: false when the scan stopped at its bound, so `depth` is "at least". */
+  complete?: boolean;
+  scanned?: number;
   token: string;
   expiresAt: string;
 }

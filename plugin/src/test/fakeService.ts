@@ -55,6 +55,11 @@ const capabilities: Capabilities = {
     { capability: 'task.cancel', label: 'Cancel', engines: { celery: { via: 'broker' }, rq: { via: 'broker' } } },
     { capability: 'task.terminate', label: 'Terminate', engines: { celery: { via: 'broker' }, rq: null } },
     { capability: 'queue.purge', label: 'Purge', engines: { celery: { via: 'broker' }, rq: { via: 'broker' } } },
+    {
+      capability: 'queue.purge_filtered',
+      label: 'Purge matching',
+      engines: { celery: { via: 'broker' }, rq: { via: 'broker' } },
+    },
     { capability: 'worker.shutdown', label: 'Shutdown', engines: { celery: { via: 'broker' }, rq: null } },
     { capability: 'worker.autoscale', label: 'Autoscale', engines: { celery: { via: 'broker' }, rq: null } },
     { capability: 'worker.pool_grow', label: 'Grow', engines: { celery: { via: 'broker' }, rq: null } },
@@ -180,6 +185,40 @@ export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
           },
         ],
       }),
+    [`POST ${url('/queues/celery/celery/purge-preview')}`]: (r) => {
+      if (!allows('admin')) {
+        return forbidden();
+      }
+      const filter = (r.data as { filter?: { name: string } }).filter;
+      return reply({
+        engine: 'celery',
+        queue: 'celery',
+        depth: filter ? 3 : 12,
+        ...(filter ? { filter, complete: true } : {}),
+        token: `token-for-${filter?.name ?? 'all'}`,
+        expiresAt: at(300),
+      });
+    },
+    [`POST ${url('/queues/celery/celery/purge')}`]: (r) => {
+      const body = r.data as { token: string; filter?: { name: string } };
+      if (body.token !== `token-for-${body.filter?.name ?? 'all'}`) {
+        return reply({ error: { code: 'TOKEN_MISMATCH', message: 'this token was issued for another purge' } }, 403);
+      }
+      const command: Command = {
+        id: commands.length + 1,
+        kind: 'queue.purge',
+        engine: 'celery',
+        target: 'celery',
+        args: { filter: body.filter ?? null },
+        state: 'succeeded',
+        outcome: { purged: body.filter ? 3 : 12 },
+        requestedBy: `${role}-user`,
+        createdAt: at(5),
+        updatedAt: at(5),
+      };
+      commands.push(command);
+      return reply({ command }, 202);
+    },
     [`POST ${url('/bulk/preview')}`]: (r) => {
       if (!allows('operator')) {
         return forbidden();

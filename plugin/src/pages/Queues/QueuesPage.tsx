@@ -2,7 +2,7 @@
 // confirmation bound to that preview) and dead-letter requeue (Operator) where the engine can.
 import React, { useState } from 'react';
 import { PluginPage } from '@grafana/runtime';
-import { Alert, Button, ConfirmModal, Stack } from '@grafana/ui';
+import { Alert, Button, Field, Input, Modal, Stack } from '@grafana/ui';
 import { listQueues, previewPurge, purgeQueue, requeueDeadLetters } from '../../api/service';
 import type { Command, PurgePreview, Queue } from '../../api/types';
 import { useGuard } from '../../hooks/useGuard';
@@ -64,43 +64,93 @@ function QueueActions({ queue, onDone }: { queue: Queue; onDone: () => void }) {
   );
 }
 
-/** Purge in two steps: the preview counts the messages and returns a token for exactly this purge. */
+/**
+ * Purge in two steps: the preview counts what would go (everything waiting, or only one task's
+ * messages where the engine can read them) and returns a token for exactly that purge; the
+ * purge then needs the queue's name typed back.
+ */
 function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
-  const { project } = useSession();
+  const { project, can } = useSession();
+  const [open, setOpen] = useState(false);
+  const [onlyName, setOnlyName] = useState('');
   const [preview, setPreview] = useState<PurgePreview | null>(null);
+  const [typed, setTyped] = useState('');
   const [command, setCommand] = useState<Command | null>(null);
   const { busy, error, clearError, guard } = useGuard();
+  const filterable = can(queue.engine, 'queue.purge_filtered');
+  const filter = onlyName.trim() ? { name: onlyName.trim() } : undefined;
+  const close = () => {
+    setOpen(false);
+    setPreview(null);
+    setTyped('');
+  };
+  const what = preview
+    ? `${preview.complete === false ? 'At least ' : ''}${preview.depth ?? 'An unknown number of'} message${preview.depth === 1 ? '' : 's'}${
+        preview.filter ? ` of ${preview.filter.name}` : ''
+      } waiting in ${queue.engine} queue ${queue.name} will be deleted and never run. This cannot be undone.`
+    : '';
   return (
     <>
-      <Button
-        size="sm"
-        variant="destructive"
-        icon="trash-alt"
-        disabled={busy}
-        onClick={() => guard(async () => setPreview(await previewPurge(queue.engine, queue.name, project)))}
-      >
+      <Button size="sm" variant="destructive" icon="trash-alt" disabled={busy} onClick={() => setOpen(true)}>
         Purge…
       </Button>
-      <ConfirmModal
-        isOpen={preview !== null}
-        title={`Purge ${queue.name}?`}
-        body={
-          preview
-            ? `${preview.depth ?? 'An unknown number of'} message${preview.depth === 1 ? '' : 's'} waiting in ${queue.engine} queue ${queue.name} will be deleted and never run. This cannot be undone.`
-            : ''
-        }
-        confirmText="Purge"
-        confirmationText={queue.name}
-        onConfirm={() =>
-          guard(async () => {
-            const token = preview!.token;
-            setPreview(null);
-            setCommand((await purgeQueue(queue.engine, queue.name, token, project)).command);
-            onDone();
-          })
-        }
-        onDismiss={() => setPreview(null)}
-      />
+      {open && (
+        <Modal title={`Purge ${queue.name}`} isOpen onDismiss={close}>
+          {!preview ? (
+            <>
+              {filterable && (
+                <Field label="Only tasks named" description="Leave empty to purge every waiting message.">
+                  <Input
+                    id="purge-only-name"
+                    value={onlyName}
+                    placeholder="billing.charge"
+                    onChange={(e) => setOnlyName(e.currentTarget.value)}
+                  />
+                </Field>
+              )}
+              <Modal.ButtonRow>
+                <Button variant="secondary" onClick={close}>
+                  Cancel
+                </Button>
+                <Button
+                  disabled={busy}
+                  onClick={() =>
+                    guard(async () => setPreview(await previewPurge(queue.engine, queue.name, project, filter)))
+                  }
+                >
+                  Preview
+                </Button>
+              </Modal.ButtonRow>
+            </>
+          ) : (
+            <>
+              <p data-testid="purge-preview">{what}</p>
+              <Field label={`Type ${queue.name} to confirm`}>
+                <Input id="purge-confirm" value={typed} onChange={(e) => setTyped(e.currentTarget.value)} />
+              </Field>
+              <Modal.ButtonRow>
+                <Button variant="secondary" onClick={close}>
+                  Cancel
+                </Button>
+                <Button
+                  variant="destructive"
+                  disabled={busy || typed !== queue.name}
+                  onClick={() =>
+                    guard(async () => {
+                      const { token, filter: bound } = preview;
+                      close();
+                      setCommand((await purgeQueue(queue.engine, queue.name, token, project, bound)).command);
+                      onDone();
+                    })
+                  }
+                >
+                  Purge
+                </Button>
+              </Modal.ButtonRow>
+            </>
+          )}
+        </Modal>
+      )}
       {command && <CommandOutcome command={command} label="Purge" />}
       {error && (
         <Alert severity="error" title="Purge was refused" onRemove={clearError}>
