@@ -54,6 +54,10 @@ export const settings = {
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your Dramatiq workers (RedisBroker, namespace "dramatiq"). Set it to act on Dramatiq messages and queues, and to send commands to the agents in its workers (terminate).',
   ],
+  Z4J_DRAMATIQ_BROKER_URL: [
+    z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'a redis://, rediss://, amqp:// or amqps:// URL').optional(),
+    'Broker of your Dramatiq workers, the driver picked by its scheme: redis:// (RedisBroker, as Z4J_DRAMATIQ_REDIS_URL) or amqp:// (RabbitmqBroker: purge, requeue of dead letters, retry; no cancel, no terminate). Wins over Z4J_DRAMATIQ_REDIS_URL.',
+  ],
   Z4J_ARQ_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your arq workers. Set it to cancel, abort and purge arq jobs (workers need allow_abort_jobs = True), and to send commands to the agents in its workers (retry).',

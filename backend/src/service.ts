@@ -11,7 +11,7 @@ import { DbPayloadStore } from './actions/payloads.js';
 import { createApp } from './api/app.js';
 import { CeleryDriver } from './engines/celery/driver.js';
 import { ArqDriver } from './engines/arq/driver.js';
-import { DramatiqDriver } from './engines/dramatiq/driver.js';
+import { dramatiqDriver } from './engines/registry.js';
 import { HueyDriver } from './engines/huey/driver.js';
 import { RqDriver } from './engines/rq/driver.js';
 import { TaskiqDriver } from './engines/taskiq/driver.js';
@@ -152,7 +152,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);
   if (config.Z4J_RQ_REDIS_URL) drivers.set('rq', new RqDriver(config.Z4J_RQ_REDIS_URL));
-  if (config.Z4J_DRAMATIQ_REDIS_URL) drivers.set('dramatiq', new DramatiqDriver(config.Z4J_DRAMATIQ_REDIS_URL));
+  const dramatiqUrl = config.Z4J_DRAMATIQ_BROKER_URL ?? config.Z4J_DRAMATIQ_REDIS_URL;
+  if (dramatiqUrl) drivers.set('dramatiq', dramatiqDriver(dramatiqUrl));
   if (config.Z4J_HUEY_REDIS_URL) drivers.set('huey', new HueyDriver(config.Z4J_HUEY_REDIS_URL));
   if (config.Z4J_ARQ_REDIS_URL) drivers.set('arq', new ArqDriver(config.Z4J_ARQ_REDIS_URL));
   if (config.Z4J_TASKIQ_REDIS_URL) drivers.set('taskiq', new TaskiqDriver(config.Z4J_TASKIQ_REDIS_URL));

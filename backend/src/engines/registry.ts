@@ -4,13 +4,27 @@ import { ENGINES } from '../ingest/envelope.js';
 import { ArqDriver } from './arq/driver.js';
 import { CeleryDriver } from './celery/driver.js';
 import { DramatiqDriver } from './dramatiq/driver.js';
+import { DramatiqRabbitmqDriver } from './dramatiq/rabbitmqDriver.js';
 import { HueyDriver } from './huey/driver.js';
 import { RqDriver } from './rq/driver.js';
 import { TaskiqDriver } from './taskiq/driver.js';
 import type { EngineDriver } from './driver.js';
 
-/** One entry per engine, in the usual order; an engine without a driver can do nothing (yet). Nothing connects: ioredis connects lazily. */
-export function declaredDrivers(): Pick<EngineDriver, 'engine' | 'capabilities'>[] {
-  const drivers: Pick<EngineDriver, 'engine' | 'capabilities'>[] = [new CeleryDriver([]), new RqDriver('redis://127.0.0.1:6379/0'), new DramatiqDriver('redis://127.0.0.1:6379/0'), new HueyDriver('redis://127.0.0.1:6379/0'), new ArqDriver('redis://127.0.0.1:6379/0'), new TaskiqDriver('redis://127.0.0.1:6379/0')];
-  return ENGINES.map((engine) => drivers.find((d) => d.engine === engine) ?? { engine, capabilities: {} });
+type Declared = Pick<EngineDriver, 'engine' | 'variant' | 'capabilities'>;
+
+/**
+ * One entry per engine and broker variant, in the usual order; an engine without a driver can do
+ * nothing (yet). Nothing connects: ioredis and the AMQP drivers connect lazily.
+ */
+export function declaredDrivers(): Declared[] {
+  const drivers: Declared[] = [new CeleryDriver([]), new RqDriver('redis://127.0.0.1:6379/0'), new DramatiqDriver('redis://127.0.0.1:6379/0'), new DramatiqRabbitmqDriver('amqp://127.0.0.1'), new HueyDriver('redis://127.0.0.1:6379/0'), new ArqDriver('redis://127.0.0.1:6379/0'), new TaskiqDriver('redis://127.0.0.1:6379/0')];
+  return ENGINES.flatMap((engine) => {
+    const mine = drivers.filter((d) => d.engine === engine);
+    return mine.length ? mine : [{ engine, capabilities: {} }];
+  });
+}
+
+/** The Dramatiq driver for a broker URL: RabbitMQ for amqp(s)://, else Redis. */
+export function dramatiqDriver(url: string): EngineDriver {
+  return /^amqps?:\/\//.test(url) ? new DramatiqRabbitmqDriver(url) : new DramatiqDriver(url);
 }

@@ -1,5 +1,6 @@
 """Test-side Dramatiq operations, printing JSON:
   dqctl.py send <actor> '<args JSON>'   → the message id (on Z4J_TEST_QUEUE)
+  dqctl.py send-delayed <actor> '<args JSON>' <delay ms> → the message id (on its delay queue)
   dqctl.py runs <key>                   → how many times the actor ran for key
   dqctl.py dead                         → dead letters on Z4J_TEST_QUEUE
   dqctl.py get <redis key>              → its value (text) or null
@@ -18,6 +19,8 @@ if cmd == "send":
 
         z4j_agent.get_agent().flush(10)
     print(json.dumps(out))
+elif cmd == "send-delayed":
+    print(json.dumps(getattr(tasks, sys.argv[2]).send_with_options(args=json.loads(sys.argv[3]), delay=int(sys.argv[4])).message_id))
 elif cmd == "runs":
     print(json.dumps(int(tasks._counter.get(f"z4j-test-dq-runs:{sys.argv[2]}") or 0)))
 elif cmd == "dead":

@@ -1,0 +1,117 @@
+// Dramatiq over its RabbitMQ broker: durable queues `<q>`, `<q>.DQ` (delayed) and `<q>.XQ` (dead
+// letters, reached through the queue's x-dead-letter-routing-key), messages plain JSON on the
+// default exchange. Purge and requeue act on the queues themselves, a retry publishes a new
+// message as Dramatiq's own `enqueue` does.
+// Not here, and why: cancel (AMQP cannot delete one message from the middle of a queue: the
+// only ways are to consume everything before it or to purge, neither of which is a cancel);
+// terminate (the agent command channel has no AMQP route yet); a filtered purge (reading a
+// waiting message means taking it, so a filter would have to consume and republish the whole
+// queue, reordering it under live consumers).
+import amqp from 'amqplib';
+import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { dramatiqMessage } from './message.js';
+
+/** Most dead letters one requeue moves (it reads them one by one). */
+const MAX_REQUEUE = 100_000;
+
+/** An AMQP 404 (queue not found): the queue was never declared, so it holds nothing. */
+const notFound = (err: unknown) => (err as { code?: number })?.code === 404;
+
+export class DramatiqRabbitmqDriver implements EngineDriver {
+  readonly engine = 'dramatiq' as const;
+  readonly variant = 'RabbitMQ';
+  readonly capabilities = {
+    'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (RabbitMQ broker)' },
+    'queue.purge': { via: 'broker', note: 'the queue and its delayed queue (RabbitMQ broker); dead letters stay' },
+    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ, moved back one message at a time (RabbitMQ broker)' },
+  } as const;
+
+  private connection: Promise<amqp.ChannelModel> | null = null;
+
+  constructor(private readonly url: string) {}
+
+  private connect(): Promise<amqp.ChannelModel> {
+    if (!this.connection) {
+      const c = amqp.connect(this.url, { clientProperties: { connection_name: 'z4j-dramatiq-driver' } });
+      c.then((conn) => {
+        conn.on('error', () => undefined);
+        conn.on('close', () => { this.connection = null; });
+      }, () => { this.connection = null; });
+      this.connection = c;
+    }
+    return this.connection;
+  }
+
+  /** A short-lived confirm channel: a failed check (404) closes the channel it happens on. */
+  private async withChannel<T>(fn: (ch: amqp.ConfirmChannel) => Promise<T>): Promise<T> {
+    const ch = await (await this.connect()).createConfirmChannel();
+    ch.on('error', () => undefined);
+    try {
+      return await fn(ch);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  private async count(queue: string, op: 'purge' | 'check'): Promise<number> {
+    try {
+      return await this.withChannel(async (ch) => (op === 'purge' ? await ch.purgeQueue(queue) : await ch.checkQueue(queue)).messageCount);
+    } catch (err) {
+      if (notFound(err)) return 0;
+      throw err;
+    }
+  }
+
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+    if (!payload) throw new NoPayload();
+    const queue = payload.queue ?? original.queue ?? 'default';
+    const message = dramatiqMessage(payload, newTaskId, queue);
+    const priority = typeof payload.options?.broker_priority === 'number' ? payload.options.broker_priority : undefined;
+    await this.withChannel(async (ch) => {
+      await ch.checkQueue(queue); // a message for a queue no worker declared would be dropped unseen
+      ch.publish('', queue, Buffer.from(JSON.stringify(message)), { deliveryMode: 2, priority, mandatory: true });
+      await ch.waitForConfirms();
+    });
+    return { detail: { newTaskId, queue } };
+  }
+
+  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+    const [a, b] = [await this.count(queue, 'purge'), await this.count(`${queue}.DQ`, 'purge')];
+    return { purged: a + b };
+  }
+
+  /**
+   * Each dead letter is published back on the queue (confirmed) before it is acked on the XQ: a
+   * crash in between leaves it in both places (run twice) rather than in neither. Stops at the
+   * count the XQ had when it started, so letters that die again meanwhile are not looped.
+   */
+  async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
+    const xq = `${queue}.XQ`;
+    const waiting = Math.min(await this.count(xq, 'check'), MAX_REQUEUE);
+    let requeued = 0;
+    if (!waiting) return { requeued };
+    await this.withChannel(async (ch) => {
+      await ch.checkQueue(queue);
+      while (requeued < waiting) {
+        const msg = await ch.get(xq, { noAck: false });
+        if (!msg) break;
+        const { 'x-death': _death, 'x-first-death-exchange': _e, 'x-first-death-queue': _q, 'x-first-death-reason': _r, 'x-last-death-exchange': _le, 'x-last-death-queue': _lq, 'x-last-death-reason': _lr, ...headers } = msg.properties.headers ?? {};
+        ch.publish('', queue, msg.content, { deliveryMode: 2, priority: msg.properties.priority, headers, mandatory: true });
+        await ch.waitForConfirms();
+        ch.ack(msg);
+        requeued++;
+      }
+    });
+    return { requeued };
+  }
+
+  async queueDepth(queue: string): Promise<number | null> {
+    return (await this.count(queue, 'check')) + (await this.count(`${queue}.DQ`, 'check'));
+  }
+
+  async close(): Promise<void> {
+    const c = this.connection;
+    this.connection = null;
+    if (c) await (await c.catch(() => null))?.close().catch(() => undefined);
+  }
+}
