@@ -7,7 +7,7 @@ import { AppRootProps, PluginType } from '@grafana/data';
 import pluginJson from './plugin.json';
 import { PLUGIN_BASE_URL, taskUrl } from './constants';
 import { location, render } from './test/render';
-import { ALL_TASKS, fakeService, task } from './test/fakeService';
+import { ALL_TASKS, FAILED_NO_PAYLOAD, fakeService, task } from './test/fakeService';
 import type { AppSettings } from './api/types';
 import App from './components/App/App';
 
@@ -91,6 +91,13 @@ describe('a failed task', () => {
     expect(within(status).getByRole('link', { name: 'r-1' })).toHaveAttribute('href', taskUrl('celery', 'r-1'));
     expect(backend.commands).toHaveLength(1);
     expect(String(backend.commands[0]!.args.idempotencyKey)).toMatch(/.{8,}/);
+  });
+
+  test('without the original call captured, Retry is disabled and says why', async () => {
+    fakeService('operator', [...ALL_TASKS, FAILED_NO_PAYLOAD]);
+    render(<App {...props} />, { route: '/tasks/celery/f-nopayload' });
+    const retry = await screen.findByRole('button', { name: 'Retry' }, PAGE_LOAD);
+    expect(retry).toBeDisabled();
   });
 
   test('a Viewer is offered no action at all', async () => {

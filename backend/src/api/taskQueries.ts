@@ -104,7 +104,12 @@ export async function listTasks(db: Queryable, projectId: number, q: ListTasksQu
 
 export async function getTask(db: Queryable, projectId: number, engine: string, taskId: string) {
   const task = (
-    await db.query(`SELECT ${TASK_SELECT}, t.traceback FROM tasks t WHERE t.project_id = $1 AND t.engine = $2 AND t.task_id = $3`, [projectId, engine, taskId])
+    await db.query(
+      `SELECT ${TASK_SELECT}, t.traceback,
+              EXISTS (SELECT 1 FROM task_payloads p WHERE p.project_id = t.project_id AND p.engine = t.engine AND p.task_id = t.task_id) AS "hasPayload"
+         FROM tasks t WHERE t.project_id = $1 AND t.engine = $2 AND t.task_id = $3`,
+      [projectId, engine, taskId],
+    )
   ).rows[0];
   if (!task) return null;
   const [events, children, retries] = await Promise.all([

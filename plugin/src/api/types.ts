@@ -85,7 +85,13 @@ export interface TaskEvent {
 }
 
 export interface TaskDetail {
-  task: Task & { traceback: string | null; retryOf: string | null; retriedAs: string[] };
+  task: Task & {
+    traceback: string | null;
+    retryOf: string | null;
+    retriedAs: string[];
+    /** z4j holds the sealed original call (captured by the agent), so a retry can re-send it. */
+    hasPayload?: boolean;
+  };
   events: TaskEvent[];
   children: Array<{ engine: Engine; taskId: string; name: string | null; state: TaskState }>;
 }

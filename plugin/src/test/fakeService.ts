@@ -46,6 +46,13 @@ export const FAILED = task({
 export const CHAIN_ROOT = task({ taskId: 'c-1', name: 'etl.extract', runtimeMs: 100 });
 export const CHAIN_2 = task({ taskId: 'c-2', name: 'etl.transform', rootId: 'c-1', parentId: 'c-1', runtimeMs: 5000 });
 export const CHAIN_3 = task({ taskId: 'c-3', name: 'etl.load', rootId: 'c-1', parentId: 'c-2', runtimeMs: 300 });
+/** A failure z4j has no sealed call for (no agent in its producer). */
+export const FAILED_NO_PAYLOAD = task({
+  taskId: 'f-nopayload',
+  state: 'failed',
+  name: 'legacy.job',
+  exception: 'KeyError()',
+});
 export const ALL_TASKS = [FAILED, CHAIN_3, CHAIN_2, CHAIN_ROOT];
 
 const capabilities: Capabilities = {
@@ -79,6 +86,7 @@ function detail(t: Task): TaskDetail {
         : null,
       retryOf: null,
       retriedAs: [],
+      hasPayload: t.taskId !== 'f-nopayload',
     },
     events: [
       { id: 'e1', kind: 'received', occurredAt: at(1), worker: t.worker, fields: {} },

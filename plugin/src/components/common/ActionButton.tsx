@@ -2,7 +2,7 @@
 // the command's outcome followed until it settles. The Idempotency-Key is made when the
 // dialog opens, so a double click or a retried request runs the action once.
 import React, { useState } from 'react';
-import { Alert, Button, ConfirmModal, TextLink, type IconName } from '@grafana/ui';
+import { Alert, Button, ConfirmModal, TextLink, Tooltip, type IconName } from '@grafana/ui';
 import { getCommand, newIdempotencyKey } from '../../api/service';
 import type { Command } from '../../api/types';
 import { toApiRequestError } from '../../api/client';
@@ -21,6 +21,8 @@ export interface ActionButtonProps {
   confirmText: string;
   run: (idempotencyKey: string) => Promise<{ command: Command }>;
   onSettled?: (command: Command) => void;
+  /** Set when the action cannot run now: the button is disabled and says why. */
+  disabledReason?: string;
 }
 
 export function ActionButton({
@@ -32,6 +34,7 @@ export function ActionButton({
   confirmText,
   run,
   onSettled,
+  disabledReason,
 }: ActionButtonProps) {
   const { project } = useSession();
   const [key, setKey] = useState<string | null>(null);
@@ -80,15 +83,17 @@ export function ActionButton({
 
   return (
     <>
-      <Button
-        variant={variant}
-        icon={icon}
-        size="sm"
-        disabled={busy || following}
-        onClick={() => setKey(newIdempotencyKey())}
-      >
-        {label}
-      </Button>
+      <MaybeTooltip content={disabledReason}>
+        <Button
+          variant={variant}
+          icon={icon}
+          size="sm"
+          disabled={busy || following || disabledReason !== undefined}
+          onClick={() => setKey(newIdempotencyKey())}
+        >
+          {label}
+        </Button>
+      </MaybeTooltip>
       <ConfirmModal
         isOpen={key !== null}
         title={title}
@@ -129,5 +134,16 @@ export function CommandOutcome({ command, label }: { command: Command; label: st
         Command #{command.id}, requested by {command.requestedBy}
       </div>
     </Alert>
+  );
+}
+
+/** A disabled button says why on hover and focus (its wrapper takes the pointer events). */
+function MaybeTooltip({ content, children }: { content?: string; children: React.ReactElement }) {
+  return content ? (
+    <Tooltip content={content}>
+      <span tabIndex={0}>{children}</span>
+    </Tooltip>
+  ) : (
+    children
   );
 }

@@ -3,7 +3,7 @@
 import React from 'react';
 import { Stack } from '@grafana/ui';
 import { runTaskAction } from '../../api/service';
-import type { Task } from '../../api/types';
+import type { TaskDetail } from '../../api/types';
 import { ActionButton } from '../../components/common/ActionButton';
 import { useSession } from '../../hooks/useSession';
 
@@ -14,7 +14,7 @@ const ACCEPTS = {
   terminate: ['received', 'started', 'retried'],
 };
 
-export function TaskActions({ task, onDone }: { task: Task; onDone: () => void }) {
+export function TaskActions({ task, onDone }: { task: TaskDetail['task']; onDone: () => void }) {
   const { can, allows, project } = useSession();
   if (!allows('operator')) {
     return null;
@@ -29,6 +29,11 @@ export function TaskActions({ task, onDone }: { task: Task; onDone: () => void }
           <ActionButton
             label="Retry"
             icon="repeat"
+            disabledReason={
+              task.hasPayload === false
+                ? "z4j has no copy of this task's original call yet: the z4j agent in the process that sent it records it (Settings → Agents)"
+                : undefined
+            }
             variant="primary"
             title="Retry this task?"
             body={`${label} will be sent again to queue ${task.queue ?? '(its queue)'} with its original arguments, as a new task linked to this one.`}
