@@ -69,7 +69,8 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
 
     const agent = testAgent();
     celery = isolatedCelery(BROKER);
-    celery.agent = { Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project, Z4J_FLUSH_INTERVAL: '0.05' };
+    // The producer is a short script: give its agent time to deliver the call at exit on a loaded machine.
+    celery.agent = { Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project, Z4J_FLUSH_INTERVAL: '0.05', Z4J_EXIT_FLUSH_TIMEOUT: '10' };
     const config = loadConfig({}, {
       PORT: 0,
       HOST: '127.0.0.1',
