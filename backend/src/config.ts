@@ -66,6 +66,10 @@ export const settings = {
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your taskiq-redis ListQueueBroker. Set it to act on taskiq messages and queues, and to send commands to the agents in its workers (terminate).',
   ],
+  Z4J_TASKIQ_BROKER_URL: [
+    z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'a redis://, rediss://, amqp:// or amqps:// URL').optional(),
+    'Broker of your taskiq workers, the driver picked by its scheme: redis:// (taskiq-redis ListQueueBroker, as Z4J_TASKIQ_REDIS_URL) or amqp:// (taskiq-aio-pika: purge only). Wins over Z4J_TASKIQ_REDIS_URL.',
+  ],
   Z4J_HUEY_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your RedisHuey instances. Set it to revoke queued Huey tasks and purge Huey queues (a queue is a Huey name), and to send commands to the agents in its consumers (retry, terminate).',

@@ -11,10 +11,9 @@ import { DbPayloadStore } from './actions/payloads.js';
 import { createApp } from './api/app.js';
 import { CeleryDriver } from './engines/celery/driver.js';
 import { ArqDriver } from './engines/arq/driver.js';
-import { dramatiqDriver } from './engines/registry.js';
+import { dramatiqDriver, taskiqDriver } from './engines/registry.js';
 import { HueyDriver } from './engines/huey/driver.js';
 import { RqDriver } from './engines/rq/driver.js';
-import { TaskiqDriver } from './engines/taskiq/driver.js';
 import type { EngineDriver } from './engines/driver.js';
 import type { Engine } from './ingest/envelope.js';
 import type { AuditLog } from './audit/chain.js';
@@ -156,7 +155,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   if (dramatiqUrl) drivers.set('dramatiq', dramatiqDriver(dramatiqUrl));
   if (config.Z4J_HUEY_REDIS_URL) drivers.set('huey', new HueyDriver(config.Z4J_HUEY_REDIS_URL));
   if (config.Z4J_ARQ_REDIS_URL) drivers.set('arq', new ArqDriver(config.Z4J_ARQ_REDIS_URL));
-  if (config.Z4J_TASKIQ_REDIS_URL) drivers.set('taskiq', new TaskiqDriver(config.Z4J_TASKIQ_REDIS_URL));
+  const taskiqUrl = config.Z4J_TASKIQ_BROKER_URL ?? config.Z4J_TASKIQ_REDIS_URL;
+  if (taskiqUrl) drivers.set('taskiq', taskiqDriver(taskiqUrl));
   const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c),
     new AgentCommands(db, identity.agentKeys), config.Z4J_COMMAND_TIMEOUT);
 

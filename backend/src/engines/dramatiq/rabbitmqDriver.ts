@@ -7,17 +7,14 @@
 // terminate (the agent command channel has no AMQP route yet); a filtered purge (reading a
 // waiting message means taking it, so a filter would have to consume and republish the whole
 // queue, reordering it under live consumers).
-import amqp from 'amqplib';
+import { AmqpEngineDriver } from '../amqpDriver.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import { dramatiqMessage } from './message.js';
 
 /** Most dead letters one requeue moves (it reads them one by one). */
 const MAX_REQUEUE = 100_000;
 
-/** An AMQP 404 (queue not found): the queue was never declared, so it holds nothing. */
-const notFound = (err: unknown) => (err as { code?: number })?.code === 404;
-
-export class DramatiqRabbitmqDriver implements EngineDriver {
+export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriver {
   readonly engine = 'dramatiq' as const;
   readonly variant = 'RabbitMQ';
   readonly capabilities = {
@@ -26,40 +23,8 @@ export class DramatiqRabbitmqDriver implements EngineDriver {
     'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ, moved back one message at a time (RabbitMQ broker)' },
   } as const;
 
-  private connection: Promise<amqp.ChannelModel> | null = null;
-
-  constructor(private readonly url: string) {}
-
-  private connect(): Promise<amqp.ChannelModel> {
-    if (!this.connection) {
-      const c = amqp.connect(this.url, { clientProperties: { connection_name: 'z4j-dramatiq-driver' } });
-      c.then((conn) => {
-        conn.on('error', () => undefined);
-        conn.on('close', () => { this.connection = null; });
-      }, () => { this.connection = null; });
-      this.connection = c;
-    }
-    return this.connection;
-  }
-
-  /** A short-lived confirm channel: a failed check (404) closes the channel it happens on. */
-  private async withChannel<T>(fn: (ch: amqp.ConfirmChannel) => Promise<T>): Promise<T> {
-    const ch = await (await this.connect()).createConfirmChannel();
-    ch.on('error', () => undefined);
-    try {
-      return await fn(ch);
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
-  }
-
-  private async count(queue: string, op: 'purge' | 'check'): Promise<number> {
-    try {
-      return await this.withChannel(async (ch) => (op === 'purge' ? await ch.purgeQueue(queue) : await ch.checkQueue(queue)).messageCount);
-    } catch (err) {
-      if (notFound(err)) return 0;
-      throw err;
-    }
+  constructor(url: string) {
+    super(url, 'z4j-dramatiq-driver');
   }
 
   async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
@@ -107,11 +72,5 @@ export class DramatiqRabbitmqDriver implements EngineDriver {
 
   async queueDepth(queue: string): Promise<number | null> {
     return (await this.count(queue, 'check')) + (await this.count(`${queue}.DQ`, 'check'));
-  }
-
-  async close(): Promise<void> {
-    const c = this.connection;
-    this.connection = null;
-    if (c) await (await c.catch(() => null))?.close().catch(() => undefined);
   }
 }

@@ -1,0 +1,63 @@
+// The taskiq driver for taskiq-aio-pika against a real taskiq worker on RabbitMQ: purge.
+import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import amqp from 'amqplib';
+import { taskiqDriver } from '../src/engines/registry.js';
+import { TaskiqRabbitmqDriver } from '../src/engines/taskiq/rabbitmqDriver.js';
+import { covers } from './helpers/coverage.js';
+import { PythonApp, uniqueQueue, type PyProcess } from './helpers/pyapp.js';
+import { TASKIQ_REDIS_URL } from './helpers/taskiq.js';
+import { eventually, sleep } from './helpers/wait.js';
+
+jest.setTimeout(120_000);
+
+const AMQP_URL = process.env.Z4J_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
+const app = new PythonApp('taskiq', 'taskiq_app', { Z4J_TEST_REDIS: TASKIQ_REDIS_URL, Z4J_TEST_BROKER: AMQP_URL });
+const taskiqctl = <T>(queue: string, ...args: string[]) => app.run<T>('taskiqctl.py', args, { Z4J_TEST_QUEUE: queue });
+
+describe('taskiq driver (taskiq-aio-pika on RabbitMQ)', () => {
+  const driver = new TaskiqRabbitmqDriver(AMQP_URL);
+  const workers: PyProcess[] = [];
+  const created: string[] = [];
+  const queue = (what: string) => {
+    const q = uniqueQueue(what);
+    created.push(q);
+    return q;
+  };
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    const conn = await amqp.connect(AMQP_URL);
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    for (const q of created) await ch.deleteQueue(q).catch(() => undefined);
+    await conn.close();
+    await driver.close();
+  });
+
+  test('the registry picks this driver for an amqp:// broker URL', () => {
+    expect(taskiqDriver(AMQP_URL)).toBeInstanceOf(TaskiqRabbitmqDriver);
+    expect(taskiqDriver('redis://127.0.0.1:6379/12')).not.toBeInstanceOf(TaskiqRabbitmqDriver);
+  });
+
+  test('purge empties exactly the target queue; its messages never run', async () => {
+    covers('taskiq-rabbitmq', 'queue.purge');
+    const target = queue('tqr_purge');
+    const other = queue('tqr_keep');
+    const purged = [randomUUID(), randomUUID(), randomUUID()];
+    for (const key of purged) await taskiqctl(target, 'kick', key);
+    for (let i = 0; i < 2; i++) await taskiqctl(other, 'kick', randomUUID());
+    expect(await driver.queueDepth(target)).toBe(3);
+    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    expect(await driver.queueDepth(target)).toBe(0);
+    expect(await driver.queueDepth(other)).toBe(2);
+    expect((await driver.purgeQueue(queue('tqr_never_declared'))).purged).toBe(0);
+    // A worker on the queue now runs what comes after, never what was purged.
+    workers.push(app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { Z4J_TEST_QUEUE: target }));
+    const later = randomUUID();
+    await taskiqctl(target, 'kick', later);
+    await eventually(async () => expect(await taskiqctl<number>(target, 'runs', later)).toBe(1), 60_000, 500);
+    await sleep(500);
+    for (const key of purged) expect(await taskiqctl<number>(target, 'runs', key)).toBe(0);
+  });
+});
