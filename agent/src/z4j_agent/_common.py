@@ -147,3 +147,13 @@ class InFlight:
 
     def stats(self, concurrency: int | None) -> dict[str, Any]:
         return clean({"active": self.active, "processed": self.processed, "failed": self.failed, "concurrency": concurrency})
+
+
+def say_offline(agent: Any, engine: str, worker: str, stops: tuple[Any, ...], stats: dict[str, Any]) -> None:
+    """A worker's goodbye: stops its heartbeat and command listener, reports it offline, and
+    delivers what is left within the exit deadline."""
+    for stop in stops:
+        if stop is not None:
+            stop()
+    agent.worker_event(engine, "worker-offline", worker, fields=stats)
+    agent.flush(agent.config.exit_flush_timeout if agent.config else 0)

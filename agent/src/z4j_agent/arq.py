@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, Roots, clean, exception_text, guarded, require, traceback_text, worker_name
+from ._common import InFlight, Roots, clean, exception_text, guarded, require, say_offline, traceback_text, worker_name
 from .commands import CommandError, CommandListener
 from .core import Agent, get_agent
 
@@ -152,13 +152,8 @@ class _Worker:
     def offline(self) -> None:
         with self.lock:
             stop, self.stop_heartbeat = self.stop_heartbeat, None
-        if stop is None:
-            return
-        stop()
-        if self.stop_commands is not None:
-            self.stop_commands()
-        self.agent.worker_event(ENGINE, "worker-offline", self.name, fields=self.flight.stats(self.concurrency))
-        self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
+        if stop is not None:
+            say_offline(self.agent, ENGINE, self.name, (stop, self.stop_commands), self.flight.stats(self.concurrency))
 
     def wrap(self, name: str, coroutine: Any, timeout_s: float | None) -> Any:
         from arq.worker import Retry

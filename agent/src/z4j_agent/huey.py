@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, Roots, clean, exception_text, guarded, iso, redis_url, require, traceback_text, worker_name
+from ._common import InFlight, Roots, clean, exception_text, guarded, iso, redis_url, require, say_offline, traceback_text, worker_name
 from .commands import CommandError, CommandListener, RunningTasks
 from .core import get_agent
 
@@ -170,13 +170,8 @@ class _HueyAgent:
         """Once: when the last worker shuts down, or at exit (SIGTERM stops Huey without its hooks)."""
         with self.lock:
             stop, self.stop_heartbeat = self.stop_heartbeat, None
-        if stop is None:
-            return
-        stop()
-        if self.stop_commands is not None:
-            self.stop_commands()
-        self.agent.worker_event(ENGINE, "worker-offline", self.worker, fields=self.flight.stats(None))
-        self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
+        if stop is not None:
+            say_offline(self.agent, ENGINE, self.worker, (stop, self.stop_commands), self.flight.stats(None))
 
     # ---- commands ------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, clean, exception_text, guarded, redis_url, require, traceback_text, worker_name
+from ._common import InFlight, clean, exception_text, guarded, redis_url, require, say_offline, traceback_text, worker_name
 from .commands import CommandListener, RunningTasks
 from .core import get_agent
 
@@ -123,13 +123,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     def _offline(self) -> None:
         with self._lock:
             stop, self._stop_heartbeat = self._stop_heartbeat, None
-        if stop is None:
-            return
-        stop()
-        if self._stop_commands is not None:
-            self._stop_commands()
-        self.agent.worker_event(ENGINE, "worker-offline", self._worker, fields=self._flight.stats(None))
-        self.agent.flush(self.agent.config.exit_flush_timeout if self.agent.config else 0)
+        if stop is not None:
+            say_offline(self.agent, ENGINE, self._worker, (stop, self._stop_commands), self._flight.stats(None))
 
     # ---- producer ------------------------------------------------------------------------------
 
