@@ -4,7 +4,7 @@ import React, { useEffect, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
 import { Alert, Badge, Button, Field, Input, Combobox, Stack, TimeRangePicker } from '@grafana/ui';
-import { fromTimeRange, toTimeRange } from '../Tasks/filters';
+import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange } from '../Tasks/filters';
 import { listAudit, verifyAudit } from '../../api/service';
 import type { AuditEntry } from '../../api/types';
 import { toApiRequestError, type ApiRequestError } from '../../api/client';
@@ -70,6 +70,12 @@ function AuditPage() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [filters, project]);
 
+  const setRange = (t: { from: string; to: string }) => {
+    const next = new URLSearchParams(params);
+    next.set('from', t.from);
+    next.set('to', t.to);
+    setParams(next);
+  };
   const set = (k: string, v: string) => {
     const next = new URLSearchParams(params);
     v ? next.set(k, v) : next.delete(k);
@@ -82,7 +88,11 @@ function AuditPage() {
       {v && (
         <Alert
           severity={v.ok ? 'success' : 'error'}
-          title={v.ok ? `Audit chain verified: ${v.checked} entries intact` : 'Audit chain broken'}
+          title={
+            v.ok
+              ? `Audit chain verified: ${v.checked} ${v.checked === 1 ? 'entry' : 'entries'} intact`
+              : 'Audit chain broken'
+          }
         >
           {v.ok
             ? 'No entry was edited, reordered or removed since it was written.'
@@ -104,17 +114,11 @@ function AuditPage() {
         <Field label="Time range">
           <TimeRangePicker
             value={range}
-            onChange={(r) => {
-              const next = new URLSearchParams(params);
-              const t = fromTimeRange(r);
-              next.set('from', t.from);
-              next.set('to', t.to);
-              setParams(next);
-            }}
+            onChange={(r) => setRange(fromTimeRange(r))}
             onChangeTimeZone={() => undefined}
-            onMoveBackward={() => undefined}
-            onMoveForward={() => undefined}
-            onZoom={() => undefined}
+            onMoveBackward={() => setRange(shiftRange(range, -1))}
+            onMoveForward={() => setRange(shiftRange(range, 1))}
+            onZoom={() => setRange(zoomOutRange(range))}
           />
         </Field>
         <Field label="Outcome">

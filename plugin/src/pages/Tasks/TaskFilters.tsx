@@ -17,7 +17,7 @@ import { listTaskNames } from '../../api/service';
 import { ENGINES, TASK_STATES } from '../../api/types';
 import { useSession } from '../../hooks/useSession';
 import { ProjectPicker } from '../../components/common/ProjectPicker';
-import { fromTimeRange, toTimeRange, type TaskFilterValues } from './filters';
+import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange, type TaskFilterValues } from './filters';
 
 const engineOptions = ENGINES.map((e) => ({ value: e, label: e }));
 const stateOptions = TASK_STATES.map((s) => ({ value: s, label: s }));
@@ -32,16 +32,6 @@ export function TaskFilters({ filters, onChange }: Props) {
   const { project } = useSession();
   const set = (patch: Partial<TaskFilterValues>) => onChange({ ...filters, ...patch });
   const range = toTimeRange(filters);
-  const shift = (direction: -1 | 1) => {
-    const span = range.to.valueOf() - range.from.valueOf();
-    const from = range.from.valueOf() + direction * span;
-    set({ from: String(from), to: String(from + span) });
-  };
-  const zoomOut = () => {
-    const span = range.to.valueOf() - range.from.valueOf();
-    set({ from: String(range.from.valueOf() - span / 2), to: String(range.to.valueOf() + span / 2) });
-  };
-
   const loadNames = async (input: string): Promise<Array<ComboboxOption<string>>> => {
     const { names } = await listTaskNames(input, project);
     return names.map((n) => ({ value: n, label: n }));
@@ -118,9 +108,9 @@ export function TaskFilters({ filters, onChange }: Props) {
             value={range}
             onChange={(r: TimeRange) => set(fromTimeRange(r))}
             onChangeTimeZone={() => undefined}
-            onMoveBackward={() => shift(-1)}
-            onMoveForward={() => shift(1)}
-            onZoom={zoomOut}
+            onMoveBackward={() => set(shiftRange(range, -1))}
+            onMoveForward={() => set(shiftRange(range, 1))}
+            onZoom={() => set(zoomOutRange(range))}
           />
         </Field>
       </Stack>

@@ -95,3 +95,16 @@ export function toQuery(f: TaskFilterValues): Record<string, string> {
   }
   return q;
 }
+
+/** The same span moved one span back (-1) or forward (1), as epoch-ms URL values. */
+export function shiftRange(range: TimeRange, direction: -1 | 1): Pick<TaskFilterValues, 'from' | 'to'> {
+  const span = range.to.valueOf() - range.from.valueOf();
+  const from = range.from.valueOf() + direction * span;
+  return { from: String(from), to: String(from + span) };
+}
+
+/** Twice the span around the same middle (Grafana's zoom out), as epoch-ms URL values. */
+export function zoomOutRange(range: TimeRange): Pick<TaskFilterValues, 'from' | 'to'> {
+  const span = range.to.valueOf() - range.from.valueOf();
+  return { from: String(range.from.valueOf() - span / 2), to: String(range.to.valueOf() + span / 2) };
+}
