@@ -60,4 +60,18 @@ describe('taskiq driver (taskiq-aio-pika on RabbitMQ)', () => {
     await sleep(500);
     for (const key of purged) expect(await taskiqctl<number>(target, 'runs', key)).toBe(0);
   });
+
+  test('retry publishes the sealed call as a new task that a worker runs; a queue no worker declared is refused', async () => {
+    covers('taskiq-rabbitmq', 'task.retry');
+    const q = queue('tqr_retry');
+    const key = randomUUID();
+    const original = { taskId: 'original', name: 'count', queue: q, worker: null, state: 'failed' };
+    await expect(driver.retry({ name: 'count', args: [key], kwargs: {}, queue: q }, randomUUID(), original)).rejects.toThrow(/no queue/);
+    workers.push(app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { Z4J_TEST_QUEUE: q }));
+    // Refused until the worker has declared its queue; published once it has.
+    const newId = randomUUID();
+    const sent = await eventually(() => driver.retry({ name: 'count', args: [key], kwargs: {}, queue: q }, newId, original), 60_000, 500);
+    expect(sent.detail).toEqual({ newTaskId: newId, queue: q });
+    await eventually(async () => expect(await taskiqctl<number>(q, 'runs', key)).toBe(1), 60_000, 500);
+  });
 });

@@ -8,7 +8,13 @@ import { countMatching, purgeMatching, type MatchCount, type MessageList, type P
 import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
 import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
-const DEFAULT_QUEUE = 'taskiq';
+export const DEFAULT_QUEUE = 'taskiq';
+
+/** taskiq's wire message (what `kiq()` sends, on every broker) for the sealed payload, as a new task. */
+export function taskiqMessage(payload: RetryPayload, newTaskId: string) {
+  const labels = (payload.options?.labels as Record<string, unknown> | undefined) ?? {};
+  return { task_id: newTaskId, task_name: payload.name, labels, labels_types: null, args: payload.args, kwargs: payload.kwargs };
+}
 const MAX_CANCEL_SCAN = 50_000;
 
 const CANCEL = `
@@ -48,9 +54,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
     const queue = payload.queue ?? original.queue ?? DEFAULT_QUEUE;
-    const labels = (payload.options?.labels as Record<string, unknown> | undefined) ?? {};
-    const message = { task_id: newTaskId, task_name: payload.name, labels, labels_types: null, args: payload.args, kwargs: payload.kwargs };
-    await this.redis.lpush(queue, JSON.stringify(message));
+    await this.redis.lpush(queue, JSON.stringify(taskiqMessage(payload, newTaskId)));
     return { detail: { newTaskId, queue } };
   }
 

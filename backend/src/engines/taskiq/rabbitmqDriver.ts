@@ -4,20 +4,41 @@
 // `taskiq.dead_letter`, but taskiq never rejects a message, so only RabbitMQ itself dead-letters
 // into it (a quorum queue's delivery limit, a TTL); it is shared by every queue of the broker and
 // nobody has written and tested moving its letters back); cancel (AMQP cannot delete one message
-// from the middle of a queue); retry and terminate (no AMQP route for them yet); filtered purge
-// (reading a waiting message means taking it).
+// from the middle of a queue); terminate (the agent's command channel has no AMQP route yet);
+// filtered purge (reading a waiting message means taking it).
+// Retry publishes taskiq's own message to the task queue through the default exchange, with the
+// headers taskiq-aio-pika's kick() sets (task_id, task_name, labels): whatever exchange and
+// routing the broker was set up with, the queue a worker consumes gets it.
 import { AmqpEngineDriver } from '../amqpDriver.js';
-import type { Dispatch, EngineDriver } from '../driver.js';
+import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { DEFAULT_QUEUE, taskiqMessage } from './driver.js';
 
 export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriver {
   readonly engine = 'taskiq' as const;
   readonly variant = 'RabbitMQ';
   readonly capabilities = {
+    'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-aio-pika), on the queue a worker has declared' },
     'queue.purge': { via: 'broker', note: 'taskiq-aio-pika: the task queue (not the delay queue nor the dead-letter queue)' },
   } as const;
 
   constructor(url: string) {
     super(url, 'z4j-taskiq-driver');
+  }
+
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+    if (!payload) throw new NoPayload();
+    const queue = payload.queue ?? original.queue ?? DEFAULT_QUEUE;
+    const message = taskiqMessage(payload, newTaskId);
+    await this.withChannel(async (ch) => {
+      // A queue no worker has declared would drop the message silently: refuse instead.
+      await ch.checkQueue(queue).catch(() => {
+        throw new Error(`RabbitMQ has no queue ${queue}: start a taskiq worker for it, then retry`);
+      });
+      const headers = { task_id: newTaskId, task_name: payload.name, ...message.labels };
+      ch.sendToQueue(queue, Buffer.from(JSON.stringify(message)), { persistent: true, headers, contentType: 'application/json' });
+      await ch.waitForConfirms();
+    });
+    return { detail: { newTaskId, queue } };
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
