@@ -12,13 +12,12 @@ import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/ingest/envelope.js';
 import { startService, type Service } from '../../src/service.js';
 import { agentKeyEntry, testAgent } from './agentBatches.js';
+import { notApplicable } from './agentEngine.js';
 import { authHeaders, TEST_PROXY_SECRET } from './auth.js';
 import { uniqueQueue, type PyProcess } from './pyapp.js';
 import { createTestDatabase } from './storage.js';
 import { eventually, sleep } from './wait.js';
 
-/** What an engine cannot do gets no test at all, rather than a skipped one that can never fail. */
-const notApplicable = ((_name: string, _fn: () => Promise<void>) => undefined) as unknown as typeof test;
 
 export const SECRET = 'hunter2-secret';
 

@@ -15,7 +15,7 @@ import { createTestDatabase } from './storage.js';
 import { eventually } from './wait.js';
 
 /** What an engine cannot do gets no test at all, rather than a skipped one that can never fail. */
-const notApplicable = ((_name: string, _fn: () => Promise<void>) => undefined) as unknown as typeof test;
+export const notApplicable = ((_name: string, _fn: () => Promise<void>) => undefined) as unknown as typeof test;
 
 export const SECRET = 'hunter2-secret';
 

@@ -45,3 +45,12 @@ export function pendingState<T>(state: AsyncState<T>, what: string): React.React
   }
   return state.value === undefined ? <Loading /> : null;
 }
+
+/** Why a write was refused, next to the form that sent it (useGuard's error). */
+export function Refused({ title, error, onRemove }: { title: string; error: string | null; onRemove?: () => void }) {
+  return error ? (
+    <Alert severity="error" title={title} onRemove={onRemove}>
+      {error}
+    </Alert>
+  ) : null;
+}

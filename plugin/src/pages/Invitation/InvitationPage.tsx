@@ -5,6 +5,7 @@ import { PluginPage } from '@grafana/runtime';
 import { Alert, Button, LinkButton, Text } from '@grafana/ui';
 import { acceptInvitation } from '../../api/service';
 import { PLUGIN_BASE_URL } from '../../constants';
+import { Refused } from '../../components/common/PageState';
 import { useGuard } from '../../hooks/useGuard';
 
 function InvitationPage() {
@@ -45,11 +46,7 @@ function InvitationPage() {
           </LinkButton>
         </Alert>
       )}
-      {error && (
-        <Alert severity="error" title="The invitation could not be accepted">
-          {error}
-        </Alert>
-      )}
+      <Refused title="The invitation could not be accepted" error={error} />
     </PluginPage>
   );
 }

@@ -2,13 +2,13 @@
 // confirmation bound to that preview) and dead-letter requeue (Operator) where the engine can.
 import React, { useState } from 'react';
 import { PluginPage } from '@grafana/runtime';
-import { Alert, Button, Field, Input, Modal, Stack } from '@grafana/ui';
+import { Button, Field, Input, Modal, Stack } from '@grafana/ui';
 import { listQueues, previewPurge, purgeQueue, requeueDeadLetters } from '../../api/service';
 import type { Command, PurgePreview, Queue } from '../../api/types';
 import { useGuard } from '../../hooks/useGuard';
 import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
 import { DataTable } from '../../components/common/DataTable';
-import { Empty, LoadError, Loading } from '../../components/common/PageState';
+import { Empty, LoadError, Loading, Refused } from '../../components/common/PageState';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatAgo } from '../../utils/format';
@@ -152,11 +152,7 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
         </Modal>
       )}
       {command && <CommandOutcome command={command} label="Purge" />}
-      {error && (
-        <Alert severity="error" title="Purge was refused" onRemove={clearError}>
-          {error}
-        </Alert>
-      )}
+      <Refused title="Purge was refused" error={error} onRemove={clearError} />
     </>
   );
 }

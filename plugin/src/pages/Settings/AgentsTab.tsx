@@ -13,7 +13,7 @@ import {
 import { createAgent, listAgents, revokeAgent, rotateAgent } from '../../api/service';
 import { ENGINES, type MintedAgent } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { pendingState } from '../../components/common/PageState';
+import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -62,11 +62,7 @@ export function AgentsTab() {
         </Button>
       </Stack>
       {minted && <InstallSnippet minted={minted} onClose={() => setMinted(null)} />}
-      {error && (
-        <Alert severity="error" title="Not done">
-          {error}
-        </Alert>
-      )}
+      <Refused title="Not done" error={error} />
       <DataTable
         label="Agents"
         rows={agents.value.agents}

@@ -3,7 +3,7 @@ import { Alert, Badge, Button, Field, Input, Combobox, Stack } from '@grafana/ui
 import { createInvitation, listInvitations, revokeInvitation } from '../../api/service';
 import type { Invitation, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { pendingState } from '../../components/common/PageState';
+import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -61,11 +61,7 @@ export function InvitationsTab() {
         </Button>
       </Stack>
       {sent && <Alert severity="success" title={`Invitation sent to ${sent}`} onRemove={() => setSent(null)} />}
-      {error && (
-        <Alert severity="error" title="Not sent">
-          {error}
-        </Alert>
-      )}
+      <Refused title="Not sent" error={error} />
       <DataTable
         label="Invitations"
         rows={invitations.value.invitations}

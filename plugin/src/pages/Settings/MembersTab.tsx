@@ -1,9 +1,9 @@
 import React, { useState } from 'react';
-import { Alert, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Button, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { listMembers, putMember, removeMember } from '../../api/service';
 import type { ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { pendingState } from '../../components/common/PageState';
+import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { useGuard } from '../../hooks/useGuard';
@@ -104,11 +104,7 @@ export function MembersTab() {
           Add member
         </Button>
       </Stack>
-      {error && (
-        <Alert severity="error" title="Not saved">
-          {error}
-        </Alert>
-      )}
+      <Refused title="Not saved" error={error} />
     </div>
   );
 }

@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import { Alert, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { getRoleMapping, putRoleMapping } from '../../api/service';
 import type { ProjectRole, RoleMapping } from '../../api/types';
-import { pendingState } from '../../components/common/PageState';
+import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { ROLE_OPTIONS } from './MembersTab';
@@ -115,11 +115,7 @@ function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?:
         </Button>
       </Stack>
       {saved && <Alert severity="success" title="Role mapping saved" />}
-      {error && (
-        <Alert severity="error" title="Not saved">
-          {error}
-        </Alert>
-      )}
+      <Refused title="Not saved" error={error} />
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { Alert, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@
 import { createToken, listTokens, revokeToken } from '../../api/service';
 import type { ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { pendingState } from '../../components/common/PageState';
+import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -73,11 +73,7 @@ export function TokensTab() {
           </ClipboardButton>
         </Alert>
       )}
-      {error && (
-        <Alert severity="error" title="Not done">
-          {error}
-        </Alert>
-      )}
+      <Refused title="Not done" error={error} />
       <DataTable
         label="API tokens"
         rows={tokens.value.tokens}

@@ -4,6 +4,7 @@ import React, { useState } from 'react';
 import { Alert, Button, Modal, RadioButtonGroup, Stack, Text } from '@grafana/ui';
 import { cancelBulk, getBulk, newIdempotencyKey, previewBulk, startBulk } from '../../api/service';
 import type { BulkAction, BulkJob, BulkPreview } from '../../api/types';
+import { Refused } from '../../components/common/PageState';
 import { useGuard } from '../../hooks/useGuard';
 import { useInterval } from '../../hooks/useAsync';
 
@@ -118,11 +119,7 @@ export function BulkActionsModal({ filters, project, onClose }: Props) {
           </Modal.ButtonRow>
         </div>
       )}
-      {error && (
-        <Alert severity="error" title="The bulk action was refused">
-          {error}
-        </Alert>
-      )}
+      <Refused title="The bulk action was refused" error={error} />
     </Modal>
   );
 }

@@ -22,6 +22,13 @@ import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange, type TaskFilterVa
 const engineOptions = ENGINES.map((e) => ({ value: e, label: e }));
 const stateOptions = TASK_STATES.map((s) => ({ value: s, label: s }));
 
+/** Filters typed as text, applied on Enter or when leaving the field. */
+const TEXT_FILTERS: Array<{ key: 'queue' | 'worker' | 'q'; label: string; placeholder: string; width: number }> = [
+  { key: 'queue', label: 'Queue', placeholder: 'Any queue', width: 18 },
+  { key: 'worker', label: 'Worker', placeholder: 'Any worker', width: 22 },
+  { key: 'q', label: 'Search', placeholder: 'Id, name or argument text', width: 28 },
+];
+
 interface Props {
   filters: TaskFilterValues;
   onChange: (next: TaskFilterValues) => void;
@@ -76,33 +83,17 @@ export function TaskFilters({ filters, onChange }: Props) {
             width={36}
           />
         </Field>
-        <Field label="Queue" className={styles.field}>
-          <CommitInput
-            id="filter-queue"
-            value={filters.queue}
-            placeholder="Any queue"
-            onCommit={(queue) => set({ queue })}
-            width={18}
-          />
-        </Field>
-        <Field label="Worker" className={styles.field}>
-          <CommitInput
-            id="filter-worker"
-            value={filters.worker}
-            placeholder="Any worker"
-            onCommit={(worker) => set({ worker })}
-            width={22}
-          />
-        </Field>
-        <Field label="Search" className={styles.field}>
-          <CommitInput
-            id="filter-q"
-            value={filters.q}
-            placeholder="Id, name or argument text"
-            onCommit={(q) => set({ q })}
-            width={28}
-          />
-        </Field>
+        {TEXT_FILTERS.map((f) => (
+          <Field key={f.key} label={f.label} className={styles.field}>
+            <CommitInput
+              id={`filter-${f.key}`}
+              value={filters[f.key]}
+              placeholder={f.placeholder}
+              onCommit={(v) => set({ [f.key]: v })}
+              width={f.width}
+            />
+          </Field>
+        ))}
         <Field label="Time range" className={styles.field}>
           <TimeRangePicker
             value={range}

@@ -1,10 +1,11 @@
 // Remote control of one worker: every control action its engine declares (pool size,
 // autoscale, rate and time limits, consumed queues), each with the arguments it needs.
 import React, { useState } from 'react';
-import { Alert, Button, Field, Input, Modal, Stack, RadioButtonList } from '@grafana/ui';
+import { Button, Field, Input, Modal, Stack, RadioButtonList } from '@grafana/ui';
 import { newIdempotencyKey, runWorkerAction } from '../../api/service';
 import type { Command, Worker } from '../../api/types';
 import { CommandOutcome } from '../../components/common/ActionButton';
+import { Refused } from '../../components/common/PageState';
 import { useGuard } from '../../hooks/useGuard';
 import { useSession } from '../../hooks/useSession';
 
@@ -84,11 +85,7 @@ export function WorkerControlModal({ worker, onClose }: { worker: Worker; onClos
           </Field>
         ))}
         {command && <CommandOutcome command={command} label={chosen?.label ?? action} />}
-        {error && (
-          <Alert severity="error" title="Refused">
-            {error}
-          </Alert>
-        )}
+        <Refused title="Refused" error={error} />
       </Stack>
       <Modal.ButtonRow>
         <Button variant="secondary" onClick={onClose}>
