@@ -198,6 +198,13 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     await page.getByText('Grafana Editor').waitFor();
     await shot('08c-settings-roles');
 
+    // Administration → Plugins → z4j: the connection test reaches the service through the proxy.
+    await page.goto(`${host.url}/plugins/z4j-taskqueue-app`);
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByText(/connected: service .*, storage postgres/i).waitFor();
+    await page.getByText(/engines reporting: celery/i).waitFor();
+    await shot('08d-config-page');
+
     await page.goto(`${host.url}${APP}/tasks?theme=light`);
     await page.getByRole('table', { name: 'Tasks' }).waitFor();
     await shot('09-explorer-light');

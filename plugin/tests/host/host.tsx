@@ -34,7 +34,11 @@ function fetchObservable<T>(options: BackendSrvRequest): rxjs.Observable<grafana
     }
     const init: RequestInit = {
       method: options.method ?? 'GET',
-      headers: { accept: 'application/json', ...(options.data !== undefined ? { 'content-type': 'application/json' } : {}), ...(options.headers ?? {}) },
+      headers: {
+        accept: 'application/json',
+        ...(options.data !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(options.headers ?? {}),
+      },
       body: options.data !== undefined ? JSON.stringify(options.data) : undefined,
       credentials: 'same-origin',
     };
@@ -47,7 +51,17 @@ function fetchObservable<T>(options: BackendSrvRequest): rxjs.Observable<grafana
         } catch {
           /* not JSON: keep the text */
         }
-        const response = { data: data as T, status: res.status, statusText: res.statusText, ok: res.ok, headers: res.headers, redirected: res.redirected, type: res.type, url: res.url, config: options };
+        const response = {
+          data: data as T,
+          status: res.status,
+          statusText: res.statusText,
+          ok: res.ok,
+          headers: res.headers,
+          redirected: res.redirected,
+          type: res.type,
+          url: res.url,
+          config: options,
+        };
         if (!res.ok) {
           subscriber.error({ status: res.status, statusText: res.statusText, data, config: options });
           return;
@@ -55,7 +69,9 @@ function fetchObservable<T>(options: BackendSrvRequest): rxjs.Observable<grafana
         subscriber.next(response);
         subscriber.complete();
       })
-      .catch((err) => subscriber.error({ status: 502, statusText: String(err), data: { message: String(err) }, config: options }));
+      .catch((err) =>
+        subscriber.error({ status: 502, statusText: String(err), data: { message: String(err) }, config: options })
+      );
   });
 }
 
@@ -85,7 +101,9 @@ function loadPlugin(): Promise<{ plugin: AppPlugin }> {
         if (missing.length) {
           throw new Error(`the plugin needs modules Grafana does not share: ${missing.join(', ')}`);
         }
-        resolve(factory(...deps.map((d) => (d === 'module' ? { uri: MODULE_URL } : shared[d]))) as { plugin: AppPlugin });
+        resolve(
+          factory(...deps.map((d) => (d === 'module' ? { uri: MODULE_URL } : shared[d]))) as { plugin: AppPlugin }
+        );
       } catch (e) {
         reject(e);
       }
@@ -101,17 +119,28 @@ function loadPlugin(): Promise<{ plugin: AppPlugin }> {
 
 // ---- the page ----------------------------------------------------------------------------
 
-const theme = createTheme({ colors: { mode: new URLSearchParams(window.location.search).get('theme') === 'light' ? 'light' : 'dark' } });
+const theme = createTheme({
+  colors: { mode: new URLSearchParams(window.location.search).get('theme') === 'light' ? 'light' : 'dark' },
+});
 const NAV = ['tasks', 'workers', 'queues', 'audit', 'settings'];
 
 function Shell({ plugin }: { plugin: AppPlugin }) {
   const Root = plugin.root!;
-  const meta = { id: PLUGIN_ID, name: 'z4j', type: 'app', enabled: true, jsonData: {} } as unknown as grafanaData.AppPluginMeta;
+  const meta = {
+    id: PLUGIN_ID,
+    name: 'z4j',
+    type: 'app',
+    enabled: true,
+    jsonData: {},
+  } as unknown as grafanaData.AppPluginMeta;
   return (
     <ThemeContext.Provider value={theme}>
       <GlobalStyles />
       <div style={{ display: 'grid', gridTemplateColumns: '180px 1fr', minHeight: '100vh' }}>
-        <nav aria-label="Grafana navigation" style={{ padding: 16, borderRight: `1px solid ${theme.colors.border.weak}` }}>
+        <nav
+          aria-label="Grafana navigation"
+          style={{ padding: 16, borderRight: `1px solid ${theme.colors.border.weak}` }}
+        >
           {NAV.map((p) => (
             <div key={p} style={{ padding: '4px 0' }}>
               <a href={`/a/${PLUGIN_ID}/${p}`}>{p[0]!.toUpperCase() + p.slice(1)}</a>
@@ -123,15 +152,39 @@ function Shell({ plugin }: { plugin: AppPlugin }) {
         </nav>
         <div style={{ padding: 24, minWidth: 0 }}>
           <Routes>
+            <Route path={`/plugins/${PLUGIN_ID}`} element={<ConfigPage plugin={plugin} />} />
             <Route
               path={`/a/${PLUGIN_ID}/*`}
-              element={<Root meta={meta} basename={`/a/${PLUGIN_ID}`} query={{}} path={`/a/${PLUGIN_ID}`} onNavChanged={() => undefined} />}
+              element={
+                <Root
+                  meta={meta}
+                  basename={`/a/${PLUGIN_ID}`}
+                  query={{}}
+                  path={`/a/${PLUGIN_ID}`}
+                  onNavChanged={() => undefined}
+                />
+              }
             />
           </Routes>
         </div>
       </div>
     </ThemeContext.Provider>
   );
+}
+
+/** Administration → Plugins → z4j: the app's config page, with the settings Grafana stores. */
+function ConfigPage({ plugin }: { plugin: AppPlugin }) {
+  const [ready, setReady] = React.useState(false);
+  React.useEffect(() => {
+    fetch(`/api/plugins/${PLUGIN_ID}/settings`)
+      .then((r) => r.json())
+      .then((settings) => {
+        plugin.meta = { ...plugin.meta, ...settings, id: PLUGIN_ID, name: 'z4j', type: 'app' } as never;
+        setReady(true);
+      });
+  }, [plugin]);
+  const Body = plugin.configPages?.[0]?.body;
+  return ready && Body ? <Body plugin={plugin} query={{}} /> : null;
 }
 
 // Grafana turns clicks on same-origin links into client-side navigation.

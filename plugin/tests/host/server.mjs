@@ -109,7 +109,7 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
     if (path.startsWith('/public/build/img/icons/') && ICONS) {return void serveFile(res, ICONS, path.slice('/public/build/img/icons/'.length));}
     if (path.startsWith('/host/')) {return void serveFile(res, HOST_DIST, path.slice('/host/'.length));}
     if (path.startsWith(`/public/plugins/${PLUGIN_ID}/`)) {return void serveFile(res, PLUGIN_DIST, path.slice(`/public/plugins/${PLUGIN_ID}/`.length));}
-    if (path === '/' || path.startsWith('/a/')) {return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);}
+    if (path === '/' || path.startsWith('/a/') || path === `/plugins/${PLUGIN_ID}`) {return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);}
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));

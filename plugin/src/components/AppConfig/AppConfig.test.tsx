@@ -136,6 +136,28 @@ describe('AppConfig', () => {
     ]);
   });
 
+  test('tells which engines are reporting, or that none has yet', async () => {
+    const seen = new Date(Date.now() - 2 * 60_000).toISOString();
+    setupBackend({
+      [HEALTH]: () =>
+        reply<ServiceHealth>({
+          status: 'ok',
+          version: '0.1.0',
+          storage: 'postgres',
+          engines: [
+            { engine: 'celery', lastSeenAt: seen },
+            { engine: 'rq', lastSeenAt: seen },
+          ],
+        }),
+    });
+    const { user } = renderConfig({
+      jsonData: { serviceUrl: 'http://z4j:8080' },
+      secureJsonFields: { proxySecret: true },
+    });
+    await user.click(testButton());
+    expect(await screen.findByText(/engines reporting: celery \(last seen 2 minutes ago\), rq/i)).toBeInTheDocument();
+  });
+
   test("shows the service's error when it refuses the proxy secret", async () => {
     setupBackend({
       [HEALTH]: () =>

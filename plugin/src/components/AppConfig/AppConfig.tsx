@@ -2,7 +2,7 @@
 // service, the proxy secret it adds to every request, and a connection test.
 import React, { FormEvent, useState } from 'react';
 import { css } from '@emotion/css';
-import { AppPluginMeta, GrafanaTheme2, PluginConfigPageProps } from '@grafana/data';
+import { AppPluginMeta, dateTimeFormatTimeAgo, GrafanaTheme2, PluginConfigPageProps } from '@grafana/data';
 import { Alert, Button, Field, FieldSet, Input, SecretInput, Stack, useStyles2 } from '@grafana/ui';
 import { getServiceHealth, savePluginSettings, toApiRequestError } from '../../api/client';
 import type { AppSettings } from '../../api/types';
@@ -14,7 +14,7 @@ export interface AppConfigProps extends PluginConfigPageProps<AppPluginMeta<AppS
 type ConnectionTest =
   | { state: 'idle' }
   | { state: 'testing' }
-  | { state: 'connected'; message: string }
+  | { state: 'connected'; message: string; engines: string }
   | { state: 'failed'; message: string };
 
 const AppConfig = ({ plugin }: AppConfigProps) => {
@@ -54,7 +54,11 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
     setConnection({ state: 'testing' });
     try {
       const health = await getServiceHealth();
-      setConnection({ state: 'connected', message: `Connected: service ${health.version}, storage ${health.storage}` });
+      setConnection({
+        state: 'connected',
+        message: `Connected: service ${health.version}, storage ${health.storage}`,
+        engines: enginesReporting(health.engines ?? []),
+      });
     } catch (e) {
       setConnection({ state: 'failed', message: toApiRequestError(e).message });
     }
@@ -115,7 +119,9 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
         <div className={s.hint}>The connection test uses the saved settings.</div>
 
         {connection.state === 'connected' && (
-          <Alert className={s.result} severity="success" title={connection.message} />
+          <Alert className={s.result} severity="success" title={connection.message}>
+            {connection.engines}
+          </Alert>
         )}
         {connection.state === 'failed' && (
           <Alert className={s.result} severity="error" title="Connection failed">
@@ -128,6 +134,14 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
 };
 
 export default AppConfig;
+
+/** Which engines the service has heard from, and when last: what tells a user the wiring works. */
+function enginesReporting(engines: Array<{ engine: string; lastSeenAt: string }>): string {
+  if (engines.length === 0) {
+    return 'No engine has reported yet: turn on Celery events (-E) or install the z4j agent in your workers.';
+  }
+  return `Engines reporting: ${engines.map((e) => `${e.engine} (last seen ${dateTimeFormatTimeAgo(e.lastSeenAt)})`).join(', ')}.`;
+}
 
 function validateServiceUrl(value: string): string | undefined {
   const trimmed = value.trim();
