@@ -117,7 +117,7 @@ start_redis() {
   if redis_ready; then echo "redis: running on 127.0.0.1:$REDIS_PORT"; return; fi
   command -v redis-server >/dev/null || die "redis: redis-server not installed; run scripts/setup-system.sh"
   mkdir -p "$DATA/redis"
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save '' --appendonly no \
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --save '' --appendonly no --databases 32 \
     --dir "$DATA/redis" --logfile "$LOGS/redis.log" --pidfile "$DATA/redis/redis-$REDIS_PORT.pid" ||
     die "redis: redis-server failed to start; see $LOGS/redis.log"
   wait_for redis "$LOGS/redis.log" 20 redis_ready || exit 1

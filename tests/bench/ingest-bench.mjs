@@ -17,7 +17,7 @@ const { values: opt } = parseArgs({
     rate: { type: 'string', default: '30000' },
     seconds: { type: 'string', default: '60' },
     'pg-url': { type: 'string', default: process.env.Z4J_TEST_DATABASE_URL ?? 'postgres://z4j:z4j@127.0.0.1:5432/z4j' },
-    'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379/15' },
+    'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379/16' },
     port: { type: 'string', default: '18181' },
     /** Which source to load: celery (Redis pub/sub events) or agent (signed batches on a Redis stream). */
     source: { type: 'string', default: 'celery' },
