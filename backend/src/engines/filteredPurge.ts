@@ -1,8 +1,8 @@
-// Purging only the waiting messages that match a filter, on engines whose queues are Redis lists.
-// Each driver says where its lists are and how to read a task name out of a member; this module
-// scans (read-only, in pages) and removes exactly the members found, in one Lua script per batch
-// that rebuilds the list without them: atomic against workers, so a concurrent consumer takes
-// either a message before the script or after it, and a non-matching message is never lost.
+// Purging only the waiting messages that match a filter, on engines whose queues are Redis lists
+// (or, for arq, a sorted set of job ids). Each driver says where its queue is and how to read a
+// task name out of a member; this module scans (read-only, in pages) and removes exactly the
+// members found, in one Lua script per batch: atomic against workers, so a concurrent consumer
+// takes either a message before the script or after it, and a non-matching message is never lost.
 import type { Redis } from 'ioredis';
 
 /** What a filtered purge matches. Only the task name today; every field given must match. */
@@ -32,6 +32,20 @@ export interface MessageList {
   cleanup?: string;
 }
 
+/** One Redis sorted set of waiting message ids (arq's queue) and how to read it. */
+export interface MessageSet {
+  key: string;
+  kind: 'sorted set';
+  names(members: Buffer[]): Promise<(string | null)[]>;
+  /** A Lua condition on `member`: true when a worker already holds it (it is then left alone: it runs). */
+  taken: string;
+  /** Lua run for each removed member (bound to `member`), e.g. deleting the job it names. */
+  cleanup: string;
+}
+
+export type WaitingMessages = MessageList | MessageSet;
+const isSet = (w: WaitingMessages): w is MessageSet => 'kind' in w && w.kind === 'sorted set';
+
 /** How many messages a preview reads at most before answering "at least". */
 export const PREVIEW_SCAN_LIMIT = 100_000;
 const PAGE = 2_000;
@@ -42,7 +56,8 @@ export function matches(filter: PurgeFilter, name: string | null): boolean {
 }
 
 /** The members of a list, page by page, each once, from the producer end. */
-async function* pages(redis: Redis, list: MessageList, limit: number): AsyncGenerator<Buffer[]> {
+async function* pages(redis: Redis, list: WaitingMessages, limit: number): AsyncGenerator<Buffer[]> {
+  if (isSet(list)) return yield* setPages(redis, list, limit);
   const seen = new Set<string>();
   for (let from = 0; from < limit; from += PAGE) {
     const to = Math.min(from + PAGE, limit) - 1;
@@ -60,7 +75,29 @@ async function* pages(redis: Redis, list: MessageList, limit: number): AsyncGene
   }
 }
 
-async function matching(redis: Redis, list: MessageList, filter: PurgeFilter, limit: number, onPage?: (n: number) => void): Promise<Buffer[]> {
+/**
+ * The members of a sorted set, each once. ZSCAN rather than ranges by rank: workers remove the
+ * lowest scores while we read, which would shift ranks past the cursor; ZSCAN returns every member
+ * present for the whole scan (some twice, which we skip).
+ */
+async function* setPages(redis: Redis, set: MessageSet, limit: number): AsyncGenerator<Buffer[]> {
+  const seen = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.zscanBuffer(set.key, cursor, 'COUNT', PAGE);
+    cursor = next.toString();
+    const fresh = flat.filter((m, i) => {
+      if (i % 2 === 1 || seen.size >= limit) return false; // odd entries are scores
+      const k = m.toString('latin1');
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    if (fresh.length) yield fresh;
+  } while (cursor !== '0' && seen.size < limit);
+}
+
+async function matching(redis: Redis, list: WaitingMessages, filter: PurgeFilter, limit: number, onPage?: (n: number) => void): Promise<Buffer[]> {
   const found: Buffer[] = [];
   for await (const page of pages(redis, list, limit)) {
     onPage?.(page.length);
@@ -71,7 +108,7 @@ async function matching(redis: Redis, list: MessageList, filter: PurgeFilter, li
 }
 
 /** Counts matching messages, reading at most `limit` per list. */
-export async function countMatching(redis: Redis, lists: MessageList[], filter: PurgeFilter, limit = PREVIEW_SCAN_LIMIT): Promise<MatchCount> {
+export async function countMatching(redis: Redis, lists: WaitingMessages[], filter: PurgeFilter, limit = PREVIEW_SCAN_LIMIT): Promise<MatchCount> {
   let matched = 0;
   let scanned = 0;
   let complete = true;
@@ -79,7 +116,7 @@ export async function countMatching(redis: Redis, lists: MessageList[], filter: 
     let here = 0;
     matched += (await matching(redis, list, filter, limit, (n) => { here += n; })).length;
     scanned += here;
-    if (here >= limit && (await redis.llen(list.key)) > limit) complete = false;
+    if (here >= limit && (await (isSet(list) ? redis.zcard(list.key) : redis.llen(list.key))) > limit) complete = false;
   }
   return { matched, scanned, complete };
 }
@@ -104,16 +141,29 @@ if removed > 0 then
 end
 return removed`;
 
+/** Removes the given members that are still waiting and not taken by a worker; returns how many it removed. */
+const removeFromSetScript = (set: MessageSet) => `
+local removed = 0
+for _, member in ipairs(ARGV) do
+  if redis.call('ZSCORE', KEYS[1], member) and not (${set.taken}) then
+    redis.call('ZREM', KEYS[1], member)
+    removed = removed + 1
+    ${set.cleanup}
+  end
+end
+return removed`;
+
 /**
  * Removes every waiting message that matches. Messages a worker took meanwhile are not counted
  * (they run); messages enqueued after the scan are not touched.
  */
-export async function purgeMatching(redis: Redis, lists: MessageList[], filter: PurgeFilter): Promise<number> {
+export async function purgeMatching(redis: Redis, lists: WaitingMessages[], filter: PurgeFilter): Promise<number> {
   let purged = 0;
   for (const list of lists) {
     const found = await matching(redis, list, filter, Number.MAX_SAFE_INTEGER);
+    const script = isSet(list) ? removeFromSetScript(list) : removeScript(list.cleanup ?? '');
     for (let i = 0; i < found.length; i += REMOVE_BATCH) {
-      purged += Number(await redis.eval(removeScript(list.cleanup ?? ''), 1, list.key, ...found.slice(i, i + REMOVE_BATCH)));
+      purged += Number(await redis.eval(script, 1, list.key, ...found.slice(i, i + REMOVE_BATCH)));
     }
   }
   return purged;

@@ -22,4 +22,12 @@ describe('pickleStrings', () => {
   test('GLOBAL (protocols 0-3) gives its module and name', () => {
     expect(pickleStrings(Buffer.from('\x80\x02chuey.registry\nMessage\nq\x00(X\x03\x00\x00\x00abc', 'latin1'), 3)).toEqual(['huey.registry', 'Message', 'abc']);
   });
+
+  test("reads arq's job dict, a name that is the memo's copy of a key included", () => {
+    // arq.jobs.serialize_job('jobs.add', (1, 'x'), {'k': 'v'}, None, 1700000000000), then with function 'f'
+    const add = Buffer.from('8004953f000000000000007d94288c0174944e8c0166948c086a6f62732e616464948c0161944b018c01789486948c016b947d9468078c017694738c026574948a060068e5cf8b01752e', 'hex');
+    const f = Buffer.from('80049536000000000000007d94288c0174944e8c01669468028c0161944b018c01789486948c016b947d9468068c017694738c026574948a060068e5cf8b01752e', 'hex');
+    expect(pickleStrings(add, 3)).toEqual(['t', 'f', 'jobs.add']);
+    expect(pickleStrings(f, 3)).toEqual(['t', 'f', 'f']);
+  });
 });

@@ -1,7 +1,9 @@
 // Reads the text strings at the start of a pickle WITHOUT unpickling it: a walk over the opcode
 // stream that builds no objects, resolves no globals and calls nothing, so an untrusted pickle
-// cannot run code here. Enough to find a task's name in RQ's and Huey's pickled messages.
+// cannot run code here. Enough to find a task's name in RQ's, Huey's and arq's pickled messages.
 // Stops (returning what it has) at the first opcode it does not know or at the end of the data.
+// A string pickled twice is written once and then referenced from the memo (arq's function `f`
+// is the memo's copy of its dict key 'f'): references to memoized strings are read as the string.
 
 /** Opcodes with a fixed-size argument (bytes to skip) and no text. */
 const FIXED: Record<number, number> = {
@@ -9,10 +11,6 @@ const FIXED: Record<number, number> = {
   0x95: 8, // FRAME
   0x28: 0, // MARK
   0x94: 0, // MEMOIZE
-  0x71: 1, // BINPUT
-  0x72: 4, // LONG_BINPUT
-  0x68: 1, // BINGET
-  0x6a: 4, // LONG_BINGET
   0x93: 0, // STACK_GLOBAL
   0x4e: 0, // NONE
   0x88: 0, // NEWTRUE
@@ -38,19 +36,39 @@ const FIXED: Record<number, number> = {
   0x62: 0, // BUILD
 };
 
-/** The first `max` text strings of a pickle, in stream order (GLOBAL's module and name count as two). */
+/**
+ * The first `max` text strings of a pickle, in stream order (GLOBAL's module and name count as
+ * two; a memo reference to a string counts as that string again).
+ */
 export function pickleStrings(data: Buffer, max: number): string[] {
   const out: string[] = [];
+  // The memo's strings by index; `last` is the string just pushed (null after any other opcode).
+  const memo = new Map<number, string>();
+  let memoized = 0;
+  let last: string | null = null;
   let i = 0;
   const text = (len: number, at: number) => {
     if (at + len > data.length) return false;
-    out.push(data.toString('utf8', at, at + len));
+    last = data.toString('utf8', at, at + len);
+    out.push(last);
     i = at + len;
     return true;
+  };
+  const put = (index: number) => { if (last !== null) memo.set(index, last); };
+  const get = (index: number) => {
+    const s = memo.get(index);
+    if (s !== undefined) out.push(s);
+    last = s ?? null;
   };
   while (i < data.length && out.length < max) {
     const op = data[i++]!;
     if (op === 0x2e) break; // STOP
+    if (op === 0x94) { put(memoized++); continue; } // MEMOIZE (keeps `last`: it still is the top of the stack)
+    if (op === 0x71) { if (i >= data.length) break; put(data[i]!); i += 1; continue; } // BINPUT
+    if (op === 0x72) { if (i + 4 > data.length) break; put(data.readUInt32LE(i)); i += 4; continue; } // LONG_BINPUT
+    if (op === 0x68) { if (i >= data.length) break; get(data[i]!); i += 1; continue; } // BINGET
+    if (op === 0x6a) { if (i + 4 > data.length) break; get(data.readUInt32LE(i)); i += 4; continue; } // LONG_BINGET
+    last = null;
     if (op in FIXED) { i += FIXED[op]!; continue; }
     if (op === 0x8c) { if (i >= data.length || !text(data[i]!, i + 1)) break; continue; } // SHORT_BINUNICODE
     if (op === 0x58) { if (i + 4 > data.length || !text(data.readUInt32LE(i), i + 4)) break; continue; } // BINUNICODE

@@ -3,13 +3,26 @@
 // aborts requested through the sorted set `arq:abort` — exactly what arq's own Job.abort()
 // does. Workers honour aborts only with `allow_abort_jobs = True`. Jobs are pickled, so a retry
 // is the agent's job: `enqueue_job` inside a live worker of the queue, with the exact call.
-// Not declared (yet): a purge filtered by function name. The name could be read from the job's
-// pickle without unpickling it (as for RQ), but the queue is a sorted set, not a list, so it
-// needs its own scan-and-remove script; nobody has written and tested it.
+// A filtered purge reads the function name from the job's pickle without unpickling it.
 import { RedisEngineDriver } from '../redisDriver.js';
+import { countMatching, purgeMatching, type MatchCount, type MessageSet, type PurgeFilter } from '../filteredPurge.js';
+import { pickleStrings } from '../pickleStrings.js';
 import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 const DEFAULT_QUEUE = 'arq:queue';
+const JOB = 'arq:job:';
+const IN_PROGRESS = 'arq:in-progress:';
+
+/**
+ * The function name of an arq job: `pickle.dumps({'t': job_try, 'f': function, 'a': args, ...})`
+ * (arq's serialize_job), read from the pickle's opcodes. Null for any other shape (e.g. a
+ * worker configured with msgpack): such a job never matches a filter.
+ */
+export function arqFunctionName(raw: Buffer | null): string | null {
+  if (!raw || raw[0] !== 0x80) return null;
+  const [t, f, name] = pickleStrings(raw, 3);
+  return t === 't' && f === 'f' ? name ?? null : null;
+}
 
 /** Job.abort(): a deferred job is brought forward (the worker then sees the abort at once), then flagged. */
 const ABORT = `
@@ -34,6 +47,7 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     'task.cancel': { via: 'broker', note: 'arq abort of a queued or deferred job; workers need allow_abort_jobs = True' },
     'task.terminate': { via: 'broker', note: 'arq abort: the running coroutine is cancelled; workers need allow_abort_jobs = True' },
     'queue.purge': { via: 'broker' },
+    'queue.purge_filtered': { via: 'broker', note: "by function name, read from the job's pickle without unpickling it (pickle serializer only); jobs a worker already took run" },
   } as const;
 
   constructor(url: string) {
@@ -63,6 +77,31 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
     return { purged: Number(await this.redis.eval(PURGE, 1, queue)) };
+  }
+
+  /**
+   * The queue's job ids, read by their job's function name. A job a worker holds (its in-progress
+   * key exists) is left to run. Removing one also writes and deletes its in-progress key: a worker
+   * picking the job up at that moment WATCHes that key, so its MULTI fails and it skips the job
+   * instead of starting one whose data is gone.
+   */
+  private waiting(queue: string): MessageSet {
+    return {
+      key: queue,
+      kind: 'sorted set',
+      names: async (ids) => (await this.redis.mgetBuffer(...ids.map((id) => JOB + id.toString('utf8')))).map(arqFunctionName),
+      taken: `redis.call('EXISTS', '${IN_PROGRESS}' .. member) == 1`,
+      cleanup: `redis.call('SET', '${IN_PROGRESS}' .. member, 'z4j-purge', 'PX', 1000)
+    redis.call('DEL', '${IN_PROGRESS}' .. member, '${JOB}' .. member, 'arq:retry:' .. member)`,
+    };
+  }
+
+  async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
+    return countMatching(this.redis, [this.waiting(queue)], filter);
+  }
+
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+    return { purged: await purgeMatching(this.redis, [this.waiting(queue)], filter) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {
