@@ -1,5 +1,5 @@
 """The agent: hooks call `task_event` / `worker_event` (cheap, never raise, never block); a
-background thread batches, signs and sends; a bounded buffer drops oldest and counts it.
+background thread redacts, batches, signs and sends; a bounded buffer drops oldest and counts it.
 Survives fork (the child starts clean), flushes at exit within a deadline, and keeps the host
 working when the broker is down."""
 
@@ -17,19 +17,19 @@ from . import policy as policies
 from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config
 from .redact import redact_text, scrub, scrub_str
+from .snapshot import TEXT_FIELDS, Scrubbed, freeze_fields, freeze_payload
 from .transport import Transport, make_transport
 
 log = logging.getLogger("z4j_agent")
 
 # Fields whose values can carry user data: scrubbed with the task's policy.
 _PAYLOAD_FIELDS = ("args", "kwargs", "result")
-_TEXT_FIELDS = ("exception", "traceback")
 
 
 class Agent:
     def __init__(self, config: Config | None, problem: str | None = None) -> None:
-        self.config = config
         self._problem = problem
+        self.configure(config)
         self._buffer = DropOldestBuffer(config.buffer_size if config else 10)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -47,6 +47,12 @@ class Agent:
         if problem:
             log.warning("z4j agent disabled: %s", problem)
 
+    def configure(self, config: Config | None) -> None:
+        self.config = config
+        # What every event asks, answered once.
+        self._on = bool(config is not None and config.enabled and not self._problem)
+        self._sampler = policies.TaskPolicy(sample=config.sample) if config is not None and config.sample < 1.0 else None
+
     # ---- what hooks call -------------------------------------------------------------
 
     @property
@@ -58,26 +64,48 @@ class Agent:
 
     def task_event(self, engine: str, kind: str, task_id: str, *, fields: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
                    worker: str | None = None, occurred_at: float | None = None, func: Any = None) -> None:
-        if not self.enabled:
+        """Records a task event. The task's thread only decides whether to keep it and takes a
+        snapshot of its values (plain ones copied, anything else redacted now); the sender thread
+        redacts the copies, builds the envelope and serialises it (`envelope`)."""
+        if not self._on:
             return
         try:
-            cfg = self.config
-            fields = dict(fields or {})
+            fields = fields or {}
             pol = policies.policy_for(fields.get("name"), func)
-            if pol.skip or (pol.sample < 1.0 and not pol.sampled(str(task_id))) or (cfg.sample < 1.0 and not policies.TaskPolicy(sample=cfg.sample).sampled(str(task_id))):
+            if pol is not policies.DEFAULT and (pol.skip or (pol.sample < 1.0 and not pol.sampled(str(task_id)))):
                 return
-            redact = cfg.redact_keys + pol.redact if pol.redact else cfg.redact_keys
-            keep = cfg.keep_keys + pol.keep if pol.keep else cfg.keep_keys
-            for k, v in fields.items():
-                if isinstance(v, str):  # most fields (name, queue, ids): what scrub does to a string, minus its set-up
-                    fields[k] = redact_text(v[:32768]) if k in _TEXT_FIELDS else scrub_str(v)
-                elif k in _PAYLOAD_FIELDS or not isinstance(v, (int, float, bool, type(None))):
-                    fields[k] = scrub(v, redact_keys=redact, keep_keys=keep)
-            # The retry payload travels exact (the service seals it): JSON-safe, never redacted.
-            safe_payload = batches.raw_json(payload) if payload is not None else None
-            self._enqueue(batches.task_envelope(cfg.project, engine, kind, task_id, fields, worker, occurred_at, safe_payload))
+            if self._sampler is not None and not self._sampler.sampled(str(task_id)):
+                return
+            self._enqueue((engine, kind, task_id, freeze_fields(fields, lambda v: self._scrub(v, pol)), worker, occurred_at or time.time(),
+                           freeze_payload(payload), pol))
         except Exception:  # never into the task
             self._count_error("could not record a task event")
+
+    def _scrub(self, value: Any, pol: policies.TaskPolicy) -> Any:
+        cfg = self.config
+        return scrub(value, redact_keys=cfg.redact_keys + pol.redact if pol.redact else cfg.redact_keys,
+                     keep_keys=cfg.keep_keys + pol.keep if pol.keep else cfg.keep_keys)
+
+    def envelope(self, item: Any) -> dict[str, Any]:
+        """What leaves the process for a buffered item: a task event's snapshot redacted and made
+        an envelope (in the sender thread), or an envelope made by the caller (worker events,
+        command results)."""
+        if type(item) is not tuple:
+            return item
+        engine, kind, task_id, snap, worker, occurred_at, payload, pol = item
+        fields: dict[str, Any] = {}
+        for k, v in snap.items():
+            if type(v) is str:  # most fields (name, queue, ids)
+                fields[k] = redact_text(v[:32768]) if k in TEXT_FIELDS else scrub_str(v)
+            elif type(v) is Scrubbed:
+                fields[k] = v.value
+            elif k in _PAYLOAD_FIELDS or not isinstance(v, (int, float, bool, type(None))):
+                fields[k] = self._scrub(v, pol)
+            else:
+                fields[k] = v
+        # The retry payload travels exact (the service seals it): JSON-safe, never redacted.
+        return batches.task_envelope(self.config.project, engine, kind, task_id, fields, worker, occurred_at,
+                                     None if payload is None else payload if type(payload) is batches.RawJSON else batches.raw_json(payload))
 
     def worker_event(self, engine: str, kind: str, worker: str, *, fields: dict[str, Any] | None = None, occurred_at: float | None = None) -> None:
         if not self.enabled:
@@ -161,11 +189,13 @@ class Agent:
             if len(self._buffer) < cfg.batch_size and not self._hurry.is_set():
                 time.sleep(min(cfg.flush_interval, 0.05) if len(self._buffer) else 0)
             self._idle.clear()  # before taking: a flush must not see an empty buffer while a batch is in hand
-            events = self._buffer.take(cfg.batch_size)
-            if not events:
+            items = self._buffer.take(cfg.batch_size)
+            if not items:
                 self._idle.set()
                 continue
+            events = []
             try:
+                events = [self.envelope(item) for item in items]
                 if self._transport is None:
                     self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue)
                 for body, sig in batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped):
@@ -175,7 +205,7 @@ class Agent:
                 backoff = 0.5
             except Exception as err:
                 # Keep them (within the bound) and retry later; the host carries on regardless.
-                self._buffer.put_back(events)
+                self._buffer.put_back(events if len(events) == len(items) else items)
                 self._count_error(f"could not deliver events ({type(err).__name__}: {err}); retrying")
                 self._close_transport()
                 self._stop.wait(backoff)
@@ -242,7 +272,7 @@ def get_agent(**overrides: Any) -> Agent:
                 os.register_at_fork(after_in_child=lambda: _agent._after_fork() if _agent else None)
         elif overrides.get("broker_url") and _agent.config and not _agent.config.broker_url:
             # An engine module learned the broker after something else created the agent.
-            _agent.config = load_config(**{**{k: getattr(_agent.config, k) for k in _agent.config.__dataclass_fields__}, **overrides})
+            _agent.configure(load_config(**{**{k: getattr(_agent.config, k) for k in _agent.config.__dataclass_fields__}, **overrides}))
         return _agent
 
 

@@ -55,7 +55,7 @@ def captured():
         agent = core.get_agent(project="unit", agent_id="agent-unit", agent_secret="unit-secret", broker_url=REDIS_URL, heartbeat_interval=0.05)
         from z4j_agent.batch import encode_event
 
-        agent._enqueue = lambda envelope: _captured.append(json.loads(encode_event(envelope)))  # as the service reads it
+        agent._enqueue = lambda item: _captured.append(json.loads(encode_event(agent.envelope(item))))  # as the service reads it
         agent.flush = lambda timeout=2.0: True
         agent._z4j_test_capture = _captured
     _captured.clear()

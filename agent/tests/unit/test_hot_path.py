@@ -66,3 +66,43 @@ def test_event_ids_are_unique_in_a_process_and_after_fork():
     os.waitpid(pid, 0)
     child = os.read(r, 64).decode()
     assert child[12:24] != batch.event_id()[12:24]  # the child has its own random tag
+
+
+def test_task_events_are_snapshots_redacted_by_the_sender(captured):
+    from z4j_agent import core
+
+    agent = core.get_agent()
+    seen = []
+    agent_enqueue = agent._enqueue
+    agent._enqueue = seen.append  # hold the buffered items: what the sender will find later
+    try:
+        class Box:  # not plain: redacted in the task's thread, as its repr is then
+            def __init__(self):
+                self.v = "password=hunter2-before"
+
+            def __repr__(self):
+                return f"Box({self.v})"
+
+        args, kwargs, box = [1, {"token": "abc", "n": [2]}], {"note": "Bearer abcdefghijklmnop", "box": None}, Box()
+        payload = {"name": "t", "args": args, "kwargs": kwargs}
+        agent.task_event("rq", "enqueued", "t1", fields={"name": "t", "args": args, "kwargs": kwargs, "result": box, "traceback": "x" * 40000}, payload=payload)
+        args[1]["token"], args[1]["n"][0], kwargs["note"], box.v = "changed", 3, "changed", "changed"
+    finally:
+        agent._enqueue = agent_enqueue
+    (item,) = seen
+    assert isinstance(item, tuple)  # not an envelope yet: the sender builds it
+    env = json.loads(batch.encode_event(agent.envelope(item)))
+    assert env["fields"]["args"] == [1, {"token": "[redacted]", "n": [2]}]
+    assert env["fields"]["kwargs"]["note"] == "Bearer [redacted]"
+    assert env["fields"]["result"] == "Box(password=[redacted])"
+    assert len(env["fields"]["traceback"]) == 32768
+    assert env["payload"] == {"name": "t", "args": [1, {"token": "abc", "n": [2]}], "kwargs": {"note": "Bearer abcdefghijklmnop", "box": None}}
+
+
+def test_plain_copies_stop_at_what_is_not_plain():
+    from z4j_agent.snapshot import NOT_PLAIN, plain_copy
+
+    assert plain_copy((1, "a", None, 2.5, True, [{"k": ()}])) == [1, "a", None, 2.5, True, [{"k": []}]]
+    for v in ({1: "int key"}, [object()], list(range(65)), [[[[[1]]]]], "x" * 32769, {"d": b"bytes"}):
+        assert plain_copy(v) is NOT_PLAIN
+    assert plain_copy("x" * 32769, max_string=None) == "x" * 32769
