@@ -1,9 +1,12 @@
-// The taskiq driver for taskiq-aio-pika against a real taskiq worker on RabbitMQ: purge.
+// The taskiq driver for taskiq-aio-pika against a real taskiq worker on RabbitMQ: purge, retry;
+// and terminate through the agent command channel on RabbitMQ (the worker's own command queue,
+// read with aio-pika): an async task is cancelled, a sync one cannot be and the command says so.
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import amqp from 'amqplib';
 import { taskiqDriver } from '../src/engines/registry.js';
 import { TaskiqRabbitmqDriver } from '../src/engines/taskiq/rabbitmqDriver.js';
+import { describeAgentActions } from './helpers/agentActions.js';
 import { covers } from './helpers/coverage.js';
 import { PythonApp, uniqueQueue, type PyProcess } from './helpers/pyapp.js';
 import { TASKIQ_REDIS_URL } from './helpers/taskiq.js';
@@ -14,6 +17,18 @@ jest.setTimeout(120_000);
 const AMQP_URL = process.env.Z4J_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
 const app = new PythonApp('taskiq', 'taskiq_app', { Z4J_TEST_REDIS: TASKIQ_REDIS_URL, Z4J_TEST_BROKER: AMQP_URL });
 const taskiqctl = <T>(queue: string, ...args: string[]) => app.run<T>('taskiqctl.py', args, { Z4J_TEST_QUEUE: queue });
+
+describeAgentActions({
+  engine: 'taskiq',
+  redisUrl: TASKIQ_REDIS_URL,
+  amqp: { url: AMQP_URL, queue: 'z4j.events.test.actions-taskiq' },
+  driver: { Z4J_TASKIQ_BROKER_URL: AMQP_URL },
+  startWorker: (queue, env) => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { ...env, Z4J_TEST_QUEUE: queue }),
+  send: (queue, name, args, kwargs, env) => app.run<string>('taskiqctl.py', ['send', name, JSON.stringify(args), JSON.stringify(kwargs)], { ...env, Z4J_TEST_QUEUE: queue }),
+  get: (queue, key) => taskiqctl<string | null>(queue, 'get', key),
+  terminate: () => covers('taskiq-rabbitmq', 'task.terminate'),
+  unstoppable: { task: 'long_sync', message: /thread pool/ },
+});
 
 describe('taskiq driver (taskiq-aio-pika on RabbitMQ)', () => {
   const driver = new TaskiqRabbitmqDriver(AMQP_URL);

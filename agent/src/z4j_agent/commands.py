@@ -1,6 +1,6 @@
 """The agent's command channel (docs/agent-protocol.md, "Commands"): inside a worker, a daemon
 thread takes the service's commands for this worker from the broker the worker already uses
-(Redis list `z4j:commands:<project>:<worker>`), checks each (signed with this agent's secret,
+(Redis list `z4j:commands:<project>:<worker>`, or the RabbitMQ queue of amqp_commands.py), checks each (signed with this agent's secret,
 addressed to this project / agent / worker / engine, not expired, not seen before), runs the
 engine module's handler for its action, and reports the outcome as a `command` event on the
 agent's event stream. Nothing here raises into the host: a bad command is dropped and counted,
@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
+from . import amqp_commands
 from . import batch as batches
 from .redact import redact_text
 
@@ -36,8 +37,53 @@ class CommandError(Exception):
     """A handler's refusal: the command fails with this message."""
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 def command_key(project: str, worker: str) -> str:
     return f"z4j:commands:{project}:{worker}"
+
+
+class RedisCommands:
+    """The worker's command list on Redis, BRPOPed; ids are remembered in Redis too, so a command
+    runs once even if it reached two processes."""
+
+    name = "redis"
+
+    def __init__(self, url: str, client: Any, project: str, worker: str) -> None:
+        self._url = url
+        self._client = client
+        self._key = command_key(project, worker)
+        self._project = project
+
+    def _redis(self) -> Any:
+        if self._client is None:
+            import redis
+
+            self._client = redis.Redis.from_url(self._url, socket_timeout=POLL_S + 5, socket_connect_timeout=3)
+        return self._client
+
+    def take(self) -> "tuple[bytes, Callable[[], None]] | None":
+        item = self._redis().brpop([self._key], timeout=POLL_S)
+        return (item[1], lambda: None) if item else None
+
+    def first_time(self, command_id: str, worker: str) -> bool:
+        return bool(self._redis().set(f"z4j:commands:done:{self._project}:{command_id}", worker, nx=True, ex=DONE_TTL_S))
+
+    def reset(self) -> None:
+        pass  # redis-py reconnects by itself
+
+    close = reset
+
+
+def channel_kind(broker_url: str, client: Any = None) -> str | None:
+    """Where this worker's commands come from: its Redis, its RabbitMQ (with the engine's own AMQP
+    client), or nowhere."""
+    if client is not None or broker_url.startswith(REDIS_SCHEMES):
+        return "redis"
+    if broker_url.startswith(amqp_commands.AMQP_SCHEMES) and amqp_commands.client_library():
+        return "amqp"
+    return None
 
 
 def signing_key(secret: str | bytes) -> bytes:
@@ -74,18 +120,19 @@ class CommandListener:
         self._thread: threading.Thread | None = None
         self.refused = 0
         self._last_warning = 0.0
+        self.kind = channel_kind(self.broker_url, client)
+        self._channel: Any = None
 
     @property
     def available(self) -> bool:
         cfg = getattr(self.agent, "config", None)
-        return bool(getattr(self.agent, "enabled", False) and cfg and self.handlers
-                    and (self._client is not None or self.broker_url.startswith(("redis://", "rediss://", "unix://"))))
+        return bool(getattr(self.agent, "enabled", False) and cfg and self.handlers and self.kind)
 
     def announcement(self) -> dict[str, Any] | None:
         """What the worker's online / heartbeat events carry, so the service knows where to send what."""
         if not self.available:
             return None
-        return {"channel": "redis", "actions": sorted(self.handlers), "queues": self.queues}
+        return {"channel": self.kind, "actions": sorted(self.handlers), "queues": self.queues}
 
     # ---- the thread --------------------------------------------------------------------------
 
@@ -99,30 +146,52 @@ class CommandListener:
     def stop(self) -> None:
         self._stop.set()
 
-    def _redis(self) -> Any:
-        if self._client is None:
-            import redis
-
-            self._client = redis.Redis.from_url(self.broker_url, socket_timeout=POLL_S + 5, socket_connect_timeout=3)
-        return self._client
+    @property
+    def channel(self) -> Any:
+        if self._channel is None:
+            project = self.agent.config.project
+            if self.kind == "redis":
+                self._channel = RedisCommands(self.broker_url, self._client, project, self.worker)
+            else:
+                self._channel = amqp_commands.open_queue(self.broker_url, amqp_commands.command_queue(project, self.worker), POLL_S)
+        return self._channel
 
     def _run(self) -> None:
-        key = command_key(self.agent.config.project, self.worker)
         backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                item = self._redis().brpop([key], timeout=POLL_S)
-                backoff = 0.5
-            except Exception as err:  # the broker is down: the host carries on, we try again later
-                self._warn(f"cannot read commands ({type(err).__name__}: {err}); retrying")
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            if item:
+        try:
+            while not self._stop.is_set():
                 try:
-                    self.handle(item[1])
+                    taken = self.channel.take()
+                    backoff = 0.5
+                except Exception as err:  # the broker is down: the host carries on, we try again later
+                    self._warn(f"cannot read commands ({type(err).__name__}: {err}); retrying")
+                    self._reset()
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                if taken is None:
+                    continue
+                raw, ack = taken
+                try:
+                    self.handle(raw)
                 except Exception:
                     self._warn("a command could not be handled")
+                try:
+                    ack()
+                except Exception:  # redelivered after the reconnect: dropped then as a duplicate
+                    self._warn("could not ack a command")
+                    self._reset()
+        finally:
+            try:
+                self.channel.close()
+            except Exception:
+                pass
+
+    def _reset(self) -> None:
+        try:
+            self.channel.reset()
+        except Exception:
+            pass
 
     def _warn(self, message: str) -> None:
         now = time.monotonic()
@@ -194,7 +263,7 @@ class CommandListener:
         while len(self._seen) > 10_000:
             self._seen.popitem(last=False)
         try:
-            return bool(self._redis().set(f"z4j:commands:done:{self.agent.config.project}:{command_id}", self.worker, nx=True, ex=DONE_TTL_S))
+            return self.channel.first_time(command_id, self.worker)
         except Exception:
             return True  # the broker is down: this process's memory is all we have
 

@@ -150,7 +150,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         queues = sorted(_queue(q) for q in (getattr(worker, "queues", None) or broker.get_declared_queues()))
         self._broker = broker
         url = _broker_url(broker)
-        commands = CommandListener(agent, ENGINE, self._worker, url if url.startswith(("redis", "unix")) else "", {"terminate": self._terminate}, queues=queues)
+        commands = CommandListener(agent, ENGINE, self._worker, url, {"terminate": self._terminate}, queues=queues)
         announce = commands.announcement()
         agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"dramatiq {dramatiq.__version__}", "queues": queues, "concurrency": self._concurrency, "commands": announce})
         self._stop_heartbeat = agent.start_heartbeat(ENGINE, self._worker, lambda: {**self._flight.stats(self._concurrency), "commands": announce})

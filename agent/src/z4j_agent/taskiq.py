@@ -105,7 +105,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             return
         self._worker = worker_name(ENGINE)
         url = broker_url(self.broker)
-        commands = CommandListener(self.agent, ENGINE, self._worker, url if url.startswith(("redis", "unix")) else "", {"terminate": self._terminate})
+        commands = CommandListener(self.agent, ENGINE, self._worker, url, {"terminate": self._terminate})
         announce = commands.announcement()
         self.agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"taskiq {_version()}", "commands": announce})
         self._stop_heartbeat = self.agent.start_heartbeat(ENGINE, self._worker, lambda: {**self._flight.stats(None), "commands": announce})

@@ -157,8 +157,9 @@ def test_a_broker_outage_never_reaches_the_host():
     assert lst.handle(raw) == "ran"  # the broker being down does not stop a delivered command (memory dedupe)
 
 
-def test_no_listener_without_a_redis_broker_or_a_secret():
-    assert CommandListener(FakeAgent(), "huey", "w", "amqp://x", {"echo": lambda a: {}}).announcement() is None
+def test_no_listener_without_a_broker_it_can_read_or_a_secret():
+    assert CommandListener(FakeAgent(), "huey", "w", "sqs://x", {"echo": lambda a: {}}).announcement() is None
+    assert CommandListener(FakeAgent(), "huey", "w", "", {"echo": lambda a: {}}).announcement() is None
     off = FakeAgent()
     off.enabled = False
     assert CommandListener(off, "huey", "w", REDIS_URL, {"echo": lambda a: {}}).announcement() is None

@@ -4,7 +4,7 @@ import type { Db } from '../db/db.js';
 import type { EngineDriver } from '../engines/driver.js';
 import { StaticAgentKeyStore } from '../ingest/agentKeys.js';
 import { openTestDb } from '../../test/helpers/storage.js';
-import { AgentCommands, NoAgentRoute, recordAgentReports, signCommand, splitAgentReports } from './agentCommands.js';
+import { AgentCommands, commandQueue, NoAgentRoute, recordAgentReports, signCommand, splitAgentReports } from './agentCommands.js';
 import { createCommand } from './commands.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -61,6 +61,12 @@ describe('the agent command channel, service side', () => {
     const text = '{"v":1,"id":"x","note":"ünïcode"}';
     const out = execFileSync(python, ['-c', 'import sys; from z4j_agent.commands import sign_command; print(sign_command(sys.argv[1].encode(), sys.argv[2]))', text, secret.toString()], { env: { ...process.env, PYTHONPATH: `${ROOT}agent/src` } });
     expect(out.toString().trim()).toBe(signCommand(text, [secret])[0]);
+  });
+
+  test("a worker's RabbitMQ command queue is named as the Python agent names it (a digest past 255 bytes)", () => {
+    expect(commandQueue('unit', 'dramatiq@host:12')).toBe('z4j.commands.unit.dramatiq@host:12');
+    // agent/tests/unit/test_commands_amqp.py has the same vector.
+    expect(commandQueue('unit', 'w'.repeat(300))).toBe('z4j.commands.9b5a2f60eed8c30ca7febdf729e189df37d665c3452aecbff0a08640b05a98c8');
   });
 
   test('a retry goes to a live worker serving the queue; nobody there, or an agent that cannot, is a plain refusal', async () => {

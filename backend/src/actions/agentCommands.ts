@@ -2,7 +2,7 @@
 // worker whose agent can run a command, signs the command with that agent's live secrets, has
 // the engine's driver deliver it on the worker's own broker, and settles the command when the
 // agent's report of the outcome comes back in one of its signed batches.
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { Db } from '../db/db.js';
 import type { AgentChannel, AgentTarget, EngineDriver } from '../engines/driver.js';
 import type { AgentKeyStore } from '../ingest/agentKeys.js';
@@ -12,6 +12,12 @@ import type { Command } from './commands.js';
 export const COMMAND_KEY_LABEL = 'z4j-commands-v1';
 
 export const commandKey = (project: string, worker: string) => `z4j:commands:${project}:${worker}`;
+
+/** The worker's own RabbitMQ queue (declared by its agent); a name past AMQP's 255 bytes becomes a digest, as the agent does. */
+export function commandQueue(project: string, worker: string): string {
+  const name = `z4j.commands.${project}.${worker}`;
+  return Buffer.byteLength(name, 'utf8') <= 255 ? name : `z4j.commands.${createHash('sha256').update(`${project}.${worker}`, 'utf8').digest('hex')}`;
+}
 
 /** One signature per live secret of the agent (more than one during a rotation's overlap). */
 export function signCommand(text: string, secrets: readonly Buffer[]): string[] {
@@ -89,7 +95,7 @@ export class AgentCommands {
     )).rows[0];
     if (!row) {
       throw new NoAgentRoute(worker
-        ? `worker ${worker} is offline, or has no z4j agent taking commands (it needs a Redis broker)`
+        ? `worker ${worker} is offline, or has no z4j agent taking commands (its agent takes commands on a Redis or RabbitMQ broker)`
         : `no live ${engine} worker with a z4j agent taking commands serves ${queue ? `queue ${queue}` : 'this task'}`);
     }
     if (!row.actions.includes(action)) throw new NoAgentRoute(`the z4j agent in ${row.worker} cannot ${action} ${engine} tasks`);

@@ -1,7 +1,8 @@
 // What the drivers of engines on RabbitMQ share: one lazily opened connection (reopened after it
 // drops), a short-lived confirm channel per operation, queue counts that treat a never-declared
-// queue as empty, closed with the service.
+// queue as empty, the agent command channel, closed with the service.
 import amqp from 'amqplib';
+import { commandQueue, NoAgentRoute } from '../actions/agentCommands.js';
 
 /** An AMQP 404 (queue not found): the queue was never declared, so it holds nothing. */
 const notFound = (err: unknown) => (err as { code?: number })?.code === 404;
@@ -42,6 +43,22 @@ export abstract class AmqpEngineDriver {
       if (notFound(err)) return 0;
       throw err;
     }
+  }
+
+  /**
+   * The agent command channel on RabbitMQ: the worker's own durable queue, declared by its agent
+   * (never by us: its arguments are the agent's); the command is persistent and dies with its
+   * expiry. No queue means no agent there to take it.
+   */
+  async deliverAgentCommand(project: string, worker: string, signed: string, ttlS: number): Promise<void> {
+    const queue = commandQueue(project, worker);
+    await this.withChannel(async (ch) => {
+      await ch.checkQueue(queue).catch((err: unknown) => {
+        throw notFound(err) ? new NoAgentRoute(`worker ${worker} has no z4j command queue on RabbitMQ: its agent is not running`) : err;
+      });
+      ch.sendToQueue(queue, Buffer.from(signed, 'utf8'), { persistent: true, expiration: String(ttlS * 1000), contentType: 'application/json' });
+      await ch.waitForConfirms();
+    });
   }
 
   async close(): Promise<void> {

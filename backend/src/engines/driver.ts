@@ -58,6 +58,13 @@ export function needAgent(agent: AgentChannel | undefined, engine: Engine): Agen
   return agent;
 }
 
+/** Terminate through the agent in the worker process the task's `started` event named; the agent reports how it went. */
+export async function terminateInWorker(engine: Engine, task: TaskRef, agent: AgentChannel | undefined, what = 'task'): Promise<Dispatch> {
+  if (!task.worker) throw new Error(`z4j does not know which worker process runs this ${what}`);
+  const { worker } = await needAgent(agent, engine).send('terminate', { taskId: task.taskId }, { worker: task.worker });
+  return { awaitsAgent: true, detail: { worker } };
+}
+
 export class UnsupportedAction extends Error {
   constructor(readonly engine: Engine, readonly capability: Capability) {
     super(`${engine} cannot ${CAPABILITY_LABELS[capability].toLowerCase()}`);

@@ -25,6 +25,8 @@ export interface AgentActionsUnderTest {
   engine: Engine;
   /** The engine's broker: the driver acts on it, the agent streams to it and takes commands from it. */
   redisUrl: string;
+  /** On RabbitMQ: the agent publishes its batches to this queue (one per test file) instead of a Redis stream. */
+  amqp?: { url: string; queue: string };
   /** The service settings that make its driver for this engine (e.g. Z4J_HUEY_REDIS_URL). */
   driver: Record<string, string>;
   startWorker(queue: string, env: Record<string, string>): PyProcess;
@@ -88,9 +90,10 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
     beforeAll(async () => {
       svc = await startService(loadConfig({}, {
         PORT: 0, HOST: '127.0.0.1', DATABASE_URL: await createTestDatabase(`agent_cmd_${e.engine}`),
-        Z4J_AGENT_REDIS_URLS: [e.redisUrl], Z4J_AGENT_KEYS: [agentKeyEntry(agent)], Z4J_CELERY_BROKERS: [],
+        ...(e.amqp ? { Z4J_AGENT_AMQP_URLS: [e.amqp.url], Z4J_AGENT_AMQP_QUEUE: e.amqp.queue } : { Z4J_AGENT_REDIS_URLS: [e.redisUrl] }), Z4J_AGENT_KEYS: [agentKeyEntry(agent)], Z4J_CELERY_BROKERS: [],
         Z4J_INGEST_FLUSH_MS: 20, Z4J_PROXY_SECRET: TEST_PROXY_SECRET, Z4J_COMMAND_TIMEOUT: 60, ...e.driver,
       }), { log: pino({ level: 'silent' }) });
+      if (e.amqp) env.Z4J_AMQP_QUEUE = e.amqp.queue;
       worker = e.startWorker(queue, env);
       // The worker's agent announces its command channel with worker-online.
       await eventually(async () => {

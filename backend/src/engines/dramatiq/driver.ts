@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { RedisEngineDriver } from '../redisDriver.js';
 import { dramatiqMessage } from './message.js';
-import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** Largest queue a cancel searches (a Lua scan blocks Redis while it runs). */
 const MAX_CANCEL_SCAN = 50_000;
@@ -74,12 +74,15 @@ function actorName(data: string | null): string | null {
   }
 }
 
+/** How the agent stops a Dramatiq message, on either broker. */
+export const TERMINATE_NOTE = "CPython: an Interrupt raised in the worker thread at its next Python instruction, as Dramatiq's TimeLimit does (a blocking call such as one long sleep delays it); the message is dead-lettered, not retried";
+
 export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'dramatiq' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (Redis broker)' },
     'task.cancel': { via: 'broker', note: 'messages still waiting in their queue (Redis broker)' },
-    'task.terminate': { via: 'agent', note: "Redis broker, CPython: an Interrupt raised in the worker thread at its next Python instruction, as Dramatiq's TimeLimit does (a blocking call such as one long sleep delays it); the message is dead-lettered, not retried" },
+    'task.terminate': { via: 'agent', note: `Redis broker, ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'waiting and delayed messages; dead letters stay (Redis broker)' },
     'queue.purge_filtered': { via: 'broker', note: 'by actor name; waiting and delayed messages (Redis broker)' },
     'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker)' },
@@ -111,9 +114,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
-    if (!task.worker) throw new Error('z4j does not know which worker process runs this message');
-    const { worker } = await needAgent(agent, this.engine).send('terminate', { taskId: task.taskId }, { worker: task.worker });
-    return { awaitsAgent: true, detail: { worker } };
+    return terminateInWorker(this.engine, task, agent, 'message');
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {

@@ -1,14 +1,16 @@
 // Dramatiq over its RabbitMQ broker: durable queues `<q>`, `<q>.DQ` (delayed) and `<q>.XQ` (dead
 // letters, reached through the queue's x-dead-letter-routing-key), messages plain JSON on the
 // default exchange. Purge and requeue act on the queues themselves, a retry publishes a new
-// message as Dramatiq's own `enqueue` does.
+// message as Dramatiq's own `enqueue` does; terminate goes through the agent in the worker, its
+// command on the worker's own queue (amqpDriver.ts).
 // Not here, and why: cancel (AMQP cannot delete one message from the middle of a queue: the
-// only ways are to consume everything before it or to purge, neither of which is a cancel);
-// terminate (the agent command channel has no AMQP route yet); a filtered purge (reading a
-// waiting message means taking it, so a filter would have to consume and republish the whole
-// queue, reordering it under live consumers).
+// only ways are to consume everything before it or to purge, neither of which is a cancel; an
+// agent-side "skip this id when it comes" would only reach workers running when it was sent);
+// a filtered purge (reading a waiting message means taking it, so a filter would have to
+// consume and republish the whole queue, reordering it under live consumers).
 import { AmqpEngineDriver } from '../amqpDriver.js';
-import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { TERMINATE_NOTE } from './driver.js';
 import { dramatiqMessage } from './message.js';
 
 /** Most dead letters one requeue moves (it reads them one by one). */
@@ -19,6 +21,7 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
   readonly variant = 'RabbitMQ';
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (RabbitMQ broker)' },
+    'task.terminate': { via: 'agent', note: `RabbitMQ broker, ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'the queue and its delayed queue (RabbitMQ broker); dead letters stay' },
     'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ, moved back one message at a time (RabbitMQ broker)' },
   } as const;
@@ -38,6 +41,10 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
       await ch.waitForConfirms();
     });
     return { detail: { newTaskId, queue } };
+  }
+
+  async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    return terminateInWorker(this.engine, task, agent, 'message');
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {

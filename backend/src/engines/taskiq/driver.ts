@@ -6,9 +6,12 @@
 // taskiq's thread pool, where nothing can stop it (the agent refuses, and says so).
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
-import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 export const DEFAULT_QUEUE = 'taskiq';
+
+/** How the agent stops a taskiq task, on either broker. */
+export const TERMINATE_NOTE = 'async task functions only: the asyncio task running it is cancelled; a sync function in the thread pool cannot be stopped';
 
 /** taskiq's wire message (what `kiq()` sends, on every broker) for the sealed payload, as a new task. */
 export function taskiqMessage(payload: RetryPayload, newTaskId: string) {
@@ -42,7 +45,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-redis ListQueueBroker)' },
     'task.cancel': { via: 'broker', note: 'messages still waiting in their list (taskiq-redis ListQueueBroker)' },
-    'task.terminate': { via: 'agent', note: 'async task functions (taskiq-redis): the asyncio task running it is cancelled; a sync function in the thread pool cannot be stopped' },
+    'task.terminate': { via: 'agent', note: `taskiq-redis: ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'taskiq-redis ListQueueBroker' },
     'queue.purge_filtered': { via: 'broker', note: 'by task name (taskiq-redis ListQueueBroker)' },
   } as const;
@@ -66,9 +69,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
-    if (!task.worker) throw new Error('z4j does not know which worker process runs this task');
-    const { worker } = await needAgent(agent, this.engine).send('terminate', { taskId: task.taskId }, { worker: task.worker });
-    return { awaitsAgent: true, detail: { worker } };
+    return terminateInWorker(this.engine, task, agent);
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {

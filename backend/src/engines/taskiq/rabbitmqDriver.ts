@@ -4,20 +4,22 @@
 // `taskiq.dead_letter`, but taskiq never rejects a message, so only RabbitMQ itself dead-letters
 // into it (a quorum queue's delivery limit, a TTL); it is shared by every queue of the broker and
 // nobody has written and tested moving its letters back); cancel (AMQP cannot delete one message
-// from the middle of a queue); terminate (the agent's command channel has no AMQP route yet);
-// filtered purge (reading a waiting message means taking it).
+// from the middle of a queue); filtered purge (reading a waiting message means taking it).
+// Terminate goes through the agent in the worker, its command on the worker's own queue
+// (amqpDriver.ts).
 // Retry publishes taskiq's own message to the task queue through the default exchange, with the
 // headers taskiq-aio-pika's kick() sets (task_id, task_name, labels): whatever exchange and
 // routing the broker was set up with, the queue a worker consumes gets it.
 import { AmqpEngineDriver } from '../amqpDriver.js';
-import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
-import { DEFAULT_QUEUE, taskiqMessage } from './driver.js';
+import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { DEFAULT_QUEUE, taskiqMessage, TERMINATE_NOTE } from './driver.js';
 
 export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriver {
   readonly engine = 'taskiq' as const;
   readonly variant = 'RabbitMQ';
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-aio-pika), on the queue a worker has declared' },
+    'task.terminate': { via: 'agent', note: `taskiq-aio-pika: ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'taskiq-aio-pika: the task queue (not the delay queue nor the dead-letter queue)' },
   } as const;
 
@@ -39,6 +41,10 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
       await ch.waitForConfirms();
     });
     return { detail: { newTaskId, queue } };
+  }
+
+  async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    return terminateInWorker(this.engine, task, agent);
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
