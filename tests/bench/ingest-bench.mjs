@@ -7,7 +7,7 @@
 // Needs PostgreSQL and Redis (bash scripts/services.sh start) and a built backend.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -52,6 +52,31 @@ function rssMb(pid) {
     return 0;
   }
 }
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+/** CPU seconds (user + system) of one process, or of every process whose command line matches. */
+function cpuSeconds(match) {
+  let ticks = 0;
+  for (const pid of typeof match === 'number' ? [match] : readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (typeof match !== 'number' && !match.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+// PostgreSQL: the bench database's backends and the shared writers (other databases' backends,
+// e.g. a test suite running meanwhile, are not counted).
+const cpuNow = (servicePid, dbName) => ({
+  service: cpuSeconds(servicePid),
+  postgres: cpuSeconds(new RegExp(`^postgres: (${dbName}|walwriter|checkpointer|background writer|autovacuum)|^postgres: \\S+ ${dbName} `)),
+  redis: cpuSeconds(/^redis-server/),
+});
 
 async function metrics(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
@@ -105,6 +130,7 @@ try {
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(service.pid))), 250);
   const before = await metrics(base);
+  const cpuBefore = cpuNow(service.pid, db.name);
   const t0 = Date.now();
   const genArgs = opt.source === 'agent'
     ? [new URL('tests/bench/agent-load.mjs', root).pathname, '--agent', agent.id, '--secret', agent.secret]
@@ -112,7 +138,10 @@ try {
   const gen = spawn(process.execPath, [...genArgs, '--url', opt['redis-url'], '--rate', opt.rate, '--seconds', opt.seconds], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   gen.stdout.on('data', (d) => (out += d));
+  let genCpu = 0;
+  const genCpuTimer = setInterval(() => (genCpu = Math.max(genCpu, cpuSeconds(gen.pid))), 250);
   await new Promise((r) => gen.on('exit', r));
+  clearInterval(genCpuTimer);
   const genStats = JSON.parse(out.trim().split('\n').at(-1));
   const atGenEnd = await metrics(base);
   const genSeconds = (Date.now() - t0) / 1000;
@@ -126,6 +155,7 @@ try {
     after = await metrics(base);
   }
   clearInterval(rssTimer);
+  const cpuAfter = cpuNow(service.pid, db.name);
   const drainSeconds = (Date.now() - t0) / 1000 - genSeconds;
   const persisted = after.persisted - before.persisted;
   const check = new pg.Client({ connectionString: db.url });
@@ -154,6 +184,11 @@ try {
     batches: after.batches - before.batches,
     meanBatchSize: Math.round((after.batchEvents - before.batchEvents) / Math.max(1, after.batches - before.batches)),
     meanBatchMs: Math.round((1000 * (after.batchSeconds - before.batchSeconds)) / Math.max(1, after.batches - before.batches)),
+    // CPU µs per stored event, publishing and draining included: what each part costs on this box.
+    cpuMicrosPerEvent: Object.fromEntries(
+      [['generator', genCpu], ...Object.keys(cpuAfter).map((k) => [k, cpuAfter[k] - cpuBefore[k]])]
+        .map(([k, s]) => [k, Math.round((s * 1e6) / Math.max(1, stored) * 10) / 10]),
+    ),
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } finally {

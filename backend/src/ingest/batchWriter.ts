@@ -16,12 +16,16 @@ export interface WriteResult {
   unknownProject: Envelope[];
 }
 
+// Nearly every batch is all new events: only the count comes back then, and the ids stored
+// only when some were duplicates (no thousands of result rows to send and parse per batch).
 const INSERT_EVENTS_SQL = `
-INSERT INTO task_events (project_id, engine, task_id, event_id, kind, occurred_at, worker, fields)
-SELECT u.p, u.e, u.t, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f::jsonb
-  FROM json_to_recordset($1::json) AS u(p int, e text, t text, id text, k text, ms float8, w text, f json)
-ON CONFLICT DO NOTHING
-RETURNING event_id`;
+WITH fresh AS (
+  INSERT INTO task_events (project_id, engine, task_id, event_id, kind, occurred_at, worker, fields)
+  SELECT u.p, u.e, u.t, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f::jsonb
+    FROM json_to_recordset($1::json) AS u(p int, e text, t text, id text, k text, ms float8, w text, f json)
+  ON CONFLICT DO NOTHING
+  RETURNING event_id)
+SELECT count(*)::int AS stored, CASE WHEN count(*) < $2::int THEN array_agg(event_id) END AS ids FROM fresh`;
 
 const UPSERT_WORKERS_SQL = `
 INSERT INTO workers AS w (project_id, engine, hostname, online, first_seen_at, last_seen_at, offline_at,
@@ -98,8 +102,10 @@ export class BatchWriter {
   private async insertEvents(tx: Queryable, events: TaskEnvelope[]): Promise<TaskEnvelope[]> {
     if (!events.length) return [];
     const rows = events.map((ev) => ({ p: this.pid(ev), e: ev.engine, t: ev.taskId, id: ev.id, k: ev.kind, ms: ev.occurredAt, w: ev.worker, f: ev.fields }));
-    const res = await tx.query<{ event_id: string }>(INSERT_EVENTS_SQL, [JSON.stringify(rows)], { name: 'z4j_insert_events' });
-    const inserted = new Set(res.rows.map((r) => r.event_id));
+    const res = await tx.query<{ stored: number; ids: string[] | null }>(INSERT_EVENTS_SQL, [JSON.stringify(rows), rows.length], { name: 'z4j_insert_events' });
+    const { stored, ids } = res.rows[0]!;
+    if (stored === events.length) return events;
+    const inserted = new Set(ids ?? []);
     return events.filter((ev) => inserted.has(ev.id));
   }
 

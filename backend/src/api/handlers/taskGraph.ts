@@ -54,7 +54,8 @@ export const taskGraph = (ctx: ApiContext): Handler => async (req, res) => {
     `SELECT t.engine, t.task_id AS "taskId", t.name, t.state, t.queue, t.runtime_ms AS "runtimeMs", t.started_at AS "startedAt",
             t.finished_at AS "finishedAt", t.parent_id AS "parentId", t.group_id AS "groupId", t.root_id AS "rootId"
        FROM tasks t
-      WHERE t.project_id = $1 AND t.engine = $2 AND (t.root_id = $3 OR t.task_id = $3)
+      -- The root by its id, the rest by root_id: as tasks_by_root indexes them (migration 0009).
+      WHERE t.project_id = $1 AND t.engine = $2 AND (t.task_id = $3 OR (t.root_id = $3 AND t.root_id <> t.task_id))
       ORDER BY t.first_seen_at, t.id
       LIMIT ${MAX_NODES + 1}`,
     [projectId, engine, self.root],
