@@ -39,8 +39,10 @@ const VALUE_PATTERN_LIST: RegExp[] = [
 ];
 // One pass over the text for all of them (this runs on every argument of every event).
 const VALUE_PATTERNS = new RegExp(VALUE_PATTERN_LIST.map((re) => `(?:${re.source})`).join('|'), 'g');
-// Cheap test for "could hold a secret at all": most arguments are numbers and plain words.
-const MAYBE_SECRET = /[:=@]|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox|_live_|_test_|AIza|sk-|glpat-|SG\.|-----BEGIN|Bearer|Basic|Token/i;
+// Cheap test for "could hold a secret at all": most arguments are numbers, plain words and
+// reprs of ordinary dicts. Every pattern below needs one of these: a secret's prefix, a URL's
+// "://", or a part of a sensitive key's name (KEY_NAME) — so a text without any is left as is.
+const MAYBE_SECRET = /pass|pwd|secret|token|key|auth|cookie|credential|session|signature|card|cvv|pin|ssn|otp|dsn|jwt|:\/\/|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox|_live_|_test_|AIza|sk-|glpat-|SG\.|-----BEGIN|Bearer|Basic/i;
 // "Bearer abc…", "Basic dXNl…": keep the scheme, hide the credential.
 const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 // scheme://user:password@host → scheme://user:[redacted]@host
