@@ -4,6 +4,7 @@ memory of task roots, and the engine-version check."""
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import socket
@@ -11,7 +12,6 @@ import threading
 import time
 import traceback
 import urllib.parse
-from collections import OrderedDict
 from typing import Any, Callable, TypeVar
 
 log = logging.getLogger("z4j_agent")
@@ -88,27 +88,30 @@ def redis_url(client: Any) -> str:
 
 class Roots:
     """task id → the id of its workflow's first task, for tasks this process sent or ran: how a
-    follow-up task learns its root when the engine does not carry it. Bounded (oldest forgotten)."""
+    follow-up task learns its root when the engine does not carry it. Bounded (oldest forgotten).
+    No lock: each dict operation is atomic under the GIL, and a race between two trims costs at
+    most an entry forgotten early."""
 
     def __init__(self, size: int = 10_000) -> None:
-        self._map: OrderedDict[str, str] = OrderedDict()
+        self._map: dict[str, str] = {}
         self._size = size
-        self._lock = threading.Lock()
 
     def set(self, task_id: str, root_id: str) -> None:
-        with self._lock:
-            self._map[task_id] = root_id
-            self._map.move_to_end(task_id)
-            while len(self._map) > self._size:
-                self._map.popitem(last=False)
+        m = self._map
+        m.pop(task_id, None)  # to the newest end
+        m[task_id] = root_id
+        if len(m) > self._size:
+            try:
+                for old in list(itertools.islice(m, len(m) - self._size)):
+                    m.pop(old, None)
+            except RuntimeError:  # changed by another thread meanwhile: trimmed next time
+                pass
 
     def of(self, task_id: str) -> str:
-        with self._lock:
-            return self._map.get(task_id, task_id)
+        return self._map.get(task_id, task_id)
 
     def get(self, task_id: str) -> str | None:
-        with self._lock:
-            return self._map.get(task_id)
+        return self._map.get(task_id)
 
 
 def version_tuple(text: str) -> tuple[int, ...]:

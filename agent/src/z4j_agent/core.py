@@ -76,8 +76,9 @@ class Agent:
                 return
             if self._sampler is not None and not self._sampler.sampled(str(task_id)):
                 return
-            self._enqueue((engine, kind, task_id, freeze_fields(fields, lambda v: self._scrub(v, pol)), worker, occurred_at or time.time(),
-                           freeze_payload(payload), pol))
+            frozen = freeze_payload(payload)
+            self._enqueue((engine, kind, task_id, freeze_fields(fields, lambda v: self._scrub(v, pol), payload, frozen), worker,
+                           occurred_at or time.time(), frozen, pol))
         except Exception:  # never into the task
             self._count_error("could not record a task event")
 
@@ -95,14 +96,15 @@ class Agent:
         engine, kind, task_id, snap, worker, occurred_at, payload, pol = item
         fields: dict[str, Any] = {}
         for k, v in snap.items():
-            if type(v) is str:  # most fields (name, queue, ids)
+            t = type(v)
+            if t is str:  # most fields (name, queue, ids)
                 fields[k] = redact_text(v[:32768]) if k in TEXT_FIELDS else scrub_str(v)
-            elif type(v) is Scrubbed:
+            elif t is Scrubbed:
                 fields[k] = v.value
-            elif k in _PAYLOAD_FIELDS or not isinstance(v, (int, float, bool, type(None))):
-                fields[k] = self._scrub(v, pol)
+            elif t is int or t is bool or v is None or (k not in _PAYLOAD_FIELDS and t is float):
+                fields[k] = v if t is not int or -(2**53) < v < 2**53 or k not in _PAYLOAD_FIELDS else str(v)
             else:
-                fields[k] = v
+                fields[k] = self._scrub(v, pol)
         # The retry payload travels exact (the service seals it): JSON-safe, never redacted.
         return batches.task_envelope(self.config.project, engine, kind, task_id, fields, worker, occurred_at,
                                      None if payload is None else payload if type(payload) is batches.RawJSON else batches.raw_json(payload))

@@ -71,24 +71,42 @@ class _HueyAgent:
     def event(self, kind: str, task: Any, worker: bool = True, payload: Any = None, **more: Any) -> None:
         self.agent.task_event(ENGINE, kind, task.id, fields=self.fields(task, **more), payload=payload, worker=self.worker if worker else None, func=getattr(task, "execute", None))
 
+    def hot_event(self, kind: str, task: Any, fields: dict[str, Any], payload: Any = None, worker: str | None = None) -> None:
+        """`event` for the events of every task (enqueued, started, succeeded): the same fields,
+        built without the helpers (task_event leaves out those that are None)."""
+        tid = task.id
+        parent = self.parents.get(tid)
+        root = self.roots.of(tid)
+        fields["queue"] = self.queue
+        fields["retries"] = _attempt(task)
+        if parent is not None:
+            fields["parentId"] = parent
+        if parent or task.on_complete is not None or root != tid:
+            fields["rootId"] = root
+        self.agent.task_event(ENGINE, kind, tid, fields=fields, payload=payload, worker=worker, func=task.execute)
+
     # ---- producer side ---------------------------------------------------------------------
 
     def on_enqueued(self, signal: str, task: Any, *args: Any) -> None:
+        if not self.agent._on:
+            return
         current = getattr(self.local, "task", None)
         if current is not None and current.id != task.id and self.parents.get(task.id) is None:
             self.parents.set(task.id, current.id)  # sent from inside a running task
             self.roots.set(task.id, self.roots.of(current.id))
         elif task.on_complete is not None and self.roots.of(task.id) == task.id:
             self.roots.set(task.id, task.id)  # the head of a pipeline is its own root
+        name = self.name(task)
+        call_args, call_kwargs = task.args or (), task.kwargs or {}  # copied by task_event (snapshots)
         payload = None
         if _attempt(task) == 0 and self.payloads_sent.get(task.id) is None:  # not sent yet from here
             self.payloads_sent.set(task.id, "sent")
-            payload = {"name": self.name(task), "args": list(task.args or ()), "kwargs": dict(task.kwargs or {}), "queue": self.queue,
+            payload = {"name": name, "args": call_args, "kwargs": call_kwargs, "queue": self.queue,
                        "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": task.expires, "timeout": getattr(task, "timeout", None)})}
-        more = {"args": list(task.args or ()), "kwargs": dict(task.kwargs or {})}
+        fields = {"name": name, "args": call_args, "kwargs": call_kwargs}
         if signal == "scheduled" and task.eta is not None:
-            more["eta"] = iso(task.eta)
-        self.event("enqueued", task, worker=False, payload=payload, **more)
+            fields["eta"] = iso(task.eta)
+        self.hot_event("enqueued", task, fields, payload)
 
     # ---- consumer side ---------------------------------------------------------------------
 
@@ -98,23 +116,19 @@ class _HueyAgent:
             self.running.started_thread(task.id)
         else:
             self.running.started_unstoppable(task.id, "z4j cannot stop Huey tasks in greenlet workers")
-        with self.lock:
-            self.started[task.id] = time.monotonic()
+        self.started[task.id] = time.monotonic()  # one key per task, set and popped by its own thread: no lock
         self.flight.start()
-        self.event("started", task)
+        self.hot_event("started", task, {"name": self.name(task)}, worker=self.worker)
 
     def post_execute(self, task: Any, value: Any, exc: BaseException | None) -> None:
-        from huey.exceptions import CancelExecution, TaskTimeout
-
         self.running.finished(task.id)
-        if isinstance(exc, CancelExecution):
+        if isinstance(exc, _Cancel):
             return  # reported by the canceled signal
-        with self.lock:
-            start = self.started.pop(task.id, None)
+        start = self.started.pop(task.id, None)
         runtime = round(time.monotonic() - start, 6) if start is not None else None
         self.flight.end(failed=exc is not None)
         if exc is None:
-            self.event("succeeded", task, result=value, runtime=runtime)
+            self.hot_event("succeeded", task, {"name": self.name(task), "result": value, "runtime": runtime}, worker=self.worker)
             if task.on_complete is not None:  # the pipeline's next step, enqueued right after this
                 self.parents.set(task.on_complete.id, task.id)
                 self.roots.set(task.on_complete.id, self.roots.of(task.id))
@@ -123,11 +137,10 @@ class _HueyAgent:
         if task.retries:
             self.event("retried", task, **err)
         else:
-            self.event("failed", task, runtime=runtime, timedOut=True if isinstance(exc, TaskTimeout) else None, **err)
+            self.event("failed", task, runtime=runtime, timedOut=True if isinstance(exc, _Timeout) else None, **err)
 
     def on_skipped(self, signal: str, task: Any, *args: Any) -> None:
-        with self.lock:
-            running = self.started.pop(task.id, None) is not None
+        running = self.started.pop(task.id, None) is not None
         terminated = self.running.finished(task.id)
         if running:  # cancelled by a pre-execute hook or from inside the task
             self.flight.end()
@@ -135,8 +148,7 @@ class _HueyAgent:
         self.event("expired" if signal == "expired" else "revoked", task, worker=running, **more)
 
     def on_interrupted(self, signal: str, task: Any, *args: Any) -> None:
-        with self.lock:
-            self.started.pop(task.id, None)
+        self.started.pop(task.id, None)
         self.running.finished(task.id)
         self.flight.end(failed=True)
         self.event("failed", task, exception="Interrupted: the consumer stopped while the task ran")
@@ -198,8 +210,9 @@ class _HueyAgent:
 
 try:
     from huey.exceptions import CancelExecution as _Cancel
+    from huey.exceptions import TaskTimeout as _Timeout
 except ImportError:  # the module imports without Huey
-    _Cancel = Exception
+    _Cancel = _Timeout = Exception
 
 
 class Terminated(_Cancel):  # type: ignore[misc,valid-type]

@@ -56,6 +56,7 @@ def policy(*, redact=(), keep=(), skip: bool = False, sample: float = 1.0) -> Ca
             setattr(func, _ATTR, _make(redact, keep, skip, sample))
         except Exception:
             pass
+        _by_func.clear()
         return func
 
     return mark
@@ -69,10 +70,27 @@ def load_env_policies(raw: str | None = None) -> None:
         _by_name[name] = _make(**{k: v for k, v in opts.items() if k in ("redact", "keep", "skip", "sample")})
 
 
+# function → its decorator's policy or None: asked for every event, answered once per function
+# (engines hand over bound methods: a new object each time, the same function under it).
+_by_func: dict[Any, TaskPolicy | None] = {}
+_UNKNOWN = object()
+
+
 def policy_for(name: str | None, func: Any = None) -> TaskPolicy:
     if func is not None:
-        p = getattr(func, _ATTR, None)
-        if isinstance(p, TaskPolicy):
+        key = getattr(func, "__func__", func)
+        try:
+            p = _by_func.get(key, _UNKNOWN)
+        except TypeError:  # not hashable: asked every time
+            key, p = None, _UNKNOWN
+        if p is _UNKNOWN:
+            p = getattr(func, _ATTR, None)
+            p = p if isinstance(p, TaskPolicy) else None
+            if key is not None:
+                if len(_by_func) >= 4096:
+                    _by_func.clear()
+                _by_func[key] = p
+        if p is not None:
             return p
     return _by_name.get(name or "", DEFAULT)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import re
 import uuid
 from typing import Any, Iterable
@@ -90,8 +91,21 @@ def _maybe_secret(s: str) -> bool:
 
 def redact_text(s: str) -> str:
     """Hides secret-shaped substrings of free text (reprs, query strings, tracebacks)."""
-    if len(s) < 8 or not _maybe_secret(s):
+    if len(s) < 8:
         return s
+    if len(s) <= 256:
+        return _redact_short(s)
+    return _redact(s) if _maybe_secret(s) else s
+
+
+# Short strings repeat from event to event (task names, queues, worker names, small args): the
+# answer for each is remembered, the most recently used first. A pure function of the string.
+@functools.lru_cache(maxsize=4096)
+def _redact_short(s: str) -> str:
+    return _redact(s) if _maybe_secret(s) else s
+
+
+def _redact(s: str) -> str:
     out = _VALUE_PATTERNS.sub(REDACTED, s)
     out = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
     out = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}:{REDACTED}@", out)
@@ -129,7 +143,14 @@ def scrub(
     max_items: int = 500,
 ) -> Any:
     """A JSON-safe, bounded copy of `value` with secrets hidden. Never raises."""
-    extra = tuple(redact_keys)
+    t = type(value)  # the values of most fields, without the set-up below
+    if t is str and len(value) <= max_string:
+        return redact_text(value)
+    if t is bool or value is None:
+        return value
+    if t is int and -(2**53) < value < 2**53:
+        return value
+    extra = redact_keys if type(redact_keys) is tuple else tuple(redact_keys)
     keep = {k.lower() for k in keep_keys} if keep_keys else _NOTHING
     ancestors: set[int] = set()
 

@@ -66,14 +66,21 @@ def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0) -> A
     return items
 
 
-def freeze_fields(fields: dict[str, Any], scrub_now: Callable[[Any], Any]) -> dict[str, Any]:
+def freeze_fields(fields: dict[str, Any], scrub_now: Callable[[Any], Any], payload: Any = None, frozen_payload: Any = None) -> dict[str, Any]:
+    """The fields as they are now; a field set to None is left out (no value to report). Args
+    and kwargs that are the payload's own share its copy (the sender never changes either)."""
     out: dict[str, Any] = {}
+    shared = type(frozen_payload) is dict
     for k, v in fields.items():
         t = type(v)
-        if t in _ATOMS or (t is str and len(v) <= MAX_STRING):
-            out[k] = v
-        elif t is str and k in TEXT_FIELDS:
-            out[k] = v[:MAX_STRING]
+        if shared and (k == "args" or k == "kwargs") and v is payload.get(k):
+            out[k] = frozen_payload[k]
+            continue
+        if t is str:
+            out[k] = v if len(v) <= MAX_STRING else v[:MAX_STRING] if k in TEXT_FIELDS else Scrubbed(scrub_now(v))
+        elif t in _ATOMS:
+            if v is not None:
+                out[k] = v
         else:
             copy = plain_copy(v)
             out[k] = copy if copy is not NOT_PLAIN else Scrubbed(scrub_now(v))
