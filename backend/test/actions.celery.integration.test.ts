@@ -290,24 +290,27 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     covers('celery', 'worker.time_limit');
     const w = `/api/workers/celery/${encodeURIComponent(worker.hostname)}/actions`;
     const processes = async () => (await inspectWorker<{ pool: { processes: number[] } }>(celery, worker.hostname, 'stats')).pool.processes.length;
-    const ok = async (action: string, body: unknown) => {
+    // The command succeeds with what the worker answered, read back through the API.
+    const ok = async (action: string, body: unknown, reply: string) => {
       const r = await call<{ command: Command }>('POST', `${w}/${action}`, { body });
       expect([r.status, r.body.command.state]).toEqual([202, 'succeeded']);
+      const seen = await call<{ command: Command }>('GET', `/api/commands/${r.body.command.id}`, { key: null });
+      expect(seen.body.command).toMatchObject({ kind: `worker.${action}`, state: 'succeeded', outcome: { worker: worker.hostname, reply } });
     };
-    await ok('pool_grow', { n: 1 });
+    await ok('pool_grow', { n: 1 }, 'pool will grow');
     await eventually(async () => expect(await processes()).toBe(3), 30_000, 1000);
-    await ok('pool_shrink', { n: 1 });
+    await ok('pool_shrink', { n: 1 }, 'pool will shrink');
     await eventually(async () => expect(await processes()).toBe(2), 30_000, 1000);
 
     const extra = `${celery.queue}_extra`;
     const queues = async () => (await inspectWorker<{ name: string }[]>(celery, worker.hostname, 'active_queues')).map((q) => q.name);
-    await ok('add_consumer', { queue: extra });
+    await ok('add_consumer', { queue: extra }, `add consumer ${extra}`);
     await eventually(async () => expect(await queues()).toContain(extra), 30_000, 1000);
-    await ok('cancel_consumer', { queue: extra });
+    await ok('cancel_consumer', { queue: extra }, `no longer consuming from ${extra}`);
     await eventually(async () => expect(await queues()).not.toContain(extra), 30_000, 1000);
 
-    await ok('rate_limit', { taskName: 'z4j.add', rateLimit: '10/m' });
-    await ok('time_limit', { taskName: 'z4j.sleep', hard: 300, soft: 200 });
+    await ok('rate_limit', { taskName: 'z4j.add', rateLimit: '10/m' }, 'new rate limit set successfully');
+    await ok('time_limit', { taskName: 'z4j.sleep', hard: 300, soft: 200 }, 'time limits set successfully');
     await eventually(async () => {
       const registered = (await inspectWorker<string[]>(celery, worker.hostname, 'registered')).join('\n');
       expect(registered).toMatch(/z4j\.add.*rate_limit=10\/m/);
@@ -325,7 +328,7 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     try {
       await eventually(async () => expect(await inspectWorker(celery, scaled.hostname, 'stats')).toBeTruthy(), 60_000, 1000);
       const r = await call<{ command: Command }>('POST', `/api/workers/celery/${encodeURIComponent(scaled.hostname)}/actions/autoscale`, { body: { max: 5, min: 2 } });
-      expect(r.body.command.state).toBe('succeeded');
+      expect(r.body.command).toMatchObject({ state: 'succeeded', outcome: { worker: scaled.hostname, reply: 'autoscale now max=5 min=2' } });
       await eventually(async () => {
         const stats = await inspectWorker<{ autoscaler?: { max: number; min: number } }>(celery, scaled.hostname, 'stats');
         expect(stats.autoscaler).toMatchObject({ max: 5, min: 2 });
@@ -340,8 +343,28 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     const doomed = startWorker(celery, { concurrency: 1 });
     await eventually(async () => expect(await inspectWorker(celery, doomed.hostname, 'stats')).toBeTruthy(), 60_000, 1000);
     const r = await call<{ command: Command }>('POST', `/api/workers/celery/${encodeURIComponent(doomed.hostname)}/shutdown`);
-    expect(r.body.command.state).toBe('succeeded');
+    // Celery sends no reply to a shutdown: the worker answered a ping before it and none after.
+    expect(r.body.command).toMatchObject({ state: 'succeeded', outcome: { worker: doomed.hostname, reply: null, message: expect.stringMatching(/stopped answering/) } });
     await eventually(async () => expect(doomed.process.exitCode).not.toBeNull(), 30_000, 500);
     await doomed.stop();
+  });
+
+  test("worker control that the worker refuses fails with the worker's error; one nobody answers times out", async () => {
+    const w = `/api/workers/celery/${encodeURIComponent(worker.hostname)}/actions`;
+    const unknown = await call<{ command: Command }>('POST', `${w}/rate_limit`, { body: { taskName: 'z4j.no_such_task', rateLimit: '1/s' } });
+    expect(unknown.body.command).toMatchObject({ state: 'failed', outcome: { worker: worker.hostname, error: 'unknown task' } });
+    // This worker runs without --autoscale: Celery raises, kombu replies with the error's repr.
+    const autoscale = await call<{ command: Command }>('POST', `${w}/autoscale`, { body: { max: 3, min: 1 } });
+    expect(autoscale.body.command).toMatchObject({ state: 'failed', outcome: { error: expect.stringMatching(/Autoscale not enabled/) } });
+
+    const ghost = `celery@ghost-${randomUUID().slice(0, 8)}`;
+    const t0 = Date.now();
+    const silent = await call<{ command: Command }>('POST', `/api/workers/celery/${encodeURIComponent(ghost)}/actions/pool_grow`, { body: { n: 1 } });
+    expect(silent.body.command).toMatchObject({ state: 'timed_out', outcome: { worker: ghost, message: expect.stringMatching(/did not answer/) } });
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    const gone = await call<{ command: Command }>('POST', `/api/workers/celery/${encodeURIComponent(ghost)}/shutdown`);
+    expect(gone.body.command).toMatchObject({ state: 'timed_out', outcome: { message: expect.stringMatching(/shutdown not sent/) } });
+    const audited = await svc.db.query<{ action: string; detail: { commandId?: number } }>(`SELECT action, detail FROM audit_log WHERE target LIKE $1`, [`%${ghost}%`]);
+    expect(audited.rows.map((r) => r.detail?.commandId)).toEqual(expect.arrayContaining([silent.body.command.id, gone.body.command.id]));
   });
 });

@@ -8,7 +8,7 @@ import type { PurgeFilter } from '../engines/filteredPurge.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
 import { NoAgentRoute, type AgentCommands } from './agentCommands.js';
-import { COMMAND_COLUMNS, createCommand, transition, type Command } from './commands.js';
+import { COMMAND_COLUMNS, CommandEnded, createCommand, transition, type Command } from './commands.js';
 import type { PayloadStore } from './payloads.js';
 
 export class ActionRefused extends Error {
@@ -131,9 +131,8 @@ export class ActionService {
   async workerAction(engine: Engine, hostname: string, action: WorkerAction, args: Record<string, unknown>, who: Requester): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, `worker.${action}`);
     return this.once(who, `worker.${action}`, engine, hostname, args, async () => {
-      await driver.workerControl!(hostname, action, args);
-      // Broadcasts are fire-and-forget: the broker took it; the worker's next heartbeat shows the effect.
-      return { message: 'sent to the worker' };
+      // Drivers that hear the worker's reply say what it answered; the others only know the broker took it.
+      return (await driver.workerControl!(hostname, action, args)).detail ?? { message: 'sent to the worker' };
     });
   }
 
@@ -155,6 +154,7 @@ export class ActionService {
       // Null when it is already settled (an agent can report before this returns): show that.
       return (await transition(this.db, command.id, state, detail)) ?? (await this.reload(command));
     } catch (err) {
+      if (err instanceof CommandEnded) return (await transition(this.db, command.id, err.state, { ...err.detail, message: err.message })) ?? command;
       if (err instanceof ActionRefused || err instanceof NoPayload || err instanceof NoAgentRoute) {
         const code = err instanceof ActionRefused ? err.code : err instanceof NoPayload ? 'NO_PAYLOAD' : 'NO_AGENT';
         return (await transition(this.db, command.id, 'failed', { code, message: err.message })) ?? command;

@@ -31,6 +31,17 @@ export interface NewCommand {
 
 export class IdempotencyConflict extends Error {}
 
+/**
+ * Thrown by a driver when the engine answered the command with a refusal (`failed`) or nobody it
+ * was meant for answered in time (`timed_out`): the command ends so, with this detail, rather
+ * than as an engine that could not be reached.
+ */
+export class CommandEnded extends Error {
+  constructor(readonly state: 'failed' | 'timed_out', message: string, readonly detail: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+
 export const COMMAND_COLUMNS = `id::int AS id, kind, engine, target, args, state, outcome, requested_by AS "requestedBy",
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;

@@ -38,7 +38,7 @@ async function auditCommand(ctx: ApiContext, req: Request, res: Response, comman
   await auditRequest(ctx, req, res, {
     action: command.kind,
     target: `${command.engine}/${command.target}`,
-    outcome: command.state === 'failed' ? 'error' : 'ok',
+    outcome: command.state === 'failed' || command.state === 'timed_out' ? 'error' : 'ok',
     detail: { commandId: command.id, state: command.state, repeated: !created, ...(command.outcome?.code ? { code: command.outcome.code } : {}) },
   });
 }

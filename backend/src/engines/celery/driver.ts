@@ -1,9 +1,11 @@
-// Celery, acted on over its open wire: revokes and worker control as pidbox broadcasts, retries
-// as protocol-2 task messages, purges on the queue itself. Everything Celery's own
-// `celery control` / `celery purge` can do, nothing it cannot.
+// Celery, acted on over its open wire: revokes as pidbox broadcasts, worker control as pidbox
+// requests the worker answers, retries as protocol-2 task messages, purges on the queue itself.
+// Everything Celery's own `celery control` / `celery purge` can do, nothing it cannot.
+import { CommandEnded } from '../../actions/commands.js';
 import type { WorkerAction } from '../capabilities.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { CeleryBroker } from '../../sources/celery/broker.js';
+import type { PidboxReply } from '../../sources/celery/pidbox.js';
 import { celeryTaskMessage } from './taskMessage.js';
 import type { MatchCount, PurgeFilter } from '../filteredPurge.js';
 
@@ -34,12 +36,14 @@ export class CeleryDriver implements EngineDriver {
     'worker.time_limit': { via: 'broker' },
     'worker.add_consumer': { via: 'broker' },
     'worker.cancel_consumer': { via: 'broker' },
-    'worker.shutdown': { via: 'broker' },
+    'worker.shutdown': { via: 'broker', note: 'Celery sends no reply to a shutdown: confirmed when the worker, which answered a ping first, stops answering' },
   } as const;
 
   constructor(
     private readonly brokers: readonly CeleryBroker[],
     private readonly origin = 'z4j',
+    /** How long a worker has to answer a control request (`celery control` waits 1 s). */
+    private readonly replyTimeoutMs = 5000,
   ) {}
 
   /** Retries go to the first broker: with several, a queue's tasks are on the one its workers use (the first, by convention). */
@@ -94,10 +98,53 @@ export class CeleryDriver implements EngineDriver {
     return depths.length ? depths.reduce((a, b) => a + b, 0) : null;
   }
 
+  /**
+   * Asks the worker and records what it answered: `{ok: "pool will grow"}` succeeds with that
+   * text, `{error: …}` fails with it, silence times out. Shutdown is the exception: Celery exits
+   * without replying (WorkerShutdown is a SystemExit, raised before kombu replies), so the worker
+   * must answer a ping first and stop answering after the shutdown.
+   */
   async workerControl(hostname: string, action: WorkerAction, args: Record<string, unknown>): Promise<Dispatch> {
+    if (action === 'shutdown') return this.shutdown(hostname);
     const { method, args: toCelery } = WORKER_METHODS[action];
-    await this.everywhere(method, toCelery(args), [hostname]);
-    return {};
+    const reply = await this.ask(hostname, method, toCelery(args), this.replyTimeoutMs);
+    if (reply === null) throw new CommandEnded('timed_out', `${hostname} did not answer within ${this.replyTimeoutMs / 1000} s`, { worker: hostname });
+    if (reply && typeof reply === 'object' && 'ok' in reply) return { detail: { worker: hostname, reply: (reply as { ok: unknown }).ok } };
+    const error = reply && typeof reply === 'object' && 'error' in reply ? (reply as { error: unknown }).error : reply;
+    throw new CommandEnded('failed', `${hostname} refused: ${typeof error === 'string' ? error : JSON.stringify(error)}`, { worker: hostname, error });
+  }
+
+  private async shutdown(hostname: string): Promise<Dispatch> {
+    if ((await this.ask(hostname, 'ping', {}, this.replyTimeoutMs)) === null) {
+      throw new CommandEnded('timed_out', `${hostname} did not answer a ping within ${this.replyTimeoutMs / 1000} s: shutdown not sent`, { worker: hostname });
+    }
+    await this.everywhere('shutdown', {}, [hostname]);
+    // A warm shutdown closes the control channel first; running tasks may then still finish.
+    const deadline = Date.now() + 2 * this.replyTimeoutMs;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      if ((await this.ask(hostname, 'ping', {}, 1000)) === null) return { detail: { worker: hostname, reply: null, message: 'the worker stopped answering (Celery sends no reply to a shutdown)' } };
+    }
+    throw new CommandEnded('timed_out', `${hostname} still answers pings ${(2 * this.replyTimeoutMs) / 1000} s after the shutdown`, { worker: hostname });
+  }
+
+  /** The worker's reply, from whichever broker it listens on; null when none answered in time. */
+  private async ask(hostname: string, method: string, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    if (!this.brokers.length) throw new Error('no Celery broker is configured (Z4J_CELERY_BROKERS)');
+    const fromWorker = (replies: PidboxReply[]) => replies.find((r) => hostname in r)?.[hostname];
+    // The first broker to hear the worker settles it; a broker that fails only matters if none answers.
+    return new Promise((resolve, reject) => {
+      let pending = this.brokers.length;
+      let failure: unknown = null;
+      const settle = () => { if (--pending === 0) (failure ? reject(failure) : resolve(null)); };
+      for (const b of this.brokers) {
+        b.request(method, args, [hostname], timeoutMs).then((replies) => {
+          const reply = fromWorker(replies);
+          if (reply !== undefined) resolve(reply);
+          settle();
+        }, (err) => { failure ??= err; settle(); });
+      }
+    });
   }
 
   /** A broadcast reaches workers only on their own broker: send it on every one. */

@@ -2,6 +2,7 @@
 // (not Celery's auto-delete 5-second-TTL receiver queues), consumed with manual acks sent
 // only after the events are committed. A pause of the service loses nothing; replicas share
 // the queue as competing consumers; prefetch plus the pipeline's bound give backpressure.
+import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
@@ -11,7 +12,7 @@ import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeAmqpMessage } from './kombu.js';
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
 import type { CeleryBroker } from './broker.js';
-import { broadcastBody, broadcastHeaders } from './pidbox.js';
+import { broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
 
 export interface CeleryAmqpOptions {
   url: string;
@@ -94,6 +95,45 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
         deliveryMode: 1,
       });
       await ch.waitForConfirms();
+    });
+  }
+
+  /**
+   * A request with an exclusive reply queue of its own, bound to kombu's reply exchange (declared
+   * as kombu declares it) with the ticket as routing key; gone with the channel.
+   */
+  async request(method: string, args: Record<string, unknown>, destination: string[], timeoutMs: number): Promise<PidboxReply[]> {
+    const ticket = randomUUID();
+    const exchange = replyExchange(this.opts.controlExchange);
+    return this.withChannel(async (ch) => {
+      const replies: PidboxReply[] = [];
+      let done: () => void = () => undefined;
+      const finished = new Promise<void>((resolve) => { done = resolve; });
+      const timer = setTimeout(() => done(), timeoutMs);
+      try {
+        await ch.assertExchange(exchange, 'direct', { durable: false, autoDelete: false });
+        const { queue } = await ch.assertQueue(`${ticket}.${exchange}`, { exclusive: true, autoDelete: true, durable: false, expires: Math.max(timeoutMs * 2, 10_000) });
+        await ch.bindQueue(queue, exchange, ticket);
+        await ch.consume(queue, (msg) => {
+          if (!msg || msg.properties.headers?.ticket !== ticket) return;
+          const reply = decodeAmqpMessage(msg.content, msg.properties.contentType);
+          if (reply && typeof reply === 'object') replies.push(reply as PidboxReply);
+          if (replies.length >= destination.length) done();
+        }, { noAck: true });
+        const pidbox = `${this.opts.controlExchange}.pidbox`;
+        await ch.assertExchange(pidbox, 'fanout', { durable: false, autoDelete: false });
+        ch.publish(pidbox, '', Buffer.from(JSON.stringify(requestBody(method, args, destination, ticket, this.opts.controlExchange))), {
+          contentType: 'application/json',
+          contentEncoding: 'utf-8',
+          headers: broadcastHeaders(timeoutMs / 1000),
+          deliveryMode: 1,
+        });
+        await ch.waitForConfirms();
+        await finished;
+        return replies;
+      } finally {
+        clearTimeout(timer);
+      }
     });
   }
 

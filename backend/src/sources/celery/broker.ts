@@ -2,10 +2,17 @@
 // the connections they already hold, so acting on Celery opens nothing new.
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
 import type { MatchCount, PurgeFilter } from '../../engines/filteredPurge.js';
+import type { PidboxReply } from './pidbox.js';
 
 export interface CeleryBroker {
   readonly name: string;
   broadcast(method: string, args?: Record<string, unknown>, destination?: string[] | null): Promise<void>;
+  /**
+   * Sends a control request to the destination workers and collects their replies
+   * (`{hostname: reply}` each) until every one answered or `timeoutMs` passed, as
+   * `celery control --destination` does.
+   */
+  request(method: string, args: Record<string, unknown>, destination: string[], timeoutMs: number): Promise<PidboxReply[]>;
   queueDepth(queue: string): Promise<number | null>;
   publishTask(queue: string, message: CeleryTaskMessage): Promise<void>;
   /** Removes every waiting message of the queue; returns how many there were. */

@@ -1,4 +1,5 @@
-// Celery remote-control broadcasts (pidbox), as `celery control <method>` sends them.
+// Celery remote-control broadcasts (pidbox), as `celery control <method>` sends them; with a
+// ticket and reply_to when the caller waits for the workers' replies.
 
 export interface PidboxRequest {
   method: string;
@@ -11,6 +12,21 @@ export interface PidboxRequest {
 export function broadcastBody(method: string, args: Record<string, unknown> = {}, destination: string[] | null = null): PidboxRequest {
   return { method, arguments: args, destination, pattern: null, matcher: null };
 }
+
+/** Where workers send replies: kombu's direct exchange `reply.<control exchange>.pidbox`. */
+export const replyExchange = (controlExchange: string) => `reply.${controlExchange}.pidbox`;
+
+/**
+ * A request the workers answer (kombu Mailbox._publish with a reply ticket): each replies
+ * `{hostname: reply}` on `reply_to`, its message headers carrying the ticket. The ticket is also
+ * the routing key, so each request has a reply queue of its own.
+ */
+export function requestBody(method: string, args: Record<string, unknown>, destination: string[] | null, ticket: string, controlExchange: string): PidboxRequest & { ticket: string; reply_to: { exchange: string; routing_key: string } } {
+  return { ...broadcastBody(method, args, destination), ticket, reply_to: { exchange: replyExchange(controlExchange), routing_key: ticket } };
+}
+
+/** A worker's reply: `{ok: …}` or `{error: …}` (Celery's control handlers), keyed by its hostname. */
+export type PidboxReply = Record<string, unknown>;
 
 let clock = 0;
 /** Headers a worker checks: a Lamport clock and an expiry (epoch seconds) after which it ignores the request. */

@@ -1,6 +1,7 @@
 // Celery events over Redis, the way Flower reads them: PSUBSCRIBE to the event exchange's
 // fanout channels. Pub/sub is lossy by nature (nobody listening = gone; a slow reader is cut
 // off by Redis), so this source never blocks: overflow is dropped and counted.
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
@@ -10,7 +11,7 @@ import { countMatching, purgeMatching, type MatchCount, type MessageList, type P
 import { redisQueueKeys, type CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeRedisMessage, encodeRedisMessage } from './kombu.js';
-import { broadcastBody, broadcastHeaders } from './pidbox.js';
+import { broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
 
 export interface CeleryRedisOptions {
   url: string;
@@ -91,6 +92,43 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     // Broadcasts carry routing key "": kombu publishes them on "/<db>.<exchange>" with no
     // suffix, the channel workers subscribe to (captured in tests/fixtures/celery/WIRE-NOTES.md).
     await this.pub!.publish(`${this.prefix}${exchange}`, message);
+  }
+
+  /**
+   * A request with a reply queue of its own, routed as kombu's Redis transport routes a direct
+   * exchange: a member `<ticket>\x06\x16\x06\x16<queue>` of `_kombu.binding.<reply exchange>`
+   * makes the worker LPUSH its reply onto the list `<queue>`, which we BRPOP on a connection of
+   * our own (BRPOP blocks it). The binding and the list are removed afterwards.
+   */
+  async request(method: string, args: Record<string, unknown>, destination: string[], timeoutMs: number): Promise<PidboxReply[]> {
+    const ticket = randomUUID();
+    const exchange = replyExchange(this.opts.controlExchange);
+    const queue = `${ticket}.${exchange}`;
+    const table = `_kombu.binding.${exchange}`;
+    const binding = `${ticket}\x06\x16\x06\x16${queue}`;
+    const replies: PidboxReply[] = [];
+    const waiter = this.pub!.duplicate({ connectionName: 'z4j-celery-control' });
+    waiter.on('error', () => undefined); // surfaced by the BRPOP that fails
+    try {
+      await this.pub!.sadd(table, binding);
+      const pidbox = `${this.opts.controlExchange}.pidbox`;
+      const message = encodeRedisMessage(requestBody(method, args, destination, ticket, this.opts.controlExchange), broadcastHeaders(timeoutMs / 1000), { exchange: pidbox, routing_key: '' });
+      await this.pub!.publish(`${this.prefix}${pidbox}`, message);
+      const deadline = Date.now() + timeoutMs;
+      while (replies.length < destination.length) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        const got = await waiter.brpop(queue, Math.max(left / 1000, 0.01));
+        if (!got) break;
+        const reply = decodeRedisMessage(got[1]);
+        const headers = (JSON.parse(got[1]) as { headers?: { ticket?: string } }).headers;
+        if (headers?.ticket === ticket && reply && typeof reply === 'object') replies.push(reply as PidboxReply);
+      }
+      return replies;
+    } finally {
+      waiter.disconnect();
+      await this.pub!.multi().srem(table, binding).del(queue).exec().catch(() => undefined);
+    }
   }
 
   async queueDepth(queue: string): Promise<number> {
