@@ -164,7 +164,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   const timers = [
     every(1, log, 'bulk actions', () => bulk.runOnce()),
-    every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT)),
+    every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT, identity.audit)),
     every(3600, log, 'agent nonce pruning', () => db.query(`DELETE FROM agent_batches WHERE received_at < now() - make_interval(days => $1)`, [config.Z4J_AGENT_NONCE_RETENTION_DAYS])),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),

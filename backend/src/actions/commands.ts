@@ -1,6 +1,7 @@
 // Persisted commands: pending → dispatched → succeeded / failed / timed_out. Creating one is
 // idempotent by (project, Idempotency-Key): asking twice returns the first command.
-import type { Db } from '../db/db.js';
+import type { AuditEntry } from '../audit/chain.js';
+import type { Db, Queryable } from '../db/db.js';
 
 export type CommandState = 'pending' | 'dispatched' | 'succeeded' | 'failed' | 'timed_out';
 
@@ -87,28 +88,48 @@ export async function getCommand(db: Db, projectId: number, id: number): Promise
   return (await db.query<Command>(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0] ?? null;
 }
 
+/** Where the reconciler records what it settled (the audit log; optional so tests can leave it out). */
+export interface SettledAudit {
+  append(entry: AuditEntry, tx?: Queryable): Promise<unknown>;
+}
+
+interface Settled { id: number; projectId: number; kind: string; engine: string; target: string; state: CommandState; message: string | null }
+
+const SETTLED = `c.id::int AS id, c.project_id::int AS "projectId", c.kind, c.engine, c.target, c.state, c.outcome->>'message' AS message`;
+
 /**
  * Settles dispatched cancels and terminates from what the task did next (the engine tells us
- * through its events), and times out anything left open too long. Returns how many changed.
+ * through its events), and times out anything left open too long: a command a worker took and
+ * never answered (it crashed, it was never there) ends `timed_out`, never stays `dispatched`.
+ * Each settled command's outcome is audited in the same transaction. Returns how many changed.
  */
-export async function reconcileCommands(db: Db, timeoutS: number): Promise<number> {
-  const settled = await db.query(
-    `UPDATE commands c SET
-        state = CASE WHEN t.state = 'revoked' THEN 'succeeded' ELSE 'failed' END,
-        outcome = coalesce(c.outcome, '{}'::jsonb) || jsonb_build_object('taskState', t.state,
-                  'message', CASE WHEN t.state = 'revoked' THEN 'the engine confirmed it' ELSE 'the task finished first (' || t.state || ')' END),
-        updated_at = now()
-       FROM tasks t
-      WHERE c.state = 'dispatched' AND c.kind IN ('task.cancel', 'task.terminate')
-        AND t.project_id = c.project_id AND t.engine = c.engine AND t.task_id = c.target
-        AND t.state IN ('revoked', 'succeeded', 'failed', 'rejected', 'expired')
-     RETURNING c.id`,
-  );
-  const timedOut = await db.query(
-    `UPDATE commands SET state = 'timed_out', outcome = coalesce(outcome, '{}'::jsonb) || '{"message": "no confirmation from the engine in time"}'::jsonb, updated_at = now()
-      WHERE state IN ('pending', 'dispatched') AND created_at < now() - make_interval(secs => $1)
-     RETURNING id`,
-    [timeoutS],
-  );
-  return settled.rows.length + timedOut.rows.length;
+export async function reconcileCommands(db: Db, timeoutS: number, audit?: SettledAudit): Promise<number> {
+  return db.transaction(async (tx) => {
+    const settled = await tx.query<Settled>(
+      `UPDATE commands c SET
+          state = CASE WHEN t.state = 'revoked' THEN 'succeeded' ELSE 'failed' END,
+          outcome = coalesce(c.outcome, '{}'::jsonb) || jsonb_build_object('taskState', t.state,
+                    'message', CASE WHEN t.state = 'revoked' THEN 'the engine confirmed it' ELSE 'the task finished first (' || t.state || ')' END),
+          updated_at = now()
+         FROM tasks t
+        WHERE c.state = 'dispatched' AND c.kind IN ('task.cancel', 'task.terminate')
+          AND t.project_id = c.project_id AND t.engine = c.engine AND t.task_id = c.target
+          AND t.state IN ('revoked', 'succeeded', 'failed', 'rejected', 'expired')
+       RETURNING ${SETTLED}`,
+    );
+    const timedOut = await tx.query<Settled>(
+      `UPDATE commands c SET state = 'timed_out', outcome = coalesce(outcome, '{}'::jsonb) || '{"message": "no confirmation from the engine in time"}'::jsonb, updated_at = now()
+        WHERE state IN ('pending', 'dispatched') AND created_at < now() - make_interval(secs => $1)
+       RETURNING ${SETTLED}`,
+      [timeoutS],
+    );
+    const all = [...settled.rows, ...timedOut.rows];
+    for (const c of audit ? all : []) {
+      await audit!.append({
+        projectId: c.projectId, actor: { kind: 'system', id: null, name: 'command reconciler' }, action: c.kind, target: `${c.engine}/${c.target}`,
+        outcome: c.state === 'succeeded' ? 'ok' : 'error', detail: { commandId: c.id, state: c.state, message: c.message },
+      }, tx);
+    }
+    return all.length;
+  });
 }
