@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, Roots, clean, exception_text, guarded, require, say_offline, traceback_text, worker_name
+from ._common import InFlight, Roots, exception_text, guarded, require, say_offline, traceback_text, worker_name
 from .commands import CommandError, CommandListener
 from .core import Agent, get_agent
 
@@ -66,9 +66,10 @@ def _record_enqueued(agent: Agent, job_id: str, function: str, args: tuple, kwar
     if current is not None and current[0] != job_id:
         _parents.set(job_id, current[0])
         _roots.set(job_id, current[1])
-    payload = {"name": function, "args": list(args), "kwargs": dict(kwargs), "queue": queue, "options": {}}
-    fields = {"name": function, "queue": queue, "args": list(args), "kwargs": dict(kwargs), "retries": max(0, (job_try or 1) - 1), "eta": eta, **_links(job_id)}
-    agent.task_event(ENGINE, "enqueued", job_id, fields=clean(fields), payload=payload, occurred_at=at)
+    # args / kwargs are copied by task_event, once for the fields and the payload; None fields are left out there.
+    payload = {"name": function, "args": args, "kwargs": kwargs, "queue": queue, "options": {}}
+    fields = {"name": function, "queue": queue, "args": args, "kwargs": kwargs, "retries": max(0, (job_try or 1) - 1), "eta": eta, **_links(job_id)}
+    agent.task_event(ENGINE, "enqueued", job_id, fields=fields, payload=payload, occurred_at=at)
 
 
 def _wrap_enqueue(original: Any, agent: Agent) -> Any:
@@ -199,13 +200,13 @@ class _Worker:
     def started(self, job_id: str, base: dict[str, Any], args: tuple, kwargs: dict, attempt: int) -> None:
         fields, payload = dict(base), None
         if attempt == 0:  # the producer may have had no agent: the worker's copy (first write wins)
-            fields.update(args=list(args), kwargs=dict(kwargs))
-            payload = {"name": base["name"], "args": list(args), "kwargs": dict(kwargs), "queue": self.queue, "options": {}}
-        self.agent.task_event(ENGINE, "started", job_id, fields=clean(fields), payload=payload, worker=self.name)
+            fields["args"], fields["kwargs"] = args, kwargs
+            payload = {"name": base["name"], "args": args, "kwargs": kwargs, "queue": self.queue, "options": {}}
+        self.agent.task_event(ENGINE, "started", job_id, fields=fields, payload=payload, worker=self.name)
 
     @guarded
     def finished(self, job_id: str, kind: str, fields: dict[str, Any]) -> None:
-        self.agent.task_event(ENGINE, kind, job_id, fields=clean(fields), worker=self.name)
+        self.agent.task_event(ENGINE, kind, job_id, fields=fields, worker=self.name)
 
 
 def _get(settings: Any, key: str, default: Any = None) -> Any:

@@ -97,8 +97,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        with self._lock:  # a worker may start it before after_enqueue runs: enqueued is now
-            self._enqueued_at[message.message_id] = time.time()
+        # A worker may start it before after_enqueue runs: enqueued is now. (These maps hold one
+        # key per message, set and popped by single dict operations, atomic under the GIL: no lock.)
+        self._enqueued_at[message.message_id] = time.time()
         target = message.options.get("pipe_target")
         if isinstance(target, dict) and "z4j_parent_id" not in (target.get("options") or {}):
             root = message.options.get("z4j_root_id") or message.message_id
@@ -107,38 +108,39 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def before_delay_message(self, broker: Any, message: Any) -> None:
-        with self._lock:
-            self._moving.add(message.message_id)
+        self._moving.add(message.message_id)
 
     @guarded
     def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        with self._lock:
-            if message.message_id in self._moving:
-                self._moving.discard(message.message_id)
-                self._enqueued_at.pop(message.message_id, None)
-                return
-        with self._lock:
-            at = self._enqueued_at.pop(message.message_id, None)
+        if self._moving and message.message_id in self._moving:
+            self._moving.discard(message.message_id)
+            self._enqueued_at.pop(message.message_id, None)
+            return
+        at = self._enqueued_at.pop(message.message_id, None)
         attempt = int(message.options.get("retries", 0) or 0)
-        fields = {**self._fields(message, attempt), "args": list(message.args), "kwargs": dict(message.kwargs)}
+        fields = self._fields(message, attempt)
+        fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
         if message.options.get("eta"):
             fields["eta"] = _iso_ms(message.options["eta"])
         payload = self._payload(message) if attempt == 0 else None
-        self._agent_for(broker).task_event(ENGINE, "enqueued", message.message_id, fields=clean(fields), payload=payload, occurred_at=at)
+        self._agent_for(broker).task_event(ENGINE, "enqueued", message.message_id, fields=fields, payload=payload, occurred_at=at)
 
     def _payload(self, message: Any) -> dict[str, Any]:
         options = {k: v for k, v in message.options.items() if k not in _DELIVERY_OPTIONS}
-        return {"name": message.actor_name, "args": list(message.args), "kwargs": dict(message.kwargs), "queue": _queue(message.queue_name), "options": options}
+        return {"name": message.actor_name, "args": message.args, "kwargs": message.kwargs, "queue": _queue(message.queue_name), "options": options}
 
     def _fields(self, message: Any, attempt: int) -> dict[str, Any]:
         o = message.options
         target = o.get("pipe_target")
-        return clean({
-            "name": message.actor_name, "queue": _queue(message.queue_name), "retries": attempt,
-            "rootId": o.get("z4j_root_id") or (message.message_id if isinstance(target, dict) else None),
-            "parentId": o.get("z4j_parent_id"), "groupId": o.get("group_completion_uuid"),
-            "dependsOn": [o["z4j_parent_id"]] if o.get("z4j_parent_id") else None,
-        })
+        fields = {"name": message.actor_name, "queue": _queue(message.queue_name), "retries": attempt}
+        if o.get("z4j_root_id") or isinstance(target, dict):
+            fields["rootId"] = o.get("z4j_root_id") or message.message_id
+        if o.get("z4j_parent_id"):
+            fields["parentId"] = o["z4j_parent_id"]
+            fields["dependsOn"] = [o["z4j_parent_id"]]
+        if o.get("group_completion_uuid"):
+            fields["groupId"] = o["group_completion_uuid"]
+        return fields
 
     # ---- worker --------------------------------------------------------------------------
 
@@ -182,24 +184,21 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     @guarded
     def before_process_message(self, broker: Any, message: Any) -> None:
         attempt = int(message.options.get("retries", 0) or 0)
-        with self._lock:
-            self._running[message.message_id] = (time.monotonic(), attempt)
+        self._running[message.message_id] = (time.monotonic(), attempt)
         self._running_threads.started_thread(message.message_id)
-        with self._lock:
-            self._actor_of[message.message_id] = message.actor_name
+        self._actor_of[message.message_id] = message.actor_name
         self._flight.start()
         fields = self._fields(message, attempt)
         payload = None
         if attempt == 0:  # the producer may have had no agent: the worker's copy (first write wins)
-            fields.update(args=list(message.args), kwargs=dict(message.kwargs))
+            fields["args"], fields["kwargs"] = message.args, message.kwargs
             payload = self._payload(message)
         self._agent_for(broker).task_event(ENGINE, "started", message.message_id, fields=fields, payload=payload, worker=self._worker)
 
     def _finish(self, message: Any) -> tuple[float | None, int]:
         self._running_threads.finished(message.message_id)
-        with self._lock:
-            self._actor_of.pop(message.message_id, None)
-            start, attempt = self._running.pop(message.message_id, (None, int(message.options.get("retries", 0) or 0)))
+        self._actor_of.pop(message.message_id, None)
+        start, attempt = self._running.pop(message.message_id, (None, int(message.options.get("retries", 0) or 0)))
         return (round(time.monotonic() - start, 6) if start is not None else None), attempt
 
     @guarded
@@ -208,16 +207,15 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._flight.end(failed=exception is not None)
         fields = self._fields(message, attempt)
         if exception is None:
-            fields.update(result=result, runtime=runtime)
-            self._agent_for(broker).task_event(ENGINE, "succeeded", message.message_id, fields=clean(fields), worker=self._worker)
+            fields["result"], fields["runtime"] = result, runtime  # None ones are left out by task_event
+            self._agent_for(broker).task_event(ENGINE, "succeeded", message.message_id, fields=fields, worker=self._worker)
             return
         fields.update(exception=exception_text(exception), traceback=traceback_text(exception), runtime=runtime)
         if isinstance(exception, Terminated):
             fields.update(reason="terminated from z4j", z4jTerminated=True)
         if type(exception).__name__ == "TimeLimitExceeded":
             fields["timedOut"] = True
-        with self._lock:  # reported at ack (retried) or nack (failed): see the module's doc
-            self._outcome[message.message_id] = clean(fields)
+        self._outcome[message.message_id] = clean(fields)  # reported at ack (retried) or nack (failed): see the module's doc
 
     @guarded
     def after_skip_message(self, broker: Any, message: Any) -> None:
@@ -229,16 +227,16 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def after_ack(self, broker: Any, message: Any) -> None:
-        with self._lock:
-            fields = self._outcome.pop(message.message_id, None)
+        if not self._outcome:  # the usual ack: nothing failed
+            return
+        fields = self._outcome.pop(message.message_id, None)
         if fields is not None:  # a failed attempt that was not failed for good: retried
             fields.pop("runtime", None)
             self._agent_for(broker).task_event(ENGINE, "retried", message.message_id, fields=fields, worker=self._worker)
 
     @guarded
     def after_nack(self, broker: Any, message: Any) -> None:
-        with self._lock:
-            fields = self._outcome.pop(message.message_id, None)
+        fields = self._outcome.pop(message.message_id, None)
         agent = self._agent_for(broker)
         if fields is not None and fields.pop("z4jTerminated", False):  # stopped from z4j: revoked, not failed
             agent.task_event(ENGINE, "revoked", message.message_id, fields={**fields, "deadLettered": True}, worker=self._worker)
@@ -253,8 +251,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     def _terminate(self, args: dict[str, Any]) -> dict[str, Any]:
         task_id = str(args["taskId"])
-        with self._lock:
-            name = self._actor_of.get(task_id)
+        name = self._actor_of.get(task_id)
         if name is None or self._broker is None:
             raise CommandError(f"message {task_id} is not running in this worker (it finished, or never started here)")
         _not_retried(self._broker.get_actor(name))

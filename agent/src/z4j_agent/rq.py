@@ -79,26 +79,39 @@ def _link_new_job(job: Any, queue: Any) -> None:
         _roots.set(job.id, job.id)
 
 
-def _payload(job: Any, queue_name: str) -> dict[str, Any]:
+def _payload(job: Any, queue_name: str, args: Any, kwargs: Any) -> dict[str, Any]:
     options = clean({"timeout": job.timeout, "result_ttl": job.result_ttl, "failure_ttl": job.failure_ttl, "ttl": job.ttl, "description": job.description})
-    return {"name": job.func_name, "args": list(job.args or ()), "kwargs": dict(job.kwargs or {}), "queue": queue_name, "options": options}
+    return {"name": job.func_name, "args": args, "kwargs": kwargs, "queue": queue_name, "options": options}
 
 
 @guarded
 def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) -> None:
-    if getattr(job, "started_at", None) is not None:
-        return  # a retry being rescheduled, not a new job: its worker reports `retried`
-    fields = {"name": job.func_name, "queue": queue_name, "args": list(job.args or ()), "kwargs": dict(job.kwargs or {}), "retries": attempt_of(job), "eta": iso(eta), **_links(job)}
+    if not agent._on or getattr(job, "started_at", None) is not None:
+        return  # off, or a retry being rescheduled, not a new job: its worker reports `retried`
+    args, kwargs = job.args or (), job.kwargs or {}  # copied by task_event, once for fields and payload
+    fields = {"name": job.func_name, "queue": queue_name, "args": args, "kwargs": kwargs, "retries": attempt_of(job), "eta": iso(eta), **_links(job)}
     status = job.get_status(refresh=False)
     if status is not None and str(getattr(status, "value", status)) == "deferred":
         fields["deferred"] = True
     # No func here: resolving it would import the job's module in a producer that may not have it.
-    agent.task_event(ENGINE, "enqueued", job.id, fields=clean(fields), payload=_payload(job, queue_name))
+    agent.task_event(ENGINE, "enqueued", job.id, fields=fields, payload=_payload(job, queue_name, args, kwargs))
+
+
+_funcs: dict[str, Any] = {}  # func_name → the function: RQ imports it anew on every job.func
 
 
 def _func(job: Any) -> Any:
+    """The job's function, for its policy: looked up once per function name (not for methods)."""
     try:
-        return job.func
+        if getattr(job, "instance", None) is not None:
+            return job.func
+        name = job.func_name
+        found = _funcs.get(name)
+        if found is None:
+            if len(_funcs) >= 1024:
+                _funcs.clear()
+            found = _funcs[name] = job.func
+        return found
     except Exception:
         return None
 
@@ -218,7 +231,7 @@ class Z4jWorkerMixin:
         self._z4j_exc = None
         self._z4j_t0 = time.monotonic()
         fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), **_links(job)}
-        self._z4j.task_event(ENGINE, "started", job.id, fields=clean(fields), worker=self.name, func=_func(job))
+        self._z4j.task_event(ENGINE, "started", job.id, fields=fields, worker=self.name, func=_func(job))
 
     def _z4j_runtime(self) -> float | None:
         return round(time.monotonic() - self._z4j_t0, 6) if self._z4j_t0 else None
@@ -230,7 +243,7 @@ class Z4jWorkerMixin:
     @guarded
     def _z4j_succeeded(self, job: Any) -> None:
         fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), "result": getattr(job, "_result", None), "runtime": self._z4j_runtime()}
-        self._z4j.task_event(ENGINE, "succeeded", job.id, fields=clean(fields), worker=self.name, func=_func(job))
+        self._z4j.task_event(ENGINE, "succeeded", job.id, fields=fields, worker=self.name, func=_func(job))  # None fields are left out there
 
     def handle_exception(self, job: Any, *exc_info: Any) -> Any:
         self._z4j_exc = exc_info[1] if len(exc_info) > 1 else None

@@ -150,13 +150,14 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         with self._lock:
             at = self._sent_at.pop(message.task_id, None)
         attempt = _attempt(message)
-        fields = {**self._fields(message), "args": list(message.args), "kwargs": dict(message.kwargs)}
+        fields = self._fields(message)
+        fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
         payload = self._payload(message) if attempt == 0 else None
         self.agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
 
     def _payload(self, message: Any) -> dict[str, Any]:
         labels = {k: v for k, v in (message.labels or {}).items() if k not in _AGENT_LABELS}
-        return {"name": message.task_name, "args": list(message.args), "kwargs": dict(message.kwargs), "queue": _queue_of(self.broker, message), "options": {"labels": labels}}
+        return {"name": message.task_name, "args": message.args, "kwargs": message.kwargs, "queue": _queue_of(self.broker, message), "options": {"labels": labels}}
 
     def _fields(self, message: Any) -> dict[str, Any]:
         labels = message.labels or {}
@@ -182,7 +183,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._flight.start()
         fields, payload = self._fields(message), None
         if _attempt(message) == 0:  # the producer may have had no agent: the worker's copy (first write wins)
-            fields.update(args=list(message.args), kwargs=dict(message.kwargs))
+            fields["args"], fields["kwargs"] = message.args, message.kwargs
             payload = self._payload(message)
         self.agent.task_event(ENGINE, "started", message.task_id, fields=fields, payload=payload, worker=self._worker)
 
@@ -216,8 +217,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         failed = bool(getattr(result, "is_err", False))
         self._flight.end(failed=failed)
         if not failed:
-            fields.update(result=getattr(result, "return_value", None), runtime=runtime)
-            self.agent.task_event(ENGINE, "succeeded", message.task_id, fields=clean(fields), worker=self._worker)
+            fields["result"], fields["runtime"] = getattr(result, "return_value", None), runtime  # None ones are left out there
+            self.agent.task_event(ENGINE, "succeeded", message.task_id, fields=fields, worker=self._worker)
             return
         exc = exc or getattr(result, "error", None)
         fields.update(exception=exception_text(exc), traceback=traceback_text(exc))
