@@ -8,7 +8,7 @@ import { DramatiqRabbitmqDriver } from '../src/engines/dramatiq/rabbitmqDriver.j
 import { dramatiqDriver } from '../src/engines/registry.js';
 import { describeAgentActions } from './helpers/agentActions.js';
 import { covers } from './helpers/coverage.js';
-import { DRAMATIQ_REDIS_URL } from './helpers/dramatiq.js';
+import { DRAMATIQ_REDIS_URL, dramatiqAgentApp } from './helpers/dramatiq.js';
 import { PythonApp, uniqueQueue, type PyProcess } from './helpers/pyapp.js';
 import { eventually, sleep } from './helpers/wait.js';
 
@@ -17,26 +17,15 @@ jest.setTimeout(120_000);
 const AMQP_URL = process.env.Z4J_TEST_AMQP_URL_PIKA ?? 'amqp://guest:guest@127.0.0.1:5672/%2F';
 const app = new PythonApp('dramatiq', 'dramatiq_app', { Z4J_TEST_REDIS: DRAMATIQ_REDIS_URL, Z4J_TEST_BROKER: AMQP_URL });
 const dqctl = <T>(queue: string, ...args: string[]) => app.run<T>('dqctl.py', args, { Z4J_TEST_QUEUE: queue });
-const startWorker = (queue: string, env: Record<string, string> = {}): PyProcess => app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '1', '--queues', queue], { ...env, Z4J_TEST_QUEUE: queue });
-const get = (queue: string, key: string) => app.run<string | null>('dqctl.py', ['get', key], { Z4J_TEST_QUEUE: queue });
+const startWorker = (queue: string): PyProcess => app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '1', '--queues', queue], { Z4J_TEST_QUEUE: queue });
 
 describeAgentActions({
   engine: 'dramatiq',
   redisUrl: DRAMATIQ_REDIS_URL,
   amqp: { url: AMQP_URL, queue: 'z4j.events.test.actions-dramatiq' },
   driver: { Z4J_DRAMATIQ_BROKER_URL: AMQP_URL },
-  startWorker,
-  send: (queue, name, args, kwargs, env) => {
-    if (Object.keys(kwargs).length) throw new Error('dqctl sends positional arguments only');
-    return app.run<string>('dqctl.py', ['send', name, JSON.stringify(args)], { ...env, Z4J_TEST_QUEUE: queue });
-  },
-  get,
+  ...dramatiqAgentApp(app),
   terminate: () => covers('dramatiq-rabbitmq', 'task.terminate'),
-  // `long` allows 3 retries: Retries must not have re-sent the terminated message.
-  notRetried: async (queue, key) => {
-    await sleep(1000);
-    expect(await get(queue, `z4j-test-long-runs:${key}`)).toBe('1');
-  },
 });
 
 describe('Dramatiq driver (RabbitMQ broker)', () => {

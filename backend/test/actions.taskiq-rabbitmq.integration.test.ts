@@ -1,4 +1,5 @@
-// The taskiq driver for taskiq-aio-pika against a real taskiq worker on RabbitMQ: purge, retry;
+// The taskiq driver for taskiq-aio-pika against a real taskiq worker on RabbitMQ: purge, retry,
+// requeue of the letters RabbitMQ dead-lettered into taskiq's dead-letter queue;
 // and terminate through the agent command channel on RabbitMQ (the worker's own command queue,
 // read with aio-pika): an async task is cancelled, a sync one cannot be and the command says so.
 import { randomUUID } from 'node:crypto';
@@ -88,5 +89,41 @@ describe('taskiq driver (taskiq-aio-pika on RabbitMQ)', () => {
     const sent = await eventually(() => driver.retry({ name: 'count', args: [key], kwargs: {}, queue: q }, newId, original), 60_000, 500);
     expect(sent.detail).toEqual({ newTaskId: newId, queue: q });
     await eventually(async () => expect(await taskiqctl<number>(q, 'runs', key)).toBe(1), 60_000, 500);
+  });
+
+  test("dead letters go back from taskiq's shared dead-letter queue to the queue they died in, and run; other queues' letters stay", async () => {
+    covers('taskiq-rabbitmq', 'queue.requeue_dead_letters');
+    const q = queue('tqr_dlq');
+    const other = queue('tqr_dlq_other');
+    const keys = [randomUUID(), randomUUID()];
+    for (const key of keys) await taskiqctl(q, 'kick', key);
+    await taskiqctl(other, 'kick', randomUUID());
+    // RabbitMQ dead-letters a rejected message the way it does one past the delivery limit (its
+    // worker died running it too often): reject them, before any worker takes them.
+    const conn = await amqp.connect(AMQP_URL);
+    const ch = await conn.createChannel();
+    for (const [name, n] of [[q, 2], [other, 1]] as const) {
+      for (let i = 0; i < n; i++) {
+        const m = await ch.get(name, { noAck: false });
+        if (!m) throw new Error(`nothing in ${name}`);
+        ch.nack(m, false, false);
+      }
+    }
+    await ch.close(); // after the nacks are through: a connection closed under them returns the messages
+    await conn.close();
+    expect([await driver.queueDepth(q), await driver.queueDepth(other)]).toEqual([0, 0]);
+    let requeued = 0;
+    await eventually(async () => {
+      requeued += (await driver.requeueDeadLetters(q)).requeued;
+      expect(requeued).toBe(2);
+    }, 30_000, 300);
+    expect(await driver.queueDepth(q)).toBe(2);
+    workers.push(app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { Z4J_TEST_QUEUE: q }));
+    for (const key of keys) await eventually(async () => expect(await taskiqctl<number>(q, 'runs', key)).toBe(1), 60_000, 500);
+    expect((await driver.requeueDeadLetters(q)).requeued).toBe(0);
+    // The other queue's letter stayed where it was, and goes back when its own queue asks.
+    expect(await driver.queueDepth(other)).toBe(0);
+    expect((await driver.requeueDeadLetters(other)).requeued).toBe(1);
+    expect(await driver.queueDepth(other)).toBe(1);
   });
 });

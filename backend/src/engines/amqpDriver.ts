@@ -7,6 +7,24 @@ import { commandQueue, NoAgentRoute } from '../actions/agentCommands.js';
 /** An AMQP 404 (queue not found): the queue was never declared, so it holds nothing. */
 const notFound = (err: unknown) => (err as { code?: number })?.code === 404;
 
+/** Most dead letters one requeue reads (one by one). */
+const MAX_REQUEUE = 100_000;
+
+/** The queue a dead letter died in, from the headers RabbitMQ adds when it dead-letters a message. */
+export function diedIn(letter: amqp.GetMessage): string | null {
+  const headers = letter.properties.headers ?? {};
+  const deaths = headers['x-death'] as { queue?: unknown }[] | undefined;
+  const queue = headers['x-first-death-queue'] ?? (Array.isArray(deaths) ? deaths[deaths.length - 1]?.queue : undefined);
+  return typeof queue === 'string' ? queue : queue instanceof Buffer ? queue.toString('utf8') : null;
+}
+
+/** A letter's properties for its next publish: never its expiry (it would die again); without RabbitMQ's death records when it goes back to its queue. */
+function republished(letter: amqp.GetMessage, fresh: boolean): amqp.Options.Publish {
+  const { contentType, contentEncoding, priority, correlationId, messageId, timestamp, type, appId } = letter.properties;
+  const headers = Object.fromEntries(Object.entries(letter.properties.headers ?? {}).filter(([k]) => !fresh || !/^x-(death|first-death-|last-death-)/.test(k)));
+  return { deliveryMode: 2, headers, contentType, contentEncoding, priority, correlationId, messageId, timestamp, type, appId, mandatory: true };
+}
+
 export abstract class AmqpEngineDriver {
   private connection: Promise<amqp.ChannelModel> | null = null;
 
@@ -43,6 +61,32 @@ export abstract class AmqpEngineDriver {
       if (notFound(err)) return 0;
       throw err;
     }
+  }
+
+  /**
+   * Moves dead letters from `from` back to the queue `to(letter)` names; a letter it names none
+   * for stays (published again at the back of `from`, as it was). Each is published (confirmed)
+   * before it is acked: a crash in between leaves it in both places (run twice) rather than in
+   * neither. Stops at the count `from` had when it started, so letters that die again meanwhile
+   * are not looped. Returns how many went back to a queue.
+   */
+  protected async moveDeadLetters(from: string, queue: string, to: (letter: amqp.GetMessage) => string | null): Promise<number> {
+    const waiting = Math.min(await this.count(from, 'check'), MAX_REQUEUE);
+    let moved = 0;
+    if (!waiting) return moved;
+    await this.withChannel(async (ch) => {
+      await ch.checkQueue(queue);
+      for (let seen = 0; seen < waiting; seen++) {
+        const letter = await ch.get(from, { noAck: false });
+        if (!letter) break;
+        const target = to(letter);
+        ch.publish('', target ?? from, letter.content, republished(letter, target !== null));
+        await ch.waitForConfirms();
+        ch.ack(letter);
+        if (target !== null) moved++;
+      }
+    });
+    return moved;
   }
 
   /**

@@ -1,5 +1,7 @@
 // Real Dramatiq for integration tests: tests/engines/dramatiq_app with workers and dqctl.py.
+import type { AgentActionsUnderTest } from './agentActions.js';
 import { PythonApp, type PyProcess } from './pyapp.js';
+import { sleep } from './wait.js';
 
 export const DRAMATIQ_REDIS_URL = process.env.Z4J_TEST_DRAMATIQ_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
 const app = new PythonApp('dramatiq', 'dramatiq_app', { Z4J_TEST_REDIS: DRAMATIQ_REDIS_URL });
@@ -10,3 +12,21 @@ export const startDramatiqWorker = (queue: string): DramatiqWorker =>
   app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '1', '--queues', queue], { Z4J_TEST_QUEUE: queue });
 
 export const dqctl = <T>(queue: string, ...args: string[]) => app.run<T>('dqctl.py', args, { Z4J_TEST_QUEUE: queue });
+
+/** The Dramatiq test app as the agent-actions contract drives it (`app` on Redis or on RabbitMQ): one worker process, one thread. */
+export function dramatiqAgentApp(app: PythonApp): Pick<AgentActionsUnderTest, 'startWorker' | 'send' | 'get' | 'notRetried'> {
+  const get = (queue: string, key: string) => app.run<string | null>('dqctl.py', ['get', key], { Z4J_TEST_QUEUE: queue });
+  return {
+    startWorker: (queue, env) => app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '1', '--queues', queue], { ...env, Z4J_TEST_QUEUE: queue }),
+    send: (queue, name, args, kwargs, env) => {
+      if (Object.keys(kwargs).length) throw new Error('dqctl sends positional arguments only');
+      return app.run<string>('dqctl.py', ['send', name, JSON.stringify(args)], { ...env, Z4J_TEST_QUEUE: queue });
+    },
+    get,
+    // `long` allows 3 retries: Retries must not have re-sent the terminated message.
+    notRetried: async (queue, key) => {
+      await sleep(1000);
+      expect(await get(queue, `z4j-test-long-runs:${key}`)).toBe('1');
+    },
+  };
+}

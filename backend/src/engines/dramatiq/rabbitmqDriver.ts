@@ -13,9 +13,6 @@ import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type En
 import { TERMINATE_NOTE } from './driver.js';
 import { dramatiqMessage } from './message.js';
 
-/** Most dead letters one requeue moves (it reads them one by one). */
-const MAX_REQUEUE = 100_000;
-
 export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriver {
   readonly engine = 'dramatiq' as const;
   readonly variant = 'RabbitMQ';
@@ -52,29 +49,9 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
     return { purged: a + b };
   }
 
-  /**
-   * Each dead letter is published back on the queue (confirmed) before it is acked on the XQ: a
-   * crash in between leaves it in both places (run twice) rather than in neither. Stops at the
-   * count the XQ had when it started, so letters that die again meanwhile are not looped.
-   */
+  /** The queue's XQ, every letter back on the queue (amqpDriver.ts: published before acked). */
   async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
-    const xq = `${queue}.XQ`;
-    const waiting = Math.min(await this.count(xq, 'check'), MAX_REQUEUE);
-    let requeued = 0;
-    if (!waiting) return { requeued };
-    await this.withChannel(async (ch) => {
-      await ch.checkQueue(queue);
-      while (requeued < waiting) {
-        const msg = await ch.get(xq, { noAck: false });
-        if (!msg) break;
-        const { 'x-death': _death, 'x-first-death-exchange': _e, 'x-first-death-queue': _q, 'x-first-death-reason': _r, 'x-last-death-exchange': _le, 'x-last-death-queue': _lq, 'x-last-death-reason': _lr, ...headers } = msg.properties.headers ?? {};
-        ch.publish('', queue, msg.content, { deliveryMode: 2, priority: msg.properties.priority, headers, mandatory: true });
-        await ch.waitForConfirms();
-        ch.ack(msg);
-        requeued++;
-      }
-    });
-    return { requeued };
+    return { requeued: await this.moveDeadLetters(`${queue}.XQ`, queue, () => queue) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {

@@ -1,16 +1,20 @@
 // taskiq over taskiq-aio-pika (0.6): task queues bound to the `taskiq` exchange, one AMQP queue
 // per z4j queue. A purge is the AMQP purge of that queue.
-// Not here, and why: requeue of dead letters (taskiq-aio-pika 0.6.1 declares a DLQ,
-// `taskiq.dead_letter`, but taskiq never rejects a message, so only RabbitMQ itself dead-letters
-// into it (a quorum queue's delivery limit, a TTL); it is shared by every queue of the broker and
-// nobody has written and tested moving its letters back); cancel (AMQP cannot delete one message
-// from the middle of a queue); filtered purge (reading a waiting message means taking it).
+// Dead letters: taskiq-aio-pika declares every task queue with a dead-letter route to one queue,
+// `taskiq.dead_letter`, shared by all of them. taskiq itself never rejects a message (its acks
+// only ack), so what lands there is what RabbitMQ dead-letters: a message past a quorum queue's
+// delivery limit (redelivered that many times because its worker died running it; RabbitMQ 4
+// sets 20 by default, 3.x none), one past a message TTL or a length limit the user set. A
+// requeue moves back the letters that died in the queue asked for, and leaves the others.
+// Not here, and why: cancel (AMQP cannot delete one message from the middle of a queue; an
+// agent-side "skip this id when it comes" would only reach workers running when it was sent);
+// filtered purge (reading a waiting message means taking it).
 // Terminate goes through the agent in the worker, its command on the worker's own queue
 // (amqpDriver.ts).
 // Retry publishes taskiq's own message to the task queue through the default exchange, with the
 // headers taskiq-aio-pika's kick() sets (task_id, task_name, labels): whatever exchange and
 // routing the broker was set up with, the queue a worker consumes gets it.
-import { AmqpEngineDriver } from '../amqpDriver.js';
+import { AmqpEngineDriver, diedIn } from '../amqpDriver.js';
 import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import { DEFAULT_QUEUE, taskiqMessage, TERMINATE_NOTE } from './driver.js';
 
@@ -21,9 +25,11 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-aio-pika), on the queue a worker has declared' },
     'task.terminate': { via: 'agent', note: `taskiq-aio-pika: ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'taskiq-aio-pika: the task queue (not the delay queue nor the dead-letter queue)' },
+    'queue.requeue_dead_letters': { via: 'broker', note: "taskiq-aio-pika: the queue's letters in the broker's dead-letter queue (taskiq.dead_letter), moved back one at a time; RabbitMQ put them there (a quorum queue's delivery limit, a TTL or length limit), taskiq never rejects" },
   } as const;
 
-  constructor(url: string) {
+  /** `deadLetterQueue`: the AioPikaBroker's `dead_letter_queue` name. */
+  constructor(url: string, private readonly deadLetterQueue = 'taskiq.dead_letter') {
     super(url, 'z4j-taskiq-driver');
   }
 
@@ -49,6 +55,11 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
     return { purged: await this.count(queue, 'purge') };
+  }
+
+  /** Only the letters that died in `queue` go back to it (amqpDriver.ts: published before acked). */
+  async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
+    return { requeued: await this.moveDeadLetters(this.deadLetterQueue, queue, (letter) => (diedIn(letter) === queue ? queue : null)) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {
