@@ -9,6 +9,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { TaskMix } from './task-mix.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -26,21 +27,15 @@ const batchSize = Number(opt.batch);
 const NAMES = ['app.tasks.add', 'app.tasks.send_email', 'reports.build_daily', 'billing.charge_card', 'media.resize_image'];
 const KINDS = ['enqueued', 'started', 'succeeded'];
 
-const inFlight = [];
-let seq = 0;
+const mix = new TaskMix((seq) => ({ id: randomUUID(), name: NAMES[seq % NAMES.length], n: seq }));
 function nextEvent() {
-  if (inFlight.length < 64 || Math.random() < 0.34) {
-    inFlight.push({ id: randomUUID(), name: NAMES[seq % NAMES.length], step: 0, n: seq++ });
-  }
-  const i = Math.floor(Math.random() * Math.min(inFlight.length, 64));
-  const t = inFlight[i];
-  const kind = KINDS[t.step];
+  const { task: t, step } = mix.next();
+  const kind = KINDS[step];
   const fields = { name: t.name, retries: 0 };
   if (kind === 'enqueued') Object.assign(fields, { queue: 'default', args: [t.n, t.n % 97], kwargs: { priority: 'normal' } });
   if (kind === 'succeeded') Object.assign(fields, { result: { status: 'ok', items: 3 }, runtime: 0.0123 });
   const ev = { v: 1, id: randomUUID(), type: 'task', engine: 'rq', project: opt.project, kind, taskId: t.id, occurredAt: Date.now(), worker: `bench-${t.n % 8}`, fields };
   if (kind === 'enqueued') ev.payload = { name: t.name, args: [t.n, t.n % 97], kwargs: { priority: 'normal' }, queue: 'default' };
-  if (++t.step === 3) inFlight.splice(i, 1);
   return ev;
 }
 

@@ -66,15 +66,16 @@ export class AgentIngest {
     const rows: [string, string, Buffer][] = [];
     const events = batch.events.map((ev) => {
       if (!('payload' in ev)) return ev;
-      const { payload, ...rest } = ev;
-      const engine = rest.engine;
-      const taskId = rest.taskId;
+      // Taken out in place (the event is this batch's own parse): a copy without the key costs
+      // more than everything else done here per event.
+      const { payload, engine, taskId } = ev;
+      ev.payload = undefined;
       const text = JSON.stringify(payload ?? null);
       const wellFormed = typeof engine === 'string' && typeof taskId === 'string' && taskId.length <= 255 && typeof payload === 'object' && payload !== null
         && typeof (payload as { name?: unknown }).name === 'string' && text.length <= MAX_PAYLOAD_CHARS;
       if (wellFormed) rows.push([engine, taskId, this.sealer.seal(text, payloadAad(projectId, engine, taskId))]);
       else this.metrics.agentPayloadsDropped.inc();
-      return rest;
+      return ev;
     });
     if (rows.length) {
       await this.db.query(

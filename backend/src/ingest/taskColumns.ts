@@ -93,5 +93,7 @@ export interface KeyedTask {
 
 /** Binds tasks for INSERT_TASKS_SQL / UPDATE_TASKS_SQL. */
 export function taskParams(tasks: readonly KeyedTask[]): unknown[] {
-  return [JSON.stringify(tasks.map(({ projectId, row }) => ({ ...row, projectId })))];
+  // The project id is spliced into each row's JSON text: copying a 30-key row into a new object
+  // with one more key costs more than serialising it (this runs for every task written).
+  return [`[${tasks.map(({ projectId, row }) => `${JSON.stringify(row).slice(0, -1)},"projectId":${projectId}}`).join(',')}]`];
 }
