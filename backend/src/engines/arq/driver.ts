@@ -31,14 +31,28 @@ if score and tonumber(score) > tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1]
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return score and 1 or 0`;
 
-/** Empties a queue: its ids and the jobs they name (jobs already in progress keep their data). */
+/** A waiting job (bound to `member`) is taken when a worker set its in-progress key: it then runs. */
+const TAKEN = `redis.call('EXISTS', '${IN_PROGRESS}' .. member) == 1`;
+
+/**
+ * Deletes a waiting job's data. Its in-progress key is written and deleted too: a worker picking
+ * the job up at that moment WATCHes that key, so its MULTI fails and it skips the job instead of
+ * starting one whose data is gone.
+ */
+const DELETE_JOB = `redis.call('SET', '${IN_PROGRESS}' .. member, 'z4j-purge', 'PX', 1000)
+    redis.call('DEL', '${IN_PROGRESS}' .. member, '${JOB}' .. member, 'arq:retry:' .. member)`;
+
+/** Empties a queue: its ids and the waiting jobs they name (jobs in progress keep their data and run); returns how many waited. */
 const PURGE = `
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, id in ipairs(ids) do
-  if redis.call('EXISTS', 'arq:in-progress:' .. id) == 0 then redis.call('DEL', 'arq:job:' .. id) end
+local removed = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if not (${TAKEN}) then
+    ${DELETE_JOB}
+    removed = removed + 1
+  end
 end
 redis.call('DEL', KEYS[1])
-return #ids`;
+return removed`;
 
 export class ArqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'arq' as const;
@@ -79,20 +93,14 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     return { purged: Number(await this.redis.eval(PURGE, 1, queue)) };
   }
 
-  /**
-   * The queue's job ids, read by their job's function name. A job a worker holds (its in-progress
-   * key exists) is left to run. Removing one also writes and deletes its in-progress key: a worker
-   * picking the job up at that moment WATCHes that key, so its MULTI fails and it skips the job
-   * instead of starting one whose data is gone.
-   */
+  /** The queue's job ids, read by their job's function name; a job a worker holds is left to run. */
   private waiting(queue: string): MessageSet {
     return {
       key: queue,
       kind: 'sorted set',
       names: async (ids) => (await this.redis.mgetBuffer(...ids.map((id) => JOB + id.toString('utf8')))).map(arqFunctionName),
-      taken: `redis.call('EXISTS', '${IN_PROGRESS}' .. member) == 1`,
-      cleanup: `redis.call('SET', '${IN_PROGRESS}' .. member, 'z4j-purge', 'PX', 1000)
-    redis.call('DEL', '${IN_PROGRESS}' .. member, '${JOB}' .. member, 'arq:retry:' .. member)`,
+      taken: TAKEN,
+      cleanup: DELETE_JOB,
     };
   }
 
