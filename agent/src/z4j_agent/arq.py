@@ -62,6 +62,8 @@ def redis_settings_url(settings: Any) -> str:
 
 @guarded
 def _record_enqueued(agent: Agent, job_id: str, function: str, args: tuple, kwargs: dict, queue: str, job_try: int | None, at: float, eta: Any) -> None:
+    if not agent.enabled:
+        return
     current = _current.get()
     if current is not None and current[0] != job_id:
         _parents.set(job_id, current[0])
@@ -163,6 +165,8 @@ class _Worker:
 
         @functools.wraps(coroutine)
         async def job(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            if not w.agent.enabled:
+                return await coroutine(ctx, *args, **kwargs)
             job_id = str(ctx.get("job_id") or "")
             attempt = max(0, int(ctx.get("job_try") or 1) - 1)
             base = {"name": name, "queue": w.queue, "retries": attempt, **_links(job_id)}

@@ -45,6 +45,8 @@ def install(app: Any, **agent_options: Any) -> None:
     agent = get_agent(broker_url=str(app.conf.broker_url or ""), **agent_options)
 
     def on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
+        if not agent.enabled:
+            return
         try:
             headers = headers or {}
             task_id = headers.get("id")

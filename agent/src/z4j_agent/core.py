@@ -49,15 +49,11 @@ class Agent:
 
     def configure(self, config: Config | None) -> None:
         self.config = config
-        # What every event asks, answered once.
-        self._on = bool(config is not None and config.enabled and not self._problem)
+        # What every event asks, answered once. `enabled` is a plain attribute: every hook reads it.
+        self.enabled = bool(config is not None and config.enabled and not self._problem)
         self._sampler = policies.TaskPolicy(sample=config.sample) if config is not None and config.sample < 1.0 else None
 
     # ---- what hooks call -------------------------------------------------------------
-
-    @property
-    def enabled(self) -> bool:
-        return self.config is not None and self.config.enabled and not self._problem
 
     def policy_for(self, name: str | None, func: Any = None) -> policies.TaskPolicy:
         return policies.policy_for(name, func)
@@ -67,7 +63,7 @@ class Agent:
         """Records a task event. The task's thread only decides whether to keep it and takes a
         snapshot of its values (plain ones copied, anything else redacted now); the sender thread
         redacts the copies, builds the envelope and serialises it (`envelope`)."""
-        if not self._on:
+        if not self.enabled:
             return
         try:
             fields = fields or {}

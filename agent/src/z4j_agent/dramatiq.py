@@ -97,6 +97,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        if not self._agent_for(broker).enabled:
+            return
         # A worker may start it before after_enqueue runs: enqueued is now. (These maps hold one
         # key per message, set and popped by single dict operations, atomic under the GIL: no lock.)
         self._enqueued_at[message.message_id] = time.time()
@@ -112,6 +114,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        if not self._agent_for(broker).enabled:
+            return
         if self._moving and message.message_id in self._moving:
             self._moving.discard(message.message_id)
             self._enqueued_at.pop(message.message_id, None)
@@ -183,6 +187,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def before_process_message(self, broker: Any, message: Any) -> None:
+        if not self._agent_for(broker).enabled:
+            return
         attempt = int(message.options.get("retries", 0) or 0)
         self._running[message.message_id] = (time.monotonic(), attempt)
         self._running_threads.started_thread(message.message_id)
@@ -203,6 +209,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None) -> None:
+        if not self._agent_for(broker).enabled:
+            return
         runtime, attempt = self._finish(message)
         self._flight.end(failed=exception is not None)
         fields = self._fields(message, attempt)

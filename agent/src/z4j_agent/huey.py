@@ -88,7 +88,7 @@ class _HueyAgent:
     # ---- producer side ---------------------------------------------------------------------
 
     def on_enqueued(self, signal: str, task: Any, *args: Any) -> None:
-        if not self.agent._on:
+        if not self.agent.enabled:
             return
         current = getattr(self.local, "task", None)
         if current is not None and current.id != task.id and self.parents.get(task.id) is None:
@@ -111,6 +111,8 @@ class _HueyAgent:
     # ---- consumer side ---------------------------------------------------------------------
 
     def on_executing(self, signal: str, task: Any, *args: Any) -> None:
+        if not self.agent.enabled:
+            return
         self.local.task = task
         if self.thread_workers:
             self.running.started_thread(task.id)
@@ -121,6 +123,8 @@ class _HueyAgent:
         self.hot_event("started", task, {"name": self.name(task)}, worker=self.worker)
 
     def post_execute(self, task: Any, value: Any, exc: BaseException | None) -> None:
+        if not self.agent.enabled:
+            return
         self.running.finished(task.id)
         if isinstance(exc, _Cancel):
             return  # reported by the canceled signal

@@ -44,6 +44,7 @@ def _links(job: Any) -> dict[str, Any]:
     return clean({"rootId": meta.get("z4j_root_id"), "parentId": meta.get("z4j_parent_id") or (deps[0] if deps else None), "dependsOn": deps or None})
 
 
+@guarded
 def _link_new_job(job: Any, queue: Any) -> None:
     """Before RQ saves a new job: where it sits in its workflow (its first dependency, else the
     job running in this process), remembered in its meta."""
@@ -86,7 +87,7 @@ def _payload(job: Any, queue_name: str, args: Any, kwargs: Any) -> dict[str, Any
 
 @guarded
 def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) -> None:
-    if not agent._on or getattr(job, "started_at", None) is not None:
+    if not agent.enabled or getattr(job, "started_at", None) is not None:
         return  # off, or a retry being rescheduled, not a new job: its worker reports `retried`
     args, kwargs = job.args or (), job.kwargs or {}  # copied by task_event, once for fields and payload
     fields = {"name": job.func_name, "queue": queue_name, "args": args, "kwargs": kwargs, "retries": attempt_of(job), "eta": iso(eta), **_links(job)}
@@ -127,8 +128,10 @@ def _wrap_queue_methods(target: Any, agent: Agent) -> None:
         return (args[0] if is_class else target), (rest[0] if rest else kwargs.get("job"))
 
     def wrapped_enqueue_job(*args: Any, **kwargs: Any) -> Any:
+        if not agent.enabled:
+            return enqueue_job(*args, **kwargs)
         queue, job = call(args, kwargs)
-        guarded(_link_new_job)(job, queue)
+        _link_new_job(job, queue)
         out = enqueue_job(*args, **kwargs)
         record_enqueued(agent, out if out is not None else job, queue.name)
         return out
@@ -137,7 +140,7 @@ def _wrap_queue_methods(target: Any, agent: Agent) -> None:
         queue, job = call(args, kwargs)
         rest = args[2:] if is_class else args[1:]
         when = rest[0] if rest else kwargs.get("datetime")
-        guarded(_link_new_job)(job, queue)
+        _link_new_job(job, queue)
         out = schedule_job(*args, **kwargs)
         record_enqueued(agent, job, queue.name, when)
         return out
@@ -209,6 +212,8 @@ class Z4jWorkerMixin:
         self._z4j.flush(self._z4j.config.exit_flush_timeout if self._z4j.config else 0)
 
     def execute_job(self, job: Any, queue: Any) -> Any:
+        if not self._z4j.enabled:
+            return super().execute_job(job, queue)
         self._z4j_flight.start()
         try:
             return super().execute_job(job, queue)
@@ -218,6 +223,8 @@ class Z4jWorkerMixin:
     # ---- a job (in the work horse) ------------------------------------------------------
 
     def perform_job(self, job: Any, queue: Any) -> bool:
+        if not self._z4j.enabled:
+            return super().perform_job(job, queue)
         self._z4j_started(job, queue)
         try:
             return super().perform_job(job, queue)
@@ -237,7 +244,8 @@ class Z4jWorkerMixin:
         return round(time.monotonic() - self._z4j_t0, 6) if self._z4j_t0 else None
 
     def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any) -> Any:
-        self._z4j_succeeded(job)
+        if self._z4j.enabled:
+            self._z4j_succeeded(job)
         return super().handle_job_success(job, queue, started_job_registry)
 
     @guarded

@@ -128,10 +128,13 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     # ---- producer ------------------------------------------------------------------------------
 
+    # The agent's parts are guarded once, here (guarded() makes a new wrapper each time it is called).
     def pre_send(self, message: Any) -> Any:
-        guarded(self._pre_send)(message)
+        if self.agent.enabled:
+            self._pre_send(message)
         return message
 
+    @guarded
     def _pre_send(self, message: Any) -> None:
         current = _current.get()
         with self._lock:
@@ -144,8 +147,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             message.labels["z4j_root_id"] = current[1]
 
     def post_send(self, message: Any) -> None:
-        guarded(self._post_send)(message)
+        if self.agent.enabled:
+            self._post_send(message)
 
+    @guarded
     def _post_send(self, message: Any) -> None:
         with self._lock:
             at = self._sent_at.pop(message.task_id, None)
@@ -170,16 +175,18 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     # ---- worker --------------------------------------------------------------------------------
 
     def pre_execute(self, message: Any) -> Any:
-        guarded(self._pre_execute)(message)
+        if self.agent.enabled:
+            self._pre_execute(message)
         return message
 
+    @guarded
     def _pre_execute(self, message: Any) -> None:
         labels = message.labels or {}
         attempt = _attempt(message)
         _current.set((message.task_id, labels.get("z4j_root_id") or message.task_id, attempt))
         with self._lock:
             self._running[(message.task_id, attempt)] = time.monotonic()
-        guarded(self._track)(message)
+        self._track(message)
         self._flight.start()
         fields, payload = self._fields(message), None
         if _attempt(message) == 0:  # the producer may have had no agent: the worker's copy (first write wins)
@@ -196,8 +203,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             self._errors[(message.task_id, current[2] if current else _attempt(message))] = exception
 
     def post_execute(self, message: Any, result: Any) -> None:
-        guarded(self._post_execute)(message, result)
+        if self.agent.enabled:
+            self._post_execute(message, result)
 
+    @guarded
     def _post_execute(self, message: Any, result: Any) -> None:
         current = _current.get()
         # The label, unless a retry middleware bumped it on this very message: the context knows.
@@ -235,6 +244,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     # ---- commands ------------------------------------------------------------------------------
 
+    @guarded
     def _track(self, message: Any) -> None:
         """Where the task runs, for terminate: the asyncio task running this callback, when the
         function is a coroutine function (awaited in it)."""
