@@ -74,7 +74,8 @@ function cpuSeconds(match) {
 // e.g. a test suite running meanwhile, are not counted).
 const cpuNow = (servicePid, dbName) => ({
   service: cpuSeconds(servicePid),
-  postgres: cpuSeconds(new RegExp(`^postgres: (${dbName}|walwriter|checkpointer|background writer|autovacuum)|^postgres: \\S+ ${dbName} `)),
+  postgres: cpuSeconds(new RegExp(`^postgres: \\S+ ${dbName} `)),
+  postgresBackground: cpuSeconds(/^postgres: (walwriter|checkpointer|background writer|autovacuum)/),
   redis: cpuSeconds(/^redis-server/),
 });
 
