@@ -46,24 +46,37 @@ export class AgentIngest {
 
   private async storeNew(batch: AgentBatch, transport: string): Promise<number> {
     const projectId = await this.projectId(batch.project);
-    const { events, outcomes, announcements } = splitAgentReports(await this.takePayloads(batch, projectId));
+    const { events: taken, payloads } = this.takePayloads(batch, projectId);
+    // Payloads before their events: a task shown enqueued can always be retried.
+    if (payloads.length) {
+      await this.db.query(
+        `INSERT INTO task_payloads (project_id, engine, task_id, sealed)
+         SELECT $1, u.e, u.t, u.s FROM unnest($2::text[], $3::text[], $4::bytea[]) AS u(e, t, s)
+         ON CONFLICT DO NOTHING`,
+        [projectId, payloads.map((r) => r[0]), payloads.map((r) => r[1]), payloads.map((r) => r[2])],
+        { name: 'z4j_agent_payloads' },
+      );
+    }
+    const { events, outcomes, announcements } = splitAgentReports(taken);
     await Promise.all(events.map((ev) => new Promise<void>((done) => void this.pipeline.offer(`agent-${transport}`, ev, done))));
     // After the events: a command's outcome and the worker it names are then already stored.
     if (outcomes.length || announcements.length) await recordAgentReports(this.db, projectId, batch.agent, outcomes, announcements);
-    await this.db.query('INSERT INTO agent_batches (agent_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING', [batch.agent, batch.nonce]);
+    // The nonce and the agent's report in one statement (one commit per batch, not two).
     await this.db.query(
-      `INSERT INTO agent_status AS s (agent_id, project_id, transport, last_seen_at, last_seq, dropped, batches)
-       VALUES ($1, $2, $3, now(), $4, $5, 1)
+      `WITH nonce AS (INSERT INTO agent_batches (agent_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING)
+       INSERT INTO agent_status AS s (agent_id, project_id, transport, last_seen_at, last_seq, dropped, batches)
+       VALUES ($1, $3, $4, now(), $5, $6, 1)
        ON CONFLICT (agent_id) DO UPDATE SET transport = excluded.transport, last_seen_at = now(), last_seq = excluded.last_seq,
          dropped = excluded.dropped, batches = s.batches + 1, project_id = excluded.project_id`,
-      [batch.agent, projectId, transport, Number.isSafeInteger(batch.seq) ? batch.seq : null, Number.isSafeInteger(batch.dropped) ? batch.dropped : 0],
+      [batch.agent, batch.nonce, projectId, transport, Number.isSafeInteger(batch.seq) ? batch.seq : null, Number.isSafeInteger(batch.dropped) ? batch.dropped : 0],
+      { name: 'z4j_agent_batch_done' },
     );
     return events.length;
   }
 
-  /** Removes `payload` from every event; seals and stores the well-formed ones. */
-  private async takePayloads(batch: AgentBatch, projectId: number): Promise<Record<string, unknown>[]> {
-    const rows: [string, string, Buffer][] = [];
+  /** Takes `payload` out of every event and seals the well-formed ones. */
+  private takePayloads(batch: AgentBatch, projectId: number): { events: Record<string, unknown>[]; payloads: [string, string, Buffer][] } {
+    const payloads: [string, string, Buffer][] = [];
     const events = batch.events.map((ev) => {
       if (!('payload' in ev)) return ev;
       // Taken out in place (the event is this batch's own parse): a copy without the key costs
@@ -73,19 +86,11 @@ export class AgentIngest {
       const text = JSON.stringify(payload ?? null);
       const wellFormed = typeof engine === 'string' && typeof taskId === 'string' && taskId.length <= 255 && typeof payload === 'object' && payload !== null
         && typeof (payload as { name?: unknown }).name === 'string' && text.length <= MAX_PAYLOAD_CHARS;
-      if (wellFormed) rows.push([engine, taskId, this.sealer.seal(text, payloadAad(projectId, engine, taskId))]);
+      if (wellFormed) payloads.push([engine, taskId, this.sealer.seal(text, payloadAad(projectId, engine, taskId))]);
       else this.metrics.agentPayloadsDropped.inc();
       return ev;
     });
-    if (rows.length) {
-      await this.db.query(
-        `INSERT INTO task_payloads (project_id, engine, task_id, sealed)
-         SELECT $1, u.e, u.t, u.s FROM unnest($2::text[], $3::text[], $4::bytea[]) AS u(e, t, s)
-         ON CONFLICT DO NOTHING`,
-        [projectId, rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])],
-      );
-    }
-    return events;
+    return { events, payloads };
   }
 
   private async projectId(slug: string): Promise<number> {
