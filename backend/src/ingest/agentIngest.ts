@@ -5,11 +5,28 @@
 // and the agent's own report (drop counter, last seen). Sources acknowledge after this resolves.
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
+import { GroupCommit } from '../db/groupCommit.js';
 import type { Metrics } from '../metrics.js';
 import { recordAgentReports, splitAgentReports } from '../actions/agentCommands.js';
 import { payloadAad } from '../actions/payloads.js';
 import type { AgentBatch } from './agentBatch.js';
 import type { IngestPipeline } from './pipeline.js';
+
+interface SealedPayload {
+  projectId: number;
+  engine: string;
+  taskId: string;
+  sealed: Buffer;
+}
+
+interface StoredBatch {
+  agent: string;
+  nonce: string;
+  projectId: number;
+  transport: string;
+  seq: number | null;
+  dropped: number;
+}
 
 /** Largest retry payload kept (JSON characters); a bigger one is dropped and counted. */
 const MAX_PAYLOAD_CHARS = 256 * 1024;
@@ -36,7 +53,7 @@ export class AgentIngest {
     if (this.storing.has(key)) return { outcome: 'duplicate', events: 0 };
     this.storing.add(key);
     try {
-      const seen = await this.db.query('SELECT 1 FROM agent_batches WHERE agent_id = $1 AND nonce = $2', [batch.agent, batch.nonce]);
+      const seen = await this.db.query('SELECT 1 FROM agent_batches WHERE agent_id = $1 AND nonce = $2', [batch.agent, batch.nonce], { name: 'z4j_agent_batch_seen' });
       if (seen.rows.length) return { outcome: 'duplicate', events: 0 };
       return { outcome: 'ingested', events: await this.storeNew(batch, transport) };
     } finally {
@@ -48,35 +65,56 @@ export class AgentIngest {
     const projectId = await this.projectId(batch.project);
     const { events: taken, payloads } = this.takePayloads(batch, projectId);
     // Payloads before their events: a task shown enqueued can always be retried.
-    if (payloads.length) {
-      await this.db.query(
-        `INSERT INTO task_payloads (project_id, engine, task_id, sealed)
-         SELECT $1, u.e, u.t, u.s FROM unnest($2::text[], $3::text[], $4::bytea[]) AS u(e, t, s)
-         ON CONFLICT DO NOTHING`,
-        [projectId, payloads.map((r) => r[0]), payloads.map((r) => r[1]), payloads.map((r) => r[2])],
-        { name: 'z4j_agent_payloads' },
-      );
-    }
+    if (payloads.length) await this.payloadWrites.add(payloads);
     const { events, outcomes, announcements } = splitAgentReports(taken);
     await Promise.all(events.map((ev) => new Promise<void>((done) => void this.pipeline.offer(`agent-${transport}`, ev, done))));
     // After the events: a command's outcome and the worker it names are then already stored.
     if (outcomes.length || announcements.length) await recordAgentReports(this.db, projectId, batch.agent, outcomes, announcements);
-    // The nonce and the agent's report in one statement (one commit per batch, not two).
-    await this.db.query(
-      `WITH nonce AS (INSERT INTO agent_batches (agent_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING)
-       INSERT INTO agent_status AS s (agent_id, project_id, transport, last_seen_at, last_seq, dropped, batches)
-       VALUES ($1, $3, $4, now(), $5, $6, 1)
-       ON CONFLICT (agent_id) DO UPDATE SET transport = excluded.transport, last_seen_at = now(), last_seq = excluded.last_seq,
-         dropped = excluded.dropped, batches = s.batches + 1, project_id = excluded.project_id`,
-      [batch.agent, batch.nonce, projectId, transport, Number.isSafeInteger(batch.seq) ? batch.seq : null, Number.isSafeInteger(batch.dropped) ? batch.dropped : 0],
-      { name: 'z4j_agent_batch_done' },
-    );
+    await this.batchWrites.add({ agent: batch.agent, nonce: batch.nonce, projectId, transport, seq: Number.isSafeInteger(batch.seq) ? batch.seq! : null, dropped: Number.isSafeInteger(batch.dropped) ? batch.dropped! : 0 });
     return events.length;
   }
 
+  // Concurrent batches (a source stores several at once) share their commits: GroupCommit.
+  private readonly payloadWrites = new GroupCommit<SealedPayload[]>(async (groups) => {
+    const rows = groups.flat();
+    await this.db.query(
+      `INSERT INTO task_payloads (project_id, engine, task_id, sealed)
+       SELECT u.p, u.e, u.t, u.s FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, t, s)
+       ON CONFLICT DO NOTHING`,
+      [rows.map((r) => r.projectId), rows.map((r) => r.engine), rows.map((r) => r.taskId), rows.map((r) => r.sealed)],
+      { name: 'z4j_agent_payloads' },
+    );
+  });
+
+  /** Nonces of stored batches, and each agent's report: its newest batch's, with the count added up. */
+  private readonly batchWrites = new GroupCommit<StoredBatch>(async (stored) => {
+    const latest = new Map<string, StoredBatch & { count: number }>();
+    for (const b of stored) {
+      const prev = latest.get(b.agent);
+      const newer = !prev || (b.seq ?? -Infinity) >= (prev.seq ?? -Infinity);
+      latest.set(b.agent, { ...(newer ? b : prev!), count: (prev?.count ?? 0) + 1 });
+    }
+    const agents = [...latest.values()].sort((a, b) => (a.agent < b.agent ? -1 : 1)); // fixed lock order
+    await this.db.query(
+      `WITH nonces AS (
+         INSERT INTO agent_batches (agent_id, nonce) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING)
+       INSERT INTO agent_status AS s (agent_id, project_id, transport, last_seen_at, last_seq, dropped, batches)
+       SELECT u.a, u.p, u.t, now(), u.seq, u.dropped, u.n
+         FROM unnest($3::text[], $4::int[], $5::text[], $6::bigint[], $7::bigint[], $8::int[]) AS u(a, p, t, seq, dropped, n)
+       ON CONFLICT (agent_id) DO UPDATE SET transport = excluded.transport, last_seen_at = now(), last_seq = excluded.last_seq,
+         dropped = excluded.dropped, batches = s.batches + excluded.batches, project_id = excluded.project_id`,
+      [
+        stored.map((b) => b.agent), stored.map((b) => b.nonce),
+        agents.map((a) => a.agent), agents.map((a) => a.projectId), agents.map((a) => a.transport),
+        agents.map((a) => a.seq), agents.map((a) => a.dropped), agents.map((a) => a.count),
+      ],
+      { name: 'z4j_agent_batches_done' },
+    );
+  });
+
   /** Takes `payload` out of every event and seals the well-formed ones. */
-  private takePayloads(batch: AgentBatch, projectId: number): { events: Record<string, unknown>[]; payloads: [string, string, Buffer][] } {
-    const payloads: [string, string, Buffer][] = [];
+  private takePayloads(batch: AgentBatch, projectId: number): { events: Record<string, unknown>[]; payloads: SealedPayload[] } {
+    const payloads: SealedPayload[] = [];
     const events = batch.events.map((ev) => {
       if (!('payload' in ev)) return ev;
       // Taken out in place (the event is this batch's own parse): a copy without the key costs
@@ -86,7 +124,7 @@ export class AgentIngest {
       const text = JSON.stringify(payload ?? null);
       const wellFormed = typeof engine === 'string' && typeof taskId === 'string' && taskId.length <= 255 && typeof payload === 'object' && payload !== null
         && typeof (payload as { name?: unknown }).name === 'string' && text.length <= MAX_PAYLOAD_CHARS;
-      if (wellFormed) payloads.push([engine, taskId, this.sealer.seal(text, payloadAad(projectId, engine, taskId))]);
+      if (wellFormed) payloads.push({ projectId, engine, taskId, sealed: this.sealer.seal(text, payloadAad(projectId, engine, taskId)) });
       else this.metrics.agentPayloadsDropped.inc();
       return ev;
     });
