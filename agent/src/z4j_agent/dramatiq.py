@@ -29,7 +29,7 @@ ENGINE = "dramatiq"
 MIN_VERSION = (1, 15)
 
 # Options that describe one delivery, not the call: left out of the retry payload.
-_DELIVERY_OPTIONS = ("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id",
+_DELIVERY_OPTIONS = ("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_payload",
                      "group_completion_uuid", "group_completion_callbacks")
 
 try:
@@ -102,6 +102,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         # A worker may start it before after_enqueue runs: enqueued is now. (These maps hold one
         # key per message, set and popped by single dict operations, atomic under the GIL: no lock.)
         self._enqueued_at[message.message_id] = time.time()
+        if not message.options.get("retries"):
+            message.options["z4j_payload"] = 1  # this producer records the payload: the worker need not copy it again
         target = message.options.get("pipe_target")
         if isinstance(target, dict) and "z4j_parent_id" not in (target.get("options") or {}):
             root = message.options.get("z4j_root_id") or message.message_id
@@ -196,7 +198,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._flight.start()
         fields = self._fields(message, attempt)
         payload = None
-        if attempt == 0:  # the producer may have had no agent: the worker's copy (first write wins)
+        if attempt == 0 and not message.options.get("z4j_payload"):  # a producer without the agent: the worker's copy
             fields["args"], fields["kwargs"] = message.args, message.kwargs
             payload = self._payload(message)
         self._agent_for(broker).task_event(ENGINE, "started", message.message_id, fields=fields, payload=payload, worker=self._worker)

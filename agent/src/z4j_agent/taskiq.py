@@ -30,7 +30,7 @@ ENGINE = "taskiq"
 MIN_VERSION = (0, 11)
 
 # Labels that describe one delivery or the agent's own links: not part of a retry's call.
-_AGENT_LABELS = ("z4j_parent_id", "z4j_root_id", "_retries")
+_AGENT_LABELS = ("z4j_parent_id", "z4j_root_id", "z4j_payload", "_retries")
 
 # (task id, root id, attempt) of the run in progress in this context
 _current: contextvars.ContextVar[tuple[str, str, int] | None] = contextvars.ContextVar("z4j_taskiq_task", default=None)
@@ -87,6 +87,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._worker = worker_name(ENGINE)
         self._stop_heartbeat = None
         self._running_tasks = RunningTasks()
+        self._is_async: dict[str, bool] = {}  # task name → an async function (a terminate can cancel it)
         self._stop_commands = None
 
     @property
@@ -142,6 +143,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             if current is not None and current[0] == message.task_id:
                 self._retrying.add((current[0], current[2]))  # a retry middleware re-sending the running task
                 return
+        if _attempt(message) == 0:
+            message.labels["z4j_payload"] = "1"  # this producer records the payload: the worker need not copy it again
         if current is not None and "z4j_parent_id" not in message.labels:
             message.labels["z4j_parent_id"] = current[0]
             message.labels["z4j_root_id"] = current[1]
@@ -189,7 +192,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._track(message)
         self._flight.start()
         fields, payload = self._fields(message), None
-        if _attempt(message) == 0:  # the producer may have had no agent: the worker's copy (first write wins)
+        if _attempt(message) == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
             fields["args"], fields["kwargs"] = message.args, message.kwargs
             payload = self._payload(message)
         self.agent.task_event(ENGINE, "started", message.task_id, fields=fields, payload=payload, worker=self._worker)
@@ -248,8 +251,11 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     def _track(self, message: Any) -> None:
         """Where the task runs, for terminate: the asyncio task running this callback, when the
         function is a coroutine function (awaited in it)."""
-        task = self.broker.find_task(message.task_name)
-        if inspect.iscoroutinefunction(getattr(task, "original_func", None)):
+        is_async = self._is_async.get(message.task_name)
+        if is_async is None:  # asked once per task name
+            task = self.broker.find_task(message.task_name)
+            is_async = self._is_async[message.task_name] = inspect.iscoroutinefunction(getattr(task, "original_func", None))
+        if is_async:
             self._running_tasks.started_asyncio(message.task_id, asyncio.current_task(), asyncio.get_running_loop())
         else:
             self._running_tasks.started_unstoppable(message.task_id, "a sync taskiq task runs in taskiq's thread pool, where z4j cannot stop it (async tasks only)")

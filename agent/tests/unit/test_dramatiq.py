@@ -81,7 +81,21 @@ def test_retry_then_success(broker, captured):
     evs = [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(m.message_id)]
     assert ("retried", 0) in evs and ("started", 1) in evs and evs[-1] == ("succeeded", 1)
     assert [k for k, _ in evs].count("enqueued") == 2
-    assert sum(1 for e in captured.tasks(m.message_id) if "payload" in e) == 2  # enqueued and started of attempt 0
+    assert sum(1 for e in captured.tasks(m.message_id) if "payload" in e) == 1  # the producer's (its agent marked the message)
+
+
+def test_the_worker_copies_the_payload_when_the_producer_has_no_agent(broker, captured):
+    from z4j_agent import core
+
+    agent = core.get_agent()
+    agent.enabled = False  # the producer: no agent
+    try:
+        m = broker.actors_["add"].send(2, 3)
+    finally:
+        agent.enabled = True
+    run(broker)
+    assert captured.kinds(m.message_id)[0] == "started"
+    assert captured.of(m.message_id, "started")["payload"]["args"] == [2, 3]
 
 
 def test_pipeline_steps_know_parent_and_root(broker, captured):

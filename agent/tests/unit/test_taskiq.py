@@ -62,9 +62,26 @@ def test_success_failure(captured):
     enq = captured.of(ok, "enqueued")
     assert enq["payload"] == {"name": "add", "args": [2, 3], "kwargs": {"password": SECRET}, "queue": None, "options": {"labels": {}}}
     assert enq["fields"]["kwargs"] == {"password": "[redacted]"}
+    assert "payload" not in captured.of(ok, "started")  # the producer's agent has it (the message says so)
     assert captured.of(ok, "succeeded")["fields"]["result"] == 5
     f = captured.of(bad, "failed")["fields"]
     assert f["exception"] == "ValueError: boom" and "Traceback" in f["traceback"]
+
+
+def test_the_worker_copies_the_payload_when_the_producer_has_no_agent(captured):
+    from z4j_agent import core
+
+    async def go(t):
+        agent = core.get_agent()
+        agent.enabled = False  # the producer: no agent
+        try:
+            return (await t["add"].kiq(2, 3)).task_id
+        finally:
+            agent.enabled = True
+
+    tid = run(go)
+    assert captured.kinds(tid)[0] == "started"
+    assert captured.of(tid, "started")["payload"]["args"] == [2, 3]
 
 
 def test_retry_by_the_retry_middleware(captured):
