@@ -391,20 +391,21 @@ def run_one(engine: str, mode: str, n: int) -> dict:
     _paired = mode == "pair"
     if on:
         enable_agent()
-    if mode == "hooks":
-        time_hooks(engine)
     else:
         for k in [k for k in os.environ if k.startswith("Z4J_")]:
             del os.environ[k]
+    if mode == "hooks":
+        time_hooks(engine)
     batches = [b for b in globals()[f"run_{engine}"](plan(engine, mode, n), on) if b[0] != "warm"]
     out: dict = {}
     if on:  # everything recorded must have left: the run pays for delivery too
         import z4j_agent
 
         agent = z4j_agent.get_agent()
-        agent.enabled = True
-        out["delivered"] = agent.flush(60)
+        agent.enabled = True  # a pair run may end on an "off" batch
+        agent.flush(60)
         out["agent"] = agent.stats()
+        out["delivered"] = out["agent"]["queued"] == 0 and out["agent"]["sent"] > 0  # it did record, and delivered it all
     wall, cpu = time.perf_counter() - _phase["wall"], time.process_time() - _phase["cpu"]
     if mode == "pair":
         pooled = {label: [x for lb, samples in batches if lb == label for x in samples] for label in ("off", "on")}
