@@ -158,9 +158,9 @@ export class IngestPipeline {
     return this.lanes[(h >>> 0) % this.lanes.length]!;
   }
 
+  // The depth gauge is set when a writer takes a batch (every flush interval at most), not per event.
   private push(item: Item): void {
     this.laneOf(item.envelope).push(item);
-    this.metrics.queueDepth.set(this.size);
   }
 
   private async loop(lane: Lane<Item>, flushesRejects: boolean): Promise<void> {
@@ -174,8 +174,8 @@ export class IngestPipeline {
       if (lane.size > 0) {
         lane.writing = true;
         try {
+          this.metrics.queueDepth.set(this.size); // what waited for a writer, this batch included
           const batch = lane.take();
-          this.metrics.queueDepth.set(this.size);
           for (const w of this.spaceWaiters.splice(0)) w();
           await this.writeBatch(batch);
         } finally {
