@@ -9,10 +9,13 @@ message (`pipe_target.options.z4j_parent_id / z4j_root_id`) when the pipeline is
 step knows its links in whichever process runs it. Groups with completion callbacks share
 `group_completion_uuid` → groupId.
 
-Commands (docs/agent-protocol.md, Redis broker): a worker process's agent terminates a message
-running in one of its threads by raising `Terminated` (a Dramatiq Interrupt) in that thread, as
-Dramatiq's own TimeLimit does; the message is not retried (it is dead-lettered) and reported
-revoked."""
+Commands (docs/agent-protocol.md, Redis or RabbitMQ broker): a worker process's agent terminates
+a message running in one of its threads by raising `Terminated` (a Dramatiq Interrupt) in that
+thread, as Dramatiq's own TimeLimit does; the message is not retried (it is dead-lettered) and
+reported revoked. A `cancel` (RabbitMQ, where the service cannot take one message out of its
+queue) is remembered, and the message skipped when it comes: SkipMessage from
+before_process_message, Dramatiq's own way for a middleware to drop a message (acked, never run,
+reported revoked)."""
 
 from __future__ import annotations
 
@@ -36,10 +39,12 @@ try:
     import dramatiq
     from dramatiq.middleware import Interrupt as _Interrupt
     from dramatiq.middleware import Middleware as _Base
+    from dramatiq.middleware import SkipMessage as _SkipMessage
 except ImportError:  # the module imports without Dramatiq; using the middleware needs it
     dramatiq = None
     _Base = object
     _Interrupt = BaseException
+    _SkipMessage = Exception
 
 
 class Terminated(_Interrupt):  # type: ignore[misc,valid-type]
@@ -85,6 +90,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._stop_heartbeat = None
         self._running_threads = RunningTasks()
         self._actor_of: dict[str, str] = {}  # message id → actor, while it runs
+        self._skipping: set[str] = set()  # messages cancelled from z4j, between the skip and after_skip_message
         self._broker = None
         self._stop_commands = None
 
@@ -158,7 +164,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         queues = sorted(_queue(q) for q in (getattr(worker, "queues", None) or broker.get_declared_queues()))
         self._broker = broker
         url = _broker_url(broker)
-        commands = CommandListener(agent, ENGINE, self._worker, url, {"terminate": self._terminate}, queues=queues)
+        commands = CommandListener(agent, ENGINE, self._worker, url, {"terminate": self._terminate, "cancel": self._running_threads.cancel}, queues=queues)
         announce = commands.announcement()
         agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"dramatiq {dramatiq.__version__}", "queues": queues, "concurrency": self._concurrency, "commands": announce})
         self._stop_heartbeat = agent.start_heartbeat(ENGINE, self._worker, lambda: {**self._flight.stats(self._concurrency), "commands": announce})
@@ -187,13 +193,24 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         agent.worker_event(ENGINE, "worker-offline", self._worker, fields=self._flight.stats(self._concurrency))
         agent.flush(agent.config.exit_flush_timeout if agent.config else 0)
 
-    @guarded
     def before_process_message(self, broker: Any, message: Any) -> None:
-        if not self._agent_for(broker).enabled:
-            return
+        # Not guarded as a whole: a message cancelled from z4j leaves through Dramatiq's own
+        # SkipMessage, the one exception the agent raises into the host.
+        if self._start(broker, message) is False:
+            self._skipping.add(message.message_id)
+            raise _SkipMessage("cancelled from z4j")
+
+    @guarded
+    def _start(self, broker: Any, message: Any) -> bool | None:
+        """Records and reports the message's start in this thread; False, with nothing recorded,
+        when it was cancelled from z4j (skip it); None when the agent is off."""
+        agent = self._agent_for(broker)
+        if not agent.enabled:
+            return None
+        if not self._running_threads.start_thread_unless_cancelled(message.message_id):
+            return False
         attempt = int(message.options.get("retries", 0) or 0)
         self._running[message.message_id] = (time.monotonic(), attempt)
-        self._running_threads.started_thread(message.message_id)
         self._actor_of[message.message_id] = message.actor_name
         self._flight.start()
         fields = self._fields(message, attempt)
@@ -201,7 +218,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if attempt == 0 and not message.options.get("z4j_payload"):  # a producer without the agent: the worker's copy
             fields["args"], fields["kwargs"] = message.args, message.kwargs
             payload = self._payload(message)
-        self._agent_for(broker).task_event(ENGINE, "started", message.message_id, fields=fields, payload=payload, worker=self._worker)
+        agent.task_event(ENGINE, "started", message.message_id, fields=fields, payload=payload, worker=self._worker)
+        return True
 
     def _finish(self, message: Any) -> tuple[float | None, int]:
         self._running_threads.finished(message.message_id)
@@ -231,9 +249,13 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     def after_skip_message(self, broker: Any, message: Any) -> None:
         runtime, attempt = self._finish(message)
         self._flight.end()
-        # AgeLimit skips a message past its max_age; other skips are cancellations.
-        kind = "expired" if message.options.get("max_age") or message.failed else "revoked"
-        self._agent_for(broker).task_event(ENGINE, kind, message.message_id, fields=self._fields(message, attempt), worker=self._worker)
+        fields = self._fields(message, attempt)
+        if self._skipping and message.message_id in self._skipping:
+            self._skipping.discard(message.message_id)
+            kind, fields["reason"] = "revoked", "cancelled from z4j"
+        else:  # AgeLimit skips a message past its max_age; other skips are cancellations.
+            kind = "expired" if message.options.get("max_age") or message.failed else "revoked"
+        self._agent_for(broker).task_event(ENGINE, kind, message.message_id, fields=fields, worker=self._worker)
 
     @guarded
     def after_ack(self, broker: Any, message: Any) -> None:

@@ -8,9 +8,12 @@ agent sees that send and reports the run as retried, not failed. A task's labels
 events (`labels`); tasks sent from inside a running task get the labels `z4j_parent_id` and
 `z4j_root_id`, so their links survive the trip to whichever worker runs them.
 
-Commands (docs/agent-protocol.md, Redis brokers): a worker process's agent terminates a running
-task by cancelling the asyncio task that runs it (async task functions only: a sync function
-runs in taskiq's thread pool, where nothing can stop it); it is reported revoked."""
+Commands (docs/agent-protocol.md, Redis or RabbitMQ brokers): a worker process's agent terminates
+a running task by cancelling the asyncio task that runs it (async task functions only: a sync
+function runs in taskiq's thread pool, where nothing can stop it); it is reported revoked.
+A `cancel` (RabbitMQ, where the service cannot take one message out of its queue) is remembered,
+and the message skipped as it comes out of the broker (see _gate_listen): acked, never run,
+reported revoked."""
 
 from __future__ import annotations
 
@@ -106,7 +109,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             return
         self._worker = worker_name(ENGINE)
         url = broker_url(self.broker)
-        commands = CommandListener(self.agent, ENGINE, self._worker, url, {"terminate": self._terminate})
+        self._gate_listen()
+        commands = CommandListener(self.agent, ENGINE, self._worker, url, {"terminate": self._terminate, "cancel": self._running_tasks.cancel})
         announce = commands.announcement()
         self.agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"taskiq {_version()}", "commands": announce})
         self._stop_heartbeat = self.agent.start_heartbeat(ENGINE, self._worker, lambda: {**self._flight.stats(None), "commands": announce})
@@ -262,6 +266,56 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     def _terminate(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._running_tasks.stop(str(args["taskId"]), asyncio.CancelledError)
+
+    def _gate_listen(self) -> None:
+        """Skips the messages cancelled from z4j where they come out of the broker, before taskiq's
+        receiver takes them, by wrapping this broker's listen() (the receiver calls it after
+        startup). Why not a middleware hook: taskiq (0.11-0.13) has no way for a middleware to
+        skip a message. An exception from pre_execute escapes the receiver's callback and leaves
+        the message unacked; the message pre_execute returns cannot change the function that
+        runs (it was looked up before); a zero `timeout` label still starts the coroutine. Every
+        broker's listen() is the one place all its messages pass, and a message acked and never
+        yielded is gone. Costs one len() per message while nothing is cancelled."""
+        broker = self.broker
+        listen = broker.listen
+        if getattr(listen, "z4j_gated", False):  # a second startup
+            return
+        cancelled = self._running_tasks.cancelled
+        skip = self._skip
+
+        async def gated_listen() -> Any:
+            deliveries = listen()
+            try:
+                async for delivery in deliveries:
+                    if cancelled and await skip(delivery):
+                        continue
+                    yield delivery
+            finally:
+                close = getattr(deliveries, "aclose", None)
+                if close is not None:
+                    await close()
+
+        gated_listen.z4j_gated = True  # type: ignore[attr-defined]
+        broker.listen = gated_listen
+
+    async def _skip(self, delivery: Any) -> bool:
+        """True when the delivery is a task cancelled from z4j: acked (bytes need no ack) and reported revoked."""
+        try:
+            message = self.broker.formatter.loads(message=getattr(delivery, "data", delivery))
+            if message.task_id not in self._running_tasks.cancelled:
+                return False
+        except Exception:  # not ours to judge: the receiver handles it as it would have
+            return False
+        try:
+            ack = getattr(delivery, "ack", None)
+            if ack is not None:
+                done = ack()
+                if inspect.isawaitable(done):
+                    await done
+        except Exception:  # unacked, it comes back after a reconnect and is skipped again
+            pass
+        guarded(self.agent.task_event)(ENGINE, "revoked", message.task_id, fields={**self._fields(message), "reason": "cancelled from z4j"}, worker=self._worker)
+        return True
 
 
 def _attempt(message: Any) -> int:

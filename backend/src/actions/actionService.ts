@@ -95,7 +95,8 @@ export class ActionService {
       });
       return { state: d.awaitsAgent ? 'dispatched' : 'succeeded', detail: { ...d.detail, newTaskId } };
     }
-    const d = action === 'cancel' ? await driver.cancel!(task) : await driver.terminate!(task, this.agentChannel(driver, who, command));
+    const agent = this.agentChannel(driver, who, command);
+    const d = action === 'cancel' ? await driver.cancel!(task, agent) : await driver.terminate!(task, agent);
     if (d.confirmed) {
       // The engine will not tell anyone (the message simply left its queue): the timeline hears it from us.
       await this.recordEvent({

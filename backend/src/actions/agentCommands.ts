@@ -55,53 +55,101 @@ export class AgentCommands {
 
   /** The channel one command's driver call uses; the command expires (is never run) after `expiresAt`. */
   channel(driver: EngineDriver, project: { id: number; slug: string }, command: Command, expiresAt: number): AgentChannel {
-    return { send: (action, args, to) => this.send(driver, project, command, expiresAt, action, args, to) };
+    const issue = (action: string, args: Record<string, unknown>) => ({ driver, project, command, expiresAt, action, args });
+    return {
+      send: (action, args, to) => this.send(issue(action, args), to),
+      sendToAll: (action, args, queue) => this.sendToAll(issue(action, args), queue),
+    };
   }
 
-  private async send(driver: EngineDriver, project: { id: number; slug: string }, command: Command, expiresAt: number, action: string, args: Record<string, unknown>, to: AgentTarget): Promise<{ worker: string }> {
-    if (!driver.deliverAgentCommand) throw new NoAgentRoute(`z4j cannot reach ${driver.engine} agents`);
-    const route = await this.route(project.id, driver.engine, action, to);
-    const creds = await this.keys.lookup(route.agentId);
-    if (!creds || creds.project !== project.slug) throw new NoAgentRoute(`the z4j agent of worker ${route.worker} is unknown or revoked`);
-    const wire: WireCommand = {
-      v: 1, id: randomUUID(), command: command.id, project: project.slug, agent: route.agentId, worker: route.worker, engine: driver.engine,
-      action, args, issuedAt: Date.now(), expiresAt,
-    };
-    const text = JSON.stringify(wire);
+  private async send(c: Issue, to: AgentTarget): Promise<{ worker: string }> {
+    const worker = 'worker' in to ? to.worker : null;
+    const [route] = await this.routes(c, worker, 'queue' in to ? to.queue : null, 1);
+    if (!route) {
+      throw new NoAgentRoute(worker
+        ? `worker ${worker} is offline, or has no z4j agent taking commands (its agent takes commands on a Redis or RabbitMQ broker)`
+        : `no live ${c.driver.engine} worker with a z4j agent taking commands serves ${'queue' in to && to.queue ? `queue ${to.queue}` : 'this task'}`);
+    }
+    if (!route.actions.includes(c.action)) throw new NoAgentRoute(`the z4j agent in ${route.worker} cannot ${c.action} ${c.driver.engine} tasks`);
+    const signed = await this.sign(c, route);
     // Recorded before delivery: the agent's report may come back before delivery returns.
-    await this.db.query(
-      `UPDATE commands SET state = 'dispatched', outcome = coalesce(outcome, '{}'::jsonb) || $2::jsonb, updated_at = now()
-        WHERE id = $1 AND state IN ('pending', 'dispatched')`,
-      [command.id, JSON.stringify({ via: 'agent', ref: wire.id, agent: route.agentId, worker: route.worker })],
-    );
-    const ttlS = Math.max(5, Math.ceil((expiresAt - Date.now()) / 1000) + 5);
-    await driver.deliverAgentCommand(project.slug, route.worker, JSON.stringify({ command: text, sigs: signCommand(text, creds.secrets) }), ttlS);
+    await this.recordRoute(c.command.id, { ref: signed.ref, agent: route.agentId, worker: route.worker });
+    await this.deliver(c, signed);
     return { worker: route.worker };
   }
 
-  /** The worker named, or the most recently seen live worker serving the queue, whose agent can run `action`. */
-  private async route(projectId: number, engine: string, action: string, to: AgentTarget): Promise<{ worker: string; agentId: string }> {
-    const worker = 'worker' in to ? to.worker : null;
-    const queue = 'queue' in to ? to.queue : null;
-    const row = (await this.db.query<{ worker: string; agentId: string; actions: string[] }>(
+  /** Every live worker serving the queue whose agent can run it; their replies settle the command (settleFanOutReply). */
+  private async sendToAll(c: Issue, queue: string | null): Promise<{ workers: string[]; notReached: string[] }> {
+    const live = await this.routes(c, null, queue, 1000);
+    const able = live.filter((r) => r.actions.includes(c.action));
+    const notReached = live.filter((r) => !r.actions.includes(c.action)).map((r) => r.worker);
+    if (!able.length) {
+      throw new NoAgentRoute(live.length
+        ? `the z4j agents of the live ${c.driver.engine} workers serving ${queue ? `queue ${queue}` : 'this task'} cannot ${c.action} tasks`
+        : `no live ${c.driver.engine} worker with a z4j agent taking commands serves ${queue ? `queue ${queue}` : 'this task'}`);
+    }
+    const signed: Awaited<ReturnType<AgentCommands['sign']>>[] = [];
+    for (const r of able) {
+      try {
+        signed.push(await this.sign(c, r));
+      } catch (err) {
+        if (!(err instanceof NoAgentRoute) || (r === able.at(-1) && !signed.length)) throw err;
+        notReached.push(r.worker);
+      }
+    }
+    await this.recordRoute(c.command.id, { refs: Object.fromEntries(signed.map((s) => [s.ref, s.route.agentId])) });
+    const delivered = await Promise.allSettled(signed.map((s) => this.deliver(c, s)));
+    const lost = signed.filter((_, i) => delivered[i]!.status === 'rejected');
+    if (lost.length === signed.length) throw new NoAgentRoute(`the command could not be delivered to any worker: ${String((delivered[0] as PromiseRejectedResult).reason?.message ?? delivered[0])}`);
+    if (lost.length) {
+      // A worker whose queue is gone will never answer: it is not waited for.
+      await this.db.query(`UPDATE commands SET outcome = jsonb_set(outcome, '{refs}', (outcome->'refs') - $2::text[]) WHERE id = $1`, [c.command.id, lost.map((s) => s.ref)]);
+    }
+    return { workers: signed.filter((s) => !lost.includes(s)).map((s) => s.route.worker), notReached: [...notReached, ...lost.map((s) => s.route.worker)] };
+  }
+
+  private async sign(c: Issue, route: Route): Promise<{ ref: string; route: Route; element: string }> {
+    const creds = await this.keys.lookup(route.agentId);
+    if (!creds || creds.project !== c.project.slug) throw new NoAgentRoute(`the z4j agent of worker ${route.worker} is unknown or revoked`);
+    const wire: WireCommand = {
+      v: 1, id: randomUUID(), command: c.command.id, project: c.project.slug, agent: route.agentId, worker: route.worker, engine: c.driver.engine,
+      action: c.action, args: c.args, issuedAt: Date.now(), expiresAt: c.expiresAt,
+    };
+    const text = JSON.stringify(wire);
+    return { ref: wire.id, route, element: JSON.stringify({ command: text, sigs: signCommand(text, creds.secrets) }) };
+  }
+
+  private async recordRoute(commandId: number, route: Record<string, unknown>): Promise<void> {
+    await this.db.query(
+      `UPDATE commands SET state = 'dispatched', outcome = coalesce(outcome, '{}'::jsonb) || $2::jsonb, updated_at = now()
+        WHERE id = $1 AND state IN ('pending', 'dispatched')`,
+      [commandId, JSON.stringify({ via: 'agent', ...route })],
+    );
+  }
+
+  private async deliver(c: Issue, signed: { route: Route; element: string }): Promise<void> {
+    const ttlS = Math.max(5, Math.ceil((c.expiresAt - Date.now()) / 1000) + 5);
+    await c.driver.deliverAgentCommand!(c.project.slug, signed.route.worker, signed.element, ttlS);
+  }
+
+  /** Live workers (the one named, or those serving the queue) with an agent taking commands, the ones that can run `action` and the most recently seen first. */
+  private async routes(c: Issue, worker: string | null, queue: string | null, limit: number): Promise<Route[]> {
+    if (!c.driver.deliverAgentCommand) throw new NoAgentRoute(`z4j cannot reach ${c.driver.engine} agents`);
+    return (await this.db.query<Route>(
       `SELECT aw.worker, aw.agent_id AS "agentId", aw.actions
          FROM agent_workers aw JOIN workers w ON w.project_id = aw.project_id AND w.engine = aw.engine AND w.hostname = aw.worker
         WHERE aw.project_id = $1 AND aw.engine = $2 AND ${ALIVE_SQL}
           AND ($3::text IS NULL OR aw.worker = $3)
           AND ($4::text IS NULL OR aw.queues = '{}' OR $4 = ANY (aw.queues))
         ORDER BY ($5 = ANY (aw.actions)) DESC, w.last_seen_at DESC
-        LIMIT 1`,
-      [projectId, engine, worker, queue, action],
-    )).rows[0];
-    if (!row) {
-      throw new NoAgentRoute(worker
-        ? `worker ${worker} is offline, or has no z4j agent taking commands (its agent takes commands on a Redis or RabbitMQ broker)`
-        : `no live ${engine} worker with a z4j agent taking commands serves ${queue ? `queue ${queue}` : 'this task'}`);
-    }
-    if (!row.actions.includes(action)) throw new NoAgentRoute(`the z4j agent in ${row.worker} cannot ${action} ${engine} tasks`);
-    return row;
+        LIMIT $6`,
+      [c.project.id, c.driver.engine, worker, queue, c.action, limit],
+    )).rows;
   }
 }
+
+interface Issue { driver: EngineDriver; project: { id: number; slug: string }; command: Command; expiresAt: number; action: string; args: Record<string, unknown> }
+interface Route { worker: string; agentId: string; actions: string[] }
 
 const MAX_DETAIL_CHARS = 4096;
 
@@ -160,7 +208,42 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
         RETURNING id`,
       [projectId, ev.command, ev.commandId, agentId, state, JSON.stringify(outcome)],
     );
-    settled += res.rows.length;
+    settled += res.rows.length || await settleFanOutReply(db, projectId, agentId, ev, state, detail);
   }
   return settled;
+}
+
+/**
+ * One worker's reply to a command sent to several (a cancel): the first that took it settles
+ * it `succeeded`; one that says the task already started in it settles it `failed` (a cancel
+ * cannot stop it there); other refusals are kept, and fail the command once every worker refused.
+ */
+async function settleFanOutReply(db: Db, projectId: number, agentId: string, ev: Record<string, unknown>, state: 'succeeded' | 'failed', detail: Record<string, unknown>): Promise<number> {
+  const worker = typeof ev.worker === 'string' ? ev.worker.slice(0, 1024) : 'a worker';
+  return db.transaction(async (tx) => {
+    const row = (await tx.query<{ refs: Record<string, string>; refused: Record<string, string> | null }>(
+      `SELECT outcome->'refs' AS refs, outcome->'refused' AS refused FROM commands
+        WHERE project_id = $1 AND id = $2 AND outcome->'refs'->>$3 = $4 AND state IN ('pending', 'dispatched') FOR UPDATE`,
+      [projectId, ev.command, ev.commandId, agentId],
+    )).rows[0];
+    if (!row) return 0;
+    const message = typeof detail.message === 'string' ? detail.message : null;
+    let outcome: Record<string, unknown>;
+    let next: 'succeeded' | 'failed' | null = state;
+    if (state === 'succeeded') {
+      outcome = { ...detail, takenBy: worker, message: message ?? `${worker} took it`, reportedAt: ev.occurredAt };
+    } else if (detail.code === 'STARTED') {
+      outcome = { ...detail, code: 'STARTED', message: message ?? `the task already started in ${worker}`, reportedAt: ev.occurredAt };
+    } else {
+      const refused = { ...row.refused, [worker]: message ?? 'refused' };
+      const all = Object.keys(refused).length >= Object.keys(row.refs).length;
+      next = all ? 'failed' : null;
+      outcome = all ? { refused, message: `no worker took it: ${Object.entries(refused).map(([w, m]) => `${w}: ${m}`).join('; ')}`.slice(0, 2000), reportedAt: ev.occurredAt } : { refused };
+    }
+    await tx.query(
+      `UPDATE commands SET state = coalesce($2, state), outcome = outcome || $3::jsonb, updated_at = now() WHERE id = $1`,
+      [ev.command, next, JSON.stringify(outcome)],
+    );
+    return next ? 1 : 0;
+  });
 }

@@ -44,6 +44,12 @@ export type AgentTarget = { worker: string } | { queue: string | null };
  */
 export interface AgentChannel {
   send(action: 'retry' | 'terminate', args: Record<string, unknown>, to: AgentTarget): Promise<{ worker: string }>;
+  /**
+   * The same command to every live worker serving `queue` (null: any) whose agent can run it,
+   * each signed for its own agent. `workers`: where it went; `notReached`: live workers serving
+   * the queue whose agent cannot run it (they would act as if it had never been sent).
+   */
+  sendToAll(action: 'cancel', args: Record<string, unknown>, queue: string | null): Promise<{ workers: string[]; notReached: string[] }>;
 }
 
 export class NoPayload extends Error {
@@ -65,6 +71,22 @@ export async function terminateInWorker(engine: Engine, task: TaskRef, agent: Ag
   return { awaitsAgent: true, detail: { worker } };
 }
 
+/** What a cancel through the agents can and cannot promise (the capability note of the drivers that use it). */
+export const AGENT_CANCEL_NOTE = 'through the z4j agents of the live workers serving the queue, as Celery revokes: each remembers the id (24 h, at most 10,000 ids) and skips the message when it comes, reported revoked. A worker started after the cancel, or one without the agent, does not know it and runs the task (like a Celery revoke without --statedb); a task already started is not stopped (terminate does that)';
+
+/** How long a worker's agent remembers a cancelled task id (its memory is also bounded in size: agent/commands.py). */
+export const CANCEL_MEMORY_S = 86_400;
+
+/**
+ * Cancel where the broker cannot take one message out of its queue (AMQP): Celery's revoke
+ * model. Every live worker serving the task's queue is told the id; its agent skips the message
+ * when it comes, and reports it revoked. Succeeds when one worker took it (agentCommands.ts).
+ */
+export async function cancelInWorkers(engine: Engine, task: TaskRef, agent: AgentChannel | undefined): Promise<Dispatch> {
+  const sent = await needAgent(agent, engine).sendToAll('cancel', { taskId: task.taskId, forgetAfterS: CANCEL_MEMORY_S }, task.queue);
+  return { awaitsAgent: true, detail: sent.notReached.length ? sent : { workers: sent.workers } };
+}
+
 export class UnsupportedAction extends Error {
   constructor(readonly engine: Engine, readonly capability: Capability) {
     super(`${engine} cannot ${CAPABILITY_LABELS[capability].toLowerCase()}`);
@@ -82,7 +104,7 @@ export interface EngineDriver {
    * Throws NoPayload when it has neither.
    */
   retry?(payload: RetryPayload | null, newTaskId: string, original: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
-  cancel?(task: TaskRef): Promise<Dispatch>;
+  cancel?(task: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
   terminate?(task: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
   /** Removes every waiting message of the queue; returns how many were removed. */
   purgeQueue?(queue: string): Promise<Dispatch & { purged: number }>;

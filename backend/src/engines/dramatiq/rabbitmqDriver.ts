@@ -2,14 +2,14 @@
 // letters, reached through the queue's x-dead-letter-routing-key), messages plain JSON on the
 // default exchange. Purge and requeue act on the queues themselves, a retry publishes a new
 // message as Dramatiq's own `enqueue` does; terminate goes through the agent in the worker, its
-// command on the worker's own queue (amqpDriver.ts).
-// Not here, and why: cancel (AMQP cannot delete one message from the middle of a queue: the
-// only ways are to consume everything before it or to purge, neither of which is a cancel; an
-// agent-side "skip this id when it comes" would only reach workers running when it was sent);
-// a filtered purge (reading a waiting message means taking it, so a filter would have to
+// command on the worker's own queue (amqpDriver.ts). Cancel too: AMQP cannot delete one message
+// from the middle of a queue (only consume everything before it, or purge), so every live
+// worker's agent is told the id and skips the message when it comes (SkipMessage in the agent's
+// middleware), as Celery's revoke does; a worker that was not running then does not know it.
+// Not here, and why: a filtered purge (reading a waiting message means taking it, so a filter would have to
 // consume and republish the whole queue, reordering it under live consumers).
 import { AmqpEngineDriver } from '../amqpDriver.js';
-import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import { TERMINATE_NOTE } from './driver.js';
 import { dramatiqMessage } from './message.js';
 
@@ -18,6 +18,7 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
   readonly variant = 'RabbitMQ';
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (RabbitMQ broker)' },
+    'task.cancel': { via: 'agent', note: `RabbitMQ broker, ${AGENT_CANCEL_NOTE}` },
     'task.terminate': { via: 'agent', note: `RabbitMQ broker, ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'the queue and its delayed queue (RabbitMQ broker); dead letters stay' },
     'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ, moved back one message at a time (RabbitMQ broker)' },
@@ -38,6 +39,10 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
       await ch.waitForConfirms();
     });
     return { detail: { newTaskId, queue } };
+  }
+
+  async cancel(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    return cancelInWorkers(this.engine, task, agent);
   }
 
   async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {

@@ -6,16 +6,16 @@
 // delivery limit (redelivered that many times because its worker died running it; RabbitMQ 4
 // sets 20 by default, 3.x none), one past a message TTL or a length limit the user set. A
 // requeue moves back the letters that died in the queue asked for, and leaves the others.
-// Not here, and why: cancel (AMQP cannot delete one message from the middle of a queue; an
-// agent-side "skip this id when it comes" would only reach workers running when it was sent);
-// filtered purge (reading a waiting message means taking it).
+// Not here, and why: filtered purge (reading a waiting message means taking it).
 // Terminate goes through the agent in the worker, its command on the worker's own queue
-// (amqpDriver.ts).
+// (amqpDriver.ts). Cancel too, to every live worker (AMQP cannot delete one message from the
+// middle of a queue): each agent skips the message as it comes out of the broker, before
+// taskiq's receiver sees it; a worker that was not running then does not know it.
 // Retry publishes taskiq's own message to the task queue through the default exchange, with the
 // headers taskiq-aio-pika's kick() sets (task_id, task_name, labels): whatever exchange and
 // routing the broker was set up with, the queue a worker consumes gets it.
 import { AmqpEngineDriver, diedIn } from '../amqpDriver.js';
-import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import { DEFAULT_QUEUE, taskiqMessage, TERMINATE_NOTE } from './driver.js';
 
 export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriver {
@@ -23,6 +23,7 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
   readonly variant = 'RabbitMQ';
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-aio-pika), on the queue a worker has declared' },
+    'task.cancel': { via: 'agent', note: `taskiq-aio-pika: ${AGENT_CANCEL_NOTE}; checked as the message leaves the broker, so with --max-prefetch the messages taskiq's receiver already holds still run` },
     'task.terminate': { via: 'agent', note: `taskiq-aio-pika: ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'taskiq-aio-pika: the task queue (not the delay queue nor the dead-letter queue)' },
     'queue.requeue_dead_letters': { via: 'broker', note: "taskiq-aio-pika: the queue's letters in the broker's dead-letter queue (taskiq.dead_letter), moved back one at a time; RabbitMQ put them there (a quorum queue's delivery limit, a TTL or length limit), taskiq never rejects" },
@@ -47,6 +48,10 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
       await ch.waitForConfirms();
     });
     return { detail: { newTaskId, queue } };
+  }
+
+  async cancel(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    return cancelInWorkers(this.engine, task, agent);
   }
 
   async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
