@@ -140,7 +140,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   pipeline.start();
 
   const identity = createIdentity(config, db, sealer, log);
-  const agentIngest = new AgentIngest(db, pipeline, sealer, metrics);
+  const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
   const celery = celerySources(config, pipeline, metrics, log);
   const agentStreams = config.Z4J_AGENT_REDIS_URLS.map(
     (url) => new AgentRedisStreamSource({ url, claimIdleMs: config.Z4J_AGENT_CLAIM_IDLE_MS }, identity.agentKeys, agentIngest, metrics, log),

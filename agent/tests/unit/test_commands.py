@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from z4j_agent.commands import CommandError, CommandListener, RunningTasks, command_key, sign_command
+from z4j_agent.commands import CancelledTasks, CommandError, CommandListener, RunningTasks, command_key, sign_command
 from z4j_agent.config import Config
 
 from conftest import REDIS_URL
@@ -210,3 +210,63 @@ def test_a_task_that_cannot_be_stopped_says_why():
     running.started_unstoppable("t", "sync tasks cannot be stopped")
     with pytest.raises(CommandError, match="sync tasks"):
         running.stop("t", Stop)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_cancelled_ids_are_remembered_until_their_expiry_and_never_past_the_cap():
+    clock = Clock()
+    cancelled = CancelledTasks(size=100, max_ttl_s=86_400, clock=clock)
+    assert not cancelled and "a" not in cancelled
+    assert cancelled.add("a", 60) == 60
+    assert cancelled.add("b", 10 * 86_400) == 86_400  # a service asking for longer gets the cap
+    clock.now += 59
+    assert "a" in cancelled and "b" in cancelled
+    clock.now += 2
+    assert "a" not in cancelled and "b" in cancelled
+    assert len(cancelled) == 1  # an expired id is dropped when looked up
+    clock.now += 86_400
+    assert "b" not in cancelled and not cancelled
+
+
+def test_cancelled_ids_are_bounded_the_oldest_forgotten_first_and_expired_ones_trimmed_on_add():
+    clock = Clock()
+    cancelled = CancelledTasks(size=3, clock=clock)
+    for i in range(5):
+        cancelled.add(f"t{i}", 3600)
+    assert len(cancelled) == 3 and [f"t{i}" in cancelled for i in range(5)] == [False, False, True, True, True]
+    cancelled.add("t2", 3600)  # cancelled again: now the newest
+    cancelled.add("t5", 3600)
+    assert [f"t{i}" in cancelled for i in (2, 3, 4, 5)] == [True, False, True, True]
+    clock.now += 3601
+    cancelled.add("fresh", 60)
+    assert len(cancelled) == 1 and "fresh" in cancelled
+
+
+def test_a_cancel_is_remembered_unless_the_task_already_started_here():
+    running = RunningTasks()
+    assert running.cancel({"taskId": "later", "forgetAfterS": 3600})["remembered"] is True
+    assert running.start_thread_unless_cancelled("later") is False  # skipped: never recorded as running
+    with pytest.raises(CommandError, match="not running"):
+        running.stop("later", Stop)
+    assert running.start_thread_unless_cancelled("now") is True
+    with pytest.raises(CommandError, match="already started") as refused:
+        running.cancel({"taskId": "now"})
+    assert refused.value.code == "STARTED"
+    running.finished("now")
+
+
+def test_a_refusal_with_a_code_reports_it(listener):
+    def started(args):
+        raise CommandError("already started here", code="STARTED")
+
+    listener.handlers["cancel"] = started
+    raw, _ = command("cancel")
+    assert listener.handle(raw) == "failed"
+    assert outcome(listener)["detail"] == {"message": "already started here", "code": "STARTED"}

@@ -123,3 +123,17 @@ def test_group_members_share_a_group_id(broker, captured):
     run(broker)
     gids = {e["fields"].get("groupId") for e in captured.tasks() if e["kind"] == "succeeded" and e["fields"].get("groupId")}
     assert len(gids) == 1
+
+
+def test_a_message_cancelled_before_it_runs_is_skipped_acked_and_reported_revoked(broker, captured):
+    agent_mw = next(m for m in broker.middleware if isinstance(m, Z4jMiddleware))
+    message = broker.actors_["flaky"].message("cancelled")
+    assert agent_mw._running_threads.cancel({"taskId": message.message_id})["remembered"] is True
+    broker.enqueue(message)
+    other = broker.actors_["flaky"].send("other")
+    run(broker)
+    assert "cancelled" not in runs and runs["other"] == 2  # never ran; the next message did
+    assert captured.kinds(message.message_id) == ["enqueued", "revoked"]
+    assert captured.of(message.message_id, "revoked")["fields"]["reason"] == "cancelled from z4j"
+    assert broker.dead_letters == [] and "started" not in captured.kinds(message.message_id)
+    assert captured.kinds(other.message_id)[-1] == "succeeded"

@@ -105,3 +105,43 @@ def test_a_task_sent_by_a_task_is_its_child_and_labels_travel(captured):
     assert f["parentId"] == parent and f["rootId"] == parent
     assert captured.of(parent, "started")["fields"]["labels"] == {"tag": "blue"}
     assert captured.workers("worker-online") and captured.workers("worker-offline")
+
+
+def test_a_task_cancelled_before_it_runs_never_leaves_the_broker_it_is_acked_and_reported_revoked(captured):
+    from taskiq.abc.broker import AckableMessage
+    from taskiq.message import TaskiqMessage
+
+    acked = []
+
+    async def main():
+        broker, _ = make_broker()
+        deliveries = []
+        for task_id in ("keep-1", "gone", "keep-2"):
+            raw = broker.formatter.dumps(TaskiqMessage(task_id=task_id, task_name="add", labels={}, labels_types={}, args=[1, 2], kwargs={})).message
+
+            async def ack(task_id=task_id):
+                acked.append(task_id)
+
+            deliveries.append(AckableMessage(data=raw, ack=ack))
+        deliveries.append(b"not a taskiq message")
+
+        async def listen():  # the broker's own stream of deliveries
+            for d in deliveries:
+                yield d
+
+        broker.listen = listen
+        broker.is_worker_process = True
+        await broker.startup()
+        await broker.startup()  # idempotent: gated once
+        try:
+            agent_mw = next(m for m in broker.middlewares if isinstance(m, Z4jMiddleware))
+            agent_mw._running_tasks.cancel({"taskId": "gone"})
+            return [d if isinstance(d, bytes) else broker.formatter.loads(d.data).task_id async for d in broker.listen()]
+        finally:
+            await broker.shutdown()
+
+    seen = asyncio.run(main())
+    assert seen == ["keep-1", "keep-2", b"not a taskiq message"]
+    assert acked == ["gone"]
+    revoked = captured.of("gone", "revoked")
+    assert revoked["fields"]["reason"] == "cancelled from z4j" and revoked["fields"]["name"] == "add"

@@ -28,8 +28,8 @@ function fakeDriver(): EngineDriver & { delivered: { project: string; worker: st
   return { engine: 'huey', capabilities: {}, delivered, deliverAgentCommand: async (project, worker, signed, ttlS) => void delivered.push({ project, worker, signed, ttlS }) };
 }
 
-async function newCommand() {
-  return (await createCommand(db, { projectId: 1, idempotencyKey: `k-${++n}`, kind: 'task.terminate', engine: 'huey', target: `t-${n}`, args: {}, requestedBy: 'otto' })).command;
+async function newCommand(kind = 'task.terminate') {
+  return (await createCommand(db, { projectId: 1, idempotencyKey: `k-${++n}`, kind, engine: 'huey', target: `t-${n}`, args: {}, requestedBy: 'otto' })).command;
 }
 
 beforeAll(async () => {
@@ -96,6 +96,65 @@ describe('the agent command channel, service side', () => {
     const row = (await db.query<{ state: string; outcome: Record<string, unknown> }>('SELECT state, outcome FROM commands WHERE id = $1', [cmd.id])).rows[0]!;
     expect(row.state).toBe('succeeded');
     expect(row.outcome).toMatchObject({ stopped: true, agent: 'agent-a', message: 'the z4j agent ran it' });
+  });
+
+  describe('a command to every live worker of a queue (cancel)', () => {
+    const audited: { action: string; outcome: string; detail: Record<string, unknown> | null | undefined }[] = [];
+    const audit = { append: async (e: { action: string; outcome: string; detail?: Record<string, unknown> | null }) => void audited.push({ action: e.action, outcome: e.outcome, detail: e.detail }) };
+    const reply = (cmd: { id: number }, delivered: { worker: string; signed: string }, state: string, detail: Record<string, unknown> = {}) =>
+      ({ v: 1, type: 'command', worker: delivered.worker, commandId: JSON.parse(JSON.parse(delivered.signed).command).id as string, command: cmd.id, state, detail, occurredAt: Date.now() });
+    const stateOf = async (id: number) => (await db.query<{ state: string; outcome: Record<string, unknown> }>('SELECT state, outcome FROM commands WHERE id = $1', [id])).rows[0]!;
+    const sendToAll = async (queue: string) => {
+      const driver = fakeDriver();
+      const cmd = await newCommand('task.cancel');
+      const sent = await new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, cmd, Date.now() + 60_000).sendToAll('cancel', { taskId: cmd.target }, queue);
+      return { cmd, sent, delivered: driver.delivered };
+    };
+
+    beforeAll(async () => {
+      await online('w-c1', 'agent-a', ['cancel', 'terminate'], ['qc']);
+      await online('w-c2', 'agent-a', ['cancel'], []); // serves any queue
+      await online('w-old', 'agent-a', ['terminate'], ['qc']); // an agent without cancel
+      await online('w-other', 'agent-a', ['cancel'], ['elsewhere']);
+    });
+
+    test('goes to each of them, signed, says which live workers it could not reach, and succeeds with the first that took it (audited)', async () => {
+      const { cmd, sent, delivered } = await sendToAll('qc');
+      expect([sent.workers.sort(), sent.notReached]).toEqual([['w-c1', 'w-c2'], ['w-old']]);
+      expect(delivered.map((d) => JSON.parse(JSON.parse(d.signed).command)).map((c) => [c.worker, c.action, c.args.taskId])).toEqual(
+        delivered.map((d) => [d.worker, 'cancel', cmd.target]));
+      expect((await stateOf(cmd.id)).state).toBe('dispatched');
+      const [first, second] = delivered;
+      expect(await recordAgentReports(db, 1, 'agent-other', [reply(cmd, first!, 'succeeded')], [], audit)).toBe(0); // not its agent
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, first!, 'succeeded', { remembered: true, message: 'skips it' })], [], audit)).toBe(1);
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, second!, 'failed', { code: 'STARTED' })], [], audit)).toBe(0); // settled already
+      expect(await stateOf(cmd.id)).toMatchObject({ state: 'succeeded', outcome: { takenBy: first!.worker, message: `${first!.worker} took it: skips it`, remembered: true } });
+      expect(audited.at(-1)).toEqual({ action: 'task.cancel', outcome: 'ok', detail: expect.objectContaining({ commandId: cmd.id, state: 'succeeded' }) });
+    });
+
+    test('a worker where the task already started fails it, saying so', async () => {
+      const { cmd, delivered } = await sendToAll('qc');
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, delivered[0]!, 'failed', { code: 'STARTED', message: 'already started in this worker' })], [], audit)).toBe(1);
+      expect(await stateOf(cmd.id)).toMatchObject({ state: 'failed', outcome: { code: 'STARTED', message: `${delivered[0]!.worker}: already started in this worker` } });
+      expect(audited.at(-1)).toMatchObject({ action: 'task.cancel', outcome: 'error' });
+    });
+
+    test('other refusals wait for the rest, and fail it once every worker refused', async () => {
+      const { cmd, delivered } = await sendToAll('qc');
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, delivered[0]!, 'failed', { code: 'EXPIRED', message: 'expired' })], [])).toBe(0);
+      expect((await stateOf(cmd.id)).state).toBe('dispatched');
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, delivered[1]!, 'failed', { message: 'cannot' })], [])).toBe(1);
+      const row = await stateOf(cmd.id);
+      expect(row.state).toBe('failed');
+      expect(String(row.outcome.message)).toMatch(/^no worker took it: /);
+    });
+
+    test('nobody live serving the queue with an agent that can cancel is a plain refusal', async () => {
+      await online('w-only-old', 'agent-a', ['terminate'], ['q-old']);
+      await db.query(`UPDATE workers SET online = false WHERE hostname = 'w-c2'`); // it served any queue
+      await expect(sendToAll('q-old')).rejects.toThrow(/cannot cancel/);
+      await expect(sendToAll('q-nobody')).rejects.toThrow(/no live huey worker/);
+    });
   });
 
   test('command events never reach the ingest pipeline; announcements pass through', () => {

@@ -3,10 +3,10 @@
 // the engine's driver deliver it on the worker's own broker, and settles the command when the
 // agent's report of the outcome comes back in one of its signed batches.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import type { Db } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
 import type { AgentChannel, AgentTarget, EngineDriver } from '../engines/driver.js';
 import type { AgentKeyStore } from '../ingest/agentKeys.js';
-import type { Command } from './commands.js';
+import { auditSettled, SETTLED, type Command, type Settled, type SettledAudit } from './commands.js';
 
 /** Commands are signed with a key derived from the agent's secret, so no batch signature can pass for a command's. */
 export const COMMAND_KEY_LABEL = 'z4j-commands-v1';
@@ -176,7 +176,8 @@ export function splitAgentReports(events: Record<string, unknown>[]): { events: 
 
 const strings = (v: unknown, max: number): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length <= 1024).slice(0, max) : []);
 
-export async function recordAgentReports(db: Db, projectId: number, agentId: string, outcomes: Record<string, unknown>[], announcements: Record<string, unknown>[]): Promise<number> {
+/** Stores the agent's reports; a command an outcome settles is audited (`audit`), in the same transaction. */
+export async function recordAgentReports(db: Db, projectId: number, agentId: string, outcomes: Record<string, unknown>[], announcements: Record<string, unknown>[], audit?: SettledAudit): Promise<number> {
   if (announcements.length) {
     const latest = new Map<string, { engine: string; worker: string; actions: string[]; queues: string[] }>();
     for (const ev of announcements) {
@@ -202,13 +203,16 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
     const { via: _v, ref: _r, agent: _a, worker: _w, ...raw } = given; // what routed the command is ours to say
     const detail = JSON.stringify(raw).length <= MAX_DETAIL_CHARS ? raw : { message: String(raw.message ?? '').slice(0, 1000) };
     const outcome = { ...detail, message: typeof detail.message === 'string' ? detail.message : state === 'succeeded' ? 'the z4j agent ran it' : 'the z4j agent could not run it', reportedAt: ev.occurredAt };
-    const res = await db.query(
-      `UPDATE commands SET state = $5, outcome = coalesce(outcome, '{}'::jsonb) || $6::jsonb, updated_at = now()
-        WHERE project_id = $1 AND id = $2 AND outcome->>'ref' = $3 AND outcome->>'agent' = $4 AND state IN ('pending', 'dispatched')
-        RETURNING id`,
-      [projectId, ev.command, ev.commandId, agentId, state, JSON.stringify(outcome)],
-    );
-    settled += res.rows.length || await settleFanOutReply(db, projectId, agentId, ev, state, detail);
+    settled += await db.transaction(async (tx) => {
+      const one = (await tx.query<Settled>(
+        `UPDATE commands c SET state = $5, outcome = coalesce(outcome, '{}'::jsonb) || $6::jsonb, updated_at = now()
+          WHERE project_id = $1 AND id = $2 AND outcome->>'ref' = $3 AND outcome->>'agent' = $4 AND state IN ('pending', 'dispatched')
+          RETURNING ${SETTLED}`,
+        [projectId, ev.command, ev.commandId, agentId, state, JSON.stringify(outcome)],
+      )).rows[0] ?? await settleFanOutReply(tx, projectId, agentId, ev, state, detail);
+      if (one) await auditSettled(audit, [one], { kind: 'system', id: agentId, name: `z4j agent of ${typeof ev.worker === 'string' ? ev.worker.slice(0, 200) : 'a worker'}` }, tx);
+      return one ? 1 : 0;
+    });
   }
   return settled;
 }
@@ -218,32 +222,30 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
  * it `succeeded`; one that says the task already started in it settles it `failed` (a cancel
  * cannot stop it there); other refusals are kept, and fail the command once every worker refused.
  */
-async function settleFanOutReply(db: Db, projectId: number, agentId: string, ev: Record<string, unknown>, state: 'succeeded' | 'failed', detail: Record<string, unknown>): Promise<number> {
+async function settleFanOutReply(tx: Queryable, projectId: number, agentId: string, ev: Record<string, unknown>, state: 'succeeded' | 'failed', detail: Record<string, unknown>): Promise<Settled | null> {
   const worker = typeof ev.worker === 'string' ? ev.worker.slice(0, 1024) : 'a worker';
-  return db.transaction(async (tx) => {
-    const row = (await tx.query<{ refs: Record<string, string>; refused: Record<string, string> | null }>(
-      `SELECT outcome->'refs' AS refs, outcome->'refused' AS refused FROM commands
-        WHERE project_id = $1 AND id = $2 AND outcome->'refs'->>$3 = $4 AND state IN ('pending', 'dispatched') FOR UPDATE`,
-      [projectId, ev.command, ev.commandId, agentId],
-    )).rows[0];
-    if (!row) return 0;
-    const message = typeof detail.message === 'string' ? detail.message : null;
-    let outcome: Record<string, unknown>;
-    let next: 'succeeded' | 'failed' | null = state;
-    if (state === 'succeeded') {
-      outcome = { ...detail, takenBy: worker, message: message ?? `${worker} took it`, reportedAt: ev.occurredAt };
-    } else if (detail.code === 'STARTED') {
-      outcome = { ...detail, code: 'STARTED', message: message ?? `the task already started in ${worker}`, reportedAt: ev.occurredAt };
-    } else {
-      const refused = { ...row.refused, [worker]: message ?? 'refused' };
-      const all = Object.keys(refused).length >= Object.keys(row.refs).length;
-      next = all ? 'failed' : null;
-      outcome = all ? { refused, message: `no worker took it: ${Object.entries(refused).map(([w, m]) => `${w}: ${m}`).join('; ')}`.slice(0, 2000), reportedAt: ev.occurredAt } : { refused };
-    }
-    await tx.query(
-      `UPDATE commands SET state = coalesce($2, state), outcome = outcome || $3::jsonb, updated_at = now() WHERE id = $1`,
-      [ev.command, next, JSON.stringify(outcome)],
-    );
-    return next ? 1 : 0;
-  });
+  const row = (await tx.query<{ refs: Record<string, string>; refused: Record<string, string> | null }>(
+    `SELECT outcome->'refs' AS refs, outcome->'refused' AS refused FROM commands
+      WHERE project_id = $1 AND id = $2 AND outcome->'refs'->>$3 = $4 AND state IN ('pending', 'dispatched') FOR UPDATE`,
+    [projectId, ev.command, ev.commandId, agentId],
+  )).rows[0];
+  if (!row) return null;
+  const message = typeof detail.message === 'string' ? detail.message : null;
+  let outcome: Record<string, unknown>;
+  let next: 'succeeded' | 'failed' | null = state;
+  if (state === 'succeeded') {
+    outcome = { ...detail, takenBy: worker, message: `${worker} took it${message ? `: ${message}` : ''}`, reportedAt: ev.occurredAt };
+  } else if (detail.code === 'STARTED') {
+    outcome = { ...detail, code: 'STARTED', message: `${worker}: ${message ?? 'the task already started here'}`, reportedAt: ev.occurredAt };
+  } else {
+    const refused = { ...row.refused, [worker]: message ?? 'refused' };
+    const all = Object.keys(refused).length >= Object.keys(row.refs).length;
+    next = all ? 'failed' : null;
+    outcome = all ? { refused, message: `no worker took it: ${Object.entries(refused).map(([w, m]) => `${w}: ${m}`).join('; ')}`.slice(0, 2000), reportedAt: ev.occurredAt } : { refused };
+  }
+  const done = (await tx.query<Settled>(
+    `UPDATE commands c SET state = coalesce($2, state), outcome = outcome || $3::jsonb, updated_at = now() WHERE id = $1 RETURNING ${SETTLED}`,
+    [ev.command, next, JSON.stringify(outcome)],
+  )).rows[0];
+  return next ? done ?? null : null;
 }

@@ -1,6 +1,6 @@
 // Persisted commands: pending → dispatched → succeeded / failed / timed_out. Creating one is
 // idempotent by (project, Idempotency-Key): asking twice returns the first command.
-import type { AuditEntry } from '../audit/chain.js';
+import type { AuditActor, AuditEntry } from '../audit/chain.js';
 import type { Db, Queryable } from '../db/db.js';
 
 export type CommandState = 'pending' | 'dispatched' | 'succeeded' | 'failed' | 'timed_out';
@@ -93,9 +93,20 @@ export interface SettledAudit {
   append(entry: AuditEntry, tx?: Queryable): Promise<unknown>;
 }
 
-interface Settled { id: number; projectId: number; kind: string; engine: string; target: string; state: CommandState; message: string | null }
+/** A command as settled (RETURNING SETTLED), for its audit row. */
+export interface Settled { id: number; projectId: number; kind: string; engine: string; target: string; state: CommandState; message: string | null }
 
-const SETTLED = `c.id::int AS id, c.project_id::int AS "projectId", c.kind, c.engine, c.target, c.state, c.outcome->>'message' AS message`;
+export const SETTLED = `c.id::int AS id, c.project_id::int AS "projectId", c.kind, c.engine, c.target, c.state, c.outcome->>'message' AS message`;
+
+/** Audits what `actor` settled, in the transaction that settled it. */
+export async function auditSettled(audit: SettledAudit | undefined, settled: readonly Settled[], actor: AuditActor, tx: Queryable): Promise<void> {
+  for (const c of audit ? settled : []) {
+    await audit!.append({
+      projectId: c.projectId, actor, action: c.kind, target: `${c.engine}/${c.target}`,
+      outcome: c.state === 'succeeded' ? 'ok' : 'error', detail: { commandId: c.id, state: c.state, message: c.message },
+    }, tx);
+  }
+}
 
 /**
  * Settles dispatched cancels and terminates from what the task did next (the engine tells us
@@ -124,12 +135,7 @@ export async function reconcileCommands(db: Db, timeoutS: number, audit?: Settle
       [timeoutS],
     );
     const all = [...settled.rows, ...timedOut.rows];
-    for (const c of audit ? all : []) {
-      await audit!.append({
-        projectId: c.projectId, actor: { kind: 'system', id: null, name: 'command reconciler' }, action: c.kind, target: `${c.engine}/${c.target}`,
-        outcome: c.state === 'succeeded' ? 'ok' : 'error', detail: { commandId: c.id, state: c.state, message: c.message },
-      }, tx);
-    }
+    await auditSettled(audit, all, { kind: 'system', id: null, name: 'command reconciler' }, tx);
     return all.length;
   });
 }

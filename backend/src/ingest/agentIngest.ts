@@ -8,6 +8,7 @@ import type { Db } from '../db/db.js';
 import { GroupCommit } from '../db/groupCommit.js';
 import type { Metrics } from '../metrics.js';
 import { recordAgentReports, splitAgentReports } from '../actions/agentCommands.js';
+import type { SettledAudit } from '../actions/commands.js';
 import { payloadAad } from '../actions/payloads.js';
 import type { AgentBatch } from './agentBatch.js';
 import type { IngestPipeline } from './pipeline.js';
@@ -41,6 +42,8 @@ export class AgentIngest {
     private readonly pipeline: IngestPipeline,
     private readonly sealer: Sealer,
     private readonly metrics: Metrics,
+    /** Where the commands an agent's report settles are audited. */
+    private readonly audit?: SettledAudit,
   ) {}
 
   /**
@@ -69,7 +72,7 @@ export class AgentIngest {
     const { events, outcomes, announcements } = splitAgentReports(taken);
     await Promise.all(events.map((ev) => new Promise<void>((done) => void this.pipeline.offer(`agent-${transport}`, ev, done))));
     // After the events: a command's outcome and the worker it names are then already stored.
-    if (outcomes.length || announcements.length) await recordAgentReports(this.db, projectId, batch.agent, outcomes, announcements);
+    if (outcomes.length || announcements.length) await recordAgentReports(this.db, projectId, batch.agent, outcomes, announcements, this.audit);
     await this.batchWrites.add({ agent: batch.agent, nonce: batch.nonce, projectId, transport, seq: Number.isSafeInteger(batch.seq) ? batch.seq! : null, dropped: Number.isSafeInteger(batch.dropped) ? batch.dropped! : 0 });
     return events.length;
   }

@@ -42,7 +42,7 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
   });
   const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
   const bulk = new BulkActions(db, actions, log, 1000);
-  const agentIngest = new AgentIngest(db, pipeline, sealer, metrics);
+  const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
   const ctx: ApiContext = { db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, agentIngest, version: 'test', ...identity };
   return { app: createApp(ctx), pipeline, ctx };
 }
