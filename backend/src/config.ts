@@ -56,7 +56,7 @@ export const settings = {
   ],
   Z4J_DRAMATIQ_BROKER_URL: [
     z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'a redis://, rediss://, amqp:// or amqps:// URL').optional(),
-    'Broker of your Dramatiq workers, the driver picked by its scheme: redis:// (RedisBroker, as Z4J_DRAMATIQ_REDIS_URL) or amqp:// (RabbitmqBroker: retry, purge, requeue of dead letters, terminate through the agent; no cancel). Wins over Z4J_DRAMATIQ_REDIS_URL.',
+    'Broker of your Dramatiq workers, the driver picked by its scheme: redis:// (RedisBroker, as Z4J_DRAMATIQ_REDIS_URL) or amqp:// (RabbitmqBroker: retry, purge, requeue of dead letters, terminate and cancel through the agents). Wins over Z4J_DRAMATIQ_REDIS_URL.',
   ],
   Z4J_ARQ_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
@@ -68,7 +68,7 @@ export const settings = {
   ],
   Z4J_TASKIQ_BROKER_URL: [
     z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'a redis://, rediss://, amqp:// or amqps:// URL').optional(),
-    'Broker of your taskiq workers, the driver picked by its scheme: redis:// (taskiq-redis ListQueueBroker, as Z4J_TASKIQ_REDIS_URL) or amqp:// (taskiq-aio-pika: retry, purge, requeue of dead letters, terminate through the agent; no cancel). Wins over Z4J_TASKIQ_REDIS_URL.',
+    'Broker of your taskiq workers, the driver picked by its scheme: redis:// (taskiq-redis ListQueueBroker, as Z4J_TASKIQ_REDIS_URL) or amqp:// (taskiq-aio-pika: retry, purge, requeue of dead letters, terminate and cancel through the agents). Wins over Z4J_TASKIQ_REDIS_URL.',
   ],
   Z4J_HUEY_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),

@@ -1,6 +1,7 @@
 // The Dramatiq driver for the RabbitMQ broker against real Dramatiq workers on RabbitMQ: retry
 // from a payload, purge of a queue and its delay queue, requeue of the XQ's dead letters; and
-// terminate through the agent command channel on RabbitMQ (the worker's own command queue).
+// terminate and cancel through the agent command channel on RabbitMQ (the worker's own command
+// queue; a cancelled message is skipped by the worker's agent when it comes).
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import amqp from 'amqplib';
@@ -26,6 +27,8 @@ describeAgentActions({
   driver: { Z4J_DRAMATIQ_BROKER_URL: AMQP_URL },
   ...dramatiqAgentApp(app),
   terminate: () => covers('dramatiq-rabbitmq', 'task.terminate'),
+  cancel: () => covers('dramatiq-rabbitmq', 'task.cancel'),
+  runs: (queue, key) => dqctl<number>(queue, 'runs', key),
 });
 
 describe('Dramatiq driver (RabbitMQ broker)', () => {

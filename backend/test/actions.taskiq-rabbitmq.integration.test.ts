@@ -1,7 +1,8 @@
 // The taskiq driver for taskiq-aio-pika against a real taskiq worker on RabbitMQ: purge, retry,
 // requeue of the letters RabbitMQ dead-lettered into taskiq's dead-letter queue;
 // and terminate through the agent command channel on RabbitMQ (the worker's own command queue,
-// read with aio-pika): an async task is cancelled, a sync one cannot be and the command says so.
+// read with aio-pika): an async task is cancelled, a sync one cannot be and the command says so;
+// cancel of a waiting task, skipped by the worker's agent as it comes out of the broker.
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import amqp from 'amqplib';
@@ -24,10 +25,13 @@ describeAgentActions({
   redisUrl: TASKIQ_REDIS_URL,
   amqp: { url: AMQP_URL, queue: 'z4j.events.test.actions-taskiq' },
   driver: { Z4J_TASKIQ_BROKER_URL: AMQP_URL },
-  startWorker: (queue, env) => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { ...env, Z4J_TEST_QUEUE: queue }),
+  // One task at a time: a task sent while another runs waits (for cancel).
+  startWorker: (queue, env) => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1', '--max-async-tasks', '1'], { ...env, Z4J_TEST_QUEUE: queue }),
   send: (queue, name, args, kwargs, env) => app.run<string>('taskiqctl.py', ['send', name, JSON.stringify(args), JSON.stringify(kwargs)], { ...env, Z4J_TEST_QUEUE: queue }),
   get: (queue, key) => taskiqctl<string | null>(queue, 'get', key),
   terminate: () => covers('taskiq-rabbitmq', 'task.terminate'),
+  cancel: () => covers('taskiq-rabbitmq', 'task.cancel'),
+  runs: (queue, key) => taskiqctl<number>(queue, 'runs', key),
   unstoppable: { task: 'long_sync', message: /thread pool/ },
 });
 

@@ -4,7 +4,8 @@
 // and actions asked through the API. Retry: a task that failed on its first run, with a secret
 // kwarg, is retried from z4j and succeeds with its original arguments, linked to the original.
 // Terminate: a long task stops at once, is revoked with the reason, never finishes, and the
-// worker carries on with the next task.
+// worker carries on with the next task. Cancel (through the agents, where the broker cannot take
+// one message out of its queue): a task waiting behind a busy single-slot worker never runs.
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { pino } from 'pino';
@@ -40,6 +41,9 @@ export interface AgentActionsUnderTest {
   terminate?: () => void;
   /** After a terminate: the message was not retried by the engine (Dramatiq's Retries). */
   notRetried?: (queue: string, key: string) => Promise<void>;
+  /** Cancel through the agents: count(key) bumps a Redis counter, `runs` reads it; the worker runs one task at a time. Call covers() inside. */
+  cancel?: () => void;
+  runs?: (queue: string, key: string) => Promise<number>;
   /** A task the agent cannot stop, and what it says. */
   unstoppable?: { task: string; message: RegExp };
 }
@@ -151,6 +155,43 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       await taskInState(nextId, 'succeeded');
       expect(await e.get(queue, `z4j-test-long-finished:${next}`)).toBe('1');
       expect((await task(id)).task.state).toBe('revoked');
+    });
+
+    (e.cancel ? test : notApplicable)('a task waiting behind a busy worker, cancelled from z4j, never runs: revoked, the command succeeded and audited; a started one is refused', async () => {
+      e.cancel!();
+      const busy = randomUUID();
+      const busyId = await e.send(queue, 'long', [busy, 3], {}, env);
+      await taskInState(busyId, 'started');
+      const key = randomUUID();
+      const id = await e.send(queue, 'count', [key], {}, env);
+      await taskInState(id, 'enqueued');
+      const command = await act(id, 'cancel');
+      const settled = await settles(command.id);
+      expect(settled.state).toBe('succeeded');
+      expect(settled.outcome).toMatchObject({ via: 'agent', remembered: true, takenBy: expect.any(String), workers: [settled.outcome?.takenBy] });
+      // The worker takes it once the busy task is done, and skips it.
+      const d = await taskInState(id, 'revoked');
+      expect(d.events.find((ev) => ev.kind === 'revoked')?.fields.reason).toBe('cancelled from z4j');
+      expect(d.events.map((ev) => ev.kind)).not.toContain('started');
+      await taskInState(busyId, 'succeeded');
+      // The worker carries on with the next task; the cancelled one never ran.
+      const next = randomUUID();
+      await taskInState(await e.send(queue, 'count', [next], {}, env), 'succeeded');
+      expect([await e.runs!(queue, key), await e.runs!(queue, next)]).toEqual([0, 1]);
+      // Audited: the request, and the outcome the worker's agent reported.
+      const audited = (await svc.db.query<{ action: string; outcome: string; actor_kind: string; detail: Record<string, unknown> }>(
+        'SELECT action, outcome, actor_kind, detail FROM audit_log WHERE target = $1', [`${e.engine}/${id}`])).rows;
+      expect(audited).toHaveLength(2);
+      expect(audited).toEqual(expect.arrayContaining([
+        expect.objectContaining({ action: 'task.cancel', outcome: 'ok', actor_kind: 'user', detail: expect.objectContaining({ commandId: command.id }) }),
+        expect.objectContaining({ action: 'task.cancel', outcome: 'ok', actor_kind: 'system', detail: expect.objectContaining({ commandId: command.id, state: 'succeeded' }) }),
+      ]));
+      // A task already running is not cancelled, and the command says so.
+      const running = await e.send(queue, 'long', [randomUUID(), 2], {}, env);
+      await taskInState(running, 'started');
+      const refused = await act(running, 'cancel');
+      expect([refused.state, refused.outcome?.message]).toEqual(['failed', 'cannot cancel a task that is started']);
+      await taskInState(running, 'succeeded');
     });
 
     (e.unstoppable ? test : notApplicable)('a task the agent cannot stop: the command fails and says why', async () => {
