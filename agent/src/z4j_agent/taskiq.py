@@ -109,8 +109,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             return
         self._worker = worker_name(ENGINE)
         url = broker_url(self.broker)
-        self._gate_listen()
         commands = CommandListener(self.agent, ENGINE, self._worker, url, {"terminate": self._terminate, "cancel": self._running_tasks.cancel})
+        if commands.available:  # no commands, no cancels: the broker is left alone
+            self._gate_listen()
         announce = commands.announcement()
         self.agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"taskiq {_version()}", "commands": announce})
         self._stop_heartbeat = self.agent.start_heartbeat(ENGINE, self._worker, lambda: {**self._flight.stats(None), "commands": announce})

@@ -132,9 +132,11 @@ def test_a_task_cancelled_before_it_runs_never_leaves_the_broker_it_is_acked_and
         broker.listen = listen
         broker.is_worker_process = True
         await broker.startup()
-        await broker.startup()  # idempotent: gated once
         try:
             agent_mw = next(m for m in broker.middlewares if isinstance(m, Z4jMiddleware))
+            # At startup when the worker takes commands (this in-memory broker has no channel).
+            agent_mw._gate_listen()
+            agent_mw._gate_listen()  # idempotent: gated once
             agent_mw._running_tasks.cancel({"taskId": "gone"})
             return [d if isinstance(d, bytes) else broker.formatter.loads(d.data).task_id async for d in broker.listen()]
         finally:
