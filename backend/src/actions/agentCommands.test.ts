@@ -149,6 +149,22 @@ describe('the agent command channel, service side', () => {
       expect(String(row.outcome.message)).toMatch(/^no worker took it: /);
     });
 
+    test('a worker it could not be delivered to is not waited for, and is named', async () => {
+      const driver = fakeDriver();
+      const deliver = driver.deliverAgentCommand!;
+      driver.deliverAgentCommand = async (project, worker, signed, ttlS) => {
+        if (worker === 'w-c2') throw new Error('no queue z4j.commands.default.w-c2');
+        await deliver(project, worker, signed, ttlS);
+      };
+      const cmd = await newCommand('task.cancel');
+      const sent = await new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, cmd, Date.now() + 60_000).sendToAll('cancel', { taskId: cmd.target }, 'qc');
+      expect(sent).toEqual({ workers: ['w-c1'], notReached: ['w-old', 'w-c2'] });
+      expect((await stateOf(cmd.id)).outcome).toMatchObject({ workers: ['w-c1'], notReached: ['w-old', 'w-c2'] });
+      expect(Object.keys((await stateOf(cmd.id)).outcome.refs as object)).toHaveLength(1);
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, driver.delivered[0]!, 'failed', { message: 'cannot' })], [])).toBe(1);
+      expect((await stateOf(cmd.id)).state).toBe('failed');
+    });
+
     test('nobody live serving the queue with an agent that can cancel is a plain refusal', async () => {
       await online('w-only-old', 'agent-a', ['terminate'], ['q-old']);
       await db.query(`UPDATE workers SET online = false WHERE hostname = 'w-c2'`); // it served any queue

@@ -97,15 +97,21 @@ export class AgentCommands {
         notReached.push(r.worker);
       }
     }
-    await this.recordRoute(c.command.id, { refs: Object.fromEntries(signed.map((s) => [s.ref, s.route.agentId])) });
+    const reached = (sent: typeof signed, missed: string[]) => ({ workers: sent.map((s) => s.route.worker), ...(missed.length ? { notReached: missed } : {}) });
+    await this.recordRoute(c.command.id, { refs: Object.fromEntries(signed.map((s) => [s.ref, s.route.agentId])), ...reached(signed, notReached) });
     const delivered = await Promise.allSettled(signed.map((s) => this.deliver(c, s)));
     const lost = signed.filter((_, i) => delivered[i]!.status === 'rejected');
     if (lost.length === signed.length) throw new NoAgentRoute(`the command could not be delivered to any worker: ${String((delivered[0] as PromiseRejectedResult).reason?.message ?? delivered[0])}`);
+    const sent = signed.filter((s) => !lost.includes(s));
+    const missed = [...notReached, ...lost.map((s) => s.route.worker)];
     if (lost.length) {
       // A worker whose queue is gone will never answer: it is not waited for.
-      await this.db.query(`UPDATE commands SET outcome = jsonb_set(outcome, '{refs}', (outcome->'refs') - $2::text[]) WHERE id = $1`, [c.command.id, lost.map((s) => s.ref)]);
+      await this.db.query(
+        `UPDATE commands SET outcome = jsonb_set(outcome, '{refs}', (outcome->'refs') - $2::text[]) || $3::jsonb WHERE id = $1`,
+        [c.command.id, lost.map((s) => s.ref), JSON.stringify(reached(sent, missed))],
+      );
     }
-    return { workers: signed.filter((s) => !lost.includes(s)).map((s) => s.route.worker), notReached: [...notReached, ...lost.map((s) => s.route.worker)] };
+    return { workers: sent.map((s) => s.route.worker), notReached: missed };
   }
 
   private async sign(c: Issue, route: Route): Promise<{ ref: string; route: Route; element: string }> {
