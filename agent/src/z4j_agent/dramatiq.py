@@ -25,7 +25,8 @@ import time
 from typing import Any
 
 from ._common import InFlight, clean, exception_text, guarded, traceback_text, worker_name
-from .commands import CommandError, CommandListener, RunningTasks
+from .commands import CommandError, CommandListener
+from .running import RunningTasks
 from .core import get_agent
 
 ENGINE = "dramatiq"

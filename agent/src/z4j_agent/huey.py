@@ -20,7 +20,8 @@ import time
 from typing import Any
 
 from ._common import InFlight, Roots, clean, exception_text, guarded, iso, redis_url, require, say_offline, traceback_text, worker_name
-from .commands import CommandError, CommandListener, RunningTasks
+from .commands import CommandError, CommandListener
+from .running import RunningTasks
 from .core import get_agent
 
 ENGINE = "huey"

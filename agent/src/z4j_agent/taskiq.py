@@ -26,7 +26,8 @@ import time
 from typing import Any
 
 from ._common import InFlight, clean, exception_text, guarded, redis_url, require, say_offline, traceback_text, worker_name
-from .commands import CommandListener, RunningTasks
+from .commands import CommandListener
+from .running import RunningTasks
 from .core import get_agent
 
 ENGINE = "taskiq"

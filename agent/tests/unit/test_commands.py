@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from z4j_agent.commands import CancelledTasks, CommandError, CommandListener, RunningTasks, command_key, sign_command
+from z4j_agent.commands import CommandError, CommandListener, command_key, sign_command
+from z4j_agent.running import CancelledTasks, RunningTasks
 from z4j_agent.config import Config
 
 from conftest import REDIS_URL
