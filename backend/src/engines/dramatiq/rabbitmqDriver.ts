@@ -6,8 +6,8 @@
 // from the middle of a queue (only consume everything before it, or purge), so every live
 // worker's agent is told the id and skips the message when it comes (SkipMessage in the agent's
 // middleware), as Celery's revoke does; a worker that was not running then does not know it.
-// Not here, and why: a filtered purge (reading a waiting message means taking it, so a filter would have to
-// consume and republish the whole queue, reordering it under live consumers).
+// Not here, and why: a filtered purge (reading a waiting message means taking it, so a filter
+// would have to consume and republish the whole queue, reordering it under live consumers).
 import { AmqpEngineDriver } from '../amqpDriver.js';
 import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import { TERMINATE_NOTE } from './driver.js';
