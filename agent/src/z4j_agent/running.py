@@ -51,8 +51,11 @@ class CancelledTasks:
         until = self._until.get(task_id)  # type: ignore[call-overload]
         if until is None:
             return False
-        if until <= self._clock():
-            self._until.pop(task_id, None)  # type: ignore[call-overload]
+        now = self._clock()
+        if until <= now:
+            with self._lock:  # forgotten; under the lock, as add() walks the oldest end
+                if self._until.get(task_id, now) <= now:  # type: ignore[call-overload]
+                    self._until.pop(task_id, None)  # type: ignore[call-overload]
             return False
         return True
 
