@@ -56,12 +56,27 @@ PAIR_BATCH = 25  # elsewhere, a batch is a queue filled then drained: off and on
 def before(label: str) -> None:
     """Called by each engine's run before each batch: the measured phase starts after the warm-up;
     in a pair run, the agent is on only for the batches labelled "on"."""
+    if "sender" not in _phase:
+        _phase["sender"] = sender_cpu()  # before the first batch: from its start (it may not run yet)
     if label != "warm" and "wall" not in _phase:
         _phase.update(wall=time.perf_counter(), cpu=time.process_time())
     if _paired:
         import z4j_agent
 
         z4j_agent.get_agent().enabled = label != "off"
+
+
+def sender_cpu() -> float:
+    """CPU seconds of the agent's sender thread so far (0 before it starts)."""
+    import threading
+
+    for t in threading.enumerate():
+        if t.name == "z4j-sender" and t.ident is not None:
+            try:
+                return time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+            except OSError:
+                return 0.0
+    return 0.0
 
 
 def plan(engine: str, mode: str, n: int) -> list[tuple[str, int]]:
@@ -407,6 +422,8 @@ def run_one(engine: str, mode: str, n: int) -> dict:
         out["agent"] = agent.stats()
         out["delivered"] = out["agent"]["queued"] == 0 and out["agent"]["sent"] > 0  # it did record, and delivered it all
     wall, cpu = time.perf_counter() - _phase["wall"], time.process_time() - _phase["cpu"]
+    if mode == "hooks":  # and the sender thread's own CPU (redacting, serialising, signing, sending), per task
+        out["sender_us_per_task"] = (sender_cpu() - _phase.get("sender", 0.0)) / (len(batches[0][1]) + WARMUP) * 1e6
     if mode == "pair":
         pooled = {label: [x for lb, samples in batches if lb == label for x in samples] for label in ("off", "on")}
         return {"engine": engine, "mode": mode, "tasks": len(pooled["on"]),
@@ -445,33 +462,42 @@ def main() -> None:
     p.add_argument("--engines", default=",".join(ENGINES))
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the number of tasks per run")
     p.add_argument("--json", action="store_true", help="print every run as JSON too")
+    p.add_argument("--modes", default="off,on,pair,hooks", help="the runs of each round (tasks/s and CPU need off,on)")
     a = p.parse_args()
     if a.run:
         print(json.dumps(run_one(a.run, a.mode, a.tasks or TASKS[a.run])))
         return
 
-    print(f"{'engine':9} {'tasks/s off':>11} {'tasks/s on':>10} {'CPU µs/task off':>15} {'on':>6} {'slowdown':>8} {'median +µs':>10} {'p99 +µs':>8} {'in hooks':>8}  agent (last run)")
+    print(f"{'engine':9} {'tasks/s off':>11} {'tasks/s on':>10} {'CPU µs/task off':>15} {'on':>6} {'slowdown':>8} {'median +µs':>10} {'p99 +µs':>8} {'in hooks':>8} {'sender':>7}  agent (last run)")
     for engine in a.engines.split(","):
         n = max(100, int(TASKS[engine] * a.scale))
-        runs: dict[str, list[dict]] = {"off": [], "on": [], "pair": [], "hooks": []}
+        modes = a.modes.split(",")
+        runs: dict[str, list[dict]] = {mode: [] for mode in ("off", "on", "pair", "hooks")}
         for _ in range(a.rounds):  # alternate, so drift on a shared machine hits every mode alike
-            for mode in ("off", "on", "pair", "hooks"):
+            for mode in modes:
                 runs[mode].append(spawn(engine, mode, n))
-        med = lambda mode, key: statistics.median(r[key] for r in runs[mode])  # noqa: E731
+        def med(mode: str, key: str) -> float:
+            return statistics.median(r[key] for r in runs[mode]) if runs[mode] else float("nan")
+
         cpu_off, cpu_on = med("off", "cpu_us_per_task"), med("on", "cpu_us_per_task")
         row = {"engine": engine, "tasks": n, "rounds": a.rounds,
-               "tasks_per_s_off": round(n / med("off", "wall_s")), "tasks_per_s_on": round(n / med("on", "wall_s")),
-               "cpu_us_off": round(cpu_off, 1), "cpu_us_on": round(cpu_on, 1), "slowdown_pct": round((1 - cpu_off / cpu_on) * 100, 1),
+               "tasks_per_s_off": n / med("off", "wall_s"), "tasks_per_s_on": n / med("on", "wall_s"),
+               "cpu_us_off": cpu_off, "cpu_us_on": cpu_on, "slowdown_pct": (1 - cpu_off / cpu_on) * 100,
                # Added per task: from the pair runs (off and on in one process, in turn), less noisy
                # than the difference between processes, which is kept for comparison.
-               "median_added_us": round(med("pair", "median_added_us"), 1), "p99_added_us": round(med("pair", "p99_added_us"), 1),
-               "median_added_us_between_processes": round(med("on", "median_us") - med("off", "median_us"), 1),
-               "in_hooks_us": round(med("hooks", "in_hooks_us_per_task"), 1),
-               "agent": runs["on"][-1].get("agent"), "delivered": all(r.get("delivered") for r in runs["on"] + runs["pair"])}
+               "median_added_us": med("pair", "median_added_us"), "p99_added_us": med("pair", "p99_added_us"),
+               "median_added_us_between_processes": med("on", "median_us") - med("off", "median_us"),
+               "in_hooks_us": med("hooks", "in_hooks_us_per_task"), "sender_us": med("hooks", "sender_us_per_task")}
+        # The same from the direct measures (hooks + sender thread, not what else they cost: GIL
+        # hand-overs, caches): steadier than the difference between processes on a shared machine.
+        row["slowdown_direct_pct"] = (row["in_hooks_us"] + row["sender_us"]) / (cpu_off + row["in_hooks_us"] + row["sender_us"]) * 100
+        row = {k: (None if v != v else round(v, 1)) if isinstance(v, float) else v for k, v in row.items()}  # a mode not run: None
+        row.update(agent=(runs["on"] or runs["hooks"] or runs["pair"] or [{}])[-1].get("agent"),
+                   delivered=all(r.get("delivered") for mode in ("on", "pair", "hooks") for r in runs[mode]))
         st = row["agent"] or {}
-        print(f"{engine:9} {row['tasks_per_s_off']:>11,} {row['tasks_per_s_on']:>10,} {row['cpu_us_off']:>15} {row['cpu_us_on']:>6} {row['slowdown_pct']:>7}% "
-              f"{row['median_added_us']:>10} {row['p99_added_us']:>8} {row['in_hooks_us']:>8}  sent {st.get('sent')}, dropped {st.get('dropped')}, errors {st.get('errors')}"
-              f"{'' if row['delivered'] else ', NOT all delivered'}", flush=True)
+        cells = [row[k] for k in ("tasks_per_s_off", "tasks_per_s_on", "cpu_us_off", "cpu_us_on", "slowdown_pct", "median_added_us", "p99_added_us", "in_hooks_us", "sender_us")]
+        print(f"{engine:9} " + " ".join(f"{'-' if c is None else c:>{w}}" for c, w in zip(cells, (11, 10, 15, 6, 8, 10, 8, 8, 7)))
+              + f"  sent {st.get('sent')}, dropped {st.get('dropped')}, errors {st.get('errors')}{'' if row['delivered'] else ', NOT all delivered'}", flush=True)
         if a.json:
             print(json.dumps({"row": row, "runs": runs}))
     # The bench stream: nobody consumes it. Through an engine's venv (this driver may run on a bare python3).

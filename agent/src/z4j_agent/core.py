@@ -101,9 +101,9 @@ class Agent:
                 fields[k] = v if t is not int or -(2**53) < v < 2**53 or k not in _PAYLOAD_FIELDS else str(v)
             else:
                 fields[k] = self._scrub(v, pol)
-        # The retry payload travels exact (the service seals it): JSON-safe, never redacted.
-        return batches.task_envelope(self.config.project, engine, kind, task_id, fields, worker, occurred_at,
-                                     None if payload is None else payload if type(payload) is batches.RawJSON else batches.raw_json(payload))
+        # The retry payload travels exact (the service seals it), never redacted: a plain copy (JSON
+        # as it is, encoded with the batch) or, when it was not plain, its JSON made at record time.
+        return batches.task_envelope(self.config.project, engine, kind, task_id, fields, worker, occurred_at, payload)
 
     def worker_event(self, engine: str, kind: str, worker: str, *, fields: dict[str, Any] | None = None, occurred_at: float | None = None) -> None:
         if not self.enabled:
