@@ -13,19 +13,19 @@ let n = 0;
 const secret = Buffer.from('the-agents-secret-0123456789');
 const keys = new StaticAgentKeyStore([{ agentId: 'agent-a', project: 'default', secrets: [secret] }]);
 
-async function online(worker: string, agentId = 'agent-a', actions = ['retry', 'terminate'], queues = ['q1']): Promise<void> {
+async function online(worker: string, agentId = 'agent-a', actions = ['retry', 'terminate'], queues = ['q1'], channel = 'redis'): Promise<void> {
   await db.query(
     `INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at, heartbeat_s) VALUES (1, 'huey', $1, true, now(), now(), 1)
      ON CONFLICT (project_id, engine, hostname) DO UPDATE SET online = true, last_seen_at = now()`,
     [worker],
   );
-  const ann = { v: 1, type: 'worker', kind: 'worker-heartbeat', engine: 'huey', worker, fields: { commands: { channel: 'redis', actions, queues } } };
+  const ann = { v: 1, type: 'worker', kind: 'worker-heartbeat', engine: 'huey', worker, fields: { commands: { channel, actions, queues } } };
   await recordAgentReports(db, 1, agentId, [], [ann]);
 }
 
-function fakeDriver(): EngineDriver & { delivered: { project: string; worker: string; signed: string; ttlS: number }[] } {
+function fakeDriver(commandChannel?: 'redis' | 'amqp'): EngineDriver & { delivered: { project: string; worker: string; signed: string; ttlS: number }[] } {
   const delivered: { project: string; worker: string; signed: string; ttlS: number }[] = [];
-  return { engine: 'huey', capabilities: {}, delivered, deliverAgentCommand: async (project, worker, signed, ttlS) => void delivered.push({ project, worker, signed, ttlS }) };
+  return { engine: 'huey', capabilities: {}, commandChannel, delivered, deliverAgentCommand: async (project, worker, signed, ttlS) => void delivered.push({ project, worker, signed, ttlS }) };
 }
 
 async function newCommand(kind = 'task.terminate') {
@@ -67,6 +67,15 @@ describe('the agent command channel, service side', () => {
     expect(commandQueue('unit', 'dramatiq@host:12')).toBe('z4j.commands.unit.dramatiq@host:12');
     // agent/tests/unit/test_commands_amqp.py has the same vector.
     expect(commandQueue('unit', 'w'.repeat(300))).toBe('z4j.commands.9b5a2f60eed8c30ca7febdf729e189df37d665c3452aecbff0a08640b05a98c8');
+  });
+
+  test('a command goes only to workers whose agent takes commands on the broker the driver reaches', async () => {
+    await online('w-rabbit', 'agent-a', ['retry'], ['q-broker'], 'amqp');
+    const channel = (driver: EngineDriver) => new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, { id: 1 } as never, Date.now() + 60_000);
+    await expect(channel(fakeDriver('redis')).send('retry', {}, { worker: 'w-rabbit' })).rejects.toThrow(/on Redis, the broker z4j reaches huey on/);
+    await expect(channel(fakeDriver('redis')).send('retry', {}, { queue: 'q-broker' })).rejects.toThrow(/no live huey worker .* on Redis/);
+    expect(await channel(fakeDriver('amqp')).send('retry', {}, { queue: 'q-broker' })).toEqual({ worker: 'w-rabbit' });
+    expect(await channel(fakeDriver()).send('retry', {}, { queue: 'q-broker' })).toEqual({ worker: 'w-rabbit' }); // a driver that does not say
   });
 
   test('a retry goes to a live worker serving the queue; nobody there, or an agent that cannot, is a plain refusal', async () => {

@@ -4,7 +4,7 @@
 // agent's report of the outcome comes back in one of its signed batches.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../db/db.js';
-import type { AgentChannel, AgentTarget, EngineDriver } from '../engines/driver.js';
+import type { AgentChannel, AgentTarget, CommandChannel, EngineDriver } from '../engines/driver.js';
 import type { AgentKeyStore } from '../ingest/agentKeys.js';
 import { auditSettled, SETTLED, type Command, type Settled, type SettledAudit } from './commands.js';
 
@@ -67,8 +67,8 @@ export class AgentCommands {
     const [route] = await this.routes(c, worker, 'queue' in to ? to.queue : null, 1);
     if (!route) {
       throw new NoAgentRoute(worker
-        ? `worker ${worker} is offline, or has no z4j agent taking commands (its agent takes commands on a Redis or RabbitMQ broker)`
-        : `no live ${c.driver.engine} worker with a z4j agent taking commands serves ${'queue' in to && to.queue ? `queue ${to.queue}` : 'this task'}`);
+        ? `worker ${worker} is offline, or has no z4j agent taking commands${onChannel(c.driver)}`
+        : `no live ${c.driver.engine} worker with a z4j agent taking commands${onChannel(c.driver)} serves ${'queue' in to && to.queue ? `queue ${to.queue}` : 'this task'}`);
     }
     if (!route.actions.includes(c.action)) throw new NoAgentRoute(`the z4j agent in ${route.worker} cannot ${c.action} ${c.driver.engine} tasks`);
     const signed = await this.sign(c, route);
@@ -86,7 +86,7 @@ export class AgentCommands {
     if (!able.length) {
       throw new NoAgentRoute(live.length
         ? `the z4j agents of the live ${c.driver.engine} workers serving ${queue ? `queue ${queue}` : 'this task'} cannot ${c.action} tasks`
-        : `no live ${c.driver.engine} worker with a z4j agent taking commands serves ${queue ? `queue ${queue}` : 'this task'}`);
+        : `no live ${c.driver.engine} worker with a z4j agent taking commands${onChannel(c.driver)} serves ${queue ? `queue ${queue}` : 'this task'}`);
     }
     const signed: Awaited<ReturnType<AgentCommands['sign']>>[] = [];
     for (const r of able) {
@@ -147,12 +147,16 @@ export class AgentCommands {
         WHERE aw.project_id = $1 AND aw.engine = $2 AND ${ALIVE_SQL}
           AND ($3::text IS NULL OR aw.worker = $3)
           AND ($4::text IS NULL OR aw.queues = '{}' OR $4 = ANY (aw.queues))
+          AND (aw.channel IS NULL OR $7::text IS NULL OR aw.channel = $7)
         ORDER BY ($5 = ANY (aw.actions)) DESC, w.last_seen_at DESC
         LIMIT $6`,
-      [c.project.id, c.driver.engine, worker, queue, c.action, limit],
+      [c.project.id, c.driver.engine, worker, queue, c.action, limit, c.driver.commandChannel ?? null],
     )).rows;
   }
 }
+
+const CHANNEL_NAMES: Record<CommandChannel, string> = { redis: 'Redis', amqp: 'RabbitMQ' };
+const onChannel = (driver: EngineDriver) => (driver.commandChannel ? ` on ${CHANNEL_NAMES[driver.commandChannel]}, the broker z4j reaches ${driver.engine} on` : '');
 
 interface Issue { driver: EngineDriver; project: { id: number; slug: string }; command: Command; expiresAt: number; action: string; args: Record<string, unknown> }
 interface Route { worker: string; agentId: string; actions: string[] }
@@ -185,19 +189,21 @@ const strings = (v: unknown, max: number): string[] => (Array.isArray(v) ? v.fil
 /** Stores the agent's reports; a command an outcome settles is audited (`audit`), in the same transaction. */
 export async function recordAgentReports(db: Db, projectId: number, agentId: string, outcomes: Record<string, unknown>[], announcements: Record<string, unknown>[], audit?: SettledAudit): Promise<number> {
   if (announcements.length) {
-    const latest = new Map<string, { engine: string; worker: string; actions: string[]; queues: string[] }>();
+    const latest = new Map<string, { engine: string; worker: string; actions: string[]; queues: string[]; channel: CommandChannel | null }>();
     for (const ev of announcements) {
-      const c = (ev.fields as { commands: { actions?: unknown; queues?: unknown } }).commands;
+      const c = (ev.fields as { commands: { actions?: unknown; queues?: unknown; channel?: unknown } }).commands;
       if (typeof ev.engine !== 'string' || typeof ev.worker !== 'string' || ev.worker.length > 1024) continue;
-      latest.set(`${ev.engine}\u0000${ev.worker}`, { engine: ev.engine, worker: ev.worker, actions: strings(c.actions, 16), queues: strings(c.queues, 256) });
+      const channel = c.channel === 'redis' || c.channel === 'amqp' ? c.channel : null;
+      latest.set(`${ev.engine}\u0000${ev.worker}`, { engine: ev.engine, worker: ev.worker, actions: strings(c.actions, 16), queues: strings(c.queues, 256), channel });
     }
     const rows = [...latest.values()];
     if (rows.length) {
       await db.query(
-        `INSERT INTO agent_workers AS a (project_id, engine, worker, agent_id, actions, queues, last_seen_at)
-         SELECT $1, u.e, u.w, $2, u.a, u.q, now() FROM json_to_recordset($3::json) AS u(e text, w text, a text[], q text[])
-         ON CONFLICT (project_id, engine, worker) DO UPDATE SET agent_id = excluded.agent_id, actions = excluded.actions, queues = excluded.queues, last_seen_at = now()`,
-        [projectId, agentId, JSON.stringify(rows.map((r) => ({ e: r.engine, w: r.worker, a: r.actions, q: r.queues })))],
+        `INSERT INTO agent_workers AS a (project_id, engine, worker, agent_id, actions, queues, channel, last_seen_at)
+         SELECT $1, u.e, u.w, $2, u.a, u.q, u.c, now() FROM json_to_recordset($3::json) AS u(e text, w text, a text[], q text[], c text)
+         ON CONFLICT (project_id, engine, worker) DO UPDATE SET agent_id = excluded.agent_id, actions = excluded.actions, queues = excluded.queues,
+           channel = excluded.channel, last_seen_at = now()`,
+        [projectId, agentId, JSON.stringify(rows.map((r) => ({ e: r.engine, w: r.worker, a: r.actions, q: r.queues, c: r.channel })))],
       );
     }
   }

@@ -10,7 +10,7 @@ describe('migrations on PostgreSQL', () => {
     const b = openPostgres(url);
     try {
       const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
-      expect([...ra, ...rb].sort()).toEqual(loadMigrations().map((m) => m.version));
+      expect([...ra, ...rb].sort((x, y) => x - y)).toEqual(loadMigrations().map((m) => m.version));
       expect((await a.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0]).toEqual({ n: loadMigrations().length });
       expect(await migrate(a)).toEqual([]);
     } finally {

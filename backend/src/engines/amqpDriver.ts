@@ -27,6 +27,7 @@ function republished(letter: amqp.GetMessage, fresh: boolean): amqp.Options.Publ
 
 export abstract class AmqpEngineDriver {
   private connection: Promise<amqp.ChannelModel> | null = null;
+  readonly commandChannel = 'amqp' as const;
 
   constructor(private readonly url: string, private readonly connectionName: string) {}
 

@@ -34,6 +34,9 @@ export interface Dispatch {
   awaitsAgent?: boolean;
 }
 
+/** The broker an agent takes commands on, as its worker announces it. */
+export type CommandChannel = 'redis' | 'amqp';
+
 /** Where an agent command goes: the worker running the task, or any live worker serving a queue. */
 export type AgentTarget = { worker: string } | { queue: string | null };
 
@@ -119,6 +122,8 @@ export interface EngineDriver {
   workerControl?(hostname: string, action: WorkerAction, args: Record<string, unknown>): Promise<Dispatch>;
   /** Puts a signed agent command where the agent in `worker` takes it, for at most `ttlS` seconds. */
   deliverAgentCommand?(project: string, worker: string, signed: string, ttlS: number): Promise<void>;
+  /** Which agents `deliverAgentCommand` reaches: those announcing this channel. */
+  readonly commandChannel?: CommandChannel;
   close?(): Promise<void>;
 }
 

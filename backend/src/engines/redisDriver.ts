@@ -10,6 +10,7 @@ return n`;
 
 export abstract class RedisEngineDriver {
   protected readonly redis: Redis;
+  readonly commandChannel = 'redis' as const;
 
   constructor(url: string, connectionName: string) {
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName });
