@@ -53,8 +53,8 @@ CYCLES = ("celery", "huey")  # a task is one call here (no queue drained): off a
 PAIR_BATCH = 25  # elsewhere, a batch is a queue filled then drained: off and on alternate batch by batch
 
 
-def before(label: str) -> None:
-    """Called by each engine's run before each batch: the measured phase starts after the warm-up;
+def before(label: str, count: int) -> int:
+    """Called before each batch (returns its size): the measured phase starts after the warm-up;
     in a pair run, the agent is on only for the batches labelled "on"."""
     if "sender" not in _phase:
         _phase["sender"] = sender_cpu()  # before the first batch: from its start (it may not run yet)
@@ -64,6 +64,7 @@ def before(label: str) -> None:
         import z4j_agent
 
         z4j_agent.get_agent().enabled = label != "off"
+    return count
 
 
 def sender_cpu() -> float:
@@ -110,6 +111,11 @@ def diffs(values: list[int]) -> list[int]:
 Batches = list[tuple[str, list[int]]]
 
 
+def each_batch(batches: list[tuple[str, int]], batch) -> Batches:
+    """Runs a plan's batches in order (the async runs: the same comprehension, awaiting each batch)."""
+    return [(label, batch(before(label, count))) for label, count in batches]
+
+
 # ---- one engine, one mode: each runs the batches of its plan and returns their samples --------------
 
 def run_celery(batches: list[tuple[str, int]], on: bool) -> Batches:
@@ -131,14 +137,14 @@ def run_celery(batches: list[tuple[str, int]], on: bool) -> Batches:
         task.apply_async(ARGS, KWARGS, queue=queue)
         return now() - t0
 
-    out: Batches = []
+    def batch(count: int) -> list[int]:
+        samples = [send() for _ in range(count)]
+        with app.connection_for_write() as conn:
+            conn.default_channel.client.delete(queue)
+        return samples
+
     try:
-        for label, count in batches:
-            before(label)
-            out.append((label, [send() for _ in range(count)]))
-            with app.connection_for_write() as conn:
-                conn.default_channel.client.delete(queue)
-        return out
+        return each_batch(batches, batch)
     finally:
         with app.connection_for_write() as conn:
             conn.default_channel.client.delete(queue)
@@ -170,11 +176,7 @@ def run_rq(batches: list[tuple[str, int]], on: bool) -> Batches:
         return [s + g for s, g in zip(sends, gaps(t0))]
 
     try:
-        out: Batches = []
-        for label, count in batches:
-            before(label)
-            out.append((label, batch(count)))
-        return out
+        return each_batch(batches, batch)
     finally:
         q.delete(delete_jobs=True)
         conn.delete(*conn.keys(f"rq:*{q.name}*") or ["-"])
@@ -220,11 +222,7 @@ def run_dramatiq(batches: list[tuple[str, int]], on: bool) -> Batches:
 
     worker.start()
     try:
-        out: Batches = []
-        for label, count in batches:
-            before(label)
-            out.append((label, batch(count)))
-        return out
+        return each_batch(batches, batch)
     finally:
         worker.stop()
         broker.flush_all()
@@ -252,11 +250,7 @@ def run_huey(batches: list[tuple[str, int]], on: bool) -> Batches:
         return now() - t0
 
     try:
-        out: Batches = []
-        for label, count in batches:
-            before(label)
-            out.append((label, [cycle() for _ in range(count)]))
-        return out
+        return each_batch(batches, lambda count: [cycle() for _ in range(count)])
     finally:
         huey.storage.flush_all()
 
@@ -300,11 +294,7 @@ def run_arq(batches: list[tuple[str, int]], on: bool) -> Batches:
             return [s + g for s, g in zip(sends, gaps(t0))]
 
         try:
-            out: Batches = []
-            for label, count in batches:
-                before(label)
-                out.append((label, await batch(count)))
-            return out
+            return [(label, await batch(before(label, count))) for label, count in batches]
         finally:
             keys = await pool.keys(f"*{queue}*")
             if keys:
@@ -351,11 +341,7 @@ def run_taskiq(batches: list[tuple[str, int]], on: bool) -> Batches:
             return [s + g for s, g in zip(sends, gaps(t0))]
 
         try:
-            out: Batches = []
-            for label, count in batches:
-                before(label)
-                out.append((label, await batch(count)))
-            return out
+            return [(label, await batch(before(label, count))) for label, count in batches]
         finally:
             await broker.shutdown()
             await broker.connection_pool.disconnect()
