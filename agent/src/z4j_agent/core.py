@@ -191,9 +191,8 @@ class Agent:
             if not items:
                 self._idle.set()
                 continue
-            events = []
+            events = self._envelopes(items)
             try:
-                events = [self.envelope(item) for item in items]
                 if self._transport is None:
                     self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue)
                 for body, sig in batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped):
@@ -203,7 +202,7 @@ class Agent:
                 backoff = 0.5
             except Exception as err:
                 # Keep them (within the bound) and retry later; the host carries on regardless.
-                self._buffer.put_back(events if len(events) == len(items) else items)
+                self._buffer.put_back(events)
                 self._count_error(f"could not deliver events ({type(err).__name__}: {err}); retrying")
                 self._close_transport()
                 self._stop.wait(backoff)
@@ -211,6 +210,18 @@ class Agent:
             finally:
                 if len(self._buffer) == 0:
                     self._idle.set()
+
+    def _envelopes(self, items: list[Any]) -> list[dict[str, Any]]:
+        """The items' envelopes; one that cannot be built is dropped and counted, never retried
+        forever at the head of the buffer."""
+        out = []
+        for item in items:
+            try:
+                out.append(self.envelope(item))
+            except Exception:
+                self._buffer.dropped += 1
+                self._count_error("could not build an event; dropped")
+        return out
 
     def _close_transport(self) -> None:
         t, self._transport = self._transport, None

@@ -106,3 +106,17 @@ def test_plain_copies_stop_at_what_is_not_plain():
     for v in ({1: "int key"}, [object()], list(range(65)), [[[[[1]]]]], "x" * 32769, {"d": b"bytes"}):
         assert plain_copy(v) is NOT_PLAIN
     assert plain_copy("x" * 32769, max_string=None) == "x" * 32769
+
+
+def test_an_event_the_sender_cannot_build_is_dropped_not_retried_forever():
+    from z4j_agent import core
+
+    class BadId:
+        def __str__(self):
+            raise RuntimeError("no str")
+
+    agent = core.Agent(core.load_config(project="p", agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:6379/14"))
+    good = ("rq", "started", "t1", {"name": "n"}, None, 1.0, None, core.policies.DEFAULT)
+    bad = ("rq", "started", BadId(), {"name": "n"}, None, 1.0, None, core.policies.DEFAULT)
+    out = agent._envelopes([bad, good])
+    assert [e["taskId"] for e in out] == ["t1"] and agent.stats()["dropped"] == 1 and agent.stats()["errors"] == 1
