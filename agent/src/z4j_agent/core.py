@@ -252,7 +252,9 @@ class Agent:
             log.warning("z4j agent: %s", message)
 
     def _at_exit(self) -> None:
-        if self.enabled and len(self._buffer):
+        # Also when the buffer is empty but the sender holds a batch it has not sent yet (it
+        # redacts, builds and encodes after taking): exiting then would lose that batch.
+        if self.enabled and (len(self._buffer) or not self._idle.is_set()):
             self.flush(self.config.exit_flush_timeout)
 
 

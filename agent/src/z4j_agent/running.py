@@ -72,7 +72,7 @@ class RunningTasks:
         self.cancelled = CancelledTasks()
         self._lock = threading.Lock()
         self._where: dict[str, tuple[str, Any, Any]] = {}  # id → ("thread", ident, None) | ("asyncio", task, loop) | ("none", why, None)
-        self._done: dict[str, threading.Event] = {}
+        self._done: dict[str, threading.Event] = {}  # only for tasks a stop() waits on (an Event per task costs µs)
         self._stopping: set[str] = set()
 
     def started_thread(self, task_id: str) -> None:
@@ -93,7 +93,6 @@ class RunningTasks:
             if unless_cancelled and self.cancelled and task_id in self.cancelled:
                 return False
             self._where[task_id] = where
-            self._done[task_id] = threading.Event()
         return True
 
     def cancel(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +140,7 @@ class RunningTasks:
             else:
                 loop.call_soon_threadsafe(what.cancel, reason)
             self._stopping.add(task_id)
-            done = self._done[task_id]
+            done = self._done.setdefault(task_id, threading.Event())  # finished() sets it, under this lock's order
         if done.wait(wait):
             return {"stopped": True, "how": "exception raised in its thread" if kind == "thread" else "asyncio task cancelled"}
         raise CommandError(f"asked task {task_id} to stop; still running after {wait:g} s (it stops at its next Python instruction: a blocking call delays it)")

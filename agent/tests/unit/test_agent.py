@@ -116,6 +116,28 @@ def test_events_are_flushed_when_the_process_exits(redis_client, project):
     assert len(read_events(redis_client, project)) == 300
 
 
+def test_exit_waits_for_a_batch_the_sender_has_taken_but_not_sent(redis_client, project):
+    # The sender takes events from the buffer before it builds and sends them: at exit the buffer
+    # can be empty with a batch still in hand. A slow first send (connecting, a loaded box) makes
+    # that window wide here.
+    script = (
+        "import time, z4j_agent\n"
+        "from z4j_agent import transport\n"
+        f"a = z4j_agent.get_agent(project={project!r}, agent_id='agent-t', agent_secret={SECRET!r}, broker_url={REDIS_URL!r}, flush_interval=0.01)\n"
+        "real = transport.make_transport\n"
+        "def slow(*args, **kw):\n"
+        "    time.sleep(0.5)\n"
+        "    return real(*args, **kw)\n"
+        "import z4j_agent.core as core; core.make_transport = slow\n"
+        "a.task_event('huey', 'succeeded', 'in-hand', fields={'name': 'n'})\n"
+        "deadline = time.monotonic() + 5\n"
+        "while len(a._buffer) and time.monotonic() < deadline: time.sleep(0.001)\n"
+        "assert len(a._buffer) == 0 and not a._idle.is_set(), 'the sender should hold the batch now'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
+    assert [e["taskId"] for e in read_events(redis_client, project)] == ["in-hand"]
+
+
 def test_bad_configuration_disables_the_agent_without_raising():
     core.reset_agent()
     agent = core.get_agent(project="Not A Slug", agent_id="a", agent_secret="s")
