@@ -56,6 +56,8 @@ SELECT u.p, u.e, u.n, to_timestamp(u.ms / 1000.0), to_timestamp(u.ms / 1000.0)
   FROM unnest($1::int[], $2::text[], $3::text[], $4::float8[]) AS u(p, e, n, ms)
 ON CONFLICT (project_id, engine, name) DO UPDATE SET last_seen_at = greatest(q.last_seen_at, excluded.last_seen_at)`;
 
+const FRESH_PLANS_SQL = 'SET LOCAL plan_cache_mode = force_custom_plan';
+
 const taskKey = (projectId: number, engine: string, taskId: string) => `${projectId}\u0000${engine}\u0000${taskId}`;
 
 export class BatchWriter {
@@ -78,6 +80,10 @@ export class BatchWriter {
       else workerEvents.push(ev);
     }
     const persisted = await this.db.transaction(async (tx) => {
+      // Plans made for these rows and the tables as they are now. The statements are prepared,
+      // and a generic plan made while `tasks` was small (a hash join over a sequential scan) would
+      // otherwise be kept as it grows: every update then read the whole table (BENCHMARKS.md).
+      await tx.exec(FRESH_PLANS_SQL);
       // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
       const { insert, merged } = await collapseCeleryEnqueues(tx, [...taskEvents.values()], (ev) => this.pid(ev));
       const fresh = [...(await this.insertEvents(tx, insert)), ...merged];
