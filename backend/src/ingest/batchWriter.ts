@@ -56,7 +56,14 @@ SELECT u.p, u.e, u.n, to_timestamp(u.ms / 1000.0), to_timestamp(u.ms / 1000.0)
   FROM unnest($1::int[], $2::text[], $3::text[], $4::float8[]) AS u(p, e, n, ms)
 ON CONFLICT (project_id, engine, name) DO UPDATE SET last_seen_at = greatest(q.last_seen_at, excluded.last_seen_at)`;
 
-const FRESH_PLANS_SQL = 'SET LOCAL plan_cache_mode = force_custom_plan';
+// Every statement here reads or writes rows by key (a batch's few thousand tasks and events),
+// never a table whole. Left to itself the planner sometimes chose otherwise and kept it: a
+// generic plan for the prepared update, made while `tasks` was small, joined by a sequential
+// scan, so as the table grew every batch's update read all of it; and with a key list of a few
+// hundred against a table of tens of thousands it hashed the whole table rather than probe the
+// index. Both cost tens of ms per batch and grow with the table (BENCHMARKS.md). So, for this
+// transaction only: plans made for the actual rows, and sequential scans as a last resort.
+const KEY_LOOKUP_PLANS_SQL = 'SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off';
 
 const taskKey = (projectId: number, engine: string, taskId: string) => `${projectId}\u0000${engine}\u0000${taskId}`;
 
@@ -80,10 +87,7 @@ export class BatchWriter {
       else workerEvents.push(ev);
     }
     const persisted = await this.db.transaction(async (tx) => {
-      // Plans made for these rows and the tables as they are now. The statements are prepared,
-      // and a generic plan made while `tasks` was small (a hash join over a sequential scan) would
-      // otherwise be kept as it grows: every update then read the whole table (BENCHMARKS.md).
-      await tx.exec(FRESH_PLANS_SQL);
+      await tx.exec(KEY_LOOKUP_PLANS_SQL);
       // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
       const { insert, merged } = await collapseCeleryEnqueues(tx, [...taskEvents.values()], (ev) => this.pid(ev));
       const fresh = [...(await this.insertEvents(tx, insert)), ...merged];
