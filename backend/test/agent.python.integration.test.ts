@@ -17,7 +17,8 @@ import { eventually } from './helpers/wait.js';
 jest.setTimeout(120_000);
 
 const PYTHON = new URL('../../.venvs/celery/bin/python', import.meta.url).pathname;
-const REDIS_URL = process.env.Z4J_TEST_AGENT_REDIS_URL ?? 'redis://127.0.0.1:6379/8';
+// A Redis DB of its own: a service consumes every agent stream in its DB (db 8 is agent.ingest's).
+const REDIS_URL = process.env.Z4J_TEST_AGENT_PYTHON_REDIS_URL ?? 'redis://127.0.0.1:6379/17';
 
 async function python(script: string, env: Record<string, string>): Promise<void> {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`bash scripts/setup-python.sh celery\``);

@@ -15,7 +15,8 @@ import { eventually } from './helpers/wait.js';
 jest.setTimeout(240_000);
 
 const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
-const REDIS_URL = process.env.Z4J_TEST_AGENT_REDIS_URL ?? 'redis://127.0.0.1:6379/8';
+// A Redis DB of its own: a service consumes every agent stream in its DB (db 8 is agent.ingest's).
+const REDIS_URL = process.env.Z4J_TEST_AGENT_SIGKILL_REDIS_URL ?? 'redis://127.0.0.1:6379/18';
 const TASKS = 10_000;
 
 test('SIGKILL in the middle of a 10,000-task run loses and duplicates nothing', async () => {
