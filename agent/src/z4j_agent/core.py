@@ -136,14 +136,14 @@ class Agent:
 
     def flush(self, timeout: float = 2.0) -> bool:
         """Waits until everything recorded so far is sent (True) or the timeout passes (False)."""
-        if not self.enabled:
+        if not self.enabled or self._nothing_pending():
             return True
         self._ensure_sender()
         deadline = time.monotonic() + timeout
         self._hurry.set()
         try:
             while time.monotonic() < deadline:
-                if len(self._buffer) == 0 and self._idle.is_set():
+                if self._nothing_pending():
                     return True
                 self._buffer.ready.set()
                 time.sleep(0.002)
@@ -251,10 +251,13 @@ class Agent:
             self._last_warning = now
             log.warning("z4j agent: %s", message)
 
+    def _nothing_pending(self) -> bool:
+        # Both: the sender takes a batch out of the buffer before it builds and sends it, so an
+        # empty buffer alone can still hide a batch in hand (exiting then would lose it).
+        return len(self._buffer) == 0 and self._idle.is_set()
+
     def _at_exit(self) -> None:
-        # Also when the buffer is empty but the sender holds a batch it has not sent yet (it
-        # redacts, builds and encodes after taking): exiting then would lose that batch.
-        if self.enabled and (len(self._buffer) or not self._idle.is_set()):
+        if self.enabled:
             self.flush(self.config.exit_flush_timeout)
 
 
