@@ -16,7 +16,7 @@ from . import batch as batches
 from . import policy as policies
 from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config
-from .redact import redact_text, scrub, scrub_str
+from .redact import keep_set, redact_text, scrub, scrub_plain, scrub_str
 from .snapshot import TEXT_FIELDS, Scrubbed, freeze_fields, freeze_payload
 from .transport import Transport, make_transport
 
@@ -52,6 +52,8 @@ class Agent:
         # What every event asks, answered once. `enabled` is a plain attribute: every hook reads it.
         self.enabled = bool(config is not None and config.enabled and not self._problem)
         self._sampler = policies.TaskPolicy(sample=config.sample) if config is not None and config.sample < 1.0 else None
+        self._redactions: dict[policies.TaskPolicy, tuple[tuple[str, ...], frozenset[str]]] = {}
+        self._default_redaction = (config.redact_keys, keep_set(config.keep_keys)) if config is not None else ((), frozenset())
 
     # ---- what hooks call -------------------------------------------------------------
 
@@ -78,10 +80,24 @@ class Agent:
         except Exception:  # never into the task
             self._count_error("could not record a task event")
 
+    def _redaction(self, pol: policies.TaskPolicy) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The keys to hide and to keep in a policy's events (the configuration's and the
+        policy's), made once per policy, not per event."""
+        if pol is policies.DEFAULT:  # most events; a policy's hash is not cached (a dataclass's)
+            return self._default_redaction
+        found = self._redactions.get(pol)
+        if found is None:
+            cfg = self.config
+            found = (cfg.redact_keys + pol.redact if pol.redact else cfg.redact_keys,
+                     keep_set(cfg.keep_keys + pol.keep if pol.keep else cfg.keep_keys))
+            if len(self._redactions) >= 1024:
+                self._redactions.clear()
+            self._redactions[pol] = found
+        return found
+
     def _scrub(self, value: Any, pol: policies.TaskPolicy) -> Any:
-        cfg = self.config
-        return scrub(value, redact_keys=cfg.redact_keys + pol.redact if pol.redact else cfg.redact_keys,
-                     keep_keys=cfg.keep_keys + pol.keep if pol.keep else cfg.keep_keys)
+        extra, keep = self._redaction(pol)
+        return scrub(value, redact_keys=extra, keep_keys=keep)
 
     def envelope(self, item: Any) -> dict[str, Any]:
         """What leaves the process for a buffered item: a task event's snapshot redacted and made
@@ -90,17 +106,18 @@ class Agent:
         if type(item) is not tuple:
             return item
         engine, kind, task_id, snap, worker, occurred_at, payload, pol = item
+        extra, keep = self._redaction(pol)
         fields: dict[str, Any] = {}
         for k, v in snap.items():
             t = type(v)
-            if t is str:  # most fields (name, queue, ids)
-                fields[k] = redact_text(v[:32768]) if k in TEXT_FIELDS else scrub_str(v)
+            if t is str:  # most fields (name, queue, ids); a longer one was cut or redacted at record time
+                fields[k] = redact_text(v) if len(v) <= 32768 else redact_text(v[:32768]) if k in TEXT_FIELDS else scrub_str(v)
             elif t is Scrubbed:
                 fields[k] = v.value
             elif t is int or t is bool or v is None or (k not in _PAYLOAD_FIELDS and t is float):
                 fields[k] = v if t is not int or -(2**53) < v < 2**53 or k not in _PAYLOAD_FIELDS else str(v)
-            else:
-                fields[k] = self._scrub(v, pol)
+            else:  # a plain copy (a list or dict: anything else was redacted at record time), or a float of args / result
+                fields[k] = scrub_plain(v, extra, keep)
         # The retry payload travels exact (the service seals it), never redacted: a plain copy (JSON
         # as it is, encoded with the batch) or, when it was not plain, its JSON made at record time.
         return batches.task_envelope(self.config.project, engine, kind, task_id, fields, worker, occurred_at, payload)

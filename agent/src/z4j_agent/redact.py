@@ -89,11 +89,20 @@ def _maybe_secret(s: str) -> bool:
     return False
 
 
+# A UUID or a hex digest (task ids, root and parent ids): unique per task, so remembering it
+# would only push the names out of `_redact_short`'s memory. Only hex digits and '-': no marker
+# of `_MARKERS` can occur in it (each has a letter past 'f' or punctuation), so it has no secret.
+_HEX_ID = re.compile(r"[0-9a-fA-F-]+").fullmatch
+
+
 def redact_text(s: str) -> str:
     """Hides secret-shaped substrings of free text (reprs, query strings, tracebacks)."""
-    if len(s) < 8:
+    n = len(s)
+    if n < 8:
         return s
-    if len(s) <= 256:
+    if n <= 256:
+        if (n == 36 or n == 32) and _HEX_ID(s):
+            return s
         return _redact_short(s)
     return _redact(s) if _maybe_secret(s) else s
 
@@ -131,6 +140,45 @@ _NOTHING: frozenset[str] = frozenset()
 def scrub_str(s: str, max_string: int = 32768) -> str:
     """`scrub` of a string, without its set-up."""
     return redact_text(_cut(s, max_string))
+
+
+def keep_set(keep_keys: Iterable[str]) -> frozenset[str]:
+    """`scrub`'s form of keep_keys (compared in lower case), for `scrub_plain`."""
+    return frozenset(k.lower() for k in keep_keys) if keep_keys else _NOTHING
+
+
+_MAX_SAFE_INT = 2**53
+_INF = float("inf")
+
+
+def scrub_plain(v: Any, extra: tuple[str, ...] = (), keep: frozenset[str] = _NOTHING) -> Any:
+    """`scrub(v, redact_keys=extra, keep_keys=keep)` of a plain copy (snapshot.plain_copy: JSON
+    scalars, strings, lists and str-keyed dicts of them, at most 64 items and 4 levels deep, a
+    fresh tree without cycles), the same result without the generic walk's set-up and type
+    checks: the sender redacts one or two of these per event (args, kwargs, result).
+    tests/unit/test_hot_path.py checks it against `scrub`."""
+    t = type(v)
+    if t is str:
+        return redact_text(v) if len(v) <= 32768 else redact_text(_cut(v, 32768))
+    if t is dict:
+        out: dict[str, Any] = {}
+        for key, x in v.items():
+            if len(key) > 256:
+                key = _cut(key, 256)
+            if x is not None and x != "" and is_sensitive_key(key, extra) and (not keep or key.lower() not in keep):
+                out[key] = REDACTED
+            else:
+                out[key] = scrub_plain(x, extra, keep)
+        return out
+    if t is list:
+        return [scrub_plain(x, extra, keep) for x in v]
+    if t is int:
+        return v if -_MAX_SAFE_INT < v < _MAX_SAFE_INT else str(v)
+    if t is float:
+        return v if v == v and v != _INF and v != -_INF else None
+    if v is None or t is bool:
+        return v
+    return scrub(v, redact_keys=extra, keep_keys=keep)  # not plain after all: the generic walk
 
 
 def scrub(

@@ -120,3 +120,44 @@ def test_an_event_the_sender_cannot_build_is_dropped_not_retried_forever():
     bad = ("rq", "started", BadId(), {"name": "n"}, None, 1.0, None, core.policies.DEFAULT)
     out = agent._envelopes([bad, good])
     assert [e["taskId"] for e in out] == ["t1"] and agent.stats()["dropped"] == 1 and agent.stats()["errors"] == 1
+
+
+def _random_plain(rng, depth=0):
+    """A value snapshot.plain_copy keeps: JSON scalars (secrets, odd floats, big ints among
+    them), strings, lists and str-keyed dicts of them."""
+    from z4j_agent.snapshot import NOT_PLAIN, plain_copy
+
+    keys = ["password", "apiKey", "API_KEY", "token", "keepme_token", "iban", "name", "note", "k" * 300, "pin", "x-auth", "data"]
+    texts = ["", "bench", "Bearer abcdefghijklmnop", "postgres://u:hunter2@db/x", "password=hunter2", "AKIAABCDEFGHIJKLMNOP",
+             "3f1c6a0e-1b7e-4a5e-9d7a-2c4b8e0f9a11", "x" * 40000, "ünïcode ſk-0123456789abcdefghij"]
+    atoms = [None, True, False, 0, 42, -7, 2**60, -(2**53), 1.5, float("nan"), float("inf"), float("-inf")] + texts
+    if depth >= 3 or rng.random() < 0.4:
+        return rng.choice(atoms)
+    if rng.random() < 0.5:
+        value = [_random_plain(rng, depth + 1) for _ in range(rng.randint(0, 5))]
+    else:
+        value = {rng.choice(keys): _random_plain(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+    copy = plain_copy(value, max_string=None)
+    return copy if copy is not NOT_PLAIN else None
+
+
+def test_scrub_plain_agrees_with_scrub_on_plain_copies():
+    from z4j_agent.redact import keep_set, scrub_plain
+
+    rng = random.Random(11)
+    for n in range(3000):
+        value = _random_plain(rng)
+        extra = ("iban",) if n % 3 == 0 else ()
+        keep = ["keepme_token"] if n % 2 == 0 else []
+        got, want = scrub_plain(value, extra, keep_set(keep)), scrub(value, redact_keys=extra, keep_keys=keep)
+        assert json.dumps(got) == json.dumps(want), value
+    assert scrub_plain(b"not plain") == "<9 bytes>"  # anything else: the generic walk
+
+
+def test_hex_ids_cannot_hold_a_marker():
+    # redact_text passes UUIDs and 32-digit hex ids through without its memory or markers.
+    assert all(set(m) - set("0123456789abcdef-") for m in redact._MARKERS)
+    rng = random.Random(5)
+    for _ in range(5000):
+        s = "".join(rng.choice("0123456789abcdefABCDEF-") for _ in range(rng.choice((32, 36))))
+        assert redact._MAYBE_SECRET.search(s) is None and redact.redact_text(s) == s
