@@ -208,36 +208,41 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         agent = self._agent_for(broker)
         if not agent.enabled:
             return None
-        if not self._running_threads.start_thread_unless_cancelled(message.message_id):
+        message = _inner(message)
+        mid, options = message.message_id, message.options
+        if not self._running_threads.start_thread_unless_cancelled(mid):
             return False
-        attempt = int(message.options.get("retries", 0) or 0)
-        self._running[message.message_id] = (time.monotonic(), attempt)
-        self._actor_of[message.message_id] = message.actor_name
+        attempt = int(options.get("retries", 0) or 0)
+        self._running[mid] = (time.monotonic(), attempt)
+        self._actor_of[mid] = message.actor_name
         self._flight.start()
         fields = self._fields(message, attempt)
         payload = None
-        if attempt == 0 and not message.options.get("z4j_payload"):  # a producer without the agent: the worker's copy
+        if attempt == 0 and not options.get("z4j_payload"):  # a producer without the agent: the worker's copy
             fields["args"], fields["kwargs"] = message.args, message.kwargs
             payload = self._payload(message)
-        agent.task_event(ENGINE, "started", message.message_id, fields=fields, payload=payload, worker=self._worker)
+        agent.task_event(ENGINE, "started", mid, fields=fields, payload=payload, worker=self._worker)
         return True
 
     def _finish(self, message: Any) -> tuple[float | None, int]:
-        self._running_threads.finished(message.message_id)
-        self._actor_of.pop(message.message_id, None)
-        start, attempt = self._running.pop(message.message_id, (None, int(message.options.get("retries", 0) or 0)))
+        mid = message.message_id
+        self._running_threads.finished(mid)
+        self._actor_of.pop(mid, None)
+        start, attempt = self._running.pop(mid, (None, int(message.options.get("retries", 0) or 0)))
         return (round(time.monotonic() - start, 6) if start is not None else None), attempt
 
     @guarded
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None) -> None:
-        if not self._agent_for(broker).enabled:
+        agent = self._agent_for(broker)
+        if not agent.enabled:
             return
+        message = _inner(message)
         runtime, attempt = self._finish(message)
         self._flight.end(failed=exception is not None)
         fields = self._fields(message, attempt)
         if exception is None:
             fields["result"], fields["runtime"] = result, runtime  # None ones are left out by task_event
-            self._agent_for(broker).task_event(ENGINE, "succeeded", message.message_id, fields=fields, worker=self._worker)
+            agent.task_event(ENGINE, "succeeded", message.message_id, fields=fields, worker=self._worker)
             return
         fields.update(exception=exception_text(exception), traceback=traceback_text(exception), runtime=runtime)
         if isinstance(exception, Terminated):
@@ -301,6 +306,16 @@ def _not_retried(actor: Any) -> None:
             actor.options["throws"] = (*throws, Terminated)
     elif throws is not Terminated:
         actor.options["throws"] = (throws, Terminated)
+
+
+def _inner(message: Any) -> Any:
+    """The Message under a worker's MessageProxy, whose fields are read through `__getattr__`
+    (each read a failed lookup first: about a microsecond, a dozen per hook); the message
+    itself when it is not a proxy."""
+    return getattr(message, "__dict__", _NO_DICT).get("_message", message)
+
+
+_NO_DICT: dict[str, Any] = {}
 
 
 def _queue(name: str) -> str:

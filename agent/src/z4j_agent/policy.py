@@ -38,9 +38,14 @@ class TaskPolicy:
 
 DEFAULT = TaskPolicy()
 _by_name: dict[str, TaskPolicy] = {}
+# Whether any policy was ever made (by name, by decorator or from Z4J_TASK_POLICIES): until then
+# every task has DEFAULT, and the agent skips the lookup per event.
+in_use = False
 
 
 def _make(redact=(), keep=(), skip=False, sample=1.0) -> TaskPolicy:
+    global in_use
+    in_use = True
     return TaskPolicy(tuple(redact), tuple(keep), bool(skip), max(0.0, min(1.0, float(sample))))
 
 

@@ -66,9 +66,10 @@ def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0) -> A
     return items
 
 
-def freeze_fields(fields: dict[str, Any], scrub_now: Callable[[Any], Any], payload: Any = None, frozen_payload: Any = None) -> dict[str, Any]:
+def freeze_fields(fields: dict[str, Any], scrub_now: Callable[[Any, Any], Any], pol: Any, payload: Any = None, frozen_payload: Any = None) -> dict[str, Any]:
     """The fields as they are now; a field set to None is left out (no value to report). Args
-    and kwargs that are the payload's own share its copy (the sender never changes either)."""
+    and kwargs that are the payload's own share its copy (the sender never changes either).
+    What is not plain is redacted now, by `scrub_now(value, pol)`."""
     out: dict[str, Any] = {}
     shared = type(frozen_payload) is dict
     for k, v in fields.items():
@@ -77,13 +78,13 @@ def freeze_fields(fields: dict[str, Any], scrub_now: Callable[[Any], Any], paylo
             out[k] = frozen_payload[k]
             continue
         if t is str:
-            out[k] = v if len(v) <= MAX_STRING else v[:MAX_STRING] if k in TEXT_FIELDS else Scrubbed(scrub_now(v))
+            out[k] = v if len(v) <= MAX_STRING else v[:MAX_STRING] if k in TEXT_FIELDS else Scrubbed(scrub_now(v, pol))
         elif t in _ATOMS:
             if v is not None:
                 out[k] = v
         else:
             copy = plain_copy(v)
-            out[k] = copy if copy is not NOT_PLAIN else Scrubbed(scrub_now(v))
+            out[k] = copy if copy is not NOT_PLAIN else Scrubbed(scrub_now(v, pol))
     return out
 
 
