@@ -119,7 +119,12 @@ export class BatchWriter {
     return events.filter((ev) => inserted.has(ev.id));
   }
 
-  /** Folds new events into their tasks: one locked read, one insert, one update. */
+  /**
+   * Folds new events into their tasks. Most tasks of a batch are new: each is inserted as its
+   * events fold from nothing, and only those that already had a row (the insert skipped them)
+   * are locked, read and folded onto it. Probing every task first cost a second index lookup
+   * per new task (about a sixth of PostgreSQL's time per event, BENCHMARKS.md).
+   */
   private async foldTasks(tx: Queryable, events: TaskEnvelope[]): Promise<void> {
     if (!events.length) return;
     const byTask = new Map<string, { projectId: number; events: TaskEnvelope[] }>();
@@ -129,34 +134,38 @@ export class BatchWriter {
       const entry = byTask.get(k) ?? byTask.set(k, { projectId, events: [] }).get(k)!;
       entry.events.push(ev);
     }
-    const current = await this.lockTasks(tx, [...byTask.values()].map(({ projectId, events: [ev] }) => [projectId, ev!.engine, ev!.taskId]));
+    // In key order: concurrent writers (replicas) meet on the unique index in one order.
+    const keys = [...byTask.keys()].sort();
+    const inserts: KeyedTask[] = keys.map((k) => {
+      const { projectId, events: evs } = byTask.get(k)!;
+      return { projectId, row: foldEvents(null, evs) };
+    });
+    const created = await tx.query<{ project_id: number; engine: string; task_id: string }>(INSERT_TASKS_SQL, taskParams(inserts), { name: 'z4j_insert_tasks' });
+    if (created.rows.length === inserts.length) return this.upsertQueues(tx, inserts);
 
-    const late = [...byTask].filter(([k, { events: evs }]) => needsRefold(current.get(k) ?? null, evs));
-    const timelines = await this.loadTimelines(tx, late.map(([, g]) => [g.projectId, g.events[0]!.engine, g.events[0]!.taskId]));
-
-    const updates: KeyedTask[] = [];
-    const inserts: KeyedTask[] = [];
-    for (const [k, { projectId, events: evs }] of byTask) {
-      const cur = current.get(k);
+    const made = new Set(created.rows.map((r) => taskKey(r.project_id, r.engine, r.task_id)));
+    const existing = keys.filter((k) => !made.has(k));
+    const current = await this.lockTasks(tx, existing.map((k) => {
+      const { projectId, events: [ev] } = byTask.get(k)!;
+      return [projectId, ev!.engine, ev!.taskId];
+    }));
+    if (current.size < existing.length) {
+      // Skipped by the insert yet gone now: deleted meanwhile (retention). The pipeline retries
+      // a serialization failure with the whole batch, which then inserts it anew.
+      throw Object.assign(new Error('a task row vanished while its batch was written'), { code: '40001' });
+    }
+    const late = existing.filter((k) => needsRefold(current.get(k)!, byTask.get(k)!.events));
+    const timelines = await this.loadTimelines(tx, late.map((k) => {
+      const { projectId, events: [ev] } = byTask.get(k)!;
+      return [projectId, ev!.engine, ev!.taskId];
+    }));
+    const updates: KeyedTask[] = existing.map((k) => {
+      const { projectId, events: evs } = byTask.get(k)!;
       const timeline = timelines.get(k);
-      const row = timeline ? foldEvents(null, timeline) : foldEvents(cur ?? null, evs);
-      (cur ? updates : inserts).push({ projectId, row });
-    }
-    if (inserts.length) {
-      const created = await tx.query<{ project_id: number; engine: string; task_id: string }>(INSERT_TASKS_SQL, taskParams(inserts), { name: 'z4j_insert_tasks' });
-      if (created.rows.length < inserts.length) {
-        // Another replica created some of these tasks meanwhile: fold onto its rows instead.
-        const made = new Set(created.rows.map((r) => taskKey(r.project_id, r.engine, r.task_id)));
-        const raced = inserts.filter((t) => !made.has(taskKey(t.projectId, t.row.engine, t.row.taskId)));
-        const now = await this.lockTasks(tx, raced.map((t) => [t.projectId, t.row.engine, t.row.taskId]));
-        for (const t of raced) {
-          const k = taskKey(t.projectId, t.row.engine, t.row.taskId);
-          updates.push({ projectId: t.projectId, row: foldEvents(now.get(k)!, byTask.get(k)!.events) });
-        }
-      }
-    }
-    if (updates.length) await tx.query(UPDATE_TASKS_SQL, taskParams(updates), { name: 'z4j_update_tasks' });
-    await this.upsertQueues(tx, [...inserts, ...updates]);
+      return { projectId, row: timeline ? foldEvents(null, timeline) : foldEvents(current.get(k)!, evs) };
+    });
+    await tx.query(UPDATE_TASKS_SQL, taskParams(updates), { name: 'z4j_update_tasks' });
+    await this.upsertQueues(tx, [...inserts.filter((t) => made.has(taskKey(t.projectId, t.row.engine, t.row.taskId))), ...updates]);
   }
 
   private async lockTasks(tx: Queryable, keys: [number, string, string][]): Promise<Map<string, TaskRow>> {

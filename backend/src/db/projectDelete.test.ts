@@ -1,0 +1,32 @@
+import { BatchWriter } from '../ingest/batchWriter.js';
+import { STORAGES, openTestDb } from '../../test/helpers/storage.js';
+import type { Db } from './db.js';
+
+const count = async (db: Db, sql: string) => (await db.query<{ n: number }>(sql)).rows[0]!.n;
+
+// tasks and task_payloads have no per-row foreign key to projects (migration 0011): deleting a
+// project must still take its ingested data with it, and only its own.
+describe.each(STORAGES)('deleting a project on %s', (storage) => {
+  let db: Db;
+  beforeAll(async () => {
+    db = await openTestDb(storage, 'project_delete');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('removes its tasks, timeline and payloads, and leaves other projects alone', async () => {
+    await db.query(`INSERT INTO projects (slug, name) VALUES ('gone', 'Gone')`);
+    const now = Date.now();
+    const event = (project: string, taskId: string) => ({ v: 1 as const, type: 'task' as const, id: `${project}-${taskId}`, engine: 'rq' as const, project, kind: 'received' as const, taskId, occurredAt: now, fields: {} });
+    await new BatchWriter(db).write([event('gone', 't1'), event('gone', 't2'), event('default', 't3')]);
+    await db.query(`INSERT INTO task_payloads (project_id, engine, task_id, sealed) SELECT id, 'rq', 't1', '\\x00' FROM projects WHERE slug IN ('gone', 'default')`);
+    expect(await count(db, 'SELECT count(*)::int AS n FROM tasks')).toBe(3);
+
+    await db.query(`DELETE FROM projects WHERE slug = 'gone'`);
+
+    expect((await db.query('SELECT task_id FROM tasks')).rows).toEqual([{ task_id: 't3' }]);
+    expect((await db.query('SELECT task_id FROM task_events')).rows).toEqual([{ task_id: 't3' }]);
+    expect(await count(db, 'SELECT count(*)::int AS n FROM task_payloads')).toBe(1);
+  });
+});
