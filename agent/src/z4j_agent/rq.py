@@ -16,6 +16,7 @@ from typing import Any
 
 from ._common import InFlight, Roots, clean, exception_text, guarded, iso, last_line, redis_url, require, traceback_text
 from .core import Agent, get_agent
+from .core import policies  # the module: the package's `policy` is the decorator
 
 ENGINE = "rq"
 MIN_VERSION = (1, 15)
@@ -38,10 +39,17 @@ def attempt_of(job: Any) -> int:
     return int(meta.get("z4j_attempt", 0) or 0) + int(getattr(job, "number_of_retries", 0) or 0)
 
 
-def _links(job: Any) -> dict[str, Any]:
+def _place(job: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """Adds the job's attempt (`attempt_of`) and its links in its workflow to `fields`, its meta
+    read once; a link it has not is set to None (task_event leaves those out)."""
     meta = job.meta or {}
-    deps = list(getattr(job, "_dependency_ids", None) or [])
-    return clean({"rootId": meta.get("z4j_root_id"), "parentId": meta.get("z4j_parent_id") or (deps[0] if deps else None), "dependsOn": deps or None})
+    deps = getattr(job, "_dependency_ids", None)
+    fields["retries"] = int(meta.get("z4j_attempt", 0) or 0) + int(getattr(job, "number_of_retries", 0) or 0)
+    fields["rootId"] = meta.get("z4j_root_id")
+    fields["parentId"] = meta.get("z4j_parent_id") or (deps[0] if deps else None)
+    if deps:
+        fields["dependsOn"] = list(deps)
+    return fields
 
 
 @guarded
@@ -65,9 +73,7 @@ def _link_new_job(job: Any, queue: Any) -> None:
             except Exception:
                 root_id = parent_id
     else:
-        from rq import get_current_job
-
-        current = get_current_job()
+        current = _current_job()
         if current is not None and current.id != job.id:
             parent_id = current.id
             root_id = (current.meta or {}).get("z4j_root_id", current.id)
@@ -75,9 +81,17 @@ def _link_new_job(job: Any, queue: Any) -> None:
         meta["z4j_root_id"] = root_id
         meta["z4j_parent_id"] = parent_id
         job.meta = meta
-        _roots.set(job.id, root_id)
-    else:
-        _roots.set(job.id, job.id)
+    # The job's own root is remembered in record_enqueued, once RQ gave it its id (RQ makes a
+    # new job's id, a uuid4, at its first read: reading it here would only move that cost here).
+
+
+def _current_job() -> Any:
+    """rq.get_current_job(), imported once (an import statement per job costs a lookup of its own)."""
+    global _current_job
+    from rq import get_current_job
+
+    _current_job = get_current_job
+    return get_current_job()
 
 
 def _payload(job: Any, queue_name: str, args: Any, kwargs: Any) -> dict[str, Any]:
@@ -90,7 +104,10 @@ def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) ->
     if not agent.enabled or getattr(job, "started_at", None) is not None:
         return  # off, or a retry being rescheduled, not a new job: its worker reports `retried`
     args, kwargs = job.args or (), job.kwargs or {}  # copied by task_event, once for fields and payload
-    fields = {"name": job.func_name, "queue": queue_name, "args": args, "kwargs": kwargs, "retries": attempt_of(job), "eta": iso(eta), **_links(job)}
+    fields = _place(job, {"name": job.func_name, "queue": queue_name, "args": args, "kwargs": kwargs})
+    _roots.set(job.id, fields["rootId"] or job.id)  # for jobs that will depend on it (_link_new_job)
+    if eta is not None:
+        fields["eta"] = iso(eta)
     status = job.get_status(refresh=False)
     if status is not None and str(getattr(status, "value", status)) == "deferred":
         fields["deferred"] = True
@@ -102,7 +119,10 @@ _funcs: dict[str, Any] = {}  # func_name → the function: RQ imports it anew on
 
 
 def _func(job: Any) -> Any:
-    """The job's function, for its policy: looked up once per function name (not for methods)."""
+    """The job's function, for its policy: looked up once per function name (not for methods);
+    not at all while no policy exists."""
+    if not policies.in_use:
+        return None
     try:
         if getattr(job, "instance", None) is not None:
             return job.func
@@ -237,7 +257,7 @@ class Z4jWorkerMixin:
     def _z4j_started(self, job: Any, queue: Any) -> None:
         self._z4j_exc = None
         self._z4j_t0 = time.monotonic()
-        fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), **_links(job)}
+        fields = _place(job, {"name": job.func_name, "queue": job.origin})
         self._z4j.task_event(ENGINE, "started", job.id, fields=fields, worker=self.name, func=_func(job))
 
     def _z4j_runtime(self) -> float | None:
