@@ -203,8 +203,11 @@ class Agent:
         backoff = 0.5
         while not self._stop.is_set():
             self._buffer.ready.wait(cfg.flush_interval)
-            if len(self._buffer) < cfg.batch_size and not self._hurry.is_set():
-                time.sleep(min(cfg.flush_interval, 0.05) if len(self._buffer) else 0)
+            if 0 < len(self._buffer) < cfg.batch_size and not self._hurry.is_set():
+                # A partial batch waits Z4J_FLUSH_INTERVAL for more: a batch (one wake-up, one
+                # signature, one XADD) per interval, whatever the task rate. A flush (at exit,
+                # or an RQ work horse's after each job) cuts the wait short.
+                self._hurry.wait(cfg.flush_interval)
             self._idle.clear()  # before taking: a flush must not see an empty buffer while a batch is in hand
             items = self._buffer.take(cfg.batch_size)
             if not items:
