@@ -82,6 +82,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._options = agent_options
         self._agent = None
         self._lock = threading.Lock()
+        # Per-task maps: each key is set and popped by its own task's hooks, by single dict and
+        # set operations (atomic under the GIL): no lock.
         self._sent_at: dict[str, float] = {}
         # Keyed by (task id, attempt): a retried task's next run can start before this one ends.
         self._running: dict[tuple[str, int], float] = {}
@@ -144,11 +146,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     @guarded
     def _pre_send(self, message: Any) -> None:
         current = _current.get()
-        with self._lock:
-            self._sent_at[message.task_id] = time.time()
-            if current is not None and current[0] == message.task_id:
-                self._retrying.add((current[0], current[2]))  # a retry middleware re-sending the running task
-                return
+        self._sent_at[message.task_id] = time.time()
+        if current is not None and current[0] == message.task_id:
+            self._retrying.add((current[0], current[2]))  # a retry middleware re-sending the running task
+            return
         if _attempt(message) == 0:
             message.labels["z4j_payload"] = "1"  # this producer records the payload: the worker need not copy it again
         if current is not None and "z4j_parent_id" not in message.labels:
@@ -156,100 +157,103 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             message.labels["z4j_root_id"] = current[1]
 
     def post_send(self, message: Any) -> None:
-        if self.agent.enabled:
-            self._post_send(message)
+        agent = self.agent
+        if agent.enabled:
+            self._post_send(agent, message)
 
     @guarded
-    def _post_send(self, message: Any) -> None:
-        with self._lock:
-            at = self._sent_at.pop(message.task_id, None)
+    def _post_send(self, agent: Any, message: Any) -> None:
+        at = self._sent_at.pop(message.task_id, None)
         attempt = _attempt(message)
-        fields = self._fields(message)
+        fields = self._fields(message, attempt)
         fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
         payload = self._payload(message) if attempt == 0 else None
-        self.agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
+        agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
 
     def _payload(self, message: Any) -> dict[str, Any]:
         labels = {k: v for k, v in (message.labels or {}).items() if k not in _AGENT_LABELS}
         return {"name": message.task_name, "args": message.args, "kwargs": message.kwargs, "queue": _queue_of(self.broker, message), "options": {"labels": labels}}
 
-    def _fields(self, message: Any) -> dict[str, Any]:
+    def _fields(self, message: Any, attempt: int) -> dict[str, Any]:
+        """The fields every event of the message has; those that are None are left out by
+        task_event (or by clean(), where the caller adds more)."""
         labels = message.labels or {}
-        user_labels = {k: v for k, v in labels.items() if k not in _AGENT_LABELS}
-        return clean({
-            "name": message.task_name, "queue": _queue_of(self.broker, message), "retries": _attempt(message),
+        user_labels = {k: v for k, v in labels.items() if k not in _AGENT_LABELS} if labels else None
+        return {
+            "name": message.task_name, "queue": _queue_of(self.broker, message), "retries": attempt,
             "parentId": labels.get("z4j_parent_id"), "rootId": labels.get("z4j_root_id"), "labels": user_labels or None,
-        })
+        }
 
     # ---- worker --------------------------------------------------------------------------------
 
     def pre_execute(self, message: Any) -> Any:
-        if self.agent.enabled:
-            self._pre_execute(message)
+        agent = self.agent
+        if agent.enabled:
+            self._pre_execute(agent, message)
         return message
 
     @guarded
-    def _pre_execute(self, message: Any) -> None:
+    def _pre_execute(self, agent: Any, message: Any) -> None:
         labels = message.labels or {}
         attempt = _attempt(message)
-        _current.set((message.task_id, labels.get("z4j_root_id") or message.task_id, attempt))
-        with self._lock:
-            self._running[(message.task_id, attempt)] = time.monotonic()
+        task_id = message.task_id
+        _current.set((task_id, labels.get("z4j_root_id") or task_id, attempt))
+        self._running[(task_id, attempt)] = time.monotonic()
         self._track(message)
         self._flight.start()
-        fields, payload = self._fields(message), None
-        if _attempt(message) == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
+        fields, payload = self._fields(message, attempt), None
+        if attempt == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
             fields["args"], fields["kwargs"] = message.args, message.kwargs
             payload = self._payload(message)
-        self.agent.task_event(ENGINE, "started", message.task_id, fields=fields, payload=payload, worker=self._worker)
+        agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
 
     def on_error(self, message: Any, result: Any, exception: BaseException) -> None:
         if isinstance(exception, asyncio.CancelledError) and self._running_tasks.is_stopping(message.task_id):
             # Terminated from z4j: a retry middleware after this one in the chain must not re-send it.
             guarded(message.labels.__setitem__)("retry_on_error", False)
         current = _current.get()
-        with self._lock:
-            self._errors[(message.task_id, current[2] if current else _attempt(message))] = exception
+        self._errors[(message.task_id, current[2] if current else _attempt(message))] = exception
 
     def post_execute(self, message: Any, result: Any) -> None:
-        if self.agent.enabled:
-            self._post_execute(message, result)
+        agent = self.agent
+        if agent.enabled:
+            self._post_execute(agent, message, result)
 
     @guarded
-    def _post_execute(self, message: Any, result: Any) -> None:
+    def _post_execute(self, agent: Any, message: Any, result: Any) -> None:
         current = _current.get()
         # The label, unless a retry middleware bumped it on this very message: the context knows.
         attempt = current[2] if current is not None and current[0] == message.task_id else _attempt(message)
         key = (message.task_id, attempt)
-        with self._lock:
-            start = self._running.pop(key, None)
-            exc = self._errors.pop(key, None)
-            retrying = key in self._retrying
+        start = self._running.pop(key, None)
+        exc = self._errors.pop(key, None) if self._errors else None
+        retrying = bool(self._retrying) and key in self._retrying
+        if retrying:
             self._retrying.discard(key)
         _current.set(None)
         terminated = self._running_tasks.finished(message.task_id)
         runtime = getattr(result, "execution_time", None)
         if runtime is None and start is not None:
             runtime = round(time.monotonic() - start, 6)
-        fields = {**self._fields(message), "retries": attempt}
+        fields = self._fields(message, attempt)
         failed = bool(getattr(result, "is_err", False))
         self._flight.end(failed=failed)
         if not failed:
             fields["result"], fields["runtime"] = getattr(result, "return_value", None), runtime  # None ones are left out there
-            self.agent.task_event(ENGINE, "succeeded", message.task_id, fields=fields, worker=self._worker)
+            agent.task_event(ENGINE, "succeeded", message.task_id, fields=fields, worker=self._worker)
             return
         exc = exc or getattr(result, "error", None)
         fields.update(exception=exception_text(exc), traceback=traceback_text(exc))
         if terminated:  # cancelled from z4j
             fields.update(runtime=runtime, reason="terminated from z4j")
-            self.agent.task_event(ENGINE, "revoked", message.task_id, fields=clean(fields), worker=self._worker)
+            agent.task_event(ENGINE, "revoked", message.task_id, fields=clean(fields), worker=self._worker)
         elif retrying:
-            self.agent.task_event(ENGINE, "retried", message.task_id, fields=clean(fields), worker=self._worker)
+            agent.task_event(ENGINE, "retried", message.task_id, fields=clean(fields), worker=self._worker)
         else:
             fields["runtime"] = runtime
             if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":
                 fields["timedOut"] = True
-            self.agent.task_event(ENGINE, "failed", message.task_id, fields=clean(fields), worker=self._worker)
+            agent.task_event(ENGINE, "failed", message.task_id, fields=clean(fields), worker=self._worker)
 
     # ---- commands ------------------------------------------------------------------------------
 
@@ -316,7 +320,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
                     await done
         except Exception:  # unacked, it comes back after a reconnect and is skipped again
             pass
-        guarded(self.agent.task_event)(ENGINE, "revoked", message.task_id, fields={**self._fields(message), "reason": "cancelled from z4j"}, worker=self._worker)
+        guarded(self.agent.task_event)(ENGINE, "revoked", message.task_id, fields={**self._fields(message, _attempt(message)), "reason": "cancelled from z4j"}, worker=self._worker)
         return True
 
 
