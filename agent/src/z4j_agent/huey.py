@@ -45,6 +45,7 @@ class _HueyAgent:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.started: dict[str, float] = {}
+        self.names: dict[type, str] = {}  # task class → its name
         self.parents = Roots()  # next step / child → its parent
         self.roots = Roots()
         self.payloads_sent = Roots(50_000)  # ids whose payload this process already sent
@@ -56,10 +57,18 @@ class _HueyAgent:
         self.stop_commands = None
 
     def name(self, task: Any) -> str:
-        try:
-            return self.huey._registry.task_to_string(type(task))
-        except Exception:
-            return getattr(task, "name", type(task).__name__)
+        """The task's registered name, made once per task class (Huey formats it anew per call)."""
+        cls = type(task)
+        found = self.names.get(cls)
+        if found is None:
+            try:
+                found = self.huey._registry.task_to_string(cls)
+            except Exception:
+                return getattr(task, "name", cls.__name__)
+            if len(self.names) >= 1024:
+                self.names.clear()
+            self.names[cls] = found
+        return found
 
     def links(self, task: Any) -> dict[str, Any]:
         parent = self.parents.get(task.id)
