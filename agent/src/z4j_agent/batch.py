@@ -27,15 +27,22 @@ if hasattr(os, "register_at_fork"):  # a forked child must not repeat its parent
     os.register_at_fork(after_in_child=_new_process_tag)
 
 
-def event_id() -> str:
+def id_prefix() -> str:
+    """The head of the ids made now: the time (ms), then the process's random tag."""
+    return f"{int(time.time() * 1000):012x}{_process_tag}"
+
+
+def event_id(prefix: str | None = None) -> str:
     """Time-led (like a UUIDv7), then random per process and a counter: unique without asking the
-    OS for randomness per event, and the service's id index grows at its edge."""
-    return f"{int(time.time() * 1000):012x}{_process_tag}{next(_counter) & 0xFFFFFFFF:08x}"
+    OS for randomness per event, and the service's id index grows at its edge. The sender makes
+    one `id_prefix` per batch (formatting the time was most of an id's cost: ~1 µs per event)."""
+    return f"{prefix or id_prefix()}{next(_counter) & 0xFFFFFFFF:08x}"
 
 
-def task_envelope(project: str, engine: str, kind: str, task_id: str, fields: dict[str, Any], worker: str | None, occurred_at: float | None, payload: dict[str, Any] | None) -> dict[str, Any]:
+def task_envelope(project: str, engine: str, kind: str, task_id: str, fields: dict[str, Any], worker: str | None, occurred_at: float | None, payload: dict[str, Any] | None,
+                  id_prefix: str | None = None) -> dict[str, Any]:
     env: dict[str, Any] = {
-        "v": 1, "id": event_id(), "type": "task", "engine": engine, "project": project, "kind": kind,
+        "v": 1, "id": event_id(id_prefix), "type": "task", "engine": engine, "project": project, "kind": kind,
         "taskId": str(task_id)[:255], "occurredAt": int((occurred_at or time.time()) * 1000), "fields": fields,
     }
     if worker:

@@ -101,10 +101,10 @@ class Agent:
         extra, keep = self._redaction(pol)
         return scrub(value, redact_keys=extra, keep_keys=keep)
 
-    def envelope(self, item: Any) -> dict[str, Any]:
+    def envelope(self, item: Any, id_prefix: str | None = None) -> dict[str, Any]:
         """What leaves the process for a buffered item: a task event's snapshot redacted and made
         an envelope (in the sender thread), or an envelope made by the caller (worker events,
-        command results)."""
+        command results). `id_prefix`: the batch's (batch.id_prefix)."""
         if type(item) is not tuple:
             return item
         engine, kind, task_id, snap, worker, occurred_at, payload, pol = item
@@ -122,7 +122,7 @@ class Agent:
                 fields[k] = scrub_plain(v, extra, keep)
         # The retry payload travels exact (the service seals it), never redacted: a plain copy (JSON
         # as it is, encoded with the batch) or, when it was not plain, its JSON made at record time.
-        return batches.task_envelope(self.config.project, engine, kind, task_id, fields, worker, occurred_at, payload)
+        return batches.task_envelope(self.config.project, engine, kind, task_id, fields, worker, occurred_at, payload, id_prefix)
 
     def worker_event(self, engine: str, kind: str, worker: str, *, fields: dict[str, Any] | None = None, occurred_at: float | None = None) -> None:
         if not self.enabled:
@@ -237,9 +237,10 @@ class Agent:
         """The items' envelopes; one that cannot be built is dropped and counted, never retried
         forever at the head of the buffer."""
         out = []
+        prefix = batches.id_prefix()
         for item in items:
             try:
-                out.append(self.envelope(item))
+                out.append(self.envelope(item, prefix))
             except Exception:
                 self._buffer.dropped += 1
                 self._count_error("could not build an event; dropped")
