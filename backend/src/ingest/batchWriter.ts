@@ -1,6 +1,13 @@
 // Writes one batch of validated envelopes in one transaction: new events into the timeline
 // (idempotent by event id), their tasks folded forward, worker and queue rows refreshed.
 // A handful of array-bound statements per batch, never one round trip per event.
+//
+// Idempotency is the writer's, under the task's row lock, not a unique index's: a task's row
+// is created or locked before its events are written, so two transactions never write events
+// of one task at once; a task that had no row has no stored events, and for one that had, the
+// ids it already has are read first. A unique index with ON CONFLICT on the timeline cost
+// ≈ 6 µs of PostgreSQL per event, a seventh of the whole (BENCHMARKS.md); reading the ids back
+// costs that only for the few tasks that already existed.
 import type { Db, Queryable } from '../db/db.js';
 import { collapseCeleryEnqueues } from './celeryEnqueues.js';
 import type { Envelope, TaskEnvelope, WorkerEnvelope } from './envelope.js';
@@ -16,16 +23,16 @@ export interface WriteResult {
   unknownProject: Envelope[];
 }
 
-// Nearly every batch is all new events: only the count comes back then, and the ids stored
-// only when some were duplicates (no thousands of result rows to send and parse per batch).
 const INSERT_EVENTS_SQL = `
-WITH fresh AS (
-  INSERT INTO task_events (project_id, engine, task_id, event_id, kind, occurred_at, worker, fields)
-  SELECT u.p, u.e, u.t, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f::jsonb
-    FROM json_to_recordset($1::json) AS u(p int, e text, t text, id text, k text, ms float8, w text, f json)
-  ON CONFLICT DO NOTHING
-  RETURNING event_id)
-SELECT count(*)::int AS stored, CASE WHEN count(*) < $2::int THEN array_agg(event_id) END AS ids FROM fresh`;
+INSERT INTO task_events (project_id, engine, task_id, event_id, kind, occurred_at, worker, fields)
+SELECT u.p, u.e, u.t, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f::jsonb
+  FROM json_to_recordset($1::json) AS u(p int, e text, t text, id text, k text, ms float8, w text, f json)`;
+
+const STORED_EVENT_IDS_SQL = `
+SELECT e.project_id AS p, e.engine AS e, e.task_id AS t, e.event_id AS id
+  FROM task_events e
+  JOIN unnest($1::int[], $2::text[], $3::text[]) AS k(project_id, engine, task_id)
+    ON e.task_id = k.task_id AND e.project_id = k.project_id AND e.engine = k.engine`;
 
 const UPSERT_WORKERS_SQL = `
 INSERT INTO workers AS w (project_id, engine, hostname, online, first_seen_at, last_seen_at, offline_at,
@@ -90,8 +97,7 @@ export class BatchWriter {
       await tx.exec(KEY_LOOKUP_PLANS_SQL);
       // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
       const { insert, merged } = await collapseCeleryEnqueues(tx, [...taskEvents.values()], (ev) => this.pid(ev));
-      const fresh = [...(await this.insertEvents(tx, insert)), ...merged];
-      await this.foldTasks(tx, fresh);
+      const fresh = await this.storeTaskEvents(tx, insert, merged);
       await this.upsertWorkers(tx, workerEvents);
       return fresh;
     });
@@ -108,64 +114,81 @@ export class BatchWriter {
     return this.projectIds.get(ev.project)!;
   }
 
-  /** Inserts the events; returns those not stored before. */
-  private async insertEvents(tx: Queryable, events: TaskEnvelope[]): Promise<TaskEnvelope[]> {
-    if (!events.length) return [];
-    const rows = events.map((ev) => ({ p: this.pid(ev), e: ev.engine, t: ev.taskId, id: ev.id, k: ev.kind, ms: ev.occurredAt, w: ev.worker, f: ev.fields }));
-    const res = await tx.query<{ stored: number; ids: string[] | null }>(INSERT_EVENTS_SQL, [JSON.stringify(rows), rows.length], { name: 'z4j_insert_events' });
-    const { stored, ids } = res.rows[0]!;
-    if (stored === events.length) return events;
-    const inserted = new Set(ids ?? []);
-    return events.filter((ev) => inserted.has(ev.id));
-  }
-
   /**
-   * Folds new events into their tasks. Most tasks of a batch are new: each is inserted as its
-   * events fold from nothing, and only those that already had a row (the insert skipped them)
-   * are locked, read and folded onto it. Probing every task first cost a second index lookup
-   * per new task (about a sixth of PostgreSQL's time per event, BENCHMARKS.md).
+   * Stores the events not stored before and folds them into their tasks; returns them (with
+   * `merged`, events already merged into a stored row, which are folded but not inserted).
+   *
+   * Most tasks of a batch are new: each is inserted as its events fold from nothing, and only
+   * those that already had a row (the insert skipped them) are locked and read, with the ids of
+   * their stored events. Probing every task first cost a second index lookup per new task.
    */
-  private async foldTasks(tx: Queryable, events: TaskEnvelope[]): Promise<void> {
-    if (!events.length) return;
+  private async storeTaskEvents(tx: Queryable, insert: TaskEnvelope[], merged: TaskEnvelope[]): Promise<TaskEnvelope[]> {
     const byTask = new Map<string, { projectId: number; events: TaskEnvelope[] }>();
-    for (const ev of events) {
+    for (const ev of [...insert, ...merged]) {
       const projectId = this.pid(ev);
       const k = taskKey(projectId, ev.engine, ev.taskId);
       const entry = byTask.get(k) ?? byTask.set(k, { projectId, events: [] }).get(k)!;
       entry.events.push(ev);
     }
+    if (!byTask.size) return [];
+    const identity = (k: string): [number, string, string] => {
+      const { projectId, events: [ev] } = byTask.get(k)!;
+      return [projectId, ev!.engine, ev!.taskId];
+    };
     // In key order: concurrent writers (replicas) meet on the unique index in one order.
     const keys = [...byTask.keys()].sort();
-    const inserts: KeyedTask[] = keys.map((k) => {
-      const { projectId, events: evs } = byTask.get(k)!;
-      return { projectId, row: foldEvents(null, evs) };
-    });
+    const inserts: KeyedTask[] = keys.map((k) => ({ projectId: byTask.get(k)!.projectId, row: foldEvents(null, byTask.get(k)!.events) }));
     const created = await tx.query<{ project_id: number; engine: string; task_id: string }>(INSERT_TASKS_SQL, taskParams(inserts), { name: 'z4j_insert_tasks' });
-    if (created.rows.length === inserts.length) return this.upsertQueues(tx, inserts);
+    if (created.rows.length === inserts.length) {
+      await this.insertEvents(tx, insert);
+      await this.upsertQueues(tx, inserts);
+      return [...insert, ...merged];
+    }
 
     const made = new Set(created.rows.map((r) => taskKey(r.project_id, r.engine, r.task_id)));
     const existing = keys.filter((k) => !made.has(k));
-    const current = await this.lockTasks(tx, existing.map((k) => {
-      const { projectId, events: [ev] } = byTask.get(k)!;
-      return [projectId, ev!.engine, ev!.taskId];
-    }));
+    const current = await this.lockTasks(tx, existing.map(identity));
     if (current.size < existing.length) {
       // Skipped by the insert yet gone now: deleted meanwhile (retention). The pipeline retries
       // a serialization failure with the whole batch, which then inserts it anew.
       throw Object.assign(new Error('a task row vanished while its batch was written'), { code: '40001' });
     }
-    const late = existing.filter((k) => needsRefold(current.get(k)!, byTask.get(k)!.events));
-    const timelines = await this.loadTimelines(tx, late.map((k) => {
-      const { projectId, events: [ev] } = byTask.get(k)!;
-      return [projectId, ev!.engine, ev!.taskId];
-    }));
-    const updates: KeyedTask[] = existing.map((k) => {
-      const { projectId, events: evs } = byTask.get(k)!;
-      const timeline = timelines.get(k);
-      return { projectId, row: timeline ? foldEvents(null, timeline) : foldEvents(current.get(k)!, evs) };
+    const stored = await this.storedEventIds(tx, existing.map(identity));
+    const isFresh = (ev: TaskEnvelope) => !stored.has(`${taskKey(this.pid(ev), ev.engine, ev.taskId)}\u0000${ev.id}`);
+    const freshInsert = insert.filter(isFresh);
+    await this.insertEvents(tx, freshInsert);
+
+    // Existing tasks fold only what is new to them (merged enqueues are: their ids are not
+    // stored); a task whose events were all stored before is left as it is.
+    const changed = existing.flatMap((k) => {
+      const evs = byTask.get(k)!.events.filter(isFresh);
+      return evs.length ? [{ k, evs }] : [];
     });
-    await tx.query(UPDATE_TASKS_SQL, taskParams(updates), { name: 'z4j_update_tasks' });
+    const late = changed.filter(({ k, evs }) => needsRefold(current.get(k)!, evs));
+    const timelines = await this.loadTimelines(tx, late.map(({ k }) => identity(k)));
+    const updates: KeyedTask[] = changed.map(({ k, evs }) => {
+      const timeline = timelines.get(k);
+      return { projectId: byTask.get(k)!.projectId, row: timeline ? foldEvents(null, timeline) : foldEvents(current.get(k)!, evs) };
+    });
+    if (updates.length) await tx.query(UPDATE_TASKS_SQL, taskParams(updates), { name: 'z4j_update_tasks' });
     await this.upsertQueues(tx, [...inserts.filter((t) => made.has(taskKey(t.projectId, t.row.engine, t.row.taskId))), ...updates]);
+    return [...freshInsert, ...merged];
+  }
+
+  private async insertEvents(tx: Queryable, events: TaskEnvelope[]): Promise<void> {
+    if (!events.length) return;
+    const rows = events.map((ev) => ({ p: this.pid(ev), e: ev.engine, t: ev.taskId, id: ev.id, k: ev.kind, ms: ev.occurredAt, w: ev.worker, f: ev.fields }));
+    await tx.query(INSERT_EVENTS_SQL, [JSON.stringify(rows)], { name: 'z4j_insert_events' });
+  }
+
+  /** `taskKey\0eventId` of every event already stored for these tasks. */
+  private async storedEventIds(tx: Queryable, keys: [number, string, string][]): Promise<Set<string>> {
+    const res = await tx.query<{ p: number; e: string; t: string; id: string }>(
+      STORED_EVENT_IDS_SQL,
+      [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[2])],
+      { name: 'z4j_stored_event_ids' },
+    );
+    return new Set(res.rows.map((r) => `${taskKey(r.p, r.e, r.t)}\u0000${r.id}`));
   }
 
   private async lockTasks(tx: Queryable, keys: [number, string, string][]): Promise<Map<string, TaskRow>> {

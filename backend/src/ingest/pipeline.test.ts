@@ -53,6 +53,27 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(q.rows).toHaveLength(1);
   });
 
+  it('stores an event once when it is delivered again in a later batch beside new ones', async () => {
+    // Idempotency is the writer's (no unique index): redeliveries meet stored events of a task
+    // that already has its row, mixed with events it has not seen and with other tasks' events.
+    const a = [
+      taskEvent('d1', 'received', 0, { name: 'app.dup', retries: 0 }),
+      taskEvent('d1', 'started', 10),
+      taskEvent('d1', 'succeeded', 30, { result: 1, runtime: 0.02 }),
+    ];
+    const deliveries = [[a[0]!], [a[0]!, a[1]!, taskEvent('d2', 'received', 5)], [...a, taskEvent('d2', 'started', 6)], [a[1]!, a[2]!]];
+    for (const batch of deliveries) {
+      for (const e of batch) await pipeline.offer('test', structuredClone(e));
+      await pipeline.drained();
+    }
+    expect(await count(db, `SELECT count(*) AS n FROM task_events WHERE task_id = 'd1'`)).toBe(3);
+    expect(await count(db, `SELECT count(*) AS n FROM task_events WHERE task_id = 'd2'`)).toBe(2);
+    expect(pipeline.totals.persisted).toBe(5);
+    expect(pipeline.totals.duplicates).toBe(5);
+    expect(await taskRow(db, 'd1')).toMatchObject({ state: 'succeeded', name: 'app.dup', runtimeMs: 20, waitMs: 10 });
+    expect(await taskRow(db, 'd2')).toMatchObject({ state: 'started' });
+  });
+
   it('folds late events from an earlier batch into the right attempt', async () => {
     // The second attempt's outcome arrives first; the first attempt's events trickle in after.
     await pipeline.offer('test', taskEvent('r1', 'received', 250, { retries: 1 }));
