@@ -81,7 +81,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._options = agent_options
         self._agent = None
         self._lock = threading.Lock()
-        self._running: dict[str, tuple[float, int]] = {}  # message id → (start, attempt)
+        self._running: dict[str, tuple[float, int, str]] = {}  # message id → (start, attempt, actor) while it runs
         self._outcome: dict[str, dict[str, Any]] = {}  # message id → a failed attempt, until ack / nack
         self._enqueued_at: dict[str, float] = {}
         self._moving: set[str] = set()  # delayed messages the worker moves to their queue: not new enqueues
@@ -90,7 +90,6 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._concurrency: int | None = None
         self._stop_heartbeat = None
         self._running_threads = RunningTasks()
-        self._actor_of: dict[str, str] = {}  # message id → actor, while it runs
         self._skipping: set[str] = set()  # messages cancelled from z4j, between the skip and after_skip_message
         self._broker = None
         self._stop_commands = None
@@ -213,8 +212,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if not self._running_threads.start_thread_unless_cancelled(mid):
             return False
         attempt = int(options.get("retries", 0) or 0)
-        self._running[mid] = (time.monotonic(), attempt)
-        self._actor_of[mid] = message.actor_name
+        self._running[mid] = (time.monotonic(), attempt, message.actor_name)
         self._flight.start()
         fields = self._fields(message, attempt)
         payload = None
@@ -227,8 +225,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     def _finish(self, message: Any) -> tuple[float | None, int]:
         mid = message.message_id
         self._running_threads.finished(mid)
-        self._actor_of.pop(mid, None)
-        start, attempt = self._running.pop(mid, (None, int(message.options.get("retries", 0) or 0)))
+        start, attempt, _ = self._running.pop(mid, None) or (None, int(message.options.get("retries", 0) or 0), None)
         return (round(time.monotonic() - start, 6) if start is not None else None), attempt
 
     @guarded
@@ -289,7 +286,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     def _terminate(self, args: dict[str, Any]) -> dict[str, Any]:
         task_id = str(args["taskId"])
-        name = self._actor_of.get(task_id)
+        name = (self._running.get(task_id) or (None, None, None))[2]
         if name is None or self._broker is None:
             raise CommandError(f"message {task_id} is not running in this worker (it finished, or never started here)")
         _not_retried(self._broker.get_actor(name))

@@ -137,3 +137,25 @@ def test_a_message_cancelled_before_it_runs_is_skipped_acked_and_reported_revoke
     assert captured.of(message.message_id, "revoked")["fields"]["reason"] == "cancelled from z4j"
     assert broker.dead_letters == [] and "started" not in captured.kinds(message.message_id)
     assert captured.kinds(other.message_id)[-1] == "succeeded"
+
+
+def test_a_running_message_terminated_from_z4j_is_stopped_and_reported_revoked(broker, captured):
+    import time
+
+    agent_mw = next(m for m in broker.middleware if isinstance(m, Z4jMiddleware))
+
+    @dramatiq.actor(broker=broker, max_retries=3)
+    def spin(key):
+        runs[key] = "running"
+        while True:  # stops at its next Python instruction once terminated
+            time.sleep(0.01)
+
+    m = spin.send("spin")
+    deadline = time.time() + 5
+    while m.message_id not in agent_mw._running and time.time() < deadline:
+        time.sleep(0.01)
+    assert agent_mw._terminate({"taskId": m.message_id})["stopped"] is True
+    run(broker)
+    assert captured.kinds(m.message_id)[-1] == "revoked" and "retried" not in captured.kinds(m.message_id)
+    with pytest.raises(Exception, match="not running"):
+        agent_mw._terminate({"taskId": m.message_id})
