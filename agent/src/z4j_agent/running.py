@@ -109,6 +109,8 @@ class RunningTasks:
         """The task ended (or left this thread); True when z4j had asked it to stop."""
         with self._lock:
             where = self._where.pop(task_id, None)
+            if not self._stopping:  # the usual case: no stop asked (a waiting stop() is also stopping)
+                return False
             done = self._done.pop(task_id, None)
             stopping = task_id in self._stopping
             self._stopping.discard(task_id)
