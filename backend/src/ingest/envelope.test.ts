@@ -32,8 +32,27 @@ describe('envelope validation', () => {
     ['retries negative', { ...good, fields: { retries: -1 } }, 'bad_fields_retries'],
     ['retries a string', { ...good, fields: { retries: '1' } }, 'bad_fields_retries'],
     ['a huge task name', { ...good, fields: { name: 'n'.repeat(5000) } }, 'bad_fields_name'],
+    ['a null task name', { ...good, fields: { name: null } }, 'bad_fields_name'],
+    ['an infinite runtime', { ...good, fields: { runtime: Infinity } }, 'bad_fields_runtime'],
+    ['a fractional retry count', { ...good, fields: { retries: 1.5 } }, 'bad_fields_retries'],
+    ['a root id as an object', { ...good, fields: { rootId: { $ne: 1 } } }, 'bad_fields_rootId'],
+    ['a long eta', { ...good, fields: { eta: '2'.repeat(65) } }, 'bad_fields_eta'],
+    ['a numeric event id', { ...good, id: 7 }, 'bad_id'],
+    ['a worker that is not text', { ...good, worker: ['w'] }, 'bad_worker'],
+    ['a worker event without a worker', { ...good, type: 'worker', kind: 'worker-online', fields: {} }, 'bad_worker'],
+    ['a worker event with an empty worker', { ...good, type: 'worker', kind: 'worker-online', worker: '', fields: {} }, 'bad_worker'],
+    ['a load average of text', { ...good, type: 'worker', kind: 'worker-heartbeat', worker: 'w@h', fields: { loadavg: ['1'] } }, 'bad_fields_loadavg'],
+    ['four load averages', { ...good, type: 'worker', kind: 'worker-heartbeat', worker: 'w@h', fields: { loadavg: [1, 2, 3, 4] } }, 'bad_fields_loadavg'],
+    ['a negative pid', { ...good, type: 'worker', kind: 'worker-heartbeat', worker: 'w@h', fields: { pid: -1 } }, 'bad_fields_pid'],
+    ['a task kind on a worker', { ...good, type: 'worker', kind: 'received', worker: 'w@h', fields: {} }, 'unknown_kind'],
   ])('refuses %s', (_label, input, expected) => {
     expect(reason(input)).toBe(expected);
+  });
+
+  it('keeps only the envelope keys, and unknown fields for the scrubber', () => {
+    const r = validateEnvelope({ ...good, extra: 'dropped', fields: { name: 'app.add', custom: { a: 1 }, nullable: null } });
+    expect(r.ok && r.envelope).toEqual({ ...good, fields: { name: 'app.add', custom: { a: 1 }, nullable: null } });
+    expect(r.ok && 'extra' in r.envelope).toBe(false);
   });
 
   it('keeps deep or huge payload for the scrubber instead of refusing the event', () => {
