@@ -24,15 +24,16 @@ AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the e
 def _payload(headers: dict[str, Any], body: Any, routing_key: str | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
     if not isinstance(body, (tuple, list)) or len(body) < 2:
         return None  # protocol 1 or a serializer z4j does not read: no payload, Celery events still flow
-    args, kwargs = list(body[0] or []), dict(body[1] or {})
+    # Not copied here: task_event takes a snapshot of both (once, shared by fields and payload).
+    args, kwargs = body[0] or [], body[1] or {}
     name = headers.get("task")
     payload = {"name": name, "args": args, "kwargs": kwargs, "queue": routing_key, "options": {}}
-    fields = {
+    fields = {  # None ones are left out by task_event
         "name": name, "queue": routing_key, "args": args, "kwargs": kwargs, "retries": int(headers.get("retries") or 0),
         "rootId": headers.get("root_id"), "parentId": headers.get("parent_id"), "groupId": headers.get("group"),
         "eta": headers.get("eta"), "expires": headers.get("expires"), "recordedBy": AGENT_MARK,
     }
-    return payload, {k: v for k, v in fields.items() if v is not None}
+    return payload, fields
 
 
 def install(app: Any, **agent_options: Any) -> None:

@@ -1,0 +1,44 @@
+"""z4j_agent.celery: the enqueued event a publish records (Celery's own events report the rest)."""
+import pytest
+
+celery = pytest.importorskip("celery")
+
+SECRET = "hunter2-secret"
+
+
+@pytest.fixture
+def app(captured):
+    import z4j_agent.celery
+
+    a = celery.Celery("unit", broker="memory://")
+    a.conf.update(task_ignore_result=True)
+    z4j_agent.celery.install(a)
+
+    @a.task(name="unit.add")
+    def add(x, y, password=None):
+        return x + y
+
+    a.add_ = add
+    return a
+
+
+def test_a_publish_records_the_exact_call_redacted_in_fields(app, captured):
+    args, kwargs = [2, {"n": 1}], {"password": SECRET}
+    r = app.add_.apply_async(args, kwargs, queue="q1")
+    args[1]["n"], kwargs["password"] = 99, "changed after the publish"  # the event is a snapshot
+    (ev,) = captured.tasks(r.id)
+    assert ev["kind"] == "enqueued" and ev["engine"] == "celery"
+    assert ev["payload"] == {"name": "unit.add", "args": [2, {"n": 1}], "kwargs": {"password": SECRET}, "queue": "q1", "options": {}}
+    f = ev["fields"]
+    assert f["args"] == [2, {"n": 1}] and f["kwargs"] == {"password": "[redacted]"} and SECRET not in str(f)
+    assert f["name"] == "unit.add" and f["queue"] == "q1" and f["retries"] == 0 and f["recordedBy"] == "z4j-agent"
+    assert f["rootId"] == r.id and "parentId" not in f and "eta" not in f  # None ones are left out
+
+
+def test_a_tuple_call_and_an_eta(app, captured):
+    import datetime
+
+    eta = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+    r = app.add_.apply_async((1, 2), eta=eta)
+    ev = captured.of(r.id, "enqueued")
+    assert ev["payload"]["args"] == [1, 2] and ev["payload"]["kwargs"] == {} and ev["fields"]["eta"].startswith("2030-01-01")
