@@ -95,6 +95,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._stop_commands = None
 
     def _agent_for(self, broker: Any) -> Any:
+        # The hooks of every message read `self._agent or self._agent_for(broker)`: no call once it is made.
         if self._agent is None:
             self._agent = get_agent(broker_url=_broker_url(broker), **self._options)
         return self._agent
@@ -103,7 +104,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        if not self._agent_for(broker).enabled:
+        if not (self._agent or self._agent_for(broker)).enabled:
             return
         # A worker may start it before after_enqueue runs: enqueued is now. (These maps hold one
         # key per message, set and popped by single dict operations, atomic under the GIL: no lock.)
@@ -122,7 +123,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        if not self._agent_for(broker).enabled:
+        agent = self._agent or self._agent_for(broker)
+        if not agent.enabled:
             return
         if self._moving and message.message_id in self._moving:
             self._moving.discard(message.message_id)
@@ -135,7 +137,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if message.options.get("eta"):
             fields["eta"] = _iso_ms(message.options["eta"])
         payload = self._payload(message) if attempt == 0 else None
-        self._agent_for(broker).task_event(ENGINE, "enqueued", message.message_id, fields=fields, payload=payload, occurred_at=at)
+        agent.task_event(ENGINE, "enqueued", message.message_id, fields=fields, payload=payload, occurred_at=at)
 
     def _payload(self, message: Any) -> dict[str, Any]:
         options = {k: v for k, v in message.options.items() if k not in _DELIVERY_OPTIONS}
@@ -204,7 +206,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     def _start(self, broker: Any, message: Any) -> bool | None:
         """Records and reports the message's start in this thread; False, with nothing recorded,
         when it was cancelled from z4j (skip it); None when the agent is off."""
-        agent = self._agent_for(broker)
+        agent = self._agent or self._agent_for(broker)
         if not agent.enabled:
             return None
         message = _inner(message)
@@ -230,7 +232,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None) -> None:
-        agent = self._agent_for(broker)
+        agent = self._agent or self._agent_for(broker)
         if not agent.enabled:
             return
         message = _inner(message)
