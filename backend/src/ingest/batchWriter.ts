@@ -154,16 +154,21 @@ export class BatchWriter {
       throw Object.assign(new Error('a task row vanished while its batch was written'), { code: '40001' });
     }
     const stored = await this.storedEventIds(tx, existing.map(identity));
-    const isFresh = (ev: TaskEnvelope) => !stored.has(`${taskKey(this.pid(ev), ev.engine, ev.taskId)}\u0000${ev.id}`);
-    const freshInsert = insert.filter(isFresh);
+    // New tasks have no stored events; existing ones keep (and fold) only what is new to them
+    // (merged enqueues are: their ids are not stored). A task whose events were all stored
+    // before is left as it is.
+    const mergedEvents = new Set(merged);
+    const freshInsert: TaskEnvelope[] = [];
+    const changed: { k: string; evs: TaskEnvelope[] }[] = [];
+    for (const k of keys) {
+      const evs = byTask.get(k)!.events;
+      const seen = stored.get(k);
+      const fresh = seen ? evs.filter((ev) => !seen.has(ev.id)) : evs;
+      for (const ev of fresh) if (!mergedEvents.has(ev)) freshInsert.push(ev);
+      if (!made.has(k) && fresh.length) changed.push({ k, evs: fresh });
+    }
     await this.insertEvents(tx, freshInsert);
 
-    // Existing tasks fold only what is new to them (merged enqueues are: their ids are not
-    // stored); a task whose events were all stored before is left as it is.
-    const changed = existing.flatMap((k) => {
-      const evs = byTask.get(k)!.events.filter(isFresh);
-      return evs.length ? [{ k, evs }] : [];
-    });
     const late = changed.filter(({ k, evs }) => needsRefold(current.get(k)!, evs));
     const timelines = await this.loadTimelines(tx, late.map(({ k }) => identity(k)));
     const updates: KeyedTask[] = changed.map(({ k, evs }) => {
@@ -181,14 +186,19 @@ export class BatchWriter {
     await tx.query(INSERT_EVENTS_SQL, [JSON.stringify(rows)], { name: 'z4j_insert_events' });
   }
 
-  /** `taskKey\0eventId` of every event already stored for these tasks. */
-  private async storedEventIds(tx: Queryable, keys: [number, string, string][]): Promise<Set<string>> {
+  /** Ids of the events already stored, by task key. */
+  private async storedEventIds(tx: Queryable, keys: [number, string, string][]): Promise<Map<string, Set<string>>> {
     const res = await tx.query<{ p: number; e: string; t: string; id: string }>(
       STORED_EVENT_IDS_SQL,
       [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[2])],
       { name: 'z4j_stored_event_ids' },
     );
-    return new Set(res.rows.map((r) => `${taskKey(r.p, r.e, r.t)}\u0000${r.id}`));
+    const out = new Map<string, Set<string>>();
+    for (const r of res.rows) {
+      const k = taskKey(r.p, r.e, r.t);
+      (out.get(k) ?? out.set(k, new Set()).get(k)!).add(r.id);
+    }
+    return out;
   }
 
   private async lockTasks(tx: Queryable, keys: [number, string, string][]): Promise<Map<string, TaskRow>> {

@@ -113,6 +113,25 @@ describe('task state precedence', () => {
     }
   });
 
+  it('folds a list in place exactly as applying its events one by one, leaving the start row alone', () => {
+    const events = [
+      ev('enqueued', 0, { name: 'app.x', retries: 0 }, 'producer'),
+      ev('received', 2, { retries: 0 }),
+      ev('started', 5),
+      ev('retried', 20, { exception: 'first' }),
+      ev('received', 250, { retries: 1 }),
+      ev('started', 260),
+    ];
+    const start = applyEvent(null, ev('received', 1, { retries: 0 }));
+    const before = JSON.stringify(start);
+    const byOrder = [...events].sort((a, b) => a.occurredAt - b.occurredAt);
+    for (const from of [null, start]) {
+      const oneByOne = byOrder.reduce<TaskRow | null>((t, e) => applyEvent(t, e), from);
+      expect(foldEvents(from, events.slice().reverse())).toEqual(oneByOne);
+    }
+    expect(JSON.stringify(start)).toBe(before);
+  });
+
   it('follows Celery, which publishes the retry before it reports retried', () => {
     // As recorded from a real Celery 5.7 worker: enqueued(1) and received(1) precede retried.
     const events = [

@@ -101,10 +101,19 @@ export function emptyTask(ev: TaskEnvelope): TaskRow {
   };
 }
 
-/** Returns the task after `ev`. Pure: `cur` is not modified. */
+/** Returns the task after `ev`. Pure: `prev` is not modified. */
 export function applyEvent(prev: TaskRow | null, ev: TaskEnvelope): TaskRow {
-  const cur = relabel(prev, ev);
-  const t: TaskRow = cur ? { ...cur } : emptyTask(ev);
+  return applyInPlace(prev ? { ...prev } : null, ev);
+}
+
+/**
+ * The task after `ev`, made by changing `row` (which the caller owns). A fold copies its
+ * starting row once, not once per event: copying a thirty-field row cost more than the rest.
+ */
+function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
+  const cur = relabel(row, ev);
+  const t: TaskRow = cur ?? emptyTask(ev);
+  const curAttempt = cur?.attempt; // `t` is `cur`: what it was before this event changes it
   const f = ev.fields;
   const attempt = attemptOf(ev, cur);
   const advances = !cur || isAfter(attempt, ev.kind, cur);
@@ -144,7 +153,7 @@ export function applyEvent(prev: TaskRow | null, ev: TaskEnvelope): TaskRow {
   // Timings and outcome of the attempt the task is in; stale events only fill gaps.
   if (sameAttempt) {
     const at = ev.occurredAt;
-    if (!advances || attempt === cur?.attempt) t.attemptAt = Math.min(t.attemptAt, at);
+    if (!advances || attempt === curAttempt) t.attemptAt = Math.min(t.attemptAt, at);
     const fill = (v: number | null) => (v === null || advances ? at : Math.min(v, at));
     switch (ev.kind) {
       case 'enqueued': t.sentAt = advances || t.sentAt === null ? at : t.sentAt; break;
@@ -171,8 +180,8 @@ export function applyEvent(prev: TaskRow | null, ev: TaskEnvelope): TaskRow {
 /** Folds a list of events for one task in the order they occurred (ties: lifecycle order). */
 export function foldEvents(cur: TaskRow | null, events: readonly TaskEnvelope[]): TaskRow {
   const sorted = [...events].sort((a, b) => a.occurredAt - b.occurredAt || RANK[a.kind] - RANK[b.kind]);
-  let t = cur;
-  for (const ev of sorted) t = applyEvent(t, ev);
+  let t = cur ? { ...cur } : null;
+  for (const ev of sorted) t = applyInPlace(t, ev);
   return t!;
 }
 
