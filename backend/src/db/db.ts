@@ -10,6 +10,20 @@ export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<{ rows: R[] }>;
   /** Runs a script of several statements (no parameters). */
   exec(sql: string): Promise<void>;
+  /**
+   * Loads rows with `COPY … FROM STDIN` (text format: tab-separated, escaped with copyField).
+   * PostgreSQL transactions only; callers fall back to an INSERT where it is absent.
+   */
+  copyFrom?(sql: string, text: string): Promise<void>;
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** A value for COPY's text format: the four characters it gives meaning escaped, null as \N. */
+export function copyField(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : value;
 }
 
 export interface Db extends Queryable {

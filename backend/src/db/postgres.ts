@@ -1,4 +1,6 @@
+import { finished } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import type { Db, Queryable } from './db.js';
 
 // Timestamps stay as JS Dates (pg's default); int8 (ids, counts) as strings to keep precision.
@@ -15,6 +17,18 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
+/** A transaction's client: queries, and COPY for bulk loads. */
+function wrapClient(client: pg.PoolClient): Queryable {
+  return {
+    ...wrap(client),
+    async copyFrom(sql, text) {
+      const stream = client.query(copyFromStdin(sql));
+      stream.end(text);
+      await finished(stream);
+    },
+  };
+}
+
 export function openPostgres(url: string, poolSize = 10): Db {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'z4j' });
   // An idle client losing its connection must not take the process down.
@@ -26,7 +40,7 @@ export function openPostgres(url: string, poolSize = 10): Db {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const out = await fn(wrap(client));
+        const out = await fn(wrapClient(client));
         await client.query('COMMIT');
         return out;
       } catch (err) {

@@ -74,6 +74,15 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(await taskRow(db, 'd2')).toMatchObject({ state: 'started' });
   });
 
+  it('stores text with tabs, line breaks and backslashes exactly (COPY escaping on PostgreSQL)', async () => {
+    const odd = 'a\tb\nc\r\\d \\N \\t';
+    const fields = { name: 'app.odd', args: [odd, { [odd]: odd }], exception: odd };
+    await pipeline.offer('test', taskEvent(`x${odd}`, 'failed', 0, fields, { id: `id${odd}`, worker: `w${odd}` }));
+    await pipeline.drained();
+    const rows = await db.query(`SELECT task_id, event_id, worker, fields FROM task_events WHERE kind = 'failed' AND fields->>'name' = 'app.odd'`);
+    expect(rows.rows).toEqual([{ task_id: `x${odd}`, event_id: `id${odd}`, worker: `w${odd}`, fields }]);
+  });
+
   it('folds late events from an earlier batch into the right attempt', async () => {
     // The second attempt's outcome arrives first; the first attempt's events trickle in after.
     await pipeline.offer('test', taskEvent('r1', 'received', 250, { retries: 1 }));
