@@ -74,6 +74,22 @@ ON CONFLICT (project_id, engine, name) DO UPDATE SET last_seen_at = greatest(q.l
 // transaction only: plans made for the actual rows, and sequential scans as a last resort.
 const KEY_LOOKUP_PLANS_SQL = 'SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off';
 
+// Events of a batch fall within a few seconds: the date and time to the second are formatted
+// once per second, not per event (toISOString cost ≈ 1 µs, a tenth of the event's own cost).
+let copySecond = Number.NaN;
+let copySecondText = '';
+/** Epoch milliseconds as COPY text for a timestamptz (ISO 8601, UTC). */
+function copyTime(time: number): string {
+  const ms = Math.round(time); // validation allows fractions; the timeline keeps milliseconds
+  const second = Math.floor(ms / 1000);
+  if (second !== copySecond) {
+    copySecond = second;
+    copySecondText = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  const milli = ms - second * 1000;
+  return `${copySecondText}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
 const taskKey = (projectId: number, engine: string, taskId: string) => `${projectId}\u0000${engine}\u0000${taskId}`;
 
 export class BatchWriter {
@@ -188,11 +204,11 @@ export class BatchWriter {
       // COPY parses plain text rows instead of a JSON document (≈ 4 µs less of PostgreSQL per event).
       let text = '';
       for (const ev of events) {
-        text += `${this.pid(ev)}\t${ev.engine}\t${copyField(ev.taskId)}\t${copyField(ev.id)}\t${ev.kind}\t${new Date(ev.occurredAt).toISOString()}\t${copyField(ev.worker)}\t${copyField(JSON.stringify(ev.fields))}\n`;
+        text += `${this.pid(ev)}\t${ev.engine}\t${copyField(ev.taskId)}\t${copyField(ev.id)}\t${ev.kind}\t${copyTime(ev.occurredAt)}\t${copyField(ev.worker)}\t${copyField(JSON.stringify(ev.fields))}\n`;
       }
       return tx.copyFrom(COPY_EVENTS_SQL, text);
     }
-    const rows = events.map((ev) => ({ p: this.pid(ev), e: ev.engine, t: ev.taskId, id: ev.id, k: ev.kind, ms: ev.occurredAt, w: ev.worker, f: ev.fields }));
+    const rows = events.map((ev) => ({ p: this.pid(ev), e: ev.engine, t: ev.taskId, id: ev.id, k: ev.kind, ms: Math.round(ev.occurredAt), w: ev.worker, f: ev.fields }));
     await tx.query(INSERT_EVENTS_SQL, [JSON.stringify(rows)], { name: 'z4j_insert_events' });
   }
 

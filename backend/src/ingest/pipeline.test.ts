@@ -83,6 +83,14 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(rows.rows).toEqual([{ task_id: `x${odd}`, event_id: `id${odd}`, worker: `w${odd}`, fields }]);
   });
 
+  it('stores an event time with a fraction of a millisecond, to the millisecond', async () => {
+    await pipeline.offer('test', taskEvent('frac', 'received', 0, {}, { occurredAt: Date.UTC(2026, 10, 29, 12, 0, 59, 999) + 0.6 }));
+    await pipeline.offer('test', taskEvent('frac', 'started', 0, {}, { occurredAt: Date.UTC(2026, 10, 29, 12, 0, 1, 5) + 0.2 }));
+    await pipeline.drained();
+    const rows = await db.query<{ at: Date }>(`SELECT occurred_at AS at FROM task_events WHERE task_id = 'frac' ORDER BY occurred_at`);
+    expect(rows.rows.map((r) => new Date(r.at).toISOString())).toEqual(['2026-11-29T12:00:01.005Z', '2026-11-29T12:01:00.000Z']);
+  });
+
   it('folds late events from an earlier batch into the right attempt', async () => {
     // The second attempt's outcome arrives first; the first attempt's events trickle in after.
     await pipeline.offer('test', taskEvent('r1', 'received', 250, { retries: 1 }));
