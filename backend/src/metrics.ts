@@ -5,9 +5,16 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'z4j_' });
+  // Hot-path counts kept in plain numbers by their owners and added up when scraped.
+  const beforeScrape: (() => void)[] = [];
   const m = {
     registry,
-    eventsReceived: new Counter({ name: 'z4j_ingest_events_received_total', help: 'Events offered to the pipeline by sources.', labelNames: ['source'], registers: [registry] }),
+    /** Called before each scrape, to bring counters kept outside prom-client up to date. */
+    beforeScrape,
+    eventsReceived: new Counter({
+      name: 'z4j_ingest_events_received_total', help: 'Events offered to the pipeline by sources.', labelNames: ['source'], registers: [registry],
+      collect: () => beforeScrape.forEach((bringUpToDate) => bringUpToDate()),
+    }),
     eventsPersisted: new Counter({ name: 'z4j_ingest_events_persisted_total', help: 'New task events committed to storage.', labelNames: ['engine'], registers: [registry] }),
     eventsDuplicate: new Counter({ name: 'z4j_ingest_events_duplicate_total', help: 'Events already stored (same event id), ignored.', registers: [registry] }),
     workerEvents: new Counter({ name: 'z4j_ingest_worker_events_total', help: 'Worker online/heartbeat/offline events committed.', labelNames: ['engine'], registers: [registry] }),

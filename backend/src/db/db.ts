@@ -26,6 +26,14 @@ export function copyField(value: string | null | undefined): string {
   return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : value;
 }
 
+/**
+ * A JSON text for COPY's text format. JSON writes tabs and line breaks inside strings as
+ * escapes, so only its backslashes need doubling: a cheaper test than copyField's.
+ */
+export function copyJson(json: string): string {
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
 export interface Db extends Queryable {
   readonly storage: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;

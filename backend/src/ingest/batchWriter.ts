@@ -8,7 +8,7 @@
 // ids it already has are read first. A unique index with ON CONFLICT on the timeline cost
 // ≈ 6 µs of PostgreSQL per event, a seventh of the whole (BENCHMARKS.md); reading the ids back
 // costs that only for the few tasks that already existed.
-import { copyField, type Db, type Queryable } from '../db/db.js';
+import { copyField, copyJson, type Db, type Queryable } from '../db/db.js';
 import { collapseCeleryEnqueues } from './celeryEnqueues.js';
 import type { Envelope, TaskEnvelope, WorkerEnvelope } from './envelope.js';
 import { foldEvents, needsRefold, type TaskRow } from './taskState.js';
@@ -204,7 +204,7 @@ export class BatchWriter {
       // COPY parses plain text rows instead of a JSON document (≈ 4 µs less of PostgreSQL per event).
       let text = '';
       for (const ev of events) {
-        text += `${this.pid(ev)}\t${ev.engine}\t${copyField(ev.taskId)}\t${copyField(ev.id)}\t${ev.kind}\t${copyTime(ev.occurredAt)}\t${copyField(ev.worker)}\t${copyField(JSON.stringify(ev.fields))}\n`;
+        text += `${this.pid(ev)}\t${ev.engine}\t${copyField(ev.taskId)}\t${copyField(ev.id)}\t${ev.kind}\t${copyTime(ev.occurredAt)}\t${copyField(ev.worker)}\t${copyJson(JSON.stringify(ev.fields))}\n`;
       }
       return tx.copyFrom(COPY_EVENTS_SQL, text);
     }

@@ -125,6 +125,16 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(w).toEqual({ online: true, active: 3, processed: 10, heartbeat_s: 2 });
   });
 
+  it('counts every event received, written or refused, by the time metrics are scraped', async () => {
+    const metrics = createMetrics();
+    const counted = new IngestPipeline(db, OPTS, metrics, log); // not started: nothing is written yet
+    await counted.offer('scraped', taskEvent('c1', 'received', 0));
+    await counted.offer('scraped', { v: 1, type: 'task', kind: 'exploded' });
+    expect(await metrics.registry.metrics()).toMatch(/z4j_ingest_events_received_total\{source="scraped"\} 2\n/);
+    await counted.offer('scraped', 'junk');
+    expect(await metrics.registry.metrics()).toMatch(/z4j_ingest_events_received_total\{source="scraped"\} 3\n/);
+  });
+
   it('refuses malformed events with a counted reason and keeps a sample', async () => {
     const before = await count(db, 'SELECT count(*) AS n FROM ingest_rejects');
     await pipeline.offer('test', { v: 1, type: 'task', kind: 'exploded' });

@@ -54,6 +54,7 @@ export class IngestPipeline {
     this.writer = new BatchWriter(db);
     this.lanes = Array.from({ length: Math.max(1, opts.writers ?? 1) }, () => new Lane<Item>(opts.batchSize, opts.flushMs));
     this.scrubOptions = { ...DEFAULT_SCRUB, maxStringChars: opts.maxFieldChars };
+    metrics.beforeScrape.push(() => this.countReceived());
   }
 
   get size(): number {
@@ -126,13 +127,21 @@ export class IngestPipeline {
     while (this.size > 0 || this.lanes.some((l) => l.writing)) await new Promise((r) => setTimeout(r, pollMs));
   }
 
-  private readonly receivedCounters = new Map<string, { inc(): void }>();
+  /** Events received per source since the counter was last brought up to date (per batch and per scrape, not per event). */
+  private readonly receivedSince = new Map<string, { n: number }>();
+
+  private countReceived(): void {
+    for (const [source, c] of this.receivedSince) {
+      if (c.n === 0) continue;
+      this.metrics.eventsReceived.inc({ source }, c.n);
+      c.n = 0;
+    }
+  }
 
   private admit(source: string, candidate: unknown, done?: () => void): Item | null {
-    // Label lookup once per source, not once per event.
-    let received = this.receivedCounters.get(source);
-    if (!received) this.receivedCounters.set(source, (received = this.metrics.eventsReceived.labels(source)));
-    received.inc();
+    let received = this.receivedSince.get(source);
+    if (!received) this.receivedSince.set(source, (received = { n: 0 }));
+    received.n++;
     const v = validateEnvelope(candidate);
     if (!v.ok) {
       this.reject(source, v.reason, candidate);
@@ -175,6 +184,7 @@ export class IngestPipeline {
         lane.writing = true;
         try {
           this.metrics.queueDepth.set(this.size); // what waited for a writer, this batch included
+          this.countReceived();
           const batch = lane.take();
           for (const w of this.spaceWaiters.splice(0)) w();
           await this.writeBatch(batch);
