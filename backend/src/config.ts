@@ -29,7 +29,7 @@ export const settings = {
   Z4J_CELERY_AMQP_QUEUE: [z.string().min(1).default('z4j.celeryev'), 'Durable queue z4j binds to the event exchange on RabbitMQ (shared by replicas).'],
   Z4J_QUEUE_SAMPLE_INTERVAL: [int(0, 3600).default(10), 'Seconds between queue depth samples; 0 turns them off.'],
   Z4J_INGEST_BATCH_SIZE: [int(1, 50000).default(2000), 'Most events written in one database transaction.'],
-  Z4J_INGEST_WRITERS: [int(1, 16).default(2), 'Concurrent write transactions (each task always goes to the same one, so they never contend for a task).'],
+  Z4J_INGEST_WRITERS: [int(1, 16).default(3), 'Concurrent write transactions (each task always goes to the same one, so they never contend for a task).'],
   Z4J_INGEST_FLUSH_MS: [int(0, 10000).default(50), 'Longest wait for a batch to fill before it is written.'],
   Z4J_INGEST_QUEUE_CAPACITY: [int(100, 1_000_000).default(20000), 'Events held in memory between sources and the writer; past it, sources wait or drop (counted).'],
   Z4J_PARTITION_DAYS_AHEAD: [int(1, 90).default(7), 'Daily task_events partitions created ahead of today.'],
