@@ -163,8 +163,7 @@ export function validateEnvelope(input: unknown): Validated {
     const bad = badField(fields, TASK_FIELD_CHECKS);
     if (bad) return refuse(`bad_fields_${bad}`);
     // Plain literals, not spreads: a spread costs more than the rest of this check.
-    const envelope: TaskEnvelope = { v: ENVELOPE_VERSION, type, id: eventId, engine, project, kind: kind as TaskKind, taskId: input.taskId as string, occurredAt: at, fields: fields as TaskFields };
-    if (input.worker !== undefined) envelope.worker = input.worker as string;
+    const envelope: TaskEnvelope = { v: ENVELOPE_VERSION, type, id: eventId, engine, project, kind: kind as TaskKind, taskId: input.taskId as string, occurredAt: at, worker: input.worker as string | undefined, fields: fields as TaskFields };
     return { ok: true, envelope };
   }
   if (!text(input.worker) || (input.worker as string).length === 0) return refuse('bad_worker');
