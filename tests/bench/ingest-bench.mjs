@@ -79,6 +79,12 @@ const cpuNow = (servicePid, dbName) => ({
   redis: cpuSeconds(/^redis-server/),
 });
 
+/** The machine's CPU time split (/proc/stat): steal is time the hypervisor gave to other guests. */
+function machineTicks() {
+  const [, user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal };
+}
+
 async function metrics(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const value = (name) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
@@ -132,6 +138,7 @@ try {
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(service.pid))), 250);
   const before = await metrics(base);
   const cpuBefore = cpuNow(service.pid, db.name);
+  const ticksBefore = machineTicks();
   const t0 = Date.now();
   const genArgs = opt.source === 'agent'
     ? [new URL('tests/bench/agent-load.mjs', root).pathname, '--agent', agent.id, '--secret', agent.secret]
@@ -185,6 +192,14 @@ try {
     batches: after.batches - before.batches,
     meanBatchSize: Math.round((after.batchEvents - before.batchEvents) / Math.max(1, after.batches - before.batches)),
     meanBatchMs: Math.round((1000 * (after.batchSeconds - before.batchSeconds)) / Math.max(1, after.batches - before.batches)),
+    // How loaded the machine was, and how much of it the hypervisor took for other guests: a
+    // run on a box with steal (or a neighbour slowing the host) is not comparable with one without.
+    machine: (() => {
+      const t = machineTicks();
+      const d = { busy: t.busy - ticksBefore.busy, idle: t.idle - ticksBefore.idle, steal: t.steal - ticksBefore.steal };
+      const all = Math.max(1, d.busy + d.idle + d.steal);
+      return { busyPercent: Math.round((100 * d.busy) / all), stealPercent: Math.round((100 * d.steal) / all) };
+    })(),
     // CPU µs per stored event, publishing and draining included: what each part costs on this box.
     cpuMicrosPerEvent: Object.fromEntries(
       [['generator', genCpu], ...Object.keys(cpuAfter).map((k) => [k, cpuAfter[k] - cpuBefore[k]])]
