@@ -25,10 +25,12 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<nu
   if (v < MIN_SERVER_VERSION_NUM) {
     throw new UnsupportedDatabaseError(`PostgreSQL ${Math.floor(v / 10000)} is not supported: z4j needs PostgreSQL 14 or newer`);
   }
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`).catch(async (err) => {
-    // Two replicas racing on CREATE TABLE IF NOT EXISTS can collide on the catalog; the table exists then.
-    if ((err as { code?: string }).code !== '23505') throw err;
+  // Under the migration lock: two replicas racing on CREATE TABLE IF NOT EXISTS collide in the
+  // catalog (a unique violation, or "type already exists"), whichever of the two checks loses.
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   });
   const applied: number[] = [];
   for (const m of migrations) {
