@@ -29,4 +29,18 @@ describe.each(STORAGES)('deleting a project on %s', (storage) => {
     expect((await db.query('SELECT task_id FROM task_events')).rows).toEqual([{ task_id: 't3' }]);
     expect(await count(db, 'SELECT count(*)::int AS n FROM task_payloads')).toBe(1);
   });
+
+  it('refuses events of a project deleted after a writer learnt its id, storing nothing for it', async () => {
+    await db.query(`INSERT INTO projects (slug, name) VALUES ('brief', 'Brief')`);
+    const writer = new BatchWriter(db);
+    const event = (id: string) => ({ v: 1 as const, type: 'task' as const, id, engine: 'rq' as const, project: 'brief', kind: 'received' as const, taskId: id, occurredAt: Date.now(), fields: {} });
+    expect((await writer.write([event('b1')])).persisted).toHaveLength(1);
+    await db.query(`DELETE FROM projects WHERE slug = 'brief'`);
+
+    // The writer still has the id: the batch fails as a retryable conflict, and its retry knows the project is gone.
+    await expect(writer.write([event('b2')])).rejects.toMatchObject({ code: '40001' });
+    expect((await writer.write([event('b2')])).unknownProject).toHaveLength(1);
+    expect(await count(db, `SELECT count(*)::int AS n FROM tasks WHERE task_id LIKE 'b%'`)).toBe(0);
+    expect(await count(db, `SELECT count(*)::int AS n FROM task_events WHERE task_id LIKE 'b%'`)).toBe(0);
+  });
 });

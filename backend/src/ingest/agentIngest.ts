@@ -81,8 +81,11 @@ export class AgentIngest {
   private readonly payloadWrites = new GroupCommit<SealedPayload[]>(async (groups) => {
     const rows = groups.flat();
     await this.db.query(
+      // Only for projects that exist (no foreign key, migration 0011); their rows are locked
+      // once per statement, so a project deleted meanwhile waits and its trigger removes these.
       `INSERT INTO task_payloads (project_id, engine, task_id, sealed)
        SELECT u.p, u.e, u.t, u.s FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, t, s)
+        WHERE u.p IN (SELECT id FROM projects WHERE id = ANY($1::int[]) FOR KEY SHARE)
        ON CONFLICT DO NOTHING`,
       [rows.map((r) => r.projectId), rows.map((r) => r.engine), rows.map((r) => r.taskId), rows.map((r) => r.sealed)],
       { name: 'z4j_agent_payloads' },

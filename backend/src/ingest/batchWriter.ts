@@ -114,6 +114,7 @@ export class BatchWriter {
     }
     const persisted = await this.db.transaction(async (tx) => {
       await tx.exec(KEY_LOOKUP_PLANS_SQL);
+      await this.holdProjects(tx, [...taskEvents.values(), ...workerEvents]);
       // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
       const { insert, merged } = await collapseCeleryEnqueues(tx, [...taskEvents.values()], (ev) => this.pid(ev));
       const fresh = await this.storeTaskEvents(tx, insert, merged);
@@ -121,6 +122,23 @@ export class BatchWriter {
       return fresh;
     });
     return { persisted, duplicates: taskEventCount - persisted.length, workerEvents, unknownProject };
+  }
+
+  /**
+   * What the foreign key from tasks to projects did (migration 0011), once per batch instead of
+   * once per row: the batch's projects are key-share locked, so a project deleted meanwhile
+   * waits for this commit and its trigger then removes what was written. A project already gone
+   * (the id was cached before it was deleted) makes the batch retry with the projects read anew:
+   * its events are then refused as of an unknown project, never stored without one.
+   */
+  private async holdProjects(tx: Queryable, events: readonly Envelope[]): Promise<void> {
+    const ids = [...new Set(events.map((ev) => this.pid(ev)))];
+    if (!ids.length) return;
+    const live = await tx.query('SELECT id FROM projects WHERE id = ANY($1::int[]) FOR KEY SHARE', [ids], { name: 'z4j_hold_projects' });
+    if (live.rows.length < ids.length) {
+      this.projectIds.clear();
+      throw Object.assign(new Error('a project was deleted while its events were written'), { code: '40001' });
+    }
   }
 
   private async resolveProjects(batch: readonly Envelope[]): Promise<void> {
@@ -168,8 +186,8 @@ export class BatchWriter {
     const existing = keys.filter((k) => !made.has(k));
     const current = await this.lockTasks(tx, existing.map(identity));
     if (current.size < existing.length) {
-      // Skipped by the insert yet gone now: deleted meanwhile (its project was deleted). The
-      // pipeline retries a serialization failure with the whole batch, which then sees that.
+      // Skipped by the insert yet gone now: deleted meanwhile. The pipeline retries a
+      // serialization failure with the whole batch.
       throw Object.assign(new Error('a task row vanished while its batch was written'), { code: '40001' });
     }
     const stored = await this.storedEventIds(tx, existing.map(identity));
