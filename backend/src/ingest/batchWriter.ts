@@ -91,6 +91,9 @@ function copyTime(time: number): string {
   return `${copySecondText}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
+/** A conflict with a concurrent change: the pipeline retries the whole batch (40001 is transient). */
+const retryBatch = (why: string) => Object.assign(new Error(why), { code: '40001' });
+
 const taskKey = (projectId: number, engine: string, taskId: string) => `${projectId}\u0000${engine}\u0000${taskId}`;
 
 export class BatchWriter {
@@ -137,7 +140,7 @@ export class BatchWriter {
     const live = await tx.query('SELECT id FROM projects WHERE id = ANY($1::int[]) FOR KEY SHARE', [ids], { name: 'z4j_hold_projects' });
     if (live.rows.length < ids.length) {
       this.projectIds.clear();
-      throw Object.assign(new Error('a project was deleted while its events were written'), { code: '40001' });
+      throw retryBatch('a project was deleted while its events were written');
     }
   }
 
@@ -184,13 +187,13 @@ export class BatchWriter {
 
     const made = new Set(created.rows.map((r) => taskKey(r.project_id, r.engine, r.task_id)));
     const existing = keys.filter((k) => !made.has(k));
-    const current = await this.lockTasks(tx, existing.map(identity));
+    const existingIds = existing.map(identity);
+    const current = await this.lockTasks(tx, existingIds);
     if (current.size < existing.length) {
-      // Skipped by the insert yet gone now: deleted meanwhile. The pipeline retries a
-      // serialization failure with the whole batch.
-      throw Object.assign(new Error('a task row vanished while its batch was written'), { code: '40001' });
+      // Skipped by the insert yet gone now: deleted meanwhile.
+      throw retryBatch('a task row vanished while its batch was written');
     }
-    const stored = await this.storedEventIds(tx, existing.map(identity));
+    const stored = await this.storedEventIds(tx, existingIds);
     // New tasks have no stored events; existing ones keep (and fold) only what is new to them
     // (merged enqueues are: their ids are not stored). A task whose events were all stored
     // before is left as it is.

@@ -87,10 +87,11 @@ const any: Check = () => true;
 const count: Check = (v) => isInt(v) && v >= 0;
 const optional = (check: Check): Check => (v) => v === undefined || check(v);
 const nullish = (check: Check): Check => (v) => v === undefined || v === null || check(v);
+const optionalText = optional(text);
 
 const TASK_FIELD_CHECKS: Record<string, Check> = {
-  name: optional(text),
-  queue: optional(text),
+  name: optionalText,
+  queue: optionalText,
   args: any,
   kwargs: any,
   result: any,
@@ -103,7 +104,7 @@ const TASK_FIELD_CHECKS: Record<string, Check> = {
   runtime: optional((v) => isNumber(v) && v >= 0 && v <= 1e9),
   eta: nullish(shortText),
   expires: nullish(shortText),
-  producer: optional(text),
+  producer: optionalText,
 };
 
 const WORKER_FIELD_CHECKS: Record<string, Check> = {
@@ -112,7 +113,7 @@ const WORKER_FIELD_CHECKS: Record<string, Check> = {
   processed: optional(count),
   loadavg: optional((v) => Array.isArray(v) && v.length <= 3 && v.every(isNumber)),
   pid: optional(count),
-  software: optional(text),
+  software: optionalText,
   concurrency: optional(count),
   dropped: optional(count),
 };
@@ -158,7 +159,7 @@ export function validateEnvelope(input: unknown): Validated {
   const fields = input.fields;
   if (type === 'task') {
     if (!id(input.taskId)) return refuse('bad_taskId');
-    if (!optional(text)(input.worker)) return refuse('bad_worker');
+    if (!optionalText(input.worker)) return refuse('bad_worker');
     if (!isRecord(fields)) return refuse('bad_fields');
     const bad = badField(fields, TASK_FIELD_CHECKS);
     if (bad) return refuse(`bad_fields_${bad}`);

@@ -127,7 +127,7 @@ export class IngestPipeline {
     while (this.size > 0 || this.lanes.some((l) => l.writing)) await new Promise((r) => setTimeout(r, pollMs));
   }
 
-  /** Events received per source since the counter was last brought up to date (per batch and per scrape, not per event). */
+  /** Events received per source since the counter was last read (a scrape brings it up to date, not each event). */
   private readonly receivedSince = new Map<string, { n: number }>();
 
   private countReceived(): void {
@@ -184,7 +184,6 @@ export class IngestPipeline {
         lane.writing = true;
         try {
           this.metrics.queueDepth.set(this.size); // what waited for a writer, this batch included
-          this.countReceived();
           const batch = lane.take();
           for (const w of this.spaceWaiters.splice(0)) w();
           await this.writeBatch(batch);
