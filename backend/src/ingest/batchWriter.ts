@@ -13,7 +13,17 @@ import { copyField, copyJson, type Db, type Queryable } from '../db/db.js';
 import { collapseCeleryEnqueues } from './celeryEnqueues.js';
 import type { Envelope, TaskEnvelope, WorkerEnvelope } from './envelope.js';
 import { foldEvents, needsRefold, type TaskRow } from './taskState.js';
-import { INSERT_TASKS_SQL, SELECT_TASKS_FOR_UPDATE_SQL, UPDATE_TASKS_SQL, taskParams, type KeyedTask } from './taskColumns.js';
+import {
+  COPY_STAGED_TASKS_SQL,
+  CREATE_STAGED_TASKS_SQL,
+  INSERT_STAGED_TASKS_SQL,
+  INSERT_TASKS_SQL,
+  SELECT_TASKS_FOR_UPDATE_SQL,
+  UPDATE_TASKS_SQL,
+  stagedTaskRows,
+  taskParams,
+  type KeyedTask,
+} from './taskColumns.js';
 
 export interface WriteResult {
   /** Events stored for the first time. */
@@ -72,8 +82,10 @@ ON CONFLICT (project_id, engine, name) DO UPDATE SET last_seen_at = greatest(q.l
 // scan, so as the table grew every batch's update read all of it; and with a key list of a few
 // hundred against a table of tens of thousands it hashed the whole table rather than probe the
 // index. Both cost tens of ms per batch and grow with the table (BENCHMARKS.md). So, for this
-// transaction only: plans made for the actual rows, and sequential scans as a last resort.
-const KEY_LOOKUP_PLANS_SQL = 'SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off';
+// transaction only: plans made for the actual rows, and sequential scans as a last resort. A
+// scan so penalised costs past jit_above_cost, and the one legitimate scan (the staged rows)
+// would then be compiled each time: no JIT for these statements.
+const KEY_LOOKUP_PLANS_SQL = 'SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off; SET LOCAL jit = off';
 
 // Events of a batch fall within a few seconds: the date and time to the second are formatted
 // once per second, not per event (toISOString cost ≈ 1 µs, a tenth of the event's own cost).
@@ -178,7 +190,7 @@ export class BatchWriter {
     // In key order: concurrent writers (replicas) meet on the unique index in one order.
     const keys = [...byTask.keys()].sort();
     const inserts: KeyedTask[] = keys.map((k) => ({ projectId: byTask.get(k)!.projectId, row: foldEvents(null, byTask.get(k)!.events) }));
-    const created = await tx.query<{ project_id: number; engine: string; task_id: string }>(INSERT_TASKS_SQL, taskParams(inserts), { name: 'z4j_insert_tasks' });
+    const created = await this.insertTasks(tx, inserts);
     if (created.rows.length === inserts.length) {
       await this.insertEvents(tx, insert);
       await this.upsertQueues(tx, inserts);
@@ -218,6 +230,16 @@ export class BatchWriter {
     if (updates.length) await tx.query(UPDATE_TASKS_SQL, taskParams(updates), { name: 'z4j_update_tasks' });
     await this.upsertQueues(tx, [...inserts.filter((t) => made.has(taskKey(t.projectId, t.row.engine, t.row.taskId))), ...updates]);
     return [...freshInsert, ...merged];
+  }
+
+  /** Inserts the tasks that have no row yet, in the given order; returns the keys it inserted. */
+  private async insertTasks(tx: Queryable, tasks: KeyedTask[]) {
+    type Created = { project_id: number; engine: string; task_id: string };
+    if (!tx.copyFrom) return tx.query<Created>(INSERT_TASKS_SQL, taskParams(tasks), { name: 'z4j_insert_tasks' });
+    // The staging table is the session's: made on a connection's first batch (quietly after that).
+    await tx.exec(`SET LOCAL client_min_messages = warning; ${CREATE_STAGED_TASKS_SQL}`);
+    await tx.copyFrom(COPY_STAGED_TASKS_SQL, stagedTaskRows(tasks));
+    return tx.query<Created>(INSERT_STAGED_TASKS_SQL, [], { name: 'z4j_insert_staged_tasks' });
   }
 
   private async insertEvents(tx: Queryable, events: TaskEnvelope[]): Promise<void> {

@@ -81,6 +81,9 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     await pipeline.drained();
     const rows = await db.query(`SELECT task_id, event_id, worker, fields FROM task_events WHERE kind = 'failed' AND fields->>'name' = 'app.odd'`);
     expect(rows.rows).toEqual([{ task_id: `x${odd}`, event_id: `id${odd}`, worker: `w${odd}`, fields }]);
+    // The task row too (staged by COPY on PostgreSQL): text and JSON columns exact, absent ones null.
+    const task = await db.query(`SELECT task_id, name, worker, args, exception, kwargs, result, runtime_ms FROM tasks WHERE task_id = $1`, [`x${odd}`]);
+    expect(task.rows).toEqual([{ task_id: `x${odd}`, name: 'app.odd', worker: `w${odd}`, args: fields.args, exception: odd, kwargs: null, result: null, runtime_ms: null }]);
   });
 
   it('stores an event time with a fraction of a millisecond, to the millisecond', async () => {

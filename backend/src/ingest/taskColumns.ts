@@ -1,5 +1,6 @@
 // One list of the task columns the ingest writes, from which the array-based INSERT,
 // UPDATE and SELECT statements are generated, so the three cannot drift apart.
+import { copyField, copyJson } from '../db/db.js';
 import type { TaskRow } from './taskState.js';
 
 type Kind = 'text' | 'int' | 'float8' | 'time' | 'json';
@@ -85,6 +86,49 @@ SELECT t.project_id AS "projectId", t.engine, t.task_id AS "taskId",
     ON t.project_id = k.project_id AND t.engine = k.engine AND t.task_id = k.task_id
  ORDER BY t.id
    FOR UPDATE OF t`;
+
+// On PostgreSQL new tasks are loaded with COPY into a temporary table and inserted from there.
+// json_to_recordset builds a hash of every object's keys, then converts each value from text:
+// a fifth of PostgreSQL's time per event went to that (perf, BENCHMARKS.md). COPY splits plain
+// text rows and calls each column's input function, and cannot do ON CONFLICT itself, hence
+// the table in between. It is the session's own (temporary, never logged, emptied at commit),
+// so replicas and lanes never see each other's rows.
+const STAGED_TYPE: Record<Kind, string> = { text: 'text', int: 'int', float8: 'float8', time: 'float8', json: 'jsonb' };
+const STAGED = 'pg_temp.z4j_staged_tasks';
+
+export const CREATE_STAGED_TASKS_SQL = `
+CREATE TEMP TABLE IF NOT EXISTS z4j_staged_tasks (project_id int, engine text, task_id text, ${TASK_COLUMNS.map((col) => `"${col.key}" ${STAGED_TYPE[col.kind]}`).join(', ')})
+ON COMMIT DELETE ROWS`;
+
+export const COPY_STAGED_TASKS_SQL = `COPY ${STAGED} FROM STDIN`;
+
+/** Inserts the staged rows in the order they were copied (key order, see the writer). */
+export const INSERT_STAGED_TASKS_SQL = `
+INSERT INTO tasks (project_id, engine, task_id, ${TASK_COLUMNS.map((col) => col.name).join(', ')})
+SELECT s.project_id, s.engine, s.task_id, ${TASK_COLUMNS.map((col) => FROM_RECORD[col.kind === 'json' ? 'text' : col.kind](`s."${col.key}"`)).join(', ')}
+  FROM ${STAGED} s
+ON CONFLICT (project_id, engine, task_id) DO NOTHING
+RETURNING project_id, engine, task_id`;
+
+const COPY_VALUE: Record<Kind, (value: unknown) => string> = {
+  text: (v) => copyField(v as string | null),
+  int: (v) => (v === null || v === undefined ? '\\N' : String(v)),
+  float8: (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '\\N'),
+  time: (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '\\N'),
+  json: (v) => (v === null || v === undefined ? '\\N' : copyJson(JSON.stringify(v))),
+};
+const COPY_COLUMNS = TASK_COLUMNS.map((col) => ({ key: col.key, value: COPY_VALUE[col.kind] }));
+
+/** Tasks as COPY text rows for COPY_STAGED_TASKS_SQL, in the given order. */
+export function stagedTaskRows(tasks: readonly KeyedTask[]): string {
+  let text = '';
+  for (const { projectId, row } of tasks) {
+    text += `${projectId}\t${row.engine}\t${copyField(row.taskId)}`;
+    for (const col of COPY_COLUMNS) text += `\t${col.value(row[col.key])}`;
+    text += '\n';
+  }
+  return text;
+}
 
 export interface KeyedTask {
   projectId: number;
