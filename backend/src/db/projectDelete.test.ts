@@ -38,9 +38,11 @@ describe.each(STORAGES)('deleting a project on %s', (storage) => {
     await db.query(`DELETE FROM projects WHERE slug = 'brief'`);
 
     // The writer still has the id: the batch fails as a retryable conflict, and its retry knows the project is gone.
-    await expect(writer.write([event('b2')])).rejects.toMatchObject({ code: '40001' });
-    expect((await writer.write([event('b2')])).unknownProject).toHaveLength(1);
+    const withPayload = { ...event('b2'), sealedPayload: Buffer.from('sealed') };
+    await expect(writer.write([withPayload])).rejects.toMatchObject({ code: '40001' });
+    expect((await writer.write([withPayload])).unknownProject).toHaveLength(1);
     expect(await count(db, `SELECT count(*)::int AS n FROM tasks WHERE task_id LIKE 'b%'`)).toBe(0);
     expect(await count(db, `SELECT count(*)::int AS n FROM task_events WHERE task_id LIKE 'b%'`)).toBe(0);
+    expect(await count(db, `SELECT count(*)::int AS n FROM task_payloads WHERE task_id LIKE 'b%'`)).toBe(0);
   });
 });

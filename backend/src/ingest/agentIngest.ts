@@ -1,6 +1,6 @@
 // Storing a verified agent batch, the same way whichever transport brought it: retry payloads
-// taken out of the events and sealed into task_payloads (first write wins), events through the
-// ingest pipeline like any source's, the agent's own reports (command outcomes, workers taking
+// taken out of the events and sealed, events through the ingest pipeline like any source's (each
+// with its sealed payload, stored in the same transaction: first write wins), the agent's own reports (command outcomes, workers taking
 // commands: actions/agentCommands.ts) after them, and — once all are committed — the batch's nonce
 // and the agent's own report (drop counter, last seen). Sources acknowledge after this resolves.
 import type { Sealer } from '../crypto/seal.js';
@@ -12,13 +12,6 @@ import type { SettledAudit } from '../actions/commands.js';
 import { payloadAad } from '../actions/payloads.js';
 import type { AgentBatch } from './agentBatch.js';
 import type { IngestPipeline } from './pipeline.js';
-
-interface SealedPayload {
-  projectId: number;
-  engine: string;
-  taskId: string;
-  sealed: Buffer;
-}
 
 interface StoredBatch {
   agent: string;
@@ -67,30 +60,14 @@ export class AgentIngest {
   private async storeNew(batch: AgentBatch, transport: string): Promise<number> {
     const projectId = await this.projectId(batch.project);
     const { events: taken, payloads } = this.takePayloads(batch, projectId);
-    // Payloads before their events: a task shown enqueued can always be retried.
-    if (payloads.length) await this.payloadWrites.add(payloads);
     const { events, outcomes, announcements } = splitAgentReports(taken);
-    await Promise.all(events.map((ev) => new Promise<void>((done) => void this.pipeline.offer(`agent-${transport}`, ev, done))));
+    // Each payload travels with its event: the writer stores both in one transaction.
+    await Promise.all(events.map((ev) => new Promise<void>((done) => void this.pipeline.offer(`agent-${transport}`, ev, done, payloads.get(ev)))));
     // After the events: a command's outcome and the worker it names are then already stored.
     if (outcomes.length || announcements.length) await recordAgentReports(this.db, projectId, batch.agent, outcomes, announcements, this.audit);
     await this.batchWrites.add({ agent: batch.agent, nonce: batch.nonce, projectId, transport, seq: Number.isSafeInteger(batch.seq) ? batch.seq! : null, dropped: Number.isSafeInteger(batch.dropped) ? batch.dropped! : 0 });
     return events.length;
   }
-
-  // Concurrent batches (a source stores several at once) share their commits: GroupCommit.
-  private readonly payloadWrites = new GroupCommit<SealedPayload[]>(async (groups) => {
-    const rows = groups.flat();
-    await this.db.query(
-      // Only for projects that exist (no foreign key, migration 0011); their rows are locked
-      // once per statement, so a project deleted meanwhile waits and its trigger removes these.
-      `INSERT INTO task_payloads (project_id, engine, task_id, sealed)
-       SELECT u.p, u.e, u.t, u.s FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, t, s)
-        WHERE u.p IN (SELECT id FROM projects WHERE id = ANY($1::int[]) FOR KEY SHARE)
-       ON CONFLICT DO NOTHING`,
-      [rows.map((r) => r.projectId), rows.map((r) => r.engine), rows.map((r) => r.taskId), rows.map((r) => r.sealed)],
-      { name: 'z4j_agent_payloads' },
-    );
-  });
 
   /** Nonces of stored batches, and each agent's report: its newest batch's, with the count added up. */
   private readonly batchWrites = new GroupCommit<StoredBatch>(async (stored) => {
@@ -118,9 +95,9 @@ export class AgentIngest {
     );
   });
 
-  /** Takes `payload` out of every event and seals the well-formed ones. */
-  private takePayloads(batch: AgentBatch, projectId: number): { events: Record<string, unknown>[]; payloads: SealedPayload[] } {
-    const payloads: SealedPayload[] = [];
+  /** Takes `payload` out of every event and seals the well-formed ones, by event. */
+  private takePayloads(batch: AgentBatch, projectId: number): { events: Record<string, unknown>[]; payloads: Map<object, Buffer> } {
+    const payloads = new Map<object, Buffer>();
     const events = batch.events.map((ev) => {
       if (!('payload' in ev)) return ev;
       // Taken out in place (the event is this batch's own parse): a copy without the key costs
@@ -130,7 +107,7 @@ export class AgentIngest {
       const text = JSON.stringify(payload ?? null);
       const wellFormed = typeof engine === 'string' && typeof taskId === 'string' && taskId.length <= 255 && typeof payload === 'object' && payload !== null
         && typeof (payload as { name?: unknown }).name === 'string' && text.length <= MAX_PAYLOAD_CHARS;
-      if (wellFormed) payloads.push({ projectId, engine, taskId, sealed: this.sealer.seal(text, payloadAad(projectId, engine, taskId)) });
+      if (wellFormed) payloads.set(ev, this.sealer.seal(text, payloadAad(projectId, engine, taskId)));
       else this.metrics.agentPayloadsDropped.inc();
       return ev;
     });

@@ -47,6 +47,11 @@ SELECT e.project_id AS p, e.engine AS e, e.task_id AS t, e.event_id AS id
   JOIN unnest($1::int[], $2::text[], $3::text[]) AS k(project_id, engine, task_id)
     ON e.task_id = k.task_id AND e.project_id = k.project_id AND e.engine = k.engine`;
 
+const INSERT_PAYLOADS_SQL = `
+INSERT INTO task_payloads (project_id, engine, task_id, sealed)
+SELECT u.p, u.e, u.t, u.s FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, t, s)
+ON CONFLICT DO NOTHING`;
+
 const UPSERT_WORKERS_SQL = `
 INSERT INTO workers AS w (project_id, engine, hostname, online, first_seen_at, last_seen_at, offline_at,
                           heartbeat_s, active, processed, loadavg, pid, software, concurrency, dropped)
@@ -130,6 +135,7 @@ export class BatchWriter {
     const persisted = await this.db.transaction(async (tx) => {
       await tx.exec(KEY_LOOKUP_PLANS_SQL);
       await this.holdProjects(tx, [...taskEvents.values(), ...workerEvents]);
+      await this.storePayloads(tx, taskEvents.values());
       // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
       const { insert, merged } = await collapseCeleryEnqueues(tx, [...taskEvents.values()], (ev) => this.pid(ev));
       const fresh = await this.storeTaskEvents(tx, insert, merged);
@@ -154,6 +160,19 @@ export class BatchWriter {
       this.projectIds.clear();
       throw retryBatch('a project was deleted while its events were written');
     }
+  }
+
+  /**
+   * Sealed retry payloads, in the transaction of their events: a task shown enqueued can always
+   * be retried. The first one stored for a task wins (a redelivery or a second agent's copy is
+   * the same task's). In key order, like the tasks, so replicas lock them in one order.
+   */
+  private async storePayloads(tx: Queryable, events: Iterable<TaskEnvelope>): Promise<void> {
+    const rows: [number, string, string, Buffer][] = [];
+    for (const ev of events) if (ev.sealedPayload) rows.push([this.pid(ev), ev.engine, ev.taskId, ev.sealedPayload]);
+    if (!rows.length) return;
+    rows.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0));
+    await tx.query(INSERT_PAYLOADS_SQL, [0, 1, 2, 3].map((i) => rows.map((r) => r[i])), { name: 'z4j_insert_payloads' });
   }
 
   private async resolveProjects(batch: readonly Envelope[]): Promise<void> {

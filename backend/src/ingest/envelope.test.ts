@@ -53,6 +53,9 @@ describe('envelope validation', () => {
     const r = validateEnvelope({ ...good, extra: 'dropped', fields: { name: 'app.add', custom: { a: 1 }, nullable: null } });
     expect(r.ok && r.envelope).toEqual({ ...good, fields: { name: 'app.add', custom: { a: 1 }, nullable: null } });
     expect(r.ok && 'extra' in r.envelope).toBe(false);
+    // A sealed payload is the service's to attach, never the sender's.
+    const forged = validateEnvelope({ ...good, sealedPayload: Buffer.from('forged') });
+    expect(forged.ok && 'sealedPayload' in forged.envelope).toBe(false);
   });
 
   it('keeps deep or huge payload for the scrubber instead of refusing the event', () => {

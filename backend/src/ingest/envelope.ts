@@ -61,6 +61,12 @@ export interface TaskEnvelope extends EnvelopeBase {
   taskId: string;
   worker?: string;
   fields: TaskFields;
+  /**
+   * The task's retry payload, sealed (DESIGN principle 5), stored with the event in the same
+   * transaction. Set by the service after validation (agent ingest), never taken from input:
+   * validation builds a new envelope from the known keys only.
+   */
+  sealedPayload?: Buffer;
 }
 export interface WorkerEnvelope extends EnvelopeBase {
   type: 'worker';

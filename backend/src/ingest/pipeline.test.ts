@@ -86,6 +86,16 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(task.rows).toEqual([{ task_id: `x${odd}`, name: 'app.odd', worker: `w${odd}`, args: fields.args, exception: odd, kwargs: null, result: null, runtime_ms: null }]);
   });
 
+  it('stores a sealed payload with its event, the first one for a task, none for a refused event', async () => {
+    await pipeline.offer('test', taskEvent('p1', 'enqueued', 0, { name: 'app.pay' }), undefined, Buffer.from('first'));
+    await pipeline.drained();
+    await pipeline.offer('test', taskEvent('p1', 'enqueued', 0, { name: 'app.pay' }, { id: 'p1-again' }), undefined, Buffer.from('second'));
+    await pipeline.offer('test', { ...taskEvent('p2', 'enqueued', 0), engine: 'nope' }, undefined, Buffer.from('refused'));
+    await pipeline.drained();
+    const rows = await db.query<{ task_id: string; sealed: Buffer }>(`SELECT task_id, sealed FROM task_payloads WHERE task_id IN ('p1', 'p2')`);
+    expect(rows.rows.map((r) => [r.task_id, Buffer.from(r.sealed).toString()])).toEqual([['p1', 'first']]);
+  });
+
   it('stores an event time with a fraction of a millisecond, to the millisecond', async () => {
     await pipeline.offer('test', taskEvent('frac', 'received', 0, {}, { occurredAt: Date.UTC(2026, 10, 29, 12, 0, 59, 999) + 0.6 }));
     await pipeline.offer('test', taskEvent('frac', 'started', 0, {}, { occurredAt: Date.UTC(2026, 10, 29, 12, 0, 1, 5) + 0.2 }));

@@ -63,9 +63,13 @@ export class IngestPipeline {
     return n;
   }
 
-  /** Validates and queues; waits while the queue is full (backpressure). */
-  async offer(source: string, candidate: unknown, done?: () => void): Promise<void> {
+  /**
+   * Validates and queues; waits while the queue is full (backpressure). A task event's sealed
+   * retry payload, if given, is stored with it.
+   */
+  async offer(source: string, candidate: unknown, done?: () => void, sealedPayload?: Buffer): Promise<void> {
     const item = this.admit(source, candidate, done);
+    if (item && sealedPayload && item.envelope.type === 'task') item.envelope.sealedPayload = sealedPayload;
     if (!item) return;
     while (this.size >= this.opts.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
     this.push(item);
@@ -222,7 +226,7 @@ export class IngestPipeline {
         if (batch.length === 1) {
           const item = batch[0]!;
           const code = (err as { code?: string }).code ?? 'unknown';
-          this.reject(item.source, `db_${code}`, item.envelope);
+          this.reject(item.source, `db_${code}`, { ...item.envelope, sealedPayload: undefined }); // sealed bytes are no sample
           item.done?.();
           return;
         }
