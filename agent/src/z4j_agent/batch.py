@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import time
+from json.encoder import c_encode_basestring, c_make_encoder, py_encode_basestring
 from typing import Any
 
 MAX_BATCH_EVENTS = 1000
@@ -39,19 +40,6 @@ def event_id(prefix: str | None = None) -> str:
     return f"{prefix or id_prefix()}{next(_counter) & 0xFFFFFFFF:08x}"
 
 
-def task_envelope(project: str, engine: str, kind: str, task_id: str, fields: dict[str, Any], worker: str | None, occurred_at: float | None, payload: dict[str, Any] | None,
-                  id_prefix: str | None = None) -> dict[str, Any]:
-    env: dict[str, Any] = {
-        "v": 1, "id": event_id(id_prefix), "type": "task", "engine": engine, "project": project, "kind": kind,
-        "taskId": str(task_id)[:255], "occurredAt": int((occurred_at or time.time()) * 1000), "fields": fields,
-    }
-    if worker:
-        env["worker"] = str(worker)[:1024]
-    if payload is not None:
-        env["payload"] = payload
-    return env
-
-
 def worker_envelope(project: str, engine: str, kind: str, worker: str, fields: dict[str, Any], occurred_at: float | None) -> dict[str, Any]:
     return {
         "v": 1, "id": event_id(), "type": "worker", "engine": engine, "project": project, "kind": kind,
@@ -61,15 +49,24 @@ def worker_envelope(project: str, engine: str, kind: str, worker: str, fields: d
 
 # One encoder: json.dumps with any option builds a new one per call, which costs more than a small event.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
-# The sender's, for envelopes: without the cycle check (a mark per dict and list: ~11% of the
-# encoding). What it encodes is made by the agent, trees without cycles: redacted copies, plain
-# copies, envelopes, worker stats and command results. A user's objects reach JSON only through
-# raw_json, which keeps the check.
-_encode_envelopes = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False).encode
+json_str = c_encode_basestring or py_encode_basestring  # a str's JSON (quoted, escaped)
 
 
-def _dumps(obj: Any) -> bytes:
-    return _encode_envelopes(obj).encode("utf-8")
+def _sender_encoder() -> Any:
+    """The sender's encoder, for what the agent built itself (redacted and plain copies, payload
+    copies, worker stats, command results: trees without cycles): json's C encoder made once and
+    called directly, without the cycle check (a mark per dict and list: ~11% of the encoding).
+    JSONEncoder.encode makes a new C encoder per call, ~1.6 µs here: more than encoding a small
+    value, and the sender encodes two or three per event. Stateless, so any thread may use it.
+    A user's objects reach JSON only through raw_json, which keeps the check."""
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False)
+    if c_make_encoder is None:  # no C accelerator (not CPython)
+        return encoder.encode
+    c = c_make_encoder(None, encoder.default, json_str, None, ":", ",", False, False, True)
+    return lambda value: "".join(c(value, 0))
+
+
+encode_value = _sender_encoder()
 
 
 class RawJSON(str):
@@ -82,23 +79,14 @@ def raw_json(value: Any) -> RawJSON:
     return RawJSON(_encode(value))
 
 
-def encode_event(ev: dict[str, Any]) -> bytes:
-    """An envelope's JSON bytes, its RawJSON payload spliced in."""
-    raw = ev.get("payload")
-    if type(raw) is not RawJSON:
-        return _dumps(ev)
-    head = _dumps({k: v for k, v in ev.items() if k != "payload"})
-    return b"".join((head[:-1], b',"payload":', raw.encode("utf-8"), b"}"))
-
-
 def sign(body: bytes, secret: str | bytes) -> str:
     key = secret.encode() if isinstance(secret, str) else secret
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def signed_batches(agent_id: str, secret: str, project: str, events: list[dict[str, Any]], seq: int, dropped: int) -> list[tuple[bytes, str]]:
-    """The events as one or more signed batches, each within the size limits (an event too big
-    even alone is dropped: the service would refuse its whole batch)."""
+def signed_batches(agent_id: str, secret: str, project: str, events: list[str], seq: int, dropped: int) -> list[tuple[bytes, str]]:
+    """The events (each an envelope's JSON text) as one or more signed batches, each within the
+    size limits (an event too big even alone is dropped: the service would refuse its whole batch)."""
     out: list[tuple[bytes, str]] = []
     chunk: list[bytes] = []
     size = 0
@@ -108,21 +96,21 @@ def signed_batches(agent_id: str, secret: str, project: str, events: list[dict[s
         if not chunk:
             return
         # Each event is serialised once; the batch is its head with the events' bytes spliced in.
-        head = _dumps({"v": 1, "agent": agent_id, "project": project, "sentAt": int(time.time() * 1000), "nonce": os.urandom(16).hex(),
-                       "seq": seq + len(out), "dropped": dropped, "events": []})
+        head = encode_value({"v": 1, "agent": agent_id, "project": project, "sentAt": int(time.time() * 1000), "nonce": os.urandom(16).hex(),
+                             "seq": seq + len(out), "dropped": dropped, "events": []}).encode("utf-8")
         body = b"".join((head[:-2], b",".join(chunk), b"]}"))  # head ends in `[]}`
         out.append((body, sign(body, secret)))
         chunk, size = [], 0
 
-    if len(events) <= MAX_BATCH_EVENTS and not any(type(ev.get("payload")) is RawJSON for ev in events):
-        # The usual batch: all its events in one call of the encoder (a call has a set-up cost).
-        data = _dumps(events)
+    if len(events) <= MAX_BATCH_EVENTS:
+        # The usual batch: its events encoded to UTF-8 in one call.
+        data = ",".join(events).encode("utf-8")
         if len(data) <= MAX_BATCH_BYTES - 512:
-            chunk, size = [data[1:-1]], len(data)
+            chunk, size = [data], len(data)
             flush()
             return out
     for ev in events:
-        data = encode_event(ev)
+        data = ev.encode("utf-8")
         n = len(data) + 1
         if n > MAX_BATCH_BYTES - 512:
             continue

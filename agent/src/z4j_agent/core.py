@@ -16,15 +16,12 @@ from . import batch as batches
 from . import policy as policies
 from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config
-from .redact import keep_set, redact_text, scrub, scrub_plain, scrub_str
-from .snapshot import TEXT_FIELDS, Scrubbed, freeze_fields, freeze_payload
+from .event_json import TaskEventJSON
+from .redact import keep_set, scrub
+from .snapshot import freeze_fields, freeze_payload
 from .transport import Transport, make_transport
 
 log = logging.getLogger("z4j_agent")
-
-# Fields whose values can carry user data: scrubbed with the task's policy.
-_PAYLOAD_FIELDS = ("args", "kwargs", "result")
-
 
 class Agent:
     def __init__(self, config: Config | None, problem: str | None = None) -> None:
@@ -54,6 +51,7 @@ class Agent:
         self._sampler = policies.TaskPolicy(sample=config.sample) if config is not None and config.sample < 1.0 else None
         self._redactions: dict[policies.TaskPolicy, tuple[tuple[str, ...], frozenset[str]]] = {}
         self._default_redaction = (config.redact_keys, keep_set(config.keep_keys)) if config is not None else ((), frozenset())
+        self._task_json = TaskEventJSON(config.project if config is not None else "default")
 
     # ---- what hooks call -------------------------------------------------------------
 
@@ -64,7 +62,7 @@ class Agent:
                    worker: str | None = None, occurred_at: float | None = None, func: Any = None) -> None:
         """Records a task event. The task's thread only decides whether to keep it and takes a
         snapshot of its values (plain ones copied, anything else redacted now); the sender thread
-        redacts the copies, builds the envelope and serialises it (`envelope`)."""
+        redacts the copies, builds the envelope and serialises it (`event_json`)."""
         if not self.enabled:
             return
         try:
@@ -101,28 +99,18 @@ class Agent:
         extra, keep = self._redaction(pol)
         return scrub(value, redact_keys=extra, keep_keys=keep)
 
-    def envelope(self, item: Any, id_prefix: str | None = None) -> dict[str, Any]:
-        """What leaves the process for a buffered item: a task event's snapshot redacted and made
-        an envelope (in the sender thread), or an envelope made by the caller (worker events,
-        command results). `id_prefix`: the batch's (batch.id_prefix)."""
-        if type(item) is not tuple:
+    def event_json(self, item: Any, id_prefix: str | None = None) -> str:
+        """What leaves the process for a buffered item, as JSON text: a task event's snapshot
+        redacted and serialised (in the sender thread), an envelope made by the caller (worker
+        events, command results), or one made before (a batch put back after a failed send).
+        `id_prefix`: the batch's (batch.id_prefix)."""
+        t = type(item)
+        if t is tuple:
+            extra, keep = self._redaction(item[7])
+            return self._task_json.encode(item, extra, keep, id_prefix)
+        if t is str:
             return item
-        engine, kind, task_id, snap, worker, occurred_at, payload, pol = item
-        extra, keep = self._redaction(pol)
-        fields: dict[str, Any] = {}
-        for k, v in snap.items():
-            t = type(v)
-            if t is str:  # most fields (name, queue, ids); a longer one was cut or redacted at record time
-                fields[k] = redact_text(v) if len(v) <= 32768 else redact_text(v[:32768]) if k in TEXT_FIELDS else scrub_str(v)
-            elif t is Scrubbed:
-                fields[k] = v.value
-            elif t is int or t is bool or v is None or (k not in _PAYLOAD_FIELDS and t is float):
-                fields[k] = v if t is not int or -(2**53) < v < 2**53 or k not in _PAYLOAD_FIELDS else str(v)
-            else:  # a plain copy (a list or dict: anything else was redacted at record time), or a float of args / result
-                fields[k] = scrub_plain(v, extra, keep)
-        # The retry payload travels exact (the service seals it), never redacted: a plain copy (JSON
-        # as it is, encoded with the batch) or, when it was not plain, its JSON made at record time.
-        return batches.task_envelope(self.config.project, engine, kind, task_id, fields, worker, occurred_at, payload, id_prefix)
+        return batches.encode_value(item)
 
     def worker_event(self, engine: str, kind: str, worker: str, *, fields: dict[str, Any] | None = None, occurred_at: float | None = None) -> None:
         if not self.enabled:
@@ -233,14 +221,14 @@ class Agent:
                 if len(self._buffer) == 0:
                     self._idle.set()
 
-    def _envelopes(self, items: list[Any]) -> list[dict[str, Any]]:
-        """The items' envelopes; one that cannot be built is dropped and counted, never retried
-        forever at the head of the buffer."""
+    def _envelopes(self, items: list[Any]) -> list[str]:
+        """The items' envelopes as JSON texts; one that cannot be built is dropped and counted,
+        never retried forever at the head of the buffer."""
         out = []
         prefix = batches.id_prefix()
         for item in items:
             try:
-                out.append(self.envelope(item, prefix))
+                out.append(self.event_json(item, prefix))
             except Exception:
                 self._buffer.dropped += 1
                 self._count_error("could not build an event; dropped")

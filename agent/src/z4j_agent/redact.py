@@ -92,7 +92,7 @@ def _maybe_secret(s: str) -> bool:
 # A UUID or a hex digest (task ids, root and parent ids): unique per task, so remembering it
 # would only push the names out of `_redact_short`'s memory. Only hex digits and '-': no marker
 # of `_MARKERS` can occur in it (each has a letter past 'f' or punctuation), so it has no secret.
-_HEX_ID = re.compile(r"[0-9a-fA-F-]+").fullmatch
+HEX_ID = re.compile(r"[0-9a-fA-F-]+").fullmatch
 
 
 def redact_text(s: str) -> str:
@@ -101,7 +101,7 @@ def redact_text(s: str) -> str:
     if n < 8:
         return s
     if n <= 256:
-        if (n == 36 or n == 32) and _HEX_ID(s):
+        if (n == 36 or n == 32) and HEX_ID(s):
             return s
         return _redact_short(s)
     return _redact(s) if _maybe_secret(s) else s

@@ -53,9 +53,7 @@ def captured():
     if agent is None or getattr(agent, "_z4j_test_capture", None) is not _captured:
         core.reset_agent()
         agent = core.get_agent(project="unit", agent_id="agent-unit", agent_secret="unit-secret", broker_url=REDIS_URL, heartbeat_interval=0.05)
-        from z4j_agent.batch import encode_event
-
-        agent._enqueue = lambda item: _captured.append(json.loads(encode_event(agent.envelope(item))))  # as the service reads it
+        agent._enqueue = lambda item: _captured.append(json.loads(agent.event_json(item)))  # as the service reads it
         agent.flush = lambda timeout=2.0: True
         agent._z4j_test_capture = _captured
     _captured.clear()

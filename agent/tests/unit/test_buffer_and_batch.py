@@ -38,7 +38,7 @@ def test_put_back_keeps_the_bound():
 
 
 def test_batches_are_signed_over_their_exact_bytes_and_split_by_size_and_count():
-    events = [{"id": str(i), "fields": {"x": "y" * 2000}} for i in range(1500)]
+    events = [json.dumps({"id": str(i), "fields": {"x": "y" * 2000}}) for i in range(1500)]
     out = signed_batches("agent-1", "s3cret", "default", events, 1, 7)
     assert len(out) >= 3
     total = 0

@@ -45,9 +45,14 @@ def test_scrub_fast_paths_change_nothing():
 
 def test_payloads_are_snapshots_spliced_into_valid_batches():
     kwargs = {"note": "日本語", "when": object()}
-    env = batch.task_envelope("p", "rq", "enqueued", "t1", {"name": "n"}, None, None, batch.raw_json({"args": [1], "kwargs": kwargs}))
+    from z4j_agent import core
+
+    agent = core.Agent(core.load_config(project="p", agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:6379/14"))
+    item = ("rq", "enqueued", "t1", {"name": "n"}, None, 1.0, batch.raw_json({"args": [1], "kwargs": kwargs}), core.policies.DEFAULT)
+    env = agent.event_json(item)
     kwargs["note"] = "changed after sending"
-    (body, sig), = batch.signed_batches("a", "s", "p", [env, batch.worker_envelope("p", "rq", "worker-heartbeat", "w", {}, None)], 1, 0)
+    heartbeat = agent.event_json(batch.worker_envelope("p", "rq", "worker-heartbeat", "w", {}, None))
+    (body, sig), = batch.signed_batches("a", "s", "p", [env, heartbeat], 1, 0)
     assert sig == batch.sign(body, "s")
     events = json.loads(body)["events"]
     assert events[0]["payload"]["kwargs"]["note"] == "日本語"
@@ -91,7 +96,7 @@ def test_task_events_are_snapshots_redacted_by_the_sender(captured):
         agent._enqueue = agent_enqueue
     (item,) = seen
     assert isinstance(item, tuple)  # not an envelope yet: the sender builds it
-    env = json.loads(batch.encode_event(agent.envelope(item)))
+    env = json.loads(agent.event_json(item))
     assert env["fields"]["args"] == [1, {"token": "[redacted]", "n": [2]}]
     assert env["fields"]["kwargs"]["note"] == "Bearer [redacted]"
     assert env["fields"]["result"] == "Box(password=[redacted])"
@@ -119,7 +124,7 @@ def test_an_event_the_sender_cannot_build_is_dropped_not_retried_forever():
     good = ("rq", "started", "t1", {"name": "n"}, None, 1.0, None, core.policies.DEFAULT)
     bad = ("rq", "started", BadId(), {"name": "n"}, None, 1.0, None, core.policies.DEFAULT)
     out = agent._envelopes([bad, good])
-    assert [e["taskId"] for e in out] == ["t1"] and agent.stats()["dropped"] == 1 and agent.stats()["errors"] == 1
+    assert [json.loads(e)["taskId"] for e in out] == ["t1"] and agent.stats()["dropped"] == 1 and agent.stats()["errors"] == 1
 
 
 def _random_plain(rng, depth=0):
@@ -161,3 +166,32 @@ def test_hex_ids_cannot_hold_a_marker():
     for _ in range(5000):
         s = "".join(rng.choice("0123456789abcdefABCDEF-") for _ in range(rng.choice((32, 36))))
         assert redact._MAYBE_SECRET.search(s) is None and redact.redact_text(s) == s
+
+
+def test_fields_json_agrees_with_scrub_and_json():
+    """The sender's one-pass fields JSON (event_json.fields_json) says what json.dumps of the
+    scrubbed fields said: payload fields (args, kwargs, result) scrubbed with the policy's keys,
+    strings redacted, other numbers as they are, free text cut."""
+    from z4j_agent.event_json import fields_json
+    from z4j_agent.redact import keep_set
+
+    rng = random.Random(13)
+    names = ["args", "kwargs", "result", "name", "queue", "runtime", "retries", "exception", "rootId", "x-auth"]
+    texts = ["noop", "default", "3f1c6a0e-1b7e-4a5e-9d7a-2c4b8e0f9a11", "0123456789abcdef0123456789abcdef", "password=hunter2 " * 20,
+             "Bearer abcdefghijklmnop", "e" * 300, "t" * 40000, "ünïcode"]
+    for n in range(1000):
+        snap = {}
+        for k in rng.sample(names, rng.randint(0, len(names))):
+            v = _random_plain(rng) if k in ("args", "kwargs", "result") else rng.choice(texts + [0, 7, 2**60, 0.25, 1e-7, float("inf"), True, False])
+            snap[k] = v
+        extra = ("iban",) if n % 3 == 0 else ()
+        keep = ["keepme_token"] if n % 2 == 0 else []
+        want = {}
+        for k, v in snap.items():
+            if k == "exception" and isinstance(v, str):  # free text: cut, without scrub's marker
+                want[k] = redact.redact_text(v[:32768])
+            elif k in ("args", "kwargs", "result") or isinstance(v, str):
+                want[k] = scrub(v, redact_keys=extra, keep_keys=keep)
+            else:
+                want[k] = v
+        assert json.loads(fields_json(snap, extra, keep_set(keep))) == json.loads(json.dumps(want)), snap
