@@ -82,6 +82,8 @@ export function cleanString(s: string, maxChars: number): string {
 
 /** Deep copy of `value` that is JSON-safe, bounded and scrubbed of secrets. Never throws. */
 export function scrub(value: unknown, opts: ScrubOptions = DEFAULT_SCRUB): unknown {
+  // Most values scrubbed are a single string (Celery's args and results are reprs): no walk for those.
+  if (typeof value === 'string') return redactText(cleanString(value, opts.maxStringChars));
   const ancestors = new Set<object>();
   const walk = (v: unknown, depth: number): unknown => {
     if (v === null || typeof v === 'boolean') return v;
