@@ -133,7 +133,9 @@ export class BatchWriter {
       else workerEvents.push(ev);
     }
     const persisted = await this.db.transaction(async (tx) => {
-      await tx.exec(KEY_LOOKUP_PLANS_SQL);
+      // On PostgreSQL the staging table is the session's: made on a connection's first batch
+      // (quietly after that), in the same round trip as the settings.
+      await tx.exec(tx.copyFrom ? `${KEY_LOOKUP_PLANS_SQL}; SET LOCAL client_min_messages = warning; ${CREATE_STAGED_TASKS_SQL}` : KEY_LOOKUP_PLANS_SQL);
       await this.holdProjects(tx, [...taskEvents.values(), ...workerEvents]);
       await this.storePayloads(tx, taskEvents.values());
       // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
@@ -255,8 +257,6 @@ export class BatchWriter {
   private async insertTasks(tx: Queryable, tasks: KeyedTask[]) {
     type Created = { project_id: number; engine: string; task_id: string };
     if (!tx.copyFrom) return tx.query<Created>(INSERT_TASKS_SQL, taskParams(tasks), { name: 'z4j_insert_tasks' });
-    // The staging table is the session's: made on a connection's first batch (quietly after that).
-    await tx.exec(`SET LOCAL client_min_messages = warning; ${CREATE_STAGED_TASKS_SQL}`);
     await tx.copyFrom(COPY_STAGED_TASKS_SQL, stagedTaskRows(tasks));
     return tx.query<Created>(INSERT_STAGED_TASKS_SQL, [], { name: 'z4j_insert_staged_tasks' });
   }
