@@ -35,10 +35,12 @@ class DropOldestBuffer:
 
     def take(self, n: int) -> list[Any]:
         with self._lock:
-            out = [self._items.popleft() for _ in range(min(n, len(self._items)))]
-            if not self._items:
+            if len(self._items) <= n:  # all of it (the usual take): the lock held for a swap, not n pops
+                taken, self._items = self._items, deque()
                 self.ready.clear()
-            return out
+            else:
+                taken = deque(self._items.popleft() for _ in range(n))
+        return list(taken)
 
     def __len__(self) -> int:
         return len(self._items)

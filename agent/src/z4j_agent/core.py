@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 from . import batch as batches
@@ -18,7 +19,7 @@ from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config
 from .event_json import TaskEventJSON
 from .redact import keep_set, scrub
-from .snapshot import freeze_fields, freeze_payload
+from .snapshot import freeze
 from .transport import Transport, make_transport
 
 log = logging.getLogger("z4j_agent")
@@ -31,7 +32,6 @@ class Agent:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._transport: Transport | None = None
-        self._pid = os.getpid()
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -41,6 +41,12 @@ class Agent:
         self._errors = 0
         self._last_warning = 0.0
         self._heartbeats: list[threading.Thread] = []
+        if hasattr(os, "register_at_fork"):
+            # How a forked child starts clean. Not by comparing the pid per event (a system call,
+            # ~0.2 µs): CPython runs these hooks after os.fork and after a fork made in C the
+            # documented way (PyOS_AfterFork_Child), the only forks after which Python runs safely.
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _after_fork_of(ref))
         if problem:
             log.warning("z4j agent disabled: %s", problem)
 
@@ -60,25 +66,34 @@ class Agent:
 
     def task_event(self, engine: str, kind: str, task_id: str, *, fields: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
                    worker: str | None = None, occurred_at: float | None = None, func: Any = None) -> None:
-        """Records a task event. The task's thread only decides whether to keep it and takes a
-        snapshot of its values (plain ones copied, anything else redacted now); the sender thread
-        redacts the copies, builds the envelope and serialises it (`event_json`)."""
+        """Records a task event. `fields` and `payload` are the agent's once passed: dicts the hook
+        made for this call (taken as they are, not copied again). The task's thread only decides
+        whether to keep the event and takes a snapshot of its values (plain ones copied, anything
+        else redacted now); the sender thread redacts the copies and writes the envelope's JSON
+        (`event_json`). A field set to None is left out."""
         if not self.enabled:
             return
         try:
             if fields is None:
                 fields = {}
-            # No lookup while no policy exists (the usual case): one call less per event.
-            pol = policies.policy_for(fields.get("name"), func) if policies.in_use else policies.DEFAULT
-            if pol is not policies.DEFAULT and (pol.skip or (pol.sample < 1.0 and not pol.sampled(str(task_id)))):
-                return
-            if self._sampler is not None and not self._sampler.sampled(str(task_id)):
-                return
-            frozen = freeze_payload(payload) if payload is not None else None
-            self._enqueue((engine, kind, task_id, freeze_fields(fields, self._scrub, pol, payload, frozen), worker,
-                           occurred_at or time.time(), frozen, pol))
+            pol = policies.DEFAULT
+            if policies.in_use or self._sampler is not None:  # no lookup while none exists (the usual case)
+                pol = self._kept(fields.get("name"), func, task_id)
+                if pol is None:
+                    return
+            frozen = freeze(fields, payload, self._scrub, pol)
+            self._enqueue((engine, kind, task_id, fields, worker, occurred_at or time.time(), frozen, pol))
         except Exception:  # never into the task
             self._count_error("could not record a task event")
+
+    def _kept(self, name: str | None, func: Any, task_id: str) -> policies.TaskPolicy | None:
+        """The task's policy, or None when its events are not recorded (skipped, or sampled out)."""
+        pol = policies.policy_for(name, func) if policies.in_use else policies.DEFAULT
+        if pol is not policies.DEFAULT and (pol.skip or (pol.sample < 1.0 and not pol.sampled(str(task_id)))):
+            return None
+        if self._sampler is not None and not self._sampler.sampled(str(task_id)):
+            return None
+        return pol
 
     def _redaction(self, pol: policies.TaskPolicy) -> tuple[tuple[str, ...], frozenset[str]]:
         """The keys to hide and to keep in a policy's events (the configuration's and the
@@ -163,10 +178,8 @@ class Agent:
 
     # ---- the sender ---------------------------------------------------------------------
 
-    def _enqueue(self, envelope: dict[str, Any]) -> None:
-        if os.getpid() != self._pid:
-            self._after_fork()  # a fork the at-fork hook did not see (e.g. os.fork from C)
-        self._buffer.put(envelope)
+    def _enqueue(self, item: Any) -> None:
+        self._buffer.put(item)
         if self._thread is None:
             self._ensure_sender()
 
@@ -244,7 +257,6 @@ class Agent:
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's buffered events stay the parent's; start clean."""
-        self._pid = os.getpid()
         self._buffer = DropOldestBuffer(self.config.buffer_size if self.config else 10)
         self._lock = threading.Lock()
         self._thread = None
@@ -272,6 +284,12 @@ class Agent:
             self.flush(self.config.exit_flush_timeout)
 
 
+def _after_fork_of(ref: weakref.ReferenceType[Agent]) -> None:
+    agent = ref()
+    if agent is not None:
+        agent._after_fork()
+
+
 _agent: Agent | None = None
 _agent_lock = threading.Lock()
 
@@ -293,8 +311,6 @@ def get_agent(**overrides: Any) -> Agent:
             except (ConfigError, ValueError) as err:
                 _agent = Agent(None, str(err))
             atexit.register(_agent._at_exit)
-            if hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=lambda: _agent._after_fork() if _agent else None)
         elif overrides.get("broker_url") and _agent.config and not _agent.config.broker_url:
             # An engine module learned the broker after something else created the agent.
             _agent.configure(load_config(**{**{k: getattr(_agent.config, k) for k in _agent.config.__dataclass_fields__}, **overrides}))

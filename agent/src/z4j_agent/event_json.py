@@ -64,8 +64,8 @@ def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[st
             text = encode_value(v.value)
         elif t is float and k not in PAYLOAD_FIELDS:  # runtime and the like, sent as they are
             text = repr(v) if v - v == 0.0 else encode_value(v)  # v - v is nan for nan and ±inf
-        elif v is None:
-            text = "null"
+        elif v is None:  # a field set to None: no value to report
+            continue
         else:  # a plain copy (a list or dict: anything else was redacted at record time), or a float of args / result
             text = encode_value(scrub_plain(v, extra, keep))
         parts.append(_key(k) + text)

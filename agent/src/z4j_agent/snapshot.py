@@ -66,31 +66,40 @@ def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0) -> A
     return items
 
 
-def freeze_fields(fields: dict[str, Any], scrub_now: Callable[[Any, Any], Any], pol: Any, payload: Any = None, frozen_payload: Any = None) -> dict[str, Any]:
-    """The fields as they are now; a field set to None is left out (no value to report). Args
-    and kwargs that are the payload's own share its copy (the sender never changes either).
-    What is not plain is redacted now, by `scrub_now(value, pol)`."""
-    out: dict[str, Any] = {}
-    shared = type(frozen_payload) is dict
-    for k, v in fields.items():
+def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Callable[[Any, Any], Any], pol: Any) -> Any:
+    """Takes a task event's snapshot in place: `fields` and `payload` are dicts the hook made for
+    this one event (no copy of them needed), their values may be the task's own objects. Strings
+    and numbers stay; other plain values are replaced by copies; what is not plain is redacted now,
+    by `scrub_now(value, pol)`. Args and kwargs that are the payload's own share its copy (the
+    sender changes neither). A field set to None stays (the sender leaves it out: no value to
+    report). Returns the payload's snapshot (`freeze_payload`)."""
+    shared = None
+    if payload is not None:
+        args, kwargs = payload.get("args"), payload.get("kwargs")
+        payload = freeze_payload(payload)
+        if type(payload) is dict:
+            shared = (args, kwargs)
+    for k, v in fields.items():  # values replaced, no key added or removed: iterating stays valid
         t = type(v)
-        if shared and (k == "args" or k == "kwargs") and v is payload.get(k):
-            out[k] = frozen_payload[k]
-            continue
         if t is str:
-            out[k] = v if len(v) <= MAX_STRING else v[:MAX_STRING] if k in TEXT_FIELDS else Scrubbed(scrub_now(v, pol))
-        elif t in _ATOMS:
-            if v is not None:
-                out[k] = v
-        else:
+            if len(v) > MAX_STRING:
+                fields[k] = v[:MAX_STRING] if k in TEXT_FIELDS else Scrubbed(scrub_now(v, pol))
+        elif t not in _ATOMS:
+            if shared is not None and (k == "args" or k == "kwargs") and v is shared[k == "kwargs"]:
+                fields[k] = payload[k]
+                continue
             copy = plain_copy(v)
-            out[k] = copy if copy is not NOT_PLAIN else Scrubbed(scrub_now(v, pol))
-    return out
+            fields[k] = copy if copy is not NOT_PLAIN else Scrubbed(scrub_now(v, pol))
+    return payload
 
 
-def freeze_payload(payload: dict[str, Any] | None) -> Any:
-    """The retry payload, exact: a plain copy (serialised by the sender), else its JSON now."""
-    if payload is None:
-        return None
-    copy = plain_copy(payload, max_string=None)
-    return copy if copy is not NOT_PLAIN else raw_json(payload)
+def freeze_payload(payload: dict[str, Any]) -> Any:
+    """The retry payload, exact, in place: its plain values replaced by copies (serialised by the
+    sender), else, when one is not plain, its JSON now."""
+    for k, v in payload.items():
+        if type(v) not in _ATOMS and type(v) is not str:
+            copy = plain_copy(v, max_string=None, depth=1)
+            if copy is NOT_PLAIN:
+                return raw_json(payload)
+            payload[k] = copy
+    return payload

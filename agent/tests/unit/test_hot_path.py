@@ -171,7 +171,7 @@ def test_hex_ids_cannot_hold_a_marker():
 def test_fields_json_agrees_with_scrub_and_json():
     """The sender's one-pass fields JSON (event_json.fields_json) says what json.dumps of the
     scrubbed fields said: payload fields (args, kwargs, result) scrubbed with the policy's keys,
-    strings redacted, other numbers as they are, free text cut."""
+    strings redacted, other numbers as they are, free text cut, None left out."""
     from z4j_agent.event_json import fields_json
     from z4j_agent.redact import keep_set
 
@@ -188,6 +188,8 @@ def test_fields_json_agrees_with_scrub_and_json():
         keep = ["keepme_token"] if n % 2 == 0 else []
         want = {}
         for k, v in snap.items():
+            if v is None:  # a field set to None is left out
+                continue
             if k == "exception" and isinstance(v, str):  # free text: cut, without scrub's marker
                 want[k] = redact.redact_text(v[:32768])
             elif k in ("args", "kwargs", "result") or isinstance(v, str):
@@ -195,3 +197,19 @@ def test_fields_json_agrees_with_scrub_and_json():
             else:
                 want[k] = v
         assert json.loads(fields_json(snap, extra, keep_set(keep))) == json.loads(json.dumps(want)), snap
+
+
+def test_a_payload_that_is_not_plain_is_json_at_once_and_its_fields_redacted(captured):
+    from z4j_agent import core
+
+    class Box:
+        def __repr__(self):
+            return "Box(token=abcdefghijkl)"
+
+    args, kwargs = [1, [2]], {"box": Box(), "password": "hunter2"}
+    core.get_agent().task_event("rq", "enqueued", "t2", fields={"name": "t", "args": args, "kwargs": kwargs, "eta": None},
+                                payload={"name": "t", "args": args, "kwargs": kwargs})
+    args[1][0] = "changed"
+    (env,) = captured.tasks("t2")
+    assert env["payload"] == {"name": "t", "args": [1, [2]], "kwargs": {"box": "Box(token=abcdefghijkl)", "password": "hunter2"}}
+    assert env["fields"] == {"name": "t", "args": [1, [2]], "kwargs": {"box": "Box(token=[redacted])", "password": "[redacted]"}}
