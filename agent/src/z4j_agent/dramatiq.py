@@ -33,8 +33,8 @@ ENGINE = "dramatiq"
 MIN_VERSION = (1, 15)
 
 # Options that describe one delivery, not the call: left out of the retry payload.
-_DELIVERY_OPTIONS = ("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_payload",
-                     "group_completion_uuid", "group_completion_callbacks")
+_DELIVERY_OPTIONS = frozenset(("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_payload",
+                               "group_completion_uuid", "group_completion_callbacks"))
 
 try:
     import dramatiq

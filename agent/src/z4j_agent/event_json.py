@@ -40,11 +40,9 @@ _key_json: dict[str, str] = {}  # field name → `"name":` (the engines use a fe
 
 
 def _key(k: str) -> str:
-    found = _key_json.get(k)
-    if found is None:
-        found = json_str(k) + ":"
-        if len(_key_json) < 1024:
-            _key_json[k] = found
+    found = json_str(k) + ":"
+    if len(_key_json) < 1024:
+        _key_json[k] = found
     return found
 
 
@@ -52,10 +50,12 @@ def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[st
     """The snapshot's fields as a JSON object, redacted with the policy's keys (`extra`, `keep`):
     the values of json.dumps(scrub(...)) of each, without building the redacted dict first."""
     parts = []
+    known = _key_json.get
     for k, v in snap.items():
         t = type(v)
         if t is str:
-            text = _text(k, v)
+            # The usual string (a name, a queue) straight from memory; _text for the others.
+            text = _short_text(v) if len(v) <= 256 and len(v) != 36 and len(v) != 32 else _text(k, v)
         elif t is int:
             text = repr(v) if -_SAFE_INT < v < _SAFE_INT or k not in PAYLOAD_FIELDS else f'"{v}"'
         elif t is bool:
@@ -68,7 +68,7 @@ def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[st
             continue
         else:  # a plain copy (a list or dict: anything else was redacted at record time), or a float of args / result
             text = encode_value(scrub_plain(v, extra, keep))
-        parts.append(_key(k) + text)
+        parts.append((known(k) or _key(k)) + text)
     return "{" + ",".join(parts) + "}"
 
 

@@ -81,14 +81,14 @@ class _HueyAgent:
     def event(self, kind: str, task: Any, worker: bool = True, payload: Any = None, **more: Any) -> None:
         self.agent.task_event(ENGINE, kind, task.id, fields=self.fields(task, **more), payload=payload, worker=self.worker if worker else None, func=getattr(task, "execute", None))
 
-    def hot_event(self, kind: str, task: Any, fields: dict[str, Any], payload: Any = None, worker: str | None = None) -> None:
+    def hot_event(self, kind: str, task: Any, fields: dict[str, Any], payload: Any = None, worker: str | None = None, attempt: int | None = None) -> None:
         """`event` for the events of every task (enqueued, started, succeeded): the same fields,
         built without the helpers (task_event leaves out those that are None)."""
         tid = task.id
         parent = self.parents.get(tid)
         root = self.roots.of(tid)
         fields["queue"] = self.queue
-        fields["retries"] = _attempt(task)
+        fields["retries"] = _attempt(task) if attempt is None else attempt
         if parent is not None:
             fields["parentId"] = parent
         if parent or task.on_complete is not None or root != tid:
@@ -108,15 +108,16 @@ class _HueyAgent:
             self.roots.set(task.id, task.id)  # the head of a pipeline is its own root
         name = self.name(task)
         call_args, call_kwargs = task.args or (), task.kwargs or {}  # copied by task_event (snapshots)
+        attempt = _attempt(task)
         payload = None
-        if _attempt(task) == 0 and self.payloads_sent.get(task.id) is None:  # not sent yet from here
+        if attempt == 0 and self.payloads_sent.get(task.id) is None:  # not sent yet from here
             self.payloads_sent.set(task.id, "sent")
             payload = {"name": name, "args": call_args, "kwargs": call_kwargs, "queue": self.queue,
                        "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": task.expires, "timeout": getattr(task, "timeout", None)})}
         fields = {"name": name, "args": call_args, "kwargs": call_kwargs}
         if signal == "scheduled" and task.eta is not None:
             fields["eta"] = iso(task.eta)
-        self.hot_event("enqueued", task, fields, payload)
+        self.hot_event("enqueued", task, fields, payload, attempt=attempt)
 
     # ---- consumer side ---------------------------------------------------------------------
 

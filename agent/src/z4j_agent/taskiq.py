@@ -34,7 +34,7 @@ ENGINE = "taskiq"
 MIN_VERSION = (0, 11)
 
 # Labels that describe one delivery or the agent's own links: not part of a retry's call.
-_AGENT_LABELS = ("z4j_parent_id", "z4j_root_id", "z4j_payload", "_retries")
+_AGENT_LABELS = frozenset(("z4j_parent_id", "z4j_root_id", "z4j_payload", "_retries"))
 
 # (task id, root id, attempt) of the run in progress in this context
 _current: contextvars.ContextVar[tuple[str, str, int] | None] = contextvars.ContextVar("z4j_taskiq_task", default=None)
@@ -139,7 +139,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     # The agent's parts are guarded once, here (guarded() makes a new wrapper each time it is called).
     def pre_send(self, message: Any) -> Any:
-        if self.agent.enabled:
+        if (self._agent or self.agent).enabled:  # the hooks of every message: the attribute, once made
             self._pre_send(message)
         return message
 
@@ -157,7 +157,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             message.labels["z4j_root_id"] = current[1]
 
     def post_send(self, message: Any) -> None:
-        agent = self.agent
+        agent = self._agent or self.agent
         if agent.enabled:
             self._post_send(agent, message)
 
@@ -166,28 +166,31 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         at = self._sent_at.pop(message.task_id, None)
         attempt = _attempt(message)
         fields = self._fields(message, attempt)
+        payload = self._payload(message, fields) if attempt == 0 else None
         fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
-        payload = self._payload(message) if attempt == 0 else None
         agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
 
-    def _payload(self, message: Any) -> dict[str, Any]:
-        labels = {k: v for k, v in (message.labels or {}).items() if k not in _AGENT_LABELS}
-        return {"name": message.task_name, "args": message.args, "kwargs": message.kwargs, "queue": _queue_of(self.broker, message), "options": {"labels": labels}}
+    @staticmethod
+    def _payload(message: Any, fields: dict[str, Any]) -> dict[str, Any]:
+        """The exact call, from the message and its fields (`_fields`: its queue and labels)."""
+        return {"name": message.task_name, "args": message.args, "kwargs": message.kwargs, "queue": fields["queue"],
+                "options": {"labels": fields["labels"] or {}}}
 
     def _fields(self, message: Any, attempt: int) -> dict[str, Any]:
         """The fields every event of the message has; those that are None are left out by
         task_event (or by clean(), where the caller adds more)."""
         labels = message.labels or {}
-        user_labels = {k: v for k, v in labels.items() if k not in _AGENT_LABELS} if labels else None
+        # The user's labels, unless there are only the agent's (the usual message: one set comparison).
+        user_labels = None if labels.keys() <= _AGENT_LABELS else {k: v for k, v in labels.items() if k not in _AGENT_LABELS}
         return {
             "name": message.task_name, "queue": _queue_of(self.broker, message), "retries": attempt,
-            "parentId": labels.get("z4j_parent_id"), "rootId": labels.get("z4j_root_id"), "labels": user_labels or None,
+            "parentId": labels.get("z4j_parent_id"), "rootId": labels.get("z4j_root_id"), "labels": user_labels,
         }
 
     # ---- worker --------------------------------------------------------------------------------
 
     def pre_execute(self, message: Any) -> Any:
-        agent = self.agent
+        agent = self._agent or self.agent
         if agent.enabled:
             self._pre_execute(agent, message)
         return message
@@ -203,8 +206,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._flight.start()
         fields, payload = self._fields(message, attempt), None
         if attempt == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
+            payload = self._payload(message, fields)
             fields["args"], fields["kwargs"] = message.args, message.kwargs
-            payload = self._payload(message)
         agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
 
     def on_error(self, message: Any, result: Any, exception: BaseException) -> None:
@@ -215,7 +218,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._errors[(message.task_id, current[2] if current else _attempt(message))] = exception
 
     def post_execute(self, message: Any, result: Any) -> None:
-        agent = self.agent
+        agent = self._agent or self.agent
         if agent.enabled:
             self._post_execute(agent, message, result)
 
