@@ -121,7 +121,8 @@ class Agent:
         `id_prefix`: the batch's (batch.id_prefix)."""
         t = type(item)
         if t is tuple:
-            extra, keep = self._redaction(item[7])
+            pol = item[7]
+            extra, keep = self._default_redaction if pol is policies.DEFAULT else self._redaction(pol)
             return self._task_json.encode(item, extra, keep, id_prefix)
         if t is str:
             return item

@@ -1,12 +1,11 @@
 """A task event's envelope as JSON text, made by the sender thread from the snapshot the task's
 thread took (snapshot.py): its fields redacted and serialised in one pass, the envelope written
 around them. What repeats from event to event is encoded once and remembered: the envelope's
-head (engine, project, kind, worker), field names, short strings (task names, queues, small
-args). Encoding each event as a dict had become over half of the sender's time."""
+head (engine, project, kind, worker), field names, the fields that are short strings (task
+names, queues). Encoding each event as a dict had become over half of the sender's time."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from .batch import RawJSON, encode_value, event_id, json_str
@@ -18,45 +17,55 @@ PAYLOAD_FIELDS = frozenset(("args", "kwargs", "result"))
 _SAFE_INT = 2**53  # beyond it JavaScript loses digits: a payload field's int is sent as a string
 
 
-@functools.lru_cache(maxsize=4096)
-def _short_text(s: str) -> str:
-    return json_str(redact_text(s))
-
-
 def _text(key: str, s: str) -> str:
     """A string field's JSON, its secrets hidden. A longer one was cut or redacted at record
     time unless it is free text (cut here)."""
-    n = len(s)
-    if n <= 256:
-        if (n == 36 or n == 32) and HEX_ID(s):  # a task id: unique, so not worth remembering, and it cannot hold a secret
-            return f'"{s}"'
-        return _short_text(s)
-    if n <= MAX_STRING:
+    if len(s) <= MAX_STRING:
         return json_str(redact_text(s))
     return json_str(redact_text(s[:MAX_STRING]) if key in TEXT_FIELDS else scrub_str(s))
 
 
-_key_json: dict[str, str] = {}  # field name → `"name":` (the engines use a few dozen names)
+_keys: dict[str, str] = {}  # field name → `"name":` (the engines use a few dozen names)
 
 
 def _key(k: str) -> str:
-    found = json_str(k) + ":"
-    if len(_key_json) < 1024:
-        _key_json[k] = found
+    found = _keys.get(k)
+    if found is None:
+        found = json_str(k) + ":"
+        if len(_keys) < 1024:
+            _keys[k] = found
     return found
+
+
+# (field name, string) → `"name":"value"`, redacted: the strings of most fields repeat from event
+# to event (task names, queues, small args), and redaction is a pure function of the string. Ids
+# (unique) and long strings are not remembered; bounded, emptied when full.
+_string_fields: dict[tuple[str, str], str] = {}
+
+
+def _string_field(k: str, v: str) -> str:
+    n = len(v)
+    if (n == 36 or n == 32) and HEX_ID(v):  # a task id: unique, and it cannot hold a secret
+        return f'{_key(k)}"{v}"'
+    part = _key(k) + _text(k, v)
+    if n <= 256:
+        if len(_string_fields) >= 4096:
+            _string_fields.clear()
+        _string_fields[(k, v)] = part
+    return part
 
 
 def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[str]) -> str:
     """The snapshot's fields as a JSON object, redacted with the policy's keys (`extra`, `keep`):
     the values of json.dumps(scrub(...)) of each, without building the redacted dict first."""
     parts = []
-    known = _key_json.get
+    remembered, key = _string_fields.get, _keys.get
     for k, v in snap.items():
         t = type(v)
         if t is str:
-            # The usual string (a name, a queue) straight from memory; _text for the others.
-            text = _short_text(v) if len(v) <= 256 and len(v) != 36 and len(v) != 32 else _text(k, v)
-        elif t is int:
+            parts.append(remembered((k, v)) or _string_field(k, v))
+            continue
+        if t is int:
             text = repr(v) if -_SAFE_INT < v < _SAFE_INT or k not in PAYLOAD_FIELDS else f'"{v}"'
         elif t is bool:
             text = "true" if v else "false"
@@ -68,7 +77,7 @@ def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[st
             continue
         else:  # a plain copy (a list or dict: anything else was redacted at record time), or a float of args / result
             text = encode_value(scrub_plain(v, extra, keep))
-        parts.append((known(k) or _key(k)) + text)
+        parts.append((key(k) or _key(k)) + text)
     return "{" + ",".join(parts) + "}"
 
 
