@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+from collections import deque
 from typing import Any, Callable, TypeVar
 
 log = logging.getLogger("z4j_agent")
@@ -129,27 +130,43 @@ def require(engine: str, installed: str, minimum: tuple[int, ...]) -> None:
 
 
 class InFlight:
-    """Tasks running now in this process, and how many finished: for heartbeats."""
+    """Tasks running now in this process, and how many finished: for heartbeats. The hooks of
+    every task count here, so without a lock: a start or an end is a deque append (atomic under
+    the GIL), added up when the counts are read, or when many are waiting."""
+
+    _START, _END, _FAILED = 0, 1, 2
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.active = 0
-        self.processed = 0
-        self.failed = 0
+        self._marks: deque[int] = deque()
+        self._lock = threading.Lock()  # one tally at a time
+        self._active = self._processed = self._failed = 0
 
     def start(self) -> None:
-        with self._lock:
-            self.active += 1
+        self._marks.append(self._START)
+        if len(self._marks) > 4096:
+            self._tally()
 
     def end(self, failed: bool = False) -> None:
+        self._marks.append(self._FAILED if failed else self._END)
+        if len(self._marks) > 4096:
+            self._tally()
+
+    def _tally(self) -> None:
         with self._lock:
-            self.active = max(0, self.active - 1)
-            self.processed += 1
-            if failed:
-                self.failed += 1
+            marks = self._marks
+            for _ in range(len(marks)):  # those there now, in their order; later ones wait for the next tally
+                mark = marks.popleft()
+                if mark == self._START:
+                    self._active += 1
+                else:
+                    self._active = max(0, self._active - 1)
+                    self._processed += 1
+                    if mark == self._FAILED:
+                        self._failed += 1
 
     def stats(self, concurrency: int | None) -> dict[str, Any]:
-        return clean({"active": self.active, "processed": self.processed, "failed": self.failed, "concurrency": concurrency})
+        self._tally()
+        return clean({"active": self._active, "processed": self._processed, "failed": self._failed, "concurrency": concurrency})
 
 
 def say_offline(agent: Any, engine: str, worker: str, stops: tuple[Any, ...], stats: dict[str, Any]) -> None:

@@ -50,3 +50,25 @@ def test_batches_are_signed_over_their_exact_bytes_and_split_by_size_and_count()
         assert len(batch["events"]) <= MAX_BATCH_EVENTS
         total += len(batch["events"])
     assert total == 1500
+
+
+def test_tasks_in_flight_are_counted_exactly_without_a_lock():
+    from z4j_agent._common import InFlight
+
+    flight = InFlight()
+
+    def run_tasks():
+        for i in range(5000):  # past the tally threshold, which then runs beside the others' appends
+            flight.start()
+            flight.end(failed=i % 5 == 0)
+
+    threads = [threading.Thread(target=run_tasks) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flight.start()
+    assert flight.stats(4) == {"active": 1, "processed": 20000, "failed": 4000, "concurrency": 4}
+    flight.end()
+    flight.end()  # an end without its start (a hook that missed it) never makes active negative
+    assert flight.stats(None) == {"active": 0, "processed": 20002, "failed": 4000}
