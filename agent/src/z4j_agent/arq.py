@@ -39,9 +39,13 @@ def _check() -> None:
     require(ENGINE, getattr(arq, "__version__", getattr(arq, "VERSION", "0")), MIN_VERSION)
 
 
-def _links(job_id: str) -> dict[str, Any]:
+def _with_links(job_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with the job's parent and root, when it was enqueued from inside a job."""
     parent = _parents.get(job_id)
-    return {"parentId": parent, "rootId": _roots.get(job_id) if parent else None}
+    if parent:
+        fields["parentId"] = parent
+        fields["rootId"] = _roots.get(job_id)
+    return fields
 
 
 def redis_settings_url(settings: Any) -> str:
@@ -70,7 +74,7 @@ def _record_enqueued(agent: Agent, job_id: str, function: str, args: tuple, kwar
         _roots.set(job_id, current[1])
     # args / kwargs are copied by task_event, once for the fields and the payload; None fields are left out there.
     payload = {"name": function, "args": args, "kwargs": kwargs, "queue": queue, "options": {}}
-    fields = {"name": function, "queue": queue, "args": args, "kwargs": kwargs, "retries": max(0, (job_try or 1) - 1), "eta": eta, **_links(job_id)}
+    fields = _with_links(job_id, {"name": function, "queue": queue, "args": args, "kwargs": kwargs, "retries": max(0, (job_try or 1) - 1), "eta": eta})
     agent.task_event(ENGINE, "enqueued", job_id, fields=fields, payload=payload, occurred_at=at)
 
 
@@ -169,7 +173,7 @@ class _Worker:
                 return await coroutine(ctx, *args, **kwargs)
             job_id = str(ctx.get("job_id") or "")
             attempt = max(0, int(ctx.get("job_try") or 1) - 1)
-            base = {"name": name, "queue": w.queue, "retries": attempt, **_links(job_id)}
+            base = _with_links(job_id, {"name": name, "queue": w.queue, "retries": attempt})
             w.started(job_id, base, args, kwargs, attempt)
             token = _current.set((job_id, _roots.get(job_id) or job_id))
             t0 = time.monotonic()

@@ -24,6 +24,7 @@ from .transport import Transport, make_transport
 
 log = logging.getLogger("z4j_agent")
 
+
 class Agent:
     def __init__(self, config: Config | None, problem: str | None = None) -> None:
         self._problem = problem
