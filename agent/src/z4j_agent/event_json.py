@@ -55,9 +55,12 @@ def _string_field(k: str, v: str) -> str:
     return part
 
 
-def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[str]) -> str:
+def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[str], payload: dict[str, Any] | None = None,
+                same: dict[str, str] | None = None) -> str:
     """The snapshot's fields as a JSON object, redacted with the policy's keys (`extra`, `keep`):
-    the values of json.dumps(scrub(...)) of each, without building the redacted dict first."""
+    the values of json.dumps(scrub(...)) of each, without building the redacted dict first.
+    Args and kwargs shared with the payload (snapshot.freeze) that redaction left as they were
+    put their JSON in `same`: the payload's is the same text."""
     parts = []
     remembered, key = _string_fields.get, _keys.get
     for k, v in snap.items():
@@ -76,7 +79,12 @@ def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[st
         elif v is None:  # a field set to None: no value to report
             continue
         else:  # a plain copy (a list or dict: anything else was redacted at record time), or a float of args / result
-            text = encode_value(scrub_plain(v, extra, keep))
+            redacted = scrub_plain(v, extra, keep)
+            text = encode_value(redacted)
+            # Equal means the same JSON: scrub_plain keeps every value's type (a changed int, float
+            # or key makes them differ).
+            if same is not None and v is payload.get(k) and redacted == v:
+                same[k] = text
         parts.append((key(k) or _key(k)) + text)
     return "{" + ",".join(parts) + "}"
 
@@ -107,6 +115,20 @@ class TaskEventJSON:
         payload travels exact (the service seals it), never redacted: a plain copy encoded here,
         or, when it was not plain, its JSON made at record time (RawJSON)."""
         engine, kind, task_id, snap, worker, occurred_at, payload, _ = item
-        tail = "}" if payload is None else f',"payload":{payload if type(payload) is RawJSON else encode_value(payload)}}}'
+        if payload is None or type(payload) is RawJSON:
+            fields = fields_json(snap, extra, keep)
+            tail = "}" if payload is None else f',"payload":{payload}}}'
+        else:
+            same: dict[str, str] = {}
+            fields = fields_json(snap, extra, keep, payload, same)
+            tail = f',"payload":{_payload_json(payload, same)}}}'
         return (f'{self._head(engine, kind, worker)}{event_id(id_prefix)}","taskId":{json_str(str(task_id)[:255])},'
-                f'"occurredAt":{int(occurred_at * 1000)},"fields":{fields_json(snap, extra, keep)}{tail}')
+                f'"occurredAt":{int(occurred_at * 1000)},"fields":{fields}{tail}')
+
+
+def _payload_json(payload: dict[str, Any], same: dict[str, str]) -> str:
+    """A plain payload's JSON, its args / kwargs taken from the fields' JSON where it is the same
+    text (fields_json): each is encoded once for both, the usual enqueue with nothing to hide."""
+    if not same:
+        return encode_value(payload)
+    return "{" + ",".join(_key(k) + (same.get(k) or encode_value(v)) for k, v in payload.items()) + "}"

@@ -213,3 +213,24 @@ def test_a_payload_that_is_not_plain_is_json_at_once_and_its_fields_redacted(cap
     (env,) = captured.tasks("t2")
     assert env["payload"] == {"name": "t", "args": [1, [2]], "kwargs": {"box": "Box(token=abcdefghijkl)", "password": "hunter2"}}
     assert env["fields"] == {"name": "t", "args": [1, [2]], "kwargs": {"box": "Box(token=[redacted])", "password": "[redacted]"}}
+
+
+def test_args_encoded_once_for_fields_and_payload_only_when_redaction_left_them_as_they_were():
+    from z4j_agent import core
+
+    agent = core.Agent(core.load_config(project="p", agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:6379/14"))
+    seen = []
+    agent._enqueue = seen.append
+    cases = [([1, "two", 2.5, None, True], {"name": "bench", "n": [1, {"k": "v"}]}),  # nothing to hide: one encoding for both
+             ([2**60, float("nan")], {"token": "abc", "big": 2**60}),  # redaction changes both: the payload keeps them exact
+             ([1.0], {"flag": True})]  # 1.0 and True stay what they are (equal to 1, not the same JSON)
+    for args, kwargs in cases:
+        seen.clear()
+        payload = {"name": "t", "args": args, "kwargs": kwargs, "queue": "q", "options": {}}
+        agent.task_event("rq", "enqueued", "t1", fields={"name": "t", "args": args, "kwargs": kwargs}, payload=payload)
+        (item,) = seen
+        text = agent.event_json(item)
+        env = json.loads(text)
+        assert env["fields"]["args"] == scrub(args) and env["fields"]["kwargs"] == scrub(kwargs)
+        assert json.dumps(env["payload"]) == json.dumps(json.loads(batch.encode_value(payload)))
+    assert '"args":[1.0]' in text and '"flag":true' in text
