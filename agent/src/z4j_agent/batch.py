@@ -47,8 +47,11 @@ def worker_envelope(project: str, engine: str, kind: str, worker: str, fields: d
     }
 
 
+# JSON, not Python's JSON: NaN and ±Infinity are not JSON, and the service (JSON.parse) would
+# refuse the whole batch that held one. Every encoder here refuses them (ValueError); scrub makes
+# them null, and a retry payload holding one is not kept (it could not travel exactly).
 # One encoder: json.dumps with any option builds a new one per call, which costs more than a small event.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode
 json_str = c_encode_basestring or py_encode_basestring  # a str's JSON (quoted, escaped)
 
 
@@ -59,10 +62,11 @@ def _sender_encoder() -> Any:
     JSONEncoder.encode makes a new C encoder per call, ~1.6 µs here: more than encoding a small
     value, and the sender encodes two or three per event. Stateless, so any thread may use it.
     A user's objects reach JSON only through raw_json, which keeps the check."""
-    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False)
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False, allow_nan=False)
     if c_make_encoder is None:  # no C accelerator (not CPython)
         return encoder.encode
-    c = c_make_encoder(None, encoder.default, json_str, None, ":", ",", False, False, True)
+    # (markers, default, encoder, indent, key_separator, item_separator, sort_keys, skipkeys, allow_nan)
+    c = c_make_encoder(None, encoder.default, json_str, None, ":", ",", False, False, False)
     return lambda value: "".join(c(value, 0))
 
 
@@ -75,8 +79,12 @@ class RawJSON(str):
     JSON-safe (what JSON cannot hold becomes its str), and never serialised again by the sender."""
 
 
-def raw_json(value: Any) -> RawJSON:
-    return RawJSON(_encode(value))
+def raw_json(value: Any) -> RawJSON | None:
+    """None when the value holds NaN or ±Infinity: JSON cannot carry it exactly."""
+    try:
+        return RawJSON(_encode(value))
+    except ValueError:
+        return None
 
 
 def sign(body: bytes, secret: str | bytes) -> str:

@@ -75,7 +75,7 @@ def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[st
         elif t is Scrubbed:  # redacted at record time (it was not plain)
             text = encode_value(v.value)
         elif t is float and k not in PAYLOAD_FIELDS:  # runtime and the like, sent as they are
-            text = repr(v) if v - v == 0.0 else encode_value(v)  # v - v is nan for nan and ±inf
+            text = repr(v) if v - v == 0.0 else "null"  # v - v is nan for nan and ±inf, which JSON cannot hold (as scrub)
         elif v is None:  # a field set to None: no value to report
             continue
         else:  # a plain copy (a list or dict: anything else was redacted at record time), or a float of args / result
@@ -121,7 +121,10 @@ class TaskEventJSON:
         else:
             same: dict[str, str] = {}
             fields = fields_json(snap, extra, keep, payload, same)
-            tail = f',"payload":{_payload_json(payload, same)}}}'
+            try:
+                tail = f',"payload":{_payload_json(payload, same)}}}'
+            except ValueError:  # NaN or ±Infinity in it: not JSON, so no exact payload (the event still goes)
+                tail = "}"
         return (f'{self._head(engine, kind, worker)}{event_id(id_prefix)}","taskId":{json_str(str(task_id)[:255])},'
                 f'"occurredAt":{int(occurred_at * 1000)},"fields":{fields}{tail}')
 

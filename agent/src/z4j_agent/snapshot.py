@@ -95,7 +95,8 @@ def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Ca
 
 def freeze_payload(payload: dict[str, Any]) -> Any:
     """The retry payload, exact, in place: its plain values replaced by copies (serialised by the
-    sender), else, when one is not plain, its JSON now."""
+    sender), else, when one is not plain, its JSON now (None if it holds what JSON cannot: NaN,
+    ±Infinity; the task then has no retry payload)."""
     for k, v in payload.items():
         if type(v) not in _ATOMS and type(v) is not str:
             copy = plain_copy(v, max_string=None, depth=1)

@@ -3,6 +3,7 @@ the text gate agrees with the regex it stands in for, payloads are snapshots spl
 as valid JSON, event ids stay unique (also across fork)."""
 
 import json
+import math
 import os
 import random
 import string
@@ -171,7 +172,7 @@ def test_hex_ids_cannot_hold_a_marker():
 def test_fields_json_agrees_with_scrub_and_json():
     """The sender's one-pass fields JSON (event_json.fields_json) says what json.dumps of the
     scrubbed fields said: payload fields (args, kwargs, result) scrubbed with the policy's keys,
-    strings redacted, other numbers as they are, free text cut, None left out."""
+    strings redacted, other numbers as they are (NaN and ±Infinity null), free text cut, None left out."""
     from z4j_agent.event_json import fields_json
     from z4j_agent.redact import keep_set
 
@@ -194,9 +195,11 @@ def test_fields_json_agrees_with_scrub_and_json():
                 want[k] = redact.redact_text(v[:32768])
             elif k in ("args", "kwargs", "result") or isinstance(v, str):
                 want[k] = scrub(v, redact_keys=extra, keep_keys=keep)
+            elif isinstance(v, float) and not math.isfinite(v):  # not JSON: null, as scrub makes it
+                want[k] = None
             else:
                 want[k] = v
-        assert json.loads(fields_json(snap, extra, keep_set(keep))) == json.loads(json.dumps(want)), snap
+        assert _strict_json(fields_json(snap, extra, keep_set(keep))) == json.loads(json.dumps(want)), snap
 
 
 def test_a_payload_that_is_not_plain_is_json_at_once_and_its_fields_redacted(captured):
@@ -222,7 +225,7 @@ def test_args_encoded_once_for_fields_and_payload_only_when_redaction_left_them_
     seen = []
     agent._enqueue = seen.append
     cases = [([1, "two", 2.5, None, True], {"name": "bench", "n": [1, {"k": "v"}]}),  # nothing to hide: one encoding for both
-             ([2**60, float("nan")], {"token": "abc", "big": 2**60}),  # redaction changes both: the payload keeps them exact
+             ([2**60, 1.5], {"token": "abc", "big": 2**60}),  # redaction changes both: the payload keeps them exact
              ([1.0], {"flag": True})]  # 1.0 and True stay what they are (equal to 1, not the same JSON)
     for args, kwargs in cases:
         seen.clear()
@@ -234,3 +237,39 @@ def test_args_encoded_once_for_fields_and_payload_only_when_redaction_left_them_
         assert env["fields"]["args"] == scrub(args) and env["fields"]["kwargs"] == scrub(kwargs)
         assert json.dumps(env["payload"]) == json.dumps(json.loads(batch.encode_value(payload)))
     assert '"args":[1.0]' in text and '"flag":true' in text
+
+
+def _strict_json(text):
+    """Parses as the service does (JSON.parse): NaN and Infinity are not JSON."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_nan_and_infinity_never_reach_the_wire_and_never_spoil_a_batch():
+    from z4j_agent import core
+
+    agent = core.Agent(core.load_config(project="p", agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:6379/14"))
+    seen = []
+    agent._enqueue = seen.append
+
+    class Odd:  # not plain: its payload is JSON made at record time
+        def __str__(self):
+            return "odd"
+
+    nan, inf = float("nan"), float("inf")
+    calls = [
+        ({"args": [nan, 1], "kwargs": {"x": -inf}}, {"args": [nan, 1], "kwargs": {"x": -inf}}),  # plain payload
+        ({"args": [Odd(), inf]}, {"args": [Odd(), inf]}),  # payload not plain
+        ({"runtime": inf, "args": [1]}, {"args": [1]}),  # a float field of the agent's own
+    ]
+    for fields, payload in calls:
+        agent.task_event("rq", "enqueued", "t-nan", fields={"name": "t", **fields}, payload={"name": "t", **payload})
+    texts = [agent.event_json(item) for item in seen]
+    events = [_strict_json(t) for t in texts]
+    assert events[0]["fields"]["args"] == [None, 1] and events[0]["fields"]["kwargs"] == {"x": None}
+    assert "payload" not in events[0] and "payload" not in events[1]  # JSON cannot carry them exactly: no retry payload
+    assert events[2]["fields"]["runtime"] is None and events[2]["payload"] == {"name": "t", "args": [1]}
+    # And the batch they travel in is JSON the service accepts.
+    ((body, _sig),) = batch.signed_batches("a", "s", "p", texts, seq=1, dropped=0)
+    assert len(_strict_json(body.decode())["events"]) == 3
