@@ -1,8 +1,9 @@
 // Storing a verified agent batch, the same way whichever transport brought it: retry payloads
 // taken out of the events and sealed, events through the ingest pipeline like any source's (each
-// with its sealed payload, stored in the same transaction: first write wins), the agent's own reports (command outcomes, workers taking
-// commands: actions/agentCommands.ts) after them, and — once all are committed — the batch's nonce
-// and the agent's own report (drop counter, last seen). Sources acknowledge after this resolves.
+// with its sealed payload, stored in its transaction: first write wins), the agent's own reports
+// (command outcomes, workers taking commands: actions/agentCommands.ts) after them, and — once all
+// are committed — the batch's nonce and the agent's own report (drop counter, last seen). Sources
+// acknowledge after this resolves.
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
 import { GroupCommit } from '../db/groupCommit.js';

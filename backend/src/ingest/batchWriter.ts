@@ -1,7 +1,7 @@
 // Writes one batch of validated envelopes in one transaction: new events into the timeline
 // (idempotent by event id), their tasks folded forward, worker and queue rows refreshed.
-// A handful of statements per batch (the timeline by COPY on PostgreSQL), never one round
-// trip per event.
+// A handful of statements per batch (on PostgreSQL the timeline and the new tasks by COPY),
+// never one round trip per event.
 //
 // Idempotency is the writer's, under the task's row lock, not a unique index's: a task's row
 // is created or locked before its events are written, so two transactions never write events
