@@ -136,10 +136,11 @@ export class BatchWriter {
       // On PostgreSQL the staging table is the session's: made on a connection's first batch
       // (quietly after that), in the same round trip as the settings.
       await tx.exec(tx.copyFrom ? `${KEY_LOOKUP_PLANS_SQL}; SET LOCAL client_min_messages = warning; ${CREATE_STAGED_TASKS_SQL}` : KEY_LOOKUP_PLANS_SQL);
-      await this.holdProjects(tx, [...taskEvents.values(), ...workerEvents]);
-      await this.storePayloads(tx, taskEvents.values());
+      const tasks = [...taskEvents.values()];
+      await this.holdProjects(tx, [...tasks, ...workerEvents]);
+      await this.storePayloads(tx, tasks);
       // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
-      const { insert, merged } = await collapseCeleryEnqueues(tx, [...taskEvents.values()], (ev) => this.pid(ev));
+      const { insert, merged } = await collapseCeleryEnqueues(tx, tasks, (ev) => this.pid(ev));
       const fresh = await this.storeTaskEvents(tx, insert, merged);
       await this.upsertWorkers(tx, workerEvents);
       return fresh;
@@ -169,12 +170,18 @@ export class BatchWriter {
    * be retried. The first one stored for a task wins (a redelivery or a second agent's copy is
    * the same task's). In key order, like the tasks, so replicas lock them in one order.
    */
-  private async storePayloads(tx: Queryable, events: Iterable<TaskEnvelope>): Promise<void> {
-    const rows: [number, string, string, Buffer][] = [];
-    for (const ev of events) if (ev.sealedPayload) rows.push([this.pid(ev), ev.engine, ev.taskId, ev.sealedPayload]);
+  private async storePayloads(tx: Queryable, events: readonly TaskEnvelope[]): Promise<void> {
+    const rows = events
+      .filter((ev) => ev.sealedPayload)
+      .map((ev) => ({ key: taskKey(this.pid(ev), ev.engine, ev.taskId), ev }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) // stable: the first of a task stays first
+      .map(({ ev }) => ev);
     if (!rows.length) return;
-    rows.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0));
-    await tx.query(INSERT_PAYLOADS_SQL, [0, 1, 2, 3].map((i) => rows.map((r) => r[i])), { name: 'z4j_insert_payloads' });
+    await tx.query(
+      INSERT_PAYLOADS_SQL,
+      [rows.map((ev) => this.pid(ev)), rows.map((ev) => ev.engine), rows.map((ev) => ev.taskId), rows.map((ev) => ev.sealedPayload)],
+      { name: 'z4j_insert_payloads' },
+    );
   }
 
   private async resolveProjects(batch: readonly Envelope[]): Promise<void> {

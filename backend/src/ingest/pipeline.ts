@@ -69,8 +69,8 @@ export class IngestPipeline {
    */
   async offer(source: string, candidate: unknown, done?: () => void, sealedPayload?: Buffer): Promise<void> {
     const item = this.admit(source, candidate, done);
-    if (item && sealedPayload && item.envelope.type === 'task') item.envelope.sealedPayload = sealedPayload;
     if (!item) return;
+    if (sealedPayload && item.envelope.type === 'task') item.envelope.sealedPayload = sealedPayload;
     while (this.size >= this.opts.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
     this.push(item);
   }

@@ -95,6 +95,8 @@ SELECT t.project_id AS "projectId", t.engine, t.task_id AS "taskId",
 // so replicas and lanes never see each other's rows.
 const STAGED_TYPE: Record<Kind, string> = { text: 'text', int: 'int', float8: 'float8', time: 'float8', json: 'jsonb' };
 const STAGED = 'pg_temp.z4j_staged_tasks';
+// The staged JSON columns are jsonb already; the rest converts as from a JSON record.
+const fromStaged = (col: Column) => (col.kind === 'json' ? `s."${col.key}"` : FROM_RECORD[col.kind](`s."${col.key}"`));
 
 export const CREATE_STAGED_TASKS_SQL = `
 CREATE TEMP TABLE IF NOT EXISTS z4j_staged_tasks (project_id int, engine text, task_id text, ${TASK_COLUMNS.map((col) => `"${col.key}" ${STAGED_TYPE[col.kind]}`).join(', ')})
@@ -105,16 +107,17 @@ export const COPY_STAGED_TASKS_SQL = `COPY ${STAGED} FROM STDIN`;
 /** Inserts the staged rows in the order they were copied (key order, see the writer). */
 export const INSERT_STAGED_TASKS_SQL = `
 INSERT INTO tasks (project_id, engine, task_id, ${TASK_COLUMNS.map((col) => col.name).join(', ')})
-SELECT s.project_id, s.engine, s.task_id, ${TASK_COLUMNS.map((col) => FROM_RECORD[col.kind === 'json' ? 'text' : col.kind](`s."${col.key}"`)).join(', ')}
+SELECT s.project_id, s.engine, s.task_id, ${TASK_COLUMNS.map(fromStaged).join(', ')}
   FROM ${STAGED} s
 ON CONFLICT (project_id, engine, task_id) DO NOTHING
 RETURNING project_id, engine, task_id`;
 
+const finiteNumber = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '\\N'); // times are epoch ms
 const COPY_VALUE: Record<Kind, (value: unknown) => string> = {
   text: (v) => copyField(v as string | null),
   int: (v) => (v === null || v === undefined ? '\\N' : String(v)),
-  float8: (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '\\N'),
-  time: (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '\\N'),
+  float8: finiteNumber,
+  time: finiteNumber,
   json: (v) => (v === null || v === undefined ? '\\N' : copyJson(JSON.stringify(v))),
 };
 const COPY_COLUMNS = TASK_COLUMNS.map((col) => ({ key: col.key, value: COPY_VALUE[col.kind] }));
