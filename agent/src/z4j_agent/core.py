@@ -144,6 +144,9 @@ class Agent:
         stop = threading.Event()
         if not self.enabled:
             return stop.set
+        # A beat is recorded under this lock and only while not stopped, so once stop returns no
+        # heartbeat can follow: one stamped after the worker's goodbye would show it online again.
+        beating = threading.Lock()
 
         def beat() -> None:
             while not stop.wait(self.config.heartbeat_interval):
@@ -151,12 +154,19 @@ class Agent:
                     extra = stats() if stats else {}
                 except Exception:
                     extra = {}
-                self.worker_event(engine, "worker-heartbeat", worker, fields={"freq": self.config.heartbeat_interval, "pid": os.getpid(), **extra})
+                with beating:
+                    if stop.is_set():
+                        return
+                    self.worker_event(engine, "worker-heartbeat", worker, fields={"freq": self.config.heartbeat_interval, "pid": os.getpid(), **extra})
+
+        def halt() -> None:
+            with beating:
+                stop.set()
 
         t = threading.Thread(target=beat, name="z4j-heartbeat", daemon=True)
         t.start()
         self._heartbeats.append(t)
-        return stop.set
+        return halt
 
     def flush(self, timeout: float = 2.0) -> bool:
         """Waits until everything recorded so far is sent (True) or the timeout passes (False)."""

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -136,6 +137,28 @@ def test_exit_waits_for_a_batch_the_sender_has_taken_but_not_sent(redis_client, 
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
     assert [e["taskId"] for e in read_events(redis_client, project)] == ["in-hand"]
+
+
+def test_no_heartbeat_follows_the_stop_of_the_heartbeat(redis_client, project):
+    """A beat caught between its wait and its record when the worker says goodbye must not land
+    after the goodbye: stamped later, it would show the stopped worker online for good."""
+    agent = make_agent(project, heartbeat_interval=0.01)
+    inside, release = threading.Event(), threading.Event()
+
+    def stats():
+        inside.set()
+        release.wait(2)
+        return {}
+
+    stop = agent.start_heartbeat("celery", "w1", stats)
+    assert inside.wait(2)
+    stop()
+    agent.worker_event("celery", "worker-offline", "w1")
+    release.set()
+    time.sleep(0.1)  # room for a late beat to be recorded
+    assert agent.flush(2)
+    kinds = [e["kind"] for e in read_events(redis_client, project) if e["type"] == "worker"]
+    assert kinds[-1] == "worker-offline", kinds
 
 
 def test_bad_configuration_disables_the_agent_without_raising():

@@ -189,7 +189,7 @@ export function describeAgentEngine(label: string, e: EngineUnderTest): void {
       await worker.stop();
       await eventually(async () => {
         const rows = (await svc.db.query<{ online: boolean }>('SELECT online FROM workers WHERE engine = $1', [e.engine])).rows;
-        if (!rows.length || rows.some((r) => r.online)) throw new Error(`workers still online: ${JSON.stringify(rows)}`);
+        if (!rows.length || rows.some((r) => r.online)) throw new Error(`workers still online: ${JSON.stringify(rows)}; the worker's last output:\n${worker.output().slice(-2000)}`);
       }, 30_000, 250);
     });
   });
