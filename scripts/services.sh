@@ -4,7 +4,7 @@
 # database z4j, trust auth on localhost), Redis (127.0.0.1:6379, defaults, no persistence)
 # and RabbitMQ (127.0.0.1:5672, guest/guest, node rabbit@localhost). Idempotent: a running
 # service is left alone. Each start waits until the service accepts connections.
-#   bash scripts/services.sh start|stop|status
+#   bash scripts/services.sh start|stop|status|drop-test-dbs
 # Ports: Z4J_PG_PORT, Z4J_REDIS_PORT, Z4J_RABBIT_PORT (with Z4J_RABBIT_NODE) override them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -166,9 +166,23 @@ status() {
   rabbit_ready && echo "rabbitmq: up (127.0.0.1:$RABBIT_PORT)" || echo "rabbitmq: down"
 }
 
+# Tests leave their databases (z4j_test_*) for inspection; the next full run drops them. One
+# still in use (another test run) is left alone: DROP DATABASE without FORCE refuses it.
+drop_test_dbs() {
+  pg_ready || die "postgres: not running; start it with: bash scripts/services.sh start"
+  local psql=("$PG_BIN/psql" -qAt -h 127.0.0.1 -p "$PG_PORT" -U z4j -d z4j)
+  local dropped=0 name
+  while read -r name; do
+    [ -n "$name" ] || continue
+    PGPASSWORD=z4j "${psql[@]}" -c "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 && dropped=$((dropped + 1))
+  done < <(PGPASSWORD=z4j "${psql[@]}" -c "SELECT datname FROM pg_database WHERE datname LIKE 'z4j\_test\_%'")
+  echo "postgres: dropped $dropped test databases left by earlier runs"
+}
+
 case "${1:-status}" in
   start) start_pg; start_redis; start_rabbit ;;
   stop) stop_all ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  drop-test-dbs) drop_test_dbs ;;
+  *) echo "usage: $0 start|stop|status|drop-test-dbs" >&2; exit 2 ;;
 esac

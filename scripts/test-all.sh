@@ -14,6 +14,7 @@ die() { echo "test-all: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 step "system packages";   bash scripts/setup-system.sh || die "installing system packages failed"
 step "services";          bash scripts/services.sh start || die "starting services failed (logs in .data/logs)"
+bash scripts/services.sh drop-test-dbs || echo "test-all: could not drop earlier test databases (carrying on)"
 step "python engines";    bash scripts/setup-python.sh || die "creating the engine virtualenvs failed"
 step "npm packages";      bash scripts/npm-install.sh || die "npm install failed"
 step "build";             npm run build --workspaces --if-present && npm run build:test-host -w plugin || die "the build failed"

@@ -26,6 +26,7 @@ export function createMetrics() {
     writeErrors: new Counter({ name: 'z4j_ingest_write_errors_total', help: 'Failed batch writes (retried or split), by kind.', labelNames: ['kind'], registers: [registry] }),
     queueDepth: new Gauge({ name: 'z4j_ingest_queue_depth', help: 'Events waiting in memory for the writer.', registers: [registry] }),
     sourceErrors: new Counter({ name: 'z4j_source_errors_total', help: 'Connection or consume errors of a source.', labelNames: ['source'], registers: [registry] }),
+    sourceHeldSeconds: new Counter({ name: 'z4j_source_held_seconds_total', help: 'Time a lossy source was held back (its socket not read) while the ingest queue was full, instead of dropping.', labelNames: ['source'], registers: [registry] }),
     sourceConnected: new Gauge({ name: 'z4j_source_connected', help: '1 when a source is connected.', labelNames: ['source'], registers: [registry] }),
     authRefused: new Counter({ name: 'z4j_auth_refused_total', help: 'Requests refused by caller authentication (401) or role (403), by code and whether they were audited.', labelNames: ['status', 'code', 'audited'], registers: [registry] }),
     agentBatches: new Counter({ name: 'z4j_agent_batches_total', help: 'Agent batches by transport and outcome (ingested, duplicate, or refused with its reason).', labelNames: ['transport', 'outcome'], registers: [registry] }),

@@ -76,7 +76,7 @@ function celerySources(config: Config, pipeline: IngestPipeline, metrics: Metric
   };
   return config.Z4J_CELERY_BROKERS.map((url) =>
     url.startsWith('redis')
-      ? new CeleryRedisSource({ url, ...common }, target, metrics, log)
+      ? new CeleryRedisSource({ url, ...common, holdBytes: config.Z4J_CELERY_REDIS_HOLD_BYTES }, target, metrics, log)
       : new CeleryAmqpSource({ url, ...common, queue: config.Z4J_CELERY_AMQP_QUEUE }, target, metrics, log),
   );
 }

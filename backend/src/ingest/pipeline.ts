@@ -2,7 +2,7 @@
 // and held in bounded writer lanes (a task always in the same lane, so concurrent transactions
 // never touch the same task), each drained in batches. Sources that can wait
 // (AMQP, streams) are paced by the writer through `offer`; lossy ones (Redis pub/sub) use
-// `tryOffer` and the overflow is counted. A bad event never stops the good ones: a failed
+// `tryOffer` and the overflow is counted (they may hold their input back first: `waitBelow`). A bad event never stops the good ones: a failed
 // batch is split until the offending event is isolated and set aside.
 import { isTransientDbError } from '../db/db.js';
 import type { Db } from '../db/db.js';
@@ -85,6 +85,31 @@ export class IngestPipeline {
     }
     const item = this.admit(source, candidate, done);
     if (item) this.push(item);
+    return true;
+  }
+
+  /** Whether the queue holds less than `fraction` of its capacity. */
+  below(fraction: number): boolean {
+    return this.size < this.opts.capacity * fraction;
+  }
+
+  /**
+   * Resolves true once the queue holds less than `fraction` of its capacity, false when
+   * `timeoutMs` passes first (or the pipeline stops). For lossy sources that can hold their
+   * input back for a while, e.g. by not reading a socket.
+   */
+  async waitBelow(fraction: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.below(fraction)) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.stopping) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((r) => {
+        timer = setTimeout(r, left);
+        this.spaceWaiters.push(r);
+      });
+      clearTimeout(timer);
+    }
     return true;
   }
 

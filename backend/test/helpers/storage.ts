@@ -1,6 +1,6 @@
 // Per-test storage: a fresh PostgreSQL database (created on the shared test server) or an
 // in-memory PGlite, migrated. Each test file gets its own, so files can run in parallel and
-// a failure leaves its database for inspection.
+// its database is left for inspection until the next full run (`npm test`) drops it.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Db } from '../../src/db/db.js';

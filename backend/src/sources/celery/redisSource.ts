@@ -1,12 +1,15 @@
 // Celery events over Redis, the way Flower reads them: PSUBSCRIBE to the event exchange's
 // fanout channels. Pub/sub is lossy by nature (nobody listening = gone; a slow reader is cut
-// off by Redis), so this source never blocks: overflow is dropped and counted.
+// off by Redis), so this source never waits on the pipeline: while its queue is nearly full
+// the socket is held back for a bounded while (Redis keeps what follows, see socketHold.ts),
+// and what still overflows is dropped and counted.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
+import { SocketHold, type HoldReport } from '../socketHold.js';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../../engines/filteredPurge.js';
 import { redisQueueKeys, type CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
@@ -18,6 +21,8 @@ export interface CeleryRedisOptions {
   eventExchange: string;
   controlExchange: string;
   enableEventsIntervalS: number;
+  /** Most bytes of events left waiting in Redis while the pipeline is full; 0 drops at once. */
+  holdBytes: number;
 }
 
 /** The Redis db number of a redis:// URL (kombu prefixes fanout channels with it). */
@@ -41,6 +46,8 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private pub: Redis | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly health: SourceHealth;
+  private hold: SocketHold | null = null;
+  private lastHoldWarning = 0;
 
   constructor(
     private readonly opts: CeleryRedisOptions,
@@ -63,12 +70,20 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     this.pub = connect();
     const target: CeleryTarget = { ...this.target, source: this.name };
     this.sub.on('ready', () => this.health.connected(true));
-    this.sub.on('close', () => this.health.connected(false));
+    this.sub.on('close', () => {
+      this.health.connected(false);
+      if (this.hold?.isHolding) {
+        this.log.warn({ source: this.name }, 'Redis closed the event subscriber while it was held back: the events in its output buffer are lost (not counted); raise Redis\'s client-output-buffer-limit for pubsub or lower Z4J_CELERY_REDIS_HOLD_BYTES');
+      }
+    });
     this.sub.on('error', (err) => this.health.error(err));
     this.pub.on('error', () => undefined); // reported through the subscriber
+    const hold = new SocketHold(this.target.pipeline, this.opts.holdBytes, (report) => this.held(report));
+    this.hold = hold;
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
       this.health.message();
       for (const c of candidatesOf(target, () => decodeRedisMessage(message))) this.target.pipeline.tryOffer(this.name, c);
+      hold.received(message.length, this.sub?.stream);
     });
     await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.health.error(err));
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
@@ -78,6 +93,14 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       void this.enableEvents();
       this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
       this.timer.unref();
+    }
+  }
+
+  private held(report: HoldReport): void {
+    this.metrics.sourceHeldSeconds.inc({ source: this.name }, report.seconds);
+    if (!report.drained && Date.now() - this.lastHoldWarning > 10_000) {
+      this.lastHoldWarning = Date.now();
+      this.log.warn({ source: this.name, heldSeconds: report.seconds }, 'the ingest queue stayed full while Celery events were held back in Redis: dropping (counted) until it drains');
     }
   }
 
