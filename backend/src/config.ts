@@ -27,8 +27,8 @@ export const settings = {
   Z4J_CELERY_CONTROL_EXCHANGE: [z.string().min(1).default('celery'), "Celery's control_exchange setting (pidbox exchange is '<name>.pidbox')."],
   Z4J_CELERY_ENABLE_EVENTS_INTERVAL: [int(0, 86400).default(60), 'Seconds between enable_events broadcasts to Celery workers; 0 turns them off.'],
   Z4J_CELERY_REDIS_HOLD_BYTES: [
-    int(0, 1_073_741_824).default(16_777_216),
-    "While the ingest queue is full, Celery events left waiting in Redis (the subscriber stops reading) before overflow is dropped; keep it under Redis's client-output-buffer-limit for pubsub (32 MB by default). 0 drops at once.",
+    int(0, 1_073_741_824).default(8_388_608),
+    "While the ingest queue is full, the Redis event subscriber stops reading until Redis holds this many bytes for it (its omem in CLIENT LIST), then drops (counted) until the queue drains. Keep it within Redis's client-output-buffer-limit for pubsub (8 MB for 60 s, 32 MB at once, by default). 0 drops at once.",
   ],
   Z4J_CELERY_AMQP_QUEUE: [z.string().min(1).default('z4j.celeryev'), 'Durable queue z4j binds to the event exchange on RabbitMQ (shared by replicas).'],
   Z4J_QUEUE_SAMPLE_INTERVAL: [int(0, 3600).default(10), 'Seconds between queue depth samples; 0 turns them off.'],

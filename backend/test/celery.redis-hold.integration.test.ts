@@ -1,7 +1,8 @@
 // Celery over Redis pub/sub through a stalled writer: while the ingest queue is full the
 // subscriber stops reading, Redis keeps what follows, and nothing is lost once the writer
 // moves again. Without the hold (Z4J_CELERY_REDIS_HOLD_BYTES=0) the same stall drops events,
-// which shows the stall is real. The stall is a lock on `tasks` held by the test.
+// which shows the stall is real; with a small bound the hold ends early and the rest is
+// dropped and counted. The stall is a lock on `tasks` held by the test.
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -81,9 +82,18 @@ async function stalledRun(holdBytes: number): Promise<{ stored: number; dropped:
 
 describe('Celery over Redis through a stalled writer', () => {
   test('the subscriber holds back while the queue is full: nothing is lost', async () => {
-    const run = await stalledRun(16 * 1024 * 1024);
+    const run = await stalledRun(24 * 1024 * 1024); // more than the ≈ 10 MB published: the bound never ends this hold
     expect(run).toEqual({ stored: EVENTS, dropped: 0, heldSeconds: expect.any(Number) });
     expect(run.heldSeconds).toBeGreaterThan(1);
+  });
+
+  test('the hold ends once Redis holds the bound for the subscriber; then overflow is dropped and counted', async () => {
+    // 15,000 messages are ≈ 10 MB: far past a 64 kB bound once the kernel's socket buffers are full.
+    const run = await stalledRun(64 * 1024);
+    expect(run.dropped).toBeGreaterThan(0);
+    expect(run.stored + run.dropped).toBe(EVENTS);
+    expect(run.heldSeconds).toBeGreaterThan(0);
+    expect(run.heldSeconds).toBeLessThan(1.5); // the stall lasts longer: the bound ended the hold
   });
 
   test('without the hold the same stall drops events, and counts them', async () => {

@@ -89,7 +89,7 @@ async function metrics(base) {
   const text = await (await fetch(`${base}/metrics`)).text();
   const value = (name) => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
   const buckets = [...text.matchAll(/^z4j_ingest_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$/gm)].map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
-  return { batches: value('z4j_ingest_batch_size_count'), batchEvents: value('z4j_ingest_batch_size_sum'), batchSeconds: value('z4j_ingest_batch_seconds_sum'), persisted: value('z4j_ingest_events_persisted_total'), dropped: value('z4j_ingest_events_dropped_total'), invalid: value('z4j_ingest_events_invalid_total'), buckets };
+  return { batches: value('z4j_ingest_batch_size_count'), batchEvents: value('z4j_ingest_batch_size_sum'), batchSeconds: value('z4j_ingest_batch_seconds_sum'), persisted: value('z4j_ingest_events_persisted_total'), dropped: value('z4j_ingest_events_dropped_total'), heldSeconds: value('z4j_source_held_seconds_total'), invalid: value('z4j_ingest_events_invalid_total'), buckets };
 }
 
 /** The upper bound of the histogram bucket holding quantile q (linear inside the bucket). */
@@ -183,6 +183,8 @@ try {
     tasks,
     lost: genStats.published - stored,
     dropped: after.dropped - before.dropped,
+    // Time the Celery subscriber was held back (not reading; Redis kept the events) while the queue was full.
+    heldSeconds: Math.round((after.heldSeconds - before.heldSeconds) * 10) / 10,
     invalid: after.invalid - before.invalid,
     sustainedPersistedPerSecond: Math.round((atGenEnd.persisted - before.persisted) / genSeconds),
     drainSeconds: Math.round(drainSeconds * 10) / 10,

@@ -2,20 +2,23 @@
 // like a queue consumer, but it can stop reading its socket: Redis then keeps the next
 // messages in the client's output buffer (and the kernel in its socket buffers) until we read
 // again. While the pipeline's queue is nearly full, the socket is paused, so a stall of the
-// writer (a checkpoint, a vacuum, a slow disk) of a second or two costs nothing instead of
+// writer (a checkpoint, a vacuum, a slow disk) of a second or so costs nothing instead of
 // every event that arrives meanwhile.
 //
-// The hold is bounded in bytes: Redis cuts off a pub/sub client whose output buffer passes
-// `client-output-buffer-limit pubsub` (32 MB hard, by default), and everything in that buffer is
-// then lost without a count. The bytes a hold leaves in Redis are estimated from the rate the
-// source read at before it; the hold ends at the byte bound, and after a hold that did not see
-// the queue drain the source drops (counted) until it does.
+// The hold is bounded by what the sender reports it holds for us: Redis cuts off a pub/sub
+// client whose output buffer passes `client-output-buffer-limit pubsub` (32 MB at once, or 8 MB
+// for 60 s, by default), and everything in that buffer is then lost without a count. So the
+// backlog is read while holding, and the hold ends at the bound; after a hold that did not see
+// the queue drain, the source reads and drops (counted) until it has drained, which also
+// empties what the sender kept.
 import type { IngestPipeline } from '../ingest/pipeline.js';
 
 /** Pause at this share of the queue's capacity, read again below the lower one. */
 const HOLD_AT = 0.9;
 const READ_AGAIN_BELOW = 0.7;
-/** Never longer than this, whatever the byte bound: Redis's soft pub/sub limit is 8 MB for 60 s. */
+/** How often the sender's backlog is read while holding. */
+const CHECK_MS = 100;
+/** Never longer than this, whatever the backlog. */
 const MAX_HOLD_MS = 10_000;
 
 export interface Pausable {
@@ -25,39 +28,35 @@ export interface Pausable {
 
 export interface HoldReport {
   seconds: number;
-  /** False when the bound passed before the queue drained: the source drops until it does. */
+  /** False when a bound passed before the queue drained: the source drops until it does. */
   drained: boolean;
 }
 
+export interface HoldOptions {
+  /** Most bytes a hold may leave waiting in the sender; 0 never holds. */
+  maxBytes: number;
+  /** Bytes the sender holds for us now; null when it cannot tell (then the hold ends). */
+  backlogBytes: () => Promise<number | null>;
+  onHeld: (report: HoldReport) => void;
+}
+
 export class SocketHold {
-  private windowStart = Date.now();
-  private windowBytes = 0;
-  private bytesPerSecond = 0;
   private holding = false;
-  /** A hold ran out before the queue drained: no new one until it has. */
+  /** A hold ended before the queue drained: no new one until it has. */
   private spent = false;
 
   constructor(
     private readonly pipeline: IngestPipeline,
-    /** Most bytes a hold may leave waiting in the sender; 0 never holds. */
-    private readonly maxBytes: number,
-    private readonly onHeld: (report: HoldReport) => void,
+    private readonly opts: HoldOptions,
   ) {}
 
   get isHolding(): boolean {
     return this.holding;
   }
 
-  /** Counts a message read from `socket`, and holds the socket back if the queue is nearly full. */
-  received(bytes: number, socket: Pausable | undefined): void {
-    this.windowBytes += bytes;
-    const now = Date.now();
-    if (now - this.windowStart >= 1000) {
-      this.bytesPerSecond = (this.windowBytes * 1000) / (now - this.windowStart);
-      this.windowStart = now;
-      this.windowBytes = 0;
-    }
-    if (this.holding || this.maxBytes <= 0 || !socket) return;
+  /** Called after each message read from `socket`: holds the socket back if the queue is nearly full. */
+  received(socket: Pausable | undefined): void {
+    if (this.holding || this.opts.maxBytes <= 0 || !socket) return;
     if (this.spent) {
       if (this.pipeline.below(READ_AGAIN_BELOW)) this.spent = false;
       return;
@@ -69,16 +68,21 @@ export class SocketHold {
     this.holding = true;
     socket.pause();
     const started = Date.now();
-    // At least what came in during the current second, so a sudden burst is not under-estimated.
-    const rate = Math.max(this.bytesPerSecond, this.windowBytes, 1);
     let drained = false;
     try {
-      drained = await this.pipeline.waitBelow(READ_AGAIN_BELOW, Math.min(MAX_HOLD_MS, (1000 * this.maxBytes) / rate));
+      for (;;) {
+        if (await this.pipeline.waitBelow(READ_AGAIN_BELOW, CHECK_MS)) {
+          drained = true;
+          break;
+        }
+        const backlog = await this.opts.backlogBytes().catch(() => null);
+        if (backlog === null || backlog >= this.opts.maxBytes || Date.now() - started >= MAX_HOLD_MS) break;
+      }
     } finally {
       socket.resume();
       this.holding = false;
       this.spent = !drained;
-      this.onHeld({ seconds: (Date.now() - started) / 1000, drained });
+      this.opts.onHeld({ seconds: (Date.now() - started) / 1000, drained });
     }
   }
 }

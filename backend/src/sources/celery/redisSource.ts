@@ -48,6 +48,8 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private readonly health: SourceHealth;
   private hold: SocketHold | null = null;
   private lastHoldWarning = 0;
+  /** Unique, so a hold can find this subscriber's output buffer among other replicas' in CLIENT LIST. */
+  private readonly subscriberName = `z4j-celery-events-${randomUUID().slice(0, 8)}`;
 
   constructor(
     private readonly opts: CeleryRedisOptions,
@@ -65,9 +67,9 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   }
 
   async start(): Promise<void> {
-    const connect = () => new Redis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: 'z4j-celery-events' });
-    this.sub = connect();
-    this.pub = connect();
+    const connect = (connectionName: string) => new Redis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName });
+    this.sub = connect(this.subscriberName);
+    this.pub = connect('z4j-celery-events');
     const target: CeleryTarget = { ...this.target, source: this.name };
     this.sub.on('ready', () => this.health.connected(true));
     this.sub.on('close', () => {
@@ -78,12 +80,12 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     });
     this.sub.on('error', (err) => this.health.error(err));
     this.pub.on('error', () => undefined); // reported through the subscriber
-    const hold = new SocketHold(this.target.pipeline, this.opts.holdBytes, (report) => this.held(report));
+    const hold = new SocketHold(this.target.pipeline, { maxBytes: this.opts.holdBytes, backlogBytes: () => this.backlogBytes(), onHeld: (report) => this.held(report) });
     this.hold = hold;
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
       this.health.message();
       for (const c of candidatesOf(target, () => decodeRedisMessage(message))) this.target.pipeline.tryOffer(this.name, c);
-      hold.received(message.length, this.sub?.stream);
+      hold.received(this.sub?.stream);
     });
     await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.health.error(err));
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
@@ -94,6 +96,14 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
       this.timer.unref();
     }
+  }
+
+  /** What Redis holds in our subscriber's output buffer (`omem`), found by its connection name. */
+  private async backlogBytes(): Promise<number | null> {
+    const list = String(await this.pub!.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+    const line = list.split('\n').find((l) => l.includes(` name=${this.subscriberName} `));
+    const omem = line?.match(/ omem=(\d+)/)?.[1];
+    return omem === undefined ? null : Number(omem);
   }
 
   private held(report: HoldReport): void {
