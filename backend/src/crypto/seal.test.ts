@@ -12,6 +12,17 @@ describe('Sealer', () => {
     expect(s.open(sealed, 'p/celery/t1').toString()).toBe('{"password":"hunter2"}');
   });
 
+  test('every seal has its own IV, across refills of the IV pool; bytes and text seal alike', () => {
+    const s = new Sealer([k1]);
+    const ivs = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const sealed = i % 2 ? s.seal(`payload ${i}`, 'row') : s.seal(Buffer.from(`payload ${i}`), 'row');
+      ivs.add(sealed.subarray(1, 13).toString('hex'));
+      expect(s.open(sealed, 'row').toString()).toBe(`payload ${i}`);
+    }
+    expect(ivs.size).toBe(3000);
+  });
+
   test('a value sealed for one row does not open for another', () => {
     const s = new Sealer([k1]);
     expect(() => s.open(s.seal('x', 'row-a'), 'row-b')).toThrow(SealError);
