@@ -2,8 +2,9 @@
 // and held in bounded writer lanes (a task always in the same lane, so concurrent transactions
 // never touch the same task), each drained in batches. Sources that can wait
 // (AMQP, streams) are paced by the writer through `offer`; lossy ones (Redis pub/sub) use
-// `tryOffer` and the overflow is counted (they may hold their input back first: `waitBelow`). A bad event never stops the good ones: a failed
-// batch is split until the offending event is isolated and set aside.
+// `tryOffer` and the overflow is counted (they may hold their input back first: `waitBelow`).
+// A bad event never stops the good ones: a failed batch is split until the offending event is
+// isolated and set aside.
 import { isTransientDbError } from '../db/db.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../logger.js';

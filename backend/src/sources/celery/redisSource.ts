@@ -48,6 +48,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private readonly health: SourceHealth;
   private hold: SocketHold | null = null;
   private lastHoldWarning = 0;
+  private warnedNoClientList = false;
   /** Unique, so a hold can find this subscriber's output buffer among other replicas' in CLIENT LIST. */
   private readonly subscriberName = `z4j-celery-events-${randomUUID().slice(0, 8)}`;
 
@@ -100,7 +101,16 @@ export class CeleryRedisSource implements Source, CeleryBroker {
 
   /** What Redis holds in our subscriber's output buffer (`omem`), found by its connection name. */
   private async backlogBytes(): Promise<number | null> {
-    const list = String(await this.pub!.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+    let list: string;
+    try {
+      list = String(await this.pub!.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+    } catch (err) {
+      if (!this.warnedNoClientList) {
+        this.warnedNoClientList = true;
+        this.log.warn({ source: this.name, err: String(err) }, 'Redis refuses CLIENT LIST: the subscriber cannot see what Redis holds for it, so it holds back only briefly before dropping');
+      }
+      return null;
+    }
     const line = list.split('\n').find((l) => l.includes(` name=${this.subscriberName} `));
     const omem = line?.match(/ omem=(\d+)/)?.[1];
     return omem === undefined ? null : Number(omem);
