@@ -23,7 +23,8 @@ export interface AgentStreamOptions {
   consumer?: string;
 }
 
-type Entry = [id: string, fields: string[]];
+/** Read as bytes: the signature is over the exact bytes the agent sent, and a batch is decoded once, after it is verified. */
+type Entry = [id: Buffer, fields: Buffer[] | null];
 
 export class AgentRedisStreamSource implements Source {
   readonly name: string;
@@ -73,8 +74,8 @@ export class AgentRedisStreamSource implements Source {
           continue;
         }
         await this.claimAbandoned();
-        const res = (await this.reader!.xreadgroup('GROUP', GROUP, this.consumer, 'COUNT', 20, 'BLOCK', this.opts.blockMs ?? 1000, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'))) as [string, Entry[]][] | null;
-        for (const [stream, entries] of res ?? []) for (const entry of entries) await this.dispatch(stream, entry);
+        const res = (await this.reader!.xreadgroupBuffer('GROUP', GROUP, this.consumer, 'COUNT', 20, 'BLOCK', this.opts.blockMs ?? 1000, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'))) as [Buffer, Entry[]][] | null;
+        for (const [stream, entries] of res ?? []) for (const entry of entries) await this.dispatch(stream.toString(), entry);
       } catch (err) {
         if (this.stopped) break;
         this.health.error(err);
@@ -118,9 +119,9 @@ export class AgentRedisStreamSource implements Source {
     for (const stream of this.streams) {
       let start = '0-0';
       do {
-        const [next, entries] = (await this.cmd!.xautoclaim(stream, GROUP, this.consumer, this.opts.claimIdleMs, start, 'COUNT', 100)) as [string, Entry[], string[]];
+        const [next, entries] = (await this.cmd!.callBuffer('XAUTOCLAIM', [stream, GROUP, this.consumer, this.opts.claimIdleMs, start, 'COUNT', 100])) as [Buffer, Entry[], Buffer[]];
         for (const entry of entries) if (entry) await this.dispatch(stream, entry);
-        start = next;
+        start = next.toString();
       } while (start !== '0-0' && !this.stopped);
     }
   }
@@ -139,14 +140,14 @@ export class AgentRedisStreamSource implements Source {
   }
 
   private async handle(stream: string, [id, flat]: Entry): Promise<void> {
-    const fields = new Map<string, string>();
-    for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
-    const body = Buffer.from(fields.get('batch') ?? '', 'utf8');
-    const verified = await verifyAgentBatch(body, fields.get('agent') ?? '', fields.get('sig') ?? '', this.keys);
+    const fields = new Map<string, Buffer>();
+    for (let i = 0; flat && i + 1 < flat.length; i += 2) fields.set(flat[i]!.toString(), flat[i + 1]!);
+    const text = (name: string) => fields.get(name)?.toString() ?? '';
+    const verified = await verifyAgentBatch(fields.get('batch') ?? Buffer.alloc(0), text('agent'), text('sig'), this.keys);
     let outcome: string;
     if (!verified.ok) {
       outcome = `refused_${verified.reason}`;
-      this.log.warn({ source: this.name, stream, entry: id, reason: verified.reason, detail: verified.detail }, 'agent batch refused');
+      this.log.warn({ source: this.name, stream, entry: id.toString(), reason: verified.reason, detail: verified.detail }, 'agent batch refused');
     } else {
       // 'duplicate': stored before (a redelivery, or a replay) — nothing to do again.
       outcome = (await this.ingest.store(verified.batch, 'redis')).outcome;
