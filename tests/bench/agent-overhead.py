@@ -429,9 +429,13 @@ def quantile(values: list[int], q: float) -> float:
 
 # ---- the driver ------------------------------------------------------------------------------------
 
-def spawn(engine: str, mode: str, n: int) -> dict:
+def spawn(engine: str, mode: str, n: int, agent_src: str | None = None) -> dict:
+    """One run in its own process; `agent_src`: a directory holding another z4j_agent package (on
+    PYTHONPATH, ahead of the venv's own install), for an A/B of two versions of the agent."""
     python = os.path.join(ROOT, ".venvs", engine, "bin", "python")
     env = {k: v for k, v in os.environ.items() if not k.startswith("Z4J_")}
+    if agent_src:
+        env["PYTHONPATH"] = os.path.abspath(agent_src)
     proc = subprocess.run([python, os.path.abspath(__file__), "--run", engine, "--mode", mode, "--tasks", str(n)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     if proc.returncode != 0:
@@ -449,6 +453,9 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the number of tasks per run")
     p.add_argument("--json", action="store_true", help="print every run as JSON too")
     p.add_argument("--modes", default="off,on,pair,hooks", help="the runs of each round (tasks/s and CPU need off,on)")
+    p.add_argument("--ab", metavar="DIR", help="A/B: also run the z4j_agent package under DIR (e.g. an old commit's agent/src, "
+                   "exported with git archive), process by process in turn with this tree's, so both meet the same moments "
+                   "of a shared machine; one row each, 'engine<' (DIR) and 'engine>' (this tree)")
     a = p.parse_args()
     if a.run:
         print(json.dumps(run_one(a.run, a.mode, a.tasks or TASKS[a.run])))
@@ -458,37 +465,45 @@ def main() -> None:
     for engine in a.engines.split(","):
         n = max(100, int(TASKS[engine] * a.scale))
         modes = a.modes.split(",")
-        runs: dict[str, list[dict]] = {mode: [] for mode in ("off", "on", "pair", "hooks")}
-        for _ in range(a.rounds):  # alternate, so drift on a shared machine hits every mode alike
+        variants = [(f"{engine}<", a.ab), (f"{engine}>", None)] if a.ab else [(engine, None)]
+        all_runs: dict[str, dict[str, list[dict]]] = {label: {mode: [] for mode in ("off", "on", "pair", "hooks")} for label, _ in variants}
+        for _ in range(a.rounds):  # alternate, so drift on a shared machine hits every mode (and variant) alike
             for mode in modes:
-                runs[mode].append(spawn(engine, mode, n))
-        def med(mode: str, key: str) -> float:
-            return statistics.median(r[key] for r in runs[mode]) if runs[mode] else float("nan")
-
-        cpu_off, cpu_on = med("off", "cpu_us_per_task"), med("on", "cpu_us_per_task")
-        row = {"engine": engine, "tasks": n, "rounds": a.rounds,
-               "tasks_per_s_off": n / med("off", "wall_s"), "tasks_per_s_on": n / med("on", "wall_s"),
-               "cpu_us_off": cpu_off, "cpu_us_on": cpu_on, "slowdown_pct": (1 - cpu_off / cpu_on) * 100,
-               # Added per task: from the pair runs (off and on in one process, in turn), less noisy
-               # than the difference between processes, which is kept for comparison.
-               "median_added_us": med("pair", "median_added_us"), "p99_added_us": med("pair", "p99_added_us"),
-               "median_added_us_between_processes": med("on", "median_us") - med("off", "median_us"),
-               "in_hooks_us": med("hooks", "in_hooks_us_per_task"), "sender_us": med("hooks", "sender_us_per_task")}
-        # The same from the direct measures (hooks + sender thread, not what else they cost: GIL
-        # hand-overs, caches): steadier than the difference between processes on a shared machine.
-        row["slowdown_direct_pct"] = (row["in_hooks_us"] + row["sender_us"]) / (cpu_off + row["in_hooks_us"] + row["sender_us"]) * 100
-        row = {k: (None if v != v else round(v, 1)) if isinstance(v, float) else v for k, v in row.items()}  # a mode not run: None
-        row.update(agent=(runs["on"] or runs["hooks"] or runs["pair"] or [{}])[-1].get("agent"),
-                   delivered=all(r.get("delivered") for mode in ("on", "pair", "hooks") for r in runs[mode]))
-        st = row["agent"] or {}
-        cells = [row[k] for k in ("tasks_per_s_off", "tasks_per_s_on", "cpu_us_off", "cpu_us_on", "slowdown_pct", "median_added_us", "p99_added_us", "in_hooks_us", "sender_us")]
-        print(f"{engine:9} " + " ".join(f"{'-' if c is None else c:>{w}}" for c, w in zip(cells, (11, 10, 15, 6, 8, 10, 8, 8, 7)))
-              + f"  sent {st.get('sent')}, dropped {st.get('dropped')}, errors {st.get('errors')}{'' if row['delivered'] else ', NOT all delivered'}", flush=True)
-        if a.json:
-            print(json.dumps({"row": row, "runs": runs}))
+                for label, src in variants:
+                    all_runs[label][mode].append(spawn(engine, mode, n, src))
+        for label, _ in variants:
+            report(label, engine, n, a, all_runs[label])
     # The bench stream: nobody consumes it. Through an engine's venv (this driver may run on a bare python3).
     python = os.path.join(ROOT, ".venvs", a.engines.split(",")[0], "bin", "python")
     subprocess.run([python, "-c", f"import redis; redis.Redis.from_url({BENCH_REDIS!r}).delete('z4j:events:bench')"], check=False, timeout=30)
+
+
+def report(label: str, engine: str, n: int, a: argparse.Namespace, runs: dict[str, list[dict]]) -> None:
+    """Prints one row of the table (and its runs as JSON with --json)."""
+    def med(mode: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[mode]) if runs[mode] else float("nan")
+
+    cpu_off, cpu_on = med("off", "cpu_us_per_task"), med("on", "cpu_us_per_task")
+    row = {"engine": engine, "tasks": n, "rounds": a.rounds,
+           "tasks_per_s_off": n / med("off", "wall_s"), "tasks_per_s_on": n / med("on", "wall_s"),
+           "cpu_us_off": cpu_off, "cpu_us_on": cpu_on, "slowdown_pct": (1 - cpu_off / cpu_on) * 100,
+           # Added per task: from the pair runs (off and on in one process, in turn), less noisy
+           # than the difference between processes, which is kept for comparison.
+           "median_added_us": med("pair", "median_added_us"), "p99_added_us": med("pair", "p99_added_us"),
+           "median_added_us_between_processes": med("on", "median_us") - med("off", "median_us"),
+           "in_hooks_us": med("hooks", "in_hooks_us_per_task"), "sender_us": med("hooks", "sender_us_per_task")}
+    # The same from the direct measures (hooks + sender thread, not what else they cost: GIL
+    # hand-overs, caches): steadier than the difference between processes on a shared machine.
+    row["slowdown_direct_pct"] = (row["in_hooks_us"] + row["sender_us"]) / (cpu_off + row["in_hooks_us"] + row["sender_us"]) * 100
+    row = {k: (None if v != v else round(v, 1)) if isinstance(v, float) else v for k, v in row.items()}  # a mode not run: None
+    row.update(agent=(runs["on"] or runs["hooks"] or runs["pair"] or [{}])[-1].get("agent"),
+               delivered=all(r.get("delivered") for mode in ("on", "pair", "hooks") for r in runs[mode]))
+    st = row["agent"] or {}
+    cells = [row[k] for k in ("tasks_per_s_off", "tasks_per_s_on", "cpu_us_off", "cpu_us_on", "slowdown_pct", "median_added_us", "p99_added_us", "in_hooks_us", "sender_us")]
+    print(f"{label:9} " + " ".join(f"{'-' if c is None else c:>{w}}" for c, w in zip(cells, (11, 10, 15, 6, 8, 10, 8, 8, 7)))
+          + f"  sent {st.get('sent')}, dropped {st.get('dropped')}, errors {st.get('errors')}{'' if row['delivered'] else ', NOT all delivered'}", flush=True)
+    if a.json:
+        print(json.dumps({"row": {**row, "label": label}, "runs": runs}))
 
 
 if __name__ == "__main__":

@@ -87,6 +87,25 @@ class Agent:
         except Exception:  # never into the task
             self._count_error("could not record a task event")
 
+    def own_event(self, engine: str, kind: str, task_id: str, fields: dict[str, Any], worker: str | None = None, func: Any = None) -> None:
+        """`task_event` for the events of every task whose fields are the hook's own: strings and
+        numbers the engine gave (name, queue, ids, attempt, runtime) and lists the hook built, never
+        a task's args, kwargs or result. Nothing of the task's can change under them, so no
+        snapshot is taken (`freeze`); the sender redacts and serialises them as any other. Its
+        occurred_at is now. Positional arguments: called several times per task, in the task's
+        thread, where each operation costs several times its warm cost (BENCHMARKS.md)."""
+        if not self.enabled:
+            return
+        try:
+            pol = policies.DEFAULT
+            if policies.in_use or self._sampler is not None:
+                pol = self._kept(fields.get("name"), func, task_id)
+                if pol is None:
+                    return
+            self._enqueue((engine, kind, task_id, fields, worker, time.time(), None, pol))
+        except Exception:  # never into the task
+            self._count_error("could not record a task event")
+
     def _kept(self, name: str | None, func: Any, task_id: str) -> policies.TaskPolicy | None:
         """The task's policy, or None when its events are not recorded (skipped, or sampled out)."""
         pol = policies.policy_for(name, func) if policies.in_use else policies.DEFAULT

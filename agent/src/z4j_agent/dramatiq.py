@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, clean, exception_text, guarded, traceback_text, worker_name
+from ._common import InFlight, clean, exception_text, guarded, hook_failed, traceback_text, worker_name
 from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
@@ -81,7 +81,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._options = agent_options
         self._agent = None
         self._lock = threading.Lock()
-        self._running: dict[str, tuple[float, int, str]] = {}  # message id → (start, attempt, actor) while it runs
+        # message id → (start, attempt, actor, its fields) while it runs: the fields of its
+        # outcome are those of its start (made once per message; nobody changes them).
+        self._running: dict[str, tuple[float, int, str, dict[str, Any]]] = {}
         self._outcome: dict[str, dict[str, Any]] = {}  # message id → a failed attempt, until ack / nack
         self._enqueued_at: dict[str, float] = {}
         self._moving: set[str] = set()  # delayed messages the worker moves to their queue: not new enqueues
@@ -101,9 +103,16 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         return self._agent
 
     # ---- producer ------------------------------------------------------------------------
+    # The hooks every message passes through catch their own exceptions (hook_failed) instead of
+    # being `guarded`: a wrapper is one more call, and these run several times per task.
 
-    @guarded
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        try:
+            self._before_enqueue(broker, message)
+        except Exception:
+            hook_failed("before_enqueue")
+
+    def _before_enqueue(self, broker: Any, message: Any) -> None:
         if not (self._agent or self._agent_for(broker)).enabled:
             return
         # A worker may start it before after_enqueue runs: enqueued is now. (These maps hold one
@@ -121,23 +130,26 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     def before_delay_message(self, broker: Any, message: Any) -> None:
         self._moving.add(message.message_id)
 
-    @guarded
     def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        agent = self._agent or self._agent_for(broker)
-        if not agent.enabled:
-            return
-        if self._moving and message.message_id in self._moving:
-            self._moving.discard(message.message_id)
-            self._enqueued_at.pop(message.message_id, None)
-            return
-        at = self._enqueued_at.pop(message.message_id, None)
-        attempt = int(message.options.get("retries", 0) or 0)
-        fields = self._fields(message, attempt)
-        fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
-        if message.options.get("eta"):
-            fields["eta"] = _iso_ms(message.options["eta"])
-        payload = self._payload(message) if attempt == 0 else None
-        agent.task_event(ENGINE, "enqueued", message.message_id, fields=fields, payload=payload, occurred_at=at)
+        try:
+            agent = self._agent or self._agent_for(broker)
+            if not agent.enabled:
+                return
+            mid, options = message.message_id, message.options
+            if self._moving and mid in self._moving:
+                self._moving.discard(mid)
+                self._enqueued_at.pop(mid, None)
+                return
+            at = self._enqueued_at.pop(mid, None)
+            attempt = int(options.get("retries", 0) or 0)
+            fields = self._fields(message, attempt)
+            fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
+            if options.get("eta"):
+                fields["eta"] = _iso_ms(options["eta"])
+            payload = self._payload(message) if attempt == 0 else None
+            agent.task_event(ENGINE, "enqueued", mid, fields=fields, payload=payload, occurred_at=at)
+        except Exception:
+            hook_failed("after_enqueue")
 
     def _payload(self, message: Any) -> dict[str, Any]:
         options = {k: v for k, v in message.options.items() if k not in _DELIVERY_OPTIONS}
@@ -196,13 +208,17 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         agent.flush(agent.config.exit_flush_timeout if agent.config else 0)
 
     def before_process_message(self, broker: Any, message: Any) -> None:
-        # Not guarded as a whole: a message cancelled from z4j leaves through Dramatiq's own
-        # SkipMessage, the one exception the agent raises into the host.
-        if self._start(broker, message) is False:
+        # A message cancelled from z4j leaves through Dramatiq's own SkipMessage, the one
+        # exception the agent raises into the host.
+        try:
+            started = self._start(broker, message)
+        except Exception:
+            hook_failed("before_process_message")
+            return
+        if started is False:
             self._skipping.add(message.message_id)
             raise _SkipMessage("cancelled from z4j")
 
-    @guarded
     def _start(self, broker: Any, message: Any) -> bool | None:
         """Records and reports the message's start in this thread; False, with nothing recorded,
         when it was cancelled from z4j (skip it); None when the agent is off."""
@@ -214,36 +230,47 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if not self._running_threads.start_thread_unless_cancelled(mid):
             return False
         attempt = int(options.get("retries", 0) or 0)
-        self._running[mid] = (time.monotonic(), attempt, message.actor_name)
-        self._flight.start()
         fields = self._fields(message, attempt)
-        payload = None
+        self._running[mid] = (time.monotonic(), attempt, message.actor_name, fields)
+        self._flight.start()
         if attempt == 0 and not options.get("z4j_payload"):  # a producer without the agent: the worker's copy
-            fields["args"], fields["kwargs"] = message.args, message.kwargs
-            payload = self._payload(message)
-        agent.task_event(ENGINE, "started", mid, fields=fields, payload=payload, worker=self._worker)
+            started = {**fields, "args": message.args, "kwargs": message.kwargs}  # not `fields`: the outcome reuses those
+            agent.task_event(ENGINE, "started", mid, fields=started, payload=self._payload(message), worker=self._worker)
+        else:
+            agent.own_event(ENGINE, "started", mid, fields, self._worker)
         return True
 
-    def _finish(self, message: Any) -> tuple[float | None, int]:
+    def _finish(self, message: Any) -> tuple[float | None, int, dict[str, Any]]:
+        """The message's runtime, attempt and fields, as its start recorded them (its fields made
+        now when it did not start here)."""
         mid = message.message_id
         self._running_threads.finished(mid)
-        start, attempt, _ = self._running.pop(mid, None) or (None, int(message.options.get("retries", 0) or 0), None)
-        return (round(time.monotonic() - start, 6) if start is not None else None), attempt
+        run = self._running.pop(mid, None)
+        if run is None:
+            attempt = int(message.options.get("retries", 0) or 0)
+            return None, attempt, self._fields(message, attempt)
+        return round(time.monotonic() - run[0], 6), run[1], run[3]
 
-    @guarded
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None) -> None:
-        agent = self._agent or self._agent_for(broker)
-        if not agent.enabled:
-            return
-        message = _inner(message)
-        runtime, attempt = self._finish(message)
-        self._flight.end(failed=exception is not None)
-        fields = self._fields(message, attempt)
-        if exception is None:
-            fields["result"], fields["runtime"] = result, runtime  # None ones are left out by task_event
-            agent.task_event(ENGINE, "succeeded", message.message_id, fields=fields, worker=self._worker)
-            return
-        fields.update(exception=exception_text(exception), traceback=traceback_text(exception), runtime=runtime)
+        try:
+            agent = self._agent or self._agent_for(broker)
+            if not agent.enabled:
+                return
+            message = _inner(message)
+            runtime, attempt, base = self._finish(message)
+            self._flight.end(exception is not None)
+            if exception is not None:
+                self._failed_attempt(message, base, runtime, exception)
+            elif result is None:  # the usual no-op result: the event holds nothing of the task's
+                agent.own_event(ENGINE, "succeeded", message.message_id, {**base, "runtime": runtime}, self._worker)
+            else:
+                agent.task_event(ENGINE, "succeeded", message.message_id, fields={**base, "result": result, "runtime": runtime}, worker=self._worker)
+        except Exception:
+            hook_failed("after_process_message")
+
+    def _failed_attempt(self, message: Any, base: dict[str, Any], runtime: float | None, exception: BaseException) -> None:
+        """Keeps a failed attempt's fields until ack (it will be retried) or nack (it failed)."""
+        fields = {**base, "exception": exception_text(exception), "traceback": traceback_text(exception), "runtime": runtime}
         if isinstance(exception, Terminated):
             fields.update(reason="terminated from z4j", z4jTerminated=True)
         if type(exception).__name__ == "TimeLimitExceeded":
@@ -252,9 +279,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def after_skip_message(self, broker: Any, message: Any) -> None:
-        runtime, attempt = self._finish(message)
+        _, _, base = self._finish(message)
         self._flight.end()
-        fields = self._fields(message, attempt)
+        fields = dict(base)
         if self._skipping and message.message_id in self._skipping:
             self._skipping.discard(message.message_id)
             kind, fields["reason"] = "revoked", "cancelled from z4j"
@@ -262,10 +289,12 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             kind = "expired" if message.options.get("max_age") or message.failed else "revoked"
         self._agent_for(broker).task_event(ENGINE, kind, message.message_id, fields=fields, worker=self._worker)
 
-    @guarded
     def after_ack(self, broker: Any, message: Any) -> None:
-        if not self._outcome:  # the usual ack: nothing failed
-            return
+        if self._outcome:  # a failed attempt waits for its ack or nack (the usual ack: nothing failed); cannot raise
+            self._retried(broker, message)
+
+    @guarded
+    def _retried(self, broker: Any, message: Any) -> None:
         fields = self._outcome.pop(message.message_id, None)
         if fields is not None:  # a failed attempt that was not failed for good: retried
             fields.pop("runtime", None)
@@ -288,7 +317,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     def _terminate(self, args: dict[str, Any]) -> dict[str, Any]:
         task_id = str(args["taskId"])
-        name = (self._running.get(task_id) or (None, None, None))[2]
+        name = (self._running.get(task_id) or (None, None, None, None))[2]
         if name is None or self._broker is None:
             raise CommandError(f"message {task_id} is not running in this worker (it finished, or never started here)")
         _not_retried(self._broker.get_actor(name))

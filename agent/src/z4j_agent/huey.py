@@ -19,10 +19,11 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, Roots, clean, exception_text, guarded, iso, redis_url, require, say_offline, traceback_text, worker_name
+from ._common import InFlight, Roots, clean, exception_text, guarded, hook_failed, iso, redis_url, require, say_offline, traceback_text, worker_name
 from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
+from .core import policies  # the policy module, as core has it (the package exports a function named policy)
 
 ENGINE = "huey"
 MIN_VERSION = (2, 5)
@@ -44,7 +45,7 @@ class _HueyAgent:
         self.flight = InFlight()
         self.local = threading.local()
         self.lock = threading.Lock()
-        self.started: dict[str, float] = {}
+        self.started: dict[str, tuple[float, dict[str, Any]]] = {}  # task id → (its start, its started event's fields)
         self.names: dict[type, str] = {}  # task class → its name
         self.parents = Roots()  # next step / child → its parent
         self.roots = Roots()
@@ -55,6 +56,7 @@ class _HueyAgent:
         self.broker_url = ""  # where commands come from: the Huey storage's Redis
         self.commands: CommandListener | None = None
         self.stop_commands = None
+        self._thread_workers: bool | None = None  # known at the first task (gevent patches before)
 
     def name(self, task: Any) -> str:
         """The task's registered name, made once per task class (Huey formats it anew per call)."""
@@ -81,9 +83,9 @@ class _HueyAgent:
     def event(self, kind: str, task: Any, worker: bool = True, payload: Any = None, **more: Any) -> None:
         self.agent.task_event(ENGINE, kind, task.id, fields=self.fields(task, **more), payload=payload, worker=self.worker if worker else None, func=getattr(task, "execute", None))
 
-    def hot_event(self, kind: str, task: Any, fields: dict[str, Any], payload: Any = None, worker: str | None = None, attempt: int | None = None) -> None:
-        """`event` for the events of every task (enqueued, started, succeeded): the same fields,
-        built without the helpers (task_event leaves out those that are None)."""
+    def hot_fields(self, task: Any, fields: dict[str, Any], attempt: int | None = None) -> dict[str, Any]:
+        """`fields` for the events of every task (enqueued, started, succeeded): the same as
+        `event`'s, built without the helpers, in place (task_event leaves out those that are None)."""
         tid = task.id
         parent = self.parents.get(tid)
         root = self.roots.of(tid)
@@ -93,7 +95,7 @@ class _HueyAgent:
             fields["parentId"] = parent
         if parent or task.on_complete is not None or root != tid:
             fields["rootId"] = root
-        self.agent.task_event(ENGINE, kind, tid, fields=fields, payload=payload, worker=worker, func=task.execute)
+        return fields
 
     # ---- producer side ---------------------------------------------------------------------
 
@@ -117,37 +119,60 @@ class _HueyAgent:
         fields = {"name": name, "args": call_args, "kwargs": call_kwargs}
         if signal == "scheduled" and task.eta is not None:
             fields["eta"] = iso(task.eta)
-        self.hot_event("enqueued", task, fields, payload, attempt=attempt)
+        self.agent.task_event(ENGINE, "enqueued", task.id, fields=self.hot_fields(task, fields, attempt), payload=payload, func=_func(task))
 
     # ---- consumer side ---------------------------------------------------------------------
+    # The hooks of every task catch their own exceptions (hook_failed) instead of being
+    # `guarded`: a wrapper is one more call per hook.
 
     def on_executing(self, signal: str, task: Any, *args: Any) -> None:
-        if not self.agent.enabled:
-            return
-        self.local.task = task
-        if self.thread_workers:
-            self.running.started_thread(task.id)
-        else:
-            self.running.started_unstoppable(task.id, "z4j cannot stop Huey tasks in greenlet workers")
-        self.started[task.id] = time.monotonic()  # one key per task, set and popped by its own thread: no lock
-        self.flight.start()
-        self.hot_event("started", task, {"name": self.name(task)}, worker=self.worker)
+        try:
+            if not self.agent.enabled:
+                return
+            tid = task.id
+            self.local.task = task
+            if self.thread_workers:
+                self.running.started_thread(tid)
+            else:
+                self.running.started_unstoppable(tid, "z4j cannot stop Huey tasks in greenlet workers")
+            # The fields of its start serve its success too (made once per task; nobody changes them).
+            fields = self.hot_fields(task, {"name": self.name(task)})
+            self.started[tid] = (time.monotonic(), fields)  # one key per task, set and popped by its own thread: no lock
+            self.flight.start()
+            self.agent.own_event(ENGINE, "started", tid, fields, self.worker, _func(task))
+        except Exception:
+            hook_failed("on_executing")
 
     def post_execute(self, task: Any, value: Any, exc: BaseException | None) -> None:
-        if not self.agent.enabled:
-            return
-        self.running.finished(task.id)
-        if isinstance(exc, _Cancel):
-            return  # reported by the canceled signal
-        start = self.started.pop(task.id, None)
-        runtime = round(time.monotonic() - start, 6) if start is not None else None
-        self.flight.end(failed=exc is not None)
-        if exc is None:
-            self.hot_event("succeeded", task, {"name": self.name(task), "result": value, "runtime": runtime}, worker=self.worker)
-            if task.on_complete is not None:  # the pipeline's next step, enqueued right after this
-                self.parents.set(task.on_complete.id, task.id)
-                self.roots.set(task.on_complete.id, self.roots.of(task.id))
-            return
+        try:
+            if not self.agent.enabled:
+                return
+            self.running.finished(task.id)
+            if isinstance(exc, _Cancel):
+                return  # reported by the canceled signal
+            start, base = self.started.pop(task.id, None) or (None, None)
+            runtime = round(time.monotonic() - start, 6) if start is not None else None
+            self.flight.end(exc is not None)
+            if exc is None:
+                self.succeeded(task, value, base, runtime)
+            else:
+                self.failed_attempt(task, exc, runtime)
+        except Exception:
+            hook_failed("post_execute")
+
+    def succeeded(self, task: Any, value: Any, base: dict[str, Any] | None, runtime: float | None) -> None:
+        # Its start's fields still hold: a task that succeeded was not retried meanwhile.
+        fields = {**base, "runtime": runtime} if base is not None else self.hot_fields(task, {"name": self.name(task), "runtime": runtime})
+        if value is None:  # the usual no-op result: the event holds nothing of the task's
+            self.agent.own_event(ENGINE, "succeeded", task.id, fields, self.worker, _func(task))
+        else:
+            fields["result"] = value
+            self.agent.task_event(ENGINE, "succeeded", task.id, fields=fields, worker=self.worker, func=_func(task))
+        if task.on_complete is not None:  # the pipeline's next step, enqueued right after this
+            self.parents.set(task.on_complete.id, task.id)
+            self.roots.set(task.on_complete.id, self.roots.of(task.id))
+
+    def failed_attempt(self, task: Any, exc: BaseException, runtime: float | None) -> None:
         err = {"exception": exception_text(exc), "traceback": traceback_text(exc)}
         if task.retries:
             self.event("retried", task, **err)
@@ -204,7 +229,9 @@ class _HueyAgent:
 
     @property
     def thread_workers(self) -> bool:
-        return not _greenlets()
+        if self._thread_workers is None:
+            self._thread_workers = not _greenlets()
+        return self._thread_workers
 
     def retry(self, args: dict[str, Any]) -> dict[str, Any]:
         """A new task of the original's task class with its exact call, under the id z4j chose."""
@@ -253,13 +280,19 @@ def install(huey: Any, **agent_options: Any) -> None:
         h = _HueyAgent(huey, get_agent(**agent_options))
         h.broker_url = redis_url(conn) if conn is not None else ""
         huey.signal(S.SIGNAL_ENQUEUED, S.SIGNAL_SCHEDULED)(guarded(h.on_enqueued))
-        huey.signal(S.SIGNAL_EXECUTING)(guarded(h.on_executing))
+        huey.signal(S.SIGNAL_EXECUTING)(h.on_executing)  # catches its own (hook_failed)
         huey.signal(S.SIGNAL_REVOKED, S.SIGNAL_EXPIRED, S.SIGNAL_CANCELED)(guarded(h.on_skipped))
         huey.signal(S.SIGNAL_INTERRUPTED)(guarded(h.on_interrupted))
-        huey.post_execute("z4j_agent")(guarded(h.post_execute))
+        huey.post_execute("z4j_agent")(h.post_execute)  # catches its own (hook_failed)
         huey.on_startup("z4j_agent")(guarded(h.startup))
         huey.on_shutdown("z4j_agent")(guarded(h.shutdown))
         _installed.add(id(huey))
+
+
+def _func(task: Any) -> Any:
+    """The task's function, for policies (its decorator's marks): none asked while no policy
+    exists (a bound method made per event otherwise)."""
+    return task.execute if policies.in_use else None
 
 
 @functools.lru_cache(maxsize=1)

@@ -159,3 +159,32 @@ def test_a_running_message_terminated_from_z4j_is_stopped_and_reported_revoked(b
     assert captured.kinds(m.message_id)[-1] == "revoked" and "retried" not in captured.kinds(m.message_id)
     with pytest.raises(Exception, match="not running"):
         agent_mw._terminate({"taskId": m.message_id})
+
+
+def test_policies_apply_to_every_event_and_links_reach_the_outcome(broker, captured):
+    """started and a None result's succeeded skip the snapshot (Agent.own_event), and the
+    outcome reuses the start's fields: a skip policy still drops them, a sampled-out message
+    loses all its events, a kept one keeps all three with the same fields."""
+    from z4j_agent.policy import task_policy
+
+    @dramatiq.actor(broker=broker, max_retries=0, actor_name="z4j_quiet")
+    def quiet():
+        return None
+
+    @dramatiq.actor(broker=broker, max_retries=0, actor_name="z4j_half")
+    def half(i):
+        return None
+
+    task_policy("z4j_quiet", skip=True)
+    task_policy("z4j_half", sample=0.5)
+    q = quiet.send()
+    ids = [half.send(i).message_id for i in range(60)]
+    run(broker)
+    assert captured.kinds(q.message_id) == []
+    kept = [t for t in ids if captured.kinds(t)]
+    assert 10 < len(kept) < 50
+    for t in kept:
+        assert captured.kinds(t) == ["enqueued", "started", "succeeded"]
+    start, done = captured.of(kept[0], "started")["fields"], captured.of(kept[0], "succeeded")["fields"]
+    assert "result" not in done and done["runtime"] >= 0
+    assert {k: v for k, v in done.items() if k != "runtime"} == start == {"name": "z4j_half", "queue": "default", "retries": 0}

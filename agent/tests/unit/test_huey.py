@@ -98,3 +98,30 @@ def test_revoked_and_cancelled(app, captured):
     finally:
         app.unregister_pre_execute(cancel_all)
     assert captured.kinds(r.id)[-1] == "revoked"
+
+
+def test_policies_apply_to_every_event_of_a_task(app, captured):
+    """started and a None result's succeeded skip the snapshot (Agent.own_event): a skip policy
+    still drops them, a sampled-out task loses all its events, and a kept one keeps all three."""
+    from z4j_agent.policy import task_policy
+
+    @app.task()
+    def quiet():
+        return None
+
+    @app.task()
+    def half(i):
+        return None
+
+    name_of = app._registry.task_to_string
+    task_policy(name_of(quiet.task_class), skip=True)
+    task_policy(name_of(half.task_class), sample=0.5)
+    r = quiet()
+    assert captured.kinds(r.id) == []
+    ids = [half(i).id for i in range(100)]
+    kept = [t for t in ids if captured.kinds(t)]
+    assert 20 < len(kept) < 80
+    for t in kept:
+        assert captured.kinds(t) == ["enqueued", "started", "succeeded"]
+    done = captured.of(kept[0], "succeeded")["fields"]
+    assert "result" not in done and done["runtime"] >= 0 and done["queue"] == "unit" and done["retries"] == 0
