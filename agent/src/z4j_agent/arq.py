@@ -181,7 +181,8 @@ class _Worker:
             outcome: tuple[str, dict[str, Any]] = ("failed", {})
             try:
                 result = await coroutine(ctx, *args, **kwargs)
-                outcome = ("succeeded", {"result": result, "runtime": round(time.monotonic() - t0, 6)})
+                runtime = round(time.monotonic() - t0, 6)
+                outcome = ("succeeded", {"runtime": runtime} if result is None else {"result": result, "runtime": runtime})
                 return result
             except Retry as exc:
                 cause = exc.__cause__ or exc.__context__  # `raise Retry(...) from err`: the reason
@@ -214,7 +215,10 @@ class _Worker:
 
     @guarded
     def finished(self, job_id: str, kind: str, fields: dict[str, Any]) -> None:
-        self.agent.task_event(ENGINE, kind, job_id, fields=fields, worker=self.name)
+        if kind == "succeeded" and "result" not in fields:  # a None result: the fields hold nothing of the job's, no snapshot
+            self.agent.own_event(ENGINE, kind, job_id, fields, self.name)
+        else:
+            self.agent.task_event(ENGINE, kind, job_id, fields=fields, worker=self.name)
 
 
 def _get(settings: Any, key: str, default: Any = None) -> Any:

@@ -33,6 +33,9 @@ ENGINE = "dramatiq"
 MIN_VERSION = (1, 15)
 
 # Options that describe one delivery, not the call: left out of the retry payload.
+# Options that link a message to others: a message without any has fields that depend only on its
+# actor, queue and attempt (made once and shared, `_fields`).
+_LINK_OPTIONS = frozenset(("z4j_root_id", "z4j_parent_id", "group_completion_uuid", "pipe_target"))
 _DELIVERY_OPTIONS = frozenset(("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_payload",
                                "group_completion_uuid", "group_completion_callbacks"))
 
@@ -86,6 +89,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._running: dict[str, tuple[float, int, str, dict[str, Any]]] = {}
         self._outcome: dict[str, dict[str, Any]] = {}  # message id → a failed attempt, until ack / nack
         self._enqueued_at: dict[str, float] = {}
+        self._shared_fields: dict[tuple[str, str, int], dict[str, Any]] = {}  # (actor, queue, attempt) → fields of messages without links
         self._moving: set[str] = set()  # delayed messages the worker moves to their queue: not new enqueues
         self._flight = InFlight()
         self._worker = worker_name(ENGINE)
@@ -108,23 +112,21 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
         try:
-            self._before_enqueue(broker, message)
+            if not (self._agent or self._agent_for(broker)).enabled:
+                return
+            # A worker may start it before after_enqueue runs: enqueued is now. (These maps hold one
+            # key per message, set and popped by single dict operations, atomic under the GIL: no lock.)
+            self._enqueued_at[message.message_id] = time.time()
+            options = message.options
+            if not options.get("retries"):
+                options["z4j_payload"] = 1  # this producer records the payload: the worker need not copy it again
+            target = options.get("pipe_target")
+            if isinstance(target, dict) and "z4j_parent_id" not in (target.get("options") or {}):
+                root = options.get("z4j_root_id") or message.message_id
+                # The next step is sent later, by whichever worker runs this one: tell it its links now.
+                options["pipe_target"] = {**target, "options": {**(target.get("options") or {}), "z4j_parent_id": message.message_id, "z4j_root_id": root}}
         except Exception:
             hook_failed("before_enqueue")
-
-    def _before_enqueue(self, broker: Any, message: Any) -> None:
-        if not (self._agent or self._agent_for(broker)).enabled:
-            return
-        # A worker may start it before after_enqueue runs: enqueued is now. (These maps hold one
-        # key per message, set and popped by single dict operations, atomic under the GIL: no lock.)
-        self._enqueued_at[message.message_id] = time.time()
-        if not message.options.get("retries"):
-            message.options["z4j_payload"] = 1  # this producer records the payload: the worker need not copy it again
-        target = message.options.get("pipe_target")
-        if isinstance(target, dict) and "z4j_parent_id" not in (target.get("options") or {}):
-            root = message.options.get("z4j_root_id") or message.message_id
-            # The next step is sent later, by whichever worker runs this one: tell it its links now.
-            message.options["pipe_target"] = {**target, "options": {**(target.get("options") or {}), "z4j_parent_id": message.message_id, "z4j_root_id": root}}
 
     @guarded
     def before_delay_message(self, broker: Any, message: Any) -> None:
@@ -142,8 +144,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
                 return
             at = self._enqueued_at.pop(mid, None)
             attempt = int(options.get("retries", 0) or 0)
-            fields = self._fields(message, attempt)
-            fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
+            # copied by task_event, once with the payload's (and the fields: `_fields` may share them)
+            fields = {**self._fields(message, attempt), "args": message.args, "kwargs": message.kwargs}
             if options.get("eta"):
                 fields["eta"] = _iso_ms(options["eta"])
             payload = self._payload(message) if attempt == 0 else None
@@ -156,6 +158,21 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         return {"name": message.actor_name, "args": message.args, "kwargs": message.kwargs, "queue": _queue(message.queue_name), "options": options}
 
     def _fields(self, message: Any, attempt: int) -> dict[str, Any]:
+        """The fields every event of the message has. Shared by the messages of an actor, queue
+        and attempt that have no links (most): nobody changes them; a caller that adds fields
+        copies them first."""
+        o = message.options
+        if _LINK_OPTIONS.isdisjoint(o):
+            key = (message.actor_name, message.queue_name, attempt)
+            fields = self._shared_fields.get(key)
+            if fields is None:
+                if len(self._shared_fields) >= 1024:
+                    self._shared_fields.clear()
+                fields = self._shared_fields[key] = {"name": message.actor_name, "queue": _queue(message.queue_name), "retries": attempt}
+            return fields
+        return self._linked_fields(message, attempt)
+
+    def _linked_fields(self, message: Any, attempt: int) -> dict[str, Any]:
         o = message.options
         target = o.get("pipe_target")
         fields = {"name": message.actor_name, "queue": _queue(message.queue_name), "retries": attempt}
@@ -281,7 +298,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     def after_skip_message(self, broker: Any, message: Any) -> None:
         _, _, base = self._finish(message)
         self._flight.end()
-        fields = dict(base)
+        fields = dict(base)  # base may be shared (`_fields`)
         if self._skipping and message.message_id in self._skipping:
             self._skipping.discard(message.message_id)
             kind, fields["reason"] = "revoked", "cancelled from z4j"

@@ -204,11 +204,15 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._running[(task_id, attempt)] = time.monotonic()
         self._track(message)
         self._flight.start()
-        fields, payload = self._fields(message, attempt), None
+        fields = self._fields(message, attempt)
         if attempt == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
             payload = self._payload(message, fields)
             fields["args"], fields["kwargs"] = message.args, message.kwargs
-        agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
+            agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
+        elif fields["labels"] is None:  # only the message's own strings and numbers: no snapshot
+            agent.own_event(ENGINE, "started", task_id, fields, self._worker)
+        else:  # the user's labels: values of theirs
+            agent.task_event(ENGINE, "started", task_id, fields=fields, worker=self._worker)
 
     def on_error(self, message: Any, result: Any, exception: BaseException) -> None:
         if isinstance(exception, asyncio.CancelledError) and self._running_tasks.is_stopping(message.task_id):
@@ -243,7 +247,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._flight.end(failed=failed)
         if not failed:
             fields["result"], fields["runtime"] = getattr(result, "return_value", None), runtime  # None ones are left out there
-            agent.task_event(ENGINE, "succeeded", message.task_id, fields=fields, worker=self._worker)
+            if fields["result"] is None and fields["labels"] is None:  # only the message's own strings and numbers: no snapshot
+                agent.own_event(ENGINE, "succeeded", message.task_id, fields, self._worker)
+            else:
+                agent.task_event(ENGINE, "succeeded", message.task_id, fields=fields, worker=self._worker)
             return
         exc = exc or getattr(result, "error", None)
         fields.update(exception=exception_text(exc), traceback=traceback_text(exc))
