@@ -30,6 +30,52 @@ def test_buffer_under_concurrent_producers():
     assert len(b) == 1000 and b.dropped == 19000
 
 
+def test_lock_free_puts_lose_nothing_while_the_sender_takes():
+    """Far from full a put is a bare append while the sender pops: every item is taken once, in
+    each producer's order, none lost, none dropped."""
+    b = DropOldestBuffer(1_000_000)
+    taken, done = [], threading.Event()
+
+    def produce(k):
+        for i in range(20_000):
+            b.put((k, i))
+
+    def sender():
+        while not done.is_set() or len(b):
+            taken.extend(b.take(1000))
+
+    threads = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
+    t = threading.Thread(target=sender)
+    t.start()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    done.set()
+    t.join()
+    assert b.dropped == 0 and len(taken) == 80_000
+    for k in range(4):
+        assert [i for kk, i in taken if kk == k] == list(range(20_000))
+
+
+def test_buffer_stays_bounded_with_many_producers_near_full():
+    b = DropOldestBuffer(200)
+    over = []
+
+    def produce():
+        for i in range(3000):
+            b.put(i)
+            if len(b) > 200:
+                over.append(len(b))
+
+    threads = [threading.Thread(target=produce) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not over and len(b) == 200 and b.dropped == 16 * 3000 - 200
+
+
 def test_put_back_keeps_the_bound():
     b = DropOldestBuffer(3)
     b.put("new")
