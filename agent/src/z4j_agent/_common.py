@@ -100,8 +100,10 @@ class Roots:
     most an entry forgotten early."""
 
     def __init__(self, size: int = 10_000) -> None:
-        self._map: dict[str, str] = {}
+        self._map: dict[str, str] = {}  # never rebound
         self._size = size
+        # `get` is the dict's own (a C call, no Python frame: hooks ask it several times per task).
+        self.get: Callable[[str], str | None] = self._map.get
 
     def set(self, task_id: str, root_id: str) -> None:
         m = self._map
@@ -117,8 +119,6 @@ class Roots:
     def of(self, task_id: str) -> str:
         return self._map.get(task_id, task_id)
 
-    def get(self, task_id: str) -> str | None:
-        return self._map.get(task_id)
 
 
 def version_tuple(text: str) -> tuple[int, ...]:

@@ -131,7 +131,8 @@ class TaskEventJSON:
 
 def _payload_json(payload: dict[str, Any], same: dict[str, str]) -> str:
     """A plain payload's JSON, its args / kwargs taken from the fields' JSON where it is the same
-    text (fields_json): each is encoded once for both, the usual enqueue with nothing to hide."""
+    text (fields_json): each is encoded once for both, the usual enqueue with nothing to hide.
+    Strings (name, queue) by json_str, what the encoder calls for them, without its set-up."""
     if not same:
         return encode_value(payload)
-    return "{" + ",".join(_key(k) + (same.get(k) or encode_value(v)) for k, v in payload.items()) + "}"
+    return "{" + ",".join(_key(k) + (same.get(k) or (json_str(v) if type(v) is str else encode_value(v))) for k, v in payload.items()) + "}"
