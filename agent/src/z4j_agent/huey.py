@@ -100,8 +100,13 @@ class _HueyAgent:
     # ---- producer side ---------------------------------------------------------------------
 
     def on_enqueued(self, signal: str, task: Any, *args: Any) -> None:
-        if not self.agent.enabled:
-            return
+        try:
+            if self.agent.enabled:
+                self.enqueued(signal, task)
+        except Exception:  # caught here, not by a `guarded` wrapper: one call less per task
+            hook_failed("on_enqueued")
+
+    def enqueued(self, signal: str, task: Any) -> None:
         current = getattr(self.local, "task", None)
         if current is not None and current.id != task.id and self.parents.get(task.id) is None:
             self.parents.set(task.id, current.id)  # sent from inside a running task
@@ -279,7 +284,7 @@ def install(huey: Any, **agent_options: Any) -> None:
             agent_options["broker_url"] = redis_url(conn)
         h = _HueyAgent(huey, get_agent(**agent_options))
         h.broker_url = redis_url(conn) if conn is not None else ""
-        huey.signal(S.SIGNAL_ENQUEUED, S.SIGNAL_SCHEDULED)(guarded(h.on_enqueued))
+        huey.signal(S.SIGNAL_ENQUEUED, S.SIGNAL_SCHEDULED)(h.on_enqueued)  # catches its own (hook_failed)
         huey.signal(S.SIGNAL_EXECUTING)(h.on_executing)  # catches its own (hook_failed)
         huey.signal(S.SIGNAL_REVOKED, S.SIGNAL_EXPIRED, S.SIGNAL_CANCELED)(guarded(h.on_skipped))
         huey.signal(S.SIGNAL_INTERRUPTED)(guarded(h.on_interrupted))

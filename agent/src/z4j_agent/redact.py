@@ -149,6 +149,7 @@ def keep_set(keep_keys: Iterable[str]) -> frozenset[str]:
 
 _MAX_SAFE_INT = 2**53
 _INF = float("inf")
+_SAFE_AS_THEY_ARE = frozenset((int, bool))  # within ±2**53 (bools are): what scrub keeps unchanged
 
 
 def scrub_plain(v: Any, extra: tuple[str, ...] = (), keep: frozenset[str] = _NOTHING) -> Any:
@@ -168,10 +169,11 @@ def scrub_plain(v: Any, extra: tuple[str, ...] = (), keep: frozenset[str] = _NOT
             if x is not None and x != "" and is_sensitive_key(key, extra) and (not keep or key.lower() not in keep):
                 out[key] = REDACTED
             else:
-                out[key] = scrub_plain(x, extra, keep)
+                out[key] = x if type(x) in _SAFE_AS_THEY_ARE and -_MAX_SAFE_INT < x < _MAX_SAFE_INT else scrub_plain(x, extra, keep)
         return out
     if t is list:
-        return [scrub_plain(x, extra, keep) for x in v]
+        # Small ints and bools as they are, without a call each (the usual args: ids, counts).
+        return [x if type(x) in _SAFE_AS_THEY_ARE and -_MAX_SAFE_INT < x < _MAX_SAFE_INT else scrub_plain(x, extra, keep) for x in v]
     if t is int:
         return v if -_MAX_SAFE_INT < v < _MAX_SAFE_INT else str(v)
     if t is float:
