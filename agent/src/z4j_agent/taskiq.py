@@ -86,7 +86,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         # set operations (atomic under the GIL): no lock.
         self._sent_at: dict[str, float] = {}
         # Keyed by (task id, attempt): a retried task's next run can start before this one ends.
-        self._running: dict[tuple[str, int], float] = {}
+        # (task id, attempt) → its start and, when it has no user labels, its fields (reused by its outcome)
+        self._running: dict[tuple[str, int], tuple[float, dict[str, Any] | None]] = {}
         self._retrying: set[tuple[str, int]] = set()
         self._errors: dict[tuple[str, int], BaseException] = {}
         self._flight = InFlight()
@@ -201,13 +202,13 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         attempt = _attempt(message)
         task_id = message.task_id
         _current.set((task_id, labels.get("z4j_root_id") or task_id, attempt))
-        self._running[(task_id, attempt)] = time.monotonic()
+        fields = self._fields(message, attempt)
+        self._running[(task_id, attempt)] = (time.monotonic(), fields if fields["labels"] is None else None)
         self._track(message)
         self._flight.start()
-        fields = self._fields(message, attempt)
         if attempt == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
             payload = self._payload(message, fields)
-            fields["args"], fields["kwargs"] = message.args, message.kwargs
+            fields = {**fields, "args": message.args, "kwargs": message.kwargs}  # a copy: the outcome reuses `fields`
             agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
         elif fields["labels"] is None:  # only the message's own strings and numbers: no snapshot
             agent.own_event(ENGINE, "started", task_id, fields, self._worker)
@@ -232,7 +233,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         # The label, unless a retry middleware bumped it on this very message: the context knows.
         attempt = current[2] if current is not None and current[0] == message.task_id else _attempt(message)
         key = (message.task_id, attempt)
-        start = self._running.pop(key, None)
+        start, base = self._running.pop(key, None) or (None, None)
         exc = self._errors.pop(key, None) if self._errors else None
         retrying = bool(self._retrying) and key in self._retrying
         if retrying:
@@ -242,9 +243,11 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         runtime = getattr(result, "execution_time", None)
         if runtime is None and start is not None:
             runtime = round(time.monotonic() - start, 6)
-        fields = self._fields(message, attempt)
         failed = bool(getattr(result, "is_err", False))
-        self._flight.end(failed=failed)
+        self._flight.end(failed)
+        # Its start's fields when it had no user labels and still has none (`_fields` would make the same).
+        labels = message.labels
+        fields = {**base} if base is not None and (not labels or labels.keys() <= _AGENT_LABELS) else self._fields(message, attempt)
         if not failed:
             fields["result"], fields["runtime"] = getattr(result, "return_value", None), runtime  # None ones are left out there
             if fields["result"] is None and fields["labels"] is None:  # only the message's own strings and numbers: no snapshot

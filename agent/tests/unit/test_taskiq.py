@@ -147,3 +147,18 @@ def test_a_task_cancelled_before_it_runs_never_leaves_the_broker_it_is_acked_and
     assert acked == ["gone"]
     revoked = captured.of("gone", "revoked")
     assert revoked["fields"]["reason"] == "cancelled from z4j" and revoked["fields"]["name"] == "add"
+
+
+def test_an_outcome_reuses_its_start_fields_only_while_the_labels_are_the_agents(captured):
+    """A task without user labels reports its start through own_event and its outcome with the
+    start's fields (links included); one whose labels are the user's gets them at its outcome too."""
+    async def go(t):
+        return (await t["spawn"].kiq()).task_id
+
+    parent = run(go)
+    child = captured.of(parent, "succeeded")["fields"]["result"]
+    start, done = captured.of(child, "started")["fields"], captured.of(child, "succeeded")["fields"]
+    assert start == {"name": "add", "retries": 0, "parentId": parent, "rootId": parent}
+    assert done["result"] == 3 and done["runtime"] >= 0
+    assert {k: v for k, v in done.items() if k not in ("result", "runtime")} == start
+    assert captured.of(parent, "succeeded")["fields"]["labels"] == {"tag": "blue"}
