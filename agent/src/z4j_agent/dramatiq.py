@@ -32,10 +32,10 @@ from .core import get_agent
 ENGINE = "dramatiq"
 MIN_VERSION = (1, 15)
 
-# Options that describe one delivery, not the call: left out of the retry payload.
 # Options that link a message to others: a message without any has fields that depend only on its
 # actor, queue and attempt (made once and shared, `_fields`).
 _LINK_OPTIONS = frozenset(("z4j_root_id", "z4j_parent_id", "group_completion_uuid", "pipe_target"))
+# Options that describe one delivery, not the call: left out of the retry payload.
 _DELIVERY_OPTIONS = frozenset(("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_payload",
                                "group_completion_uuid", "group_completion_callbacks"))
 
