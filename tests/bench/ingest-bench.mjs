@@ -123,7 +123,7 @@ if (opt.source === 'agent') {
 }
 const service = spawn(process.execPath, [...profileArgs, ...(process.env.Z4J_NODE_FLAGS ?? '').split(' ').filter(Boolean), new URL('backend/dist/main.js', root).pathname], {
   env: { ...process.env, DATABASE_URL: db.url, PORT: opt.port, ...sourceEnv, Z4J_CELERY_ENABLE_EVENTS_INTERVAL: '0', Z4J_LOG_LEVEL: 'warn', Z4J_QUEUE_SAMPLE_INTERVAL: '0', Z4J_PROXY_SECRET: 'bench-proxy-secret', Z4J_SEAL_KEYS: `1:${randomBytes(32).toString('base64')}`, Z4J_AUDIT_KEYS: `1:${randomBytes(32).toString('base64')}` },
-  stdio: ['ignore', 'inherit', 'inherit'],
+  stdio: ['ignore', process.stderr, 'inherit'], // the service's banner and warnings on stderr: stdout is the report alone
 });
 try {
   for (let i = 0; ; i++) {
