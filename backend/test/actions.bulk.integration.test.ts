@@ -64,10 +64,6 @@ describe('bulk retry of 500 failed tasks across Celery and RQ', () => {
     // Celery: tasks that fail once, each with a secret kwarg; their payloads sealed as ingest stores the agent's.
     const sent = celeryKeys.map((key) => ({ name: 'z4j.fail_once', args: [key], kwargs: { password: 'hunter2-secret' } }));
     const ids = await sendTasks(celery, sent);
-    for (const [i, id] of ids.entries()) {
-      const payload = { ...sent[i]!, queue: celery.queue };
-      await svc.db.query('INSERT INTO task_payloads (project_id, engine, task_id, sealed) VALUES ($1, $2, $3, $4)', [projectId, 'celery', id, svc.sealer.seal(JSON.stringify(payload), payloadAad(projectId, 'celery', id))]);
-    }
     // RQ: real jobs that fail once; their lifecycle reported as the agent reports it.
     const jobIds = await rqctl<string[]>('enqueue-many', rqQueue, 'flaky', JSON.stringify(rqKeys.map((k) => [k])));
     await eventually(async () => expect((await counts(rqCounters, 'z4j-test-rq-flaky:', rqKeys)).every((n) => n === 1)).toBe(true), 120_000, 500);
@@ -81,6 +77,12 @@ describe('bulk retry of 500 failed tasks across Celery and RQ', () => {
       expect(await failedCount('celery')).toBe(PER_ENGINE);
       expect(await failedCount('rq')).toBe(PER_ENGINE);
     }, 120_000, 500);
+    for (const [i, id] of ids.entries()) {
+      const payload = { ...sent[i]!, queue: celery.queue };
+      const sealed = svc.sealer.seal(JSON.stringify(payload), payloadAad(projectId, 'celery', id));
+      const stored = await svc.db.query('UPDATE tasks SET sealed_payload = $4 WHERE project_id = $1 AND engine = $2 AND task_id = $3 RETURNING id', [projectId, 'celery', id, sealed]);
+      expect(stored.rows).toHaveLength(1);
+    }
   });
 
   afterAll(async () => {

@@ -167,7 +167,7 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     // The agent in the producer sent the exact call; ingest sealed it.
     const projectId = (await svc.db.query<{ id: number }>("SELECT id FROM projects WHERE slug = 'default'")).rows[0]!.id;
     const sealed = await eventually(async () => {
-      const row = (await svc.db.query<{ sealed: Buffer }>('SELECT sealed FROM task_payloads WHERE task_id = $1', [id])).rows[0];
+      const row = (await svc.db.query<{ sealed: Buffer }>('SELECT sealed_payload AS sealed FROM tasks WHERE task_id = $1 AND sealed_payload IS NOT NULL', [id])).rows[0];
       if (!row) throw new Error('no payload from the agent yet');
       return row.sealed;
     }, 30_000, 200);
@@ -186,7 +186,7 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
   test('retry without a captured payload fails plainly', async () => {
     const id = await sendTask(celery, 'z4j.fail', ['no payload here']);
     await taskInState(id, 'failed');
-    await svc.db.query('DELETE FROM task_payloads WHERE task_id = $1', [id]); // as if the producer ran without the agent
+    await svc.db.query('UPDATE tasks SET sealed_payload = NULL WHERE task_id = $1', [id]); // as if the producer ran without the agent
     const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/retry`);
     expect(r.body.command.state).toBe('failed');
     expect(r.body.command.outcome?.code).toBe('NO_PAYLOAD');

@@ -39,7 +39,7 @@ describe('Celery with the agent: one enqueue per attempt', () => {
     if (d.task.state !== 'succeeded') throw new Error(`task ${id} is ${d.task.state}\n${worker.output().slice(-2000)}`);
     return d;
   }, 60_000, 250);
-  const sealed = async (id: string) => (await svc.db.query('SELECT 1 FROM task_payloads WHERE task_id = $1', [id])).rows.length;
+  const sealed = async (id: string) => (await svc.db.query('SELECT 1 FROM tasks WHERE task_id = $1 AND sealed_payload IS NOT NULL', [id])).rows.length;
 
   beforeAll(async () => {
     celery = isolatedCelery(AMQP_URL);

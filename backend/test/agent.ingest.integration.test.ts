@@ -74,11 +74,11 @@ describe('agent delivery', () => {
     expect(await count(`SELECT count(*)::int AS n FROM task_events WHERE task_id = ANY($1)`, [ids])).toBe(150);
     expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = ANY($1) AND state = 'failed'`, [ids])).toBe(25);
     // The exact payload is kept sealed, for retries; nothing readable says the secret.
-    const row = (await svc.db.query<{ project_id: number; sealed: Buffer }>(`SELECT project_id, sealed FROM task_payloads WHERE task_id = $1`, [ids[3]])).rows[0]!;
+    const row = (await svc.db.query<{ project_id: number; sealed: Buffer }>(`SELECT project_id, sealed_payload AS sealed FROM tasks WHERE task_id = $1`, [ids[3]])).rows[0]!;
     expect(JSON.parse(svc.sealer.open(Buffer.from(row.sealed), payloadAad(row.project_id, 'rq', ids[3]!)).toString())).toEqual(payload(3));
     expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE row_to_json(tasks)::text LIKE '%hunter2%'`)).toBe(0);
     expect(await count(`SELECT count(*)::int AS n FROM task_events WHERE row_to_json(task_events)::text LIKE '%hunter2%'`)).toBe(0);
-    expect(await count(`SELECT count(*)::int AS n FROM task_payloads WHERE encode(sealed, 'escape') LIKE '%hunter2%'`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE encode(sealed_payload, 'escape') LIKE '%hunter2%'`)).toBe(0);
     const pending = (await redis.xpending(`z4j:events:${project}`, 'z4j')) as [number, ...unknown[]];
     expect(pending[0]).toBe(0); // everything acknowledged after commit
   });

@@ -64,7 +64,7 @@ describe('the Python agent, end to end', () => {
     }, 60_000, 200);
     expect(task.args).toEqual(['Zoë', 42]);
     expect(task.kwargs).toEqual({ password: '[redacted]', note: '日本語' });
-    const sealed = (await svc.db.query<{ sealed: Buffer }>('SELECT sealed FROM task_payloads WHERE task_id = $1', [taskId])).rows[0]!;
+    const sealed = (await svc.db.query<{ sealed: Buffer }>('SELECT sealed_payload AS sealed FROM tasks WHERE task_id = $1', [taskId])).rows[0]!;
     const payload = JSON.parse(svc.sealer.open(Buffer.from(sealed.sealed), payloadAad(task.project_id, 'rq', taskId)).toString());
     expect(payload).toEqual({ name: 'billing.charge', args: ['Zoë', 42], kwargs: { password: 'hunter2-secret', note: '日本語' }, queue: 'billing' });
     const clear = await svc.db.query(`SELECT 1 FROM task_events WHERE task_id = $1 AND fields::text LIKE '%hunter2%'`, [taskId]);

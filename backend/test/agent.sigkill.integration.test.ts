@@ -57,7 +57,7 @@ test('SIGKILL in the middle of a 10,000-task run loses and duplicates nothing', 
     await eventually(async () => expect(await count('SELECT count(*) AS n FROM task_events')).toBe(3 * TASKS), 180_000, 500);
     expect(await count('SELECT count(*) AS n FROM tasks')).toBe(TASKS);
     expect(await count(`SELECT count(*) AS n FROM tasks WHERE state = 'succeeded'`)).toBe(TASKS);
-    expect(await count('SELECT count(*) AS n FROM task_payloads')).toBe(TASKS);
+    expect(await count('SELECT count(*) AS n FROM tasks WHERE sealed_payload IS NOT NULL')).toBe(TASKS);
     await eventually(async () => expect(await count('SELECT count(*) AS n FROM agent_batches')).toBe(batches), 30_000, 200);
     await eventually(async () => expect(((await redis.xpending(`z4j:events:${agent.project}`, 'z4j')) as [number])[0]).toBe(0), 30_000, 200);
   } finally {

@@ -18,11 +18,11 @@ export class DbPayloadStore implements PayloadStore {
   ) {}
 
   async open(projectId: number, engine: string, taskId: string): Promise<RetryPayload | null> {
-    const row = (await this.db.query<{ sealed: Buffer }>(
-      'SELECT sealed FROM task_payloads WHERE project_id = $1 AND engine = $2 AND task_id = $3',
+    const row = (await this.db.query<{ sealed: Buffer | null }>(
+      'SELECT sealed_payload AS sealed FROM tasks WHERE project_id = $1 AND engine = $2 AND task_id = $3',
       [projectId, engine, taskId],
     )).rows[0];
-    if (!row) return null;
+    if (!row?.sealed) return null;
     return JSON.parse(this.sealer.open(Buffer.from(row.sealed), payloadAad(projectId, engine, taskId)).toString('utf8')) as RetryPayload;
   }
 }

@@ -1,4 +1,4 @@
-// HTTP agent ingest on both storages: payloads sealed into task_payloads (bytea arrays bind on
+// HTTP agent ingest on both storages: payloads sealed into their task's row (bytea arrays bind on
 // pg and PGlite alike), events stored, replays refused.
 import request from 'supertest';
 import { payloadAad } from '../actions/payloads.js';
@@ -18,7 +18,7 @@ describe.each(STORAGES)('HTTP agent ingest on %s', (storage) => {
       const post = () => request(app).post('/api/ingest/v1/batches').set('content-type', 'application/json').set('x-z4j-agent', agent.id).set('x-z4j-signature', b.sig).send(b.body.toString('utf8'));
       expect((await post()).status).toBe(202);
       expect((await post()).status).toBe(409);
-      const row = (await db.query<{ project_id: number; sealed: Buffer }>("SELECT project_id, sealed FROM task_payloads WHERE task_id = 'task-1'")).rows[0]!;
+      const row = (await db.query<{ project_id: number; sealed: Buffer }>("SELECT project_id, sealed_payload AS sealed FROM tasks WHERE task_id = 'task-1'")).rows[0]!;
       expect(JSON.parse(ctx.sealer.open(Buffer.from(row.sealed), payloadAad(row.project_id, 'huey', 'task-1')).toString())).toEqual(payload);
       expect((await db.query<{ state: string }>("SELECT state FROM tasks WHERE task_id = 'task-1'")).rows[0]!.state).toBe('succeeded');
     } finally {

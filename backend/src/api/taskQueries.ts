@@ -106,7 +106,7 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
   const task = (
     await db.query(
       `SELECT ${TASK_SELECT}, t.traceback,
-              EXISTS (SELECT 1 FROM task_payloads p WHERE p.project_id = t.project_id AND p.engine = t.engine AND p.task_id = t.task_id) AS "hasPayload"
+              t.sealed_payload IS NOT NULL AS "hasPayload"
          FROM tasks t WHERE t.project_id = $1 AND t.engine = $2 AND t.task_id = $3`,
       [projectId, engine, taskId],
     )

@@ -19,6 +19,7 @@ import {
   INSERT_STAGED_TASKS_SQL,
   INSERT_TASKS_SQL,
   SELECT_TASKS_FOR_UPDATE_SQL,
+  STORE_LATE_PAYLOADS_SQL,
   UPDATE_TASKS_SQL,
   stagedTaskRows,
   taskParams,
@@ -46,11 +47,6 @@ SELECT e.project_id AS p, e.engine AS e, e.task_id AS t, e.event_id AS id
   FROM task_events e
   JOIN unnest($1::int[], $2::text[], $3::text[]) AS k(project_id, engine, task_id)
     ON e.task_id = k.task_id AND e.project_id = k.project_id AND e.engine = k.engine`;
-
-const INSERT_PAYLOADS_SQL = `
-INSERT INTO task_payloads (project_id, engine, task_id, sealed)
-SELECT u.p, u.e, u.t, u.s FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, t, s)
-ON CONFLICT DO NOTHING`;
 
 const UPSERT_WORKERS_SQL = `
 INSERT INTO workers AS w (project_id, engine, hostname, online, first_seen_at, last_seen_at, offline_at,
@@ -138,7 +134,6 @@ export class BatchWriter {
       await tx.exec(tx.copyFrom ? `${KEY_LOOKUP_PLANS_SQL}; SET LOCAL client_min_messages = warning; ${CREATE_STAGED_TASKS_SQL}` : KEY_LOOKUP_PLANS_SQL);
       const tasks = [...taskEvents.values()];
       await this.holdProjects(tx, [...tasks, ...workerEvents]);
-      await this.storePayloads(tx, tasks);
       // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
       const { insert, merged } = await collapseCeleryEnqueues(tx, tasks, (ev) => this.pid(ev));
       const fresh = await this.storeTaskEvents(tx, insert, merged);
@@ -163,25 +158,6 @@ export class BatchWriter {
       this.projectIds.clear();
       throw retryBatch('a project was deleted while its events were written');
     }
-  }
-
-  /**
-   * Sealed retry payloads, in the transaction of their events: a task shown enqueued can always
-   * be retried. The first one stored for a task wins (a redelivery or a second agent's copy is
-   * the same task's). In key order, like the tasks, so replicas lock them in one order.
-   */
-  private async storePayloads(tx: Queryable, events: readonly TaskEnvelope[]): Promise<void> {
-    const rows = events
-      .filter((ev) => ev.sealedPayload)
-      .map((ev) => ({ key: taskKey(this.pid(ev), ev.engine, ev.taskId), ev }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) // stable: the first of a task stays first
-      .map(({ ev }) => ev);
-    if (!rows.length) return;
-    await tx.query(
-      INSERT_PAYLOADS_SQL,
-      [rows.map((ev) => this.pid(ev)), rows.map((ev) => ev.engine), rows.map((ev) => ev.taskId), rows.map((ev) => ev.sealedPayload)],
-      { name: 'z4j_insert_payloads' },
-    );
   }
 
   private async resolveProjects(batch: readonly Envelope[]): Promise<void> {
@@ -217,7 +193,11 @@ export class BatchWriter {
     };
     // In key order: concurrent writers (replicas) meet on the unique index in one order.
     const keys = [...byTask.keys()].sort();
-    const inserts: KeyedTask[] = keys.map((k) => ({ projectId: byTask.get(k)!.projectId, row: foldEvents(null, byTask.get(k)!.events) }));
+    // A task's sealed retry payload (the agent's, docs/agent-protocol.md) is stored with its row,
+    // in the transaction of its events: a task shown enqueued can always be retried. The first
+    // one stored wins (a redelivery or a second agent's copy is the same task's).
+    const sealedOf = (k: string) => byTask.get(k)!.events.find((ev) => ev.sealedPayload)?.sealedPayload;
+    const inserts: KeyedTask[] = keys.map((k) => ({ projectId: byTask.get(k)!.projectId, row: foldEvents(null, byTask.get(k)!.events), sealed: sealedOf(k) }));
     const created = await this.insertTasks(tx, inserts);
     if (created.rows.length === inserts.length) {
       await this.insertEvents(tx, insert);
@@ -256,8 +236,18 @@ export class BatchWriter {
       return { projectId: byTask.get(k)!.projectId, row: timeline ? foldEvents(null, timeline) : foldEvents(current.get(k)!, evs) };
     });
     if (updates.length) await tx.query(UPDATE_TASKS_SQL, taskParams(updates), { name: 'z4j_update_tasks' });
+    await this.storeLatePayloads(tx, existing.flatMap((k) => {
+      const sealed = sealedOf(k);
+      return sealed ? [{ key: identity(k), sealed }] : [];
+    }));
     await this.upsertQueues(tx, [...inserts.filter((t) => made.has(taskKey(t.projectId, t.row.engine, t.row.taskId))), ...updates]);
     return [...freshInsert, ...merged];
+  }
+
+  private async storeLatePayloads(tx: Queryable, payloads: { key: [number, string, string]; sealed: Buffer }[]): Promise<void> {
+    if (!payloads.length) return;
+    const column = (i: 0 | 1 | 2) => payloads.map((p) => p.key[i]);
+    await tx.query(STORE_LATE_PAYLOADS_SQL, [column(0), column(1), column(2), payloads.map((p) => p.sealed)], { name: 'z4j_store_late_payloads' });
   }
 
   /** Inserts the tasks that have no row yet, in the given order; returns the keys it inserted. */

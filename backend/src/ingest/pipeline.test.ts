@@ -92,8 +92,17 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     await pipeline.offer('test', taskEvent('p1', 'enqueued', 0, { name: 'app.pay' }, { id: 'p1-again' }), undefined, Buffer.from('second'));
     await pipeline.offer('test', { ...taskEvent('p2', 'enqueued', 0), engine: 'nope' }, undefined, Buffer.from('refused'));
     await pipeline.drained();
-    const rows = await db.query<{ task_id: string; sealed: Buffer }>(`SELECT task_id, sealed FROM task_payloads WHERE task_id IN ('p1', 'p2')`);
+    const rows = await db.query<{ task_id: string; sealed: Buffer }>(`SELECT task_id, sealed_payload AS sealed FROM tasks WHERE task_id IN ('p1', 'p2') AND sealed_payload IS NOT NULL`);
     expect(rows.rows.map((r) => [r.task_id, Buffer.from(r.sealed).toString()])).toEqual([['p1', 'first']]);
+  });
+
+  it('stores a payload that comes after its task already had a row', async () => {
+    await pipeline.offer('test', taskEvent('p3', 'received', 0, { name: 'app.pay' }));
+    await pipeline.drained();
+    await pipeline.offer('test', taskEvent('p3', 'enqueued', 0, { name: 'app.pay' }), undefined, Buffer.from('late'));
+    await pipeline.drained();
+    const rows = await db.query<{ sealed: Buffer; state: string }>(`SELECT sealed_payload AS sealed, state FROM tasks WHERE task_id = 'p3'`);
+    expect(rows.rows.map((r) => [Buffer.from(r.sealed).toString(), r.state])).toEqual([['late', 'received']]);
   });
 
   it('stores an event time with a fraction of a millisecond, to the millisecond', async () => {

@@ -61,13 +61,14 @@ const TO_ROW: Record<Kind, (col: string) => string> = {
   json: (x) => x,
 };
 
-// The record's keys are TaskRow's own (plus projectId), so a row binds as it is.
-const RECORD = `json_to_recordset($1::json) AS u("projectId" int, engine text, "taskId" text, ${TASK_COLUMNS.map((col) => `"${col.key}" ${RECORD_TYPE[col.kind]}`).join(', ')})`;
+// The record's keys are TaskRow's own (plus projectId, and a new task's sealed payload in
+// base64), so a row binds as it is.
+const RECORD = `json_to_recordset($1::json) AS u("projectId" int, engine text, "taskId" text, ${TASK_COLUMNS.map((col) => `"${col.key}" ${RECORD_TYPE[col.kind]}`).join(', ')}, sealed text)`;
 const fromRecord = (col: Column) => FROM_RECORD[col.kind](`u."${col.key}"`);
 
 export const INSERT_TASKS_SQL = `
-INSERT INTO tasks (project_id, engine, task_id, ${TASK_COLUMNS.map((col) => col.name).join(', ')})
-SELECT u."projectId", u.engine, u."taskId", ${TASK_COLUMNS.map(fromRecord).join(', ')}
+INSERT INTO tasks (project_id, engine, task_id, ${TASK_COLUMNS.map((col) => col.name).join(', ')}, sealed_payload)
+SELECT u."projectId", u.engine, u."taskId", ${TASK_COLUMNS.map(fromRecord).join(', ')}, decode(u.sealed, 'base64')
   FROM ${RECORD}
 ON CONFLICT (project_id, engine, task_id) DO NOTHING
 RETURNING project_id, engine, task_id`;
@@ -76,6 +77,15 @@ export const UPDATE_TASKS_SQL = `
 UPDATE tasks AS t SET ${TASK_COLUMNS.map((col) => `${col.name} = ${fromRecord(col)}`).join(', ')}
   FROM ${RECORD}
  WHERE t.project_id = u."projectId" AND t.engine = u.engine AND t.task_id = u."taskId"`;
+
+/**
+ * The sealed payload of tasks that had a row before their payload came (a Celery task-sent
+ * before the agent's enqueue): the first payload stored for a task stays.
+ */
+export const STORE_LATE_PAYLOADS_SQL = `
+UPDATE tasks AS t SET sealed_payload = u.s
+  FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, id, s)
+ WHERE t.project_id = u.p AND t.engine = u.e AND t.task_id = u.id AND t.sealed_payload IS NULL`;
 
 /** Current rows of the given tasks, locked for this transaction (in id order, so replicas do not deadlock). */
 export const SELECT_TASKS_FOR_UPDATE_SQL = `
@@ -99,15 +109,15 @@ const STAGED = 'pg_temp.z4j_staged_tasks';
 const fromStaged = (col: Column) => (col.kind === 'json' ? `s."${col.key}"` : FROM_RECORD[col.kind](`s."${col.key}"`));
 
 export const CREATE_STAGED_TASKS_SQL = `
-CREATE TEMP TABLE IF NOT EXISTS z4j_staged_tasks (project_id int, engine text, task_id text, ${TASK_COLUMNS.map((col) => `"${col.key}" ${STAGED_TYPE[col.kind]}`).join(', ')})
+CREATE TEMP TABLE IF NOT EXISTS z4j_staged_tasks (project_id int, engine text, task_id text, ${TASK_COLUMNS.map((col) => `"${col.key}" ${STAGED_TYPE[col.kind]}`).join(', ')}, sealed bytea)
 ON COMMIT DELETE ROWS`;
 
 export const COPY_STAGED_TASKS_SQL = `COPY ${STAGED} FROM STDIN`;
 
 /** Inserts the staged rows in the order they were copied (key order, see the writer). */
 export const INSERT_STAGED_TASKS_SQL = `
-INSERT INTO tasks (project_id, engine, task_id, ${TASK_COLUMNS.map((col) => col.name).join(', ')})
-SELECT s.project_id, s.engine, s.task_id, ${TASK_COLUMNS.map(fromStaged).join(', ')}
+INSERT INTO tasks (project_id, engine, task_id, ${TASK_COLUMNS.map((col) => col.name).join(', ')}, sealed_payload)
+SELECT s.project_id, s.engine, s.task_id, ${TASK_COLUMNS.map(fromStaged).join(', ')}, s.sealed
   FROM ${STAGED} s
 ON CONFLICT (project_id, engine, task_id) DO NOTHING
 RETURNING project_id, engine, task_id`;
@@ -125,10 +135,11 @@ const COPY_COLUMNS = TASK_COLUMNS.map((col) => ({ key: col.key, value: COPY_VALU
 /** Tasks as COPY text rows for COPY_STAGED_TASKS_SQL, in the given order. */
 export function stagedTaskRows(tasks: readonly KeyedTask[]): string {
   let text = '';
-  for (const { projectId, row } of tasks) {
+  for (const { projectId, row, sealed } of tasks) {
     text += `${projectId}\t${row.engine}\t${copyField(row.taskId)}`;
     for (const col of COPY_COLUMNS) text += `\t${col.value(row[col.key])}`;
-    text += '\n';
+    // bytea in hex; COPY's text format reads `\\` as one backslash
+    text += sealed ? `\t\\\\x${sealed.toString('hex')}\n` : '\t\\N\n';
   }
   return text;
 }
@@ -136,11 +147,14 @@ export function stagedTaskRows(tasks: readonly KeyedTask[]): string {
 export interface KeyedTask {
   projectId: number;
   row: TaskRow;
+  /** A new task's sealed retry payload, stored with its row (inserts only). */
+  sealed?: Buffer;
 }
 
 /** Binds tasks for INSERT_TASKS_SQL / UPDATE_TASKS_SQL. */
 export function taskParams(tasks: readonly KeyedTask[]): unknown[] {
   // The project id is spliced into each row's JSON text: copying a 30-key row into a new object
   // with one more key costs more than serialising it (this runs for every task written).
-  return [`[${tasks.map(({ projectId, row }) => `${JSON.stringify(row).slice(0, -1)},"projectId":${projectId}}`).join(',')}]`];
+  const sealed = (b: Buffer | undefined) => (b ? `,"sealed":"${b.toString('base64')}"` : '');
+  return [`[${tasks.map((t) => `${JSON.stringify(t.row).slice(0, -1)},"projectId":${t.projectId}${sealed(t.sealed)}}`).join(',')}]`];
 }

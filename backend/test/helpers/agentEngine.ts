@@ -124,7 +124,7 @@ export function describeAgentEngine(label: string, e: EngineUnderTest): void {
       expect(row.args).toEqual([2, 3]);
       expect(row.kwargs).toEqual({ password: '[redacted]' });
       expect(await kinds(sent.succeed)).toEqual(expect.arrayContaining(['enqueued', 'started', 'succeeded']));
-      const sealed = await svc.db.query('SELECT 1 FROM task_payloads WHERE task_id = $1', [sent.succeed]);
+      const sealed = await svc.db.query('SELECT 1 FROM tasks WHERE task_id = $1 AND sealed_payload IS NOT NULL', [sent.succeed]);
       expect(sealed.rows).toHaveLength(1);
     });
 
