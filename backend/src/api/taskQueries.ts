@@ -115,8 +115,8 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
   const [events, children, retries] = await Promise.all([
     db.query(
       `SELECT event_id AS id, kind, occurred_at AS "occurredAt", worker, fields FROM task_events
-        WHERE project_id = $1 AND engine = $2 AND task_id = $3 ORDER BY occurred_at, event_id LIMIT 1000`,
-      [projectId, engine, taskId],
+        WHERE task_ref = $1 ORDER BY occurred_at, event_id LIMIT 1000`,
+      [task.id],
     ),
     db.query(
       `SELECT t.engine, t.task_id AS "taskId", t.name, t.state FROM tasks t

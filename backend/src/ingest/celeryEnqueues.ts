@@ -12,16 +12,18 @@ import type { TaskEnvelope, TaskFields } from './envelope.js';
 /** How the agent marks its Celery enqueue (fields.recordedBy): the one whose fields win. */
 export const AGENT_MARK = 'z4j-agent';
 
+// The timeline is found by its task's row id (task_ref, migration 0015).
 const EXISTING_SQL = `
-SELECT e.project_id AS p, e.task_id AS t, e.event_id AS id, e.fields AS f
-  FROM task_events e
-  JOIN unnest($1::int[], $2::text[]) AS k(p, t) ON e.project_id = k.p AND e.task_id = k.t
- WHERE e.engine = 'celery' AND e.kind = 'enqueued'`;
+SELECT t.project_id AS p, t.task_id AS t, t.id::text AS r, e.event_id AS id, e.fields AS f
+  FROM unnest($1::int[], $2::text[]) AS k(p, t)
+  JOIN tasks t ON t.project_id = k.p AND t.engine = 'celery' AND t.task_id = k.t
+  JOIN task_events e ON e.task_ref = t.id
+ WHERE e.kind = 'enqueued'`;
 
 const MERGE_SQL = `
 UPDATE task_events e SET fields = u.f::jsonb
-  FROM json_to_recordset($1::json) AS u(p int, t text, id text, f json)
- WHERE e.project_id = u.p AND e.task_id = u.t AND e.event_id = u.id AND e.engine = 'celery' AND e.kind = 'enqueued'`;
+  FROM json_to_recordset($1::json) AS u(r bigint, id text, f json)
+ WHERE e.task_ref = u.r AND e.event_id = u.id AND e.kind = 'enqueued'`;
 
 export interface Collapsed {
   /** Events to insert (Celery enqueues of one task and attempt in this batch already merged into one). */
@@ -65,11 +67,11 @@ export async function collapseCeleryEnqueues(tx: Queryable, events: TaskEnvelope
 
   // Rows stored before (by an earlier batch): merge into them.
   const tasks = [...kept.values()];
-  const existing = await tx.query<{ p: number; t: string; id: string; f: TaskFields }>(EXISTING_SQL, [tasks.map(projectOf), tasks.map((ev) => ev.taskId)], { name: 'z4j_celery_enqueues' });
+  const existing = await tx.query<{ p: number; t: string; r: string; id: string; f: TaskFields }>(EXISTING_SQL, [tasks.map(projectOf), tasks.map((ev) => ev.taskId)], { name: 'z4j_celery_enqueues' });
   const rows = new Map(existing.rows.map((r) => [key(r.p, r.t, attemptOf(r.f)), r]));
   const insert = others;
   const merged: TaskEnvelope[] = [];
-  const updates: { p: number; t: string; id: string; f: TaskFields }[] = [];
+  const updates: { r: string; id: string; f: TaskFields }[] = [];
   for (const [k, ev] of kept) {
     const row = rows.get(k);
     if (!row || row.id === ev.id) {
@@ -77,7 +79,7 @@ export async function collapseCeleryEnqueues(tx: Queryable, events: TaskEnvelope
       continue;
     }
     const fields = mergeEnqueueFields(row.f, ev.fields);
-    if (changes(row.f, fields)) updates.push({ p: row.p, t: row.t, id: row.id, f: fields });
+    if (changes(row.f, fields)) updates.push({ r: row.r, id: row.id, f: fields });
     merged.push(ev);
   }
   if (updates.length) await tx.query(MERGE_SQL, [JSON.stringify(updates)], { name: 'z4j_merge_celery_enqueues' });

@@ -71,7 +71,7 @@ INSERT INTO tasks (project_id, engine, task_id, ${TASK_COLUMNS.map((col) => col.
 SELECT u."projectId", u.engine, u."taskId", ${TASK_COLUMNS.map(fromRecord).join(', ')}, decode(u.sealed, 'base64')
   FROM ${RECORD}
 ON CONFLICT (project_id, engine, task_id) DO NOTHING
-RETURNING project_id, engine, task_id`;
+RETURNING project_id, engine, task_id, id::text AS ref`;
 
 export const UPDATE_TASKS_SQL = `
 UPDATE tasks AS t SET ${TASK_COLUMNS.map((col) => `${col.name} = ${fromRecord(col)}`).join(', ')}
@@ -87,9 +87,9 @@ UPDATE tasks AS t SET sealed_payload = u.s
   FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, id, s)
  WHERE t.project_id = u.p AND t.engine = u.e AND t.task_id = u.id AND t.sealed_payload IS NULL`;
 
-/** Current rows of the given tasks, locked for this transaction (in id order, so replicas do not deadlock). */
+/** Current rows (and row ids) of the given tasks, locked for this transaction (in id order, so replicas do not deadlock). */
 export const SELECT_TASKS_FOR_UPDATE_SQL = `
-SELECT t.project_id AS "projectId", t.engine, t.task_id AS "taskId",
+SELECT t.project_id AS "projectId", t.engine, t.task_id AS "taskId", t.id::text AS ref,
        ${TASK_COLUMNS.map((col) => `${TO_ROW[col.kind](`t.${col.name}`)} AS "${col.key}"`).join(', ')}
   FROM tasks t
   JOIN unnest($1::int[], $2::text[], $3::text[]) AS k(project_id, engine, task_id)
@@ -120,7 +120,7 @@ INSERT INTO tasks (project_id, engine, task_id, ${TASK_COLUMNS.map((col) => col.
 SELECT s.project_id, s.engine, s.task_id, ${TASK_COLUMNS.map(fromStaged).join(', ')}, s.sealed
   FROM ${STAGED} s
 ON CONFLICT (project_id, engine, task_id) DO NOTHING
-RETURNING project_id, engine, task_id`;
+RETURNING project_id, engine, task_id, id::text AS ref`;
 
 const finiteNumber = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '\\N'); // times are epoch ms
 const COPY_VALUE: Record<Kind, (value: unknown) => string> = {
