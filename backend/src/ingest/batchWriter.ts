@@ -106,6 +106,13 @@ function copyTime(time: number): string {
 /** A conflict with a concurrent change: the pipeline retries the whole batch (40001 is transient). */
 const retryBatch = (why: string) => Object.assign(new Error(why), { code: '40001' });
 
+/** One task's events for the timeline, with its row id (task_ref). */
+interface TimelineGroup {
+  ref: string;
+  projectId: number;
+  events: TaskEnvelope[];
+}
+
 const taskKey = (projectId: number, engine: string, taskId: string) => `${projectId}\u0000${engine}\u0000${taskId}`;
 
 export class BatchWriter {
@@ -200,8 +207,10 @@ export class BatchWriter {
     const created = await this.insertTasks(tx, inserts);
     // Row ids by task key: the events' task_ref. A new task's from the insert, an existing one's from its lock.
     const refs = new Map(created.rows.map((r) => [taskKey(r.project_id, r.engine, r.task_id), r.ref]));
+    const mergedEvents = new Set(merged);
+    const toInsert = (evs: TaskEnvelope[]) => (mergedEvents.size ? evs.filter((ev) => !mergedEvents.has(ev)) : evs);
     if (created.rows.length === inserts.length) {
-      await this.insertEvents(tx, insert, refs);
+      await this.insertEvents(tx, keys.map((k) => ({ ref: refs.get(k)!, projectId: byTask.get(k)!.projectId, events: toInsert(byTask.get(k)!.events) })));
       await this.upsertQueues(tx, inserts);
       return [...insert, ...merged];
     }
@@ -218,17 +227,21 @@ export class BatchWriter {
     // New tasks have no stored events; existing ones keep (and fold) only what is new to them
     // (merged enqueues are: their ids are not stored). A task whose events were all stored
     // before is left as it is.
-    const mergedEvents = new Set(merged);
     const freshInsert: TaskEnvelope[] = [];
+    const eventGroups: TimelineGroup[] = [];
     const changed: { k: string; evs: TaskEnvelope[] }[] = [];
     for (const k of keys) {
-      const evs = byTask.get(k)!.events;
+      const { projectId, events: evs } = byTask.get(k)!;
       const seen = stored.get(k);
       const fresh = seen ? evs.filter((ev) => !seen.has(ev.id)) : evs;
-      for (const ev of fresh) if (!mergedEvents.has(ev)) freshInsert.push(ev);
+      const insertable = toInsert(fresh);
+      if (insertable.length) {
+        freshInsert.push(...insertable);
+        eventGroups.push({ ref: refs.get(k)!, projectId, events: insertable });
+      }
       if (!made.has(k) && fresh.length) changed.push({ k, evs: fresh });
     }
-    await this.insertEvents(tx, freshInsert, refs);
+    await this.insertEvents(tx, eventGroups);
 
     const late = changed.filter(({ k, evs }) => needsRefold(current.get(k)!, evs));
     const timelines = await this.loadTimelines(tx, late.map(({ k }) => refs.get(k)!));
@@ -259,23 +272,24 @@ export class BatchWriter {
     return tx.query<Created>(INSERT_STAGED_TASKS_SQL, [], { name: 'z4j_insert_staged_tasks' });
   }
 
-  /** Inserts events whose tasks have a row; `refs` maps their task keys to the row ids. */
-  private async insertEvents(tx: Queryable, events: TaskEnvelope[], refs: ReadonlyMap<string, string>): Promise<void> {
-    if (!events.length) return;
-    const refOf = (ev: TaskEnvelope, projectId: number) => refs.get(taskKey(projectId, ev.engine, ev.taskId))!;
+  /** Inserts events into the timeline, task by task: those of one task share its identity and row id. */
+  private async insertEvents(tx: Queryable, groups: TimelineGroup[]): Promise<void> {
+    if (!groups.some((g) => g.events.length)) return;
     if (tx.copyFrom) {
       // COPY parses plain text rows instead of a JSON document (≈ 2–4 µs less of PostgreSQL per event).
       let text = '';
-      for (const ev of events) {
-        const p = this.pid(ev);
-        text += `${p}\t${ev.engine}\t${copyField(ev.taskId)}\t${refOf(ev, p)}\t${copyField(ev.id)}\t${ev.kind}\t${copyTime(ev.occurredAt)}\t${copyField(ev.worker)}\t${copyJson(JSON.stringify(ev.fields))}\n`;
+      for (const { ref, projectId, events } of groups) {
+        if (!events.length) continue;
+        const task = `${projectId}\t${events[0]!.engine}\t${copyField(events[0]!.taskId)}\t${ref}\t`;
+        for (const ev of events) {
+          text += `${task}${copyField(ev.id)}\t${ev.kind}\t${copyTime(ev.occurredAt)}\t${copyField(ev.worker)}\t${copyJson(JSON.stringify(ev.fields))}\n`;
+        }
       }
       return tx.copyFrom(COPY_EVENTS_SQL, text);
     }
-    const rows = events.map((ev) => {
-      const p = this.pid(ev);
-      return { p, e: ev.engine, t: ev.taskId, r: refOf(ev, p), id: ev.id, k: ev.kind, ms: Math.round(ev.occurredAt), w: ev.worker, f: ev.fields };
-    });
+    const rows = groups.flatMap(({ ref, projectId, events }) => events.map((ev) => (
+      { p: projectId, e: ev.engine, t: ev.taskId, r: ref, id: ev.id, k: ev.kind, ms: Math.round(ev.occurredAt), w: ev.worker, f: ev.fields }
+    )));
     await tx.query(INSERT_EVENTS_SQL, [JSON.stringify(rows)], { name: 'z4j_insert_events' });
   }
 
