@@ -122,7 +122,18 @@ SELECT s.project_id, s.engine, s.task_id, ${TASK_COLUMNS.map(fromStaged).join(',
 ON CONFLICT (project_id, engine, task_id) DO NOTHING
 RETURNING project_id, engine, task_id, id::text AS ref`;
 
-const finiteNumber = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '\\N'); // times are epoch ms
+// A task row's times are often equal (first seen, received, attempt; state, finished, last
+// event): the last one's text is reused.
+let lastNumber = Number.NaN;
+let lastNumberText = '';
+const finiteNumber = (v: unknown) => {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '\\N';
+  if (v !== lastNumber) {
+    lastNumber = v;
+    lastNumberText = String(v);
+  }
+  return lastNumberText;
+}; // times are epoch ms
 const COPY_VALUE: Record<Kind, (value: unknown) => string> = {
   text: (v) => copyField(v as string | null),
   int: (v) => (v === null || v === undefined ? '\\N' : String(v)),

@@ -47,8 +47,16 @@ function hostTag(hostname: string): string {
  * unique without hashing the whole event; leading with the time makes the timeline's
  * unique index grow at its right edge instead of at random pages.
  */
+// Events come in bursts that share a millisecond, and a number's base-36 text costs ≈ 0.35 µs.
+let lastMs = Number.NaN;
+let lastMsText = '';
 function eventId(ev: CeleryEvent): string {
-  const ms = occurredAt(ev).toString(36);
+  const at = occurredAt(ev);
+  if (at !== lastMs) {
+    lastMs = at;
+    lastMsText = at.toString(36);
+  }
+  const ms = lastMsText;
   const host = typeof ev.hostname === 'string' ? hostTag(ev.hostname) : '-';
   const uuid = typeof ev.uuid === 'string' ? ev.uuid.slice(0, 8) : '';
   return `c${ms}.${host}.${ev.pid ?? ''}.${ev.clock ?? ''}.${ev.type}.${uuid}`;
