@@ -70,6 +70,17 @@ function cpuSeconds(match) {
   }
   return ticks / CLOCK_TICKS;
 }
+/** CPU seconds of a process's main thread (its JavaScript event loop, for Node). */
+function mainThreadSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 // PostgreSQL: the bench database's backends and the shared writers (other databases' backends,
 // e.g. a test suite running meanwhile, are not counted).
 const cpuNow = (servicePid, dbName) => ({
@@ -139,6 +150,7 @@ try {
   const before = await metrics(base);
   const cpuBefore = cpuNow(service.pid, db.name);
   const ticksBefore = machineTicks();
+  const mainBefore = mainThreadSeconds(service.pid);
   const t0 = Date.now();
   const genArgs = opt.source === 'agent'
     ? [new URL('tests/bench/agent-load.mjs', root).pathname, '--agent', agent.id, '--secret', agent.secret]
@@ -153,6 +165,7 @@ try {
   const genStats = JSON.parse(out.trim().split('\n').at(-1));
   const atGenEnd = await metrics(base);
   const genSeconds = (Date.now() - t0) / 1000;
+  const mainWhilePublishing = mainThreadSeconds(service.pid) - mainBefore;
 
   // Drain: wait until the persisted count stops moving.
   let last = -1;
@@ -200,7 +213,13 @@ try {
       const t = machineTicks();
       const d = { busy: t.busy - ticksBefore.busy, idle: t.idle - ticksBefore.idle, steal: t.steal - ticksBefore.steal };
       const all = Math.max(1, d.busy + d.idle + d.steal);
-      return { busyPercent: Math.round((100 * d.busy) / all), stealPercent: Math.round((100 * d.steal) / all) };
+      return {
+        busyPercent: Math.round((100 * d.busy) / all),
+        stealPercent: Math.round((100 * d.steal) / all),
+        // The CPU of the service's event loop (its main thread) while the generator publishes:
+        // near 100 would mean that thread alone sets the rate.
+        serviceMainThreadBusyPercentWhilePublishing: Math.round((100 * mainWhilePublishing) / genSeconds),
+      };
     })(),
     // CPU µs per stored event, publishing and draining included: what each part costs on this box.
     cpuMicrosPerEvent: Object.fromEntries(
