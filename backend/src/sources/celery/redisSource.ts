@@ -31,6 +31,15 @@ export function redisDb(url: string): number {
   return Number.isInteger(db) ? db : 0;
 }
 
+// Messages are decoded in slices of the event loop, not as they are read. One read of a busy
+// subscriber's socket delivers up to megabytes at once, and decoding them all in one go
+// (≈ 60 µs per message of 8–9 events) blocked the loop for tens of ms: every writer lane then
+// waited that long for each of its next statements, idle in its transaction (event loop lag p99
+// 77 ms, BENCHMARKS.md session 8).
+const SLICE_MS = 2;
+/** Past this many undecoded messages the socket is not read until they are decoded (bounds memory). */
+const MAX_PENDING = 512;
+
 function celeryTaskName(raw: Buffer): string | null {
   try {
     const name = JSON.parse(raw.toString('utf8'))?.headers?.task;
@@ -51,6 +60,14 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private warnedNoClientList = false;
   /** Unique, so a hold can find this subscriber's output buffer among other replicas' in CLIENT LIST. */
   private readonly subscriberName = `z4j-celery-events-${randomUUID().slice(0, 8)}`;
+  /** Messages read and not yet decoded, from `pendingHead` on. */
+  private pending: Buffer[] = [];
+  private pendingHead = 0;
+  private decodeScheduled = false;
+  /** Why the subscriber's socket is not being read (the queue's hold, undecoded messages). */
+  private readonly pausedFor = new Set<'hold' | 'pending'>();
+  /** Decodes pending messages for up to `budgetMs`; true once none is left. */
+  private decode: (budgetMs: number) => boolean = () => true;
 
   constructor(
     private readonly opts: CeleryRedisOptions,
@@ -83,10 +100,33 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     this.pub.on('error', () => undefined); // reported through the subscriber
     const hold = new SocketHold(this.target.pipeline, { maxBytes: this.opts.holdBytes, backlogBytes: () => this.backlogBytes(), onHeld: (report) => this.held(report) });
     this.hold = hold;
+    const holdReading = { pause: () => this.pauseReading('hold'), resume: () => this.resumeReading('hold') };
+    this.decode = (budgetMs: number) => {
+      const until = performance.now() + budgetMs;
+      while (this.pendingHead < this.pending.length) {
+        const message = this.pending[this.pendingHead++]!;
+        for (const c of candidatesOf(target, () => decodeRedisMessage(message))) this.target.pipeline.tryOffer(this.name, c);
+        hold.received(holdReading);
+        if (performance.now() >= until) break;
+      }
+      if (this.pendingHead < this.pending.length) return false;
+      this.pending = [];
+      this.pendingHead = 0;
+      this.resumeReading('pending');
+      return true;
+    };
+    const decodeSlice = () => {
+      if (this.decode(SLICE_MS)) this.decodeScheduled = false;
+      else setImmediate(decodeSlice); // after the I/O that came meanwhile, e.g. the writers' replies
+    };
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
       this.health.message();
-      for (const c of candidatesOf(target, () => decodeRedisMessage(message))) this.target.pipeline.tryOffer(this.name, c);
-      hold.received(this.sub?.stream);
+      this.pending.push(message);
+      if (this.pending.length - this.pendingHead >= MAX_PENDING) this.pauseReading('pending');
+      if (!this.decodeScheduled) {
+        this.decodeScheduled = true;
+        setImmediate(decodeSlice);
+      }
     });
     await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.health.error(err));
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
@@ -97,6 +137,15 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
       this.timer.unref();
     }
+  }
+
+  private pauseReading(why: 'hold' | 'pending'): void {
+    if (!this.pausedFor.size) this.sub?.stream.pause();
+    this.pausedFor.add(why);
+  }
+
+  private resumeReading(why: 'hold' | 'pending'): void {
+    if (this.pausedFor.delete(why) && !this.pausedFor.size) this.sub?.stream.resume();
   }
 
   /** What Redis holds in our subscriber's output buffer (`omem`), found by its connection name. */
@@ -209,6 +258,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.decode(Infinity); // what was read is offered before the pipeline stops
     this.sub?.disconnect();
     this.pub?.disconnect();
     this.health.connected(false);
