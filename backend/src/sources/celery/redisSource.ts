@@ -109,7 +109,14 @@ export class CeleryRedisSource implements Source, CeleryBroker {
         hold.received(holdReading);
         if (performance.now() >= until) break;
       }
-      if (this.pendingHead < this.pending.length) return false;
+      if (this.pendingHead < this.pending.length) {
+        // Decoded ones are let go even while the flow never lets the queue empty.
+        if (this.pendingHead >= MAX_PENDING) {
+          this.pending = this.pending.slice(this.pendingHead);
+          this.pendingHead = 0;
+        }
+        return false;
+      }
       this.pending = [];
       this.pendingHead = 0;
       this.resumeReading('pending');
@@ -140,7 +147,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   }
 
   private pauseReading(why: 'hold' | 'pending'): void {
-    if (!this.pausedFor.size) this.sub?.stream.pause();
+    this.sub?.stream.pause(); // every time: after a reconnect the stream is a new one
     this.pausedFor.add(why);
   }
 
