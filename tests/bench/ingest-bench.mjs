@@ -55,15 +55,18 @@ function rssMb(pid) {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 /** CPU seconds (user + system) of one process, or of every process whose command line matches. */
+/** utime + stime ticks of a /proc stat file (a process's, or one thread's under task/). */
+function statTicks(path) {
+  const stat = readFileSync(path, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
 function cpuSeconds(match) {
   let ticks = 0;
   for (const pid of typeof match === 'number' ? [match] : readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       if (typeof match !== 'number' && !match.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+      ticks += statTicks(`/proc/${pid}/stat`);
     } catch {
       // the process ended meanwhile
     }
@@ -73,9 +76,7 @@ function cpuSeconds(match) {
 /** CPU seconds of a process's main thread (its JavaScript event loop, for Node). */
 function mainThreadSeconds(pid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    return statTicks(`/proc/${pid}/task/${pid}/stat`) / CLOCK_TICKS;
   } catch {
     return Number.NaN;
   }

@@ -120,7 +120,6 @@ class Roots:
         return self._map.get(task_id, task_id)
 
 
-
 def version_tuple(text: str) -> tuple[int, ...]:
     out = []
     for part in text.split(".")[:3]:

@@ -136,7 +136,7 @@ class _HueyAgent:
                 return
             tid = task.id
             self.local.task = task
-            if self._thread_workers if self._thread_workers is not None else self.thread_workers:  # the property once
+            if self.thread_workers:
                 self.running.started_thread(tid)
             else:
                 self.running.started_unstoppable(tid, "z4j cannot stop Huey tasks in greenlet workers")

@@ -66,8 +66,8 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private decodeScheduled = false;
   /** Why the subscriber's socket is not being read (the queue's hold, undecoded messages). */
   private readonly pausedFor = new Set<'hold' | 'pending'>();
-  /** Decodes pending messages for up to `budgetMs`; true once none is left. */
-  private decode: (budgetMs: number) => boolean = () => true;
+  private readonly holdReading = { pause: () => this.pauseReading('hold'), resume: () => this.resumeReading('hold') };
+  private eventTarget: CeleryTarget | null = null;
 
   constructor(
     private readonly opts: CeleryRedisOptions,
@@ -100,30 +100,9 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     this.pub.on('error', () => undefined); // reported through the subscriber
     const hold = new SocketHold(this.target.pipeline, { maxBytes: this.opts.holdBytes, backlogBytes: () => this.backlogBytes(), onHeld: (report) => this.held(report) });
     this.hold = hold;
-    const holdReading = { pause: () => this.pauseReading('hold'), resume: () => this.resumeReading('hold') };
-    this.decode = (budgetMs: number) => {
-      const until = performance.now() + budgetMs;
-      while (this.pendingHead < this.pending.length) {
-        const message = this.pending[this.pendingHead++]!;
-        for (const c of candidatesOf(target, () => decodeRedisMessage(message))) this.target.pipeline.tryOffer(this.name, c);
-        hold.received(holdReading);
-        if (performance.now() >= until) break;
-      }
-      if (this.pendingHead < this.pending.length) {
-        // Decoded ones are let go even while the flow never lets the queue empty.
-        if (this.pendingHead >= MAX_PENDING) {
-          this.pending = this.pending.slice(this.pendingHead);
-          this.pendingHead = 0;
-        }
-        return false;
-      }
-      this.pending = [];
-      this.pendingHead = 0;
-      this.resumeReading('pending');
-      return true;
-    };
+    this.eventTarget = target;
     const decodeSlice = () => {
-      if (this.decode(SLICE_MS)) this.decodeScheduled = false;
+      if (this.decodePending(SLICE_MS)) this.decodeScheduled = false;
       else setImmediate(decodeSlice); // after the I/O that came meanwhile, e.g. the writers' replies
     };
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
@@ -144,6 +123,31 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
       this.timer.unref();
     }
+  }
+
+  /** Decodes pending messages for up to `budgetMs`; true once none is left. */
+  private decodePending(budgetMs: number): boolean {
+    const target = this.eventTarget;
+    if (!target || !this.hold) return true;
+    const until = performance.now() + budgetMs;
+    while (this.pendingHead < this.pending.length) {
+      const message = this.pending[this.pendingHead++]!;
+      for (const c of candidatesOf(target, () => decodeRedisMessage(message))) target.pipeline.tryOffer(this.name, c);
+      this.hold.received(this.holdReading);
+      if (performance.now() >= until) break;
+    }
+    if (this.pendingHead < this.pending.length) {
+      // Decoded ones are let go even while the flow never lets the queue empty.
+      if (this.pendingHead >= MAX_PENDING) {
+        this.pending = this.pending.slice(this.pendingHead);
+        this.pendingHead = 0;
+      }
+      return false;
+    }
+    this.pending = [];
+    this.pendingHead = 0;
+    this.resumeReading('pending');
+    return true;
   }
 
   private pauseReading(why: 'hold' | 'pending'): void {
@@ -265,7 +269,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    this.decode(Infinity); // what was read is offered before the pipeline stops
+    this.decodePending(Infinity); // what was read is offered before the pipeline stops
     this.sub?.disconnect();
     this.pub?.disconnect();
     this.health.connected(false);
