@@ -124,31 +124,59 @@ start_redis() {
   echo "redis: started on 127.0.0.1:$REDIS_PORT"
 }
 
+# The broker's state (mnesia: queues, messages) lives under .data, like the other services'
+# data, so every clone has a broker state of its own. Under /var/lib/rabbitmq it outlived
+# clones: the queues test runs declare piled up there (over a thousand), and a broker
+# recovering more durable queues than it has file handles stalls at boot.
+RABBIT_STATE=$DATA/rabbitmq
+
+# Debian's wrapper (/usr/sbin/rabbitmq-server) starts the broker through `su rabbitmq`, whose
+# PAM session drops the open-files limit to 1024. As root we make that switch ourselves and
+# raise the limit to the hard limit (at most 65,536: Erlang sizes its port table by it).
+# HOME becomes /var/lib/rabbitmq, where the Erlang cookie rabbitmqctl also uses lives; the
+# RABBITMQ_* variables pass through su.
+rabbit_server_command() {
+  local server=/usr/lib/rabbitmq/bin/rabbitmq-server
+  if [ "$(id -u)" -eq 0 ] && id rabbitmq >/dev/null 2>&1 && [ -x "$server" ]; then
+    local raise='n=$(ulimit -Hn); if [ "$n" = unlimited ] || [ "$n" -gt 65536 ]; then n=65536; fi; ulimit -n "$n"'
+    RABBIT_CMD=(su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq; $raise; exec $server")
+  else
+    RABBIT_CMD=(rabbitmq-server)
+  fi
+}
+
 start_rabbit() {
   if rabbit_ready; then echo "rabbitmq: running on 127.0.0.1:$RABBIT_PORT"; return; fi
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null ||
     die "rabbitmq: rabbitmq-server not installed; run scripts/setup-system.sh"
-  # Debian's wrapper (/usr/sbin/rabbitmq-server) runs the broker as the rabbitmq user, with
-  # its mnesia and Erlang cookie under /var/lib/rabbitmq (rabbitmqctl uses the same cookie);
-  # the RABBITMQ_* variables pass through it. Logs go to .data/logs/rabbitmq.
   local logdir=$LOGS/rabbitmq out=$LOGS/rabbitmq.out
-  mkdir -p "$logdir"
-  id rabbitmq >/dev/null 2>&1 && chown rabbitmq "$logdir"
+  rabbit_server_command
+  mkdir -p "$logdir" "$RABBIT_STATE"
+  id rabbitmq >/dev/null 2>&1 && chown rabbitmq "$logdir" "$RABBIT_STATE"
   RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$RABBIT_PORT \
     RABBITMQ_DIST_PORT=$((RABBIT_PORT + 20000)) RABBITMQ_LOG_BASE=$logdir \
-    setsid nohup rabbitmq-server >"$out" 2>&1 </dev/null &
+    RABBITMQ_MNESIA_BASE=$RABBIT_STATE/mnesia \
+    setsid nohup "${RABBIT_CMD[@]}" >"$out" 2>&1 </dev/null &
   local pid=$! deadline=$((SECONDS + 120))
   until rabbit_ready; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 20 "$out" >&2
-      die "rabbitmq: rabbitmq-server exited while starting; see $out and $logdir/"
+      rabbit_start_failed "rabbitmq-server exited while starting"
     fi
-    [ $SECONDS -lt $deadline ] || { tail -n 20 "$out" >&2; die "rabbitmq: did not accept connections within 120s; see $out and $logdir/"; }
+    [ $SECONDS -lt $deadline ] || rabbit_start_failed "did not accept connections within 120s"
     sleep 0.5
   done
   timeout 90 rabbitmqctl -q await_startup --timeout 60 >>"$out" 2>&1 ||
-    die "rabbitmq: 'rabbitmqctl await_startup' failed (node $RABBITMQ_NODENAME); see $out and $logdir/"
-  echo "rabbitmq: started on 127.0.0.1:$RABBIT_PORT (node $RABBITMQ_NODENAME, logs $logdir)"
+    rabbit_start_failed "'rabbitmqctl await_startup' failed (node $RABBITMQ_NODENAME)"
+  echo "rabbitmq: started on 127.0.0.1:$RABBIT_PORT (node $RABBITMQ_NODENAME, state $RABBIT_STATE, logs $logdir)"
+}
+
+# The reason a broker did not come up is in its own log (stdout stops at "Starting broker...").
+rabbit_start_failed() {
+  local logdir=$LOGS/rabbitmq
+  tail -n 5 "$LOGS/rabbitmq.out" >&2 2>/dev/null || true
+  echo "--- last lines of the broker's log:" >&2
+  tail -n 15 "$logdir/$RABBITMQ_NODENAME.log" 2>/dev/null | cut -c1-300 >&2 || true
+  die "rabbitmq: $1; see $LOGS/rabbitmq.out and $logdir/"
 }
 
 stop_all() {

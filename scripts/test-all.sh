@@ -17,6 +17,7 @@ step "services";          bash scripts/services.sh start || die "starting servic
 bash scripts/services.sh drop-test-dbs || echo "test-all: could not drop earlier test databases (carrying on)"
 step "python engines";    bash scripts/setup-python.sh || die "creating the engine virtualenvs failed"
 step "npm packages";      bash scripts/npm-install.sh || die "npm install failed"
+node scripts/drop-test-queues.mjs || echo "test-all: could not drop earlier test queues (carrying on)"
 step "build";             npm run build --workspaces --if-present && npm run build:test-host -w plugin || die "the build failed"
 
 status=0
