@@ -20,22 +20,26 @@ const REDIS_URL = process.env.Z4J_TEST_CELERY_HOLD_REDIS_URL ?? 'redis://127.0.0
 const CAPACITY = 5000;
 const EVENTS = 15_000;
 
-/** `n` task-received events, one kombu message each, as a worker publishes them. */
-async function publishReceived(redis: Redis, prefix: string, n: number): Promise<void> {
+/**
+ * `n` task-received events as a worker publishes them: one kombu message each, or, with
+ * `perMessage` > 1, as `task.multi` lists of that many (workers that buffer their events).
+ */
+async function publishReceived(redis: Redis, prefix: string, n: number, perMessage = 1): Promise<void> {
   const db = Number(new URL(REDIS_URL).pathname.slice(1));
+  const event = (i: number) => ({
+    hostname: 'celery@hold', utcoffset: 0, pid: 4242, clock: i + 1, timestamp: Date.now() / 1000, uuid: `${prefix}-${i}`,
+    type: 'task-received', name: 'app.tasks.add', args: `(${i}, 2)`, kwargs: '{}', root_id: `${prefix}-${i}`, parent_id: null, retries: 0,
+  });
   const pipe = redis.pipeline();
-  for (let i = 0; i < n; i++) {
-    const event = {
-      hostname: 'celery@hold', utcoffset: 0, pid: 4242, clock: i + 1, timestamp: Date.now() / 1000, uuid: `${prefix}-${i}`,
-      type: 'task-received', name: 'app.tasks.add', args: `(${i}, 2)`, kwargs: '{}', root_id: `${prefix}-${i}`, parent_id: null, retries: 0,
-    };
-    const message = encodeRedisMessage(event, { hostname: 'celery@hold' }, { exchange: 'celeryev', routing_key: 'task.received' });
-    pipe.publish(`/${db}.celeryev/task.received`, message);
+  for (let i = 0; i < n; i += perMessage) {
+    const kind = perMessage > 1 ? 'task.multi' : 'task.received';
+    const body = perMessage > 1 ? Array.from({ length: Math.min(perMessage, n - i) }, (_, k) => event(i + k)) : event(i);
+    pipe.publish(`/${db}.celeryev/${kind}`, encodeRedisMessage(body, { hostname: 'celery@hold' }, { exchange: 'celeryev', routing_key: kind }));
   }
   await pipe.exec();
 }
 
-async function stalledRun(holdBytes: number): Promise<{ stored: number; dropped: number; heldSeconds: number }> {
+async function stalledRun(holdBytes: number, perMessage = 1): Promise<{ stored: number; dropped: number; heldSeconds: number }> {
   const url = await createTestDatabase('celery_hold');
   const svc: Service = await startService(loadConfig({}, {
     PORT: 0,
@@ -59,7 +63,7 @@ async function stalledRun(holdBytes: number): Promise<{ stored: number; dropped:
     await staller.connect();
     await staller.query('BEGIN');
     await staller.query('LOCK TABLE tasks IN EXCLUSIVE MODE'); // the writer's inserts wait
-    await publishReceived(redis, `hold${holdBytes}`, EVENTS);
+    await publishReceived(redis, `hold${holdBytes}x${perMessage}`, EVENTS, perMessage);
     await eventually(async () => {
       if (svc.pipeline.size < CAPACITY * 0.9) throw new Error(`queue at ${svc.pipeline.size}`);
     });
@@ -83,6 +87,14 @@ async function stalledRun(holdBytes: number): Promise<{ stored: number; dropped:
 describe('Celery over Redis through a stalled writer', () => {
   test('the subscriber holds back while the queue is full: nothing is lost', async () => {
     const run = await stalledRun(24 * 1024 * 1024); // more than the ≈ 10 MB published: the bound never ends this hold
+    expect(run).toEqual({ stored: EVENTS, dropped: 0, heldSeconds: expect.any(Number) });
+    expect(run.heldSeconds).toBeGreaterThan(1);
+  });
+
+  test('messages of many events each (task.multi): those read before the hold wait for it, none overflows the queue', async () => {
+    // 16 events a message: the up to 512 messages read and not yet decoded when the hold begins
+    // are 8,000 events, more than the queue's last tenth (500) could take.
+    const run = await stalledRun(24 * 1024 * 1024, 16);
     expect(run).toEqual({ stored: EVENTS, dropped: 0, heldSeconds: expect.any(Number) });
     expect(run.heldSeconds).toBeGreaterThan(1);
   });

@@ -101,18 +101,11 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     const hold = new SocketHold(this.target.pipeline, { maxBytes: this.opts.holdBytes, backlogBytes: () => this.backlogBytes(), onHeld: (report) => this.held(report) });
     this.hold = hold;
     this.eventTarget = target;
-    const decodeSlice = () => {
-      if (this.decodePending(SLICE_MS)) this.decodeScheduled = false;
-      else setImmediate(decodeSlice); // after the I/O that came meanwhile, e.g. the writers' replies
-    };
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
       this.health.message();
       this.pending.push(message);
       if (this.pending.length - this.pendingHead >= MAX_PENDING) this.pauseReading('pending');
-      if (!this.decodeScheduled) {
-        this.decodeScheduled = true;
-        setImmediate(decodeSlice);
-      }
+      this.scheduleDecode();
     });
     await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.health.error(err));
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
@@ -125,12 +118,31 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     }
   }
 
-  /** Decodes pending messages for up to `budgetMs`; true once none is left. */
-  private decodePending(budgetMs: number): boolean {
+  /** Decodes the next slice after the I/O that came meanwhile (e.g. the writer lanes' replies). */
+  private scheduleDecode(): void {
+    if (this.decodeScheduled) return;
+    this.decodeScheduled = true;
+    setImmediate(this.decodeSlice);
+  }
+
+  private readonly decodeSlice = (): void => {
+    this.decodeScheduled = false;
+    // While the queue's hold lasts, what was read stays undecoded (the hold's end schedules it).
+    if (!this.decodePending(SLICE_MS) && !this.hold?.isHolding) this.scheduleDecode();
+  };
+
+  /**
+   * Decodes pending messages for up to `budgetMs`; true once none is left. It stops when the
+   * queue's hold begins: messages already read then wait here, undecoded, instead of filling
+   * the last tenth of the queue and overflowing it (512 messages are ≈ 4,000 events, a fifth of
+   * the default queue). Only `stop()` decodes them during a hold (`evenIfHeld`).
+   */
+  private decodePending(budgetMs: number, evenIfHeld = false): boolean {
     const target = this.eventTarget;
     if (!target || !this.hold) return true;
     const until = performance.now() + budgetMs;
     while (this.pendingHead < this.pending.length) {
+      if (this.hold.isHolding && !evenIfHeld) break;
       const message = this.pending[this.pendingHead++]!;
       for (const c of candidatesOf(target, () => decodeRedisMessage(message))) target.pipeline.tryOffer(this.name, c);
       this.hold.received(this.holdReading);
@@ -178,6 +190,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
 
   private held(report: HoldReport): void {
     this.metrics.sourceHeldSeconds.inc({ source: this.name }, report.seconds);
+    this.scheduleDecode(); // what was read while holding
     if (!report.drained && Date.now() - this.lastHoldWarning > 10_000) {
       this.lastHoldWarning = Date.now();
       this.log.warn({ source: this.name, heldSeconds: report.seconds }, 'the ingest queue stayed full while Celery events were held back in Redis: dropping (counted) until it drains');
@@ -269,7 +282,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    this.decodePending(Infinity); // what was read is offered before the pipeline stops
+    this.decodePending(Infinity, true); // what was read is offered before the pipeline stops
     this.sub?.disconnect();
     this.pub?.disconnect();
     this.health.connected(false);
