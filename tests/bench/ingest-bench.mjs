@@ -54,13 +54,13 @@ function rssMb(pid) {
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-/** CPU seconds (user + system) of one process, or of every process whose command line matches. */
 /** utime + stime ticks of a /proc stat file (a process's, or one thread's under task/). */
 function statTicks(path) {
   const stat = readFileSync(path, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(f[11]) + Number(f[12]);
 }
+/** CPU seconds (user + system) of one process, or of every process whose command line matches. */
 function cpuSeconds(match) {
   let ticks = 0;
   for (const pid of typeof match === 'number' ? [match] : readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {

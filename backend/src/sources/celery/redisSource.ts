@@ -98,8 +98,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     });
     this.sub.on('error', (err) => this.health.error(err));
     this.pub.on('error', () => undefined); // reported through the subscriber
-    const hold = new SocketHold(this.target.pipeline, { maxBytes: this.opts.holdBytes, backlogBytes: () => this.backlogBytes(), onHeld: (report) => this.held(report) });
-    this.hold = hold;
+    this.hold = new SocketHold(this.target.pipeline, { maxBytes: this.opts.holdBytes, backlogBytes: () => this.backlogBytes(), onHeld: (report) => this.held(report) });
     this.eventTarget = target;
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
       this.health.message();
