@@ -21,7 +21,7 @@ SELECT t.project_id AS p, t.task_id AS t, t.id::text AS r, e.event_id AS id, e.f
  WHERE e.kind = 'enqueued'`;
 
 const MERGE_SQL = `
-UPDATE task_events e SET fields = u.f::jsonb
+UPDATE task_events e SET fields = u.f
   FROM json_to_recordset($1::json) AS u(r bigint, id text, f json)
  WHERE e.task_ref = u.r AND e.event_id = u.id AND e.kind = 'enqueued'`;
 
