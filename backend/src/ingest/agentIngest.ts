@@ -63,7 +63,14 @@ export class AgentIngest {
     const { events: taken, payloads } = this.takePayloads(batch, projectId);
     const { events, outcomes, announcements } = splitAgentReports(taken);
     // Each payload travels with its event: the writer stores both in one transaction.
-    await Promise.all(events.map((ev) => new Promise<void>((done) => void this.pipeline.offer(`agent-${transport}`, ev, done, payloads.get(ev)))));
+    await new Promise<void>((stored) => {
+      let left = events.length;
+      if (!left) return stored();
+      const done = () => {
+        if (--left === 0) stored();
+      };
+      void this.pipeline.offerAll(`agent-${transport}`, events, done, (ev) => payloads.get(ev as object));
+    });
     // After the events: a command's outcome and the worker it names are then already stored.
     if (outcomes.length || announcements.length) await recordAgentReports(this.db, projectId, batch.agent, outcomes, announcements, this.audit);
     await this.batchWrites.add({ agent: batch.agent, nonce: batch.nonce, projectId, transport, seq: Number.isSafeInteger(batch.seq) ? batch.seq! : null, dropped: Number.isSafeInteger(batch.dropped) ? batch.dropped! : 0 });

@@ -69,11 +69,23 @@ export class IngestPipeline {
    * retry payload, if given, is stored with it.
    */
   async offer(source: string, candidate: unknown, done?: () => void, sealedPayload?: Buffer): Promise<void> {
-    const item = this.admit(source, candidate, done);
-    if (!item) return;
-    if (sealedPayload && item.envelope.type === 'task') item.envelope.sealedPayload = sealedPayload;
-    while (this.size >= this.opts.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
-    this.push(item);
+    return this.offerAll(source, [candidate], done, sealedPayload && (() => sealedPayload));
+  }
+
+  /**
+   * `offer` for a message's or a batch's events, in order: one call, waiting only while the
+   * queue is full. `done` is called once per event. (A batch offered event by event made a
+   * promise and a callback per event, ≈ 500 per agent batch.)
+   */
+  async offerAll(source: string, candidates: readonly unknown[], done?: () => void, sealedPayloadOf?: (candidate: unknown) => Buffer | undefined): Promise<void> {
+    for (const candidate of candidates) {
+      const item = this.admit(source, candidate, done);
+      if (!item) continue;
+      const sealed = sealedPayloadOf?.(candidate);
+      if (sealed && item.envelope.type === 'task') item.envelope.sealedPayload = sealed;
+      while (this.size >= this.opts.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
+      this.push(item);
+    }
   }
 
   /** Validates and queues if there is room; otherwise drops and counts. Returns false on drop. */

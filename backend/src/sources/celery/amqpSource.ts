@@ -76,7 +76,7 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
       ack();
       return;
     }
-    for (const c of candidates) void this.target.pipeline.offer(this.name, c, ackWhenDone);
+    void this.target.pipeline.offerAll(this.name, candidates, ackWhenDone);
   }
 
   async enableEvents(): Promise<void> {
