@@ -35,7 +35,7 @@ export const settings = {
   Z4J_INGEST_BATCH_SIZE: [int(1, 50000).default(2000), 'Most events written in one database transaction.'],
   Z4J_INGEST_WRITERS: [int(1, 16).default(3), 'Concurrent write transactions (each task always goes to the same one, so they never contend for a task).'],
   Z4J_INGEST_FLUSH_MS: [int(0, 10000).default(50), 'Longest wait for a batch to fill before it is written.'],
-  Z4J_INGEST_QUEUE_CAPACITY: [int(100, 1_000_000).default(20000), 'Events held in memory between sources and the writer; past it, sources wait or drop (counted).'],
+  Z4J_INGEST_QUEUE_CAPACITY: [int(100, 1_000_000).default(10000), 'Events held in memory between sources and the writer; past it, sources wait or drop (counted).'],
   Z4J_PARTITION_DAYS_AHEAD: [int(1, 90).default(7), 'Daily task_events partitions created ahead of today.'],
   Z4J_MAX_FIELD_CHARS: [int(256, 1_000_000).default(32768), 'Longest args / kwargs / result / traceback text kept per task (longer is cut, marked).'],
   Z4J_PRETTY_LOGS: [bool.default(false), 'Human-readable logs instead of JSON.'],

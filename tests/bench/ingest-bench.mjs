@@ -133,7 +133,9 @@ if (opt.source === 'agent') {
   await r.del('z4j:events:default'); // a fresh stream: the consumer group reads from its start
   r.disconnect();
 }
-const service = spawn(process.execPath, [...profileArgs, ...(process.env.Z4J_NODE_FLAGS ?? '').split(' ').filter(Boolean), new URL('backend/dist/main.js', root).pathname], {
+// Node flags as scripts/start.sh runs the service; Z4J_NODE_FLAGS replaces them ('' for V8's defaults).
+const nodeFlags = (process.env.Z4J_NODE_FLAGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean);
+const service = spawn(process.execPath, [...profileArgs, ...nodeFlags, new URL('backend/dist/main.js', root).pathname], {
   env: { ...process.env, DATABASE_URL: db.url, PORT: opt.port, ...sourceEnv, Z4J_CELERY_ENABLE_EVENTS_INTERVAL: '0', Z4J_LOG_LEVEL: 'warn', Z4J_QUEUE_SAMPLE_INTERVAL: '0', Z4J_PROXY_SECRET: 'bench-proxy-secret', Z4J_SEAL_KEYS: `1:${randomBytes(32).toString('base64')}`, Z4J_AUDIT_KEYS: `1:${randomBytes(32).toString('base64')}` },
   stdio: ['ignore', process.stderr, 'inherit'], // the service's banner and warnings on stderr: stdout is the report alone
 });
