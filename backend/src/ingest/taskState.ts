@@ -177,9 +177,17 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
   return t;
 }
 
+const byOccurrence = (a: TaskEnvelope, b: TaskEnvelope) => a.occurredAt - b.occurredAt || RANK[a.kind] - RANK[b.kind];
+
+function inOrder(events: readonly TaskEnvelope[]): boolean {
+  for (let i = 1; i < events.length; i++) if (byOccurrence(events[i - 1]!, events[i]!) > 0) return false;
+  return true;
+}
+
 /** Folds a list of events for one task in the order they occurred (ties: lifecycle order). */
 export function foldEvents(cur: TaskRow | null, events: readonly TaskEnvelope[]): TaskRow {
-  const sorted = [...events].sort((a, b) => a.occurredAt - b.occurredAt || RANK[a.kind] - RANK[b.kind]);
+  // Mostly they come in order already: then no copy and no sort (this runs for every task written).
+  const sorted = inOrder(events) ? events : [...events].sort(byOccurrence);
   let t = cur ? { ...cur } : null;
   for (const ev of sorted) t = applyInPlace(t, ev);
   return t!;
