@@ -1,6 +1,7 @@
 // Prometheus metrics of the service. One registry per service instance so tests can
 // run several services in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PlainHistogram } from './plainHistogram.js';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -22,7 +23,8 @@ export function createMetrics() {
     eventsDropped: new Counter({ name: 'z4j_ingest_events_dropped_total', help: 'Events a lossy source dropped because the pipeline was full.', labelNames: ['source'], registers: [registry] }),
     batchSize: new Histogram({ name: 'z4j_ingest_batch_size', help: 'Events per committed batch.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000], registers: [registry] }),
     batchSeconds: new Histogram({ name: 'z4j_ingest_batch_seconds', help: 'Time to commit one batch.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
-    lagSeconds: new Histogram({ name: 'z4j_ingest_lag_seconds', help: 'From an event occurring to its commit.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [registry] }),
+    // Observed for every event stored: a histogram without prom-client's per-call cost.
+    lagSeconds: new PlainHistogram('z4j_ingest_lag_seconds', 'From an event occurring to its commit.', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registry),
     writeErrors: new Counter({ name: 'z4j_ingest_write_errors_total', help: 'Failed batch writes (retried or split), by kind.', labelNames: ['kind'], registers: [registry] }),
     queueDepth: new Gauge({ name: 'z4j_ingest_queue_depth', help: 'Events waiting in memory for the writer.', registers: [registry] }),
     sourceErrors: new Counter({ name: 'z4j_source_errors_total', help: 'Connection or consume errors of a source.', labelNames: ['source'], registers: [registry] }),
