@@ -8,5 +8,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run build -w backend >/dev/null
 # A 32 MB young generation (V8's default is 16): fewer minor collections, 2–3 µs less CPU
-# per event at 30,000 events/s (BENCHMARKS.md, Celery ingest, sessions 9 and 10). The image and `npm start -w backend` run it the same way.
+# per event at 30,000 events/s (BENCHMARKS.md, Celery ingest, sessions 9 and 10). The image
+# and `npm start -w backend` run it the same way.
 exec node --max-semi-space-size=32 backend/dist/main.js

@@ -51,16 +51,19 @@ export class AgentIngest {
     this.storing.add(key);
     try {
       const projectId = await this.projectId(batch.project);
-      // The nonce is looked up while the events go through the pipeline, not before them: the
-      // lookup took ≈ 20 ms per batch at 25k events/s (a connection, then the reply, each waiting
-      // behind the writer's work on the event loop), a tenth of a batch's way from read to
-      // acknowledged (BENCHMARKS.md). The writer stores an event once whatever comes again
-      // (idempotent by event id), so a batch stored before only passes through; what is done
-      // once per batch (command outcomes, the agent's report, the nonce) waits for the answer.
+      // From a broker, the nonce is looked up while the events go through the pipeline, not
+      // before them: the lookup took ≈ 20 ms per batch at 25k events/s (a connection, then the
+      // reply, each waiting behind the writer's work on the event loop), a tenth of a batch's way
+      // from read to acknowledged (BENCHMARKS.md). The writer stores an event once whatever comes
+      // again (idempotent by event id), so a batch stored before only passes through; what is
+      // done once per batch (command outcomes, the agent's report, the nonce) waits for the
+      // answer. Over HTTP, where a captured batch could be replayed by anyone who can reach the
+      // endpoint, a replay is refused before it costs any more work.
       const seen = this.db
         .query('SELECT 1 FROM agent_batches WHERE agent_id = $1 AND nonce = $2', [batch.agent, batch.nonce], { name: 'z4j_agent_batch_seen' })
         .then((res) => res.rows.length > 0);
       seen.catch(() => undefined); // awaited below; a failure is this call's, not unhandled meanwhile
+      if (transport === 'http' && (await seen)) return { outcome: 'duplicate', events: 0 };
       const { events: taken, payloads } = this.takePayloads(batch, projectId);
       const { events, outcomes, announcements } = splitAgentReports(taken);
       // Each payload travels with its event: the writer stores both in one transaction.
