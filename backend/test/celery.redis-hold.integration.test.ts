@@ -114,4 +114,10 @@ describe('Celery over Redis through a stalled writer', () => {
     expect(run.stored + run.dropped).toBe(EVENTS);
     expect(run.heldSeconds).toBe(0);
   });
+
+  test('task.multi messages dropped while the queue is full are counted event by event, undecoded', async () => {
+    const run = await stalledRun(0, 16);
+    expect(run.dropped).toBeGreaterThan(0);
+    expect(run.stored + run.dropped).toBe(EVENTS);
+  });
 });

@@ -101,6 +101,17 @@ export class IngestPipeline {
     return true;
   }
 
+  /** Whether the queue is full: what a lossy source offers now is dropped. */
+  get full(): boolean {
+    return this.size >= this.opts.capacity;
+  }
+
+  /** Counts events a lossy source dropped without offering them, because the queue was full. */
+  countDropped(source: string, events: number): void {
+    this.totals.dropped += events;
+    this.metrics.eventsDropped.inc({ source }, events);
+  }
+
   /** Whether the queue holds less than `fraction` of its capacity. */
   below(fraction: number): boolean {
     return this.size < this.opts.capacity * fraction;

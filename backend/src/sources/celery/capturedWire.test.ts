@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { validateEnvelope, type Envelope } from '../../ingest/envelope.js';
 import { eventsOfBody, mapCeleryEvent } from './celeryEvents.js';
-import { decodeAmqpMessage, decodeRedisMessage } from './kombu.js';
+import { countRedisEvents, decodeAmqpMessage, decodeRedisMessage, encodeRedisMessage } from './kombu.js';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../../../../tests/fixtures/celery/${name}`, import.meta.url), 'utf8')
@@ -36,5 +36,23 @@ describe.each([
   it('keeps links of chain children', () => {
     const linked = envelopesOf(bodies()).filter((e) => e.type === 'task' && e.fields.parentId && e.fields.parentId !== e.taskId);
     expect(linked.length).toBeGreaterThan(0);
+  });
+});
+
+describe('counting the events of an undecoded Redis message (to drop it cheaply)', () => {
+  it('gives the number of events decoding finds, for every captured message', () => {
+    for (const { data } of fixture('redis-events.jsonl') as { data: string }[]) {
+      expect(countRedisEvents(Buffer.from(data))).toBe(eventsOfBody(decodeRedisMessage(data)).length);
+    }
+  });
+
+  it('counts a task.multi list one per event, and anything unreadable as one', () => {
+    const multi = encodeRedisMessage(
+      Array.from({ length: 9 }, (_, i) => ({ type: 'task-started', uuid: `t${i}`, hostname: 'celery@x', args: `("type": ${i},)` })),
+      {}, { exchange: 'celeryev', routing_key: 'task.multi' },
+    );
+    expect(countRedisEvents(Buffer.from(multi))).toBe(9);
+    expect(countRedisEvents(Buffer.from('not json'))).toBe(1);
+    expect(countRedisEvents(Buffer.from('{"body": 42}'))).toBe(1);
   });
 });

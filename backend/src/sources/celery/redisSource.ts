@@ -13,7 +13,7 @@ import { SocketHold, type HoldReport } from '../socketHold.js';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../../engines/filteredPurge.js';
 import { redisQueueKeys, type CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
-import { decodeRedisMessage, encodeRedisMessage } from './kombu.js';
+import { countRedisEvents, decodeRedisMessage, encodeRedisMessage } from './kombu.js';
 import { broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
 
 export interface CeleryRedisOptions {
@@ -92,8 +92,8 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     this.sub.on('ready', () => this.health.connected(true));
     this.sub.on('close', () => {
       this.health.connected(false);
-      if (this.hold?.isHolding) {
-        this.log.warn({ source: this.name }, 'Redis closed the event subscriber while it was held back: the events in its output buffer are lost (not counted); raise Redis\'s client-output-buffer-limit for pubsub or lower Z4J_CELERY_REDIS_HOLD_BYTES');
+      if (this.hold?.isHolding || this.pausedFor.size) {
+        this.log.warn({ source: this.name }, 'Redis closed the event subscriber while it was held back or behind: the events in its output buffer are lost (not counted); raise Redis\'s client-output-buffer-limit for pubsub or lower Z4J_CELERY_REDIS_HOLD_BYTES');
       }
     });
     this.sub.on('error', (err) => this.health.error(err));
@@ -143,7 +143,12 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     while (this.pendingHead < this.pending.length) {
       if (this.hold.isHolding && !evenIfHeld) break;
       const message = this.pending[this.pendingHead++]!;
-      for (const c of candidatesOf(target, () => decodeRedisMessage(message))) target.pipeline.tryOffer(this.name, c);
+      // A full queue would drop all its events anyway: they are counted, not decoded. Decoding
+      // only to drop kept the reader behind the sender at the worst time: Redis's buffer for us
+      // passed its hard limit (32 MB) and Redis cut the subscriber off, losing ≈ 110,000 events
+      // uncounted (BENCHMARKS.md, session 10).
+      if (target.pipeline.full) target.pipeline.countDropped(this.name, countRedisEvents(message));
+      else for (const c of candidatesOf(target, () => decodeRedisMessage(message))) target.pipeline.tryOffer(this.name, c);
       this.hold.received(this.holdReading);
       if (performance.now() >= until) break;
     }
