@@ -83,16 +83,15 @@ export class IngestPipeline {
       if (!item) continue;
       const sealed = sealedPayloadOf?.(candidate);
       if (sealed && item.envelope.type === 'task') item.envelope.sealedPayload = sealed;
-      while (this.size >= this.opts.capacity && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
+      while (this.full && !this.stopping) await new Promise<void>((r) => this.spaceWaiters.push(r));
       this.push(item);
     }
   }
 
   /** Validates and queues if there is room; otherwise drops and counts. Returns false on drop. */
   tryOffer(source: string, candidate: unknown, done?: () => void): boolean {
-    if (this.size >= this.opts.capacity) {
-      this.totals.dropped++;
-      this.metrics.eventsDropped.inc({ source });
+    if (this.full) {
+      this.countDropped(source, 1);
       done?.();
       return false;
     }
@@ -106,7 +105,7 @@ export class IngestPipeline {
     return this.size >= this.opts.capacity;
   }
 
-  /** Counts events a lossy source dropped without offering them, because the queue was full. */
+  /** Counts events a lossy source dropped because the queue was full. */
   countDropped(source: string, events: number): void {
     this.totals.dropped += events;
     this.metrics.eventsDropped.inc({ source }, events);

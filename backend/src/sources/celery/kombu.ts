@@ -16,8 +16,8 @@ function parseJsonBody(raw: Buffer | string, contentType: string | undefined): u
   }
 }
 
-/** The body of a message kombu's Redis transport published (a JSON envelope, body base64). */
-export function decodeRedisMessage(payload: Buffer | string): unknown {
+/** The still-encoded body of a message kombu's Redis transport published (a JSON envelope, body base64). */
+function redisBody(payload: Buffer | string): { body: Buffer | string; contentType: string | undefined } {
   let envelope: { body?: unknown; 'content-type'?: string; properties?: { body_encoding?: string } };
   try {
     envelope = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
@@ -26,7 +26,13 @@ export function decodeRedisMessage(payload: Buffer | string): unknown {
   }
   if (typeof envelope !== 'object' || envelope === null || typeof envelope.body !== 'string') throw new UndecodableMessage('bad_envelope');
   const body = envelope.properties?.body_encoding === 'base64' ? Buffer.from(envelope.body, 'base64') : envelope.body;
-  return parseJsonBody(body, envelope['content-type']);
+  return { body, contentType: envelope['content-type'] };
+}
+
+/** The body of a message kombu's Redis transport published, decoded. */
+export function decodeRedisMessage(payload: Buffer | string): unknown {
+  const { body, contentType } = redisBody(payload);
+  return parseJsonBody(body, contentType);
 }
 
 const EVENT_TYPE_KEY = Buffer.from('"type":');
@@ -38,9 +44,8 @@ const EVENT_TYPE_KEY = Buffer.from('"type":');
  */
 export function countRedisEvents(payload: Buffer): number {
   try {
-    const envelope = JSON.parse(payload.toString('utf8')) as { body?: unknown; properties?: { body_encoding?: string } };
-    if (typeof envelope?.body !== 'string') return 1;
-    const body = Buffer.from(envelope.body, envelope.properties?.body_encoding === 'base64' ? 'base64' : 'utf8');
+    const { body: raw } = redisBody(payload);
+    const body = typeof raw === 'string' ? Buffer.from(raw) : raw;
     let n = 0;
     for (let at = body.indexOf(EVENT_TYPE_KEY); at >= 0; at = body.indexOf(EVENT_TYPE_KEY, at + EVENT_TYPE_KEY.length)) n++;
     return Math.max(1, n);
