@@ -120,6 +120,20 @@ class Roots:
         return self._map.get(task_id, task_id)
 
 
+_INSTALLED_MARK = "_z4j_agent_installed"
+
+
+def installed_on(obj: Any) -> bool:
+    """Whether the agent was installed on this engine object (an app, a Huey instance). Marked on
+    the object itself, not remembered by id(): an id is reused once its object is collected, and
+    a new app then looked installed and got no hooks (a test's app made per test)."""
+    return bool(getattr(obj, _INSTALLED_MARK, False))
+
+
+def mark_installed(obj: Any) -> None:
+    setattr(obj, _INSTALLED_MARK, True)
+
+
 def version_tuple(text: str) -> tuple[int, ...]:
     out = []
     for part in text.split(".")[:3]:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._common import installed_on, mark_installed
 from .core import get_agent
 
-_installed: set[int] = set()
 AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the event carrying it
 
 
@@ -40,9 +40,9 @@ def install(app: Any, **agent_options: Any) -> None:
     """Call once, after configuring the app (e.g. next to `app = Celery(...)`)."""
     from celery.signals import before_task_publish
 
-    if id(app) in _installed:
+    if installed_on(app):
         return
-    _installed.add(id(app))
+    mark_installed(app)
     agent = get_agent(broker_url=str(app.conf.broker_url or ""), **agent_options)
 
     def on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:

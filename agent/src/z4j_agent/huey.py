@@ -3,7 +3,9 @@
 Built on Huey's own signals and pre/post-execute and startup/shutdown hooks. Huey gives no
 timings: the agent measures them. Pipelines (`task.then(...)`): when a step completes, the
 agent notes that the next step's parent is this one (and its root this one's root), so the next
-step's events carry the links; tasks enqueued from inside a running task are its children.
+step's events carry the links; tasks enqueued from inside a running task are its children. A
+chord's members carry its id (groupId); its callback's parent is the member that completed it,
+an error handler's the task that failed.
 Both are known within one consumer process (thread or greenlet workers, or the same process
 worker); a step run by another process worker is linked to its parent only.
 
@@ -19,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, Roots, clean, exception_text, guarded, hook_failed, iso, redis_url, require, say_offline, traceback_text, worker_name
+from ._common import InFlight, Roots, clean, exception_text, guarded, hook_failed, installed_on, iso, mark_installed, redis_url, require, say_offline, traceback_text, worker_name
 from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
@@ -28,7 +30,6 @@ from .core import policies  # the policy module, as core has it (the package exp
 ENGINE = "huey"
 MIN_VERSION = (2, 5)
 
-_installed: set[int] = set()
 _lock = threading.Lock()
 
 
@@ -75,7 +76,9 @@ class _HueyAgent:
     def links(self, task: Any) -> dict[str, Any]:
         parent = self.parents.get(task.id)
         root = self.roots.of(task.id)
-        return {"parentId": parent, "rootId": root if (parent or task.on_complete is not None or root != task.id) else None}
+        cc = getattr(task, "chord_config", None)  # Huey 3 (chords)
+        return {"parentId": parent, "rootId": root if (parent or task.on_complete is not None or root != task.id) else None,
+                "groupId": cc.cid if cc is not None else None}
 
     def fields(self, task: Any, **more: Any) -> dict[str, Any]:
         return clean({"name": self.name(task), "queue": self.queue, "retries": _attempt(task), **self.links(task), **more})
@@ -95,6 +98,9 @@ class _HueyAgent:
             fields["parentId"] = parent
         if parent or task.on_complete is not None or root != tid:
             fields["rootId"] = root
+        cc = getattr(task, "chord_config", None)  # Huey 3 (chords)
+        if cc is not None:  # a chord's member
+            fields["groupId"] = cc.cid
         return fields
 
     # ---- producer side ---------------------------------------------------------------------
@@ -135,14 +141,16 @@ class _HueyAgent:
             if not self.agent.enabled:
                 return
             tid = task.id
-            self.local.task = task
+            local = self.local
+            outer = getattr(local, "task", None)  # a task running this one inline (immediate mode), else None
+            local.task = task
             if self.thread_workers:
                 self.running.started_thread(tid)
             else:
                 self.running.started_unstoppable(tid, "z4j cannot stop Huey tasks in greenlet workers")
             # The fields of its start serve its success too (made once per task; nobody changes them).
             fields = self.hot_fields(task, {"name": self.name(task)})
-            self.started[tid] = (time.monotonic(), fields)  # one key per task, set and popped by its own thread: no lock
+            self.started[tid] = (time.monotonic(), fields, outer)  # one key per task, set and popped by its own thread: no lock
             self.flight.start()
             self.agent.own_event(ENGINE, "started", tid, fields, self.worker, _func(task))
         except Exception:
@@ -155,9 +163,11 @@ class _HueyAgent:
             self.running.finished(task.id)
             if isinstance(exc, _Cancel):
                 return  # reported by the canceled signal
-            start, base = self.started.pop(task.id, None) or (None, None)
+            start, base, self.local.task = self.started.pop(task.id, None) or (None, None, None)
             runtime = round(time.monotonic() - start, 6) if start is not None else None
             self.flight.end(exc is not None)
+            if task.on_error is not None or getattr(task, "chord_config", None) is not None:
+                self.follow_ups(task, exc)
             if exc is None:
                 self.succeeded(task, value, base, runtime)
             else:
@@ -177,6 +187,19 @@ class _HueyAgent:
             self.parents.set(task.on_complete.id, task.id)
             self.roots.set(task.on_complete.id, self.roots.of(task.id))
 
+    def follow_ups(self, task: Any, exc: BaseException | None) -> None:
+        """What Huey enqueues after this task's post-execute hooks, in its thread, once the task
+        no longer runs there: its error handler (a copy of `on_error`, same id) and, from the
+        chord's last member to finish, the chord's callback. Both are linked to this task here."""
+        root = self.roots.of(task.id)
+        if exc is not None and task.on_error is not None:
+            self.parents.set(task.on_error.id, task.id)
+            self.roots.set(task.on_error.id, root)
+        cc = getattr(task, "chord_config", None)
+        if cc is not None and exc is None and getattr(cc, "callback", None) is not None:
+            self.parents.set(cc.callback.id, task.id)
+            self.roots.set(cc.callback.id, root)
+
     def failed_attempt(self, task: Any, exc: BaseException, runtime: float | None) -> None:
         err = {"exception": exception_text(exc), "traceback": traceback_text(exc)}
         if task.retries:
@@ -185,7 +208,10 @@ class _HueyAgent:
             self.event("failed", task, runtime=runtime, timedOut=True if isinstance(exc, _Timeout) else None, **err)
 
     def on_skipped(self, signal: str, task: Any, *args: Any) -> None:
-        running = self.started.pop(task.id, None) is not None
+        started = self.started.pop(task.id, None)
+        running = started is not None
+        if running:
+            self.local.task = started[2]
         terminated = self.running.finished(task.id)
         if running:  # cancelled by a pre-execute hook or from inside the task
             self.flight.end()
@@ -193,7 +219,9 @@ class _HueyAgent:
         self.event("expired" if signal == "expired" else "revoked", task, worker=running, **more)
 
     def on_interrupted(self, signal: str, task: Any, *args: Any) -> None:
-        self.started.pop(task.id, None)
+        started = self.started.pop(task.id, None)
+        if started is not None:
+            self.local.task = started[2]
         self.running.finished(task.id)
         self.flight.end(failed=True)
         self.event("failed", task, exception="Interrupted: the consumer stopped while the task ran")
@@ -276,7 +304,7 @@ def install(huey: Any, **agent_options: Any) -> None:
     from huey import signals as S
 
     with _lock:
-        if id(huey) in _installed:
+        if installed_on(huey):
             return
         require(ENGINE, huey_pkg.__version__, MIN_VERSION)
         conn = getattr(getattr(huey, "storage", None), "conn", None)
@@ -291,7 +319,7 @@ def install(huey: Any, **agent_options: Any) -> None:
         huey.post_execute("z4j_agent")(h.post_execute)  # catches its own (hook_failed)
         huey.on_startup("z4j_agent")(guarded(h.startup))
         huey.on_shutdown("z4j_agent")(guarded(h.shutdown))
-        _installed.add(id(huey))
+        mark_installed(huey)
 
 
 def _func(task: Any) -> Any:

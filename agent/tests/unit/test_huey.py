@@ -125,3 +125,49 @@ def test_policies_apply_to_every_event_of_a_task(app, captured):
         assert captured.kinds(t) == ["enqueued", "started", "succeeded"]
     done = captured.of(kept[0], "succeeded")["fields"]
     assert "result" not in done and done["runtime"] >= 0 and done["queue"] == "unit" and done["retries"] == 0
+
+
+def test_a_task_sent_after_another_ran_in_the_same_thread_is_not_its_child(app, captured):
+    """Immediate mode runs each task inline, in the caller's thread: once it returns, what the
+    caller sends next is not that task's child (nor is a task sent by a parent after an inline
+    child ran the child's)."""
+    add = app.tasks_["add"]
+    first, second = add(1, 1), add(2, 2)
+    assert "parentId" not in captured.of(second.id, "enqueued")["fields"]
+    assert "parentId" not in captured.of(first.id, "succeeded")["fields"]
+
+    @app.task()
+    def two_children():
+        return [add(1, 2).id, add(3, 4).id]
+
+    r = two_children()
+    children = captured.of(r.id, "succeeded")["fields"]["result"]
+    assert [captured.of(c, "enqueued")["fields"].get("parentId") for c in children] == [r.id, r.id]
+
+
+def test_chord_members_and_callback_are_linked(app, captured):
+    add = app.tasks_["add"]
+
+    @app.task()
+    def total(results):
+        return sum(results)
+
+    members = [add.s(i, i) for i in range(3)]
+    callback = total.s()
+    app.enqueue(huey_pkg.chord(members, callback))
+    group_ids = {captured.of(m.id, "enqueued")["fields"].get("groupId") for m in members}
+    assert len(group_ids) == 1 and None not in group_ids
+    assert captured.of(callback.id, "succeeded")["fields"]["result"] == 6
+    assert captured.of(callback.id, "enqueued")["fields"]["parentId"] in {m.id for m in members}
+
+
+def test_an_error_handler_is_the_failed_tasks_child(app, captured):
+    fail = app.tasks_["fail"]
+
+    @app.task()
+    def handle(message, exc):
+        return "handled"
+
+    sig = fail.s("boom").error(handle.s())
+    app.enqueue(sig)
+    assert captured.of(sig.on_error.id, "enqueued")["fields"]["parentId"] == sig.id
