@@ -1,8 +1,9 @@
 """Sends the agent integration scenarios through a producer with the z4j agent, printing their
-task ids as JSON: {succeed, fail, retry, chain: [...] (a pipeline)}."""
+task ids as JSON: {succeed, fail, retry, chain: [...] (a pipeline), group: [...] (a chord's members)}."""
 import json
 import uuid
 
+import huey
 import tasks
 import z4j_agent
 
@@ -13,11 +14,14 @@ while step is not None:
     chain.append(step.id)
     step = step.on_complete
 tasks.huey.enqueue(pipe)
+members = [tasks.add.s(i, i, **S) for i in range(3)]
+tasks.huey.enqueue(huey.chord(members, tasks.total.s()))
 out = {
     "succeed": tasks.add(2, 3, **S).id,
     "fail": tasks.fail("boom", **S).id,
     "retry": tasks.retried(uuid.uuid4().hex, **S).id,
     "chain": chain,
+    "group": [m.id for m in members],
 }
 assert z4j_agent.get_agent().flush(10), z4j_agent.get_agent().stats()
 print(json.dumps(out))

@@ -23,6 +23,12 @@ def add(x, y, password=None):
 
 
 @huey.task()
+def total(results):
+    """A chord's callback: the sum of its members' results."""
+    return sum(results)
+
+
+@huey.task()
 def fail(message="boom", password=None):
     raise ValueError(message)
 
