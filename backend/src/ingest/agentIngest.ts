@@ -26,6 +26,11 @@ interface StoredBatch {
 /** Largest retry payload kept (JSON characters); a bigger one is dropped and counted. */
 const MAX_PAYLOAD_CHARS = 256 * 1024;
 
+/** An agent's batch as its default configuration sends them (Z4J_BATCH_SIZE, agent/README.md). */
+const TYPICAL_BATCH_EVENTS = 500;
+/** The most batches a source holds at once, whatever the pipeline's size: each may be 1 MB. */
+const MAX_BATCHES_IN_FLIGHT = 64;
+
 export class AgentIngest {
   private projectIds = new Map<string, number>();
   /** Batches being stored right now (agent + nonce): the same batch arriving twice at once is stored once. */
@@ -39,6 +44,16 @@ export class AgentIngest {
     /** Where the commands an agent's report settles are audited. */
     private readonly audit?: SettledAudit,
   ) {}
+
+  /**
+   * How many batches a broker source should hold at once (read, not yet acknowledged): enough
+   * to keep every writer of the pipeline busy with typical batches. Each is acknowledged only
+   * once committed, so with fewer the writers idled between batches while the backlog grew in
+   * the broker (16, the old fixed bound: ≈ 8,000 events for a pipeline that holds 16,000).
+   */
+  batchesInFlight(): number {
+    return Math.min(MAX_BATCHES_IN_FLIGHT, Math.max(1, Math.ceil(this.pipeline.inFlightCapacity / TYPICAL_BATCH_EVENTS)));
+  }
 
   /**
    * Stores the batch, or returns 'duplicate' when it was stored before or is being stored now

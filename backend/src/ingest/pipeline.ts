@@ -100,6 +100,16 @@ export class IngestPipeline {
     return true;
   }
 
+  /**
+   * Events the pipeline queues and writes at once: its queue plus a batch in every writer. A
+   * source that holds its input until it is committed (agent streams, AMQP) keeps about this
+   * many in flight; with fewer, the writers wait between batches while the backlog stays in the
+   * broker (BENCHMARKS.md, agent stream ingest).
+   */
+  get inFlightCapacity(): number {
+    return this.opts.capacity + this.lanes.length * this.opts.batchSize;
+  }
+
   /** Whether the queue is full: what a lossy source offers now is dropped. */
   get full(): boolean {
     return this.size >= this.opts.capacity;

@@ -14,7 +14,7 @@ import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 export interface AgentAmqpOptions {
   url: string;
   queue: string;
-  /** Batches being stored at once (each up to 1,000 events). */
+  /** Batches being stored at once (each up to 1,000 events). Default: AgentIngest.batchesInFlight(). */
   prefetch?: number;
 }
 
@@ -35,7 +35,7 @@ export class AgentAmqpSource implements Source {
     this.health = new SourceHealth(this.name, metrics, log);
     this.consumer = new AmqpConsumer(opts.url, 'z4j-agent-events', this.health, async (ch) => {
       await ch.assertQueue(opts.queue, { durable: true, autoDelete: false });
-      await ch.prefetch(opts.prefetch ?? 16);
+      await ch.prefetch(opts.prefetch ?? ingest.batchesInFlight());
       await ch.consume(opts.queue, (msg) => msg && void this.handle(ch, msg), { noAck: false });
     });
   }

@@ -17,7 +17,7 @@ const GROUP = 'z4j';
 export interface AgentStreamOptions {
   url: string;
   claimIdleMs: number;
-  /** Entries being stored at once (each up to 1,000 events): bounds memory, keeps the writer fed. */
+  /** Entries being stored at once (each up to 1,000 events): bounds memory, keeps the writers fed. Default: AgentIngest.batchesInFlight(). */
   maxInFlight?: number;
   blockMs?: number;
   consumer?: string;
@@ -36,6 +36,7 @@ export class AgentRedisStreamSource implements Source {
   private lastDiscovery = 0;
   private lastClaim = 0;
   private inFlight = 0;
+  private readonly maxInFlight: number;
   private readonly waiters: (() => void)[] = [];
   private readonly health: SourceHealth;
   private readonly consumer: string;
@@ -51,6 +52,7 @@ export class AgentRedisStreamSource implements Source {
     this.name = `agent-redis:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
     this.health = new SourceHealth(this.name, metrics, log);
     this.consumer = opts.consumer ?? `${hostname()}-${process.pid}`;
+    this.maxInFlight = opts.maxInFlight ?? ingest.batchesInFlight();
   }
 
   async start(): Promise<void> {
@@ -128,7 +130,7 @@ export class AgentRedisStreamSource implements Source {
 
   /** Starts storing an entry without waiting for its commit, within the in-flight bound. */
   private async dispatch(stream: string, entry: Entry): Promise<void> {
-    while (this.inFlight >= (this.opts.maxInFlight ?? 16)) await new Promise<void>((r) => this.waiters.push(r));
+    while (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.waiters.push(r));
     this.inFlight++;
     this.health.message();
     void this.handle(stream, entry)
