@@ -4,7 +4,10 @@
 arq's job hooks (on_job_start / on_job_end) see neither the function's name nor its outcome, so
 the agent wraps each job function (and cron job) with the same signature; the worker's
 on_startup / on_shutdown are chained for worker-online / offline. `arq.worker.Retry` is a retry,
-not a failure. Jobs enqueued from inside a job are its children (parentId, rootId).
+not a failure. Jobs enqueued from inside a job are its children (parentId, rootId). A job that
+ends before its function runs (expired, aborted before it started, out of tries, an unknown
+function, a job that does not deserialise) goes through the worker's `finish_failed_job`, which
+the agent observes for the workers it instrumented.
 
 Commands (docs/agent-protocol.md): a worker's agent retries a job — `enqueue_job` on the
 worker's own pool and event loop, with the exact args / kwargs, under the job id z4j chose."""
@@ -203,7 +206,35 @@ class _Worker:
                 w.flight.end(failed=outcome[0] != "succeeded")
                 w.finished(job_id, outcome[0], {**base, **outcome[1]})
 
+        job.__z4j_worker__ = w  # type: ignore[attr-defined]  (how the worker's finish_failed_job finds it)
         return job
+
+    @guarded
+    def ended_unrun(self, job_id: str, result_data: Any, deserializer: Any) -> None:
+        """A job arq ended without running its function (Worker.finish_failed_job): the reason is
+        the exception arq stored as its result."""
+        if not self.agent.enabled:
+            return
+        from arq.jobs import deserialize_result
+
+        name, attempt, reason = None, 0, None
+        try:
+            r = deserialize_result(result_data, deserializer=deserializer) if result_data is not None else None
+        except Exception:  # still reported, without the reason
+            r = None
+        if r is not None:
+            name = r.function if r.function and r.function != "<unknown>" else None
+            attempt, reason = max(0, int(r.job_try or 1) - 1), r.result
+        text = exception_text(reason) if isinstance(reason, BaseException) else None
+        fields = _with_links(job_id, {"name": name, "queue": self.queue, "retries": attempt, "exception": text})
+        if isinstance(reason, asyncio.CancelledError):
+            kind = "revoked"
+            fields["reason"] = "aborted before it started"
+        elif text is not None and text.endswith("job expired"):
+            kind = "expired"
+        else:
+            kind = "failed"  # out of tries, an unknown function, a job that does not deserialise
+        self.agent.task_event(ENGINE, kind, job_id, fields=fields, worker=self.name)
 
     @guarded
     def started(self, job_id: str, base: dict[str, Any], args: tuple, kwargs: dict, attempt: int) -> None:
@@ -287,4 +318,30 @@ def instrument(settings: Any, **agent_options: Any) -> Any:
     _set(settings, "on_startup", startup)
     _set(settings, "on_shutdown", shutdown)
     _set(settings, "__z4j__", True)
+    _observe_unrun_jobs()
     return settings
+
+
+def _observe_unrun_jobs() -> None:
+    """Wraps arq's Worker.finish_failed_job once: arq calls it only for jobs it ends before their
+    function runs, which the function's wrapper never sees. A worker is the agent's when one of
+    its functions is (its settings were instrumented)."""
+    from arq.worker import Worker
+
+    with _lock:
+        original = Worker.finish_failed_job
+        if getattr(original, "__z4j__", False):
+            return
+
+        @functools.wraps(original)
+        async def finish_failed_job(self: Any, job_id: str, result_data: Any) -> None:
+            await original(self, job_id, result_data)
+            try:
+                w = next((f.coroutine.__z4j_worker__ for f in self.functions.values() if hasattr(f.coroutine, "__z4j_worker__")), None)
+            except Exception:  # never into arq's worker
+                w = None
+            if w is not None:
+                w.ended_unrun(job_id, result_data, getattr(self, "job_deserializer", None))
+
+        finish_failed_job.__z4j__ = True  # type: ignore[attr-defined]
+        Worker.finish_failed_job = finish_failed_job

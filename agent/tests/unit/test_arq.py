@@ -43,14 +43,16 @@ def settings(queue):
 
     return zarq.instrument({
         "functions": [add, fail, flaky, chain], "redis_settings": RedisSettings.from_dsn(REDIS_URL), "queue_name": queue,
-        "burst": True, "poll_delay": 0.01, "on_startup": startup, "max_jobs": 3,
+        "burst": True, "poll_delay": 0.01, "on_startup": startup, "max_jobs": 3, "allow_abort_jobs": True,
     })
 
 
-def run(queue, *jobs):
+def run(queue, *jobs, before_worker=None):
     async def main():
         pool = await create_pool(RedisSettings.from_dsn(REDIS_URL), default_queue_name=queue)
         ids = [(await pool.enqueue_job(name, *args, **kwargs)).job_id for name, args, kwargs in jobs]
+        if before_worker:
+            await before_worker(pool, ids)
         worker = create_worker(settings(queue))
         await worker.main()
         await worker.close()
@@ -94,3 +96,29 @@ def test_jobs_enqueued_by_a_job_are_its_children(queue, captured):
 def test_instrument_is_idempotent(captured):
     s = {"functions": [add], "redis_settings": RedisSettings.from_dsn(REDIS_URL)}
     assert zarq.instrument(zarq.instrument(s))["functions"][0].coroutine.__wrapped__ is add
+
+
+def test_jobs_that_end_before_their_function_runs(queue, captured):
+    """arq ends these in its worker without calling the function: each still gets its outcome."""
+    import time
+
+    async def meanwhile(pool, ids):
+        await pool.zadd("arq:abort", {ids[1]: int(time.time() * 1000)})  # what Job.abort() does
+        await asyncio.sleep(0.15)  # the first one's data expires
+
+    expired, aborted, out_of_tries, unknown = run(
+        queue,
+        ("add", (1, 2), {"_expires": 0.05}),
+        ("add", (3, 4), {}),
+        ("add", (5, 6), {"_job_try": 9}),  # past arq's default of 5 tries
+        ("no_such_function", (), {}),
+        before_worker=meanwhile,
+    )
+    assert captured.kinds(expired) == ["enqueued", "expired"]
+    assert captured.of(expired, "expired")["fields"]["exception"] == "JobExecutionFailed: job expired"
+    assert captured.kinds(aborted) == ["enqueued", "revoked"]
+    revoked = captured.of(aborted, "revoked")
+    assert revoked["fields"]["reason"] == "aborted before it started" and revoked["fields"]["name"] == "add" and revoked["worker"].startswith("arq@")
+    failed = captured.of(out_of_tries, "failed")["fields"]
+    assert failed["exception"].endswith("retries exceeded") and failed["retries"] == 8 and failed["queue"] == queue
+    assert "not found" in captured.of(unknown, "failed")["fields"]["exception"]
