@@ -1,5 +1,6 @@
 // Outgoing mail (invitations) over SMTP with nodemailer; null when no SMTP server is configured.
-import nodemailer from 'nodemailer';
+// nodemailer is loaded on the first mail: a service without SMTP, or one that never sends, does
+// not carry it (several MB of the ingest's memory budget).
 import type { Config } from '../config.js';
 
 export interface Mail {
@@ -13,11 +14,13 @@ export interface Mailer {
 }
 
 export function mailerFromConfig(config: Config): Mailer | null {
-  if (!config.Z4J_SMTP_URL) return null;
-  const transport = nodemailer.createTransport(config.Z4J_SMTP_URL);
+  const url = config.Z4J_SMTP_URL;
+  if (!url) return null;
+  let transport: Promise<{ sendMail(mail: Record<string, unknown>): Promise<unknown> }> | null = null;
   return {
     async send(mail) {
-      await transport.sendMail({ from: config.Z4J_SMTP_FROM, ...mail });
+      transport ??= import('nodemailer').then((m) => m.default.createTransport(url));
+      await (await transport).sendMail({ from: config.Z4J_SMTP_FROM, ...mail });
     },
   };
 }
