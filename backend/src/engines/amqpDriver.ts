@@ -1,8 +1,9 @@
 // What the drivers of engines on RabbitMQ share: one lazily opened connection (reopened after it
 // drops), a short-lived confirm channel per operation, queue counts that treat a never-declared
 // queue as empty, the agent command channel, closed with the service.
-import amqp from 'amqplib';
+import type amqp from 'amqplib';
 import { commandQueue, NoAgentRoute } from '../actions/agentCommands.js';
+import { connectAmqp } from '../amqp.js';
 
 /** An AMQP 404 (queue not found): the queue was never declared, so it holds nothing. */
 const notFound = (err: unknown) => (err as { code?: number })?.code === 404;
@@ -33,7 +34,7 @@ export abstract class AmqpEngineDriver {
 
   private connect(): Promise<amqp.ChannelModel> {
     if (!this.connection) {
-      const c = amqp.connect(this.url, { clientProperties: { connection_name: this.connectionName } });
+      const c = connectAmqp(this.url, this.connectionName);
       c.then((conn) => {
         conn.on('error', () => undefined); // surfaced by the operation that fails
         conn.on('close', () => { if (this.connection === c) this.connection = null; });

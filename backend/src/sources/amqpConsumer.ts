@@ -1,7 +1,8 @@
 // One RabbitMQ connection that consumes, for a source: connects, lets the source declare and
 // start consuming on a fresh channel, and reconnects with backoff whenever the connection
 // drops (the broker redelivers what was not acknowledged, so nothing is lost meanwhile).
-import amqp from 'amqplib';
+import type amqp from 'amqplib';
+import { connectAmqp } from '../amqp.js';
 import type { SourceHealth } from './source.js';
 
 export class AmqpConsumer {
@@ -31,7 +32,7 @@ export class AmqpConsumer {
   private async connect(): Promise<void> {
     let conn: amqp.ChannelModel | null = null;
     try {
-      conn = await amqp.connect(this.url, { clientProperties: { connection_name: this.connectionName } });
+      conn = await connectAmqp(this.url, this.connectionName);
       conn.on('error', (err) => this.health.error(err));
       conn.on('close', () => this.onClosed());
       const ch = await conn.createChannel();

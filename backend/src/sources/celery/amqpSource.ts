@@ -3,7 +3,7 @@
 // only after the events are committed. A pause of the service loses nothing; replicas share
 // the queue as competing consumers; prefetch plus the pipeline's bound give backpressure.
 import { randomUUID } from 'node:crypto';
-import amqp from 'amqplib';
+import type amqp from 'amqplib';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import { AmqpConsumer, safeAck } from '../amqpConsumer.js';
