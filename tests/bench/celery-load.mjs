@@ -5,7 +5,8 @@
 //
 //   node tests/bench/celery-load.mjs --url redis://127.0.0.1:6379/0 --rate 30000 --seconds 60
 //
-// Prints one JSON line at the end: {"published": <events>, "seconds": <elapsed>, "messages": <n>}.
+// Prints one JSON line at the end: {"published": <task events>, "seconds": <elapsed>, "messages": <n>,
+// "heartbeats": <worker heartbeats>}.
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import net from 'node:net';
@@ -75,6 +76,7 @@ const start = Date.now();
 let published = 0;
 let messages = 0;
 let lastHeartbeat = 0;
+let heartbeats = 0;
 while (Date.now() - start < seconds * 1000) {
   const due = Math.floor(((Date.now() - start) / 1000) * rate) - published;
   let out = '';
@@ -92,6 +94,7 @@ while (Date.now() - start < seconds * 1000) {
     for (const w of workers) {
       const hb = { type: 'worker-heartbeat', hostname: w.hostname, utcoffset: 0, pid: w.pid, clock: ++w.clock, timestamp: Date.now() / 1000, freq: 2.0, active: 4, processed: w.processed, loadavg: [0.5, 0.4, 0.3], sw_ident: 'py-celery', sw_ver: '5.6.0', sw_sys: 'Linux' };
       out += publishCommand(channel('worker.heartbeat'), kombuMessage(hb, 'worker.heartbeat', w.hostname));
+      heartbeats++;
     }
   }
   if (out) await send(out);
@@ -110,4 +113,4 @@ await new Promise((resolve) => {
   socket.write(`*2${CRLF}$4${CRLF}ECHO${CRLF}${bulk('z4j-load-done')}`);
 });
 socket.end();
-process.stdout.write(`${JSON.stringify({ published, seconds: (Date.now() - start) / 1000, messages })}\n`);
+process.stdout.write(`${JSON.stringify({ published, seconds: (Date.now() - start) / 1000, messages, heartbeats })}\n`);

@@ -2,13 +2,15 @@
 // fanout channels. Pub/sub is lossy by nature (nobody listening = gone; a slow reader is cut
 // off by Redis), so this source never waits on the pipeline: while its queue is nearly full
 // the socket is held back for a bounded while (Redis keeps what follows, see socketHold.ts),
-// and what still overflows is dropped and counted.
+// and what still overflows is dropped and counted; a reader that falls behind with room in the
+// queue drops (counted) shortly before Redis would cut it off (backlogShed.ts).
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
+import { BacklogShed, REDIS_DEFAULT_PUBSUB_LIMITS, parsePubsubLimits, type OutputLimits } from '../backlogShed.js';
 import { SocketHold, type HoldReport } from '../socketHold.js';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../../engines/filteredPurge.js';
 import { redisQueueKeys, type CeleryBroker } from './broker.js';
@@ -56,7 +58,9 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private timer: NodeJS.Timeout | null = null;
   private readonly health: SourceHealth;
   private hold: SocketHold | null = null;
+  private shed: BacklogShed | null = null;
   private lastHoldWarning = 0;
+  private lastShedWarning = 0;
   private warnedNoClientList = false;
   /** Unique, so a hold can find this subscriber's output buffer among other replicas' in CLIENT LIST. */
   private readonly subscriberName = `z4j-celery-events-${randomUUID().slice(0, 8)}`;
@@ -99,6 +103,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     this.sub.on('error', (err) => this.health.error(err));
     this.pub.on('error', () => undefined); // reported through the subscriber
     this.hold = new SocketHold(this.target.pipeline, { maxBytes: this.opts.holdBytes, backlogBytes: () => this.backlogBytes(), onHeld: (report) => this.held(report) });
+
     this.eventTarget = target;
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
       this.health.message();
@@ -107,6 +112,13 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       this.scheduleDecode();
     });
     await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.health.error(err));
+    const limits = await this.outputLimits();
+    this.shed = new BacklogShed({
+      limits,
+      backlogBytes: () => this.backlogBytes(),
+      isBehind: () => this.pausedFor.has('pending') || this.pendingHead < this.pending.length,
+      onChange: (shedding, backlog) => this.shedChanged(shedding, backlog, limits),
+    });
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
     // or "/<db>.<exchange>" (without): listen to both shapes.
     await this.sub.psubscribe(`${this.prefix}${this.opts.eventExchange}/*`, `${this.prefix}${this.opts.eventExchange}`);
@@ -126,8 +138,10 @@ export class CeleryRedisSource implements Source, CeleryBroker {
 
   private readonly decodeSlice = (): void => {
     this.decodeScheduled = false;
+    if (this.decodePending(SLICE_MS)) return;
+    this.shed?.behind(); // read faster than decoded: Redis may be holding more and more for us
     // While the queue's hold lasts, what was read stays undecoded (the hold's end schedules it).
-    if (!this.decodePending(SLICE_MS) && !this.hold?.isHolding) this.scheduleDecode();
+    if (!this.hold?.isHolding) this.scheduleDecode();
   };
 
   /**
@@ -147,7 +161,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       // only to drop kept the reader behind the sender at the worst time: Redis's buffer for us
       // passed its hard limit (32 MB) and Redis cut the subscriber off, losing ≈ 110,000 events
       // uncounted (BENCHMARKS.md, session 10).
-      if (target.pipeline.full) target.pipeline.countDropped(this.name, countRedisEvents(message));
+      if (target.pipeline.full || this.shed?.shedding) target.pipeline.countDropped(this.name, countRedisEvents(message));
       else for (const c of candidatesOf(target, () => decodeRedisMessage(message))) target.pipeline.tryOffer(this.name, c);
       this.hold.received(this.holdReading);
       if (performance.now() >= until) break;
@@ -190,6 +204,25 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     const line = list.split('\n').find((l) => l.includes(` name=${this.subscriberName} `));
     const omem = line?.match(/ omem=(\d+)/)?.[1];
     return omem === undefined ? null : Number(omem);
+  }
+
+  /** Redis's output buffer limits for pub/sub clients (its defaults when CONFIG is refused). */
+  private async outputLimits(): Promise<OutputLimits> {
+    try {
+      const reply = (await this.pub!.config('GET', 'client-output-buffer-limit')) as string[];
+      const limits = parsePubsubLimits(String(reply?.[1] ?? ''));
+      if (limits) return limits;
+    } catch {
+      // managed Redis often refuses CONFIG
+    }
+    return REDIS_DEFAULT_PUBSUB_LIMITS;
+  }
+
+  private shedChanged(shedding: boolean, backlog: number, limits: OutputLimits): void {
+    if (!shedding || Date.now() - this.lastShedWarning < 10_000) return;
+    this.lastShedWarning = Date.now();
+    this.log.warn({ source: this.name, redisHoldsBytes: backlog, ...limits },
+      'Celery events arrive faster than they are read and Redis is about to cut the subscriber off: dropping (counted) until Redis holds less than half its soft limit for it');
   }
 
   private held(report: HoldReport): void {
@@ -286,6 +319,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.shed?.stop();
     this.decodePending(Infinity, true); // what was read is offered before the pipeline stops
     this.sub?.disconnect();
     this.pub?.disconnect();
