@@ -7,7 +7,7 @@ const LIMITS: OutputLimits = { hardBytes: 32_000, softBytes: 8000, softSeconds: 
 function scene(limits = LIMITS) {
   const s = { backlog: 0 as number | null, behind: false, now: 0, changes: [] as [boolean, number][], reads: 0 };
   const shed = new BacklogShed({
-    limits,
+    limits: () => limits,
     backlogBytes: async () => {
       s.reads++;
       return s.backlog;

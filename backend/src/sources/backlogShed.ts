@@ -35,7 +35,7 @@ export function parsePubsubLimits(value: string): OutputLimits | null {
 }
 
 export interface BacklogShedOptions {
-  limits: OutputLimits;
+  limits: () => OutputLimits;
   /** Bytes the sender holds for us now; null when it cannot tell (then nothing is shed). */
   backlogBytes: () => Promise<number | null>;
   /** Whether the source is behind now (it stopped reading until it has decoded what it read). */
@@ -97,7 +97,7 @@ export class BacklogShed {
 
   /** Half the time the backlog would take to reach the hard limit's shedding point at its present growth. */
   private untilNextCheck(backlog: number, last: { at: number; bytes: number } | null, at: number, checkMs: number): number {
-    const { hardBytes } = this.opts.limits;
+    const { hardBytes } = this.opts.limits();
     if (hardBytes <= 0) return checkMs;
     if (!last || at <= last.at) return Math.min(checkMs, MIN_CHECK_MS * 2); // no growth known yet: look again soon
     const growth = (backlog - last.bytes) / (at - last.at); // bytes per ms
@@ -108,7 +108,7 @@ export class BacklogShed {
 
   /** Whether Redis is about to cut the subscriber off: near the hard limit, or long over the soft one. */
   private nearLimit(backlog: number): boolean {
-    const { hardBytes, softBytes, softSeconds } = this.opts.limits;
+    const { hardBytes, softBytes, softSeconds } = this.opts.limits();
     if (hardBytes > 0 && backlog >= hardBytes * HARD_SHARE) return true;
     if (softBytes <= 0 || softSeconds <= 0 || backlog < softBytes) {
       this.aboveSoftSince = null;
@@ -121,7 +121,7 @@ export class BacklogShed {
 
   /** Below half the soft limit (or a quarter of the hard one): Redis's soft timer starts over. */
   private get resumeBelow(): number {
-    const { hardBytes, softBytes } = this.opts.limits;
+    const { hardBytes, softBytes } = this.opts.limits();
     return softBytes > 0 ? softBytes / 2 : hardBytes / 4;
   }
 

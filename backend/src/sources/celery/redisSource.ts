@@ -59,6 +59,8 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private readonly health: SourceHealth;
   private hold: SocketHold | null = null;
   private shed: BacklogShed | null = null;
+  /** Redis's limits for pub/sub clients' output buffers, read at start (CONFIG GET). */
+  private limits: OutputLimits = REDIS_DEFAULT_PUBSUB_LIMITS;
   private lastHoldWarning = 0;
   private lastShedWarning = 0;
   private warnedNoClientList = false;
@@ -103,7 +105,12 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     this.sub.on('error', (err) => this.health.error(err));
     this.pub.on('error', () => undefined); // reported through the subscriber
     this.hold = new SocketHold(this.target.pipeline, { maxBytes: this.opts.holdBytes, backlogBytes: () => this.backlogBytes(), onHeld: (report) => this.held(report) });
-
+    this.shed = new BacklogShed({
+      limits: () => this.limits,
+      backlogBytes: () => this.backlogBytes(),
+      isBehind: () => this.pausedFor.has('pending') || this.pendingHead < this.pending.length,
+      onChange: (shedding, backlog) => this.shedChanged(shedding, backlog),
+    });
     this.eventTarget = target;
     this.sub.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
       this.health.message();
@@ -112,13 +119,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       this.scheduleDecode();
     });
     await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.health.error(err));
-    const limits = await this.outputLimits();
-    this.shed = new BacklogShed({
-      limits,
-      backlogBytes: () => this.backlogBytes(),
-      isBehind: () => this.pausedFor.has('pending') || this.pendingHead < this.pending.length,
-      onChange: (shedding, backlog) => this.shedChanged(shedding, backlog, limits),
-    });
+    void this.readOutputLimits(); // not awaited: with Redis down it waits for Redis
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
     // or "/<db>.<exchange>" (without): listen to both shapes.
     await this.sub.psubscribe(`${this.prefix}${this.opts.eventExchange}/*`, `${this.prefix}${this.opts.eventExchange}`);
@@ -206,22 +207,20 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     return omem === undefined ? null : Number(omem);
   }
 
-  /** Redis's output buffer limits for pub/sub clients (its defaults when CONFIG is refused). */
-  private async outputLimits(): Promise<OutputLimits> {
+  /** Redis's output buffer limits for pub/sub clients (its defaults stand where CONFIG is refused). */
+  private async readOutputLimits(): Promise<void> {
     try {
       const reply = (await this.pub!.config('GET', 'client-output-buffer-limit')) as string[];
-      const limits = parsePubsubLimits(String(reply?.[1] ?? ''));
-      if (limits) return limits;
+      this.limits = parsePubsubLimits(String(reply?.[1] ?? '')) ?? this.limits;
     } catch {
       // managed Redis often refuses CONFIG
     }
-    return REDIS_DEFAULT_PUBSUB_LIMITS;
   }
 
-  private shedChanged(shedding: boolean, backlog: number, limits: OutputLimits): void {
+  private shedChanged(shedding: boolean, backlog: number): void {
     if (!shedding || Date.now() - this.lastShedWarning < 10_000) return;
     this.lastShedWarning = Date.now();
-    this.log.warn({ source: this.name, redisHoldsBytes: backlog, ...limits },
+    this.log.warn({ source: this.name, redisHoldsBytes: backlog, ...this.limits },
       'Celery events arrive faster than they are read and Redis is about to cut the subscriber off: dropping (counted) until Redis holds less than half its soft limit for it');
   }
 
