@@ -1,6 +1,10 @@
 import { BacklogShed, parsePubsubLimits, type OutputLimits } from './backlogShed.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
+const running: BacklogShed[] = [];
+afterEach(() => {
+  for (const shed of running.splice(0)) shed.stop(); // a failed expectation must not leave a watcher looping
+});
 const LIMITS: OutputLimits = { hardBytes: 32_000, softBytes: 8000, softSeconds: 60 };
 
 /** A source whose sender's backlog, "behind" state and clock the test sets; records the guard's changes. */
@@ -17,6 +21,7 @@ function scene(limits = LIMITS) {
     checkMs: 1,
     now: () => s.now,
   });
+  running.push(shed);
   return { s, shed };
 }
 
@@ -47,25 +52,41 @@ describe('shedding while a source is behind its sender', () => {
 
   it('drops once the backlog has stayed over the soft limit for half its seconds', async () => {
     const { s, shed } = scene();
+    /** The clock moved on by `ms`, looked at every half second. */
+    const pass = async (ms: number) => {
+      for (let t = 0; t < ms; t += 500) {
+        s.now += 500;
+        await tick();
+      }
+    };
+    s.behind = true;
+    s.backlog = 9000;
+    shed.behind();
+    await pass(29_000);
+    expect(shed.shedding).toBe(false);
+    s.backlog = 7000; // under it for a moment: the soft limit's clock starts over
+    await pass(500);
+    s.backlog = 9000;
+    await pass(29_000);
+    expect(shed.shedding).toBe(false);
+    await pass(1500);
+    expect(shed.shedding).toBe(true);
+  });
+
+  it('starts the soft limit clock over when nobody looked for a while', async () => {
+    const { s, shed } = scene();
     s.behind = true;
     s.backlog = 9000;
     shed.behind();
     await tick();
-    s.now = 29_000;
+    s.behind = false; // caught up: the watcher stops looking
+    await tick();
+    await tick();
+    s.now += 45_000; // meanwhile the backlog may have dipped under the soft limit
+    s.behind = true;
+    shed.behind();
     await tick();
     expect(shed.shedding).toBe(false);
-    s.backlog = 7000; // under it for a moment: the soft limit's clock starts over
-    await tick();
-    s.backlog = 9000;
-    s.now = 40_000;
-    await tick();
-    s.now = 69_000;
-    await tick();
-    expect(shed.shedding).toBe(false);
-    s.now = 70_001;
-    await tick();
-    expect(shed.shedding).toBe(true);
-    shed.stop();
   });
 
   it('never drops while it cannot see the backlog, nor when Redis has no limits', async () => {

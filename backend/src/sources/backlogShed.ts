@@ -38,7 +38,7 @@ export interface BacklogShedOptions {
   limits: () => OutputLimits;
   /** Bytes the sender holds for us now; null when it cannot tell (then nothing is shed). */
   backlogBytes: () => Promise<number | null>;
-  /** Whether the source is behind now (it stopped reading until it has decoded what it read). */
+  /** Whether the source is behind now (it has read messages it has not decoded yet). */
   isBehind: () => boolean;
   /** Told when shedding starts or stops, with the backlog that decided it. */
   onChange?: (shedding: boolean, backlogBytes: number) => void;
@@ -50,8 +50,9 @@ export class BacklogShed {
   private dropping = false;
   private watching: Promise<void> | null = null;
   private stopped = false;
-  /** Since when the backlog has stayed above the soft limit (null: it has not). */
+  /** Since when the backlog has stayed above the soft limit (null: it has not, or nobody looked). */
   private aboveSoftSince: number | null = null;
+  private lastLook = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: BacklogShedOptions) {}
 
@@ -92,7 +93,6 @@ export class BacklogShed {
       last = backlog === null ? null : { at, bytes: backlog };
       await new Promise((r) => setTimeout(r, wait));
     }
-    this.aboveSoftSince = null; // caught up: Redis drains what it holds as fast as it is read
   }
 
   /** Half the time the backlog would take to reach the hard limit's shedding point at its present growth. */
@@ -115,6 +115,10 @@ export class BacklogShed {
       return false;
     }
     const now = (this.opts.now ?? Date.now)();
+    // Not looked at for a while (the source kept up meanwhile): the backlog may have dipped under
+    // the soft limit, which starts Redis's clock over, so ours starts over too.
+    if (now - this.lastLook > 1000) this.aboveSoftSince = null;
+    this.lastLook = now;
     this.aboveSoftSince ??= now;
     return now - this.aboveSoftSince >= (softSeconds * 1000) / 2;
   }
