@@ -40,27 +40,39 @@ async function publishReceived(redis: Redis, prefix: string, n: number, perMessa
   await pipe.exec();
 }
 
-async function stalledRun(holdBytes: number, perMessage = 1): Promise<{ stored: number; dropped: number; heldSeconds: number }> {
-  const url = await createTestDatabase('celery_hold');
-  const svc: Service = await startService(loadConfig({}, {
+/** A service on a fresh database reading Celery events from `brokerUrl` (its settings plus `more`). */
+async function celeryService(database: string, brokerUrl: string, more: Record<string, unknown>): Promise<{ svc: Service; url: string }> {
+  const url = await createTestDatabase(database);
+  const svc = await startService(loadConfig({}, {
     PORT: 0,
     HOST: '127.0.0.1',
     DATABASE_URL: url,
-    Z4J_CELERY_BROKERS: [REDIS_URL],
+    Z4J_CELERY_BROKERS: [brokerUrl],
     Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
+    Z4J_QUEUE_SAMPLE_INTERVAL: 0,
+    Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
+    ...more,
+  }), { log: pino({ level: 'silent' }) });
+  return { svc, url };
+}
+
+/** Until the service has subscribed to the event exchange on `redis`. */
+async function subscribed(redis: Redis): Promise<void> {
+  await eventually(async () => {
+    if (Number((await redis.pubsub('NUMPAT')) as unknown) < 1) throw new Error('the service has not subscribed yet');
+  });
+}
+
+async function stalledRun(holdBytes: number, perMessage = 1): Promise<{ stored: number; dropped: number; heldSeconds: number }> {
+  const { svc, url } = await celeryService('celery_hold', REDIS_URL, {
     Z4J_CELERY_REDIS_HOLD_BYTES: holdBytes,
     Z4J_INGEST_QUEUE_CAPACITY: CAPACITY,
     Z4J_INGEST_BATCH_SIZE: 200,
-    Z4J_QUEUE_SAMPLE_INTERVAL: 0,
-    Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
-  }), { log: pino({ level: 'silent' }) });
+  });
   const redis = new Redis(REDIS_URL);
   const staller = new pg.Client({ connectionString: url });
   try {
-    await eventually(async () => {
-      const subscribers = Number((await redis.pubsub('NUMPAT')) as unknown);
-      if (subscribers < 1) throw new Error('the service has not subscribed yet');
-    });
+    await subscribed(redis);
     await staller.connect();
     await staller.query('BEGIN');
     await staller.query('LOCK TABLE tasks IN EXCLUSIVE MODE'); // the writer's inserts wait
@@ -164,17 +176,9 @@ async function ownRedis(limit: string): Promise<{ url: string; stop: () => Promi
  */
 async function outpacedRun(rate: number, seconds: number): Promise<{ published: number; heartbeats: number; stored: number; dropped: number; closed: boolean }> {
   const own = await ownRedis('8mb 4mb 60');
-  const url = await createTestDatabase('celery_outpaced');
-  const svc: Service = await startService(loadConfig({}, {
-    PORT: 0,
-    HOST: '127.0.0.1',
-    DATABASE_URL: url,
-    Z4J_CELERY_BROKERS: [own.url],
-    Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
+  const { svc } = await celeryService('celery_outpaced', own.url, {
     Z4J_INGEST_QUEUE_CAPACITY: 1_000_000, // never full: this is about reading, not writing
-    Z4J_QUEUE_SAMPLE_INTERVAL: 0,
-    Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
-  }), { log: pino({ level: 'silent' }) });
+  });
   const redis = new Redis(own.url);
   const subscriberIds = new Set<string>();
   let sampling = true;
@@ -193,9 +197,7 @@ async function outpacedRun(rate: number, seconds: number): Promise<{ published: 
     return offer(...args);
   };
   try {
-    await eventually(async () => {
-      if (Number((await redis.pubsub('NUMPAT')) as unknown) < 1) throw new Error('the service has not subscribed yet');
-    });
+    await subscribed(redis);
     const generator = new URL('../../tests/bench/celery-load.mjs', import.meta.url).pathname;
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, [generator, '--url', own.url, '--rate', String(rate), '--seconds', String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });

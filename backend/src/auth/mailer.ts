@@ -1,6 +1,7 @@
 // Outgoing mail (invitations) over SMTP with nodemailer; null when no SMTP server is configured.
 // nodemailer is loaded on the first mail: a service without SMTP, or one that never sends, does
 // not carry it (several MB of the ingest's memory budget).
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../config.js';
 
 export interface Mail {
@@ -16,7 +17,7 @@ export interface Mailer {
 export function mailerFromConfig(config: Config): Mailer | null {
   const url = config.Z4J_SMTP_URL;
   if (!url) return null;
-  let transport: Promise<{ sendMail(mail: Record<string, unknown>): Promise<unknown> }> | null = null;
+  let transport: Promise<Transporter> | null = null;
   return {
     async send(mail) {
       transport ??= import('nodemailer').then((m) => m.default.createTransport(url));

@@ -108,7 +108,8 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     this.shed = new BacklogShed({
       limits: () => this.limits,
       backlogBytes: () => this.backlogBytes(),
-      isBehind: () => this.pausedFor.has('pending') || this.pendingHead < this.pending.length,
+      // Held back on purpose is not behind: the hold bounds (and reads) what Redis keeps meanwhile.
+      isBehind: () => !this.hold?.isHolding && (this.pausedFor.has('pending') || this.pendingHead < this.pending.length),
       onChange: (shedding, backlog) => this.shedChanged(shedding, backlog),
     });
     this.eventTarget = target;
@@ -140,9 +141,10 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private readonly decodeSlice = (): void => {
     this.decodeScheduled = false;
     if (this.decodePending(SLICE_MS)) return;
-    this.shed?.behind(); // read faster than decoded: Redis may be holding more and more for us
     // While the queue's hold lasts, what was read stays undecoded (the hold's end schedules it).
-    if (!this.hold?.isHolding) this.scheduleDecode();
+    if (this.hold?.isHolding) return;
+    this.shed?.behind(); // read faster than decoded: Redis may be holding more and more for us
+    this.scheduleDecode();
   };
 
   /**
