@@ -12,6 +12,7 @@ import { recordAgentReports, splitAgentReports } from '../actions/agentCommands.
 import type { SettledAudit } from '../actions/commands.js';
 import { payloadAad } from '../actions/payloads.js';
 import type { AgentBatch } from './agentBatch.js';
+import { BatchBudget } from './batchBudget.js';
 import type { IngestPipeline } from './pipeline.js';
 
 interface StoredBatch {
@@ -26,15 +27,12 @@ interface StoredBatch {
 /** Largest retry payload kept (JSON characters); a bigger one is dropped and counted. */
 const MAX_PAYLOAD_CHARS = 256 * 1024;
 
-/** An agent's batch as its default configuration sends them (Z4J_BATCH_SIZE, agent/README.md). */
-const TYPICAL_BATCH_EVENTS = 500;
-/** The most batches a source holds at once, whatever the pipeline's size: each may be 1 MB. */
-const MAX_BATCHES_IN_FLIGHT = 64;
-
 export class AgentIngest {
   private projectIds = new Map<string, number>();
   /** Batches being stored right now (agent + nonce): the same batch arriving twice at once is stored once. */
   private readonly storing = new Set<string>();
+  /** What broker sources may hold at once, shared: they all feed the one pipeline. */
+  readonly budget: BatchBudget;
 
   constructor(
     private readonly db: Db,
@@ -43,16 +41,8 @@ export class AgentIngest {
     private readonly metrics: Metrics,
     /** Where the commands an agent's report settles are audited. */
     private readonly audit?: SettledAudit,
-  ) {}
-
-  /**
-   * How many batches a broker source should hold at once (read, not yet acknowledged): enough
-   * to keep every writer of the pipeline busy with typical batches. Each is acknowledged only
-   * once committed, so with fewer the writers idled between batches while the backlog grew in
-   * the broker (16, the old fixed bound: ≈ 8,000 events for a pipeline that holds 16,000).
-   */
-  batchesInFlight(): number {
-    return Math.min(MAX_BATCHES_IN_FLIGHT, Math.max(1, Math.ceil(this.pipeline.inFlightCapacity / TYPICAL_BATCH_EVENTS)));
+  ) {
+    this.budget = new BatchBudget(() => pipeline.inFlightCapacity);
   }
 
   /**

@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { Db } from '../db/db.js';
 import { createMetrics } from '../metrics.js';
 import { STORAGES, openTestDb } from '../../test/helpers/storage.js';
 import { T0, taskEvent, workerEvent } from '../../test/helpers/envelopes.js';
-import { Sealer } from '../crypto/seal.js';
-import { AgentIngest } from './agentIngest.js';
 import { IngestPipeline, type PipelineOptions } from './pipeline.js';
 
 const log = pino({ level: 'silent' });
@@ -255,15 +252,8 @@ describe('ingest pipeline failure paths (PGlite)', () => {
 });
 
 describe('how much a broker source holds in flight', () => {
-  const never = {} as Db; // nothing here touches storage
-  const agentIngestOf = (opts: PipelineOptions) =>
-    new AgentIngest(never, new IngestPipeline(never, opts, createMetrics(), log), new Sealer([{ id: 1, key: randomBytes(32) }]), createMetrics());
-
-  it('is the queue plus a batch per writer, in typical agent batches, within bounds', () => {
+  it('is the queue plus a batch per writer', () => {
     const defaults = { capacity: 10_000, batchSize: 2000, writers: 3, flushMs: 50, maxFieldChars: 1000 };
-    expect(new IngestPipeline(never, defaults, createMetrics(), log).inFlightCapacity).toBe(16_000);
-    expect(agentIngestOf(defaults).batchesInFlight()).toBe(32); // ≈ 16,000 events of 500-event batches
-    expect(agentIngestOf({ ...defaults, capacity: 100, batchSize: 10, writers: 1 }).batchesInFlight()).toBe(1);
-    expect(agentIngestOf({ ...defaults, capacity: 1_000_000 }).batchesInFlight()).toBe(64); // each may be 1 MB: memory bounds it
+    expect(new IngestPipeline({} as Db, defaults, createMetrics(), log).inFlightCapacity).toBe(16_000);
   });
 });

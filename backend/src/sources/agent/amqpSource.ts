@@ -14,9 +14,13 @@ import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 export interface AgentAmqpOptions {
   url: string;
   queue: string;
-  /** Batches being stored at once (each up to 1,000 events). Default: AgentIngest.batchesInFlight(). */
-  prefetch?: number;
 }
+
+/**
+ * Messages RabbitMQ delivers ahead of their acknowledgement. They wait as bytes; how many are
+ * parsed and stored at once is AgentIngest.budget's (typical batches are 100–300 KB).
+ */
+const PREFETCH = 128;
 
 export class AgentAmqpSource implements Source {
   readonly name: string;
@@ -35,7 +39,7 @@ export class AgentAmqpSource implements Source {
     this.health = new SourceHealth(this.name, metrics, log);
     this.consumer = new AmqpConsumer(opts.url, 'z4j-agent-events', this.health, async (ch) => {
       await ch.assertQueue(opts.queue, { durable: true, autoDelete: false });
-      await ch.prefetch(opts.prefetch ?? ingest.batchesInFlight());
+      await ch.prefetch(PREFETCH);
       await ch.consume(opts.queue, (msg) => msg && void this.handle(ch, msg), { noAck: false });
     });
   }
@@ -50,6 +54,8 @@ export class AgentAmqpSource implements Source {
       const v = msg.properties.headers?.[name];
       return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : '';
     };
+    const bytes = msg.content.length;
+    await this.ingest.budget.take(bytes);
     try {
       const verified = await verifyAgentBatch(msg.content, header('z4j-agent'), header('z4j-sig'), this.keys);
       let outcome: string;
@@ -57,6 +63,7 @@ export class AgentAmqpSource implements Source {
         outcome = `refused_${verified.reason}`;
         this.log.warn({ source: this.name, reason: verified.reason, detail: verified.detail }, 'agent batch refused');
       } else {
+        this.ingest.budget.learn(bytes, verified.batch.events.length);
         outcome = (await this.ingest.store(verified.batch, 'amqp')).outcome;
       }
       safeAck(ch, msg);
@@ -64,6 +71,8 @@ export class AgentAmqpSource implements Source {
     } catch (err) {
       // Not acknowledged: redelivered after a reconnect, or to another consumer.
       this.health.error(err);
+    } finally {
+      this.ingest.budget.release(bytes);
     }
   }
 

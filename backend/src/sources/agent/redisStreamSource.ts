@@ -17,8 +17,6 @@ const GROUP = 'z4j';
 export interface AgentStreamOptions {
   url: string;
   claimIdleMs: number;
-  /** Entries being stored at once (each up to 1,000 events): bounds memory, keeps the writers fed. Default: AgentIngest.batchesInFlight(). */
-  maxInFlight?: number;
   blockMs?: number;
   consumer?: string;
 }
@@ -36,8 +34,6 @@ export class AgentRedisStreamSource implements Source {
   private lastDiscovery = 0;
   private lastClaim = 0;
   private inFlight = 0;
-  private readonly maxInFlight: number;
-  private readonly waiters: (() => void)[] = [];
   private readonly health: SourceHealth;
   private readonly consumer: string;
 
@@ -52,7 +48,6 @@ export class AgentRedisStreamSource implements Source {
     this.name = `agent-redis:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
     this.health = new SourceHealth(this.name, metrics, log);
     this.consumer = opts.consumer ?? `${hostname()}-${process.pid}`;
-    this.maxInFlight = opts.maxInFlight ?? ingest.batchesInFlight();
   }
 
   async start(): Promise<void> {
@@ -128,16 +123,20 @@ export class AgentRedisStreamSource implements Source {
     }
   }
 
-  /** Starts storing an entry without waiting for its commit, within the in-flight bound. */
+  /**
+   * Starts storing an entry without waiting for its commit, once the batches in hand leave room
+   * for it (AgentIngest.budget): until then reading stops, and the backlog waits in Redis.
+   */
   private async dispatch(stream: string, entry: Entry): Promise<void> {
-    while (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.waiters.push(r));
+    const bytes = entryBytes(entry);
+    await this.ingest.budget.take(bytes);
     this.inFlight++;
     this.health.message();
     void this.handle(stream, entry)
       .catch((err) => this.health.error(err)) // left pending: claimed again later
       .finally(() => {
         this.inFlight--;
-        this.waiters.shift()?.();
+        this.ingest.budget.release(bytes);
       });
   }
 
@@ -151,6 +150,7 @@ export class AgentRedisStreamSource implements Source {
       outcome = `refused_${verified.reason}`;
       this.log.warn({ source: this.name, stream, entry: id.toString(), reason: verified.reason, detail: verified.detail }, 'agent batch refused');
     } else {
+      this.ingest.budget.learn(fields.get('batch')!.length, verified.batch.events.length);
       // 'duplicate': stored before (a redelivery, or a replay) — nothing to do again.
       outcome = (await this.ingest.store(verified.batch, 'redis')).outcome;
     }
@@ -173,6 +173,12 @@ export class AgentRedisStreamSource implements Source {
   status(): SourceStatus {
     return this.health.status();
   }
+}
+
+function entryBytes([, flat]: Entry): number {
+  let n = 0;
+  for (const part of flat ?? []) n += part.length;
+  return n;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
