@@ -36,7 +36,12 @@ export function copyJson(json: string): string {
 
 export interface Db extends Queryable {
   readonly storage: 'postgres' | 'pglite';
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a transaction. `prelude`, a script of statements without parameters, runs
+   * first: on PostgreSQL in the same round trip as BEGIN (a hot transaction's every round trip
+   * waits for the event loop, BENCHMARKS.md).
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, prelude?: string): Promise<T>;
   close(): Promise<void>;
 }
 

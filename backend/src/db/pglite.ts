@@ -23,7 +23,11 @@ export async function openPglite(dataDir: string): Promise<Db> {
   return {
     storage: 'pglite',
     ...wrap(db),
-    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn, prelude) =>
+      db.transaction(async (tx) => {
+        if (prelude) await tx.exec(prelude);
+        return fn(wrap(tx));
+      }),
     close: () => db.close(),
   };
 }

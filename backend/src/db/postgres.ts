@@ -36,10 +36,10 @@ export function openPostgres(url: string, poolSize = 10): Db {
   return {
     storage: 'postgres',
     ...wrap(pool),
-    async transaction(fn) {
+    async transaction(fn, prelude) {
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
+        await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
         const out = await fn(wrapClient(client));
         await client.query('COMMIT');
         return out;

@@ -43,9 +43,27 @@ SELECT u.p, u.e, u.t, u.r, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f
 
 const COPY_EVENTS_SQL = 'COPY task_events (project_id, engine, task_id, task_ref, event_id, kind, occurred_at, worker, fields) FROM STDIN';
 
-const STORED_EVENT_IDS_SQL = `
-SELECT e.project_id AS p, e.engine AS e, e.task_id AS t, e.event_id AS id
-  FROM task_events e WHERE e.task_ref = ANY($1::bigint[])`;
+/** The SQLSTATE a batch fails with when one of its projects is gone: retried (transient), with the projects read anew. */
+const PROJECT_GONE = '40001';
+
+/**
+ * What the foreign key from tasks to projects did (migration 0011), once per batch instead of
+ * once per row: the batch's projects are key-share locked, so a project deleted meanwhile
+ * waits for this commit and its trigger then removes what was written. A project already gone
+ * (the id was cached before it was deleted) fails the batch as retryable, and the retry reads
+ * the projects anew: its events are then refused as of an unknown project, never stored
+ * without one. A statement without parameters (the ids are the database's own integers), so
+ * that it goes in the transaction's prelude.
+ */
+function holdProjectsSql(ids: number[]): string | null {
+  if (!ids.length) return null;
+  if (!ids.every(Number.isSafeInteger)) throw new Error('project ids must be integers');
+  return `DO $hold$ BEGIN
+  IF (SELECT count(*) FROM (SELECT FROM projects WHERE id IN (${ids.join(', ')}) FOR KEY SHARE) held) < ${ids.length} THEN
+    RAISE EXCEPTION 'a project was deleted while its events were written' USING ERRCODE = '${PROJECT_GONE}';
+  END IF;
+END $hold$`;
+}
 
 const UPSERT_WORKERS_SQL = `
 INSERT INTO workers AS w (project_id, engine, hostname, online, first_seen_at, last_seen_at, offline_at,
@@ -134,35 +152,26 @@ export class BatchWriter {
       }
       else workerEvents.push(ev);
     }
-    const persisted = await this.db.transaction(async (tx) => {
-      // On PostgreSQL the staging table is the session's: made on a connection's first batch
-      // (quietly after that), in the same round trip as the settings.
-      await tx.exec(tx.copyFrom ? `${KEY_LOOKUP_PLANS_SQL}; SET LOCAL client_min_messages = warning; ${CREATE_STAGED_TASKS_SQL}` : KEY_LOOKUP_PLANS_SQL);
-      const tasks = [...taskEvents.values()];
-      await this.holdProjects(tx, [...tasks, ...workerEvents]);
-      // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
-      const { insert, merged } = await collapseCeleryEnqueues(tx, tasks, (ev) => this.pid(ev));
-      const fresh = await this.storeTaskEvents(tx, insert, merged);
-      await this.upsertWorkers(tx, workerEvents);
-      return fresh;
-    });
-    return { persisted, duplicates: taskEventCount - persisted.length, workerEvents, unknownProject };
-  }
-
-  /**
-   * What the foreign key from tasks to projects did (migration 0011), once per batch instead of
-   * once per row: the batch's projects are key-share locked, so a project deleted meanwhile
-   * waits for this commit and its trigger then removes what was written. A project already gone
-   * (the id was cached before it was deleted) makes the batch retry with the projects read anew:
-   * its events are then refused as of an unknown project, never stored without one.
-   */
-  private async holdProjects(tx: Queryable, events: readonly Envelope[]): Promise<void> {
-    const ids = [...new Set(events.map((ev) => this.pid(ev)))];
-    if (!ids.length) return;
-    const live = await tx.query('SELECT id FROM projects WHERE id = ANY($1::int[]) FOR KEY SHARE', [ids], { name: 'z4j_hold_projects' });
-    if (live.rows.length < ids.length) {
-      this.projectIds.clear();
-      throw retryBatch('a project was deleted while its events were written');
+    const tasks = [...taskEvents.values()];
+    // What every batch does first, sent with BEGIN in one round trip: the settings, the staging
+    // table (on PostgreSQL, the session's: made on a connection's first batch, quietly after
+    // that), the projects held.
+    const prelude = [KEY_LOOKUP_PLANS_SQL];
+    if (this.db.storage === 'postgres') prelude.push('SET LOCAL client_min_messages = warning', CREATE_STAGED_TASKS_SQL);
+    const hold = holdProjectsSql([...new Set([...tasks, ...workerEvents].map((ev) => this.pid(ev)))]);
+    if (hold) prelude.push(hold);
+    try {
+      const persisted = await this.db.transaction(async (tx) => {
+        // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
+        const { insert, merged } = await collapseCeleryEnqueues(tx, tasks, (ev) => this.pid(ev));
+        const fresh = await this.storeTaskEvents(tx, insert, merged);
+        await this.upsertWorkers(tx, workerEvents);
+        return fresh;
+      }, prelude.join('; '));
+      return { persisted, duplicates: taskEventCount - persisted.length, workerEvents, unknownProject };
+    } catch (err) {
+      if ((err as { code?: string }).code === PROJECT_GONE) this.projectIds.clear(); // the retry reads them anew
+      throw err;
     }
   }
 
@@ -218,12 +227,11 @@ export class BatchWriter {
     const made = new Set(refs.keys());
     const existing = keys.filter((k) => !made.has(k));
     const existingIds = existing.map(identity);
-    const current = await this.lockTasks(tx, existingIds, refs);
+    const { current, stored } = await this.lockTasks(tx, existingIds, refs);
     if (current.size < existing.length) {
       // Skipped by the insert yet gone now: deleted meanwhile.
       throw retryBatch('a task row vanished while its batch was written');
     }
-    const stored = await this.storedEventIds(tx, existing.map((k) => refs.get(k)!));
     // New tasks have no stored events; existing ones keep (and fold) only what is new to them
     // (merged enqueues are: their ids are not stored). A task whose events were all stored
     // before is left as it is.
@@ -293,31 +301,25 @@ export class BatchWriter {
     await tx.query(INSERT_EVENTS_SQL, [JSON.stringify(rows)], { name: 'z4j_insert_events' });
   }
 
-  /** Ids of the events already stored for the given task rows, by task key. */
-  private async storedEventIds(tx: Queryable, taskRefs: string[]): Promise<Map<string, Set<string>>> {
-    const res = await tx.query<{ p: number; e: string; t: string; id: string }>(STORED_EVENT_IDS_SQL, [taskRefs], { name: 'z4j_stored_event_ids' });
-    const out = new Map<string, Set<string>>();
-    for (const r of res.rows) {
-      const k = taskKey(r.p, r.e, r.t);
-      (out.get(k) ?? out.set(k, new Set()).get(k)!).add(r.id);
-    }
-    return out;
-  }
-
-  /** Locks and reads the given tasks' rows; adds their row ids to `refs`. */
-  private async lockTasks(tx: Queryable, keys: [number, string, string][], refs: Map<string, string>): Promise<Map<string, TaskRow>> {
-    const res = await tx.query<TaskRow & { projectId: number; ref: string }>(
+  /**
+   * The current rows (and row ids) of tasks the insert skipped, locked, with the ids of the
+   * events each has stored (one round trip for both), by task key.
+   */
+  private async lockTasks(tx: Queryable, keys: [number, string, string][], refs: Map<string, string>) {
+    const res = await tx.query<TaskRow & { projectId: number; ref: string; storedIds: string[] }>(
       SELECT_TASKS_FOR_UPDATE_SQL,
       [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => k[2])],
       { name: 'z4j_lock_tasks' },
     );
-    const rows = new Map<string, TaskRow>();
-    for (const { projectId, ref, ...row } of res.rows) {
+    const current = new Map<string, TaskRow>();
+    const stored = new Map<string, Set<string>>();
+    for (const { projectId, ref, storedIds, ...row } of res.rows) {
       const k = taskKey(projectId, row.engine, row.taskId);
-      rows.set(k, row);
+      current.set(k, row);
+      stored.set(k, new Set(storedIds));
       refs.set(k, ref);
     }
-    return rows;
+    return { current, stored };
   }
 
   /** Whole timelines (this batch's events included) of tasks that received late events. */

@@ -87,10 +87,14 @@ UPDATE tasks AS t SET sealed_payload = u.s
   FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, id, s)
  WHERE t.project_id = u.p AND t.engine = u.e AND t.task_id = u.id AND t.sealed_payload IS NULL`;
 
-/** Current rows (and row ids) of the given tasks, locked for this transaction (in id order, so replicas do not deadlock). */
+/**
+ * Current rows (and row ids) of the given tasks, locked for this transaction (in id order, so
+ * replicas do not deadlock), each with the ids of its stored events.
+ */
 export const SELECT_TASKS_FOR_UPDATE_SQL = `
 SELECT t.project_id AS "projectId", t.engine, t.task_id AS "taskId", t.id::text AS ref,
-       ${TASK_COLUMNS.map((col) => `${TO_ROW[col.kind](`t.${col.name}`)} AS "${col.key}"`).join(', ')}
+       ${TASK_COLUMNS.map((col) => `${TO_ROW[col.kind](`t.${col.name}`)} AS "${col.key}"`).join(', ')},
+       ARRAY(SELECT e.event_id FROM task_events e WHERE e.task_ref = t.id) AS "storedIds"
   FROM tasks t
   JOIN unnest($1::int[], $2::text[], $3::text[]) AS k(project_id, engine, task_id)
     ON t.project_id = k.project_id AND t.engine = k.engine AND t.task_id = k.task_id
