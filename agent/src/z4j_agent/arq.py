@@ -7,7 +7,9 @@ on_startup / on_shutdown are chained for worker-online / offline. `arq.worker.Re
 not a failure. Jobs enqueued from inside a job are its children (parentId, rootId). A job that
 ends before its function runs (expired, aborted before it started, out of tries, an unknown
 function, a job that does not deserialise) goes through the worker's `finish_failed_job`, which
-the agent observes for the workers it instrumented.
+the agent observes for the workers it instrumented. A job enqueued through an instrumented
+pool gets an id that marks its call as recorded (recorded_job_id): its worker does not send the
+call again.
 
 Commands (docs/agent-protocol.md): a worker's agent retries a job — `enqueue_job` on the
 worker's own pool and event loop, with the exact args / kwargs, under the job id z4j chose."""
@@ -20,6 +22,7 @@ import contextvars
 import functools
 import threading
 import time
+import uuid
 from typing import Any
 
 from ._common import InFlight, Roots, exception_text, guarded, require, say_offline, traceback_text, worker_name
@@ -67,6 +70,26 @@ def redis_settings_url(settings: Any) -> str:
 
 # ---- producer --------------------------------------------------------------------------------
 
+# Where an agent recorded a job's enqueue (with its call, for the retry payload), the worker's
+# agent need not send the call again when the job starts: arq's other engines' messages carry a
+# mark for that (Dramatiq's options, taskiq's labels), arq's job (a pickled dict of arq's own
+# keys) has no room for one, so its id carries it. The agent chooses the id when the caller did
+# not: a random UUID like arq's own, made version 8 (custom) with 24 fixed bits around the variant.
+# arq's uuid4 ids never match (their version digit is 4); an id of the caller's own is left as
+# it is, and its job sends its call from the worker as before.
+_MARK_HEAD, _MARK_TAIL = "8f4a", "7e3"  # hex digits 12–15 (the version first) and 17–19
+
+
+def recorded_job_id() -> str:
+    h = uuid.uuid4().hex
+    return f"{h[:12]}{_MARK_HEAD}{h[16]}{_MARK_TAIL}{h[20:]}"
+
+
+def enqueue_recorded(job_id: str) -> bool:
+    """Whether the job's id says an agent recorded its enqueue (recorded_job_id)."""
+    return len(job_id) == 32 and job_id[12:16] == _MARK_HEAD and job_id[17:20] == _MARK_TAIL
+
+
 @guarded
 def _record_enqueued(agent: Agent, job_id: str, function: str, args: tuple, kwargs: dict, queue: str, job_try: int | None, at: float, eta: Any) -> None:
     if not agent.enabled:
@@ -85,6 +108,8 @@ def _wrap_enqueue(original: Any, agent: Agent) -> Any:
     @functools.wraps(original)
     async def enqueue_job(self: Any, function: str, *args: Any, **kwargs: Any) -> Any:
         at = time.time()
+        if agent.enabled and kwargs.get("_job_id") is None:
+            kwargs["_job_id"] = recorded_job_id()
         job = await original(self, function, *args, **kwargs)
         if job is not None:
             call_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
@@ -239,7 +264,7 @@ class _Worker:
     @guarded
     def started(self, job_id: str, base: dict[str, Any], args: tuple, kwargs: dict, attempt: int) -> None:
         fields, payload = dict(base), None
-        if attempt == 0:  # the producer may have had no agent: the worker's copy (first write wins)
+        if attempt == 0 and not enqueue_recorded(job_id):  # a producer without the agent: the worker's copy (first write wins)
             fields["args"], fields["kwargs"] = args, kwargs
             payload = {"name": base["name"], "args": args, "kwargs": kwargs, "queue": self.queue, "options": {}}
         self.agent.task_event(ENGINE, "started", job_id, fields=fields, payload=payload, worker=self.name)

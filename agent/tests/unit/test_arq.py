@@ -122,3 +122,24 @@ def test_jobs_that_end_before_their_function_runs(queue, captured):
     failed = captured.of(out_of_tries, "failed")["fields"]
     assert failed["exception"].endswith("retries exceeded") and failed["retries"] == 8 and failed["queue"] == queue
     assert "not found" in captured.of(unknown, "failed")["fields"]["exception"]
+
+
+def test_the_worker_sends_the_call_only_where_no_agent_recorded_the_enqueue(queue, captured):
+    from arq.connections import ArqRedis
+
+    async def enqueue_without_the_agent(pool, ids):
+        job = await ArqRedis.enqueue_job.__wrapped__(pool, "add", 5, 6)  # arq's own enqueue: a uuid4 id
+        ids.append(job.job_id)
+
+    recorded, own_id, unrecorded = run(queue, ("add", (1, 2), {}), ("add", (3, 4), {"_job_id": f"my-own-{uuid.uuid4().hex[:8]}"}), before_worker=enqueue_without_the_agent)
+    assert zarq.enqueue_recorded(recorded) and uuid.UUID(recorded).version == 8
+    assert not zarq.enqueue_recorded(own_id) and not zarq.enqueue_recorded(unrecorded) and uuid.UUID(unrecorded).version == 4
+    assert not zarq.enqueue_recorded(uuid.uuid4().hex)
+
+    started = captured.of(recorded, "started")
+    assert "payload" not in started and "args" not in started["fields"]
+    assert captured.of(recorded, "enqueued")["payload"]["args"] == [1, 2]
+    assert captured.of(own_id, "started")["payload"]["args"] == [3, 4]  # recorded too, but its id carries no mark
+    assert captured.kinds(unrecorded) == ["started", "succeeded"]
+    started = captured.of(unrecorded, "started")
+    assert started["payload"] == {"name": "add", "args": [5, 6], "kwargs": {}, "queue": queue, "options": {}} and started["fields"]["args"] == [5, 6]
