@@ -249,8 +249,10 @@ class Agent:
             try:
                 if self._transport is None:
                     self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue)
-                for body, sig in batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped):
-                    self._transport.send(body, sig)
+                signed = batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped)
+                per_batch = -(-len(events) // max(1, len(signed)))  # about: the stream's bound is in events
+                for body, sig in signed:
+                    self._transport.send(body, sig, per_batch)
                     self._batches += 1
                 self._sent += len(events)
                 backoff = 0.5

@@ -9,21 +9,29 @@ from typing import Protocol
 
 
 class Transport(Protocol):
-    def send(self, body: bytes, sig: str) -> None: ...
+    def send(self, body: bytes, sig: str, events: int = 1) -> None:
+        """Delivers one signed batch of `events` events (or raises)."""
+    def close(self) -> None: ...
     def close(self) -> None: ...
 
 
 class RedisStreamTransport:
-    def __init__(self, url: str, agent_id: str, project: str, maxlen: int) -> None:
+    """`max_events`: what the stream may hold while nobody reads it (the service down), in
+    events. Redis's MAXLEN counts entries and an entry is a whole batch (up to 1,000 events, 1 MiB),
+    so each XADD trims to as many entries as hold `max_events` of its own batch's size: a bound
+    in entries alone would let a stopped service fill the broker with that many *batches*."""
+
+    def __init__(self, url: str, agent_id: str, project: str, max_events: int) -> None:
         import redis  # the worker's own Redis client
 
         self._client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
         self._stream = f"z4j:events:{project}"
         self._agent = agent_id
-        self._maxlen = maxlen
+        self._max_events = max_events
 
-    def send(self, body: bytes, sig: str) -> None:
-        self._client.xadd(self._stream, {"agent": self._agent, "sig": sig, "batch": body}, maxlen=self._maxlen, approximate=True)
+    def send(self, body: bytes, sig: str, events: int = 1) -> None:
+        entries = max(1, self._max_events // max(1, events))
+        self._client.xadd(self._stream, {"agent": self._agent, "sig": sig, "batch": body}, maxlen=entries, approximate=True)
 
     def close(self) -> None:
         self._client.close()
@@ -52,7 +60,7 @@ class AmqpTransport:
             self._ch.confirm_delivery()
         return self._ch
 
-    def send(self, body: bytes, sig: str) -> None:
+    def send(self, body: bytes, sig: str, events: int = 1) -> None:
         try:
             props = self._pika.BasicProperties(content_type="application/json", delivery_mode=2, headers={"z4j-agent": self._agent, "z4j-sig": sig})
             self._channel().basic_publish("", self._queue, body, props, mandatory=False)
@@ -93,7 +101,7 @@ class AioPikaTransport:
             await self._ch.declare_queue(self._queue, durable=True)
         return self._ch
 
-    def send(self, body: bytes, sig: str) -> None:
+    def send(self, body: bytes, sig: str, events: int = 1) -> None:
         async def publish() -> None:
             ch = await self._channel()
             msg = self._aio_pika.Message(body, content_type="application/json", delivery_mode=self._aio_pika.DeliveryMode.PERSISTENT,
@@ -120,7 +128,7 @@ class HttpTransport:
         self._url = url.rstrip("/") + "/api/ingest/v1/batches"
         self._agent = agent_id
 
-    def send(self, body: bytes, sig: str) -> None:
+    def send(self, body: bytes, sig: str, events: int = 1) -> None:
         req = urllib.request.Request(self._url, data=body, method="POST", headers={"Content-Type": "application/json", "X-Z4J-Agent": self._agent, "X-Z4J-Signature": sig})
         try:
             with urllib.request.urlopen(req, timeout=5) as res:

@@ -5,6 +5,7 @@ import threading
 
 from z4j_agent.batch import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, signed_batches
 from z4j_agent.buffer import DropOldestBuffer
+from conftest import REDIS_URL
 
 
 def test_buffer_is_bounded_and_drops_oldest_counting():
@@ -118,3 +119,26 @@ def test_tasks_in_flight_are_counted_exactly_without_a_lock():
     flight.end()
     flight.end()  # an end without its start (a hook that missed it) never makes active negative
     assert flight.stats(None) == {"active": 0, "processed": 20002, "failed": 4000}
+
+
+def test_the_redis_stream_is_bounded_in_events_not_in_batches(redis_client):
+    import uuid
+
+    from z4j_agent.transport import RedisStreamTransport
+
+    project = f"bound-{uuid.uuid4().hex[:8]}"
+    stream = f"z4j:events:{project}"
+    big = RedisStreamTransport(REDIS_URL, "agent-1", project, max_events=10_000)
+    try:
+        for _ in range(600):  # 600 batches of 500 events: 300,000 events for a bound of 10,000
+            big.send(b"{}", "sig", 500)
+        # 20 entries hold the bound; Redis trims whole nodes of its stream (100 entries by default) when approximate.
+        assert redis_client.xlen(stream) <= 20 + 100
+        small = RedisStreamTransport(REDIS_URL, "agent-2", project, max_events=10_000)
+        for _ in range(300):  # batches of one event each: the same bound keeps far more of them
+            small.send(b"{}", "sig", 1)
+        assert 300 <= redis_client.xlen(stream) <= 20 + 100 + 300
+        small.close()
+    finally:
+        big.close()
+        redis_client.delete(stream)
