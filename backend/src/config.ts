@@ -31,6 +31,10 @@ export const settings = {
     "While the ingest queue is full, the Redis event subscriber stops reading until Redis holds this many bytes for it (its omem in CLIENT LIST), then drops (counted) until the queue drains. Keep it within Redis's client-output-buffer-limit for pubsub (8 MB for 60 s, 32 MB at once, by default). 0 drops at once.",
   ],
   Z4J_CELERY_AMQP_QUEUE: [z.string().min(1).default('z4j.celeryev'), 'Durable queue z4j binds to the event exchange on RabbitMQ (shared by replicas).'],
+  Z4J_CELERY_AMQP_QUEUE_MAX_BYTES: [
+    int(0, 1_099_511_627_776).default(1_073_741_824),
+    "Most bytes of Celery events that queue keeps while no z4j reads it (RabbitMQ's x-max-length-bytes; past it the oldest go first), so a z4j stopped for good never fills the broker its Celery shares. Set when z4j creates the queue; an existing queue keeps its arguments (change them with a RabbitMQ policy). 0: no bound.",
+  ],
   Z4J_QUEUE_SAMPLE_INTERVAL: [int(0, 3600).default(10), 'Seconds between queue depth samples; 0 turns them off.'],
   Z4J_INGEST_BATCH_SIZE: [int(1, 50000).default(2000), 'Most events written in one database transaction.'],
   Z4J_INGEST_WRITERS: [int(1, 16).default(3), 'Concurrent write transactions (each task always goes to the same one, so they never contend for a task).'],

@@ -77,7 +77,7 @@ function celerySources(config: Config, pipeline: IngestPipeline, metrics: Metric
   return config.Z4J_CELERY_BROKERS.map((url) =>
     url.startsWith('redis')
       ? new CeleryRedisSource({ url, ...common, holdBytes: config.Z4J_CELERY_REDIS_HOLD_BYTES }, target, metrics, log)
-      : new CeleryAmqpSource({ url, ...common, queue: config.Z4J_CELERY_AMQP_QUEUE }, target, metrics, log),
+      : new CeleryAmqpSource({ url, ...common, queue: config.Z4J_CELERY_AMQP_QUEUE, maxQueueBytes: config.Z4J_CELERY_AMQP_QUEUE_MAX_BYTES }, target, metrics, log),
   );
 }
 

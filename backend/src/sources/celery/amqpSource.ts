@@ -1,7 +1,9 @@
 // Celery events over RabbitMQ: our own durable queue bound to the event exchange with '#'
 // (not Celery's auto-delete 5-second-TTL receiver queues), consumed with manual acks sent
 // only after the events are committed. A pause of the service loses nothing; replicas share
-// the queue as competing consumers; prefetch plus the pipeline's bound give backpressure.
+// the queue as competing consumers; prefetch plus the pipeline's bound give backpressure. The
+// queue itself is bounded in bytes (oldest dropped first): a z4j removed without deleting it
+// must not fill the broker the user's Celery depends on.
 import { randomUUID } from 'node:crypto';
 import type amqp from 'amqplib';
 import type { Logger } from '../../logger.js';
@@ -19,6 +21,8 @@ export interface CeleryAmqpOptions {
   eventExchange: string;
   controlExchange: string;
   queue: string;
+  /** x-max-length-bytes of the queue when z4j creates it; 0 or unset: no bound. */
+  maxQueueBytes?: number;
   enableEventsIntervalS: number;
   prefetch?: number;
 }
@@ -41,12 +45,28 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
     this.consumer = new AmqpConsumer(opts.url, 'z4j-celery-events', this.health, async (ch) => {
       // Declared exactly as kombu declares it, so Celery and z4j can both assert it.
       await ch.assertExchange(opts.eventExchange, 'topic', { durable: true, autoDelete: false });
-      await ch.assertQueue(opts.queue, { durable: true, autoDelete: false });
+      await this.declareQueue(ch);
       await ch.bindQueue(opts.queue, opts.eventExchange, '#');
       await ch.prefetch(opts.prefetch ?? 500);
       await ch.consume(opts.queue, (msg) => msg && this.onMessage(ch, msg), { noAck: false });
       void this.enableEvents();
     });
+  }
+
+  /**
+   * Creates the queue, bounded, unless it exists: then it is used as it is. RabbitMQ refuses a
+   * declaration whose arguments differ from the queue's (closing the channel), so an existing
+   * queue — made by an earlier z4j, or with another bound — is only checked, on a channel of its
+   * own, and its bound is changed with a RabbitMQ policy.
+   */
+  private async declareQueue(ch: amqp.Channel): Promise<void> {
+    const probe = await this.conn!.createChannel();
+    probe.on('error', () => undefined); // a missing queue closes it: that is the answer
+    const exists = await probe.checkQueue(this.opts.queue).then(() => true, () => false);
+    await probe.close().catch(() => undefined);
+    if (exists) return;
+    const bound = this.opts.maxQueueBytes ? { 'x-max-length-bytes': this.opts.maxQueueBytes } : undefined;
+    await ch.assertQueue(this.opts.queue, { durable: true, autoDelete: false, arguments: bound });
   }
 
   private get conn(): amqp.ChannelModel | null {
