@@ -52,6 +52,10 @@ export const settings = {
     'Comma-separated RabbitMQ URLs whose agent queue (Z4J_AGENT_AMQP_QUEUE) is consumed.',
   ],
   Z4J_AGENT_AMQP_QUEUE: [z.string().min(1).default('z4j.events'), 'Durable RabbitMQ queue agents publish their batches to.'],
+  Z4J_AGENT_AMQP_QUEUE_MAX_BYTES: [
+    int(0, 1_099_511_627_776).default(1_073_741_824),
+    "Most bytes of agent batches that queue keeps while no z4j reads it (x-max-length-bytes; past it the oldest go first). Set by whichever of the service and the agents creates the queue (the agents' Z4J_AMQP_QUEUE_MAX_BYTES has the same default); an existing queue keeps its arguments (change them with a RabbitMQ policy). 0: no bound.",
+  ],
   Z4J_AGENT_CLAIM_IDLE_MS: [int(1000, 3_600_000).default(60000), 'Milliseconds an agent stream entry may stay unacknowledged by a consumer before another claims it.'],
   Z4J_AGENT_NONCE_RETENTION_DAYS: [int(1, 365).default(7), 'Days batch nonces are remembered (replays are refused within them); keep it longer than agent streams retain entries.'],
   Z4J_RQ_REDIS_URL: [

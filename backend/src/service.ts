@@ -145,7 +145,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const agentStreams = config.Z4J_AGENT_REDIS_URLS.map(
     (url) => new AgentRedisStreamSource({ url, claimIdleMs: config.Z4J_AGENT_CLAIM_IDLE_MS }, identity.agentKeys, agentIngest, metrics, log),
   );
-  const agentQueues = config.Z4J_AGENT_AMQP_URLS.map((url) => new AgentAmqpSource({ url, queue: config.Z4J_AGENT_AMQP_QUEUE }, identity.agentKeys, agentIngest, metrics, log));
+  const agentQueues = config.Z4J_AGENT_AMQP_URLS.map((url) => new AgentAmqpSource({ url, queue: config.Z4J_AGENT_AMQP_QUEUE, maxQueueBytes: config.Z4J_AGENT_AMQP_QUEUE_MAX_BYTES }, identity.agentKeys, agentIngest, metrics, log));
   const sources: Source[] = [...celery, ...agentStreams, ...agentQueues];
   await Promise.all(sources.map((s) => s.start().catch((err) => log.warn({ source: s.name, err: String(err) }, 'source did not start; retrying in background'))));
 

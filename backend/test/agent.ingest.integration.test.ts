@@ -122,7 +122,7 @@ describe('agent delivery', () => {
     const conn = await amqp.connect(AMQP_URL);
     const ch = await conn.createConfirmChannel();
     try {
-      await ch.assertQueue(AGENT_QUEUE, { durable: true, autoDelete: false });
+      await ch.checkQueue(AGENT_QUEUE); // the service made it, bounded: a publisher finds it (docs/agent-protocol.md)
       const publish = async (b: { body: Buffer; sig: string }) => {
         ch.sendToQueue(AGENT_QUEUE, b.body, { persistent: true, contentType: 'application/json', headers: { 'z4j-agent': agent.id, 'z4j-sig': b.sig } });
         await ch.waitForConfirms();

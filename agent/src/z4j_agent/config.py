@@ -31,6 +31,7 @@ class Config:
     exit_flush_timeout: float = 2.0
     heartbeat_interval: float = 10.0
     amqp_queue: str = "z4j.events"
+    amqp_queue_max_bytes: int = 1_073_741_824  # as the service's Z4J_AGENT_AMQP_QUEUE_MAX_BYTES
 
     @property
     def enabled(self) -> bool:

@@ -221,7 +221,7 @@ class Agent:
             # script's only flush may be the one at exit). Nothing connects until the first send.
             try:
                 cfg = self.config
-                self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue)
+                self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue, cfg.amqp_queue_max_bytes)
             except Exception as err:
                 self._count_error(f"cannot reach the broker: {err}")
         with self._lock:
@@ -248,7 +248,7 @@ class Agent:
             events = self._envelopes(items)
             try:
                 if self._transport is None:
-                    self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue)
+                    self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue, cfg.amqp_queue_max_bytes)
                 signed = batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped)
                 per_batch = -(-len(events) // max(1, len(signed)))  # about: the stream's bound is in events
                 for body, sig in signed:

@@ -37,8 +37,16 @@ class RedisStreamTransport:
         self._client.close()
 
 
+def own_queue_arguments(max_bytes: int) -> dict[str, int] | None:
+    """The arguments of the events queue when an agent creates it, as the service creates it:
+    bounded in bytes (x-max-length-bytes, the oldest batches go first), so a z4j that stopped
+    reading for good never fills the broker the worker's own queues share. 0: no bound. A queue
+    that exists is used as it is (RabbitMQ refuses a declaration with other arguments)."""
+    return {"x-max-length-bytes": max_bytes} if max_bytes else None
+
+
 class AmqpTransport:
-    def __init__(self, url: str, agent_id: str, queue: str) -> None:
+    def __init__(self, url: str, agent_id: str, queue: str, max_bytes: int = 0) -> None:
         import pika
 
         self._pika = pika
@@ -49,6 +57,7 @@ class AmqpTransport:
         self._params.socket_timeout = 3
         self._agent = agent_id
         self._queue = queue
+        self._max_bytes = max_bytes
         self._conn = None
         self._ch = None
 
@@ -56,7 +65,11 @@ class AmqpTransport:
         if self._ch is None or self._ch.is_closed:
             self._conn = self._pika.BlockingConnection(self._params)
             self._ch = self._conn.channel()
-            self._ch.queue_declare(self._queue, durable=True)
+            try:
+                self._ch.queue_declare(self._queue, passive=True)  # it exists: used as it is
+            except self._pika.exceptions.ChannelClosedByBroker:  # missing (and the channel closed)
+                self._ch = self._conn.channel()
+                self._ch.queue_declare(self._queue, durable=True, arguments=own_queue_arguments(self._max_bytes))
             self._ch.confirm_delivery()
         return self._ch
 
@@ -81,7 +94,7 @@ class AioPikaTransport:
     """RabbitMQ through aio-pika, for workers that have it and not pika (taskiq-aio-pika): the
     sender thread runs its own event loop, never the host's."""
 
-    def __init__(self, url: str, agent_id: str, queue: str) -> None:
+    def __init__(self, url: str, agent_id: str, queue: str, max_bytes: int = 0) -> None:
         import asyncio
 
         import aio_pika
@@ -91,6 +104,7 @@ class AioPikaTransport:
         self._url = url
         self._agent = agent_id
         self._queue = queue
+        self._max_bytes = max_bytes
         self._conn = None
         self._ch = None
 
@@ -98,7 +112,11 @@ class AioPikaTransport:
         if self._ch is None or self._ch.is_closed:
             self._conn = await self._aio_pika.connect(self._url, timeout=3)
             self._ch = await self._conn.channel(publisher_confirms=True)
-            await self._ch.declare_queue(self._queue, durable=True)
+            try:
+                await self._ch.declare_queue(self._queue, passive=True)  # it exists: used as it is
+            except self._aio_pika.exceptions.ChannelNotFoundEntity:  # missing (and the channel closed)
+                self._ch = await self._conn.channel(publisher_confirms=True)
+                await self._ch.declare_queue(self._queue, durable=True, arguments=own_queue_arguments(self._max_bytes))
         return self._ch
 
     def send(self, body: bytes, sig: str, events: int = 1) -> None:
@@ -142,7 +160,7 @@ class HttpTransport:
         pass
 
 
-def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, project: str, maxlen: int, amqp_queue: str) -> Transport:
+def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, project: str, maxlen: int, amqp_queue: str, amqp_queue_max_bytes: int = 0) -> Transport:
     if kind == "auto":
         if broker_url.startswith(("redis://", "rediss://", "unix://")):
             kind = "redis"
@@ -159,6 +177,6 @@ def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, pro
         try:
             import pika  # noqa: F401
         except ImportError:
-            return AioPikaTransport(url, agent_id, amqp_queue)
-        return AmqpTransport(url, agent_id, amqp_queue)
+            return AioPikaTransport(url, agent_id, amqp_queue, amqp_queue_max_bytes)
+        return AmqpTransport(url, agent_id, amqp_queue, amqp_queue_max_bytes)
     return HttpTransport(http_url, agent_id)

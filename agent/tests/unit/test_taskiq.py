@@ -162,3 +162,11 @@ def test_an_outcome_reuses_its_start_fields_only_while_the_labels_are_the_agents
     assert done["result"] == 3 and done["runtime"] >= 0
     assert {k: v for k, v in done.items() if k not in ("result", "runtime")} == start
     assert captured.of(parent, "succeeded")["fields"]["labels"] == {"tag": "blue"}
+
+
+def test_the_aio_pika_events_queue_is_bounded_when_the_agent_creates_it():
+    # taskiq-aio-pika's workers have aio-pika, not pika: the agent publishes through it (the rest of
+    # the agent's tests run where pika is).
+    from test_transport_amqp import check_the_events_queue
+
+    check_the_events_queue("aio_pika")

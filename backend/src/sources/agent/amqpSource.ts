@@ -8,12 +8,15 @@ import { verifyAgentBatch } from '../../ingest/agentBatch.js';
 import type { AgentIngest } from '../../ingest/agentIngest.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
+import { ensureOwnQueue } from '../../amqp.js';
 import { AmqpConsumer, safeAck } from '../amqpConsumer.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 
 export interface AgentAmqpOptions {
   url: string;
   queue: string;
+  /** x-max-length-bytes of the queue when the service creates it (agents create it alike); 0 or unset: no bound. */
+  maxQueueBytes?: number;
 }
 
 /**
@@ -38,7 +41,7 @@ export class AgentAmqpSource implements Source {
     this.name = `agent-amqp:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
     this.health = new SourceHealth(this.name, metrics, log);
     this.consumer = new AmqpConsumer(opts.url, 'z4j-agent-events', this.health, async (ch) => {
-      await ch.assertQueue(opts.queue, { durable: true, autoDelete: false });
+      await ensureOwnQueue(this.consumer.connection!, ch, opts.queue, opts.maxQueueBytes ?? 0);
       await ch.prefetch(PREFETCH);
       await ch.consume(opts.queue, (msg) => msg && void this.handle(ch, msg), { noAck: false });
     });

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type amqp from 'amqplib';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
+import { ensureOwnQueue } from '../../amqp.js';
 import { AmqpConsumer, safeAck } from '../amqpConsumer.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
@@ -45,28 +46,12 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
     this.consumer = new AmqpConsumer(opts.url, 'z4j-celery-events', this.health, async (ch) => {
       // Declared exactly as kombu declares it, so Celery and z4j can both assert it.
       await ch.assertExchange(opts.eventExchange, 'topic', { durable: true, autoDelete: false });
-      await this.declareQueue(ch);
+      await ensureOwnQueue(this.conn!, ch, opts.queue, opts.maxQueueBytes ?? 0);
       await ch.bindQueue(opts.queue, opts.eventExchange, '#');
       await ch.prefetch(opts.prefetch ?? 500);
       await ch.consume(opts.queue, (msg) => msg && this.onMessage(ch, msg), { noAck: false });
       void this.enableEvents();
     });
-  }
-
-  /**
-   * Creates the queue, bounded, unless it exists: then it is used as it is. RabbitMQ refuses a
-   * declaration whose arguments differ from the queue's (closing the channel), so an existing
-   * queue — made by an earlier z4j, or with another bound — is only checked, on a channel of its
-   * own, and its bound is changed with a RabbitMQ policy.
-   */
-  private async declareQueue(ch: amqp.Channel): Promise<void> {
-    const probe = await this.conn!.createChannel();
-    probe.on('error', () => undefined); // a missing queue closes it: that is the answer
-    const exists = await probe.checkQueue(this.opts.queue).then(() => true, () => false);
-    await probe.close().catch(() => undefined);
-    if (exists) return;
-    const bound = this.opts.maxQueueBytes ? { 'x-max-length-bytes': this.opts.maxQueueBytes } : undefined;
-    await ch.assertQueue(this.opts.queue, { durable: true, autoDelete: false, arguments: bound });
   }
 
   private get conn(): amqp.ChannelModel | null {
