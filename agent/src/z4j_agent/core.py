@@ -220,8 +220,7 @@ class Agent:
             # imported now, which cannot happen once the interpreter is shutting down (a short
             # script's only flush may be the one at exit). Nothing connects until the first send.
             try:
-                cfg = self.config
-                self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue, cfg.amqp_queue_max_bytes)
+                self._transport = self._new_transport()
             except Exception as err:
                 self._count_error(f"cannot reach the broker: {err}")
         with self._lock:
@@ -248,7 +247,7 @@ class Agent:
             events = self._envelopes(items)
             try:
                 if self._transport is None:
-                    self._transport = make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue, cfg.amqp_queue_max_bytes)
+                    self._transport = self._new_transport()
                 signed = batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped)
                 per_batch = -(-len(events) // max(1, len(signed)))  # about: the stream's bound is in events
                 for body, sig in signed:
@@ -266,6 +265,10 @@ class Agent:
             finally:
                 if len(self._buffer) == 0:
                     self._idle.set()
+
+    def _new_transport(self) -> Transport:
+        cfg = self.config
+        return make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue, cfg.amqp_queue_max_bytes)
 
     def _envelopes(self, items: list[Any]) -> list[str]:
         """The items' envelopes as JSON texts; one that cannot be built is dropped and counted,

@@ -11,7 +11,7 @@ from typing import Protocol
 class Transport(Protocol):
     def send(self, body: bytes, sig: str, events: int = 1) -> None:
         """Delivers one signed batch of `events` events (or raises)."""
-    def close(self) -> None: ...
+
     def close(self) -> None: ...
 
 
