@@ -234,4 +234,10 @@ try {
 } finally {
   service.kill('SIGTERM');
   await new Promise((r) => service.on('exit', r));
+  if (opt.source === 'agent') {
+    // The stream holds every batch of the run (hundreds of MB of Redis's memory): not kept until the next run.
+    const r = new Redis(opt['redis-url']);
+    await r.del('z4j:events:default').catch(() => undefined);
+    r.disconnect();
+  }
 }
