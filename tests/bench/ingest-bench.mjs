@@ -236,7 +236,7 @@ try {
   await new Promise((r) => service.on('exit', r));
   if (opt.source === 'agent') {
     // The stream holds every batch of the run (hundreds of MB of Redis's memory): not kept until the next run.
-    const r = new Redis(opt['redis-url']);
+    const r = new Redis(opt['redis-url'], { maxRetriesPerRequest: 1 }); // a Redis gone by now must not hold the bench open
     await r.del('z4j:events:default').catch(() => undefined);
     r.disconnect();
   }
