@@ -28,6 +28,8 @@ const LANES = Number(opt.lanes);
 const { openPostgres } = await import(`${opt.dist}/db/postgres.js`);
 const { migrate } = await import(`${opt.dist}/db/migrate.js`);
 const { BatchWriter } = await import(`${opt.dist}/ingest/batchWriter.js`);
+// Events go to lanes as this tree's pipeline sends them, whichever build's writer is measured.
+const { laneIndex } = await import(new URL('../../backend/dist/ingest/pipeline.js', import.meta.url).href);
 
 const admin = new pg.Client({ connectionString: opt['pg-url'] });
 await admin.connect().catch((err) => {
@@ -56,11 +58,7 @@ function celeryEvents() {
     if (++t.step === 3) inFlight.splice(i, 1);
   }
   const lanes = Array.from({ length: LANES }, () => []);
-  for (const ev of events) {
-    let h = 2166136261; // the pipeline's lane hash (FNV-1a of the task id)
-    for (let i = 0; i < ev.taskId.length; i++) h = Math.imul(h ^ ev.taskId.charCodeAt(i), 16777619);
-    lanes[(h >>> 0) % LANES].push(ev);
-  }
+  for (const ev of events) lanes[laneIndex(ev.taskId, LANES)].push(ev);
   return lanes;
 }
 

@@ -43,8 +43,12 @@ SELECT u.p, u.e, u.t, u.r, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f
 
 const COPY_EVENTS_SQL = 'COPY task_events (project_id, engine, task_id, task_ref, event_id, kind, occurred_at, worker, fields) FROM STDIN';
 
-/** The SQLSTATE a batch fails with when one of its projects is gone: retried (transient), with the projects read anew. */
-const PROJECT_GONE = '40001';
+/**
+ * The SQLSTATE of a batch that met a concurrent change (serialization_failure): the pipeline
+ * retries it whole, as it retries PostgreSQL's own. Raised for a project deleted meanwhile
+ * (holdProjectsSql) and a task row gone meanwhile (retryBatch).
+ */
+const RETRY_BATCH = '40001';
 
 /**
  * What the foreign key from tasks to projects did (migration 0011), once per batch instead of
@@ -60,7 +64,7 @@ function holdProjectsSql(ids: number[]): string | null {
   if (!ids.every(Number.isSafeInteger)) throw new Error('project ids must be integers');
   return `DO $hold$ BEGIN
   IF (SELECT count(*) FROM (SELECT FROM projects WHERE id IN (${ids.join(', ')}) FOR KEY SHARE) held) < ${ids.length} THEN
-    RAISE EXCEPTION 'a project was deleted while its events were written' USING ERRCODE = '${PROJECT_GONE}';
+    RAISE EXCEPTION 'a project was deleted while its events were written' USING ERRCODE = '${RETRY_BATCH}';
   END IF;
 END $hold$`;
 }
@@ -121,8 +125,8 @@ function copyTime(time: number): string {
   return `${copySecondText}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
-/** A conflict with a concurrent change: the pipeline retries the whole batch (40001 is transient). */
-const retryBatch = (why: string) => Object.assign(new Error(why), { code: '40001' });
+/** A conflict with a concurrent change, found by the writer: the pipeline retries the whole batch. */
+const retryBatch = (why: string) => Object.assign(new Error(why), { code: RETRY_BATCH });
 
 /** One task's events for the timeline, with its row id (task_ref). */
 interface TimelineGroup {
@@ -170,7 +174,8 @@ export class BatchWriter {
       }, prelude.join('; '));
       return { persisted, duplicates: taskEventCount - persisted.length, workerEvents, unknownProject };
     } catch (err) {
-      if ((err as { code?: string }).code === PROJECT_GONE) this.projectIds.clear(); // the retry reads them anew
+      // The retry reads the projects anew: one of them may be what was deleted.
+      if ((err as { code?: string }).code === RETRY_BATCH) this.projectIds.clear();
       throw err;
     }
   }

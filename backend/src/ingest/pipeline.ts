@@ -224,9 +224,7 @@ export class IngestPipeline {
   /** Tasks are spread over lanes by id, so concurrent transactions never touch the same task. */
   private laneOf(envelope: Envelope): Lane<Item> {
     if (this.lanes.length === 1 || envelope.type !== 'task') return this.lanes[0]!;
-    let h = 2166136261; // FNV-1a
-    for (let i = 0; i < envelope.taskId.length; i++) h = Math.imul(h ^ envelope.taskId.charCodeAt(i), 16777619);
-    return this.lanes[(h >>> 0) % this.lanes.length]!;
+    return this.lanes[laneIndex(envelope.taskId, this.lanes.length)]!;
   }
 
   // The depth gauge is set when a writer takes a batch (every flush interval at most), not per event.
@@ -326,4 +324,11 @@ export class IngestPipeline {
       ])
       .catch((err) => this.log.warn({ err: String(err) }, 'could not record rejected events'));
   }
+}
+
+/** The writer lane of a task (FNV-1a of its id): the same lane for all its events. */
+export function laneIndex(taskId: string, lanes: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < taskId.length; i++) h = Math.imul(h ^ taskId.charCodeAt(i), 16777619);
+  return (h >>> 0) % lanes;
 }
