@@ -6,7 +6,7 @@ import { HueyDriver } from '../src/engines/huey/driver.js';
 import { TaskiqDriver } from '../src/engines/taskiq/driver.js';
 import { ARQ_REDIS_URL, arqctl, startArqWorker } from './helpers/arq.js';
 import { covers } from './helpers/coverage.js';
-import { HUEY_REDIS_URL, hueyctl, startHueyConsumer } from './helpers/huey.js';
+import { HUEY_REDIS_URL, hueyctl, hueyctlWith, startHueyConsumer } from './helpers/huey.js';
 import { uniqueQueue, type PyProcess } from './helpers/pyapp.js';
 import { startTaskiqWorker, TASKIQ_REDIS_URL, taskiqctl } from './helpers/taskiq.js';
 import { eventually, sleep } from './helpers/wait.js';
@@ -175,5 +175,32 @@ describe('Huey driver (RedisHuey)', () => {
     for (const key of kept) await eventually(async () => expect(await hueyctl<string | null>(queue, 'get', `z4j-test-fail-once:${key}`)).toBe('1'), 60_000, 500);
     await sleep(500);
     for (const key of matching) expect(await runs(queue, key)).toBe(0);
+  });
+});
+
+describe('Huey driver, the other Redis storages', () => {
+  const driver = new HueyDriver(HUEY_REDIS_URL);
+  afterAll(() => driver.close());
+
+  test('a priority queue (PriorityRedisHuey, a sorted set) is counted and purged whole; a purge by name says it cannot', async () => {
+    const queue = uniqueQueue('huey_prio');
+    for (let i = 0; i < 3; i++) await hueyctlWith('priority', queue, 'enqueue', randomUUID());
+    expect(await driver.queueDepth(queue)).toBe(3);
+    await expect(driver.countMatching(queue, { name: 'tasks.count' })).rejects.toThrow(/priority queue \(PriorityRedisHuey\)/);
+    expect((await driver.purgeQueue(queue)).purged).toBe(3);
+    expect(await driver.queueDepth(queue)).toBe(0);
+  });
+
+  test('a revoked queued task is skipped by a RedisExpireHuey consumer (revokes kept as keys of their own)', async () => {
+    const queue = uniqueQueue('huey_expire');
+    const key = randomUUID();
+    const runs = (k: string) => hueyctlWith<number>('expire', queue, 'runs', k);
+    const id = await hueyctlWith<string>('expire', queue, 'enqueue', key);
+    await hueyctlWith<string>('expire', queue, 'enqueue', `${key}-kept`);
+    await driver.cancel(ref(id, queue));
+    workers.push(startHueyConsumer(queue, 'expire'));
+    await eventually(async () => expect(await runs(`${key}-kept`)).toBe(1), 60_000, 500);
+    await sleep(500);
+    expect(await runs(key)).toBe(0);
   });
 });

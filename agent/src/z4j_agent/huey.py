@@ -41,7 +41,10 @@ class _HueyAgent:
     def __init__(self, huey: Any, agent: Any) -> None:
         self.huey = huey
         self.agent = agent
-        self.queue = huey.name
+        # The name the storage uses in its keys: RedisStorage drops every character outside
+        # [A-Za-z0-9_] (RedisHuey('my-app') keeps its tasks in `huey.redis.myapp`), and the
+        # service finds the queue's list and results hash by this name.
+        self.queue = str(getattr(getattr(huey, "storage", None), "name", None) or huey.name)
         self.worker = worker_name(ENGINE)
         self.flight = InFlight()
         self.local = threading.local()

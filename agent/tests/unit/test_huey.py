@@ -6,6 +6,7 @@ from huey import MemoryHuey  # noqa: E402
 from huey.exceptions import CancelExecution  # noqa: E402
 
 import z4j_agent.huey as zhuey  # noqa: E402
+from conftest import REDIS_URL  # noqa: E402
 
 SECRET = "hunter2-secret"
 
@@ -171,3 +172,26 @@ def test_an_error_handler_is_the_failed_tasks_child(app, captured):
     sig = fail.s("boom").error(handle.s())
     app.enqueue(sig)
     assert captured.of(sig.on_error.id, "enqueued")["fields"]["parentId"] == sig.id
+
+
+def test_the_queue_is_the_name_the_redis_storage_keys_use(captured, redis_client):
+    """RedisStorage drops every character outside [A-Za-z0-9_] from the name in its keys: the
+    reported queue is that name, the one the service purges, counts and revokes under."""
+    from huey import RedisHuey
+
+    h = RedisHuey("z4j-unit.clean", url=REDIS_URL)
+    zhuey.install(h)
+    redis_client.delete("huey.redis.z4junitclean")
+    try:
+
+        @h.task()
+        def noop():
+            return None
+
+        r = noop()
+        assert redis_client.llen("huey.redis.z4junitclean") == 1
+        assert captured.of(r.id, "enqueued")["fields"]["queue"] == "z4junitclean"
+        assert captured.of(r.id, "enqueued")["payload"]["queue"] == "z4junitclean"
+    finally:
+        redis_client.delete("huey.redis.z4junitclean")
+

@@ -2,7 +2,7 @@
 import { Redis } from 'ioredis';
 import { commandKey } from '../actions/agentCommands.js';
 
-/** Empties a Redis list atomically and says how many items it held (Huey and taskiq queues are plain lists). */
+/** Empties a Redis list atomically and says how many items it held (taskiq's queues are plain lists). */
 export const PURGE_LIST = `
 local n = redis.call('LLEN', KEYS[1])
 redis.call('DEL', KEYS[1])

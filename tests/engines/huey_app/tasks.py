@@ -1,13 +1,15 @@
 """A small Huey app for z4j's integration tests: RedisHuey named Z4J_TEST_QUEUE on
-Z4J_TEST_REDIS (default db 13). The Huey name is what z4j calls the queue."""
+Z4J_TEST_REDIS (default db 13). The Huey name is what z4j calls the queue. Z4J_TEST_HUEY_STORAGE
+picks another of Huey's Redis storages: `priority` (PriorityRedisHuey) or `expire` (RedisExpireHuey)."""
 import os
 import time
 
 import redis
-from huey import RedisHuey
+from huey import PriorityRedisHuey, RedisExpireHuey, RedisHuey
 
 REDIS_URL = os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/13")
-huey = RedisHuey(os.environ.get("Z4J_TEST_QUEUE", "z4jtest"), url=REDIS_URL)
+_STORAGES = {"redis": RedisHuey, "priority": PriorityRedisHuey, "expire": RedisExpireHuey}
+huey = _STORAGES[os.environ.get("Z4J_TEST_HUEY_STORAGE", "redis")](os.environ.get("Z4J_TEST_QUEUE", "z4jtest"), url=REDIS_URL)
 _counter = redis.Redis.from_url(REDIS_URL)
 
 

@@ -2,7 +2,8 @@
 // messages, results and revocations live in the hash `huey.results.<name>`. A revocation is
 // the entry `r:<task id>` holding the pickle of (revoke_until, revoke_once) — written here
 // byte for byte as Huey's own `revoke_by_id(id)` writes (None, False) — and the consumer
-// skips the task when it comes up. The queue name is the Huey instance's name.
+// skips the task when it comes up. The queue name is the storage's name, as the agent reports it:
+// the Huey instance's name without the characters RedisStorage drops (all but [A-Za-z0-9_]).
 // Messages are pickled Python objects, so a retry is the agent's job (it enqueues a new task of
 // the same task class inside a consumer), and so is stopping a running task (Huey has no way to
 // interrupt one from outside; the agent raises CancelExecution in the worker's thread).
@@ -10,8 +11,21 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { pickleStrings } from '../pickleStrings.js';
-import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
+import { RedisEngineDriver } from '../redisDriver.js';
 import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+
+// A Huey queue is a list (RedisHuey, RedisExpireHuey) or, with the priority storages, a sorted
+// set: both emptied whole, and counted, by what the key holds.
+const PURGE_QUEUE = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+local n = 0
+if kind == 'list' then n = redis.call('LLEN', KEYS[1]) elseif kind == 'zset' then n = redis.call('ZCARD', KEYS[1]) end
+if n > 0 then redis.call('DEL', KEYS[1]) end
+return n`;
+const QUEUE_DEPTH = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'list' then return redis.call('LLEN', KEYS[1]) elseif kind == 'zset' then return redis.call('ZCARD', KEYS[1]) elseif kind == 'none' then return 0 end
+return -1`;
 
 /** pickle.dumps((None, False), protocol 5), as Huey's default serializer writes it. */
 const REVOKE_FOREVER = Buffer.from([0x80, 0x05, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x89, 0x86, 0x94, 0x2e]);
@@ -35,10 +49,10 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'huey' as const;
   readonly capabilities = {
     'task.retry': { via: 'agent', note: 'a new task with the exact args / kwargs the agent captured, enqueued by the agent in a live consumer of the same Huey instance (RedisHuey)' },
-    'task.cancel': { via: 'broker', note: "Huey's revoke: the consumer skips the task when it comes up (RedisHuey; the queue is the Huey name)" },
+    'task.cancel': { via: 'broker', note: "Huey's revoke: the consumer skips the task when it comes up (Huey's Redis storages)" },
     'task.terminate': { via: 'agent', note: "thread workers (not greenlet): Huey's CancelExecution raised in the task's thread at its next Python instruction (a blocking call such as one long sleep delays it); not retried" },
-    'queue.purge': { via: 'broker', note: 'RedisHuey (not the priority storage)' },
-    'queue.purge_filtered': { via: 'broker', note: "by task name, read from the message's pickle opcodes without unpickling it (RedisHuey, default pickle serializer)" },
+    'queue.purge': { via: 'broker', note: "Huey's Redis storages, the priority ones included" },
+    'queue.purge_filtered': { via: 'broker', note: "by task name, read from the message's pickle opcodes without unpickling it (RedisHuey and RedisExpireHuey, default pickle serializer; not the priority storages)" },
   } as const;
 
   constructor(url: string) {
@@ -61,27 +75,40 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
 
   async cancel(task: TaskRef): Promise<Dispatch> {
     if (!task.queue) throw new Error('z4j does not know which Huey instance (queue) this task belongs to');
-    await this.redis.hset(`huey.results.${task.queue}`, `r:${task.taskId}`, REVOKE_FOREVER);
+    // Where the consumer looks depends on the storage, which z4j cannot see from here: the
+    // results hash (RedisHuey, PriorityRedisHuey) or one key per entry (RedisExpireHuey and its
+    // priority variant). Both are written; each storage reads only its own.
+    await this.redis
+      .multi()
+      .hset(`huey.results.${task.queue}`, `r:${task.taskId}`, REVOKE_FOREVER)
+      .set(`huey.r.${task.queue}.r:${task.taskId}`, REVOKE_FOREVER)
+      .exec();
     return {};
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: Number(await this.redis.eval(PURGE_LIST, 1, `huey.redis.${queue}`)) };
+    return { purged: Number(await this.redis.eval(PURGE_QUEUE, 1, `huey.redis.${queue}`)) };
   }
 
-  private lists(queue: string): MessageList[] {
-    return [{ key: `huey.redis.${queue}`, producerEnd: 'left', names: async (raws) => raws.map(hueyTaskName) }];
+  /** The queue as a list of messages: the priority storages keep a sorted set, which a filtered purge does not read. */
+  private async lists(queue: string): Promise<MessageList[]> {
+    const key = `huey.redis.${queue}`;
+    if ((await this.redis.type(key)) === 'zset') {
+      throw new Error(`Huey queue ${queue} is a priority queue (PriorityRedisHuey): z4j purges it whole, not by task name`);
+    }
+    return [{ key, producerEnd: 'left', names: async (raws) => raws.map(hueyTaskName) }];
   }
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
-    return countMatching(this.redis, this.lists(queue), filter);
+    return countMatching(this.redis, await this.lists(queue), filter);
   }
 
   async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
-    return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
+    return { purged: await purgeMatching(this.redis, await this.lists(queue), filter) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {
-    return this.redis.llen(`huey.redis.${queue}`);
+    const depth = Number(await this.redis.eval(QUEUE_DEPTH, 1, `huey.redis.${queue}`));
+    return depth < 0 ? null : depth;
   }
 }
