@@ -129,10 +129,6 @@ class RunningTasks:
             done.set()
         return stopping
 
-    def is_stopping(self, task_id: str) -> bool:
-        with self._lock:
-            return task_id in self._stopping
-
     def stop(self, task_id: str, exc_type: type[BaseException], reason: str = "terminated from z4j", wait: float = STOP_WAIT_S) -> dict[str, Any]:
         """Stops the task and waits (bounded) until it ended; raises CommandError when it cannot."""
         with self._lock:

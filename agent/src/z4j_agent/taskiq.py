@@ -95,6 +95,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._stop_heartbeat = None
         self._running_tasks = RunningTasks()
         self._is_async: dict[str, bool] = {}  # task name → an async function (a terminate can cancel it)
+        self._labels: dict[str, dict[str, Any]] = {}  # task id → its labels, while an async task runs (for terminate)
         self._stop_commands = None
 
     @property
@@ -216,9 +217,6 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             agent.task_event(ENGINE, "started", task_id, fields=fields, worker=self._worker)
 
     def on_error(self, message: Any, result: Any, exception: BaseException) -> None:
-        if isinstance(exception, asyncio.CancelledError) and self._running_tasks.is_stopping(message.task_id):
-            # Terminated from z4j: a retry middleware after this one in the chain must not re-send it.
-            guarded(message.labels.__setitem__)("retry_on_error", False)
         current = _current.get()
         self._errors[(message.task_id, current[2] if current else _attempt(message))] = exception
 
@@ -240,6 +238,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             self._retrying.discard(key)
         _current.set(None)
         terminated = self._running_tasks.finished(message.task_id)
+        if self._labels:
+            self._labels.pop(message.task_id, None)
         runtime = getattr(result, "execution_time", None)
         if runtime is None and start is not None:
             runtime = round(time.monotonic() - start, 6)
@@ -280,11 +280,19 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             is_async = self._is_async[message.task_name] = inspect.iscoroutinefunction(getattr(task, "original_func", None))
         if is_async:
             self._running_tasks.started_asyncio(message.task_id, asyncio.current_task(), asyncio.get_running_loop())
+            self._labels[message.task_id] = message.labels
         else:
             self._running_tasks.started_unstoppable(message.task_id, "a sync taskiq task runs in taskiq's thread pool, where z4j cannot stop it (async tasks only)")
 
     def _terminate(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._running_tasks.stop(str(args["taskId"]), asyncio.CancelledError)
+        task_id = str(args["taskId"])
+        labels = self._labels.get(task_id)
+        if labels is not None:
+            # Before the cancel: a retry middleware reads this label in its on_error, and taskiq
+            # calls on_error in reverse middleware order, so the agent's own on_error may come
+            # after the retry middleware's (Z4jMiddleware added before it).
+            labels["retry_on_error"] = False
+        return self._running_tasks.stop(task_id, asyncio.CancelledError)
 
     def _gate_listen(self) -> None:
         """Skips the messages cancelled from z4j where they come out of the broker, before taskiq's

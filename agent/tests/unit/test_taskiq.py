@@ -170,3 +170,37 @@ def test_the_aio_pika_events_queue_is_bounded_when_the_agent_creates_it():
     from test_transport_amqp import check_the_events_queue
 
     check_the_events_queue("aio_pika")
+
+
+@pytest.mark.parametrize("agent_first", [True, False], ids=["agent-before-retry-middleware", "agent-after-retry-middleware"])
+def test_a_terminated_task_is_not_retried_whichever_order_the_middlewares_are_in(captured, agent_first):
+    """taskiq calls on_error in reverse middleware order, so the agent cannot count on seeing a
+    terminated task's error before a retry middleware does: the terminate itself turns retries off."""
+    runs = []
+
+    async def main():
+        agent_mw, retry_mw = Z4jMiddleware(), SimpleRetryMiddleware(default_retry_count=3)
+        broker = InMemoryBroker().with_middlewares(*((agent_mw, retry_mw) if agent_first else (retry_mw, agent_mw)))
+
+        @broker.task(task_name="slow", retry_on_error=True, max_retries=3)
+        async def slow(key):
+            runs.append(key)
+            await asyncio.sleep(5)
+
+        broker.is_worker_process = True
+        await broker.startup()
+        try:
+            task_id = (await slow.kiq("k")).task_id
+            while not runs:
+                await asyncio.sleep(0.01)
+            out = await asyncio.to_thread(agent_mw._terminate, {"taskId": task_id})
+            await broker.wait_all()
+            await asyncio.sleep(0.1)
+            return task_id, out
+        finally:
+            await broker.shutdown()
+
+    task_id, out = asyncio.run(main())
+    assert out["stopped"] is True
+    assert runs == ["k"]  # never sent again by the retry middleware
+    assert captured.kinds(task_id)[-1] == "revoked" and "retried" not in captured.kinds(task_id)
