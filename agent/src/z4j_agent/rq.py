@@ -137,10 +137,25 @@ def _func(job: Any) -> Any:
         return None
 
 
+class _Planned:
+    """What _link_new_job reads of a job that enqueue_many is yet to create."""
+
+    __slots__ = ("id", "meta", "_dependency_ids")
+
+    def __init__(self, data: Any) -> None:
+        self.id = data.job_id
+        self.meta = dict(data.meta) if data.meta else {}
+        deps = data.depends_on
+        deps = getattr(deps, "dependencies", deps)  # an rq Dependency: its jobs
+        deps = deps if isinstance(deps, (list, tuple)) else [deps] if deps else []
+        self._dependency_ids = [getattr(d, "id", d) for d in deps if d]
+
+
 def _wrap_queue_methods(target: Any, agent: Agent) -> None:
-    """Wraps enqueue_job and schedule_job (every public enqueue path ends in one of them) on a
-    Queue class or one queue."""
-    enqueue_job, schedule_job = target.enqueue_job, target.schedule_job
+    """Wraps the enqueue paths on a Queue class or one queue: enqueue_job and schedule_job (every
+    public path for one job ends in one of them), and enqueue_many (which creates and enqueues
+    its jobs itself, as does Group.enqueue_many through it)."""
+    enqueue_job, schedule_job, enqueue_many = target.enqueue_job, target.schedule_job, target.enqueue_many
     is_class = isinstance(target, type)
 
     def call(args: tuple, kwargs: dict) -> tuple[Any, Any]:
@@ -165,9 +180,40 @@ def _wrap_queue_methods(target: Any, agent: Agent) -> None:
         record_enqueued(agent, job, queue.name, when)
         return out
 
+    def wrapped_enqueue_many(*args: Any, **kwargs: Any) -> Any:
+        if not agent.enabled:
+            return enqueue_many(*args, **kwargs)
+        queue = args[0] if is_class else target
+        rest = list(args[1:] if is_class else args)
+        if rest:
+            rest[0] = _linked_datas(rest[0], queue)
+        elif "job_datas" in kwargs:
+            kwargs["job_datas"] = _linked_datas(kwargs["job_datas"], queue)
+        jobs = enqueue_many(queue, *rest, **kwargs) if is_class else enqueue_many(*rest, **kwargs)
+        for job in jobs:
+            record_enqueued(agent, job, queue.name)
+        return jobs
+
     wrapped_enqueue_job.__z4j__ = True  # type: ignore[attr-defined]
     target.enqueue_job = wrapped_enqueue_job
     target.schedule_job = wrapped_schedule_job
+    target.enqueue_many = wrapped_enqueue_many
+
+
+@guarded
+def _linked(data: Any, queue: Any) -> Any:
+    planned = _Planned(data)
+    _link_new_job(planned, queue)
+    return data._replace(meta=planned.meta) if planned.meta.get("z4j_root_id") else data
+
+
+def _linked_datas(datas: Any, queue: Any) -> list[Any]:
+    """enqueue_many's job data, each with its links in its meta (as _link_new_job gives a job)."""
+    out = []
+    for data in datas:
+        linked = _linked(data, queue)
+        out.append(linked if linked is not None else data)
+    return out
 
 
 def install(**agent_options: Any) -> None:

@@ -20,3 +20,10 @@ def spawn(queue_name):
     from rq import Queue, get_current_job
 
     Queue(queue_name, connection=get_current_job().connection).enqueue("rq_jobs.add", 1, 2)
+
+
+def spawn_many(queue_name):
+    from rq import Queue, get_current_job
+
+    q = Queue(queue_name, connection=get_current_job().connection)
+    q.enqueue_many([Queue.prepare_data("rq_jobs.add", (1, 2)), Queue.prepare_data("rq_jobs.add", (3, 4))])

@@ -99,3 +99,31 @@ def test_a_producer_never_imports_the_job_function(queue, captured):
     job = queue.enqueue("module_that_does_not_exist.func", 1)
     assert captured.kinds(job.id) == ["enqueued"]
     job.delete()
+
+
+def test_enqueue_many_records_every_job_with_its_links(queue, captured):
+    """enqueue_many (and Group.enqueue_many through it) creates and enqueues its jobs without
+    enqueue_job: each is still recorded, with its payload, and a dependent one with its links."""
+    from rq.group import Group
+
+    first = queue.enqueue_many([Queue.prepare_data("rq_jobs.add", (1, 2), job_id=f"many-{uuid.uuid4().hex}")])[0]
+    jobs = queue.enqueue_many(job_datas=[
+        Queue.prepare_data("rq_jobs.add", (5, 6), {"password": "hunter2-secret"}),
+        Queue.prepare_data("rq_jobs.add", (7, 8), depends_on=first.id),
+    ])
+    grouped = Group.create(connection=queue.connection).enqueue_many(queue, [Queue.prepare_data("rq_jobs.add", (9, 10))])
+    work(queue)
+    for job in (first, *jobs, *grouped):
+        assert captured.kinds(job.id) == ["enqueued", "started", "succeeded"]
+    enq = captured.of(jobs[0].id, "enqueued")
+    assert enq["payload"]["args"] == [5, 6] and enq["payload"]["kwargs"] == {"password": "hunter2-secret"} and enq["fields"]["kwargs"] == {"password": "[redacted]"}
+    linked = captured.of(jobs[1].id, "enqueued")["fields"]
+    assert linked["parentId"] == first.id and linked["rootId"] == first.id
+    assert captured.of(jobs[1].id, "started")["fields"]["rootId"] == first.id
+
+
+def test_jobs_enqueue_many_sends_from_a_job_are_its_children(queue, captured):
+    parent = queue.enqueue("rq_jobs.spawn_many", queue.name)
+    work(queue)
+    children = [e for e in captured.tasks() if e["kind"] == "enqueued" and e["taskId"] != parent.id]
+    assert len(children) == 2 and all(c["fields"]["parentId"] == parent.id and c["fields"]["rootId"] == parent.id for c in children)
