@@ -15,8 +15,10 @@ import time
 from typing import Any
 
 from ._common import InFlight, Roots, clean, exception_text, guarded, iso, last_line, redis_url, require, traceback_text
+from .commands import CommandError
 from .core import Agent, get_agent
 from .core import policies  # the module: the package's `policy` is the decorator
+from .running import RunningTasks
 
 ENGINE = "rq"
 MIN_VERSION = (1, 15)
@@ -365,6 +367,11 @@ class Z4jWorkerMixin:
         self._z4j.task_event(ENGINE, "failed" if exhausted else "retried", job.id, fields=clean(fields), worker=self.name, func=_func(job))
 
 
+class JobStopped(BaseException):
+    """Raised in a Z4jSimpleWorker's job by RQ's stop-job (z4j's terminate). A BaseException, so
+    the job's own `except Exception` does not swallow it; RQ catches everything a job raises."""
+
+
 def _classes() -> tuple[type, type]:
     from rq.worker import SimpleWorker, Worker
 
@@ -372,7 +379,33 @@ def _classes() -> tuple[type, type]:
         """`rq worker -w z4j_agent.rq.Z4jWorker`: forks a work horse per job, like RQ's Worker."""
 
     class Z4jSimpleWorker(Z4jWorkerMixin, SimpleWorker):
-        """`rq worker -w z4j_agent.rq.Z4jSimpleWorker`: runs jobs in the worker process."""
+        """`rq worker -w z4j_agent.rq.Z4jSimpleWorker`: runs jobs in the worker process.
+
+        RQ's stop-job command (how z4j terminates an RQ job) kills the job's work horse, which a
+        simple worker does not have: RQ's own SimpleWorker lets the job run on. This one raises
+        JobStopped in the thread running the job instead, at its next Python instruction (as
+        Dramatiq's TimeLimit does; a blocking call such as one long sleep delays it), and RQ
+        records the job as stopped."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._z4j_running = RunningTasks()
+
+        def execute_job(self, job: Any, queue: Any) -> Any:
+            self._z4j_running.started_thread(job.id)
+            try:
+                return super().execute_job(job, queue)
+            finally:
+                self._z4j_running.finished(job.id)  # a stop not delivered yet must not hit the worker's loop
+
+        def kill_horse(self, sig: Any = None) -> None:
+            # Called by RQ's stop-job handler (its pub/sub thread), right after it set _stopped_job_id.
+            job_id = getattr(self, "_stopped_job_id", None)
+            if job_id:
+                try:
+                    self._z4j_running.stop(job_id, JobStopped, wait=0)  # not waiting here: RQ's command thread
+                except CommandError:
+                    pass  # asked (it stops at its next instruction), or it already ended
 
     Z4jWorker.__module__ = Z4jSimpleWorker.__module__ = __name__
     return Z4jWorker, Z4jSimpleWorker

@@ -27,3 +27,11 @@ def spawn_many(queue_name):
 
     q = Queue(queue_name, connection=get_current_job().connection)
     q.enqueue_many([Queue.prepare_data("rq_jobs.add", (1, 2)), Queue.prepare_data("rq_jobs.add", (3, 4))])
+
+
+def sleepy(seconds):
+    import time
+
+    for _ in range(int(seconds / 0.02)):
+        time.sleep(0.02)
+    return "slept"

@@ -127,3 +127,30 @@ def test_jobs_enqueue_many_sends_from_a_job_are_its_children(queue, captured):
     work(queue)
     children = [e for e in captured.tasks() if e["kind"] == "enqueued" and e["taskId"] != parent.id]
     assert len(children) == 2 and all(c["fields"]["parentId"] == parent.id and c["fields"]["rootId"] == parent.id for c in children)
+
+
+def test_stop_job_stops_a_job_in_a_simple_worker(queue, captured):
+    """RQ's stop-job (z4j's terminate) kills a work horse; a Z4jSimpleWorker has none and stops
+    the job's thread instead: the job ends as stopped, reported revoked, and the worker goes on."""
+    import threading
+    import time
+
+    from rq.command import send_stop_job_command
+
+    job = queue.enqueue("rq_jobs.sleepy", 20)
+    after = queue.enqueue("rq_jobs.add", 1, 2)
+
+    def stop_once_started():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and job.get_status(refresh=True) != "started":
+            time.sleep(0.02)
+        time.sleep(0.1)
+        send_stop_job_command(queue.connection, job.id)
+
+    threading.Thread(target=stop_once_started, daemon=True).start()
+    t0 = time.monotonic()
+    work(queue)
+    assert time.monotonic() - t0 < 10  # not the job's 20 s
+    assert job.get_status(refresh=True) == "stopped"
+    assert captured.kinds(job.id)[-1] == "revoked"
+    assert captured.kinds(after.id) == ["enqueued", "started", "succeeded"]

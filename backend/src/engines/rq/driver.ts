@@ -99,7 +99,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
   readonly capabilities = {
     'task.retry': { via: 'broker', note: "a new job with the original's exact serialized call, while RQ still keeps the original job (failure_ttl, result_ttl)" },
     'task.cancel': { via: 'broker', note: 'queued, deferred or scheduled jobs' },
-    'task.terminate': { via: 'broker', note: "stop-job: the worker kills the job's work horse" },
+    'task.terminate': { via: 'broker', note: "stop-job: the worker kills the job's work horse (z4j's Z4jSimpleWorker, which has none, stops the job's thread; RQ's own SimpleWorker cannot stop a job)" },
     'queue.purge': { via: 'broker' },
     'queue.purge_filtered': { via: 'broker', note: "by function name, read from the job's pickle without unpickling it; the removed jobs are deleted as by a purge" },
     'queue.requeue_dead_letters': { via: 'broker', note: "the queue's failed job registry" },
