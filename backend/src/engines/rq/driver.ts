@@ -31,14 +31,19 @@ redis.call('HSET', job, 'status', 'canceled')
 redis.call('ZADD', 'rq:canceled:' .. origin, ARGV[2], id)
 return 'ok'`;
 
-/** A new job with the original's exact serialized call (its `data`), fresh state, at the back of its queue. */
+/**
+ * A new job with the original's exact serialized call (its `data`), fresh state, at the back of
+ * its queue, with the original's options and callbacks (RQ 2.12's job hash). Not its retry or
+ * repeat settings: those left of a failed job are spent, so the new job runs once, as RQ's own
+ * requeue of a failed job does.
+ */
 const CLONE = `
 local src, dst = KEYS[1], KEYS[2]
 if redis.call('EXISTS', src) == 0 then return false end
 if redis.call('EXISTS', dst) == 1 then return 'exists' end
-local keep = {'data', 'origin', 'description', 'timeout', 'result_ttl', 'failure_ttl', 'ttl', 'meta', 'serializer',
+local keep = {'data', 'origin', 'description', 'timeout', 'result_ttl', 'failure_ttl', 'ttl', 'meta',
               'success_callback_name', 'failure_callback_name', 'stopped_callback_name',
-              'success_callback_timeout', 'failure_callback_timeout'}
+              'success_callback_timeout', 'failure_callback_timeout', 'stopped_callback_timeout', 'webhooks'}
 for _, field in ipairs(keep) do
   local v = redis.call('HGET', src, field)
   if v then redis.call('HSET', dst, field, v) end

@@ -29,7 +29,12 @@ export function requestBody(method: string, args: Record<string, unknown>, desti
 export type PidboxReply = Record<string, unknown>;
 
 let clock = 0;
-/** Headers a worker checks: a Lamport clock and an expiry (epoch seconds) after which it ignores the request. */
+/**
+ * A control message's headers: a Lamport clock (the worker adjusts its own) and an expiry (epoch
+ * seconds). Only a reply collector checks `expires` (kombu's Mailbox._collect); a worker acts on
+ * a request whenever it reads it (kombu 5.7's Node.handle_message), so on AMQP what bounds a
+ * request's life is the pidbox queue's message TTL.
+ */
 export function broadcastHeaders(ttlSeconds: number): Record<string, unknown> {
   return { clock: ++clock, expires: Date.now() / 1000 + ttlSeconds };
 }
