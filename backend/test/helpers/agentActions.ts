@@ -44,6 +44,8 @@ export interface AgentActionsUnderTest {
   /** Cancel through the agents: count(key) bumps a Redis counter, `runs` reads it; the worker runs one task at a time. Call covers() inside. */
   cancel?: () => void;
   runs?: (queue: string, key: string) => Promise<number>;
+  /** Before the cancel: waits until the worker took the waiting task from the broker (where the broker path would otherwise cancel it). */
+  taken?: (queue: string) => Promise<void>;
   /** A task the agent cannot stop, and what it says. */
   unstoppable?: { task: string; message: RegExp };
 }
@@ -165,6 +167,7 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       const key = randomUUID();
       const id = await e.send(queue, 'count', [key], {}, env);
       await taskInState(id, 'enqueued');
+      if (e.taken) await e.taken(queue);
       const command = await act(id, 'cancel');
       const settled = await settles(command.id);
       expect(settled.state).toBe('succeeded');

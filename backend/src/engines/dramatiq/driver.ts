@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { RedisEngineDriver } from '../redisDriver.js';
 import { dramatiqMessage } from './message.js';
-import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { NoAgentRoute } from '../../actions/agentCommands.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** Largest queue a cancel searches (a Lua scan blocks Redis while it runs). */
 const MAX_CANCEL_SCAN = 50_000;
@@ -81,7 +82,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'dramatiq' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (Redis broker)' },
-    'task.cancel': { via: 'broker', note: 'messages still waiting in their queue (Redis broker)' },
+    'task.cancel': { via: 'broker', note: `messages still waiting in their queue (Redis broker); one a worker already took and has not started (Dramatiq prefetches, delayed messages and retries above all) ${AGENT_CANCEL_NOTE}` },
     'task.terminate': { via: 'agent', note: `Redis broker, ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'waiting and delayed messages; dead letters stay (Redis broker)' },
     'queue.purge_filtered': { via: 'broker', note: 'by actor name; waiting and delayed messages (Redis broker)' },
@@ -105,12 +106,21 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     return { detail: { newTaskId, queue } };
   }
 
-  async cancel(task: TaskRef): Promise<Dispatch> {
+  async cancel(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
     if (!task.queue) throw new Error('z4j does not know the queue of this message');
     const r = await this.redis.eval(CANCEL, 2, this.key(task.queue), this.key(`${task.queue}.DQ`), task.taskId, String(MAX_CANCEL_SCAN));
     if (r === 'too_big') throw new Error(`queue ${task.queue} holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
-    if (r !== 'ok') throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
-    return { confirmed: true };
+    if (r === 'ok') return { confirmed: true };
+    if (!agent) throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
+    // Not in Redis any more: it ran, or a worker holds it unstarted. Dramatiq's workers prefetch
+    // (twice their threads from a queue, a thousand times from its delay queue, where retries
+    // and delayed messages wait), so the agents of the queue's workers are told to skip it.
+    try {
+      return await cancelInWorkers(this.engine, task, agent);
+    } catch (err) {
+      if (!(err instanceof NoAgentRoute)) throw err;
+      throw new NoAgentRoute(`the message is no longer waiting in its queue (a worker has it, or it ran), and ${err.message}`);
+    }
   }
 
   async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
