@@ -86,7 +86,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     'task.terminate': { via: 'agent', note: `Redis broker, ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'waiting and delayed messages; dead letters stay (Redis broker)' },
     'queue.purge_filtered': { via: 'broker', note: 'by actor name; waiting and delayed messages (Redis broker)' },
-    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker)' },
+    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker); each runs once more: its retries are spent, so a new failure dead-letters it again' },
   } as const;
 
   constructor(url: string, private readonly namespace = 'dramatiq') {

@@ -21,7 +21,7 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
     'task.cancel': { via: 'agent', note: `RabbitMQ broker, ${AGENT_CANCEL_NOTE}` },
     'task.terminate': { via: 'agent', note: `RabbitMQ broker, ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'the queue and its delayed queue (RabbitMQ broker); dead letters stay' },
-    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ, moved back one message at a time (RabbitMQ broker)' },
+    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ, moved back one message at a time (RabbitMQ broker); each runs once more: its retries are spent, so a new failure dead-letters it again' },
   } as const;
 
   constructor(url: string) {

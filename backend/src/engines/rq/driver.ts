@@ -107,7 +107,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
     'task.terminate': { via: 'broker', note: "stop-job: the worker kills the job's work horse (z4j's Z4jSimpleWorker, which has none, stops the job's thread; RQ's own SimpleWorker cannot stop a job)" },
     'queue.purge': { via: 'broker' },
     'queue.purge_filtered': { via: 'broker', note: "by function name, read from the job's pickle without unpickling it; the removed jobs are deleted as by a purge" },
-    'queue.requeue_dead_letters': { via: 'broker', note: "the queue's failed job registry" },
+    'queue.requeue_dead_letters': { via: 'broker', note: "the queue's failed job registry, as RQ's own requeue: each runs once more (its retries are spent)" },
     'worker.shutdown': { via: 'broker', note: 'warm shutdown: the current job finishes first' },
   } as const;
 
