@@ -1,5 +1,6 @@
 // The arq, taskiq and Huey drivers against real workers on Redis.
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { jest } from '@jest/globals';
 import { ArqDriver } from '../src/engines/arq/driver.js';
 import { HueyDriver } from '../src/engines/huey/driver.js';
@@ -132,7 +133,11 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
 
 describe('Huey driver (RedisHuey)', () => {
   const driver = new HueyDriver(HUEY_REDIS_URL);
-  afterAll(() => driver.close());
+  const redis = new Redis(HUEY_REDIS_URL, { lazyConnect: true }); // no connection held by a describe whose tests are all filtered out (Jest skips its afterAll)
+  afterAll(async () => {
+    await driver.close();
+    redis.disconnect();
+  });
   const runs = (queue: string, key: string) => hueyctl<number>(queue, 'runs', key);
 
   test('a revoked queued task is skipped by the consumer', async () => {
@@ -146,6 +151,8 @@ describe('Huey driver (RedisHuey)', () => {
     await eventually(async () => expect(await runs(queue, `${key}-kept`)).toBe(1), 60_000, 500);
     await sleep(500);
     expect(await runs(queue, key)).toBe(0);
+    // Revoked once: the consumer deleted the revocation as it skipped the task (none piles up).
+    expect(await redis.hexists(`huey.results.${queue}`, `r:${id}`)).toBe(0);
   });
 
   test('purge empties exactly the target queue', async () => {
@@ -180,7 +187,11 @@ describe('Huey driver (RedisHuey)', () => {
 
 describe('Huey driver, the other Redis storages', () => {
   const driver = new HueyDriver(HUEY_REDIS_URL);
-  afterAll(() => driver.close());
+  const redis = new Redis(HUEY_REDIS_URL, { lazyConnect: true }); // no connection held by a describe whose tests are all filtered out (Jest skips its afterAll)
+  afterAll(async () => {
+    await driver.close();
+    redis.disconnect();
+  });
 
   test('a priority queue (PriorityRedisHuey, a sorted set) is counted and purged whole; a purge by name says it cannot', async () => {
     const queue = uniqueQueue('huey_prio');
@@ -202,5 +213,6 @@ describe('Huey driver, the other Redis storages', () => {
     await eventually(async () => expect(await runs(`${key}-kept`)).toBe(1), 60_000, 500);
     await sleep(500);
     expect(await runs(key)).toBe(0);
+    expect(await redis.exists(`huey.r.${queue}.r:${id}`)).toBe(0); // revoked once: deleted as the task was skipped
   });
 });

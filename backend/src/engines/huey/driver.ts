@@ -1,8 +1,9 @@
 // Huey over its RedisStorage (huey 3): a queue is the list `huey.redis.<name>` of pickled
 // messages, results and revocations live in the hash `huey.results.<name>`. A revocation is
 // the entry `r:<task id>` holding the pickle of (revoke_until, revoke_once) — written here
-// byte for byte as Huey's own `revoke_by_id(id)` writes (None, False) — and the consumer
-// skips the task when it comes up. The queue name is the storage's name, as the agent reports it:
+// byte for byte as Huey's own `Result.revoke()` writes (None, True) — and the consumer skips
+// the task when it comes up and deletes the entry (revoked once: a revocation for good would
+// stay in the hash forever, since the skipped task never runs to clear it). The queue name is the storage's name, as the agent reports it:
 // the Huey instance's name without the characters RedisStorage drops (all but [A-Za-z0-9_]).
 // Messages are pickled Python objects, so a retry is the agent's job (it enqueues a new task of
 // the same task class inside a consumer), and so is stopping a running task (Huey has no way to
@@ -27,8 +28,10 @@ local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'list' then return redis.call('LLEN', KEYS[1]) elseif kind == 'zset' then return redis.call('ZCARD', KEYS[1]) elseif kind == 'none' then return 0 end
 return -1`;
 
-/** pickle.dumps((None, False), protocol 5), as Huey's default serializer writes it. */
-const REVOKE_FOREVER = Buffer.from([0x80, 0x05, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x89, 0x86, 0x94, 0x2e]);
+/** pickle.dumps((None, True), protocol 5), as Huey's default serializer writes it. */
+const REVOKE_ONCE = Buffer.from([0x80, 0x05, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x88, 0x86, 0x94, 0x2e]);
+/** How long the revocation written for the expiring storages lives when the consumer is not one (it is never read then). */
+const EXPIRE_STORAGE_REVOKE_S = 30 * 86_400;
 
 /**
  * The task name of a pickled `huey.registry.Message(id, name, …)`, read from the pickle's
@@ -77,11 +80,13 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
     if (!task.queue) throw new Error('z4j does not know which Huey instance (queue) this task belongs to');
     // Where the consumer looks depends on the storage, which z4j cannot see from here: the
     // results hash (RedisHuey, PriorityRedisHuey) or one key per entry (RedisExpireHuey and its
-    // priority variant). Both are written; each storage reads only its own.
+    // priority variant). Both are written; each storage reads (and, skipping the task, deletes)
+    // only its own. The key expires, bounding what is left when it is not the consumer's (a
+    // hash field cannot expire on every Redis: left when the consumer is an expiring storage).
     await this.redis
       .multi()
-      .hset(`huey.results.${task.queue}`, `r:${task.taskId}`, REVOKE_FOREVER)
-      .set(`huey.r.${task.queue}.r:${task.taskId}`, REVOKE_FOREVER)
+      .hset(`huey.results.${task.queue}`, `r:${task.taskId}`, REVOKE_ONCE)
+      .set(`huey.r.${task.queue}.r:${task.taskId}`, REVOKE_ONCE, 'EX', EXPIRE_STORAGE_REVOKE_S)
       .exec();
     return {};
   }
