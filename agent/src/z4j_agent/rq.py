@@ -6,7 +6,11 @@ RQ has no signals: the worker class is RQ's own extension point (its handle_job_
 the work horse, or in the worker when the horse died). Links come from RQ dependencies
 (`depends_on` → parentId / dependsOn) and from jobs enqueued inside a running job
 (`get_current_job()` → parentId); the workflow's root travels in the job's `meta`
-(`z4j_root_id`, `z4j_parent_id`, `z4j_attempt`), which RQ saves with the job."""
+(`z4j_root_id`, `z4j_parent_id`), which RQ saves with the job, as is the agent's count of the
+job's attempts (`z4j_attempt`, for the job `z4j_id`: z4j's retry clones a job's meta to a new
+id, which starts at its own first attempt). A job run again under its id after it ended (RQ's
+requeue of a failed job, z4j's requeue of dead letters, `Repeat`) starts a new attempt: the
+service moves a task's state only forward within one attempt."""
 
 from __future__ import annotations
 
@@ -35,10 +39,28 @@ def _check() -> None:
 
 
 def attempt_of(job: Any) -> int:
-    """0 on the first run: retries by exception (Retry(max=n)) are counted in meta by this
-    module, retries by a returned Retry by RQ itself."""
+    """0 on the first run: retries by exception (Retry(max=n)) and runs after the job ended are
+    counted in meta by this module (for this job id only), retries by a returned Retry by RQ
+    itself."""
+    return _counted(job.meta or {}, job.id) + int(getattr(job, "number_of_retries", 0) or 0)
+
+
+def _counted(meta: dict[str, Any], job_id: str) -> int:
+    """The attempts this module counted for the job: none when the meta was another job's."""
+    return int(meta.get("z4j_attempt", 0) or 0) if meta.get("z4j_id", job_id) == job_id else 0
+
+
+def _ended(job: Any) -> None:
+    """A job failed or stopped for good: should it be requeued (RQ's requeue, z4j's requeue of
+    dead letters), that run is a new attempt. Saved now: RQ saves a failed job without its meta."""
+    _next_attempt(job)
+    job.save_meta()
+
+
+def _next_attempt(job: Any) -> None:
+    """The job's next run is a new attempt (counted in its meta; the caller sees that it is saved)."""
     meta = job.meta or {}
-    return int(meta.get("z4j_attempt", 0) or 0) + int(getattr(job, "number_of_retries", 0) or 0)
+    job.meta = {**meta, "z4j_attempt": _counted(meta, job.id) + 1, "z4j_id": job.id}
 
 
 def _place(job: Any, fields: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +68,7 @@ def _place(job: Any, fields: dict[str, Any]) -> dict[str, Any]:
     read once; a link it has not is set to None (task_event leaves those out)."""
     meta = job.meta or {}
     deps = getattr(job, "_dependency_ids", None)
-    fields["retries"] = int(meta.get("z4j_attempt", 0) or 0) + int(getattr(job, "number_of_retries", 0) or 0)
+    fields["retries"] = _counted(meta, job.id) + int(getattr(job, "number_of_retries", 0) or 0)
     fields["rootId"] = meta.get("z4j_root_id")
     fields["parentId"] = meta.get("z4j_parent_id") or (deps[0] if deps else None)
     if deps:
@@ -320,6 +342,8 @@ class Z4jWorkerMixin:
     def _z4j_succeeded(self, job: Any) -> None:
         fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), "result": getattr(job, "_result", None), "runtime": self._z4j_runtime()}
         self._z4j.task_event(ENGINE, "succeeded", job.id, fields=fields, worker=self.name, func=_func(job))  # None fields are left out there
+        if getattr(job, "repeats_left", None):  # Repeat runs it again (saving it, meta included)
+            _next_attempt(job)
 
     def handle_exception(self, job: Any, *exc_info: Any) -> Any:
         self._z4j_exc = exc_info[1] if len(exc_info) > 1 else None
@@ -346,13 +370,15 @@ class Z4jWorkerMixin:
             fields["exception"] = fields["exception"] or "stopped"
         elif retry:
             kind = "retried"
-            job.meta = {**(job.meta or {}), "z4j_attempt": int((job.meta or {}).get("z4j_attempt", 0) or 0) + 1}  # saved by RQ's requeue
+            _next_attempt(job)  # saved by RQ's requeue
         else:
             kind = "failed"
             fields["runtime"] = self._z4j_runtime()
             if isinstance(exc, JobTimeoutException):
                 fields["timedOut"] = True
         self._z4j.task_event(ENGINE, kind, job.id, fields=clean(fields), worker=self.name, func=_func(job))
+        if kind != "retried":
+            _ended(job)
 
     def handle_job_retry(self, job: Any, queue: Any, retry: Any, started_job_registry: Any, execution: Any) -> Any:
         self._z4j_retry_returned(job, retry)
@@ -365,6 +391,8 @@ class Z4jWorkerMixin:
         if exhausted:
             fields.update(exception="RetriesExhausted: the job asked for a retry past its maximum", runtime=self._z4j_runtime())
         self._z4j.task_event(ENGINE, "failed" if exhausted else "retried", job.id, fields=clean(fields), worker=self.name, func=_func(job))
+        if exhausted:
+            _ended(job)
 
 
 class JobStopped(BaseException):

@@ -35,3 +35,10 @@ def sleepy(seconds):
     for _ in range(int(seconds / 0.02)):
         time.sleep(0.02)
     return "slept"
+
+
+def fail_first(key, url):
+    """Fails on its first run only (no Retry): a requeue of the failed job then succeeds."""
+    if redis.Redis.from_url(url).incr(f"z4j-unit-fail-first:{key}") == 1:
+        raise RuntimeError(f"first run of {key}")
+    return "ok"

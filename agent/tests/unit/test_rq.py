@@ -154,3 +154,36 @@ def test_stop_job_stops_a_job_in_a_simple_worker(queue, captured):
     assert job.get_status(refresh=True) == "stopped"
     assert captured.kinds(job.id)[-1] == "revoked"
     assert captured.kinds(after.id) == ["enqueued", "started", "succeeded"]
+
+
+def test_a_failed_job_requeued_runs_as_a_new_attempt(queue, captured):
+    """RQ's requeue (and z4j's requeue of dead letters) runs a failed job again under its id:
+    the run is the next attempt, so the service moves the task on from failed."""
+    from rq.registry import FailedJobRegistry
+
+    job = queue.enqueue("rq_jobs.fail_first", uuid.uuid4().hex, REDIS_URL)
+    work(queue)
+    FailedJobRegistry(queue=queue).requeue(job.id)
+    work(queue)
+    evs = [(e["kind"], e["fields"].get("retries")) for e in captured.tasks(job.id)]
+    assert evs == [("enqueued", 0), ("started", 0), ("failed", 0), ("started", 1), ("succeeded", 1)]
+
+
+def test_a_retry_clone_of_a_failed_job_starts_at_its_first_attempt(queue, captured):
+    """z4j's retry of an RQ job copies its meta to a new job id: the count is the old job's."""
+    job = queue.enqueue("rq_jobs.fail", "boom")
+    work(queue)
+    clone = rq.job.Job.fetch(job.id, connection=queue.connection)
+    assert zrq.attempt_of(clone) == 1  # the original's next run would be its second attempt
+    clone._id = uuid.uuid4().hex  # what the service's clone is: the same meta under another id
+    assert zrq.attempt_of(clone) == 0
+
+
+def test_each_repeat_is_a_new_attempt(queue, captured):
+    from rq import Repeat
+
+    job = queue.enqueue("rq_jobs.add", 1, 2, repeat=Repeat(times=2))
+    for _ in range(3):
+        work(queue)
+    evs = [(e["kind"], e["fields"].get("retries")) for e in captured.tasks(job.id) if e["kind"] != "enqueued"]
+    assert evs == [("started", 0), ("succeeded", 0), ("started", 1), ("succeeded", 1), ("started", 2), ("succeeded", 2)]
