@@ -251,7 +251,30 @@ def install(**agent_options: Any) -> None:
         _check()
         agent = get_agent(**agent_options)
         _wrap_queue_methods(Queue, agent)
+        _wrap_cancel(agent)
         _installed = True
+
+
+def _wrap_cancel(agent: Agent) -> None:
+    """Job.cancel (and rq's cancel_job) takes a job out of its queue for good; no worker sees it
+    again, so this process reports it revoked."""
+    from rq.job import Job
+
+    cancel = Job.cancel
+
+    def wrapped_cancel(job: Any, *args: Any, **kwargs: Any) -> Any:
+        out = cancel(job, *args, **kwargs)
+        if agent.enabled:
+            _record_cancelled(agent, job)
+        return out
+
+    Job.cancel = wrapped_cancel
+
+
+@guarded
+def _record_cancelled(agent: Agent, job: Any) -> None:
+    fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), "reason": "cancelled in RQ (Job.cancel)"}
+    agent.task_event(ENGINE, "revoked", job.id, fields=fields)
 
 
 def install_queue(queue: Any, **agent_options: Any) -> Any:

@@ -187,3 +187,15 @@ def test_each_repeat_is_a_new_attempt(queue, captured):
         work(queue)
     evs = [(e["kind"], e["fields"].get("retries")) for e in captured.tasks(job.id) if e["kind"] != "enqueued"]
     assert evs == [("started", 0), ("succeeded", 0), ("started", 1), ("succeeded", 1), ("started", 2), ("succeeded", 2)]
+
+
+def test_a_job_cancelled_in_rq_is_reported_revoked(queue, captured):
+    from rq.job import cancel_job
+
+    job = queue.enqueue("rq_jobs.add", 1, 2)
+    other = queue.enqueue("rq_jobs.add", 3, 4)
+    cancel_job(job.id, connection=queue.connection)
+    other.cancel()
+    for cancelled in (job, other):
+        assert captured.kinds(cancelled.id) == ["enqueued", "revoked"]
+        assert captured.of(cancelled.id, "revoked")["fields"] == {"name": "rq_jobs.add", "queue": queue.name, "retries": 0, "reason": "cancelled in RQ (Job.cancel)"}
