@@ -161,6 +161,7 @@ class _Worker:
         self.pool: Any = None  # the worker's ArqRedis and its loop: where a retry is enqueued
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stop_commands = None
+        self.retry_jobs = True  # the worker's setting: arq fails a job raising Retry when it is off
 
     def online(self, ctx: dict[str, Any] | None = None) -> None:
         import arq
@@ -214,7 +215,9 @@ class _Worker:
                 return result
             except Retry as exc:
                 cause = exc.__cause__ or exc.__context__  # `raise Retry(...) from err`: the reason
-                outcome = ("retried", {"exception": exception_text(cause) if cause else repr(exc), "traceback": traceback_text(cause)})
+                reason = {"exception": exception_text(cause) if cause else repr(exc), "traceback": traceback_text(cause)}
+                # Without retry_jobs arq fails the job instead.
+                outcome = ("retried", reason) if w.retry_jobs else ("failed", {**reason, "runtime": round(time.monotonic() - t0, 6)})
                 raise
             except asyncio.CancelledError as exc:
                 elapsed = time.monotonic() - t0
@@ -314,6 +317,7 @@ def instrument(settings: Any, **agent_options: Any) -> Any:
 
     w = _Worker(agent, _get(settings, "queue_name") or default_queue_name, _get(settings, "max_jobs", 10))
     w.broker_url = url
+    w.retry_jobs = bool(_get(settings, "retry_jobs", True))
     default_timeout = _get(settings, "job_timeout", 300)
     default_timeout = default_timeout.total_seconds() if hasattr(default_timeout, "total_seconds") else default_timeout
 

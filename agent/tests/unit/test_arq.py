@@ -37,23 +37,23 @@ async def chain(ctx, n):
     return n
 
 
-def settings(queue):
+def settings(queue, **more):
     async def startup(ctx):
         ctx["queue"] = queue
 
     return zarq.instrument({
         "functions": [add, fail, flaky, chain], "redis_settings": RedisSettings.from_dsn(REDIS_URL), "queue_name": queue,
-        "burst": True, "poll_delay": 0.01, "on_startup": startup, "max_jobs": 3, "allow_abort_jobs": True,
+        "burst": True, "poll_delay": 0.01, "on_startup": startup, "max_jobs": 3, "allow_abort_jobs": True, **more,
     })
 
 
-def run(queue, *jobs, before_worker=None):
+def run(queue, *jobs, before_worker=None, **worker_settings):
     async def main():
         pool = await create_pool(RedisSettings.from_dsn(REDIS_URL), default_queue_name=queue)
         ids = [(await pool.enqueue_job(name, *args, **kwargs)).job_id for name, args, kwargs in jobs]
         if before_worker:
             await before_worker(pool, ids)
-        worker = create_worker(settings(queue))
+        worker = create_worker(settings(queue, **worker_settings))
         await worker.main()
         await worker.close()
         await pool.aclose()
@@ -81,6 +81,11 @@ def test_success_failure_retry(queue, captured):
     assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(again)] == [("enqueued", 0), ("started", 0), ("retried", 0), ("started", 1), ("succeeded", 1)]
     online = captured.workers("worker-online")[0]
     assert online["fields"]["concurrency"] == 3 and captured.workers("worker-offline")
+
+
+def test_a_retry_asked_of_a_worker_that_does_not_retry_is_a_failure(queue, captured):
+    (job,) = run(queue, ("flaky", (uuid.uuid4().hex,), {}), retry_jobs=False)
+    assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(job)] == [("enqueued", 0), ("started", 0), ("failed", 0)]
 
 
 def test_jobs_enqueued_by_a_job_are_its_children(queue, captured):
