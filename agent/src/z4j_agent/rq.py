@@ -272,6 +272,19 @@ def _wrap_cancel(agent: Agent) -> None:
 
 
 @guarded
+def _record_abandoned(agent: Agent, job: Any) -> None:
+    retry = bool(job.retries_left and job.retries_left > 0)  # RQ's own choice, made right after the handlers
+    fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job),
+              "exception": "AbandonedJobError: the worker running it stopped without finishing it (it died, or was killed)"}
+    worker = job.worker_name or None
+    if retry:
+        _next_attempt(job)  # saved by RQ's retry
+    agent.task_event(ENGINE, "retried" if retry else "failed", job.id, fields=fields, worker=worker)
+    if not retry:
+        _ended(job)
+
+
+@guarded
 def _record_cancelled(agent: Agent, job: Any) -> None:
     fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), "reason": "cancelled in RQ (Job.cancel)"}
     agent.task_event(ENGINE, "revoked", job.id, fields=fields)
@@ -299,6 +312,9 @@ class Z4jWorkerMixin:
         self._z4j_stop_heartbeat = None
         self._z4j_exc: BaseException | None = None
         self._z4j_t0 = 0.0
+        # RQ calls a worker's exception handlers for the jobs of dead workers it cleans up (their
+        # started registry), which no worker hook sees otherwise: they would stay started.
+        self.push_exc_handler(self._z4j_abandoned)
 
     # ---- worker lifecycle ---------------------------------------------------------------
 
@@ -367,6 +383,12 @@ class Z4jWorkerMixin:
         self._z4j.task_event(ENGINE, "succeeded", job.id, fields=fields, worker=self.name, func=_func(job))  # None fields are left out there
         if getattr(job, "repeats_left", None):  # Repeat runs it again (saving it, meta included)
             _next_attempt(job)
+
+    def _z4j_abandoned(self, job: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+        """An exception handler: reports a job whose worker died (AbandonedJobError) as RQ is
+        about to retry or fail it; lets every handler run (None)."""
+        if exc_type is not None and exc_type.__name__ == "AbandonedJobError" and self._z4j.enabled:
+            _record_abandoned(self._z4j, job)
 
     def handle_exception(self, job: Any, *exc_info: Any) -> Any:
         self._z4j_exc = exc_info[1] if len(exc_info) > 1 else None

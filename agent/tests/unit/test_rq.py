@@ -199,3 +199,28 @@ def test_a_job_cancelled_in_rq_is_reported_revoked(queue, captured):
     for cancelled in (job, other):
         assert captured.kinds(cancelled.id) == ["enqueued", "revoked"]
         assert captured.of(cancelled.id, "revoked")["fields"] == {"name": "rq_jobs.add", "queue": queue.name, "retries": 0, "reason": "cancelled in RQ (Job.cancel)"}
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_job_whose_worker_died_is_reported_when_a_worker_cleans_it_up(queue, captured, retries):
+    """A worker killed mid-job leaves it in the started registry; another worker's clean-up
+    fails it (or retries it): reported then, not left started."""
+    from rq.registry import StartedJobRegistry
+
+    job = queue.enqueue("rq_jobs.add", 1, 2, retry=Retry(max=retries) if retries else None)
+    # What a worker does as it takes the job, then dies: out of the queue, into the started registry.
+    queue.connection.lrem(queue.key, 0, job.id)
+    with queue.connection.pipeline() as p:
+        job.prepare_for_execution("dead-worker", p)
+        p.execute()
+    queue.connection.zadd(StartedJobRegistry(queue=queue).key, {f"{job.id}:exec1": 1})
+    w = zrq.Z4jSimpleWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
+    w.clean_registries()
+    ended = captured.tasks(job.id)[-1]
+    assert ended["kind"] == ("retried" if retries else "failed") and ended["fields"]["exception"].startswith("AbandonedJobError")
+    assert ended["worker"] == "dead-worker" and ended["fields"]["retries"] == 0
+    if retries:  # RQ put it back: its run is the next attempt
+        work(queue)
+        assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(job.id)][-2:] == [("started", 1), ("succeeded", 1)]
+    else:
+        assert job.get_status(refresh=True) == "failed"
