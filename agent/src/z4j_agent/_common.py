@@ -119,6 +119,12 @@ class Roots:
     def of(self, task_id: str) -> str:
         return self._map.get(task_id, task_id)
 
+    def __bool__(self) -> bool:
+        return bool(self._map)
+
+    def forget(self, task_id: str) -> None:
+        self._map.pop(task_id, None)
+
 
 _INSTALLED_MARK = "_z4j_agent_installed"
 

@@ -54,6 +54,10 @@ class _HueyAgent:
         self.parents = Roots()  # next step / child → its parent
         self.roots = Roots()
         self.payloads_sent = Roots(50_000)  # ids whose payload this process already sent
+        # id → the attempt its next run is, for tasks this process retried. Huey keeps only the
+        # retries left, which a RetryTask leaves as they were and a per-call `retries` sets
+        # apart from the task's default: the default's formula (_attempt) is the fallback.
+        self.attempts = Roots(50_000)
         self.workers = 0
         self.stop_heartbeat = None
         self.running = RunningTasks()
@@ -83,8 +87,12 @@ class _HueyAgent:
         return {"parentId": parent, "rootId": root if (parent or task.on_complete is not None or root != task.id) else None,
                 "groupId": cc.cid if cc is not None else None}
 
+    def attempt(self, task: Any) -> int:
+        known = self.attempts.get(task.id) if self.attempts else None
+        return _attempt(task) if known is None else known
+
     def fields(self, task: Any, **more: Any) -> dict[str, Any]:
-        return clean({"name": self.name(task), "queue": self.queue, "retries": _attempt(task), **self.links(task), **more})
+        return clean({"name": self.name(task), "queue": self.queue, "retries": self.attempt(task), **self.links(task), **more})
 
     def event(self, kind: str, task: Any, worker: bool = True, payload: Any = None, **more: Any) -> None:
         self.agent.task_event(ENGINE, kind, task.id, fields=self.fields(task, **more), payload=payload, worker=self.worker if worker else None, func=getattr(task, "execute", None))
@@ -96,7 +104,7 @@ class _HueyAgent:
         parent = self.parents.get(tid)
         root = self.roots.of(tid)
         fields["queue"] = self.queue
-        fields["retries"] = _attempt(task) if attempt is None else attempt
+        fields["retries"] = self.attempt(task) if attempt is None else attempt
         if parent is not None:
             fields["parentId"] = parent
         if parent or task.on_complete is not None or root != tid:
@@ -124,9 +132,12 @@ class _HueyAgent:
             self.roots.set(task.id, task.id)  # the head of a pipeline is its own root
         name = self.name(task)
         call_args, call_kwargs = task.args or (), task.kwargs or {}  # copied by task_event (snapshots)
-        attempt = _attempt(task)
+        requeued = self.attempts.get(task.id) if self.attempts else None  # a retry this process requeues
+        attempt = _attempt(task) if requeued is None else requeued
         payload = None
-        if attempt == 0 and self.payloads_sent.get(task.id) is None:  # not sent yet from here
+        # Not on the attempt the formula gives: a per-call `retries` below the task's default would
+        # leave a first enqueue without its payload (and z4j unable to retry it).
+        if requeued is None and self.payloads_sent.get(task.id) is None:  # not sent yet from here
             self.payloads_sent.set(task.id, "sent")
             payload = {"name": name, "args": call_args, "kwargs": call_kwargs, "queue": self.queue,
                        "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": task.expires, "timeout": getattr(task, "timeout", None)})}
@@ -175,6 +186,8 @@ class _HueyAgent:
                 self.succeeded(task, value, base, runtime)
             else:
                 self.failed_attempt(task, exc, runtime)
+            if self.attempts and (exc is None or not task.retries):  # it ended: no next attempt to count
+                self.attempts.forget(task.id)
         except Exception:
             hook_failed("post_execute")
 
@@ -206,7 +219,9 @@ class _HueyAgent:
     def failed_attempt(self, task: Any, exc: BaseException, runtime: float | None) -> None:
         err = {"exception": exception_text(exc), "traceback": traceback_text(exc)}
         if task.retries:
+            attempt = self.attempt(task)
             self.event("retried", task, **err)
+            self.attempts.set(task.id, attempt + 1)  # Huey requeues it next, from this thread
         else:
             self.event("failed", task, runtime=runtime, timedOut=True if isinstance(exc, _Timeout) else None, **err)
 

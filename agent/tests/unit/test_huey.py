@@ -37,7 +37,17 @@ def app(captured):
     def spawn():
         return add(1, 2).id
 
-    h.tasks_ = {"add": add, "fail": fail, "flaky": flaky, "spawn": spawn}
+    @h.task()
+    def retry_once(key):
+        """Asks Huey for one more run (RetryTask), which leaves the task's retries as they were."""
+        from huey.exceptions import RetryTask
+
+        runs[key] = runs.get(key, 0) + 1
+        if runs[key] == 1:
+            raise RetryTask()
+        return "ok"
+
+    h.tasks_ = {"add": add, "fail": fail, "flaky": flaky, "spawn": spawn, "retry_once": retry_once}
     return h
 
 
@@ -63,6 +73,21 @@ def test_retry_then_success(app, captured):
     evs = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == r.id]  # as recorded (same ms)
     assert evs == [("enqueued", 0), ("started", 0), ("retried", 0), ("enqueued", 1), ("started", 1), ("succeeded", 1)]
     assert sum(1 for e in captured.tasks(r.id) if "payload" in e) == 1
+
+
+def test_a_retry_task_run_is_the_next_attempt(app, captured):
+    r = app.tasks_["retry_once"]("k-retry-task")
+    evs = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == r.id]
+    assert evs == [("enqueued", 0), ("started", 0), ("retried", 0), ("enqueued", 1), ("started", 1), ("succeeded", 1)]
+
+
+def test_a_call_with_fewer_retries_than_its_default_keeps_its_payload_and_counts_its_attempts(app, captured):
+    """flaky's default is 2 retries; a call that allows 1 is still its first attempt's enqueue."""
+    r = app.enqueue(app.tasks_["flaky"].s("k-per-call", retries=1))
+    tid = r.id
+    assert sum(1 for e in captured.tasks(tid) if "payload" in e) == 1
+    kinds = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == tid]
+    assert kinds[-4:] == [("retried", 1), ("enqueued", 2), ("started", 2), ("succeeded", 2)]
 
 
 def test_pipeline_links(app, captured):
