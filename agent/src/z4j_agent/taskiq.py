@@ -33,11 +33,13 @@ from .core import get_agent
 ENGINE = "taskiq"
 MIN_VERSION = (0, 11)
 
+# The label taskiq's Context.requeue counts its requeues in.
+_REQUEUES = "X-Taskiq-requeue"
 # Labels that describe one delivery or the agent's own links: not part of a retry's call.
-_AGENT_LABELS = frozenset(("z4j_parent_id", "z4j_root_id", "z4j_payload", "_retries"))
+_AGENT_LABELS = frozenset(("z4j_parent_id", "z4j_root_id", "z4j_payload", "_retries", _REQUEUES))
 
-# (task id, root id, attempt) of the run in progress in this context
-_current: contextvars.ContextVar[tuple[str, str, int] | None] = contextvars.ContextVar("z4j_taskiq_task", default=None)
+# (task id, root id, attempt, times requeued by Context.requeue) of the run in progress in this context
+_current: contextvars.ContextVar[tuple[str, str, int, int] | None] = contextvars.ContextVar("z4j_taskiq_task", default=None)
 
 try:
     import taskiq
@@ -202,7 +204,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         labels = message.labels or {}
         attempt = _attempt(message)
         task_id = message.task_id
-        _current.set((task_id, labels.get("z4j_root_id") or task_id, attempt))
+        _current.set((task_id, labels.get("z4j_root_id") or task_id, attempt, _requeues(message)))
         fields = self._fields(message, attempt)
         self._running[(task_id, attempt)] = (time.monotonic(), fields if fields["labels"] is None else None)
         self._track(message)
@@ -244,10 +246,18 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if runtime is None and start is not None:
             runtime = round(time.monotonic() - start, 6)
         failed = bool(getattr(result, "is_err", False))
+        no_result = failed and _no_result(exc or getattr(result, "error", None))
+        if no_result:  # NoResultError: the task asked not to store a result (Context.requeue raises it too)
+            failed = False
         self._flight.end(failed)
         # Its start's fields when it had no user labels and still has none (`_fields` would make the same).
         labels = message.labels
         fields = {**base} if base is not None and (not labels or labels.keys() <= _AGENT_LABELS) else self._fields(message, attempt)
+        if no_result and _requeues(message) > (current[3] if current is not None and current[0] == message.task_id else 0):
+            # Context.requeue sent the message again (its next run is the next attempt): retried.
+            fields["reason"] = "requeued by the task (Context.requeue)"
+            agent.task_event(ENGINE, "retried", message.task_id, fields=clean(fields), worker=self._worker)
+            return
         if not failed:
             fields["result"], fields["runtime"] = getattr(result, "return_value", None), runtime  # None ones are left out there
             if fields["result"] is None and fields["labels"] is None:  # only the message's own strings and numbers: no snapshot
@@ -346,7 +356,20 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
 
 def _attempt(message: Any) -> int:
+    """A retry middleware's count of retries, plus the task's own requeues (Context.requeue): a
+    message run again under its id is the next attempt."""
     try:
-        return int((message.labels or {}).get("_retries", 0) or 0)
+        return int((message.labels or {}).get("_retries", 0) or 0) + _requeues(message)
     except (TypeError, ValueError):
         return 0
+
+
+def _requeues(message: Any) -> int:
+    try:
+        return int((message.labels or {}).get(_REQUEUES, 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _no_result(exc: Any) -> bool:
+    return type(exc).__name__ == "NoResultError"

@@ -204,3 +204,45 @@ def test_a_terminated_task_is_not_retried_whichever_order_the_middlewares_are_in
     assert out["stopped"] is True
     assert runs == ["k"]  # never sent again by the retry middleware
     assert captured.kinds(task_id)[-1] == "revoked" and "retried" not in captured.kinds(task_id)
+
+
+def test_a_task_requeued_by_itself_runs_as_the_next_attempt_and_no_result_is_not_a_failure(captured):
+    """Context.requeue sends the message again under its id and raises NoResultError; a task
+    may raise NoResultError itself to store no result. Neither is a failure."""
+    from taskiq import Context, TaskiqDepends
+    from taskiq.exceptions import NoResultError
+
+    runs = []
+
+    async def main():
+        broker = InMemoryBroker().with_middlewares(Z4jMiddleware())
+
+        @broker.task(task_name="requeue_once")
+        async def requeue_once(context: Context = TaskiqDepends()):
+            runs.append(1)
+            if len(runs) == 1:
+                await context.requeue()
+            return "done"
+
+        @broker.task(task_name="no_result")
+        async def no_result():
+            raise NoResultError()
+
+        broker.is_worker_process = True
+        await broker.startup()
+        try:
+            ids = [(await requeue_once.kiq()).task_id, (await no_result.kiq()).task_id]
+            await broker.wait_all()
+            await asyncio.sleep(0.1)
+            return ids
+        finally:
+            await broker.shutdown()
+
+    requeued, skipped = asyncio.run(main())
+    assert len(runs) == 2
+    # (The in-memory broker runs the requeued message inline, inside the first run: order by attempt.)
+    evs = sorted((e["fields"]["retries"], e["kind"]) for e in captured.tasks(requeued))
+    assert evs == [(0, "enqueued"), (0, "retried"), (0, "started"), (1, "started"), (1, "succeeded")]
+    assert captured.of(requeued, "retried")["fields"]["reason"] == "requeued by the task (Context.requeue)"
+    assert "labels" not in captured.of(requeued, "started")["fields"]  # the requeue count is the agent's to read, not a user label
+    assert captured.kinds(skipped) == ["enqueued", "started", "succeeded"]
