@@ -104,6 +104,20 @@ def _record_enqueued(agent: Agent, job_id: str, function: str, args: tuple, kwar
     agent.task_event(ENGINE, "enqueued", job_id, fields=fields, payload=payload, occurred_at=at)
 
 
+def _eta(kwargs: dict[str, Any], at: float) -> str | None:
+    """When a deferred job is due (ISO 8601): `_defer_until` (a datetime), or `_defer_by` (a
+    timedelta or seconds) from the enqueue."""
+    until, by = kwargs.get("_defer_until"), kwargs.get("_defer_by")
+    if until is not None and hasattr(until, "isoformat"):
+        return until.isoformat()
+    if by is not None:
+        import datetime
+
+        seconds = by.total_seconds() if hasattr(by, "total_seconds") else float(by)
+        return datetime.datetime.fromtimestamp(at + seconds, datetime.timezone.utc).isoformat()
+    return None
+
+
 def _wrap_enqueue(original: Any, agent: Agent) -> Any:
     @functools.wraps(original)
     async def enqueue_job(self: Any, function: str, *args: Any, **kwargs: Any) -> Any:
@@ -113,9 +127,8 @@ def _wrap_enqueue(original: Any, agent: Agent) -> Any:
         job = await original(self, function, *args, **kwargs)
         if job is not None:
             call_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
-            defer = kwargs.get("_defer_until")
             _record_enqueued(agent, job.job_id, function, args, call_kwargs, kwargs.get("_queue_name") or self.default_queue_name, kwargs.get("_job_try"), at,
-                             defer.isoformat() if defer is not None and hasattr(defer, "isoformat") else None)
+                             _eta(kwargs, at))
         return job
 
     enqueue_job.__z4j__ = True  # type: ignore[attr-defined]

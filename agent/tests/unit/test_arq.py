@@ -88,6 +88,23 @@ def test_a_retry_asked_of_a_worker_that_does_not_retry_is_a_failure(queue, captu
     assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(job)] == [("enqueued", 0), ("started", 0), ("failed", 0)]
 
 
+def test_a_deferred_job_is_enqueued_with_its_eta(queue, captured):
+    import datetime
+
+    async def main():
+        pool = await create_pool(RedisSettings.from_dsn(REDIS_URL), default_queue_name=queue)
+        by = await pool.enqueue_job("add", 1, 2, _defer_by=datetime.timedelta(minutes=5))
+        until = await pool.enqueue_job("add", 3, 4, _defer_until=datetime.datetime(2031, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc))
+        await pool.delete(queue, f"arq:job:{by.job_id}", f"arq:job:{until.job_id}")  # never run
+        await pool.aclose()
+        return by.job_id, until.job_id
+
+    by, until = asyncio.run(main())
+    eta = datetime.datetime.fromisoformat(captured.of(by, "enqueued")["fields"]["eta"])
+    assert abs((eta - datetime.datetime.now(datetime.timezone.utc)).total_seconds() - 300) < 30
+    assert captured.of(until, "enqueued")["fields"]["eta"] == "2031-01-02T03:04:05+00:00"
+
+
 def test_jobs_enqueued_by_a_job_are_its_children(queue, captured):
     (first,) = run(queue, ("chain", (2,), {}))
     started = [e for e in captured.tasks() if e["kind"] == "started"]
