@@ -6,7 +6,8 @@ A message's outcome is known only once the other middleware (Retries above all) 
 so a failed attempt is reported at ack (it was retried) or nack (it failed for good, and was
 dead-lettered). Pipelines: the agent writes the next step's parent and root into its embedded
 message (`pipe_target.options.z4j_parent_id / z4j_root_id`) when the pipeline is sent, so a
-step knows its links in whichever process runs it. Groups with completion callbacks share
+step knows its links in whichever process runs it. A message sent while a worker thread runs
+one (by the actor, or by its callbacks) is that one's child (`options.z4j_sent_by / z4j_root_id`). Groups with completion callbacks share
 `group_completion_uuid` → groupId.
 
 Commands (docs/agent-protocol.md, Redis or RabbitMQ broker): a worker process's agent terminates
@@ -34,9 +35,9 @@ MIN_VERSION = (1, 15)
 
 # Options that link a message to others: a message without any has fields that depend only on its
 # actor, queue and attempt (made once and shared, `_fields`).
-_LINK_OPTIONS = frozenset(("z4j_root_id", "z4j_parent_id", "group_completion_uuid", "pipe_target"))
+_LINK_OPTIONS = frozenset(("z4j_root_id", "z4j_parent_id", "z4j_sent_by", "group_completion_uuid", "pipe_target"))
 # Options that describe one delivery, not the call: left out of the retry payload.
-_DELIVERY_OPTIONS = frozenset(("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_payload",
+_DELIVERY_OPTIONS = frozenset(("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_sent_by", "z4j_payload",
                                "group_completion_uuid", "group_completion_callbacks"))
 
 try:
@@ -97,6 +98,11 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._stop_heartbeat = None
         self._running_threads = RunningTasks()
         self._skipping: set[str] = set()  # messages cancelled from z4j, between the skip and after_skip_message
+        # The message a worker thread runs, or ran last (id, root): what it sends meanwhile (the
+        # actor's own sends, and its on_success / on_failure, Retries' on_retry_exhausted and
+        # group completion callbacks, sent after this middleware's after_process_message) is its
+        # child. Kept until the thread's next message starts.
+        self._current = threading.local()
         self._broker = None
         self._stop_commands = None
 
@@ -120,6 +126,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             options = message.options
             if not options.get("retries"):
                 options["z4j_payload"] = 1  # this producer records the payload: the worker need not copy it again
+            current = getattr(self._current, "message", None)
+            if current is not None and current[0] != message.message_id and "z4j_parent_id" not in options and "z4j_sent_by" not in options:
+                # Sent by the message this thread runs: its child (not a step that waits for it, as a pipeline's).
+                options["z4j_sent_by"], options["z4j_root_id"] = current
             target = options.get("pipe_target")
             if isinstance(target, dict) and "z4j_parent_id" not in (target.get("options") or {}):
                 root = options.get("z4j_root_id") or message.message_id
@@ -178,9 +188,11 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         fields = {"name": message.actor_name, "queue": _queue(message.queue_name), "retries": attempt}
         if o.get("z4j_root_id") or isinstance(target, dict):
             fields["rootId"] = o.get("z4j_root_id") or message.message_id
-        if o.get("z4j_parent_id"):
+        if o.get("z4j_parent_id"):  # a pipeline's step: it waits for the one before
             fields["parentId"] = o["z4j_parent_id"]
             fields["dependsOn"] = [o["z4j_parent_id"]]
+        elif o.get("z4j_sent_by"):  # sent by a running message
+            fields["parentId"] = o["z4j_sent_by"]
         if o.get("group_completion_uuid"):
             fields["groupId"] = o["group_completion_uuid"]
         return fields
@@ -249,6 +261,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         attempt = int(options.get("retries", 0) or 0)
         fields = self._fields(message, attempt)
         self._running[mid] = (time.monotonic(), attempt, message.actor_name, fields)
+        self._current.message = (mid, options.get("z4j_root_id") or mid)
         self._flight.start()
         if attempt == 0 and not options.get("z4j_payload"):  # a producer without the agent: the worker's copy
             started = {**fields, "args": message.args, "kwargs": message.kwargs}  # not `fields`: the outcome reuses those

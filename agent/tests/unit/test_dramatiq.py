@@ -34,7 +34,11 @@ def broker(captured):
             raise RuntimeError(f"first attempt of {key}")
         return "ok"
 
-    b.actors_ = {"add": add, "fail": fail, "flaky": flaky}
+    @dramatiq.actor(broker=b, max_retries=0)
+    def spawn():
+        return add.send(1, 2).message_id
+
+    b.actors_ = {"add": add, "fail": fail, "flaky": flaky, "spawn": spawn}
     w = dramatiq.Worker(b, worker_timeout=50, worker_threads=2)
     w.start()
     yield b
@@ -188,3 +192,18 @@ def test_policies_apply_to_every_event_and_links_reach_the_outcome(broker, captu
     start, done = captured.of(kept[0], "started")["fields"], captured.of(kept[0], "succeeded")["fields"]
     assert "result" not in done and done["runtime"] >= 0
     assert {k: v for k, v in done.items() if k != "runtime"} == start == {"name": "z4j_half", "queue": "default", "retries": 0}
+
+
+def test_messages_sent_by_a_running_message_are_its_children(broker, captured):
+    """An actor's own sends and its callbacks (on_success here) are its children; the retry
+    payload of a child does not carry the link."""
+    parent = broker.actors_["spawn"].send_with_options(on_success=broker.actors_["add"])
+    run(broker)
+    child = captured.of(parent.message_id, "succeeded")["fields"]["result"]
+    callbacks = [e["taskId"] for e in captured.tasks() if e["kind"] == "enqueued" and e["taskId"] not in (parent.message_id, child)]
+    assert len(callbacks) == 1
+    for tid in (child, callbacks[0]):
+        f = captured.of(tid, "enqueued")["fields"]
+        assert f["parentId"] == parent.message_id and f["rootId"] == parent.message_id and "dependsOn" not in f
+    assert "z4j_sent_by" not in captured.of(child, "enqueued")["payload"]["options"]
+    assert "parentId" not in captured.of(parent.message_id, "enqueued")["fields"]  # sent from outside any message
