@@ -81,6 +81,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             raise RuntimeError("z4j_agent.taskiq needs taskiq installed (pip install 'z4j-agent[taskiq]')")
         require(ENGINE, _version(), MIN_VERSION)
         super().__init__()
+        _watch_scheduled_retries()
         self._options = agent_options
         self._agent = None
         self._lock = threading.Lock()
@@ -353,6 +354,32 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             pass
         guarded(self.agent.task_event)(ENGINE, "revoked", message.task_id, fields={**self._fields(message, _attempt(message)), "reason": "cancelled from z4j"}, worker=self._worker)
         return True
+
+
+_scheduling_watched = False
+
+
+def _watch_scheduled_retries() -> None:
+    """A retry middleware with a schedule source (SmartRetryMiddleware(schedule_source=…)) sends
+    the failed task again through AsyncKicker.schedule_by_time, which runs no middleware: seen
+    here instead, so the run is reported retried, not failed. Wrapped once per process."""
+    global _scheduling_watched
+    if _scheduling_watched:
+        return
+    from taskiq.kicker import AsyncKicker
+
+    schedule_by_time = AsyncKicker.schedule_by_time
+
+    async def watched(kicker: Any, *args: Any, **kwargs: Any) -> Any:
+        current = _current.get()
+        if current is not None and kicker.custom_task_id == current[0]:  # the running task, scheduled again
+            for mw in getattr(kicker.broker, "middlewares", ()):
+                if isinstance(mw, Z4jMiddleware):
+                    mw._retrying.add((current[0], current[2]))
+        return await schedule_by_time(kicker, *args, **kwargs)
+
+    AsyncKicker.schedule_by_time = watched
+    _scheduling_watched = True
 
 
 def _attempt(message: Any) -> int:

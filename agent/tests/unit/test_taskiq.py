@@ -246,3 +246,43 @@ def test_a_task_requeued_by_itself_runs_as_the_next_attempt_and_no_result_is_not
     assert captured.of(requeued, "retried")["fields"]["reason"] == "requeued by the task (Context.requeue)"
     assert "labels" not in captured.of(requeued, "started")["fields"]  # the requeue count is the agent's to read, not a user label
     assert captured.kinds(skipped) == ["enqueued", "started", "succeeded"]
+
+
+def test_a_retry_scheduled_through_a_schedule_source_is_reported_retried(captured):
+    """SmartRetryMiddleware with a schedule source schedules the retry (schedule_by_time, no
+    middleware runs): the failed run is still a retry, not a failure."""
+    from taskiq import ScheduleSource
+    from taskiq.middlewares import SmartRetryMiddleware
+
+    class Source(ScheduleSource):
+        def __init__(self):
+            self.added = []
+
+        async def get_schedules(self):
+            return []
+
+        async def add_schedule(self, schedule):
+            self.added.append(schedule)
+
+    source = Source()
+
+    async def main():
+        broker = InMemoryBroker().with_middlewares(SmartRetryMiddleware(default_retry_count=3, schedule_source=source), Z4jMiddleware())
+
+        @broker.task(task_name="fails_once", retry_on_error=True)
+        async def fails_once():
+            raise RuntimeError("first attempt")
+
+        broker.is_worker_process = True
+        await broker.startup()
+        try:
+            task_id = (await fails_once.kiq()).task_id
+            await broker.wait_all()
+            await asyncio.sleep(0.05)
+            return task_id
+        finally:
+            await broker.shutdown()
+
+    task_id = asyncio.run(main())
+    assert [s.task_id for s in source.added] == [task_id]  # what the scheduler sends later, as attempt 1
+    assert captured.kinds(task_id) == ["enqueued", "started", "retried"]
