@@ -79,8 +79,11 @@ def _place(job: Any, fields: dict[str, Any]) -> dict[str, Any]:
 @guarded
 def _link_new_job(job: Any, queue: Any) -> None:
     """Before RQ saves a new job: where it sits in its workflow (its first dependency, else the
-    job running in this process), remembered in its meta."""
+    job running in this process), remembered in its meta, with the mark that this producer
+    records its call (its worker need not send it again)."""
     meta = job.meta if job.meta is not None else {}
+    meta["z4j_payload"] = 1
+    job.meta = meta
     if "z4j_root_id" in meta:
         return
     deps = list(getattr(job, "_dependency_ids", None) or [])
@@ -104,7 +107,6 @@ def _link_new_job(job: Any, queue: Any) -> None:
     if parent_id:
         meta["z4j_root_id"] = root_id
         meta["z4j_parent_id"] = parent_id
-        job.meta = meta
     # The job's own root is remembered in record_enqueued, once RQ gave it its id (RQ makes a
     # new job's id, a uuid4, at its first read: reading it here would only move that cost here).
 
@@ -228,7 +230,7 @@ def _wrap_queue_methods(target: Any, agent: Agent) -> None:
 def _linked(data: Any, queue: Any) -> Any:
     planned = _Planned(data)
     _link_new_job(planned, queue)
-    return data._replace(meta=planned.meta) if planned.meta.get("z4j_root_id") else data
+    return data._replace(meta=planned.meta)
 
 
 def _linked_datas(datas: Any, queue: Any) -> list[Any]:
@@ -367,7 +369,14 @@ class Z4jWorkerMixin:
         self._z4j_exc = None
         self._z4j_t0 = time.monotonic()
         fields = _place(job, {"name": job.func_name, "queue": job.origin})
-        self._z4j.task_event(ENGINE, "started", job.id, fields=fields, worker=self.name, func=_func(job))
+        payload = None
+        if fields["retries"] == 0 and not (job.meta or {}).get("z4j_payload"):
+            # Enqueued where no agent recorded the call (`rq enqueue`, rq's cron, a producer
+            # without install()): the worker's copy, so the task shows its arguments.
+            args, kwargs = job.args or (), job.kwargs or {}
+            fields["args"], fields["kwargs"] = args, kwargs
+            payload = _payload(job, job.origin, args, kwargs)
+        self._z4j.task_event(ENGINE, "started", job.id, fields=fields, payload=payload, worker=self.name, func=_func(job))
 
     def _z4j_runtime(self) -> float | None:
         return round(time.monotonic() - self._z4j_t0, 6) if self._z4j_t0 else None

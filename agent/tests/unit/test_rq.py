@@ -224,3 +224,15 @@ def test_a_job_whose_worker_died_is_reported_when_a_worker_cleans_it_up(queue, c
         assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(job.id)][-2:] == [("started", 1), ("succeeded", 1)]
     else:
         assert job.get_status(refresh=True) == "failed"
+
+
+def test_the_worker_sends_the_call_only_where_no_agent_recorded_the_enqueue(queue, captured):
+    recorded = queue.enqueue("rq_jobs.add", 1, 2)
+    unrecorded = queue.enqueue("rq_jobs.add", 3, 4, password="hunter2-secret")
+    unrecorded.meta.pop("z4j_payload")  # as a producer without the agent (rq enqueue, rq cron) leaves it
+    unrecorded.save_meta()
+    work(queue)
+    assert "args" not in captured.of(recorded.id, "started")["fields"] and "payload" not in captured.of(recorded.id, "started")
+    started = captured.of(unrecorded.id, "started")
+    assert started["fields"]["args"] == [3, 4] and started["fields"]["kwargs"] == {"password": "[redacted]"}
+    assert started["payload"]["args"] == [3, 4] and started["payload"]["kwargs"] == {"password": "hunter2-secret"}
