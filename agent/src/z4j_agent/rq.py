@@ -73,6 +73,9 @@ def _place(job: Any, fields: dict[str, Any]) -> dict[str, Any]:
     fields["parentId"] = meta.get("z4j_parent_id") or (deps[0] if deps else None)
     if deps:
         fields["dependsOn"] = list(deps)
+    group = getattr(job, "group_id", None)  # rq.group.Group's members
+    if group:
+        fields["groupId"] = group
     return fields
 
 

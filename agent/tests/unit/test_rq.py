@@ -111,7 +111,8 @@ def test_enqueue_many_records_every_job_with_its_links(queue, captured):
         Queue.prepare_data("rq_jobs.add", (5, 6), {"password": "hunter2-secret"}),
         Queue.prepare_data("rq_jobs.add", (7, 8), depends_on=first.id),
     ])
-    grouped = Group.create(connection=queue.connection).enqueue_many(queue, [Queue.prepare_data("rq_jobs.add", (9, 10))])
+    group = Group.create(connection=queue.connection)
+    grouped = group.enqueue_many(queue, [Queue.prepare_data("rq_jobs.add", (9, 10))])
     work(queue)
     for job in (first, *jobs, *grouped):
         assert captured.kinds(job.id) == ["enqueued", "started", "succeeded"]
@@ -120,6 +121,8 @@ def test_enqueue_many_records_every_job_with_its_links(queue, captured):
     linked = captured.of(jobs[1].id, "enqueued")["fields"]
     assert linked["parentId"] == first.id and linked["rootId"] == first.id
     assert captured.of(jobs[1].id, "started")["fields"]["rootId"] == first.id
+    assert captured.of(grouped[0].id, "enqueued")["fields"]["groupId"] == group.name
+    assert captured.of(grouped[0].id, "started")["fields"]["groupId"] == group.name
 
 
 def test_jobs_enqueue_many_sends_from_a_job_are_its_children(queue, captured):
