@@ -142,7 +142,7 @@ class _HueyAgent:
             payload = {"name": name, "args": call_args, "kwargs": call_kwargs, "queue": self.queue,
                        "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": task.expires, "timeout": getattr(task, "timeout", None)})}
         fields = {"name": name, "args": call_args, "kwargs": call_kwargs}
-        if signal == "scheduled" and task.eta is not None:
+        if task.eta is not None:  # schedule() / s(delay=…): a producer's enqueue already knows it
             fields["eta"] = iso(task.eta)
         self.agent.task_event(ENGINE, "enqueued", task.id, fields=self.hot_fields(task, fields, attempt), payload=payload, func=_func(task))
 

@@ -220,3 +220,9 @@ def test_the_queue_is_the_name_the_redis_storage_keys_use(captured, redis_client
     finally:
         redis_client.delete("huey.redis.z4junitclean")
 
+
+
+def test_a_scheduled_task_is_enqueued_with_its_eta(app, captured):
+    r = app.tasks_["add"].schedule(args=(1, 2), delay=3600)
+    enq = captured.tasks(r.id)[0]
+    assert enq["kind"] == "enqueued" and enq["fields"]["eta"] and "payload" in enq
