@@ -173,6 +173,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         fields = self._fields(message, attempt)
         payload = self._payload(message, fields) if attempt == 0 else None
         fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
+        delay = (message.labels or {}).get("delay")  # seconds: a delayed send (taskiq-redis, taskiq-aio-pika's delay queue)
+        if delay is not None:
+            fields["eta"] = _eta(at or time.time(), delay)
         agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
 
     @staticmethod
@@ -396,6 +399,15 @@ def _requeues(message: Any) -> int:
         return int((message.labels or {}).get(_REQUEUES, 0) or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _eta(sent_at: float, delay: Any) -> str | None:
+    try:
+        import datetime
+
+        return datetime.datetime.fromtimestamp(sent_at + float(delay), datetime.timezone.utc).isoformat()
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _no_result(exc: Any) -> bool:

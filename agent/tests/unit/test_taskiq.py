@@ -286,3 +286,14 @@ def test_a_retry_scheduled_through_a_schedule_source_is_reported_retried(capture
     task_id = asyncio.run(main())
     assert [s.task_id for s in source.added] == [task_id]  # what the scheduler sends later, as attempt 1
     assert captured.kinds(task_id) == ["enqueued", "started", "retried"]
+
+
+def test_a_delayed_send_is_enqueued_with_its_eta(captured):
+    import datetime
+
+    async def go(t):
+        return (await t["add"].kicker().with_labels(delay=600).kiq(1, 2)).task_id
+
+    tid = run(go)
+    eta = datetime.datetime.fromisoformat(captured.of(tid, "enqueued")["fields"]["eta"])
+    assert abs((eta - datetime.datetime.now(datetime.timezone.utc)).total_seconds() - 600) < 30
