@@ -108,13 +108,16 @@ def _eta(kwargs: dict[str, Any], at: float) -> str | None:
     """When a deferred job is due (ISO 8601): `_defer_until` (a datetime), or `_defer_by` (a
     timedelta or seconds) from the enqueue."""
     until, by = kwargs.get("_defer_until"), kwargs.get("_defer_by")
-    if until is not None and hasattr(until, "isoformat"):
-        return until.isoformat()
-    if by is not None:
-        import datetime
+    try:  # evaluated in the caller's enqueue: never raises into it
+        if until is not None and hasattr(until, "isoformat"):
+            return until.isoformat()
+        if by is not None:
+            import datetime
 
-        seconds = by.total_seconds() if hasattr(by, "total_seconds") else float(by)
-        return datetime.datetime.fromtimestamp(at + seconds, datetime.timezone.utc).isoformat()
+            seconds = by.total_seconds() if hasattr(by, "total_seconds") else float(by)
+            return datetime.datetime.fromtimestamp(at + seconds, datetime.timezone.utc).isoformat()
+    except Exception:
+        pass
     return None
 
 

@@ -7,8 +7,8 @@ so a failed attempt is reported at ack (it was retried) or nack (it failed for g
 dead-lettered). Pipelines: the agent writes the next step's parent and root into its embedded
 message (`pipe_target.options.z4j_parent_id / z4j_root_id`) when the pipeline is sent, so a
 step knows its links in whichever process runs it. A message sent while a worker thread runs
-one (by the actor, or by its callbacks) is that one's child (`options.z4j_sent_by / z4j_root_id`). Groups with completion callbacks share
-`group_completion_uuid` → groupId.
+one (by the actor, or by its callbacks) is that one's child (`options.z4j_sent_by /
+z4j_root_id`). Groups with completion callbacks share `group_completion_uuid` → groupId.
 
 Commands (docs/agent-protocol.md, Redis or RabbitMQ broker): a worker process's agent terminates
 a message running in one of its threads by raising `Terminated` (a Dramatiq Interrupt) in that
