@@ -3,8 +3,9 @@
 // the entry `r:<task id>` holding the pickle of (revoke_until, revoke_once) — written here
 // byte for byte as Huey's own `Result.revoke()` writes (None, True) — and the consumer skips
 // the task when it comes up and deletes the entry (revoked once: a revocation for good would
-// stay in the hash forever, since the skipped task never runs to clear it). The queue name is the storage's name, as the agent reports it:
-// the Huey instance's name without the characters RedisStorage drops (all but [A-Za-z0-9_]).
+// stay in the hash forever, since the skipped task never runs to clear it). The queue name is
+// the storage's name, as the agent reports it: the Huey instance's name without the characters
+// RedisStorage drops (all but [A-Za-z0-9_]).
 // Messages are pickled Python objects, so a retry is the agent's job (it enqueues a new task of
 // the same task class inside a consumer), and so is stopping a running task (Huey has no way to
 // interrupt one from outside; the agent raises CancelExecution in the worker's thread).
