@@ -25,7 +25,7 @@ describe('arq driver', () => {
   afterAll(() => driver.close());
   type Status = { status: string; success: boolean | null; result: string | null };
   const status = (queue: string, id: string) => arqctl<Status>(queue, 'status', id);
-  const aborted = (queue: string, id: string) => eventually(async () => {
+  const completed = (queue: string, id: string) => eventually(async () => {
     const s = await status(queue, id);
     if (s.status !== 'complete') throw new Error(`job ${id} is ${s.status}`);
     return s;
@@ -38,7 +38,7 @@ describe('arq driver', () => {
     const key = randomUUID();
     const id = await arqctl<string>(queue, 'enqueue', 'count', JSON.stringify([key]), '30');
     await driver.cancel(ref(id, queue));
-    const s = await aborted(queue, id);
+    const s = await completed(queue, id);
     expect(s.success).toBe(false);
     expect(s.result).toMatch(/CancelledError/);
     expect(await arqctl<number>(queue, 'runs', key)).toBe(0);
@@ -52,7 +52,7 @@ describe('arq driver', () => {
     await eventually(async () => expect((await status(queue, id)).status).toBe('in_progress'), 60_000, 300);
     const t0 = Date.now();
     await driver.terminate(ref(id, queue));
-    expect((await aborted(queue, id)).result).toMatch(/CancelledError/);
+    expect((await completed(queue, id)).result).toMatch(/CancelledError/);
     expect(Date.now() - t0).toBeLessThan(30_000);
   });
 
@@ -67,6 +67,17 @@ describe('arq driver', () => {
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
     expect((await status(target, ids[0]!)).status).toBe('not_found');
+  });
+
+  test('purge leaves a job in progress in its queue (arq runs it again from there after a Retry or a dead worker)', async () => {
+    const queue = uniqueQueue('arq_purge_running');
+    workers.push(startArqWorker(queue));
+    const running = await arqctl<string>(queue, 'enqueue', 'sleep', JSON.stringify([3]));
+    await eventually(async () => expect((await status(queue, running)).status).toBe('in_progress'), 60_000, 200);
+    await arqctl<string>(queue, 'enqueue', 'count', JSON.stringify([randomUUID()]), '600');
+    expect((await driver.purgeQueue(queue)).purged).toBe(1); // the deferred one
+    expect(await driver.queueDepth(queue)).toBe(1); // the running one, still arq's
+    expect((await completed(queue, running)).success).toBe(true);
   });
 });
 

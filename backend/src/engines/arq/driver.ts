@@ -42,16 +42,20 @@ const TAKEN = `redis.call('EXISTS', '${IN_PROGRESS}' .. member) == 1`;
 const DELETE_JOB = `redis.call('SET', '${IN_PROGRESS}' .. member, 'z4j-purge', 'PX', 1000)
     redis.call('DEL', '${IN_PROGRESS}' .. member, '${JOB}' .. member, 'arq:retry:' .. member)`;
 
-/** Empties a queue: its ids and the waiting jobs they name (jobs in progress keep their data and run); returns how many waited. */
+/**
+ * Empties a queue of its waiting jobs (their ids and data); returns how many. A job in progress
+ * stays, in the queue too: arq runs it again from there after a Retry, a cancel or a dead
+ * worker, and a worker skips a job no longer in its queue.
+ */
 const PURGE = `
 local removed = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if not (${TAKEN}) then
     ${DELETE_JOB}
+    redis.call('ZREM', KEYS[1], member)
     removed = removed + 1
   end
 end
-redis.call('DEL', KEYS[1])
 return removed`;
 
 export class ArqDriver extends RedisEngineDriver implements EngineDriver {
