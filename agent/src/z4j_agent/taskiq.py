@@ -180,9 +180,14 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @staticmethod
     def _payload(message: Any, fields: dict[str, Any]) -> dict[str, Any]:
-        """The exact call, from the message and its fields (`_fields`: its queue and labels)."""
-        return {"name": message.task_name, "args": message.args, "kwargs": message.kwargs, "queue": fields["queue"],
-                "options": {"labels": fields["labels"] or {}}}
+        """The exact call, from the message and its fields (`_fields`: its queue and labels). The
+        labels travel as taskiq sends them, text, with the types the worker parses them back to."""
+        labels = fields["labels"] or {}
+        options: dict[str, Any] = {"labels": labels}
+        types = getattr(message, "labels_types", None)
+        if labels and types:
+            options["labels_types"] = {k: t for k, t in types.items() if k in labels}
+        return {"name": message.task_name, "args": message.args, "kwargs": message.kwargs, "queue": fields["queue"], "options": options}
 
     def _fields(self, message: Any, attempt: int) -> dict[str, Any]:
         """The fields every event of the message has; those that are None are left out by

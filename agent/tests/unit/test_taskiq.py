@@ -297,3 +297,18 @@ def test_a_delayed_send_is_enqueued_with_its_eta(captured):
     tid = run(go)
     eta = datetime.datetime.fromisoformat(captured.of(tid, "enqueued")["fields"]["eta"])
     assert abs((eta - datetime.datetime.now(datetime.timezone.utc)).total_seconds() - 600) < 30
+
+
+def test_the_retry_payload_keeps_the_labels_types(captured):
+    """taskiq sends labels as text with their types; z4j's retry sends the payload's labels and
+    labels_types (backend taskiqMessage), which the worker parses back to the original values."""
+    from taskiq.message import TaskiqMessage
+
+    async def go(t):
+        return (await t["add"].kicker().with_labels(flag=False, n=3).kiq(1, 2)).task_id
+
+    tid = run(go)
+    options = captured.of(tid, "enqueued")["payload"]["options"]
+    retried = TaskiqMessage(task_id="new", task_name="add", labels=options["labels"], labels_types=options.get("labels_types"), args=[1, 2], kwargs={})
+    retried.parse_labels()
+    assert retried.labels == {"flag": False, "n": 3}

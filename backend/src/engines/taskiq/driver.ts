@@ -13,10 +13,15 @@ export const DEFAULT_QUEUE = 'taskiq';
 /** How the agent stops a taskiq task, on either broker. */
 export const TERMINATE_NOTE = 'async task functions only: the asyncio task running it is cancelled; a sync function in the thread pool cannot be stopped';
 
-/** taskiq's wire message (what `kiq()` sends, on every broker) for the sealed payload, as a new task. */
+/**
+ * taskiq's wire message (what `kiq()` sends, on every broker) for the sealed payload, as a new
+ * task. Labels travel as text; `labels_types` (the agent's copy of the original's) tells the
+ * worker what to parse them back to (a bool label stays a bool, not the text "False").
+ */
 export function taskiqMessage(payload: RetryPayload, newTaskId: string) {
   const labels = (payload.options?.labels as Record<string, unknown> | undefined) ?? {};
-  return { task_id: newTaskId, task_name: payload.name, labels, labels_types: null, args: payload.args, kwargs: payload.kwargs };
+  const types = (payload.options?.labels_types as Record<string, number> | undefined) ?? null;
+  return { task_id: newTaskId, task_name: payload.name, labels, labels_types: types, args: payload.args, kwargs: payload.kwargs };
 }
 const MAX_CANCEL_SCAN = 50_000;
 
