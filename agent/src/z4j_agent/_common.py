@@ -76,6 +76,17 @@ def iso(dt: Any) -> str | None:
         return None
 
 
+def iso_epoch(value: Any, per_second: float = 1, plus: float = 0.0) -> str | None:
+    """A time since the epoch (`value` in units of 1/per_second, then `plus` seconds) as ISO 8601
+    in UTC; None when it is not a time. Never raises: hooks call it in the caller's code."""
+    try:
+        import datetime
+
+        return datetime.datetime.fromtimestamp(float(value) / per_second + plus, datetime.timezone.utc).isoformat()
+    except Exception:
+        return None
+
+
 def clean(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 

@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import Any
 
-from ._common import InFlight, Roots, exception_text, guarded, require, say_offline, traceback_text, worker_name
+from ._common import InFlight, Roots, exception_text, guarded, iso, iso_epoch, require, say_offline, traceback_text, worker_name
 from .commands import CommandError, CommandListener
 from .core import Agent, get_agent
 
@@ -108,16 +108,10 @@ def _eta(kwargs: dict[str, Any], at: float) -> str | None:
     """When a deferred job is due (ISO 8601): `_defer_until` (a datetime), or `_defer_by` (a
     timedelta or seconds) from the enqueue."""
     until, by = kwargs.get("_defer_until"), kwargs.get("_defer_by")
-    try:  # evaluated in the caller's enqueue: never raises into it
-        if until is not None and hasattr(until, "isoformat"):
-            return until.isoformat()
-        if by is not None:
-            import datetime
-
-            seconds = by.total_seconds() if hasattr(by, "total_seconds") else float(by)
-            return datetime.datetime.fromtimestamp(at + seconds, datetime.timezone.utc).isoformat()
-    except Exception:
-        pass
+    if until is not None:
+        return iso(until)
+    if by is not None:  # evaluated in the caller's enqueue: iso / iso_epoch never raise into it
+        return iso_epoch(by.total_seconds() if hasattr(by, "total_seconds") else by, plus=at)
     return None
 
 

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, clean, exception_text, guarded, hook_failed, traceback_text, worker_name
+from ._common import InFlight, clean, exception_text, guarded, hook_failed, iso_epoch, traceback_text, worker_name
 from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
@@ -157,7 +157,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             # copied by task_event, once with the payload's (and the fields: `_fields` may share them)
             fields = {**self._fields(message, attempt), "args": message.args, "kwargs": message.kwargs}
             if options.get("eta"):
-                fields["eta"] = _iso_ms(options["eta"])
+                fields["eta"] = iso_epoch(options["eta"], per_second=1000)  # Dramatiq's eta: epoch ms
             payload = self._payload(message) if attempt == 0 else None
             agent.task_event(ENGINE, "enqueued", mid, fields=fields, payload=payload, occurred_at=at)
         except Exception:
@@ -379,12 +379,3 @@ _NO_DICT: dict[str, Any] = {}
 def _queue(name: str) -> str:
     """The queue a message belongs to (its delay queue `<q>.DQ` is the same queue)."""
     return name[:-3] if name.endswith(".DQ") or name.endswith(".XQ") else name
-
-
-def _iso_ms(ms: Any) -> str | None:
-    try:
-        import datetime
-
-        return datetime.datetime.fromtimestamp(int(ms) / 1000, datetime.timezone.utc).isoformat()
-    except Exception:
-        return None

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, clean, exception_text, guarded, redis_url, require, say_offline, traceback_text, worker_name
+from ._common import InFlight, clean, exception_text, guarded, iso_epoch, redis_url, require, say_offline, traceback_text, worker_name
 from .commands import CommandListener
 from .running import RunningTasks
 from .core import get_agent
@@ -175,7 +175,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
         delay = (message.labels or {}).get("delay")  # seconds: a delayed send (taskiq-redis, taskiq-aio-pika's delay queue)
         if delay is not None:
-            fields["eta"] = _eta(at or time.time(), delay)
+            fields["eta"] = iso_epoch(delay, plus=at or time.time())
         agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
 
     @staticmethod
@@ -404,15 +404,6 @@ def _requeues(message: Any) -> int:
         return int((message.labels or {}).get(_REQUEUES, 0) or 0)
     except (TypeError, ValueError):
         return 0
-
-
-def _eta(sent_at: float, delay: Any) -> str | None:
-    try:
-        import datetime
-
-        return datetime.datetime.fromtimestamp(sent_at + float(delay), datetime.timezone.utc).isoformat()
-    except (TypeError, ValueError, OverflowError):
-        return None
 
 
 def _no_result(exc: Any) -> bool:
