@@ -16,8 +16,14 @@ jest.setTimeout(120_000);
 
 const ref = (taskId: string, queue: string) => ({ taskId, name: null, queue, worker: null, state: 'enqueued' });
 const workers: PyProcess[] = [];
+// The Huey describes' driver and Redis client, closed at the end of the file (a describe's own
+// afterAll is skipped when all its tests are filtered out; neither connects before it is used).
+const hueyDriver = new HueyDriver(HUEY_REDIS_URL);
+const hueyRedis = new Redis(HUEY_REDIS_URL, { lazyConnect: true });
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.stop()));
+  await hueyDriver.close();
+  hueyRedis.disconnect();
 });
 
 describe('arq driver', () => {
@@ -143,12 +149,6 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
 });
 
 describe('Huey driver (RedisHuey)', () => {
-  const driver = new HueyDriver(HUEY_REDIS_URL);
-  const redis = new Redis(HUEY_REDIS_URL, { lazyConnect: true }); // no connection held by a describe whose tests are all filtered out (Jest skips its afterAll)
-  afterAll(async () => {
-    await driver.close();
-    redis.disconnect();
-  });
   const runs = (queue: string, key: string) => hueyctl<number>(queue, 'runs', key);
 
   test('a revoked queued task is skipped by the consumer', async () => {
@@ -157,13 +157,13 @@ describe('Huey driver (RedisHuey)', () => {
     const key = randomUUID();
     const id = await hueyctl<string>(queue, 'enqueue', key);
     await hueyctl<string>(queue, 'enqueue', `${key}-kept`);
-    await driver.cancel(ref(id, queue));
+    await hueyDriver.cancel(ref(id, queue));
     workers.push(startHueyConsumer(queue));
     await eventually(async () => expect(await runs(queue, `${key}-kept`)).toBe(1), 60_000, 500);
     await sleep(500);
     expect(await runs(queue, key)).toBe(0);
     // Revoked once: the consumer deleted the revocation as it skipped the task (none piles up).
-    expect(await redis.hexists(`huey.results.${queue}`, `r:${id}`)).toBe(0);
+    expect(await hueyRedis.hexists(`huey.results.${queue}`, `r:${id}`)).toBe(0);
   });
 
   test('purge empties exactly the target queue', async () => {
@@ -172,9 +172,9 @@ describe('Huey driver (RedisHuey)', () => {
     const other = uniqueQueue('huey_keep');
     for (let i = 0; i < 3; i++) await hueyctl(target, 'enqueue', randomUUID());
     for (let i = 0; i < 2; i++) await hueyctl(other, 'enqueue', randomUUID());
-    expect((await driver.purgeQueue(target)).purged).toBe(3);
-    expect(await driver.queueDepth(target)).toBe(0);
-    expect(await driver.queueDepth(other)).toBe(2);
+    expect((await hueyDriver.purgeQueue(target)).purged).toBe(3);
+    expect(await hueyDriver.queueDepth(target)).toBe(0);
+    expect(await hueyDriver.queueDepth(other)).toBe(2);
   });
 
   test('a filtered purge removes only the matching tasks; the others still run', async () => {
@@ -186,9 +186,9 @@ describe('Huey driver (RedisHuey)', () => {
       await hueyctl(queue, 'enqueue', matching[i]!);
       await hueyctl(queue, 'send', 'fail_once', JSON.stringify([kept[i]]), '{}');
     }
-    expect(await driver.countMatching(queue, { name: 'tasks.count' })).toEqual({ matched: 2, scanned: 4, complete: true });
-    expect((await driver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(2);
-    expect(await driver.queueDepth(queue)).toBe(2);
+    expect(await hueyDriver.countMatching(queue, { name: 'tasks.count' })).toEqual({ matched: 2, scanned: 4, complete: true });
+    expect((await hueyDriver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(2);
+    expect(await hueyDriver.queueDepth(queue)).toBe(2);
     workers.push(startHueyConsumer(queue));
     for (const key of kept) await eventually(async () => expect(await hueyctl<string | null>(queue, 'get', `z4j-test-fail-once:${key}`)).toBe('1'), 60_000, 500);
     await sleep(500);
@@ -197,20 +197,14 @@ describe('Huey driver (RedisHuey)', () => {
 });
 
 describe('Huey driver, the other Redis storages', () => {
-  const driver = new HueyDriver(HUEY_REDIS_URL);
-  const redis = new Redis(HUEY_REDIS_URL, { lazyConnect: true }); // no connection held by a describe whose tests are all filtered out (Jest skips its afterAll)
-  afterAll(async () => {
-    await driver.close();
-    redis.disconnect();
-  });
 
   test('a priority queue (PriorityRedisHuey, a sorted set) is counted and purged whole; a purge by name says it cannot', async () => {
     const queue = uniqueQueue('huey_prio');
     for (let i = 0; i < 3; i++) await hueyctlWith('priority', queue, 'enqueue', randomUUID());
-    expect(await driver.queueDepth(queue)).toBe(3);
-    await expect(driver.countMatching(queue, { name: 'tasks.count' })).rejects.toThrow(/priority queue \(PriorityRedisHuey\)/);
-    expect((await driver.purgeQueue(queue)).purged).toBe(3);
-    expect(await driver.queueDepth(queue)).toBe(0);
+    expect(await hueyDriver.queueDepth(queue)).toBe(3);
+    await expect(hueyDriver.countMatching(queue, { name: 'tasks.count' })).rejects.toThrow(/priority queue \(PriorityRedisHuey\)/);
+    expect((await hueyDriver.purgeQueue(queue)).purged).toBe(3);
+    expect(await hueyDriver.queueDepth(queue)).toBe(0);
   });
 
   test('a revoked queued task is skipped by a RedisExpireHuey consumer (revokes kept as keys of their own)', async () => {
@@ -219,11 +213,11 @@ describe('Huey driver, the other Redis storages', () => {
     const runs = (k: string) => hueyctlWith<number>('expire', queue, 'runs', k);
     const id = await hueyctlWith<string>('expire', queue, 'enqueue', key);
     await hueyctlWith<string>('expire', queue, 'enqueue', `${key}-kept`);
-    await driver.cancel(ref(id, queue));
+    await hueyDriver.cancel(ref(id, queue));
     workers.push(startHueyConsumer(queue, 'expire'));
     await eventually(async () => expect(await runs(`${key}-kept`)).toBe(1), 60_000, 500);
     await sleep(500);
     expect(await runs(key)).toBe(0);
-    expect(await redis.exists(`huey.r.${queue}.r:${id}`)).toBe(0); // revoked once: deleted as the task was skipped
+    expect(await hueyRedis.exists(`huey.r.${queue}.r:${id}`)).toBe(0); // revoked once: deleted as the task was skipped
   });
 });
