@@ -1,11 +1,24 @@
 // Every environment variable the service reads, with its default and meaning, validated
 // together at start. A bad value stops the service with a message naming the variable.
 import { z } from 'zod';
+import { KOMBU_REDIS_OPTIONS, layoutOptionsProblem } from './sources/celery/redisLayout.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+/** kombu's Redis transport options on a Celery broker URL (redisLayout.ts): valid, and only on Redis. */
+function celeryBrokerOptions(url: string, ctx: z.RefinementCtx): void {
+  if (!URL.canParse(url)) return ctx.addIssue({ code: 'custom', message: `not a URL: ${url.replace(/\/\/[^@/]*@/, '//')}` });
+  const problem = url.startsWith('redis')
+    ? layoutOptionsProblem(url)
+    : KOMBU_REDIS_OPTIONS.some((o) => new URL(url).searchParams.has(o)) ? `${KOMBU_REDIS_OPTIONS.join(', ')} apply to Redis brokers only` : null;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}
+/** URLs separated by commas; a comma not followed by a scheme stays in its URL (e.g. priority_steps=0,3,6,9). */
+const urlList = z
+  .string()
+  .transform((s) => s.split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i).map((x) => x.trim()).filter(Boolean));
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 
 /** Name → schema (with default) → the doc line the README's configuration table shows. */
@@ -20,8 +33,8 @@ export const settings = {
   Z4J_LOG_LEVEL: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'Log level (pino).'],
   Z4J_PROJECT: [z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a lowercase slug').default('default'), 'Slug of the project that sources without one report into.'],
   Z4J_CELERY_BROKERS: [
-    list.pipe(z.array(z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'redis://, rediss://, amqp:// or amqps:// URLs'))).default([]),
-    'Comma-separated Celery broker URLs whose celeryev events are consumed (Redis pub/sub or AMQP).',
+    urlList.pipe(z.array(z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'redis://, rediss://, amqp:// or amqps:// URLs').superRefine(celeryBrokerOptions))).default([]),
+    "Comma-separated Celery broker URLs whose celeryev events are consumed (Redis pub/sub or AMQP). A Redis URL carries the kombu transport options of the app's broker_transport_options that move keys, under kombu's names, when they are not kombu's defaults: ?global_keyprefix=app1:&priority_steps=0,1,2,3,4,5,6,7,8,9&sep=:&fanout_prefix=false (values URL-encoded).",
   ],
   Z4J_CELERY_EVENT_EXCHANGE: [z.string().min(1).default('celeryev'), "Celery's event_exchange setting."],
   Z4J_CELERY_CONTROL_EXCHANGE: [z.string().min(1).default('celery'), "Celery's control_exchange setting (pidbox exchange is '<name>.pidbox')."],

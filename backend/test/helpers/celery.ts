@@ -18,6 +18,8 @@ export interface CeleryEnv {
   controlExchange: string;
   /** Z4J_* settings of the z4j agent, installed in the app when given (tests/engines/celery_app/tasks.py). */
   agent?: Record<string, string>;
+  /** The app's broker_transport_options (kombu's). */
+  transportOptions?: Record<string, unknown>;
 }
 
 /** Names no other test shares: queue and exchanges. */
@@ -35,6 +37,7 @@ function env(c: CeleryEnv, taskEvents = true): NodeJS.ProcessEnv {
     Z4J_TEST_EVENT_EXCHANGE: c.eventExchange,
     Z4J_TEST_CONTROL_EXCHANGE: c.controlExchange,
     Z4J_TEST_REDIS: REDIS_URL,
+    Z4J_TEST_BROKER_TRANSPORT_OPTIONS: JSON.stringify(c.transportOptions ?? {}),
     PYTHONUNBUFFERED: '1',
     ...c.agent,
   };
@@ -123,6 +126,6 @@ export async function inspectWorker<T>(c: CeleryEnv, hostname: string, what: 'st
 }
 
 /** Sends many tasks in one process; returns their ids in order. */
-export async function sendTasks(c: CeleryEnv, tasks: { name: string; args?: unknown[]; kwargs?: Record<string, unknown> }[]): Promise<string[]> {
+export async function sendTasks(c: CeleryEnv, tasks: { name: string; args?: unknown[]; kwargs?: Record<string, unknown>; queue?: string; priority?: number }[]): Promise<string[]> {
   return JSON.parse(await runApp(c, 'send_many.py', [JSON.stringify(tasks)])) as string[];
 }

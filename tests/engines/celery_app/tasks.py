@@ -8,7 +8,9 @@ Configured by environment so each test can isolate itself:
   Z4J_TEST_REDIS             Redis URL for the flaky task's attempt counter
   Z4J_TEST_TASK_EVENTS       "0": task events stay off unless -E or an enable_events broadcast
   Z4J_TEST_RESULT_BACKEND    result backend URL, e.g. redis://127.0.0.1:6379/1 (default: none)
+  Z4J_TEST_BROKER_TRANSPORT_OPTIONS  broker_transport_options as JSON, e.g. {"global_keyprefix": "app1:"}
 """
+import json
 import os
 import time
 
@@ -29,6 +31,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     result_backend=os.environ.get("Z4J_TEST_RESULT_BACKEND") or None,
+    broker_transport_options=json.loads(os.environ.get("Z4J_TEST_BROKER_TRANSPORT_OPTIONS") or "{}"),
 )
 
 _counter = redis.Redis.from_url(os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/0"))

@@ -21,7 +21,3 @@ export interface CeleryBroker {
   countMatching?(queue: string, filter: PurgeFilter): Promise<MatchCount>;
   purgeMatching?(queue: string, filter: PurgeFilter): Promise<number>;
 }
-
-/** kombu's Redis transport keeps one list per priority step: `queue`, then `queue\x06\x16<step>`. */
-export const REDIS_PRIORITY_STEPS = [0, 3, 6, 9] as const;
-export const redisQueueKeys = (queue: string) => REDIS_PRIORITY_STEPS.map((p) => (p === 0 ? queue : `${queue}\x06\x16${p}`));

@@ -72,10 +72,10 @@ export function encodeRedisMessage(
     'content-type': 'application/json',
     headers,
     properties: {
+      priority: 0,
       ...properties,
       delivery_mode: 2,
       delivery_info: deliveryInfo,
-      priority: 0,
       body_encoding: 'base64',
       delivery_tag: crypto.randomUUID(),
     },

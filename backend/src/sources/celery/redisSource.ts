@@ -13,24 +13,20 @@ import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 import { BacklogShed, REDIS_DEFAULT_PUBSUB_LIMITS, parsePubsubLimits, type OutputLimits } from '../backlogShed.js';
 import { SocketHold, type HoldReport } from '../socketHold.js';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../../engines/filteredPurge.js';
-import { redisQueueKeys, type CeleryBroker } from './broker.js';
+import type { CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { countRedisEvents, decodeRedisMessage, encodeRedisMessage } from './kombu.js';
 import { broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
+import { redisDb, splitCeleryRedisUrl, type RedisLayout } from './redisLayout.js';
 
 export interface CeleryRedisOptions {
+  /** The broker URL, with kombu's transport options that move keys as query parameters (redisLayout.ts). */
   url: string;
   eventExchange: string;
   controlExchange: string;
   enableEventsIntervalS: number;
   /** Most bytes of events left waiting in Redis while the pipeline is full; 0 drops at once. */
   holdBytes: number;
-}
-
-/** The Redis db number of a redis:// URL (kombu prefixes fanout channels with it). */
-export function redisDb(url: string): number {
-  const db = Number(new URL(url).pathname.replace('/', '') || 0);
-  return Number.isInteger(db) ? db : 0;
 }
 
 // Messages are decoded in slices of the event loop, not as they are read. One read of a busy
@@ -74,6 +70,9 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   private readonly pausedFor = new Set<'hold' | 'pending'>();
   private readonly holdReading = { pause: () => this.pauseReading('hold'), resume: () => this.resumeReading('hold') };
   private eventTarget: CeleryTarget | null = null;
+  /** Where kombu keeps queues, bindings and channels under the app's transport options. */
+  private readonly layout: RedisLayout;
+  private readonly clientUrl: string;
 
   constructor(
     private readonly opts: CeleryRedisOptions,
@@ -82,16 +81,14 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     private readonly log: Logger,
   ) {
     const u = new URL(opts.url);
-    this.name = `celery-redis:${u.host}/${redisDb(opts.url)}`;
+    ({ clientUrl: this.clientUrl, layout: this.layout } = splitCeleryRedisUrl(opts.url));
+    const keyprefix = this.layout.options.globalKeyprefix;
+    this.name = `celery-redis:${u.host}/${redisDb(opts.url)}${keyprefix ? `/${keyprefix}` : ''}`;
     this.health = new SourceHealth(this.name, metrics, log);
   }
 
-  private get prefix(): string {
-    return `/${redisDb(this.opts.url)}.`;
-  }
-
   async start(): Promise<void> {
-    const connect = (connectionName: string) => new Redis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName });
+    const connect = (connectionName: string) => new Redis(this.clientUrl, { lazyConnect: true, maxRetriesPerRequest: null, connectionName });
     this.sub = connect(this.subscriberName);
     this.pub = connect('z4j-celery-events');
     const target: CeleryTarget = { ...this.target, source: this.name };
@@ -123,7 +120,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     void this.readOutputLimits(); // not awaited: with Redis down it waits for Redis
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
     // or "/<db>.<exchange>" (without): listen to both shapes.
-    await this.sub.psubscribe(`${this.prefix}${this.opts.eventExchange}/*`, `${this.prefix}${this.opts.eventExchange}`);
+    await this.sub.psubscribe(...this.layout.fanoutPatterns(this.opts.eventExchange));
     if (this.opts.enableEventsIntervalS > 0) {
       void this.enableEvents();
       this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
@@ -245,21 +242,21 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     const message = encodeRedisMessage(broadcastBody(method, args, destination), broadcastHeaders(10), { exchange, routing_key: '' });
     // Broadcasts carry routing key "": kombu publishes them on "/<db>.<exchange>" with no
     // suffix, the channel workers subscribe to (captured in tests/fixtures/celery/WIRE-NOTES.md).
-    await this.pub!.publish(`${this.prefix}${exchange}`, message);
+    await this.pub!.publish(this.layout.fanoutChannel(exchange), message);
   }
 
   /**
    * A request with a reply queue of its own, routed as kombu's Redis transport routes a direct
-   * exchange: a member `<ticket>\x06\x16\x06\x16<queue>` of `_kombu.binding.<reply exchange>`
-   * makes the worker LPUSH its reply onto the list `<queue>`, which we BRPOP on a connection of
-   * our own (BRPOP blocks it). The binding and the list are removed afterwards.
+   * exchange: a member `<ticket><sep><sep><queue>` of `_kombu.binding.<reply exchange>` makes
+   * the worker LPUSH its reply onto the list `<queue>`, which we BRPOP on a connection of our
+   * own (BRPOP blocks it). The binding and the list are removed afterwards.
    */
   async request(method: string, args: Record<string, unknown>, destination: string[], timeoutMs: number): Promise<PidboxReply[]> {
     const ticket = randomUUID();
     const exchange = replyExchange(this.opts.controlExchange);
     const queue = `${ticket}.${exchange}`;
-    const table = `_kombu.binding.${exchange}`;
-    const binding = `${ticket}\x06\x16\x06\x16${queue}`;
+    const { table, member: binding } = this.layout.binding(exchange, ticket, queue);
+    const replyList = this.layout.key(queue);
     const replies: PidboxReply[] = [];
     const waiter = this.pub!.duplicate({ connectionName: 'z4j-celery-control' });
     waiter.on('error', () => undefined); // surfaced by the BRPOP that fails
@@ -267,12 +264,12 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       await this.pub!.sadd(table, binding);
       const pidbox = `${this.opts.controlExchange}.pidbox`;
       const message = encodeRedisMessage(requestBody(method, args, destination, ticket, this.opts.controlExchange), broadcastHeaders(timeoutMs / 1000), { exchange: pidbox, routing_key: '' });
-      await this.pub!.publish(`${this.prefix}${pidbox}`, message);
+      await this.pub!.publish(this.layout.fanoutChannel(pidbox), message);
       const deadline = Date.now() + timeoutMs;
       while (replies.length < destination.length) {
         const left = deadline - Date.now();
         if (left <= 0) break;
-        const got = await waiter.brpop(queue, Math.max(left / 1000, 0.01));
+        const got = await waiter.brpop(replyList, Math.max(left / 1000, 0.01));
         if (!got) break;
         const reply = decodeRedisMessage(got[1]);
         const headers = (JSON.parse(got[1]) as { headers?: { ticket?: string } }).headers;
@@ -281,23 +278,23 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       return replies;
     } finally {
       waiter.disconnect();
-      await this.pub!.multi().srem(table, binding).del(queue).exec().catch(() => undefined);
+      await this.pub!.multi().srem(table, binding).del(replyList).exec().catch(() => undefined);
     }
   }
 
   async queueDepth(queue: string): Promise<number> {
-    const lens = await Promise.all(redisQueueKeys(queue).map((n) => this.pub!.llen(n)));
+    const lens = await Promise.all(this.layout.queueKeys(queue).map((n) => this.pub!.llen(n)));
     return lens.reduce((a, b) => a + b, 0);
   }
 
   async publishTask(queue: string, message: CeleryTaskMessage): Promise<void> {
     const envelope = encodeRedisMessage(message.body, message.headers, { exchange: '', routing_key: queue }, { correlation_id: message.correlationId, reply_to: '', priority: message.priority });
-    // kombu LPUSHes and workers BRPOP: the list is FIFO from the right.
-    await this.pub!.lpush(queue, envelope);
+    // kombu LPUSHes onto the list of the message's priority and workers BRPOP: FIFO from the right.
+    await this.pub!.lpush(this.layout.queueKeyFor(queue, message.priority), envelope);
   }
 
   async purgeQueue(queue: string): Promise<number> {
-    const keys = redisQueueKeys(queue);
+    const keys = this.layout.queueKeys(queue);
     const tx = this.pub!.multi();
     for (const k of keys) tx.llen(k);
     tx.del(...keys);
@@ -307,7 +304,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
 
   /** The queue's lists (one per priority step), read by the task name in each envelope's headers (protocol 2). */
   private lists(queue: string): MessageList[] {
-    return redisQueueKeys(queue).map((key) => ({ key, producerEnd: 'left' as const, names: async (raws: Buffer[]) => raws.map(celeryTaskName) }));
+    return this.layout.queueKeys(queue).map((key) => ({ key, producerEnd: 'left' as const, names: async (raws: Buffer[]) => raws.map(celeryTaskName) }));
   }
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
