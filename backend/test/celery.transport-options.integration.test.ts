@@ -7,9 +7,10 @@ import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
+import type { CeleryRedisSource } from '../src/sources/celery/redisSource.js';
 import { startService, type Service } from '../src/service.js';
 import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
-import { REDIS_URL, isolatedCelery, sendTask, sendTasks, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
+import { REDIS_URL, isolatedCelery, sendTask, sendTasks, startWorker, sweepBindings, type CeleryEnv, type Worker } from './helpers/celery.js';
 import { createTestDatabase } from './helpers/storage.js';
 import { eventually, sleep } from './helpers/wait.js';
 
@@ -78,6 +79,21 @@ describe('Celery on Redis with a global key prefix, another separator and other 
     expect(await driver().workerControl!(worker.hostname, 'pool_shrink', { n: 1 })).toMatchObject({ detail: { reply: 'pool will shrink' } });
     // Nothing of the request is left behind: the binding and the reply list are gone.
     expect(await redis.smembers(`${keyprefix}_kombu.binding.reply.${celery.controlExchange}.pidbox`)).toEqual([]);
+  });
+
+  test("kombu's sweep of overdue binding tables leaves a pending request's reply binding alone", async () => {
+    // As if a `celery inspect` client bound a reply queue here over an hour ago: the table is overdue.
+    const exchange = `reply.${celery.controlExchange}.pidbox`;
+    const table = `${keyprefix}_kombu.binding.${exchange}`;
+    await redis.zadd(`${keyprefix}_kombu.binding_deadlines`, Date.now() - 60_000, exchange);
+    const source = svc.sources.find((s) => s.name.startsWith('celery-redis')) as CeleryRedisSource;
+    const ghost = `celery@ghost-${randomUUID().slice(0, 8)}`;
+    const pending = source.request('ping', {}, [ghost], 8000); // nobody answers: the binding stays for 8 s
+    await eventually(async () => expect(await redis.scard(table)).toBe(1), 2000, 20);
+    await sweepBindings(celery); // kombu's own sweep, what a worker runs every minute
+    expect(await redis.scard(table)).toBe(1);
+    expect(await pending).toEqual([]);
+    expect(await redis.scard(table)).toBe(0);
   });
 
   test('a cancel broadcast reaches the worker: the task waiting for its countdown never runs', async () => {

@@ -129,3 +129,8 @@ export async function inspectWorker<T>(c: CeleryEnv, hostname: string, what: 'st
 export async function sendTasks(c: CeleryEnv, tasks: { name: string; args?: unknown[]; kwargs?: Record<string, unknown>; queue?: string; priority?: number }[]): Promise<string[]> {
   return JSON.parse(await runApp(c, 'send_many.py', [JSON.stringify(tasks)])) as string[];
 }
+
+/** kombu's sweep of overdue binding tables, run once on the app's Redis broker; returns how many it swept. */
+export async function sweepBindings(c: CeleryEnv): Promise<number> {
+  return Number(await runApp(c, 'sweep_bindings.py', []));
+}

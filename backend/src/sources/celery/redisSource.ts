@@ -47,6 +47,14 @@ function celeryTaskName(raw: Buffer): string | null {
   }
 }
 
+const REFRESH_REPLY_BINDING = `
+redis.call('SADD', KEYS[1], ARGV[1])
+local now = redis.call('TIME')
+redis.call('ZADD', KEYS[2], 'GT', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3]), ARGV[2])
+`;
+/** kombu's least binding lifetime (MIN_BINDING_TTL): what a reply queue's table gets from kombu itself. */
+const REPLY_BINDING_TTL_MS = 3_600_000;
+
 export class CeleryRedisSource implements Source, CeleryBroker {
   readonly name: string;
   private sub: Redis | null = null;
@@ -261,7 +269,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     const waiter = this.pub!.duplicate({ connectionName: 'z4j-celery-control' });
     waiter.on('error', () => undefined); // surfaced by the BRPOP that fails
     try {
-      await this.pub!.sadd(table, binding);
+      await this.bindForReplies(table, binding, exchange);
       const pidbox = `${this.opts.controlExchange}.pidbox`;
       const message = encodeRedisMessage(requestBody(method, args, destination, ticket, this.opts.controlExchange), broadcastHeaders(timeoutMs / 1000), { exchange: pidbox, routing_key: '' });
       await this.pub!.publish(this.layout.fanoutChannel(pidbox), message);
@@ -279,6 +287,22 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     } finally {
       waiter.disconnect();
       await this.pub!.multi().srem(table, binding).del(replyList).exec().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Adds the reply binding, and keeps kombu (≥ 5.7) from sweeping its table meanwhile: a
+   * channel consuming an expiring queue deletes every binding table whose deadline in
+   * `_kombu.binding_deadlines` has passed, and the reply exchange's gets one from every
+   * `celery inspect` client, overdue an hour after the last. The deadline is raised as kombu's
+   * own REFRESH_BINDING raises it (never lowered, server clock); a Redis without ZADD GT (< 6.2)
+   * runs no kombu that sweeps, and gets the binding alone.
+   */
+  private async bindForReplies(table: string, member: string, exchange: string): Promise<void> {
+    try {
+      await this.pub!.eval(REFRESH_REPLY_BINDING, 2, table, this.layout.key('_kombu.binding_deadlines'), member, exchange, REPLY_BINDING_TTL_MS);
+    } catch {
+      await this.pub!.sadd(table, member);
     }
   }
 
