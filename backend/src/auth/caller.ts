@@ -101,12 +101,21 @@ export async function findProject(ctx: ApiContext, slug: string): Promise<Projec
   return { id: Number(row.id), slug: row.slug, name: row.name, roleMapping: mapping?.success ? mapping.data : DEFAULT_ROLE_MAPPING };
 }
 
-/** The caller's role in a project: the token's own, an explicit membership, else the mapping. */
+/**
+ * The caller's role in a project: the token's own, an explicit membership, else the mapping.
+ * A membership overrides the mapping up or down, except that only one an Owner wrote lowers an
+ * Owner the mapping makes: an Admin can write a membership for any user id, and only Owners
+ * take Owner away.
+ */
 export async function roleIn(ctx: ApiContext, caller: Caller, project: ProjectRef): Promise<ProjectRole | null> {
   if (caller.kind === 'token') return caller.projectId === project.id ? caller.role : null;
-  const member = (await ctx.db.query<{ role: ProjectRole }>('SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2', [project.id, caller.user.userId])).rows[0];
-  if (member) return member.role;
-  return mappedRole(project.roleMapping, caller.user);
+  const member = (await ctx.db.query<{ role: ProjectRole; setByOwner: boolean }>(
+    'SELECT role, set_by_owner AS "setByOwner" FROM memberships WHERE project_id = $1 AND user_id = $2',
+    [project.id, caller.user.userId],
+  )).rows[0];
+  const mapped = mappedRole(project.roleMapping, caller.user);
+  if (member && (member.setByOwner || mapped !== 'owner')) return member.role;
+  return mapped;
 }
 
 /** Refused attempts without credentials are audited, but at most this many per client address per minute. */

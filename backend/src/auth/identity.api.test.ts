@@ -98,6 +98,33 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     expect((await api().delete('/api/members/300').set(authHeaders('owner'))).body.error.code).toBe('MEMBER_NOT_FOUND');
   });
 
+  it('keeps the Owners the mapping makes: an Admin demotes none through a membership or the mapping', async () => {
+    const sam = { UserID: 106, Login: 'sam', OrgID: 1, OrgRole: 'Admin' as const, IsGrafanaAdmin: true };
+    await api().put('/api/members/106').set(authHeaders('admin')).send({ login: 'sam', role: 'viewer' }).expect(201);
+    expect((await api().get('/api/me').set(userHeaders(sam))).body.role).toBe('owner');
+    // An Owner's membership does lower them.
+    await api().put('/api/members/106').set(authHeaders('owner')).send({ login: 'sam', role: 'viewer' }).expect(200);
+    expect((await api().get('/api/me').set(userHeaders(sam))).body.role).toBe('viewer');
+    await api().delete('/api/members/106').set(authHeaders('owner')).expect(204);
+    expect((await api().get('/api/me').set(userHeaders(sam))).body.role).toBe('owner');
+    const rules = (await api().get('/api/role-rules').set(authHeaders('admin'))).body.roleMapping;
+    const demote = await api().put('/api/role-rules').set(authHeaders('admin')).send({ ...rules, serverAdmin: 'viewer' });
+    expect([demote.status, demote.body.error.code]).toEqual([403, 'ROLE_TOO_LOW']);
+    expect((await api().get('/api/me').set(authHeaders('owner'))).body.role).toBe('owner');
+    // Rules that leave the Owner grants as they are stay an Admin's call.
+    expect((await api().put('/api/role-rules').set(authHeaders('admin')).send({ ...rules, orgRoles: { ...rules.orgRoles, Viewer: null } })).status).toBe(200);
+    await api().put('/api/role-rules').set(authHeaders('admin')).send(rules).expect(200);
+  });
+
+  it('changes a member\'s role without losing the email and name it was given', async () => {
+    await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', email: 'max@example.com', name: 'Max M', role: 'viewer' }).expect(201);
+    const changed = await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', role: 'operator' }).expect(200);
+    expect(changed.body.member).toMatchObject({ login: 'max', email: 'max@example.com', name: 'Max M', role: 'operator' });
+    const cleared = await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', email: null, role: 'operator' }).expect(200);
+    expect(cleared.body.member).toMatchObject({ email: null, name: 'Max M' });
+    await api().delete('/api/members/310').set(authHeaders('admin')).expect(204);
+  });
+
   it('creates, lists, renames, transfers and deletes projects', async () => {
     expect((await api().post('/api/projects').set(authHeaders('admin')).send({ slug: 'billing', name: 'Billing' })).status).toBe(403);
     const created = await api().post('/api/projects').set(authHeaders('owner')).send({ slug: 'billing', name: 'Billing' });

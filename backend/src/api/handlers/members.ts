@@ -34,10 +34,13 @@ export const putMember = (ctx: ApiContext): Handler => async (req, res) => {
     const before = (await tx.query<{ role: ProjectRole }>('SELECT role FROM memberships WHERE project_id = $1 AND user_id = $2 FOR UPDATE', [p.id, userId])).rows[0];
     if (before) requireGrantable(callerRole, before.role);
     const row = (await tx.query(
-      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (project_id, user_id) DO UPDATE SET login = EXCLUDED.login, email = EXCLUDED.email, name = EXCLUDED.name, role = EXCLUDED.role, updated_at = now()
+      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by, set_by_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $10)
+       ON CONFLICT (project_id, user_id) DO UPDATE SET login = EXCLUDED.login, role = EXCLUDED.role, set_by_owner = EXCLUDED.set_by_owner, updated_at = now(),
+         -- Left out of the body: kept (a role change from the members list sends none); null clears.
+         email = CASE WHEN $8 THEN EXCLUDED.email ELSE memberships.email END,
+         name = CASE WHEN $9 THEN EXCLUDED.name ELSE memberships.name END
        RETURNING ${MEMBER}`,
-      [p.id, userId, body.login, body.email ?? null, body.name ?? null, body.role, callerLabel(caller)],
+      [p.id, userId, body.login, body.email ?? null, body.name ?? null, body.role, callerLabel(caller), body.email !== undefined, body.name !== undefined, callerRole === 'owner'],
     )).rows[0];
     await auditRequest(ctx, req, res, {
       action: before ? 'member.change' : 'member.add', target: `user:${userId}`, detail: { login: body.login, role: body.role, from: before?.role ?? null },

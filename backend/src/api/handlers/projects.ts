@@ -46,7 +46,7 @@ export const createProject = (ctx: ApiContext): Handler => async (req, res) => {
     if (!row) throw new ApiError(409, 'PROJECT_EXISTS', `project '${body.slug}' already exists (or existed)`);
     const id = Number(row.id);
     await tx.query(
-      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by) VALUES ($1, $2, $3, $4, $5, 'owner', $6)`,
+      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by, set_by_owner) VALUES ($1, $2, $3, $4, $5, 'owner', $6, true)`,
       [id, user.userId, user.login, user.email, user.name, `user:${user.login}`],
     );
     await auditRequest(ctx, req, res, { projectId: id, action: 'project.create', target: `project:${body.slug}`, detail: { name: body.name } }, tx);
@@ -97,13 +97,13 @@ export const transferProject = (ctx: ApiContext): Handler => async (req, res) =>
   if (body.userId === user.userId) throw new ApiError(400, 'BAD_REQUEST', 'userId: you already own this project');
   await ctx.db.transaction(async (tx) => {
     await tx.query(
-      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by) VALUES ($1, $2, $3, $4, $5, 'owner', $6)
-       ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'owner', login = EXCLUDED.login, updated_at = now()`,
+      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by, set_by_owner) VALUES ($1, $2, $3, $4, $5, 'owner', $6, true)
+       ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'owner', set_by_owner = true, login = EXCLUDED.login, updated_at = now()`,
       [p.id, body.userId, body.login, body.email ?? null, body.name ?? null, callerLabel(authOf(res).caller)],
     );
     await tx.query(
-      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by) VALUES ($1, $2, $3, $4, $5, 'admin', $6)
-       ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'admin', updated_at = now()`,
+      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by, set_by_owner) VALUES ($1, $2, $3, $4, $5, 'admin', $6, true)
+       ON CONFLICT (project_id, user_id) DO UPDATE SET role = 'admin', set_by_owner = true, updated_at = now()`,
       [p.id, user.userId, user.login, user.email, user.name, `user:${user.login}`],
     );
     await auditRequest(ctx, req, res, { action: 'project.transfer', target: `user:${body.userId}`, detail: { to: body.login, from: user.login } }, tx);

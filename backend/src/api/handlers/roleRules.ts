@@ -1,6 +1,6 @@
 // A project's mapping of Grafana roles and teams to project roles (Admin). A mapping that
-// grants Owner where the current one does not needs an Owner, so an Admin cannot promote
-// themselves through it.
+// grants Owner where the current one does not, or no longer grants it where it did, needs an
+// Owner: an Admin can neither promote themselves through it nor demote the Owners it makes.
 import { auditRequest } from '../../audit/record.js';
 import { authOf, projectOfAuth } from '../../auth/caller.js';
 import { roleMappingSchema, type RoleMapping } from '../../auth/roles.js';
@@ -25,7 +25,9 @@ export const putRoleRules = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
   const next = roleMappingSchema.parse(req.body);
   const before = ownerGrants(p.roleMapping);
-  if ([...ownerGrants(next)].some((g) => !before.has(g))) requireGrantable(authOf(res).role, 'owner');
+  // Adding an Owner grant, or taking one away, is an Owner's call.
+  const after = ownerGrants(next);
+  if (after.size !== before.size || [...after].some((g) => !before.has(g))) requireGrantable(authOf(res).role, 'owner');
   await ctx.db.transaction(async (tx) => {
     await tx.query('UPDATE projects SET role_mapping = $2::jsonb WHERE id = $1', [p.id, JSON.stringify(next)]);
     await auditRequest(ctx, req, res, { action: 'role_rules.update', target: `project:${p.slug}`, detail: { from: p.roleMapping, to: next } }, tx);
