@@ -26,3 +26,8 @@ export enum ROUTES {
 export function taskUrl(engine: string, taskId: string, graph = false): string {
   return `${PLUGIN_BASE_URL}/${ROUTES.Tasks}/${encodeURIComponent(engine)}/${encodeURIComponent(taskId)}${graph ? '/graph' : ''}`;
 }
+
+/** `url` with the project as `?project=`, so the page it opens shows the same project. */
+export function inProject(url: string, project?: string): string {
+  return project ? `${url}?project=${encodeURIComponent(project)}` : url;
+}

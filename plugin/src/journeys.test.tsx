@@ -30,6 +30,7 @@ describe('the explorer', () => {
     expect(within(table).getByText('billing.charge')).toBeInTheDocument();
     expect(taskRequests(backend)[0]!.params).toMatchObject({ state: 'failed', limit: 50 });
 
+    expect(screen.getByRole('combobox', { name: 'Engine' })).toBeInTheDocument();
     await user.type(screen.getByLabelText('Queue'), 'celery{Enter}');
     await waitFor(() => expect(location.current).toContain('queue=celery'));
     expect(location.current).toContain('state=failed');
@@ -128,6 +129,7 @@ describe('bulk actions', () => {
     const backend = fakeService('operator');
     const { user } = render(<App {...props} />, { route: '/tasks?state=failed' });
     await user.click(await screen.findByRole('button', { name: /bulk actions/i }, PAGE_LOAD));
+    expect(await screen.findByRole('radiogroup', { name: 'Bulk action' })).toBeInTheDocument();
     await user.click(await screen.findByRole('button', { name: 'Preview' }));
 
     const preview = await screen.findByTestId('bulk-preview');
@@ -151,7 +153,9 @@ describe('workers', () => {
     const { user } = render(<App {...props} />, { route: '/workers' });
     await user.click(await screen.findByRole('button', { name: /control/i }, PAGE_LOAD));
     const dialog = await screen.findByRole('dialog');
-    await user.click(within(dialog).getByLabelText('Set autoscale bounds'));
+    await user.click(
+      within(within(dialog).getByRole('group', { name: 'Action' })).getByLabelText('Set autoscale bounds')
+    );
     await user.type(within(dialog).getByLabelText('Maximum'), '8');
     await user.type(within(dialog).getByLabelText('Minimum'), '2');
     await user.click(within(dialog).getByRole('button', { name: 'Send to the worker' }));
@@ -185,7 +189,7 @@ describe('queues', () => {
     await user.type(within(dialog).getByLabelText(/type celery to confirm/i), 'celery');
     await user.click(purge);
 
-    expect(await screen.findByRole('status', { name: 'Purge: succeeded' })).toBeInTheDocument();
+    expect(await screen.findByRole('status', { name: 'Purge: succeeded' })).toHaveTextContent('Purged 3 messages');
     expect(backend.commands).toEqual([
       expect.objectContaining({ kind: 'queue.purge', args: { filter: { name: 'billing.charge' } } }),
     ]);

@@ -71,7 +71,7 @@ export function newIdempotencyKey(): string {
 export const getMe = (project?: string) => get<Me>('/me', { project });
 export const listProjects = () =>
   get<{ projects: Array<{ slug: string; name: string; role: ProjectRole }> }>('/projects');
-export const getCapabilities = () => get<Capabilities>('/capabilities');
+export const getCapabilities = (project?: string) => get<Capabilities>('/capabilities', { project });
 export const listTasks = (params: Params) => get<TaskPage>('/tasks', params);
 export const getTask = (engine: string, taskId: string, project?: string) =>
   get<TaskDetail>(`/tasks/${enc(engine)}/${enc(taskId)}`, { project });

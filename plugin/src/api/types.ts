@@ -153,7 +153,8 @@ export interface Queue {
 
 export interface Me {
   user: { login: string; name: string | null; email: string | null };
-  project: { slug: string; name: string };
+  /** `name` is null for a caller with no role in the project. */
+  project: { slug: string; name: string | null };
   role: ProjectRole | null;
   grafanaRole: string | null;
   isGrafanaAdmin: boolean;

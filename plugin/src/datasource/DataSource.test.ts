@@ -1,9 +1,9 @@
-import type { DataSourceInstanceSettings } from '@grafana/data';
+import type { DataQueryRequest, DataSourceInstanceSettings } from '@grafana/data';
 import { SERVICE_API_URL } from '../api/client';
 import type { ServiceHealth } from '../api/types';
 import { reply, setupBackend } from '../test/backend';
 import { DataSource } from './DataSource';
-import type { TrendsOptions } from './types';
+import type { TrendQuery, TrendsOptions } from './types';
 
 const instanceSettings = {
   id: 1,
@@ -33,5 +33,22 @@ describe('DataSource', () => {
       status: 'error',
       message: 'Request failed with HTTP 404: Plugin not found',
     });
+  });
+
+  test('each query answers an empty frame whose notice says why a panel has no data', async () => {
+    const request = { targets: [{ refId: 'A' }, { refId: 'B' }] } as DataQueryRequest<TrendQuery>;
+
+    const { data } = await new DataSource(instanceSettings).query(request);
+
+    expect(data.map((frame) => frame.refId)).toEqual(['A', 'B']);
+    for (const frame of data) {
+      expect(frame.length).toBe(0);
+      expect(frame.meta.notices).toEqual([
+        {
+          severity: 'info',
+          text: expect.stringMatching(/^z4j trends are not available yet: the service has no trend API/),
+        },
+      ]);
+    }
   });
 });

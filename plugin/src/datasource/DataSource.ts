@@ -3,6 +3,7 @@
 import {
   createDataFrame,
   DataSourceApi,
+  type QueryResultMetaNotice,
   type DataQueryRequest,
   type DataQueryResponse,
   type DataSourceInstanceSettings,
@@ -11,14 +12,24 @@ import {
 import { getServiceHealth, toApiRequestError } from '../api/client';
 import type { TrendQuery, TrendsOptions } from './types';
 
+export const NO_TRENDS_NOTICE: QueryResultMetaNotice = {
+  severity: 'info',
+  text: 'z4j trends are not available yet: the service has no trend API. Use the z4j app pages (Tasks, Workers, Queues).',
+};
+
 export class DataSource extends DataSourceApi<TrendQuery, TrendsOptions> {
   constructor(instanceSettings: DataSourceInstanceSettings<TrendsOptions>) {
     super(instanceSettings);
   }
 
   async query(request: DataQueryRequest<TrendQuery>): Promise<DataQueryResponse> {
-    // Trend series come with the service's rollup API; until then each query answers an empty frame.
-    return { data: request.targets.map((target) => createDataFrame({ refId: target.refId, fields: [] })) };
+    // The service has no trend endpoint yet: each query answers an empty frame whose notice
+    // tells the panel why, instead of a bare "No data".
+    return {
+      data: request.targets.map((target) =>
+        createDataFrame({ refId: target.refId, fields: [], meta: { notices: [NO_TRENDS_NOTICE] } })
+      ),
+    };
   }
 
   async testDatasource(): Promise<TestDataSourceResponse> {

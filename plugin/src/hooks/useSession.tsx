@@ -1,5 +1,5 @@
-// Who the user is in the current project and what each engine can do: loaded once per page
-// view and shared, so every action button can decide whether to show itself.
+// Who the user is in the current project and what each engine can do: loaded per project and
+// shared, so every action button can decide whether to show itself.
 import React, { createContext, useContext, useMemo, type ReactNode } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { getCapabilities, getMe } from '../api/service';
@@ -22,6 +22,11 @@ export interface Session {
   can: (engine: string, capability: string) => boolean;
   /** True when the user's project role is at least `role`. */
   allows: (role: ProjectRole) => boolean;
+  /**
+   * Why the role or the capabilities could not be loaded. Without them no action button shows,
+   * so the pages say so (SessionProblem) instead of leaving the user to wonder.
+   */
+  problem?: string;
 }
 
 const SessionContext = createContext<Session>({
@@ -54,7 +59,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   // The URL wins (a shared link shows what its sender saw); else the last project picked here.
   const project = params.get('project') ?? lastProject();
   const me = useAsync(() => getMe(project), [project]);
-  const caps = useAsync(() => getCapabilities(), []);
+  // The service checks the caller's role in the project asked for: the project picked here.
+  const caps = useAsync(() => getCapabilities(project), [project]);
 
   const session = useMemo<Session>(() => {
     const rows = caps.value?.capabilities ?? [];
@@ -65,8 +71,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       loading: me.loading || caps.loading,
       can: (engine, capability) => Boolean(rows.find((r) => r.capability === capability)?.engines[engine]),
       allows: (role) => roleAtLeast(me.value?.role, role),
+      problem: (me.error ?? caps.error)?.message,
     };
-  }, [project, me.value, me.loading, caps.value, caps.loading]);
+  }, [project, me.value, me.loading, me.error, caps.value, caps.loading, caps.error]);
 
   return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
 }

@@ -98,7 +98,7 @@ function detail(t: Task): TaskDetail {
 }
 
 /** Installs the fake service for one test; `role` is the caller's project role. */
-export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
+export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS]) {
   const url = (p: string) => `${SERVICE_API_URL}${p}`;
   const commands: Command[] = [];
   const allows = (needed: ProjectRole) => ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(needed);
@@ -119,6 +119,13 @@ export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
         grafanaRole: 'Viewer',
         isGrafanaAdmin: false,
       }),
+    [`GET ${url('/projects')}`]: () =>
+      reply({
+        projects: [
+          { slug: 'default', name: 'Default', role },
+          { slug: 'ops', name: 'Ops', role },
+        ],
+      }),
     [`GET ${url('/capabilities')}`]: () => reply(capabilities),
     [`GET ${url('/tasks')}`]: (r) => {
       const p = r.params ?? {};
@@ -127,7 +134,11 @@ export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
         (t) =>
           (!states || states.includes(t.state)) && (!p.queue || t.queue === p.queue) && (!p.name || t.name === p.name)
       );
-      return reply({ tasks: rows, nextCursor: null });
+      // Keyset paging, as the service does: the cursor names the last row of the page before.
+      const after = typeof p.cursor === 'string' ? rows.findIndex((t) => t.taskId === p.cursor) + 1 : 0;
+      const page = rows.slice(after, after + (Number(p.limit) || 50));
+      const more = after + page.length < rows.length;
+      return reply({ tasks: page, nextCursor: more ? page.at(-1)!.taskId : null });
     },
     [`GET ${url('/task-names')}`]: () => reply({ names: [...new Set(tasks.map((t) => t.name!))].sort() }),
     [`GET ${url('/workers')}`]: () =>
@@ -179,6 +190,39 @@ export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
         : forbidden(),
     [`GET ${url('/audit/verify')}`]: () =>
       reply({ ok: true, checked: 1, lastSeq: 1, prunedThroughSeq: 0, firstBroken: null }),
+    [`DELETE ${url('/members/7')}`]: () => reply(null, 204),
+    [`GET ${url('/invitations')}`]: () =>
+      reply({
+        invitations: [
+          {
+            id: 'inv-1',
+            email: 'newcomer@example.com',
+            role: 'operator',
+            invitedBy: 'alice',
+            createdAt: at(0),
+            expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+            acceptedAt: null,
+            revokedAt: null,
+          },
+        ],
+      }),
+    [`DELETE ${url('/invitations/inv-1')}`]: () => reply({}),
+    [`GET ${url('/tokens')}`]: () =>
+      reply({
+        tokens: [
+          {
+            id: 'tok-1',
+            name: 'ci-bot',
+            role: 'operator',
+            createdBy: 'alice',
+            createdAt: at(0),
+            expiresAt: null,
+            revokedAt: null,
+            lastUsedAt: null,
+          },
+        ],
+      }),
+    [`DELETE ${url('/tokens/tok-1')}`]: () => reply({}),
     [`GET ${url('/members')}`]: () =>
       reply({
         members: [
@@ -263,8 +307,10 @@ export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
       return reply({ command }, 202);
     };
   }
+  // Tasks are looked up when asked for: a cancelled or terminated task reads back as revoked.
+  const current = (t: Task) => tasks.find((x) => x.taskId === t.taskId) ?? t;
   for (const t of tasks) {
-    routes[`GET ${url(`/tasks/${t.engine}/${t.taskId}`)}`] = () => reply(detail(t));
+    routes[`GET ${url(`/tasks/${t.engine}/${t.taskId}`)}`] = () => reply(detail(current(t)));
     routes[`GET ${url(`/tasks/${t.engine}/${t.taskId}/graph`)}`] = () => reply(graphOf(t, tasks));
     for (const action of ['retry', 'cancel', 'terminate']) {
       routes[`POST ${url(`/tasks/${t.engine}/${t.taskId}/actions/${action}`)}`] = (r) => {
@@ -278,18 +324,22 @@ export function fakeService(role: ProjectRole, tasks: Task[] = ALL_TASKS) {
           target: t.taskId,
           args: {},
           state: 'succeeded',
-          outcome: { newTaskId: 'r-1' },
+          outcome: action === 'retry' ? { newTaskId: 'r-1' } : { message: `${action} confirmed by the broker` },
           requestedBy: `${role}-user`,
           createdAt: at(5),
           updatedAt: at(5),
         };
+        if (action !== 'retry') {
+          tasks.splice(tasks.indexOf(current(t)), 1, { ...current(t), state: 'revoked' });
+        }
         commands.push({ ...command, args: { idempotencyKey: r.headers?.['Idempotency-Key'] } });
         return reply({ command }, 202);
       };
     }
   }
   const backend = setupBackend(routes as never);
-  return { ...backend, commands };
+  /** `routes` can be changed by a test: the fake reads them at each request. */
+  return { ...backend, commands, routes };
 }
 
 function graphOf(t: Task, tasks: Task[]): TaskGraph {

@@ -8,7 +8,7 @@ import type { Command } from '../../api/types';
 import { toApiRequestError } from '../../api/client';
 import { useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
-import { taskUrl } from '../../constants';
+import { inProject, taskUrl } from '../../constants';
 
 const SETTLED = new Set(['succeeded', 'failed', 'timed_out']);
 
@@ -21,6 +21,11 @@ export interface ActionButtonProps {
   confirmText: string;
   run: (idempotencyKey: string) => Promise<{ command: Command }>;
   onSettled?: (command: Command) => void;
+  /**
+   * Receives the command and each update of it. When set, the caller shows the outcome (so it
+   * can outlive this button, which may go once the action has changed its target's state).
+   */
+  onCommand?: (command: Command) => void;
   /** Set when the action cannot run now: the button is disabled and says why. */
   disabledReason?: string;
 }
@@ -34,13 +39,18 @@ export function ActionButton({
   confirmText,
   run,
   onSettled,
+  onCommand,
   disabledReason,
 }: ActionButtonProps) {
   const { project } = useSession();
   const [key, setKey] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [command, setCommand] = useState<Command | null>(null);
+  const [command, setCurrentCommand] = useState<Command | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const setCommand = (next: Command) => {
+    setCurrentCommand(next);
+    onCommand?.(next);
+  };
 
   const confirm = async () => {
     if (!key) {
@@ -103,7 +113,7 @@ export function ActionButton({
         onConfirm={confirm}
         onDismiss={() => setKey(null)}
       />
-      {command && <CommandOutcome command={command} label={label} />}
+      {command && !onCommand && <CommandOutcome command={command} label={label} />}
       {error && (
         <Alert severity="error" title={`${label} was refused`} onRemove={() => setError(null)}>
           {error}
@@ -114,7 +124,7 @@ export function ActionButton({
 }
 
 export function CommandOutcome({ command, label }: { command: Command; label: string }) {
-  const message = typeof command.outcome?.message === 'string' ? command.outcome.message : undefined;
+  const { project } = useSession();
   const severity =
     command.state === 'succeeded'
       ? 'success'
@@ -124,10 +134,12 @@ export function CommandOutcome({ command, label }: { command: Command; label: st
   const newTask = typeof command.outcome?.newTaskId === 'string' ? command.outcome.newTaskId : undefined;
   return (
     <Alert severity={severity} title={`${label}: ${command.state}`}>
-      {message}
+      {outcomeLines(command.outcome).map((line) => (
+        <div key={line}>{line}</div>
+      ))}
       {newTask && (
         <div>
-          New task: <TextLink href={taskUrl(command.engine, newTask)}>{newTask}</TextLink>
+          New task: <TextLink href={inProject(taskUrl(command.engine, newTask), project)}>{newTask}</TextLink>
         </div>
       )}
       <div>
@@ -136,6 +148,23 @@ export function CommandOutcome({ command, label }: { command: Command; label: st
     </Alert>
   );
 }
+
+/** What the outcome says in words: the engine's message and the counts of a purge or requeue. */
+function outcomeLines(outcome: Command['outcome']): string[] {
+  const lines: string[] = [];
+  if (typeof outcome?.message === 'string') {
+    lines.push(outcome.message);
+  }
+  if (typeof outcome?.purged === 'number') {
+    lines.push(`Purged ${messages(outcome.purged)}`);
+  }
+  if (typeof outcome?.requeued === 'number') {
+    lines.push(`Requeued ${messages(outcome.requeued)}`);
+  }
+  return lines;
+}
+
+const messages = (n: number) => `${n} message${n === 1 ? '' : 's'}`;
 
 /** A disabled button says why on hover and focus (its wrapper takes the pointer events). */
 function MaybeTooltip({ content, children }: { content?: string; children: React.ReactElement }) {

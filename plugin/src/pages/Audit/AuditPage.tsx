@@ -1,13 +1,15 @@
 // The project's audit log: who did what to what, when, from where, and whether it worked,
-// with the hash chain's verification status (an edited or deleted row shows here).
-import React, { useEffect, useMemo, useState } from 'react';
+// with the hash chain's verification status (an edited or deleted row shows here). Project
+// Admins only, as on the service.
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
-import { PluginPage } from '@grafana/runtime';
+import { getTimeZone } from '@grafana/data';
 import { Alert, Badge, Button, Field, Input, Combobox, Stack, TimeRangePicker } from '@grafana/ui';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange } from '../Tasks/filters';
 import { listAudit, verifyAudit } from '../../api/service';
 import type { AuditEntry } from '../../api/types';
 import { toApiRequestError, type ApiRequestError } from '../../api/client';
+import { AppPage } from '../../components/common/AppPage';
 import { DataTable } from '../../components/common/DataTable';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
@@ -23,6 +25,23 @@ const OUTCOMES = [
 ];
 
 function AuditPage() {
+  const { allows, loading, me } = useSession();
+  return (
+    <AppPage>
+      {!me && loading ? (
+        <Loading />
+      ) : allows('admin') ? (
+        <AuditLog />
+      ) : (
+        <Alert severity="info" title="The audit log is for project Admins">
+          You are {me?.role ?? 'not a member'} in {me?.project.name ?? 'this project'}. Ask a project Admin or Owner.
+        </Alert>
+      )}
+    </AppPage>
+  );
+}
+
+function AuditLog() {
   const { project } = useSession();
   const [params, setParams] = useSearchParams();
   const filters = useMemo(
@@ -36,14 +55,18 @@ function AuditPage() {
     }),
     [params]
   );
-  const range = toTimeRange(filters);
+  const timeZone = getTimeZone();
+  const range = toTimeRange(filters, timeZone);
   const [entries, setEntries] = useState<AuditEntry[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<ApiRequestError | null>(null);
   const [loading, setLoading] = useState(true);
   const verification = useAsync(() => verifyAudit(project), [project]);
+  // Bumped by each first page: an older page or an answer for filters since changed is dropped.
+  const generation = useRef(0);
 
   const load = async (after: string | null) => {
+    const mine = after ? generation.current : ++generation.current;
     setLoading(true);
     setError(null);
     try {
@@ -55,12 +78,18 @@ function AuditPage() {
         limit: 100,
         cursor: after,
       });
-      setEntries((prev) => (after ? [...prev, ...page.entries] : page.entries));
-      setCursor(page.nextCursor);
+      if (mine === generation.current) {
+        setEntries((prev) => (after ? [...prev, ...page.entries] : page.entries));
+        setCursor(page.nextCursor);
+      }
     } catch (e) {
-      setError(toApiRequestError(e));
+      if (mine === generation.current) {
+        setError(toApiRequestError(e));
+      }
     } finally {
-      setLoading(false);
+      if (mine === generation.current) {
+        setLoading(false);
+      }
     }
   };
   useEffect(() => {
@@ -84,7 +113,10 @@ function AuditPage() {
 
   const v = verification.value;
   return (
-    <PluginPage>
+    <>
+      {verification.error && (
+        <LoadError error={verification.error} what="the audit chain's verification" onRetry={verification.reload} />
+      )}
       {v && (
         <Alert
           severity={v.ok ? 'success' : 'error'}
@@ -114,7 +146,9 @@ function AuditPage() {
         <Field label="Time range">
           <TimeRangePicker
             value={range}
+            timeZone={timeZone}
             onChange={(r) => setRange(fromTimeRange(r))}
+            // The zone is the one of the user's Grafana profile: shown here, changed there.
             onChangeTimeZone={() => undefined}
             onMoveBackward={() => setRange(shiftRange(range, -1))}
             onMoveForward={() => setRange(shiftRange(range, 1))}
@@ -163,7 +197,7 @@ function AuditPage() {
           Load older entries
         </Button>
       )}
-    </PluginPage>
+    </>
   );
 }
 

@@ -1,12 +1,12 @@
 // Queues: depth per queue, and purge (Admin: a preview that counts what would go, then a
 // confirmation bound to that preview) and dead-letter requeue (Operator) where the engine can.
 import React, { useState } from 'react';
-import { PluginPage } from '@grafana/runtime';
 import { Button, Field, Input, Modal, Stack } from '@grafana/ui';
 import { listQueues, previewPurge, purgeQueue, requeueDeadLetters } from '../../api/service';
 import type { Command, PurgePreview, Queue } from '../../api/types';
 import { useGuard } from '../../hooks/useGuard';
 import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
+import { AppPage } from '../../components/common/AppPage';
 import { DataTable } from '../../components/common/DataTable';
 import { Empty, LoadError, Loading, Refused } from '../../components/common/PageState';
 import { useAsync, useInterval } from '../../hooks/useAsync';
@@ -19,7 +19,7 @@ function QueuesPage() {
   useInterval(queues.reload, 10_000);
   const rows = queues.value?.queues ?? [];
   return (
-    <PluginPage>
+    <AppPage>
       {queues.error && <LoadError error={queues.error} what="queues" onRetry={queues.reload} />}
       {queues.loading && !queues.value && <Loading text="Loading queues…" />}
       {queues.value && rows.length === 0 && (
@@ -40,7 +40,7 @@ function QueuesPage() {
           ]}
         />
       )}
-    </PluginPage>
+    </AppPage>
   );
 }
 

@@ -1,5 +1,5 @@
 import React, { useState } from 'react';
-import { Alert, Badge, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Alert, Badge, Button, ConfirmModal, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { createInvitation, listInvitations, revokeInvitation } from '../../api/service';
 import type { Invitation, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
@@ -7,19 +7,20 @@ import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
-import { ROLE_OPTIONS } from './MembersTab';
+import { grantableRoles } from './MembersTab';
 import { useGuard } from '../../hooks/useGuard';
 
 const stateOf = (i: Invitation) =>
   i.acceptedAt ? 'accepted' : i.revokedAt ? 'revoked' : new Date(i.expiresAt) < new Date() ? 'expired' : 'pending';
 
 export function InvitationsTab() {
-  const { project } = useSession();
+  const { project, me } = useSession();
   const invitations = useAsync(() => listInvitations(project), [project]);
   const { busy, error, guard } = useGuard();
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<ProjectRole>('viewer');
   const [sent, setSent] = useState<string | null>(null);
+  const [revoking, setRevoking] = useState<Invitation | null>(null);
 
   const pending = pendingState(invitations, 'invitations');
   if (pending || !invitations.value) {
@@ -41,7 +42,7 @@ export function InvitationsTab() {
           <Combobox
             id="invite-role"
             width={16}
-            options={ROLE_OPTIONS}
+            options={grantableRoles(me?.role)}
             value={role}
             onChange={(o) => setRole(o.value)}
           />
@@ -84,22 +85,27 @@ export function InvitationsTab() {
             header: '',
             cell: (i) =>
               stateOf(i) === 'pending' && (
-                <Button
-                  size="sm"
-                  variant="secondary"
-                  disabled={busy}
-                  onClick={() =>
-                    guard(async () => {
-                      await revokeInvitation(i.id, project);
-                      await invitations.reload();
-                    })
-                  }
-                >
+                <Button size="sm" variant="secondary" disabled={busy} onClick={() => setRevoking(i)}>
                   Revoke
                 </Button>
               ),
           },
         ]}
+      />
+      <ConfirmModal
+        isOpen={revoking !== null}
+        title={`Revoke the invitation to ${revoking?.email}?`}
+        body="The link in the invitation mail stops working. You can invite the address again later."
+        confirmText="Revoke"
+        onConfirm={() => {
+          const invitation = revoking!;
+          setRevoking(null);
+          guard(async () => {
+            await revokeInvitation(invitation.id, project);
+            await invitations.reload();
+          });
+        }}
+        onDismiss={() => setRevoking(null)}
       />
     </div>
   );

@@ -1,11 +1,12 @@
 import React, { useState } from 'react';
-import { Button, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { css } from '@emotion/css';
+import { Button, ConfirmModal, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { listMembers, putMember, removeMember } from '../../api/service';
-import type { ProjectRole } from '../../api/types';
+import type { Member, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
 import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
-import { useSession } from '../../hooks/useSession';
+import { roleAtLeast, useSession } from '../../hooks/useSession';
 import { useGuard } from '../../hooks/useGuard';
 
 export const ROLE_OPTIONS = (['viewer', 'operator', 'admin', 'owner'] as ProjectRole[]).map((r) => ({
@@ -13,13 +14,31 @@ export const ROLE_OPTIONS = (['viewer', 'operator', 'admin', 'owner'] as Project
   value: r,
 }));
 
+/** The roles `myRole` may grant: the service refuses the others (only an Owner grants owner). */
+export const grantableRoles = (myRole: ProjectRole | null | undefined) =>
+  ROLE_OPTIONS.filter((o) => roleAtLeast(myRole, o.value));
+
+// Names a control for screen readers where the table's column header is its only visible label.
+const screenReaderOnly = css({
+  position: 'absolute',
+  width: 1,
+  height: 1,
+  overflow: 'hidden',
+  clip: 'rect(0 0 0 0)',
+  whiteSpace: 'nowrap',
+});
+
 export function MembersTab() {
-  const { project } = useSession();
+  const { project, me } = useSession();
   const members = useAsync(() => listMembers(project), [project]);
   const { busy, error, guard } = useGuard();
   const [userId, setUserId] = useState('');
   const [login, setLogin] = useState('');
   const [role, setRole] = useState<ProjectRole>('viewer');
+  const [removing, setRemoving] = useState<Member | null>(null);
+  const roles = grantableRoles(me?.role);
+  // Changing or removing a member needs the member's role too: an Admin cannot touch an Owner.
+  const canManage = (m: Member) => roleAtLeast(me?.role, m.role);
 
   const pending = pendingState(members, 'members');
   if (pending || !members.value) {
@@ -38,39 +57,43 @@ export function MembersTab() {
           { header: 'Grafana user id', cell: (m) => m.userId },
           {
             header: 'Role',
-            cell: (m) => (
-              <Combobox
-                id={`member-role-${m.userId}`}
-                width={16}
-                options={ROLE_OPTIONS}
-                value={m.role}
-                onChange={(o) =>
-                  guard(async () => {
-                    await putMember(m.userId, { login: m.login, role: o.value }, project);
-                    await members.reload();
-                  })
-                }
-              />
-            ),
+            cell: (m) =>
+              canManage(m) ? (
+                <>
+                  <label htmlFor={`member-role-${m.userId}`} className={screenReaderOnly}>
+                    Role of {m.login}
+                  </label>
+                  <Combobox
+                    id={`member-role-${m.userId}`}
+                    width={16}
+                    options={roles}
+                    value={m.role}
+                    onChange={(o) =>
+                      guard(async () => {
+                        await putMember(m.userId, { login: m.login, role: o.value }, project);
+                        await members.reload();
+                      })
+                    }
+                  />
+                </>
+              ) : (
+                m.role
+              ),
           },
           {
             header: '',
-            cell: (m) => (
-              <Button
-                size="sm"
-                variant="destructive"
-                fill="text"
-                icon="trash-alt"
-                aria-label={`Remove ${m.login}`}
-                disabled={busy}
-                onClick={() =>
-                  guard(async () => {
-                    await removeMember(m.userId, project);
-                    await members.reload();
-                  })
-                }
-              />
-            ),
+            cell: (m) =>
+              canManage(m) && (
+                <Button
+                  size="sm"
+                  variant="destructive"
+                  fill="text"
+                  icon="trash-alt"
+                  aria-label={`Remove ${m.login}`}
+                  disabled={busy}
+                  onClick={() => setRemoving(m)}
+                />
+              ),
           },
         ]}
       />
@@ -82,13 +105,7 @@ export function MembersTab() {
           <Input id="member-login" width={24} value={login} onChange={(e) => setLogin(e.currentTarget.value)} />
         </Field>
         <Field label="Role">
-          <Combobox
-            id="member-role"
-            width={16}
-            options={ROLE_OPTIONS}
-            value={role}
-            onChange={(o) => setRole(o.value)}
-          />
+          <Combobox id="member-role" width={16} options={roles} value={role} onChange={(o) => setRole(o.value)} />
         </Field>
         <Button
           disabled={busy || !/^\d+$/.test(userId) || !login}
@@ -105,6 +122,21 @@ export function MembersTab() {
         </Button>
       </Stack>
       <Refused title="Not saved" error={error} />
+      <ConfirmModal
+        isOpen={removing !== null}
+        title={`Remove ${removing?.login}?`}
+        body={`${removing?.login} loses the ${removing?.role} role given here; what the role mapping gives them stays.`}
+        confirmText="Remove"
+        onConfirm={() => {
+          const member = removing!;
+          setRemoving(null);
+          guard(async () => {
+            await removeMember(member.userId, project);
+            await members.reload();
+          });
+        }}
+        onDismiss={() => setRemoving(null)}
+      />
     </div>
   );
 }

@@ -68,6 +68,7 @@ function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?:
         <Stack key={i} gap={1} alignItems="flex-end">
           <Field label="Team id">
             <Input
+              id={`team-${i}-id`}
               type="number"
               width={12}
               value={t.teamId}
@@ -80,6 +81,7 @@ function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?:
           </Field>
           <Field label="Role">
             <Combobox
+              id={`team-${i}-role`}
               width={16}
               options={ROLE_OPTIONS}
               value={t.role}

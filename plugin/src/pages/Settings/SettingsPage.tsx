@@ -1,9 +1,10 @@
-// Project settings (Admin): members and roles, how Grafana roles and teams map to project
-// roles, invitations, agent credentials and API tokens.
+// Project settings, for the project's Admins whatever their Grafana role: members and roles,
+// how Grafana roles and teams map to project roles, invitations, agent credentials, API tokens.
 import React from 'react';
 import { useLocation } from 'react-router-dom';
-import { PluginPage } from '@grafana/runtime';
 import { Alert, Tab, TabContent, TabsBar } from '@grafana/ui';
+import { AppPage } from '../../components/common/AppPage';
+import { Loading } from '../../components/common/PageState';
 import { useSession } from '../../hooks/useSession';
 import { AgentsTab } from './AgentsTab';
 import { InvitationsTab } from './InvitationsTab';
@@ -31,8 +32,10 @@ function SettingsPage() {
   };
   const Body = active.body;
   return (
-    <PluginPage>
-      {!loading && !allows('admin') ? (
+    <AppPage>
+      {!me && loading ? (
+        <Loading />
+      ) : !allows('admin') ? (
         <Alert severity="info" title="Project settings need the Admin role">
           You are {me?.role ?? 'not a member'} in {me?.project.name ?? 'this project'}. Ask a project Admin or Owner.
         </Alert>
@@ -48,7 +51,7 @@ function SettingsPage() {
           </TabContent>
         </>
       )}
-    </PluginPage>
+    </AppPage>
   );
 }
 

@@ -1,23 +1,24 @@
 import React, { useState } from 'react';
-import { Alert, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Alert, Button, ClipboardButton, ConfirmModal, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { createToken, listTokens, revokeToken } from '../../api/service';
-import type { ProjectRole } from '../../api/types';
+import type { ApiToken, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
 import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
-import { ROLE_OPTIONS } from './MembersTab';
+import { grantableRoles } from './MembersTab';
 import { useGuard } from '../../hooks/useGuard';
 
 export function TokensTab() {
-  const { project } = useSession();
+  const { project, me } = useSession();
   const tokens = useAsync(() => listTokens(project), [project]);
   const { busy, error, guard } = useGuard();
   const [name, setName] = useState('');
   const [role, setRole] = useState<ProjectRole>('viewer');
   const [days, setDays] = useState(90);
   const [secret, setSecret] = useState<string | null>(null);
+  const [revoking, setRevoking] = useState<ApiToken | null>(null);
 
   const pending = pendingState(tokens, 'API tokens');
   if (pending || !tokens.value) {
@@ -36,7 +37,7 @@ export function TokensTab() {
           <Combobox
             id="token-role"
             width={16}
-            options={ROLE_OPTIONS.filter((o) => o.value !== 'owner')}
+            options={grantableRoles(me?.role).filter((o) => o.value !== 'owner')}
             value={role}
             onChange={(o) => setRole(o.value)}
           />
@@ -88,22 +89,27 @@ export function TokensTab() {
             header: '',
             cell: (t) =>
               !t.revokedAt && (
-                <Button
-                  size="sm"
-                  variant="destructive"
-                  disabled={busy}
-                  onClick={() =>
-                    guard(async () => {
-                      await revokeToken(t.id, project);
-                      await tokens.reload();
-                    })
-                  }
-                >
+                <Button size="sm" variant="destructive" disabled={busy} onClick={() => setRevoking(t)}>
                   Revoke
                 </Button>
               ),
           },
         ]}
+      />
+      <ConfirmModal
+        isOpen={revoking !== null}
+        title={`Revoke the token ${revoking?.name}?`}
+        body="Scripts and CI jobs using it are refused from now on. This cannot be undone."
+        confirmText="Revoke"
+        onConfirm={() => {
+          const token = revoking!;
+          setRevoking(null);
+          guard(async () => {
+            await revokeToken(token.id, project);
+            await tokens.reload();
+          });
+        }}
+        onDismiss={() => setRevoking(null)}
       />
     </div>
   );

@@ -1,10 +1,10 @@
 // Retry, cancel, terminate: each shown only when the engine can do it and the user's role
 // allows it (Operator), and only for a task in a state the action applies to.
-import React from 'react';
+import React, { useState } from 'react';
 import { Stack } from '@grafana/ui';
 import { runTaskAction } from '../../api/service';
-import type { TaskDetail } from '../../api/types';
-import { ActionButton } from '../../components/common/ActionButton';
+import type { Command, TaskDetail } from '../../api/types';
+import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
 import { useSession } from '../../hooks/useSession';
 
 // The states each action applies to (the service refuses the others the same way).
@@ -16,6 +16,9 @@ const ACCEPTS = {
 
 export function TaskActions({ task, onDone }: { task: TaskDetail['task']; onDone: () => void }) {
   const { can, allows, project } = useSession();
+  // Shown here, not by the button: a cancelled task reloads without its Cancel button, and the
+  // outcome must stay in view.
+  const [last, setLast] = useState<{ label: string; command: Command } | null>(null);
   if (!allows('operator')) {
     return null;
   }
@@ -40,6 +43,7 @@ export function TaskActions({ task, onDone }: { task: TaskDetail['task']; onDone
             confirmText="Retry"
             run={(key) => runTaskAction(task.engine, task.taskId, 'retry', key, project)}
             onSettled={onDone}
+            onCommand={(command) => setLast({ label: 'Retry', command })}
           />
         )}
         {show('cancel') && (
@@ -52,6 +56,7 @@ export function TaskActions({ task, onDone }: { task: TaskDetail['task']; onDone
             variant="destructive"
             run={(key) => runTaskAction(task.engine, task.taskId, 'cancel', key, project)}
             onSettled={onDone}
+            onCommand={(command) => setLast({ label: 'Cancel', command })}
           />
         )}
         {show('terminate') && (
@@ -64,9 +69,11 @@ export function TaskActions({ task, onDone }: { task: TaskDetail['task']; onDone
             variant="destructive"
             run={(key) => runTaskAction(task.engine, task.taskId, 'terminate', key, project)}
             onSettled={onDone}
+            onCommand={(command) => setLast({ label: 'Terminate', command })}
           />
         )}
       </Stack>
+      {last && <CommandOutcome command={last.command} label={last.label} />}
     </Stack>
   );
 }

@@ -4,9 +4,9 @@ import React from 'react';
 import { useLocation, useParams } from 'react-router-dom';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
-import { PluginPage } from '@grafana/runtime';
 import { Stack, Tab, TabContent, TabsBar, useStyles2 } from '@grafana/ui';
 import { getTask } from '../../api/service';
+import { AppPage } from '../../components/common/AppPage';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { StateBadge } from '../../components/common/StateBadge';
 import { taskUrl } from '../../constants';
@@ -26,12 +26,12 @@ function TaskDetailPage() {
   const task = detail.value?.task;
 
   return (
-    <PluginPage
+    <AppPage
       pageNav={{
         text: task?.name ?? taskId,
         subTitle: `${engine} task ${taskId}`,
       }}
-      actions={task ? <TaskActions task={task} onDone={detail.reload} /> : undefined}
+      actions={task ? <TaskActions key={`${engine}/${taskId}`} task={task} onDone={detail.reload} /> : undefined}
     >
       {detail.error && <LoadError error={detail.error} what={`task ${taskId}`} onRetry={detail.reload} />}
       {detail.loading && !detail.value && <Loading text="Loading the task…" />}
@@ -55,7 +55,7 @@ function TaskDetailPage() {
           </TabContent>
         </>
       )}
-    </PluginPage>
+    </AppPage>
   );
 }
 

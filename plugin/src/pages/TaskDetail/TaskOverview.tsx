@@ -4,13 +4,15 @@ import type { GrafanaTheme2 } from '@grafana/data';
 import { ClipboardButton, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
 import type { TaskDetail } from '../../api/types';
 import { StateBadge } from '../../components/common/StateBadge';
-import { taskUrl } from '../../constants';
+import { inProject, taskUrl } from '../../constants';
+import { useSession } from '../../hooks/useSession';
 import { between, formatDuration, formatTime } from '../../utils/format';
 
 export function TaskOverview({ detail }: { detail: TaskDetail }) {
   const styles = useStyles2(getStyles);
   const { task, events, children } = detail;
-  const link = (id: string) => <TextLink href={taskUrl(task.engine, id)}>{id}</TextLink>;
+  const { project } = useSession();
+  const link = (id: string) => <TextLink href={inProject(taskUrl(task.engine, id), project)}>{id}</TextLink>;
   const facts: Array<[string, React.ReactNode]> = [
     ['Engine', task.engine],
     ['Queue', task.queue ?? '—'],
@@ -114,7 +116,7 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
             {children.map((c) => (
               <li key={c.taskId}>
                 <StateBadge state={c.state} />{' '}
-                <TextLink href={taskUrl(c.engine, c.taskId)}>{c.name ?? c.taskId}</TextLink>
+                <TextLink href={inProject(taskUrl(c.engine, c.taskId), project)}>{c.name ?? c.taskId}</TextLink>
               </li>
             ))}
           </ul>

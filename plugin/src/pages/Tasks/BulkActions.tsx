@@ -39,6 +39,7 @@ export function BulkActionsModal({ filters, project, onClose }: Props) {
       {!job && (
         <Stack direction="column" gap={2}>
           <RadioButtonGroup<BulkAction>
+            aria-label="Bulk action"
             options={[
               { label: 'Retry', value: 'retry' },
               { label: 'Cancel', value: 'cancel' },

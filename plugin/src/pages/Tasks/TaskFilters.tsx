@@ -2,7 +2,7 @@
 // from there, so back/forward and shared links work.
 import React, { useState } from 'react';
 import { css } from '@emotion/css';
-import { type GrafanaTheme2, type TimeRange } from '@grafana/data';
+import { getTimeZone, type GrafanaTheme2, type TimeRange } from '@grafana/data';
 import {
   Combobox,
   Field,
@@ -38,7 +38,8 @@ export function TaskFilters({ filters, onChange }: Props) {
   const styles = useStyles2(getStyles);
   const { project } = useSession();
   const set = (patch: Partial<TaskFilterValues>) => onChange({ ...filters, ...patch });
-  const range = toTimeRange(filters);
+  const timeZone = getTimeZone();
+  const range = toTimeRange(filters, timeZone);
   const loadNames = async (input: string): Promise<Array<ComboboxOption<string>>> => {
     const { names } = await listTaskNames(input, project);
     return names.map((n) => ({ value: n, label: n }));
@@ -53,7 +54,6 @@ export function TaskFilters({ filters, onChange }: Props) {
         <Field label="Engine" className={styles.field}>
           <MultiCombobox
             id="filter-engine"
-            aria-labelledby="filter-engine"
             placeholder="All engines"
             options={engineOptions}
             value={filters.engine}
@@ -97,7 +97,9 @@ export function TaskFilters({ filters, onChange }: Props) {
         <Field label="Time range" className={styles.field}>
           <TimeRangePicker
             value={range}
+            timeZone={timeZone}
             onChange={(r: TimeRange) => set(fromTimeRange(r))}
+            // The zone is the one of the user's Grafana profile: shown here, changed there.
             onChangeTimeZone={() => undefined}
             onMoveBackward={() => set(shiftRange(range, -1))}
             onMoveForward={() => set(shiftRange(range, 1))}

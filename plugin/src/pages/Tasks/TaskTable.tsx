@@ -4,14 +4,13 @@ import type { GrafanaTheme2 } from '@grafana/data';
 import { TextLink, Tooltip, useStyles2 } from '@grafana/ui';
 import type { Task } from '../../api/types';
 import { StateBadge } from '../../components/common/StateBadge';
-import { taskUrl } from '../../constants';
+import { inProject, taskUrl } from '../../constants';
 import { formatDuration, formatTime } from '../../utils/format';
 import { getTableStyles } from '../../components/common/DataTable';
 
 /** The explorer's rows. Each task id is a link, so rows open with a click, Enter, or in a new tab. */
 export function TaskTable({ tasks, project }: { tasks: Task[]; project?: string }) {
   const styles = useStyles2(getStyles);
-  const suffix = project ? `?project=${encodeURIComponent(project)}` : '';
   return (
     <div className={styles.scroll}>
       <table className={styles.table} aria-label="Tasks">
@@ -35,7 +34,7 @@ export function TaskTable({ tasks, project }: { tasks: Task[]; project?: string 
                 <StateBadge state={t.state} />
               </td>
               <td className={styles.task}>
-                <TextLink href={taskUrl(t.engine, t.taskId) + suffix} inline={false}>
+                <TextLink href={inProject(taskUrl(t.engine, t.taskId), project)} inline={false}>
                   {t.name ?? '(unnamed)'}
                 </TextLink>
                 <div className={styles.id}>

@@ -2,11 +2,11 @@
 // (fast however deep), refreshing itself while the time range ends at "now".
 import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
-import { PluginPage } from '@grafana/runtime';
-import { Button, LinkButton, Stack, Text } from '@grafana/ui';
-import { listTasks } from '../../api/service';
+import { Alert, Button, LinkButton, Stack, Text } from '@grafana/ui';
+import { listTasks, type Params } from '../../api/service';
 import type { Task } from '../../api/types';
 import { toApiRequestError, type ApiRequestError } from '../../api/client';
+import { AppPage } from '../../components/common/AppPage';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
@@ -17,8 +17,29 @@ import { isLive, readFilters, toQuery, writeFilters, type TaskFilterValues } fro
 
 const PAGE_SIZE = 50;
 const LIVE_MS = 5000;
+/** Pages one live refresh may read to reach the rows on screen (a burst beyond asks for a reload). */
+const LIVE_MAX_PAGES = 5;
 
 const keyOf = (t: Task) => `${t.engine}/${t.taskId}`;
+
+/**
+ * The tasks newer than those on screen (`known`), newest first, read page by page until a
+ * known row shows up. `reachedKnown` is false when the page bound ran out first: between
+ * these rows and the ones on screen there are others not read.
+ */
+async function readNewerTasks(query: Params, known: Set<string>): Promise<{ tasks: Task[]; reachedKnown: boolean }> {
+  const tasks: Task[] = [];
+  let cursor: string | null = null;
+  for (let read = 0; read < LIVE_MAX_PAGES; read++) {
+    const page = await listTasks({ ...query, limit: PAGE_SIZE, cursor });
+    tasks.push(...page.tasks);
+    cursor = page.nextCursor;
+    if (page.tasks.some((t) => known.has(keyOf(t))) || cursor === null) {
+      return { tasks, reachedKnown: true };
+    }
+  }
+  return { tasks, reachedKnown: false };
+}
 
 function TasksPage() {
   const [params, setParams] = useSearchParams();
@@ -32,6 +53,8 @@ function TasksPage() {
   const [loadingMore, setLoadingMore] = useState(false);
   const [error, setError] = useState<ApiRequestError | null>(null);
   const [fresh, setFresh] = useState<Task[]>([]);
+  // More tasks arrived in one refresh than it reads: live refresh stops until a reload.
+  const [behind, setBehind] = useState(false);
   const [bulkOpen, setBulkOpen] = useState(false);
   const generation = useRef(0);
   // The rows on screen, for the live refresh to tell new tasks from known ones.
@@ -50,6 +73,7 @@ function TasksPage() {
         setTasks(page.tasks);
         setCursor(page.nextCursor);
         setFresh([]);
+        setBehind(false);
       }
     } catch (e) {
       if (mine === generation.current) {
@@ -87,21 +111,34 @@ function TasksPage() {
     }
   };
 
-  // Live: re-read the newest page with the range's end moved to now. Rows already shown are
-  // updated in place (a running task turns green); new ones are held behind a button unless
-  // the user is at the top of the list, so reading further down is never disturbed.
+  // Live: re-read the newest tasks with the range's end moved to now, down to the rows on
+  // screen. Those are updated in place (a running task turns green); new ones are held behind a
+  // button unless the user is at the top of the list, so reading further down is never
+  // disturbed. With nothing on screen yet, the first page simply becomes the list.
   useInterval(
     async () => {
       const mine = generation.current;
       try {
-        const live = toQuery(filters);
-        const page = await listTasks({ ...live, project, limit: PAGE_SIZE });
+        const live = { ...toQuery(filters), project };
+        const known = new Set(tasksRef.current.map(keyOf));
+        if (known.size === 0) {
+          const page = await listTasks({ ...live, limit: PAGE_SIZE });
+          if (mine === generation.current && tasksRef.current.length === 0) {
+            setTasks(page.tasks);
+            setCursor(page.nextCursor);
+          }
+          return;
+        }
+        const { tasks: read, reachedKnown } = await readNewerTasks(live, known);
         if (mine !== generation.current) {
           return;
         }
-        const known = new Set(tasksRef.current.map(keyOf));
-        const newer = page.tasks.filter((t) => !known.has(keyOf(t)));
-        const byKey = new Map(page.tasks.map((t) => [keyOf(t), t]));
+        if (!reachedKnown) {
+          setBehind(true);
+          return;
+        }
+        const newer = read.filter((t) => !known.has(keyOf(t)));
+        const byKey = new Map(read.map((t) => [keyOf(t), t]));
         const atTop = typeof window === 'undefined' || window.scrollY < 40;
         setTasks((prev) => {
           const updated = prev.map((t) => byKey.get(keyOf(t)) ?? t);
@@ -112,7 +149,7 @@ function TasksPage() {
         /* a failed refresh keeps what is shown; the next tick tries again */
       }
     },
-    isLive(filters) && !loading && !error ? LIVE_MS : null
+    isLive(filters) && !loading && !error && !behind ? LIVE_MS : null
   );
 
   const change = (next: TaskFilterValues) => setParams(writeFilters(next));
@@ -120,7 +157,7 @@ function TasksPage() {
     params.toString() !== '' && params.toString() !== (filters.project ? `project=${filters.project}` : '');
 
   return (
-    <PluginPage
+    <AppPage
       actions={
         allows('operator') ? (
           <Button icon="layers-alt" variant="secondary" onClick={() => setBulkOpen(true)} disabled={tasks.length === 0}>
@@ -130,6 +167,16 @@ function TasksPage() {
       }
     >
       <TaskFilters filters={filters} onChange={change} />
+      {behind && (
+        <Alert severity="info" title="More tasks arrived than live refresh shows">
+          <Stack gap={2} alignItems="center">
+            <Text>Reload to see all of them; live refresh is paused until then.</Text>
+            <Button size="sm" variant="secondary" icon="sync" onClick={loadFirst}>
+              Reload
+            </Button>
+          </Stack>
+        </Alert>
+      )}
       {fresh.length > 0 && (
         <Button
           variant="secondary"
@@ -186,7 +233,7 @@ function TasksPage() {
           }}
         />
       )}
-    </PluginPage>
+    </AppPage>
   );
 }
 

@@ -1,6 +1,7 @@
 // The explorer's filters live in the URL (so a link reproduces the view); this turns them
 // into the service's query parameters.
-import { dateMath, type TimeRange, type RawTimeRange } from '@grafana/data';
+import { dateMath, getTimeZone, type DateTime, type RawTimeRange, type TimeRange } from '@grafana/data';
+import type { TimeZone } from '@grafana/schema';
 
 export interface TaskFilterValues {
   project?: string;
@@ -55,10 +56,16 @@ export function writeFilters(f: TaskFilterValues): URLSearchParams {
   return p;
 }
 
-function parseTime(raw: string, roundUp: boolean) {
-  return /^\d{10,16}$/.test(raw)
+/**
+ * A URL time as a DateTime, or undefined when it is not one. dateMath answers an invalid
+ * DateTime (not undefined) for text it cannot read, so that is checked here: a bad `from` in a
+ * link must fall back to the default, not reach the service as NaN.
+ */
+function parseTime(raw: string, roundUp: boolean, timeZone: TimeZone): DateTime | undefined {
+  const time = /^\d{10,16}$/.test(raw)
     ? dateMath.toDateTime(new Date(Number(raw)), {})
-    : dateMath.toDateTime(raw, { roundUp });
+    : dateMath.toDateTime(raw, { roundUp, timezone: timeZone });
+  return time?.isValid() ? time : undefined;
 }
 
 /** A picked range back to URL form: relative expressions stay as typed, absolute times become epoch ms. */
@@ -67,11 +74,20 @@ export function fromTimeRange(range: TimeRange): Pick<TaskFilterValues, 'from' |
   return { from: raw(range.raw.from, range.from), to: raw(range.raw.to, range.to) };
 }
 
-export function toTimeRange(f: Pick<TaskFilterValues, 'from' | 'to'>): TimeRange {
-  const raw: RawTimeRange = { from: f.from, to: f.to };
-  const from = parseTime(f.from, false) ?? dateMath.toDateTime(DEFAULT_FROM, {})!;
-  const to = parseTime(f.to, true) ?? dateMath.toDateTime(DEFAULT_TO, { roundUp: true })!;
-  return { from, to, raw };
+/**
+ * The URL's range resolved in the user's time zone (Grafana profile, else the org's or the
+ * browser's), so "Today" or "This week" start at the user's midnight, as on dashboards.
+ */
+export function toTimeRange(f: Pick<TaskFilterValues, 'from' | 'to'>, timeZone: TimeZone = getTimeZone()): TimeRange {
+  const from = parseTime(f.from, false, timeZone);
+  const to = parseTime(f.to, true, timeZone);
+  // An unreadable end is replaced by its default, in the picker too.
+  const raw: RawTimeRange = { from: from ? f.from : DEFAULT_FROM, to: to ? f.to : DEFAULT_TO };
+  return {
+    from: from ?? parseTime(DEFAULT_FROM, false, timeZone)!,
+    to: to ?? parseTime(DEFAULT_TO, true, timeZone)!,
+    raw,
+  };
 }
 
 /** True when the range ends at "now": the list then refreshes itself. */
@@ -103,8 +119,11 @@ export function shiftRange(range: TimeRange, direction: -1 | 1): Pick<TaskFilter
   return { from: String(from), to: String(from + span) };
 }
 
-/** Twice the span around the same middle (Grafana's zoom out), as epoch-ms URL values. */
+/**
+ * Twice the span around the same middle (Grafana's zoom out), as epoch-ms URL values. Half an
+ * odd span is rounded: URL times are whole milliseconds.
+ */
 export function zoomOutRange(range: TimeRange): Pick<TaskFilterValues, 'from' | 'to'> {
-  const span = range.to.valueOf() - range.from.valueOf();
-  return { from: String(range.from.valueOf() - span / 2), to: String(range.to.valueOf() + span / 2) };
+  const half = Math.round((range.to.valueOf() - range.from.valueOf()) / 2);
+  return { from: String(range.from.valueOf() - half), to: String(range.to.valueOf() + half) };
 }

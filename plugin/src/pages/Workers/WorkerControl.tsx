@@ -1,7 +1,7 @@
 // Remote control of one worker: every control action its engine declares (pool size,
 // autoscale, rate and time limits, consumed queues), each with the arguments it needs.
 import React, { useState } from 'react';
-import { Button, Field, Input, Modal, Stack, RadioButtonList } from '@grafana/ui';
+import { Button, Field, Input, Label, Modal, Stack, RadioButtonList } from '@grafana/ui';
 import { newIdempotencyKey, runWorkerAction } from '../../api/service';
 import type { Command, Worker } from '../../api/types';
 import { CommandOutcome } from '../../components/common/ActionButton';
@@ -61,17 +61,20 @@ export function WorkerControlModal({ worker, onClose }: { worker: Worker; onClos
   return (
     <Modal title={`Control ${worker.hostname}`} isOpen onDismiss={onClose}>
       <Stack direction="column" gap={1}>
-        <Field label="Action">
-          <RadioButtonList
-            name="worker-action"
-            options={actions.map((a) => ({ label: a.label, value: a.action }))}
-            value={action}
-            onChange={(value) => {
-              setAction(value);
-              setKey(newIdempotencyKey());
-              setCommand(null);
-            }}
-          />
+        {/* A label cannot point at a radio group: the group names itself after the label instead. */}
+        <Field label={<Label id="worker-action-label">Action</Label>}>
+          <div role="group" aria-labelledby="worker-action-label">
+            <RadioButtonList
+              name="worker-action"
+              options={actions.map((a) => ({ label: a.label, value: a.action }))}
+              value={action}
+              onChange={(value) => {
+                setAction(value);
+                setKey(newIdempotencyKey());
+                setCommand(null);
+              }}
+            />
+          </div>
         </Field>
         {chosen?.args.map((name) => (
           <Field key={name} label={ARG_LABELS[name].label}>

@@ -1,12 +1,12 @@
 // Workers: who is online, heartbeats, concurrency and load, and the control actions the
 // engine and the user's role allow (shutdown needs Admin).
 import React, { useState } from 'react';
-import { PluginPage } from '@grafana/runtime';
 import { Badge, Button, Stack } from '@grafana/ui';
 import { controlActionsFor, WorkerControlModal } from './WorkerControl';
 import { listWorkers, runWorkerAction } from '../../api/service';
 import type { Worker } from '../../api/types';
 import { ActionButton } from '../../components/common/ActionButton';
+import { AppPage } from '../../components/common/AppPage';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { DataTable } from '../../components/common/DataTable';
 import { useAsync, useInterval } from '../../hooks/useAsync';
@@ -20,7 +20,7 @@ function WorkersPage() {
   const rows = workers.value?.workers ?? [];
 
   return (
-    <PluginPage>
+    <AppPage>
       {workers.error && <LoadError error={workers.error} what="workers" onRetry={workers.reload} />}
       {workers.loading && !workers.value && <Loading text="Loading workers…" />}
       {workers.value && rows.length === 0 && (
@@ -70,7 +70,7 @@ function WorkersPage() {
           ]}
         />
       )}
-    </PluginPage>
+    </AppPage>
   );
 }
 

@@ -1,0 +1,49 @@
+import { screen, waitFor } from '@testing-library/react';
+import { SERVICE_API_URL } from '../api/client';
+import { reply } from '../test/backend';
+import { fakeService } from '../test/fakeService';
+import { PAGE_LOAD, renderApp } from '../test/app';
+
+const CAPABILITIES = `GET ${SERVICE_API_URL}/capabilities`;
+
+beforeEach(() => window.localStorage.clear());
+
+/** A service where the user has a role in the default project but none in Ops. */
+function noRoleInOps() {
+  const backend = fakeService('operator');
+  const capabilities = backend.routes[CAPABILITIES]!;
+  backend.routes[CAPABILITIES] = (r) =>
+    r.params?.project === 'ops'
+      ? reply({ error: { code: 'ROLE_TOO_LOW', message: "this needs the viewer role in project 'ops'" } }, 403)
+      : capabilities(r);
+  return backend;
+}
+
+const capabilityRequests = (backend: ReturnType<typeof fakeService>) =>
+  backend.requests.filter((r) => r.url.endsWith('/capabilities')).map((r) => r.params);
+
+describe('what the engines can do, in the project picked', () => {
+  test('says why actions are missing when the capabilities are refused in this project', async () => {
+    const backend = noRoleInOps();
+    renderApp('/tasks/celery/f-1?project=ops');
+
+    const notice = await screen.findByRole('alert', { name: 'Actions are unavailable' }, PAGE_LOAD);
+    expect(notice).toHaveTextContent(/ROLE_TOO_LOW: this needs the viewer role in project 'ops'/);
+    expect(capabilityRequests(backend)).toEqual([{ project: 'ops' }]);
+    expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
+  });
+
+  test('asks again when the user picks another project, and the notice goes', async () => {
+    const backend = noRoleInOps();
+    const { user } = renderApp('/tasks?project=ops');
+    await screen.findByRole('alert', { name: 'Actions are unavailable' }, PAGE_LOAD);
+
+    await user.click(screen.getByRole('combobox', { name: 'Project' }));
+    await user.keyboard('Default{ArrowDown}{Enter}');
+
+    await waitFor(() => expect(capabilityRequests(backend).at(-1)).toEqual({ project: 'default' }));
+    await waitFor(() =>
+      expect(screen.queryByRole('alert', { name: 'Actions are unavailable' })).not.toBeInTheDocument()
+    );
+  });
+});

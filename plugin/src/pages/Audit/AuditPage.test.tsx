@@ -1,0 +1,33 @@
+import { screen } from '@testing-library/react';
+import { SERVICE_API_URL } from '../../api/client';
+import { reply } from '../../test/backend';
+import { fakeService } from '../../test/fakeService';
+import { PAGE_LOAD, renderApp } from '../../test/app';
+
+beforeEach(() => window.localStorage.clear());
+
+describe('the audit log', () => {
+  test('an Operator is told it is for project Admins, and nothing is asked of the service', async () => {
+    const backend = fakeService('operator');
+    renderApp('/audit');
+
+    const notice = await screen.findByRole('status', { name: 'The audit log is for project Admins' }, PAGE_LOAD);
+    expect(notice).toHaveTextContent('You are operator in Default');
+    expect(backend.requests.filter((r) => r.url.includes('/audit'))).toEqual([]);
+  });
+
+  test('an Admin sees why the chain could not be verified', async () => {
+    const backend = fakeService('admin');
+    backend.routes[`GET ${SERVICE_API_URL}/audit/verify`] = () =>
+      reply({ error: { code: 'INTERNAL', message: 'the audit key is missing' } }, 500);
+    renderApp('/audit');
+
+    const error = await screen.findByRole(
+      'alert',
+      { name: "Could not load the audit chain's verification" },
+      PAGE_LOAD
+    );
+    expect(error).toHaveTextContent('the audit key is missing');
+    expect(await screen.findByRole('table', { name: 'Audit log' })).toBeInTheDocument();
+  });
+});
