@@ -8,7 +8,7 @@ import { auditFailedWrite } from '../audit/record.js';
 import { MAX_BATCH_BYTES } from '../ingest/agentBatch.js';
 import { authenticate, routeAction } from '../auth/caller.js';
 import type { ApiContext } from './context.js';
-import { errorHandler, unknownRoute } from './errors.js';
+import { errorHandler, refuseUnstorableText, unknownRoute } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { ROUTES } from './routes.js';
 
@@ -26,7 +26,8 @@ export function createApp(ctx: ApiContext): express.Express {
   // Agent batches are verified over the exact bytes that were signed: never parsed before that.
   const raw = express.raw({ type: () => true, limit: MAX_BATCH_BYTES });
   for (const route of ROUTES) {
-    app[route.method](route.path, authenticate(ctx, route), route.role === 'agent' ? raw : json, route.handler(ctx), auditFailedWrite(ctx, routeAction(route)));
+    const body = route.role === 'agent' ? [raw] : [json, refuseUnstorableText];
+    app[route.method](route.path, authenticate(ctx, route), ...body, route.handler(ctx), auditFailedWrite(ctx, routeAction(route)));
   }
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument(ctx.version));

@@ -29,8 +29,39 @@ export function toApiError(err: unknown): ApiError {
   if (e?.type === 'entity.parse.failed') return new ApiError(400, 'MALFORMED_JSON', 'request body is not valid JSON');
   if (e?.type === 'entity.too.large') return new ApiError(413, 'BODY_TOO_LARGE', 'request body is too large');
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new ApiError(e.status, 'BAD_REQUEST', 'bad request');
+  // PostgreSQL's data exceptions (class 22: a value out of range, a date that does not exist,
+  // text it cannot store): what reaches them is a request's value that validation let through.
+  if (isDataException(err)) return new ApiError(400, 'BAD_REQUEST', 'a value in the request is out of range or not valid text');
   return new ApiError(500, 'INTERNAL', 'internal error');
 }
+
+const isDataException = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+};
+
+/** A NUL, or half of a UTF-16 surrogate pair: text PostgreSQL cannot store in text or jsonb. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Refuses a request whose path, query or JSON body (keys included) holds text PostgreSQL cannot
+ * store, with a 400 naming where, before any handler passes it to a query.
+ */
+export const refuseUnstorableText: RequestHandler = (req, _res, next) => {
+  const pending: [string, unknown][] = [['path', req.params], ['query', req.query], ['body', req.body]];
+  while (pending.length) {
+    const [where, value] = pending.pop()!;
+    if (typeof value === 'string') {
+      if (UNSTORABLE.test(value)) return next(new ApiError(400, 'BAD_REQUEST', `${where}: text with a NUL character or a broken surrogate pair`));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (UNSTORABLE.test(k)) return next(new ApiError(400, 'BAD_REQUEST', `${where}: a key with a NUL character or a broken surrogate pair`));
+        pending.push([`${where}.${k}`.slice(0, 200), v]);
+      }
+    }
+  }
+  next();
+};
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {

@@ -105,10 +105,31 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
     ['a forged cursor', { cursor: 'bm90IGEgY3Vyc29y' }],
     ['a date that is not one', { from: 'yesterday' }],
     ['a repeated parameter', { name: ['a', 'b'] }],
+    ['an unknown (misspelt) filter', { State: 'failed' }],
+    ['a NUL in a filter', { q: 'a\u0000b' }],
+    ['an epoch past year 9999', { from: '9999999999999999' }],
+    ['a year PostgreSQL has not', { to: '0000-01-01T00:00:00Z' }],
+    ['a cursor with a day that does not exist', { cursor: Buffer.from(JSON.stringify(['2024-02-30T10:00:00.000000Z', '5'])).toString('base64url') }],
+    ['a cursor with an id past bigint', { cursor: Buffer.from(JSON.stringify(['2024-02-03T10:00:00.000000Z', '9999999999999999999'])).toString('base64url') }],
   ])('refuses %s with 400 and a code', async (_label, query) => {
     const res = await request(app).get('/api/tasks').set(authHeaders()).query(query);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toMatch(/^BAD_/);
+  });
+
+  it('refuses a bulk action whose filters name an unknown field, instead of widening it to every task', async () => {
+    const res = await request(app).post('/api/bulk/preview').set(authHeaders('operator')).send({ action: 'cancel', filters: { State: 'failed' } });
+    expect([res.status, res.body.error.code]).toEqual([400, 'BAD_REQUEST']);
+    expect(res.body.error.message).toMatch(/State/);
+  });
+
+  it('refuses text PostgreSQL cannot store in paths and bodies with 400, never 500', async () => {
+    expect((await request(app).get('/api/tasks/celery/ab%00cd').set(authHeaders())).status).toBe(400);
+    expect((await request(app).get('/api/task-names').set(authHeaders()).query({ prefix: 'x\u0000' })).status).toBe(400);
+    const body = await request(app).patch('/api/projects/default').set(authHeaders('admin')).set('content-type', 'application/json').send('{"name":"a\\ud800b"}');
+    expect([body.status, body.body.error.code]).toEqual([400, 'BAD_REQUEST']);
+    const key = await request(app).put('/api/role-rules').set(authHeaders('admin')).send({ ['k\u0000']: 1 });
+    expect(key.status).toBe(400);
   });
 
   it.each(["' OR 1=1 --", "'; DROP TABLE tasks; --", '%', '%_%', '\\', "app.add' UNION SELECT * FROM projects --"])(

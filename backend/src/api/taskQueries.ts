@@ -11,12 +11,16 @@ const csvOf = <const V extends readonly [string, ...string[]]>(values: V) =>
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.enum(values)).max(20));
 
-const time = z.union([
-  z.string().regex(/^\d{10,16}$/).transform((s) => new Date(Number(s))),
-  z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
-]);
+/** Epoch ms or ISO 8601, within years 1970–9999 (what PostgreSQL and the explorer take). */
+const time = z
+  .union([
+    z.string().regex(/^\d{10,16}$/).transform((s) => new Date(Number(s))),
+    z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
+  ])
+  .refine((d) => d.getUTCFullYear() >= 1970 && d.getUTCFullYear() <= 9999, 'a time between 1970 and 9999');
 
-export const listTasksQuery = z.object({
+/** Strict: an unknown or misspelt filter is refused, never ignored (a bulk action would widen to every task). */
+export const listTasksQuery = z.strictObject({
   project: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
   engine: csvOf(ENGINES).optional(),
   state: csvOf(TASK_KINDS).optional(),
@@ -42,10 +46,18 @@ const TASK_SELECT = `
 // The cursor is the last row's exact sort key: microsecond timestamp text and id.
 const CURSOR_EXPR = `to_char(t.first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** The cursor's time as CURSOR_EXPR writes it, and a real one (not 2024-02-30 or 25:00). */
+function isCursorTime(s: string): boolean {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?Z$/.exec(s);
+  return m !== null && !Number.isNaN(Date.parse(`${m[1]}Z`)) && new Date(`${m[1]}Z`).toISOString().startsWith(m[1]!);
+}
+
 function decodeCursor(cursor: string): [string, string] {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && typeof v[0] === 'string' && /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(v[0]) && /^\d{1,19}$/.test(String(v[1]))) {
+    if (Array.isArray(v) && typeof v[0] === 'string' && isCursorTime(v[0]) && /^\d{1,19}$/.test(String(v[1])) && BigInt(v[1]) <= MAX_BIGINT) {
       return [v[0], String(v[1])];
     }
   } catch {
