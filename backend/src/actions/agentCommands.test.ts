@@ -100,11 +100,12 @@ describe('the agent command channel, service side', () => {
     const outcome = (commandId: string, state: string, detail: Record<string, unknown> = {}) => ({ v: 1, type: 'command', commandId, command: cmd.id, state, detail, occurredAt: Date.now() });
     expect(await recordAgentReports(db, 1, 'agent-other', [outcome(ref, 'succeeded')], [])).toBe(0);
     expect(await recordAgentReports(db, 1, 'agent-a', [outcome('another-delivery', 'succeeded')], [])).toBe(0);
-    expect(await recordAgentReports(db, 1, 'agent-a', [outcome(ref, 'succeeded', { stopped: true, agent: 'forged' })], [])).toBe(1);
+    expect(await recordAgentReports(db, 1, 'agent-a', [outcome(ref, 'succeeded', { stopped: true, agent: 'forged', note: 'via redis://:hunter2pass@cache:6379/0', api_key: 'k-123' })], [])).toBe(1);
     expect(await recordAgentReports(db, 1, 'agent-a', [outcome(ref, 'failed')], [])).toBe(0);
     const row = (await db.query<{ state: string; outcome: Record<string, unknown> }>('SELECT state, outcome FROM commands WHERE id = $1', [cmd.id])).rows[0]!;
     expect(row.state).toBe('succeeded');
-    expect(row.outcome).toMatchObject({ stopped: true, agent: 'agent-a', message: 'the z4j agent ran it' });
+    expect(row.outcome).toMatchObject({ stopped: true, agent: 'agent-a', message: 'the z4j agent ran it', api_key: '[redacted]' });
+    expect(JSON.stringify(row.outcome)).not.toMatch(/hunter2pass|k-123/); // what an agent reports is scrubbed like task payload
   });
 
   describe('a command to every live worker of a queue (cancel)', () => {

@@ -6,6 +6,7 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../db/db.js';
 import type { AgentChannel, AgentTarget, CommandChannel, EngineDriver } from '../engines/driver.js';
 import type { AgentKeyStore } from '../ingest/agentKeys.js';
+import { scrub } from '../redact/redact.js';
 import { auditSettled, SETTLED, type Command, type Settled, type SettledAudit } from './commands.js';
 
 /** Commands are signed with a key derived from the agent's secret, so no batch signature can pass for a command's. */
@@ -213,7 +214,9 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
     if (!state || typeof ev.commandId !== 'string' || !Number.isSafeInteger(ev.command)) continue;
     const given = typeof ev.detail === 'object' && ev.detail !== null && !Array.isArray(ev.detail) ? ev.detail as Record<string, unknown> : {};
     const { via: _v, ref: _r, agent: _a, worker: _w, ...raw } = given; // what routed the command is ours to say
-    const detail = JSON.stringify(raw).length <= MAX_DETAIL_CHARS ? raw : { message: String(raw.message ?? '').slice(0, 1000) };
+    // Scrubbed like task payload: an agent's error text can quote arguments, URLs with passwords, tokens.
+    const clean = scrub(raw) as Record<string, unknown>;
+    const detail = JSON.stringify(clean).length <= MAX_DETAIL_CHARS ? clean : { message: String(clean.message ?? '').slice(0, 1000) };
     const outcome = { ...detail, message: typeof detail.message === 'string' ? detail.message : state === 'succeeded' ? 'the z4j agent ran it' : 'the z4j agent could not run it', reportedAt: ev.occurredAt };
     settled += await db.transaction(async (tx) => {
       const one = (await tx.query<Settled>(

@@ -176,6 +176,16 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(JSON.stringify(row)).not.toMatch(/hunter2|AKIAABCDEFGHIJKLMNOP/);
     expect(row!.kwargs).toEqual({ api_key: '[redacted]', note: 'nul\ufffd and lone \ufffd surrogate' });
   });
+
+  it('redacts fields named like secrets, not only nested keys', async () => {
+    await pipeline.offer('test', taskEvent('s2', 'received', 0, { password: 'correcthorsebattery', db_password: 'hunter2hunter2', pin: 1234, apiToken: { v: 'x' } }));
+    await pipeline.drained();
+    const fields = (await db.query<{ fields: Record<string, unknown> }>(
+      `SELECT fields FROM task_events WHERE task_id = 's2'`,
+    )).rows[0]!.fields;
+    expect(fields).toMatchObject({ password: '[redacted]', db_password: '[redacted]', pin: '[redacted]', apiToken: '[redacted]' });
+    expect(JSON.stringify(fields)).not.toMatch(/correcthorse|hunter2|1234/);
+  });
 });
 
 describe('ingest pipeline failure paths (PGlite)', () => {

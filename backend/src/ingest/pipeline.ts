@@ -9,7 +9,7 @@ import { isTransientDbError } from '../db/db.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { cleanString, scrub, DEFAULT_SCRUB, type ScrubOptions } from '../redact/redact.js';
+import { cleanString, isSensitiveKey, REDACTED, scrub, DEFAULT_SCRUB, type ScrubOptions } from '../redact/redact.js';
 import { BatchWriter } from './batchWriter.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { Lane } from './lane.js';
@@ -37,6 +37,7 @@ const MAX_REJECT_SAMPLES = 1000;
 export class IngestPipeline {
   private readonly lanes: Lane<Item>[];
   private spaceWaiters: (() => void)[] = [];
+  private readonly sensitiveFields = new Map<string, boolean>();
   private running: Promise<void> | null = null;
   private stopping = false;
   private readonly writer: BatchWriter;
@@ -214,11 +215,27 @@ export class IngestPipeline {
     const f = envelope.fields as Record<string, unknown>;
     for (const key of Object.keys(f)) {
       const value = f[key];
-      if (value === undefined || value === null || typeof value === 'number' || typeof value === 'boolean') continue;
+      if (value === undefined || value === null) continue;
+      // A field named like a secret is one, whatever its value (as the scrubber treats nested keys).
+      if (this.isSensitiveField(key)) {
+        if (value !== '') f[key] = REDACTED;
+        continue;
+      }
+      if (typeof value === 'number' || typeof value === 'boolean') continue;
       // Payload is scrubbed for secrets; the known, validated short fields only made storable.
       f[key] = KNOWN_SHORT_FIELDS.has(key) && typeof value === 'string' ? cleanString(value, 1024) : scrub(value, this.scrubOptions);
     }
     return { envelope, source, done };
+  }
+
+  /** isSensitiveKey per field name, remembered: every event names the same few fields. */
+  private isSensitiveField(key: string): boolean {
+    let sensitive = this.sensitiveFields.get(key);
+    if (sensitive === undefined) {
+      if (this.sensitiveFields.size >= 4096) this.sensitiveFields.clear(); // names an agent made up
+      this.sensitiveFields.set(key, (sensitive = isSensitiveKey(key)));
+    }
+    return sensitive;
   }
 
   /** Tasks are spread over lanes by id, so concurrent transactions never touch the same task. */
