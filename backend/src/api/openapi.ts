@@ -74,7 +74,7 @@ function document(version: string) {
         '(Authorization: Bearer z4j_…); each declares the project role it needs (x-z4j-role).',
     },
     paths: {
-      '/healthz': { get: { summary: 'Liveness', responses: { '200': json(ref('Health')) } } },
+      '/healthz': { get: { summary: 'Liveness (no credentials; no engines)', responses: { '200': json(ref('Health')) } } },
       '/readyz': { get: { summary: 'Readiness: storage reachable; ingest and source status', responses: { '200': json({ type: 'object' }), '503': json({ type: 'object' }, 'Storage unreachable') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/api/healthz': { get: { summary: 'Service version, storage and engines reporting', responses: { '200': json(ref('Health')) } } },

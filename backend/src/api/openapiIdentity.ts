@@ -95,7 +95,7 @@ export const identitySchemas = {
     type: 'object', required: ['user', 'project', 'role', 'grafanaRole', 'isGrafanaAdmin'],
     properties: {
       user: { type: 'object', properties: { login: { type: 'string' }, name: nullable('string'), email: nullable('string') } },
-      project: { type: 'object', properties: { slug: { type: 'string' }, name: { type: 'string' } } },
+      project: { type: 'object', properties: { slug: { type: 'string' }, name: { ...nullable('string'), description: 'null when the caller has no role in the project' } } },
       role: { type: ['string', 'null'], enum: [...role.enum, null] },
       grafanaRole: nullable('string'),
       isGrafanaAdmin: { type: 'boolean' },

@@ -6,7 +6,7 @@ import { bulkCancel, bulkGet, bulkOutcomes, bulkPreview, bulkStart, capabilities
 import { getTask } from './handlers/getTask.js';
 import { ingestBatch } from './handlers/ingest.js';
 import { taskGraph, taskNames } from './handlers/taskGraph.js';
-import { health, metrics, ready } from './handlers/health.js';
+import { health, liveness, metrics, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
 import { listTasks } from './handlers/listTasks.js';
 import { listWorkers } from './handlers/listWorkers.js';
@@ -40,7 +40,7 @@ export interface Route {
 }
 
 export const ROUTES: readonly Route[] = [
-  { method: 'get', path: '/healthz', role: 'public', handler: health },
+  { method: 'get', path: '/healthz', role: 'public', handler: liveness },
   { method: 'get', path: '/readyz', role: 'public', handler: ready },
   { method: 'get', path: '/metrics', role: 'public', handler: metrics },
   { method: 'get', path: '/api/healthz', role: 'viewer', handler: health },

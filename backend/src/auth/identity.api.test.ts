@@ -44,7 +44,11 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     });
     expect((await api().get('/api/me').set(authHeaders('owner'))).body).toMatchObject({ role: 'owner', isGrafanaAdmin: true });
     const none = { UserID: 7, Login: 'nobody', OrgID: 1, OrgRole: 'None' as const };
-    expect((await api().get('/api/me?project=default').set(userHeaders(none))).body.role).toBeNull();
+    expect((await api().get('/api/me?project=default').set(userHeaders(none))).body).toMatchObject({ role: null, project: { slug: 'default', name: null } });
+    // The public liveness probe says nothing of what z4j observes; the Viewers' health check does.
+    const probe = await api().get('/healthz');
+    expect([probe.status, Object.keys(probe.body).sort()]).toEqual([200, ['status', 'storage', 'version']]);
+    expect((await api().get('/api/healthz').set(authHeaders('viewer'))).body.engines).toEqual(expect.any(Array));
     expect((await api().get('/api/me?project=nope').set(authHeaders())).body.error.code).toBe('PROJECT_NOT_FOUND');
   });
 

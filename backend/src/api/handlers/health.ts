@@ -1,7 +1,12 @@
 import type { ApiContext } from '../context.js';
 import type { Handler } from '../routes.js';
 
-/** Liveness plus what the plugin's "Test connection" shows: version, storage, engines reporting. */
+/** Liveness, for probes: answers without credentials, so it says nothing of what z4j observes. */
+export const liveness = (ctx: ApiContext): Handler => async (_req, res) => {
+  res.json({ status: 'ok', version: ctx.version, storage: ctx.db.storage });
+};
+
+/** What the plugin's "Test connection" shows (a Viewer's): version, storage, engines reporting. */
 export const health = (ctx: ApiContext): Handler => async (_req, res) => {
   const engines = await ctx.db
     .query<{ engine: string; lastSeenAt: Date }>(

@@ -15,7 +15,8 @@ export const getMe = (ctx: ApiContext): Handler => async (req, res) => {
     : { login: `token:${caller.tokenId}`, name: caller.name, email: null };
   res.json({
     user,
-    project: { slug: project.slug, name: project.name },
+    // Its name only to those with a role there: the slug is what the caller already gave.
+    project: { slug: project.slug, name: role ? project.name : null },
     role,
     grafanaRole: caller.kind === 'user' ? caller.user.orgRole : null,
     isGrafanaAdmin: caller.kind === 'user' && caller.user.isGrafanaAdmin,
