@@ -49,6 +49,8 @@ describe('arq filtered purge', () => {
       matching.push({ id: await enqueue(queue, 'count', [key]), key });
       kept.push(await enqueue(queue, 'add', [i, 1]));
     }
+    // The project has seen the queue (queue actions reach only those: src/api/projectScope.test.ts).
+    await db.query(`INSERT INTO queues (project_id, engine, name, first_seen_at, last_seen_at) SELECT id, 'arq', $1, now(), now() FROM projects WHERE slug = 'default'`, [queue]);
     const path = `/api/queues/arq/${queue}`;
     const preview = await post(`${path}/purge-preview`, { filter: { name: 'count' } });
     expect(preview.status).toBe(200);

@@ -240,8 +240,8 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
   test('a filtered purge removes only the matching tasks, and its token is bound to its filter', async () => {
     const target = `${celery.queue}_purge_f`;
     if (broker === 'amqp') {
-      // AMQP cannot read waiting messages without taking them: refused, not faked.
-      const refused = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${target}/purge-preview`, { key: null, body: { filter: { name: 'z4j.add' } } });
+      // AMQP cannot read waiting messages without taking them: refused, not faked (on the worker's queue, which the project knows).
+      const refused = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${celery.queue}/purge-preview`, { key: null, body: { filter: { name: 'z4j.add' } } });
       expect(refused.status).toBe(409);
       expect(refused.body.error.code).toBe('UNSUPPORTED');
       return;
@@ -357,7 +357,12 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     const autoscale = await call<{ command: Command }>('POST', `${w}/autoscale`, { body: { max: 3, min: 1 } });
     expect(autoscale.body.command).toMatchObject({ state: 'failed', outcome: { error: expect.stringMatching(/Autoscale not enabled/) } });
 
+    // A worker the project never saw is not acted on (another project's, or a typo).
+    const stranger = await call<{ error: { code: string } }>('POST', `/api/workers/celery/${encodeURIComponent(`celery@nobody-${randomUUID().slice(0, 8)}`)}/actions/pool_grow`, { body: { n: 1 } });
+    expect([stranger.status, stranger.body.error.code]).toEqual([404, 'WORKER_NOT_FOUND']);
+    // One it saw that has gone away since: asked, and silent.
     const ghost = `celery@ghost-${randomUUID().slice(0, 8)}`;
+    await svc.db.query(`INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at) SELECT id, 'celery', $1, false, now(), now() FROM projects WHERE slug = 'default'`, [ghost]);
     const t0 = Date.now();
     const silent = await call<{ command: Command }>('POST', `/api/workers/celery/${encodeURIComponent(ghost)}/actions/pool_grow`, { body: { n: 1 } });
     expect(silent.body.command).toMatchObject({ state: 'timed_out', outcome: { worker: ghost, message: expect.stringMatching(/did not answer/) } });

@@ -52,6 +52,20 @@ export class ActionService {
     return d!;
   }
 
+  /**
+   * Refuses a worker or queue the project has not seen. The drivers act on every broker the
+   * service is configured with, whichever project reports there; without this an Admin of one
+   * project could purge or shut down what only another project's tasks use.
+   */
+  async requireInProject(projectId: number, engine: Engine, what: 'worker' | 'queue', name: string): Promise<void> {
+    const sql = what === 'worker'
+      ? 'SELECT 1 FROM workers WHERE project_id = $1 AND engine = $2 AND hostname = $3'
+      : 'SELECT 1 FROM queues WHERE project_id = $1 AND engine = $2 AND name = $3';
+    if (!(await this.db.query(sql, [projectId, engine, name])).rows.length) {
+      throw new ActionRefused(404, what === 'worker' ? 'WORKER_NOT_FOUND' : 'QUEUE_NOT_FOUND', `${what} ${engine}/${name} is not known in this project (z4j has seen none of its ${what === 'worker' ? 'heartbeats' : 'tasks'} here)`);
+    }
+  }
+
   /** Records an action refused before it reached an engine (for bulk jobs: every task gets an outcome). */
   async refused(engine: Engine, target: string, kind: Capability, who: Requester, err: ActionRefused): Promise<Command> {
     const { command, created } = await createCommand(this.db, { ...who, kind, engine, target, args: {} });
@@ -116,21 +130,23 @@ export class ActionService {
 
   /** Purges the whole queue, or with a filter only its waiting messages that match. */
   async purgeQueue(engine: Engine, queue: string, who: Requester, filter: PurgeFilter | null): Promise<{ command: Command; created: boolean }> {
+    const driver = this.driver(engine, filter ? 'queue.purge_filtered' : 'queue.purge');
+    await this.requireInProject(who.projectId, engine, 'queue', queue);
     if (filter) {
-      const driver = this.driver(engine, 'queue.purge_filtered');
       return this.once(who, 'queue.purge_filtered', engine, queue, { filter }, async () => ({ purged: (await driver.purgeMatching!(queue, filter)).purged, filter }));
     }
-    const driver = this.driver(engine, 'queue.purge');
     return this.once(who, 'queue.purge', engine, queue, { filter: {} }, async () => ({ purged: (await driver.purgeQueue!(queue)).purged }));
   }
 
   async requeueDeadLetters(engine: Engine, queue: string, who: Requester): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, 'queue.requeue_dead_letters');
+    await this.requireInProject(who.projectId, engine, 'queue', queue);
     return this.once(who, 'queue.requeue_dead_letters', engine, queue, {}, async () => ({ requeued: (await driver.requeueDeadLetters!(queue)).requeued }));
   }
 
   async workerAction(engine: Engine, hostname: string, action: WorkerAction, args: Record<string, unknown>, who: Requester): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, `worker.${action}`);
+    await this.requireInProject(who.projectId, engine, 'worker', hostname);
     return this.once(who, `worker.${action}`, engine, hostname, args, async () => {
       // Drivers that hear the worker's reply say what it answered; the others only know the broker took it.
       return (await driver.workerControl!(hostname, action, args)).detail ?? { message: 'sent to the worker' };

@@ -123,6 +123,7 @@ export const purgePreview = (ctx: ApiContext): Handler => async (req, res) => {
   let driver;
   try {
     driver = ctx.actions.driver(e, filter ? 'queue.purge_filtered' : 'queue.purge');
+    await ctx.actions.requireInProject(project.id, e, 'queue', queue);
   } catch (err) {
     if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
     throw err;

@@ -1,0 +1,72 @@
+// Queue and worker actions reach only what the caller's project has seen. The drivers act on
+// every broker the service is configured with, whichever project reports there, so without
+// this check an Admin of one project could purge or shut down what only another one uses.
+import request from 'supertest';
+import type { Db } from '../db/db.js';
+import type { EngineDriver } from '../engines/driver.js';
+import { testApp } from '../../test/helpers/api.js';
+import { authHeaders, userHeaders } from '../../test/helpers/auth.js';
+import { openTestDb } from '../../test/helpers/storage.js';
+
+/** A Celery driver that records what reached it. */
+function recordingDriver(calls: string[]): EngineDriver {
+  return {
+    engine: 'celery',
+    capabilities: { 'queue.purge': { via: 'broker' }, 'queue.requeue_dead_letters': { via: 'broker' }, 'worker.pool_grow': { via: 'broker' }, 'worker.shutdown': { via: 'broker' } },
+    purgeQueue: async (queue) => { calls.push(`purge ${queue}`); return { purged: 3 }; },
+    requeueDeadLetters: async (queue) => { calls.push(`requeue ${queue}`); return { requeued: 1 }; },
+    queueDepth: async (queue) => { calls.push(`depth ${queue}`); return 3; },
+    workerControl: async (hostname, action) => { calls.push(`${action} ${hostname}`); return { detail: { reply: 'ok' } }; },
+  };
+}
+
+describe('actions on queues and workers, within the project', () => {
+  let db: Db;
+  let api: ReturnType<typeof testApp>;
+  const calls: string[] = [];
+  // Vera is an Admin of project "other" and only a Viewer in "default".
+  const vera = authHeaders('viewer');
+  let key = 0;
+  const post = (path: string, body: object = {}, headers = vera) =>
+    request(api.app).post(path).set(headers).set('idempotency-key', `scope-test-${++key}`).send(body);
+
+  beforeAll(async () => {
+    db = await openTestDb('pglite', 'project_scope');
+    api = testApp(db, { drivers: new Map([['celery', recordingDriver(calls)]]) });
+    await request(api.app).post('/api/projects').set(authHeaders('owner')).send({ slug: 'other', name: 'Other' }).expect(201);
+    await request(api.app).put('/api/members/101?project=other').set(authHeaders('owner')).send({ login: 'vera', role: 'admin' }).expect(201);
+    // The default project has seen queue "payments" and worker "celery@pay-1"; "other" has seen neither.
+    await db.query(`INSERT INTO queues (project_id, engine, name, first_seen_at, last_seen_at) SELECT id, 'celery', 'payments', now(), now() FROM projects WHERE slug = 'default'`);
+    await db.query(`INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at) SELECT id, 'celery', 'celery@pay-1', true, now(), now() FROM projects WHERE slug = 'default'`);
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  test("another project's Admin reaches neither the queue nor the worker: 404, nothing sent, audited", async () => {
+    const refusals = [
+      await post('/api/queues/celery/payments/purge-preview?project=other'),
+      await post('/api/queues/celery/payments/requeue-dead-letters?project=other'),
+      await post('/api/workers/celery/celery@pay-1/actions/pool_grow?project=other', { n: 1 }),
+      await post('/api/workers/celery/celery@pay-1/shutdown?project=other'),
+    ];
+    expect(refusals.map((r) => [r.status, r.body.error?.code])).toEqual([
+      [404, 'QUEUE_NOT_FOUND'], [404, 'QUEUE_NOT_FOUND'], [404, 'WORKER_NOT_FOUND'], [404, 'WORKER_NOT_FOUND'],
+    ]);
+    expect(calls).toEqual([]);
+    const audited = await db.query<{ action: string; outcome: string }>(
+      `SELECT a.action, a.outcome FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action LIKE ANY (ARRAY['queue.%', 'worker.%']) ORDER BY a.seq`,
+    );
+    expect(audited.rows.map((r) => `${r.action} ${r.outcome}`)).toEqual(['queue.purge_preview refused', 'queue.requeue_dead_letters refused', 'worker.action refused', 'worker.shutdown refused']);
+  });
+
+  test('in the project that has seen them, the same actions run', async () => {
+    const admin = userHeaders({ UserID: 120, Login: 'olive', OrgID: 1, OrgRole: 'Admin', IsGrafanaAdmin: true });
+    const preview = await post('/api/queues/celery/payments/purge-preview', {}, admin);
+    expect([preview.status, preview.body.depth]).toEqual([200, 3]);
+    const purge = await post('/api/queues/celery/payments/purge', { token: preview.body.token }, admin);
+    expect([purge.status, purge.body.command.state, purge.body.command.outcome.purged]).toEqual([202, 'succeeded', 3]);
+    expect((await post('/api/workers/celery/celery@pay-1/actions/pool_grow', { n: 1 }, admin)).body.command.state).toBe('succeeded');
+    expect(calls).toEqual(['depth payments', 'purge payments', 'pool_grow celery@pay-1']);
+  });
+});
