@@ -162,7 +162,8 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
     (e.cancel ? test : notApplicable)('a task waiting behind a busy worker, cancelled from z4j, never runs: revoked, the command succeeded and audited; a started one is refused', async () => {
       e.cancel!();
       const busy = randomUUID();
-      const busyId = await e.send(queue, 'long', [busy, 3], {}, env);
+      // Long enough for the waiting task's enqueue to reach z4j and the cancel to follow on a busy box.
+      const busyId = await e.send(queue, 'long', [busy, 6], {}, env);
       await taskInState(busyId, 'started');
       const key = randomUUID();
       const id = await e.send(queue, 'count', [key], {}, env);
