@@ -109,7 +109,7 @@ function document(version: string) {
           responses: { '200': json(ref('TaskDetail')), ...errors },
         },
       },
-      '/api/workers': { get: { summary: 'Workers seen, with liveness', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { workers: { type: 'array', items: ref('Worker') } } }), ...errors } } },
+      '/api/workers': { get: { summary: 'Workers online, and those seen within offlineDays, with liveness (at most 2,000: online first, then the latest seen)', parameters: [projectParam, q('engine', 'One engine.'), q('offlineDays', 'Offline workers last seen within this many days are listed too (default 7; 0: online only).')], responses: { '200': json({ type: 'object', properties: { workers: { type: 'array', items: ref('Worker') }, truncated: { type: 'boolean', description: 'More workers matched than were listed.' } } }), ...errors } } },
       '/api/queues': { get: { summary: 'Queues seen, with the latest depth sample', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { queues: { type: 'array', items: ref('Queue') } } }), ...errors } } },
       '/api/ingest/v1/batches': {
         post: {

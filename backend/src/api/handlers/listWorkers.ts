@@ -4,7 +4,13 @@ import type { ApiContext } from '../context.js';
 import type { Handler } from '../routes.js';
 import { projectOf } from '../project.js';
 
-const query = z.object({ engine: z.enum(ENGINES).optional() }).loose();
+const query = z.object({
+  engine: z.enum(ENGINES).optional(),
+  // Workers come and go (a hostname per container): those offline for long are history, not the fleet.
+  offlineDays: z.coerce.number().int().min(0).max(3650).default(7),
+}).loose();
+/** Most workers listed: the online ones first, then the most recently seen. */
+const MAX_WORKERS = 2000;
 
 // Failures per worker over the last day, from the tasks themselves (every engine, agent or not);
 // walks the state index over that day's failures only, capped so a failure storm stays cheap.
@@ -17,21 +23,24 @@ SELECT worker, count(*)::int AS failed FROM (
 
 // A worker is alive while it has said so recently: three heartbeat periods, at least 10 s.
 export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
-  const { engine } = query.parse(req.query);
+  const { engine, offlineDays } = query.parse(req.query);
   const project = await projectOf(ctx, req);
   const [rows, failed] = await Promise.all([
-    ctx.db.query<{ hostname: string }>(
+    ctx.db.query<{ engine: string; hostname: string }>(
       `SELECT engine, hostname,
               online AND last_seen_at > now() - make_interval(secs => greatest(coalesce(heartbeat_s, 2) * 3, 10)) AS online,
               first_seen_at AS "firstSeenAt", last_seen_at AS "lastSeenAt", offline_at AS "offlineAt",
               heartbeat_s AS "heartbeatS", active, processed::float8 AS processed, loadavg, pid, software,
               concurrency, dropped::float8 AS dropped
          FROM workers WHERE project_id = $1 AND ($2::text IS NULL OR engine = $2)
-        ORDER BY engine, hostname`,
-      [project.id, engine ?? null],
+          AND (online OR last_seen_at > now() - make_interval(days => $3))
+        ORDER BY online DESC, last_seen_at DESC
+        LIMIT ${MAX_WORKERS + 1}`,
+      [project.id, engine ?? null, offlineDays],
     ),
     ctx.db.query<{ worker: string; failed: number }>(FAILED_SQL, [project.id]),
   ]);
   const failures = new Map(failed.rows.map((r) => [r.worker, r.failed]));
-  res.json({ workers: rows.rows.map((w) => ({ ...w, failed24h: failures.get(w.hostname) ?? 0 })) });
+  const listed = rows.rows.slice(0, MAX_WORKERS).sort((a, b) => a.engine.localeCompare(b.engine) || a.hostname.localeCompare(b.hostname));
+  res.json({ workers: listed.map((w) => ({ ...w, failed24h: failures.get(w.hostname) ?? 0 })), truncated: rows.rows.length > MAX_WORKERS });
 };

@@ -1,0 +1,42 @@
+// The worker list is the fleet, not every hostname ever seen: containers bring a new hostname
+// each, so offline workers drop out of it after a while (and the list is bounded).
+import request from 'supertest';
+import type { Db } from '../db/db.js';
+import { testApp } from '../../test/helpers/api.js';
+import { authHeaders } from '../../test/helpers/auth.js';
+import { openTestDb } from '../../test/helpers/storage.js';
+
+describe('GET /api/workers', () => {
+  let db: Db;
+  let app: ReturnType<typeof testApp>['app'];
+
+  beforeAll(async () => {
+    db = await openTestDb('pglite', 'list_workers');
+    app = testApp(db).app;
+    const seen = (hostname: string, online: boolean, lastSeen: string) => db.query(
+      `INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at, heartbeat_s)
+       SELECT id, 'celery', $1, $2, now() - interval '90 days', now() - $3::interval, 2 FROM projects WHERE slug = 'default'`,
+      [hostname, online, lastSeen],
+    );
+    await seen('celery@up', true, '1 second');
+    await seen('celery@gone-2d', false, '2 days');
+    await seen('celery@gone-30d', false, '30 days');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  const hostnames = async (query: Record<string, string> = {}) => {
+    const res = await request(app).get('/api/workers').set(authHeaders()).query(query);
+    expect(res.status).toBe(200);
+    expect(res.body.truncated).toBe(false);
+    return (res.body.workers as { hostname: string; online: boolean }[]).map((w) => `${w.hostname}${w.online ? ' (online)' : ''}`);
+  };
+
+  test('online workers and those seen in the last week by default; more or fewer on request', async () => {
+    expect(await hostnames()).toEqual(['celery@gone-2d', 'celery@up (online)']);
+    expect(await hostnames({ offlineDays: '0' })).toEqual(['celery@up (online)']);
+    expect(await hostnames({ offlineDays: '60' })).toEqual(['celery@gone-2d', 'celery@gone-30d', 'celery@up (online)']);
+    expect((await request(app).get('/api/workers').set(authHeaders()).query({ offlineDays: '-1' })).status).toBe(400);
+  });
+});
