@@ -5,7 +5,8 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { toApiError } from '../api/errors.js';
 import type { Queryable } from '../db/db.js';
 import type { AuditEntry, AuditLog, AuditOutcome } from './chain.js';
-import { actorOf, type RequestAuth } from '../auth/caller.js';
+import { actorOf, findProject, type RequestAuth } from '../auth/caller.js';
+import type { ApiContext } from '../api/context.js';
 
 export function appendAudit(ctx: { audit: AuditLog }, entry: AuditEntry, tx?: Queryable): Promise<{ seq: number }> {
   return ctx.audit.append(entry, tx);
@@ -42,14 +43,17 @@ export async function auditRequest(ctx: { audit: AuditLog }, req: Request, res: 
 /**
  * Error middleware after a route's handler: a write that an authenticated caller attempted
  * and that failed (invalid input, a conflict, an internal error) is audited as refused or
- * error, unless the handler already wrote its own row.
+ * error, unless the handler already wrote its own row. Routes of no project (creating one)
+ * write to the configured project's chain, as their refusals do.
  */
-export function auditFailedWrite(ctx: { audit: AuditLog; log: { warn: (o: object, m: string) => void } }, action: string): ErrorRequestHandler {
+export function auditFailedWrite(ctx: ApiContext, action: string): ErrorRequestHandler {
   return (err, req, res, next) => {
     const auth = res.locals.auth as RequestAuth | undefined;
-    if (req.method === 'GET' || !auth?.project || res.locals.audited) return next(err);
+    if (req.method === 'GET' || !auth || res.locals.audited) return next(err);
     const e = toApiError(err);
-    auditRequest(ctx, req, res, { action, target: req.originalUrl.slice(0, 512), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } })
+    const projectId = auth.project ? Promise.resolve(auth.project.id) : findProject(ctx, ctx.config.Z4J_PROJECT).then((p) => p?.id);
+    projectId
+      .then((id) => id === undefined ? undefined : auditRequest(ctx, req, res, { projectId: id, action, target: req.originalUrl.slice(0, 512), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } }))
       .catch((auditErr) => ctx.log.warn({ err: String(auditErr) }, 'could not audit a failed write'))
       .finally(() => next(err));
   };

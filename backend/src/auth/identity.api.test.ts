@@ -92,6 +92,12 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     expect((await api().get('/api/me').set(authHeaders('admin'))).body.role).toBe('admin');
   });
 
+  it('audits a failed project creation in the configured project, as its refusals are', async () => {
+    const bad = await api().post('/api/projects').set(authHeaders('owner')).send({ slug: 'Not A Slug', name: 'x' });
+    expect(bad.status).toBe(400);
+    expect(await lastAudit()).toMatchObject({ action: 'project.create', outcome: 'refused', actor_name: 'olga' });
+  });
+
   it('lets only an Owner grant or take away Owner', async () => {
     const res = await api().put('/api/members/300').set(authHeaders('admin')).send({ login: 'eve', role: 'owner' });
     expect(res.status).toBe(403);
