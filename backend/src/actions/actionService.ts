@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { NoAgentRoute, type AgentCommands } from './agentCommands.js';
 import { COMMAND_COLUMNS, CommandEnded, createCommand, transition, type Command } from './commands.js';
 import type { PayloadStore } from './payloads.js';
+import { scrub } from '../redact/redact.js';
 
 export class ActionRefused extends Error {
   constructor(readonly status: 404 | 409 | 422, readonly code: string, message: string) {
@@ -177,7 +178,9 @@ export class ActionService {
         return (await transition(this.db, command.id, 'failed', { code, message: err.message })) ?? command;
       }
       this.log.warn({ command: command.id, kind: command.kind, err: String(err) }, 'action failed');
-      return (await transition(this.db, command.id, 'failed', { message: `the engine refused or could not be reached: ${String((err as Error)?.message ?? err)}` })) ?? command;
+      // Viewers read outcomes: a broker's error can quote a URL with its password.
+      const reason = scrub(String((err as Error)?.message ?? err)) as string;
+      return (await transition(this.db, command.id, 'failed', { message: `the engine refused or could not be reached: ${reason}` })) ?? command;
     }
   }
 }

@@ -16,7 +16,11 @@ function recordingDriver(calls: string[]): EngineDriver {
     purgeQueue: async (queue) => { calls.push(`purge ${queue}`); return { purged: 3 }; },
     requeueDeadLetters: async (queue) => { calls.push(`requeue ${queue}`); return { requeued: 1 }; },
     queueDepth: async (queue) => { calls.push(`depth ${queue}`); return 3; },
-    workerControl: async (hostname, action) => { calls.push(`${action} ${hostname}`); return { detail: { reply: 'ok' } }; },
+    workerControl: async (hostname, action) => {
+      if (hostname === 'celery@broken') throw new Error('Connection refused to redis://:hunter2pass@broker:6379/0');
+      calls.push(`${action} ${hostname}`);
+      return { detail: { reply: 'ok' } };
+    },
   };
 }
 
@@ -37,7 +41,9 @@ describe('actions on queues and workers, within the project', () => {
     await request(api.app).put('/api/members/101?project=other').set(authHeaders('owner')).send({ login: 'vera', role: 'admin' }).expect(201);
     // The default project has seen queue "payments" and worker "celery@pay-1"; "other" has seen neither.
     await db.query(`INSERT INTO queues (project_id, engine, name, first_seen_at, last_seen_at) SELECT id, 'celery', 'payments', now(), now() FROM projects WHERE slug = 'default'`);
-    await db.query(`INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at) SELECT id, 'celery', 'celery@pay-1', true, now(), now() FROM projects WHERE slug = 'default'`);
+    for (const hostname of ['celery@pay-1', 'celery@broken']) {
+      await db.query(`INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at) SELECT id, 'celery', $1, true, now(), now() FROM projects WHERE slug = 'default'`, [hostname]);
+    }
   });
   afterAll(async () => {
     await db?.close();
@@ -68,5 +74,12 @@ describe('actions on queues and workers, within the project', () => {
     expect([purge.status, purge.body.command.state, purge.body.command.outcome.purged]).toEqual([202, 'succeeded', 3]);
     expect((await post('/api/workers/celery/celery@pay-1/actions/pool_grow', { n: 1 }, admin)).body.command.state).toBe('succeeded');
     expect(calls).toEqual(['depth payments', 'purge payments', 'pool_grow celery@pay-1']);
+  });
+
+  test("a broker's error is the failed command's outcome, without the password it quoted", async () => {
+    const admin = userHeaders({ UserID: 120, Login: 'olive', OrgID: 1, OrgRole: 'Admin', IsGrafanaAdmin: true });
+    const r = await post('/api/workers/celery/celery@broken/actions/pool_grow', { n: 1 }, admin);
+    expect(r.body.command).toMatchObject({ state: 'failed', outcome: { message: expect.stringMatching(/could not be reached: Connection refused to redis:\/\/:\[redacted\]@broker/) } });
+    expect(JSON.stringify(r.body)).not.toContain('hunter2pass');
   });
 });

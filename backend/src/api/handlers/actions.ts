@@ -13,6 +13,7 @@ import type { ApiContext } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
 import { actorOf, authOf, projectOfAuth } from '../../auth/caller.js';
 import { auditRequest } from '../../audit/record.js';
+import { scrub } from '../../redact/redact.js';
 import type { Handler } from '../routes.js';
 
 const PURGE_TOKEN_TTL_S = 300;
@@ -134,7 +135,7 @@ export const purgePreview = (ctx: ApiContext): Handler => async (req, res) => {
   let scanned: number | undefined;
   if (filter) {
     const count = await driver.countMatching!(queue, filter).catch((err) => {
-      throw new ApiError(409, 'UNSUPPORTED', String((err as Error)?.message ?? err));
+      throw new ApiError(409, 'UNSUPPORTED', scrub(String((err as Error)?.message ?? err)) as string);
     });
     ({ matched: depth, complete, scanned } = count);
   } else {
