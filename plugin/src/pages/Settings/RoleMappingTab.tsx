@@ -28,6 +28,7 @@ export function RoleMappingTab() {
 
 /** Edits a copy of the mapping; nothing changes on the service until Save. */
 function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?: string }) {
+  const { allows } = useSession();
   const [mapping, setMapping] = useState<RoleMapping>(initial);
   const { busy, error, guard } = useGuard();
   const [saved, setSaved] = useState(false);
@@ -40,6 +41,7 @@ function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?:
       <p>
         Which project role a Grafana user gets from their organization role, server admin flag and teams (the highest
         wins).
+        {!allows('owner') && ' Only an Owner adds or removes a rule that grants Owner.'}
       </p>
       <Stack gap={2} wrap="wrap">
         {ORG_ROLES.map((r) => (
