@@ -104,6 +104,21 @@ def redis_url(client: Any) -> str:
     return f"{scheme}://{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
 
 
+def trim_oldest(m: dict[Any, Any], keep: int) -> None:
+    """Forgets the oldest entries of `m` (a dict keeps its order of insertion) past `keep`. No
+    lock: a race with another thread's trim costs at most an entry forgotten early."""
+    try:
+        for old in list(itertools.islice(m, max(0, len(m) - keep))):
+            m.pop(old, None)
+    except RuntimeError:  # changed by another thread meanwhile: trimmed next time
+        pass
+
+
+# Entries a producer's hook keeps from before a send to after it, which the engine skips when the
+# send raises (the broker down): past this many, the oldest are forgotten (`trim_oldest`).
+MAX_PENDING_SENDS = 10_000
+
+
 class Roots:
     """task id → the id of its workflow's first task, for tasks this process sent or ran: how a
     follow-up task learns its root when the engine does not carry it. Bounded (oldest forgotten).
@@ -121,11 +136,7 @@ class Roots:
         m.pop(task_id, None)  # to the newest end
         m[task_id] = root_id
         if len(m) > self._size:
-            try:
-                for old in list(itertools.islice(m, len(m) - self._size)):
-                    m.pop(old, None)
-            except RuntimeError:  # changed by another thread meanwhile: trimmed next time
-                pass
+            trim_oldest(m, self._size)
 
     def of(self, task_id: str) -> str:
         return self._map.get(task_id, task_id)
@@ -212,4 +223,4 @@ def say_offline(agent: Any, engine: str, worker: str, stops: tuple[Any, ...], st
         if stop is not None:
             stop()
     agent.worker_event(engine, "worker-offline", worker, fields=stats)
-    agent.flush(agent.config.exit_flush_timeout if agent.config else 0)
+    agent.exit_flush()

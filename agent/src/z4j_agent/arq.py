@@ -352,7 +352,12 @@ def instrument(settings: Any, **agent_options: Any) -> Any:
             if on_shutdown:
                 await on_shutdown(ctx)
         finally:
-            guarded(w.offline)()
+            # In a thread, not on the loop: with the destination down the goodbye's flush waits
+            # out Z4J_EXIT_FLUSH_TIMEOUT, and the loop still has the worker's own closing to run.
+            try:
+                await asyncio.to_thread(guarded(w.offline))
+            except Exception:
+                guarded(w.offline)()  # no thread to be had: said here (atexit would otherwise)
 
     _set(settings, "on_startup", startup)
     _set(settings, "on_shutdown", shutdown)

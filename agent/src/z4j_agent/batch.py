@@ -9,10 +9,14 @@ import json
 import os
 import time
 from json.encoder import c_encode_basestring, c_make_encoder, py_encode_basestring
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1024 * 1024
+MAX_EVENT_BYTES = MAX_BATCH_BYTES - 512  # the events of one batch together, its head aside
+# A retry payload is sent only within this many characters of JSON: the event that carries it
+# repeats its args and kwargs in its fields, and must fit in a batch.
+MAX_PAYLOAD_CHARS = MAX_EVENT_BYTES // 2
 
 
 _process_tag = os.urandom(6).hex()
@@ -80,11 +84,88 @@ class RawJSON(str):
 
 
 def raw_json(value: Any) -> RawJSON | None:
-    """None when the value holds NaN or ±Infinity: JSON cannot carry it exactly."""
+    """None when the value holds NaN or ±Infinity: JSON cannot carry it exactly (nor a key it
+    cannot have, nor a cycle)."""
     try:
         return RawJSON(_encode(value))
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
         return None
+
+
+class _TooBig:
+    def __repr__(self) -> str:
+        return "TOO_BIG"
+
+
+TOO_BIG: Any = _TooBig()  # a retry payload left out: its JSON would pass MAX_PAYLOAD_CHARS
+
+
+def raw_json_within(value: Any, limit: int) -> RawJSON | None:
+    """raw_json, or TOO_BIG when the JSON would be longer than `limit` characters. Decided before
+    encoding when it surely is (a task's argument of a million rows must not be encoded whole on
+    its thread, nor held in the buffer), so the work stays within the limit's, not the value's."""
+    if _longer_than(value, limit):
+        return TOO_BIG
+    text = raw_json(value)
+    return TOO_BIG if text is not None and len(text) > limit else text
+
+
+def _longer_than(value: Any, limit: int) -> bool:
+    """Whether the JSON of `value` is surely longer than `limit` characters: a lower bound of its
+    length (a string's characters and quotes, a character for any other value, brackets, keys and
+    separators), added up until it passes the limit, so the work is within the limit's, never the
+    value's: a container of more items than the limit allows is too big before it is read. An
+    object's str() is not made here: the encoder makes it, and the caller checks what it made."""
+    size = -1  # each value is counted with a separator after it: the outermost has none
+    pending = [iter((value,))]
+    while pending:
+        for v in pending[-1]:
+            t = type(v)
+            if t is str:
+                size += len(v) + 3
+            elif t in _SCALARS:
+                size += 2
+            elif t is list or t is tuple or t is dict or isinstance(v, (dict, list, tuple, set, frozenset)):  # a set's str() holds its items too
+                size += 2 * len(v) + 2  # brackets, and per item a character (at least) and a separator
+                if size > limit:
+                    return True
+                items = v
+                if isinstance(v, dict):
+                    size += _keys_length(v)
+                    items = v.values()
+                if len(v) >= 16:  # the usual big one, a list of numbers or of strings, added up without a loop here
+                    kinds = set(map(type, items))
+                    if kinds <= _SCALARS:
+                        continue
+                    if kinds == _STR:  # each its characters and quotes (its separator is counted)
+                        size += sum(map(len, items)) + len(v)
+                        continue
+                size -= 2 * len(v)  # each item adds itself
+                pending.append(iter(items))
+                break
+            elif isinstance(v, str):
+                size += len(v) + 3
+            else:
+                size += 2
+            if size > limit:
+                return True
+        else:
+            pending.pop()
+        if size > limit:
+            return True
+    return False
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+_STR = {str}
+
+
+def _keys_length(d: dict[Any, Any]) -> int:
+    """At least the length of a dict's keys in JSON (quotes and colon)."""
+    try:
+        return sum(map(len, d)) + 3 * len(d)
+    except TypeError:  # a key that is not a string (JSON makes it one): counted as none
+        return 0
 
 
 def sign(body: bytes, secret: str | bytes) -> str:
@@ -92,39 +173,48 @@ def sign(body: bytes, secret: str | bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def signed_batches(agent_id: str, secret: str, project: str, events: list[str], seq: int, dropped: int) -> list[tuple[bytes, str]]:
+class SignedBatch(NamedTuple):
+    body: bytes
+    sig: str
+    events: int  # how many events it holds
+    end: int  # the index, in the events it was made of, past its last one
+
+
+def signed_batches(agent_id: str, secret: str, project: str, events: list[str], seq: int, dropped: int,
+                   too_big: list[int] | None = None) -> list[SignedBatch]:
     """The events (each an envelope's JSON text) as one or more signed batches, each within the
-    size limits (an event too big even alone is dropped: the service would refuse its whole batch)."""
-    out: list[tuple[bytes, str]] = []
+    size limits. An event too big even alone is left out (the service would refuse its whole
+    batch), its index added to `too_big`: the caller counts it dropped."""
+    out: list[SignedBatch] = []
     chunk: list[bytes] = []
     size = 0
 
-    def flush() -> None:
-        nonlocal chunk, size
-        if not chunk:
-            return
+    def seal(data: bytes, count: int, end: int) -> None:
         # Each event is serialised once; the batch is its head with the events' bytes spliced in.
         head = encode_value({"v": 1, "agent": agent_id, "project": project, "sentAt": int(time.time() * 1000), "nonce": os.urandom(16).hex(),
                              "seq": seq + len(out), "dropped": dropped, "events": []}).encode("utf-8")
-        body = b"".join((head[:-2], b",".join(chunk), b"]}"))  # head ends in `[]}`
-        out.append((body, sign(body, secret)))
-        chunk, size = [], 0
+        body = b"".join((head[:-2], data, b"]}"))  # head ends in `[]}`
+        out.append(SignedBatch(body, sign(body, secret), count, end))
 
     if len(events) <= MAX_BATCH_EVENTS:
         # The usual batch: its events encoded to UTF-8 in one call.
         data = ",".join(events).encode("utf-8")
-        if len(data) <= MAX_BATCH_BYTES - 512:
-            chunk, size = [data], len(data)
-            flush()
+        if len(data) <= MAX_EVENT_BYTES:
+            if events:
+                seal(data, len(events), len(events))
             return out
-    for ev in events:
+    for i, ev in enumerate(events):
         data = ev.encode("utf-8")
         n = len(data) + 1
-        if n > MAX_BATCH_BYTES - 512:
+        if n > MAX_EVENT_BYTES:
+            if too_big is not None:
+                too_big.append(i)
             continue
-        if len(chunk) >= MAX_BATCH_EVENTS or size + n > MAX_BATCH_BYTES - 512:
-            flush()
+        if len(chunk) >= MAX_BATCH_EVENTS or size + n > MAX_EVENT_BYTES:
+            seal(b",".join(chunk), len(chunk), i)
+            chunk, size = [], 0
         chunk.append(data)
         size += n
-    flush()
+    if chunk:
+        seal(b",".join(chunk), len(chunk), len(events))
     return out

@@ -3,6 +3,7 @@ disables the agent with one warning; it never raises into the host."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, fields
@@ -25,6 +26,7 @@ class Config:
     keep_keys: tuple[str, ...] = ()
     sample: float = 1.0
     buffer_size: int = 10_000
+    buffer_max_bytes: int = 64 * 1024 * 1024  # encoded events held (retry payloads, batches put back)
     batch_size: int = 500
     flush_interval: float = 0.2
     stream_maxlen: int = 1_000_000
@@ -75,4 +77,16 @@ def load_config(**overrides: Any) -> Config:
         raise ConfigError("Z4J_SAMPLE: between 0 and 1")
     if cfg.buffer_size < 10 or cfg.batch_size < 1 or cfg.batch_size > 1000:
         raise ConfigError("Z4J_BUFFER_SIZE >= 10 and 1 <= Z4J_BATCH_SIZE <= 1000")
+    if cfg.buffer_max_bytes < 1024 * 1024:
+        raise ConfigError(f"Z4J_BUFFER_MAX_BYTES={cfg.buffer_max_bytes}: at least 1048576 (a batch's size)")
+    # The sender and heartbeat threads wait these between rounds: zero or less spins a core (and
+    # floods the buffer with heartbeats); a non-finite one cannot be waited for.
+    _at_least("Z4J_FLUSH_INTERVAL", cfg.flush_interval, 0.01)
+    _at_least("Z4J_HEARTBEAT_INTERVAL", cfg.heartbeat_interval, 0.1)
+    _at_least("Z4J_EXIT_FLUSH_TIMEOUT", cfg.exit_flush_timeout, 0.0)
     return cfg
+
+
+def _at_least(variable: str, seconds: float, minimum: float) -> None:
+    if not (math.isfinite(seconds) and seconds >= minimum):
+        raise ConfigError(f"{variable}={seconds!r}: a number of seconds, at least {minimum:g}")

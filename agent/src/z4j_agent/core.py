@@ -15,12 +15,13 @@ from typing import Any, Callable
 
 from . import batch as batches
 from . import policy as policies
+from .batch import RawJSON
 from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config
 from .event_json import TaskEventJSON
 from .redact import keep_set, scrub
 from .snapshot import freeze
-from .transport import Transport, make_transport
+from .transport import SENDER_THREAD, Transport, make_transport
 
 log = logging.getLogger("z4j_agent")
 
@@ -29,7 +30,7 @@ class Agent:
     def __init__(self, config: Config | None, problem: str | None = None) -> None:
         self._problem = problem
         self.configure(config)
-        self._buffer = DropOldestBuffer(config.buffer_size if config else 10)
+        self._buffer = self._new_buffer()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._transport: Transport | None = None
@@ -42,6 +43,11 @@ class Agent:
         self._errors = 0
         self._last_warning = 0.0
         self._heartbeats: list[threading.Thread] = []
+        # When the destination went down: set by the sender when a send fails, cleared when one
+        # succeeds (monotonic seconds, None while it is up). A flush every task would wait for
+        # (an RQ work horse's) does not wait for a destination known to be down.
+        self.down_since: float | None = None
+        self._exit_deadline: float | None = None  # the process's exit deadline, once a flush at exit began (exit_flush)
         if hasattr(os, "register_at_fork"):
             # How a forked child starts clean. Not by comparing the pid per event (a system call,
             # ~0.2 µs): CPython runs these hooks after os.fork and after a fork made in C the
@@ -58,7 +64,9 @@ class Agent:
         self._sampler = policies.TaskPolicy(sample=config.sample) if config is not None and config.sample < 1.0 else None
         self._redactions: dict[policies.TaskPolicy, tuple[tuple[str, ...], frozenset[str]]] = {}
         self._default_redaction = (config.redact_keys, keep_set(config.keep_keys)) if config is not None else ((), frozenset())
+        dropped = getattr(getattr(self, "_task_json", None), "payloads_dropped", 0)
         self._task_json = TaskEventJSON(config.project if config is not None else "default")
+        self._task_json.payloads_dropped = dropped
 
     # ---- what hooks call -------------------------------------------------------------
 
@@ -83,7 +91,11 @@ class Agent:
                 if pol is None:
                     return
             frozen = freeze(fields, payload, self._scrub, pol)
-            self._enqueue((engine, kind, task_id, fields, worker, occurred_at or time.time(), frozen, pol))
+            item = (engine, kind, task_id, fields, worker, occurred_at or time.time(), frozen, pol)
+            if payload is not None and type(frozen) is RawJSON:  # encoded now: it weighs against Z4J_BUFFER_MAX_BYTES
+                self._enqueue_weighed(item)
+            else:
+                self._enqueue(item)
         except Exception:  # never into the task
             self._count_error("could not record a task event")
 
@@ -154,6 +166,8 @@ class Agent:
         try:
             f = {k: v for k, v in (fields or {}).items() if v is not None}
             f["dropped"] = self._buffer.dropped
+            if self._task_json.payloads_dropped:  # events sent without their retry payload (too big to carry)
+                f["payloadsDropped"] = self._task_json.payloads_dropped
             self._enqueue(batches.worker_envelope(self.config.project, engine, kind, worker, f, occurred_at))
         except Exception:
             self._count_error("could not record a worker event")
@@ -187,10 +201,15 @@ class Agent:
         self._heartbeats.append(t)
         return halt
 
-    def flush(self, timeout: float = 2.0) -> bool:
-        """Waits until everything recorded so far is sent (True) or the timeout passes (False)."""
+    def flush(self, timeout: float = 2.0, *, patient: bool = True) -> bool:
+        """Waits until everything recorded so far is sent (True) or the timeout passes (False).
+        Not `patient`: also gives up (False) once the destination is known to be down, at once
+        when the last send failed, else when a send fails meanwhile; for a flush every task waits
+        for (an RQ work horse's), which must not cost each task the timeout while it is down."""
         if not self.enabled or self._nothing_pending():
             return True
+        if not patient and self.down_since is not None:
+            return False
         self._ensure_sender()
         deadline = time.monotonic() + timeout
         self._hurry.set()
@@ -198,14 +217,34 @@ class Agent:
             while time.monotonic() < deadline:
                 if self._nothing_pending():
                     return True
+                if not patient and self.down_since is not None:
+                    return False
                 self._buffer.ready.set()
                 time.sleep(0.002)
             return False
         finally:
             self._hurry.clear()
 
+    def exit_flush(self) -> bool:
+        """A flush as the process ends (a worker's goodbye, atexit): all of them share one
+        deadline, Z4J_EXIT_FLUSH_TIMEOUT from the first, so the engines' goodbye and atexit
+        together never keep a process longer; once one expired, the next return at once. One
+        that delivered everything leaves the next its own deadline (the process went on)."""
+        if not self.enabled:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if self._exit_deadline is None:
+                self._exit_deadline = now + self.config.exit_flush_timeout
+            deadline = self._exit_deadline
+        done = self.flush(max(0.0, deadline - now))
+        if done:
+            self._exit_deadline = None
+        return done
+
     def stats(self) -> dict[str, Any]:
-        return {"queued": len(self._buffer), "sent": self._sent, "dropped": self._buffer.dropped, "batches": self._batches, "errors": self._errors, "disabled": not self.enabled}
+        return {"queued": len(self._buffer), "sent": self._sent, "dropped": self._buffer.dropped, "payloadsDropped": self._task_json.payloads_dropped,
+                "batches": self._batches, "errors": self._errors, "disabled": not self.enabled}
 
     # ---- the sender ---------------------------------------------------------------------
 
@@ -214,20 +253,27 @@ class Agent:
         if self._thread is None:
             self._ensure_sender()
 
+    def _enqueue_weighed(self, item: Any) -> None:
+        self._buffer.put_weighed(item)
+        if self._thread is None:
+            self._ensure_sender()
+
     def _ensure_sender(self) -> None:
-        if self._transport is None:
-            # Made here, in the caller's thread, not lazily in the sender: the client library is
-            # imported now, which cannot happen once the interpreter is shutting down (a short
-            # script's only flush may be the one at exit). Nothing connects until the first send.
-            try:
-                self._transport = self._new_transport()
-            except Exception as err:
-                self._count_error(f"cannot reach the broker: {err}")
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="z4j-sender", daemon=True)
-                self._thread.start()
+        with self._lock:  # one sender, one transport: two threads here at once must not each make them
+            if self._thread is not None and self._thread.is_alive():
+                return  # after a failed send the sender makes the next transport, when its backoff allows
+            if self._transport is None:
+                # Made here, in the caller's thread, not lazily in the sender: the client library
+                # is imported now, which cannot happen once the interpreter is shutting down (a
+                # short script's only flush may be the one at exit). Nothing connects until the
+                # first send.
+                try:
+                    self._transport = self._new_transport()
+                except Exception as err:
+                    self._count_error(f"cannot reach the broker: {err}")
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=SENDER_THREAD, daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         cfg = self.config
@@ -245,19 +291,30 @@ class Agent:
                 self._idle.set()
                 continue
             events = self._envelopes(items)
+            done = 0  # events[:done] are delivered, or dropped as too big
+            too_big: list[int] = []  # indices of those a batch cannot carry, dropped and counted
             try:
                 if self._transport is None:
                     self._transport = self._new_transport()
-                signed = batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped)
-                per_batch = -(-len(events) // max(1, len(signed)))  # about: the stream's bound is in events
-                for body, sig in signed:
-                    self._transport.send(body, sig, per_batch)
+                found: list[int] = []
+                signed = batches.signed_batches(cfg.agent_id, cfg.agent_secret, cfg.project, events, self._batches + 1, self._buffer.dropped, found)
+                if found:
+                    too_big = found
+                    self._dropped_too_big(len(too_big))
+                for batch in signed:
+                    self._transport.send(batch.body, batch.sig, batch.events)
                     self._batches += 1
-                self._sent += len(events)
+                    self._sent += batch.events
+                    done = batch.end
+                done = len(events)
+                if signed:  # it answered
+                    self.down_since = None
                 backoff = 0.5
             except Exception as err:
-                # Keep them (within the bound) and retry later; the host carries on regardless.
-                self._buffer.put_back(events)
+                # Keep those not delivered (within the bounds) and retry later; the host carries on regardless.
+                self._buffer.put_back(_unsent(events, done, too_big))
+                if self.down_since is None:
+                    self.down_since = time.monotonic()
                 self._count_error(f"could not deliver events ({type(err).__name__}: {err}); retrying")
                 self._close_transport()
                 self._stop.wait(backoff)
@@ -265,6 +322,16 @@ class Agent:
             finally:
                 if len(self._buffer) == 0:
                     self._idle.set()
+
+    def _dropped_too_big(self, n: int) -> None:
+        self._buffer.count_lost(n)
+        self._count_error(f"{n} event(s) over the {batches.MAX_BATCH_BYTES} bytes a batch can carry; dropped")
+
+    def _new_buffer(self) -> DropOldestBuffer:
+        cfg = self.config
+        if cfg is None:
+            return DropOldestBuffer(10)
+        return DropOldestBuffer(cfg.buffer_size, cfg.buffer_max_bytes, _weight)
 
     def _new_transport(self) -> Transport:
         cfg = self.config
@@ -279,7 +346,7 @@ class Agent:
             try:
                 out.append(self.event_json(item, prefix))
             except Exception:
-                self._buffer.dropped += 1
+                self._buffer.count_lost(1)
                 self._count_error("could not build an event; dropped")
         return out
 
@@ -292,8 +359,9 @@ class Agent:
                 pass
 
     def _after_fork(self) -> None:
-        """In a forked child: the parent's buffered events stay the parent's; start clean."""
-        self._buffer = DropOldestBuffer(self.config.buffer_size if self.config else 10)
+        """In a forked child: the parent's buffered events stay the parent's; start clean (it
+        keeps what the parent knew of the destination: down_since)."""
+        self._buffer = self._new_buffer()
         self._lock = threading.Lock()
         self._thread = None
         self._transport = None  # the parent's sockets are not ours to use
@@ -302,6 +370,8 @@ class Agent:
         self._idle.set()
         self._hurry = threading.Event()
         self._heartbeats = []
+        self._exit_deadline = None  # the child's exit is its own
+        self._task_json.payloads_dropped = 0  # as the buffer's drop count: the child's own
 
     def _count_error(self, message: str) -> None:
         self._errors += 1
@@ -316,8 +386,27 @@ class Agent:
         return len(self._buffer) == 0 and self._idle.is_set()
 
     def _at_exit(self) -> None:
-        if self.enabled:
-            self.flush(self.config.exit_flush_timeout)
+        self.exit_flush()
+
+
+def _weight(item: Any) -> int:
+    """What a buffered item holds already encoded, for Z4J_BUFFER_MAX_BYTES (in characters, about
+    bytes): an envelope put back after a failed send, or a task event's retry payload encoded at
+    record time (one that was not plain); 0 for the rest."""
+    t = type(item)
+    if t is str:
+        return len(item)
+    if t is tuple and type(item[6]) is RawJSON:
+        return len(item[6])
+    return 0
+
+
+def _unsent(events: list[str], done: int, too_big: list[int]) -> list[str]:
+    """The events from index `done` on, without those too big to ever be sent."""
+    if not too_big:
+        return events[done:]
+    skip = set(too_big)
+    return [ev for i, ev in enumerate(events[done:], done) if i not in skip]
 
 
 def _after_fork_of(ref: weakref.ReferenceType[Agent]) -> None:
@@ -339,18 +428,29 @@ def get_agent(**overrides: Any) -> Agent:
         overrides.pop("broker_url", None)
     with _agent_lock:
         if _agent is None:
-            try:
-                policies.load_env_policies()
-                cfg = load_config(**overrides)
-                problem = None if cfg.enabled else "Z4J_AGENT_ID and Z4J_AGENT_SECRET are not set"
-                _agent = Agent(cfg, problem)
-            except (ConfigError, ValueError) as err:
-                _agent = Agent(None, str(err))
+            _agent = _new_agent(overrides)
             atexit.register(_agent._at_exit)
         elif overrides.get("broker_url") and _agent.config and not _agent.config.broker_url:
             # An engine module learned the broker after something else created the agent.
-            _agent.configure(load_config(**{**{k: getattr(_agent.config, k) for k in _agent.config.__dataclass_fields__}, **overrides}))
+            try:
+                _agent.configure(load_config(**{**{k: getattr(_agent.config, k) for k in _agent.config.__dataclass_fields__}, **overrides}))
+            except Exception as err:  # a bad value from an engine's install: the agent stays as it was
+                log.warning("z4j agent: settings ignored (%s); the agent keeps its configuration", err)
         return _agent
+
+
+def _new_agent(overrides: dict[str, Any]) -> Agent:
+    """The agent, or a disabled one (with one warning) when it cannot be made: whatever is wrong
+    with the settings, the host that asked for it never sees an exception."""
+    try:
+        policies.load_env_policies()
+        cfg = load_config(**overrides)
+        problem = None if cfg.enabled else "Z4J_AGENT_ID and Z4J_AGENT_SECRET are not set"
+        return Agent(cfg, problem)
+    except ConfigError as err:
+        return Agent(None, str(err))
+    except Exception as err:
+        return Agent(None, f"could not start ({type(err).__name__}: {err})")
 
 
 def reset_agent() -> None:

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, clean, exception_text, guarded, hook_failed, iso_epoch, traceback_text, worker_name
+from ._common import MAX_PENDING_SENDS, InFlight, clean, exception_text, guarded, hook_failed, iso_epoch, traceback_text, trim_oldest, worker_name
 from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
@@ -91,7 +91,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._outcome: dict[str, dict[str, Any]] = {}  # message id → a failed attempt, until ack / nack
         self._enqueued_at: dict[str, float] = {}
         self._shared_fields: dict[tuple[str, str, int], dict[str, Any]] = {}  # (actor, queue, attempt) → fields of messages without links
-        self._moving: set[str] = set()  # delayed messages the worker moves to their queue: not new enqueues
+        self._moving: dict[str, None] = {}  # delayed messages the worker moves to their queue: not new enqueues (ordered: trim_oldest)
         self._flight = InFlight()
         self._worker = worker_name(ENGINE)
         self._concurrency: int | None = None
@@ -122,7 +122,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
                 return
             # A worker may start it before after_enqueue runs: enqueued is now. (These maps hold one
             # key per message, set and popped by single dict operations, atomic under the GIL: no lock.)
-            self._enqueued_at[message.message_id] = time.time()
+            enqueued_at = self._enqueued_at
+            enqueued_at[message.message_id] = time.time()
+            if len(enqueued_at) > MAX_PENDING_SENDS:  # sends that raised: after_enqueue never came for them
+                trim_oldest(enqueued_at, MAX_PENDING_SENDS * 9 // 10)
             options = message.options
             if not options.get("retries"):
                 options["z4j_payload"] = 1  # this producer records the payload: the worker need not copy it again
@@ -140,7 +143,12 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def before_delay_message(self, broker: Any, message: Any) -> None:
-        self._moving.add(message.message_id)
+        if not (self._agent or self._agent_for(broker)).enabled:
+            return  # after_enqueue, which forgets it, returns before that while the agent is off
+        moving = self._moving
+        moving[message.message_id] = None
+        if len(moving) > MAX_PENDING_SENDS:  # an enqueue that raised: its after_enqueue never came
+            trim_oldest(moving, MAX_PENDING_SENDS * 9 // 10)
 
     def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
         try:
@@ -149,7 +157,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
                 return
             mid, options = message.message_id, message.options
             if self._moving and mid in self._moving:
-                self._moving.discard(mid)
+                self._moving.pop(mid, None)
                 self._enqueued_at.pop(mid, None)
                 return
             at = self._enqueued_at.pop(mid, None)
@@ -234,7 +242,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             self._stop_commands()
         agent = self._agent
         agent.worker_event(ENGINE, "worker-offline", self._worker, fields=self._flight.stats(self._concurrency))
-        agent.flush(agent.config.exit_flush_timeout if agent.config else 0)
+        agent.exit_flush()
 
     def before_process_message(self, broker: Any, message: Any) -> None:
         # A message cancelled from z4j leaves through Dramatiq's own SkipMessage, the one

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .batch import RawJSON, encode_value, event_id, json_str
+from .batch import MAX_PAYLOAD_CHARS, TOO_BIG, RawJSON, encode_value, event_id, json_str
 from .redact import HEX_ID, redact_text, scrub_plain, scrub_str
 from .snapshot import MAX_STRING, TEXT_FIELDS, Scrubbed
 
@@ -95,6 +95,7 @@ class TaskEventJSON:
     def __init__(self, project: str) -> None:
         self._project = project
         self._heads: dict[tuple[str, str, Any], str] = {}
+        self.payloads_dropped = 0  # events sent without their retry payload: too big to carry
 
     def _head(self, engine: str, kind: str, worker: Any) -> str:
         """Everything before the event's id, made once per engine, kind and worker."""
@@ -118,6 +119,10 @@ class TaskEventJSON:
         if payload is None or type(payload) is RawJSON:
             fields = fields_json(snap, extra, keep)
             tail = "}" if payload is None else f',"payload":{payload}}}'
+        elif payload is TOO_BIG:  # found too big at record time (snapshot.freeze_payload)
+            fields = fields_json(snap, extra, keep)
+            tail = "}"
+            self.payloads_dropped += 1
         else:
             same: dict[str, str] = {}
             fields = fields_json(snap, extra, keep, payload, same)
@@ -125,6 +130,9 @@ class TaskEventJSON:
                 tail = f',"payload":{_payload_json(payload, same)}}}'
             except ValueError:  # NaN or ±Infinity in it: not JSON, so no exact payload (the event still goes)
                 tail = "}"
+            if len(tail) > MAX_PAYLOAD_CHARS:  # plain, yet too big to carry (its strings are long): the event goes without it
+                tail = "}"
+                self.payloads_dropped += 1
         return (f'{self._head(engine, kind, worker)}{event_id(id_prefix)}","taskId":{json_str(str(task_id)[:255])},'
                 f'"occurredAt":{int(occurred_at * 1000)},"fields":{fields}{tail}')
 

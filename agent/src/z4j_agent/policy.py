@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .config import ConfigError
+
 _ATTR = "__z4j_policy__"
 
 
@@ -68,11 +70,39 @@ def policy(*, redact=(), keep=(), skip: bool = False, sample: float = 1.0) -> Ca
 
 
 def load_env_policies(raw: str | None = None) -> None:
+    """Z4J_TASK_POLICIES, all checked before any is applied: a value of the wrong shape is a
+    ConfigError naming the variable (the agent then stays off, with one warning)."""
     raw = raw if raw is not None else os.environ.get("Z4J_TASK_POLICIES")
     if not raw:
         return
-    for name, opts in json.loads(raw).items():
-        _by_name[name] = _make(**{k: v for k, v in opts.items() if k in ("redact", "keep", "skip", "sample")})
+    try:
+        found = json.loads(raw)
+    except ValueError as err:
+        raise ConfigError(f"Z4J_TASK_POLICIES is not JSON ({err})") from None
+    if not isinstance(found, dict):
+        raise ConfigError('Z4J_TASK_POLICIES: a JSON object {"task name": {"redact": [...], "keep": [...], "skip": true, "sample": 0.5}}')
+    checked = {name: _checked_options(name, opts) for name, opts in found.items()}
+    _by_name.update({name: _make(**opts) for name, opts in checked.items()})
+
+
+def _checked_options(name: str, opts: Any) -> dict[str, Any]:
+    where = f"Z4J_TASK_POLICIES[{name!r}]"
+    if not isinstance(opts, dict):
+        raise ConfigError(f'{where}: an object such as {{"redact": ["iban"], "sample": 0.5}}')
+    for key, value in opts.items():
+        if key in ("redact", "keep"):
+            ok = isinstance(value, list) and all(isinstance(k, str) for k in value)
+            rule = "a list of key names"
+        elif key == "skip":
+            ok, rule = isinstance(value, bool), "true or false"
+        elif key == "sample":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+            rule = "a number between 0 and 1"
+        else:
+            raise ConfigError(f"{where}: unknown option {key!r} (redact, keep, skip, sample)")
+        if not ok:
+            raise ConfigError(f"{where}.{key}={value!r}: {rule}")
+    return opts
 
 
 # function → its decorator's policy or None: asked for every event, answered once per function

@@ -343,7 +343,7 @@ class Z4jWorkerMixin:
         if self._z4j_stop_heartbeat:
             self._z4j_stop_heartbeat()
         self._z4j.worker_event(ENGINE, "worker-offline", self.name, fields={"pid": self.pid, **self._z4j_flight.stats(1)})
-        self._z4j.flush(self._z4j.config.exit_flush_timeout if self._z4j.config else 0)
+        self._z4j.exit_flush()
 
     def execute_job(self, job: Any, queue: Any) -> Any:
         if not self._z4j.enabled:
@@ -364,8 +364,10 @@ class Z4jWorkerMixin:
             return super().perform_job(job, queue)
         finally:
             if self.is_horse:  # the horse leaves with os._exit: no atexit, so deliver now
-                # Bounded tighter than at exit: with the broker down, every job would wait this long.
-                self._z4j.flush(min(self._z4j.config.exit_flush_timeout, 0.5) if self._z4j.config else 0)
+                # Bounded tighter than at exit, and not patient: while the destination is down
+                # (as the worker that forked it knew, or as this flush finds) every job would wait
+                # the whole timeout. What is not sent then is lost with the horse.
+                self._z4j.flush(min(self._z4j.config.exit_flush_timeout, 0.5) if self._z4j.config else 0, patient=False)
 
     @guarded
     def _z4j_started(self, job: Any, queue: Any) -> None:
@@ -407,7 +409,8 @@ class Z4jWorkerMixin:
         return super().handle_exception(job, *exc_info)
 
     def handle_job_failure(self, job: Any, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> Any:
-        self._z4j_failed(job, exc_string)
+        if self._z4j.enabled:  # off, the agent writes nothing to the job either (its attempt count in meta)
+            self._z4j_failed(job, exc_string)
         return super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
 
     @guarded
@@ -438,7 +441,8 @@ class Z4jWorkerMixin:
             _ended(job)
 
     def handle_job_retry(self, job: Any, queue: Any, retry: Any, started_job_registry: Any, execution: Any) -> Any:
-        self._z4j_retry_returned(job, retry)
+        if self._z4j.enabled:
+            self._z4j_retry_returned(job, retry)
         return super().handle_job_retry(job, queue, retry, started_job_registry, execution)
 
     @guarded

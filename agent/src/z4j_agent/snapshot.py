@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .batch import raw_json
+from .batch import MAX_PAYLOAD_CHARS, raw_json_within
 
 MAX_STRING = 32768  # scrub's own cut: a longer string is cut or redacted now, not held whole in the buffer
 TEXT_FIELDS = ("exception", "traceback")  # free text: cut to MAX_STRING, then its secrets hidden
@@ -96,11 +96,12 @@ def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Ca
 def freeze_payload(payload: dict[str, Any]) -> Any:
     """The retry payload, exact, in place: its plain values replaced by copies (serialised by the
     sender), else, when one is not plain, its JSON now (None if it holds what JSON cannot: NaN,
-    ±Infinity; the task then has no retry payload)."""
+    ±Infinity; the task then has no retry payload), or TOO_BIG past MAX_PAYLOAD_CHARS (the
+    event goes without it, counted by the sender)."""
     for k, v in payload.items():
         if type(v) not in _ATOMS and type(v) is not str:
-            copy = plain_copy(v, max_string=None, depth=1)
+            copy = plain_copy(v, max_string=MAX_PAYLOAD_CHARS, depth=1)
             if copy is NOT_PLAIN:
-                return raw_json(payload)
+                return raw_json_within(payload, MAX_PAYLOAD_CHARS)
             payload[k] = copy
     return payload

@@ -25,10 +25,11 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, clean, exception_text, guarded, iso_epoch, redis_url, require, say_offline, traceback_text, worker_name
+from ._common import (MAX_PENDING_SENDS, InFlight, clean, exception_text, guarded, hook_failed, iso_epoch, redis_url, require, say_offline,
+                      traceback_text, trim_oldest, worker_name)
 from .commands import CommandListener
 from .running import RunningTasks
-from .core import get_agent
+from .core import Agent, get_agent
 
 ENGINE = "taskiq"
 MIN_VERSION = (0, 11)
@@ -104,7 +105,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     @property
     def agent(self) -> Any:
         if self._agent is None:
-            self._agent = get_agent(broker_url=broker_url(self.broker), **self._options)
+            try:
+                self._agent = get_agent(broker_url=broker_url(self.broker), **self._options)
+            except Exception as err:  # the hooks read `enabled` unguarded: never let one raise into a kiq()
+                self._agent = Agent(None, f"could not start ({type(err).__name__}: {err})")
         return self._agent
 
     # ---- lifecycle of the broker -------------------------------------------------------------
@@ -129,10 +133,19 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
         multiprocessing.util.Finalize(None, guarded(self._offline), exitpriority=100)
 
-    def shutdown(self) -> None:
-        guarded(self._offline)()
+    async def shutdown(self) -> None:
+        # In a thread, not on the event loop: with the destination down, the goodbye's flush
+        # waits out Z4J_EXIT_FLUSH_TIMEOUT, and the loop has the host's own shutdown to run.
+        try:
+            await asyncio.to_thread(self._goodbye)
+        except Exception:
+            hook_failed("shutdown")  # atexit says goodbye instead
+
+    @guarded
+    def _goodbye(self) -> None:
+        self._offline()
         if self._agent is not None:
-            guarded(self._agent.flush)(self._agent.config.exit_flush_timeout if self._agent.config else 0)
+            self._agent.exit_flush()
 
     def _offline(self) -> None:
         with self._lock:
@@ -151,7 +164,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
     @guarded
     def _pre_send(self, message: Any) -> None:
         current = _current.get()
-        self._sent_at[message.task_id] = time.time()
+        sent_at = self._sent_at
+        sent_at[message.task_id] = time.time()
+        if len(sent_at) > MAX_PENDING_SENDS:  # sends that raised: post_send never came for them
+            trim_oldest(sent_at, MAX_PENDING_SENDS * 9 // 10)
         if current is not None and current[0] == message.task_id:
             self._retrying.add((current[0], current[2]))  # a retry middleware re-sending the running task
             return
@@ -228,6 +244,11 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             agent.task_event(ENGINE, "started", task_id, fields=fields, worker=self._worker)
 
     def on_error(self, message: Any, result: Any, exception: BaseException) -> None:
+        if (self._agent or self.agent).enabled:  # off, post_execute would never take it back out
+            self._on_error(message, exception)
+
+    @guarded
+    def _on_error(self, message: Any, exception: BaseException) -> None:
         current = _current.get()
         self._errors[(message.task_id, current[2] if current else _attempt(message))] = exception
 
@@ -379,15 +400,23 @@ def _watch_scheduled_retries() -> None:
     schedule_by_time = AsyncKicker.schedule_by_time
 
     async def watched(kicker: Any, *args: Any, **kwargs: Any) -> Any:
-        current = _current.get()
-        if current is not None and kicker.custom_task_id == current[0]:  # the running task, scheduled again
-            for mw in getattr(kicker.broker, "middlewares", ()):
-                if isinstance(mw, Z4jMiddleware):
-                    mw._retrying.add((current[0], current[2]))
+        try:
+            _note_scheduled_retry(kicker)
+        except Exception:
+            hook_failed("schedule_by_time")
         return await schedule_by_time(kicker, *args, **kwargs)
 
     AsyncKicker.schedule_by_time = watched
     _scheduling_watched = True
+
+
+def _note_scheduled_retry(kicker: Any) -> None:
+    current = _current.get()
+    if current is not None and kicker.custom_task_id == current[0]:  # the running task, scheduled again
+        for mw in getattr(kicker.broker, "middlewares", ()):
+            # Only where the agent is on: its post_execute, which takes the mark back out, runs only then.
+            if isinstance(mw, Z4jMiddleware) and mw._agent is not None and mw._agent.enabled:
+                mw._retrying.add((current[0], current[2]))
 
 
 def _attempt(message: Any) -> int:

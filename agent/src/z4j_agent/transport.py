@@ -3,9 +3,13 @@ ingest. Clients are imported lazily, so a Redis-only install never imports an AM
 
 from __future__ import annotations
 
+import logging
+import time
 import urllib.parse
 import urllib.request
 from typing import Protocol
+
+SENDER_THREAD = "z4j-sender"  # the name of the agent's sender thread, the one thread that sends
 
 
 class Transport(Protocol):
@@ -99,6 +103,7 @@ class AioPikaTransport:
 
         import aio_pika
 
+        _quiet_our_connect_errors()
         self._aio_pika = aio_pika
         self._loop = asyncio.new_event_loop()
         self._url = url
@@ -129,16 +134,55 @@ class AioPikaTransport:
         try:
             self._loop.run_until_complete(publish())
         except Exception:
-            self.close()
+            self._disconnect()
             raise
 
-    def close(self) -> None:
+    def _disconnect(self) -> None:
         conn, self._conn, self._ch = self._conn, None, None
         try:
-            if conn is not None and not self._loop.is_running():
+            if conn is not None and not self._loop.is_running() and not self._loop.is_closed():
                 self._loop.run_until_complete(conn.close())
         except Exception:
             pass
+
+    def close(self) -> None:
+        """Also closes its event loop (its selector and self-pipe are file descriptors: the sender
+        makes a new transport after each failed send, and must not leave them to the GC)."""
+        self._disconnect()
+        try:
+            if not self._loop.is_running() and not self._loop.is_closed():
+                self._loop.close()
+        except Exception:
+            pass
+
+
+class _OncePerMinute(logging.Filter):
+    """aiormq logs every failed connect at ERROR, its own message beside the agent's own warning
+    (once a minute): those of the agent's sender thread pass once a minute too. The host's own
+    connections (taskiq-aio-pika's broker) log as they always did."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.threadName != SENDER_THREAD:
+            return True
+        now = time.monotonic()
+        if now - self._last < 60:
+            return False
+        self._last = now
+        return True
+
+
+_connect_log_filter: _OncePerMinute | None = None
+
+
+def _quiet_our_connect_errors() -> None:
+    global _connect_log_filter
+    if _connect_log_filter is None:
+        _connect_log_filter = _OncePerMinute()
+        logging.getLogger("aiormq.connection").addFilter(_connect_log_filter)
 
 
 class HttpTransport:

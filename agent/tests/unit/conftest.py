@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 
@@ -43,6 +44,11 @@ class Captured(list):
 _captured = Captured()
 
 
+def beat_often(agent, seconds):
+    """Heartbeats more often than Z4J_HEARTBEAT_INTERVAL allows (at least 0.1 s), for tests."""
+    agent.configure(dataclasses.replace(agent.config, heartbeat_interval=seconds))
+
+
 @pytest.fixture
 def captured():
     """One enabled agent for the whole session (engine modules keep a reference to it), its
@@ -52,9 +58,11 @@ def captured():
     agent = core._agent
     if agent is None or getattr(agent, "_z4j_test_capture", None) is not _captured:
         core.reset_agent()
-        agent = core.get_agent(project="unit", agent_id="agent-unit", agent_secret="unit-secret", broker_url=REDIS_URL, heartbeat_interval=0.05)
+        agent = core.get_agent(project="unit", agent_id="agent-unit", agent_secret="unit-secret", broker_url=REDIS_URL)
+        beat_often(agent, 0.05)
         agent._enqueue = lambda item: _captured.append(json.loads(agent.event_json(item)))  # as the service reads it
-        agent.flush = lambda timeout=2.0: True
+        agent._enqueue_weighed = agent._enqueue
+        agent.flush = lambda timeout=2.0, **_: True
         agent._z4j_test_capture = _captured
     _captured.clear()
     yield _captured

@@ -14,7 +14,7 @@ import pytest
 from z4j_agent import core
 from z4j_agent.policy import task_policy
 
-from conftest import REDIS_URL
+from conftest import REDIS_URL, beat_often
 
 SECRET = "agent-test-secret-0123456789"
 
@@ -142,7 +142,8 @@ def test_exit_waits_for_a_batch_the_sender_has_taken_but_not_sent(redis_client, 
 def test_no_heartbeat_follows_the_stop_of_the_heartbeat(redis_client, project):
     """A beat caught between its wait and its record when the worker says goodbye must not land
     after the goodbye: stamped later, it would show the stopped worker online for good."""
-    agent = make_agent(project, heartbeat_interval=0.01)
+    agent = make_agent(project)
+    beat_often(agent, 0.01)
     inside, release = threading.Event(), threading.Event()
 
     def stats():
@@ -179,4 +180,184 @@ def test_z4j_broker_url_wins_over_the_engines_broker(monkeypatch):
     core.reset_agent()
     monkeypatch.delenv("Z4J_BROKER_URL")
     assert core.get_agent(agent_id="a", agent_secret="s", broker_url="amqp://h//").config.broker_url == "amqp://h//"
+    core.reset_agent()
+
+
+@pytest.mark.parametrize("raw", ['["x"]', '{"t": 1}', '{"t": {"redact": 5}}', '{"t": {"sample": "half"}}', '{"t": {"skip": "yes"}}', '{"t": {"sampel": 0.5}}', "{not json"])
+def test_a_malformed_task_policies_variable_disables_the_agent_with_a_warning(monkeypatch, caplog, raw):
+    from z4j_agent.core import policies as policy
+
+    core.reset_agent()
+    monkeypatch.setenv("Z4J_TASK_POLICIES", raw)
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        agent = core.get_agent(agent_id="a", agent_secret="s", broker_url=REDIS_URL)  # never raises into the host
+    agent.task_event("rq", "started", "1", fields={"name": "t"})
+    assert agent.stats()["disabled"] is True
+    assert "Z4J_TASK_POLICIES" in caplog.text
+    assert policy.policy_for("t") is policy.DEFAULT  # nothing of it applied
+    core.reset_agent()
+
+
+def test_any_failure_to_make_the_agent_disables_it_instead_of_raising(monkeypatch):
+    def broken(**_):
+        raise RuntimeError("something unforeseen")
+
+    core.reset_agent()
+    monkeypatch.setattr(core, "load_config", broken)
+    agent = core.get_agent(agent_id="a", agent_secret="s")
+    assert agent.stats()["disabled"] is True
+    core.reset_agent()
+
+
+def test_a_bad_setting_from_a_later_install_keeps_the_agent_as_it_was(caplog):
+    core.reset_agent()
+    agent = core.get_agent(agent_id="a", agent_secret="s")  # made before any engine told it its broker
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        again = core.get_agent(broker_url=REDIS_URL, batch_size=0)  # an engine's install(app, batch_size=0)
+    assert again is agent and agent.enabled and agent.config.batch_size == 500 and agent.config.broker_url == ""
+    assert "Z4J_BATCH_SIZE" in caplog.text
+    core.reset_agent()
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("Z4J_FLUSH_INTERVAL", "0"), ("Z4J_FLUSH_INTERVAL", "-1"), ("Z4J_FLUSH_INTERVAL", "0.001"), ("Z4J_FLUSH_INTERVAL", "nan"),
+    ("Z4J_FLUSH_INTERVAL", "inf"), ("Z4J_HEARTBEAT_INTERVAL", "0"), ("Z4J_HEARTBEAT_INTERVAL", "0.05"), ("Z4J_EXIT_FLUSH_TIMEOUT", "-1"),
+    ("Z4J_EXIT_FLUSH_TIMEOUT", "inf"), ("Z4J_BUFFER_MAX_BYTES", "1000"),
+])
+def test_intervals_that_would_spin_a_thread_disable_the_agent(monkeypatch, caplog, variable, value):
+    core.reset_agent()
+    monkeypatch.setenv(variable, value)
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        agent = core.get_agent(agent_id="a", agent_secret="s", broker_url=REDIS_URL)
+    assert agent.stats()["disabled"] is True and variable in caplog.text
+    core.reset_agent()
+
+
+def rows(n):
+    return [{"id": i, "name": f"user {i}", "email": f"user{i}@example.com", "tags": ["a", "b"]} for i in range(n)]
+
+
+def test_a_retry_payload_too_big_to_carry_is_left_out_and_counted_not_encoded_whole(redis_client, project):
+    agent = make_agent(project)
+    big = rows(200_000)  # not plain (over 64 items): encoded on the task's thread, as far as the limit
+    agent.task_event("rq", "enqueued", "big-1", fields={"name": "etl.load", "args": [big]}, payload={"name": "etl.load", "args": [big], "kwargs": {}, "queue": "q", "options": {}})
+    assert agent._buffer.bytes == 0  # nothing of its JSON held in the buffer
+    small = rows(100)  # not plain either, within the limit: sent whole
+    agent.task_event("rq", "enqueued", "small-1", fields={"name": "etl.load"}, payload={"name": "etl.load", "args": [small], "kwargs": {}, "queue": "q", "options": {}})
+    assert agent.flush(5)
+    events = {e["taskId"]: e for e in read_events(redis_client, project)}
+    assert "payload" not in events["big-1"] and events["big-1"]["fields"]["name"] == "etl.load"  # the event still goes
+    assert events["small-1"]["payload"]["args"] == [small]
+    assert agent.stats()["payloadsDropped"] == 1
+
+
+def test_a_plain_retry_payload_too_big_to_carry_is_left_out_by_the_sender(redis_client, project):
+    agent = make_agent(project)
+    long_strings = ["x" * 20_000 for _ in range(40)]  # plain (few items, strings kept as they are), 800 KB of JSON
+    agent.task_event("rq", "enqueued", "p-1", fields={"name": "n"}, payload={"name": "n", "args": long_strings, "kwargs": {}, "queue": "q", "options": {}})
+    assert agent.flush(5)
+    (event,) = read_events(redis_client, project)
+    assert "payload" not in event and agent.stats()["payloadsDropped"] == 1
+
+
+def test_an_event_too_big_for_a_batch_is_counted_dropped(redis_client, project):
+    agent = make_agent(project)
+    agent.task_event("rq", "succeeded", "huge", fields={"name": "n", "result": ["y" * 30_000 for _ in range(40)]})  # fields over 1 MiB
+    agent.task_event("rq", "succeeded", "fine", fields={"name": "n", "result": 1})
+    assert agent.flush(5)
+    assert [e["taskId"] for e in read_events(redis_client, project)] == ["fine"]
+    assert agent.stats()["dropped"] == 1 and agent.stats()["errors"] >= 1
+
+
+def test_the_buffer_is_bounded_in_bytes_while_the_destination_is_down():
+    agent = make_agent("down-bytes", broker_url="redis://127.0.0.1:1/0", buffer_max_bytes=1024 * 1024)
+    one = rows(2_000)  # ~150 KB of JSON each: not plain, within the payload limit
+    for i in range(40):  # 6 MB of payloads for a bound of 1 MiB
+        agent.task_event("rq", "enqueued", f"t{i}", fields={"name": "n"}, payload={"name": "n", "args": [one], "kwargs": {}, "queue": "q", "options": {}})
+    deadline = time.monotonic() + 3
+    while agent.stats()["errors"] < 2 and time.monotonic() < deadline:  # a failed send or two: the batch put back, encoded
+        time.sleep(0.05)
+    assert agent._buffer.bytes <= 1024 * 1024
+    assert agent.stats()["dropped"] >= 30  # the oldest, counted as the count bound does
+    core.reset_agent()
+
+
+class _FlakyTransport:
+    """Delivers into a list, failing the second batch it is given once."""
+
+    def __init__(self, delivered):
+        self.delivered, self.calls = delivered, 0
+
+    def send(self, body, sig, events=1):
+        self.calls += 1
+        if self.calls == 2:
+            raise ConnectionError("the broker went away mid-send")
+        self.delivered.extend(e["taskId"] for e in json.loads(body)["events"])
+
+    def close(self):
+        pass
+
+
+def test_when_one_of_several_batches_fails_only_the_unsent_events_are_sent_again(monkeypatch):
+    delivered = []
+    transport = _FlakyTransport(delivered)
+    agent = make_agent("partial", batch_size=1000)
+    monkeypatch.setattr(agent, "_new_transport", lambda: transport)
+    for i in range(600):  # 600 events of ~3 KB: two batches (1 MiB each at most) out of one take
+        agent.task_event("rq", "succeeded", f"e{i}", fields={"name": "n", "result": "z" * 3000})
+    assert agent.flush(10)
+    assert sorted(delivered) == sorted(f"e{i}" for i in range(600))  # each once: none twice, none lost
+    assert agent.stats()["sent"] == 600
+    core.reset_agent()
+
+
+def test_one_transport_is_made_whoever_starts_the_sender_and_none_per_flush_while_down(monkeypatch):
+    agent = make_agent("one-transport", broker_url="redis://127.0.0.1:1/0")
+    made = []
+    real = agent._new_transport
+
+    def counted():
+        made.append(1)
+        time.sleep(0.02)  # wide enough for the threads below to meet here
+        return real()
+
+    monkeypatch.setattr(agent, "_new_transport", counted)
+    threads = [threading.Thread(target=agent._ensure_sender) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1
+    agent.task_event("rq", "started", "1", fields={"name": "n"})
+    for _ in range(50):  # flushes while the sender backs off: it makes the next transport, when its backoff allows
+        agent.flush(0.01)
+    assert len(made) <= 4
+    core.reset_agent()
+
+
+def test_the_goodbye_and_atexit_share_one_exit_deadline():
+    from z4j_agent._common import say_offline
+
+    agent = make_agent("exit-deadline", broker_url="redis://127.0.0.1:1/0", exit_flush_timeout=0.5)
+    agent.task_event("rq", "started", "1", fields={"name": "n"})
+    t0 = time.monotonic()
+    say_offline(agent, "rq", "w1", (), {})  # a worker's goodbye: flushes within the deadline (the broker is down)
+    agent._at_exit()  # then the interpreter's exit
+    elapsed = time.monotonic() - t0
+    assert 0.45 <= elapsed < 0.9, elapsed  # once the deadline, not twice
+    core.reset_agent()
+
+
+def test_a_patient_flush_waits_and_an_impatient_one_gives_up_once_the_destination_is_down():
+    agent = make_agent("impatient", broker_url="redis://127.0.0.1:1/0")
+    agent.task_event("rq", "started", "1", fields={"name": "n"})
+    t0 = time.monotonic()
+    assert agent.flush(2, patient=False) is False  # the first send fails (refused): no waiting for the retry
+    assert time.monotonic() - t0 < 1 and agent.down_since is not None
+    t0 = time.monotonic()
+    assert agent.flush(2, patient=False) is False  # known down: at once
+    assert time.monotonic() - t0 < 0.05
+    t0 = time.monotonic()
+    assert agent.flush(0.3) is False  # a patient one still waits its timeout (the broker may come back)
+    assert time.monotonic() - t0 >= 0.3
     core.reset_agent()

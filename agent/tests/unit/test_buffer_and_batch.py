@@ -89,12 +89,13 @@ def test_batches_are_signed_over_their_exact_bytes_and_split_by_size_and_count()
     out = signed_batches("agent-1", "s3cret", "default", events, 1, 7)
     assert len(out) >= 3
     total = 0
-    for body, sig in out:
+    for body, sig, count, _end in out:
         assert len(body) <= MAX_BATCH_BYTES
         assert sig == hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
         batch = json.loads(body)
         assert batch["agent"] == "agent-1" and batch["project"] == "default" and batch["dropped"] == 7 and len(batch["nonce"]) == 32
         assert len(batch["events"]) <= MAX_BATCH_EVENTS
+        assert count == len(batch["events"])
         total += len(batch["events"])
     assert total == 1500
 
@@ -142,3 +143,23 @@ def test_the_redis_stream_is_bounded_in_events_not_in_batches(redis_client):
     finally:
         big.close()
         redis_client.delete(stream)
+
+
+def test_buffer_is_bounded_in_bytes_by_the_items_it_can_weigh():
+    weigh = lambda item: len(item) if type(item) is str else 0  # noqa: E731
+    b = DropOldestBuffer(100, max_bytes=1000, weigh=weigh)
+    for i in range(5):
+        b.put(i)  # weightless (a task's snapshot): no byte accounting at all
+    for i in range(5):
+        b.put_weighed(chr(97 + i) * 300)  # the oldest go, weighed or not, until within 1,000
+    assert b.bytes <= 1000 and b.take(100) == ["c" * 300, "d" * 300, "e" * 300] and b.bytes == 0
+    assert b.dropped == 7
+    b.put_back(["x" * 600, "y" * 600])  # a batch that could not be sent, encoded: weighed too
+    assert b.bytes == 600 and b.take(10) == ["y" * 600] and b.dropped == 8
+
+
+def test_an_event_too_big_for_any_batch_is_reported_not_silently_left_out():
+    events = ["{}", json.dumps({"x": "y" * MAX_BATCH_BYTES}), "{}"]
+    too_big = []
+    out = signed_batches("agent-1", "s3cret", "default", events, 1, 0, too_big)
+    assert too_big == [1] and [b.events for b in out] == [2] and out[0].end == 3

@@ -207,3 +207,36 @@ def test_messages_sent_by_a_running_message_are_its_children(broker, captured):
         assert f["parentId"] == parent.message_id and f["rootId"] == parent.message_id and "dependsOn" not in f
     assert "z4j_sent_by" not in captured.of(child, "enqueued")["payload"]["options"]
     assert "parentId" not in captured.of(parent.message_id, "enqueued")["fields"]  # sent from outside any message
+
+
+def _agent_middleware(b):
+    return next(m for m in b.middleware if isinstance(m, Z4jMiddleware))
+
+
+def test_delayed_messages_moved_while_the_agent_is_off_are_not_kept(broker, captured):
+    from dramatiq import Message
+
+    from z4j_agent import core
+
+    mw = _agent_middleware(broker)
+    message = Message(queue_name="default", actor_name="add", args=(1, 2), kwargs={}, options={})
+    agent = core.get_agent()
+    agent.enabled = False
+    try:
+        mw.before_delay_message(broker, message)  # the worker moves it from its delay queue...
+        mw.after_enqueue(broker, message, None)  # ...and enqueues it
+    finally:
+        agent.enabled = True
+    assert not mw._moving
+
+
+def test_enqueues_that_raised_are_forgotten_past_a_bound(broker, captured):
+    """after_enqueue does not run when the broker raises: what before_enqueue noted must not stay forever."""
+    from dramatiq import Message
+
+    from z4j_agent._common import MAX_PENDING_SENDS
+
+    mw = _agent_middleware(broker)
+    for i in range(MAX_PENDING_SENDS + 500):
+        mw.before_enqueue(broker, Message(queue_name="default", actor_name="add", args=(i,), kwargs={}, options={}), None)
+    assert len(mw._enqueued_at) <= MAX_PENDING_SENDS

@@ -53,7 +53,7 @@ def test_payloads_are_snapshots_spliced_into_valid_batches():
     env = agent.event_json(item)
     kwargs["note"] = "changed after sending"
     heartbeat = agent.event_json(batch.worker_envelope("p", "rq", "worker-heartbeat", "w", {}, None))
-    (body, sig), = batch.signed_batches("a", "s", "p", [env, heartbeat], 1, 0)
+    (body, sig, _, _), = batch.signed_batches("a", "s", "p", [env, heartbeat], 1, 0)
     assert sig == batch.sign(body, "s")
     events = json.loads(body)["events"]
     assert events[0]["payload"]["kwargs"]["note"] == "日本語"
@@ -271,5 +271,5 @@ def test_nan_and_infinity_never_reach_the_wire_and_never_spoil_a_batch():
     assert "payload" not in events[0] and "payload" not in events[1]  # JSON cannot carry them exactly: no retry payload
     assert events[2]["fields"]["runtime"] is None and events[2]["payload"] == {"name": "t", "args": [1]}
     # And the batch they travel in is JSON the service accepts.
-    ((body, _sig),) = batch.signed_batches("a", "s", "p", texts, seq=1, dropped=0)
+    ((body, _sig, _, _),) = batch.signed_batches("a", "s", "p", texts, seq=1, dropped=0)
     assert len(_strict_json(body.decode())["events"]) == 3

@@ -239,3 +239,43 @@ def test_the_worker_sends_the_call_only_where_no_agent_recorded_the_enqueue(queu
     started = captured.of(unrecorded.id, "started")
     assert started["fields"]["args"] == [3, 4] and started["fields"]["kwargs"] == {"password": "[redacted]"}
     assert started["payload"]["args"] == [3, 4] and started["payload"]["kwargs"] == {"password": "hunter2-secret"}
+
+
+def test_a_failed_job_gets_no_meta_write_while_the_agent_is_off(queue, captured):
+    from z4j_agent import core
+
+    agent = core.get_agent()
+    agent.enabled = False
+    try:
+        job = queue.enqueue("rq_jobs.fail", "boom")
+        work(queue)
+    finally:
+        agent.enabled = True
+    job.refresh()
+    assert "z4j_attempt" not in (job.meta or {})
+
+
+def test_work_horses_do_not_wait_for_a_destination_that_is_down(monkeypatch, redis_client):
+    """Z4jWorker forks a work horse per job, which flushes before it exits: with z4j unreachable
+    each job would wait out the flush's timeout."""
+    from z4j_agent import core
+
+    core.reset_agent()
+    monkeypatch.setattr(zrq, "install", lambda **_: None)  # the process-wide enqueue hooks stay the captured agent's
+    core.get_agent(project="rq-down", agent_id="a", agent_secret="s", transport="http", http_url="http://127.0.0.1:1", exit_flush_timeout=0.6)
+    conn = redis.Redis.from_url(REDIS_URL)
+    q = Queue(f"z4j-unit-down-{uuid.uuid4().hex[:8]}", connection=conn)
+    try:
+        jobs = [q.enqueue("rq_jobs.add", i, i) for i in range(10)]
+        w = zrq.Z4jWorker([q], connection=conn, name=f"w-{uuid.uuid4().hex[:6]}")
+        w.work(burst=True)
+        for j in jobs:
+            j.refresh()
+        assert all(j.get_status() == "finished" for j in jobs)
+        # From the first job's start to the last one's end: each horse's flush comes between.
+        took = (jobs[-1].ended_at - jobs[0].started_at).total_seconds()
+        assert took < 2, took  # ~0.5 s per job when each horse waited for z4j
+    finally:
+        q.empty()
+        conn.close()
+        core.reset_agent()

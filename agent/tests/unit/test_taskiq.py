@@ -312,3 +312,170 @@ def test_the_retry_payload_keeps_the_labels_types(captured):
     retried = TaskiqMessage(task_id="new", task_name="add", labels=options["labels"], labels_types=options.get("labels_types"), args=[1, 2], kwargs={})
     retried.parse_labels()
     assert retried.labels == {"flag": False, "n": 3}
+
+
+def _agent_middleware(broker):
+    return next(m for m in broker.middlewares if isinstance(m, Z4jMiddleware))
+
+
+@pytest.mark.parametrize("why", ["bad-policies", "get_agent-raised"])
+def test_messages_pass_when_the_agent_could_not_be_made(monkeypatch, why):
+    from z4j_agent import core
+    import z4j_agent.taskiq as ztaskiq
+
+    core.reset_agent()
+    if why == "bad-policies":
+        monkeypatch.setenv("Z4J_TASK_POLICIES", '["x"]')
+    else:
+        def broken(**_):
+            raise RuntimeError("cannot make an agent")
+
+        monkeypatch.setattr(ztaskiq, "get_agent", broken)
+    monkeypatch.setenv("Z4J_AGENT_ID", "a")
+    monkeypatch.setenv("Z4J_AGENT_SECRET", "s")
+    try:
+        async def go(t):
+            task = await t["add"].kiq(2, 3)
+            return (await task.wait_result(timeout=5)).return_value
+
+        assert run(go) == 5
+    finally:
+        core.reset_agent()
+
+
+def test_errors_are_not_kept_while_the_agent_is_off(captured):
+    from z4j_agent import core
+
+    async def main():
+        broker, t = make_broker()
+        broker.is_worker_process = True
+        await broker.startup()
+        agent = core.get_agent()
+        agent.enabled = False
+        try:
+            await t["fail"].kiq("boom")
+            await broker.wait_all()
+            await asyncio.sleep(0.05)
+            return _agent_middleware(broker)
+        finally:
+            agent.enabled = True
+            await broker.shutdown()
+
+    mw = asyncio.run(main())
+    assert mw._errors == {}  # post_execute, which takes them out, does not run while the agent is off
+
+
+def test_scheduled_retries_are_not_marked_while_the_agent_is_off(captured):
+    from taskiq import ScheduleSource
+    from taskiq.middlewares import SmartRetryMiddleware
+
+    from z4j_agent import core
+
+    class Source(ScheduleSource):
+        async def get_schedules(self):
+            return []
+
+        async def add_schedule(self, schedule):
+            pass
+
+    async def main():
+        mw = Z4jMiddleware()
+        broker = InMemoryBroker().with_middlewares(SmartRetryMiddleware(default_retry_count=3, schedule_source=Source()), mw)
+
+        @broker.task(task_name="off_mid_run", retry_on_error=True)
+        async def off_mid_run():
+            agent.enabled = False  # turned off after its start was recorded: its outcome never is
+            raise RuntimeError("first attempt")
+
+        broker.is_worker_process = True
+        await broker.startup()
+        agent = core.get_agent()
+        try:
+            await off_mid_run.kiq()
+            await broker.wait_all()
+            await asyncio.sleep(0.05)
+            return mw
+        finally:
+            agent.enabled = True
+            await broker.shutdown()
+
+    assert asyncio.run(main())._retrying == set()
+
+
+def test_sends_that_raised_are_forgotten_past_a_bound(captured):
+    """post_send does not run when the broker raises: the time pre_send noted must not stay forever."""
+    from taskiq.message import TaskiqMessage
+
+    from z4j_agent._common import MAX_PENDING_SENDS
+
+    broker, _ = make_broker()
+    mw = _agent_middleware(broker)
+    for i in range(MAX_PENDING_SENDS + 500):
+        mw.pre_send(TaskiqMessage(task_id=f"m{i}", task_name="add", labels={}, labels_types={}, args=[], kwargs={}))
+    assert len(mw._sent_at) <= MAX_PENDING_SENDS and f"m{MAX_PENDING_SENDS + 499}" in mw._sent_at
+
+
+def test_shutdown_never_blocks_the_event_loop_while_the_destination_is_down():
+    import time
+
+    from z4j_agent import core
+
+    core.reset_agent()
+    core.get_agent(project="down", agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:1/0", exit_flush_timeout=1)
+    gaps = []
+
+    async def main():
+        broker, t = make_broker()
+        broker.is_worker_process = True
+        await broker.startup()
+        await t["add"].kiq(1, 2)
+        await broker.wait_all()
+
+        async def tick():
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        t0 = time.monotonic()
+        await broker.shutdown()  # the worker's goodbye, with nowhere to deliver it
+        took = time.monotonic() - t0
+        ticker.cancel()
+        return took
+
+    try:
+        took = asyncio.run(main())
+    finally:
+        core.reset_agent()
+    assert max(gaps) < 0.3, max(gaps)  # the loop ran throughout
+    assert took < 1.6, took  # one exit deadline, not one per flush
+
+
+def test_the_aio_pika_transport_closes_its_event_loop_and_quiets_the_senders_connect_errors(caplog):
+    """The sender makes a new transport after each failed send: its loop (file descriptors) must
+    not wait for the GC, and aiormq's error for each failed connect must not flood the log."""
+    import threading
+
+    from z4j_agent import transport as transports
+
+    def fail_twice():
+        for _ in range(2):
+            t = transports.AioPikaTransport("amqp://guest:guest@127.0.0.1:1/", "agent-1", "q")
+            with pytest.raises(Exception):
+                t.send(b"{}", "sig")
+            t.close()
+            assert t._loop.is_closed()
+
+    transports._quiet_our_connect_errors()
+    transports._connect_log_filter._last = 0.0
+    with caplog.at_level("ERROR", logger="aiormq.connection"):
+        sender = threading.Thread(target=fail_twice, name=transports.SENDER_THREAD)
+        sender.start()
+        sender.join()
+        from_sender = len(caplog.records)
+        fail_twice()  # the host's own thread: its records pass as they are
+    assert from_sender == 1
+    assert len(caplog.records) == 3
