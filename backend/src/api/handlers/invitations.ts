@@ -90,6 +90,7 @@ export const acceptInvitationHandler = (ctx: ApiContext): Handler => async (req,
         ...requestMeta(req, res), projectId: err.projectId, actor: actorOf(caller), action: 'invitation.accept',
         target: `invitation:${err.invitationId}`, outcome: 'refused', detail: { status: err.status, code: err.code },
       });
+      res.locals.audited = true; // in the invitation's project: not again in the configured one
     }
     throw err;
   }
