@@ -120,7 +120,7 @@ class TaskEventJSON:
             fields = fields_json(snap, extra, keep)
             tail = "}" if payload is None else f',"payload":{payload}}}'
         elif payload is TOO_BIG:  # found too big at record time (snapshot.freeze_payload)
-            fields = fields_json(snap, extra, keep)
+            fields = _with_payload_omitted(fields_json(snap, extra, keep))
             tail = "}"
             self.payloads_dropped += 1
         else:
@@ -131,10 +131,20 @@ class TaskEventJSON:
             except ValueError:  # NaN or ±Infinity in it: not JSON, so no exact payload (the event still goes)
                 tail = "}"
             if len(tail) > MAX_PAYLOAD_CHARS:  # plain, yet too big to carry (its strings are long): the event goes without it
+                fields = _with_payload_omitted(fields)
                 tail = "}"
                 self.payloads_dropped += 1
         return (f'{self._head(engine, kind, worker)}{event_id(id_prefix)}","taskId":{json_str(str(task_id)[:255])},'
                 f'"occurredAt":{int(occurred_at * 1000)},"fields":{fields}{tail}')
+
+
+# What the timeline shows of a retry payload left out, so z4j can say why the task cannot be retried.
+_PAYLOAD_OMITTED = f'"payloadOmitted":"its JSON passes {MAX_PAYLOAD_CHARS // 1024} KiB"'
+
+
+def _with_payload_omitted(fields: str) -> str:
+    """The fields' JSON object with `payloadOmitted` added."""
+    return f"{{{_PAYLOAD_OMITTED}}}" if fields == "{}" else f"{fields[:-1]},{_PAYLOAD_OMITTED}}}"
 
 
 def _payload_json(payload: dict[str, Any], same: dict[str, str]) -> str:

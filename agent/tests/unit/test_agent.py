@@ -247,7 +247,8 @@ def test_a_retry_payload_too_big_to_carry_is_left_out_and_counted_not_encoded_wh
     assert agent.flush(5)
     events = {e["taskId"]: e for e in read_events(redis_client, project)}
     assert "payload" not in events["big-1"] and events["big-1"]["fields"]["name"] == "etl.load"  # the event still goes
-    assert events["small-1"]["payload"]["args"] == [small]
+    assert events["big-1"]["fields"]["payloadOmitted"] == "its JSON passes 511 KiB"  # the timeline says why it cannot be retried
+    assert events["small-1"]["payload"]["args"] == [small] and "payloadOmitted" not in events["small-1"]["fields"]
     assert agent.stats()["payloadsDropped"] == 1
 
 
@@ -258,6 +259,7 @@ def test_a_plain_retry_payload_too_big_to_carry_is_left_out_by_the_sender(redis_
     assert agent.flush(5)
     (event,) = read_events(redis_client, project)
     assert "payload" not in event and agent.stats()["payloadsDropped"] == 1
+    assert event["fields"] == {"name": "n", "payloadOmitted": "its JSON passes 511 KiB"}
 
 
 def test_an_event_too_big_for_a_batch_is_counted_dropped(redis_client, project):
