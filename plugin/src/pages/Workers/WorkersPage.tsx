@@ -1,7 +1,7 @@
 // Workers: who is online, heartbeats, concurrency and load, and the control actions the
 // engine and the user's role allow (shutdown needs Admin).
 import React, { useState } from 'react';
-import { Badge, Button, Stack } from '@grafana/ui';
+import { Badge, Button, Stack, Text } from '@grafana/ui';
 import { controlActionsFor, WorkerControlModal } from './WorkerControl';
 import { listWorkers, runWorkerAction } from '../../api/service';
 import type { Worker } from '../../api/types';
@@ -27,6 +27,12 @@ function WorkersPage() {
         <Empty message="No worker has reported yet">
           Celery workers report with events on (<code>-E</code>); the other engines through the z4j agent.
         </Empty>
+      )}
+      {rows.length > 0 && (
+        <Text color="secondary" element="p">
+          Online workers, and those seen in the last week.
+          {workers.value?.truncated && ' More have reported than this list shows: the online ones come first.'}
+        </Text>
       )}
       {rows.length > 0 && (
         <DataTable
