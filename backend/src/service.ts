@@ -160,7 +160,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c),
     new AgentCommands(db, identity.agentKeys), config.Z4J_COMMAND_TIMEOUT);
 
-  const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS);
+  const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS, undefined, identity.audit);
 
   const timers = [
     every(1, log, 'bulk actions', () => bulk.runOnce()),

@@ -133,6 +133,13 @@ describe('bulk retry of 500 failed tasks across Celery and RQ', () => {
     expect(await counts(celeryCounters, 'z4j-test-fail-once:', celeryKeys)).toEqual(celeryKeys.map(() => 2));
     expect(await counts(rqCounters, 'z4j-test-rq-flaky:', rqKeys)).toEqual(rqKeys.map(() => 2));
 
+    // Each task's command is audited once, as the bulk job's, also after the walk again.
+    const audited = await svc.db.query<{ n: number; targets: number; ok: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT target)::int AS targets, count(*) FILTER (WHERE outcome = 'ok')::int AS ok FROM audit_log WHERE actor_id = $1 AND action = 'task.retry'`,
+      [`bulk:${started.body.job.id}`],
+    );
+    expect(audited.rows[0]).toEqual({ n: 500, targets: 500, ok: 500 });
+
     // Per-task outcomes, paged.
     const page = await call<{ commands: { state: string; target: string }[]; nextAfter: number | null }>('GET', `/api/bulk/${started.body.job.id}/outcomes?limit=300`);
     expect(page.body.commands).toHaveLength(300);

@@ -68,10 +68,10 @@ export class ActionService {
   }
 
   /** Records an action refused before it reached an engine (for bulk jobs: every task gets an outcome). */
-  async refused(engine: Engine, target: string, kind: Capability, who: Requester, err: ActionRefused): Promise<Command> {
+  async refused(engine: Engine, target: string, kind: Capability, who: Requester, err: ActionRefused): Promise<{ command: Command; created: boolean }> {
     const { command, created } = await createCommand(this.db, { ...who, kind, engine, target, args: {} });
-    if (!created) return command;
-    return (await transition(this.db, command.id, 'failed', { code: err.code, message: err.message })) ?? command;
+    if (!created) return { command, created };
+    return { command: (await transition(this.db, command.id, 'failed', { code: err.code, message: err.message })) ?? command, created };
   }
 
   async taskAction(engine: Engine, taskId: string, action: TaskAction, who: Requester): Promise<{ command: Command; created: boolean }> {

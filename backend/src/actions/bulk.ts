@@ -10,7 +10,7 @@ import { can } from '../engines/driver.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
 import { ActionRefused, type ActionService } from './actionService.js';
-import { COMMAND_COLUMNS, type Command } from './commands.js';
+import { auditSettled, COMMAND_COLUMNS, type Command, type SettledAudit } from './commands.js';
 
 export const BULK_ACTIONS = ['retry', 'cancel'] as const;
 export type BulkAction = (typeof BULK_ACTIONS)[number];
@@ -55,6 +55,8 @@ export class BulkActions {
     private readonly log: Logger,
     readonly maxTasks: number,
     private readonly chunkSize = 50,
+    /** Where each task's command is audited once it ended (those still dispatched: by the reconciler, as it settles them). */
+    private readonly audit?: SettledAudit,
   ) {}
 
   /** How many tasks match (up to the cap + 1), per engine, whether each engine can do it, and a sample. */
@@ -154,13 +156,17 @@ export class BulkActions {
     try {
       const q = frozen(storedFilters(job.filters), new Date(job.asOf));
       const page = await listTasks(this.db, job.projectId, { ...q, cursor: job.cursor ?? undefined, limit: this.chunkSize });
+      const actor = { kind: 'system' as const, id: `bulk:${job.id}`, name: `bulk ${job.action} ${job.id} of ${job.requestedBy}` };
       for (const t of page.tasks as { engine: Engine; taskId: string }[]) {
         const who = { projectId: job.projectId, projectSlug: job.slug, idempotencyKey: `bulk:${job.id}:${t.engine}:${t.taskId}`, requestedBy: job.requestedBy, bulkId: job.id };
-        await this.actions.taskAction(t.engine, t.taskId, job.action, who).catch(async (err) => {
+        const { command, created } = await this.actions.taskAction(t.engine, t.taskId, job.action, who).catch(async (err) => {
           // An engine that cannot do it still gets a command: the per-task outcome says why.
-          if (err instanceof ActionRefused) await this.actions.refused(t.engine, t.taskId, `task.${job.action}`, who, err);
-          else throw err;
+          if (err instanceof ActionRefused) return this.actions.refused(t.engine, t.taskId, `task.${job.action}`, who, err);
+          throw err;
         });
+        if (created && command.state !== 'pending' && command.state !== 'dispatched') {
+          await auditSettled(this.audit, [{ id: command.id, projectId: job.projectId, kind: command.kind, engine: command.engine, target: command.target, state: command.state, message: typeof command.outcome?.message === 'string' ? command.outcome.message : null }], actor, this.db);
+        }
       }
       const finished = page.nextCursor === null;
       await this.db.query(
