@@ -39,4 +39,12 @@ describe('GET /api/workers', () => {
     expect(await hostnames({ offlineDays: '60' })).toEqual(['celery@gone-2d', 'celery@gone-30d', 'celery@up (online)']);
     expect((await request(app).get('/api/workers').set(authHeaders()).query({ offlineDays: '-1' })).status).toBe(400);
   });
+
+  test('an unknown or misspelt parameter is refused here and on the other lists, not ignored', async () => {
+    for (const [path, query] of [['/api/workers', { engin: 'rq' }], ['/api/queues', { engin: 'rq' }], ['/api/task-names', { prefx: 'a' }]] as const) {
+      const res = await request(app).get(path).set(authHeaders()).query(query);
+      expect([path, res.status, res.body.error.code]).toEqual([path, 400, 'BAD_REQUEST']);
+      expect((await request(app).get(path).set(authHeaders()).query({ project: 'default' })).status).toBe(200);
+    }
+  });
 });

@@ -4,7 +4,7 @@ import type { ApiContext } from '../context.js';
 import type { Handler } from '../routes.js';
 import { projectOf } from '../project.js';
 
-const query = z.object({ engine: z.enum(ENGINES).optional() }).loose();
+const query = z.strictObject({ engine: z.enum(ENGINES).optional(), project: z.string().optional() });
 
 export const listQueues = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine } = query.parse(req.query);

@@ -4,11 +4,12 @@ import type { ApiContext } from '../context.js';
 import type { Handler } from '../routes.js';
 import { projectOf } from '../project.js';
 
-const query = z.object({
+const query = z.strictObject({
   engine: z.enum(ENGINES).optional(),
+  project: z.string().optional(),
   // Workers come and go (a hostname per container): those offline for long are history, not the fleet.
   offlineDays: z.coerce.number().int().min(0).max(3650).default(7),
-}).loose();
+});
 /** Most workers listed: the online ones first, then the most recently seen. */
 const MAX_WORKERS = 2000;
 

@@ -23,7 +23,7 @@ WITH RECURSIVE n(name, depth) AS (
 SELECT name FROM n WHERE name IS NOT NULL AND left(name, length($2)) = $2`;
 
 export const taskNames = (ctx: ApiContext): Handler => async (req, res) => {
-  const q = z.object({ prefix: z.string().max(200).default(''), limit: z.coerce.number().int().min(1).max(200).default(20), project: z.string().optional() }).parse(req.query);
+  const q = z.strictObject({ prefix: z.string().max(200).default(''), limit: z.coerce.number().int().min(1).max(200).default(20), project: z.string().optional() }).parse(req.query);
   const rows = await ctx.db.query<{ name: string }>(NAMES_SQL, [projectOfAuth(res).id, q.prefix, q.limit]);
   res.json({ names: rows.rows.map((r) => r.name) });
 };
