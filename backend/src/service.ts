@@ -81,8 +81,38 @@ function celerySources(config: Config, pipeline: IngestPipeline, metrics: Metric
   );
 }
 
+/**
+ * The queues the project's online Celery workers consume (`celery inspect active_queues`), into
+ * `queues`. Celery's events name a task's queue only in task-sent, which producers do not send
+ * by default: without this, those queues would be unknown to z4j, unlisted and not purgeable.
+ */
+async function discoverCeleryQueues(db: Db, projectSlug: string, sources: (CeleryRedisSource | CeleryAmqpSource)[]): Promise<void> {
+  const workers = (await db.query<{ hostname: string }>(
+    `SELECT w.hostname FROM workers w JOIN projects p ON p.id = w.project_id
+      WHERE p.slug = $1 AND w.engine = 'celery' AND w.online AND w.last_seen_at > now() - interval '1 minute' LIMIT 500`,
+    [projectSlug],
+  )).rows.map((r) => r.hostname);
+  if (!workers.length) return;
+  const replies = (await Promise.all(sources.map((s) => s.request('active_queues', {}, workers, 2000).catch(() => [])))).flat();
+  const names = new Set<string>();
+  for (const reply of replies) {
+    for (const queues of Object.values(reply)) {
+      if (!Array.isArray(queues)) continue;
+      for (const q of queues) if (typeof q?.name === 'string' && q.name.length <= 255 && !q.name.includes('\u0000')) names.add(q.name);
+    }
+  }
+  if (!names.size) return;
+  await db.query(
+    `INSERT INTO queues AS q (project_id, engine, name, first_seen_at, last_seen_at)
+     SELECT p.id, 'celery', u.n, now(), now() FROM projects p, unnest($2::text[]) AS u(n) WHERE p.slug = $1
+     ON CONFLICT (project_id, engine, name) DO UPDATE SET last_seen_at = greatest(q.last_seen_at, now())`,
+    [projectSlug, [...names]],
+  );
+}
+
 /** Samples the depth of every known Celery queue on each broker into `queues`. */
 async function sampleQueueDepths(db: Db, projectSlug: string, sources: (CeleryRedisSource | CeleryAmqpSource)[]): Promise<void> {
+  await discoverCeleryQueues(db, projectSlug, sources);
   const queues = (await db.query<{ name: string }>(
     `SELECT q.name FROM queues q JOIN projects p ON p.id = q.project_id WHERE p.slug = $1 AND q.engine = 'celery'`,
     [projectSlug],

@@ -20,6 +20,8 @@ export interface CeleryEnv {
   agent?: Record<string, string>;
   /** The app's broker_transport_options (kombu's). */
   transportOptions?: Record<string, unknown>;
+  /** false: producers send no task-sent events (Celery's default; the test app sends them otherwise). */
+  sentEvents?: boolean;
 }
 
 /** Names no other test shares: queue and exchanges. */
@@ -38,6 +40,7 @@ function env(c: CeleryEnv, taskEvents = true): NodeJS.ProcessEnv {
     Z4J_TEST_CONTROL_EXCHANGE: c.controlExchange,
     Z4J_TEST_REDIS: REDIS_URL,
     Z4J_TEST_BROKER_TRANSPORT_OPTIONS: JSON.stringify(c.transportOptions ?? {}),
+    Z4J_TEST_SENT_EVENTS: c.sentEvents === false ? '0' : '1',
     PYTHONUNBUFFERED: '1',
     ...c.agent,
   };

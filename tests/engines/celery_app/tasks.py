@@ -7,6 +7,7 @@ Configured by environment so each test can isolate itself:
   Z4J_TEST_CONTROL_EXCHANGE  Celery's control_exchange (default celery)
   Z4J_TEST_REDIS             Redis URL for the flaky task's attempt counter
   Z4J_TEST_TASK_EVENTS       "0": task events stay off unless -E or an enable_events broadcast
+  Z4J_TEST_SENT_EVENTS       "0": producers send no task-sent events (Celery's default)
   Z4J_TEST_RESULT_BACKEND    result backend URL, e.g. redis://127.0.0.1:6379/1 (default: none)
   Z4J_TEST_BROKER_TRANSPORT_OPTIONS  broker_transport_options as JSON, e.g. {"global_keyprefix": "app1:"}
 """
@@ -23,7 +24,7 @@ app.conf.update(
     task_default_queue=queue,
     event_exchange=os.environ.get("Z4J_TEST_EVENT_EXCHANGE", "celeryev"),
     control_exchange=os.environ.get("Z4J_TEST_CONTROL_EXCHANGE", "celery"),
-    task_send_sent_event=True,
+    task_send_sent_event=os.environ.get("Z4J_TEST_SENT_EVENTS", "1") != "0",
     worker_send_task_events=os.environ.get("Z4J_TEST_TASK_EVENTS", "1") != "0",
     task_serializer="json",
     accept_content=["json"],
