@@ -80,7 +80,8 @@ export const getTaskGraph = (engine: string, taskId: string, project?: string) =
 export const listTaskNames = (prefix: string, project?: string) =>
   get<{ names: string[] }>('/task-names', { prefix, limit: 20, project });
 /** Online workers and those seen in the last week; `truncated` past the service's bound (2,000). */
-export const listWorkers = (project?: string) => get<{ workers: Worker[]; truncated?: boolean }>('/workers', { project });
+export const listWorkers = (project?: string) =>
+  get<{ workers: Worker[]; truncated?: boolean }>('/workers', { project });
 export const listQueues = (project?: string) => get<{ queues: Queue[] }>('/queues', { project });
 export const getCommand = (id: number, project?: string) => get<{ command: Command }>(`/commands/${id}`, { project });
 

@@ -1,17 +1,8 @@
 import React, { useState } from 'react';
-import {
-  Alert,
-  Badge,
-  Button,
-  ClipboardButton,
-  ConfirmModal,
-  Field,
-  Input,
-  RadioButtonGroup,
-  Stack,
-} from '@grafana/ui';
+import { Alert, Badge, Button, ClipboardButton, Field, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 import { createAgent, listAgents, revokeAgent, rotateAgent } from '../../api/service';
 import { ENGINES, type MintedAgent } from '../../api/types';
+import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { DataTable } from '../../components/common/DataTable';
 import { pendingState, Refused } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
@@ -106,15 +97,16 @@ export function AgentsTab() {
           },
         ]}
       />
-      <ConfirmModal
-        isOpen={revoking !== null}
-        title="Revoke this agent?"
-        body="Its batches are refused from now on: workers using it stop reporting until they get a new credential."
+      <ConfirmOnItem
+        item={revoking}
+        title={() => 'Revoke this agent?'}
+        body={() =>
+          'Its batches are refused from now on: workers using it stop reporting until they get a new credential.'
+        }
         confirmText="Revoke"
-        onConfirm={() =>
+        onConfirm={(agentId) =>
           guard(async () => {
-            await revokeAgent(revoking!, project);
-            setRevoking(null);
+            await revokeAgent(agentId, project);
             await agents.reload();
           })
         }

@@ -1,5 +1,6 @@
 import React, { useState } from 'react';
-import { Alert, Badge, Button, ConfirmModal, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Alert, Badge, Button, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { createInvitation, listInvitations, revokeInvitation } from '../../api/service';
 import type { Invitation, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
@@ -92,19 +93,17 @@ export function InvitationsTab() {
           },
         ]}
       />
-      <ConfirmModal
-        isOpen={revoking !== null}
-        title={`Revoke the invitation to ${revoking?.email}?`}
-        body="The link in the invitation mail stops working. You can invite the address again later."
+      <ConfirmOnItem
+        item={revoking}
+        title={(invitation) => `Revoke the invitation to ${invitation.email}?`}
+        body={() => 'The link in the invitation mail stops working. You can invite the address again later.'}
         confirmText="Revoke"
-        onConfirm={() => {
-          const invitation = revoking!;
-          setRevoking(null);
+        onConfirm={(invitation) =>
           guard(async () => {
             await revokeInvitation(invitation.id, project);
             await invitations.reload();
-          });
-        }}
+          })
+        }
         onDismiss={() => setRevoking(null)}
       />
     </div>

@@ -1,6 +1,7 @@
 import React, { useState } from 'react';
 import { css } from '@emotion/css';
-import { Button, ConfirmModal, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Button, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { listMembers, putMember, removeMember } from '../../api/service';
 import type { Member, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
@@ -122,19 +123,19 @@ export function MembersTab() {
         </Button>
       </Stack>
       <Refused title="Not saved" error={error} />
-      <ConfirmModal
-        isOpen={removing !== null}
-        title={`Remove ${removing?.login}?`}
-        body={`${removing?.login} loses the ${removing?.role} role given here; what the role mapping gives them stays.`}
+      <ConfirmOnItem
+        item={removing}
+        title={(member) => `Remove ${member.login}?`}
+        body={(member) =>
+          `${member.login} loses the ${member.role} role given here; what the role mapping gives them stays.`
+        }
         confirmText="Remove"
-        onConfirm={() => {
-          const member = removing!;
-          setRemoving(null);
+        onConfirm={(member) =>
           guard(async () => {
             await removeMember(member.userId, project);
             await members.reload();
-          });
-        }}
+          })
+        }
         onDismiss={() => setRemoving(null)}
       />
     </div>

@@ -1,5 +1,6 @@
 import React, { useState } from 'react';
-import { Alert, Button, ClipboardButton, ConfirmModal, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Alert, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { createToken, listTokens, revokeToken } from '../../api/service';
 import type { ApiToken, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
@@ -96,19 +97,17 @@ export function TokensTab() {
           },
         ]}
       />
-      <ConfirmModal
-        isOpen={revoking !== null}
-        title={`Revoke the token ${revoking?.name}?`}
-        body="Scripts and CI jobs using it are refused from now on. This cannot be undone."
+      <ConfirmOnItem
+        item={revoking}
+        title={(token) => `Revoke the token ${token.name}?`}
+        body={() => 'Scripts and CI jobs using it are refused from now on. This cannot be undone.'}
         confirmText="Revoke"
-        onConfirm={() => {
-          const token = revoking!;
-          setRevoking(null);
+        onConfirm={(token) =>
           guard(async () => {
             await revokeToken(token.id, project);
             await tokens.reload();
-          });
-        }}
+          })
+        }
         onDismiss={() => setRevoking(null)}
       />
     </div>
