@@ -57,11 +57,17 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** A background loop that logs and carries on when one round fails. */
+/**
+ * A background loop that logs and carries on when one round fails. A round still running when
+ * the next is due is not joined by another (a bulk chunk or a slow sample can outlast the period).
+ */
 function every(seconds: number, log: Logger, what: string, fn: () => Promise<unknown>): NodeJS.Timeout | null {
   if (seconds <= 0) return null;
+  let running = false;
   const t = setInterval(() => {
-    fn().catch((err) => log.warn({ err: String(err) }, `${what} failed; will try again`));
+    if (running) return;
+    running = true;
+    fn().catch((err) => log.warn({ err: String(err) }, `${what} failed; will try again`)).finally(() => { running = false; });
   }, seconds * 1000);
   t.unref();
   return t;

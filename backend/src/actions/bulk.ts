@@ -165,7 +165,7 @@ export class BulkActions {
           throw err;
         });
         if (created && command.state !== 'pending' && command.state !== 'dispatched') {
-          await auditSettled(this.audit, [{ id: command.id, projectId: job.projectId, kind: command.kind, engine: command.engine, target: command.target, state: command.state, message: typeof command.outcome?.message === 'string' ? command.outcome.message : null }], actor, this.db);
+          await auditSettled(this.audit, [{ id: command.id, projectId: job.projectId, kind: command.kind, engine: command.engine, target: command.target, state: command.state, message: typeof command.outcome?.message === 'string' ? command.outcome.message : null }], actor);
         }
       }
       const finished = page.nextCursor === null;

@@ -98,8 +98,8 @@ export interface Settled { id: number; projectId: number; kind: string; engine: 
 
 export const SETTLED = `c.id::int AS id, c.project_id::int AS "projectId", c.kind, c.engine, c.target, c.state, c.outcome->>'message' AS message`;
 
-/** Audits what `actor` settled, in the transaction that settled it. */
-export async function auditSettled(audit: SettledAudit | undefined, settled: readonly Settled[], actor: AuditActor, tx: Queryable): Promise<void> {
+/** Audits what `actor` settled, in the transaction that settled it (without one: each row in a transaction of its own). */
+export async function auditSettled(audit: SettledAudit | undefined, settled: readonly Settled[], actor: AuditActor, tx?: Queryable): Promise<void> {
   for (const c of audit ? settled : []) {
     await audit!.append({
       projectId: c.projectId, actor, action: c.kind, target: `${c.engine}/${c.target}`,
