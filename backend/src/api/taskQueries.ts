@@ -51,7 +51,9 @@ const MAX_BIGINT = 2n ** 63n - 1n;
 /** The cursor's time as CURSOR_EXPR writes it, and a real one (not 2024-02-30 or 25:00). */
 function isCursorTime(s: string): boolean {
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?Z$/.exec(s);
-  return m !== null && !Number.isNaN(Date.parse(`${m[1]}Z`)) && new Date(`${m[1]}Z`).toISOString().startsWith(m[1]!);
+  if (!m) return false;
+  const time = new Date(`${m[1]}Z`); // parsed once; toISOString refuses an invalid one
+  return !Number.isNaN(time.getTime()) && time.toISOString().startsWith(m[1]!);
 }
 
 function decodeCursor(cursor: string): [string, string] {
