@@ -151,16 +151,16 @@ describe('agent delivery', () => {
     }, 30_000, 200);
   });
 
-  test('a worker heartbeat from an agent shows its concurrency, dropped events and the day\'s failures', async () => {
+  test('a worker heartbeat from an agent shows its concurrency, dropped events and payloads and the day\'s failures', async () => {
     const worker = `w-${randomUUID().slice(0, 6)}@agent`;
     const at = Date.now();
-    const heartbeat = { v: 1, id: randomUUID(), type: 'worker', engine: 'rq', project, kind: 'worker-heartbeat', worker, occurredAt: at, fields: { freq: 2, active: 1, processed: 40, concurrency: 4, dropped: 7 } };
+    const heartbeat = { v: 1, id: randomUUID(), type: 'worker', engine: 'rq', project, kind: 'worker-heartbeat', worker, occurredAt: at, fields: { freq: 2, active: 1, processed: 40, concurrency: 4, dropped: 7, payloadsDropped: 3 } };
     const failed = lifecycle(agent, 'rq', randomUUID(), 'failed', { name: 'tasks.fail', args: [], kwargs: {}, queue: 'q' }, at).map((e) => ({ ...e, worker }));
     await xaddBatch(redis, agent, batchOf(agent, [heartbeat, ...failed]));
     await eventually(async () => {
       const res = await fetch(`${svc.url}/api/workers?engine=rq`, { headers: authHeaders('viewer') });
       const w = ((await res.json()) as { workers: Record<string, unknown>[] }).workers.find((x) => x.hostname === worker);
-      expect(w).toMatchObject({ online: true, active: 1, processed: 40, concurrency: 4, dropped: 7, failed24h: 1 });
+      expect(w).toMatchObject({ online: true, active: 1, processed: 40, concurrency: 4, dropped: 7, payloadsDropped: 3, failed24h: 1 });
     }, 30_000, 200);
   });
 });

@@ -7,6 +7,8 @@ import { AppRootProps, PluginType } from '@grafana/data';
 import pluginJson from './plugin.json';
 import { PLUGIN_BASE_URL, taskUrl } from './constants';
 import { location, render } from './test/render';
+import { reply } from './test/backend';
+import { SERVICE_API_URL } from './api/client';
 import { ALL_TASKS, FAILED_NO_PAYLOAD, fakeService, task } from './test/fakeService';
 import type { AppSettings } from './api/types';
 import App from './components/App/App';
@@ -162,6 +164,36 @@ describe('workers', () => {
 
     expect(await within(dialog).findByRole('status', { name: 'Set autoscale bounds: succeeded' })).toBeInTheDocument();
     expect(backend.commands).toEqual([expect.objectContaining({ kind: 'worker.autoscale', args: { max: 8, min: 2 } })]);
+  });
+
+  test("a Viewer sees what a worker's agent could not deliver: events and retry payloads", async () => {
+    const backend = fakeService('viewer');
+    const agentWorker = {
+      engine: 'rq',
+      hostname: 'rq@w2',
+      online: true,
+      firstSeenAt: '2026-11-29T12:00:00.000Z',
+      lastSeenAt: '2026-11-29T12:00:03.000Z',
+      offlineAt: null,
+      heartbeatS: 2,
+      active: 1,
+      processed: 40,
+      loadavg: null,
+      pid: 7,
+      software: 'rq 2.6',
+      concurrency: 1,
+      dropped: 5,
+      payloadsDropped: 2,
+      failed24h: 0,
+    };
+    backend.routes[`GET ${SERVICE_API_URL}/workers`] = () =>
+      reply({ workers: [agentWorker, { ...agentWorker, hostname: 'rq@w3', dropped: 0, payloadsDropped: 0 }] });
+    render(<App {...props} />, { route: '/workers' });
+    const row = (await screen.findByText('rq@w2', undefined, PAGE_LOAD)).closest('tr')!;
+    expect(within(row).getByText('5 events')).toBeInTheDocument();
+    expect(within(row).getByText('2 payloads')).toBeInTheDocument();
+    const quiet = screen.getByText('rq@w3').closest('tr')!;
+    expect(within(quiet).queryByText(/events|payloads/)).not.toBeInTheDocument();
   });
 
   test('a Viewer sees workers but no control', async () => {

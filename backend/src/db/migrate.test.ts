@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createTestDatabase } from '../../test/helpers/storage.js';
 import { migrate, loadMigrations, UnsupportedDatabaseError } from './migrate.js';
 import { openPostgres } from './postgres.js';
@@ -22,5 +26,11 @@ describe('migrations on PostgreSQL', () => {
     const old = { query: async () => ({ rows: [{ v: 130011 }] }) } as unknown as Db;
     await expect(migrate(old)).rejects.toThrow(UnsupportedDatabaseError);
     await expect(migrate(old)).rejects.toThrow(/PostgreSQL 13 is not supported: z4j needs PostgreSQL 14 or newer/);
+  });
+
+  it('refuse two migrations of one number, which would leave the second never applied', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'z4j-migrations-'));
+    for (const f of ['0001_init.sql', '0002_members.sql', '0002_task_ids.sql']) writeFileSync(join(dir, f), 'SELECT 1;');
+    expect(() => loadMigrations(pathToFileURL(`${dir}/`))).toThrow('two migrations are numbered 2: members and task_ids');
   });
 });

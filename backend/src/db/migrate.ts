@@ -12,10 +12,17 @@ export interface Migration {
 }
 
 export function loadMigrations(dir = new URL('./migrations/', import.meta.url)): Migration[] {
-  return readdirSync(dir)
+  const migrations = readdirSync(dir)
     .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
     .sort()
     .map((file) => ({ version: Number(file.slice(0, 4)), name: file.slice(5, -4), sql: readFileSync(new URL(file, dir), 'utf8') }));
+  // Applied migrations are known by number only: of two with one number, the second would never run.
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version === migrations[i - 1]!.version) {
+      throw new Error(`two migrations are numbered ${migrations[i]!.version}: ${migrations[i - 1]!.name} and ${migrations[i]!.name}`);
+    }
+  }
+  return migrations;
 }
 
 export class UnsupportedDatabaseError extends Error {}

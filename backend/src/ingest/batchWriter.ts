@@ -71,13 +71,13 @@ END $hold$`;
 
 const UPSERT_WORKERS_SQL = `
 INSERT INTO workers AS w (project_id, engine, hostname, online, first_seen_at, last_seen_at, offline_at,
-                          heartbeat_s, active, processed, loadavg, pid, software, concurrency, dropped)
+                          heartbeat_s, active, processed, loadavg, pid, software, concurrency, dropped, payloads_dropped)
 SELECT u.p, u.e, u.h, u.online, to_timestamp(u.ms / 1000.0), to_timestamp(u.ms / 1000.0),
        CASE WHEN u.online THEN NULL ELSE to_timestamp(u.ms / 1000.0) END,
-       u.freq, u.active, u.processed, u.loadavg::jsonb, u.pid, u.sw, u.conc, u.dropped
+       u.freq, u.active, u.processed, u.loadavg::jsonb, u.pid, u.sw, u.conc, u.dropped, u.pdropped
   FROM unnest($1::int[], $2::text[], $3::text[], $4::bool[], $5::float8[], $6::float8[], $7::int[], $8::bigint[],
-              $9::text[], $10::int[], $11::text[], $12::int[], $13::bigint[])
-       AS u(p, e, h, online, ms, freq, active, processed, loadavg, pid, sw, conc, dropped)
+              $9::text[], $10::int[], $11::text[], $12::int[], $13::bigint[], $14::bigint[])
+       AS u(p, e, h, online, ms, freq, active, processed, loadavg, pid, sw, conc, dropped, pdropped)
 ON CONFLICT (project_id, engine, hostname) DO UPDATE SET
   online = excluded.online,
   last_seen_at = excluded.last_seen_at,
@@ -89,7 +89,8 @@ ON CONFLICT (project_id, engine, hostname) DO UPDATE SET
   pid = coalesce(excluded.pid, w.pid),
   software = coalesce(excluded.software, w.software),
   concurrency = coalesce(excluded.concurrency, w.concurrency),
-  dropped = coalesce(excluded.dropped, w.dropped)
+  dropped = coalesce(excluded.dropped, w.dropped),
+  payloads_dropped = coalesce(excluded.payloads_dropped, w.payloads_dropped)
 WHERE w.last_seen_at <= excluded.last_seen_at`;
 
 const UPSERT_QUEUES_SQL = `
@@ -382,6 +383,7 @@ export class BatchWriter {
         rows.map((ev) => f(ev).software ?? null),
         rows.map((ev) => f(ev).concurrency ?? null),
         rows.map((ev) => f(ev).dropped ?? null),
+        rows.map((ev) => f(ev).payloadsDropped ?? null),
       ],
       { name: 'z4j_upsert_workers' },
     );

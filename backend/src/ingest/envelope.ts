@@ -44,6 +44,8 @@ export interface WorkerFields {
   /** Agents: pool size / threads / max jobs, and events their bounded buffer dropped so far. */
   concurrency?: number;
   dropped?: number;
+  /** Agents: events sent without their retry payload (too big to carry) so far. */
+  payloadsDropped?: number;
   [key: string]: unknown;
 }
 
@@ -122,6 +124,7 @@ const WORKER_FIELD_CHECKS: Record<string, Check> = {
   software: optionalText,
   concurrency: optional(count),
   dropped: optional(count),
+  payloadsDropped: optional(count),
 };
 
 const ENGINE_SET: ReadonlySet<unknown> = new Set(ENGINES);

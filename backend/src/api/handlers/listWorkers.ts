@@ -32,7 +32,7 @@ export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
               online AND last_seen_at > now() - make_interval(secs => greatest(coalesce(heartbeat_s, 2) * 3, 10)) AS online,
               first_seen_at AS "firstSeenAt", last_seen_at AS "lastSeenAt", offline_at AS "offlineAt",
               heartbeat_s AS "heartbeatS", active, processed::float8 AS processed, loadavg, pid, software,
-              concurrency, dropped::float8 AS dropped
+              concurrency, dropped::float8 AS dropped, payloads_dropped::float8 AS "payloadsDropped"
          FROM workers WHERE project_id = $1 AND ($2::text IS NULL OR engine = $2)
           AND (online OR last_seen_at > now() - make_interval(days => $3))
         ORDER BY online DESC, last_seen_at DESC

@@ -53,18 +53,7 @@ function WorkersPage() {
             { header: 'Failed (24 h)', cell: (w) => w.failed24h, numeric: true },
             {
               header: 'Agent dropped',
-              cell: (w) =>
-                w.dropped ? (
-                  <Badge
-                    text={String(w.dropped)}
-                    color="orange"
-                    tooltip="Events the agent could not deliver: the timeline may have gaps"
-                  />
-                ) : w.dropped === 0 ? (
-                  0
-                ) : (
-                  '—'
-                ),
+              cell: (w) => <AgentDropped worker={w} />,
               numeric: true,
             },
             {
@@ -119,3 +108,28 @@ function WorkerActions({ worker, onDone }: { worker: Worker; onDone: () => void 
 }
 
 export default WorkersPage;
+
+/** What the worker's agent could not deliver: events (timeline gaps) and retry payloads (tasks z4j cannot retry). */
+function AgentDropped({ worker: w }: { worker: Worker }) {
+  if (!w.dropped && !w.payloadsDropped) {
+    return <>{w.dropped === 0 ? 0 : '—'}</>;
+  }
+  return (
+    <Stack direction="row" gap={0.5} justifyContent="flex-end">
+      {w.dropped ? (
+        <Badge
+          text={`${w.dropped} events`}
+          color="orange"
+          tooltip="Events the agent could not deliver: the timeline may have gaps"
+        />
+      ) : null}
+      {w.payloadsDropped ? (
+        <Badge
+          text={`${w.payloadsDropped} payloads`}
+          color="orange"
+          tooltip="Tasks sent without their retry payload (too big to carry): they cannot be retried from z4j"
+        />
+      ) : null}
+    </Stack>
+  );
+}
