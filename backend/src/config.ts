@@ -29,7 +29,7 @@ export const settings = {
     z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL').optional(),
     'PostgreSQL connection URL. Unset: embedded PGlite in Z4J_DATA_DIR.',
   ],
-  Z4J_DATA_DIR: [z.string().min(1).default('./data'), 'Data directory of the embedded PGlite database.'],
+  Z4J_DATA_DIR: [z.string().min(1).default('./data'), 'Data directory: the embedded PGlite database, and (with any storage) the keys and secret generated when unset (seal.key, audit.key, proxy.secret). Keep it on persistent storage.'],
   Z4J_LOG_LEVEL: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'Log level (pino).'],
   Z4J_PROJECT: [z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a lowercase slug').default('default'), 'Slug of the project that sources without one report into.'],
   Z4J_CELERY_BROKERS: [

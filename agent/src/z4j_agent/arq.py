@@ -25,9 +25,9 @@ import time
 import uuid
 from typing import Any
 
-from ._common import InFlight, Roots, exception_text, guarded, iso, iso_epoch, require, say_offline, traceback_text, worker_name
+from ._common import InFlight, Roots, exception_text, guarded, iso, iso_epoch, redis_url, require, say_offline, traceback_text, worker_name
 from .commands import CommandError, CommandListener
-from .core import Agent, get_agent
+from .core import Agent, adopt_broker, get_agent
 
 ENGINE = "arq"
 MIN_VERSION = (0, 25)
@@ -123,6 +123,7 @@ def _wrap_enqueue(original: Any, agent: Agent) -> Any:
             kwargs["_job_id"] = recorded_job_id()
         job = await original(self, function, *args, **kwargs)
         if job is not None:
+            adopt_broker(agent, lambda: redis_url(self))
             call_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
             _record_enqueued(agent, job.job_id, function, args, call_kwargs, kwargs.get("_queue_name") or self.default_queue_name, kwargs.get("_job_try"), at,
                              _eta(kwargs, at))

@@ -439,6 +439,19 @@ def get_agent(**overrides: Any) -> Agent:
         return _agent
 
 
+def adopt_broker(agent: Agent, url_of: Callable[[], str]) -> None:
+    """A producer installed without a broker (no argument, no Z4J_BROKER_URL) publishes to the
+    Redis its queues use, learned at its first enqueue: a process that only enqueues has no worker
+    to tell it. `url_of` is called only then."""
+    cfg = agent.config
+    if not agent.enabled or cfg is None or cfg.broker_url or cfg.transport not in ("auto", "redis"):
+        return
+    try:
+        get_agent(broker_url=url_of())
+    except Exception as err:  # a client whose URL cannot be read: the agent says why it cannot send
+        log.warning("z4j agent: cannot tell the broker from the queue's connection (%s); set Z4J_BROKER_URL", err)
+
+
 def _new_agent(overrides: dict[str, Any]) -> Agent:
     """The agent, or a disabled one (with one warning) when it cannot be made: whatever is wrong
     with the settings, the host that asked for it never sees an exception."""

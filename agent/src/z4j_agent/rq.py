@@ -20,7 +20,7 @@ from typing import Any
 
 from ._common import InFlight, Roots, clean, exception_text, guarded, iso, last_line, redis_url, require, traceback_text
 from .commands import CommandError
-from .core import Agent, get_agent
+from .core import Agent, adopt_broker, get_agent
 from .core import policies  # the module: the package's `policy` is the decorator
 from .running import RunningTasks
 
@@ -197,6 +197,7 @@ def _wrap_queue_methods(target: Any, agent: Agent) -> None:
         queue, job = call(args, kwargs)
         _link_new_job(job, queue)
         out = enqueue_job(*args, **kwargs)
+        adopt_broker(agent, lambda: redis_url(queue.connection))
         record_enqueued(agent, out if out is not None else job, queue.name)
         return out
 
@@ -206,6 +207,7 @@ def _wrap_queue_methods(target: Any, agent: Agent) -> None:
         when = rest[0] if rest else kwargs.get("datetime")
         _link_new_job(job, queue)
         out = schedule_job(*args, **kwargs)
+        adopt_broker(agent, lambda: redis_url(queue.connection))
         record_enqueued(agent, job, queue.name, when)
         return out
 
@@ -219,6 +221,7 @@ def _wrap_queue_methods(target: Any, agent: Agent) -> None:
         elif "job_datas" in kwargs:
             kwargs["job_datas"] = _linked_datas(kwargs["job_datas"], queue)
         jobs = enqueue_many(queue, *rest, **kwargs) if is_class else enqueue_many(*rest, **kwargs)
+        adopt_broker(agent, lambda: redis_url(queue.connection))
         for job in jobs:
             record_enqueued(agent, job, queue.name)
         return jobs

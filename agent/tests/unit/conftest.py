@@ -66,3 +66,30 @@ def captured():
         agent._z4j_test_capture = _captured
     _captured.clear()
     yield _captured
+
+
+def events_of_a_producer(client, script):
+    """Runs `script` in a process of its own with the agent's credentials in its environment and
+    no broker URL (as a web app that only enqueues would run), then returns what reached the
+    project's stream on the test Redis. The script finds the Redis URL in REDIS_URL."""
+    import hashlib
+    import hmac
+    import subprocess
+    import sys
+    import uuid
+
+    project, secret = f"p-{uuid.uuid4().hex[:10]}", "producer-secret"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("Z4J_")}
+    env.update(Z4J_AGENT_ID="agent-producer", Z4J_AGENT_SECRET=secret, Z4J_PROJECT=project, Z4J_FLUSH_INTERVAL="0.05")
+    done = subprocess.run([sys.executable, "-c", f"REDIS_URL = {REDIS_URL!r}\n{script}"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    stream = f"z4j:events:{project}"
+    try:
+        events = []
+        for _id, fields in client.xrange(stream):
+            body = fields[b"batch"]
+            assert fields[b"sig"].decode() == hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            events.extend(json.loads(body)["events"])
+        return events, done.stderr
+    finally:
+        client.delete(stream)

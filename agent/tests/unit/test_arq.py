@@ -165,3 +165,24 @@ def test_the_worker_sends_the_call_only_where_no_agent_recorded_the_enqueue(queu
     assert captured.kinds(unrecorded) == ["started", "succeeded"]
     started = captured.of(unrecorded, "started")
     assert started["payload"] == {"name": "add", "args": [5, 6], "kwargs": {}, "queue": queue, "options": {}} and started["fields"]["args"] == [5, 6]
+
+
+def test_a_producer_without_a_broker_url_publishes_to_its_pools_redis(redis_client):
+    """agent/README.md's producer line, `z4j_agent.arq.install()`, with only the credentials set:
+    the agent learns the Redis from the pool that enqueues."""
+    from conftest import events_of_a_producer
+
+    queue = f"z4j-unit-arq-{uuid.uuid4().hex[:8]}"
+    events, stderr = events_of_a_producer(redis_client, (
+        "import asyncio, z4j_agent.arq\n"
+        "from arq import create_pool\n"
+        "from arq.connections import RedisSettings\n"
+        "z4j_agent.arq.install()\n"
+        "async def main():\n"
+        "    pool = await create_pool(RedisSettings.from_dsn(REDIS_URL))\n"
+        f"    await pool.enqueue_job('add', 2, 3, _queue_name={queue!r})\n"
+        f"    await pool.delete({queue!r})\n"
+        "    await pool.aclose()\n"
+        "asyncio.run(main())\n"
+    ))
+    assert [(e["kind"], e["fields"]["queue"]) for e in events] == [("enqueued", queue)], stderr

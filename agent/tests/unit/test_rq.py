@@ -279,3 +279,20 @@ def test_work_horses_do_not_wait_for_a_destination_that_is_down(monkeypatch, red
         q.empty()
         conn.close()
         core.reset_agent()
+
+
+def test_a_producer_without_a_broker_url_publishes_to_its_queues_redis(redis_client):
+    """agent/README.md's producer line, `z4j_agent.rq.install()`, with only the credentials set:
+    the agent learns the Redis from the first queue that enqueues."""
+    from conftest import events_of_a_producer
+
+    queue = f"z4j-unit-{uuid.uuid4().hex[:8]}"
+    events, stderr = events_of_a_producer(redis_client, (
+        "import redis, z4j_agent.rq\n"
+        "from rq import Queue\n"
+        "z4j_agent.rq.install()\n"
+        f"q = Queue({queue!r}, connection=redis.Redis.from_url(REDIS_URL))\n"
+        "job = q.enqueue('rq_jobs.add', 2, 3)\n"
+        "q.empty()\n"
+    ))
+    assert [(e["kind"], e["fields"]["queue"]) for e in events] == [("enqueued", queue)], stderr

@@ -24,7 +24,7 @@ broker = ListQueueBroker("redis://localhost:6379/0").with_middlewares(
 };
 
 export function agentEnv(agentId: string, secret: string, project: string): string {
-  return `pip install 'z4j-agent[<engine>]'
+  return `pip install './agent[<engine>]'   # from a checkout of z4j
 export Z4J_PROJECT=${project}
 export Z4J_AGENT_ID=${agentId}
 export Z4J_AGENT_SECRET=${secret}`;
