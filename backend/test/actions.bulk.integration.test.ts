@@ -101,6 +101,16 @@ describe('bulk retry of 500 failed tasks across Celery and RQ', () => {
     expect(preview.body.engines).toEqual([{ engine: 'celery', count: PER_ENGINE, supported: true }, { engine: 'rq', count: PER_ENGINE, supported: true }]);
     expect(preview.body.sample).toHaveLength(10);
 
+    // One task's audit row cannot be written the first time (the database drops at that
+    // moment): its chunk is walked again, and the row must still be written, once.
+    const auditLog = (svc.bulk as unknown as { audit: { append: (entry: { actor: { id: string | null } }, tx?: unknown) => Promise<unknown> } }).audit;
+    const append = auditLog.append.bind(auditLog);
+    let appendFailures = 0;
+    auditLog.append = async (entry, tx) => {
+      if (entry.actor.id?.startsWith('bulk:') && appendFailures++ === 0) throw new Error('the audit log is unreachable');
+      return append(entry, tx);
+    };
+
     const key = randomUUID();
     const started = await call<{ job: Job }>('POST', '/api/bulk', { action: 'retry', filters }, key);
     expect(started.status).toBe(202);
@@ -139,6 +149,8 @@ describe('bulk retry of 500 failed tasks across Celery and RQ', () => {
       [`bulk:${started.body.job.id}`],
     );
     expect(audited.rows[0]).toEqual({ n: 500, targets: 500, ok: 500 });
+    expect(appendFailures).toBeGreaterThan(500); // the failure happened, and every row was appended after it
+    auditLog.append = append;
 
     // Per-task outcomes, paged.
     const page = await call<{ commands: { state: string; target: string }[]; nextAfter: number | null }>('GET', `/api/bulk/${started.body.job.id}/outcomes?limit=300`);

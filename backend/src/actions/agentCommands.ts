@@ -220,7 +220,7 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
     const outcome = { ...detail, message: typeof detail.message === 'string' ? detail.message : state === 'succeeded' ? 'the z4j agent ran it' : 'the z4j agent could not run it', reportedAt: ev.occurredAt };
     settled += await db.transaction(async (tx) => {
       const one = (await tx.query<Settled>(
-        `UPDATE commands c SET state = $5, outcome = coalesce(outcome, '{}'::jsonb) || $6::jsonb, updated_at = now()
+        `UPDATE commands c SET state = $5, outcome = coalesce(outcome, '{}'::jsonb) || $6::jsonb, updated_at = now(), audited = true
           WHERE project_id = $1 AND id = $2 AND outcome->>'ref' = $3 AND outcome->>'agent' = $4 AND state IN ('pending', 'dispatched')
           RETURNING ${SETTLED}`,
         [projectId, ev.command, ev.commandId, agentId, state, JSON.stringify(outcome)],
@@ -259,7 +259,8 @@ async function settleFanOutReply(tx: Queryable, projectId: number, agentId: stri
     outcome = all ? { refused, message: `no worker took it: ${Object.entries(refused).map(([w, m]) => `${w}: ${m}`).join('; ')}`.slice(0, 2000), reportedAt: ev.occurredAt } : { refused };
   }
   const done = (await tx.query<Settled>(
-    `UPDATE commands c SET state = coalesce($2, state), outcome = outcome || $3::jsonb, updated_at = now() WHERE id = $1 RETURNING ${SETTLED}`,
+    `UPDATE commands c SET state = coalesce($2, state), outcome = outcome || $3::jsonb, updated_at = now(), audited = audited OR $2 IS NOT NULL
+      WHERE id = $1 RETURNING ${SETTLED}`,
     [ev.command, next, JSON.stringify(outcome)],
   )).rows[0];
   return next ? done ?? null : null;

@@ -10,6 +10,7 @@ import { can } from '../engines/driver.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
 import { ActionRefused, type ActionService } from './actionService.js';
+import type { AuditActor } from '../audit/chain.js';
 import { auditSettled, COMMAND_COLUMNS, type Command, type SettledAudit } from './commands.js';
 
 export const BULK_ACTIONS = ['retry', 'cancel'] as const;
@@ -164,9 +165,7 @@ export class BulkActions {
           if (err instanceof ActionRefused) return this.actions.refused(t.engine, t.taskId, `task.${job.action}`, who, err);
           throw err;
         });
-        if (created && command.state !== 'pending' && command.state !== 'dispatched') {
-          await auditSettled(this.audit, [{ id: command.id, projectId: job.projectId, kind: command.kind, engine: command.engine, target: command.target, state: command.state, message: typeof command.outcome?.message === 'string' ? command.outcome.message : null }], actor);
-        }
+        if (command.state !== 'pending' && command.state !== 'dispatched') await this.auditOnce(command, job.projectId, actor);
       }
       const finished = page.nextCursor === null;
       await this.db.query(
@@ -179,6 +178,21 @@ export class BulkActions {
       await this.db.query(`UPDATE bulk_jobs SET lease_until = now() + interval '5 seconds', message = $2, updated_at = now() WHERE id = $1`, [job.id, `last chunk failed: ${String((err as Error)?.message ?? err).slice(0, 200)}`]);
     }
     return true;
+  }
+
+  /**
+   * Audits an ended command of the job unless it has its row: the mark and the row are written
+   * together, so a chunk walked again (its last append failed, the runner crashed) neither skips
+   * nor repeats a row. Those the reconciler settled it audited, and marked, itself.
+   */
+  private async auditOnce(command: Command, projectId: number, actor: AuditActor): Promise<void> {
+    if (!this.audit) return;
+    await this.db.transaction(async (tx) => {
+      const unaudited = await tx.query('UPDATE commands SET audited = true WHERE id = $1 AND NOT audited RETURNING id', [command.id]);
+      if (!unaudited.rows.length) return;
+      const message = typeof command.outcome?.message === 'string' ? command.outcome.message : null;
+      await auditSettled(this.audit, [{ id: command.id, projectId, kind: command.kind, engine: command.engine, target: command.target, state: command.state, message }], actor, tx);
+    });
   }
 
   /** Runs chunks until there is no running job left (tests; the service calls runOnce on a timer). */

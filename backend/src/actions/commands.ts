@@ -121,7 +121,7 @@ export async function reconcileCommands(db: Db, timeoutS: number, audit?: Settle
           state = CASE WHEN t.state = 'revoked' THEN 'succeeded' ELSE 'failed' END,
           outcome = coalesce(c.outcome, '{}'::jsonb) || jsonb_build_object('taskState', t.state,
                     'message', CASE WHEN t.state = 'revoked' THEN 'the engine confirmed it' ELSE 'the task finished first (' || t.state || ')' END),
-          updated_at = now()
+          updated_at = now(), audited = true
          FROM tasks t
         WHERE c.state = 'dispatched' AND c.kind IN ('task.cancel', 'task.terminate')
           AND t.project_id = c.project_id AND t.engine = c.engine AND t.task_id = c.target
@@ -129,7 +129,7 @@ export async function reconcileCommands(db: Db, timeoutS: number, audit?: Settle
        RETURNING ${SETTLED}`,
     );
     const timedOut = await tx.query<Settled>(
-      `UPDATE commands c SET state = 'timed_out', outcome = coalesce(outcome, '{}'::jsonb) || '{"message": "no confirmation from the engine in time"}'::jsonb, updated_at = now()
+      `UPDATE commands c SET state = 'timed_out', outcome = coalesce(outcome, '{}'::jsonb) || '{"message": "no confirmation from the engine in time"}'::jsonb, updated_at = now(), audited = true
         WHERE state IN ('pending', 'dispatched') AND created_at < now() - make_interval(secs => $1)
        RETURNING ${SETTLED}`,
       [timeoutS],
