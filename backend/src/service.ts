@@ -193,7 +193,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   if (config.Z4J_ARQ_REDIS_URL) drivers.set('arq', new ArqDriver(config.Z4J_ARQ_REDIS_URL));
   const taskiqUrl = config.Z4J_TASKIQ_BROKER_URL ?? config.Z4J_TASKIQ_REDIS_URL;
   if (taskiqUrl) drivers.set('taskiq', taskiqDriver(taskiqUrl));
-  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c),
+  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
     new AgentCommands(db, identity.agentKeys), config.Z4J_COMMAND_TIMEOUT);
 
   const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS, undefined, identity.audit);

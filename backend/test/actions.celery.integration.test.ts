@@ -181,6 +181,11 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     expect(links.body.task.retryOf).toBe(id);
     const original = await call<{ task: { retryOf: string | null; retriedAs: string[] } }>('GET', `/api/tasks/celery/${id}`, { key: null });
     expect(original.body.task.retriedAs).toEqual([newId]);
+    // The retry can itself be retried: it carries the same call, sealed for its own id.
+    const again = await call<{ command: Command }>('POST', `/api/tasks/celery/${newId}/actions/retry`);
+    expect([again.status, again.body.command.state, again.body.command.outcome?.code]).toEqual([202, 'succeeded', undefined]);
+    const third = await taskInState(String(again.body.command.outcome?.newTaskId), 'succeeded');
+    expect(third.task.result).toBe("'ok after 3 attempts'");
   });
 
   test('retry without a captured payload fails plainly', async () => {
@@ -190,6 +195,11 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/retry`);
     expect(r.body.command.state).toBe('failed');
     expect(r.body.command.outcome?.code).toBe('NO_PAYLOAD');
+    // Nothing was sent: the task shows no retry, and its workflow no edge to one.
+    const after = await call<{ task: { retriedAs: string[] } }>('GET', `/api/tasks/celery/${id}`, { key: null });
+    expect(after.body.task.retriedAs).toEqual([]);
+    const graph = await call<{ edges: { kind: string }[] }>('GET', `/api/tasks/celery/${id}/graph`, { key: null });
+    expect(graph.body.edges.filter((e) => e.kind === 'retry')).toEqual([]);
   });
 
   test('the same Idempotency-Key acts once; reused for another action it is refused', async () => {

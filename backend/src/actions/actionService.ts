@@ -40,7 +40,7 @@ export class ActionService {
     private readonly payloads: PayloadStore,
     private readonly log: Logger,
     /** Records an event in a task's timeline (through the ingest pipeline, like any source). */
-    private readonly recordEvent: (candidate: Record<string, unknown>) => Promise<void> = async () => undefined,
+    private readonly recordEvent: (candidate: Record<string, unknown>, sealedPayload?: Buffer) => Promise<void> = async () => undefined,
     /** The agent command channel, for actions an engine can only do from inside its worker. */
     private readonly agentCommands: AgentCommands | null = null,
     /** Seconds before an unconfirmed command times out; an agent command expires with it (never runs late). */
@@ -103,11 +103,12 @@ export class ActionService {
       // Sent straight to the broker, the new task shows at once, with its queue, even where the
       // engine reports no enqueue of its own (Celery sends task-sent only from its own producers).
       // Sent through an agent, it shows when the agent's engine hooks report the enqueue: an agent
-      // that refuses leaves no phantom task behind.
+      // that refuses leaves no phantom task behind. The new task carries the same call, sealed
+      // for its own id: no agent reports an enqueue z4j made, and the retry can be retried again.
       if (!d.awaitsAgent) await this.recordEvent({
         v: 1, type: 'task', id: `z4j-command-${command.id}-enqueued`, engine: driver.engine, project: who.projectSlug, kind: 'enqueued',
         taskId: newTaskId, occurredAt: Date.now(), fields: { name: payload?.name ?? task.name ?? undefined, queue: payload?.queue ?? task.queue ?? undefined, reason: `retry of ${task.taskId} from z4j by ${who.requestedBy}` },
-      });
+      }, payload ? this.payloads.sealFor(who.projectId, driver.engine, newTaskId, payload) : undefined);
       return { state: d.awaitsAgent ? 'dispatched' : 'succeeded', detail: { ...d.detail, newTaskId } };
     }
     const agent = this.agentChannel(driver, who, command);

@@ -6,6 +6,8 @@ import type { RetryPayload } from '../engines/driver.js';
 
 export interface PayloadStore {
   open(projectId: number, engine: string, taskId: string): Promise<RetryPayload | null>;
+  /** The payload sealed for another task (a retry sent from z4j re-sends the same call under a new id). */
+  sealFor(projectId: number, engine: string, taskId: string, payload: RetryPayload): Buffer;
 }
 
 /** The additional data a payload is sealed with: it opens only for the task it belongs to. */
@@ -24,5 +26,9 @@ export class DbPayloadStore implements PayloadStore {
     )).rows[0];
     if (!row?.sealed) return null;
     return JSON.parse(this.sealer.open(Buffer.from(row.sealed), payloadAad(projectId, engine, taskId)).toString('utf8')) as RetryPayload;
+  }
+
+  sealFor(projectId: number, engine: string, taskId: string, payload: RetryPayload): Buffer {
+    return this.sealer.seal(JSON.stringify(payload), payloadAad(projectId, engine, taskId));
   }
 }

@@ -4,6 +4,9 @@ import type { Queryable } from '../db/db.js';
 import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
 import { ApiError } from './errors.js';
 
+/** A retry from z4j (a task_retries row `r`) whose command did not fail: its new task was sent. */
+export const SENT_RETRY = `NOT EXISTS (SELECT 1 FROM commands c WHERE c.id = r.command_id AND c.state = 'failed')`;
+
 /** A comma-separated list of allowed values, e.g. state=failed,retried. */
 const csvOf = <const V extends readonly [string, ...string[]]>(values: V) =>
   z
@@ -137,10 +140,12 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
         WHERE t.project_id = $1 AND t.parent_id = $2 AND t.engine = $3 ORDER BY t.first_seen_at LIMIT 1000`,
       [projectId, taskId, engine],
     ),
-    // Retries from z4j: what this task was retried from, and what it was retried as.
+    // Retries from z4j: what this task was retried from, and what it was retried as (not those
+    // that failed to be sent: no such task exists).
     db.query<{ original: string; retry: string }>(
-      `SELECT original_task_id AS original, new_task_id AS retry FROM task_retries
-        WHERE project_id = $1 AND engine = $2 AND (new_task_id = $3 OR original_task_id = $3) ORDER BY created_at LIMIT 1000`,
+      `SELECT original_task_id AS original, new_task_id AS retry FROM task_retries r
+        WHERE project_id = $1 AND engine = $2 AND (new_task_id = $3 OR original_task_id = $3) AND ${SENT_RETRY}
+        ORDER BY created_at LIMIT 1000`,
       [projectId, engine, taskId],
     ),
   ]);

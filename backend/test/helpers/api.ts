@@ -40,7 +40,7 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
     idTokens: opts.idTokens ?? null,
     mailer: opts.mailer ?? null,
   });
-  const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, (c) => pipeline.offer('z4j-actions', c));
+  const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed));
   const bulk = new BulkActions(db, actions, log, 1000);
   const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
   const ctx: ApiContext = { db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, agentIngest, version: 'test', ...identity };

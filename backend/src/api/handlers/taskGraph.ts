@@ -5,6 +5,7 @@ import { ENGINES } from '../../ingest/envelope.js';
 import { projectOfAuth } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import { notFound } from '../errors.js';
+import { SENT_RETRY } from '../taskQueries.js';
 import type { Handler } from '../routes.js';
 
 const MAX_NODES = 5000;
@@ -68,7 +69,7 @@ export const taskGraph = (ctx: ApiContext): Handler => async (req, res) => {
     if (n.parentId && ids.has(n.parentId) && n.parentId !== n.taskId) edges.push({ from: n.parentId, to: n.taskId, kind: n.groupId ? 'group' : 'chain' });
   }
   const retries = await ctx.db.query<{ original: string; retry: string }>(
-    'SELECT original_task_id AS original, new_task_id AS retry FROM task_retries WHERE project_id = $1 AND engine = $2 AND original_task_id = ANY($3::text[])',
+    `SELECT original_task_id AS original, new_task_id AS retry FROM task_retries r WHERE project_id = $1 AND engine = $2 AND original_task_id = ANY($3::text[]) AND ${SENT_RETRY}`,
     [projectId, engine, [...ids]],
   );
   for (const r of retries.rows) edges.push({ from: r.original, to: r.retry, kind: 'retry' });
