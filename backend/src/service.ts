@@ -48,6 +48,8 @@ export interface Service {
   sealer: Sealer;
   actions: ActionService;
   bulk: BulkActions;
+  /** Stores agent batches, whichever transport brought them. */
+  agentIngest: AgentIngest;
   /** Who may send agent batches: database credentials (sealed, revocation bites within 5 s), then Z4J_AGENT_KEYS. */
   agentKeys: AgentKeyStore;
   audit: AuditLog;
@@ -219,7 +221,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
 
   let stopped = false;
   return {
-    config, db, pipeline, sources, metrics, log, sealer, actions, bulk, url, ...identity,
+    config, db, pipeline, sources, metrics, log, sealer, actions, bulk, agentIngest, url, ...identity,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -6,10 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { pino } from 'pino';
 import { payloadAad } from '../src/actions/payloads.js';
 import { loadConfig } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
+import { signBatch } from '../src/ingest/agentBatch.js';
 import { agentKeyEntry, batchOf, lifecycle, testAgent, xaddBatch } from './helpers/agentBatches.js';
 import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { createTestDatabase } from './helpers/storage.js';
@@ -24,8 +26,10 @@ const AGENT_QUEUE = `z4j.events.test.${randomUUID().slice(0, 8)}`;
 describe('agent delivery', () => {
   const project = 'default';
   const agent = testAgent(project);
+  const ghost = testAgent('no-such-project'); // a static key for a project nobody made
   const redis = new Redis(REDIS_URL);
   let svc: Service;
+  let databaseUrl: string;
   const count = async (sql: string, params: unknown[] = []) => (await svc.db.query<{ n: number }>(sql, params)).rows[0]!.n;
   const batches = async () => {
     const text = await (await fetch(`${svc.url}/metrics`)).text();
@@ -43,9 +47,9 @@ describe('agent delivery', () => {
     svc = await startService(loadConfig({}, {
       PORT: 0,
       HOST: '127.0.0.1',
-      DATABASE_URL: await createTestDatabase('agent_ingest'),
+      DATABASE_URL: (databaseUrl = await createTestDatabase('agent_ingest')),
       Z4J_AGENT_REDIS_URLS: [REDIS_URL],
-      Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
+      Z4J_AGENT_KEYS: [agentKeyEntry(agent), agentKeyEntry(ghost)],
       Z4J_AGENT_CLAIM_IDLE_MS: 1000,
       Z4J_AGENT_AMQP_URLS: [AMQP_URL],
       Z4J_AGENT_AMQP_QUEUE: AGENT_QUEUE,
@@ -99,6 +103,60 @@ describe('agent delivery', () => {
     expect(pending[0]).toBe(0);
   });
 
+  test('an entry whose storing waits for a slow database is acknowledged only once it is committed', async () => {
+    // The claim of idle entries (1 s here) finds it while it waits: it must not be answered
+    // 'duplicate' and acknowledged then, or a crash before the commit would lose it.
+    const lock = new pg.Client({ connectionString: databaseUrl });
+    await lock.connect();
+    const taskId = randomUUID();
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE');
+      await xaddBatch(redis, agent, batchOf(agent, lifecycle(agent, 'rq', taskId, 'succeeded', { name: 'tasks.add', args: [], kwargs: {} })));
+      await sleep(4000);
+      const waiting = (await redis.xpending(`z4j:events:${project}`, 'z4j')) as [number, ...unknown[]];
+      expect(waiting[0]).toBe(1);
+    } finally {
+      await lock.query('ROLLBACK');
+      await lock.end();
+    }
+    await eventually(async () => {
+      expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = $1 AND state = 'succeeded'`, [taskId])).toBe(1);
+      expect(((await redis.xpending(`z4j:events:${project}`, 'z4j')) as [number])[0]).toBe(0);
+    }, 30_000, 200);
+  });
+
+  test('a batch that can never be stored (its project does not exist) is refused, counted and acknowledged, and the stream goes on', async () => {
+    const before = await batches();
+    await redis.del(`z4j:events:${ghost.project}`);
+    await xaddBatch(redis, ghost, batchOf(ghost, lifecycle(ghost, 'rq', randomUUID(), 'succeeded', { name: 'tasks.add', args: [], kwargs: {} })));
+    const taskId = randomUUID();
+    await xaddBatch(redis, agent, batchOf(agent, lifecycle(agent, 'rq', taskId, 'succeeded', { name: 'tasks.add', args: [], kwargs: {} })));
+    await eventually(async () => {
+      const after = await batches();
+      expect((after['redis:refused_unknown_project'] ?? 0) - (before['redis:refused_unknown_project'] ?? 0)).toBe(1);
+      expect(((await redis.xpending(`z4j:events:${ghost.project}`, 'z4j')) as [number])[0]).toBe(0);
+      expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = $1`, [taskId])).toBe(1);
+    }, 30_000, 200);
+    await redis.del(`z4j:events:${ghost.project}`);
+  });
+
+  test('HTTP ingest: a retry payload JSON cannot write is dropped and counted; the batch and its other events are stored', async () => {
+    const broken = randomUUID();
+    const fine = randomUUID();
+    const events = [
+      ...lifecycle(agent, 'arq', broken, 'succeeded', { name: 'deep', args: ['__DEEP__'], kwargs: {} }),
+      ...lifecycle(agent, 'arq', fine, 'succeeded', { name: 'add', args: [1], kwargs: {} }),
+    ];
+    // The payload's argument nested 200,000 deep: JSON.parse reads it, JSON.stringify's recursion cannot write it.
+    const body = Buffer.from(batchOf(agent, events).body.toString().replace('"__DEEP__"', `${'['.repeat(200_000)}1${']'.repeat(200_000)}`));
+    const res = await fetch(`${svc.url}/api/ingest/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-z4j-agent': agent.id, 'x-z4j-signature': signBatch(body, agent.secret) }, body: new Uint8Array(body) });
+    expect(res.status).toBe(202);
+    await eventually(async () => expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = ANY($1) AND state = 'succeeded'`, [[broken, fine]])).toBe(2), 30_000, 200);
+    expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = $1 AND sealed_payload IS NOT NULL`, [broken])).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = $1 AND sealed_payload IS NOT NULL`, [fine])).toBe(1);
+  });
+
   test('HTTP ingest: 202 once, then 409 for the replay; 401 for bad signatures and stale batches; 400 for a bad batch', async () => {
     const post = (b: { body: Buffer; sig: string }, agentId = agent.id) =>
       fetch(`${svc.url}/api/ingest/v1/batches`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-z4j-agent': agentId, 'x-z4j-signature': b.sig }, body: new Uint8Array(b.body) });
@@ -137,6 +195,27 @@ describe('agent delivery', () => {
         expect((after['amqp:refused_bad_signature'] ?? 0) - (before['amqp:refused_bad_signature'] ?? 0)).toBe(1);
         expect((await ch.checkQueue(AGENT_QUEUE)).messageCount).toBe(0);
       }, 30_000, 200);
+
+      // A batch whose storing fails for a while (the database away) goes back to the queue and
+      // is stored on a later try; held unacknowledged instead, a prefetch window of them would
+      // stop the consumer for good.
+      const store = svc.agentIngest.store.bind(svc.agentIngest);
+      let failures = 0;
+      svc.agentIngest.store = async (batch, transport) => {
+        if (failures < 2) {
+          failures++;
+          throw Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+        }
+        return store(batch, transport);
+      };
+      const later = randomUUID();
+      try {
+        await publish(batchOf(agent, lifecycle(agent, 'taskiq', later, 'succeeded', { name: 't', args: [], kwargs: {} })));
+        await eventually(async () => expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE task_id = $1 AND state = 'succeeded'`, [later])).toBe(1), 30_000, 200);
+        expect(failures).toBe(2);
+      } finally {
+        svc.agentIngest.store = store;
+      }
     } finally {
       await ch.deleteQueue(AGENT_QUEUE).catch(() => undefined);
       await conn.close();

@@ -121,10 +121,11 @@ function document(version: string) {
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: 'The signed batch: {v, agent, project, sentAt, nonce, seq, dropped, events}.' } } } },
           responses: {
             '202': json({ type: 'object', properties: { accepted: { type: 'integer' } } }, 'Committed'),
-            '400': json(ref('Error'), 'BAD_BATCH'),
+            '400': json(ref('Error'), 'BAD_BATCH, UNKNOWN_PROJECT (a Z4J_AGENT_KEYS agent naming a project that does not exist)'),
             '401': json(ref('Error'), 'UNKNOWN_AGENT, BAD_SIGNATURE, STALE_BATCH (sentAt more than 5 minutes off)'),
             '409': json(ref('Error'), 'REPLAY: this batch was already received'),
             '413': json(ref('Error'), 'Larger than 1 MiB'),
+            '503': json(ref('Error'), 'BUSY: ingest is behind; send the batch again after Retry-After seconds'),
           },
         },
       },

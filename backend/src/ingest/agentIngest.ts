@@ -27,10 +27,36 @@ interface StoredBatch {
 /** Largest retry payload kept (JSON characters); a bigger one is dropped and counted. */
 const MAX_PAYLOAD_CHARS = 256 * 1024;
 
+export interface StoreResult {
+  outcome: 'ingested' | 'duplicate' | 'refused_unknown_project' | 'refused_bad_batch';
+  events: number;
+  /** Why it was refused. */
+  detail?: string;
+}
+
+class UnknownProject extends Error {}
+
+/** A PostgreSQL data exception (class 22: a NUL in a text, a number out of range): the same data fails again. */
+const isDataException = (err: unknown) => /^22[0-9A-Z]{3}$/.test(String((err as { code?: unknown })?.code ?? ''));
+
+/** A payload's JSON, or null for one JSON cannot write (nested past the stack's depth, a BigInt): it is dropped, not the batch. */
+function payloadText(payload: unknown): string | null {
+  try {
+    return JSON.stringify(payload ?? null);
+  } catch {
+    return null;
+  }
+}
+
 export class AgentIngest {
   private projectIds = new Map<string, number>();
-  /** Batches being stored right now (agent + nonce): the same batch arriving twice at once is stored once. */
-  private readonly storing = new Set<string>();
+  /**
+   * Batches being stored right now (agent + nonce), with their storing: the same batch arriving
+   * again meanwhile (a broker's redelivery, a claim of an entry that waits for a slow database)
+   * waits for it, and is answered 'duplicate' only once it is committed; never before, or its
+   * acknowledgement would let a crash lose it.
+   */
+  private readonly storing = new Map<string, Promise<StoreResult>>();
   /** What broker sources may hold at once, shared: they all feed the one pipeline. */
   readonly budget: BatchBudget;
 
@@ -50,43 +76,68 @@ export class AgentIngest {
    * (a redelivery after a crash, or a replay). The nonce is recorded only after the events are
    * committed, so a crash in between leaves the batch to be stored again, never lost.
    */
-  async store(batch: AgentBatch, transport: string): Promise<{ outcome: 'ingested' | 'duplicate'; events: number }> {
+  async store(batch: AgentBatch, transport: string): Promise<StoreResult> {
     const key = `${batch.agent}\u0000${batch.nonce}`;
-    if (this.storing.has(key)) return { outcome: 'duplicate', events: 0 };
-    this.storing.add(key);
+    const inFlight = this.storing.get(key);
+    if (inFlight) {
+      const first = await inFlight; // throws if the first storing failed: this one is retried too
+      return first.outcome.startsWith('refused_') ? first : { outcome: 'duplicate', events: 0 };
+    }
+    const storing = this.storeOnce(batch, transport);
+    this.storing.set(key, storing);
     try {
-      const projectId = await this.projectId(batch.project);
-      // From a broker, the nonce is looked up while the events go through the pipeline, not
-      // before them: the lookup took ≈ 20 ms per batch at 25k events/s (a connection, then the
-      // reply, each waiting behind the writer's work on the event loop), a tenth of a batch's way
-      // from read to acknowledged (BENCHMARKS.md). The writer stores an event once whatever comes
-      // again (idempotent by event id), so a batch stored before only passes through; what is
-      // done once per batch (command outcomes, the agent's report, the nonce) waits for the
-      // answer. Over HTTP, where a captured batch could be replayed by anyone who can reach the
-      // endpoint, a replay is refused before it costs any more work.
-      const seen = this.db
-        .query('SELECT 1 FROM agent_batches WHERE agent_id = $1 AND nonce = $2', [batch.agent, batch.nonce], { name: 'z4j_agent_batch_seen' })
-        .then((res) => res.rows.length > 0);
-      seen.catch(() => undefined); // awaited below; a failure is this call's, not unhandled meanwhile
-      if (transport === 'http' && (await seen)) return { outcome: 'duplicate', events: 0 };
-      const { events: taken, payloads } = this.takePayloads(batch, projectId);
-      const { events, outcomes, announcements } = splitAgentReports(taken);
-      // Each payload travels with its event: the writer stores both in one transaction.
-      const stored = new Promise<void>((done) => {
-        let left = events.length;
-        if (!left) return done();
-        const eventDone = () => {
-          if (--left === 0) done();
-        };
-        void this.pipeline.offerAll(`agent-${transport}`, events, eventDone, (ev) => payloads.get(ev as object));
-      });
-      const [storedBefore] = await Promise.all([seen, stored]);
-      if (storedBefore) return { outcome: 'duplicate', events: 0 };
-      await this.recordBatch(batch, transport, projectId, outcomes, announcements);
-      return { outcome: 'ingested', events: events.length };
+      return await storing;
     } finally {
       this.storing.delete(key);
     }
+  }
+
+  /**
+   * `store`, for a batch not being stored already. What can never succeed (the agent's project
+   * is gone, data PostgreSQL refuses) is refused, so a source acknowledges it and moves on: left
+   * unacknowledged it would come back forever. Anything else (the database away) throws, and
+   * the batch stays with its broker for another try.
+   */
+  private async storeOnce(batch: AgentBatch, transport: string): Promise<StoreResult> {
+    try {
+      return await this.storeFresh(batch, transport);
+    } catch (err) {
+      if (err instanceof UnknownProject) return { outcome: 'refused_unknown_project', events: 0, detail: err.message };
+      if (isDataException(err)) return { outcome: 'refused_bad_batch', events: 0, detail: `the database refused its data: ${String((err as Error).message).slice(0, 200)}` };
+      throw err;
+    }
+  }
+
+  private async storeFresh(batch: AgentBatch, transport: string): Promise<StoreResult> {
+    const projectId = await this.projectId(batch.project);
+    // From a broker, the nonce is looked up while the events go through the pipeline, not
+    // before them: the lookup took ≈ 20 ms per batch at 25k events/s (a connection, then the
+    // reply, each waiting behind the writer's work on the event loop), a tenth of a batch's way
+    // from read to acknowledged (BENCHMARKS.md). The writer stores an event once whatever comes
+    // again (idempotent by event id), so a batch stored before only passes through; what is
+    // done once per batch (command outcomes, the agent's report, the nonce) waits for the
+    // answer. Over HTTP, where a captured batch could be replayed by anyone who can reach the
+    // endpoint, a replay is refused before it costs any more work.
+    const seen = this.db
+      .query('SELECT 1 FROM agent_batches WHERE agent_id = $1 AND nonce = $2', [batch.agent, batch.nonce], { name: 'z4j_agent_batch_seen' })
+      .then((res) => res.rows.length > 0);
+    seen.catch(() => undefined); // awaited below; a failure is this call's, not unhandled meanwhile
+    if (transport === 'http' && (await seen)) return { outcome: 'duplicate', events: 0 };
+    const { events: taken, payloads } = this.takePayloads(batch, projectId);
+    const { events, outcomes, announcements } = splitAgentReports(taken);
+    // Each payload travels with its event: the writer stores both in one transaction.
+    const stored = new Promise<void>((done) => {
+      let left = events.length;
+      if (!left) return done();
+      const eventDone = () => {
+        if (--left === 0) done();
+      };
+      void this.pipeline.offerAll(`agent-${transport}`, events, eventDone, (ev) => payloads.get(ev as object));
+    });
+    const [storedBefore] = await Promise.all([seen, stored]);
+    if (storedBefore) return { outcome: 'duplicate', events: 0 };
+    await this.recordBatch(batch, transport, projectId, outcomes, announcements);
+    return { outcome: 'ingested', events: events.length };
   }
 
   private async recordBatch(batch: AgentBatch, transport: string, projectId: number, outcomes: Record<string, unknown>[], announcements: Record<string, unknown>[]): Promise<void> {
@@ -130,8 +181,8 @@ export class AgentIngest {
       // more than everything else done here per event.
       const { payload, engine, taskId } = ev;
       ev.payload = undefined;
-      const text = JSON.stringify(payload ?? null);
-      const wellFormed = typeof engine === 'string' && typeof taskId === 'string' && taskId.length <= 255 && typeof payload === 'object' && payload !== null
+      const text = payloadText(payload);
+      const wellFormed = text !== null && typeof engine === 'string' && typeof taskId === 'string' && taskId.length <= 255 && typeof payload === 'object' && payload !== null
         && typeof (payload as { name?: unknown }).name === 'string' && text.length <= MAX_PAYLOAD_CHARS;
       if (wellFormed) payloads.set(ev, this.sealer.seal(text, payloadAad(projectId, engine, taskId)));
       else this.metrics.agentPayloadsDropped.inc();
@@ -143,8 +194,8 @@ export class AgentIngest {
   private async projectId(slug: string): Promise<number> {
     let id = this.projectIds.get(slug);
     if (id === undefined) {
-      const row = (await this.db.query<{ id: number }>('SELECT id FROM projects WHERE slug = $1', [slug])).rows[0];
-      if (!row) throw new Error(`project ${slug} does not exist`);
+      const row = (await this.db.query<{ id: number }>('SELECT id FROM projects WHERE slug = $1 AND deleted_at IS NULL', [slug])).rows[0];
+      if (!row) throw new UnknownProject(`project ${slug} does not exist`);
       id = row.id;
       this.projectIds.set(slug, id);
     }

@@ -46,4 +46,18 @@ describe('the bytes of agent batches a broker source holds', () => {
     budget.release(1_000_000);
     expect(await settled(next)).toBe(true);
   });
+
+  it('answers at once, for HTTP: a batch that does not fit now, or would pass one waiting, is not taken', async () => {
+    const budget = new BatchBudget(() => 10); // 7,000 bytes
+    expect(budget.tryTake(1_000_000)).toBe(true); // alone, even a large one
+    expect(budget.tryTake(10)).toBe(false);
+    budget.release(1_000_000);
+    expect(budget.tryTake(6000)).toBe(true);
+    expect(budget.tryTake(2000)).toBe(false);
+    const waiting = budget.take(2000);
+    expect(budget.tryTake(500)).toBe(false); // fits, but the waiting batch goes first
+    budget.release(6000);
+    expect(await settled(waiting)).toBe(true);
+    expect(budget.bytesHeld).toBe(2000);
+  });
 });

@@ -48,6 +48,13 @@ export class BatchBudget {
     });
   }
 
+  /** `take` without waiting: false (and nothing held) when the batch does not fit now. */
+  tryTake(bytes: number): boolean {
+    if (this.waiting.length || (this.held > 0 && this.held + bytes > this.limit)) return false;
+    this.held += bytes;
+    return true;
+  }
+
   release(bytes: number): void {
     this.held = Math.max(0, this.held - bytes);
     this.admit();

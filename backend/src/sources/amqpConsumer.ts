@@ -85,3 +85,12 @@ export function safeAck(ch: amqp.Channel, msg: amqp.ConsumeMessage): void {
     /* channel closed */
   }
 }
+
+/** Gives a message back to its queue, for another try (by this consumer or another). */
+export function safeRequeue(ch: amqp.Channel, msg: amqp.ConsumeMessage): void {
+  try {
+    ch.nack(msg, false, true);
+  } catch {
+    /* channel closed: RabbitMQ requeues what the channel held */
+  }
+}

@@ -24,8 +24,23 @@ export const ingestBatch = (ctx: ApiContext): Handler => async (req, res) => {
     throw new ApiError(status, code, message);
   };
   if (!verified.ok) return refuse(verified.reason, verified.detail);
-  const stored = await ctx.agentIngest.store(verified.batch, 'http');
-  if (stored.outcome === 'duplicate') return refuse('replay', 'this batch was already received');
-  ctx.metrics.agentBatches.inc({ transport: 'http', outcome: 'ingested' });
-  res.status(202).json({ accepted: stored.events });
+  // Batches in hand share the broker sources' budget: while the pipeline is behind, a request
+  // is answered at once (the agent sends it again later) instead of holding its batch in memory.
+  const budget = ctx.agentIngest.budget;
+  if (!budget.tryTake(body.length)) {
+    ctx.metrics.agentBatches.inc({ transport: 'http', outcome: 'busy' });
+    res.set('Retry-After', '1');
+    throw new ApiError(503, 'BUSY', 'ingest is behind: send this batch again shortly');
+  }
+  try {
+    budget.learn(body.length, verified.batch.events.length);
+    const stored = await ctx.agentIngest.store(verified.batch, 'http');
+    if (stored.outcome === 'duplicate') return refuse('replay', 'this batch was already received');
+    ctx.metrics.agentBatches.inc({ transport: 'http', outcome: stored.outcome });
+    if (stored.outcome === 'refused_unknown_project') throw new ApiError(400, 'UNKNOWN_PROJECT', stored.detail ?? 'the agent\'s project does not exist');
+    if (stored.outcome === 'refused_bad_batch') throw new ApiError(400, 'BAD_BATCH', stored.detail ?? 'the batch cannot be stored');
+    res.status(202).json({ accepted: stored.events });
+  } finally {
+    budget.release(body.length);
+  }
 };

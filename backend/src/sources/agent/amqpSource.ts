@@ -9,7 +9,7 @@ import type { AgentIngest } from '../../ingest/agentIngest.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import { ensureOwnQueue } from '../../amqp.js';
-import { AmqpConsumer, safeAck } from '../amqpConsumer.js';
+import { AmqpConsumer, safeAck, safeRequeue } from '../amqpConsumer.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 
 export interface AgentAmqpOptions {
@@ -24,6 +24,11 @@ export interface AgentAmqpOptions {
  * parsed and stored at once is AgentIngest.budget's (typical batches are 100–300 KB).
  */
 const PREFETCH = 128;
+
+/** How long a message that failed waits before it goes back to the queue: a database outage is not retried in a tight loop. */
+const REQUEUE_PAUSE_MS = 1000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class AgentAmqpSource implements Source {
   readonly name: string;
@@ -67,13 +72,19 @@ export class AgentAmqpSource implements Source {
         this.log.warn({ source: this.name, reason: verified.reason, detail: verified.detail }, 'agent batch refused');
       } else {
         this.ingest.budget.learn(bytes, verified.batch.events.length);
-        outcome = (await this.ingest.store(verified.batch, 'amqp')).outcome;
+        const stored = await this.ingest.store(verified.batch, 'amqp');
+        outcome = stored.outcome;
+        if (stored.detail) this.log.warn({ source: this.name, outcome, detail: stored.detail }, 'agent batch refused');
       }
       safeAck(ch, msg);
       this.metrics.agentBatches.inc({ transport: 'amqp', outcome });
     } catch (err) {
-      // Not acknowledged: redelivered after a reconnect, or to another consumer.
+      // A failure that may pass (the database away): the message goes back to the queue after a
+      // pause, for another try. Held unacknowledged instead, a prefetch window of them would stop
+      // the consumer for good.
       this.health.error(err);
+      await sleep(REQUEUE_PAUSE_MS);
+      safeRequeue(ch, msg);
     } finally {
       this.ingest.budget.release(bytes);
     }

@@ -34,6 +34,8 @@ export class AgentRedisStreamSource implements Source {
   private lastDiscovery = 0;
   private lastClaim = 0;
   private inFlight = 0;
+  /** Entries (stream and id) this consumer is storing now. */
+  private readonly handling = new Set<string>();
   private readonly health: SourceHealth;
   private readonly consumer: string;
 
@@ -117,7 +119,8 @@ export class AgentRedisStreamSource implements Source {
       let start = '0-0';
       do {
         const [next, entries] = (await this.cmd!.callBuffer('XAUTOCLAIM', [stream, GROUP, this.consumer, this.opts.claimIdleMs, start, 'COUNT', 100])) as [Buffer, Entry[], Buffer[]];
-        for (const entry of entries) if (entry) await this.dispatch(stream, entry);
+        // Ours still being stored (a slow database) are not started twice: they are acknowledged when committed.
+        for (const entry of entries) if (entry && !this.handling.has(entryKey(stream, entry))) await this.dispatch(stream, entry);
         start = next.toString();
       } while (start !== '0-0' && !this.stopped);
     }
@@ -129,6 +132,8 @@ export class AgentRedisStreamSource implements Source {
    */
   private async dispatch(stream: string, entry: Entry): Promise<void> {
     const bytes = entryBytes(entry);
+    const key = entryKey(stream, entry);
+    this.handling.add(key);
     await this.ingest.budget.take(bytes);
     this.inFlight++;
     this.health.message();
@@ -136,6 +141,7 @@ export class AgentRedisStreamSource implements Source {
       .catch((err) => this.health.error(err)) // left pending: claimed again later
       .finally(() => {
         this.inFlight--;
+        this.handling.delete(key);
         this.ingest.budget.release(bytes);
       });
   }
@@ -152,7 +158,9 @@ export class AgentRedisStreamSource implements Source {
     } else {
       this.ingest.budget.learn(fields.get('batch')!.length, verified.batch.events.length);
       // 'duplicate': stored before (a redelivery, or a replay) — nothing to do again.
-      outcome = (await this.ingest.store(verified.batch, 'redis')).outcome;
+      const stored = await this.ingest.store(verified.batch, 'redis');
+      outcome = stored.outcome;
+      if (stored.detail) this.log.warn({ source: this.name, stream, entry: id.toString(), outcome, detail: stored.detail }, 'agent batch refused');
     }
     // Refusals are acknowledged too: a bad signature does not get better by retrying.
     await this.cmd!.xack(stream, GROUP, id);
@@ -174,6 +182,8 @@ export class AgentRedisStreamSource implements Source {
     return this.health.status();
   }
 }
+
+const entryKey = (stream: string, [id]: Entry) => `${stream}\u0000${id.toString()}`;
 
 function entryBytes([, flat]: Entry): number {
   let n = 0;
