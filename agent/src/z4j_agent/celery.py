@@ -21,13 +21,30 @@ from .core import get_agent
 AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the event carrying it
 
 
-def _payload(headers: dict[str, Any], body: Any, routing_key: str | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _options(headers: dict[str, Any], properties: dict[str, Any] | None) -> dict[str, Any]:
+    """What of the call's options a retry must send again (the service's celery/taskMessage.ts
+    reads them): its priority, its own time limits, whether its result is kept."""
+    options: dict[str, Any] = {}
+    priority = (properties or {}).get("priority")
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        options["priority"] = priority
+    limits = headers.get("timelimit")
+    if isinstance(limits, (list, tuple)) and len(limits) == 2:
+        for key, value in zip(("time_limit", "soft_time_limit"), limits):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                options[key] = value
+    if headers.get("ignore_result") is True:
+        options["ignore_result"] = True
+    return options
+
+
+def _payload(headers: dict[str, Any], body: Any, routing_key: str | None, properties: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]] | None:
     if not isinstance(body, (tuple, list)) or len(body) < 2:
         return None  # protocol 1 or a serializer z4j does not read: no payload, Celery events still flow
     # Not copied here: task_event takes a snapshot of both (once, shared by fields and payload).
     args, kwargs = body[0] or [], body[1] or {}
     name = headers.get("task")
-    payload = {"name": name, "args": args, "kwargs": kwargs, "queue": routing_key, "options": {}}
+    payload = {"name": name, "args": args, "kwargs": kwargs, "queue": routing_key, "options": _options(headers, properties)}
     fields = {  # None ones are left out by task_event
         "name": name, "queue": routing_key, "args": args, "kwargs": kwargs, "retries": int(headers.get("retries") or 0),
         "rootId": headers.get("root_id"), "parentId": headers.get("parent_id"), "groupId": headers.get("group"),
@@ -45,13 +62,14 @@ def install(app: Any, **agent_options: Any) -> None:
     mark_installed(app)
     agent = get_agent(broker_url=str(app.conf.broker_url or ""), **agent_options)
 
-    def on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
+    def on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
+                   properties: dict[str, Any] | None = None, **_: Any) -> None:
         if not agent.enabled:
             return
         try:
             headers = headers or {}
             task_id = headers.get("id")
-            found = _payload(headers, body, routing_key)
+            found = _payload(headers, body, routing_key, properties)
             if not task_id or found is None:
                 return
             payload, fields = found

@@ -28,7 +28,8 @@ def test_a_publish_records_the_exact_call_redacted_in_fields(app, captured):
     args[1]["n"], kwargs["password"] = 99, "changed after the publish"  # the event is a snapshot
     (ev,) = captured.tasks(r.id)
     assert ev["kind"] == "enqueued" and ev["engine"] == "celery"
-    assert ev["payload"] == {"name": "unit.add", "args": [2, {"n": 1}], "kwargs": {"password": SECRET}, "queue": "q1", "options": {}}
+    # The app ignores results (task_ignore_result): a retry must too.
+    assert ev["payload"] == {"name": "unit.add", "args": [2, {"n": 1}], "kwargs": {"password": SECRET}, "queue": "q1", "options": {"ignore_result": True}}
     f = ev["fields"]
     assert f["args"] == [2, {"n": 1}] and f["kwargs"] == {"password": "[redacted]"} and SECRET not in str(f)
     assert f["name"] == "unit.add" and f["queue"] == "q1" and f["retries"] == 0 and f["recordedBy"] == "z4j-agent"
@@ -42,3 +43,11 @@ def test_a_tuple_call_and_an_eta(app, captured):
     r = app.add_.apply_async((1, 2), eta=eta)
     ev = captured.of(r.id, "enqueued")
     assert ev["payload"]["args"] == [1, 2] and ev["payload"]["kwargs"] == {} and ev["fields"]["eta"].startswith("2030-01-01")
+
+
+def test_the_payload_keeps_the_options_a_retry_must_send_again(app, captured):
+    r = app.add_.apply_async((1, 2), priority=9, time_limit=10, soft_time_limit=5, queue="q1")
+    assert captured.of(r.id, "enqueued")["payload"]["options"] == {"priority": 9, "time_limit": 10, "soft_time_limit": 5, "ignore_result": True}
+    plain = app.add_.apply_async((1, 2), ignore_result=False)
+    assert captured.of(plain.id, "enqueued")["payload"]["options"] == {}
+

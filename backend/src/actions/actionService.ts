@@ -8,7 +8,7 @@ import type { PurgeFilter } from '../engines/filteredPurge.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
 import { NoAgentRoute, type AgentCommands } from './agentCommands.js';
-import { COMMAND_COLUMNS, CommandEnded, createCommand, transition, type Command } from './commands.js';
+import { COMMAND_COLUMNS, CommandEnded, createCommand, keepAlive, transition, type Command } from './commands.js';
 import type { PayloadStore } from './payloads.js';
 import { scrub } from '../redact/redact.js';
 
@@ -168,6 +168,7 @@ export class ActionService {
 
   /** Runs the driver call and records its outcome; a failure becomes a failed command, not a 500. */
   private async dispatch(command: Command, run: () => Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }>): Promise<Command> {
+    const stopKeepingAlive = keepAlive(this.db, command.id, this.commandTimeoutS);
     try {
       const { state, detail } = await run();
       // Null when it is already settled (an agent can report before this returns): show that.
@@ -182,6 +183,8 @@ export class ActionService {
       // Viewers read outcomes: a broker's error can quote a URL with its password.
       const reason = scrub(String((err as Error)?.message ?? err)) as string;
       return (await transition(this.db, command.id, 'failed', { message: `the engine refused or could not be reached: ${reason}` })) ?? command;
+    } finally {
+      stopKeepingAlive();
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Db } from '../db/db.js';
 import { openTestDb } from '../../test/helpers/storage.js';
-import { createCommand, IdempotencyConflict, reconcileCommands, transition } from './commands.js';
+import { createCommand, IdempotencyConflict, keepAlive, reconcileCommands, transition } from './commands.js';
 
 // One PGlite database for the file: commands are keyed per test.
 let db: Db;
@@ -60,5 +60,23 @@ describe('commands', () => {
     expect(await state(ranFirst.command.id)).toMatchObject({ state: 'failed', outcome: { message: 'the task finished first (succeeded)' } });
     expect((await state(waiting.command.id)).state).toBe('dispatched');
     expect(await state(stale.command.id)).toMatchObject({ state: 'timed_out' });
+  });
+
+  test('a pending command the service is still running is not timed out, however long it runs; one nobody runs any more is', async () => {
+    const running = await createCommand(db, { ...base(), kind: 'queue.requeue_dead_letters' });
+    const orphan = await createCommand(db, { ...base(), kind: 'queue.purge' });
+    const old = `UPDATE commands SET created_at = now() - interval '10 minutes', updated_at = now() - interval '10 minutes' WHERE id = $1`;
+    await db.query(old, [running.command.id]);
+    await db.query(old, [orphan.command.id]);
+    const stop = keepAlive(db, running.command.id, 1); // a beat every 250 ms
+    try {
+      await new Promise((r) => setTimeout(r, 600));
+      expect(await reconcileCommands(db, 120)).toBe(1);
+    } finally {
+      stop();
+    }
+    const state = async (id: number) => (await db.query<{ state: string }>('SELECT state FROM commands WHERE id = $1', [id])).rows[0]!.state;
+    expect([await state(running.command.id), await state(orphan.command.id)]).toEqual(['pending', 'timed_out']);
+    expect((await transition(db, running.command.id, 'succeeded', { requeued: 4000 }))?.state).toBe('succeeded');
   });
 });

@@ -84,6 +84,18 @@ export async function transition(db: Db, id: number, state: CommandState, outcom
   return res.rows[0] ?? null;
 }
 
+/**
+ * Keeps a pending command's `updated_at` fresh while the service runs it, so the reconciler does
+ * not time it out mid-run; returns the function that stops it.
+ */
+export function keepAlive(db: Db, id: number, timeoutS: number): () => void {
+  const timer = setInterval(() => {
+    db.query(`UPDATE commands SET updated_at = now() WHERE id = $1 AND state = 'pending'`, [id]).catch(() => undefined); // a missed beat: the next one
+  }, Math.max(250, (timeoutS * 1000) / 4));
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export async function getCommand(db: Db, projectId: number, id: number): Promise<Command | null> {
   return (await db.query<Command>(`SELECT ${COMMAND_COLUMNS} FROM commands WHERE project_id = $1 AND id = $2`, [projectId, id])).rows[0] ?? null;
 }
@@ -112,6 +124,9 @@ export async function auditSettled(audit: SettledAudit | undefined, settled: rea
  * Settles dispatched cancels and terminates from what the task did next (the engine tells us
  * through its events), and times out anything left open too long: a command a worker took and
  * never answered (it crashed, it was never there) ends `timed_out`, never stays `dispatched`.
+ * A command still `pending` is one the service is running (a long purge, a requeue of many dead
+ * letters): it times out only once that run stopped keeping it alive (`keepAlive`), e.g. the
+ * service died mid-run.
  * Each settled command's outcome is audited in the same transaction. Returns how many changed.
  */
 export async function reconcileCommands(db: Db, timeoutS: number, audit?: SettledAudit): Promise<number> {
@@ -130,7 +145,8 @@ export async function reconcileCommands(db: Db, timeoutS: number, audit?: Settle
     );
     const timedOut = await tx.query<Settled>(
       `UPDATE commands c SET state = 'timed_out', outcome = coalesce(outcome, '{}'::jsonb) || '{"message": "no confirmation from the engine in time"}'::jsonb, updated_at = now(), audited = true
-        WHERE state IN ('pending', 'dispatched') AND created_at < now() - make_interval(secs => $1)
+        WHERE (state = 'dispatched' AND created_at < now() - make_interval(secs => $1))
+           OR (state = 'pending' AND updated_at < now() - make_interval(secs => $1))
        RETURNING ${SETTLED}`,
       [timeoutS],
     );

@@ -9,6 +9,8 @@ import { connectAmqp } from '../amqp.js';
 const notFound = (err: unknown) => (err as { code?: number })?.code === 404;
 
 /** Most dead letters one requeue reads (one by one). */
+/** Dead letters published between two confirmation waits. */
+const REQUEUE_ROUND = 200;
 const MAX_REQUEUE = 100_000;
 
 /** The queue a dead letter died in, from the headers RabbitMQ adds when it dead-letters a message. */
@@ -69,8 +71,10 @@ export abstract class AmqpEngineDriver {
    * Moves dead letters from `from` back to the queue `to(letter)` names; a letter it names none
    * for stays (published again at the back of `from`, as it was). Each is published (confirmed)
    * before it is acked: a crash in between leaves it in both places (run twice) rather than in
-   * neither. Stops at the count `from` had when it started, so letters that die again meanwhile
-   * are not looped. Returns how many went back to a queue.
+   * neither. Letters go in rounds of REQUEUE_ROUND, confirmed together: one confirmation wait
+   * per letter made 100,000 letters take over an hour. Stops at the count `from` had when it
+   * started, so letters that die again meanwhile are not looped. Returns how many went back to
+   * a queue.
    */
   protected async moveDeadLetters(from: string, queue: string, to: (letter: amqp.GetMessage) => string | null): Promise<number> {
     const waiting = Math.min(await this.count(from, 'check'), MAX_REQUEUE);
@@ -78,14 +82,22 @@ export abstract class AmqpEngineDriver {
     if (!waiting) return moved;
     await this.withChannel(async (ch) => {
       await ch.checkQueue(queue);
-      for (let seen = 0; seen < waiting; seen++) {
-        const letter = await ch.get(from, { noAck: false });
-        if (!letter) break;
-        const target = to(letter);
-        ch.publish('', target ?? from, letter.content, republished(letter, target !== null));
+      for (let seen = 0; seen < waiting;) {
+        const round: amqp.GetMessage[] = [];
+        for (; seen < waiting && round.length < REQUEUE_ROUND; seen++) {
+          const letter = await ch.get(from, { noAck: false });
+          if (!letter) {
+            seen = waiting; // the queue ran dry (another consumer, a TTL): this is the last round
+            break;
+          }
+          const target = to(letter);
+          ch.publish('', target ?? from, letter.content, republished(letter, target !== null));
+          round.push(letter);
+          if (target !== null) moved++;
+        }
+        if (!round.length) break;
         await ch.waitForConfirms();
-        ch.ack(letter);
-        if (target !== null) moved++;
+        for (const letter of round) ch.ack(letter);
       }
     });
     return moved;
