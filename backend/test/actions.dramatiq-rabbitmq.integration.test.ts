@@ -111,4 +111,22 @@ describe('Dramatiq driver (RabbitMQ broker)', () => {
     expect(await depth(`${q}.XQ`)).toBe(0);
     expect((await driver.requeueDeadLetters(q)).requeued).toBe(0);
   });
+
+  test('many dead letters are moved in confirmed rounds, each exactly once', async () => {
+    const q = queue('dqr_many');
+    const ch = await conn.createConfirmChannel();
+    try {
+      await ch.assertQueue(q, { durable: true });
+      await ch.assertQueue(`${q}.XQ`, { durable: true });
+      for (let i = 0; i < 450; i++) {
+        const message = { queue_name: q, actor_name: 'flaky', args: [i], kwargs: {}, options: {}, message_id: randomUUID(), message_timestamp: Date.now() };
+        ch.sendToQueue(`${q}.XQ`, Buffer.from(JSON.stringify(message)), { persistent: true });
+      }
+      await ch.waitForConfirms();
+    } finally {
+      await ch.close();
+    }
+    expect((await driver.requeueDeadLetters(q)).requeued).toBe(450); // three rounds: 200, 200, 50
+    expect([await depth(q), await depth(`${q}.XQ`)]).toEqual([450, 0]);
+  });
 });
