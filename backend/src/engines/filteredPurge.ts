@@ -49,7 +49,10 @@ const isSet = (w: WaitingMessages): w is MessageSet => 'kind' in w && w.kind ===
 /** How many messages a preview reads at most before answering "at least". */
 export const PREVIEW_SCAN_LIMIT = 100_000;
 const PAGE = 2_000;
-const REMOVE_BATCH = 5_000;
+// Each removal rebuilds the list (one O(length) script that blocks Redis meanwhile): few large
+// batches block it less in total than many small ones (300,000 messages, 30,000 matches: 6 rebuilds
+// of ≈ 0.5 s each at 5,000).
+const REMOVE_BATCH = 50_000;
 
 export function matches(filter: PurgeFilter, name: string | null): boolean {
   return name !== null && name === filter.name;
