@@ -48,9 +48,14 @@ export interface Db extends Queryable {
 /** The lowest PostgreSQL we run on (declarative partitioning with ON CONFLICT, generated columns). */
 export const MIN_SERVER_VERSION_NUM = 140000;
 
-/** SQLSTATE classes that say "try again", not "this data is bad". */
+/**
+ * SQLSTATEs that say "try again", not "this data is bad": connection, resources, operator
+ * intervention, system errors; serialization failures and deadlocks; a read-only transaction
+ * (a failover reached a standby) and a lock not available. Taken for bad data, a batch's events
+ * would be set aside as rejects and acknowledged: lost to a database that was only away.
+ */
 export function isTransientDbError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true; // network errors, no SQLSTATE
-  return /^(08|53|57|58)/.test(code) || code === '40001' || code === '40P01';
+  return /^(08|53|57|58)/.test(code) || ['40001', '40P01', '25006', '55P03'].includes(code);
 }

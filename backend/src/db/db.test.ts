@@ -1,0 +1,14 @@
+import { isTransientDbError } from './db.js';
+
+const pgError = (code: string) => Object.assign(new Error(code), { code });
+
+describe('which database errors are worth another try', () => {
+  it('takes connection, resource, failover and lock errors for passing, so no event is set aside for them', () => {
+    for (const code of ['08006', '53300', '57P01', '58030', '40001', '40P01', '25006', '55P03']) expect([code, isTransientDbError(pgError(code))]).toEqual([code, true]);
+    expect(isTransientDbError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true);
+  });
+
+  it('takes data and constraint errors for bad data: the same rows fail again', () => {
+    for (const code of ['22021', '22P02', '23505', '42703']) expect([code, isTransientDbError(pgError(code))]).toEqual([code, false]);
+  });
+});
