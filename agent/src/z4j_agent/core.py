@@ -21,7 +21,7 @@ from .config import Config, ConfigError, load_config
 from .event_json import TaskEventJSON
 from .redact import keep_set, scrub
 from .snapshot import freeze
-from .transport import SENDER_THREAD, Transport, make_transport
+from .transport import SENDER_THREAD, BatchRefused, Transport, make_transport
 
 log = logging.getLogger("z4j_agent")
 
@@ -302,9 +302,14 @@ class Agent:
                     too_big = found
                     self._dropped_too_big(len(too_big))
                 for batch in signed:
-                    self._transport.send(batch.body, batch.sig, batch.events)
+                    try:
+                        self._transport.send(batch.body, batch.sig, batch.events)
+                    except BatchRefused as refused:  # never storable: dropped and counted, not retried forever
+                        self._buffer.count_lost(batch.events)
+                        self._count_error(f"{batch.events} event(s) dropped: {refused}")
+                    else:
+                        self._sent += batch.events
                     self._batches += 1
-                    self._sent += batch.events
                     done = batch.end
                 done = len(events)
                 if signed:  # it answered

@@ -3,11 +3,13 @@ ingest. Clients are imported lazily, so a Redis-only install never imports an AM
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Protocol
+from typing import Any, Protocol
 
 SENDER_THREAD = "z4j-sender"  # the name of the agent's sender thread, the one thread that sends
 
@@ -185,6 +187,11 @@ def _quiet_our_connect_errors() -> None:
         logging.getLogger("aiormq.connection").addFilter(_connect_log_filter)
 
 
+class BatchRefused(Exception):
+    """The service answered that this batch can never be stored (400: malformed, its project
+    unknown). Sent again it would be refused again, and block the events behind it."""
+
+
 class HttpTransport:
     def __init__(self, url: str, agent_id: str) -> None:
         self._url = url.rstrip("/") + "/api/ingest/v1/batches"
@@ -198,6 +205,8 @@ class HttpTransport:
         except urllib.error.HTTPError as err:
             if err.code == 409:  # a replay: it arrived before
                 return
+            if err.code == 400:
+                raise BatchRefused(f"the service refused the batch (400: {_error_text(err)})") from None
             raise
 
     def close(self) -> None:
@@ -224,3 +233,13 @@ def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, pro
             return AioPikaTransport(url, agent_id, amqp_queue, amqp_queue_max_bytes)
         return AmqpTransport(url, agent_id, amqp_queue, amqp_queue_max_bytes)
     return HttpTransport(http_url, agent_id)
+
+
+def _error_text(err: Any) -> str:
+    """The service's error message ({error: {code, message}}), short."""
+    try:
+        body = json.loads(err.read(4096) or b"{}")
+        return f"{body['error']['code']}: {body['error']['message']}"[:300]
+    except Exception:
+        return str(err)[:300]
+

@@ -363,3 +363,47 @@ def test_a_patient_flush_waits_and_an_impatient_one_gives_up_once_the_destinatio
     assert agent.flush(0.3) is False  # a patient one still waits its timeout (the broker may come back)
     assert time.monotonic() - t0 >= 0.3
     core.reset_agent()
+
+
+def test_a_batch_the_service_refuses_for_good_is_dropped_and_counted_not_retried_forever():
+    """Over HTTP a 400 (malformed, project unknown) will be the answer every time: the batch is
+    dropped and counted, and the events behind it still go."""
+    import http.server
+
+    received, refused = [], []
+
+    class Service(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            ids = [e["taskId"] for e in body["events"]]
+            if "poison" in ids:
+                refused.append(ids)
+                self._answer(400, {"error": {"code": "UNKNOWN_PROJECT", "message": "project x does not exist"}})
+            else:
+                received.extend(ids)
+                self._answer(202, {"accepted": len(ids)})
+
+        def _answer(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        agent = make_agent("refused", transport="http", http_url=f"http://127.0.0.1:{server.server_port}", broker_url="", batch_size=1)
+        agent.task_event("rq", "succeeded", "poison", fields={"name": "n"})
+        agent.task_event("rq", "succeeded", "good", fields={"name": "n"})
+        assert agent.flush(5)
+        time.sleep(0.3)  # a retry, if any, would come within the sender's first backoff
+        assert received == ["good"] and refused == [["poison"]]
+        stats = agent.stats()
+        assert stats["dropped"] == 1 and stats["sent"] == 1 and stats["errors"] >= 1
+    finally:
+        server.shutdown()
+        core.reset_agent()
