@@ -45,6 +45,12 @@ describe('envelope validation', () => {
     ['four load averages', { ...good, type: 'worker', kind: 'worker-heartbeat', worker: 'w@h', fields: { loadavg: [1, 2, 3, 4] } }, 'bad_fields_loadavg'],
     ['a negative pid', { ...good, type: 'worker', kind: 'worker-heartbeat', worker: 'w@h', fields: { pid: -1 } }, 'bad_fields_pid'],
     ['a task kind on a worker', { ...good, type: 'worker', kind: 'received', worker: 'w@h', fields: {} }, 'unknown_kind'],
+    // PostgreSQL cannot store a NUL: refused here, not by the write of the whole batch.
+    ['a NUL in the task id', { ...good, taskId: 't\u00001' }, 'bad_taskId'],
+    ['a NUL in the event id', { ...good, id: 'e\u0000' }, 'bad_id'],
+    ['a NUL in a root id', { ...good, fields: { rootId: 'r\u0000' } }, 'bad_fields_rootId'],
+    ['a NUL in a task event\'s worker', { ...good, worker: 'w\u0000@h' }, 'bad_worker'],
+    ['a NUL in a worker event\'s worker', { ...good, type: 'worker', kind: 'worker-online', worker: 'w\u0000@h', fields: {} }, 'bad_worker'],
   ])('refuses %s', (_label, input, expected) => {
     expect(reason(input)).toBe(expected);
   });

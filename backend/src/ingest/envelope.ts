@@ -88,7 +88,11 @@ type Check = (v: unknown) => boolean;
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
-const id: Check = (v) => isString(v) && v.length >= 1 && v.length <= 255;
+// Ids and worker names are stored as they come (fields are scrubbed later): a NUL, which
+// PostgreSQL cannot store, must stop here, not fail the database write of its whole batch.
+const noNul = (v: string) => !v.includes('\u0000');
+const id: Check = (v) => isString(v) && v.length >= 1 && v.length <= 255 && noNul(v);
+const workerName: Check = (v) => isString(v) && v.length <= 1024 && noNul(v);
 const text: Check = (v) => isString(v) && v.length <= 1024;
 const shortText: Check = (v) => isString(v) && v.length <= 64;
 const any: Check = () => true;
@@ -168,7 +172,7 @@ export function validateEnvelope(input: unknown): Validated {
   const fields = input.fields;
   if (type === 'task') {
     if (!id(input.taskId)) return refuse('bad_taskId');
-    if (!optionalText(input.worker)) return refuse('bad_worker');
+    if (!optional(workerName)(input.worker)) return refuse('bad_worker');
     if (!isRecord(fields)) return refuse('bad_fields');
     const bad = badField(fields, TASK_FIELD_CHECKS);
     if (bad) return refuse(`bad_fields_${bad}`);
@@ -176,7 +180,7 @@ export function validateEnvelope(input: unknown): Validated {
     const envelope: TaskEnvelope = { v: ENVELOPE_VERSION, type, id: eventId, engine, project, kind: kind as TaskKind, taskId: input.taskId as string, occurredAt: at, worker: input.worker as string | undefined, fields: fields as TaskFields };
     return { ok: true, envelope };
   }
-  if (!text(input.worker) || (input.worker as string).length === 0) return refuse('bad_worker');
+  if (!workerName(input.worker) || (input.worker as string).length === 0) return refuse('bad_worker');
   if (!isRecord(fields)) return refuse('bad_fields');
   const bad = badField(fields, WORKER_FIELD_CHECKS);
   if (bad) return refuse(`bad_fields_${bad}`);
