@@ -85,9 +85,11 @@ export function describeAgentEngine(label: string, e: EngineUnderTest): void {
     };
 
     const task = (id: string) => svc.db.query<TaskRow>('SELECT * FROM tasks WHERE task_id = $1', [id]).then((r) => r.rows[0]);
-    const settled = (id: string, state = 'succeeded') => eventually(async () => {
+    // Settled: in its final state (and, with `enqueue`, with the producer's enqueue stored: the
+    // producer's batch and the worker's travel separately, and the worker's can be stored first).
+    const settled = (id: string, state = 'succeeded', enqueue = false) => eventually(async () => {
       const row = await task(id);
-      if (row?.state !== state) throw new Error(`task ${id} is ${row?.state ?? 'unknown'}, waiting for ${state}\n${worker?.output().slice(-3000)}`);
+      if (row?.state !== state || (enqueue && row.sent_at === null)) throw new Error(`task ${id} is ${row?.state ?? 'unknown'} (sent at ${row?.sent_at}), waiting for ${state}${enqueue ? ' and its enqueue' : ''}\n${worker?.output().slice(-3000)}`);
       return row;
     }, 90_000, 250);
     const kinds = async (id: string) => (await svc.db.query<{ kind: string }>('SELECT kind FROM task_events WHERE task_id = $1 ORDER BY occurred_at, event_id', [id])).rows.map((r) => r.kind);
@@ -111,7 +113,7 @@ export function describeAgentEngine(label: string, e: EngineUnderTest): void {
     });
 
     test('a task that succeeds: enqueued → started → succeeded, with runtime, worker, result and a sealed payload', async () => {
-      const row = await settled(sent.succeed);
+      const row = await settled(sent.succeed, 'succeeded', true);
       expect(row.name).toBeTruthy();
       expect(row.queue).toBeTruthy();
       expect(row.worker).toBeTruthy();
