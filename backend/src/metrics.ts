@@ -19,6 +19,7 @@ export function createMetrics() {
     eventsPersisted: new Counter({ name: 'z4j_ingest_events_persisted_total', help: 'New task events committed to storage.', labelNames: ['engine'], registers: [registry] }),
     eventsDuplicate: new Counter({ name: 'z4j_ingest_events_duplicate_total', help: 'Events already stored (same event id), ignored.', registers: [registry] }),
     workerEvents: new Counter({ name: 'z4j_ingest_worker_events_total', help: 'Worker online/heartbeat/offline events committed.', labelNames: ['engine'], registers: [registry] }),
+    eventsIgnored: new Counter({ name: 'z4j_ingest_events_ignored_total', help: 'Events read and left aside on purpose (custom_event: an app\'s own Celery event types), by reason.', labelNames: ['source', 'reason'], registers: [registry] }),
     eventsInvalid: new Counter({ name: 'z4j_ingest_events_invalid_total', help: 'Events rejected by validation or by the database, by reason.', labelNames: ['source', 'reason'], registers: [registry] }),
     eventsDropped: new Counter({ name: 'z4j_ingest_events_dropped_total', help: 'Events a lossy source dropped because the pipeline was full.', labelNames: ['source'], registers: [registry] }),
     batchSize: new Histogram({ name: 'z4j_ingest_batch_size', help: 'Events per committed batch.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000], registers: [registry] }),

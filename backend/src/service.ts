@@ -204,6 +204,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     every(1, log, 'bulk actions', () => bulk.runOnce()),
     every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT, identity.audit)),
     every(3600, log, 'agent nonce pruning', () => db.query(`DELETE FROM agent_batches WHERE received_at < now() - make_interval(days => $1)`, [config.Z4J_AGENT_NONCE_RETENTION_DAYS])),
+    // Samples of rejected events are for diagnosis, not history: a week of them, whatever the rate.
+    every(3600, log, 'reject sample pruning', () => db.query(`DELETE FROM ingest_rejects WHERE received_at < now() - interval '7 days'`)),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
     every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),

@@ -69,11 +69,13 @@ function holdProjectsSql(ids: number[]): string | null {
 END $hold$`;
 }
 
+// A worker's times are its own clock's, but never past the database's: one heartbeat from a clock
+// far ahead would otherwise outrank every later one (and the goodbye) until that time came.
 const UPSERT_WORKERS_SQL = `
 INSERT INTO workers AS w (project_id, engine, hostname, online, first_seen_at, last_seen_at, offline_at,
                           heartbeat_s, active, processed, loadavg, pid, software, concurrency, dropped, payloads_dropped)
-SELECT u.p, u.e, u.h, u.online, to_timestamp(u.ms / 1000.0), to_timestamp(u.ms / 1000.0),
-       CASE WHEN u.online THEN NULL ELSE to_timestamp(u.ms / 1000.0) END,
+SELECT u.p, u.e, u.h, u.online, least(to_timestamp(u.ms / 1000.0), now()), least(to_timestamp(u.ms / 1000.0), now()),
+       CASE WHEN u.online THEN NULL ELSE least(to_timestamp(u.ms / 1000.0), now()) END,
        u.freq, u.active, u.processed, u.loadavg::jsonb, u.pid, u.sw, u.conc, u.dropped, u.pdropped
   FROM unnest($1::int[], $2::text[], $3::text[], $4::bool[], $5::float8[], $6::float8[], $7::int[], $8::bigint[],
               $9::text[], $10::int[], $11::text[], $12::int[], $13::bigint[], $14::bigint[])

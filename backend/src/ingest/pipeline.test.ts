@@ -147,6 +147,21 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(w).toEqual({ online: true, active: 3, processed: 10, heartbeat_s: 2 });
   });
 
+  it('is not frozen by one heartbeat from a clock far ahead: a later heartbeat and the goodbye still count', async () => {
+    const now = Date.now() - T0;
+    await pipeline.offer('test', workerEvent('w10@host', 'worker-online', now, { freq: 2 }));
+    await pipeline.offer('test', workerEvent('w10@host', 'worker-heartbeat', now + 3_600_000, { active: 9 })); // a clock an hour ahead
+    await pipeline.drained();
+    await new Promise((r) => setTimeout(r, 20));
+    await pipeline.offer('test', workerEvent('w10@host', 'worker-heartbeat', Date.now() - T0, { active: 2 }));
+    await pipeline.drained();
+    await new Promise((r) => setTimeout(r, 20));
+    await pipeline.offer('test', workerEvent('w10@host', 'worker-offline', Date.now() - T0));
+    await pipeline.drained();
+    const w = (await db.query<Record<string, unknown>>(`SELECT online, active, last_seen_at <= now() AS "notAhead" FROM workers WHERE hostname = 'w10@host'`)).rows[0];
+    expect(w).toEqual({ online: false, active: 2, notAhead: true });
+  });
+
   it('counts every event received, written or refused, by the time metrics are scraped', async () => {
     const metrics = createMetrics();
     const counted = new IngestPipeline(db, OPTS, metrics, log); // not started: nothing is written yet

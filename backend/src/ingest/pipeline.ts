@@ -148,6 +148,11 @@ export class IngestPipeline {
   }
 
   /** Records an input that could not even be decoded into a candidate event. */
+  /** Counts events a source read and leaves aside on purpose (e.g. an app's own Celery events): not invalid, not sampled. */
+  ignore(source: string, reason: string): void {
+    this.metrics.eventsIgnored.inc({ source, reason });
+  }
+
   reject(source: string, reason: string, sample: unknown): void {
     this.totals.invalid++;
     this.metrics.eventsInvalid.inc({ source, reason });

@@ -37,6 +37,9 @@ export class AmqpConsumer {
       conn.on('close', () => this.onClosed());
       const ch = await conn.createChannel();
       ch.on('error', (err) => this.health.error(err));
+      // The broker can close the consuming channel and keep the connection (a consumer_timeout,
+      // an ack it refused): nothing would come any more, so the whole connection starts again.
+      ch.on('close', () => this.lost(conn!));
       this.conn = conn; // the setup may already publish on it (e.g. Celery's enable_events)
       await this.setup(ch);
       this.backoffMs = 500;
@@ -49,6 +52,16 @@ export class AmqpConsumer {
       }
       this.scheduleReconnect();
     }
+  }
+
+  /**
+   * The consuming channel is gone, or the broker cancelled the consumer (a source's consume
+   * callback got null: its queue was deleted): reconnect, which sets everything up again.
+   */
+  lost(conn: amqp.ChannelModel | null = this.conn): void {
+    if (this.stopped || !conn || conn !== this.conn) return;
+    this.health.connected(false);
+    void conn.close().catch(() => this.onClosed()); // its close event schedules the reconnect
   }
 
   private onClosed(): void {

@@ -48,7 +48,7 @@ export class AgentAmqpSource implements Source {
     this.consumer = new AmqpConsumer(opts.url, 'z4j-agent-events', this.health, async (ch) => {
       await ensureOwnQueue(this.consumer.connection!, ch, opts.queue, opts.maxQueueBytes ?? 0);
       await ch.prefetch(PREFETCH);
-      await ch.consume(opts.queue, (msg) => msg && void this.handle(ch, msg), { noAck: false });
+      await ch.consume(opts.queue, (msg) => (msg ? void this.handle(ch, msg) : this.consumer.lost()), { noAck: false });
     });
   }
 

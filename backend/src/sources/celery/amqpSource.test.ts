@@ -54,6 +54,35 @@ describe("z4j's RabbitMQ queue of Celery events", () => {
     expect((await ch.checkQueue(queue)).messageCount).toBe(10);
   });
 
+  it('consumes again after the broker cancels its consumer (its queue deleted under it)', async () => {
+    const { source, queue } = isolated(10_000);
+    await source.start();
+    try {
+      expect((await ch.checkQueue(queue)).consumerCount).toBe(1);
+      await ch.deleteQueue(queue);
+      // Checked on channels of their own: a check of a missing queue closes its channel.
+      const consumersOf = async () => {
+        const probe = await conn.createChannel();
+        probe.on('error', () => undefined);
+        try {
+          return (await probe.checkQueue(queue)).consumerCount;
+        } catch {
+          return 0;
+        } finally {
+          await probe.close().catch(() => undefined);
+        }
+      };
+      let consumers = 0;
+      for (let i = 0; i < 100 && consumers !== 1; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        consumers = await consumersOf();
+      }
+      expect(consumers).toBe(1); // the source set itself up again: queue, binding, consumer
+    } finally {
+      await source.stop();
+    }
+  });
+
   it('uses a queue that exists as it is, whatever its arguments', async () => {
     const { source, publish, queue } = isolated(10_000);
     await ch.assertQueue(queue, { durable: true }); // an earlier z4j's: no bound

@@ -49,7 +49,7 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
       await ensureOwnQueue(this.conn!, ch, opts.queue, opts.maxQueueBytes ?? 0);
       await ch.bindQueue(opts.queue, opts.eventExchange, '#');
       await ch.prefetch(opts.prefetch ?? 500);
-      await ch.consume(opts.queue, (msg) => msg && this.onMessage(ch, msg), { noAck: false });
+      await ch.consume(opts.queue, (msg) => (msg ? this.onMessage(ch, msg) : this.consumer.lost()), { noAck: false });
       void this.enableEvents();
     });
   }

@@ -1,5 +1,6 @@
 import { validateEnvelope } from '../../ingest/envelope.js';
 import { mapCeleryEvent } from './celeryEvents.js';
+import { candidatesOf } from './celeryIngest.js';
 import { decodeAmqpMessage, decodeRedisMessage, encodeRedisMessage, UndecodableMessage } from './kombu.js';
 
 const base = { hostname: 'celery@w1', utcoffset: 0, pid: 4242, clock: 17, timestamp: 1795470000.123456 };
@@ -59,11 +60,35 @@ describe('Celery events to envelopes', () => {
   });
 
   it('refuses events it cannot place, with a reason', () => {
-    expect(mapCeleryEvent({ ...base, type: 'task-progress', uuid: 'u1' }, 'default')).toEqual({ ok: false, reason: 'unknown_kind' });
+    // An app's own event types (Task.send_event) are left aside, not counted as bad input.
+    expect(mapCeleryEvent({ ...base, type: 'task-progress', uuid: 'u1' }, 'default')).toEqual({ ok: false, reason: 'custom_event' });
+    expect(mapCeleryEvent({ ...base, type: 'bogus', uuid: 'u1' }, 'default')).toEqual({ ok: false, reason: 'unknown_kind' });
     expect(mapCeleryEvent({ ...base }, 'default')).toEqual({ ok: false, reason: 'no_type' });
     expect(mapCeleryEvent([1], 'default')).toEqual({ ok: false, reason: 'not_object' });
     const noUuid = mapCeleryEvent({ ...base, type: 'task-started' }, 'default');
     expect(noUuid.ok && validateEnvelope(noUuid.candidate)).toEqual({ ok: false, reason: 'bad_taskId' });
+  });
+});
+
+describe('hostile Celery events', () => {
+  // Objects whose own toString is not a function, or throws: made into text, they would throw.
+  const hostile = [{ toString: 1 }, { toString: () => { throw new Error('no'); } }, Object.create(null)];
+
+  it('never run or trip on a value\'s own toString, in the id or the software version', () => {
+    for (const value of hostile) {
+      expect(() => mapCeleryEvent({ ...base, type: 'worker-heartbeat', clock: value, pid: value, sw_ident: 'py-celery', sw_ver: value }, 'default')).not.toThrow();
+      expect(() => mapCeleryEvent({ ...base, type: 'task-started', uuid: 'u1', clock: value, pid: value }, 'default')).not.toThrow();
+    }
+  });
+
+  it('refuse an event whose mapping fails, and keep the message\'s other events; ignore custom ones without a sample', () => {
+    const rejected: string[] = [];
+    const ignored: string[] = [];
+    const pipeline = { reject: (_s: string, reason: string) => rejected.push(reason), ignore: (_s: string, reason: string) => ignored.push(reason) };
+    const trap = new Proxy({}, { get: () => { throw new Error('a getter that throws'); } });
+    const body = [trap, { ...base, type: 'task-progress', uuid: 'u1' }, { ...base, type: 'task-started', uuid: 'u2' }];
+    const out = candidatesOf({ pipeline: pipeline as never, project: 'default', source: 'test' }, () => body);
+    expect([out.length, rejected, ignored]).toEqual([1, ['bad_event'], ['custom_event']]);
   });
 });
 

@@ -20,6 +20,9 @@ const WORKER_KINDS: Record<string, WorkerKind> = {
   'worker-offline': 'worker-offline',
 };
 
+/** The reason given for an app's own event types, which are ignored (counted), not rejected. */
+export const CUSTOM_EVENT = 'custom_event';
+
 export type Mapped = { ok: true; candidate: Record<string, unknown> } | { ok: false; reason: string };
 
 type CeleryEvent = Record<string, unknown>;
@@ -59,8 +62,11 @@ function eventId(ev: CeleryEvent): string {
   const ms = lastMsText;
   const host = typeof ev.hostname === 'string' ? hostTag(ev.hostname) : '-';
   const uuid = typeof ev.uuid === 'string' ? ev.uuid.slice(0, 8) : '';
-  return `c${ms}.${host}.${ev.pid ?? ''}.${ev.clock ?? ''}.${ev.type}.${uuid}`;
+  return `c${ms}.${host}.${plain(ev.pid)}.${plain(ev.clock)}.${ev.type}.${uuid}`;
 }
+
+/** A number or string as text, anything else as nothing: an object's own toString must never run (or throw) here. */
+const plain = (v: unknown): string => (typeof v === 'number' || typeof v === 'string' ? String(v) : '');
 
 /** Celery timestamps are float seconds since the epoch. */
 const occurredAt = (ev: CeleryEvent) => Math.round((num(ev.timestamp) ?? 0) * 1000);
@@ -86,14 +92,16 @@ export function mapCeleryEvent(ev: unknown, project: string): Mapped {
           processed: num(e.processed),
           loadavg: Array.isArray(e.loadavg) ? e.loadavg : undefined,
           pid: num(e.pid),
-          software: str(e.sw_ident) && `${e.sw_ident} ${e.sw_ver ?? ''}`.trim(),
+          software: str(e.sw_ident) && `${e.sw_ident} ${plain(e.sw_ver)}`.trim(),
         },
       },
     };
   }
 
   let kind = TASK_KINDS[type];
-  if (!kind) return { ok: false, reason: 'unknown_kind' };
+  // Celery lets apps send events of their own (`Task.send_event('task-progress', …)`): not bad
+  // input, only not ours to store.
+  if (!kind) return { ok: false, reason: /^(task|worker)-/.test(type) ? CUSTOM_EVENT : 'unknown_kind' };
   if (kind === 'revoked' && e.expired === true) kind = 'expired';
   // Only what the event has: no undefined keys to strip later (this runs for every event).
   const fields: Record<string, unknown> = {};

@@ -1,6 +1,6 @@
 // What every Celery event source does with one message body, whatever the transport.
 import type { IngestPipeline } from '../../ingest/pipeline.js';
-import { eventsOfBody, mapCeleryEvent } from './celeryEvents.js';
+import { CUSTOM_EVENT, eventsOfBody, mapCeleryEvent, type Mapped } from './celeryEvents.js';
 import { UndecodableMessage } from './kombu.js';
 
 export interface CeleryTarget {
@@ -20,8 +20,15 @@ export function candidatesOf(target: CeleryTarget, decode: () => unknown): Recor
   }
   const out: Record<string, unknown>[] = [];
   for (const ev of eventsOfBody(body)) {
-    const m = mapCeleryEvent(ev, target.project);
+    let m: Mapped;
+    try {
+      m = mapCeleryEvent(ev, target.project);
+    } catch {
+      // A shape no rule foresaw: this event is refused; the message's others and the source carry on.
+      m = { ok: false, reason: 'bad_event' };
+    }
     if (m.ok) out.push(m.candidate);
+    else if (m.reason === CUSTOM_EVENT) target.pipeline.ignore(target.source, m.reason);
     else target.pipeline.reject(target.source, m.reason, ev);
   }
   return out;

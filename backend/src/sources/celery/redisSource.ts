@@ -124,11 +124,18 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       if (this.pending.length - this.pendingHead >= MAX_PENDING) this.pauseReading('pending');
       this.scheduleDecode();
     });
-    await Promise.all([this.sub.connect(), this.pub.connect()]).catch((err) => this.health.error(err));
+    const connected = await Promise.all([this.sub.connect(), this.pub.connect()]).then(() => true, (err) => {
+      this.health.error(err);
+      return false;
+    });
     void this.readOutputLimits(); // not awaited: with Redis down it waits for Redis
     // kombu publishes fanout messages on "/<db>.<exchange>/<routing key>" (fanout_patterns)
     // or "/<db>.<exchange>" (without): listen to both shapes.
-    await this.sub.psubscribe(...this.layout.fanoutPatterns(this.opts.eventExchange));
+    // Awaited only when Redis is there (events published once start() returns are then heard);
+    // with Redis down it would wait for Redis, and the service would not start (nor answer
+    // /readyz). ioredis sends it once connected, and again after every reconnect.
+    const subscribed = this.sub.psubscribe(...this.layout.fanoutPatterns(this.opts.eventExchange)).catch((err) => this.health.error(err));
+    if (connected) await subscribed;
     if (this.opts.enableEventsIntervalS > 0) {
       void this.enableEvents();
       this.timer = setInterval(() => void this.enableEvents(), this.opts.enableEventsIntervalS * 1000);
