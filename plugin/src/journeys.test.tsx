@@ -9,7 +9,7 @@ import { PLUGIN_BASE_URL, taskUrl } from './constants';
 import { location, render } from './test/render';
 import { reply } from './test/backend';
 import { SERVICE_API_URL } from './api/client';
-import { ALL_TASKS, FAILED_NO_PAYLOAD, fakeService, task } from './test/fakeService';
+import { ALL_TASKS, detail as fakeDetail, FAILED_NO_PAYLOAD, fakeService, task } from './test/fakeService';
 import type { AppSettings } from './api/types';
 import App from './components/App/App';
 
@@ -81,6 +81,32 @@ describe('a failed task', () => {
     expect(within(screen.getByRole('region', { name: 'Timeline' })).getAllByRole('listitem')).toHaveLength(3);
   });
 
+  test('one that succeeded on a later attempt shows the exception as an earlier attempt\'s, and is not its own child', async () => {
+    const flaky = task({ taskId: 'fl-1', name: 'z4j.flaky', state: 'succeeded', retries: 1, exception: 'RuntimeError: first run' });
+    const backend = fakeService('viewer', [flaky]);
+    const url = `${SERVICE_API_URL}/tasks/celery/fl-1`;
+    const shown = backend.routes[`GET ${url}`]!;
+    backend.routes[`GET ${url}`] = (r) => {
+      const answer = shown(r) as { data: { children: unknown[] } };
+      answer.data.children = [{ engine: 'celery', taskId: 'fl-1', name: 'z4j.flaky', state: 'succeeded' }];
+      return answer as never;
+    };
+    render(<App {...props} />, { route: '/tasks/celery/fl-1' });
+    const exception = await screen.findByRole('region', { name: 'Exception' }, PAGE_LOAD);
+    expect(within(exception).getByRole('heading')).toHaveTextContent('Exception of an earlier attempt');
+    expect(screen.queryByRole('region', { name: 'Children' })).not.toBeInTheDocument();
+  });
+
+  test('one still running is followed: its state changes on the page without a reload', async () => {
+    const running = task({ taskId: 'run-1', state: 'started', finishedAt: null, runtimeMs: null });
+    const backend = fakeService('viewer', [running]);
+    render(<App {...props} />, { route: '/tasks/celery/run-1' });
+    expect(await screen.findAllByText('started', undefined, PAGE_LOAD)).not.toHaveLength(0);
+    expect(screen.queryByText('revoked')).not.toBeInTheDocument();
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/run-1`] = () => reply(fakeDetail({ ...running, state: 'revoked' }));
+    expect(await screen.findAllByText('revoked', undefined, { timeout: 8000 })).not.toHaveLength(0);
+  }, 15_000);
+
   test('an Operator retries it: confirm, one request with an Idempotency-Key, the new task linked', async () => {
     const backend = fakeService('operator');
     const { user } = render(<App {...props} />, { route: '/tasks/celery/f-1' });
@@ -130,7 +156,10 @@ describe('bulk actions', () => {
   test('an Operator previews a bulk retry of the filtered tasks', async () => {
     const backend = fakeService('operator');
     const { user } = render(<App {...props} />, { route: '/tasks?state=failed' });
-    await user.click(await screen.findByRole('button', { name: /bulk actions/i }, PAGE_LOAD));
+    const bulk = await screen.findByRole('button', { name: /bulk actions/i }, PAGE_LOAD);
+    await new Promise((r) => setTimeout(r, 50)); // the list was loaded a while ago
+    const opened = Date.now();
+    await user.click(bulk);
     expect(await screen.findByRole('radiogroup', { name: 'Bulk action' })).toBeInTheDocument();
     await user.click(await screen.findByRole('button', { name: 'Preview' }));
 
@@ -139,6 +168,8 @@ describe('bulk actions', () => {
     expect(screen.getByRole('button', { name: 'Retry 1 task' })).toBeEnabled();
     const sent = backend.requests.find((r) => r.url.endsWith('/bulk/preview'))!;
     expect(sent.data).toMatchObject({ action: 'retry', filters: { state: 'failed' } });
+    // "Last 6 hours" ends when the bulk action was opened, not when the list was first loaded.
+    expect(Number((sent.data as { filters: { to: string } }).filters.to)).toBeGreaterThanOrEqual(opened);
   });
 
   test('a Viewer has no bulk actions', async () => {
@@ -146,6 +177,33 @@ describe('bulk actions', () => {
     render(<App {...props} />, { route: '/tasks' });
     await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
     expect(screen.queryByRole('button', { name: /bulk actions/i })).not.toBeInTheDocument();
+  });
+});
+
+describe('the session', () => {
+  test('comes back by itself after the service was away: the actions return without a reload', async () => {
+    const backend = fakeService('operator');
+    const me = backend.routes[`GET ${SERVICE_API_URL}/me`]!;
+    backend.routes[`GET ${SERVICE_API_URL}/me`] = () => reply({ error: { code: 'UNAVAILABLE', message: 'the service is restarting' } }, 502) as never;
+    render(<App {...props} />, { route: '/tasks' });
+    expect(await screen.findByText('Actions are unavailable', undefined, PAGE_LOAD)).toBeInTheDocument();
+    backend.routes[`GET ${SERVICE_API_URL}/me`] = me;
+    expect(await screen.findByRole('button', { name: /bulk actions/i }, { timeout: 8000 })).toBeInTheDocument();
+    expect(screen.queryByText('Actions are unavailable')).not.toBeInTheDocument();
+  }, 15_000);
+});
+
+describe('links', () => {
+  test("Settings tabs and the explorer's Clear filters stay in the app (Grafana takes a relative href from its root)", async () => {
+    fakeService('admin');
+    const { user } = render(<App {...props} />, { route: '/settings' });
+    await user.click(await screen.findByRole('tab', { name: /role mapping/i }, PAGE_LOAD));
+    expect(location.current).toBe(`${PLUGIN_BASE_URL}/settings?tab=roles`);
+
+    fakeService('admin', []);
+    const explorer = render(<App {...props} />, { route: '/tasks?state=failed' });
+    await explorer.user.click(await screen.findByRole('link', { name: 'Clear filters' }, PAGE_LOAD));
+    expect(location.current).toBe(`${PLUGIN_BASE_URL}/tasks`);
   });
 });
 

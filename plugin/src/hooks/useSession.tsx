@@ -4,7 +4,7 @@ import React, { createContext, useContext, useMemo, type ReactNode } from 'react
 import { useSearchParams } from 'react-router-dom';
 import { getCapabilities, getMe } from '../api/service';
 import type { Capabilities, Me, ProjectRole } from '../api/types';
-import { useAsync } from './useAsync';
+import { useAsync, useInterval } from './useAsync';
 
 const ROLE_ORDER: ProjectRole[] = ['viewer', 'operator', 'admin', 'owner'];
 
@@ -37,6 +37,9 @@ const SessionContext = createContext<Session>({
 
 const LAST_PROJECT = 'z4j.lastProject';
 
+/** How often a session that could not be read is asked for again. */
+export const SESSION_RETRY_MS = 5000;
+
 /** Remembers the project the user picked, for pages opened without `?project=` (e.g. from the nav). */
 export function rememberProject(slug: string | undefined) {
   try {
@@ -61,6 +64,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const me = useAsync(() => getMe(project), [project]);
   // The service checks the caller's role in the project asked for: the project picked here.
   const caps = useAsync(() => getCapabilities(project), [project]);
+  // Asked again while either failed (the service was away): when it is back, so are the actions.
+  const failed = Boolean(me.error ?? caps.error);
+  useInterval(() => {
+    if (me.error) {
+      me.reload();
+    }
+    if (caps.error) {
+      caps.reload();
+    }
+  }, failed ? SESSION_RETRY_MS : null);
 
   const session = useMemo<Session>(() => {
     const rows = caps.value?.capabilities ?? [];

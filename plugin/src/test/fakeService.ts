@@ -77,7 +77,8 @@ const ROLE_ORDER: ProjectRole[] = ['viewer', 'operator', 'admin', 'owner'];
 const forbidden = () =>
   reply({ error: { code: 'FORBIDDEN', message: 'this needs the operator role in project default' } }, 403);
 
-function detail(t: Task): TaskDetail {
+/** What the service answers for one task: the task with its timeline (received, started, its state). */
+export function detail(t: Task): TaskDetail {
   return {
     task: {
       ...t,

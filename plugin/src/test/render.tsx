@@ -25,14 +25,15 @@ function GrafanaShell({ children }: { children: React.ReactNode }) {
     const onClick = (e: MouseEvent) => {
       const a = (e.target as HTMLElement).closest?.('a');
       const href = a?.getAttribute('href');
-      if (a && href && (href.startsWith('/') || href.startsWith('?')) && !a.target) {
+      if (a && href && !a.target && !/^[a-z][a-z0-9+.-]*:/i.test(href) && !href.startsWith('#')) {
+        // As Grafana does: an href without a leading slash is taken from the root ("?tab=x" → "/?tab=x").
         e.preventDefault();
-        navigate(href.startsWith('?') ? here.pathname + href : href);
+        navigate(href.startsWith('/') ? href : `/${href}`);
       }
     };
     document.addEventListener('click', onClick);
     return () => document.removeEventListener('click', onClick);
-  }, [navigate, here.pathname]);
+  }, [navigate]);
   return <>{children}</>;
 }
 

@@ -5,18 +5,23 @@ export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) {
     return '—';
   }
-  if (ms < 1000) {
+  // Each unit is chosen after rounding to what it shows: 59,960 ms reads "1 min 0 s", not "60.0 s".
+  if (Math.round(ms) < 1000) {
     return `${Math.round(ms)} ms`;
   }
   const s = ms / 1000;
-  if (s < 60) {
-    return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+  if (s < 9.995) {
+    return `${s.toFixed(2)} s`;
   }
-  const m = Math.floor(s / 60);
-  if (m < 60) {
-    return `${m} min ${Math.round(s % 60)} s`;
+  if (s < 59.95) {
+    return `${s.toFixed(1)} s`;
   }
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  const seconds = Math.round(s);
+  if (seconds < 3600) {
+    return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  }
+  const minutes = Math.round(s / 60);
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 export function formatTime(iso: string | null | undefined): string {

@@ -194,10 +194,12 @@ document.addEventListener('click', (e) => {
   if (!a || !href || a.target || e.defaultPrevented || e.metaKey || e.ctrlKey || e.button !== 0) {
     return;
   }
-  if (href.startsWith('/') || href.startsWith('?')) {
-    e.preventDefault();
-    locationService.push(href.startsWith('?') ? window.location.pathname + href : href);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(href) || href.startsWith('#')) {
+    return; // another site, or an anchor: the browser's
   }
+  // As Grafana does: an href without a leading slash is taken from the root ("?tab=x" → "/?tab=x").
+  e.preventDefault();
+  locationService.push(href.startsWith('/') ? href : `/${href}`);
 });
 
 /**

@@ -21,14 +21,15 @@ const TABS = [
 ];
 
 function SettingsPage() {
-  const { search } = useLocation();
+  const { pathname, search } = useLocation();
   const { allows, loading, me } = useSession();
   const params = new URLSearchParams(search);
   const active = TABS.find((t) => t.id === params.get('tab')) ?? TABS[0]!;
   const hrefFor = (id: string) => {
     const p = new URLSearchParams(search);
     p.set('tab', id);
-    return `?${p.toString()}`;
+    // Absolute: Grafana's link handling takes an href without a leading slash from the root.
+    return `${pathname}?${p.toString()}`;
   };
   const Body = active.body;
   return (

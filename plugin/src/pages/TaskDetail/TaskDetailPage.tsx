@@ -10,11 +10,14 @@ import { AppPage } from '../../components/common/AppPage';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { StateBadge } from '../../components/common/StateBadge';
 import { taskUrl } from '../../constants';
-import { useAsync } from '../../hooks/useAsync';
+import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { TaskActions } from './TaskActions';
 import { TaskOverview } from './TaskOverview';
 import { TaskGraphView } from '../TaskGraph/TaskGraphView';
+
+/** States a task stays in unless someone acts on it. */
+const SETTLED = new Set(['succeeded', 'failed', 'revoked', 'rejected', 'expired']);
 
 function TaskDetailPage() {
   const { engine = '', taskId = '' } = useParams();
@@ -24,6 +27,8 @@ function TaskDetailPage() {
   const detail = useAsync(() => getTask(engine, taskId, project), [engine, taskId, project]);
   const styles = useStyles2(getStyles);
   const task = detail.value?.task;
+  // A task still on its way is followed: its state, timeline and actions change as it runs.
+  useInterval(detail.reload, task && !SETTLED.has(task.state) ? 5000 : null);
 
   return (
     <AppPage

@@ -10,7 +10,11 @@ import { between, formatDuration, formatTime } from '../../utils/format';
 
 export function TaskOverview({ detail }: { detail: TaskDetail }) {
   const styles = useStyles2(getStyles);
-  const { task, events, children } = detail;
+  const { task, events } = detail;
+  // A Celery retry's own task-sent names the task as its parent: not a child of its own.
+  const children = detail.children.filter((c) => c.taskId !== task.taskId);
+  // The exception of a task that did not end failed is an earlier attempt's (it was retried since).
+  const earlierException = task.state !== 'failed';
   const { project } = useSession();
   const link = (id: string) => <TextLink href={inProject(taskUrl(task.engine, id), project)}>{id}</TextLink>;
   const facts: Array<[string, React.ReactNode]> = [
@@ -68,7 +72,7 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
       {task.exception && (
         <section aria-label="Exception" className={styles.section}>
           <Stack justifyContent="space-between" alignItems="center">
-            <Text element="h3">Exception</Text>
+            <Text element="h3">{earlierException ? 'Exception of an earlier attempt' : 'Exception'}</Text>
             <ClipboardButton
               size="sm"
               icon="copy"
@@ -78,7 +82,7 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
               Copy
             </ClipboardButton>
           </Stack>
-          <pre className={styles.error}>{task.exception}</pre>
+          <pre className={earlierException ? styles.pre : styles.error}>{task.exception}</pre>
           {task.traceback && <pre className={styles.pre}>{task.traceback}</pre>}
         </section>
       )}

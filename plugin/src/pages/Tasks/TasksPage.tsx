@@ -7,6 +7,7 @@ import { listTasks, type Params } from '../../api/service';
 import type { Task } from '../../api/types';
 import { toApiRequestError, type ApiRequestError } from '../../api/client';
 import { AppPage } from '../../components/common/AppPage';
+import { inProject, PLUGIN_BASE_URL, ROUTES } from '../../constants';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
@@ -55,7 +56,9 @@ function TasksPage() {
   const [fresh, setFresh] = useState<Task[]>([]);
   // More tasks arrived in one refresh than it reads: live refresh stops until a reload.
   const [behind, setBehind] = useState(false);
-  const [bulkOpen, setBulkOpen] = useState(false);
+  // The filters a bulk action acts on, resolved when it is opened: a relative range ("last 6
+  // hours") ends now, not when the list was first loaded (live refresh showed newer tasks since).
+  const [bulkFilters, setBulkFilters] = useState<Record<string, string> | null>(null);
   const generation = useRef(0);
   // The rows on screen, for the live refresh to tell new tasks from known ones.
   const tasksRef = useRef<Task[]>([]);
@@ -160,7 +163,7 @@ function TasksPage() {
     <AppPage
       actions={
         allows('operator') ? (
-          <Button icon="layers-alt" variant="secondary" onClick={() => setBulkOpen(true)} disabled={tasks.length === 0}>
+          <Button icon="layers-alt" variant="secondary" onClick={() => setBulkFilters(toQuery(filters))} disabled={tasks.length === 0}>
             Bulk actions
           </Button>
         ) : undefined
@@ -198,7 +201,7 @@ function TasksPage() {
           {filtered ? (
             <Stack gap={1} justifyContent="center">
               <Text>Widen the time range or clear some filters.</Text>
-              <LinkButton variant="secondary" size="sm" href="?">
+              <LinkButton variant="secondary" size="sm" href={inProject(`${PLUGIN_BASE_URL}/${ROUTES.Tasks}`, filters.project)}>
                 Clear filters
               </LinkButton>
             </Stack>
@@ -223,12 +226,12 @@ function TasksPage() {
           </Button>
         </Stack>
       )}
-      {bulkOpen && (
+      {bulkFilters && (
         <BulkActionsModal
-          filters={query}
+          filters={bulkFilters}
           project={project}
           onClose={() => {
-            setBulkOpen(false);
+            setBulkFilters(null);
             loadFirst();
           }}
         />
