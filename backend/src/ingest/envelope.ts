@@ -31,6 +31,8 @@ export interface TaskFields {
   eta?: string | null;
   expires?: string | null;
   producer?: string;
+  /** A rejection that put the message back in its queue (Celery's Reject(requeue=True), a lost worker): it runs again. */
+  requeue?: boolean;
   [key: string]: unknown;
 }
 

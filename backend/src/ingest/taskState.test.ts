@@ -45,6 +45,26 @@ describe('task state precedence', () => {
     }
   });
 
+  it('runs on after a rejection that requeued the message, in whatever order; a plain rejection stays final', () => {
+    const requeued = [
+      ev('enqueued', 0, { name: 'app.add', retries: 0 }, 'producer@host'),
+      ev('received', 10, { retries: 0 }, 'w1@host'),
+      ev('started', 20, {}, 'w1@host'),
+      ev('rejected', 30, { requeue: true }, 'w1@host'),
+      ev('received', 40, { retries: 0 }, 'w2@host'),
+      ev('started', 50, {}, 'w2@host'),
+      ev('succeeded', 90, { result: "'ok after 2'", runtime: 0.04 }, 'w2@host'),
+    ];
+    for (const order of [requeued, [...requeued].reverse(), [requeued[3]!, ...requeued.slice(0, 3), ...requeued.slice(4)]]) {
+      const t = applyInArrivalOrder(order);
+      expect([t.state, t.worker, t.result, t.finishedAt]).toEqual(['succeeded', 'w2@host', "'ok after 2'", T0 + 90]);
+    }
+    const waiting = applyInArrivalOrder(requeued.slice(0, 4));
+    expect([waiting.state, waiting.finishedAt]).toEqual(['started', null]);
+    const plain = applyInArrivalOrder([...requeued.slice(0, 3), ev('rejected', 30, {}, 'w1@host')]);
+    expect([plain.state, plain.finishedAt]).toEqual(['rejected', T0 + 30]);
+  });
+
   it('never lets a late started overwrite succeeded', () => {
     const t = applyInArrivalOrder([lifecycle[0]!, lifecycle[1]!, lifecycle[3]!, lifecycle[2]!]);
     expect(t.state).toBe('succeeded');

@@ -116,7 +116,10 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
   const curAttempt = cur?.attempt; // `t` is `cur`: what it was before this event changes it
   const f = ev.fields;
   const attempt = attemptOf(ev, cur);
-  const advances = !cur || isAfter(attempt, ev.kind, cur);
+  // A rejection that requeued its message ends nothing: the message runs again (same attempt,
+  // redelivered), and that run's events decide. It stays in the timeline only.
+  const requeued = ev.kind === 'rejected' && f.requeue === true;
+  const advances = !cur || (!requeued && isAfter(attempt, ev.kind, cur));
   const sameAttempt = attempt === t.attempt || advances;
 
   // Facts about the task itself hold whatever the order: fill them in.
@@ -138,7 +141,7 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
       // Opened by an event after a retry: the attempt began no later than that retry ended.
       t.attemptAt = cur?.state === 'retried' && ev.fields.retries === undefined ? cur.stateAt : ev.occurredAt;
     }
-    t.state = ev.kind;
+    t.state = requeued ? 'enqueued' : ev.kind; // (only as a task's first event: back in its queue)
     t.attempt = attempt;
     t.stateAt = ev.occurredAt;
     t.retries = Math.max(t.retries, attempt);
@@ -162,7 +165,7 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
       default: break;
     }
     if (ev.worker && ev.kind !== 'enqueued') t.worker = ev.worker;
-    if (RANK[ev.kind] === 5 || ev.kind === 'retried') {
+    if (!requeued && (RANK[ev.kind] === 5 || ev.kind === 'retried')) {
       if (advances || t.finishedAt === null) t.finishedAt = ev.kind === 'retried' ? null : at;
       if (f.result !== undefined) t.result = f.result;
       if (f.exception !== undefined) t.exception = f.exception;

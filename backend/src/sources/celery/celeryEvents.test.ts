@@ -35,6 +35,11 @@ describe('Celery events to envelopes', () => {
     expect(mapped({ ...base, type, uuid: 'u1' }).kind).toBe(kind);
   });
 
+  it('keeps whether a rejection requeued its message', () => {
+    expect(mapped({ ...base, type: 'task-rejected', uuid: 'u1', requeue: true }).fields).toMatchObject({ requeue: true });
+    expect(mapped({ ...base, type: 'task-rejected', uuid: 'u1', requeue: false }).fields).toMatchObject({ requeue: false });
+  });
+
   it('maps an expired revoke to expired, and keeps outcome fields', () => {
     expect(mapped({ ...base, type: 'task-revoked', uuid: 'u1', expired: true, terminated: false }).kind).toBe('expired');
     expect(mapped({ ...base, type: 'task-succeeded', uuid: 'u1', result: "'ok'", runtime: 0.25 }).fields).toMatchObject({ result: "'ok'", runtime: 0.25 });
