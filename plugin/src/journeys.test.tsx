@@ -150,6 +150,26 @@ describe('the workflow graph', () => {
     expect(push).toHaveBeenCalledWith(expect.stringContaining(taskUrl('celery', 'c-2')));
     push.mockRestore();
   });
+
+  test('panning by dragging a node does not open it', async () => {
+    fakeService('viewer');
+    const push = jest.spyOn(locationService, 'push').mockImplementation(() => undefined);
+    const { user } = render(<App {...props} />, { route: '/tasks/celery/c-3/graph' });
+    const node = await screen.findByTestId('dag-node-c-2', undefined, PAGE_LOAD);
+    await user.pointer([
+      { keys: '[MouseLeft>]', target: node, coords: { clientX: 100, clientY: 100 } },
+      { target: node, coords: { clientX: 160, clientY: 130 } },
+      { keys: '[/MouseLeft]', target: node, coords: { clientX: 160, clientY: 130 } },
+    ]);
+    expect(push).not.toHaveBeenCalled();
+    await user.click(node); // a plain click still opens it
+    expect(push).toHaveBeenCalledWith(expect.stringContaining(taskUrl('celery', 'c-2')));
+    push.mockRestore();
+    // The wheel zooms the graph and does not scroll the page.
+    const wheel = new WheelEvent('wheel', { deltaY: -100, bubbles: true, cancelable: true });
+    screen.getByRole('img', { name: 'Workflow graph' }).dispatchEvent(wheel);
+    expect(wheel.defaultPrevented).toBe(true);
+  });
 });
 
 describe('bulk actions', () => {

@@ -1,7 +1,7 @@
 // The workflow a task belongs to (chain, group, chord, pipeline, dependencies, retries) as a
 // layered SVG graph: state colours, runtime badges, zoom and pan, the critical path
 // highlighted, and every node a link to its task.
-import React, { useEffect, useMemo, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
@@ -60,7 +60,9 @@ function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current
   const theme = useTheme2();
   const box = useRef<HTMLDivElement>(null);
   const [view, setView] = useState<View>({ x: 0, y: 0, k: 1 });
-  const drag = useRef<{ x: number; y: number; vx: number; vy: number } | null>(null);
+  const drag = useRef<{ x: number; y: number; vx: number; vy: number; moved: boolean } | null>(null);
+  // Whether the pointer just panned the graph: the click that ends a pan does not open a task.
+  const panned = useRef(false);
   const { search } = window.location;
 
   const fit = () => {
@@ -71,13 +73,32 @@ function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current
   };
   useEffect(fit, [layout]);
 
-  const zoom = (factor: number, cx = (box.current?.clientWidth || 1000) / 2, cy = 280) =>
-    setView((v) => {
-      const k = Math.min(4, Math.max(0.05, v.k * factor));
-      return { k, x: cx - ((cx - v.x) * k) / v.k, y: cy - ((cy - v.y) * k) / v.k };
-    });
+  const zoom = useCallback(
+    (factor: number, cx = (box.current?.clientWidth || 1000) / 2, cy = 280) =>
+      setView((v) => {
+        const k = Math.min(4, Math.max(0.05, v.k * factor));
+        return { k, x: cx - ((cx - v.x) * k) / v.k, y: cy - ((cy - v.y) * k) / v.k };
+      }),
+    []
+  );
 
   const open = (id: string) => locationService.push(taskUrl(engine, id) + search);
+
+  // The wheel zooms the graph, not the page: React's wheel listener is passive (it cannot
+  // prevent the scroll), so the canvas gets one of its own.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) {
+      return;
+    }
+    const onWheel = (e: WheelEvent) => {
+      e.preventDefault();
+      const r = el.getBoundingClientRect();
+      zoom(e.deltaY < 0 ? 1.1 : 0.9, e.clientX - r.left, e.clientY - r.top);
+    };
+    el.addEventListener('wheel', onWheel, { passive: false });
+    return () => el.removeEventListener('wheel', onWheel);
+  }, [zoom]);
 
   return (
     <div className={styles.wrap}>
@@ -89,20 +110,21 @@ function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current
       <div
         ref={box}
         className={styles.canvas}
-        onWheel={(e) => {
-          const r = box.current!.getBoundingClientRect();
-          zoom(e.deltaY < 0 ? 1.1 : 0.9, e.clientX - r.left, e.clientY - r.top);
-        }}
         onPointerDown={(e) => {
-          drag.current = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y };
+          drag.current = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y, moved: false };
+          panned.current = false;
         }}
         onPointerMove={(e) => {
           const d = drag.current;
           if (d) {
+            d.moved ||= Math.abs(e.clientX - d.x) + Math.abs(e.clientY - d.y) > 4;
             setView((v) => ({ ...v, x: d.vx + e.clientX - d.x, y: d.vy + e.clientY - d.y }));
           }
         }}
-        onPointerUp={() => (drag.current = null)}
+        onPointerUp={() => {
+          panned.current = drag.current?.moved ?? false;
+          drag.current = null;
+        }}
         onPointerLeave={() => (drag.current = null)}
       >
         <svg width="100%" height={560} role="img" aria-label="Workflow graph">
@@ -140,7 +162,7 @@ function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current
                 tabIndex={0}
                 aria-label={`${n.name ?? n.taskId}, ${n.state}${n.critical ? ', on the critical path' : ''}`}
                 data-testid={`dag-node-${n.taskId}`}
-                onClick={() => open(n.taskId)}
+                onClick={() => (panned.current ? (panned.current = false) : open(n.taskId))}
                 onKeyDown={(e) => e.key === 'Enter' && open(n.taskId)}
               >
                 <rect
