@@ -283,6 +283,17 @@ describe('workers', () => {
 });
 
 describe('queues', () => {
+  test('a refused purge preview is said in the dialog, where the Admin is looking', async () => {
+    const backend = fakeService('admin');
+    backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () =>
+      reply({ error: { code: 'QUEUE_NOT_FOUND', message: 'queue celery/celery is not known in this project' } }, 404) as never;
+    const { user } = render(<App {...props} />, { route: '/queues' });
+    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
+    const dialog = await screen.findByRole('dialog');
+    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    expect(await within(dialog).findByText(/is not known in this project/)).toBeInTheDocument();
+  });
+
   test("an Admin purges only one task's messages: preview counts them, the queue name confirms", async () => {
     const backend = fakeService('admin');
     const { user } = render(<App {...props} />, { route: '/queues' });

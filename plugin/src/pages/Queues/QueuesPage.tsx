@@ -80,6 +80,7 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
   const filterable = can(queue.engine, 'queue.purge_filtered');
   const filter = onlyName.trim() ? { name: onlyName.trim() } : undefined;
   const close = () => {
+    clearError();
     setOpen(false);
     setPreview(null);
     setTyped('');
@@ -96,6 +97,8 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
       </Button>
       {open && (
         <Modal title={`Purge ${queue.name}`} isOpen onDismiss={close}>
+          {/* A refused preview is said here, where the user is looking, not behind the modal. */}
+          <Refused title="Preview was refused" error={error} onRemove={clearError} />
           {!preview ? (
             <>
               {filterable && (
@@ -152,7 +155,7 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
         </Modal>
       )}
       {command && <CommandOutcome command={command} label="Purge" />}
-      <Refused title="Purge was refused" error={error} onRemove={clearError} />
+      {!open && <Refused title="Purge was refused" error={error} onRemove={clearError} />}
     </>
   );
 }
