@@ -152,6 +152,30 @@ describe('task state precedence', () => {
     expect(JSON.stringify(start)).toBe(before);
   });
 
+  it('keeps a retried Celery task at its attempt when the retry is published before the start is reported', () => {
+    // Recorded with task_send_sent_event on (300 tasks, -c 4): the pool child publishes the retry
+    // (task-sent, retries=1) a little before the parent's task-started of the first run.
+    const events = [
+      ev('enqueued', 0, { retries: 0 }, 'producer'),
+      ev('received', 5, { retries: 0 }),
+      ev('enqueued', 817, { retries: 1 }, 'w1@host'),
+      ev('started', 828),
+      ev('retried', 840, { exception: 'RuntimeError(first)' }),
+      ev('received', 900, { retries: 1 }),
+      ev('started', 910),
+      ev('succeeded', 950, { result: "'ok'" }),
+    ];
+    for (const order of [events, [...events].reverse()]) {
+      const t = applyInArrivalOrder(order);
+      expect(t).toMatchObject({ state: 'succeeded', attempt: 1, retries: 1, sentAt: T0 + 817, receivedAt: T0 + 900, startedAt: T0 + 910, exception: 'RuntimeError(first)' });
+      expect(t.waitMs).toBe(93);
+    }
+    for (const middle of permutations(events.slice(2, 5))) {
+      const t = applyInArrivalOrder([...events.slice(0, 2), ...middle, ...events.slice(5)]);
+      expect([t.state, t.attempt, t.retries]).toEqual(['succeeded', 1, 1]);
+    }
+  });
+
   it('follows Celery, which publishes the retry before it reports retried', () => {
     // As recorded from a real Celery 5.7 worker: enqueued(1) and received(1) precede retried.
     const events = [

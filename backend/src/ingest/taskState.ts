@@ -65,6 +65,11 @@ function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
   // Celery publishes the retry (the next attempt's message) before it reports `retried`:
   // a `retried` that finds the next attempt waiting, not yet started, closes the previous one.
   if (ev.kind === 'retried' && cur.attempt > 0 && cur.startedAt === null && RANK[cur.state] < RANK.started) return cur.attempt - 1;
+  // A Celery worker reports every delivery received (with its attempt) before anything else: an
+  // attempt only published so far (the retry's task-sent, from the pool child) has run nothing
+  // yet, so a start or an end without an attempt is the previous one's. Its parent's clock or
+  // its report can put that start after the retry's publish.
+  if (ev.engine === 'celery' && cur.attempt > 0 && cur.state === 'enqueued' && cur.receivedAt === null && ev.kind !== 'enqueued') return cur.attempt - 1;
   if (cur.attempt > 0 && ev.occurredAt < cur.attemptAt) return cur.attempt - 1;
   return cur.attempt;
 }
