@@ -41,6 +41,23 @@ describe('Celery with the agent: one enqueue per attempt', () => {
   }, 60_000, 250);
   const sealed = async (id: string) => (await svc.db.query('SELECT 1 FROM tasks WHERE task_id = $1 AND sealed_payload IS NOT NULL', [id])).rows.length;
 
+  /** Runs `code` in a producer of the test app with the agent; prints what it leaves in `out`. */
+  const produce = async (code: string): Promise<string> => {
+    const script = `import json, tasks, z4j_agent; ${code}; assert z4j_agent.get_agent().flush(10); tasks.app.close(); print(out if isinstance(out, str) else json.dumps(out))`;
+    const proc = spawn(`${ROOT}.venvs/celery/bin/python`, ['-c', script], {
+      cwd: `${ROOT}tests/engines/celery_app`,
+      env: { ...process.env, Z4J_TEST_BROKER: celery.broker, Z4J_TEST_QUEUE: celery.queue, Z4J_TEST_EVENT_EXCHANGE: celery.eventExchange,
+        Z4J_TEST_CONTROL_EXCHANGE: celery.controlExchange, Z4J_TEST_REDIS: REDIS_URL, ...celery.agent },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (err += d));
+    expect([await new Promise((r) => proc.on('exit', r)), err]).toEqual([0, '']);
+    return out.trim();
+  };
+
   beforeAll(async () => {
     celery = isolatedCelery(AMQP_URL);
     celery.agent = { Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project, Z4J_AMQP_QUEUE: agentQueue, Z4J_FLUSH_INTERVAL: '0.05' };
@@ -87,20 +104,7 @@ describe('Celery with the agent: one enqueue per attempt', () => {
   });
 
   test('a producer without task-sent (task_send_sent_event off): the agent\'s enqueue is the one shown', async () => {
-    const script = 'import tasks, z4j_agent; tasks.app.conf.task_send_sent_event = False; r = tasks.add.delay(4, 5); '
-      + 'assert z4j_agent.get_agent().flush(10); tasks.app.close(); print(r.id)';
-    const proc = spawn(`${ROOT}.venvs/celery/bin/python`, ['-c', script], {
-      cwd: `${ROOT}tests/engines/celery_app`,
-      env: { ...process.env, Z4J_TEST_BROKER: celery.broker, Z4J_TEST_QUEUE: celery.queue, Z4J_TEST_EVENT_EXCHANGE: celery.eventExchange,
-        Z4J_TEST_CONTROL_EXCHANGE: celery.controlExchange, Z4J_TEST_REDIS: REDIS_URL, ...celery.agent },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d) => (out += d));
-    proc.stderr.on('data', (d) => (err += d));
-    expect([await new Promise((r) => proc.on('exit', r)), err]).toEqual([0, '']);
-    const id = out.trim();
+    const id = await produce('tasks.app.conf.task_send_sent_event = False; r = tasks.add.delay(4, 5); out = r.id');
     await succeeded(id);
     await sleep(1000);
     const rows = await enqueues(id);
@@ -108,5 +112,13 @@ describe('Celery with the agent: one enqueue per attempt', () => {
     expect(rows[0]!.recordedBy).toBe(AGENT_MARK);
     expect(rows[0]!.producer).toBeUndefined(); // no task-sent came
     expect(await sealed(id)).toBe(1);
+  });
+
+  test('a group sent on its own is drawn whole from any member: the agent names its group', async () => {
+    const ids = JSON.parse(await produce('from celery import group; g = group(tasks.add.s(i, i) for i in range(3)).apply_async(); out = [r.id for r in g.results]')) as string[];
+    for (const id of ids) await succeeded(id);
+    const res = await fetch(`${svc.url}/api/tasks/celery/${ids[1]}/graph`, { headers: authHeaders('viewer') });
+    const graph = (await res.json()) as { nodes: { taskId: string }[] };
+    expect([res.status, graph.nodes.map((n) => n.taskId).sort()]).toEqual([200, [...ids].sort()]);
   });
 });

@@ -46,8 +46,8 @@ interface Node {
 export const taskGraph = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine, taskId } = z.object({ engine: z.enum(ENGINES), taskId: z.string().min(1).max(255) }).parse(req.params);
   const projectId = projectOfAuth(res).id;
-  const self = (await ctx.db.query<{ root: string }>(
-    'SELECT coalesce(root_id, task_id) AS root FROM tasks WHERE project_id = $1 AND engine = $2 AND task_id = $3',
+  const self = (await ctx.db.query<{ root: string; group: string | null }>(
+    'SELECT coalesce(root_id, task_id) AS root, group_id AS "group" FROM tasks WHERE project_id = $1 AND engine = $2 AND task_id = $3',
     [projectId, engine, taskId],
   )).rows[0];
   if (!self) throw notFound(`task ${engine}/${taskId}`, 'TASK_NOT_FOUND');
@@ -55,11 +55,13 @@ export const taskGraph = (ctx: ApiContext): Handler => async (req, res) => {
     `SELECT t.engine, t.task_id AS "taskId", t.name, t.state, t.queue, t.runtime_ms AS "runtimeMs", t.started_at AS "startedAt",
             t.finished_at AS "finishedAt", t.parent_id AS "parentId", t.group_id AS "groupId", t.root_id AS "rootId"
        FROM tasks t
-      -- The root by its id, the rest by root_id: as tasks_by_root indexes them (migration 0009).
-      WHERE t.project_id = $1 AND t.engine = $2 AND (t.task_id = $3 OR (t.root_id = $3 AND t.root_id <> t.task_id))
+      -- The root by its id, the rest by root_id: as tasks_by_root indexes them (migration 0009);
+      -- and the task's group, whose members sent on their own share no root (tasks_by_group).
+      WHERE t.project_id = $1 AND t.engine = $2
+        AND (t.task_id = $3 OR (t.root_id = $3 AND t.root_id <> t.task_id) OR t.group_id = $4)
       ORDER BY t.first_seen_at, t.id
       LIMIT ${MAX_NODES + 1}`,
-    [projectId, engine, self.root],
+    [projectId, engine, self.root, self.group],
   )).rows;
   const truncated = nodes.length > MAX_NODES;
   const kept = nodes.slice(0, MAX_NODES);
