@@ -213,6 +213,16 @@ describe('the session', () => {
   }, 15_000);
 });
 
+describe('settings', () => {
+  test('an empty list says so, with what to do', async () => {
+    const backend = fakeService('admin');
+    backend.routes[`GET ${SERVICE_API_URL}/agents`] = () => reply({ agents: [] });
+    render(<App {...props} />, { route: '/settings?tab=agents' });
+    const table = await screen.findByRole('table', { name: 'Agents' }, PAGE_LOAD);
+    expect(table).toHaveTextContent('No agent credentials yet');
+  });
+});
+
 describe('links', () => {
   test("Settings tabs and the explorer's Clear filters stay in the app (Grafana takes a relative href from its root)", async () => {
     fakeService('admin');

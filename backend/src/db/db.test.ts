@@ -11,4 +11,10 @@ describe('which database errors are worth another try', () => {
   it('takes data and constraint errors for bad data: the same rows fail again', () => {
     for (const code of ['22021', '22P02', '23505', '42703']) expect([code, isTransientDbError(pgError(code))]).toEqual([code, false]);
   });
+
+  it('takes the writer\'s own JavaScript faults on the data for bad data, and a dropped connection for passing', () => {
+    expect(isTransientDbError(new RangeError('Invalid string length'))).toBe(false);
+    expect(isTransientDbError(new TypeError('Cannot convert object to primitive value'))).toBe(false);
+    expect(isTransientDbError(new Error('Connection terminated unexpectedly'))).toBe(true);
+  });
 });

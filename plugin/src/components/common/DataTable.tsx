@@ -16,11 +16,14 @@ export function DataTable<T>({
   rows,
   columns,
   rowKey,
+  emptyText,
 }: {
   label: string;
   rows: T[];
   columns: Array<Column<T>>;
   rowKey: (row: T) => string;
+  /** Said in the table when it has no rows (else the headers stand alone). */
+  emptyText?: string;
 }) {
   const styles = useStyles2(getTableStyles);
   return (
@@ -36,6 +39,13 @@ export function DataTable<T>({
           </tr>
         </thead>
         <tbody>
+          {rows.length === 0 && emptyText && (
+            <tr>
+              <td colSpan={columns.length} className={styles.empty}>
+                {emptyText}
+              </td>
+            </tr>
+          )}
           {rows.map((r) => (
             <tr key={rowKey(r)}>
               {columns.map((c, i) => (
@@ -52,6 +62,7 @@ export function DataTable<T>({
 }
 
 export const getTableStyles = (theme: GrafanaTheme2) => ({
+  empty: css({ color: theme.colors.text.secondary, textAlign: 'center' }),
   table: css({
     width: '100%',
     borderCollapse: 'collapse',

@@ -56,6 +56,7 @@ export function AgentsTab() {
       <Refused title="Not done" error={error} />
       <DataTable
         label="Agents"
+        emptyText="No agent credentials yet: create one for each worker fleet that runs the z4j agent."
         rows={agents.value.agents}
         rowKey={(a) => a.id}
         columns={[

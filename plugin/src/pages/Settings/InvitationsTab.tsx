@@ -66,6 +66,7 @@ export function InvitationsTab() {
       <Refused title="Not sent" error={error} />
       <DataTable
         label="Invitations"
+        emptyText="No invitations yet."
         rows={invitations.value.invitations}
         rowKey={(i) => i.id}
         columns={[

@@ -50,6 +50,7 @@ export function MembersTab() {
       <p>Explicit roles for Grafana users; they take precedence over the role mapping.</p>
       <DataTable
         label="Members"
+        emptyText="No members yet: people get a role here from the role mapping, an invitation, or the form below."
         rows={members.value.members}
         rowKey={(m) => m.userId}
         columns={[

@@ -78,6 +78,7 @@ export function TokensTab() {
       <Refused title="Not done" error={error} />
       <DataTable
         label="API tokens"
+        emptyText="No API tokens yet: create one for scripts and CI that call z4j without Grafana."
         rows={tokens.value.tokens}
         rowKey={(t) => t.id}
         columns={[
