@@ -176,6 +176,18 @@ describe('task state precedence', () => {
     }
   });
 
+  it('revokes a Celery task waiting for its retry, whose message the worker refuses without a received', () => {
+    const events = [
+      ev('enqueued', 0, { retries: 0 }, 'producer'),
+      ev('received', 5, { retries: 0 }),
+      ev('started', 10),
+      ev('enqueued', 20, { retries: 1 }, 'w1@host'),
+      ev('retried', 25, { exception: 'RuntimeError(first)' }),
+      ev('revoked', 60_000),
+    ];
+    for (const order of [events, [...events].reverse()]) expect(applyInArrivalOrder(order).state).toBe('revoked');
+  });
+
   it('follows Celery, which publishes the retry before it reports retried', () => {
     // As recorded from a real Celery 5.7 worker: enqueued(1) and received(1) precede retried.
     const events = [

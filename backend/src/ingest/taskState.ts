@@ -18,6 +18,9 @@ const RANK: Record<TaskKind, number> = {
   expired: 5,
 };
 
+/** What a worker reports of a run it made (never before that run's `received`, on Celery). */
+const RUN_KINDS: ReadonlySet<TaskKind> = new Set(['started', 'succeeded', 'failed']);
+
 export const TERMINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'revoked', 'rejected', 'expired'];
 
 /** A task row as the fold sees it (times in ms since the epoch). */
@@ -65,11 +68,12 @@ function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
   // Celery publishes the retry (the next attempt's message) before it reports `retried`:
   // a `retried` that finds the next attempt waiting, not yet started, closes the previous one.
   if (ev.kind === 'retried' && cur.attempt > 0 && cur.startedAt === null && RANK[cur.state] < RANK.started) return cur.attempt - 1;
-  // A Celery worker reports every delivery received (with its attempt) before anything else: an
+  // A Celery worker reports every delivery received (with its attempt) before it runs it: an
   // attempt only published so far (the retry's task-sent, from the pool child) has run nothing
-  // yet, so a start or an end without an attempt is the previous one's. Its parent's clock or
-  // its report can put that start after the retry's publish.
-  if (ev.engine === 'celery' && cur.attempt > 0 && cur.state === 'enqueued' && cur.receivedAt === null && ev.kind !== 'enqueued') return cur.attempt - 1;
+  // yet, so a start or an outcome of a run is the previous attempt's (the parent's clock or its
+  // report can put it after the retry's publish). A revoke or an expiry is not a run: a worker
+  // reports those of a waiting message without a received.
+  if (ev.engine === 'celery' && cur.attempt > 0 && cur.state === 'enqueued' && cur.receivedAt === null && RUN_KINDS.has(ev.kind)) return cur.attempt - 1;
   if (cur.attempt > 0 && ev.occurredAt < cur.attemptAt) return cur.attempt - 1;
   return cur.attempt;
 }
