@@ -55,9 +55,6 @@ export const MIN_SERVER_VERSION_NUM = 140000;
  * would be set aside as rejects and acknowledged: lost to a database that was only away.
  */
 export function isTransientDbError(err: unknown): boolean {
-  // A fault of the writer's own JavaScript on this data (a string too long to build, a value of
-  // the wrong type) comes back every time: taken for passing, its batch would be retried forever.
-  if (err instanceof RangeError || err instanceof TypeError || err instanceof SyntaxError) return false;
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true; // network errors, no SQLSTATE
   return /^(08|53|57|58)/.test(code) || ['40001', '40P01', '25006', '55P03'].includes(code);
