@@ -1,7 +1,6 @@
 // The agent in Celery producers and workers, with Celery's own events on: each attempt of a task
 // has one `enqueued` in its timeline — the agent's (its exact call sealed as the retry payload)
 // merged with Celery's task-sent — and a producer without task-sent still shows its enqueue.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { pino } from 'pino';
@@ -10,13 +9,11 @@ import { AGENT_MARK } from '../src/ingest/celeryEnqueues.js';
 import { startService, type Service } from '../src/service.js';
 import { agentKeyEntry, testAgent } from './helpers/agentBatches.js';
 import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
-import { AMQP_URL, REDIS_URL, isolatedCelery, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
+import { AMQP_URL, isolatedCelery, runInApp, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
 import { createTestDatabase } from './helpers/storage.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 jest.setTimeout(180_000);
-
-const ROOT = new URL('../../', import.meta.url).pathname;
 
 interface TaskDetail { task: { state: string }; events: { kind: string }[] }
 
@@ -44,18 +41,9 @@ describe('Celery with the agent: one enqueue per attempt', () => {
   /** Runs `code` in a producer of the test app with the agent; prints what it leaves in `out`. */
   const produce = async (code: string): Promise<string> => {
     const script = `import json, tasks, z4j_agent; ${code}; assert z4j_agent.get_agent().flush(10); tasks.app.close(); print(out if isinstance(out, str) else json.dumps(out))`;
-    const proc = spawn(`${ROOT}.venvs/celery/bin/python`, ['-c', script], {
-      cwd: `${ROOT}tests/engines/celery_app`,
-      env: { ...process.env, Z4J_TEST_BROKER: celery.broker, Z4J_TEST_QUEUE: celery.queue, Z4J_TEST_EVENT_EXCHANGE: celery.eventExchange,
-        Z4J_TEST_CONTROL_EXCHANGE: celery.controlExchange, Z4J_TEST_REDIS: REDIS_URL, ...celery.agent },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (d) => (out += d));
-    proc.stderr.on('data', (d) => (err += d));
-    expect([await new Promise((r) => proc.on('exit', r)), err]).toEqual([0, '']);
-    return out.trim();
+    const run = await runInApp(celery, ['-c', script]);
+    expect([run.code, run.err]).toEqual([0, '']);
+    return run.out.trim();
   };
 
   beforeAll(async () => {

@@ -8,10 +8,10 @@ import { connectAmqp } from '../amqp.js';
 /** An AMQP 404 (queue not found): the queue was never declared, so it holds nothing. */
 const notFound = (err: unknown) => (err as { code?: number })?.code === 404;
 
-/** Most dead letters one requeue reads (one by one). */
+/** Most dead letters one requeue reads. */
+const MAX_REQUEUE = 100_000;
 /** Dead letters published between two confirmation waits. */
 const REQUEUE_ROUND = 200;
-const MAX_REQUEUE = 100_000;
 
 /** The queue a dead letter died in, from the headers RabbitMQ adds when it dead-letters a message. */
 export function diedIn(letter: amqp.GetMessage): string | null {

@@ -105,15 +105,21 @@ export async function sendScenario(c: CeleryEnv): Promise<ScenarioIds> {
   return JSON.parse(out) as ScenarioIds;
 }
 
-/** Runs a script of the test app and returns its stdout. */
-async function runApp(c: CeleryEnv, script: string, args: string[]): Promise<string> {
+/** Runs the app's python with `args` (a script and its arguments, or `-c code`) in the app's environment. */
+export async function runInApp(c: CeleryEnv, args: string[]): Promise<{ code: unknown; out: string; err: string }> {
   requireVenv();
-  const proc = spawn(`${VENV}/python`, [script, ...args], { cwd: APP_DIR, env: env(c), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(`${VENV}/python`, args, { cwd: APP_DIR, env: env(c), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (err += d));
   const code = await new Promise((r) => proc.on('exit', r));
+  return { code, out, err };
+}
+
+/** Runs a script of the test app and returns its stdout. */
+async function runApp(c: CeleryEnv, script: string, args: string[]): Promise<string> {
+  const { code, out, err } = await runInApp(c, [script, ...args]);
   if (code !== 0) throw new Error(`${script} failed (${code}): ${err}`);
   return out.trim();
 }
