@@ -32,6 +32,10 @@ export const settings = {
   Z4J_DATA_DIR: [z.string().min(1).default('./data'), 'Data directory: the embedded PGlite database, and (with any storage) the keys and secret generated when unset (seal.key, audit.key, proxy.secret). Keep it on persistent storage.'],
   Z4J_LOG_LEVEL: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'Log level (pino).'],
   Z4J_PROJECT: [z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a lowercase slug').default('default'), 'Slug of the project that sources without one report into.'],
+  Z4J_BROKER_PROJECTS: [
+    list.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase project slugs'))).optional(),
+    "Comma-separated slugs of the projects whose actions (retry, cancel, purge, requeue, worker control) may reach the brokers configured here. A broker's queues and workers belong to everyone who runs on it: list a second project only if its workers really share these brokers. Unset: Z4J_PROJECT alone; other projects observe through their agents but cannot act.",
+  ],
   Z4J_CELERY_BROKERS: [
     urlList.pipe(z.array(z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'redis://, rediss://, amqp:// or amqps:// URLs').superRefine(celeryBrokerOptions))).default([]),
     "Comma-separated Celery broker URLs whose celeryev events are consumed (Redis pub/sub or AMQP). A Redis URL carries the kombu transport options of the app's broker_transport_options that move keys, under kombu's names, when they are not kombu's defaults: ?global_keyprefix=app1:&priority_steps=0,1,2,3,4,5,6,7,8,9&sep=:&fanout_prefix=false (values URL-encoded).",
@@ -156,4 +160,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return { ...(out as Config), ...overrides };
+}
+
+/** The projects whose actions may reach the configured brokers: Z4J_BROKER_PROJECTS, else Z4J_PROJECT alone. */
+export function brokerProjects(config: Pick<Config, 'Z4J_BROKER_PROJECTS' | 'Z4J_PROJECT'>): ReadonlySet<string> {
+  return new Set(config.Z4J_BROKER_PROJECTS ?? [config.Z4J_PROJECT]);
 }

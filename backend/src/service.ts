@@ -18,7 +18,7 @@ import type { EngineDriver } from './engines/driver.js';
 import type { Engine } from './ingest/envelope.js';
 import type { AuditLog } from './audit/chain.js';
 import { createIdentity, type AuthSettings } from './auth/identity.js';
-import type { Config } from './config.js';
+import { brokerProjects, type Config } from './config.js';
 import type { Sealer } from './crypto/seal.js';
 import { sealerFromConfig } from './crypto/sealerFromConfig.js';
 import type { Db } from './db/db.js';
@@ -195,8 +195,12 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   if (config.Z4J_ARQ_REDIS_URL) drivers.set('arq', new ArqDriver(config.Z4J_ARQ_REDIS_URL));
   const taskiqUrl = config.Z4J_TASKIQ_BROKER_URL ?? config.Z4J_TASKIQ_REDIS_URL;
   if (taskiqUrl) drivers.set('taskiq', taskiqDriver(taskiqUrl));
-  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
-    new AgentCommands(db, identity.agentKeys), config.Z4J_COMMAND_TIMEOUT);
+  const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, {
+    recordEvent: (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
+    agentCommands: new AgentCommands(db, identity.agentKeys),
+    commandTimeoutS: config.Z4J_COMMAND_TIMEOUT,
+    brokerProjects: brokerProjects(config),
+  });
 
   const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS, undefined, identity.audit);
 

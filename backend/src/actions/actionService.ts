@@ -33,21 +33,56 @@ export interface Requester {
   bulkId?: number;
 }
 
+export interface ActionOptions {
+  /** Records an event in a task's timeline (through the ingest pipeline, like any source). */
+  recordEvent?: (candidate: Record<string, unknown>, sealedPayload?: Buffer) => Promise<void>;
+  /** The agent command channel, for actions an engine can only do from inside its worker. */
+  agentCommands?: AgentCommands | null;
+  /** Seconds before an unconfirmed command times out; an agent command expires with it (never runs late). */
+  commandTimeoutS?: number;
+  /**
+   * Slugs of the projects whose actions may reach the configured brokers (Z4J_BROKER_PROJECTS).
+   * A broker is not a project's: whatever runs on it is reachable from any project allowed here.
+   */
+  brokerProjects: ReadonlySet<string>;
+}
+
 export class ActionService {
+  private readonly recordEvent: NonNullable<ActionOptions['recordEvent']>;
+  private readonly agentCommands: AgentCommands | null;
+  private readonly commandTimeoutS: number;
+  private readonly brokerProjects: ReadonlySet<string>;
+
   constructor(
     private readonly db: Db,
     readonly drivers: ReadonlyMap<Engine, EngineDriver>,
     private readonly payloads: PayloadStore,
     private readonly log: Logger,
-    /** Records an event in a task's timeline (through the ingest pipeline, like any source). */
-    private readonly recordEvent: (candidate: Record<string, unknown>, sealedPayload?: Buffer) => Promise<void> = async () => undefined,
-    /** The agent command channel, for actions an engine can only do from inside its worker. */
-    private readonly agentCommands: AgentCommands | null = null,
-    /** Seconds before an unconfirmed command times out; an agent command expires with it (never runs late). */
-    private readonly commandTimeoutS = 120,
-  ) {}
+    options: ActionOptions,
+  ) {
+    this.recordEvent = options.recordEvent ?? (async () => undefined);
+    this.agentCommands = options.agentCommands ?? null;
+    this.commandTimeoutS = options.commandTimeoutS ?? 120;
+    this.brokerProjects = options.brokerProjects;
+  }
 
-  driver(engine: Engine, capability: Capability): EngineDriver {
+  /** Whether the project's actions may reach the brokers at all (the capability matrix is empty for it otherwise). */
+  actsOnBrokers(projectSlug: string): boolean {
+    return this.brokerProjects.has(projectSlug);
+  }
+
+  requireBrokers(projectSlug: string): void {
+    if (this.actsOnBrokers(projectSlug)) return;
+    throw new ActionRefused(409, 'BROKER_NOT_IN_PROJECT', `project ${projectSlug} cannot act on the brokers z4j is configured with (they are ${[...this.brokerProjects].join(', ')}'s; see Z4J_BROKER_PROJECTS)`);
+  }
+
+  /**
+   * The engine's driver, if it can do `capability` for this project. A project's tasks, queues
+   * and workers are what its sources and agents report, and an agent of one project can report
+   * any queue name: only the operator's Z4J_BROKER_PROJECTS says which projects own the brokers.
+   */
+  driver(engine: Engine, capability: Capability, projectSlug: string): EngineDriver {
+    this.requireBrokers(projectSlug);
     const d = this.drivers.get(engine);
     if (!can(d, capability)) throw new ActionRefused(409, 'UNSUPPORTED', `${engine} does not support ${capability} here`);
     return d!;
@@ -75,7 +110,7 @@ export class ActionService {
   }
 
   async taskAction(engine: Engine, taskId: string, action: TaskAction, who: Requester): Promise<{ command: Command; created: boolean }> {
-    const driver = this.driver(engine, `task.${action}`);
+    const driver = this.driver(engine, `task.${action}`, who.projectSlug);
     const task = (await this.db.query<TaskRef>(
       'SELECT task_id AS "taskId", name, queue, worker, state FROM tasks WHERE project_id = $1 AND engine = $2 AND task_id = $3',
       [who.projectId, engine, taskId],
@@ -132,7 +167,7 @@ export class ActionService {
 
   /** Purges the whole queue, or with a filter only its waiting messages that match. */
   async purgeQueue(engine: Engine, queue: string, who: Requester, filter: PurgeFilter | null): Promise<{ command: Command; created: boolean }> {
-    const driver = this.driver(engine, filter ? 'queue.purge_filtered' : 'queue.purge');
+    const driver = this.driver(engine, filter ? 'queue.purge_filtered' : 'queue.purge', who.projectSlug);
     await this.requireInProject(who.projectId, engine, 'queue', queue);
     if (filter) {
       return this.once(who, 'queue.purge_filtered', engine, queue, { filter }, async () => ({ purged: (await driver.purgeMatching!(queue, filter)).purged, filter }));
@@ -141,13 +176,13 @@ export class ActionService {
   }
 
   async requeueDeadLetters(engine: Engine, queue: string, who: Requester): Promise<{ command: Command; created: boolean }> {
-    const driver = this.driver(engine, 'queue.requeue_dead_letters');
+    const driver = this.driver(engine, 'queue.requeue_dead_letters', who.projectSlug);
     await this.requireInProject(who.projectId, engine, 'queue', queue);
     return this.once(who, 'queue.requeue_dead_letters', engine, queue, {}, async () => ({ requeued: (await driver.requeueDeadLetters!(queue)).requeued }));
   }
 
   async workerAction(engine: Engine, hostname: string, action: WorkerAction, args: Record<string, unknown>, who: Requester): Promise<{ command: Command; created: boolean }> {
-    const driver = this.driver(engine, `worker.${action}`);
+    const driver = this.driver(engine, `worker.${action}`, who.projectSlug);
     await this.requireInProject(who.projectId, engine, 'worker', hostname);
     return this.once(who, `worker.${action}`, engine, hostname, args, async () => {
       // Drivers that hear the worker's reply say what it answered; the others only know the broker took it.

@@ -149,7 +149,7 @@ function document(version: string) {
           },
         },
       },
-      '/api/capabilities': { get: { summary: 'What each engine driver can do (the capability matrix)', responses: { '200': json({ type: 'object' }) } } },
+      '/api/capabilities': { get: { summary: 'What each engine driver can do in the project (the capability matrix; empty, with brokersNotInProject, where Z4J_BROKER_PROJECTS leaves the project out)', responses: { '200': json({ type: 'object' }) } } },
       '/api/tasks/{engine}/{taskId}/actions/{action}': {
         post: {
           summary: 'Retry, cancel or terminate a task (Operator)',

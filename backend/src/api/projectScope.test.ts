@@ -1,6 +1,7 @@
-// Queue and worker actions reach only what the caller's project has seen. The drivers act on
-// every broker the service is configured with, whichever project reports there, so without
-// this check an Admin of one project could purge or shut down what only another one uses.
+// Actions reach only the caller's project. The drivers act on the brokers the service is
+// configured with, whichever project reports there: only the projects Z4J_BROKER_PROJECTS names
+// act at all (an agent of any project can report any queue name), and among them only on
+// queues and workers the project has seen.
 import request from 'supertest';
 import type { Db } from '../db/db.js';
 import type { EngineDriver } from '../engines/driver.js';
@@ -27,16 +28,19 @@ function recordingDriver(calls: string[]): EngineDriver {
 describe('actions on queues and workers, within the project', () => {
   let db: Db;
   let api: ReturnType<typeof testApp>;
+  /** The same service, configured to let "other" act on its brokers too. */
+  let shared: ReturnType<typeof testApp>;
   const calls: string[] = [];
   // Vera is an Admin of project "other" and only a Viewer in "default".
   const vera = authHeaders('viewer');
   let key = 0;
-  const post = (path: string, body: object = {}, headers = vera) =>
-    request(api.app).post(path).set(headers).set('idempotency-key', `scope-test-${++key}`).send(body);
+  const post = (path: string, body: object = {}, headers = vera, app = shared.app) =>
+    request(app).post(path).set(headers).set('idempotency-key', `scope-test-${++key}`).send(body);
 
   beforeAll(async () => {
     db = await openTestDb('pglite', 'project_scope');
     api = testApp(db, { drivers: new Map([['celery', recordingDriver(calls)]]) });
+    shared = testApp(db, { drivers: new Map([['celery', recordingDriver(calls)]]), config: { Z4J_BROKER_PROJECTS: ['default', 'other'] } });
     await request(api.app).post('/api/projects').set(authHeaders('owner')).send({ slug: 'other', name: 'Other' }).expect(201);
     await request(api.app).put('/api/members/101?project=other').set(authHeaders('owner')).send({ login: 'vera', role: 'admin' }).expect(201);
     // The default project has seen queue "payments" and worker "celery@pay-1"; "other" has seen neither.
@@ -49,7 +53,7 @@ describe('actions on queues and workers, within the project', () => {
     await db?.close();
   });
 
-  test("another project's Admin reaches neither the queue nor the worker: 404, nothing sent, audited", async () => {
+  test("another project allowed on the brokers still reaches neither the queue nor the worker it has not seen: 404, nothing sent, audited", async () => {
     const refusals = [
       await post('/api/queues/celery/payments/purge-preview?project=other'),
       await post('/api/queues/celery/payments/requeue-dead-letters?project=other'),
@@ -64,6 +68,40 @@ describe('actions on queues and workers, within the project', () => {
       `SELECT a.action, a.outcome FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action LIKE ANY (ARRAY['queue.%', 'worker.%']) ORDER BY a.seq`,
     );
     expect(audited.rows.map((r) => `${r.action} ${r.outcome}`)).toEqual(['queue.purge_preview refused', 'queue.requeue_dead_letters refused', 'worker.action refused', 'worker.shutdown refused']);
+  });
+
+  test("by default another project acts on nothing, even a queue its own agent reported: 409, nothing sent, audited", async () => {
+    // What an Admin of "other" can forge: an agent minted there reports a task on queue "payments".
+    await db.query(`INSERT INTO queues (project_id, engine, name, first_seen_at, last_seen_at) SELECT id, 'celery', 'payments', now(), now() FROM projects WHERE slug = 'other'`);
+    api.pipeline.start();
+    await api.pipeline.offer('test', { v: 1, type: 'task', id: 'forged-ev-1', engine: 'celery', project: 'other', kind: 'failed', taskId: 'forged-1', occurredAt: Date.now(), fields: { name: 'x', queue: 'payments' } });
+    await api.pipeline.drained();
+    try {
+      const refusals = [
+        await post('/api/queues/celery/payments/purge-preview?project=other', {}, vera, api.app),
+        await post('/api/queues/celery/payments/requeue-dead-letters?project=other', {}, vera, api.app),
+        await post('/api/tasks/celery/forged-1/actions/retry?project=other', {}, vera, api.app),
+        await post('/api/bulk?project=other', { action: 'retry', filters: { state: 'failed' } }, vera, api.app),
+      ];
+      expect(refusals.map((r) => [r.status, r.body.error?.code])).toEqual(Array(4).fill([409, 'BROKER_NOT_IN_PROJECT']));
+      expect(refusals[0]!.body.error.message).toMatch(/Z4J_BROKER_PROJECTS/);
+      expect(calls).toEqual([]);
+      const caps = await request(api.app).get('/api/capabilities?project=other').set(vera);
+      expect(caps.body).toEqual({ engines: [], capabilities: expect.any(Array), brokersNotInProject: true });
+      expect(caps.body.capabilities.every((c: { engines: object }) => Object.keys(c.engines).length === 0)).toBe(true);
+      const preview = await post('/api/bulk/preview?project=other', { action: 'retry', filters: { state: 'failed' } }, vera, api.app);
+      expect(preview.body.engines).toEqual([{ engine: 'celery', count: 1, supported: false }]);
+      const audited = await db.query<{ action: string; outcome: string }>(
+        `SELECT a.action, a.outcome FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action IN ('queue.purge_preview', 'queue.requeue_dead_letters', 'task.action', 'bulk.start') ORDER BY a.seq DESC LIMIT 4`,
+      );
+      expect(audited.rows.map((r) => `${r.action} ${r.outcome}`).sort()).toEqual(['bulk.start refused', 'queue.purge_preview refused', 'queue.requeue_dead_letters refused', 'task.action refused']);
+      // Its own project still acts, and "other" sees the engines where it is allowed.
+      expect((await request(api.app).get('/api/capabilities').set(vera)).body.engines).toEqual(['celery']);
+      expect((await request(shared.app).get('/api/capabilities?project=other').set(vera)).body).not.toHaveProperty('brokersNotInProject');
+    } finally {
+      await api.pipeline.stop();
+      await db.query(`DELETE FROM queues WHERE project_id = (SELECT id FROM projects WHERE slug = 'other')`);
+    }
   });
 
   test('in the project that has seen them, the same actions run', async () => {

@@ -11,7 +11,7 @@ import { AuditKeyRing } from '../../src/audit/keys.js';
 import type { IdTokenVerifier } from '../../src/auth/grafana.js';
 import { createIdentity } from '../../src/auth/identity.js';
 import type { Mailer } from '../../src/auth/mailer.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { brokerProjects, loadConfig, type Config } from '../../src/config.js';
 import { Sealer } from '../../src/crypto/seal.js';
 import type { EngineDriver } from '../../src/engines/driver.js';
 import type { Engine } from '../../src/ingest/envelope.js';
@@ -40,7 +40,10 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
     idTokens: opts.idTokens ?? null,
     mailer: opts.mailer ?? null,
   });
-  const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed));
+  const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, {
+    recordEvent: (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
+    brokerProjects: brokerProjects(config),
+  });
   const bulk = new BulkActions(db, actions, log, 1000);
   const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
   const ctx: ApiContext = { db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, agentIngest, version: 'test', ...identity };

@@ -173,6 +173,8 @@ export interface CapabilityRow {
 export interface Capabilities {
   engines: Engine[];
   capabilities: CapabilityRow[];
+  /** The service's brokers are not this project's (Z4J_BROKER_PROJECTS): it can do nothing. */
+  brokersNotInProject?: boolean;
 }
 
 export type CommandState = 'pending' | 'dispatched' | 'succeeded' | 'failed' | 'timed_out';

@@ -46,4 +46,17 @@ describe('what the engines can do, in the project picked', () => {
       expect(screen.queryByRole('alert', { name: 'Actions are unavailable' })).not.toBeInTheDocument()
     );
   });
+
+  test("says why there are no actions where the service's brokers are another project's", async () => {
+    const backend = fakeService('operator');
+    const capabilities = backend.routes[CAPABILITIES]!;
+    backend.routes[CAPABILITIES] = (r) =>
+      r.params?.project === 'ops' ? reply({ engines: [], capabilities: [], brokersNotInProject: true }) : capabilities(r);
+    renderApp('/tasks/celery/f-1?project=ops');
+
+    const notice = await screen.findByRole('status', { name: 'No actions in this project' }, PAGE_LOAD);
+    expect(notice).toHaveTextContent(/Z4J_BROKER_PROJECTS/);
+    expect(await screen.findByText("ValueError('card declined')", undefined, PAGE_LOAD)).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
+  });
 });

@@ -123,7 +123,7 @@ export const purgePreview = (ctx: ApiContext): Handler => async (req, res) => {
   const project = projectOfAuth(res);
   let driver;
   try {
-    driver = ctx.actions.driver(e, filter ? 'queue.purge_filtered' : 'queue.purge');
+    driver = ctx.actions.driver(e, filter ? 'queue.purge_filtered' : 'queue.purge', project.slug);
     await ctx.actions.requireInProject(project.id, e, 'queue', queue);
   } catch (err) {
     if (err instanceof ActionRefused) throw new ApiError(err.status, err.code, err.message);
@@ -182,8 +182,11 @@ export const getCommand = (ctx: ApiContext): Handler => async (req, res) => {
   res.json({ command });
 };
 
+/** What the caller's project can do: nothing, where the configured brokers are not its own (Z4J_BROKER_PROJECTS). */
 export const capabilities = (ctx: ApiContext): Handler => async (_req, res) => {
-  res.json({ engines: [...ctx.actions.drivers.keys()], capabilities: capabilityMatrix([...ctx.actions.drivers.values()]) });
+  const acts = ctx.actions.actsOnBrokers(projectOfAuth(res).slug);
+  const drivers = acts ? [...ctx.actions.drivers.values()] : [];
+  res.json({ engines: drivers.map((d) => d.engine), capabilities: capabilityMatrix(drivers), ...(acts ? {} : { brokersNotInProject: true }) });
 };
 
 const bulkBody = z.strictObject({ action: z.enum(BULK_ACTIONS), filters: z.record(z.string(), z.string()).default({}) });
@@ -201,14 +204,19 @@ async function bulkCall<T>(fn: () => Promise<T>): Promise<T> {
 export const bulkPreview = (ctx: ApiContext): Handler => async (req, res) => {
   const { action, filters } = bulkBody.parse(req.body ?? {});
   const project = projectOfAuth(res);
-  res.json(await bulkCall(() => ctx.bulk.preview(project.id, action, filters)));
+  const preview = await bulkCall(() => ctx.bulk.preview(project.id, action, filters));
+  const acts = ctx.actions.actsOnBrokers(project.slug);
+  res.json({ ...preview, engines: preview.engines.map((e) => ({ ...e, supported: e.supported && acts })) });
 };
 
 export const bulkStart = (ctx: ApiContext): Handler => async (req, res) => {
   const { action, filters } = bulkBody.parse(req.body ?? {});
   const key = keyOf(req);
   const project = projectOfAuth(res);
-  const { job, created } = await bulkCall(() => ctx.bulk.start(project.id, action, filters, callerName(res), key));
+  const { job, created } = await bulkCall(async () => {
+    ctx.actions.requireBrokers(project.slug);
+    return ctx.bulk.start(project.id, action, filters, callerName(res), key);
+  });
   await auditRequest(ctx, req, res, { action: `bulk.${action}`, target: `bulk/${job.id}`, detail: { filters, total: job.total, repeated: !created } });
   res.status(created ? 202 : 200).json({ job });
 };
