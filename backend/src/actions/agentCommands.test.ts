@@ -5,7 +5,7 @@ import type { EngineDriver } from '../engines/driver.js';
 import { StaticAgentKeyStore } from '../ingest/agentKeys.js';
 import { openTestDb } from '../../test/helpers/storage.js';
 import { AgentCommands, commandQueue, NoAgentRoute, recordAgentReports, signCommand, splitAgentReports } from './agentCommands.js';
-import { createCommand } from './commands.js';
+import { createCommand, reconcileCommands } from './commands.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 let db: Db;
@@ -106,6 +106,26 @@ describe('the agent command channel, service side', () => {
     expect(row.state).toBe('succeeded');
     expect(row.outcome).toMatchObject({ stopped: true, agent: 'agent-a', message: 'the z4j agent ran it', api_key: '[redacted]' });
     expect(JSON.stringify(row.outcome)).not.toMatch(/hunter2pass|k-123/); // what an agent reports is scrubbed like task payload
+  });
+
+  test('a report that comes after the command timed out still settles it, marked late, and is audited again', async () => {
+    await online('w-late');
+    const driver = fakeDriver();
+    const cmd = await newCommand();
+    await new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, cmd, Date.now() + 60_000).send('terminate', { taskId: 't' }, { worker: 'w-late' });
+    const ref = JSON.parse(JSON.parse(driver.delivered[0]!.signed).command).id as string;
+    const audited: { action: string; outcome: string }[] = [];
+    const audit = { append: async (e: { action: string; outcome: string }) => void audited.push({ action: e.action, outcome: e.outcome }) };
+    await db.query(`UPDATE commands SET created_at = now() - interval '10 minutes' WHERE id = $1`, [cmd.id]);
+    expect(await reconcileCommands(db, 120, audit)).toBeGreaterThanOrEqual(1);
+    expect(audited).toContainEqual({ action: 'task.terminate', outcome: 'error' });
+
+    const report = { v: 1, type: 'command', commandId: ref, command: cmd.id, state: 'succeeded', detail: { message: 'terminated' }, occurredAt: Date.now() };
+    expect(await recordAgentReports(db, 1, 'agent-a', [report], [], audit)).toBe(1);
+    const row = (await db.query<{ state: string; outcome: Record<string, unknown> }>('SELECT state, outcome FROM commands WHERE id = $1', [cmd.id])).rows[0]!;
+    expect(row).toMatchObject({ state: 'succeeded', outcome: { reportedLate: true, message: 'terminated (reported after the command had timed out)' } });
+    expect(audited.at(-1)).toEqual({ action: 'task.terminate', outcome: 'ok' });
+    expect(await recordAgentReports(db, 1, 'agent-a', [{ ...report, state: 'failed' }], [], audit)).toBe(0); // settled for good now
   });
 
   describe('a command to every live worker of a queue (cancel)', () => {

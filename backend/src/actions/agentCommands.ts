@@ -165,9 +165,18 @@ interface Route { worker: string; agentId: string; actions: string[] }
 const MAX_DETAIL_CHARS = 4096;
 
 /**
+ * An agent never runs a command past its deadline, so a report that comes after the reconciler
+ * timed the command out (a slow broker, a batch held in the agent's buffer) says what really
+ * happened: it settles the command still, marked late, and is audited as a second row.
+ */
+const OPEN_OR_TIMED_OUT = `('pending', 'dispatched', 'timed_out')`;
+const markLate = (outcome: string) =>
+  `CASE WHEN c.state = 'timed_out' THEN jsonb_build_object('reportedLate', true, 'message', coalesce(${outcome}->>'message', '') || ' (reported after the command had timed out)') ELSE '{}'::jsonb END`;
+
+/**
  * Takes the agent's own reports out of a verified batch: worker announcements of the command
  * channel (→ agent_workers) and command outcomes (→ the command, if this very agent was sent it
- * and it is still open). Returns the events left for the ingest pipeline.
+ * and it is still open, or timed out before the report came). Returns the events left for the ingest pipeline.
  */
 export function splitAgentReports(events: Record<string, unknown>[]): { events: Record<string, unknown>[]; outcomes: Record<string, unknown>[]; announcements: Record<string, unknown>[] } {
   const rest: Record<string, unknown>[] = [];
@@ -220,8 +229,8 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
     const outcome = { ...detail, message: typeof detail.message === 'string' ? detail.message : state === 'succeeded' ? 'the z4j agent ran it' : 'the z4j agent could not run it', reportedAt: ev.occurredAt };
     settled += await db.transaction(async (tx) => {
       const one = (await tx.query<Settled>(
-        `UPDATE commands c SET state = $5, outcome = coalesce(outcome, '{}'::jsonb) || $6::jsonb, updated_at = now(), audited = true
-          WHERE project_id = $1 AND id = $2 AND outcome->>'ref' = $3 AND outcome->>'agent' = $4 AND state IN ('pending', 'dispatched')
+        `UPDATE commands c SET state = $5, outcome = coalesce(outcome, '{}'::jsonb) || $6::jsonb || ${markLate('$6::jsonb')}, updated_at = now(), audited = true
+          WHERE project_id = $1 AND id = $2 AND outcome->>'ref' = $3 AND outcome->>'agent' = $4 AND state IN ${OPEN_OR_TIMED_OUT}
           RETURNING ${SETTLED}`,
         [projectId, ev.command, ev.commandId, agentId, state, JSON.stringify(outcome)],
       )).rows[0] ?? await settleFanOutReply(tx, projectId, agentId, ev, state, detail);
@@ -241,7 +250,7 @@ async function settleFanOutReply(tx: Queryable, projectId: number, agentId: stri
   const worker = typeof ev.worker === 'string' ? ev.worker.slice(0, 1024) : 'a worker';
   const row = (await tx.query<{ refs: Record<string, string>; refused: Record<string, string> | null }>(
     `SELECT outcome->'refs' AS refs, outcome->'refused' AS refused FROM commands
-      WHERE project_id = $1 AND id = $2 AND outcome->'refs'->>$3 = $4 AND state IN ('pending', 'dispatched') FOR UPDATE`,
+      WHERE project_id = $1 AND id = $2 AND outcome->'refs'->>$3 = $4 AND state IN ${OPEN_OR_TIMED_OUT} FOR UPDATE`,
     [projectId, ev.command, ev.commandId, agentId],
   )).rows[0];
   if (!row) return null;
@@ -259,7 +268,8 @@ async function settleFanOutReply(tx: Queryable, projectId: number, agentId: stri
     outcome = all ? { refused, message: `no worker took it: ${Object.entries(refused).map(([w, m]) => `${w}: ${m}`).join('; ')}`.slice(0, 2000), reportedAt: ev.occurredAt } : { refused };
   }
   const done = (await tx.query<Settled>(
-    `UPDATE commands c SET state = coalesce($2, state), outcome = outcome || $3::jsonb, updated_at = now(), audited = audited OR $2 IS NOT NULL
+    `UPDATE commands c SET state = coalesce($2, state), outcome = outcome || $3::jsonb || CASE WHEN $2 IS NULL THEN '{}'::jsonb ELSE ${markLate('$3::jsonb')} END,
+        updated_at = now(), audited = audited OR $2 IS NOT NULL
       WHERE id = $1 RETURNING ${SETTLED}`,
     [ev.command, next, JSON.stringify(outcome)],
   )).rows[0];
