@@ -60,6 +60,30 @@ describe('the explorer', () => {
     expect(within(slow).getByText('succeeded')).toBeInTheDocument();
   });
 
+  test('the time zone picked in the time range picker is the one every time is shown in, and is remembered', async () => {
+    window.localStorage.clear();
+    fakeService('viewer');
+    const { user, unmount } = render(<App {...props} />, { route: '/tasks?state=failed' });
+    await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
+    // The first row's time (the fake task was first seen at 12:00 UTC; Jest runs in UTC).
+    const shown = () => within(screen.getByRole('table', { name: 'Tasks' })).getAllByTestId('task-row')[0]!.textContent;
+    expect(shown()).toContain('2026-11-29 12:00:00.000');
+
+    await user.click(screen.getByRole('button', { name: /^Time range selected/ }));
+    await user.click(await screen.findByRole('button', { name: 'Change time settings' }));
+    await user.click(screen.getByRole('combobox', { name: 'Time zone picker' })); // a long list: slow in jsdom
+    await user.paste('Tokyo');
+    await user.keyboard('{Enter}');
+
+    await waitFor(() => expect(shown()).toContain('2026-11-29 21:00:00.000'));
+    expect(window.localStorage.getItem('z4j.timeZone')).toBe('Asia/Tokyo');
+    unmount();
+    render(<App {...props} />, { route: '/tasks?state=failed' });
+    await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
+    expect(shown()).toContain('2026-11-29 21:00:00.000');
+    window.localStorage.clear();
+  }, 60_000);
+
   test('says what to do when nothing matches', async () => {
     fakeService('viewer');
     render(<App {...props} />, { route: '/tasks?state=expired' });

@@ -1,4 +1,5 @@
 import { dateTimeFormat, dateTimeFormatTimeAgo } from '@grafana/data';
+import { appTimeZone } from './timeZone';
 
 /** 850 ms, 12.3 s, 4 min 5 s, 2 h 3 min: the unit a person reads at a glance. */
 export function formatDuration(ms: number | null | undefined): string {
@@ -25,7 +26,7 @@ export function formatDuration(ms: number | null | undefined): string {
 }
 
 export function formatTime(iso: string | null | undefined): string {
-  return iso ? dateTimeFormat(iso, { format: 'YYYY-MM-DD HH:mm:ss.SSS' }) : '—';
+  return iso ? dateTimeFormat(iso, { format: 'YYYY-MM-DD HH:mm:ss.SSS', timeZone: appTimeZone() }) : '—';
 }
 
 export function formatAgo(iso: string | null | undefined): string {

@@ -5,6 +5,7 @@ import { AppRootProps } from '@grafana/data';
 import type { AppSettings } from '../../api/types';
 import { ROUTES } from '../../constants';
 import { SessionProvider } from '../../hooks/useSession';
+import { TimeZoneProvider } from '../../hooks/useTimeZone';
 import { Loading } from '../common/PageState';
 
 const TasksPage = React.lazy(() => import('../../pages/Tasks/TasksPage'));
@@ -18,21 +19,23 @@ const InvitationPage = React.lazy(() => import('../../pages/Invitation/Invitatio
 function App(_props: AppRootProps<AppSettings>) {
   return (
     <SessionProvider>
-      <Suspense fallback={<Loading />}>
-        <Routes>
-          <Route path={ROUTES.Tasks} element={<TasksPage />} />
-          <Route path={`${ROUTES.Tasks}/:engine/:taskId`} element={<TaskDetailPage />} />
-          <Route path={`${ROUTES.Tasks}/:engine/:taskId/graph`} element={<TaskDetailPage />} />
-          <Route path={ROUTES.Workers} element={<WorkersPage />} />
-          <Route path={ROUTES.Queues} element={<QueuesPage />} />
-          <Route path={ROUTES.Audit} element={<AuditPage />} />
-          <Route path={ROUTES.Settings} element={<SettingsPage />} />
-          <Route path={ROUTES.Invitation} element={<InvitationPage />} />
+      <TimeZoneProvider>
+        <Suspense fallback={<Loading />}>
+          <Routes>
+            <Route path={ROUTES.Tasks} element={<TasksPage />} />
+            <Route path={`${ROUTES.Tasks}/:engine/:taskId`} element={<TaskDetailPage />} />
+            <Route path={`${ROUTES.Tasks}/:engine/:taskId/graph`} element={<TaskDetailPage />} />
+            <Route path={ROUTES.Workers} element={<WorkersPage />} />
+            <Route path={ROUTES.Queues} element={<QueuesPage />} />
+            <Route path={ROUTES.Audit} element={<AuditPage />} />
+            <Route path={ROUTES.Settings} element={<SettingsPage />} />
+            <Route path={ROUTES.Invitation} element={<InvitationPage />} />
 
-          {/* Default page */}
-          <Route path="*" element={<TasksPage />} />
-        </Routes>
-      </Suspense>
+            {/* Default page */}
+            <Route path="*" element={<TasksPage />} />
+          </Routes>
+        </Suspense>
+      </TimeZoneProvider>
     </SessionProvider>
   );
 }

@@ -3,7 +3,7 @@
 // Admins only, as on the service.
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
-import { getTimeZone } from '@grafana/data';
+import { useTimeZone } from '../../hooks/useTimeZone';
 import { Alert, Badge, Button, Field, Input, Combobox, Stack, TimeRangePicker } from '@grafana/ui';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange } from '../Tasks/filters';
 import { listAudit, verifyAudit } from '../../api/service';
@@ -55,7 +55,7 @@ function AuditLog() {
     }),
     [params]
   );
-  const timeZone = getTimeZone();
+  const { timeZone, setTimeZone } = useTimeZone();
   const range = toTimeRange(filters, timeZone);
   const [entries, setEntries] = useState<AuditEntry[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -148,8 +148,7 @@ function AuditLog() {
             value={range}
             timeZone={timeZone}
             onChange={(r) => setRange(fromTimeRange(r))}
-            // The zone is the one of the user's Grafana profile: shown here, changed there.
-            onChangeTimeZone={() => undefined}
+            onChangeTimeZone={setTimeZone}
             onMoveBackward={() => setRange(shiftRange(range, -1))}
             onMoveForward={() => setRange(shiftRange(range, 1))}
             onZoom={() => setRange(zoomOutRange(range))}

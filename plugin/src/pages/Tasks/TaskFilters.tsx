@@ -2,7 +2,8 @@
 // from there, so back/forward and shared links work.
 import React, { useState } from 'react';
 import { css } from '@emotion/css';
-import { getTimeZone, type GrafanaTheme2, type TimeRange } from '@grafana/data';
+import { type GrafanaTheme2, type TimeRange } from '@grafana/data';
+import { useTimeZone } from '../../hooks/useTimeZone';
 import {
   Combobox,
   Field,
@@ -38,7 +39,7 @@ export function TaskFilters({ filters, onChange }: Props) {
   const styles = useStyles2(getStyles);
   const { project } = useSession();
   const set = (patch: Partial<TaskFilterValues>) => onChange({ ...filters, ...patch });
-  const timeZone = getTimeZone();
+  const { timeZone, setTimeZone } = useTimeZone();
   const range = toTimeRange(filters, timeZone);
   const loadNames = async (input: string): Promise<Array<ComboboxOption<string>>> => {
     const { names } = await listTaskNames(input, project);
@@ -99,8 +100,7 @@ export function TaskFilters({ filters, onChange }: Props) {
             value={range}
             timeZone={timeZone}
             onChange={(r: TimeRange) => set(fromTimeRange(r))}
-            // The zone is the one of the user's Grafana profile: shown here, changed there.
-            onChangeTimeZone={() => undefined}
+            onChangeTimeZone={setTimeZone}
             onMoveBackward={() => set(shiftRange(range, -1))}
             onMoveForward={() => set(shiftRange(range, 1))}
             onZoom={() => set(zoomOutRange(range))}

@@ -1,6 +1,7 @@
 // The explorer's filters live in the URL (so a link reproduces the view); this turns them
 // into the service's query parameters.
-import { dateMath, getTimeZone, type DateTime, type RawTimeRange, type TimeRange } from '@grafana/data';
+import { dateMath, type DateTime, type RawTimeRange, type TimeRange } from '@grafana/data';
+import { appTimeZone } from '../../utils/timeZone';
 import type { TimeZone } from '@grafana/schema';
 
 export interface TaskFilterValues {
@@ -78,7 +79,7 @@ export function fromTimeRange(range: TimeRange): Pick<TaskFilterValues, 'from' |
  * The URL's range resolved in the user's time zone (Grafana profile, else the org's or the
  * browser's), so "Today" or "This week" start at the user's midnight, as on dashboards.
  */
-export function toTimeRange(f: Pick<TaskFilterValues, 'from' | 'to'>, timeZone: TimeZone = getTimeZone()): TimeRange {
+export function toTimeRange(f: Pick<TaskFilterValues, 'from' | 'to'>, timeZone: TimeZone = appTimeZone()): TimeRange {
   const from = parseTime(f.from, false, timeZone);
   const to = parseTime(f.to, true, timeZone);
   // An unreadable end is replaced by its default, in the picker too.
