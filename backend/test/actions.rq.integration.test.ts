@@ -2,6 +2,7 @@
 // job, purge, requeue of failed jobs, and worker shutdown.
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { RqDriver } from '../src/engines/rq/driver.js';
 import { covers } from './helpers/coverage.js';
 import { enqueue, jobOf, RQ_REDIS_URL, rqctl, startRqWorker, uniqueQueue, type RqWorker } from './helpers/rq.js';
@@ -43,6 +44,22 @@ describe('RQ driver', () => {
     expect(await rqctl<number>('runs', key)).toBe(0);
     await w.stop();
     await expect(driver.cancel(ref(id))).rejects.toThrow(/the job is canceled/);
+  });
+
+  test('a queued job a worker has just popped is not reported cancelled: it is about to run', async () => {
+    const queue = uniqueQueue('cancel-race');
+    const id = await enqueue(queue, 'count', [randomUUID()]);
+    // What RQ's dequeue does (BLMOVE to the intermediate list) before the job is marked started.
+    const redis = new Redis(RQ_REDIS_URL);
+    try {
+      await redis.lmove(`rq:queue:${queue}`, `rq:queue:${queue}:intermediate`, 'LEFT', 'RIGHT');
+      await expect(driver.cancel(ref(id))).rejects.toThrow(/just taken the job .* terminate it instead/);
+      expect((await jobOf(id))?.status).toBe('queued');
+      expect(await redis.zscore(`rq:canceled:${queue}`, id)).toBeNull();
+    } finally {
+      await redis.del(`rq:queue:${queue}:intermediate`, `rq:job:${id}`);
+      redis.disconnect();
+    }
   });
 
   test('a running job is stopped', async () => {

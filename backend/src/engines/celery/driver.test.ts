@@ -50,6 +50,20 @@ describe('Celery worker control outcomes', () => {
     await expect(new CeleryDriver([down, silent()]).workerControl(W, 'pool_shrink', {})).rejects.toThrow('connection refused');
   });
 
+  test('a name that answers on two brokers (two Celery apps) is acted on nowhere; one that answers on one, only there', async () => {
+    const pong = () => broker(async () => [{ [W]: { ok: 'pong' } }]);
+    const [a, b] = [pong(), pong()];
+    for (const action of ['pool_shrink', 'shutdown'] as const) {
+      expect(await ended(new CeleryDriver([a, b], 'z4j', 50).workerControl(W, action, {}))).toMatchObject({ state: 'failed', message: expect.stringMatching(/answer on 2 brokers/) });
+    }
+    expect([a.sent, b.sent]).toEqual([['ping', 'ping'], ['ping', 'ping']]);
+
+    const [here, elsewhere] = [pong(), silent()];
+    await new CeleryDriver([elsewhere, here], 'z4j', 50).workerControl(W, 'pool_shrink', {});
+    expect([here.sent, elsewhere.sent]).toEqual([['ping', 'pool_shrink'], ['ping']]);
+    await expect(new CeleryDriver([]).workerControl(W, 'shutdown', {})).rejects.toThrow(/no Celery broker/);
+  });
+
   test('shutdown goes only to a worker that answers a ping, and succeeds once it stops answering', async () => {
     const ghost = silent();
     expect(await ended(new CeleryDriver([ghost], 'z4j', 50).workerControl(W, 'shutdown', {}))).toMatchObject({ state: 'timed_out', message: expect.stringMatching(/shutdown not sent/) });

@@ -107,44 +107,65 @@ export class CeleryDriver implements EngineDriver {
   async workerControl(hostname: string, action: WorkerAction, args: Record<string, unknown>): Promise<Dispatch> {
     if (action === 'shutdown') return this.shutdown(hostname);
     const { method, args: toCelery } = WORKER_METHODS[action];
-    const reply = await this.ask(hostname, method, toCelery(args), this.replyTimeoutMs);
-    if (reply === null) throw new CommandEnded('timed_out', `${hostname} did not answer within ${this.replyTimeoutMs / 1000} s`, { worker: hostname });
+    const broker = await this.brokerOf(hostname);
+    const reply = broker && (await this.ask(broker, hostname, method, toCelery(args), this.replyTimeoutMs));
+    if (reply === null || reply === undefined) throw new CommandEnded('timed_out', `${hostname} did not answer within ${this.replyTimeoutMs / 1000} s`, { worker: hostname });
     if (reply && typeof reply === 'object' && 'ok' in reply) return { detail: { worker: hostname, reply: (reply as { ok: unknown }).ok } };
     const error = reply && typeof reply === 'object' && 'error' in reply ? (reply as { error: unknown }).error : reply;
     throw new CommandEnded('failed', `${hostname} refused: ${typeof error === 'string' ? error : JSON.stringify(error)}`, { worker: hostname, error });
   }
 
   private async shutdown(hostname: string): Promise<Dispatch> {
-    if ((await this.ask(hostname, 'ping', {}, this.replyTimeoutMs)) === null) {
+    const broker = await this.brokerOf(hostname, { ping: true });
+    if (!broker) {
       throw new CommandEnded('timed_out', `${hostname} did not answer a ping within ${this.replyTimeoutMs / 1000} s: shutdown not sent`, { worker: hostname });
     }
-    await this.everywhere('shutdown', {}, [hostname]);
+    await broker.broadcast('shutdown', {}, [hostname]);
     // A warm shutdown closes the control channel first; running tasks may then still finish.
     const deadline = Date.now() + 2 * this.replyTimeoutMs;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
-      if ((await this.ask(hostname, 'ping', {}, 1000)) === null) return { detail: { worker: hostname, reply: null, message: 'the worker stopped answering (Celery sends no reply to a shutdown)' } };
+      if ((await this.ask(broker, hostname, 'ping', {}, 1000)) === undefined) return { detail: { worker: hostname, reply: null, message: 'the worker stopped answering (Celery sends no reply to a shutdown)' } };
     }
     throw new CommandEnded('timed_out', `${hostname} still answers pings ${(2 * this.replyTimeoutMs) / 1000} s after the shutdown`, { worker: hostname });
   }
 
-  /** The worker's reply, from whichever broker it listens on; null when none answered in time. */
-  private async ask(hostname: string, method: string, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
-    if (!this.brokers.length) throw new Error('no Celery broker is configured (Z4J_CELERY_BROKERS)');
-    const fromWorker = (replies: PidboxReply[]) => replies.find((r) => hostname in r)?.[hostname];
-    // The first broker to hear the worker settles it; a broker that fails only matters if none answers.
-    return new Promise((resolve, reject) => {
+  /** The worker's reply on this broker; undefined when it did not answer in time. */
+  private async ask(broker: CeleryBroker, hostname: string, method: string, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    return (await broker.request(method, args, [hostname], timeoutMs)).find((r) => hostname in r)?.[hostname];
+  }
+
+  /**
+   * The one broker the worker listens on; null when none heard it in time. A pidbox request
+   * names workers by hostname only, and two Celery apps on two brokers can each run a worker
+   * of that name: sent everywhere, one pool_shrink or shutdown would act on both. So with several
+   * brokers the worker is pinged on each first, and a name answering on two is refused. With
+   * one, only when `ping` asks for the worker to have answered.
+   */
+  private async brokerOf(hostname: string, { ping = false } = {}): Promise<CeleryBroker | null> {
+    if (!this.brokers.length || (this.brokers.length === 1 && !ping)) return this.primary;
+    const answered: CeleryBroker[] = [];
+    let failure: unknown = null;
+    await new Promise<void>((resolve) => {
       let pending = this.brokers.length;
-      let failure: unknown = null;
-      const settle = () => { if (--pending === 0) (failure ? reject(failure) : resolve(null)); };
+      let grace: NodeJS.Timeout | undefined;
+      const settle = () => { if (--pending === 0) { clearTimeout(grace); resolve(); } };
       for (const b of this.brokers) {
-        b.request(method, args, [hostname], timeoutMs).then((replies) => {
-          const reply = fromWorker(replies);
-          if (reply !== undefined) resolve(reply);
+        this.ask(b, hostname, 'ping', {}, this.replyTimeoutMs).then((reply) => {
+          if (reply !== undefined) {
+            answered.push(b);
+            // A namesake on another broker answers as fast: once one did, the others get a moment, not the whole timeout.
+            grace ??= setTimeout(resolve, Math.min(1000, this.replyTimeoutMs));
+          }
           settle();
         }, (err) => { failure ??= err; settle(); });
       }
     });
+    if (answered.length > 1) {
+      throw new CommandEnded('failed', `workers named ${hostname} answer on ${answered.length} brokers (${answered.map((b) => b.name).join(', ')}): z4j cannot tell which one is meant, so it acts on neither (give each a distinct name with -n)`, { worker: hostname });
+    }
+    if (!answered.length && failure) throw failure;
+    return answered[0] ?? null;
   }
 
   /** A broadcast reaches workers only on their own broker: send it on every one. */

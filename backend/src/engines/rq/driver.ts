@@ -16,7 +16,12 @@ const QUEUES_SET = 'rq:queues';
 /** ISO 8601 as RQ writes it (utcformat): microseconds, trailing Z. */
 const rqNow = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
-/** Cancels a job that has not started: out of its queue and the deferred / scheduled registries, into canceled. */
+/**
+ * Cancels a job that has not started: out of its queue and the deferred / scheduled registries,
+ * into canceled. A job still marked queued but in none of them was popped by a worker (RQ moves
+ * it to the queue's intermediate list and marks it started only later): it is about to run, so
+ * it is left alone ('taken'), never reported cancelled.
+ */
 const CANCEL = `
 local job = KEYS[1]
 local id = ARGV[1]
@@ -24,9 +29,10 @@ local status = redis.call('HGET', job, 'status')
 if not status then return 'missing' end
 if status ~= 'queued' and status ~= 'deferred' and status ~= 'scheduled' then return status end
 local origin = redis.call('HGET', job, 'origin')
-redis.call('LREM', 'rq:queue:' .. origin, 0, id)
-redis.call('ZREM', 'rq:deferred:' .. origin, id)
-redis.call('ZREM', 'rq:scheduled:' .. origin, id)
+local removed = redis.call('LREM', 'rq:queue:' .. origin, 0, id)
+  + redis.call('ZREM', 'rq:deferred:' .. origin, id)
+  + redis.call('ZREM', 'rq:scheduled:' .. origin, id)
+if removed == 0 then return 'taken' end
 redis.call('HSET', job, 'status', 'canceled')
 redis.call('ZADD', 'rq:canceled:' .. origin, ARGV[2], id)
 return 'ok'`;
@@ -125,6 +131,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
 
   async cancel(task: TaskRef): Promise<Dispatch> {
     const result = await this.redis.eval(CANCEL, 1, JOB + task.taskId, task.taskId, String(Math.floor(Date.now() / 1000)));
+    if (result === 'taken') throw new Error('a worker has just taken the job from its queue, so it is about to run: terminate it instead');
     if (result !== 'ok') throw new Error(result === 'missing' ? 'RQ no longer has this job' : `RQ says the job is ${result}: only queued, deferred or scheduled jobs can be cancelled`);
     return { confirmed: true, detail: { rqStatus: 'canceled' } };
   }
