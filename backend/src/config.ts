@@ -99,6 +99,7 @@ export const settings = {
     z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'a redis://, rediss://, amqp:// or amqps:// URL').optional(),
     'Broker of your taskiq workers, the driver picked by its scheme: redis:// (taskiq-redis ListQueueBroker, as Z4J_TASKIQ_REDIS_URL) or amqp:// (taskiq-aio-pika: retry, purge, requeue of dead letters, terminate and cancel through the agents). Wins over Z4J_TASKIQ_REDIS_URL.',
   ],
+  Z4J_TASKIQ_DEAD_LETTER_QUEUE: [z.string().min(1).max(255).default('taskiq.dead_letter'), "The dead_letter_queue name of your taskiq-aio-pika AioPikaBroker (requeue of dead letters reads it)."],
   Z4J_HUEY_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your RedisHuey instances. Set it to revoke queued Huey tasks and purge Huey queues (a queue is a Huey name), and to send commands to the agents in its consumers (retry, terminate).',

@@ -194,7 +194,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   if (config.Z4J_HUEY_REDIS_URL) drivers.set('huey', new HueyDriver(config.Z4J_HUEY_REDIS_URL));
   if (config.Z4J_ARQ_REDIS_URL) drivers.set('arq', new ArqDriver(config.Z4J_ARQ_REDIS_URL));
   const taskiqUrl = config.Z4J_TASKIQ_BROKER_URL ?? config.Z4J_TASKIQ_REDIS_URL;
-  if (taskiqUrl) drivers.set('taskiq', taskiqDriver(taskiqUrl));
+  if (taskiqUrl) drivers.set('taskiq', taskiqDriver(taskiqUrl, config.Z4J_TASKIQ_DEAD_LETTER_QUEUE));
   const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, {
     recordEvent: (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
     agentCommands: new AgentCommands(db, identity.agentKeys),

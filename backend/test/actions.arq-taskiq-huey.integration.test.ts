@@ -92,6 +92,29 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
   afterAll(() => driver.close());
   const runs = (queue: string, key: string) => taskiqctl<number>(queue, 'runs', key);
 
+  test("a queue of taskiq-redis's other brokers (a stream, a pub/sub channel) is refused, never written to", async () => {
+    const redis = new Redis(TASKIQ_REDIS_URL);
+    const listener = new Redis(TASKIQ_REDIS_URL);
+    const [stream, channel] = [`z4j-test-stream-${randomUUID()}`, `z4j-test-pubsub-${randomUUID()}`];
+    const payload = { name: 'app.noop', args: [], kwargs: {}, queue: stream };
+    try {
+      await redis.xadd(stream, '*', 'data', '{}');
+      await expect(driver.retry(payload, randomUUID(), { taskId: 't', name: null, queue: stream, worker: null, state: 'failed' })).rejects.toThrow(/Redis stream \(taskiq-redis RedisStreamBroker\)/);
+      await expect(driver.purgeQueue(stream)).rejects.toThrow(/ListQueueBroker queues only/);
+      expect(await driver.queueDepth(stream)).toBeNull();
+
+      await listener.subscribe(channel); // what a PubSubBroker worker does
+      await expect(driver.retry({ ...payload, queue: channel }, randomUUID(), { taskId: 't', name: null, queue: channel, worker: null, state: 'failed' })).rejects.toThrow(/PubSubBroker/);
+      await expect(driver.cancel({ taskId: 't', name: null, queue: channel, worker: null, state: 'enqueued' })).rejects.toThrow(/PubSubBroker/);
+      expect(await redis.exists(channel)).toBe(0); // no list nobody reads
+      expect(await driver.queueDepth(channel)).toBeNull();
+    } finally {
+      await redis.del(stream, channel);
+      listener.disconnect();
+      redis.disconnect();
+    }
+  });
+
   test('a cancelled waiting message never runs', async () => {
     covers('taskiq', 'task.cancel');
     const queue = uniqueQueue('tq_cancel');

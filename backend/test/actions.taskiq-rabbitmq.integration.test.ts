@@ -71,7 +71,6 @@ describe('taskiq driver (taskiq-aio-pika on RabbitMQ)', () => {
     expect((await driver.purgeQueue(target)).purged).toBe(3);
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
-    expect((await driver.purgeQueue(queue('tqr_never_declared'))).purged).toBe(0);
     // A worker on the queue now runs what comes after, never what was purged.
     workers.push(app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { Z4J_TEST_QUEUE: target }));
     const later = randomUUID();
@@ -93,6 +92,18 @@ describe('taskiq driver (taskiq-aio-pika on RabbitMQ)', () => {
     const sent = await eventually(() => driver.retry({ name: 'count', args: [key], kwargs: {}, queue: q }, newId, original), 60_000, 500);
     expect(sent.detail).toEqual({ newTaskId: newId, queue: q });
     await eventually(async () => expect(await taskiqctl<number>(q, 'runs', key)).toBe(1), 60_000, 500);
+  });
+
+  test('a queue or dead-letter queue RabbitMQ does not have is said, never purged or requeued as "0"', async () => {
+    const missing = `z4j-test-no-such-queue-${randomUUID()}`;
+    await expect(driver.purgeQueue(missing)).rejects.toThrow(`RabbitMQ has no queue ${missing}`);
+    expect(await driver.queueDepth(missing)).toBeNull();
+    const renamed = new TaskiqRabbitmqDriver(AMQP_URL, `z4j-test-dlq-${randomUUID()}`);
+    try {
+      await expect(renamed.requeueDeadLetters(queue('tqr_any'))).rejects.toThrow(/Z4J_TASKIQ_DEAD_LETTER_QUEUE/);
+    } finally {
+      await renamed.close();
+    }
   });
 
   test("dead letters go back from taskiq's shared dead-letter queue to the queue they died in, and run; other queues' letters stay", async () => {

@@ -68,11 +68,19 @@ def broker_url(broker: Any) -> str:
 
 
 def _queue_of(broker: Any, message: Any) -> str | None:
+    """The queue the message waits in: what z4j shows, and purges, counts and retries into."""
     labels = message.labels or {}
+    queues = getattr(broker, "_task_queues", None)
+    if queues:
+        # taskiq-aio-pika routes by routing key (one queue: always its own; several: the routing
+        # label's), and a queue's routing key need not be its name: name the AMQP queue itself,
+        # the one RabbitMQ and the service's driver know.
+        if len(queues) == 1:
+            return str(queues[0].name)
+        key = labels.get(getattr(broker, "_label_for_routing", "queue_name"))
+        found = next((q.name for q in queues if key is not None and (q.routing_key or q.name) == str(key)), key)
+        return str(found) if found else None
     q = labels.get("queue_name") or getattr(broker, "queue_name", None)
-    if not q:
-        queues = getattr(broker, "_task_queues", None) or []
-        q = (queues[0].routing_key or queues[0].name) if len(queues) == 1 else None
     return str(q) if q else None
 
 

@@ -479,3 +479,18 @@ def test_the_aio_pika_transport_closes_its_event_loop_and_quiets_the_senders_con
         fail_twice()  # the host's own thread: its records pass as they are
     assert from_sender == 1
     assert len(caplog.records) == 3
+
+
+def test_the_queue_of_an_aio_pika_message_is_the_amqp_queue_it_lands_in_not_its_routing_key():
+    from types import SimpleNamespace
+
+    from taskiq_aio_pika import AioPikaBroker, Queue
+
+    from z4j_agent.taskiq import _queue_of
+
+    one = AioPikaBroker("amqp://guest:guest@127.0.0.1:5672/", task_queues=[Queue(name="jobs", routing_key="jobs.rk")])
+    assert _queue_of(one, SimpleNamespace(labels={"queue_name": "ignored: one queue takes all"})) == "jobs"
+    two = AioPikaBroker("amqp://guest:guest@127.0.0.1:5672/", task_queues=[Queue(name="fast", routing_key="fast.rk"), Queue(name="slow")])
+    assert _queue_of(two, SimpleNamespace(labels={"queue_name": "fast.rk"})) == "fast"
+    assert _queue_of(two, SimpleNamespace(labels={"queue_name": "slow"})) == "slow"
+    assert _queue_of(two, SimpleNamespace(labels={})) is None

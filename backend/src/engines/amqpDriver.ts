@@ -13,11 +13,16 @@ const MAX_REQUEUE = 100_000;
 /** Dead letters published between two confirmation waits. */
 const REQUEUE_ROUND = 200;
 
-/** The queue a dead letter died in, from the headers RabbitMQ adds when it dead-letters a message. */
+/**
+ * The queue a dead letter last died in, from the headers RabbitMQ adds when it dead-letters a
+ * message: `x-last-death-queue` (RabbitMQ 3.13+), else the newest `x-death` entry (RabbitMQ lists
+ * them newest first). Not the first death: a delayed message first "dies" in its delay queue by
+ * design (its TTL routes it on to the task queue), and the task queue is where it goes back.
+ */
 export function diedIn(letter: amqp.GetMessage): string | null {
   const headers = letter.properties.headers ?? {};
   const deaths = headers['x-death'] as { queue?: unknown }[] | undefined;
-  const queue = headers['x-first-death-queue'] ?? (Array.isArray(deaths) ? deaths[deaths.length - 1]?.queue : undefined);
+  const queue = headers['x-last-death-queue'] ?? (Array.isArray(deaths) ? deaths[0]?.queue : undefined) ?? headers['x-first-death-queue'];
   return typeof queue === 'string' ? queue : queue instanceof Buffer ? queue.toString('utf8') : null;
 }
 
@@ -57,13 +62,14 @@ export abstract class AmqpEngineDriver {
     }
   }
 
-  /** Purges or counts a queue; a queue nobody declared counts 0. */
-  protected async count(queue: string, op: 'purge' | 'check'): Promise<number> {
+  /** Purges or counts a queue; a queue nobody declared counts 0, or is `missing()`'s error. */
+  protected async count(queue: string, op: 'purge' | 'check', missing?: () => Error): Promise<number> {
     try {
       return await this.withChannel(async (ch) => (op === 'purge' ? await ch.purgeQueue(queue) : await ch.checkQueue(queue)).messageCount);
     } catch (err) {
-      if (notFound(err)) return 0;
-      throw err;
+      if (!notFound(err)) throw err;
+      if (missing) throw missing();
+      return 0;
     }
   }
 
@@ -76,12 +82,14 @@ export abstract class AmqpEngineDriver {
    * started, so letters that die again meanwhile are not looped. Returns how many went back to
    * a queue.
    */
-  protected async moveDeadLetters(from: string, queue: string, to: (letter: amqp.GetMessage) => string | null): Promise<number> {
-    const waiting = Math.min(await this.count(from, 'check'), MAX_REQUEUE);
+  protected async moveDeadLetters(from: string, queue: string, to: (letter: amqp.GetMessage) => string | null, missing?: (queue: string) => Error): Promise<number> {
+    const waiting = Math.min(await this.count(from, 'check', missing && (() => missing(from))), MAX_REQUEUE);
     let moved = 0;
     if (!waiting) return moved;
     await this.withChannel(async (ch) => {
-      await ch.checkQueue(queue);
+      await ch.checkQueue(queue).catch((err: unknown) => {
+        throw notFound(err) && missing ? missing(queue) : err;
+      });
       for (let seen = 0; seen < waiting;) {
         const round: amqp.GetMessage[] = [];
         for (; seen < waiting && round.length < REQUEUE_ROUND; seen++) {

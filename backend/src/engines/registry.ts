@@ -26,8 +26,8 @@ export function declaredDrivers(): Declared[] {
 }
 
 /** The taskiq driver for a broker URL: taskiq-aio-pika for amqp(s)://, else taskiq-redis's ListQueueBroker. */
-export function taskiqDriver(url: string): EngineDriver {
-  return /^amqps?:\/\//.test(url) ? new TaskiqRabbitmqDriver(url) : new TaskiqDriver(url);
+export function taskiqDriver(url: string, deadLetterQueue?: string): EngineDriver {
+  return /^amqps?:\/\//.test(url) ? new TaskiqRabbitmqDriver(url, deadLetterQueue) : new TaskiqDriver(url);
 }
 
 /** The Dramatiq driver for a broker URL: RabbitMQ for amqp(s)://, else Redis. */

@@ -59,14 +59,32 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     super(url, 'z4j-taskiq-driver');
   }
 
+  /**
+   * Refuses a queue that is not a ListQueueBroker list. taskiq-redis's other brokers use the
+   * same name differently: RedisStreamBroker a stream (a list command fails on it), PubSubBroker
+   * a channel its workers subscribe to, where a pushed message would sit in a list no worker
+   * reads while the retry reported success. The channel's subscribers give that one away.
+   */
+  private async requireList(queue: string): Promise<void> {
+    const [type, subscribed] = await Promise.all([this.redis.type(queue), this.redis.pubsub('NUMSUB', queue) as Promise<[string, number]>]);
+    if (type !== 'list' && type !== 'none') {
+      throw new Error(`taskiq queue ${queue} is a Redis ${type}${type === 'stream' ? ' (taskiq-redis RedisStreamBroker)' : ''}: z4j acts on ListQueueBroker queues only`);
+    }
+    if (Number(subscribed[1]) > 0) {
+      throw new Error(`taskiq queue ${queue} is a pub/sub channel its workers subscribe to (taskiq-redis PubSubBroker): z4j acts on ListQueueBroker queues only (pub/sub keeps no waiting message to retry into, cancel or purge)`);
+    }
+  }
+
   async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
     const queue = payload.queue ?? original.queue ?? DEFAULT_QUEUE;
+    await this.requireList(queue);
     await this.redis.lpush(queue, JSON.stringify(taskiqMessage(payload, newTaskId)));
     return { detail: { newTaskId, queue } };
   }
 
   async cancel(task: TaskRef): Promise<Dispatch> {
+    await this.requireList(task.queue ?? DEFAULT_QUEUE);
     const r = await this.redis.eval(CANCEL, 1, task.queue ?? DEFAULT_QUEUE, task.taskId, String(MAX_CANCEL_SCAN));
     if (r === 'too_big') throw new Error(`queue holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
     if (r !== 'ok') throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
@@ -78,6 +96,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+    await this.requireList(queue);
     return { purged: Number(await this.redis.eval(PURGE_LIST, 1, queue)) };
   }
 
@@ -86,14 +105,17 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
+    await this.requireList(queue);
     return countMatching(this.redis, this.lists(queue), filter);
   }
 
   async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+    await this.requireList(queue);
     return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
   }
 
+  /** Unknown (null) where the queue is not a ListQueueBroker list: a stream or a channel has no depth to read here. */
   async queueDepth(queue: string): Promise<number | null> {
-    return this.redis.llen(queue);
+    return this.requireList(queue).then(() => this.redis.llen(queue), () => null);
   }
 }

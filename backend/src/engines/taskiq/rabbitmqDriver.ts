@@ -1,7 +1,7 @@
 // taskiq over taskiq-aio-pika (0.6): task queues bound to the `taskiq` exchange, one AMQP queue
 // per z4j queue. A purge is the AMQP purge of that queue.
 // Dead letters: taskiq-aio-pika declares every task queue with a dead-letter route to one queue,
-// `taskiq.dead_letter`, shared by all of them. taskiq itself never rejects a message (its acks
+// `taskiq.dead_letter` unless its `dead_letter_queue` says otherwise (Z4J_TASKIQ_DEAD_LETTER_QUEUE), shared by all of them. taskiq itself never rejects a message (its acks
 // only ack), so what lands there is what RabbitMQ dead-letters: a message past a quorum queue's
 // delivery limit (redelivered that many times because its worker died running it; RabbitMQ 4
 // sets 20 by default, 3.x none), one past a message TTL or a length limit the user set. A
@@ -18,6 +18,10 @@ import { AmqpEngineDriver, diedIn } from '../amqpDriver.js';
 import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import { DEFAULT_QUEUE, taskiqMessage, TERMINATE_NOTE } from './driver.js';
 
+const noQueue = (queue: string, deadLetterQueue?: string) => new Error(queue === deadLetterQueue
+  ? `RabbitMQ has no queue ${queue}: set Z4J_TASKIQ_DEAD_LETTER_QUEUE to your AioPikaBroker's dead_letter_queue name`
+  : `RabbitMQ has no queue ${queue}: no taskiq worker has declared it`);
+
 export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriver {
   readonly engine = 'taskiq' as const;
   readonly variant = 'RabbitMQ';
@@ -26,7 +30,7 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
     'task.cancel': { via: 'agent', note: `taskiq-aio-pika: ${AGENT_CANCEL_NOTE}; checked as the message leaves the broker, so with --max-prefetch the messages taskiq's receiver already holds still run` },
     'task.terminate': { via: 'agent', note: `taskiq-aio-pika: ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'taskiq-aio-pika: the task queue (not the delay queue nor the dead-letter queue)' },
-    'queue.requeue_dead_letters': { via: 'broker', note: "taskiq-aio-pika: the queue's letters in the broker's dead-letter queue (taskiq.dead_letter), moved back one at a time; RabbitMQ put them there (a quorum queue's delivery limit, a TTL or length limit), taskiq never rejects" },
+    'queue.requeue_dead_letters': { via: 'broker', note: "taskiq-aio-pika: the queue's letters in the broker's dead-letter queue (taskiq.dead_letter, or Z4J_TASKIQ_DEAD_LETTER_QUEUE), moved back one at a time; RabbitMQ put them there (a quorum queue's delivery limit, a TTL or length limit), taskiq never rejects" },
   } as const;
 
   /** `deadLetterQueue`: the AioPikaBroker's `dead_letter_queue` name. */
@@ -58,16 +62,18 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
     return terminateInWorker(this.engine, task, agent);
   }
 
+  /** A queue RabbitMQ does not have is said, never purged as "0": the name is wrong, not the queue empty. */
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: await this.count(queue, 'purge') };
+    return { purged: await this.count(queue, 'purge', () => noQueue(queue)) };
   }
 
   /** Only the letters that died in `queue` go back to it (amqpDriver.ts: published before acked). */
   async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
-    return { requeued: await this.moveDeadLetters(this.deadLetterQueue, queue, (letter) => (diedIn(letter) === queue ? queue : null)) };
+    return { requeued: await this.moveDeadLetters(this.deadLetterQueue, queue, (letter) => (diedIn(letter) === queue ? queue : null), (q) => noQueue(q, this.deadLetterQueue)) };
   }
 
+  /** Unknown (null) for a queue RabbitMQ does not have. */
   async queueDepth(queue: string): Promise<number | null> {
-    return this.count(queue, 'check');
+    return this.count(queue, 'check', () => noQueue(queue)).catch(() => null);
   }
 }
