@@ -105,8 +105,14 @@ describe('a failed task', () => {
     expect(within(screen.getByRole('region', { name: 'Timeline' })).getAllByRole('listitem')).toHaveLength(3);
   });
 
-  test('one that succeeded on a later attempt shows the exception as an earlier attempt\'s, and is not its own child', async () => {
-    const flaky = task({ taskId: 'fl-1', name: 'z4j.flaky', state: 'succeeded', retries: 1, exception: 'RuntimeError: first run' });
+  test("one that succeeded on a later attempt shows the exception as an earlier attempt's, and is not its own child", async () => {
+    const flaky = task({
+      taskId: 'fl-1',
+      name: 'z4j.flaky',
+      state: 'succeeded',
+      retries: 1,
+      exception: 'RuntimeError: first run',
+    });
     const backend = fakeService('viewer', [flaky]);
     const url = `${SERVICE_API_URL}/tasks/celery/fl-1`;
     const shown = backend.routes[`GET ${url}`]!;
@@ -127,7 +133,8 @@ describe('a failed task', () => {
     render(<App {...props} />, { route: '/tasks/celery/run-1' });
     expect(await screen.findAllByText('started', undefined, PAGE_LOAD)).not.toHaveLength(0);
     expect(screen.queryByText('revoked')).not.toBeInTheDocument();
-    backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/run-1`] = () => reply(fakeDetail({ ...running, state: 'revoked' }));
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/run-1`] = () =>
+      reply(fakeDetail({ ...running, state: 'revoked' }));
     expect(await screen.findAllByText('revoked', undefined, { timeout: 8000 })).not.toHaveLength(0);
   }, 15_000);
 
@@ -228,7 +235,8 @@ describe('the session', () => {
   test('comes back by itself after the service was away: the actions return without a reload', async () => {
     const backend = fakeService('operator');
     const me = backend.routes[`GET ${SERVICE_API_URL}/me`]!;
-    backend.routes[`GET ${SERVICE_API_URL}/me`] = () => reply({ error: { code: 'UNAVAILABLE', message: 'the service is restarting' } }, 502) as never;
+    backend.routes[`GET ${SERVICE_API_URL}/me`] = () =>
+      reply({ error: { code: 'UNAVAILABLE', message: 'the service is restarting' } }, 502) as never;
     render(<App {...props} />, { route: '/tasks' });
     expect(await screen.findByText('Actions are unavailable', undefined, PAGE_LOAD)).toBeInTheDocument();
     backend.routes[`GET ${SERVICE_API_URL}/me`] = me;
@@ -320,7 +328,10 @@ describe('queues', () => {
   test('a refused purge preview is said in the dialog, where the Admin is looking', async () => {
     const backend = fakeService('admin');
     backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () =>
-      reply({ error: { code: 'QUEUE_NOT_FOUND', message: 'queue celery/celery is not known in this project' } }, 404) as never;
+      reply(
+        { error: { code: 'QUEUE_NOT_FOUND', message: 'queue celery/celery is not known in this project' } },
+        404
+      ) as never;
     const { user } = render(<App {...props} />, { route: '/queues' });
     await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
     const dialog = await screen.findByRole('dialog');
@@ -344,7 +355,11 @@ describe('queues', () => {
     await user.type(within(dialog).getByLabelText(/type celery to confirm/i), 'celery');
     await user.click(purge);
 
-    expect(await screen.findByRole('status', { name: 'Purge: succeeded' })).toHaveTextContent('Purged 3 messages');
+    const outcome = await screen.findByRole('status', { name: 'Purge: succeeded' });
+    expect(outcome).toHaveTextContent('Purged 3 messages');
+    // Above the table, not in the queue's row: an alert in a cell widened the table past the screen.
+    expect(screen.getByTestId('action-outcomes')).toContainElement(outcome);
+    expect(screen.getByRole('table', { name: 'Queues' })).not.toContainElement(outcome);
     expect(backend.commands).toEqual([
       expect.objectContaining({ kind: 'queue.purge', args: { filter: { name: 'billing.charge' } } }),
     ]);

@@ -9,6 +9,7 @@ import { toApiRequestError } from '../../api/client';
 import { useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { inProject, taskUrl } from '../../constants';
+import { OnShelf } from './OutcomeShelf';
 
 const SETTLED = new Set(['succeeded', 'failed', 'timed_out']);
 
@@ -113,12 +114,14 @@ export function ActionButton({
         onConfirm={confirm}
         onDismiss={() => setKey(null)}
       />
-      {command && !onCommand && <CommandOutcome command={command} label={label} />}
-      {error && (
-        <Alert severity="error" title={`${label} was refused`} onRemove={() => setError(null)}>
-          {error}
-        </Alert>
-      )}
+      <OnShelf>
+        {command && !onCommand && <CommandOutcome command={command} label={label} />}
+        {error && (
+          <Alert severity="error" title={`${label} was refused`} onRemove={() => setError(null)}>
+            {error}
+          </Alert>
+        )}
+      </OnShelf>
     </>
   );
 }

@@ -1,7 +1,7 @@
 // A plain, theme-aware table for the list pages: semantic <table> markup (screen readers and
 // keyboard users get it for free), columns declared as data.
 import React from 'react';
-import { css } from '@emotion/css';
+import { css, cx } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { useStyles2 } from '@grafana/ui';
 
@@ -9,6 +9,14 @@ export interface Column<T> {
   header: string;
   cell: (row: T) => React.ReactNode;
   numeric?: boolean;
+  /** Stays in view at the table's right edge when the table scrolls sideways (a row's actions). */
+  sticky?: boolean;
+  /** May wrap onto several lines (long free text), within a bounded width. */
+  wrap?: boolean;
+}
+
+function cellClass<T>(c: Column<T>, styles: ReturnType<typeof getTableStyles>): string | undefined {
+  return cx(c.numeric && styles.num, c.sticky && styles.sticky, c.wrap && styles.wrap) || undefined;
 }
 
 export function DataTable<T>({
@@ -32,7 +40,7 @@ export function DataTable<T>({
         <thead>
           <tr>
             {columns.map((c, i) => (
-              <th key={i} className={c.numeric ? styles.num : undefined}>
+              <th key={i} className={cellClass(c, styles)}>
                 {c.header}
               </th>
             ))}
@@ -49,7 +57,7 @@ export function DataTable<T>({
           {rows.map((r) => (
             <tr key={rowKey(r)}>
               {columns.map((c, i) => (
-                <td key={i} className={c.numeric ? styles.num : undefined}>
+                <td key={i} className={cellClass(c, styles)}>
                   {c.cell(r)}
                 </td>
               ))}
@@ -79,4 +87,11 @@ export const getTableStyles = (theme: GrafanaTheme2) => ({
   }),
   scroll: css({ overflowX: 'auto', maxWidth: '100%' }),
   num: css({ textAlign: 'right !important' as 'right', fontVariantNumeric: 'tabular-nums', whiteSpace: 'nowrap' }),
+  sticky: css({ position: 'sticky', right: 0, background: theme.colors.background.primary }),
+  wrap: css({
+    whiteSpace: 'normal !important' as 'normal',
+    minWidth: '24ch',
+    maxWidth: '60ch',
+    overflowWrap: 'anywhere',
+  }),
 });

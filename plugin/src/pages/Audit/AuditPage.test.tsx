@@ -1,4 +1,4 @@
-import { screen } from '@testing-library/react';
+import { screen, within } from '@testing-library/react';
 import { SERVICE_API_URL } from '../../api/client';
 import { reply } from '../../test/backend';
 import { fakeService } from '../../test/fakeService';
@@ -29,5 +29,20 @@ describe('the audit log', () => {
     );
     expect(error).toHaveTextContent('the audit key is missing');
     expect(await screen.findByRole('table', { name: 'Audit log' })).toBeInTheDocument();
+  });
+
+  test("an entry's detail reads as key and value pairs, the whole of it on hover", async () => {
+    const backend = fakeService('admin');
+    const list = backend.routes[`GET ${SERVICE_API_URL}/audit`]!;
+    backend.routes[`GET ${SERVICE_API_URL}/audit`] = (r) => {
+      const res = list(r) as { data: { entries: Array<Record<string, unknown>> } };
+      res.data.entries[0]!.detail = { commandId: 17, state: 'succeeded', filters: { state: 'failed' } };
+      return res as never;
+    };
+    renderApp('/audit');
+
+    const table = await screen.findByRole('table', { name: 'Audit log' }, PAGE_LOAD);
+    const detail = within(table).getByTitle(/"commandId": 17/);
+    expect(detail).toHaveTextContent('commandId 17 · state succeeded · filters {"state":"failed"}');
   });
 });

@@ -4,7 +4,7 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { useTimeZone } from '../../hooks/useTimeZone';
-import { Alert, Badge, Button, Field, Input, Combobox, Stack, TimeRangePicker } from '@grafana/ui';
+import { Alert, Badge, Button, Field, Input, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange } from '../Tasks/filters';
 import { listAudit, verifyAudit } from '../../api/service';
 import type { AuditEntry } from '../../api/types';
@@ -187,7 +187,7 @@ function AuditLog() {
               ),
             },
             { header: 'From', cell: (e) => e.ip ?? '—' },
-            { header: 'Detail', cell: (e) => (e.detail ? <code>{JSON.stringify(e.detail).slice(0, 160)}</code> : '—') },
+            { header: 'Detail', cell: (e) => <AuditDetail detail={e.detail} />, wrap: true },
           ]}
         />
       )}
@@ -201,3 +201,23 @@ function AuditLog() {
 }
 
 export default AuditPage;
+
+/** An entry's detail as "key: value" pairs that wrap within the column; the whole JSON on hover. */
+function AuditDetail({ detail }: { detail: Record<string, unknown> | null | undefined }) {
+  const entries = Object.entries(detail ?? {});
+  if (!entries.length) {
+    return <>—</>;
+  }
+  const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+  const clip = (s: string) => (s.length > 120 ? `${s.slice(0, 119)}…` : s);
+  return (
+    <span title={JSON.stringify(detail, null, 2)}>
+      {entries.map(([k, v], i) => (
+        <React.Fragment key={k}>
+          {i > 0 && ' · '}
+          <Text color="secondary">{k}</Text> {clip(text(v))}
+        </React.Fragment>
+      ))}
+    </span>
+  );
+}

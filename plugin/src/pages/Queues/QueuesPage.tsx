@@ -8,6 +8,7 @@ import { useGuard } from '../../hooks/useGuard';
 import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
 import { AppPage } from '../../components/common/AppPage';
 import { DataTable } from '../../components/common/DataTable';
+import { OnShelf, OutcomeShelf } from '../../components/common/OutcomeShelf';
 import { Empty, LoadError, Loading, Refused } from '../../components/common/PageState';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
@@ -26,19 +27,21 @@ function QueuesPage() {
         <Empty message="No queue seen yet">Queues appear with the first task sent to them.</Empty>
       )}
       {rows.length > 0 && (
-        <DataTable
-          label="Queues"
-          rows={rows}
-          rowKey={(q) => `${q.engine}/${q.name}`}
-          columns={[
-            { header: 'Queue', cell: (q) => q.name },
-            { header: 'Engine', cell: (q) => q.engine },
-            { header: 'Depth', cell: (q) => q.depth ?? '—', numeric: true },
-            { header: 'Depth measured', cell: (q) => formatAgo(q.depthAt) },
-            { header: 'Last task', cell: (q) => formatAgo(q.lastSeenAt) },
-            { header: '', cell: (q) => <QueueActions queue={q} onDone={queues.reload} /> },
-          ]}
-        />
+        <OutcomeShelf>
+          <DataTable
+            label="Queues"
+            rows={rows}
+            rowKey={(q) => `${q.engine}/${q.name}`}
+            columns={[
+              { header: 'Queue', cell: (q) => q.name },
+              { header: 'Engine', cell: (q) => q.engine },
+              { header: 'Depth', cell: (q) => q.depth ?? '—', numeric: true },
+              { header: 'Depth measured', cell: (q) => formatAgo(q.depthAt) },
+              { header: 'Last task', cell: (q) => formatAgo(q.lastSeenAt) },
+              { header: '', cell: (q) => <QueueActions queue={q} onDone={queues.reload} />, sticky: true },
+            ]}
+          />
+        </OutcomeShelf>
       )}
     </AppPage>
   );
@@ -154,8 +157,10 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
           )}
         </Modal>
       )}
-      {command && <CommandOutcome command={command} label="Purge" />}
-      {!open && <Refused title="Purge was refused" error={error} onRemove={clearError} />}
+      <OnShelf>
+        {command && <CommandOutcome command={command} label="Purge" />}
+        {!open && <Refused title="Purge was refused" error={error} onRemove={clearError} />}
+      </OnShelf>
     </>
   );
 }

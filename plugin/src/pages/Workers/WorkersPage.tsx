@@ -9,6 +9,7 @@ import { ActionButton } from '../../components/common/ActionButton';
 import { AppPage } from '../../components/common/AppPage';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { DataTable } from '../../components/common/DataTable';
+import { OutcomeShelf } from '../../components/common/OutcomeShelf';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatAgo } from '../../utils/format';
@@ -35,35 +36,37 @@ function WorkersPage() {
         </Text>
       )}
       {rows.length > 0 && (
-        <DataTable
-          label="Workers"
-          rows={rows}
-          rowKey={(w) => `${w.engine}/${w.hostname}`}
-          columns={[
-            {
-              header: 'Status',
-              cell: (w) => <Badge text={w.online ? 'online' : 'offline'} color={w.online ? 'green' : 'darkgrey'} />,
-            },
-            { header: 'Worker', cell: (w) => <span title={w.software ?? undefined}>{w.hostname}</span> },
-            { header: 'Engine', cell: (w) => w.engine },
-            { header: 'Last heartbeat', cell: (w) => formatAgo(w.lastSeenAt) },
-            { header: 'Concurrency', cell: (w) => w.concurrency ?? '—', numeric: true },
-            { header: 'In flight', cell: (w) => w.active ?? '—', numeric: true },
-            { header: 'Processed', cell: (w) => w.processed ?? '—', numeric: true },
-            { header: 'Failed (24 h)', cell: (w) => w.failed24h, numeric: true },
-            {
-              header: 'Agent dropped',
-              cell: (w) => <AgentDropped worker={w} />,
-              numeric: true,
-            },
-            {
-              header: 'Load (1 min)',
-              cell: (w) => (w.loadavg?.length ? w.loadavg[0]!.toFixed(2) : '—'),
-              numeric: true,
-            },
-            { header: '', cell: (w) => <WorkerActions worker={w} onDone={workers.reload} /> },
-          ]}
-        />
+        <OutcomeShelf>
+          <DataTable
+            label="Workers"
+            rows={rows}
+            rowKey={(w) => `${w.engine}/${w.hostname}`}
+            columns={[
+              {
+                header: 'Status',
+                cell: (w) => <Badge text={w.online ? 'online' : 'offline'} color={w.online ? 'green' : 'darkgrey'} />,
+              },
+              { header: 'Worker', cell: (w) => <span title={w.software ?? undefined}>{w.hostname}</span> },
+              { header: 'Engine', cell: (w) => w.engine },
+              { header: 'Last heartbeat', cell: (w) => formatAgo(w.lastSeenAt) },
+              { header: 'Concurrency', cell: (w) => w.concurrency ?? '—', numeric: true },
+              { header: 'In flight', cell: (w) => w.active ?? '—', numeric: true },
+              { header: 'Processed', cell: (w) => w.processed ?? '—', numeric: true },
+              { header: 'Failed (24 h)', cell: (w) => w.failed24h, numeric: true },
+              {
+                header: 'Agent dropped',
+                cell: (w) => <AgentDropped worker={w} />,
+                numeric: true,
+              },
+              {
+                header: 'Load (1 min)',
+                cell: (w) => (w.loadavg?.length ? w.loadavg[0]!.toFixed(2) : '—'),
+                numeric: true,
+              },
+              { header: '', cell: (w) => <WorkerActions worker={w} onDone={workers.reload} />, sticky: true },
+            ]}
+          />
+        </OutcomeShelf>
       )}
     </AppPage>
   );
