@@ -234,20 +234,20 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
 
   test('an Admin invites a colleague from Settings; the link from the mail lands on the accept page', async () => {
     await signIn('admin', `${APP}/settings?tab=invitations`);
-    await page.getByLabel('Email').fill('newcomer@example.com');
+    await page.getByLabel('Email').fill('vic@example.com');
     await page.getByRole('button', { name: 'Send invitation' }).click();
-    await page.getByText('Invitation sent to newcomer@example.com').waitFor();
-    await page.getByRole('table', { name: 'Invitations' }).getByText('newcomer@example.com').waitFor();
+    await page.getByText('Invitation sent to vic@example.com').waitFor();
+    await page.getByRole('table', { name: 'Invitations' }).getByText('vic@example.com').waitFor();
     await shot('11-settings-invitations');
 
     const mail = await eventually(async () => {
-      const m = smtp.inbox.find((x) => x.to.includes('newcomer@example.com'));
+      const m = smtp.inbox.find((x) => x.to.includes('vic@example.com'));
       if (!m) throw new Error('no invitation mail yet');
       return m;
     }, 30_000);
     const { link } = linkToken(mail);
     expect(link.startsWith(`${host.url}${APP}/invitation?token=`)).toBe(true);
-    // The invitee (here the Viewer of the test host) signs in and follows the link.
+    // The invitee (the Viewer of the test host, whose Grafana email was invited) signs in and follows the link.
     await signIn('viewer', new URL(link).pathname + new URL(link).search);
     await page.getByRole('button', { name: 'Accept invitation' }).click();
     await page.getByText(/you are now viewer in default/i).waitFor();

@@ -47,4 +47,22 @@ describe('GET /api/workers', () => {
       expect((await request(app).get(path).set(authHeaders()).query({ project: 'default' })).status).toBe(200);
     }
   });
+
+  test("a host running workers of two engines has each engine's failures, not their sum; an empty list filter is refused", async () => {
+    for (const engine of ['rq', 'huey']) {
+      await db.query(`INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at, heartbeat_s)
+        SELECT id, $1, 'shared-host', true, now(), now(), 2 FROM projects WHERE slug = 'default'`, [engine]);
+    }
+    for (const id of ['f1', 'f2']) {
+      await db.query(`INSERT INTO tasks (project_id, engine, task_id, state, worker, first_seen_at, last_event_at, attempt_at, state_at)
+        SELECT id, 'rq', $1, 'failed', 'shared-host', now(), now(), now(), now() FROM projects WHERE slug = 'default'`, [id]);
+    }
+    const res = await request(app).get('/api/workers').set(authHeaders());
+    const shared = (res.body.workers as { engine: string; hostname: string; failed24h: number }[]).filter((w) => w.hostname === 'shared-host');
+    expect(shared.map((w) => `${w.engine} ${w.failed24h}`)).toEqual(['huey 0', 'rq 2']);
+    for (const query of [{ engine: '' }, { state: ',' }]) {
+      const empty = await request(app).get('/api/tasks').set(authHeaders()).query(query);
+      expect([empty.status, empty.body.error.code]).toEqual([400, 'BAD_REQUEST']);
+    }
+  });
 });

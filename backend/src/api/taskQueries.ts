@@ -12,10 +12,10 @@ const csvOf = <const V extends readonly [string, ...string[]]>(values: V) =>
   z
     .string()
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(values)).max(20));
+    .pipe(z.array(z.enum(values)).min(1, 'at least one value (leave the parameter out for all)').max(20));
 
 /** Epoch ms or ISO 8601, within years 1970–9999 (what PostgreSQL and the explorer take). */
-const time = z
+export const timeParam = z
   .union([
     z.string().regex(/^\d{10,16}$/).transform((s) => new Date(Number(s))),
     z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
@@ -30,8 +30,8 @@ export const listTasksQuery = z.strictObject({
   name: z.string().min(1).max(1024).optional(),
   queue: z.string().min(1).max(1024).optional(),
   worker: z.string().min(1).max(1024).optional(),
-  from: time.optional(),
-  to: time.optional(),
+  from: timeParam.optional(),
+  to: timeParam.optional(),
   q: z.string().min(1).max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),

@@ -87,6 +87,7 @@ function cleanJson(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') return clean(v, 2000);
   if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
   if (v === null || typeof v === 'boolean') return v;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString(); // not {}: a token's expiry is worth keeping
   if (Array.isArray(v)) return v.slice(0, 100).map((x) => cleanJson(x, depth + 1));
   if (typeof v === 'object') {
     return Object.fromEntries(Object.entries(v as object).slice(0, 100).filter(([, x]) => x !== undefined).map(([k, x]) => [clean(k, 200)!, cleanJson(x, depth + 1)]));

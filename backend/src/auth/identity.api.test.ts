@@ -126,6 +126,44 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     await api().put('/api/role-rules').set(authHeaders('admin')).send(rules).expect(200);
   });
 
+  it("keeps an Owner's word: an Admin undoes no Owner's demotion or transfer, a token grants nothing, a demoted member's grants go", async () => {
+    const sam = { UserID: 107, Login: 'sam2', Email: 'sam2@example.com', OrgID: 1, OrgRole: 'Admin' as const, IsGrafanaAdmin: true };
+    await api().put('/api/members/107').set(authHeaders('owner')).send({ login: 'sam2', role: 'admin' }).expect(201);
+    // Sam, a server admin the mapping makes Owner, rewrites or removes the row that holds him at Admin.
+    await api().put('/api/members/107').set(userHeaders(sam)).send({ login: 'sam2', role: 'admin' }).expect(200);
+    expect((await api().get('/api/me').set(userHeaders(sam))).body.role).toBe('admin');
+    const removed = await api().delete('/api/members/107').set(userHeaders(sam));
+    expect([removed.status, removed.body.error.code]).toEqual([403, 'OWNER_SET_MEMBERSHIP']);
+    await api().put('/api/members/107').set(authHeaders('admin')).send({ login: 'sam2', role: 'viewer' }).expect(200);
+    expect((await api().get('/api/me').set(userHeaders(sam))).body.role).toBe('viewer');
+    expect((await api().delete('/api/members/107').set(authHeaders('admin'))).status).toBe(403);
+    await api().delete('/api/members/107').set(authHeaders('owner')).expect(204);
+
+    // A token grants nothing: no token, member, role rule or invitation comes from one.
+    const t1 = (await api().post('/api/tokens').set(authHeaders('admin')).send({ name: 'ci-admin', role: 'admin' })).body;
+    const t2 = (await api().post('/api/tokens').set(authHeaders('admin')).send({ name: 'ci-viewer', role: 'viewer' })).body;
+    const rules = (await api().get('/api/role-rules').set(authHeaders('admin'))).body.roleMapping;
+    for (const call of [
+      api().post('/api/tokens').set(tokenHeaders(t1.secret)).send({ name: 'child', role: 'admin' }),
+      api().put('/api/members/103').set(tokenHeaders(t1.secret)).send({ login: 'ada', role: 'admin' }),
+      api().put('/api/role-rules').set(tokenHeaders(t1.secret)).send(rules),
+      api().post('/api/invitations').set(tokenHeaders(t1.secret)).send({ email: 'x@example.com', role: 'viewer' }),
+    ]) {
+      const r = await call;
+      expect([r.status, r.body.error.code]).toEqual([403, 'USER_REQUIRED']);
+    }
+    // Ada is lowered to Operator: her Admin token goes (audited), her Viewer token stays.
+    await api().put('/api/members/103').set(authHeaders('owner')).send({ login: 'ada', role: 'operator' }).expect(201);
+    expect((await api().get('/api/tasks').set(tokenHeaders(t1.secret))).body.error.code).toBe('TOKEN_REVOKED');
+    expect((await api().get('/api/tasks').set(tokenHeaders(t2.secret))).status).toBe(200);
+    const revoked = (await db.query<{ detail: Record<string, unknown> }>(`SELECT detail FROM audit_log WHERE action = 'token.revoke' AND target = $1`, [`token:${t1.token.id}`])).rows;
+    expect(revoked).toEqual([{ detail: { name: 'ci-admin', reason: 'its maker ada is now operator' } }]);
+    const created = (await db.query<{ detail: { expiresAt: unknown } }>(`SELECT detail FROM audit_log WHERE action = 'token.create' AND target = $1`, [`token:${t2.token.id}`])).rows[0]!;
+    expect(created.detail.expiresAt).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/)); // not {}
+    await api().delete('/api/members/103').set(authHeaders('owner')).expect(204);
+    await api().delete(`/api/tokens/${t2.token.id}`).set(authHeaders('admin')).expect(200);
+  });
+
   it('changes a member\'s role without losing the email and name it was given', async () => {
     await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', email: 'max@example.com', name: 'Max M', role: 'viewer' }).expect(201);
     const changed = await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', role: 'operator' }).expect(200);
@@ -281,6 +319,10 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
   });
 
   it('lists the audit log with filters and pages; verifies; rotates the key (Owner) and keeps verifying', async () => {
+    for (const bad of ['from=9999999999999999', 'to=253402300800000', 'from=2026-02-30T00:00:00Z']) {
+      const r = await api().get(`/api/audit?${bad}`).set(authHeaders('admin'));
+      expect([bad, r.status, r.body.error.code]).toEqual([bad, 400, 'BAD_REQUEST']); // was a 500 (an invalid date handed to the database)
+    }
     const page1 = await api().get('/api/audit').set(authHeaders('admin')).query({ action: 'token.*', limit: '2' });
     expect(page1.status).toBe(200);
     expect(page1.body.entries).toHaveLength(2);

@@ -61,6 +61,34 @@ describe.each(STORAGES)('invitations on %s', (storage) => {
     expect(await audit()).toEqual(['invitation.create ok', 'invitation.accept ok', 'invitation.accept refused INVITATION_ALREADY_USED']);
   });
 
+  it("is for its address only, never raises a role an Owner set, and goes when its inviter's role does", async () => {
+    const before = smtp.inbox.length;
+    await invite('Kim@Example.com', 'admin').expect(201);
+    const { token } = linkToken(smtp.inbox[before]!);
+    // Someone else holding the link (a forward, the inviter) is not the invitee: refused, audited, usable still.
+    const other = await accept(token, userHeaders({ ...stranger, Email: 'sam@example.com' }));
+    expect([other.status, other.body.error.code]).toEqual([403, 'INVITATION_FOR_ANOTHER_EMAIL']);
+    expect((await accept(token, authHeaders('admin'))).status).toBe(403);
+    expect((await audit()).at(-1)).toBe('invitation.accept refused INVITATION_FOR_ANOTHER_EMAIL');
+    // Kim already has a role an Owner set: the Admin's link does not raise it.
+    const kim = { UserID: 520, Login: 'kim', Email: 'kim@example.com', OrgID: 1, OrgRole: 'None' as const };
+    await request(app).put('/api/members/520').set(authHeaders('owner')).send({ login: 'kim', role: 'viewer' }).expect(201);
+    expect((await accept(token, userHeaders(kim))).body).toEqual({ project: { slug: 'default' }, role: 'viewer' });
+
+    // Ada's pending Admin invitation goes when an Owner lowers her to Operator; her Viewer one stays.
+    const n = smtp.inbox.length;
+    const high = (await invite('lee@example.com', 'admin')).body.invitation;
+    const low = (await invite('lou@example.com', 'viewer')).body.invitation;
+    await request(app).put('/api/members/103').set(authHeaders('owner')).send({ login: 'ada', role: 'operator' }).expect(201);
+    const status = async (id: string) => (await db.query<{ revoked: boolean }>('SELECT revoked_at IS NOT NULL AS revoked FROM invitations WHERE id = $1', [id])).rows[0]!.revoked;
+    expect([await status(high.id), await status(low.id)]).toEqual([true, false]);
+    const lee = await accept(linkToken(smtp.inbox[n]!).token, userHeaders({ UserID: 521, Login: 'lee', Email: 'lee@example.com', OrgID: 1, OrgRole: 'None' }));
+    expect(lee.body.error.code).toBe('INVITATION_REVOKED');
+    await request(app).delete('/api/members/103').set(authHeaders('owner')).expect(204);
+    await request(app).delete('/api/members/520').set(authHeaders('owner')).expect(204);
+    await db.query(`DELETE FROM invitations WHERE email IN ('Kim@Example.com', 'lee@example.com', 'lou@example.com')`); // the other tests count theirs
+  });
+
   it('refuses revoked, expired and unknown links with clear codes', async () => {
     const revokeMe = (await invite('r@example.com', 'viewer')).body.invitation;
     const revokeToken = linkToken(smtp.inbox.at(-1)!).token;

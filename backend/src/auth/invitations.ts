@@ -92,16 +92,23 @@ export async function acceptInvitation(q: Queryable, token: string, user: Grafan
   if (row.status === 'accepted') throw new InvitationRefused(409, 'INVITATION_ALREADY_USED', 'this invitation was already accepted; links work once', pid, row.id);
   if (row.status === 'revoked') throw new InvitationRefused(410, 'INVITATION_REVOKED', 'this invitation was revoked; ask for a new one', pid, row.id);
   if (row.status === 'expired') throw new InvitationRefused(410, 'INVITATION_EXPIRED', `this invitation expired (links last ${INVITATION_DAYS} days); ask for a new one`, pid, row.id);
+  // The link is mailed to one address: whoever else holds it (a forward, the inviter) is not invited.
+  if (!user.email || user.email.trim().toLowerCase() !== row.email.trim().toLowerCase()) {
+    throw new InvitationRefused(403, 'INVITATION_FOR_ANOTHER_EMAIL', `this invitation is for another email address than your Grafana account's (${user.email ?? 'none'}): sign in to Grafana as the invited user`, pid, row.id);
+  }
   await q.query('UPDATE invitations SET accepted_at = now(), accepted_by_user_id = $2 WHERE id = $1', [row.id, user.userId]);
-  // An invitation never lowers an existing membership.
-  await q.query(
+  // An invitation never lowers an existing membership, and never raises one an Owner set (an
+  // Owner's demotion is not undone by an Admin's link).
+  const { role } = (await q.query<{ role: ProjectRole }>(
     `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (project_id, user_id) DO UPDATE SET login = EXCLUDED.login, email = EXCLUDED.email, name = EXCLUDED.name, updated_at = now(),
-       role = CASE WHEN array_position(ARRAY['viewer','operator','admin','owner'], EXCLUDED.role) > array_position(ARRAY['viewer','operator','admin','owner'], memberships.role)
-                   THEN EXCLUDED.role ELSE memberships.role END`,
+       role = CASE WHEN NOT memberships.set_by_owner
+                    AND array_position(ARRAY['viewer','operator','admin','owner'], EXCLUDED.role) > array_position(ARRAY['viewer','operator','admin','owner'], memberships.role)
+                   THEN EXCLUDED.role ELSE memberships.role END
+     RETURNING role`,
     [pid, user.userId, user.login, user.email, user.name, row.role, `invitation:${row.id}`],
-  );
+  )).rows[0]!;
   const invitation = (await q.query<InvitationInfo>(`SELECT ${COLUMNS} FROM invitations WHERE id = $1`, [row.id])).rows[0]!;
-  return { projectId: pid, slug: row.slug, role: row.role, invitation };
+  return { projectId: pid, slug: row.slug, role, invitation };
 }

@@ -6,7 +6,7 @@ import { authOf, projectOfAuth } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import { notFound } from '../errors.js';
 import type { Handler } from '../routes.js';
-import { callerLabel, idParam, nameSchema, requireGrantable } from './identity.js';
+import { callerLabel, idParam, nameSchema, requireGrantable, requireUser } from './identity.js';
 
 const createBody = z.object({
   name: nameSchema,
@@ -17,11 +17,12 @@ const createBody = z.object({
 export const createApiToken = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
   const { caller, role } = authOf(res);
+  requireUser(caller); // a token minting tokens would outlive its own revocation
   const body = createBody.parse(req.body);
   requireGrantable(role, body.role);
   const minted = await ctx.db.transaction(async (tx) => {
     const m = await mintApiToken(tx, p.id, { ...body, createdBy: callerLabel(caller) });
-    await auditRequest(ctx, req, res, { action: 'token.create', target: `token:${m.token.id}`, detail: { name: body.name, role: body.role, expiresAt: m.token.expiresAt } }, tx);
+    await auditRequest(ctx, req, res, { action: 'token.create', target: `token:${m.token.id}`, detail: { name: body.name, role: body.role, expiresAt: new Date(m.token.expiresAt).toISOString() } }, tx);
     return m;
   });
   res.status(201).json({ token: minted.token, secret: minted.secret });

@@ -1,7 +1,11 @@
 // Shared bits of the identity handlers: who the caller is in words, and role checks that
 // depend on the request body (nobody grants more than they hold; Owner only by an Owner).
+import type { Request, Response } from 'express';
 import type { Caller } from '../../auth/caller.js';
 import { atLeast, type ProjectRole } from '../../auth/roles.js';
+import { auditRequest } from '../../audit/record.js';
+import type { Queryable } from '../../db/db.js';
+import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { z } from 'zod';
 
@@ -19,3 +23,23 @@ export function requireUser(c: Caller): Extract<Caller, { kind: 'user' }> {
 
 export const nameSchema = z.string().trim().min(1).max(200);
 export const idParam = z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'not an id');
+
+/**
+ * What a member granted in the project and can no longer grant, revoked with their role: their
+ * API tokens and pending invitations above `role` (all of them when they leave, `role` null).
+ * A token or a link must not keep a role its maker lost. Each revocation is audited.
+ */
+export async function revokeGrantsOf(ctx: ApiContext, req: Request, res: Response, tx: Queryable, projectId: number, login: string, role: ProjectRole | null): Promise<void> {
+  const above = `array_position(ARRAY['viewer','operator','admin','owner'], role) > coalesce(array_position(ARRAY['viewer','operator','admin','owner'], $3::text), 0)`;
+  const reason = role ? `its maker ${login} is now ${role}` : `its maker ${login} left the project`;
+  const tokens = (await tx.query<{ id: string; name: string }>(
+    `UPDATE api_tokens SET revoked_at = now() WHERE project_id = $1 AND created_by = $2 AND revoked_at IS NULL AND ${above} RETURNING id, name`,
+    [projectId, `user:${login}`, role],
+  )).rows;
+  for (const t of tokens) await auditRequest(ctx, req, res, { action: 'token.revoke', target: `token:${t.id}`, detail: { name: t.name, reason } }, tx);
+  const invitations = (await tx.query<{ id: string; email: string }>(
+    `UPDATE invitations SET revoked_at = now() WHERE project_id = $1 AND invited_by = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND ${above} RETURNING id, email`,
+    [projectId, `user:${login}`, role],
+  )).rows;
+  for (const i of invitations) await auditRequest(ctx, req, res, { action: 'invitation.revoke', target: `invitation:${i.id}`, detail: { email: i.email, reason } }, tx);
+}

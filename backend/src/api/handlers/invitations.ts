@@ -17,6 +17,7 @@ const createBody = z.object({ email: z.string().trim().email().max(320), role: z
 export const createInvitationHandler = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
   const { caller, role } = authOf(res);
+  requireUser(caller);
   const body = createBody.parse(req.body);
   requireGrantable(role, body.role);
   const mailer = ctx.auth.mailer;

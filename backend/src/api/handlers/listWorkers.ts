@@ -16,11 +16,11 @@ const MAX_WORKERS = 2000;
 // Failures per worker over the last day, from the tasks themselves (every engine, agent or not);
 // walks the state index over that day's failures only, capped so a failure storm stays cheap.
 const FAILED_SQL = `
-SELECT worker, count(*)::int AS failed FROM (
-  SELECT t.worker FROM tasks t
+SELECT engine, worker, count(*)::int AS failed FROM (
+  SELECT t.engine, t.worker FROM tasks t
    WHERE t.project_id = $1 AND t.state = 'failed' AND t.first_seen_at > now() - interval '24 hours' AND t.worker IS NOT NULL
    LIMIT 100000) f
- GROUP BY worker`;
+ GROUP BY engine, worker`;
 
 // A worker is alive while it has said so recently: three heartbeat periods, at least 10 s.
 export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
@@ -39,9 +39,10 @@ export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
         LIMIT ${MAX_WORKERS + 1}`,
       [project.id, engine ?? null, offlineDays],
     ),
-    ctx.db.query<{ worker: string; failed: number }>(FAILED_SQL, [project.id]),
+    ctx.db.query<{ engine: string; worker: string; failed: number }>(FAILED_SQL, [project.id]),
   ]);
-  const failures = new Map(failed.rows.map((r) => [r.worker, r.failed]));
+  // By engine and hostname: one host can run workers of two engines, each with its own failures.
+  const failures = new Map(failed.rows.map((r) => [`${r.engine}\u0000${r.worker}`, r.failed]));
   const listed = rows.rows.slice(0, MAX_WORKERS).sort((a, b) => a.engine.localeCompare(b.engine) || a.hostname.localeCompare(b.hostname));
-  res.json({ workers: listed.map((w) => ({ ...w, failed24h: failures.get(w.hostname) ?? 0 })), truncated: rows.rows.length > MAX_WORKERS });
+  res.json({ workers: listed.map((w) => ({ ...w, failed24h: failures.get(`${w.engine}\u0000${w.hostname}`) ?? 0 })), truncated: rows.rows.length > MAX_WORKERS });
 };

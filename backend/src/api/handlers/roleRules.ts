@@ -6,7 +6,7 @@ import { authOf, projectOfAuth } from '../../auth/caller.js';
 import { roleMappingSchema, type RoleMapping } from '../../auth/roles.js';
 import type { ApiContext } from '../context.js';
 import type { Handler } from '../routes.js';
-import { requireGrantable } from './identity.js';
+import { requireGrantable, requireUser } from './identity.js';
 
 function ownerGrants(m: RoleMapping): Set<string> {
   const out = new Set<string>();
@@ -23,6 +23,7 @@ export const getRoleRules = (_ctx: ApiContext): Handler => async (_req, res) => 
 
 export const putRoleRules = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
+  requireUser(authOf(res).caller); // who gets which role is a person's call, not a token's
   const next = roleMappingSchema.parse(req.body);
   const before = ownerGrants(p.roleMapping);
   // Adding an Owner grant, or taking one away, is an Owner's call.
