@@ -104,6 +104,7 @@ export const settings = {
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
     'Redis of your RedisHuey instances. Set it to revoke queued Huey tasks and purge Huey queues (a queue is a Huey name), and to send commands to the agents in its consumers (retry, terminate).',
   ],
+  Z4J_QUERY_TIMEOUT_S: [int(1, 3600).default(20), "Longest an explorer read (task list and search, a task, its graph, task names, workers, queues) may run on PostgreSQL before it is cancelled (503 QUERY_TIMEOUT). These reads have a pool of their own (4 connections), so searches cannot hold up ingest."],
   Z4J_BULK_MAX_TASKS: [int(1, 1_000_000).default(10000), 'Most tasks one bulk retry or bulk cancel may act on.'],
   Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out; an agent command expires then too (the agent never runs it later).'],
   Z4J_SEAL_KEYS: [

@@ -24,6 +24,10 @@ import { sealerFromConfig } from './crypto/sealerFromConfig.js';
 import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
+import { openPostgres } from './db/postgres.js';
+
+/** Connections of the explorer's read pool (PostgreSQL). */
+const READ_POOL_SIZE = 4;
 import { ensurePartitions } from './db/partitions.js';
 import type { AgentKeyStore } from './ingest/agentKeys.js';
 import { AgentIngest } from './ingest/agentIngest.js';
@@ -215,7 +219,10 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),
   ];
 
-  const app = createApp({ db, config, metrics, pipeline, sources, log, sealer, actions, bulk, agentIngest, version: VERSION, ...identity });
+  const reads = config.DATABASE_URL
+    ? openPostgres(config.DATABASE_URL, READ_POOL_SIZE, { statementTimeoutMs: config.Z4J_QUERY_TIMEOUT_S * 1000, applicationName: 'z4j-reads' })
+    : db; // PGlite is one connection in this process: nothing to share out
+  const app = createApp({ db, reads, config, metrics, pipeline, sources, log, sealer, actions, bulk, agentIngest, version: VERSION, ...identity });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -239,6 +246,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
       await Promise.all(sources.map((s) => s.stop()));
       await Promise.all([...drivers.values()].map((d) => d.close?.()));
       await pipeline.stop();
+      if (reads !== db) await reads.close();
       await db.close();
       log.info('z4j service stopped');
     },

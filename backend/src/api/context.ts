@@ -15,6 +15,11 @@ import type { Source } from '../sources/source.js';
 /** What request handlers may use. */
 export interface ApiContext {
   db: Db;
+  /**
+   * The explorer's reads: on PostgreSQL a pool of their own whose statements are cancelled past
+   * Z4J_QUERY_TIMEOUT_S, so a costly search neither waits forever nor takes ingest's connections.
+   */
+  reads: Db;
   config: Config;
   metrics: Metrics;
   pipeline: IngestPipeline;

@@ -32,6 +32,10 @@ export function toApiError(err: unknown): ApiError {
   // PostgreSQL's data exceptions (class 22: a value out of range, a date that does not exist,
   // text it cannot store): what reaches them is a request's value that validation let through.
   if (isDataException(err)) return new ApiError(400, 'BAD_REQUEST', 'a value in the request is out of range or not valid text');
+  // statement_timeout (the read pool's Z4J_QUERY_TIMEOUT_S): the request asked too much at once.
+  if ((err as { code?: unknown } | null)?.code === '57014') {
+    return new ApiError(503, 'QUERY_TIMEOUT', 'the query took too long and was cancelled: narrow the time range or add filters');
+  }
   return new ApiError(500, 'INTERNAL', 'internal error');
 }
 

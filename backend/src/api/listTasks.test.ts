@@ -155,4 +155,21 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
     expect(missing.body.error.code).toBe('TASK_NOT_FOUND');
     expect((await request(app).get('/api/tasks?project=nope').set(authHeaders())).body.error.code).toBe('PROJECT_NOT_FOUND');
   });
+
+  it('finds free text as it was written: quotes, backslashes and tabs in arguments, any letter case', async () => {
+    const args = ['C:\\temp\\report.csv', 'say "hi"', 'ΟΔΟΣ', 'tab\there'];
+    await new BatchWriter(db).write([{
+      v: 1, type: 'task', id: 'text-1', engine: 'rq', project: 'default', kind: 'started', taskId: 'text-task',
+      occurredAt: START - 1000, worker: 'w1@a', fields: { name: 'text.task', args },
+    }]);
+    try {
+      for (const q of ['C:\\temp', 'say "hi"', 'ΟΔΟΣ', 'tab\there', 'REPORT.CSV']) {
+        const res = await request(app).get('/api/tasks').set(authHeaders()).query({ q });
+        expect([q, res.body.tasks?.map((t: Row) => t.taskId)]).toEqual([q, ['text-task']]);
+      }
+    } finally {
+      await db.query(`DELETE FROM task_events WHERE task_row IN (SELECT id FROM tasks WHERE task_id = 'text-task')`).catch(() => undefined);
+      await db.query(`DELETE FROM tasks WHERE task_id = 'text-task'`);
+    }
+  });
 });

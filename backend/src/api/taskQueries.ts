@@ -71,8 +71,11 @@ function decodeCursor(cursor: string): [string, string] {
   throw new ApiError(400, 'BAD_CURSOR', 'cursor is not one this API returned');
 }
 
-/** What free text matches: the id, the name and the start of the arguments. */
-const SEARCH_TEXT = `lower(t.task_id || ' ' || coalesce(t.name, '') || ' ' || left(coalesce(t.args::text, '') || ' ' || coalesce(t.kwargs::text, ''), 2048))`;
+/**
+ * What free text matches: the id, the name and the start of the arguments. In the database's
+ * own collation: the id's "C" collation (kept for its index) would lower ASCII letters only.
+ */
+const SEARCH_TEXT = `lower((t.task_id || ' ' || coalesce(t.name, '') || ' ' || left(coalesce(t.args::text, '') || ' ' || coalesce(t.kwargs::text, ''), 2048)) COLLATE "default")`;
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -91,7 +94,17 @@ export function taskFilterSql(projectId: number, q: Omit<ListTasksQuery, 'limit'
   if (q.worker) add((p) => `t.worker = ${p}`, q.worker);
   if (q.from) add((p) => `t.first_seen_at >= ${p}`, q.from);
   if (q.to) add((p) => `t.first_seen_at < ${p}`, q.to);
-  if (q.q) add((p) => `${SEARCH_TEXT} LIKE ${p}`, `%${escapeLike(q.q.toLowerCase())}%`);
+  if (q.q) {
+    // Lowered by PostgreSQL on both sides (JavaScript lowers some letters differently, e.g. a
+    // final Σ); the arguments are JSON text, so a quote or backslash is searched as JSON writes it too.
+    const asJson = JSON.stringify(q.q).slice(1, -1);
+    if (asJson === q.q) {
+      add((p) => `${SEARCH_TEXT} LIKE lower(${p})`, `%${escapeLike(q.q)}%`);
+    } else {
+      params.push(`%${escapeLike(q.q)}%`, `%${escapeLike(asJson)}%`);
+      where.push(`(${SEARCH_TEXT} LIKE lower($${params.length - 1}) OR ${SEARCH_TEXT} LIKE lower($${params.length}))`);
+    }
+  }
   if (q.cursor) {
     const [at, id] = decodeCursor(q.cursor);
     params.push(at, id);

@@ -29,8 +29,12 @@ function wrapClient(client: pg.PoolClient): Queryable {
   };
 }
 
-export function openPostgres(url: string, poolSize = 10): Db {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'z4j' });
+/** `statementTimeoutMs`: PostgreSQL cancels any statement running longer (error 57014). */
+export function openPostgres(url: string, poolSize = 10, opts: { statementTimeoutMs?: number; applicationName?: string } = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: url, max: poolSize, application_name: opts.applicationName ?? 'z4j',
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+  });
   // An idle client losing its connection must not take the process down.
   pool.on('error', () => undefined);
   return {

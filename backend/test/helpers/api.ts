@@ -22,6 +22,8 @@ import { createMetrics } from '../../src/metrics.js';
 import { TEST_PROXY_SECRET } from './auth.js';
 
 export interface TestAppOptions {
+  /** The explorer's reads (default: `db`). */
+  reads?: Db;
   config?: Partial<Config>;
   drivers?: Map<Engine, EngineDriver>;
   idTokens?: IdTokenVerifier | null;
@@ -46,6 +48,6 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
   });
   const bulk = new BulkActions(db, actions, log, 1000);
   const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
-  const ctx: ApiContext = { db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, agentIngest, version: 'test', ...identity };
+  const ctx: ApiContext = { db, reads: opts.reads ?? db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, agentIngest, version: 'test', ...identity };
   return { app: createApp(ctx), pipeline, ctx };
 }

@@ -5,5 +5,5 @@ import { listTasks as query, listTasksQuery } from '../taskQueries.js';
 
 export const listTasks = (ctx: ApiContext): Handler => async (req, res) => {
   const project = await projectOf(ctx, req);
-  res.json(await query(ctx.db, project.id, listTasksQuery.parse(req.query)));
+  res.json(await query(ctx.reads, project.id, listTasksQuery.parse(req.query)));
 };

@@ -27,7 +27,7 @@ export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine, offlineDays } = query.parse(req.query);
   const project = await projectOf(ctx, req);
   const [rows, failed] = await Promise.all([
-    ctx.db.query<{ engine: string; hostname: string }>(
+    ctx.reads.query<{ engine: string; hostname: string }>(
       `SELECT engine, hostname,
               online AND last_seen_at > now() - make_interval(secs => greatest(coalesce(heartbeat_s, 2) * 3, 10)) AS online,
               first_seen_at AS "firstSeenAt", last_seen_at AS "lastSeenAt", offline_at AS "offlineAt",
@@ -39,7 +39,7 @@ export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
         LIMIT ${MAX_WORKERS + 1}`,
       [project.id, engine ?? null, offlineDays],
     ),
-    ctx.db.query<{ engine: string; worker: string; failed: number }>(FAILED_SQL, [project.id]),
+    ctx.reads.query<{ engine: string; worker: string; failed: number }>(FAILED_SQL, [project.id]),
   ]);
   // By engine and hostname: one host can run workers of two engines, each with its own failures.
   const failures = new Map(failed.rows.map((r) => [`${r.engine}\u0000${r.worker}`, r.failed]));

@@ -25,7 +25,7 @@ SELECT name FROM n WHERE name IS NOT NULL AND left(name, length($2)) = $2`;
 
 export const taskNames = (ctx: ApiContext): Handler => async (req, res) => {
   const q = z.strictObject({ prefix: z.string().max(200).default(''), limit: z.coerce.number().int().min(1).max(200).default(20), project: z.string().optional() }).parse(req.query);
-  const rows = await ctx.db.query<{ name: string }>(NAMES_SQL, [projectOfAuth(res).id, q.prefix, q.limit]);
+  const rows = await ctx.reads.query<{ name: string }>(NAMES_SQL, [projectOfAuth(res).id, q.prefix, q.limit]);
   res.json({ names: rows.rows.map((r) => r.name) });
 };
 
@@ -46,12 +46,12 @@ interface Node {
 export const taskGraph = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine, taskId } = z.object({ engine: z.enum(ENGINES), taskId: z.string().min(1).max(255) }).parse(req.params);
   const projectId = projectOfAuth(res).id;
-  const self = (await ctx.db.query<{ root: string; group: string | null }>(
+  const self = (await ctx.reads.query<{ root: string; group: string | null }>(
     'SELECT coalesce(root_id, task_id) AS root, group_id AS "group" FROM tasks WHERE project_id = $1 AND engine = $2 AND task_id = $3',
     [projectId, engine, taskId],
   )).rows[0];
   if (!self) throw notFound(`task ${engine}/${taskId}`, 'TASK_NOT_FOUND');
-  const nodes = (await ctx.db.query<Node>(
+  const nodes = (await ctx.reads.query<Node>(
     `SELECT t.engine, t.task_id AS "taskId", t.name, t.state, t.queue, t.runtime_ms AS "runtimeMs", t.started_at AS "startedAt",
             t.finished_at AS "finishedAt", t.parent_id AS "parentId", t.group_id AS "groupId", t.root_id AS "rootId"
        FROM tasks t
@@ -70,7 +70,7 @@ export const taskGraph = (ctx: ApiContext): Handler => async (req, res) => {
   for (const n of kept) {
     if (n.parentId && ids.has(n.parentId) && n.parentId !== n.taskId) edges.push({ from: n.parentId, to: n.taskId, kind: n.groupId ? 'group' : 'chain' });
   }
-  const retries = await ctx.db.query<{ original: string; retry: string }>(
+  const retries = await ctx.reads.query<{ original: string; retry: string }>(
     `SELECT original_task_id AS original, new_task_id AS retry FROM task_retries r WHERE project_id = $1 AND engine = $2 AND original_task_id = ANY($3::text[]) AND ${SENT_RETRY}`,
     [projectId, engine, [...ids]],
   );
