@@ -122,16 +122,23 @@ export async function roleIn(ctx: ApiContext, caller: Caller, project: ProjectRe
 const REFUSALS_PER_MINUTE = 30;
 const refusalWindows = new Map<string, { start: number; n: number }>();
 
-function underRefusalLimit(ip: string): boolean {
+/**
+ * Whether one more refusal of `who` (a client address, or an identified caller) is audited this
+ * minute. Each audit row takes the project's chain lock: refusals past the limit are counted
+ * (z4j_auth_refused_total, audited "no"), not written, so no caller can flood the chain.
+ */
+function underRefusalLimit(who: string): boolean {
   const now = Date.now();
-  const w = refusalWindows.get(ip);
+  const w = refusalWindows.get(who);
   if (!w || now - w.start > 60_000) {
     if (refusalWindows.size > 10_000) refusalWindows.clear();
-    refusalWindows.set(ip, { start: now, n: 1 });
+    refusalWindows.set(who, { start: now, n: 1 });
     return true;
   }
   return ++w.n <= REFUSALS_PER_MINUTE;
 }
+
+const callerKey = (c: Caller) => (c.kind === 'user' ? `user:${c.user.orgId}:${c.user.userId}` : `token:${c.tokenId}`);
 
 export function routeAction(route: Route): string {
   return route.audit ?? `${route.method.toUpperCase()} ${route.path}`;
@@ -186,11 +193,14 @@ export function authenticate(ctx: ApiContext, route: Route): RequestHandler {
     if (!project) throw new ApiError(404, 'PROJECT_NOT_FOUND', `project '${slug}' not found`);
     const role = await roleIn(ctx, caller, project);
     if (!atLeast(role, route.role)) {
-      ctx.metrics.authRefused.inc({ status: '403', code: 'ROLE_TOO_LOW', audited: 'yes' });
-      await appendAudit(ctx, {
-        ...requestMeta(req, res), projectId: project.id, actor: actorOf(caller), action: routeAction(route),
-        target: req.originalUrl.slice(0, 512), outcome: 'refused', detail: { status: 403, code: 'ROLE_TOO_LOW', needed: route.role, role },
-      });
+      const audited = underRefusalLimit(callerKey(caller));
+      ctx.metrics.authRefused.inc({ status: '403', code: 'ROLE_TOO_LOW', audited: audited ? 'yes' : 'no' });
+      if (audited) {
+        await appendAudit(ctx, {
+          ...requestMeta(req, res), projectId: project.id, actor: actorOf(caller), action: routeAction(route),
+          target: req.originalUrl.slice(0, 512), outcome: 'refused', detail: { status: 403, code: 'ROLE_TOO_LOW', needed: route.role, role },
+        });
+      }
       throw new ApiError(403, 'ROLE_TOO_LOW', `this needs the ${route.role} role in project '${slug}'; you have ${role ?? 'none'}`);
     }
     res.locals.auth = { caller, project, role } satisfies RequestAuth;

@@ -285,6 +285,14 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     expect(await count('audit_log')).toBe(auditBefore + writes.length);
   });
 
+  it("audits a caller's refusals up to 30 a minute, counting the rest: nobody floods the chain", async () => {
+    const outsider = { UserID: storage === 'postgres' ? 901 : 902, Login: `outsider-${storage}`, OrgID: 1, OrgRole: 'None' as const };
+    for (let i = 0; i < 40; i++) expect((await api().get('/api/tasks').set(userHeaders(outsider))).status).toBe(403);
+    const rows = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE actor_name = $1`, [outsider.Login])).rows[0]!.n;
+    expect(rows).toBe(30);
+    expect(await t.ctx.metrics.registry.getSingleMetricAsString('z4j_auth_refused_total')).toMatch(/status="403",code="ROLE_TOO_LOW",audited="no"} 10/);
+  });
+
   it('answers oversized bodies with 413 and malformed JSON with 400, audited, changing nothing', async () => {
     const before = await count('api_tokens');
     const big = await api().post('/api/tokens').set(authHeaders('admin')).set('content-type', 'application/json').send(JSON.stringify({ name: 'x'.repeat(2_000_000), role: 'viewer' }));
