@@ -155,8 +155,11 @@ export const verifyAudit = (project?: string) => get<AuditVerification>('/audit/
 // ---- project settings -----------------------------------------------------------------------
 
 export const listMembers = (project?: string) => get<{ members: Member[] }>('/members', { project });
-export const putMember = (userId: string, member: { login: string; role: ProjectRole }, project?: string) =>
-  send<{ member: Member }>('PUT', withProject(`/members/${enc(userId)}`, project), member);
+export const putMember = (
+  userId: string,
+  member: { login: string; role: ProjectRole; email?: string | null; name?: string | null },
+  project?: string
+) => send<{ member: Member }>('PUT', withProject(`/members/${enc(userId)}`, project), member);
 export const removeMember = (userId: string, project?: string) =>
   send<unknown>('DELETE', withProject(`/members/${enc(userId)}`, project));
 

@@ -224,6 +224,14 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS]) {
         ],
       }),
     [`DELETE ${url('/tokens/tok-1')}`]: () => reply({}),
+    // Grafana's own user search (not the z4j service).
+    ['GET /api/org/users/lookup']: (r) =>
+      reply(
+        [
+          { userId: 12, login: 'bob', name: 'Bob Builder', email: 'bob@example.com' },
+          { userId: 13, login: 'carol', name: 'Carol', email: 'carol@example.com' },
+        ].filter((u) => JSON.stringify(u).toLowerCase().includes(String(r.params?.query ?? '').toLowerCase()))
+      ),
     [`GET ${url('/members')}`]: () =>
       reply({
         members: [

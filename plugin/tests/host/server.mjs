@@ -4,6 +4,7 @@
 //  - behaves like Grafana's app plugin proxy on /api/plugin-proxy/<id>/api/*: drops whatever
 //    identity headers the browser sent, then adds the proxy secret, X-Grafana-Context (the
 //    signed-in user) and X-Grafana-Id (an ES256 JWT signed by a test key);
+//  - answers Grafana's user search (/api/org/users/lookup) with its test users;
 //  - publishes that key's JWKS at /api/signing-keys/keys, where the service (GRAFANA_URL =
 //    this server) fetches it.
 // The signed-in user is chosen with /login?as=viewer|operator|admin (a cookie).
@@ -100,6 +101,14 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
     if (path === '/api/signing-keys/keys') {return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));}
     if (path === `/api/plugins/${PLUGIN_ID}/settings`) {
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: PLUGIN_ID, enabled: true, jsonData: { serviceUrl: service }, secureJsonFields: { proxySecret: true } }));
+    }
+    if (path === '/api/org/users/lookup') {
+      // Grafana's user search, over the organization's users (the members form picks from it).
+      const query = (url.searchParams.get('query') ?? '').toLowerCase();
+      const found = Object.values(USERS)
+        .map((u) => ({ userId: u.UserID, login: u.Login, name: u.Name, email: u.Email }))
+        .filter((u) => JSON.stringify(u).toLowerCase().includes(query));
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(found));
     }
     if (path === '/login') {
       const as = USERS[url.searchParams.get('as')] ? url.searchParams.get('as') : 'admin';

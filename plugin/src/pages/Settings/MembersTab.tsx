@@ -1,6 +1,7 @@
-import React, { useState } from 'react';
+import React, { useRef, useState } from 'react';
 import { css } from '@emotion/css';
-import { Button, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Button, Field, Input, Combobox, Stack, type ComboboxOption } from '@grafana/ui';
+import { lookupGrafanaUsers, type GrafanaOrgUser } from '../../api/grafana';
 import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { listMembers, putMember, removeMember } from '../../api/service';
 import type { Member, ProjectRole } from '../../api/types';
@@ -35,9 +36,23 @@ export function MembersTab() {
   const { busy, error, guard } = useGuard();
   const [userId, setUserId] = useState('');
   const [login, setLogin] = useState('');
+  const [picked, setPicked] = useState<GrafanaOrgUser | null>(null);
   const [role, setRole] = useState<ProjectRole>('viewer');
   const [removing, setRemoving] = useState<Member | null>(null);
   const roles = grantableRoles(me?.role);
+  // The users the search last offered, by id: picking one fills in its id and login.
+  const found = useRef(new Map<string, GrafanaOrgUser>());
+  const findUsers = async (query: string): Promise<Array<ComboboxOption<string>>> => {
+    const users = await lookupGrafanaUsers(query).catch(() => []); // no permission: the id and login fields remain
+    for (const u of users) {
+      found.current.set(String(u.userId), u);
+    }
+    return users.map((u) => ({
+      value: String(u.userId),
+      label: u.name && u.name !== u.login ? `${u.name} (${u.login})` : u.login,
+      description: u.email,
+    }));
+  };
   // Changing or removing a member needs the member's role too: an Admin cannot touch an Owner.
   const canManage = (m: Member) => roleAtLeast(me?.role, m.role);
 
@@ -99,9 +114,33 @@ export function MembersTab() {
           },
         ]}
       />
-      <Stack gap={1} alignItems="flex-end">
+      <Stack gap={1} alignItems="flex-end" wrap="wrap">
+        <Field label="Grafana user" description="Search by name, login or email">
+          <Combobox<string>
+            id="member-user"
+            width={32}
+            placeholder="Find a user"
+            options={findUsers}
+            value={picked ? String(picked.userId) : null}
+            isClearable
+            onChange={(o) => {
+              const user = o ? (found.current.get(o.value) ?? null) : null;
+              setPicked(user);
+              setUserId(user ? String(user.userId) : '');
+              setLogin(user?.login ?? '');
+            }}
+          />
+        </Field>
         <Field label="Grafana user id">
-          <Input id="member-id" width={16} value={userId} onChange={(e) => setUserId(e.currentTarget.value)} />
+          <Input
+            id="member-id"
+            width={16}
+            value={userId}
+            onChange={(e) => {
+              setPicked(null);
+              setUserId(e.currentTarget.value);
+            }}
+          />
         </Field>
         <Field label="Login">
           <Input id="member-login" width={24} value={login} onChange={(e) => setLogin(e.currentTarget.value)} />
@@ -113,9 +152,11 @@ export function MembersTab() {
           disabled={busy || !/^\d+$/.test(userId) || !login}
           onClick={() =>
             guard(async () => {
-              await putMember(userId, { login, role }, project);
+              const who = picked?.login === login ? { email: picked.email || null, name: picked.name || null } : {};
+              await putMember(userId, { login, role, ...who }, project);
               setUserId('');
               setLogin('');
+              setPicked(null);
               await members.reload();
             })
           }

@@ -33,6 +33,22 @@ describe('project settings', () => {
     await waitFor(() => expect(deletes(backend).map((r) => r.url)).toEqual([expect.stringMatching(/\/members\/7$/)]));
   });
 
+  test('an Admin adds a member found by name in Grafana, not typed in by numeric id', async () => {
+    const backend = fakeService('admin');
+    const { user } = renderApp('/settings');
+    await user.click(await screen.findByRole('combobox', { name: /^Grafana user Search by name/ }, PAGE_LOAD));
+    await user.keyboard('builder');
+    await waitFor(() => expect(backend.requests.some((r) => r.url === '/api/org/users/lookup' && r.params?.query === 'builder')).toBe(true));
+    await user.keyboard('{ArrowDown}{Enter}');
+    expect(screen.getByLabelText('Grafana user id')).toHaveValue('12');
+    expect(screen.getByLabelText('Login')).toHaveValue('bob');
+    await user.click(screen.getByRole('button', { name: 'Add member' }));
+
+    const put = await waitFor(() => backend.requests.find((r) => r.method === 'PUT')!);
+    expect(put.url).toMatch(/\/members\/12$/);
+    expect(put.data).toEqual({ login: 'bob', role: 'viewer', email: 'bob@example.com', name: 'Bob Builder' });
+  });
+
   test('an Admin is offered only the roles an Admin may grant', async () => {
     const backend = fakeService('admin');
     const { user } = renderApp('/settings');
