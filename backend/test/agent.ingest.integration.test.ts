@@ -85,6 +85,8 @@ describe('agent delivery', () => {
     expect(await count(`SELECT count(*)::int AS n FROM tasks WHERE encode(sealed_payload, 'escape') LIKE '%hunter2%'`)).toBe(0);
     const pending = (await redis.xpending(`z4j:events:${project}`, 'z4j')) as [number, ...unknown[]];
     expect(pending[0]).toBe(0); // everything acknowledged after commit
+    // ... and deleted: the payloads in the batches are not left in clear on the broker.
+    expect(await redis.xlen(`z4j:events:${project}`)).toBe(0);
   });
 
   test('bad signatures, unknown agents and replays are refused, counted and acknowledged', async () => {

@@ -377,6 +377,7 @@ class Agent:
         self._heartbeats = []
         self._exit_deadline = None  # the child's exit is its own
         self._task_json.payloads_dropped = 0  # as the buffer's drop count: the child's own
+        self._sent = self._batches = self._errors = 0  # its stats and its batches' seq count its own work, from 1
 
     def _count_error(self, message: str) -> None:
         self._errors += 1

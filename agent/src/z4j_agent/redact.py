@@ -14,15 +14,21 @@ from typing import Any, Iterable
 REDACTED = "[redacted]"
 
 _SENSITIVE_KEY_PART = re.compile(
-    r"(password|passwd|passphrase|secret|token|apikey|accesskey|privatekey|authorization|cookie|credential|sessionid|signature|creditcard|cardnumber|cvv)"
+    r"(password|passwd|passphrase|passcode|secret|token|apikey|accesskey|privatekey|authorization|authheader|cookie|credential|sessionid|sessid"
+    r"|signature|creditcard|cardnumber|cvv|(?:account|encryption|signing|master|ssh|client|tls|storage)key)"
 )
-_SENSITIVE_KEY_EXACT = {"pwd", "pass", "auth", "pin", "ssn", "otp", "dsn", "jwt", "bearer"}
+_SENSITIVE_KEY_EXACT = {"pwd", "pass", "pw", "auth", "pin", "ssn", "otp", "dsn", "jwt", "bearer", "sig"}
+# Words that name a password wherever they stand in a key: db_pass, userPwd, ldap-bind-pw.
+_PASSWORD_WORDS = {"pass", "pwd", "pw"}
 _KEY_NOISE = re.compile(r"[-_.\s]")
+_KEY_WORDS = re.compile(r"[-_.\s]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
 def _sensitive_key(key: str, extra: tuple[str, ...]) -> bool:
     k = _KEY_NOISE.sub("", key.lower())
     if k in _SENSITIVE_KEY_EXACT or _SENSITIVE_KEY_PART.search(k):
+        return True
+    if any(w.lower() in _PASSWORD_WORDS for w in _KEY_WORDS.split(key)):
         return True
     return any(_KEY_NOISE.sub("", e.lower()) == k for e in extra)
 
@@ -43,11 +49,13 @@ def is_sensitive_key(key: str, extra: Iterable[str] = ()) -> bool:
     return answer
 
 
+# "PRIVATE KEY" in any letter case (JavaScript's mirror has no scoped case flag).
+_PRIVATE_KEY = "[Pp][Rr][Ii][Vv][Aa][Tt][Ee] [Kk][Ee][Yy]"
 _VALUE_PATTERNS = re.compile(
     "|".join(
         f"(?:{p})"
         for p in [
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",  # PEM keys
+            r"-----BEGIN [A-Za-z0-9 ]*" + _PRIVATE_KEY + r"[A-Za-z0-9 ]*-----[\s\S]*?(?:-----END [A-Za-z0-9 ]*" + _PRIVATE_KEY + r"[A-Za-z0-9 ]*-----|$)",  # PEM and PGP keys
             r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}",  # JWT / JWS
             r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
             r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}",  # GitHub
@@ -57,15 +65,36 @@ _VALUE_PATTERNS = re.compile(
             r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",  # OpenAI / Anthropic style
             r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab
             r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",  # SendGrid
+            r"\bnpm_[A-Za-z0-9]{36}\b",  # npm
+            r"\bhf_[A-Za-z0-9]{30,}\b",  # Hugging Face
+            r"\bwhsec_[A-Za-z0-9+/=]{20,}",  # webhook signing secrets (Stripe, Svix)
+            r"hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]+",  # Slack webhook URLs
         ]
     )
 )
-_MAYBE_SECRET = re.compile(r"[:=@]|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox|_live_|_test_|AIza|sk-|glpat-|SG\.|-----BEGIN|Bearer|Basic|Token", re.I)
-_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.I)
-_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@'\"]*):([^/\s@'\"]+)@", re.I)
+_MAYBE_SECRET = re.compile(r"[:=@]|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox|_live_|_test_|AIza|sk-|glpat-|SG\.|-----BEGIN|Bearer|Basic|Token|npm_|hf_|whsec_|-pass|-pwd", re.I)
+_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=-]{8,})", re.I)
+_PROSE_WORD = re.compile(r"[a-z]+").fullmatch
+
+
+def _hide_credential(m: re.Match[str]) -> str:
+    # "Basic" before a lowercase word is prose ("Basic authentication required"), not a header:
+    # base64 credentials are never one lowercase word.
+    if m.group(1).lower() == "basic" and _PROSE_WORD(m.group(2)):
+        return m.group(0)
+    return f"{m.group(1)} {REDACTED}"
+# scheme://user:password@host, the password running to the last "@" (it may hold "@" or "/").
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@'\"]*):([^\s'\"]+)@(?=[^\s@/'\"]+)", re.I)
+# scheme://<token>@host: a long userinfo without a password is the token (a git remote's).
+_URL_TOKEN = re.compile(r"\b([a-z][a-z0-9+.-]*://)[A-Za-z0-9_-]{16,}@", re.I)
+# --password secret, --pass=secret on a command line.
+_CLI_PASSWORD = re.compile(r"(--?(?:password|passwd|pass|pwd)[ =])[^\s'\"]+", re.I)
+# Generous on purpose: every name matched is put to is_sensitive_key, which decides.
 _KEY_NAME = (
-    r"(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|cookie|credential|session[-_]?id|signature|credit[-_]?card|card[-_]?number|cvv)[A-Za-z0-9_.-]*"
-    r"|(?:pwd|pass|auth|pin|ssn|otp|dsn|jwt)(?![A-Za-z0-9_]))"
+    r"(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|passcode|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|auth[-_]?header|cookie|credential|session[-_]?id|sessid|signature|credit[-_]?card|card[-_]?number|cvv"
+    r"|(?:account|encryption|signing|master|ssh|client|tls|storage)[-_]?key)[A-Za-z0-9_.-]*"
+    r"|(?:pwd|pass|pw|auth|pin|ssn|otp|dsn|jwt|sig)(?![A-Za-z0-9_])"
+    r"|[A-Za-z0-9_.-]*?(?:pass|pwd|pw)(?![A-Za-z0-9]))"
 )
 _KEY_VALUE = re.compile(
     r"([\"']?)(?<![A-Za-z0-9_.-])(" + _KEY_NAME + r")\1(\s*[:=]\s*)(?:([\"'])((?:\\.|(?!\4).)*)\4|([^\s,;&'\"}\])]+))",
@@ -76,7 +105,7 @@ _KEY_VALUE = re.compile(
 # The same test as _MAYBE_SECRET for ASCII text, several times faster on text that has none of
 # them (most of it): lowercase substrings, found with `in`.
 _MARKERS = (":", "=", "@", "eyj", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "_live_", "_test_",
-            "aiza", "sk-", "glpat-", "sg.", "-----begin", "bearer", "basic", "token")
+            "aiza", "sk-", "glpat-", "sg.", "-----begin", "bearer", "basic", "token", "npm_", "hf_", "whsec_", "-pass", "-pwd")
 
 
 def _maybe_secret(s: str) -> bool:
@@ -116,13 +145,15 @@ def _redact_short(s: str) -> str:
 
 def _redact(s: str) -> str:
     out = _VALUE_PATTERNS.sub(REDACTED, s)
-    out = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
+    out = _AUTH_SCHEME.sub(_hide_credential, out)
     out = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}:{REDACTED}@", out)
+    out = _URL_TOKEN.sub(lambda m: f"{m.group(1)}{REDACTED}@", out)
+    out = _CLI_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}", out)
     if ":" in out or "=" in out:
 
         def repl(m: re.Match[str]) -> str:
             q, key, sep, vq = m.group(1), m.group(2), m.group(3), m.group(4)
-            if not is_sensitive_key(key):
+            if not is_sensitive_key(key) or (not vq and m.group(6).startswith(REDACTED[:-1])):  # hidden already
                 return m.group(0)
             return f"{q}{key}{q}{sep}{vq}{REDACTED}{vq}" if vq else f"{q}{key}{q}{sep}{REDACTED}"
 
@@ -135,6 +166,15 @@ def _cut(s: str, limit: int) -> str:
 
 
 _NOTHING: frozenset[str] = frozenset()
+
+
+def _is_secret_pair(v: Any, extra: tuple[str, ...], keep: frozenset[str] | set[str]) -> bool:
+    """A [name, value] pair whose name is a sensitive key: headers as a list of pairs
+    ([("X-Api-Key", "…")]), form fields, environment items."""
+    if len(v) != 2 or type(v[0]) is not str or len(v[0]) > 256 or not is_sensitive_key(v[0], extra):
+        return False
+    x = v[1]
+    return (not keep or v[0].lower() not in keep) and (type(x) is not str or x != "") and x is not None
 
 
 def scrub_str(s: str, max_string: int = 32768) -> str:
@@ -167,11 +207,13 @@ def scrub_plain(v: Any, extra: tuple[str, ...] = (), keep: frozenset[str] = _NOT
             if len(key) > 256:
                 key = _cut(key, 256)
             if x is not None and x != "" and is_sensitive_key(key, extra) and (not keep or key.lower() not in keep):
-                out[key] = REDACTED
+                out[redact_text(key)] = REDACTED
             else:
-                out[key] = x if type(x) in _SAFE_AS_THEY_ARE and -_MAX_SAFE_INT < x < _MAX_SAFE_INT else scrub_plain(x, extra, keep)
+                out[redact_text(key)] = x if type(x) in _SAFE_AS_THEY_ARE and -_MAX_SAFE_INT < x < _MAX_SAFE_INT else scrub_plain(x, extra, keep)
         return out
     if t is list:
+        if _is_secret_pair(v, extra, keep):
+            return [scrub_plain(v[0], extra, keep), REDACTED]
         # Small ints and bools as they are, without a call each (the usual args: ids, counts).
         return [x if type(x) in _SAFE_AS_THEY_ARE and -_MAX_SAFE_INT < x < _MAX_SAFE_INT else scrub_plain(x, extra, keep) for x in v]
     if t is int:
@@ -238,8 +280,10 @@ def scrub(
                         break
                     key = raw_key if type(raw_key) is str and len(raw_key) <= 256 else _cut(str(raw_key), 256)
                     hide = is_sensitive_key(key, extra) and (not keep or key.lower() not in keep) and x not in (None, "")
-                    out[key] = REDACTED if hide else walk(x, depth + 1)
+                    out[redact_text(key)] = REDACTED if hide else walk(x, depth + 1)
                 return out
+            if isinstance(v, (list, tuple)) and _is_secret_pair(v, extra, keep):
+                return [walk(v[0], depth + 1), REDACTED]
             if isinstance(v, (list, tuple, set, frozenset)):
                 items = list(v)
                 out_list = [walk(x, depth + 1) for x in items[:max_items]]

@@ -96,6 +96,9 @@ def test_a_forked_child_sends_its_own_events_once(redis_client, project):
         try:
             agent.task_event("rq", "started", "child-1", fields={"name": "c"})
             code = 0 if agent.flush(5) else 3
+            stats = agent.stats()
+            if code == 0 and (stats["sent"], stats["batches"]) != (1, 1):  # its own work, not the parent's too
+                code = 5
         except Exception:
             code = 4
         os._exit(code)

@@ -60,3 +60,13 @@ def test_non_json_values_become_safe_text():
 def test_overrides_redact_more_and_keep_some():
     assert scrub({"iban": "DE89", "token_count": 3}, redact_keys=["iban"], keep_keys=["token_count"]) == {"iban": REDACTED, "token_count": 3}
     assert scrub({"customerIban": "DE89"}, redact_keys=["customer_iban"]) == {"customerIban": REDACTED}
+
+
+def test_a_name_value_pair_and_a_secret_shaped_key_are_hidden_too():
+    from z4j_agent.redact import scrub, scrub_plain
+
+    headers = [("X-Api-Key", "abcd1234efgh"), ("Accept", "application/json")]
+    assert scrub(headers) == [["X-Api-Key", "[redacted]"], ["Accept", "application/json"]]
+    assert scrub_plain([["password", "hunter2x"], ["user", "bob"]]) == [["password", "[redacted]"], ["user", "bob"]]
+    assert scrub({"postgres://app:pw99999@db/app": "ok"}) == {"postgres://app:[redacted]@db/app": "ok"}
+    assert scrub_plain({"postgres://app:pw99999@db/app": 1}) == {"postgres://app:[redacted]@db/app": 1}

@@ -72,3 +72,8 @@ describe('redaction', () => {
     expect(scrub({ n: Number.NaN, i: Infinity, b: 10n, f: () => 1 })).toEqual({ n: null, i: null, b: '10', f: null });
   });
 });
+
+test('a name/value pair and a secret-shaped key are hidden too', () => {
+  expect(scrub([['X-Api-Key', 'abcd1234efgh'], ['Accept', 'application/json']])).toEqual([['X-Api-Key', '[redacted]'], ['Accept', 'application/json']]);
+  expect(scrub({ 'postgres://app:pw99999@db/app': 'ok' })).toEqual({ 'postgres://app:[redacted]@db/app': 'ok' });
+});

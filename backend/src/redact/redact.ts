@@ -16,17 +16,23 @@ export interface ScrubOptions {
 export const DEFAULT_SCRUB: ScrubOptions = { maxStringChars: 32768, maxDepth: 10, maxItems: 500 };
 
 // Keys are compared without case, '-', '_', '.' or spaces: apiKey, api-key and API_KEY are one.
-const SENSITIVE_KEY_PART = /(password|passwd|passphrase|secret|token|apikey|accesskey|privatekey|authorization|cookie|credential|sessionid|signature|creditcard|cardnumber|cvv)/;
-const SENSITIVE_KEY_EXACT = new Set(['pwd', 'pass', 'auth', 'pin', 'ssn', 'otp', 'dsn', 'jwt', 'bearer']);
+const SENSITIVE_KEY_PART =
+  /(password|passwd|passphrase|passcode|secret|token|apikey|accesskey|privatekey|authorization|authheader|cookie|credential|sessionid|sessid|signature|creditcard|cardnumber|cvv|(?:account|encryption|signing|master|ssh|client|tls|storage)key)/;
+const SENSITIVE_KEY_EXACT = new Set(['pwd', 'pass', 'pw', 'auth', 'pin', 'ssn', 'otp', 'dsn', 'jwt', 'bearer', 'sig']);
+/** Words that name a password wherever they stand in a key: db_pass, userPwd, ldap-bind-pw. */
+const PASSWORD_WORDS = new Set(['pass', 'pwd', 'pw']);
 
 export function isSensitiveKey(key: string): boolean {
   const k = key.toLowerCase().replace(/[-_.\s]/g, '');
-  return SENSITIVE_KEY_EXACT.has(k) || SENSITIVE_KEY_PART.test(k);
+  if (SENSITIVE_KEY_EXACT.has(k) || SENSITIVE_KEY_PART.test(k)) return true;
+  return key.split(/[-_.\s]+|(?<=[a-z0-9])(?=[A-Z])/).some((w) => PASSWORD_WORDS.has(w.toLowerCase()));
 }
 
+/** "PRIVATE KEY" in any letter case (as the agent's pattern, which has no scoped case flag either). */
+const PRIVATE_KEY = '[Pp][Rr][Ii][Vv][Aa][Tt][Ee] [Kk][Ee][Yy]';
 // Secret shapes found inside any string. Each match is replaced by the marker.
 const VALUE_PATTERN_LIST: RegExp[] = [
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, // PEM keys
+  new RegExp(`-----BEGIN [A-Za-z0-9 ]*${PRIVATE_KEY}[A-Za-z0-9 ]*-----[\\s\\S]*?(?:-----END [A-Za-z0-9 ]*${PRIVATE_KEY}[A-Za-z0-9 ]*-----|$)`, 'g'), // PEM and PGP keys
   /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}/g, // JWT / JWS
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key id
   /\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}/g, // GitHub
@@ -36,20 +42,32 @@ const VALUE_PATTERN_LIST: RegExp[] = [
   /\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}/g, // OpenAI / Anthropic style
   /\bglpat-[A-Za-z0-9_-]{20,}/g, // GitLab
   /\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}/g, // SendGrid
+  /\bnpm_[A-Za-z0-9]{36}\b/g, // npm
+  /\bhf_[A-Za-z0-9]{30,}\b/g, // Hugging Face
+  /\bwhsec_[A-Za-z0-9+/=]{20,}/g, // webhook signing secrets (Stripe, Svix)
+  /hooks\.slack\.com\/(?:services|workflows)\/[A-Za-z0-9/_-]+/g, // Slack webhook URLs
 ];
 // One pass over the text for all of them (this runs on every argument of every event).
 const VALUE_PATTERNS = new RegExp(VALUE_PATTERN_LIST.map((re) => `(?:${re.source})`).join('|'), 'g');
 // Cheap test for "could hold a secret at all": most arguments are numbers, plain words and
 // reprs of ordinary dicts. Every pattern below needs one of these: a secret's prefix, a URL's
 // "://", or a part of a sensitive key's name (KEY_NAME) — so a text without any is left as is.
-const MAYBE_SECRET = /pass|pwd|secret|token|key|auth|cookie|credential|session|signature|card|cvv|pin|ssn|otp|dsn|jwt|:\/\/|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox|_live_|_test_|AIza|sk-|glpat-|SG\.|-----BEGIN|Bearer|Basic/i;
+const MAYBE_SECRET = /pass|pwd|pw|secret|token|key|auth|cookie|credential|sess|signature|sig|card|cvv|pin|ssn|otp|dsn|jwt|:\/\/|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox|_live_|_test_|AIza|sk-|glpat-|SG\.|-----BEGIN|Bearer|Basic|npm_|hf_|whsec_/i;
 // "Bearer abc…", "Basic dXNl…": keep the scheme, hide the credential.
-const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
-// scheme://user:password@host → scheme://user:[redacted]@host
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):([^/\s@'"]+)@/gi;
+const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=-]{8,})/gi;
+// scheme://user:password@host → scheme://user:[redacted]@host, the password running to the last "@" (it may hold "@" or "/").
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):([^\s'"]+)@(?=[^\s@/'"]+)/gi;
+// scheme://<token>@host: a long userinfo without a password is the token (a git remote's).
+const URL_TOKEN = /\b([a-z][a-z0-9+.-]*:\/\/)[A-Za-z0-9_-]{16,}@/gi;
+// --password secret, --pass=secret on a command line.
+const CLI_PASSWORD = /(--?(?:password|passwd|pass|pwd)[ =])[^\s'"]+/gi;
 // key = value / 'key': 'value' inside text (Python reprs, query strings, logs). Only keys that
 // look sensitive are matched, so an ordinary pair never swallows a sensitive one after it.
-const KEY_NAME = String.raw`(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|cookie|credential|session[-_]?id|signature|credit[-_]?card|card[-_]?number|cvv)[A-Za-z0-9_.-]*|(?:pwd|pass|auth|pin|ssn|otp|dsn|jwt)(?![A-Za-z0-9_]))`;
+// Generous on purpose: every name matched is put to isSensitiveKey, which decides.
+const KEY_NAME = String.raw`(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|passcode|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|auth[-_]?header|cookie|credential|session[-_]?id|sessid|signature|credit[-_]?card|card[-_]?number|cvv`
+  + String.raw`|(?:account|encryption|signing|master|ssh|client|tls|storage)[-_]?key)[A-Za-z0-9_.-]*`
+  + String.raw`|(?:pwd|pass|pw|auth|pin|ssn|otp|dsn|jwt|sig)(?![A-Za-z0-9_])`
+  + String.raw`|[A-Za-z0-9_.-]*?(?:pass|pwd|pw)(?![A-Za-z0-9]))`;
 const KEY_VALUE = new RegExp(
   String.raw`(["']?)(?<![A-Za-z0-9_.-])(${KEY_NAME})\1(\s*[:=]\s*)(?:(["'])((?:\\.|(?!\4).)*)\4|([^\s,;&'"}\])]+))`,
   'gi',
@@ -59,11 +77,14 @@ const KEY_VALUE = new RegExp(
 export function redactText(s: string): string {
   if (s.length < 8 || !MAYBE_SECRET.test(s)) return s;
   let out = s.replace(VALUE_PATTERNS, REDACTED);
-  out = out.replace(AUTH_SCHEME, (_m, scheme: string) => `${scheme} ${REDACTED}`);
+  // "Basic" before a lowercase word is prose ("Basic authentication required"), not a header.
+  out = out.replace(AUTH_SCHEME, (m, scheme: string, credential: string) => (scheme.toLowerCase() === 'basic' && /^[a-z]+$/.test(credential) ? m : `${scheme} ${REDACTED}`));
   out = out.replace(URL_CREDENTIALS, (_m, prefix: string) => `${prefix}:${REDACTED}@`);
+  out = out.replace(URL_TOKEN, (_m, scheme: string) => `${scheme}${REDACTED}@`);
+  out = out.replace(CLI_PASSWORD, (_m, flag: string) => `${flag}${REDACTED}`);
   if (/[:=]/.test(out)) {
-    out = out.replace(KEY_VALUE, (m, q: string, key: string, sep: string, vq: string | undefined) => {
-      if (!isSensitiveKey(key)) return m;
+    out = out.replace(KEY_VALUE, (m, q: string, key: string, sep: string, vq: string | undefined, _quoted: string | undefined, bare: string | undefined) => {
+      if (!isSensitiveKey(key) || (!vq && bare?.startsWith(REDACTED.slice(0, -1)))) return m; // hidden already
       return vq ? `${q}${key}${q}${sep}${vq}${REDACTED}${vq}` : `${q}${key}${q}${sep}${REDACTED}`;
     });
   }
@@ -96,6 +117,10 @@ export function scrub(value: unknown, opts: ScrubOptions = DEFAULT_SCRUB): unkno
     ancestors.add(v);
     try {
       if (Array.isArray(v)) {
+        // A [name, value] pair whose name is a sensitive key: headers as a list of pairs, form fields.
+        if (v.length === 2 && typeof v[0] === 'string' && v[0].length <= 256 && isSensitiveKey(v[0]) && v[1] !== null && v[1] !== '') {
+          return [walk(v[0], depth + 1), REDACTED];
+        }
         const items = v.slice(0, opts.maxItems).map((x) => walk(x, depth + 1));
         if (v.length > opts.maxItems) items.push(`[${v.length - opts.maxItems} more items]`);
         return items;
@@ -108,7 +133,7 @@ export function scrub(value: unknown, opts: ScrubOptions = DEFAULT_SCRUB): unkno
           break;
         }
         const key = cleanString(rawKey, 256);
-        out[key] = isSensitiveKey(key) && x !== null && x !== '' ? REDACTED : walk(x, depth + 1);
+        out[redactText(key)] = isSensitiveKey(key) && x !== null && x !== '' ? REDACTED : walk(x, depth + 1); // a key can be a secret too (a URL)
       }
       return out;
     } finally {

@@ -162,8 +162,11 @@ export class AgentRedisStreamSource implements Source {
       outcome = stored.outcome;
       if (stored.detail) this.log.warn({ source: this.name, stream, entry: id.toString(), outcome, detail: stored.detail }, 'agent batch refused');
     }
-    // Refusals are acknowledged too: a bad signature does not get better by retrying.
-    await this.cmd!.xack(stream, GROUP, id);
+    // Refusals are acknowledged too: a bad signature does not get better by retrying. Then the
+    // entry goes: the stream only carries batches to z4j, and a batch's retry payloads (the
+    // task's call, in clear on the broker as the task's own message is) stay no longer than it
+    // takes to store them sealed. MAXLEN is left to bound a stream z4j does not read.
+    await this.cmd!.multi().xack(stream, GROUP, id).xdel(stream, id).exec();
     this.metrics.agentBatches.inc({ transport: 'redis', outcome });
   }
 
