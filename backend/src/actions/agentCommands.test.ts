@@ -28,6 +28,15 @@ function fakeDriver(commandChannel?: 'redis' | 'amqp'): EngineDriver & { deliver
   return { engine: 'huey', capabilities: {}, commandChannel, delivered, deliverAgentCommand: async (project, worker, signed, ttlS) => void delivered.push({ project, worker, signed, ttlS }) };
 }
 
+/** A terminate sent to a live worker's agent: the command and its delivery id (what the agent reports back). */
+async function terminateSentTo(worker: string) {
+  await online(worker);
+  const driver = fakeDriver();
+  const cmd = await newCommand();
+  await new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, cmd, Date.now() + 60_000).send('terminate', { taskId: 't' }, { worker });
+  return { cmd, ref: JSON.parse(JSON.parse(driver.delivered[0]!.signed).command).id as string };
+}
+
 async function newCommand(kind = 'task.terminate') {
   return (await createCommand(db, { projectId: 1, idempotencyKey: `k-${++n}`, kind, engine: 'huey', target: `t-${n}`, args: {}, requestedBy: 'otto' })).command;
 }
@@ -92,11 +101,7 @@ describe('the agent command channel, service side', () => {
   });
 
   test('an outcome settles the command only from the agent it was sent to, with its delivery id, once', async () => {
-    await online('w-settle');
-    const driver = fakeDriver();
-    const cmd = await newCommand();
-    await new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, cmd, Date.now() + 60_000).send('terminate', { taskId: 't' }, { worker: 'w-settle' });
-    const ref = JSON.parse(JSON.parse(driver.delivered[0]!.signed).command).id as string;
+    const { cmd, ref } = await terminateSentTo('w-settle');
     const outcome = (commandId: string, state: string, detail: Record<string, unknown> = {}) => ({ v: 1, type: 'command', commandId, command: cmd.id, state, detail, occurredAt: Date.now() });
     expect(await recordAgentReports(db, 1, 'agent-other', [outcome(ref, 'succeeded')], [])).toBe(0);
     expect(await recordAgentReports(db, 1, 'agent-a', [outcome('another-delivery', 'succeeded')], [])).toBe(0);
@@ -109,11 +114,7 @@ describe('the agent command channel, service side', () => {
   });
 
   test('a report that comes after the command timed out still settles it, marked late, and is audited again', async () => {
-    await online('w-late');
-    const driver = fakeDriver();
-    const cmd = await newCommand();
-    await new AgentCommands(db, keys).channel(driver, { id: 1, slug: 'default' }, cmd, Date.now() + 60_000).send('terminate', { taskId: 't' }, { worker: 'w-late' });
-    const ref = JSON.parse(JSON.parse(driver.delivered[0]!.signed).command).id as string;
+    const { cmd, ref } = await terminateSentTo('w-late');
     const audited: { action: string; outcome: string }[] = [];
     const audit = { append: async (e: { action: string; outcome: string }) => void audited.push({ action: e.action, outcome: e.outcome }) };
     await db.query(`UPDATE commands SET created_at = now() - interval '10 minutes' WHERE id = $1`, [cmd.id]);

@@ -106,7 +106,9 @@ describe.each(STORAGES)('the audit chain on %s', (storage) => {
 
   it('prunes through the controlled path: the rest verifies, a later truncation does not', async () => {
     await db.exec(`SELECT 1`); // rows 1..10 exist
-    const cut = (await db.query<{ at: Date }>('SELECT at FROM audit_log WHERE seq = 6')).rows[0]!.at;
+    // The first millisecond after row 5's time: a JavaScript Date has no microseconds, so row 6's
+    // own time, read back, could fall at or before row 5's when both were written in one millisecond.
+    const cut = (await db.query<{ at: Date }>(`SELECT date_trunc('milliseconds', at) + interval '1 millisecond' AS at FROM audit_log WHERE seq = 5`)).rows[0]!.at;
     const gone = await audit.prune(1, cut);
     expect(gone).toBeGreaterThanOrEqual(5);
     const r = await audit.verify(1);
