@@ -165,6 +165,18 @@ def _cut(s: str, limit: int) -> str:
     return s if len(s) <= limit else f"{s[:limit]}…[{len(s) - limit} more chars]"
 
 
+# How far past a cut a string is still read for secrets: one that straddles the cut (a quoted
+# password whose closing quote lies past it) is hidden before the cut, not left half-shown.
+_SCAN_PAST_CUT = 512
+
+
+def _redact_cut(s: str, limit: int) -> str:
+    """`redact_text`, then `_cut`, reading only a little past the limit."""
+    if len(s) <= limit:
+        return redact_text(s)
+    return f"{redact_text(s[:limit + _SCAN_PAST_CUT])[:limit]}…[{len(s) - limit} more chars]"
+
+
 _NOTHING: frozenset[str] = frozenset()
 
 
@@ -179,7 +191,7 @@ def _is_secret_pair(v: Any, extra: tuple[str, ...], keep: frozenset[str] | set[s
 
 def scrub_str(s: str, max_string: int = 32768) -> str:
     """`scrub` of a string, without its set-up."""
-    return redact_text(_cut(s, max_string))
+    return _redact_cut(s, max_string)
 
 
 def keep_set(keep_keys: Iterable[str]) -> frozenset[str]:
@@ -200,7 +212,7 @@ def scrub_plain(v: Any, extra: tuple[str, ...] = (), keep: frozenset[str] = _NOT
     tests/unit/test_hot_path.py checks it against `scrub`."""
     t = type(v)
     if t is str:
-        return redact_text(v) if len(v) <= 32768 else redact_text(_cut(v, 32768))
+        return redact_text(v) if len(v) <= 32768 else _redact_cut(v, 32768)
     if t is dict:
         out: dict[str, Any] = {}
         for key, x in v.items():
@@ -249,7 +261,7 @@ def scrub(
     def walk(v: Any, depth: int) -> Any:
         t = type(v)  # the common exact types first (a hot path: every task's args and kwargs)
         if t is str:
-            return redact_text(v) if len(v) <= max_string else redact_text(_cut(v, max_string))
+            return redact_text(v) if len(v) <= max_string else _redact_cut(v, max_string)
         if t is int:
             return v if -(2**53) < v < 2**53 else str(v)
         if v is None or isinstance(v, bool):
@@ -259,7 +271,7 @@ def scrub(
         if isinstance(v, float):
             return v if v == v and v not in (float("inf"), float("-inf")) else None
         if isinstance(v, str):
-            return redact_text(_cut(v, max_string))
+            return _redact_cut(v, max_string)
         if isinstance(v, (bytes, bytearray, memoryview)):
             return f"<{len(v)} bytes>"
         if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
@@ -294,7 +306,7 @@ def scrub(
                 text = repr(v)
             except Exception:  # a broken __repr__ must not break the task
                 text = f"<{type(v).__name__}>"
-            return redact_text(_cut(text, 1024))
+            return _redact_cut(text, 1024)
         finally:
             ancestors.discard(id(v))
 

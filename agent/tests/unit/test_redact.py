@@ -70,3 +70,14 @@ def test_a_name_value_pair_and_a_secret_shaped_key_are_hidden_too():
     assert scrub_plain([["password", "hunter2x"], ["user", "bob"]]) == [["password", "[redacted]"], ["user", "bob"]]
     assert scrub({"postgres://app:pw99999@db/app": "ok"}) == {"postgres://app:[redacted]@db/app": "ok"}
     assert scrub_plain({"postgres://app:pw99999@db/app": 1}) == {"postgres://app:[redacted]@db/app": 1}
+
+
+def test_a_secret_straddling_the_cut_is_hidden_not_half_shown():
+    from z4j_agent.redact import scrub
+
+    class Config:
+        def __repr__(self):
+            return "Config(" + "x" * 1000 + ", password='hunter2hunter2hunter2')"
+
+    assert "hunter" not in scrub(Config())
+    assert "hunter" not in scrub("y" * 40 + "password='hunter2hunter2'", max_string=55)

@@ -77,3 +77,10 @@ test('a name/value pair and a secret-shaped key are hidden too', () => {
   expect(scrub([['X-Api-Key', 'abcd1234efgh'], ['Accept', 'application/json']])).toEqual([['X-Api-Key', '[redacted]'], ['Accept', 'application/json']]);
   expect(scrub({ 'postgres://app:pw99999@db/app': 'ok' })).toEqual({ 'postgres://app:[redacted]@db/app': 'ok' });
 });
+
+test('a secret straddling the cut of a long string is hidden, not half-shown', () => {
+  const long = `${'y'.repeat(40)}password='hunter2hunter2'`;
+  const out = scrub(long, { maxStringChars: 55, maxDepth: 10, maxItems: 500 }) as string;
+  expect(out).not.toMatch(/hunter/);
+  expect(out).toMatch(/more chars\]$/);
+});

@@ -101,15 +101,25 @@ export function cleanString(s: string, maxChars: number): string {
   return out;
 }
 
+/** How far past a cut a string is still read for secrets: one straddling the cut is hidden, not half-shown. */
+const SCAN_PAST_CUT = 512;
+
+/** redactText, then the cut of cleanString, reading only a little past the limit. */
+function redactCut(s: string, maxChars: number): string {
+  if (s.length <= maxChars) return redactText(cleanString(s, maxChars));
+  const head = redactText(cleanString(s.slice(0, maxChars + SCAN_PAST_CUT), maxChars + SCAN_PAST_CUT)).slice(0, maxChars);
+  return `${cleanString(head, maxChars)}…[${s.length - maxChars} more chars]`; // cleaned again: the slice can split a surrogate pair
+}
+
 /** Deep copy of `value` that is JSON-safe, bounded and scrubbed of secrets. Never throws. */
 export function scrub(value: unknown, opts: ScrubOptions = DEFAULT_SCRUB): unknown {
   // Most values scrubbed are a single string (Celery's args and results are reprs): no walk for those.
-  if (typeof value === 'string') return redactText(cleanString(value, opts.maxStringChars));
+  if (typeof value === 'string') return redactCut(value, opts.maxStringChars);
   const ancestors = new Set<object>();
   const walk = (v: unknown, depth: number): unknown => {
     if (v === null || typeof v === 'boolean') return v;
     if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-    if (typeof v === 'string') return redactText(cleanString(v, opts.maxStringChars));
+    if (typeof v === 'string') return redactCut(v, opts.maxStringChars);
     if (typeof v === 'bigint') return v.toString();
     if (typeof v !== 'object') return null; // undefined, functions, symbols
     if (ancestors.has(v)) return '[cycle]';
