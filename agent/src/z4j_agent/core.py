@@ -20,7 +20,7 @@ from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config
 from .event_json import TaskEventJSON
 from .redact import keep_set, scrub
-from .snapshot import freeze
+from .snapshot import Scrubbed, freeze
 from .transport import SENDER_THREAD, BatchRefused, Transport, make_transport
 
 log = logging.getLogger("z4j_agent")
@@ -94,6 +94,8 @@ class Agent:
             item = (engine, kind, task_id, fields, worker, occurred_at or time.time(), frozen, pol)
             if payload is not None and type(frozen) is RawJSON:  # encoded now: it weighs against Z4J_BUFFER_MAX_BYTES
                 self._enqueue_weighed(item)
+            elif self.down_since is not None or len(self._buffer) > self._weigh_above:  # behind: the snapshot weighs too
+                self._enqueue_weighed((*item, _chars(fields, 0) + _chars(frozen, 0)))
             else:
                 self._enqueue(item)
         except Exception:  # never into the task
@@ -335,7 +337,15 @@ class Agent:
     def _new_buffer(self) -> DropOldestBuffer:
         cfg = self.config
         if cfg is None:
+            self._weigh_above = 5
             return DropOldestBuffer(10)
+        # While the broker is known to be down (down_since), or past half the buffer (a broker that
+        # hangs, a worker that outruns the sender), task snapshots are weighed as they are put:
+        # their strings (a task's arguments, up to 32 KiB each, a retry payload's up to its bound)
+        # then count against Z4J_BUFFER_MAX_BYTES. Otherwise the sender drains the buffer every
+        # flush or batch, and weighing would cost every event a walk (a busy worker keeps
+        # thousands of events buffered between two of the sender's turns).
+        self._weigh_above = cfg.buffer_size // 2
         return DropOldestBuffer(cfg.buffer_size, cfg.buffer_max_bytes, _weight)
 
     def _new_transport(self) -> Transport:
@@ -395,15 +405,38 @@ class Agent:
         self.exit_flush()
 
 
+
+
 def _weight(item: Any) -> int:
-    """What a buffered item holds already encoded, for Z4J_BUFFER_MAX_BYTES (in characters, about
-    bytes): an envelope put back after a failed send, or a task event's retry payload encoded at
-    record time (one that was not plain); 0 for the rest."""
+    """What a buffered item holds, for Z4J_BUFFER_MAX_BYTES (in characters, about bytes): an
+    envelope put back after a failed send, a task event's retry payload encoded at record time,
+    a task event's snapshot weighed when it was put (its weight rides as a ninth element, so the
+    same weight leaves as came in); 0 for the rest."""
     t = type(item)
     if t is str:
         return len(item)
-    if t is tuple and type(item[6]) is RawJSON:
-        return len(item[6])
+    if t is tuple:
+        if len(item) == 9:
+            return item[8]
+        if type(item[6]) is RawJSON:
+            return len(item[6])
+    return 0
+
+
+def _chars(v: Any, depth: int) -> int:
+    """The characters of the strings in a snapshot (plain copies: at most 64 items a level, 4
+    levels; a value redacted at record time is `Scrubbed`)."""
+    t = type(v)
+    if t is str:
+        return len(v)
+    if depth > 5:
+        return 0
+    if t is dict:
+        return sum(len(k) + _chars(x, depth + 1) for k, x in v.items())
+    if t is list or t is tuple:
+        return sum(_chars(x, depth + 1) for x in v)
+    if t is Scrubbed:
+        return _chars(v.value, depth + 1)
     return 0
 
 

@@ -115,7 +115,7 @@ class TaskEventJSON:
         """A buffered task event (Agent.task_event's tuple) as its envelope's JSON. The retry
         payload travels exact (the service seals it), never redacted: a plain copy encoded here,
         or, when it was not plain, its JSON made at record time (RawJSON)."""
-        engine, kind, task_id, snap, worker, occurred_at, payload, _ = item
+        engine, kind, task_id, snap, worker, occurred_at, payload = item[:7]  # an eighth (policy) and a ninth (weight) may follow
         if payload is None or type(payload) is RawJSON:
             fields = fields_json(snap, extra, keep)
             tail = "}" if payload is None else f',"payload":{payload}}}'

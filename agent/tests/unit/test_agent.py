@@ -410,3 +410,24 @@ def test_a_batch_the_service_refuses_for_good_is_dropped_and_counted_not_retried
     finally:
         server.shutdown()
         core.reset_agent()
+
+
+def test_a_backlog_of_big_arguments_stays_within_the_byte_bound(redis_client, project):
+    # The broker is down (here: the sender never runs, and the agent knows the broker is away):
+    # task snapshots are weighed, so big arguments count against buffer_max_bytes.
+    agent = make_agent(project, buffer_max_bytes=4 * 1024 * 1024)
+    agent._ensure_sender = lambda: None
+    agent.down_since = time.monotonic()
+    big = "x" * 30_000
+    for i in range(600):
+        agent.task_event("rq", "started", f"big-{i}", fields={"name": "n", "kwargs": {"blob": big}})
+    held = len(agent._buffer)
+    assert held * 30_000 <= 4 * 1024 * 1024 + 30_000, held
+    assert agent.stats()["dropped"] == 600 - held
+    # The broker back: what was held (weighed snapshots among it) is sent as any other event.
+    del agent._ensure_sender
+    agent.down_since = None
+    agent._ensure_sender()
+    assert agent.flush(30)
+    assert len(read_events(redis_client, project)) == held
+    core.reset_agent()
