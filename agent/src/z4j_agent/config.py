@@ -26,7 +26,7 @@ class Config:
     keep_keys: tuple[str, ...] = ()
     sample: float = 1.0
     buffer_size: int = 10_000
-    buffer_max_bytes: int = 64 * 1024 * 1024  # encoded events held (retry payloads, batches put back)
+    buffer_max_bytes: int = 64 * 1024 * 1024  # what the buffer holds, weighed (encoded payloads, batches put back, snapshots while behind)
     batch_size: int = 500
     flush_interval: float = 0.2
     stream_maxlen: int = 1_000_000
