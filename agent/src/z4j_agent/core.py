@@ -405,8 +405,6 @@ class Agent:
         self.exit_flush()
 
 
-
-
 def _weight(item: Any) -> int:
     """What a buffered item holds, for Z4J_BUFFER_MAX_BYTES (in characters, about bytes): an
     envelope put back after a failed send, a task event's retry payload encoded at record time,
