@@ -168,6 +168,9 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', email: 'max@example.com', name: 'Max M', role: 'viewer' }).expect(201);
     const changed = await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', role: 'operator' }).expect(200);
     expect(changed.body.member).toMatchObject({ login: 'max', email: 'max@example.com', name: 'Max M', role: 'operator' });
+    // An address as Grafana keeps it, picked in the plugin's user search (Grafana's own admin).
+    await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', email: 'admin@localhost', role: 'operator' }).expect(200);
+    expect((await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', email: 'not an address', role: 'operator' })).status).toBe(400);
     const cleared = await api().put('/api/members/310').set(authHeaders('admin')).send({ login: 'max', email: null, role: 'operator' }).expect(200);
     expect(cleared.body.member).toMatchObject({ email: null, name: 'Max M' });
     await api().delete('/api/members/310').set(authHeaders('admin')).expect(204);
