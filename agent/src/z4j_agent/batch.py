@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import array
+import collections
 import hashlib
 import hmac
 import itertools
@@ -110,6 +112,12 @@ def raw_json_within(value: Any, limit: int) -> RawJSON | None:
     return TOO_BIG if text is not None and len(text) > limit else text
 
 
+# Objects whose str() the encoder would make with a character (at least) for each of their items
+# or bytes: counted by their length, so a 50 MB bytes or a deque of millions is too big before
+# its str() is made on the task's thread.
+_STR_HOLDS_EVERY_ITEM = (bytes, bytearray, memoryview, collections.deque, array.array)
+
+
 def _longer_than(value: Any, limit: int) -> bool:
     """Whether the JSON of `value` is surely longer than `limit` characters: a lower bound of its
     length (a string's characters and quotes, a character for any other value, brackets, keys and
@@ -145,6 +153,8 @@ def _longer_than(value: Any, limit: int) -> bool:
                 break
             elif isinstance(v, str):
                 size += len(v) + 3
+            elif isinstance(v, _STR_HOLDS_EVERY_ITEM):  # their str() has a character (at least) per item or byte
+                size += len(v) + 2
             else:
                 size += 2
             if size > limit:

@@ -81,3 +81,34 @@ def test_a_secret_straddling_the_cut_is_hidden_not_half_shown():
 
     assert "hunter" not in scrub(Config())
     assert "hunter" not in scrub("y" * 40 + "password='hunter2hunter2'", max_string=55)
+
+
+def test_a_huge_deque_or_array_is_walked_bounded_not_repr_d_whole():
+    import array
+    import collections
+
+    from z4j_agent.redact import scrub
+
+    class NoRepr(collections.deque):
+        def __repr__(self):  # a whole repr is what must not be built
+            raise AssertionError("repr'd whole")
+
+    out = scrub({"q": NoRepr(range(2_000_000)), "a": array.array("i", range(2_000_000))}, max_items=10)
+    assert out["q"] == [*range(10), "[1999990 more items]"] and out["a"][-1] == "[1999990 more items]"
+    assert scrub(collections.deque(["password=hunter2x"])) == ["password=[redacted]"]
+
+
+def test_a_payload_holding_a_huge_deque_or_bytes_is_too_big_before_its_str_is_made():
+    import collections
+
+    from z4j_agent.batch import TOO_BIG, raw_json_within
+
+    class NoStr(collections.deque):
+        def __str__(self):  # the encoder's str() of it is what must not be made
+            raise AssertionError("str'd whole")
+
+        __repr__ = __str__
+
+    assert raw_json_within({"args": [NoStr(range(1_000_000))]}, 512 * 1024) is TOO_BIG
+    assert raw_json_within({"args": [b"x" * 1_000_000]}, 512 * 1024) is TOO_BIG
+    assert raw_json_within({"args": [b"xy"]}, 1000) == '{"args":["b\'xy\'"]}'
