@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Queryable } from '../db/db.js';
 import { ApiError } from '../api/errors.js';
 import type { GrafanaUser } from './grafana.js';
-import type { ProjectRole } from './roles.js';
+import { roleRankSql, type ProjectRole } from './roles.js';
 import { hashSecret, newId, newSecret, sameHash } from './secrets.js';
 
 export const INVITATION_PREFIX = 'z4ji_';
@@ -104,7 +104,7 @@ export async function acceptInvitation(q: Queryable, token: string, user: Grafan
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (project_id, user_id) DO UPDATE SET login = EXCLUDED.login, email = EXCLUDED.email, name = EXCLUDED.name, updated_at = now(),
        role = CASE WHEN NOT memberships.set_by_owner
-                    AND array_position(ARRAY['viewer','operator','admin','owner'], EXCLUDED.role) > array_position(ARRAY['viewer','operator','admin','owner'], memberships.role)
+                    AND ${roleRankSql('EXCLUDED.role')} > ${roleRankSql('memberships.role')}
                    THEN EXCLUDED.role ELSE memberships.role END
      RETURNING role`,
     [pid, user.userId, user.login, user.email, user.name, row.role, `invitation:${row.id}`],

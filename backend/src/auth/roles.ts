@@ -8,6 +8,9 @@ export type ProjectRole = (typeof PROJECT_ROLES)[number];
 
 const RANK: Record<ProjectRole, number> = { viewer: 1, operator: 2, admin: 3, owner: 4 };
 
+/** SQL for a role's rank (1 viewer … 4 owner, null for no role), from the same list: for comparisons in queries. */
+export const roleRankSql = (expr: string): string => `array_position(ARRAY[${PROJECT_ROLES.map((r) => `'${r}'`).join(',')}]::text[], ${expr})`;
+
 export const atLeast = (role: ProjectRole | null, needed: ProjectRole): boolean => role !== null && RANK[role] >= RANK[needed];
 
 export const higher = (a: ProjectRole | null, b: ProjectRole | null): ProjectRole | null =>

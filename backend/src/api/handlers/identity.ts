@@ -2,7 +2,7 @@
 // depend on the request body (nobody grants more than they hold; Owner only by an Owner).
 import type { Request, Response } from 'express';
 import type { Caller } from '../../auth/caller.js';
-import { atLeast, type ProjectRole } from '../../auth/roles.js';
+import { atLeast, roleRankSql, type ProjectRole } from '../../auth/roles.js';
 import { auditRequest } from '../../audit/record.js';
 import type { Queryable } from '../../db/db.js';
 import type { ApiContext } from '../context.js';
@@ -30,7 +30,7 @@ export const idParam = z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'no
  * A token or a link must not keep a role its maker lost. Each revocation is audited.
  */
 export async function revokeGrantsOf(ctx: ApiContext, req: Request, res: Response, tx: Queryable, projectId: number, login: string, role: ProjectRole | null): Promise<void> {
-  const above = `array_position(ARRAY['viewer','operator','admin','owner'], role) > coalesce(array_position(ARRAY['viewer','operator','admin','owner'], $3::text), 0)`;
+  const above = `${roleRankSql('role')} > coalesce(${roleRankSql('$3::text')}, 0)`;
   const reason = role ? `its maker ${login} is now ${role}` : `its maker ${login} left the project`;
   const tokens = (await tx.query<{ id: string; name: string }>(
     `UPDATE api_tokens SET revoked_at = now() WHERE project_id = $1 AND created_by = $2 AND revoked_at IS NULL AND ${above} RETURNING id, name`,

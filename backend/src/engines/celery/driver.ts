@@ -5,7 +5,6 @@ import { CommandEnded } from '../../actions/commands.js';
 import type { WorkerAction } from '../capabilities.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { CeleryBroker } from '../../sources/celery/broker.js';
-import type { PidboxReply } from '../../sources/celery/pidbox.js';
 import { celeryTaskMessage } from './taskMessage.js';
 import type { MatchCount, PurgeFilter } from '../filteredPurge.js';
 
@@ -108,8 +107,8 @@ export class CeleryDriver implements EngineDriver {
     if (action === 'shutdown') return this.shutdown(hostname);
     const { method, args: toCelery } = WORKER_METHODS[action];
     const broker = await this.brokerOf(hostname);
-    const reply = broker && (await this.ask(broker, hostname, method, toCelery(args), this.replyTimeoutMs));
-    if (reply === null || reply === undefined) throw new CommandEnded('timed_out', `${hostname} did not answer within ${this.replyTimeoutMs / 1000} s`, { worker: hostname });
+    const reply = broker ? await this.ask(broker, hostname, method, toCelery(args), this.replyTimeoutMs) : undefined;
+    if (reply == null) throw new CommandEnded('timed_out', `${hostname} did not answer within ${this.replyTimeoutMs / 1000} s`, { worker: hostname });
     if (reply && typeof reply === 'object' && 'ok' in reply) return { detail: { worker: hostname, reply: (reply as { ok: unknown }).ok } };
     const error = reply && typeof reply === 'object' && 'error' in reply ? (reply as { error: unknown }).error : reply;
     throw new CommandEnded('failed', `${hostname} refused: ${typeof error === 'string' ? error : JSON.stringify(error)}`, { worker: hostname, error });
@@ -169,8 +168,8 @@ export class CeleryDriver implements EngineDriver {
   }
 
   /** A broadcast reaches workers only on their own broker: send it on every one. */
-  private async everywhere(method: string, args: Record<string, unknown>, destination: string[] | null = null): Promise<void> {
+  private async everywhere(method: string, args: Record<string, unknown>): Promise<void> {
     if (!this.brokers.length) throw new Error('no Celery broker is configured (Z4J_CELERY_BROKERS)');
-    await Promise.all(this.brokers.map((b) => b.broadcast(method, args, destination)));
+    await Promise.all(this.brokers.map((b) => b.broadcast(method, args, null)));
   }
 }
