@@ -43,7 +43,10 @@ def hook_failed(name: str) -> None:
 def exception_text(exc: BaseException | None) -> str | None:
     if exc is None:
         return None
-    msg = str(exc)
+    try:
+        msg = str(exc)
+    except Exception:  # an exception's broken __str__ must not lose the task's failure
+        msg = "<str() failed>"
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 

@@ -100,7 +100,9 @@ _KEY_NAME = (
     r"|[A-Za-z0-9_.-]*?(?:pass|pwd|pw)(?![A-Za-z0-9]))"
 )
 _KEY_VALUE = re.compile(
-    r"([\"']?)(?<![A-Za-z0-9_.-])(" + _KEY_NAME + r")\1(\s*[:=]\s*)(?:([\"'])((?:\\.|(?!\4).)*)\4|([^\s,;&'\"}\])]+))",
+    # A quoted value runs to its closing quote, or to the end of its line when it has none
+    # (a message cut short, "password='hunter2" in an exception's text).
+    r"([\"']?)(?<![A-Za-z0-9_.-])(" + _KEY_NAME + r")\1(\s*[:=]\s*)(?:([\"'])((?:\\.|(?!\4)[^\r\n])*)(?:\4|(?=[\r\n])|$)|([^\s,;&'\"}\])]+))",
     re.I,
 )
 

@@ -47,7 +47,15 @@ def app(captured):
             raise RetryTask()
         return "ok"
 
-    h.tasks_ = {"add": add, "fail": fail, "flaky": flaky, "spawn": spawn, "retry_once": retry_once}
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no str for you")
+
+    @h.task()
+    def fail_unprintably():
+        raise Unprintable()
+
+    h.tasks_ = {"add": add, "fail": fail, "fail_unprintably": fail_unprintably, "flaky": flaky, "spawn": spawn, "retry_once": retry_once}
     return h
 
 
@@ -66,6 +74,12 @@ def test_failure(app, captured):
     r = app.tasks_["fail"]("boom")
     f = captured.of(r.id, "failed")["fields"]
     assert f["exception"] == "ValueError: boom" and "Traceback" in f["traceback"]
+
+
+def test_an_exception_whose_str_raises_is_still_recorded(app, captured):
+    r = app.tasks_["fail_unprintably"]()
+    f = captured.of(r.id, "failed")["fields"]
+    assert f["exception"] == "Unprintable: <str() failed>" and "Traceback" in f["traceback"]
 
 
 def test_retry_then_success(app, captured):

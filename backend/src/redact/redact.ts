@@ -69,7 +69,8 @@ const KEY_NAME = String.raw`(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|pas
   + String.raw`|(?:pwd|pass|pw|auth|pin|ssn|otp|dsn|jwt|sig)(?![A-Za-z0-9_])`
   + String.raw`|[A-Za-z0-9_.-]*?(?:pass|pwd|pw)(?![A-Za-z0-9]))`;
 const KEY_VALUE = new RegExp(
-  String.raw`(["']?)(?<![A-Za-z0-9_.-])(${KEY_NAME})\1(\s*[:=]\s*)(?:(["'])((?:\\.|(?!\4).)*)\4|([^\s,;&'"}\])]+))`,
+  // A quoted value runs to its closing quote, or to the end of its line when it has none.
+  String.raw`(["']?)(?<![A-Za-z0-9_.-])(${KEY_NAME})\1(\s*[:=]\s*)(?:(["'])((?:\\.|(?!\4)[^\r\n])*)(?:\4|(?=[\r\n])|$)|([^\s,;&'"}\])]+))`,
   'gi',
 );
 
