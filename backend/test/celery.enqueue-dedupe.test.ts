@@ -64,6 +64,20 @@ describe.each(STORAGES)('Celery enqueues from the agent and task-sent on %s', (s
     expect(t.sent_at).not.toBeNull();
   });
 
+  test.each([
+    ['task-sent earlier', 1, 2],
+    ['in the same millisecond, task-sent first in the batch', 1, 1],
+  ])('the agent\'s sealed retry payload is kept when it is merged into task-sent in one batch (%s)', async (_label, sentAt, agentAt) => {
+    const id = `t-sealed-${sentAt}-${agentAt}`;
+    const sealed = Buffer.from('sealed-retry-payload');
+    await pipeline.offer('test', fromCelery(id, sentAt));
+    await pipeline.offer('test', fromAgent(id, agentAt), undefined, sealed); // as agent ingest hands it over
+    await pipeline.drained();
+    expect(await enqueues(id)).toHaveLength(1);
+    const { rows } = await db.query<{ sealed_payload: Buffer | null }>('SELECT sealed_payload FROM tasks WHERE task_id = $1', [id]);
+    expect(rows[0]!.sealed_payload && Buffer.from(rows[0]!.sealed_payload).toString()).toBe('sealed-retry-payload');
+  });
+
   test('a redelivered task-sent stays a duplicate, and the row keeps one enqueue', async () => {
     const id = 't-redelivered';
     const sent = fromCelery(id, 2);

@@ -61,7 +61,9 @@ export async function collapseCeleryEnqueues(tx: Queryable, events: TaskEnvelope
     if (!prev) kept.set(k, ev);
     else {
       const [first, second] = prev.occurredAt <= ev.occurredAt ? [prev, ev] : [ev, prev];
-      kept.set(k, { ...first, fields: mergeEnqueueFields(first.fields, second.fields) });
+      // The agent's sealed retry payload rides with its envelope, whichever of the two is kept.
+      const sealedPayload = first.sealedPayload ?? second.sealedPayload;
+      kept.set(k, { ...first, fields: mergeEnqueueFields(first.fields, second.fields), ...(sealedPayload && { sealedPayload }) });
     }
   }
 
