@@ -28,6 +28,7 @@ export const TASK_COLUMNS: readonly Column[] = [
   c('traceback', 'traceback', 'text'),
   c('worker', 'worker', 'text'),
   c('retries', 'retries', 'int'),
+  c('retried_count', 'retriedCount', 'int'),
   c('root_id', 'rootId', 'text'),
   c('parent_id', 'parentId', 'text'),
   c('group_id', 'groupId', 'text'),

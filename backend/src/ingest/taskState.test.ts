@@ -206,6 +206,35 @@ describe('task state precedence', () => {
     }
   });
 
+  it('gives a late retried to the attempt it closes when the next attempt already started (a retry with no countdown)', () => {
+    // Recorded from a real Celery 5.7 worker (-P threads -c 4, self.retry(countdown=0)): another
+    // thread received and started the retry's message before this one reported task-retried.
+    const events = [
+      ev('enqueued', 0, { retries: 0 }, 'producer'),
+      ev('received', 2, { retries: 0 }),
+      ev('started', 5),
+      ev('received', 51, { retries: 1 }),
+      ev('started', 54),
+      ev('retried', 54, { exception: 'RuntimeError(first)' }),
+      ev('succeeded', 55, { result: "'ok'" }),
+    ];
+    for (const order of [events, [...events].reverse(), ...permutations(events.slice(3)).map((tail) => [...events.slice(0, 3), ...tail])]) {
+      const t = applyInArrivalOrder(order);
+      expect(t).toMatchObject({ state: 'succeeded', attempt: 1, retries: 1, receivedAt: T0 + 51, startedAt: T0 + 54, exception: 'RuntimeError(first)' });
+    }
+    // While the retry runs, the task shows it running, not waiting.
+    expect(applyInArrivalOrder(events.slice(0, 6))).toMatchObject({ state: 'started', attempt: 1 });
+  });
+
+  it('counts Celery retries one per attempt: a second retry closes the second attempt', () => {
+    const t = applyInArrivalOrder([
+      ev('received', 0, { retries: 0 }), ev('started', 1), ev('retried', 2),
+      ev('received', 10, { retries: 1 }), ev('started', 11), ev('retried', 12),
+      ev('received', 20, { retries: 2 }), ev('started', 21), ev('succeeded', 22),
+    ]);
+    expect(t).toMatchObject({ state: 'succeeded', attempt: 2, retries: 2, startedAt: T0 + 21 });
+  });
+
   it('opens the next attempt from events that do not say their attempt, when they follow a retry', () => {
     // Celery's started/succeeded carry no retries count.
     const t = applyInArrivalOrder([ev('received', 0, { retries: 0 }), ev('retried', 10), ev('started', 50), ev('succeeded', 60)]);

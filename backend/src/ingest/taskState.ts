@@ -41,6 +41,13 @@ export interface TaskRow {
   traceback: string | null;
   worker: string | null;
   retries: number;
+  /**
+   * How many `retried` events the task has had. Celery's task-retried does not say which attempt
+   * it closes, and arrives after the retry's message is published, maybe received and started by
+   * another worker thread: one is sent per attempt retried, so the n-th closes attempt n − 1.
+   * Null in rows stored before it was kept.
+   */
+  retriedCount: number | null;
   rootId: string | null;
   parentId: string | null;
   groupId: string | null;
@@ -64,10 +71,10 @@ export interface TaskRow {
 function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
   if (ev.fields.retries !== undefined) return ev.fields.retries;
   if (!cur) return 0;
-  if (cur.state === 'retried' && ev.kind !== 'retried' && ev.occurredAt >= cur.stateAt) return cur.attempt + 1;
-  // Celery publishes the retry (the next attempt's message) before it reports `retried`:
-  // a `retried` that finds the next attempt waiting, not yet started, closes the previous one.
-  if (ev.kind === 'retried' && cur.attempt > 0 && cur.startedAt === null && RANK[cur.state] < RANK.started) return cur.attempt - 1;
+  // Celery publishes the retry (the next attempt's message) before it reports `retried`: the
+  // next attempt may be waiting, received or even running by then. Retries come one per attempt.
+  if (ev.kind === 'retried') return retriedSoFar(cur);
+  if (cur.state === 'retried' && ev.occurredAt >= cur.stateAt) return cur.attempt + 1;
   // A Celery worker reports every delivery received (with its attempt) before it runs it: an
   // attempt only published so far (the retry's task-sent, from the pool child) has run nothing
   // yet, so a start or an outcome of a run is the previous attempt's (the parent's clock or its
@@ -83,6 +90,9 @@ function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
  * current state was wrongly taken for an earlier attempt (its events arrived first): it
  * belongs to the named attempt. A `retried` state always closes its attempt, so it stays.
  */
+/** `retriedCount`, or what a row stored before it was kept implies (every earlier attempt closed). */
+const retriedSoFar = (cur: TaskRow): number => cur.retriedCount ?? (cur.state === 'retried' ? cur.attempt + 1 : cur.attempt);
+
 function relabel(cur: TaskRow | null, ev: TaskEnvelope): TaskRow | null {
   const named = ev.fields.retries;
   if (!cur || named === undefined || named <= cur.attempt || cur.state === 'retried' || ev.occurredAt > cur.stateAt) return cur;
@@ -104,7 +114,7 @@ export function emptyTask(ev: TaskEnvelope): TaskRow {
   return {
     engine: ev.engine, taskId: ev.taskId, state: ev.kind, attempt: 0, attemptAt: ev.occurredAt, stateAt: ev.occurredAt,
     name: null, queue: null, args: null, kwargs: null, result: null, exception: null, traceback: null,
-    worker: null, retries: 0, rootId: null, parentId: null, groupId: null, eta: null,
+    worker: null, retries: 0, retriedCount: 0, rootId: null, parentId: null, groupId: null, eta: null,
     sentAt: null, receivedAt: null, startedAt: null, finishedAt: null, runtimeMs: null, waitMs: null,
     firstSeenAt: ev.occurredAt, lastEventAt: ev.occurredAt,
   };
@@ -125,6 +135,7 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
   const curAttempt = cur?.attempt; // `t` is `cur`: what it was before this event changes it
   const f = ev.fields;
   const attempt = attemptOf(ev, cur);
+  if (ev.kind === 'retried') t.retriedCount = Math.max(cur ? retriedSoFar(cur) : 0, attempt + 1);
   // A rejection that requeued its message ends nothing: the message runs again (same attempt,
   // redelivered), and that run's events decide. It stays in the timeline only.
   const requeued = ev.kind === 'rejected' && f.requeue === true;
