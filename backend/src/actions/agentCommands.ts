@@ -6,7 +6,8 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../db/db.js';
 import type { AgentChannel, AgentTarget, CommandChannel, EngineDriver } from '../engines/driver.js';
 import type { AgentKeyStore } from '../ingest/agentKeys.js';
-import { scrub } from '../redact/redact.js';
+import { ENGINES } from '../ingest/envelope.js';
+import { hasUnstorableText, scrub } from '../redact/redact.js';
 import { auditSettled, SETTLED, type Command, type Settled, type SettledAudit } from './commands.js';
 
 /** Commands are signed with a key derived from the agent's secret, so no batch signature can pass for a command's. */
@@ -194,7 +195,10 @@ export function splitAgentReports(events: Record<string, unknown>[]): { events: 
   return { events: rest, outcomes, announcements };
 }
 
-const strings = (v: unknown, max: number): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length <= 1024).slice(0, max) : []);
+/** A string the database can store, of at most `max` characters: what a report's ids and names must be, or it is skipped. */
+const ENGINE_NAMES: ReadonlySet<unknown> = new Set(ENGINES);
+const storable = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && !hasUnstorableText(v);
+const strings = (v: unknown, max: number): string[] => (Array.isArray(v) ? v.filter((x): x is string => storable(x, 1024)).slice(0, max) : []);
 
 /** Stores the agent's reports; a command an outcome settles is audited (`audit`), in the same transaction. */
 export async function recordAgentReports(db: Db, projectId: number, agentId: string, outcomes: Record<string, unknown>[], announcements: Record<string, unknown>[], audit?: SettledAudit): Promise<number> {
@@ -202,9 +206,10 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
     const latest = new Map<string, { engine: string; worker: string; actions: string[]; queues: string[]; channel: CommandChannel | null }>();
     for (const ev of announcements) {
       const c = (ev.fields as { commands: { actions?: unknown; queues?: unknown; channel?: unknown } }).commands;
-      if (typeof ev.engine !== 'string' || typeof ev.worker !== 'string' || ev.worker.length > 1024) continue;
+      if (!ENGINE_NAMES.has(ev.engine) || !storable(ev.worker, 1024)) continue;
+      const engine = ev.engine as string;
       const channel = c.channel === 'redis' || c.channel === 'amqp' ? c.channel : null;
-      latest.set(`${ev.engine}\u0000${ev.worker}`, { engine: ev.engine, worker: ev.worker, actions: strings(c.actions, 16), queues: strings(c.queues, 256), channel });
+      latest.set(`${engine}\u0000${ev.worker}`, { engine, worker: ev.worker, actions: strings(c.actions, 16), queues: strings(c.queues, 256), channel });
     }
     const rows = [...latest.values()];
     if (rows.length) {
@@ -220,7 +225,7 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
   let settled = 0;
   for (const ev of outcomes) {
     const state = ev.state === 'succeeded' ? 'succeeded' : ev.state === 'failed' ? 'failed' : null;
-    if (!state || typeof ev.commandId !== 'string' || !Number.isSafeInteger(ev.command)) continue;
+    if (!state || !storable(ev.commandId, 255) || !Number.isSafeInteger(ev.command)) continue;
     const given = typeof ev.detail === 'object' && ev.detail !== null && !Array.isArray(ev.detail) ? ev.detail as Record<string, unknown> : {};
     const { via: _v, ref: _r, agent: _a, worker: _w, ...raw } = given; // what routed the command is ours to say
     // Scrubbed like task payload: an agent's error text can quote arguments, URLs with passwords, tokens.
@@ -234,7 +239,7 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
           RETURNING ${SETTLED}`,
         [projectId, ev.command, ev.commandId, agentId, state, JSON.stringify(outcome)],
       )).rows[0] ?? await settleFanOutReply(tx, projectId, agentId, ev, state, detail);
-      if (one) await auditSettled(audit, [one], { kind: 'system', id: agentId, name: `z4j agent of ${typeof ev.worker === 'string' ? ev.worker.slice(0, 200) : 'a worker'}` }, tx);
+      if (one) await auditSettled(audit, [one], { kind: 'system', id: agentId, name: `z4j agent of ${storable(ev.worker, 200) ? ev.worker : 'a worker'}` }, tx);
       return one ? 1 : 0;
     });
   }

@@ -3,6 +3,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import type { Logger } from '../logger.js';
+import { hasUnstorableText } from '../redact/redact.js';
 
 export class ApiError extends Error {
   constructor(
@@ -44,9 +45,6 @@ const isDataException = (err: unknown): boolean => {
   return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
 };
 
-/** A NUL, or half of a UTF-16 surrogate pair: text PostgreSQL cannot store in text or jsonb. */
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 /**
  * Refuses a request whose path, query or JSON body (keys included) holds text PostgreSQL cannot
  * store, with a 400 naming where, before any handler passes it to a query.
@@ -56,10 +54,10 @@ export const refuseUnstorableText: RequestHandler = (req, _res, next) => {
   while (pending.length) {
     const [where, value] = pending.pop()!;
     if (typeof value === 'string') {
-      if (UNSTORABLE.test(value)) return next(new ApiError(400, 'BAD_REQUEST', `${where}: text with a NUL character or a broken surrogate pair`));
+      if (hasUnstorableText(value)) return next(new ApiError(400, 'BAD_REQUEST', `${where}: text with a NUL character or a broken surrogate pair`));
     } else if (value !== null && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) {
-        if (UNSTORABLE.test(k)) return next(new ApiError(400, 'BAD_REQUEST', `${where}: a key with a NUL character or a broken surrogate pair`));
+        if (hasUnstorableText(k)) return next(new ApiError(400, 'BAD_REQUEST', `${where}: a key with a NUL character or a broken surrogate pair`));
         pending.push([`${where}.${k}`.slice(0, 200), v]);
       }
     }

@@ -26,4 +26,27 @@ describe.each(STORAGES)('HTTP agent ingest on %s', (storage) => {
       await db.close();
     }
   });
+
+  test('a report it cannot store is skipped, not the batch whose events are already stored', async () => {
+    const db = await openTestDb(storage, 'http_ingest_reports');
+    const agent = testAgent();
+    const { app, pipeline } = testApp(db, { config: { Z4J_AGENT_KEYS: [agentKeyEntry(agent)] } });
+    pipeline.start();
+    try {
+      const at = Date.now();
+      const reports = [
+        { v: 1, type: 'worker', id: 'w-nul', project: agent.project, kind: 'worker-heartbeat', engine: 'hu\u0000ey', worker: 'w1@host', occurredAt: at, fields: { commands: { actions: ['retry'] } } },
+        { v: 1, type: 'command', id: 'c-nul', project: agent.project, command: 1, commandId: 'ref\u0000x', state: 'succeeded', occurredAt: at },
+      ];
+      const b = batchOf(agent, [...lifecycle(agent, 'huey', 'task-r', 'succeeded', { name: 'tasks.add' }, at), ...reports]);
+      const post = () => request(app).post('/api/ingest/v1/batches').set('content-type', 'application/json').set('x-z4j-agent', agent.id).set('x-z4j-signature', b.sig).send(b.body.toString('utf8'));
+      const first = await post();
+      expect([first.status, first.body]).toEqual([202, { accepted: 4 }]);
+      expect((await post()).status).toBe(409); // its nonce was recorded
+      expect((await db.query<{ state: string }>("SELECT state FROM tasks WHERE task_id = 'task-r'")).rows[0]!.state).toBe('succeeded');
+    } finally {
+      await pipeline.stop();
+      await db.close();
+    }
+  });
 });

@@ -94,6 +94,10 @@ export function redactText(s: string): string {
 
 // Postgres text and jsonb cannot hold NUL or lone UTF-16 surrogates.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const HAS_UNSTORABLE = new RegExp(UNSTORABLE.source); // no `g`: test() without a lastIndex to carry
+
+/** Whether `s` has a NUL or half a surrogate pair: text PostgreSQL cannot store in text or jsonb. */
+export const hasUnstorableText = (s: string): boolean => HAS_UNSTORABLE.test(s);
 
 /** Makes a string storable and bounded, without redaction. */
 export function cleanString(s: string, maxChars: number): string {

@@ -38,7 +38,11 @@ export const ingestBatch = (ctx: ApiContext): Handler => async (req, res) => {
     if (stored.outcome === 'duplicate') return refuse('replay', 'this batch was already received');
     ctx.metrics.agentBatches.inc({ transport: 'http', outcome: stored.outcome });
     if (stored.outcome === 'refused_unknown_project') throw new ApiError(400, 'UNKNOWN_PROJECT', stored.detail ?? 'the agent\'s project does not exist');
-    if (stored.outcome === 'refused_bad_batch') throw new ApiError(400, 'BAD_BATCH', stored.detail ?? 'the batch cannot be stored');
+    if (stored.outcome === 'refused_bad_batch') {
+      // The database's own words go to the log: the answer says what was wrong, not how PostgreSQL put it.
+      ctx.log.warn({ source: 'agent-http', agent: verified.batch.agent, detail: stored.detail }, 'agent batch refused');
+      throw new ApiError(400, 'BAD_BATCH', 'the database refused a value in the batch: a NUL or broken text, or a number out of range');
+    }
     res.status(202).json({ accepted: stored.events });
   } finally {
     budget.release(body.length);
