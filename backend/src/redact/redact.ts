@@ -32,7 +32,7 @@ export function isSensitiveKey(key: string): boolean {
 const PRIVATE_KEY = '[Pp][Rr][Ii][Vv][Aa][Tt][Ee] [Kk][Ee][Yy]';
 // Secret shapes found inside any string. Each match is replaced by the marker.
 const VALUE_PATTERN_LIST: RegExp[] = [
-  new RegExp(`-----BEGIN [A-Za-z0-9 ]*${PRIVATE_KEY}[A-Za-z0-9 ]*-----[\\s\\S]*?(?:-----END [A-Za-z0-9 ]*${PRIVATE_KEY}[A-Za-z0-9 ]*-----|$)`, 'g'), // PEM and PGP keys
+  new RegExp(`-----BEGIN [A-Za-z0-9 ]{0,40}${PRIVATE_KEY}[A-Za-z0-9 ]{0,40}-----[\\s\\S]*?(?:-----END [A-Za-z0-9 ]{0,40}${PRIVATE_KEY}[A-Za-z0-9 ]{0,40}-----|$)`, 'g'), // PEM and PGP keys
   /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}/g, // JWT / JWS
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key id
   /\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}/g, // GitHub
@@ -56,18 +56,18 @@ const MAYBE_SECRET = /pass|pwd|pw|secret|token|key|auth|cookie|credential|sess|s
 // "Bearer abc…", "Basic dXNl…": keep the scheme, hide the credential.
 const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=-]{8,})/gi;
 // scheme://user:password@host → scheme://user:[redacted]@host, the password running to the last "@" (it may hold "@" or "/").
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):([^\s'"]+)@(?=[^\s@/'"]+)/gi;
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^/\s:@'"]{0,256}):([^\s'"]{1,256})@(?=[^\s@/'"]+)/gi;
 // scheme://<token>@host: a long userinfo without a password is the token (a git remote's).
-const URL_TOKEN = /\b([a-z][a-z0-9+.-]*:\/\/)[A-Za-z0-9_-]{16,}@/gi;
+const URL_TOKEN = /\b([a-z][a-z0-9+.-]{0,30}:\/\/)[A-Za-z0-9_-]{16,256}@/gi;
 // --password secret, --pass=secret on a command line.
 const CLI_PASSWORD = /(--?(?:password|passwd|pass|pwd)[ =])[^\s'"]+/gi;
 // key = value / 'key': 'value' inside text (Python reprs, query strings, logs). Only keys that
 // look sensitive are matched, so an ordinary pair never swallows a sensitive one after it.
 // Generous on purpose: every name matched is put to isSensitiveKey, which decides.
-const KEY_NAME = String.raw`(?:[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|passcode|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|auth[-_]?header|cookie|credential|session[-_]?id|sessid|signature|credit[-_]?card|card[-_]?number|cvv`
-  + String.raw`|(?:account|encryption|signing|master|ssh|client|tls|storage)[-_]?key)[A-Za-z0-9_.-]*`
+const KEY_NAME = String.raw`(?:[A-Za-z0-9_.-]{0,64}?(?:password|passwd|passphrase|passcode|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|auth[-_]?header|cookie|credential|session[-_]?id|sessid|signature|credit[-_]?card|card[-_]?number|cvv`
+  + String.raw`|(?:account|encryption|signing|master|ssh|client|tls|storage)[-_]?key)[A-Za-z0-9_.-]{0,64}`
   + String.raw`|(?:pwd|pass|pw|auth|pin|ssn|otp|dsn|jwt|sig)(?![A-Za-z0-9_])`
-  + String.raw`|[A-Za-z0-9_.-]*?(?:pass|pwd|pw)(?![A-Za-z0-9]))`;
+  + String.raw`|[A-Za-z0-9_.-]{0,64}?(?:pass|pwd|pw)(?![A-Za-z0-9]))`;
 const KEY_VALUE = new RegExp(
   // A quoted value runs to its closing quote, or to the end of its line when it has none.
   String.raw`(["']?)(?<![A-Za-z0-9_.-])(${KEY_NAME})\1(\s*[:=]\s*)(?:(["'])((?:\\.|(?!\4)[^\r\n])*)(?:\4|(?=[\r\n])|$)|([^\s,;&'"}\])]+))`,
