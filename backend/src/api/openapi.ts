@@ -77,7 +77,7 @@ function document(version: string) {
       '/healthz': { get: { summary: 'Liveness (no credentials; no engines)', responses: { '200': json(ref('Health')) } } },
       '/readyz': { get: { summary: 'Readiness: storage reachable; ingest and source status', responses: { '200': json({ type: 'object' }), '503': json({ type: 'object' }, 'Storage unreachable') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
-      '/api/healthz': { get: { summary: 'Service version, storage and engines reporting', responses: { '200': json(ref('Health')) } } },
+      '/api/healthz': { get: { summary: 'Service version, storage and engines reporting (Viewer of the project)', parameters: [projectParam], responses: { '200': json(ref('Health')) } } },
       '/api/openapi.json': { get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } } },
       '/api/tasks': {
         get: {
@@ -149,7 +149,7 @@ function document(version: string) {
           },
         },
       },
-      '/api/capabilities': { get: { summary: 'What each engine driver can do in the project (the capability matrix; empty, with brokersNotInProject, where Z4J_BROKER_PROJECTS leaves the project out)', responses: { '200': json({ type: 'object' }) } } },
+      '/api/capabilities': { get: { summary: 'What each engine driver can do in the project (the capability matrix; empty, with brokersNotInProject, where Z4J_BROKER_PROJECTS leaves the project out)', parameters: [projectParam], responses: { '200': json({ type: 'object' }) } } },
       '/api/tasks/{engine}/{taskId}/actions/{action}': {
         post: {
           summary: 'Retry, cancel or terminate a task (Operator)',

@@ -27,7 +27,7 @@ export const identityPaths = {
   },
   '/api/projects/{project}': {
     get: op('One project (Viewer)', { '200': json({ type: 'object', properties: { project: ref('Project') } }), ...read }, { parameters: [projectP] }),
-    patch: op('Rename a project (Admin)', { '200': json({ type: 'object' }), ...write }, { parameters: [projectP], requestBody: body({ type: 'object', properties: { name: { type: 'string' } } }) }),
+    patch: op('Rename a project (Admin)', { '200': json({ type: 'object' }), ...write }, { parameters: [projectP], requestBody: body({ type: 'object', required: ['name'], properties: { name: { type: 'string' } } }) }),
     delete: op('Delete a project (Owner); its audit chain is kept', { '204': { description: 'Deleted' }, ...write, '409': err('PROJECT_IN_USE (the configured project)') }, { parameters: [projectP] }),
   },
   '/api/projects/{project}/transfer': {
