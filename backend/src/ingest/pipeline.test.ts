@@ -256,6 +256,25 @@ describe('ingest pipeline failure paths (PGlite)', () => {
     expect(await count(db, `SELECT count(*) AS n FROM tasks WHERE task_id LIKE 'bi%'`)).toBe(39);
   });
 
+  it('sets aside an event that makes the writer fail with no database error, while the database answers', async () => {
+    // A JavaScript error building the batch's statements looks like a network error (no
+    // SQLSTATE); retried forever, it would stop its lane for good.
+    const pipeline = new IngestPipeline(db, OPTS, createMetrics(), log);
+    const writer = (pipeline as unknown as { writer: { write: (b: { id: string }[]) => Promise<unknown> } }).writer;
+    const write = writer.write.bind(writer);
+    writer.write = (batch) => (batch.some((e) => e.id.includes('js-poison')) ? Promise.reject(new RangeError('Invalid string length')) : write(batch));
+    pipeline.start();
+    const acked: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const ev = taskEvent(i === 23 ? 'js-poison' : `js${i}`, 'received', i);
+      await pipeline.offer('test', ev, () => acked.push(ev.taskId));
+    }
+    await pipeline.drained();
+    await pipeline.stop();
+    expect([pipeline.totals.persisted, pipeline.totals.invalid, acked.length]).toEqual([39, 1, 40]);
+    expect(await count(db, `SELECT count(*) AS n FROM tasks WHERE task_id LIKE 'js%' AND task_id <> 'js-poison'`)).toBe(39);
+  });
+
   it('makes waiting sources wait and lossy sources drop when full', async () => {
     const slow = { ...db, transaction: async <T,>(fn: (tx: never) => Promise<T>) => {
       await new Promise((r) => setTimeout(r, 50));

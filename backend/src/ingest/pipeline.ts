@@ -280,8 +280,11 @@ export class IngestPipeline {
     }
   }
 
-  /** Writes a batch; retries transient failures, splits batches that hold bad data. */
-  private async writeBatch(batch: Item[]): Promise<void> {
+  /**
+   * Writes a batch; retries transient failures, splits batches that hold bad data. `suspect`: a
+   * batch split from one that failed with no SQLSTATE while the database answered.
+   */
+  private async writeBatch(batch: Item[], suspect = false): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const started = process.hrtime.bigint();
       try {
@@ -289,7 +292,8 @@ export class IngestPipeline {
         this.onCommitted(batch, res, Number(process.hrtime.bigint() - started) / 1e9);
         return;
       } catch (err) {
-        if (isTransientDbError(err)) {
+        const ownFault = await this.failsOnItsOwn(err, attempt, suspect);
+        if (isTransientDbError(err) && !ownFault) {
           this.metrics.writeErrors.inc({ kind: 'transient' });
           if (this.stopping && attempt >= 3) {
             this.log.error({ err: String(err), events: batch.length }, 'giving up on a batch while stopping; unacknowledged events will be redelivered by sources that can');
@@ -308,11 +312,29 @@ export class IngestPipeline {
           item.done?.();
           return;
         }
+        if (ownFault && !suspect) this.log.error({ err: String(err), events: batch.length }, 'a batch keeps failing with no database error while the database answers: splitting it to set aside what fails');
         const mid = Math.ceil(batch.length / 2);
-        await this.writeBatch(batch.slice(0, mid));
-        await this.writeBatch(batch.slice(mid));
+        await this.writeBatch(batch.slice(0, mid), ownFault || suspect);
+        await this.writeBatch(batch.slice(mid), ownFault || suspect);
         return;
       }
+    }
+  }
+
+  /**
+   * Whether a failure with no SQLSTATE is the batch's own: one that lasts while the database
+   * answers (a JavaScript error building the batch's statements, a COPY text past what a string
+   * can hold). Without this a network error and a bug look alike, and the lane would retry the
+   * batch forever.
+   */
+  private async failsOnItsOwn(err: unknown, attempt: number, suspect: boolean): Promise<boolean> {
+    const code = (err as { code?: unknown } | null)?.code;
+    if ((typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) || (!suspect && attempt < 3)) return false;
+    try {
+      await this.db.query('SELECT 1');
+      return true;
+    } catch {
+      return false; // the database is away: the failure is that, retried
     }
   }
 
