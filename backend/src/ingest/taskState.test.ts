@@ -226,6 +226,15 @@ describe('task state precedence', () => {
     expect(applyInArrivalOrder(events.slice(0, 6))).toMatchObject({ state: 'started', attempt: 1 });
   });
 
+  it('keeps the worker that ran the attempt when a late event of it comes from another worker\'s clock', () => {
+    // w2's clock runs 200 ms behind w1's: w1's start of the first run sorts after w2's whole retry.
+    const t = applyInArrivalOrder([
+      ev('received', 1100, { retries: 0 }, 'w1'), ev('received', 1150, { retries: 1 }, 'w2'), ev('started', 1160, {}, 'w2'),
+      ev('succeeded', 1170, { runtime: 0.01 }, 'w2'), ev('started', 1200, {}, 'w1'), ev('retried', 1300, { exception: 'E' }, 'w1'),
+    ]);
+    expect(t).toMatchObject({ state: 'succeeded', attempt: 1, worker: 'w2' });
+  });
+
   it('counts Celery retries one per attempt: a second retry closes the second attempt', () => {
     const t = applyInArrivalOrder([
       ev('received', 0, { retries: 0 }), ev('started', 1), ev('retried', 2),

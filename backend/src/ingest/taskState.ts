@@ -184,7 +184,7 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
       case 'started': t.startedAt = fill(t.startedAt); break;
       default: break;
     }
-    if (ev.worker && ev.kind !== 'enqueued') t.worker = ev.worker;
+    if (ev.worker && ev.kind !== 'enqueued' && (advances || t.worker === null)) t.worker = ev.worker; // a late event of the attempt does not move it
     if (!requeued && (RANK[ev.kind] === 5 || ev.kind === 'retried')) {
       if (advances || t.finishedAt === null) t.finishedAt = ev.kind === 'retried' ? null : at;
       if (f.result !== undefined) t.result = f.result;
