@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import sys
 import threading
 import time
 from typing import Any
@@ -175,11 +176,12 @@ class _HueyAgent:
             if not self.agent.enabled:
                 return
             self.running.finished(task.id)
-            if isinstance(exc, _Cancel):
-                return  # reported by the canceled signal
+            cancelled = isinstance(exc, _Cancel)
+            if cancelled and not (task.retries and task.id in self.started):
+                return  # reported by the canceled signal (on_skipped left a cancel Huey requeues here)
             start, base, self.local.task = self.started.pop(task.id, None) or (None, None, None)
             runtime = round(time.monotonic() - start, 6) if start is not None else None
-            self.flight.end(exc is not None)
+            self.flight.end(exc is not None and not cancelled)  # a cancel is no failure, retried or not
             if task.on_error is not None or getattr(task, "chord_config", None) is not None:
                 self.follow_ups(task, exc)
             if exc is None:
@@ -226,6 +228,10 @@ class _HueyAgent:
             self.event("failed", task, runtime=runtime, timedOut=True if isinstance(exc, _Timeout) else None, **err)
 
     def on_skipped(self, signal: str, task: Any, *args: Any) -> None:
+        if signal == "canceled" and task.retries and task.id in self.started and _raised_in_task(task):
+            # CancelExecution(retry=True) (or retry=None with retries left) from the task's own code:
+            # Huey requeues it after post_execute, which reports it retried like any retry.
+            return
         started = self.started.pop(task.id, None)
         running = started is not None
         if running:
@@ -338,6 +344,20 @@ def install(huey: Any, **agent_options: Any) -> None:
         huey.on_startup("z4j_agent")(guarded(h.startup))
         huey.on_shutdown("z4j_agent")(guarded(h.shutdown))
         mark_installed(huey)
+
+
+def _raised_in_task(task: Any) -> bool:
+    """Whether the exception Huey is handling now came out of the task's own code. Huey sends
+    its canceled signal from inside its `except CancelExecution` for a cancel raised by a
+    pre-execute hook (never requeued) as for one raised by the task (requeued while
+    `task.retries` is left): only the second passed through the task's `execute`."""
+    code = getattr(getattr(type(task), "execute", None), "__code__", None)
+    tb = sys.exc_info()[2]
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _func(task: Any) -> Any:

@@ -140,6 +140,39 @@ def test_revoked_and_cancelled(app, captured):
     assert captured.kinds(r.id)[-1] == "revoked"
 
 
+def test_a_cancel_that_huey_retries_is_a_retry(app, captured):
+    """CancelExecution(retry=True) from the task: Huey requeues it (its retries at least 1), and
+    the run after it is the next attempt, not a task left revoked."""
+    runs = {"n": 0}
+
+    @app.task()
+    def cancel_once():
+        runs["n"] += 1
+        if runs["n"] == 1:
+            raise CancelExecution(retry=True)
+        return "ok"
+
+    r = cancel_once()
+    evs = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == r.id]
+    assert evs == [("enqueued", 0), ("started", 0), ("retried", 0), ("enqueued", 1), ("started", 1), ("succeeded", 1)]
+    assert captured.of(r.id, "retried")["fields"]["exception"] == "CancelExecution"
+
+
+def test_a_cancel_from_a_pre_execute_hook_is_revoked_even_with_retries_left(app, captured):
+    """Huey never requeues a task a pre-execute hook cancelled, whatever its retries."""
+    flaky = app.tasks_["flaky"]  # retries=2
+
+    @app.pre_execute()
+    def cancel_all(task):
+        raise CancelExecution(retry=True)
+
+    try:
+        r = flaky("k-pre-cancel")
+    finally:
+        app.unregister_pre_execute(cancel_all)
+    assert captured.kinds(r.id) == ["enqueued", "started", "revoked"]
+
+
 def test_policies_apply_to_every_event_of_a_task(app, captured):
     """started and a None result's succeeded skip the snapshot (Agent.own_event): a skip policy
     still drops them, a sampled-out task loses all its events, and a kept one keeps all three."""
