@@ -333,6 +333,12 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def _retried(self, broker: Any, message: Any) -> None:
+        message = _inner(message)
+        if message.queue_name.endswith(".DQ"):
+            # The ack of a delayed copy (same message id), which the worker's consumer thread sends
+            # once it moved the copy to its queue (Worker.handle_delayed_messages): the moved
+            # message may have run again and failed meanwhile, and this ack is not its outcome.
+            return
         fields = self._outcome.pop(message.message_id, None)
         if fields is not None:  # a failed attempt that was not failed for good: retried
             fields.pop("runtime", None)

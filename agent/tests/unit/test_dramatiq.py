@@ -240,3 +240,18 @@ def test_enqueues_that_raised_are_forgotten_past_a_bound(broker, captured):
     for i in range(MAX_PENDING_SENDS + 500):
         mw.before_enqueue(broker, Message(queue_name="default", actor_name="add", args=(i,), kwargs={}, options={}), None)
     assert len(mw._enqueued_at) <= MAX_PENDING_SENDS
+
+
+def test_the_ack_of_a_delayed_copy_is_not_the_outcome_of_the_run_it_became(broker, captured):
+    """The worker acks a retry's delayed copy (`default.DQ`, same id) after it moved it to its
+    queue; when the moved message already ran and failed for good, that late ack must not turn
+    the failure into a retry."""
+    from dramatiq import Message
+
+    mw = _agent_middleware(broker)
+    retry = Message(queue_name="default", actor_name="fail", args=("boom",), kwargs={}, options={"retries": 1})
+    mw.before_process_message(broker, retry)
+    mw.after_process_message(broker, retry, exception=ValueError("boom"))
+    mw.after_ack(broker, retry.copy(queue_name="default.DQ"))
+    mw.after_nack(broker, retry)
+    assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(retry.message_id)] == [("started", 1), ("failed", 1), ("rejected", 1)]
