@@ -279,8 +279,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         return True
 
     def _finish(self, message: Any) -> tuple[float | None, int, dict[str, Any]]:
-        """The message's runtime, attempt and fields, as its start recorded them (its fields made
-        now when it did not start here)."""
+        """The message's runtime, attempt and fields, as its start recorded them (no runtime, and
+        its fields made now, when it did not start here)."""
         mid = message.message_id
         self._running_threads.finished(mid)
         run = self._running.pop(mid, None)
@@ -296,7 +296,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
                 return
             message = _inner(message)
             runtime, attempt, base = self._finish(message)
-            self._flight.end(exception is not None)
+            if runtime is not None:  # it started here (a middleware before this one may have raised first)
+                self._flight.end(exception is not None)
             if exception is not None:
                 self._failed_attempt(message, base, runtime, exception)
             elif result is None:  # the usual no-op result: the event holds nothing of the task's
@@ -317,8 +318,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
 
     @guarded
     def after_skip_message(self, broker: Any, message: Any) -> None:
-        _, _, base = self._finish(message)
-        self._flight.end()
+        runtime, _, base = self._finish(message)
+        if runtime is not None:  # skipped after its start; AgeLimit and a cancel from z4j skip before it
+            self._flight.end()
         fields = dict(base)  # base may be shared (`_fields`)
         if self._skipping and message.message_id in self._skipping:
             self._skipping.discard(message.message_id)

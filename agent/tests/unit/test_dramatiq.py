@@ -255,3 +255,42 @@ def test_the_ack_of_a_delayed_copy_is_not_the_outcome_of_the_run_it_became(broke
     mw.after_ack(broker, retry.copy(queue_name="default.DQ"))
     mw.after_nack(broker, retry)
     assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(retry.message_id)] == [("started", 1), ("failed", 1), ("rejected", 1)]
+
+
+def test_messages_skipped_before_they_start_leave_the_in_flight_count_alone(broker, captured):
+    """AgeLimit skips a message past its max_age before this middleware's start, and a cancel
+    from z4j skips one with nothing recorded: neither ran, so neither ends a run in the counts."""
+    import time
+
+    from dramatiq.common import current_millis
+
+    mw = _agent_middleware(broker)
+    release = {"go": False}
+
+    @dramatiq.actor(broker=broker, max_retries=0)
+    def hold():
+        while not release["go"]:
+            time.sleep(0.01)
+
+    @dramatiq.actor(broker=broker, max_retries=0, max_age=1000)
+    def old():
+        pass
+
+    held = hold.send()
+    deadline = time.time() + 5
+    while held.message_id not in mw._running and time.time() < deadline:
+        time.sleep(0.01)
+    skipped = [broker.enqueue(old.message().copy(message_timestamp=current_millis() - 5000)) for _ in range(3)]
+    cancelled = broker.actors_["add"].message(1, 2)
+    mw._running_threads.cancel({"taskId": cancelled.message_id})
+    broker.enqueue(cancelled)
+    while len([e for e in captured.tasks() if e["kind"] in ("expired", "revoked")]) < 4 and time.time() < deadline:
+        time.sleep(0.01)
+    try:
+        assert all("expired" in captured.kinds(m.message_id) for m in skipped)
+        assert captured.kinds(cancelled.message_id)[-1] == "revoked"
+        assert {k: v for k, v in mw._flight.stats(None).items() if k != "failed"} == {"active": 1, "processed": 0}
+    finally:
+        release["go"] = True
+    run(broker)
+    assert mw._flight.stats(None)["active"] == 0 and mw._flight.stats(None)["processed"] == 1
