@@ -352,10 +352,22 @@ class Z4jWorkerMixin:
         if not self._z4j.enabled:
             return super().execute_job(job, queue)
         self._z4j_flight.start()
+        retries_left = job.retries_left  # as dequeued: a retry after an exception takes one
         try:
             return super().execute_job(job, queue)
         finally:
-            self._z4j_flight.end()
+            self._z4j_flight.end(bool(self._z4j_run_failed(job, retries_left)))
+
+    @guarded
+    def _z4j_run_failed(self, job: Any, retries_left: int | None) -> bool:
+        """Whether the job's run, just ended, failed: RQ failed it, or retried it after an
+        exception (a returned Retry and a Repeat take none of its retries_left). Read from Redis:
+        the handlers ran in the work horse, another process (or here, when the horse died). A
+        stopped job is not a failure, as cancelled tasks are not in the other engines' counts."""
+        status, left = self.connection.hmget(job.key, "status", "retries_left")
+        if status is not None and status.decode() == "failed":
+            return True
+        return retries_left is not None and left is not None and int(left) < retries_left
 
     # ---- a job (in the work horse) ------------------------------------------------------
 

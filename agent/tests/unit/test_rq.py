@@ -58,6 +58,19 @@ def test_retry_by_exception_then_success(queue, captured):
     assert "first attempt" in captured.of(job.id, "retried")["fields"]["exception"]
 
 
+@pytest.mark.parametrize("worker_class", ["Z4jSimpleWorker", "Z4jWorker"])
+def test_the_failed_count_is_the_runs_that_failed(queue, captured, worker_class):
+    """Heartbeats and worker-offline count the runs that failed, retried after an exception or
+    not; a Z4jWorker learns it in the worker, not in the work horse that ran the job."""
+    queue.enqueue("rq_jobs.add", 1, 2)
+    queue.enqueue("rq_jobs.fail", "boom")
+    queue.enqueue("rq_jobs.flaky", uuid.uuid4().hex, REDIS_URL, retry=Retry(max=2))
+    w = getattr(zrq, worker_class)([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
+    w.work(burst=True)
+    offline = [e for e in captured.workers("worker-offline") if e["worker"] == w.name][-1]
+    assert (offline["fields"]["processed"], offline["fields"]["failed"]) == (4, 2)
+
+
 def test_dependencies_link_parent_and_root(queue, captured):
     a = queue.enqueue("rq_jobs.add", 1, 1)
     b = queue.enqueue("rq_jobs.add", 2, 2, depends_on=a)
