@@ -242,7 +242,8 @@ class _Worker:
                 raise
             finally:
                 _current.reset(token)
-                w.flight.end(failed=outcome[0] != "succeeded")
+                # A Retry (arq's own way to ask for another run) and an abort are no failures.
+                w.flight.end(failed=outcome[0] == "failed")
                 w.finished(job_id, outcome[0], {**base, **outcome[1]})
 
         job.__z4j_worker__ = w  # type: ignore[attr-defined]  (how the worker's finish_failed_job finds it)

@@ -31,6 +31,10 @@ async def flaky(ctx, key):
     return "ok"
 
 
+async def sleepy(ctx, seconds):
+    await asyncio.sleep(seconds)
+
+
 async def chain(ctx, n):
     if n > 0:
         await ctx["redis"].enqueue_job("chain", n - 1, _queue_name=ctx["queue"])
@@ -42,7 +46,7 @@ def settings(queue, **more):
         ctx["queue"] = queue
 
     return zarq.instrument({
-        "functions": [add, fail, flaky, chain], "redis_settings": RedisSettings.from_dsn(REDIS_URL), "queue_name": queue,
+        "functions": [add, fail, flaky, sleepy, chain], "redis_settings": RedisSettings.from_dsn(REDIS_URL), "queue_name": queue,
         "burst": True, "poll_delay": 0.01, "on_startup": startup, "max_jobs": 3, "allow_abort_jobs": True, **more,
     })
 
@@ -81,6 +85,27 @@ def test_success_failure_retry(queue, captured):
     assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(again)] == [("enqueued", 0), ("started", 0), ("retried", 0), ("started", 1), ("succeeded", 1)]
     online = captured.workers("worker-online")[0]
     assert online["fields"]["concurrency"] == 3 and captured.workers("worker-offline")
+
+
+def test_the_failed_count_leaves_out_retries_and_aborts(queue, captured):
+    """As in the other engines' counts: a job that asked for a Retry, or was aborted while it
+    ran, did not fail."""
+    async def abort_once_running(pool, ids):
+        async def abort():
+            from arq.jobs import Job
+
+            for _ in range(500):
+                if await pool.exists(f"arq:in-progress:{ids[-1]}"):
+                    break
+                await asyncio.sleep(0.01)
+            await Job(ids[-1], pool).abort(timeout=0)
+
+        asyncio.get_running_loop().create_task(abort())
+
+    *_, aborted = run(queue, ("add", (1, 2), {}), ("fail", ("boom",), {}), ("flaky", (uuid.uuid4().hex,), {}), ("sleepy", (20,), {}), before_worker=abort_once_running)
+    assert captured.kinds(aborted)[-1] == "revoked"
+    offline = captured.workers("worker-offline")[-1]["fields"]
+    assert (offline["processed"], offline["failed"]) == (5, 1)
 
 
 def test_a_retry_asked_of_a_worker_that_does_not_retry_is_a_failure(queue, captured):
