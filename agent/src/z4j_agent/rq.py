@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, Roots, clean, exception_text, guarded, iso, last_line, redis_url, require, traceback_text
+from ._common import InFlight, Roots, clean, exception_text, guarded, iso, iso_epoch, last_line, redis_url, require, traceback_text
 from .commands import CommandError
 from .core import Agent, adopt_broker, get_agent
 from .core import policies  # the module: the package's `policy` is the decorator
@@ -137,6 +137,9 @@ def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) ->
     _roots.set(job.id, fields["rootId"] or job.id)  # for jobs that will depend on it (_link_new_job)
     if eta is not None:
         fields["eta"] = iso(eta)
+    ttl = job.ttl
+    if ttl and ttl > 0:  # RQ lets the job's key expire ttl s after it saved it, unless a worker took it first
+        fields["expires"] = iso_epoch(time.time(), plus=ttl)
     status = job.get_status(refresh=False)
     if status is not None and str(getattr(status, "value", status)) == "deferred":
         fields["deferred"] = True

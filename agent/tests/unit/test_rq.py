@@ -108,6 +108,20 @@ def test_a_scheduled_job_is_enqueued_with_its_eta(queue, captured):
     job.delete()
 
 
+def test_a_job_with_a_ttl_is_enqueued_with_when_it_expires(queue, captured):
+    """RQ drops a job's key `ttl` seconds after it enqueued it, if no worker took it by then."""
+    import datetime
+    import time
+
+    before = time.time()
+    job = queue.enqueue("rq_jobs.add", 1, 2, ttl=60)
+    plain = queue.enqueue("rq_jobs.add", 3, 4)
+    expires = datetime.datetime.fromisoformat(captured.of(job.id, "enqueued")["fields"]["expires"]).timestamp()
+    assert before + 60 <= expires <= time.time() + 60
+    assert 59 <= queue.connection.ttl(job.key) <= 60
+    assert "expires" not in captured.of(plain.id, "enqueued")["fields"]
+
+
 def test_a_producer_never_imports_the_job_function(queue, captured):
     job = queue.enqueue("module_that_does_not_exist.func", 1)
     assert captured.kinds(job.id) == ["enqueued"]
