@@ -323,6 +323,9 @@ class Z4jWorkerMixin:
         self._z4j_stop_heartbeat = None
         self._z4j_exc: BaseException | None = None
         self._z4j_t0 = 0.0
+        # Whether the run that just ended failed, when its outcome was reported in this process
+        # (a SimpleWorker, or a worker whose horse died); None when a work horse reported it.
+        self._z4j_failed_here: bool | None = None
         # RQ calls a worker's exception handlers for the jobs of dead workers it cleans up (their
         # started registry), which no worker hook sees otherwise: they would stay started.
         self.push_exc_handler(self._z4j_abandoned)
@@ -355,11 +358,13 @@ class Z4jWorkerMixin:
         if not self._z4j.enabled:
             return super().execute_job(job, queue)
         self._z4j_flight.start()
+        self._z4j_failed_here = None
         retries_left = job.retries_left  # as dequeued: a retry after an exception takes one
         try:
             return super().execute_job(job, queue)
         finally:
-            self._z4j_flight.end(bool(self._z4j_run_failed(job, retries_left)))
+            failed = self._z4j_failed_here
+            self._z4j_flight.end(failed if failed is not None else bool(self._z4j_run_failed(job, retries_left)))
 
     @guarded
     def _z4j_run_failed(self, job: Any, retries_left: int | None) -> bool:
@@ -424,6 +429,7 @@ class Z4jWorkerMixin:
     def _z4j_succeeded(self, job: Any) -> None:
         fields = {"name": job.func_name, "queue": job.origin, "retries": attempt_of(job), "result": getattr(job, "_result", None), "runtime": self._z4j_runtime()}
         self._z4j.task_event(ENGINE, "succeeded", job.id, fields=fields, worker=self.name, func=_func(job))  # None fields are left out there
+        self._z4j_failed_here = False
         if getattr(job, "repeats_left", None):  # Repeat runs it again (saving it, meta included)
             _next_attempt(job)
 
@@ -466,6 +472,7 @@ class Z4jWorkerMixin:
             if isinstance(exc, JobTimeoutException):
                 fields["timedOut"] = True
         self._z4j.task_event(ENGINE, kind, job.id, fields=clean(fields), worker=self.name, func=_func(job))
+        self._z4j_failed_here = not stopped  # an exception, retried or not; a stop is no failure
         if kind != "retried":
             _ended(job)
 
@@ -481,6 +488,7 @@ class Z4jWorkerMixin:
         if exhausted:
             fields.update(exception="RetriesExhausted: the job asked for a retry past its maximum", runtime=self._z4j_runtime())
         self._z4j.task_event(ENGINE, "failed" if exhausted else "retried", job.id, fields=clean(fields), worker=self.name, func=_func(job))
+        self._z4j_failed_here = exhausted  # a Retry the job asked for is no failure
         if exhausted:
             _ended(job)
 
