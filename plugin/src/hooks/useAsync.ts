@@ -9,29 +9,47 @@ export interface AsyncState<T> {
   reload: () => Promise<void>;
 }
 
+interface Loaded<T> {
+  /** The deps the value and error were loaded for. */
+  deps?: readonly unknown[];
+  value?: T;
+  error?: ApiRequestError;
+  loading: boolean;
+}
+
+const sameDeps = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
+  a !== undefined && a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+
 /**
  * Runs `load` when `deps` change and tracks value, error and loading. An answer that arrives
  * after newer deps were asked for is ignored, so fast filter changes never show stale rows.
+ * A value is only ever returned for the deps it was loaded for: while another task (or project)
+ * loads, or after it failed to, the previous one's value is not shown, nor acted on.
  */
 export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[]): AsyncState<T> {
-  const [state, setState] = useState<{ value?: T; error?: ApiRequestError; loading: boolean }>({ loading: true });
+  const [state, setState] = useState<Loaded<T>>({ loading: true });
   const generation = useRef(0);
   const loadRef = useRef(load);
+  const depsRef = useRef(deps);
   useLayoutEffect(() => {
     loadRef.current = load;
+    depsRef.current = deps;
   });
 
   const run = useCallback(async () => {
     const mine = ++generation.current;
-    setState((s) => ({ ...s, loading: true }));
+    const asked = depsRef.current;
+    // A reload keeps what is on screen; other deps start from nothing.
+    const kept = (s: Loaded<T>) => (sameDeps(s.deps, asked) ? s.value : undefined);
+    setState((s) => (sameDeps(s.deps, asked) ? { ...s, loading: true } : { deps: asked, loading: true }));
     try {
       const value = await loadRef.current();
       if (mine === generation.current) {
-        setState({ value, loading: false });
+        setState({ deps: asked, value, loading: false });
       }
     } catch (e) {
       if (mine === generation.current) {
-        setState((s) => ({ value: s.value, error: toApiRequestError(e), loading: false }));
+        setState((s) => ({ deps: asked, value: kept(s), error: toApiRequestError(e), loading: false }));
       }
     }
   }, []);
@@ -48,9 +66,10 @@ export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[]): A
     []
   );
 
-  return { ...state, reload: run };
+  // Between a deps change and the effect that loads for them, the state still holds the old deps'.
+  const current = sameDeps(state.deps, deps) ? state : { loading: true };
+  return { ...current, reload: run };
 }
-
 /** Calls `tick` every `ms` while the page is visible (a hidden tab does not poll). */
 export function useInterval(tick: () => void, ms: number | null) {
   const tickRef = useRef(tick);

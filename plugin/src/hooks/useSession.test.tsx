@@ -60,3 +60,20 @@ describe('what the engines can do, in the project picked', () => {
     expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
   });
 });
+
+describe('the role, in the project picked', () => {
+  test("is not the previous project's while the new one's cannot be read: its actions go", async () => {
+    const backend = fakeService('operator');
+    const me = backend.routes[`GET ${SERVICE_API_URL}/me`]!;
+    backend.routes[`GET ${SERVICE_API_URL}/me`] = (r) =>
+      r.params?.project === 'ops' ? reply({ error: { code: 'INTERNAL', message: 'internal error' } }, 500) : me(r);
+    const { user } = renderApp('/tasks');
+    expect(await screen.findByRole('button', { name: /bulk actions/i }, PAGE_LOAD)).toBeInTheDocument();
+
+    await user.click(screen.getByRole('combobox', { name: 'Project' }));
+    await user.keyboard('Ops{ArrowDown}{Enter}');
+
+    expect(await screen.findByRole('alert', { name: 'Actions are unavailable' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /bulk actions/i })).not.toBeInTheDocument();
+  });
+});

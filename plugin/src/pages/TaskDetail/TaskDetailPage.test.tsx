@@ -3,6 +3,7 @@ import { SERVICE_API_URL } from '../../api/client';
 import { taskUrl } from '../../constants';
 import { ALL_TASKS, fakeService, task } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
+import { location } from '../../test/render';
 
 beforeEach(() => window.localStorage.clear());
 
@@ -52,5 +53,23 @@ describe('cancelling a waiting task', () => {
     expect(screen.getByRole('status', { name: 'Cancel: succeeded' })).toHaveTextContent(
       'cancel confirmed by the broker'
     );
+  });
+});
+
+describe('following a link to another task', () => {
+  test('that cannot be loaded says so, and neither shows nor acts on the task before it', async () => {
+    const backend = fakeService('operator');
+    const { user } = renderApp('/tasks/celery/f-1');
+    await user.click(await screen.findByRole('button', { name: 'Retry' }, PAGE_LOAD));
+    await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Retry' }));
+    // The new task is not known to z4j yet: its page answers 404.
+    const status = await screen.findByRole('status', { name: 'Retry: succeeded' });
+    await user.click(within(status).getByRole('link', { name: 'r-1' }));
+
+    await waitFor(() => expect(location.current).toBe(taskUrl('celery', 'r-1')));
+    expect(await screen.findByText('Could not load task r-1')).toBeInTheDocument();
+    expect(screen.queryByText(/card declined/)).not.toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /retry|cancel|terminate/i })).not.toBeInTheDocument();
+    expect(backend.commands).toHaveLength(1);
   });
 });

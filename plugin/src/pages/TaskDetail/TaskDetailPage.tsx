@@ -27,6 +27,8 @@ function TaskDetailPage() {
   const detail = useAsync(() => getTask(engine, taskId, project), [engine, taskId, project]);
   const styles = useStyles2(getStyles);
   const task = detail.value?.task;
+  // Actions act on the task the URL names, never on one shown before it.
+  const actionable = task?.engine === engine && task.taskId === taskId ? task : undefined;
   // A task still on its way is followed: its state, timeline and actions change as it runs.
   useInterval(detail.reload, task && !SETTLED.has(task.state) ? 5000 : null);
 
@@ -36,7 +38,11 @@ function TaskDetailPage() {
         text: task?.name ?? taskId,
         subTitle: `${engine} task ${taskId}`,
       }}
-      actions={task ? <TaskActions key={`${engine}/${taskId}`} task={task} onDone={detail.reload} /> : undefined}
+      actions={
+        actionable ? (
+          <TaskActions key={`${engine}/${taskId}`} task={actionable} onDone={detail.reload} />
+        ) : undefined
+      }
     >
       {detail.error && <LoadError error={detail.error} what={`task ${taskId}`} onRetry={detail.reload} />}
       {detail.loading && !detail.value && <Loading text="Loading the task…" />}
