@@ -5,8 +5,9 @@ import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
-import { Alert, IconButton, Stack, Text, useStyles2, useTheme2 } from '@grafana/ui';
+import { Alert, ErrorBoundary, IconButton, Stack, Text, useStyles2, useTheme2 } from '@grafana/ui';
 import { getTaskGraph } from '../../api/service';
+import type { TaskGraph } from '../../api/types';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { STATE_COLOR } from '../../components/common/StateBadge';
 import { taskUrl } from '../../constants';
@@ -14,38 +15,78 @@ import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatDuration } from '../../utils/format';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type GraphLayout } from './layout';
+import { TaskGraphList } from './TaskGraphList';
+
+/**
+ * Above this many tasks the workflow is listed, not drawn: dagre lays a graph out on the page's
+ * thread in seconds for a thousand tasks, and recurses as deep as the longest chain (a 2,000-step
+ * chain overflowed the stack).
+ */
+export const MAX_DRAWN_TASKS = 400;
 
 export function TaskGraphView({ engine, taskId }: { engine: string; taskId: string }) {
   const { project } = useSession();
   const graph = useAsync(() => getTaskGraph(engine, taskId, project), [engine, taskId, project]);
-  const layout = useMemo(() => (graph.value ? layoutGraph(graph.value) : null), [graph.value]);
 
   if (graph.error) {
     return <LoadError error={graph.error} what="the workflow graph" onRetry={graph.reload} />;
   }
-  if (!layout || !graph.value) {
-    return <Loading text="Laying out the workflow…" />;
+  if (!graph.value) {
+    return <Loading text="Loading the workflow…" />;
   }
+  const workflow = graph.value;
   return (
     <div>
+      {workflow.truncated && (
+        <Alert severity="warning" title="Large workflow">
+          Only the first {workflow.nodes.length} tasks are shown.
+        </Alert>
+      )}
+      {workflow.nodes.length > MAX_DRAWN_TASKS ? (
+        <>
+          <Alert severity="info" title="Too many tasks to draw">
+            This workflow has {workflow.nodes.length} tasks; above {MAX_DRAWN_TASKS} they are listed instead of drawn,
+            so the page stays responsive.
+          </Alert>
+          <TaskGraphList graph={workflow} current={taskId} />
+        </>
+      ) : (
+        <ErrorBoundary boundaryName="z4j-workflow-graph" dependencies={[workflow]}>
+          {({ error }) =>
+            error ? (
+              <>
+                <Alert severity="error" title="Could not draw the workflow graph">
+                  {error.message}. Its tasks are listed instead.
+                </Alert>
+                <TaskGraphList graph={workflow} current={taskId} />
+              </>
+            ) : (
+              <GraphDrawing graph={workflow} current={taskId} engine={engine} />
+            )
+          }
+        </ErrorBoundary>
+      )}
+    </div>
+  );
+}
+
+function GraphDrawing({ graph, current, engine }: { graph: TaskGraph; current: string; engine: string }) {
+  const layout = useMemo(() => layoutGraph(graph), [graph]);
+  return (
+    <>
       <Stack gap={2} alignItems="center">
         <Text color="secondary">
           {layout.nodes.length} task{layout.nodes.length === 1 ? '' : 's'}, {layout.edges.length} link
           {layout.edges.length === 1 ? '' : 's'}. Critical path: {formatDuration(layout.criticalMs)} of runtime.
         </Text>
       </Stack>
-      {graph.value.truncated && (
-        <Alert severity="warning" title="Large workflow">
-          Only the first {layout.nodes.length} tasks are drawn.
-        </Alert>
-      )}
       {layout.nodes.length <= 1 && (
         <Text color="secondary" element="p">
           This task is not part of a chain, group or retry: its graph is the task alone.
         </Text>
       )}
-      <GraphCanvas layout={layout} current={taskId} engine={engine} />
-    </div>
+      <GraphCanvas layout={layout} current={current} engine={engine} />
+    </>
   );
 }
 

@@ -1,0 +1,85 @@
+import { screen, within } from '@testing-library/react';
+import { SERVICE_API_URL } from '../../api/client';
+import type { GraphNode, TaskGraph } from '../../api/types';
+import { taskUrl } from '../../constants';
+import { reply } from '../../test/backend';
+import { fakeService } from '../../test/fakeService';
+import { PAGE_LOAD, renderApp } from '../../test/app';
+import { layoutGraph } from './layout';
+
+jest.mock('./layout', () => {
+  const actual = jest.requireActual('./layout');
+  return { ...actual, layoutGraph: jest.fn(actual.layoutGraph) };
+});
+
+beforeEach(() => window.localStorage.clear());
+
+const step = (i: number, over: Partial<GraphNode> = {}): GraphNode => ({
+  engine: 'celery',
+  taskId: i ? `c${i}` : 'f-1',
+  name: 'poll.feed',
+  state: 'succeeded',
+  queue: 'celery',
+  runtimeMs: 5,
+  startedAt: null,
+  finishedAt: null,
+  parentId: i ? (i === 1 ? 'f-1' : `c${i - 1}`) : null,
+  groupId: null,
+  ...over,
+});
+
+/** A task that reschedules itself `length` times: one long chain. */
+function chain(length: number, over: (i: number) => Partial<GraphNode> = () => ({})): TaskGraph {
+  const nodes = Array.from({ length }, (_, i) => step(i, over(i)));
+  return {
+    rootId: 'f-1',
+    truncated: false,
+    nodes,
+    edges: nodes.slice(1).map((n) => ({ from: n.parentId!, to: n.taskId, kind: 'chain' as const })),
+  };
+}
+
+function serveGraph(graph: TaskGraph) {
+  const backend = fakeService('viewer');
+  backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/f-1/graph`] = () => reply(graph);
+}
+
+describe('a workflow too large to draw', () => {
+  test('a 2,000-step chain is listed instead, at first only the tasks that did not succeed, each a link', async () => {
+    serveGraph(chain(2000, (i) => (i === 1500 ? { state: 'failed', name: 'poll.parse' } : {})));
+    const { user } = renderApp('/tasks/celery/f-1/graph');
+
+    expect(await screen.findByRole('status', { name: 'Too many tasks to draw' }, PAGE_LOAD)).toHaveTextContent(
+      'This workflow has 2000 tasks'
+    );
+    expect(screen.queryByRole('img', { name: 'Workflow graph' })).not.toBeInTheDocument();
+    const table = screen.getByRole('table', { name: 'Workflow tasks' });
+    expect(within(table).getAllByRole('row')).toHaveLength(2); // the header and the failed task
+    expect(within(table).getByRole('link', { name: 'poll.parse' })).toHaveAttribute('href', taskUrl('celery', 'c1500'));
+
+    await user.click(screen.getByRole('radio', { name: 'All (2000)' }));
+    expect(within(table).getAllByRole('row')).toHaveLength(2001);
+  });
+});
+
+describe('a workflow that cannot be drawn', () => {
+  test('says so where the graph would be, lists its tasks, and the page stays', async () => {
+    const layout = jest.mocked(layoutGraph);
+    layout.mockImplementation(() => {
+      throw new RangeError('Maximum call stack size exceeded');
+    });
+    const quiet = jest.spyOn(console, 'error').mockImplementation(() => undefined); // React reports the error
+    try {
+      serveGraph(chain(3));
+      renderApp('/tasks/celery/f-1/graph');
+
+      const alert = await screen.findByRole('alert', { name: 'Could not draw the workflow graph' }, PAGE_LOAD);
+      expect(alert).toHaveTextContent('Maximum call stack size exceeded');
+      expect(screen.getByRole('table', { name: 'Workflow tasks' })).toBeInTheDocument();
+      expect(screen.getByRole('tab', { name: 'Overview' })).toBeInTheDocument();
+    } finally {
+      quiet.mockRestore();
+      layout.mockImplementation(jest.requireActual('./layout').layoutGraph);
+    }
+  });
+});
