@@ -1,7 +1,9 @@
 // Bulk retry / cancel over the explorer's current filters: preview what would be touched
 // (how many, which engines can, a sample), then run it as a job and follow its progress.
 import React, { useState } from 'react';
-import { Alert, Button, Modal, RadioButtonGroup, Stack, Text } from '@grafana/ui';
+import { css } from '@emotion/css';
+import type { GrafanaTheme2 } from '@grafana/data';
+import { Alert, Button, Modal, RadioButtonGroup, Stack, Text, useStyles2 } from '@grafana/ui';
 import { cancelBulk, getBulk, newIdempotencyKey, previewBulk, startBulk } from '../../api/service';
 import type { BulkAction, BulkJob, BulkPreview } from '../../api/types';
 import { Refused } from '../../components/common/PageState';
@@ -20,7 +22,11 @@ export function BulkActionsModal({ filters, project, onClose }: Props) {
   const [job, setJob] = useState<BulkJob | null>(null);
   const [key] = useState(newIdempotencyKey);
   const { busy, error, guard } = useGuard();
+  const styles = useStyles2(getStyles);
 
+  // The job is "succeeded" once every command is sent; the commands settle after, as the engines
+  // confirm them, so the job is followed until none is pending. Closing the dialog unmounts it,
+  // which stops the polling.
   useInterval(
     () =>
       guard(async () => {
@@ -28,11 +34,12 @@ export function BulkActionsModal({ filters, project, onClose }: Props) {
           setJob((await getBulk(job.id, project)).job);
         }
       }),
-    job?.state === 'running' ? 1000 : null
+    job && (job.state === 'running' || job.progress.pending > 0) ? 1000 : null
   );
 
   const supported = preview ? preview.engines.filter((e) => e.supported).reduce((a, e) => a + e.count, 0) : 0;
   const p = job?.progress;
+  const settled = p ? p.succeeded + p.failed + p.skipped : 0;
 
   return (
     <Modal title="Bulk action on the filtered tasks" isOpen onDismiss={onClose}>
@@ -99,10 +106,11 @@ export function BulkActionsModal({ filters, project, onClose }: Props) {
       {job && p && (
         <div role="status" aria-live="polite" data-testid="bulk-progress">
           <Text element="p">
-            Job #{job.id} ({job.action}): {job.state}. {p.done} of {job.total} done — {p.succeeded} succeeded,{' '}
-            {p.failed} failed, {p.skipped} skipped, {p.pending} pending.
+            Job #{job.id} ({job.action}): {job.state === 'succeeded' && p.pending > 0 ? 'all sent' : job.state}.{' '}
+            {p.done} of {job.total} sent — {p.succeeded} succeeded, {p.failed} failed, {p.skipped} skipped, {p.pending}{' '}
+            pending.
           </Text>
-          <progress max={job.total} value={p.done} style={{ width: '100%' }} aria-label="Bulk progress" />
+          <progress max={job.total} value={settled} className={styles.bar} aria-label="Bulk progress" />
           {job.message && <Alert severity="info" title={job.message} />}
           <Modal.ButtonRow>
             {job.state === 'running' && (
@@ -124,3 +132,7 @@ export function BulkActionsModal({ filters, project, onClose }: Props) {
     </Modal>
   );
 }
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  bar: css({ width: '100%', marginBottom: theme.spacing(1) }),
+});
