@@ -240,7 +240,10 @@ export interface AuditEntry {
   target: string | null;
   outcome: string;
   detail: Record<string, unknown> | null;
+  /** The address the request reached the service from: Grafana's, as every call goes through its proxy. */
   ip: string | null;
+  /** X-Forwarded-For as the service received it: its first address is the user's browser. */
+  forwardedFor: string | null;
   requestId: string | null;
 }
 

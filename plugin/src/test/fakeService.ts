@@ -183,6 +183,7 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS]) {
                 outcome: 'ok',
                 detail: null,
                 ip: '10.0.0.1',
+                forwardedFor: null,
                 requestId: 'r1',
               },
             ],

@@ -45,4 +45,19 @@ describe('the audit log', () => {
     const detail = within(table).getByTitle(/"commandId": 17/);
     expect(detail).toHaveTextContent('commandId 17 · state succeeded · filters {"state":"failed"}');
   });
+
+  test("says the user's address an entry came from, and the proxy it came through", async () => {
+    const backend = fakeService('admin');
+    const list = backend.routes[`GET ${SERVICE_API_URL}/audit`]!;
+    backend.routes[`GET ${SERVICE_API_URL}/audit`] = (r) => {
+      const res = list(r) as { data: { entries: Array<Record<string, unknown>> } };
+      res.data.entries[0]!.forwardedFor = '203.0.113.7, 10.0.0.9';
+      return res as never;
+    };
+    renderApp('/audit');
+
+    const table = await screen.findByRole('table', { name: 'Audit log' }, PAGE_LOAD);
+    const from = within(table).getByTitle('X-Forwarded-For: 203.0.113.7, 10.0.0.9');
+    expect(from).toHaveTextContent('203.0.113.7 via 10.0.0.1');
+  });
 });

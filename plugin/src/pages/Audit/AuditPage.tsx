@@ -186,7 +186,7 @@ function AuditLog() {
                 />
               ),
             },
-            { header: 'From', cell: (e) => e.ip ?? '—' },
+            { header: 'From', cell: (e) => <AuditFrom entry={e} /> },
             { header: 'Detail', cell: (e) => <AuditDetail detail={e.detail} />, wrap: true },
           ]}
         />
@@ -201,6 +201,23 @@ function AuditLog() {
 }
 
 export default AuditPage;
+
+/**
+ * Where a request came from: the user's address (the first of X-Forwarded-For), then the proxy
+ * it reached the service through (Grafana), which alone is the same for everyone.
+ */
+function AuditFrom({ entry }: { entry: AuditEntry }) {
+  const client = entry.forwardedFor?.split(',')[0]?.trim();
+  if (!client) {
+    return <>{entry.ip ?? '—'}</>;
+  }
+  return (
+    <span title={`X-Forwarded-For: ${entry.forwardedFor}`}>
+      {client}
+      {entry.ip && entry.ip !== client && <Text color="secondary"> via {entry.ip}</Text>}
+    </span>
+  );
+}
 
 /** An entry's detail as "key: value" pairs that wrap within the column; the whole JSON on hover. */
 function AuditDetail({ detail }: { detail: Record<string, unknown> | null | undefined }) {
