@@ -3,6 +3,8 @@ import { SERVICE_API_URL } from '../api/client';
 import { reply } from '../test/backend';
 import { fakeService } from '../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../test/app';
+import { location } from '../test/render';
+import { PLUGIN_BASE_URL } from '../constants';
 
 const CAPABILITIES = `GET ${SERVICE_API_URL}/capabilities`;
 
@@ -51,7 +53,9 @@ describe('what the engines can do, in the project picked', () => {
     const backend = fakeService('operator');
     const capabilities = backend.routes[CAPABILITIES]!;
     backend.routes[CAPABILITIES] = (r) =>
-      r.params?.project === 'ops' ? reply({ engines: [], capabilities: [], brokersNotInProject: true }) : capabilities(r);
+      r.params?.project === 'ops'
+        ? reply({ engines: [], capabilities: [], brokersNotInProject: true })
+        : capabilities(r);
     renderApp('/tasks/celery/f-1?project=ops');
 
     const notice = await screen.findByRole('status', { name: 'No actions in this project' }, PAGE_LOAD);
@@ -75,5 +79,55 @@ describe('the role, in the project picked', () => {
 
     expect(await screen.findByRole('alert', { name: 'Actions are unavailable' })).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: /bulk actions/i })).not.toBeInTheDocument();
+  });
+});
+
+describe('the project, on every page', () => {
+  test('one remembered from before is written into the URL, so a link copied from here opens it too', async () => {
+    window.localStorage.setItem('z4j.lastProject', 'ops');
+    const backend = fakeService('viewer');
+    renderApp('/tasks?state=failed');
+
+    await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
+    await waitFor(() => expect(location.current).toBe(`${PLUGIN_BASE_URL}/tasks?state=failed&project=ops`));
+    expect(backend.requests.find((r) => r.url.endsWith('/api/tasks'))!.params).toMatchObject({ project: 'ops' });
+  });
+
+  test('is shown, and can be changed, on pages other than the explorer', async () => {
+    fakeService('viewer');
+    const { user } = renderApp('/workers?project=ops');
+    const picker = await screen.findByRole('combobox', { name: 'Project' }, PAGE_LOAD);
+    await waitFor(() => expect(picker).toHaveValue('Ops'));
+
+    await user.click(picker);
+    await user.keyboard('Default{ArrowDown}{Enter}');
+    await waitFor(() => expect(location.current).toBe(`${PLUGIN_BASE_URL}/workers?project=default`));
+  });
+
+  test("is named on a task's page", async () => {
+    fakeService('viewer');
+    renderApp('/tasks/celery/f-1');
+    expect(await screen.findByText('Project: Default', undefined, PAGE_LOAD)).toBeInTheDocument();
+  });
+
+  test('one remembered but since deleted is forgotten: the default project is shown, with a notice', async () => {
+    window.localStorage.setItem('z4j.lastProject', 'gone');
+    const backend = fakeService('viewer');
+    const notFound = () =>
+      reply({ error: { code: 'PROJECT_NOT_FOUND', message: "project 'gone' not found" } }, 404) as never;
+    for (const route of [`GET ${SERVICE_API_URL}/me`, CAPABILITIES]) {
+      const found = backend.routes[route]!;
+      backend.routes[route] = (r) => (r.params?.project === 'gone' ? notFound() : found(r));
+    }
+    renderApp('/workers');
+
+    const notice = await screen.findByRole('status', { name: 'The project you last used is gone' }, PAGE_LOAD);
+    expect(notice).toHaveTextContent('project "gone"');
+    await waitFor(() => expect(location.current).toBe(`${PLUGIN_BASE_URL}/workers`));
+    expect(window.localStorage.getItem('z4j.lastProject')).toBeNull();
+    await waitFor(() =>
+      expect(screen.queryByRole('alert', { name: 'Actions are unavailable' })).not.toBeInTheDocument()
+    );
+    expect(screen.getByText('celery@w1')).toBeInTheDocument();
   });
 });

@@ -1,6 +1,6 @@
 // Who the user is in the current project and what each engine can do: loaded per project and
 // shared, so every action button can decide whether to show itself.
-import React, { createContext, useContext, useMemo, type ReactNode } from 'react';
+import React, { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { getCapabilities, getMe } from '../api/service';
 import type { Capabilities, Me, ProjectRole } from '../api/types';
@@ -27,12 +27,16 @@ export interface Session {
    * so the pages say so (SessionProblem) instead of leaving the user to wonder.
    */
   problem?: string;
+  /** A project remembered here that the service no longer knows: the default one is shown instead. */
+  forgotten?: string;
+  dismissForgotten: () => void;
 }
 
 const SessionContext = createContext<Session>({
   loading: true,
   can: () => false,
   allows: () => false,
+  dismissForgotten: () => undefined,
 });
 
 const LAST_PROJECT = 'z4j.lastProject';
@@ -58,12 +62,39 @@ function lastProject(): string | undefined {
 }
 
 export function SessionProvider({ children }: { children: ReactNode }) {
-  const [params] = useSearchParams();
+  const [params, setParams] = useSearchParams();
+  const inUrl = params.get('project') ?? undefined;
+  const remembered = lastProject();
   // The URL wins (a shared link shows what its sender saw); else the last project picked here.
-  const project = params.get('project') ?? lastProject();
+  const project = inUrl ?? remembered;
   const me = useAsync(() => getMe(project), [project]);
   // The service checks the caller's role in the project asked for: the project picked here.
   const caps = useAsync(() => getCapabilities(project), [project]);
+  const [forgotten, setForgotten] = useState<string>();
+
+  // A project taken from memory is written into the URL, so a link copied from here opens it for
+  // whoever follows it too; replaced, not pushed, so Back does not land on the URL without it.
+  useEffect(() => {
+    if (!inUrl && remembered) {
+      setParams((p) => withProject(p, remembered), { replace: true });
+    }
+  }, [inUrl, remembered, setParams]);
+
+  // A remembered project deleted since (or renamed) would make every page fail: it is forgotten
+  // and the default project shown, with a notice saying so.
+  const gone =
+    project !== undefined &&
+    project === remembered &&
+    (me.error?.code === 'PROJECT_NOT_FOUND' || caps.error?.code === 'PROJECT_NOT_FOUND');
+  useEffect(() => {
+    if (gone) {
+      rememberProject(undefined);
+      // The notice outlives the URL change that follows: the service's answer is the outside event.
+      // eslint-disable-next-line react-hooks/set-state-in-effect
+      setForgotten(project);
+      setParams((p) => withProject(p, undefined), { replace: true });
+    }
+  }, [gone, project, setParams]);
   // Asked again while either failed (the service was away): when it is back, so are the actions.
   const failed = Boolean(me.error ?? caps.error);
   useInterval(() => {
@@ -85,10 +116,18 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       can: (engine, capability) => Boolean(rows.find((r) => r.capability === capability)?.engines[engine]),
       allows: (role) => roleAtLeast(me.value?.role, role),
       problem: (me.error ?? caps.error)?.message,
+      forgotten,
+      dismissForgotten: () => setForgotten(undefined),
     };
-  }, [project, me.value, me.loading, me.error, caps.value, caps.loading, caps.error]);
+  }, [project, me.value, me.loading, me.error, caps.value, caps.loading, caps.error, forgotten]);
 
   return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
 }
 
 export const useSession = () => useContext(SessionContext);
+
+function withProject(params: URLSearchParams, project: string | undefined): URLSearchParams {
+  const next = new URLSearchParams(params);
+  project ? next.set('project', project) : next.delete('project');
+  return next;
+}

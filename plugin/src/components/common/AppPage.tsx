@@ -1,18 +1,46 @@
-// The frame of every page that works in a project: Grafana's page, with a notice at the top
-// when the user's role or the engines' capabilities could not be loaded, or the project may not
-// act (every action button depends on them, so without the notice they would just be missing).
+// The frame of every page that works in a project: Grafana's page, with the project it shows
+// (a picker, or its name where the page belongs to one project, like a task's), and a notice at
+// the top when the user's role or the engines' capabilities could not be loaded, or the project
+// may not act (every action button depends on them, so without the notice they would just be missing).
 import React from 'react';
 import { PluginPage, type PluginPageProps } from '@grafana/runtime';
-import { Alert } from '@grafana/ui';
+import { Alert, Text } from '@grafana/ui';
 import { useSession } from '../../hooks/useSession';
+import { ProjectPicker } from './ProjectPicker';
 
-export function AppPage({ children, ...props }: PluginPageProps) {
+interface Props extends PluginPageProps {
+  /** "pick" offers the other projects; "show" only names it (the page's content is that project's). */
+  project?: 'pick' | 'show';
+}
+
+export function AppPage({ children, project = 'pick', ...props }: Props) {
   return (
     <PluginPage {...props}>
+      {project === 'pick' ? <ProjectPicker /> : <ProjectName />}
+      <ForgottenProject />
       <SessionProblem />
       {children}
     </PluginPage>
   );
+}
+
+function ProjectName() {
+  const { project, me } = useSession();
+  return (
+    <Text color="secondary" element="p">
+      Project: {me?.project.name ?? project ?? 'default'}
+    </Text>
+  );
+}
+
+function ForgottenProject() {
+  const { forgotten, dismissForgotten } = useSession();
+  return forgotten ? (
+    <Alert severity="info" title="The project you last used is gone" onRemove={dismissForgotten}>
+      z4j no longer knows project &quot;{forgotten}&quot; (deleted, or renamed): the default project is shown. Pick
+      another one above.
+    </Alert>
+  ) : null;
 }
 
 export function SessionProblem() {

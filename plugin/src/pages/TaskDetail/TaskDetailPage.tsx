@@ -34,6 +34,7 @@ function TaskDetailPage() {
 
   return (
     <AppPage
+      project="show"
       pageNav={{
         text: task?.name ?? taskId,
         subTitle: `${engine} task ${taskId}`,

@@ -17,7 +17,6 @@ import {
 import { listTaskNames } from '../../api/service';
 import { ENGINES, TASK_STATES } from '../../api/types';
 import { useSession } from '../../hooks/useSession';
-import { ProjectPicker } from '../../components/common/ProjectPicker';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange, type TaskFilterValues } from './filters';
 
 const engineOptions = ENGINES.map((e) => ({ value: e, label: e }));
@@ -49,9 +48,6 @@ export function TaskFilters({ filters, onChange }: Props) {
   return (
     <div className={styles.bar} role="search" aria-label="Task filters">
       <Stack gap={1} wrap="wrap" alignItems="flex-end">
-        <div className={styles.field}>
-          <ProjectPicker />
-        </div>
         <Field label="Engine" className={styles.field}>
           <MultiCombobox
             id="filter-engine"
