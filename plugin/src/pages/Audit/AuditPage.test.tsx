@@ -1,8 +1,13 @@
-import { screen, within } from '@testing-library/react';
+import React from 'react';
+import { useNavigate } from 'react-router-dom';
+import { screen, waitFor, within } from '@testing-library/react';
 import { SERVICE_API_URL } from '../../api/client';
 import { reply } from '../../test/backend';
 import { fakeService } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
+import { location, render } from '../../test/render';
+import { SessionProvider } from '../../hooks/useSession';
+import AuditPage from './AuditPage';
 
 beforeEach(() => window.localStorage.clear());
 
@@ -60,4 +65,36 @@ describe('the audit log', () => {
     const from = within(table).getByTitle('X-Forwarded-For: 203.0.113.7, 10.0.0.9');
     expect(from).toHaveTextContent('203.0.113.7 via 10.0.0.1');
   });
+
+  test('a filter left unchanged adds no step to the history, and Back shows the log as it was', async () => {
+    const backend = fakeService('admin');
+    const { user } = render(
+      <SessionProvider>
+        <AuditPage />
+        <BackButton />
+      </SessionProvider>,
+      { route: '/audit' }
+    );
+    await screen.findByRole('table', { name: 'Audit log' }, PAGE_LOAD);
+    const actor = screen.getByLabelText('Actor');
+    await user.type(actor, 'alice{Enter}');
+    await waitFor(() => expect(location.current).toContain('actor=alice'));
+    await user.click(actor);
+    await user.tab(); // left without a change
+    await user.click(actor);
+    await user.keyboard('{Enter}'); // applied again without a change
+
+    await user.click(screen.getByRole('button', { name: 'Back' }));
+    await waitFor(() => expect(location.current).not.toContain('actor='));
+    expect(actor).toHaveValue('');
+    await waitFor(() =>
+      expect(backend.requests.filter((r) => r.url.endsWith('/api/audit')).at(-1)!.params).not.toHaveProperty('actor')
+    );
+  });
 });
+
+/** The browser's Back button. */
+function BackButton() {
+  const navigate = useNavigate();
+  return <button onClick={() => navigate(-1)}>Back</button>;
+}

@@ -4,12 +4,13 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { useTimeZone } from '../../hooks/useTimeZone';
-import { Alert, Badge, Button, Field, Input, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
+import { Alert, Badge, Button, Field, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange } from '../Tasks/filters';
 import { listAudit, verifyAudit } from '../../api/service';
 import type { AuditEntry } from '../../api/types';
 import { toApiRequestError, type ApiRequestError } from '../../api/client';
 import { AppPage } from '../../components/common/AppPage';
+import { CommitInput } from '../../components/common/CommitInput';
 import { DataTable } from '../../components/common/DataTable';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
@@ -134,12 +135,11 @@ function AuditLog() {
       <Stack gap={1} wrap="wrap" alignItems="flex-end">
         {FIELDS.map((k) => (
           <Field key={k} label={k[0]!.toUpperCase() + k.slice(1)}>
-            <Input
+            <CommitInput
               id={`audit-${k}`}
-              defaultValue={filters[k]}
+              value={filters[k] || undefined}
               width={24}
-              onBlur={(e) => set(k, e.currentTarget.value.trim())}
-              onKeyDown={(e) => e.key === 'Enter' && set(k, e.currentTarget.value.trim())}
+              onCommit={(v) => set(k, v ?? '')}
             />
           </Field>
         ))}

@@ -1,22 +1,14 @@
 // The explorer's filter bar. Every change rewrites the URL; the page reads its filters back
 // from there, so back/forward and shared links work.
-import React, { useState } from 'react';
+import React from 'react';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2, type TimeRange } from '@grafana/data';
 import { useTimeZone } from '../../hooks/useTimeZone';
-import {
-  Combobox,
-  Field,
-  Input,
-  MultiCombobox,
-  Stack,
-  TimeRangePicker,
-  useStyles2,
-  type ComboboxOption,
-} from '@grafana/ui';
+import { Combobox, Field, MultiCombobox, Stack, TimeRangePicker, useStyles2, type ComboboxOption } from '@grafana/ui';
 import { listTaskNames } from '../../api/service';
 import { ENGINES, TASK_STATES } from '../../api/types';
 import { useSession } from '../../hooks/useSession';
+import { CommitInput } from '../../components/common/CommitInput';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange, type TaskFilterValues } from './filters';
 
 const engineOptions = ENGINES.map((e) => ({ value: e, label: e }));
@@ -104,40 +96,6 @@ export function TaskFilters({ filters, onChange }: Props) {
         </Field>
       </Stack>
     </div>
-  );
-}
-
-/** A text filter applied on Enter or when leaving the field, not on every keystroke. */
-function CommitInput(props: {
-  id: string;
-  value?: string;
-  placeholder: string;
-  width: number;
-  onCommit: (v?: string) => void;
-}) {
-  const [draft, setDraft] = useState(props.value ?? '');
-  const [seen, setSeen] = useState(props.value);
-  if (seen !== props.value) {
-    // The URL changed under us (back button, cleared filters): show what it says.
-    setSeen(props.value);
-    setDraft(props.value ?? '');
-  }
-  const commit = () => {
-    const v = draft.trim() === '' ? undefined : draft.trim();
-    if (v !== props.value) {
-      props.onCommit(v);
-    }
-  };
-  return (
-    <Input
-      id={props.id}
-      value={draft}
-      placeholder={props.placeholder}
-      width={props.width}
-      onChange={(e) => setDraft(e.currentTarget.value)}
-      onBlur={commit}
-      onKeyDown={(e) => e.key === 'Enter' && commit()}
-    />
   );
 }
 
