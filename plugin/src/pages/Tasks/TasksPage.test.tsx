@@ -1,4 +1,6 @@
 import { screen, waitFor, within } from '@testing-library/react';
+import { from, switchMap } from 'rxjs';
+import { getBackendSrv, setBackendSrv, type BackendSrv, type BackendSrvRequest } from '@grafana/runtime';
 import { ALL_TASKS, fakeService, task } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
 
@@ -45,5 +47,41 @@ describe('live refresh after a burst of tasks', () => {
     await waitFor(() => expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(50));
     expect(screen.queryByText(/more tasks arrived/i)).not.toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Load older tasks' })).toBeInTheDocument();
+  });
+});
+
+/** Holds the explorer's first page for `queue` until `release()`: the moment between a filter change and its answer. */
+function holdFirstPage(queue: string): () => void {
+  const service = getBackendSrv();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const fetch = (r: BackendSrvRequest) => {
+    const p = r.params as Record<string, unknown> | undefined;
+    const held = r.url.endsWith('/api/tasks') && p?.queue === queue && !p.cursor;
+    return held ? from(released).pipe(switchMap(() => service.fetch(r))) : service.fetch(r);
+  };
+  setBackendSrv({ fetch } as unknown as BackendSrv);
+  return release;
+}
+
+describe('changing a filter', () => {
+  test("clears the old filter's rows and its Load older at once, then shows the new filter's from the newest", async () => {
+    const tasks = Array.from({ length: 120 }, (_, i) => task({ taskId: `t${i}`, queue: i % 2 ? 'b' : 'a' }));
+    fakeService('viewer', tasks);
+    const { user } = renderApp('/tasks?queue=b');
+    expect(rows(await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD))).toHaveLength(50);
+
+    const release = holdFirstPage('a');
+    await user.clear(screen.getByLabelText('Queue'));
+    await user.type(screen.getByLabelText('Queue'), 'a{Enter}');
+    expect(await screen.findByText('Loading tasks…')).toBeInTheDocument();
+    expect(screen.queryByRole('table', { name: 'Tasks' })).not.toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Load older tasks' })).not.toBeInTheDocument();
+
+    release();
+    const table = await screen.findByRole('table', { name: 'Tasks' });
+    expect(rows(table)).toHaveLength(50);
+    expect(rows(table)[0]).toHaveTextContent('t0');
+    expect(rows(table).map((r) => r.children[3]!.textContent)).toEqual(Array(50).fill('a'));
   });
 });

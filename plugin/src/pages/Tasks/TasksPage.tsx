@@ -68,6 +68,11 @@ function TasksPage() {
 
   const loadFirst = useCallback(async () => {
     const mine = ++generation.current;
+    // The rows and cursor on screen are the previous filters': shown on, they read as the new
+    // filters' answer, and Load older would append a page from the old cursor (a silent gap).
+    setTasks([]);
+    setCursor(null);
+    setFresh([]);
     setLoading(true);
     setError(null);
     try {
@@ -99,7 +104,8 @@ function TasksPage() {
     if (!cursor) {
       return;
     }
-    const mine = generation.current;
+    // A live refresh in flight read the rows before this page: its answer is dropped.
+    const mine = ++generation.current;
     setLoadingMore(true);
     try {
       const page = await listTasks({ ...query, project, limit: PAGE_SIZE, cursor });
@@ -108,7 +114,9 @@ function TasksPage() {
         setCursor(page.nextCursor);
       }
     } catch (e) {
-      setError(toApiRequestError(e));
+      if (mine === generation.current) {
+        setError(toApiRequestError(e));
+      }
     } finally {
       setLoadingMore(false);
     }
