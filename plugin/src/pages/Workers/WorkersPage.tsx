@@ -4,12 +4,12 @@ import React, { useState } from 'react';
 import { Badge, Button, Stack, Text } from '@grafana/ui';
 import { controlActionsFor, WorkerControlModal } from './WorkerControl';
 import { listWorkers, runWorkerAction } from '../../api/service';
-import type { Worker } from '../../api/types';
-import { ActionButton } from '../../components/common/ActionButton';
+import type { Command, Worker } from '../../api/types';
+import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
 import { AppPage } from '../../components/common/AppPage';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { DataTable } from '../../components/common/DataTable';
-import { OutcomeShelf } from '../../components/common/OutcomeShelf';
+import { OnShelf, OutcomeShelf } from '../../components/common/OutcomeShelf';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatAgo } from '../../utils/format';
@@ -19,6 +19,11 @@ function WorkersPage() {
   const workers = useAsync(() => listWorkers(project), [project]);
   useInterval(workers.reload, 10_000);
   const rows = workers.value?.workers ?? [];
+  // Kept here, not by the Shut down button: a worker that went offline shows no button, and the
+  // outcome must stay in view.
+  const [outcomes, setOutcomes] = useState<Record<string, { label: string; command: Command }>>({});
+  const showOutcome = (w: Worker, label: string) => (command: Command) =>
+    setOutcomes((o) => ({ ...o, [`${w.engine}/${w.hostname}`]: { label: `${label} ${w.hostname}`, command } }));
 
   return (
     <AppPage>
@@ -37,6 +42,11 @@ function WorkersPage() {
       )}
       {rows.length > 0 && (
         <OutcomeShelf>
+          {Object.entries(outcomes).map(([key, { label, command }]) => (
+            <OnShelf key={key}>
+              <CommandOutcome command={command} label={label} />
+            </OnShelf>
+          ))}
           <DataTable
             label="Workers"
             rows={rows}
@@ -63,7 +73,13 @@ function WorkersPage() {
                 cell: (w) => (w.loadavg?.length ? w.loadavg[0]!.toFixed(2) : '—'),
                 numeric: true,
               },
-              { header: '', cell: (w) => <WorkerActions worker={w} onDone={workers.reload} />, sticky: true },
+              {
+                header: '',
+                cell: (w) => (
+                  <WorkerActions worker={w} onDone={workers.reload} onCommand={showOutcome(w, 'Shut down')} />
+                ),
+                sticky: true,
+              },
             ]}
           />
         </OutcomeShelf>
@@ -72,15 +88,21 @@ function WorkersPage() {
   );
 }
 
-function WorkerActions({ worker, onDone }: { worker: Worker; onDone: () => void }) {
+function WorkerActions({
+  worker,
+  onDone,
+  onCommand,
+}: {
+  worker: Worker;
+  onDone: () => void;
+  onCommand: (command: Command) => void;
+}) {
   const { can, allows, project } = useSession();
   const [controlling, setControlling] = useState(false);
-  if (!worker.online) {
-    return null;
-  }
+  // An offline worker is offered no action; a dialog opened before it went offline stays open.
   return (
     <Stack gap={1}>
-      {allows('operator') && controlActionsFor(can, worker.engine).length > 0 && (
+      {worker.online && allows('operator') && controlActionsFor(can, worker.engine).length > 0 && (
         <Button size="sm" variant="secondary" icon="sliders-v-alt" onClick={() => setControlling(true)}>
           Control…
         </Button>
@@ -94,7 +116,7 @@ function WorkerActions({ worker, onDone }: { worker: Worker; onDone: () => void 
           }}
         />
       )}
-      {allows('admin') && can(worker.engine, 'worker.shutdown') && (
+      {worker.online && allows('admin') && can(worker.engine, 'worker.shutdown') && (
         <ActionButton
           label="Shut down"
           icon="power"
@@ -104,6 +126,7 @@ function WorkerActions({ worker, onDone }: { worker: Worker; onDone: () => void 
           confirmText="Shut down"
           run={(key) => runWorkerAction(worker.engine, worker.hostname, 'shutdown', {}, key, project)}
           onSettled={onDone}
+          onCommand={onCommand}
         />
       )}
     </Stack>
