@@ -1,6 +1,6 @@
 // The loading, error and empty states every page shows the same way, each saying what to do.
 import React from 'react';
-import { Alert, Button, EmptyState, LoadingPlaceholder } from '@grafana/ui';
+import { Alert, Box, Button, EmptyState, LoadingPlaceholder } from '@grafana/ui';
 import type { ApiRequestError } from '../../api/client';
 import type { AsyncState } from '../../hooks/useAsync';
 
@@ -22,9 +22,11 @@ export function LoadError({ error, onRetry, what }: { error: ApiRequestError; on
       <div>{error.message}</div>
       <div>{hint}</div>
       {onRetry && (
-        <Button size="sm" variant="secondary" icon="sync" onClick={onRetry} style={{ marginTop: 8 }}>
-          Try again
-        </Button>
+        <Box marginTop={1}>
+          <Button size="sm" variant="secondary" icon="sync" onClick={onRetry}>
+            Try again
+          </Button>
+        </Box>
       )}
     </Alert>
   );

@@ -1,4 +1,5 @@
 import React from 'react';
+import type { GrafanaTheme2 } from '@grafana/data';
 import { Badge, type BadgeColor, type IconName } from '@grafana/ui';
 
 const LOOK: Record<string, { color: BadgeColor; icon: IconName }> = {
@@ -13,20 +14,12 @@ const LOOK: Record<string, { color: BadgeColor; icon: IconName }> = {
   expired: { color: 'darkgrey', icon: 'hourglass' },
 };
 
-/** The theme colour of a state, for places that are not badges (DAG nodes). */
-export const STATE_COLOR: Record<string, string> = {
-  enqueued: '#5794F2',
-  received: '#5794F2',
-  started: '#FF9830',
-  succeeded: '#73BF69',
-  failed: '#F2495C',
-  retried: '#B877D9',
-  revoked: '#8E8E8E',
-  rejected: '#F2495C',
-  expired: '#8E8E8E',
-};
+const UNKNOWN: { color: BadgeColor; icon: IconName } = { color: 'darkgrey', icon: 'question-circle' };
+
+/** A state's colour in the theme, the badge's own, for places that are not badges (DAG nodes). */
+export const stateColor = (theme: GrafanaTheme2, state: string): string => theme.visualization.getColorByName((LOOK[state] ?? UNKNOWN).color);
 
 export function StateBadge({ state }: { state: string }) {
-  const look = LOOK[state] ?? { color: 'darkgrey' as BadgeColor, icon: 'question-circle' as IconName };
+  const look = LOOK[state] ?? UNKNOWN;
   return <Badge text={state} color={look.color} icon={look.icon} />;
 }

@@ -9,7 +9,7 @@ import { Alert, ErrorBoundary, IconButton, Stack, Text, useStyles2, useTheme2 } 
 import { getTaskGraph } from '../../api/service';
 import type { TaskGraph } from '../../api/types';
 import { LoadError, Loading } from '../../components/common/PageState';
-import { STATE_COLOR } from '../../components/common/StateBadge';
+import { stateColor } from '../../components/common/StateBadge';
 import { taskUrl } from '../../constants';
 import { useAsync } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
@@ -220,7 +220,7 @@ function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current
                   }
                   strokeWidth={n.taskId === current || n.critical ? 2.5 : 1}
                 />
-                <rect width={6} height={NODE_HEIGHT} rx={2} fill={STATE_COLOR[n.state] ?? '#8E8E8E'} />
+                <rect width={6} height={NODE_HEIGHT} rx={2} fill={stateColor(theme, n.state)} />
                 <text x={14} y={19} fill={theme.colors.text.primary} fontSize={12}>
                   {truncate(n.name ?? n.taskId, 26)}
                 </text>
