@@ -1,7 +1,8 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { SERVICE_API_URL } from '../../api/client';
 import { taskUrl } from '../../constants';
-import { ALL_TASKS, fakeService, task } from '../../test/fakeService';
+import { reply } from '../../test/backend';
+import { ALL_TASKS, detail, fakeService, task } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
 import { location } from '../../test/render';
 
@@ -71,5 +72,31 @@ describe('following a link to another task', () => {
     expect(screen.queryByText(/card declined/)).not.toBeInTheDocument();
     expect(screen.queryByRole('button', { name: /retry|cancel|terminate/i })).not.toBeInTheDocument();
     expect(backend.commands).toHaveLength(1);
+  });
+});
+
+describe('a task whose time to live passed while it waited', () => {
+  test('says it will not run, and when it expired', async () => {
+    const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-1', engine: 'rq', name: 'mail.send', state: 'enqueued' })]);
+    const waiting = detail(task({ taskId: 'ttl-1', engine: 'rq', name: 'mail.send', state: 'enqueued' }));
+    waiting.events = [{ id: 'e1', kind: 'enqueued', occurredAt: '2026-11-30T10:00:00.000Z', worker: null, fields: { expires: '2026-11-30T10:05:00.000Z' } }];
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/rq/ttl-1`] = () => reply(waiting);
+    renderApp('/tasks/rq/ttl-1');
+
+    const notice = await screen.findByRole('status', { name: 'Expired while waiting' }, PAGE_LOAD);
+    expect(notice).toHaveTextContent('No worker took it before its time to live ended');
+    const summary = screen.getByRole('region', { name: 'Summary' });
+    expect(within(summary).getByText('Expires')).toBeInTheDocument();
+  });
+
+  test('a waiting task whose time to live has not ended says nothing of it', async () => {
+    const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' })]);
+    const waiting = detail(task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' }));
+    waiting.events = [{ id: 'e1', kind: 'enqueued', occurredAt: new Date().toISOString(), worker: null, fields: { expires: new Date(Date.now() + 3_600_000).toISOString() } }];
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/rq/ttl-2`] = () => reply(waiting);
+    renderApp('/tasks/rq/ttl-2');
+
+    await screen.findByRole('region', { name: 'Summary' }, PAGE_LOAD);
+    expect(screen.queryByRole('status', { name: 'Expired while waiting' })).not.toBeInTheDocument();
   });
 });

@@ -1,12 +1,25 @@
-import React from 'react';
+import React, { useState } from 'react';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
-import { ClipboardButton, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
+import { Alert, ClipboardButton, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
 import type { TaskDetail } from '../../api/types';
 import { StateBadge } from '../../components/common/StateBadge';
 import { inProject, taskUrl } from '../../constants';
+import { useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { between, formatDuration, formatTime } from '../../utils/format';
+
+/** When the task's newest enqueue says it expires (Celery's and arq's expires, an RQ job's ttl), else null. */
+function expiresAt(events: TaskDetail['events']): string | null {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i]!;
+    if (ev.kind === 'enqueued') {
+      const expires = ev.fields?.expires;
+      return typeof expires === 'string' && !Number.isNaN(Date.parse(expires)) ? expires : null;
+    }
+  }
+  return null;
+}
 
 export function TaskOverview({ detail }: { detail: TaskDetail }) {
   const styles = useStyles2(getStyles);
@@ -29,6 +42,15 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
     ['Wait', formatDuration(task.waitMs)],
     ['Runtime', formatDuration(task.runtimeMs)],
   ];
+  const expires = expiresAt(events);
+  const [now, setNow] = useState(() => Date.now()); // the clock, read while a waiting task has an expiry to pass
+  useInterval(() => setNow(Date.now()), expires && task.state === 'enqueued' ? 5000 : null);
+  if (expires) {
+    facts.push(['Expires', formatTime(expires)]);
+  }
+  // No engine runs a task past its expiry; RQ even deletes the job without a word to anyone,
+  // so its last event stays "enqueued" for ever.
+  const expiredWaiting = expires !== null && task.state === 'enqueued' && Date.parse(expires) < now;
   const relatives: Array<[string, React.ReactNode]> = [];
   if (task.rootId && task.rootId !== task.taskId) {
     relatives.push(['Root', link(task.rootId)]);
@@ -58,6 +80,12 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
 
   return (
     <div className={styles.grid}>
+      {expiredWaiting && (
+        <Alert severity="warning" title="Expired while waiting" role="status" aria-label="Expired while waiting">
+          No worker took it before its time to live ended ({formatTime(expires)}): it will not run. Retry it to send it
+          again.
+        </Alert>
+      )}
       <section aria-label="Summary">
         <dl className={styles.facts}>
           {[...facts, ...relatives].map(([k, v]) => (
