@@ -27,6 +27,15 @@ export function taskUrl(engine: string, taskId: string, graph = false): string {
   return `${PLUGIN_BASE_URL}/${ROUTES.Tasks}/${encodeURIComponent(engine)}/${encodeURIComponent(taskId)}${graph ? '/graph' : ''}`;
 }
 
+/** The audit log filtered to what was done to one task (actions audit `<engine>/<taskId>`). */
+export function taskAuditUrl(engine: string, taskId: string, project?: string): string {
+  const params = new URLSearchParams({ target: `${engine}/${taskId}` });
+  if (project) {
+    params.set('project', project);
+  }
+  return `${PLUGIN_BASE_URL}/${ROUTES.Audit}?${params}`;
+}
+
 /** `url` with the project as `?project=`, so the page it opens shows the same project. */
 export function inProject(url: string, project?: string): string {
   return project ? `${url}?project=${encodeURIComponent(project)}` : url;

@@ -100,3 +100,19 @@ describe('a task whose time to live passed while it waited', () => {
     expect(screen.queryByRole('status', { name: 'Expired while waiting' })).not.toBeInTheDocument();
   });
 });
+
+describe('who acted on a task', () => {
+  test('an Admin has a link to the audit entries of this task, in its project', async () => {
+    fakeService('admin');
+    renderApp('/tasks/celery/f-1?project=ops');
+    const link = await screen.findByRole('link', { name: 'Who acted on it' }, PAGE_LOAD);
+    expect(link).toHaveAttribute('href', expect.stringContaining('/audit?target=celery%2Ff-1&project=ops'));
+  });
+
+  test('an Operator, who may not read the audit log, is not offered it', async () => {
+    fakeService('operator');
+    renderApp('/tasks/celery/f-1');
+    await screen.findByRole('button', { name: 'Retry' }, PAGE_LOAD);
+    expect(screen.queryByRole('link', { name: 'Who acted on it' })).not.toBeInTheDocument();
+  });
+});

@@ -4,12 +4,12 @@ import React from 'react';
 import { useLocation, useParams } from 'react-router-dom';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
-import { Stack, Tab, TabContent, TabsBar, useStyles2 } from '@grafana/ui';
+import { Stack, Tab, TabContent, TabsBar, TextLink, useStyles2 } from '@grafana/ui';
 import { getTask } from '../../api/service';
 import { AppPage } from '../../components/common/AppPage';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { StateBadge } from '../../components/common/StateBadge';
-import { taskUrl } from '../../constants';
+import { taskAuditUrl, taskUrl } from '../../constants';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { TaskActions } from './TaskActions';
@@ -22,7 +22,7 @@ const SETTLED = new Set(['succeeded', 'failed', 'revoked', 'rejected', 'expired'
 function TaskDetailPage() {
   const { engine = '', taskId = '' } = useParams();
   const { pathname, search } = useLocation();
-  const { project } = useSession();
+  const { project, allows } = useSession();
   const graphTab = pathname.endsWith('/graph');
   const detail = useAsync(() => getTask(engine, taskId, project), [engine, taskId, project]);
   const styles = useStyles2(getStyles);
@@ -52,6 +52,11 @@ function TaskDetailPage() {
           <Stack gap={2} alignItems="center">
             <StateBadge state={task.state} />
             <span className={styles.mono}>{task.taskId}</span>
+            {allows('admin') && (
+              <TextLink href={taskAuditUrl(engine, taskId, project)} icon="history" inline={false}>
+                Who acted on it
+              </TextLink>
+            )}
           </Stack>
           <TabsBar className={styles.tabs}>
             <Tab label="Overview" active={!graphTab} href={taskUrl(engine, taskId) + search} />
