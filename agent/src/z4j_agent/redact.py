@@ -87,17 +87,22 @@ def _hide_credential(m: re.Match[str]) -> str:
         return m.group(0)
     return f"{m.group(1)} {REDACTED}"
 # scheme://user:password@host, the password running to the last "@" (it may hold "@" or "/").
-_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]{0,30}://[^/\s:@'\"]{0,256}):([^\s'\"]{1,256})@(?=[^\s@/'\"]+)", re.I)
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]{0,30}://[^/\s:@'\"]*):([^\s'\"]{1,1024})@(?=[^\s@/'\"]+)", re.I)
 # scheme://<token>@host: a long userinfo without a password is the token (a git remote's).
-_URL_TOKEN = re.compile(r"\b([a-z][a-z0-9+.-]{0,30}://)[A-Za-z0-9_-]{16,256}@", re.I)
+_URL_TOKEN = re.compile(r"\b([a-z][a-z0-9+.-]{0,30}://)[A-Za-z0-9_-]{16,1024}@", re.I)
 # --password secret, --pass=secret on a command line.
 _CLI_PASSWORD = re.compile(r"(--?(?:password|passwd|pass|pwd)[ =])[^\s'\"]+", re.I)
+# A name is a whole run of name characters (the pattern starts only where a run starts) that
+# holds a sensitive word, is a short one, or ends in one: looked ahead for, then the run taken
+# whole, so a failed match costs one pass over the run, whatever its length (a lazy prefix
+# before the word and a greedy suffix after it cost the square of it: 3 s for 32 KB).
 # Generous on purpose: every name matched is put to is_sensitive_key, which decides.
 _KEY_NAME = (
-    r"(?:[A-Za-z0-9_.-]{0,64}?(?:password|passwd|passphrase|passcode|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|auth[-_]?header|cookie|credential|session[-_]?id|sessid|signature|credit[-_]?card|card[-_]?number|cvv"
-    r"|(?:account|encryption|signing|master|ssh|client|tls|storage)[-_]?key)[A-Za-z0-9_.-]{0,64}"
-    r"|(?:pwd|pass|pw|auth|pin|ssn|otp|dsn|jwt|sig)(?![A-Za-z0-9_])"
-    r"|[A-Za-z0-9_.-]{0,64}?(?:pass|pwd|pw)(?![A-Za-z0-9]))"
+    r"(?=[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|passcode|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|auth[-_]?header|cookie|credential|session[-_]?id|sessid|signature|credit[-_]?card|card[-_]?number|cvv"
+    r"|(?:account|encryption|signing|master|ssh|client|tls|storage)[-_]?key)"
+    r"|(?:pwd|pass|pw|auth|pin|ssn|otp|dsn|jwt|sig)(?![A-Za-z0-9_.-])"
+    r"|[A-Za-z0-9_.-]*?(?:pass|pwd|pw)(?![A-Za-z0-9_.-]))"
+    r"[A-Za-z0-9_.-]+"
 )
 _KEY_VALUE = re.compile(
     # A quoted value runs to its closing quote, or to the end of its line when it has none

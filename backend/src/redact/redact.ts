@@ -56,18 +56,22 @@ const MAYBE_SECRET = /pass|pwd|pw|secret|token|key|auth|cookie|credential|sess|s
 // "Bearer abc…", "Basic dXNl…": keep the scheme, hide the credential.
 const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=-]{8,})/gi;
 // scheme://user:password@host → scheme://user:[redacted]@host, the password running to the last "@" (it may hold "@" or "/").
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^/\s:@'"]{0,256}):([^\s'"]{1,256})@(?=[^\s@/'"]+)/gi;
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^/\s:@'"]*):([^\s'"]{1,1024})@(?=[^\s@/'"]+)/gi;
 // scheme://<token>@host: a long userinfo without a password is the token (a git remote's).
-const URL_TOKEN = /\b([a-z][a-z0-9+.-]{0,30}:\/\/)[A-Za-z0-9_-]{16,256}@/gi;
+const URL_TOKEN = /\b([a-z][a-z0-9+.-]{0,30}:\/\/)[A-Za-z0-9_-]{16,1024}@/gi;
 // --password secret, --pass=secret on a command line.
 const CLI_PASSWORD = /(--?(?:password|passwd|pass|pwd)[ =])[^\s'"]+/gi;
 // key = value / 'key': 'value' inside text (Python reprs, query strings, logs). Only keys that
 // look sensitive are matched, so an ordinary pair never swallows a sensitive one after it.
+// A name is a whole run of name characters that holds a sensitive word, is a short one, or ends
+// in one: looked ahead for, then the run taken whole, so a failed match costs one pass over the
+// run (a lazy prefix and a greedy suffix around the word cost the square of its length).
 // Generous on purpose: every name matched is put to isSensitiveKey, which decides.
-const KEY_NAME = String.raw`(?:[A-Za-z0-9_.-]{0,64}?(?:password|passwd|passphrase|passcode|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|auth[-_]?header|cookie|credential|session[-_]?id|sessid|signature|credit[-_]?card|card[-_]?number|cvv`
-  + String.raw`|(?:account|encryption|signing|master|ssh|client|tls|storage)[-_]?key)[A-Za-z0-9_.-]{0,64}`
-  + String.raw`|(?:pwd|pass|pw|auth|pin|ssn|otp|dsn|jwt|sig)(?![A-Za-z0-9_])`
-  + String.raw`|[A-Za-z0-9_.-]{0,64}?(?:pass|pwd|pw)(?![A-Za-z0-9]))`;
+const KEY_NAME = String.raw`(?=[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|passcode|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authorization|auth[-_]?header|cookie|credential|session[-_]?id|sessid|signature|credit[-_]?card|card[-_]?number|cvv`
+  + String.raw`|(?:account|encryption|signing|master|ssh|client|tls|storage)[-_]?key)`
+  + String.raw`|(?:pwd|pass|pw|auth|pin|ssn|otp|dsn|jwt|sig)(?![A-Za-z0-9_.-])`
+  + String.raw`|[A-Za-z0-9_.-]*?(?:pass|pwd|pw)(?![A-Za-z0-9_.-]))`
+  + String.raw`[A-Za-z0-9_.-]+`;
 const KEY_VALUE = new RegExp(
   // A quoted value runs to its closing quote, or to the end of its line when it has none.
   String.raw`(["']?)(?<![A-Za-z0-9_.-])(${KEY_NAME})\1(\s*[:=]\s*)(?:(["'])((?:\\.|(?!\4)[^\r\n])*)(?:\4|(?=[\r\n])|$)|([^\s,;&'"}\])]+))`,
