@@ -244,6 +244,31 @@ describe('task state precedence', () => {
     expect(t).toMatchObject({ state: 'succeeded', attempt: 2, retries: 2, startedAt: T0 + 21 });
   });
 
+  it('folds a row stored before retried_count was kept as it did then: a published retry waits for its report', () => {
+    const before = [ev('enqueued', 0, { retries: 0 }, 'p'), ev('received', 2, { retries: 0 }), ev('started', 5), ev('enqueued', 50, { retries: 1 }, 'w1@host')];
+    let t: TaskRow = { ...foldEvents(null, before), retriedCount: null };
+    for (const e of [ev('retried', 52, { exception: 'E' }), ev('received', 10_001, { retries: 1 }), ev('started', 10_002), ev('succeeded', 10_003)]) t = applyEvent(t, e);
+    expect([t.state, t.attempt, t.retries]).toEqual(['succeeded', 1, 1]);
+  });
+
+  it('gives a task-retried that comes seconds into the running attempt to that attempt: the report before it was lost', () => {
+    const lostFirstReport = [
+      ev('received', 0, { retries: 0 }), ev('started', 1), // its task-retried was lost
+      ev('received', 10, { retries: 1 }), ev('started', 11), ev('retried', 3_011, { exception: 'E1' }),
+    ];
+    expect(applyInArrivalOrder(lostFirstReport)).toMatchObject({ state: 'retried', attempt: 1, exception: 'E1' });
+    const next = [ev('received', 4_000, { retries: 2 }), ev('started', 4_001), ev('retried', 9_000, { exception: 'E2' }), ev('received', 10_000, { retries: 3 }), ev('started', 10_001), ev('succeeded', 10_002)];
+    expect(applyInArrivalOrder([...lostFirstReport, ...next.slice(0, 3)])).toMatchObject({ state: 'retried', attempt: 2, exception: 'E2' });
+    expect(applyInArrivalOrder([...lostFirstReport, ...next])).toMatchObject({ state: 'succeeded', attempt: 3, retries: 3, startedAt: T0 + 10_001 });
+  });
+
+  it('follows a redelivered run to the worker that runs it now (terminate goes there)', () => {
+    const first = [ev('enqueued', 0, { retries: 0 }, 'producer'), ev('received', 10, { retries: 0 }, 'w1@host'), ev('started', 20, {}, 'w1@host')];
+    const rerun = [ev('received', 5000, { retries: 0 }, 'w2@host'), ev('started', 5010, {}, 'w2@host')];
+    expect(applyInArrivalOrder([...first, ...rerun])).toMatchObject({ state: 'started', worker: 'w2@host' });
+    expect(applyInArrivalOrder([...first, ev('rejected', 30, { requeue: true }, 'w1@host'), ...rerun])).toMatchObject({ state: 'started', worker: 'w2@host' });
+  });
+
   it('opens the next attempt from events that do not say their attempt, when they follow a retry', () => {
     // Celery's started/succeeded carry no retries count.
     const t = applyInArrivalOrder([ev('received', 0, { retries: 0 }), ev('retried', 10), ev('started', 50), ev('succeeded', 60)]);

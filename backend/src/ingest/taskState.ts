@@ -18,6 +18,12 @@ const RANK: Record<TaskKind, number> = {
   expired: 5,
 };
 
+/**
+ * How long after an attempt began the report closing the attempt before it can still come
+ * (the retry's publish, its delivery and start on another worker, that worker's clock).
+ */
+const LATE_REPORT_MS = 2000;
+
 /** What a worker reports of a run it made (never before that run's `received`, on Celery). */
 const RUN_KINDS: ReadonlySet<TaskKind> = new Set(['started', 'succeeded', 'failed']);
 
@@ -73,7 +79,13 @@ function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
   if (!cur) return 0;
   // Celery publishes the retry (the next attempt's message) before it reports `retried`: the
   // next attempt may be waiting, received or even running by then. Retries come one per attempt.
-  if (ev.kind === 'retried') return retriedSoFar(cur);
+  if (ev.kind === 'retried') {
+    const closes = retriedSoFar(cur);
+    // The report closing the previous attempt is sent moments after the current attempt's
+    // message was published, never seconds after the current attempt began: one that late
+    // closes the current attempt, the previous one's report having been lost.
+    return closes < cur.attempt && ev.occurredAt - cur.attemptAt > LATE_REPORT_MS ? cur.attempt : closes;
+  }
   if (cur.state === 'retried' && ev.occurredAt >= cur.stateAt) return cur.attempt + 1;
   // A Celery worker reports every delivery received (with its attempt) before it runs it: an
   // attempt only published so far (the retry's task-sent, from the pool child) has run nothing
@@ -90,8 +102,20 @@ function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
  * current state was wrongly taken for an earlier attempt (its events arrived first): it
  * belongs to the named attempt. A `retried` state always closes its attempt, so it stays.
  */
-/** `retriedCount`, or what a row stored before it was kept implies (every earlier attempt closed). */
-const retriedSoFar = (cur: TaskRow): number => cur.retriedCount ?? (cur.state === 'retried' ? cur.attempt + 1 : cur.attempt);
+/**
+ * The `retried` events a task has had. At most the one closing the attempt before the current
+ * can still be on its way (a retry's message is published before its task-retried): a count
+ * lower than that means reports were lost (Celery's events are), and it is made up. Within
+ * LATE_REPORT_MS of an attempt's start a lost report and a late one look alike: the next
+ * report is then taken for the late one.
+ */
+function retriedSoFar(cur: TaskRow): number {
+  if (cur.state === 'retried') return Math.max(cur.retriedCount ?? 0, cur.attempt + 1);
+  // A row stored before the count was kept: what the fold knew then. A next attempt only
+  // published, not yet started, waits for the report closing the one before it.
+  const count = cur.retriedCount ?? (cur.attempt > 0 && cur.startedAt === null && RANK[cur.state] < RANK.started ? cur.attempt - 1 : cur.attempt);
+  return Math.max(count, cur.attempt - 1);
+}
 
 function relabel(cur: TaskRow | null, ev: TaskEnvelope): TaskRow | null {
   const named = ev.fields.retries;
@@ -135,7 +159,11 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
   const curAttempt = cur?.attempt; // `t` is `cur`: what it was before this event changes it
   const f = ev.fields;
   const attempt = attemptOf(ev, cur);
-  if (ev.kind === 'retried') t.retriedCount = Math.max(cur ? retriedSoFar(cur) : 0, attempt + 1);
+  const closedBefore = cur ? retriedSoFar(cur) : 0;
+  if (ev.kind === 'retried') t.retriedCount = Math.max(closedBefore, attempt + 1);
+  // An event naming a new attempt n: the reports closing attempts before n − 1 were sent long
+  // before its message was (only n − 1's can be late), so any still missing were lost.
+  else if (f.retries !== undefined && (!cur || attempt > cur.attempt)) t.retriedCount = Math.max(closedBefore, attempt - 1);
   // A rejection that requeued its message ends nothing: the message runs again (same attempt,
   // redelivered), and that run's events decide. It stays in the timeline only.
   const requeued = ev.kind === 'rejected' && f.requeue === true;
@@ -184,7 +212,9 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
       case 'started': t.startedAt = fill(t.startedAt); break;
       default: break;
     }
-    if (ev.worker && ev.kind !== 'enqueued' && (advances || t.worker === null)) t.worker = ev.worker; // a late event of the attempt does not move it
+    // The worker running the attempt: a redelivered message's new worker too (its events do not
+    // advance the state), not a late event's from before the state (another worker's clock).
+    if (ev.worker && ev.kind !== 'enqueued' && (advances || t.worker === null || (RANK[t.state] < 5 && at >= t.stateAt))) t.worker = ev.worker;
     if (!requeued && (RANK[ev.kind] === 5 || ev.kind === 'retried')) {
       if (advances || t.finishedAt === null) t.finishedAt = ev.kind === 'retried' ? null : at;
       if (f.result !== undefined) t.result = f.result;
