@@ -3,7 +3,7 @@
 // the engine's driver deliver it on the worker's own broker, and settles the command when the
 // agent's report of the outcome comes back in one of its signed batches.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../db/db.js';
+import { isDataException, type Db, type Queryable } from '../db/db.js';
 import type { AgentChannel, AgentTarget, CommandChannel, EngineDriver } from '../engines/driver.js';
 import type { AgentKeyStore } from '../ingest/agentKeys.js';
 import { ENGINES } from '../ingest/envelope.js';
@@ -223,11 +223,13 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
     }
   }
   let settled = 0;
-  for (const ev of outcomes) {
-    const state = ev.state === 'succeeded' ? 'succeeded' : ev.state === 'failed' ? 'failed' : null;
-    if (!state || !storable(ev.commandId, 255) || !Number.isSafeInteger(ev.command)) continue;
-    const given = typeof ev.detail === 'object' && ev.detail !== null && !Array.isArray(ev.detail) ? ev.detail as Record<string, unknown> : {};
-    const { via: _v, ref: _r, agent: _a, worker: _w, ...raw } = given; // what routed the command is ours to say
+  for (const given of outcomes) {
+    const state = given.state === 'succeeded' ? 'succeeded' : given.state === 'failed' ? 'failed' : null;
+    if (!state || !storable(given.commandId, 255) || !Number.isSafeInteger(given.command)) continue;
+    // What of the report is stored as it came: a time and a worker name the database can hold.
+    const ev: Record<string, unknown> = { ...given, occurredAt: Number.isFinite(given.occurredAt) ? given.occurredAt : Date.now(), worker: storable(given.worker, 1024) ? given.worker : undefined };
+    const reported = typeof ev.detail === 'object' && ev.detail !== null && !Array.isArray(ev.detail) ? ev.detail as Record<string, unknown> : {};
+    const { via: _v, ref: _r, agent: _a, worker: _w, ...raw } = reported; // what routed the command is ours to say
     // Scrubbed like task payload: an agent's error text can quote arguments, URLs with passwords, tokens.
     const clean = scrub(raw) as Record<string, unknown>;
     const detail = JSON.stringify(clean).length <= MAX_DETAIL_CHARS ? clean : { message: String(clean.message ?? '').slice(0, 1000) };
@@ -239,8 +241,11 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
           RETURNING ${SETTLED}`,
         [projectId, ev.command, ev.commandId, agentId, state, JSON.stringify(outcome)],
       )).rows[0] ?? await settleFanOutReply(tx, projectId, agentId, ev, state, detail);
-      if (one) await auditSettled(audit, [one], { kind: 'system', id: agentId, name: `z4j agent of ${storable(ev.worker, 200) ? ev.worker : 'a worker'}` }, tx);
+      if (one) await auditSettled(audit, [one], { kind: 'system', id: agentId, name: `z4j agent of ${typeof ev.worker === 'string' ? ev.worker.slice(0, 200) : 'a worker'}` }, tx);
       return one ? 1 : 0;
+    }).catch((err: unknown) => {
+      if (isDataException(err)) return 0; // this report is skipped, not the batch its events came in
+      throw err;
     });
   }
   return settled;

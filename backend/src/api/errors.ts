@@ -2,6 +2,7 @@
 // JSON {error: {code, message}} with the right status. Stacks go to the log only.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
+import { isDataException } from '../db/db.js';
 import type { Logger } from '../logger.js';
 import { hasUnstorableText } from '../redact/redact.js';
 
@@ -40,10 +41,6 @@ export function toApiError(err: unknown): ApiError {
   return new ApiError(500, 'INTERNAL', 'internal error');
 }
 
-const isDataException = (err: unknown): boolean => {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
-};
 
 /**
  * Refuses a request whose path, query or JSON body (keys included) holds text PostgreSQL cannot

@@ -37,11 +37,12 @@ describe.each(STORAGES)('HTTP agent ingest on %s', (storage) => {
       const reports = [
         { v: 1, type: 'worker', id: 'w-nul', project: agent.project, kind: 'worker-heartbeat', engine: 'hu\u0000ey', worker: 'w1@host', occurredAt: at, fields: { commands: { actions: ['retry'] } } },
         { v: 1, type: 'command', id: 'c-nul', project: agent.project, command: 1, commandId: 'ref\u0000x', state: 'succeeded', occurredAt: at },
+        { v: 1, type: 'command', id: 'c-time', project: agent.project, command: 2, commandId: 'ref-2', state: 'failed', occurredAt: 'x\u0000', worker: 'w\u0000', detail: { message: 'no' } },
       ];
       const b = batchOf(agent, [...lifecycle(agent, 'huey', 'task-r', 'succeeded', { name: 'tasks.add' }, at), ...reports]);
       const post = () => request(app).post('/api/ingest/v1/batches').set('content-type', 'application/json').set('x-z4j-agent', agent.id).set('x-z4j-signature', b.sig).send(b.body.toString('utf8'));
       const first = await post();
-      expect([first.status, first.body]).toEqual([202, { accepted: 4 }]);
+      expect([first.status, first.body]).toEqual([202, { accepted: 4 }]); // the lifecycle's three events and the worker's
       expect((await post()).status).toBe(409); // its nonce was recorded
       expect((await db.query<{ state: string }>("SELECT state FROM tasks WHERE task_id = 'task-r'")).rows[0]!.state).toBe('succeeded');
     } finally {

@@ -55,7 +55,19 @@ export const MIN_SERVER_VERSION_NUM = 140000;
  * would be set aside as rejects and acknowledged: lost to a database that was only away.
  */
 export function isTransientDbError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true; // network errors, no SQLSTATE
+  const code = sqlState(err);
+  if (code === null) return true; // network errors, no SQLSTATE
   return /^(08|53|57|58)/.test(code) || ['40001', '40P01', '25006', '55P03'].includes(code);
 }
+
+/**
+ * The error's SQLSTATE, or null for an error PostgreSQL did not send. Node's own codes can have
+ * five capitals too (EPIPE, EBADF): no SQLSTATE class starts with E.
+ */
+export function sqlState(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(code) ? code : null;
+}
+
+/** A PostgreSQL data exception (class 22: a NUL in a text, a number out of range): the same data fails again. */
+export const isDataException = (err: unknown): boolean => sqlState(err)?.startsWith('22') ?? false;

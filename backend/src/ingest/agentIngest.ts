@@ -5,7 +5,7 @@
 // are committed — the batch's nonce and the agent's own report (drop counter, last seen). Sources
 // acknowledge after this resolves.
 import type { Sealer } from '../crypto/seal.js';
-import type { Db } from '../db/db.js';
+import { isDataException, type Db } from '../db/db.js';
 import { GroupCommit } from '../db/groupCommit.js';
 import type { Metrics } from '../metrics.js';
 import { recordAgentReports, splitAgentReports } from '../actions/agentCommands.js';
@@ -36,8 +36,6 @@ export interface StoreResult {
 
 class UnknownProject extends Error {}
 
-/** A PostgreSQL data exception (class 22: a NUL in a text, a number out of range): the same data fails again. */
-const isDataException = (err: unknown) => /^22[0-9A-Z]{3}$/.test(String((err as { code?: unknown })?.code ?? ''));
 
 /** A payload's JSON, or null for one JSON cannot write (nested past the stack's depth, a BigInt): it is dropped, not the batch. */
 function payloadText(payload: unknown): string | null {

@@ -275,6 +275,21 @@ describe('ingest pipeline failure paths (PGlite)', () => {
     expect(await count(db, `SELECT count(*) AS n FROM tasks WHERE task_id LIKE 'js%' AND task_id <> 'js-poison'`)).toBe(39);
   });
 
+  it('holds ingest instead of setting every event aside when every write fails with no database error (a fault of its own)', async () => {
+    const pipeline = new IngestPipeline(db, OPTS, createMetrics(), log);
+    const writer = (pipeline as unknown as { writer: { write: (b: unknown[]) => Promise<unknown> } }).writer;
+    writer.write = () => Promise.reject(new TypeError('a bug in the writer'));
+    pipeline.start();
+    for (let i = 0; i < 60; i++) await pipeline.offer('test', taskEvent(`bug${i}`, 'received', i));
+    // Set aside one by one until the count in a row shows the fault is not the events'.
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => pipeline.totals.invalid >= 20 && (clearInterval(poll), resolve()), 20);
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect([pipeline.totals.invalid, pipeline.totals.persisted]).toEqual([20, 0]);
+    await pipeline.stop();
+  }, 20_000);
+
   it('makes waiting sources wait and lossy sources drop when full', async () => {
     const slow = { ...db, transaction: async <T,>(fn: (tx: never) => Promise<T>) => {
       await new Promise((r) => setTimeout(r, 50));
