@@ -50,6 +50,23 @@ describe('live refresh after a burst of tasks', () => {
   });
 });
 
+describe('reloading the same filters', () => {
+  test('keeps the rows and the pages loaded on screen until the new answer comes', async () => {
+    const tasks = Array.from({ length: 120 }, (_, i) => task({ taskId: `t${i}`, queue: 'a', state: 'failed' }));
+    fakeService('operator', tasks);
+    const { user } = renderApp('/tasks?queue=a');
+    await user.click(await screen.findByRole('button', { name: 'Load older tasks' }, PAGE_LOAD));
+    await waitFor(() => expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(100));
+
+    const release = holdFirstPage('a');
+    await user.click(screen.getByRole('button', { name: /bulk actions/i }));
+    await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Close' }));
+    expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(100); // no flash, nothing thrown away
+    release();
+    await waitFor(() => expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(50));
+  });
+});
+
 /** Holds the explorer's first page for `queue` until `release()`: the moment between a filter change and its answer. */
 function holdFirstPage(queue: string): () => void {
   const service = getBackendSrv();

@@ -68,11 +68,6 @@ function TasksPage() {
 
   const loadFirst = useCallback(async () => {
     const mine = ++generation.current;
-    // The rows and cursor on screen are the previous filters': shown on, they read as the new
-    // filters' answer, and Load older would append a page from the old cursor (a silent gap).
-    setTasks([]);
-    setCursor(null);
-    setFresh([]);
     setLoading(true);
     setError(null);
     try {
@@ -95,8 +90,15 @@ function TasksPage() {
   }, [query, project]);
 
   useEffect(() => {
-    // A new filter set starts a request; its first setState marks the list as loading.
-    // eslint-disable-next-line react-hooks/set-state-in-effect
+    // A new filter set starts a request. The rows and cursor on screen are the previous
+    // filters': shown on, they would read as the new filters' answer, and Load older would
+    // append a page from the old cursor (a silent gap). A reload of the same filters (Reload,
+    // a bulk dialog closed) keeps them on screen until its answer comes.
+    /* eslint-disable react-hooks/set-state-in-effect */
+    setTasks([]);
+    setCursor(null);
+    setFresh([]);
+    /* eslint-enable react-hooks/set-state-in-effect */
     loadFirst();
   }, [loadFirst]);
 
