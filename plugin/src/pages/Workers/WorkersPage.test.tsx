@@ -66,6 +66,12 @@ describe('a worker that goes offline', () => {
       name: 'Shut down celery@w1: succeeded',
     });
     expect(outcome).toHaveTextContent('shutdown acknowledged by celery@w1');
+
+    // Another project's page does not show it.
+    await user.click(screen.getByRole('combobox', { name: 'Project' }));
+    await user.keyboard('Ops{ArrowDown}{Enter}');
+    await waitFor(() => expect(screen.getByRole('combobox', { name: 'Project' })).toHaveValue('Ops'));
+    expect(screen.queryByRole('status', { name: 'Shut down celery@w1: succeeded' })).not.toBeInTheDocument();
   });
 
   test('while an Operator is setting its controls, the dialog stays open', async () => {

@@ -20,10 +20,12 @@ function WorkersPage() {
   useInterval(workers.reload, 10_000);
   const rows = workers.value?.workers ?? [];
   // Kept here, not by the Shut down button: a worker that went offline shows no button, and the
-  // outcome must stay in view.
-  const [outcomes, setOutcomes] = useState<Record<string, { label: string; command: Command }>>({});
+  // outcome must stay in view. Each with its project: another project's is not shown (nor asked
+  // after in this one).
+  const [outcomes, setOutcomes] = useState<Record<string, { label: string; command: Command; project?: string }>>({});
   const showOutcome = (w: Worker, label: string) => (command: Command) =>
-    setOutcomes((o) => ({ ...o, [`${w.engine}/${w.hostname}`]: { label: `${label} ${w.hostname}`, command } }));
+    setOutcomes((o) => ({ ...o, [`${project ?? ''}/${w.engine}/${w.hostname}`]: { label: `${label} ${w.hostname}`, command, project } }));
+  const shown = Object.entries(outcomes).filter(([, o]) => o.project === project);
 
   return (
     <AppPage>
@@ -42,7 +44,7 @@ function WorkersPage() {
       )}
       {rows.length > 0 && (
         <OutcomeShelf>
-          {Object.entries(outcomes).map(([key, { label, command }]) => (
+          {shown.map(([key, { label, command }]) => (
             <OnShelf key={key}>
               <CommandOutcome command={command} label={label} />
             </OnShelf>
