@@ -98,11 +98,6 @@ function attemptOf(ev: TaskEnvelope, cur: TaskRow | null): number {
 }
 
 /**
- * An event that names a later attempt but happened before the current state means the
- * current state was wrongly taken for an earlier attempt (its events arrived first): it
- * belongs to the named attempt. A `retried` state always closes its attempt, so it stays.
- */
-/**
  * The `retried` events a task has had. At most the one closing the attempt before the current
  * can still be on its way (a retry's message is published before its task-retried): a count
  * lower than that means reports were lost (Celery's events are), and it is made up. Within
@@ -117,6 +112,11 @@ function retriedSoFar(cur: TaskRow): number {
   return Math.max(count, cur.attempt - 1);
 }
 
+/**
+ * An event that names a later attempt but happened before the current state means the
+ * current state was wrongly taken for an earlier attempt (its events arrived first): it
+ * belongs to the named attempt. A `retried` state always closes its attempt, so it stays.
+ */
 function relabel(cur: TaskRow | null, ev: TaskEnvelope): TaskRow | null {
   const named = ev.fields.retries;
   if (!cur || named === undefined || named <= cur.attempt || cur.state === 'retried' || ev.occurredAt > cur.stateAt) return cur;
