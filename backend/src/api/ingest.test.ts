@@ -4,6 +4,7 @@ import request from 'supertest';
 import { payloadAad } from '../actions/payloads.js';
 import { testApp } from '../../test/helpers/api.js';
 import { agentKeyEntry, batchOf, lifecycle, testAgent } from '../../test/helpers/agentBatches.js';
+import { authHeaders } from '../../test/helpers/auth.js';
 import { openTestDb, STORAGES } from '../../test/helpers/storage.js';
 
 describe.each(STORAGES)('HTTP agent ingest on %s', (storage) => {
@@ -45,6 +46,27 @@ describe.each(STORAGES)('HTTP agent ingest on %s', (storage) => {
       expect([first.status, first.body]).toEqual([202, { accepted: 4 }]); // the lifecycle's three events and the worker's
       expect((await post()).status).toBe(409); // its nonce was recorded
       expect((await db.query<{ state: string }>("SELECT state FROM tasks WHERE task_id = 'task-r'")).rows[0]!.state).toBe('succeeded');
+    } finally {
+      await pipeline.stop();
+      await db.close();
+    }
+  });
+
+  test('a deleted project\'s agent is refused from the moment it is deleted', async () => {
+    const db = await openTestDb(storage, 'http_ingest_deleted');
+    await db.query(`INSERT INTO projects (slug, name) VALUES ('gone', 'Gone')`);
+    const agent = testAgent('gone');
+    const { app, pipeline } = testApp(db, { config: { Z4J_AGENT_KEYS: [agentKeyEntry(agent)] } });
+    pipeline.start();
+    try {
+      const post = (taskId: string) => {
+        const b = batchOf(agent, lifecycle(agent, 'huey', taskId, 'succeeded', { name: 'tasks.add' }));
+        return request(app).post('/api/ingest/v1/batches').set('content-type', 'application/json').set('x-z4j-agent', agent.id).set('x-z4j-signature', b.sig).send(b.body.toString('utf8'));
+      };
+      expect((await post('before')).status).toBe(202);
+      await request(app).delete('/api/projects/gone').set(authHeaders('owner')).expect(204);
+      const after = await post('after');
+      expect([after.status, after.body.error?.code]).toEqual([400, 'UNKNOWN_PROJECT']);
     } finally {
       await pipeline.stop();
       await db.close();

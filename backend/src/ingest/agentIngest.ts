@@ -24,6 +24,9 @@ interface StoredBatch {
   dropped: number;
 }
 
+/** How long a project's id is taken from memory before the database is asked whether it still exists. */
+const PROJECT_RECHECK_MS = 30_000;
+
 /** Largest retry payload kept (JSON characters); a bigger one is dropped and counted. */
 const MAX_PAYLOAD_CHARS = 256 * 1024;
 
@@ -47,7 +50,8 @@ function payloadText(payload: unknown): string | null {
 }
 
 export class AgentIngest {
-  private projectIds = new Map<string, number>();
+  /** Project ids by slug, looked up again after PROJECT_RECHECK_MS (another replica may have deleted one). */
+  private projectIds = new Map<string, { id: number; at: number }>();
   /**
    * Batches being stored right now (agent + nonce), with their storing: the same batch arriving
    * again meanwhile (a broker's redelivery, a claim of an entry that waits for a slow database)
@@ -190,13 +194,19 @@ export class AgentIngest {
   }
 
   private async projectId(slug: string): Promise<number> {
-    let id = this.projectIds.get(slug);
-    if (id === undefined) {
-      const row = (await this.db.query<{ id: number }>('SELECT id FROM projects WHERE slug = $1 AND deleted_at IS NULL', [slug])).rows[0];
-      if (!row) throw new UnknownProject(`project ${slug} does not exist`);
-      id = row.id;
-      this.projectIds.set(slug, id);
+    const known = this.projectIds.get(slug);
+    if (known && Date.now() - known.at < PROJECT_RECHECK_MS) return known.id;
+    const row = (await this.db.query<{ id: number }>('SELECT id FROM projects WHERE slug = $1 AND deleted_at IS NULL', [slug])).rows[0];
+    if (!row) {
+      this.projectIds.delete(slug);
+      throw new UnknownProject(`project ${slug} does not exist`);
     }
-    return id;
+    this.projectIds.set(slug, { id: row.id, at: Date.now() });
+    return row.id;
+  }
+
+  /** A project just deleted: its agents' batches are refused from now on, not only once the slug is looked up again. */
+  forgetProject(slug: string): void {
+    this.projectIds.delete(slug);
   }
 }

@@ -79,6 +79,7 @@ export const deleteProject = (ctx: ApiContext): Handler => async (req, res) => {
     await tx.query('UPDATE projects SET deleted_at = now() WHERE id = $1', [p.id]);
     await auditRequest(ctx, req, res, { action: 'project.delete', target: `project:${p.slug}` }, tx);
   });
+  ctx.agentIngest.forgetProject(p.slug); // its agents' batches are refused from now on
   res.status(204).end();
 };
 
