@@ -24,7 +24,8 @@ const sameDeps = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
  * Runs `load` when `deps` change and tracks value, error and loading. An answer that arrives
  * after newer deps were asked for is ignored, so fast filter changes never show stale rows.
  * A value is only ever returned for the deps it was loaded for: while another task (or project)
- * loads, or after it failed to, the previous one's value is not shown, nor acted on.
+ * loads, or after it failed to, the previous one's value is not shown, nor acted on. Deps are
+ * compared with Object.is, as React's are: pass strings and numbers, not objects made per render.
  */
 export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[]): AsyncState<T> {
   const [state, setState] = useState<Loaded<T>>({ loading: true });
@@ -70,6 +71,7 @@ export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[]): A
   const current = sameDeps(state.deps, deps) ? state : { loading: true };
   return { ...current, reload: run };
 }
+
 /** Calls `tick` every `ms` while the page is visible (a hidden tab does not poll). */
 export function useInterval(tick: () => void, ms: number | null) {
   const tickRef = useRef(tick);
