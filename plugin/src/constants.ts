@@ -22,6 +22,9 @@ export enum ROUTES {
   Invitation = 'invitation',
 }
 
+/** States a task does not leave: a page showing only these has nothing more to follow. */
+export const SETTLED_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'revoked', 'rejected', 'expired']);
+
 /** Link to a task's detail page (and its graph with `/graph`). */
 export function taskUrl(engine: string, taskId: string, graph = false): string {
   return `${PLUGIN_BASE_URL}/${ROUTES.Tasks}/${encodeURIComponent(engine)}/${encodeURIComponent(taskId)}${graph ? '/graph' : ''}`;

@@ -9,7 +9,7 @@ import { getTask } from '../../api/service';
 import { AppPage } from '../../components/common/AppPage';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { StateBadge } from '../../components/common/StateBadge';
-import { taskAuditUrl, taskUrl } from '../../constants';
+import { SETTLED_STATES, taskAuditUrl, taskUrl } from '../../constants';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { TaskActions } from './TaskActions';
@@ -17,7 +17,6 @@ import { TaskOverview } from './TaskOverview';
 import { TaskGraphView } from '../TaskGraph/TaskGraphView';
 
 /** States a task stays in unless someone acts on it. */
-const SETTLED = new Set(['succeeded', 'failed', 'revoked', 'rejected', 'expired']);
 
 function TaskDetailPage() {
   const { engine = '', taskId = '' } = useParams();
@@ -30,7 +29,7 @@ function TaskDetailPage() {
   // Actions act on the task the URL names, never on one shown before it.
   const actionable = task?.engine === engine && task.taskId === taskId ? task : undefined;
   // A task still on its way is followed: its state, timeline and actions change as it runs.
-  useInterval(detail.reload, task && !SETTLED.has(task.state) ? 5000 : null);
+  useInterval(detail.reload, task && !SETTLED_STATES.has(task.state) ? 5000 : null);
 
   return (
     <AppPage

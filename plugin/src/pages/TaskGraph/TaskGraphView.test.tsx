@@ -1,4 +1,4 @@
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import { SERVICE_API_URL } from '../../api/client';
 import type { GraphNode, TaskGraph } from '../../api/types';
 import { taskUrl } from '../../constants';
@@ -82,4 +82,20 @@ describe('a workflow that cannot be drawn', () => {
       layout.mockImplementation(jest.requireActual('./layout').layoutGraph);
     }
   });
+});
+
+describe('a workflow still running', () => {
+  test('is read again while a task in it has not settled, and its nodes follow', async () => {
+    const graph = chain(3, (i) => (i === 2 ? { state: 'started' } : {}));
+    const backend = fakeService('viewer');
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/f-1/graph`] = () => reply(structuredClone(graph)); // parsed anew, as a fetch is
+    renderApp('/tasks/celery/f-1/graph');
+    const node = await screen.findByTestId('dag-node-c2', undefined, PAGE_LOAD);
+    expect(node.getAttribute('aria-label')).toMatch(/^poll\.feed, started/);
+
+    graph.nodes[2] = { ...graph.nodes[2]!, state: 'succeeded' };
+    await waitFor(() => expect(screen.getByTestId('dag-node-c2').getAttribute('aria-label')).toMatch(/^poll\.feed, succeeded/), {
+      timeout: 15_000,
+    });
+  }, 20_000);
 });

@@ -10,8 +10,8 @@ import { getTaskGraph } from '../../api/service';
 import type { TaskGraph } from '../../api/types';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { stateColor } from '../../components/common/StateBadge';
-import { taskUrl } from '../../constants';
-import { useAsync } from '../../hooks/useAsync';
+import { SETTLED_STATES, taskUrl } from '../../constants';
+import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatDuration } from '../../utils/format';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type GraphLayout } from './layout';
@@ -27,6 +27,9 @@ export const MAX_DRAWN_TASKS = 400;
 export function TaskGraphView({ engine, taskId }: { engine: string; taskId: string }) {
   const { project } = useSession();
   const graph = useAsync(() => getTaskGraph(engine, taskId, project), [engine, taskId, project]);
+  // A workflow still running is followed, as its task's page is: its nodes change state.
+  const running = graph.value?.nodes.some((n) => !SETTLED_STATES.has(n.state)) ?? false;
+  useInterval(graph.reload, running ? 10_000 : null);
 
   if (graph.error) {
     return <LoadError error={graph.error} what="the workflow graph" onRetry={graph.reload} />;
@@ -112,7 +115,10 @@ function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current
     const k = Math.min(1.5, Math.max(0.05, Math.min(w / (layout.width || 1), h / (layout.height || 1))));
     setView({ k, x: (w - layout.width * k) / 2, y: (h - layout.height * k) / 2 });
   };
-  useEffect(fit, [layout]);
+  // Fitted when the workflow's tasks change, not each time a running workflow is read again (the
+  // user's pan and zoom stay).
+  const tasks = useMemo(() => layout.nodes.map((n) => n.taskId).join('\u0000'), [layout]);
+  useEffect(fit, [tasks, layout.width, layout.height]);
 
   const zoom = useCallback(
     (factor: number, cx = (box.current?.clientWidth || 1000) / 2, cy = 280) =>
