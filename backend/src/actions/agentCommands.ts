@@ -195,8 +195,8 @@ export function splitAgentReports(events: Record<string, unknown>[]): { events: 
   return { events: rest, outcomes, announcements };
 }
 
-/** A string the database can store, of at most `max` characters: what a report's ids and names must be, or it is skipped. */
 const ENGINE_NAMES: ReadonlySet<unknown> = new Set(ENGINES);
+/** A string the database can store, of at most `max` characters: what a report's ids and names must be, or it is skipped. */
 const storable = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && !hasUnstorableText(v);
 const strings = (v: unknown, max: number): string[] => (Array.isArray(v) ? v.filter((x): x is string => storable(x, 1024)).slice(0, max) : []);
 

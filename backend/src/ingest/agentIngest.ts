@@ -39,7 +39,6 @@ export interface StoreResult {
 
 class UnknownProject extends Error {}
 
-
 /** A payload's JSON, or null for one JSON cannot write (nested past the stack's depth, a BigInt): it is dropped, not the batch. */
 function payloadText(payload: unknown): string | null {
   try {

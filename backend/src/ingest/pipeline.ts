@@ -333,12 +333,13 @@ export class IngestPipeline {
    * batch forever.
    */
   private async failsOnItsOwn(err: unknown, attempt: number, suspect: boolean): Promise<boolean> {
-    if (sqlState(err) !== null || attempt < (suspect ? 1 : 3)) return false;
+    const firstCheck = suspect ? 1 : 3;
+    if (sqlState(err) !== null || attempt < firstCheck) return false;
     // Every event failing alike is a fault of z4j's own, not of the events: set aside, each
     // would be lost. Past a few in a row the lane stops and retries, loudly, losing nothing
     // (durable sources keep what is not acknowledged) until the fault is fixed.
     if (this.codeLessRejectsInARow >= MAX_CODELESS_REJECTS_IN_A_ROW) {
-      if (attempt === 0 || attempt % 20 === 0) this.log.error({ err: String(err) }, 'every event fails to be written with no database error: holding ingest until this is fixed');
+      if (attempt === firstCheck || attempt % 20 === 0) this.log.error({ err: String(err) }, 'every event fails to be written with no database error: holding ingest until this is fixed');
       return false;
     }
     try {
