@@ -222,6 +222,24 @@ describe('ingest pipeline failure paths (PGlite)', () => {
     } };
   }
 
+  type Write = (batch: { id: string }[]) => Promise<unknown>;
+  /** Puts `around` in front of the pipeline's writer: it sees each batch and may call the real write. */
+  function aroundWrites(pipeline: IngestPipeline, around: (batch: { id: string }[], write: Write) => Promise<unknown>): void {
+    const writer = (pipeline as unknown as { writer: { write: Write } }).writer;
+    const write = writer.write.bind(writer);
+    writer.write = (batch) => around(batch, write);
+  }
+
+  /** Offers 40 events, the `at`-th of task `poison`, the others of `${prefix}${i}`; returns the task ids acknowledged. */
+  async function offerWithPoison(pipeline: IngestPipeline, at: number, poison: string, prefix: string): Promise<string[]> {
+    const acked: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const ev = taskEvent(i === at ? poison : `${prefix}${i}`, 'received', i);
+      await pipeline.offer('test', ev, () => acked.push(ev.taskId));
+    }
+    return acked;
+  }
+
   it('retries a batch after a transient failure and loses nothing', async () => {
     const pipeline = new IngestPipeline(faulty((n) => (n <= 2 ? { code: '08006' } : null)), OPTS, createMetrics(), log);
     pipeline.start();
@@ -236,18 +254,12 @@ describe('ingest pipeline failure paths (PGlite)', () => {
     let poisonInBatch = false;
     const inner = faulty(() => (poisonInBatch ? { code: '22P02' } : null));
     const pipeline = new IngestPipeline(inner, OPTS, createMetrics(), log);
-    const writer = (pipeline as unknown as { writer: { write: (b: { id: string }[]) => Promise<unknown> } }).writer;
-    const write = writer.write.bind(writer);
-    writer.write = (batch) => {
+    aroundWrites(pipeline, (batch, write) => {
       poisonInBatch = batch.some((e) => e.id.includes('poison'));
       return write(batch);
-    };
+    });
     pipeline.start();
-    const acked: string[] = [];
-    for (let i = 0; i < 40; i++) {
-      const ev = taskEvent(i === 17 ? 'poison' : `bi${i}`, 'received', i);
-      await pipeline.offer('test', ev, () => acked.push(ev.taskId));
-    }
+    const acked = await offerWithPoison(pipeline, 17, 'poison', 'bi');
     await pipeline.drained();
     await pipeline.stop();
     expect(pipeline.totals.persisted).toBe(39);
@@ -260,15 +272,9 @@ describe('ingest pipeline failure paths (PGlite)', () => {
     // A JavaScript error building the batch's statements looks like a network error (no
     // SQLSTATE); retried forever, it would stop its lane for good.
     const pipeline = new IngestPipeline(db, OPTS, createMetrics(), log);
-    const writer = (pipeline as unknown as { writer: { write: (b: { id: string }[]) => Promise<unknown> } }).writer;
-    const write = writer.write.bind(writer);
-    writer.write = (batch) => (batch.some((e) => e.id.includes('js-poison')) ? Promise.reject(new RangeError('Invalid string length')) : write(batch));
+    aroundWrites(pipeline, (batch, write) => (batch.some((e) => e.id.includes('js-poison')) ? Promise.reject(new RangeError('Invalid string length')) : write(batch)));
     pipeline.start();
-    const acked: string[] = [];
-    for (let i = 0; i < 40; i++) {
-      const ev = taskEvent(i === 23 ? 'js-poison' : `js${i}`, 'received', i);
-      await pipeline.offer('test', ev, () => acked.push(ev.taskId));
-    }
+    const acked = await offerWithPoison(pipeline, 23, 'js-poison', 'js');
     await pipeline.drained();
     await pipeline.stop();
     expect([pipeline.totals.persisted, pipeline.totals.invalid, acked.length]).toEqual([39, 1, 40]);
@@ -277,8 +283,7 @@ describe('ingest pipeline failure paths (PGlite)', () => {
 
   it('holds ingest instead of setting every event aside when every write fails with no database error (a fault of its own)', async () => {
     const pipeline = new IngestPipeline(db, OPTS, createMetrics(), log);
-    const writer = (pipeline as unknown as { writer: { write: (b: unknown[]) => Promise<unknown> } }).writer;
-    writer.write = () => Promise.reject(new TypeError('a bug in the writer'));
+    aroundWrites(pipeline, () => Promise.reject(new TypeError('a bug in the writer')));
     pipeline.start();
     for (let i = 0; i < 60; i++) await pipeline.offer('test', taskEvent(`bug${i}`, 'received', i));
     // Set aside one by one until the count in a row shows the fault is not the events'.
