@@ -113,18 +113,22 @@ export function taskFilterSql(projectId: number, q: Omit<ListTasksQuery, 'limit'
   return { where, params };
 }
 
-export async function listTasks(db: Queryable, projectId: number, q: ListTasksQuery) {
+/** The explorer's page query: one more row than the limit, to tell whether there is a next page. */
+export function listTasksSql(projectId: number, q: ListTasksQuery): { text: string; params: unknown[] } {
   const { where, params } = taskFilterSql(projectId, q);
   params.push(q.limit + 1);
-  const rows = (
-    await db.query<Record<string, unknown> & { cursor: string }>(
-      `SELECT ${TASK_SELECT}, ${CURSOR_EXPR} AS cursor FROM tasks t
-        WHERE ${where.join(' AND ')}
-        ORDER BY t.first_seen_at DESC, t.id DESC
-        LIMIT $${params.length}`,
-      params,
-    )
-  ).rows;
+  return {
+    text: `SELECT ${TASK_SELECT}, ${CURSOR_EXPR} AS cursor FROM tasks t
+            WHERE ${where.join(' AND ')}
+            ORDER BY t.first_seen_at DESC, t.id DESC
+            LIMIT $${params.length}`,
+    params,
+  };
+}
+
+export async function listTasks(db: Queryable, projectId: number, q: ListTasksQuery) {
+  const { text, params } = listTasksSql(projectId, q);
+  const rows = (await db.query<Record<string, unknown> & { cursor: string }>(text, params)).rows;
   const more = rows.length > q.limit;
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
