@@ -130,4 +130,30 @@ describe('the project, on every page', () => {
     );
     expect(screen.getByText('celery@w1')).toBeInTheDocument();
   });
+
+  test.each([
+    ['nothing remembered', undefined, 'project default is shown instead'],
+    ['another project remembered', 'ops', 'project "ops", the one you last used, is shown instead'],
+  ])('one named by a link but unknown: %s, it is shown instead, with a notice', async (_what, remembered, shown) => {
+    if (remembered) {
+      window.localStorage.setItem('z4j.lastProject', remembered);
+    }
+    const backend = fakeService('viewer');
+    const notFound = () =>
+      reply({ error: { code: 'PROJECT_NOT_FOUND', message: "project 'gone' not found" } }, 404) as never;
+    for (const route of [`GET ${SERVICE_API_URL}/me`, CAPABILITIES]) {
+      const found = backend.routes[route]!;
+      backend.routes[route] = (r) => (r.params?.project === 'gone' ? notFound() : found(r));
+    }
+    renderApp('/workers?project=gone');
+
+    const notice = await screen.findByRole('status', { name: 'The project in this link is gone' }, PAGE_LOAD);
+    expect(notice).toHaveTextContent(`z4j does not know project "gone" (deleted, or renamed): ${shown}`);
+    const expected = remembered ? `/workers?project=${remembered}` : '/workers';
+    await waitFor(() => expect(location.current).toBe(`${PLUGIN_BASE_URL}${expected}`));
+    expect(window.localStorage.getItem('z4j.lastProject')).toBe(remembered ?? null);
+    await waitFor(() =>
+      expect(screen.queryByRole('alert', { name: 'Actions are unavailable' })).not.toBeInTheDocument()
+    );
+  });
 });

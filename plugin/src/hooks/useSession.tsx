@@ -27,8 +27,11 @@ export interface Session {
    * so the pages say so (SessionProblem) instead of leaving the user to wonder.
    */
   problem?: string;
-  /** A project remembered here that the service no longer knows: the default one is shown instead. */
-  forgotten?: string;
+  /**
+   * A project the service does not know, remembered here or named by the link followed: the
+   * default one is shown instead.
+   */
+  forgotten?: { slug: string; from: 'memory' | 'link'; instead?: string };
   dismissForgotten: () => void;
 }
 
@@ -70,7 +73,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const me = useAsync(() => getMe(project), [project]);
   // The service checks the caller's role in the project asked for: the project picked here.
   const caps = useAsync(() => getCapabilities(project), [project]);
-  const [forgotten, setForgotten] = useState<string>();
+  const [forgotten, setForgotten] = useState<Session['forgotten']>();
 
   // A project taken from memory is written into the URL, so a link copied from here opens it for
   // whoever follows it too; replaced, not pushed, so Back does not land on the URL without it.
@@ -80,21 +83,23 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     }
   }, [inUrl, remembered, setParams]);
 
-  // A remembered project deleted since (or renamed) would make every page fail: it is forgotten
-  // and the default project shown, with a notice saying so.
+  // A project deleted since (or renamed), remembered here or named by an old link, would make every
+  // page fail: the one last used (else the default) is shown instead, with a notice saying so, and
+  // a remembered one is forgotten.
   const gone =
-    project !== undefined &&
-    project === remembered &&
-    (me.error?.code === 'PROJECT_NOT_FOUND' || caps.error?.code === 'PROJECT_NOT_FOUND');
+    project !== undefined && (me.error?.code === 'PROJECT_NOT_FOUND' || caps.error?.code === 'PROJECT_NOT_FOUND');
   useEffect(() => {
     if (gone) {
-      rememberProject(undefined);
+      if (project === remembered) {
+        rememberProject(undefined);
+      }
       // The notice outlives the URL change that follows: the service's answer is the outside event.
+      const fromLink = project !== remembered;
       // eslint-disable-next-line react-hooks/set-state-in-effect
-      setForgotten(project);
+      setForgotten({ slug: project, from: fromLink ? 'link' : 'memory', instead: fromLink ? remembered : undefined });
       setParams((p) => withProject(p, undefined), { replace: true });
     }
-  }, [gone, project, setParams]);
+  }, [gone, project, remembered, setParams]);
   // Asked again while either failed (the service was away): when it is back, so are the actions.
   const failed = Boolean(me.error ?? caps.error);
   useInterval(() => {

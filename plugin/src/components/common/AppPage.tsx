@@ -35,12 +35,17 @@ function ProjectName() {
 
 function ForgottenProject() {
   const { forgotten, dismissForgotten } = useSession();
-  return forgotten ? (
-    <Alert severity="info" title="The project you last used is gone" onRemove={dismissForgotten}>
-      z4j no longer knows project &quot;{forgotten}&quot; (deleted, or renamed): the default project is shown. Pick
-      another one above.
+  if (!forgotten) {
+    return null;
+  }
+  const title = forgotten.from === 'link' ? 'The project in this link is gone' : 'The project you last used is gone';
+  return (
+    <Alert severity="info" title={title} onRemove={dismissForgotten}>
+      z4j does not know project &quot;{forgotten.slug}&quot; (deleted, or renamed): project{' '}
+      {forgotten.instead ? <>&quot;{forgotten.instead}&quot;, the one you last used,</> : 'default'} is shown instead.
+      Pick another one above.
     </Alert>
-  ) : null;
+  );
 }
 
 export function SessionProblem() {
