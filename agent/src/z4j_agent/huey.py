@@ -307,11 +307,24 @@ class _HueyAgent:
         return self.running.stop(str(args["taskId"]), Terminated)
 
 
-try:
-    from huey.exceptions import CancelExecution as _Cancel
-    from huey.exceptions import TaskTimeout as _Timeout
-except ImportError:  # the module imports without Huey
-    _Cancel = _Timeout = Exception
+class _NotInThisHuey(Exception):
+    """Stands for an exception class this Huey lacks (TaskTimeout came with Huey 3), or for every
+    one when Huey is absent (the module imports without it): never raised, so never matched."""
+
+
+def _huey_exception(name: str) -> type:
+    """Huey's exception class `name`. Each name on its own: one import of them all fell back to
+    Exception for every one when one was missing, and on Huey 2.5–2.6 (no TaskTimeout) every
+    exception a task raised then read as a CancelExecution."""
+    try:
+        from huey import exceptions
+    except ImportError:
+        return _NotInThisHuey
+    return getattr(exceptions, name, _NotInThisHuey)
+
+
+_Cancel = _huey_exception("CancelExecution")
+_Timeout = _huey_exception("TaskTimeout")
 
 
 class Terminated(_Cancel):  # type: ignore[misc,valid-type]

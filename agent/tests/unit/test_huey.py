@@ -273,3 +273,33 @@ def test_a_scheduled_task_is_enqueued_with_its_eta(app, captured):
     r = app.tasks_["add"].schedule(args=(1, 2), delay=3600)
     enq = captured.tasks(r.id)[0]
     assert enq["kind"] == "enqueued" and enq["fields"]["eta"] and "payload" in enq
+
+
+def test_a_huey_without_task_timeout_still_reports_failures():
+    """Huey 2.5–2.6 (supported) has no TaskTimeout: the agent's other exception classes must not
+    fall back to catch-alls with it, or every failure reads as a CancelExecution and is lost.
+    Run in a process of its own, where the missing class is taken out before the agent imports."""
+    import subprocess
+    import sys
+
+    script = (
+        "import huey.exceptions as hx\n"
+        "vars(hx).pop('TaskTimeout', None)  # Huey 2.5–2.6 have none\n"
+        "import json\n"
+        "from huey import MemoryHuey\n"
+        "from z4j_agent import core\n"
+        "import z4j_agent.huey as zhuey\n"
+        "agent = core.get_agent(project='p', agent_id='a', agent_secret='s', broker_url='redis://127.0.0.1:1/0')\n"
+        "kinds = []\n"
+        "agent._enqueue = agent._enqueue_weighed = lambda item: kinds.append(item[1])\n"
+        "h = MemoryHuey('old', immediate=True)\n"
+        "zhuey.install(h)\n"
+        "@h.task()\n"
+        "def fail():\n"
+        "    raise ValueError('boom')\n"
+        "fail()\n"
+        "print(json.dumps(kinds))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == '["enqueued", "started", "failed"]', done.stdout
