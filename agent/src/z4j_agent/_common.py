@@ -184,7 +184,7 @@ class InFlight:
     every task count here, so without a lock: a start or an end is a deque append (atomic under
     the GIL), added up when the counts are read, or when many are waiting."""
 
-    _START, _END, _FAILED = 0, 1, 2
+    _START, _END, _FAILED, _FAILED_LATER = 0, 1, 2, 3
 
     def __init__(self) -> None:
         self._marks: deque[int] = deque()
@@ -201,6 +201,11 @@ class InFlight:
         if len(self._marks) > 4096:
             self._tally()
 
+    def failed_later(self) -> None:
+        """A run that ended (`end`, not failed) turned out to have failed: counted a failure, not
+        a second run. For an outcome the engine decides after the run's own hook (Dramatiq's)."""
+        self._marks.append(self._FAILED_LATER)
+
     def _tally(self) -> None:
         with self._lock:
             marks = self._marks
@@ -208,6 +213,8 @@ class InFlight:
                 mark = marks.popleft()
                 if mark == self._START:
                     self._active += 1
+                elif mark == self._FAILED_LATER:
+                    self._failed += 1
                 else:
                     self._active = max(0, self._active - 1)
                     self._processed += 1

@@ -42,6 +42,7 @@ _DELIVERY_OPTIONS = frozenset(("redis_message_id", "retries", "traceback", "requ
 
 try:
     import dramatiq
+    from dramatiq.errors import Retry as _Retry
     from dramatiq.middleware import Interrupt as _Interrupt
     from dramatiq.middleware import Middleware as _Base
     from dramatiq.middleware import SkipMessage as _SkipMessage
@@ -49,7 +50,7 @@ except ImportError:  # the module imports without Dramatiq; using the middleware
     dramatiq = None
     _Base = object
     _Interrupt = BaseException
-    _SkipMessage = Exception
+    _SkipMessage = _Retry = Exception
 
 
 class Terminated(_Interrupt):  # type: ignore[misc,valid-type]
@@ -297,7 +298,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             message = _inner(message)
             runtime, attempt, base = self._finish(message)
             if runtime is not None:  # it started here (a middleware before this one may have raised first)
-                self._flight.end(exception is not None)
+                # dramatiq.Retry is the actor asking for another run, no failure (README, "Workers"),
+                # unless Retries fails the message instead (out of retries): counted at its nack.
+                self._flight.end(exception is not None and not isinstance(exception, _Retry))
             if exception is not None:
                 self._failed_attempt(message, base, runtime, exception)
             elif result is None:  # the usual no-op result: the event holds nothing of the task's
@@ -314,6 +317,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             fields.update(reason="terminated from z4j", z4jTerminated=True)
         if type(exception).__name__ == "TimeLimitExceeded":
             fields["timedOut"] = True
+        if runtime is not None and isinstance(exception, _Retry):
+            fields["z4jRetryAsked"] = True  # not counted failed yet: its nack counts it
         self._outcome[message.message_id] = clean(fields)  # reported at ack (retried) or nack (failed): see the module's doc
 
     @guarded
@@ -344,12 +349,15 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         fields = self._outcome.pop(message.message_id, None)
         if fields is not None:  # a failed attempt that was not failed for good: retried
             fields.pop("runtime", None)
+            fields.pop("z4jRetryAsked", None)
             self._agent_for(broker).task_event(ENGINE, "retried", message.message_id, fields=fields, worker=self._worker)
 
     @guarded
     def after_nack(self, broker: Any, message: Any) -> None:
         fields = self._outcome.pop(message.message_id, None)
         agent = self._agent_for(broker)
+        if fields is not None and fields.pop("z4jRetryAsked", False):  # a Retry that Retries did not grant
+            self._flight.failed_later()
         if fields is not None and fields.pop("z4jTerminated", False):  # stopped from z4j: revoked, not failed
             agent.task_event(ENGINE, "revoked", message.message_id, fields={**fields, "deadLettered": True}, worker=self._worker)
             return

@@ -181,7 +181,9 @@ class _HueyAgent:
                 return  # reported by the canceled signal (on_skipped left a cancel Huey requeues here)
             start, base, self.local.task = self.started.pop(task.id, None) or (None, None, None)
             runtime = round(time.monotonic() - start, 6) if start is not None else None
-            self.flight.end(exc is not None and not cancelled)  # a cancel is no failure, retried or not
+            # A cancel is no failure, retried or not, nor is a retry the task asked for (README,
+            # "Workers"); any other exception is, retried or not.
+            self.flight.end(exc is not None and not cancelled and not _retry_asked(exc))
             if task.on_error is not None or getattr(task, "chord_config", None) is not None:
                 self.follow_ups(task, exc)
             if exc is None:
@@ -308,8 +310,9 @@ class _HueyAgent:
 
 
 class _NotInThisHuey(Exception):
-    """Stands for an exception class this Huey lacks (TaskTimeout came with Huey 3), or for every
-    one when Huey is absent (the module imports without it): never raised, so never matched."""
+    """Stands for an exception class this Huey lacks (TaskTimeout and RateLimitExceeded came with
+    Huey 3), or for every one when Huey is absent (the module imports without it): never raised,
+    so never matched."""
 
 
 def _huey_exception(name: str) -> type:
@@ -325,6 +328,8 @@ def _huey_exception(name: str) -> type:
 
 _Cancel = _huey_exception("CancelExecution")
 _Timeout = _huey_exception("TaskTimeout")
+_RetryTask = _huey_exception("RetryTask")
+_RateLimited = _huey_exception("RateLimitExceeded")  # Huey 3
 
 
 class Terminated(_Cancel):  # type: ignore[misc,valid-type]
@@ -371,6 +376,14 @@ def _raised_in_task(task: Any) -> bool:
             return True
         tb = tb.tb_next
     return False
+
+
+def _retry_asked(exc: BaseException) -> bool:
+    """Whether the task asked Huey for another run: RetryTask, or a rate limit that retries
+    (`huey.rate_limit(..., retry=True)`, the default). Huey adds a retry for either, so neither
+    spends the task's own retries. A rate limit without retry is a failure, retried from the
+    task's retries like any exception (as is a TaskLockedException)."""
+    return isinstance(exc, _RetryTask) or (isinstance(exc, _RateLimited) and bool(getattr(exc, "retry", False)))
 
 
 def _func(task: Any) -> Any:

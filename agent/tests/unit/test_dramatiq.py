@@ -294,3 +294,38 @@ def test_messages_skipped_before_they_start_leave_the_in_flight_count_alone(brok
         release["go"] = True
     run(broker)
     assert mw._flight.stats(None)["active"] == 0 and mw._flight.stats(None)["processed"] == 1
+
+
+def test_the_failed_count_leaves_out_the_retries_an_actor_asked_for(broker, captured):
+    """agent/README.md, "Workers": an exception counts, retried or not; a dramatiq.Retry the
+    actor raised is a retry it asked for, unless Retries fails the message instead (out of
+    retries): that run is reported failed, and counts."""
+    import time
+
+    @dramatiq.actor(broker=broker, max_retries=2)
+    def retry_once(key):
+        runs[key] = runs.get(key, 0) + 1
+        if runs[key] == 1:
+            raise dramatiq.Retry("again, please", delay=10)
+        return "ok"
+
+    @dramatiq.actor(broker=broker, max_retries=0)
+    def retry_past_max():
+        raise dramatiq.Retry("again, please")
+
+    mw = _agent_middleware(broker)
+    broker.actors_["add"].send(1, 2)  # a run, no failure
+    broker.actors_["fail"].send("boom")  # one run, one failure
+    asked = retry_once.send("k-retry")  # a Retry, then success: two runs, no failure
+    refused = retry_past_max.send()  # a Retry Retries refuses: failed, one failure
+    flaky = broker.actors_["flaky"].send("k-flaky")  # an exception retried, then success: two runs, one failure
+    deadline = time.time() + 5
+    while time.time() < deadline and not (captured.kinds(refused.message_id)[-1:] == ["rejected"] and
+                                          all(captured.kinds(m.message_id)[-1:] == ["succeeded"] for m in (asked, flaky))):
+        run(broker)
+    assert captured.kinds(asked.message_id)[-1] == "succeeded" and "retried" in captured.kinds(asked.message_id)
+    assert captured.kinds(refused.message_id)[-2:] == ["failed", "rejected"]
+    assert "z4jRetryAsked" not in captured.of(asked.message_id, "retried")["fields"]
+    assert "z4jRetryAsked" not in captured.of(refused.message_id, "failed")["fields"]
+    stats = mw._flight.stats(None)
+    assert (stats["processed"], stats["failed"]) == (7, 3)

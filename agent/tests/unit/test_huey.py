@@ -126,6 +126,33 @@ def test_a_task_sent_by_a_task_is_its_child(app, captured):
     assert captured.of(child, "enqueued")["fields"]["parentId"] == r.id
 
 
+def test_the_failed_count_leaves_out_the_retries_a_task_asked_for(app, captured):
+    """agent/README.md, "Workers": an exception counts, retried or not; a RetryTask, and a rate
+    limit that retries (Huey adds a retry for both), are retries the task asked for. A rate limit
+    without retry fails the task: it counts."""
+    @app.task()
+    @app.rate_limit("z4j-unit-never", limit=0, per=3600)  # every call is over the limit
+    def limited():
+        return "ran"
+
+    @app.task()
+    @app.rate_limit("z4j-unit-never-retried", limit=0, per=3600, retry=False)
+    def limited_for_good():
+        return "ran"
+
+    app.tasks_["add"](1, 2)  # a run, no failure
+    retried_itself = app.tasks_["retry_once"]("k-count-retry-task")  # RetryTask, then success: two runs, no failure
+    app.tasks_["flaky"]("k-count-flaky")  # an exception retried, then success: two runs, one failure
+    app.tasks_["fail"]("boom")  # one run, one failure
+    rate_limited = limited()  # retried later (Huey schedules it: immediate mode leaves it there)
+    over_for_good = limited_for_good()  # failed
+    recorded = lambda r: [e["kind"] for e in captured if e.get("taskId") == r.id]  # noqa: E731  (in their order: same ms)
+    assert recorded(retried_itself)[:3] == recorded(rate_limited)[:3] == ["enqueued", "started", "retried"]
+    assert recorded(over_for_good) == ["enqueued", "started", "failed"]
+    stats = app._post_execute["z4j_agent"].__self__.flight.stats(None)
+    assert (stats["processed"], stats["failed"]) == (8, 3)
+
+
 def test_revoked_and_cancelled(app, captured):
     add = app.tasks_["add"]
 
