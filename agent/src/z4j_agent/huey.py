@@ -230,7 +230,7 @@ class _HueyAgent:
             self.event("failed", task, runtime=runtime, timedOut=True if isinstance(exc, _Timeout) else None, **err)
 
     def on_skipped(self, signal: str, task: Any, *args: Any) -> None:
-        if signal == "canceled" and task.retries and task.id in self.started and _raised_in_task(task):
+        if signal == "canceled" and task.retries and task.id in self.started and _raised_in_task():
             # CancelExecution(retry=True) (or retry=None with retries left) from the task's own code:
             # Huey requeues it after post_execute, which reports it retried like any retry.
             return
@@ -364,18 +364,24 @@ def install(huey: Any, **agent_options: Any) -> None:
         mark_installed(huey)
 
 
-def _raised_in_task(task: Any) -> bool:
-    """Whether the exception Huey is handling now came out of the task's own code. Huey sends
-    its canceled signal from inside its `except CancelExecution` for a cancel raised by a
-    pre-execute hook (never requeued) as for one raised by the task (requeued while
-    `task.retries` is left): only the second passed through the task's `execute`."""
-    code = getattr(getattr(type(task), "execute", None), "__code__", None)
+def _raised_in_task() -> bool:
+    """Whether the CancelExecution Huey is handling now came out of the task's run. Huey sends
+    its canceled signal from inside an `except CancelExecution` in `_execute` in two places:
+    around `_run_pre_execute` (a pre-execute hook's cancel, never requeued) and around the task's
+    `execute()` (requeued while `task.retries` is left). The traceback starts at `_execute`, where
+    it was caught: a cancel from a hook passed through Huey's `_run_pre_execute` (by its name: a
+    subclass's override or a wrapper around it still has a frame of that name), any other came
+    from the task. Not told by the task's own code: its `execute` may be wrapped so that no frame
+    runs it (a decorator object, a partialmethod), or by a wrapper whose code a pre-execute hook
+    shares (read as the task's, that cancel got no outcome at all)."""
     tb = sys.exc_info()[2]
+    if tb is None:  # no cancel being handled: not Huey's signal from a run
+        return False
     while tb is not None:
-        if tb.tb_frame.f_code is code:
-            return True
+        if tb.tb_frame.f_code.co_name == "_run_pre_execute":
+            return False
         tb = tb.tb_next
-    return False
+    return True
 
 
 def _retry_asked(exc: BaseException) -> bool:

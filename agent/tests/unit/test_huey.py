@@ -1,4 +1,6 @@
 """z4j_agent.huey with Huey's in-memory storage in immediate mode (tasks run on enqueue)."""
+import functools
+
 import pytest
 
 huey_pkg = pytest.importorskip("huey")
@@ -198,6 +200,70 @@ def test_a_cancel_from_a_pre_execute_hook_is_revoked_even_with_retries_left(app,
     finally:
         app.unregister_pre_execute(cancel_all)
     assert captured.kinds(r.id) == ["enqueued", "started", "revoked"]
+
+
+def _wrapper(fn):
+    """A decorator as most are written (functools.wraps): its frame runs the code it wraps."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class _DecoratorObject:
+    """A decorator written as a class (a descriptor, like a method): no frame of the task's
+    class attribute runs, the task's `execute` has no `__code__` of its own."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, cls=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+@pytest.mark.parametrize("wrap", [_wrapper, _DecoratorObject], ids=["functools.wraps", "decorator object"])
+def test_a_cancel_from_a_wrapped_execute_is_a_retry(app, captured, wrap):
+    """A task class whose `execute` is wrapped (instrumentation does this) raising
+    CancelExecution(retry=True): still the task's own cancel, which Huey requeues."""
+    runs = {"n": 0}
+
+    @app.task()
+    def cancel_once():
+        runs["n"] += 1
+        if runs["n"] == 1:
+            raise CancelExecution(retry=True)
+        return "ok"
+
+    cancel_once.task_class.execute = wrap(cancel_once.task_class.execute)
+    r = cancel_once()
+    evs = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == r.id]
+    assert evs == [("enqueued", 0), ("started", 0), ("retried", 0), ("enqueued", 1), ("started", 1), ("succeeded", 1)]
+    assert runs["n"] == 2
+
+
+def test_a_cancel_from_a_pre_execute_hook_wrapped_like_the_task_is_revoked(app, captured):
+    """A pre-execute hook and the task's `execute` wrapped by the same decorator run the same
+    wrapper code: the hook's cancel (never requeued) is still told from the task's."""
+    flaky = app.tasks_["flaky"]  # retries=2
+    flaky.task_class.execute = _wrapper(flaky.task_class.execute)
+
+    @app.pre_execute()
+    @_wrapper
+    def cancel_all(task):
+        raise CancelExecution(retry=True)
+
+    try:
+        r = flaky("k-pre-cancel-wrapped")
+    finally:
+        app.unregister_pre_execute(cancel_all)
+    assert captured.kinds(r.id) == ["enqueued", "started", "revoked"]
+    assert app._post_execute["z4j_agent"].__self__.flight.stats(None)["active"] == 0
 
 
 def test_policies_apply_to_every_event_of_a_task(app, captured):
