@@ -382,12 +382,15 @@ class Z4jWorkerMixin:
     def perform_job(self, job: Any, queue: Any) -> bool:
         if not self._z4j.enabled:
             return super().perform_job(job, queue)
-        if self._z4j_started(job, queue) and self.is_horse:
-            # The worker's copy of the call is known nowhere else: sent before the job runs, as a
-            # horse that dies (os._exit, SIGKILL, the OOM killer) loses what it buffered. Only the
-            # worker's own copy: its outcome comes from the worker anyway (it fails a job whose
-            # horse died). Not sent from the worker before the fork: the job's policy is looked up
-            # through its function, which the worker never imports (each horse does).
+        self._z4j_started(job, queue)
+        if self.is_horse:
+            # Sent before the job runs: a horse that dies (os._exit, SIGKILL, the OOM killer)
+            # loses what it buffered, and the worker that forked it reports only the outcome (it
+            # fails a job whose horse died): without its start the job would look as if it never
+            # ran, and where no agent recorded the enqueue its call would be lost too. Not
+            # recorded by the worker before the fork: the job's policy (skip, sample) is looked up
+            # through its function, which the worker never imports (each horse does). One more
+            # flush per job, in horses only (a SimpleWorker has nothing to lose this way).
             self._z4j_flush_horse()
         try:
             return super().perform_job(job, queue)
@@ -402,8 +405,8 @@ class Z4jWorkerMixin:
         self._z4j.flush(min(self._z4j.config.exit_flush_timeout, 0.5) if self._z4j.config else 0, patient=False)
 
     @guarded
-    def _z4j_started(self, job: Any, queue: Any) -> bool:
-        """Reports the job's start; True when the event carries the worker's copy of the call."""
+    def _z4j_started(self, job: Any, queue: Any) -> None:
+        """Reports the job's start (with the call where no agent recorded the enqueue)."""
         self._z4j_exc = None
         self._z4j_t0 = time.monotonic()
         fields = _place(job, {"name": job.func_name, "queue": job.origin})
@@ -415,7 +418,6 @@ class Z4jWorkerMixin:
             fields["args"], fields["kwargs"] = args, kwargs
             payload = _payload(job, job.origin, args, kwargs)
         self._z4j.task_event(ENGINE, "started", job.id, fields=fields, payload=payload, worker=self.name, func=_func(job))
-        return payload is not None
 
     def _z4j_runtime(self) -> float | None:
         return round(time.monotonic() - self._z4j_t0, 6) if self._z4j_t0 else None

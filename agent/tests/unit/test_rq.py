@@ -337,6 +337,37 @@ def test_a_work_horse_that_dies_has_already_sent_the_call_it_copied(monkeypatch,
         core.reset_agent()
 
 
+def test_a_work_horse_that_dies_has_already_sent_its_start(monkeypatch, redis_client):
+    """A job whose producer had the agent (its `enqueued` carried the call): the horse's
+    `started` carries none, and is still sent before the job runs, so a horse that dies mid-job
+    leaves a task that started, then failed (not one that never ran)."""
+    import json
+
+    from z4j_agent import core
+
+    core.reset_agent()
+    monkeypatch.setattr(zrq, "install", lambda **_: None)  # the process-wide enqueue hooks stay the captured agent's
+    project = f"rq-die-{uuid.uuid4().hex[:8]}"
+    core.get_agent(project=project, agent_id="a", agent_secret="s", transport="redis", broker_url=REDIS_URL)
+    q = Queue(f"z4j-unit-die-{uuid.uuid4().hex[:8]}", connection=redis_client)
+    try:
+        job = q.enqueue("rq_jobs.die")
+        job.meta["z4j_payload"] = 1  # as a producer with the agent leaves it
+        job.save_meta()
+        w = zrq.Z4jWorker([q], connection=redis_client, name=f"w-{uuid.uuid4().hex[:6]}")
+        w.work(burst=True)
+        assert job.get_status(refresh=True) == "failed"
+        events = [e for _, f in redis_client.xrange(f"z4j:events:{project}") for e in json.loads(f[b"batch"])["events"] if e.get("taskId") == job.id]
+        assert [e["kind"] for e in events] == ["started", "failed"]  # started from the horse, failed from the worker
+        started = events[0]
+        assert "payload" not in started and "args" not in started["fields"] and started["fields"]["retries"] == 0
+        assert started["worker"] == w.name
+    finally:
+        q.empty()
+        redis_client.delete(f"z4j:events:{project}")
+        core.reset_agent()
+
+
 def test_a_producer_without_a_broker_url_publishes_to_its_queues_redis(redis_client):
     """agent/README.md's producer line, `z4j_agent.rq.install()`, with only the credentials set:
     the agent learns the Redis from the first queue that enqueues."""
