@@ -38,6 +38,7 @@ class Agent:
         self._idle = threading.Event()
         self._idle.set()
         self._hurry = threading.Event()  # a flush is waiting: send partial batches at once
+        self._progress = threading.Event()  # the sender finished a turn: a waiting flush looks again
         self._sent = 0
         self._batches = 0
         self._errors = 0
@@ -216,13 +217,17 @@ class Agent:
         deadline = time.monotonic() + timeout
         self._hurry.set()
         try:
-            while time.monotonic() < deadline:
+            while (left := deadline - time.monotonic()) > 0:
+                # Cleared before looking: a turn that ends after the look sets it, and the wait
+                # below returns at once. Woken by the sender, not by polling: an RQ work horse
+                # flushes twice per job, and a 2 ms poll cost it up to 2 ms each time.
+                self._progress.clear()
                 if self._nothing_pending():
                     return True
                 if not patient and self.down_since is not None:
                     return False
                 self._buffer.ready.set()
-                time.sleep(0.002)
+                self._progress.wait(min(left, 0.05))
             return False
         finally:
             self._hurry.clear()
@@ -291,6 +296,7 @@ class Agent:
             items = self._buffer.take(cfg.batch_size)
             if not items:
                 self._idle.set()
+                self._progress.set()
                 continue
             events = self._envelopes(items)
             done = 0  # events[:done] are delivered, or dropped as too big
@@ -329,6 +335,7 @@ class Agent:
             finally:
                 if len(self._buffer) == 0:
                     self._idle.set()
+                self._progress.set()
 
     def _dropped_too_big(self, n: int) -> None:
         self._buffer.count_lost(n)
@@ -384,6 +391,7 @@ class Agent:
         self._idle = threading.Event()
         self._idle.set()
         self._hurry = threading.Event()
+        self._progress = threading.Event()
         self._heartbeats = []
         self._exit_deadline = None  # the child's exit is its own
         self._task_json.payloads_dropped = 0  # as the buffer's drop count: the child's own
