@@ -71,7 +71,7 @@ function document(version: string) {
       description:
         'Tasks, workers and queues of Python task queues, as z4j observed them. Every route except probes and metrics needs the ' +
         'Grafana proxy secret (X-Z4J-Proxy-Secret, with X-Grafana-Context and, when configured, X-Grafana-Id) or an API token ' +
-        '(Authorization: Bearer z4j_…); each declares the project role it needs (x-z4j-role).',
+        "(Authorization: Bearer z4j_…, acting with its role capped by its maker's current role); each declares the project role it needs (x-z4j-role).",
     },
     paths: {
       '/healthz': { get: { summary: 'Liveness (no credentials; no engines)', responses: { '200': json(ref('Health')) } } },

@@ -113,7 +113,18 @@ export const identitySchemas = {
     },
   },
   Invitation: { type: 'object', properties: { id: { type: 'string' }, email: { type: 'string' }, role, invitedBy: { type: 'string' }, createdAt: time, expiresAt: time, acceptedAt: nullable('string'), acceptedByUserId: nullable('string'), revokedAt: nullable('string'), status: { type: 'string', enum: ['pending', 'accepted', 'revoked', 'expired'] } } },
-  ApiToken: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, role, createdBy: { type: 'string' }, createdAt: time, expiresAt: time, revokedAt: nullable('string'), lastUsedAt: nullable('string') } },
+  ApiToken: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' }, name: { type: 'string' }, role: { ...role, description: 'The role it was minted with' },
+      effectiveRole: {
+        type: ['string', 'null'], enum: [...role.enum, null],
+        description: "The role it acts with now: `role` capped by its maker's current role in the project (null: the maker has none there). "
+          + "The maker's Grafana org role and teams are as last seen on the maker's own calls. Equal to `role` for tokens made before makers were recorded.",
+      },
+      createdBy: { type: 'string' }, createdAt: time, expiresAt: time, revokedAt: nullable('string'), lastUsedAt: nullable('string'),
+    },
+  },
   Agent: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, createdBy: { type: 'string' }, createdAt: time, revokedAt: nullable('string'), liveSecrets: { type: 'integer' }, overlapEndsAt: nullable('string') } },
   AgentSecret: { type: 'object', properties: { agent: ref('Agent'), agentId: { type: 'string' }, secret: { type: 'string' }, project: { type: 'string' } } },
   AuditEntry: {

@@ -5,7 +5,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { toApiError } from '../api/errors.js';
 import type { Queryable } from '../db/db.js';
 import type { AuditEntry, AuditLog, AuditOutcome } from './chain.js';
-import { actorOf, findProject, type RequestAuth } from '../auth/caller.js';
+import { actorOf, cappedTokenDetail, findProject, type RequestAuth } from '../auth/caller.js';
 import type { ApiContext } from '../api/context.js';
 
 export function appendAudit(ctx: { audit: AuditLog }, entry: AuditEntry, tx?: Queryable): Promise<{ seq: number }> {
@@ -31,12 +31,17 @@ export interface RequestAuditFields {
   projectId?: number;
 }
 
-/** Appends the audit row of an authenticated request and marks the request as audited. */
+/**
+ * Appends the audit row of an authenticated request and marks the request as audited. A token
+ * acting below its own role (capped by its maker's) has both in the detail: `actedAs`, `tokenRole`.
+ */
 export async function auditRequest(ctx: { audit: AuditLog }, req: Request, res: Response, f: RequestAuditFields, tx?: Queryable): Promise<void> {
   const auth = res.locals.auth as RequestAuth;
   const projectId = f.projectId ?? auth.project?.id;
   if (projectId === undefined) throw new Error(`audit row '${f.action}' has no project`);
-  await ctx.audit.append({ ...requestMeta(req, res), projectId, actor: actorOf(auth.caller), action: f.action, target: f.target ?? null, outcome: f.outcome ?? 'ok', detail: f.detail ?? null }, tx);
+  const capped = auth.project ? cappedTokenDetail(auth.caller, auth.role) : null;
+  const detail = capped ? { ...f.detail, ...capped } : f.detail ?? null;
+  await ctx.audit.append({ ...requestMeta(req, res), projectId, actor: actorOf(auth.caller), action: f.action, target: f.target ?? null, outcome: f.outcome ?? 'ok', detail }, tx);
   res.locals.audited = true;
 }
 

@@ -9,8 +9,9 @@ import { ApiError } from '../api/errors.js';
 import type { Route } from '../api/routes.js';
 import { lookupApiToken } from './apiTokens.js';
 import { parseGrafanaContext, requireAgreement, userFromClaims, type GrafanaUser } from './grafana.js';
-import { atLeast, DEFAULT_ROLE_MAPPING, mappedRole, roleMappingSchema, type ProjectRole, type RoleMapping } from './roles.js';
+import { atLeast, DEFAULT_ROLE_MAPPING, lower, mappedRole, memberOrMapped, roleMappingSchema, type ProjectRole, type RoleMapping } from './roles.js';
 import { sameSecret } from './secrets.js';
+import { makerRole, noteMakerCall, rolesOf, type TokenMaker } from './tokenMakers.js';
 
 /** Header names the Grafana proxy routes set (see README "Connecting Grafana"). */
 export const HEADERS = {
@@ -23,7 +24,8 @@ export const HEADERS = {
 
 export type Caller =
   | { kind: 'user'; user: GrafanaUser; via: 'app' | 'datasource' }
-  | { kind: 'token'; tokenId: string; name: string; projectId: number; role: ProjectRole };
+  /** `role` as minted; `maker` null for a token made before makers were recorded. */
+  | { kind: 'token'; tokenId: string; name: string; projectId: number; role: ProjectRole; maker: TokenMaker | null };
 
 export interface ProjectRef {
   id: number;
@@ -36,6 +38,7 @@ export interface RequestAuth {
   caller: Caller;
   /** Null on routes that are not about one project (role `user`). */
   project: ProjectRef | null;
+  /** The role the caller acts with: for a token, its own capped by its maker's. */
   role: ProjectRole | null;
 }
 
@@ -56,6 +59,14 @@ export function actorOf(caller: Caller | null): AuditActor {
   if (!caller) return { kind: 'anonymous', id: null, name: null };
   if (caller.kind === 'token') return { kind: 'token', id: caller.tokenId, name: caller.name };
   return { kind: 'user', id: String(caller.user.userId), name: caller.user.login };
+}
+
+/**
+ * What an audit row adds when a token acts below the role it was minted with (its maker's
+ * role caps it): the role it acted with and its own. Nothing otherwise.
+ */
+export function cappedTokenDetail(caller: Caller | null, role: ProjectRole | null): { actedAs: ProjectRole | null; tokenRole: ProjectRole } | null {
+  return caller?.kind === 'token' && role !== caller.role ? { actedAs: role, tokenRole: caller.role } : null;
 }
 
 const unauthorized = (code: string, message: string) => new ApiError(401, code, message);
@@ -102,20 +113,21 @@ export async function findProject(ctx: ApiContext, slug: string): Promise<Projec
 }
 
 /**
- * The caller's role in a project: the token's own, an explicit membership, else the mapping.
- * A membership overrides the mapping up or down, except that only one an Owner wrote lowers an
- * Owner the mapping makes: an Admin can write a membership for any user id, and only Owners
- * take Owner away.
+ * The caller's role in a project. A user's: an explicit membership, else the mapping
+ * (memberOrMapped). A token's: its own, capped by its maker's role there now (tokenMakers.ts);
+ * a token made before makers were recorded keeps its own role, as it always did.
  */
 export async function roleIn(ctx: ApiContext, caller: Caller, project: ProjectRef): Promise<ProjectRole | null> {
-  if (caller.kind === 'token') return caller.projectId === project.id ? caller.role : null;
-  const member = (await ctx.db.query<{ role: ProjectRole; setByOwner: boolean }>(
-    'SELECT role, set_by_owner AS "setByOwner" FROM memberships WHERE project_id = $1 AND user_id = $2',
-    [project.id, caller.user.userId],
-  )).rows[0];
-  const mapped = mappedRole(project.roleMapping, caller.user);
-  if (member && (member.setByOwner || mapped !== 'owner')) return member.role;
-  return mapped;
+  if (caller.kind === 'token') {
+    if (caller.projectId !== project.id) return null;
+    if (!caller.maker) return caller.role;
+    const { member, seen } = await rolesOf(ctx.db, project.id, caller.maker);
+    return lower(caller.role, makerRole(project.roleMapping, caller.maker, member, seen));
+  }
+  const { member, seen, stale } = await rolesOf(ctx.db, project.id, caller.user);
+  // A token maker's Grafana roles, read with the membership anyway, are kept for their tokens' cap.
+  if (seen) await noteMakerCall(ctx.db, caller.user, caller.via, seen, stale);
+  return memberOrMapped(member, mappedRole(project.roleMapping, caller.user));
 }
 
 /** Refused attempts without credentials are audited, but at most this many per client address per minute. */
@@ -193,15 +205,18 @@ export function authenticate(ctx: ApiContext, route: Route): RequestHandler {
     if (!project) throw new ApiError(404, 'PROJECT_NOT_FOUND', `project '${slug}' not found`);
     const role = await roleIn(ctx, caller, project);
     if (!atLeast(role, route.role)) {
+      const capped = cappedTokenDetail(caller, role);
       const audited = underRefusalLimit(callerKey(caller));
       ctx.metrics.authRefused.inc({ status: '403', code: 'ROLE_TOO_LOW', audited: audited ? 'yes' : 'no' });
       if (audited) {
         await appendAudit(ctx, {
           ...requestMeta(req, res), projectId: project.id, actor: actorOf(caller), action: routeAction(route),
-          target: req.originalUrl.slice(0, 512), outcome: 'refused', detail: { status: 403, code: 'ROLE_TOO_LOW', needed: route.role, role },
+          target: req.originalUrl.slice(0, 512), outcome: 'refused',
+          detail: { status: 403, code: 'ROLE_TOO_LOW', needed: route.role, role, ...(capped ? { tokenRole: capped.tokenRole } : {}) },
         });
       }
-      throw new ApiError(403, 'ROLE_TOO_LOW', `this needs the ${route.role} role in project '${slug}'; you have ${role ?? 'none'}`);
+      const why = capped ? ` (this token's ${capped.tokenRole} role is capped by its maker's role in the project)` : '';
+      throw new ApiError(403, 'ROLE_TOO_LOW', `this needs the ${route.role} role in project '${slug}'; you have ${role ?? 'none'}${why}`);
     }
     res.locals.auth = { caller, project, role } satisfies RequestAuth;
     next();

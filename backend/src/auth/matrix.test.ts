@@ -8,7 +8,7 @@ import { testApp } from '../../test/helpers/api.js';
 import { authHeaders, TEST_PROXY_SECRET, TEST_USERS, tokenHeaders, userHeaders } from '../../test/helpers/auth.js';
 import { openTestDb } from '../../test/helpers/storage.js';
 import { mintApiToken } from './apiTokens.js';
-import { atLeast, PROJECT_ROLES, type ProjectRole } from './roles.js';
+import { atLeast, DEFAULT_ROLE_MAPPING, PROJECT_ROLES, type ProjectRole } from './roles.js';
 
 const KNOWN = new Set(['public', 'agent', 'user', ...PROJECT_ROLES]);
 const concrete = (r: Route) => r.path.replace(':project', 'default').replace(/:(\w+)/g, (_m, name) => (name === 'userId' ? '999999' : 'nope'));
@@ -22,7 +22,7 @@ describe('the permission matrix', () => {
   beforeAll(async () => {
     db = await openTestDb('pglite', 'matrix');
     app = testApp(db).app;
-    for (const role of ['viewer', 'operator', 'admin'] as const) tokens[role] = (await mintApiToken(db, 1, { name: role, role, expiresInDays: 1, createdBy: 'test' })).secret;
+    for (const role of ['viewer', 'operator', 'admin'] as const) tokens[role] = (await mintApiToken(db, { id: 1, roleMapping: DEFAULT_ROLE_MAPPING }, { name: role, role, expiresInDays: 1, createdBy: 'test' })).secret;
   });
   afterAll(async () => {
     await db?.close();

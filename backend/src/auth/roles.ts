@@ -16,6 +16,10 @@ export const atLeast = (role: ProjectRole | null, needed: ProjectRole): boolean 
 export const higher = (a: ProjectRole | null, b: ProjectRole | null): ProjectRole | null =>
   a === null ? b : b === null ? a : RANK[a] >= RANK[b] ? a : b;
 
+/** The lower of two roles; null (no role) is lowest. */
+export const lower = (a: ProjectRole | null, b: ProjectRole | null): ProjectRole | null =>
+  a === null || b === null ? null : RANK[a] <= RANK[b] ? a : b;
+
 export const GRAFANA_ORG_ROLES = ['Admin', 'Editor', 'Viewer', 'None'] as const;
 
 const role = z.enum(PROJECT_ROLES).nullable();
@@ -54,4 +58,15 @@ export function mappedRole(mapping: RoleMapping, user: GrafanaUserRoles): Projec
   if (org) out = higher(out, mapping.orgRoles[org]);
   for (const t of mapping.teams) if (user.teams.includes(t.teamId)) out = higher(out, t.role);
   return out;
+}
+
+/**
+ * A user's role from their explicit membership (if any) and what the mapping gives them. A
+ * membership overrides the mapping up or down, except that only one an Owner wrote lowers an
+ * Owner the mapping makes: an Admin can write a membership for any user id, and only Owners
+ * take Owner away.
+ */
+export function memberOrMapped(member: { role: ProjectRole; setByOwner: boolean } | undefined, mapped: ProjectRole | null): ProjectRole | null {
+  if (member && (member.setByOwner || mapped !== 'owner')) return member.role;
+  return mapped;
 }

@@ -17,11 +17,11 @@ const createBody = z.object({
 export const createApiToken = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
   const { caller, role } = authOf(res);
-  requireUser(caller); // a token minting tokens would outlive its own revocation
+  const user = requireUser(caller); // a token minting tokens would outlive its own revocation
   const body = createBody.parse(req.body);
   requireGrantable(role, body.role);
   const minted = await ctx.db.transaction(async (tx) => {
-    const m = await mintApiToken(tx, p.id, { ...body, createdBy: callerLabel(caller) });
+    const m = await mintApiToken(tx, p, { ...body, createdBy: callerLabel(caller), maker: { user: user.user, via: user.via } });
     await auditRequest(ctx, req, res, { action: 'token.create', target: `token:${m.token.id}`, detail: { name: body.name, role: body.role, expiresAt: new Date(m.token.expiresAt).toISOString() } }, tx);
     return m;
   });
@@ -29,14 +29,14 @@ export const createApiToken = (ctx: ApiContext): Handler => async (req, res) => 
 };
 
 export const listApiTokensHandler = (ctx: ApiContext): Handler => async (_req, res) => {
-  res.json({ tokens: await listApiTokens(ctx.db, projectOfAuth(res).id) });
+  res.json({ tokens: await listApiTokens(ctx.db, projectOfAuth(res)) });
 };
 
 export const revokeApiTokenHandler = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
   const id = idParam.parse(req.params.id);
   const token = await ctx.db.transaction(async (tx) => {
-    const t = await revokeApiToken(tx, p.id, id);
+    const t = await revokeApiToken(tx, p, id);
     if (!t) throw notFound(`token ${id}`, 'TOKEN_NOT_FOUND');
     await auditRequest(ctx, req, res, { action: 'token.revoke', target: `token:${id}`, detail: { name: t.name } }, tx);
     return t;

@@ -26,14 +26,26 @@ export const idParam = z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'no
 
 /**
  * What a member granted in the project and can no longer grant, revoked with their role: their
- * API tokens and pending invitations above `role` (all of them when they leave, `role` null).
- * A token or a link must not keep a role its maker lost. Each revocation is audited.
+ * pending invitations above `role` (all of them when they leave, `role` null), and the API
+ * tokens above it that were made before makers were recorded. A token or a link must not keep
+ * a role its maker lost. Each revocation is audited.
+ *
+ * A token with a recorded maker is not revoked: it is capped by its maker's current role
+ * (auth/tokenMakers.ts), which follows this change at once. Capping rather than revoking,
+ * because it is the one rule for every way a maker loses a role (a membership here, the role
+ * mapping, their Grafana org role or teams, which no handler sees happen), because the
+ * token list can show why a token acts lower, and because a demotion undone (or a mistaken
+ * one) does not break the automation using the token: a maker given their role back could
+ * mint the same token again anyway. An Admin still revokes a capped token by hand.
+ * Old tokens name their maker only by login (`user:<login>`), so this revocation, matched on
+ * that login, stays their only guard.
  */
 export async function revokeGrantsOf(ctx: ApiContext, req: Request, res: Response, tx: Queryable, projectId: number, login: string, role: ProjectRole | null): Promise<void> {
   const above = `${roleRankSql('role')} > coalesce(${roleRankSql('$3::text')}, 0)`;
   const reason = role ? `its maker ${login} is now ${role}` : `its maker ${login} left the project`;
   const tokens = (await tx.query<{ id: string; name: string }>(
-    `UPDATE api_tokens SET revoked_at = now() WHERE project_id = $1 AND created_by = $2 AND revoked_at IS NULL AND ${above} RETURNING id, name`,
+    `UPDATE api_tokens SET revoked_at = now()
+      WHERE project_id = $1 AND created_by = $2 AND created_by_user_id IS NULL AND revoked_at IS NULL AND ${above} RETURNING id, name`,
     [projectId, `user:${login}`, role],
   )).rows;
   for (const t of tokens) await auditRequest(ctx, req, res, { action: 'token.revoke', target: `token:${t.id}`, detail: { name: t.name, reason } }, tx);

@@ -50,7 +50,7 @@ export const putMember = (ctx: ApiContext): Handler => async (req, res) => {
       action: before ? 'member.change' : 'member.add', target: `user:${userId}`, detail: { login: body.login, role: body.role, from: before?.role ?? null },
     }, tx);
     // Whatever role the user had (a membership, or the mapping we cannot see from here), grants
-    // they made above the one set now go.
+    // they made above the one set now go (their tokens are capped by it instead: revokeGrantsOf).
     for (const login of new Set([body.login, before?.login ?? body.login])) await revokeGrantsOf(ctx, req, res, tx, p.id, login, body.role);
     return { member: row, created: !before };
   });
