@@ -302,7 +302,10 @@ export interface MintedAgent {
 export interface ApiToken {
   id: string;
   name: string;
+  /** As minted. */
   role: ProjectRole;
+  /** The role it acts with now: `role` capped by its maker's current role (null: none). Absent from older services. */
+  effectiveRole?: ProjectRole | null;
   createdBy: string | null;
   createdAt: string;
   expiresAt: string | null;

@@ -76,11 +76,21 @@ describe('project settings', () => {
     );
 
     await user.click(screen.getByRole('tab', { name: 'API tokens' }));
-    await user.click(await screen.findByRole('button', { name: 'Revoke' }));
+    await user.click(
+      within(await screen.findByRole('row', { name: /ci-bot/ })).getByRole('button', { name: 'Revoke' })
+    );
     const tokenDialog = await screen.findByRole('dialog');
     expect(tokenDialog).toHaveTextContent('Revoke the token ci-bot?');
     await user.click(within(tokenDialog).getByRole('button', { name: 'Revoke' }));
     await waitFor(() => expect(deletes(backend)).toHaveLength(2));
     expect(deletes(backend)[1]!.url).toMatch(/\/tokens\/tok-1$/);
+  });
+
+  test('an Admin sees which tokens act below their role because their maker is now lower', async () => {
+    fakeService('admin');
+    renderApp('/settings?tab=tokens');
+    const capped = await screen.findByRole('row', { name: /deploy/ }, PAGE_LOAD);
+    expect(capped).toHaveTextContent('adminacts as viewer');
+    expect(screen.getByRole('row', { name: /ci-bot/ })).not.toHaveTextContent('acts as');
   });
 });

@@ -1,5 +1,5 @@
 import React, { useState } from 'react';
-import { Alert, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Alert, Badge, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { createToken, listTokens, revokeToken } from '../../api/service';
 import type { ApiToken, ProjectRole } from '../../api/types';
@@ -10,6 +10,25 @@ import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
 import { grantableRoles } from './MembersTab';
 import { useGuard } from '../../hooks/useGuard';
+
+/** A token's role, and the lower one it acts with while its maker's role in the project is lower. */
+function TokenRole({ token }: { token: ApiToken }) {
+  const acts = token.effectiveRole;
+  if (token.revokedAt || acts === undefined || acts === token.role) {
+    return <>{token.role}</>;
+  }
+  return (
+    <Stack gap={1} alignItems="center">
+      <span>{token.role}</span>
+      <Badge
+        color="orange"
+        icon="exclamation-triangle"
+        text={`acts as ${acts ?? 'no role'}`}
+        tooltip={`Its maker's role in this project is now ${acts ?? 'none'}: a token never acts above its maker. It acts as ${token.role} again if the maker gets that role back.`}
+      />
+    </Stack>
+  );
+}
 
 export function TokensTab() {
   const { project, me } = useSession();
@@ -83,7 +102,7 @@ export function TokensTab() {
         rowKey={(t) => t.id}
         columns={[
           { header: 'Name', cell: (t) => t.name },
-          { header: 'Role', cell: (t) => t.role },
+          { header: 'Role', cell: (t) => <TokenRole token={t} /> },
           { header: 'Created', cell: (t) => formatTime(t.createdAt) },
           { header: 'Expires', cell: (t) => formatTime(t.expiresAt) },
           { header: 'Last used', cell: (t) => formatTime(t.lastUsedAt) },
