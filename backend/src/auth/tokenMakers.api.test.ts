@@ -145,7 +145,7 @@ describe.each(STORAGES)('an API token from before makers were recorded, on %s', 
 
   it('keeps acting with the role it was minted with', async () => {
     db = storage === 'postgres' ? openPostgres(await createTestDatabase('token-makers-old')) : await openPglite('memory://');
-    await migrate(db, loadMigrations().filter((m) => m.version <= 21));
+    await migrate(db, loadMigrations().filter((m) => m.version <= 22));
     const secret = newSecret(API_TOKEN_PREFIX);
     await db.query(
       `INSERT INTO api_tokens (id, project_id, name, role, token_hash, created_by, expires_at) VALUES ('tok_old', 1, 'old', 'admin', $1, 'user:ada', now() + interval '1 day')`,
