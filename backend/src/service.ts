@@ -31,6 +31,7 @@ const READ_POOL_SIZE = 4;
 import { ensurePartitions } from './db/partitions.js';
 import type { AgentKeyStore } from './ingest/agentKeys.js';
 import { AgentIngest } from './ingest/agentIngest.js';
+import { sweepExpiredTasks } from './ingest/expirySweep.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -214,6 +215,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     every(3600, log, 'agent nonce pruning', () => db.query(`DELETE FROM agent_batches WHERE received_at < now() - make_interval(days => $1)`, [config.Z4J_AGENT_NONCE_RETENTION_DAYS])),
     // Samples of rejected events are for diagnosis, not history: a week of them, whatever the rate.
     every(3600, log, 'reject sample pruning', () => db.query(`DELETE FROM ingest_rejects WHERE received_at < now() - interval '7 days'`)),
+    every(config.Z4J_EXPIRY_SWEEP_INTERVAL, log, 'expiry sweep', () => sweepExpiredTasks(db, metrics, log, { graceMs: config.Z4J_EXPIRY_GRACE * 1000 })),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
     every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),

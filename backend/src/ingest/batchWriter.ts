@@ -36,7 +36,7 @@ export interface WriteResult {
 }
 
 // An event's task_ref is its task's row id (migration 0015): the timeline's index is on it.
-const INSERT_EVENTS_SQL = `
+export const INSERT_EVENTS_SQL = `
 INSERT INTO task_events (project_id, engine, task_id, task_ref, event_id, kind, occurred_at, worker, fields)
 SELECT u.p, u.e, u.t, u.r, u.id, u.k, to_timestamp(u.ms / 1000.0), u.w, u.f
   FROM json_to_recordset($1::json) AS u(p int, e text, t text, r bigint, id text, k text, ms float8, w text, f json)`;

@@ -33,6 +33,7 @@ export const TASK_COLUMNS: readonly Column[] = [
   c('parent_id', 'parentId', 'text'),
   c('group_id', 'groupId', 'text'),
   c('eta', 'eta', 'time'),
+  c('expires_at', 'expiresAt', 'time'),
   c('sent_at', 'sentAt', 'time'),
   c('received_at', 'receivedAt', 'time'),
   c('started_at', 'startedAt', 'time'),
@@ -88,13 +89,16 @@ UPDATE tasks AS t SET sealed_payload = u.s
   FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[]) AS u(p, e, id, s)
  WHERE t.project_id = u.p AND t.engine = u.e AND t.task_id = u.id AND t.sealed_payload IS NULL`;
 
+/** A row of `tasks t` as a TaskRow, with its key (projectId, engine, taskId) and row id (ref). */
+export const SELECT_TASK_ROW = `t.project_id AS "projectId", t.engine, t.task_id AS "taskId", t.id::text AS ref,
+       ${TASK_COLUMNS.map((col) => `${TO_ROW[col.kind](`t.${col.name}`)} AS "${col.key}"`).join(', ')}`;
+
 /**
  * Current rows (and row ids) of the given tasks, locked for this transaction (in id order, so
  * replicas do not deadlock), each with the ids of its stored events.
  */
 export const SELECT_TASKS_FOR_UPDATE_SQL = `
-SELECT t.project_id AS "projectId", t.engine, t.task_id AS "taskId", t.id::text AS ref,
-       ${TASK_COLUMNS.map((col) => `${TO_ROW[col.kind](`t.${col.name}`)} AS "${col.key}"`).join(', ')},
+SELECT ${SELECT_TASK_ROW},
        ARRAY(SELECT e.event_id FROM task_events e WHERE e.task_ref = t.id) AS "storedIds"
   FROM tasks t
   JOIN unnest($1::int[], $2::text[], $3::text[]) AS k(project_id, engine, task_id)

@@ -293,3 +293,49 @@ describe('task state precedence', () => {
     expect(t.parentId).toBe('p');
   });
 });
+
+describe('expiry marks (a waiting task past its expiry, marked by z4j)', () => {
+  const EXPIRES = 60_000;
+  const iso = (atMs: number) => new Date(T0 + atMs).toISOString();
+  const mark = (attempt = 0): TaskEnvelope => ({ ...ev('expired', EXPIRES, { retries: attempt, expires: iso(EXPIRES), markedBy: 'z4j', reason: 'its expiry passed while it waited' }), worker: undefined });
+  const enqueued = ev('enqueued', 0, { name: 'app.add', retries: 0, expires: iso(EXPIRES) }, 'producer@host');
+
+  it('keeps the expiry of the attempt the task is in: a new attempt starts without one', () => {
+    expect(foldEvents(null, [enqueued]).expiresAt).toBe(T0 + EXPIRES);
+    expect(foldEvents(null, [enqueued, ev('received', 10, { retries: 0 }), ev('retried', 20), ev('enqueued', 30, { retries: 1 })]).expiresAt).toBeNull();
+    expect(foldEvents(null, [ev('enqueued', 0, { expires: 'not a time' })]).expiresAt).toBeNull();
+  });
+
+  it('marks a task still waiting, in its queue or received and not started', () => {
+    expect(foldEvents(null, [enqueued, mark()])).toMatchObject({ state: 'expired', stateAt: T0 + EXPIRES, finishedAt: T0 + EXPIRES, lastEventAt: T0 + EXPIRES });
+    expect(applyEvent(foldEvents(null, [enqueued, ev('received', 10, { retries: 0 })]), mark())).toMatchObject({ state: 'expired', worker: 'w1@host' });
+  });
+
+  it('leaves alone a task that started or ended, one without an expiry, and one in another attempt', () => {
+    expect(applyEvent(foldEvents(null, [enqueued, ev('received', 10, { retries: 0 }), ev('started', 20)]), mark()).state).toBe('started');
+    expect(applyEvent(foldEvents(null, [enqueued, ev('revoked', 20)]), mark()).state).toBe('revoked');
+    expect(applyEvent(foldEvents(null, [ev('enqueued', 0, { retries: 0 })]), mark()).state).toBe('enqueued');
+    const retry = foldEvents(null, [enqueued, ev('received', 10, { retries: 0 }), ev('retried', 20), ev('enqueued', 30, { retries: 1, expires: iso(EXPIRES) })]);
+    expect(applyEvent(retry, mark(0))).toMatchObject({ state: 'enqueued', attempt: 1 });
+    expect(applyEvent(retry, mark(1))).toMatchObject({ state: 'expired', attempt: 1 });
+  });
+
+  it('gives way to a worker that ran the task late, whatever order the events arrive in', () => {
+    const lifecycle = [enqueued, mark(), ev('received', EXPIRES + 5000, { retries: 0 }), ev('started', EXPIRES + 5010), ev('succeeded', EXPIRES + 5050, { result: 3, runtime: 0.04 })];
+    for (const order of permutations(lifecycle)) {
+      expect(applyInArrivalOrder(order)).toMatchObject({ state: 'succeeded', startedAt: T0 + EXPIRES + 5010, finishedAt: T0 + EXPIRES + 5050, result: 3 });
+    }
+  });
+
+  it('gives way to the worker\'s own report of the expiry, and holds against a late received', () => {
+    const own = ev('expired', EXPIRES + 9000, { retries: 0 });
+    for (const order of permutations([enqueued, mark(), own])) expect(applyInArrivalOrder(order)).toMatchObject({ state: 'expired', stateAt: T0 + EXPIRES + 9000 });
+    // A worker that receives a message past its expiry discards it (and says so, on Celery).
+    expect(applyInArrivalOrder([enqueued, mark(), ev('received', EXPIRES + 5000, { retries: 0 })])).toMatchObject({ state: 'expired', stateAt: T0 + EXPIRES });
+  });
+
+  it('refolds an expired task that hears more: its expiry may be a mark', () => {
+    const expired = foldEvents(null, [enqueued, mark()]);
+    expect(needsRefold(expired, [ev('started', EXPIRES + 5010)])).toBe(true);
+  });
+});

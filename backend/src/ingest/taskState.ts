@@ -58,6 +58,8 @@ export interface TaskRow {
   parentId: string | null;
   groupId: string | null;
   eta: number | null;
+  /** When the current attempt's message expires (its `expires`): no worker runs it after that. */
+  expiresAt: number | null;
   sentAt: number | null;
   receivedAt: number | null;
   startedAt: number | null;
@@ -134,11 +136,38 @@ const parseTime = (s: string | null | undefined): number | null => {
   return Number.isFinite(t) ? t : null;
 };
 
+/**
+ * Who marks a waiting task expired when no engine said so (fields.markedBy of its `expired`,
+ * ingest/expirySweep.ts): an RQ job's key expires without a word, so its task would wait for ever.
+ */
+export const EXPIRY_MARKER = 'z4j';
+
+/**
+ * A mark is an inference, not a report: it holds only while the attempt it names is still
+ * waiting once every report is folded. A worker that did take the task, late, wins, whenever
+ * its events arrive; so does a worker's own report of the expiry.
+ */
+export const isExpiryMark = (ev: TaskEnvelope): boolean => ev.kind === 'expired' && ev.fields.markedBy === EXPIRY_MARKER;
+
+/** Whether the task waits (in its queue, or received and not started) in `attempt`, past its expiry at `at`. */
+const expiredWhileWaiting = (t: TaskRow, attempt: unknown, at: number): boolean =>
+  t.attempt === attempt && (t.state === 'enqueued' || t.state === 'received') && t.expiresAt !== null && t.expiresAt <= at;
+
+function applyExpiryMark(t: TaskRow, mark: TaskEnvelope): TaskRow {
+  if (expiredWhileWaiting(t, mark.fields.retries, mark.occurredAt)) {
+    t.state = 'expired';
+    t.stateAt = t.finishedAt = mark.occurredAt;
+  }
+  t.firstSeenAt = Math.min(t.firstSeenAt, mark.occurredAt);
+  t.lastEventAt = Math.max(t.lastEventAt, mark.occurredAt);
+  return t;
+}
+
 export function emptyTask(ev: TaskEnvelope): TaskRow {
   return {
     engine: ev.engine, taskId: ev.taskId, state: ev.kind, attempt: 0, attemptAt: ev.occurredAt, stateAt: ev.occurredAt,
     name: null, queue: null, args: null, kwargs: null, result: null, exception: null, traceback: null,
-    worker: null, retries: 0, retriedCount: 0, rootId: null, parentId: null, groupId: null, eta: null,
+    worker: null, retries: 0, retriedCount: 0, rootId: null, parentId: null, groupId: null, eta: null, expiresAt: null,
     sentAt: null, receivedAt: null, startedAt: null, finishedAt: null, runtimeMs: null, waitMs: null,
     firstSeenAt: ev.occurredAt, lastEventAt: ev.occurredAt,
   };
@@ -154,6 +183,7 @@ export function applyEvent(prev: TaskRow | null, ev: TaskEnvelope): TaskRow {
  * starting row once, not once per event: copying a thirty-field row cost more than the rest.
  */
 function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
+  if (row && isExpiryMark(ev)) return applyExpiryMark(row, ev);
   const cur = relabel(row, ev);
   const t: TaskRow = cur ?? emptyTask(ev);
   const curAttempt = cur?.attempt; // `t` is `cur`: what it was before this event changes it
@@ -185,7 +215,7 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
   if (advances) {
     if (attempt > t.attempt) {
       // A new attempt: its timings start over (first_seen_at keeps the task's first sighting).
-      t.sentAt = t.receivedAt = t.startedAt = t.finishedAt = t.runtimeMs = null;
+      t.sentAt = t.receivedAt = t.startedAt = t.finishedAt = t.runtimeMs = t.expiresAt = null;
       // Opened by an event after a retry: the attempt began no later than that retry ended.
       t.attemptAt = cur?.state === 'retried' && ev.fields.retries === undefined ? cur.stateAt : ev.occurredAt;
     }
@@ -206,6 +236,7 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
     const at = ev.occurredAt;
     if (!advances || attempt === curAttempt) t.attemptAt = Math.min(t.attemptAt, at);
     const fill = (v: number | null) => (v === null || advances ? at : Math.min(v, at));
+    if (f.expires) t.expiresAt = parseTime(f.expires) ?? t.expiresAt;
     switch (ev.kind) {
       case 'enqueued': t.sentAt = advances || t.sentAt === null ? at : t.sentAt; break;
       case 'received': t.receivedAt = fill(t.receivedAt); break;
@@ -237,20 +268,29 @@ function inOrder(events: readonly TaskEnvelope[]): boolean {
   return true;
 }
 
-/** Folds a list of events for one task in the order they occurred (ties: lifecycle order). */
+/**
+ * Folds a list of events for one task in the order they occurred (ties: lifecycle order).
+ * Expiry marks come last, whenever they occurred: they hold only if no report says otherwise.
+ */
 export function foldEvents(cur: TaskRow | null, events: readonly TaskEnvelope[]): TaskRow {
   // Mostly they come in order already: then no copy and no sort (this runs for every task written).
   const sorted = inOrder(events) ? events : [...events].sort(byOccurrence);
   let t = cur ? { ...cur } : null;
-  for (const ev of sorted) t = applyInPlace(t, ev);
+  let marks: TaskEnvelope[] | null = null;
+  for (const ev of sorted) {
+    if (isExpiryMark(ev)) (marks ??= []).push(ev);
+    else t = applyInPlace(t, ev);
+  }
+  if (marks) for (const mark of marks) t = applyInPlace(t, mark);
   return t!;
 }
 
 /**
  * Events older than what the task has already seen may belong to an attempt the row has
  * moved past, which the row alone cannot tell: such a task is folded again from its whole
- * timeline. In-order arrival, the common case, folds incrementally.
+ * timeline. In-order arrival, the common case, folds incrementally. So is an expired task
+ * that hears more: its expiry may be a mark, which a report of the task's own undoes.
  */
 export function needsRefold(cur: TaskRow | null, events: readonly TaskEnvelope[]): boolean {
-  return cur !== null && events.some((e) => e.occurredAt < cur.lastEventAt);
+  return cur !== null && (cur.state === 'expired' || events.some((e) => e.occurredAt < cur.lastEventAt));
 }

@@ -89,6 +89,28 @@ describe('a task whose time to live passed while it waited', () => {
     expect(within(summary).getByText('Expires')).toBeInTheDocument();
   });
 
+  test('one z4j marked expired says so in its timeline, and still says it will not run', async () => {
+    const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-3', engine: 'rq', state: 'expired' })]);
+    const marked = detail(task({ taskId: 'ttl-3', engine: 'rq', state: 'expired' }));
+    const expires = '2026-11-30T10:05:00.000Z';
+    marked.events = [
+      { id: 'e1', kind: 'enqueued', occurredAt: '2026-11-30T10:00:00.000Z', worker: null, fields: { expires } },
+      {
+        id: 'z4j-expired.7.0',
+        kind: 'expired',
+        occurredAt: expires,
+        worker: null,
+        fields: { retries: 0, expires, markedBy: 'z4j', reason: 'its expiry passed while it waited' },
+      },
+    ];
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/rq/ttl-3`] = () => reply(marked);
+    renderApp('/tasks/rq/ttl-3');
+
+    expect(await screen.findByRole('status', { name: 'Expired while waiting' }, PAGE_LOAD)).toBeInTheDocument();
+    const timeline = screen.getByRole('region', { name: 'Timeline' });
+    expect(within(timeline).getByText(/marked by z4j: its expiry passed while it waited/)).toBeInTheDocument();
+  });
+
   test('a waiting task whose time to live has not ended says nothing of it', async () => {
     const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' })]);
     const waiting = detail(task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' }));

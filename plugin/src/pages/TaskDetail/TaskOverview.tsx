@@ -21,6 +21,14 @@ function expiresAt(events: TaskDetail['events']): string | null {
   return null;
 }
 
+/** Why z4j marked a waiting task expired (its `expired` event says), or null for a worker's report. */
+function expiryMarkReason(ev: TaskDetail['events'][number]): string | null {
+  if (ev.kind !== 'expired' || ev.fields?.markedBy !== 'z4j') {
+    return null;
+  }
+  return typeof ev.fields.reason === 'string' ? ev.fields.reason : 'its expiry passed while it waited';
+}
+
 export function TaskOverview({ detail }: { detail: TaskDetail }) {
   const styles = useStyles2(getStyles);
   const { task, events } = detail;
@@ -48,9 +56,11 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
   if (expires) {
     facts.push(['Expires', formatTime(expires)]);
   }
-  // No engine runs a task past its expiry; RQ even deletes the job without a word to anyone,
-  // so its last event stays "enqueued" for ever.
-  const expiredWaiting = expires !== null && task.state === 'enqueued' && Date.parse(expires) < now;
+  // No engine runs a task past its expiry; RQ even deletes the job without a word to anyone, so
+  // its last event stays "enqueued" until the service marks it expired (a minute or so later).
+  const markedExpired = task.state === 'expired' && events.some((e) => expiryMarkReason(e) !== null);
+  const expiredWaiting =
+    expires !== null && ((task.state === 'enqueued' && Date.parse(expires) < now) || markedExpired);
   const relatives: Array<[string, React.ReactNode]> = [];
   if (task.rootId && task.rootId !== task.taskId) {
     relatives.push(['Root', link(task.rootId)]);
@@ -135,6 +145,7 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
                 <StateBadge state={e.kind} /> <span className={styles.time}>{formatTime(e.occurredAt)}</span>
                 {gap !== null && <span className={styles.gap}> +{formatDuration(gap)}</span>}
                 {e.worker && <span className={styles.gap}> on {e.worker}</span>}
+                {expiryMarkReason(e) && <span className={styles.gap}> marked by z4j: {expiryMarkReason(e)}</span>}
               </li>
             );
           })}
