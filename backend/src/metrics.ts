@@ -21,6 +21,7 @@ export function createMetrics() {
     workerEvents: new Counter({ name: 'z4j_ingest_worker_events_total', help: 'Worker online/heartbeat/offline events committed.', labelNames: ['engine'], registers: [registry] }),
     eventsIgnored: new Counter({ name: 'z4j_ingest_events_ignored_total', help: 'Events read and left aside on purpose (custom_event: an app\'s own Celery event types), by reason.', labelNames: ['source', 'reason'], registers: [registry] }),
     eventsInvalid: new Counter({ name: 'z4j_ingest_events_invalid_total', help: 'Events rejected by validation or by the database, by reason.', labelNames: ['source', 'reason'], registers: [registry] }),
+    eventsClockAhead: new Counter({ name: 'z4j_ingest_events_clock_ahead_total', help: 'Events whose time was past their receipt by more than Z4J_CLOCK_SKEW_TOLERANCE (a sender\'s clock ahead, or a made-up time): stored at their receipt, with fields.clockSkewMs.', labelNames: ['source'], registers: [registry] }),
     eventsDropped: new Counter({ name: 'z4j_ingest_events_dropped_total', help: 'Events a lossy source dropped because the pipeline was full.', labelNames: ['source'], registers: [registry] }),
     batchSize: new Histogram({ name: 'z4j_ingest_batch_size', help: 'Events per committed batch.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000], registers: [registry] }),
     batchSeconds: new Histogram({ name: 'z4j_ingest_batch_seconds', help: 'Time to commit one batch.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),

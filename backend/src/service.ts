@@ -176,6 +176,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
       writers: config.Z4J_INGEST_WRITERS,
       flushMs: config.Z4J_INGEST_FLUSH_MS,
       maxFieldChars: config.Z4J_MAX_FIELD_CHARS,
+      maxClockAheadMs: config.Z4J_CLOCK_SKEW_TOLERANCE * 1000,
     },
     metrics,
     log,

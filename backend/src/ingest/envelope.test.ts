@@ -1,4 +1,4 @@
-import { validateEnvelope } from './envelope.js';
+import { clampToReceipt, validateEnvelope, type Envelope } from './envelope.js';
 
 const good = { v: 1, type: 'task', id: 'e1', engine: 'celery', project: 'default', kind: 'received', taskId: 't1', occurredAt: Date.now(), fields: { name: 'app.add' } };
 const reason = (x: unknown) => {
@@ -73,5 +73,24 @@ describe('envelope validation', () => {
   it('treats invalid UTF-8 decoded with replacement characters as ordinary text', () => {
     const decoded = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('utf8');
     expect(reason({ ...good, fields: { args: JSON.parse(decoded) } })).toBe('ok');
+  });
+});
+
+describe('an event time past its receipt', () => {
+  const at = (occurredAt: number): Envelope => ({ ...good, occurredAt, fields: { name: 'app.add' } }) as Envelope;
+  const RECEIVED = 1_764_000_000_000;
+
+  it('is kept within the tolerance, and at the tolerance', () => {
+    for (const ev of [at(RECEIVED - 10_000), at(RECEIVED + 1000), at(RECEIVED + 300_000)]) {
+      const before = ev.occurredAt;
+      expect(clampToReceipt(ev, RECEIVED, 300_000)).toBe(0);
+      expect([ev.occurredAt, ev.fields]).toEqual([before, { name: 'app.add' }]);
+    }
+  });
+
+  it('is the receipt beyond it, with how far ahead it was', () => {
+    const ev = at(RECEIVED + 3_600_000.4);
+    expect(clampToReceipt(ev, RECEIVED, 300_000)).toBeCloseTo(3_600_000.4);
+    expect([ev.occurredAt, ev.fields]).toEqual([RECEIVED, { name: 'app.add', clockSkewMs: 3_600_000 }]);
   });
 });

@@ -153,6 +153,22 @@ function badField(fields: Record<string, unknown>, checks: Record<string, Check>
 }
 
 /**
+ * Stores an event whose time is more than `toleranceMs` past its receipt at its receipt: the
+ * event cannot have happened after it arrived, so its sender's clock is ahead (or its time made
+ * up). Kept as it was, it would set its task's last event far ahead, and every later event of the
+ * task would then look late and refold it from its whole timeline, folded in the wrong order. How
+ * far ahead it was stays in the event's fields (`clockSkewMs`). Returns that, or 0 when the time
+ * is kept.
+ */
+export function clampToReceipt(envelope: Envelope, receivedAt: number, toleranceMs: number): number {
+  const ahead = envelope.occurredAt - receivedAt;
+  if (!(ahead > toleranceMs)) return 0;
+  envelope.occurredAt = receivedAt;
+  envelope.fields.clockSkewMs = Math.round(ahead);
+  return ahead;
+}
+
+/**
  * Validates untrusted input into an envelope. Never throws. The reason is short and
  * stable (it becomes a metric label): `not_object`, `unknown_kind`, `bad_<field>`,
  * `bad_fields_<field>`. The envelope is new; its fields object is the input's own.

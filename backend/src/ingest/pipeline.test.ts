@@ -162,6 +162,50 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(w).toEqual({ online: false, active: 2, notAhead: true });
   });
 
+  it('stores an event from a clock far ahead at its receipt, so that it holds neither its task nor its order', async () => {
+    const metrics = createMetrics();
+    const clocked = new IngestPipeline(db, OPTS, metrics, log);
+    clocked.start();
+    try {
+      const now = Date.now();
+      const ahead = taskEvent('skew1', 'enqueued', 0, { name: 'app.skew', retries: 0 }, { occurredAt: now + 3_600_000, worker: undefined }); // a producer's clock an hour ahead
+      await clocked.offer('test', ahead);
+      await clocked.drained();
+      const received = Date.now();
+      await clocked.offer('test', taskEvent('skew1', 'received', 0, { retries: 0 }, { occurredAt: received + 50 }));
+      await clocked.offer('test', taskEvent('skew1', 'started', 0, {}, { occurredAt: received + 60 }));
+      await clocked.drained();
+      const row = (await db.query<{ state: string; sent: number; last: number; waitMs: number }>(
+        `SELECT state, round(extract(epoch FROM sent_at) * 1000)::float8 AS sent, round(extract(epoch FROM last_event_at) * 1000)::float8 AS last, wait_ms AS "waitMs"
+           FROM tasks WHERE task_id = 'skew1'`,
+      )).rows[0]!;
+      expect(row.state).toBe('started');
+      expect(row.last).toBe(received + 60); // not an hour ahead: later events fold on, in order
+      expect(row.sent).toBeGreaterThanOrEqual(now);
+      expect(row.sent).toBeLessThanOrEqual(received);
+      expect(row.waitMs).toBe(received + 60 - row.sent);
+      // What the clock said is kept beside what is stored.
+      const stored = (await db.query<{ at: number; fields: Record<string, unknown> }>(
+        `SELECT round(extract(epoch FROM occurred_at) * 1000)::float8 AS at, fields FROM task_events WHERE task_id = 'skew1' AND kind = 'enqueued'`,
+      )).rows[0]!;
+      expect(stored.at).toBe(row.sent);
+      expect(stored.at + (stored.fields.clockSkewMs as number)).toBe(now + 3_600_000);
+      expect(await metrics.registry.metrics()).toMatch(/z4j_ingest_events_clock_ahead_total\{source="test"\} 1\n/);
+    } finally {
+      await clocked.stop();
+    }
+  });
+
+  it('keeps the time of an event a little ahead (clocks differ by a few seconds)', async () => {
+    const at = Date.now() + 30_000;
+    await pipeline.offer('test', taskEvent('skew2', 'received', 0, { retries: 0 }, { occurredAt: at }));
+    await pipeline.drained();
+    const stored = (await db.query<{ at: number; fields: Record<string, unknown> }>(
+      `SELECT round(extract(epoch FROM occurred_at) * 1000)::float8 AS at, fields FROM task_events WHERE task_id = 'skew2'`,
+    )).rows[0]!;
+    expect(stored).toEqual({ at, fields: { retries: 0 } });
+  });
+
   it('counts every event received, written or refused, by the time metrics are scraped', async () => {
     const metrics = createMetrics();
     const counted = new IngestPipeline(db, OPTS, metrics, log); // not started: nothing is written yet

@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { cleanString, isSensitiveKey, REDACTED, scrub, DEFAULT_SCRUB, type ScrubOptions } from '../redact/redact.js';
 import { BatchWriter } from './batchWriter.js';
-import { validateEnvelope, type Envelope } from './envelope.js';
+import { clampToReceipt, validateEnvelope, type Envelope } from './envelope.js';
 import { Lane } from './lane.js';
 
 export interface PipelineOptions {
@@ -21,7 +21,12 @@ export interface PipelineOptions {
   writers?: number;
   flushMs: number;
   maxFieldChars: number;
+  /** How far past its receipt an event's time may be before it is stored at its receipt (clampToReceipt). */
+  maxClockAheadMs?: number;
 }
+
+/** Clocks of one network differ by seconds; a time minutes past its receipt is no clock's mere drift. */
+const MAX_CLOCK_AHEAD_MS = 300_000;
 
 interface Item {
   envelope: Envelope;
@@ -221,6 +226,7 @@ export class IngestPipeline {
       return null;
     }
     const envelope = v.envelope;
+    if (clampToReceipt(envelope, Date.now(), this.opts.maxClockAheadMs ?? MAX_CLOCK_AHEAD_MS)) this.metrics.eventsClockAhead.inc({ source });
     const f = envelope.fields as Record<string, unknown>;
     for (const key of Object.keys(f)) {
       const value = f[key];
