@@ -101,11 +101,11 @@ describe.each(STORAGES)('expiry sweep on %s', (storage) => {
   });
 });
 
-describe('migration 0022', () => {
+describe('migration 0024', () => {
   it('gives the tasks waiting before it their expiry from their timeline', async () => {
     const db = await openPglite('memory://');
     try {
-      await migrate(db, loadMigrations().filter((m) => m.version < 22));
+      await migrate(db, loadMigrations().filter((m) => m.version < 24));
       const at = (ms: number) => new Date(T0 + ms).toISOString();
       await db.exec(`
         INSERT INTO tasks (id, project_id, engine, task_id, state, attempt_at, state_at, first_seen_at, last_event_at)
