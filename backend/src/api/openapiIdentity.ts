@@ -16,6 +16,13 @@ const auth = {
 const write = { ...auth, '400': err('Invalid input (BAD_REQUEST, MALFORMED_JSON); audited'), '413': err('Body too large (BODY_TOO_LARGE)'), '404': err('Not found') };
 const read = { ...auth, '404': err('Not found (PROJECT_NOT_FOUND)') };
 const op = (summary: string, responses: object, extra: object = {}) => ({ summary, responses, ...extra });
+/** The explorer's keyset pagination (api/keyset.ts): `limit` and `cursor` in, `nextCursor` out. */
+const pageQ = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 }, description: 'Page size, 1–500 (default 50).' },
+  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page.' },
+];
+const page = (key: string, item: string) => json({ type: 'object', required: [key, 'nextCursor'], properties: { [key]: { type: 'array', items: ref(item) }, nextCursor: nullable('string') } });
+const badPage = { '400': err('Bad request (code BAD_REQUEST, BAD_CURSOR)') };
 
 export const identityPaths = {
   '/api/me': { get: op('The caller, their Grafana role and their role in the project', { '200': json(ref('Me')), ...read }, { parameters: [projectQ] }) },
@@ -49,7 +56,7 @@ export const identityPaths = {
     put: op('Replace the role mapping (Admin; new Owner grants need an Owner)', { '200': json({ type: 'object', properties: { roleMapping: ref('RoleMapping') } }), ...write }, { parameters: [projectQ], requestBody: body(ref('RoleMapping')) }),
   },
   '/api/invitations': {
-    get: op('Invitations (Admin)', { '200': json({ type: 'object', properties: { invitations: { type: 'array', items: ref('Invitation') } } }), ...read }, { parameters: [projectQ] }),
+    get: op('Invitations, newest first, with keyset pagination (Admin)', { '200': page('invitations', 'Invitation'), ...read, ...badPage }, { parameters: [projectQ, ...pageQ] }),
     post: op('Invite an email address with a role: mails a single-use link (Admin; rate limited)', {
       '201': json({ type: 'object', properties: { invitation: ref('Invitation') } }), ...write, '429': err('RATE_LIMITED'), '502': err('MAIL_FAILED'), '503': err('SMTP_NOT_CONFIGURED'),
     }, { parameters: [projectQ], requestBody: body({ type: 'object', required: ['email', 'role'], properties: { email: { type: 'string' }, role } }) }),
@@ -62,7 +69,7 @@ export const identityPaths = {
     }, { requestBody: body({ type: 'object', required: ['token'], properties: { token: { type: 'string' } } }) }),
   },
   '/api/tokens': {
-    get: op('API tokens (Admin)', { '200': json({ type: 'object', properties: { tokens: { type: 'array', items: ref('ApiToken') } } }), ...read }, { parameters: [projectQ] }),
+    get: op('API tokens, newest first, with keyset pagination (Admin)', { '200': page('tokens', 'ApiToken'), ...read, ...badPage }, { parameters: [projectQ, ...pageQ] }),
     post: op('Mint an API token: the secret is in this response only (Admin)', { '201': json({ type: 'object', properties: { token: ref('ApiToken'), secret: { type: 'string' } } }), ...write }, {
       parameters: [projectQ],
       requestBody: body({ type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { type: 'string', enum: ['viewer', 'operator', 'admin'] }, expiresInDays: { type: 'integer', minimum: 1, maximum: 365 } } }),
@@ -70,7 +77,7 @@ export const identityPaths = {
   },
   '/api/tokens/{id}': { delete: op('Revoke an API token (Admin)', { '200': json({ type: 'object', properties: { token: ref('ApiToken') } }), ...write }, { parameters: [pathP('id'), projectQ] }) },
   '/api/agents': {
-    get: op('Agent credentials (Admin)', { '200': json({ type: 'object', properties: { agents: { type: 'array', items: ref('Agent') } } }), ...read }, { parameters: [projectQ] }),
+    get: op('Agent credentials, newest first, with keyset pagination (Admin)', { '200': page('agents', 'Agent'), ...read, ...badPage }, { parameters: [projectQ, ...pageQ] }),
     post: op('Mint agent credentials: agent id and secret, shown once (Admin)', { '201': json(ref('AgentSecret')), ...write }, {
       parameters: [projectQ], requestBody: body({ type: 'object', required: ['name'], properties: { name: { type: 'string' } } }),
     }),

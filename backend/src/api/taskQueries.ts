@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { Queryable } from '../db/db.js';
 import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
-import { ApiError } from './errors.js';
+import { afterCursorSql, cursorColumns, pageOf, pageParams, type KeysetOrder } from './keyset.js';
 
 /** A retry from z4j (a task_retries row `r`) whose command did not fail: its new task was sent. */
 export const SENT_RETRY = `NOT EXISTS (SELECT 1 FROM commands c WHERE c.id = r.command_id AND c.state = 'failed')`;
@@ -33,8 +33,7 @@ export const listTasksQuery = z.strictObject({
   from: timeParam.optional(),
   to: timeParam.optional(),
   q: z.string().min(1).max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).optional(),
+  ...pageParams,
 });
 export type ListTasksQuery = z.infer<typeof listTasksQuery>;
 
@@ -46,30 +45,8 @@ const TASK_SELECT = `
   t.finished_at AS "finishedAt", t.runtime_ms AS "runtimeMs", t.wait_ms AS "waitMs",
   t.first_seen_at AS "firstSeenAt", t.last_event_at AS "lastEventAt"`;
 
-// The cursor is the last row's exact sort key: microsecond timestamp text and id.
-const CURSOR_EXPR = `to_char(t.first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-const MAX_BIGINT = 2n ** 63n - 1n;
-
-/** The cursor's time as CURSOR_EXPR writes it, and a real one (not 2024-02-30 or 25:00). */
-function isCursorTime(s: string): boolean {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?Z$/.exec(s);
-  if (!m) return false;
-  const time = new Date(`${m[1]}Z`); // parsed once; toISOString refuses an invalid one
-  return !Number.isNaN(time.getTime()) && time.toISOString().startsWith(m[1]!);
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && typeof v[0] === 'string' && isCursorTime(v[0]) && /^\d{1,19}$/.test(String(v[1])) && BigInt(v[1]) <= MAX_BIGINT) {
-      return [v[0], String(v[1])];
-    }
-  } catch {
-    /* fall through */
-  }
-  throw new ApiError(400, 'BAD_CURSOR', 'cursor is not one this API returned');
-}
+/** Newest first; the cursor is the last row's exact sort key (keyset.ts). */
+const TASK_ORDER: KeysetOrder = { at: 't.first_seen_at', id: 't.id', idType: 'bigint' };
 
 /**
  * What free text matches: the id, the name and the start of the arguments. In the database's
@@ -105,11 +82,7 @@ export function taskFilterSql(projectId: number, q: Omit<ListTasksQuery, 'limit'
       where.push(`(${SEARCH_TEXT} LIKE lower($${params.length - 1}) OR ${SEARCH_TEXT} LIKE lower($${params.length}))`);
     }
   }
-  if (q.cursor) {
-    const [at, id] = decodeCursor(q.cursor);
-    params.push(at, id);
-    where.push(`(t.first_seen_at, t.id) < ($${params.length - 1}::timestamptz, $${params.length}::bigint)`);
-  }
+  if (q.cursor) where.push(afterCursorSql(TASK_ORDER, q.cursor, params));
   return { where, params };
 }
 
@@ -118,7 +91,7 @@ export function listTasksSql(projectId: number, q: ListTasksQuery): { text: stri
   const { where, params } = taskFilterSql(projectId, q);
   params.push(q.limit + 1);
   return {
-    text: `SELECT ${TASK_SELECT}, ${CURSOR_EXPR} AS cursor FROM tasks t
+    text: `SELECT ${TASK_SELECT}, ${cursorColumns(TASK_ORDER)} FROM tasks t
             WHERE ${where.join(' AND ')}
             ORDER BY t.first_seen_at DESC, t.id DESC
             LIMIT $${params.length}`,
@@ -128,12 +101,9 @@ export function listTasksSql(projectId: number, q: ListTasksQuery): { text: stri
 
 export async function listTasks(db: Queryable, projectId: number, q: ListTasksQuery) {
   const { text, params } = listTasksSql(projectId, q);
-  const rows = (await db.query<Record<string, unknown> & { cursor: string }>(text, params)).rows;
-  const more = rows.length > q.limit;
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  const nextCursor = more && last ? Buffer.from(JSON.stringify([last.cursor, last.id])).toString('base64url') : null;
-  return { tasks: page.map(({ cursor: _c, ...t }) => t), nextCursor };
+  const rows = (await db.query<Record<string, unknown> & { cursorAt: string; cursorId: string }>(text, params)).rows;
+  const page = pageOf(rows, q.limit);
+  return { tasks: page.rows, nextCursor: page.nextCursor };
 }
 
 export async function getTask(db: Queryable, projectId: number, engine: string, taskId: string) {

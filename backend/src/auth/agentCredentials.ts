@@ -1,6 +1,7 @@
 // Agent credentials minted by Admins: an agent id and a secret shown once, kept sealed
 // (batch HMACs need the secret itself, so it cannot be a hash). Rotation keeps the old
 // secret alive for an overlap window; revocation bites within the store's cache TTL.
+import { listPage, type KeysetOrder, type PageParams } from '../api/keyset.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db, Queryable } from '../db/db.js';
 import type { AgentCredentials, AgentKeyStore } from '../ingest/agentKeys.js';
@@ -63,6 +64,8 @@ const INFO = `a.id, a.name, a.created_by AS "createdBy", a.created_at AS "create
   (SELECT count(*)::int FROM agent_secrets s WHERE s.agent_id = a.id AND a.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())) AS "liveSecrets",
   (SELECT max(s.expires_at) FROM agent_secrets s WHERE s.agent_id = a.id AND s.expires_at > now()) AS "overlapEndsAt"`;
 
+const BY_CREATION: KeysetOrder = { at: 'a.created_at', id: 'a.id', idType: 'text' };
+
 const agentSecret = () => newSecret('');
 
 export async function mintAgent(q: Queryable, sealer: Sealer, projectId: number, f: { name: string; createdBy: string }): Promise<{ agent: AgentInfo; secret: string }> {
@@ -77,8 +80,9 @@ export async function getAgent(q: Queryable, projectId: number, id: string): Pro
   return (await q.query<AgentInfo>(`SELECT ${INFO} FROM agents a WHERE a.project_id = $1 AND a.id = $2`, [projectId, id])).rows[0] ?? null;
 }
 
-export async function listAgents(q: Queryable, projectId: number): Promise<AgentInfo[]> {
-  return (await q.query<AgentInfo>(`SELECT ${INFO} FROM agents a WHERE a.project_id = $1 ORDER BY a.created_at DESC, a.id`, [projectId])).rows;
+/** One page of the project's agents, newest first. */
+export async function listAgents(q: Queryable, projectId: number, page: PageParams): Promise<{ rows: AgentInfo[]; nextCursor: string | null }> {
+  return listPage<AgentInfo>(q, { select: INFO, from: 'agents a', where: 'a.project_id = $1', params: [projectId], order: BY_CREATION }, page);
 }
 
 /** New secret now; the current ones keep working for `overlapSeconds` (0: stop at once). Null for an unknown or revoked agent. */

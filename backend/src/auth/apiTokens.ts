@@ -3,6 +3,7 @@
 // with a last-used time.
 import type { ApiContext } from '../api/context.js';
 import { ApiError } from '../api/errors.js';
+import { afterCursorSql, cursorColumns, pageOf, type KeysetOrder, type PageParams } from '../api/keyset.js';
 import type { Caller } from './caller.js';
 import type { GrafanaUser } from './grafana.js';
 import { lower, type ProjectRole, type RoleMapping } from './roles.js';
@@ -65,12 +66,12 @@ type TokenRow = Omit<ApiTokenInfo, 'effectiveRole'> & { makerUserId: string | nu
  * Tokens as the API shows them: `rows` is a query (or a data-modifying statement) named `t`
  * returning api_tokens rows; the maker's membership and last seen roles are joined to it.
  */
-async function tokensFrom(q: Queryable, project: TokenProject, rows: string, params: unknown[], tail = ''): Promise<ApiTokenInfo[]> {
+async function tokensFrom(q: Queryable, project: TokenProject, rows: string, params: unknown[], tail = '', extraColumns = ''): Promise<ApiTokenInfo[]> {
   const found = (await q.query<TokenRow>(
     `WITH t AS (${rows})
      SELECT t.id, t.name, t.role, t.created_by AS "createdBy", t.created_at AS "createdAt", t.expires_at AS "expiresAt",
             t.revoked_at AS "revokedAt", t.last_used_at AS "lastUsedAt",
-            t.created_by_user_id AS "makerUserId", t.created_by_org_id AS "makerOrgId", ${MAKER_COLUMNS}
+            t.created_by_user_id AS "makerUserId", t.created_by_org_id AS "makerOrgId", ${MAKER_COLUMNS}${extraColumns}
        FROM t
        LEFT JOIN memberships m ON m.project_id = t.project_id AND m.user_id = t.created_by_user_id
        LEFT JOIN token_makers tm ON tm.org_id = t.created_by_org_id AND tm.user_id = t.created_by_user_id ${tail}`,
@@ -103,8 +104,20 @@ export async function mintApiToken(
   return { token: token!, secret };
 }
 
-export async function listApiTokens(q: Queryable, project: TokenProject): Promise<ApiTokenInfo[]> {
-  return tokensFrom(q, project, 'SELECT * FROM api_tokens WHERE project_id = $1', [project.id], 'ORDER BY t.created_at DESC, t.id');
+const BY_CREATION: KeysetOrder = { at: 't.created_at', id: 't.id', idType: 'text' };
+
+/** One page of the project's tokens, newest first. */
+export async function listApiTokens(q: Queryable, project: TokenProject, page: PageParams): Promise<{ rows: ApiTokenInfo[]; nextCursor: string | null }> {
+  const params: unknown[] = [project.id];
+  const where = ['t.project_id = $1'];
+  if (page.cursor) where.push(afterCursorSql(BY_CREATION, page.cursor, params));
+  params.push(page.limit + 1);
+  const rows = await tokensFrom(
+    q, project,
+    `SELECT * FROM api_tokens t WHERE ${where.join(' AND ')} ORDER BY t.created_at DESC, t.id DESC LIMIT $${params.length}`,
+    params, 'ORDER BY t.created_at DESC, t.id DESC', `, ${cursorColumns(BY_CREATION)}`,
+  );
+  return pageOf(rows as (ApiTokenInfo & { cursorAt: string; cursorId: string })[], page.limit);
 }
 
 /** Null when the project has no such token; revoking twice keeps the first time. */

@@ -4,6 +4,7 @@
 import type { Config } from '../config.js';
 import type { Queryable } from '../db/db.js';
 import { ApiError } from '../api/errors.js';
+import { listPage, type KeysetOrder, type PageParams } from '../api/keyset.js';
 import type { GrafanaUser } from './grafana.js';
 import { roleRankSql, type ProjectRole } from './roles.js';
 import { hashSecret, newId, newSecret, sameHash } from './secrets.js';
@@ -29,6 +30,7 @@ const cols = (t = '') => `${t}id, ${t}email, ${t}role, ${t}invited_by AS "invite
   CASE WHEN ${t}accepted_at IS NOT NULL THEN 'accepted' WHEN ${t}revoked_at IS NOT NULL THEN 'revoked'
        WHEN ${t}expires_at <= now() THEN 'expired' ELSE 'pending' END AS status`;
 const COLUMNS = cols();
+const BY_CREATION: KeysetOrder = { at: 'created_at', id: 'id', idType: 'text' };
 
 /** The page an invitation link opens, with the token appended. */
 export function invitationLink(config: Config, token: string): string {
@@ -56,8 +58,9 @@ export async function createInvitation(q: Queryable, projectId: number, f: { ema
   return { invitation, token };
 }
 
-export async function listInvitations(q: Queryable, projectId: number): Promise<InvitationInfo[]> {
-  return (await q.query<InvitationInfo>(`SELECT ${COLUMNS} FROM invitations WHERE project_id = $1 ORDER BY created_at DESC, id`, [projectId])).rows;
+/** One page of the project's invitations, newest first. */
+export async function listInvitations(q: Queryable, projectId: number, page: PageParams): Promise<{ rows: InvitationInfo[]; nextCursor: string | null }> {
+  return listPage<InvitationInfo>(q, { select: COLUMNS, from: 'invitations', where: 'project_id = $1', params: [projectId], order: BY_CREATION }, page);
 }
 
 export async function revokeInvitation(q: Queryable, projectId: number, id: string): Promise<InvitationInfo | null> {

@@ -6,6 +6,7 @@ import { getAgent, listAgents, mintAgent, revokeAgent, rotateAgent } from '../..
 import { authOf, projectOfAuth } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import { notFound } from '../errors.js';
+import { pageQuery } from '../keyset.js';
 import type { Handler } from '../routes.js';
 import { callerLabel, idParam, nameSchema } from './identity.js';
 
@@ -24,8 +25,9 @@ export const createAgent = (ctx: ApiContext): Handler => async (req, res) => {
   res.status(201).json({ agent: minted.agent, agentId: minted.agent.id, secret: minted.secret, project: p.slug });
 };
 
-export const listAgentsHandler = (ctx: ApiContext): Handler => async (_req, res) => {
-  res.json({ agents: await listAgents(ctx.db, projectOfAuth(res).id) });
+export const listAgentsHandler = (ctx: ApiContext): Handler => async (req, res) => {
+  const page = await listAgents(ctx.db, projectOfAuth(res).id, pageQuery.parse(req.query));
+  res.json({ agents: page.rows, nextCursor: page.nextCursor });
 };
 
 export const rotateAgentHandler = (ctx: ApiContext): Handler => async (req, res) => {

@@ -5,6 +5,7 @@ import { listApiTokens, mintApiToken, revokeApiToken } from '../../auth/apiToken
 import { authOf, projectOfAuth } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import { notFound } from '../errors.js';
+import { pageQuery } from '../keyset.js';
 import type { Handler } from '../routes.js';
 import { callerLabel, idParam, nameSchema, requireGrantable, requireUser } from './identity.js';
 
@@ -28,8 +29,9 @@ export const createApiToken = (ctx: ApiContext): Handler => async (req, res) => 
   res.status(201).json({ token: minted.token, secret: minted.secret });
 };
 
-export const listApiTokensHandler = (ctx: ApiContext): Handler => async (_req, res) => {
-  res.json({ tokens: await listApiTokens(ctx.db, projectOfAuth(res)) });
+export const listApiTokensHandler = (ctx: ApiContext): Handler => async (req, res) => {
+  const page = await listApiTokens(ctx.db, projectOfAuth(res), pageQuery.parse(req.query));
+  res.json({ tokens: page.rows, nextCursor: page.nextCursor });
 };
 
 export const revokeApiTokenHandler = (ctx: ApiContext): Handler => async (req, res) => {

@@ -9,6 +9,7 @@ import {
 import { PROJECT_ROLES } from '../../auth/roles.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
+import { pageQuery } from '../keyset.js';
 import type { Handler } from '../routes.js';
 import { callerLabel, idParam, requireGrantable, requireUser } from './identity.js';
 
@@ -53,8 +54,9 @@ export const createInvitationHandler = (ctx: ApiContext): Handler => async (req,
   res.status(201).json({ invitation: created.invitation });
 };
 
-export const listInvitationsHandler = (ctx: ApiContext): Handler => async (_req, res) => {
-  res.json({ invitations: await listInvitations(ctx.db, projectOfAuth(res).id) });
+export const listInvitationsHandler = (ctx: ApiContext): Handler => async (req, res) => {
+  const page = await listInvitations(ctx.db, projectOfAuth(res).id, pageQuery.parse(req.query));
+  res.json({ invitations: page.rows, nextCursor: page.nextCursor });
 };
 
 export const revokeInvitationHandler = (ctx: ApiContext): Handler => async (req, res) => {
