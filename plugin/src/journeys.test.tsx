@@ -10,7 +10,7 @@ import { location, render } from './test/render';
 import { reply } from './test/backend';
 import { SERVICE_API_URL } from './api/client';
 import { ALL_TASKS, detail as fakeDetail, FAILED_NO_PAYLOAD, fakeService, task } from './test/fakeService';
-import type { AppSettings } from './api/types';
+import type { AgentPage, AppSettings } from './api/types';
 import App from './components/App/App';
 
 const PAGE_LOAD = { timeout: 10_000 };
@@ -248,7 +248,7 @@ describe('the session', () => {
 describe('settings', () => {
   test('an empty list says so, with what to do', async () => {
     const backend = fakeService('admin');
-    backend.routes[`GET ${SERVICE_API_URL}/agents`] = () => reply({ agents: [] });
+    backend.routes[`GET ${SERVICE_API_URL}/agents`] = () => reply<AgentPage>({ agents: [], nextCursor: null });
     render(<App {...props} />, { route: '/settings?tab=agents' });
     const table = await screen.findByRole('table', { name: 'Agents' }, PAGE_LOAD);
     expect(table).toHaveTextContent('No agent credentials yet');

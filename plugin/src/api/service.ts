@@ -3,7 +3,9 @@
 // user picked another one (`project` in the URL).
 import type {
   AgentCredential,
+  AgentPage,
   ApiToken,
+  ApiTokenPage,
   AuditPage,
   AuditVerification,
   BulkAction,
@@ -13,6 +15,7 @@ import type {
   Command,
   Engine,
   Invitation,
+  InvitationPage,
   Me,
   Member,
   MintedAgent,
@@ -29,6 +32,12 @@ import { request, SERVICE_API_URL } from './client';
 
 /** Query parameters: empty values are left out so URLs stay short and shareable. */
 export type Params = Record<string, string | number | undefined | null>;
+
+/** A page of a list the service pages by key: its size, and the nextCursor of the page before (none: the first). */
+export interface PageParams {
+  limit?: number;
+  cursor?: string | null;
+}
 
 function clean(params: Params = {}): Record<string, string | number> {
   const out: Record<string, string | number> = {};
@@ -167,7 +176,8 @@ export const getRoleMapping = (project?: string) => get<{ roleMapping: RoleMappi
 export const putRoleMapping = (mapping: RoleMapping, project?: string) =>
   send<{ roleMapping: RoleMapping }>('PUT', withProject('/role-rules', project), mapping);
 
-export const listInvitations = (project?: string) => get<{ invitations: Invitation[] }>('/invitations', { project });
+export const listInvitations = (project?: string, page: PageParams = {}) =>
+  get<InvitationPage>('/invitations', { project, ...page });
 export const createInvitation = (email: string, role: ProjectRole, project?: string) =>
   send<{ invitation: Invitation }>('POST', withProject('/invitations', project), { email, role });
 export const revokeInvitation = (id: string, project?: string) =>
@@ -175,7 +185,7 @@ export const revokeInvitation = (id: string, project?: string) =>
 export const acceptInvitation = (token: string) =>
   send<{ project: { slug: string }; role: ProjectRole }>('POST', '/invitations/accept', { token });
 
-export const listAgents = (project?: string) => get<{ agents: AgentCredential[] }>('/agents', { project });
+export const listAgents = (project?: string, page: PageParams = {}) => get<AgentPage>('/agents', { project, ...page });
 export const createAgent = (name: string, project?: string) =>
   send<MintedAgent>('POST', withProject('/agents', project), { name });
 export const rotateAgent = (id: string, project?: string) =>
@@ -183,7 +193,8 @@ export const rotateAgent = (id: string, project?: string) =>
 export const revokeAgent = (id: string, project?: string) =>
   send<{ agent: AgentCredential }>('DELETE', withProject(`/agents/${enc(id)}`, project));
 
-export const listTokens = (project?: string) => get<{ tokens: ApiToken[] }>('/tokens', { project });
+export const listTokens = (project?: string, page: PageParams = {}) =>
+  get<ApiTokenPage>('/tokens', { project, ...page });
 export const createToken = (name: string, role: ProjectRole, expiresInDays: number, project?: string) =>
   send<{ token: ApiToken; secret: string }>('POST', withProject('/tokens', project), { name, role, expiresInDays });
 export const revokeToken = (id: string, project?: string) =>

@@ -281,6 +281,12 @@ export interface Invitation {
   revokedAt: string | null;
 }
 
+/** GET /api/invitations: newest first, paged by key as TaskPage is. */
+export interface InvitationPage {
+  invitations: Invitation[];
+  nextCursor: string | null;
+}
+
 export interface AgentCredential {
   id: string;
   name: string;
@@ -289,6 +295,12 @@ export interface AgentCredential {
   revokedAt: string | null;
   liveSecrets: number;
   overlapEndsAt: string | null;
+}
+
+/** GET /api/agents: newest first, paged by key as TaskPage is. */
+export interface AgentPage {
+  agents: AgentCredential[];
+  nextCursor: string | null;
 }
 
 /** POST /api/agents and /api/agents/:id/rotate: the secret is shown once. */
@@ -311,6 +323,12 @@ export interface ApiToken {
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
+}
+
+/** GET /api/tokens: newest first, paged by key as TaskPage is. */
+export interface ApiTokenPage {
+  tokens: ApiToken[];
+  nextCursor: string | null;
 }
 
 /** How Grafana roles and teams map to project roles (explicit memberships override it). */

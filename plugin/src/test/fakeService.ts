@@ -1,8 +1,21 @@
 // A small, stateful stand-in for the z4j service behind Grafana's proxy: the fixtures a
-// journey needs (tasks, a workflow, workers, queues) and the answers the real service gives,
-// including refusing an action to a role below Operator.
+// journey needs (tasks, a workflow, workers, queues, the settings lists) and the answers the
+// real service gives, including refusing an action to a role below Operator.
 import { SERVICE_API_URL } from '../api/client';
-import type { Capabilities, Command, ProjectRole, Task, TaskDetail, TaskGraph } from '../api/types';
+import type {
+  AgentCredential,
+  AgentPage,
+  ApiToken,
+  ApiTokenPage,
+  Capabilities,
+  Command,
+  Invitation,
+  InvitationPage,
+  ProjectRole,
+  Task,
+  TaskDetail,
+  TaskGraph,
+} from '../api/types';
 import { reply, setupBackend, type FakeReply } from './backend';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 29, 12, 0, s)).toISOString();
@@ -34,6 +47,52 @@ export function task(over: Partial<Task> & Pick<Task, 'taskId'>): Task {
     lastEventAt: at(3),
     ...over,
   };
+}
+
+export const apiToken = (over: Partial<ApiToken> & Pick<ApiToken, 'id' | 'name'>): ApiToken => ({
+  role: 'operator',
+  effectiveRole: over.role ?? 'operator',
+  createdBy: 'alice',
+  createdAt: at(0),
+  expiresAt: null,
+  revokedAt: null,
+  lastUsedAt: null,
+  ...over,
+});
+
+export const agentCredential = (
+  over: Partial<AgentCredential> & Pick<AgentCredential, 'id' | 'name'>
+): AgentCredential => ({
+  createdBy: 'alice',
+  createdAt: at(0),
+  revokedAt: null,
+  liveSecrets: 1,
+  overlapEndsAt: null,
+  ...over,
+});
+
+export const invitation = (over: Partial<Invitation> & Pick<Invitation, 'id' | 'email'>): Invitation => ({
+  role: 'operator',
+  invitedBy: 'alice',
+  createdAt: at(0),
+  expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+  acceptedAt: null,
+  revokedAt: null,
+  ...over,
+});
+
+/** The settings lists, newest first; a test can start from its own. */
+export interface SettingsLists {
+  invitations?: Invitation[];
+  tokens?: ApiToken[];
+  agents?: AgentCredential[];
+}
+
+/** Keyset paging, as the service does: the cursor names the last row of the page before. */
+function pageOf<T extends { id: string }>(rows: T[], params: Record<string, unknown> = {}) {
+  const after = typeof params.cursor === 'string' ? rows.findIndex((r) => r.id === params.cursor) + 1 : 0;
+  const page = rows.slice(after, after + (Number(params.limit) || 50));
+  return { page, nextCursor: after + page.length < rows.length ? page.at(-1)!.id : null };
 }
 
 export const FAILED = task({
@@ -99,9 +158,16 @@ export function detail(t: Task): TaskDetail {
 }
 
 /** Installs the fake service for one test; `role` is the caller's project role. */
-export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS]) {
+export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], lists: SettingsLists = {}) {
   const url = (p: string) => `${SERVICE_API_URL}${p}`;
   const commands: Command[] = [];
+  const invitations = lists.invitations ?? [invitation({ id: 'inv-1', email: 'newcomer@example.com' })];
+  // The second acts below its role: its maker's role is lower now.
+  const tokens = lists.tokens ?? [
+    apiToken({ id: 'tok-1', name: 'ci-bot' }),
+    apiToken({ id: 'tok-2', name: 'deploy', role: 'admin', effectiveRole: 'viewer', createdBy: 'user:bob' }),
+  ];
+  const agents = lists.agents ?? [];
   const allows = (needed: ProjectRole) => ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(needed);
   const routes: Record<
     string,
@@ -193,50 +259,25 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS]) {
     [`GET ${url('/audit/verify')}`]: () =>
       reply({ ok: true, checked: 1, lastSeq: 1, prunedThroughSeq: 0, firstBroken: null }),
     [`DELETE ${url('/members/7')}`]: () => reply(null, 204),
-    [`GET ${url('/invitations')}`]: () =>
-      reply({
-        invitations: [
-          {
-            id: 'inv-1',
-            email: 'newcomer@example.com',
-            role: 'operator',
-            invitedBy: 'alice',
-            createdAt: at(0),
-            expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-            acceptedAt: null,
-            revokedAt: null,
-          },
-        ],
-      }),
-    [`DELETE ${url('/invitations/inv-1')}`]: () => reply({}),
-    [`GET ${url('/tokens')}`]: () =>
-      reply({
-        tokens: [
-          {
-            id: 'tok-1',
-            name: 'ci-bot',
-            role: 'operator',
-            effectiveRole: 'operator',
-            createdBy: 'alice',
-            createdAt: at(0),
-            expiresAt: null,
-            revokedAt: null,
-            lastUsedAt: null,
-          },
-          {
-            id: 'tok-2',
-            name: 'deploy',
-            role: 'admin',
-            effectiveRole: 'viewer',
-            createdBy: 'user:bob',
-            createdAt: at(0),
-            expiresAt: null,
-            revokedAt: null,
-            lastUsedAt: null,
-          },
-        ],
-      }),
-    [`DELETE ${url('/tokens/tok-1')}`]: () => reply({}),
+    [`GET ${url('/invitations')}`]: (r) => {
+      const { page, nextCursor } = pageOf(invitations, r.params);
+      return reply<InvitationPage>({ invitations: page, nextCursor });
+    },
+    [`GET ${url('/tokens')}`]: (r) => {
+      const { page, nextCursor } = pageOf(tokens, r.params);
+      return reply<ApiTokenPage>({ tokens: page, nextCursor });
+    },
+    [`POST ${url('/tokens')}`]: (r) => {
+      const { name, role: granted } = r.data as { name: string; role: ProjectRole };
+      const token = apiToken({ id: `tok-new-${tokens.length}`, name, role: granted, createdAt: at(59) });
+      tokens.unshift(token);
+      revocable('tokens', token, (t) => ({ token: t }));
+      return reply({ token, secret: 'z4j_shown-once' }, 201);
+    },
+    [`GET ${url('/agents')}`]: (r) => {
+      const { page, nextCursor } = pageOf(agents, r.params);
+      return reply<AgentPage>({ agents: page, nextCursor });
+    },
     // Grafana's own user search (not the z4j service).
     ['GET /api/org/users/lookup']: (r) =>
       reply(
@@ -329,6 +370,20 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS]) {
       return reply({ command }, 202);
     };
   }
+  /** DELETE of a row revokes it: the list reads it back revoked, where it was. */
+  function revocable<T extends { id: string; revokedAt: string | null }>(
+    path: string,
+    row: T,
+    answer: (r: T) => unknown
+  ) {
+    routes[`DELETE ${url(`/${path}/${row.id}`)}`] = () => {
+      row.revokedAt = at(60);
+      return reply(answer(row));
+    };
+  }
+  invitations.forEach((i) => revocable('invitations', i, (x) => ({ invitation: x })));
+  tokens.forEach((t) => revocable('tokens', t, (x) => ({ token: x })));
+  agents.forEach((a) => revocable('agents', a, (x) => ({ agent: x })));
   // Tasks are looked up when asked for: a cancelled or terminated task reads back as revoked.
   const current = (t: Task) => tasks.find((x) => x.taskId === t.taskId) ?? t;
   for (const t of tasks) {
@@ -361,7 +416,7 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS]) {
   }
   const backend = setupBackend(routes as never);
   /** `routes` can be changed by a test: the fake reads them at each request. */
-  return { ...backend, commands, routes };
+  return { ...backend, commands, routes, invitations, tokens, agents };
 }
 
 function graphOf(t: Task, tasks: Task[]): TaskGraph {

@@ -4,8 +4,9 @@ import { createAgent, listAgents, revokeAgent, rotateAgent } from '../../api/ser
 import { ENGINES, type MintedAgent } from '../../api/types';
 import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { DataTable } from '../../components/common/DataTable';
+import { LoadOlder } from '../../components/common/LoadOlder';
 import { pendingState, Refused } from '../../components/common/PageState';
-import { useAsync } from '../../hooks/useAsync';
+import { PAGE_SIZE, usePagedList } from '../../hooks/usePagedList';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
 import { AGENT_SNIPPETS, agentEnv } from './agentSnippets';
@@ -13,7 +14,12 @@ import { useGuard } from '../../hooks/useGuard';
 
 export function AgentsTab() {
   const { project } = useSession();
-  const agents = useAsync(() => listAgents(project), [project]);
+  const agents = usePagedList(
+    (cursor) =>
+      listAgents(project, { limit: PAGE_SIZE, cursor }).then((p) => ({ rows: p.agents, nextCursor: p.nextCursor })),
+    (a) => a.id,
+    [project]
+  );
   const { busy, error, guard } = useGuard();
   const [name, setName] = useState('');
   const [minted, setMinted] = useState<MintedAgent | null>(null);
@@ -57,7 +63,7 @@ export function AgentsTab() {
       <DataTable
         label="Agents"
         emptyText="No agent credentials yet: create one for each worker fleet that runs the z4j agent."
-        rows={agents.value.agents}
+        rows={agents.value}
         rowKey={(a) => a.id}
         columns={[
           { header: 'Name', cell: (a) => a.name },
@@ -98,6 +104,7 @@ export function AgentsTab() {
           },
         ]}
       />
+      <LoadOlder list={agents} what="agents" />
       <ConfirmOnItem
         item={revoking}
         title={() => 'Revoke this agent?'}

@@ -4,8 +4,9 @@ import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { createInvitation, listInvitations, revokeInvitation } from '../../api/service';
 import type { Invitation, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
+import { LoadOlder } from '../../components/common/LoadOlder';
 import { pendingState, Refused } from '../../components/common/PageState';
-import { useAsync } from '../../hooks/useAsync';
+import { PAGE_SIZE, usePagedList } from '../../hooks/usePagedList';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
 import { grantableRoles } from './MembersTab';
@@ -16,7 +17,15 @@ const stateOf = (i: Invitation) =>
 
 export function InvitationsTab() {
   const { project, me } = useSession();
-  const invitations = useAsync(() => listInvitations(project), [project]);
+  const invitations = usePagedList(
+    (cursor) =>
+      listInvitations(project, { limit: PAGE_SIZE, cursor }).then((p) => ({
+        rows: p.invitations,
+        nextCursor: p.nextCursor,
+      })),
+    (i) => i.id,
+    [project]
+  );
   const { busy, error, guard } = useGuard();
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<ProjectRole>('viewer');
@@ -67,7 +76,7 @@ export function InvitationsTab() {
       <DataTable
         label="Invitations"
         emptyText="No invitations yet."
-        rows={invitations.value.invitations}
+        rows={invitations.value}
         rowKey={(i) => i.id}
         columns={[
           { header: 'Email', cell: (i) => i.email },
@@ -94,6 +103,7 @@ export function InvitationsTab() {
           },
         ]}
       />
+      <LoadOlder list={invitations} what="invitations" />
       <ConfirmOnItem
         item={revoking}
         title={(invitation) => `Revoke the invitation to ${invitation.email}?`}

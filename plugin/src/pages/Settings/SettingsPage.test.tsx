@@ -1,11 +1,30 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import pluginJson from '../../plugin.json';
-import { fakeService } from '../../test/fakeService';
+import { SERVICE_API_URL } from '../../api/client';
+import { agentCredential, apiToken, fakeService, invitation, type SettingsLists } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
 
 beforeEach(() => window.localStorage.clear());
 
 const deletes = (backend: ReturnType<typeof fakeService>) => backend.requests.filter((r) => r.method === 'DELETE');
+
+/** 60 of each settings list, newest first: more than the page of 50 the tabs ask for. */
+const MANY = 60;
+const numbered = <T,>(make: (i: number) => T) => Array.from({ length: MANY }, (_, i) => make(MANY - i));
+const manyLists = (): Required<SettingsLists> => ({
+  invitations: numbered((i) => invitation({ id: `inv-${i}`, email: `user-${i}@example.com` })),
+  tokens: numbered((i) => apiToken({ id: `tok-${i}`, name: `ci-${i}` })),
+  agents: numbered((i) => agentCredential({ id: `agt-${i}`, name: `fleet-${i}` })),
+});
+
+// With 60 rows on screen, queries by role over the whole page take seconds each in jsdom (every
+// element's role and accessible name): these tests find rows in the table's DOM and buttons
+// outside it by their text, and keep role queries to one row or the dialog.
+const bodyRows = (table: HTMLElement) => Array.from(table.querySelectorAll<HTMLElement>('tbody tr'));
+/** The first cell of each body row of a table (its name). */
+const names = (table: HTMLElement) => bodyRows(table).map((row) => row.querySelector('td')?.textContent);
+const rowNamed = (table: HTMLElement, name: string) =>
+  bodyRows(table).find((row) => row.querySelector('td')?.textContent === name)!;
 
 describe('project settings', () => {
   test('are in every Grafana user’s navigation; the page itself asks for the project Admin role', async () => {
@@ -38,7 +57,11 @@ describe('project settings', () => {
     const { user } = renderApp('/settings');
     await user.click(await screen.findByRole('combobox', { name: /^Grafana user Search by name/ }, PAGE_LOAD));
     await user.keyboard('builder');
-    await waitFor(() => expect(backend.requests.some((r) => r.url === '/api/org/users/lookup' && r.params?.query === 'builder')).toBe(true));
+    await waitFor(() =>
+      expect(backend.requests.some((r) => r.url === '/api/org/users/lookup' && r.params?.query === 'builder')).toBe(
+        true
+      )
+    );
     await user.keyboard('{ArrowDown}{Enter}');
     expect(screen.getByLabelText('Grafana user id')).toHaveValue('12');
     expect(screen.getByLabelText('Login')).toHaveValue('bob');
@@ -92,5 +115,78 @@ describe('project settings', () => {
     const capped = await screen.findByRole('row', { name: /deploy/ }, PAGE_LOAD);
     expect(capped).toHaveTextContent('adminacts as viewer');
     expect(screen.getByRole('row', { name: /ci-bot/ })).not.toHaveTextContent('acts as');
+  });
+
+  test.each([
+    {
+      tab: 'invitations',
+      table: 'Invitations',
+      path: '/invitations',
+      button: 'Load older invitations',
+      first: 'user-60@example.com',
+      last: 'user-1@example.com',
+    },
+    {
+      tab: 'tokens',
+      table: 'API tokens',
+      path: '/tokens',
+      button: 'Load older API tokens',
+      first: 'ci-60',
+      last: 'ci-1',
+    },
+    {
+      tab: 'agents',
+      table: 'Agents',
+      path: '/agents',
+      button: 'Load older agents',
+      first: 'fleet-60',
+      last: 'fleet-1',
+    },
+  ])(
+    'an Admin reads $tab page by page: Load older fetches the next page and appends it',
+    async ({ tab, table, path, button, first, last }) => {
+      const backend = fakeService('admin', undefined, manyLists());
+      const lists = () => backend.requests.filter((r) => r.method === 'GET' && r.url === `${SERVICE_API_URL}${path}`);
+      const { user } = renderApp(`/settings?tab=${tab}`);
+      const list = await screen.findByRole('table', { name: table }, PAGE_LOAD);
+      expect(names(list)).toHaveLength(50);
+      expect(names(list)[0]).toBe(first);
+      expect(lists().map((r) => r.params)).toEqual([{ limit: 50 }]);
+
+      await user.click(screen.getByText(button));
+
+      await waitFor(() => expect(names(list)).toHaveLength(MANY));
+      expect(names(list)[0]).toBe(first);
+      expect(names(list)[MANY - 1]).toBe(last);
+      expect(new Set(names(list)).size).toBe(MANY);
+      const lastOfFirstPage = manyLists()[tab as keyof SettingsLists][49]!.id;
+      expect(lists().map((r) => r.params)).toEqual([{ limit: 50 }, { limit: 50, cursor: lastOfFirstPage }]);
+      expect(screen.queryByText(button)).not.toBeInTheDocument();
+    }
+  );
+
+  test('an Admin revokes a token on the second page and sees it revoked where it was; a new token shows on top', async () => {
+    const backend = fakeService('admin', undefined, manyLists());
+    const { user } = renderApp('/settings?tab=tokens');
+    const list = await screen.findByRole('table', { name: 'API tokens' }, PAGE_LOAD);
+    await user.click(screen.getByText('Load older API tokens'));
+    await waitFor(() => expect(names(list)).toHaveLength(MANY));
+
+    await user.click(within(rowNamed(list, 'ci-5')).getByRole('button', { name: 'Revoke' }));
+    const dialog = (await screen.findByText('Revoke the token ci-5?')).closest<HTMLElement>('[role="dialog"]')!;
+    await user.click(within(dialog).getByRole('button', { name: 'Revoke' }));
+
+    await waitFor(() => expect(within(rowNamed(list, 'ci-5')).queryByRole('button', { name: 'Revoke' })).toBeNull());
+    expect(names(list)).toHaveLength(MANY);
+    expect(within(rowNamed(list, 'ci-6')).getByRole('button', { name: 'Revoke' })).toBeInTheDocument();
+    expect(deletes(backend).map((r) => r.url)).toEqual([`${SERVICE_API_URL}/tokens/tok-5`]);
+
+    await user.type(screen.getByLabelText('Name'), 'nightly');
+    await user.click(screen.getByText('Create token'));
+
+    await waitFor(() => expect(names(list)[0]).toBe('nightly'));
+    expect(names(list)).toHaveLength(MANY + 1);
+    expect(names(list)[MANY]).toBe('ci-1');
+    expect(screen.getByText('z4j_shown-once')).toBeInTheDocument();
   });
 });

@@ -4,8 +4,9 @@ import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { createToken, listTokens, revokeToken } from '../../api/service';
 import type { ApiToken, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
+import { LoadOlder } from '../../components/common/LoadOlder';
 import { pendingState, Refused } from '../../components/common/PageState';
-import { useAsync } from '../../hooks/useAsync';
+import { PAGE_SIZE, usePagedList } from '../../hooks/usePagedList';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
 import { grantableRoles } from './MembersTab';
@@ -32,7 +33,12 @@ function TokenRole({ token }: { token: ApiToken }) {
 
 export function TokensTab() {
   const { project, me } = useSession();
-  const tokens = useAsync(() => listTokens(project), [project]);
+  const tokens = usePagedList(
+    (cursor) =>
+      listTokens(project, { limit: PAGE_SIZE, cursor }).then((p) => ({ rows: p.tokens, nextCursor: p.nextCursor })),
+    (t) => t.id,
+    [project]
+  );
   const { busy, error, guard } = useGuard();
   const [name, setName] = useState('');
   const [role, setRole] = useState<ProjectRole>('viewer');
@@ -98,7 +104,7 @@ export function TokensTab() {
       <DataTable
         label="API tokens"
         emptyText="No API tokens yet: create one for scripts and CI that call z4j without Grafana."
-        rows={tokens.value.tokens}
+        rows={tokens.value}
         rowKey={(t) => t.id}
         columns={[
           { header: 'Name', cell: (t) => t.name },
@@ -117,6 +123,7 @@ export function TokensTab() {
           },
         ]}
       />
+      <LoadOlder list={tokens} what="API tokens" />
       <ConfirmOnItem
         item={revoking}
         title={(token) => `Revoke the token ${token.name}?`}

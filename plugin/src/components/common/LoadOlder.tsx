@@ -1,0 +1,29 @@
+// The button under a list the service pages by key (usePagedList), as the explorer's and the
+// audit log's, and why the last page could not be read.
+import React from 'react';
+import { Alert, Button, Stack } from '@grafana/ui';
+import type { PagedList } from '../../hooks/usePagedList';
+
+export function LoadOlder<T>({ list, what }: { list: PagedList<T>; what: string }) {
+  return (
+    <>
+      {list.moreError && (
+        <Alert severity="error" title={`Could not load older ${what}`}>
+          {list.moreError.message}
+        </Alert>
+      )}
+      {list.hasMore && (
+        <Stack justifyContent="center">
+          <Button
+            variant="secondary"
+            onClick={list.loadMore}
+            disabled={list.loading || list.loadingMore}
+            icon={list.loadingMore ? 'spinner' : 'angle-down'}
+          >
+            {list.loadingMore ? 'Loading…' : `Load older ${what}`}
+          </Button>
+        </Stack>
+      )}
+    </>
+  );
+}
