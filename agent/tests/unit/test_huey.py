@@ -169,24 +169,6 @@ def test_revoked_and_cancelled(app, captured):
     assert captured.kinds(r.id)[-1] == "revoked"
 
 
-def test_a_cancel_that_huey_retries_is_a_retry(app, captured):
-    """CancelExecution(retry=True) from the task: Huey requeues it (its retries at least 1), and
-    the run after it is the next attempt, not a task left revoked."""
-    runs = {"n": 0}
-
-    @app.task()
-    def cancel_once():
-        runs["n"] += 1
-        if runs["n"] == 1:
-            raise CancelExecution(retry=True)
-        return "ok"
-
-    r = cancel_once()
-    evs = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == r.id]
-    assert evs == [("enqueued", 0), ("started", 0), ("retried", 0), ("enqueued", 1), ("started", 1), ("succeeded", 1)]
-    assert captured.of(r.id, "retried")["fields"]["exception"] == "CancelExecution"
-
-
 def test_a_cancel_from_a_pre_execute_hook_is_revoked_even_with_retries_left(app, captured):
     """Huey never requeues a task a pre-execute hook cancelled, whatever its retries."""
     flaky = app.tasks_["flaky"]  # retries=2
@@ -227,10 +209,11 @@ class _DecoratorObject:
         return self.fn(*args, **kwargs)
 
 
-@pytest.mark.parametrize("wrap", [_wrapper, _DecoratorObject], ids=["functools.wraps", "decorator object"])
-def test_a_cancel_from_a_wrapped_execute_is_a_retry(app, captured, wrap):
-    """A task class whose `execute` is wrapped (instrumentation does this) raising
-    CancelExecution(retry=True): still the task's own cancel, which Huey requeues."""
+@pytest.mark.parametrize("wrap", [None, _wrapper, _DecoratorObject], ids=["plain", "functools.wraps", "decorator object"])
+def test_a_cancel_that_huey_retries_is_a_retry(app, captured, wrap):
+    """CancelExecution(retry=True) from the task, its `execute` as it is or wrapped (instrumentation
+    does this): Huey requeues it (its retries at least 1), and the run after it is the next
+    attempt, not a task left revoked."""
     runs = {"n": 0}
 
     @app.task()
@@ -240,10 +223,12 @@ def test_a_cancel_from_a_wrapped_execute_is_a_retry(app, captured, wrap):
             raise CancelExecution(retry=True)
         return "ok"
 
-    cancel_once.task_class.execute = wrap(cancel_once.task_class.execute)
+    if wrap:
+        cancel_once.task_class.execute = wrap(cancel_once.task_class.execute)
     r = cancel_once()
     evs = [(e["kind"], e["fields"]["retries"]) for e in captured if e.get("taskId") == r.id]
     assert evs == [("enqueued", 0), ("started", 0), ("retried", 0), ("enqueued", 1), ("started", 1), ("succeeded", 1)]
+    assert captured.of(r.id, "retried")["fields"]["exception"] == "CancelExecution"
     assert runs["n"] == 2
 
 

@@ -308,39 +308,11 @@ def test_work_horses_do_not_wait_for_a_destination_that_is_down(monkeypatch, red
         core.reset_agent()
 
 
-def test_a_work_horse_that_dies_has_already_sent_the_call_it_copied(monkeypatch, redis_client):
-    """A job enqueued where no agent recorded its call: its work horse's `started` carries the
-    call (its only copy) and is sent before the job runs, so a horse that dies keeps it."""
-    from z4j_agent import core
-
-    core.reset_agent()
-    monkeypatch.setattr(zrq, "install", lambda **_: None)  # the process-wide enqueue hooks stay the captured agent's
-    project = f"rq-die-{uuid.uuid4().hex[:8]}"
-    core.get_agent(project=project, agent_id="a", agent_secret="s", transport="redis", broker_url=REDIS_URL)
-    q = Queue(f"z4j-unit-die-{uuid.uuid4().hex[:8]}", connection=redis_client)
-    try:
-        job = q.enqueue("rq_jobs.die")
-        job.meta.pop("z4j_payload", None)  # as a producer without the agent leaves it
-        job.save_meta()
-        w = zrq.Z4jWorker([q], connection=redis_client, name=f"w-{uuid.uuid4().hex[:6]}")
-        w.work(burst=True)
-        assert job.get_status(refresh=True) == "failed"
-        import json
-
-        events = [e for _, f in redis_client.xrange(f"z4j:events:{project}") for e in json.loads(f[b"batch"])["events"] if e.get("taskId") == job.id]
-        started = [e for e in events if e["kind"] == "started"]
-        assert started and started[0]["payload"]["name"] == "rq_jobs.die" and started[0]["fields"]["args"] == []
-        assert events[-1]["kind"] == "failed"  # from the worker, which saw its horse die
-    finally:
-        q.empty()
-        redis_client.delete(f"z4j:events:{project}")
-        core.reset_agent()
-
-
-def test_a_work_horse_that_dies_has_already_sent_its_start(monkeypatch, redis_client):
-    """A job whose producer had the agent (its `enqueued` carried the call): the horse's
-    `started` carries none, and is still sent before the job runs, so a horse that dies mid-job
-    leaves a task that started, then failed (not one that never ran)."""
+@pytest.mark.parametrize("producer_had_agent", [False, True], ids=["call copied by the horse", "call sent by the producer"])
+def test_a_work_horse_that_dies_has_already_sent_its_start(monkeypatch, redis_client, producer_had_agent):
+    """A work horse's `started` is sent before the job runs, so a horse that dies mid-job leaves
+    a task that started, then failed (not one that never ran). Where no agent recorded the call
+    at enqueue, that `started` carries it (its only copy); where one did, it carries none."""
     import json
 
     from z4j_agent import core
@@ -352,16 +324,22 @@ def test_a_work_horse_that_dies_has_already_sent_its_start(monkeypatch, redis_cl
     q = Queue(f"z4j-unit-die-{uuid.uuid4().hex[:8]}", connection=redis_client)
     try:
         job = q.enqueue("rq_jobs.die")
-        job.meta["z4j_payload"] = 1  # as a producer with the agent leaves it
+        if producer_had_agent:
+            job.meta["z4j_payload"] = 1  # as a producer with the agent leaves it
+        else:
+            job.meta.pop("z4j_payload", None)  # as a producer without the agent leaves it
         job.save_meta()
         w = zrq.Z4jWorker([q], connection=redis_client, name=f"w-{uuid.uuid4().hex[:6]}")
         w.work(burst=True)
         assert job.get_status(refresh=True) == "failed"
         events = [e for _, f in redis_client.xrange(f"z4j:events:{project}") for e in json.loads(f[b"batch"])["events"] if e.get("taskId") == job.id]
-        assert [e["kind"] for e in events] == ["started", "failed"]  # started from the horse, failed from the worker
+        assert [e["kind"] for e in events] == ["started", "failed"]  # started from the horse, failed from the worker, which saw its horse die
         started = events[0]
-        assert "payload" not in started and "args" not in started["fields"] and started["fields"]["retries"] == 0
-        assert started["worker"] == w.name
+        assert started["worker"] == w.name and started["fields"]["retries"] == 0
+        if producer_had_agent:
+            assert "payload" not in started and "args" not in started["fields"]
+        else:
+            assert started["payload"]["name"] == "rq_jobs.die" and started["fields"]["args"] == []
     finally:
         q.empty()
         redis_client.delete(f"z4j:events:{project}")

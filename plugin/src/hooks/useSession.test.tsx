@@ -24,6 +24,17 @@ function noRoleInOps() {
 const capabilityRequests = (backend: ReturnType<typeof fakeService>) =>
   backend.requests.filter((r) => r.url.endsWith('/capabilities')).map((r) => r.params);
 
+/** The fake service, for a viewer, knowing no project `slug` (deleted, or renamed). */
+function serviceWithoutProject(slug: string) {
+  const backend = fakeService('viewer');
+  const notFound = () =>
+    reply({ error: { code: 'PROJECT_NOT_FOUND', message: `project '${slug}' not found` } }, 404) as never;
+  for (const route of [`GET ${SERVICE_API_URL}/me`, CAPABILITIES]) {
+    const found = backend.routes[route]!;
+    backend.routes[route] = (r) => (r.params?.project === slug ? notFound() : found(r));
+  }
+}
+
 describe('what the engines can do, in the project picked', () => {
   test('says why actions are missing when the capabilities are refused in this project', async () => {
     const backend = noRoleInOps();
@@ -112,13 +123,7 @@ describe('the project, on every page', () => {
 
   test('one remembered but since deleted is forgotten: the default project is shown, with a notice', async () => {
     window.localStorage.setItem('z4j.lastProject', 'gone');
-    const backend = fakeService('viewer');
-    const notFound = () =>
-      reply({ error: { code: 'PROJECT_NOT_FOUND', message: "project 'gone' not found" } }, 404) as never;
-    for (const route of [`GET ${SERVICE_API_URL}/me`, CAPABILITIES]) {
-      const found = backend.routes[route]!;
-      backend.routes[route] = (r) => (r.params?.project === 'gone' ? notFound() : found(r));
-    }
+    serviceWithoutProject('gone');
     renderApp('/workers');
 
     const notice = await screen.findByRole('status', { name: 'The project you last used is gone' }, PAGE_LOAD);
@@ -138,13 +143,7 @@ describe('the project, on every page', () => {
     if (remembered) {
       window.localStorage.setItem('z4j.lastProject', remembered);
     }
-    const backend = fakeService('viewer');
-    const notFound = () =>
-      reply({ error: { code: 'PROJECT_NOT_FOUND', message: "project 'gone' not found" } }, 404) as never;
-    for (const route of [`GET ${SERVICE_API_URL}/me`, CAPABILITIES]) {
-      const found = backend.routes[route]!;
-      backend.routes[route] = (r) => (r.params?.project === 'gone' ? notFound() : found(r));
-    }
+    serviceWithoutProject('gone');
     renderApp('/workers?project=gone');
 
     const notice = await screen.findByRole('status', { name: 'The project in this link is gone' }, PAGE_LOAD);
