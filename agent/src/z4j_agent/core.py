@@ -38,7 +38,9 @@ class Agent:
         self._idle = threading.Event()
         self._idle.set()
         self._hurry = threading.Event()  # a flush is waiting: send partial batches at once
-        self._progress = threading.Event()  # the sender finished a turn: a waiting flush looks again
+        # The sender's turns, counted: a flush waits for the count to move past what it saw.
+        self._turns = 0
+        self._turn_ended = threading.Condition(threading.Lock())
         self._sent = 0
         self._batches = 0
         self._errors = 0
@@ -218,16 +220,18 @@ class Agent:
         self._hurry.set()
         try:
             while (left := deadline - time.monotonic()) > 0:
-                # Cleared before looking: a turn that ends after the look sets it, and the wait
-                # below returns at once. Woken by the sender, not by polling: an RQ work horse
-                # flushes twice per job, and a 2 ms poll cost it up to 2 ms each time.
-                self._progress.clear()
+                # The count read before looking: a turn that ends after the look moves it, and the
+                # wait below returns at once, for every flush waiting. Woken by the sender, not by
+                # polling: an RQ work horse flushes twice per job, and a 2 ms poll cost it up to
+                # 2 ms each time.
+                seen = self._turns
                 if self._nothing_pending():
                     return True
                 if not patient and self.down_since is not None:
                     return False
                 self._buffer.ready.set()
-                self._progress.wait(min(left, 0.05))
+                with self._turn_ended:
+                    self._turn_ended.wait_for(lambda: self._turns != seen, min(left, 0.05))
             return False
         finally:
             self._hurry.clear()
@@ -296,7 +300,7 @@ class Agent:
             items = self._buffer.take(cfg.batch_size)
             if not items:
                 self._idle.set()
-                self._progress.set()
+                self._end_turn()
                 continue
             events = self._envelopes(items)
             done = 0  # events[:done] are delivered, or dropped as too big
@@ -335,7 +339,13 @@ class Agent:
             finally:
                 if len(self._buffer) == 0:
                     self._idle.set()
-                self._progress.set()
+                self._end_turn()
+
+    def _end_turn(self) -> None:
+        """Wakes the flushes waiting (flush): the buffer may be empty now, or the send failed."""
+        with self._turn_ended:
+            self._turns += 1
+            self._turn_ended.notify_all()
 
     def _dropped_too_big(self, n: int) -> None:
         self._buffer.count_lost(n)
@@ -391,7 +401,7 @@ class Agent:
         self._idle = threading.Event()
         self._idle.set()
         self._hurry = threading.Event()
-        self._progress = threading.Event()
+        self._turn_ended = threading.Condition(threading.Lock())  # another thread may have held the parent's
         self._heartbeats = []
         self._exit_deadline = None  # the child's exit is its own
         self._task_json.payloads_dropped = 0  # as the buffer's drop count: the child's own

@@ -137,12 +137,25 @@ def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) ->
     _roots.set(job.id, fields["rootId"] or job.id)  # for jobs that will depend on it (_link_new_job)
     if eta is not None:
         fields["eta"] = iso(eta)
-    ttl = job.ttl
-    if ttl and ttl > 0:  # RQ lets the job's key expire ttl s after it saved it, unless a worker took it first
-        fields["expires"] = iso_epoch(time.time(), plus=ttl)
     status = job.get_status(refresh=False)
-    if status is not None and str(getattr(status, "value", status)) == "deferred":
+    deferred = status is not None and str(getattr(status, "value", status)) == "deferred"
+    if deferred:
         fields["deferred"] = True
+    ttl = job.ttl
+    if ttl and ttl > 0 and not deferred:
+        # RQ gives the job's key `ttl` s each time it saves it into a queue or the schedule, unless a
+        # worker took it first: a scheduled job's clock starts again when the scheduler queues it
+        # (if the key is still there). A deferred job's starts again whenever its dependencies
+        # end, which nobody knows yet: no expiry is sent for it (z4j would mark it early).
+        now = time.time()
+        start = now
+        if eta is not None:
+            try:
+                at = eta.timestamp()  # a naive one read as local time, as RQ's ScheduledJobRegistry reads it
+                start = at if now < at < now + ttl else now
+            except Exception:
+                pass
+        fields["expires"] = iso_epoch(start, plus=ttl)
     # No func here: resolving it would import the job's module in a producer that may not have it.
     agent.task_event(ENGINE, "enqueued", job.id, fields=fields, payload=_payload(job, queue_name, args, kwargs))
 

@@ -122,6 +122,32 @@ def test_a_job_with_a_ttl_is_enqueued_with_when_it_expires(queue, captured):
     assert "expires" not in captured.of(plain.id, "enqueued")["fields"]
 
 
+def test_a_scheduled_or_deferred_job_with_a_ttl_is_sent_with_no_expiry_before_its_real_one(queue, captured):
+    """A scheduled job's key gets `ttl` again when the scheduler queues it (if it is still there):
+    it expires `ttl` after its eta, or after its enqueue when the eta is further off. A deferred
+    job's clock starts again when its dependencies end: no expiry is known, so none is sent (the
+    service would mark it expired while RQ still runs it)."""
+    import datetime
+    import time
+    from datetime import timedelta
+
+    def expires(job):
+        return datetime.datetime.fromisoformat(captured.of(job.id, "enqueued")["fields"]["expires"]).timestamp()
+
+    before = time.time()
+    soon = queue.enqueue_in(timedelta(minutes=5), "rq_jobs.add", 1, 2, ttl=1800)  # queued at +5 min, gone 30 min later
+    late = queue.enqueue_in(timedelta(hours=2), "rq_jobs.add", 1, 2, ttl=1800)  # its key is gone before its eta
+    parent = queue.enqueue("rq_jobs.add", 1, 1)
+    child = queue.enqueue("rq_jobs.add", 2, 2, depends_on=parent, ttl=1800)
+    after = time.time()
+    assert before + 300 + 1800 - 1 <= expires(soon) <= after + 300 + 1800 + 1
+    assert before + 1800 <= expires(late) <= after + 1800
+    assert captured.of(child.id, "enqueued")["fields"]["deferred"] is True
+    assert "expires" not in captured.of(child.id, "enqueued")["fields"]
+    for job in (soon, late, child, parent):
+        job.delete()
+
+
 def test_a_producer_never_imports_the_job_function(queue, captured):
     job = queue.enqueue("module_that_does_not_exist.func", 1)
     assert captured.kinds(job.id) == ["enqueued"]

@@ -126,7 +126,13 @@ export async function roleIn(ctx: ApiContext, caller: Caller, project: ProjectRe
   }
   const { member, seen, stale } = await rolesOf(ctx.db, project.id, caller.user);
   // A token maker's Grafana roles, read with the membership anyway, are kept for their tokens' cap.
-  if (seen) await noteMakerCall(ctx.db, caller.user, caller.via, seen, stale);
+  if (seen) {
+    // Best effort: a write that fails (a read-only failover, a lock timeout) must not fail the
+    // maker's own request; their tokens keep the cap last written, and the next call tries again.
+    await noteMakerCall(ctx.db, caller.user, caller.via, seen, stale).catch((err: unknown) =>
+      ctx.log.warn({ err: (err as Error).message, userId: caller.user.userId }, "could not note a token maker's Grafana roles"),
+    );
+  }
   return memberOrMapped(member, mappedRole(project.roleMapping, caller.user));
 }
 

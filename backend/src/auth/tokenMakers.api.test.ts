@@ -124,6 +124,19 @@ describe.each(STORAGES)('API tokens capped by their maker on %s', (storage) => {
     expect((await db.query('SELECT count(*)::int AS n FROM token_makers WHERE user_id = 102')).rows).toEqual([{ n: 0 }]);
   });
 
+  it("serves a maker's request when noting their roles fails: the note is a side effect", async () => {
+    const rex = { UserID: 404, Login: 'rex', OrgID: 1, OrgRole: 'Admin' as const, Teams: [] };
+    await mint(rex, 'viewer');
+    await db.query(`UPDATE token_makers SET seen_at = now() - interval '61 seconds' WHERE user_id = 404`);
+    // Every write of the maker's roles fails from here (a read-only failover, a lock timeout).
+    await db.query(`ALTER TABLE token_makers ADD CONSTRAINT z4j_test_no_writes CHECK (seen_at < now() - interval '1 minute') NOT VALID`);
+    try {
+      await api().get('/api/tasks').set(userHeaders(rex)).expect(200);
+    } finally {
+      await db.query('ALTER TABLE token_makers DROP CONSTRAINT z4j_test_no_writes');
+    }
+  });
+
   it('keeps what the app proxy showed when a datasource call (org role only) comes in', async () => {
     const user: GrafanaUser = { userId: 404, uid: null, login: 'quinn', name: null, email: null, orgId: 1, orgRole: 'Admin', isGrafanaAdmin: true, teams: [5] };
     await rememberMaker(db, user, 'app');

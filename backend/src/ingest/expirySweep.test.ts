@@ -101,7 +101,7 @@ describe.each(STORAGES)('expiry sweep on %s', (storage) => {
   });
 });
 
-describe('migration 0024', () => {
+describe('migrations 0024 and 0026', () => {
   it('gives the tasks waiting before it their expiry from their timeline', async () => {
     const db = await openPglite('memory://');
     try {

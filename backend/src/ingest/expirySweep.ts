@@ -27,7 +27,7 @@ export interface ExpirySweepOptions {
 
 export const EXPIRY_REASON = 'its expiry passed while it waited: no worker reported taking it, and none will run it now';
 
-// Found by the partial index tasks_expiring (migration 0024): its predicate is repeated here, so
+// Found by the partial index tasks_expiring (migration 0026): its predicate is repeated here, so
 // that the planner can use it; the oldest expiries first. Rows the ingest holds are skipped, not
 // waited for (the next round has them): the ingest never waits on the sweep for long, and the
 // sweep never takes part in a deadlock.

@@ -311,6 +311,11 @@ describe('expiry marks (a waiting task past its expiry, marked by z4j)', () => {
     expect(applyEvent(foldEvents(null, [enqueued, ev('received', 10, { retries: 0 })]), mark())).toMatchObject({ state: 'expired', worker: 'w1@host' });
   });
 
+  it('is no sighting: a task first seen after its expiry (a sender whose clock is behind) keeps when it was first seen', () => {
+    const seenLate = ev('enqueued', EXPIRES + 60_000, { name: 'app.add', retries: 0, expires: iso(EXPIRES) });
+    expect(foldEvents(null, [seenLate, mark()])).toMatchObject({ state: 'expired', firstSeenAt: T0 + EXPIRES + 60_000 });
+  });
+
   it('leaves alone a task that started or ended, one without an expiry, and one in another attempt', () => {
     expect(applyEvent(foldEvents(null, [enqueued, ev('received', 10, { retries: 0 }), ev('started', 20)]), mark()).state).toBe('started');
     expect(applyEvent(foldEvents(null, [enqueued, ev('revoked', 20)]), mark()).state).toBe('revoked');

@@ -158,7 +158,7 @@ function applyExpiryMark(t: TaskRow, mark: TaskEnvelope): TaskRow {
     t.state = 'expired';
     t.stateAt = t.finishedAt = mark.occurredAt;
   }
-  t.firstSeenAt = Math.min(t.firstSeenAt, mark.occurredAt);
+  // Not a sighting: first_seen_at (the explorer's order) stays when the task was first seen.
   t.lastEventAt = Math.max(t.lastEventAt, mark.occurredAt);
   return t;
 }
