@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .batch import MAX_PAYLOAD_CHARS, TOO_BIG, RawJSON, encode_value, event_id, json_str
-from .redact import HEX_ID, redact_text, scrub_plain, scrub_str
+from .redact import HEX_ID, hide_named, redact_text, scrub_plain, scrub_str
 from .snapshot import MAX_STRING, TEXT_FIELDS, Scrubbed
 
 # Fields whose values can carry user data: scrubbed with the task's policy.
@@ -17,12 +17,15 @@ PAYLOAD_FIELDS = frozenset(("args", "kwargs", "result"))
 _SAFE_INT = 2**53  # beyond it JavaScript loses digits: a payload field's int is sent as a string
 
 
-def _text(key: str, s: str) -> str:
-    """A string field's JSON, its secrets hidden. A longer one was cut or redacted at record
-    time unless it is free text (cut here)."""
+def _text(key: str, s: str, extra: tuple[str, ...] = ()) -> str:
+    """A string field's JSON, its secrets hidden (and the values of the policy's own key names,
+    `extra`, where the text names them). A longer one was cut or redacted at record time unless it
+    is free text (cut here)."""
     if len(s) <= MAX_STRING:
-        return json_str(redact_text(s))
-    return json_str(redact_text(s[:MAX_STRING]) if key in TEXT_FIELDS else scrub_str(s))
+        shown = redact_text(s)
+    else:
+        shown = redact_text(s[:MAX_STRING]) if key in TEXT_FIELDS else scrub_str(s)
+    return json_str(hide_named(shown, extra) if extra else shown)
 
 
 _keys: dict[str, str] = {}  # field name → `"name":` (the engines use a few dozen names)
@@ -38,20 +41,21 @@ def _key(k: str) -> str:
 
 
 # (field name, string) → `"name":"value"`, redacted: the strings of most fields repeat from event
-# to event (task names, queues, small args), and redaction is a pure function of the string. Ids
-# (unique) and long strings are not remembered; bounded, emptied when full.
-_string_fields: dict[tuple[str, str], str] = {}
+# to event (task names, queues, small args), and redaction is a pure function of the string (and
+# of the policy's own key names, when it adds some: then they are part of the key). Ids (unique)
+# and long strings are not remembered; bounded, emptied when full.
+_string_fields: dict[tuple, str] = {}
 
 
-def _string_field(k: str, v: str) -> str:
+def _string_field(k: str, v: str, extra: tuple[str, ...] = ()) -> str:
     n = len(v)
     if (n == 36 or n == 32) and HEX_ID(v):  # a task id: unique, and it cannot hold a secret
         return f'{_key(k)}"{v}"'
-    part = _key(k) + _text(k, v)
+    part = _key(k) + _text(k, v, extra)
     if n <= 256:
         if len(_string_fields) >= 4096:
             _string_fields.clear()
-        _string_fields[(k, v)] = part
+        _string_fields[(k, v, extra) if extra else (k, v)] = part
     return part
 
 
@@ -66,7 +70,7 @@ def fields_json(snap: dict[str, Any], extra: tuple[str, ...], keep: frozenset[st
     for k, v in snap.items():
         t = type(v)
         if t is str:
-            parts.append(remembered((k, v)) or _string_field(k, v))
+            parts.append((remembered((k, v, extra) if extra else (k, v))) or _string_field(k, v, extra))
             continue
         if t is int:
             text = repr(v) if -_SAFE_INT < v < _SAFE_INT or k not in PAYLOAD_FIELDS else f'"{v}"'

@@ -112,6 +112,35 @@ _KEY_VALUE = re.compile(
 )
 
 
+# A name = value (or name: value) pair of any name, for the names a policy adds (redact_keys):
+# _KEY_VALUE finds the built-in names by their words; a policy's may be any word. It starts only
+# where a run of name characters starts, so a failed match costs one pass over that run (linear).
+_ANY_KEY_VALUE = re.compile(
+    r"([\"']?)(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]+)\1(\s*[:=]\s*)(?:([\"'])((?:\\.|(?!\4)[^\r\n])*)(?:\4|(?=[\r\n])|$)|([^\s,;&'\"}\])]+))"
+)
+
+
+def _named(key: str, extra: tuple[str, ...]) -> bool:
+    k = _KEY_NOISE.sub("", key.lower())
+    return any(_KEY_NOISE.sub("", e.lower()) == k for e in extra)
+
+
+def hide_named(s: str, extra: tuple[str, ...]) -> str:
+    """`s` with the values of a policy's own key names (`extra`) hidden where the text names them
+    (`customer_ref=…` in an exception's message), as redact_text hides the built-in ones. Only
+    for a policy that adds names: nothing else calls it."""
+    if not extra or ("=" not in s and ":" not in s):
+        return s
+
+    def repl(m: re.Match[str]) -> str:
+        q, key, sep, vq = m.group(1), m.group(2), m.group(3), m.group(4)
+        if not _named(key, extra) or (not vq and m.group(6).startswith(REDACTED[:-1])):
+            return m.group(0)
+        return f"{q}{key}{q}{sep}{vq}{REDACTED}{vq}" if vq else f"{q}{key}{q}{sep}{REDACTED}"
+
+    return _ANY_KEY_VALUE.sub(repl, s)
+
+
 # The same test as _MAYBE_SECRET for ASCII text, several times faster on text that has none of
 # them (most of it): lowercase substrings, found with `in`.
 _MARKERS = (":", "=", "@", "eyj", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "_live_", "_test_",
@@ -224,7 +253,8 @@ def scrub_plain(v: Any, extra: tuple[str, ...] = (), keep: frozenset[str] = _NOT
     tests/unit/test_hot_path.py checks it against `scrub`."""
     t = type(v)
     if t is str:
-        return redact_text(v) if len(v) <= 32768 else _redact_cut(v, 32768)
+        text = redact_text(v) if len(v) <= 32768 else _redact_cut(v, 32768)
+        return hide_named(text, extra) if extra else text
     if t is dict:
         out: dict[str, Any] = {}
         for key, x in v.items():
@@ -260,7 +290,7 @@ def scrub(
 ) -> Any:
     """A JSON-safe, bounded copy of `value` with secrets hidden. Never raises."""
     t = type(value)  # the values of most fields, without the set-up below
-    if t is str and len(value) <= max_string:
+    if t is str and len(value) <= max_string and not redact_keys:
         return redact_text(value)
     if t is bool or value is None:
         return value
@@ -270,10 +300,13 @@ def scrub(
     keep = {k.lower() for k in keep_keys} if keep_keys else _NOTHING
     ancestors: set[int] = set()
 
+    def text(s: str) -> str:  # a string's secrets hidden, and the policy's own names' values
+        return hide_named(s, extra) if extra else s
+
     def walk(v: Any, depth: int) -> Any:
         t = type(v)  # the common exact types first (a hot path: every task's args and kwargs)
         if t is str:
-            return redact_text(v) if len(v) <= max_string else _redact_cut(v, max_string)
+            return text(redact_text(v) if len(v) <= max_string else _redact_cut(v, max_string))
         if t is int:
             return v if -(2**53) < v < 2**53 else str(v)
         if v is None or isinstance(v, bool):
@@ -283,7 +316,7 @@ def scrub(
         if isinstance(v, float):
             return v if v == v and v not in (float("inf"), float("-inf")) else None
         if isinstance(v, str):
-            return _redact_cut(v, max_string)
+            return text(_redact_cut(v, max_string))
         if isinstance(v, (bytes, bytearray, memoryview)):
             return f"<{len(v)} bytes>"
         if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
@@ -321,10 +354,10 @@ def scrub(
                     out_list.append(f"[{len(v) - max_items} more items]")
                 return out_list
             try:
-                text = repr(v)
+                shown = repr(v)
             except Exception:  # a broken __repr__ must not break the task
-                text = f"<{type(v).__name__}>"
-            return _redact_cut(text, 1024)
+                shown = f"<{type(v).__name__}>"
+            return text(_redact_cut(shown, 1024))
         finally:
             ancestors.discard(id(v))
 

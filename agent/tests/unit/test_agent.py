@@ -57,6 +57,19 @@ def test_events_arrive_signed_redacted_with_the_exact_payload(redis_client, proj
     assert agent.stats()["dropped"] == 0
 
 
+def test_a_policys_own_names_are_hidden_in_every_text_field(redis_client, project):
+    agent = make_agent(project)
+    task_policy("billing.charge", redact=["customer_ref"])
+    message = "ValueError: no card for customer_ref=C-77"
+    agent.task_event("rq", "failed", "p1", fields={"name": "billing.charge", "exception": message, "traceback": f"Traceback…\n{message}", "args": [message]})
+    agent.task_event("rq", "failed", "p2", fields={"name": "other.task", "exception": message})
+    assert agent.flush(5)
+    by_task = {e["taskId"]: e["fields"] for e in read_events(redis_client, project)}
+    assert "C-77" not in json.dumps(by_task["p1"])
+    assert by_task["p1"]["exception"] == "ValueError: no card for customer_ref=[redacted]"
+    assert by_task["p2"]["exception"] == message  # another task's policy is its own
+
+
 def test_policies_skip_and_sample(redis_client, project):
     agent = make_agent(project)
     task_policy("noisy.task", skip=True)

@@ -62,6 +62,26 @@ def test_overrides_redact_more_and_keep_some():
     assert scrub({"customerIban": "DE89"}, redact_keys=["customer_iban"]) == {"customerIban": REDACTED}
 
 
+def test_a_policys_own_names_are_hidden_inside_text_too():
+    """redact=["customer_ref"] hides the key in a dict, and its value where free text names it
+    (an exception's message, a repr), in any of its spellings; other names stay, and without the
+    policy the text is left as the built-in names leave it."""
+    from z4j_agent.redact import scrub, scrub_plain
+
+    class Order:
+        def __repr__(self):
+            return "Order(customerRef='C-77', total=3)"
+
+    extra = ("customer_ref",)
+    text = "charge failed for customer_ref=C-77, customer-ref: 'C 77' (order=9)"
+    hidden = "charge failed for customer_ref=[redacted], customer-ref: '[redacted]' (order=9)"
+    assert scrub(text, redact_keys=extra) == hidden
+    assert scrub_plain([text], extra) == [hidden]
+    assert scrub({"note": text, "order": Order()}, redact_keys=extra) == {"note": hidden, "order": "Order(customerRef='[redacted]', total=3)"}
+    assert scrub(text) == text and scrub_plain(text) == text
+    assert scrub("customer_reference=C-77", redact_keys=extra) == "customer_reference=C-77"
+
+
 def test_a_name_value_pair_and_a_secret_shaped_key_are_hidden_too():
     from z4j_agent.redact import scrub, scrub_plain
 
