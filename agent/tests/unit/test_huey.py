@@ -169,21 +169,6 @@ def test_revoked_and_cancelled(app, captured):
     assert captured.kinds(r.id)[-1] == "revoked"
 
 
-def test_a_cancel_from_a_pre_execute_hook_is_revoked_even_with_retries_left(app, captured):
-    """Huey never requeues a task a pre-execute hook cancelled, whatever its retries."""
-    flaky = app.tasks_["flaky"]  # retries=2
-
-    @app.pre_execute()
-    def cancel_all(task):
-        raise CancelExecution(retry=True)
-
-    try:
-        r = flaky("k-pre-cancel")
-    finally:
-        app.unregister_pre_execute(cancel_all)
-    assert captured.kinds(r.id) == ["enqueued", "started", "revoked"]
-
-
 def _wrapper(fn):
     """A decorator as most are written (functools.wraps): its frame runs the code it wraps."""
 
@@ -232,21 +217,23 @@ def test_a_cancel_that_huey_retries_is_a_retry(app, captured, wrap):
     assert runs["n"] == 2
 
 
-def test_a_cancel_from_a_pre_execute_hook_wrapped_like_the_task_is_revoked(app, captured):
-    """A pre-execute hook and the task's `execute` wrapped by the same decorator run the same
-    wrapper code: the hook's cancel (never requeued) is still told from the task's."""
+@pytest.mark.parametrize("wrapped", [False, True], ids=["plain", "hook and task wrapped alike"])
+def test_a_cancel_from_a_pre_execute_hook_is_revoked_even_with_retries_left(app, captured, wrapped):
+    """Huey never requeues a task a pre-execute hook cancelled, whatever its retries; also when
+    the hook and the task's `execute` are wrapped by the same decorator (they run the same
+    wrapper code): the hook's cancel is still told from the task's."""
     flaky = app.tasks_["flaky"]  # retries=2
-    flaky.task_class.execute = _wrapper(flaky.task_class.execute)
+    if wrapped:
+        flaky.task_class.execute = _wrapper(flaky.task_class.execute)
 
-    @app.pre_execute()
-    @_wrapper
     def cancel_all(task):
         raise CancelExecution(retry=True)
 
+    hook = app.pre_execute()(_wrapper(cancel_all) if wrapped else cancel_all)
     try:
-        r = flaky("k-pre-cancel-wrapped")
+        r = flaky(f"k-pre-cancel-{wrapped}")
     finally:
-        app.unregister_pre_execute(cancel_all)
+        app.unregister_pre_execute(hook)
     assert captured.kinds(r.id) == ["enqueued", "started", "revoked"]
     assert app._post_execute["z4j_agent"].__self__.flight.stats(None)["active"] == 0
 
