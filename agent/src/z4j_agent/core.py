@@ -334,6 +334,7 @@ class Agent:
                     self.down_since = time.monotonic()
                 self._count_error(f"could not deliver events ({type(err).__name__}: {err}); retrying")
                 self._close_transport()
+                self._end_turn()  # now, not after the backoff: an impatient flush gives up on down_since at once
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
             finally:
