@@ -12,7 +12,7 @@ import functools
 import itertools
 import re
 import uuid
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 REDACTED = "[redacted]"
 
@@ -33,6 +33,11 @@ def _sensitive_key(key: str, extra: tuple[str, ...]) -> bool:
         return True
     if any(w.lower() in _PASSWORD_WORDS for w in _KEY_WORDS.split(key)):
         return True
+    return _named(k, extra)
+
+
+def _named(k: str, extra: tuple[str, ...]) -> bool:
+    """Whether `k` (a key lower-cased, without '-', '_', '.' or spaces) is one of `extra`'s names."""
     return any(_KEY_NOISE.sub("", e.lower()) == k for e in extra)
 
 
@@ -104,25 +109,34 @@ _KEY_NAME = (
     r"|[A-Za-z0-9_.-]*?(?:pass|pwd|pw)(?![A-Za-z0-9_.-]))"
     r"[A-Za-z0-9_.-]+"
 )
-_KEY_VALUE = re.compile(
-    # A quoted value runs to its closing quote, or to the end of its line when it has none
-    # (a message cut short, "password='hunter2" in an exception's text).
-    r"([\"']?)(?<![A-Za-z0-9_.-])(" + _KEY_NAME + r")\1(\s*[:=]\s*)(?:([\"'])((?:\\.|(?!\4)[^\r\n])*)(?:\4|(?=[\r\n])|$)|([^\s,;&'\"}\])]+))",
-    re.I,
-)
+# What follows a name in a name = value pair (groups: 1 the name's quote, 3 the separator, 4 the
+# value's quote, 5 a quoted value, 6 a bare one). A quoted value runs to its closing quote, or to
+# the end of its line when it has none (a message cut short, "password='hunter2" in an
+# exception's text).
+_PAIR_VALUE = r"\1(\s*[:=]\s*)(?:([\"'])((?:\\.|(?!\4)[^\r\n])*)(?:\4|(?=[\r\n])|$)|([^\s,;&'\"}\])]+))"
+_KEY_VALUE = re.compile(r"([\"']?)(?<![A-Za-z0-9_.-])(" + _KEY_NAME + r")" + _PAIR_VALUE, re.I)
 
 
 # A name = value (or name: value) pair of any name, for the names a policy adds (redact_keys):
 # _KEY_VALUE finds the built-in names by their words; a policy's may be any word. It starts only
 # where a run of name characters starts, so a failed match costs one pass over that run (linear).
-_ANY_KEY_VALUE = re.compile(
-    r"([\"']?)(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]+)\1(\s*[:=]\s*)(?:([\"'])((?:\\.|(?!\4)[^\r\n])*)(?:\4|(?=[\r\n])|$)|([^\s,;&'\"}\])]+))"
-)
+_ANY_KEY_VALUE = re.compile(r"([\"']?)(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]+)" + _PAIR_VALUE)
 
 
-def _named(key: str, extra: tuple[str, ...]) -> bool:
-    k = _KEY_NOISE.sub("", key.lower())
-    return any(_KEY_NOISE.sub("", e.lower()) == k for e in extra)
+def _value_hider(hides: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
+    """A substitution for _KEY_VALUE / _ANY_KEY_VALUE: the value hidden where `hides` the name,
+    and not hidden twice."""
+
+    def repl(m: re.Match[str]) -> str:
+        q, key, sep, vq = m.group(1), m.group(2), m.group(3), m.group(4)
+        if not hides(key) or (not vq and m.group(6).startswith(REDACTED[:-1])):
+            return m.group(0)
+        return f"{q}{key}{q}{sep}{vq}{REDACTED}{vq}" if vq else f"{q}{key}{q}{sep}{REDACTED}"
+
+    return repl
+
+
+_hide_sensitive = _value_hider(is_sensitive_key)
 
 
 def hide_named(s: str, extra: tuple[str, ...]) -> str:
@@ -131,14 +145,7 @@ def hide_named(s: str, extra: tuple[str, ...]) -> str:
     for a policy that adds names: nothing else calls it."""
     if not extra or ("=" not in s and ":" not in s):
         return s
-
-    def repl(m: re.Match[str]) -> str:
-        q, key, sep, vq = m.group(1), m.group(2), m.group(3), m.group(4)
-        if not _named(key, extra) or (not vq and m.group(6).startswith(REDACTED[:-1])):
-            return m.group(0)
-        return f"{q}{key}{q}{sep}{vq}{REDACTED}{vq}" if vq else f"{q}{key}{q}{sep}{REDACTED}"
-
-    return _ANY_KEY_VALUE.sub(repl, s)
+    return _ANY_KEY_VALUE.sub(_value_hider(lambda key: _named(_KEY_NOISE.sub("", key.lower()), extra)), s)
 
 
 # The same test as _MAYBE_SECRET for ASCII text, several times faster on text that has none of
@@ -189,14 +196,7 @@ def _redact(s: str) -> str:
     out = _URL_TOKEN.sub(lambda m: f"{m.group(1)}{REDACTED}@", out)
     out = _CLI_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}", out)
     if ":" in out or "=" in out:
-
-        def repl(m: re.Match[str]) -> str:
-            q, key, sep, vq = m.group(1), m.group(2), m.group(3), m.group(4)
-            if not is_sensitive_key(key) or (not vq and m.group(6).startswith(REDACTED[:-1])):  # hidden already
-                return m.group(0)
-            return f"{q}{key}{q}{sep}{vq}{REDACTED}{vq}" if vq else f"{q}{key}{q}{sep}{REDACTED}"
-
-        out = _KEY_VALUE.sub(repl, out)
+        out = _KEY_VALUE.sub(_hide_sensitive, out)
     return out
 
 
