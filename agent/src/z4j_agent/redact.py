@@ -219,6 +219,7 @@ def _redact_cut(s: str, limit: int) -> str:
 _NOTHING: frozenset[str] = frozenset()
 # Sequences walked like a list, not repr'd: their repr would be built whole in the task's thread.
 _BIG_SEQUENCES = (collections.deque, array.array)
+_SEQUENCES = (list, tuple, set, frozenset, *_BIG_SEQUENCES)
 
 
 def _is_secret_pair(v: Any, extra: tuple[str, ...], keep: frozenset[str] | set[str]) -> bool:
@@ -341,16 +342,12 @@ def scrub(
                 return out
             if isinstance(v, (list, tuple)) and _is_secret_pair(v, extra, keep):
                 return [walk(v[0], depth + 1), REDACTED]
-            if isinstance(v, (list, tuple, set, frozenset)):
-                items = list(v)
-                out_list = [walk(x, depth + 1) for x in items[:max_items]]
-                if len(items) > max_items:
-                    out_list.append(f"[{len(items) - max_items} more items]")
-                return out_list
-            if isinstance(v, _BIG_SEQUENCES):  # as a list, bounded: their repr is built whole first (a 5M-item deque: 1.3 s)
-                head = list(itertools.islice(v, max_items + 1))
-                out_list = [walk(x, depth + 1) for x in head[:max_items]]
-                if len(head) > max_items:
+            # Only the head is read: a copy of the whole first cost 78 ms for a 5M-item list.
+            # Deques and arrays too, rather than repr'd: their repr is built whole (a 5M-item deque: 1.3 s).
+            if isinstance(v, _SEQUENCES):
+                head = v[:max_items] if isinstance(v, (list, tuple)) else itertools.islice(v, max_items)
+                out_list = [walk(x, depth + 1) for x in head]
+                if len(v) > max_items:
                     out_list.append(f"[{len(v) - max_items} more items]")
                 return out_list
             try:

@@ -118,6 +118,27 @@ def test_a_huge_deque_or_array_is_walked_bounded_not_repr_d_whole():
     assert scrub(collections.deque(["password=hunter2x"])) == ["password=[redacted]"]
 
 
+def test_only_the_head_of_a_huge_list_tuple_or_set_is_read():
+    from z4j_agent.redact import scrub
+
+    read = {"items": 0}
+
+    def counting(base):
+        class Counting(base):  # counts what iterating it reads
+            def __iter__(self):
+                for x in base.__iter__(self):
+                    read["items"] += 1
+                    yield x
+
+        return Counting
+
+    for base in (list, tuple, set, frozenset):
+        read["items"] = 0
+        out = scrub({"v": counting(base)(range(100_000))}, max_items=10)
+        assert len(out["v"]) == 11 and out["v"][-1] == "[99990 more items]", base
+        assert read["items"] <= 10, f"{base.__name__}: {read['items']} items read"  # a copy of the whole: 100,000
+
+
 def test_a_payload_holding_a_huge_deque_or_bytes_is_too_big_before_its_str_is_made():
     import collections
 
