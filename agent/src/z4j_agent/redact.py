@@ -337,7 +337,7 @@ def scrub(
                         out["[more keys]"] = len(v) - max_items
                         break
                     key = raw_key if type(raw_key) is str and len(raw_key) <= 256 else _cut(str(raw_key), 256)
-                    hide = is_sensitive_key(key, extra) and (not keep or key.lower() not in keep) and x not in (None, "")
+                    hide = is_sensitive_key(key, extra) and (not keep or key.lower() not in keep) and x is not None and (type(x) is not str or x != "")
                     out[redact_text(key)] = REDACTED if hide else walk(x, depth + 1)
                 return out
             if isinstance(v, (list, tuple)) and _is_secret_pair(v, extra, keep):

@@ -118,6 +118,22 @@ def test_a_huge_deque_or_array_is_walked_bounded_not_repr_d_whole():
     assert scrub(collections.deque(["password=hunter2x"])) == ["password=[redacted]"]
 
 
+def test_an_array_like_value_under_a_secret_key_is_hidden_not_the_whole_payload_lost():
+    from z4j_agent.redact import REDACTED, scrub
+
+    class Elementwise:  # as a numpy array or a pandas frame: == gives no bool
+        def __eq__(self, other):
+            return self
+
+        def __ne__(self, other):
+            return self
+
+        def __bool__(self):
+            raise ValueError("truth value of an array is ambiguous")
+
+    assert scrub({"password": Elementwise(), "n": 1}) == {"password": REDACTED, "n": 1}
+
+
 def test_only_the_head_of_a_huge_list_tuple_or_set_is_read():
     from z4j_agent.redact import scrub
 
