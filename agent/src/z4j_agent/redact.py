@@ -217,6 +217,7 @@ def _redact_cut(s: str, limit: int) -> str:
 
 
 _NOTHING: frozenset[str] = frozenset()
+UNREDACTABLE = "[unredactable]"
 # Sequences walked like a list, not repr'd: their repr would be built whole in the task's thread.
 _BIG_SEQUENCES = (collections.deque, array.array)
 _SEQUENCES = (list, tuple, set, frozenset, *_BIG_SEQUENCES)
@@ -355,10 +356,12 @@ def scrub(
             except Exception:  # a broken __repr__ must not break the task
                 shown = f"<{type(v).__name__}>"
             return text(_redact_cut(shown, 1024))
+        except Exception:  # a mapping or sequence that breaks while read: only it is lost, not its siblings
+            return UNREDACTABLE
         finally:
             ancestors.discard(id(v))
 
     try:
         return walk(value, 0)
     except Exception:  # never raise into the task
-        return "[unredactable]"
+        return UNREDACTABLE

@@ -134,6 +134,21 @@ def test_an_array_like_value_under_a_secret_key_is_hidden_not_the_whole_payload_
     assert scrub({"password": Elementwise(), "n": 1}) == {"password": REDACTED, "n": 1}
 
 
+def test_a_container_that_breaks_while_read_is_lost_alone():
+    from z4j_agent.redact import UNREDACTABLE, scrub
+
+    class Broken(dict):
+        def items(self):
+            raise RuntimeError("a lazy mapping whose backend is gone")
+
+    class BrokenList(list):
+        def __len__(self):
+            raise RuntimeError("no length")
+
+    out = scrub({"kept": "x", "lazy": Broken(a=1), "deep": [1, {"also": BrokenList([2])}]})
+    assert out == {"kept": "x", "lazy": UNREDACTABLE, "deep": [1, {"also": UNREDACTABLE}]}
+
+
 def test_only_the_head_of_a_huge_list_tuple_or_set_is_read():
     from z4j_agent.redact import scrub
 
