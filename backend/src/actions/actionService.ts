@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/db.js';
 import type { Capability, TaskAction, WorkerAction } from '../engines/capabilities.js';
-import { can, NoPayload, type AgentChannel, type EngineDriver, type TaskRef } from '../engines/driver.js';
+import { can, NoPayload, type AgentChannel, type EngineDriver, type RetryPayload, type TaskRef } from '../engines/driver.js';
 import type { PurgeFilter } from '../engines/filteredPurge.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
@@ -23,6 +23,11 @@ const ACCEPTS: Record<TaskAction, readonly string[]> = {
   retry: ['failed', 'succeeded', 'revoked', 'rejected', 'expired'],
   cancel: ['enqueued', 'received'],
   terminate: ['received', 'started', 'retried'],
+};
+
+/** The setting that gives the service a driver for each engine (service.ts). */
+const DRIVER_SETTINGS: Record<Engine, string> = {
+  celery: 'Z4J_CELERY_BROKERS', rq: 'Z4J_RQ_REDIS_URL', dramatiq: 'Z4J_DRAMATIQ_BROKER_URL', huey: 'Z4J_HUEY_REDIS_URL', arq: 'Z4J_ARQ_REDIS_URL', taskiq: 'Z4J_TASKIQ_BROKER_URL',
 };
 
 export interface Requester {
@@ -134,17 +139,7 @@ export class ActionService {
         'INSERT INTO task_retries (project_id, engine, original_task_id, new_task_id, command_id) VALUES ($1, $2, $3, $4, $5)',
         [who.projectId, driver.engine, task.taskId, newTaskId, command.id],
       );
-      const d = await driver.retry!(payload, newTaskId, task, this.agentChannel(driver, who, command));
-      // Sent straight to the broker, the new task shows at once, with its queue, even where the
-      // engine reports no enqueue of its own (Celery sends task-sent only from its own producers).
-      // Sent through an agent, it shows when the agent's engine hooks report the enqueue: an agent
-      // that refuses leaves no phantom task behind. The new task carries the same call, sealed
-      // for its own id: no agent reports an enqueue z4j made, and the retry can be retried again.
-      if (!d.awaitsAgent) await this.recordEvent({
-        v: 1, type: 'task', id: `z4j-command-${command.id}-enqueued`, engine: driver.engine, project: who.projectSlug, kind: 'enqueued',
-        taskId: newTaskId, occurredAt: Date.now(), fields: { name: payload?.name ?? task.name ?? undefined, queue: payload?.queue ?? task.queue ?? undefined, reason: `retry of ${task.taskId} from z4j by ${who.requestedBy}` },
-      }, payload ? this.payloads.sealFor(who.projectId, driver.engine, newTaskId, payload) : undefined);
-      return { state: d.awaitsAgent ? 'dispatched' : 'succeeded', detail: { ...d.detail, newTaskId } };
+      return this.sendAsNewTask(driver, payload, newTaskId, task, who, command, `retry of ${task.taskId} from z4j by ${who.requestedBy}`);
     }
     const agent = this.agentChannel(driver, who, command);
     const d = action === 'cancel' ? await driver.cancel!(task, agent) : await driver.terminate!(task, agent);
@@ -158,6 +153,58 @@ export class ActionService {
     }
     // Settled by the reconciler when the engine reports what the task did.
     return { state: 'dispatched', detail: d.detail };
+  }
+
+  /**
+   * Why z4j cannot send a call of `engine` as a new task for this project, or null when it can:
+   * a driver for the engine, brokers the project may act on, and a retry that sends from the
+   * call alone (RQ's clones the original job's hash instead). Schedules check it when created.
+   */
+  sendRefusal(engine: Engine, projectSlug: string): { code: 'ENGINE_NOT_CONFIGURED' | 'ENGINE_CANNOT_SEND'; message: string } | null {
+    const d = this.drivers.get(engine);
+    if (!d || d.notConfigured) return { code: 'ENGINE_NOT_CONFIGURED', message: d?.notConfigured ?? `this service has no ${engine} driver: set ${DRIVER_SETTINGS[engine]}` };
+    if (!this.actsOnBrokers(projectSlug)) {
+      return { code: 'ENGINE_NOT_CONFIGURED', message: `project ${projectSlug} cannot act on the brokers z4j is configured with (see Z4J_BROKER_PROJECTS)` };
+    }
+    if (!can(d, 'task.retry')) return { code: 'ENGINE_CANNOT_SEND', message: `the ${engine} driver cannot send tasks` };
+    if (d.cannotSendCall) return { code: 'ENGINE_CANNOT_SEND', message: d.cannotSendCall };
+    return null;
+  }
+
+  /**
+   * Sends `call` as a new task `newTaskId` of `engine`, as a retry sends its original's payload:
+   * a command of `as.kind` on `as.target` (idempotent by `who.idempotencyKey`), its outcome
+   * recorded, and the new task in the explorer with `as.reason`. A refusal before anything is
+   * sent (no driver, see sendRefusal) throws ActionRefused; a failure after is a failed command.
+   */
+  async sendCall(engine: Engine, call: RetryPayload, newTaskId: string, who: Requester, as: { kind: string; target: string; reason: string }): Promise<{ command: Command; created: boolean }> {
+    const refusal = this.sendRefusal(engine, who.projectSlug);
+    if (refusal) throw new ActionRefused(409, refusal.code, refusal.message);
+    const driver = this.drivers.get(engine)!;
+    const { command, created } = await createCommand(this.db, { ...who, kind: as.kind, engine, target: as.target, args: { newTaskId } });
+    if (!created) return { command, created };
+    return { command: await this.dispatch(command, () => this.sendAsNewTask(driver, call, newTaskId, null, who, command, as.reason)), created };
+  }
+
+  /**
+   * Has the driver send `payload` as the new task `newTaskId` (`original`: the task it is a
+   * retry of, null for a call of its own). Sent straight to the broker, the new task shows at
+   * once, with its queue, even where the engine reports no enqueue of its own (Celery sends
+   * task-sent only from its own producers). Sent through an agent, it shows when the agent's
+   * engine hooks report the enqueue: an agent that refuses leaves no phantom task behind. The
+   * new task carries the same call, sealed for its own id: no agent reports an enqueue z4j
+   * made, and the new task can be retried in turn.
+   */
+  private async sendAsNewTask(driver: EngineDriver, payload: RetryPayload | null, newTaskId: string, original: TaskRef | null, who: Requester, command: Command, reason: string): Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }> {
+    const d = await driver.retry!(payload, newTaskId, original, this.agentChannel(driver, who, command));
+    if (!d.awaitsAgent) {
+      const queue = payload?.queue ?? original?.queue ?? (typeof d.detail?.queue === 'string' ? d.detail.queue : undefined);
+      await this.recordEvent({
+        v: 1, type: 'task', id: `z4j-command-${command.id}-enqueued`, engine: driver.engine, project: who.projectSlug, kind: 'enqueued',
+        taskId: newTaskId, occurredAt: Date.now(), fields: { name: payload?.name ?? original?.name ?? undefined, queue, reason },
+      }, payload ? this.payloads.sealFor(who.projectId, driver.engine, newTaskId, payload) : undefined);
+    }
+    return { state: d.awaitsAgent ? 'dispatched' : 'succeeded', detail: { ...d.detail, newTaskId } };
   }
 
   private agentChannel(driver: EngineDriver, who: Requester, command: Command): AgentChannel | undefined {

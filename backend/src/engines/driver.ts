@@ -104,9 +104,14 @@ export interface EngineDriver {
   /**
    * Sends the task again as a new task with id `newTaskId`: from the sealed payload, or (where
    * the engine still holds the original message, e.g. an RQ job hash) from the engine's own copy.
-   * Throws NoPayload when it has neither.
+   * Throws NoPayload when it has neither. `original` is null for a call of z4j's own (a
+   * schedule's), sent where `cannotSendCall` does not say otherwise.
    */
-  retry?(payload: RetryPayload | null, newTaskId: string, original: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
+  retry?(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null, agent?: AgentChannel): Promise<Dispatch>;
+  /** Why `retry` cannot send a call with no original task (schedules send so); absent when it can. */
+  readonly cannotSendCall?: string;
+  /** Why the driver cannot act at all on this service (nothing configured for it); absent when it can. */
+  readonly notConfigured?: string;
   cancel?(task: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
   terminate?(task: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
   /** Removes every waiting message of the queue; returns how many were removed. */

@@ -72,10 +72,10 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     super(url, 'z4j-arq-driver');
   }
 
-  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null, agent?: AgentChannel): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
-    const queue = payload.queue ?? original.queue ?? DEFAULT_QUEUE;
-    const args = { taskId: newTaskId, name: payload.name, args: payload.args, kwargs: payload.kwargs, queue, retryOf: original.taskId };
+    const queue = payload.queue ?? original?.queue ?? DEFAULT_QUEUE;
+    const args = { taskId: newTaskId, name: payload.name, args: payload.args, kwargs: payload.kwargs, queue, retryOf: original?.taskId ?? null };
     const { worker } = await needAgent(agent, this.engine).send('retry', args, { queue });
     return { awaitsAgent: true, detail: { newTaskId, queue, worker } };
   }

@@ -45,6 +45,10 @@ export class CeleryDriver implements EngineDriver {
     private readonly replyTimeoutMs = 5000,
   ) {}
 
+  get notConfigured(): string | undefined {
+    return this.brokers.length ? undefined : 'no Celery broker is configured (Z4J_CELERY_BROKERS)';
+  }
+
   /** Retries go to the first broker: with several, a queue's tasks are on the one its workers use (the first, by convention). */
   private get primary(): CeleryBroker {
     const b = this.brokers[0];
@@ -52,9 +56,9 @@ export class CeleryDriver implements EngineDriver {
     return b;
   }
 
-  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
-    const queue = payload.queue ?? original.queue ?? 'celery';
+    const queue = payload.queue ?? original?.queue ?? 'celery';
     await this.primary.publishTask(queue, celeryTaskMessage(payload, newTaskId, this.origin));
     return { detail: { newTaskId, queue } };
   }

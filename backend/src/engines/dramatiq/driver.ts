@@ -97,9 +97,9 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     return `${this.namespace}:${queue}`;
   }
 
-  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
-    const queue = payload.queue ?? original.queue ?? 'default';
+    const queue = payload.queue ?? original?.queue ?? 'default';
     const redisMessageId = randomUUID();
     const message = dramatiqMessage(payload, newTaskId, queue, { redis_message_id: redisMessageId });
     await this.redis.eval(ENQUEUE, 1, this.key(queue), redisMessageId, JSON.stringify(message));

@@ -28,9 +28,9 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
     super(url, 'z4j-dramatiq-driver');
   }
 
-  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
-    const queue = payload.queue ?? original.queue ?? 'default';
+    const queue = payload.queue ?? original?.queue ?? 'default';
     const message = dramatiqMessage(payload, newTaskId, queue);
     const priority = typeof payload.options?.broker_priority === 'number' ? payload.options.broker_priority : undefined;
     await this.withChannel(async (ch) => {

@@ -63,10 +63,10 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
     super(url, 'z4j-huey-driver');
   }
 
-  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null, agent?: AgentChannel): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
-    const queue = payload.queue ?? original.queue;
-    const args = { taskId: newTaskId, name: payload.name, args: payload.args, kwargs: payload.kwargs, options: payload.options ?? {}, retryOf: original.taskId };
+    const queue = payload.queue ?? original?.queue ?? null;
+    const args = { taskId: newTaskId, name: payload.name, args: payload.args, kwargs: payload.kwargs, options: payload.options ?? {}, retryOf: original?.taskId ?? null };
     const { worker } = await needAgent(agent, this.engine).send('retry', args, { queue });
     return { awaitsAgent: true, detail: { newTaskId, queue, worker } };
   }

@@ -121,7 +121,10 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
     super(url, 'z4j-rq-driver');
   }
 
-  async retry(_payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+  readonly cannotSendCall = "RQ jobs are pickled Python calls: z4j sends one only by copying an existing job's serialized call (a retry), and has no pickle writer to build a new job from arguments";
+
+  async retry(_payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
+    if (!original) throw new Error(this.cannotSendCall);
     const origin = await this.redis.eval(CLONE, 2, JOB + original.taskId, JOB + newTaskId, newTaskId, rqNow());
     // Without the original job RQ's pickled call is gone; rebuilding it needs the agent (not yet).
     if (origin === null) throw new NoPayload();

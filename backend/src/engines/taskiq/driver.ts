@@ -75,9 +75,9 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     }
   }
 
-  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
-    const queue = payload.queue ?? original.queue ?? DEFAULT_QUEUE;
+    const queue = payload.queue ?? original?.queue ?? DEFAULT_QUEUE;
     await this.requireList(queue);
     await this.redis.lpush(queue, JSON.stringify(taskiqMessage(payload, newTaskId)));
     return { detail: { newTaskId, queue } };

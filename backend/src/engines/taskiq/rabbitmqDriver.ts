@@ -38,9 +38,9 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
     super(url, 'z4j-taskiq-driver');
   }
 
-  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef): Promise<Dispatch> {
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
-    const queue = payload.queue ?? original.queue ?? DEFAULT_QUEUE;
+    const queue = payload.queue ?? original?.queue ?? DEFAULT_QUEUE;
     const message = taskiqMessage(payload, newTaskId);
     await this.withChannel(async (ch) => {
       // A queue no worker has declared would drop the message silently: refuse instead.
