@@ -59,6 +59,7 @@ export const settings = {
   Z4J_INGEST_QUEUE_CAPACITY: [int(100, 1_000_000).default(10000), 'Events held in memory between sources and the writer; past it, sources wait or drop (counted).'],
   Z4J_EXPIRY_SWEEP_INTERVAL: [int(0, 3600).default(30), "Seconds between sweeps that mark expired the tasks whose expiry (Celery's expires, an RQ job's ttl) passed while they waited, which no engine reports for all of them (RQ drops the job silently); 0 turns them off."],
   Z4J_EXPIRY_GRACE: [int(0, 86400).default(60), "Seconds past a waiting task's expiry before the sweep marks it expired, so that a worker's own report comes first."],
+  Z4J_SCHEDULER_INTERVAL: [int(0, 3600).default(5), 'Seconds between rounds of the scheduler, which sends the schedules that are due (docs/schedules.md; safe on every replica: each due time fires once); 0 turns it off on this replica.'],
   Z4J_CLOCK_SKEW_TOLERANCE: [int(0, 86400).default(300), "Seconds an event's time may be past its receipt (a sender's clock ahead) and still be kept; an event further ahead is stored at its receipt, how far ahead it was kept in its fields (clockSkewMs) and counted."],
   Z4J_PARTITION_DAYS_AHEAD: [int(1, 90).default(7), 'Daily task_events partitions created ahead of today.'],
   Z4J_MAX_FIELD_CHARS: [int(256, 1_000_000).default(32768), 'Longest args / kwargs / result / traceback text kept per task (longer is cut, marked).'],

@@ -34,6 +34,8 @@ import { AgentIngest } from './ingest/agentIngest.js';
 import { sweepExpiredTasks } from './ingest/expirySweep.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { createLogger, type Logger } from './logger.js';
+import { Scheduler } from './schedules/scheduler.js';
+import { ScheduleSender } from './schedules/send.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { AgentAmqpSource } from './sources/agent/amqpSource.js';
 import { AgentRedisStreamSource } from './sources/agent/redisStreamSource.js';
@@ -209,6 +211,10 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   });
 
   const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS, undefined, identity.audit);
+  const schedules = new ScheduleSender(db, actions, sealer, metrics, log);
+  // Safe on every replica at once: each due time is claimed by one (schedules/scheduler.ts).
+  const scheduler = new Scheduler(db, schedules, log);
+  scheduler.start(config.Z4J_SCHEDULER_INTERVAL);
 
   const timers = [
     every(1, log, 'bulk actions', () => bulk.runOnce()),
@@ -225,7 +231,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const reads = config.DATABASE_URL
     ? openPostgres(config.DATABASE_URL, READ_POOL_SIZE, { statementTimeoutMs: config.Z4J_QUERY_TIMEOUT_S * 1000, applicationName: 'z4j-reads' })
     : db; // PGlite is one connection in this process: nothing to share out
-  const app = createApp({ db, reads, config, metrics, pipeline, sources, log, sealer, actions, bulk, agentIngest, version: VERSION, ...identity });
+  const app = createApp({ db, reads, config, metrics, pipeline, sources, log, sealer, actions, bulk, schedules, agentIngest, version: VERSION, ...identity });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -242,6 +248,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
       if (stopped) return;
       stopped = true;
       for (const t of timers) if (t) clearInterval(t);
+      await scheduler.stop(); // a round under way finishes its sends before the drivers close
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();

@@ -10,6 +10,7 @@ import type { AgentKeyStore } from '../ingest/agentKeys.js';
 import type { IngestPipeline } from '../ingest/pipeline.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { ScheduleSender } from '../schedules/send.js';
 import type { Source } from '../sources/source.js';
 
 /** What request handlers may use. */
@@ -30,6 +31,8 @@ export interface ApiContext {
   actions: ActionService;
   agentIngest: AgentIngest;
   bulk: BulkActions;
+  /** Sends a schedule's run (run now; the scheduler uses the same). */
+  schedules: ScheduleSender;
   version: string;
   /** Proxy secret, Grafana ID token verifier, mailer (identity and trust). */
   auth: AuthSettings;

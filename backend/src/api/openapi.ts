@@ -3,6 +3,7 @@
 import { TASK_ACTIONS, WORKER_ACTIONS } from '../engines/capabilities.js';
 import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
 import { identityPaths, identitySchemas } from './openapiIdentity.js';
+import { schedulePaths, scheduleSchemas } from './openapiSchedules.js';
 import { ROUTES } from './routes.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -213,6 +214,7 @@ function document(version: string) {
       },
       '/api/bulk/{id}/cancel': { post: { summary: 'Stop a running bulk job (Operator); commands already sent stay', parameters: [projectParam, p('id', 'Bulk job id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { job: ref('BulkJob') } }), ...errors } } },
       '/api/commands/{id}': { get: { summary: 'One command and its outcome', parameters: [projectParam, p('id', 'Command id.', { type: 'integer' })], responses: { '200': json({ type: 'object', properties: { command: ref('Command') } }), ...errors } } },
+      ...schedulePaths,
       ...identityPaths,
     },
     components: {
@@ -248,6 +250,7 @@ function document(version: string) {
             requestedBy: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
           },
         },
+        ...scheduleSchemas,
         ...identitySchemas,
         Queue: { type: 'object', properties: { engine: { type: 'string' }, name: { type: 'string' }, firstSeenAt: time, lastSeenAt: time, depth: nullable('number'), depthAt: time } },
       },

@@ -18,6 +18,8 @@ import { getMe } from './handlers/me.js';
 import { deleteMember, listMembers, putMember } from './handlers/members.js';
 import { createProject, deleteProject, getProject, listProjects, transferProject, updateProject } from './handlers/projects.js';
 import { getRoleRules, putRoleRules } from './handlers/roleRules.js';
+import { listRunsHandler, previewScheduleHandler, runScheduleHandler } from './handlers/scheduleRuns.js';
+import { createScheduleHandler, deleteScheduleHandler, disableScheduleHandler, enableScheduleHandler, getScheduleHandler, listSchedulesHandler, updateScheduleHandler } from './handlers/schedules.js';
 
 export type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void>;
 
@@ -66,6 +68,18 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/api/bulk/:id/outcomes', role: 'viewer', handler: bulkOutcomes },
   { method: 'post', path: '/api/bulk/:id/cancel', role: 'operator', handler: bulkCancel, audit: 'bulk.cancel' },
   { method: 'get', path: '/api/commands/:id', role: 'viewer', handler: getCommand },
+
+  // Schedules (docs/schedules.md): Viewers read, Operators enable, disable and run now, Admins create, change and delete.
+  { method: 'get', path: '/api/schedules', role: 'viewer', handler: listSchedulesHandler },
+  { method: 'post', path: '/api/schedules', role: 'admin', handler: createScheduleHandler, audit: 'schedule.create' },
+  { method: 'post', path: '/api/schedules/preview', role: 'viewer', handler: previewScheduleHandler },
+  { method: 'get', path: '/api/schedules/:id', role: 'viewer', handler: getScheduleHandler },
+  { method: 'patch', path: '/api/schedules/:id', role: 'admin', handler: updateScheduleHandler, audit: 'schedule.update' },
+  { method: 'delete', path: '/api/schedules/:id', role: 'admin', handler: deleteScheduleHandler, audit: 'schedule.delete' },
+  { method: 'post', path: '/api/schedules/:id/enable', role: 'operator', handler: enableScheduleHandler, audit: 'schedule.enable' },
+  { method: 'post', path: '/api/schedules/:id/disable', role: 'operator', handler: disableScheduleHandler, audit: 'schedule.disable' },
+  { method: 'post', path: '/api/schedules/:id/run', role: 'operator', handler: runScheduleHandler, audit: 'schedule.run' },
+  { method: 'get', path: '/api/schedules/:id/runs', role: 'viewer', handler: listRunsHandler },
 
   // Identity and trust. Project-scoped routes take `?project=` (default Z4J_PROJECT), except
   // /api/projects/:project.

@@ -19,6 +19,7 @@ import type { Db } from '../../src/db/db.js';
 import { AgentIngest } from '../../src/ingest/agentIngest.js';
 import { IngestPipeline } from '../../src/ingest/pipeline.js';
 import { createMetrics } from '../../src/metrics.js';
+import { ScheduleSender } from '../../src/schedules/send.js';
 import { TEST_PROXY_SECRET } from './auth.js';
 
 export interface TestAppOptions {
@@ -48,6 +49,7 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
   });
   const bulk = new BulkActions(db, actions, log, 1000);
   const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
-  const ctx: ApiContext = { db, reads: opts.reads ?? db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, agentIngest, version: 'test', ...identity };
+  const schedules = new ScheduleSender(db, actions, sealer, metrics, log);
+  const ctx: ApiContext = { db, reads: opts.reads ?? db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, schedules, agentIngest, version: 'test', ...identity };
   return { app: createApp(ctx), pipeline, ctx };
 }

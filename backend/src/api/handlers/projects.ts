@@ -1,6 +1,6 @@
 // Projects: list the caller's, create (Grafana server admin or an Owner of any project),
 // show, rename (Admin), delete and transfer (Owner). A deleted project keeps its row and
-// its audit chain; it stops answering and its tokens and agents stop working.
+// its audit chain; it stops answering, its tokens and agents stop working, its schedules are gone.
 import { z } from 'zod';
 import { auditRequest } from '../../audit/record.js';
 import { authOf, findProject, projectOfAuth, roleIn } from '../../auth/caller.js';
@@ -77,7 +77,9 @@ export const deleteProject = (ctx: ApiContext): Handler => async (req, res) => {
   if (p.slug === ctx.config.Z4J_PROJECT) throw new ApiError(409, 'PROJECT_IN_USE', `'${p.slug}' is the project sources report into (Z4J_PROJECT); it cannot be deleted`);
   await ctx.db.transaction(async (tx) => {
     await tx.query('UPDATE projects SET deleted_at = now() WHERE id = $1', [p.id]);
-    await auditRequest(ctx, req, res, { action: 'project.delete', target: `project:${p.slug}` }, tx);
+    // Its schedules go with it (their runs too, by cascade): nothing fires for a deleted project.
+    const schedules = (await tx.query('DELETE FROM schedules WHERE project_id = $1 RETURNING id', [p.id])).rows.length;
+    await auditRequest(ctx, req, res, { action: 'project.delete', target: `project:${p.slug}`, ...(schedules ? { detail: { schedules } } : {}) }, tx);
   });
   ctx.agentIngest.forgetProject(p.slug); // its agents' batches are refused from now on
   res.status(204).end();

@@ -1,0 +1,43 @@
+// A schedule's runs: "run now" (Operator; recorded and audited, then sent at once), the list of
+// its runs (Viewer), and the preview of a cron's next times (Viewer, nothing stored).
+import { z } from 'zod';
+import { auditRequest } from '../../audit/record.js';
+import { authOf, projectOfAuth } from '../../auth/caller.js';
+import { nextTimes, validateCron, validateTimezone } from '../../schedules/cron.js';
+import { insertManualRun, listRuns } from '../../schedules/runs.js';
+import { getSendable } from '../../schedules/store.js';
+import type { ApiContext } from '../context.js';
+import { pageParams } from '../keyset.js';
+import type { Handler } from '../routes.js';
+import { callerLabel, idParam } from './identity.js';
+import { notFoundId, parseInput, scheduleOf } from './schedules.js';
+
+const runsQuery = z.strictObject({ project: z.string().optional(), ...pageParams });
+const previewBody = z.strictObject({ cron: z.string().max(200), timezone: z.string().max(100).default('UTC'), count: z.number().int().min(1).max(20).default(5) });
+
+export const runScheduleHandler = (ctx: ApiContext): Handler => async (req, res) => {
+  const p = projectOfAuth(res);
+  const id = parseInput(idParam, req.params.id);
+  const by = callerLabel(authOf(res).caller);
+  const pending = await ctx.db.transaction(async (tx) => {
+    const schedule = await getSendable(tx, p.id, id);
+    if (!schedule) throw notFoundId(id);
+    const runId = await insertManualRun(tx, p.id, id, by);
+    await auditRequest(ctx, req, res, { action: 'schedule.run', target: `schedule:${id}`, detail: { name: schedule.name, runId } }, tx);
+    return { runId, schedule, requestedBy: by };
+  });
+  res.status(202).json({ run: await ctx.schedules.send(pending) });
+};
+
+export const listRunsHandler = (ctx: ApiContext): Handler => async (req, res) => {
+  const page = parseInput(runsQuery, req.query);
+  const s = await scheduleOf(ctx, req, res);
+  const runs = await listRuns(ctx.db, projectOfAuth(res).id, s.id, page);
+  res.json({ runs: runs.rows, nextCursor: runs.nextCursor });
+};
+
+export const previewScheduleHandler = (): Handler => async (req, res) => {
+  const body = parseInput(previewBody, req.body ?? {});
+  const next = nextTimes(validateCron(body.cron), validateTimezone(body.timezone), new Date(), body.count);
+  res.json({ next: next.map((t) => t.toISOString()) });
+};

@@ -1,0 +1,67 @@
+// Schedule runs as stored and as the API shows them. A run sent through an agent stays
+// 'dispatched' in its row; what the agent then reported (or the reconciler's time-out) is in its
+// command, so a read shows the run as the command settled: sent, or failed with the reason.
+import type { Queryable } from '../db/db.js';
+import { listPage, type KeysetOrder, type PageParams } from '../api/keyset.js';
+
+export type RunState = 'sending' | 'sent' | 'dispatched' | 'failed';
+
+export interface ScheduleRun {
+  id: string;
+  scheduleId: string;
+  trigger: 'cron' | 'manual';
+  dueAt: string | null;
+  firedAt: string;
+  requestedBy: string | null;
+  state: RunState;
+  taskId: string | null;
+  commandId: string | null;
+  missed: number;
+  error: string | null;
+}
+
+/** A time as the API shows it: ISO 8601 in UTC, milliseconds. */
+export const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const SETTLED_FAILED = `r.state = 'dispatched' AND c.state IN ('failed', 'timed_out')`;
+
+/** Each field of a ScheduleRun and its expression over `schedule_runs r LEFT JOIN commands c ON c.id = r.command_id`. */
+const RUN_FIELDS: [keyof ScheduleRun, string][] = [
+  ['id', 'r.id::text'], ['scheduleId', 'r.schedule_id'], ['trigger', 'r.trigger'], ['dueAt', iso('r.due_at')], ['firedAt', iso('r.fired_at')],
+  ['requestedBy', 'r.requested_by'],
+  ['state', `CASE WHEN r.state = 'dispatched' AND c.state = 'succeeded' THEN 'sent' WHEN ${SETTLED_FAILED} THEN 'failed' ELSE r.state END`],
+  ['taskId', 'r.task_id'], ['commandId', 'r.command_id::text'], ['missed', 'r.missed'],
+  ['error', `coalesce(r.error, CASE WHEN ${SETTLED_FAILED} THEN coalesce(c.outcome->>'message', 'the command ' || c.state) END)`],
+];
+
+export const RUNS_FROM = 'schedule_runs r LEFT JOIN commands c ON c.id = r.command_id';
+/** The select list of ScheduleRun rows, from RUNS_FROM. */
+export const RUN_COLUMNS = RUN_FIELDS.map(([name, sql]) => `${sql} AS "${name}"`).join(', ');
+/** One run as one JSON object (a schedule's lastRun), from RUNS_FROM. */
+export const RUN_JSON = `json_build_object(${RUN_FIELDS.map(([name, sql]) => `'${name}', ${sql}`).join(', ')})`;
+
+const BY_FIRING: KeysetOrder = { at: 'r.fired_at', id: 'r.id', idType: 'bigint' };
+
+export async function listRuns(q: Queryable, projectId: number, scheduleId: string, page: PageParams): Promise<{ rows: ScheduleRun[]; nextCursor: string | null }> {
+  return listPage<ScheduleRun>(q, { select: RUN_COLUMNS, from: RUNS_FROM, where: 'r.schedule_id = $1 AND r.project_id = $2', params: [scheduleId, projectId], order: BY_FIRING }, page);
+}
+
+export async function getRun(q: Queryable, id: string): Promise<ScheduleRun | null> {
+  return (await q.query<ScheduleRun>(`SELECT ${RUN_COLUMNS} FROM ${RUNS_FROM} WHERE r.id = $1`, [id])).rows[0] ?? null;
+}
+
+/** Records a manual run ("run now"), about to be sent. */
+export async function insertManualRun(q: Queryable, projectId: number, scheduleId: string, requestedBy: string): Promise<string> {
+  return (await q.query<{ id: string }>(
+    `INSERT INTO schedule_runs (schedule_id, project_id, trigger, requested_by, state) VALUES ($1, $2, 'manual', $3, 'sending') RETURNING id::text AS id`,
+    [scheduleId, projectId, requestedBy],
+  )).rows[0]!.id;
+}
+
+/** Where a run's send got to. Only a run still 'sending' moves: a run is sent once. */
+export async function finishRun(q: Queryable, id: string, f: { state: Exclude<RunState, 'sending'>; taskId: string | null; commandId: number | null; error: string | null }): Promise<void> {
+  await q.query(
+    `UPDATE schedule_runs SET state = $2, task_id = $3, command_id = $4, error = $5 WHERE id = $1 AND state = 'sending'`,
+    [id, f.state, f.taskId, f.commandId, f.error],
+  );
+}

@@ -1,0 +1,110 @@
+// The scheduler: every few seconds (Z4J_SCHEDULER_INTERVAL) it claims the enabled schedules that
+// are due and sends each once. The claim is one transaction: the due rows are locked (rows
+// another replica holds are skipped, not waited for), moved to their next time after now, and
+// a run is recorded for each, 'sending'. Only after the commit is anything sent, so however many
+// replicas run it, a due time fires at most once; a replica that dies between the commit and
+// the send leaves its runs 'sending' (never sent twice). A service that was down fires each
+// schedule once on its return, for the latest due time, counting the times it skipped.
+import type { Db, Queryable } from '../db/db.js';
+import type { Logger } from '../logger.js';
+import { dueAt } from './cron.js';
+import type { PendingRun, ScheduleSender } from './send.js';
+import { SENDABLE_COLUMNS, type Sendable } from './store.js';
+
+export interface SchedulerOptions {
+  /** Most schedules claimed in one transaction. */
+  batch?: number;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+// Found by the partial index schedules_due (migration 0027): its predicate repeated for the
+// planner. A deleted project's schedules never fire (projects.deleted_at: the API's delete).
+const DUE_SQL = `
+SELECT ${SENDABLE_COLUMNS}, s.cron, s.timezone, s.next_run_at AS "nextRunAt"
+  FROM schedules s JOIN projects p ON p.id = s.project_id
+ WHERE s.enabled AND s.next_run_at <= $1::timestamptz AND p.deleted_at IS NULL
+ ORDER BY s.next_run_at
+ LIMIT $2
+   FOR UPDATE OF s SKIP LOCKED`;
+
+const MOVE_SQL = `
+UPDATE schedules s SET next_run_at = u.next
+  FROM json_to_recordset($1::json) AS u(id text, next timestamptz)
+ WHERE s.id = u.id`;
+
+const RUNS_SQL = `
+INSERT INTO schedule_runs (schedule_id, project_id, trigger, due_at, fired_at, state, missed)
+SELECT u.id, u.project, 'cron', u.due, $2::timestamptz, 'sending', u.missed FROM json_to_recordset($1::json) AS u(id text, project int, due timestamptz, missed int)
+RETURNING id::text AS "runId", schedule_id AS "scheduleId"`;
+
+type Due = Sendable & { cron: string; timezone: string; nextRunAt: Date };
+
+/** One transaction: claims at most `batch` due schedules and records their runs. */
+export async function claimDueRuns(db: Db, opts: SchedulerOptions = {}): Promise<PendingRun[]> {
+  const now = new Date((opts.now ?? Date.now)());
+  return db.transaction(async (tx: Queryable) => {
+    const due = (await tx.query<Due>(DUE_SQL, [now.toISOString(), opts.batch ?? 100])).rows;
+    if (!due.length) return [];
+    const times = due.map((s) => ({ s, ...dueAt(s.cron, s.timezone, new Date(s.nextRunAt), now) }));
+    await tx.query(MOVE_SQL, [JSON.stringify(times.map(({ s, next }) => ({ id: s.id, next: next?.toISOString() ?? null })))]);
+    const runs = (await tx.query<{ runId: string; scheduleId: string }>(RUNS_SQL, [
+      JSON.stringify(times.map(({ s, dueAt: at, missed }) => ({ id: s.id, project: s.projectId, due: at.toISOString(), missed }))), now.toISOString(),
+    ])).rows;
+    const byId = new Map(due.map((s) => [s.id, s]));
+    return runs.map((r) => {
+      const { cron: _c, timezone: _t, nextRunAt: _n, ...schedule } = byId.get(r.scheduleId)!;
+      return { runId: r.runId, schedule, requestedBy: null };
+    });
+  });
+}
+
+/**
+ * The loop: a round claims and sends while the last claim was a full batch (at most `maxPasses`
+ * claims), so a backlog is worked off in bounded steps. A failed round is logged and the next
+ * one tries again; `stop` waits for the round under way, so nothing is sent after it returns.
+ */
+export class Scheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private round: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly sender: ScheduleSender,
+    private readonly log: Logger,
+    private readonly opts: SchedulerOptions & { maxPasses?: number } = {},
+  ) {}
+
+  /** Runs a round every `seconds` (0: never). */
+  start(seconds: number): void {
+    if (seconds <= 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.round) return; // a slow round is not joined by another
+      this.round = this.runOnce().then(
+        () => undefined,
+        (err) => this.log.warn({ err: String(err) }, 'scheduler round failed; will try again'),
+      ).finally(() => { this.round = null; });
+    }, seconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.round;
+  }
+
+  /** One round; returns how many runs it fired. */
+  async runOnce(): Promise<number> {
+    const batch = this.opts.batch ?? 100;
+    let fired = 0;
+    for (let pass = 0; pass < (this.opts.maxPasses ?? 10); pass++) {
+      const runs = await claimDueRuns(this.db, { ...this.opts, batch });
+      // Sent together: one slow broker does not hold the others' schedules back a whole batch.
+      await Promise.all(runs.map((r) => this.sender.send(r).catch((err) => this.log.warn({ schedule: r.schedule.id, run: r.runId, err: String(err) }, 'schedule run not recorded'))));
+      fired += runs.length;
+      if (runs.length < batch) break;
+    }
+    return fired;
+  }
+}
