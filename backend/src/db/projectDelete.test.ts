@@ -28,6 +28,21 @@ describe.each(STORAGES)('deleting a project on %s', (storage) => {
     expect((await db.query('SELECT task_id FROM task_events')).rows).toEqual([{ task_id: 't3' }]);
   });
 
+  it('removes its schedules and their runs, and leaves other projects alone', async () => {
+    await db.query(`INSERT INTO projects (slug, name) VALUES ('gone2', 'Gone')`);
+    for (const [id, project] of [['sch_gone', 'gone2'], ['sch_kept', 'default']]) {
+      await db.query(
+        `INSERT INTO schedules (id, project_id, name, engine, task_name, sealed_call, cron, next_run_at, created_by, updated_by)
+         SELECT $1, id, 'nightly', 'celery', 't', '\\x00', '@daily', now(), 'test', 'test' FROM projects WHERE slug = $2`,
+        [id, project],
+      );
+      await db.query(`INSERT INTO schedule_runs (schedule_id, project_id, trigger, state) SELECT id, project_id, 'manual', 'sent' FROM schedules WHERE id = $1`, [id]);
+    }
+    await db.query(`DELETE FROM projects WHERE slug = 'gone2'`);
+    expect((await db.query('SELECT id FROM schedules')).rows).toEqual([{ id: 'sch_kept' }]);
+    expect((await db.query('SELECT schedule_id FROM schedule_runs')).rows).toEqual([{ schedule_id: 'sch_kept' }]);
+  });
+
   it('refuses events of a project deleted after a writer learnt its id, storing nothing for it', async () => {
     await db.query(`INSERT INTO projects (slug, name) VALUES ('brief', 'Brief')`);
     const writer = new BatchWriter(db);

@@ -1,0 +1,192 @@
+// The scheduler against a database and a fake driver, on a clock the test sets: a due schedule
+// fires once and moves on, a disabled one never does, a long gap fires once and counts the rest,
+// a failed send leaves a failed run, and two schedulers on one database fire each due time once.
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { ActionService } from '../actions/actionService.js';
+import { DbPayloadStore } from '../actions/payloads.js';
+import { Sealer } from '../crypto/seal.js';
+import type { Db } from '../db/db.js';
+import { migrate } from '../db/migrate.js';
+import { openPostgres } from '../db/postgres.js';
+import type { EngineDriver, RetryPayload } from '../engines/driver.js';
+import { createMetrics } from '../metrics.js';
+import { createTestDatabase, openTestDb, STORAGES } from '../../test/helpers/storage.js';
+import { claimDueRuns, Scheduler } from './scheduler.js';
+import { ScheduleSender } from './send.js';
+import { createSchedule, type ScheduleFields } from './store.js';
+
+const log = pino({ level: 'silent' });
+const sealer = new Sealer([{ id: 1, key: randomBytes(32) }]);
+const T0 = Date.parse('2025-06-02T10:00:00Z'); // a Monday
+
+function world(db: Db) {
+  const sent: { payload: RetryPayload | null; newTaskId: string }[] = [];
+  const state = { broken: null as string | null };
+  const driver: EngineDriver = {
+    engine: 'dramatiq',
+    capabilities: { 'task.retry': { via: 'broker' } },
+    async retry(payload, newTaskId) {
+      if (state.broken) throw new Error(state.broken);
+      sent.push({ payload, newTaskId });
+      return { detail: { newTaskId } };
+    },
+  };
+  const metrics = createMetrics();
+  const actions = new ActionService(db, new Map([['dramatiq', driver]]), new DbPayloadStore(db, sealer), log, { brokerProjects: new Set(['default']) });
+  const sender = new ScheduleSender(db, actions, sealer, metrics, log);
+  const clock = { now: T0 };
+  const scheduler = new Scheduler(db, sender, log, { now: () => clock.now, batch: 10 });
+  return { sent, state, metrics, scheduler, clock };
+}
+
+const fields = (over: Partial<ScheduleFields> = {}): ScheduleFields => ({
+  name: `s-${randomBytes(4).toString('hex')}`, engine: 'dramatiq', taskName: 'reports.build', args: [1, 'two'], kwargs: { token: 'tok-secret-1' }, queue: 'reports',
+  cron: '*/5 * * * *', timezone: 'UTC', enabled: true, ...over,
+});
+
+/** A schedule created at `at` (its next_run_at computed from then). */
+async function scheduleAt(db: Db, at: number, over: Partial<ScheduleFields> = {}): Promise<string> {
+  return (await createSchedule(db, sealer, 1, fields(over), 'user:test', new Date(at))).id;
+}
+
+const runsOf = async (db: Db, id: string) => (await db.query<{ trigger: string; due: string; state: string; missed: number; error: string | null; task_id: string | null }>(
+  `SELECT trigger, to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS due, state, missed, error, task_id FROM schedule_runs WHERE schedule_id = $1 ORDER BY id`, [id])).rows;
+const nextRunAt = async (db: Db, id: string) => (await db.query<{ next: Date | null }>('SELECT next_run_at AS next FROM schedules WHERE id = $1', [id])).rows[0]!.next?.toISOString() ?? null;
+
+describe.each(STORAGES)('the scheduler on %s', (storage) => {
+  let db: Db;
+  beforeAll(async () => {
+    db = await openTestDb(storage, 'scheduler');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  afterEach(async () => {
+    await db.query('DELETE FROM schedules');
+  });
+
+  test('a due schedule fires once, with the exact call, and moves to its next time', async () => {
+    const w = world(db);
+    const id = await scheduleAt(db, T0 - 60_000); // due at 10:00
+    expect(await nextRunAt(db, id)).toBe('2025-06-02T10:00:00.000Z');
+    w.clock.now = T0 - 1000;
+    expect(await w.scheduler.runOnce()).toBe(0); // not yet
+    w.clock.now = T0 + 1500;
+    expect(await w.scheduler.runOnce()).toBe(1);
+    expect(await w.scheduler.runOnce()).toBe(0); // the same due time never again
+    expect(await nextRunAt(db, id)).toBe('2025-06-02T10:05:00.000Z');
+    const runs = await runsOf(db, id);
+    expect(runs).toEqual([{ trigger: 'cron', due: '2025-06-02T10:00', state: 'sent', missed: 0, error: null, task_id: w.sent[0]!.newTaskId }]);
+    expect(w.sent.map((s) => s.payload)).toEqual([{ name: 'reports.build', args: [1, 'two'], kwargs: { token: 'tok-secret-1' }, queue: 'reports', options: {} }]);
+    const command = (await db.query<{ kind: string; target: string; state: string; requested_by: string }>('SELECT kind, target, state, requested_by FROM commands ORDER BY id DESC LIMIT 1')).rows[0];
+    expect(command).toMatchObject({ kind: 'schedule.run', target: id, state: 'succeeded', requested_by: expect.stringMatching(/^schedule:s-/) });
+    expect(await w.metrics.registry.getSingleMetricAsString('z4j_schedule_runs_total')).toMatch(/z4j_schedule_runs_total\{state="sent"\} 1/);
+    w.clock.now = T0 + 5 * 60_000;
+    expect(await w.scheduler.runOnce()).toBe(1);
+    expect((await runsOf(db, id)).map((r) => r.due)).toEqual(['2025-06-02T10:00', '2025-06-02T10:05']);
+  });
+
+  test('a disabled schedule never fires', async () => {
+    const w = world(db);
+    const id = await scheduleAt(db, T0 - 60_000, { enabled: false });
+    expect(await nextRunAt(db, id)).toBeNull();
+    w.clock.now = T0 + 3_600_000;
+    expect(await w.scheduler.runOnce()).toBe(0);
+    expect(await runsOf(db, id)).toEqual([]);
+    expect(w.sent).toEqual([]);
+  });
+
+  test('back after hours away: fires once, for the latest due time, counting the times it missed', async () => {
+    const w = world(db);
+    const id = await scheduleAt(db, T0 - 60_000); // due at 10:00, every 5 minutes
+    w.clock.now = T0 + 3 * 3_600_000 + 2 * 60_000; // 13:02
+    expect(await w.scheduler.runOnce()).toBe(1);
+    expect(await runsOf(db, id)).toEqual([expect.objectContaining({ due: '2025-06-02T13:00', state: 'sent', missed: 36 })]);
+    expect(await nextRunAt(db, id)).toBe('2025-06-02T13:05:00.000Z');
+    expect(w.sent).toHaveLength(1);
+  });
+
+  test('a send that fails leaves a failed run with its error, and the schedule moves on', async () => {
+    const w = world(db);
+    const id = await scheduleAt(db, T0 - 60_000);
+    w.state.broken = 'Connection refused to redis://:pw-in-url@broker:6379';
+    w.clock.now = T0 + 1000;
+    expect(await w.scheduler.runOnce()).toBe(1);
+    const [run] = await runsOf(db, id);
+    expect(run).toMatchObject({ state: 'failed', task_id: null, error: expect.stringMatching(/could not be reached: Connection refused to redis:\/\/:\[redacted\]@broker/) });
+    expect(await nextRunAt(db, id)).toBe('2025-06-02T10:05:00.000Z');
+    expect(await w.metrics.registry.getSingleMetricAsString('z4j_schedule_runs_total')).toMatch(/state="failed"\} 1/);
+  });
+
+  test('an engine without a driver: a failed run that says so', async () => {
+    const w = world(db);
+    const id = await scheduleAt(db, T0 - 60_000, { engine: 'huey' });
+    w.clock.now = T0 + 1000;
+    await w.scheduler.runOnce();
+    expect(await runsOf(db, id)).toEqual([expect.objectContaining({ state: 'failed', error: 'this service has no huey driver: set Z4J_HUEY_REDIS_URL' })]);
+  });
+
+  test("a deleted project's schedules never fire", async () => {
+    const w = world(db);
+    const project = (await db.query<{ id: number }>(`INSERT INTO projects (slug, name) VALUES ('gone-${storage}', 'Gone') RETURNING id`)).rows[0]!.id;
+    const id = (await createSchedule(db, sealer, project, fields(), 'user:test', new Date(T0 - 60_000))).id;
+    await db.query('UPDATE projects SET deleted_at = now() WHERE id = $1', [project]);
+    w.clock.now = T0 + 1000;
+    expect(await w.scheduler.runOnce()).toBe(0);
+    expect(await runsOf(db, id)).toEqual([]);
+  });
+
+  test('more due than a batch: worked off in one round, batch by batch', async () => {
+    const w = world(db);
+    for (let i = 0; i < 25; i++) await scheduleAt(db, T0 - 60_000);
+    w.clock.now = T0 + 1000;
+    expect(await w.scheduler.runOnce()).toBe(25);
+    expect(w.sent).toHaveLength(25);
+  });
+
+  test('stop waits for the round under way', async () => {
+    const w = world(db);
+    await scheduleAt(db, T0 - 60_000);
+    w.clock.now = T0 + 1000;
+    w.scheduler.start(0.05);
+    await new Promise((r) => setTimeout(r, 200));
+    await w.scheduler.stop();
+    const after = w.sent.length;
+    await new Promise((r) => setTimeout(r, 150));
+    expect([after, w.sent.length]).toEqual([1, 1]);
+  });
+});
+
+describe('two schedulers on one PostgreSQL database', () => {
+  let a: Db;
+  let b: Db;
+  beforeAll(async () => {
+    const url = await createTestDatabase('scheduler_race');
+    a = openPostgres(url);
+    b = openPostgres(url);
+    await migrate(a);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+  });
+
+  test('fire each due time once, whichever claims it', async () => {
+    const wa = world(a);
+    const wb = world(b);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await scheduleAt(a, T0 - 60_000, { cron: '* * * * *' }));
+    // Three due times (10:00, 10:01, 10:02), each claimed by both schedulers at once, several times over.
+    for (const minute of [0, 1, 2]) {
+      wa.clock.now = wb.clock.now = T0 + minute * 60_000 + 500;
+      const claims = await Promise.all([...Array(4)].flatMap(() => [claimDueRuns(a, { now: () => wa.clock.now, batch: 7 }), claimDueRuns(b, { now: () => wb.clock.now, batch: 7 })]));
+      const more = await Promise.all([wa.scheduler.runOnce(), wb.scheduler.runOnce()]);
+      expect(claims.flat().length + more[0] + more[1]).toBe(40);
+    }
+    const runs = (await a.query<{ schedule_id: string; due: string; n: number }>(
+      `SELECT schedule_id, to_char(due_at AT TIME ZONE 'UTC', 'HH24:MI') AS due, count(*)::int AS n FROM schedule_runs GROUP BY 1, 2`)).rows;
+    expect(runs).toHaveLength(120);
+    expect(runs.every((r) => r.n === 1)).toBe(true);
+    expect(new Set(runs.map((r) => r.due))).toEqual(new Set(['10:00', '10:01', '10:02']));
+  });
+});
