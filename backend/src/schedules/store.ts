@@ -104,12 +104,13 @@ interface Stored extends Omit<ScheduleFields, 'args' | 'kwargs'> {
  * an unknown one.
  */
 export async function updateSchedule(q: Queryable, sealer: Sealer, projectId: number, id: string, patch: Partial<Omit<ScheduleFields, 'engine'>>, by: string, now = new Date()): Promise<{ before: Schedule; after: Schedule } | null> {
-  const before = await getSchedule(q, projectId, id);
+  // Locked first: two changes at once apply one after the other, each to what the other left.
   const row = (await q.query<Stored>(
     `SELECT name, engine, task_name AS "taskName", queue, cron, timezone, enabled, sealed_call AS sealed FROM schedules WHERE project_id = $1 AND id = $2 FOR UPDATE`,
     [projectId, id],
   )).rows[0];
-  if (!before || !row) return null;
+  const before = row ? await getSchedule(q, projectId, id) : null;
+  if (!row || !before) return null;
   const f = { ...row, ...patch };
   const retimed = patch.cron !== undefined || patch.timezone !== undefined || patch.enabled !== undefined;
   let call: SealedCall | null = null;
