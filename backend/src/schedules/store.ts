@@ -9,25 +9,6 @@ import { scrub } from '../redact/redact.js';
 import { nextTime, ScheduleInputError } from './cron.js';
 import { iso, RUN_JSON, RUNS_FROM, type ScheduleRun } from './runs.js';
 
-export interface Schedule {
-  id: string;
-  name: string;
-  engine: Engine;
-  taskName: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  queue: string | null;
-  cron: string;
-  timezone: string;
-  enabled: boolean;
-  nextRunAt: string | null;
-  lastRun: ScheduleRun | null;
-  createdAt: string;
-  createdBy: string;
-  updatedAt: string;
-  updatedBy: string;
-}
-
 /** What a schedule is made of (validated by the API: cron normalized, zone known, engine able to send). */
 export interface ScheduleFields {
   name: string;
@@ -39,6 +20,17 @@ export interface ScheduleFields {
   cron: string;
   timezone: string;
   enabled: boolean;
+}
+
+/** A schedule as the API shows it: its args and kwargs are the redacted display copy. */
+export interface Schedule extends ScheduleFields {
+  id: string;
+  nextRunAt: string | null;
+  lastRun: ScheduleRun | null;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  updatedBy: string;
 }
 
 /** The exact call, as sealed. */
