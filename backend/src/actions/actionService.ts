@@ -158,7 +158,8 @@ export class ActionService {
   /**
    * Why z4j cannot send a call of `engine` as a new task for this project, or null when it can:
    * a driver for the engine, brokers the project may act on, and a retry that sends from the
-   * call alone (RQ's clones the original job's hash instead). Schedules check it when created.
+   * call alone (a driver that can only copy an original task's message declares cannotSendCall).
+   * Schedules check it when created.
    */
   sendRefusal(engine: Engine, projectSlug: string): { code: 'ENGINE_NOT_CONFIGURED' | 'ENGINE_CANNOT_SEND'; message: string } | null {
     const d = this.drivers.get(engine);

@@ -32,7 +32,7 @@ describe('the schedules API', () => {
   let db: Db;
   let api: ReturnType<typeof testApp>;
   const dramatiq = fakeDriver('dramatiq');
-  const rq: EngineDriver = { engine: 'rq', capabilities: { 'task.retry': { via: 'broker' } }, cannotSendCall: 'RQ jobs are pickled Python calls', async retry() { throw new Error('not here'); } };
+  const rq: EngineDriver = { engine: 'rq', capabilities: { 'task.retry': { via: 'broker' } }, cannotSendCall: 'this fake RQ driver declares it cannot send a call', async retry() { throw new Error('not here'); } };
 
   const as = (role: 'viewer' | 'operator' | 'admin') => authHeaders(role);
   const send = (method: 'get' | 'post' | 'patch' | 'delete', path: string, role: 'viewer' | 'operator' | 'admin', body?: unknown) => {
@@ -100,7 +100,7 @@ describe('the schedules API', () => {
       [{ cron: '61 * * * *' }, 'INVALID_CRON', /minute 61 is out of range/],
       [{ timezone: 'Europe/Pariss' }, 'UNKNOWN_TIMEZONE', /unknown time zone "Europe\/Pariss"/],
       [{ engine: 'huey' }, 'ENGINE_NOT_CONFIGURED', /no huey driver: set Z4J_HUEY_REDIS_URL/],
-      [{ engine: 'rq' }, 'ENGINE_CANNOT_SEND', /RQ jobs are pickled Python calls/],
+      [{ engine: 'rq' }, 'ENGINE_CANNOT_SEND', /^this fake RQ driver declares it cannot send a call$/],
       [{ engine: 'beanstalk' }, 'VALIDATION', /^engine: /],
       [{ name: '' }, 'VALIDATION', /^name: /],
       [{ name: 'n'.repeat(201) }, 'VALIDATION', /^name: /],

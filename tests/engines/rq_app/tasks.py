@@ -33,6 +33,11 @@ def sleep(seconds):
     return seconds
 
 
+def echo(*args, **kwargs):
+    """Returns its call, so a test can check what a job it did not enqueue itself carried."""
+    return {"args": list(args), "kwargs": kwargs, "types": [type(a).__name__ for a in args]}
+
+
 # With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records jobs enqueued from jobs;
 # workers record lifecycles when run as `rq worker -w z4j_agent.rq.Z4jWorker`.
 if os.environ.get("Z4J_AGENT_ID"):

@@ -2,9 +2,11 @@
 // lists `rq:queue:<name>` of job ids, registries are sorted sets, and workers take commands
 // on `rq:pubsub:<worker name>`. Multi-key changes run as Lua scripts, so a worker popping
 // the same job at the same moment sees either the old state or the new one, never half.
-import { inflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { pickleStrings } from '../pickleStrings.js';
+import { scrub } from '../../redact/redact.js';
+import { pickleRqCall } from './pickle.js';
 import { RedisEngineDriver } from '../redisDriver.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { WorkerAction } from '../capabilities.js';
@@ -61,6 +63,31 @@ redis.call('SADD', '${QUEUES_SET}', 'rq:queue:' .. origin)
 redis.call('RPUSH', 'rq:queue:' .. origin, ARGV[1])
 return origin`;
 
+/**
+ * A new job from a call (a schedule's), as RQ's Queue.enqueue writes one: the pickled call
+ * zlib-compressed as `data`, queued at the back of its queue. Never over an existing job.
+ */
+const NEW_JOB = `
+local job, queue = KEYS[1], KEYS[2]
+if redis.call('EXISTS', job) == 1 then return 'exists' end
+redis.call('HSET', job, 'data', ARGV[1], 'origin', ARGV[2], 'description', ARGV[3], 'timeout', ARGV[4], 'status', 'queued',
+           'created_at', ARGV[5], 'enqueued_at', ARGV[5], 'started_at', '', 'ended_at', '', 'last_heartbeat', '', 'worker_name', '', 'group_id', '',
+           'success_callback_name', '', 'failure_callback_name', '', 'stopped_callback_name', '')
+redis.call('SADD', '${QUEUES_SET}', queue)
+redis.call('RPUSH', queue, ARGV[6])
+return 'ok'`;
+
+/** RQ's default queue, and the timeout its Queue gives a job that names none (Queue.DEFAULT_TIMEOUT). */
+const DEFAULT_QUEUE = 'default';
+const DEFAULT_TIMEOUT_S = 180;
+
+/** What RQ shows as a job's description (its call string), with the arguments redacted as z4j shows them. */
+function callString(p: RetryPayload): string {
+  const repr = (v: unknown) => JSON.stringify(scrub(v));
+  const parts = [...p.args.map(repr), ...Object.entries(p.kwargs).map(([k, v]) => `${k}=${repr(v)}`)];
+  return `${p.name}(${parts.join(', ')})`.slice(0, 1024);
+}
+
 /** Empties a queue the way RQ's Queue.empty() does: the ids and the jobs they name. */
 const PURGE = `
 local count = 0
@@ -108,7 +135,7 @@ export function rqFuncName(data: Buffer | null): string | null {
 export class RqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'rq' as const;
   readonly capabilities = {
-    'task.retry': { via: 'broker', note: "a new job with the original's exact serialized call, while RQ still keeps the original job (failure_ttl, result_ttl)" },
+    'task.retry': { via: 'broker', note: "a new job with the original's exact serialized call, while RQ still keeps the original job (failure_ttl, result_ttl); a schedule's call is pickled by z4j (JSON values: lists, dicts, strings, numbers, booleans, None), for workers with RQ's default pickle serializer" },
     'task.cancel': { via: 'broker', note: 'queued, deferred or scheduled jobs' },
     'task.terminate': { via: 'broker', note: "stop-job: the worker kills the job's work horse (z4j's Z4jSimpleWorker, which has none, stops the job's thread; RQ's own SimpleWorker cannot stop a job)" },
     'queue.purge': { via: 'broker' },
@@ -121,15 +148,27 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
     super(url, 'z4j-rq-driver');
   }
 
-  readonly cannotSendCall = "RQ jobs are pickled Python calls: z4j sends one only by copying an existing job's serialized call (a retry), and has no pickle writer to build a new job from arguments";
-
-  async retry(_payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
-    if (!original) throw new Error(this.cannotSendCall);
+  /**
+   * A retry copies the original job's serialized call (any pickle RQ made, not only JSON-shaped
+   * values); a call of z4j's own (a schedule's, `original` null) is pickled here.
+   */
+  async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
+    if (!original) return this.enqueueCall(payload, newTaskId);
     const origin = await this.redis.eval(CLONE, 2, JOB + original.taskId, JOB + newTaskId, newTaskId, rqNow());
     // Without the original job RQ's pickled call is gone; rebuilding it needs the agent (not yet).
     if (origin === null) throw new NoPayload();
     if (origin === 'exists') throw new Error(`job ${newTaskId} already exists`);
     return { detail: { newTaskId, queue: origin } };
+  }
+
+  private async enqueueCall(payload: RetryPayload | null, newTaskId: string): Promise<Dispatch> {
+    if (!payload) throw new NoPayload();
+    const queue = payload.queue ?? DEFAULT_QUEUE;
+    const data = deflateSync(pickleRqCall(payload.name, payload.args, payload.kwargs));
+    const timeout = typeof payload.options?.timeout === 'number' ? payload.options.timeout : DEFAULT_TIMEOUT_S;
+    const r = await this.redis.eval(NEW_JOB, 2, JOB + newTaskId, QUEUE + queue, data, queue, callString(payload), String(timeout), rqNow(), newTaskId);
+    if (r === 'exists') throw new Error(`job ${newTaskId} already exists`);
+    return { detail: { newTaskId, queue } };
   }
 
   async cancel(task: TaskRef): Promise<Dispatch> {

@@ -1,0 +1,60 @@
+// A schedule on RQ: z4j writes the job itself (RQ's pickled call, zlib-compressed, in a job hash
+// at the back of the queue), and a real RQ worker runs it with the exact arguments.
+import { jest } from '@jest/globals';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { startService, type Service } from '../src/service.js';
+import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
+import { jobOf, RQ_REDIS_URL, startRqWorker, uniqueQueue, type RqWorker } from './helpers/rq.js';
+import { createTestDatabase } from './helpers/storage.js';
+import { eventually } from './helpers/wait.js';
+
+jest.setTimeout(120_000);
+
+// What JSON can say, each as Python should get it.
+const ARGS = [1, -1, 2147483648, -9007199254740991, 0.5, -1e300, 'héllo ✓ 🎉', '', true, false, null, [], {}, [1, [2, { deep: [null] }]]];
+const KWARGS = { password: 'hunter2rq', nested: { list: ['a', 1.25], 'ünï': -129 } };
+
+describe('a schedule on RQ', () => {
+  let svc: Service;
+  let worker: RqWorker;
+  const queue = uniqueQueue('sched');
+
+  async function call<T>(method: string, path: string, body?: unknown, role: 'viewer' | 'operator' | 'admin' = 'admin'): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${svc.url}${path}`, { method, headers: { 'content-type': 'application/json', ...authHeaders(role) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  beforeAll(async () => {
+    svc = await startService(loadConfig({}, {
+      PORT: 0, HOST: '127.0.0.1', DATABASE_URL: await createTestDatabase('schedules_rq'), Z4J_CELERY_BROKERS: [], Z4J_RQ_REDIS_URL: RQ_REDIS_URL,
+      Z4J_PROXY_SECRET: TEST_PROXY_SECRET, Z4J_INGEST_FLUSH_MS: 20, Z4J_SCHEDULER_INTERVAL: 0,
+    }), { log: pino({ level: 'warn' }) });
+    worker = startRqWorker([queue]);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await svc?.stop();
+  });
+
+  test('run now: the worker runs the job z4j wrote, with the exact args and kwargs', async () => {
+    const created = await call<{ schedule: { id: string; kwargs: Record<string, unknown> } }>('POST', '/api/schedules', {
+      name: 'echo', engine: 'rq', taskName: 'tasks.echo', args: ARGS, kwargs: KWARGS, queue, cron: '@daily',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.schedule.kwargs.password).toBe('[redacted]');
+    const r = await call<{ run: { state: string; taskId: string; error: string | null } }>('POST', `/api/schedules/${created.body.schedule.id}/run`, undefined, 'operator');
+    expect([r.status, r.body.run.state, r.body.run.error]).toEqual([202, 'sent', null]);
+    const job = await eventually(async () => {
+      const j = await jobOf(r.body.run.taskId);
+      if (j?.status !== 'finished') throw new Error(`job is ${j?.status}\n${worker.output().slice(-2000)}`);
+      return j;
+    }, 60_000, 300);
+    expect(job.result).toEqual({
+      args: ARGS, kwargs: KWARGS,
+      types: ['int', 'int', 'int', 'int', 'float', 'float', 'str', 'str', 'bool', 'bool', 'NoneType', 'list', 'dict', 'list'],
+    });
+    const task = await call<{ task: { name: string; queue: string } }>('GET', `/api/tasks/rq/${r.body.run.taskId}`, undefined, 'viewer');
+    expect(task.body.task).toMatchObject({ name: 'tasks.echo', queue });
+  });
+});
