@@ -17,7 +17,9 @@ export class ApiRequestError extends Error {
   constructor(
     message: string,
     readonly status?: number,
-    readonly code?: string
+    readonly code?: string,
+    /** The service's own message, without the status and code (for a form to show by its field). */
+    readonly serviceMessage?: string
   ) {
     super(message);
     this.name = 'ApiRequestError';
@@ -71,7 +73,8 @@ export function toApiRequestError(e: unknown): ApiRequestError {
       return new ApiRequestError(
         `The service answered ${status} ${data.error.code}: ${data.error.message}`,
         status,
-        data.error.code
+        data.error.code,
+        data.error.message
       );
     }
     const detail = typeof data?.message === 'string' && data.message !== '' ? data.message : e.statusText;

@@ -19,10 +19,16 @@ import type {
   Me,
   Member,
   MintedAgent,
+  NewSchedule,
   ProjectRole,
   PurgePreview,
   Queue,
   RoleMapping,
+  Schedule,
+  ScheduleChanges,
+  SchedulePage,
+  ScheduleRun,
+  ScheduleRunPage,
   TaskDetail,
   TaskGraph,
   TaskPage,
@@ -59,7 +65,12 @@ function get<T>(path: string, params?: Params): Promise<T> {
  * A write. Actions carry an Idempotency-Key made once per user intent, so a double click or a
  * network retry runs the action once.
  */
-function send<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, data?: unknown, idempotencyKey?: string): Promise<T> {
+function send<T>(
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  data?: unknown,
+  idempotencyKey?: string
+): Promise<T> {
   return request<T>({
     url: `${SERVICE_API_URL}${path}`,
     method,
@@ -199,3 +210,30 @@ export const createToken = (name: string, role: ProjectRole, expiresInDays: numb
   send<{ token: ApiToken; secret: string }>('POST', withProject('/tokens', project), { name, role, expiresInDays });
 export const revokeToken = (id: string, project?: string) =>
   send<{ token: ApiToken }>('DELETE', withProject(`/tokens/${enc(id)}`, project));
+
+// ---- schedules ------------------------------------------------------------------------------
+
+export const listSchedules = (project?: string, page: PageParams = {}) =>
+  get<SchedulePage>('/schedules', { project, ...page });
+export const getSchedule = (id: string, project?: string) =>
+  get<{ schedule: Schedule }>(`/schedules/${enc(id)}`, { project });
+export const createSchedule = (schedule: NewSchedule, project?: string) =>
+  send<{ schedule: Schedule }>('POST', withProject('/schedules', project), schedule);
+export const updateSchedule = (id: string, changes: ScheduleChanges, project?: string) =>
+  send<{ schedule: Schedule }>('PATCH', withProject(`/schedules/${enc(id)}`, project), changes);
+export const deleteSchedule = (id: string, project?: string) =>
+  send<unknown>('DELETE', withProject(`/schedules/${enc(id)}`, project));
+export const setScheduleEnabled = (id: string, enabled: boolean, project?: string) =>
+  send<{ schedule: Schedule }>(
+    'POST',
+    withProject(`/schedules/${enc(id)}/${enabled ? 'enable' : 'disable'}`, project),
+    {}
+  );
+/** Sends the schedule's task once, now; its cron times are unchanged. */
+export const runSchedule = (id: string, key: string, project?: string) =>
+  send<{ run: ScheduleRun }>('POST', withProject(`/schedules/${enc(id)}/run`, project), {}, key);
+export const listScheduleRuns = (id: string, project?: string, page: PageParams = {}) =>
+  get<ScheduleRunPage>(`/schedules/${enc(id)}/runs`, { project, ...page });
+/** The next `count` times a cron fires in a time zone, or why the service cannot read it. */
+export const previewSchedule = (cron: string, timezone: string, count = 5, project?: string) =>
+  send<{ next: string[] }>('POST', withProject('/schedules/preview', project), { cron, timezone, count });

@@ -331,6 +331,88 @@ export interface ApiTokenPage {
   nextCursor: string | null;
 }
 
+/** A task z4j sends itself on a cron, in a time zone (the service's scheduler), as a retry from z4j is sent. */
+export interface Schedule {
+  id: string;
+  /** Unique in the project. */
+  name: string;
+  engine: Engine;
+  taskName: string;
+  /** The display copy, redacted: the exact call is kept sealed by the service and never returned. */
+  args: unknown[];
+  /** The display copy, redacted, as `args`. */
+  kwargs: Record<string, unknown>;
+  /** null: the engine's default queue. */
+  queue: string | null;
+  /** Five fields, or @hourly / @daily / @weekly / @monthly / @yearly (no seconds field). */
+  cron: string;
+  /** IANA name the cron is read in. */
+  timezone: string;
+  enabled: boolean;
+  /** null while disabled. */
+  nextRunAt: string | null;
+  lastRun: ScheduleRun | null;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/**
+ * sending: recorded, not yet handed to the broker (left so when the service died there: at most once);
+ * sent: the broker holds the task; dispatched: an agent took the command, its outcome pending;
+ * failed: `error` says why.
+ */
+export type ScheduleRunState = 'sending' | 'sent' | 'dispatched' | 'failed';
+
+/** One time a schedule fired: on its cron, or by "Run now". */
+export interface ScheduleRun {
+  id: string;
+  scheduleId: string;
+  trigger: 'cron' | 'manual';
+  /** The cron time it was for; null for a manual run. */
+  dueAt: string | null;
+  firedAt: string;
+  /** Who pressed "Run now"; null for a cron run. */
+  requestedBy: string | null;
+  state: ScheduleRunState;
+  /** The task it sent (its detail page is /tasks/:engine/:taskId). */
+  taskId: string | null;
+  /** When it was sent through an agent's command channel. */
+  commandId: string | null;
+  /** Cron times skipped because the service was down: it fires once for them all. */
+  missed: number;
+  error: string | null;
+}
+
+/** GET /api/schedules: newest first, paged by key as TaskPage is. */
+export interface SchedulePage {
+  schedules: Schedule[];
+  nextCursor: string | null;
+}
+
+/** GET /api/schedules/:id/runs: newest first, paged by key. */
+export interface ScheduleRunPage {
+  runs: ScheduleRun[];
+  nextCursor: string | null;
+}
+
+/** POST /api/schedules. Left out: args [], kwargs {}, queue null, timezone 'UTC', enabled true. */
+export interface NewSchedule {
+  name: string;
+  engine: Engine;
+  taskName: string;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  queue?: string | null;
+  cron: string;
+  timezone?: string;
+  enabled?: boolean;
+}
+
+/** PATCH /api/schedules/:id: only what changes. args or kwargs sent replace the sealed ones whole. */
+export type ScheduleChanges = Partial<Omit<NewSchedule, 'engine'>>;
+
 /** How Grafana roles and teams map to project roles (explicit memberships override it). */
 export interface RoleMapping {
   grafanaOrgId: number | null;
