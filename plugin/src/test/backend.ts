@@ -19,6 +19,13 @@ export function reply<T>(data: T, status = 200): FakeReply<T> {
   return { status, data };
 }
 
+/** Keyset paging, as the service does: the cursor names the last row of the page before. */
+export function pageOf<T extends { id: string }>(rows: T[], params: Record<string, unknown> = {}) {
+  const after = typeof params.cursor === 'string' ? rows.findIndex((r) => r.id === params.cursor) + 1 : 0;
+  const page = rows.slice(after, after + (Number(params.limit) || 50));
+  return { page, nextCursor: after + page.length < rows.length ? page.at(-1)!.id : null };
+}
+
 export type FakeRoutes = Record<string, (request: BackendSrvRequest) => FakeReply>;
 
 export interface FakeBackend {

@@ -1,5 +1,5 @@
 // A small, stateful stand-in for the z4j service behind Grafana's proxy: the fixtures a
-// journey needs (tasks, a workflow, workers, queues, the settings lists) and the answers the
+// journey needs (tasks, a workflow, workers, queues, the settings lists, schedules) and the answers the
 // real service gives, including refusing an action to a role below Operator.
 import { SERVICE_API_URL } from '../api/client';
 import type {
@@ -16,7 +16,8 @@ import type {
   TaskDetail,
   TaskGraph,
 } from '../api/types';
-import { reply, setupBackend, type FakeReply } from './backend';
+import { pageOf, reply, setupBackend, type FakeReply } from './backend';
+import { addScheduleRoutes } from './fakeSchedules';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 29, 12, 0, s)).toISOString();
 
@@ -86,13 +87,6 @@ export interface SettingsLists {
   invitations?: Invitation[];
   tokens?: ApiToken[];
   agents?: AgentCredential[];
-}
-
-/** Keyset paging, as the service does: the cursor names the last row of the page before. */
-function pageOf<T extends { id: string }>(rows: T[], params: Record<string, unknown> = {}) {
-  const after = typeof params.cursor === 'string' ? rows.findIndex((r) => r.id === params.cursor) + 1 : 0;
-  const page = rows.slice(after, after + (Number(params.limit) || 50));
-  return { page, nextCursor: after + page.length < rows.length ? page.at(-1)!.id : null };
 }
 
 export const FAILED = task({
@@ -284,7 +278,11 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], l
         [
           { userId: 12, login: 'bob', name: 'Bob Builder', email: 'bob@example.com' },
           { userId: 13, login: 'carol', name: 'Carol', email: 'carol@example.com' },
-        ].filter((u) => JSON.stringify(u).toLowerCase().includes(String(r.params?.query ?? '').toLowerCase()))
+        ].filter((u) =>
+          JSON.stringify(u)
+            .toLowerCase()
+            .includes(String(r.params?.query ?? '').toLowerCase())
+        )
       ),
     [`GET ${url('/members')}`]: () =>
       reply({
@@ -414,9 +412,10 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], l
       };
     }
   }
+  const schedules = addScheduleRoutes(routes, url, role, allows, capabilities.engines);
   const backend = setupBackend(routes as never);
   /** `routes` can be changed by a test: the fake reads them at each request. */
-  return { ...backend, commands, routes, invitations, tokens, agents };
+  return { ...backend, commands, routes, invitations, tokens, agents, ...schedules };
 }
 
 function graphOf(t: Task, tasks: Task[]): TaskGraph {
