@@ -17,6 +17,7 @@ export enum ROUTES {
   Tasks = 'tasks',
   Workers = 'workers',
   Queues = 'queues',
+  Schedules = 'schedules',
   Audit = 'audit',
   Settings = 'settings',
   Invitation = 'invitation',

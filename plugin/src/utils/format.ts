@@ -29,6 +29,11 @@ export function formatTime(iso: string | null | undefined): string {
   return iso ? dateTimeFormat(iso, { format: 'YYYY-MM-DD HH:mm:ss.SSS', timeZone: appTimeZone() }) : '—';
 }
 
+/** A time to the minute (a cron's), in the app's time zone or the one given. */
+export function formatMinute(iso: string | null | undefined, timeZone: string = appTimeZone()): string {
+  return iso ? dateTimeFormat(iso, { format: 'YYYY-MM-DD HH:mm', timeZone }) : '—';
+}
+
 export function formatAgo(iso: string | null | undefined): string {
   return iso ? dateTimeFormatTimeAgo(iso) : '—';
 }

@@ -29,6 +29,7 @@ const expectedText: Record<ROUTES, RegExp> = {
   [ROUTES.Tasks]: /etl\.transform/,
   [ROUTES.Workers]: /celery@w1/,
   [ROUTES.Queues]: /depth measured/i,
+  [ROUTES.Schedules]: /billing\.tasks\.close_day/,
   [ROUTES.Audit]: /audit chain verified/i,
   [ROUTES.Settings]: /alice/,
   [ROUTES.Invitation]: /no invitation token/i,

@@ -12,6 +12,7 @@ const TasksPage = React.lazy(() => import('../../pages/Tasks/TasksPage'));
 const TaskDetailPage = React.lazy(() => import('../../pages/TaskDetail/TaskDetailPage'));
 const WorkersPage = React.lazy(() => import('../../pages/Workers/WorkersPage'));
 const QueuesPage = React.lazy(() => import('../../pages/Queues/QueuesPage'));
+const SchedulesPage = React.lazy(() => import('../../pages/Schedules/SchedulesPage'));
 const AuditPage = React.lazy(() => import('../../pages/Audit/AuditPage'));
 const SettingsPage = React.lazy(() => import('../../pages/Settings/SettingsPage'));
 const InvitationPage = React.lazy(() => import('../../pages/Invitation/InvitationPage'));
@@ -27,6 +28,7 @@ function App(_props: AppRootProps<AppSettings>) {
             <Route path={`${ROUTES.Tasks}/:engine/:taskId/graph`} element={<TaskDetailPage />} />
             <Route path={ROUTES.Workers} element={<WorkersPage />} />
             <Route path={ROUTES.Queues} element={<QueuesPage />} />
+            <Route path={ROUTES.Schedules} element={<SchedulesPage />} />
             <Route path={ROUTES.Audit} element={<AuditPage />} />
             <Route path={ROUTES.Settings} element={<SettingsPage />} />
             <Route path={ROUTES.Invitation} element={<InvitationPage />} />

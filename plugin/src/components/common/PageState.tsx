@@ -32,9 +32,18 @@ export function LoadError({ error, onRetry, what }: { error: ApiRequestError; on
   );
 }
 
-export function Empty({ message, children }: { message: string; children?: React.ReactNode }) {
+export function Empty({
+  message,
+  children,
+  variant = 'not-found',
+}: {
+  message: string;
+  children?: React.ReactNode;
+  /** "call-to-action" where the list is empty until someone makes the first one. */
+  variant?: 'not-found' | 'call-to-action';
+}) {
   return (
-    <EmptyState variant="not-found" message={message}>
+    <EmptyState variant={variant} message={message}>
       {children}
     </EmptyState>
   );

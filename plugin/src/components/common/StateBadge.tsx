@@ -12,6 +12,10 @@ const LOOK: Record<string, { color: BadgeColor; icon: IconName }> = {
   revoked: { color: 'darkgrey', icon: 'ban' },
   rejected: { color: 'red', icon: 'times' },
   expired: { color: 'darkgrey', icon: 'hourglass' },
+  // A schedule's runs: recorded, handed to the broker, taken by an agent (failed is a task's).
+  sending: { color: 'orange', icon: 'clock-nine' },
+  sent: { color: 'green', icon: 'arrow-right' },
+  dispatched: { color: 'blue', icon: 'arrow-right' },
 };
 
 const UNKNOWN: { color: BadgeColor; icon: IconName } = { color: 'darkgrey', icon: 'question-circle' };
