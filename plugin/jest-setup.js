@@ -34,3 +34,12 @@ if (typeof globalThis.IntersectionObserver !== 'function') {
     }
   };
 }
+
+// jsdom has no ResizeObserver; @grafana/ui's Drawer (its truncated title) uses one.
+if (typeof globalThis.ResizeObserver !== 'function') {
+  globalThis.ResizeObserver = class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+  };
+}
