@@ -72,7 +72,7 @@ export function CronFields({ cron, timezone, onCron, onTimezone, refused = {} }:
       >
         <Combobox
           id="schedule-timezone"
-          options={timeZoneOptions()}
+          options={timeZoneOptions(timezone)}
           value={timezone}
           createCustomValue
           onChange={(o) => onTimezone(String(o.value))}

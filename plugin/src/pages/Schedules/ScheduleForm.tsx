@@ -78,9 +78,9 @@ function parseJson(text: string, shape: 'array' | 'object'): { value?: unknown; 
       };
 }
 
-const draftOf = (s: Schedule | undefined, engines: Engine[]): Draft => ({
+const draftOf = (s: Schedule | undefined): Draft => ({
   name: s?.name ?? '',
-  engine: s?.engine ?? engines[0] ?? '',
+  engine: s?.engine ?? '',
   taskName: s?.taskName ?? '',
   queue: s?.queue ?? '',
   args: jsonText(s?.args ?? []),
@@ -137,7 +137,7 @@ function ScheduleForm({
   const { project, capabilities } = useSession();
   // Only engines the service has a driver for can send a task.
   const engines = capabilities?.engines ?? [];
-  const [initial] = useState(() => draftOf(schedule, engines));
+  const [initial] = useState(() => draftOf(schedule));
   const [draft, setDraft] = useState(initial);
   const [busy, setBusy] = useState(false);
   const [refusal, setRefusal] = useState<ApiRequestError | null>(null);
@@ -159,7 +159,9 @@ function ScheduleForm({
     !schedule || JSON.stringify(parsed.value) !== JSON.stringify(schedule[field]);
   const argsChanged = changed('args', args);
   const kwargsChanged = changed('kwargs', kwargs);
-  const incomplete = !draft.name.trim() || !draft.engine || !draft.taskName.trim() || !draft.cron.trim();
+  // The first engine until one is picked (the capabilities may arrive after the drawer opened).
+  const engine = draft.engine || engines[0] || '';
+  const incomplete = !draft.name.trim() || !engine || !draft.taskName.trim() || !draft.cron.trim();
 
   const loadNames = async (prefix: string): Promise<Array<ComboboxOption<string>>> => {
     const { names } = await listTaskNames(prefix, project);
@@ -170,44 +172,32 @@ function ScheduleForm({
     if (args.error || kwargs.error || incomplete) {
       return;
     }
-    const queue = draft.queue.trim() === '' ? null : draft.queue.trim();
+    // The fields every schedule has, as they will be stored.
+    const fields = {
+      name: draft.name.trim(),
+      taskName: draft.taskName.trim(),
+      queue: draft.queue.trim() === '' ? null : draft.queue.trim(),
+      cron: draft.cron.trim(),
+      timezone: draft.timezone,
+      enabled: draft.enabled,
+    };
     setBusy(true);
     setRefusal(null);
     try {
       if (!schedule) {
         const body: NewSchedule = {
-          name: draft.name.trim(),
-          engine: draft.engine as Engine,
-          taskName: draft.taskName.trim(),
+          ...fields,
+          engine: engine as Engine,
           args: args.value as unknown[],
           kwargs: kwargs.value as Record<string, unknown>,
-          queue,
-          cron: draft.cron.trim(),
-          timezone: draft.timezone,
-          enabled: draft.enabled,
         };
         onSaved((await createSchedule(body, project)).schedule);
         return;
       }
-      const changes: ScheduleChanges = {};
-      if (draft.name.trim() !== schedule.name) {
-        changes.name = draft.name.trim();
-      }
-      if (draft.taskName.trim() !== schedule.taskName) {
-        changes.taskName = draft.taskName.trim();
-      }
-      if (queue !== schedule.queue) {
-        changes.queue = queue;
-      }
-      if (draft.cron.trim() !== schedule.cron) {
-        changes.cron = draft.cron.trim();
-      }
-      if (draft.timezone !== schedule.timezone) {
-        changes.timezone = draft.timezone;
-      }
-      if (draft.enabled !== schedule.enabled) {
-        changes.enabled = draft.enabled;
-      }
+      // Only what changed; args and kwargs only when the user changed them (else the sealed ones stay).
+      const changes: ScheduleChanges = Object.fromEntries(
+        Object.entries(fields).filter(([k, v]) => v !== schedule[k as keyof typeof fields])
+      );
       if (argsChanged) {
         changes.args = args.value as unknown[];
       }
@@ -301,7 +291,7 @@ function ScheduleForm({
           <div role="group" aria-labelledby="schedule-engine-label">
             <RadioButtonGroup
               options={(schedule ? [schedule.engine] : engines).map((e) => ({ label: e, value: e }))}
-              value={draft.engine}
+              value={engine}
               disabled={Boolean(schedule)}
               onChange={(engine) => set({ engine })}
             />

@@ -20,8 +20,11 @@ export function cronInWords(cron: string): string | null {
 
 let zones: Array<ComboboxOption<string>> | undefined;
 
-/** UTC, then every IANA zone this browser knows, each with its offset now. */
-export function timeZoneOptions(): Array<ComboboxOption<string>> {
+/**
+ * UTC, then every IANA zone this browser knows, each with its offset now; and `current` first
+ * when the browser does not list it (an alias, or a zone its time zone data is too old for).
+ */
+export function timeZoneOptions(current?: string): Array<ComboboxOption<string>> {
   if (!zones) {
     const now = new Date();
     const offset = (timeZone: string) =>
@@ -31,5 +34,5 @@ export function timeZoneOptions(): Array<ComboboxOption<string>> {
     const names = Intl.supportedValuesOf('timeZone').filter((z) => z !== 'UTC');
     zones = ['UTC', ...names].map((zone) => ({ value: zone, label: zone, description: offset(zone) }));
   }
-  return zones;
+  return !current || zones.some((z) => z.value === current) ? zones : [{ value: current, label: current }, ...zones];
 }
