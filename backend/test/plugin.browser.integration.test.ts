@@ -3,7 +3,8 @@
 // the way Grafana does and proxies /api/plugin-proxy/... like Grafana's plugin proxy (secret,
 // X-Grafana-Context, an ES256 X-Grafana-Id the service verifies against the host's JWKS).
 // Journey: an on-call engineer finds a failed task, retries it and watches the retry succeed,
-// opens a workflow's DAG; a Viewer is offered no action and a forced call is refused.
+// opens a workflow's DAG; an Admin schedules a task and runs it now; a Viewer is offered no
+// action and a forced call is refused.
 // Screenshots of every page land in test-results/screenshots/.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -208,6 +209,54 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     await page.goto(`${host.url}${APP}/tasks?theme=light`);
     await page.getByRole('table', { name: 'Tasks' }).waitFor();
     await shot('09-explorer-light');
+  });
+
+  test('an Admin schedules a task, runs it now, and follows the run to the task the worker ran; a Viewer only reads', async () => {
+    const name = `nightly-sum-${randomUUID().slice(0, 8)}`;
+    await signIn('admin', `${APP}/schedules`);
+    await page.getByRole('button', { name: 'New schedule' }).click();
+    const drawer = page.getByRole('dialog', { name: /New schedule/ });
+    await drawer.getByLabel(/^Name/).fill(name);
+    await drawer.getByRole('combobox', { name: /^Task name/ }).click();
+    await page.keyboard.type('z4j.add');
+    await page.getByRole('option', { name: /^z4j\.add/ }).first().click();
+    await drawer.getByLabel(/^Queue/).fill(celery.queue);
+    await drawer.getByLabel(/^Args/).fill('[20, 22]');
+    await drawer.getByLabel(/^Cron/).fill('30 2 * * *');
+    // The cron in words, and its next times as the service reads it.
+    await drawer.getByText(/^At 02:30/).first().waitFor();
+    await eventually(async () => {
+      expect(await drawer.getByRole('region', { name: 'Next runs' }).getByRole('listitem').count()).toBe(5);
+    }, 10_000);
+    await shot('13-schedule-form');
+    await drawer.getByRole('button', { name: 'Create schedule' }).click();
+    const row = page.getByRole('table', { name: 'Schedules' }).getByRole('row').filter({ hasText: name });
+    await row.waitFor();
+
+    await row.getByRole('button', { name: 'Run now' }).click();
+    await page.getByRole('dialog', { name: `Run ${name} now?` }).getByRole('button', { name: 'Run now' }).click();
+    const outcome = page.getByRole('status', { name: `Run now of ${name}: sent` });
+    await outcome.waitFor();
+    await shot('14-schedule-run-now');
+    const taskLink = outcome.getByRole('link');
+    const taskId = (await taskLink.textContent())!.trim();
+    await taskLink.click();
+    await page.waitForURL(`**/tasks/celery/${taskId}`);
+    await eventually(async () => {
+      await page.reload();
+      const text = await page.locator('main').innerText();
+      if (!/succeeded/.test(text)) throw new Error('the scheduled task has not succeeded yet');
+      expect(text).toContain('42');
+    }, 60_000);
+    // The timeline says what sent it.
+    expect(await page.getByRole('region', { name: 'Timeline' }).innerText()).toContain(`schedule ${name} (run now by`);
+    await shot('15-scheduled-task');
+
+    await signIn('viewer', `${APP}/schedules`);
+    const seen = page.getByRole('table', { name: 'Schedules' }).getByRole('row').filter({ hasText: name });
+    await seen.waitFor();
+    expect(await seen.getByRole('button', { name: /run now|edit|delete/i }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'New schedule' }).count()).toBe(0);
   });
 
   test('a Viewer is offered no action, and a forced call through the proxy is refused', async () => {

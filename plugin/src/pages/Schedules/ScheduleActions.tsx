@@ -60,9 +60,15 @@ export function RunNowButton({ schedule, onDone }: { schedule: Schedule; onDone:
     });
   return (
     <>
-      <Button size="sm" variant="secondary" icon="play" disabled={busy} onClick={() => setKey(newIdempotencyKey())}>
-        Run now
-      </Button>
+      <Button
+        size="sm"
+        variant="secondary"
+        icon="play"
+        aria-label="Run now"
+        tooltip="Run now"
+        disabled={busy}
+        onClick={() => setKey(newIdempotencyKey())}
+      />
       <ConfirmModal
         isOpen={key !== null}
         title={`Run ${schedule.name} now?`}

@@ -72,9 +72,25 @@ function Missed({ count }: { count: number }) {
 }
 
 /** The task a run sent, linked to its page; a run sent through an agent names its command until then. */
-export function RunTask({ run, engine, project }: { run: ScheduleRun; engine: string; project?: string }) {
+export function RunTask({
+  run,
+  engine,
+  project,
+  short,
+}: {
+  run: ScheduleRun;
+  engine: string;
+  project?: string;
+  short?: boolean;
+}) {
   if (run.taskId) {
-    return <TextLink href={inProject(taskUrl(engine, run.taskId), project)}>{run.taskId}</TextLink>;
+    // Short in the list (a UUID would push the row's actions over it); named in full for readers.
+    const shown = short && run.taskId.length > 12 ? `${run.taskId.slice(0, 8)}…` : run.taskId;
+    return (
+      <TextLink href={inProject(taskUrl(engine, run.taskId), project)} aria-label={run.taskId} title={run.taskId}>
+        {shown}
+      </TextLink>
+    );
   }
   return <Text color="secondary">{run.commandId ? `command #${run.commandId}` : '—'}</Text>;
 }

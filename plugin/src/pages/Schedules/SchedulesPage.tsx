@@ -27,7 +27,6 @@ import { RunTask, ScheduleRunsDrawer } from './ScheduleRuns';
 const REFRESH_MS = 30_000;
 
 function SchedulesPage() {
-  const styles = useStyles2(getStyles);
   const { project, allows, me, capabilities } = useSession();
   const schedules = usePagedList(
     (cursor) =>
@@ -83,25 +82,9 @@ function SchedulesPage() {
               // First: on a narrow screen the row's actions cover the last columns.
               { header: 'Enabled', cell: (s) => <EnabledSwitch schedule={s} onChanged={schedules.reload} /> },
               { header: 'Name', cell: (s) => s.name },
-              {
-                header: 'Engine',
-                cell: (s) =>
-                  hasDriver(s) ? (
-                    s.engine
-                  ) : (
-                    <Stack gap={0.5} alignItems="center">
-                      {s.engine}
-                      <Badge
-                        color="orange"
-                        icon="exclamation-triangle"
-                        text="no driver"
-                        tooltip={`This service has no ${s.engine} driver: its runs fail until one is configured.`}
-                      />
-                    </Stack>
-                  ),
-              },
-              { header: 'Task', cell: (s) => <span className={styles.mono}>{s.taskName}</span> },
-              { header: 'Queue', cell: (s) => s.queue ?? <Text color="secondary">default</Text> },
+              // The task with where it goes underneath: two columns fewer, so the row's actions
+              // leave the last run in sight at laptop widths.
+              { header: 'Task', cell: (s) => <TaskCell schedule={s} hasDriver={hasDriver(s)} /> },
               { header: 'Cron', cell: (s) => <Cron schedule={s} />, wrap: true },
               { header: 'Next run', cell: (s) => <NextRun schedule={s} /> },
               { header: 'Last run', cell: (s) => <LastRun schedule={s} project={project} /> },
@@ -110,9 +93,15 @@ function SchedulesPage() {
                 sticky: true,
                 cell: (s) => (
                   <Stack gap={1}>
-                    <Button size="sm" variant="secondary" icon="history" onClick={() => setShowingRuns(s)}>
-                      Runs
-                    </Button>
+                    {/* Icons with tooltips: words would cover the last run at laptop widths. */}
+                    <Button
+                      size="sm"
+                      variant="secondary"
+                      icon="history"
+                      aria-label="Runs"
+                      tooltip="Runs"
+                      onClick={() => setShowingRuns(s)}
+                    />
                     {allows('operator') && <RunNowButton schedule={s} onDone={schedules.reload} />}
                     {allows('admin') && (
                       <>
@@ -174,6 +163,29 @@ function SchedulesPage() {
   );
 }
 
+/** The task's name, and underneath the engine and queue it is sent to (flagged when the service has no driver for it). */
+function TaskCell({ schedule, hasDriver }: { schedule: Schedule; hasDriver: boolean }) {
+  const styles = useStyles2(getStyles);
+  return (
+    <div>
+      <span className={styles.mono}>{schedule.taskName}</span>
+      <Stack gap={0.5} alignItems="center">
+        <span className={styles.secondary}>
+          {schedule.engine} · {schedule.queue ?? 'default queue'}
+        </span>
+        {!hasDriver && (
+          <Badge
+            color="orange"
+            icon="exclamation-triangle"
+            text="no driver"
+            tooltip={`This service has no ${schedule.engine} driver: its runs fail until one is configured.`}
+          />
+        )}
+      </Stack>
+    </div>
+  );
+}
+
 function Cron({ schedule }: { schedule: Schedule }) {
   const styles = useStyles2(getStyles);
   const words = cronInWords(schedule.cron);
@@ -215,7 +227,7 @@ function LastRun({ schedule, project }: { schedule: Schedule; project?: string }
       <div>
         {formatMinute(run.firedAt)}
         <div className={styles.secondary}>
-          {run.taskId ? <RunTask run={run} engine={schedule.engine} project={project} /> : clip(run.error ?? '')}
+          {run.taskId ? <RunTask run={run} engine={schedule.engine} project={project} short /> : clip(run.error ?? '')}
         </div>
       </div>
     </Stack>

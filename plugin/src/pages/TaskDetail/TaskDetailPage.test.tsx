@@ -111,6 +111,20 @@ describe('a task whose time to live passed while it waited', () => {
     expect(within(timeline).getByText(/marked by z4j: its expiry passed while it waited/)).toBeInTheDocument();
   });
 
+  test('a task z4j sent says why in its timeline (a schedule, a retry)', async () => {
+    const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' })]);
+    const sent = detail(task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' }));
+    sent.events = [
+      { id: 'z4j-command-9-enqueued', kind: 'enqueued', occurredAt: '2026-11-30T02:30:00.000Z', worker: null, fields: { reason: 'schedule Close the day (cron)' } },
+      { id: 'e2', kind: 'succeeded', occurredAt: '2026-11-30T02:30:01.000Z', worker: 'w1', fields: {} },
+    ];
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/sch-1`] = () => reply(sent);
+    renderApp('/tasks/celery/sch-1');
+
+    const timeline = await screen.findByRole('region', { name: 'Timeline' }, PAGE_LOAD);
+    expect(within(timeline).getByText(/schedule Close the day \(cron\)/)).toBeInTheDocument();
+  });
+
   test('a waiting task whose time to live has not ended says nothing of it', async () => {
     const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' })]);
     const waiting = detail(task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' }));

@@ -21,6 +21,19 @@ function expiresAt(events: TaskDetail['events']): string | null {
   return null;
 }
 
+/**
+ * What an event says of why it happened: z4j's mark of a task that expired while it waited, or
+ * the reason of an event z4j made (a retry's or a schedule's enqueue, a cancel's revoke); null
+ * when it says nothing.
+ */
+function eventNote(ev: TaskDetail['events'][number]): string | null {
+  const mark = expiryMarkReason(ev);
+  if (mark) {
+    return `marked by z4j: ${mark}`;
+  }
+  return typeof ev.fields?.reason === 'string' ? ev.fields.reason : null;
+}
+
 /** Why z4j marked a waiting task expired (its `expired` event says), or null for a worker's report. */
 function expiryMarkReason(ev: TaskDetail['events'][number]): string | null {
   if (ev.kind !== 'expired' || ev.fields?.markedBy !== 'z4j') {
@@ -145,7 +158,7 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
                 <StateBadge state={e.kind} /> <span className={styles.time}>{formatTime(e.occurredAt)}</span>
                 {gap !== null && <span className={styles.gap}> +{formatDuration(gap)}</span>}
                 {e.worker && <span className={styles.gap}> on {e.worker}</span>}
-                {expiryMarkReason(e) && <span className={styles.gap}> marked by z4j: {expiryMarkReason(e)}</span>}
+                {eventNote(e) && <span className={styles.gap}> · {eventNote(e)}</span>}
               </li>
             );
           })}
