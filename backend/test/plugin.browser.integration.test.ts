@@ -147,7 +147,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
       if (!/succeeded/.test(text)) throw new Error('the retry has not succeeded yet');
       expect(text).toContain(`ok after 2 attempts`);
     }, 60_000);
-    expect(await page.getByText('Retry of').isVisible()).toBe(true);
+    expect(await page.getByText('Retry of', { exact: true }).isVisible()).toBe(true);
     expect(await page.getByRole('link', { name: failedId }).isVisible()).toBe(true);
     await shot('03-retry-succeeded');
   });
