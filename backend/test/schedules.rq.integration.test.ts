@@ -1,8 +1,10 @@
 // A schedule on RQ: z4j writes the job itself (RQ's pickled call, zlib-compressed, in a job hash
 // at the back of the queue), and a real RQ worker runs it with the exact arguments.
 import { jest } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
+import { openPostgres } from '../src/db/postgres.js';
 import { startService, type Service } from '../src/service.js';
 import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { jobOf, RQ_REDIS_URL, startRqWorker, uniqueQueue, type RqWorker } from './helpers/rq.js';
@@ -26,11 +28,24 @@ describe('a schedule on RQ', () => {
   }
 
   beforeAll(async () => {
+    const dbUrl = await createTestDatabase('schedules_rq');
     svc = await startService(loadConfig({}, {
-      PORT: 0, HOST: '127.0.0.1', DATABASE_URL: await createTestDatabase('schedules_rq'), Z4J_CELERY_BROKERS: [], Z4J_RQ_REDIS_URL: RQ_REDIS_URL,
+      PORT: 0, HOST: '127.0.0.1', DATABASE_URL: dbUrl, Z4J_CELERY_BROKERS: [], Z4J_RQ_REDIS_URL: RQ_REDIS_URL,
       Z4J_PROXY_SECRET: TEST_PROXY_SECRET, Z4J_INGEST_FLUSH_MS: 20, Z4J_SCHEDULER_INTERVAL: 0,
     }), { log: pino({ level: 'warn' }) });
     worker = startRqWorker([queue]);
+    // The application has enqueued tasks.echo on RQ before (an RQ schedule sends only such a task).
+    const db = await openPostgres(dbUrl);
+    await db.query(`INSERT INTO tasks (project_id, engine, task_id, name, state, attempt_at, state_at, first_seen_at, last_event_at)
+                    SELECT id, 'rq', 'seen-echo', 'tasks.echo', 'succeeded', now(), now(), now(), now() FROM projects WHERE slug = 'default'`);
+    await db.close();
+  });
+
+  test('a function the application never enqueued is refused: RQ workers would call any of them', async () => {
+    for (const taskName of ['eval', 'os.system']) {
+      const r = await call<{ error: { code: string; message: string } }>('POST', '/api/schedules', { name: `x-${taskName}`, engine: 'rq', taskName, args: ['id'], queue, cron: '@daily' });
+      expect([r.status, r.body.error.code]).toEqual([400, 'UNKNOWN_TASK']);
+    }
   });
   afterAll(async () => {
     await worker?.stop();
@@ -54,6 +69,11 @@ describe('a schedule on RQ', () => {
       args: ARGS, kwargs: KWARGS,
       types: ['int', 'int', 'int', 'int', 'float', 'float', 'str', 'str', 'bool', 'bool', 'NoneType', 'list', 'dict', 'list'],
     });
+    // The job's description (logged by RQ's workers for every job, shown by dashboards) hides a value by its key.
+    const redis = new Redis(RQ_REDIS_URL);
+    const description = await redis.hget(`rq:job:${r.body.run.taskId}`, 'description').finally(() => redis.disconnect());
+    expect(description).toContain('password="[redacted]"');
+    expect(description).not.toContain('hunter2rq');
     const task = await call<{ task: { name: string; queue: string } }>('GET', `/api/tasks/rq/${r.body.run.taskId}`, undefined, 'viewer');
     expect(task.body.task).toMatchObject({ name: 'tasks.echo', queue });
   });

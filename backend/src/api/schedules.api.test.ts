@@ -112,10 +112,16 @@ describe('the schedules API', () => {
       const r = await send('post', '/api/schedules', 'admin', valid(over));
       expect({ over: Object.keys(over), status: r.status, code: r.body.error?.code, ok: message.test(r.body.error?.message) }).toEqual({ over: Object.keys(over), status: 400, code, ok: true });
     }
+    // Nested past any real call (10,000 deep broke the sealing: a 500), and a number JSON cannot carry (sent as text).
+    const raw = (body: string) => request(api.app).post('/api/schedules').set(as('admin')).set('content-type', 'application/json').send(body);
+    const tooDeep = await raw(JSON.stringify(valid({ args: [0] })).replace('"args":[0]', `"args":${'['.repeat(10_000)}1${']'.repeat(10_000)}`));
+    expect([tooDeep.status, tooDeep.body.error?.code, tooDeep.body.error?.message]).toEqual([400, 'VALIDATION', 'args: nested deeper than 32 levels']);
+    const huge = await raw(JSON.stringify(valid({ kwargs: { n: 0 } })).replace('"n":0', '"n":1e400'));
+    expect([huge.status, huge.body.error?.code, huge.body.error?.message]).toEqual([400, 'VALIDATION', 'kwargs: a number too large for JSON (pass it as a string)']);
     const missing = await send('post', '/api/schedules', 'admin', { name: 'x', engine: 'dramatiq', cron: '@daily' });
     expect([missing.status, missing.body.error.code, missing.body.error.message]).toEqual([400, 'VALIDATION', expect.stringMatching(/^taskName: /)]);
     const refused = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'schedule.create' AND outcome = 'refused'`);
-    expect(refused.rows[0]!.n).toBe(cases.length + 1);
+    expect(refused.rows[0]!.n).toBe(cases.length + 3);
   });
 
   test('a name taken in the project: 409 SCHEDULE_NAME_TAKEN, on create and on rename', async () => {

@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.js';
 import { scrub } from '../redact/redact.js';
 import { finishRun, getRun, type RunState, type ScheduleRun } from './runs.js';
 import { openCall, type Sendable } from './store.js';
+import { taskNameRefusal } from './taskNames.js';
 
 /** The command kind of a schedule run sent as a new task (its commands row, its audit action when an agent settles it). */
 export const SCHEDULE_RUN_KIND = 'schedule.run';
@@ -40,6 +41,9 @@ export class ScheduleSender {
     const taskId = randomUUID();
     let outcome: Parameters<typeof finishRun>[2];
     try {
+      // Checked again as it is sent: the API checked the name when it was set.
+      const refusal = await taskNameRefusal(this.db, s.projectId, s.engine, s.taskName);
+      if (refusal) throw new ActionRefused(422, 'UNKNOWN_TASK', refusal);
       const call = openCall(this.sealer, s.projectId, s.id, s.sealed);
       const reason = p.requestedBy ? `schedule ${s.name} (run now by ${p.requestedBy})` : `schedule ${s.name} (cron)`;
       const { command } = await this.actions.sendCall(s.engine, { name: s.taskName, args: call.args, kwargs: call.kwargs, queue: s.queue, options: {} }, taskId, {

@@ -7,6 +7,7 @@ import { authOf, projectOfAuth } from '../../auth/caller.js';
 import { sqlState } from '../../db/db.js';
 import { ENGINES } from '../../ingest/envelope.js';
 import { validateCron, validateTimezone } from '../../schedules/cron.js';
+import { requireKnownTaskName } from '../../schedules/taskNames.js';
 import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule, type Schedule, type ScheduleFields } from '../../schedules/store.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
@@ -25,11 +26,36 @@ export function parseInput<T>(schema: ZodType<T>, value: unknown): T {
   }
 }
 
+/** How deep a schedule's args and kwargs may nest: deeper than any real call, and well within what sealing, redaction and RQ's pickle can walk. */
+export const MAX_CALL_DEPTH = 32;
+
+/**
+ * What is wrong with a call's JSON value, or null: nested past MAX_CALL_DEPTH (a 10,000-deep
+ * list would break the sealing's JSON.stringify: a 500, not a 400), or a number JSON cannot
+ * carry (1e400 parses as Infinity, which would be stored as null). Walked without recursion.
+ */
+export function callShapeProblem(value: unknown): string | null {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return 'a number too large for JSON (pass it as a string)';
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_CALL_DEPTH) return `nested deeper than ${MAX_CALL_DEPTH} levels`;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) stack.push([x, depth + 1]);
+  }
+  return null;
+}
+
+const callShape = <T extends z.ZodType>(schema: T) => schema.superRefine((v, ctx) => {
+  const problem = callShapeProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const field = {
   name: z.string().trim().min(1).max(200),
   taskName: z.string().trim().min(1).max(255),
-  args: z.array(z.unknown()),
-  kwargs: z.record(z.string(), z.unknown()),
+  args: callShape(z.array(z.unknown())),
+  kwargs: callShape(z.record(z.string(), z.unknown())),
   queue: z.string().trim().min(1).max(255).nullable(),
   cron: z.string().max(200),
   timezone: z.string().max(100),
@@ -99,6 +125,7 @@ export const createScheduleHandler = (ctx: ApiContext): Handler => async (req, r
   const f: ScheduleFields = { ...body, cron: validateCron(body.cron), timezone: validateTimezone(body.timezone) };
   const refusal = ctx.actions.sendRefusal(f.engine, p.slug);
   if (refusal) throw new ApiError(400, refusal.code, refusal.message);
+  await requireKnownTaskName(ctx.db, p.id, f.engine, f.taskName);
   const schedule = await nameFree(f.name, () => ctx.db.transaction(async (tx) => {
     const s = await createSchedule(tx, ctx.sealer, p.id, f, callerLabel(authOf(res).caller));
     await auditRequest(ctx, req, res, { action: 'schedule.create', target: `schedule:${s.id}`, detail: auditView(s) }, tx);
@@ -120,6 +147,7 @@ async function changeSchedule(ctx: ApiContext, req: Request, res: Response, acti
     const changed = await updateSchedule(tx, ctx.sealer, p.id, id, checked, callerLabel(authOf(res).caller));
     if (!changed) throw notFoundId(id);
     const { before, after } = changed;
+    if (patch.taskName !== undefined) await requireKnownTaskName(tx, p.id, after.engine, after.taskName); // rolls the change back
     const callChanged = patch.args !== undefined || patch.kwargs !== undefined;
     await auditRequest(ctx, req, res, { action, target: `schedule:${id}`, detail: { from: auditView(before), to: auditView(after), ...(callChanged ? { callChanged } : {}) } }, tx);
     return after;

@@ -83,8 +83,11 @@ const DEFAULT_TIMEOUT_S = 180;
 
 /** What RQ shows as a job's description (its call string), with the arguments redacted as z4j shows them. */
 function callString(p: RetryPayload): string {
-  const repr = (v: unknown) => JSON.stringify(scrub(v));
-  const parts = [...p.args.map(repr), ...Object.entries(p.kwargs).map(([k, v]) => `${k}=${repr(v)}`)];
+  // Scrubbed whole, so that a value is hidden by its key too (password="…"): RQ workers log the
+  // description of every job they run, and dashboards show it.
+  const args = scrub(p.args) as unknown[];
+  const kwargs = scrub(p.kwargs) as Record<string, unknown>;
+  const parts = [...args.map((v) => JSON.stringify(v)), ...Object.entries(kwargs).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
   return `${p.name}(${parts.join(', ')})`.slice(0, 1024);
 }
 

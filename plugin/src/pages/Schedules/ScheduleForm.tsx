@@ -29,7 +29,7 @@ import { useSession } from '../../hooks/useSession';
 import { CronFields } from './CronFields';
 
 /** The fields a refusal of the service can be about. */
-type Refusable = 'name' | 'engine' | 'cron' | 'timezone';
+type Refusable = 'name' | 'engine' | 'taskName' | 'cron' | 'timezone';
 
 interface Draft {
   name: string;
@@ -50,6 +50,7 @@ const FIELD_OF: Record<string, Refusable> = {
   ENGINE_CANNOT_SEND: 'engine',
   INVALID_CRON: 'cron',
   UNKNOWN_TIMEZONE: 'timezone',
+  UNKNOWN_TASK: 'taskName',
 };
 
 /** What the service's redactor puts in place of a value that looks secret. */
@@ -298,7 +299,12 @@ function ScheduleForm({
           </div>
         </>
       </Field>
-      <Field label="Task name" description="The engine's name for the task, as workers register it.">
+      <Field
+        label="Task name"
+        description="The engine's name for the task, as workers register it."
+        invalid={Boolean(refusedAt('taskName'))}
+        error={refusedAt('taskName')}
+      >
         <Combobox<string>
           id="schedule-task-name"
           placeholder="billing.tasks.close_day"
