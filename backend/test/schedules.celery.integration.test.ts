@@ -2,6 +2,7 @@
 // queue the protocol-2 message a Celery worker takes (the task's name, the exact args and
 // kwargs), a real worker runs it, and the scheduler fires it on its cron (its due time moved to
 // the past) as the same kind of task, shown in the explorer with the schedule as its reason.
+import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -24,7 +25,7 @@ describe('a schedule on Celery (Redis)', () => {
   const redis = new Redis(REDIS_URL, { lazyConnect: true });
 
   async function call<T>(method: string, path: string, body?: unknown, role: 'viewer' | 'operator' | 'admin' = 'admin'): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${svc.url}${path}`, { method, headers: { 'content-type': 'application/json', ...authHeaders(role) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${svc.url}${path}`, { method, headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...authHeaders(role) }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as T };
   }
   const taskInState = (id: string, state: string) => eventually(async () => {

@@ -1,5 +1,6 @@
 // A schedule on RQ: z4j writes the job itself (RQ's pickled call, zlib-compressed, in a job hash
 // at the back of the queue), and a real RQ worker runs it with the exact arguments.
+import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -23,7 +24,7 @@ describe('a schedule on RQ', () => {
   const queue = uniqueQueue('sched');
 
   async function call<T>(method: string, path: string, body?: unknown, role: 'viewer' | 'operator' | 'admin' = 'admin'): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${svc.url}${path}`, { method, headers: { 'content-type': 'application/json', ...authHeaders(role) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${svc.url}${path}`, { method, headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...authHeaders(role) }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as T };
   }
 

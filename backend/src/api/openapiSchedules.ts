@@ -16,7 +16,7 @@ const auth = {
   '401': err('No or wrong credentials; audited'),
   '403': err('Role too low in the project (ROLE_TOO_LOW); audited'),
 };
-const invalid = err('VALIDATION (names the field), INVALID_CRON, UNKNOWN_TIMEZONE, ENGINE_NOT_CONFIGURED, ENGINE_CANNOT_SEND, UNKNOWN_TASK (RQ: a function this project has not seen on RQ), BAD_CURSOR; a refused write is audited');
+const invalid = err('VALIDATION (names the field), INVALID_CRON, UNKNOWN_TIMEZONE, ENGINE_NOT_CONFIGURED, ENGINE_CANNOT_SEND, UNKNOWN_TASK (RQ: a function this project has not seen on RQ), BAD_CURSOR, IDEMPOTENCY_KEY_REQUIRED (run now); a refused write is audited');
 const notFound = err('SCHEDULE_NOT_FOUND (or PROJECT_NOT_FOUND)');
 const one = (status: string, description = 'OK') => ({ [status]: json({ type: 'object', required: ['schedule'], properties: { schedule: ref('Schedule') } }, description) });
 
@@ -70,8 +70,13 @@ export const schedulePaths = {
   '/api/schedules/{id}/run': {
     post: {
       summary: 'Run now: records a manual run and sends the call at once, enabled or not (Operator; audited schedule.run). The run says where the send got to',
-      parameters: [idP, projectQ],
-      responses: { '202': json({ type: 'object', required: ['run'], properties: { run: ref('ScheduleRun') } }, 'Accepted'), '400': invalid, ...auth, '404': notFound },
+      parameters: [idP, projectQ, { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 8, maxLength: 128 }, description: 'A fresh random value per intended run; repeating it answers with the first run instead of sending again.' }],
+      responses: {
+        '202': json({ type: 'object', required: ['run'], properties: { run: ref('ScheduleRun') } }, 'Accepted'),
+        '200': json({ type: 'object', required: ['run'], properties: { run: ref('ScheduleRun') } }, 'This Idempotency-Key was seen before: the first run, nothing sent'),
+        '400': invalid, ...auth, '404': notFound,
+        '422': err('IDEMPOTENCY_KEY_REUSED: the key was used for another schedule'),
+      },
     },
   },
   '/api/schedules/{id}/runs': {

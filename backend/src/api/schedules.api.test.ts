@@ -1,6 +1,7 @@
 // Schedules through the API: who may do what (and every write audited), what is refused and
 // why, the sealed exact call against its redacted display copy, run now through a driver, and
 // the keyset pages of schedules and runs.
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Db } from '../db/db.js';
 import type { EngineDriver, RetryPayload } from '../engines/driver.js';
@@ -35,8 +36,9 @@ describe('the schedules API', () => {
   const rq: EngineDriver = { engine: 'rq', capabilities: { 'task.retry': { via: 'broker' } }, cannotSendCall: 'this fake RQ driver declares it cannot send a call', async retry() { throw new Error('not here'); } };
 
   const as = (role: 'viewer' | 'operator' | 'admin') => authHeaders(role);
+  // Each request a fresh Idempotency-Key (run now requires one; other routes ignore it).
   const send = (method: 'get' | 'post' | 'patch' | 'delete', path: string, role: 'viewer' | 'operator' | 'admin', body?: unknown) => {
-    const r = request(api.app)[method](path).set(as(role));
+    const r = request(api.app)[method](path).set(as(role)).set('idempotency-key', randomUUID());
     return body === undefined ? r : r.send(body as object);
   };
   const valid = (over: Record<string, unknown> = {}) => ({
@@ -224,6 +226,29 @@ describe('the schedules API', () => {
     expect((await send('get', `/api/schedules/${s.id}`, 'viewer')).body.schedule.lastRun).toEqual(r.body.run);
   });
 
+  test('run now repeated with its Idempotency-Key sends once and answers with the first run; without a key it is refused', async () => {
+    const s = await create({ name: 'once' });
+    const other = await create({ name: 'other' });
+    dramatiq.sent.length = 0;
+    const key = randomUUID();
+    const runNow = (id: string, k?: string) => {
+      const r = request(api.app).post(`/api/schedules/${id}/run`).set(as('operator'));
+      return k === undefined ? r : r.set('idempotency-key', k);
+    };
+    const first = await runNow(s.id, key);
+    const again = await runNow(s.id, key);
+    expect([first.status, again.status]).toEqual([202, 200]);
+    expect(again.body.run).toEqual(first.body.run);
+    expect(dramatiq.sent).toHaveLength(1);
+    const reused = await runNow(other.id, key);
+    expect([reused.status, reused.body.error.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    const keyless = await runNow(s.id);
+    expect([keyless.status, keyless.body.error.code]).toEqual([400, 'IDEMPOTENCY_KEY_REQUIRED']);
+    expect(dramatiq.sent).toHaveLength(1);
+    const audited = await db.query<{ detail: { repeated?: boolean } }>(`SELECT detail FROM audit_log WHERE action = 'schedule.run' AND target = $1 AND outcome = 'ok' ORDER BY id`, [`schedule:${s.id}`]);
+    expect(audited.rows.map((r) => r.detail.repeated ?? false)).toEqual([false, true]);
+  });
+
   test('a send that fails leaves a failed run with the reason, without the password it quoted', async () => {
     const s = await create();
     dramatiq.state.broken = `Connection refused to redis://:${SECRET}@broker:6379`;
@@ -278,7 +303,7 @@ describe('the schedules API', () => {
     expect(new Set(listed)).toEqual(new Set(ids));
 
     const runs: string[] = [];
-    for (let i = 0; i < 5; i++) runs.push((await request(api.app).post(inPaged(`/api/schedules/${ids[0]}/run`)).set(authHeaders('operator'))).body.run.id);
+    for (let i = 0; i < 5; i++) runs.push((await request(api.app).post(inPaged(`/api/schedules/${ids[0]}/run`)).set(authHeaders('operator')).set('idempotency-key', randomUUID())).body.run.id);
     expect(await walk(`/api/schedules/${ids[0]}/runs`, 'runs')).toEqual([...runs].reverse());
     // Another project's schedule is not found from this one.
     expect((await send('get', `/api/schedules/${ids[0]}/runs`, 'viewer')).status).toBe(404);

@@ -2,6 +2,7 @@
 // 'dispatched' in its row; what the agent then reported (or the reconciler's time-out) is in its
 // command, so a read shows the run as the command settled: sent, or failed with the reason.
 import type { Queryable } from '../db/db.js';
+import { ApiError } from '../api/errors.js';
 import { listPage, type KeysetOrder, type PageParams } from '../api/keyset.js';
 
 export type RunState = 'sending' | 'sent' | 'dispatched' | 'failed';
@@ -50,12 +51,21 @@ export async function getRun(q: Queryable, id: string): Promise<ScheduleRun | nu
   return (await q.query<ScheduleRun>(`SELECT ${RUN_COLUMNS} FROM ${RUNS_FROM} WHERE r.id = $1`, [id])).rows[0] ?? null;
 }
 
-/** Records a manual run ("run now"), about to be sent. */
-export async function insertManualRun(q: Queryable, projectId: number, scheduleId: string, requestedBy: string): Promise<string> {
-  return (await q.query<{ id: string }>(
-    `INSERT INTO schedule_runs (schedule_id, project_id, trigger, requested_by, state) VALUES ($1, $2, 'manual', $3, 'sending') RETURNING id::text AS id`,
-    [scheduleId, projectId, requestedBy],
-  )).rows[0]!.id;
+/**
+ * Records a manual run ("run now"), about to be sent; or, when the project already has a run of
+ * this Idempotency-Key (a repeated request), returns that one's id with `created` false.
+ */
+export async function insertManualRun(q: Queryable, projectId: number, scheduleId: string, requestedBy: string, key: string): Promise<{ id: string; created: boolean }> {
+  const made = (await q.query<{ id: string }>(
+    `INSERT INTO schedule_runs (schedule_id, project_id, trigger, requested_by, state, idempotency_key) VALUES ($1, $2, 'manual', $3, 'sending', $4)
+     ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id::text AS id`,
+    [scheduleId, projectId, requestedBy, key],
+  )).rows[0];
+  if (made) return { id: made.id, created: true };
+  const first = (await q.query<{ id: string; scheduleId: string }>(
+    'SELECT id::text AS id, schedule_id AS "scheduleId" FROM schedule_runs WHERE project_id = $1 AND idempotency_key = $2', [projectId, key])).rows[0]!;
+  if (first.scheduleId !== scheduleId) throw new ApiError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another schedule: send a fresh one per intended run');
+  return { id: first.id, created: false };
 }
 
 /** Where a run's send got to. Only a run still 'sending' moves: a run is sent once. */

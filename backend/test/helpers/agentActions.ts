@@ -227,7 +227,7 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
         name: `long-${e.engine}`, engine: e.engine, taskName: probe.task.name, args: [key, 0.1], queue: probe.task.queue, cron: '@daily',
       }, 'admin');
       expect(created.status).toBe(201);
-      const now = await call<{ run: ScheduleRun }>('POST', `/api/schedules/${created.body.schedule.id}/run`, null);
+      const now = await call<{ run: ScheduleRun }>('POST', `/api/schedules/${created.body.schedule.id}/run`);
       expect(now.status).toBe(202);
       expect(['dispatched', 'sent']).toContain(now.body.run.state);
       const run = await eventually(async () => {

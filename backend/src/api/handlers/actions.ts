@@ -44,7 +44,7 @@ async function auditCommand(ctx: ApiContext, req: Request, res: Response, comman
   });
 }
 
-function keyOf(req: Request): string {
+export function keyOf(req: Request): string {
   const raw = req.get('idempotency-key');
   if (raw === undefined) throw new ApiError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'the Idempotency-Key header is required for actions (a fresh random value per intended action)');
   const parsed = idempotencyKey.safeParse(raw);

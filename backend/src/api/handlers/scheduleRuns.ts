@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { auditRequest } from '../../audit/record.js';
 import { authOf, projectOfAuth } from '../../auth/caller.js';
 import { nextTimes, validateCron, validateTimezone } from '../../schedules/cron.js';
-import { insertManualRun, listRuns } from '../../schedules/runs.js';
+import { getRun, insertManualRun, listRuns } from '../../schedules/runs.js';
+import { keyOf } from './actions.js';
 import { getSendable } from '../../schedules/store.js';
 import type { ApiContext } from '../context.js';
 import { pageParams } from '../keyset.js';
@@ -18,14 +19,20 @@ const previewBody = z.strictObject({ cron: z.string().max(200), timezone: z.stri
 export const runScheduleHandler = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
   const id = parseInput(idParam, req.params.id);
+  const key = keyOf(req);
   const by = callerLabel(authOf(res).caller);
   const pending = await ctx.db.transaction(async (tx) => {
     const schedule = await getSendable(tx, p.id, id);
     if (!schedule) throw notFoundId(id);
-    const runId = await insertManualRun(tx, p.id, id, by);
-    await auditRequest(ctx, req, res, { action: 'schedule.run', target: `schedule:${id}`, detail: { name: schedule.name, runId } }, tx);
-    return { runId, schedule, requestedBy: by };
+    const run = await insertManualRun(tx, p.id, id, by, key);
+    await auditRequest(ctx, req, res, { action: 'schedule.run', target: `schedule:${id}`, detail: { name: schedule.name, runId: run.id, ...(run.created ? {} : { repeated: true }) } }, tx);
+    return { runId: run.id, schedule, requestedBy: by, created: run.created };
   });
+  // A repeated request (the same Idempotency-Key) sends nothing: 200 with the first request's run, as actions answer.
+  if (!pending.created) {
+    res.status(200).json({ run: await getRun(ctx.db, pending.runId) });
+    return;
+  }
   res.status(202).json({ run: await ctx.schedules.send(pending) });
 };
 
