@@ -31,7 +31,8 @@ const RUN_FIELDS: [keyof ScheduleRun, string][] = [
   ['id', 'r.id::text'], ['scheduleId', 'r.schedule_id'], ['trigger', 'r.trigger'], ['dueAt', iso('r.due_at')], ['firedAt', iso('r.fired_at')],
   ['requestedBy', 'r.requested_by'],
   ['state', `CASE WHEN r.state = 'dispatched' AND c.state = 'succeeded' THEN 'sent' WHEN ${SETTLED_FAILED} THEN 'failed' ELSE r.state END`],
-  ['taskId', 'r.task_id'], ['commandId', 'r.command_id::text'], ['missed', 'r.missed'],
+  // A run its agent refused (or that timed out) sent no task: no link to one that never existed.
+  ['taskId', `CASE WHEN ${SETTLED_FAILED} THEN NULL ELSE r.task_id END`], ['commandId', 'r.command_id::text'], ['missed', 'r.missed'],
   ['error', `coalesce(r.error, CASE WHEN ${SETTLED_FAILED} THEN coalesce(c.outcome->>'message', 'the command ' || c.state) END)`],
 ];
 

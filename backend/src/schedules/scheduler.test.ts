@@ -14,7 +14,7 @@ import { createMetrics } from '../metrics.js';
 import { createTestDatabase, openTestDb, STORAGES } from '../../test/helpers/storage.js';
 import { claimDueRuns, Scheduler } from './scheduler.js';
 import { ScheduleSender } from './send.js';
-import { createSchedule, type ScheduleFields } from './store.js';
+import { createSchedule, updateSchedule, type ScheduleFields } from './store.js';
 
 const log = pino({ level: 'silent' });
 const sealer = new Sealer([{ id: 1, key: randomBytes(32) }]);
@@ -85,6 +85,21 @@ describe.each(STORAGES)('the scheduler on %s', (storage) => {
     w.clock.now = T0 + 5 * 60_000;
     expect(await w.scheduler.runOnce()).toBe(1);
     expect((await runsOf(db, id)).map((r) => r.due)).toEqual(['2025-06-02T10:00', '2025-06-02T10:05']);
+  });
+
+  test('enabling a schedule already enabled keeps its due time: an overdue run still fires', async () => {
+    const w = world(db);
+    const id = await scheduleAt(db, T0 - 60_000); // due at 10:00
+    const later = new Date(T0 + 90_000); // 10:01:30, the scheduler has not been round yet
+    await updateSchedule(db, sealer, 1, id, { enabled: true }, 'user:test', later);
+    expect(await nextRunAt(db, id)).toBe('2025-06-02T10:00:00.000Z');
+    await updateSchedule(db, sealer, 1, id, { cron: '*/5 * * * *', timezone: 'UTC' }, 'user:test', later); // the same cron again
+    expect(await nextRunAt(db, id)).toBe('2025-06-02T10:00:00.000Z');
+    w.clock.now = later.getTime();
+    expect(await w.scheduler.runOnce()).toBe(1);
+    expect((await runsOf(db, id)).map((r) => r.due)).toEqual(['2025-06-02T10:00']);
+    await updateSchedule(db, sealer, 1, id, { cron: '*/10 * * * *' }, 'user:test', later); // a real change: from now
+    expect(await nextRunAt(db, id)).toBe('2025-06-02T10:10:00.000Z');
   });
 
   test('a disabled schedule never fires', async () => {

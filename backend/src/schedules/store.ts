@@ -91,7 +91,7 @@ interface Stored extends Omit<ScheduleFields, 'args' | 'kwargs'> {
 }
 
 /**
- * Changes some fields (a new cron, zone or `enabled` recomputes when it is next due, from now;
+ * Changes some fields (a changed cron, zone or `enabled` recomputes when it is next due, from now;
  * new args or kwargs replace the old whole). Returns the schedule before and after, or null for
  * an unknown one.
  */
@@ -104,7 +104,8 @@ export async function updateSchedule(q: Queryable, sealer: Sealer, projectId: nu
   const before = row ? await getSchedule(q, projectId, id) : null;
   if (!row || !before) return null;
   const f = { ...row, ...patch };
-  const retimed = patch.cron !== undefined || patch.timezone !== undefined || patch.enabled !== undefined;
+  // Only a real change: "enable" on an enabled schedule must not move a due time still to fire.
+  const retimed = f.cron !== row.cron || f.timezone !== row.timezone || f.enabled !== row.enabled;
   let call: SealedCall | null = null;
   if (patch.args !== undefined || patch.kwargs !== undefined) {
     const old = openCall(sealer, projectId, id, row.sealed);
