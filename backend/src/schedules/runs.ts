@@ -76,3 +76,21 @@ export async function finishRun(q: Queryable, id: string, f: { state: Exclude<Ru
     [id, f.state, f.taskId, f.commandId, f.error],
   );
 }
+
+/** How long a run may stay 'sending' before it is taken for one its service stopped in the middle of. */
+export const ABANDONED_AFTER_MS = 10 * 60_000;
+
+/**
+ * Marks failed the runs left 'sending' for longer than ABANDONED_AFTER_MS: their service stopped
+ * between recording and sending them. Never re-sent (at most once); the run says it may or may
+ * not have reached the broker. Returns how many.
+ */
+export async function failAbandonedRuns(q: Queryable, now: Date): Promise<number> {
+  const r = await q.query(
+    `UPDATE schedule_runs SET state = 'failed',
+            error = 'the service stopped while sending this run: it may or may not have reached the broker, and is not sent again'
+      WHERE state = 'sending' AND fired_at < $1::timestamptz RETURNING id`,
+    [new Date(now.getTime() - ABANDONED_AFTER_MS).toISOString()],
+  );
+  return r.rows.length;
+}

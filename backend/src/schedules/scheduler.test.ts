@@ -102,6 +102,19 @@ describe.each(STORAGES)('the scheduler on %s', (storage) => {
     expect(await nextRunAt(db, id)).toBe('2025-06-02T10:10:00.000Z');
   });
 
+  test('a run its service stopped in the middle of sending is marked failed after a while, never sent again', async () => {
+    const w = world(db);
+    const id = await scheduleAt(db, T0 - 60_000, { enabled: false });
+    await db.query(`INSERT INTO schedule_runs (schedule_id, project_id, trigger, due_at, fired_at, state) VALUES ($1, 1, 'cron', $2, $2, 'sending')`, [id, new Date(T0).toISOString()]);
+    w.clock.now = T0 + 9 * 60_000;
+    await w.scheduler.runOnce();
+    expect((await runsOf(db, id)).map((r) => r.state)).toEqual(['sending']); // perhaps still being sent by another replica
+    w.clock.now = T0 + 11 * 60_000;
+    await w.scheduler.runOnce();
+    expect(await runsOf(db, id)).toEqual([expect.objectContaining({ state: 'failed', error: expect.stringMatching(/^the service stopped while sending this run/) })]);
+    expect(w.sent).toEqual([]);
+  });
+
   test('a disabled schedule never fires', async () => {
     const w = world(db);
     const id = await scheduleAt(db, T0 - 60_000, { enabled: false });

@@ -8,6 +8,7 @@
 import type { Db, Queryable } from '../db/db.js';
 import type { Logger } from '../logger.js';
 import { dueAt } from './cron.js';
+import { failAbandonedRuns } from './runs.js';
 import type { PendingRun, ScheduleSender } from './send.js';
 import { SENDABLE_COLUMNS, type Sendable } from './store.js';
 
@@ -97,6 +98,7 @@ export class Scheduler {
   /** One round; returns how many runs it fired. */
   async runOnce(): Promise<number> {
     const batch = this.opts.batch ?? 100;
+    await failAbandonedRuns(this.db, new Date((this.opts.now ?? Date.now)()));
     let fired = 0;
     for (let pass = 0; pass < (this.opts.maxPasses ?? 10); pass++) {
       const runs = await claimDueRuns(this.db, { ...this.opts, batch });
