@@ -53,8 +53,12 @@ const FIELD_OF: Record<string, Refusable> = {
   UNKNOWN_TASK: 'taskName',
 };
 
-/** What the service's redactor puts in place of a value that looks secret. */
-const MASK = /\[redacted\]/i;
+/**
+ * What the service's redactor puts in the display copy in place of a value: one that looks
+ * secret, or what it cut (too deep, too many items or keys, too long, a cycle). Saved as is, the
+ * placeholder itself would be sent.
+ */
+const MASK = /\[redacted\]|\[depth limit\]|\[cycle\]|\[\d+ more items\]|\[more keys\]|\[\d+ more chars\]/i;
 
 /** Short JSON on one line, longer JSON indented. */
 const jsonText = (value: unknown) => {
@@ -239,7 +243,7 @@ function ScheduleForm({
           <Stack gap={1} alignItems="center">
             {MASK.test(draft[field]) && (
               <Text color="warning" variant="bodySmall">
-                Still holds [redacted]: that text would be sent in place of the hidden value.
+                Still holds {draft[field].match(MASK)![0]}: that text would be sent in place of what it stands for.
               </Text>
             )}
             <Button size="sm" fill="text" variant="secondary" onClick={() => set({ [field]: initial[field] })}>

@@ -262,6 +262,12 @@ describe('schedules', () => {
       await user.clear(kwargsAgain);
       await user.paste('{"api_key": "[redacted]", "dry_run": true}');
       expect(again.getByText(/Still holds \[redacted\]/)).toBeInTheDocument();
+      // So is what the display copy cut.
+      await user.clear(kwargsAgain);
+      await user.paste('{"ids": [1, 2, "[498 more items]"], "dry_run": true}');
+      expect(again.getByText(/Still holds \[498 more items\]/)).toBeInTheDocument();
+      await user.clear(kwargsAgain);
+      await user.paste('{"api_key": "[redacted]", "dry_run": true}');
       await user.click(again.getByRole('button', { name: 'Save changes' }));
       await waitFor(() => expect(sent(backend, 'PATCH', '/schedules/sch_close')).toHaveLength(2));
       expect(sent(backend, 'PATCH', '/schedules/sch_close')[1]!.data).toEqual({
