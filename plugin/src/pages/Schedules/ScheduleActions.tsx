@@ -64,7 +64,7 @@ export function RunNowButton({ schedule, onDone }: { schedule: Schedule; onDone:
         size="sm"
         variant="secondary"
         icon="play"
-        aria-label="Run now"
+        aria-label={`Run ${schedule.name} now`}
         tooltip="Run now"
         disabled={busy}
         onClick={() => setKey(newIdempotencyKey())}

@@ -64,11 +64,11 @@ describe('schedules', () => {
     expect(cell(report, 'Enabled')).toHaveTextContent('disabled');
 
     expect(screen.queryByRole('switch')).not.toBeInTheDocument();
-    for (const name of ['New schedule', 'Run now', 'Edit Close the day', 'Delete Close the day']) {
+    for (const name of ['New schedule', 'Run Close the day now', 'Edit Close the day', 'Delete Close the day']) {
       expect(screen.queryByRole('button', { name })).not.toBeInTheDocument();
     }
     // Reading the runs is for everyone.
-    await user.click(within(close).getByRole('button', { name: 'Runs' }));
+    await user.click(within(close).getByRole('button', { name: 'Runs of Close the day' }));
     expect(await screen.findByRole('table', { name: 'Runs' })).toBeInTheDocument();
   });
 
@@ -98,7 +98,7 @@ describe('schedules', () => {
     expect(enabled).not.toBeChecked();
     expect(sent(backend, 'POST', '/schedules/sch_close/disable')).toHaveLength(1);
 
-    await user.click(within(close).getByRole('button', { name: 'Run now' }));
+    await user.click(within(close).getByRole('button', { name: 'Run Close the day now' }));
     const dialog = await screen.findByRole('dialog', { name: 'Run Close the day now?' });
     expect(dialog).toHaveTextContent('billing.tasks.close_day is sent once, now, to queue billing of celery');
     expect(sent(backend, 'POST', '/schedules/sch_close/run')).toEqual([]);
@@ -122,7 +122,7 @@ describe('schedules', () => {
 
     backend.routes[`POST ${SERVICE_API_URL}/schedules/sch_report/run`] = () =>
       reply({ error: { code: 'ENGINE_CANNOT_SEND', message: 'rq cannot send reports.weekly: no agent' } }, 400);
-    await user.click(within(await rowOf('Weekly report')).getByRole('button', { name: 'Run now' }));
+    await user.click(within(await rowOf('Weekly report')).getByRole('button', { name: 'Run Weekly report now' }));
     await user.click(
       within(await screen.findByRole('dialog', { name: 'Run Weekly report now?' })).getByRole('button', {
         name: 'Run now',
@@ -309,7 +309,7 @@ describe('schedules', () => {
     runs[1] = scheduleRun({ id: '59', scheduleId: 'sch_many', state: 'failed', missed: 3, error: 'broker down' });
     backend.seedSchedules([schedule({ id: 'sch_many', name: 'Every minute', cron: '* * * * *' })], { sch_many: runs });
     const { user } = renderApp('/schedules');
-    await user.click(within(await rowOf('Every minute')).getByRole('button', { name: 'Runs' }));
+    await user.click(within(await rowOf('Every minute')).getByRole('button', { name: 'Runs of Every minute' }));
 
     const history = await screen.findByRole('table', { name: 'Runs' });
     const rows = () => Array.from(history.querySelectorAll('tbody tr'));

@@ -98,7 +98,7 @@ function SchedulesPage() {
                       size="sm"
                       variant="secondary"
                       icon="history"
-                      aria-label="Runs"
+                      aria-label={`Runs of ${s.name}`}
                       tooltip="Runs"
                       onClick={() => setShowingRuns(s)}
                     />
