@@ -1,6 +1,7 @@
 // The scheduler against a database and a fake driver, on a clock the test sets: a due schedule
 // fires once and moves on, a disabled one never does, a long gap fires once and counts the rest,
-// a failed send leaves a failed run, and two schedulers on one database fire each due time once.
+// a failed send leaves a failed run, a schedule whose times cannot be computed is disabled
+// without holding the others back, and two schedulers on one database fire each due time once.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ActionService } from '../actions/actionService.js';
@@ -153,6 +154,26 @@ describe.each(STORAGES)('the scheduler on %s', (storage) => {
     w.clock.now = T0 + 1000;
     await w.scheduler.runOnce();
     expect(await runsOf(db, id)).toEqual([expect.objectContaining({ state: 'failed', error: 'this service has no huey driver: set Z4J_HUEY_REDIS_URL' })]);
+  });
+
+  test('a schedule whose zone can no longer be read gets a failed run and is disabled; the others still fire', async () => {
+    const w = world(db);
+    const broken = await scheduleAt(db, T0 - 120_000, { cron: '* * * * *' }); // due first: 09:59
+    const fine = await scheduleAt(db, T0 - 60_000); // due at 10:00
+    await db.query(`UPDATE schedules SET timezone = 'Nowhere/Gone' WHERE id = $1`, [broken]);
+    w.clock.now = T0 + 1000;
+    expect(await w.scheduler.runOnce()).toBe(1);
+    expect(await runsOf(db, fine)).toEqual([expect.objectContaining({ due: '2025-06-02T10:00', state: 'sent' })]);
+    expect(await runsOf(db, broken)).toEqual([{
+      trigger: 'cron', due: '2025-06-02T09:59', state: 'failed', missed: 0, task_id: null,
+      error: expect.stringMatching(/^its cron or time zone can no longer be read: .*Nowhere\/Gone.*; disabled$/),
+    }]);
+    const row = (await db.query<{ enabled: boolean; next: Date | null; by: string }>('SELECT enabled, next_run_at AS next, updated_by AS by FROM schedules WHERE id = $1', [broken])).rows[0];
+    expect(row).toEqual({ enabled: false, next: null, by: 'system:scheduler' });
+    expect(w.sent).toHaveLength(1);
+    w.clock.now = T0 + 5 * 60_000 + 1000;
+    expect(await w.scheduler.runOnce()).toBe(1); // the fine one again; the broken one is left alone
+    expect(await runsOf(db, broken)).toHaveLength(1);
   });
 
   test("a deleted project's schedules never fire", async () => {

@@ -4,7 +4,9 @@
 // a run is recorded for each, 'sending'. Only after the commit is anything sent, so however many
 // replicas run it, a due time fires at most once; a replica that dies between the commit and
 // the send leaves its runs 'sending' (never sent twice). A service that was down fires each
-// schedule once on its return, for the latest due time, counting the times it skipped.
+// schedule once on its return, for the latest due time, counting the times it skipped. A row
+// whose times cannot be computed (a cron or time zone this croner no longer reads) is not left
+// to fail every claim: it gets a failed run saying why and is disabled, the others go on.
 import type { Db, Queryable } from '../db/db.js';
 import type { Logger } from '../logger.js';
 import { dueAt } from './cron.js';
@@ -17,6 +19,8 @@ export interface SchedulerOptions {
   batch?: number;
   /** The clock (tests). */
   now?: () => number;
+  /** Where a schedule disabled for an unreadable cron or zone is logged. */
+  log?: Logger;
 }
 
 // Found by the partial index schedules_due (migration 0027): its predicate repeated for the
@@ -34,10 +38,16 @@ UPDATE schedules s SET next_run_at = u.next
   FROM json_to_recordset($1::json) AS u(id text, next timestamptz)
  WHERE s.id = u.id`;
 
+// The unreadable ones (the CHECK of migration 0027: disabled means no next_run_at).
+const DISABLE_SQL = `
+UPDATE schedules SET enabled = false, next_run_at = NULL, updated_at = $2::timestamptz, updated_by = 'system:scheduler'
+ WHERE id IN (SELECT json_array_elements_text($1::json))`;
+
 const RUNS_SQL = `
-INSERT INTO schedule_runs (schedule_id, project_id, trigger, due_at, fired_at, state, missed)
-SELECT u.id, u.project, 'cron', u.due, $2::timestamptz, 'sending', u.missed FROM json_to_recordset($1::json) AS u(id text, project int, due timestamptz, missed int)
-RETURNING id::text AS "runId", schedule_id AS "scheduleId"`;
+INSERT INTO schedule_runs (schedule_id, project_id, trigger, due_at, fired_at, state, missed, error)
+SELECT u.id, u.project, 'cron', u.due, $2::timestamptz, u.state, u.missed, u.error
+  FROM json_to_recordset($1::json) AS u(id text, project int, due timestamptz, missed int, state text, error text)
+RETURNING id::text AS "runId", schedule_id AS "scheduleId", state`;
 
 type Due = Sendable & { cron: string; timezone: string; nextRunAt: Date };
 
@@ -47,13 +57,26 @@ export async function claimDueRuns(db: Db, opts: SchedulerOptions = {}): Promise
   return db.transaction(async (tx: Queryable) => {
     const due = (await tx.query<Due>(DUE_SQL, [now.toISOString(), opts.batch ?? 100])).rows;
     if (!due.length) return [];
-    const times = due.map((s) => ({ s, ...dueAt(s.cron, s.timezone, new Date(s.nextRunAt), now) }));
-    await tx.query(MOVE_SQL, [JSON.stringify(times.map(({ s, next }) => ({ id: s.id, next: next?.toISOString() ?? null })))]);
-    const runs = (await tx.query<{ runId: string; scheduleId: string }>(RUNS_SQL, [
-      JSON.stringify(times.map(({ s, dueAt: at, missed }) => ({ id: s.id, project: s.projectId, due: at.toISOString(), missed }))), now.toISOString(),
+    // Each row on its own: one that throws must not roll back (and so block) every other one.
+    const times: (Pick<Due, 'id' | 'projectId'> & { due: Date; missed: number; next: Date | null; error: string | null })[] = due.map((s) => {
+      try {
+        const d = dueAt(s.cron, s.timezone, new Date(s.nextRunAt), now);
+        return { id: s.id, projectId: s.projectId, due: d.dueAt, missed: d.missed, next: d.next, error: null };
+      } catch (err) {
+        const message = String((err as Error)?.message ?? err).slice(0, 500);
+        opts.log?.warn({ schedule: s.id, err: message }, 'schedule disabled: its cron or time zone can no longer be read');
+        return { id: s.id, projectId: s.projectId, due: new Date(s.nextRunAt), missed: 0, next: null, error: `its cron or time zone can no longer be read: ${message}; disabled` };
+      }
+    });
+    const ok = times.filter((t) => !t.error);
+    const broken = times.filter((t) => t.error);
+    if (ok.length) await tx.query(MOVE_SQL, [JSON.stringify(ok.map((t) => ({ id: t.id, next: t.next?.toISOString() ?? null })))]);
+    if (broken.length) await tx.query(DISABLE_SQL, [JSON.stringify(broken.map((t) => t.id)), now.toISOString()]);
+    const runs = (await tx.query<{ runId: string; scheduleId: string; state: string }>(RUNS_SQL, [
+      JSON.stringify(times.map((t) => ({ id: t.id, project: t.projectId, due: t.due.toISOString(), missed: t.missed, state: t.error ? 'failed' : 'sending', error: t.error }))), now.toISOString(),
     ])).rows;
     const byId = new Map(due.map((s) => [s.id, s]));
-    return runs.map((r) => {
+    return runs.filter((r) => r.state === 'sending').map((r) => {
       const { cron: _c, timezone: _t, nextRunAt: _n, ...schedule } = byId.get(r.scheduleId)!;
       return { runId: r.runId, schedule, requestedBy: null };
     });
@@ -101,7 +124,7 @@ export class Scheduler {
     await failAbandonedRuns(this.db, new Date((this.opts.now ?? Date.now)()));
     let fired = 0;
     for (let pass = 0; pass < (this.opts.maxPasses ?? 10); pass++) {
-      const runs = await claimDueRuns(this.db, { ...this.opts, batch });
+      const runs = await claimDueRuns(this.db, { log: this.log, ...this.opts, batch });
       // Sent together: one slow broker does not hold the others' schedules back a whole batch.
       await Promise.all(runs.map((r) => this.sender.send(r).catch((err) => this.log.warn({ schedule: r.schedule.id, run: r.runId, err: String(err) }, 'schedule run not recorded'))));
       fired += runs.length;
