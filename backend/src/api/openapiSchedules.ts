@@ -117,7 +117,7 @@ export const scheduleSchemas = {
       },
       taskId: { ...nullable('string'), description: 'The new task (/api/tasks/{engine}/{taskId}).' },
       commandId: { ...nullable('string'), description: 'Its command (/api/commands/{id}).' },
-      missed: { type: 'integer', description: 'Cron times skipped because the service was down or behind (fires once, counts the rest, up to 1,000).' },
+      missed: { type: 'integer', description: 'Cron times skipped because the service was down or behind (fires once, counts the rest, counted up to 100: 100 means at least 100).' },
       error: nullable('string'),
     },
   },

@@ -90,6 +90,13 @@ describe('what a due schedule fires for', () => {
     expect([d.dueAt.toISOString(), d.missed, d.next?.toISOString()]).toEqual(['2025-01-01T13:00:00.000Z', 36, '2025-01-01T13:05:00.000Z']);
   });
 
+  it('a long gap in a zone: counted up to 100 (at least that many), not to the last one', () => {
+    // A minutely schedule after a 17-hour outage: 1,020 times skipped, counted to the cap.
+    const d = dueAt('* * * * *', 'Europe/Paris', new Date('2025-01-01T00:00:00Z'), new Date('2025-01-01T17:00:30Z'));
+    expect([d.dueAt.toISOString(), d.missed, d.next?.toISOString()]).toEqual(['2025-01-01T17:00:00.000Z', 100, '2025-01-01T17:01:00.000Z']);
+    expect(MAX_MISSED).toBe(100);
+  });
+
   it('counts at most MAX_MISSED', () => {
     const d = dueAt('* * * * *', 'UTC', new Date('2025-01-01T00:00:00Z'), new Date('2025-02-01T00:00:30Z'));
     expect([d.dueAt.toISOString(), d.missed]).toEqual(['2025-02-01T00:00:00.000Z', MAX_MISSED]);
