@@ -118,9 +118,13 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
   });
 
   it('refuses a bulk action whose filters name an unknown field, instead of widening it to every task', async () => {
+    const audited = async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log`)).rows[0]!.n;
+    const before = await audited();
     const res = await request(app).post('/api/bulk/preview').set(authHeaders('operator')).send({ action: 'cancel', filters: { State: 'failed' } });
     expect([res.status, res.body.error.code]).toEqual([400, 'BAD_REQUEST']);
     expect(res.body.error.message).toMatch(/State/);
+    // A preview only reads (readOnly in routes.ts): its refusal is not a refused write in the audit chain.
+    expect(await audited()).toBe(before);
   });
 
   it('refuses text PostgreSQL cannot store in paths and bodies with 400, never 500', async () => {

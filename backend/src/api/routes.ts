@@ -39,6 +39,13 @@ export interface Route {
   handler: (ctx: ApiContext) => Handler;
   /** Audit action of a write (`member.add`); refused attempts are audited under it. Default: `<METHOD> <path>`. */
   audit?: string;
+  /**
+   * A POST that only reads (a body too rich for a query string) and creates no state: its
+   * failures are not audited as failed writes (auditFailedWrite), as a GET's are not, so a
+   * caller cannot fill the audit chain with refused reads. A route that mints or stores
+   * anything (purge-preview's token) is a write, however it is named.
+   */
+  readOnly?: true;
 }
 
 export const ROUTES: readonly Route[] = [
@@ -59,10 +66,11 @@ export const ROUTES: readonly Route[] = [
   { method: 'post', path: '/api/tasks/:engine/:taskId/actions/:action', role: 'operator', handler: taskAction, audit: 'task.action' },
   { method: 'post', path: '/api/workers/:engine/:hostname/actions/:action', role: 'operator', handler: workerAction, audit: 'worker.action' },
   { method: 'post', path: '/api/workers/:engine/:hostname/shutdown', role: 'admin', handler: workerShutdown, audit: 'worker.shutdown' },
+  // Not readOnly: it mints the purge's confirmation token, and is audited whatever the outcome.
   { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview, audit: 'queue.purge_preview' },
   { method: 'post', path: '/api/queues/:engine/:queue/purge', role: 'admin', handler: purgeQueue, audit: 'queue.purge' },
   { method: 'post', path: '/api/queues/:engine/:queue/requeue-dead-letters', role: 'operator', handler: requeueDeadLetters, audit: 'queue.requeue_dead_letters' },
-  { method: 'post', path: '/api/bulk/preview', role: 'operator', handler: bulkPreview, audit: 'bulk.preview' },
+  { method: 'post', path: '/api/bulk/preview', role: 'operator', handler: bulkPreview, audit: 'bulk.preview', readOnly: true }, // counts and samples tasks, stores nothing
   { method: 'post', path: '/api/bulk', role: 'operator', handler: bulkStart, audit: 'bulk.start' },
   { method: 'get', path: '/api/bulk/:id', role: 'viewer', handler: bulkGet },
   { method: 'get', path: '/api/bulk/:id/outcomes', role: 'viewer', handler: bulkOutcomes },
@@ -72,7 +80,7 @@ export const ROUTES: readonly Route[] = [
   // Schedules (docs/schedules.md): Viewers read, Operators enable, disable and run now, Admins create, change and delete.
   { method: 'get', path: '/api/schedules', role: 'viewer', handler: listSchedulesHandler },
   { method: 'post', path: '/api/schedules', role: 'admin', handler: createScheduleHandler, audit: 'schedule.create' },
-  { method: 'post', path: '/api/schedules/preview', role: 'viewer', handler: previewScheduleHandler },
+  { method: 'post', path: '/api/schedules/preview', role: 'viewer', handler: previewScheduleHandler, readOnly: true }, // computes times, stores nothing
   { method: 'get', path: '/api/schedules/:id', role: 'viewer', handler: getScheduleHandler },
   { method: 'patch', path: '/api/schedules/:id', role: 'admin', handler: updateScheduleHandler, audit: 'schedule.update' },
   { method: 'delete', path: '/api/schedules/:id', role: 'admin', handler: deleteScheduleHandler, audit: 'schedule.delete' },

@@ -275,6 +275,17 @@ describe('the schedules API', () => {
     expect(bad.map((b) => [b.status, b.body.error.code])).toEqual([[400, 'INVALID_CRON'], [400, 'UNKNOWN_TIMEZONE'], [400, 'VALIDATION']]);
   });
 
+  test('a refused preview is a refused read: no audit row; a refused write still has one', async () => {
+    const rows = async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log`)).rows[0]!.n;
+    const before = await rows();
+    expect((await send('post', '/api/schedules/preview', 'viewer', { cron: '* * *' })).status).toBe(400);
+    expect((await send('post', '/api/schedules/preview', 'viewer', { cron: '@daily', timezone: 'Nowhere' })).status).toBe(400);
+    expect(await rows()).toBe(before);
+    expect((await send('post', '/api/schedules', 'admin', valid({ cron: '* * *' }))).status).toBe(400);
+    const after = await db.query<{ action: string; outcome: string }>(`SELECT action, outcome FROM audit_log ORDER BY seq DESC LIMIT $1`, [(await rows()) - before]);
+    expect(after.rows).toEqual([{ action: 'schedule.create', outcome: 'refused' }]);
+  });
+
   test('schedules and runs page by key, newest first, each once', async () => {
     await db.query(`INSERT INTO projects (slug, name) VALUES ('paged', 'Paged')`);
     const inPaged = (path: string) => `${path}${path.includes('?') ? '&' : '?'}project=paged`;

@@ -49,12 +49,13 @@ export async function auditRequest(ctx: { audit: AuditLog }, req: Request, res: 
  * Error middleware after a route's handler: a write that an authenticated caller attempted
  * and that failed (invalid input, a conflict, an internal error) is audited as refused or
  * error, unless the handler already wrote its own row. Routes of no project (creating one)
- * write to the configured project's chain, as their refusals do.
+ * write to the configured project's chain, as their refusals do. A GET, or a POST that only
+ * reads (`readOnly` in routes.ts, e.g. a cron preview), is not a write: not audited here.
  */
-export function auditFailedWrite(ctx: ApiContext, action: string): ErrorRequestHandler {
+export function auditFailedWrite(ctx: ApiContext, action: string, opts: { readOnly?: boolean } = {}): ErrorRequestHandler {
   return (err, req, res, next) => {
     const auth = res.locals.auth as RequestAuth | undefined;
-    if (req.method === 'GET' || !auth || res.locals.audited) return next(err);
+    if (req.method === 'GET' || opts.readOnly || !auth || res.locals.audited) return next(err);
     const e = toApiError(err);
     const projectId = auth.project ? Promise.resolve(auth.project.id) : findProject(ctx, ctx.config.Z4J_PROJECT).then((p) => p?.id);
     projectId
