@@ -18,6 +18,12 @@ describe('the OpenAPI document', () => {
     expect(ROUTES.filter((r) => !r.role)).toEqual([]);
   });
 
+  it('documents the engines a call can be sent with (sendable) in the capabilities reply', () => {
+    const reply = (doc.paths as Record<string, { get?: { responses: Record<string, { content: Record<string, { schema: { required?: string[]; properties?: Record<string, unknown> } }> }> } }>)['/api/capabilities']!.get!.responses['200']!.content['application/json']!.schema;
+    expect(reply.required).toEqual(expect.arrayContaining(['engines', 'sendable', 'capabilities']));
+    expect(reply.properties?.sendable).toMatchObject({ type: 'array', items: { type: 'string' } });
+  });
+
   it('resolves every schema reference', () => {
     const refs = [...JSON.stringify(doc).matchAll(/"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]!);
     expect(refs.filter((r) => !(r in doc.components.schemas))).toEqual([]);

@@ -150,7 +150,24 @@ function document(version: string) {
           },
         },
       },
-      '/api/capabilities': { get: { summary: 'What each engine driver can do in the project (the capability matrix; empty, with brokersNotInProject, where Z4J_BROKER_PROJECTS leaves the project out)', parameters: [projectParam], responses: { '200': json({ type: 'object' }) } } },
+      '/api/capabilities': {
+        get: {
+          summary: 'What each engine driver can do in the project (the capability matrix; empty, with brokersNotInProject, where Z4J_BROKER_PROJECTS leaves the project out)',
+          parameters: [projectParam],
+          responses: {
+            '200': json({
+              type: 'object',
+              required: ['engines', 'sendable', 'capabilities'],
+              properties: {
+                engines: { type: 'array', items: { type: 'string', enum: ENGINES }, description: 'The engines this service has a driver for (a driver may exist unconfigured: Celery without brokers).' },
+                sendable: { type: 'array', items: { type: 'string', enum: ENGINES }, description: 'The engines that can send a call as a new task in this project (schedules, run now): a configured driver that sends from the call alone, on brokers the project may act on.' },
+                capabilities: { type: 'array', items: { type: 'object', properties: { capability: { type: 'string' }, label: { type: 'string' }, engines: { type: 'object', description: 'Per engine with a driver: how it is done ({ via, note? }), or null.' } } }, description: 'The capability matrix: each action and, per engine, how it is done.' },
+                brokersNotInProject: { type: 'boolean', description: 'Present (true) when Z4J_BROKER_PROJECTS leaves this project out.' },
+              },
+            }),
+          },
+        },
+      },
       '/api/tasks/{engine}/{taskId}/actions/{action}': {
         post: {
           summary: 'Retry, cancel or terminate a task (Operator)',

@@ -87,7 +87,7 @@ describe('actions on queues and workers, within the project', () => {
       expect(refusals[0]!.body.error.message).toMatch(/Z4J_BROKER_PROJECTS/);
       expect(calls).toEqual([]);
       const caps = await request(api.app).get('/api/capabilities?project=other').set(vera);
-      expect(caps.body).toEqual({ engines: [], capabilities: expect.any(Array), brokersNotInProject: true });
+      expect(caps.body).toEqual({ engines: [], sendable: [], capabilities: expect.any(Array), brokersNotInProject: true });
       expect(caps.body.capabilities.every((c: { engines: object }) => Object.keys(c.engines).length === 0)).toBe(true);
       const preview = await post('/api/bulk/preview?project=other', { action: 'retry', filters: { state: 'failed' } }, vera, api.app);
       expect(preview.body.engines).toEqual([{ engine: 'celery', count: 1, supported: false }]);

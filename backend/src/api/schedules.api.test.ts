@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Db } from '../db/db.js';
+import { CeleryDriver } from '../engines/celery/driver.js';
 import type { EngineDriver, RetryPayload } from '../engines/driver.js';
 import type { Engine } from '../ingest/envelope.js';
 import { openCall } from '../schedules/store.js';
@@ -284,6 +285,18 @@ describe('the schedules API', () => {
     expect((await send('post', '/api/schedules', 'admin', valid({ cron: '* * *' }))).status).toBe(400);
     const after = await db.query<{ action: string; outcome: string }>(`SELECT action, outcome FROM audit_log ORDER BY seq DESC LIMIT $1`, [(await rows()) - before]);
     expect(after.rows).toEqual([{ action: 'schedule.create', outcome: 'refused' }]);
+  });
+
+  test('capabilities: sendable lists only the engines a schedule can send with (not Celery without brokers, not a driver that cannot send a call)', async () => {
+    const caps = await send('get', '/api/capabilities', 'viewer');
+    expect(caps.status).toBe(200);
+    expect([caps.body.engines, caps.body.sendable]).toEqual([['dramatiq', 'rq'], ['dramatiq']]);
+    const withCelery = testApp(db, { config: { Z4J_BROKER_PROJECTS: ['default'] }, drivers: new Map<Engine, EngineDriver>([['celery', new CeleryDriver([])], ['dramatiq', dramatiq.driver]]) });
+    const r = await request(withCelery.app).get('/api/capabilities').set(as('viewer'));
+    expect([r.body.engines, r.body.sendable]).toEqual([['celery', 'dramatiq'], ['dramatiq']]);
+    // Where the project may not act on the brokers, nothing is sendable.
+    const elsewhere = testApp(db, { config: { Z4J_BROKER_PROJECTS: ['paged'] }, drivers: new Map<Engine, EngineDriver>([['dramatiq', dramatiq.driver]]) });
+    expect((await request(elsewhere.app).get('/api/capabilities').set(as('viewer'))).body).toMatchObject({ engines: [], sendable: [], brokersNotInProject: true });
   });
 
   test('schedules and runs page by key, newest first, each once', async () => {

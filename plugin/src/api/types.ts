@@ -171,7 +171,13 @@ export interface CapabilityRow {
 }
 
 export interface Capabilities {
+  /** The engines the service has a driver for (Celery's exists even without brokers). */
   engines: Engine[];
+  /**
+   * The engines a call can be sent with as a new task in this project (schedules, run now): a
+   * configured driver that can send. Absent from an older service: `engines` then.
+   */
+  sendable?: Engine[];
   capabilities: CapabilityRow[];
   /** The service's brokers are not this project's (Z4J_BROKER_PROJECTS): it can do nothing. */
   brokersNotInProject?: boolean;

@@ -3,7 +3,7 @@
 import React, { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { getCapabilities, getMe } from '../api/service';
-import type { Capabilities, Me, ProjectRole } from '../api/types';
+import type { Capabilities, Engine, Me, ProjectRole } from '../api/types';
 import { useAsync, useInterval } from './useAsync';
 
 const ROLE_ORDER: ProjectRole[] = ['viewer', 'operator', 'admin', 'owner'];
@@ -22,6 +22,11 @@ export interface Session {
   can: (engine: string, capability: string) => boolean;
   /** True when the user's project role is at least `role`. */
   allows: (role: ProjectRole) => boolean;
+  /**
+   * The engines a schedule can send with (the capabilities' `sendable`, else their `engines`
+   * from a service that predates it); undefined while the capabilities are not known.
+   */
+  sendable?: Engine[];
   /**
    * Why the role or the capabilities could not be loaded. Without them no action button shows,
    * so the pages say so (SessionProblem) instead of leaving the user to wonder.
@@ -117,6 +122,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       project,
       me: me.value,
       capabilities: caps.value,
+      sendable: caps.value ? (caps.value.sendable ?? caps.value.engines) : undefined,
       loading: me.loading || caps.loading,
       can: (engine, capability) => Boolean(rows.find((r) => r.capability === capability)?.engines[engine]),
       allows: (role) => roleAtLeast(me.value?.role, role),

@@ -166,7 +166,8 @@ export function addScheduleRoutes(
   url: (path: string) => string,
   role: ProjectRole,
   allows: (needed: ProjectRole) => boolean,
-  engines: Engine[]
+  /** The engines a schedule can be created with (the capabilities' sendable), read at each request. */
+  sendable: () => Engine[]
 ) {
   const schedules = defaultSchedules();
   const runs: Record<string, ScheduleRun[]> = {
@@ -262,7 +263,7 @@ export function addScheduleRoutes(
     if (refused) {
       return refused;
     }
-    if (!engines.includes(body.engine)) {
+    if (!sendable().includes(body.engine)) {
       return error(400, 'ENGINE_NOT_CONFIGURED', `no ${body.engine} driver on this service`);
     }
     const created = schedule({

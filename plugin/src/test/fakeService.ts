@@ -110,6 +110,7 @@ export const ALL_TASKS = [FAILED, CHAIN_3, CHAIN_2, CHAIN_ROOT];
 
 const capabilities: Capabilities = {
   engines: ['celery', 'rq'],
+  sendable: ['celery', 'rq'],
   capabilities: [
     { capability: 'task.retry', label: 'Retry', engines: { celery: { via: 'broker' }, rq: { via: 'broker' } } },
     { capability: 'task.cancel', label: 'Cancel', engines: { celery: { via: 'broker' }, rq: { via: 'broker' } } },
@@ -163,6 +164,11 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], l
   ];
   const agents = lists.agents ?? [];
   const allows = (needed: ProjectRole) => ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(needed);
+  const caps: Capabilities = {
+    ...capabilities,
+    engines: [...capabilities.engines],
+    sendable: [...(capabilities.sendable ?? [])],
+  };
   const routes: Record<
     string,
     (r: {
@@ -187,7 +193,7 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], l
           { slug: 'ops', name: 'Ops', role },
         ],
       }),
-    [`GET ${url('/capabilities')}`]: () => reply(capabilities),
+    [`GET ${url('/capabilities')}`]: () => reply(caps),
     [`GET ${url('/tasks')}`]: (r) => {
       const p = r.params ?? {};
       const states = typeof p.state === 'string' ? p.state.split(',') : null;
@@ -412,10 +418,14 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], l
       };
     }
   }
-  const schedules = addScheduleRoutes(routes, url, role, allows, capabilities.engines);
+  const schedules = addScheduleRoutes(routes, url, role, allows, () => caps.sendable ?? caps.engines);
   const backend = setupBackend(routes as never);
   /** `routes` can be changed by a test: the fake reads them at each request. */
-  return { ...backend, commands, routes, invitations, tokens, agents, ...schedules };
+  /**
+   * `caps` is this fake's capabilities reply: a test may change it before the page loads, e.g.
+   * `caps.sendable = ['rq']` for a Celery driver without brokers (a driver, but nothing sent).
+   */
+  return { ...backend, commands, routes, invitations, tokens, agents, caps, ...schedules };
 }
 
 function graphOf(t: Task, tasks: Task[]): TaskGraph {

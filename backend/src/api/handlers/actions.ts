@@ -183,10 +183,18 @@ export const getCommand = (ctx: ApiContext): Handler => async (req, res) => {
 };
 
 /** What the caller's project can do: nothing, where the configured brokers are not its own (Z4J_BROKER_PROJECTS). */
+/**
+ * The engines with a driver, their capability matrix, and `sendable`: the engines a schedule
+ * (or any call sent as a new task) can use in this project, those ActionService.sendRefusal
+ * accepts. A driver can exist without being able to send: Celery's always does, `notConfigured`
+ * without brokers; one may declare cannotSendCall.
+ */
 export const capabilities = (ctx: ApiContext): Handler => async (_req, res) => {
-  const acts = ctx.actions.actsOnBrokers(projectOfAuth(res).slug);
+  const slug = projectOfAuth(res).slug;
+  const acts = ctx.actions.actsOnBrokers(slug);
   const drivers = acts ? [...ctx.actions.drivers.values()] : [];
-  res.json({ engines: drivers.map((d) => d.engine), capabilities: capabilityMatrix(drivers), ...(acts ? {} : { brokersNotInProject: true }) });
+  const sendable = drivers.filter((d) => ctx.actions.sendRefusal(d.engine, slug) === null).map((d) => d.engine);
+  res.json({ engines: drivers.map((d) => d.engine), sendable, capabilities: capabilityMatrix(drivers), ...(acts ? {} : { brokersNotInProject: true }) });
 };
 
 const bulkBody = z.strictObject({ action: z.enum(BULK_ACTIONS), filters: z.record(z.string(), z.string()).default({}) });

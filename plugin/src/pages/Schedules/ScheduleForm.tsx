@@ -139,9 +139,9 @@ function ScheduleForm({
   onSaved: (schedule: Schedule) => void;
 }) {
   const styles = useStyles2(getStyles);
-  const { project, capabilities } = useSession();
-  // Only engines the service has a driver for can send a task.
-  const engines = capabilities?.engines ?? [];
+  const { project, sendable } = useSession();
+  // Only engines the service can send a task with (a driver, configured, that sends a call).
+  const engines = sendable ?? [];
   const [initial] = useState(() => draftOf(schedule));
   const [draft, setDraft] = useState(initial);
   const [busy, setBusy] = useState(false);
@@ -281,8 +281,8 @@ function ScheduleForm({
               schedule
                 ? 'A schedule keeps its engine: make a new one for another engine.'
                 : engines.length === 0
-                  ? 'This service has no engine driver to send tasks with (or its capabilities could not be read).'
-                  : 'The engines this service has a driver for.'
+                  ? 'This service has no engine it can send tasks with: no driver configured (or its capabilities could not be read).'
+                  : 'The engines this service can send tasks with.'
             }
           >
             Engine

@@ -145,7 +145,7 @@ describe('schedules', () => {
       const drawer = await screen.findByRole('dialog', { name: /New schedule/ });
       const form = within(drawer);
 
-      // Only the engines the service has a driver for (the fake's: celery and rq).
+      // Only the engines the service can send with (the fake's sendable: celery and rq).
       const radios = Array.from(drawer.querySelectorAll<HTMLInputElement>('input[type="radio"]'));
       expect(radios.map((r) => `${r.labels?.[0]?.textContent?.trim()}${r.checked ? ' (picked)' : ''}`)).toEqual([
         'celery (picked)',
@@ -211,6 +211,39 @@ describe('schedules', () => {
       await waitFor(async () =>
         expect(within(await table()).getAllByRole('row')[1]).toHaveTextContent('Close the day (EU)')
       );
+    },
+    DRAWER_JOURNEY
+  );
+
+  test(
+    'an engine with a driver that cannot send (Celery without brokers) is not offered, and its schedules are flagged',
+    async () => {
+      const backend = fakeService('admin');
+      backend.caps.sendable = ['rq']; // the capabilities still list celery's driver
+      const { user } = renderApp('/schedules');
+      expect(within(cell(await rowOf('Close the day'), 'Task')).getByText('cannot send')).toBeInTheDocument();
+      expect(within(cell(await rowOf('Weekly report'), 'Task')).queryByText('cannot send')).not.toBeInTheDocument();
+      await user.click(screen.getByRole('button', { name: 'New schedule' }));
+      const drawer = await screen.findByRole('dialog', { name: /New schedule/ });
+      const radios = Array.from(drawer.querySelectorAll<HTMLInputElement>('input[type="radio"]'));
+      expect(radios.map((r) => `${r.labels?.[0]?.textContent?.trim()}${r.checked ? ' (picked)' : ''}`)).toEqual([
+        'rq (picked)',
+      ]);
+    },
+    DRAWER_JOURNEY
+  );
+
+  test(
+    'a service that predates sendable: the engines with a driver are offered',
+    async () => {
+      const backend = fakeService('admin');
+      delete backend.caps.sendable;
+      const { user } = renderApp('/schedules');
+      expect(within(cell(await rowOf('Close the day'), 'Task')).queryByText('cannot send')).not.toBeInTheDocument();
+      await user.click(screen.getByRole('button', { name: 'New schedule' }));
+      const drawer = await screen.findByRole('dialog', { name: /New schedule/ });
+      const radios = Array.from(drawer.querySelectorAll<HTMLInputElement>('input[type="radio"]'));
+      expect(radios.map((r) => r.labels?.[0]?.textContent?.trim())).toEqual(['celery', 'rq']);
     },
     DRAWER_JOURNEY
   );

@@ -27,7 +27,7 @@ import { RunTask, ScheduleRunsDrawer } from './ScheduleRuns';
 const REFRESH_MS = 30_000;
 
 function SchedulesPage() {
-  const { project, allows, me, capabilities } = useSession();
+  const { project, allows, me, sendable } = useSession();
   const schedules = usePagedList(
     (cursor) =>
       listSchedules(project, { limit: PAGE_SIZE, cursor }).then((p) => ({
@@ -49,7 +49,8 @@ function SchedulesPage() {
       New schedule
     </Button>
   ) : undefined;
-  const hasDriver = (s: Schedule) => !capabilities || capabilities.engines.includes(s.engine);
+  // A driver is not enough: Celery's exists without brokers, and cannot send then.
+  const canSend = (s: Schedule) => !sendable || sendable.includes(s.engine);
 
   return (
     <AppPage actions={rows.length > 0 ? newSchedule : undefined}>
@@ -84,7 +85,7 @@ function SchedulesPage() {
               { header: 'Name', cell: (s) => s.name },
               // The task with where it goes underneath: two columns fewer, so the row's actions
               // leave the last run in sight at laptop widths.
-              { header: 'Task', cell: (s) => <TaskCell schedule={s} hasDriver={hasDriver(s)} /> },
+              { header: 'Task', cell: (s) => <TaskCell schedule={s} canSend={canSend(s)} /> },
               { header: 'Cron', cell: (s) => <Cron schedule={s} />, wrap: true },
               { header: 'Next run', cell: (s) => <NextRun schedule={s} /> },
               { header: 'Last run', cell: (s) => <LastRun schedule={s} project={project} /> },
@@ -163,8 +164,8 @@ function SchedulesPage() {
   );
 }
 
-/** The task's name, and underneath the engine and queue it is sent to (flagged when the service has no driver for it). */
-function TaskCell({ schedule, hasDriver }: { schedule: Schedule; hasDriver: boolean }) {
+/** The task's name, and underneath the engine and queue it is sent to (flagged when the service cannot send with that engine). */
+function TaskCell({ schedule, canSend }: { schedule: Schedule; canSend: boolean }) {
   const styles = useStyles2(getStyles);
   return (
     <div>
@@ -173,12 +174,12 @@ function TaskCell({ schedule, hasDriver }: { schedule: Schedule; hasDriver: bool
         <span className={styles.secondary}>
           {schedule.engine} · {schedule.queue ?? 'default queue'}
         </span>
-        {!hasDriver && (
+        {!canSend && (
           <Badge
             color="orange"
             icon="exclamation-triangle"
-            text="no driver"
-            tooltip={`This service has no ${schedule.engine} driver: its runs fail until one is configured.`}
+            text="cannot send"
+            tooltip={`This service cannot send ${schedule.engine} tasks (no ${schedule.engine} driver configured, or one that cannot send a call): its runs fail until it can.`}
           />
         )}
       </Stack>
