@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { listTasks, listTasksQuery, taskFilterSql, type ListTasksQuery } from '../api/taskQueries.js';
-import type { Db } from '../db/db.js';
+import { isoTimeSql, type Db } from '../db/db.js';
 import { can } from '../engines/driver.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
@@ -35,8 +35,7 @@ export interface BulkJob {
 }
 
 const JOB_COLUMNS = `j.id::int AS id, j.action, j.filters, j.state, j.total, j.message, j.requested_by AS "requestedBy",
-  to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
-  to_char(j.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
+  ${isoTimeSql('j.created_at')} AS "createdAt", ${isoTimeSql('j.updated_at')} AS "updatedAt"`;
 
 /** Filters frozen at `asOf`: tasks that appear later (the retries themselves, for one) are not part of the job. */
 function frozen(filters: BulkFilters, asOf: Date): Omit<ListTasksQuery, 'limit'> {

@@ -1,7 +1,7 @@
 // Persisted commands: pending → dispatched → succeeded / failed / timed_out. Creating one is
 // idempotent by (project, Idempotency-Key): asking twice returns the first command.
 import type { AuditActor, AuditEntry } from '../audit/chain.js';
-import type { Db, Queryable } from '../db/db.js';
+import { isoTimeSql, type Db, type Queryable } from '../db/db.js';
 
 export type CommandState = 'pending' | 'dispatched' | 'succeeded' | 'failed' | 'timed_out';
 
@@ -44,8 +44,7 @@ export class CommandEnded extends Error {
 }
 
 export const COMMAND_COLUMNS = `id::int AS id, kind, engine, target, args, state, outcome, requested_by AS "requestedBy",
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
-  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"`;
+  ${isoTimeSql('created_at')} AS "createdAt", ${isoTimeSql('updated_at')} AS "updatedAt"`;
 
 /** Canonical JSON (sorted keys) so the same request compares equal however its body was ordered. */
 function canonical(v: unknown): string {

@@ -70,4 +70,7 @@ export function sqlState(err: unknown): string | null {
 }
 
 /** A PostgreSQL data exception (class 22: a NUL in a text, a number out of range): the same data fails again. */
+/** A timestamptz column as the API shows times: ISO 8601 in UTC, milliseconds. */
+export const isoTimeSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 export const isDataException = (err: unknown): boolean => sqlState(err)?.startsWith('22') ?? false;

@@ -1,7 +1,7 @@
 // Schedule runs as stored and as the API shows them. A run sent through an agent stays
 // 'dispatched' in its row; what the agent then reported (or the reconciler's time-out) is in its
 // command, so a read shows the run as the command settled: sent, or failed with the reason.
-import type { Queryable } from '../db/db.js';
+import { isoTimeSql as iso, type Queryable } from '../db/db.js';
 import { ApiError } from '../api/errors.js';
 import { listPage, type KeysetOrder, type PageParams } from '../api/keyset.js';
 
@@ -21,8 +21,6 @@ export interface ScheduleRun {
   error: string | null;
 }
 
-/** A time as the API shows it: ISO 8601 in UTC, milliseconds. */
-export const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const SETTLED_FAILED = `r.state = 'dispatched' AND c.state IN ('failed', 'timed_out')`;
 

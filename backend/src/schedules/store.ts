@@ -1,13 +1,13 @@
 // Schedules in the database: create, read, list (keyset), change, enable / disable, delete. The
 // exact call (args and kwargs) is sealed; reads return only its redacted display copy.
 import type { Sealer } from '../crypto/seal.js';
-import type { Queryable } from '../db/db.js';
+import { isoTimeSql as iso, type Queryable } from '../db/db.js';
 import { listPage, type KeysetOrder, type PageParams } from '../api/keyset.js';
 import { newId } from '../auth/secrets.js';
 import type { Engine } from '../ingest/envelope.js';
 import { scrub } from '../redact/redact.js';
 import { nextTime, ScheduleInputError } from './cron.js';
-import { iso, RUN_JSON, RUNS_FROM, type ScheduleRun } from './runs.js';
+import { RUN_JSON, RUNS_FROM, type ScheduleRun } from './runs.js';
 
 /** What a schedule is made of (validated by the API: cron normalized, zone known, engine able to send). */
 export interface ScheduleFields {
