@@ -51,12 +51,18 @@ RETURNING id::text AS "runId", schedule_id AS "scheduleId", state`;
 
 type Due = Sendable & { cron: string; timezone: string; nextRunAt: Date };
 
+/** What one claim took: the runs to send, and how many due rows it claimed in all (some may have failed at once). */
+export interface Claim {
+  pending: PendingRun[];
+  claimed: number;
+}
+
 /** One transaction: claims at most `batch` due schedules and records their runs. */
-export async function claimDueRuns(db: Db, opts: SchedulerOptions = {}): Promise<PendingRun[]> {
+export async function claimDueRuns(db: Db, opts: SchedulerOptions = {}): Promise<Claim> {
   const now = new Date((opts.now ?? Date.now)());
   return db.transaction(async (tx: Queryable) => {
     const due = (await tx.query<Due>(DUE_SQL, [now.toISOString(), opts.batch ?? 100])).rows;
-    if (!due.length) return [];
+    if (!due.length) return { pending: [], claimed: 0 };
     // Each row on its own: one that throws must not roll back (and so block) every other one.
     const times: (Pick<Due, 'id' | 'projectId'> & { due: Date; missed: number; next: Date | null; error: string | null })[] = due.map((s) => {
       try {
@@ -76,10 +82,11 @@ export async function claimDueRuns(db: Db, opts: SchedulerOptions = {}): Promise
       JSON.stringify(times.map((t) => ({ id: t.id, project: t.projectId, due: t.due.toISOString(), missed: t.missed, state: t.error ? 'failed' : 'sending', error: t.error }))), now.toISOString(),
     ])).rows;
     const byId = new Map(due.map((s) => [s.id, s]));
-    return runs.filter((r) => r.state === 'sending').map((r) => {
+    const pending = runs.filter((r) => r.state === 'sending').map((r) => {
       const { cron: _c, timezone: _t, nextRunAt: _n, ...schedule } = byId.get(r.scheduleId)!;
       return { runId: r.runId, schedule, requestedBy: null };
     });
+    return { pending, claimed: due.length };
   });
 }
 
@@ -118,17 +125,21 @@ export class Scheduler {
     await this.round;
   }
 
-  /** One round; returns how many runs it fired. */
+  /** One round; returns how many runs it sent (or tried to). */
   async runOnce(): Promise<number> {
     const batch = this.opts.batch ?? 100;
-    await failAbandonedRuns(this.db, new Date((this.opts.now ?? Date.now)()));
+    // Runs failed without a send (abandoned by a crash, or an unreadable cron) count as failed
+    // runs too: the metric is where an alert on failing schedules looks.
+    this.sender.countFailed(await failAbandonedRuns(this.db, new Date((this.opts.now ?? Date.now)())));
     let fired = 0;
     for (let pass = 0; pass < (this.opts.maxPasses ?? 10); pass++) {
-      const runs = await claimDueRuns(this.db, { log: this.log, ...this.opts, batch });
+      const { pending, claimed } = await claimDueRuns(this.db, { log: this.log, ...this.opts, batch });
+      this.sender.countFailed(claimed - pending.length);
       // Sent together: one slow broker does not hold the others' schedules back a whole batch.
-      await Promise.all(runs.map((r) => this.sender.send(r).catch((err) => this.log.warn({ schedule: r.schedule.id, run: r.runId, err: String(err) }, 'schedule run not recorded'))));
-      fired += runs.length;
-      if (runs.length < batch) break;
+      await Promise.all(pending.map((r) => this.sender.send(r).catch((err) => this.log.warn({ schedule: r.schedule.id, run: r.runId, err: String(err) }, 'schedule run not recorded'))));
+      fired += pending.length;
+      // A full claim may leave more due, even when some of it failed at once (a short batch of sends).
+      if (claimed < batch) break;
     }
     return fired;
   }

@@ -61,4 +61,9 @@ export class ScheduleSender {
     this.metrics.scheduleRuns.inc({ state: outcome.state });
     return (await getRun(this.db, p.runId))!;
   }
+
+  /** Runs that failed before a send was tried (the scheduler's: abandoned, or an unreadable cron). */
+  countFailed(n: number): void {
+    if (n > 0) this.metrics.scheduleRuns.inc({ state: 'failed' }, n);
+  }
 }

@@ -59,12 +59,16 @@ function Trigger({ run }: { run: ScheduleRun }) {
   return run.trigger === 'manual' ? <>manual, by {run.requestedBy ?? 'someone'}</> : <>cron</>;
 }
 
+// The service counts skipped cron times up to this many (docs/schedules.md): a run at the cap missed at least as many.
+const MISSED_COUNTED_UP_TO = 100;
+
 function Missed({ count }: { count: number }) {
+  const shown = count >= MISSED_COUNTED_UP_TO ? `${MISSED_COUNTED_UP_TO}+` : String(count);
   return count > 0 ? (
     <Badge
       color="orange"
-      text={String(count)}
-      tooltip={`${count} cron time${count === 1 ? ' was' : 's were'} skipped while the service was down: it fired once for them all.`}
+      text={shown}
+      tooltip={`${count >= MISSED_COUNTED_UP_TO ? `At least ${MISSED_COUNTED_UP_TO}` : count} cron time${count === 1 ? ' was' : 's were'} skipped while the service was down: it fired once for them all.`}
     />
   ) : (
     <Text color="secondary">0</Text>

@@ -340,6 +340,7 @@ describe('schedules', () => {
       taskId: 't-60',
     });
     runs[1] = scheduleRun({ id: '59', scheduleId: 'sch_many', state: 'failed', missed: 3, error: 'broker down' });
+    runs[2] = scheduleRun({ id: '58', scheduleId: 'sch_many', missed: 100, taskId: 't-58' }); // the service's cap: at least 100
     backend.seedSchedules([schedule({ id: 'sch_many', name: 'Every minute', cron: '* * * * *' })], { sch_many: runs });
     const { user } = renderApp('/schedules');
     await user.click(within(await rowOf('Every minute')).getByRole('button', { name: 'Runs of Every minute' }));
@@ -353,6 +354,7 @@ describe('schedules', () => {
       taskUrl('celery', 't-60')
     );
     expect(rows()[1]).toHaveTextContent('cron2026-11-29 01:00failed3—broker down');
+    expect(rows()[2]).toHaveTextContent('100+');
     const asked = () => sent(backend, 'GET', '/schedules/sch_many/runs').map((r) => r.params);
     expect(asked()).toEqual([{ limit: 50 }]);
 
