@@ -16,7 +16,7 @@ const auth = {
   '401': err('No or wrong credentials; audited'),
   '403': err('Role too low in the project (ROLE_TOO_LOW); audited'),
 };
-const invalid = err('VALIDATION (names the field), INVALID_CRON, UNKNOWN_TIMEZONE, ENGINE_NOT_CONFIGURED, ENGINE_CANNOT_SEND, UNKNOWN_TASK (RQ: a function this project has not seen on RQ), BAD_CURSOR, IDEMPOTENCY_KEY_REQUIRED (run now); a refused write is audited');
+const invalid = err('BAD_REQUEST (names the field), INVALID_CRON, UNKNOWN_TIMEZONE, ENGINE_NOT_CONFIGURED, ENGINE_CANNOT_SEND, UNKNOWN_TASK (RQ: a function this project has not seen on RQ), BAD_CURSOR, IDEMPOTENCY_KEY_REQUIRED (run now); a refused write is audited');
 const notFound = err('SCHEDULE_NOT_FOUND (or PROJECT_NOT_FOUND)');
 const one = (status: string, description = 'OK') => ({ [status]: json({ type: 'object', required: ['schedule'], properties: { schedule: ref('Schedule') } }, description) });
 

@@ -104,12 +104,12 @@ describe('the schedules API', () => {
       [{ timezone: 'Europe/Pariss' }, 'UNKNOWN_TIMEZONE', /unknown time zone "Europe\/Pariss"/],
       [{ engine: 'huey' }, 'ENGINE_NOT_CONFIGURED', /no huey driver: set Z4J_HUEY_REDIS_URL/],
       [{ engine: 'rq' }, 'ENGINE_CANNOT_SEND', /^this fake RQ driver declares it cannot send a call$/],
-      [{ engine: 'beanstalk' }, 'VALIDATION', /^engine: /],
-      [{ name: '' }, 'VALIDATION', /^name: /],
-      [{ name: 'n'.repeat(201) }, 'VALIDATION', /^name: /],
-      [{ args: { not: 'a list' } }, 'VALIDATION', /^args: /],
-      [{ color: 'blue' }, 'VALIDATION', /color/],
-      [{ args: [big], kwargs: { more: big } }, 'VALIDATION', /^args \+ kwargs: \d+ bytes of JSON, at most 65536 \(64 KiB\)$/],
+      [{ engine: 'beanstalk' }, 'BAD_REQUEST', /^engine: /],
+      [{ name: '' }, 'BAD_REQUEST', /^name: /],
+      [{ name: 'n'.repeat(201) }, 'BAD_REQUEST', /^name: /],
+      [{ args: { not: 'a list' } }, 'BAD_REQUEST', /^args: /],
+      [{ color: 'blue' }, 'BAD_REQUEST', /color/],
+      [{ args: [big], kwargs: { more: big } }, 'BAD_REQUEST', /^args \+ kwargs: \d+ bytes of JSON, at most 65536 \(64 KiB\)$/],
     ];
     for (const [over, code, message] of cases) {
       const r = await send('post', '/api/schedules', 'admin', valid(over));
@@ -118,11 +118,11 @@ describe('the schedules API', () => {
     // Nested past any real call (10,000 deep broke the sealing: a 500), and a number JSON cannot carry (sent as text).
     const raw = (body: string) => request(api.app).post('/api/schedules').set(as('admin')).set('content-type', 'application/json').send(body);
     const tooDeep = await raw(JSON.stringify(valid({ args: [0] })).replace('"args":[0]', `"args":${'['.repeat(10_000)}1${']'.repeat(10_000)}`));
-    expect([tooDeep.status, tooDeep.body.error?.code, tooDeep.body.error?.message]).toEqual([400, 'VALIDATION', 'args: nested deeper than 32 levels']);
+    expect([tooDeep.status, tooDeep.body.error?.code, tooDeep.body.error?.message]).toEqual([400, 'BAD_REQUEST', 'args: nested deeper than 32 levels']);
     const huge = await raw(JSON.stringify(valid({ kwargs: { n: 0 } })).replace('"n":0', '"n":1e400'));
-    expect([huge.status, huge.body.error?.code, huge.body.error?.message]).toEqual([400, 'VALIDATION', 'kwargs: a number too large for JSON (pass it as a string)']);
+    expect([huge.status, huge.body.error?.code, huge.body.error?.message]).toEqual([400, 'BAD_REQUEST', 'kwargs: a number too large for JSON (pass it as a string)']);
     const missing = await send('post', '/api/schedules', 'admin', { name: 'x', engine: 'dramatiq', cron: '@daily' });
-    expect([missing.status, missing.body.error.code, missing.body.error.message]).toEqual([400, 'VALIDATION', expect.stringMatching(/^taskName: /)]);
+    expect([missing.status, missing.body.error.code, missing.body.error.message]).toEqual([400, 'BAD_REQUEST', expect.stringMatching(/^taskName: /)]);
     const refused = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'schedule.create' AND outcome = 'refused'`);
     expect(refused.rows[0]!.n).toBe(cases.length + 3);
   });
@@ -206,7 +206,7 @@ describe('the schedules API', () => {
     const row = (await db.query<{ project_id: number; sealed_call: Buffer }>('SELECT project_id, sealed_call FROM schedules WHERE id = $1', [s.id])).rows[0]!;
     expect(openCall(api.ctx.sealer, row.project_id, s.id, row.sealed_call)).toEqual({ args: [1], kwargs: { password: SECRET, day: 'today' } });
     const bad = await send('patch', path, 'admin', { engine: 'celery' });
-    expect([bad.status, bad.body.error.code]).toEqual([400, 'VALIDATION']);
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'BAD_REQUEST']);
     expect((await send('patch', path, 'admin', { cron: '* * * * * *' })).body.error.code).toBe('INVALID_CRON');
   });
 
@@ -273,7 +273,7 @@ describe('the schedules API', () => {
       send('post', '/api/schedules/preview', 'viewer', { cron: '* * * * * *' }), send('post', '/api/schedules/preview', 'viewer', { cron: '@daily', timezone: 'Nowhere' }),
       send('post', '/api/schedules/preview', 'viewer', { cron: '@daily', count: 21 }),
     ]);
-    expect(bad.map((b) => [b.status, b.body.error.code])).toEqual([[400, 'INVALID_CRON'], [400, 'UNKNOWN_TIMEZONE'], [400, 'VALIDATION']]);
+    expect(bad.map((b) => [b.status, b.body.error.code])).toEqual([[400, 'INVALID_CRON'], [400, 'UNKNOWN_TIMEZONE'], [400, 'BAD_REQUEST']]);
   });
 
   test('a refused preview is a refused read: no audit row; a refused write still has one', async () => {

@@ -7,7 +7,7 @@ import { ApiError } from '../api/errors.js';
 
 /** A schedule refused for what it says (a 400 with its code). */
 export class ScheduleInputError extends ApiError {
-  constructor(code: 'INVALID_CRON' | 'UNKNOWN_TIMEZONE' | 'VALIDATION', message: string) {
+  constructor(code: 'INVALID_CRON' | 'UNKNOWN_TIMEZONE' | 'BAD_REQUEST', message: string) {
     super(400, code, message);
   }
 }

@@ -47,7 +47,7 @@ export const MAX_CALL_BYTES = 64 * 1024;
 
 export function sealCall(sealer: Sealer, projectId: number, id: string, call: SealedCall): Buffer {
   const bytes = Buffer.byteLength(JSON.stringify(call.args), 'utf8') + Buffer.byteLength(JSON.stringify(call.kwargs), 'utf8');
-  if (bytes > MAX_CALL_BYTES) throw new ScheduleInputError('VALIDATION', `args + kwargs: ${bytes} bytes of JSON, at most ${MAX_CALL_BYTES} (64 KiB)`);
+  if (bytes > MAX_CALL_BYTES) throw new ScheduleInputError('BAD_REQUEST', `args + kwargs: ${bytes} bytes of JSON, at most ${MAX_CALL_BYTES} (64 KiB)`);
   return sealer.seal(JSON.stringify(call), callAad(projectId, id));
 }
 

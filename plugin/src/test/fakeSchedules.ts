@@ -133,21 +133,21 @@ function invalid(body: Record<string, unknown>, creating: boolean): FakeReply | 
   const allowed = creating ? CREATE_KEYS : CREATE_KEYS.filter((k) => k !== 'engine');
   const unknown = Object.keys(body).find((k) => !allowed.includes(k));
   if (unknown) {
-    return error(400, 'VALIDATION', `${unknown}: unrecognized key`);
+    return error(400, 'BAD_REQUEST', `${unknown}: unrecognized key`);
   }
   const required = creating ? ['name', 'engine', 'taskName', 'cron'] : [];
   const missing = required.find((k) => typeof body[k] !== 'string' || body[k] === '');
   if (missing) {
-    return error(400, 'VALIDATION', `${missing}: required`);
+    return error(400, 'BAD_REQUEST', `${missing}: required`);
   }
   if (typeof body.name === 'string' && (body.name.length < 1 || body.name.length > 200)) {
-    return error(400, 'VALIDATION', 'name: 1 to 200 characters');
+    return error(400, 'BAD_REQUEST', 'name: 1 to 200 characters');
   }
   if ('args' in body && !Array.isArray(body.args)) {
-    return error(400, 'VALIDATION', 'args: expected array');
+    return error(400, 'BAD_REQUEST', 'args: expected array');
   }
   if ('kwargs' in body && (typeof body.kwargs !== 'object' || body.kwargs === null || Array.isArray(body.kwargs))) {
-    return error(400, 'VALIDATION', 'kwargs: expected object');
+    return error(400, 'BAD_REQUEST', 'kwargs: expected object');
   }
   const cron = typeof body.cron === 'string' ? cronProblem(body.cron) : null;
   if (cron) {
@@ -291,7 +291,7 @@ export function addScheduleRoutes(
       return refused;
     }
     if (count < 1 || count > 20) {
-      return error(400, 'VALIDATION', 'count: 1 to 20');
+      return error(400, 'BAD_REQUEST', 'count: 1 to 20');
     }
     const next = Array.from({ length: count }, (_, i) => new Date(Date.UTC(2026, 11, 1 + i, 1)).toISOString());
     return reply({ next });

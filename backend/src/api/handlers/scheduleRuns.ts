@@ -11,14 +11,14 @@ import type { ApiContext } from '../context.js';
 import { pageParams } from '../keyset.js';
 import type { Handler } from '../routes.js';
 import { callerLabel, idParam } from './identity.js';
-import { notFoundId, parseInput, scheduleOf } from './schedules.js';
+import { notFoundId, scheduleOf } from './schedules.js';
 
 const runsQuery = z.strictObject({ project: z.string().optional(), ...pageParams });
 const previewBody = z.strictObject({ cron: z.string().max(200), timezone: z.string().max(100).default('UTC'), count: z.number().int().min(1).max(20).default(5) });
 
 export const runScheduleHandler = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
-  const id = parseInput(idParam, req.params.id);
+  const id = idParam.parse(req.params.id);
   const key = keyOf(req);
   const by = callerLabel(authOf(res).caller);
   const pending = await ctx.db.transaction(async (tx) => {
@@ -37,14 +37,14 @@ export const runScheduleHandler = (ctx: ApiContext): Handler => async (req, res)
 };
 
 export const listRunsHandler = (ctx: ApiContext): Handler => async (req, res) => {
-  const page = parseInput(runsQuery, req.query);
+  const page = runsQuery.parse(req.query);
   const s = await scheduleOf(ctx, req, res);
   const runs = await listRuns(ctx.db, projectOfAuth(res).id, s.id, page);
   res.json({ runs: runs.rows, nextCursor: runs.nextCursor });
 };
 
 export const previewScheduleHandler = (): Handler => async (req, res) => {
-  const body = parseInput(previewBody, req.body ?? {});
+  const body = previewBody.parse(req.body ?? {});
   const next = nextTimes(validateCron(body.cron), validateTimezone(body.timezone), new Date(), body.count);
   res.json({ next: next.map((t) => t.toISOString()) });
 };

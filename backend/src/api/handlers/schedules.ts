@@ -1,7 +1,7 @@
 // Schedules (docs/schedules.md): list and read (Viewer), create, change and delete (Admin),
 // enable and disable (Operator). Each write is audited in its own transaction.
 import type { Request, Response } from 'express';
-import { z, ZodError, type ZodType } from 'zod';
+import { z } from 'zod';
 import { auditRequest } from '../../audit/record.js';
 import { authOf, projectOfAuth } from '../../auth/caller.js';
 import { sqlState } from '../../db/db.js';
@@ -14,17 +14,6 @@ import { ApiError, notFound } from '../errors.js';
 import { pageParams } from '../keyset.js';
 import type { Handler } from '../routes.js';
 import { callerLabel, idParam } from './identity.js';
-
-/** Parses with `schema`; a refusal is a 400 VALIDATION naming the field. */
-export function parseInput<T>(schema: ZodType<T>, value: unknown): T {
-  try {
-    return schema.parse(value);
-  } catch (err) {
-    if (!(err instanceof ZodError)) throw err;
-    const i = err.issues[0]!;
-    throw new ApiError(400, 'VALIDATION', `${i.path.join('.') || 'body'}: ${i.message}`);
-  }
-}
 
 /** How deep a schedule's args and kwargs may nest: deeper than any real call, and well within what sealing, redaction and RQ's pickle can walk. */
 export const MAX_CALL_DEPTH = 32;
@@ -91,7 +80,7 @@ export const notFoundId = (id: string) => notFound(`schedule ${id}`, 'SCHEDULE_N
 
 /** The schedule named in the path, or 404 SCHEDULE_NOT_FOUND. */
 export async function scheduleOf(ctx: ApiContext, req: Request, res: Response): Promise<Schedule> {
-  const id = parseInput(idParam, req.params.id);
+  const id = idParam.parse(req.params.id);
   const s = await getSchedule(ctx.db, projectOfAuth(res).id, id);
   if (!s) throw notFoundId(id);
   return s;
@@ -111,7 +100,7 @@ async function nameFree<T>(name: string | undefined, write: () => Promise<T>): P
 const auditView = (s: Schedule) => ({ name: s.name, engine: s.engine, taskName: s.taskName, queue: s.queue, cron: s.cron, timezone: s.timezone, enabled: s.enabled });
 
 export const listSchedulesHandler = (ctx: ApiContext): Handler => async (req, res) => {
-  const page = await listSchedules(ctx.db, projectOfAuth(res).id, parseInput(listQuery, req.query));
+  const page = await listSchedules(ctx.db, projectOfAuth(res).id, listQuery.parse(req.query));
   res.json({ schedules: page.rows, nextCursor: page.nextCursor });
 };
 
@@ -121,7 +110,7 @@ export const getScheduleHandler = (ctx: ApiContext): Handler => async (req, res)
 
 export const createScheduleHandler = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
-  const body = parseInput(createBody, req.body);
+  const body = createBody.parse(req.body);
   const f: ScheduleFields = { ...body, cron: validateCron(body.cron), timezone: validateTimezone(body.timezone) };
   const refusal = ctx.actions.sendRefusal(f.engine, p.slug);
   if (refusal) throw new ApiError(400, refusal.code, refusal.message);
@@ -137,7 +126,7 @@ export const createScheduleHandler = (ctx: ApiContext): Handler => async (req, r
 /** Applies `patch` and audits it as `action`; the schedule after. */
 async function changeSchedule(ctx: ApiContext, req: Request, res: Response, action: string, patch: z.infer<typeof patchBody>): Promise<Schedule> {
   const p = projectOfAuth(res);
-  const id = parseInput(idParam, req.params.id);
+  const id = idParam.parse(req.params.id);
   const checked = {
     ...patch,
     ...(patch.cron !== undefined ? { cron: validateCron(patch.cron) } : {}),
@@ -155,7 +144,7 @@ async function changeSchedule(ctx: ApiContext, req: Request, res: Response, acti
 }
 
 export const updateScheduleHandler = (ctx: ApiContext): Handler => async (req, res) => {
-  res.json({ schedule: await changeSchedule(ctx, req, res, 'schedule.update', parseInput(patchBody, req.body ?? {})) });
+  res.json({ schedule: await changeSchedule(ctx, req, res, 'schedule.update', patchBody.parse(req.body ?? {})) });
 };
 
 export const enableScheduleHandler = (ctx: ApiContext): Handler => async (req, res) => {
@@ -168,7 +157,7 @@ export const disableScheduleHandler = (ctx: ApiContext): Handler => async (req, 
 
 export const deleteScheduleHandler = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
-  const id = parseInput(idParam, req.params.id);
+  const id = idParam.parse(req.params.id);
   await ctx.db.transaction(async (tx) => {
     const s = await deleteSchedule(tx, p.id, id);
     if (!s) throw notFoundId(id);
