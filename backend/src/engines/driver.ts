@@ -56,8 +56,8 @@ export interface AgentChannel {
 }
 
 export class NoPayload extends Error {
-  constructor() {
-    super('z4j has no retry payload for this task: install the z4j agent where it is sent or run (an agent leaves out a payload too big to carry, and says so in the timeline: payloadOmitted)');
+  constructor(message = 'z4j has no retry payload for this task: install the z4j agent where it is sent or run (an agent leaves out a payload too big to carry, and says so in the timeline: payloadOmitted)') {
+    super(message);
   }
 }
 

@@ -158,8 +158,11 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
   async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
     if (!original) return this.enqueueCall(payload, newTaskId);
     const origin = await this.redis.eval(CLONE, 2, JOB + original.taskId, JOB + newTaskId, newTaskId, rqNow());
-    // Without the original job RQ's pickled call is gone; rebuilding it needs the agent (not yet).
-    if (origin === null) throw new NoPayload();
+    // Without the original job RQ's pickled call is gone. The agent's payload is not a substitute:
+    // it is JSON (a datetime or Decimal argument would arrive as a string), so nothing is sent.
+    if (origin === null) {
+      throw new NoPayload(`RQ no longer keeps job ${original.taskId}, so its exact call is gone: RQ deletes a finished job after its result_ttl (500 s by default) and a failed one after its failure_ttl (1 year by default), or when its registry is cleaned`);
+    }
     if (origin === 'exists') throw new Error(`job ${newTaskId} already exists`);
     return { detail: { newTaskId, queue: origin } };
   }
