@@ -5,7 +5,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { toApiError } from '../api/errors.js';
 import type { Queryable } from '../db/db.js';
 import type { AuditEntry, AuditLog, AuditOutcome } from './chain.js';
-import { actorOf, cappedTokenDetail, findProject, type RequestAuth } from '../auth/caller.js';
+import { actorOf, cappedTokenDetail, findProject, refusalAudited, type RequestAuth } from '../auth/caller.js';
 import type { ApiContext } from '../api/context.js';
 
 export function appendAudit(ctx: { audit: AuditLog }, entry: AuditEntry, tx?: Queryable): Promise<{ seq: number }> {
@@ -56,6 +56,8 @@ export function auditFailedWrite(ctx: ApiContext, action: string, opts: { readOn
   return (err, req, res, next) => {
     const auth = res.locals.auth as RequestAuth | undefined;
     if (req.method === 'GET' || opts.readOnly || !auth || res.locals.audited) return next(err);
+    // A route of no project is open to every signed-in user: their refusals are rate limited (refusalAudited).
+    if (!auth.project && !refusalAudited(auth.caller)) return next(err);
     const e = toApiError(err);
     const projectId = auth.project ? Promise.resolve(auth.project.id) : findProject(ctx, ctx.config.Z4J_PROJECT).then((p) => p?.id);
     projectId

@@ -158,6 +158,14 @@ function underRefusalLimit(who: string): boolean {
 
 const callerKey = (c: Caller) => (c.kind === 'user' ? `user:${c.user.orgId}:${c.user.userId}` : `token:${c.tokenId}`);
 
+/**
+ * Whether one more refused write of this identified caller is audited this minute (shares the
+ * caller's ROLE_TOO_LOW window). For the routes of no project (creating a project, accepting an
+ * invitation): any signed-in Grafana user reaches them, role or not, and their refusals go to a
+ * project's chain; without the limit one could append to it without end.
+ */
+export const refusalAudited = (c: Caller): boolean => underRefusalLimit(callerKey(c));
+
 export function routeAction(route: Route): string {
   return route.audit ?? `${route.method.toUpperCase()} ${route.path}`;
 }

@@ -304,6 +304,18 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     expect(await t.ctx.metrics.registry.getSingleMetricAsString('z4j_auth_refused_total')).toMatch(/status="403",code="ROLE_TOO_LOW",audited="no"} 10/);
   });
 
+  it('audits the refused writes of routes of no project (create a project, accept an invitation) up to 30 a minute too', async () => {
+    // A Grafana user with no role in any project: their refusals land in the configured project's chain.
+    const outsider = { UserID: storage === 'postgres' ? 911 : 912, Login: `stranger-${storage}`, OrgID: 1, OrgRole: 'None' as const };
+    for (let i = 0; i < 15; i++) {
+      expect((await api().post('/api/projects').set(userHeaders(outsider)).send({ slug: 'Not A Slug' })).status).toBe(400);
+      expect((await api().post('/api/projects').set(userHeaders(outsider)).send({ slug: `flood-${i}`, name: 'x' })).status).toBe(403);
+      expect((await api().post('/api/invitations/accept').set(userHeaders(outsider)).send({ token: `z4ji_forged${i}` })).status).toBe(404);
+    }
+    const rows = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE actor_name = $1`, [outsider.Login])).rows[0]!.n;
+    expect(rows).toBe(30);
+  });
+
   it('answers oversized bodies with 413 and malformed JSON with 400, audited, changing nothing', async () => {
     const before = await count('api_tokens');
     const big = await api().post('/api/tokens').set(authHeaders('admin')).set('content-type', 'application/json').send(JSON.stringify({ name: 'x'.repeat(2_000_000), role: 'viewer' }));

@@ -2,7 +2,7 @@
 // project and inviter), lists and revokes them; the invitee accepts signed in to Grafana.
 import { z } from 'zod';
 import { appendAudit, auditRequest, requestMeta } from '../../audit/record.js';
-import { actorOf, authOf, projectOfAuth } from '../../auth/caller.js';
+import { actorOf, authOf, projectOfAuth, refusalAudited } from '../../auth/caller.js';
 import {
   acceptInvitation, createInvitation, invitationLink, InvitationRefused, listInvitations, recentInvitations, revokeInvitation, INVITATION_DAYS,
 } from '../../auth/invitations.js';
@@ -89,11 +89,14 @@ export const acceptInvitationHandler = (ctx: ApiContext): Handler => async (req,
     res.json({ project: { slug: done.slug }, role: done.role });
   } catch (err) {
     if (err instanceof InvitationRefused && err.projectId !== null) {
-      await appendAudit(ctx, {
-        ...requestMeta(req, res), projectId: err.projectId, actor: actorOf(caller), action: 'invitation.accept',
-        target: `invitation:${err.invitationId}`, outcome: 'refused', detail: { status: err.status, code: err.code },
-      });
       res.locals.audited = true; // in the invitation's project: not again in the configured one
+      // Whoever holds a link can repeat a refused accept: audited up to the per-caller refusal limit.
+      if (refusalAudited(caller)) {
+        await appendAudit(ctx, {
+          ...requestMeta(req, res), projectId: err.projectId, actor: actorOf(caller), action: 'invitation.accept',
+          target: `invitation:${err.invitationId}`, outcome: 'refused', detail: { status: err.status, code: err.code },
+        });
+      }
     }
     throw err;
   }
