@@ -16,7 +16,7 @@ const errors = {
 };
 const projectParam = { name: 'project', in: 'query', schema: { type: 'string' }, description: 'Project slug (default: the configured project).' };
 const p = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'path', required: true, schema, description });
-const idempotencyHeader = { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 8, maxLength: 128 }, description: 'A fresh random value per intended action; repeating it returns the first command instead of acting twice.' };
+const idempotencyHeader = { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', minLength: 8, maxLength: 128 }, description: 'A fresh random value per intended action; repeating it returns the first command instead of acting twice. Keys starting with purge:, bulk: or schedule-run: are z4j\'s own and refused.' };
 const commandAnswer = {
   '200': json({ type: 'object', properties: { command: ref('Command') } }, 'This Idempotency-Key was seen before: the first command'),
   '202': json({ type: 'object', properties: { command: ref('Command') } }, 'Accepted: the command and its state so far'),

@@ -250,6 +250,26 @@ describe('the schedules API', () => {
     expect(audited.rows.map((r) => r.detail.repeated ?? false)).toEqual([false, true]);
   });
 
+  test("an Idempotency-Key in z4j's own namespace is refused: an Operator cannot take a run's command key ahead of it", async () => {
+    const s = await create({ name: 'not preempted' });
+    await api.pipeline.offer('test', { v: 1, type: 'task', id: 'preempt-ev-1', engine: 'dramatiq', project: 'default', kind: 'failed', taskId: 'preempt-1', occurredAt: Date.now(), fields: { name: 'billing.close_day' } });
+    await api.pipeline.drained();
+    // Run ids are a sequence: the next one is easy to guess, and its command's key is schedule-run:<id>.
+    const next = Number((await db.query<{ n: string }>(
+      `SELECT (last_value + CASE WHEN is_called THEN 1 ELSE 0 END)::text AS n FROM ${(await db.query<{ s: string }>(`SELECT pg_get_serial_sequence('schedule_runs', 'id') AS s`)).rows[0]!.s}`,
+    )).rows[0]!.n);
+    const taken: unknown[] = [];
+    for (const key of [`schedule-run:${next}`, `bulk:1:dramatiq:preempt-1`, `purge:${randomUUID()}`]) {
+      const t = await request(api.app).post('/api/tasks/dramatiq/preempt-1/actions/retry').set(as('operator')).set('idempotency-key', key);
+      taken.push([t.status, t.body.error?.code]);
+    }
+    const r = await send('post', `/api/schedules/${s.id}/run`, 'operator');
+    expect({ taken, run: [r.status, r.body.run.id, r.body.run.state, r.body.run.error] }).toEqual({
+      taken: [[400, 'BAD_REQUEST'], [400, 'BAD_REQUEST'], [400, 'BAD_REQUEST']],
+      run: [202, String(next), 'sent', null],
+    });
+  });
+
   test('a send that fails leaves a failed run with the reason, without the password it quoted', async () => {
     const s = await create();
     dramatiq.state.broken = `Connection refused to redis://:${SECRET}@broker:6379`;

@@ -44,11 +44,21 @@ async function auditCommand(ctx: ApiContext, req: Request, res: Response, comman
   });
 }
 
+/**
+ * Prefixes of the keys z4j gives the commands it makes itself (a purge's `purge:<token id>`, a
+ * bulk job's `bulk:<job>:<engine>:<task>`, a schedule run's `schedule-run:<run id>`). They share
+ * the project's key space with the callers' keys, and job and run ids are a guessable sequence:
+ * a caller's key there would take a command's key before z4j makes it, and that bulk chunk or
+ * schedule run would then fail on the "reused" key.
+ */
+const RESERVED_KEY = /^(purge|bulk|schedule-run):/;
+
 export function keyOf(req: Request): string {
   const raw = req.get('idempotency-key');
   if (raw === undefined) throw new ApiError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'the Idempotency-Key header is required for actions (a fresh random value per intended action)');
   const parsed = idempotencyKey.safeParse(raw);
   if (!parsed.success) throw new ApiError(400, 'BAD_REQUEST', `Idempotency-Key: ${parsed.error.issues[0]!.message}`);
+  if (RESERVED_KEY.test(parsed.data)) throw new ApiError(400, 'BAD_REQUEST', 'Idempotency-Key: purge:, bulk: and schedule-run: are z4j\'s own; send a fresh random value');
   return parsed.data;
 }
 
