@@ -114,6 +114,11 @@ describe('actions on queues and workers, within the project', () => {
     expect(calls).toEqual(['depth payments', 'purge payments', 'pool_grow celery@pay-1']);
   });
 
+  test("the health check names the engines its own project has seen reporting, not another project's", async () => {
+    const health = async (project: string) => (await request(api.app).get(`/api/healthz?project=${project}`).set(vera)).body.engines.map((e: { engine: string }) => e.engine);
+    expect({ default: await health('default'), other: await health('other') }).toEqual({ default: ['celery'], other: [] });
+  });
+
   test("a broker's error is the failed command's outcome, without the password it quoted", async () => {
     const admin = userHeaders({ UserID: 120, Login: 'olive', OrgID: 1, OrgRole: 'Admin', IsGrafanaAdmin: true });
     const r = await post('/api/workers/celery/celery@broken/actions/pool_grow', { n: 1 }, admin);

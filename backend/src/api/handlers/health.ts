@@ -1,3 +1,4 @@
+import { projectOfAuth } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import type { Handler } from '../routes.js';
 
@@ -6,13 +7,18 @@ export const liveness = (ctx: ApiContext): Handler => async (_req, res) => {
   res.json({ status: 'ok', version: ctx.version, storage: ctx.db.storage });
 };
 
-/** What the plugin's "Test connection" shows (a Viewer's): version, storage, engines reporting. */
+/**
+ * What the plugin's "Test connection" shows (a Viewer's): version, storage, engines reporting in
+ * the caller's project (a Viewer of one project learns nothing of what another one runs).
+ */
 export const health = (ctx: ApiContext): Handler => async (_req, res) => {
   const engines = await ctx.db
     .query<{ engine: string; lastSeenAt: Date }>(
       `SELECT engine, max(at) AS "lastSeenAt" FROM (
-         SELECT engine, last_seen_at AS at FROM workers UNION ALL SELECT engine, last_seen_at FROM queues) s
+         SELECT engine, last_seen_at AS at FROM workers WHERE project_id = $1
+         UNION ALL SELECT engine, last_seen_at FROM queues WHERE project_id = $1) s
         GROUP BY engine ORDER BY engine`,
+      [projectOfAuth(res).id],
     )
     .then((r) => r.rows)
     .catch(() => []);
