@@ -208,6 +208,19 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
       .toEqual(['project.create ok', 'project.update ok', 'project.transfer ok', 'project.delete refused', 'project.delete ok']);
   });
 
+  it("stops a deleted project's running bulk jobs: nothing acts for it afterwards", async () => {
+    await api().post('/api/projects').set(authHeaders('owner')).send({ slug: 'doomed', name: 'Doomed' }).expect(201);
+    const job = (await db.query<{ id: string }>(
+      `INSERT INTO bulk_jobs (project_id, action, filters, as_of, state, total, requested_by, idempotency_key)
+       SELECT id, 'retry', '{}'::jsonb, now(), 'running', 1, 'olga', 'doomed-job' FROM projects WHERE slug = 'doomed' RETURNING id::text AS id`,
+    )).rows[0]!.id;
+    await api().delete('/api/projects/doomed').set(authHeaders('owner')).expect(204);
+    const claimed = await t.ctx.bulk.runOnce();
+    const after = (await db.query<{ state: string }>('SELECT state FROM bulk_jobs WHERE id = $1', [job])).rows[0]!.state;
+    expect({ claimed, after }).toEqual({ claimed: false, after: 'cancelled' });
+    expect(await lastAudit()).toMatchObject({ action: 'project.delete', outcome: 'ok', detail: { bulkJobs: 1 } });
+  });
+
   it('mints API tokens shown once, uses, lists and revokes them', async () => {
     const minted = await api().post('/api/tokens').set(authHeaders('admin')).send({ name: 'ci', role: 'operator', expiresInDays: 30 });
     expect(minted.status).toBe(201);

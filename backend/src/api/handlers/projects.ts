@@ -1,6 +1,7 @@
 // Projects: list the caller's, create (Grafana server admin or an Owner of any project),
 // show, rename (Admin), delete and transfer (Owner). A deleted project keeps its row and
-// its audit chain; it stops answering, its tokens and agents stop working, its schedules are gone.
+// its audit chain; it stops answering, its tokens and agents stop working, its schedules are gone,
+// its running bulk jobs are cancelled.
 import { z } from 'zod';
 import { auditRequest } from '../../audit/record.js';
 import { authOf, findProject, projectOfAuth, refusalAudited, roleIn } from '../../auth/caller.js';
@@ -80,7 +81,12 @@ export const deleteProject = (ctx: ApiContext): Handler => async (req, res) => {
     await tx.query('UPDATE projects SET deleted_at = now() WHERE id = $1', [p.id]);
     // Its schedules go with it (their runs too, by cascade): nothing fires for a deleted project.
     const schedules = (await tx.query('DELETE FROM schedules WHERE project_id = $1 RETURNING id', [p.id])).rows.length;
-    await auditRequest(ctx, req, res, { action: 'project.delete', target: `project:${p.slug}`, ...(schedules ? { detail: { schedules } } : {}) }, tx);
+    // Its bulk jobs stop too: the runner walks any running job, whatever became of its project.
+    const bulkJobs = (await tx.query(
+      `UPDATE bulk_jobs SET state = 'cancelled', message = 'the project was deleted', updated_at = now() WHERE project_id = $1 AND state = 'running' RETURNING id`, [p.id],
+    )).rows.length;
+    const detail = { ...(schedules ? { schedules } : {}), ...(bulkJobs ? { bulkJobs } : {}) };
+    await auditRequest(ctx, req, res, { action: 'project.delete', target: `project:${p.slug}`, ...(Object.keys(detail).length ? { detail } : {}) }, tx);
   });
   ctx.agentIngest.forgetProject(p.slug); // its agents' batches are refused from now on
   res.status(204).end();
