@@ -9,6 +9,7 @@ import { isoTimeSql, type Db } from '../db/db.js';
 import { can } from '../engines/driver.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
+import { scrub } from '../redact/redact.js';
 import { ActionRefused, type ActionService } from './actionService.js';
 import type { AuditActor } from '../audit/chain.js';
 import { auditSettled, COMMAND_COLUMNS, type Command, type SettledAudit } from './commands.js';
@@ -174,7 +175,9 @@ export class BulkActions {
       );
     } catch (err) {
       this.log.warn({ bulk: job.id, err: String(err) }, 'bulk chunk failed; will try again');
-      await this.db.query(`UPDATE bulk_jobs SET lease_until = now() + interval '5 seconds', message = $2, updated_at = now() WHERE id = $1`, [job.id, `last chunk failed: ${String((err as Error)?.message ?? err).slice(0, 200)}`]);
+      // Viewers read the job's message: scrubbed (an error can quote a broker URL with its password).
+      const message = (scrub(String((err as Error)?.message ?? err)) as string).slice(0, 200);
+      await this.db.query(`UPDATE bulk_jobs SET lease_until = now() + interval '5 seconds', message = $2, updated_at = now() WHERE id = $1`, [job.id, `last chunk failed: ${message}`]);
     }
     return true;
   }
