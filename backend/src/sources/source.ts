@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { scrub } from '../redact/redact.js';
 // A source turns one engine's wire format into envelopes for the pipeline. Celery events
 // over Redis or AMQP, agent streams, HTTP ingest: each is one module implementing this.
 
@@ -35,7 +36,8 @@ export class SourceHealth {
   }
 
   error(err: unknown): void {
-    this.state.lastError = String((err as Error)?.message ?? err);
+    // Shown by /readyz, which answers anyone: scrubbed (a client's error can quote its URL with the password).
+    this.state.lastError = scrub(String((err as Error)?.message ?? err)) as string;
     this.metrics.sourceErrors.inc({ source: this.name });
     this.log.warn({ source: this.name, err: this.state.lastError }, 'source error');
   }
