@@ -93,6 +93,51 @@ describe('the audit log', () => {
   });
 });
 
+describe('filtering the audit log', () => {
+  test('a filter whose answer fails shows why, not the unfiltered entries as if they matched', async () => {
+    const backend = fakeService('admin');
+    const entry = (id: string, actorName: string) => ({
+      id,
+      seq: Number(id),
+      at: new Date(Date.UTC(2026, 10, 29, 12, 0, 60 - Number(id))).toISOString(),
+      actorKind: 'user',
+      actorId: id,
+      actorName,
+      action: 'queue.purge',
+      target: 'celery/emails',
+      outcome: 'ok',
+      detail: null,
+      ip: '10.0.0.1',
+      forwardedFor: null,
+      requestId: `r${id}`,
+    });
+    const entries = [entry('1', 'alice'), entry('2', 'mallory'), entry('3', 'alice')];
+    backend.routes[`GET ${SERVICE_API_URL}/audit`] = (r) => {
+      const p = r.params as Record<string, string>;
+      if (p.actor) {
+        return reply({ error: { code: 'READ_TIMEOUT', message: 'the audit query took too long' } }, 503);
+      }
+      // Two entries a page: the log has an older page.
+      const after = p.cursor ? entries.findIndex((e) => e.id === p.cursor) + 1 : 0;
+      const page = entries.slice(after, after + 2);
+      return reply({ entries: page, nextCursor: after + 2 < entries.length ? page.at(-1)!.id : null });
+    };
+    const { user } = renderApp('/audit');
+    const table = await screen.findByRole('table', { name: 'Audit log' }, PAGE_LOAD);
+    expect(within(table).getByText('mallory')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Load older entries' }));
+    await waitFor(() => expect(within(table).getAllByRole('row')).toHaveLength(4)); // the header and 3 entries
+
+    await user.type(screen.getByLabelText('Actor'), 'alice{Enter}');
+    const error = await screen.findByRole('alert', { name: 'Could not load the audit log' });
+    expect(error).toHaveTextContent('the audit query took too long');
+    // Neither mallory's entry under "actor alice", nor a Load older that would continue the unfiltered log.
+    expect(screen.queryByRole('table', { name: 'Audit log' })).not.toBeInTheDocument();
+    expect(screen.queryByText('mallory')).not.toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /load older/i })).not.toBeInTheDocument();
+  });
+});
+
 /** The browser's Back button. */
 function BackButton() {
   const navigate = useNavigate();

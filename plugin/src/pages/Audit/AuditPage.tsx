@@ -1,19 +1,20 @@
 // The project's audit log: who did what to what, when, from where, and whether it worked,
 // with the hash chain's verification status (an edited or deleted row shows here). Project
 // Admins only, as on the service.
-import React, { useEffect, useMemo, useRef, useState } from 'react';
+import React, { useMemo } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { useTimeZone } from '../../hooks/useTimeZone';
-import { Alert, Badge, Button, Field, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
+import { Alert, Badge, Field, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange } from '../Tasks/filters';
 import { listAudit, verifyAudit } from '../../api/service';
 import type { AuditEntry } from '../../api/types';
-import { toApiRequestError, type ApiRequestError } from '../../api/client';
 import { AppPage } from '../../components/common/AppPage';
 import { CommitInput } from '../../components/common/CommitInput';
 import { DataTable } from '../../components/common/DataTable';
+import { LoadOlder } from '../../components/common/LoadOlder';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
+import { usePagedList } from '../../hooks/usePagedList';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
 
@@ -58,47 +59,17 @@ function AuditLog() {
   );
   const { timeZone, setTimeZone } = useTimeZone();
   const range = toTimeRange(filters, timeZone);
-  const [entries, setEntries] = useState<AuditEntry[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<ApiRequestError | null>(null);
-  const [loading, setLoading] = useState(true);
   const verification = useAsync(() => verifyAudit(project), [project]);
-  // Bumped by each first page: an older page or an answer for filters since changed is dropped.
-  const generation = useRef(0);
-
-  const load = async (after: string | null) => {
-    const mine = after ? generation.current : ++generation.current;
-    setLoading(true);
-    setError(null);
-    try {
-      const page = await listAudit({
-        ...filters,
-        from: range.from.valueOf(),
-        to: range.to.valueOf(),
-        project,
-        limit: 100,
-        cursor: after,
-      });
-      if (mine === generation.current) {
-        setEntries((prev) => (after ? [...prev, ...page.entries] : page.entries));
-        setCursor(page.nextCursor);
-      }
-    } catch (e) {
-      if (mine === generation.current) {
-        setError(toApiRequestError(e));
-      }
-    } finally {
-      if (mine === generation.current) {
-        setLoading(false);
-      }
-    }
-  };
-  useEffect(() => {
-    // New filters start a request; its first setState marks the list as loading.
-    // eslint-disable-next-line react-hooks/set-state-in-effect
-    load(null);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [filters, project]);
+  // Entries are only ever shown for the filters they were read for: while new filters load, or
+  // after they failed to, the previous filters' entries (and their Load older) are gone.
+  const entries = usePagedList(
+    (cursor) =>
+      listAudit({ ...filters, from: range.from.valueOf(), to: range.to.valueOf(), project, limit: 100, cursor }).then(
+        (p) => ({ rows: p.entries, nextCursor: p.nextCursor })
+      ),
+    (e) => e.id,
+    [filters.actor, filters.action, filters.target, filters.outcome, filters.from, filters.to, project]
+  );
 
   const setRange = (t: { from: string; to: string }) => {
     const next = new URLSearchParams(params);
@@ -164,13 +135,13 @@ function AuditLog() {
           />
         </Field>
       </Stack>
-      {error && <LoadError error={error} what="the audit log" onRetry={() => load(null)} />}
-      {loading && entries.length === 0 && !error && <Loading text="Loading the audit log…" />}
-      {!loading && !error && entries.length === 0 && <Empty message="No audit entry matches" />}
-      {entries.length > 0 && (
+      {entries.error && <LoadError error={entries.error} what="the audit log" onRetry={entries.reload} />}
+      {entries.loading && !entries.value && <Loading text="Loading the audit log…" />}
+      {entries.value?.length === 0 && !entries.error && <Empty message="No audit entry matches" />}
+      {entries.value && entries.value.length > 0 && (
         <DataTable
           label="Audit log"
-          rows={entries}
+          rows={entries.value}
           rowKey={(e) => e.id}
           columns={[
             { header: 'Time', cell: (e) => formatTime(e.at) },
@@ -191,11 +162,7 @@ function AuditLog() {
           ]}
         />
       )}
-      {cursor && (
-        <Button variant="secondary" onClick={() => load(cursor)} disabled={loading}>
-          Load older entries
-        </Button>
-      )}
+      {entries.value && <LoadOlder list={entries} what="entries" />}
     </>
   );
 }
