@@ -67,6 +67,25 @@ describe('reloading the same filters', () => {
   });
 });
 
+describe('loading older tasks during a reload', () => {
+  test('waits for the reload, and live refresh goes on after it', async () => {
+    const tasks = Array.from({ length: 120 }, (_, i) => task({ taskId: `t${i}`, queue: 'a', state: 'failed' }));
+    fakeService('operator', tasks);
+    const { user } = renderApp('/tasks?queue=a');
+    await screen.findByRole('button', { name: 'Load older tasks' }, PAGE_LOAD);
+
+    const release = holdFirstPage('a');
+    await user.click(screen.getByRole('button', { name: /bulk actions/i }));
+    await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Close' }));
+    await user.click(screen.getByRole('button', { name: 'Load older tasks' }));
+    release();
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Load older tasks' })).toBeEnabled());
+
+    tasks.unshift(task({ taskId: 'late', name: 'arrived.after', queue: 'a', state: 'failed' }));
+    expect(await screen.findByText('arrived.after', {}, NEXT_TICK)).toBeInTheDocument();
+  });
+});
+
 /** Holds the explorer's first page for `queue` until `release()`: the moment between a filter change and its answer. */
 function holdFirstPage(queue: string): () => void {
   const service = getBackendSrv();

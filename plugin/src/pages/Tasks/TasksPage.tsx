@@ -103,7 +103,10 @@ function TasksPage() {
   }, [loadFirst]);
 
   const loadMore = async () => {
-    if (!cursor) {
+    // While the first page is read again, the cursor on screen is about to be replaced; and a
+    // page read now would drop that reload's answer, leaving the list loading for ever (and live
+    // refresh, which waits for it, stopped).
+    if (!cursor || loading) {
       return;
     }
     // A live refresh in flight read the rows before this page: its answer is dropped.
@@ -229,7 +232,7 @@ function TasksPage() {
           <Button
             variant="secondary"
             onClick={loadMore}
-            disabled={loadingMore}
+            disabled={loading || loadingMore}
             icon={loadingMore ? 'spinner' : 'angle-down'}
           >
             {loadingMore ? 'Loading…' : 'Load older tasks'}
