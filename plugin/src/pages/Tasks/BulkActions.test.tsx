@@ -1,4 +1,6 @@
 import { screen, waitFor, within } from '@testing-library/react';
+import { NEVER } from 'rxjs';
+import { getBackendSrv, setBackendSrv, type BackendSrv, type BackendSrvRequest } from '@grafana/runtime';
 import { SERVICE_API_URL } from '../../api/client';
 import type { BulkJob } from '../../api/types';
 import { reply } from '../../test/backend';
@@ -75,5 +77,49 @@ describe('a bulk retry', () => {
     const closedAfter = looks.count;
     await pause(1500);
     expect(looks.count).toBe(closedAfter);
+  }, 15_000);
+});
+
+describe('a running bulk job', () => {
+  const running = job('running', { done: 1, succeeded: 1, failed: 0, pending: 0, skipped: 0 });
+
+  test('can be stopped while a slow service is still answering a look at its progress', async () => {
+    const backend = fakeService('operator');
+    backend.routes[`POST ${SERVICE_API_URL}/bulk`] = () => reply({ job: running }, 202);
+    backend.routes[`POST ${SERVICE_API_URL}/bulk/5/cancel`] = () => reply({ job: { ...running, state: 'cancelled' } });
+    // Every look at the job hangs: the service is slow under load.
+    const service = getBackendSrv();
+    const fetch = (r: BackendSrvRequest) =>
+      r.method === 'GET' && r.url.endsWith('/bulk/5') ? NEVER : service.fetch(r);
+    setBackendSrv({ fetch } as unknown as BackendSrv);
+    const { user } = renderApp('/tasks?state=failed');
+    await startBulkRetry(user);
+    await pause(1200); // a look is now under way
+
+    const progress = screen.getByTestId('bulk-progress');
+    await user.click(within(progress).getByRole('button', { name: 'Stop the job' }));
+    await waitFor(() => expect(progress).toHaveTextContent('Job #5 (retry): cancelled.'));
+  }, 15_000);
+
+  test('says a look at its progress failed, not that the bulk action was refused', async () => {
+    const backend = fakeService('operator');
+    const looks = { count: 0 };
+    backend.routes[`POST ${SERVICE_API_URL}/bulk`] = () => reply({ job: running }, 202);
+    backend.routes[`GET ${SERVICE_API_URL}/bulk/5`] = () =>
+      ++looks.count === 1
+        ? reply({ message: 'Bad Gateway' }, 502)
+        : reply({ job: job('succeeded', { done: 3, succeeded: 3, failed: 0, pending: 0, skipped: 0 }) });
+    const { user } = renderApp('/tasks?state=failed');
+    await startBulkRetry(user);
+
+    const stale = await screen.findByRole('alert', { name: /could not read the job's progress/i }, { timeout: 3000 });
+    expect(stale).toHaveTextContent('HTTP 502');
+    expect(screen.queryByRole('alert', { name: 'The bulk action was refused' })).not.toBeInTheDocument();
+    expect(screen.getByTestId('bulk-progress')).toHaveTextContent('Job #5 (retry): running.');
+
+    await waitFor(() => expect(screen.getByTestId('bulk-progress')).toHaveTextContent('3 succeeded'), {
+      timeout: 3000,
+    });
+    expect(screen.queryByRole('alert', { name: /could not read the job's progress/i })).not.toBeInTheDocument();
   }, 15_000);
 });

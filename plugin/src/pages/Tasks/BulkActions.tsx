@@ -7,6 +7,7 @@ import { Alert, Button, Modal, RadioButtonGroup, Stack, Text, useStyles2 } from 
 import { cancelBulk, getBulk, newIdempotencyKey, previewBulk, startBulk } from '../../api/service';
 import type { BulkAction, BulkJob, BulkPreview } from '../../api/types';
 import { Refused } from '../../components/common/PageState';
+import { toApiRequestError } from '../../api/client';
 import { useGuard } from '../../hooks/useGuard';
 import { useInterval } from '../../hooks/useAsync';
 
@@ -24,16 +25,25 @@ export function BulkActionsModal({ filters, project, onClose }: Props) {
   const { busy, error, guard } = useGuard();
   const styles = useStyles2(getStyles);
 
+  // Why the last look at the job's progress failed (the next one tries again).
+  const [staleBecause, setStaleBecause] = useState<string | null>(null);
+
   // The job is "succeeded" once every command is sent; the commands settle after, as the engines
   // confirm them, so the job is followed until none is pending. Closing the dialog unmounts it,
-  // which stops the polling.
+  // which stops the polling. Not through guard: a look is not the user's action, so it neither
+  // disables "Stop the job" while a slow service answers, nor calls its failure a refusal.
   useInterval(
-    () =>
-      guard(async () => {
-        if (job) {
-          setJob((await getBulk(job.id, project)).job);
-        }
-      }),
+    async () => {
+      if (!job) {
+        return;
+      }
+      try {
+        setJob((await getBulk(job.id, project)).job);
+        setStaleBecause(null);
+      } catch (e) {
+        setStaleBecause(toApiRequestError(e).message);
+      }
+    },
     job && (job.state === 'running' || job.progress.pending > 0) ? 1000 : null
   );
 
@@ -112,6 +122,11 @@ export function BulkActionsModal({ filters, project, onClose }: Props) {
           </Text>
           <progress max={job.total} value={settled} className={styles.bar} aria-label="Bulk progress" />
           {job.message && <Alert severity="info" title={job.message} />}
+          {staleBecause && (
+            <Alert severity="warning" title="Could not read the job's progress: trying again">
+              {staleBecause}. The job goes on in the service; the figures above are the last ones read.
+            </Alert>
+          )}
           <Modal.ButtonRow>
             {job.state === 'running' && (
               <Button
