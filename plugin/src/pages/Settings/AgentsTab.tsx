@@ -1,7 +1,7 @@
 import React, { useState } from 'react';
 import { Alert, Badge, Button, ClipboardButton, Field, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 import { createAgent, listAgents, revokeAgent, rotateAgent } from '../../api/service';
-import { ENGINES, type MintedAgent } from '../../api/types';
+import { ENGINES, type AgentCredential, type MintedAgent } from '../../api/types';
 import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { DataTable } from '../../components/common/DataTable';
 import { LoadOlder } from '../../components/common/LoadOlder';
@@ -23,7 +23,7 @@ export function AgentsTab() {
   const { busy, error, guard } = useGuard();
   const [name, setName] = useState('');
   const [minted, setMinted] = useState<MintedAgent | null>(null);
-  const [revoking, setRevoking] = useState<string | null>(null);
+  const [revoking, setRevoking] = useState<AgentCredential | null>(null);
 
   const pending = pendingState(agents, 'agent credentials');
   if (pending || !agents.value) {
@@ -96,7 +96,7 @@ export function AgentsTab() {
                   >
                     Rotate secret
                   </Button>
-                  <Button size="sm" variant="destructive" disabled={busy} onClick={() => setRevoking(a.id)}>
+                  <Button size="sm" variant="destructive" disabled={busy} onClick={() => setRevoking(a)}>
                     Revoke
                   </Button>
                 </Stack>
@@ -107,14 +107,14 @@ export function AgentsTab() {
       <LoadOlder list={agents} what="agents" />
       <ConfirmOnItem
         item={revoking}
-        title={() => 'Revoke this agent?'}
-        body={() =>
-          'Its batches are refused from now on: workers using it stop reporting until they get a new credential.'
+        title={(agent) => `Revoke the agent ${agent.name}?`}
+        body={(agent) =>
+          `Batches signed as ${agent.id} are refused from now on: workers using it stop reporting until they get a new credential.`
         }
         confirmText="Revoke"
-        onConfirm={(agentId) =>
+        onConfirm={(agent) =>
           guard(async () => {
-            await revokeAgent(agentId, project);
+            await revokeAgent(agent.id, project);
             await agents.reload();
           })
         }

@@ -109,6 +109,24 @@ describe('project settings', () => {
     expect(deletes(backend)[1]!.url).toMatch(/\/tokens\/tok-1$/);
   });
 
+  test('an Admin revokes an agent only after a confirmation that names it', async () => {
+    const agents = [
+      agentCredential({ id: 'agt-2', name: 'billing-fleet' }),
+      agentCredential({ id: 'agt-1', name: 'emails-fleet' }),
+    ];
+    const backend = fakeService('admin', undefined, { agents });
+    const { user } = renderApp('/settings?tab=agents');
+    const row = await screen.findByRole('row', { name: /emails-fleet/ }, PAGE_LOAD);
+    await user.click(within(row).getByRole('button', { name: 'Revoke' }));
+
+    const dialog = await screen.findByRole('dialog');
+    expect(dialog).toHaveTextContent('Revoke the agent emails-fleet?');
+    expect(dialog).toHaveTextContent('agt-1');
+    expect(deletes(backend)).toEqual([]);
+    await user.click(within(dialog).getByRole('button', { name: 'Revoke' }));
+    await waitFor(() => expect(deletes(backend).map((r) => r.url)).toEqual([`${SERVICE_API_URL}/agents/agt-1`]));
+  });
+
   test('an Admin sees which tokens act below their role because their maker is now lower', async () => {
     fakeService('admin');
     renderApp('/settings?tab=tokens');
