@@ -24,6 +24,7 @@ export function AgentsTab() {
   const [name, setName] = useState('');
   const [minted, setMinted] = useState<MintedAgent | null>(null);
   const [revoking, setRevoking] = useState<AgentCredential | null>(null);
+  const [rotating, setRotating] = useState<AgentCredential | null>(null);
 
   const pending = pendingState(agents, 'agent credentials');
   if (pending || !agents.value) {
@@ -83,17 +84,7 @@ export function AgentsTab() {
             cell: (a) =>
               !a.revokedAt && (
                 <Stack gap={1}>
-                  <Button
-                    size="sm"
-                    variant="secondary"
-                    disabled={busy}
-                    onClick={() =>
-                      guard(async () => {
-                        setMinted(await rotateAgent(a.id, project));
-                        await agents.reload();
-                      })
-                    }
-                  >
+                  <Button size="sm" variant="secondary" disabled={busy} onClick={() => setRotating(a)}>
                     Rotate secret
                   </Button>
                   <Button size="sm" variant="destructive" disabled={busy} onClick={() => setRevoking(a)}>
@@ -105,6 +96,21 @@ export function AgentsTab() {
         ]}
       />
       <LoadOlder list={agents} what="agents" />
+      <ConfirmOnItem
+        item={rotating}
+        title={(agent) => `Rotate the secret of ${agent.name}?`}
+        body={() =>
+          'A new secret is made and shown once. The current one keeps working for an hour: workers not given the new one by then stop reporting.'
+        }
+        confirmText="Rotate"
+        onConfirm={(agent) =>
+          guard(async () => {
+            setMinted(await rotateAgent(agent.id, project));
+            await agents.reload();
+          })
+        }
+        onDismiss={() => setRotating(null)}
+      />
       <ConfirmOnItem
         item={revoking}
         title={(agent) => `Revoke the agent ${agent.name}?`}

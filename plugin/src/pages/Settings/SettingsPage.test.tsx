@@ -3,6 +3,7 @@ import pluginJson from '../../plugin.json';
 import { SERVICE_API_URL } from '../../api/client';
 import { agentCredential, apiToken, fakeService, invitation, type SettingsLists } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
+import { reply } from '../../test/backend';
 
 beforeEach(() => window.localStorage.clear());
 
@@ -125,6 +126,28 @@ describe('project settings', () => {
     expect(deletes(backend)).toEqual([]);
     await user.click(within(dialog).getByRole('button', { name: 'Revoke' }));
     await waitFor(() => expect(deletes(backend).map((r) => r.url)).toEqual([`${SERVICE_API_URL}/agents/agt-1`]));
+  });
+
+  test("an Admin rotates an agent's secret only after confirming, and is shown the new one", async () => {
+    const agents = [
+      agentCredential({ id: 'agt-2', name: 'billing-fleet' }),
+      agentCredential({ id: 'agt-1', name: 'emails-fleet' }),
+    ];
+    const backend = fakeService('admin', undefined, { agents });
+    const rotated = { ...agents[1]!, liveSecrets: 2 };
+    backend.routes[`POST ${SERVICE_API_URL}/agents/agt-1/rotate`] = () =>
+      reply({ agent: rotated, agentId: 'agt-1', secret: 'new-secret-shown-once', project: 'default' });
+    const rotations = () => backend.requests.filter((r) => r.url.endsWith('/rotate'));
+    const { user } = renderApp('/settings?tab=agents');
+    const row = await screen.findByRole('row', { name: /emails-fleet/ }, PAGE_LOAD);
+    await user.click(within(row).getByRole('button', { name: 'Rotate secret' }));
+
+    const dialog = await screen.findByRole('dialog');
+    expect(dialog).toHaveTextContent('Rotate the secret of emails-fleet?');
+    expect(rotations()).toEqual([]);
+    await user.click(within(dialog).getByRole('button', { name: 'Rotate' }));
+    expect(await screen.findByTestId('agent-snippet')).toHaveTextContent('new-secret-shown-once');
+    expect(rotations()).toHaveLength(1);
   });
 
   test('an Admin sees which tokens act below their role because their maker is now lower', async () => {
