@@ -1,6 +1,8 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { from, switchMap } from 'rxjs';
 import { getBackendSrv, setBackendSrv, type BackendSrv, type BackendSrvRequest } from '@grafana/runtime';
+import { SERVICE_API_URL } from '../../api/client';
+import { reply } from '../../test/backend';
 import { ALL_TASKS, fakeService, task } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
 
@@ -47,6 +49,34 @@ describe('live refresh after a burst of tasks', () => {
     await waitFor(() => expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(50));
     expect(screen.queryByText(/more tasks arrived/i)).not.toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Load older tasks' })).toBeInTheDocument();
+  });
+});
+
+describe('reloading a range that ends now', () => {
+  test('Reload after a burst shows the burst: the range ends when Reload is pressed, not when the page opened', async () => {
+    const seen = (ms: number) => new Date(ms).toISOString();
+    const opened = Date.now();
+    const tasks = ALL_TASKS.map((t, i) => ({ ...t, firstSeenAt: seen(opened - 60_000 - i) }));
+    const backend = fakeService('viewer', tasks);
+    // As the service: only tasks first seen before `to`.
+    backend.routes[`GET ${SERVICE_API_URL}/tasks`] = (r) => {
+      const p = r.params as Record<string, string>;
+      const inRange = tasks.filter((t) => Date.parse(t.firstSeenAt) < Number(p.to));
+      const after = p.cursor ? inRange.findIndex((t) => t.taskId === p.cursor) + 1 : 0;
+      const page = inRange.slice(after, after + Number(p.limit));
+      return reply({ tasks: page, nextCursor: after + page.length < inRange.length ? page.at(-1)!.taskId : null });
+    };
+    const { user } = renderApp('/tasks');
+    const table = await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
+    expect(rows(table)).toHaveLength(4);
+
+    await new Promise((r) => setTimeout(r, 20));
+    tasks.unshift(...arrivals(300).map((t, i) => ({ ...t, firstSeenAt: seen(Date.now() - i) })));
+    const notice = await screen.findByRole('status', { name: 'More tasks arrived than live refresh shows' }, NEXT_TICK);
+    await user.click(within(notice).getByRole('button', { name: 'Reload' }));
+
+    await waitFor(() => expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(50));
+    expect(rows(screen.getByRole('table', { name: 'Tasks' }))[0]).toHaveTextContent('burst.300');
   });
 });
 

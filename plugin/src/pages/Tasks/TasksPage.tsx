@@ -45,7 +45,6 @@ async function readNewerTasks(query: Params, known: Set<string>): Promise<{ task
 function TasksPage() {
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => readFilters(params), [params]);
-  const query = useMemo(() => toQuery(filters), [filters]);
   const { allows, project } = useSession();
 
   const [tasks, setTasks] = useState<Task[]>([]);
@@ -66,12 +65,15 @@ function TasksPage() {
     tasksRef.current = tasks;
   }, [tasks]);
 
+  // The range is resolved at each read, not once per filter set: "last 24 hours" read by Reload
+  // (or Try again, or after a bulk action) ends now, not when the filters were set, else the
+  // tasks that arrived since (a burst that paused live refresh) would never be reached.
   const loadFirst = useCallback(async () => {
     const mine = ++generation.current;
     setLoading(true);
     setError(null);
     try {
-      const page = await listTasks({ ...query, project, limit: PAGE_SIZE });
+      const page = await listTasks({ ...toQuery(filters), project, limit: PAGE_SIZE });
       if (mine === generation.current) {
         setTasks(page.tasks);
         setCursor(page.nextCursor);
@@ -87,7 +89,7 @@ function TasksPage() {
         setLoading(false);
       }
     }
-  }, [query, project]);
+  }, [filters, project]);
 
   useEffect(() => {
     // A new filter set starts a request. The rows and cursor on screen are the previous
@@ -113,7 +115,7 @@ function TasksPage() {
     const mine = ++generation.current;
     setLoadingMore(true);
     try {
-      const page = await listTasks({ ...query, project, limit: PAGE_SIZE, cursor });
+      const page = await listTasks({ ...toQuery(filters), project, limit: PAGE_SIZE, cursor });
       if (mine === generation.current) {
         setTasks((prev) => [...prev, ...page.tasks.filter((t) => !prev.some((p) => keyOf(p) === keyOf(t)))]);
         setCursor(page.nextCursor);
