@@ -1,10 +1,13 @@
-// The button under a list the service pages by key (usePagedList), as the explorer's and the
-// audit log's, and why the last page could not be read.
+// The button under a list the service pages by key (usePagedList, or the explorer's own), and
+// why the last page could not be read.
 import React from 'react';
 import { Alert, Button, Stack } from '@grafana/ui';
 import type { PagedList } from '../../hooks/usePagedList';
 
-export function LoadOlder<T>({ list, what }: { list: PagedList<T>; what: string }) {
+/** What the button needs of a paged list. */
+export type OlderPages = Pick<PagedList<unknown>, 'hasMore' | 'loadMore' | 'loading' | 'loadingMore' | 'moreError'>;
+
+export function LoadOlder({ list, what }: { list: OlderPages; what: string }) {
   return (
     <>
       {list.moreError && (

@@ -80,6 +80,31 @@ describe('reloading a range that ends now', () => {
   });
 });
 
+describe('loading older tasks', () => {
+  test('a page that fails is said by the button, the rows read stay, and it can be asked again', async () => {
+    const tasks = Array.from({ length: 120 }, (_, i) => task({ taskId: `t${i}`, queue: 'a', state: 'failed' }));
+    const backend = fakeService('viewer', tasks);
+    const list = backend.routes[`GET ${SERVICE_API_URL}/tasks`]!;
+    let down = true;
+    backend.routes[`GET ${SERVICE_API_URL}/tasks`] = (r) =>
+      down && (r.params as Record<string, unknown>).cursor
+        ? reply({ error: { code: 'READ_TIMEOUT', message: 'the query took too long' } }, 503)
+        : list(r);
+    const { user } = renderApp('/tasks?queue=a');
+    await user.click(await screen.findByRole('button', { name: 'Load older tasks' }, PAGE_LOAD));
+
+    const error = await screen.findByRole('alert', { name: 'Could not load older tasks' });
+    expect(error).toHaveTextContent('the query took too long');
+    expect(screen.queryByRole('alert', { name: 'Could not load tasks' })).not.toBeInTheDocument();
+    expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(50);
+
+    down = false;
+    await user.click(screen.getByRole('button', { name: 'Load older tasks' }));
+    await waitFor(() => expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(100));
+    expect(screen.queryByRole('alert', { name: 'Could not load older tasks' })).not.toBeInTheDocument();
+  });
+});
+
 describe('reloading the same filters', () => {
   test('keeps the rows and the pages loaded on screen until the new answer comes', async () => {
     const tasks = Array.from({ length: 120 }, (_, i) => task({ taskId: `t${i}`, queue: 'a', state: 'failed' }));

@@ -8,6 +8,7 @@ import type { Task } from '../../api/types';
 import { toApiRequestError, type ApiRequestError } from '../../api/client';
 import { AppPage } from '../../components/common/AppPage';
 import { inProject, PLUGIN_BASE_URL, ROUTES } from '../../constants';
+import { LoadOlder } from '../../components/common/LoadOlder';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
@@ -52,6 +53,8 @@ function TasksPage() {
   const [loading, setLoading] = useState(true);
   const [loadingMore, setLoadingMore] = useState(false);
   const [error, setError] = useState<ApiRequestError | null>(null);
+  // Why the last Load older failed: said by its button, with the rows read kept (and live refresh on).
+  const [moreError, setMoreError] = useState<ApiRequestError>();
   const [fresh, setFresh] = useState<Task[]>([]);
   // More tasks arrived in one refresh than it reads: live refresh stops until a reload.
   const [behind, setBehind] = useState(false);
@@ -72,6 +75,7 @@ function TasksPage() {
     const mine = ++generation.current;
     setLoading(true);
     setError(null);
+    setMoreError(undefined);
     try {
       const page = await listTasks({ ...toQuery(filters), project, limit: PAGE_SIZE });
       if (mine === generation.current) {
@@ -114,6 +118,7 @@ function TasksPage() {
     // A live refresh in flight read the rows before this page: its answer is dropped.
     const mine = ++generation.current;
     setLoadingMore(true);
+    setMoreError(undefined);
     try {
       const page = await listTasks({ ...toQuery(filters), project, limit: PAGE_SIZE, cursor });
       if (mine === generation.current) {
@@ -122,7 +127,7 @@ function TasksPage() {
       }
     } catch (e) {
       if (mine === generation.current) {
-        setError(toApiRequestError(e));
+        setMoreError(toApiRequestError(e));
       }
     } finally {
       setLoadingMore(false);
@@ -229,18 +234,10 @@ function TasksPage() {
         </Empty>
       )}
       {tasks.length > 0 && <TaskTable tasks={tasks} project={project} />}
-      {cursor && tasks.length > 0 && (
-        <Stack justifyContent="center">
-          <Button
-            variant="secondary"
-            onClick={loadMore}
-            disabled={loading || loadingMore}
-            icon={loadingMore ? 'spinner' : 'angle-down'}
-          >
-            {loadingMore ? 'Loading…' : 'Load older tasks'}
-          </Button>
-        </Stack>
-      )}
+      <LoadOlder
+        list={{ hasMore: cursor !== null && tasks.length > 0, loadMore, loading, loadingMore, moreError }}
+        what="tasks"
+      />
       {bulkFilters && (
         <BulkActionsModal
           filters={bulkFilters}
