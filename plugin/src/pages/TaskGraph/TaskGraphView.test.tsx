@@ -99,3 +99,24 @@ describe('a workflow still running', () => {
     });
   }, 20_000);
 });
+
+describe('a workflow still running, when a read fails', () => {
+  test('stays drawn, where the user had panned and zoomed it, with the failure said above it', async () => {
+    const graph = chain(3, (i) => (i === 2 ? { state: 'started' } : {}));
+    const backend = fakeService('viewer');
+    let reads = 0;
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/f-1/graph`] = () =>
+      ++reads === 2
+        ? reply({ error: { code: 'READ_TIMEOUT', message: 'the graph query took too long' } }, 503)
+        : reply(structuredClone(graph));
+    const { user } = renderApp('/tasks/celery/f-1/graph');
+    const node = await screen.findByTestId('dag-node-c2', undefined, PAGE_LOAD);
+    await user.click(screen.getByRole('button', { name: 'Zoom in' }));
+    const zoomed = node.parentElement!.getAttribute('transform');
+
+    const error = await screen.findByRole('alert', { name: 'Could not load the workflow graph' }, { timeout: 15_000 });
+    expect(error).toHaveTextContent('the graph query took too long');
+    expect(screen.getByTestId('dag-node-c2')).toBe(node);
+    expect(node.parentElement!.getAttribute('transform')).toBe(zoomed);
+  }, 20_000);
+});

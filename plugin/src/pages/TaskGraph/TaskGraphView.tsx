@@ -31,15 +31,16 @@ export function TaskGraphView({ engine, taskId }: { engine: string; taskId: stri
   const running = graph.value?.nodes.some((n) => !SETTLED_STATES.has(n.state)) ?? false;
   useInterval(graph.reload, running ? 10_000 : null);
 
-  if (graph.error) {
-    return <LoadError error={graph.error} what="the workflow graph" onRetry={graph.reload} />;
-  }
+  // A failed read again of a running workflow is said above the drawing, which stays as the user
+  // panned and zoomed it (and is read again at the next tick).
+  const failed = graph.error && <LoadError error={graph.error} what="the workflow graph" onRetry={graph.reload} />;
   if (!graph.value) {
-    return <Loading text="Loading the workflow…" />;
+    return failed || <Loading text="Loading the workflow…" />;
   }
   const workflow = graph.value;
   return (
     <div>
+      {failed}
       {workflow.truncated && (
         <Alert severity="warning" title="Large workflow">
           Only the first {workflow.nodes.length} tasks are shown.
