@@ -84,10 +84,22 @@ export function AgentsTab() {
             cell: (a) =>
               !a.revokedAt && (
                 <Stack gap={1}>
-                  <Button size="sm" variant="secondary" disabled={busy} onClick={() => setRotating(a)}>
+                  <Button
+                    size="sm"
+                    variant="secondary"
+                    aria-label={`Rotate secret of ${a.name}`}
+                    disabled={busy}
+                    onClick={() => setRotating(a)}
+                  >
                     Rotate secret
                   </Button>
-                  <Button size="sm" variant="destructive" disabled={busy} onClick={() => setRevoking(a)}>
+                  <Button
+                    size="sm"
+                    variant="destructive"
+                    aria-label={`Revoke ${a.name}`}
+                    disabled={busy}
+                    onClick={() => setRevoking(a)}
+                  >
                     Revoke
                   </Button>
                 </Stack>

@@ -96,7 +96,13 @@ export function InvitationsTab() {
             header: '',
             cell: (i) =>
               stateOf(i) === 'pending' && (
-                <Button size="sm" variant="secondary" disabled={busy} onClick={() => setRevoking(i)}>
+                <Button
+                  size="sm"
+                  variant="secondary"
+                  aria-label={`Revoke ${i.email}`}
+                  disabled={busy}
+                  onClick={() => setRevoking(i)}
+                >
                   Revoke
                 </Button>
               ),

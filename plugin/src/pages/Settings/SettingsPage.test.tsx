@@ -90,7 +90,7 @@ describe('project settings', () => {
   test('an Admin revokes an invitation and an API token only after confirming', async () => {
     const backend = fakeService('admin');
     const { user } = renderApp('/settings?tab=invitations');
-    await user.click(await screen.findByRole('button', { name: 'Revoke' }, PAGE_LOAD));
+    await user.click(await screen.findByRole('button', { name: 'Revoke newcomer@example.com' }, PAGE_LOAD));
     const dialog = await screen.findByRole('dialog');
     expect(dialog).toHaveTextContent('Revoke the invitation to newcomer@example.com?');
     expect(deletes(backend)).toEqual([]);
@@ -101,7 +101,7 @@ describe('project settings', () => {
 
     await user.click(screen.getByRole('tab', { name: 'API tokens' }));
     await user.click(
-      within(await screen.findByRole('row', { name: /ci-bot/ })).getByRole('button', { name: 'Revoke' })
+      within(await screen.findByRole('row', { name: /ci-bot/ })).getByRole('button', { name: 'Revoke ci-bot' })
     );
     const tokenDialog = await screen.findByRole('dialog');
     expect(tokenDialog).toHaveTextContent('Revoke the token ci-bot?');
@@ -118,7 +118,7 @@ describe('project settings', () => {
     const backend = fakeService('admin', undefined, { agents });
     const { user } = renderApp('/settings?tab=agents');
     const row = await screen.findByRole('row', { name: /emails-fleet/ }, PAGE_LOAD);
-    await user.click(within(row).getByRole('button', { name: 'Revoke' }));
+    await user.click(within(row).getByRole('button', { name: 'Revoke emails-fleet' }));
 
     const dialog = await screen.findByRole('dialog');
     expect(dialog).toHaveTextContent('Revoke the agent emails-fleet?');
@@ -140,7 +140,7 @@ describe('project settings', () => {
     const rotations = () => backend.requests.filter((r) => r.url.endsWith('/rotate'));
     const { user } = renderApp('/settings?tab=agents');
     const row = await screen.findByRole('row', { name: /emails-fleet/ }, PAGE_LOAD);
-    await user.click(within(row).getByRole('button', { name: 'Rotate secret' }));
+    await user.click(within(row).getByRole('button', { name: 'Rotate secret of emails-fleet' }));
 
     const dialog = await screen.findByRole('dialog');
     expect(dialog).toHaveTextContent('Rotate the secret of emails-fleet?');
@@ -148,6 +148,20 @@ describe('project settings', () => {
     await user.click(within(dialog).getByRole('button', { name: 'Rotate' }));
     expect(await screen.findByTestId('agent-snippet')).toHaveTextContent('new-secret-shown-once');
     expect(rotations()).toHaveLength(1);
+  });
+
+  test("each row's Revoke and Rotate name what they act on, for those who hear the page rather than see it", async () => {
+    fakeService('admin', undefined, {
+      tokens: [apiToken({ id: 'tok-1', name: 'ci-bot' })],
+      agents: [agentCredential({ id: 'agt-1', name: 'emails-fleet' })],
+    });
+    const { user } = renderApp('/settings?tab=invitations');
+    expect(await screen.findByRole('button', { name: 'Revoke newcomer@example.com' }, PAGE_LOAD)).toBeInTheDocument();
+    await user.click(screen.getByRole('tab', { name: 'API tokens' }));
+    expect(await screen.findByRole('button', { name: 'Revoke ci-bot' })).toBeInTheDocument();
+    await user.click(screen.getByRole('tab', { name: 'Agents' }));
+    expect(await screen.findByRole('button', { name: 'Revoke emails-fleet' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Rotate secret of emails-fleet' })).toBeInTheDocument();
   });
 
   test('an Admin sees which tokens act below their role because their maker is now lower', async () => {
@@ -213,13 +227,15 @@ describe('project settings', () => {
     await user.click(screen.getByText('Load older API tokens'));
     await waitFor(() => expect(names(list)).toHaveLength(MANY));
 
-    await user.click(within(rowNamed(list, 'ci-5')).getByRole('button', { name: 'Revoke' }));
+    await user.click(within(rowNamed(list, 'ci-5')).getByRole('button', { name: 'Revoke ci-5' }));
     const dialog = (await screen.findByText('Revoke the token ci-5?')).closest<HTMLElement>('[role="dialog"]')!;
     await user.click(within(dialog).getByRole('button', { name: 'Revoke' }));
 
-    await waitFor(() => expect(within(rowNamed(list, 'ci-5')).queryByRole('button', { name: 'Revoke' })).toBeNull());
+    await waitFor(() =>
+      expect(within(rowNamed(list, 'ci-5')).queryByRole('button', { name: 'Revoke ci-5' })).toBeNull()
+    );
     expect(names(list)).toHaveLength(MANY);
-    expect(within(rowNamed(list, 'ci-6')).getByRole('button', { name: 'Revoke' })).toBeInTheDocument();
+    expect(within(rowNamed(list, 'ci-6')).getByRole('button', { name: 'Revoke ci-6' })).toBeInTheDocument();
     expect(deletes(backend).map((r) => r.url)).toEqual([`${SERVICE_API_URL}/tokens/tok-5`]);
 
     await user.type(screen.getByLabelText('Name'), 'nightly');

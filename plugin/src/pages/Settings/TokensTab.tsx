@@ -116,7 +116,13 @@ export function TokensTab() {
             header: '',
             cell: (t) =>
               !t.revokedAt && (
-                <Button size="sm" variant="destructive" disabled={busy} onClick={() => setRevoking(t)}>
+                <Button
+                  size="sm"
+                  variant="destructive"
+                  aria-label={`Revoke ${t.name}`}
+                  disabled={busy}
+                  onClick={() => setRevoking(t)}
+                >
                   Revoke
                 </Button>
               ),
