@@ -31,11 +31,19 @@ export function taskUrl(engine: string, taskId: string, graph = false): string {
   return `${PLUGIN_BASE_URL}/${ROUTES.Tasks}/${encodeURIComponent(engine)}/${encodeURIComponent(taskId)}${graph ? '/graph' : ''}`;
 }
 
-/** The audit log filtered to what was done to one task (actions audit `<engine>/<taskId>`). */
-export function taskAuditUrl(engine: string, taskId: string, project?: string): string {
+/**
+ * The audit log filtered to what was done to one task (actions audit `<engine>/<taskId>`), since
+ * the task was first seen: the log's default week would hide what was done to an older task, and
+ * say nobody acted on it. An hour earlier, as the task's times are its workers' clocks.
+ */
+export function taskAuditUrl(engine: string, taskId: string, project?: string, firstSeenAt?: string | null): string {
   const params = new URLSearchParams({ target: `${engine}/${taskId}` });
   if (project) {
     params.set('project', project);
+  }
+  const since = firstSeenAt ? Date.parse(firstSeenAt) : NaN;
+  if (!Number.isNaN(since)) {
+    params.set('from', String(since - 3_600_000));
   }
   return `${PLUGIN_BASE_URL}/${ROUTES.Audit}?${params}`;
 }

@@ -145,6 +145,18 @@ describe('who acted on a task', () => {
     expect(link).toHaveAttribute('href', expect.stringContaining('/audit?target=celery%2Ff-1&project=ops'));
   });
 
+  test("an Admin following it from a task first seen a month ago is shown the log since then, not only the last week's", async () => {
+    const firstSeenAt = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    const backend = fakeService('admin', [task({ taskId: 'old-1', state: 'failed', firstSeenAt, sentAt: firstSeenAt })]);
+    const { user } = renderApp('/tasks/celery/old-1');
+    await user.click(await screen.findByRole('link', { name: 'Who acted on it' }, PAGE_LOAD));
+
+    await screen.findByRole('table', { name: 'Audit log' }, PAGE_LOAD);
+    const asked = backend.requests.filter((r) => r.url.endsWith('/api/audit')).at(-1)!.params as Record<string, unknown>;
+    expect(asked.target).toBe('celery/old-1');
+    expect(Number(asked.from)).toBeLessThanOrEqual(Date.parse(firstSeenAt));
+  });
+
   test('an Operator, who may not read the audit log, is not offered it', async () => {
     fakeService('operator');
     renderApp('/tasks/celery/f-1');

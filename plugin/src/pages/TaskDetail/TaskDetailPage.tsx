@@ -52,7 +52,7 @@ function TaskDetailPage() {
             <StateBadge state={task.state} />
             <span className={styles.mono}>{task.taskId}</span>
             {allows('admin') && (
-              <TextLink href={taskAuditUrl(engine, taskId, project)} icon="history" inline={false}>
+              <TextLink href={taskAuditUrl(engine, taskId, project, task.firstSeenAt)} icon="history" inline={false}>
                 Who acted on it
               </TextLink>
             )}
