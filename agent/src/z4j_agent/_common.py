@@ -51,9 +51,19 @@ def exception_text(exc: BaseException | None) -> str | None:
 
 
 def traceback_text(exc: BaseException | None) -> str | None:
+    """Never raises: hooks call it in the task's own except clauses (arq's job wrapper), where an
+    exception would replace the task's. The traceback module raises for an exception whose
+    attribute lookup raises something else than AttributeError (a `__getattr__` reading a dict:
+    KeyError('__notes__')); its frames are then formatted without it."""
     if exc is None or exc.__traceback__ is None:
         return None
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=30))
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=30))
+    except Exception:
+        try:
+            return "Traceback (most recent call last):\n" + "".join(traceback.format_tb(exc.__traceback__, limit=30)) + (exception_text(exc) or "")
+        except Exception:
+            return None
 
 
 def last_line(text: str | None) -> str | None:

@@ -31,6 +31,28 @@ async def flaky(ctx, key):
     return "ok"
 
 
+class ApiError(Exception):
+    """Attributes read from its data (a common shape): `__notes__`, which the traceback module
+    reads, raises KeyError rather than AttributeError."""
+
+    def __init__(self, data):
+        super().__init__("api error")
+        self.data = data
+
+    def __getattr__(self, name):
+        return self.data[name]
+
+
+async def api_fail(ctx, key):
+    runs[key] = runs.get(key, 0) + 1
+    if runs[key] == 1:
+        try:
+            raise ApiError({"status": 503})
+        except ApiError as err:
+            raise Retry(defer=0.01) from err
+    return "ok"
+
+
 async def sleepy(ctx, seconds):
     await asyncio.sleep(seconds)
 
@@ -46,7 +68,7 @@ def settings(queue, **more):
         ctx["queue"] = queue
 
     return zarq.instrument({
-        "functions": [add, fail, flaky, sleepy, chain], "redis_settings": RedisSettings.from_dsn(REDIS_URL), "queue_name": queue,
+        "functions": [add, fail, flaky, sleepy, chain, api_fail], "redis_settings": RedisSettings.from_dsn(REDIS_URL), "queue_name": queue,
         "burst": True, "poll_delay": 0.01, "on_startup": startup, "max_jobs": 3, "allow_abort_jobs": True, **more,
     })
 
@@ -111,6 +133,17 @@ def test_the_failed_count_leaves_out_retries_and_aborts(queue, captured):
 def test_a_retry_asked_of_a_worker_that_does_not_retry_is_a_failure(queue, captured):
     (job,) = run(queue, ("flaky", (uuid.uuid4().hex,), {}), retry_jobs=False)
     assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(job)] == [("enqueued", 0), ("started", 0), ("failed", 0)]
+
+
+def test_an_exception_the_traceback_module_cannot_format_is_still_the_jobs_own(queue, captured):
+    """The agent's wrapper formats the reason of a Retry in the job's own except clause: a reason
+    whose traceback the traceback module cannot format must not replace the job's Retry with the
+    agent's KeyError (arq would fail the job, and its logging of that KeyError, whose context
+    holds the same unformattable exception, raises out of the worker)."""
+    (job,) = run(queue, ("api_fail", (uuid.uuid4().hex,), {}))
+    assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(job)] == [("enqueued", 0), ("started", 0), ("retried", 0), ("started", 1), ("succeeded", 1)]
+    retried = captured.of(job, "retried")["fields"]
+    assert retried["exception"] == "ApiError: api error" and "api_fail" in retried["traceback"]
 
 
 def test_a_deferred_job_is_enqueued_with_its_eta(queue, captured):
