@@ -19,7 +19,7 @@ from .batch import RawJSON
 from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config
 from .event_json import TaskEventJSON
-from .redact import keep_set, scrub
+from .redact import LongText, keep_set, scrub
 from .snapshot import Scrubbed, freeze
 from .transport import SENDER_THREAD, BatchRefused, Transport, make_transport
 
@@ -454,6 +454,8 @@ def _chars(v: Any, depth: int) -> int:
         return sum(_chars(x, depth + 1) for x in v)
     if t is Scrubbed:
         return _chars(v.value, depth + 1)
+    if t is LongText:
+        return len(v.head)
     return 0
 
 

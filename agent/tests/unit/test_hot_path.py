@@ -109,9 +109,44 @@ def test_plain_copies_stop_at_what_is_not_plain():
     from z4j_agent.snapshot import NOT_PLAIN, plain_copy
 
     assert plain_copy((1, "a", None, 2.5, True, [{"k": ()}])) == [1, "a", None, 2.5, True, [{"k": []}]]
-    for v in ({1: "int key"}, [object()], list(range(65)), [[[[[1]]]]], "x" * 32769, {"d": b"bytes"}):
+    for v in ({1: "int key"}, [object()], list(range(65)), [[[[[1]]]]], {"d": b"bytes"}):
         assert plain_copy(v) is NOT_PLAIN
     assert plain_copy("x" * 32769, max_string=None) == "x" * 32769
+    assert plain_copy("x" * 40000, max_string=33000) is NOT_PLAIN  # a payload's: exact or nothing
+
+
+def test_long_strings_are_cut_by_the_tasks_thread_and_redacted_by_the_sender(captured, monkeypatch):
+    """A string over scrub's cut (a task's result of 75 KB of JSON text, an argument) costs the
+    task's thread a slice, not its redaction (~1-2 µs per character it reads: some 50 ms), and
+    what the sender makes of it is what scrub makes of the whole string."""
+    import threading
+
+    from z4j_agent import core
+    from z4j_agent.redact import REDACTED
+
+    agent = core.get_agent()
+    text = ("password=hunter2 " + "word=value " * 6000) + " token=abc"
+    nested = {"doc": text, "n": [1, text]}
+    redacting = []
+    real = redact._redact
+    monkeypatch.setattr(redact, "_redact", lambda s: (redacting.append(threading.current_thread()), real(s))[1])
+    seen = []
+    agent_enqueue = agent._enqueue
+    agent._enqueue = seen.append
+    try:
+        agent.task_event("huey", "succeeded", "t-long", fields={"name": "t", "result": text, "kwargs": nested})
+        agent.task_event("rq", "started", "t-long-2", fields={"name": "t", "args": [text]}, payload={"name": "t", "args": [text], "kwargs": {}})
+    finally:
+        agent._enqueue = agent_enqueue
+    assert redacting == []  # nothing redacted in the task's thread
+    first, second = (json.loads(agent.event_json(item)) for item in seen)
+    assert first["fields"]["result"] == scrub(text) and first["fields"]["result"].startswith(f"password={REDACTED} word=value")
+    assert first["fields"]["result"].endswith(f"…[{len(text) - 32768} more chars]")
+    assert first["fields"]["kwargs"] == scrub(nested)
+    assert second["fields"]["args"] == scrub([text]) and second["payload"]["args"] == [text]
+    for policy_keys in (("word",),):  # a policy's own names are hidden in it as in a whole string
+        item = seen[0][:7] + (core.policies.TaskPolicy(redact=policy_keys),)
+        assert json.loads(agent.event_json(item))["fields"]["result"] == scrub(text, redact_keys=policy_keys)
 
 
 def test_an_event_the_sender_cannot_build_is_dropped_not_retried_forever():
