@@ -237,6 +237,14 @@ class LongText:
 
 _NOTHING: frozenset[str] = frozenset()
 UNREDACTABLE = "[unredactable]"
+# What one scrub reads in all (items of containers, characters of strings), past which it cuts as
+# it cuts past max_items. The limits per level alone let it read 500 items at each of 10 levels:
+# a value whose containers share their items (`[[row] * 500] * 500`, a few KB pickled: RQ, Huey
+# and arq keep the sharing) made a walk of 500**depth in the task's thread (10M items: 3 s, and
+# an event too big to send), and a list of 500 strings of 32 KiB 16M characters of redaction
+# (~1-2 µs each: 14 s). At 64K: under 0.1 s, read mostly as text full of name=value pairs, and
+# about what a quarter of a batch carries anyway.
+MAX_TOTAL = 65536
 # Sequences walked like a list, not repr'd: their repr would be built whole in the task's thread.
 _BIG_SEQUENCES = (collections.deque, array.array)
 _SEQUENCES = (list, tuple, set, frozenset, *_BIG_SEQUENCES)
@@ -311,8 +319,10 @@ def scrub(
     max_string: int = 32768,
     max_depth: int = 10,
     max_items: int = 500,
+    max_total: int = MAX_TOTAL,
 ) -> Any:
-    """A JSON-safe, bounded copy of `value` with secrets hidden. Never raises."""
+    """A JSON-safe, bounded copy of `value` with secrets hidden. Never raises. Bounded in total
+    too (`max_total`, see MAX_TOTAL): what is past it is cut as what is past `max_items`."""
     t = type(value)  # the values of most fields, without the set-up below
     if t is str and len(value) <= max_string and not redact_keys:
         return redact_text(value)
@@ -323,14 +333,30 @@ def scrub(
     extra = redact_keys if type(redact_keys) is tuple else tuple(redact_keys)
     keep = {k.lower() for k in keep_keys} if keep_keys else _NOTHING
     ancestors: set[int] = set()
+    left = max_total  # what the walk may still read: items of containers, and characters of strings
 
     def text(s: str) -> str:  # a string's secrets hidden, and the policy's own names' values
         return hide_named(s, extra) if extra else s
 
+    def cut(s: str, cap: int) -> str:
+        """A string past `cap`, or past what is left of the total: cut, the rest counted."""
+        nonlocal left
+        limit = min(cap, left)
+        if len(s) <= limit:
+            left -= len(s)
+            return text(redact_text(s))
+        left -= limit
+        return text(_redact_cut(s, limit)) if limit else f"…[{len(s)} more chars]"
+
     def walk(v: Any, depth: int) -> Any:
+        nonlocal left
         t = type(v)  # the common exact types first (a hot path: every task's args and kwargs)
         if t is str:
-            return text(redact_text(v) if len(v) <= max_string else _redact_cut(v, max_string))
+            n = len(v)
+            if n <= max_string and n <= left:
+                left -= n
+                return text(redact_text(v))
+            return cut(v, max_string)
         if t is int:
             return v if -(2**53) < v < 2**53 else str(v)
         if v is None or isinstance(v, bool):
@@ -340,7 +366,7 @@ def scrub(
         if isinstance(v, float):
             return v if v == v and v not in (float("inf"), float("-inf")) else None
         if isinstance(v, str):
-            return text(_redact_cut(v, max_string))
+            return cut(v, max_string)
         if isinstance(v, (bytes, bytearray, memoryview)):
             return f"<{len(v)} bytes>"
         if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
@@ -355,9 +381,15 @@ def scrub(
         try:
             if isinstance(v, dict):
                 out: dict[str, Any] = {}
+                take = len(v)  # taken from the total before the entries are walked (not min(): a call)
+                if take > max_items:
+                    take = max_items
+                if take > left:
+                    take = left
+                left -= take
                 for n, (raw_key, x) in enumerate(v.items()):
-                    if n >= max_items:
-                        out["[more keys]"] = len(v) - max_items
+                    if n >= take:
+                        out["[more keys]"] = len(v) - n
                         break
                     key = raw_key if type(raw_key) is str and len(raw_key) <= 256 else _cut(str(raw_key), 256)
                     hide = is_sensitive_key(key, extra) and (not keep or key.lower() not in keep) and x is not None and (type(x) is not str or x != "")
@@ -368,16 +400,22 @@ def scrub(
             # Only the head is read: a copy of the whole first cost 78 ms for a 5M-item list.
             # Deques and arrays too, rather than repr'd: their repr is built whole (a 5M-item deque: 1.3 s).
             if isinstance(v, _SEQUENCES):
-                head = v[:max_items] if isinstance(v, (list, tuple)) else itertools.islice(v, max_items)
+                take = len(v)
+                if take > max_items:
+                    take = max_items
+                if take > left:
+                    take = left
+                left -= take
+                head = v[:take] if isinstance(v, (list, tuple)) else itertools.islice(v, take)
                 out_list = [walk(x, depth + 1) for x in head]
-                if len(v) > max_items:
-                    out_list.append(f"[{len(v) - max_items} more items]")
+                if len(v) > take:
+                    out_list.append(f"[{len(v) - take} more items]")
                 return out_list
             try:
                 shown = repr(v)
             except Exception:  # a broken __repr__ must not break the task
                 shown = f"<{type(v).__name__}>"
-            return text(_redact_cut(shown, 1024))
+            return cut(shown, 1024)
         except Exception:  # a mapping or sequence that breaks while read: only it is lost, not its siblings
             return UNREDACTABLE
         finally:

@@ -170,6 +170,40 @@ def test_only_the_head_of_a_huge_list_tuple_or_set_is_read():
         assert read["items"] <= 10, f"{base.__name__}: {read['items']} items read"  # a copy of the whole: 100,000
 
 
+def test_what_scrub_reads_is_bounded_in_total_not_only_per_level():
+    """Containers that share their items are small to hold and to pickle (RQ, Huey and arq keep
+    the sharing), yet a walk bounded only per level reads 500 items at each of them: 500**depth in
+    the task's thread. Long strings add their characters (redaction reads ~1-2 µs each)."""
+    from z4j_agent.redact import REDACTED, scrub
+
+    bound = 65536  # redact.MAX_TOTAL
+    read = {"items": 0}
+
+    class Counting(list):  # counts the items walked (the walk reads a list's head by slicing)
+        def __getitem__(self, i):
+            out = list.__getitem__(self, i)
+            read["items"] += len(out) if isinstance(i, slice) else 1
+            return out
+
+    row = Counting([0] * 500)
+    shared = [[[row] * 500] * 500] * 500  # 125M items to a walk per level; a few KB in memory
+    out = scrub({"rows": shared, "password": "hunter2"})
+    assert out["password"] == REDACTED
+    assert read["items"] <= bound
+    assert len(json.dumps(out)) < 8 * bound
+    assert "more items]" in json.dumps(out)  # cut as past max_items, the count of what is left out said
+
+    text = "password=hunter2 " + "word=value " * 3000  # 33 KB
+    out = scrub({"texts": [text] * 500, "n": 1})
+    assert out["n"] == 1 and "hunter2" not in json.dumps(out)
+    assert sum(len(t) for t in out["texts"]) < 2 * bound
+    assert out["texts"][0].startswith("password=[redacted] word=value")
+    assert out["texts"][-1] == f"…[{len(text)} more chars]"  # a string past the total: its length said, none of it read
+
+    # Within the total, nothing changes.
+    assert scrub([["a"] * 300] * 100) == [["a"] * 300] * 100
+
+
 def test_a_payload_holding_a_huge_deque_or_bytes_is_too_big_before_its_str_is_made():
     import collections
 
