@@ -18,6 +18,10 @@ MAX_STRING = 32768  # scrub's own cut: a longer string is cut or redacted now, n
 TEXT_FIELDS = ("exception", "traceback")  # free text: cut to MAX_STRING, then its secrets hidden
 _MAX_ITEMS = 64
 _MAX_DEPTH = 4
+# Items of the containers nested in a copied value, in all: 64 items at each of 4 levels alone let
+# a copy be 64**4 items (containers that share their items: `[[[row] * 64] * 64] * 64`, a few KB
+# to the task, took seconds and 144 MiB held in the buffer). 64 dicts of 64 keys are within it.
+_MAX_NESTED = 8192
 _ATOMS = frozenset({int, float, bool, type(None)})
 
 
@@ -37,40 +41,67 @@ class Scrubbed:
         self.value = value
 
 
-def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0) -> Any:
+def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0, budget: list[int] | None = None) -> Any:
     """A deep copy of `v` if it is plain (tuples become lists, as in JSON), else NOT_PLAIN. A
     string longer than `max_string` is not plain, but at MAX_STRING (the fields' copies, which the
     sender redacts) it is cut: a LongText, its head and length, redacted by the sender as scrub
     would have redacted the whole string. Not redacted now: that cost the task ~1-2 µs per
-    character of its head (50 ms for a 75 KB string), not copied whole: it would stay in the buffer."""
+    character of its head (50 ms for a 75 KB string), not copied whole: it would stay in the buffer.
+    Bounded in total too: the items of the containers under the first, `budget` (made when the
+    first is met) counting down from _MAX_NESTED."""
     t = type(v)
     if t is str:
-        if max_string is None or len(v) <= max_string:
-            return v
-        return LongText(v, MAX_STRING) if max_string == MAX_STRING else NOT_PLAIN
+        return _string(v, max_string)
     if t in _ATOMS:
         return v
     if depth >= _MAX_DEPTH or t not in (list, tuple, dict) or len(v) > _MAX_ITEMS:
         return NOT_PLAIN
+    if budget is not None:
+        budget[0] -= len(v)
+        if budget[0] < 0:
+            return NOT_PLAIN
     if t is dict:
         out: dict[str, Any] = {}
         for k, x in v.items():
             if type(k) is not str:
                 return NOT_PLAIN
-            if type(x) not in _ATOMS:
-                x = plain_copy(x, max_string, depth + 1)
+            tx = type(x)
+            if tx is str:  # the usual item, without a call
+                if max_string is not None and len(x) > max_string:
+                    x = _string(x, max_string)
+                    if x is NOT_PLAIN:
+                        return x
+            elif tx not in _ATOMS:
+                if budget is None:
+                    budget = [_MAX_NESTED]
+                x = plain_copy(x, max_string, depth + 1, budget)
                 if x is NOT_PLAIN:
                     return x
             out[k] = x
         return out
     items = []
     for x in v:
-        if type(x) not in _ATOMS:
-            x = plain_copy(x, max_string, depth + 1)
+        tx = type(x)
+        if tx is str:
+            if max_string is not None and len(x) > max_string:
+                x = _string(x, max_string)
+                if x is NOT_PLAIN:
+                    return x
+        elif tx not in _ATOMS:
+            if budget is None:
+                budget = [_MAX_NESTED]
+            x = plain_copy(x, max_string, depth + 1, budget)
             if x is NOT_PLAIN:
                 return x
         items.append(x)
     return items
+
+
+def _string(v: str, max_string: int | None) -> Any:
+    """plain_copy of a string."""
+    if max_string is None or len(v) <= max_string:
+        return v
+    return LongText(v, MAX_STRING) if max_string == MAX_STRING else NOT_PLAIN
 
 
 def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Callable[[Any, Any], Any], pol: Any) -> Any:

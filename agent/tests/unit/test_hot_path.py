@@ -116,6 +116,33 @@ def test_plain_copies_stop_at_what_is_not_plain():
     assert plain_copy("x" * 40000, max_string=33000) is NOT_PLAIN  # a payload's: exact or nothing
 
 
+def test_plain_copies_are_bounded_in_total():
+    """64 items at each of 4 levels alone let a copy hold 64**4 items: containers that share their
+    items are a few KB to the task (and to RQ's, Huey's and arq's pickle), and their copy took the
+    task's thread seconds and stayed in the buffer (144 MiB per event). Past the bound the value is
+    not plain: redacted now, by scrub, bounded in its turn."""
+    import time
+
+    from z4j_agent import core
+    from z4j_agent.snapshot import NOT_PLAIN, Scrubbed, plain_copy
+
+    row = [0] * 64
+    shared = [[[row] * 64] * 64] * 64
+    assert plain_copy(shared) is NOT_PLAIN
+    assert plain_copy((shared,), max_string=batch.MAX_PAYLOAD_CHARS, depth=1) is NOT_PLAIN
+    rows = [{f"k{i}": i for i in range(64)} for _ in range(64)]  # 64 rows of 64 columns: still plain
+    assert plain_copy((rows,)) == [rows]
+
+    agent = core.Agent(core.load_config(project="p", agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:6379/14"))
+    seen = []
+    agent._enqueue = agent._enqueue_weighed = seen.append
+    t0 = time.perf_counter()
+    agent.task_event("huey", "succeeded", "t1", fields={"name": "n", "result": shared})
+    assert time.perf_counter() - t0 < 0.5
+    (item,) = seen
+    assert type(item[3]["result"]) is Scrubbed
+
+
 def test_long_strings_are_cut_by_the_tasks_thread_and_redacted_by_the_sender(captured, monkeypatch):
     """A string over scrub's cut (a task's result of 75 KB of JSON text, an argument) costs the
     task's thread a slice, not its redaction (~1-2 µs per character it reads: some 50 ms), and
