@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -88,5 +89,7 @@ def load_config(**overrides: Any) -> Config:
 
 
 def _at_least(variable: str, seconds: float, minimum: float) -> None:
-    if not (math.isfinite(seconds) and seconds >= minimum):
-        raise ConfigError(f"{variable}={seconds!r}: a number of seconds, at least {minimum:g}")
+    # At most what a thread can wait: past threading.TIMEOUT_MAX a wait raises OverflowError (the
+    # sender thread died at its first wait, and every flush waited out its whole timeout).
+    if not (math.isfinite(seconds) and minimum <= seconds <= threading.TIMEOUT_MAX):
+        raise ConfigError(f"{variable}={seconds!r}: a number of seconds, at least {minimum:g} and at most {threading.TIMEOUT_MAX:g}")

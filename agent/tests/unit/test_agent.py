@@ -239,6 +239,10 @@ def test_a_bad_setting_from_a_later_install_keeps_the_agent_as_it_was(caplog):
     ("Z4J_FLUSH_INTERVAL", "0"), ("Z4J_FLUSH_INTERVAL", "-1"), ("Z4J_FLUSH_INTERVAL", "0.001"), ("Z4J_FLUSH_INTERVAL", "nan"),
     ("Z4J_FLUSH_INTERVAL", "inf"), ("Z4J_HEARTBEAT_INTERVAL", "0"), ("Z4J_HEARTBEAT_INTERVAL", "0.05"), ("Z4J_EXIT_FLUSH_TIMEOUT", "-1"),
     ("Z4J_EXIT_FLUSH_TIMEOUT", "inf"), ("Z4J_BUFFER_MAX_BYTES", "1000"),
+    # Past threading.TIMEOUT_MAX a wait raises OverflowError: the sender died at its first wait
+    # (restarted and dead again at every flush, each flush waiting out its timeout: an RQ horse
+    # 0.5 s twice per job, a traceback each time), the heartbeat thread too.
+    ("Z4J_FLUSH_INTERVAL", "1e10"), ("Z4J_HEARTBEAT_INTERVAL", "1e10"), ("Z4J_EXIT_FLUSH_TIMEOUT", "1e10"),
 ])
 def test_intervals_that_would_spin_a_thread_disable_the_agent(monkeypatch, caplog, variable, value):
     core.reset_agent()
