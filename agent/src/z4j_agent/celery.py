@@ -54,19 +54,26 @@ def _payload(headers: dict[str, Any], body: Any, routing_key: str | None, proper
 
 
 def install(app: Any, **agent_options: Any) -> None:
-    """Call once, after configuring the app (e.g. next to `app = Celery(...)`)."""
+    """Call once, next to `app = Celery(...)`, before or after configuring the app."""
     from celery.signals import before_task_publish
 
     if installed_on(app):
         return
     mark_installed(app)
-    agent = get_agent(broker_url=str(app.conf.broker_url or ""), **agent_options)
+    agent = get_agent(**agent_options)
+    # The app's broker is read when its first task is sent, not now: install() often comes before
+    # app.config_from_object(...), and the broker it read then was none (nowhere to send).
+    broker_unread = True
 
     def on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
                    properties: dict[str, Any] | None = None, **_: Any) -> None:
+        nonlocal broker_unread
         if not agent.enabled:
             return
         try:
+            if broker_unread:
+                broker_unread = False
+                get_agent(broker_url=str(app.conf.broker_url or ""))  # kept where one is known already
             headers = headers or {}
             task_id = headers.get("id")
             found = _payload(headers, body, routing_key, properties)

@@ -51,3 +51,27 @@ def test_the_payload_keeps_the_options_a_retry_must_send_again(app, captured):
     plain = app.add_.apply_async((1, 2), ignore_result=False)
     assert captured.of(plain.id, "enqueued")["payload"]["options"] == {}
 
+
+
+def test_an_install_before_the_apps_configuration_publishes_to_the_broker_configured_after_it():
+    """`install(app)` next to `app = Celery(...)`, then `app.config_from_object(...)`: the order
+    of many projects' celery.py. The broker is read when the first task is sent, not at install."""
+    import z4j_agent.celery
+    from z4j_agent import core
+
+    core.reset_agent()
+    try:
+        late = celery.Celery("late")
+        z4j_agent.celery.install(late, agent_id="a", agent_secret="s")
+
+        class Settings:
+            broker_url = "memory://configured-later"
+
+        late.config_from_object(Settings)
+        agent = core.get_agent()
+        recorded = []
+        agent._enqueue = recorded.append  # kept here, not sent
+        late.send_task("unit.late", (1,))
+        assert agent.config.broker_url == "memory://configured-later" and len(recorded) == 1
+    finally:
+        core.reset_agent()
