@@ -137,11 +137,15 @@ def _longer_than(value: Any, limit: int) -> bool:
                 size += 2 * len(v) + 2  # brackets, and per item a character (at least) and a separator
                 if size > limit:
                     return True
+                # A subclass's own __iter__ (or values()) may yield on and on: it is read only by
+                # this loop, where each item counts, so it ends past the limit (its keys: none).
                 items = v
                 if isinstance(v, dict):
-                    size += _keys_length(v)
+                    if t is dict:
+                        size += _keys_length(v)
                     items = v.values()
-                if len(v) >= 16:  # the usual big one, a list of numbers or of strings, added up without a loop here
+                # The usual big one, a list of numbers or of strings, added up without a loop here.
+                if len(v) >= 16 and t in _BUILT_IN_CONTAINERS:
                     kinds = set(map(type, items))
                     if kinds <= _SCALARS:
                         continue
@@ -167,6 +171,7 @@ def _longer_than(value: Any, limit: int) -> bool:
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})
+_BUILT_IN_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 _STR = {str}
 
 

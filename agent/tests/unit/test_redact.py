@@ -218,3 +218,31 @@ def test_a_payload_holding_a_huge_deque_or_bytes_is_too_big_before_its_str_is_ma
     assert raw_json_within({"args": [NoStr(range(1_000_000))]}, 512 * 1024) is TOO_BIG
     assert raw_json_within({"args": [b"x" * 1_000_000]}, 512 * 1024) is TOO_BIG
     assert raw_json_within({"args": [b"xy"]}, 1000) == '{"args":["b\'xy\'"]}'
+
+
+def test_a_payload_holding_a_list_or_dict_whose_iteration_never_ends_is_too_big_not_read_forever():
+    """A list or dict subclass whose __iter__ (or values()) yields on and on: the size check reads
+    it within the limit's work, as any other value, and calls it too big."""
+    import itertools
+
+    from z4j_agent.batch import TOO_BIG, raw_json_within
+
+    def endless():
+        for n in itertools.count():
+            if n > 100_000:
+                raise AssertionError("read on and on")
+            yield n
+
+    class EndlessList(list):
+        def __iter__(self):
+            return endless()
+
+    class EndlessDict(dict):
+        def __iter__(self):
+            return map(str, endless())
+
+        def values(self):
+            return endless()
+
+    for value in (EndlessList(range(20)), EndlessList(range(3)), EndlessDict(a=1), EndlessDict((str(n), n) for n in range(20))):
+        assert raw_json_within({"args": [value]}, 1000) is TOO_BIG
