@@ -28,7 +28,10 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except Exception:
-            log.debug("z4j agent hook %s failed", fn.__name__, exc_info=True)
+            try:
+                log.debug("z4j agent hook %s failed", fn.__name__, exc_info=True)
+            except RecursionError:  # raised near the limit, the log call raises it again: not into the task
+                pass
             return None
 
     return run  # type: ignore[return-value]

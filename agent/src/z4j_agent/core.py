@@ -101,6 +101,8 @@ class Agent:
                 self._enqueue_weighed((*item, _chars(fields, 0) + _chars(frozen, 0)))
             else:
                 self._enqueue(item)
+        except RecursionError:  # the task's stack is (nearly) full: no call here, it would raise again, into the task
+            self._errors += 1
         except Exception:  # never into the task
             self._count_error("could not record a task event")
 
@@ -120,6 +122,8 @@ class Agent:
                 if pol is None:
                     return
             self._enqueue((engine, kind, task_id, fields, worker, time.time(), None, pol))
+        except RecursionError:  # the task's stack is (nearly) full: no call here, it would raise again, into the task
+            self._errors += 1
         except Exception:  # never into the task
             self._count_error("could not record a task event")
 
@@ -174,6 +178,8 @@ class Agent:
             if self._task_json.payloads_dropped:  # events sent without their retry payload (too big to carry)
                 f["payloadsDropped"] = self._task_json.payloads_dropped
             self._enqueue(batches.worker_envelope(self.config.project, engine, kind, worker, f, occurred_at))
+        except RecursionError:  # as in task_event
+            self._errors += 1
         except Exception:
             self._count_error("could not record a worker event")
 

@@ -178,6 +178,59 @@ def test_no_heartbeat_follows_the_stop_of_the_heartbeat(redis_client, project):
     assert kinds[-1] == "worker-offline", kinds
 
 
+def test_near_the_recursion_limit_the_agent_keeps_its_recursion_error():
+    """A task deep in its own recursion that sends a job: the agent's work on the call (a snapshot,
+    a user object's repr, the warning it logs when that fails) may pass the limit. Its RecursionError
+    is the agent's, at every depth, never the task's."""
+    from z4j_agent._common import guarded
+
+    agent = make_agent("deep", broker_url="redis://127.0.0.1:1/0")
+    recorded = []
+    agent._enqueue = agent._enqueue_weighed = recorded.append
+
+    class Node:
+        def __init__(self, child):
+            self.child = child
+
+        def __repr__(self):
+            return f"Node({self.child!r})"
+
+    value = None
+    for _ in range(100):
+        value = Node(value)
+    hook = guarded(repr)  # a hook that fails near the limit: its guard logs it
+    escaped = 0
+
+    def record():
+        nonlocal escaped
+        try:
+            agent.task_event("rq", "enqueued", "1", fields={"args": [value]}, payload={"name": "t", "args": [value], "kwargs": {}})
+            agent.own_event("rq", "started", "1", {"name": "t"})
+            agent.worker_event("rq", "worker-heartbeat", "w")
+            hook(value)
+        except RecursionError:
+            escaped += 1  # no call here: near the limit it would raise again
+
+    def deepest(n=0):
+        try:
+            return deepest(n + 1)
+        except RecursionError:
+            return n
+
+    def at_depth(n):
+        return at_depth(n - 1) if n > 0 else record()
+
+    top = deepest()
+    for below in range(2, 200):
+        try:
+            at_depth(top - below)
+        except RecursionError:
+            pass  # too deep to call record() at all: the caller's own
+    assert escaped == 0
+    assert recorded
+    core.reset_agent()
+
+
 def test_bad_configuration_disables_the_agent_without_raising():
     core.reset_agent()
     agent = core.get_agent(project="Not A Slug", agent_id="a", agent_secret="s")
