@@ -222,6 +222,8 @@ class Agent:
         if not patient and self.down_since is not None:
             return False
         self._ensure_sender()
+        if not self._thread.is_alive():  # none could be started (interpreter shutdown): nothing to wait for
+            return False
         deadline = time.monotonic() + timeout
         self._hurry.set()
         try:
@@ -290,7 +292,10 @@ class Agent:
                     self._count_error(f"cannot reach the broker: {err}")
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name=SENDER_THREAD, daemon=True)
-            self._thread.start()
+            try:
+                self._thread.start()
+            except RuntimeError as err:  # from Python 3.12, none is started from an atexit function: nothing sends now
+                self._count_error(f"cannot start the sender ({err}); {len(self._buffer)} event(s) not delivered")
 
     def _run(self) -> None:
         cfg = self.config

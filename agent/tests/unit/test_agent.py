@@ -423,6 +423,28 @@ def test_the_goodbye_and_atexit_share_one_exit_deadline():
     core.reset_agent()
 
 
+def test_at_interpreter_shutdown_without_a_sender_the_exit_flush_gives_up_quietly_at_once(monkeypatch, caplog):
+    """Python 3.12+ starts no thread from an atexit function (RuntimeError "can't create new
+    thread at interpreter shutdown"). Simulated here: the exit flush, with events and no sender
+    yet, neither raises (atexit would print the traceback) nor waits out its deadline."""
+    import threading
+
+    agent = make_agent("no-thread", broker_url="redis://127.0.0.1:1/0", exit_flush_timeout=2)
+
+    class NoThreadAtShutdown(threading.Thread):
+        def start(self):
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading, "Thread", NoThreadAtShutdown)
+    agent.task_event("rq", "started", "1", fields={"name": "n"})  # recorded, no sender
+    t0 = time.monotonic()
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        assert agent.exit_flush() is False
+    assert time.monotonic() - t0 < 0.2
+    assert "interpreter shutdown" in caplog.text and agent.stats()["queued"] == 1
+    core.reset_agent()
+
+
 def test_a_patient_flush_waits_and_an_impatient_one_gives_up_once_the_destination_is_down():
     agent = make_agent("impatient", broker_url="redis://127.0.0.1:1/0")
     agent.task_event("rq", "started", "1", fields={"name": "n"})
