@@ -42,6 +42,7 @@ class Config:
 
 
 _ENV = {f.name: f"Z4J_{f.name.upper()}" for f in fields(Config)}
+MAX_AMQP_QUEUE_BYTES = 1_099_511_627_776  # 1 TiB, as the service's Z4J_AGENT_AMQP_QUEUE_MAX_BYTES
 
 
 def _convert(name: str, raw: Any, default: Any) -> Any:
@@ -80,6 +81,11 @@ def load_config(**overrides: Any) -> Config:
         raise ConfigError("Z4J_BUFFER_SIZE >= 10 and 1 <= Z4J_BATCH_SIZE <= 1000")
     if cfg.buffer_max_bytes < 1024 * 1024:
         raise ConfigError(f"Z4J_BUFFER_MAX_BYTES={cfg.buffer_max_bytes}: at least 1048576 (a batch's size)")
+    # RabbitMQ refuses a queue declared with a negative x-max-length-bytes: every send would fail.
+    if not 0 <= cfg.amqp_queue_max_bytes <= MAX_AMQP_QUEUE_BYTES:
+        raise ConfigError(f"Z4J_AMQP_QUEUE_MAX_BYTES={cfg.amqp_queue_max_bytes}: between 0 (no bound) and {MAX_AMQP_QUEUE_BYTES}")
+    if cfg.stream_maxlen < 1:
+        raise ConfigError(f"Z4J_STREAM_MAXLEN={cfg.stream_maxlen}: at least 1 (events)")
     # The sender and heartbeat threads wait these between rounds: zero or less spins a core (and
     # floods the buffer with heartbeats); a non-finite one cannot be waited for.
     _at_least("Z4J_FLUSH_INTERVAL", cfg.flush_interval, 0.01)

@@ -306,6 +306,29 @@ def test_intervals_that_would_spin_a_thread_disable_the_agent(monkeypatch, caplo
     core.reset_agent()
 
 
+@pytest.mark.parametrize("variable, value", [
+    # RabbitMQ refuses the queue's declaration (x-max-length-bytes < 0): every send failed, retried forever.
+    ("Z4J_AMQP_QUEUE_MAX_BYTES", "-1"), ("Z4J_AMQP_QUEUE_MAX_BYTES", "1099511627777"),
+    ("Z4J_STREAM_MAXLEN", "0"), ("Z4J_STREAM_MAXLEN", "-5"),
+])
+def test_a_bound_of_the_destination_that_cannot_be_one_disables_the_agent(monkeypatch, caplog, variable, value):
+    core.reset_agent()
+    monkeypatch.setenv(variable, value)
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        agent = core.get_agent(agent_id="a", agent_secret="s", broker_url=REDIS_URL)
+    assert agent.stats()["disabled"] is True and variable in caplog.text
+    core.reset_agent()
+
+
+def test_the_destinations_bounds_accept_their_documented_values(monkeypatch):
+    core.reset_agent()
+    monkeypatch.setenv("Z4J_AMQP_QUEUE_MAX_BYTES", "0")  # no bound
+    monkeypatch.setenv("Z4J_STREAM_MAXLEN", "1")
+    agent = core.get_agent(agent_id="a", agent_secret="s", broker_url=REDIS_URL)
+    assert agent.enabled and agent.config.amqp_queue_max_bytes == 0 and agent.config.stream_maxlen == 1
+    core.reset_agent()
+
+
 def rows(n):
     return [{"id": i, "name": f"user {i}", "email": f"user{i}@example.com", "tags": ["a", "b"]} for i in range(n)]
 
