@@ -21,7 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def guarded(fn: F) -> F:
-    """The agent's part of a hook: logs and swallows, so nothing the agent does reaches the task."""
+    """The agent's part of a hook: logs and swallows, so nothing the agent does reaches the task.
+    Exceptions only: a BaseException is a request to stop (Ctrl-C, a time limit, a terminate)
+    that may land in the agent's code, and goes on (redact.scrub)."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:

@@ -415,6 +415,9 @@ def scrub(
                 shown = repr(v)
             except Exception:  # a broken __repr__ must not break the task
                 shown = f"<{type(v).__name__}>"
+            # Not BaseException: KeyboardInterrupt, SystemExit, a Dramatiq Interrupt (a time limit,
+            # z4j's own terminate), gevent's Timeout, CancelledError are requests to stop, most of
+            # them raised from outside at whatever line runs, this one too. Caught, they would be lost.
             return cut(shown, 1024)
         except Exception:  # a mapping or sequence that breaks while read: only it is lost, not its siblings
             return UNREDACTABLE

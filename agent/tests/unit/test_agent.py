@@ -231,6 +231,30 @@ def test_near_the_recursion_limit_the_agent_keeps_its_recursion_error():
     core.reset_agent()
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_request_to_stop_raised_while_the_agent_reads_a_value_goes_on_to_the_task(stop):
+    """A Ctrl-C, a time limit (Dramatiq's TimeLimitExceeded, gevent's Timeout), z4j's own
+    terminate: raised from outside at whatever line runs, in the agent's repr of an argument too.
+    The agent lets it go on (caught, it would be lost); an error of the repr stays the agent's."""
+    agent = make_agent("stop", broker_url="redis://127.0.0.1:1/0")
+    recorded = []
+    agent._enqueue = agent._enqueue_weighed = recorded.append
+
+    class Interrupted:
+        def __repr__(self):
+            raise stop()
+
+    class Broken:
+        def __repr__(self):
+            raise ValueError("broken repr")
+
+    with pytest.raises(stop):
+        agent.task_event("rq", "started", "1", fields={"args": [Interrupted()]})
+    agent.task_event("rq", "started", "2", fields={"args": [Broken()]})
+    assert len(recorded) == 1 and '"args":["<Broken>"]' in agent.event_json(recorded[0])
+    core.reset_agent()
+
+
 def test_bad_configuration_disables_the_agent_without_raising():
     core.reset_agent()
     agent = core.get_agent(project="Not A Slug", agent_id="a", agent_secret="s")
