@@ -27,6 +27,27 @@ async function withService(storage: StorageKind, label: string, project: string 
   }
 }
 
+/** `db` as replicas share it, where the first `n` replay checks (agentIngest's lookup of a nonce) are answered only once all `n` were asked. */
+function replayChecksMeet(db: Db, n: number): Db {
+  let waiting = n;
+  let meet!: () => void;
+  const met = new Promise<void>((resolve) => (meet = resolve));
+  return {
+    storage: db.storage,
+    query: async (sql, params, options) => {
+      if (options?.name === 'z4j_agent_batch_seen' && waiting > 0) {
+        if (--waiting === 0) meet();
+        await met;
+      }
+      return db.query(sql, params, options);
+    },
+    exec: (sql) => db.exec(sql),
+    ...(db.copyFrom ? { copyFrom: db.copyFrom.bind(db) } : {}),
+    transaction: (fn, prelude) => db.transaction(fn, prelude),
+    close: () => db.close(),
+  } as Db;
+}
+
 describe.each(STORAGES)('HTTP agent ingest on %s', (storage) => {
   test('stores a batch once, with its payload sealed', () =>
     withService(storage, 'http_ingest', undefined, async ({ db, ctx, agent, post }) => {
@@ -52,6 +73,23 @@ describe.each(STORAGES)('HTTP agent ingest on %s', (storage) => {
       expect([first.status, first.body]).toEqual([202, { accepted: 4 }]); // the lifecycle's three events and the worker's
       expect((await post(b)).status).toBe(409); // its nonce was recorded
       expect((await db.query<{ state: string }>("SELECT state FROM tasks WHERE task_id = 'task-r'")).rows[0]!.state).toBe('succeeded');
+    }));
+
+  test('two replicas given the same batch at once accept it once', () =>
+    withService(storage, 'http_ingest_replicas', undefined, async ({ db, agent }) => {
+      // Each replica's replay check waits for the other's: both ask before either has stored the batch.
+      const shared = replayChecksMeet(db, 2);
+      const replicas = [0, 1].map(() => testApp(shared, { config: { Z4J_AGENT_KEYS: [agentKeyEntry(agent)] } }));
+      for (const r of replicas) r.pipeline.start();
+      try {
+        const b = batchOf(agent, lifecycle(agent, 'huey', 'task-twice', 'succeeded', { name: 'tasks.add' }));
+        const answers = await Promise.all(replicas.map((r) => request(r.app).post('/api/ingest/v1/batches').set('content-type', 'application/json')
+          .set('x-z4j-agent', agent.id).set('x-z4j-signature', b.sig).send(b.body.toString('utf8'))));
+        expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+        expect((await db.query<{ batches: number }>('SELECT batches::int FROM agent_status WHERE agent_id = $1', [agent.id])).rows).toEqual([{ batches: 1 }]);
+      } finally {
+        for (const r of replicas) await r.pipeline.stop();
+      }
     }));
 
   test('a deleted project\'s agent is refused from the moment it is deleted', () =>

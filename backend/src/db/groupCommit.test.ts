@@ -42,4 +42,9 @@ describe('GroupCommit', () => {
     await Promise.all(all);
     expect(sizes).toEqual([1, 3, 3, 1]);
   });
+
+  it('gives each caller the write\'s answer for its own item', async () => {
+    const g = new GroupCommit<number, boolean>(async (items) => items.map((n) => n % 2 === 0));
+    expect(await Promise.all([1, 2, 3].map((n) => g.add(n)))).toEqual([false, true, false]);
+  });
 });

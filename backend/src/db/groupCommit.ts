@@ -2,27 +2,31 @@
 // broker message is acknowledged), and one statement per caller means one commit — one WAL flush —
 // each. Here a caller adds its item and waits; items are written by one `write` call at a time,
 // and everything added while a write runs goes into the next one. Alone, an item is written at
-// once (no timer, no added latency); under load, one commit serves many callers.
+// once (no timer, no added latency); under load, one commit serves many callers. A write may
+// answer each item (what its insert found, say): each caller gets its own answer.
 
-interface Waiting<T> {
+interface Waiting<T, R> {
   item: T;
-  resolve: () => void;
+  resolve: (result: R) => void;
   reject: (err: unknown) => void;
 }
 
-export class GroupCommit<T> {
-  private waiting: Waiting<T>[] = [];
+export class GroupCommit<T, R = void> {
+  private waiting: Waiting<T, R>[] = [];
   private writing = false;
 
-  /** `write` stores all the items in one transaction, or throws (then every one of them fails). */
+  /**
+   * `write` stores all the items in one transaction, or throws (then every one of them fails).
+   * It returns each item's answer, in the items' order, or nothing when there is none.
+   */
   constructor(
-    private readonly write: (items: T[]) => Promise<void>,
+    private readonly write: (items: T[]) => Promise<R[] | void>,
     private readonly maxItems = 1000,
   ) {}
 
-  /** Resolves once a write holding `item` has committed; rejects if that write failed. */
-  add(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves, with the write's answer for `item`, once a write holding it has committed; rejects if that write failed. */
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
       void this.drain();
     });
@@ -35,8 +39,8 @@ export class GroupCommit<T> {
       while (this.waiting.length) {
         const group = this.waiting.splice(0, this.maxItems);
         try {
-          await this.write(group.map((w) => w.item));
-          for (const w of group) w.resolve();
+          const results = await this.write(group.map((w) => w.item));
+          group.forEach((w, i) => w.resolve(results?.[i] as R));
         } catch (err) {
           for (const w of group) w.reject(err);
         }

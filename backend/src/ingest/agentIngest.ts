@@ -2,8 +2,9 @@
 // taken out of the events and sealed, events through the ingest pipeline like any source's (each
 // with its sealed payload, stored in its transaction: first write wins), the agent's own reports
 // (command outcomes, workers taking commands: actions/agentCommands.ts) after them, and — once all
-// are committed — the batch's nonce and the agent's own report (drop counter, last seen). Sources
-// acknowledge after this resolves.
+// are committed — the batch's nonce and the agent's own report (drop counter, last seen). The
+// nonce's insert (unique per agent) decides, across replicas, which storing of a batch was the
+// first: only that one is 'ingested'. Sources acknowledge after this resolves.
 import type { Sealer } from '../crypto/seal.js';
 import { isDataException, type Db } from '../db/db.js';
 import { GroupCommit } from '../db/groupCommit.js';
@@ -118,7 +119,10 @@ export class AgentIngest {
     // again (idempotent by event id), so a batch stored before only passes through; what is
     // done once per batch (command outcomes, the agent's report, the nonce) waits for the
     // answer. Over HTTP, where a captured batch could be replayed by anyone who can reach the
-    // endpoint, a replay is refused before it costs any more work.
+    // endpoint, a replay is refused before it costs any more work. The lookup is a shortcut, not
+    // the guard: two replicas given the same batch at once both find it new. The nonce's insert
+    // decides (recordBatch): one of them stores it, the other answers 'duplicate'. What both did
+    // meanwhile is idempotent: events by id, a report settles only a command still open.
     const seen = this.db
       .query('SELECT 1 FROM agent_batches WHERE agent_id = $1 AND nonce = $2', [batch.agent, batch.nonce], { name: 'z4j_agent_batch_seen' })
       .then((res) => res.rows.length > 0);
@@ -137,40 +141,47 @@ export class AgentIngest {
     });
     const [storedBefore] = await Promise.all([seen, stored]);
     if (storedBefore) return { outcome: 'duplicate', events: 0 };
-    await this.recordBatch(batch, transport, projectId, outcomes, announcements);
-    return { outcome: 'ingested', events: events.length };
+    const first = await this.recordBatch(batch, transport, projectId, outcomes, announcements);
+    return first ? { outcome: 'ingested', events: events.length } : { outcome: 'duplicate', events: 0 };
   }
 
-  private async recordBatch(batch: AgentBatch, transport: string, projectId: number, outcomes: Record<string, unknown>[], announcements: Record<string, unknown>[]): Promise<void> {
+  /** Records the batch as stored; false when its nonce was already there (another replica stored it meanwhile). */
+  private async recordBatch(batch: AgentBatch, transport: string, projectId: number, outcomes: Record<string, unknown>[], announcements: Record<string, unknown>[]): Promise<boolean> {
     // After the events: a command's outcome and the worker it names are then already stored.
     if (outcomes.length || announcements.length) await recordAgentReports(this.db, projectId, batch.agent, outcomes, announcements, this.audit);
-    await this.batchWrites.add({ agent: batch.agent, nonce: batch.nonce, projectId, transport, seq: Number.isSafeInteger(batch.seq) ? batch.seq! : null, dropped: Number.isSafeInteger(batch.dropped) ? batch.dropped! : 0 });
+    return this.batchWrites.add({ agent: batch.agent, nonce: batch.nonce, projectId, transport, seq: Number.isSafeInteger(batch.seq) ? batch.seq! : null, dropped: Number.isSafeInteger(batch.dropped) ? batch.dropped! : 0 });
   }
 
-  /** Nonces of stored batches, and each agent's report: its newest batch's, with the count added up. */
-  private readonly batchWrites = new GroupCommit<StoredBatch>(async (stored) => {
-    const latest = new Map<string, StoredBatch & { count: number }>();
-    for (const b of stored) {
-      const prev = latest.get(b.agent);
-      const newer = !prev || (b.seq ?? -Infinity) >= (prev.seq ?? -Infinity);
-      latest.set(b.agent, { ...(newer ? b : prev!), count: (prev?.count ?? 0) + 1 });
-    }
-    const agents = [...latest.values()].sort((a, b) => (a.agent < b.agent ? -1 : 1)); // fixed lock order
-    await this.db.query(
-      `WITH nonces AS (
-         INSERT INTO agent_batches (agent_id, nonce) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING)
-       INSERT INTO agent_status AS s (agent_id, project_id, transport, last_seen_at, last_seq, dropped, batches)
-       SELECT u.a, u.p, u.t, now(), u.seq, u.dropped, u.n
-         FROM unnest($3::text[], $4::int[], $5::text[], $6::bigint[], $7::bigint[], $8::int[]) AS u(a, p, t, seq, dropped, n)
-       ON CONFLICT (agent_id) DO UPDATE SET transport = excluded.transport, last_seen_at = now(), last_seq = excluded.last_seq,
-         dropped = excluded.dropped, batches = s.batches + excluded.batches, project_id = excluded.project_id`,
+  /**
+   * Nonces of stored batches, and each agent's report: its newest batch's, with the count added
+   * up. Only batches whose nonce this write inserted count; each is answered whether it did.
+   */
+  private readonly batchWrites = new GroupCommit<StoredBatch, boolean>(async (stored) => {
+    const inserted = await this.db.query<{ agent_id: string; nonce: string }>(
+      `WITH given AS (
+         SELECT agent_id COLLATE "C" AS agent_id, nonce COLLATE "C" AS nonce, project_id, transport, seq, dropped, i
+           FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::int[]) WITH ORDINALITY AS u(agent_id, nonce, project_id, transport, seq, dropped, i)),
+       fresh AS (
+         INSERT INTO agent_batches (agent_id, nonce) SELECT agent_id, nonce FROM given ON CONFLICT DO NOTHING RETURNING agent_id, nonce),
+       latest AS (
+         -- Ordered by agent: rows of agent_status are locked in one order by every writer.
+         SELECT DISTINCT ON (g.agent_id) g.agent_id, g.project_id, g.transport, g.seq, g.dropped, count(*) OVER (PARTITION BY g.agent_id) AS n
+           FROM given g JOIN fresh f USING (agent_id, nonce)
+          ORDER BY g.agent_id, g.seq DESC NULLS LAST, g.i DESC),
+       status AS (
+         INSERT INTO agent_status AS s (agent_id, project_id, transport, last_seen_at, last_seq, dropped, batches)
+         SELECT agent_id, project_id, transport, now(), seq, dropped, n FROM latest
+         ON CONFLICT (agent_id) DO UPDATE SET transport = excluded.transport, last_seen_at = now(), last_seq = excluded.last_seq,
+           dropped = excluded.dropped, batches = s.batches + excluded.batches, project_id = excluded.project_id)
+       SELECT agent_id, nonce FROM fresh`,
       [
-        stored.map((b) => b.agent), stored.map((b) => b.nonce),
-        agents.map((a) => a.agent), agents.map((a) => a.projectId), agents.map((a) => a.transport),
-        agents.map((a) => a.seq), agents.map((a) => a.dropped), agents.map((a) => a.count),
+        stored.map((b) => b.agent), stored.map((b) => b.nonce), stored.map((b) => b.projectId), stored.map((b) => b.transport),
+        stored.map((b) => b.seq), stored.map((b) => b.dropped),
       ],
       { name: 'z4j_agent_batches_done' },
     );
+    const fresh = new Set(inserted.rows.map((r) => `${r.agent_id}\u0000${r.nonce}`));
+    return stored.map((b) => fresh.delete(`${b.agent}\u0000${b.nonce}`));
   });
 
   /** Takes `payload` out of every event and seals the well-formed ones, by event. */
