@@ -76,9 +76,10 @@ function document(version: string) {
     },
     paths: {
       '/healthz': { get: { summary: 'Liveness (no credentials; no engines)', responses: { '200': json(ref('Health')) } } },
-      '/readyz': { get: { summary: 'Readiness: storage reachable; ingest and source status', responses: { '200': json({ type: 'object' }), '503': json({ type: 'object' }, 'Storage unreachable') } } },
+      '/readyz': { get: { summary: 'Readiness (no credentials): 503 when storage is unreachable; sources as counts only, never named', responses: { '200': json(ref('Readiness')), '503': json(ref('Readiness'), 'Storage unreachable') } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/api/healthz': { get: { summary: 'Service version, storage and engines reporting (Viewer of the project)', parameters: [projectParam], responses: { '200': json(ref('Health')) } } },
+      '/api/readyz': { get: { summary: 'Readiness with each source (name, connection, last error, last message) and the ingest counters (Grafana server admin)', responses: { '200': json(ref('ReadinessDetail')), '503': json(ref('ReadinessDetail'), 'Storage unreachable'), ...errors } } },
       '/api/openapi.json': { get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } } },
       '/api/tasks': {
         get: {
@@ -238,6 +239,23 @@ function document(version: string) {
       schemas: {
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } } },
         Health: { type: 'object', properties: { status: { type: 'string' }, version: { type: 'string' }, storage: { type: 'string', enum: ['postgres', 'pglite'] }, engines: { type: 'array', items: { type: 'object', properties: { engine: { type: 'string' }, lastSeenAt: time } } } } },
+        Readiness: {
+          type: 'object', required: ['status', 'storage', 'sources'],
+          properties: {
+            status: { type: 'string', enum: ['ready', 'unavailable'] },
+            storage: { type: 'object', properties: { kind: { type: 'string', enum: ['postgres', 'pglite'] }, reachable: { type: 'boolean' } } },
+            sources: { type: 'object', properties: { total: { type: 'integer' }, connected: { type: 'integer' } } },
+          },
+        },
+        ReadinessDetail: {
+          type: 'object', required: ['status', 'storage', 'ingest', 'sources'],
+          properties: {
+            status: { type: 'string', enum: ['ready', 'unavailable'] },
+            storage: { type: 'object', properties: { kind: { type: 'string', enum: ['postgres', 'pglite'] }, reachable: { type: 'boolean' } } },
+            ingest: { type: 'object', properties: { queued: { type: 'integer' }, persisted: { type: 'integer' }, duplicates: { type: 'integer' }, invalid: { type: 'integer' }, dropped: { type: 'integer' }, batches: { type: 'integer' } } },
+            sources: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, connected: { type: 'boolean' }, lastError: nullable('string'), lastMessageAt: nullable('integer') } } },
+          },
+        },
         Task: { type: 'object', properties: taskProperties },
         TaskEvent: { type: 'object', properties: { id: { type: 'string' }, kind: { type: 'string' }, occurredAt: { type: 'string', format: 'date-time' }, worker: nullable('string'), fields: { type: 'object' } } },
         TaskDetail: {

@@ -6,7 +6,7 @@ import { bulkCancel, bulkGet, bulkOutcomes, bulkPreview, bulkStart, capabilities
 import { getTask } from './handlers/getTask.js';
 import { ingestBatch } from './handlers/ingest.js';
 import { taskGraph, taskNames } from './handlers/taskGraph.js';
-import { health, liveness, metrics, ready } from './handlers/health.js';
+import { health, liveness, metrics, readinessDetail, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
 import { listTasks } from './handlers/listTasks.js';
 import { listWorkers } from './handlers/listWorkers.js';
@@ -53,6 +53,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/readyz', role: 'public', handler: ready },
   { method: 'get', path: '/metrics', role: 'public', handler: metrics },
   { method: 'get', path: '/api/healthz', role: 'viewer', handler: health },
+  { method: 'get', path: '/api/readyz', role: 'user', handler: readinessDetail }, // Grafana server admins: sources serve every project
   { method: 'post', path: '/api/ingest/v1/batches', role: 'agent', handler: ingestBatch },
   { method: 'get', path: '/api/tasks', role: 'viewer', handler: listTasks },
   { method: 'get', path: '/api/tasks/:engine/:taskId', role: 'viewer', handler: getTask },

@@ -1,4 +1,4 @@
-// A source's last error is shown by /readyz, which answers anyone: no secret it quotes is kept.
+// A source's last error is shown by /api/readyz and logged: no secret it quotes is kept.
 import { pino } from 'pino';
 import { createMetrics } from '../metrics.js';
 import { SourceHealth } from './source.js';

@@ -36,7 +36,7 @@ export class SourceHealth {
   }
 
   error(err: unknown): void {
-    // Shown by /readyz, which answers anyone: scrubbed (a client's error can quote its URL with the password).
+    // Shown by /api/readyz (server admins) and logged: scrubbed (a client's error can quote its URL with the password).
     this.state.lastError = scrub(String((err as Error)?.message ?? err)) as string;
     this.metrics.sourceErrors.inc({ source: this.name });
     this.log.warn({ source: this.name, err: this.state.lastError }, 'source error');

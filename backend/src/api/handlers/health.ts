@@ -1,6 +1,9 @@
-import { projectOfAuth } from '../../auth/caller.js';
+import { auditRequest } from '../../audit/record.js';
+import { authOf, findProject, projectOfAuth, refusalAudited } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
+import { ApiError } from '../errors.js';
 import type { Handler } from '../routes.js';
+import { requireUser } from './identity.js';
 
 /** Liveness, for probes: answers without credentials, so it says nothing of what z4j observes. */
 export const liveness = (ctx: ApiContext): Handler => async (_req, res) => {
@@ -25,9 +28,37 @@ export const health = (ctx: ApiContext): Handler => async (_req, res) => {
   res.json({ status: 'ok', version: ctx.version, storage: ctx.db.storage, engines });
 };
 
-/** Ready when storage answers; sources are reported but do not make the service unready. */
+/** Whether storage answers: what makes the service ready. Sources are reported but do not make it unready. */
+const storageReachable = (ctx: ApiContext) => ctx.db.query('SELECT 1').then(() => true, () => false);
+
+/**
+ * Readiness, for load balancers and orchestrators: the status code (503 when storage does not
+ * answer) and counts. It answers anyone, so it names no source: a source's name is its broker's
+ * host, and its last error may quote addresses. Those are in readinessDetail.
+ */
 export const ready = (ctx: ApiContext): Handler => async (_req, res) => {
-  const storage = await ctx.db.query('SELECT 1').then(() => true, () => false);
+  const storage = await storageReachable(ctx);
+  const sources = ctx.sources.map((s) => s.status());
+  res.status(storage ? 200 : 503).json({
+    status: storage ? 'ready' : 'unavailable',
+    storage: { kind: ctx.db.storage, reachable: storage },
+    sources: { total: sources.length, connected: sources.filter((s) => s.connected).length },
+  });
+};
+
+/**
+ * The same readiness with each source (name, connection, last error, last message) and the
+ * ingest counters. Sources serve every project, so only a Grafana server admin sees them.
+ */
+export const readinessDetail = (ctx: ApiContext): Handler => async (req, res) => {
+  const { user } = requireUser(authOf(res).caller);
+  if (!user.isGrafanaAdmin) {
+    // Any signed-in user gets here: the refusal goes to the configured project's chain, up to the per-caller limit.
+    const home = await findProject(ctx, ctx.config.Z4J_PROJECT);
+    if (home && refusalAudited(authOf(res).caller)) await auditRequest(ctx, req, res, { projectId: home.id, action: 'GET /api/readyz', target: 'service', outcome: 'refused', detail: { status: 403, code: 'ROLE_TOO_LOW' } });
+    throw new ApiError(403, 'ROLE_TOO_LOW', "the service's sources are shown to Grafana server admins only");
+  }
+  const storage = await storageReachable(ctx);
   res.status(storage ? 200 : 503).json({
     status: storage ? 'ready' : 'unavailable',
     storage: { kind: ctx.db.storage, reachable: storage },
