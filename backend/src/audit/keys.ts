@@ -14,6 +14,9 @@ export interface AuditKey {
 
 export class AuditKeyError extends Error {}
 
+/** The largest key id: rows record it in an `int` column (audit_log.key_id, audit_chain.key_id). */
+export const MAX_AUDIT_KEY_ID = 2_147_483_647;
+
 /** Keys newest last; the newest MACs new rows, all of them verify. */
 export class AuditKeyRing {
   private byId: Map<number, Buffer>;
@@ -28,7 +31,7 @@ export class AuditKeyRing {
   private static check(keys: AuditKey[]): void {
     if (!keys.length) throw new AuditKeyError('at least one audit key is required');
     for (const k of keys) {
-      if (!Number.isInteger(k.id) || k.id < 1 || k.id > 999) throw new AuditKeyError(`audit key id ${k.id} is not in 1..999`);
+      if (!Number.isInteger(k.id) || k.id < 1 || k.id > MAX_AUDIT_KEY_ID) throw new AuditKeyError(`audit key id ${k.id} is not in 1..${MAX_AUDIT_KEY_ID}`);
       if (k.key.length < 32) throw new AuditKeyError(`audit key ${k.id} must be at least 32 bytes`);
     }
     if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new AuditKeyError('audit key ids must be unique');
@@ -51,9 +54,15 @@ export class AuditKeyRing {
     return this.file !== null;
   }
 
+  /** Whether rotate() has an id left for a new key (ids only grow: old rows keep naming theirs). */
+  get idsLeft(): boolean {
+    return Math.max(...this.ids) < MAX_AUDIT_KEY_ID;
+  }
+
   /** Adds a freshly generated key (newest) to the key file; returns it. */
   rotate(): AuditKey {
     if (!this.file) throw new AuditKeyError('audit keys come from Z4J_AUDIT_KEYS: add a key there (newest last) and restart');
+    if (!this.idsLeft) throw new AuditKeyError(`audit key ids are used up (the newest is ${MAX_AUDIT_KEY_ID})`);
     const next = { id: Math.max(...this.ids) + 1, key: randomBytes(32) };
     const keys = [...this.keys, next];
     AuditKeyRing.check(keys);
@@ -74,7 +83,7 @@ export function formatAuditKeys(keys: AuditKey[]): string {
 export function parseAuditKeys(value: string | undefined): AuditKey[] | null {
   if (!value?.trim()) return null;
   return value.split(',').map((part) => {
-    const m = /^\s*(\d{1,3}):([A-Za-z0-9+/=_-]+)\s*$/.exec(part);
+    const m = /^\s*(\d{1,10}):([A-Za-z0-9+/=_-]+)\s*$/.exec(part);
     if (!m) throw new AuditKeyError('expected <id>:<base64 key>');
     return { id: Number(m[1]), key: Buffer.from(m[2]!, 'base64') };
   });

@@ -2,6 +2,7 @@
 // chain; rotate the audit key (Owner).
 import { z } from 'zod';
 import { AUDIT_OUTCOMES } from '../../audit/chain.js';
+import { MAX_AUDIT_KEY_ID } from '../../audit/keys.js';
 import { auditRequest } from '../../audit/record.js';
 import { projectOfAuth } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
@@ -47,8 +48,11 @@ export const rotateAuditKey = (ctx: ApiContext): Handler => async (req, res) => 
   const keys = ctx.audit.keys;
   const previous = await ctx.audit.lastKeyId(p.id);
   let to: number;
-  if (keys.rotatable) to = keys.rotate().id;
-  else {
+  if (keys.rotatable) {
+    // Ids only grow (old rows name theirs): at the last one the answer says so, not a 500.
+    if (!keys.idsLeft) throw new ApiError(409, 'AUDIT_KEY_IDS_USED_UP', `audit key ids are used up (the newest is ${MAX_AUDIT_KEY_ID}): no new key can be numbered`);
+    to = keys.rotate().id;
+  } else {
     to = keys.current.id;
     if (previous === to) throw new ApiError(409, 'AUDIT_KEY_NOT_NEW', 'add a new key to Z4J_AUDIT_KEYS (newest last) and restart the service, then record the rotation');
   }
