@@ -9,7 +9,7 @@ import { ApiError } from '../api/errors.js';
 import type { Route } from '../api/routes.js';
 import { lookupApiToken } from './apiTokens.js';
 import { parseGrafanaContext, requireAgreement, userFromClaims, type GrafanaUser } from './grafana.js';
-import { atLeast, DEFAULT_ROLE_MAPPING, lower, mappedRole, memberOrMapped, roleMappingSchema, type ProjectRole, type RoleMapping } from './roles.js';
+import { atLeast, lower, mappedRole, memberOrMapped, roleMappingOf, type ProjectRole, type RoleMapping } from './roles.js';
 import { sameSecret } from './secrets.js';
 import { makerRole, noteMakerCall, rolesOf, type TokenMaker } from './tokenMakers.js';
 
@@ -108,8 +108,7 @@ export async function findProject(ctx: ApiContext, slug: string): Promise<Projec
     [slug],
   )).rows[0];
   if (!row) return null;
-  const mapping = row.role_mapping ? roleMappingSchema.safeParse(row.role_mapping) : null;
-  return { id: Number(row.id), slug: row.slug, name: row.name, roleMapping: mapping?.success ? mapping.data : DEFAULT_ROLE_MAPPING };
+  return { id: Number(row.id), slug: row.slug, name: row.name, roleMapping: roleMappingOf(row.role_mapping) };
 }
 
 /**

@@ -89,6 +89,23 @@ describe.each(STORAGES)('invitations on %s', (storage) => {
     await db.query(`DELETE FROM invitations WHERE email IN ('Kim@Example.com', 'lee@example.com', 'lou@example.com')`); // the other tests count theirs
   });
 
+  it('never lowers the role the invitee has by the role mapping (an org Admin accepting a Viewer link stays Admin)', async () => {
+    const before = smtp.inbox.length;
+    const sent = (await invite('mia@example.com', 'viewer')).body.invitation;
+    const mia = { UserID: 530, Login: 'mia', Email: 'mia@example.com', OrgID: 1, OrgRole: 'Admin' as const };
+    expect((await request(app).get('/api/me').set(userHeaders(mia))).body.role).toBe('admin');
+    const ok = await accept(linkToken(smtp.inbox[before]!).token, userHeaders(mia));
+    expect([ok.status, ok.body]).toEqual([200, { project: { slug: 'default' }, role: 'admin' }]);
+    expect((await request(app).get('/api/me').set(userHeaders(mia))).body.role).toBe('admin');
+    // No membership pins her: the mapping keeps deciding (a lower Grafana role later lowers her).
+    expect((await db.query('SELECT role FROM memberships WHERE user_id = 530')).rows).toEqual([]);
+    expect((await db.query<{ status: string }>(`SELECT CASE WHEN accepted_at IS NULL THEN 'pending' ELSE 'accepted' END AS status FROM invitations WHERE id = $1`, [sent.id])).rows).toEqual([{ status: 'accepted' }]);
+    expect((await db.query(`SELECT detail FROM audit_log WHERE action = 'invitation.accept' ORDER BY id DESC LIMIT 1`)).rows[0]).toEqual({
+      detail: { invited: 'mia@example.com', email: 'mia@example.com', role: 'admin', invitedAs: 'viewer' },
+    });
+    await db.query(`DELETE FROM invitations WHERE id = $1`, [sent.id]); // the other tests count theirs
+  });
+
   it('refuses revoked, expired and unknown links with clear codes', async () => {
     const revokeMe = (await invite('r@example.com', 'viewer')).body.invitation;
     const revokeToken = linkToken(smtp.inbox.at(-1)!).token;

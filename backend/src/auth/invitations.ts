@@ -6,7 +6,7 @@ import type { Queryable } from '../db/db.js';
 import { ApiError } from '../api/errors.js';
 import { listPage, type KeysetOrder, type PageParams } from '../api/keyset.js';
 import type { GrafanaUser } from './grafana.js';
-import { roleRankSql, type ProjectRole } from './roles.js';
+import { atLeast, mappedRole, memberOrMapped, roleMappingOf, roleRankSql, type ProjectRole } from './roles.js';
 import { hashSecret, newId, newSecret, sameHash } from './secrets.js';
 
 export const INVITATION_PREFIX = 'z4ji_';
@@ -79,13 +79,14 @@ export class InvitationRefused extends ApiError {
 
 /**
  * Accepts an invitation for `user` inside transaction `q`: the row is locked, so two
- * concurrent accepts of one link cannot both succeed. Returns the project and role granted.
+ * concurrent accepts of one link cannot both succeed. Returns the project and the role the
+ * user has there now: the invitation's, or the higher one they had already.
  */
 export async function acceptInvitation(q: Queryable, token: string, user: GrafanaUser): Promise<{ projectId: number; slug: string; role: ProjectRole; invitation: InvitationInfo }> {
   if (!token.startsWith(INVITATION_PREFIX) || token.length > 200) throw new InvitationRefused(404, 'INVITATION_INVALID', 'this is not an invitation link z4j sent', null, null);
   const hash = hashSecret(token);
-  const row = (await q.query<InvitationInfo & { project_id: number; slug: string; token_hash: Uint8Array; deleted: boolean }>(
-    `SELECT ${cols('i.')}, i.project_id, i.token_hash, p.slug, p.deleted_at IS NOT NULL AS deleted
+  const row = (await q.query<InvitationInfo & { project_id: number; slug: string; role_mapping: unknown; token_hash: Uint8Array; deleted: boolean }>(
+    `SELECT ${cols('i.')}, i.project_id, i.token_hash, p.slug, p.role_mapping, p.deleted_at IS NOT NULL AS deleted
        FROM invitations i JOIN projects p ON p.id = i.project_id WHERE i.token_hash = $1 FOR UPDATE OF i`,
     [hash],
   )).rows[0];
@@ -100,7 +101,19 @@ export async function acceptInvitation(q: Queryable, token: string, user: Grafan
     throw new InvitationRefused(403, 'INVITATION_FOR_ANOTHER_EMAIL', `this invitation is for another email address than your Grafana account's (${user.email ?? 'none'}): sign in to Grafana as the invited user`, pid, row.id);
   }
   await q.query('UPDATE invitations SET accepted_at = now(), accepted_by_user_id = $2 WHERE id = $1', [row.id, user.userId]);
-  // An invitation never lowers an existing membership, and never raises one an Owner set (an
+  const invitation = async () => (await q.query<InvitationInfo>(`SELECT ${COLUMNS} FROM invitations WHERE id = $1`, [row.id])).rows[0]!;
+  // An invitation never lowers the role the user has now, whether a membership or the role
+  // mapping gives it. A membership overrides the mapping, so one written with a lower role
+  // would demote them: an org Admin accepting a Viewer link became a Viewer (and a project
+  // whose Admins all come from the mapping could lose its last one). Such a link writes no
+  // membership: the mapping keeps deciding, as it did.
+  const member = (await q.query<{ role: ProjectRole; setByOwner: boolean }>(
+    'SELECT role, set_by_owner AS "setByOwner" FROM memberships WHERE project_id = $1 AND user_id = $2 FOR UPDATE',
+    [pid, user.userId],
+  )).rows[0];
+  const current = memberOrMapped(member, mappedRole(roleMappingOf(row.role_mapping), user));
+  if (atLeast(current, row.role)) return { projectId: pid, slug: row.slug, role: current!, invitation: await invitation() };
+  // Higher than the role they have: it raises a membership, except one an Owner set (an
   // Owner's demotion is not undone by an Admin's link).
   const { role } = (await q.query<{ role: ProjectRole }>(
     `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by)
@@ -112,6 +125,5 @@ export async function acceptInvitation(q: Queryable, token: string, user: Grafan
      RETURNING role`,
     [pid, user.userId, user.login, user.email, user.name, row.role, `invitation:${row.id}`],
   )).rows[0]!;
-  const invitation = (await q.query<InvitationInfo>(`SELECT ${COLUMNS} FROM invitations WHERE id = $1`, [row.id])).rows[0]!;
-  return { projectId: pid, slug: row.slug, role, invitation };
+  return { projectId: pid, slug: row.slug, role, invitation: await invitation() };
 }

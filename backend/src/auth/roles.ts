@@ -42,6 +42,12 @@ export type RoleMapping = z.output<typeof roleMappingSchema>;
 
 export const DEFAULT_ROLE_MAPPING: RoleMapping = roleMappingSchema.parse({});
 
+/** A project's stored role_mapping, or the default when it has none (or one this version cannot read). */
+export function roleMappingOf(stored: unknown): RoleMapping {
+  const mapping = stored ? roleMappingSchema.safeParse(stored) : null;
+  return mapping?.success ? mapping.data : DEFAULT_ROLE_MAPPING;
+}
+
 export interface GrafanaUserRoles {
   orgId: number;
   orgRole: string | null;

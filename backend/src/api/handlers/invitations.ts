@@ -82,7 +82,8 @@ export const acceptInvitationHandler = (ctx: ApiContext): Handler => async (req,
       const a = await acceptInvitation(tx, token, caller.user);
       await auditRequest(ctx, req, res, {
         projectId: a.projectId, action: 'invitation.accept', target: `invitation:${a.invitation.id}`,
-        detail: { invited: a.invitation.email, email: caller.user.email, role: a.role },
+        // invitedAs: the invitation's role, when the user keeps another (a higher one, or one an Owner set).
+        detail: { invited: a.invitation.email, email: caller.user.email, role: a.role, ...(a.role !== a.invitation.role ? { invitedAs: a.invitation.role } : {}) },
       }, tx);
       return a;
     });
