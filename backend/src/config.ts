@@ -147,6 +147,10 @@ export const settings = {
     "Page an invitation link opens (the token is appended as `?token=`). Unset: `<GRAFANA_URL or http://localhost:3000>/a/z4j-taskqueue-app/invitation`.",
   ],
   Z4J_INVITATIONS_PER_HOUR: [int(1, 10000).default(20), 'Most invitations one person may send per project per hour.'],
+  Z4J_INVITATIONS_VERIFIED_EMAIL: [
+    bool.default(false),
+    "Accept an invitation only from a Grafana user whose email Grafana verified, as the signed ID token says (`email_verified`), and compare the invited address with the token's. Needs GRAFANA_URL. Set it where Grafana users can set their own email (basic auth): otherwise one holding a forwarded or leaked link can set theirs to the invited address and accept it.",
+  ],
 } as const satisfies Record<string, [z.ZodType, string]>;
 
 type Settings = typeof settings;
@@ -164,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (parsed.success) out[name] = parsed.data;
     else problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
+  if (out.Z4J_INVITATIONS_VERIFIED_EMAIL && !out.GRAFANA_URL) problems.push('Z4J_INVITATIONS_VERIFIED_EMAIL=true needs GRAFANA_URL: only the ID tokens Grafana signs say which emails it verified');
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return { ...(out as Config), ...overrides };
 }

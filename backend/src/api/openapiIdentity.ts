@@ -65,7 +65,7 @@ export const identityPaths = {
   '/api/invitations/accept': {
     post: op('Accept an invitation as the signed-in Grafana user', {
       '200': json({ type: 'object', properties: { project: { type: 'object', properties: { slug: { type: 'string' } } }, role } }),
-      ...write, '404': err('INVITATION_INVALID'), '409': err('INVITATION_ALREADY_USED'), '410': err('INVITATION_EXPIRED, INVITATION_REVOKED, PROJECT_DELETED'),
+      ...write, '403': err('INVITATION_FOR_ANOTHER_EMAIL, INVITATION_EMAIL_UNVERIFIED (Z4J_INVITATIONS_VERIFIED_EMAIL), USER_REQUIRED'), '404': err('INVITATION_INVALID'), '409': err('INVITATION_ALREADY_USED'), '410': err('INVITATION_EXPIRED, INVITATION_REVOKED, PROJECT_DELETED'),
     }, { requestBody: body({ type: 'object', required: ['token'], properties: { token: { type: 'string' } } }) }),
   },
   '/api/tokens': {

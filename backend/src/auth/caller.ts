@@ -8,7 +8,7 @@ import type { ApiContext } from '../api/context.js';
 import { ApiError } from '../api/errors.js';
 import type { Route } from '../api/routes.js';
 import { lookupApiToken } from './apiTokens.js';
-import { parseGrafanaContext, requireAgreement, userFromClaims, type GrafanaUser } from './grafana.js';
+import { parseGrafanaContext, requireAgreement, userFromClaims, verifiedEmailOf, type GrafanaUser } from './grafana.js';
 import { atLeast, lower, mappedRole, memberOrMapped, roleMappingOf, type ProjectRole, type RoleMapping } from './roles.js';
 import { sameSecret } from './secrets.js';
 import { makerRole, noteMakerCall, rolesOf, type TokenMaker } from './tokenMakers.js';
@@ -23,7 +23,8 @@ export const HEADERS = {
 } as const;
 
 export type Caller =
-  | { kind: 'user'; user: GrafanaUser; via: 'app' | 'datasource' }
+  /** `verifiedEmail`: the email the verified ID token says Grafana verified; null without one (or unverified). */
+  | { kind: 'user'; user: GrafanaUser; via: 'app' | 'datasource'; verifiedEmail: string | null }
   /** `role` as minted; `maker` null for a token made before makers were recorded. */
   | { kind: 'token'; tokenId: string; name: string; projectId: number; role: ProjectRole; maker: TokenMaker | null };
 
@@ -86,13 +87,14 @@ export async function identify(ctx: ApiContext, req: Request): Promise<Caller> {
     const token = req.get(HEADERS.idToken);
     if (!token) throw unauthorized('ID_TOKEN_MISSING', 'X-Grafana-Id is required: enable the idForwarding feature toggle in Grafana');
     const claims = await ctx.auth.idTokens.verify(token);
-    if (via === 'datasource') return { kind: 'user', user: userFromClaims(claims), via };
+    const verifiedEmail = verifiedEmailOf(claims);
+    if (via === 'datasource') return { kind: 'user', user: userFromClaims(claims), via, verifiedEmail };
     const user = parseGrafanaContext(req.get(HEADERS.context));
     requireAgreement(user, claims);
-    return { kind: 'user', user, via };
+    return { kind: 'user', user, via, verifiedEmail };
   }
   if (via === 'datasource') throw unauthorized('ID_TOKEN_MISSING', 'the datasource proxy sends no user context: set GRAFANA_URL and enable idForwarding in Grafana');
-  return { kind: 'user', user: parseGrafanaContext(req.get(HEADERS.context)), via };
+  return { kind: 'user', user: parseGrafanaContext(req.get(HEADERS.context)), via, verifiedEmail: null };
 }
 
 /** The slug a request is about: the `:project` path parameter, else `?project=`, else the configured default. */

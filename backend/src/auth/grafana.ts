@@ -64,6 +64,8 @@ export function parseGrafanaContext(header: string | undefined): GrafanaUser {
 export interface IdTokenClaims extends JWTPayload {
   sub?: string;
   email?: string;
+  /** Set (true) when Grafana verified the user's email; Grafana leaves it out otherwise. */
+  email_verified?: boolean;
   username?: string;
   role?: string;
   uid?: string;
@@ -117,6 +119,10 @@ export class IdTokenVerifier {
     }
   }
 }
+
+/** The email Grafana signed as verified in the ID token, or null. */
+export const verifiedEmailOf = (claims: IdTokenClaims): string | null =>
+  claims.email_verified === true && typeof claims.email === 'string' && claims.email ? claims.email : null;
 
 /** The token and the context must name the same user in the same organization. */
 export function requireAgreement(user: GrafanaUser, claims: IdTokenClaims): void {

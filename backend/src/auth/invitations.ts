@@ -78,11 +78,21 @@ export class InvitationRefused extends ApiError {
 }
 
 /**
- * Accepts an invitation for `user` inside transaction `q`: the row is locked, so two
- * concurrent accepts of one link cannot both succeed. Returns the project and the role the
- * user has there now: the invitation's, or the higher one they had already.
+ * Who accepts: the Grafana user, and the email Grafana verified (from the signed ID token), which
+ * is the one compared when `verifiedOnly` (Z4J_INVITATIONS_VERIFIED_EMAIL).
  */
-export async function acceptInvitation(q: Queryable, token: string, user: GrafanaUser): Promise<{ projectId: number; slug: string; role: ProjectRole; invitation: InvitationInfo }> {
+export interface Invitee {
+  user: GrafanaUser;
+  verifiedEmail: string | null;
+  verifiedOnly: boolean;
+}
+
+/**
+ * Accepts an invitation inside transaction `q`: the row is locked, so two concurrent accepts
+ * of one link cannot both succeed. Returns the project and the role the user has there now:
+ * the invitation's, or the higher one they had already.
+ */
+export async function acceptInvitation(q: Queryable, token: string, { user, verifiedEmail, verifiedOnly }: Invitee): Promise<{ projectId: number; slug: string; role: ProjectRole; invitation: InvitationInfo }> {
   if (!token.startsWith(INVITATION_PREFIX) || token.length > 200) throw new InvitationRefused(404, 'INVITATION_INVALID', 'this is not an invitation link z4j sent', null, null);
   const hash = hashSecret(token);
   const row = (await q.query<InvitationInfo & { project_id: number; slug: string; role_mapping: unknown; token_hash: Uint8Array; deleted: boolean }>(
@@ -96,9 +106,16 @@ export async function acceptInvitation(q: Queryable, token: string, user: Grafan
   if (row.status === 'accepted') throw new InvitationRefused(409, 'INVITATION_ALREADY_USED', 'this invitation was already accepted; links work once', pid, row.id);
   if (row.status === 'revoked') throw new InvitationRefused(410, 'INVITATION_REVOKED', 'this invitation was revoked; ask for a new one', pid, row.id);
   if (row.status === 'expired') throw new InvitationRefused(410, 'INVITATION_EXPIRED', `this invitation expired (links last ${INVITATION_DAYS} days); ask for a new one`, pid, row.id);
-  // The link is mailed to one address: whoever else holds it (a forward, the inviter) is not invited.
-  if (!user.email || user.email.trim().toLowerCase() !== row.email.trim().toLowerCase()) {
-    throw new InvitationRefused(403, 'INVITATION_FOR_ANOTHER_EMAIL', `this invitation is for another email address than your Grafana account's (${user.email ?? 'none'}): sign in to Grafana as the invited user`, pid, row.id);
+  // The link is mailed to one address: whoever else holds it (a forward, the inviter) is not
+  // invited. Grafana's email is what the user's profile says, and where users edit their own
+  // (basic auth) one holding the link could set theirs to the invited address: with
+  // verifiedOnly only an address Grafana verified, as its signed ID token says, counts.
+  if (verifiedOnly && !verifiedEmail) {
+    throw new InvitationRefused(403, 'INVITATION_EMAIL_UNVERIFIED', 'Grafana has not verified the email address of your account; invitations here need a verified one (ask a Grafana admin)', pid, row.id);
+  }
+  const email = verifiedOnly ? verifiedEmail : user.email;
+  if (!email || email.trim().toLowerCase() !== row.email.trim().toLowerCase()) {
+    throw new InvitationRefused(403, 'INVITATION_FOR_ANOTHER_EMAIL', `this invitation is for another email address than your Grafana account's (${email ?? 'none'}): sign in to Grafana as the invited user`, pid, row.id);
   }
   await q.query('UPDATE invitations SET accepted_at = now(), accepted_by_user_id = $2 WHERE id = $1', [row.id, user.userId]);
   const invitation = async () => (await q.query<InvitationInfo>(`SELECT ${COLUMNS} FROM invitations WHERE id = $1`, [row.id])).rows[0]!;

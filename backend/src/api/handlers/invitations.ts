@@ -79,7 +79,7 @@ export const acceptInvitationHandler = (ctx: ApiContext): Handler => async (req,
   const { token } = acceptBody.parse(req.body);
   try {
     const done = await ctx.db.transaction(async (tx) => {
-      const a = await acceptInvitation(tx, token, caller.user);
+      const a = await acceptInvitation(tx, token, { user: caller.user, verifiedEmail: caller.verifiedEmail, verifiedOnly: ctx.config.Z4J_INVITATIONS_VERIFIED_EMAIL });
       await auditRequest(ctx, req, res, {
         projectId: a.projectId, action: 'invitation.accept', target: `invitation:${a.invitation.id}`,
         // invitedAs: the invitation's role, when the user keeps another (a higher one, or one an Owner set).
