@@ -13,10 +13,12 @@ first (backend/src/ingest/celeryEnqueues.ts); without task-sent it is the task's
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 from ._common import installed_on, mark_installed
-from .core import get_agent
+from .core import Agent, get_agent
 
 AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the event carrying it
 
@@ -53,35 +55,63 @@ def _payload(headers: dict[str, Any], body: Any, routing_key: str | None, proper
     return payload, fields
 
 
+# One receiver per process, whatever the number of installed apps. before_task_publish names no
+# app (its sender is the task's name, and a shared task's name is in every app's registry), so a
+# receiver per app, which cannot keep to its own app's sends, recorded each send once per
+# installed app: duplicate enqueued events and the retry payload sealed twice. The agent is one
+# per process too; an app is needed only for the broker the agent publishes to.
+_lock = threading.Lock()
+_agent: Agent | None = None  # the process's agent (a new one after core.reset_agent, tests only)
+_apps: list[weakref.ref[Any]] = []  # the apps installed with it, in order
+_broker_unread = False
+
+
+def _read_broker() -> None:
+    """The first installed app with a broker lends it to the agent, if the agent has none yet
+    (get_agent keeps one known already). Read at a send, not at install: install() often comes
+    before app.config_from_object(...), and the broker it read then was none (nowhere to send)."""
+    global _broker_unread
+    _broker_unread = False
+    for ref in _apps:
+        app = ref()
+        url = str(app.conf.broker_url or "") if app is not None else ""
+        if url:
+            get_agent(broker_url=url)
+            return
+
+
+def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
+                properties: dict[str, Any] | None = None, **_: Any) -> None:
+    agent = _agent
+    if agent is None or not agent.enabled:
+        return
+    try:
+        if _broker_unread:
+            _read_broker()
+        headers = headers or {}
+        task_id = headers.get("id")
+        found = _payload(headers, body, routing_key, properties)
+        if not task_id or found is None:
+            return
+        payload, fields = found
+        agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload)
+    except Exception:
+        pass  # never into the caller's apply_async
+
+
 def install(app: Any, **agent_options: Any) -> None:
     """Call once, next to `app = Celery(...)`, before or after configuring the app."""
     from celery.signals import before_task_publish
 
-    if installed_on(app):
-        return
-    mark_installed(app)
-    agent = get_agent(**agent_options)
-    # The app's broker is read when its first task is sent, not now: install() often comes before
-    # app.config_from_object(...), and the broker it read then was none (nowhere to send).
-    broker_unread = True
-
-    def on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
-                   properties: dict[str, Any] | None = None, **_: Any) -> None:
-        nonlocal broker_unread
-        if not agent.enabled:
+    global _agent, _broker_unread
+    with _lock:
+        if installed_on(app):
             return
-        try:
-            if broker_unread:
-                broker_unread = False
-                get_agent(broker_url=str(app.conf.broker_url or ""))  # kept where one is known already
-            headers = headers or {}
-            task_id = headers.get("id")
-            found = _payload(headers, body, routing_key, properties)
-            if not task_id or found is None:
-                return
-            payload, fields = found
-            agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload)
-        except Exception:
-            pass  # never into the caller's apply_async
-
-    before_task_publish.connect(on_publish, weak=False)
+        agent = get_agent(**agent_options)
+        if agent is not _agent:
+            _apps.clear()  # installed with a former agent (tests reset it)
+        _apps[:] = [ref for ref in _apps if ref() is not None]
+        _apps.append(weakref.ref(app))
+        _agent, _broker_unread = agent, True  # this app's broker may be the first one known
+        before_task_publish.connect(_on_publish, weak=False)  # a receiver already connected is kept once
+        mark_installed(app)

@@ -41,16 +41,52 @@ def test_a_tuple_call_and_an_eta(app, captured):
 
     eta = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
     r = app.add_.apply_async((1, 2), eta=eta)
-    ev = captured.of(r.id, "enqueued")
+    (ev,) = captured.tasks(r.id)
     assert ev["payload"]["args"] == [1, 2] and ev["payload"]["kwargs"] == {} and ev["fields"]["eta"].startswith("2030-01-01")
 
 
 def test_the_payload_keeps_the_options_a_retry_must_send_again(app, captured):
     r = app.add_.apply_async((1, 2), priority=9, time_limit=10, soft_time_limit=5, queue="q1")
-    assert captured.of(r.id, "enqueued")["payload"]["options"] == {"priority": 9, "time_limit": 10, "soft_time_limit": 5, "ignore_result": True}
     plain = app.add_.apply_async((1, 2), ignore_result=False)
-    assert captured.of(plain.id, "enqueued")["payload"]["options"] == {}
+    (ev,), (plain_ev,) = captured.tasks(r.id), captured.tasks(plain.id)
+    assert ev["payload"]["options"] == {"priority": 9, "time_limit": 10, "soft_time_limit": 5, "ignore_result": True}
+    assert plain_ev["payload"]["options"] == {}
 
+
+def test_a_process_with_two_installed_apps_records_each_send_once(app, captured):
+    """Two apps in one process (a project with two, or tests): before_task_publish names no app,
+    and each send was recorded once per installed app (a duplicate enqueued event, the retry
+    payload sealed twice)."""
+    import z4j_agent.celery
+
+    other = celery.Celery("unit-other", broker="memory://")
+    z4j_agent.celery.install(other)
+    z4j_agent.celery.install(app)  # again: still once
+    mine, theirs = app.add_.apply_async((1, 2)), other.send_task("other.mul", (3, 4), queue="q2")
+    assert [(e["taskId"], e["kind"]) for e in captured.tasks()] == [(mine.id, "enqueued"), (theirs.id, "enqueued")]
+    assert captured.of(theirs.id, "enqueued")["payload"]["queue"] == "q2"
+
+
+def test_the_agent_publishes_to_the_broker_of_the_first_installed_app_that_has_one():
+    """Which app lends its broker to an agent that has none: the first installed one that has a
+    broker, whichever app sends first (the agent is one per process, and the signal names no app)."""
+    import z4j_agent.celery
+    from z4j_agent import core
+
+    core.reset_agent()
+    try:
+        unset, first, second = celery.Celery("unset"), celery.Celery("first"), celery.Celery("second")
+        unset.conf.broker_url = None
+        for a in (unset, first, second):
+            z4j_agent.celery.install(a, agent_id="a", agent_secret="s")
+        first.conf.broker_url, second.conf.broker_url = "memory://first", "memory://second"
+        agent = core.get_agent()
+        recorded = []
+        agent._enqueue = recorded.append  # kept here, not sent
+        second.send_task("unit.second", (1,))
+        assert agent.config.broker_url == "memory://first" and len(recorded) == 1
+    finally:
+        core.reset_agent()
 
 
 def test_an_install_before_the_apps_configuration_publishes_to_the_broker_configured_after_it():
