@@ -192,11 +192,18 @@ export class ActionService {
    * retry of, null for a call of its own). Sent straight to the broker, the new task shows at
    * once, with its queue, even where the engine reports no enqueue of its own (Celery sends
    * task-sent only from its own producers). Sent through an agent, it shows when the agent's
-   * engine hooks report the enqueue: an agent that refuses leaves no phantom task behind. The
-   * new task carries the same call, sealed for its own id: no agent reports an enqueue z4j
-   * made, and the new task can be retried in turn.
+   * engine hooks report the enqueue: an agent that refuses leaves no phantom task behind. Its
+   * reason is kept beside (task_reasons), before the command goes: the task's detail shows it on
+   * that enqueue, whenever the agent's event comes. The new task carries the same call, sealed
+   * for its own id: no agent reports an enqueue z4j made, and the new task can be retried in turn.
    */
   private async sendAsNewTask(driver: EngineDriver, payload: RetryPayload | null, newTaskId: string, original: TaskRef | null, who: Requester, command: Command, reason: string): Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }> {
+    if (driver.capabilities['task.retry']?.via === 'agent') {
+      await this.db.query(
+        'INSERT INTO task_reasons (project_id, engine, task_id, reason, command_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+        [who.projectId, driver.engine, newTaskId, reason, command.id],
+      );
+    }
     const d = await driver.retry!(payload, newTaskId, original, this.agentChannel(driver, who, command));
     if (!d.awaitsAgent) {
       const queue = payload?.queue ?? original?.queue ?? (typeof d.detail?.queue === 'string' ? d.detail.queue : undefined);

@@ -116,8 +116,8 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
     )
   ).rows[0];
   if (!task) return null;
-  const [events, children, retries] = await Promise.all([
-    db.query(
+  const [events, children, retries, reasons] = await Promise.all([
+    db.query<{ kind: string; fields: Record<string, unknown> | null }>(
       `SELECT event_id AS id, kind, occurred_at AS "occurredAt", worker, fields FROM task_events
         WHERE task_ref = $1 ORDER BY occurred_at, event_id LIMIT 1000`,
       [task.id],
@@ -135,7 +135,13 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
         ORDER BY created_at LIMIT 1000`,
       [projectId, engine, taskId],
     ),
+    db.query<{ reason: string }>('SELECT reason FROM task_reasons WHERE project_id = $1 AND engine = $2 AND task_id = $3', [projectId, engine, taskId]),
   ]);
+  // A task z4j sent through an agent: the agent's enqueue is the task's, z4j's reason goes on it
+  // (migration 0029). One sent straight to the broker has z4j's own enqueue, with the reason.
+  const reason = reasons.rows[0]?.reason;
+  const enqueue = reason === undefined ? undefined : events.rows.find((ev) => ev.kind === 'enqueued');
+  if (enqueue && typeof enqueue.fields?.reason !== 'string') enqueue.fields = { ...enqueue.fields, reason };
   const retryOf = retries.rows.find((r) => r.retry === taskId)?.original ?? null;
   const retriedAs = retries.rows.filter((r) => r.original === taskId).map((r) => r.retry);
   return { task: { ...task, retryOf, retriedAs }, events: events.rows, children: children.rows };

@@ -129,6 +129,8 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       const rerun = await taskInState(newId, 'succeeded');
       expect(String(rerun.task.result)).toMatch(/ok after 2 runs, password intact/);
       expect(rerun.task.retryOf).toBe(id);
+      // The agent reported the enqueue, not z4j: one enqueued line, with z4j's reason on it.
+      expect(rerun.events.filter((ev) => ev.kind === 'enqueued').map((ev) => ev.fields.reason)).toEqual([expect.stringMatching(new RegExp(`^retry of ${id} from z4j by `))]);
       expect((await task(id)).task.retriedAs).toEqual([newId]);
       // A second click with another key retries again; the same key acts once.
       const key2 = randomUUID();
@@ -238,7 +240,8 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       expect(run).toMatchObject({ id: now.body.run.id, taskId: now.body.run.taskId, error: null });
       const command = await settles(Number(run.commandId));
       expect([command.state, command.outcome?.via, command.outcome?.newTaskId]).toEqual(['succeeded', 'agent', run.taskId]);
-      await taskInState(run.taskId!, 'succeeded');
+      const sent = await taskInState(run.taskId!, 'succeeded');
+      expect(sent.events.filter((ev) => ev.kind === 'enqueued').map((ev) => ev.fields.reason)).toEqual([`schedule long-${e.engine} (run now by user:otto)`]);
       expect(await e.get(queue, `z4j-test-long-finished:${key}`)).toBe('1');
     });
 
