@@ -107,14 +107,17 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [gone, project, remembered, setParams]);
   // Asked again while either failed (the service was away): when it is back, so are the actions.
   const failed = Boolean(me.error ?? caps.error);
-  useInterval(() => {
-    if (me.error) {
-      me.reload();
-    }
-    if (caps.error) {
-      caps.reload();
-    }
-  }, failed ? SESSION_RETRY_MS : null);
+  useInterval(
+    () => {
+      if (me.error) {
+        me.reload();
+      }
+      if (caps.error) {
+        caps.reload();
+      }
+    },
+    failed ? SESSION_RETRY_MS : null
+  );
 
   const session = useMemo<Session>(() => {
     const rows = caps.value?.capabilities ?? [];

@@ -77,9 +77,20 @@ describe('following a link to another task', () => {
 
 describe('a task whose time to live passed while it waited', () => {
   test('says it will not run, and when it expired', async () => {
-    const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-1', engine: 'rq', name: 'mail.send', state: 'enqueued' })]);
+    const backend = fakeService('viewer', [
+      ...ALL_TASKS,
+      task({ taskId: 'ttl-1', engine: 'rq', name: 'mail.send', state: 'enqueued' }),
+    ]);
     const waiting = detail(task({ taskId: 'ttl-1', engine: 'rq', name: 'mail.send', state: 'enqueued' }));
-    waiting.events = [{ id: 'e1', kind: 'enqueued', occurredAt: '2026-11-30T10:00:00.000Z', worker: null, fields: { expires: '2026-11-30T10:05:00.000Z' } }];
+    waiting.events = [
+      {
+        id: 'e1',
+        kind: 'enqueued',
+        occurredAt: '2026-11-30T10:00:00.000Z',
+        worker: null,
+        fields: { expires: '2026-11-30T10:05:00.000Z' },
+      },
+    ];
     backend.routes[`GET ${SERVICE_API_URL}/tasks/rq/ttl-1`] = () => reply(waiting);
     renderApp('/tasks/rq/ttl-1');
 
@@ -112,10 +123,19 @@ describe('a task whose time to live passed while it waited', () => {
   });
 
   test('a task z4j sent says why in its timeline (a schedule, a retry)', async () => {
-    const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' })]);
+    const backend = fakeService('viewer', [
+      ...ALL_TASKS,
+      task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' }),
+    ]);
     const sent = detail(task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' }));
     sent.events = [
-      { id: 'z4j-command-9-enqueued', kind: 'enqueued', occurredAt: '2026-11-30T02:30:00.000Z', worker: null, fields: { reason: 'schedule Close the day (cron)' } },
+      {
+        id: 'z4j-command-9-enqueued',
+        kind: 'enqueued',
+        occurredAt: '2026-11-30T02:30:00.000Z',
+        worker: null,
+        fields: { reason: 'schedule Close the day (cron)' },
+      },
       { id: 'e2', kind: 'succeeded', occurredAt: '2026-11-30T02:30:01.000Z', worker: 'w1', fields: {} },
     ];
     backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/sch-1`] = () => reply(sent);
@@ -128,7 +148,15 @@ describe('a task whose time to live passed while it waited', () => {
   test('a waiting task whose time to live has not ended says nothing of it', async () => {
     const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' })]);
     const waiting = detail(task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' }));
-    waiting.events = [{ id: 'e1', kind: 'enqueued', occurredAt: new Date().toISOString(), worker: null, fields: { expires: new Date(Date.now() + 3_600_000).toISOString() } }];
+    waiting.events = [
+      {
+        id: 'e1',
+        kind: 'enqueued',
+        occurredAt: new Date().toISOString(),
+        worker: null,
+        fields: { expires: new Date(Date.now() + 3_600_000).toISOString() },
+      },
+    ];
     backend.routes[`GET ${SERVICE_API_URL}/tasks/rq/ttl-2`] = () => reply(waiting);
     renderApp('/tasks/rq/ttl-2');
 
@@ -147,12 +175,17 @@ describe('who acted on a task', () => {
 
   test("an Admin following it from a task first seen a month ago is shown the log since then, not only the last week's", async () => {
     const firstSeenAt = new Date(Date.now() - 30 * 86_400_000).toISOString();
-    const backend = fakeService('admin', [task({ taskId: 'old-1', state: 'failed', firstSeenAt, sentAt: firstSeenAt })]);
+    const backend = fakeService('admin', [
+      task({ taskId: 'old-1', state: 'failed', firstSeenAt, sentAt: firstSeenAt }),
+    ]);
     const { user } = renderApp('/tasks/celery/old-1');
     await user.click(await screen.findByRole('link', { name: 'Who acted on it' }, PAGE_LOAD));
 
     await screen.findByRole('table', { name: 'Audit log' }, PAGE_LOAD);
-    const asked = backend.requests.filter((r) => r.url.endsWith('/api/audit')).at(-1)!.params as Record<string, unknown>;
+    const asked = backend.requests.filter((r) => r.url.endsWith('/api/audit')).at(-1)!.params as Record<
+      string,
+      unknown
+    >;
     expect(asked.target).toBe('celery/old-1');
     expect(Number(asked.from)).toBeLessThanOrEqual(Date.parse(firstSeenAt));
   });

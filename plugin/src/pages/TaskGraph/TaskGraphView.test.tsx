@@ -94,9 +94,12 @@ describe('a workflow still running', () => {
     expect(node.getAttribute('aria-label')).toMatch(/^poll\.feed, started/);
 
     graph.nodes[2] = { ...graph.nodes[2]!, state: 'succeeded' };
-    await waitFor(() => expect(screen.getByTestId('dag-node-c2').getAttribute('aria-label')).toMatch(/^poll\.feed, succeeded/), {
-      timeout: 15_000,
-    });
+    await waitFor(
+      () => expect(screen.getByTestId('dag-node-c2').getAttribute('aria-label')).toMatch(/^poll\.feed, succeeded/),
+      {
+        timeout: 15_000,
+      }
+    );
   }, 20_000);
 });
 

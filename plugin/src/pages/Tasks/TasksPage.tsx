@@ -183,7 +183,12 @@ function TasksPage() {
     <AppPage
       actions={
         allows('operator') ? (
-          <Button icon="layers-alt" variant="secondary" onClick={() => setBulkFilters(toQuery(filters))} disabled={tasks.length === 0}>
+          <Button
+            icon="layers-alt"
+            variant="secondary"
+            onClick={() => setBulkFilters(toQuery(filters))}
+            disabled={tasks.length === 0}
+          >
             Bulk actions
           </Button>
         ) : undefined
@@ -221,7 +226,11 @@ function TasksPage() {
           {filtered ? (
             <Stack gap={1} justifyContent="center">
               <Text>Widen the time range or clear some filters.</Text>
-              <LinkButton variant="secondary" size="sm" href={inProject(`${PLUGIN_BASE_URL}/${ROUTES.Tasks}`, filters.project)}>
+              <LinkButton
+                variant="secondary"
+                size="sm"
+                href={inProject(`${PLUGIN_BASE_URL}/${ROUTES.Tasks}`, filters.project)}
+              >
                 Clear filters
               </LinkButton>
             </Stack>
