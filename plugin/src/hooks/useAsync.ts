@@ -72,8 +72,12 @@ export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[]): A
   return { ...current, reload: run };
 }
 
-/** Calls `tick` every `ms` while the page is visible (a hidden tab does not poll). */
-export function useInterval(tick: () => void, ms: number | null) {
+/**
+ * Calls `tick` every `ms` while the page is visible (a hidden tab does not poll). The wait starts
+ * when the previous tick has answered, not when it was sent: on a slow service a poll is never
+ * sent while the one before is still in flight, so requests do not pile up.
+ */
+export function useInterval(tick: () => unknown, ms: number | null) {
   const tickRef = useRef(tick);
   useLayoutEffect(() => {
     tickRef.current = tick;
@@ -82,11 +86,25 @@ export function useInterval(tick: () => void, ms: number | null) {
     if (ms === null) {
       return;
     }
-    const id = setInterval(() => {
-      if (typeof document === 'undefined' || document.visibilityState !== 'hidden') {
-        tickRef.current();
+    let stopped = false;
+    let id: ReturnType<typeof setTimeout>;
+    const run = async () => {
+      try {
+        if (typeof document === 'undefined' || document.visibilityState !== 'hidden') {
+          await tickRef.current();
+        }
+      } catch {
+        /* a tick says its own failures; the next one tries again */
+      } finally {
+        if (!stopped) {
+          id = setTimeout(run, ms);
+        }
       }
-    }, ms);
-    return () => clearInterval(id);
+    };
+    id = setTimeout(run, ms);
+    return () => {
+      stopped = true;
+      clearTimeout(id);
+    };
   }, [ms]);
 }

@@ -108,14 +108,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   // Asked again while either failed (the service was away): when it is back, so are the actions.
   const failed = Boolean(me.error ?? caps.error);
   useInterval(
-    () => {
-      if (me.error) {
-        me.reload();
-      }
-      if (caps.error) {
-        caps.reload();
-      }
-    },
+    () => Promise.all([me.error && me.reload(), caps.error && caps.reload()]),
     failed ? SESSION_RETRY_MS : null
   );
 

@@ -1,7 +1,8 @@
 // A stand-in for Grafana's backend service in Jest: requests are answered by handlers keyed
 // by "METHOD url" and recorded, so tests can assert on what the user sees and on what was sent.
-import { Observable, of, throwError } from 'rxjs';
+import { NEVER, Observable, of, throwError } from 'rxjs';
 import {
+  getBackendSrv,
   setBackendSrv,
   type BackendSrv,
   type BackendSrvRequest,
@@ -61,4 +62,22 @@ export function setupBackend(routes: FakeRoutes): FakeBackend {
 
   setBackendSrv({ fetch } as unknown as BackendSrv);
   return { requests };
+}
+
+/**
+ * A service under load: requests `slow` picks are sent but never answered; the others go to the
+ * backend installed before. Counts the slow ones sent.
+ */
+export function hangRequests(slow: (request: BackendSrvRequest) => boolean): { sent: number } {
+  const service = getBackendSrv();
+  const hung = { sent: 0 };
+  const fetch = (request: BackendSrvRequest) => {
+    if (!slow(request)) {
+      return service.fetch(request);
+    }
+    hung.sent++;
+    return NEVER;
+  };
+  setBackendSrv({ fetch } as unknown as BackendSrv);
+  return hung;
 }

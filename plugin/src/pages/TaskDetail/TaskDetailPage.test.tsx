@@ -1,7 +1,8 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { SERVICE_API_URL } from '../../api/client';
+import type { Command } from '../../api/types';
 import { taskUrl } from '../../constants';
-import { reply } from '../../test/backend';
+import { hangRequests, reply } from '../../test/backend';
 import { ALL_TASKS, detail, fakeService, task } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
 import { location } from '../../test/render';
@@ -55,6 +56,35 @@ describe('cancelling a waiting task', () => {
       'cancel confirmed by the broker'
     );
   });
+});
+
+describe('a retry the engine has not confirmed yet', () => {
+  test('is asked about once at a time: while the service has not answered, no other ask is sent', async () => {
+    const backend = fakeService('operator');
+    const dispatched: Command = {
+      id: 1,
+      kind: 'task.retry',
+      engine: 'celery',
+      target: 'f-1',
+      args: {},
+      state: 'dispatched',
+      outcome: null,
+      requestedBy: 'operator-user',
+      createdAt: '2026-11-29T12:00:05.000Z',
+      updatedAt: '2026-11-29T12:00:05.000Z',
+    };
+    backend.routes[`POST ${SERVICE_API_URL}/tasks/celery/f-1/actions/retry`] = () =>
+      reply({ command: dispatched }, 202);
+    const asks = hangRequests((r) => r.url === `${SERVICE_API_URL}/commands/1`);
+    const { user } = renderApp('/tasks/celery/f-1');
+    await user.click(await screen.findByRole('button', { name: 'Retry' }, PAGE_LOAD));
+    await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Retry' }));
+
+    expect(await screen.findByRole('status', { name: 'Retry: dispatched' })).toBeInTheDocument();
+    await waitFor(() => expect(asks.sent).toBe(1), { timeout: 3000 });
+    await new Promise((r) => setTimeout(r, 3500)); // three more seconds of polling
+    expect(asks.sent).toBe(1);
+  }, 15_000);
 });
 
 describe('following a link to another task', () => {

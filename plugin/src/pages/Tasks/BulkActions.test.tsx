@@ -3,7 +3,7 @@ import { NEVER } from 'rxjs';
 import { getBackendSrv, setBackendSrv, type BackendSrv, type BackendSrvRequest } from '@grafana/runtime';
 import { SERVICE_API_URL } from '../../api/client';
 import type { BulkJob } from '../../api/types';
-import { reply } from '../../test/backend';
+import { hangRequests, reply } from '../../test/backend';
 import { fakeService } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
 
@@ -99,6 +99,18 @@ describe('a running bulk job', () => {
     const progress = screen.getByTestId('bulk-progress');
     await user.click(within(progress).getByRole('button', { name: 'Stop the job' }));
     await waitFor(() => expect(progress).toHaveTextContent('Job #5 (retry): cancelled.'));
+  }, 15_000);
+
+  test('is looked at once at a time: while the service has not answered a look, no other is sent', async () => {
+    const backend = fakeService('operator');
+    backend.routes[`POST ${SERVICE_API_URL}/bulk`] = () => reply({ job: running }, 202);
+    const looks = hangRequests((r) => r.method === 'GET' && r.url.endsWith('/bulk/5'));
+    const { user } = renderApp('/tasks?state=failed');
+    await startBulkRetry(user);
+    await waitFor(() => expect(looks.sent).toBe(1), { timeout: 3000 });
+
+    await pause(3500); // three more seconds of polling
+    expect(looks.sent).toBe(1);
   }, 15_000);
 
   test('says a look at its progress failed, not that the bulk action was refused', async () => {
