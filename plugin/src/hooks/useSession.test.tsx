@@ -1,4 +1,4 @@
-import { screen, waitFor } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import { SERVICE_API_URL } from '../api/client';
 import { reply } from '../test/backend';
 import { fakeService } from '../test/fakeService';
@@ -154,5 +154,29 @@ describe('the project, on every page', () => {
     await waitFor(() =>
       expect(screen.queryByRole('alert', { name: 'Actions are unavailable' })).not.toBeInTheDocument()
     );
+  });
+});
+
+describe('the project picker', () => {
+  test('when the projects cannot be read, says so under it and reads them again on Try again', async () => {
+    const backend = fakeService('viewer');
+    const route = `GET ${SERVICE_API_URL}/projects`;
+    const projects = backend.routes[route]!;
+    let down = true;
+    backend.routes[route] = (r) =>
+      down ? reply({ error: { code: 'UNAVAILABLE', message: 'the database is not answering' } }, 503) : projects(r);
+    const { user } = renderApp('/workers');
+
+    const failed = await screen.findByRole('alert', { name: 'Could not load projects' }, PAGE_LOAD);
+    expect(failed).toHaveTextContent('the database is not answering');
+
+    down = false;
+    await user.click(within(failed).getByRole('button', { name: 'Try again' }));
+    await waitFor(() =>
+      expect(screen.queryByRole('alert', { name: 'Could not load projects' })).not.toBeInTheDocument()
+    );
+    await user.click(screen.getByRole('combobox', { name: 'Project' }));
+    await user.keyboard('Ops{ArrowDown}{Enter}');
+    await waitFor(() => expect(screen.getByRole('combobox', { name: 'Project' })).toHaveValue('Ops'));
   });
 });

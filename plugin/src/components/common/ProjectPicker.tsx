@@ -6,6 +6,7 @@ import { Combobox, Field } from '@grafana/ui';
 import { listProjects } from '../../api/service';
 import { useAsync } from '../../hooks/useAsync';
 import { rememberProject, useSession } from '../../hooks/useSession';
+import { LoadError } from './PageState';
 
 export function ProjectPicker() {
   const { project, me } = useSession();
@@ -14,20 +15,24 @@ export function ProjectPicker() {
   const options = (projects.value?.projects ?? []).map((p) => ({ value: p.slug, label: p.name, description: p.role }));
   const current = project ?? me?.project.slug ?? null;
   return (
-    <Field label="Project">
-      <Combobox
-        id="filter-project"
-        width={24}
-        options={options}
-        value={current}
-        loading={projects.loading}
-        onChange={(opt) => {
-          const next = new URLSearchParams(params);
-          next.set('project', String(opt.value));
-          rememberProject(String(opt.value));
-          setParams(next);
-        }}
-      />
-    </Field>
+    <>
+      <Field label="Project">
+        <Combobox
+          id="filter-project"
+          width={24}
+          options={options}
+          value={current}
+          loading={projects.loading}
+          onChange={(opt) => {
+            const next = new URLSearchParams(params);
+            next.set('project', String(opt.value));
+            rememberProject(String(opt.value));
+            setParams(next);
+          }}
+        />
+      </Field>
+      {/* Else the picker just offers nothing, as if the user had no project. */}
+      {projects.error && <LoadError error={projects.error} what="projects" onRetry={projects.reload} />}
+    </>
   );
 }
