@@ -1,5 +1,5 @@
 import React from 'react';
-import { css } from '@emotion/css';
+import { css, cx } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { TextLink, Tooltip, useStyles2 } from '@grafana/ui';
 import type { Task } from '../../api/types';
@@ -8,7 +8,7 @@ import { inProject, taskUrl } from '../../constants';
 import { formatDuration, formatTime } from '../../utils/format';
 import { getTableStyles } from '../../components/common/DataTable';
 
-/** The explorer's rows. Each task id is a link, so rows open with a click, Enter, or in a new tab. */
+/** The explorer's rows. Each task's name is a link, so rows open with a click, Enter, or in a new tab. */
 export function TaskTable({ tasks, project }: { tasks: Task[]; project?: string }) {
   const styles = useStyles2(getStyles);
   return (
@@ -34,21 +34,24 @@ export function TaskTable({ tasks, project }: { tasks: Task[]; project?: string 
                 <StateBadge state={t.state} />
               </td>
               <td className={styles.task}>
-                <TextLink href={inProject(taskUrl(t.engine, t.taskId), project)} inline={false}>
-                  {t.name ?? '(unnamed)'}
-                </TextLink>
-                <div className={styles.id}>
-                  {t.taskId}
-                  {t.exception && (
-                    <Tooltip content={t.exception}>
-                      <span className={styles.exception}> · {t.exception.split('\n')[0]!.slice(0, 80)}</span>
-                    </Tooltip>
-                  )}
+                <div className={styles.taskLines}>
+                  <TextLink
+                    href={inProject(taskUrl(t.engine, t.taskId), project)}
+                    inline={false}
+                    title={t.name ?? undefined}
+                  >
+                    <span className={styles.cut}>{t.name ?? '(unnamed)'}</span>
+                  </TextLink>
+                  <IdLine task={t} />
                 </div>
               </td>
               <td>{t.engine}</td>
-              <td>{t.queue ?? '—'}</td>
-              <td className={styles.worker}>{t.worker ?? '—'}</td>
+              <td>
+                <Cut text={t.queue} width="24ch" />
+              </td>
+              <td>
+                <Cut text={t.worker} width="32ch" />
+              </td>
               <td className={styles.time}>{formatTime(t.firstSeenAt)}</td>
               <td className={styles.num}>{formatDuration(t.waitMs)}</td>
               <td className={styles.num}>{formatDuration(t.runtimeMs)}</td>
@@ -61,18 +64,74 @@ export function TaskTable({ tasks, project }: { tasks: Task[]; project?: string 
   );
 }
 
-const getStyles = (theme: GrafanaTheme2) => ({
-  ...getTableStyles(theme),
-  task: css({ maxWidth: 320, overflow: 'hidden', textOverflow: 'ellipsis' }),
-  id: css({
-    color: theme.colors.text.secondary,
-    fontFamily: theme.typography.fontFamilyMonospace,
-    fontSize: '11px',
-    whiteSpace: 'nowrap',
-    overflow: 'hidden',
-    textOverflow: 'ellipsis',
-  }),
-  exception: css({ color: theme.colors.error.text }),
-  worker: css({ maxWidth: 160, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }),
-  time: css({ whiteSpace: 'nowrap' }),
-});
+/**
+ * The task's id and the first line of its exception, cut to the column; the whole of both on
+ * hover of the line (the exception may be past its end on a narrow page).
+ */
+function IdLine({ task }: { task: Task }) {
+  const styles = useStyles2(getStyles);
+  if (!task.exception) {
+    return (
+      <div className={styles.id} title={task.taskId}>
+        {task.taskId}
+      </div>
+    );
+  }
+  return (
+    <Tooltip content={`${task.taskId}: ${task.exception}`}>
+      <div className={styles.id}>
+        {task.taskId}
+        <span className={styles.exception}> · {task.exception.split('\n')[0]}</span>
+      </div>
+    </Tooltip>
+  );
+}
+
+/** A value cut with an ellipsis past `width`, whole in its title (shown on hover). */
+function Cut({ text, width }: { text: string | null; width: string }) {
+  const styles = useStyles2(getStyles);
+  return text ? (
+    <span className={styles.cut} style={{ maxWidth: width }} title={text}>
+      {text}
+    </span>
+  ) : (
+    <>—</>
+  );
+}
+
+// The table reads in Grafana's body type, as its own tables do. The task column takes the room
+// the others leave (at least 24 characters; the table scrolls sideways below that), and its name
+// and id line are cut to it; queue and worker are as wide as their values up to a bound in
+// characters. Whatever is cut ends in an ellipsis and is whole in its title.
+const getStyles = (theme: GrafanaTheme2) => {
+  const table = getTableStyles(theme);
+  return {
+    ...table,
+    table: cx(table.table, css({ ...theme.typography.body })),
+    task: css({ width: '100%', minWidth: '24ch' }),
+    taskLines: css({
+      // Adds nothing to the column's width (its lines are long and do not wrap), and fills it.
+      width: 0,
+      minWidth: '100%',
+      // The link is a flex box: its text is cut inside it, not the link clipped by the cell.
+      '& > a': { maxWidth: '100%' },
+    }),
+    cut: css({
+      display: 'inline-block',
+      overflow: 'hidden',
+      textOverflow: 'ellipsis',
+      whiteSpace: 'nowrap',
+      verticalAlign: 'bottom',
+    }),
+    id: css({
+      ...theme.typography.bodySmall,
+      color: theme.colors.text.secondary,
+      fontFamily: theme.typography.fontFamilyMonospace,
+      whiteSpace: 'nowrap',
+      overflow: 'hidden',
+      textOverflow: 'ellipsis',
+    }),
+    exception: css({ color: theme.colors.error.text }),
+    time: css({ whiteSpace: 'nowrap' }),
+  };
+};

@@ -1,5 +1,6 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { from, switchMap } from 'rxjs';
+import { createTheme } from '@grafana/data';
 import { getBackendSrv, setBackendSrv, type BackendSrv, type BackendSrvRequest } from '@grafana/runtime';
 import { SERVICE_API_URL } from '../../api/client';
 import { reply } from '../../test/backend';
@@ -174,5 +175,46 @@ describe('changing a filter', () => {
     expect(rows(table)).toHaveLength(50);
     expect(rows(table)[0]).toHaveTextContent('t0');
     expect(rows(table).map((r) => r.children[3]!.textContent)).toEqual(Array(50).fill('a'));
+  });
+});
+
+describe('the tasks table', () => {
+  const name = 'billing.invoices.monthly.generate_and_send_the_statements_of_every_customer_in_the_region';
+  const worker = 'celery@billing-worker-5d8f7c9b6-xk2p9.eu-west-1.compute.internal';
+  const queue = 'billing.statements.monthly.low-priority';
+
+  test('a long task name, worker or queue is cut with an ellipsis, and shown whole on hover', async () => {
+    fakeService('viewer', [task({ taskId: 'long-1', name, worker, queue })]);
+    renderApp('/tasks');
+    const row = rows(await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD))[0]!;
+
+    expect(within(row).getByRole('link', { name })).toHaveAttribute('title', name);
+    expect(within(row).getByText(worker)).toHaveAttribute('title', worker);
+    expect(within(row).getByText(queue)).toHaveAttribute('title', queue);
+    expect(within(row).getByText('long-1')).toHaveAttribute('title', 'long-1'); // the id line
+  });
+
+  test("a failed task's id line, cut on a narrow page, shows its id and whole exception on hover", async () => {
+    const exception =
+      "RuntimeError('the statement of customer 4711 could not be rendered')\nTraceback (most recent call last): …";
+    fakeService('viewer', [task({ taskId: 'long-2', state: 'failed', exception })]);
+    const { user } = renderApp('/tasks');
+    const row = rows(await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD))[0]!;
+
+    await user.hover(within(row).getByText('long-2'));
+    expect(await screen.findByRole('tooltip')).toHaveTextContent(`long-2: ${exception.replace('\n', ' ')}`, {
+      normalizeWhitespace: true,
+    });
+  });
+
+  test("its text is in the theme's type sizes: the table's body, the task id under the name in body small", async () => {
+    const theme = createTheme();
+    fakeService('viewer', [task({ taskId: 'long-1', name, worker, queue })]);
+    renderApp('/tasks');
+    const table = await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
+
+    expect(getComputedStyle(table).fontSize).toBe(theme.typography.body.fontSize);
+    const idLine = within(table).getByText('long-1');
+    expect(getComputedStyle(idLine).fontSize).toBe(theme.typography.bodySmall.fontSize);
   });
 });
