@@ -1,4 +1,5 @@
 import { screen, waitFor, within } from '@testing-library/react';
+import { locationService } from '@grafana/runtime';
 import { SERVICE_API_URL } from '../../api/client';
 import type { GraphNode, TaskGraph } from '../../api/types';
 import { taskUrl } from '../../constants';
@@ -122,4 +123,23 @@ describe('a workflow still running, when a read fails', () => {
     expect(screen.getByTestId('dag-node-c2')).toBe(node);
     expect(node.parentElement!.getAttribute('transform')).toBe(zoomed);
   }, 20_000);
+});
+
+describe('a node of the workflow', () => {
+  test("opens its own task, on the node's engine, not the engine of the page's task", async () => {
+    // The page is a Celery task's; one step of its workflow ran on RQ.
+    serveGraph(chain(3, (i) => (i === 2 ? { engine: 'rq', name: 'report.render' } : {})));
+    const push = jest.spyOn(locationService, 'push').mockImplementation(() => undefined);
+    try {
+      const { user } = renderApp('/tasks/celery/f-1/graph');
+      await user.click(await screen.findByTestId('dag-node-c2', undefined, PAGE_LOAD));
+      expect(push).toHaveBeenLastCalledWith(taskUrl('rq', 'c2'));
+
+      screen.getByTestId('dag-node-c1').focus();
+      await user.keyboard('{Enter}');
+      expect(push).toHaveBeenLastCalledWith(taskUrl('celery', 'c1'));
+    } finally {
+      push.mockRestore();
+    }
+  });
 });

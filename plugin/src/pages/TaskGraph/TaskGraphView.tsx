@@ -14,7 +14,7 @@ import { SETTLED_STATES, taskUrl } from '../../constants';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatDuration } from '../../utils/format';
-import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type GraphLayout } from './layout';
+import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type GraphLayout, type PlacedNode } from './layout';
 import { TaskGraphList } from './TaskGraphList';
 
 /**
@@ -65,7 +65,7 @@ export function TaskGraphView({ engine, taskId }: { engine: string; taskId: stri
                 <TaskGraphList graph={workflow} current={taskId} />
               </>
             ) : (
-              <GraphDrawing graph={workflow} current={taskId} engine={engine} />
+              <GraphDrawing graph={workflow} current={taskId} />
             )
           }
         </ErrorBoundary>
@@ -74,7 +74,7 @@ export function TaskGraphView({ engine, taskId }: { engine: string; taskId: stri
   );
 }
 
-function GraphDrawing({ graph, current, engine }: { graph: TaskGraph; current: string; engine: string }) {
+function GraphDrawing({ graph, current }: { graph: TaskGraph; current: string }) {
   const layout = useMemo(() => layoutGraph(graph), [graph]);
   return (
     <>
@@ -89,7 +89,7 @@ function GraphDrawing({ graph, current, engine }: { graph: TaskGraph; current: s
           This task is not part of a chain, group or retry: its graph is the task alone.
         </Text>
       )}
-      <GraphCanvas layout={layout} current={current} engine={engine} />
+      <GraphCanvas layout={layout} current={current} />
     </>
   );
 }
@@ -100,7 +100,7 @@ interface View {
   k: number;
 }
 
-function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current: string; engine: string }) {
+function GraphCanvas({ layout, current }: { layout: GraphLayout; current: string }) {
   const styles = useStyles2(getStyles);
   const theme = useTheme2();
   const box = useRef<HTMLDivElement>(null);
@@ -130,7 +130,8 @@ function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current
     []
   );
 
-  const open = (id: string) => locationService.push(taskUrl(engine, id) + search);
+  // By the node's own engine: a workflow's steps need not all run on the engine of the page's task.
+  const open = (node: PlacedNode) => locationService.push(taskUrl(node.engine, node.taskId) + search);
 
   // The wheel zooms the graph, not the page: React's wheel listener is passive (it cannot
   // prevent the scroll), so the canvas gets one of its own.
@@ -210,8 +211,8 @@ function GraphCanvas({ layout, current, engine }: { layout: GraphLayout; current
                 tabIndex={0}
                 aria-label={`${n.name ?? n.taskId}, ${n.state}${n.critical ? ', on the critical path' : ''}`}
                 data-testid={`dag-node-${n.taskId}`}
-                onClick={() => (panned.current ? (panned.current = false) : open(n.taskId))}
-                onKeyDown={(e) => e.key === 'Enter' && open(n.taskId)}
+                onClick={() => (panned.current ? (panned.current = false) : open(n))}
+                onKeyDown={(e) => e.key === 'Enter' && open(n)}
               >
                 <rect
                   width={NODE_WIDTH}
