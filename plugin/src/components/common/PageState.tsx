@@ -49,12 +49,25 @@ export function Empty({
   );
 }
 
-/** What to show while `state` has no value yet (loading, or the error), or null once it has one. */
+/**
+ * What to show while `state` has no value yet (loading, or why it could not be read), or null
+ * once it has one. A failed reload keeps its value: show it under <ReloadFailed>.
+ */
 export function pendingState<T>(state: AsyncState<T>, what: string): React.ReactElement | null {
-  if (state.error) {
-    return <LoadError error={state.error} what={what} onRetry={state.reload} />;
+  if (state.value !== undefined) {
+    return null;
   }
-  return state.value === undefined ? <Loading /> : null;
+  return state.error ? <LoadError error={state.error} what={what} onRetry={state.reload} /> : <Loading />;
+}
+
+/**
+ * Why reading `state` again failed (after a change, or Try again), said above the rows it keeps
+ * on screen, as the tasks page and the workflow graph do: the rows and a form being filled stay.
+ */
+export function ReloadFailed<T>({ state, what }: { state: AsyncState<T>; what: string }) {
+  return state.error && state.value !== undefined ? (
+    <LoadError error={state.error} what={what} onRetry={state.reload} />
+  ) : null;
 }
 
 /** Why a write was refused, next to the form that sent it (useGuard's error). */

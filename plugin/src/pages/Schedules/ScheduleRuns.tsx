@@ -6,7 +6,7 @@ import { listScheduleRuns } from '../../api/service';
 import type { Schedule, ScheduleRun } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
 import { LoadOlder } from '../../components/common/LoadOlder';
-import { pendingState } from '../../components/common/PageState';
+import { pendingState, ReloadFailed } from '../../components/common/PageState';
 import { StateBadge } from '../../components/common/StateBadge';
 import { inProject, taskUrl } from '../../constants';
 import { PAGE_SIZE, usePagedList } from '../../hooks/usePagedList';
@@ -33,6 +33,7 @@ export function ScheduleRunsDrawer({ schedule, onClose }: { schedule: Schedule; 
     >
       {pendingState(runs, 'the runs') ?? (
         <>
+          <ReloadFailed state={runs} what="the runs" />
           <DataTable
             label="Runs"
             emptyText="It has not run yet."

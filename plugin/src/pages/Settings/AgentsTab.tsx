@@ -5,7 +5,7 @@ import { ENGINES, type AgentCredential, type MintedAgent } from '../../api/types
 import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { DataTable } from '../../components/common/DataTable';
 import { LoadOlder } from '../../components/common/LoadOlder';
-import { pendingState, Refused } from '../../components/common/PageState';
+import { pendingState, Refused, ReloadFailed } from '../../components/common/PageState';
 import { PAGE_SIZE, usePagedList } from '../../hooks/usePagedList';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -32,6 +32,7 @@ export function AgentsTab() {
   }
   return (
     <div>
+      <ReloadFailed state={agents} what="agent credentials" />
       <p>
         Each agent signs its event batches with its own secret. Rotating keeps the old secret valid for an hour so
         workers can be redeployed.

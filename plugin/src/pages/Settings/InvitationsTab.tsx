@@ -5,7 +5,7 @@ import { createInvitation, listInvitations, revokeInvitation } from '../../api/s
 import type { Invitation, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
 import { LoadOlder } from '../../components/common/LoadOlder';
-import { pendingState, Refused } from '../../components/common/PageState';
+import { pendingState, Refused, ReloadFailed } from '../../components/common/PageState';
 import { PAGE_SIZE, usePagedList } from '../../hooks/usePagedList';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -38,6 +38,7 @@ export function InvitationsTab() {
   }
   return (
     <div>
+      <ReloadFailed state={invitations} what="invitations" />
       <Stack gap={1} alignItems="flex-end">
         <Field label="Email">
           <Input

@@ -6,7 +6,7 @@ import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { listMembers, putMember, removeMember } from '../../api/service';
 import type { Member, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
-import { pendingState, Refused } from '../../components/common/PageState';
+import { pendingState, Refused, ReloadFailed } from '../../components/common/PageState';
 import { useAsync } from '../../hooks/useAsync';
 import { roleAtLeast, useSession } from '../../hooks/useSession';
 import { useGuard } from '../../hooks/useGuard';
@@ -62,6 +62,7 @@ export function MembersTab() {
   }
   return (
     <div>
+      <ReloadFailed state={members} what="members" />
       <p>Explicit roles for Grafana users; they take precedence over the role mapping.</p>
       <DataTable
         label="Members"

@@ -247,3 +247,54 @@ describe('project settings', () => {
     expect(screen.getByText('z4j_shown-once')).toBeInTheDocument();
   });
 });
+
+describe('a settings list read again after a change', () => {
+  const timeout = () => reply({ error: { code: 'READ_TIMEOUT', message: 'the query took too long' } }, 503);
+  /** The list at `path` is read once; later reads fail until `back()`. */
+  function failingAfterFirstRead(backend: ReturnType<typeof fakeService>, path: string) {
+    const route = `GET ${SERVICE_API_URL}${path}`;
+    const list = backend.routes[route]!;
+    let reads = 0;
+    let down = true;
+    backend.routes[route] = (r) => (++reads > 1 && down ? timeout() : list(r));
+    return { back: () => (down = false) };
+  }
+  const isAbove = (a: HTMLElement, b: HTMLElement) =>
+    Boolean(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+
+  test('keeps the members on screen when it fails, with the failure above them and Try again', async () => {
+    const backend = fakeService('admin');
+    const service = failingAfterFirstRead(backend, '/members');
+    const { user } = renderApp('/settings');
+    await user.click(await screen.findByRole('button', { name: 'Remove alice' }, PAGE_LOAD));
+    await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Remove' }));
+
+    const failed = await screen.findByRole('alert', { name: 'Could not load members' });
+    expect(failed).toHaveTextContent('the query took too long');
+    const table = screen.getByRole('table', { name: 'Members' });
+    expect(table).toHaveTextContent('alice');
+    expect(isAbove(failed, table)).toBe(true);
+    expect(screen.getByRole('button', { name: 'Add member' })).toBeInTheDocument();
+
+    service.back();
+    await user.click(within(failed).getByRole('button', { name: 'Try again' }));
+    await waitFor(() =>
+      expect(screen.queryByRole('alert', { name: 'Could not load members' })).not.toBeInTheDocument()
+    );
+    expect(screen.getByRole('table', { name: 'Members' })).toHaveTextContent('alice');
+  });
+
+  test('keeps the API tokens on screen when it fails, with the failure above them', async () => {
+    const backend = fakeService('admin');
+    failingAfterFirstRead(backend, '/tokens');
+    const { user } = renderApp('/settings?tab=tokens');
+    const row = await screen.findByRole('row', { name: /ci-bot/ }, PAGE_LOAD);
+    await user.click(within(row).getByRole('button', { name: 'Revoke ci-bot' }));
+    await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Revoke' }));
+
+    const failed = await screen.findByRole('alert', { name: 'Could not load API tokens' });
+    const table = screen.getByRole('table', { name: 'API tokens' });
+    expect(names(table)).toEqual(['ci-bot', 'deploy']);
+    expect(isAbove(failed, table)).toBe(true);
+  });
+});

@@ -5,7 +5,7 @@ import { createToken, listTokens, revokeToken } from '../../api/service';
 import type { ApiToken, ProjectRole } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
 import { LoadOlder } from '../../components/common/LoadOlder';
-import { pendingState, Refused } from '../../components/common/PageState';
+import { pendingState, Refused, ReloadFailed } from '../../components/common/PageState';
 import { PAGE_SIZE, usePagedList } from '../../hooks/usePagedList';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
@@ -52,6 +52,7 @@ export function TokensTab() {
   }
   return (
     <div>
+      <ReloadFailed state={tokens} what="API tokens" />
       <p>
         Tokens let scripts and CI call the z4j API directly (header <code>Authorization: Bearer …</code>).
       </p>
