@@ -184,16 +184,21 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     await page.getByRole('tab', { name: 'Agents' }).click();
     await page.getByLabel('Agent name').fill('browser-test-workers');
     await page.getByRole('button', { name: 'Create agent credential' }).click();
-    await page.getByTestId('agent-snippet').waitFor();
-    expect(await page.getByTestId('agent-snippet').innerText()).toContain('z4j_agent.celery.install(app)');
+    // A secret is shown once, in a dialog over the page, until Done.
+    const agentSecret = page.getByRole('dialog', { name: 'Secret of browser-test-workers' });
+    await agentSecret.getByTestId('agent-snippet').waitFor();
+    expect(await agentSecret.getByTestId('agent-snippet').innerText()).toContain('z4j_agent.celery.install(app)');
     await shot('08-settings-agents');
+    await agentSecret.getByRole('button', { name: 'Done' }).click();
 
     await page.getByRole('tab', { name: 'API tokens' }).click();
     await page.getByLabel('Name').fill('ci-bot');
     await page.getByRole('button', { name: 'Create token' }).click();
-    await page.getByText(/copy the token now/i).waitFor();
-    await page.getByRole('table', { name: 'API tokens' }).getByText('ci-bot').waitFor();
+    const tokenSecret = page.getByRole('dialog', { name: 'API token ci-bot created' });
+    await tokenSecret.getByText(/copy the token now/i).waitFor();
     await shot('08b-settings-tokens');
+    await tokenSecret.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table', { name: 'API tokens' }).getByText('ci-bot').waitFor();
 
     await page.getByRole('tab', { name: 'Role mapping' }).click();
     await page.getByText('Grafana Editor').waitFor();

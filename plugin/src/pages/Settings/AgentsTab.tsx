@@ -1,5 +1,5 @@
 import React, { useState } from 'react';
-import { Alert, Badge, Button, ClipboardButton, Field, Input, RadioButtonGroup, Stack } from '@grafana/ui';
+import { Badge, Button, ClipboardButton, Field, Input, RadioButtonGroup, Stack, Text } from '@grafana/ui';
 import { createAgent, listAgents, revokeAgent, rotateAgent } from '../../api/service';
 import { ENGINES, type AgentCredential, type MintedAgent } from '../../api/types';
 import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
@@ -11,6 +11,7 @@ import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
 import { AGENT_SNIPPETS, agentEnv } from './agentSnippets';
 import { useGuard } from '../../hooks/useGuard';
+import { SecretModal } from './SecretModal';
 
 export function AgentsTab() {
   const { project } = useSession();
@@ -22,7 +23,8 @@ export function AgentsTab() {
   );
   const { busy, error, guard } = useGuard();
   const [name, setName] = useState('');
-  const [minted, setMinted] = useState<MintedAgent | null>(null);
+  // A secret just made (a new agent, or a rotation), and which: shown once, until the user closes it.
+  const [secret, setSecret] = useState<{ minted: MintedAgent; rotated: boolean } | null>(null);
   const [revoking, setRevoking] = useState<AgentCredential | null>(null);
   const [rotating, setRotating] = useState<AgentCredential | null>(null);
 
@@ -51,7 +53,7 @@ export function AgentsTab() {
           disabled={busy || name.trim() === ''}
           onClick={() =>
             guard(async () => {
-              setMinted(await createAgent(name.trim(), project));
+              setSecret({ minted: await createAgent(name.trim(), project), rotated: false });
               setName('');
               await agents.reload();
             })
@@ -60,7 +62,6 @@ export function AgentsTab() {
           Create agent credential
         </Button>
       </Stack>
-      {minted && <InstallSnippet minted={minted} onClose={() => setMinted(null)} />}
       <Refused title="Not done" error={error} />
       <DataTable
         label="Agents"
@@ -109,6 +110,14 @@ export function AgentsTab() {
         ]}
       />
       <LoadOlder list={agents} what="agents" />
+      {secret && (
+        <SecretModal
+          title={`${secret.rotated ? 'New secret' : 'Secret'} of ${secret.minted.agent.name}`}
+          onClose={() => setSecret(null)}
+        >
+          <InstallSnippet minted={secret.minted} />
+        </SecretModal>
+      )}
       <ConfirmOnItem
         item={rotating}
         title={(agent) => `Rotate the secret of ${agent.name}?`}
@@ -118,7 +127,7 @@ export function AgentsTab() {
         confirmText="Rotate"
         onConfirm={(agent) =>
           guard(async () => {
-            setMinted(await rotateAgent(agent.id, project));
+            setSecret({ minted: await rotateAgent(agent.id, project), rotated: true });
             await agents.reload();
           })
         }
@@ -143,16 +152,14 @@ export function AgentsTab() {
   );
 }
 
-function InstallSnippet({ minted, onClose }: { minted: MintedAgent; onClose: () => void }) {
+/** The environment and code a worker fleet needs, for the engine picked, with the secret in it. */
+function InstallSnippet({ minted }: { minted: MintedAgent }) {
   const [engine, setEngine] = useState<string>('celery');
   const env = agentEnv(minted.agentId, minted.secret, minted.project).replace('<engine>', engine);
   const text = `${env}\n\n${AGENT_SNIPPETS[engine]}`;
   return (
-    <Alert
-      severity="success"
-      title={`Secret for ${minted.agent.name}: copy it now, it is not shown again`}
-      onRemove={onClose}
-    >
+    <Stack direction="column" gap={1}>
+      <Text element="p">Copy it now: it is not shown again. Give it to the workers of {minted.agent.name}:</Text>
       <RadioButtonGroup
         size="sm"
         options={ENGINES.map((e) => ({ label: e, value: e }))}
@@ -160,9 +167,11 @@ function InstallSnippet({ minted, onClose }: { minted: MintedAgent; onClose: () 
         onChange={setEngine}
       />
       <pre data-testid="agent-snippet">{text}</pre>
-      <ClipboardButton icon="copy" variant="secondary" size="sm" getText={() => text}>
-        Copy
-      </ClipboardButton>
-    </Alert>
+      <div>
+        <ClipboardButton icon="copy" variant="primary" getText={() => text}>
+          Copy
+        </ClipboardButton>
+      </div>
+    </Stack>
   );
 }

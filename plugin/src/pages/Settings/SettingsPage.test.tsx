@@ -244,7 +244,7 @@ describe('project settings', () => {
     await waitFor(() => expect(names(list)[0]).toBe('nightly'));
     expect(names(list)).toHaveLength(MANY + 1);
     expect(names(list)[MANY]).toBe('ci-1');
-    expect(screen.getByText('z4j_shown-once')).toBeInTheDocument();
+    expect(within(screen.getByRole('dialog')).getByDisplayValue('z4j_shown-once')).toBeInTheDocument();
   });
 });
 
@@ -296,5 +296,52 @@ describe('a settings list read again after a change', () => {
     const table = screen.getByRole('table', { name: 'API tokens' });
     expect(names(table)).toEqual(['ci-bot', 'deploy']);
     expect(isAbove(failed, table)).toBe(true);
+  });
+});
+
+describe('a secret the service shows once', () => {
+  test('a new API token is shown in a dialog over the form that made it, with Copy, and is gone once closed', async () => {
+    fakeService('admin');
+    const { user } = renderApp('/settings?tab=tokens');
+    await user.type(await screen.findByLabelText('Name', undefined, PAGE_LOAD), 'nightly');
+    await user.click(screen.getByRole('button', { name: 'Create token' }));
+
+    const dialog = await screen.findByRole('dialog', { name: 'API token nightly created' });
+    expect(dialog).toHaveTextContent('Copy the token now: it is not shown again');
+    expect(within(dialog).getByDisplayValue('z4j_shown-once')).toBeInTheDocument();
+    expect(within(dialog).getByRole('button', { name: 'Copy' })).toBeInTheDocument();
+    expect(screen.getAllByDisplayValue('z4j_shown-once')).toHaveLength(1); // nowhere else on the page
+
+    await user.click(within(dialog).getByRole('button', { name: 'Done' }));
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+    expect(screen.queryByDisplayValue('z4j_shown-once')).not.toBeInTheDocument();
+    expect(screen.queryByText(/z4j_shown-once/)).not.toBeInTheDocument();
+  });
+
+  test("an agent's new secret, rotated from its row, is shown in a dialog with its install snippet, and is gone once closed", async () => {
+    const backend = fakeService('admin', undefined, manyLists());
+    backend.routes[`POST ${SERVICE_API_URL}/agents/agt-3/rotate`] = () =>
+      reply({
+        agent: agentCredential({ id: 'agt-3', name: 'fleet-3' }),
+        agentId: 'agt-3',
+        secret: 'rotated-secret',
+        project: 'default',
+      });
+    const { user } = renderApp('/settings?tab=agents');
+    const list = await screen.findByRole('table', { name: 'Agents' }, PAGE_LOAD);
+    await user.click(screen.getByText('Load older agents'));
+    await waitFor(() => expect(names(list)).toHaveLength(MANY));
+    await user.click(within(rowNamed(list, 'fleet-3')).getByRole('button', { name: 'Rotate secret of fleet-3' }));
+    await user.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Rotate' }));
+
+    const dialog = await screen.findByRole('dialog', { name: 'New secret of fleet-3' });
+    expect(dialog).toHaveTextContent('Copy it now: it is not shown again');
+    expect(within(dialog).getByTestId('agent-snippet')).toHaveTextContent('rotated-secret');
+    expect(within(dialog).getByRole('button', { name: 'Copy' })).toBeInTheDocument();
+    expect(screen.getAllByText(/rotated-secret/)).toHaveLength(1);
+
+    await user.click(within(dialog).getByRole('button', { name: 'Done' }));
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+    expect(screen.queryByText(/rotated-secret/)).not.toBeInTheDocument();
   });
 });

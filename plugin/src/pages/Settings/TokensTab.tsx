@@ -1,5 +1,5 @@
 import React, { useState } from 'react';
-import { Alert, Badge, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@grafana/ui';
+import { Badge, Button, ClipboardButton, Field, Input, Combobox, Stack } from '@grafana/ui';
 import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
 import { createToken, listTokens, revokeToken } from '../../api/service';
 import type { ApiToken, ProjectRole } from '../../api/types';
@@ -11,6 +11,7 @@ import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
 import { grantableRoles } from './MembersTab';
 import { useGuard } from '../../hooks/useGuard';
+import { SecretModal } from './SecretModal';
 
 /** A token's role, and the lower one it acts with while its maker's role in the project is lower. */
 function TokenRole({ token }: { token: ApiToken }) {
@@ -43,7 +44,8 @@ export function TokensTab() {
   const [name, setName] = useState('');
   const [role, setRole] = useState<ProjectRole>('viewer');
   const [days, setDays] = useState(90);
-  const [secret, setSecret] = useState<string | null>(null);
+  // The token just made, with its secret: shown once, until the user closes it.
+  const [created, setCreated] = useState<{ token: ApiToken; secret: string } | null>(null);
   const [revoking, setRevoking] = useState<ApiToken | null>(null);
 
   const pending = pendingState(tokens, 'API tokens');
@@ -84,7 +86,7 @@ export function TokensTab() {
           disabled={busy || name.trim() === '' || days < 1 || days > 365}
           onClick={() =>
             guard(async () => {
-              setSecret((await createToken(name.trim(), role, days, project)).secret);
+              setCreated(await createToken(name.trim(), role, days, project));
               setName('');
               await tokens.reload();
             })
@@ -93,13 +95,21 @@ export function TokensTab() {
           Create token
         </Button>
       </Stack>
-      {secret && (
-        <Alert severity="success" title="Copy the token now: it is not shown again" onRemove={() => setSecret(null)}>
-          <pre>{secret}</pre>
-          <ClipboardButton icon="copy" size="sm" variant="secondary" getText={() => secret}>
-            Copy
-          </ClipboardButton>
-        </Alert>
+      {created && (
+        <SecretModal title={`API token ${created.token.name} created`} onClose={() => setCreated(null)}>
+          <Field label="Token" description="Copy the token now: it is not shown again.">
+            <Input
+              id="created-token"
+              readOnly
+              value={created.secret}
+              addonAfter={
+                <ClipboardButton icon="copy" variant="primary" getText={() => created.secret}>
+                  Copy
+                </ClipboardButton>
+              }
+            />
+          </Field>
+        </SecretModal>
       )}
       <Refused title="Not done" error={error} />
       <DataTable
