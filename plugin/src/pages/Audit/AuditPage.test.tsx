@@ -2,7 +2,8 @@ import React from 'react';
 import { useNavigate } from 'react-router-dom';
 import { screen, waitFor, within } from '@testing-library/react';
 import { SERVICE_API_URL } from '../../api/client';
-import { reply } from '../../test/backend';
+import type { AuditEntry } from '../../api/types';
+import { pageOf, reply } from '../../test/backend';
 import { fakeService } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
 import { location, render } from '../../test/render';
@@ -135,6 +136,58 @@ describe('filtering the audit log', () => {
     expect(screen.queryByRole('table', { name: 'Audit log' })).not.toBeInTheDocument();
     expect(screen.queryByText('mallory')).not.toBeInTheDocument();
     expect(screen.queryByRole('button', { name: /load older/i })).not.toBeInTheDocument();
+  });
+});
+
+describe('loading older entries of a range relative to now', () => {
+  test('goes on from the range the first page was read with, though time has passed: no entry is skipped', async () => {
+    const opened = Date.now();
+    // 150 entries over the last 6.9 days (the default range is the last 7).
+    const entries: AuditEntry[] = Array.from({ length: 150 }, (_, i) => ({
+      id: String(150 - i),
+      seq: 150 - i,
+      at: new Date(opened - 1000 - i * 4_000_000).toISOString(),
+      actorKind: 'user',
+      actorId: '7',
+      actorName: `actor-${i}`,
+      action: 'task.retry',
+      target: `celery/t${i}`,
+      outcome: 'ok',
+      detail: null,
+      ip: '10.0.0.1',
+      forwardedFor: null,
+      requestId: null,
+    }));
+    const backend = fakeService('admin');
+    // As the service: only entries in [from, to).
+    backend.routes[`GET ${SERVICE_API_URL}/audit`] = (r) => {
+      const p = r.params as Record<string, string>;
+      const at = (e: AuditEntry) => Date.parse(e.at);
+      const { page, nextCursor } = pageOf(
+        entries.filter((e) => Number(p.from) <= at(e) && at(e) < Number(p.to)),
+        r.params
+      );
+      return reply({ entries: page, nextCursor });
+    };
+    const { user } = renderApp('/audit');
+    const older = await screen.findByRole('button', { name: 'Load older entries' }, PAGE_LOAD);
+    const audit = () => backend.requests.filter((r) => r.url.endsWith('/api/audit'));
+    const first = audit()[0]!;
+
+    // A day later: "last 7 days" now starts after the oldest twenty entries.
+    const realNow = Date.now.bind(Date);
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 86_400_000);
+    try {
+      await user.click(older);
+      await waitFor(() => expect(screen.queryByRole('button', { name: 'Load older entries' })).not.toBeInTheDocument());
+    } finally {
+      clock.mockRestore();
+    }
+    const table = screen.getByRole('table', { name: 'Audit log' });
+    expect(table.querySelectorAll('tbody tr')).toHaveLength(150);
+    const more = audit().at(-1)!;
+    expect(more.params?.cursor).toBe('51');
+    expect([more.params?.from, more.params?.to]).toEqual([first.params?.from, first.params?.to]);
   });
 });
 

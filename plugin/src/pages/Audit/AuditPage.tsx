@@ -1,7 +1,7 @@
 // The project's audit log: who did what to what, when, from where, and whether it worked,
 // with the hash chain's verification status (an edited or deleted row shows here). Project
 // Admins only, as on the service.
-import React, { useMemo } from 'react';
+import React, { useMemo, useRef } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { useTimeZone } from '../../hooks/useTimeZone';
 import { Alert, Badge, Field, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
@@ -60,13 +60,23 @@ function AuditLog() {
   const { timeZone, setTimeZone } = useTimeZone();
   const range = toTimeRange(filters, timeZone);
   const verification = useAsync(() => verifyAudit(project), [project]);
+  // The range the first page was read for, resolved: Load older goes on from it. Resolved again,
+  // a range relative to now ("last 7 days") would have moved on since, and the oldest entries of
+  // the list's range, past the new start, would never be listed.
+  const readFor = useRef<{ from: number; to: number } | null>(null);
   // Entries are only ever shown for the filters they were read for: while new filters load, or
   // after they failed to, the previous filters' entries (and their Load older) are gone.
   const entries = usePagedList(
-    (cursor) =>
-      listAudit({ ...filters, from: range.from.valueOf(), to: range.to.valueOf(), project, limit: 100, cursor }).then(
-        (p) => ({ rows: p.entries, nextCursor: p.nextCursor })
-      ),
+    (cursor) => {
+      if (cursor === null || readFor.current === null) {
+        const now = toTimeRange(filters, timeZone);
+        readFor.current = { from: now.from.valueOf(), to: now.to.valueOf() };
+      }
+      return listAudit({ ...filters, ...readFor.current, project, limit: 100, cursor }).then((p) => ({
+        rows: p.entries,
+        nextCursor: p.nextCursor,
+      }));
+    },
     (e) => e.id,
     [filters.actor, filters.action, filters.target, filters.outcome, filters.from, filters.to, project]
   );

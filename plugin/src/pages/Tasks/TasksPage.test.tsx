@@ -218,3 +218,40 @@ describe('the tasks table', () => {
     expect(getComputedStyle(idLine).fontSize).toBe(theme.typography.bodySmall.fontSize);
   });
 });
+
+describe('loading older tasks of a range relative to now', () => {
+  test('goes on from the range the first page was read with, though time has passed: no task is skipped', async () => {
+    const opened = Date.now();
+    // 60 tasks over the last 55 minutes, one every 55 s.
+    const tasks = Array.from({ length: 60 }, (_, i) =>
+      task({ taskId: `t${i}`, firstSeenAt: new Date(opened - 1000 - i * 55_000).toISOString() })
+    );
+    const backend = fakeService('viewer', tasks);
+    // As the service: only tasks first seen in [from, to).
+    backend.routes[`GET ${SERVICE_API_URL}/tasks`] = (r) => {
+      const p = r.params as Record<string, string>;
+      const inRange = tasks.filter(
+        (t) => Number(p.from) <= Date.parse(t.firstSeenAt) && Date.parse(t.firstSeenAt) < Number(p.to)
+      );
+      const after = p.cursor ? inRange.findIndex((t) => t.taskId === p.cursor) + 1 : 0;
+      const page = inRange.slice(after, after + Number(p.limit));
+      return reply({ tasks: page, nextCursor: after + page.length < inRange.length ? page.at(-1)!.taskId : null });
+    };
+    const { user } = renderApp('/tasks?from=now-1h');
+    const older = await screen.findByRole('button', { name: 'Load older tasks' }, PAGE_LOAD);
+    const [first] = backend.requests.filter((r) => r.url.endsWith('/api/tasks'));
+
+    // Ten minutes later: "last hour" now starts after the oldest five tasks.
+    const realNow = Date.now.bind(Date);
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 10 * 60_000);
+    try {
+      await user.click(older);
+      await waitFor(() => expect(screen.queryByRole('button', { name: 'Load older tasks' })).not.toBeInTheDocument());
+    } finally {
+      clock.mockRestore();
+    }
+    expect(rows(screen.getByRole('table', { name: 'Tasks' }))).toHaveLength(60);
+    const more = backend.requests.filter((r) => r.url.endsWith('/api/tasks') && r.params?.cursor).at(-1)!;
+    expect([more.params?.from, more.params?.to]).toEqual([first!.params?.from, first!.params?.to]);
+  });
+});

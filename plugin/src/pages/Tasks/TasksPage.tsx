@@ -62,6 +62,10 @@ function TasksPage() {
   // hours") ends now, not when the list was first loaded (live refresh showed newer tasks since).
   const [bulkFilters, setBulkFilters] = useState<Record<string, string> | null>(null);
   const generation = useRef(0);
+  // The query the list on screen was first read with, its range resolved: Load older goes on
+  // from it. Resolved again, a range relative to now ("last hour") would have moved on since,
+  // and the oldest tasks of the list's range, past the new start, would never be listed.
+  const readWith = useRef<Params | null>(null);
   // The rows on screen, for the live refresh to tell new tasks from known ones.
   const tasksRef = useRef<Task[]>([]);
   useEffect(() => {
@@ -77,8 +81,10 @@ function TasksPage() {
     setError(null);
     setMoreError(undefined);
     try {
-      const page = await listTasks({ ...toQuery(filters), project, limit: PAGE_SIZE });
+      const query = { ...toQuery(filters), project };
+      const page = await listTasks({ ...query, limit: PAGE_SIZE });
       if (mine === generation.current) {
+        readWith.current = query;
         setTasks(page.tasks);
         setCursor(page.nextCursor);
         setFresh([]);
@@ -120,7 +126,8 @@ function TasksPage() {
     setLoadingMore(true);
     setMoreError(undefined);
     try {
-      const page = await listTasks({ ...toQuery(filters), project, limit: PAGE_SIZE, cursor });
+      const query = readWith.current ?? { ...toQuery(filters), project };
+      const page = await listTasks({ ...query, limit: PAGE_SIZE, cursor });
       if (mine === generation.current) {
         setTasks((prev) => [...prev, ...page.tasks.filter((t) => !prev.some((p) => keyOf(p) === keyOf(t)))]);
         setCursor(page.nextCursor);
@@ -147,6 +154,7 @@ function TasksPage() {
         if (known.size === 0) {
           const page = await listTasks({ ...live, limit: PAGE_SIZE });
           if (mine === generation.current && tasksRef.current.length === 0) {
+            readWith.current = live;
             setTasks(page.tasks);
             setCursor(page.nextCursor);
           }
