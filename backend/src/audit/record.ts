@@ -46,6 +46,17 @@ export async function auditRequest(ctx: { audit: AuditLog }, req: Request, res: 
 }
 
 /**
+ * The refusal of a route of no project (creating one, the service's readiness) to a signed-in
+ * user whose role is too low. The refusal goes to the configured project's chain, and any
+ * signed-in user gets here: audited up to the per-caller refusal limit, so none floods it.
+ */
+export async function auditRefusalOfNoProject(ctx: ApiContext, req: Request, res: Response, action: string, target: string): Promise<void> {
+  const auth = res.locals.auth as RequestAuth;
+  const home = await findProject(ctx, ctx.config.Z4J_PROJECT);
+  if (home && refusalAudited(auth.caller)) await auditRequest(ctx, req, res, { projectId: home.id, action, target, outcome: 'refused', detail: { status: 403, code: 'ROLE_TOO_LOW' } });
+}
+
+/**
  * Error middleware after a route's handler: a write that an authenticated caller attempted
  * and that failed (invalid input, a conflict, an internal error) is audited as refused or
  * error, unless the handler already wrote its own row. Routes of no project (creating one)

@@ -1,5 +1,5 @@
-import { auditRequest } from '../../audit/record.js';
-import { authOf, findProject, projectOfAuth, refusalAudited } from '../../auth/caller.js';
+import { auditRefusalOfNoProject } from '../../audit/record.js';
+import { authOf, projectOfAuth } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { Handler } from '../routes.js';
@@ -53,9 +53,7 @@ export const ready = (ctx: ApiContext): Handler => async (_req, res) => {
 export const readinessDetail = (ctx: ApiContext): Handler => async (req, res) => {
   const { user } = requireUser(authOf(res).caller);
   if (!user.isGrafanaAdmin) {
-    // Any signed-in user gets here: the refusal goes to the configured project's chain, up to the per-caller limit.
-    const home = await findProject(ctx, ctx.config.Z4J_PROJECT);
-    if (home && refusalAudited(authOf(res).caller)) await auditRequest(ctx, req, res, { projectId: home.id, action: 'GET /api/readyz', target: 'service', outcome: 'refused', detail: { status: 403, code: 'ROLE_TOO_LOW' } });
+    await auditRefusalOfNoProject(ctx, req, res, 'GET /api/readyz', 'service');
     throw new ApiError(403, 'ROLE_TOO_LOW', "the service's sources are shown to Grafana server admins only");
   }
   const storage = await storageReachable(ctx);

@@ -3,8 +3,8 @@
 // its audit chain; it stops answering, its tokens and agents stop working, its schedules are gone,
 // its running bulk jobs are cancelled.
 import { z } from 'zod';
-import { auditRequest } from '../../audit/record.js';
-import { authOf, findProject, projectOfAuth, refusalAudited, roleIn } from '../../auth/caller.js';
+import { auditRefusalOfNoProject, auditRequest } from '../../audit/record.js';
+import { authOf, findProject, projectOfAuth, roleIn } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { Handler } from '../routes.js';
@@ -34,10 +34,7 @@ export const createProject = (ctx: ApiContext): Handler => async (req, res) => {
   const { user } = requireUser(authOf(res).caller);
   const body = createBody.parse(req.body);
   if (!user.isGrafanaAdmin && !(await projectsWithRoles(ctx, res)).some((p) => p.role === 'owner')) {
-    // The project does not exist, so the refusal goes to the configured project's chain.
-    const home = await findProject(ctx, ctx.config.Z4J_PROJECT);
-    // Any signed-in user gets here: audited up to the per-caller refusal limit, so none floods that chain.
-    if (home && refusalAudited(authOf(res).caller)) await auditRequest(ctx, req, res, { projectId: home.id, action: 'project.create', target: `project:${body.slug}`, outcome: 'refused', detail: { status: 403, code: 'ROLE_TOO_LOW' } });
+    await auditRefusalOfNoProject(ctx, req, res, 'project.create', `project:${body.slug}`);
     throw new ApiError(403, 'ROLE_TOO_LOW', 'creating a project needs a Grafana server admin or the Owner of a project');
   }
   const project = await ctx.db.transaction(async (tx) => {
