@@ -2,6 +2,7 @@
 // on-call engineer's path from "something failed" to "it is fixed", and what a Viewer sees.
 import React from 'react';
 import { screen, waitFor, within } from '@testing-library/react';
+import userEvent, { PointerEventsCheckLevel } from '@testing-library/user-event';
 import { locationService } from '@grafana/runtime';
 import { AppRootProps, PluginType } from '@grafana/data';
 import pluginJson from './plugin.json';
@@ -63,7 +64,12 @@ describe('the explorer', () => {
   test('the time zone picked in the time range picker is the one every time is shown in, and is remembered', async () => {
     window.localStorage.clear();
     fakeService('viewer');
-    const { user, unmount } = render(<App {...props} />, { route: '/tasks?state=failed' });
+    const { unmount } = render(<App {...props} />, { route: '/tasks?state=failed' });
+    // Without user-event's check that each element clicked takes pointer events: it reads the
+    // computed style of the element and every ancestor, which in jsdom (Grafana's stylesheets)
+    // made each click in the time picker cost 2 s, and the test 60 s on a busy box. The picker's
+    // controls are Grafana's; what is tested is the zone the page then shows.
+    const user = userEvent.setup({ pointerEventsCheck: PointerEventsCheckLevel.Never });
     await screen.findByRole('table', { name: 'Tasks' }, PAGE_LOAD);
     // The first row's time (the fake task was first seen at 12:00 UTC; Jest runs in UTC).
     const shown = () => within(screen.getByRole('table', { name: 'Tasks' })).getAllByTestId('task-row')[0]!.textContent;
