@@ -13,6 +13,8 @@ import time
 from json.encoder import c_encode_basestring, c_make_encoder, py_encode_basestring
 from typing import Any, NamedTuple
 
+from .records import record_of
+
 MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = MAX_BATCH_BYTES - 512  # the events of one batch together, its head aside
@@ -123,9 +125,14 @@ def _longer_than(value: Any, limit: int) -> bool:
     length (a string's characters and quotes, a character for any other value, brackets, keys and
     separators), added up until it passes the limit, so the work is within the limit's, never the
     value's: a container of more items than the limit allows is too big before it is read. An
-    object's str() is not made here: the encoder makes it, and the caller checks what it made."""
+    object's str() is not made here: the encoder makes it, and the caller checks what it made.
+    A record's (records.py) is made of its fields' reprs, so its fields are counted as a
+    container's items: a dataclass holding a million rows is too big before its str() is made.
+    (Should its class write a short str() of its own, its call is still left out: a text standing
+    for the object was no retry of the call either.)"""
     size = -1  # each value is counted with a separator after it: the outermost has none
     pending = [iter((value,))]
+    inside: set[int] = set()  # the records whose fields are being read: met again within itself, one is its repr's "..."
     while pending:
         for v in pending[-1]:
             t = type(v)
@@ -159,6 +166,11 @@ def _longer_than(value: Any, limit: int) -> bool:
                 size += len(v) + 3
             elif isinstance(v, _STR_HOLDS_EVERY_ITEM):  # their str() has a character (at least) per item or byte
                 size += len(v) + 2
+            elif id(v) not in inside and (record := record_of(v)) is not None:
+                size += 3  # its text's quotes and a separator; each field adds itself
+                inside.add(id(v))
+                pending.append(_values_within(record[2], id(v), inside))
+                break
             else:
                 size += 2
             if size > limit:
@@ -168,6 +180,13 @@ def _longer_than(value: Any, limit: int) -> bool:
         if size > limit:
             return True
     return False
+
+
+def _values_within(fields: Any, record: int, inside: set[int]) -> Any:
+    """A record's field values, for _longer_than: the record is `inside` until the last is read."""
+    for _, x in fields:
+        yield x
+    inside.discard(record)
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})

@@ -106,6 +106,36 @@ def test_task_events_are_snapshots_redacted_by_the_sender(captured):
     assert env["payload"] == {"name": "t", "args": [1, {"token": "abc", "n": [2]}], "kwargs": {"note": "Bearer abcdefghijklmnop", "box": None}}
 
 
+def test_a_record_argument_is_shown_by_its_fields_its_retry_payload_its_str_or_left_out(captured):
+    """A dataclass argument, in a task event: its fields redacted by their keys on the task's
+    thread (a snapshot), and its retry payload, exact, as before (its str()); a record too big to
+    carry leaves the payload out, its str() never made."""
+    import dataclasses
+
+    from z4j_agent import core
+
+    @dataclasses.dataclass
+    class Login:
+        user: str
+        password: str
+
+    @dataclasses.dataclass
+    class Export:
+        rows: list
+
+    agent = core.get_agent()
+    login, export = Login("ada", "hunter2x"), Export(list(range(1_000_000)))
+    sent = repr(login)
+    for task_id, arg in (("r1", login), ("r2", export)):
+        agent.task_event("huey", "enqueued", task_id, fields={"name": "t", "args": [arg]}, payload={"name": "t", "args": [arg], "kwargs": {}})
+    login.user = "changed after the hook"
+    one, big = captured.of("r1", "enqueued"), captured.of("r2", "enqueued")
+    assert one["fields"]["args"] == [{"__type__": "Login", "user": "ada", "password": "[redacted]"}]
+    assert one["payload"] == {"name": "t", "args": [sent], "kwargs": {}}
+    assert big["fields"]["args"][0]["rows"][-1] == "[999500 more items]"
+    assert "payload" not in big and big["fields"]["payloadOmitted"] == "its JSON passes 511 KiB"
+
+
 def test_plain_copies_stop_at_what_is_not_plain():
     from z4j_agent.snapshot import NOT_PLAIN, plain_copy
 

@@ -246,3 +246,161 @@ def test_a_payload_holding_a_list_or_dict_whose_iteration_never_ends_is_too_big_
 
     for value in (EndlessList(range(20)), EndlessList(range(3)), EndlessDict(a=1), EndlessDict((str(n), n) for n in range(20))):
         assert raw_json_within({"args": [value]}, 1000) is TOO_BIG
+
+
+def test_a_record_is_its_fields_under_its_type_name_a_secret_field_hidden_by_its_key():
+    """A dataclass's repr was cut and read as text: `password=[…]` or `password=Secret(…)` was
+    only half hidden (name=value patterns stop at a bracket or a quote). As its fields, the key
+    hides the value whatever its shape, as in a dict; a repr=False field stays out of sight, as in
+    its repr, and a property is never run."""
+    import dataclasses
+
+    from z4j_agent.redact import REDACTED, scrub
+
+    @dataclasses.dataclass
+    class Card:
+        holder: str
+        cvv: int
+
+    @dataclasses.dataclass
+    class Order:
+        id: int
+        password: list
+        card: Card
+        note: str = dataclasses.field(default="hidden from repr", repr=False)
+
+        @property
+        def total(self):
+            raise AssertionError("a property was run")
+
+    order = Order(7, ["hunter2x"], Card("Ada", 123))
+    assert "hunter2x" in redact_text(repr(order))  # what the repr's text showed
+    out = scrub({"order": order, "orders": [order]})
+    assert out["order"] == {"__type__": "Order", "id": 7, "password": REDACTED, "card": {"__type__": "Card", "holder": "Ada", "cvv": REDACTED}}
+    assert out["orders"] == [out["order"]]
+    assert scrub(order, redact_keys=["holder"])["card"]["holder"] == REDACTED  # a policy's own names too
+    assert scrub(order, keep_keys=["password"])["password"] == ["hunter2x"]
+    json.dumps(out)
+
+
+def test_records_of_pydantic_and_attrs_are_told_apart_by_their_types_attributes():
+    """The agent imports none of these libraries: pydantic 2 by `model_fields` (and the extra
+    fields of a model that allows them), pydantic 1 by `__fields__`, attrs by `__attrs_attrs__`.
+    The real ones: test_taskiq.py, where taskiq brings pydantic and attrs."""
+    from types import SimpleNamespace
+
+    from z4j_agent.redact import REDACTED, scrub
+
+    class V2Model:  # as pydantic 2 lays a model out
+        model_fields = {"name": SimpleNamespace(repr=True), "api_key": SimpleNamespace(repr=True), "blob": SimpleNamespace(repr=False)}
+        __pydantic_fields_set__ = None
+
+        def __init__(self):
+            self.name, self.api_key, self.blob, self.__pydantic_extra__ = "n", "k-123", "not shown", {"token": "t-123", "tag": "x"}
+
+    class V1Model:  # pydantic 1
+        __fields__ = {"name": SimpleNamespace(field_info=SimpleNamespace(repr=True)), "secret": SimpleNamespace(field_info=SimpleNamespace(repr=True))}
+        __fields_set__ = None
+
+        def __init__(self):
+            self.name, self.secret = "n", "s-123"
+
+    class AttrsClass:  # attrs: a field with a repr function of its own is left out (it may mask the value)
+        __attrs_attrs__ = (SimpleNamespace(name="name", repr=True), SimpleNamespace(name="pin", repr=True),
+                           SimpleNamespace(name="masked", repr=lambda v: "***"), SimpleNamespace(name="off", repr=False))
+
+        def __init__(self):
+            self.name, self.pin, self.masked, self.off = "n", 1234, "shown as ***", "not shown"
+
+    assert scrub(V2Model()) == {"__type__": "V2Model", "name": "n", "api_key": REDACTED, "token": REDACTED, "tag": "x"}
+    assert scrub(V1Model()) == {"__type__": "V1Model", "name": "n", "secret": REDACTED}
+    assert scrub(AttrsClass()) == {"__type__": "AttrsClass", "name": "n", "pin": REDACTED}
+
+
+def test_a_record_is_read_within_the_bounds_and_never_repr_d():
+    """A record holding a million rows: its repr was made whole on the task's thread (~100 ms)
+    before it was cut. Its fields are read as a dict's entries are: max_items each, the shared
+    total, depth and cycles; a field whose read raises is lost alone."""
+    import dataclasses
+
+    from z4j_agent.redact import UNREDACTABLE, scrub
+
+    read = {"items": 0}
+
+    class Counting(list):  # counts the items walked (the walk reads a list's head by slicing)
+        def __getitem__(self, i):
+            out = list.__getitem__(self, i)
+            read["items"] += len(out) if isinstance(i, slice) else 1
+            return out
+
+    @dataclasses.dataclass(repr=False, slots=True)
+    class Batch:
+        rows: list
+        parent: object = None
+        gone: int = 0
+
+        def __repr__(self):  # what must not be made
+            raise AssertionError("repr'd")
+
+    big = Batch(Counting(range(1_000_000)))
+    big.parent = big
+    del big.gone  # a field whose read raises (a slot: no default on the class to fall back to)
+    out = scrub(big, max_items=10)
+    assert out == {"__type__": "Batch", "rows": [*range(10), "[999990 more items]"], "parent": "[cycle]", "gone": UNREDACTABLE}
+    assert read["items"] == 10
+
+    read["items"] = 0
+    many = [Batch(Counting(range(500)))] * 500  # 250,000 items to a walk bounded only per level
+    scrub(many)
+    assert read["items"] <= 65536  # redact.MAX_TOTAL
+
+    fields = {f"f{n}": n for n in range(20)}
+    wide = dataclasses.make_dataclass("Wide", list(fields))(**fields)
+    assert scrub(wide, max_items=3) == {"__type__": "Wide", "f0": 0, "f1": 1, "f2": 2, "[more keys]": 17}
+    assert scrub([[[big]]], max_depth=3) == [[["[depth limit]"]]]
+
+
+def test_other_objects_keep_their_repr_cut_a_plain_objects_state_is_not_read():
+    from z4j_agent.redact import scrub
+
+    class Client:  # no repr of its own: object's, which shows none of its state
+        def __init__(self):
+            self.session_key_material = "private state"
+
+    class Money:
+        def __repr__(self):
+            return "Money('12.50', 'EUR')" + " " * 2000
+
+    shown = scrub({"client": Client(), "price": Money(), "kind": Client})
+    assert shown["client"].startswith("<") and "private state" not in shown["client"]
+    assert shown["price"].startswith("Money('12.50', 'EUR')") and shown["price"].endswith("more chars]")
+    assert shown["kind"].startswith("<class ")
+
+
+def test_a_payload_holding_a_huge_record_is_too_big_before_its_str_is_made():
+    """The retry payload carries an object's str(), which for a record is made of its fields:
+    a dataclass holding a million rows is too big from its fields, its str() never made. One
+    within the limit travels as before, exact."""
+    import dataclasses
+
+    from z4j_agent.batch import TOO_BIG, raw_json_within
+
+    made = {"str": 0}
+
+    @dataclasses.dataclass
+    class Rows:
+        rows: list
+        parent: object = None
+
+    class Counted(Rows):
+        def __repr__(self):
+            made["str"] += 1
+            return Rows.__repr__(self)
+
+    assert raw_json_within({"args": [Counted(list(range(1_000_000)))]}, 512 * 1024) is TOO_BIG
+    assert raw_json_within({"args": [[Counted(["x" * 1000])] * 600]}, 512 * 1024) is TOO_BIG  # many small ones
+    assert made["str"] == 0
+    small = Rows([1, 2])
+    small.parent = small  # a record within itself is its repr's "...", not read again
+    assert raw_json_within({"args": [small]}, 1000) == json.dumps({"args": [repr(small)]}, separators=(",", ":"))
+    assert repr(small).endswith("Rows(rows=[1, 2], parent=...)")

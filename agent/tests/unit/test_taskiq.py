@@ -494,3 +494,61 @@ def test_the_queue_of_an_aio_pika_message_is_the_amqp_queue_it_lands_in_not_its_
     assert _queue_of(two, SimpleNamespace(labels={"queue_name": "fast.rk"})) == "fast"
     assert _queue_of(two, SimpleNamespace(labels={"queue_name": "slow"})) == "slow"
     assert _queue_of(two, SimpleNamespace(labels={})) is None
+
+
+def test_a_pydantic_result_is_shown_by_its_fields_a_secret_field_hidden_by_its_key(captured):
+    """taskiq tasks return pydantic models: the result is the model's fields (its type's name
+    first), hidden by their keys, not its repr cut. The agent imports no pydantic: it tells a model
+    by its type's attributes."""
+    import pydantic
+
+    class Login(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="allow")
+        user: str
+        password: str
+        audit: str = pydantic.Field(default="kept out of its repr", repr=False)
+
+    async def go(t):
+        @t["add"].broker.task(task_name="login")
+        async def login(user):
+            return Login(user=user, password=SECRET, api_token=SECRET, note="extra")
+
+        return (await login.kiq("ada")).task_id
+
+    task_id = run(go)
+    assert captured.of(task_id, "succeeded")["fields"]["result"] == {
+        "__type__": "Login", "user": "ada", "password": "[redacted]", "api_token": "[redacted]", "note": "extra"}
+
+
+def test_pydantic_1_models_and_attrs_instances_are_records_too():
+    """Taskiq's venv has pydantic (whose pydantic.v1 is pydantic 1) and attrs (aiohttp's). A
+    record too big for a retry payload is found so from its fields: its str() is never made."""
+    import attrs
+    import pydantic.v1
+
+    from z4j_agent.batch import TOO_BIG, raw_json_within
+    from z4j_agent.redact import scrub
+
+    class NoStr:
+        def __str__(self):  # the encoder's str() of it, which must not be made
+            raise AssertionError("str() made")
+
+    class Old(NoStr, pydantic.v1.BaseModel):
+        user: str
+        secret: str
+        audit: str = pydantic.v1.Field("kept out of its repr", repr=False)
+
+    @attrs.define
+    class Point(NoStr):
+        x: int
+        token: str
+        masked: str = attrs.field(default="its own repr", repr=lambda v: "***")
+        off: str = attrs.field(default="kept out of its repr", repr=False)
+
+    class New(NoStr, pydantic.BaseModel):
+        rows: list
+
+    assert scrub(Old(user="ada", secret=SECRET)) == {"__type__": "Old", "user": "ada", "secret": "[redacted]"}
+    assert scrub(Point(1, SECRET)) == {"__type__": "Point", "x": 1, "token": "[redacted]"}
+    for huge in (Old(user="x" * 600_000, secret="s"), Point(1, "x" * 600_000), New(rows=list(range(300_000)))):
+        assert raw_json_within({"args": [huge]}, 512 * 1024) is TOO_BIG
