@@ -13,6 +13,7 @@ first (backend/src/ingest/celeryEnqueues.ts); without task-sent it is the task's
 
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
 from typing import Any
@@ -60,6 +61,16 @@ def _payload(headers: dict[str, Any], body: Any, routing_key: str | None, proper
 # receiver per app, which cannot keep to its own app's sends, recorded each send once per
 # installed app: duplicate enqueued events and the retry payload sealed twice. The agent is one
 # per process too; an app is needed only for the broker the agent publishes to.
+#
+# Which app sends is not said either. Of what the signal passes, only properties' reply_to names
+# an app (its thread_oid, by default), and only for a first send: a retry keeps the original
+# producer's, the caller may give its own. The rest is the message's (headers, exchange, routing
+# key; `declare` holds the app's Queue only when the queue was named), the producer is not
+# passed, and the current app is whichever was made or entered last. So reply_to is tried first
+# (most sends, at the cost of a compare), then the stack: every send of Celery 5.3 to 5.7 runs in
+# Celery.send_task (apply_async, delay, signatures and canvas, retry, chord callbacks), whose
+# frame holds the app: receiver <- Signal.send <- AMQP's send_task_message <- send_task.
+_FRAMES = 4  # how far above the signal's sender send_task is looked for: the next frame in Celery 5.3 to 5.7
 _lock = threading.Lock()
 _agent: Agent | None = None  # the process's agent (a new one after core.reset_agent, tests only)
 _apps: list[weakref.ref[Any]] = []  # the apps installed with it, in order
@@ -80,12 +91,42 @@ def _read_broker() -> None:
             return
 
 
+def _sending_app(properties: dict[str, Any] | None) -> Any:
+    """The Celery app whose send_task runs the publish being signalled, or None when it is not
+    found (a send that bypassed send_task, a Celery whose code moved): such a send is recorded,
+    as every send was before. Called from _on_publish only (the stack is read from there)."""
+    try:
+        reply_to = properties.get("reply_to") if properties else None
+        if reply_to:
+            for ref in _apps:
+                app = ref()
+                if app is not None and app.thread_oid == reply_to:
+                    return app
+        from celery import Celery
+
+        frame = sys._getframe(3)  # above this, _on_publish and Signal.send: the signal's sender
+        for _ in range(_FRAMES):
+            if frame is None:
+                break
+            if frame.f_code.co_name == "send_task":
+                app = frame.f_locals.get("self")  # a dict of the frame's locals, made here: ~3 µs
+                if isinstance(app, Celery):
+                    return app
+            frame = frame.f_back
+    except Exception:
+        pass
+    return None
+
+
 def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
                 properties: dict[str, Any] | None = None, **_: Any) -> None:
     agent = _agent
     if agent is None or not agent.enabled:
         return
     try:
+        app = _sending_app(properties)
+        if app is not None and not installed_on(app):
+            return  # an app never installed (another project's client, a library's own)
         if _broker_unread:
             _read_broker()
         headers = headers or {}

@@ -67,6 +67,38 @@ def test_a_process_with_two_installed_apps_records_each_send_once(app, captured)
     assert captured.of(theirs.id, "enqueued")["payload"]["queue"] == "q2"
 
 
+def test_a_send_from_an_app_never_installed_is_not_recorded(app, captured):
+    """A second app in the process that was never passed to install() (a library's own, another
+    project's client): its sends are not z4j's to record, nor to deliver to the installed app's
+    destination. before_task_publish names no app: the agent finds the app whose send_task runs."""
+    stranger = celery.Celery("unit-stranger", broker="memory://")
+
+    @stranger.task(name="stranger.mul")
+    def mul(x, y):
+        return x * y
+
+    stranger.set_current()  # the current app is no clue: it is whichever was made or entered last
+    theirs = [stranger.send_task("stranger.mul", (3, 4)), mul.apply_async((1, 2)), mul.s(5, 6).apply_async()]
+    mine = [app.add_.apply_async((1, 2)), app.send_task("unit.add", (3, 4)), app.add_.s(5, 6).delay(),
+            app.add_.apply_async((7, 8), reply_to="the-first-producer")]  # a retry's: not this app's reply_to
+    app.set_current()
+    theirs.append(mul.delay(9, 9))
+    recorded = {e["taskId"] for e in captured.tasks()}
+    assert recorded == {r.id for r in mine} and len(captured.tasks()) == len(mine) and not recorded & {r.id for r in theirs}
+
+
+def test_a_send_whose_app_is_not_found_is_recorded(app, captured):
+    """A publish that did not go through Celery.send_task (a library's own, through app.amqp):
+    its app unknown, it is recorded, as every send was before apps were told apart."""
+    import uuid
+
+    task_id = str(uuid.uuid4())
+    message = app.amqp.create_task_message(task_id, "unit.add", (1, 2), {}, reply_to="not-an-apps")
+    with app.producer_or_acquire() as producer:
+        app.amqp.send_task_message(producer, "unit.add", message)
+    assert captured.kinds(task_id) == ["enqueued"]
+
+
 def test_the_agent_publishes_to_the_broker_of_the_first_installed_app_that_has_one():
     """Which app lends its broker to an agent that has none: the first installed one that has a
     broker, whichever app sends first (the agent is one per process, and the signal names no app)."""
