@@ -89,10 +89,11 @@ class RawJSON(str):
 
 def raw_json(value: Any) -> RawJSON | None:
     """None when the value holds NaN or ±Infinity: JSON cannot carry it exactly (nor a key it
-    cannot have, nor a cycle)."""
+    cannot have, nor a cycle, nor an object whose str() raises: the event then goes without the
+    payload, where the exception lost the whole event)."""
     try:
         return RawJSON(_encode(value))
-    except (ValueError, TypeError, RecursionError):
+    except Exception:  # ValueError, TypeError, RecursionError, or whatever an object's __str__ raises
         return None
 
 

@@ -136,6 +136,21 @@ def test_a_record_argument_is_shown_by_its_fields_its_retry_payload_its_str_or_l
     assert "payload" not in big and big["fields"]["payloadOmitted"] == "its JSON passes 511 KiB"
 
 
+def test_an_argument_whose_repr_raises_costs_the_retry_payload_not_the_event(captured):
+    """The payload carries an object's str(): one that raises (a broken __repr__, a dataclass
+    whose field was never set) lost the whole enqueued event. It goes without a payload, as one
+    holding NaN does; the fields show the object as redaction does."""
+    from z4j_agent import core
+
+    class Broken:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    core.get_agent().task_event("huey", "enqueued", "b1", fields={"name": "t", "args": [Broken(), 1]}, payload={"name": "t", "args": [Broken(), 1], "kwargs": {}})
+    event = captured.of("b1", "enqueued")
+    assert event["fields"]["args"] == ["<Broken>", 1] and "payload" not in event
+
+
 def test_plain_copies_stop_at_what_is_not_plain():
     from z4j_agent.snapshot import NOT_PLAIN, plain_copy
 
