@@ -1,5 +1,5 @@
 """Records: objects made of declared fields (dataclass instances, pydantic models v2 and v1, attrs
-instances). Redaction shows one as a mapping of its fields, so a `password` field is hidden by its
+instances, namedtuples; and SimpleNamespaces, whose repr shows their every attribute). Redaction shows one as a mapping of its fields, so a `password` field is hidden by its
 key and a huge field is read only as far as the bounds allow, never repr'd whole on the task's
 thread; the retry payload's size check counts a record by its fields, which its str() is made of.
 Told apart by attributes of their type: the agent depends on none of these libraries."""
@@ -7,6 +7,7 @@ Told apart by attributes of their type: the agent depends on none of these libra
 from __future__ import annotations
 
 import dataclasses
+import types
 from typing import Any, Iterator
 
 
@@ -31,7 +32,15 @@ def record_of(v: Any) -> tuple[str, int, Iterator[tuple[str, Any]]] | None:
     cls = type(v)
     extra = None
     try:
-        if dataclasses.is_dataclass(cls):
+        if isinstance(v, tuple):  # a namedtuple (collections' or typing's), or no record
+            fields = getattr(cls, "_fields", None)
+            if type(fields) is not tuple:
+                return None
+            names = list(fields)
+        elif isinstance(v, types.SimpleNamespace) and cls.__repr__ is types.SimpleNamespace.__repr__:
+            attributes = v.__dict__
+            return cls.__name__, len(attributes), iter(attributes.items())
+        elif dataclasses.is_dataclass(cls):
             names = [f.name for f in dataclasses.fields(v) if f.repr]
         elif type(fields := getattr(cls, "model_fields", None)) is dict and hasattr(cls, "__pydantic_fields_set__"):  # pydantic 2
             names = [k for k, f in fields.items() if getattr(f, "repr", True) is True]

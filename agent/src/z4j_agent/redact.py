@@ -251,6 +251,7 @@ MAX_TOTAL = 65536
 # Sequences walked like a list, not repr'd: their repr would be built whole in the task's thread.
 _BIG_SEQUENCES = (collections.deque, array.array)
 _SEQUENCES = (list, tuple, set, frozenset, *_BIG_SEQUENCES)
+_NOT_RECORDS = frozenset(_SEQUENCES)  # exact types: not even looked at as records (records.record_of)
 
 
 def _is_secret_pair(v: Any, extra: tuple[str, ...], keep: frozenset[str] | set[str]) -> bool:
@@ -326,7 +327,7 @@ def scrub(
 ) -> Any:
     """A JSON-safe, bounded copy of `value` with secrets hidden. Never raises. Bounded in total
     too (`max_total`, see MAX_TOTAL): what is past it is cut as what is past `max_items`. A
-    record (records.py: a dataclass, pydantic or attrs instance) is a dict of its fields, its
+    record (records.py: a dataclass, pydantic or attrs instance, a namedtuple) is a dict of its fields, its
     type's name first under TYPE_KEY ({"__type__": "Order", "id": 7, "password": "[redacted]"});
     any other object is its repr, cut to 1,024 characters."""
     t = type(value)  # the values of most fields, without the set-up below
@@ -405,6 +406,15 @@ def scrub(
         try:
             if isinstance(v, dict):
                 return entries(v.items(), len(v), {}, depth)
+            # A record (a dataclass, pydantic model, attrs instance, namedtuple): its fields, as a
+            # dict's entries, after its type's name. Its repr would be made whole (a field of a
+            # million items: ~100 ms), and hide a `password` field only where its text looks like
+            # name=value; a namedtuple walked as a tuple would show its values without their names.
+            if t not in _NOT_RECORDS:
+                record = record_of(v)
+                if record is not None:
+                    name, count, fields = record
+                    return entries(fields, count, {TYPE_KEY: _cut(name, 256)}, depth)
             if isinstance(v, (list, tuple)) and _is_secret_pair(v, extra, keep):
                 return [walk(v[0], depth + 1), REDACTED]
             # Only the head is read: a copy of the whole first cost 78 ms for a 5M-item list.
@@ -421,16 +431,9 @@ def scrub(
                 if len(v) > take:
                     out_list.append(f"[{len(v) - take} more items]")
                 return out_list
-            # A record (dataclass, pydantic model, attrs instance): its fields, as a dict's entries,
-            # after its type's name. Its repr would be made whole (a field of a million items:
-            # ~100 ms), and hide a `password` field only where its text looks like name=value.
             # Other objects keep their repr, cut: a plain object's __dict__ is not read, its class
             # chose what to show of it (object's repr shows none of its state, and its private
             # attributes, a client's or a connection's, are not data its author meant to show).
-            record = record_of(v)
-            if record is not None:
-                name, count, fields = record
-                return entries(fields, count, {TYPE_KEY: _cut(name, 256)}, depth)
             try:
                 shown = repr(v)
             except Exception:  # a broken __repr__ must not break the task

@@ -317,6 +317,36 @@ def test_records_of_pydantic_and_attrs_are_told_apart_by_their_types_attributes(
     assert scrub(AttrsClass()) == {"__type__": "AttrsClass", "name": "n", "pin": REDACTED}
 
 
+def test_a_namedtuple_and_a_simple_namespace_are_records_too():
+    """A namedtuple was walked as a tuple: its values without their names, so a `password` field
+    was shown. A SimpleNamespace's repr (every attribute) was made whole before being cut."""
+    import collections
+    import types
+    import typing
+
+    from z4j_agent.redact import REDACTED, scrub
+
+    Login = collections.namedtuple("Login", "user password")
+
+    class Point(typing.NamedTuple):
+        x: int
+        token: str
+
+    read = {"items": 0}
+
+    class Counting(list):
+        def __getitem__(self, i):
+            out = list.__getitem__(self, i)
+            read["items"] += len(out) if isinstance(i, slice) else 1
+            return out
+
+    assert scrub([Login("ada", "hunter2x"), Point(1, "t-123"), ("a", "b")]) == [
+        {"__type__": "Login", "user": "ada", "password": REDACTED}, {"__type__": "Point", "x": 1, "token": REDACTED}, ["a", "b"]]
+    assert scrub(types.SimpleNamespace(rows=Counting(range(1_000_000)), api_key="k-123"), max_items=5) == {
+        "__type__": "SimpleNamespace", "rows": [*range(5), "[999995 more items]"], "api_key": REDACTED}
+    assert read["items"] == 5
+
+
 def test_a_record_is_read_within_the_bounds_and_never_repr_d():
     """A record holding a million rows: its repr was made whole on the task's thread (~100 ms)
     before it was cut. Its fields are read as a dict's entries are: max_items each, the shared
