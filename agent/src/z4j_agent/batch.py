@@ -133,7 +133,7 @@ def _longer_than(value: Any, limit: int) -> bool:
     for the object was no retry of the call either.)"""
     size = -1  # each value is counted with a separator after it: the outermost has none
     pending = [iter((value,))]
-    inside: set[int] = set()  # the records whose fields are being read: met again within itself, one is its repr's "..."
+    inside: set[int] = set()  # records whose fields are being read: one met within itself is its repr's "..."
     while pending:
         for v in pending[-1]:
             t = type(v)

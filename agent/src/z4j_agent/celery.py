@@ -70,7 +70,7 @@ def _payload(headers: dict[str, Any], body: Any, routing_key: str | None, proper
 # (most sends, at the cost of a compare), then the stack: every send of Celery 5.3 to 5.7 runs in
 # Celery.send_task (apply_async, delay, signatures and canvas, retry, chord callbacks), whose
 # frame holds the app: receiver <- Signal.send <- AMQP's send_task_message <- send_task.
-_FRAMES = 4  # how far above the signal's sender send_task is looked for: the next frame in Celery 5.3 to 5.7
+_FRAMES = 6  # how far above the receiver send_task is looked for: the third frame in Celery 5.3 to 5.7
 _lock = threading.Lock()
 _agent: Agent | None = None  # the process's agent (a new one after core.reset_agent, tests only)
 _apps: list[weakref.ref[Any]] = []  # the apps installed with it, in order
@@ -104,7 +104,7 @@ def _sending_app(properties: dict[str, Any] | None) -> Any:
                     return app
         from celery import Celery
 
-        frame = sys._getframe(3)  # above this, _on_publish and Signal.send: the signal's sender
+        frame = sys._getframe(1)  # the receiver, _on_publish (or a wrapper of this function, the bench's)
         for _ in range(_FRAMES):
             if frame is None:
                 break

@@ -327,9 +327,9 @@ def scrub(
 ) -> Any:
     """A JSON-safe, bounded copy of `value` with secrets hidden. Never raises. Bounded in total
     too (`max_total`, see MAX_TOTAL): what is past it is cut as what is past `max_items`. A
-    record (records.py: a dataclass, pydantic or attrs instance, a namedtuple) is a dict of its fields, its
-    type's name first under TYPE_KEY ({"__type__": "Order", "id": 7, "password": "[redacted]"});
-    any other object is its repr, cut to 1,024 characters."""
+    record (records.py: a dataclass, pydantic or attrs instance, a namedtuple) is a dict of its
+    fields, its type's name first under TYPE_KEY ({"__type__": "Order", "id": 7, "password":
+    "[redacted]"}); any other object is its repr, cut to 1,024 characters."""
     t = type(value)  # the values of most fields, without the set-up below
     if t is str and len(value) <= max_string and not redact_keys:
         return redact_text(value)
