@@ -8,6 +8,18 @@ from z4j_agent.redact import REDACTED, is_sensitive_key, redact_text, scrub
 CORPUS = json.loads((pathlib.Path(__file__).parents[3] / "tests/fixtures/redaction-corpus.json").read_text())
 
 
+def counting_list(read):
+    """A list class that counts in read["items"] the items walked (the walk reads a list's head by slicing)."""
+
+    class Counting(list):
+        def __getitem__(self, i):
+            out = list.__getitem__(self, i)
+            read["items"] += len(out) if isinstance(i, slice) else 1
+            return out
+
+    return Counting
+
+
 @pytest.mark.parametrize("case", CORPUS["secrets"], ids=lambda c: c["text"][:40])
 def test_every_secret_in_the_shared_corpus_is_hidden(case):
     assert case["secret"] not in redact_text(case["text"])
@@ -179,11 +191,7 @@ def test_what_scrub_reads_is_bounded_in_total_not_only_per_level():
     bound = 65536  # redact.MAX_TOTAL
     read = {"items": 0}
 
-    class Counting(list):  # counts the items walked (the walk reads a list's head by slicing)
-        def __getitem__(self, i):
-            out = list.__getitem__(self, i)
-            read["items"] += len(out) if isinstance(i, slice) else 1
-            return out
+    Counting = counting_list(read)
 
     row = Counting([0] * 500)
     shared = [[[row] * 500] * 500] * 500  # 125M items to a walk per level; a few KB in memory
@@ -334,11 +342,7 @@ def test_a_namedtuple_and_a_simple_namespace_are_records_too():
 
     read = {"items": 0}
 
-    class Counting(list):
-        def __getitem__(self, i):
-            out = list.__getitem__(self, i)
-            read["items"] += len(out) if isinstance(i, slice) else 1
-            return out
+    Counting = counting_list(read)
 
     assert scrub([Login("ada", "hunter2x"), Point(1, "t-123"), ("a", "b")]) == [
         {"__type__": "Login", "user": "ada", "password": REDACTED}, {"__type__": "Point", "x": 1, "token": REDACTED}, ["a", "b"]]
@@ -357,11 +361,7 @@ def test_a_record_is_read_within_the_bounds_and_never_repr_d():
 
     read = {"items": 0}
 
-    class Counting(list):  # counts the items walked (the walk reads a list's head by slicing)
-        def __getitem__(self, i):
-            out = list.__getitem__(self, i)
-            read["items"] += len(out) if isinstance(i, slice) else 1
-            return out
+    Counting = counting_list(read)
 
     @dataclasses.dataclass(repr=False, slots=True)
     class Batch:
