@@ -70,7 +70,7 @@ describe('a schedule on Celery (Redis)', () => {
     expect(JSON.parse(Buffer.from(envelope.body, 'base64').toString('utf8'))).toEqual([[20], { y: 22 }, { callbacks: null, errbacks: null, chain: null, chord: null }]);
     const enqueued = await taskInState(taskId, 'enqueued');
     expect(enqueued.task).toMatchObject({ name: 'z4j.add', queue: celery.queue });
-    expect(enqueued.events[0]!.fields.reason).toBe('schedule answer (run now by user:otto)');
+    expect(enqueued.events[0]!.fields.reason).toBe('schedule answer (run now by otto)');
 
     worker = startWorker(celery, { concurrency: 1 });
     expect((await taskInState(taskId, 'succeeded')).task.result).toBe('42'); // Celery reports the result's repr

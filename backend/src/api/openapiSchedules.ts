@@ -110,7 +110,7 @@ export const scheduleSchemas = {
       trigger: { type: 'string', enum: ['cron', 'manual'] },
       dueAt: { ...nullable('string', { format: 'date-time' }), description: 'The cron time it was for; null for a manual run.' },
       firedAt: time,
-      requestedBy: { ...nullable('string'), description: 'Who pressed run now; null for cron.' },
+      requestedBy: { ...nullable('string'), description: 'Who pressed run now, named as the audit log names its actor (a login, an API token\'s name); null for cron.' },
       state: {
         type: 'string', enum: ['sending', 'sent', 'dispatched', 'failed'],
         description: 'sending: recorded, not yet handed to the broker (left so if the service died there: at most once); sent: the broker holds the task; dispatched: an agent took the command, outcome pending; failed: see error.',

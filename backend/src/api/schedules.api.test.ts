@@ -215,15 +215,15 @@ describe('the schedules API', () => {
     dramatiq.sent.length = 0;
     const r = await send('post', `/api/schedules/${s.id}/run`, 'operator');
     expect(r.status).toBe(202);
-    expect(r.body.run).toMatchObject({ scheduleId: s.id, trigger: 'manual', dueAt: null, requestedBy: 'user:otto', state: 'sent', missed: 0, error: null, commandId: expect.any(String), taskId: expect.any(String) });
+    expect(r.body.run).toMatchObject({ scheduleId: s.id, trigger: 'manual', dueAt: null, requestedBy: 'otto', state: 'sent', missed: 0, error: null, commandId: expect.any(String), taskId: expect.any(String) });
     expect(dramatiq.sent).toEqual([{ newTaskId: r.body.run.taskId, payload: { name: 'billing.close_day', args: ['postgres://billing:' + SECRET + '@db/billing', 7], kwargs: { password: SECRET, day: 'today' }, queue: 'billing', options: {} } }]);
     await api.pipeline.drained();
     const task = await send('get', `/api/tasks/dramatiq/${r.body.run.taskId}`, 'viewer');
     expect(task.body.task).toMatchObject({ state: 'enqueued', name: 'billing.close_day', queue: 'billing', hasPayload: true });
-    expect(task.body.events[0].fields.reason).toBe('schedule run me (run now by user:otto)');
+    expect(task.body.events[0].fields.reason).toBe('schedule run me (run now by otto)');
     expect(JSON.stringify(task.body)).not.toContain(SECRET);
     const command = await send('get', `/api/commands/${r.body.run.commandId}`, 'viewer');
-    expect(command.body.command).toMatchObject({ kind: 'schedule.run', target: s.id, state: 'succeeded', requestedBy: 'user:otto' });
+    expect(command.body.command).toMatchObject({ kind: 'schedule.run', target: s.id, state: 'succeeded', requestedBy: 'otto' });
     expect((await send('get', `/api/schedules/${s.id}`, 'viewer')).body.schedule.lastRun).toEqual(r.body.run);
   });
 

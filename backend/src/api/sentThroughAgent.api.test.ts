@@ -82,6 +82,6 @@ describe('a task z4j sent through an agent', () => {
     await api.pipeline.drained();
 
     const d = await detail(taskId);
-    expect(d.events.map((ev) => [ev.kind, ev.fields.reason])).toEqual([['enqueued', 'schedule nightly (run now by user:otto)'], ['enqueued', undefined]]);
+    expect(d.events.map((ev) => [ev.kind, ev.fields.reason])).toEqual([['enqueued', 'schedule nightly (run now by otto)'], ['enqueued', undefined]]);
   });
 });

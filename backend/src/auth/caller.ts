@@ -63,6 +63,15 @@ export function actorOf(caller: Caller | null): AuditActor {
 }
 
 /**
+ * Who acted, in one word, as the audit log shows its actor (the user's login, the token's name):
+ * what commands, bulk jobs and schedule runs record as requested by, and task reasons say.
+ */
+export function actorName(caller: Caller | null): string {
+  const actor = actorOf(caller);
+  return actor.name ?? actor.id ?? 'anonymous';
+}
+
+/**
  * What an audit row adds when a token acts below the role it was minted with (its maker's
  * role caps it): the role it acted with and its own. Nothing otherwise.
  */

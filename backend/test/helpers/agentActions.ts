@@ -241,7 +241,7 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       const command = await settles(Number(run.commandId));
       expect([command.state, command.outcome?.via, command.outcome?.newTaskId]).toEqual(['succeeded', 'agent', run.taskId]);
       const sent = await taskInState(run.taskId!, 'succeeded');
-      expect(sent.events.filter((ev) => ev.kind === 'enqueued').map((ev) => ev.fields.reason)).toEqual([`schedule long-${e.engine} (run now by user:otto)`]);
+      expect(sent.events.filter((ev) => ev.kind === 'enqueued').map((ev) => ev.fields.reason)).toEqual([`schedule long-${e.engine} (run now by otto)`]);
       expect(await e.get(queue, `z4j-test-long-finished:${key}`)).toBe('1');
     });
 

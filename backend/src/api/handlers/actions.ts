@@ -11,7 +11,7 @@ import { capabilityMatrix } from '../../engines/driver.js';
 import { ENGINES } from '../../ingest/envelope.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, notFound } from '../errors.js';
-import { actorOf, authOf, projectOfAuth } from '../../auth/caller.js';
+import { actorName, actorOf, authOf, projectOfAuth } from '../../auth/caller.js';
 import { auditRequest } from '../../audit/record.js';
 import { scrub } from '../../redact/redact.js';
 import type { Handler } from '../routes.js';
@@ -24,8 +24,7 @@ const idempotencyKey = z.string().min(8, 'at least 8 characters').max(128).regex
 
 /** Who is acting, as the identity layer resolved it: a Grafana login or an API token's name. */
 function callerName(res: Response): string {
-  const actor = actorOf(authOf(res).caller);
-  return actor.name ?? actor.id ?? 'anonymous';
+  return actorName(authOf(res).caller);
 }
 
 /** A stable identity to bind confirmation tokens to (names can be reused, ids cannot). */

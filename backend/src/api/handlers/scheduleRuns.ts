@@ -2,7 +2,7 @@
 // its runs (Viewer), and the preview of a cron's next times (Viewer, nothing stored).
 import { z } from 'zod';
 import { auditRequest } from '../../audit/record.js';
-import { authOf, projectOfAuth } from '../../auth/caller.js';
+import { actorName, authOf, projectOfAuth } from '../../auth/caller.js';
 import { nextTimes, validateCron, validateTimezone } from '../../schedules/cron.js';
 import { getRun, insertManualRun, listRuns } from '../../schedules/runs.js';
 import { keyOf } from './actions.js';
@@ -10,7 +10,7 @@ import { getSendable } from '../../schedules/store.js';
 import type { ApiContext } from '../context.js';
 import { pageParams } from '../keyset.js';
 import type { Handler } from '../routes.js';
-import { callerLabel, idParam } from './identity.js';
+import { idParam } from './identity.js';
 import { notFoundId, scheduleOf } from './schedules.js';
 
 const runsQuery = z.strictObject({ project: z.string().optional(), ...pageParams });
@@ -20,7 +20,7 @@ export const runScheduleHandler = (ctx: ApiContext): Handler => async (req, res)
   const p = projectOfAuth(res);
   const id = idParam.parse(req.params.id);
   const key = keyOf(req);
-  const by = callerLabel(authOf(res).caller);
+  const by = actorName(authOf(res).caller); // as commands and the audit log name who acted
   const pending = await ctx.db.transaction(async (tx) => {
     const schedule = await getSendable(tx, p.id, id);
     if (!schedule) throw notFoundId(id);
