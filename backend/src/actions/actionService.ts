@@ -8,7 +8,7 @@ import type { PurgeFilter } from '../engines/filteredPurge.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
 import { NoAgentRoute, type AgentCommands } from './agentCommands.js';
-import { COMMAND_COLUMNS, CommandEnded, createCommand, keepAlive, transition, type Command } from './commands.js';
+import { COMMAND_COLUMNS, CommandEnded, createCommand, dropReasons, keepAlive, transition, type Command } from './commands.js';
 import type { PayloadStore } from './payloads.js';
 import { scrub } from '../redact/redact.js';
 
@@ -198,13 +198,22 @@ export class ActionService {
    * for its own id: no agent reports an enqueue z4j made, and the new task can be retried in turn.
    */
   private async sendAsNewTask(driver: EngineDriver, payload: RetryPayload | null, newTaskId: string, original: TaskRef | null, who: Requester, command: Command, reason: string): Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }> {
-    if (driver.capabilities['task.retry']?.via === 'agent') {
+    const viaAgent = driver.capabilities['task.retry']?.via === 'agent';
+    if (viaAgent) {
       await this.db.query(
         'INSERT INTO task_reasons (project_id, engine, task_id, reason, command_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
         [who.projectId, driver.engine, newTaskId, reason, command.id],
       );
     }
-    const d = await driver.retry!(payload, newTaskId, original, this.agentChannel(driver, who, command));
+    let d: Awaited<ReturnType<NonNullable<EngineDriver['retry']>>>;
+    try {
+      d = await driver.retry!(payload, newTaskId, original, this.agentChannel(driver, who, command));
+    } catch (err) {
+      // The command fails (dispatch): no task will come for the reason to explain. An agent that
+      // refuses later drops it when its report settles the command (agentCommands.ts).
+      if (viaAgent) await dropReasons(this.db, command.id);
+      throw err;
+    }
     if (!d.awaitsAgent) {
       const queue = payload?.queue ?? original?.queue ?? (typeof d.detail?.queue === 'string' ? d.detail.queue : undefined);
       await this.recordEvent({

@@ -8,7 +8,7 @@ import type { AgentChannel, AgentTarget, CommandChannel, EngineDriver } from '..
 import type { AgentKeyStore } from '../ingest/agentKeys.js';
 import { ENGINES } from '../ingest/envelope.js';
 import { hasUnstorableText, scrub } from '../redact/redact.js';
-import { auditSettled, SETTLED, type Command, type Settled, type SettledAudit } from './commands.js';
+import { auditSettled, dropReasons, SETTLED, type Command, type Settled, type SettledAudit } from './commands.js';
 
 /** Commands are signed with a key derived from the agent's secret, so no batch signature can pass for a command's. */
 export const COMMAND_KEY_LABEL = 'z4j-commands-v1';
@@ -242,6 +242,8 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
         [projectId, ev.command, ev.commandId, agentId, state, JSON.stringify(outcome)],
       )).rows[0] ?? await settleFanOutReply(tx, projectId, agentId, ev, state, detail);
       if (one) await auditSettled(audit, [one], { kind: 'system', id: agentId, name: `z4j agent of ${typeof ev.worker === 'string' ? ev.worker.slice(0, 200) : 'a worker'}` }, tx);
+      // An agent that could not enqueue a task z4j sent through it: the reason kept for that task goes.
+      if (one?.state === 'failed') await dropReasons(tx, one.id);
       return one ? 1 : 0;
     }).catch((err: unknown) => {
       if (isDataException(err)) return 0; // this report is skipped, not the batch its events came in

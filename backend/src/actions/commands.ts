@@ -84,6 +84,15 @@ export async function transition(db: Db, id: number, state: CommandState, outcom
 }
 
 /**
+ * Drops the reasons (task_reasons) kept for a command's send, when the command failed: the task
+ * they would explain was never enqueued. Written before the send, since the agent's report of the
+ * enqueue can come before the send returns.
+ */
+export async function dropReasons(q: Queryable, commandId: number): Promise<void> {
+  await q.query('DELETE FROM task_reasons WHERE command_id = $1', [commandId]);
+}
+
+/**
  * Keeps a pending command's `updated_at` fresh while the service runs it, so the reconciler does
  * not time it out mid-run; returns the function that stops it.
  */

@@ -3,6 +3,7 @@
 // enqueue, as it does for a task z4j sent straight to the broker.
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { NoAgentRoute, recordAgentReports } from '../actions/agentCommands.js';
 import { DbPayloadStore } from '../actions/payloads.js';
 import type { Db } from '../db/db.js';
 import type { EngineDriver, RetryPayload } from '../engines/driver.js';
@@ -18,11 +19,14 @@ describe('a task z4j sent through an agent', () => {
   let api: ReturnType<typeof testApp>;
   /** Sends as the Huey driver does: the agent enqueues it (the channel is not here: the test plays the agent). */
   const sent: { payload: RetryPayload | null; newTaskId: string }[] = [];
+  /** Set: the next send finds no agent to take it (as the channel throws when no live worker has one). */
+  let noAgent = false;
   const huey: EngineDriver = {
     engine: 'huey',
     capabilities: { 'task.retry': { via: 'agent' } },
     async retry(payload, newTaskId) {
       sent.push({ payload, newTaskId });
+      if (noAgent) throw new NoAgentRoute('no live huey worker with a z4j agent taking commands serves queue default');
       return { awaitsAgent: true, detail: { newTaskId, queue: payload?.queue ?? 'default', worker: 'huey-w1' } };
     },
   };
@@ -83,5 +87,40 @@ describe('a task z4j sent through an agent', () => {
 
     const d = await detail(taskId);
     expect(d.events.map((ev) => [ev.kind, ev.fields.reason])).toEqual([['enqueued', 'schedule nightly (run now by otto)'], ['enqueued', undefined]]);
+  });
+
+  const reasonsOf = async (taskId: string) => (await db.query('SELECT reason FROM task_reasons WHERE task_id = $1', [taskId])).rows;
+
+  test('a run now that no agent can take keeps no reason for a task that will never come', async () => {
+    const created = await post('/api/schedules', 'admin', { name: 'orphan', engine: 'huey', taskName: 'tasks.close_day', args: [], queue: 'default', cron: '@daily' });
+    noAgent = true;
+    try {
+      const run = await post(`/api/schedules/${created.body.schedule.id}/run`, 'operator');
+      expect([run.status, run.body.run.state]).toEqual([202, 'failed']);
+    } finally {
+      noAgent = false;
+    }
+    expect(await reasonsOf(sent.at(-1)!.newTaskId)).toEqual([]);
+  });
+
+  test('a retry the agent reports it could not enqueue drops its reason; one it enqueued keeps it', async () => {
+    const retryOf = async (original: string) => {
+      const r = await post(`/api/tasks/huey/${original}/actions/retry`, 'operator');
+      expect(r.body.command.state).toBe('dispatched');
+      // What the channel records when it hands the command to an agent (the fake driver has none).
+      await db.query(`UPDATE commands SET outcome = outcome || jsonb_build_object('ref', 'ref-' || id, 'agent', 'agent-h') WHERE id = $1`, [r.body.command.id]);
+      return { command: Number(r.body.command.id), newTaskId: sent.at(-1)!.newTaskId };
+    };
+    const report = (command: number, state: string) => ({ v: 1, type: 'command', commandId: `ref-${command}`, command, state, detail: {}, occurredAt: Date.now() });
+    const projectId = (await db.query<{ id: number }>(`SELECT id FROM projects WHERE slug = 'default'`)).rows[0]!.id;
+
+    const refused = await retryOf('orig-1');
+    expect(await reasonsOf(refused.newTaskId)).toHaveLength(1);
+    expect(await recordAgentReports(db, projectId, 'agent-h', [report(refused.command, 'failed')], [])).toBe(1);
+    expect(await reasonsOf(refused.newTaskId)).toEqual([]);
+
+    const taken = await retryOf('orig-1');
+    expect(await recordAgentReports(db, projectId, 'agent-h', [report(taken.command, 'succeeded')], [])).toBe(1);
+    expect(await reasonsOf(taken.newTaskId)).toEqual([{ reason: 'retry of orig-1 from z4j by otto' }]);
   });
 });
