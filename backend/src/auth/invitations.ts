@@ -90,9 +90,10 @@ export interface Invitee {
 /**
  * Accepts an invitation inside transaction `q`: the row is locked, so two concurrent accepts
  * of one link cannot both succeed. Returns the project and the role the user has there now:
- * the invitation's, or the higher one they had already.
+ * the invitation's, or the higher one they had already; and `email`, the user's address that
+ * matched the invitation (the verified one when `verifiedOnly`).
  */
-export async function acceptInvitation(q: Queryable, token: string, { user, verifiedEmail, verifiedOnly }: Invitee): Promise<{ projectId: number; slug: string; role: ProjectRole; invitation: InvitationInfo }> {
+export async function acceptInvitation(q: Queryable, token: string, { user, verifiedEmail, verifiedOnly }: Invitee): Promise<{ projectId: number; slug: string; role: ProjectRole; invitation: InvitationInfo; email: string }> {
   if (!token.startsWith(INVITATION_PREFIX) || token.length > 200) throw new InvitationRefused(404, 'INVITATION_INVALID', 'this is not an invitation link z4j sent', null, null);
   const hash = hashSecret(token);
   const row = (await q.query<InvitationInfo & { project_id: number; slug: string; role_mapping: unknown; token_hash: Uint8Array; deleted: boolean }>(
@@ -129,7 +130,7 @@ export async function acceptInvitation(q: Queryable, token: string, { user, veri
     [pid, user.userId],
   )).rows[0];
   const current = memberOrMapped(member, mappedRole(roleMappingOf(row.role_mapping), user));
-  if (atLeast(current, row.role)) return { projectId: pid, slug: row.slug, role: current!, invitation: await invitation() };
+  if (atLeast(current, row.role)) return { projectId: pid, slug: row.slug, role: current!, invitation: await invitation(), email };
   // Higher than the role they have: it raises a membership, except one an Owner set (an
   // Owner's demotion is not undone by an Admin's link).
   const { role } = (await q.query<{ role: ProjectRole }>(
@@ -140,7 +141,8 @@ export async function acceptInvitation(q: Queryable, token: string, { user, veri
                     AND ${roleRankSql('EXCLUDED.role')} > ${roleRankSql('memberships.role')}
                    THEN EXCLUDED.role ELSE memberships.role END
      RETURNING role`,
-    [pid, user.userId, user.login, user.email, user.name, row.role, `invitation:${row.id}`],
+    // The email that was compared: with verifiedOnly the signed one, not what X-Grafana-Context claims.
+    [pid, user.userId, user.login, email, user.name, row.role, `invitation:${row.id}`],
   )).rows[0]!;
-  return { projectId: pid, slug: row.slug, role, invitation: await invitation() };
+  return { projectId: pid, slug: row.slug, role, invitation: await invitation(), email };
 }

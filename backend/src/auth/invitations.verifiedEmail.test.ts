@@ -60,6 +60,18 @@ describe('invitations with Z4J_INVITATIONS_VERIFIED_EMAIL', () => {
     expect([refused.status, refused.body.error?.code]).toEqual([403, 'INVITATION_FOR_ANOTHER_EMAIL']);
   });
 
+  it('records the verified address in the membership and the audit row, not the one X-Grafana-Context claims', async () => {
+    const token = await invite('third.hire@example.com');
+    // Grafana signs the address it verified; the context carries whatever the profile says now.
+    const hire = { UserID: 613, Login: 'third', Email: 'typo@example.con', OrgID: 1, OrgRole: 'None' as const };
+    const ok = await accept(token, await as(hire, { email: 'third.hire@example.com', email_verified: true }));
+    expect(ok.status).toBe(200);
+    const member = (await db.query<{ email: string }>('SELECT email FROM memberships WHERE user_id = 613')).rows;
+    expect(member).toEqual([{ email: 'third.hire@example.com' }]);
+    const audited = (await db.query<{ detail: Record<string, unknown> }>(`SELECT detail FROM audit_log WHERE action = 'invitation.accept' AND outcome = 'ok' ORDER BY id DESC LIMIT 1`)).rows[0]!;
+    expect(audited.detail).toMatchObject({ invited: 'third.hire@example.com', email: 'third.hire@example.com' });
+  });
+
   it('needs GRAFANA_URL: without ID tokens nothing says which emails Grafana verified', () => {
     expect(() => loadConfig({ Z4J_INVITATIONS_VERIFIED_EMAIL: 'true' })).toThrow(ConfigError);
     expect(loadConfig({ Z4J_INVITATIONS_VERIFIED_EMAIL: 'true', GRAFANA_URL: GRAFANA }).Z4J_INVITATIONS_VERIFIED_EMAIL).toBe(true);

@@ -83,7 +83,7 @@ export const acceptInvitationHandler = (ctx: ApiContext): Handler => async (req,
       await auditRequest(ctx, req, res, {
         projectId: a.projectId, action: 'invitation.accept', target: `invitation:${a.invitation.id}`,
         // invitedAs: the invitation's role, when the user keeps another (a higher one, or one an Owner set).
-        detail: { invited: a.invitation.email, email: caller.user.email, role: a.role, ...(a.role !== a.invitation.role ? { invitedAs: a.invitation.role } : {}) },
+        detail: { invited: a.invitation.email, email: a.email, role: a.role, ...(a.role !== a.invitation.role ? { invitedAs: a.invitation.role } : {}) },
       }, tx);
       return a;
     });
