@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, settings } from './config.js';
 
@@ -26,6 +27,43 @@ describe('configuration', () => {
     expect(msg).toMatch(/PORT="eighty"/);
     expect(msg).toMatch(/DATABASE_URL=.*postgres/);
     expect(msg).toMatch(/Z4J_CELERY_BROKERS=.*redis:\/\//);
+  });
+
+  const refusal = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (e) {
+      if (e instanceof ConfigError) return e.message;
+      throw e;
+    }
+    throw new Error('the configuration was accepted');
+  };
+
+  it('takes Z4J_SEAL_KEYS ids 1..255 and refuses others at start, naming the variable, never quoting a key', () => {
+    const key = randomBytes(32).toString('base64');
+    expect(loadConfig({ Z4J_SEAL_KEYS: `1:${key}, 255:${key}` }).Z4J_SEAL_KEYS).toBe(`1:${key}, 255:${key}`);
+    // A date as the id (a way people number keys) passed no check with a reason, and 256..999 passed
+    // configuration only to stop the start with an error that named no variable.
+    for (const [value, reason] of [
+      [`20260101:${key}`, /seal key id 20260101 is not in 1\.\.255/],
+      [`256:${key}`, /seal key id 256 is not in 1\.\.255/],
+      [`0:${key}`, /seal key id 0 is not in 1\.\.255/],
+      [`1:${key},1:${key}`, /seal key id 1 is given twice/],
+      [`1:${randomBytes(16).toString('base64')}`, /seal key 1 must be 32 bytes, got 16/],
+      [`1:${key},two:${key}`, /key 2 is not <id>:<base64 of 32 bytes>/],
+    ] as const) {
+      const msg = refusal({ Z4J_SEAL_KEYS: value });
+      expect(msg).toMatch(/^invalid configuration:\n  Z4J_SEAL_KEYS=\(\d+ characters, not shown\): /);
+      expect(msg).toMatch(reason);
+      expect(msg).not.toContain(key.slice(0, 20));
+    }
+  });
+
+  it('quotes no secret in a refusal: secrets by length, URLs without their password', () => {
+    const msg = refusal({ Z4J_PROXY_SECRET: 'short-secret', Z4J_CELERY_BROKERS: 'redis://:hunter2@r:6379/0?sep=', DATABASE_URL: 'mysql://u:hunter3@db/x' });
+    expect(msg).toMatch(/Z4J_PROXY_SECRET=\(12 characters, not shown\): at least 16 characters/);
+    expect(msg).toContain('DATABASE_URL="mysql://…@db/x"');
+    expect(msg).not.toMatch(/short-secret|hunter2|hunter3/);
   });
 
   it('is documented in the README, every variable', () => {

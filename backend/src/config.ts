@@ -1,6 +1,7 @@
 // Every environment variable the service reads, with its default and meaning, validated
 // together at start. A bad value stops the service with a message naming the variable.
 import { z } from 'zod';
+import { sealKeysProblem } from './crypto/seal.js';
 import { KOMBU_REDIS_OPTIONS, layoutOptionsProblem } from './sources/celery/redisLayout.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -112,8 +113,11 @@ export const settings = {
   Z4J_BULK_MAX_TASKS: [int(1, 1_000_000).default(10000), 'Most tasks one bulk retry or bulk cancel may act on.'],
   Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out; an agent command expires then too (the agent never runs it later).'],
   Z4J_SEAL_KEYS: [
-    z.string().regex(/^\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*(,\s*\d{1,3}:[A-Za-z0-9+/=_-]{43,44}\s*)*$/, 'comma-separated <id>:<base64 of 32 bytes>, newest last').optional(),
-    'AES-256-GCM keys that seal retry payloads and agent secrets (`<id>:<base64 32 bytes>`, newest last; old ones keep opening old values). Unset: a key generated once in Z4J_DATA_DIR/seal.key (fine for one embedded instance; set it for PostgreSQL and replicas).',
+    z.string().superRefine((v, ctx) => {
+      const problem = sealKeysProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (comma-separated <id>:<base64 of 32 bytes>, id 1..255, newest last)` });
+    }).optional(),
+    'AES-256-GCM keys that seal retry payloads and agent secrets (`<id>:<base64 32 bytes>`, id 1..255, newest last; old ones keep opening old values). Unset: a key generated once in Z4J_DATA_DIR/seal.key (fine for one embedded instance; set it for PostgreSQL and replicas).',
   ],
   // Identity and trust (see README "Connecting Grafana").
   Z4J_PROXY_SECRET: [
@@ -158,6 +162,15 @@ export type Config = { [K in keyof Settings]: z.output<Settings[K][0]> };
 
 export class ConfigError extends Error {}
 
+/** Settings that are secrets as a whole: a refusal goes to stderr and logs, so it never quotes them. */
+const SECRET_SETTINGS: ReadonlySet<string> = new Set(['Z4J_SEAL_KEYS', 'Z4J_AUDIT_KEYS', 'Z4J_PROXY_SECRET', 'Z4J_AGENT_KEYS']);
+
+/** A refused value as the message quotes it: a secret by its length only, a URL without its password. */
+function shownValue(name: string, raw: string | undefined): string {
+  if (raw !== undefined && SECRET_SETTINGS.has(name)) return `(${raw.length} characters, not shown)`;
+  return JSON.stringify(raw?.replace(/\/\/[^@/\s]*@/g, '//…@'));
+}
+
 /** Reads and validates the whole configuration; throws one error listing every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
   const problems: string[] = [];
@@ -166,7 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const raw = env[name] === '' ? undefined : env[name];
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    else problems.push(`${name}=${shownValue(name, raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
   if (out.Z4J_INVITATIONS_VERIFIED_EMAIL && !out.GRAFANA_URL) problems.push('Z4J_INVITATIONS_VERIFIED_EMAIL=true needs GRAFANA_URL: only the ID tokens Grafana signs say which emails it verified');
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

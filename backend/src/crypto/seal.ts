@@ -10,6 +10,9 @@ const HEAD_BYTES = 1 + IV_BYTES + TAG_BYTES;
 /** IVs drawn from the CSPRNG this many at a time: one call per seal cost a third of sealing. */
 const IVS_PER_DRAW = 1024;
 
+/** The largest seal key id: a sealed value names its key in its first byte. */
+export const MAX_SEAL_KEY_ID = 255;
+
 export interface SealKey {
   /** 1 … 255, stored in the first byte of every sealed value. */
   id: number;
@@ -31,9 +34,14 @@ export class Sealer {
   constructor(keys: SealKey[]) {
     if (!keys.length) throw new SealError('at least one seal key is required');
     for (const k of keys) {
-      if (!Number.isInteger(k.id) || k.id < 1 || k.id > 255) throw new SealError(`seal key id ${k.id} is not in 1..255`);
+      if (!Number.isInteger(k.id) || k.id < 1 || k.id > MAX_SEAL_KEY_ID) {
+        throw new SealError(`seal key id ${k.id} is not in 1..${MAX_SEAL_KEY_ID} (a sealed value names its key in one byte)`);
+      }
       if (k.key.length !== 32) throw new SealError(`seal key ${k.id} must be 32 bytes, got ${k.key.length}`);
     }
+    // Two keys of one id: values sealed with the first would never open again.
+    const dup = keys.find((k, i) => keys.findIndex((o) => o.id === k.id) !== i);
+    if (dup) throw new SealError(`seal key id ${dup.id} is given twice: ids must be unique`);
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
     this.current = keys[keys.length - 1]!;
     this.currentKey = createSecretKey(this.current.key);
@@ -87,9 +95,25 @@ export class Sealer {
  */
 export function parseSealKeys(value: string | undefined): SealKey[] | null {
   if (!value?.trim()) return null;
-  return value.split(',').map((part) => {
-    const m = /^\s*(\d{1,3}):([A-Za-z0-9+/=_-]+)\s*$/.exec(part);
-    if (!m) throw new SealError('expected <id>:<base64 key>');
+  return value.split(',').map((part, i) => {
+    // Any number of digits: an id out of range gets its own message (Sealer), not this one.
+    const m = /^\s*(\d+):([A-Za-z0-9+/=_-]+)\s*$/.exec(part);
+    if (!m) throw new SealError(`key ${i + 1} is not <id>:<base64 of 32 bytes>`);
     return { id: Number(m[1]), key: Buffer.from(m[2]!, 'base64') };
   });
+}
+
+/**
+ * Why a Z4J_SEAL_KEYS value cannot be used, or null: checked with the configuration, so a bad
+ * value stops the service with a message naming the variable. Quotes ids, never key bytes.
+ */
+export function sealKeysProblem(value: string): string | null {
+  try {
+    const keys = parseSealKeys(value);
+    if (keys) new Sealer(keys);
+    return null;
+  } catch (err) {
+    if (err instanceof SealError) return err.message;
+    throw err;
+  }
 }
