@@ -124,6 +124,10 @@ export const settings = {
     z.string().min(16, 'at least 16 characters').max(512).optional(),
     'Shared secret the Grafana plugin proxy adds as `X-Z4J-Proxy-Secret`; calls without it (or an API token) get 401. Unset: one generated once into Z4J_DATA_DIR/proxy.secret (paste it into the plugin configuration page).',
   ],
+  Z4J_METRICS_TOKEN: [
+    z.string().min(16, 'at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces (it is sent in an HTTP header)').optional(),
+    "Bearer token /metrics then requires (`Authorization: Bearer <token>`, Prometheus's `authorization: {credentials: ...}`); other scrapes get 401. Unset: /metrics answers without credentials, as Prometheus scrapes by default; it names no broker (sources are celery-redis-1, …), but says how busy z4j is.",
+  ],
   GRAFANA_URL: [
     z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).optional(),
     'URL the service reaches Grafana at. Set: every proxied call must carry a valid `X-Grafana-Id` token (Grafana feature toggle `idForwarding`), verified with `<GRAFANA_URL>/api/signing-keys/keys`.',
@@ -163,7 +167,7 @@ export type Config = { [K in keyof Settings]: z.output<Settings[K][0]> };
 export class ConfigError extends Error {}
 
 /** Settings that are secrets as a whole: a refusal goes to stderr and logs, so it never quotes them. */
-const SECRET_SETTINGS: ReadonlySet<string> = new Set(['Z4J_SEAL_KEYS', 'Z4J_AUDIT_KEYS', 'Z4J_PROXY_SECRET', 'Z4J_AGENT_KEYS']);
+const SECRET_SETTINGS: ReadonlySet<string> = new Set(['Z4J_SEAL_KEYS', 'Z4J_AUDIT_KEYS', 'Z4J_PROXY_SECRET', 'Z4J_METRICS_TOKEN', 'Z4J_AGENT_KEYS']);
 
 /** A refused value as the message quotes it: a secret by its length only, a URL without its password. */
 function shownValue(name: string, raw: string | undefined): string {

@@ -41,7 +41,7 @@ import { AgentAmqpSource } from './sources/agent/amqpSource.js';
 import { AgentRedisStreamSource } from './sources/agent/redisStreamSource.js';
 import { CeleryAmqpSource } from './sources/celery/amqpSource.js';
 import { CeleryRedisSource } from './sources/celery/redisSource.js';
-import type { Source } from './sources/source.js';
+import { nameSources, type Source } from './sources/source.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -89,10 +89,10 @@ function celerySources(config: Config, pipeline: IngestPipeline, metrics: Metric
     controlExchange: config.Z4J_CELERY_CONTROL_EXCHANGE,
     enableEventsIntervalS: config.Z4J_CELERY_ENABLE_EVENTS_INTERVAL,
   };
-  return config.Z4J_CELERY_BROKERS.map((url) =>
+  return nameSources(config.Z4J_CELERY_BROKERS, (url) => (url.startsWith('redis') ? 'celery-redis' : 'celery-amqp')).map(({ url, name }) =>
     url.startsWith('redis')
-      ? new CeleryRedisSource({ url, ...common, holdBytes: config.Z4J_CELERY_REDIS_HOLD_BYTES }, target, metrics, log)
-      : new CeleryAmqpSource({ url, ...common, queue: config.Z4J_CELERY_AMQP_QUEUE, maxQueueBytes: config.Z4J_CELERY_AMQP_QUEUE_MAX_BYTES }, target, metrics, log),
+      ? new CeleryRedisSource({ url, name, ...common, holdBytes: config.Z4J_CELERY_REDIS_HOLD_BYTES }, target, metrics, log)
+      : new CeleryAmqpSource({ url, name, ...common, queue: config.Z4J_CELERY_AMQP_QUEUE, maxQueueBytes: config.Z4J_CELERY_AMQP_QUEUE_MAX_BYTES }, target, metrics, log),
   );
 }
 
@@ -188,11 +188,15 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const identity = createIdentity(config, db, sealer, log);
   const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
   const celery = celerySources(config, pipeline, metrics, log);
-  const agentStreams = config.Z4J_AGENT_REDIS_URLS.map(
-    (url) => new AgentRedisStreamSource({ url, claimIdleMs: config.Z4J_AGENT_CLAIM_IDLE_MS }, identity.agentKeys, agentIngest, metrics, log),
+  const agentStreams = nameSources(config.Z4J_AGENT_REDIS_URLS, () => 'agent-redis').map(
+    ({ url, name }) => new AgentRedisStreamSource({ url, name, claimIdleMs: config.Z4J_AGENT_CLAIM_IDLE_MS }, identity.agentKeys, agentIngest, metrics, log),
   );
-  const agentQueues = config.Z4J_AGENT_AMQP_URLS.map((url) => new AgentAmqpSource({ url, queue: config.Z4J_AGENT_AMQP_QUEUE, maxQueueBytes: config.Z4J_AGENT_AMQP_QUEUE_MAX_BYTES }, identity.agentKeys, agentIngest, metrics, log));
+  const agentQueues = nameSources(config.Z4J_AGENT_AMQP_URLS, () => 'agent-amqp').map(
+    ({ url, name }) => new AgentAmqpSource({ url, name, queue: config.Z4J_AGENT_AMQP_QUEUE, maxQueueBytes: config.Z4J_AGENT_AMQP_QUEUE_MAX_BYTES }, identity.agentKeys, agentIngest, metrics, log),
+  );
   const sources: Source[] = [...celery, ...agentStreams, ...agentQueues];
+  // Metrics and logs name a source by kind and position only: this line tells which broker each is.
+  if (sources.length) log.info({ sources: Object.fromEntries(sources.map((s) => [s.name, s.status().broker])) }, 'sources (name: broker)');
   await Promise.all(sources.map((s) => s.start().catch((err) => log.warn({ source: s.name, err: String(err) }, 'source did not start; retrying in background'))));
 
   const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);

@@ -77,9 +77,9 @@ function document(version: string) {
     paths: {
       '/healthz': { get: { summary: 'Liveness (no credentials; no engines)', responses: { '200': json(ref('Health')) } } },
       '/readyz': { get: { summary: 'Readiness (no credentials): 503 when storage is unreachable; sources as counts only, never named', responses: { '200': json(ref('Readiness')), '503': json(ref('Readiness'), 'Storage unreachable') } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics; sources are labelled by kind and position (celery-redis-1), never by host. With Z4J_METRICS_TOKEN set, only for Authorization: Bearer <that token>', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, '401': json(ref('Error'), 'Z4J_METRICS_TOKEN is set and the request does not carry it (CREDENTIALS_MISSING, METRICS_TOKEN_WRONG)') } } },
       '/api/healthz': { get: { summary: 'Service version, storage and engines reporting (Viewer of the project)', parameters: [projectParam], responses: { '200': json(ref('Health')) } } },
-      '/api/readyz': { get: { summary: 'Readiness with each source (name, connection, last error, last message) and the ingest counters (Grafana server admin)', responses: { '200': json(ref('ReadinessDetail')), '503': json(ref('ReadinessDetail'), 'Storage unreachable'), ...errors } } },
+      '/api/readyz': { get: { summary: 'Readiness with each source (name, broker without its password, connection, last error, last message) and the ingest counters (Grafana server admin)', responses: { '200': json(ref('ReadinessDetail')), '503': json(ref('ReadinessDetail'), 'Storage unreachable'), ...errors } } },
       '/api/openapi.json': { get: { summary: 'This document', responses: { '200': json({ type: 'object' }) } } },
       '/api/tasks': {
         get: {
@@ -253,7 +253,7 @@ function document(version: string) {
             status: { type: 'string', enum: ['ready', 'unavailable'] },
             storage: { type: 'object', properties: { kind: { type: 'string', enum: ['postgres', 'pglite'] }, reachable: { type: 'boolean' } } },
             ingest: { type: 'object', properties: { queued: { type: 'integer' }, persisted: { type: 'integer' }, duplicates: { type: 'integer' }, invalid: { type: 'integer' }, dropped: { type: 'integer' }, batches: { type: 'integer' } } },
-            sources: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, connected: { type: 'boolean' }, lastError: nullable('string'), lastMessageAt: nullable('integer') } } },
+            sources: { type: 'array', items: { type: 'object', properties: { name: { type: 'string', description: 'Kind and position, as metrics label it: celery-redis-1' }, broker: { type: 'string', description: "The broker's URL without user and password" }, connected: { type: 'boolean' }, lastError: nullable('string'), lastMessageAt: nullable('integer') } } },
           },
         },
         Task: { type: 'object', properties: taskProperties },

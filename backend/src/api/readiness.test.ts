@@ -9,8 +9,8 @@ import { openTestDb } from '../../test/helpers/storage.js';
 import { mintApiToken } from '../auth/apiTokens.js';
 import { DEFAULT_ROLE_MAPPING } from '../auth/roles.js';
 
-const source = (name: string, connected: boolean, lastError: string | null): Source => ({
-  name, start: async () => {}, stop: async () => {}, status: () => ({ name, connected, lastError, lastMessageAt: null }),
+const source = (name: string, broker: string, connected: boolean, lastError: string | null): Source => ({
+  name, start: async () => {}, stop: async () => {}, status: () => ({ name, broker, connected, lastError, lastMessageAt: null }),
 });
 
 describe('readiness', () => {
@@ -20,8 +20,8 @@ describe('readiness', () => {
     db = await openTestDb('pglite', 'readiness');
     t = testApp(db);
     t.ctx.sources.push(
-      source('celery-redis:redis.internal.example:6379/0', true, null),
-      source('agent-amqp:rabbit.internal.example:5672', false, 'connect ECONNREFUSED 10.1.2.3:5672'),
+      source('celery-redis-1', 'redis://redis.internal.example:6379/0', true, null),
+      source('agent-amqp-1', 'amqp://rabbit.internal.example:5672', false, 'connect ECONNREFUSED 10.1.2.3:5672'),
     );
   });
   afterAll(() => db.close());
@@ -36,7 +36,9 @@ describe('readiness', () => {
   it('shows each source and the ingest counters to a Grafana server admin only', async () => {
     const admin = await request(t.app).get('/api/readyz').set(authHeaders('owner'));
     expect(admin.status).toBe(200);
-    expect(admin.body.sources.map((s: { name: string }) => s.name)).toEqual(['celery-redis:redis.internal.example:6379/0', 'agent-amqp:rabbit.internal.example:5672']);
+    expect(admin.body.sources.map((s: { name: string; broker: string }) => [s.name, s.broker])).toEqual([
+      ['celery-redis-1', 'redis://redis.internal.example:6379/0'], ['agent-amqp-1', 'amqp://rabbit.internal.example:5672'],
+    ]);
     expect(admin.body.sources[1].lastError).toBe('connect ECONNREFUSED 10.1.2.3:5672');
     expect(admin.body.ingest).toEqual(expect.objectContaining({ queued: 0, persisted: 0 }));
 

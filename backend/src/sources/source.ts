@@ -5,7 +5,10 @@ import { scrub } from '../redact/redact.js';
 // over Redis or AMQP, agent streams, HTTP ingest: each is one module implementing this.
 
 export interface SourceStatus {
+  /** Its kind and position (celery-redis-1): what metrics and logs call it. */
   name: string;
+  /** Where it reads: the broker's URL without user and password (GET /api/readyz, server admins only). */
+  broker: string;
   connected: boolean;
   lastError: string | null;
   lastMessageAt: number | null;
@@ -24,10 +27,11 @@ export class SourceHealth {
 
   constructor(
     readonly name: string,
+    url: string,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    this.state = { name, connected: false, lastError: null, lastMessageAt: null };
+    this.state = { name, broker: brokerLocation(url), connected: false, lastError: null, lastMessageAt: null };
   }
 
   connected(connected: boolean): void {
@@ -49,4 +53,32 @@ export class SourceHealth {
   status(): SourceStatus {
     return { ...this.state };
   }
+}
+
+/** Kinds of source, as their names begin. */
+export type SourceKind = 'celery-redis' | 'celery-amqp' | 'agent-redis' | 'agent-amqp';
+
+/**
+ * Names the sources of one kind by their position among that kind's URLs in the configuration
+ * (celery-redis-1, celery-redis-2): the same names at every start of the same configuration, and
+ * nothing of the broker's host, port or user, since /metrics (whose labels they are) may be read by
+ * anyone who reaches it. The service logs each name with its broker once, at start.
+ */
+export function nameSources(urls: readonly string[], kindOf: (url: string) => SourceKind): { url: string; name: string }[] {
+  const counts = new Map<SourceKind, number>();
+  return urls.map((url) => {
+    const kind = kindOf(url);
+    const n = (counts.get(kind) ?? 0) + 1;
+    counts.set(kind, n);
+    return { url, name: `${kind}-${n}` };
+  });
+}
+
+/** A broker URL as operators may read it: without user and password (its query names kombu options, no secrets). */
+export function brokerLocation(url: string): string {
+  if (!URL.canParse(url)) return '(not a URL)';
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }

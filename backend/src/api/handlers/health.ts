@@ -1,5 +1,6 @@
 import { auditRefusalOfNoProject } from '../../audit/record.js';
 import { authOf, projectOfAuth } from '../../auth/caller.js';
+import { sameSecret } from '../../auth/secrets.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { Handler } from '../routes.js';
@@ -65,6 +66,20 @@ export const readinessDetail = (ctx: ApiContext): Handler => async (req, res) =>
   });
 };
 
-export const metrics = (ctx: ApiContext): Handler => async (_req, res) => {
+/**
+ * Prometheus text. Public unless Z4J_METRICS_TOKEN is set, then for that bearer token only. Its
+ * refusals name no project, so they are counted (z4j_auth_refused_total), not audited.
+ */
+export const metrics = (ctx: ApiContext): Handler => async (req, res) => {
+  const token = ctx.config.Z4J_METRICS_TOKEN;
+  if (token) {
+    const given = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1];
+    if (!given || !sameSecret(given, token)) {
+      const code = given ? 'METRICS_TOKEN_WRONG' : 'CREDENTIALS_MISSING';
+      ctx.metrics.authRefused.inc({ status: '401', code, audited: 'no' });
+      res.set('WWW-Authenticate', 'Bearer realm="z4j metrics"');
+      throw new ApiError(401, code, given ? 'wrong metrics token' : '/metrics needs Authorization: Bearer <Z4J_METRICS_TOKEN>');
+    }
+  }
   res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
 };

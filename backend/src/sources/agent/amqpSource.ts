@@ -14,6 +14,8 @@ import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 
 export interface AgentAmqpOptions {
   url: string;
+  /** What metrics and logs call it (nameSources); default agent-amqp-1. */
+  name?: string;
   queue: string;
   /** x-max-length-bytes of the queue when the service creates it (agents create it alike); 0 or unset: no bound. */
   maxQueueBytes?: number;
@@ -42,9 +44,8 @@ export class AgentAmqpSource implements Source {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    const u = new URL(opts.url);
-    this.name = `agent-amqp:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-    this.health = new SourceHealth(this.name, metrics, log);
+    this.name = opts.name ?? 'agent-amqp-1';
+    this.health = new SourceHealth(this.name, opts.url, metrics, log);
     this.consumer = new AmqpConsumer(opts.url, 'z4j-agent-events', this.health, async (ch) => {
       await ensureOwnQueue(this.consumer.connection!, ch, opts.queue, opts.maxQueueBytes ?? 0);
       await ch.prefetch(PREFETCH);

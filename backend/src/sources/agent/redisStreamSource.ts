@@ -16,6 +16,8 @@ const GROUP = 'z4j';
 
 export interface AgentStreamOptions {
   url: string;
+  /** What metrics and logs call it (nameSources); default agent-redis-1. */
+  name?: string;
   claimIdleMs: number;
   blockMs?: number;
   consumer?: string;
@@ -46,9 +48,8 @@ export class AgentRedisStreamSource implements Source {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    const u = new URL(opts.url);
-    this.name = `agent-redis:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-    this.health = new SourceHealth(this.name, metrics, log);
+    this.name = opts.name ?? 'agent-redis-1';
+    this.health = new SourceHealth(this.name, opts.url, metrics, log);
     this.consumer = opts.consumer ?? `${hostname()}-${process.pid}`;
   }
 

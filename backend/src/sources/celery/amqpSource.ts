@@ -19,6 +19,8 @@ import { broadcastBody, broadcastHeaders, replyExchange, requestBody, type Pidbo
 
 export interface CeleryAmqpOptions {
   url: string;
+  /** What metrics and logs call it (nameSources); default celery-amqp-1. */
+  name?: string;
   eventExchange: string;
   controlExchange: string;
   queue: string;
@@ -40,9 +42,8 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    const u = new URL(opts.url);
-    this.name = `celery-amqp:${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-    this.health = new SourceHealth(this.name, metrics, log);
+    this.name = opts.name ?? 'celery-amqp-1';
+    this.health = new SourceHealth(this.name, opts.url, metrics, log);
     this.consumer = new AmqpConsumer(opts.url, 'z4j-celery-events', this.health, async (ch) => {
       // Declared exactly as kombu declares it, so Celery and z4j can both assert it.
       await ch.assertExchange(opts.eventExchange, 'topic', { durable: true, autoDelete: false });

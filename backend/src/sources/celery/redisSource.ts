@@ -17,11 +17,13 @@ import type { CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { countRedisEvents, decodeRedisMessage, encodeRedisMessage } from './kombu.js';
 import { broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
-import { redisDb, splitCeleryRedisUrl, type RedisLayout } from './redisLayout.js';
+import { splitCeleryRedisUrl, type RedisLayout } from './redisLayout.js';
 
 export interface CeleryRedisOptions {
   /** The broker URL, with kombu's transport options that move keys as query parameters (redisLayout.ts). */
   url: string;
+  /** What metrics and logs call it (nameSources); default celery-redis-1. */
+  name?: string;
   eventExchange: string;
   controlExchange: string;
   enableEventsIntervalS: number;
@@ -88,11 +90,9 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    const u = new URL(opts.url);
     ({ clientUrl: this.clientUrl, layout: this.layout } = splitCeleryRedisUrl(opts.url));
-    const keyprefix = this.layout.options.globalKeyprefix;
-    this.name = `celery-redis:${u.host}/${redisDb(opts.url)}${keyprefix ? `/${keyprefix}` : ''}`;
-    this.health = new SourceHealth(this.name, metrics, log);
+    this.name = opts.name ?? 'celery-redis-1';
+    this.health = new SourceHealth(this.name, opts.url, metrics, log);
   }
 
   async start(): Promise<void> {
