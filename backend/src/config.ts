@@ -138,7 +138,7 @@ export const settings = {
   ],
   Z4J_AUDIT_KEYS: [
     z.string().regex(/^\s*\d{1,10}:[A-Za-z0-9+/=_-]{43,88}\s*(,\s*\d{1,10}:[A-Za-z0-9+/=_-]{43,88}\s*)*$/, 'comma-separated <id>:<base64 of 32+ bytes>, newest last').optional(),
-    'HMAC-SHA256 keys of the audit chain (`<id>:<base64 32+ bytes>`, id 1..2147483647, newest last; old ones keep verifying old rows). Unset: keys kept in Z4J_DATA_DIR/audit.key (generated once; the Owner rotate endpoint adds one).',
+    'HMAC-SHA256 keys of the audit chain (`<id>:<base64 32+ bytes>`, id 1..2147483647, newest last; old ones keep verifying old rows). Unset: keys kept in Z4J_DATA_DIR/audit.key (generated once; POST /api/audit/rotate-key, a Grafana server admin\'s, adds one).',
   ],
   Z4J_AUDIT_RETENTION_DAYS: [int(0, 36500).default(0), 'Audit rows older than this are pruned (leaving a MAC-protected watermark); 0 keeps them forever.'],
   Z4J_AGENT_KEYS: [

@@ -17,6 +17,12 @@ export class AuditKeyError extends Error {}
 /** The largest key id: rows record it in an `int` column (audit_log.key_id, audit_chain.key_id). */
 export const MAX_AUDIT_KEY_ID = 2_147_483_647;
 
+/**
+ * Least time between two rotations. A rotation is an answer to a key that may have leaked, or a
+ * routine a few times a year; each adds a key that must be kept for good (old rows name theirs).
+ */
+export const MIN_AUDIT_KEY_ROTATION_INTERVAL_S = 3600;
+
 /** Keys newest last; the newest MACs new rows, all of them verify. */
 export class AuditKeyRing {
   private byId: Map<number, Buffer>;

@@ -13,8 +13,8 @@ import { atLeast, DEFAULT_ROLE_MAPPING, PROJECT_ROLES, type ProjectRole } from '
 const KNOWN = new Set(['public', 'agent', 'user', ...PROJECT_ROLES]);
 const concrete = (r: Route) => r.path.replace(':project', 'default').replace(/:(\w+)/g, (_m, name) => (name === 'userId' ? '999999' : 'nope'));
 const call = (app: ReturnType<typeof testApp>['app'], r: Route) => request(app)[r.method](concrete(r));
-/** `user` routes whose handler lets in Grafana server admins only (what they show serves every project). */
-const SERVER_ADMIN_ONLY = new Set(['get /api/readyz']);
+/** `user` routes whose handler lets in Grafana server admins only (what they show or change serves every project). */
+const SERVER_ADMIN_ONLY = new Set(['get /api/readyz', 'post /api/audit/rotate-key']);
 
 describe('the permission matrix', () => {
   let db: Db;
