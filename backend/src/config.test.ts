@@ -59,6 +59,24 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses Z4J_AUDIT_KEYS the audit key ring would refuse at start, naming the variable, never quoting a key', () => {
+    const key = randomBytes(32).toString('base64');
+    expect(loadConfig({ Z4J_AUDIT_KEYS: `1:${key}, 2147483647:${key}` }).Z4J_AUDIT_KEYS).toBe(`1:${key}, 2147483647:${key}`);
+    // An id past the int column passed the pattern (10 digits) and stopped the start naming no variable.
+    for (const [value, reason] of [
+      [`2147483648:${key}`, /audit key id 2147483648 is not in 1\.\.2147483647/],
+      [`0:${key}`, /audit key id 0 is not in 1\.\.2147483647/],
+      [`1:${key},1:${key}`, /audit key ids must be unique/],
+      [`1:${randomBytes(16).toString('base64')}`, /audit key 1 must be at least 32 bytes/],
+      [`1:${key},two:${key}`, /expected <id>:<base64 key>/],
+    ] as const) {
+      const msg = refusal({ Z4J_AUDIT_KEYS: value });
+      expect(msg).toMatch(/^invalid configuration:\n  Z4J_AUDIT_KEYS=\(\d+ characters, not shown\): /);
+      expect(msg).toMatch(reason);
+      expect(msg).not.toContain(key.slice(0, 20));
+    }
+  });
+
   it('quotes no secret in a refusal: secrets by length, URLs without their password', () => {
     const msg = refusal({ Z4J_PROXY_SECRET: 'short-secret', Z4J_CELERY_BROKERS: 'redis://:hunter2@r:6379/0?sep=', DATABASE_URL: 'mysql://u:hunter3@db/x' });
     expect(msg).toMatch(/Z4J_PROXY_SECRET=\(12 characters, not shown\): at least 16 characters/);

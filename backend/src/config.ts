@@ -1,6 +1,7 @@
 // Every environment variable the service reads, with its default and meaning, validated
 // together at start. A bad value stops the service with a message naming the variable.
 import { z } from 'zod';
+import { auditKeysProblem, MAX_AUDIT_KEY_ID } from './audit/keys.js';
 import { sealKeysProblem } from './crypto/seal.js';
 import { KOMBU_REDIS_OPTIONS, layoutOptionsProblem } from './sources/celery/redisLayout.js';
 
@@ -137,7 +138,10 @@ export const settings = {
     "Expected `iss` of Grafana ID tokens (Grafana's root_url). Unset: GRAFANA_URL.",
   ],
   Z4J_AUDIT_KEYS: [
-    z.string().regex(/^\s*\d{1,10}:[A-Za-z0-9+/=_-]{43,88}\s*(,\s*\d{1,10}:[A-Za-z0-9+/=_-]{43,88}\s*)*$/, 'comma-separated <id>:<base64 of 32+ bytes>, newest last').optional(),
+    z.string().superRefine((v, ctx) => {
+      const problem = auditKeysProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (comma-separated <id>:<base64 of 32+ bytes>, id 1..${MAX_AUDIT_KEY_ID}, newest last)` });
+    }).optional(),
     'HMAC-SHA256 keys of the audit chain (`<id>:<base64 32+ bytes>`, id 1..2147483647, newest last; old ones keep verifying old rows). Unset: keys kept in Z4J_DATA_DIR/audit.key (generated once; POST /api/audit/rotate-key, a Grafana server admin\'s, adds one).',
   ],
   Z4J_AUDIT_RETENTION_DAYS: [int(0, 36500).default(0), 'Audit rows older than this are pruned (leaving a MAC-protected watermark); 0 keeps them forever.'],
