@@ -21,7 +21,8 @@ const LOOK: Record<string, { color: BadgeColor; icon: IconName }> = {
 const UNKNOWN: { color: BadgeColor; icon: IconName } = { color: 'darkgrey', icon: 'question-circle' };
 
 /** A state's colour in the theme, the badge's own, for places that are not badges (DAG nodes). */
-export const stateColor = (theme: GrafanaTheme2, state: string): string => theme.visualization.getColorByName((LOOK[state] ?? UNKNOWN).color);
+export const stateColor = (theme: GrafanaTheme2, state: string): string =>
+  theme.visualization.getColorByName((LOOK[state] ?? UNKNOWN).color);
 
 export function StateBadge({ state }: { state: string }) {
   const look = LOOK[state] ?? UNKNOWN;

@@ -39,9 +39,7 @@ function TaskDetailPage() {
         subTitle: `${engine} task ${taskId}`,
       }}
       actions={
-        actionable ? (
-          <TaskActions key={`${engine}/${taskId}`} task={actionable} onDone={detail.reload} />
-        ) : undefined
+        actionable ? <TaskActions key={`${engine}/${taskId}`} task={actionable} onDone={detail.reload} /> : undefined
       }
     >
       {detail.error && <LoadError error={detail.error} what={`task ${taskId}`} onRetry={detail.reload} />}

@@ -24,7 +24,10 @@ function WorkersPage() {
   // after in this one).
   const [outcomes, setOutcomes] = useState<Record<string, { label: string; command: Command; project?: string }>>({});
   const showOutcome = (w: Worker, label: string) => (command: Command) =>
-    setOutcomes((o) => ({ ...o, [`${project ?? ''}/${w.engine}/${w.hostname}`]: { label: `${label} ${w.hostname}`, command, project } }));
+    setOutcomes((o) => ({
+      ...o,
+      [`${project ?? ''}/${w.engine}/${w.hostname}`]: { label: `${label} ${w.hostname}`, command, project },
+    }));
   const shown = Object.entries(outcomes).filter(([, o]) => o.project === project);
 
   return (
