@@ -27,12 +27,47 @@ const PROXY_PREFIX = `/api/plugin-proxy/${PLUGIN_ID}/api/`;
 
 /** Grafana users of the test organization; their org roles map to these project roles by default. */
 export const USERS = {
-  viewer: { UserID: 31, Login: 'vic-viewer', Name: 'Vic Viewer', Email: 'vic@example.com', OrgID: 1, OrgRole: 'Viewer', IsGrafanaAdmin: false, Teams: [] },
-  operator: { UserID: 32, Login: 'olga-oncall', Name: 'Olga Oncall', Email: 'olga@example.com', OrgID: 1, OrgRole: 'Editor', IsGrafanaAdmin: false, Teams: [] },
-  admin: { UserID: 33, Login: 'ada-admin', Name: 'Ada Admin', Email: 'ada@example.com', OrgID: 1, OrgRole: 'Admin', IsGrafanaAdmin: false, Teams: [] },
+  viewer: {
+    UserID: 31,
+    Login: 'vic-viewer',
+    Name: 'Vic Viewer',
+    Email: 'vic@example.com',
+    OrgID: 1,
+    OrgRole: 'Viewer',
+    IsGrafanaAdmin: false,
+    Teams: [],
+  },
+  operator: {
+    UserID: 32,
+    Login: 'olga-oncall',
+    Name: 'Olga Oncall',
+    Email: 'olga@example.com',
+    OrgID: 1,
+    OrgRole: 'Editor',
+    IsGrafanaAdmin: false,
+    Teams: [],
+  },
+  admin: {
+    UserID: 33,
+    Login: 'ada-admin',
+    Name: 'Ada Admin',
+    Email: 'ada@example.com',
+    OrgID: 1,
+    OrgRole: 'Admin',
+    IsGrafanaAdmin: false,
+    Teams: [],
+  },
 };
 
-const TYPES = { '.js': 'text/javascript', '.json': 'application/json', '.svg': 'image/svg+xml', '.map': 'application/json', '.ttf': 'font/ttf', '.png': 'image/png', '.css': 'text/css' };
+const TYPES = {
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.map': 'application/json',
+  '.ttf': 'font/ttf',
+  '.png': 'image/png',
+  '.css': 'text/css',
+};
 
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>z4j — test host</title>
 <style>html,body{margin:0;height:100%}</style><script>window.__grafana_public_path__ = '/public/';</script></head><body><div id="root">Loading…</div><script src="/host/host.js"></script></body></html>`;
@@ -43,7 +78,10 @@ function serveFile(res, root, rel) {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${rel}`);
     return;
   }
-  res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+  res.writeHead(200, {
+    'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+    'cache-control': 'no-store',
+  });
   createReadStream(file).pipe(res);
 }
 
@@ -70,14 +108,18 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
 
   const proxy = async (req, res, path) => {
     if (!service) {
-      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'no service URL configured' }));
+      res
+        .writeHead(502, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ message: 'no service URL configured' }));
       return;
     }
     const user = USERS[userOf(req)];
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) {
       // Like Grafana: the browser cannot choose who it is, nor see or set the secret.
-      if (!/^(x-grafana-|x-z4j-|cookie$|host$|authorization$)/i.test(k)) {headers[k] = v;}
+      if (!/^(x-grafana-|x-z4j-|cookie$|host$|authorization$)/i.test(k)) {
+        headers[k] = v;
+      }
     }
     headers['x-z4j-proxy-secret'] = proxySecret;
     headers['x-grafana-context'] = JSON.stringify(user);
@@ -88,7 +130,9 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
       up.pipe(res);
     });
     upstream.on('error', (err) => {
-      if (!res.headersSent) {res.writeHead(502, { 'content-type': 'application/json' });}
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'application/json' });
+      }
       res.end(JSON.stringify({ message: `Grafana could not reach the service: ${err.message}` }));
     });
     req.pipe(upstream);
@@ -97,10 +141,21 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://host');
     const path = url.pathname;
-    if (path.startsWith(PROXY_PREFIX)) {return void proxy(req, res, path.slice(PROXY_PREFIX.length) + url.search);}
-    if (path === '/api/signing-keys/keys') {return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));}
+    if (path.startsWith(PROXY_PREFIX)) {
+      return void proxy(req, res, path.slice(PROXY_PREFIX.length) + url.search);
+    }
+    if (path === '/api/signing-keys/keys') {
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    }
     if (path === `/api/plugins/${PLUGIN_ID}/settings`) {
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: PLUGIN_ID, enabled: true, jsonData: { serviceUrl: service }, secureJsonFields: { proxySecret: true } }));
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id: PLUGIN_ID,
+          enabled: true,
+          jsonData: { serviceUrl: service },
+          secureJsonFields: { proxySecret: true },
+        })
+      );
     }
     if (path === '/api/org/users/lookup') {
       // Grafana's user search, over the organization's users (the members form picks from it).
@@ -113,12 +168,25 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
     if (path === '/login') {
       const as = USERS[url.searchParams.get('as')] ? url.searchParams.get('as') : 'admin';
       const next = url.searchParams.get('next') ?? `/a/${PLUGIN_ID}/tasks`;
-      return void res.writeHead(302, { 'set-cookie': `z4j_user=${as}; Path=/; SameSite=Lax`, location: next.startsWith('/') ? next : '/' }).end();
+      return void res
+        .writeHead(302, {
+          'set-cookie': `z4j_user=${as}; Path=/; SameSite=Lax`,
+          location: next.startsWith('/') ? next : '/',
+        })
+        .end();
     }
-    if (path.startsWith('/public/build/img/icons/') && ICONS) {return void serveFile(res, ICONS, path.slice('/public/build/img/icons/'.length));}
-    if (path.startsWith('/host/')) {return void serveFile(res, HOST_DIST, path.slice('/host/'.length));}
-    if (path.startsWith(`/public/plugins/${PLUGIN_ID}/`)) {return void serveFile(res, PLUGIN_DIST, path.slice(`/public/plugins/${PLUGIN_ID}/`.length));}
-    if (path === '/' || path.startsWith('/a/') || path === `/plugins/${PLUGIN_ID}`) {return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);}
+    if (path.startsWith('/public/build/img/icons/') && ICONS) {
+      return void serveFile(res, ICONS, path.slice('/public/build/img/icons/'.length));
+    }
+    if (path.startsWith('/host/')) {
+      return void serveFile(res, HOST_DIST, path.slice('/host/'.length));
+    }
+    if (path.startsWith(`/public/plugins/${PLUGIN_ID}/`)) {
+      return void serveFile(res, PLUGIN_DIST, path.slice(`/public/plugins/${PLUGIN_ID}/`.length));
+    }
+    if (path === '/' || path.startsWith('/a/') || path === `/plugins/${PLUGIN_ID}`) {
+      return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -135,6 +203,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? process.argv[i + 1] : fallback;
   };
-  const host = await startTestHost({ serviceUrl: arg('service', 'http://127.0.0.1:8080'), proxySecret: arg('secret', process.env.Z4J_PROXY_SECRET ?? ''), port: Number(arg('port', '3000')) });
+  const host = await startTestHost({
+    serviceUrl: arg('service', 'http://127.0.0.1:8080'),
+    proxySecret: arg('secret', process.env.Z4J_PROXY_SECRET ?? ''),
+    port: Number(arg('port', '3000')),
+  });
   console.log(`test host on ${host.url}/a/${PLUGIN_ID}/tasks (start the service with GRAFANA_URL=${host.url})`);
 }
