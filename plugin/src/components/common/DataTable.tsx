@@ -69,12 +69,14 @@ export function DataTable<T>({
   );
 }
 
+// In the theme's body type, as Grafana's own tables are (InteractiveTable on its admin lists, the
+// table panel): a list page reads like the Grafana pages around it.
 export const getTableStyles = (theme: GrafanaTheme2) => ({
   empty: css({ color: theme.colors.text.secondary, textAlign: 'center' }),
   table: css({
+    ...theme.typography.body,
     width: '100%',
     borderCollapse: 'collapse',
-    fontSize: theme.typography.bodySmall.fontSize,
     'th, td': {
       padding: theme.spacing(0.75, 1),
       borderBottom: `1px solid ${theme.colors.border.weak}`,

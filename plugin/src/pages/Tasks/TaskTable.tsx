@@ -1,5 +1,5 @@
 import React from 'react';
-import { css, cx } from '@emotion/css';
+import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { TextLink, Tooltip, useStyles2 } from '@grafana/ui';
 import type { Task } from '../../api/types';
@@ -99,15 +99,14 @@ function Cut({ text, width }: { text: string | null; width: string }) {
   );
 }
 
-// The table reads in Grafana's body type, as its own tables do. The task column takes the room
-// the others leave (at least 24 characters; the table scrolls sideways below that), and its name
-// and id line are cut to it; queue and worker are as wide as their values up to a bound in
-// characters. Whatever is cut ends in an ellipsis and is whole in its title.
+// The list pages' table (Grafana's body type), with room made for long values. The task column
+// takes the room the others leave (at least 24 characters; the table scrolls sideways below
+// that), and its name and id line are cut to it; queue and worker are as wide as their values
+// up to a bound in characters. Whatever is cut ends in an ellipsis and is whole in its title.
 const getStyles = (theme: GrafanaTheme2) => {
   const table = getTableStyles(theme);
   return {
     ...table,
-    table: cx(table.table, css({ ...theme.typography.body })),
     task: css({ width: '100%', minWidth: '24ch' }),
     taskLines: css({
       // Adds nothing to the column's width (its lines are long and do not wrap), and fills it.
