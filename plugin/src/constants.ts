@@ -26,6 +26,15 @@ export enum ROUTES {
 /** States a task does not leave: a page showing only these has nothing more to follow. */
 export const SETTLED_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'revoked', 'rejected', 'expired']);
 
+/** What names one task: its engine and its id (a Celery task and an RQ task may share an id). */
+export interface TaskRef {
+  engine: string;
+  taskId: string;
+}
+
+/** Whether `a` and `b` are the same task: the same id on the same engine. */
+export const sameTask = (a: TaskRef, b: TaskRef): boolean => a.engine === b.engine && a.taskId === b.taskId;
+
 /** Link to a task's detail page (and its graph with `/graph`). */
 export function taskUrl(engine: string, taskId: string, graph = false): string {
   return `${PLUGIN_BASE_URL}/${ROUTES.Tasks}/${encodeURIComponent(engine)}/${encodeURIComponent(taskId)}${graph ? '/graph' : ''}`;

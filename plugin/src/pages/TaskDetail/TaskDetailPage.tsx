@@ -9,7 +9,7 @@ import { getTask } from '../../api/service';
 import { AppPage } from '../../components/common/AppPage';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { StateBadge } from '../../components/common/StateBadge';
-import { SETTLED_STATES, taskAuditUrl, taskUrl } from '../../constants';
+import { sameTask, SETTLED_STATES, taskAuditUrl, taskUrl } from '../../constants';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { TaskActions } from './TaskActions';
@@ -27,7 +27,7 @@ function TaskDetailPage() {
   const styles = useStyles2(getStyles);
   const task = detail.value?.task;
   // Actions act on the task the URL names, never on one shown before it.
-  const actionable = task?.engine === engine && task.taskId === taskId ? task : undefined;
+  const actionable = task && sameTask(task, { engine, taskId }) ? task : undefined;
   // A task still on its way is followed: its state, timeline and actions change as it runs.
   useInterval(detail.reload, task && !SETTLED_STATES.has(task.state) ? 5000 : null);
 

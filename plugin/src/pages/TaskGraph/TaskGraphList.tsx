@@ -6,14 +6,14 @@ import { RadioButtonGroup, Stack, Text, TextLink } from '@grafana/ui';
 import type { GraphNode, TaskGraph } from '../../api/types';
 import { DataTable } from '../../components/common/DataTable';
 import { StateBadge } from '../../components/common/StateBadge';
-import { inProject, taskUrl } from '../../constants';
+import { inProject, sameTask, taskUrl, type TaskRef } from '../../constants';
 import { useSession } from '../../hooks/useSession';
 import { formatDuration } from '../../utils/format';
 import { criticalPath } from './layout';
 
 type Shown = 'all' | 'unsucceeded';
 
-export function TaskGraphList({ graph, current }: { graph: TaskGraph; current: string }) {
+export function TaskGraphList({ graph, current }: { graph: TaskGraph; current: TaskRef }) {
   const { project } = useSession();
   const unsucceeded = graph.nodes.filter((n) => n.state !== 'succeeded');
   const [shown, setShown] = useState<Shown>(unsucceeded.length ? 'unsucceeded' : 'all');
@@ -34,14 +34,14 @@ export function TaskGraphList({ graph, current }: { graph: TaskGraph; current: s
       <DataTable<GraphNode>
         label="Workflow tasks"
         rows={rows}
-        rowKey={(n) => n.taskId}
+        rowKey={(n) => `${n.engine}/${n.taskId}`}
         emptyText="Every task of this workflow succeeded."
         columns={[
           { header: 'State', cell: (n) => <StateBadge state={n.state} /> },
           {
             header: 'Task',
             cell: (n) =>
-              n.taskId === current ? (
+              sameTask(n, current) ? (
                 <Text weight="medium">{n.name ?? n.taskId} (this task)</Text>
               ) : (
                 <TextLink href={inProject(taskUrl(n.engine, n.taskId), project)} inline={false}>

@@ -7,6 +7,7 @@ import { reply } from '../../test/backend';
 import { fakeService } from '../../test/fakeService';
 import { PAGE_LOAD, renderApp } from '../../test/app';
 import { layoutGraph } from './layout';
+import { MAX_DRAWN_TASKS } from './TaskGraphView';
 
 jest.mock('./layout', () => {
   const actual = jest.requireActual('./layout');
@@ -141,5 +142,37 @@ describe('a node of the workflow', () => {
     } finally {
       push.mockRestore();
     }
+  });
+});
+
+describe("the page's own task in its workflow", () => {
+  test('is the node marked as the current page, by its engine and id', async () => {
+    serveGraph(chain(3));
+    renderApp('/tasks/celery/f-1/graph');
+    expect(await screen.findByTestId('dag-node-f-1', undefined, PAGE_LOAD)).toHaveAttribute('aria-current', 'page');
+    expect(screen.getByTestId('dag-node-c1')).not.toHaveAttribute('aria-current');
+  });
+
+  test('is not a task of another engine that has the same id', async () => {
+    // The page is Celery task f-1; the step of that id in this workflow ran on RQ.
+    serveGraph(chain(3, (i) => (i === 0 ? { engine: 'rq' } : {})));
+    renderApp('/tasks/celery/f-1/graph');
+    const node = await screen.findByTestId('dag-node-f-1', undefined, PAGE_LOAD);
+    expect(node).not.toHaveAttribute('aria-current');
+    expect(screen.getByTestId('dag-node-c1')).not.toHaveAttribute('aria-current');
+  });
+
+  test('is "this task" in the list of a workflow too large to draw, and the RQ task of its id a link', async () => {
+    const graph = chain(MAX_DRAWN_TASKS + 1, (i) => (i === 1 ? { state: 'failed' } : {}));
+    // An RQ task of the same id as the page's Celery task, in the same workflow.
+    graph.nodes.push(step(0, { engine: 'rq', name: 'report.render', state: 'failed', parentId: 'c1' }));
+    serveGraph(graph);
+    const { user } = renderApp('/tasks/celery/f-1/graph');
+
+    const table = await screen.findByRole('table', { name: 'Workflow tasks' }, PAGE_LOAD);
+    expect(within(table).getByRole('link', { name: 'report.render' })).toHaveAttribute('href', taskUrl('rq', 'f-1'));
+    await user.click(screen.getByRole('radio', { name: `All (${MAX_DRAWN_TASKS + 2})` }));
+    expect(within(table).getAllByText(/\(this task\)$/)).toHaveLength(1);
+    expect(within(table).getByText('poll.feed (this task)')).toBeInTheDocument();
   });
 });

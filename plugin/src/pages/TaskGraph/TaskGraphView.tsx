@@ -10,7 +10,7 @@ import { getTaskGraph } from '../../api/service';
 import type { TaskGraph } from '../../api/types';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { stateColor } from '../../components/common/StateBadge';
-import { SETTLED_STATES, taskUrl } from '../../constants';
+import { sameTask, SETTLED_STATES, taskUrl, type TaskRef } from '../../constants';
 import { useAsync, useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { formatDuration } from '../../utils/format';
@@ -38,6 +38,8 @@ export function TaskGraphView({ engine, taskId }: { engine: string; taskId: stri
     return failed || <Loading text="Loading the workflow…" />;
   }
   const workflow = graph.value;
+  // The page's task, by engine and id: a node of another engine may have the same id.
+  const current = { engine, taskId };
   return (
     <div>
       {failed}
@@ -52,7 +54,7 @@ export function TaskGraphView({ engine, taskId }: { engine: string; taskId: stri
             This workflow has {workflow.nodes.length} tasks; above {MAX_DRAWN_TASKS} they are listed instead of drawn,
             so the page stays responsive.
           </Alert>
-          <TaskGraphList graph={workflow} current={taskId} />
+          <TaskGraphList graph={workflow} current={current} />
         </>
       ) : (
         <ErrorBoundary boundaryName="z4j-workflow-graph" dependencies={[workflow]}>
@@ -62,10 +64,10 @@ export function TaskGraphView({ engine, taskId }: { engine: string; taskId: stri
                 <Alert severity="error" title="Could not draw the workflow graph">
                   {error.message}. Its tasks are listed instead.
                 </Alert>
-                <TaskGraphList graph={workflow} current={taskId} />
+                <TaskGraphList graph={workflow} current={current} />
               </>
             ) : (
-              <GraphDrawing graph={workflow} current={taskId} />
+              <GraphDrawing graph={workflow} current={current} />
             )
           }
         </ErrorBoundary>
@@ -74,7 +76,7 @@ export function TaskGraphView({ engine, taskId }: { engine: string; taskId: stri
   );
 }
 
-function GraphDrawing({ graph, current }: { graph: TaskGraph; current: string }) {
+function GraphDrawing({ graph, current }: { graph: TaskGraph; current: TaskRef }) {
   const layout = useMemo(() => layoutGraph(graph), [graph]);
   return (
     <>
@@ -100,7 +102,7 @@ interface View {
   k: number;
 }
 
-function GraphCanvas({ layout, current }: { layout: GraphLayout; current: string }) {
+function GraphCanvas({ layout, current }: { layout: GraphLayout; current: TaskRef }) {
   const styles = useStyles2(getStyles);
   const theme = useTheme2();
   const box = useRef<HTMLDivElement>(null);
@@ -203,49 +205,70 @@ function GraphCanvas({ layout, current }: { layout: GraphLayout; current: string
               />
             ))}
             {layout.nodes.map((n) => (
-              <g
-                key={n.taskId}
-                transform={`translate(${n.x - NODE_WIDTH / 2},${n.y - NODE_HEIGHT / 2})`}
-                className={styles.node}
-                role="link"
-                tabIndex={0}
-                aria-label={`${n.name ?? n.taskId}, ${n.state}${n.critical ? ', on the critical path' : ''}`}
-                data-testid={`dag-node-${n.taskId}`}
+              <WorkflowNode
+                key={`${n.engine}/${n.taskId}`}
+                node={n}
+                current={sameTask(n, current)}
                 onClick={() => (panned.current ? (panned.current = false) : open(n))}
-                onKeyDown={(e) => e.key === 'Enter' && open(n)}
-              >
-                <rect
-                  width={NODE_WIDTH}
-                  height={NODE_HEIGHT}
-                  rx={4}
-                  fill={theme.colors.background.secondary}
-                  stroke={
-                    n.taskId === current
-                      ? theme.colors.primary.main
-                      : n.critical
-                        ? theme.colors.warning.main
-                        : theme.colors.border.medium
-                  }
-                  strokeWidth={n.taskId === current || n.critical ? 2.5 : 1}
-                />
-                <rect width={6} height={NODE_HEIGHT} rx={2} fill={stateColor(theme, n.state)} />
-                <text x={14} y={19} fill={theme.colors.text.primary} fontSize={12}>
-                  {truncate(n.name ?? n.taskId, 26)}
-                </text>
-                <text x={14} y={36} fill={theme.colors.text.secondary} fontSize={11}>
-                  {n.state}
-                </text>
-                {n.runtimeMs !== null && (
-                  <text x={NODE_WIDTH - 8} y={36} textAnchor="end" fill={theme.colors.text.secondary} fontSize={11}>
-                    {formatDuration(n.runtimeMs)}
-                  </text>
-                )}
-              </g>
+                onEnter={() => open(n)}
+              />
             ))}
           </g>
         </svg>
       </div>
     </div>
+  );
+}
+
+/** One task of the drawing: a link to it, outlined when it is the page's task or on the critical path. */
+function WorkflowNode({
+  node: n,
+  current,
+  onClick,
+  onEnter,
+}: {
+  node: PlacedNode;
+  current: boolean;
+  onClick: () => void;
+  onEnter: () => void;
+}) {
+  const styles = useStyles2(getStyles);
+  const theme = useTheme2();
+  return (
+    <g
+      transform={`translate(${n.x - NODE_WIDTH / 2},${n.y - NODE_HEIGHT / 2})`}
+      className={styles.node}
+      role="link"
+      aria-current={current ? 'page' : undefined}
+      tabIndex={0}
+      aria-label={`${n.name ?? n.taskId}, ${n.state}${n.critical ? ', on the critical path' : ''}`}
+      data-testid={`dag-node-${n.taskId}`}
+      onClick={onClick}
+      onKeyDown={(e) => e.key === 'Enter' && onEnter()}
+    >
+      <rect
+        width={NODE_WIDTH}
+        height={NODE_HEIGHT}
+        rx={4}
+        fill={theme.colors.background.secondary}
+        stroke={
+          current ? theme.colors.primary.main : n.critical ? theme.colors.warning.main : theme.colors.border.medium
+        }
+        strokeWidth={current || n.critical ? 2.5 : 1}
+      />
+      <rect width={6} height={NODE_HEIGHT} rx={2} fill={stateColor(theme, n.state)} />
+      <text x={14} y={19} fill={theme.colors.text.primary} fontSize={12}>
+        {truncate(n.name ?? n.taskId, 26)}
+      </text>
+      <text x={14} y={36} fill={theme.colors.text.secondary} fontSize={11}>
+        {n.state}
+      </text>
+      {n.runtimeMs !== null && (
+        <text x={NODE_WIDTH - 8} y={36} textAnchor="end" fill={theme.colors.text.secondary} fontSize={11}>
+          {formatDuration(n.runtimeMs)}
+        </text>
+      )}
+    </g>
   );
 }
 
