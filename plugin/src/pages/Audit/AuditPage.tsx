@@ -1,20 +1,18 @@
 // The project's audit log: who did what to what, when, from where, and whether it worked,
 // with the hash chain's verification status (an edited or deleted row shows here). Project
 // Admins only, as on the service.
-import React, { useMemo, useRef } from 'react';
+import React, { useMemo } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { useTimeZone } from '../../hooks/useTimeZone';
 import { Alert, Badge, Field, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange } from '../Tasks/filters';
-import { listAudit, verifyAudit } from '../../api/service';
 import type { AuditEntry } from '../../api/types';
 import { AppPage } from '../../components/common/AppPage';
 import { CommitInput } from '../../components/common/CommitInput';
 import { DataTable } from '../../components/common/DataTable';
 import { LoadOlder } from '../../components/common/LoadOlder';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
-import { useAsync } from '../../hooks/useAsync';
-import { usePagedList } from '../../hooks/usePagedList';
+import { useAuditLog, useAuditVerification, type AuditFilters } from '../../data/useAuditLog';
 import { useSession } from '../../hooks/useSession';
 import { formatTime } from '../../utils/format';
 
@@ -46,7 +44,7 @@ function AuditPage() {
 function AuditLog() {
   const { project } = useSession();
   const [params, setParams] = useSearchParams();
-  const filters = useMemo(
+  const filters = useMemo<AuditFilters>(
     () => ({
       actor: params.get('actor') ?? '',
       action: params.get('action') ?? '',
@@ -59,27 +57,8 @@ function AuditLog() {
   );
   const { timeZone, setTimeZone } = useTimeZone();
   const range = toTimeRange(filters, timeZone);
-  const verification = useAsync(() => verifyAudit(project), [project]);
-  // The range the first page was read for, resolved: Load older goes on from it. Resolved again,
-  // a range relative to now ("last 7 days") would have moved on since, and the oldest entries of
-  // the list's range, past the new start, would never be listed.
-  const readFor = useRef<{ from: number; to: number } | null>(null);
-  // Entries are only ever shown for the filters they were read for: while new filters load, or
-  // after they failed to, the previous filters' entries (and their Load older) are gone.
-  const entries = usePagedList(
-    (cursor) => {
-      if (cursor === null || readFor.current === null) {
-        const now = toTimeRange(filters, timeZone);
-        readFor.current = { from: now.from.valueOf(), to: now.to.valueOf() };
-      }
-      return listAudit({ ...filters, ...readFor.current, project, limit: 100, cursor }).then((p) => ({
-        rows: p.entries,
-        nextCursor: p.nextCursor,
-      }));
-    },
-    (e) => e.id,
-    [filters.actor, filters.action, filters.target, filters.outcome, filters.from, filters.to, project]
-  );
+  const verification = useAuditVerification(project);
+  const entries = useAuditLog(filters, project, timeZone);
 
   const setRange = (t: { from: string; to: string }) => {
     const next = new URLSearchParams(params);

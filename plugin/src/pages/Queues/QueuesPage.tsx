@@ -2,7 +2,7 @@
 // confirmation bound to that preview) and dead-letter requeue (Operator) where the engine can.
 import React, { useState } from 'react';
 import { Button, Field, Input, Modal, Stack } from '@grafana/ui';
-import { listQueues, previewPurge, purgeQueue, requeueDeadLetters } from '../../api/service';
+import { previewPurge, purgeQueue, requeueDeadLetters } from '../../api/service';
 import type { Command, PurgePreview, Queue } from '../../api/types';
 import { useGuard } from '../../hooks/useGuard';
 import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
@@ -10,14 +10,13 @@ import { AppPage } from '../../components/common/AppPage';
 import { DataTable } from '../../components/common/DataTable';
 import { OnShelf, OutcomeShelf } from '../../components/common/OutcomeShelf';
 import { Empty, LoadError, Loading, Refused } from '../../components/common/PageState';
-import { useAsync, useInterval } from '../../hooks/useAsync';
+import { useQueues } from '../../data/useQueues';
 import { useSession } from '../../hooks/useSession';
 import { formatAgo } from '../../utils/format';
 
 function QueuesPage() {
   const { project } = useSession();
-  const queues = useAsync(() => listQueues(project), [project]);
-  useInterval(queues.reload, 10_000);
+  const queues = useQueues(project);
   const rows = queues.value?.queues ?? [];
   return (
     <AppPage>

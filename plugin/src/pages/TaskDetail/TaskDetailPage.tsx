@@ -5,31 +5,26 @@ import { useLocation, useParams } from 'react-router-dom';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { Stack, Tab, TabContent, TabsBar, TextLink, useStyles2 } from '@grafana/ui';
-import { getTask } from '../../api/service';
 import { AppPage } from '../../components/common/AppPage';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { StateBadge } from '../../components/common/StateBadge';
-import { sameTask, SETTLED_STATES, taskAuditUrl, taskUrl } from '../../constants';
-import { useAsync, useInterval } from '../../hooks/useAsync';
+import { sameTask, taskAuditUrl, taskUrl } from '../../constants';
+import { useTask } from '../../data/useTask';
 import { useSession } from '../../hooks/useSession';
 import { TaskActions } from './TaskActions';
 import { TaskOverview } from './TaskOverview';
 import { TaskGraphView } from '../TaskGraph/TaskGraphView';
-
-/** States a task stays in unless someone acts on it. */
 
 function TaskDetailPage() {
   const { engine = '', taskId = '' } = useParams();
   const { pathname, search } = useLocation();
   const { project, allows } = useSession();
   const graphTab = pathname.endsWith('/graph');
-  const detail = useAsync(() => getTask(engine, taskId, project), [engine, taskId, project]);
+  const detail = useTask(engine, taskId, project);
   const styles = useStyles2(getStyles);
   const task = detail.value?.task;
   // Actions act on the task the URL names, never on one shown before it.
   const actionable = task && sameTask(task, { engine, taskId }) ? task : undefined;
-  // A task still on its way is followed: its state, timeline and actions change as it runs.
-  useInterval(detail.reload, task && !SETTLED_STATES.has(task.state) ? 5000 : null);
 
   return (
     <AppPage

@@ -6,12 +6,11 @@ import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { locationService } from '@grafana/runtime';
 import { Alert, ErrorBoundary, IconButton, Stack, Text, useStyles2, useTheme2 } from '@grafana/ui';
-import { getTaskGraph } from '../../api/service';
 import type { TaskGraph } from '../../api/types';
 import { LoadError, Loading } from '../../components/common/PageState';
 import { stateColor } from '../../components/common/StateBadge';
-import { sameTask, SETTLED_STATES, taskUrl, type TaskRef } from '../../constants';
-import { useAsync, useInterval } from '../../hooks/useAsync';
+import { sameTask, taskUrl, type TaskRef } from '../../constants';
+import { useTaskGraph } from '../../data/useTaskGraph';
 import { useSession } from '../../hooks/useSession';
 import { formatDuration } from '../../utils/format';
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type GraphLayout, type PlacedNode } from './layout';
@@ -26,10 +25,7 @@ export const MAX_DRAWN_TASKS = 400;
 
 export function TaskGraphView({ engine, taskId }: { engine: string; taskId: string }) {
   const { project } = useSession();
-  const graph = useAsync(() => getTaskGraph(engine, taskId, project), [engine, taskId, project]);
-  // A workflow still running is followed, as its task's page is: its nodes change state.
-  const running = graph.value?.nodes.some((n) => !SETTLED_STATES.has(n.state)) ?? false;
-  useInterval(graph.reload, running ? 10_000 : null);
+  const graph = useTaskGraph(engine, taskId, project);
 
   // A failed read again of a running workflow is said above the drawing, which stays as the user
   // panned and zoomed it (and is read again at the next tick).

@@ -3,21 +3,20 @@
 import React, { useState } from 'react';
 import { Badge, Button, Stack, Text } from '@grafana/ui';
 import { controlActionsFor, WorkerControlModal } from './WorkerControl';
-import { listWorkers, runWorkerAction } from '../../api/service';
+import { runWorkerAction } from '../../api/service';
 import type { Command, Worker } from '../../api/types';
 import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
 import { AppPage } from '../../components/common/AppPage';
 import { Empty, LoadError, Loading } from '../../components/common/PageState';
 import { DataTable } from '../../components/common/DataTable';
 import { OnShelf, OutcomeShelf } from '../../components/common/OutcomeShelf';
-import { useAsync, useInterval } from '../../hooks/useAsync';
+import { useWorkers } from '../../data/useWorkers';
 import { useSession } from '../../hooks/useSession';
 import { formatAgo } from '../../utils/format';
 
 function WorkersPage() {
   const { project } = useSession();
-  const workers = useAsync(() => listWorkers(project), [project]);
-  useInterval(workers.reload, 10_000);
+  const workers = useWorkers(project);
   const rows = workers.value?.workers ?? [];
   // Kept here, not by the Shut down button: a worker that went offline shows no button, and the
   // outcome must stay in view. Each with its project: another project's is not shown (nor asked
