@@ -1,8 +1,8 @@
 // The project's audit log, paged by key (newest first), and the verification of its hash chain.
-import { useRef } from 'react';
 import type { TimeZone } from '@grafana/schema';
 import { listAudit, verifyAudit } from '../api/service';
 import { useAsync } from '../hooks/useAsync';
+import { usePinnedQuery } from '../hooks/usePinnedQuery';
 import { usePagedList } from '../hooks/usePagedList';
 import { toTimeRange } from '../pages/Tasks/filters';
 
@@ -22,21 +22,18 @@ export interface AuditFilters {
  * older) are gone.
  */
 export function useAuditLog(filters: AuditFilters, project: string | undefined, timeZone: TimeZone) {
-  // The range the first page was read for, resolved: Load older goes on from it. Resolved again,
-  // a range relative to now ("last 7 days") would have moved on since, and the oldest entries of
-  // the list's range, past the new start, would never be listed.
-  const readFor = useRef<{ from: number; to: number } | null>(null);
+  const query = usePinnedQuery(() => {
+    const range = toTimeRange(filters, timeZone);
+    return { ...filters, from: range.from.valueOf(), to: range.to.valueOf(), project };
+  });
   return usePagedList(
-    (cursor) => {
-      if (cursor === null || readFor.current === null) {
-        const now = toTimeRange(filters, timeZone);
-        readFor.current = { from: now.from.valueOf(), to: now.to.valueOf() };
-      }
-      return listAudit({ ...filters, ...readFor.current, project, limit: 100, cursor }).then((p) => ({
+    // Pinned when a first page is asked for: usePagedList drops the answer of a read since
+    // superseded and, on this page, never keeps rows through a failed read of the same filters.
+    (cursor) =>
+      listAudit({ ...(cursor === null ? query.pin(query.fresh()) : query.next()), limit: 100, cursor }).then((p) => ({
         rows: p.entries,
         nextCursor: p.nextCursor,
-      }));
-    },
+      })),
     (e) => e.id,
     [filters.actor, filters.action, filters.target, filters.outcome, filters.from, filters.to, project]
   );

@@ -6,6 +6,7 @@ import type { Task } from '../api/types';
 import { toApiRequestError, type ApiRequestError } from '../api/client';
 import type { OlderPages } from '../components/common/LoadOlder';
 import { useInterval } from '../hooks/useAsync';
+import { usePinnedQuery } from '../hooks/usePinnedQuery';
 import { isLive, toQuery, type TaskFilterValues } from '../pages/Tasks/filters';
 
 const PAGE_SIZE = 50;
@@ -61,10 +62,9 @@ export function useTasks(filters: TaskFilterValues, project: string | undefined)
   const [fresh, setFresh] = useState<Task[]>([]);
   const [behind, setBehind] = useState(false);
   const generation = useRef(0);
-  // The query the list on screen was first read with, its range resolved: Load older goes on
-  // from it. Resolved again, a range relative to now ("last hour") would have moved on since,
-  // and the oldest tasks of the list's range, past the new start, would never be listed.
-  const readWith = useRef<Params | null>(null);
+  // Pinned when a first page is shown (not when asked for: a Reload that fails keeps the rows
+  // and cursor of the read before it), for Load older to go on from.
+  const query = usePinnedQuery<Params>(() => ({ ...toQuery(filters), project }));
   // The rows on screen, for the live refresh to tell new tasks from known ones.
   const tasksRef = useRef<Task[]>([]);
   useEffect(() => {
@@ -80,10 +80,10 @@ export function useTasks(filters: TaskFilterValues, project: string | undefined)
     setError(null);
     setMoreError(undefined);
     try {
-      const query = { ...toQuery(filters), project };
-      const page = await listTasks({ ...query, limit: PAGE_SIZE });
+      const first = query.fresh();
+      const page = await listTasks({ ...first, limit: PAGE_SIZE });
       if (mine === generation.current) {
-        readWith.current = query;
+        query.pin(first);
         setTasks(page.tasks);
         setCursor(page.nextCursor);
         setFresh([]);
@@ -98,7 +98,7 @@ export function useTasks(filters: TaskFilterValues, project: string | undefined)
         setLoading(false);
       }
     }
-  }, [filters, project]);
+  }, [query]);
 
   useEffect(() => {
     // A new filter set starts a request. The rows and cursor on screen are the previous
@@ -111,7 +111,7 @@ export function useTasks(filters: TaskFilterValues, project: string | undefined)
     setFresh([]);
     /* eslint-enable react-hooks/set-state-in-effect */
     loadFirst();
-  }, [loadFirst]);
+  }, [loadFirst, filters, project]);
 
   const loadMore = async () => {
     // While the first page is read again, the cursor on screen is about to be replaced; and a
@@ -125,8 +125,7 @@ export function useTasks(filters: TaskFilterValues, project: string | undefined)
     setLoadingMore(true);
     setMoreError(undefined);
     try {
-      const query = readWith.current ?? { ...toQuery(filters), project };
-      const page = await listTasks({ ...query, limit: PAGE_SIZE, cursor });
+      const page = await listTasks({ ...query.next(), limit: PAGE_SIZE, cursor });
       if (mine === generation.current) {
         setTasks((prev) => [...prev, ...page.tasks.filter((t) => !prev.some((p) => keyOf(p) === keyOf(t)))]);
         setCursor(page.nextCursor);
@@ -148,12 +147,12 @@ export function useTasks(filters: TaskFilterValues, project: string | undefined)
     async () => {
       const mine = generation.current;
       try {
-        const live = { ...toQuery(filters), project };
+        const live = query.fresh();
         const known = new Set(tasksRef.current.map(keyOf));
         if (known.size === 0) {
           const page = await listTasks({ ...live, limit: PAGE_SIZE });
           if (mine === generation.current && tasksRef.current.length === 0) {
-            readWith.current = live;
+            query.pin(live);
             setTasks(page.tasks);
             setCursor(page.nextCursor);
           }
