@@ -3,7 +3,7 @@
 // its database is left for inspection until the next full run (`npm test`) drops it.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Db } from '../../src/db/db.js';
+import type { Db, Queryable } from '../../src/db/db.js';
 import { migrate } from '../../src/db/migrate.js';
 import { openPglite } from '../../src/db/pglite.js';
 import { openPostgres } from '../../src/db/postgres.js';
@@ -39,4 +39,13 @@ export async function openTestDb(kind: StorageKind, label: string): Promise<Db> 
   const db = kind === 'postgres' ? openPostgres(await createTestDatabase(label)) : await openPglite('memory://');
   await migrate(db);
   return db;
+}
+
+/** The tables with a row whose text holds `text`: where a planted secret was stored (none, when all is well). */
+export async function tablesHolding(db: Queryable, text: string): Promise<string[]> {
+  const tables = (await db.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)).rows.map((r) => r.t);
+  if (!tables.includes('tasks')) throw new Error(`not a z4j database: its tables are ${tables.join(', ')}`);
+  const holding: string[] = [];
+  for (const t of tables) if ((await db.query(`SELECT 1 FROM "${t}" x WHERE x::text LIKE $1 LIMIT 1`, [`%${text}%`])).rows.length) holding.push(t);
+  return holding;
 }
