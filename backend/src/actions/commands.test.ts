@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../audit/chain.js';
 import type { Db } from '../db/db.js';
 import { openTestDb } from '../../test/helpers/storage.js';
 import { createCommand, IdempotencyConflict, keepAlive, reconcileCommands, transition } from './commands.js';
@@ -60,6 +61,22 @@ describe('commands', () => {
     expect(await state(ranFirst.command.id)).toMatchObject({ state: 'failed', outcome: { message: 'the task finished first (succeeded)' } });
     expect((await state(waiting.command.id)).state).toBe('dispatched');
     expect(await state(stale.command.id)).toMatchObject({ state: 'timed_out' });
+  });
+
+  test("a settled command is audited under what it acted on: a task's as engine/task, a schedule's run under its schedule, as the schedule's own rows are", async () => {
+    const terminate = await createCommand(db, { ...base(), kind: 'task.terminate' });
+    const run = await createCommand(db, { ...base(), kind: 'schedule.run', engine: 'huey', target: 'f3b1c2d4-schedule' });
+    const audited: AuditEntry[] = [];
+    for (const c of [terminate, run]) {
+      await transition(db, c.command.id, 'dispatched');
+      await db.query(`UPDATE commands SET created_at = now() - interval '10 minutes' WHERE id = $1`, [c.command.id]);
+    }
+    await reconcileCommands(db, 120, { append: async (e: AuditEntry) => void audited.push(e) });
+    const ids = [terminate.command.id, run.command.id];
+    expect(audited.filter((e) => ids.includes(e.detail?.commandId as number)).map((e) => [e.action, e.target, e.outcome]).sort()).toEqual([
+      ['schedule.run', 'schedule:f3b1c2d4-schedule', 'error'],
+      ['task.terminate', `celery/${terminate.command.target}`, 'error'],
+    ]);
   });
 
   test('a pending command the service is still running is not timed out, however long it runs; one nobody runs any more is', async () => {

@@ -118,11 +118,23 @@ export interface Settled { id: number; projectId: number; kind: string; engine: 
 
 export const SETTLED = `c.id::int AS id, c.project_id::int AS "projectId", c.kind, c.engine, c.target, c.state, c.outcome->>'message' AS message`;
 
+/** The command kind of a schedule run sent as a new task; its target is the schedule's id. */
+export const SCHEDULE_RUN_KIND = 'schedule.run';
+
+/**
+ * What a command's audit rows name: the engine's task, queue or worker (`celery/<task id>`), or
+ * for a schedule's run its schedule, as the schedule's own rows do (`schedule:<id>`), so the
+ * schedule's audit has its runs' outcomes, and no row names a task that does not exist.
+ */
+export function auditTarget(c: { kind: string; engine: string; target: string }): string {
+  return c.kind === SCHEDULE_RUN_KIND ? `schedule:${c.target}` : `${c.engine}/${c.target}`;
+}
+
 /** Audits what `actor` settled, in the transaction that settled it (without one: each row in a transaction of its own). */
 export async function auditSettled(audit: SettledAudit | undefined, settled: readonly Settled[], actor: AuditActor, tx?: Queryable): Promise<void> {
   for (const c of audit ? settled : []) {
     await audit!.append({
-      projectId: c.projectId, actor, action: c.kind, target: `${c.engine}/${c.target}`,
+      projectId: c.projectId, actor, action: c.kind, target: auditTarget(c),
       outcome: c.state === 'succeeded' ? 'ok' : 'error', detail: { commandId: c.id, state: c.state, message: c.message },
     }, tx);
   }

@@ -3,7 +3,7 @@
 // agent command channel), then records where it got to in the run.
 import { randomUUID } from 'node:crypto';
 import { ActionRefused, type ActionService } from '../actions/actionService.js';
-import type { Command } from '../actions/commands.js';
+import { SCHEDULE_RUN_KIND, type Command } from '../actions/commands.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../logger.js';
@@ -12,9 +12,6 @@ import { scrub } from '../redact/redact.js';
 import { finishRun, getRun, type RunState, type ScheduleRun } from './runs.js';
 import { openCall, type Sendable } from './store.js';
 import { taskNameRefusal } from './taskNames.js';
-
-/** The command kind of a schedule run sent as a new task (its commands row, its audit action when an agent settles it). */
-export const SCHEDULE_RUN_KIND = 'schedule.run';
 
 /** A run recorded 'sending', and who asked for it (null: its cron). */
 export interface PendingRun {

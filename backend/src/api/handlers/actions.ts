@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { ActionRefused } from '../../actions/actionService.js';
 import { BULK_ACTIONS } from '../../actions/bulk.js';
-import { getCommand as loadCommand, IdempotencyConflict, type Command } from '../../actions/commands.js';
+import { auditTarget, getCommand as loadCommand, IdempotencyConflict, type Command } from '../../actions/commands.js';
 import { issuePurgeToken, PurgeTokenError, verifyPurgeToken } from '../../actions/purgeToken.js';
 import { TASK_ACTIONS, WORKER_ACTIONS } from '../../engines/capabilities.js';
 import { capabilityMatrix } from '../../engines/driver.js';
@@ -37,7 +37,7 @@ function callerId(res: Response): string {
 async function auditCommand(ctx: ApiContext, req: Request, res: Response, command: Command, created: boolean): Promise<void> {
   await auditRequest(ctx, req, res, {
     action: command.kind,
-    target: `${command.engine}/${command.target}`,
+    target: auditTarget(command),
     outcome: command.state === 'failed' || command.state === 'timed_out' ? 'error' : 'ok',
     detail: { commandId: command.id, state: command.state, repeated: !created, ...(command.outcome?.code ? { code: command.outcome.code } : {}) },
   });
