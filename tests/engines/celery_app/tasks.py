@@ -43,6 +43,13 @@ def add(x, y):
     return x + y
 
 
+@app.task(name="z4j.echo")
+def echo(key, *args, **kwargs):
+    """Records its call in Redis (z4j-test-echo:<key>, one entry a run), so a test can check
+    what a message it did not send itself carried, and how often it ran."""
+    _counter.rpush(f"z4j-test-echo:{key}", json.dumps({"args": args, "kwargs": kwargs, "types": [type(a).__name__ for a in args]}))
+
+
 @app.task(name="z4j.fail")
 def fail(message="boom"):
     raise ValueError(message)
