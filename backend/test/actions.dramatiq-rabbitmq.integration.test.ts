@@ -9,13 +9,13 @@ import { DramatiqRabbitmqDriver } from '../src/engines/dramatiq/rabbitmqDriver.j
 import { dramatiqDriver } from '../src/engines/registry.js';
 import { describeAgentActions } from './helpers/agentActions.js';
 import { covers } from './helpers/coverage.js';
-import { DRAMATIQ_REDIS_URL, dramatiqAgentApp } from './helpers/dramatiq.js';
+import { DRAMATIQ_AMQP_URL, DRAMATIQ_REDIS_URL, dramatiqAgentApp } from './helpers/dramatiq.js';
 import { PythonApp, uniqueQueue, type PyProcess } from './helpers/pyapp.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 jest.setTimeout(120_000);
 
-const AMQP_URL = process.env.Z4J_TEST_AMQP_URL_PIKA ?? 'amqp://guest:guest@127.0.0.1:5672/%2F';
+const AMQP_URL = DRAMATIQ_AMQP_URL;
 const app = new PythonApp('dramatiq', 'dramatiq_app', { Z4J_TEST_REDIS: DRAMATIQ_REDIS_URL, Z4J_TEST_BROKER: AMQP_URL });
 const dqctl = <T>(queue: string, ...args: string[]) => app.run<T>('dqctl.py', args, { Z4J_TEST_QUEUE: queue });
 const startWorker = (queue: string): PyProcess => app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '1', '--queues', queue], { Z4J_TEST_QUEUE: queue });

@@ -11,12 +11,12 @@ import { TaskiqRabbitmqDriver } from '../src/engines/taskiq/rabbitmqDriver.js';
 import { describeAgentActions } from './helpers/agentActions.js';
 import { covers } from './helpers/coverage.js';
 import { PythonApp, uniqueQueue, type PyProcess } from './helpers/pyapp.js';
-import { TASKIQ_REDIS_URL } from './helpers/taskiq.js';
+import { TASKIQ_AMQP_URL, TASKIQ_REDIS_URL } from './helpers/taskiq.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 jest.setTimeout(120_000);
 
-const AMQP_URL = process.env.Z4J_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
+const AMQP_URL = TASKIQ_AMQP_URL;
 const app = new PythonApp('taskiq', 'taskiq_app', { Z4J_TEST_REDIS: TASKIQ_REDIS_URL, Z4J_TEST_BROKER: AMQP_URL });
 const taskiqctl = <T>(queue: string, ...args: string[]) => app.run<T>('taskiqctl.py', args, { Z4J_TEST_QUEUE: queue });
 

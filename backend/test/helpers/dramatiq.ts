@@ -4,6 +4,8 @@ import { PythonApp, type PyProcess } from './pyapp.js';
 import { sleep } from './wait.js';
 
 export const DRAMATIQ_REDIS_URL = process.env.Z4J_TEST_DRAMATIQ_REDIS_URL ?? 'redis://127.0.0.1:6379/10';
+/** The RabbitMQ of the RabbitmqBroker tests (pika's URL: the default vhost spelled out). */
+export const DRAMATIQ_AMQP_URL = process.env.Z4J_TEST_AMQP_URL_PIKA ?? 'amqp://guest:guest@127.0.0.1:5672/%2F';
 const app = new PythonApp('dramatiq', 'dramatiq_app', { Z4J_TEST_REDIS: DRAMATIQ_REDIS_URL });
 
 export type DramatiqWorker = PyProcess;

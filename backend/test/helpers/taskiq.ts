@@ -1,7 +1,10 @@
-// Real taskiq for integration tests: tests/engines/taskiq_app (taskiq-redis ListQueueBroker) with workers and taskiqctl.py.
+// Real taskiq for integration tests: tests/engines/taskiq_app (taskiq-redis ListQueueBroker, or
+// taskiq-aio-pika) with workers and taskiqctl.py.
 import { PythonApp, type PyProcess } from './pyapp.js';
 
 export const TASKIQ_REDIS_URL = process.env.Z4J_TEST_TASKIQ_REDIS_URL ?? 'redis://127.0.0.1:6379/12';
+/** The RabbitMQ of the taskiq-aio-pika tests. */
+export const TASKIQ_AMQP_URL = process.env.Z4J_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
 const app = new PythonApp('taskiq', 'taskiq_app', { Z4J_TEST_REDIS: TASKIQ_REDIS_URL });
 
 export const startTaskiqWorker = (queue: string): PyProcess => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { Z4J_TEST_QUEUE: queue });

@@ -1,6 +1,7 @@
 """A small arq app for z4j's integration tests: Redis from Z4J_TEST_REDIS (default db 11),
 queue from Z4J_TEST_QUEUE, aborts allowed (z4j's cancel and terminate are arq aborts)."""
 import asyncio
+import json
 import os
 
 from arq.connections import RedisSettings
@@ -18,6 +19,12 @@ async def count(ctx, key):
 async def sleep(ctx, seconds):
     await asyncio.sleep(seconds)
     return seconds
+
+
+async def echo(ctx, key, *args, **kwargs):
+    """Records its call in Redis (z4j-test-echo:<key>, one entry a run), so a test can check
+    what a message it did not send itself carried, and how often it ran."""
+    await ctx["redis"].rpush(f"z4j-test-echo:{key}", json.dumps({"args": args, "kwargs": kwargs, "types": [type(a).__name__ for a in args]}))
 
 
 async def add(ctx, x, y, password=None):
@@ -55,7 +62,7 @@ async def fail_once(ctx, key, password=None):
 
 
 class WorkerSettings:
-    functions = [count, sleep, add, fail, retried, step, fail_once]
+    functions = [count, sleep, echo, add, fail, retried, step, fail_once]
     redis_settings = RedisSettings.from_dsn(REDIS_URL)
     queue_name = QUEUE
     allow_abort_jobs = True

@@ -1,6 +1,7 @@
 """A small Dramatiq app for z4j's integration tests, on Redis (Z4J_TEST_REDIS, default db 10)
 or, with Z4J_TEST_BROKER=amqp://..., on RabbitMQ. Actors are declared on the queue named by
 Z4J_TEST_QUEUE, so each test can isolate itself."""
+import json
 import os
 import time
 
@@ -41,6 +42,13 @@ def flaky(key):
     """Fails its first run (straight to the dead letter queue: no retries), succeeds after."""
     if _counter.incr(f"z4j-test-dq-runs:{key}") == 1:
         raise RuntimeError(f"first attempt of {key}")
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def echo(key, *args, **kwargs):
+    """Records its call in Redis (z4j-test-echo:<key>, one entry a run), so a test can check
+    what a message it did not send itself carried, and how often it ran."""
+    _counter.rpush(f"z4j-test-echo:{key}", json.dumps({"args": args, "kwargs": kwargs, "types": [type(a).__name__ for a in args]}))
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)

@@ -2,6 +2,7 @@
 (Z4J_TEST_REDIS, default db 12), list from Z4J_TEST_QUEUE; or, with Z4J_TEST_BROKER=amqp://...,
 taskiq-aio-pika on RabbitMQ with a queue of that name."""
 import asyncio
+import json
 import os
 import time
 
@@ -32,6 +33,14 @@ async def count(key: str) -> int:
     """Counts its runs in Redis, so a test can prove a message ran or never ran."""
     async with aioredis.from_url(REDIS_URL) as r:
         return await r.incr(f"z4j-test-taskiq-runs:{key}")
+
+
+@broker.task(task_name="echo")
+async def echo(key, *args, **kwargs) -> None:
+    """Records its call in Redis (z4j-test-echo:<key>, one entry a run), so a test can check
+    what a message it did not send itself carried, and how often it ran."""
+    async with aioredis.from_url(REDIS_URL) as r:
+        await r.rpush(f"z4j-test-echo:{key}", json.dumps({"args": args, "kwargs": kwargs, "types": [type(a).__name__ for a in args]}))
 
 
 @broker.task(task_name="add")
