@@ -1,6 +1,6 @@
 // Huey actions through the agent command channel, with a real consumer (one thread worker):
-// retry (Huey messages are pickles: the agent enqueues the new task), terminate, and a
-// schedule's run, sent as a retry is.
+// retry (Huey messages are pickles: the agent enqueues the new task) and terminate. A schedule's
+// runs, sent as a retry is: schedules.huey.integration.test.ts.
 import { describeAgentActions } from './helpers/agentActions.js';
 import { covers } from './helpers/coverage.js';
 import { HUEY_REDIS_URL } from './helpers/huey.js';
@@ -17,5 +17,4 @@ describeAgentActions({
   get: (queue, key) => app.run<string | null>('hueyctl.py', ['get', key], { Z4J_TEST_QUEUE: queue }),
   retry: () => covers('huey', 'task.retry'),
   terminate: () => covers('huey', 'task.terminate'),
-  schedule: true,
 });

@@ -48,13 +48,10 @@ export interface AgentActionsUnderTest {
   taken?: (queue: string) => Promise<void>;
   /** A task the agent cannot stop, and what it says. */
   unstoppable?: { task: string; message: RegExp };
-  /** Schedules send through the agent's retry command here: a schedule of long(key, seconds) run now. */
-  schedule?: boolean;
 }
 
 interface Command { id: number; state: string; outcome: Record<string, unknown> | null }
 interface TaskDetail { task: { state: string; name: string | null; queue: string | null; result: unknown; retryOf: string | null; retriedAs: string[]; worker: string | null }; events: { kind: string; fields: Record<string, unknown> }[] }
-interface ScheduleRun { id: string; state: string; taskId: string | null; commandId: string | null; error: string | null }
 
 export function describeAgentActions(e: AgentActionsUnderTest): void {
   jest.setTimeout(180_000);
@@ -219,30 +216,6 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       const c = await act(id, 'terminate');
       expect(c.state).toBe('failed');
       expect(c.outcome?.code).toBe('NO_AGENT');
-    });
-
-    (e.schedule ? test : notApplicable)('a schedule run now goes through the agent: dispatched, then sent once the agent enqueued it, and the task runs', async () => {
-      // The task's name and queue as the agent reports them (what its retry command takes).
-      const probe = await taskInState(await e.send(queue, 'long', [randomUUID(), 0.1], {}, env), 'succeeded');
-      const key = randomUUID();
-      const created = await call<{ schedule: { id: string } }>('POST', '/api/schedules', null, {
-        name: `long-${e.engine}`, engine: e.engine, taskName: probe.task.name, args: [key, 0.1], queue: probe.task.queue, cron: '@daily',
-      }, 'admin');
-      expect(created.status).toBe(201);
-      const now = await call<{ run: ScheduleRun }>('POST', `/api/schedules/${created.body.schedule.id}/run`);
-      expect(now.status).toBe(202);
-      expect(['dispatched', 'sent']).toContain(now.body.run.state);
-      const run = await eventually(async () => {
-        const runs = (await call<{ runs: ScheduleRun[] }>('GET', `/api/schedules/${created.body.schedule.id}/runs`, null)).body.runs;
-        if (runs[0]?.state !== 'sent') throw new Error(`run not sent yet: ${JSON.stringify(runs)}`);
-        return runs[0];
-      }, 60_000, 200);
-      expect(run).toMatchObject({ id: now.body.run.id, taskId: now.body.run.taskId, error: null });
-      const command = await settles(Number(run.commandId));
-      expect([command.state, command.outcome?.via, command.outcome?.newTaskId]).toEqual(['succeeded', 'agent', run.taskId]);
-      const sent = await taskInState(run.taskId!, 'succeeded');
-      expect(sent.events.filter((ev) => ev.kind === 'enqueued').map((ev) => ev.fields.reason)).toEqual([`schedule long-${e.engine} (run now by otto)`]);
-      expect(await e.get(queue, `z4j-test-long-finished:${key}`)).toBe('1');
     });
 
     test('the planted secret is in no stored column', async () => {

@@ -1,6 +1,7 @@
 """A small Huey app for z4j's integration tests: RedisHuey named Z4J_TEST_QUEUE on
 Z4J_TEST_REDIS (default db 13). The Huey name is what z4j calls the queue. Z4J_TEST_HUEY_STORAGE
 picks another of Huey's Redis storages: `priority` (PriorityRedisHuey) or `expire` (RedisExpireHuey)."""
+import json
 import os
 import time
 
@@ -17,6 +18,13 @@ _counter = redis.Redis.from_url(REDIS_URL)
 def count(key):
     """Counts its runs in Redis, so a test can prove a task ran or never ran."""
     return _counter.incr(f"z4j-test-huey-runs:{key}")
+
+
+@huey.task()
+def echo(key, *args, **kwargs):
+    """Records its call in Redis (z4j-test-echo:<key>, one entry a run), so a test can check
+    what a message it did not send itself carried, and how often it ran."""
+    _counter.rpush(f"z4j-test-echo:{key}", json.dumps({"args": args, "kwargs": kwargs, "types": [type(a).__name__ for a in args]}))
 
 
 @huey.task()
