@@ -10,9 +10,11 @@ import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
+import type { Db } from '../../src/db/db.js';
 import type { Engine } from '../../src/ingest/envelope.js';
 import { startService, type Service } from '../../src/service.js';
 import { agentKeyEntry, testAgent } from './agentBatches.js';
+import { notApplicable } from './agentEngine.js';
 import { authHeaders, TEST_PROXY_SECRET } from './auth.js';
 import { createTestDatabase, tablesHolding } from './storage.js';
 import { eventually } from './wait.js';
@@ -44,6 +46,10 @@ export interface SchedulesUnderTest {
   startWorker(env: Record<string, string>): { output(): string; stop(): Promise<void> };
   /** Resolves once what is sent to the queue reaches the worker (a RabbitMQ queue its worker declared). */
   ready?(): Promise<void>;
+  /** Records what the application sent before, in the service's database (RQ: a schedule may send only a task seen on RQ). */
+  seen?(db: Db): Promise<void>;
+  /** Task names a schedule of this engine is refused (400 UNKNOWN_TASK): what its workers must not be sent. */
+  refused?: string[];
   /** Checks what run now left on the broker, before any worker runs: the worker starts after it. */
   waiting?(taskId: string, args: unknown[], kwargs: Record<string, unknown>): Promise<void>;
 }
@@ -104,6 +110,7 @@ export function describeSchedules(e: SchedulesUnderTest): void {
         Z4J_INGEST_FLUSH_MS: 20, Z4J_PROXY_SECRET: TEST_PROXY_SECRET, Z4J_SCHEDULER_INTERVAL: 1, ...e.settings,
       }), { log: pino({ level: 'warn' }) });
       await redis.connect();
+      await e.seen?.(svc.db);
       if (e.waiting) return;
       worker = e.startWorker(env);
       // The worker's agent announces itself (and its command channel) with worker-online.
@@ -118,6 +125,13 @@ export function describeSchedules(e: SchedulesUnderTest): void {
       await worker?.stop();
       await svc?.stop();
       redis.disconnect();
+    });
+
+    (e.refused ? test : notApplicable)('a task its workers must not be sent is refused: 400 UNKNOWN_TASK', async () => {
+      for (const taskName of e.refused!) {
+        const r = await call<{ error: { code: string } }>('POST', '/api/schedules', { name: `x-${taskName}`, engine: e.engine, taskName, args: ['id'], queue: e.queue, cron: '@daily' }, 'admin');
+        expect([taskName, r.status, r.body.error.code]).toEqual([taskName, 400, 'UNKNOWN_TASK']);
+      }
     });
 
     test('run now and its cron each send the exact call, a real worker runs it; each run is sent, its task shown with the schedule as its reason; audited', async () => {

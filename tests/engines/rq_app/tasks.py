@@ -1,4 +1,5 @@
 """A small RQ app for z4j's integration tests. Redis from Z4J_TEST_REDIS (default db 7)."""
+import json
 import os
 import time
 
@@ -33,9 +34,10 @@ def sleep(seconds):
     return seconds
 
 
-def echo(*args, **kwargs):
-    """Returns its call, so a test can check what a job it did not enqueue itself carried."""
-    return {"args": list(args), "kwargs": kwargs, "types": [type(a).__name__ for a in args]}
+def echo(key, *args, **kwargs):
+    """Records its call in Redis (z4j-test-echo:<key>, one entry a run), so a test can check
+    what a job it did not enqueue itself carried, and how often it ran."""
+    _counter.rpush(f"z4j-test-echo:{key}", json.dumps({"args": args, "kwargs": kwargs, "types": [type(a).__name__ for a in args]}))
 
 
 # With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records jobs enqueued from jobs;
