@@ -22,12 +22,12 @@ import { eventually } from './wait.js';
 export const SCHEDULE_SECRET = 'hunter2-scheduled';
 
 /** What JSON can say, each as Python should get it (ECHO_TYPES: the type Python gives each). */
-export const ECHO_ARGS = [1, -1, 2147483648, -9007199254740991, 0.5, -1e300, 'héllo ✓ 🎉', '', true, false, null, [], {}, [1, [2, { deep: [null] }]]];
+const ECHO_ARGS = [1, -1, 2147483648, -9007199254740991, 0.5, -1e300, 'héllo ✓ 🎉', '', true, false, null, [], {}, [1, [2, { deep: [null] }]]];
 const ECHO_TYPES = ['int', 'int', 'int', 'int', 'float', 'float', 'str', 'str', 'bool', 'bool', 'NoneType', 'list', 'dict', 'list'];
-export const ECHO_KWARGS = { password: SCHEDULE_SECRET, nested: { list: ['a', 1.25], 'ünï': -129 } };
+const ECHO_KWARGS = { password: SCHEDULE_SECRET, nested: { list: ['a', 1.25], 'ünï': -129 } };
 
 /** What the test app's echo(key, *args, **kwargs) records of one call. */
-export interface Echoed { args: unknown[]; kwargs: Record<string, unknown>; types: string[] }
+interface Echoed { args: unknown[]; kwargs: Record<string, unknown>; types: string[] }
 
 export interface SchedulesUnderTest {
   /** Names the describe and the test database. */
@@ -44,7 +44,7 @@ export interface SchedulesUnderTest {
   echoRedis: string;
   /** Starts a worker of `queue` (env: the agent's settings, when there is an agent). */
   startWorker(env: Record<string, string>): { output(): string; stop(): Promise<void> };
-  /** Resolves once what is sent to the queue reaches the worker (a RabbitMQ queue its worker declared). */
+  /** Resolves once what is sent to the queue reaches the worker started before the test (a RabbitMQ queue its worker declared). */
   ready?(): Promise<void>;
   /** Records what the application sent before, in the service's database (RQ: a schedule may send only a task seen on RQ). */
   seen?(db: Db): Promise<void>;
