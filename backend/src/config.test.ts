@@ -39,39 +39,32 @@ describe('configuration', () => {
     throw new Error('the configuration was accepted');
   };
 
-  it('takes Z4J_SEAL_KEYS ids 1..255 and refuses others at start, naming the variable, never quoting a key', () => {
-    const key = randomBytes(32).toString('base64');
-    expect(loadConfig({ Z4J_SEAL_KEYS: `1:${key}, 255:${key}` }).Z4J_SEAL_KEYS).toBe(`1:${key}, 255:${key}`);
-    // A date as the id (a way people number keys) passed no check with a reason, and 256..999 passed
-    // configuration only to stop the start with an error that named no variable.
-    for (const [value, reason] of [
+  const key = randomBytes(32).toString('base64');
+  // Key lists checked at start by their owner's own rules, naming the variable, never quoting a
+  // key. Seal keys: a date as the id (a way people number keys) passed no check with a reason, and
+  // 256..999 passed configuration only to stop the start with an error that named no variable.
+  // Audit keys: an id past the int column passed the pattern (10 digits), with the same end.
+  it.each([
+    ['Z4J_SEAL_KEYS', `1:${key}, 255:${key}`, [
       [`20260101:${key}`, /seal key id 20260101 is not in 1\.\.255/],
       [`256:${key}`, /seal key id 256 is not in 1\.\.255/],
       [`0:${key}`, /seal key id 0 is not in 1\.\.255/],
       [`1:${key},1:${key}`, /seal key id 1 is given twice/],
       [`1:${randomBytes(16).toString('base64')}`, /seal key 1 must be 32 bytes, got 16/],
       [`1:${key},two:${key}`, /key 2 is not <id>:<base64 of 32 bytes>/],
-    ] as const) {
-      const msg = refusal({ Z4J_SEAL_KEYS: value });
-      expect(msg).toMatch(/^invalid configuration:\n  Z4J_SEAL_KEYS=\(\d+ characters, not shown\): /);
-      expect(msg).toMatch(reason);
-      expect(msg).not.toContain(key.slice(0, 20));
-    }
-  });
-
-  it('refuses Z4J_AUDIT_KEYS the audit key ring would refuse at start, naming the variable, never quoting a key', () => {
-    const key = randomBytes(32).toString('base64');
-    expect(loadConfig({ Z4J_AUDIT_KEYS: `1:${key}, 2147483647:${key}` }).Z4J_AUDIT_KEYS).toBe(`1:${key}, 2147483647:${key}`);
-    // An id past the int column passed the pattern (10 digits) and stopped the start naming no variable.
-    for (const [value, reason] of [
+    ]],
+    ['Z4J_AUDIT_KEYS', `1:${key}, 2147483647:${key}`, [
       [`2147483648:${key}`, /audit key id 2147483648 is not in 1\.\.2147483647/],
       [`0:${key}`, /audit key id 0 is not in 1\.\.2147483647/],
       [`1:${key},1:${key}`, /audit key ids must be unique/],
       [`1:${randomBytes(16).toString('base64')}`, /audit key 1 must be at least 32 bytes/],
       [`1:${key},two:${key}`, /expected <id>:<base64 key>/],
-    ] as const) {
-      const msg = refusal({ Z4J_AUDIT_KEYS: value });
-      expect(msg).toMatch(/^invalid configuration:\n  Z4J_AUDIT_KEYS=\(\d+ characters, not shown\): /);
+    ]],
+  ] as const)('%s takes its valid ids and refuses what its keys would refuse at start, naming the variable, never quoting a key', (name, good, bad) => {
+    expect(loadConfig({ [name]: good })[name]).toBe(good);
+    for (const [value, reason] of bad) {
+      const msg = refusal({ [name]: value });
+      expect(msg).toMatch(new RegExp(`^invalid configuration:\n  ${name}=\\(\\d+ characters, not shown\\): `));
       expect(msg).toMatch(reason);
       expect(msg).not.toContain(key.slice(0, 20));
     }
