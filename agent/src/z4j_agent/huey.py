@@ -140,8 +140,11 @@ class _HueyAgent:
         # leave a first enqueue without its payload (and z4j unable to retry it).
         if requeued is None and self.payloads_sent.get(task.id) is None:  # not sent yet from here
             self.payloads_sent.set(task.id, "sent")
+            # An expiry given as a datetime (a moment, not a delay) is not kept: JSON cannot carry
+            # it exactly, which would cost the whole payload, and retry() sends numbers only.
+            expires = task.expires if type(task.expires) in (int, float) else None
             payload = {"name": name, "args": call_args, "kwargs": call_kwargs, "queue": self.queue,
-                       "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": task.expires, "timeout": getattr(task, "timeout", None)})}
+                       "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": expires, "timeout": getattr(task, "timeout", None)})}
         fields = {"name": name, "args": call_args, "kwargs": call_kwargs}
         if task.eta is not None:  # schedule() / s(delay=…): a producer's enqueue already knows it
             fields["eta"] = iso(task.eta)
@@ -298,7 +301,7 @@ class _HueyAgent:
             task_class = self.huey._registry.string_to_task(args["name"])
         except Exception:
             raise CommandError(f"this Huey instance has no task {args.get('name')!s:.200}") from None
-        # Numbers only: an expiry captured as a datetime came back as text (JSON) and is left out.
+        # Numbers only (an expiry given as a datetime is not captured: enqueued).
         options = {k: v for k, v in (args.get("options") or {}).items()
                    if k in ("priority", "retries", "retry_delay", "expires", "timeout") and isinstance(v, (int, float)) and not isinstance(v, bool)}
         task = task_class(args=tuple(args.get("args") or ()), kwargs=dict(args.get("kwargs") or {}), id=str(args["taskId"]), **options)

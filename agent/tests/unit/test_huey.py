@@ -340,6 +340,18 @@ def test_a_scheduled_task_is_enqueued_with_its_eta(app, captured):
     assert enq["kind"] == "enqueued" and enq["fields"]["eta"] and "payload" in enq
 
 
+def test_an_expiry_given_as_a_datetime_is_not_kept_and_the_payload_is(app, captured):
+    """JSON cannot carry a datetime exactly, and a payload holding one is left out whole; the
+    expiry is a moment of the first run, and retry() sends numbers only."""
+    import datetime
+
+    r = app.enqueue(app.tasks_["add"].s(1, 2, expires=datetime.datetime.now() + datetime.timedelta(hours=1)))
+    enq = captured.of(r.id, "enqueued")
+    assert enq["payload"]["args"] == [1, 2] and "expires" not in enq["payload"]["options"]
+    r = app.enqueue(app.tasks_["add"].s(1, 2, expires=60))
+    assert captured.of(r.id, "enqueued")["payload"]["options"]["expires"] == 60
+
+
 def test_a_huey_without_task_timeout_still_reports_failures():
     """Huey 2.5–2.6 (supported) has no TaskTimeout: the agent's other exception classes must not
     fall back to catch-alls with it, or every failure reads as a CancelExecution and is lost.
