@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import array
-import collections
 import hashlib
 import hmac
 import itertools
@@ -12,8 +10,6 @@ import os
 import time
 from json.encoder import c_encode_basestring, c_make_encoder, py_encode_basestring
 from typing import Any, NamedTuple
-
-from .records import record_of
 
 MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1024 * 1024
@@ -58,19 +54,30 @@ def worker_envelope(project: str, engine: str, kind: str, worker: str, fields: d
 # JSON, not Python's JSON: NaN and ±Infinity are not JSON, and the service (JSON.parse) would
 # refuse the whole batch that held one. Every encoder here refuses them (ValueError); scrub makes
 # them null, and a retry payload holding one is not kept (it could not travel exactly).
-# One encoder: json.dumps with any option builds a new one per call, which costs more than a small event.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False).encode
 json_str = c_encode_basestring or py_encode_basestring  # a str's JSON (quoted, escaped)
 
 
-def _sender_encoder() -> Any:
-    """The sender's encoder, for what the agent built itself (redacted and plain copies, payload
-    copies, worker stats, command results: trees without cycles): json's C encoder made once and
-    called directly, without the cycle check (a mark per dict and list: ~11% of the encoding).
+class NotJSON(Exception):
+    """Raised by the retry payload's encoders where json would call `default`: a value JSON has no
+    type for (a datetime, Decimal, UUID, bytes, set, any object). Its str() would travel in its
+    place, and a retry would call the task with that text: the payload is left out instead."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+
+
+def _not_json(value: Any) -> Any:
+    raise NotJSON(type(value))
+
+
+def _sender_encoder(default: Any) -> Any:
+    """An encoder for what the agent built itself (redacted and plain copies, payload copies,
+    worker stats, command results: trees without cycles): json's C encoder made once and called
+    directly, without the cycle check (a mark per dict and list: ~11% of the encoding).
     JSONEncoder.encode makes a new C encoder per call, ~1.6 µs here: more than encoding a small
     value, and the sender encodes two or three per event. Stateless, so any thread may use it.
     A user's objects reach JSON only through raw_json, which keeps the check."""
-    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, check_circular=False, allow_nan=False)
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=default, check_circular=False, allow_nan=False)
     if c_make_encoder is None:  # no C accelerator (not CPython)
         return encoder.encode
     # (markers, default, encoder, indent, key_separator, item_separator, sort_keys, skipkeys, allow_nan)
@@ -78,62 +85,89 @@ def _sender_encoder() -> Any:
     return lambda value: "".join(c(value, 0))
 
 
-encode_value = _sender_encoder()
+# What is shown (redacted copies, whose objects are already text) and what the agent made: any
+# value left is shown as its str().
+encode_value = _sender_encoder(str)
+# A retry payload's plain copy: only JSON's types, so NotJSON is never raised; should one slip
+# in, the payload is left out rather than carry its str().
+encode_payload = _sender_encoder(_not_json)
+# A retry payload that is not plain (raw_json): the user's objects, so with the cycle check. One
+# encoder: json.dumps with any option builds a new one per call, which costs more than a small event.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_not_json, allow_nan=False).encode
 
 
 class RawJSON(str):
     """JSON text that goes into the batch as it is. The retry payload is serialised once, when the
     event is recorded: a snapshot of the call as sent (later changes to its objects do not leak in),
-    JSON-safe (what JSON cannot hold becomes its str), and never serialised again by the sender."""
+    exact (JSON's own types only), and never serialised again by the sender."""
 
 
-def raw_json(value: Any) -> RawJSON | None:
-    """None when the value holds NaN or ±Infinity: JSON cannot carry it exactly (nor a key it
-    cannot have, nor a cycle, nor an object whose str() raises: the event then goes without the
-    payload, where the exception lost the whole event)."""
+class Omitted:
+    """A retry payload left out, and why: the text of the event's `payloadOmitted`, which the
+    task's timeline shows (and z4j, where it says the task cannot be retried)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Omitted({self.reason!r})"
+
+
+TOO_BIG = Omitted(f"its JSON passes {MAX_PAYLOAD_CHARS // 1024} KiB")
+NOT_FINITE = Omitted("its arguments hold NaN or an infinity, which JSON cannot carry")
+_MAX_TYPE_NAME = 80
+
+
+def not_json(kind: type) -> Omitted:
+    """Why a payload holding a value of type `kind` is left out. Its type's qualified name only,
+    cut: the value may be a secret, and the timeline is not redacted."""
+    try:
+        name = kind.__qualname__
+    except Exception:  # a metaclass's own __qualname__ that raises
+        name = None
+    if not isinstance(name, str):
+        name = "object"
+    if len(name) > _MAX_TYPE_NAME:  # its end kept: the class's own name (a long head is `f.<locals>.`)
+        name = "…" + name[1 - _MAX_TYPE_NAME:]
+    return Omitted(f"its arguments hold a value of type {name}, which JSON cannot carry exactly")
+
+
+def raw_json(value: Any) -> RawJSON | Omitted | None:
+    """The value's JSON, exact: else Omitted when it holds a value JSON has no type for (NotJSON)
+    or NaN or ±Infinity, or None when it cannot be JSON at all (a key JSON cannot have, a cycle,
+    a nesting past the stack). The event then goes without the payload."""
     try:
         return RawJSON(_encode(value))
-    except Exception:  # ValueError, TypeError, RecursionError, or whatever an object's __str__ raises
+    except NotJSON as e:
+        return not_json(e.kind)
+    except ValueError as e:  # NaN or ±Infinity, or a cycle
+        return NOT_FINITE if str(e).startswith("Out of range float") else None
+    except Exception:  # TypeError (a key), RecursionError, or whatever a subclass's items() raises
         return None
 
 
-class _TooBig:
-    def __repr__(self) -> str:
-        return "TOO_BIG"
-
-
-TOO_BIG: Any = _TooBig()  # a retry payload left out: its JSON would pass MAX_PAYLOAD_CHARS
-
-
-def raw_json_within(value: Any, limit: int) -> RawJSON | None:
+def raw_json_within(value: Any, limit: int) -> RawJSON | Omitted | None:
     """raw_json, or TOO_BIG when the JSON would be longer than `limit` characters. Decided before
     encoding when it surely is (a task's argument of a million rows must not be encoded whole on
-    its thread, nor held in the buffer), so the work stays within the limit's, not the value's."""
+    its thread, nor held in the buffer), so the work stays within the limit's, not the value's.
+    The encoder stops at the first value JSON has no type for, so its work is bounded too."""
     if _longer_than(value, limit):
         return TOO_BIG
     text = raw_json(value)
-    return TOO_BIG if text is not None and len(text) > limit else text
-
-
-# Objects whose str() the encoder would make with a character (at least) for each of their items
-# or bytes: counted by their length, so a 50 MB bytes or a deque of millions is too big before
-# its str() is made on the task's thread.
-_STR_HOLDS_EVERY_ITEM = (bytes, bytearray, memoryview, collections.deque, array.array)
+    return TOO_BIG if type(text) is RawJSON and len(text) > limit else text
 
 
 def _longer_than(value: Any, limit: int) -> bool:
     """Whether the JSON of `value` is surely longer than `limit` characters: a lower bound of its
     length (a string's characters and quotes, a character for any other value, brackets, keys and
     separators), added up until it passes the limit, so the work is within the limit's, never the
-    value's: a container of more items than the limit allows is too big before it is read. An
-    object's str() is not made here: the encoder makes it, and the caller checks what it made.
-    A record's (records.py) is made of its fields' reprs, so its fields are counted as a
-    container's items: a dataclass holding a million rows is too big before its str() is made.
-    (Should its class write a short str() of its own, its call is still left out: a text standing
-    for the object was no retry of the call either.)"""
+    value's: a container of more items than the limit allows is too big before it is read. A value
+    JSON has no type for (a set, bytes, a record, any object) counts as a character: the encoder,
+    in the same order, stops there (its str() is never made)."""
     size = -1  # each value is counted with a separator after it: the outermost has none
     pending = [iter((value,))]
-    inside: set[int] = set()  # records whose fields are being read: one met within itself is its repr's "..."
     while pending:
         for v in pending[-1]:
             t = type(v)
@@ -141,7 +175,7 @@ def _longer_than(value: Any, limit: int) -> bool:
                 size += len(v) + 3
             elif t in _SCALARS:
                 size += 2
-            elif t is list or t is tuple or t is dict or isinstance(v, (dict, list, tuple, set, frozenset)):  # a set's str() holds its items too
+            elif t is list or t is tuple or t is dict or isinstance(v, (dict, list, tuple)):
                 size += 2 * len(v) + 2  # brackets, and per item a character (at least) and a separator
                 if size > limit:
                     return True
@@ -165,13 +199,6 @@ def _longer_than(value: Any, limit: int) -> bool:
                 break
             elif isinstance(v, str):
                 size += len(v) + 3
-            elif isinstance(v, _STR_HOLDS_EVERY_ITEM):  # their str() has a character (at least) per item or byte
-                size += len(v) + 2
-            elif id(v) not in inside and (record := record_of(v)) is not None:
-                size += 3  # its text's quotes and a separator; each field adds itself
-                inside.add(id(v))
-                pending.append(_values_within(record[2], id(v), inside))
-                break
             else:
                 size += 2
             if size > limit:
@@ -183,15 +210,8 @@ def _longer_than(value: Any, limit: int) -> bool:
     return False
 
 
-def _values_within(fields: Any, record: int, inside: set[int]) -> Any:
-    """A record's field values, for _longer_than: the record is `inside` until the last is read."""
-    for _, x in fields:
-        yield x
-    inside.discard(record)
-
-
 _SCALARS = frozenset({int, float, bool, type(None)})
-_BUILT_IN_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+_BUILT_IN_CONTAINERS = frozenset({list, tuple, dict})
 _STR = {str}
 
 

@@ -175,7 +175,7 @@ class Agent:
         try:
             f = {k: v for k, v in (fields or {}).items() if v is not None}
             f["dropped"] = self._buffer.dropped
-            if self._task_json.payloads_dropped:  # events sent without their retry payload (too big to carry)
+            if self._task_json.payloads_dropped:  # events sent without their retry payload (too big, or not exact in JSON)
                 f["payloadsDropped"] = self._task_json.payloads_dropped
             self._enqueue(batches.worker_envelope(self.config.project, engine, kind, worker, f, occurred_at))
         except RecursionError:  # as in task_event

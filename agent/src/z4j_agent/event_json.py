@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .batch import MAX_PAYLOAD_CHARS, TOO_BIG, RawJSON, encode_value, event_id, json_str
+from .batch import MAX_PAYLOAD_CHARS, NOT_FINITE, TOO_BIG, NotJSON, Omitted, RawJSON, encode_payload, encode_value, event_id, json_str, not_json
 from .redact import HEX_ID, hide_named, redact_text, scrub_plain, scrub_str
 from .snapshot import MAX_STRING, TEXT_FIELDS, Scrubbed
 
@@ -99,7 +99,7 @@ class TaskEventJSON:
     def __init__(self, project: str) -> None:
         self._project = project
         self._heads: dict[tuple[str, str, Any], str] = {}
-        self.payloads_dropped = 0  # events sent without their retry payload: too big to carry
+        self.payloads_dropped = 0  # events sent without their retry payload (Omitted: too big, or not exact in JSON)
 
     def _head(self, engine: str, kind: str, worker: Any) -> str:
         """Everything before the event's id, made once per engine, kind and worker."""
@@ -118,37 +118,41 @@ class TaskEventJSON:
     def encode(self, item: tuple, extra: tuple[str, ...], keep: frozenset[str], id_prefix: str | None = None) -> str:
         """A buffered task event (Agent.task_event's tuple) as its envelope's JSON. The retry
         payload travels exact (the service seals it), never redacted: a plain copy encoded here,
-        or, when it was not plain, its JSON made at record time (RawJSON)."""
+        or, when it was not plain, its JSON made at record time (RawJSON). Exact or absent: one
+        left out says why in the fields' `payloadOmitted`."""
         engine, kind, task_id, snap, worker, occurred_at, payload = item[:7]  # an eighth (policy) and a ninth (weight) may follow
         if payload is None or type(payload) is RawJSON:
             fields = fields_json(snap, extra, keep)
             tail = "}" if payload is None else f',"payload":{payload}}}'
-        elif payload is TOO_BIG:  # found too big at record time (snapshot.freeze_payload)
-            fields = _with_payload_omitted(fields_json(snap, extra, keep))
+        elif type(payload) is Omitted:  # left out at record time (snapshot.freeze_payload)
+            fields = _with_payload_omitted(fields_json(snap, extra, keep), payload)
             tail = "}"
             self.payloads_dropped += 1
         else:
             same: dict[str, str] = {}
             fields = fields_json(snap, extra, keep, payload, same)
+            omitted = None
             try:
                 tail = f',"payload":{_payload_json(payload, same)}}}'
+                if len(tail) > MAX_PAYLOAD_CHARS:  # plain, yet too big to carry (its strings are long)
+                    omitted = TOO_BIG
             except ValueError:  # NaN or ±Infinity in it: not JSON, so no exact payload (the event still goes)
-                tail = "}"
-            if len(tail) > MAX_PAYLOAD_CHARS:  # plain, yet too big to carry (its strings are long): the event goes without it
-                fields = _with_payload_omitted(fields)
+                omitted = NOT_FINITE
+            except NotJSON as e:  # never from a plain copy (JSON's types only); exact or absent all the same
+                omitted = not_json(e.kind)
+            if omitted is not None:
+                fields = _with_payload_omitted(fields, omitted)
                 tail = "}"
                 self.payloads_dropped += 1
         return (f'{self._head(engine, kind, worker)}{event_id(id_prefix)}","taskId":{json_str(str(task_id)[:255])},'
                 f'"occurredAt":{int(occurred_at * 1000)},"fields":{fields}{tail}')
 
 
-# What the timeline shows of a retry payload left out, so z4j can say why the task cannot be retried.
-_PAYLOAD_OMITTED = f'"payloadOmitted":"its JSON passes {MAX_PAYLOAD_CHARS // 1024} KiB"'
-
-
-def _with_payload_omitted(fields: str) -> str:
-    """The fields' JSON object with `payloadOmitted` added."""
-    return f"{{{_PAYLOAD_OMITTED}}}" if fields == "{}" else f"{fields[:-1]},{_PAYLOAD_OMITTED}}}"
+def _with_payload_omitted(fields: str, omitted: Omitted) -> str:
+    """The fields' JSON object with `payloadOmitted` added: why the retry payload was left out,
+    which the timeline shows, so z4j can say why the task cannot be retried."""
+    field = _key("payloadOmitted") + json_str(omitted.reason)
+    return f"{{{field}}}" if fields == "{}" else f"{fields[:-1]},{field}}}"
 
 
 def _payload_json(payload: dict[str, Any], same: dict[str, str]) -> str:
@@ -156,5 +160,5 @@ def _payload_json(payload: dict[str, Any], same: dict[str, str]) -> str:
     text (fields_json): each is encoded once for both, the usual enqueue with nothing to hide.
     Strings (name, queue) by json_str, what the encoder calls for them, without its set-up."""
     if not same:
-        return encode_value(payload)
-    return "{" + ",".join(_key(k) + (same.get(k) or (json_str(v) if type(v) is str else encode_value(v))) for k, v in payload.items()) + "}"
+        return encode_payload(payload)
+    return "{" + ",".join(_key(k) + (same.get(k) or (json_str(v) if type(v) is str else encode_payload(v))) for k, v in payload.items()) + "}"

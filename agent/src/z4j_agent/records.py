@@ -1,9 +1,9 @@
 """Records: objects made of declared fields (dataclass instances, pydantic models v2 and v1, attrs
 instances, namedtuples; and SimpleNamespaces, whose repr shows their every attribute). Redaction
 shows one as a mapping of its fields, so a `password` field is hidden by its key and a huge field
-is read only as far as the bounds allow, never repr'd whole on the task's thread; the retry
-payload's size check counts a record by its fields, which its str() is made of. Told apart by
-attributes of their type: the agent depends on none of these libraries."""
+is read only as far as the bounds allow, never repr'd whole on the task's thread (a retry
+payload holding one is left out: JSON has no type for it). Told apart by attributes of their
+type: the agent depends on none of these libraries."""
 
 from __future__ import annotations
 

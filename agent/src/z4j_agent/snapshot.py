@@ -133,9 +133,10 @@ def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Ca
 
 def freeze_payload(payload: dict[str, Any]) -> Any:
     """The retry payload, exact, in place: its plain values replaced by copies (serialised by the
-    sender), else, when one is not plain, its JSON now (None if it holds what JSON cannot: NaN,
-    ±Infinity; the task then has no retry payload), or TOO_BIG past MAX_PAYLOAD_CHARS (the
-    event goes without it, counted by the sender)."""
+    sender), else, when one is not plain, its JSON now. Exact or absent: an Omitted, saying why,
+    when it holds a value JSON has no type for (a datetime, Decimal, bytes, set, any object: its
+    str() would travel in its place) or NaN, or when it passes MAX_PAYLOAD_CHARS (TOO_BIG); None
+    when it cannot be JSON at all (a cycle). The event goes without it, counted by the sender."""
     for k, v in payload.items():
         if type(v) not in _ATOMS and type(v) is not str:
             copy = plain_copy(v, max_string=MAX_PAYLOAD_CHARS, depth=1)
