@@ -56,7 +56,7 @@ export interface AgentChannel {
 }
 
 export class NoPayload extends Error {
-  constructor(message = 'z4j has no retry payload for this task: install the z4j agent where it is sent or run (an agent leaves out a payload too big to carry, and says so in the timeline: payloadOmitted)') {
+  constructor(message = 'z4j has no retry payload for this task: install the z4j agent where it is sent or run. An agent leaves out a call it cannot carry exactly (one holding a value JSON has no type for, such as a datetime, or over 512 KiB of JSON) and says why in the task\'s timeline (payloadOmitted)') {
     super(message);
   }
 }

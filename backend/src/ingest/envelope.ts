@@ -46,7 +46,7 @@ export interface WorkerFields {
   /** Agents: pool size / threads / max jobs, and events their bounded buffer dropped so far. */
   concurrency?: number;
   dropped?: number;
-  /** Agents: events sent without their retry payload (too big to carry) so far. */
+  /** Agents: events sent without their retry payload (too big, or not exact in JSON) so far. */
   payloadsDropped?: number;
   [key: string]: unknown;
 }
