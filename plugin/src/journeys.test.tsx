@@ -10,7 +10,15 @@ import { PLUGIN_BASE_URL, taskUrl } from './constants';
 import { location, render } from './test/render';
 import { reply } from './test/backend';
 import { SERVICE_API_URL } from './api/client';
-import { ALL_TASKS, detail as fakeDetail, FAILED_NO_PAYLOAD, fakeService, task } from './test/fakeService';
+import {
+  ALL_TASKS,
+  detail as fakeDetail,
+  FAILED_NO_PAYLOAD,
+  FAILED_OMITTED,
+  fakeService,
+  OMITTED_REASON,
+  task,
+} from './test/fakeService';
 import type { AgentPage, AppSettings } from './api/types';
 import App from './components/App/App';
 
@@ -164,6 +172,17 @@ describe('a failed task', () => {
     render(<App {...props} />, { route: '/tasks/celery/f-nopayload' });
     const retry = await screen.findByRole('button', { name: 'Retry' }, PAGE_LOAD);
     expect(retry).toBeDisabled();
+  });
+
+  test("when the agent left out the task's call, Retry is disabled and says why on hover", async () => {
+    fakeService('operator', [...ALL_TASKS, FAILED_OMITTED]);
+    const { user } = render(<App {...props} />, { route: '/tasks/celery/f-omitted' });
+    const retry = await screen.findByRole('button', { name: 'Retry' }, PAGE_LOAD);
+    expect(retry).toBeDisabled();
+    await user.hover(retry.parentElement!);
+    expect(await screen.findByRole('tooltip')).toHaveTextContent(
+      `The agent left out this task's call, so z4j cannot retry it: ${OMITTED_REASON}`
+    );
   });
 
   test('a Viewer is offered no action at all', async () => {

@@ -139,7 +139,8 @@ export interface Worker {
   concurrency: number | null;
   /** Events the worker's agent dropped (its buffer was full): the timeline may have gaps. */
   dropped: number | null;
-  /** Tasks the worker's agent sent without their retry payload (too big to carry): not retryable from z4j. */
+  /** Tasks the worker's agent sent without their retry payload (too big, or holding a value JSON cannot carry
+   * exactly, such as a datetime; each task's timeline says why in `payloadOmitted`): not retryable from z4j. */
   payloadsDropped: number | null;
   failed24h: number;
 }

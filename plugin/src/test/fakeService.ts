@@ -106,6 +106,14 @@ export const FAILED_NO_PAYLOAD = task({
   name: 'legacy.job',
   exception: 'KeyError()',
 });
+/** A failure whose call the agent left out of its enqueued event, saying why (payloadOmitted). */
+export const FAILED_OMITTED = task({
+  taskId: 'f-omitted',
+  state: 'failed',
+  name: 'billing.close_day',
+  exception: 'KeyError()',
+});
+export const OMITTED_REASON = 'its arguments hold a value of type datetime, which JSON cannot carry exactly';
 export const ALL_TASKS = [FAILED, CHAIN_3, CHAIN_2, CHAIN_ROOT];
 
 const capabilities: Capabilities = {
@@ -141,9 +149,12 @@ export function detail(t: Task): TaskDetail {
         : null,
       retryOf: null,
       retriedAs: [],
-      hasPayload: t.taskId !== 'f-nopayload',
+      hasPayload: t.taskId !== 'f-nopayload' && t.taskId !== 'f-omitted',
     },
     events: [
+      ...(t.taskId === 'f-omitted'
+        ? [{ id: 'e0', kind: 'enqueued', occurredAt: at(0), worker: null, fields: { payloadOmitted: OMITTED_REASON } }]
+        : []),
       { id: 'e1', kind: 'received', occurredAt: at(1), worker: t.worker, fields: {} },
       { id: 'e2', kind: 'started', occurredAt: at(1), worker: t.worker, fields: {} },
       { id: 'e3', kind: t.state, occurredAt: at(3), worker: t.worker, fields: {} },

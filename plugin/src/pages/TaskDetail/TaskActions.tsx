@@ -14,7 +14,27 @@ const ACCEPTS = {
   terminate: ['received', 'started', 'retried'],
 };
 
-export function TaskActions({ task, onDone }: { task: TaskDetail['task']; onDone: () => void }) {
+/** Why the task has no retry payload, when its agent said so: the first `payloadOmitted` of its timeline. */
+export function payloadOmitted(events: TaskDetail['events']): string | undefined {
+  for (const event of events) {
+    const reason = event.fields?.payloadOmitted;
+    if (typeof reason === 'string') {
+      return reason;
+    }
+  }
+  return undefined;
+}
+
+export function TaskActions({
+  task,
+  omitted,
+  onDone,
+}: {
+  task: TaskDetail['task'];
+  /** Why the agent left out the task's call (payloadOmitted), if it did. */
+  omitted?: string;
+  onDone: () => void;
+}) {
   const { can, allows, project } = useSession();
   // Shown here, not by the button: a cancelled task reloads without its Cancel button, and the
   // outcome must stay in view.
@@ -33,9 +53,11 @@ export function TaskActions({ task, onDone }: { task: TaskDetail['task']; onDone
             label="Retry"
             icon="repeat"
             disabledReason={
-              task.hasPayload === false
-                ? "z4j has no copy of this task's original call yet: the z4j agent in the process that sent it records it (Settings → Agents)"
-                : undefined
+              task.hasPayload !== false
+                ? undefined
+                : omitted !== undefined
+                  ? `The agent left out this task's call, so z4j cannot retry it: ${omitted}`
+                  : "z4j has no copy of this task's original call yet: the z4j agent in the process that sent it records it (Settings → Agents)"
             }
             variant="primary"
             title="Retry this task?"

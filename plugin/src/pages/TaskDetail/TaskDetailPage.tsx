@@ -11,7 +11,7 @@ import { StateBadge } from '../../components/common/StateBadge';
 import { sameTask, taskAuditUrl, taskUrl } from '../../constants';
 import { useTask } from '../../data/useTask';
 import { useSession } from '../../hooks/useSession';
-import { TaskActions } from './TaskActions';
+import { payloadOmitted, TaskActions } from './TaskActions';
 import { TaskOverview } from './TaskOverview';
 import { TaskGraphView } from '../TaskGraph/TaskGraphView';
 
@@ -34,7 +34,14 @@ function TaskDetailPage() {
         subTitle: `${engine} task ${taskId}`,
       }}
       actions={
-        actionable ? <TaskActions key={`${engine}/${taskId}`} task={actionable} onDone={detail.reload} /> : undefined
+        actionable ? (
+          <TaskActions
+            key={`${engine}/${taskId}`}
+            task={actionable}
+            omitted={payloadOmitted(detail.value!.events)}
+            onDone={detail.reload}
+          />
+        ) : undefined
       }
     >
       {detail.error && <LoadError error={detail.error} what={`task ${taskId}`} onRetry={detail.reload} />}

@@ -157,7 +157,7 @@ function AgentDropped({ worker: w }: { worker: Worker }) {
         <Badge
           text={`${w.payloadsDropped} payloads`}
           color="orange"
-          tooltip="Tasks sent without their retry payload (too big to carry): they cannot be retried from z4j"
+          tooltip="Tasks sent without their retry payload (too big, or holding a value JSON cannot carry exactly, such as a datetime): they cannot be retried from z4j; each one's timeline says why"
         />
       ) : null}
     </Stack>
