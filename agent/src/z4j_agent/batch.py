@@ -153,8 +153,11 @@ def raw_json_within(value: Any, limit: int) -> RawJSON | Omitted | None:
     encoding when it surely is (a task's argument of a million rows must not be encoded whole on
     its thread, nor held in the buffer), so the work stays within the limit's, not the value's.
     The encoder stops at the first value JSON has no type for, so its work is bounded too."""
-    if _longer_than(value, limit):
-        return TOO_BIG
+    try:
+        if _longer_than(value, limit):
+            return TOO_BIG
+    except Exception:  # a subclass whose __len__ or items raise: it cannot be JSON either (as in raw_json)
+        return None
     text = raw_json(value)
     return TOO_BIG if type(text) is RawJSON and len(text) > limit else text
 

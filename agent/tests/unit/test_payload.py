@@ -112,3 +112,14 @@ def test_json_s_own_types_are_encoded_as_before():
     value = {"args": [1, 2.5, "s", None, True, [1, {"k": "v"}]] * 20, "kwargs": {"n": (1, 2)}}
     text = raw_json_within(value, 10_000)
     assert type(text) is RawJSON and text == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_a_container_whose_len_raises_costs_the_payload_not_the_event(captured):
+    class Broken(list):
+        def __len__(self):
+            raise RuntimeError("broken __len__")
+
+    # The size check read it outside the encoder's guard: the exception lost the enqueued event.
+    assert raw_json_within({"args": [Broken([1])]}, 1000) is None
+    event = enqueue(captured, "broken-len", [Broken([1])])
+    assert "payload" not in event and event["fields"]["name"] == "t"
