@@ -121,9 +121,12 @@ export function describeSchedules(e: SchedulesUnderTest): void {
       }
       await e.ready?.();
     });
+    const echoKeys: string[] = [];
     afterAll(async () => {
       await worker?.stop();
       await svc?.stop();
+      // The echo task's lists, so that the tests' Redis DBs do not fill up run after run.
+      if (echoKeys.length && redis.status === 'ready') await redis.del(...echoKeys.map((k) => `z4j-test-echo:${k}`));
       redis.disconnect();
     });
 
@@ -136,6 +139,7 @@ export function describeSchedules(e: SchedulesUnderTest): void {
 
     test('run now and its cron each send the exact call, a real worker runs it; each run is sent, its task shown with the schedule as its reason; audited', async () => {
       const key = randomUUID();
+      echoKeys.push(key);
       const name = `echo-${e.engine}`;
       const created = await call<{ schedule: { id: string; kwargs: Record<string, unknown> } }>('POST', '/api/schedules', {
         name, engine: e.engine, taskName: e.taskName, args: [key, ...ECHO_ARGS], kwargs: ECHO_KWARGS, queue: e.queue, cron: '0 3 * * *', timezone: 'Europe/Paris',
