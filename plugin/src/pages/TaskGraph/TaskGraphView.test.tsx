@@ -145,6 +145,17 @@ describe('a node of the workflow', () => {
   });
 });
 
+describe('a node', () => {
+  test('cuts a long name to its box and gives the whole name on hover', async () => {
+    const name = 'reports.monthly.render_customer_statement_pdf';
+    serveGraph(chain(2, (i) => (i === 1 ? { name } : {})));
+    renderApp('/tasks/celery/f-1/graph');
+    const node = await screen.findByTestId('dag-node-c1', undefined, PAGE_LOAD);
+    expect(node).toHaveTextContent('reports.monthly.render_cu…');
+    expect(node.querySelector('title')).toHaveTextContent(name);
+  });
+});
+
 describe("the page's own task in its workflow", () => {
   test('is the node marked as the current page, by its engine and id', async () => {
     serveGraph(chain(3));

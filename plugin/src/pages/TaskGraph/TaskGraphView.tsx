@@ -242,6 +242,8 @@ function WorkflowNode({
       onClick={onClick}
       onKeyDown={(e) => e.key === 'Enter' && onEnter()}
     >
+      {/* The whole name on hover: the node shows only what fits its box. */}
+      <title>{n.name ?? n.taskId}</title>
       <rect
         width={NODE_WIDTH}
         height={NODE_HEIGHT}
