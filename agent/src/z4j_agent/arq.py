@@ -31,6 +31,12 @@ from .core import Agent, adopt_broker, get_agent
 
 ENGINE = "arq"
 MIN_VERSION = (0, 25)
+# arq pickles a job's call unless the pool and worker were given a job_serializer (often msgpack,
+# which keeps int keys as well; which one it is the agent cannot tell), and z4j's retries and
+# schedules call enqueue_job in-process with the payload's JSON values: a retry payload JSON would
+# change (an int key, a nested tuple, an IntEnum) is left out. Needlessly so with a JSON
+# serializer: that costs only the retry of such a call.
+KEEPS_TYPES = True
 
 _current: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("z4j_arq_job", default=None)
 _roots = Roots()
@@ -101,7 +107,7 @@ def _record_enqueued(agent: Agent, job_id: str, function: str, args: tuple, kwar
     # args / kwargs are copied by task_event, once for the fields and the payload; None fields are left out there.
     payload = {"name": function, "args": args, "kwargs": kwargs, "queue": queue, "options": {}}
     fields = _with_links(job_id, {"name": function, "queue": queue, "args": args, "kwargs": kwargs, "retries": max(0, (job_try or 1) - 1), "eta": eta})
-    agent.task_event(ENGINE, "enqueued", job_id, fields=fields, payload=payload, occurred_at=at)
+    agent.task_event(ENGINE, "enqueued", job_id, fields=fields, payload=payload, occurred_at=at, keeps_types=KEEPS_TYPES)
 
 
 def _eta(kwargs: dict[str, Any], at: float) -> str | None:
@@ -282,7 +288,7 @@ class _Worker:
         if attempt == 0 and not enqueue_recorded(job_id):  # a producer without the agent: the worker's copy (first write wins)
             fields["args"], fields["kwargs"] = args, kwargs
             payload = {"name": base["name"], "args": args, "kwargs": kwargs, "queue": self.queue, "options": {}}
-        self.agent.task_event(ENGINE, "started", job_id, fields=fields, payload=payload, worker=self.name)
+        self.agent.task_event(ENGINE, "started", job_id, fields=fields, payload=payload, worker=self.name, keeps_types=KEEPS_TYPES)
 
     @guarded
     def finished(self, job_id: str, kind: str, fields: dict[str, Any]) -> None:

@@ -120,9 +120,9 @@ NOT_FINITE = Omitted("its arguments hold NaN or an infinity, which JSON cannot c
 _MAX_TYPE_NAME = 80
 
 
-def not_json(kind: type) -> Omitted:
-    """Why a payload holding a value of type `kind` is left out. Its type's qualified name only,
-    cut: the value may be a secret, and the timeline is not redacted."""
+def _type_name(kind: type) -> str:
+    """A type's qualified name, cut: never a value (it may be a secret, and the timeline is not
+    redacted)."""
     try:
         name = kind.__qualname__
     except Exception:  # a metaclass's own __qualname__ that raises
@@ -131,7 +131,46 @@ def not_json(kind: type) -> Omitted:
         name = "object"
     if len(name) > _MAX_TYPE_NAME:  # its end kept: the class's own name (a long head is `f.<locals>.`)
         name = "…" + name[1 - _MAX_TYPE_NAME:]
-    return Omitted(f"its arguments hold a value of type {name}, which JSON cannot carry exactly")
+    return name
+
+
+def not_json(kind: type) -> Omitted:
+    """Why a payload holding a value of type `kind` is left out."""
+    return Omitted(f"its arguments hold a value of type {_type_name(kind)}, which JSON cannot carry exactly")
+
+
+# What JSON changes without a word (json never calls `default` for them). The task of an engine
+# whose message is JSON received them changed already: its payload is exact as it is. One whose
+# message keeps Python types (pickle, msgpack) received them as they were, and a retry from z4j
+# would call it with another value ({"1": ...} for {1: ...}, [1, 2] for (1, 2), 1 for Color.RED).
+NESTED_TUPLE = Omitted("its arguments hold a tuple, which JSON would turn into a list")
+# A subclass of JSON's types, and what JSON makes of it (the first base it has, in this order).
+_BASES = ((int, "an int", "an int"), (float, "a float", "a float"), (str, "a str", "a str"), (dict, "a dict", "a dict"),
+          (list, "a list", "a list"), (tuple, "a tuple", "a list"))
+
+
+def key_not_str(kind: type) -> Omitted:
+    """Why a payload holding a dict key of type `kind` (an int, float, bool or None, or a subclass
+    of str, int or float) is left out, for an engine whose message keeps Python types."""
+    return Omitted(f"its arguments hold a dict key of type {_type_name(kind)}, which JSON would turn into a string")
+
+
+def subclass(kind: type) -> Omitted:
+    """Why a payload holding an instance of `kind`, a subclass of one of JSON's types (an IntEnum,
+    a StrEnum, a namedtuple, an OrderedDict), is left out, for an engine whose message keeps
+    Python types: JSON would carry it as its base type."""
+    for base, name, becomes in _BASES:
+        if issubclass(kind, base):
+            return Omitted(f"its arguments hold a value of type {_type_name(kind)} ({name} subclass), which JSON would turn into {becomes}")
+    return not_json(kind)
+
+
+class Reshaped(Exception):
+    """Raised by _longer_than, for an engine whose message keeps Python types, at the first value
+    JSON would change without a word: why the payload is left out."""
+
+    def __init__(self, omitted: Omitted) -> None:
+        self.omitted = omitted
 
 
 def raw_json(value: Any) -> RawJSON | Omitted | None:
@@ -148,27 +187,34 @@ def raw_json(value: Any) -> RawJSON | Omitted | None:
         return None
 
 
-def raw_json_within(value: Any, limit: int) -> RawJSON | Omitted | None:
+def raw_json_within(value: Any, limit: int, keeps_types: bool = False) -> RawJSON | Omitted | None:
     """raw_json, or TOO_BIG when the JSON would be longer than `limit` characters. Decided before
     encoding when it surely is (a task's argument of a million rows must not be encoded whole on
     its thread, nor held in the buffer), so the work stays within the limit's, not the value's.
-    The encoder stops at the first value JSON has no type for, so its work is bounded too."""
+    The encoder stops at the first value JSON has no type for, so its work is bounded too.
+    `keeps_types`: the value is a retry payload for an engine whose message keeps Python types;
+    one holding what JSON would change (a key that is not a str, a tuple below the payload's own
+    values, a subclass of JSON's types) is left out, saying why, found by the same walk."""
     try:
-        if _longer_than(value, limit):
+        if _longer_than(value, limit, keeps_types):
             return TOO_BIG
+    except Reshaped as e:
+        return e.omitted
     except Exception:  # a subclass whose __len__ or items raise: it cannot be JSON either (as in raw_json)
         return None
     text = raw_json(value)
     return TOO_BIG if type(text) is RawJSON and len(text) > limit else text
 
 
-def _longer_than(value: Any, limit: int) -> bool:
+def _longer_than(value: Any, limit: int, keeps_types: bool = False) -> bool:
     """Whether the JSON of `value` is surely longer than `limit` characters: a lower bound of its
     length (a string's characters and quotes, a character for any other value, brackets, keys and
     separators), added up until it passes the limit, so the work is within the limit's, never the
     value's: a container of more items than the limit allows is too big before it is read. A value
     JSON has no type for (a set, bytes, a record, any object) counts as a character: the encoder,
-    in the same order, stops there (its str() is never made)."""
+    in the same order, stops there (its str() is never made). With `keeps_types`, raises Reshaped
+    at the first value JSON would change (raw_json_within): a tuple is allowed only as the
+    outermost value's own item (a payload's args)."""
     size = -1  # each value is counted with a separator after it: the outermost has none
     pending = [iter((value,))]
     while pending:
@@ -182,6 +228,17 @@ def _longer_than(value: Any, limit: int) -> bool:
                 size += 2 * len(v) + 2  # brackets, and per item a character (at least) and a separator
                 if size > limit:
                     return True
+                if keeps_types:
+                    if t not in _BUILT_IN_CONTAINERS:
+                        raise Reshaped(subclass(t))
+                    if t is tuple and len(pending) > 2:  # within the payload's args, kwargs or options
+                        raise Reshaped(NESTED_TUPLE)
+                    if t is dict:
+                        kinds = set(map(type, v))
+                        if kinds != _STR and kinds:
+                            key = next(k for k in v if type(k) is not str)
+                            if key is None or isinstance(key, (str, int, float)):  # else JSON refuses it (raw_json)
+                                raise Reshaped(key_not_str(type(key)))
                 # A subclass's own __iter__ (or values()) may yield on and on: it is read only by
                 # this loop, where each item counts, so it ends past the limit (its keys: none).
                 items = v
@@ -201,8 +258,12 @@ def _longer_than(value: Any, limit: int) -> bool:
                 pending.append(iter(items))
                 break
             elif isinstance(v, str):
+                if keeps_types:
+                    raise Reshaped(subclass(t))
                 size += len(v) + 3
             else:
+                if keeps_types and isinstance(v, (int, float)):  # bool is a scalar: an IntEnum, a float subclass
+                    raise Reshaped(subclass(t))
                 size += 2
             if size > limit:
                 return True

@@ -77,12 +77,14 @@ class Agent:
         return policies.policy_for(name, func)
 
     def task_event(self, engine: str, kind: str, task_id: str, *, fields: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
-                   worker: str | None = None, occurred_at: float | None = None, func: Any = None) -> None:
+                   worker: str | None = None, occurred_at: float | None = None, func: Any = None, keeps_types: bool = False) -> None:
         """Records a task event. `fields` and `payload` are the agent's once passed: dicts the hook
         made for this call (taken as they are, not copied again). The task's thread only decides
         whether to keep the event and takes a snapshot of its values (plain ones copied, anything
         else redacted now); the sender thread redacts the copies and writes the envelope's JSON
-        (`event_json`). A field set to None is left out."""
+        (`event_json`). A field set to None is left out. `keeps_types`: the engine's message keeps
+        Python types (pickle, msgpack), so a payload JSON would change without a word (an int key,
+        a nested tuple, an IntEnum) is not exact, and is left out (snapshot.freeze_payload)."""
         if not self.enabled:
             return
         try:
@@ -93,7 +95,7 @@ class Agent:
                 pol = self._kept(fields.get("name"), func, task_id)
                 if pol is None:
                     return
-            frozen = freeze(fields, payload, self._scrub, pol)
+            frozen = freeze(fields, payload, self._scrub, pol, keeps_types)
             item = (engine, kind, task_id, fields, worker, occurred_at or time.time(), frozen, pol)
             if payload is not None and type(frozen) is RawJSON:  # encoded now: it weighs against Z4J_BUFFER_MAX_BYTES
                 self._enqueue_weighed(item)

@@ -30,6 +30,11 @@ from .core import policies  # the policy module, as core has it (the package exp
 
 ENGINE = "huey"
 MIN_VERSION = (2, 5)
+# Huey pickles a task's call (Huey(serializer=...) may change that: a JSON one is rare), and z4j's
+# retries and schedules call the task in-process with the payload's JSON values: the task received
+# its arguments' Python types, so a retry payload JSON would change (an int key, a nested tuple, an
+# IntEnum) is left out.
+KEEPS_TYPES = True
 
 _lock = threading.Lock()
 
@@ -148,7 +153,7 @@ class _HueyAgent:
         fields = {"name": name, "args": call_args, "kwargs": call_kwargs}
         if task.eta is not None:  # schedule() / s(delay=…): a producer's enqueue already knows it
             fields["eta"] = iso(task.eta)
-        self.agent.task_event(ENGINE, "enqueued", task.id, fields=self.hot_fields(task, fields, attempt), payload=payload, func=_func(task))
+        self.agent.task_event(ENGINE, "enqueued", task.id, fields=self.hot_fields(task, fields, attempt), payload=payload, func=_func(task), keeps_types=KEEPS_TYPES)
 
     # ---- consumer side ---------------------------------------------------------------------
     # The hooks of every task catch their own exceptions (hook_failed) instead of being

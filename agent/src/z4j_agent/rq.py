@@ -26,6 +26,12 @@ from .running import RunningTasks
 
 ENGINE = "rq"
 MIN_VERSION = (1, 15)
+# RQ pickles a job's call (its default serializer), and z4j's retries and schedules write RQ jobs
+# pickled too: the job received its arguments' Python types, so a retry payload JSON would change
+# (an int key, a nested tuple, an IntEnum) is left out. With a JSON serializer (Queue(serializer=
+# JSONSerializer)) the job received them changed already: left out all the same, which costs only
+# the retry of such a call.
+KEEPS_TYPES = True
 
 _lock = threading.Lock()
 _installed = False
@@ -157,7 +163,7 @@ def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) ->
                 pass
         fields["expires"] = iso_epoch(start, plus=ttl)
     # No func here: resolving it would import the job's module in a producer that may not have it.
-    agent.task_event(ENGINE, "enqueued", job.id, fields=fields, payload=_payload(job, queue_name, args, kwargs))
+    agent.task_event(ENGINE, "enqueued", job.id, fields=fields, payload=_payload(job, queue_name, args, kwargs), keeps_types=KEEPS_TYPES)
 
 
 _funcs: dict[str, Any] = {}  # func_name → the function: RQ imports it anew on every job.func
@@ -430,7 +436,7 @@ class Z4jWorkerMixin:
             args, kwargs = job.args or (), job.kwargs or {}
             fields["args"], fields["kwargs"] = args, kwargs
             payload = _payload(job, job.origin, args, kwargs)
-        self._z4j.task_event(ENGINE, "started", job.id, fields=fields, payload=payload, worker=self.name, func=_func(job))
+        self._z4j.task_event(ENGINE, "started", job.id, fields=fields, payload=payload, worker=self.name, func=_func(job), keeps_types=KEEPS_TYPES)
 
     def _z4j_runtime(self) -> float | None:
         return round(time.monotonic() - self._z4j_t0, 6) if self._z4j_t0 else None

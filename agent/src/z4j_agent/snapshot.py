@@ -41,20 +41,22 @@ class Scrubbed:
         self.value = value
 
 
-def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0, budget: list[int] | None = None) -> Any:
+def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0, budget: list[int] | None = None, keeps_types: bool = False) -> Any:
     """A deep copy of `v` if it is plain (tuples become lists, as in JSON), else NOT_PLAIN. A
     string longer than `max_string` is not plain, but at MAX_STRING (the fields' copies, which the
     sender redacts) it is cut: a LongText, its head and length, redacted by the sender as scrub
     would have redacted the whole string. Not redacted now: that cost the task ~1-2 µs per
     character of its head (50 ms for a 75 KB string), not copied whole: it would stay in the buffer.
     Bounded in total too: the items of the containers under the first, `budget` (made when the
-    first is met) counting down from _MAX_NESTED."""
+    first is met) counting down from _MAX_NESTED. With `keeps_types` (a retry payload's values,
+    for an engine whose message keeps Python types), a tuple below depth 1 is not plain either:
+    a list would not be exact (keys that are not str and subclasses never are plain)."""
     t = type(v)
     if t is str:
         return _string(v, max_string)
     if t in _ATOMS:
         return v
-    if depth >= _MAX_DEPTH or t not in (list, tuple, dict) or len(v) > _MAX_ITEMS:
+    if depth >= _MAX_DEPTH or t not in (list, tuple, dict) or len(v) > _MAX_ITEMS or (keeps_types and t is tuple and depth > 1):
         return NOT_PLAIN
     if budget is not None:
         budget[0] -= len(v)
@@ -74,7 +76,7 @@ def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0, budg
             elif tx not in _ATOMS:
                 if budget is None:
                     budget = [_MAX_NESTED]
-                x = plain_copy(x, max_string, depth + 1, budget)
+                x = plain_copy(x, max_string, depth + 1, budget, keeps_types)
                 if x is NOT_PLAIN:
                     return x
             out[k] = x
@@ -90,7 +92,7 @@ def plain_copy(v: Any, max_string: int | None = MAX_STRING, depth: int = 0, budg
         elif tx not in _ATOMS:
             if budget is None:
                 budget = [_MAX_NESTED]
-            x = plain_copy(x, max_string, depth + 1, budget)
+            x = plain_copy(x, max_string, depth + 1, budget, keeps_types)
             if x is NOT_PLAIN:
                 return x
         items.append(x)
@@ -104,17 +106,17 @@ def _string(v: str, max_string: int | None) -> Any:
     return LongText(v, MAX_STRING) if max_string == MAX_STRING else NOT_PLAIN
 
 
-def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Callable[[Any, Any], Any], pol: Any) -> Any:
+def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Callable[[Any, Any], Any], pol: Any, keeps_types: bool = False) -> Any:
     """Takes a task event's snapshot in place: `fields` and `payload` are dicts the hook made for
     this one event (no copy of them needed), their values may be the task's own objects. Strings
     and numbers stay; other plain values are replaced by copies; what is not plain is redacted now,
     by `scrub_now(value, pol)`. Args and kwargs that are the payload's own share its copy (the
     sender changes neither). A field set to None stays (the sender leaves it out: no value to
-    report). Returns the payload's snapshot (`freeze_payload`)."""
+    report). Returns the payload's snapshot (`freeze_payload`, with `keeps_types`)."""
     shared = None
     if payload is not None:
         args, kwargs = payload.get("args"), payload.get("kwargs")
-        payload = freeze_payload(payload)
+        payload = freeze_payload(payload, keeps_types)
         if type(payload) is dict:
             shared = (args, kwargs)
     for k, v in fields.items():  # values replaced, no key added or removed: iterating stays valid
@@ -131,16 +133,20 @@ def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Ca
     return payload
 
 
-def freeze_payload(payload: dict[str, Any]) -> Any:
+def freeze_payload(payload: dict[str, Any], keeps_types: bool = False) -> Any:
     """The retry payload, exact, in place: its plain values replaced by copies (serialised by the
     sender), else, when one is not plain, its JSON now. Exact or absent: an Omitted, saying why,
     when it holds a value JSON has no type for (a datetime, Decimal, bytes, set, any object: its
     str() would travel in its place) or NaN, or when it passes MAX_PAYLOAD_CHARS (TOO_BIG); None
-    when it cannot be JSON at all (a cycle). The event goes without it, counted by the sender."""
+    when it cannot be JSON at all (a cycle). The event goes without it, counted by the sender.
+    `keeps_types`: the engine's message keeps Python types (pickle, msgpack), so what JSON changes
+    without a word is not exact either: a dict key that is not a str, a tuple below the payload's
+    own values (its args are one), a subclass of int, float, str, list, tuple or dict (an IntEnum,
+    a namedtuple). The plain copy refuses them, and the walk that measures the payload says which."""
     for k, v in payload.items():
         if type(v) not in _ATOMS and type(v) is not str:
-            copy = plain_copy(v, max_string=MAX_PAYLOAD_CHARS, depth=1)
+            copy = plain_copy(v, MAX_PAYLOAD_CHARS, 1, None, keeps_types)
             if copy is NOT_PLAIN:
-                return raw_json_within(payload, MAX_PAYLOAD_CHARS)
+                return raw_json_within(payload, MAX_PAYLOAD_CHARS, keeps_types)
             payload[k] = copy
     return payload
