@@ -118,6 +118,32 @@ def _sending_app(properties: dict[str, Any] | None) -> Any:
     return None
 
 
+_SERIALIZER_FRAMES = 4  # how far above the receiver send_task_message is looked for: the second frame in Celery 5.3 to 5.7
+
+
+def _serializer(app: Any) -> str | None:
+    """The serializer the message is sent with: with json (Celery's default) the task receives
+    what JSON makes of its arguments, and the retry payload is exact as JSON makes it; with pickle,
+    msgpack or yaml it receives Python types that JSON would change (an int key, a nested tuple, an
+    IntEnum). before_task_publish does not pass it: it is send_task_message's argument (the task's
+    `serializer` option or the call's), else the app's task_serializer, both read from its frame
+    (the receiver's caller's caller). Not found (a send that bypassed it, a Celery whose code moved):
+    the sending app's task_serializer, which misses a task's or a call's own; else None (not json:
+    the payload is held to Python's types). Called from _on_publish only (the stack is read from there)."""
+    try:
+        frame = sys._getframe(2)
+        for _ in range(_SERIALIZER_FRAMES):
+            if frame is None:
+                break
+            if frame.f_code.co_name == "send_task_message":
+                local = frame.f_locals  # a dict of the frame's locals, made here (a few µs, as _sending_app's)
+                return local.get("serializer") or local.get("default_serializer")
+            frame = frame.f_back
+        return app.conf.task_serializer if app is not None else None
+    except Exception:
+        return None
+
+
 def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
                 properties: dict[str, Any] | None = None, **_: Any) -> None:
     agent = _agent
@@ -135,7 +161,7 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
         if not task_id or found is None:
             return
         payload, fields = found
-        agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload)
+        agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload, keeps_types=_serializer(app) != "json")
     except Exception:
         pass  # never into the caller's apply_async
 

@@ -50,6 +50,19 @@ except ImportError:  # the module imports without taskiq; using the middleware n
     _Base = object
 
 
+def _keeps_types(broker: Any) -> bool:
+    """Whether the broker's messages keep Python types: not with taskiq's JSONSerializer (the
+    default) or ORJSONSerializer, whose messages give the task what JSON makes of its arguments, so
+    the retry payload is exact as JSON makes it; with PickleSerializer, MSGPackSerializer,
+    CBORSerializer (int keys kept) or one of the user's own, a payload JSON would change (an int
+    key, a nested tuple, an IntEnum) is left out."""
+    serializer = getattr(broker, "serializer", None)
+    return serializer is not None and type(serializer).__name__ not in _JSON_SERIALIZERS
+
+
+_JSON_SERIALIZERS = frozenset(("JSONSerializer", "ORJSONSerializer"))
+
+
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -200,7 +213,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         delay = (message.labels or {}).get("delay")  # seconds: a delayed send (taskiq-redis, taskiq-aio-pika's delay queue)
         if delay is not None:
             fields["eta"] = iso_epoch(delay, plus=at or time.time())
-        agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
+        agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at, keeps_types=payload is not None and _keeps_types(self.broker))
 
     @staticmethod
     def _payload(message: Any, fields: dict[str, Any]) -> dict[str, Any]:
@@ -245,7 +258,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if attempt == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
             payload = self._payload(message, fields)
             fields = {**fields, "args": message.args, "kwargs": message.kwargs}  # a copy: the outcome reuses `fields`
-            agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
+            agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker, keeps_types=_keeps_types(self.broker))
         elif fields["labels"] is None:  # only the message's own strings and numbers: no snapshot
             agent.own_event(ENGINE, "started", task_id, fields, self._worker)
         else:  # the user's labels: values of theirs

@@ -244,3 +244,12 @@ def test_a_producer_without_a_broker_url_publishes_to_its_pools_redis(redis_clie
         "asyncio.run(main())\n"
     ))
     assert [(e["kind"], e["fields"]["queue"]) for e in events] == [("enqueued", queue)], stderr
+
+
+def test_a_call_json_would_change_has_no_payload_arq_pickles_it(queue, captured):
+    """arq pickles the call (its default job_serializer): the job receives (1, 2), not [1, 2]."""
+    typed, plain = run(queue, ("add", ((1, 2), (3,)), {}), ("add", ([1, 2], [3]), {}))
+    enq = captured.of(typed, "enqueued")
+    assert "payload" not in enq and enq["fields"]["payloadOmitted"] == "its arguments hold a tuple, which JSON would turn into a list"
+    assert captured.of(typed, "succeeded")["fields"]["result"] == [1, 2, 3]
+    assert captured.of(plain, "enqueued")["payload"]["args"] == [[1, 2], [3]]

@@ -143,3 +143,37 @@ def test_an_install_before_the_apps_configuration_publishes_to_the_broker_config
         assert agent.config.broker_url == "memory://configured-later" and len(recorded) == 1
     finally:
         core.reset_agent()
+
+
+def test_a_call_json_would_change_is_carried_with_json_and_left_out_with_pickle(app, captured):
+    """With json (Celery's default) the task receives {"1": "a"} and [3, 4]: the payload is exact as
+    JSON makes it. With pickle, the call's or the app's, it receives {1: "a"} and (3, 4)."""
+    args = ({1: "a"}, (3, 4))
+    as_json = app.add_.apply_async(args)
+    assert captured.of(as_json.id, "enqueued")["payload"]["args"] == [{"1": "a"}, [3, 4]]
+    pickled = app.add_.apply_async(args, serializer="pickle")
+    enq = captured.of(pickled.id, "enqueued")
+    assert "payload" not in enq
+    assert enq["fields"]["payloadOmitted"] == "its arguments hold a dict key of type int, which JSON would turn into a string"
+    import z4j_agent.celery
+
+    pickling = celery.Celery("unit-pickle", broker="memory://")
+    pickling.conf.update(task_serializer="pickle", task_ignore_result=True)
+    z4j_agent.celery.install(pickling)
+
+    @pickling.task(name="unit.mul")
+    def mul(x, y):
+        return x * y
+
+    by_app = mul.apply_async(args)
+    assert "payload" not in captured.of(by_app.id, "enqueued")
+    plain = mul.apply_async(([1], {"k": 2}))
+    assert captured.of(plain.id, "enqueued")["payload"]["args"] == [[1], {"k": 2}]  # pickle, plain: carried
+    by_call = mul.apply_async(args, serializer="json")  # the call's own serializer first
+    assert captured.of(by_call.id, "enqueued")["payload"]["args"] == [{"1": "a"}, [3, 4]]
+
+    @app.task(name="unit.pickled", serializer="pickle")  # the task's own, in a json app
+    def pickled_task(x, y):
+        return x
+
+    assert "payload" not in captured.of(pickled_task.apply_async(args).id, "enqueued")

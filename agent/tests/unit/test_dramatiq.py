@@ -329,3 +329,22 @@ def test_the_failed_count_leaves_out_the_retries_an_actor_asked_for(broker, capt
     assert "z4jRetryAsked" not in captured.of(refused.message_id, "failed")["fields"]
     stats = mw._flight.stats(None)
     assert (stats["processed"], stats["failed"]) == (7, 3)
+
+
+def test_a_call_json_would_change_is_carried_with_json_and_left_out_with_pickle(broker, captured):
+    """Dramatiq's JSONEncoder (the default) gives the actor [1, 2] for (1, 2): the payload is exact
+    as JSON makes it. With a PickleEncoder the actor receives (1, 2)."""
+    from dramatiq.encoder import PickleEncoder
+
+    m = broker.actors_["add"].send((1, 2), (3,))
+    run(broker)  # before the encoder changes: the worker decodes with the one in use
+    assert captured.of(m.message_id, "enqueued")["payload"]["args"] == [[1, 2], [3]]
+    encoder = dramatiq.get_encoder()
+    dramatiq.set_encoder(PickleEncoder())
+    try:
+        p = broker.actors_["add"].send((1, 2), (3,))
+        run(broker)
+    finally:
+        dramatiq.set_encoder(encoder)
+    enq = captured.of(p.message_id, "enqueued")
+    assert "payload" not in enq and enq["fields"]["payloadOmitted"] == "its arguments hold a tuple, which JSON would turn into a list"

@@ -380,3 +380,13 @@ def test_a_huey_without_task_timeout_still_reports_failures():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[-2] == '["enqueued", "started", "failed"]', done.stdout
+
+
+def test_a_call_json_would_change_has_no_payload_huey_pickles_it(app, captured):
+    """Huey pickles the call: the task receives (1, 2) where a retry from z4j would give [1, 2]."""
+    r = app.tasks_["add"]((1, 2), (3,))
+    enq = captured.of(r.id, "enqueued")
+    assert "payload" not in enq and enq["fields"]["payloadOmitted"] == "its arguments hold a tuple, which JSON would turn into a list"
+    assert enq["fields"]["args"] == [[1, 2], [3]]  # still shown
+    plain = app.tasks_["add"]([1, 2], [3])
+    assert captured.of(plain.id, "enqueued")["payload"]["args"] == [[1, 2], [3]]

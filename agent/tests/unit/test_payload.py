@@ -3,9 +3,11 @@ payload holds, so a value JSON has no type for must not travel as its str() (a r
 the task with the text "2026-01-01 00:00:00" where it had a datetime). Such a payload is left out,
 and the event says why in `payloadOmitted`, naming the value's type, never the value."""
 
+import collections
 import dataclasses
 import datetime
 import decimal
+import enum
 import json
 import uuid
 
@@ -123,3 +125,90 @@ def test_a_container_whose_len_raises_costs_the_payload_not_the_event(captured):
     assert raw_json_within({"args": [Broken([1])]}, 1000) is None
     event = enqueue(captured, "broken-len", [Broken([1])])
     assert "payload" not in event and event["fields"]["name"] == "t"
+
+
+# What JSON changes without a word: exact for an engine whose message is JSON (the task received it
+# changed already), not for one whose message keeps Python types (pickle, msgpack: RQ, Huey, arq,
+# Celery with the pickle serializer), where a retry would call the task with other values.
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Ratio(float):
+    pass
+
+
+class Name(str):
+    pass
+
+
+Point = collections.namedtuple("Point", "x y")
+KEY = "its arguments hold a dict key of type {}, which JSON would turn into a string"
+TUPLE = "its arguments hold a tuple, which JSON would turn into a list"
+SUBCLASS = "its arguments hold a value of type {} ({} subclass), which JSON would turn into {}"
+RESHAPED = [  # (args, kwargs, why a payload for an engine whose message keeps types is left out)
+    ([{1: "a"}], {}, KEY.format("int")),
+    ([], {"m": {"n": {2.5: "a", None: "b"}}}, KEY.format("float")),  # nested in a dict: the first key JSON changes
+    ([], {"m": {None: "b"}}, KEY.format("NoneType")),
+    ([{True: 1}], {}, KEY.format("bool")),
+    ([{Name("k"): 1}], {}, KEY.format("Name")),
+    ([(1, 2)], {}, TUPLE),
+    ([], {"point": {"xy": (1, 2)}}, TUPLE),  # nested in a dict
+    ([[1, [2, (3,)]]], {}, TUPLE),  # nested in a list
+    ([list(range(70)) + [(1, 2)]], {}, TUPLE),  # in a value too big to be copied (not plain: measured at once)
+    ([{i: i for i in range(70)}], {}, KEY.format("int")),
+    ([Color.RED], {}, SUBCLASS.format("Color", "an int", "an int")),
+    ([], {"c": {"c": [Color.RED]}}, SUBCLASS.format("Color", "an int", "an int")),
+    ([Ratio(0.5)], {}, SUBCLASS.format("Ratio", "a float", "a float")),
+    ([Name("x")], {}, SUBCLASS.format("Name", "a str", "a str")),
+    ([Point(1, 2)], {}, SUBCLASS.format("Point", "a tuple", "a list")),
+    ([collections.OrderedDict(a=1)], {}, SUBCLASS.format("OrderedDict", "a dict", "a dict")),
+    ([collections.UserList([1])], {}, "its arguments hold a value of type UserList, which JSON cannot carry exactly"),  # not a list: as before
+]
+RESHAPED_IDS = ["int-key", "float-key", "none-key", "bool-key", "str-subclass-key", "tuple", "tuple-in-dict", "tuple-in-list", "tuple-not-plain",
+                "int-keys-not-plain", "intenum", "intenum-nested", "float-subclass", "str-subclass", "namedtuple", "ordereddict", "userlist"]
+if hasattr(enum, "StrEnum"):  # Python 3.11+
+    Mode = enum.StrEnum("Mode", {"FAST": "fast"})
+    RESHAPED.append(([], {"mode": Mode.FAST}, SUBCLASS.format("Mode", "a str", "a str")))
+    RESHAPED_IDS.append("strenum")
+
+
+def enqueue_typed(captured, task_id, args, kwargs, keeps_types):
+    core.get_agent().task_event("rq", "enqueued", task_id, fields={"name": "t", "args": args, "kwargs": kwargs},
+                                payload={"name": "t", "args": args, "kwargs": kwargs, "queue": "q", "options": {}}, keeps_types=keeps_types)
+    return captured.of(task_id, "enqueued")
+
+
+@pytest.mark.parametrize(("args", "kwargs", "why"), RESHAPED, ids=RESHAPED_IDS)
+def test_what_json_would_change_leaves_the_payload_out_where_the_message_keeps_python_types(captured, args, kwargs, why):
+    dropped = core.get_agent().stats()["payloadsDropped"]
+    for task_id, call_args in (("args-list", args), ("args-tuple", tuple(args))):  # the args themselves may be a tuple
+        event = enqueue_typed(captured, task_id, call_args, kwargs, keeps_types=True)
+        assert "payload" not in event
+        assert event["fields"]["payloadOmitted"] == why
+        assert event["fields"]["name"] == "t"  # the event still goes, its fields shown
+    assert core.get_agent().stats()["payloadsDropped"] == dropped + 2
+
+
+@pytest.mark.parametrize(("args", "kwargs", "why"), [r for r in RESHAPED if "JSON cannot carry" not in r[2]],
+                         ids=[i for r, i in zip(RESHAPED, RESHAPED_IDS) if "JSON cannot carry" not in r[2]])
+def test_what_json_would_change_is_carried_as_json_makes_it_where_the_message_is_json(captured, args, kwargs, why):
+    event = enqueue_typed(captured, "json-engine", tuple(args), kwargs, keeps_types=False)
+    assert event["payload"] == json.loads(json.dumps({"name": "t", "args": args, "kwargs": kwargs, "queue": "q", "options": {}}))
+    assert "payloadOmitted" not in event["fields"]
+
+
+@pytest.mark.parametrize("args", [
+    (1, "two", [3, {"k": [4.5, None, True]}]),  # the args tuple itself: plain, copied
+    tuple(range(100)),  # the args tuple itself, too big to be copied (measured, then JSON at once)
+    (list(range(70)), {"rows": [{"id": i} for i in range(70)]}),
+], ids=["plain", "args-tuple-not-plain", "nested-not-plain"])
+def test_a_plain_call_is_carried_where_the_message_keeps_python_types(captured, args):
+    event = enqueue_typed(captured, "typed-plain", args, {"k": {"s": "v"}}, keeps_types=True)
+    assert event["payload"] == {"name": "t", "args": json.loads(json.dumps(args)), "kwargs": {"k": {"s": "v"}}, "queue": "q", "options": {}}
+    assert "payloadOmitted" not in event["fields"]
+
+
+def test_a_key_json_refuses_is_no_reason_of_its_own():
+    """A tuple key: json raises (no JSON at all), it does not turn it into a string."""
+    assert raw_json_within({"args": [{(1, 2): "a"}]}, 1000, keeps_types=True) is None

@@ -387,3 +387,14 @@ def test_a_producer_without_a_broker_url_publishes_to_its_queues_redis(redis_cli
         "q.empty()\n"
     ))
     assert [(e["kind"], e["fields"]["queue"]) for e in events] == [("enqueued", queue)], stderr
+
+
+def test_a_call_json_would_change_has_no_payload_rq_pickles_it(queue, captured):
+    """RQ pickles the call: the job receives {1: "a"} and (3, 4), and a retry from z4j with the
+    JSON of them ({"1": "a"}, [3, 4]) would not be the same call."""
+    job = queue.enqueue("rq_jobs.add", {1: "a"}, (3, 4))
+    enq = captured.of(job.id, "enqueued")
+    assert "payload" not in enq
+    assert enq["fields"]["payloadOmitted"] == "its arguments hold a dict key of type int, which JSON would turn into a string"
+    plain = queue.enqueue("rq_jobs.add", {"k": [1]}, 2)
+    assert captured.of(plain.id, "enqueued")["payload"]["args"] == [{"k": [1]}, 2]

@@ -554,3 +554,30 @@ def test_pydantic_1_models_and_attrs_instances_are_records_too():
     for huge in (Old(user="x" * 600_000, secret="s"), Point(1, "x" * 600_000), New(rows=list(range(300_000)))):
         reason = raw_json_within({"args": [huge]}, 512 * 1024).reason
         assert reason.endswith(f".<locals>.{type(huge).__name__}, which JSON cannot carry exactly")
+
+
+def test_a_call_json_would_change_is_carried_with_json_and_left_out_with_pickle(captured, monkeypatch):
+    """taskiq's JSONSerializer (the default) gives the task [1, 2] for (1, 2): the payload is exact as
+    JSON makes it. With PickleSerializer (or msgpack, cbor) the task receives (1, 2)."""
+    from taskiq.serializers import JSONSerializer, PickleSerializer
+
+    import z4j_agent.taskiq as ztaskiq
+
+    async def go(t):
+        return (await t["add"].kiq((1, 2), (3,))).task_id
+
+    as_json = run(go)
+    assert captured.of(as_json, "enqueued")["payload"]["args"] == [[1, 2], [3]]
+    global make_broker
+    made = make_broker
+
+    def pickled():
+        broker, t = made()
+        broker.with_serializer(PickleSerializer())
+        return broker, t
+
+    monkeypatch.setattr(__import__(__name__), "make_broker", pickled)
+    as_pickle = run(go)
+    enq = captured.of(as_pickle, "enqueued")
+    assert "payload" not in enq and enq["fields"]["payloadOmitted"] == "its arguments hold a tuple, which JSON would turn into a list"
+    assert [ztaskiq._keeps_types(InMemoryBroker().with_serializer(s)) for s in (JSONSerializer(), PickleSerializer())] == [False, True]
