@@ -1,9 +1,28 @@
 // Every environment variable the service reads, with its default and meaning, validated
 // together at start. A bad value stops the service with a message naming the variable.
 import { z } from 'zod';
-import { auditKeysProblem, MAX_AUDIT_KEY_ID } from './audit/keys.js';
-import { sealKeysProblem } from './crypto/seal.js';
+import { AuditKeyError, AuditKeyRing, MAX_AUDIT_KEY_ID, parseAuditKeys } from './audit/keys.js';
+import { parseSealKeys, SealError, Sealer } from './crypto/seal.js';
 import { KOMBU_REDIS_OPTIONS, layoutOptionsProblem } from './sources/celery/redisLayout.js';
+
+/**
+ * A list of keys checked by the rules of what will hold it: `open` builds that (a Sealer, the
+ * audit key ring) and throws `refusal` with the reason, so a bad value stops the start with a
+ * message naming the variable, not later with one that names none. Reasons quote ids, never keys.
+ */
+function keyList(open: (value: string) => unknown, refusal: abstract new (...args: never[]) => Error, shape: string) {
+  return z
+    .string()
+    .superRefine((v, ctx) => {
+      try {
+        open(v);
+      } catch (err) {
+        if (!(err instanceof refusal)) throw err;
+        ctx.addIssue({ code: 'custom', message: `${err.message} (${shape})` });
+      }
+    })
+    .optional();
+}
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const list = z
@@ -114,10 +133,7 @@ export const settings = {
   Z4J_BULK_MAX_TASKS: [int(1, 1_000_000).default(10000), 'Most tasks one bulk retry or bulk cancel may act on.'],
   Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out; an agent command expires then too (the agent never runs it later).'],
   Z4J_SEAL_KEYS: [
-    z.string().superRefine((v, ctx) => {
-      const problem = sealKeysProblem(v);
-      if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (comma-separated <id>:<base64 of 32 bytes>, id 1..255, newest last)` });
-    }).optional(),
+    keyList((v) => { const keys = parseSealKeys(v); return keys && new Sealer(keys); }, SealError, 'comma-separated <id>:<base64 of 32 bytes>, id 1..255, newest last'),
     'AES-256-GCM keys that seal retry payloads and agent secrets (`<id>:<base64 32 bytes>`, id 1..255, newest last; old ones keep opening old values). Unset: a key generated once in Z4J_DATA_DIR/seal.key (fine for one embedded instance; set it for PostgreSQL and replicas).',
   ],
   // Identity and trust (see README "Connecting Grafana").
@@ -138,10 +154,7 @@ export const settings = {
     "Expected `iss` of Grafana ID tokens (Grafana's root_url). Unset: GRAFANA_URL.",
   ],
   Z4J_AUDIT_KEYS: [
-    z.string().superRefine((v, ctx) => {
-      const problem = auditKeysProblem(v);
-      if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (comma-separated <id>:<base64 of 32+ bytes>, id 1..${MAX_AUDIT_KEY_ID}, newest last)` });
-    }).optional(),
+    keyList((v) => { const keys = parseAuditKeys(v); return keys && new AuditKeyRing(keys); }, AuditKeyError, `comma-separated <id>:<base64 of 32+ bytes>, id 1..${MAX_AUDIT_KEY_ID}, newest last`),
     'HMAC-SHA256 keys of the audit chain (`<id>:<base64 32+ bytes>`, id 1..2147483647, newest last; old ones keep verifying old rows). Unset: keys kept in Z4J_DATA_DIR/audit.key (generated once; POST /api/audit/rotate-key, a Grafana server admin\'s, adds one).',
   ],
   Z4J_AUDIT_RETENTION_DAYS: [int(0, 36500).default(0), 'Audit rows older than this are pruned (leaving a MAC-protected watermark); 0 keeps them forever.'],

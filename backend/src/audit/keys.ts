@@ -95,22 +95,6 @@ export function parseAuditKeys(value: string | undefined): AuditKey[] | null {
   });
 }
 
-/**
- * Why a Z4J_AUDIT_KEYS value cannot be used, or null: checked with the configuration (as
- * Z4J_SEAL_KEYS is), so an id past the column's range or a short key stops the start with a
- * message naming the variable. Quotes ids, never key bytes.
- */
-export function auditKeysProblem(value: string): string | null {
-  try {
-    const keys = parseAuditKeys(value);
-    if (keys) new AuditKeyRing(keys);
-    return null;
-  } catch (err) {
-    if (err instanceof AuditKeyError) return err.message;
-    throw err;
-  }
-}
-
 export function auditKeysFromConfig(config: Config, log: Logger): AuditKeyRing {
   const keys = parseAuditKeys(config.Z4J_AUDIT_KEYS);
   if (keys) return new AuditKeyRing(keys);

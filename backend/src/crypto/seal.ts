@@ -102,18 +102,3 @@ export function parseSealKeys(value: string | undefined): SealKey[] | null {
     return { id: Number(m[1]), key: Buffer.from(m[2]!, 'base64') };
   });
 }
-
-/**
- * Why a Z4J_SEAL_KEYS value cannot be used, or null: checked with the configuration, so a bad
- * value stops the service with a message naming the variable. Quotes ids, never key bytes.
- */
-export function sealKeysProblem(value: string): string | null {
-  try {
-    const keys = parseSealKeys(value);
-    if (keys) new Sealer(keys);
-    return null;
-  } catch (err) {
-    if (err instanceof SealError) return err.message;
-    throw err;
-  }
-}
