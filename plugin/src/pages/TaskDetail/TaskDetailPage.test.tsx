@@ -1,6 +1,6 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { SERVICE_API_URL } from '../../api/client';
-import type { Command } from '../../api/types';
+import type { Command, Task, TaskEvent } from '../../api/types';
 import { taskUrl } from '../../constants';
 import { hangRequests, reply } from '../../test/backend';
 import { ALL_TASKS, detail, fakeService, task } from '../../test/fakeService';
@@ -8,6 +8,14 @@ import { PAGE_LOAD, renderApp } from '../../test/app';
 import { location } from '../../test/render';
 
 beforeEach(() => window.localStorage.clear());
+
+/** A Viewer's service that lists `t` and answers its detail with `events` as its timeline. */
+function serveTask(t: Task, events: TaskEvent[]) {
+  const backend = fakeService('viewer', [...ALL_TASKS, t]);
+  const shown = detail(t);
+  shown.events = events;
+  backend.routes[`GET ${SERVICE_API_URL}/tasks/${t.engine}/${t.taskId}`] = () => reply(shown);
+}
 
 describe('a task in a project other than the default', () => {
   test("links to its relatives stay in the task's project", async () => {
@@ -107,12 +115,7 @@ describe('following a link to another task', () => {
 
 describe('a task whose time to live passed while it waited', () => {
   test('says it will not run, and when it expired', async () => {
-    const backend = fakeService('viewer', [
-      ...ALL_TASKS,
-      task({ taskId: 'ttl-1', engine: 'rq', name: 'mail.send', state: 'enqueued' }),
-    ]);
-    const waiting = detail(task({ taskId: 'ttl-1', engine: 'rq', name: 'mail.send', state: 'enqueued' }));
-    waiting.events = [
+    serveTask(task({ taskId: 'ttl-1', engine: 'rq', name: 'mail.send', state: 'enqueued' }), [
       {
         id: 'e1',
         kind: 'enqueued',
@@ -120,8 +123,7 @@ describe('a task whose time to live passed while it waited', () => {
         worker: null,
         fields: { expires: '2026-11-30T10:05:00.000Z' },
       },
-    ];
-    backend.routes[`GET ${SERVICE_API_URL}/tasks/rq/ttl-1`] = () => reply(waiting);
+    ]);
     renderApp('/tasks/rq/ttl-1');
 
     const notice = await screen.findByRole('status', { name: 'Expired while waiting' }, PAGE_LOAD);
@@ -131,10 +133,8 @@ describe('a task whose time to live passed while it waited', () => {
   });
 
   test('one z4j marked expired says so in its timeline, and still says it will not run', async () => {
-    const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-3', engine: 'rq', state: 'expired' })]);
-    const marked = detail(task({ taskId: 'ttl-3', engine: 'rq', state: 'expired' }));
     const expires = '2026-11-30T10:05:00.000Z';
-    marked.events = [
+    serveTask(task({ taskId: 'ttl-3', engine: 'rq', state: 'expired' }), [
       { id: 'e1', kind: 'enqueued', occurredAt: '2026-11-30T10:00:00.000Z', worker: null, fields: { expires } },
       {
         id: 'z4j-expired.7.0',
@@ -143,8 +143,7 @@ describe('a task whose time to live passed while it waited', () => {
         worker: null,
         fields: { retries: 0, expires, markedBy: 'z4j', reason: 'its expiry passed while it waited' },
       },
-    ];
-    backend.routes[`GET ${SERVICE_API_URL}/tasks/rq/ttl-3`] = () => reply(marked);
+    ]);
     renderApp('/tasks/rq/ttl-3');
 
     expect(await screen.findByRole('status', { name: 'Expired while waiting' }, PAGE_LOAD)).toBeInTheDocument();
@@ -153,12 +152,7 @@ describe('a task whose time to live passed while it waited', () => {
   });
 
   test('a task z4j sent says why in its timeline (a schedule, a retry)', async () => {
-    const backend = fakeService('viewer', [
-      ...ALL_TASKS,
-      task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' }),
-    ]);
-    const sent = detail(task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' }));
-    sent.events = [
+    serveTask(task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' }), [
       {
         id: 'z4j-command-9-enqueued',
         kind: 'enqueued',
@@ -167,8 +161,7 @@ describe('a task whose time to live passed while it waited', () => {
         fields: { reason: 'schedule Close the day (cron)' },
       },
       { id: 'e2', kind: 'succeeded', occurredAt: '2026-11-30T02:30:01.000Z', worker: 'w1', fields: {} },
-    ];
-    backend.routes[`GET ${SERVICE_API_URL}/tasks/celery/sch-1`] = () => reply(sent);
+    ]);
     renderApp('/tasks/celery/sch-1');
 
     const timeline = await screen.findByRole('region', { name: 'Timeline' }, PAGE_LOAD);
@@ -176,9 +169,7 @@ describe('a task whose time to live passed while it waited', () => {
   });
 
   test('a waiting task whose time to live has not ended says nothing of it', async () => {
-    const backend = fakeService('viewer', [...ALL_TASKS, task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' })]);
-    const waiting = detail(task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' }));
-    waiting.events = [
+    serveTask(task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' }), [
       {
         id: 'e1',
         kind: 'enqueued',
@@ -186,8 +177,7 @@ describe('a task whose time to live passed while it waited', () => {
         worker: null,
         fields: { expires: new Date(Date.now() + 3_600_000).toISOString() },
       },
-    ];
-    backend.routes[`GET ${SERVICE_API_URL}/tasks/rq/ttl-2`] = () => reply(waiting);
+    ]);
     renderApp('/tasks/rq/ttl-2');
 
     await screen.findByRole('region', { name: 'Summary' }, PAGE_LOAD);
