@@ -70,7 +70,7 @@ def _payload(headers: dict[str, Any], body: Any, routing_key: str | None, proper
 # (most sends, at the cost of a compare), then the stack: every send of Celery 5.3 to 5.7 runs in
 # Celery.send_task (apply_async, delay, signatures and canvas, retry, chord callbacks), whose
 # frame holds the app: receiver <- Signal.send <- AMQP's send_task_message <- send_task.
-_FRAMES = 6  # how far above the receiver send_task is looked for: the third frame in Celery 5.3 to 5.7
+_FRAMES = 6  # how far above the receiver send_task_message and send_task are looked for: the second and third frames in Celery 5.3 to 5.7
 _lock = threading.Lock()
 _agent: Agent | None = None  # the process's agent (a new one after core.reset_agent, tests only)
 _apps: list[weakref.ref[Any]] = []  # the apps installed with it, in order
@@ -91,57 +91,52 @@ def _read_broker() -> None:
             return
 
 
-def _sending_app(properties: dict[str, Any] | None) -> Any:
-    """The Celery app whose send_task runs the publish being signalled, or None when it is not
-    found (a send that bypassed send_task, a Celery whose code moved): such a send is recorded,
-    as every send was before. Called from _on_publish only (the stack is read from there)."""
+def _sender(properties: dict[str, Any] | None) -> tuple[Any, str | None]:
+    """What sends the publish being signalled, from one look up the stack: the Celery app whose
+    send_task runs it, and the serializer its message is sent with. Called from _on_publish only
+    (the stack is read from there).
+
+    The app: an installed app whose thread_oid is properties' reply_to (a first send), else the
+    `self` of send_task's frame; None when not found (a send that bypassed send_task, a Celery
+    whose code moved): such a send is recorded, as every send was before.
+
+    The serializer: with json (Celery's default) the task receives what JSON makes of its
+    arguments, and the retry payload is exact as JSON makes it; with pickle, msgpack or yaml it
+    receives Python types that JSON would change (an int key, a nested tuple, an IntEnum).
+    before_task_publish does not pass it: it is send_task_message's argument (the task's
+    `serializer` option or the call's), else the app's task_serializer, both read from that frame.
+    Not found: the sending app's task_serializer, which misses a task's or a call's own; else None
+    (not json: the payload is held to Python's types)."""
     try:
+        app = None
         reply_to = properties.get("reply_to") if properties else None
         if reply_to:
             for ref in _apps:
-                app = ref()
-                if app is not None and app.thread_oid == reply_to:
-                    return app
+                installed = ref()
+                if installed is not None and installed.thread_oid == reply_to:
+                    app = installed
+                    break
         from celery import Celery
 
+        message_seen, serializer = False, None
         frame = sys._getframe(1)  # the receiver, _on_publish (or a wrapper of this function, the bench's)
         for _ in range(_FRAMES):
-            if frame is None:
+            if frame is None or (app is not None and message_seen):
                 break
-            if frame.f_code.co_name == "send_task":
-                app = frame.f_locals.get("self")  # a dict of the frame's locals, made here: ~3 µs
-                if isinstance(app, Celery):
-                    return app
+            name = frame.f_code.co_name
+            if name == "send_task_message" and not message_seen:
+                local = frame.f_locals  # a dict of the frame's locals, made here: ~3 µs
+                serializer, message_seen = local.get("serializer") or local.get("default_serializer"), True
+            elif name == "send_task" and app is None:
+                found = frame.f_locals.get("self")
+                if isinstance(found, Celery):
+                    app = found
             frame = frame.f_back
+        if not message_seen and app is not None:
+            serializer = app.conf.task_serializer
+        return app, serializer
     except Exception:
-        pass
-    return None
-
-
-_SERIALIZER_FRAMES = 4  # how far above the receiver send_task_message is looked for: the second frame in Celery 5.3 to 5.7
-
-
-def _serializer(app: Any) -> str | None:
-    """The serializer the message is sent with: with json (Celery's default) the task receives
-    what JSON makes of its arguments, and the retry payload is exact as JSON makes it; with pickle,
-    msgpack or yaml it receives Python types that JSON would change (an int key, a nested tuple, an
-    IntEnum). before_task_publish does not pass it: it is send_task_message's argument (the task's
-    `serializer` option or the call's), else the app's task_serializer, both read from its frame
-    (the receiver's caller's caller). Not found (a send that bypassed it, a Celery whose code moved):
-    the sending app's task_serializer, which misses a task's or a call's own; else None (not json:
-    the payload is held to Python's types). Called from _on_publish only (the stack is read from there)."""
-    try:
-        frame = sys._getframe(2)
-        for _ in range(_SERIALIZER_FRAMES):
-            if frame is None:
-                break
-            if frame.f_code.co_name == "send_task_message":
-                local = frame.f_locals  # a dict of the frame's locals, made here (a few µs, as _sending_app's)
-                return local.get("serializer") or local.get("default_serializer")
-            frame = frame.f_back
-        return app.conf.task_serializer if app is not None else None
-    except Exception:
-        return None
+        return None, None
 
 
 def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
@@ -150,7 +145,7 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
     if agent is None or not agent.enabled:
         return
     try:
-        app = _sending_app(properties)
+        app, serializer = _sender(properties)
         if app is not None and not installed_on(app):
             return  # an app never installed (another project's client, a library's own)
         if _broker_unread:
@@ -161,7 +156,7 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
         if not task_id or found is None:
             return
         payload, fields = found
-        agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload, keeps_types=_serializer(app) != "json")
+        agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload, keeps_types=serializer != "json")
     except Exception:
         pass  # never into the caller's apply_async
 
