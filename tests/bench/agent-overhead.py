@@ -352,7 +352,7 @@ def run_taskiq(batches: list[tuple[str, int]], on: bool) -> Batches:
 # The agent's own entry points per engine (outermost: the hooks, not what they call), for a "hooks"
 # run: the CPU spent inside them, timed one call at a time (each timing adds ~1-2 µs of its own).
 HOOKS = {
-    "celery": ["z4j_agent.celery:_sender", "z4j_agent.celery:_payload", "z4j_agent.core:Agent.task_event"],
+    "celery": ["z4j_agent.celery:_sender", "z4j_agent.celery:_sending_app", "z4j_agent.celery:_payload", "z4j_agent.core:Agent.task_event"],
     "rq": ["z4j_agent.rq:_link_new_job", "z4j_agent.rq:record_enqueued", "z4j_agent.rq:Z4jWorkerMixin._z4j_started",
            "z4j_agent.rq:Z4jWorkerMixin._z4j_succeeded", "z4j_agent._common:InFlight.start", "z4j_agent._common:InFlight.end"],
     "dramatiq": [f"z4j_agent.dramatiq:Z4jMiddleware.{m}" for m in ("before_enqueue", "after_enqueue", "before_process_message", "after_process_message", "after_ack")],

@@ -91,52 +91,60 @@ def _read_broker() -> None:
             return
 
 
-def _sender(properties: dict[str, Any] | None) -> tuple[Any, str | None]:
-    """What sends the publish being signalled, from one look up the stack: the Celery app whose
-    send_task runs it, and the serializer its message is sent with. Called from _on_publish only
-    (the stack is read from there).
-
-    The app: an installed app whose thread_oid is properties' reply_to (a first send), else the
-    `self` of send_task's frame; None when not found (a send that bypassed send_task, a Celery
-    whose code moved): such a send is recorded, as every send was before.
-
-    The serializer: with json (Celery's default) the task receives what JSON makes of its
-    arguments, and the retry payload is exact as JSON makes it; with pickle, msgpack or yaml it
-    receives Python types that JSON would change (an int key, a nested tuple, an IntEnum).
-    before_task_publish does not pass it: it is send_task_message's argument (the task's
-    `serializer` option or the call's), else the app's task_serializer, both read from that frame.
-    Not found: the sending app's task_serializer, which misses a task's or a call's own; else None
-    (not json: the payload is held to Python's types)."""
+def _sending_app(properties: dict[str, Any] | None) -> Any:
+    """The Celery app whose send_task runs the publish being signalled: an installed app whose
+    thread_oid is properties' reply_to (a first send: a compare), else the `self` of send_task's
+    frame (a look up the stack, ≈ 6 µs); None when not found (a send that bypassed send_task, a
+    Celery whose code moved): such a send is recorded, as every send was before. Called from
+    _on_publish only (the stack is read from there)."""
     try:
-        app = None
         reply_to = properties.get("reply_to") if properties else None
         if reply_to:
             for ref in _apps:
                 installed = ref()
                 if installed is not None and installed.thread_oid == reply_to:
-                    app = installed
-                    break
+                    return installed
         from celery import Celery
 
-        message_seen, serializer = False, None
         frame = sys._getframe(1)  # the receiver, _on_publish (or a wrapper of this function, the bench's)
         for _ in range(_FRAMES):
-            if frame is None or (app is not None and message_seen):
+            if frame is None:
                 break
-            name = frame.f_code.co_name
-            if name == "send_task_message" and not message_seen:
-                local = frame.f_locals  # a dict of the frame's locals, made here: ~3 µs
-                serializer, message_seen = local.get("serializer") or local.get("default_serializer"), True
-            elif name == "send_task" and app is None:
+            if frame.f_code.co_name == "send_task":
                 found = frame.f_locals.get("self")
                 if isinstance(found, Celery):
-                    app = found
+                    return found
             frame = frame.f_back
-        if not message_seen and app is not None:
-            serializer = app.conf.task_serializer
-        return app, serializer
     except Exception:
-        return None, None
+        pass
+    return None
+
+
+def _keeps_types(app: Any) -> bool:
+    """Whether the message being published keeps Python types, asked only when the retry payload
+    holds something JSON would change (a tuple within the args, a key that is not a str, a
+    subclass of JSON's types: snapshot.freeze_payload), which a plain call does not: this reads a
+    frame's locals (≈ 3 µs), and most sends never pay it.
+
+    With json (Celery's default) the task receives what JSON makes of its arguments, and the
+    retry payload is exact as JSON makes it; with pickle, msgpack or yaml it receives Python types
+    that JSON would change (an int key, a nested tuple, an IntEnum). before_task_publish does not
+    pass the serializer: it is send_task_message's argument (the task's `serializer` option or the
+    call's), else the app's task_serializer, both read from that frame, the nearest of that name
+    above this call (made while the publish runs, from within task_event). Not found: the sending
+    app's task_serializer, which misses a task's or a call's own; else strict (not json)."""
+    try:
+        frame = sys._getframe(1)
+        for _ in range(_FRAMES + 8):  # task_event's own frames (freeze, freeze_payload) lie between
+            if frame is None:
+                break
+            if frame.f_code.co_name == "send_task_message":
+                local = frame.f_locals  # a dict of the frame's locals, made here: ~3 µs
+                return (local.get("serializer") or local.get("default_serializer")) != "json"
+            frame = frame.f_back
+        return app is None or app.conf.task_serializer != "json"
+    except Exception:
+        return True
 
 
 def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
@@ -145,7 +153,7 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
     if agent is None or not agent.enabled:
         return
     try:
-        app, serializer = _sender(properties)
+        app = _sending_app(properties)
         if app is not None and not installed_on(app):
             return  # an app never installed (another project's client, a library's own)
         if _broker_unread:
@@ -156,7 +164,7 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
         if not task_id or found is None:
             return
         payload, fields = found
-        agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload, keeps_types=serializer != "json")
+        agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload, keeps_types=lambda: _keeps_types(app))
     except Exception:
         pass  # never into the caller's apply_async
 

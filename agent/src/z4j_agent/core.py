@@ -77,14 +77,15 @@ class Agent:
         return policies.policy_for(name, func)
 
     def task_event(self, engine: str, kind: str, task_id: str, *, fields: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
-                   worker: str | None = None, occurred_at: float | None = None, func: Any = None, keeps_types: bool = False) -> None:
+                   worker: str | None = None, occurred_at: float | None = None, func: Any = None, keeps_types: bool | Callable[[], bool] = False) -> None:
         """Records a task event. `fields` and `payload` are the agent's once passed: dicts the hook
         made for this call (taken as they are, not copied again). The task's thread only decides
         whether to keep the event and takes a snapshot of its values (plain ones copied, anything
         else redacted now); the sender thread redacts the copies and writes the envelope's JSON
         (`event_json`). A field set to None is left out. `keeps_types`: the engine's message keeps
         Python types (pickle, msgpack), so a payload JSON would change without a word (an int key,
-        a nested tuple, an IntEnum) is not exact, and is left out (snapshot.freeze_payload)."""
+        a nested tuple, an IntEnum) is not exact, and is left out (snapshot.freeze_payload); a
+        function that tells is asked only for a payload that holds one."""
         if not self.enabled:
             return
         try:

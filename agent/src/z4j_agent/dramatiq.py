@@ -58,7 +58,8 @@ def _keeps_types() -> bool:
     """Whether Dramatiq's messages keep Python types: not with its JSONEncoder (the default), whose
     messages give the actor what JSON makes of its arguments, so the retry payload is exact as JSON
     makes it; with a PickleEncoder (dramatiq.set_encoder, process-wide) or another of the user's
-    own, a payload JSON would change (an int key, a nested tuple, an IntEnum) is left out."""
+    own, a payload JSON would change (an int key, a nested tuple, an IntEnum) is left out. Passed
+    to task_event as it is: asked only for a payload that holds one."""
     try:
         return not isinstance(dramatiq.get_encoder(), _JSONEncoder)
     except Exception:
@@ -180,7 +181,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             if options.get("eta"):
                 fields["eta"] = iso_epoch(options["eta"], per_second=1000)  # Dramatiq's eta: epoch ms
             payload = self._payload(message) if attempt == 0 else None
-            agent.task_event(ENGINE, "enqueued", mid, fields=fields, payload=payload, occurred_at=at, keeps_types=payload is not None and _keeps_types())
+            agent.task_event(ENGINE, "enqueued", mid, fields=fields, payload=payload, occurred_at=at, keeps_types=_keeps_types)
         except Exception:
             hook_failed("after_enqueue")
 
@@ -286,7 +287,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._flight.start()
         if attempt == 0 and not options.get("z4j_payload"):  # a producer without the agent: the worker's copy
             started = {**fields, "args": message.args, "kwargs": message.kwargs}  # not `fields`: the outcome reuses those
-            agent.task_event(ENGINE, "started", mid, fields=started, payload=self._payload(message), worker=self._worker, keeps_types=_keeps_types())
+            agent.task_event(ENGINE, "started", mid, fields=started, payload=self._payload(message), worker=self._worker, keeps_types=_keeps_types)
         else:
             agent.own_event(ENGINE, "started", mid, fields, self._worker)
         return True

@@ -106,7 +106,7 @@ def _string(v: str, max_string: int | None) -> Any:
     return LongText(v, MAX_STRING) if max_string == MAX_STRING else NOT_PLAIN
 
 
-def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Callable[[Any, Any], Any], pol: Any, keeps_types: bool = False) -> Any:
+def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Callable[[Any, Any], Any], pol: Any, keeps_types: bool | Callable[[], bool] = False) -> Any:
     """Takes a task event's snapshot in place: `fields` and `payload` are dicts the hook made for
     this one event (no copy of them needed), their values may be the task's own objects. Strings
     and numbers stay; other plain values are replaced by copies; what is not plain is redacted now,
@@ -133,7 +133,7 @@ def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Ca
     return payload
 
 
-def freeze_payload(payload: dict[str, Any], keeps_types: bool = False) -> Any:
+def freeze_payload(payload: dict[str, Any], keeps_types: bool | Callable[[], bool] = False) -> Any:
     """The retry payload, exact, in place: its plain values replaced by copies (serialised by the
     sender), else, when one is not plain, its JSON now. Exact or absent: an Omitted, saying why,
     when it holds a value JSON has no type for (a datetime, Decimal, bytes, set, any object: its
@@ -142,11 +142,15 @@ def freeze_payload(payload: dict[str, Any], keeps_types: bool = False) -> Any:
     `keeps_types`: the engine's message keeps Python types (pickle, msgpack), so what JSON changes
     without a word is not exact either: a dict key that is not a str, a tuple below the payload's
     own values (its args are one), a subclass of int, float, str, list, tuple or dict (an IntEnum,
-    a namedtuple). The plain copy refuses them, and the walk that measures the payload says which."""
+    a namedtuple). The plain copy refuses them, and the walk that measures the payload says which.
+    `keeps_types` may be a function that tells (a look the engine would rather not pay on every
+    call): asked only when the plain copy is refused, which a plain call never is; the copy is
+    then taken as if it did (strict)."""
+    strict = keeps_types if type(keeps_types) is bool else True
     for k, v in payload.items():
         if type(v) not in _ATOMS and type(v) is not str:
-            copy = plain_copy(v, MAX_PAYLOAD_CHARS, 1, None, keeps_types)
+            copy = plain_copy(v, MAX_PAYLOAD_CHARS, 1, None, strict)
             if copy is NOT_PLAIN:
-                return raw_json_within(payload, MAX_PAYLOAD_CHARS, keeps_types)
+                return raw_json_within(payload, MAX_PAYLOAD_CHARS, keeps_types if strict is keeps_types else bool(keeps_types()))
             payload[k] = copy
     return payload

@@ -177,3 +177,13 @@ def test_a_call_json_would_change_is_carried_with_json_and_left_out_with_pickle(
         return x
 
     assert "payload" not in captured.of(pickled_task.apply_async(args).id, "enqueued")
+
+
+def test_a_tuple_within_the_args_is_carried_as_a_list_with_json_and_left_out_with_pickle(app, captured):
+    """The serializer is read only for a call that holds what JSON would change: here a tuple
+    alone, which a plain copy refuses when it does not know the serializer yet."""
+    as_json = app.add_.apply_async(((3, 4), [5]))
+    assert captured.of(as_json.id, "enqueued")["payload"]["args"] == [[3, 4], [5]]
+    pickled = captured.of(app.add_.apply_async(((3, 4), [5]), serializer="pickle").id, "enqueued")
+    assert "payload" not in pickled
+    assert pickled["fields"]["payloadOmitted"] == "its arguments hold a tuple, which JSON would turn into a list"
