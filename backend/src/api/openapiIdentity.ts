@@ -98,7 +98,7 @@ export const identityPaths = {
     post: op("Rotate the service's audit key (one ring MACs every project's chain) and record it in every live project's chain (Grafana server admin; 403 ROLE_TOO_LOW otherwise, USER_REQUIRED for a token). At most once an hour", {
       '200': json({ type: 'object', properties: { keyId: { type: 'integer' }, previousKeyId: nullable('integer'), projects: { type: 'integer', description: 'Live projects whose chain recorded the rotation' } } }),
       ...write,
-      '409': err('No new key: AUDIT_KEY_NOT_NEW (Z4J_AUDIT_KEYS has no key not yet recorded), AUDIT_KEY_IDS_USED_UP'),
+      '409': err('No new key: AUDIT_KEY_NOT_NEW (Z4J_AUDIT_KEYS has no key not yet recorded), AUDIT_KEY_IDS_USED_UP; AUDIT_KEY_FILE_CHANGED (the key file no longer holds the keys in use)'),
       '429': err('AUDIT_KEY_ROTATED_RECENTLY: the last rotation was less than an hour ago; Retry-After says when'),
     }),
   },

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Db } from '../db/db.js';
 import { loadConfig } from '../config.js';
 import { STORAGES, openTestDb, createTestDatabase } from '../../test/helpers/storage.js';
 import { AuditLog, type AuditEntry } from './chain.js';
-import { AuditKeyRing, formatAuditKeys } from './keys.js';
+import { AuditKeyRing, formatAuditKeys, parseAuditKeys } from './keys.js';
 import { auditVerify } from './verifyCommand.js';
 
 const entry = (i: number, over: Partial<AuditEntry> = {}): AuditEntry => ({
@@ -102,6 +102,32 @@ describe.each(STORAGES)('the audit chain on %s', (storage) => {
     // Verification without the old key cannot vouch for the old rows.
     const onlyNew = new AuditLog(db, new AuditKeyRing([{ id: 2, key: rotated.get(2)! }]));
     expect((await onlyNew.verify(1)).firstBroken?.reason).toMatch(/unknown key 1/);
+  });
+
+  it('replicas sharing a key file take in a rotation made by one of them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'z4j-keys-'));
+    try {
+      const file = join(dir, 'audit.key');
+      writeFileSync(file, `${formatAuditKeys([{ id: 1, key: keys.get(1)! }])}\n`);
+      const ring = () => new AuditKeyRing(parseAuditKeys(readFileSync(file, 'utf8'))!, file);
+      const [a, writer, reader, late] = [ring(), ring(), ring(), ring()];
+      expect(a.rotate().id).toBe(2);
+      await new AuditLog(db, a).append(entry(11)); // the head is now signed with key 2
+      // Another replica's next row is MAC'd with the new key, not the retired one.
+      await new AuditLog(db, writer).append(entry(12));
+      expect((await db.query<{ k: number }>('SELECT key_id AS k FROM audit_log WHERE seq = 12')).rows[0]!.k).toBe(2);
+      expect(await new AuditLog(db, reader).verify(1)).toMatchObject({ ok: true, checked: 12 });
+      // A rotation from a replica that has not read the file since numbers the key after the other's.
+      expect(late.rotate().id).toBe(3);
+      expect(parseAuditKeys(readFileSync(file, 'utf8'))!.map((k) => k.id)).toEqual([1, 2, 3]);
+      // A file that lost a key the service uses is not taken in, nor rotated over.
+      writeFileSync(file, `${formatAuditKeys([{ id: 3, key: late.get(3)! }])}\n`);
+      expect(late.reload()).toBe('differs');
+      expect(() => late.rotate()).toThrow(/no longer holds the keys/);
+      expect(late.ids).toEqual([1, 2, 3]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('prunes through the controlled path: the rest verifies, a later truncation does not', async () => {

@@ -157,6 +157,8 @@ export class AuditLog {
     const run = async (q: Queryable) => {
       await q.query('INSERT INTO audit_chain (project_id) VALUES ($1) ON CONFLICT (project_id) DO NOTHING', [entry.projectId]);
       const head = await this.head(q, entry.projectId, true);
+      // A head signed with a newer key than ours: another replica rotated (keys in a shared file).
+      if (head!.keyId !== null && head!.keyId > this.keys.current.id) this.keys.refresh();
       const key = this.keys.current;
       const row: Omit<AuditRow, 'id' | 'mac'> = {
         projectId: entry.projectId,
@@ -210,6 +212,11 @@ export class AuditLog {
     );
   }
 
+  /** The key of that id, read again from a shared key file when another replica added it since. */
+  private key(id: number): Buffer | undefined {
+    return this.keys.get(id) ?? (this.keys.refresh() ? this.keys.get(id) : undefined);
+  }
+
   /** Walks the project's chain from the watermark to the head; reports the first broken row. */
   async verify(projectId: number): Promise<VerifyReport> {
     const head = await this.head(this.db, projectId, false);
@@ -220,7 +227,7 @@ export class AuditLog {
       const any = (await this.db.query<{ seq: string; id: string }>('SELECT seq::text AS seq, id::text AS id FROM audit_log WHERE project_id = $1 ORDER BY audit_log.seq LIMIT 1', [projectId])).rows[0];
       return report(0, any ? { seq: Number(any.seq), id: any.id, reason: 'rows exist but the chain head says the log is empty' } : null);
     }
-    const headKey = head.keyId === null ? undefined : this.keys.get(head.keyId);
+    const headKey = head.keyId === null ? undefined : this.key(head.keyId);
     if (!headKey) return report(0, { seq: null, id: null, reason: `chain head is signed with unknown key ${head.keyId}` });
     if (!same(head.headMac, headMac(headKey, projectId, head))) return report(0, { seq: null, id: null, reason: 'chain head does not match its MAC (edited or forged)' });
     if (head.prunedThroughSeq > 0 && !head.prunedMac) return report(0, { seq: null, id: null, reason: 'pruning watermark has no MAC' });
@@ -239,7 +246,7 @@ export class AuditLog {
           return report(checked, { seq: expected, id: row.seq > expected ? null : row.id, reason });
         }
         if (row.seq > head.lastSeq) return report(checked, { seq: row.seq, id: row.id, reason: 'row beyond the chain head (appended without the key)' });
-        const key = this.keys.get(row.keyId);
+        const key = this.key(row.keyId);
         if (!key) return report(checked, { seq: row.seq, id: row.id, reason: `row is MAC'd with unknown key ${row.keyId}` });
         if (!same(row.mac, rowMac(key, row, prev))) {
           return report(checked, { seq: row.seq, id: row.id, reason: 'row does not match its MAC (edited, reordered or forged)' });

@@ -23,10 +23,15 @@ export const MAX_AUDIT_KEY_ID = 2_147_483_647;
  */
 export const MIN_AUDIT_KEY_ROTATION_INTERVAL_S = 3600;
 
+/** Least time between two reads of the key file for keys another replica added (refresh). */
+export const REFRESH_INTERVAL_MS = 5000;
+
 /** Keys newest last; the newest MACs new rows, all of them verify. */
 export class AuditKeyRing {
   private byId: Map<number, Buffer>;
   private keys: AuditKey[];
+
+  private readAt = 0;
 
   constructor(keys: AuditKey[], private readonly file: string | null = null) {
     AuditKeyRing.check(keys);
@@ -65,9 +70,47 @@ export class AuditKeyRing {
     return Math.max(...this.ids) < MAX_AUDIT_KEY_ID;
   }
 
+  /**
+   * Takes in the keys another replica added to the shared key file since this one read it (file
+   * mode only): after a rotation there, this replica's rows would go on being MAC'd with the old
+   * key (the one a rotation retires, perhaps because it leaked) and the new key's rows would read
+   * as "unknown key" here. Reads at most once per REFRESH_INTERVAL_MS. True when the ring gained a key.
+   */
+  refresh(now = Date.now()): boolean {
+    if (!this.file || now - this.readAt < REFRESH_INTERVAL_MS) return false;
+    this.readAt = now;
+    return this.reload() === 'grew';
+  }
+
+  /**
+   * The key file read again (file mode; with Z4J_AUDIT_KEYS, 'same'). Only a file that keeps every key this ring has, unchanged, is taken
+   * (old rows name their keys: none may go); 'differs' for one that does not, or that cannot be
+   * read (a bad edit): the keys in hand stay.
+   */
+  reload(): 'same' | 'grew' | 'differs' {
+    if (!this.file) return 'same';
+    let read: AuditKey[] | null;
+    try {
+      read = parseAuditKeys(readFileSync(this.file, 'utf8'));
+      if (read) AuditKeyRing.check(read);
+    } catch {
+      return 'differs';
+    }
+    if (!read) return 'differs';
+    const byId = new Map(read.map((k) => [k.id, k.key]));
+    if (!this.keys.every((k) => byId.get(k.id)?.equals(k.key))) return 'differs';
+    if (read.length === this.keys.length) return 'same';
+    this.keys = read;
+    this.byId = byId;
+    return 'grew';
+  }
+
   /** Adds a freshly generated key (newest) to the key file; returns it. */
   rotate(): AuditKey {
     if (!this.file) throw new AuditKeyError('audit keys come from Z4J_AUDIT_KEYS: add a key there (newest last) and restart');
+    // The file as it is now: another replica may have rotated since this one read it, and the
+    // next id must not be that rotation's (its key would be overwritten, its rows unverifiable).
+    if (this.reload() === 'differs') throw new AuditKeyError(`the audit key file ${this.file} no longer holds the keys this service uses: not rotated`);
     if (!this.idsLeft) throw new AuditKeyError(`audit key ids are used up (the newest is ${MAX_AUDIT_KEY_ID})`);
     const next = { id: Math.max(...this.ids) + 1, key: randomBytes(32) };
     const keys = [...this.keys, next];

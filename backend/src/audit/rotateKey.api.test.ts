@@ -45,6 +45,20 @@ describe('POST /api/audit/rotate-key', () => {
       expect(readFileSync(file, 'utf8')).toBe(before);
     }));
 
+  it("counts another replica's rotation (a shared key file) and refuses a file that lost the service's keys", () =>
+    withKeyFile([{ id: 1, key: randomBytes(32) }], async (api, file) => {
+      // Another replica rotated: the file holds key 2, which this service has not read yet.
+      const other = new AuditKeyRing(parseAuditKeys(readFileSync(file, 'utf8'))!, file);
+      other.rotate();
+      const rotated = await api().post('/api/audit/rotate-key').set(authHeaders('owner'));
+      expect([rotated.status, rotated.body]).toEqual([200, { keyId: 3, previousKeyId: 2, projects: 1 }]);
+      expect(parseAuditKeys(readFileSync(file, 'utf8'))!.map((k) => k.id)).toEqual([1, 2, 3]);
+      writeFileSync(file, formatAuditKeys([{ id: 7, key: randomBytes(32) }])); // replaced, the keys in use gone
+      const refused = await api().post('/api/audit/rotate-key').set(authHeaders('owner'));
+      expect([refused.status, refused.body.error.code]).toEqual([409, 'AUDIT_KEY_FILE_CHANGED']);
+      expect(parseAuditKeys(readFileSync(file, 'utf8'))!.map((k) => k.id)).toEqual([7]);
+    }));
+
   const rotations = async (db: Db) => (await db.query<{ project: string; detail: unknown }>(
     `SELECT p.slug AS project, l.detail FROM audit_log l JOIN projects p ON p.id = l.project_id WHERE l.action = 'audit.key.rotate' AND l.outcome = 'ok' ORDER BY p.slug`,
   )).rows;

@@ -57,7 +57,10 @@ export const rotateAuditKey = (ctx: ApiContext): Handler => async (req, res) => 
   const done = await ctx.db.transaction(async (tx) => {
     // One rotation at a time, across replicas: the interval and "not new" checks hold.
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['z4j-audit-key-rotation']);
-    let from: number | null = keys.current.id;
+    if (keys.reload() === 'differs') {
+      throw new ApiError(409, 'AUDIT_KEY_FILE_CHANGED', 'the audit key file no longer holds the keys this service uses (edited, or replaced): restore it, or restart the service to read it');
+    }
+    let from: number | null = keys.current.id; // after the reload: a rotation another replica made counts
     if (keys.rotatable) {
       // Ids only grow (old rows name theirs): at the last one the answer says so, not a 500.
       if (!keys.idsLeft) throw new ApiError(409, 'AUDIT_KEY_IDS_USED_UP', `audit key ids are used up (the newest is ${MAX_AUDIT_KEY_ID}): no new key can be numbered`);
