@@ -94,7 +94,8 @@ def _read_broker() -> None:
 def _sending_app(properties: dict[str, Any] | None) -> Any:
     """The Celery app whose send_task runs the publish being signalled: an installed app whose
     thread_oid is properties' reply_to (a first send: a compare), else the `self` of send_task's
-    frame (a look up the stack, ≈ 6 µs); None when not found (a send that bypassed send_task, a
+    frame (a look up the stack that reads a frame's locals: tens of µs, for a retry or a
+    reply_to of the caller's own); None when not found (a send that bypassed send_task, a
     Celery whose code moved): such a send is recorded, as every send was before. Called from
     _on_publish only (the stack is read from there)."""
     try:
@@ -124,7 +125,8 @@ def _keeps_types(app: Any) -> bool:
     """Whether the message being published keeps Python types, asked only when the retry payload
     holds something JSON would change (a tuple within the args, a key that is not a str, a
     subclass of JSON's types: snapshot.freeze_payload), which a plain call does not: this reads a
-    frame's locals (≈ 3 µs), and most sends never pay it.
+    frame's locals, ≈ 25 µs between Celery's own work (BENCHMARKS.md, fifteenth pass), and most
+    sends never pay it.
 
     With json (Celery's default) the task receives what JSON makes of its arguments, and the
     retry payload is exact as JSON makes it; with pickle, msgpack or yaml it receives Python types
@@ -139,7 +141,7 @@ def _keeps_types(app: Any) -> bool:
             if frame is None:
                 break
             if frame.f_code.co_name == "send_task_message":
-                local = frame.f_locals  # a dict of the frame's locals, made here: ~3 µs
+                local = frame.f_locals  # a dict of the frame's thirty-odd locals, made here
                 return (local.get("serializer") or local.get("default_serializer")) != "json"
             frame = frame.f_back
         return app is None or app.conf.task_serializer != "json"
