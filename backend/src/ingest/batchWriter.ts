@@ -10,7 +10,7 @@
 // ≈ 6 µs of PostgreSQL per event, a seventh of the whole (BENCHMARKS.md); reading the ids back
 // costs that only for the few tasks that already existed.
 import { copyField, copyJson, type Db, type Queryable } from '../db/db.js';
-import { collapseCeleryEnqueues } from './celeryEnqueues.js';
+import { collapseInBatch, mergeIntoStored } from './celeryEnqueues.js';
 import type { Envelope, TaskEnvelope, WorkerEnvelope } from './envelope.js';
 import { foldEvents, needsRefold, type TaskRow } from './taskState.js';
 import {
@@ -170,8 +170,7 @@ export class BatchWriter {
     try {
       const persisted = await this.db.transaction(async (tx) => {
         // A Celery task's enqueue reported by both the agent and task-sent: one row (celeryEnqueues.ts).
-        const { insert, merged } = await collapseCeleryEnqueues(tx, tasks, (ev) => this.pid(ev));
-        const fresh = await this.storeTaskEvents(tx, insert, merged);
+        const fresh = await this.storeTaskEvents(tx, collapseInBatch(tasks, (ev) => this.pid(ev)));
         await this.upsertWorkers(tx, workerEvents);
         return fresh;
       }, prelude.join('; '));
@@ -194,16 +193,16 @@ export class BatchWriter {
   }
 
   /**
-   * Stores the events not stored before and folds them into their tasks; returns them (with
-   * `merged`, events already merged into a stored row, which are folded but not inserted).
+   * Stores the events not stored before and folds them into their tasks; returns them (with the
+   * Celery enqueues merged into a row stored before, which are folded but not inserted).
    *
    * Most tasks of a batch are new: each is inserted as its events fold from nothing, and only
    * those that already had a row (the insert skipped them) are locked and read, with the ids of
    * their stored events. Probing every task first cost a second index lookup per new task.
    */
-  private async storeTaskEvents(tx: Queryable, insert: TaskEnvelope[], merged: TaskEnvelope[]): Promise<TaskEnvelope[]> {
+  private async storeTaskEvents(tx: Queryable, events: TaskEnvelope[]): Promise<TaskEnvelope[]> {
     const byTask = new Map<string, { projectId: number; events: TaskEnvelope[] }>();
-    for (const ev of [...insert, ...merged]) {
+    for (const ev of events) {
       const projectId = this.pid(ev);
       const k = taskKey(projectId, ev.engine, ev.taskId);
       const entry = byTask.get(k) ?? byTask.set(k, { projectId, events: [] }).get(k)!;
@@ -224,12 +223,11 @@ export class BatchWriter {
     const created = await this.insertTasks(tx, inserts);
     // Row ids by task key: the events' task_ref. A new task's from the insert, an existing one's from its lock.
     const refs = new Map(created.rows.map((r) => [taskKey(r.project_id, r.engine, r.task_id), r.ref]));
-    const mergedEvents = new Set(merged);
-    const toInsert = (evs: TaskEnvelope[]) => (mergedEvents.size ? evs.filter((ev) => !mergedEvents.has(ev)) : evs);
     if (created.rows.length === inserts.length) {
-      await this.insertEvents(tx, keys.map((k) => ({ ref: refs.get(k)!, projectId: byTask.get(k)!.projectId, events: toInsert(byTask.get(k)!.events) })));
+      // Every task is new: no other writer stored anything for them (it would have made the row).
+      await this.insertEvents(tx, keys.map((k) => ({ ref: refs.get(k)!, projectId: byTask.get(k)!.projectId, events: byTask.get(k)!.events })));
       await this.upsertQueues(tx, inserts);
-      return [...insert, ...merged];
+      return events;
     }
 
     const made = new Set(refs.keys());
@@ -240,6 +238,10 @@ export class BatchWriter {
       // Skipped by the insert yet gone now: deleted meanwhile.
       throw retryBatch('a task row vanished while its batch was written');
     }
+    // Under the rows' locks: another replica's enqueue of these tasks is committed by now.
+    const refOf = (ev: TaskEnvelope) => refs.get(taskKey(this.pid(ev), ev.engine, ev.taskId))!;
+    const mergedEvents = new Set(await mergeIntoStored(tx, existing.flatMap((k) => byTask.get(k)!.events), refOf));
+    const toInsert = (evs: TaskEnvelope[]) => (mergedEvents.size ? evs.filter((ev) => !mergedEvents.has(ev)) : evs);
     // New tasks have no stored events; existing ones keep (and fold) only what is new to them
     // (merged enqueues are: their ids are not stored). A task whose events were all stored
     // before is left as it is.
@@ -271,7 +273,7 @@ export class BatchWriter {
       return sealed ? [{ key: identity(k), sealed }] : [];
     }));
     await this.upsertQueues(tx, [...inserts.filter((t) => made.has(taskKey(t.projectId, t.row.engine, t.row.taskId))), ...updates]);
-    return [...freshInsert, ...merged];
+    return [...freshInsert, ...mergedEvents];
   }
 
   private async storeLatePayloads(tx: Queryable, payloads: { key: [number, string, string]; sealed: Buffer }[]): Promise<void> {

@@ -4,33 +4,25 @@
 // id (the timeline is unique by id *and* time, and task-sent's time is Celery's), so the writer
 // keeps one timeline row per (task, attempt): whichever arrives second is merged into the row of
 // the first — the agent's fields win, Celery's add what the agent lacks (producer, exchange) — and
-// is still folded into the task. Only Celery `enqueued` events pay for this (one lookup per batch
-// that has any); the agent's alone, or task-sent alone, stay as they are.
+// is still folded into the task. Only Celery `enqueued` events of tasks that already had a row pay
+// for this (one lookup per batch that has any, under the rows' locks); the agent's alone, or
+// task-sent alone, stay as they are.
 import type { Queryable } from '../db/db.js';
 import type { TaskEnvelope, TaskFields } from './envelope.js';
 
 /** How the agent marks its Celery enqueue (fields.recordedBy): the one whose fields win. */
 export const AGENT_MARK = 'z4j-agent';
 
-// The timeline is found by its task's row id (task_ref, migration 0015).
-const EXISTING_SQL = `
-SELECT t.project_id AS p, t.task_id AS t, t.id::text AS r, e.event_id AS id, e.fields AS f
-  FROM unnest($1::int[], $2::text[]) AS k(p, t)
-  JOIN tasks t ON t.project_id = k.p AND t.engine = 'celery' AND t.task_id = k.t
-  JOIN task_events e ON e.task_ref = t.id
- WHERE e.kind = 'enqueued'`;
+// The enqueued rows stored for tasks whose rows the writer holds locked (task_ref: migration 0015).
+const STORED_SQL = `
+SELECT e.task_ref::text AS r, e.event_id AS id, e.fields AS f
+  FROM task_events e
+ WHERE e.task_ref = ANY($1::bigint[]) AND e.kind = 'enqueued'`;
 
 const MERGE_SQL = `
 UPDATE task_events e SET fields = u.f
   FROM json_to_recordset($1::json) AS u(r bigint, id text, f json)
  WHERE e.task_ref = u.r AND e.event_id = u.id AND e.kind = 'enqueued'`;
-
-export interface Collapsed {
-  /** Events to insert (Celery enqueues of one task and attempt in this batch already merged into one). */
-  insert: TaskEnvelope[];
-  /** Events merged into an existing timeline row instead: not inserted, still folded into their task. */
-  merged: TaskEnvelope[];
-}
 
 const isCeleryEnqueue = (ev: TaskEnvelope) => ev.engine === 'celery' && ev.kind === 'enqueued';
 const byAgent = (f: TaskFields) => f.recordedBy === AGENT_MARK;
@@ -44,11 +36,10 @@ export function mergeEnqueueFields(first: TaskFields, second: TaskFields): TaskF
 const changes = (before: TaskFields, after: TaskFields) =>
   Object.keys(after).some((k) => !(k in before) || JSON.stringify(after[k]) !== JSON.stringify(before[k]));
 
-export async function collapseCeleryEnqueues(tx: Queryable, events: TaskEnvelope[], projectOf: (ev: TaskEnvelope) => number): Promise<Collapsed> {
-  if (!events.some(isCeleryEnqueue)) return { insert: events, merged: [] };
-  const key = (p: number, taskId: string, attempt: number) => `${p}\u0000${taskId}\u0000${attempt}`;
-
-  // One per (task, attempt) within the batch: the earliest keeps its id and time.
+/** The batch's events with each task's Celery enqueues of one attempt as one: the earliest keeps its id and time, with both sides' fields. */
+export function collapseInBatch(events: TaskEnvelope[], projectOf: (ev: TaskEnvelope) => number): TaskEnvelope[] {
+  if (!events.some(isCeleryEnqueue)) return events;
+  const key = (ev: TaskEnvelope) => `${projectOf(ev)}\u0000${ev.taskId}\u0000${attemptOf(ev.fields)}`;
   const kept = new Map<string, TaskEnvelope>();
   const others: TaskEnvelope[] = [];
   for (const ev of events) {
@@ -56,34 +47,41 @@ export async function collapseCeleryEnqueues(tx: Queryable, events: TaskEnvelope
       others.push(ev);
       continue;
     }
-    const k = key(projectOf(ev), ev.taskId, attemptOf(ev.fields));
-    const prev = kept.get(k);
-    if (!prev) kept.set(k, ev);
+    const prev = kept.get(key(ev));
+    if (!prev) kept.set(key(ev), ev);
     else {
       const [first, second] = prev.occurredAt <= ev.occurredAt ? [prev, ev] : [ev, prev];
       // The agent's sealed retry payload rides with its envelope, whichever of the two is kept.
       const sealedPayload = first.sealedPayload ?? second.sealedPayload;
-      kept.set(k, { ...first, fields: mergeEnqueueFields(first.fields, second.fields), ...(sealedPayload && { sealedPayload }) });
+      kept.set(key(ev), { ...first, fields: mergeEnqueueFields(first.fields, second.fields), ...(sealedPayload && { sealedPayload }) });
     }
   }
+  return [...others, ...kept.values()];
+}
 
-  // Rows stored before (by an earlier batch): merge into them.
-  const tasks = [...kept.values()];
-  const existing = await tx.query<{ p: number; t: string; r: string; id: string; f: TaskFields }>(EXISTING_SQL, [tasks.map(projectOf), tasks.map((ev) => ev.taskId)], { name: 'z4j_celery_enqueues' });
-  const rows = new Map(existing.rows.map((r) => [key(r.p, r.t, attemptOf(r.f)), r]));
-  const insert = others;
+/**
+ * Merges the Celery enqueues of tasks that already had a row into the enqueued row an earlier
+ * batch stored for the same attempt, if any; returns those merged (to fold, not to insert).
+ *
+ * The caller holds the tasks' rows locked (`refOf`: each event's task row id), so what is
+ * stored is what every other writer committed: read before the lock, two replicas writing the
+ * agent's enqueue and task-sent at once each found none, and the task got both rows.
+ */
+export async function mergeIntoStored(tx: Queryable, events: TaskEnvelope[], refOf: (ev: TaskEnvelope) => string): Promise<TaskEnvelope[]> {
+  const enqueues = events.filter(isCeleryEnqueue);
+  if (!enqueues.length) return [];
+  const key = (ref: string, attempt: number) => `${ref}\u0000${attempt}`;
+  const stored = await tx.query<{ r: string; id: string; f: TaskFields }>(STORED_SQL, [[...new Set(enqueues.map(refOf))]], { name: 'z4j_celery_enqueues' });
+  const rows = new Map(stored.rows.map((r) => [key(r.r, attemptOf(r.f)), r]));
   const merged: TaskEnvelope[] = [];
   const updates: { r: string; id: string; f: TaskFields }[] = [];
-  for (const [k, ev] of kept) {
-    const row = rows.get(k);
-    if (!row || row.id === ev.id) {
-      insert.push(ev); // new, or this very event delivered again (the insert sees the duplicate)
-      continue;
-    }
+  for (const ev of enqueues) {
+    const row = rows.get(key(refOf(ev), attemptOf(ev.fields)));
+    if (!row || row.id === ev.id) continue; // new, or this very event delivered again (the stored ids have it)
     const fields = mergeEnqueueFields(row.f, ev.fields);
     if (changes(row.f, fields)) updates.push({ r: row.r, id: row.id, f: fields });
     merged.push(ev);
   }
   if (updates.length) await tx.query(MERGE_SQL, [JSON.stringify(updates)], { name: 'z4j_merge_celery_enqueues' });
-  return { insert, merged };
+  return merged;
 }
