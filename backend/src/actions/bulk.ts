@@ -83,15 +83,8 @@ export class BulkActions {
 
   /** Starts a job, or returns the one this idempotency key already started (`created: false`). */
   async start(projectId: number, action: BulkAction, raw: Record<string, unknown>, requestedBy: string, idempotencyKey: string): Promise<{ job: BulkJob; created: boolean }> {
-    const seen = (await this.db.query<{ id: number; action: string; filters: Record<string, unknown> }>(
-      'SELECT id::int AS id, action, filters FROM bulk_jobs WHERE project_id = $1 AND idempotency_key = $2', [projectId, idempotencyKey],
-    )).rows[0];
-    if (seen) {
-      if (seen.action !== action || JSON.stringify(storedFilters(seen.filters)) !== JSON.stringify(bulkFilters.parse(raw))) {
-        throw new ActionRefused(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different bulk action');
-      }
-      return { job: (await this.get(projectId, seen.id))!, created: false };
-    }
+    const seen = await this.startedBefore(projectId, action, raw, idempotencyKey);
+    if (seen) return seen;
     const asOf = new Date();
     const p = await this.preview(projectId, action, raw, asOf);
     if (p.overCap) throw new ActionRefused(422, 'TOO_MANY_TASKS', `more than ${this.maxTasks} tasks match: narrow the filters (e.g. a time range)`);
@@ -99,11 +92,26 @@ export class BulkActions {
     const id = (await this.db.query<{ id: number }>(
       `INSERT INTO bulk_jobs (project_id, action, filters, as_of, state, total, requested_by, idempotency_key)
        VALUES ($1, $2, $3::jsonb, $4, 'running', $5, $6, $7)
-       ON CONFLICT (project_id, idempotency_key) DO UPDATE SET updated_at = bulk_jobs.updated_at
+       ON CONFLICT (project_id, idempotency_key) DO NOTHING
        RETURNING id::int AS id`,
       [projectId, action, JSON.stringify(raw), asOf, p.count, requestedBy, idempotencyKey],
-    )).rows[0]!.id;
-    return { job: (await this.get(projectId, id))!, created: true };
+    )).rows[0]?.id;
+    if (id !== undefined) return { job: (await this.get(projectId, id))!, created: true };
+    // The same key started a job meanwhile (a client's retry that reached another replica): that
+    // job, if it is this request's, never a second one, nor another request's taken for this one.
+    return (await this.startedBefore(projectId, action, raw, idempotencyKey))!;
+  }
+
+  /** The job this idempotency key started, if any; refused when the key started a different one. */
+  private async startedBefore(projectId: number, action: BulkAction, raw: Record<string, unknown>, idempotencyKey: string): Promise<{ job: BulkJob; created: false } | null> {
+    const seen = (await this.db.query<{ id: number; action: string; filters: Record<string, unknown> }>(
+      'SELECT id::int AS id, action, filters FROM bulk_jobs WHERE project_id = $1 AND idempotency_key = $2', [projectId, idempotencyKey],
+    )).rows[0];
+    if (!seen) return null;
+    if (seen.action !== action || JSON.stringify(storedFilters(seen.filters)) !== JSON.stringify(bulkFilters.parse(raw))) {
+      throw new ActionRefused(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different bulk action');
+    }
+    return { job: (await this.get(projectId, seen.id))!, created: false };
   }
 
   async get(projectId: number, id: number): Promise<BulkJob | null> {
