@@ -117,7 +117,9 @@ export class AgentCommands {
   }
 
   private async sign(c: Issue, route: Route): Promise<{ ref: string; route: Route; element: string }> {
-    const creds = await this.keys.lookup(route.agentId);
+    // Fresh, not cached: signed only with secrets the agent may have dropped (a rotation on another
+    // replica with no overlap), the command would be refused by it; and a revoked agent gets none.
+    const creds = await this.keys.lookup(route.agentId, { fresh: true });
     if (!creds || creds.project !== c.project.slug) throw new NoAgentRoute(`the z4j agent of worker ${route.worker} is unknown or revoked`);
     const wire: WireCommand = {
       v: 1, id: randomUUID(), command: c.command.id, project: c.project.slug, agent: route.agentId, worker: route.worker, engine: c.driver.engine,

@@ -4,7 +4,7 @@
 import { listPage, type KeysetOrder, type PageParams } from '../api/keyset.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db, Queryable } from '../db/db.js';
-import type { AgentCredentials, AgentKeyStore } from '../ingest/agentKeys.js';
+import type { AgentCredentials, AgentKeyStore, LookupOptions } from '../ingest/agentKeys.js';
 import { newId, newSecret } from './secrets.js';
 
 /** Longest a lookup answer (including "unknown" and "revoked") is reused: a revocation bites within this. */
@@ -23,9 +23,9 @@ export class DbAgentKeyStore implements AgentKeyStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async lookup(agentId: string): Promise<AgentCredentials | null> {
+  async lookup(agentId: string, opts: LookupOptions = {}): Promise<AgentCredentials | null> {
     const hit = this.cache.get(agentId);
-    if (hit && this.now() - hit.at < this.ttlMs) return hit.value;
+    if (hit && !opts.fresh && this.now() - hit.at < this.ttlMs) return hit.value;
     const rows = (await this.db.query<{ project: string; secret_sealed: Uint8Array }>(
       `SELECT p.slug AS project, s.secret_sealed FROM agents a
          JOIN projects p ON p.id = a.project_id AND p.deleted_at IS NULL
@@ -42,7 +42,11 @@ export class DbAgentKeyStore implements AgentKeyStore {
     return value;
   }
 
-  /** Forgets a cached answer at once (this process); other replicas follow within the TTL. */
+  /**
+   * Forgets a cached answer at once (this process). Other replicas follow within the TTL for a
+   * revocation; a new secret they take at once (batches that do not match are checked again
+   * fresh, commands sign with fresh secrets).
+   */
   invalidate(agentId: string): void {
     this.cache.delete(agentId);
   }

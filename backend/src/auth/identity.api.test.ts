@@ -9,6 +9,7 @@ import { AuditKeyRing, formatAuditKeys } from '../audit/keys.js';
 import { testApp } from '../../test/helpers/api.js';
 import { authHeaders, TEST_USERS, tokenHeaders, userHeaders } from '../../test/helpers/auth.js';
 import { STORAGES, openTestDb } from '../../test/helpers/storage.js';
+import { signBatch, verifyAgentBatch } from '../ingest/agentBatch.js';
 import { DbAgentKeyStore } from './agentCredentials.js';
 import { mintApiToken } from './apiTokens.js';
 import { DEFAULT_ROLE_MAPPING } from './roles.js';
@@ -269,6 +270,18 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     now += 5_000;
     expect(await replica.lookup(agentId)).toBeNull(); // ...for at most 5 s
     expect((await api().post(`/api/agents/${agentId}/rotate`).set(authHeaders('admin')).send({})).body.error.code).toBe('AGENT_NOT_FOUND');
+  });
+
+  it('takes a secret rotated on another replica at once: the agent\'s first batches signed with it are not refused there', async () => {
+    const replica = new DbAgentKeyStore(db, t.ctx.sealer, 5_000, () => Date.now());
+    const { agentId, secret } = (await api().post('/api/agents').set(authHeaders('admin')).send({ name: 'worker-2' })).body;
+    const batch = (nonce: string) => Buffer.from(JSON.stringify({ v: 1, agent: agentId, project: 'default', sentAt: Date.now(), nonce, events: [] }));
+    const before = batch('00112233445566778899aabbccddeeff');
+    expect(await verifyAgentBatch(before, agentId, signBatch(before, secret), replica)).toMatchObject({ ok: true }); // cached there, with this secret
+    const rotated = await api().post(`/api/agents/${agentId}/rotate`).set(authHeaders('admin')).send({ overlapSeconds: 0 });
+    const after = batch('ffeeddccbbaa99887766554433221100');
+    expect(await verifyAgentBatch(after, agentId, signBatch(after, rotated.body.secret), replica)).toMatchObject({ ok: true });
+    expect(await verifyAgentBatch(after, agentId, signBatch(after, 'not-its-secret-at-all'), replica)).toMatchObject({ ok: false, reason: 'bad_signature' });
   });
 
   it('keeps the static Z4J_AGENT_KEYS behind the database credentials', async () => {

@@ -2,7 +2,7 @@
 // received, with any of the agent's live secrets; the agent's project on every event; sizes.
 // Never throws on bad input: a refusal is a reason, counted by the caller.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { AgentKeyStore } from './agentKeys.js';
+import type { AgentCredentials, AgentKeyStore } from './agentKeys.js';
 
 export const MAX_BATCH_BYTES = 1024 * 1024;
 export const MAX_BATCH_EVENTS = 1000;
@@ -35,6 +35,21 @@ function signatureMatches(body: Buffer, sigHex: string, secrets: Buffer[]): bool
   return match;
 }
 
+/**
+ * The agent's credentials if the signature is one of its live secrets'; 'mismatch' if not; null
+ * for an unknown or revoked agent. A mismatch is asked again past the store's cache: a rotation
+ * on another replica gives the agent a secret this one's cache does not hold yet, and a refused
+ * batch is final (acknowledged, gone).
+ */
+async function signedBy(body: Buffer, agentId: string, sigHex: string, keys: AgentKeyStore): Promise<AgentCredentials | 'mismatch' | null> {
+  const cached = await keys.lookup(agentId);
+  if (!cached) return null;
+  if (signatureMatches(body, sigHex, cached.secrets)) return cached;
+  const fresh = await keys.lookup(agentId, { fresh: true });
+  if (!fresh) return null;
+  return signatureMatches(body, sigHex, fresh.secrets) ? fresh : 'mismatch';
+}
+
 export interface VerifyOptions {
   /** Refuse batches whose sentAt is further than this from now (HTTP only). */
   staleMs?: number;
@@ -44,9 +59,9 @@ export interface VerifyOptions {
 export async function verifyAgentBatch(body: Buffer, agentId: string, sigHex: string, keys: AgentKeyStore, opts: VerifyOptions = {}): Promise<Verified> {
   if (body.length > MAX_BATCH_BYTES) return refuse('bad_batch', `batch is larger than ${MAX_BATCH_BYTES} bytes`);
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(agentId)) return refuse('unknown_agent', 'malformed agent id');
-  const creds = await keys.lookup(agentId);
+  const creds = await signedBy(body, agentId, sigHex, keys);
   if (!creds) return refuse('unknown_agent', `agent ${agentId} is unknown or revoked`);
-  if (!signatureMatches(body, sigHex, creds.secrets)) return refuse('bad_signature', 'the signature does not match the batch');
+  if (creds === 'mismatch') return refuse('bad_signature', 'the signature does not match the batch');
   let batch: AgentBatch;
   try {
     batch = JSON.parse(body.toString('utf8'));

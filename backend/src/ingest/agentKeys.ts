@@ -11,9 +11,14 @@ export interface AgentCredentials {
   secrets: Buffer[];
 }
 
+/** `fresh`: read past any cache (a secret just rotated on another replica may not be in it yet). */
+export interface LookupOptions {
+  fresh?: boolean;
+}
+
 export interface AgentKeyStore {
   /** Null when the agent is unknown or revoked. Implementations cache, but a revocation must bite within seconds. */
-  lookup(agentId: string): Promise<AgentCredentials | null>;
+  lookup(agentId: string, opts?: LookupOptions): Promise<AgentCredentials | null>;
 }
 
 /** `Z4J_AGENT_KEYS`: comma-separated `<agent id>@<project>:<secret>`. */
@@ -38,9 +43,9 @@ export class StaticAgentKeyStore implements AgentKeyStore {
 /** Asks each store in turn (database first, then static bootstrap keys). */
 export class ChainedAgentKeyStore implements AgentKeyStore {
   constructor(private readonly stores: AgentKeyStore[]) {}
-  async lookup(agentId: string): Promise<AgentCredentials | null> {
+  async lookup(agentId: string, opts?: LookupOptions): Promise<AgentCredentials | null> {
     for (const s of this.stores) {
-      const found = await s.lookup(agentId);
+      const found = await s.lookup(agentId, opts);
       if (found) return found;
     }
     return null;
