@@ -146,7 +146,11 @@ export async function roleIn(ctx: ApiContext, caller: Caller, project: ProjectRe
   return memberOrMapped(member, mappedRole(project.roleMapping, caller.user));
 }
 
-/** Refused attempts without credentials are audited, but at most this many per client address per minute. */
+/**
+ * Refused attempts without credentials are audited, but at most this many per client address per
+ * minute, per replica: the windows are this process's, so a refusal past the limit costs no
+ * database round trip (a flood of them would otherwise move from the chain to a shared counter).
+ */
 const REFUSALS_PER_MINUTE = 30;
 const refusalWindows = new Map<string, { start: number; n: number }>();
 
