@@ -5,7 +5,7 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { isDataException, type Db, type Queryable } from '../db/db.js';
 import type { AgentChannel, AgentTarget, CommandChannel, EngineDriver } from '../engines/driver.js';
-import type { AgentKeyStore } from '../ingest/agentKeys.js';
+import type { AgentCredentials, AgentKeyStore } from '../ingest/agentKeys.js';
 import { ENGINES } from '../ingest/envelope.js';
 import { hasUnstorableText, scrub } from '../redact/redact.js';
 import { auditSettled, dropReasons, SETTLED, type Command, type Settled, type SettledAudit } from './commands.js';
@@ -57,7 +57,10 @@ export class AgentCommands {
 
   /** The channel one command's driver call uses; the command expires (is never run) after `expiresAt`. */
   channel(driver: EngineDriver, project: { id: number; slug: string }, command: Command, expiresAt: number): AgentChannel {
-    const issue = (action: string, args: Record<string, unknown>) => ({ driver, project, command, expiresAt, action, args });
+    // Each agent's secrets read once per command, fresh (see sign), however many of its workers it reaches.
+    const read = new Map<string, Promise<AgentCredentials | null>>();
+    const secretsOf = (agentId: string) => read.get(agentId) ?? read.set(agentId, this.keys.lookup(agentId, { fresh: true })).get(agentId)!;
+    const issue = (action: string, args: Record<string, unknown>) => ({ driver, project, command, expiresAt, action, args, secretsOf });
     return {
       send: (action, args, to) => this.send(issue(action, args), to),
       sendToAll: (action, args, queue) => this.sendToAll(issue(action, args), queue),
@@ -119,7 +122,7 @@ export class AgentCommands {
   private async sign(c: Issue, route: Route): Promise<{ ref: string; route: Route; element: string }> {
     // Fresh, not cached: signed only with secrets the agent may have dropped (a rotation on another
     // replica with no overlap), the command would be refused by it; and a revoked agent gets none.
-    const creds = await this.keys.lookup(route.agentId, { fresh: true });
+    const creds = await c.secretsOf(route.agentId);
     if (!creds || creds.project !== c.project.slug) throw new NoAgentRoute(`the z4j agent of worker ${route.worker} is unknown or revoked`);
     const wire: WireCommand = {
       v: 1, id: randomUUID(), command: c.command.id, project: c.project.slug, agent: route.agentId, worker: route.worker, engine: c.driver.engine,
@@ -162,7 +165,10 @@ export class AgentCommands {
 const CHANNEL_NAMES: Record<CommandChannel, string> = { redis: 'Redis', amqp: 'RabbitMQ' };
 const onChannel = (driver: EngineDriver) => (driver.commandChannel ? ` on ${CHANNEL_NAMES[driver.commandChannel]}, the broker z4j reaches ${driver.engine} on` : '');
 
-interface Issue { driver: EngineDriver; project: { id: number; slug: string }; command: Command; expiresAt: number; action: string; args: Record<string, unknown> }
+interface Issue {
+  driver: EngineDriver; project: { id: number; slug: string }; command: Command; expiresAt: number; action: string; args: Record<string, unknown>;
+  secretsOf: (agentId: string) => Promise<AgentCredentials | null>;
+}
 interface Route { worker: string; agentId: string; actions: string[] }
 
 const MAX_DETAIL_CHARS = 4096;
