@@ -25,6 +25,15 @@ const putBody = z.object({
   role: z.enum(PROJECT_ROLES),
 }).strict();
 
+const INSERT_MEMBER = `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by, set_by_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+
+// Once an Owner wrote the row it stays an Owner's: it is what keeps a user the mapping makes
+// Owner (a Grafana server admin) below Owner, and an Admin rewriting it must not undo that.
+const UPDATE_MEMBER = `ON CONFLICT (project_id, user_id) DO UPDATE SET login = EXCLUDED.login, role = EXCLUDED.role, set_by_owner = memberships.set_by_owner OR EXCLUDED.set_by_owner, updated_at = now(),
+  -- Left out of the body: kept (a role change from the members list sends none); null clears.
+  email = CASE WHEN $9 THEN EXCLUDED.email ELSE memberships.email END,
+  name = CASE WHEN $10 THEN EXCLUDED.name ELSE memberships.name END`;
+
 export const putMember = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
   const { caller, role: callerRole } = authOf(res);
@@ -33,19 +42,14 @@ export const putMember = (ctx: ApiContext): Handler => async (req, res) => {
   const body = putBody.parse(req.body);
   requireGrantable(callerRole, body.role);
   const member = await ctx.db.transaction(async (tx) => {
-    const before = (await tx.query<{ role: ProjectRole; login: string }>('SELECT role, login FROM memberships WHERE project_id = $1 AND user_id = $2 FOR UPDATE', [p.id, userId])).rows[0];
+    const params = [p.id, userId, body.login, body.email ?? null, body.name ?? null, body.role, callerLabel(caller), callerRole === 'owner'];
+    // Inserted if the user has no membership yet; one another request is writing at this moment
+    // (on any replica) is waited for, and is then what the check below sees: a SELECT ... FOR
+    // UPDATE finds no row to lock while it is uncommitted, and the upsert then overwrote it.
+    const fresh = (await tx.query(`${INSERT_MEMBER} ON CONFLICT (project_id, user_id) DO NOTHING RETURNING ${MEMBER}`, params)).rows[0];
+    const before = fresh ? undefined : (await tx.query<{ role: ProjectRole; login: string }>('SELECT role, login FROM memberships WHERE project_id = $1 AND user_id = $2 FOR UPDATE', [p.id, userId])).rows[0];
     if (before) requireGrantable(callerRole, before.role);
-    // Once an Owner wrote the row it stays an Owner's: it is what keeps a user the mapping makes
-    // Owner (a Grafana server admin) below Owner, and an Admin rewriting it must not undo that.
-    const row = (await tx.query(
-      `INSERT INTO memberships (project_id, user_id, login, email, name, role, created_by, set_by_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $10)
-       ON CONFLICT (project_id, user_id) DO UPDATE SET login = EXCLUDED.login, role = EXCLUDED.role, set_by_owner = memberships.set_by_owner OR EXCLUDED.set_by_owner, updated_at = now(),
-         -- Left out of the body: kept (a role change from the members list sends none); null clears.
-         email = CASE WHEN $8 THEN EXCLUDED.email ELSE memberships.email END,
-         name = CASE WHEN $9 THEN EXCLUDED.name ELSE memberships.name END
-       RETURNING ${MEMBER}`,
-      [p.id, userId, body.login, body.email ?? null, body.name ?? null, body.role, callerLabel(caller), body.email !== undefined, body.name !== undefined, callerRole === 'owner'],
-    )).rows[0];
+    const row = fresh ?? (await tx.query(`${INSERT_MEMBER} ${UPDATE_MEMBER} RETURNING ${MEMBER}`, [...params, body.email !== undefined, body.name !== undefined])).rows[0];
     await auditRequest(ctx, req, res, {
       action: before ? 'member.change' : 'member.add', target: `user:${userId}`, detail: { login: body.login, role: body.role, from: before?.role ?? null },
     }, tx);
