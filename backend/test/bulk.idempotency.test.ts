@@ -1,10 +1,10 @@
 // A bulk job is started once per Idempotency-Key, also when the same key comes twice at once (a
 // client's retry after a timeout, reaching another replica while the first request still runs).
+import { pino } from 'pino';
 import type { ActionService } from '../src/actions/actionService.js';
 import { BulkActions } from '../src/actions/bulk.js';
 import type { Db } from '../src/db/db.js';
 import { BatchWriter } from '../src/ingest/batchWriter.js';
-import { pino } from 'pino';
 import { taskEvent } from './helpers/envelopes.js';
 import { STORAGES, openTestDb } from './helpers/storage.js';
 
