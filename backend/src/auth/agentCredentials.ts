@@ -10,6 +10,13 @@ import { newId, newSecret } from './secrets.js';
 /** Longest a lookup answer (including "unknown" and "revoked") is reused: a revocation bites within this. */
 export const AGENT_KEY_CACHE_MS = 5_000;
 
+/**
+ * Least age of a cached answer before a fresh lookup reads the database again. A fresh lookup
+ * follows a signature that matched none of the cached secrets: a rotation on another replica,
+ * or a forged batch, which must not buy one query each (HTTP ingest is open to the network).
+ */
+export const AGENT_KEY_FRESH_MS = 1_000;
+
 const aad = (agentId: string) => `z4j-agent:${agentId}`;
 
 /** The database store the ingest side asks (through ChainedAgentKeyStore) who may send batches. */
@@ -25,7 +32,7 @@ export class DbAgentKeyStore implements AgentKeyStore {
 
   async lookup(agentId: string, opts: LookupOptions = {}): Promise<AgentCredentials | null> {
     const hit = this.cache.get(agentId);
-    if (hit && !opts.fresh && this.now() - hit.at < this.ttlMs) return hit.value;
+    if (hit && this.now() - hit.at < (opts.fresh ? AGENT_KEY_FRESH_MS : this.ttlMs)) return hit.value;
     const rows = (await this.db.query<{ project: string; secret_sealed: Uint8Array }>(
       `SELECT p.slug AS project, s.secret_sealed FROM agents a
          JOIN projects p ON p.id = a.project_id AND p.deleted_at IS NULL
