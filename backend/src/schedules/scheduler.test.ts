@@ -3,6 +3,7 @@
 // a failed send leaves a failed run, a schedule whose times cannot be computed is disabled
 // without holding the others back, and two schedulers on one database fire each due time once.
 import { randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
 import { pino } from 'pino';
 import { ActionService } from '../actions/actionService.js';
 import { DbPayloadStore } from '../actions/payloads.js';
@@ -249,5 +250,21 @@ describe('two schedulers on one PostgreSQL database', () => {
     expect(runs).toHaveLength(120);
     expect(runs.every((r) => r.n === 1)).toBe(true);
     expect(new Set(runs.map((r) => r.due))).toEqual(new Set(['10:00', '10:01', '10:02']));
+  });
+
+  // On PostgreSQL only: embedded PGlite's clock is this process's (one replica, one clock).
+  test("due is the database's time, not this replica's clock: a replica whose clock runs an hour ahead fires nothing early", async () => {
+    await a.query('DELETE FROM schedules'); // the test before left its own, long overdue
+    const now = new Date((await a.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now).getTime();
+    const due = new Date(now + 30 * 60_000); // a daily schedule due in half an hour
+    const id = await scheduleAt(a, now, { cron: `${due.getUTCMinutes()} ${due.getUTCHours()} * * *` });
+    const ahead = jest.spyOn(Date, 'now').mockReturnValue(now + 60 * 60_000);
+    try {
+      const claim = await claimDueRuns(b, { batch: 10 });
+      expect([claim.claimed, await nextRunAt(a, id)]).toEqual([0, new Date(Math.floor(due.getTime() / 60_000) * 60_000).toISOString()]);
+    } finally {
+      ahead.mockRestore();
+    }
+    expect(await runsOf(a, id)).toEqual([]);
   });
 });

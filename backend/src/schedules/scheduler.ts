@@ -17,7 +17,7 @@ import { SENDABLE_COLUMNS, type Sendable } from './store.js';
 export interface SchedulerOptions {
   /** Most schedules claimed in one transaction. */
   batch?: number;
-  /** The clock (tests). */
+  /** The clock (tests); else the database's, one for every replica (databaseNow). */
   now?: () => number;
   /** Where a schedule disabled for an unreadable cron or zone is logged. */
   log?: Logger;
@@ -57,10 +57,19 @@ export interface Claim {
   claimed: number;
 }
 
+/**
+ * The database's time: what "due" is measured against. Each replica's own clock would let the
+ * one that runs ahead fire every schedule early by as much (and fail other replicas' runs as
+ * abandoned early): one clock for all of them, read once per claim.
+ */
+async function databaseNow(q: Queryable): Promise<Date> {
+  return new Date((await q.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now);
+}
+
 /** One transaction: claims at most `batch` due schedules and records their runs. */
 export async function claimDueRuns(db: Db, opts: SchedulerOptions = {}): Promise<Claim> {
-  const now = new Date((opts.now ?? Date.now)());
   return db.transaction(async (tx: Queryable) => {
+    const now = opts.now ? new Date(opts.now()) : await databaseNow(tx);
     const due = (await tx.query<Due>(DUE_SQL, [now.toISOString(), opts.batch ?? 100])).rows;
     if (!due.length) return { pending: [], claimed: 0 };
     // Each row on its own: one that throws must not roll back (and so block) every other one.
@@ -130,7 +139,7 @@ export class Scheduler {
     const batch = this.opts.batch ?? 100;
     // Runs failed without a send (abandoned by a crash, or an unreadable cron) count as failed
     // runs too: the metric is where an alert on failing schedules looks.
-    this.sender.countFailed(await failAbandonedRuns(this.db, new Date((this.opts.now ?? Date.now)())));
+    this.sender.countFailed(await failAbandonedRuns(this.db, this.opts.now ? new Date(this.opts.now()) : await databaseNow(this.db)));
     let fired = 0;
     for (let pass = 0; pass < (this.opts.maxPasses ?? 10); pass++) {
       const { pending, claimed } = await claimDueRuns(this.db, { log: this.log, ...this.opts, batch });
