@@ -176,16 +176,22 @@ export class BulkActions {
         if (command.state !== 'pending' && command.state !== 'dispatched') await this.auditOnce(command, job.projectId, actor);
       }
       const finished = page.nextCursor === null;
-      await this.db.query(
+      // Only while the lease is still this runner's: a chunk that outlived it was taken over,
+      // and the runner that has it now must not see its cursor moved back, its lease cleared.
+      const kept = await this.db.query(
         `UPDATE bulk_jobs SET cursor = $2, state = CASE WHEN $3 AND state = 'running' THEN 'succeeded' ELSE state END,
-                lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1`,
-        [job.id, page.nextCursor, finished],
+                lease_owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1 AND lease_owner = $4 RETURNING id`,
+        [job.id, page.nextCursor, finished, this.owner],
       );
+      if (!kept.rows.length) this.log.warn({ bulk: job.id }, 'bulk chunk outlived its lease; another runner has the job, its progress kept');
     } catch (err) {
       this.log.warn({ bulk: job.id, err: String(err) }, 'bulk chunk failed; will try again');
       // Viewers read the job's message: scrubbed (an error can quote a broker URL with its password).
       const message = (scrub(String((err as Error)?.message ?? err)) as string).slice(0, 200);
-      await this.db.query(`UPDATE bulk_jobs SET lease_until = now() + interval '5 seconds', message = $2, updated_at = now() WHERE id = $1`, [job.id, `last chunk failed: ${message}`]);
+      await this.db.query(
+        `UPDATE bulk_jobs SET lease_until = now() + interval '5 seconds', message = $2, updated_at = now() WHERE id = $1 AND lease_owner = $3`,
+        [job.id, `last chunk failed: ${message}`, this.owner],
+      );
     }
     return true;
   }
