@@ -2,9 +2,10 @@
 // (generated once, like the seal key). Rows carry the id of the key that MAC'd them, so a
 // rotation adds a key and every older row keeps verifying with the key it names.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { createFileOnce } from '../dataDir.js';
 import type { Logger } from '../logger.js';
 
 export interface AuditKey {
@@ -142,14 +143,8 @@ export function auditKeysFromConfig(config: Config, log: Logger): AuditKeyRing {
   const keys = parseAuditKeys(config.Z4J_AUDIT_KEYS);
   if (keys) return new AuditKeyRing(keys);
   const file = join(config.Z4J_DATA_DIR, 'audit.key');
-  if (!existsSync(file)) {
-    mkdirSync(config.Z4J_DATA_DIR, { recursive: true });
-    try {
-      writeFileSync(file, `${formatAuditKeys([{ id: 1, key: randomBytes(32) }])}\n`, { mode: 0o600, flag: 'wx' });
-      log.warn({ file }, 'generated an audit key; back it up (or set Z4J_AUDIT_KEYS): without it the audit chain cannot be verified');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+  if (createFileOnce(file, `${formatAuditKeys([{ id: 1, key: randomBytes(32) }])}\n`)) {
+    log.warn({ file }, 'generated an audit key; back it up (or set Z4J_AUDIT_KEYS): without it the audit chain cannot be verified');
   }
   if (config.DATABASE_URL) log.warn('Z4J_AUDIT_KEYS is not set: using the key file in Z4J_DATA_DIR; replicas of the service must share it');
   return new AuditKeyRing(parseAuditKeys(readFileSync(file, 'utf8'))!, file);

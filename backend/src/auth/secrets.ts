@@ -1,9 +1,10 @@
 // Random secrets, their hashes, constant-time comparison, and the proxy secret (configured,
 // or generated once into the data directory so `npm start` works with nothing set).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { createFileOnce } from '../dataDir.js';
 import type { Logger } from '../logger.js';
 
 /** `<prefix>` + 256 random bits, base64url. */
@@ -32,14 +33,8 @@ export interface ProxySecret {
 export function proxySecretFromConfig(config: Config, log: Logger): ProxySecret {
   if (config.Z4J_PROXY_SECRET) return { value: config.Z4J_PROXY_SECRET, source: 'Z4J_PROXY_SECRET' };
   const file = join(config.Z4J_DATA_DIR, 'proxy.secret');
-  if (!existsSync(file)) {
-    mkdirSync(config.Z4J_DATA_DIR, { recursive: true });
-    try {
-      writeFileSync(file, `${newSecret('')}\n`, { mode: 0o600, flag: 'wx' });
-      log.warn({ file }, 'generated the proxy secret: paste the content of this file into the z4j app configuration page in Grafana (or set Z4J_PROXY_SECRET)');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+  if (createFileOnce(file, `${newSecret('')}\n`)) {
+    log.warn({ file }, 'generated the proxy secret: paste the content of this file into the z4j app configuration page in Grafana (or set Z4J_PROXY_SECRET)');
   }
   const value = readFileSync(file, 'utf8').trim();
   if (value.length < 16) throw new Error(`${file} holds no usable proxy secret (16+ characters); delete it to generate a new one`);
