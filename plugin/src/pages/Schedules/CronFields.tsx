@@ -79,7 +79,7 @@ export function CronFields({ cron, timezone, onCron, onTimezone, refused = {} }:
         />
       </Field>
       <section aria-label="Next runs" className={styles.preview}>
-        <Text variant="bodySmall" color="secondary" element="h6">
+        <Text variant="bodySmall" color="secondary" element="h4">
           Next runs, in your time zone
         </Text>
         {!asked.cron ? (

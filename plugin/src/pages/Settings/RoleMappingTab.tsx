@@ -65,7 +65,8 @@ function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?:
           />
         </Field>
       </Stack>
-      <h4>Teams</h4>
+      {/* Level 2 under the page's title, in the look of the h4 it was (Grafana's global .h4). */}
+      <h2 className="h4">Teams</h2>
       {mapping.teams.map((t, i) => (
         <Stack key={i} gap={1} alignItems="flex-end">
           <Field label="Team id">

@@ -120,10 +120,13 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
         </dl>
       </section>
 
+      {/* The sections' headings are level 2, under the task's name (the page's h1), at the size of an h3. */}
       {task.exception && (
         <section aria-label="Exception" className={styles.section}>
           <Stack justifyContent="space-between" alignItems="center">
-            <Text element="h3">{earlierException ? 'Exception of an earlier attempt' : 'Exception'}</Text>
+            <Text element="h2" variant="h3">
+              {earlierException ? 'Exception of an earlier attempt' : 'Exception'}
+            </Text>
             <ClipboardButton
               size="sm"
               icon="copy"
@@ -139,7 +142,9 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
       )}
 
       <section aria-label="Arguments" className={styles.section}>
-        <Text element="h3">Arguments and result</Text>
+        <Text element="h2" variant="h3">
+          Arguments and result
+        </Text>
         <Text color="secondary" element="p">
           Secrets were redacted before anything was stored.
         </Text>
@@ -149,7 +154,9 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
       </section>
 
       <section aria-label="Timeline" className={styles.section}>
-        <Text element="h3">Timeline</Text>
+        <Text element="h2" variant="h3">
+          Timeline
+        </Text>
         <ol className={styles.timeline}>
           {events.map((e, i) => {
             const gap = i > 0 ? between(events[i - 1]!.occurredAt, e.occurredAt) : null;
@@ -167,7 +174,9 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
 
       {children.length > 0 && (
         <section aria-label="Children" className={styles.section}>
-          <Text element="h3">Children</Text>
+          <Text element="h2" variant="h3">
+            Children
+          </Text>
           <ul>
             {children.map((c) => (
               <li key={c.taskId}>
