@@ -19,3 +19,19 @@ test("a list page's table reads in the theme's body type, as Grafana's own table
   const table = screen.getByRole('table', { name: 'Queues' });
   expect(getComputedStyle(table).fontSize).toBe(createTheme().typography.body.fontSize);
 });
+
+test("a column of row buttons has a header for screen readers, who hear it with each row's buttons", () => {
+  render(
+    <DataTable<{ name: string }>
+      label="Queues"
+      rows={[{ name: 'emails' }]}
+      rowKey={(q) => q.name}
+      columns={[
+        { header: 'Queue', cell: (q) => q.name },
+        { header: 'Actions', hideHeader: true, cell: (q) => <button>Purge {q.name}</button> },
+      ]}
+    />
+  );
+  const header = screen.getByRole('columnheader', { name: 'Actions' });
+  expect(header.firstElementChild).toHaveClass('sr-only');
+});

@@ -37,7 +37,12 @@ function QueuesPage() {
               { header: 'Depth', cell: (q) => q.depth ?? '—', numeric: true },
               { header: 'Depth measured', cell: (q) => formatAgo(q.depthAt) },
               { header: 'Last task', cell: (q) => formatAgo(q.lastSeenAt) },
-              { header: '', cell: (q) => <QueueActions queue={q} onDone={queues.reload} />, sticky: true },
+              {
+                header: 'Actions',
+                hideHeader: true,
+                cell: (q) => <QueueActions queue={q} onDone={queues.reload} />,
+                sticky: true,
+              },
             ]}
           />
         </OutcomeShelf>

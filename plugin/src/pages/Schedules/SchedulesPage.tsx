@@ -90,7 +90,8 @@ function SchedulesPage() {
               { header: 'Next run', cell: (s) => <NextRun schedule={s} /> },
               { header: 'Last run', cell: (s) => <LastRun schedule={s} project={project} /> },
               {
-                header: '',
+                header: 'Actions',
+                hideHeader: true,
                 sticky: true,
                 cell: (s) => (
                   <Stack gap={1}>

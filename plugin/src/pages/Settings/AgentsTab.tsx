@@ -82,7 +82,8 @@ export function AgentsTab() {
           },
           { header: 'Created', cell: (a) => formatTime(a.createdAt) },
           {
-            header: '',
+            header: 'Actions',
+            hideHeader: true,
             cell: (a) =>
               !a.revokedAt && (
                 <Stack gap={1}>

@@ -94,7 +94,8 @@ export function InvitationsTab() {
           { header: 'Invited by', cell: (i) => i.invitedBy ?? '—' },
           { header: 'Expires', cell: (i) => formatTime(i.expiresAt) },
           {
-            header: '',
+            header: 'Actions',
+            hideHeader: true,
             cell: (i) =>
               stateOf(i) === 'pending' && (
                 <Button

@@ -1,5 +1,4 @@
 import React, { useRef, useState } from 'react';
-import { css } from '@emotion/css';
 import { Button, Field, Input, Combobox, Stack, type ComboboxOption } from '@grafana/ui';
 import { lookupGrafanaUsers, type GrafanaOrgUser } from '../../api/grafana';
 import { ConfirmOnItem } from '../../components/common/ConfirmOnItem';
@@ -19,16 +18,6 @@ export const ROLE_OPTIONS = (['viewer', 'operator', 'admin', 'owner'] as Project
 /** The roles `myRole` may grant: the service refuses the others (only an Owner grants owner). */
 export const grantableRoles = (myRole: ProjectRole | null | undefined) =>
   ROLE_OPTIONS.filter((o) => roleAtLeast(myRole, o.value));
-
-// Names a control for screen readers where the table's column header is its only visible label.
-const screenReaderOnly = css({
-  position: 'absolute',
-  width: 1,
-  height: 1,
-  overflow: 'hidden',
-  clip: 'rect(0 0 0 0)',
-  whiteSpace: 'nowrap',
-});
 
 export function MembersTab() {
   const { project, me } = useSession();
@@ -78,7 +67,8 @@ export function MembersTab() {
             cell: (m) =>
               canManage(m) ? (
                 <>
-                  <label htmlFor={`member-role-${m.userId}`} className={screenReaderOnly}>
+                  {/* For screen readers only (Grafana's global sr-only): the column header is its visible label. */}
+                  <label htmlFor={`member-role-${m.userId}`} className="sr-only">
                     Role of {m.login}
                   </label>
                   <Combobox
@@ -99,7 +89,8 @@ export function MembersTab() {
               ),
           },
           {
-            header: '',
+            header: 'Actions',
+            hideHeader: true,
             cell: (m) =>
               canManage(m) && (
                 <Button

@@ -124,7 +124,8 @@ export function TokensTab() {
           { header: 'Expires', cell: (t) => formatTime(t.expiresAt) },
           { header: 'Last used', cell: (t) => formatTime(t.lastUsedAt) },
           {
-            header: '',
+            header: 'Actions',
+            hideHeader: true,
             cell: (t) =>
               !t.revokedAt && (
                 <Button

@@ -6,13 +6,13 @@ import type { Task } from '../../api/types';
 import { StateBadge } from '../../components/common/StateBadge';
 import { inProject, taskUrl } from '../../constants';
 import { formatDuration, formatTime } from '../../utils/format';
-import { getTableStyles } from '../../components/common/DataTable';
+import { getTableStyles, TableScroll } from '../../components/common/DataTable';
 
 /** The explorer's rows. Each task's name is a link, so rows open with a click, Enter, or in a new tab. */
 export function TaskTable({ tasks, project }: { tasks: Task[]; project?: string }) {
   const styles = useStyles2(getStyles);
   return (
-    <div className={styles.scroll}>
+    <TableScroll label="Tasks">
       <table className={styles.table} aria-label="Tasks">
         <thead>
           <tr>
@@ -60,7 +60,7 @@ export function TaskTable({ tasks, project }: { tasks: Task[]; project?: string 
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
 

@@ -78,7 +78,8 @@ function WorkersPage() {
                 numeric: true,
               },
               {
-                header: '',
+                header: 'Actions',
+                hideHeader: true,
                 cell: (w) => (
                   <WorkerActions worker={w} onDone={workers.reload} onCommand={showOutcome(w, 'Shut down')} />
                 ),
