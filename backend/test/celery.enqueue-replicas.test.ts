@@ -1,15 +1,10 @@
 // Two replicas write one Celery task's two enqueues at once: the agent's batch reached one of
 // them (a stream entry, an AMQP message), task-sent the other (or every one, on Redis pub/sub).
 // The task still gets one enqueued row per attempt, as when one replica writes both.
-import pg from 'pg';
-import type { Db } from '../src/db/db.js';
-import { migrate } from '../src/db/migrate.js';
-import { openPostgres } from '../src/db/postgres.js';
 import { BatchWriter } from '../src/ingest/batchWriter.js';
 import { AGENT_MARK } from '../src/ingest/celeryEnqueues.js';
 import { taskEvent } from './helpers/envelopes.js';
-import { createTestDatabase } from './helpers/storage.js';
-import { eventually } from './helpers/wait.js';
+import { twoReplicas, whileHeld } from './helpers/replicas.js';
 
 const fromAgent = (taskId: string) =>
   taskEvent(taskId, 'enqueued', 1, { name: 'app.add', queue: 'q1', args: [1, 2], retries: 0, recordedBy: AGENT_MARK }, { worker: undefined });
@@ -17,40 +12,15 @@ const fromCelery = (taskId: string) =>
   taskEvent(taskId, 'enqueued', 2, { name: 'app.add', queue: 'q1', args: '(1, 2)', retries: 0, producer: 'gen1@host' }, { worker: undefined });
 
 describe('Celery enqueues written by two replicas at once (PostgreSQL)', () => {
-  let url: string;
-  let replicaA: Db;
-  let replicaB: Db;
-  beforeAll(async () => {
-    url = await createTestDatabase('enqueue_replicas');
-    replicaA = openPostgres(url);
-    await migrate(replicaA);
-    replicaB = openPostgres(url);
-  });
-  afterAll(async () => {
-    await replicaA?.close();
-    await replicaB?.close();
-  });
+  const replicas = twoReplicas('enqueue_replicas');
 
   test('the agent\'s enqueue on one replica and task-sent on another, both looked before either committed: one row per task', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `t-replicas-${i}`);
     // Inserts into tasks wait on this lock: both writers have looked for stored enqueues (none
     // yet) by the time either can write, the overlap a busy pair of replicas has by chance.
-    const gate = new pg.Client({ connectionString: url });
-    await gate.connect();
-    try {
-      await gate.query('BEGIN');
-      await gate.query('LOCK TABLE tasks IN SHARE MODE');
-      const writes = [new BatchWriter(replicaA).write(ids.map(fromAgent)), new BatchWriter(replicaB).write(ids.map(fromCelery))];
-      writes.forEach((w) => w.catch(() => undefined));
-      await eventually(async () => expect((await gate.query(
-        `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'tasks'::regclass AND mode = 'RowExclusiveLock'`,
-      )).rows[0].n).toBe(2), 10_000, 20);
-      await gate.query('COMMIT');
-      await Promise.all(writes);
-    } finally {
-      await gate.end();
-    }
-    const rows = (await replicaA.query<{ task_id: string; n: number; fields: Record<string, unknown>[] }>(
+    await whileHeld(replicas.url, (gate) => gate.query('LOCK TABLE tasks IN SHARE MODE'),
+      () => Promise.all([new BatchWriter(replicas.a).write(ids.map(fromAgent)), new BatchWriter(replicas.b).write(ids.map(fromCelery))]), 2);
+    const rows = (await replicas.a.query<{ task_id: string; n: number; fields: Record<string, unknown>[] }>(
       `SELECT task_id, count(*)::int AS n, json_agg(fields) AS fields FROM task_events WHERE kind = 'enqueued' AND task_id = ANY($1) GROUP BY task_id`, [ids],
     )).rows;
     expect(rows).toHaveLength(ids.length);
