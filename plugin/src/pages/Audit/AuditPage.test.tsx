@@ -52,6 +52,24 @@ describe('the audit log', () => {
     expect(detail).toHaveTextContent('commandId 17 · state succeeded · filters {"state":"failed"}');
   });
 
+  test('a value cut to fit is shown whole with "Show all", which a keyboard reaches', async () => {
+    const backend = fakeService('admin');
+    const list = backend.routes[`GET ${SERVICE_API_URL}/audit`]!;
+    const reason = `${'the nightly export failed on every shard; '.repeat(4)}retried by hand`;
+    backend.routes[`GET ${SERVICE_API_URL}/audit`] = (r) => {
+      const res = list(r) as { data: { entries: Array<Record<string, unknown>> } };
+      res.data.entries[0]!.detail = { reason };
+      return res as never;
+    };
+    const { user } = renderApp('/audit');
+
+    const table = await screen.findByRole('table', { name: 'Audit log' }, PAGE_LOAD);
+    expect(within(table).queryByText(reason, { exact: false })).not.toBeInTheDocument();
+    await user.click(within(table).getByRole('button', { name: 'Show all' }));
+    expect(within(table).getByText(reason, { exact: false })).toBeInTheDocument();
+    expect(within(table).queryByRole('button', { name: 'Show all' })).not.toBeInTheDocument();
+  });
+
   test("says the user's address an entry came from, and the proxy it came through", async () => {
     const backend = fakeService('admin');
     const list = backend.routes[`GET ${SERVICE_API_URL}/audit`]!;

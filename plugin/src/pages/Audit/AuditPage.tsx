@@ -1,10 +1,10 @@
 // The project's audit log: who did what to what, when, from where, and whether it worked,
 // with the hash chain's verification status (an edited or deleted row shows here). Project
 // Admins only, as on the service.
-import React, { useMemo } from 'react';
+import React, { useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { useTimeZone } from '../../hooks/useTimeZone';
-import { Alert, Badge, Field, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
+import { Alert, Badge, Button, Field, Combobox, Stack, Text, TimeRangePicker } from '@grafana/ui';
 import { fromTimeRange, shiftRange, toTimeRange, zoomOutRange } from '../Tasks/filters';
 import type { AuditEntry } from '../../api/types';
 import { AppPage } from '../../components/common/AppPage';
@@ -175,14 +175,22 @@ function AuditFrom({ entry }: { entry: AuditEntry }) {
   );
 }
 
-/** An entry's detail as "key: value" pairs that wrap within the column; the whole JSON on hover. */
+const DETAIL_VALUE_CHARS = 120;
+
+/**
+ * An entry's detail as "key: value" pairs that wrap within the column; the whole JSON on hover.
+ * A value cut to fit has a "Show all" button beside it: a hover is no way in for a keyboard or a
+ * screen reader.
+ */
 function AuditDetail({ detail }: { detail: Record<string, unknown> | null | undefined }) {
+  const [whole, setWhole] = useState(false);
   const entries = Object.entries(detail ?? {});
   if (!entries.length) {
     return <>—</>;
   }
   const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
-  const clip = (s: string) => (s.length > 120 ? `${s.slice(0, 119)}…` : s);
+  const cut = !whole && entries.some(([, v]) => text(v).length > DETAIL_VALUE_CHARS);
+  const clip = (s: string) => (!whole && s.length > DETAIL_VALUE_CHARS ? `${s.slice(0, DETAIL_VALUE_CHARS - 1)}…` : s);
   return (
     <span title={JSON.stringify(detail, null, 2)}>
       {entries.map(([k, v], i) => (
@@ -191,6 +199,14 @@ function AuditDetail({ detail }: { detail: Record<string, unknown> | null | unde
           <Text color="secondary">{k}</Text> {clip(text(v))}
         </React.Fragment>
       ))}
+      {cut && (
+        <>
+          {' '}
+          <Button size="sm" fill="text" onClick={() => setWhole(true)}>
+            Show all
+          </Button>
+        </>
+      )}
     </span>
   );
 }

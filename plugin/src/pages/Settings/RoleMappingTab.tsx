@@ -94,7 +94,7 @@ function RoleMappingForm({ initial, project }: { initial: RoleMapping; project?:
           <Button
             variant="secondary"
             icon="trash-alt"
-            aria-label="Remove team rule"
+            aria-label={t.teamId ? `Remove the rule for team ${t.teamId}` : `Remove team rule ${i + 1}`}
             onClick={() => set({ teams: mapping.teams.filter((_, j) => j !== i) })}
           />
         </Stack>
