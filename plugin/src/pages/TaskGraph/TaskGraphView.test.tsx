@@ -146,13 +146,24 @@ describe('a node of the workflow', () => {
 });
 
 describe('a node', () => {
-  test('cuts a long name to its box and gives the whole name on hover', async () => {
+  test('cuts a long name to its box, whole in its text and its spoken name, and gives it on hover', async () => {
     const name = 'reports.monthly.render_customer_statement_pdf';
     serveGraph(chain(2, (i) => (i === 1 ? { name } : {})));
     renderApp('/tasks/celery/f-1/graph');
     const node = await screen.findByTestId('dag-node-c1', undefined, PAGE_LOAD);
-    expect(node).toHaveTextContent('reports.monthly.render_cu…');
+    // Cut by the clip (jsdom draws nothing), with "…" drawn after it and not read out.
+    const text = within(node).getByText(name, { selector: 'text' });
+    expect(text).toHaveAttribute('clip-path', 'url(#z4j-node-name)');
+    expect(within(node).getByText('…')).toHaveAttribute('aria-hidden', 'true');
+    expect(node).toHaveAccessibleName(expect.stringMatching(new RegExp(`^${name.replace(/\./g, '\\.')}, `)));
     expect(node.querySelector('title')).toHaveTextContent(name);
+  });
+
+  test('draws a short name whole, without "…"', async () => {
+    serveGraph(chain(2));
+    renderApp('/tasks/celery/f-1/graph');
+    const node = await screen.findByTestId('dag-node-c1', undefined, PAGE_LOAD);
+    expect(within(node).queryByText('…')).not.toBeInTheDocument();
   });
 });
 

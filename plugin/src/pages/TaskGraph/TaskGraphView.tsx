@@ -188,6 +188,10 @@ function GraphCanvas({ layout, current }: { layout: GraphLayout; current: TaskRe
             >
               <path d="M 0 0 L 10 5 L 0 10 z" fill={theme.colors.text.secondary} />
             </marker>
+            {/* Where a node's name is drawn (NodeName), in each node's own coordinates. */}
+            <clipPath id={NAME_CLIP}>
+              <rect x={14} y={0} width={NODE_WIDTH - 38} height={NODE_HEIGHT / 2} />
+            </clipPath>
           </defs>
           <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>
             {layout.edges.map((e) => (
@@ -259,9 +263,7 @@ function WorkflowNode({
       {/* The spaces between the texts are not drawn (SVG draws only what is in a <text>), but keep
           the words apart where the node's text is read as one string: a checker that the link's
           name holds what it shows (WCAG's label in name) would read "z4j.addsucceeded". */}
-      <text x={14} y={19} fill={theme.colors.text.primary} fontSize={12}>
-        {truncate(n.name ?? n.taskId, 26)}
-      </text>{' '}
+      <NodeName name={n.name ?? n.taskId} fill={theme.colors.text.primary} />{' '}
       <text x={14} y={36} fill={theme.colors.text.secondary} fontSize={11}>
         {n.state}
       </text>{' '}
@@ -280,7 +282,28 @@ function nodeLabel(n: PlacedNode): string {
   return `${n.name ?? n.taskId}, ${n.state}${runtime}${n.critical ? ', on the critical path' : ''}`;
 }
 
-const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const NAME_CHARS = 26;
+const NAME_CLIP = 'z4j-node-name';
+
+/**
+ * The name as far as it fits the node, then "…". The whole name is in the text, cut by a clip
+ * (NAME_CLIP): what the node shows must stay a part of its spoken name, which has the whole
+ * (WCAG's label in name), and a name cut in the text itself was not.
+ */
+function NodeName({ name, fill }: { name: string; fill: string }) {
+  return (
+    <>
+      <text x={14} y={19} fill={fill} fontSize={12} clipPath={`url(#${NAME_CLIP})`}>
+        {name}
+      </text>
+      {name.length > NAME_CHARS && (
+        <text x={NODE_WIDTH - 22} y={19} fill={fill} fontSize={12} aria-hidden="true">
+          …
+        </text>
+      )}
+    </>
+  );
+}
 
 const getStyles = (theme: GrafanaTheme2) => ({
   wrap: css({ position: 'relative', marginTop: theme.spacing(1) }),
