@@ -91,13 +91,30 @@ def _read_broker() -> None:
             return
 
 
+_celery_found: tuple[Any, Any] | None = None
+
+
+def _celery() -> tuple[Any, Any]:
+    """Celery's app class, and weak references to every app of the process (each Celery()
+    registers itself in celery._state._apps, a WeakSet: its set of references, read without the
+    WeakSet's iteration guard, which costs µs; None where a Celery keeps them otherwise). Found
+    once: `from celery import ...` goes through Celery's lazy module, ≈ 10 µs on every publish."""
+    global _celery_found
+    if _celery_found is None:
+        from celery import Celery, _state
+
+        _celery_found = (Celery, getattr(getattr(_state, "_apps", None), "data", None))
+    return _celery_found
+
+
 def _sending_app(properties: dict[str, Any] | None) -> Any:
     """The Celery app whose send_task runs the publish being signalled: an installed app whose
-    thread_oid is properties' reply_to (a first send: a compare), else the `self` of send_task's
-    frame (a look up the stack that reads a frame's locals: tens of µs, for a retry or a
-    reply_to of the caller's own); None when not found (a send that bypassed send_task, a
-    Celery whose code moved): such a send is recorded, as every send was before. Called from
-    _on_publish only (the stack is read from there)."""
+    thread_oid is properties' reply_to (a first send: a compare), else the process's only Celery
+    app (most workers and producers have one: a count), else the `self` of send_task's frame (a
+    look up the stack that reads a frame's locals: tens of µs, for a retry or a reply_to of the
+    caller's own, where the process has several apps); None when not found (a send that bypassed
+    send_task, a Celery whose code moved): such a send is recorded, as every send was before.
+    Called from _on_publish only (the stack is read from there)."""
     try:
         reply_to = properties.get("reply_to") if properties else None
         if reply_to:
@@ -105,8 +122,12 @@ def _sending_app(properties: dict[str, Any] | None) -> Any:
                 installed = ref()
                 if installed is not None and installed.thread_oid == reply_to:
                     return installed
-        from celery import Celery
-
+        Celery, every = _celery()
+        if every is not None and len(every) == 1:
+            for ref in every:
+                only = ref()
+                if only is not None:
+                    return only
         frame = sys._getframe(1)  # the receiver, _on_publish (or a wrapper of this function, the bench's)
         for _ in range(_FRAMES):
             if frame is None:
