@@ -98,7 +98,7 @@ def _celery() -> tuple[Any, Any]:
     """Celery's app class, and weak references to every app of the process (each Celery()
     registers itself in celery._state._apps, a WeakSet: its set of references, read without the
     WeakSet's iteration guard, which costs µs; None where a Celery keeps them otherwise). Found
-    once: `from celery import ...` goes through Celery's lazy module, ≈ 10 µs on every publish."""
+    once: `from celery import ...` goes through Celery's lazy module, ≈ 10 µs each time."""
     global _celery_found
     if _celery_found is None:
         from celery import Celery, _state
