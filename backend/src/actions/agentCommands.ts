@@ -120,7 +120,7 @@ export class AgentCommands {
   }
 
   private async sign(c: Issue, route: Route): Promise<{ ref: string; route: Route; element: string }> {
-    // Fresh, not cached: signed only with secrets the agent may have dropped (a rotation on another
+    // Fresh (at most a second old), not the cache's 5 s: signed only with secrets the agent may have dropped (a rotation on another
     // replica with no overlap), the command would be refused by it; and a revoked agent gets none.
     const creds = await c.secretsOf(route.agentId);
     if (!creds || creds.project !== c.project.slug) throw new NoAgentRoute(`the z4j agent of worker ${route.worker} is unknown or revoked`);

@@ -11,7 +11,10 @@ export interface AgentCredentials {
   secrets: Buffer[];
 }
 
-/** `fresh`: read past any cache (a secret just rotated on another replica may not be in it yet). */
+/**
+ * `fresh`: read past a cache older than a second (DbAgentKeyStore: AGENT_KEY_FRESH_MS), as a
+ * secret just rotated on another replica may not be in it yet.
+ */
 export interface LookupOptions {
   fresh?: boolean;
 }

@@ -47,13 +47,14 @@ export function collapseInBatch(events: TaskEnvelope[], projectOf: (ev: TaskEnve
       others.push(ev);
       continue;
     }
-    const prev = kept.get(key(ev));
-    if (!prev) kept.set(key(ev), ev);
+    const k = key(ev);
+    const prev = kept.get(k);
+    if (!prev) kept.set(k, ev);
     else {
       const [first, second] = prev.occurredAt <= ev.occurredAt ? [prev, ev] : [ev, prev];
       // The agent's sealed retry payload rides with its envelope, whichever of the two is kept.
       const sealedPayload = first.sealedPayload ?? second.sealedPayload;
-      kept.set(key(ev), { ...first, fields: mergeEnqueueFields(first.fields, second.fields), ...(sealedPayload && { sealedPayload }) });
+      kept.set(k, { ...first, fields: mergeEnqueueFields(first.fields, second.fields), ...(sealedPayload && { sealedPayload }) });
     }
   }
   return [...others, ...kept.values()];

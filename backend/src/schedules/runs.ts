@@ -83,12 +83,13 @@ export const ABANDONED_AFTER_MS = 10 * 60_000;
  * between recording and sending them. Never re-sent (at most once); the run says it may or may
  * not have reached the broker. Returns how many.
  */
-export async function failAbandonedRuns(q: Queryable, now: Date): Promise<number> {
+export async function failAbandonedRuns(q: Queryable, now?: Date): Promise<number> {
+  // `now`: a test's clock; else the database's, as the scheduler's claims use (one for every replica).
   const r = await q.query(
     `UPDATE schedule_runs SET state = 'failed',
             error = 'the service stopped while sending this run: it may or may not have reached the broker, and is not sent again'
-      WHERE state = 'sending' AND fired_at < $1::timestamptz RETURNING id`,
-    [new Date(now.getTime() - ABANDONED_AFTER_MS).toISOString()],
+      WHERE state = 'sending' AND fired_at < coalesce($1::timestamptz, now()) - make_interval(secs => $2) RETURNING id`,
+    [now?.toISOString() ?? null, ABANDONED_AFTER_MS / 1000],
   );
   return r.rows.length;
 }

@@ -139,7 +139,7 @@ export class Scheduler {
     const batch = this.opts.batch ?? 100;
     // Runs failed without a send (abandoned by a crash, or an unreadable cron) count as failed
     // runs too: the metric is where an alert on failing schedules looks.
-    this.sender.countFailed(await failAbandonedRuns(this.db, this.opts.now ? new Date(this.opts.now()) : await databaseNow(this.db)));
+    this.sender.countFailed(await failAbandonedRuns(this.db, this.opts.now ? new Date(this.opts.now()) : undefined));
     let fired = 0;
     for (let pass = 0; pass < (this.opts.maxPasses ?? 10); pass++) {
       const { pending, claimed } = await claimDueRuns(this.db, { log: this.log, ...this.opts, batch });
