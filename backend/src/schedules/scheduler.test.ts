@@ -268,3 +268,35 @@ describe('two schedulers on one PostgreSQL database', () => {
     expect(await runsOf(a, id)).toEqual([]);
   });
 });
+
+describe('a replica whose clock is off (PostgreSQL)', () => {
+  let db: Db;
+  beforeAll(async () => {
+    db = openPostgres(await createTestDatabase('scheduler_skew'));
+    await migrate(db);
+  });
+  afterAll(async () => {
+    jest.useRealTimers();
+    await db?.close();
+  });
+
+  test("a schedule made or re-timed there is first due after the database's time, not the replica's", async () => {
+    // Only Date is false: the database client's timers and I/O run as they do.
+    jest.useFakeTimers({
+      now: Date.parse('2001-01-01T00:00:00Z'),
+      doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+    });
+    const dbNow = async () => (await db.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now.getTime();
+    const hour = 3600_000;
+    const made = await createSchedule(db, sealer, 1, fields({ cron: '0 * * * *' }), 'user:test');
+    let now = await dbNow();
+    let next = Date.parse(made.nextRunAt!);
+    expect(next > now && next <= now + hour).toBe(true);
+
+    const changed = await updateSchedule(db, sealer, 1, made.id, { cron: '30 * * * *' }, 'user:test');
+    now = await dbNow();
+    next = Date.parse(changed!.after.nextRunAt!);
+    expect(next > now - 1000 && next <= now + hour).toBe(true);
+    jest.useRealTimers();
+  });
+});

@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { dueAt } from './cron.js';
 import { failAbandonedRuns } from './runs.js';
 import type { PendingRun, ScheduleSender } from './send.js';
-import { SENDABLE_COLUMNS, type Sendable } from './store.js';
+import { databaseNow, SENDABLE_COLUMNS, type Sendable } from './store.js';
 
 export interface SchedulerOptions {
   /** Most schedules claimed in one transaction. */
@@ -55,15 +55,6 @@ type Due = Sendable & { cron: string; timezone: string; nextRunAt: Date };
 export interface Claim {
   pending: PendingRun[];
   claimed: number;
-}
-
-/**
- * The database's time: what "due" is measured against. Each replica's own clock would let the
- * one that runs ahead fire every schedule early by as much (and fail other replicas' runs as
- * abandoned early): one clock for all of them, read once per claim.
- */
-async function databaseNow(q: Queryable): Promise<Date> {
-  return new Date((await q.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now);
 }
 
 /** One transaction: claims at most `batch` due schedules and records their runs. */

@@ -70,17 +70,28 @@ export async function listSchedules(q: Queryable, projectId: number, page: PageP
   return listPage<Schedule>(q, { select: COLUMNS, from: 'schedules s', where: 's.project_id = $1', params: [projectId], order: BY_CREATION }, page);
 }
 
-/** When an enabled schedule is next due, from `now`; null when disabled. */
-const nextRun = (f: Pick<ScheduleFields, 'cron' | 'timezone' | 'enabled'>, now: Date) => (f.enabled ? nextTime(f.cron, f.timezone, now) : null);
+/**
+ * The database's time: what "due" is measured against. Each replica's own clock would let the
+ * one that runs ahead fire every schedule early by as much (and fail other replicas' runs as
+ * abandoned early), and a schedule made on one that runs behind or ahead would start from a
+ * time the others do not share: one clock for all of them.
+ */
+export async function databaseNow(q: Queryable): Promise<Date> {
+  return new Date((await q.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now);
+}
 
-/** Creates a schedule (a taken name: the unique violation 23505 of (project_id, name)). */
-export async function createSchedule(q: Queryable, sealer: Sealer, projectId: number, f: ScheduleFields, by: string, now = new Date()): Promise<Schedule> {
+/**
+ * Creates a schedule (a taken name: the unique violation 23505 of (project_id, name)), first due
+ * after `now` (the database's time unless a test sets it).
+ */
+export async function createSchedule(q: Queryable, sealer: Sealer, projectId: number, f: ScheduleFields, by: string, now?: Date): Promise<Schedule> {
   const id = newId('sch_');
+  const next = f.enabled ? nextTime(f.cron, f.timezone, now ?? (await databaseNow(q))) : null;
   await q.query(
     `INSERT INTO schedules (id, project_id, name, engine, task_name, args_display, kwargs_display, sealed_call, queue, cron, timezone, enabled, next_run_at, created_by, updated_by)
      VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $14)`,
     [id, projectId, f.name, f.engine, f.taskName, JSON.stringify(scrub(f.args)), JSON.stringify(scrub(f.kwargs)), sealCall(sealer, projectId, id, { args: f.args, kwargs: f.kwargs }),
-      f.queue, f.cron, f.timezone, f.enabled, nextRun(f, now), by],
+      f.queue, f.cron, f.timezone, f.enabled, next, by],
   );
   return (await getSchedule(q, projectId, id))!;
 }
@@ -95,7 +106,7 @@ interface Stored extends Omit<ScheduleFields, 'args' | 'kwargs'> {
  * new args or kwargs replace the old whole). Returns the schedule before and after, or null for
  * an unknown one.
  */
-export async function updateSchedule(q: Queryable, sealer: Sealer, projectId: number, id: string, patch: Partial<Omit<ScheduleFields, 'engine'>>, by: string, now = new Date()): Promise<{ before: Schedule; after: Schedule } | null> {
+export async function updateSchedule(q: Queryable, sealer: Sealer, projectId: number, id: string, patch: Partial<Omit<ScheduleFields, 'engine'>>, by: string, now?: Date): Promise<{ before: Schedule; after: Schedule } | null> {
   // Locked first: two changes at once apply one after the other, each to what the other left.
   const row = (await q.query<Stored>(
     `SELECT name, engine, task_name AS "taskName", queue, cron, timezone, enabled, sealed_call AS sealed FROM schedules WHERE project_id = $1 AND id = $2 FOR UPDATE`,
@@ -106,6 +117,7 @@ export async function updateSchedule(q: Queryable, sealer: Sealer, projectId: nu
   const f = { ...row, ...patch };
   // Only a real change: "enable" on an enabled schedule must not move a due time still to fire.
   const retimed = f.cron !== row.cron || f.timezone !== row.timezone || f.enabled !== row.enabled;
+  const next = retimed && f.enabled ? nextTime(f.cron, f.timezone, now ?? (await databaseNow(q))) : null;
   let call: SealedCall | null = null;
   if (patch.args !== undefined || patch.kwargs !== undefined) {
     const old = openCall(sealer, projectId, id, row.sealed);
@@ -117,7 +129,7 @@ export async function updateSchedule(q: Queryable, sealer: Sealer, projectId: nu
         args_display = coalesce($11::jsonb, args_display), kwargs_display = coalesce($12::jsonb, kwargs_display), sealed_call = coalesce($13, sealed_call),
         updated_at = now(), updated_by = $14
       WHERE project_id = $1 AND id = $2`,
-    [projectId, id, f.name, f.taskName, f.queue, f.cron, f.timezone, f.enabled, retimed, retimed ? nextRun(f, now) : null,
+    [projectId, id, f.name, f.taskName, f.queue, f.cron, f.timezone, f.enabled, retimed, next,
       call ? JSON.stringify(scrub(call.args)) : null, call ? JSON.stringify(scrub(call.kwargs)) : null, call ? sealCall(sealer, projectId, id, call) : null, by],
   );
   return { before, after: (await getSchedule(q, projectId, id))! };
