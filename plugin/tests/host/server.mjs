@@ -69,7 +69,7 @@ const TYPES = {
   '.css': 'text/css',
 };
 
-const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>z4j — test host</title>
+const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>z4j — test host</title>
 <style>html,body{margin:0;height:100%}</style><script>window.__grafana_public_path__ = '/public/';</script></head><body><div id="root">Loading…</div><script src="/host/host.js"></script></body></html>`;
 
 function serveFile(res, root, rel) {
