@@ -391,6 +391,24 @@ describe('queues', () => {
     ]);
   });
 
+  test('a preview that finds nothing waiting offers no purge', async () => {
+    const backend = fakeService('admin');
+    backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () =>
+      reply({ engine: 'celery', queue: 'celery', depth: 0, token: 't', expiresAt: '2030-01-01T00:00:00Z' }) as never;
+    const { user } = render(<App {...props} />, { route: '/queues' });
+    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
+    const dialog = await screen.findByRole('dialog');
+    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    expect(await within(dialog).findByTestId('purge-preview')).toHaveTextContent(
+      'No message is waiting in celery queue celery: there is nothing to purge.'
+    );
+    expect(within(dialog).queryByRole('button', { name: 'Purge' })).not.toBeInTheDocument();
+    expect(within(dialog).queryByLabelText(/to confirm/i)).not.toBeInTheDocument();
+    await user.click(within(dialog).getByRole('button', { name: 'Back' }));
+    expect(within(dialog).getByRole('button', { name: 'Preview' })).toBeInTheDocument();
+    expect(backend.commands).toEqual([]);
+  });
+
   test('an Operator cannot purge', async () => {
     fakeService('operator');
     render(<App {...props} />, { route: '/queues' });

@@ -132,6 +132,20 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
                 </Button>
               </Modal.ButtonRow>
             </>
+          ) : preview.depth === 0 && preview.complete !== false ? (
+            // Nothing to delete: no confirmation to type for it, and no command to send.
+            <>
+              <p data-testid="purge-preview">
+                No message{preview.filter ? ` of ${preview.filter.name}` : ''} is waiting in {queue.engine} queue{' '}
+                {queue.name}: there is nothing to purge.
+              </p>
+              <Modal.ButtonRow>
+                <Button variant="secondary" onClick={() => setPreview(null)}>
+                  Back
+                </Button>
+                <Button onClick={close}>Close</Button>
+              </Modal.ButtonRow>
+            </>
           ) : (
             <>
               <p data-testid="purge-preview">{what}</p>
