@@ -228,6 +228,20 @@ describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
     expect(await count(db, 'SELECT count(*) AS n FROM ingest_rejects')).toBe(before + 2);
   });
 
+  it('keeps one sample of an event every replica refused (a Celery Redis source is read by each)', async () => {
+    const replicas = [1, 2].map(() => new IngestPipeline(db, OPTS, createMetrics(), log));
+    const refused = { v: 1, type: 'task', kind: 'exploded', id: `twice-${storage}` };
+    for (const replica of replicas) {
+      replica.start();
+      await replica.offer('celery-redis-1', refused);
+      await replica.offer('celery-redis-1', { ...refused, id: `once-${storage}` }); // another event: its own sample
+    }
+    for (const replica of replicas) await replica.stop();
+    expect(replicas.map((r) => r.totals.invalid)).toEqual([2, 2]); // each replica's count is of what it read
+    const kept = await count(db, `SELECT count(*) AS n FROM ingest_rejects WHERE source = 'celery-redis-1' AND sample LIKE '%-${storage}%'`);
+    expect(kept).toBe(2);
+  });
+
   it('redacts secrets and strips what Postgres cannot store before writing', async () => {
     await pipeline.offer('test', taskEvent('s1', 'received', 0, { args: "('user', 'password=hunter2')", kwargs: { api_key: 'AKIAABCDEFGHIJKLMNOP', note: 'nul\u0000 and lone \ud800 surrogate' } }));
     await pipeline.drained();

@@ -5,6 +5,7 @@
 // `tryOffer` and the overflow is counted (they may hold their input back first: `waitBelow`).
 // A bad event never stops the good ones: a failed batch is split until the offending event is
 // isolated and set aside.
+import { createHash } from 'node:crypto';
 import { isTransientDbError, sqlState } from '../db/db.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../logger.js';
@@ -379,14 +380,22 @@ export class IngestPipeline {
   private async flushRejects(): Promise<void> {
     if (!this.rejectSamples.length) return;
     const rows = this.rejectSamples.splice(0);
+    // Once per sample (sampleKey): every replica reads a Celery Redis source's events, and each
+    // refuses the same ones.
     await this.db
-      .query('INSERT INTO ingest_rejects (source, reason, sample) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])', [
-        rows.map((r) => r.source),
-        rows.map((r) => r.reason),
-        rows.map((r) => r.sample),
-      ])
+      .query(
+        `INSERT INTO ingest_rejects (source, reason, sample, sample_key)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+         ON CONFLICT (sample_key) DO NOTHING`,
+        [rows.map((r) => r.source), rows.map((r) => r.reason), rows.map((r) => r.sample), rows.map(sampleKey)],
+      )
       .catch((err) => this.log.warn({ err: String(err) }, 'could not record rejected events'));
   }
+}
+
+/** What tells a refused input's sample from another: its source, reason and text, hashed. */
+function sampleKey(r: { source: string; reason: string; sample: string }): string {
+  return createHash('sha256').update(`${r.source}\0${r.reason}\0${r.sample}`).digest('base64url');
 }
 
 /** The writer lane of a task (FNV-1a of its id): the same lane for all its events. */
