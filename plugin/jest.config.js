@@ -14,6 +14,7 @@ module.exports = {
     // the managed config only transforms `.(t|j)sx?`, so give `.mjs` the same SWC transform.
     '^.+\\.mjs$': swcTransform,
   },
-  // Journeys through @grafana/ui with user-event take seconds on a busy 2-core machine.
+  // Journeys through @grafana/ui with user-event take seconds on a busy 2-core machine: the
+  // timeouts (this one, and 30 s for those that wait on the pages' polling) bound a hang, not speed.
   testTimeout: 20_000,
 };

@@ -65,7 +65,7 @@ describe('a bulk retry', () => {
     const settledAfter = looks.count;
     await pause(1500);
     expect(looks.count).toBe(settledAfter);
-  }, 15_000);
+  }, 30_000);
 
   test('is no longer asked about once the dialog is closed', async () => {
     const looks = bulkRetrySettlingLate(Infinity);
@@ -77,7 +77,7 @@ describe('a bulk retry', () => {
     const closedAfter = looks.count;
     await pause(1500);
     expect(looks.count).toBe(closedAfter);
-  }, 15_000);
+  }, 30_000);
 });
 
 describe('a running bulk job', () => {
@@ -99,7 +99,7 @@ describe('a running bulk job', () => {
     const progress = screen.getByTestId('bulk-progress');
     await user.click(within(progress).getByRole('button', { name: 'Stop the job' }));
     await waitFor(() => expect(progress).toHaveTextContent('Job #5 (retry): cancelled.'));
-  }, 15_000);
+  }, 30_000);
 
   test('is looked at once at a time: while the service has not answered a look, no other is sent', async () => {
     const backend = fakeService('operator');
@@ -111,7 +111,7 @@ describe('a running bulk job', () => {
 
     await pause(3500); // three more seconds of polling
     expect(looks.sent).toBe(1);
-  }, 15_000);
+  }, 30_000);
 
   test('says a look at its progress failed, not that the bulk action was refused', async () => {
     const backend = fakeService('operator');
@@ -133,5 +133,5 @@ describe('a running bulk job', () => {
       timeout: 3000,
     });
     expect(screen.queryByRole('alert', { name: /could not read the job's progress/i })).not.toBeInTheDocument();
-  }, 15_000);
+  }, 30_000);
 });
