@@ -17,6 +17,8 @@ import { createTestDatabase, openTestDb, STORAGES } from '../../test/helpers/sto
 import { claimDueRuns, Scheduler } from './scheduler.js';
 import { ScheduleSender } from './send.js';
 import { createSchedule, updateSchedule, type ScheduleFields } from './store.js';
+import type { ApiContext } from '../api/context.js';
+import { previewScheduleHandler } from '../api/handlers/scheduleRuns.js';
 
 const log = pino({ level: 'silent' });
 const sealer = new Sealer([{ id: 1, key: randomBytes(32) }]);
@@ -280,8 +282,8 @@ describe('a replica whose clock is off (PostgreSQL)', () => {
     await db?.close();
   });
 
-  test("a schedule made or re-timed there is first due after the database's time, not the replica's", async () => {
-    // Only Date is false: the database client's timers and I/O run as they do.
+  test("a schedule made or re-timed there is first due after the database's time, not the replica's, as its preview says", async () => {
+    // Only Date is faked: the database client's timers and I/O run as they do.
     jest.useFakeTimers({
       now: Date.parse('2001-01-01T00:00:00Z'),
       doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
@@ -296,6 +298,14 @@ describe('a replica whose clock is off (PostgreSQL)', () => {
     const changed = await updateSchedule(db, sealer, 1, made.id, { cron: '30 * * * *' }, 'user:test');
     now = await dbNow();
     next = Date.parse(changed!.after.nextRunAt!);
+    expect(next > now - 1000 && next <= now + hour).toBe(true);
+
+    // The form's preview of the next times starts from the same time as the schedule would.
+    let preview: { next: string[] } | undefined;
+    const res = { json: (body: { next: string[] }) => (preview = body) };
+    await previewScheduleHandler({ db } as unknown as ApiContext)({ body: { cron: '0 * * * *', count: 1 } } as never, res as never, () => undefined);
+    now = await dbNow();
+    next = Date.parse(preview!.next[0]!);
     expect(next > now - 1000 && next <= now + hour).toBe(true);
     jest.useRealTimers();
   });

@@ -6,7 +6,7 @@ import { actorName, authOf, projectOfAuth } from '../../auth/caller.js';
 import { nextTimes, validateCron, validateTimezone } from '../../schedules/cron.js';
 import { getRun, insertManualRun, listRuns } from '../../schedules/runs.js';
 import { keyOf } from './actions.js';
-import { getSendable } from '../../schedules/store.js';
+import { databaseNow, getSendable } from '../../schedules/store.js';
 import type { ApiContext } from '../context.js';
 import { pageParams } from '../keyset.js';
 import type { Handler } from '../routes.js';
@@ -43,8 +43,11 @@ export const listRunsHandler = (ctx: ApiContext): Handler => async (req, res) =>
   res.json({ runs: runs.rows, nextCursor: runs.nextCursor });
 };
 
-export const previewScheduleHandler = (): Handler => async (req, res) => {
+/** The next times from the database's time: the one a schedule made now would start from (createSchedule). */
+export const previewScheduleHandler = (ctx: ApiContext): Handler => async (req, res) => {
   const body = previewBody.parse(req.body ?? {});
-  const next = nextTimes(validateCron(body.cron), validateTimezone(body.timezone), new Date(), body.count);
+  const cron = validateCron(body.cron);
+  const timezone = validateTimezone(body.timezone);
+  const next = nextTimes(cron, timezone, await databaseNow(ctx.db), body.count);
   res.json({ next: next.map((t) => t.toISOString()) });
 };
