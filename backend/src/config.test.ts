@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig, settings } from './config.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, misspelledSettings, settings } from './config.js';
 
 describe('configuration', () => {
   it('has working defaults: embedded storage, port 8080, no brokers', () => {
@@ -75,6 +75,21 @@ describe('configuration', () => {
     expect(msg).toMatch(/Z4J_PROXY_SECRET=\(12 characters, not shown\): at least 16 characters/);
     expect(msg).toContain('DATABASE_URL="mysql://…@db/x"');
     expect(msg).not.toMatch(/short-secret|hunter2|hunter3/);
+  });
+
+  it("names the Z4J_ variables that look like a misspelt setting, and leaves the agent's and others alone", () => {
+    const env = { Z4J_CELERY_BROKER: 'redis://r', Z4J_SEAL_KEY: 'k', Z4J_PROXY_SECERT: 's', Z4J_CELERY_BROKERS: 'redis://r', Z4J_TEST_BROKER: 'x', Z4J_TOKEN: 't', PORTS: '1' };
+    expect(misspelledSettings(env)).toEqual([
+      { name: 'Z4J_CELERY_BROKER', meant: 'Z4J_CELERY_BROKERS' },
+      { name: 'Z4J_PROXY_SECERT', meant: 'Z4J_PROXY_SECRET' },
+      { name: 'Z4J_SEAL_KEY', meant: 'Z4J_SEAL_KEYS' },
+    ]);
+    // Every variable the agent reads (its Z4J_HTTP_URL is two edits from Z4J_SMTP_URL): set
+    // beside the service, none is a typo.
+    const agentSrc = new URL('../../agent/src/z4j_agent/', import.meta.url);
+    const agentNames = new Set(readdirSync(agentSrc).filter((f) => f.endsWith('.py')).flatMap((f) => readFileSync(new URL(f, agentSrc), 'utf8').match(/Z4J_[A-Z0-9_]+/g) ?? []));
+    expect(agentNames.size).toBeGreaterThan(10);
+    expect(misspelledSettings(Object.fromEntries([...agentNames].map((n) => [n, 'x'])))).toEqual([]);
   });
 
   it('is documented in the README, every variable', () => {

@@ -1,5 +1,6 @@
 // Every environment variable the service reads, with its default and meaning, validated
 // together at start. A bad value stops the service with a message naming the variable.
+import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { AuditKeyError, AuditKeyRing, MAX_AUDIT_KEY_ID, parseAuditKeys } from './audit/keys.js';
 import { parseSealKeys, SealError, Sealer } from './crypto/seal.js';
@@ -205,6 +206,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (out.Z4J_INVITATIONS_VERIFIED_EMAIL && !out.GRAFANA_URL) problems.push('Z4J_INVITATIONS_VERIFIED_EMAIL=true needs GRAFANA_URL: only the ID tokens Grafana signs say which emails it verified');
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return { ...(out as Config), ...overrides };
+}
+
+/**
+ * The agent's own variables (agent/README.md), which may be set beside the service on one box
+ * (a developer's, a CI job's): not misspellings of the service's, however close.
+ */
+const AGENT_SETTINGS = new Set([
+  'Z4J_AGENT_ID', 'Z4J_AGENT_SECRET', 'Z4J_AMQP_QUEUE_MAX_BYTES', 'Z4J_BATCH_SIZE', 'Z4J_BROKER_URL', 'Z4J_BUFFER_MAX_BYTES', 'Z4J_BUFFER_SIZE',
+  'Z4J_EXIT_FLUSH_TIMEOUT', 'Z4J_FLUSH_INTERVAL', 'Z4J_HEARTBEAT_INTERVAL', 'Z4J_HTTP_URL', 'Z4J_SAMPLE', 'Z4J_STREAM_MAXLEN', 'Z4J_TASK_POLICIES', 'Z4J_TRANSPORT',
+]);
+const MAX_TYPO_EDITS = 2;
+
+/**
+ * Variables named like a setting that are not one: a Z4J_* name within two edits of a setting's
+ * (Z4J_CELERY_BROKER, Z4J_SEAL_KEY, Z4J_PROXY_SECERT), each with the setting it resembles. Such
+ * a typo leaves the setting at its default without a word, so the service says so at start.
+ * Names further from every setting are left alone: the agent's, scripts', other tools'.
+ */
+export function misspelledSettings(env: Record<string, string | undefined> = process.env): { name: string; meant: string }[] {
+  const known = Object.keys(settings);
+  const out: { name: string; meant: string }[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('Z4J_') || name in settings || AGENT_SETTINGS.has(name)) continue;
+    const meant = closest(name, known);
+    if (distance(name, meant) <= MAX_TYPO_EDITS) out.push({ name, meant });
+  }
+  return out;
 }
 
 /** The projects whose actions may reach the configured brokers: Z4J_BROKER_PROJECTS, else Z4J_PROJECT alone. */

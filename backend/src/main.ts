@@ -1,5 +1,5 @@
 // Entry point of the service: configuration, start, graceful stop on SIGINT / SIGTERM.
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, misspelledSettings } from './config.js';
 import { UnsupportedDatabaseError } from './db/migrate.js';
 import { startService } from './service.js';
 
@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  for (const { name, meant } of misspelledSettings()) process.stderr.write(`z4j: ${name} is not a setting, and is ignored: did you mean ${meant}?\n`);
   const service = await startService(config).catch((err) => {
     const known = err instanceof UnsupportedDatabaseError || (err as { code?: string }).code === 'ECONNREFUSED';
     process.stderr.write(`z4j: cannot start: ${known ? (err as Error).message : String(err)}\n`);
