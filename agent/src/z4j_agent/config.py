@@ -94,6 +94,43 @@ def load_config(**overrides: Any) -> Config:
     return cfg
 
 
+# Read by the agent besides its settings (policy.load_env_policies).
+_OTHER_VARIABLES = ("Z4J_TASK_POLICIES",)
+# The z4j service's own settings that are within a typo of one of the agent's: set beside it
+# (one env file for the service and the workers), not misspelled.
+_SERVICE_VARIABLES_NEARBY = frozenset(("Z4J_SMTP_URL",))
+_MAX_TYPO_EDITS = 2
+
+
+def misspelled_variables(env: Any = None) -> list[tuple[str, str]]:
+    """Z4J_* variables that are not the agent's but within two edits of one (Z4J_SAMPEL,
+    Z4J_AGENT_SECRT), each with the one it resembles: such a typo leaves the setting at its
+    default without a word. Names further from every setting (the service's, scripts') are
+    left alone."""
+    env = os.environ if env is None else env
+    known = (*_ENV.values(), *_OTHER_VARIABLES)
+    out = []
+    for name in sorted(env):
+        if not name.startswith("Z4J_") or name in known or name in _SERVICE_VARIABLES_NEARBY:
+            continue
+        edits, meant = min((_edits(name, k), k) for k in known)
+        if edits <= _MAX_TYPO_EDITS:
+            out.append((name, meant))
+    return out
+
+
+def _edits(a: str, b: str) -> int:
+    """The Levenshtein distance (insertions, deletions, substitutions): the standard library
+    has none, and the agent takes no dependency of its own."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
 def _at_least(variable: str, seconds: float, minimum: float) -> None:
     # At most what a thread can wait: past threading.TIMEOUT_MAX a wait raises OverflowError (the
     # sender thread died at its first wait, and every flush waited out its whole timeout).

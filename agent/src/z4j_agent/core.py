@@ -17,7 +17,7 @@ from . import batch as batches
 from . import policy as policies
 from .batch import RawJSON
 from .buffer import DropOldestBuffer
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, load_config, misspelled_variables
 from .event_json import TaskEventJSON
 from .redact import LongText, keep_set, scrub
 from .snapshot import Scrubbed, freeze
@@ -528,6 +528,8 @@ def _new_agent(overrides: dict[str, Any]) -> Agent:
     """The agent, or a disabled one (with one warning) when it cannot be made: whatever is wrong
     with the settings, the host that asked for it never sees an exception."""
     try:
+        for name, meant in misspelled_variables():
+            log.warning("z4j agent: %s is not a setting, and is ignored: did you mean %s?", name, meant)
         policies.load_env_policies()
         cfg = load_config(**overrides)
         problem = None if cfg.enabled else "Z4J_AGENT_ID and Z4J_AGENT_SECRET are not set"

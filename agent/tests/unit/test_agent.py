@@ -3,6 +3,8 @@ import hashlib
 import hmac
 import json
 import os
+import pathlib
+import re
 import subprocess
 import sys
 import threading
@@ -289,6 +291,35 @@ def test_a_malformed_task_policies_variable_disables_the_agent_with_a_warning(mo
     assert "Z4J_TASK_POLICIES" in caplog.text
     assert policy.policy_for("t") is policy.DEFAULT  # nothing of it applied
     core.reset_agent()
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(monkeypatch, caplog):
+    core.reset_agent()
+    monkeypatch.setenv("Z4J_SAMPEL", "0.1")
+    monkeypatch.setenv("Z4J_FLUSH_INTERVALL", "1")
+    monkeypatch.setenv("Z4J_TEST_BROKER", "redis://x")  # far from every setting: not named
+    monkeypatch.setenv("Z4J_SMTP_URL", "smtp://x")  # the service's, two edits from Z4J_HTTP_URL: not named
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        agent = core.get_agent(agent_id="a", agent_secret="s", broker_url=REDIS_URL)
+    assert agent.config.sample == 1.0  # ignored, as the warning says
+    warnings = [r.getMessage() for r in caplog.records if "is not a setting" in r.getMessage()]
+    assert warnings == [
+        "z4j agent: Z4J_FLUSH_INTERVALL is not a setting, and is ignored: did you mean Z4J_FLUSH_INTERVAL?",
+        "z4j agent: Z4J_SAMPEL is not a setting, and is ignored: did you mean Z4J_SAMPLE?",
+    ]
+    core.reset_agent()
+
+
+def test_no_setting_of_the_service_reads_as_a_misspelt_agent_variable():
+    # One env file may serve the service and the workers: the service's settings, read from its
+    # source, are never named (a new one a typo away from one of the agent's must be listed in
+    # config._SERVICE_VARIABLES_NEARBY).
+    from z4j_agent.config import misspelled_variables
+
+    source = (pathlib.Path(__file__).parents[3] / "backend" / "src" / "config.ts").read_text()
+    service = set(re.findall(r"^  (Z4J_[A-Z0-9_]+):", source, re.M))
+    assert len(service) > 40
+    assert misspelled_variables({name: "x" for name in service}) == []
 
 
 def test_any_failure_to_make_the_agent_disables_it_instead_of_raising(monkeypatch):
