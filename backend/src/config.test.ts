@@ -78,9 +78,10 @@ describe('configuration', () => {
   });
 
   it("names the Z4J_ variables that look like a misspelt setting, and leaves the agent's and others alone", () => {
-    const env = { Z4J_CELERY_BROKER: 'redis://r', Z4J_SEAL_KEY: 'k', Z4J_PROXY_SECERT: 's', Z4J_CELERY_BROKERS: 'redis://r', Z4J_TEST_BROKER: 'x', Z4J_TOKEN: 't', PORTS: '1' };
+    const env = { Z4J_CELERY_BROKER: 'redis://r', Z4J_SEAL_KEY: 'k', Z4J_PROXY_SECERT: 's', Z4J_DATABASE_URL: 'postgres://x', Z4J_CELERY_BROKERS: 'redis://r', Z4J_TEST_BROKER: 'x', Z4J_TOKEN: 't', PORTS: '1' };
     expect(misspelledSettings(env)).toEqual([
       { name: 'Z4J_CELERY_BROKER', meant: 'Z4J_CELERY_BROKERS' },
+      { name: 'Z4J_DATABASE_URL', meant: 'DATABASE_URL' },
       { name: 'Z4J_PROXY_SECERT', meant: 'Z4J_PROXY_SECRET' },
       { name: 'Z4J_SEAL_KEY', meant: 'Z4J_SEAL_KEYS' },
     ]);

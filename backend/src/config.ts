@@ -221,17 +221,21 @@ const MAX_TYPO_EDITS = 2;
 
 /**
  * Variables named like a setting that are not one: a Z4J_* name within two edits of a setting's
- * (Z4J_CELERY_BROKER, Z4J_SEAL_KEY, Z4J_PROXY_SECERT), each with the setting it resembles. Such
+ * (Z4J_CELERY_BROKER, Z4J_SEAL_KEY, Z4J_PROXY_SECERT, Z4J_DATABASE_URL), each with the setting
+ * it resembles. Such
  * a typo leaves the setting at its default without a word, so the service says so at start.
  * Names further from every setting are left alone: the agent's, scripts', other tools'.
  */
 export function misspelledSettings(env: Record<string, string | undefined> = process.env): { name: string; meant: string }[] {
-  const known = Object.keys(settings);
+  // The settings without the prefix (PORT, DATABASE_URL, GRAFANA_URL) as one would misname
+  // them with it (Z4J_DATABASE_URL).
+  const byForm = new Map(Object.keys(settings).map((k) => [k.startsWith('Z4J_') ? k : `Z4J_${k}`, k]));
+  const forms = [...byForm.keys()];
   const out: { name: string; meant: string }[] = [];
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith('Z4J_') || name in settings || AGENT_SETTINGS.has(name)) continue;
-    const meant = closest(name, known);
-    if (distance(name, meant) <= MAX_TYPO_EDITS) out.push({ name, meant });
+    const form = closest(name, forms);
+    if (distance(name, form) <= MAX_TYPO_EDITS) out.push({ name, meant: byForm.get(form)! });
   }
   return out;
 }
