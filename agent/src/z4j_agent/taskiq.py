@@ -27,6 +27,7 @@ from typing import Any
 
 from ._common import (MAX_PENDING_SENDS, InFlight, clean, exception_text, guarded, hook_failed, iso_epoch, redis_url, require, say_offline,
                       traceback_text, trim_oldest, worker_name)
+from .batch import Omitted
 from .commands import CommandListener
 from .running import RunningTasks
 from .core import Agent, get_agent
@@ -50,16 +51,27 @@ except ImportError:  # the module imports without taskiq; using the middleware n
     _Base = object
 
 
-def _keeps_types(broker: Any) -> bool:
-    """Whether the broker's messages keep Python types: not with taskiq's JSONSerializer (the
-    default) or ORJSONSerializer, whose messages give the task what JSON makes of its arguments, so
-    the retry payload is exact as JSON makes it; with PickleSerializer, MSGPackSerializer,
-    CBORSerializer (int keys kept) or one of the user's own, a payload JSON would change (an int
-    key, a nested tuple, an IntEnum) is left out."""
+def _written_by_z4j(broker: Any) -> Omitted | None:
+    """Why no retry payload is kept for the broker's messages, or None. z4j's retries and
+    schedules write a taskiq message as JSON (backend: taskiqMessage), which a worker reads only
+    with taskiq's JSONSerializer (the default) or ORJSONSerializer; with PickleSerializer,
+    MSGPackSerializer, CBORSerializer or one of the user's own it could not read it, and the new
+    task would be lost while z4j said it was sent. So there is no payload, and the event says why
+    (z4j then offers no retry). With a JSON one the task received what JSON makes of its call:
+    the payload is exact as it is."""
     serializer = getattr(broker, "serializer", None)
-    return serializer is not None and type(serializer).__name__ not in _JSON_SERIALIZERS
+    kind = type(serializer).__name__ if serializer is not None else None
+    if kind is None or kind in _JSON_SERIALIZERS:
+        return None
+    found = _NOT_WRITABLE.get(kind)
+    if found is None:
+        if len(_NOT_WRITABLE) >= 64:
+            _NOT_WRITABLE.clear()
+        found = _NOT_WRITABLE[kind] = Omitted(f"its taskiq broker reads messages with {kind[:80]}, and z4j writes taskiq messages as JSON")
+    return found
 
 
+_NOT_WRITABLE: dict[str, Omitted] = {}
 _JSON_SERIALIZERS = frozenset(("JSONSerializer", "ORJSONSerializer"))
 
 
@@ -208,12 +220,12 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         at = self._sent_at.pop(message.task_id, None)
         attempt = _attempt(message)
         fields = self._fields(message, attempt)
-        payload = self._payload(message, fields) if attempt == 0 else None
+        payload = (_written_by_z4j(self.broker) or self._payload(message, fields)) if attempt == 0 else None
         fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
         delay = (message.labels or {}).get("delay")  # seconds: a delayed send (taskiq-redis, taskiq-aio-pika's delay queue)
         if delay is not None:
             fields["eta"] = iso_epoch(delay, plus=at or time.time())
-        agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at, keeps_types=payload is not None and _keeps_types(self.broker))
+        agent.task_event(ENGINE, "enqueued", message.task_id, fields=fields, payload=payload, occurred_at=at)
 
     @staticmethod
     def _payload(message: Any, fields: dict[str, Any]) -> dict[str, Any]:
@@ -256,9 +268,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._track(message)
         self._flight.start()
         if attempt == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
-            payload = self._payload(message, fields)
+            payload = _written_by_z4j(self.broker) or self._payload(message, fields)
             fields = {**fields, "args": message.args, "kwargs": message.kwargs}  # a copy: the outcome reuses `fields`
-            agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker, keeps_types=_keeps_types(self.broker))
+            agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
         elif fields["labels"] is None:  # only the message's own strings and numbers: no snapshot
             agent.own_event(ENGINE, "started", task_id, fields, self._worker)
         else:  # the user's labels: values of theirs
