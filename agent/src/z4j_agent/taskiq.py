@@ -51,8 +51,8 @@ except ImportError:  # the module imports without taskiq; using the middleware n
     _Base = object
 
 
-def _written_by_z4j(broker: Any) -> Omitted | None:
-    """Why no retry payload is kept for the broker's messages, or None. z4j's retries and
+def _why_no_payload(broker: Any) -> Omitted | None:
+    """Why no retry payload is kept for the broker's tasks, or None (one is). z4j's retries and
     schedules write a taskiq message as JSON (backend: taskiqMessage), which a worker reads only
     with taskiq's JSONSerializer (the default) or ORJSONSerializer; with PickleSerializer,
     MSGPackSerializer, CBORSerializer or one of the user's own it could not read it, and the new
@@ -220,7 +220,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         at = self._sent_at.pop(message.task_id, None)
         attempt = _attempt(message)
         fields = self._fields(message, attempt)
-        payload = (_written_by_z4j(self.broker) or self._payload(message, fields)) if attempt == 0 else None
+        payload = (_why_no_payload(self.broker) or self._payload(message, fields)) if attempt == 0 else None
         fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
         delay = (message.labels or {}).get("delay")  # seconds: a delayed send (taskiq-redis, taskiq-aio-pika's delay queue)
         if delay is not None:
@@ -268,7 +268,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._track(message)
         self._flight.start()
         if attempt == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
-            payload = _written_by_z4j(self.broker) or self._payload(message, fields)
+            payload = _why_no_payload(self.broker) or self._payload(message, fields)
             fields = {**fields, "args": message.args, "kwargs": message.kwargs}  # a copy: the outcome reuses `fields`
             agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
         elif fields["labels"] is None:  # only the message's own strings and numbers: no snapshot
