@@ -47,9 +47,8 @@ describe('docker-compose.yml', () => {
       const engine = s.build.args?.ENGINE;
       if (!engine) continue;
       need(`${name} requirements`, `requirements/${engine}.txt`);
-      need(`${name} agent extra`, 'agent/pyproject.toml');
       const command = Array.isArray(s.command) ? s.command.join(' ') : (s.command ?? '');
-      for (const script of command.match(/\b[\w]+\.py\b/g) ?? []) need(`${name} script`, join(s.build.context, script));
+      for (const script of command.match(/\b\w+\.py\b/g) ?? []) need(`${name} script`, join(s.build.context, script));
       // `tasks` as a module (celery -A tasks, dramatiq tasks, tasks.huey, tasks:broker, tasks.WorkerSettings).
       if (/\btasks\b/.test(command)) need(`${name} tasks module`, join(s.build.context, 'tasks.py'));
     }

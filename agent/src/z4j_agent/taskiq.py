@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextvars
+import functools
 import inspect
 import threading
 import time
@@ -61,17 +62,14 @@ def _why_no_payload(broker: Any) -> Omitted | None:
     the payload is exact as it is."""
     serializer = getattr(broker, "serializer", None)
     kind = type(serializer).__name__ if serializer is not None else None
-    if kind is None or kind in _JSON_SERIALIZERS:
-        return None
-    found = _NOT_WRITABLE.get(kind)
-    if found is None:
-        if len(_NOT_WRITABLE) >= 64:
-            _NOT_WRITABLE.clear()
-        found = _NOT_WRITABLE[kind] = Omitted(f"its taskiq broker reads messages with {kind[:80]}, and z4j writes taskiq messages as JSON")
-    return found
+    return None if kind is None or kind in _JSON_SERIALIZERS else _not_writable(kind)
 
 
-_NOT_WRITABLE: dict[str, Omitted] = {}
+@functools.lru_cache(maxsize=64)
+def _not_writable(kind: str) -> Omitted:
+    """The reason for a serializer class, made once (it is asked at every enqueue)."""
+    return Omitted(f"its taskiq broker reads messages with {kind[:80]}, and z4j writes taskiq messages as JSON")
+
 _JSON_SERIALIZERS = frozenset(("JSONSerializer", "ORJSONSerializer"))
 
 
