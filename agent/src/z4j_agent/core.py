@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import batch as batches
 from . import policy as policies
-from .batch import Omitted, RawJSON
+from .batch import RawJSON
 from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config, misspelled_variables
 from .event_json import TaskEventJSON
@@ -76,7 +76,7 @@ class Agent:
     def policy_for(self, name: str | None, func: Any = None) -> policies.TaskPolicy:
         return policies.policy_for(name, func)
 
-    def task_event(self, engine: str, kind: str, task_id: str, *, fields: dict[str, Any] | None = None, payload: dict[str, Any] | Omitted | None = None,
+    def task_event(self, engine: str, kind: str, task_id: str, *, fields: dict[str, Any] | None = None, payload: dict[str, Any] | None = None,
                    worker: str | None = None, occurred_at: float | None = None, func: Any = None, keeps_types: bool | Callable[[], bool] = False) -> None:
         """Records a task event. `fields` and `payload` are the agent's once passed: dicts the hook
         made for this call (taken as they are, not copied again). The task's thread only decides
@@ -85,8 +85,7 @@ class Agent:
         (`event_json`). A field set to None is left out. `keeps_types`: the engine's message keeps
         Python types (pickle, msgpack), so a payload JSON would change without a word (an int key,
         a nested tuple, an IntEnum) is not exact, and is left out (snapshot.freeze_payload); a
-        function that tells is asked only for a payload that holds one. `payload` may be an
-        Omitted: the hook left it out itself, and the event says why."""
+        function that tells is asked only for a payload that holds one."""
         if not self.enabled:
             return
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .batch import MAX_PAYLOAD_CHARS, Omitted, raw_json_within
+from .batch import MAX_PAYLOAD_CHARS, raw_json_within
 from .redact import LongText
 
 MAX_STRING = 32768  # scrub's own cut: a longer string is cut or redacted now, not held whole in the buffer
@@ -112,10 +112,9 @@ def freeze(fields: dict[str, Any], payload: dict[str, Any] | None, scrub_now: Ca
     and numbers stay; other plain values are replaced by copies; what is not plain is redacted now,
     by `scrub_now(value, pol)`. Args and kwargs that are the payload's own share its copy (the
     sender changes neither). A field set to None stays (the sender leaves it out: no value to
-    report). Returns the payload's snapshot (`freeze_payload`, with `keeps_types`); an Omitted
-    payload (the hook's own reason for leaving it out) as it is."""
+    report). Returns the payload's snapshot (`freeze_payload`, with `keeps_types`)."""
     shared = None
-    if payload is not None and type(payload) is not Omitted:  # an Omitted: left out by the hook, saying why
+    if payload is not None:
         args, kwargs = payload.get("args"), payload.get("kwargs")
         payload = freeze_payload(payload, keeps_types)
         if type(payload) is dict:

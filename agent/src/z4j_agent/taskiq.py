@@ -11,9 +11,14 @@ events (`labels`); tasks sent from inside a running task get the labels `z4j_par
 Commands (docs/agent-protocol.md, Redis or RabbitMQ brokers): a worker process's agent terminates
 a running task by cancelling the asyncio task that runs it (async task functions only: a sync
 function runs in taskiq's thread pool, where nothing can stop it); it is reported revoked.
-A `cancel` (RabbitMQ, where the service cannot take one message out of its queue) is remembered,
-and the message skipped as it comes out of the broker (see _gate_listen): acked, never run,
-reported revoked."""
+A `cancel` (RabbitMQ, where the service cannot take one message out of its queue; Redis, where
+it cannot read the waiting messages) is remembered, and the message skipped as it comes out of
+the broker (see _gate_listen): acked, never run, reported revoked.
+
+z4j writes the messages of its retries and schedules as JSON. On a broker whose serializer is
+not JSON (PickleSerializer, MSGPackSerializer, CBORSerializer, the user's own) the worker's agent
+gives them to taskiq as that broker writes messages (_in_broker_format): a worker of such a
+broker without the agent cannot read them."""
 
 from __future__ import annotations
 
@@ -22,13 +27,13 @@ import atexit
 import contextvars
 import functools
 import inspect
+import json
 import threading
 import time
 from typing import Any
 
 from ._common import (MAX_PENDING_SENDS, InFlight, clean, exception_text, guarded, hook_failed, iso_epoch, redis_url, require, say_offline,
                       traceback_text, trim_oldest, worker_name)
-from .batch import Omitted
 from .commands import CommandListener
 from .running import RunningTasks
 from .core import Agent, get_agent
@@ -52,25 +57,41 @@ except ImportError:  # the module imports without taskiq; using the middleware n
     _Base = object
 
 
-def _why_no_payload(broker: Any) -> Omitted | None:
-    """Why no retry payload is kept for the broker's tasks, or None (one is). z4j's retries and
-    schedules write a taskiq message as JSON (backend: taskiqMessage), which a worker reads only
-    with taskiq's JSONSerializer (the default) or ORJSONSerializer; with PickleSerializer,
-    MSGPackSerializer, CBORSerializer or one of the user's own it could not read it, and the new
-    task would be lost while z4j said it was sent. So there is no payload, and the event says why
-    (z4j then offers no retry). With a JSON one the task received what JSON makes of its call:
-    the payload is exact as it is."""
-    serializer = getattr(broker, "serializer", None)
-    kind = type(serializer).__name__ if serializer is not None else None
-    return None if kind is None or kind in _JSON_SERIALIZERS else _not_writable(kind)
+# A message of the shape z4j writes for a retry or a schedule (backend: taskiqMessage), as JSON.
+_PROBE = b'{"task_id": "z4j-probe", "task_name": "z4j.probe", "labels": {}, "labels_types": null, "args": [], "kwargs": {}}'
 
 
-@functools.lru_cache(maxsize=64)
-def _not_writable(kind: str) -> Omitted:
-    """The reason for a serializer class, made once (it is asked at every enqueue)."""
-    return Omitted(f"its taskiq broker reads messages with {kind[:80]}, and z4j writes taskiq messages as JSON")
+def _reads_z4j_json(broker: Any) -> bool:
+    """Whether the broker reads a taskiq message written as JSON, as z4j writes one: yes with
+    taskiq's JSONSerializer (the default) or ORJSONSerializer; no with PickleSerializer,
+    MSGPackSerializer, CBORSerializer or one of the user's own, whose workers would log "Cannot
+    parse message" and drop it. Asked of the broker's own formatter, once per worker."""
+    try:
+        return broker.formatter.loads(_PROBE).task_id == "z4j-probe"
+    except Exception:
+        return False
 
-_JSON_SERIALIZERS = frozenset(("JSONSerializer", "ORJSONSerializer"))
+
+def _in_broker_format(formatter: Any) -> Any:
+    """A function of one delivery (bytes, or an AckableMessage) that gives a message z4j wrote as
+    JSON to this worker as its broker writes messages: what the formatter makes of the same
+    TaskiqMessage. The call survives the trip as it is: taskiq's own formatter makes JSON's values
+    of every call (model_dump(mode="json")) whatever the serializer, so a retry's payload, which
+    is JSON, is the call the task had. Any other delivery goes as it came, after one byte's test
+    (a pickle, msgpack or CBOR message never starts with "{")."""
+    from taskiq.message import TaskiqMessage
+
+    def convert(delivery: Any) -> Any:
+        data = getattr(delivery, "data", delivery)
+        if not isinstance(data, bytes) or data[:1] != b"{":
+            return delivery
+        try:
+            encoded = formatter.dumps(TaskiqMessage(**json.loads(data))).message
+            return encoded if data is delivery else type(delivery)(data=encoded, ack=delivery.ack)
+        except Exception:  # not z4j's: the receiver handles it as it would have
+            return delivery
+
+    return convert
 
 
 def _version() -> str:
@@ -152,9 +173,11 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             return
         self._worker = worker_name(ENGINE)
         url = broker_url(self.broker)
+        # Before anything else that could fail: without it, z4j's retries and schedules are lost here.
+        convert = None if _reads_z4j_json(self.broker) else _in_broker_format(self.broker.formatter)
         commands = CommandListener(self.agent, ENGINE, self._worker, url, {"terminate": self._terminate, "cancel": self._running_tasks.cancel})
-        if commands.available:  # no commands, no cancels: the broker is left alone
-            self._gate_listen()
+        if commands.available or convert is not None:  # no commands, no cancels, a JSON broker: the broker is left alone
+            self._gate_listen(convert)
         announce = commands.announcement()
         self.agent.worker_event(ENGINE, "worker-online", self._worker, fields={"software": f"taskiq {_version()}", "commands": announce})
         self._stop_heartbeat = self.agent.start_heartbeat(ENGINE, self._worker, lambda: {**self._flight.stats(None), "commands": announce})
@@ -218,7 +241,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         at = self._sent_at.pop(message.task_id, None)
         attempt = _attempt(message)
         fields = self._fields(message, attempt)
-        payload = (_why_no_payload(self.broker) or self._payload(message, fields)) if attempt == 0 else None
+        payload = self._payload(message, fields) if attempt == 0 else None
         fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
         delay = (message.labels or {}).get("delay")  # seconds: a delayed send (taskiq-redis, taskiq-aio-pika's delay queue)
         if delay is not None:
@@ -266,7 +289,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._track(message)
         self._flight.start()
         if attempt == 0 and not labels.get("z4j_payload"):  # a producer without the agent: the worker's copy
-            payload = _why_no_payload(self.broker) or self._payload(message, fields)
+            payload = self._payload(message, fields)
             fields = {**fields, "args": message.args, "kwargs": message.kwargs}  # a copy: the outcome reuses `fields`
             agent.task_event(ENGINE, "started", task_id, fields=fields, payload=payload, worker=self._worker)
         elif fields["labels"] is None:  # only the message's own strings and numbers: no snapshot
@@ -365,7 +388,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             labels["retry_on_error"] = False
         return self._running_tasks.stop(task_id, asyncio.CancelledError)
 
-    def _gate_listen(self) -> None:
+    def _gate_listen(self, convert: Any = None) -> None:
         """Skips the messages cancelled from z4j where they come out of the broker, before taskiq's
         receiver takes them, by wrapping this broker's listen() (the receiver calls it after
         startup). Why not a middleware hook: taskiq (0.11-0.13) has no way for a middleware to
@@ -373,7 +396,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         the message unacked; the message pre_execute returns cannot change the function that
         runs (it was looked up before); a zero `timeout` label still starts the coroutine. Every
         broker's listen() is the one place all its messages pass, and a message acked and never
-        yielded is gone. Costs one len() per message while nothing is cancelled."""
+        yielded is gone. Costs one len() per message while nothing is cancelled. `convert`
+        (_in_broker_format, on a broker that does not read JSON) is the same place's other use:
+        the messages z4j wrote are given to the receiver as the broker writes them."""
         broker = self.broker
         listen = broker.listen
         if getattr(listen, "z4j_gated", False):  # a second startup
@@ -385,6 +410,8 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
             deliveries = listen()
             try:
                 async for delivery in deliveries:
+                    if convert is not None:
+                        delivery = convert(delivery)
                     if cancelled and await skip(delivery):
                         continue
                     yield delivery

@@ -1,5 +1,6 @@
 """z4j_agent.taskiq with taskiq's InMemoryBroker (tasks run in this process)."""
 import asyncio
+import json
 
 import pytest
 
@@ -556,10 +557,10 @@ def test_pydantic_1_models_and_attrs_instances_are_records_too():
         assert reason.endswith(f".<locals>.{type(huge).__name__}, which JSON cannot carry exactly")
 
 
-def test_a_call_is_kept_exact_with_a_json_serializer_and_left_out_saying_why_with_another(captured, monkeypatch):
-    """taskiq's JSONSerializer (the default) gives the task [1, 2] for (1, 2): the payload is exact as
-    JSON makes it. With PickleSerializer (or msgpack, cbor) the worker could not read the JSON
-    message z4j would write for a retry: no payload, and the event says why."""
+def test_a_call_is_kept_as_json_makes_it_whatever_the_serializer(captured, monkeypatch):
+    """taskiq's own formatter gives the task what JSON makes of its call ([1, 2] for (1, 2)) with
+    every serializer (model_dump(mode="json")): the payload is exact as JSON makes it, with
+    JSONSerializer and with PickleSerializer alike (whose worker's agent reads z4j's JSON)."""
     from taskiq.serializers import PickleSerializer
 
     async def go(t):
@@ -577,7 +578,64 @@ def test_a_call_is_kept_exact_with_a_json_serializer_and_left_out_saying_why_wit
 
     monkeypatch.setattr(__import__(__name__), "make_broker", pickled)
     as_pickle = run(go)
-    enq = captured.of(as_pickle, "enqueued")
-    why = "its taskiq broker reads messages with PickleSerializer, and z4j writes taskiq messages as JSON"
-    assert "payload" not in enq and enq["fields"]["payloadOmitted"] == why
-    assert captured.of(as_pickle, "succeeded")  # the task's events still flow
+    assert captured.of(as_pickle, "enqueued")["payload"]["args"] == [[1, 2], [3]]
+    assert captured.of(as_pickle, "succeeded")["fields"]["result"] == [1, 2, 3]
+
+
+def _z4j_message(task_id):
+    """A message as the service writes one for a retry or a schedule (backend: taskiqMessage)."""
+    return json.dumps({"task_id": task_id, "task_name": "add", "labels": {"tag": "x"}, "labels_types": None, "args": [1, 2], "kwargs": {}}).encode()
+
+
+def _gated_deliveries(broker, deliveries):
+    """What the receiver of a worker started with `broker` takes from its listen(), which yields `deliveries`."""
+
+    async def main():
+        async def listen():  # the broker's own stream of deliveries
+            for d in deliveries:
+                yield d
+
+        broker.listen = listen
+        broker.is_worker_process = True
+        await broker.startup()  # this in-memory broker has no command channel
+        try:
+            return [d async for d in broker.listen()]
+        finally:
+            await broker.shutdown()
+
+    return asyncio.run(main())
+
+
+def test_a_worker_whose_broker_does_not_read_json_gets_the_messages_z4j_wrote_as_its_broker_writes_them(captured):
+    """z4j writes its retries and schedules as JSON; a PickleSerializer worker would log "Cannot
+    parse message" and drop them. Its agent converts them where they come out of the broker; the
+    broker's own messages, and what is not a taskiq message, go through untouched."""
+    from taskiq.abc.broker import AckableMessage
+    from taskiq.message import TaskiqMessage
+    from taskiq.serializers import PickleSerializer
+
+    broker, _ = make_broker()
+    broker.with_serializer(PickleSerializer())
+    own = broker.formatter.dumps(TaskiqMessage(task_id="own", task_name="add", labels={}, labels_types={}, args=[3, 4], kwargs={})).message
+    acked = []
+
+    async def ack():
+        acked.append("amqp")
+
+    garbage = [b"{not json", b'{"task_id": "x"}', b"", b"not a taskiq message"]
+    seen = _gated_deliveries(broker, [_z4j_message("from-z4j"), own, AckableMessage(data=_z4j_message("from-z4j-amqp"), ack=ack), *garbage])
+
+    converted = broker.formatter.loads(seen[0])
+    assert (converted.task_id, converted.task_name, converted.labels, converted.args) == ("from-z4j", "add", {"tag": "x"}, [1, 2])
+    assert seen[1] is own
+    assert isinstance(seen[2], AckableMessage) and broker.formatter.loads(seen[2].data).task_id == "from-z4j-amqp"
+    asyncio.run(seen[2].ack())
+    assert acked == ["amqp"]  # the converted delivery acks the broker's message
+    assert seen[3:] == garbage
+
+
+def test_a_worker_whose_broker_reads_json_is_left_alone(captured):
+    broker, _ = make_broker()
+    message = _z4j_message("from-z4j")
+    assert _gated_deliveries(broker, [message])[0] is message
+    assert not getattr(broker.listen, "z4j_gated", False)  # no commands, nothing to convert: not wrapped
