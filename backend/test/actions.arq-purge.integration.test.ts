@@ -90,7 +90,7 @@ describe('arq filtered purge', () => {
     await eventually(async () => expect((await status(queue, running)).status).toBe('in_progress'), 60_000, 200);
     const deferred = await arqctl<string>(queue, 'enqueue', 'sleep', JSON.stringify([0]), '600');
     const other = await arqctl<string>(queue, 'enqueue', 'add', JSON.stringify([1, 2]), '600');
-    expect(await driver.countMatching(queue, { name: 'sleep' })).toEqual({ matched: 2, scanned: 3, complete: true });
+    expect(await driver.countMatching(queue, { name: 'sleep' })).toEqual({ matched: 2, scanned: 3, complete: true, unreadable: 0 });
     expect((await driver.purgeMatching(queue, { name: 'sleep' })).purged).toBe(1);
     expect((await status(queue, deferred)).status).toBe('not_found');
     expect((await status(queue, other)).status).toBe('deferred');

@@ -71,7 +71,7 @@ describe('Dramatiq driver (Redis broker)', () => {
       await dqctl(queue, 'send', 'count', JSON.stringify([matching[i]]));
       await dqctl(queue, 'send', 'flaky', JSON.stringify([kept[i]]));
     }
-    expect(await driver.countMatching(queue, { name: 'count' })).toEqual({ matched: 2, scanned: 4, complete: true });
+    expect(await driver.countMatching(queue, { name: 'count' })).toEqual({ matched: 2, scanned: 4, complete: true, unreadable: 0 });
     expect((await driver.purgeMatching(queue, { name: 'count' })).purged).toBe(2);
     expect(await driver.queueDepth(queue)).toBe(2);
     const w = worker(queue);

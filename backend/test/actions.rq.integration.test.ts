@@ -113,7 +113,7 @@ describe('RQ driver', () => {
       matching.push(await enqueue(queue, 'count', [key]));
       kept.push(await enqueue(queue, 'flaky', [randomUUID()]));
     }
-    expect(await driver.countMatching(queue, { name: 'tasks.count' })).toEqual({ matched: 3, scanned: 6, complete: true });
+    expect(await driver.countMatching(queue, { name: 'tasks.count' })).toEqual({ matched: 3, scanned: 6, complete: true, unreadable: 0 });
     expect((await driver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(3);
     expect(await driver.queueDepth(queue)).toBe(3);
     expect(await jobOf(matching[0]!)).toBeNull();

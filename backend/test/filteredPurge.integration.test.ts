@@ -14,7 +14,7 @@ describe('filtered purge on a Redis list', () => {
     const members = Array.from({ length: 30 }, (_, i) => JSON.stringify({ task_id: String(i), task_name: i % 3 === 0 ? 'a' : 'b' }));
     await redis.lpush(key, ...members);
     expect(await countMatching(redis, [list(key)], { name: 'a' }, 10)).toMatchObject({ scanned: 10, complete: false });
-    expect(await countMatching(redis, [list(key)], { name: 'a' })).toEqual({ matched: 10, scanned: 30, complete: true });
+    expect(await countMatching(redis, [list(key)], { name: 'a' })).toEqual({ matched: 10, scanned: 30, complete: true, unreadable: 0 });
     expect(await purgeMatching(redis, [list(key)], { name: 'a' })).toBe(10);
     const left = await redis.lrange(key, 0, -1);
     expect(left).toEqual([...members].reverse().filter((m) => JSON.parse(m).task_name === 'b'));

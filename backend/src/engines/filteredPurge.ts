@@ -15,6 +15,8 @@ export interface MatchCount {
   scanned: number;
   /** False when the preview stopped scanning at its bound: `matched` is then "at least". */
   complete: boolean;
+  /** Of those scanned, messages whose task name z4j cannot read (another serializer): never matched, so kept. */
+  unreadable: number;
 }
 
 /** One Redis list of waiting messages and how to read it. */
@@ -100,28 +102,33 @@ async function* setPages(redis: Redis, set: MessageSet, limit: number): AsyncGen
   } while (cursor !== '0' && seen.size < limit);
 }
 
-async function matching(redis: Redis, list: WaitingMessages, filter: PurgeFilter, limit: number, onPage?: (n: number) => void): Promise<Buffer[]> {
+async function matching(redis: Redis, list: WaitingMessages, filter: PurgeFilter, limit: number): Promise<{ found: Buffer[]; scanned: number; unreadable: number }> {
   const found: Buffer[] = [];
+  let scanned = 0;
+  let unreadable = 0;
   for await (const page of pages(redis, list, limit)) {
-    onPage?.(page.length);
+    scanned += page.length;
     const names = await list.names(page);
-    page.forEach((m, i) => { if (matches(filter, names[i] ?? null)) found.push(m); });
+    page.forEach((m, i) => {
+      const name = names[i] ?? null;
+      if (name === null) unreadable++;
+      else if (matches(filter, name)) found.push(m);
+    });
   }
-  return found;
+  return { found, scanned, unreadable };
 }
 
 /** Counts matching messages, reading at most `limit` per list. */
 export async function countMatching(redis: Redis, lists: WaitingMessages[], filter: PurgeFilter, limit = PREVIEW_SCAN_LIMIT): Promise<MatchCount> {
-  let matched = 0;
-  let scanned = 0;
-  let complete = true;
+  const count: MatchCount = { matched: 0, scanned: 0, complete: true, unreadable: 0 };
   for (const list of lists) {
-    let here = 0;
-    matched += (await matching(redis, list, filter, limit, (n) => { here += n; })).length;
-    scanned += here;
-    if (here >= limit && (await (isSet(list) ? redis.zcard(list.key) : redis.llen(list.key))) > limit) complete = false;
+    const here = await matching(redis, list, filter, limit);
+    count.matched += here.found.length;
+    count.scanned += here.scanned;
+    count.unreadable += here.unreadable;
+    if (here.scanned >= limit && (await (isSet(list) ? redis.zcard(list.key) : redis.llen(list.key))) > limit) count.complete = false;
   }
-  return { matched, scanned, complete };
+  return count;
 }
 
 /** Rebuilds the list without the given members (each removed once); returns those it removed. */
@@ -163,7 +170,7 @@ return removed`;
 export async function purgeMatching(redis: Redis, lists: WaitingMessages[], filter: PurgeFilter): Promise<number> {
   let purged = 0;
   for (const list of lists) {
-    const found = await matching(redis, list, filter, Number.MAX_SAFE_INTEGER);
+    const { found } = await matching(redis, list, filter, Number.MAX_SAFE_INTEGER);
     const script = isSet(list) ? removeFromSetScript(list) : removeScript(list.cleanup ?? '');
     for (let i = 0; i < found.length; i += REMOVE_BATCH) {
       purged += Number(await redis.eval(script, 1, list.key, ...found.slice(i, i + REMOVE_BATCH)));

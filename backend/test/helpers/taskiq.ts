@@ -7,5 +7,8 @@ export const TASKIQ_REDIS_URL = process.env.Z4J_TEST_TASKIQ_REDIS_URL ?? 'redis:
 export const TASKIQ_AMQP_URL = process.env.Z4J_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
 const app = new PythonApp('taskiq', 'taskiq_app', { Z4J_TEST_REDIS: TASKIQ_REDIS_URL });
 
-export const startTaskiqWorker = (queue: string): PyProcess => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { Z4J_TEST_QUEUE: queue });
+export const startTaskiqWorker = (queue: string, env: Record<string, string> = {}): PyProcess => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { Z4J_TEST_QUEUE: queue, ...env });
 export const taskiqctl = <T>(queue: string, ...args: string[]) => app.run<T>('taskiqctl.py', args, { Z4J_TEST_QUEUE: queue });
+/** Messages written with taskiq's PickleSerializer (the test app's Z4J_TEST_SERIALIZER), not its default JSON. */
+export const PICKLE = { Z4J_TEST_SERIALIZER: 'pickle' };
+export const pickledTaskiqctl = <T>(queue: string, ...args: string[]) => app.run<T>('taskiqctl.py', args, { Z4J_TEST_QUEUE: queue, ...PICKLE });

@@ -142,17 +142,18 @@ export const purgePreview = (ctx: ApiContext): Handler => async (req, res) => {
   let depth: number | null;
   let complete = true;
   let scanned: number | undefined;
+  let unreadable: number | undefined;
   if (filter) {
     const count = await driver.countMatching!(queue, filter).catch((err) => {
       throw new ApiError(409, 'UNSUPPORTED', scrub(String((err as Error)?.message ?? err)) as string);
     });
-    ({ matched: depth, complete, scanned } = count);
+    ({ matched: depth, complete, scanned, unreadable } = count);
   } else {
     depth = driver.queueDepth ? await driver.queueDepth(queue).catch(() => null) : null;
   }
   const { token, claims } = issuePurgeToken(ctx.sealer, { projectId: project.id, engine: e, queue, filter: filter ?? {}, user: callerId(res), depth }, PURGE_TOKEN_TTL_S);
-  await auditRequest(ctx, req, res, { action: 'queue.purge_preview', target: `${e}/${queue}`, detail: { depth, ...(filter ? { filter, complete, scanned } : {}) } });
-  res.json({ engine: e, queue, depth, ...(filter ? { filter, complete, scanned } : {}), token, expiresAt: new Date(claims.exp).toISOString() });
+  await auditRequest(ctx, req, res, { action: 'queue.purge_preview', target: `${e}/${queue}`, detail: { depth, ...(filter ? { filter, complete, scanned, unreadable } : {}) } });
+  res.json({ engine: e, queue, depth, ...(filter ? { filter, complete, scanned, unreadable } : {}), token, expiresAt: new Date(claims.exp).toISOString() });
 };
 
 export const purgeQueue = (ctx: ApiContext): Handler => async (req, res) => {

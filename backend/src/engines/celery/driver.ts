@@ -88,7 +88,7 @@ export class CeleryDriver implements EngineDriver {
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
     const counts = await Promise.all(this.readable().map((b) => b.countMatching(queue, filter)));
-    return counts.reduce((a, c) => ({ matched: a.matched + c.matched, scanned: a.scanned + c.scanned, complete: a.complete && c.complete }), { matched: 0, scanned: 0, complete: true });
+    return counts.reduce((a, c) => ({ matched: a.matched + c.matched, scanned: a.scanned + c.scanned, complete: a.complete && c.complete, unreadable: a.unreadable + c.unreadable }), { matched: 0, scanned: 0, complete: true, unreadable: 0 });
   }
 
   async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {

@@ -1,12 +1,15 @@
 // taskiq over taskiq-redis's ListQueueBroker: a queue is a Redis list the broker LPUSHes
-// messages onto and workers BRPOP, each message the JSON of a TaskiqMessage
-// ({task_id, task_name, labels, labels_types, args, kwargs}) — open enough to build a retry
-// from the sealed payload and to find one message to cancel. Stopping a running task needs the
+// messages onto and workers BRPOP, each message a TaskiqMessage ({task_id, task_name, labels,
+// labels_types, args, kwargs}) in the broker's serializer, JSON by default. z4j writes its
+// retries as JSON, which a worker's agent converts for a broker with another serializer
+// (agent: taskiq._in_broker_format); it reads a waiting message's id and name from JSON or a
+// pickle (messages.ts) to cancel one or purge by name. Stopping a running task needs the
 // worker itself: the agent cancels the asyncio task running it. A sync task function runs in
 // taskiq's thread pool, where nothing can stop it (the agent refuses, and says so).
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
-import { NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { readTaskiqMessage } from './messages.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 export const DEFAULT_QUEUE = 'taskiq';
 
@@ -25,34 +28,14 @@ export function taskiqMessage(payload: RetryPayload, newTaskId: string) {
 }
 const MAX_CANCEL_SCAN = 50_000;
 
-const CANCEL = `
-if redis.call('LLEN', KEYS[1]) > tonumber(ARGV[2]) then return 'too_big' end
-for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  local ok, msg = pcall(cjson.decode, raw)
-  if ok and type(msg) == 'table' and msg['task_id'] == ARGV[1] then
-    redis.call('LREM', KEYS[1], 1, raw)
-    return 'ok'
-  end
-end
-return 'not_queued'`;
-
-function taskName(raw: Buffer): string | null {
-  try {
-    const name = JSON.parse(raw.toString('utf8'))?.task_name;
-    return typeof name === 'string' ? name : null;
-  } catch {
-    return null;
-  }
-}
-
 export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'taskiq' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-redis ListQueueBroker)' },
-    'task.cancel': { via: 'broker', note: 'messages still waiting in their list (taskiq-redis ListQueueBroker)' },
+    'task.cancel': { via: 'broker', note: `messages still waiting in their list (taskiq-redis ListQueueBroker, JSON or pickle serializer); with another serializer, when the message is not among those z4j can read: ${AGENT_CANCEL_NOTE}` },
     'task.terminate': { via: 'agent', note: `taskiq-redis: ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'taskiq-redis ListQueueBroker' },
-    'queue.purge_filtered': { via: 'broker', note: 'by task name (taskiq-redis ListQueueBroker)' },
+    'queue.purge_filtered': { via: 'broker', note: 'by task name (taskiq-redis ListQueueBroker), read from JSON or pickled messages without unpickling them; messages of another serializer are kept, and the preview counts them' },
   } as const;
 
   constructor(url: string) {
@@ -83,12 +66,33 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     return { detail: { newTaskId, queue } };
   }
 
-  async cancel(task: TaskRef): Promise<Dispatch> {
-    await this.requireList(task.queue ?? DEFAULT_QUEUE);
-    const r = await this.redis.eval(CANCEL, 1, task.queue ?? DEFAULT_QUEUE, task.taskId, String(MAX_CANCEL_SCAN));
-    if (r === 'too_big') throw new Error(`queue holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
-    if (r !== 'ok') throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
-    return { confirmed: true };
+  /**
+   * Takes the task's message out of its list: the exact bytes found (LREM), so a worker that took
+   * it meanwhile wins and the cancel says so. Where the list also holds messages z4j cannot read
+   * (a msgpack or CBOR serializer, the user's own), the task may be one of them: its workers'
+   * agents are told to skip it instead, as on RabbitMQ.
+   */
+  async cancel(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
+    const queue = task.queue ?? DEFAULT_QUEUE;
+    await this.requireList(queue);
+    if ((await this.redis.llen(queue)) > MAX_CANCEL_SCAN) throw new Error(`queue holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
+    let unreadable = 0;
+    for (const raw of await this.redis.lrangeBuffer(queue, 0, -1)) {
+      const message = readTaskiqMessage(raw);
+      if (!message) unreadable++;
+      else if (message.taskId === task.taskId) {
+        if (await this.redis.lrem(queue, 1, raw)) return { confirmed: true };
+        break;
+      }
+    }
+    if (!unreadable) throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
+    try {
+      return await cancelInWorkers(this.engine, task, agent);
+    } catch (err) {
+      // The same error (its kind tells the caller what failed), saying why the agents were asked.
+      if (err instanceof Error) err.message = `z4j cannot read ${unreadable} of the messages waiting in ${queue} (a serializer other than JSON or pickle), so the workers' agents were asked to skip it: ${err.message}`;
+      throw err;
+    }
   }
 
   async terminate(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
@@ -101,7 +105,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   private lists(queue: string): MessageList[] {
-    return [{ key: queue, producerEnd: 'left', names: async (raws) => raws.map(taskName) }];
+    return [{ key: queue, producerEnd: 'left', names: async (raws) => raws.map((raw) => readTaskiqMessage(raw)?.taskName ?? null) }];
   }
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
