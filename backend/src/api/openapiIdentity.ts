@@ -119,10 +119,12 @@ export const identitySchemas = {
   Member: { type: 'object', properties: { userId: { type: 'string' }, login: { type: 'string' }, email: nullable('string'), name: nullable('string'), role, createdBy: { type: 'string' }, createdAt: time, updatedAt: time } },
   RoleMapping: {
     type: 'object',
+    description: 'A PUT replaces the whole mapping: every field is required (leaving out teams would drop every team rule)',
+    required: ['grafanaOrgId', 'serverAdmin', 'orgRoles', 'teams'],
     properties: {
       grafanaOrgId: nullable('integer'),
       serverAdmin: { type: ['string', 'null'] },
-      orgRoles: { type: 'object', properties: { Admin: { type: ['string', 'null'] }, Editor: { type: ['string', 'null'] }, Viewer: { type: ['string', 'null'] }, None: { type: ['string', 'null'] } } },
+      orgRoles: { type: 'object', required: ['Admin', 'Editor', 'Viewer', 'None'], properties: { Admin: { type: ['string', 'null'] }, Editor: { type: ['string', 'null'] }, Viewer: { type: ['string', 'null'] }, None: { type: ['string', 'null'] } } },
       teams: { type: 'array', items: { type: 'object', properties: { teamId: { type: 'integer' }, role } } },
     },
   },

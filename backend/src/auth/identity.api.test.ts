@@ -72,6 +72,14 @@ describe.each(STORAGES)('identity API on %s', (storage) => {
     expect((await api().put('/api/role-rules').set(authHeaders('admin')).send(rules)).status).toBe(200);
     expect((await api().get('/api/me').set(userHeaders(teamUser))).body.role).toBe('operator');
     expect(await lastAudit()).toMatchObject({ action: 'role_rules.update', outcome: 'ok', actor_name: 'ada' });
+    // A PUT replaces the whole mapping: a body that leaves a field out is refused, not defaulted
+    // ({} would have reset it, and a body without teams dropped every team rule).
+    const { teams: _teams, ...withoutTeams } = rules;
+    for (const partial of [{}, withoutTeams, { ...rules, orgRoles: { Admin: 'admin' } }]) {
+      const refused = await api().put('/api/role-rules').set(authHeaders('admin')).send(partial);
+      expect([refused.status, refused.body.error.code]).toEqual([400, 'BAD_REQUEST']);
+    }
+    expect((await api().get('/api/role-rules').set(authHeaders('admin'))).body.roleMapping).toEqual(rules);
     // An Admin cannot grant Owner through the mapping.
     const escalate = await api().put('/api/role-rules').set(authHeaders('admin')).send({ ...rules, orgRoles: { ...rules.orgRoles, Admin: 'owner' } });
     expect(escalate.status).toBe(403);

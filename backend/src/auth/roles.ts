@@ -40,6 +40,19 @@ export const roleMappingSchema = z
   .strict();
 export type RoleMapping = z.output<typeof roleMappingSchema>;
 
+/**
+ * A whole mapping, as a PUT replaces it: every field given, none defaulted. A body that left out
+ * `teams` would otherwise drop every team rule without a word ({} would reset the mapping).
+ */
+export const roleMappingReplacementSchema = z
+  .object({
+    grafanaOrgId: z.number().int().positive().nullable(),
+    serverAdmin: role,
+    orgRoles: z.object({ Admin: role, Editor: role, Viewer: role, None: role }).strict(),
+    teams: roleMappingSchema.shape.teams.removeDefault(),
+  })
+  .strict();
+
 export const DEFAULT_ROLE_MAPPING: RoleMapping = roleMappingSchema.parse({});
 
 /** A project's stored role_mapping, or the default when it has none (or one this version cannot read). */

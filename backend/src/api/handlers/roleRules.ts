@@ -3,7 +3,7 @@
 // Owner: an Admin can neither promote themselves through it nor demote the Owners it makes.
 import { auditRequest } from '../../audit/record.js';
 import { authOf, projectOfAuth } from '../../auth/caller.js';
-import { roleMappingOf, roleMappingSchema, type ProjectRole, type RoleMapping } from '../../auth/roles.js';
+import { roleMappingOf, roleMappingReplacementSchema, type ProjectRole, type RoleMapping } from '../../auth/roles.js';
 import type { ApiContext } from '../context.js';
 import type { Handler } from '../routes.js';
 import { requireGrantable, requireUser } from './identity.js';
@@ -31,7 +31,7 @@ function requireOwnerFor(before: RoleMapping, after: RoleMapping, role: ProjectR
 export const putRoleRules = (ctx: ApiContext): Handler => async (req, res) => {
   const p = projectOfAuth(res);
   requireUser(authOf(res).caller); // who gets which role is a person's call, not a token's
-  const next = roleMappingSchema.parse(req.body);
+  const next = roleMappingReplacementSchema.parse(req.body);
   await ctx.db.transaction(async (tx) => {
     // The mapping as it is now, locked, not as this request began: a change committed meanwhile
     // (on any replica) is what this one replaces, so it is what the Owner check compares with.
