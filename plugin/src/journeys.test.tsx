@@ -411,6 +411,42 @@ describe('queues', () => {
     expect(backend.commands).toEqual([]);
   });
 
+  test('a filtered preview says how many waiting messages it could not read, and that they are kept', async () => {
+    const backend = fakeService('admin');
+    const preview = (depth: number, unreadable: number) =>
+      reply({
+        engine: 'celery',
+        queue: 'celery',
+        depth,
+        filter: { name: 'billing.charge' },
+        complete: true,
+        scanned: depth + unreadable,
+        unreadable,
+        token: 't',
+        expiresAt: '2030-01-01T00:00:00Z',
+      }) as never;
+    backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () => preview(0, 2);
+    const { user } = render(<App {...props} />, { route: '/queues' });
+    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
+    const dialog = await screen.findByRole('dialog');
+    await user.type(within(dialog).getByLabelText(/only tasks named/i), 'billing.charge');
+    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    expect(await within(dialog).findByTestId('purge-preview')).toHaveTextContent(
+      'No message of billing.charge that z4j can read is waiting in celery queue celery: there is nothing to purge.'
+    );
+    expect(within(dialog).getByTestId('purge-unreadable')).toHaveTextContent(
+      '2 waiting messages could not be read (written by a serializer z4j cannot read) and will be kept, whatever task they run.'
+    );
+
+    backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () => preview(3, 1);
+    await user.click(within(dialog).getByRole('button', { name: 'Back' }));
+    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    expect(await within(dialog).findByTestId('purge-preview')).toHaveTextContent(
+      '3 messages of billing.charge waiting'
+    );
+    expect(within(dialog).getByTestId('purge-unreadable')).toHaveTextContent('1 waiting message could not be read');
+  });
+
   test('an Operator cannot purge', async () => {
     fakeService('operator');
     render(<App {...props} />, { route: '/queues' });

@@ -232,6 +232,8 @@ export interface PurgePreview {
   /** With a filter: false when the scan stopped at its bound, so `depth` is "at least". */
   complete?: boolean;
   scanned?: number;
+  /** With a filter: scanned messages whose task name the service cannot read (another serializer); they are kept. */
+  unreadable?: number;
   token: string;
   expiresAt: string;
 }

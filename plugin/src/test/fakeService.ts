@@ -324,7 +324,7 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], l
         engine: 'celery',
         queue: 'celery',
         depth: filter ? 3 : 12,
-        ...(filter ? { filter, complete: true } : {}),
+        ...(filter ? { filter, complete: true, scanned: 5, unreadable: 0 } : {}),
         token: `token-for-${filter?.name ?? 'all'}`,
         expiresAt: at(300),
       });

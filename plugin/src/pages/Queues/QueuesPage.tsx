@@ -136,9 +136,11 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
             // Nothing to delete: no confirmation to type for it, and no command to send.
             <>
               <p data-testid="purge-preview">
-                No message{preview.filter ? ` of ${preview.filter.name}` : ''} is waiting in {queue.engine} queue{' '}
-                {queue.name}: there is nothing to purge.
+                No message{preview.filter ? ` of ${preview.filter.name}` : ''}
+                {preview.unreadable ? ' that z4j can read' : ''} is waiting in {queue.engine} queue {queue.name}: there
+                is nothing to purge.
               </p>
+              <Unreadable preview={preview} />
               <Modal.ButtonRow>
                 <Button variant="secondary" onClick={() => setPreview(null)}>
                   Back
@@ -149,6 +151,7 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
           ) : (
             <>
               <p data-testid="purge-preview">{what}</p>
+              <Unreadable preview={preview} />
               <Field label={`Type ${queue.name} to confirm`}>
                 <Input id="purge-confirm" value={typed} onChange={(e) => setTyped(e.currentTarget.value)} />
               </Field>
@@ -180,6 +183,20 @@ function PurgeButton({ queue, onDone }: { queue: Queue; onDone: () => void }) {
         {!open && <Refused title="Purge was refused" error={error} onRemove={clearError} />}
       </OnShelf>
     </>
+  );
+}
+
+/** A filtered preview's messages whose task name z4j could not read: never matched, so kept, and said so. */
+function Unreadable({ preview }: { preview: PurgePreview }) {
+  const n = preview.unreadable ?? 0;
+  if (!preview.filter || n === 0) {
+    return null;
+  }
+  return (
+    <p data-testid="purge-unreadable">
+      {n} waiting message{n === 1 ? '' : 's'} could not be read (written by a serializer z4j cannot read) and will be
+      kept, whatever task {n === 1 ? 'it runs' : 'they run'}.
+    </p>
   );
 }
 
