@@ -2,6 +2,9 @@
 // the purge removes exactly them (ids and job data) behind a single-use, expiring confirmation
 // token, the others still run, and a worker picking jobs up meanwhile never starts a half-deleted one.
 import { randomUUID } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
+import { encode } from '@msgpack/msgpack';
+import { Redis } from 'ioredis';
 import { jest } from '@jest/globals';
 import request from 'supertest';
 import { issuePurgeToken, type PurgeClaims } from '../src/actions/purgeToken.js';
@@ -95,6 +98,24 @@ describe('arq filtered purge', () => {
     expect((await status(queue, deferred)).status).toBe('not_found');
     expect((await status(queue, other)).status).toBe('deferred');
     await eventually(async () => expect(await status(queue, running)).toMatchObject({ status: 'complete', success: true }), 60_000, 300);
+  });
+
+  test("a job written with another job_serializer (msgpack) is read; one z4j cannot read is counted and kept; one whose data expired is neither", async () => {
+    const queue = uniqueQueue('arq_purge_serializers');
+    const redis = new Redis(ARQ_REDIS_URL);
+    try {
+      const job = (f: string) => ({ t: 1, f, a: [0], k: {}, et: Date.now() });
+      const later = String(Date.now() + 600_000); // deferred: no worker takes them meanwhile
+      await redis.zadd(queue, later, 'msgpack', later, 'own', later, 'expired');
+      await redis.set('arq:job:msgpack', Buffer.from(encode(job('sleep'))));
+      await redis.set('arq:job:own', deflateSync(JSON.stringify(job('sleep')))); // a serializer of the user's own
+      expect(await driver.countMatching(queue, { name: 'sleep' })).toEqual({ matched: 1, scanned: 3, complete: true, unreadable: 1 });
+      expect((await driver.purgeMatching(queue, { name: 'sleep' })).purged).toBe(1);
+      expect(await redis.zrange(queue, '0', '-1')).toEqual(['expired', 'own']);
+    } finally {
+      await redis.del(queue, 'arq:job:msgpack', 'arq:job:own');
+      redis.disconnect();
+    }
   });
 
   test('a purge while a worker takes jobs never leaves one half-deleted', async () => {

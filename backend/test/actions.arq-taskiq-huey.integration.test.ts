@@ -1,5 +1,6 @@
 // The arq, taskiq and Huey drivers against real workers on Redis.
 import { randomUUID } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import { jest } from '@jest/globals';
 import { ArqDriver } from '../src/engines/arq/driver.js';
@@ -9,7 +10,7 @@ import { ARQ_REDIS_URL, arqctl, startArqWorker } from './helpers/arq.js';
 import { covers } from './helpers/coverage.js';
 import { HUEY_REDIS_URL, hueyctl, hueyctlWith, startHueyConsumer } from './helpers/huey.js';
 import { uniqueQueue, type PyProcess } from './helpers/pyapp.js';
-import { PICKLE, pickledTaskiqctl, startTaskiqWorker, TASKIQ_REDIS_URL, taskiqctl } from './helpers/taskiq.js';
+import { SERIALIZERS, startTaskiqWorker, TASKIQ_REDIS_URL, taskiqctl, taskiqctlWith } from './helpers/taskiq.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 jest.setTimeout(120_000);
@@ -171,48 +172,54 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
   });
 });
 
-describe('taskiq driver, a broker with PickleSerializer', () => {
+describe.each(SERIALIZERS)('taskiq driver, a broker with $name', ({ env, firstByte }) => {
   const driver = new TaskiqDriver(TASKIQ_REDIS_URL);
   afterAll(() => driver.close());
   const runs = (queue: string, key: string) => taskiqctl<number>(queue, 'runs', key);
+  const serializedTaskiqctl = taskiqctlWith(env);
 
-  test('a pickled message is found by its id and cancelled, and counted and purged by its name, without unpickling it; the rest still run', async () => {
-    const queue = uniqueQueue('tq_pickle');
+  test('its message is found by its id and cancelled, and counted and purged by its name (a pickle without unpickling it); the rest still run', async () => {
+    const queue = uniqueQueue(`tq_${env.Z4J_TEST_SERIALIZER}`);
     const [cancelled, purged, kept] = [randomUUID(), randomUUID(), randomUUID()];
-    const id = await pickledTaskiqctl<string>(queue, 'kick', cancelled);
-    await pickledTaskiqctl(queue, 'kick', purged);
-    await pickledTaskiqctl(queue, 'send', 'retried', JSON.stringify([kept]), '{}');
+    const id = await serializedTaskiqctl<string>(queue, 'kick', cancelled);
+    await serializedTaskiqctl(queue, 'kick', purged);
+    await serializedTaskiqctl(queue, 'send', 'retried', JSON.stringify([kept]), '{}');
     const redis = new Redis(TASKIQ_REDIS_URL);
     try {
-      expect((await redis.lindexBuffer(queue, 0))?.[0]).toBe(0x80); // a pickle (its PROTO opcode), not JSON
+      expect((await redis.lindexBuffer(queue, 0))?.[0]).toBe(firstByte); // written by that serializer, not as JSON
     } finally {
       redis.disconnect();
     }
     expect(await driver.cancel(ref(id, queue))).toEqual({ confirmed: true });
     expect(await driver.countMatching(queue, { name: 'count' })).toEqual({ matched: 1, scanned: 2, complete: true, unreadable: 0 });
     expect((await driver.purgeMatching(queue, { name: 'count' })).purged).toBe(1);
-    workers.push(startTaskiqWorker(queue, PICKLE));
+    workers.push(startTaskiqWorker(queue, env));
     await eventually(async () => expect(Number(await taskiqctl<string | null>(queue, 'get', `z4j-test-taskiq-retried:${kept}`))).toBeGreaterThanOrEqual(1), 60_000, 500);
     await sleep(500);
     expect([await runs(queue, cancelled), await runs(queue, purged)]).toEqual([0, 0]);
   });
+});
 
-  test('messages z4j cannot read (another serializer) are counted and kept; a cancel not among the others asks the agents, and says why when it cannot', async () => {
+describe('taskiq driver, a broker with a serializer of its own', () => {
+  const driver = new TaskiqDriver(TASKIQ_REDIS_URL);
+  afterAll(() => driver.close());
+
+  test('messages z4j cannot read (a serializer of its own) are counted and kept; a cancel not among the others asks the agents, and says why when it cannot', async () => {
     const queue = uniqueQueue('tq_unreadable');
     const redis = new Redis(TASKIQ_REDIS_URL);
     try {
-      const msgpack = Buffer.from([0x86, 0xa7, ...Buffer.from('task_id'), 0xa1, 0x78]); // the start of a msgpack map
-      await redis.lpush(queue, msgpack, JSON.stringify({ task_id: 'j', task_name: 'count', labels: {}, args: [], kwargs: {} }));
+      const own = deflateSync(JSON.stringify({ task_id: 'k', task_name: 'count', labels: {}, args: [], kwargs: {} })); // e.g. JSON, compressed
+      await redis.lpush(queue, own, JSON.stringify({ task_id: 'j', task_name: 'count', labels: {}, args: [], kwargs: {} }));
       expect(await driver.countMatching(queue, { name: 'count' })).toEqual({ matched: 1, scanned: 2, complete: true, unreadable: 1 });
       await expect(driver.cancel(ref('not-readable-here', queue))).rejects.toThrow(
-        `z4j cannot read 1 of the messages waiting in ${queue} (a serializer other than JSON or pickle), so the workers' agents were asked to skip it: taskiq needs the z4j agent command channel for this`,
+        `z4j cannot read 1 of the messages waiting in ${queue} (a serializer that is not taskiq's own), so the workers' agents were asked to skip it: taskiq needs the z4j agent command channel for this`,
       );
       const asked: unknown[] = [];
       const agent = { send: async () => ({ worker: 'w' }), sendToAll: async (...args: unknown[]) => (asked.push(args), { workers: ['w1'], notReached: [] }) };
       expect(await driver.cancel(ref('not-readable-here', queue), agent)).toEqual({ awaitsAgent: true, detail: { workers: ['w1'] } });
       expect(asked).toEqual([['cancel', { taskId: 'not-readable-here', forgetAfterS: 86_400 }, queue]]);
       expect(await driver.purgeMatching(queue, { name: 'count' })).toEqual({ purged: 1 });
-      expect(await redis.lrangeBuffer(queue, 0, -1)).toEqual([msgpack]);
+      expect(await redis.lrangeBuffer(queue, 0, -1)).toEqual([own]);
       await expect(driver.cancel(ref('j', queue))).rejects.toThrow(/z4j cannot read 1 of the messages/); // the readable one is gone
     } finally {
       await redis.del(queue);

@@ -1,6 +1,6 @@
 // The filtered purge's scan on a real Redis list: the preview's bound and exact removal.
 import { Redis } from 'ioredis';
-import { countMatching, purgeMatching, type MessageList } from '../src/engines/filteredPurge.js';
+import { countMatching, GONE, purgeMatching, type MessageList } from '../src/engines/filteredPurge.js';
 import { uniqueQueue } from './helpers/pyapp.js';
 import { TASKIQ_REDIS_URL } from './helpers/taskiq.js';
 
@@ -18,6 +18,17 @@ describe('filtered purge on a Redis list', () => {
     expect(await purgeMatching(redis, [list(key)], { name: 'a' })).toBe(10);
     const left = await redis.lrange(key, 0, -1);
     expect(left).toEqual([...members].reverse().filter((m) => JSON.parse(m).task_name === 'b'));
+    await redis.del(key);
+  });
+
+  test('a message z4j cannot read is counted as such and kept; one whose data is gone is neither', async () => {
+    const key = uniqueQueue('fp_unreadable');
+    await redis.lpush(key, 'a-1', 'unreadable', 'gone', 'a-2');
+    const read = (m: string) => (m === 'unreadable' ? null : m === 'gone' ? GONE : m.split('-')[0]!);
+    const reader: MessageList = { key, producerEnd: 'left', names: async (raws) => raws.map((r) => read(r.toString())) };
+    expect(await countMatching(redis, [reader], { name: 'a' })).toEqual({ matched: 2, scanned: 4, complete: true, unreadable: 1 });
+    expect(await purgeMatching(redis, [reader], { name: 'a' })).toBe(2);
+    expect(await redis.lrange(key, 0, -1)).toEqual(['gone', 'unreadable']);
     await redis.del(key);
   });
 });

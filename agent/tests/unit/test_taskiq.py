@@ -606,16 +606,18 @@ def _gated_deliveries(broker, deliveries):
     return asyncio.run(main())
 
 
-def test_a_worker_whose_broker_does_not_read_json_gets_the_messages_z4j_wrote_as_its_broker_writes_them(captured):
-    """z4j writes its retries and schedules as JSON; a PickleSerializer worker would log "Cannot
-    parse message" and drop them. Its agent converts them where they come out of the broker; the
-    broker's own messages, and what is not a taskiq message, go through untouched."""
+@pytest.mark.parametrize("serializer", ["PickleSerializer", "MSGPackSerializer", "CBORSerializer"])
+def test_a_worker_whose_broker_does_not_read_json_gets_the_messages_z4j_wrote_as_its_broker_writes_them(captured, serializer):
+    """z4j writes its retries and schedules as JSON; a worker whose broker writes with another of
+    taskiq's serializers would log "Cannot parse message" and drop them. Its agent converts them
+    where they come out of the broker; the broker's own messages, and what is not a taskiq
+    message, go through untouched."""
+    from taskiq import serializers
     from taskiq.abc.broker import AckableMessage
     from taskiq.message import TaskiqMessage
-    from taskiq.serializers import PickleSerializer
 
     broker, _ = make_broker()
-    broker.with_serializer(PickleSerializer())
+    broker.with_serializer(getattr(serializers, serializer)())
     own = broker.formatter.dumps(TaskiqMessage(task_id="own", task_name="add", labels={}, labels_types={}, args=[3, 4], kwargs={})).message
     acked = []
 

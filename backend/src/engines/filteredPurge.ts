@@ -19,6 +19,15 @@ export interface MatchCount {
   unreadable: number;
 }
 
+/**
+ * What a list's reader makes of one waiting message: its task name; null when the message cannot
+ * be read (a serializer z4j does not read): it never matches, and a preview counts it as
+ * unreadable; GONE when its data is no longer there (run or expired meanwhile): it never matches,
+ * and is not counted.
+ */
+export const GONE = Symbol('gone');
+export type WaitingName = string | null | typeof GONE;
+
 /** One Redis list of waiting messages and how to read it. */
 export interface MessageList {
   key: string;
@@ -28,8 +37,8 @@ export interface MessageList {
    * us read one twice, which the scan ignores).
    */
   producerEnd: 'left' | 'right';
-  /** The task name of each member (null when it cannot be read: such a message never matches). */
-  names(members: Buffer[]): Promise<(string | null)[]>;
+  /** What each member is (its task name, or why it has none). */
+  names(members: Buffer[]): Promise<WaitingName[]>;
   /** Lua run for each removed member (bound to `member`), e.g. deleting the message it names. */
   cleanup?: string;
 }
@@ -38,7 +47,7 @@ export interface MessageList {
 export interface MessageSet {
   key: string;
   kind: 'sorted set';
-  names(members: Buffer[]): Promise<(string | null)[]>;
+  names(members: Buffer[]): Promise<WaitingName[]>;
   /** A Lua condition on `member`: true when a worker already holds it (it is then left alone: it runs). */
   taken: string;
   /** Lua run for each removed member (bound to `member`), e.g. deleting the job it names. */
@@ -112,7 +121,7 @@ async function matching(redis: Redis, list: WaitingMessages, filter: PurgeFilter
     page.forEach((m, i) => {
       const name = names[i] ?? null;
       if (name === null) unreadable++;
-      else if (matches(filter, name)) found.push(m);
+      else if (name !== GONE && matches(filter, name)) found.push(m);
     });
   }
   return { found, scanned, unreadable };

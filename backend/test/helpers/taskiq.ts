@@ -9,6 +9,12 @@ const app = new PythonApp('taskiq', 'taskiq_app', { Z4J_TEST_REDIS: TASKIQ_REDIS
 
 export const startTaskiqWorker = (queue: string, env: Record<string, string> = {}): PyProcess => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], { Z4J_TEST_QUEUE: queue, ...env });
 export const taskiqctl = <T>(queue: string, ...args: string[]) => app.run<T>('taskiqctl.py', args, { Z4J_TEST_QUEUE: queue });
-/** Messages written with taskiq's PickleSerializer (the test app's Z4J_TEST_SERIALIZER), not its default JSON. */
-export const PICKLE = { Z4J_TEST_SERIALIZER: 'pickle' };
-export const pickledTaskiqctl = <T>(queue: string, ...args: string[]) => app.run<T>('taskiqctl.py', args, { Z4J_TEST_QUEUE: queue, ...PICKLE });
+/** The serializers taskiq ships besides its default JSON, as the test app's Z4J_TEST_SERIALIZER names them. */
+export const SERIALIZERS = [
+  { name: 'PickleSerializer', env: { Z4J_TEST_SERIALIZER: 'pickle' }, firstByte: 0x80 }, // PROTO
+  { name: 'MSGPackSerializer', env: { Z4J_TEST_SERIALIZER: 'msgpack' }, firstByte: 0x86 }, // a map of 6
+  { name: 'CBORSerializer', env: { Z4J_TEST_SERIALIZER: 'cbor' }, firstByte: 0xd9 }, // tag 256: string references
+] as const;
+export const PICKLE = SERIALIZERS[0].env;
+/** taskiqctl with a broker that writes with another serializer (one of SERIALIZERS' env). */
+export const taskiqctlWith = (env: Record<string, string>) => <T>(queue: string, ...args: string[]) => app.run<T>('taskiqctl.py', args, { Z4J_TEST_QUEUE: queue, ...env });

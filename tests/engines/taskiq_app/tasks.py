@@ -1,7 +1,7 @@
 """A small taskiq app for z4j's integration tests: taskiq-redis's ListQueueBroker on Redis
 (Z4J_TEST_REDIS, default db 12), list from Z4J_TEST_QUEUE; or, with Z4J_TEST_BROKER=amqp://...,
-taskiq-aio-pika on RabbitMQ with a queue of that name. Z4J_TEST_SERIALIZER=pickle: messages
-written with taskiq's PickleSerializer instead of its default JSON."""
+taskiq-aio-pika on RabbitMQ with a queue of that name. Z4J_TEST_SERIALIZER=pickle,
+msgpack or cbor: messages written with that taskiq serializer instead of its default JSON."""
 import asyncio
 import json
 import os
@@ -20,10 +20,12 @@ if BROKER_URL.startswith("amqp"):
     broker = AioPikaBroker(url=BROKER_URL, task_queues=[Queue(name=QUEUE)])
 else:
     broker = ListQueueBroker(url=REDIS_URL, queue_name=QUEUE)
-if os.environ.get("Z4J_TEST_SERIALIZER") == "pickle":
-    from taskiq.serializers import PickleSerializer
+SERIALIZER = os.environ.get("Z4J_TEST_SERIALIZER", "")
+if SERIALIZER:
+    from taskiq import serializers
 
-    broker = broker.with_serializer(PickleSerializer())
+    named = {"pickle": serializers.PickleSerializer, "msgpack": serializers.MSGPackSerializer, "cbor": serializers.CBORSerializer}
+    broker = broker.with_serializer(named[SERIALIZER]())
 middlewares = [SimpleRetryMiddleware(default_retry_count=3)]
 # With Z4J_AGENT_ID set (and Z4J_AGENT_SECRET), the z4j agent records every task's lifecycle.
 if os.environ.get("Z4J_AGENT_ID"):

@@ -3,10 +3,12 @@
 // aborts requested through the sorted set `arq:abort` — exactly what arq's own Job.abort()
 // does. Workers honour aborts only with `allow_abort_jobs = True`. Jobs are pickled, so a retry
 // is the agent's job: `enqueue_job` inside a live worker of the queue, with the exact call.
-// A filtered purge reads the function name from the job's pickle without unpickling it.
+// A filtered purge reads the function name from the job's pickle without unpickling it (or
+// from a job written with msgpack, JSON or CBOR).
 import { RedisEngineDriver } from '../redisDriver.js';
-import { countMatching, purgeMatching, type MatchCount, type MessageSet, type PurgeFilter } from '../filteredPurge.js';
+import { countMatching, GONE, purgeMatching, type MatchCount, type MessageSet, type PurgeFilter } from '../filteredPurge.js';
 import { pickleStrings } from '../pickleStrings.js';
+import { readSerializedMap } from '../serializedMap.js';
 import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 
 const DEFAULT_QUEUE = 'arq:queue';
@@ -15,11 +17,16 @@ const IN_PROGRESS = 'arq:in-progress:';
 
 /**
  * The function name of an arq job: `pickle.dumps({'t': job_try, 'f': function, 'a': args, ...})`
- * (arq's serialize_job), read from the pickle's opcodes. Null for any other shape (e.g. a
- * worker configured with msgpack): such a job never matches a filter.
+ * (arq's serialize_job), read from the pickle's opcodes; or the same dict written by the
+ * job_serializer a worker was given instead (msgpack, as arq's docs show, JSON or CBOR). Null
+ * for any other shape (a serializer z4j cannot read): such a job never matches a filter.
  */
 export function arqFunctionName(raw: Buffer | null): string | null {
-  if (!raw || raw[0] !== 0x80) return null;
+  if (!raw) return null;
+  if (raw[0] !== 0x80) {
+    const f = readSerializedMap(raw)?.f;
+    return typeof f === 'string' ? f : null;
+  }
   const [t, f, name] = pickleStrings(raw, 3);
   return t === 't' && f === 'f' ? name ?? null : null;
 }
@@ -65,7 +72,7 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     'task.cancel': { via: 'broker', note: 'arq abort of a queued or deferred job; workers need allow_abort_jobs = True' },
     'task.terminate': { via: 'broker', note: 'arq abort: the running coroutine is cancelled; workers need allow_abort_jobs = True' },
     'queue.purge': { via: 'broker' },
-    'queue.purge_filtered': { via: 'broker', note: "by function name, read from the job's pickle without unpickling it (pickle serializer only); jobs a worker already took run" },
+    'queue.purge_filtered': { via: 'broker', note: "by function name, read from the job's pickle without unpickling it, or from a job_serializer's msgpack, JSON or CBOR; jobs of another serializer are kept (the preview counts them), and jobs a worker already took run" },
   } as const;
 
   constructor(url: string) {
@@ -102,7 +109,7 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     return {
       key: queue,
       kind: 'sorted set',
-      names: async (ids) => (await this.redis.mgetBuffer(...ids.map((id) => JOB + id.toString('utf8')))).map(arqFunctionName),
+      names: async (ids) => (await this.redis.mgetBuffer(...ids.map((id) => JOB + id.toString('utf8')))).map((raw) => (raw === null ? GONE : arqFunctionName(raw))),
       taken: TAKEN,
       cleanup: DELETE_JOB,
     };

@@ -6,7 +6,7 @@
 // Dramatiq cannot stop a running message from outside its worker: terminate goes through the
 // agent, which raises an Interrupt in the worker thread running it (as Dramatiq's TimeLimit).
 import { randomUUID } from 'node:crypto';
-import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { countMatching, GONE, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { RedisEngineDriver } from '../redisDriver.js';
 import { dramatiqMessage } from './message.js';
 import { NoAgentRoute } from '../../actions/agentCommands.js';
@@ -136,7 +136,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     return [this.key(queue), this.key(`${queue}.DQ`)].map((key) => ({
       key,
       producerEnd: 'right' as const,
-      names: async (ids: Buffer[]) => (await this.redis.hmget(`${key}.msgs`, ...ids.map((id) => id.toString('utf8')))).map(actorName),
+      names: async (ids: Buffer[]) => (await this.redis.hmget(`${key}.msgs`, ...ids.map((id) => id.toString('utf8')))).map((data) => (data === null ? GONE : actorName(data))),
       cleanup: "redis.call('HDEL', KEYS[1] .. '.msgs', member)",
     }));
   }

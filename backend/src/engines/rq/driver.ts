@@ -3,7 +3,7 @@
 // on `rq:pubsub:<worker name>`. Multi-key changes run as Lua scripts, so a worker popping
 // the same job at the same moment sees either the old state or the new one, never half.
 import { deflateSync, inflateSync } from 'node:zlib';
-import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { countMatching, GONE, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { pickleStrings } from '../pickleStrings.js';
 import { scrub } from '../../redact/redact.js';
 import { pickleRqCall } from './pickle.js';
@@ -202,7 +202,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
       names: async (ids) => {
         const tx = this.redis.pipeline();
         for (const id of ids) tx.hgetBuffer(JOB + id.toString('utf8'), 'data');
-        return ((await tx.exec()) ?? []).map(([err, data]) => (err ? null : rqFuncName(data as Buffer | null)));
+        return ((await tx.exec()) ?? []).map(([err, data]) => (err ? null : data === null ? GONE : rqFuncName(data as Buffer)));
       },
       cleanup: `redis.call('DEL', '${JOB}' .. member, '${JOB}' .. member .. ':dependents')`,
     }];

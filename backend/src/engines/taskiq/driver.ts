@@ -2,8 +2,8 @@
 // messages onto and workers BRPOP, each message a TaskiqMessage ({task_id, task_name, labels,
 // labels_types, args, kwargs}) in the broker's serializer, JSON by default. z4j writes its
 // retries as JSON, which a worker's agent converts for a broker with another serializer
-// (agent: taskiq._in_broker_format); it reads a waiting message's id and name from JSON or a
-// pickle (messages.ts) to cancel one or purge by name. Stopping a running task needs the
+// (agent: taskiq._in_broker_format); it reads a waiting message's id and name in any of taskiq's
+// serializers (messages.ts) to cancel one or purge by name. Stopping a running task needs the
 // worker itself: the agent cancels the asyncio task running it. A sync task function runs in
 // taskiq's thread pool, where nothing can stop it (the agent refuses, and says so).
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
@@ -32,10 +32,10 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'taskiq' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-redis ListQueueBroker)' },
-    'task.cancel': { via: 'broker', note: `messages still waiting in their list (taskiq-redis ListQueueBroker, JSON or pickle serializer); with another serializer, when the message is not among those z4j can read: ${AGENT_CANCEL_NOTE}` },
+    'task.cancel': { via: 'broker', note: `messages still waiting in their list (taskiq-redis ListQueueBroker with any of taskiq's serializers: JSON, orjson, msgpack, CBOR, pickle); with a serializer of your own, when the message is not among those z4j can read: ${AGENT_CANCEL_NOTE}` },
     'task.terminate': { via: 'agent', note: `taskiq-redis: ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'taskiq-redis ListQueueBroker' },
-    'queue.purge_filtered': { via: 'broker', note: 'by task name (taskiq-redis ListQueueBroker), read from JSON or pickled messages without unpickling them; messages of another serializer are kept, and the preview counts them' },
+    'queue.purge_filtered': { via: 'broker', note: "by task name (taskiq-redis ListQueueBroker), read from messages of any of taskiq's serializers (a pickle without unpickling it); messages of a serializer of your own are kept, and the preview counts them" },
   } as const;
 
   constructor(url: string) {
@@ -69,7 +69,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   /**
    * Takes the task's message out of its list: the exact bytes found (LREM), so a worker that took
    * it meanwhile wins and the cancel says so. Where the list also holds messages z4j cannot read
-   * (a msgpack or CBOR serializer, the user's own), the task may be one of them: its workers'
+   * (a serializer of the user's own), the task may be one of them: its workers'
    * agents are told to skip it instead, as on RabbitMQ.
    */
   async cancel(task: TaskRef, agent?: AgentChannel): Promise<Dispatch> {
@@ -90,7 +90,7 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
       return await cancelInWorkers(this.engine, task, agent);
     } catch (err) {
       // The same error (its kind tells the caller what failed), saying why the agents were asked.
-      if (err instanceof Error) err.message = `z4j cannot read ${unreadable} of the messages waiting in ${queue} (a serializer other than JSON or pickle), so the workers' agents were asked to skip it: ${err.message}`;
+      if (err instanceof Error) err.message = `z4j cannot read ${unreadable} of the messages waiting in ${queue} (a serializer that is not taskiq's own), so the workers' agents were asked to skip it: ${err.message}`;
       throw err;
     }
   }

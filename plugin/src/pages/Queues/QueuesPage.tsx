@@ -194,8 +194,8 @@ function Unreadable({ preview }: { preview: PurgePreview }) {
   }
   return (
     <p data-testid="purge-unreadable">
-      {n} waiting message{n === 1 ? '' : 's'} could not be read (written by a serializer z4j cannot read) and will be
-      kept, whatever task {n === 1 ? 'it runs' : 'they run'}.
+      {n} waiting message{n === 1 ? '' : 's'} could not be read (a format z4j does not read, such as a serializer of
+      your own) and will be kept, whatever task {n === 1 ? 'it runs' : 'they run'}.
     </p>
   );
 }
