@@ -353,6 +353,18 @@ describe('workers', () => {
 });
 
 describe('queues', () => {
+  /** Opens the Queues page's purge dialog and asks for a preview: of the tasks named `name` when given. */
+  async function previewPurge(name?: string) {
+    const { user } = render(<App {...props} />, { route: '/queues' });
+    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
+    const dialog = await screen.findByRole('dialog');
+    if (name) {
+      await user.type(within(dialog).getByLabelText(/only tasks named/i), name);
+    }
+    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    return { user, dialog };
+  }
+
   test('a refused purge preview is said in the dialog, where the Admin is looking', async () => {
     const backend = fakeService('admin');
     backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () =>
@@ -360,20 +372,13 @@ describe('queues', () => {
         { error: { code: 'QUEUE_NOT_FOUND', message: 'queue celery/celery is not known in this project' } },
         404
       ) as never;
-    const { user } = render(<App {...props} />, { route: '/queues' });
-    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
-    const dialog = await screen.findByRole('dialog');
-    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    const { dialog } = await previewPurge();
     expect(await within(dialog).findByText(/is not known in this project/)).toBeInTheDocument();
   });
 
   test("an Admin purges only one task's messages: preview counts them, the queue name confirms", async () => {
     const backend = fakeService('admin');
-    const { user } = render(<App {...props} />, { route: '/queues' });
-    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
-    const dialog = await screen.findByRole('dialog');
-    await user.type(within(dialog).getByLabelText(/only tasks named/i), 'billing.charge');
-    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    const { user, dialog } = await previewPurge('billing.charge');
     expect(await within(dialog).findByTestId('purge-preview')).toHaveTextContent(
       '3 messages of billing.charge waiting in celery queue celery'
     );
@@ -397,10 +402,7 @@ describe('queues', () => {
     const backend = fakeService('admin');
     backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () =>
       reply({ engine: 'celery', queue: 'celery', depth: 0, token: 't', expiresAt: '2030-01-01T00:00:00Z' }) as never;
-    const { user } = render(<App {...props} />, { route: '/queues' });
-    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
-    const dialog = await screen.findByRole('dialog');
-    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    const { user, dialog } = await previewPurge();
     expect(await within(dialog).findByTestId('purge-preview')).toHaveTextContent(
       'No message is waiting in celery queue celery: there is nothing to purge.'
     );
@@ -426,16 +428,12 @@ describe('queues', () => {
         expiresAt: '2030-01-01T00:00:00Z',
       }) as never;
     backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () => preview(0, 2);
-    const { user } = render(<App {...props} />, { route: '/queues' });
-    await user.click(await screen.findByRole('button', { name: /purge/i }, PAGE_LOAD));
-    const dialog = await screen.findByRole('dialog');
-    await user.type(within(dialog).getByLabelText(/only tasks named/i), 'billing.charge');
-    await user.click(within(dialog).getByRole('button', { name: 'Preview' }));
+    const { user, dialog } = await previewPurge('billing.charge');
     expect(await within(dialog).findByTestId('purge-preview')).toHaveTextContent(
       'No message of billing.charge that z4j can read is waiting in celery queue celery: there is nothing to purge.'
     );
     expect(within(dialog).getByTestId('purge-unreadable')).toHaveTextContent(
-      '2 waiting messages could not be read (written by a serializer z4j cannot read) and will be kept, whatever task they run.'
+      '2 waiting messages could not be read (a format z4j does not read, such as a serializer of your own) and will be kept, whatever task they run.'
     );
 
     backend.routes[`POST ${SERVICE_API_URL}/queues/celery/celery/purge-preview`] = () => preview(3, 1);
