@@ -175,7 +175,7 @@ describe('the agent when its Redis goes away under a running Dramatiq worker', (
     await sleep(2000); // a few heartbeats with nowhere to go
     expect(alive()).toBe(true);
 
-    // Redis comes back, empty. The agent reconnects (its backoff is at most 30 s).
+    // Redis comes back, empty. The agent reconnects (its backoff is at most 5 s).
     await redis.start();
     const after = await send('after', 10);
     await allRan('after', 10);

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from . import amqp_commands
 from . import batch as batches
 from .redact import redact_text
+from .transport import next_backoff
 
 log = logging.getLogger("z4j_agent")
 
@@ -170,7 +171,7 @@ class CommandListener:
                     self._warn(f"cannot read commands ({type(err).__name__}: {err}); retrying")
                     self._reset()
                     self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 30.0)
+                    backoff = next_backoff(backoff)
                     continue
                 if taken is None:
                     continue

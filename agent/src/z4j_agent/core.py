@@ -21,7 +21,7 @@ from .config import Config, ConfigError, load_config, misspelled_variables
 from .event_json import TaskEventJSON
 from .redact import LongText, keep_set, scrub
 from .snapshot import Scrubbed, freeze
-from .transport import SENDER_THREAD, BatchRefused, Transport, make_transport
+from .transport import SENDER_THREAD, BatchRefused, Transport, make_transport, next_backoff
 
 log = logging.getLogger("z4j_agent")
 
@@ -350,7 +350,7 @@ class Agent:
                 self._close_transport()
                 self._end_turn()  # now, not after the backoff: an impatient flush gives up on down_since at once
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = next_backoff(backoff)
             finally:
                 if len(self._buffer) == 0:
                     self._idle.set()

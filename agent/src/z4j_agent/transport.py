@@ -13,6 +13,17 @@ from typing import Any, Protocol
 
 SENDER_THREAD = "z4j-sender"  # the name of the agent's sender thread, the one thread that sends
 
+# After a failed send (or command read) the agent's threads wait 0.5 s before trying again,
+# doubling up to this. Short, because it is also how long they may go on taking the broker for
+# down once it is back: delivery resumes within it, and an RQ work horse forked meanwhile (it
+# trusts its parent's down_since, and does not wait on a broker said to be down) loses its job's
+# events. One connection attempt per 5 s costs nothing while the broker is really down.
+RETRY_MAX_S = 5.0
+
+
+def next_backoff(backoff: float) -> float:
+    return min(backoff * 2, RETRY_MAX_S)
+
 
 class Transport(Protocol):
     def send(self, body: bytes, sig: str, events: int = 1) -> None:

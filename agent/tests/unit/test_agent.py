@@ -514,6 +514,30 @@ def test_at_interpreter_shutdown_without_a_sender_the_exit_flush_gives_up_quietl
     core.reset_agent()
 
 
+def test_while_the_broker_is_down_the_sender_tries_again_at_least_every_5_s():
+    """Its wait after a failed send doubles from 0.5 s up to 5 s, not more: once the broker is
+    back, delivery resumes within 5 s, however long the outage was (an RQ work horse forked
+    meanwhile trusts its parent's down_since, and would lose its job's events)."""
+    agent = make_agent("backoff", broker_url="redis://127.0.0.1:1/0")
+    waits = []
+
+    class RecordedStop(threading.Event):  # the sender's backoff waits on its stop event
+        def wait(self, timeout=None):
+            waits.append(timeout)
+            if len(waits) >= 8:
+                self.set()
+            return self.is_set()
+
+    agent._stop = RecordedStop()
+    agent.task_event("rq", "started", "1", fields={"name": "n"})
+    agent.flush(0.1)  # starts the sender; every send is refused
+    deadline = time.monotonic() + 10
+    while len(waits) < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert waits[:8] == [0.5, 1, 2, 4, 5, 5, 5, 5]
+    core.reset_agent()
+
+
 def test_a_patient_flush_waits_and_an_impatient_one_gives_up_once_the_destination_is_down():
     agent = make_agent("impatient", broker_url="redis://127.0.0.1:1/0")
     agent.task_event("rq", "started", "1", fields={"name": "n"})
