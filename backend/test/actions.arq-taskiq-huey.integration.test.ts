@@ -132,6 +132,23 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
     await expect(driver.cancel(ref(id, queue))).rejects.toThrow(/no longer waiting/);
   });
 
+  test('a cancel reads a long list page by page and takes out exactly its message, however deep', async () => {
+    const queue = uniqueQueue('tq_cancel_deep');
+    const redis = new Redis(TASKIQ_REDIS_URL);
+    const message = (id: string) => JSON.stringify({ task_id: id, task_name: 'count', labels: {}, args: [id], kwargs: {} });
+    try {
+      // LPUSH puts the first at the far end: the one a worker takes next, read last from the producer end.
+      await redis.lpush(queue, message('deep'), ...Array.from({ length: 4_500 }, (_, i) => message(`m${i}`)));
+      expect(await driver.cancel(ref('deep', queue))).toEqual({ confirmed: true });
+      expect(await redis.llen(queue)).toBe(4_500);
+      expect(await redis.lindex(queue, -1)).toBe(message('m0'));
+      await expect(driver.cancel(ref('deep', queue))).rejects.toThrow(/no longer waiting/);
+    } finally {
+      await redis.del(queue);
+      redis.disconnect();
+    }
+  });
+
   test('retry sends a new message built from the payload, and it runs', async () => {
     covers('taskiq', 'task.retry');
     const queue = uniqueQueue('tq_retry');

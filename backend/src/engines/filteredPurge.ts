@@ -3,6 +3,7 @@
 // task name out of a member; this module scans (read-only, in pages) and removes exactly the
 // members found, in one Lua script per batch: atomic against workers, so a concurrent consumer
 // takes either a message before the script or after it, and a non-matching message is never lost.
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /** What a filtered purge matches. Only the task name today; every field given must match. */
@@ -69,8 +70,12 @@ export function matches(filter: PurgeFilter, name: string | null): boolean {
   return name !== null && name === filter.name;
 }
 
-/** The members of a list, page by page, each once, from the producer end. */
-async function* pages(redis: Redis, list: WaitingMessages, limit: number): AsyncGenerator<Buffer[]> {
+/**
+ * The members of a list (or sorted set), page by page, each once, from the producer end, at most
+ * `limit`. A member is remembered by its digest, not its bytes: a scan of 100,000 messages of
+ * 10 KB would otherwise hold a gigabyte.
+ */
+export async function* waitingPages(redis: Redis, list: WaitingMessages, limit: number): AsyncGenerator<Buffer[]> {
   if (isSet(list)) return yield* setPages(redis, list, limit);
   const seen = new Set<string>();
   for (let from = 0; from < limit; from += PAGE) {
@@ -79,7 +84,7 @@ async function* pages(redis: Redis, list: WaitingMessages, limit: number): Async
       ? await redis.lrangeBuffer(list.key, from, to)
       : (await redis.lrangeBuffer(list.key, -1 - to, -1 - from)).reverse();
     const fresh = page.filter((m) => {
-      const k = m.toString('latin1');
+      const k = digest(m);
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
@@ -88,6 +93,8 @@ async function* pages(redis: Redis, list: WaitingMessages, limit: number): Async
     if (page.length < to - from + 1) return;
   }
 }
+
+const digest = (member: Buffer) => createHash('sha256').update(member).digest('base64');
 
 /**
  * The members of a sorted set, each once. ZSCAN rather than ranges by rank: workers remove the
@@ -102,7 +109,7 @@ async function* setPages(redis: Redis, set: MessageSet, limit: number): AsyncGen
     cursor = next.toString();
     const fresh = flat.filter((m, i) => {
       if (i % 2 === 1 || seen.size >= limit) return false; // odd entries are scores
-      const k = m.toString('latin1');
+      const k = digest(m);
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
@@ -115,7 +122,7 @@ async function matching(redis: Redis, list: WaitingMessages, filter: PurgeFilter
   const found: Buffer[] = [];
   let scanned = 0;
   let unreadable = 0;
-  for await (const page of pages(redis, list, limit)) {
+  for await (const page of waitingPages(redis, list, limit)) {
     scanned += page.length;
     const names = await list.names(page);
     page.forEach((m, i) => {

@@ -6,7 +6,7 @@
 // serializers (messages.ts) to cancel one or purge by name. Stopping a running task needs the
 // worker itself: the agent cancels the asyncio task running it. A sync task function runs in
 // taskiq's thread pool, where nothing can stop it (the agent refuses, and says so).
-import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { countMatching, purgeMatching, waitingPages, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
 import { readTaskiqMessage } from './messages.js';
 import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
@@ -27,6 +27,7 @@ export function taskiqMessage(payload: RetryPayload, newTaskId: string) {
   return { task_id: newTaskId, task_name: payload.name, labels, labels_types: types, args: payload.args, kwargs: payload.kwargs };
 }
 const MAX_CANCEL_SCAN = 50_000;
+const NOT_WAITING = 'the message is no longer waiting in its queue (a worker has it, or it ran)';
 
 export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'taskiq' as const;
@@ -77,15 +78,17 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     await this.requireList(queue);
     if ((await this.redis.llen(queue)) > MAX_CANCEL_SCAN) throw new Error(`queue holds more than ${MAX_CANCEL_SCAN} messages: purge it or wait`);
     let unreadable = 0;
-    for (const raw of await this.redis.lrangeBuffer(queue, 0, -1)) {
-      const message = readTaskiqMessage(raw);
-      if (!message) unreadable++;
-      else if (message.taskId === task.taskId) {
-        if (await this.redis.lrem(queue, 1, raw)) return { confirmed: true };
-        break;
+    for await (const page of waitingPages(this.redis, this.list(queue), MAX_CANCEL_SCAN)) {
+      for (const raw of page) {
+        const message = readTaskiqMessage(raw);
+        if (!message) unreadable++;
+        else if (message.taskId === task.taskId) {
+          if (await this.redis.lrem(queue, 1, raw)) return { confirmed: true };
+          throw new Error(NOT_WAITING); // a worker took it meanwhile
+        }
       }
     }
-    if (!unreadable) throw new Error('the message is no longer waiting in its queue (a worker has it, or it ran)');
+    if (!unreadable) throw new Error(NOT_WAITING);
     try {
       return await cancelInWorkers(this.engine, task, agent);
     } catch (err) {
@@ -104,18 +107,19 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     return { purged: Number(await this.redis.eval(PURGE_LIST, 1, queue)) };
   }
 
-  private lists(queue: string): MessageList[] {
-    return [{ key: queue, producerEnd: 'left', names: async (raws) => raws.map((raw) => readTaskiqMessage(raw)?.taskName ?? null) }];
+  /** A queue's list: taskiq-redis LPUSHes, workers BRPOP. */
+  private list(queue: string): MessageList {
+    return { key: queue, producerEnd: 'left', names: async (raws) => raws.map((raw) => readTaskiqMessage(raw)?.taskName ?? null) };
   }
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
     await this.requireList(queue);
-    return countMatching(this.redis, this.lists(queue), filter);
+    return countMatching(this.redis, [this.list(queue)], filter);
   }
 
   async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
     await this.requireList(queue);
-    return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
+    return { purged: await purgeMatching(this.redis, [this.list(queue)], filter) };
   }
 
   /** Unknown (null) where the queue is not a ListQueueBroker list: a stream or a channel has no depth to read here. */
