@@ -21,14 +21,13 @@ const IN_PROGRESS = 'arq:in-progress:';
  * job_serializer a worker was given instead (msgpack, as arq's docs show, JSON or CBOR). Null
  * for any other shape (a serializer z4j cannot read): such a job never matches a filter.
  */
-export function arqFunctionName(raw: Buffer | null): string | null {
-  if (!raw) return null;
-  if (raw[0] !== 0x80) {
-    const f = readSerializedMap(raw)?.f;
-    return typeof f === 'string' ? f : null;
+export function arqFunctionName(raw: Buffer): string | null {
+  if (raw[0] === 0x80) {
+    const [t, f, name] = pickleStrings(raw, 3);
+    return t === 't' && f === 'f' ? name ?? null : null;
   }
-  const [t, f, name] = pickleStrings(raw, 3);
-  return t === 't' && f === 'f' ? name ?? null : null;
+  const f = readSerializedMap(raw)?.f;
+  return typeof f === 'string' ? f : null;
 }
 
 /** Job.abort(): a deferred job is brought forward (the worker then sees the abort at once), then flagged. */

@@ -123,8 +123,7 @@ return n`;
  * The function name of a job from its `data` (zlib of the serialized (func_name, instance, args,
  * kwargs)): read from the pickle's opcodes without unpickling it, or from JSONSerializer's JSON.
  */
-export function rqFuncName(data: Buffer | null): string | null {
-  if (!data) return null;
+export function rqFuncName(data: Buffer): string | null {
   try {
     const raw = inflateSync(data);
     if (raw[0] === 0x80) return pickleStrings(raw, 1)[0] ?? null;
