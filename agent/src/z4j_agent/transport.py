@@ -93,7 +93,11 @@ class AmqpTransport:
     def send(self, body: bytes, sig: str, events: int = 1) -> None:
         try:
             props = self._pika.BasicProperties(content_type="application/json", delivery_mode=2, headers={"z4j-agent": self._agent, "z4j-sig": sig})
-            self._channel().basic_publish("", self._queue, body, props, mandatory=False)
+            # Mandatory: a queue deleted under the open channel (by hand, or a node reset while the
+            # service is down) would otherwise take every batch silently, as the broker confirms
+            # what it drops. Returned, the batch raises UnroutableError and is kept; the next
+            # connection declares the queue again.
+            self._channel().basic_publish("", self._queue, body, props, mandatory=True)
         except Exception:
             self.close()
             raise
@@ -125,24 +129,30 @@ class AioPikaTransport:
         self._max_bytes = max_bytes
         self._conn = None
         self._ch = None
+        self._published = 0
 
     async def _channel(self):
         if self._ch is None or self._ch.is_closed:
             self._conn = await self._aio_pika.connect(self._url, timeout=3)
-            self._ch = await self._conn.channel(publisher_confirms=True)
+            # on_return_raises: a batch the broker returns (its queue deleted under the open
+            # channel) raises, as with pika's transport, instead of being confirmed and lost.
+            self._ch = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
             try:
                 await self._ch.declare_queue(self._queue, passive=True)  # it exists: used as it is
             except self._aio_pika.exceptions.ChannelNotFoundEntity:  # missing (and the channel closed)
-                self._ch = await self._conn.channel(publisher_confirms=True)
+                self._ch = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
                 await self._ch.declare_queue(self._queue, durable=True, arguments=own_queue_arguments(self._max_bytes))
         return self._ch
 
     def send(self, body: bytes, sig: str, events: int = 1) -> None:
         async def publish() -> None:
             ch = await self._channel()
+            # A message_id: aiormq matches a returned message to its publish by it (without one the
+            # return is only logged, and the publish confirmed).
+            self._published += 1
             msg = self._aio_pika.Message(body, content_type="application/json", delivery_mode=self._aio_pika.DeliveryMode.PERSISTENT,
-                                         headers={"z4j-agent": self._agent, "z4j-sig": sig})
-            await ch.default_exchange.publish(msg, routing_key=self._queue, timeout=5)
+                                         headers={"z4j-agent": self._agent, "z4j-sig": sig}, message_id=f"{self._agent}:{self._published}")
+            await ch.default_exchange.publish(msg, routing_key=self._queue, mandatory=True, timeout=5)
 
         try:
             self._loop.run_until_complete(publish())

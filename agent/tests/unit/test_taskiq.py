@@ -173,6 +173,12 @@ def test_the_aio_pika_events_queue_is_bounded_when_the_agent_creates_it():
     check_the_events_queue("aio_pika")
 
 
+def test_an_aio_pika_batch_for_a_deleted_events_queue_raises_and_the_queue_comes_back():
+    from test_transport_amqp import check_a_deleted_queue_is_declared_again
+
+    check_a_deleted_queue_is_declared_again("aio_pika")
+
+
 @pytest.mark.parametrize("agent_first", [True, False], ids=["agent-before-retry-middleware", "agent-after-retry-middleware"])
 def test_a_terminated_task_is_not_retried_whichever_order_the_middlewares_are_in(captured, agent_first):
     """taskiq calls on_error in reverse middleware order, so the agent cannot count on seeing a

@@ -67,3 +67,38 @@ def check_the_events_queue(client):
 @pytest.mark.parametrize("client", CLIENTS)
 def test_the_events_queue_is_bounded_when_the_agent_creates_it(client):
     check_the_events_queue(client)
+
+
+def _returned(client):
+    """What the client raises for a published message the broker returned."""
+    if client == "pika":
+        import pika.exceptions
+
+        return pika.exceptions.UnroutableError
+    import aio_pika.exceptions
+
+    return aio_pika.exceptions.PublishError
+
+
+def check_a_deleted_queue_is_declared_again(client):
+    """The events queue deleted under a transport's open channel (by hand, or a node reset while
+    the service is down): the broker would confirm and drop what it cannot route. The send must
+    raise, so the sender keeps the batch, and the next send declare the queue again."""
+    make = TRANSPORTS[client]
+    queue = f"z4j-test-events-{uuid.uuid4().hex[:8]}"
+    transport = make(AMQP_URL, "agent-1", queue)
+    try:
+        transport.send(BATCH, "sig", 1)
+        _queue_op("delete", queue)
+        with pytest.raises(_returned(client)):
+            transport.send(BATCH, "sig", 1)
+        transport.send(BATCH, "sig", 1)  # as the sender's next turn does: a new connection
+        assert _queue_op("count", queue) == 1
+    finally:
+        transport.close()
+        _queue_op("delete", queue)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_batch_for_a_deleted_queue_raises_and_the_queue_comes_back(client):
+    check_a_deleted_queue_is_declared_again(client)
