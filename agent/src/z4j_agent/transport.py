@@ -3,6 +3,7 @@ ingest. Clients are imported lazily, so a Redis-only install never imports an AM
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import time
@@ -179,6 +180,69 @@ class AioPikaTransport:
             pass
 
 
+class PyAmqpTransport:
+    """RabbitMQ through py-amqp, Celery's own client (kombu's `amqp://` transport), for workers
+    that have neither pika nor aio-pika: a Celery worker on RabbitMQ."""
+
+    def __init__(self, url: str, agent_id: str, queue: str, max_bytes: int = 0) -> None:
+        import amqp
+
+        self._amqp = amqp
+        self._options = py_amqp_options(url)
+        self._agent = agent_id
+        self._queue = queue
+        self._max_bytes = max_bytes
+        self._conn = None
+        self._ch = None
+
+    def _channel(self):
+        if self._ch is None or not self._ch.is_open:
+            self.close()
+            # confirm_publish: each publish waits for the broker's ack (a nack raises MessageNacked).
+            self._conn = self._amqp.Connection(**self._options, connect_timeout=3, read_timeout=3, write_timeout=3, confirm_publish=True)
+            self._conn.connect()
+            ch = self._conn.channel()
+            try:
+                ch.queue_declare(self._queue, passive=True)  # it exists: used as it is
+            except self._amqp.exceptions.NotFound:  # missing (and the channel closed)
+                ch = self._conn.channel()
+                # py-amqp's defaults are a transient, auto-deleted queue: said explicitly.
+                ch.queue_declare(self._queue, durable=True, auto_delete=False, arguments=own_queue_arguments(self._max_bytes))
+            self._ch = ch
+        return self._ch
+
+    def send(self, body: bytes, sig: str, events: int = 1) -> None:
+        try:
+            msg = self._amqp.Message(body, content_type="application/json", delivery_mode=2, application_headers={"z4j-agent": self._agent, "z4j-sig": sig})
+            # Mandatory, as pika's: with no handler of its own, py-amqp raises a ChannelError for a
+            # returned batch while it waits for the confirm.
+            self._channel().basic_publish(msg, exchange="", routing_key=self._queue, mandatory=True, confirm_timeout=5)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn, self._ch = self._conn, None, None
+        try:
+            if conn is not None:
+                conn.collect()  # drops the socket without the close handshake a broken connection cannot do
+        except Exception:
+            pass
+
+
+def py_amqp_options(url: str) -> dict[str, Any]:
+    """py-amqp's connection arguments for an `amqp://` or `amqps://` URL, read as kombu reads it:
+    the path is the virtual host, unquoted, and an empty one (or kombu's `//`) is `/`."""
+    parts = urllib.parse.urlsplit(url)
+    secure = parts.scheme == "amqps"
+    host = parts.hostname or "localhost"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    vhost = urllib.parse.unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+    return {"host": f"{host}:{parts.port or (5671 if secure else 5672)}", "userid": urllib.parse.unquote(parts.username or "guest"),
+            "password": urllib.parse.unquote(parts.password or "guest"), "virtual_host": vhost, "ssl": secure}
+
+
 class _OncePerMinute(logging.Filter):
     """aiormq logs every failed connect at ERROR, its own message beside the agent's own warning
     (once a minute): those of the agent's sender thread pass once a minute too. The host's own
@@ -247,13 +311,24 @@ def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, pro
     if kind == "redis":
         return RedisStreamTransport(broker_url, agent_id, project, maxlen)
     if kind == "amqp":
-        url = broker_url.replace("pyamqp://", "amqp://", 1)
-        try:
-            import pika  # noqa: F401
-        except ImportError:
-            return AioPikaTransport(url, agent_id, amqp_queue, amqp_queue_max_bytes)
-        return AmqpTransport(url, agent_id, amqp_queue, amqp_queue_max_bytes)
+        return _amqp_transport(broker_url.replace("pyamqp://", "amqp://", 1), agent_id, amqp_queue, amqp_queue_max_bytes)
     return HttpTransport(http_url, agent_id)
+
+
+# The AMQP clients the agent publishes with, in order of preference: whichever the worker has.
+AMQP_CLIENTS = (("pika", AmqpTransport), ("aio_pika", AioPikaTransport), ("amqp", PyAmqpTransport))
+
+
+def _amqp_transport(url: str, agent_id: str, queue: str, max_bytes: int) -> Transport:
+    """With the worker's own AMQP client: pika (Dramatiq's RabbitmqBroker), aio-pika
+    (taskiq-aio-pika) or py-amqp (Celery's, through kombu)."""
+    for module, make in AMQP_CLIENTS:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        return make(url, agent_id, queue, max_bytes)
+    raise ImportError("no AMQP client to publish with: install pika, aio-pika or amqp (py-amqp)")
 
 
 def _error_text(err: Any) -> str:

@@ -206,3 +206,49 @@ def test_a_tuple_within_the_args_is_carried_as_a_list_with_json_and_left_out_wit
     pickled = captured.of(app.add_.apply_async(((3, 4), [5]), serializer="pickle").id, "enqueued")
     assert "payload" not in pickled
     assert pickled["fields"]["payloadOmitted"] == "its arguments hold a tuple, which JSON would turn into a list"
+
+
+def test_a_producer_on_rabbitmq_with_only_celerys_own_client_delivers_its_events():
+    """A Celery app on RabbitMQ has py-amqp (kombu's) and neither pika nor aio-pika: the agent
+    publishes its batches with py-amqp, to the events queue it declares, signed."""
+    import hashlib
+    import hmac
+    import json
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    import pika
+
+    from test_commands_amqp import AMQP_URL
+
+    events_queue, task_queue, secret = f"z4j-test-events-{uuid.uuid4().hex[:8]}", f"z4j-test-celery-{uuid.uuid4().hex[:8]}", "producer-secret"
+    script = f"""
+import sys
+sys.modules["pika"] = sys.modules["aio_pika"] = None  # as in a Celery worker's venv
+import celery, z4j_agent.celery
+app = celery.Celery("producer", broker="amqp://guest:guest@127.0.0.1:5672//")
+z4j_agent.celery.install(app)
+print(app.send_task("unit.add", (1, 2), kwargs={{"password": "hunter2"}}, queue={task_queue!r}).id)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("Z4J_")}
+    env.update(Z4J_AGENT_ID="agent-producer", Z4J_AGENT_SECRET=secret, Z4J_PROJECT="unit", Z4J_AMQP_QUEUE=events_queue)
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        task_id = done.stdout.strip()
+        ch = conn.channel()
+        method, props, body = ch.basic_get(events_queue, auto_ack=True)
+        assert method is not None, f"nothing in {events_queue}: {done.stderr}"
+        assert props.headers["z4j-agent"] == "agent-producer"
+        assert props.headers["z4j-sig"] == hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        (ev,) = json.loads(body)["events"]
+        assert (ev["taskId"], ev["kind"]) == (task_id, "enqueued") and ev["fields"]["kwargs"] == {"password": "[redacted]"}
+        assert ch.queue_declare(events_queue, passive=True).method.message_count == 0  # one batch, nothing else
+    finally:
+        ch = conn.channel()
+        ch.queue_delete(events_queue)
+        ch.queue_delete(task_queue)
+        conn.close()

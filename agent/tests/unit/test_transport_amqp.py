@@ -1,15 +1,21 @@
 """The agent's RabbitMQ events queue, on a real RabbitMQ: bounded when the agent creates it,
 used as it is when it exists (RabbitMQ refuses a declaration with other arguments), with each
-AMQP client a worker may have (pika here; aio-pika from test_taskiq.py, in taskiq's venv)."""
+AMQP client a worker may have (pika and py-amqp here; aio-pika from test_taskiq.py, in taskiq's
+venv)."""
 import asyncio
+import importlib.util
+import sys
 import uuid
 
 import pytest
 
 from test_commands_amqp import AMQP_URL, CLIENTS
-from z4j_agent.transport import AioPikaTransport, AmqpTransport
+from z4j_agent.transport import AioPikaTransport, AmqpTransport, PyAmqpTransport, make_transport, py_amqp_options
 
-TRANSPORTS = {"pika": AmqpTransport, "aio_pika": AioPikaTransport}
+TRANSPORTS = {"pika": AmqpTransport, "aio_pika": AioPikaTransport, "py_amqp": PyAmqpTransport}
+# The clients the agent publishes with (py-amqp, Celery's, is no command client: Celery's workers
+# take their commands from Celery's own control).
+PUBLISHERS = CLIENTS + (["py_amqp"] if importlib.util.find_spec("amqp") else [])
 BATCH = b"x" * 1000
 
 
@@ -64,7 +70,7 @@ def check_the_events_queue(client):
             _queue_op("delete", queue)
 
 
-@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("client", PUBLISHERS)
 def test_the_events_queue_is_bounded_when_the_agent_creates_it(client):
     check_the_events_queue(client)
 
@@ -75,6 +81,10 @@ def _returned(client):
         import pika.exceptions
 
         return pika.exceptions.UnroutableError
+    if client == "py_amqp":
+        import amqp.exceptions
+
+        return amqp.exceptions.ChannelError  # NO_ROUTE (312) has no class of its own
     import aio_pika.exceptions
 
     return aio_pika.exceptions.PublishError
@@ -99,6 +109,35 @@ def check_a_deleted_queue_is_declared_again(client):
         _queue_op("delete", queue)
 
 
-@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("client", PUBLISHERS)
 def test_a_batch_for_a_deleted_queue_raises_and_the_queue_comes_back(client):
     check_a_deleted_queue_is_declared_again(client)
+
+
+def test_the_agent_publishes_with_whichever_amqp_client_the_worker_has(monkeypatch):
+    """pika first (Dramatiq's RabbitmqBroker), then aio-pika (taskiq-aio-pika), then py-amqp: a
+    Celery worker on RabbitMQ has only kombu's py-amqp."""
+    missing = [m for m in ("pika", "amqp") if importlib.util.find_spec(m) is None]
+    assert not missing, f"{missing} not installed: run this in the celery venv, which has pika and py-amqp"
+
+    def made():
+        return type(make_transport("auto", "pyamqp://guest:guest@127.0.0.1:5672//", "", "agent-1", "p", 1000, "q"))
+
+    monkeypatch.setitem(sys.modules, "aio_pika", None)  # `import aio_pika` raises ImportError
+    assert made() is AmqpTransport
+    monkeypatch.setitem(sys.modules, "pika", None)
+    assert made() is PyAmqpTransport
+    monkeypatch.setitem(sys.modules, "amqp", None)
+    with pytest.raises(ImportError, match="no AMQP client"):
+        made()
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("amqp://guest:guest@127.0.0.1:5672//", ("127.0.0.1:5672", "guest", "guest", "/", False)),
+    ("amqp://localhost", ("localhost:5672", "guest", "guest", "/", False)),
+    ("amqps://u%40x:p%2Fw@rabbit.example/prod%2Feu", ("rabbit.example:5671", "u@x", "p/w", "prod/eu", True)),
+    ("amqp://u:p@[::1]:5673/%2F", ("[::1]:5673", "u", "p", "/", False)),
+])
+def test_py_amqp_reads_a_url_as_kombu_does(url, expected):
+    o = py_amqp_options(url)
+    assert (o["host"], o["userid"], o["password"], o["virtual_host"], o["ssl"]) == expected
