@@ -2,7 +2,7 @@
 declares its own durable queue `z4j.commands.<project>.<worker>` (gone `x-expires` after its
 last consumer left, so a dead worker's queue does not linger), the service publishes signed
 commands to it through the default exchange, and the listener thread consumes it with the AMQP
-client the worker already has: pika (Dramatiq, Celery) or else aio-pika (taskiq-aio-pika, on an
+client the worker already has: pika (Dramatiq) or else aio-pika (taskiq-aio-pika, on an
 event loop of the thread's own, never the host's). One command at a time (prefetch 1), acked
 once handled; a redelivery after a lost connection reaches the same process, whose memory of
 command ids drops it."""
@@ -123,6 +123,7 @@ class AioPikaQueue(_OwnQueue):
         self._conn: Any = None
         self._ch: Any = None
         self._inbox: Any = None
+        self._tag: str | None = None
 
     async def _open(self) -> None:
         self._conn = await self._aio_pika.connect(self._url, timeout=3)
@@ -130,7 +131,7 @@ class AioPikaQueue(_OwnQueue):
         await self._ch.set_qos(prefetch_count=1)
         queue = await self._ch.declare_queue(self._queue, durable=True, arguments={"x-expires": QUEUE_EXPIRES_MS})
         self._inbox = self._asyncio.Queue()
-        await queue.consume(self._inbox.put)
+        self._tag = await queue.consume(self._inbox.put)
 
     async def _take(self) -> Any:
         if self._conn is None or self._conn.is_closed or self._ch is None or self._ch.is_closed:
@@ -139,7 +140,14 @@ class AioPikaQueue(_OwnQueue):
         try:
             return await self._asyncio.wait_for(self._inbox.get(), self._poll_s)
         except self._asyncio.TimeoutError:
-            return None
+            pass
+        # A queue deleted under the consumer (by hand) cancels it and leaves the channel open:
+        # nothing would come any more. pika's consume generator ends then; here the consumer's
+        # tag leaves the channel's consumers. Raised, as a lost connection is: the listener's
+        # reset and next take declare the queue again.
+        if self._tag not in (await self._ch.get_underlay_channel()).consumers:
+            raise ConnectionError(f"the broker cancelled the consumer of {self._queue} (the queue was deleted?)")
+        return None
 
     def take(self) -> Taken:
         message = self._loop.run_until_complete(self._take())

@@ -128,6 +128,27 @@ def test_commands_on_the_worker_queue_run_once_garbage_is_dropped_and_everything
         delete(queue)
 
 
+def test_a_command_queue_deleted_under_the_listener_is_declared_again(client):
+    """The worker's queue deleted while it listens (by hand, in the management UI): the broker
+    cancels the consumer and keeps the channel open. The listener must notice and declare its queue
+    again, or the worker would take no command until it restarts."""
+    worker = f"w-{uuid.uuid4().hex[:8]}"
+    queue = command_queue("unit", worker)
+    lst = CommandListener(FakeAgent(), "huey", worker, AMQP_URL, {"echo": lambda a: {"echo": a["x"]}})
+    stop = lst.start()
+    try:
+        assert wait_for(lambda: _exists(queue)), "the listener did not declare its queue"
+        delete(queue)
+        assert wait_for(lambda: _exists(queue)), "the listener did not declare its deleted queue again"
+        raw, body = command(worker=worker)
+        publish(queue, raw)
+        assert wait_for(lambda: any(e.get("commandId") == body["id"] for e in lst.agent.sent)), "the command was not taken"
+    finally:
+        stop()
+        lst._thread.join(5)
+        delete(queue)
+
+
 def _exists(queue):
     try:
         depth(queue)
