@@ -63,56 +63,79 @@ def own_queue_arguments(max_bytes: int) -> dict[str, int] | None:
     return {"x-max-length-bytes": max_bytes} if max_bytes else None
 
 
-class AmqpTransport:
+class _AmqpPublisher:
+    """What the RabbitMQ transports share. The batch goes to the events queue through the default
+    exchange, persistent, confirmed by the broker, and mandatory: a queue deleted under the open
+    channel (by hand, or a node reset while the service is down) would otherwise take every batch
+    silently, as the broker confirms what it drops. Returned, the batch raises and is kept; a
+    failed send drops the connection, and the next one checks the queue (a passive declare: one
+    that exists is used as it is, since RabbitMQ refuses a declaration with other arguments) or
+    declares it, durable and bounded."""
+
+    def __init__(self, agent_id: str, queue: str, max_bytes: int) -> None:
+        self._agent = agent_id
+        self._queue = queue
+        self._max_bytes = max_bytes
+        self._conn: Any = None
+        self._ch: Any = None
+
+    def send(self, body: bytes, sig: str, events: int = 1) -> None:
+        try:
+            self._publish(body, sig)
+        except Exception:
+            self._disconnect()
+            raise
+
+    def _publish(self, body: bytes, sig: str) -> None:
+        raise NotImplementedError
+
+    def _disconnect(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._disconnect()
+
+
+class AmqpTransport(_AmqpPublisher):
+    """RabbitMQ through pika (Dramatiq's RabbitmqBroker)."""
+
     def __init__(self, url: str, agent_id: str, queue: str, max_bytes: int = 0) -> None:
         import pika
 
+        super().__init__(agent_id, queue, max_bytes)
         self._pika = pika
         # kombu writes the default vhost as a trailing "//"; pika reads that as the empty vhost.
         if urllib.parse.urlsplit(url).path == "//":
             url = url[:-1] + "%2F"
         self._params = pika.URLParameters(url)
         self._params.socket_timeout = 3
-        self._agent = agent_id
-        self._queue = queue
-        self._max_bytes = max_bytes
-        self._conn = None
-        self._ch = None
 
     def _channel(self):
         if self._ch is None or self._ch.is_closed:
             self._conn = self._pika.BlockingConnection(self._params)
             self._ch = self._conn.channel()
             try:
-                self._ch.queue_declare(self._queue, passive=True)  # it exists: used as it is
+                self._ch.queue_declare(self._queue, passive=True)
             except self._pika.exceptions.ChannelClosedByBroker:  # missing (and the channel closed)
                 self._ch = self._conn.channel()
                 self._ch.queue_declare(self._queue, durable=True, arguments=own_queue_arguments(self._max_bytes))
             self._ch.confirm_delivery()
         return self._ch
 
-    def send(self, body: bytes, sig: str, events: int = 1) -> None:
-        try:
-            props = self._pika.BasicProperties(content_type="application/json", delivery_mode=2, headers={"z4j-agent": self._agent, "z4j-sig": sig})
-            # Mandatory: a queue deleted under the open channel (by hand, or a node reset while the
-            # service is down) would otherwise take every batch silently, as the broker confirms
-            # what it drops. Returned, the batch raises UnroutableError and is kept; the next
-            # connection declares the queue again.
-            self._channel().basic_publish("", self._queue, body, props, mandatory=True)
-        except Exception:
-            self.close()
-            raise
+    def _publish(self, body: bytes, sig: str) -> None:
+        props = self._pika.BasicProperties(content_type="application/json", delivery_mode=2, headers={"z4j-agent": self._agent, "z4j-sig": sig})
+        self._channel().basic_publish("", self._queue, body, props, mandatory=True)  # returned: UnroutableError
 
-    def close(self) -> None:
+    def _disconnect(self) -> None:
+        conn, self._conn, self._ch = self._conn, None, None
         try:
-            if self._conn is not None and self._conn.is_open:
-                self._conn.close()
+            if conn is not None and conn.is_open:
+                conn.close()
         except Exception:
             pass
-        self._conn = self._ch = None
 
 
-class AioPikaTransport:
+class AioPikaTransport(_AmqpPublisher):
     """RabbitMQ through aio-pika, for workers that have it and not pika (taskiq-aio-pika): the
     sender thread runs its own event loop, never the host's."""
 
@@ -121,31 +144,26 @@ class AioPikaTransport:
 
         import aio_pika
 
+        super().__init__(agent_id, queue, max_bytes)
         _quiet_our_connect_errors()
         self._aio_pika = aio_pika
         self._loop = asyncio.new_event_loop()
         self._url = url
-        self._agent = agent_id
-        self._queue = queue
-        self._max_bytes = max_bytes
-        self._conn = None
-        self._ch = None
         self._published = 0
 
     async def _channel(self):
         if self._ch is None or self._ch.is_closed:
             self._conn = await self._aio_pika.connect(self._url, timeout=3)
-            # on_return_raises: a batch the broker returns (its queue deleted under the open
-            # channel) raises, as with pika's transport, instead of being confirmed and lost.
+            # on_return_raises: a returned batch raises PublishError, instead of being confirmed.
             self._ch = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
             try:
-                await self._ch.declare_queue(self._queue, passive=True)  # it exists: used as it is
+                await self._ch.declare_queue(self._queue, passive=True)
             except self._aio_pika.exceptions.ChannelNotFoundEntity:  # missing (and the channel closed)
                 self._ch = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
                 await self._ch.declare_queue(self._queue, durable=True, arguments=own_queue_arguments(self._max_bytes))
         return self._ch
 
-    def send(self, body: bytes, sig: str, events: int = 1) -> None:
+    def _publish(self, body: bytes, sig: str) -> None:
         async def publish() -> None:
             ch = await self._channel()
             # A message_id: aiormq matches a returned message to its publish by it (without one the
@@ -155,11 +173,7 @@ class AioPikaTransport:
                                          headers={"z4j-agent": self._agent, "z4j-sig": sig}, message_id=f"{self._agent}:{self._published}")
             await ch.default_exchange.publish(msg, routing_key=self._queue, mandatory=True, timeout=5)
 
-        try:
-            self._loop.run_until_complete(publish())
-        except Exception:
-            self._disconnect()
-            raise
+        self._loop.run_until_complete(publish())
 
     def _disconnect(self) -> None:
         conn, self._conn, self._ch = self._conn, None, None
@@ -180,30 +194,26 @@ class AioPikaTransport:
             pass
 
 
-class PyAmqpTransport:
+class PyAmqpTransport(_AmqpPublisher):
     """RabbitMQ through py-amqp, Celery's own client (kombu's `amqp://` transport), for workers
     that have neither pika nor aio-pika: a Celery worker on RabbitMQ."""
 
     def __init__(self, url: str, agent_id: str, queue: str, max_bytes: int = 0) -> None:
         import amqp
 
+        super().__init__(agent_id, queue, max_bytes)
         self._amqp = amqp
         self._options = py_amqp_options(url)
-        self._agent = agent_id
-        self._queue = queue
-        self._max_bytes = max_bytes
-        self._conn = None
-        self._ch = None
 
     def _channel(self):
         if self._ch is None or not self._ch.is_open:
-            self.close()
+            self._disconnect()
             # confirm_publish: each publish waits for the broker's ack (a nack raises MessageNacked).
             self._conn = self._amqp.Connection(**self._options, connect_timeout=3, read_timeout=3, write_timeout=3, confirm_publish=True)
             self._conn.connect()
             ch = self._conn.channel()
             try:
-                ch.queue_declare(self._queue, passive=True)  # it exists: used as it is
+                ch.queue_declare(self._queue, passive=True)
             except self._amqp.exceptions.NotFound:  # missing (and the channel closed)
                 ch = self._conn.channel()
                 # py-amqp's defaults are a transient, auto-deleted queue: said explicitly.
@@ -211,17 +221,13 @@ class PyAmqpTransport:
             self._ch = ch
         return self._ch
 
-    def send(self, body: bytes, sig: str, events: int = 1) -> None:
-        try:
-            msg = self._amqp.Message(body, content_type="application/json", delivery_mode=2, application_headers={"z4j-agent": self._agent, "z4j-sig": sig})
-            # Mandatory, as pika's: with no handler of its own, py-amqp raises a ChannelError for a
-            # returned batch while it waits for the confirm.
-            self._channel().basic_publish(msg, exchange="", routing_key=self._queue, mandatory=True, confirm_timeout=5)
-        except Exception:
-            self.close()
-            raise
+    def _publish(self, body: bytes, sig: str) -> None:
+        msg = self._amqp.Message(body, content_type="application/json", delivery_mode=2, application_headers={"z4j-agent": self._agent, "z4j-sig": sig})
+        # With no basic_return handler of the channel's, a returned batch raises a ChannelError
+        # while the publish waits for its confirm.
+        self._channel().basic_publish(msg, exchange="", routing_key=self._queue, mandatory=True, confirm_timeout=5)
 
-    def close(self) -> None:
+    def _disconnect(self) -> None:
         conn, self._conn, self._ch = self._conn, None, None
         try:
             if conn is not None:
