@@ -357,7 +357,7 @@ def install(huey: Any, **agent_options: Any) -> None:
         if installed_on(huey):
             return
         require(ENGINE, huey_pkg.__version__, MIN_VERSION)
-        conn = getattr(getattr(huey, "storage", None), "conn", None)
+        conn = _redis_client(huey)
         if conn is not None and "broker_url" not in agent_options:
             agent_options["broker_url"] = redis_url(conn)
         h = _HueyAgent(huey, get_agent(**agent_options))
@@ -370,6 +370,14 @@ def install(huey: Any, **agent_options: Any) -> None:
         huey.on_startup("z4j_agent")(guarded(h.startup))
         huey.on_shutdown("z4j_agent")(guarded(h.shutdown))
         mark_installed(huey)
+
+
+def _redis_client(huey: Any) -> Any:
+    """The Redis client of a Huey on Redis storage (RedisHuey and its kin), else None. SqliteHuey's
+    storage has a `conn` too, a sqlite3 connection: its agent sends where Z4J_BROKER_URL or
+    Z4J_HTTP_URL says, and takes no commands (they come over the storage's Redis)."""
+    conn = getattr(getattr(huey, "storage", None), "conn", None)
+    return conn if hasattr(conn, "connection_pool") else None
 
 
 def _raised_in_task() -> bool:

@@ -390,3 +390,24 @@ def test_a_call_json_would_change_has_no_payload_huey_pickles_it(app, captured):
     assert enq["fields"]["args"] == [[1, 2], [3]]  # still shown
     plain = app.tasks_["add"]([1, 2], [3])
     assert captured.of(plain.id, "enqueued")["payload"]["args"] == [[1, 2], [3]]
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "file"])
+def test_a_huey_on_storage_other_than_redis_is_captured(captured, tmp_path, storage):
+    """SqliteHuey's storage has a `conn` too, a sqlite3 connection, which install() took for a Redis
+    client: it raised into the host's import. A Huey without Redis is captured like any other; its
+    agent sends where Z4J_BROKER_URL or Z4J_HTTP_URL says."""
+    from huey import FileHuey, SqliteHuey
+
+    h = SqliteHuey("unit-sqlite", filename=str(tmp_path / "huey.db")) if storage == "sqlite" else FileHuey("unit-file", path=str(tmp_path / "huey"))
+    zhuey.install(h)
+    h.immediate = True  # after install(), which must see the real storage: immediate mode swaps in Huey's memory storage
+
+    @h.task()
+    def mul(x, y):
+        return x * y
+
+    r = mul(6, 7)
+    assert r() == 42
+    assert captured.kinds(r.id) == ["enqueued", "started", "succeeded"]
+    assert captured.of(r.id, "succeeded")["fields"]["result"] == 42
