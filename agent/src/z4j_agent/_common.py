@@ -110,8 +110,16 @@ def clean(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def redis_url(client: Any) -> str:
-    """The URL of a redis-py (sync or asyncio) client, for the agent's own connection."""
-    kw = client.connection_pool.connection_kwargs
+    """The URL of a redis-py (sync or asyncio) client, for the agent's own connection; "" when
+    the client has none to tell (the agent then says to set Z4J_BROKER_URL)."""
+    pool = client.connection_pool
+    service = getattr(pool, "service_name", None)
+    if service is not None:
+        # A Sentinel pool asks the sentinels for the master as it connects: its arguments name no
+        # host, and "localhost" would be a guess, the events sent to whatever Redis runs there.
+        log.warning("z4j agent: the worker's Redis is found through Sentinel (service %r): set Z4J_BROKER_URL to the redis:// URL the agent should publish to", service)
+        return ""
+    kw = pool.connection_kwargs
     if kw.get("path"):
         return f"unix://{kw['path']}?db={kw.get('db', 0)}"
     auth = ""

@@ -50,6 +50,7 @@ class Agent:
         # succeeds (monotonic seconds, None while it is up). A flush every task would wait for
         # (an RQ work horse's) does not wait for a destination known to be down.
         self.down_since: float | None = None
+        self.broker_untold = False  # a producer's queue could not tell its Redis (adopt_broker): not asked again
         self._exit_deadline: float | None = None  # the process's exit deadline, once a flush at exit began (exit_flush)
         if hasattr(os, "register_at_fork"):
             # How a forked child starts clean. Not by comparing the pid per event (a system call,
@@ -516,12 +517,17 @@ def adopt_broker(agent: Agent, url_of: Callable[[], str]) -> None:
     Redis its queues use, learned at its first enqueue: a process that only enqueues has no worker
     to tell it. `url_of` is called only then."""
     cfg = agent.config
-    if not agent.enabled or cfg is None or cfg.broker_url or cfg.transport not in ("auto", "redis"):
+    if not agent.enabled or cfg is None or cfg.broker_url or cfg.transport not in ("auto", "redis") or agent.broker_untold:
         return
     try:
-        get_agent(broker_url=url_of())
+        url = url_of()
     except Exception as err:  # a client whose URL cannot be read: the agent says why it cannot send
         log.warning("z4j agent: cannot tell the broker from the queue's connection (%s); set Z4J_BROKER_URL", err)
+        url = ""
+    if url:
+        get_agent(broker_url=url)
+    else:  # asked once: a client that cannot tell (through Sentinel) would be asked, and warn, at every enqueue
+        agent.broker_untold = True
 
 
 def _new_agent(overrides: dict[str, Any]) -> Agent:

@@ -358,10 +358,11 @@ def install(huey: Any, **agent_options: Any) -> None:
             return
         require(ENGINE, huey_pkg.__version__, MIN_VERSION)
         conn = _redis_client(huey)
-        if conn is not None and "broker_url" not in agent_options:
-            agent_options["broker_url"] = redis_url(conn)
+        url = redis_url(conn) if conn is not None else ""
+        if url and "broker_url" not in agent_options:
+            agent_options["broker_url"] = url
         h = _HueyAgent(huey, get_agent(**agent_options))
-        h.broker_url = redis_url(conn) if conn is not None else ""
+        h.broker_url = url
         huey.signal(S.SIGNAL_ENQUEUED, S.SIGNAL_SCHEDULED)(h.on_enqueued)  # catches its own (hook_failed)
         huey.signal(S.SIGNAL_EXECUTING)(h.on_executing)  # catches its own (hook_failed)
         huey.signal(S.SIGNAL_REVOKED, S.SIGNAL_EXPIRED, S.SIGNAL_CANCELED)(guarded(h.on_skipped))

@@ -278,6 +278,32 @@ def test_z4j_broker_url_wins_over_the_engines_broker(monkeypatch):
     core.reset_agent()
 
 
+def test_a_redis_reached_through_sentinel_is_not_guessed_and_a_producer_asks_it_once(monkeypatch, caplog):
+    """A Sentinel pool names no host (it asks the sentinels as it connects): its URL was read as
+    redis://localhost:6379/0, the events sent to whatever Redis runs there. Now there is none, the
+    agent says to set Z4J_BROKER_URL, and a producer (adopt_broker, at every enqueue) asks once."""
+    import redis.asyncio.sentinel
+    import redis.sentinel
+
+    from z4j_agent._common import redis_url
+
+    sync = redis.sentinel.Sentinel([("127.0.0.1", 26379)]).master_for("jobs")
+    aio = redis.asyncio.sentinel.Sentinel([("127.0.0.1", 26379)]).master_for("jobs")
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        assert redis_url(sync) == "" and redis_url(aio) == ""
+    assert "Sentinel (service 'jobs')" in caplog.text and "Z4J_BROKER_URL" in caplog.text
+    assert redis_url(redis.Redis(host="10.0.0.5", port=6380, db=2, password="p w")) == "redis://:p%20w@10.0.0.5:6380/2"
+
+    core.reset_agent()
+    monkeypatch.delenv("Z4J_BROKER_URL", raising=False)
+    agent = core.get_agent(agent_id="a", agent_secret="s")
+    asked = []
+    for _ in range(3):
+        core.adopt_broker(agent, lambda: asked.append(1) or redis_url(sync))
+    assert asked == [1] and agent.config.broker_url == ""
+    core.reset_agent()
+
+
 @pytest.mark.parametrize("raw", ['["x"]', '{"t": 1}', '{"t": {"redact": 5}}', '{"t": {"sample": "half"}}', '{"t": {"skip": "yes"}}', '{"t": {"sampel": 0.5}}', "{not json"])
 def test_a_malformed_task_policies_variable_disables_the_agent_with_a_warning(monkeypatch, caplog, raw):
     from z4j_agent.core import policies as policy
