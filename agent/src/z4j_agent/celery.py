@@ -85,10 +85,18 @@ def _read_broker() -> None:
     _broker_unread = False
     for ref in _apps:
         app = ref()
-        url = str(app.conf.broker_url or "") if app is not None else ""
+        url = _first_url(app.conf.broker_url) if app is not None else ""
         if url:
             get_agent(broker_url=url)
             return
+
+
+def _first_url(broker_url: Any) -> str:
+    """The first of a failover list (kombu's `;`-separated string, or a list): where Celery
+    connects first, and a URL a client can read (the whole list is none)."""
+    if isinstance(broker_url, (list, tuple)):
+        broker_url = broker_url[0] if broker_url else ""
+    return str(broker_url or "").split(";", 1)[0].strip()
 
 
 _celery_found: tuple[Any, Any] | None = None

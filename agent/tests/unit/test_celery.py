@@ -252,3 +252,14 @@ print(app.send_task("unit.add", (1, 2), kwargs={{"password": "hunter2"}}, queue=
         ch.queue_delete(events_queue)
         ch.queue_delete(task_queue)
         conn.close()
+
+
+@pytest.mark.parametrize("broker_url", ["redis://10.0.0.1:6379/0;redis://10.0.0.2:6379/0", " redis://10.0.0.1:6379/0 ; redis://10.0.0.2:6379/0",
+                                        ["redis://10.0.0.1:6379/0", "redis://10.0.0.2:6379/0"]])
+def test_the_agent_publishes_to_the_first_broker_of_a_failover_list(broker_url):
+    """Celery takes a failover list of brokers (kombu's `;`-separated string, or a list); the
+    whole list is no URL a client can read, and the agent sent nothing."""
+    from z4j_agent.celery import _first_url
+
+    assert _first_url(broker_url) == "redis://10.0.0.1:6379/0"
+    assert _first_url(None) == "" and _first_url([]) == "" and _first_url("amqp://h//") == "amqp://h//"
