@@ -39,6 +39,12 @@ describe('configuration', () => {
     throw new Error('the configuration was accepted');
   };
 
+  it("takes the Dramatiq RedisBroker's namespace, 'dramatiq' unless set", () => {
+    expect(loadConfig({}).Z4J_DRAMATIQ_NAMESPACE).toBe('dramatiq');
+    expect(loadConfig({ Z4J_DRAMATIQ_NAMESPACE: 'billing:jobs' }).Z4J_DRAMATIQ_NAMESPACE).toBe('billing:jobs');
+    expect(refusal({ Z4J_DRAMATIQ_NAMESPACE: 'two words' })).toMatch(/Z4J_DRAMATIQ_NAMESPACE=.*namespace/);
+  });
+
   const key = randomBytes(32).toString('base64');
   // Key lists checked at start by their owner's own rules, naming the variable, never quoting a
   // key. Seal keys: a date as the id (a way people number keys) passed no check with a reason, and

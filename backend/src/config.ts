@@ -107,7 +107,11 @@ export const settings = {
   ],
   Z4J_DRAMATIQ_REDIS_URL: [
     z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
-    'Redis of your Dramatiq workers (RedisBroker, namespace "dramatiq"). Set it to act on Dramatiq messages and queues, and to send commands to the agents in its workers (terminate).',
+    'Redis of your Dramatiq workers (RedisBroker). Set it to act on Dramatiq messages and queues, and to send commands to the agents in its workers (terminate).',
+  ],
+  Z4J_DRAMATIQ_NAMESPACE: [
+    z.string().regex(/^\S+$/, 'the RedisBroker namespace: no spaces').default('dramatiq'),
+    'The namespace of your Dramatiq RedisBroker (its keys are <namespace>:<queue>): RedisBroker(namespace=...) if you set one.',
   ],
   Z4J_DRAMATIQ_BROKER_URL: [
     z.string().regex(/^(redis|rediss|amqp|amqps):\/\//, 'a redis://, rediss://, amqp:// or amqps:// URL').optional(),

@@ -202,7 +202,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const drivers = new Map<Engine, EngineDriver>([['celery', new CeleryDriver(celery)]]);
   if (config.Z4J_RQ_REDIS_URL) drivers.set('rq', new RqDriver(config.Z4J_RQ_REDIS_URL));
   const dramatiqUrl = config.Z4J_DRAMATIQ_BROKER_URL ?? config.Z4J_DRAMATIQ_REDIS_URL;
-  if (dramatiqUrl) drivers.set('dramatiq', dramatiqDriver(dramatiqUrl));
+  if (dramatiqUrl) drivers.set('dramatiq', dramatiqDriver(dramatiqUrl, config.Z4J_DRAMATIQ_NAMESPACE));
   if (config.Z4J_HUEY_REDIS_URL) drivers.set('huey', new HueyDriver(config.Z4J_HUEY_REDIS_URL));
   if (config.Z4J_ARQ_REDIS_URL) drivers.set('arq', new ArqDriver(config.Z4J_ARQ_REDIS_URL));
   const taskiqUrl = config.Z4J_TASKIQ_BROKER_URL ?? config.Z4J_TASKIQ_REDIS_URL;

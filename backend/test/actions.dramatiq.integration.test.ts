@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { DramatiqDriver } from '../src/engines/dramatiq/driver.js';
 import { covers } from './helpers/coverage.js';
-import { DRAMATIQ_REDIS_URL, dqctl, startDramatiqWorker, type DramatiqWorker } from './helpers/dramatiq.js';
+import { dramatiqDriver } from '../src/engines/registry.js';
+import { DRAMATIQ_REDIS_URL, dqctl, dqctlWith, startDramatiqWorker, type DramatiqWorker } from './helpers/dramatiq.js';
 import { uniqueQueue } from './helpers/rq.js';
 import { eventually, sleep } from './helpers/wait.js';
 
@@ -93,5 +94,36 @@ describe('Dramatiq driver (Redis broker)', () => {
     expect(await dqctl<number>(queue, 'dead')).toBe(0);
     await w.stop();
     await sleep(100);
+  });
+});
+
+describe('Dramatiq driver (Redis broker with a namespace of its own)', () => {
+  // RedisBroker(namespace=...): its keys are <namespace>:<queue>. The service makes its driver
+  // with Z4J_DRAMATIQ_NAMESPACE, as here.
+  const NS = { Z4J_TEST_DRAMATIQ_NAMESPACE: 'z4j-test-ns' };
+  const driver = dramatiqDriver(DRAMATIQ_REDIS_URL, 'z4j-test-ns') as DramatiqDriver;
+  const defaultNamespace = new DramatiqDriver(DRAMATIQ_REDIS_URL);
+  let worker: DramatiqWorker | undefined;
+  const ref = (taskId: string, queue: string) => ({ taskId, name: null, queue, worker: null, state: 'enqueued' });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await Promise.all([driver.close(), defaultNamespace.close()]);
+  });
+
+  test('cancel, purge and retry act on the messages under the namespace', async () => {
+    const queue = uniqueQueue('dq_ns');
+    const key = randomUUID();
+    const cancelled = await dqctlWith<string>(NS, queue, 'send', 'count', JSON.stringify([`${key}-cancelled`]));
+    await dqctlWith(NS, queue, 'send', 'count', JSON.stringify([`${key}-purged`]));
+    expect(await driver.queueDepth(queue)).toBe(2);
+    expect(await defaultNamespace.queueDepth(queue)).toBe(0); // what z4j saw before the setting
+    await driver.cancel(ref(cancelled, queue));
+    expect((await driver.purgeQueue(queue)).purged).toBe(1);
+    worker = startDramatiqWorker(queue, NS);
+    await driver.retry({ name: 'count', args: [key], kwargs: {}, queue }, randomUUID(), ref(cancelled, queue));
+    await eventually(async () => expect(await dqctlWith<number>(NS, queue, 'runs', key)).toBe(1), 60_000, 500);
+    expect(await dqctlWith<number>(NS, queue, 'runs', `${key}-cancelled`)).toBe(0);
+    expect(await dqctlWith<number>(NS, queue, 'runs', `${key}-purged`)).toBe(0);
   });
 });

@@ -30,7 +30,7 @@ export function taskiqDriver(url: string, deadLetterQueue?: string): EngineDrive
   return /^amqps?:\/\//.test(url) ? new TaskiqRabbitmqDriver(url, deadLetterQueue) : new TaskiqDriver(url);
 }
 
-/** The Dramatiq driver for a broker URL: RabbitMQ for amqp(s)://, else Redis. */
-export function dramatiqDriver(url: string): EngineDriver {
-  return /^amqps?:\/\//.test(url) ? new DramatiqRabbitmqDriver(url) : new DramatiqDriver(url);
+/** The Dramatiq driver for a broker URL: RabbitMQ for amqp(s)://, else Redis (its keys under `namespace`). */
+export function dramatiqDriver(url: string, namespace = 'dramatiq'): EngineDriver {
+  return /^amqps?:\/\//.test(url) ? new DramatiqRabbitmqDriver(url) : new DramatiqDriver(url, namespace);
 }

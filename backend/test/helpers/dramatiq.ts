@@ -10,10 +10,13 @@ const app = new PythonApp('dramatiq', 'dramatiq_app', { Z4J_TEST_REDIS: DRAMATIQ
 
 export type DramatiqWorker = PyProcess;
 
-export const startDramatiqWorker = (queue: string): DramatiqWorker =>
-  app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '1', '--queues', queue], { Z4J_TEST_QUEUE: queue });
+/** `env`: more of the app's settings, e.g. Z4J_TEST_DRAMATIQ_NAMESPACE (the RedisBroker's namespace). */
+export const startDramatiqWorker = (queue: string, env: Record<string, string> = {}): DramatiqWorker =>
+  app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '1', '--queues', queue], { ...env, Z4J_TEST_QUEUE: queue });
 
-export const dqctl = <T>(queue: string, ...args: string[]) => app.run<T>('dqctl.py', args, { Z4J_TEST_QUEUE: queue });
+export const dqctlWith = <T>(env: Record<string, string>, queue: string, ...args: string[]) => app.run<T>('dqctl.py', args, { ...env, Z4J_TEST_QUEUE: queue });
+
+export const dqctl = <T>(queue: string, ...args: string[]) => dqctlWith<T>({}, queue, ...args);
 
 /** The Dramatiq test app as the agent-actions contract drives it (`app` on Redis or on RabbitMQ): one worker process, one thread. */
 export function dramatiqAgentApp(app: PythonApp): Pick<AgentActionsUnderTest, 'startWorker' | 'send' | 'get' | 'notRetried'> {

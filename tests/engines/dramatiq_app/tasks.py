@@ -19,7 +19,7 @@ if BROKER_URL.startswith("amqp"):
 
     broker = RabbitmqBroker(url=BROKER_URL)
 else:
-    broker = RedisBroker(url=REDIS_URL)
+    broker = RedisBroker(url=REDIS_URL, namespace=os.environ.get("Z4J_TEST_DRAMATIQ_NAMESPACE", "dramatiq"))
 broker.add_middleware(GroupCallbacks(RedisBackend(url=REDIS_URL)))
 dramatiq.set_broker(broker)
 _counter = redis.Redis.from_url(REDIS_URL)

@@ -1,4 +1,4 @@
-// Dramatiq over its Redis broker (dramatiq 2.x layout, namespace "dramatiq"): a queue is a
+// Dramatiq over its Redis broker (dramatiq 2.x layout, under its namespace, "dramatiq" unless set): a queue is a
 // list of redis message ids `ns:q` plus a hash `ns:q.msgs` of id → message JSON; delayed
 // messages live in `ns:q.DQ`; dead letters in the sorted set `ns:q.XQ` and hash `ns:q.XQ.msgs`.
 // Messages are plain JSON, so a retry is built from the sealed payload like Dramatiq's own
