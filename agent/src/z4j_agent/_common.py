@@ -126,8 +126,29 @@ def redis_url(client: Any) -> str:
     if kw.get("password"):
         user = urllib.parse.quote(kw.get("username") or "", safe="")
         auth = f"{user}:{urllib.parse.quote(kw['password'], safe='')}@"
-    scheme = "rediss" if "ssl" in str(getattr(client.connection_pool, "connection_class", "")).lower() else "redis"
-    return f"{scheme}://{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+    url = f"{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+    if "ssl" not in str(getattr(pool, "connection_class", "")).lower():
+        return f"redis://{url}"
+    return f"rediss://{url}{_tls_query(kw)}"
+
+
+# The TLS settings of a client that a redis-py URL carries as text, so the agent's own connection
+# trusts (and shows) what the worker's does: a private CA above all.
+_TLS_FILES = ("ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile")
+
+
+def _tls_query(kw: dict[str, Any]) -> str:
+    from redis import connection
+
+    from .transport import cert_reqs_name
+
+    query = {k: kw[k] for k in _TLS_FILES if isinstance(kw.get(k), str)}
+    if kw.get("ssl_cert_reqs") is not None:
+        query["ssl_cert_reqs"] = cert_reqs_name(kw["ssl_cert_reqs"])
+    # Only where this redis-py reads it as a boolean: as plain text, "False" would be true.
+    if isinstance(kw.get("ssl_check_hostname"), bool) and "ssl_check_hostname" in getattr(connection, "URL_QUERY_ARGUMENT_PARSERS", {}):
+        query["ssl_check_hostname"] = str(kw["ssl_check_hostname"])
+    return "?" + urllib.parse.urlencode(query) if query else ""
 
 
 def trim_oldest(m: dict[Any, Any], keep: int) -> None:

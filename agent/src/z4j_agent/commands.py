@@ -20,7 +20,7 @@ from typing import Any, Callable
 from . import amqp_commands
 from . import batch as batches
 from .redact import redact_text
-from .transport import next_backoff
+from .transport import next_backoff, redis_from_url
 
 log = logging.getLogger("z4j_agent")
 
@@ -62,9 +62,7 @@ class RedisCommands:
 
     def _redis(self) -> Any:
         if self._client is None:
-            import redis
-
-            self._client = redis.Redis.from_url(self._url, socket_timeout=POLL_S + 5, socket_connect_timeout=3)
+            self._client = redis_from_url(self._url, socket_timeout=POLL_S + 5, socket_connect_timeout=3)
         return self._client
 
     def take(self) -> "tuple[bytes, Callable[[], None]] | None":

@@ -40,9 +40,7 @@ class RedisStreamTransport:
     in entries alone would let a stopped service fill the broker with that many *batches*."""
 
     def __init__(self, url: str, agent_id: str, project: str, max_events: int) -> None:
-        import redis  # the worker's own Redis client
-
-        self._client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+        self._client = redis_from_url(url, socket_timeout=3, socket_connect_timeout=3)
         self._stream = f"z4j:events:{project}"
         self._agent = agent_id
         self._max_events = max_events
@@ -53,6 +51,25 @@ class RedisStreamTransport:
 
     def close(self) -> None:
         self._client.close()
+
+
+def redis_from_url(url: str, **options: Any) -> Any:
+    """A client of the worker's own Redis library for a URL. `ssl_cert_reqs` may be written as
+    Celery's documentation writes it (CERT_REQUIRED), which redis-py refuses as it connects."""
+    import redis
+
+    parts = urllib.parse.urlsplit(url)
+    if "ssl_cert_reqs=" in parts.query:
+        query = [(k, cert_reqs_name(v) if k == "ssl_cert_reqs" else v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
+        url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    return redis.Redis.from_url(url, **options)
+
+
+def cert_reqs_name(value: Any) -> str:
+    """ssl_cert_reqs as redis-py reads it in a URL (none, optional, required), from an
+    ssl.VerifyMode or a CERT_* name."""
+    name = str(getattr(value, "name", value)).lower()
+    return name[5:] if name.startswith("cert_") else name
 
 
 def own_queue_arguments(max_bytes: int) -> dict[str, int] | None:

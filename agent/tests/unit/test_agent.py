@@ -304,6 +304,32 @@ def test_a_redis_reached_through_sentinel_is_not_guessed_and_a_producer_asks_it_
     core.reset_agent()
 
 
+def test_the_agents_own_redis_connection_keeps_the_workers_tls_settings():
+    """A worker on TLS Redis with a private CA: the URL the agent made of its client said rediss://
+    and no more, so the agent's connection checked the server against the system's CAs (and its
+    hostname) and failed where the worker's succeeded. And Celery's documentation writes
+    ssl_cert_reqs=CERT_REQUIRED, which redis-py refuses as it connects."""
+    import redis
+
+    from z4j_agent._common import redis_url
+    from z4j_agent.transport import redis_from_url
+
+    worker = redis.Redis(host="10.0.0.5", port=6380, ssl=True, ssl_ca_certs="/etc/z4j test/ca.pem", ssl_certfile="/etc/client.pem",
+                         ssl_keyfile="/etc/client.key", ssl_cert_reqs="required", ssl_check_hostname=False)
+    agents = redis_from_url(redis_url(worker)).connection_pool.connection_kwargs
+    for k in ("host", "port", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_check_hostname"):
+        assert agents[k] == worker.connection_pool.connection_kwargs[k], k
+    assert agents["ssl_cert_reqs"] == "required"
+    assert redis_url(redis.Redis(host="h", ssl=True)).startswith("rediss://h:6379/0")
+    assert redis_url(redis.Redis(host="h")) == "redis://h:6379/0"
+
+    for written, read in (("CERT_REQUIRED", "required"), ("CERT_NONE", "none"), ("optional", "optional")):
+        client = redis_from_url(f"rediss://h:6380/0?ssl_cert_reqs={written}&ssl_ca_certs=/etc/ca.pem")
+        assert client.connection_pool.connection_kwargs["ssl_cert_reqs"] == read
+        assert client.connection_pool.connection_kwargs["ssl_ca_certs"] == "/etc/ca.pem"
+        client.connection_pool.make_connection()  # where redis-py refuses a flag it does not know (nothing connects yet)
+
+
 @pytest.mark.parametrize("raw", ['["x"]', '{"t": 1}', '{"t": {"redact": 5}}', '{"t": {"sample": "half"}}', '{"t": {"skip": "yes"}}', '{"t": {"sampel": 0.5}}', "{not json"])
 def test_a_malformed_task_policies_variable_disables_the_agent_with_a_warning(monkeypatch, caplog, raw):
     from z4j_agent.core import policies as policy
