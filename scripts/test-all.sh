@@ -39,9 +39,9 @@ for e in "${engine_tests[@]}"; do ignore+=(--ignore="agent/tests/unit/test_$e.py
 py_tests=$(find agent tests -name 'test_*.py' -not -path '*/node_modules/*' 2>/dev/null | head -n 1)
 if [ -n "$py_tests" ]; then
   .venvs/celery/bin/python -m pytest -q --junitxml="$RESULTS/pytest-celery.xml" "${ignore[@]}" agent tests || status=1
-  # Tests of a client only an engine's venv has, run there too: the command channel on RabbitMQ
-  # with aio-pika (taskiq-aio-pika's client; the celery venv has pika).
-  declare -A also=([taskiq]="agent/tests/unit/test_commands_amqp.py")
+  # Tests of a client only an engine's venv has, run there too: the command channel and the TLS
+  # connections on RabbitMQ with aio-pika (taskiq-aio-pika's client; the celery venv has pika).
+  declare -A also=([taskiq]="agent/tests/unit/test_commands_amqp.py agent/tests/unit/test_transport_tls.py")
   for e in "${engine_tests[@]}"; do
     [ -f "agent/tests/unit/test_$e.py" ] || continue
     # shellcheck disable=SC2086 # also[e] is a list of paths

@@ -151,6 +151,16 @@ def _tls_query(kw: dict[str, Any]) -> str:
     return "?" + urllib.parse.urlencode(query) if query else ""
 
 
+def secure_url(url: str, scheme: str, settings: dict[str, Any]) -> str:
+    """`url` with the TLS `scheme` (rediss, amqps) and the `settings` (query arguments) it does
+    not carry already: a worker's TLS said apart from its URL (Celery's broker_use_ssl) written
+    into the URL the agent connects with."""
+    parts = urllib.parse.urlsplit(url)
+    have = {k for k, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)}
+    extra = urllib.parse.urlencode([(k, v) for k, v in settings.items() if k not in have and v not in (None, "")])
+    return urllib.parse.urlunsplit(parts._replace(scheme=scheme, query="&".join(q for q in (parts.query, extra) if q)))
+
+
 def trim_oldest(m: dict[Any, Any], keep: int) -> None:
     """Forgets the oldest entries of `m` (a dict keeps its order of insertion) past `keep`. No
     lock: a race with another thread's trim costs at most an entry forgotten early."""

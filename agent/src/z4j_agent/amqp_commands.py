@@ -10,8 +10,9 @@ command ids drops it."""
 from __future__ import annotations
 
 import hashlib
-import urllib.parse
 from typing import Any, Callable
+
+from .amqp_connect import aio_pika_options, normal_url, pika_parameters
 
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 # How long a command queue outlives its last consumer: a worker reconnecting after a broker
@@ -40,16 +41,8 @@ def client_library() -> str | None:
     return None
 
 
-def amqp_url(url: str) -> str:
-    url = url.replace("pyamqp://", "amqp://", 1)
-    # kombu writes the default vhost as a trailing "//"; pika reads that as the empty vhost.
-    if urllib.parse.urlsplit(url).path == "//":
-        url = url[:-1] + "%2F"
-    return url
-
-
 def open_queue(url: str, queue: str, poll_s: float) -> Any:
-    return (PikaQueue if client_library() == "pika" else AioPikaQueue)(amqp_url(url), queue, poll_s)
+    return (PikaQueue if client_library() == "pika" else AioPikaQueue)(url, queue, poll_s)
 
 
 class _OwnQueue:
@@ -66,8 +59,7 @@ class PikaQueue(_OwnQueue):
         import pika
 
         self._pika = pika
-        self._params = pika.URLParameters(url)
-        self._params.socket_timeout = 3
+        self._params = pika_parameters(url)
         self._params.connection_attempts = 1
         self._queue = queue
         self._poll_s = poll_s
@@ -117,7 +109,8 @@ class AioPikaQueue(_OwnQueue):
         self._asyncio = asyncio
         self._aio_pika = aio_pika
         self._loop = asyncio.new_event_loop()
-        self._url = url
+        self._url = normal_url(url)
+        self._tls = aio_pika_options(url)
         self._queue = queue
         self._poll_s = poll_s
         self._conn: Any = None
@@ -126,7 +119,7 @@ class AioPikaQueue(_OwnQueue):
         self._tag: str | None = None
 
     async def _open(self) -> None:
-        self._conn = await self._aio_pika.connect(self._url, timeout=3)
+        self._conn = await self._aio_pika.connect(self._url, timeout=3, **self._tls)
         self._ch = await self._conn.channel()
         await self._ch.set_qos(prefetch_count=1)
         queue = await self._ch.declare_queue(self._queue, durable=True, arguments={"x-expires": QUEUE_EXPIRES_MS})

@@ -85,10 +85,32 @@ def _read_broker() -> None:
     _broker_unread = False
     for ref in _apps:
         app = ref()
-        url = _first_url(app.conf.broker_url) if app is not None else ""
+        url = _broker_url(app) if app is not None else ""
         if url:
             get_agent(broker_url=url)
             return
+
+
+def _broker_url(app: Any) -> str:
+    """The app's broker as the agent connects to it: with the TLS of its broker_use_ssl, which
+    kombu uses whatever the URL's scheme says (a private CA, a client certificate)."""
+    url = _first_url(app.conf.broker_url)
+    tls = app.conf.broker_use_ssl
+    if not url or not tls:
+        return url
+    from ._common import secure_url
+    from .transport import cert_reqs_name
+
+    options = tls if isinstance(tls, dict) else {}  # True: the system's CAs
+    reqs = options.get("ssl_cert_reqs", options.get("cert_reqs"))
+    scheme = url.split("://", 1)[0]
+    if scheme in ("redis", "rediss"):  # kombu's Redis takes redis-py's names
+        return secure_url(url, "rediss", {**{k: options.get(k) for k in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")},
+                                          "ssl_cert_reqs": cert_reqs_name(reqs) if reqs is not None else None})
+    if scheme in ("amqp", "amqps", "pyamqp"):  # py-amqp's wrap_socket names, written as amqp_connect reads them
+        return secure_url(url, "amqps", {"cafile": options.get("ca_certs"), "certfile": options.get("certfile"), "keyfile": options.get("keyfile"),
+                                         "no_verify_ssl": "1" if reqs is not None and cert_reqs_name(reqs) == "none" else None})
+    return url
 
 
 def _first_url(broker_url: Any) -> str:

@@ -83,9 +83,15 @@ def _broker_url(broker: Any) -> str:
     if p is not None and getattr(p, "host", None):
         import urllib.parse
 
+        from .amqp_connect import share_context
+
         creds = getattr(p, "credentials", None)
         auth = f"{urllib.parse.quote(creds.username, safe='')}:{urllib.parse.quote(creds.password, safe='')}@" if getattr(creds, "username", None) else ""
-        return f"amqp://{auth}{p.host}:{p.port}/{urllib.parse.quote(p.virtual_host, safe='')}"
+        tls = getattr(p, "ssl_options", None)  # pika's SSLOptions: a context (not a URL's words)
+        url = f"{'amqps' if tls else 'amqp'}://{auth}{p.host}:{p.port}/{urllib.parse.quote(p.virtual_host, safe='')}"
+        if tls:
+            share_context(url, tls.context, tls.server_hostname)
+        return url
     return ""
 
 

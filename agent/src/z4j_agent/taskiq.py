@@ -107,8 +107,22 @@ def broker_url(broker: Any) -> str:
     pool = getattr(broker, "connection_pool", None)  # taskiq-redis
     if pool is not None:
         return redis_url(type("_Client", (), {"connection_pool": pool})())
-    url = getattr(broker, "url", None)  # taskiq-aio-pika
-    return str(url) if url else ""
+    url = getattr(broker, "url", None)
+    kwargs = getattr(broker, "_conn_kwargs", None)  # taskiq-aio-pika: connect_robust's arguments
+    if not isinstance(kwargs, dict):
+        return str(url or "")
+    from aio_pika.connection import make_url
+
+    from .amqp_connect import share_context
+
+    # As aio-pika's connect() makes it: the URL, or one of host, login, ..., with the TLS files
+    # of ssl_options in its query.
+    url = str(make_url(url, **{k: kwargs[k] for k in _CONNECT_URL_ARGUMENTS if k in kwargs}))
+    share_context(url, kwargs.get("ssl_context"))  # a context the URL cannot say (used on amqps:// only)
+    return url
+
+
+_CONNECT_URL_ARGUMENTS = ("host", "port", "login", "password", "virtualhost", "ssl", "ssl_options")
 
 
 def _queue_of(broker: Any, message: Any) -> str | None:

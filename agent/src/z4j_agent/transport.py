@@ -12,6 +12,8 @@ import urllib.parse
 import urllib.request
 from typing import Any, Protocol
 
+from .amqp_connect import aio_pika_options, normal_url, pika_parameters, py_amqp_options
+
 SENDER_THREAD = "z4j-sender"  # the name of the agent's sender thread, the one thread that sends
 
 # After a failed send (or command read) the agent's threads wait 0.5 s before trying again,
@@ -68,6 +70,10 @@ def redis_from_url(url: str, **options: Any) -> Any:
 def cert_reqs_name(value: Any) -> str:
     """ssl_cert_reqs as redis-py reads it in a URL (none, optional, required), from an
     ssl.VerifyMode or a CERT_* name."""
+    if isinstance(value, int):  # ssl.CERT_NONE as a plain 0
+        import ssl
+
+        value = ssl.VerifyMode(value)
     name = str(getattr(value, "name", value)).lower()
     return name[5:] if name.startswith("cert_") else name
 
@@ -121,11 +127,7 @@ class AmqpTransport(_AmqpPublisher):
 
         super().__init__(agent_id, queue, max_bytes)
         self._pika = pika
-        # kombu writes the default vhost as a trailing "//"; pika reads that as the empty vhost.
-        if urllib.parse.urlsplit(url).path == "//":
-            url = url[:-1] + "%2F"
-        self._params = pika.URLParameters(url)
-        self._params.socket_timeout = 3
+        self._params = pika_parameters(url)
 
     def _channel(self):
         if self._ch is None or self._ch.is_closed:
@@ -165,12 +167,13 @@ class AioPikaTransport(_AmqpPublisher):
         _quiet_our_connect_errors()
         self._aio_pika = aio_pika
         self._loop = asyncio.new_event_loop()
-        self._url = url
+        self._url = normal_url(url)
+        self._tls = aio_pika_options(url)
         self._published = 0
 
     async def _channel(self):
         if self._ch is None or self._ch.is_closed:
-            self._conn = await self._aio_pika.connect(self._url, timeout=3)
+            self._conn = await self._aio_pika.connect(self._url, timeout=3, **self._tls)
             # on_return_raises: a returned batch raises PublishError, instead of being confirmed.
             self._ch = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
             try:
@@ -253,19 +256,6 @@ class PyAmqpTransport(_AmqpPublisher):
             pass
 
 
-def py_amqp_options(url: str) -> dict[str, Any]:
-    """py-amqp's connection arguments for an `amqp://` or `amqps://` URL, read as kombu reads it:
-    the path is the virtual host, unquoted, and an empty one (or kombu's `//`) is `/`."""
-    parts = urllib.parse.urlsplit(url)
-    secure = parts.scheme == "amqps"
-    host = parts.hostname or "localhost"
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    vhost = urllib.parse.unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
-    return {"host": f"{host}:{parts.port or (5671 if secure else 5672)}", "userid": urllib.parse.unquote(parts.username or "guest"),
-            "password": urllib.parse.unquote(parts.password or "guest"), "virtual_host": vhost, "ssl": secure}
-
-
 class _OncePerMinute(logging.Filter):
     """aiormq logs every failed connect at ERROR, its own message beside the agent's own warning
     (once a minute): those of the agent's sender thread pass once a minute too. The host's own
@@ -334,7 +324,7 @@ def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, pro
     if kind == "redis":
         return RedisStreamTransport(broker_url, agent_id, project, maxlen)
     if kind == "amqp":
-        return _amqp_transport(broker_url.replace("pyamqp://", "amqp://", 1), agent_id, amqp_queue, amqp_queue_max_bytes)
+        return _amqp_transport(broker_url, agent_id, amqp_queue, amqp_queue_max_bytes)
     return HttpTransport(http_url, agent_id)
 
 

@@ -19,6 +19,16 @@ def redis_client():
     client.close()
 
 
+@pytest.fixture(scope="session")
+def tls_rabbit():
+    """The test RabbitMQ behind TLS with a private CA (tls_rabbit.py)."""
+    from tls_rabbit import start
+
+    rabbit, stop = start()
+    yield rabbit
+    stop()
+
+
 class Captured(list):
     """Envelopes the agent would send, in order (kept in memory instead of sent)."""
 

@@ -263,3 +263,39 @@ def test_the_agent_publishes_to_the_first_broker_of_a_failover_list(broker_url):
 
     assert _first_url(broker_url) == "redis://10.0.0.1:6379/0"
     assert _first_url(None) == "" and _first_url([]) == "" and _first_url("amqp://h//") == "amqp://h//"
+
+
+def test_a_celery_app_on_tls_rabbitmq_lends_the_agent_its_broker_use_ssl(tls_rabbit):
+    """kombu connects with TLS when broker_use_ssl is set, whatever the URL's scheme, and trusts
+    the CA it names: the agent's URL said pyamqp:// and no more, so its connection went plain to
+    a TLS port (or trusted only the system's CAs) and nothing was delivered."""
+    import ssl
+
+    from test_transport_tls import _delivered
+    from z4j_agent.celery import _broker_url
+
+    app = celery.Celery("tls", broker=f"pyamqp://guest:guest@127.0.0.1:{tls_rabbit.port}//")
+    app.conf.broker_use_ssl = {"ca_certs": tls_rabbit.cafile, "certfile": tls_rabbit.certfile, "keyfile": tls_rabbit.keyfile, "cert_reqs": ssl.CERT_REQUIRED}
+    with app.connection_for_write() as conn:  # the worker's own connection: these settings are right
+        conn.ensure_connection(max_retries=1)
+    url = _broker_url(app)
+    assert url.startswith("amqps://")
+    assert _delivered("pika", url) == 1 and _delivered("py_amqp", url) == 1
+
+
+def test_a_celery_apps_broker_use_ssl_is_written_into_the_agents_url():
+    import ssl
+
+    from z4j_agent.celery import _broker_url
+
+    def url(broker, use_ssl):
+        app = celery.Celery("tls", broker=broker)
+        app.conf.broker_use_ssl = use_ssl
+        return _broker_url(app)
+
+    assert url("redis://h:6380/0", {"ssl_ca_certs": "/ca b.pem", "ssl_cert_reqs": ssl.CERT_REQUIRED}) == "rediss://h:6380/0?ssl_ca_certs=%2Fca+b.pem&ssl_cert_reqs=required"
+    assert url("redis://h:6380/0", True) == "rediss://h:6380/0"
+    assert url("rediss://h:6380/0?ssl_cert_reqs=none", {"ssl_cert_reqs": ssl.CERT_REQUIRED}) == "rediss://h:6380/0?ssl_cert_reqs=none"  # the URL's own wins
+    assert url("amqp://u:p@h//", {"ca_certs": "/ca.pem", "cert_reqs": ssl.CERT_NONE}) == "amqps://u:p@h//?cafile=%2Fca.pem&no_verify_ssl=1"
+    assert url("amqp://u:p@h//", {"ca_certs": "/ca.pem", "cert_reqs": 0}) == "amqps://u:p@h//?cafile=%2Fca.pem&no_verify_ssl=1"
+    assert url("amqp://u:p@h//", None) == "amqp://u:p@h//"

@@ -348,3 +348,23 @@ def test_a_call_json_would_change_is_carried_with_json_and_left_out_with_pickle(
         dramatiq.set_encoder(encoder)
     enq = captured.of(p.message_id, "enqueued")
     assert "payload" not in enq and enq["fields"]["payloadOmitted"] == "its arguments hold a tuple, which JSON would turn into a list"
+
+
+def test_a_rabbitmq_broker_with_a_tls_context_lends_it_to_the_agent(tls_rabbit):
+    """A RabbitmqBroker's TLS is an SSLContext in its pika parameters: the agent's URL said
+    amqp:// to the TLS port, and nothing was delivered. It now says amqps:// and the agent's
+    connections use the worker's own context."""
+    import pika
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    from test_transport_tls import _delivered
+    from z4j_agent.dramatiq import _broker_url
+
+    broker = RabbitmqBroker(host="127.0.0.1", port=tls_rabbit.port, ssl_options=pika.SSLOptions(tls_rabbit.client_context()))
+    try:
+        assert broker.connection.is_open  # the worker's own connection: these settings are right
+        url = _broker_url(broker)
+        assert url == f"amqps://guest:guest@127.0.0.1:{tls_rabbit.port}/%2F"
+        assert _delivered("pika", url) == 1
+    finally:
+        broker.close()

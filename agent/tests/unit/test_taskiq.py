@@ -647,3 +647,36 @@ def test_a_worker_whose_broker_reads_json_is_left_alone(captured):
     message = _z4j_message("from-z4j")
     assert _gated_deliveries(broker, [message])[0] is message
     assert not getattr(broker.listen, "z4j_gated", False)  # no commands, nothing to convert: not wrapped
+
+
+def test_an_aio_pika_broker_on_tls_lends_the_agent_its_tls(tls_rabbit):
+    """taskiq-aio-pika's TLS is its URL's arguments, ssl_options, or an ssl_context, as aio-pika's
+    connect() takes them: the agent connects as the worker does with each."""
+    import aio_pika
+    from taskiq_aio_pika import AioPikaBroker
+
+    from test_transport_tls import _delivered
+    from z4j_agent.taskiq import broker_url
+
+    files = tls_rabbit.all_files()
+    brokers = [AioPikaBroker(tls_rabbit.url(**files)),
+               AioPikaBroker(host="127.0.0.1", port=tls_rabbit.port, ssl=True, ssl_options=files),
+               AioPikaBroker(tls_rabbit.url(host="localhost"), ssl_context=tls_rabbit.client_context())]
+    async def connects(broker):  # as the broker's startup does: these settings are right
+        conn = await aio_pika.connect_robust(broker.url, **broker._conn_kwargs)
+        await conn.close()
+
+    for broker in brokers:
+        asyncio.run(connects(broker))
+        url = broker_url(broker)
+        assert url.startswith("amqps://"), url
+        assert _delivered("aio_pika", url) == 1, url
+
+
+def test_an_aio_pika_broker_without_a_url_is_on_localhost():
+    """aio-pika's defaults (guest on localhost's 5672): the agent had no broker at all."""
+    from taskiq_aio_pika import AioPikaBroker
+
+    from z4j_agent.taskiq import broker_url
+
+    assert broker_url(AioPikaBroker()) == "amqp://guest:guest@localhost:5672//"

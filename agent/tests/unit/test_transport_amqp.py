@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from test_commands_amqp import AMQP_URL, CLIENTS
-from z4j_agent.transport import AioPikaTransport, AmqpTransport, PyAmqpTransport, make_transport, py_amqp_options
+from z4j_agent.amqp_connect import py_amqp_options
+from z4j_agent.transport import AioPikaTransport, AmqpTransport, PyAmqpTransport, make_transport
 
 TRANSPORTS = {"pika": AmqpTransport, "aio_pika": AioPikaTransport, "py_amqp": PyAmqpTransport}
 # The clients the agent publishes with (py-amqp, Celery's, is no command client: Celery's workers
@@ -19,8 +20,9 @@ PUBLISHERS = CLIENTS + (["py_amqp"] if importlib.util.find_spec("amqp") else [])
 BATCH = b"x" * 1000
 
 
-def _queue_op(op, queue):
-    """`op` ('declare-plain', 'count', 'delete') on `queue`, with whichever client this venv has."""
+def _queue_op(op, queue, body=b""):
+    """`op` ('declare-plain', 'count', 'publish' `body`, 'delete') on `queue`, with whichever
+    client this venv has."""
     if "pika" in CLIENTS:
         import pika
 
@@ -31,6 +33,8 @@ def _queue_op(op, queue):
                 return ch.queue_declare(queue, durable=True)
             if op == "count":
                 return ch.queue_declare(queue, passive=True).method.message_count
+            if op == "publish":
+                return ch.basic_publish("", queue, body)
             return ch.queue_delete(queue)
         finally:
             conn.close()
@@ -44,6 +48,8 @@ def _queue_op(op, queue):
                 return await ch.declare_queue(queue, durable=True)
             if op == "count":
                 return (await ch.declare_queue(queue, passive=True)).declaration_result.message_count
+            if op == "publish":
+                return await ch.default_exchange.publish(aio_pika.Message(body), routing_key=queue)
             return await ch.queue_delete(queue)
         finally:
             await conn.close()
@@ -137,7 +143,8 @@ def test_the_agent_publishes_with_whichever_amqp_client_the_worker_has(monkeypat
     ("amqp://localhost", ("localhost:5672", "guest", "guest", "/", False)),
     ("amqps://u%40x:p%2Fw@rabbit.example/prod%2Feu", ("rabbit.example:5671", "u@x", "p/w", "prod/eu", True)),
     ("amqp://u:p@[::1]:5673/%2F", ("[::1]:5673", "u", "p", "/", False)),
+    ("amqps://u:p@h//?cafile=%2Fca.pem", ("h:5671", "u", "p", "/", True)),  # kombu's `//` before a query
 ])
 def test_py_amqp_reads_a_url_as_kombu_does(url, expected):
     o = py_amqp_options(url)
-    assert (o["host"], o["userid"], o["password"], o["virtual_host"], o["ssl"]) == expected
+    assert (o["host"], o["userid"], o["password"], o["virtual_host"], bool(o["ssl"])) == expected

@@ -1,0 +1,105 @@
+"""A RabbitMQ behind TLS with a private CA, for the tests of the agent's amqps:// connections:
+a TLS proxy on 127.0.0.1 (a server certificate of a CA made for the run, a client certificate
+required) in front of the test RabbitMQ's plain port. The handshake is real and so is the broker
+behind it; only RabbitMQ's own TLS listener is not (CI's RabbitMQ has none)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import subprocess
+import tempfile
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from typing import Callable
+
+PLAIN = urllib.parse.urlsplit(os.environ.get("Z4J_TEST_AMQP_URL_PIKA", "amqp://guest:guest@127.0.0.1:5672/%2F"))
+
+
+@dataclass(frozen=True)
+class TlsRabbit:
+    port: int
+    cafile: str  # the private CA
+    certfile: str  # a client certificate of that CA, and its key
+    keyfile: str
+
+    def url(self, host: str = "127.0.0.1", **tls: str) -> str:
+        """amqps:// to the proxy, with these TLS arguments (cafile=..., no_verify_ssl=1)."""
+        query = "?" + urllib.parse.urlencode(tls) if tls else ""
+        return f"amqps://guest:guest@{host}:{self.port}/%2F{query}"
+
+    def all_files(self) -> dict[str, str]:
+        return {"cafile": self.cafile, "certfile": self.certfile, "keyfile": self.keyfile}
+
+    def client_context(self) -> ssl.SSLContext:
+        """What a worker would make to connect: trusts the CA, shows the client certificate."""
+        context = ssl.create_default_context(cafile=self.cafile)
+        context.load_cert_chain(self.certfile, self.keyfile)
+        return context
+
+
+def _openssl(*args: str, cwd: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_certificates(directory: str) -> None:
+    """ca.pem, server.pem/key (for 127.0.0.1 and localhost) and client.pem/key, EC keys (fast)."""
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=z4j test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        with open(os.path.join(directory, f"{name}.ext"), "w") as f:
+            f.write(f"{ext}\nauthorityKeyIdentifier=keyid\nkeyUsage=critical,digitalSignature\n")
+        _openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN=z4j test {name}", cwd=directory)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                 "-extfile", f"{name}.ext", "-out", f"{name}.pem", cwd=directory)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, ssl.SSLError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _forward(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+    try:
+        up_reader, up_writer = await asyncio.open_connection(PLAIN.hostname, PLAIN.port or 5672)
+    except OSError:
+        client_writer.close()
+        return
+    await asyncio.gather(_pipe(client_reader, up_writer), _pipe(up_reader, client_writer))
+
+
+def start() -> tuple[TlsRabbit, Callable[[], None]]:
+    """Starts the proxy on a free port (a thread with its own event loop); returns it and a stop."""
+    directory = tempfile.mkdtemp(prefix="z4j-tls-")
+    make_certificates(directory)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=os.path.join(directory, "ca.pem"))
+    server_context.load_cert_chain(os.path.join(directory, "server.pem"), os.path.join(directory, "server.key"))
+    server_context.verify_mode = ssl.CERT_REQUIRED  # a client certificate of the CA, or no handshake
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(asyncio.start_server(_forward, "127.0.0.1", 0, ssl=server_context))
+    thread = threading.Thread(target=loop.run_forever, name="z4j-test-tls-proxy", daemon=True)
+    thread.start()
+
+    async def shutdown() -> None:
+        server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:  # the connections still forwarded
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+    files = {n: os.path.join(directory, f) for n, f in (("cafile", "ca.pem"), ("certfile", "client.pem"), ("keyfile", "client.key"))}
+    return TlsRabbit(server.sockets[0].getsockname()[1], **files), stop
