@@ -13,15 +13,17 @@ context for the URL it made (`share_context`), and the agent's connections use i
 
 from __future__ import annotations
 
+import os
 import ssl
-import threading
 import urllib.parse
 from typing import Any
 
 TLS_ARGUMENTS = ("cafile", "certfile", "keyfile", "no_verify_ssl")
 
-_shared: dict[str, tuple[ssl.SSLContext, str | None]] = {}  # URL → the worker's own TLS context for it, and the name it checks
-_shared_lock = threading.Lock()
+# URL → the worker's own TLS context for it, and the name it checks. No lock (a dict's get and
+# set are atomic): the sender thread reads it, and a lock it held as an RQ work horse forks
+# would stay held in the horse forever.
+_shared: dict[str, tuple[ssl.SSLContext, str | None]] = {}
 
 
 def normal_url(url: str) -> str:
@@ -37,13 +39,11 @@ def share_context(url: str, context: Any, server_hostname: str | None = None) ->
     certificate for `server_hostname` (None: the URL's host): the agent's connections to it do
     too. Kept for the process's life; a worker has one or two brokers."""
     if isinstance(context, ssl.SSLContext):
-        with _shared_lock:
-            _shared[normal_url(url)] = (context, server_hostname)
+        _shared[normal_url(url)] = (context, server_hostname)
 
 
 def _shared_for(url: str) -> tuple[ssl.SSLContext, str | None] | None:
-    with _shared_lock:
-        return _shared.get(normal_url(url))
+    return _shared.get(normal_url(url))
 
 
 def tls_arguments(url: str) -> dict[str, str]:
@@ -56,6 +56,16 @@ def without_tls_arguments(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     rest = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k not in TLS_ARGUMENTS]
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest)))
+
+
+def readable_tls_files(url: str) -> dict[str, str]:
+    """The URL's TLS arguments, once its files are known to be readable: a missing file is said
+    by its argument's name (a TLS error from deep in a client would name none)."""
+    tls = tls_arguments(url)
+    for name in ("cafile", "certfile", "keyfile"):
+        if tls.get(name) and not os.access(tls[name], os.R_OK):
+            raise ValueError(f"the broker URL's {name}={tls[name]}: no such readable file")
+    return tls
 
 
 def verifies(tls: dict[str, str]) -> bool:
@@ -71,10 +81,13 @@ def ssl_context(url: str) -> ssl.SSLContext | None:
     shared = _shared_for(url)
     if shared is not None:
         return shared[0]
-    tls = tls_arguments(url)
-    context = ssl.create_default_context(cafile=tls.get("cafile") or None)
-    if tls.get("certfile"):
-        context.load_cert_chain(tls["certfile"], tls.get("keyfile") or None)
+    tls = readable_tls_files(url)
+    try:
+        context = ssl.create_default_context(cafile=tls.get("cafile") or None)
+        if tls.get("certfile"):
+            context.load_cert_chain(tls["certfile"], tls.get("keyfile") or None)
+    except ssl.SSLError as err:  # a file that is no PEM, a key that is not the certificate's
+        raise ValueError(f"the broker URL's TLS files ({', '.join(f'{k}={v}' for k, v in tls.items())}): {err}") from None
     if not verifies(tls):
         context.check_hostname = False  # before verify_mode: CERT_NONE is refused while it is on
         context.verify_mode = ssl.CERT_NONE
@@ -119,7 +132,7 @@ def py_amqp_options(url: str) -> dict[str, Any]:
 
 
 def _py_amqp_ssl(url: str) -> dict[str, Any]:
-    tls = tls_arguments(url)
+    tls = readable_tls_files(url)
     options: dict[str, Any] = {theirs: tls[ours] for ours, theirs in (("cafile", "ca_certs"), ("certfile", "certfile"), ("keyfile", "keyfile")) if tls.get(ours)}
     if not verifies(tls):
         return {**options, "cert_reqs": ssl.CERT_NONE}  # and no server_hostname: py-amqp then checks no name

@@ -111,8 +111,10 @@ def broker_url(broker: Any) -> str:
     kwargs = getattr(broker, "_conn_kwargs", None)  # taskiq-aio-pika: connect_robust's arguments
     if not isinstance(kwargs, dict):
         return str(url or "")
-    from aio_pika.connection import make_url
-
+    try:
+        from aio_pika.connection import make_url
+    except ImportError:  # not taskiq-aio-pika's
+        return str(url or "")
     from .amqp_connect import share_context
 
     # As aio-pika's connect() makes it: the URL, or one of host, login, ..., with the TLS files

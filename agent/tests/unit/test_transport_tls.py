@@ -45,6 +45,18 @@ def test_no_verify_ssl_skips_the_servers_certificate_check(client, tls_rabbit):
     assert _delivered(client, url) == 1
 
 
+@pytest.mark.parametrize("client", PUBLISHERS)
+def test_a_tls_file_that_cannot_be_read_is_named(client, tls_rabbit, tmp_path):
+    """Said by the argument that names it: the agent's warning is where a user looks."""
+    with pytest.raises(ValueError, match="cafile=/no/such/ca.pem: no such readable file"):
+        _delivered(client, tls_rabbit.url(cafile="/no/such/ca.pem"))
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate")
+    if client != "py_amqp":  # py-amqp reads the files itself, as it connects
+        with pytest.raises(ValueError, match=f"TLS files \\(cafile={not_pem}\\)"):
+            _delivered(client, tls_rabbit.url(cafile=str(not_pem)))
+
+
 @pytest.mark.parametrize("client", [c for c in PUBLISHERS if c != "py_amqp"])
 def test_a_context_the_engine_shared_is_the_one_used(client, tls_rabbit):
     """Dramatiq's pika parameters and taskiq-aio-pika's ssl_context hold an SSLContext, not
