@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import urllib.parse
 
 import pytest
 import redis
@@ -21,11 +22,23 @@ def redis_client():
 
 @pytest.fixture(scope="session")
 def tls_rabbit():
-    """The test RabbitMQ behind TLS with a private CA (tls_rabbit.py)."""
-    from tls_rabbit import start
+    """The test RabbitMQ behind TLS with a private CA (tls_proxy.py)."""
+    from test_commands_amqp import AMQP_URL
+    from tls_proxy import start
 
-    rabbit, stop = start()
+    rabbit, stop = start(AMQP_URL, "amqps://guest:guest@{host}:{port}/%2F")
     yield rabbit
+    stop()
+
+
+@pytest.fixture(scope="session")
+def tls_redis():
+    """The test Redis (its database of REDIS_URL) behind TLS with a private CA (tls_proxy.py)."""
+    from tls_proxy import start
+
+    db = urllib.parse.urlsplit(REDIS_URL).path or "/0"
+    proxy, stop = start(REDIS_URL, "rediss://{host}:{port}" + db)
+    yield proxy
     stop()
 
 

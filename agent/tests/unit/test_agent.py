@@ -330,6 +330,42 @@ def test_the_agents_own_redis_connection_keeps_the_workers_tls_settings():
         client.connection_pool.make_connection()  # where redis-py refuses a flag it does not know (nothing connects yet)
 
 
+def _stream_delivered(url):
+    """How many events one batch sent through `url` added to a new project's stream."""
+    import redis
+
+    from z4j_agent.transport import RedisStreamTransport
+
+    project = f"tls-{uuid.uuid4().hex[:8]}"
+    transport = RedisStreamTransport(url, "agent-1", project, 1000)
+    plain = redis.Redis.from_url(REDIS_URL)
+    try:
+        transport.send(b"{}", "sig", 1)
+        return plain.xlen(f"z4j:events:{project}")
+    finally:
+        transport.close()
+        plain.delete(f"z4j:events:{project}")
+        plain.close()
+
+
+def test_the_agent_reaches_a_tls_redis_of_a_private_ca_as_its_worker_does(tls_redis):
+    """Through a real TLS handshake (tls_proxy.py): the URL made of the worker's client carries
+    its CA and client certificate; without them the agent's connection is refused."""
+    import redis
+
+    from z4j_agent._common import redis_url
+
+    worker = redis.Redis(host="127.0.0.1", port=tls_redis.port, db=int(tls_redis.url().rsplit("/", 1)[1]), ssl=True, ssl_ca_certs=tls_redis.cafile,
+                         ssl_certfile=tls_redis.certfile, ssl_keyfile=tls_redis.keyfile)
+    try:
+        assert worker.ping()  # these settings are right
+        assert _stream_delivered(redis_url(worker)) == 1
+    finally:
+        worker.close()
+    with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        _stream_delivered(tls_redis.url(ssl_certfile=tls_redis.certfile, ssl_keyfile=tls_redis.keyfile))
+
+
 @pytest.mark.parametrize("raw", ['["x"]', '{"t": 1}', '{"t": {"redact": 5}}', '{"t": {"sample": "half"}}', '{"t": {"skip": "yes"}}', '{"t": {"sampel": 0.5}}', "{not json"])
 def test_a_malformed_task_policies_variable_disables_the_agent_with_a_warning(monkeypatch, caplog, raw):
     from z4j_agent.core import policies as policy

@@ -299,3 +299,18 @@ def test_a_celery_apps_broker_use_ssl_is_written_into_the_agents_url():
     assert url("amqp://u:p@h//", {"ca_certs": "/ca.pem", "cert_reqs": ssl.CERT_NONE}) == "amqps://u:p@h//?cafile=%2Fca.pem&no_verify_ssl=1"
     assert url("amqp://u:p@h//", {"ca_certs": "/ca.pem", "cert_reqs": 0}) == "amqps://u:p@h//?cafile=%2Fca.pem&no_verify_ssl=1"
     assert url("amqp://u:p@h//", None) == "amqp://u:p@h//"
+
+
+def test_a_celery_app_on_tls_redis_lends_the_agent_its_broker_use_ssl(tls_redis):
+    """kombu's Redis takes TLS from broker_use_ssl, on a redis:// URL too."""
+    import ssl
+
+    from test_agent import _stream_delivered
+    from z4j_agent.celery import _broker_url
+
+    app = celery.Celery("tls", broker=tls_redis.url().replace("rediss://", "redis://"))
+    app.conf.broker_use_ssl = {"ssl_ca_certs": tls_redis.cafile, "ssl_certfile": tls_redis.certfile, "ssl_keyfile": tls_redis.keyfile,
+                               "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    with app.connection_for_write() as conn:  # the worker's own connection: these settings are right
+        conn.ensure_connection(max_retries=1)
+    assert _stream_delivered(_broker_url(app)) == 1

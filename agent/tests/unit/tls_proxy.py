@@ -1,10 +1,11 @@
-"""A RabbitMQ behind TLS with a private CA, for the tests of the agent's amqps:// connections:
-a TLS proxy on 127.0.0.1 (a server certificate of a CA made for the run, a client certificate
-required) in front of the test RabbitMQ's plain port. The handshake is real and so is the broker
-behind it; only RabbitMQ's own TLS listener is not (CI's RabbitMQ has none)."""
+"""A broker behind TLS with a private CA, for the tests of the agent's amqps:// and rediss://
+connections: a TLS proxy on 127.0.0.1 (a server certificate of a CA made for the run, a client
+certificate required) in front of the test RabbitMQ's or Redis's plain port. The handshake is
+real and so is the broker behind it; only the broker's own TLS listener is not (CI's have none)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import ssl
 import subprocess
@@ -14,20 +15,19 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Callable
 
-PLAIN = urllib.parse.urlsplit(os.environ.get("Z4J_TEST_AMQP_URL_PIKA", "amqp://guest:guest@127.0.0.1:5672/%2F"))
-
 
 @dataclass(frozen=True)
-class TlsRabbit:
+class TlsProxy:
     port: int
     cafile: str  # the private CA
     certfile: str  # a client certificate of that CA, and its key
     keyfile: str
+    base: str  # the URL to the proxy, without a host: "amqps://guest:guest@{host}:{port}/%2F"
 
     def url(self, host: str = "127.0.0.1", **tls: str) -> str:
-        """amqps:// to the proxy, with these TLS arguments (cafile=..., no_verify_ssl=1)."""
+        """The URL to the proxy, with these query arguments (cafile=..., no_verify_ssl=1)."""
         query = "?" + urllib.parse.urlencode(tls) if tls else ""
-        return f"amqps://guest:guest@{host}:{self.port}/%2F{query}"
+        return self.base.format(host=host, port=self.port) + query
 
     def all_files(self) -> dict[str, str]:
         return {"cafile": self.cafile, "certfile": self.certfile, "keyfile": self.keyfile}
@@ -68,24 +68,26 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-async def _forward(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+async def _forward(upstream: tuple[str, int], client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
     try:
-        up_reader, up_writer = await asyncio.open_connection(PLAIN.hostname, PLAIN.port or 5672)
+        up_reader, up_writer = await asyncio.open_connection(*upstream)
     except OSError:
         client_writer.close()
         return
     await asyncio.gather(_pipe(client_reader, up_writer), _pipe(up_reader, client_writer))
 
 
-def start() -> tuple[TlsRabbit, Callable[[], None]]:
-    """Starts the proxy on a free port (a thread with its own event loop); returns it and a stop."""
+def start(upstream_url: str, base: str) -> tuple[TlsProxy, Callable[[], None]]:
+    """Starts a proxy to the host and port of `upstream_url` on a free port (a thread with its
+    own event loop); returns it, its URLs made of `base`, and a stop."""
+    plain = urllib.parse.urlsplit(upstream_url)
     directory = tempfile.mkdtemp(prefix="z4j-tls-")
     make_certificates(directory)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=os.path.join(directory, "ca.pem"))
     server_context.load_cert_chain(os.path.join(directory, "server.pem"), os.path.join(directory, "server.key"))
     server_context.verify_mode = ssl.CERT_REQUIRED  # a client certificate of the CA, or no handshake
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(asyncio.start_server(_forward, "127.0.0.1", 0, ssl=server_context))
+    server = loop.run_until_complete(asyncio.start_server(functools.partial(_forward, (plain.hostname, plain.port)), "127.0.0.1", 0, ssl=server_context))
     thread = threading.Thread(target=loop.run_forever, name="z4j-test-tls-proxy", daemon=True)
     thread.start()
 
@@ -102,4 +104,4 @@ def start() -> tuple[TlsRabbit, Callable[[], None]]:
         thread.join(5)
 
     files = {n: os.path.join(directory, f) for n, f in (("cafile", "ca.pem"), ("certfile", "client.pem"), ("keyfile", "client.key"))}
-    return TlsRabbit(server.sockets[0].getsockname()[1], **files), stop
+    return TlsProxy(server.sockets[0].getsockname()[1], base=base, **files), stop
