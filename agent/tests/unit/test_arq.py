@@ -253,3 +253,22 @@ def test_a_call_json_would_change_has_no_payload_arq_pickles_it(queue, captured)
     assert "payload" not in enq and enq["fields"]["payloadOmitted"] == "its arguments hold a tuple, which JSON would turn into a list"
     assert captured.of(typed, "succeeded")["fields"]["result"] == [1, 2, 3]
     assert captured.of(plain, "enqueued")["payload"]["args"] == [[1, 2], [3]]
+
+
+def test_an_arq_pool_on_tls_redis_lends_the_agent_its_tls(tls_redis):
+    """RedisSettings(ssl=True, ssl_ca_certs=...) makes a redis-py asyncio client: the URL the agent
+    makes of it carries the CA and the client certificate, through a real handshake."""
+    from test_agent import _stream_delivered
+    from z4j_agent._common import redis_url
+
+    settings = RedisSettings(host="127.0.0.1", port=tls_redis.port, database=int(tls_redis.url().rsplit("/", 1)[1]), ssl=True,
+                             ssl_ca_certs=tls_redis.cafile, ssl_certfile=tls_redis.certfile, ssl_keyfile=tls_redis.keyfile)
+
+    async def url_of_pool():
+        pool = await create_pool(settings, retry=0)  # connects and pings: these settings are right
+        try:
+            return redis_url(pool)
+        finally:
+            await pool.aclose()
+
+    assert _stream_delivered(asyncio.run(url_of_pool())) == 1
