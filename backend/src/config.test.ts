@@ -39,6 +39,12 @@ describe('configuration', () => {
     throw new Error('the configuration was accepted');
   };
 
+  it('refuses a broker URL whose TLS file cannot be read, naming the variable and the argument', () => {
+    expect(refusal({ Z4J_AGENT_AMQP_URLS: 'amqps://mq/%2F?cafile=/no/such/ca.pem' })).toMatch(/Z4J_AGENT_AMQP_URLS=.*cafile=\/no\/such\/ca\.pem: no such file/);
+    expect(refusal({ Z4J_RQ_REDIS_URL: 'rediss://r/0?ssl_keyfile=/no/key' })).toMatch(/Z4J_RQ_REDIS_URL=.*ssl_keyfile=\/no\/key: no such file/);
+    expect(refusal({ Z4J_CELERY_BROKERS: 'redis://r/0, rediss://r/1?ssl_ca_certs=/no/ca' })).toMatch(/Z4J_CELERY_BROKERS=.*ssl_ca_certs=\/no\/ca/);
+  });
+
   it("takes the Dramatiq RedisBroker's namespace, 'dramatiq' unless set", () => {
     expect(loadConfig({}).Z4J_DRAMATIQ_NAMESPACE).toBe('dramatiq');
     expect(loadConfig({ Z4J_DRAMATIQ_NAMESPACE: 'billing:jobs' }).Z4J_DRAMATIQ_NAMESPACE).toBe('billing:jobs');

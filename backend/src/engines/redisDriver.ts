@@ -1,5 +1,6 @@
 // What the drivers of engines that live in Redis share: one lazily connected client, closed with the service.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../redis.js';
 import { commandKey } from '../actions/agentCommands.js';
 
 /** Empties a Redis list atomically and says how many items it held (taskiq's queues are plain lists). */
@@ -13,7 +14,7 @@ export abstract class RedisEngineDriver {
   readonly commandChannel = 'redis' as const;
 
   constructor(url: string, connectionName: string) {
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName });
+    this.redis = newRedis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName });
     this.redis.on('error', () => undefined); // surfaced by the command that fails
   }
 

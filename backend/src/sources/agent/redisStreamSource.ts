@@ -3,7 +3,8 @@
 // entry is acknowledged only once its events are committed (or it was refused, which is final);
 // entries a crashed consumer left pending are claimed after `claimIdleMs`.
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../../redis.js';
 import type { AgentKeyStore } from '../../ingest/agentKeys.js';
 import { verifyAgentBatch } from '../../ingest/agentBatch.js';
 import type { AgentIngest } from '../../ingest/agentIngest.js';
@@ -54,7 +55,7 @@ export class AgentRedisStreamSource implements Source {
   }
 
   async start(): Promise<void> {
-    const connect = (name: string) => new Redis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: name });
+    const connect = (name: string) => newRedis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: name });
     this.reader = connect('z4j-agent-reader');
     this.cmd = connect('z4j-agent-commands');
     this.reader.on('ready', () => this.health.connected(true));

@@ -5,7 +5,8 @@
 // and what still overflows is dropped and counted; a reader that falls behind with room in the
 // queue drops (counted) shortly before Redis would cut it off (backlogShed.ts).
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../../redis.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
@@ -96,7 +97,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   }
 
   async start(): Promise<void> {
-    const connect = (connectionName: string) => new Redis(this.clientUrl, { lazyConnect: true, maxRetriesPerRequest: null, connectionName });
+    const connect = (connectionName: string) => newRedis(this.clientUrl, { lazyConnect: true, maxRetriesPerRequest: null, connectionName });
     this.sub = connect(this.subscriberName);
     this.pub = connect('z4j-celery-events');
     const target: CeleryTarget = { ...this.target, source: this.name };
