@@ -11,12 +11,11 @@ worker); a step run by another process worker is linked to its parent only.
 
 Commands (docs/agent-protocol.md): a consumer's agent retries a task (a new task of the same
 Huey task class, with the exact args / kwargs and the id z4j chose) and terminates a running one
-(thread workers: Huey's own CancelExecution raised in the worker thread, never retried)."""
+(Huey's own CancelExecution raised in the worker's thread or greenlet, never retried)."""
 
 from __future__ import annotations
 
 import atexit
-import functools
 import sys
 import threading
 import time
@@ -70,7 +69,6 @@ class _HueyAgent:
         self.broker_url = ""  # where commands come from: the Huey storage's Redis
         self.commands: CommandListener | None = None
         self.stop_commands = None
-        self._thread_workers: bool | None = None  # known at the first task (gevent patches before)
 
     def name(self, task: Any) -> str:
         """The task's registered name, made once per task class (Huey formats it anew per call)."""
@@ -167,10 +165,7 @@ class _HueyAgent:
             local = self.local
             outer = getattr(local, "task", None)  # a task running this one inline (immediate mode), else None
             local.task = task
-            if self.thread_workers:
-                self.running.started_thread(tid)
-            else:
-                self.running.started_unstoppable(tid, "z4j cannot stop Huey tasks in greenlet workers")
+            self.running.started_thread(tid)  # a greenlet's id under gevent: running.py stops either
             # The fields of its start serve its success too (made once per task; nobody changes them).
             fields = self.hot_fields(task, {"name": self.name(task)})
             self.started[tid] = (time.monotonic(), fields, outer)  # one key per task, set and popped by its own thread: no lock
@@ -294,12 +289,6 @@ class _HueyAgent:
 
     # ---- commands ------------------------------------------------------------------------------
 
-    @property
-    def thread_workers(self) -> bool:
-        if self._thread_workers is None:
-            self._thread_workers = not _greenlets()
-        return self._thread_workers
-
     def retry(self, args: dict[str, Any]) -> dict[str, Any]:
         """A new task of the original's task class with its exact call, under the id z4j chose."""
         try:
@@ -413,14 +402,3 @@ def _func(task: Any) -> Any:
     """The task's function, for policies (its decorator's marks): none asked while no policy
     exists (a bound method made per event otherwise)."""
     return task.execute if policies.in_use else None
-
-
-@functools.lru_cache(maxsize=1)
-def _greenlets() -> bool:
-    """gevent-patched threads are greenlets: no thread to raise an exception in."""
-    try:
-        from gevent import monkey
-
-        return bool(monkey.is_module_patched("threading"))
-    except Exception:
-        return False

@@ -19,6 +19,26 @@ def _set_async_exc(ident: int, exc: Any) -> int:
     return ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc is not None else ctypes.c_void_p(0))
 
 
+def _greenlet_of(ident: int) -> tuple[Any, Any] | None:
+    """The greenlet whose id gevent's patched threading.get_ident gave, and its hub; None where
+    gevent has not patched threading. A walk of the heap: a terminate command's cost, never a
+    task's (which records its get_ident() as it would without gevent)."""
+    import sys
+
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("threading"):
+        return None
+    import gc
+
+    import gevent
+    from greenlet import greenlet
+
+    for obj in gc.get_objects():
+        if isinstance(obj, greenlet) and id(obj) == ident:
+            return obj, gevent.get_hub()
+    return None
+
+
 class CancelledTasks:
     """Task ids cancelled from z4j (`cancel` commands, where the broker cannot take one message
     out of its queue): the worker skips their message when it comes, as a Celery worker does a
@@ -64,7 +84,9 @@ class RunningTasks:
     """task id → where it runs in this process (a thread, or an asyncio task and its loop), so a
     terminate command can stop exactly that task. A thread is stopped the way Dramatiq's TimeLimit
     does it: an exception raised in it at its next Python instruction (CPython; a blocking C call,
-    such as one long sleep, delays it until it returns). An asyncio task is cancelled.
+    such as one long sleep, delays it until it returns). Under gevent (dramatiq-gevent, Huey's
+    greenlet workers) a "thread" is a greenlet: the exception is raised where it waits, as gevent's
+    Timeout does. An asyncio task is cancelled.
     Also the ids cancelled before they started (`cancelled`): a task starts or is cancelled,
     under one lock, never both."""
 
@@ -129,6 +151,14 @@ class RunningTasks:
             done.set()
         return stopping
 
+    def _throw_if_running(self, task_id: str, where: tuple[str, Any, Any], green: Any, exc_type: type[BaseException]) -> None:
+        """Run by gevent's hub: raises the exception in the task's greenlet, at the point where it
+        waits, if the task still runs there (it may have ended, its greenlet gone on to the next)."""
+        # No lock: the hub must not block, and no greenlet holds it across a wait (nothing in
+        # it waits), so nothing changes these two while this runs.
+        if self._where.get(task_id) == where and task_id in self._stopping:
+            green.throw(exc_type)
+
     def stop(self, task_id: str, exc_type: type[BaseException], reason: str = "terminated from z4j", wait: float = STOP_WAIT_S) -> dict[str, Any]:
         """Stops the task and waits (bounded) until it ended; raises CommandError when it cannot."""
         with self._lock:
@@ -140,14 +170,20 @@ class RunningTasks:
                 raise CommandError(what)
             if task_id in self._stopping:
                 raise CommandError(f"task {task_id} is already being stopped")
+            green = None
             if kind == "thread":
                 if _set_async_exc(what, exc_type) != 1:
                     _set_async_exc(what, None)
-                    raise CommandError("the thread running the task could not be interrupted")
+                    green = _greenlet_of(what)  # under gevent, a "thread" id is a greenlet's
+                    if green is None:
+                        raise CommandError("the thread running the task could not be interrupted")
+                    green[1].loop.run_callback(self._throw_if_running, task_id, where, green[0], exc_type)
+                how = "exception raised in its greenlet" if green is not None else "exception raised in its thread"
             else:
+                how = "asyncio task cancelled"
                 loop.call_soon_threadsafe(what.cancel, reason)
             self._stopping.add(task_id)
             done = self._done.setdefault(task_id, threading.Event())  # finished() sets it, under this lock's order
         if done.wait(wait):
-            return {"stopped": True, "how": "exception raised in its thread" if kind == "thread" else "asyncio task cancelled"}
+            return {"stopped": True, "how": how}
         raise CommandError(f"asked task {task_id} to stop; still running after {wait:g} s (it stops at its next Python instruction: a blocking call delays it)")

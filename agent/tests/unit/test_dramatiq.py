@@ -368,3 +368,57 @@ def test_a_rabbitmq_broker_with_a_tls_context_lends_it_to_the_agent(tls_rabbit):
         assert _delivered("pika", url) == 1
     finally:
         broker.close()
+
+
+GEVENT_WORKER = r"""
+from gevent import monkey; monkey.patch_all()  # as dramatiq-gevent starts a worker
+import json, sys, time
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.worker import Worker
+from z4j_agent import core
+from z4j_agent.dramatiq import Terminated, Z4jMiddleware
+
+core.get_agent(agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:1/0")  # nothing is delivered here
+broker = StubBroker()
+broker.emit_after("process_boot")
+agent_mw = Z4jMiddleware()
+broker.add_middleware(agent_mw)
+dramatiq.set_broker(broker)
+ended = []
+
+@dramatiq.actor(broker=broker, max_retries=3)
+def spin():
+    try:
+        while True:
+            time.sleep(0.01)  # gevent's: the greenlet waits here
+    except Terminated:
+        ended.append("terminated")
+        raise
+
+worker = Worker(broker, worker_threads=2)
+worker.start()
+m = spin.send()
+deadline = time.time() + 5
+while m.message_id not in agent_mw._running and time.time() < deadline:
+    time.sleep(0.01)
+outcome = agent_mw._terminate({"taskId": m.message_id})
+broker.join(spin.queue_name, fail_fast=False)
+worker.stop()
+print(json.dumps({"outcome": outcome, "ended": ended, "dead": len(broker.dead_letters)}))
+"""
+
+
+def test_terminate_stops_a_message_in_a_gevent_worker():
+    """Under gevent (dramatiq-gevent) a worker thread is a greenlet, and threading.get_ident()
+    its id: no OS thread takes the exception, and terminate answered "could not be interrupted".
+    It is now raised in the greenlet where it waits, as gevent's Timeout does."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", GEVENT_WORKER], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outcome"] == {"stopped": True, "how": "exception raised in its greenlet"}
+    assert result["ended"] == ["terminated"] and result["dead"] == 1  # not retried: failed

@@ -411,3 +411,50 @@ def test_a_huey_on_storage_other_than_redis_is_captured(captured, tmp_path, stor
     assert r() == 42
     assert captured.kinds(r.id) == ["enqueued", "started", "succeeded"]
     assert captured.of(r.id, "succeeded")["fields"]["result"] == 42
+
+
+GREENLET_CONSUMER = r"""
+from gevent import monkey; monkey.patch_all()  # as a consumer of greenlet workers must start
+import gc, json, time
+from huey import MemoryHuey
+from z4j_agent import core
+import z4j_agent.huey as zhuey
+
+core.get_agent(agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:1/0")  # nothing is delivered here
+huey = MemoryHuey("greenlets", utc=True)
+zhuey.install(huey)
+hooks = next(o for o in gc.get_objects() if isinstance(o, zhuey._HueyAgent))
+ended = []
+
+@huey.task()
+def spin():
+    try:
+        while True:
+            time.sleep(0.01)  # gevent's: the greenlet waits here
+    except zhuey.Terminated:
+        ended.append("terminated")
+        raise
+
+consumer = huey.create_consumer(workers=2, worker_type="greenlet", periodic=False)
+consumer.start()
+result = spin()
+deadline = time.time() + 5
+while result.id not in hooks.running._where and time.time() < deadline:
+    time.sleep(0.01)
+outcome = hooks.terminate({"taskId": result.id})
+consumer.stop(graceful=True)
+print(json.dumps({"outcome": outcome, "ended": ended}))
+"""
+
+
+def test_terminate_stops_a_task_of_a_greenlet_worker():
+    """A greenlet worker's task was started "unstoppable" (no thread to raise in). The
+    exception is now raised in its greenlet where it waits, as gevent's Timeout does."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", GREENLET_CONSUMER], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"outcome": {"stopped": True, "how": "exception raised in its greenlet"}, "ended": ["terminated"]}
