@@ -76,7 +76,7 @@ function actorName(data: string | null): string | null {
 }
 
 /** How the agent stops a Dramatiq message, on either broker. */
-export const TERMINATE_NOTE = "CPython: an Interrupt raised in the worker thread at its next Python instruction, as Dramatiq's TimeLimit does (a blocking call such as one long sleep delays it); the message is dead-lettered, not retried";
+export const TERMINATE_NOTE = "CPython: an Interrupt raised in the worker thread at its next Python instruction, as Dramatiq's TimeLimit does (a blocking call such as one long sleep delays it), or under gevent in its greenlet where it waits; the message is dead-lettered, not retried";
 
 export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'dramatiq' as const;

@@ -8,8 +8,8 @@
 // RedisStorage drops (all but [A-Za-z0-9_]).
 // Messages are pickled Python objects, so a retry is the agent's job (it enqueues a new task of
 // the same task class inside a consumer), and so is stopping a running task (Huey has no way to
-// interrupt one from outside; the agent raises CancelExecution in the worker's thread).
-// Not declared: terminate in greenlet workers (no thread to interrupt: the agent refuses it).
+// interrupt one from outside; the agent raises CancelExecution in the worker's thread, or in
+// its greenlet where it waits with greenlet workers).
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { pickleStrings } from '../pickleStrings.js';
@@ -54,7 +54,7 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
   readonly capabilities = {
     'task.retry': { via: 'agent', note: 'a new task with the exact args / kwargs the agent captured, enqueued by the agent in a live consumer of the same Huey instance (RedisHuey)' },
     'task.cancel': { via: 'broker', note: "Huey's revoke: the consumer skips the task when it comes up (Huey's Redis storages)" },
-    'task.terminate': { via: 'agent', note: "thread workers (not greenlet): Huey's CancelExecution raised in the task's thread at its next Python instruction (a blocking call such as one long sleep delays it); not retried" },
+    'task.terminate': { via: 'agent', note: "Huey's CancelExecution raised in the task's thread at its next Python instruction (a blocking call such as one long sleep delays it), or with greenlet workers in its greenlet where it waits; not retried" },
     'queue.purge': { via: 'broker', note: "Huey's Redis storages, the priority ones included" },
     'queue.purge_filtered': { via: 'broker', note: "by task name, read from the message's pickle opcodes without unpickling it (RedisHuey and RedisExpireHuey, default pickle serializer; not the priority storages)" },
   } as const;
