@@ -129,7 +129,8 @@ def redis_url(client: Any) -> str:
     url = f"{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
     if "ssl" not in str(getattr(pool, "connection_class", "")).lower():
         return f"redis://{url}"
-    return f"rediss://{url}{_tls_query(kw)}"
+    tls = redis_tls_settings(kw)
+    return f"rediss://{url}" + ("?" + urllib.parse.urlencode(tls) if tls else "")
 
 
 # The TLS settings of a client that a redis-py URL carries as text, so the agent's own connection
@@ -137,7 +138,9 @@ def redis_url(client: Any) -> str:
 _TLS_FILES = ("ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile")
 
 
-def _tls_query(kw: dict[str, Any]) -> str:
+def redis_tls_settings(kw: dict[str, Any]) -> dict[str, str]:
+    """The TLS settings among a redis-py client's connection arguments (or Celery's Redis
+    broker_use_ssl, which has their names), as a redis-py URL's query carries them."""
     from redis import connection
 
     from .transport import cert_reqs_name
@@ -148,7 +151,7 @@ def _tls_query(kw: dict[str, Any]) -> str:
     # Only where this redis-py reads it as a boolean: as plain text, "False" would be true.
     if isinstance(kw.get("ssl_check_hostname"), bool) and "ssl_check_hostname" in getattr(connection, "URL_QUERY_ARGUMENT_PARSERS", {}):
         query["ssl_check_hostname"] = str(kw["ssl_check_hostname"])
-    return "?" + urllib.parse.urlencode(query) if query else ""
+    return query
 
 
 def secure_url(url: str, scheme: str, settings: dict[str, Any]) -> str:

@@ -98,16 +98,15 @@ def _broker_url(app: Any) -> str:
     tls = app.conf.broker_use_ssl
     if not url or not tls:
         return url
-    from ._common import secure_url
+    from ._common import redis_tls_settings, secure_url
     from .transport import cert_reqs_name
 
     options = tls if isinstance(tls, dict) else {}  # True: the system's CAs
-    reqs = options.get("ssl_cert_reqs", options.get("cert_reqs"))
     scheme = url.split("://", 1)[0]
     if scheme in ("redis", "rediss"):  # kombu's Redis takes redis-py's names
-        return secure_url(url, "rediss", {**{k: options.get(k) for k in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")},
-                                          "ssl_cert_reqs": cert_reqs_name(reqs) if reqs is not None else None})
+        return secure_url(url, "rediss", redis_tls_settings(options))
     if scheme in ("amqp", "amqps", "pyamqp"):  # py-amqp's wrap_socket names, written as amqp_connect reads them
+        reqs = options.get("ssl_cert_reqs", options.get("cert_reqs"))
         return secure_url(url, "amqps", {"cafile": options.get("ca_certs"), "certfile": options.get("certfile"), "keyfile": options.get("keyfile"),
                                          "no_verify_ssl": "1" if reqs is not None and cert_reqs_name(reqs) == "none" else None})
     return url
