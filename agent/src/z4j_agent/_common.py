@@ -110,15 +110,13 @@ def clean(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def redis_url(client: Any) -> str:
-    """The URL of a redis-py (sync or asyncio) client, for the agent's own connection; "" when
-    the client has none to tell (the agent then says to set Z4J_BROKER_URL)."""
+    """The URL of a redis-py (sync or asyncio) client, for the agent's own connection: a
+    redis+sentinel:// one (redis_sentinel.py) for a client that finds its master through Sentinel."""
     pool = client.connection_pool
-    service = getattr(pool, "service_name", None)
-    if service is not None:
-        # A Sentinel pool asks the sentinels for the master as it connects: its arguments name no
-        # host, and "localhost" would be a guess, the events sent to whatever Redis runs there.
-        log.warning("z4j agent: the worker's Redis is found through Sentinel (service %r): set Z4J_BROKER_URL to the redis:// URL the agent should publish to", service)
-        return ""
+    if getattr(pool, "service_name", None) is not None:  # found through Sentinel
+        from .redis_sentinel import url_of_pool
+
+        return url_of_pool(pool)
     kw = pool.connection_kwargs
     if kw.get("path"):
         return f"unix://{kw['path']}?db={kw.get('db', 0)}"

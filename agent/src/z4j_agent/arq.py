@@ -61,17 +61,29 @@ def _with_links(job_id: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def redis_settings_url(settings: Any) -> str:
+    """The URL of arq's RedisSettings: its host, or its sentinels (sentinel=True: `host` is their
+    list and `sentinel_master` the master's name), with the TLS files it names."""
     if settings is None:
         return "redis://localhost:6379/0"
     if getattr(settings, "unix_socket_path", None):
         return f"unix://{settings.unix_socket_path}?db={settings.database}"
     import urllib.parse
 
+    from ._common import redis_tls_settings
+
+    tls = redis_tls_settings(vars(settings)) if settings.ssl else None
+    if getattr(settings, "sentinel", False):
+        from .redis_sentinel import make_url
+
+        # arq gives its sentinels no credentials of their own (no sentinel_kwargs), but TLS as the master's.
+        return make_url([tuple(h) for h in settings.host], settings.sentinel_master, settings.database, settings.username, settings.password,
+                        tls=tls)
     auth = ""
     if settings.password:
         auth = f"{urllib.parse.quote(settings.username or '', safe='')}:{urllib.parse.quote(settings.password, safe='')}@"
     host = settings.host if isinstance(settings.host, str) else "localhost"
-    return f"{'rediss' if settings.ssl else 'redis'}://{auth}{host}:{settings.port}/{settings.database}"
+    url = f"{'rediss' if settings.ssl else 'redis'}://{auth}{host}:{settings.port}/{settings.database}"
+    return url + ("?" + urllib.parse.urlencode(tls) if tls else "")
 
 
 # ---- producer --------------------------------------------------------------------------------

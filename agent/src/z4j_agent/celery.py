@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import sys
 import threading
+import urllib.parse
 import weakref
 from typing import Any
 
-from ._common import installed_on, mark_installed
+from ._common import installed_on, log, mark_installed
 from .core import Agent, get_agent
 
 AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the event carrying it
@@ -96,6 +97,8 @@ def _broker_url(app: Any) -> str:
     kombu uses whatever the URL's scheme says (a private CA, a client certificate)."""
     url = _first_url(app.conf.broker_url)
     tls = app.conf.broker_use_ssl
+    if url.startswith("sentinel://"):
+        return _sentinel_url(app.conf.broker_url, app.conf.broker_transport_options or {}, tls)
     if not url or not tls:
         return url
     from ._common import redis_tls_settings, secure_url
@@ -110,6 +113,27 @@ def _broker_url(app: Any) -> str:
         return secure_url(url, "amqps", {"cafile": options.get("ca_certs"), "certfile": options.get("certfile"), "keyfile": options.get("keyfile"),
                                          "no_verify_ssl": "1" if reqs is not None and cert_reqs_name(reqs) == "none" else None})
     return url
+
+
+def _sentinel_url(broker_url: Any, options: dict[str, Any], tls: Any) -> str:
+    """kombu's Sentinel broker as one redis+sentinel:// URL (redis_sentinel.py): every URL of its
+    list is a sentinel (sentinel://host:26379;sentinel://...), the first one's password and db are
+    the master's, and its transport options name the master (master_name) and the sentinels' own
+    credentials (sentinel_kwargs)."""
+    from ._common import redis_tls_settings
+    from .redis_sentinel import DEFAULT_PORT, make_url
+
+    urls = broker_url if isinstance(broker_url, (list, tuple)) else str(broker_url).split(";")
+    parts = [urllib.parse.urlsplit(u.strip()) for u in urls if str(u).strip()]
+    master = options.get("master_name")
+    if not master:
+        log.warning("z4j agent: the Celery broker is a Sentinel one with no master_name in broker_transport_options; events are not sent")
+        return ""
+    first = parts[0]
+    own = options.get("sentinel_kwargs") or {}
+    return make_url([(p.hostname or "localhost", p.port or DEFAULT_PORT) for p in parts], master, int(first.path.strip("/") or 0),
+                    urllib.parse.unquote(first.username or "") or None, urllib.parse.unquote(first.password) if first.password else None,
+                    own.get("username"), own.get("password"), redis_tls_settings(tls if isinstance(tls, dict) else {}) if tls else None, bool(own.get("ssl")))
 
 
 def _first_url(broker_url: Any) -> str:

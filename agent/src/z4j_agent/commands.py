@@ -20,7 +20,7 @@ from typing import Any, Callable
 from . import amqp_commands
 from . import batch as batches
 from .redact import redact_text
-from .transport import next_backoff, redis_from_url
+from .transport import REDIS_SCHEMES, next_backoff, redis_from_url
 
 log = logging.getLogger("z4j_agent")
 
@@ -41,7 +41,6 @@ class CommandError(Exception):
         self.code = code
 
 
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def command_key(project: str, worker: str) -> str:

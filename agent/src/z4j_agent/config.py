@@ -10,6 +10,9 @@ import threading
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .redis_sentinel import is_sentinel_url
+from .redis_sentinel import parse as parse_sentinel_url
+
 
 class ConfigError(ValueError):
     pass
@@ -84,6 +87,11 @@ def load_config(**overrides: Any) -> Config:
     # RabbitMQ refuses a queue declared with a negative x-max-length-bytes: every send would fail.
     if not 0 <= cfg.amqp_queue_max_bytes <= MAX_AMQP_QUEUE_BYTES:
         raise ConfigError(f"Z4J_AMQP_QUEUE_MAX_BYTES={cfg.amqp_queue_max_bytes}: between 0 (no bound) and {MAX_AMQP_QUEUE_BYTES}")
+    if is_sentinel_url(cfg.broker_url):
+        try:
+            parse_sentinel_url(cfg.broker_url)
+        except ValueError as err:
+            raise ConfigError(f"Z4J_BROKER_URL: {err}") from None
     if cfg.stream_maxlen < 1:
         raise ConfigError(f"Z4J_STREAM_MAXLEN={cfg.stream_maxlen}: at least 1 (events)")
     # The sender and heartbeat threads wait these between rounds: zero or less spins a core (and

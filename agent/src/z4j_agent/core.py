@@ -526,7 +526,7 @@ def adopt_broker(agent: Agent, url_of: Callable[[], str]) -> None:
         url = ""
     if url:
         get_agent(broker_url=url)
-    else:  # asked once: a client that cannot tell (through Sentinel) would be asked, and warn, at every enqueue
+    else:  # asked once: a client that cannot tell would be asked, and warn, at every enqueue
         agent.broker_untold = True
 
 

@@ -107,6 +107,9 @@ def broker_url(broker: Any) -> str:
     pool = getattr(broker, "connection_pool", None)  # taskiq-redis
     if pool is not None:
         return redis_url(type("_Client", (), {"connection_pool": pool})())
+    sentinel, master = getattr(broker, "sentinel", None), getattr(broker, "master_name", None)
+    if sentinel is not None and master:  # taskiq-redis's *SentinelBroker: a client made, not connected
+        return redis_url(sentinel.master_for(master))
     url = getattr(broker, "url", None)
     kwargs = getattr(broker, "_conn_kwargs", None)  # taskiq-aio-pika: connect_robust's arguments
     if not isinstance(kwargs, dict):

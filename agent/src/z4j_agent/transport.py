@@ -24,6 +24,10 @@ SENDER_THREAD = "z4j-sender"  # the name of the agent's sender thread, the one t
 RETRY_MAX_S = 5.0
 
 
+# The URLs the agent reaches Redis by (redis_from_url).
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")
+
+
 def next_backoff(backoff: float) -> float:
     return min(backoff * 2, RETRY_MAX_S)
 
@@ -60,6 +64,10 @@ def redis_from_url(url: str, **options: Any) -> Any:
     Celery's documentation writes it (CERT_REQUIRED), which redis-py refuses as it connects."""
     import redis
 
+    from . import redis_sentinel
+
+    if redis_sentinel.is_sentinel_url(url):
+        return redis_sentinel.client(url, **options)
     parts = urllib.parse.urlsplit(url)
     if "ssl_cert_reqs=" in parts.query:
         query = [(k, cert_reqs_name(v) if k == "ssl_cert_reqs" else v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
@@ -313,7 +321,7 @@ class HttpTransport:
 
 def make_transport(kind: str, broker_url: str, http_url: str, agent_id: str, project: str, maxlen: int, amqp_queue: str, amqp_queue_max_bytes: int = 0) -> Transport:
     if kind == "auto":
-        if broker_url.startswith(("redis://", "rediss://", "unix://")):
+        if broker_url.startswith(REDIS_SCHEMES):
             kind = "redis"
         elif broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
             kind = "amqp"

@@ -42,6 +42,16 @@ def tls_redis():
     stop()
 
 
+@pytest.fixture
+def sentinel_group():
+    """A Redis master, its replica and a Sentinel, started for the test (sentinel_group.py)."""
+    from sentinel_group import SentinelGroup
+
+    group = SentinelGroup()
+    yield group
+    group.stop()
+
+
 class Captured(list):
     """Envelopes the agent would send, in order (kept in memory instead of sent)."""
 

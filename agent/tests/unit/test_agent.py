@@ -278,29 +278,27 @@ def test_z4j_broker_url_wins_over_the_engines_broker(monkeypatch):
     core.reset_agent()
 
 
-def test_a_redis_reached_through_sentinel_is_not_guessed_and_a_producer_asks_it_once(monkeypatch, caplog):
-    """A Sentinel pool names no host (it asks the sentinels as it connects): its URL was read as
-    redis://localhost:6379/0, the events sent to whatever Redis runs there. Now there is none, the
-    agent says to set Z4J_BROKER_URL, and a producer (adopt_broker, at every enqueue) asks once."""
-    import redis.asyncio.sentinel
-    import redis.sentinel
-
+def test_a_producer_whose_connection_tells_no_url_asks_it_once(monkeypatch, caplog):
+    """adopt_broker runs at every enqueue: a connection whose URL cannot be read is asked once,
+    and the agent says to set Z4J_BROKER_URL (a Sentinel-managed one tells its sentinels and
+    master: test_redis_sentinel.py)."""
     from z4j_agent._common import redis_url
 
-    sync = redis.sentinel.Sentinel([("127.0.0.1", 26379)]).master_for("jobs")
-    aio = redis.asyncio.sentinel.Sentinel([("127.0.0.1", 26379)]).master_for("jobs")
-    with caplog.at_level("WARNING", logger="z4j_agent"):
-        assert redis_url(sync) == "" and redis_url(aio) == ""
-    assert "Sentinel (service 'jobs')" in caplog.text and "Z4J_BROKER_URL" in caplog.text
-    assert redis_url(redis.Redis(host="10.0.0.5", port=6380, db=2, password="p w")) == "redis://:p%20w@10.0.0.5:6380/2"
-
+    assert redis_url(__import__("redis").Redis(host="10.0.0.5", port=6380, db=2, password="p w")) == "redis://:p%20w@10.0.0.5:6380/2"
     core.reset_agent()
     monkeypatch.delenv("Z4J_BROKER_URL", raising=False)
     agent = core.get_agent(agent_id="a", agent_secret="s")
     asked = []
-    for _ in range(3):
-        core.adopt_broker(agent, lambda: asked.append(1) or redis_url(sync))
+
+    def unreadable():
+        asked.append(1)
+        raise AttributeError("connection_pool")
+
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        for _ in range(3):
+            core.adopt_broker(agent, unreadable)
     assert asked == [1] and agent.config.broker_url == ""
+    assert "cannot tell the broker" in caplog.text and "Z4J_BROKER_URL" in caplog.text
     core.reset_agent()
 
 

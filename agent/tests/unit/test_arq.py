@@ -272,3 +272,36 @@ def test_an_arq_pool_on_tls_redis_lends_the_agent_its_tls(tls_redis):
             await pool.aclose()
 
     assert _stream_delivered(asyncio.run(url_of_pool())) == 1
+
+
+def test_arq_settings_on_tls_redis_lend_the_agent_their_tls(tls_redis):
+    """A worker's RedisSettings, as instrument() reads them: the URL carries the CA and the client
+    certificate (it named neither, and a private CA refused the agent)."""
+    from test_agent import _stream_delivered
+    from z4j_agent.arq import redis_settings_url
+
+    settings = RedisSettings(host="127.0.0.1", port=tls_redis.port, database=int(tls_redis.url().rsplit("/", 1)[1]), ssl=True,
+                             ssl_ca_certs=tls_redis.cafile, ssl_certfile=tls_redis.certfile, ssl_keyfile=tls_redis.keyfile)
+    assert _stream_delivered(redis_settings_url(settings)) == 1
+
+
+def test_arq_on_sentinel_lends_the_agent_its_sentinels_and_master(sentinel_group):
+    """RedisSettings(sentinel=True): the worker's settings and its pool both give the agent a
+    redis+sentinel:// URL of the same sentinels and master, through a real Sentinel."""
+    from sentinel_group import SERVICE
+    from z4j_agent._common import redis_url
+    from z4j_agent.arq import redis_settings_url
+
+    settings = RedisSettings(host=[("127.0.0.1", sentinel_group.sentinel_port)], sentinel=True, sentinel_master=SERVICE, database=3)
+
+    async def url_of_pool():
+        pool = await create_pool(settings, retry=0)  # connects and pings: these settings are right
+        try:
+            return redis_url(pool)
+        finally:
+            await pool.aclose()
+
+    url = f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/3"
+    assert asyncio.run(url_of_pool()) == url
+    assert redis_settings_url(settings) == url
+    assert sentinel_group.delivered(url) == 1

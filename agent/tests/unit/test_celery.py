@@ -314,3 +314,40 @@ def test_a_celery_app_on_tls_redis_lends_the_agent_its_broker_use_ssl(tls_redis)
     with app.connection_for_write() as conn:  # the worker's own connection: these settings are right
         conn.ensure_connection(max_retries=1)
     assert _stream_delivered(_broker_url(app)) == 1
+
+
+def test_a_celery_app_on_sentinel_lends_the_agent_its_sentinels_and_master(sentinel_group):
+    """kombu's sentinel:// list, master_name in the transport options: the agent's URL asks the
+    same sentinels for the same master (redis+sentinel://), through a real Sentinel."""
+    from sentinel_group import SERVICE
+    from z4j_agent.celery import _broker_url
+
+    # A second sentinel that is down: kombu and the agent both go on to the next.
+    app = celery.Celery("sentinel", broker=f"sentinel://127.0.0.1:1/0;sentinel://127.0.0.1:{sentinel_group.sentinel_port}/0")
+    app.conf.broker_transport_options = {"master_name": SERVICE}
+    with app.connection_for_write() as conn:  # the worker's own connection: these settings are right
+        conn.default_channel.client.ping()
+    url = _broker_url(app)
+    assert url == f"redis+sentinel://127.0.0.1:1,127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/0"
+    assert sentinel_group.delivered(url) == 1
+
+
+def test_a_celery_sentinel_broker_without_master_name_gives_the_agent_no_broker(caplog):
+    from z4j_agent.celery import _broker_url
+
+    app = celery.Celery("sentinel", broker="sentinel://127.0.0.1:26379")
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        assert _broker_url(app) == ""
+    assert "no master_name in broker_transport_options" in caplog.text
+
+
+def test_a_celery_sentinel_broker_passes_its_credentials_and_tls_on():
+    from z4j_agent.celery import _broker_url
+    from z4j_agent.redis_sentinel import parse
+
+    app = celery.Celery("sentinel", broker=["sentinel://:master%20pw@s1:26379/4", "sentinel://:master%20pw@s2:26380/4"])
+    app.conf.broker_transport_options = {"master_name": "m", "sentinel_kwargs": {"password": "watch", "ssl": True}}
+    app.conf.broker_use_ssl = {"ssl_ca_certs": "/ca.pem"}
+    target = parse(_broker_url(app))
+    assert (target.sentinels, target.service, target.db, target.password) == ([("s1", 26379), ("s2", 26380)], "m", 4, "master pw")
+    assert (target.sentinel_password, target.tls, target.sentinel_tls) == ("watch", {"ssl_ca_certs": "/ca.pem"}, True)

@@ -422,3 +422,17 @@ def test_terminate_stops_a_message_in_a_gevent_worker():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["outcome"] == {"stopped": True, "how": "exception raised in its greenlet"}
     assert result["ended"] == ["terminated"] and result["dead"] == 1  # not retried: failed
+
+
+def test_a_redis_broker_on_sentinel_lends_the_agent_its_sentinels_and_master(sentinel_group):
+    from redis.sentinel import Sentinel
+
+    from dramatiq.brokers.redis import RedisBroker
+    from sentinel_group import SERVICE
+    from z4j_agent.dramatiq import _broker_url
+
+    broker = RedisBroker(client=Sentinel([("127.0.0.1", sentinel_group.sentinel_port)]).master_for(SERVICE))
+    broker.client.ping()  # the worker's own connection: these settings are right
+    url = _broker_url(broker)
+    assert url == f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/0"
+    assert sentinel_group.delivered(url) == 1

@@ -458,3 +458,18 @@ def test_terminate_stops_a_task_of_a_greenlet_worker():
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"outcome": {"stopped": True, "how": "exception raised in its greenlet"}, "ended": ["terminated"]}
+
+
+def test_a_redis_huey_on_sentinel_lends_the_agent_its_sentinels_and_master(sentinel_group):
+    from huey import RedisHuey
+    from redis.sentinel import Sentinel
+
+    from sentinel_group import SERVICE
+    from z4j_agent._common import redis_url
+
+    pool = Sentinel([("127.0.0.1", sentinel_group.sentinel_port)]).master_for(SERVICE, db=1).connection_pool
+    h = RedisHuey("z4j-unit.sentinel", connection_pool=pool)
+    h.storage.conn.ping()  # the consumer's own connection: these settings are right
+    url = redis_url(zhuey._redis_client(h))
+    assert url == f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/1"
+    assert sentinel_group.delivered(url) == 1

@@ -398,3 +398,19 @@ def test_a_call_json_would_change_has_no_payload_rq_pickles_it(queue, captured):
     assert enq["fields"]["payloadOmitted"] == "its arguments hold a dict key of type int, which JSON would turn into a string"
     plain = queue.enqueue("rq_jobs.add", {"k": [1]}, 2)
     assert captured.of(plain.id, "enqueued")["payload"]["args"] == [{"k": [1]}, 2]
+
+
+def test_an_rq_queue_on_sentinel_lends_the_agent_its_sentinels_and_master(sentinel_group):
+    """A connection from redis-py's Sentinel (as RQ's own Sentinel settings make it): the agent's
+    URL asks the same sentinels for the same master, through a real Sentinel."""
+    from redis.sentinel import Sentinel
+
+    from sentinel_group import SERVICE
+    from z4j_agent._common import redis_url
+
+    conn = Sentinel([("127.0.0.1", sentinel_group.sentinel_port)], socket_timeout=3).master_for(SERVICE, db=2)
+    queue = Queue("z4j-unit-sentinel", connection=conn)
+    queue.connection.ping()  # the worker's own connection: these settings are right
+    url = redis_url(queue.connection)
+    assert url == f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/2"
+    assert sentinel_group.delivered(url) == 1

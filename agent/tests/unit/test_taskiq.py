@@ -680,3 +680,21 @@ def test_an_aio_pika_broker_without_a_url_is_on_localhost():
     from z4j_agent.taskiq import broker_url
 
     assert broker_url(AioPikaBroker()) == "amqp://guest:guest@localhost:5672//"
+
+
+def test_a_taskiq_sentinel_broker_lends_the_agent_its_sentinels_and_master(sentinel_group):
+    from taskiq_redis import ListQueueSentinelBroker
+
+    from sentinel_group import SERVICE
+    from z4j_agent.taskiq import broker_url
+
+    broker = ListQueueSentinelBroker(sentinels=[("127.0.0.1", sentinel_group.sentinel_port)], master_name=SERVICE, db=5)
+
+    async def ping():  # the worker's own connection: these settings are right
+        async with broker._acquire_master_conn() as conn:
+            return await conn.ping()
+
+    assert asyncio.run(ping())
+    url = broker_url(broker)
+    assert url == f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/5"
+    assert sentinel_group.delivered(url) == 1

@@ -1,0 +1,111 @@
+"""A Redis master, its replica and a Sentinel watching them, each a real redis-server on a free
+port of 127.0.0.1, for the tests of the agent's redis+sentinel:// connections and of a failover
+under them. Made by a test fixture and gone with it (data in a temporary directory)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import redis
+
+SERVICE = "z4jmaster"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SentinelGroup:
+    def __init__(self) -> None:
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed: run scripts/setup-system.sh")
+        self.dir = tempfile.mkdtemp(prefix="z4j-sentinel-")
+        self.master_port, self.replica_port, self.sentinel_port = _free_port(), _free_port(), _free_port()
+        self._server(self.master_port, "master")
+        self._server(self.replica_port, "replica", "--replicaof", "127.0.0.1", str(self.master_port))
+        conf = os.path.join(self.dir, "sentinel.conf")
+        with open(conf, "w") as f:
+            # Down after a second: a failover in the tests takes seconds, not the default 30.
+            f.write(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor {SERVICE} 127.0.0.1 {self.master_port} 1\n"
+                    f"sentinel down-after-milliseconds {SERVICE} 1000\nsentinel failover-timeout {SERVICE} 10000\n")
+        self._start("sentinel", conf, "--sentinel")
+        self._wait(lambda: self.sentinel().sentinel_slaves(SERVICE), "the sentinel to see the replica")
+
+    def _server(self, port: int, name: str, *args: str) -> None:
+        self._start(name, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir, "--dbfilename", f"{name}.rdb", *args)
+
+    def _start(self, name: str, *args: str) -> None:
+        subprocess.run(["redis-server", *args, "--daemonize", "yes", "--pidfile", os.path.join(self.dir, f"{name}.pid"),
+                        "--logfile", os.path.join(self.dir, f"{name}.log")], check=True)
+
+    @staticmethod
+    def _wait(ready, what: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if ready():
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+            time.sleep(0.1)
+
+    def url(self, db: int = 0, **query: str) -> str:
+        import urllib.parse
+
+        return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{SERVICE}/{db}" + ("?" + urllib.parse.urlencode(query) if query else "")
+
+    def sentinel(self) -> redis.Redis:
+        return redis.Redis(port=self.sentinel_port, socket_timeout=3)
+
+    def master_port_now(self) -> int:
+        return int(self.sentinel().sentinel_get_master_addr_by_name(SERVICE)[1])
+
+    def master(self, db: int = 0) -> redis.Redis:
+        """A plain client of whichever server is the master now."""
+        return redis.Redis(port=self.master_port_now(), db=db, socket_timeout=3)
+
+    def delivered(self, url: str) -> int:
+        """How many events one batch the agent sends through `url` added to the master's stream
+        (of a project of its own), in the URL's db."""
+        import uuid
+
+        from z4j_agent.redis_sentinel import parse
+        from z4j_agent.transport import RedisStreamTransport
+
+        project = f"sentinel-{uuid.uuid4().hex[:8]}"
+        transport = RedisStreamTransport(url, "agent-1", project, 1000)
+        try:
+            transport.send(b"{}", "sig", 1)
+            return self.master(parse(url).db).xlen(f"z4j:events:{project}")
+        finally:
+            transport.close()
+
+    def fail_master(self) -> int:
+        """Stops the master as a crash would (no save), waits for the sentinel to promote the
+        replica, and returns the new master's port."""
+        old = self.master_port_now()
+        try:
+            redis.Redis(port=old).shutdown(nosave=True)
+        except redis.ConnectionError:  # the server closes the connection as it goes
+            pass
+        self._wait(lambda: self.master_port_now() != old and redis.Redis(port=self.master_port_now()).role()[0] == b"master", "the failover")
+        return self.master_port_now()
+
+    def stop(self) -> None:
+        for name in ("sentinel", "replica", "master"):
+            try:
+                with open(os.path.join(self.dir, f"{name}.pid")) as f:
+                    os.kill(int(f.read()), signal.SIGKILL)
+            except (OSError, ValueError):  # gone already (a failed master)
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
