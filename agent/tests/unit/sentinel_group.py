@@ -28,7 +28,8 @@ class SentinelGroup:
             raise RuntimeError("redis-server is not installed: run scripts/setup-system.sh")
         self.dir = tempfile.mkdtemp(prefix="z4j-sentinel-")
         self.master_port, self.replica_port, self.sentinel_port = _free_port(), _free_port(), _free_port()
-        self._server(self.master_port, "master")
+        # The replica's first sync at once: diskless, a master waits 5 s by default for more replicas.
+        self._server(self.master_port, "master", "--repl-diskless-sync-delay", "0")
         self._server(self.replica_port, "replica", "--replicaof", "127.0.0.1", str(self.master_port))
         conf = os.path.join(self.dir, "sentinel.conf")
         with open(conf, "w") as f:
@@ -37,7 +38,9 @@ class SentinelGroup:
                     f"sentinel monitor {SERVICE} 127.0.0.1 {self.master_port} 1\n"
                     f"sentinel down-after-milliseconds {SERVICE} 1000\nsentinel failover-timeout {SERVICE} 10000\n")
         self._start("sentinel", conf, "--sentinel")
-        self._wait(lambda: self.sentinel().sentinel_slaves(SERVICE), "the sentinel to see the replica")
+        # A failover needs a replica the sentinel has heard from and whose link to the master is up.
+        self._wait(lambda: any(r["flags"] == "slave" and r["master-link-status"] == "ok" for r in self.sentinel().sentinel_slaves(SERVICE)),
+                   "the sentinel to see a good replica")
 
     def _server(self, port: int, name: str, *args: str) -> None:
         self._start(name, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir, "--dbfilename", f"{name}.rdb", *args)
