@@ -1,10 +1,11 @@
 // The TLS files a broker URL names, in the words the agent reads (agent/README.md, "TLS"), so
 // that one URL serves the workers' agents and the service: amqps:// takes aio-pika's (cafile,
-// certfile, keyfile, no_verify_ssl=1), rediss:// redis-py's (ssl_ca_certs, ssl_certfile,
-// ssl_keyfile, ssl_cert_reqs=none). Without them a TLS connection trusts the system's CAs (and
+// certfile, keyfile, no_verify_ssl=1), rediss:// (and rediss+sentinel://) redis-py's (ssl_ca_certs,
+// ssl_certfile, ssl_keyfile, ssl_cert_reqs=none). Without them a TLS connection trusts the system's CAs (and
 // NODE_EXTRA_CA_CERTS) and shows no client certificate.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { brokerUrlQuery } from './redisSentinel.js';
 
 type FileOption = 'ca' | 'cert' | 'key';
 
@@ -33,19 +34,19 @@ export interface BrokerTls {
  * read. A URL that names none is returned as it is.
  */
 export function brokerTls(url: string): BrokerTls {
-  if (!URL.canParse(url)) return { url };
-  const u = new URL(url);
-  const words = WORDS[u.protocol.slice(0, -1)];
-  if (!words || ![...Object.values(words.files), ...words.others].some((name) => u.searchParams.has(name))) return { url };
+  const parts = brokerUrlQuery(url);
+  const words = parts && WORDS[parts.scheme];
+  if (!parts || !words || ![...Object.values(words.files), ...words.others].some((name) => parts.query.has(name))) return { url };
+  const { query } = parts;
   const tls: ConnectionOptions = {};
   for (const [option, name] of Object.entries(words.files) as [FileOption, string][]) {
-    const path = u.searchParams.get(name);
+    const path = query.get(name);
     if (path) tls[option] = readTlsFile(name, path);
   }
-  if (words.noVerify(u.searchParams)) tls.rejectUnauthorized = false;
-  if (u.searchParams.get('ssl_check_hostname')?.toLowerCase() === 'false') tls.checkServerIdentity = () => undefined;
-  for (const name of [...Object.values(words.files), ...words.others]) u.searchParams.delete(name);
-  return { url: u.toString(), tls };
+  if (words.noVerify(query)) tls.rejectUnauthorized = false;
+  if (query.get('ssl_check_hostname')?.toLowerCase() === 'false') tls.checkServerIdentity = () => undefined;
+  for (const name of [...Object.values(words.files), ...words.others]) query.delete(name);
+  return { url: parts.rebuild(), tls };
 }
 
 /** What is wrong with the URL's TLS files, or null: for the settings' validation at start. */

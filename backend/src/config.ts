@@ -3,8 +3,9 @@
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { AuditKeyError, AuditKeyRing, MAX_AUDIT_KEY_ID, parseAuditKeys } from './audit/keys.js';
-import { brokerTlsProblem } from './brokerTls.js';
+import { brokerTls, brokerTlsProblem } from './brokerTls.js';
 import { parseSealKeys, SealError, Sealer } from './crypto/seal.js';
+import { brokerUrlQuery, isSentinelUrl, parseSentinelUrl } from './redisSentinel.js';
 import { KOMBU_REDIS_OPTIONS, layoutOptionsProblem } from './sources/celery/redisLayout.js';
 
 /**
@@ -32,21 +33,38 @@ const list = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 /** kombu's Redis transport options on a Celery broker URL (redisLayout.ts): valid, and only on Redis. */
 function celeryBrokerOptions(url: string, ctx: z.RefinementCtx): void {
-  if (!URL.canParse(url)) return ctx.addIssue({ code: 'custom', message: `not a URL: ${url.replace(/\/\/[^@/]*@/, '//')}` });
+  if (!isSentinelUrl(url) && !URL.canParse(url)) return ctx.addIssue({ code: 'custom', message: `not a URL: ${url.replace(/\/\/[^@/]*@/, '//')}` });
   const problem = url.startsWith('redis')
     ? layoutOptionsProblem(url)
     : KOMBU_REDIS_OPTIONS.some((o) => new URL(url).searchParams.has(o)) ? `${KOMBU_REDIS_OPTIONS.join(', ')} apply to Redis brokers only` : null;
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 }
-/** A broker URL of the schemes `scheme` matches, whose TLS files (brokerTls.ts) can be read. */
+// Redis reached directly or through Sentinel (redisSentinel.ts); RabbitMQ.
+const REDIS = /^rediss?(\+sentinel)?:\/\//;
+const REDIS_OR_AMQP = /^(rediss?(\+sentinel)?|amqps?):\/\//;
+/**
+ * A broker URL of the schemes `scheme` matches, whose TLS files (brokerTls.ts) can be read, and
+ * whose sentinels and master a redis+sentinel:// one names (redisSentinel.ts).
+ */
 function brokerUrl(scheme: RegExp, shape: string) {
   return z
     .string()
     .regex(scheme, shape)
     .superRefine((url, ctx) => {
-      const problem = brokerTlsProblem(url);
+      const problem = brokerTlsProblem(url) ?? (isSentinelUrl(url) ? sentinelUrlProblem(url) : null);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     });
+}
+/** What is wrong with a redis+sentinel:// URL as the Redis client gets it: without its TLS files and kombu's options. */
+function sentinelUrlProblem(url: string): string | null {
+  const parts = brokerUrlQuery(url)!;
+  for (const name of KOMBU_REDIS_OPTIONS) parts.query.delete(name);
+  try {
+    parseSentinelUrl(brokerTls(parts.rebuild()).url);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 /** URLs separated by commas; a comma not followed by a scheme stays in its URL (e.g. priority_steps=0,3,6,9). */
 const urlList = z
@@ -70,7 +88,7 @@ export const settings = {
     "Comma-separated slugs of the projects whose actions (retry, cancel, purge, requeue, worker control) may reach the brokers configured here. A broker's queues and workers belong to everyone who runs on it: list a second project only if its workers really share these brokers. Unset: Z4J_PROJECT alone; other projects observe through their agents but cannot act.",
   ],
   Z4J_CELERY_BROKERS: [
-    urlList.pipe(z.array(brokerUrl(/^(redis|rediss|amqp|amqps):\/\//, 'redis://, rediss://, amqp:// or amqps:// URLs').superRefine(celeryBrokerOptions))).default([]),
+    urlList.pipe(z.array(brokerUrl(REDIS_OR_AMQP, 'redis://, rediss://, redis+sentinel://, amqp:// or amqps:// URLs').superRefine(celeryBrokerOptions))).default([]),
     "Comma-separated Celery broker URLs whose celeryev events are consumed (Redis pub/sub or AMQP). A Redis URL carries the kombu transport options of the app's broker_transport_options that move keys, under kombu's names, when they are not kombu's defaults: ?global_keyprefix=app1:&priority_steps=0,1,2,3,4,5,6,7,8,9&sep=:&fanout_prefix=false (values URL-encoded).",
   ],
   Z4J_CELERY_EVENT_EXCHANGE: [z.string().min(1).default('celeryev'), "Celery's event_exchange setting."],
@@ -98,8 +116,8 @@ export const settings = {
   Z4J_MAX_FIELD_CHARS: [int(256, 1_000_000).default(32768), 'Longest args / kwargs / result / traceback text kept per task (longer is cut, marked).'],
   Z4J_PRETTY_LOGS: [bool.default(false), 'Human-readable logs instead of JSON.'],
   Z4J_AGENT_REDIS_URLS: [
-    list.pipe(z.array(brokerUrl(/^rediss?:\/\//, 'redis:// or rediss:// URLs'))).default([]),
-    'Comma-separated Redis URLs whose agent streams (z4j:events:<project>) are consumed (consumer group z4j).',
+    urlList.pipe(z.array(brokerUrl(REDIS, 'redis://, rediss:// or redis+sentinel:// URLs'))).default([]),
+    'Comma-separated Redis URLs whose agent streams (z4j:events:<project>) are consumed (consumer group z4j). Redis through Sentinel: redis+sentinel://[:password@]host:26379[,host:26379]/mymaster[/db][?sentinel_password=...], as the agents read it (agent/README.md); every Redis setting here takes that form too.',
   ],
   Z4J_AGENT_AMQP_URLS: [
     list.pipe(z.array(brokerUrl(/^amqps?:\/\//, 'amqp:// or amqps:// URLs'))).default([]),
@@ -113,11 +131,11 @@ export const settings = {
   Z4J_AGENT_CLAIM_IDLE_MS: [int(1000, 3_600_000).default(60000), 'Milliseconds an agent stream entry may stay unacknowledged by a consumer before another claims it.'],
   Z4J_AGENT_NONCE_RETENTION_DAYS: [int(1, 365).default(7), 'Days batch nonces are remembered (replays are refused within them); keep it longer than agent streams retain entries.'],
   Z4J_RQ_REDIS_URL: [
-    brokerUrl(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    brokerUrl(REDIS, 'a redis://, rediss:// or redis+sentinel:// URL').optional(),
     'Redis of your RQ workers (the connection they use). Set it to act on RQ jobs, queues and workers.',
   ],
   Z4J_DRAMATIQ_REDIS_URL: [
-    brokerUrl(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    brokerUrl(REDIS, 'a redis://, rediss:// or redis+sentinel:// URL').optional(),
     'Redis of your Dramatiq workers (RedisBroker). Set it to act on Dramatiq messages and queues, and to send commands to the agents in its workers (terminate).',
   ],
   Z4J_DRAMATIQ_NAMESPACE: [
@@ -125,24 +143,24 @@ export const settings = {
     'The namespace of your Dramatiq RedisBroker (its keys are <namespace>:<queue>): RedisBroker(namespace=...) if you set one.',
   ],
   Z4J_DRAMATIQ_BROKER_URL: [
-    brokerUrl(/^(redis|rediss|amqp|amqps):\/\//, 'a redis://, rediss://, amqp:// or amqps:// URL').optional(),
+    brokerUrl(REDIS_OR_AMQP, 'a redis://, rediss://, redis+sentinel://, amqp:// or amqps:// URL').optional(),
     'Broker of your Dramatiq workers, the driver picked by its scheme: redis:// (RedisBroker, as Z4J_DRAMATIQ_REDIS_URL) or amqp:// (RabbitmqBroker: retry, purge, requeue of dead letters, terminate and cancel through the agents). Wins over Z4J_DRAMATIQ_REDIS_URL.',
   ],
   Z4J_ARQ_REDIS_URL: [
-    brokerUrl(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    brokerUrl(REDIS, 'a redis://, rediss:// or redis+sentinel:// URL').optional(),
     'Redis of your arq workers. Set it to cancel, abort and purge arq jobs (workers need allow_abort_jobs = True), and to send commands to the agents in its workers (retry).',
   ],
   Z4J_TASKIQ_REDIS_URL: [
-    brokerUrl(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    brokerUrl(REDIS, 'a redis://, rediss:// or redis+sentinel:// URL').optional(),
     'Redis of your taskiq-redis ListQueueBroker. Set it to act on taskiq messages and queues, and to send commands to the agents in its workers (terminate).',
   ],
   Z4J_TASKIQ_BROKER_URL: [
-    brokerUrl(/^(redis|rediss|amqp|amqps):\/\//, 'a redis://, rediss://, amqp:// or amqps:// URL').optional(),
+    brokerUrl(REDIS_OR_AMQP, 'a redis://, rediss://, redis+sentinel://, amqp:// or amqps:// URL').optional(),
     'Broker of your taskiq workers, the driver picked by its scheme: redis:// (taskiq-redis ListQueueBroker, as Z4J_TASKIQ_REDIS_URL) or amqp:// (taskiq-aio-pika: retry, purge, requeue of dead letters, terminate and cancel through the agents). Wins over Z4J_TASKIQ_REDIS_URL.',
   ],
   Z4J_TASKIQ_DEAD_LETTER_QUEUE: [z.string().min(1).max(255).default('taskiq.dead_letter'), "The dead_letter_queue name of your taskiq-aio-pika AioPikaBroker (requeue of dead letters reads it)."],
   Z4J_HUEY_REDIS_URL: [
-    brokerUrl(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    brokerUrl(REDIS, 'a redis://, rediss:// or redis+sentinel:// URL').optional(),
     'Redis of your RedisHuey instances. Set it to revoke queued Huey tasks and purge Huey queues (a queue is a Huey name), and to send commands to the agents in its consumers (retry, terminate).',
   ],
   Z4J_QUERY_TIMEOUT_S: [int(1, 3600).default(20), "Longest an explorer read (task list and search, a task, its graph, task names, workers, queues) may run on PostgreSQL before it is cancelled (503 QUERY_TIMEOUT). These reads have a pool of their own (4 connections), so searches cannot hold up ingest."],
@@ -202,10 +220,10 @@ export class ConfigError extends Error {}
 /** Settings that are secrets as a whole: a refusal goes to stderr and logs, so it never quotes them. */
 const SECRET_SETTINGS: ReadonlySet<string> = new Set(['Z4J_SEAL_KEYS', 'Z4J_AUDIT_KEYS', 'Z4J_PROXY_SECRET', 'Z4J_METRICS_TOKEN', 'Z4J_AGENT_KEYS']);
 
-/** A refused value as the message quotes it: a secret by its length only, a URL without its password. */
+/** A refused value as the message quotes it: a secret by its length only, a URL without its passwords (a sentinel URL has two). */
 function shownValue(name: string, raw: string | undefined): string {
   if (raw !== undefined && SECRET_SETTINGS.has(name)) return `(${raw.length} characters, not shown)`;
-  return JSON.stringify(raw?.replace(/\/\/[^@/\s]*@/g, '//…@'));
+  return JSON.stringify(raw?.replace(/\/\/[^@/\s]*@/g, '//…@').replace(/([?&]sentinel_password=)[^&\s,]*/g, '$1…'));
 }
 
 /** Reads and validates the whole configuration; throws one error listing every bad variable. */

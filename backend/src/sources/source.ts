@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { scrub } from '../redact/redact.js';
+import { isSentinelUrl, sentinelLocation } from '../redisSentinel.js';
 // A source turns one engine's wire format into envelopes for the pipeline. Celery events
 // over Redis or AMQP, agent streams, HTTP ingest: each is one module implementing this.
 
@@ -74,8 +75,9 @@ export function nameSources(urls: readonly string[], kindOf: (url: string) => So
   });
 }
 
-/** A broker URL as operators may read it: without user and password (its query names kombu options, no secrets). */
+/** A broker URL as operators may read it: without user and password (its query names kombu options and TLS files, no secrets; a sentinel URL's sentinel_password goes too). */
 export function brokerLocation(url: string): string {
+  if (isSentinelUrl(url)) return sentinelLocation(url);
   if (!URL.canParse(url)) return '(not a URL)';
   const u = new URL(url);
   u.username = '';

@@ -13,6 +13,8 @@
 // - sep: that separator, and the one joining a binding's routing key, pattern and queue;
 // - fanout_prefix: the `/<db>.` before fanout channels (false: none, a string: that string).
 
+import { brokerUrlQuery, isSentinelUrl, splitQuery } from '../../redisSentinel.js';
+
 /** The transport options z4j reads off a Celery broker URL, with kombu's defaults. */
 export const KOMBU_REDIS_OPTIONS = ['global_keyprefix', 'priority_steps', 'sep', 'fanout_prefix'] as const;
 
@@ -41,9 +43,10 @@ export function layoutOptionsProblem(url: string): string | null {
  * ioredis) and the layout its options describe. Throws, naming the option, on a bad value.
  */
 export function splitCeleryRedisUrl(url: string): { clientUrl: string; layout: RedisLayout } {
-  const u = new URL(url);
+  const parts = brokerUrlQuery(url);
+  if (!parts) throw new Error('not a URL');
   const options = { ...DEFAULTS };
-  const value = (name: string) => u.searchParams.get(name);
+  const value = (name: string) => parts.query.get(name);
   const prefix = value('global_keyprefix');
   if (prefix !== null) options.globalKeyprefix = prefix;
   const sep = value('sep');
@@ -58,8 +61,8 @@ export function splitCeleryRedisUrl(url: string): { clientUrl: string; layout: R
     if (fanout === 'false') options.fanoutPrefix = '';
     else if (fanout !== 'true') options.fanoutPrefix = fanout;
   }
-  for (const name of KOMBU_REDIS_OPTIONS) u.searchParams.delete(name);
-  return { clientUrl: u.toString(), layout: new RedisLayout(options, redisDb(url)) };
+  for (const name of KOMBU_REDIS_OPTIONS) parts.query.delete(name);
+  return { clientUrl: parts.rebuild(), layout: new RedisLayout(options, redisDb(url)) };
 }
 
 function parseSteps(text: string): number[] {
@@ -73,9 +76,10 @@ function parseSteps(text: string): number[] {
   return numbers;
 }
 
-/** The Redis db number of a redis:// URL (kombu prefixes fanout channels with it). */
+/** The Redis db number of a redis:// URL, or a redis+sentinel:// one's (kombu prefixes fanout channels with it). */
 export function redisDb(url: string): number {
-  const db = Number(new URL(url).pathname.replace('/', '') || 0);
+  const path = isSentinelUrl(url) ? (splitQuery(url).base.split('/').slice(4, 5)[0] ?? '') : new URL(url).pathname.replace('/', '');
+  const db = Number(path || 0);
   return Number.isInteger(db) ? db : 0;
 }
 
