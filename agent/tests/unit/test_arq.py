@@ -255,33 +255,32 @@ def test_a_call_json_would_change_has_no_payload_arq_pickles_it(queue, captured)
     assert captured.of(plain, "enqueued")["payload"]["args"] == [[1, 2], [3]]
 
 
-def test_an_arq_pool_on_tls_redis_lends_the_agent_its_tls(tls_redis):
-    """RedisSettings(ssl=True, ssl_ca_certs=...) makes a redis-py asyncio client: the URL the agent
-    makes of it carries the CA and the client certificate, through a real handshake."""
-    from test_agent import _stream_delivered
+def _url_of_pool(settings):
+    """The URL the agent makes of an arq pool of `settings` (create_pool connects and pings: the
+    settings are right)."""
     from z4j_agent._common import redis_url
 
-    settings = RedisSettings(host="127.0.0.1", port=tls_redis.port, database=int(tls_redis.url().rsplit("/", 1)[1]), ssl=True,
-                             ssl_ca_certs=tls_redis.cafile, ssl_certfile=tls_redis.certfile, ssl_keyfile=tls_redis.keyfile)
-
-    async def url_of_pool():
-        pool = await create_pool(settings, retry=0)  # connects and pings: these settings are right
+    async def url():
+        pool = await create_pool(settings, retry=0)
         try:
             return redis_url(pool)
         finally:
             await pool.aclose()
 
-    assert _stream_delivered(asyncio.run(url_of_pool())) == 1
+    return asyncio.run(url())
 
 
-def test_arq_settings_on_tls_redis_lend_the_agent_their_tls(tls_redis):
-    """A worker's RedisSettings, as instrument() reads them: the URL carries the CA and the client
-    certificate (it named neither, and a private CA refused the agent)."""
+def test_an_arq_pool_and_its_settings_on_tls_redis_lend_the_agent_their_tls(tls_redis):
+    """RedisSettings(ssl=True, ssl_ca_certs=...) makes a redis-py asyncio client: the URL the agent
+    makes of it, and of the settings as instrument() reads them (which named neither the CA nor
+    the client certificate, and a private CA refused the agent), carries both, through a real
+    handshake."""
     from test_agent import _stream_delivered
     from z4j_agent.arq import redis_settings_url
 
     settings = RedisSettings(host="127.0.0.1", port=tls_redis.port, database=int(tls_redis.url().rsplit("/", 1)[1]), ssl=True,
                              ssl_ca_certs=tls_redis.cafile, ssl_certfile=tls_redis.certfile, ssl_keyfile=tls_redis.keyfile)
+    assert _stream_delivered(_url_of_pool(settings)) == 1
     assert _stream_delivered(redis_settings_url(settings)) == 1
 
 
@@ -289,19 +288,10 @@ def test_arq_on_sentinel_lends_the_agent_its_sentinels_and_master(sentinel_group
     """RedisSettings(sentinel=True): the worker's settings and its pool both give the agent a
     redis+sentinel:// URL of the same sentinels and master, through a real Sentinel."""
     from sentinel_group import SERVICE
-    from z4j_agent._common import redis_url
     from z4j_agent.arq import redis_settings_url
 
     settings = RedisSettings(host=[("127.0.0.1", sentinel_group.sentinel_port)], sentinel=True, sentinel_master=SERVICE, database=3)
-
-    async def url_of_pool():
-        pool = await create_pool(settings, retry=0)  # connects and pings: these settings are right
-        try:
-            return redis_url(pool)
-        finally:
-            await pool.aclose()
-
     url = f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/3"
-    assert asyncio.run(url_of_pool()) == url
+    assert _url_of_pool(settings) == url
     assert redis_settings_url(settings) == url
     assert sentinel_group.delivered(url) == 1
