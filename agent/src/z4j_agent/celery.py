@@ -131,8 +131,13 @@ def _sentinel_url(broker_url: Any, options: dict[str, Any], tls: Any) -> str:
         return ""
     first = parts[0]
     own = options.get("sentinel_kwargs") or {}
-    return make_url([(p.hostname or "localhost", p.port or DEFAULT_PORT) for p in parts], master, int(first.path.strip("/") or 0),
-                    urllib.parse.unquote(first.username or "") or None, urllib.parse.unquote(first.password) if first.password else None,
+    try:
+        sentinels = [(p.hostname or "localhost", p.port or DEFAULT_PORT) for p in parts]
+        db = int(first.path.strip("/") or 0)
+    except ValueError as err:  # a port or db that is no number: kombu cannot connect either
+        log.warning("z4j agent: the Celery broker's Sentinel URLs cannot be read (%s); events are not sent", err)
+        return ""
+    return make_url(sentinels, master, db, urllib.parse.unquote(first.username or "") or None, urllib.parse.unquote(first.password) if first.password else None,
                     own.get("username"), own.get("password"), redis_tls_settings(tls if isinstance(tls, dict) else {}) if tls else None, bool(own.get("ssl")))
 
 

@@ -41,8 +41,6 @@ class CommandError(Exception):
         self.code = code
 
 
-
-
 def command_key(project: str, worker: str) -> str:
     return f"z4j:commands:{project}:{worker}"
 

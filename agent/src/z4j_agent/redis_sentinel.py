@@ -6,9 +6,11 @@ same way by the agent and the service.
 The user and password are the master's; the sentinels' own, when they ask for one, are
 `sentinel_username=` and `sentinel_password=` in the query. `rediss+sentinel://` speaks TLS to
 the master, with the TLS arguments of a rediss:// URL (ssl_ca_certs, ssl_certfile, ...), and to
-the sentinels too with `sentinel_ssl=true` (redis-py's and ioredis's default is plain to them). A client made from it asks the sentinels where the master is at each
-connection, so the agent follows a failover: a fixed redis:// URL would go on sending to the
-old master, a replica then, which refuses writes."""
+the sentinels too with `sentinel_ssl=true` (redis-py's and ioredis's default is plain to them).
+
+A client made from it asks the sentinels where the master is at each connection, so the agent
+follows a failover: a fixed redis:// URL would go on sending to the old master, dead or a
+replica then, which refuses writes."""
 
 from __future__ import annotations
 

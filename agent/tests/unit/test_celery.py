@@ -332,13 +332,18 @@ def test_a_celery_app_on_sentinel_lends_the_agent_its_sentinels_and_master(senti
     assert sentinel_group.delivered(url) == 1
 
 
-def test_a_celery_sentinel_broker_without_master_name_gives_the_agent_no_broker(caplog):
+def test_a_celery_sentinel_broker_without_master_name_or_unreadable_gives_the_agent_no_broker(caplog):
     from z4j_agent.celery import _broker_url
 
     app = celery.Celery("sentinel", broker="sentinel://127.0.0.1:26379")
     with caplog.at_level("WARNING", logger="z4j_agent"):
         assert _broker_url(app) == ""
     assert "no master_name in broker_transport_options" in caplog.text
+    app = celery.Celery("sentinel", broker="sentinel://127.0.0.1:port/0")
+    app.conf.broker_transport_options = {"master_name": "m"}
+    with caplog.at_level("WARNING", logger="z4j_agent"):
+        assert _broker_url(app) == ""
+    assert "Sentinel URLs cannot be read" in caplog.text
 
 
 def test_a_celery_sentinel_broker_passes_its_credentials_and_tls_on():
