@@ -93,13 +93,18 @@ def _read_broker() -> None:
 
 
 def _broker_url(app: Any) -> str:
-    """The app's broker as the agent connects to it: with the TLS of its broker_use_ssl, which
-    kombu uses whatever the URL's scheme says (a private CA, a client certificate)."""
-    url = _first_url(app.conf.broker_url)
+    """The app's broker as the agent connects to it: a failover list as the agent reads one
+    (transport.failover_urls), each URL with the TLS of its broker_use_ssl, which kombu uses
+    whatever the URL's scheme says (a private CA, a client certificate)."""
+    urls = _urls(app.conf.broker_url)
     tls = app.conf.broker_use_ssl
-    if url.startswith("sentinel://"):
-        return _sentinel_url(app.conf.broker_url, app.conf.broker_transport_options or {}, tls)
-    if not url or not tls:
+    if urls and urls[0].startswith("sentinel://"):
+        return _sentinel_url(urls, app.conf.broker_transport_options or {}, tls)
+    return ";".join(_with_tls(url, tls) for url in urls)
+
+
+def _with_tls(url: str, tls: Any) -> str:
+    if not tls:
         return url
     from ._common import redis_tls_settings, secure_url
     from .transport import cert_reqs_name
@@ -115,7 +120,7 @@ def _broker_url(app: Any) -> str:
     return url
 
 
-def _sentinel_url(broker_url: Any, options: dict[str, Any], tls: Any) -> str:
+def _sentinel_url(urls: list[str], options: dict[str, Any], tls: Any) -> str:
     """kombu's Sentinel broker as one redis+sentinel:// URL (redis_sentinel.py): every URL of its
     list is a sentinel (sentinel://host:26379;sentinel://...), the first one's password and db are
     the master's, and its transport options name the master (master_name) and the sentinels' own
@@ -123,8 +128,7 @@ def _sentinel_url(broker_url: Any, options: dict[str, Any], tls: Any) -> str:
     from ._common import redis_tls_settings
     from .redis_sentinel import DEFAULT_PORT, make_url
 
-    urls = broker_url if isinstance(broker_url, (list, tuple)) else str(broker_url).split(";")
-    parts = [urllib.parse.urlsplit(u.strip()) for u in urls if str(u).strip()]
+    parts = [urllib.parse.urlsplit(u) for u in urls]
     master = options.get("master_name")
     if not master:
         log.warning("z4j agent: the Celery broker is a Sentinel one with no master_name in broker_transport_options; events are not sent")
@@ -141,12 +145,10 @@ def _sentinel_url(broker_url: Any, options: dict[str, Any], tls: Any) -> str:
                     own.get("username"), own.get("password"), redis_tls_settings(tls if isinstance(tls, dict) else {}) if tls else None, bool(own.get("ssl")))
 
 
-def _first_url(broker_url: Any) -> str:
-    """The first of a failover list (kombu's `;`-separated string, or a list): where Celery
-    connects first, and a URL a client can read (the whole list is none)."""
-    if isinstance(broker_url, (list, tuple)):
-        broker_url = broker_url[0] if broker_url else ""
-    return str(broker_url or "").split(";", 1)[0].strip()
+def _urls(broker_url: Any) -> list[str]:
+    """The URLs of a broker setting: one, or a failover list (kombu's `;`-separated string, or a list)."""
+    items = broker_url if isinstance(broker_url, (list, tuple)) else str(broker_url or "").split(";")
+    return [str(u).strip() for u in items if str(u).strip()]
 
 
 _celery_found: tuple[Any, Any] | None = None

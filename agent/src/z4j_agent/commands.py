@@ -20,7 +20,7 @@ from typing import Any, Callable
 from . import amqp_commands
 from . import batch as batches
 from .redact import redact_text
-from .transport import REDIS_SCHEMES, next_backoff, redis_from_url
+from .transport import REDIS_SCHEMES, failover_urls, next_backoff, redis_from_url
 
 log = logging.getLogger("z4j_agent")
 
@@ -54,6 +54,7 @@ class RedisCommands:
     def __init__(self, url: str, client: Any, project: str, worker: str) -> None:
         self._url = url
         self._client = client
+        self._own = client is None  # a client made here, not the worker's: closed here
         self._key = command_key(project, worker)
         self._project = project
 
@@ -72,7 +73,10 @@ class RedisCommands:
     def reset(self) -> None:
         pass  # redis-py reconnects by itself
 
-    close = reset
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if self._own and client is not None:
+            client.close()
 
 
 def channel_kind(broker_url: str, client: Any = None) -> str | None:
@@ -121,6 +125,8 @@ class CommandListener:
         self._last_warning = 0.0
         self.kind = channel_kind(self.broker_url, client)
         self._channel: Any = None
+        self._nodes = failover_urls(self.broker_url)  # a failover list: the next after a failed read
+        self._node = 0
 
     @property
     def available(self) -> bool:
@@ -149,10 +155,11 @@ class CommandListener:
     def channel(self) -> Any:
         if self._channel is None:
             project = self.agent.config.project
+            url = self._nodes[self._node % len(self._nodes)]
             if self.kind == "redis":
-                self._channel = RedisCommands(self.broker_url, self._client, project, self.worker)
+                self._channel = RedisCommands(url, self._client, project, self.worker)
             else:
-                self._channel = amqp_commands.open_queue(self.broker_url, amqp_commands.command_queue(project, self.worker), POLL_S)
+                self._channel = amqp_commands.open_queue(url, amqp_commands.command_queue(project, self.worker), POLL_S)
         return self._channel
 
     def _run(self) -> None:
@@ -191,6 +198,13 @@ class CommandListener:
             self.channel.reset()
         except Exception:
             pass
+        if len(self._nodes) > 1 and self._client is None:  # on to the next node of the list
+            try:
+                self.channel.close()
+            except Exception:
+                pass
+            self._channel = None
+            self._node += 1
 
     def _warn(self, message: str) -> None:
         now = time.monotonic()

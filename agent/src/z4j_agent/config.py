@@ -61,6 +61,21 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
     return str(raw)
 
 
+def _check_broker_urls(broker_url: str) -> None:
+    """A failover list's URLs (`;` between them) are all of one broker kind; a sentinel one names
+    its sentinels and master."""
+    urls = [u.strip() for u in broker_url.split(";") if u.strip()]
+    kinds = {u.split("://", 1)[0].replace("rediss", "redis").replace("amqps", "amqp").replace("pyamqp", "amqp") for u in urls}
+    if len(kinds) > 1:
+        raise ConfigError(f"Z4J_BROKER_URL: a failover list (URLs separated by ;) names nodes of one broker, not {', '.join(sorted(kinds))}")
+    for url in urls:
+        if is_sentinel_url(url):
+            try:
+                parse_sentinel_url(url)
+            except ValueError as err:
+                raise ConfigError(f"Z4J_BROKER_URL: {err}") from None
+
+
 def load_config(**overrides: Any) -> Config:
     values: dict[str, Any] = {}
     for f in fields(Config):
@@ -87,11 +102,7 @@ def load_config(**overrides: Any) -> Config:
     # RabbitMQ refuses a queue declared with a negative x-max-length-bytes: every send would fail.
     if not 0 <= cfg.amqp_queue_max_bytes <= MAX_AMQP_QUEUE_BYTES:
         raise ConfigError(f"Z4J_AMQP_QUEUE_MAX_BYTES={cfg.amqp_queue_max_bytes}: between 0 (no bound) and {MAX_AMQP_QUEUE_BYTES}")
-    if is_sentinel_url(cfg.broker_url):
-        try:
-            parse_sentinel_url(cfg.broker_url)
-        except ValueError as err:
-            raise ConfigError(f"Z4J_BROKER_URL: {err}") from None
+    _check_broker_urls(cfg.broker_url)
     if cfg.stream_maxlen < 1:
         raise ConfigError(f"Z4J_STREAM_MAXLEN={cfg.stream_maxlen}: at least 1 (events)")
     # The sender and heartbeat threads wait these between rounds: zero or less spins a core (and

@@ -21,7 +21,7 @@ from .config import Config, ConfigError, load_config, misspelled_variables
 from .event_json import TaskEventJSON
 from .redact import LongText, keep_set, scrub
 from .snapshot import Scrubbed, freeze
-from .transport import SENDER_THREAD, BatchRefused, Transport, make_transport, next_backoff
+from .transport import SENDER_THREAD, BatchRefused, Transport, failover_urls, make_transport, next_backoff
 
 log = logging.getLogger("z4j_agent")
 
@@ -34,6 +34,7 @@ class Agent:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._transport: Transport | None = None
+        self._failovers = 0  # failed sends, which move the agent on along a failover list of brokers
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -349,6 +350,7 @@ class Agent:
                     self.down_since = time.monotonic()
                 self._count_error(f"could not deliver events ({type(err).__name__}: {err}); retrying")
                 self._close_transport()
+                self._failovers += 1
                 self._end_turn()  # now, not after the backoff: an impatient flush gives up on down_since at once
                 self._stop.wait(backoff)
                 backoff = next_backoff(backoff)
@@ -382,8 +384,12 @@ class Agent:
         return DropOldestBuffer(cfg.buffer_size, cfg.buffer_max_bytes, _weight)
 
     def _new_transport(self) -> Transport:
+        """To the broker, or to the node of a failover list (a RabbitMQ cluster's) whose turn it
+        is: the one that took the last send, the next after a failed one."""
         cfg = self.config
-        return make_transport(cfg.transport, cfg.broker_url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue, cfg.amqp_queue_max_bytes)
+        urls = failover_urls(cfg.broker_url)
+        url = urls[self._failovers % len(urls)]
+        return make_transport(cfg.transport, url, cfg.http_url, cfg.agent_id, cfg.project, cfg.stream_maxlen, cfg.amqp_queue, cfg.amqp_queue_max_bytes)
 
     def _envelopes(self, items: list[Any]) -> list[str]:
         """The items' envelopes as JSON texts; one that cannot be built is dropped and counted,

@@ -78,21 +78,25 @@ def _broker_url(broker: Any) -> str:
         from ._common import redis_url
 
         return redis_url(client)
-    params = getattr(broker, "parameters", None)  # RabbitmqBroker: pika parameters, one or a list
-    p = params[0] if isinstance(params, list) and params else params
-    if p is not None and getattr(p, "host", None):
-        import urllib.parse
+    # RabbitmqBroker: pika parameters, one or a list (a cluster's nodes: a failover list for the agent too)
+    params = getattr(broker, "parameters", None)
+    return ";".join(filter(None, (_pika_url(p) for p in (params if isinstance(params, list) else [params]))))
 
-        from .amqp_connect import share_context
 
-        creds = getattr(p, "credentials", None)
-        auth = f"{urllib.parse.quote(creds.username, safe='')}:{urllib.parse.quote(creds.password, safe='')}@" if getattr(creds, "username", None) else ""
-        tls = getattr(p, "ssl_options", None)  # pika's SSLOptions: a context (not a URL's words)
-        url = f"{'amqps' if tls else 'amqp'}://{auth}{p.host}:{p.port}/{urllib.parse.quote(p.virtual_host, safe='')}"
-        if tls:
-            share_context(url, tls.context, tls.server_hostname)
-        return url
-    return ""
+def _pika_url(p: Any) -> str:
+    if p is None or not getattr(p, "host", None):
+        return ""
+    import urllib.parse
+
+    from .amqp_connect import share_context
+
+    creds = getattr(p, "credentials", None)
+    auth = f"{urllib.parse.quote(creds.username, safe='')}:{urllib.parse.quote(creds.password, safe='')}@" if getattr(creds, "username", None) else ""
+    tls = getattr(p, "ssl_options", None)  # pika's SSLOptions: a context (not a URL's words)
+    url = f"{'amqps' if tls else 'amqp'}://{auth}{p.host}:{p.port}/{urllib.parse.quote(p.virtual_host, safe='')}"
+    if tls:
+        share_context(url, tls.context, tls.server_hostname)
+    return url
 
 
 class Z4jMiddleware(_Base):  # type: ignore[misc]

@@ -28,6 +28,13 @@ RETRY_MAX_S = 5.0
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")
 
 
+def failover_urls(broker_url: str) -> list[str]:
+    """The URLs of a broker URL that is a failover list, in kombu's form (`;` between the nodes
+    of a RabbitMQ cluster, in the order to try: `amqp://node-1//;amqp://node-2//`); one URL is a
+    list of one. The agent sends to one at a time, and goes on to the next when a send fails."""
+    return [u.strip() for u in broker_url.split(";") if u.strip()] or [""]
+
+
 def next_backoff(backoff: float) -> float:
     return min(backoff * 2, RETRY_MAX_S)
 

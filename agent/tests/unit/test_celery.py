@@ -256,13 +256,17 @@ print(app.send_task("unit.add", (1, 2), kwargs={{"password": "hunter2"}}, queue=
 
 @pytest.mark.parametrize("broker_url", ["redis://10.0.0.1:6379/0;redis://10.0.0.2:6379/0", " redis://10.0.0.1:6379/0 ; redis://10.0.0.2:6379/0",
                                         ["redis://10.0.0.1:6379/0", "redis://10.0.0.2:6379/0"]])
-def test_the_agent_publishes_to_the_first_broker_of_a_failover_list(broker_url):
-    """Celery takes a failover list of brokers (kombu's `;`-separated string, or a list); the
-    whole list is no URL a client can read, and the agent sent nothing."""
-    from z4j_agent.celery import _first_url
+def test_the_agent_takes_a_failover_list_of_brokers_whole(broker_url):
+    """Celery takes a failover list of brokers (kombu's `;`-separated string, or a list): the
+    agent takes it in its own form (transport.failover_urls), to send to one at a time and go on
+    to the next when a send fails. It took the first alone, and dropped while it was away."""
+    from z4j_agent.celery import _broker_url
+    from z4j_agent.transport import failover_urls
 
-    assert _first_url(broker_url) == "redis://10.0.0.1:6379/0"
-    assert _first_url(None) == "" and _first_url([]) == "" and _first_url("amqp://h//") == "amqp://h//"
+    url = _broker_url(celery.Celery("failover", broker=broker_url))
+    assert url == "redis://10.0.0.1:6379/0;redis://10.0.0.2:6379/0"
+    assert failover_urls(url) == ["redis://10.0.0.1:6379/0", "redis://10.0.0.2:6379/0"]
+    assert failover_urls("amqp://h//") == ["amqp://h//"] and failover_urls("") == [""]
 
 
 def test_a_celery_app_on_tls_rabbitmq_lends_the_agent_its_broker_use_ssl(tls_rabbit):
@@ -299,6 +303,9 @@ def test_a_celery_apps_broker_use_ssl_is_written_into_the_agents_url():
     assert url("amqp://u:p@h//", {"ca_certs": "/ca.pem", "cert_reqs": ssl.CERT_NONE}) == "amqps://u:p@h//?cafile=%2Fca.pem&no_verify_ssl=1"
     assert url("amqp://u:p@h//", {"ca_certs": "/ca.pem", "cert_reqs": 0}) == "amqps://u:p@h//?cafile=%2Fca.pem&no_verify_ssl=1"
     assert url("amqp://u:p@h//", None) == "amqp://u:p@h//"
+    # A failover list (kombu's `;` string, or a list): every node, each with the TLS settings.
+    assert url("amqp://u:p@n1//;amqp://u:p@n2//", None) == "amqp://u:p@n1//;amqp://u:p@n2//"
+    assert url(["amqp://u:p@n1//", "amqp://u:p@n2//"], {"ca_certs": "/ca.pem"}) == "amqps://u:p@n1//?cafile=%2Fca.pem;amqps://u:p@n2//?cafile=%2Fca.pem"
 
 
 def test_a_celery_app_on_tls_redis_lends_the_agent_its_broker_use_ssl(tls_redis):

@@ -182,3 +182,28 @@ def test_a_command_body_is_checked_exactly_as_on_redis(client):
     raw, _ = command(expires_in=-1)
     assert lst.handle(raw.encode()) == "expired"
     assert json.loads(json.dumps(lst.agent.sent[-1]))["detail"]["code"] == "EXPIRED"
+
+
+def test_along_a_failover_list_commands_come_from_the_next_node(client):
+    """The first node of the worker's list (a proxy to the test RabbitMQ) goes away while the
+    listener waits on it: the listener goes on to the next node, and takes the next command there."""
+    from tls_proxy import start_plain
+
+    port, node_goes_away = start_plain(AMQP_URL)
+    worker = f"w-{uuid.uuid4().hex[:8]}"
+    queue = command_queue("unit", worker)
+    first_node = AMQP_URL.replace("127.0.0.1:5672", f"127.0.0.1:{port}")
+    lst = CommandListener(FakeAgent(), "huey", worker, f"{first_node};{AMQP_URL}", {"echo": lambda a: {"echo": a["x"]}})
+    stop = lst.start()
+    try:
+        for when in ("before", "after"):
+            if when == "after":
+                node_goes_away()
+            assert wait_for(lambda: _exists(queue)), "the listener did not declare its queue"
+            raw, body = command(worker=worker)
+            publish(queue, raw)
+            assert wait_for(lambda: any(e.get("commandId") == body["id"] for e in lst.agent.sent), 20), f"the command sent {when} the node went away was not taken"
+    finally:
+        stop()
+        lst._thread.join(5)
+        delete(queue)

@@ -436,3 +436,14 @@ def test_a_redis_broker_on_sentinel_lends_the_agent_its_sentinels_and_master(sen
     url = _broker_url(broker)
     assert url == f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/0"
     assert sentinel_group.delivered(url) == 1
+
+
+def test_a_rabbitmq_broker_of_several_nodes_lends_the_agent_a_failover_list():
+    """RabbitmqBroker(url=[...]), a cluster's nodes: the agent's URL lists them all, in order
+    (transport.failover_urls), not the first alone. Nothing connects here."""
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    from z4j_agent.dramatiq import _broker_url
+
+    broker = RabbitmqBroker(url=["amqp://u:p@node-1:5672/prod", "amqp://u:p@node-2:5673/prod"])
+    assert _broker_url(broker) == "amqp://u:p@node-1:5672/prod;amqp://u:p@node-2:5673/prod"

@@ -179,6 +179,12 @@ def test_an_aio_pika_batch_for_a_deleted_events_queue_raises_and_the_queue_comes
     check_a_deleted_queue_is_declared_again("aio_pika")
 
 
+def test_along_a_failover_list_an_aio_pika_agent_goes_on_to_the_next_node():
+    from test_transport_amqp import check_a_failover_list
+
+    check_a_failover_list()  # aio-pika is this venv's only AMQP client
+
+
 @pytest.mark.parametrize("agent_first", [True, False], ids=["agent-before-retry-middleware", "agent-after-retry-middleware"])
 def test_a_terminated_task_is_not_retried_whichever_order_the_middlewares_are_in(captured, agent_first):
     """taskiq calls on_error in reverse middleware order, so the agent cannot count on seeing a

@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from test_commands_amqp import AMQP_URL, CLIENTS
+from test_commands_amqp import AMQP_URL, CLIENTS, _broker
 from z4j_agent.amqp_connect import py_amqp_options
+from z4j_agent import transport
 from z4j_agent.transport import AioPikaTransport, AmqpTransport, PyAmqpTransport, make_transport
 
 TRANSPORTS = {"pika": AmqpTransport, "aio_pika": AioPikaTransport, "py_amqp": PyAmqpTransport}
@@ -148,3 +149,59 @@ def test_the_agent_publishes_with_whichever_amqp_client_the_worker_has(monkeypat
 def test_py_amqp_reads_a_url_as_kombu_does(url, expected):
     o = py_amqp_options(url)
     assert (o["host"], o["userid"], o["password"], o["virtual_host"], bool(o["ssl"])) == expected
+
+
+def _events_in(queue):
+    """The events of every batch in `queue`, taken (the batches as the agent signed them)."""
+    import json
+
+    bodies = []
+
+    def take(c):
+        kind, ch = c
+        if kind == "pika":
+            while (got := ch.basic_get(queue, auto_ack=True))[0] is not None:
+                bodies.append(got[2])
+            return None
+
+        async def aio():
+            q = await ch.declare_queue(queue, passive=True)
+            while (msg := await q.get(no_ack=True, fail=False)) is not None:
+                bodies.append(msg.body)
+
+        return aio()
+
+    _broker(take)
+    return [e.get("taskId") for body in bodies for e in json.loads(body)["events"]]
+
+
+@pytest.mark.parametrize("client", PUBLISHERS)
+def test_along_a_failover_list_the_agent_goes_on_to_the_next_node(client, monkeypatch):
+    monkeypatch.setattr(transport, "AMQP_CLIENTS", tuple(c for c in transport.AMQP_CLIENTS if c[1] is TRANSPORTS[client]))
+    check_a_failover_list()
+
+
+def check_a_failover_list():
+    """A worker on a RabbitMQ cluster lists its nodes (kombu's `amqp://node-1//;amqp://node-2//`,
+    a Dramatiq broker's list of URLs). The first node here is a proxy to the test RabbitMQ, and
+    goes away mid-run as a node does in a rolling upgrade: the agent's failed send moves it on to
+    the next node, and no event is lost. It used to send to the first node only, and drop."""
+    from tls_proxy import start_plain
+    from z4j_agent import core
+    port, node_goes_away = start_plain(AMQP_URL)
+    queue = f"z4j-test-events-{uuid.uuid4().hex[:8]}"
+    first_node = AMQP_URL.replace("127.0.0.1:5672", f"127.0.0.1:{port}")
+    assert first_node != AMQP_URL
+    core.reset_agent()
+    agent = core.get_agent(project="p", agent_id="agent-1", agent_secret="s", broker_url=f"{first_node};{AMQP_URL}", amqp_queue=queue, flush_interval=0.05)
+    try:
+        agent.task_event("dramatiq", "started", "before", fields={"name": "t"})
+        assert agent.flush(10)
+        node_goes_away()
+        agent.task_event("dramatiq", "started", "after", fields={"name": "t"})
+        assert agent.flush(20)
+        assert _events_in(queue) == ["before", "after"]
+        assert agent.stats()["dropped"] == 0
+    finally:
+        core.reset_agent()
+        _queue_op("delete", queue)

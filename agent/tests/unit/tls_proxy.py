@@ -1,7 +1,8 @@
 """A broker behind TLS with a private CA, for the tests of the agent's amqps:// and rediss://
 connections: a TLS proxy on 127.0.0.1 (a server certificate of a CA made for the run, a client
 certificate required) in front of the test RabbitMQ's or Redis's plain port. The handshake is
-real and so is the broker behind it; only the broker's own TLS listener is not (CI's have none)."""
+real and so is the broker behind it; only the broker's own TLS listener is not (CI's have none).
+Plain (start_plain), it stands for a node of a cluster that can be made to go away."""
 from __future__ import annotations
 
 import asyncio
@@ -80,12 +81,25 @@ async def _forward(upstream: tuple[str, int], client_reader: asyncio.StreamReade
 def start(upstream_url: str, base: str) -> tuple[TlsProxy, Callable[[], None]]:
     """Starts a proxy to the host and port of `upstream_url` on a free port (a thread with its
     own event loop); returns it, its URLs made of `base`, and a stop."""
-    plain = urllib.parse.urlsplit(upstream_url)
     directory = tempfile.mkdtemp(prefix="z4j-tls-")
     make_certificates(directory)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=os.path.join(directory, "ca.pem"))
     server_context.load_cert_chain(os.path.join(directory, "server.pem"), os.path.join(directory, "server.key"))
     server_context.verify_mode = ssl.CERT_REQUIRED  # a client certificate of the CA, or no handshake
+    port, stop = _serve(upstream_url, server_context)
+    files = {n: os.path.join(directory, f) for n, f in (("cafile", "ca.pem"), ("certfile", "client.pem"), ("keyfile", "client.key"))}
+    return TlsProxy(port, base=base, **files), stop
+
+
+def start_plain(upstream_url: str) -> tuple[int, Callable[[], None]]:
+    """A plain TCP proxy to the host and port of `upstream_url`, on a free port: a node of a
+    cluster in the tests of failover lists, whose stop is the node going away (its connections
+    cut, its port refusing)."""
+    return _serve(upstream_url, None)
+
+
+def _serve(upstream_url: str, server_context: ssl.SSLContext | None) -> tuple[int, Callable[[], None]]:
+    plain = urllib.parse.urlsplit(upstream_url)
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(asyncio.start_server(functools.partial(_forward, (plain.hostname, plain.port)), "127.0.0.1", 0, ssl=server_context))
     thread = threading.Thread(target=loop.run_forever, name="z4j-test-tls-proxy", daemon=True)
@@ -103,5 +117,4 @@ def start(upstream_url: str, base: str) -> tuple[TlsProxy, Callable[[], None]]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
 
-    files = {n: os.path.join(directory, f) for n, f in (("cafile", "ca.pem"), ("certfile", "client.pem"), ("keyfile", "client.key"))}
-    return TlsProxy(server.sockets[0].getsockname()[1], base=base, **files), stop
+    return server.sockets[0].getsockname()[1], stop
