@@ -2,16 +2,42 @@
 import type amqp from 'amqplib';
 import { brokerTls } from './brokerTls.js';
 
+/** The nodes of a failover list, in kombu's form (`amqp://node-1//;amqp://node-2//`); one URL is a list of one. */
+export function failoverUrls(url: string): string[] {
+  return url.split(';').map((u) => u.trim()).filter(Boolean);
+}
+
+// A failover list → the node that took the last connection, tried first at the next.
+const lastGoodNode = new Map<string, number>();
+
 /**
  * A named connection (shown in RabbitMQ's management as what it is for), with the TLS files its
- * URL names (brokerTls.ts). amqplib is loaded on the first connection: a service that uses no
- * RabbitMQ does not carry it.
+ * URL names (brokerTls.ts). A failover list (a RabbitMQ cluster's nodes) is tried node by node,
+ * from the one that took the last connection; the error is the last node's. amqplib is loaded on
+ * the first connection: a service that uses no RabbitMQ does not carry it.
  */
 export async function connectAmqp(url: string, connectionName: string): Promise<amqp.ChannelModel> {
   const { default: client } = await import('amqplib');
-  const { url: plain, tls } = brokerTls(url);
-  return client.connect(plain, { ...tls, clientProperties: { connection_name: connectionName } });
+  const nodes = failoverUrls(url);
+  const first = lastGoodNode.get(url) ?? 0;
+  let failure: unknown;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = (first + i) % nodes.length;
+    const { url: plain, tls } = brokerTls(nodes[n]!);
+    try {
+      const conn = await client.connect(plain, { ...tls, timeout: CONNECT_TIMEOUT_MS, clientProperties: { connection_name: connectionName } });
+      lastGoodNode.set(url, n);
+      return conn;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  throw failure;
 }
+
+// How long a node may take to accept the connection before the next is tried (a node that is
+// gone, not refusing, would otherwise hold the list up for the OS's TCP timeout).
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Makes sure a durable queue z4j owns exists: created bounded to `maxBytes` (RabbitMQ's

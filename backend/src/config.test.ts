@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, misspelledSettings, settings } from './config.js';
+import { brokerLocation } from './sources/source.js';
 
 describe('configuration', () => {
   it('has working defaults: embedded storage, port 8080, no brokers', () => {
@@ -43,6 +44,17 @@ describe('configuration', () => {
     expect(refusal({ Z4J_AGENT_AMQP_URLS: 'amqps://mq/%2F?cafile=/no/such/ca.pem' })).toMatch(/Z4J_AGENT_AMQP_URLS=.*cafile=\/no\/such\/ca\.pem: no such file/);
     expect(refusal({ Z4J_RQ_REDIS_URL: 'rediss://r/0?ssl_keyfile=/no/key' })).toMatch(/Z4J_RQ_REDIS_URL=.*ssl_keyfile=\/no\/key: no such file/);
     expect(refusal({ Z4J_CELERY_BROKERS: 'redis://r/0, rediss://r/1?ssl_ca_certs=/no/ca' })).toMatch(/Z4J_CELERY_BROKERS=.*ssl_ca_certs=\/no\/ca/);
+  });
+
+  it("takes a RabbitMQ cluster's nodes as a failover list (kombu's `;`), each node checked; Redis's are refused", () => {
+    const config = loadConfig({ Z4J_AGENT_AMQP_URLS: 'amqp://u:p@n1//;amqp://u:p@n2//, amqps://c//', Z4J_DRAMATIQ_BROKER_URL: 'amqp://n1//;amqp://n2//' });
+    expect(config.Z4J_AGENT_AMQP_URLS).toEqual(['amqp://u:p@n1//;amqp://u:p@n2//', 'amqps://c//']);
+    expect(config.Z4J_DRAMATIQ_BROKER_URL).toBe('amqp://n1//;amqp://n2//');
+    expect(brokerLocation('amqp://u:p@n1//;amqp://u:p@n2//')).toBe('amqp://n1//;amqp://n2//');
+    expect(refusal({ Z4J_RQ_REDIS_URL: 'redis://a/0;redis://b/0' })).toMatch(/Z4J_RQ_REDIS_URL=.*Redis fails over through Sentinel/);
+    expect(refusal({ Z4J_CELERY_BROKERS: 'amqp://a//;redis://b/0' })).toMatch(/Z4J_CELERY_BROKERS=.*names the nodes of a RabbitMQ cluster/);
+    expect(refusal({ Z4J_AGENT_AMQP_URLS: 'amqp://a//;http://b//' })).toMatch(/Z4J_AGENT_AMQP_URLS=.*amqp:\/\/ or amqps:\/\/ URLs/);
+    expect(refusal({ Z4J_TASKIQ_BROKER_URL: 'amqp://a//;amqps://b//?cafile=/no/ca' })).toMatch(/Z4J_TASKIQ_BROKER_URL=.*cafile=\/no\/ca: no such file/);
   });
 
   it("takes the Dramatiq RedisBroker's namespace, 'dramatiq' unless set", () => {

@@ -3,6 +3,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { AuditKeyError, AuditKeyRing, MAX_AUDIT_KEY_ID, parseAuditKeys } from './audit/keys.js';
+import { failoverUrls } from './amqp.js';
 import { brokerTls, brokerTlsProblem } from './brokerTls.js';
 import { parseSealKeys, SealError, Sealer } from './crypto/seal.js';
 import { brokerUrlQuery, isSentinelUrl, parseSentinelUrl } from './redisSentinel.js';
@@ -32,28 +33,40 @@ const list = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 /** kombu's Redis transport options on a Celery broker URL (redisLayout.ts): valid, and only on Redis. */
-function celeryBrokerOptions(url: string, ctx: z.RefinementCtx): void {
-  if (!isSentinelUrl(url) && !URL.canParse(url)) return ctx.addIssue({ code: 'custom', message: `not a URL: ${url.replace(/\/\/[^@/]*@/, '//')}` });
-  const problem = url.startsWith('redis')
-    ? layoutOptionsProblem(url)
-    : KOMBU_REDIS_OPTIONS.some((o) => new URL(url).searchParams.has(o)) ? `${KOMBU_REDIS_OPTIONS.join(', ')} apply to Redis brokers only` : null;
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+function celeryBrokerOptions(list: string, ctx: z.RefinementCtx): void {
+  for (const url of failoverUrls(list)) {
+    if (!isSentinelUrl(url) && !URL.canParse(url)) return ctx.addIssue({ code: 'custom', message: `not a URL: ${url.replace(/\/\/[^@/]*@/, '//')}` });
+    const problem = url.startsWith('redis')
+      ? layoutOptionsProblem(url)
+      : KOMBU_REDIS_OPTIONS.some((o) => new URL(url).searchParams.has(o)) ? `${KOMBU_REDIS_OPTIONS.join(', ')} apply to Redis brokers only` : null;
+    if (problem) return ctx.addIssue({ code: 'custom', message: problem });
+  }
 }
 // Redis reached directly or through Sentinel (redisSentinel.ts); RabbitMQ.
 const REDIS = /^rediss?(\+sentinel)?:\/\//;
 const REDIS_OR_AMQP = /^(rediss?(\+sentinel)?|amqps?):\/\//;
 /**
  * A broker URL of the schemes `scheme` matches, whose TLS files (brokerTls.ts) can be read, and
- * whose sentinels and master a redis+sentinel:// one names (redisSentinel.ts).
+ * whose sentinels and master a redis+sentinel:// one names (redisSentinel.ts). RabbitMQ's may be
+ * a failover list of a cluster's nodes (amqp.ts), each checked so.
  */
 function brokerUrl(scheme: RegExp, shape: string) {
-  return z
-    .string()
-    .regex(scheme, shape)
-    .superRefine((url, ctx) => {
-      const problem = brokerTlsProblem(url) ?? (isSentinelUrl(url) ? sentinelUrlProblem(url) : null);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    });
+  return z.string().superRefine((url, ctx) => {
+    const problem = brokerUrlProblem(url, scheme, shape);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+function brokerUrlProblem(url: string, scheme: RegExp, shape: string): string | null {
+  const nodes = failoverUrls(url);
+  if (!nodes.length || !nodes.every((node) => scheme.test(node))) return shape;
+  if (nodes.length > 1 && !nodes.every((node) => /^amqps?:\/\//.test(node))) {
+    return 'a failover list (URLs separated by ;) names the nodes of a RabbitMQ cluster; Redis fails over through Sentinel (redis+sentinel://)';
+  }
+  for (const node of nodes) {
+    const problem = brokerTlsProblem(node) ?? (isSentinelUrl(node) ? sentinelUrlProblem(node) : null);
+    if (problem) return problem;
+  }
+  return null;
 }
 /** What is wrong with a redis+sentinel:// URL as the Redis client gets it: without its TLS files and kombu's options. */
 function sentinelUrlProblem(url: string): string | null {

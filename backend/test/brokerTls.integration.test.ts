@@ -3,13 +3,12 @@
 // server and client certificates made for the run by openssl) in front of the test brokers.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { connectAmqp } from '../src/amqp.js';
 import { newRedis } from '../src/redis.js';
 import { DRAMATIQ_AMQP_URL } from './helpers/dramatiq.js';
+import { startProxy, type Proxy } from './helpers/tcpProxy.js';
 
 const REDIS_URL = process.env.Z4J_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
@@ -26,30 +25,9 @@ function makeCertificates(dir: string): void {
 }
 
 /** A TLS server on a free port that forwards to `upstream` (host:port), a client certificate of the CA required. */
-async function tlsProxy(dir: string, upstream: URL): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = tls.createServer(
-    { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')), ca: readFileSync(join(dir, 'ca.pem')), requestCert: true, rejectUnauthorized: true },
-    (client) => {
-      const up = net.connect(Number(upstream.port), upstream.hostname);
-      for (const s of [client, up]) {
-        sockets.add(s);
-        s.on('error', () => undefined).on('close', () => sockets.delete(s));
-      }
-      client.pipe(up).pipe(client);
-      client.on('close', () => up.destroy());
-      up.on('close', () => client.destroy());
-    },
-  );
-  server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
+function tlsProxy(dir: string, upstream: URL): Promise<Proxy> {
+  const read = (name: string) => readFileSync(join(dir, name));
+  return startProxy(upstream.hostname, Number(upstream.port), { key: read('server.key'), cert: read('server.pem'), ca: read('ca.pem'), requestCert: true, rejectUnauthorized: true });
 }
 
 describe('broker connections behind TLS with a private CA and client certificates', () => {

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { scrub } from '../redact/redact.js';
+import { failoverUrls } from '../amqp.js';
 import { isSentinelUrl, sentinelLocation } from '../redisSentinel.js';
 // A source turns one engine's wire format into envelopes for the pipeline. Celery events
 // over Redis or AMQP, agent streams, HTTP ingest: each is one module implementing this.
@@ -75,8 +76,13 @@ export function nameSources(urls: readonly string[], kindOf: (url: string) => So
   });
 }
 
-/** A broker URL as operators may read it: without user and password (its query names kombu options and TLS files, no secrets; a sentinel URL's sentinel_password goes too). */
+/**
+ * A broker URL as operators may read it: without user and password (its query names kombu options
+ * and TLS files, no secrets; a sentinel URL's sentinel_password goes too), each node of a failover list so.
+ */
 export function brokerLocation(url: string): string {
+  const nodes = failoverUrls(url);
+  if (nodes.length > 1) return nodes.map(brokerLocation).join(';');
   if (isSentinelUrl(url)) return sentinelLocation(url);
   if (!URL.canParse(url)) return '(not a URL)';
   const u = new URL(url);
