@@ -1,8 +1,8 @@
 // The TLS files a broker URL names, in the words the agent reads (agent/README.md, "TLS"), so
 // that one URL serves the workers' agents and the service: amqps:// takes aio-pika's (cafile,
-// certfile, keyfile, no_verify_ssl=1), rediss:// (and rediss+sentinel://) redis-py's (ssl_ca_certs,
-// ssl_certfile, ssl_keyfile, ssl_cert_reqs=none). Without them a TLS connection trusts the system's CAs (and
-// NODE_EXTRA_CA_CERTS) and shows no client certificate.
+// certfile, keyfile, no_verify_ssl=1), rediss:// (and rediss+sentinel://) redis-py's
+// (ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs=none). Without them a TLS connection
+// trusts the system's CAs (and NODE_EXTRA_CA_CERTS) and shows no client certificate.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { brokerUrlQuery } from './redisSentinel.js';

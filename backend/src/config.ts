@@ -134,7 +134,7 @@ export const settings = {
   ],
   Z4J_AGENT_AMQP_URLS: [
     list.pipe(z.array(brokerUrl(/^amqps?:\/\//, 'amqp:// or amqps:// URLs'))).default([]),
-    'Comma-separated RabbitMQ URLs whose agent queue (Z4J_AGENT_AMQP_QUEUE) is consumed.',
+    'Comma-separated RabbitMQ URLs whose agent queue (Z4J_AGENT_AMQP_QUEUE) is consumed. A RabbitMQ cluster: its nodes separated by ; (amqp://node-1//;amqp://node-2//), tried in turn; every RabbitMQ setting here takes that form too.',
   ],
   Z4J_AGENT_AMQP_QUEUE: [z.string().min(1).default('z4j.events'), 'Durable RabbitMQ queue agents publish their batches to.'],
   Z4J_AGENT_AMQP_QUEUE_MAX_BYTES: [
