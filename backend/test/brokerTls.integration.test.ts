@@ -1,28 +1,16 @@
 // z4j's own connections to a Redis and a RabbitMQ behind TLS with a private CA that asks for a
 // client certificate, named in the URL as the agent reads it (brokerTls.ts): a TLS proxy (a CA,
 // server and client certificates made for the run by openssl) in front of the test brokers.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAmqp } from '../src/amqp.js';
 import { newRedis } from '../src/redis.js';
+import { makeCertificates } from './helpers/certificates.js';
 import { DRAMATIQ_AMQP_URL } from './helpers/dramatiq.js';
 import { startProxy, type Proxy } from './helpers/tcpProxy.js';
 
 const REDIS_URL = process.env.Z4J_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-
-function makeCertificates(dir: string): void {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=z4j test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth'], ['client', 'extendedKeyUsage=clientAuth']]) {
-    writeFileSync(join(dir, `${name}.ext`), `${ext}\nauthorityKeyIdentifier=keyid\nkeyUsage=critical,digitalSignature\n`);
-    openssl('req', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=z4j test ${name}`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
-  }
-}
 
 /** A TLS server on a free port that forwards to `upstream` (host:port), a client certificate of the CA required. */
 function tlsProxy(dir: string, upstream: URL): Promise<Proxy> {

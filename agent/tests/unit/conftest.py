@@ -52,6 +52,16 @@ def sentinel_group():
     group.stop()
 
 
+@pytest.fixture
+def tls_sentinel_group():
+    """The same, every server speaking TLS only, with a certificate of a CA made for the run."""
+    from sentinel_group import SentinelGroup
+
+    group = SentinelGroup(tls=True)
+    yield group
+    group.stop()
+
+
 class Captured(list):
     """Envelopes the agent would send, in order (kept in memory instead of sent)."""
 

@@ -23,18 +23,31 @@ def _free_port() -> int:
 
 
 class SentinelGroup:
-    def __init__(self) -> None:
+    """`tls`: every server (the sentinel too) speaks TLS only, with a certificate of a CA made for
+    the run (`cafile`); clients show none."""
+
+    def __init__(self, tls: bool = False) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed: run scripts/setup-system.sh")
         self.dir = tempfile.mkdtemp(prefix="z4j-sentinel-")
         self.master_port, self.replica_port, self.sentinel_port = _free_port(), _free_port(), _free_port()
+        self.cafile = os.path.join(self.dir, "ca.pem") if tls else None
+        self._tls_args: tuple[str, ...] = ()
+        if tls:
+            from tls_proxy import make_certificates
+
+            make_certificates(self.dir)
+            files = ("--tls-cert-file", os.path.join(self.dir, "server.pem"), "--tls-key-file", os.path.join(self.dir, "server.key"),
+                     "--tls-ca-cert-file", self.cafile)
+            self._tls_args = (*files, "--tls-replication", "yes", "--tls-auth-clients", "no")
         # The replica's first sync at once: diskless, a master waits 5 s by default for more replicas.
         self._server(self.master_port, "master", "--repl-diskless-sync-delay", "0")
         self._server(self.replica_port, "replica", "--replicaof", "127.0.0.1", str(self.master_port))
         conf = os.path.join(self.dir, "sentinel.conf")
         with open(conf, "w") as f:
             # Down after a second: a failover in the tests takes seconds, not the default 30.
-            f.write(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            listen = f"port 0\ntls-port {self.sentinel_port}\n" + "".join(f"{k[2:]} {v}\n" for k, v in zip(self._tls_args[::2], self._tls_args[1::2])) if tls else f"port {self.sentinel_port}\n"
+            f.write(f"{listen}bind 127.0.0.1\ndir {self.dir}\n"
                     f"sentinel monitor {SERVICE} 127.0.0.1 {self.master_port} 1\n"
                     f"sentinel down-after-milliseconds {SERVICE} 1000\nsentinel failover-timeout {SERVICE} 10000\n")
         self._start("sentinel", conf, "--sentinel")
@@ -43,7 +56,8 @@ class SentinelGroup:
                    "the sentinel to see a good replica")
 
     def _server(self, port: int, name: str, *args: str) -> None:
-        self._start(name, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir, "--dbfilename", f"{name}.rdb", *args)
+        listen = ("--port", "0", "--tls-port", str(port), *self._tls_args) if self.cafile else ("--port", str(port))
+        self._start(name, *listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir, "--dbfilename", f"{name}.rdb", *args)
 
     def _start(self, name: str, *args: str) -> None:
         subprocess.run(["redis-server", *args, "--daemonize", "yes", "--pidfile", os.path.join(self.dir, f"{name}.pid"),
@@ -67,15 +81,19 @@ class SentinelGroup:
 
         return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{SERVICE}/{db}" + ("?" + urllib.parse.urlencode(query) if query else "")
 
+    def _client(self, port: int, db: int = 0) -> redis.Redis:
+        tls = {"ssl": True, "ssl_ca_certs": self.cafile} if self.cafile else {}
+        return redis.Redis(port=port, db=db, socket_timeout=3, **tls)
+
     def sentinel(self) -> redis.Redis:
-        return redis.Redis(port=self.sentinel_port, socket_timeout=3)
+        return self._client(self.sentinel_port)
 
     def master_port_now(self) -> int:
         return int(self.sentinel().sentinel_get_master_addr_by_name(SERVICE)[1])
 
     def master(self, db: int = 0) -> redis.Redis:
         """A plain client of whichever server is the master now."""
-        return redis.Redis(port=self.master_port_now(), db=db, socket_timeout=3)
+        return self._client(self.master_port_now(), db)
 
     def delivered(self, url: str) -> int:
         """How many events one batch the agent sends through `url` added to the master's stream
@@ -98,10 +116,10 @@ class SentinelGroup:
         replica, and returns the new master's port."""
         old = self.master_port_now()
         try:
-            redis.Redis(port=old).shutdown(nosave=True)
+            self._client(old).shutdown(nosave=True)
         except redis.ConnectionError:  # the server closes the connection as it goes
             pass
-        self._wait(lambda: self.master_port_now() != old and redis.Redis(port=self.master_port_now()).role()[0] == b"master", "the failover")
+        self._wait(lambda: self.master_port_now() != old and self._client(self.master_port_now()).role()[0] == b"master", "the failover")
         return self.master_port_now()
 
     def stop(self) -> None:

@@ -117,3 +117,24 @@ def test_the_agent_refuses_a_sentinel_that_does_not_know_the_master(sentinel_gro
     transport = RedisStreamTransport(sentinel_group.url().replace("/z4jmaster/", "/nosuchmaster/"), "a", "p", 100)
     with pytest.raises(redis.sentinel.MasterNotFoundError, match="nosuchmaster"):
         transport.send(b"{}", "sig")
+
+
+def test_a_worker_on_tls_sentinels_of_a_private_ca_lends_the_agent_its_tls(tls_sentinel_group):
+    """Master, replica and sentinel on TLS only (real redis-servers, a CA made for the run): the
+    URL read from the worker's client says rediss+sentinel://, its CA, and TLS to the sentinels
+    too; the agent delivers through it, and without the CA it is refused."""
+    from redis.sentinel import Sentinel
+
+    from sentinel_group import SERVICE
+
+    group = tls_sentinel_group
+    tls = {"ssl": True, "ssl_ca_certs": group.cafile}
+    worker = Sentinel([("127.0.0.1", group.sentinel_port)], sentinel_kwargs=tls, **tls).master_for(SERVICE, db=3)
+    assert worker.ping()  # the worker's own connection: these settings are right
+    url = redis_url(worker)
+    assert parse(url) == SentinelUrl([("127.0.0.1", group.sentinel_port)], SERVICE, 3, tls={"ssl_ca_certs": group.cafile}, sentinel_tls=True)
+    assert group.delivered(url) == 1
+    # With the system's CAs the sentinel's certificate is refused (redis-py says only that no
+    # sentinel answered; the group works, as the delivery above shows).
+    with pytest.raises(redis.sentinel.MasterNotFoundError):
+        group.delivered(f"rediss+sentinel://127.0.0.1:{group.sentinel_port}/{SERVICE}/3?sentinel_ssl=true")

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { makeCertificates } from './certificates.js';
 import { eventually } from './wait.js';
 
 export const SENTINEL_SERVICE = 'z4jmaster';
@@ -21,6 +22,8 @@ async function freePort(): Promise<number> {
 
 export interface SentinelGroup {
   sentinelPort: number;
+  /** With `tls`: the CA of the servers' certificates. */
+  cafile?: string;
   /** redis+sentinel:// to the group's master, in `db`. */
   url(db?: number): string;
   /** A plain client of whichever server is the master now. */
@@ -35,9 +38,17 @@ export interface SentinelGroup {
   stop(): void;
 }
 
-export async function startSentinelGroup(): Promise<SentinelGroup> {
+/** `tls`: every server (the sentinel too) speaks TLS only, with a certificate of a CA made for the run; clients show none. */
+export async function startSentinelGroup(opts: { tls?: boolean } = {}): Promise<SentinelGroup> {
   const dir = mkdtempSync(join(tmpdir(), 'z4j-sentinel-'));
   const [masterPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()];
+  const cafile = opts.tls ? join(dir, 'ca.pem') : undefined;
+  if (opts.tls) makeCertificates(dir);
+  const tlsSettings: [string, string][] = opts.tls
+    ? [['tls-cert-file', join(dir, 'server.pem')], ['tls-key-file', join(dir, 'server.key')], ['tls-ca-cert-file', cafile!], ['tls-replication', 'yes'], ['tls-auth-clients', 'no']]
+    : [];
+  const listen = (port: number) => (opts.tls ? ['--port', '0', '--tls-port', String(port), ...tlsSettings.flatMap(([k, v]) => [`--${k}`, v])] : ['--port', String(port)]);
+  const clientTls = cafile ? { tls: { ca: readFileSync(cafile) } } : {};
   const start = (name: string, ...args: string[]) => {
     try {
       execFileSync('redis-server', [...args, '--daemonize', 'yes', '--pidfile', join(dir, `${name}.pid`), '--logfile', join(dir, `${name}.log`)], { stdio: 'pipe' });
@@ -46,18 +57,19 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
     }
   };
   const server = (port: number, name: string, ...args: string[]) =>
-    start(name, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `${name}.rdb`, ...args);
+    start(name, ...listen(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `${name}.rdb`, ...args);
   // The replica's first sync at once: diskless, a master waits 5 s by default for more replicas.
   server(masterPort, 'master', '--repl-diskless-sync-delay', '0');
   server(replicaPort, 'replica', '--replicaof', '127.0.0.1', String(masterPort));
   // Down after a second: a failover in the tests takes seconds, not the default 30.
-  writeFileSync(join(dir, 'sentinel.conf'), `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\n`
+  const sentinelListen = opts.tls ? `port 0\ntls-port ${sentinelPort}\n${tlsSettings.map(([k, v]) => `${k} ${v}\n`).join('')}` : `port ${sentinelPort}\n`;
+  writeFileSync(join(dir, 'sentinel.conf'), `${sentinelListen}bind 127.0.0.1\ndir ${dir}\n`
     + `sentinel monitor ${SENTINEL_SERVICE} 127.0.0.1 ${masterPort} 1\n`
     + `sentinel down-after-milliseconds ${SENTINEL_SERVICE} 1000\nsentinel failover-timeout ${SENTINEL_SERVICE} 10000\n`);
   start('sentinel', join(dir, 'sentinel.conf'), '--sentinel');
 
   const ask = async <T>(...command: [string, ...string[]]): Promise<T> => {
-    const sentinel = new Redis(sentinelPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const sentinel = new Redis(sentinelPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, ...clientTls });
     try {
       return (await sentinel.call(...command)) as T;
     } finally {
@@ -65,7 +77,7 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
     }
   };
   const role = async (port: number): Promise<string> => {
-    const server = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const server = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, ...clientTls });
     try {
       return ((await server.call('ROLE')) as string[])[0]!;
     } finally {
@@ -83,7 +95,8 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
   return {
     sentinelPort,
     url: (db = 0) => `redis+sentinel://127.0.0.1:${sentinelPort}/${SENTINEL_SERVICE}/${db}`,
-    master: async (db = 0) => new Redis(await masterPortNow(), '127.0.0.1', { db }),
+    cafile,
+    master: async (db = 0) => new Redis(await masterPortNow(), '127.0.0.1', { db, ...clientTls }),
     async failMaster() {
       const old = await masterPortNow();
       process.kill(Number(readFileSync(join(dir, old === masterPort ? 'master.pid' : 'replica.pid'), 'utf8')), 'SIGKILL');
