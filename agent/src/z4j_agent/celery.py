@@ -96,7 +96,8 @@ def _broker_url(app: Any) -> str:
     """The app's broker as the agent connects to it: a failover list as the agent reads one
     (transport.failover_urls), each URL with the TLS of its broker_use_ssl, which kombu uses
     whatever the URL's scheme says (a private CA, a client certificate)."""
-    urls = _urls(app.conf.broker_url)
+    # broker_write_url, where the app publishes when it reads elsewhere (broker_read_url), wins.
+    urls = _urls(app.conf.broker_write_url or app.conf.broker_url)
     tls = app.conf.broker_use_ssl
     if urls and urls[0].startswith("sentinel://"):
         return _sentinel_url(urls, app.conf.broker_transport_options or {}, tls)

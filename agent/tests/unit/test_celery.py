@@ -269,6 +269,15 @@ def test_the_agent_takes_a_failover_list_of_brokers_whole(broker_url):
     assert failover_urls("amqp://h//") == ["amqp://h//"] and failover_urls("") == [""]
 
 
+def test_an_app_that_reads_and_writes_apart_lends_the_agent_its_write_broker():
+    from z4j_agent.celery import _broker_url
+
+    app = celery.Celery("split", broker="redis://default:6379/0")
+    app.conf.broker_read_url = "redis://replica:6379/0"
+    app.conf.broker_write_url = "redis://primary:6379/0"
+    assert _broker_url(app) == "redis://primary:6379/0"
+
+
 def test_a_celery_app_on_tls_rabbitmq_lends_the_agent_its_broker_use_ssl(tls_rabbit):
     """kombu connects with TLS when broker_use_ssl is set, whatever the URL's scheme, and trusts
     the CA it names: the agent's URL said pyamqp:// and no more, so its connection went plain to
