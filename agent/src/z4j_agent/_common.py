@@ -125,10 +125,15 @@ def redis_url(client: Any) -> str:
         user = urllib.parse.quote(kw.get("username") or "", safe="")
         auth = f"{user}:{urllib.parse.quote(kw['password'], safe='')}@"
     url = f"{auth}{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
-    if "ssl" not in str(getattr(pool, "connection_class", "")).lower():
+    if not is_tls_pool(pool):
         return f"redis://{url}"
     tls = redis_tls_settings(kw)
     return f"rediss://{url}" + ("?" + urllib.parse.urlencode(tls) if tls else "")
+
+
+def is_tls_pool(pool: Any) -> bool:
+    """A redis-py connection pool (sync or asyncio, plain or Sentinel) that speaks TLS."""
+    return "ssl" in str(getattr(pool, "connection_class", "")).lower()
 
 
 # The TLS settings of a client that a redis-py URL carries as text, so the agent's own connection

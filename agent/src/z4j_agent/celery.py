@@ -148,7 +148,9 @@ def _sentinel_url(urls: list[str], options: dict[str, Any], tls: Any) -> str:
 
 def _urls(broker_url: Any) -> list[str]:
     """The URLs of a broker setting: one, or a failover list (kombu's `;`-separated string, or a list)."""
-    items = broker_url if isinstance(broker_url, (list, tuple)) else str(broker_url or "").split(";")
+    from .transport import failover_urls
+
+    items = broker_url if isinstance(broker_url, (list, tuple)) else failover_urls(str(broker_url or ""))
     return [str(u).strip() for u in items if str(u).strip()]
 
 

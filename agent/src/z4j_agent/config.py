@@ -12,6 +12,7 @@ from typing import Any
 
 from .redis_sentinel import is_sentinel_url
 from .redis_sentinel import parse as parse_sentinel_url
+from .transport import failover_urls
 
 
 class ConfigError(ValueError):
@@ -64,7 +65,7 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
 def _check_broker_urls(broker_url: str) -> None:
     """A failover list's URLs (`;` between them) are all of one broker kind; a sentinel one names
     its sentinels and master."""
-    urls = [u.strip() for u in broker_url.split(";") if u.strip()]
+    urls = [u for u in failover_urls(broker_url) if u]
     kinds = {u.split("://", 1)[0].replace("rediss", "redis").replace("amqps", "amqp").replace("pyamqp", "amqp") for u in urls}
     if len(kinds) > 1:
         raise ConfigError(f"Z4J_BROKER_URL: a failover list (URLs separated by ;) names nodes of one broker, not {', '.join(sorted(kinds))}")

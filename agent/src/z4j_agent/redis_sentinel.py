@@ -130,17 +130,13 @@ def _tls_options(query: dict[str, str]) -> dict[str, Any]:
 def url_of_pool(pool: Any) -> str:
     """The redis+sentinel:// URL of a redis-py SentinelConnectionPool (sync or asyncio): the
     sentinels it asks, the master's name, db and credentials, and the TLS files it uses."""
-    from ._common import redis_tls_settings
+    from ._common import is_tls_pool, redis_tls_settings
 
     manager = pool.sentinel_manager
     kw = pool.connection_kwargs
     sentinels = [(s.connection_pool.connection_kwargs.get("host", "localhost"), s.connection_pool.connection_kwargs.get("port", DEFAULT_PORT)) for s in manager.sentinels]
     first = manager.sentinels[0].connection_pool if manager.sentinels else None
     own = first.connection_kwargs if first is not None else {}
-    tls = redis_tls_settings(kw) if _is_tls(pool) else None
+    tls = redis_tls_settings(kw) if is_tls_pool(pool) else None
     return make_url(sentinels, pool.service_name, int(kw.get("db") or 0), kw.get("username"), kw.get("password"),
-                    own.get("username"), own.get("password"), tls, first is not None and _is_tls(first))
-
-
-def _is_tls(pool: Any) -> bool:
-    return "ssl" in str(getattr(pool, "connection_class", "")).lower()
+                    own.get("username"), own.get("password"), tls, first is not None and is_tls_pool(first))

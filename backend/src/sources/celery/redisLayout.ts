@@ -13,7 +13,7 @@
 // - sep: that separator, and the one joining a binding's routing key, pattern and queue;
 // - fanout_prefix: the `/<db>.` before fanout channels (false: none, a string: that string).
 
-import { brokerUrlQuery, isSentinelUrl, splitQuery } from '../../redisSentinel.js';
+import { brokerUrlQuery, isSentinelUrl, parseSentinelUrl, splitQuery } from '../../redisSentinel.js';
 
 /** The transport options z4j reads off a Celery broker URL, with kombu's defaults. */
 export const KOMBU_REDIS_OPTIONS = ['global_keyprefix', 'priority_steps', 'sep', 'fanout_prefix'] as const;
@@ -78,8 +78,8 @@ function parseSteps(text: string): number[] {
 
 /** The Redis db number of a redis:// URL, or a redis+sentinel:// one's (kombu prefixes fanout channels with it). */
 export function redisDb(url: string): number {
-  const path = isSentinelUrl(url) ? (splitQuery(url).base.split('/').slice(4, 5)[0] ?? '') : new URL(url).pathname.replace('/', '');
-  const db = Number(path || 0);
+  if (isSentinelUrl(url)) return parseSentinelUrl(splitQuery(url).base).db; // its query may hold kombu's options
+  const db = Number(new URL(url).pathname.replace('/', '') || 0);
   return Number.isInteger(db) ? db : 0;
 }
 
