@@ -330,6 +330,26 @@ def install_queue(queue: Any, **agent_options: Any) -> Any:
     return queue
 
 
+def _report_abandoned(job: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+    """The agent's worker's exception handler. RQ calls a worker's handlers for the jobs of dead
+    workers it cleans up (their started registry), which no worker hook sees otherwise: they would
+    stay started. Reports such a job (AbandonedJobError) as RQ is about to retry or fail it; lets
+    every handler run (None). A module's function, not a bound method of the worker: RQ 3's
+    SpawnWorker pickles a worker's handlers for its horse, and a worker does not pickle."""
+    if exc_type is not None and exc_type.__name__ == "AbandonedJobError":
+        agent = get_agent()  # the worker's: made as it started
+        if agent.enabled:
+            _record_abandoned(agent, job)
+
+
+def _argument(args: tuple, kwargs: dict[str, Any], index: int, name: str) -> Any:
+    """One of the arguments RQ passed a worker method after the job, by name or at its place
+    (counted from the argument after the job); None when it passed neither."""
+    if name in kwargs:
+        return kwargs[name]
+    return args[index] if len(args) > index else None
+
+
 class Z4jWorkerMixin:
     """The agent's part of an RQ worker; mix it in front of any Worker class."""
 
@@ -345,9 +365,7 @@ class Z4jWorkerMixin:
         # Whether the run that just ended failed, when its outcome was reported in this process
         # (a SimpleWorker, or a worker whose horse died); None when a work horse reported it.
         self._z4j_failed_here: bool | None = None
-        # RQ calls a worker's exception handlers for the jobs of dead workers it cleans up (their
-        # started registry), which no worker hook sees otherwise: they would stay started.
-        self.push_exc_handler(self._z4j_abandoned)
+        self.push_exc_handler(_report_abandoned)
 
     # ---- worker lifecycle ---------------------------------------------------------------
 
@@ -373,14 +391,18 @@ class Z4jWorkerMixin:
         self._z4j.worker_event(ENGINE, "worker-offline", self.name, fields={"pid": self.pid, **self._z4j_flight.stats(1)})
         self._z4j.exit_flush()
 
-    def execute_job(self, job: Any, queue: Any) -> Any:
+    # The overrides below take RQ's arguments past the job as they come and pass them on unread:
+    # RQ adds arguments to these methods between versions (2.0 an execution, 3.0 an execution to
+    # perform_job and handle_job_failure), and a fixed signature would raise in the worker.
+
+    def execute_job(self, job: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._z4j.enabled:
-            return super().execute_job(job, queue)
+            return super().execute_job(job, *args, **kwargs)
         self._z4j_flight.start()
         self._z4j_failed_here = None
         retries_left = job.retries_left  # as dequeued: a retry after an exception takes one
         try:
-            return super().execute_job(job, queue)
+            return super().execute_job(job, *args, **kwargs)
         finally:
             failed = self._z4j_failed_here
             self._z4j_flight.end(failed if failed is not None else bool(self._z4j_run_failed(job, retries_left)))
@@ -398,10 +420,10 @@ class Z4jWorkerMixin:
 
     # ---- a job (in the work horse) ------------------------------------------------------
 
-    def perform_job(self, job: Any, queue: Any) -> bool:
+    def perform_job(self, job: Any, *args: Any, **kwargs: Any) -> bool:
         if not self._z4j.enabled:
-            return super().perform_job(job, queue)
-        self._z4j_started(job, queue)
+            return super().perform_job(job, *args, **kwargs)
+        self._z4j_started(job)
         if self.is_horse:
             # Sent before the job runs: a horse that dies (os._exit, SIGKILL, the OOM killer)
             # loses what it buffered, and the worker that forked it reports only the outcome (it
@@ -412,7 +434,7 @@ class Z4jWorkerMixin:
             # flush per job, in horses only (a SimpleWorker has nothing to lose this way).
             self._z4j_flush_horse()
         try:
-            return super().perform_job(job, queue)
+            return super().perform_job(job, *args, **kwargs)
         finally:
             if self.is_horse:  # the horse leaves with os._exit: no atexit, so deliver now
                 self._z4j_flush_horse()
@@ -424,7 +446,7 @@ class Z4jWorkerMixin:
         self._z4j.flush(min(self._z4j.config.exit_flush_timeout, 0.5) if self._z4j.config else 0, patient=False)
 
     @guarded
-    def _z4j_started(self, job: Any, queue: Any) -> None:
+    def _z4j_started(self, job: Any) -> None:
         """Reports the job's start (with the call where no agent recorded the enqueue)."""
         self._z4j_exc = None
         self._z4j_t0 = time.monotonic()
@@ -441,10 +463,10 @@ class Z4jWorkerMixin:
     def _z4j_runtime(self) -> float | None:
         return round(time.monotonic() - self._z4j_t0, 6) if self._z4j_t0 else None
 
-    def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any) -> Any:
+    def handle_job_success(self, job: Any, *args: Any, **kwargs: Any) -> Any:
         if self._z4j.enabled:
             self._z4j_succeeded(job)
-        return super().handle_job_success(job, queue, started_job_registry)
+        return super().handle_job_success(job, *args, **kwargs)
 
     @guarded
     def _z4j_succeeded(self, job: Any) -> None:
@@ -454,20 +476,14 @@ class Z4jWorkerMixin:
         if getattr(job, "repeats_left", None):  # Repeat runs it again (saving it, meta included)
             _next_attempt(job)
 
-    def _z4j_abandoned(self, job: Any, exc_type: Any, exc: Any, tb: Any) -> None:
-        """An exception handler: reports a job whose worker died (AbandonedJobError) as RQ is
-        about to retry or fail it; lets every handler run (None)."""
-        if exc_type is not None and exc_type.__name__ == "AbandonedJobError" and self._z4j.enabled:
-            _record_abandoned(self._z4j, job)
-
     def handle_exception(self, job: Any, *exc_info: Any) -> Any:
         self._z4j_exc = exc_info[1] if len(exc_info) > 1 else None
         return super().handle_exception(job, *exc_info)
 
-    def handle_job_failure(self, job: Any, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> Any:
+    def handle_job_failure(self, job: Any, *args: Any, **kwargs: Any) -> Any:
         if self._z4j.enabled:  # off, the agent writes nothing to the job either (its attempt count in meta)
-            self._z4j_failed(job, exc_string)
-        return super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+            self._z4j_failed(job, _argument(args, kwargs, 2, "exc_string") or "")
+        return super().handle_job_failure(job, *args, **kwargs)
 
     @guarded
     def _z4j_failed(self, job: Any, exc_string: str) -> None:
@@ -497,10 +513,10 @@ class Z4jWorkerMixin:
         if kind != "retried":
             _ended(job)
 
-    def handle_job_retry(self, job: Any, queue: Any, retry: Any, started_job_registry: Any, execution: Any) -> Any:
+    def handle_job_retry(self, job: Any, *args: Any, **kwargs: Any) -> Any:
         if self._z4j.enabled:
-            self._z4j_retry_returned(job, retry)
-        return super().handle_job_retry(job, queue, retry, started_job_registry, execution)
+            self._z4j_retry_returned(job, _argument(args, kwargs, 1, "retry"))
+        return super().handle_job_retry(job, *args, **kwargs)
 
     @guarded
     def _z4j_retry_returned(self, job: Any, retry: Any) -> None:
@@ -538,10 +554,10 @@ def _classes() -> tuple[type, type]:
             super().__init__(*args, **kwargs)
             self._z4j_running = RunningTasks()
 
-        def execute_job(self, job: Any, queue: Any) -> Any:
+        def execute_job(self, job: Any, *args: Any, **kwargs: Any) -> Any:
             self._z4j_running.started_thread(job.id)
             try:
-                return super().execute_job(job, queue)
+                return super().execute_job(job, *args, **kwargs)
             finally:
                 self._z4j_running.finished(job.id)  # a stop not delivered yet must not hit the worker's loop
 
@@ -554,11 +570,34 @@ def _classes() -> tuple[type, type]:
                 except CommandError:
                     pass  # asked (it stops at its next instruction), or it already ended
 
-    Z4jWorker.__module__ = Z4jSimpleWorker.__module__ = __name__
+    _at_module_level(Z4jWorker, Z4jSimpleWorker)
     return Z4jWorker, Z4jSimpleWorker
+
+
+def _spawn_class() -> type:
+    from rq.worker import SpawnWorker
+
+    class Z4jSpawnWorker(Z4jWorkerMixin, SpawnWorker):
+        """`rq worker -w z4j_agent.rq.Z4jSpawnWorker`: starts a new process per job instead of a
+        fork (RQ's SpawnWorker, for platforms where fork is unsafe). The horse makes its own
+        agent from the Z4J_* environment, which it inherits."""
+
+    _at_module_level(Z4jSpawnWorker)
+    return Z4jSpawnWorker
+
+
+def _at_module_level(*classes: type) -> None:
+    """Names classes made in a function as the module's own, where they are bound: RQ finds a
+    worker class by that name (its `-w` option, and a SpawnWorker's horse unpickling it)."""
+    for cls in classes:
+        cls.__module__, cls.__qualname__ = __name__, cls.__name__
 
 
 try:
     Z4jWorker, Z4jSimpleWorker = _classes()
 except ImportError:  # RQ not installed: importing this module still works, using it does not
+    pass
+try:
+    Z4jSpawnWorker = _spawn_class()
+except ImportError:  # RQ without SpawnWorker (before 2.0)
     pass

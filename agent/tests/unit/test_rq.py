@@ -372,6 +372,34 @@ def test_a_work_horse_that_dies_has_already_sent_its_start(monkeypatch, redis_cl
         core.reset_agent()
 
 
+def test_a_spawn_worker_runs_jobs_and_its_horse_reports_them(monkeypatch, redis_client):
+    """RQ's SpawnWorker pickles the worker's class and exception handlers for each horse, a new
+    process (not a fork) that makes its own agent from the environment it inherits."""
+    import json
+
+    from z4j_agent import core
+
+    core.reset_agent()
+    monkeypatch.setattr(zrq, "install", lambda **_: None)  # the process-wide enqueue hooks stay the captured agent's
+    project = f"rq-spawn-{uuid.uuid4().hex[:8]}"
+    for name, value in {"Z4J_PROJECT": project, "Z4J_AGENT_ID": "a", "Z4J_AGENT_SECRET": "s"}.items():
+        monkeypatch.setenv(name, value)
+    q = Queue(f"z4j-unit-spawn-{uuid.uuid4().hex[:8]}", connection=redis_client)
+    try:
+        done, failed = q.enqueue("rq_jobs.add", 2, 3), q.enqueue("rq_jobs.fail", "boom")
+        w = zrq.Z4jSpawnWorker([q], connection=redis_client, name=f"w-{uuid.uuid4().hex[:6]}")
+        w.work(burst=True)
+        assert (done.get_status(refresh=True), failed.get_status(refresh=True)) == ("finished", "failed")
+        events = [e for _, f in redis_client.xrange(f"z4j:events:{project}") for e in json.loads(f[b"batch"])["events"]]
+        assert [e["kind"] for e in events if e.get("taskId") == done.id] == ["started", "succeeded"]
+        assert [e["kind"] for e in events if e.get("taskId") == failed.id] == ["started", "failed"]
+        assert {e["worker"] for e in events if e["type"] == "task"} == {w.name}
+    finally:
+        q.empty()
+        redis_client.delete(f"z4j:events:{project}")
+        core.reset_agent()
+
+
 def test_a_producer_without_a_broker_url_publishes_to_its_queues_redis(redis_client):
     """agent/README.md's producer line, `z4j_agent.rq.install()`, with only the credentials set:
     the agent learns the Redis from the first queue that enqueues."""
