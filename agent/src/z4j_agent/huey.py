@@ -28,7 +28,7 @@ from .core import get_agent
 from .core import policies  # the policy module, as core has it (the package exports a function named policy)
 
 ENGINE = "huey"
-MIN_VERSION = (2, 5)
+MIN_VERSION = (2, 6)
 # Huey pickles a task's call (Huey(serializer=...) may change that: a JSON one is rare), and z4j's
 # retries and schedules call the task in-process with the payload's JSON values: the task received
 # its arguments' Python types, so a retry payload JSON would change (an int key, a nested tuple, an
@@ -334,7 +334,10 @@ class Terminated(_Cancel):  # type: ignore[misc,valid-type]
     task is reported cancelled and not retried), raised asynchronously, as Dramatiq's TimeLimit does."""
 
     def __init__(self, msg: str = "terminated from z4j", retry: bool = False) -> None:
-        super().__init__(msg, retry=False)
+        # Not CancelExecution's __init__: its arguments changed between Huey versions (3.3 takes
+        # retry first). Raised asynchronously, this is made with no arguments at all.
+        Exception.__init__(self, msg)
+        self.retry = False
 
 
 def install(huey: Any, **agent_options: Any) -> None:
