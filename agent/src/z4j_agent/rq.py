@@ -18,14 +18,14 @@ import threading
 import time
 from typing import Any
 
-from ._common import InFlight, Roots, clean, exception_text, guarded, iso, iso_epoch, last_line, redis_url, require, traceback_text
+from ._common import InFlight, Roots, clean, exception_text, guarded, iso, iso_epoch, last_line, redis_url, require, traceback_text, version_tuple
 from .commands import CommandError
 from .core import Agent, adopt_broker, get_agent
 from .core import policies  # the module: the package's `policy` is the decorator
 from .running import RunningTasks
 
 ENGINE = "rq"
-MIN_VERSION = (1, 15)
+MIN_VERSION = (2, 1)  # should_retry and a returned Retry (handle_job_retry)
 # RQ pickles a job's call (its default serializer), and z4j's retries and schedules write RQ jobs
 # pickled too: the job received its arguments' Python types, so a retry payload JSON would change
 # (an int key, a nested tuple, an IntEnum) is left out. With a JSON serializer (Queue(serializer=
@@ -575,7 +575,13 @@ def _classes() -> tuple[type, type]:
 
 
 def _spawn_class() -> type:
+    import rq
     from rq.worker import SpawnWorker
+
+    if version_tuple(rq.__version__) < (3, 0):
+        # Before 3.0 a SpawnWorker's horse is a plain rq.Worker, whatever the worker's class: the
+        # agent would see none of its jobs run.
+        raise ImportError("z4j's SpawnWorker needs RQ 3.0 or later")
 
     class Z4jSpawnWorker(Z4jWorkerMixin, SpawnWorker):
         """`rq worker -w z4j_agent.rq.Z4jSpawnWorker`: starts a new process per job instead of a

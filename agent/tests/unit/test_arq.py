@@ -63,6 +63,11 @@ async def chain(ctx, n):
     return n
 
 
+async def close_pool(pool):
+    """redis-py's aclose (5.0.1 and later; the floor run's redis-py is older)."""
+    await (pool.aclose() if hasattr(pool, "aclose") else pool.close(close_connection_pool=True))
+
+
 def settings(queue, **more):
     async def startup(ctx):
         ctx["queue"] = queue
@@ -82,7 +87,7 @@ def run(queue, *jobs, before_worker=None, **worker_settings):
         worker = create_worker(settings(queue, **worker_settings))
         await worker.main()
         await worker.close()
-        await pool.aclose()
+        await close_pool(pool)
         return ids
 
     return asyncio.run(main())
@@ -154,7 +159,7 @@ def test_a_deferred_job_is_enqueued_with_its_eta(queue, captured):
         by = await pool.enqueue_job("add", 1, 2, _defer_by=datetime.timedelta(minutes=5))
         until = await pool.enqueue_job("add", 3, 4, _defer_until=datetime.datetime(2031, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc))
         await pool.delete(queue, f"arq:job:{by.job_id}", f"arq:job:{until.job_id}")  # never run
-        await pool.aclose()
+        await close_pool(pool)
         return by.job_id, until.job_id
 
     by, until = asyncio.run(main())
@@ -240,7 +245,7 @@ def test_a_producer_without_a_broker_url_publishes_to_its_pools_redis(redis_clie
         "    pool = await create_pool(RedisSettings.from_dsn(REDIS_URL))\n"
         f"    await pool.enqueue_job('add', 2, 3, _queue_name={queue!r})\n"
         f"    await pool.delete({queue!r})\n"
-        "    await pool.aclose()\n"
+        "    await (pool.aclose() if hasattr(pool, 'aclose') else pool.close(close_connection_pool=True))\n"
         "asyncio.run(main())\n"
     ))
     assert [(e["kind"], e["fields"]["queue"]) for e in events] == [("enqueued", queue)], stderr
@@ -265,7 +270,7 @@ def _url_of_pool(settings):
         try:
             return redis_url(pool)
         finally:
-            await pool.aclose()
+            await close_pool(pool)
 
     return asyncio.run(url())
 

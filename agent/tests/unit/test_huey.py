@@ -128,6 +128,7 @@ def test_a_task_sent_by_a_task_is_its_child(app, captured):
     assert captured.of(child, "enqueued")["fields"]["parentId"] == r.id
 
 
+@pytest.mark.skipif(not hasattr(MemoryHuey, "rate_limit"), reason="Huey has rate limits from 3.0 (the floor run's Huey is older)")
 def test_the_failed_count_leaves_out_the_retries_a_task_asked_for(app, captured):
     """agent/README.md, "Workers": an exception counts, retried or not; a RetryTask, and a rate
     limit that retries (Huey adds a retry for both), are retries the task asked for. A rate limit
@@ -283,6 +284,7 @@ def test_a_task_sent_after_another_ran_in_the_same_thread_is_not_its_child(app, 
     assert [captured.of(c, "enqueued")["fields"].get("parentId") for c in children] == [r.id, r.id]
 
 
+@pytest.mark.skipif(not hasattr(huey_pkg, "chord"), reason="Huey has chords from 3.0 (the floor run's Huey is older)")
 def test_chord_members_and_callback_are_linked(app, captured):
     add = app.tasks_["add"]
 
