@@ -39,7 +39,7 @@ from .running import RunningTasks
 from .core import Agent, get_agent
 
 ENGINE = "taskiq"
-MIN_VERSION = (0, 11)
+MIN_VERSION = (0, 11, 20)  # a retry scheduled through a schedule source keeps its task id
 
 # The label taskiq's Context.requeue counts its requeues in.
 _REQUEUES = "X-Taskiq-requeue"
@@ -143,6 +143,11 @@ def _queue_of(broker: Any, message: Any) -> str | None:
         key = labels.get(getattr(broker, "_label_for_routing", "queue_name"))
         found = next((q.name for q in queues if key is not None and (q.routing_key or q.name) == str(key)), key)
         return str(found) if found else None
+    own = getattr(broker, "_queue_name", None)
+    if isinstance(own, str) and isinstance(getattr(broker, "_conn_kwargs", None), dict):
+        # taskiq-aio-pika before 0.6 (no Queue, no task_queues): its one queue (queue_name=,
+        # kept private) takes every message it sends; a queue_name label routes nothing.
+        return own
     q = labels.get("queue_name") or getattr(broker, "queue_name", None)
     return str(q) if q else None
 

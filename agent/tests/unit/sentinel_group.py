@@ -89,7 +89,9 @@ class SentinelGroup:
         return self._client(self.sentinel_port)
 
     def master_port_now(self) -> int:
-        return int(self.sentinel().sentinel_get_master_addr_by_name(SERVICE)[1])
+        # execute_command, not sentinel_get_master_addr_by_name: redis-py 6's passes its parser
+        # an `once` it does not take (TypeError) on a plain client
+        return int(self.sentinel().execute_command("SENTINEL GET-MASTER-ADDR-BY-NAME", SERVICE)[1])
 
     def master(self, db: int = 0) -> redis.Redis:
         """A plain client of whichever server is the master now."""

@@ -5,7 +5,38 @@ import json
 import pytest
 
 taskiq = pytest.importorskip("taskiq")
-from taskiq import InMemoryBroker, SimpleRetryMiddleware  # noqa: E402
+from importlib.metadata import version  # noqa: E402
+
+from taskiq import InMemoryBroker as _InMemoryBroker, SimpleRetryMiddleware  # noqa: E402
+from taskiq.abc.middleware import TaskiqMiddleware  # noqa: E402
+
+from z4j_agent._common import version_tuple  # noqa: E402
+
+# taskiq's InMemoryBroker runs its middlewares' startup and shutdown from 0.13 (a worker's broker,
+# through AsyncBroker.startup, always did); the floor run's taskiq is older.
+_IN_MEMORY_SKIPS_MIDDLEWARES = version_tuple(version("taskiq")) < (0, 13)
+
+
+class InMemoryBroker(_InMemoryBroker):
+    """taskiq's, running its middlewares' startup and shutdown on every taskiq version."""
+
+    async def _middlewares(self, hook):
+        for mw in self.middlewares:
+            if getattr(type(mw), hook) is not getattr(TaskiqMiddleware, hook):
+                done = getattr(mw, hook)()
+                if asyncio.iscoroutine(done):
+                    await done
+
+    async def startup(self):
+        await super().startup()
+        if _IN_MEMORY_SKIPS_MIDDLEWARES:
+            await self._middlewares("startup")
+
+    async def shutdown(self):
+        await super().shutdown()
+        if _IN_MEMORY_SKIPS_MIDDLEWARES:
+            await self._middlewares("shutdown")
+
 
 from z4j_agent.taskiq import Z4jMiddleware  # noqa: E402
 
@@ -497,10 +528,17 @@ def test_the_aio_pika_transport_closes_its_event_loop_and_quiets_the_senders_con
 def test_the_queue_of_an_aio_pika_message_is_the_amqp_queue_it_lands_in_not_its_routing_key():
     from types import SimpleNamespace
 
-    from taskiq_aio_pika import AioPikaBroker, Queue
+    import taskiq_aio_pika
+    from taskiq_aio_pika import AioPikaBroker
 
     from z4j_agent.taskiq import _queue_of
 
+    Queue = getattr(taskiq_aio_pika, "Queue", None)
+    if Queue is None:  # taskiq-aio-pika before 0.6: one queue (queue_name=) takes every message
+        broker = AioPikaBroker("amqp://guest:guest@127.0.0.1:5672/", queue_name="jobs")
+        assert _queue_of(broker, SimpleNamespace(labels={"queue_name": "ignored: one queue takes all"})) == "jobs"
+        assert _queue_of(AioPikaBroker(), SimpleNamespace(labels={})) == "taskiq"
+        return
     one = AioPikaBroker("amqp://guest:guest@127.0.0.1:5672/", task_queues=[Queue(name="jobs", routing_key="jobs.rk")])
     assert _queue_of(one, SimpleNamespace(labels={"queue_name": "ignored: one queue takes all"})) == "jobs"
     two = AioPikaBroker("amqp://guest:guest@127.0.0.1:5672/", task_queues=[Queue(name="fast", routing_key="fast.rk"), Queue(name="slow")])
