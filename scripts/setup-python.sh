@@ -3,6 +3,8 @@
 # (requirements/<engine>.txt + common.txt) and the agent when it exists. Fast when nothing
 # changed: each venv remembers the hash of what it was built from.
 #   bash scripts/setup-python.sh [engine ...]     (default: all six)
+# `floor/<engine>` makes .venvs/floor/<engine> from requirements/floor/<engine>.txt: the oldest
+# versions the agent declares.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -21,7 +23,7 @@ for engine in "${engines[@]}"; do
   fi
   [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"
   "$venv/bin/pip" install -q -r "$req" -r requirements/common.txt
-  if [ -f agent/pyproject.toml ]; then "$venv/bin/pip" install -q -e "./agent[$engine]"; fi
+  if [ -f agent/pyproject.toml ]; then "$venv/bin/pip" install -q -e "./agent[${engine##*/}]"; fi
   echo "$want" > "$venv/.z4j-requirements"
   echo "setup-python: $venv ready"
 done

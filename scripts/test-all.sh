@@ -16,6 +16,9 @@ step "system packages";   bash scripts/setup-system.sh || die "installing system
 step "services";          bash scripts/services.sh start || die "starting services failed (logs in .data/logs)"
 bash scripts/services.sh drop-test-dbs || echo "test-all: could not drop earlier test databases (carrying on)"
 step "python engines";    bash scripts/setup-python.sh || die "creating the engine virtualenvs failed"
+floors=(celery rq dramatiq huey arq taskiq)
+step "python engines at the agent's floor"
+bash scripts/setup-python.sh "${floors[@]/#/floor/}" || die "creating the floor virtualenvs failed"
 step "npm packages";      bash scripts/npm-install.sh || die "npm install failed"
 node scripts/drop-test-queues.mjs || echo "test-all: could not drop earlier test queues (carrying on)"
 step "build";             npm run build --workspaces --if-present && npm run build:test-host -w plugin || die "the build failed"
@@ -46,6 +49,15 @@ if [ -n "$py_tests" ]; then
     [ -f "agent/tests/unit/test_$e.py" ] || continue
     # shellcheck disable=SC2086 # also[e] is a list of paths
     .venvs/$e/bin/python -m pytest -q --junitxml="$RESULTS/pytest-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
+  done
+
+  step "Python tests at the agent's floor (the oldest engine versions agent/pyproject.toml declares)"
+  # The same runs in .venvs/floor/<engine>: the core again with Celery's floor and the oldest
+  # redis-py, then each engine's integration at its floor.
+  .venvs/floor/celery/bin/python -m pytest -q -rs --junitxml="$RESULTS/pytest-floor-celery.xml" "${ignore[@]}" agent/tests || status=1
+  for e in "${engine_tests[@]}"; do
+    # shellcheck disable=SC2086 # also[e] is a list of paths
+    .venvs/floor/$e/bin/python -m pytest -q -rs --junitxml="$RESULTS/pytest-floor-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
   done
 else
   echo "no Python tests in agent/ or tests/ yet"

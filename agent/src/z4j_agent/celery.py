@@ -19,9 +19,10 @@ import urllib.parse
 import weakref
 from typing import Any
 
-from ._common import installed_on, log, mark_installed
+from ._common import installed_on, log, mark_installed, require
 from .core import Agent, get_agent
 
+MIN_VERSION = (5, 3)
 AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the event carrying it
 
 
@@ -257,7 +258,10 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
 
 def install(app: Any, **agent_options: Any) -> None:
     """Call once, next to `app = Celery(...)`, before or after configuring the app."""
+    import celery
     from celery.signals import before_task_publish
+
+    require("celery", celery.__version__, MIN_VERSION)
 
     global _agent, _broker_unread
     with _lock:
