@@ -5,7 +5,7 @@ import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { RqDriver } from '../src/engines/rq/driver.js';
 import { covers } from './helpers/coverage.js';
-import { enqueue, jobOf, RQ_REDIS_URL, rqctl, startRqWorker, uniqueQueue, type RqWorker } from './helpers/rq.js';
+import { enqueue, enqueueLimited, jobOf, RQ_REDIS_URL, rqctl, startRqWorker, uniqueQueue, type RqWorker } from './helpers/rq.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 jest.setTimeout(120_000);
@@ -133,6 +133,73 @@ describe('RQ driver', () => {
     expect((await driver.requeueDeadLetters(queue)).requeued).toBe(2);
     for (const id of ids) expect((await statusOf(id, 'finished')).result).toBe('ok after 2 attempts');
     await w.stop();
+  });
+
+  describe("RQ 3's rate limits: z4j keeps their slots as RQ does", () => {
+    // One slot per limit key: the first job holds it (queued), the next ones wait (rate_limited)
+    // out of the queue. No worker runs until a test starts one. RQ scores the waiting in whole
+    // seconds, so jobs enqueued in the same second wait in no set order: compared sorted.
+    const redis = new Redis(RQ_REDIS_URL);
+    afterAll(() => redis.disconnect());
+    const limited = async (queue: string, limit: string, n: number, func = 'count') => {
+      const ids = [];
+      for (let i = 0; i < n; i++) ids.push(await enqueueLimited(queue, func, [randomUUID()], limit, 1));
+      return ids;
+    };
+    const state = async (queue: string, limit: string) => ({
+      queued: await redis.lrange(`rq:queue:${queue}`, 0, -1),
+      holding: await redis.zrange(`rq:rl:${limit}:allowed`, '0', '-1'),
+      waiting: (await redis.zrange(`rq:rl:${limit}:rate_limited`, '0', '-1')).sort(),
+    });
+
+    test('a job waiting for a slot is cancelled; a cancelled job that held one hands it to the next', async () => {
+      const queue = uniqueQueue('rl-cancel');
+      const limit = `z4j-${randomUUID()}`;
+      const [a, b, c] = await limited(queue, limit, 3);
+      expect(await state(queue, limit)).toEqual({ queued: [a], holding: [a], waiting: [b, c].sort() });
+      await driver.cancel(ref(b!));
+      expect((await jobOf(b!))?.status).toBe('canceled');
+      expect(await state(queue, limit)).toEqual({ queued: [a], holding: [a], waiting: [c] });
+      await driver.cancel(ref(a!));
+      expect(await state(queue, limit)).toEqual({ queued: [c], holding: [c], waiting: [] });
+      expect((await jobOf(c!))?.status).toBe('queued');
+      const w = worker(queue);
+      await statusOf(c!, 'finished');
+      await w.stop();
+      expect(await state(queue, limit)).toEqual({ queued: [], holding: [], waiting: [] });
+    });
+
+    test('a retry of a rate-limited job waits for a slot, as its enqueue did', async () => {
+      const queue = uniqueQueue('rl-retry');
+      const limit = `z4j-${randomUUID()}`;
+      const [a] = await limited(queue, limit, 1);
+      const clone = randomUUID();
+      await driver.retry(null, clone, ref(a!));
+      expect((await jobOf(clone))?.status).toBe('rate_limited');
+      expect(await state(queue, limit)).toEqual({ queued: [a], holding: [a], waiting: [clone] });
+      const w = worker(queue);
+      await statusOf(clone, 'finished'); // a's end frees the slot
+      await w.stop();
+      expect((await jobOf(a!))?.status).toBe('finished');
+    });
+
+    test('a purge frees the slots of the jobs it deletes; a requeued failed job waits for one', async () => {
+      const queue = uniqueQueue('rl-purge');
+      const limit = `z4j-${randomUUID()}`;
+      const w = worker(queue);
+      const [failed] = await limited(queue, limit, 1, 'flaky');
+      await statusOf(failed!, 'failed');
+      await w.stop();
+      const [holder, waiter] = await limited(queue, limit, 2);
+      expect((await driver.requeueDeadLetters(queue)).requeued).toBe(1);
+      expect((await jobOf(failed!))?.status).toBe('rate_limited');
+      expect(await state(queue, limit)).toEqual({ queued: [holder], holding: [holder], waiting: [waiter, failed].sort() });
+      expect((await driver.purgeQueue(queue)).purged).toBe(1);
+      const after = await state(queue, limit); // one of the two waiting (same second: either) has the freed slot
+      expect(after.queued).toHaveLength(1);
+      expect(after.holding).toEqual(after.queued);
+      expect([...after.queued, ...after.waiting].sort()).toEqual([waiter, failed].sort());
+    });
   });
 
   test('a worker is shut down', async () => {

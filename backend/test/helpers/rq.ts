@@ -16,4 +16,7 @@ export function startRqWorker(queues: string[]): RqWorker {
 
 export const rqctl = <T>(...args: string[]) => app.run<T>('rqctl.py', args);
 export const enqueue = (queue: string, func: string, args: unknown[]) => rqctl<string>('enqueue', queue, func, JSON.stringify(args));
+/** Enqueued under RQ 3's RateLimit(limit, concurrency). */
+export const enqueueLimited = (queue: string, func: string, args: unknown[], limit: string, concurrency: number) =>
+  rqctl<string>('enqueue-limited', queue, func, JSON.stringify(args), limit, String(concurrency));
 export const jobOf = (id: string) => rqctl<{ status: string; result: unknown; worker: string | null } | null>('job', id);

@@ -4,6 +4,8 @@
   rqctl.py runs <key>                                → how many times count(key) ran
   rqctl.py enqueue-many <queue> <function> '<[args…] JSON>' → the job ids
   rqctl.py counters <key prefix> '<[keys] JSON>'       → the counters' values
+  rqctl.py enqueue-limited <queue> <function> '<args JSON>' <limit key> <concurrency> → the job id
+     (RQ 3's RateLimit: past the concurrency the job waits for a slot, status rate_limited)
 """
 import json
 import os
@@ -18,6 +20,12 @@ cmd = sys.argv[1]
 if cmd == "enqueue":
     queue, func, args = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
     job = Queue(queue, connection=conn).enqueue(f"tasks.{func}", *args, failure_ttl=3600)
+    print(json.dumps(job.id))
+elif cmd == "enqueue-limited":
+    from rq import RateLimit
+
+    queue, func, args, key, concurrency = sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+    job = Queue(queue, connection=conn).enqueue(f"tasks.{func}", *args, failure_ttl=3600, rate_limit=RateLimit(key, concurrency))
     print(json.dumps(job.id))
 elif cmd == "enqueue-many":
     queue, func, arg_lists = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])

@@ -1,4 +1,4 @@
-// RQ, acted on through its Redis layout (rq 2.x): jobs are hashes `rq:job:<id>`, queues are
+// RQ, acted on through its Redis layout (RQ 2.1 to 3.0): jobs are hashes `rq:job:<id>`, queues are
 // lists `rq:queue:<name>` of job ids, registries are sorted sets, and workers take commands
 // on `rq:pubsub:<worker name>`. Multi-key changes run as Lua scripts, so a worker popping
 // the same job at the same moment sees either the old state or the new one, never half.
@@ -7,6 +7,7 @@ import { countMatching, GONE, purgeMatching, type MatchCount, type MessageList, 
 import { pickleStrings } from '../pickleStrings.js';
 import { scrub } from '../../redact/redact.js';
 import { pickleRqCall } from './pickle.js';
+import { RATE_LIMIT_LUA, rlNow } from './rateLimits.js';
 import { RedisEngineDriver } from '../redisDriver.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { WorkerAction } from '../capabilities.js';
@@ -19,39 +20,48 @@ const QUEUES_SET = 'rq:queues';
 const rqNow = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 /**
- * Cancels a job that has not started: out of its queue and the deferred / scheduled registries,
- * into canceled. A job still marked queued but in none of them was popped by a worker (RQ moves
- * it to the queue's intermediate list and marks it started only later): it is about to run, so
- * it is left alone ('taken'), never reported cancelled.
+ * Cancels a job that has not started: out of its queue, the deferred / scheduled registries or its
+ * rate limit's waiting set, into canceled; a slot it held goes to the next waiting job. A job still
+ * marked queued but in none of them was popped by a worker (RQ moves it to the queue's
+ * intermediate list and marks it started only later): it is about to run, so it is left alone
+ * ('taken'), never reported cancelled.
  */
-const CANCEL = `
+const CANCEL = `${RATE_LIMIT_LUA}
 local job = KEYS[1]
 local id = ARGV[1]
 local status = redis.call('HGET', job, 'status')
 if not status then return 'missing' end
-if status ~= 'queued' and status ~= 'deferred' and status ~= 'scheduled' then return status end
-local origin = redis.call('HGET', job, 'origin')
-local removed = redis.call('LREM', 'rq:queue:' .. origin, 0, id)
-  + redis.call('ZREM', 'rq:deferred:' .. origin, id)
-  + redis.call('ZREM', 'rq:scheduled:' .. origin, id)
+local origin, limit = unpack(redis.call('HMGET', job, 'origin', 'rate_limit_key'))
+local removed = 0
+if status == 'rate_limited' and limit then
+  removed = redis.call('ZREM', 'rq:rl:' .. limit .. ':rate_limited', id)
+elseif status == 'queued' or status == 'deferred' or status == 'scheduled' then
+  removed = redis.call('LREM', 'rq:queue:' .. origin, 0, id)
+    + redis.call('ZREM', 'rq:deferred:' .. origin, id)
+    + redis.call('ZREM', 'rq:scheduled:' .. origin, id)
+else
+  return status
+end
 if removed == 0 then return 'taken' end
 redis.call('HSET', job, 'status', 'canceled')
 redis.call('ZADD', 'rq:canceled:' .. origin, ARGV[2], id)
+if limit then rl_release(limit, id, ARGV[3], ARGV[4]) end
 return 'ok'`;
 
 /**
  * A new job with the original's exact serialized call (its `data`), fresh state, at the back of
- * its queue, with the original's options and callbacks (RQ 2.12's job hash). Not its retry or
- * repeat settings: those left of a failed job are spent, so the new job runs once, as RQ's own
- * requeue of a failed job does.
+ * its queue, with the original's options, callbacks and rate limit (RQ 3's job hash). Not its
+ * retry or repeat settings: those left of a failed job are spent, so the new job runs once, as
+ * RQ's own requeue of a failed job does. A rate-limited job waits for a slot, as at its enqueue.
  */
-const CLONE = `
+const CLONE = `${RATE_LIMIT_LUA}
 local src, dst = KEYS[1], KEYS[2]
 if redis.call('EXISTS', src) == 0 then return false end
 if redis.call('EXISTS', dst) == 1 then return 'exists' end
 local keep = {'data', 'origin', 'description', 'timeout', 'result_ttl', 'failure_ttl', 'ttl', 'meta',
               'success_callback_name', 'failure_callback_name', 'stopped_callback_name',
-              'success_callback_timeout', 'failure_callback_timeout', 'stopped_callback_timeout', 'webhooks'}
+              'success_callback_timeout', 'failure_callback_timeout', 'stopped_callback_timeout', 'webhooks',
+              'rate_limit_key', 'rate_limit_concurrency'}
 for _, field in ipairs(keep) do
   local v = redis.call('HGET', src, field)
   if v then redis.call('HSET', dst, field, v) end
@@ -60,7 +70,12 @@ local origin = redis.call('HGET', src, 'origin')
 redis.call('HSET', dst, 'status', 'queued', 'created_at', ARGV[2], 'enqueued_at', ARGV[2],
            'started_at', '', 'ended_at', '', 'last_heartbeat', '', 'worker_name', '', 'group_id', '')
 redis.call('SADD', '${QUEUES_SET}', 'rq:queue:' .. origin)
-redis.call('RPUSH', 'rq:queue:' .. origin, ARGV[1])
+local limit, concurrency = unpack(redis.call('HMGET', src, 'rate_limit_key', 'rate_limit_concurrency'))
+if limit then
+  rl_wait(limit, concurrency, ARGV[1], ARGV[3], ARGV[2])
+else
+  redis.call('RPUSH', 'rq:queue:' .. origin, ARGV[1])
+end
 return origin`;
 
 /**
@@ -91,19 +106,29 @@ function callString(p: RetryPayload): string {
   return `${p.name}(${parts.join(', ')})`.slice(0, 1024);
 }
 
-/** Empties a queue the way RQ's Queue.empty() does: the ids and the jobs they name. */
-const PURGE = `
-local count = 0
+/**
+ * Empties a queue the way RQ's Queue.empty() does: the ids and the jobs they name. The slots the
+ * jobs held under rate limits go to waiting jobs once the queue is empty (RQ's own empty leaves
+ * them to its maintenance).
+ */
+const PURGE = `${RATE_LIMIT_LUA}
+local count, held = 0, {}
 while true do
   local id = redis.call('LPOP', KEYS[1])
   if not id then break end
+  local limit = redis.call('HGET', '${JOB}' .. id, 'rate_limit_key')
+  if limit then held[#held + 1] = {limit, id} end
   redis.call('DEL', '${JOB}' .. id, '${JOB}' .. id .. ':dependents')
   count = count + 1
 end
+for _, h in ipairs(held) do rl_release(h[1], h[2], ARGV[1], ARGV[2]) end
 return count`;
 
-/** Failed jobs back on their queue, as FailedJobRegistry.requeue does for each. */
-const REQUEUE_FAILED = `
+/**
+ * Failed jobs back on their queue, as FailedJobRegistry.requeue does for each: a rate-limited one
+ * waits for a slot, as at its enqueue.
+ */
+const REQUEUE_FAILED = `${RATE_LIMIT_LUA}
 local failed, queue = KEYS[1], KEYS[2]
 local ids = redis.call('ZRANGE', failed, 0, -1)
 local n = 0
@@ -111,7 +136,8 @@ for _, id in ipairs(ids) do
   local job = '${JOB}' .. id
   if redis.call('EXISTS', job) == 1 then
     redis.call('HSET', job, 'status', 'queued', 'started_at', '', 'ended_at', '', 'exc_info', '', 'enqueued_at', ARGV[1])
-    redis.call('RPUSH', queue, id)
+    local limit, concurrency = unpack(redis.call('HMGET', job, 'rate_limit_key', 'rate_limit_concurrency'))
+    if limit then rl_wait(limit, concurrency, id, ARGV[2], ARGV[1]) else redis.call('RPUSH', queue, id) end
     n = n + 1
   end
   redis.call('ZREM', failed, id)
@@ -138,7 +164,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
   readonly engine = 'rq' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: "a new job with the original's exact serialized call, while RQ still keeps the original job (failure_ttl, result_ttl); a schedule's call is pickled by z4j (JSON values: lists, dicts, strings, numbers, booleans, None), for workers with RQ's default pickle serializer" },
-    'task.cancel': { via: 'broker', note: 'queued, deferred or scheduled jobs' },
+    'task.cancel': { via: 'broker', note: "queued, deferred or scheduled jobs, and jobs waiting for a slot of their rate limit (RQ 3); a slot the job held goes to the next waiting job" },
     'task.terminate': { via: 'broker', note: "stop-job: the worker kills the job's work horse (z4j's Z4jSimpleWorker, which has none, stops the job's thread; RQ's own SimpleWorker cannot stop a job)" },
     'queue.purge': { via: 'broker' },
     'queue.purge_filtered': { via: 'broker', note: "by function name, read from the job's pickle without unpickling it; the removed jobs are deleted as by a purge" },
@@ -156,7 +182,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
    */
   async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
     if (!original) return this.enqueueCall(payload, newTaskId);
-    const origin = await this.redis.eval(CLONE, 2, JOB + original.taskId, JOB + newTaskId, newTaskId, rqNow());
+    const origin = await this.redis.eval(CLONE, 2, JOB + original.taskId, JOB + newTaskId, newTaskId, rqNow(), rlNow());
     // Without the original job RQ's pickled call is gone. The agent's payload is not a substitute:
     // it is JSON (a datetime or Decimal argument would arrive as a string), so nothing is sent.
     if (origin === null) {
@@ -177,9 +203,9 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async cancel(task: TaskRef): Promise<Dispatch> {
-    const result = await this.redis.eval(CANCEL, 1, JOB + task.taskId, task.taskId, String(Math.floor(Date.now() / 1000)));
+    const result = await this.redis.eval(CANCEL, 1, JOB + task.taskId, task.taskId, String(Math.floor(Date.now() / 1000)), rlNow(), rqNow());
     if (result === 'taken') throw new Error('a worker has just taken the job from its queue, so it is about to run: terminate it instead');
-    if (result !== 'ok') throw new Error(result === 'missing' ? 'RQ no longer has this job' : `RQ says the job is ${result}: only queued, deferred or scheduled jobs can be cancelled`);
+    if (result !== 'ok') throw new Error(result === 'missing' ? 'RQ no longer has this job' : `RQ says the job is ${result}: only queued, deferred, scheduled or rate-limited jobs can be cancelled`);
     return { confirmed: true, detail: { rqStatus: 'canceled' } };
   }
 
@@ -191,7 +217,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: Number(await this.redis.eval(PURGE, 1, QUEUE + queue)) };
+    return { purged: Number(await this.redis.eval(PURGE, 1, QUEUE + queue, rlNow(), rqNow())) };
   }
 
   private lists(queue: string): MessageList[] {
@@ -216,7 +242,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
-    return { requeued: Number(await this.redis.eval(REQUEUE_FAILED, 2, `rq:failed:${queue}`, QUEUE + queue, rqNow())) };
+    return { requeued: Number(await this.redis.eval(REQUEUE_FAILED, 2, `rq:failed:${queue}`, QUEUE + queue, rqNow(), rlNow())) };
   }
 
   async queueDepth(queue: string): Promise<number | null> {
