@@ -200,6 +200,17 @@ describe('RQ driver', () => {
       expect(after.holding).toEqual(after.queued);
       expect([...after.queued, ...after.waiting].sort()).toEqual([waiter, failed].sort());
     });
+
+    test('a filtered purge frees the slots of the jobs it deletes', async () => {
+      const queue = uniqueQueue('rl-purge-f');
+      const limit = `z4j-${randomUUID()}`;
+      const [holder] = await limited(queue, limit, 1, 'count');
+      const [waiter] = await limited(queue, limit, 1, 'flaky');
+      const other = await enqueue(queue, 'add', [1, 2]);
+      expect((await driver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(1);
+      expect(await jobOf(holder!)).toBeNull();
+      expect(await state(queue, limit)).toEqual({ queued: [other, waiter], holding: [waiter], waiting: [] });
+    });
   });
 
   test('a worker is shut down', async () => {

@@ -124,6 +124,10 @@ end
 for _, h in ipairs(held) do rl_release(h[1], h[2], ARGV[1], ARGV[2]) end
 return count`;
 
+/** Waiting jobs into the free slots of every rate limit key, as RQ's maintenance does. */
+const ADMIT_WAITING = `${RATE_LIMIT_LUA}
+for _, limit in ipairs(redis.call('SMEMBERS', 'rq:rl-keys')) do rl_admit(limit, ARGV[1], ARGV[2]) end`;
+
 /**
  * Failed jobs back on their queue, as FailedJobRegistry.requeue does for each: a rate-limited one
  * waits for a slot, as at its enqueue.
@@ -229,7 +233,10 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
         for (const id of ids) tx.hgetBuffer(JOB + id.toString('utf8'), 'data');
         return ((await tx.exec()) ?? []).map(([err, data]) => (err ? null : data === null ? GONE : rqFuncName(data as Buffer)));
       },
-      cleanup: `redis.call('DEL', '${JOB}' .. member, '${JOB}' .. member .. ':dependents')`,
+      // A rate-limited job's slot is freed here; waiting jobs move in after the list is rebuilt.
+      cleanup: `local limit = redis.call('HGET', '${JOB}' .. member, 'rate_limit_key')
+        if limit then redis.call('ZREM', 'rq:rl:' .. limit .. ':allowed', member) end
+        redis.call('DEL', '${JOB}' .. member, '${JOB}' .. member .. ':dependents')`,
     }];
   }
 
@@ -238,7 +245,9 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
-    return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
+    const purged = await purgeMatching(this.redis, this.lists(queue), filter);
+    if (purged > 0) await this.redis.eval(ADMIT_WAITING, 0, rlNow(), rqNow());
+    return { purged };
   }
 
   async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
