@@ -334,8 +334,8 @@ class Terminated(_Cancel):  # type: ignore[misc,valid-type]
     task is reported cancelled and not retried), raised asynchronously, as Dramatiq's TimeLimit does."""
 
     def __init__(self, msg: str = "terminated from z4j", retry: bool = False) -> None:
-        # Not CancelExecution's __init__: its arguments changed between Huey versions (3.3 takes
-        # retry first). Raised asynchronously, this is made with no arguments at all.
+        # Not CancelExecution's __init__: its arguments changed between Huey versions (3.0 to 3.3
+        # take retry first). Raised asynchronously, this is made with no arguments at all.
         Exception.__init__(self, msg)
         self.retry = False
 

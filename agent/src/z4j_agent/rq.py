@@ -391,9 +391,9 @@ class Z4jWorkerMixin:
         self._z4j.worker_event(ENGINE, "worker-offline", self.name, fields={"pid": self.pid, **self._z4j_flight.stats(1)})
         self._z4j.exit_flush()
 
-    # The overrides below take RQ's arguments past the job as they come and pass them on unread:
-    # RQ adds arguments to these methods between versions (2.0 an execution, 3.0 an execution to
-    # perform_job and handle_job_failure), and a fixed signature would raise in the worker.
+    # The overrides below take RQ's arguments past the job as they come and pass them on: RQ adds
+    # arguments to these methods between versions (3.0 an execution to perform_job and
+    # handle_job_failure), and a fixed signature raised in the worker, which stopped.
 
     def execute_job(self, job: Any, *args: Any, **kwargs: Any) -> Any:
         if not self._z4j.enabled:
@@ -605,5 +605,5 @@ except ImportError:  # RQ not installed: importing this module still works, usin
     pass
 try:
     Z4jSpawnWorker = _spawn_class()
-except ImportError:  # RQ without SpawnWorker (before 2.0)
+except ImportError:  # RQ not installed, or before 3.0
     pass
