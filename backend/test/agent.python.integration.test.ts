@@ -13,10 +13,11 @@ import { agentKeyEntry, testAgent } from './helpers/agentBatches.js';
 import { TEST_PROXY_SECRET } from './helpers/auth.js';
 import { createTestDatabase } from './helpers/storage.js';
 import { eventually } from './helpers/wait.js';
+import { venvBin } from './helpers/pyapp.js';
 
 jest.setTimeout(120_000);
 
-const PYTHON = new URL('../../.venvs/celery/bin/python', import.meta.url).pathname;
+const PYTHON = `${venvBin('celery')}/python`;
 // A Redis DB of its own: a service consumes every agent stream in its DB (db 8 is agent.ingest's).
 const REDIS_URL = process.env.Z4J_TEST_AGENT_PYTHON_REDIS_URL ?? 'redis://127.0.0.1:6379/17';
 

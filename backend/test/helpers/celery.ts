@@ -3,10 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { venvBin } from './pyapp.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const APP_DIR = `${ROOT}tests/engines/celery_app`;
-const VENV = `${ROOT}.venvs/celery/bin`;
+const VENV = venvBin('celery');
 
 export const REDIS_URL = process.env.Z4J_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 export const AMQP_URL = process.env.Z4J_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';

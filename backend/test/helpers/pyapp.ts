@@ -9,6 +9,12 @@ const ROOT = new URL('../../../', import.meta.url).pathname;
 
 export const uniqueQueue = (what: string) => `z4j_${what}_${randomBytes(4).toString('hex')}`;
 
+/**
+ * The bin directory of an engine's virtualenv: `.venvs/<engine>` (the pinned, newest versions), or
+ * under Z4J_TEST_VENVS, e.g. `.venvs/floor` for the oldest versions the agent declares.
+ */
+export const venvBin = (engine: string) => `${process.env.Z4J_TEST_VENVS ?? `${ROOT}.venvs`}/${engine}/bin`;
+
 export interface PyProcess {
   process: ChildProcess;
   output(): string;
@@ -25,7 +31,7 @@ export class PythonApp {
     private readonly env: Record<string, string>,
   ) {
     this.dir = `${ROOT}tests/engines/${appDir}`;
-    this.venv = `${ROOT}.venvs/${engine}/bin`;
+    this.venv = venvBin(engine);
   }
 
   private check(bin: string): void {
