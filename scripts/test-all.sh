@@ -28,6 +28,25 @@ step "service tests (Jest)"
 (cd backend && NODE_OPTIONS=--experimental-vm-modules npx jest --ci --maxWorkers=2 \
   --json --outputFile="$RESULTS/backend-jest.json") || status=1
 
+step "service tests at the agent's floor (each engine's oldest declared version, .venvs/floor)"
+# The service's suites of each engine, with its workers and producers from the floor virtualenvs.
+# Left out, because their test apps use what the floors lack (not the service): Huey's chords
+# (agent.engines.huey, schedules.huey, actions.arq-taskiq-huey), kombu's sweep_bindings
+# (celery.transport-options), taskiq-aio-pika's Queue (its RabbitMQ suites: z4j's actions follow
+# taskiq-aio-pika 0.6's layout), and kombu 5.3.0 on Sentinel, which runs no task, z4j or not
+# (redisSentinel).
+floor_suites=(
+  celery actions.celery schedules.celery celery.queues agent.celery-enqueue
+  agent.engines.rq schedules.rq actions.rq
+  actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
+  agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq
+  actions.arq-purge actions.agent.arq agent.engines.arq schedules.arq
+  agent.engines.taskiq-redis schedules.taskiq actions.agent.taskiq
+  actions.agent.huey
+)
+(cd backend && Z4J_TEST_VENVS="$ROOT/.venvs/floor" NODE_OPTIONS=--experimental-vm-modules npx jest --ci --maxWorkers=2 \
+  --json --outputFile="$RESULTS/backend-jest-floor.json" $(printf "test/%s.integration.test.ts " "${floor_suites[@]}")) || status=1
+
 if [ -f plugin/package.json ]; then
   step "plugin tests (Jest)"
   (cd plugin && npx jest --ci --maxWorkers=2 --json --outputFile="$RESULTS/plugin-jest.json") || status=1

@@ -1,7 +1,7 @@
 // A Python test app under tests/engines/<dir>, run from the project's virtualenv for its
 // engine: long-running workers (stopped as a process group) and one-shot control scripts
 // that print JSON.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
@@ -13,7 +13,15 @@ export const uniqueQueue = (what: string) => `z4j_${what}_${randomBytes(4).toStr
  * The bin directory of an engine's virtualenv: `.venvs/<engine>` (the pinned, newest versions), or
  * under Z4J_TEST_VENVS, e.g. `.venvs/floor` for the oldest versions the agent declares.
  */
-export const venvBin = (engine: string) => `${process.env.Z4J_TEST_VENVS ?? `${ROOT}.venvs`}/${engine}/bin`;
+export const venvBin = (engine: string) => `${process.env.Z4J_TEST_VENVS || `${ROOT}.venvs`}/${engine}/bin`;
+
+/** The version of a package in an engine's virtualenv, as numbers ([3, 0, 0]): for tests of features only some versions have. */
+export function packageVersion(engine: string, pkg: string): number[] {
+  const python = `${venvBin(engine)}/python`;
+  const r = spawnSync(python, ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(pkg)}))`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${pkg} is not installed for ${python}: ${r.stderr}. Run \`bash scripts/setup-python.sh ${engine}\` first.`);
+  return r.stdout.trim().split('.').map((part) => Number.parseInt(part, 10) || 0);
+}
 
 export interface PyProcess {
   process: ChildProcess;

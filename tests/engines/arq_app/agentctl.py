@@ -24,7 +24,7 @@ async def main():
         "retry": (await redis.enqueue_job("retried", uuid.uuid4().hex, **S)).job_id,
         "chain": chain,
     }
-    await redis.aclose()
+    await (redis.aclose() if hasattr(redis, "aclose") else redis.close(close_connection_pool=True))  # redis-py < 5.0.1: close
     return out
 
 

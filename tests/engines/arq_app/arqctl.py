@@ -41,7 +41,7 @@ async def main():
         out = v.decode() if v is not None else None
     else:
         out = int(await redis.get(f"z4j-test-arq-runs:{sys.argv[2]}") or 0)
-    await redis.aclose()
+    await (redis.aclose() if hasattr(redis, "aclose") else redis.close(close_connection_pool=True))  # redis-py < 5.0.1: close
     print(json.dumps(out))
 
 
