@@ -45,7 +45,7 @@ end
 if removed == 0 then return 'taken' end
 redis.call('HSET', job, 'status', 'canceled')
 redis.call('ZADD', 'rq:canceled:' .. origin, ARGV[2], id)
-if limit then rl_release(limit, id, ARGV[3], ARGV[4]) end
+if limit then rl_release(limit, id, ARGV[2], ARGV[3]) end
 return 'ok'`;
 
 /**
@@ -207,7 +207,8 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
   }
 
   async cancel(task: TaskRef): Promise<Dispatch> {
-    const result = await this.redis.eval(CANCEL, 1, JOB + task.taskId, task.taskId, String(Math.floor(Date.now() / 1000)), rlNow(), rqNow());
+    // Whole seconds score both the canceled registry and the rate limit sets.
+    const result = await this.redis.eval(CANCEL, 1, JOB + task.taskId, task.taskId, rlNow(), rqNow());
     if (result === 'taken') throw new Error('a worker has just taken the job from its queue, so it is about to run: terminate it instead');
     if (result !== 'ok') throw new Error(result === 'missing' ? 'RQ no longer has this job' : `RQ says the job is ${result}: only queued, deferred, scheduled or rate-limited jobs can be cancelled`);
     return { confirmed: true, detail: { rqStatus: 'canceled' } };
