@@ -19,6 +19,11 @@ step "python engines";    bash scripts/setup-python.sh || die "creating the engi
 floors=(celery rq dramatiq huey arq taskiq)
 step "python engines at the agent's floor"
 bash scripts/setup-python.sh "${floors[@]/#/floor/}" || die "creating the floor virtualenvs failed"
+# The newest Python beside the oldest the agent supports (3.11, the venvs above): the newest engines
+# on Python 3.13, in .venvs/py3.13.
+NEWEST_PYTHON=py3.13
+step "python engines on the newest Python ($NEWEST_PYTHON)"
+bash scripts/setup-python.sh "${floors[@]/#/$NEWEST_PYTHON/}" || die "creating the $NEWEST_PYTHON virtualenvs failed"
 step "npm packages";      bash scripts/npm-install.sh || die "npm install failed"
 node scripts/drop-test-queues.mjs || echo "test-all: could not drop earlier test queues (carrying on)"
 step "build";             npm run build --workspaces --if-present && npm run build:test-host -w plugin || die "the build failed"
@@ -48,6 +53,23 @@ floor_suites=(
 (cd backend && Z4J_TEST_VENVS="$ROOT/.venvs/floor" NODE_OPTIONS=--experimental-vm-modules npx jest --ci --maxWorkers=2 \
   --json --outputFile="$RESULTS/backend-jest-floor.json" $(printf "test/%s.integration.test.ts " "${floor_suites[@]}")) || status=1
 
+step "service tests on the newest Python (the newest engines in .venvs/$NEWEST_PYTHON)"
+# Every suite that runs the engines' own workers and producers (celery, rq worker, dramatiq,
+# huey_consumer, arq, taskiq; through the agent where it is needed), on that Python.
+newest_python_suites=(
+  celery celery.queues celery.transport-options agent.celery-enqueue actions.celery schedules.celery redisSentinel
+  agent.engines.rq actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
+  actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
+  agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq
+  agent.engines.huey actions.agent.huey schedules.huey actions.arq-taskiq-huey
+  actions.arq-purge actions.agent.arq agent.engines.arq schedules.arq
+  agent.engines.taskiq-redis agent.engines.taskiq-rabbitmq actions.agent.taskiq actions.taskiq-rabbitmq
+  schedules.taskiq schedules.taskiq-rabbitmq
+)
+(cd backend && Z4J_TEST_NO_SKIPS=1 Z4J_TEST_VENVS="$ROOT/.venvs/$NEWEST_PYTHON" NODE_OPTIONS=--experimental-vm-modules \
+  npx jest --ci --maxWorkers=2 --json --outputFile="$RESULTS/backend-jest-$NEWEST_PYTHON.json" \
+  $(printf "test/%s.integration.test.ts " "${newest_python_suites[@]}")) || status=1
+
 if [ -f plugin/package.json ]; then
   step "plugin tests (Jest)"
   (cd plugin && npx jest --ci --maxWorkers=2 --json --outputFile="$RESULTS/plugin-jest.json") || status=1
@@ -70,6 +92,13 @@ if [ -n "$py_tests" ]; then
     [ -f "agent/tests/unit/test_$e.py" ] || continue
     # shellcheck disable=SC2086 # also[e] is a list of paths
     .venvs/$e/bin/python -m pytest -q --junitxml="$RESULTS/pytest-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
+  done
+
+  step "Python tests on the newest Python ($NEWEST_PYTHON, the newest engines)"
+  .venvs/$NEWEST_PYTHON/celery/bin/python -m pytest -q --junitxml="$RESULTS/pytest-$NEWEST_PYTHON-celery.xml" "${ignore[@]}" agent tests || status=1
+  for e in "${engine_tests[@]}"; do
+    # shellcheck disable=SC2086 # also[e] is a list of paths
+    .venvs/$NEWEST_PYTHON/$e/bin/python -m pytest -q --junitxml="$RESULTS/pytest-$NEWEST_PYTHON-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
   done
 
   unset Z4J_TEST_NO_SKIPS
