@@ -81,3 +81,42 @@ describe('Celery worker control outcomes', () => {
     expect(await ended(new CeleryDriver([stubborn], 'z4j', 200).workerControl(W, 'shutdown', {}))).toMatchObject({ state: 'timed_out', message: expect.stringMatching(/still answers/) });
   });
 });
+
+describe('Celery terminate, by the answer of the worker running the task', () => {
+  const running = { taskId: 't1', name: 'z4j.sleep', queue: 'q', worker: W, state: 'started' };
+  const THREADS_POOL = 'NotImplementedError("<class \'celery.concurrency.thread.TaskPool\'> does not implement kill_job")';
+
+  test("the worker's ok dispatches it: the task's revoked event settles it", async () => {
+    const b = broker(async () => [{ 'celery@w2': { ok: 'terminate: tasks unknown' } }, { [W]: { ok: 'terminate: t1' } }]);
+    expect(await new CeleryDriver([b]).terminate(running)).toEqual({ detail: { worker: W, reply: 'terminate: t1' } });
+    expect(b.sent).toEqual(['revoke']);
+  });
+
+  test("a pool that cannot stop a task (Celery's threads pool) fails the command and says why", async () => {
+    const threads = new CeleryDriver([silent(), broker(async () => [{ [W]: { error: THREADS_POOL } }])]);
+    expect(await ended(threads.terminate(running))).toMatchObject({
+      state: 'failed', message: expect.stringMatching(/cannot terminate a running task: its pool cannot stop one .* runs to its end/), detail: { worker: W, error: THREADS_POOL },
+    });
+    const other = new CeleryDriver([broker(async () => [{ [W]: { error: 'KeyError(1)' } }])]);
+    expect(await ended(other.terminate(running))).toMatchObject({ state: 'failed', message: `${W} refused: KeyError(1)` });
+  });
+
+  test('no answer (a worker too busy, or gone) leaves it dispatched, saying so', async () => {
+    expect((await new CeleryDriver([silent(), silent()]).terminate(running)).detail).toMatchObject({ worker: W, reply: null, message: expect.stringMatching(/did not answer within 2 s \(busy, or gone\)/) });
+    const down = broker(async () => { throw new Error('connection refused'); });
+    await expect(new CeleryDriver([down, silent()]).terminate(running)).rejects.toThrow('connection refused');
+    expect((await new CeleryDriver([down, broker(async () => [{ [W]: { ok: 'terminate: t1' } }])]).terminate(running)).detail).toMatchObject({ reply: 'terminate: t1' });
+  });
+
+  test('a task no worker was seen with is revoked everywhere, answers unawaited', async () => {
+    const b = silent();
+    expect(await new CeleryDriver([b]).terminate({ ...running, worker: null, state: 'received' })).toEqual({});
+    expect(b.sent).toEqual(['revoke']);
+  });
+});
+
+test("a pool of a fixed size (solo, threads) refuses to grow, and the command says why", async () => {
+  const error = 'AttributeError("\'TaskPool\' object has no attribute \'grow\'")';
+  const driver = new CeleryDriver([broker(async () => [{ [W]: { error } }])]);
+  expect(await ended(driver.workerControl(W, 'pool_grow', { n: 1 }))).toMatchObject({ state: 'failed', message: expect.stringMatching(/its pool has a fixed size/), detail: { error } });
+});

@@ -20,16 +20,19 @@ const WORKER_METHODS: Record<WorkerAction, { method: string; args: (a: Record<st
   shutdown: { method: 'shutdown', args: () => ({}) },
 };
 
+/** How long a terminate waits for the answer of the worker running the task (`celery control` waits 1 s). */
+const TERMINATE_ANSWER_MS = 2000;
+
 export class CeleryDriver implements EngineDriver {
   readonly engine = 'celery' as const;
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'needs the retry payload, which the z4j agent captures when the task is sent or received' },
     'task.cancel': { via: 'broker', note: 'a revoke: workers online now discard the task; a worker started later forgets it unless it runs with --statedb' },
-    'task.terminate': { via: 'broker', note: 'revoke with terminate: SIGTERM to the process running it (prefork pool)' },
+    'task.terminate': { via: 'broker', note: "revoke with terminate: SIGTERM to the process running it (prefork pool), or its greenlet killed (gevent, eventlet); the threads pool cannot stop a task (the command fails saying so); a solo worker tells a task's start only once it ended (Celery holds its events while its one thread runs the task), too late to terminate it" },
     'queue.purge': { via: 'broker' },
     'queue.purge_filtered': { via: 'broker', note: 'Redis broker only (AMQP cannot read waiting messages without taking them); by task name, protocol 2 messages' },
-    'worker.pool_grow': { via: 'broker' },
-    'worker.pool_shrink': { via: 'broker' },
+    'worker.pool_grow': { via: 'broker', note: 'prefork, gevent and eventlet pools (solo and threads have a fixed size)' },
+    'worker.pool_shrink': { via: 'broker', note: 'prefork, gevent and eventlet pools (solo and threads have a fixed size)' },
     'worker.autoscale': { via: 'broker', note: 'workers started with --autoscale' },
     'worker.rate_limit': { via: 'broker' },
     'worker.time_limit': { via: 'broker' },
@@ -68,9 +71,30 @@ export class CeleryDriver implements EngineDriver {
     return {};
   }
 
+  /**
+   * A revoke with terminate, sent to every worker (each remembers the task as revoked), with the
+   * answer of the worker that runs it awaited briefly: Celery's threads pool cannot stop a task
+   * and answers so (NotImplementedError), which fails the command at once and says why, rather
+   * than leaving it dispatched while the runaway goes on. No answer (a worker too busy to read
+   * its control messages, or gone) keeps it dispatched, settled as any by what the task does next.
+   */
   async terminate(task: TaskRef): Promise<Dispatch> {
-    await this.everywhere('revoke', { task_id: task.taskId, terminate: true, signal: 'SIGTERM' });
-    return {};
+    const args = { task_id: task.taskId, terminate: true, signal: 'SIGTERM' };
+    if (!task.worker) {
+      await this.everywhere('revoke', args);
+      return {};
+    }
+    const worker = task.worker;
+    const reply = await this.everywhereAnswered(worker, 'revoke', args, TERMINATE_ANSWER_MS);
+    if (reply === undefined) {
+      return { detail: { worker, reply: null, message: `${worker} did not answer within ${TERMINATE_ANSWER_MS / 1000} s (busy, or gone): the task is revoked, and this settles on what it does next` } };
+    }
+    if (reply && typeof reply === 'object' && 'ok' in reply) return { detail: { worker, reply: (reply as { ok: unknown }).ok } };
+    const error = reply && typeof reply === 'object' && 'error' in reply ? (reply as { error: unknown }).error : reply;
+    const text = typeof error === 'string' ? error : JSON.stringify(error);
+    throw new CommandEnded('failed', /kill_job|NotImplementedError/.test(text)
+      ? `${worker} cannot terminate a running task: its pool cannot stop one (Celery's threads pool; prefork, gevent and eventlet can), so the task runs to its end. It is revoked there, so a redelivery of it will not run; only a cold shutdown of the worker stops it now`
+      : `${worker} refused: ${text}`, { worker, error });
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
@@ -115,7 +139,10 @@ export class CeleryDriver implements EngineDriver {
     if (reply == null) throw new CommandEnded('timed_out', `${hostname} did not answer within ${this.replyTimeoutMs / 1000} s`, { worker: hostname });
     if (reply && typeof reply === 'object' && 'ok' in reply) return { detail: { worker: hostname, reply: (reply as { ok: unknown }).ok } };
     const error = reply && typeof reply === 'object' && 'error' in reply ? (reply as { error: unknown }).error : reply;
-    throw new CommandEnded('failed', `${hostname} refused: ${typeof error === 'string' ? error : JSON.stringify(error)}`, { worker: hostname, error });
+    const text = typeof error === 'string' ? error : JSON.stringify(error);
+    // Celery's solo and threads pools have no grow / shrink: it answers with the AttributeError.
+    const why = /has no attribute '(grow|shrink)'/.test(text) ? `its pool has a fixed size (Celery's solo and threads pools; prefork, gevent and eventlet can grow and shrink): ${text}` : text;
+    throw new CommandEnded('failed', `${hostname} refused: ${why}`, { worker: hostname, error });
   }
 
   private async shutdown(hostname: string): Promise<Dispatch> {
@@ -169,6 +196,26 @@ export class CeleryDriver implements EngineDriver {
     }
     if (!answered.length && failure) throw failure;
     return answered[0] ?? null;
+  }
+
+  /**
+   * A broadcast on every broker that collects `hostname`'s answer: resolved with it as soon as
+   * it comes, or undefined when it did not come within `timeoutMs`.
+   */
+  private everywhereAnswered(hostname: string, method: string, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    if (!this.brokers.length) throw new Error('no Celery broker is configured (Z4J_CELERY_BROKERS)');
+    return new Promise((resolve, reject) => {
+      let pending = this.brokers.length;
+      let failure: unknown = null;
+      for (const b of this.brokers) {
+        b.request(method, args, null, timeoutMs, [hostname]).then((replies) => {
+          const reply = replies.find((r) => hostname in r);
+          if (reply) resolve(reply[hostname]);
+        }, (err) => { failure ??= err; }).finally(() => {
+          if (--pending === 0) return failure ? reject(failure) : resolve(undefined);
+        });
+      }
+    });
   }
 
   /** A broadcast reaches workers only on their own broker: send it on every one. */

@@ -15,7 +15,7 @@ import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeAmqpMessage } from './kombu.js';
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
 import type { CeleryBroker } from './broker.js';
-import { broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
+import { allAnswered, broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
 
 export interface CeleryAmqpOptions {
   url: string;
@@ -108,7 +108,7 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
    * A request with an exclusive reply queue of its own, bound to kombu's reply exchange (declared
    * as kombu declares it) with the ticket as routing key; gone with the channel.
    */
-  async request(method: string, args: Record<string, unknown>, destination: string[], timeoutMs: number): Promise<PidboxReply[]> {
+  async request(method: string, args: Record<string, unknown>, destination: string[] | null, timeoutMs: number, awaited = destination ?? []): Promise<PidboxReply[]> {
     const ticket = randomUUID();
     const exchange = replyExchange(this.opts.controlExchange);
     return this.withChannel(async (ch) => {
@@ -124,7 +124,7 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
           if (!msg || msg.properties.headers?.ticket !== ticket) return;
           const reply = decodeAmqpMessage(msg.content, msg.properties.contentType);
           if (reply && typeof reply === 'object') replies.push(reply as PidboxReply);
-          if (replies.length >= destination.length) done();
+          if (allAnswered(replies, awaited)) done();
         }, { noAck: true });
         const pidbox = `${this.opts.controlExchange}.pidbox`;
         await ch.assertExchange(pidbox, 'fanout', { durable: false, autoDelete: false });
@@ -135,6 +135,7 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
           deliveryMode: 1,
         });
         await ch.waitForConfirms();
+        if (allAnswered(replies, awaited)) done(); // nobody awaited
         await finished;
         return replies;
       } finally {

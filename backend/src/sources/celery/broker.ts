@@ -8,11 +8,11 @@ export interface CeleryBroker {
   readonly name: string;
   broadcast(method: string, args?: Record<string, unknown>, destination?: string[] | null): Promise<void>;
   /**
-   * Sends a control request to the destination workers and collects their replies
-   * (`{hostname: reply}` each) until every one answered or `timeoutMs` passed, as
-   * `celery control --destination` does.
+   * Sends a control request to the destination workers (null: every worker) and collects their
+   * replies (`{hostname: reply}` each) until every `awaited` worker answered (by default the
+   * destination) or `timeoutMs` passed, as `celery control --destination` does.
    */
-  request(method: string, args: Record<string, unknown>, destination: string[], timeoutMs: number): Promise<PidboxReply[]>;
+  request(method: string, args: Record<string, unknown>, destination: string[] | null, timeoutMs: number, awaited?: string[]): Promise<PidboxReply[]>;
   queueDepth(queue: string): Promise<number | null>;
   publishTask(queue: string, message: CeleryTaskMessage): Promise<void>;
   /** Removes every waiting message of the queue; returns how many there were. */

@@ -28,6 +28,9 @@ export function requestBody(method: string, args: Record<string, unknown>, desti
 /** A worker's reply: `{ok: …}` or `{error: …}` (Celery's control handlers), keyed by its hostname. */
 export type PidboxReply = Record<string, unknown>;
 
+/** Whether every one of `awaited` (hostnames) is among the replies. */
+export const allAnswered = (replies: PidboxReply[], awaited: string[]) => awaited.every((h) => replies.some((r) => h in r));
+
 let clock = 0;
 /**
  * A control message's headers: a Lamport clock (the worker adjusts its own) and an expiry (epoch

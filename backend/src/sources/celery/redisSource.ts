@@ -17,7 +17,7 @@ import { countMatching, purgeMatching, type MatchCount, type MessageList, type P
 import type { CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { countRedisEvents, decodeRedisMessage, encodeRedisMessage } from './kombu.js';
-import { broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
+import { allAnswered, broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
 import { splitCeleryRedisUrl, type RedisLayout } from './redisLayout.js';
 
 export interface CeleryRedisOptions {
@@ -267,7 +267,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
    * the worker LPUSH its reply onto the list `<queue>`, which we BRPOP on a connection of our
    * own (BRPOP blocks it). The binding and the list are removed afterwards.
    */
-  async request(method: string, args: Record<string, unknown>, destination: string[], timeoutMs: number): Promise<PidboxReply[]> {
+  async request(method: string, args: Record<string, unknown>, destination: string[] | null, timeoutMs: number, awaited = destination ?? []): Promise<PidboxReply[]> {
     const ticket = randomUUID();
     const exchange = replyExchange(this.opts.controlExchange);
     const queue = `${ticket}.${exchange}`;
@@ -282,7 +282,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
       const message = encodeRedisMessage(requestBody(method, args, destination, ticket, this.opts.controlExchange), broadcastHeaders(timeoutMs / 1000), { exchange: pidbox, routing_key: '' });
       await this.pub!.publish(this.layout.fanoutChannel(pidbox), message);
       const deadline = Date.now() + timeoutMs;
-      while (replies.length < destination.length) {
+      while (!allAnswered(replies, awaited)) {
         const left = deadline - Date.now();
         if (left <= 0) break;
         const got = await waiter.brpop(replyList, Math.max(left / 1000, 0.01));
