@@ -57,7 +57,7 @@ step "service tests on the newest Python (the newest engines in .venvs/$NEWEST_P
 # Every suite that runs the engines' own workers and producers (celery, rq worker, dramatiq,
 # huey_consumer, arq, taskiq; through the agent where it is needed), on that Python.
 newest_python_suites=(
-  celery celery.queues celery.transport-options agent.celery-enqueue actions.celery schedules.celery redisSentinel
+  celery celery.queues celery.transport-options celery.pools agent.celery-enqueue actions.celery schedules.celery redisSentinel
   agent.engines.rq actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq

@@ -112,6 +112,8 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     const started = Date.now();
     const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/terminate`);
     expect(r.status).toBe(202);
+    // The worker running it answered (prefork sends it SIGTERM); its revoked event settles the command.
+    expect(r.body.command.outcome).toMatchObject({ worker: worker.hostname, reply: `terminate: ${id}` });
     expect((await commandSettles(r.body.command.id)).state).toBe('succeeded');
     expect((await task(id)).task.state).toBe('revoked');
     expect(Date.now() - started).toBeLessThan(60_000);

@@ -60,10 +60,11 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export function startWorker(c: CeleryEnv, opts: { sendEvents?: boolean; concurrency?: number; autoscale?: string } = {}): Worker {
+/** A worker of the test app; `pool` is Celery's -P (prefork unless said: solo, threads, gevent). */
+export function startWorker(c: CeleryEnv, opts: { sendEvents?: boolean; concurrency?: number; autoscale?: string; pool?: string } = {}): Worker {
   requireVenv();
   const hostname = `w-${randomBytes(3).toString('hex')}@z4jtest`;
-  const args = ['-A', 'tasks', 'worker', '-Q', c.queue, '-c', String(opts.concurrency ?? 2), '-P', 'prefork', '-n', hostname, '-l', 'warning', '--without-mingle', '--without-gossip'];
+  const args = ['-A', 'tasks', 'worker', '-Q', c.queue, '-c', String(opts.concurrency ?? 2), '-P', opts.pool ?? 'prefork', '-n', hostname, '-l', 'warning', '--without-mingle', '--without-gossip'];
   if (opts.sendEvents !== false) args.push('-E');
   if (opts.autoscale) args.push(`--autoscale=${opts.autoscale}`);
   const proc = spawn(`${VENV}/celery`, args, { cwd: APP_DIR, env: env(c, opts.sendEvents !== false), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,125 @@
+// Celery's other worker pools, as users run them (-P gevent, threads, solo), with the z4j agent in
+// the app: the lifecycles are captured as with prefork, a chain's next step sent from the worker
+// (by the agent under gevent's patched threads) can be retried, and a terminate ends as each pool
+// can end it: gevent kills the task's greenlet; the threads pool cannot stop a task, which the
+// command says at once. A solo worker is not terminated: Celery holds its task events while its
+// one thread runs the task, so z4j (as any event monitor) learns of a start only at the task's end.
+import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { startService, type Service } from '../src/service.js';
+import { agentKeyEntry, testAgent } from './helpers/agentBatches.js';
+import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
+import { covers } from './helpers/coverage.js';
+import { REDIS_URL, isolatedCelery, sendScenario, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
+import { createTestDatabase } from './helpers/storage.js';
+import { eventually } from './helpers/wait.js';
+
+jest.setTimeout(240_000);
+
+interface Command { id: number; kind: string; state: string; outcome: Record<string, unknown> | null }
+interface TaskDetail { task: { state: string; worker: string | null; result: unknown }; events: { kind: string }[] }
+
+describe.each(['gevent', 'threads', 'solo'] as const)('a Celery worker of the %s pool', (pool) => {
+  let celery: CeleryEnv;
+  let svc: Service;
+  let worker: Worker;
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...authHeaders('operator') };
+    if (method === 'POST') headers['idempotency-key'] = randomUUID();
+    const res = await fetch(`${svc.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+  const task = async (id: string) => (await call<TaskDetail>('GET', `/api/tasks/celery/${id}`)).body;
+  const taskInState = (id: string, ...states: string[]) => eventually(async () => {
+    const d = await task(id);
+    if (!states.includes(d?.task?.state)) throw new Error(`task ${id} is ${d?.task?.state}, waiting for ${states.join('/')}\n${worker.output()}`);
+    return d;
+  });
+  const commandSettles = (id: number) => eventually(async () => {
+    const c = (await call<{ command: Command }>('GET', `/api/commands/${id}`)).body.command;
+    if (['pending', 'dispatched'].includes(c.state)) throw new Error(`command ${id} still ${c.state}`);
+    return c;
+  });
+  const act = async (id: string, action: string) => {
+    const r = await call<{ command: Command }>('POST', `/api/tasks/celery/${id}/actions/${action}`);
+    expect(r.status).toBe(202);
+    return r.body.command;
+  };
+
+  const agent = testAgent();
+
+  beforeAll(async () => {
+    celery = isolatedCelery(REDIS_URL);
+    celery.agent = { Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project, Z4J_FLUSH_INTERVAL: '0.05' };
+    const config = loadConfig({}, {
+      PORT: 0,
+      HOST: '127.0.0.1',
+      DATABASE_URL: await createTestDatabase(`celery_pool_${pool}`),
+      Z4J_CELERY_BROKERS: [celery.broker],
+      Z4J_CELERY_EVENT_EXCHANGE: celery.eventExchange,
+      Z4J_CELERY_CONTROL_EXCHANGE: celery.controlExchange,
+      Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
+      Z4J_INGEST_FLUSH_MS: 20,
+      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
+      Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
+      Z4J_AGENT_REDIS_URLS: [REDIS_URL],
+    });
+    svc = await startService(config, { log: pino({ level: 'warn' }) });
+    worker = startWorker(celery, { pool, concurrency: pool === 'solo' ? 1 : 4 });
+    await eventually(async () => {
+      const w = await call<{ workers: { hostname: string; online: boolean }[] }>('GET', '/api/workers');
+      if (!w.body.workers.some((x) => x.hostname === worker.hostname && x.online)) throw new Error(`worker not online yet:\n${worker.output()}`);
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await svc?.stop();
+  });
+
+  test('lifecycles are captured, and a chain step the worker sent is retried from its payload', async () => {
+    covers('celery', 'task.retry');
+    const ids = await sendScenario(celery);
+    await taskInState(ids.add, 'succeeded');
+    await taskInState(ids.fail, 'failed');
+    await taskInState(ids.flaky, 'succeeded');
+    for (const id of [...ids.chain, ...ids.group]) expect((await taskInState(id, 'succeeded')).task.worker).toBe(worker.hostname);
+    // The chain's last step was sent by the worker running the one before (with the agent there):
+    // retried from the payload that agent captured, it runs again with the same arguments.
+    const last = ids.chain[2]!;
+    const payloadOf = async (id: string) => (await svc.db.query('SELECT 1 FROM tasks WHERE task_id = $1 AND sealed_payload IS NOT NULL', [id])).rows.length;
+    await eventually(async () => expect(await payloadOf(last)).toBe(1), 30_000, 200);
+    const retry = await act(last, 'retry');
+    const newTaskId = (await commandSettles(retry.id)).outcome?.newTaskId as string;
+    expect((await taskInState(newTaskId, 'succeeded')).task.result).toBe((await task(last)).task.result);
+  });
+
+  if (pool !== 'solo') {
+    test('terminate ends as the pool can end a running task', async () => {
+      covers('celery', 'task.terminate');
+      const seconds = pool === 'gevent' ? 120 : 4;
+      const id = await sendTask(celery, 'z4j.sleep', [seconds]);
+      await taskInState(id, 'started');
+      const command = await act(id, 'terminate');
+      if (pool === 'gevent') {
+        expect((await commandSettles(command.id)).state).toBe('succeeded');
+        expect((await task(id)).task.state).toBe('revoked');
+      } else {
+        // Failed at once, saying why; the task goes on to its end.
+        expect(command).toMatchObject({ state: 'failed', outcome: { worker: worker.hostname, message: expect.stringMatching(/cannot terminate a running task: its pool cannot stop one/) } });
+        expect((await taskInState(id, 'succeeded')).task.result).toBe(String(seconds));
+      }
+    });
+  }
+
+  test('pool size: gevent grows; threads and solo say their size is fixed', async () => {
+    covers('celery', 'worker.pool_grow');
+    const r = await call<{ command: Command }>('POST', `/api/workers/celery/${encodeURIComponent(worker.hostname)}/actions/pool_grow`, { n: 1 });
+    expect(r.status).toBe(202);
+    if (pool === 'gevent') expect(r.body.command).toMatchObject({ state: 'succeeded', outcome: { reply: 'pool will grow' } });
+    else expect(r.body.command).toMatchObject({ state: 'failed', outcome: { message: expect.stringMatching(/its pool has a fixed size/) } });
+  });
+});
