@@ -9,7 +9,10 @@ seals and never shows.
 
 The event is marked `recordedBy: "z4j-agent"`: when the producer also sends Celery's task-sent
 (task_send_sent_event), the service keeps one enqueued row for the attempt, this event's fields
-first (backend/src/ingest/celeryEnqueues.ts); without task-sent it is the task's only enqueue."""
+first (backend/src/ingest/celeryEnqueues.ts); without task-sent it is the task's only enqueue.
+
+In a worker of the solo pool, the agent also sends Celery's buffered task events as each task
+begins (see `_send_buffered_task_events`)."""
 
 from __future__ import annotations
 
@@ -256,10 +259,42 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
         pass  # never into the caller's apply_async
 
 
+# A worker of the solo pool runs each task in its event loop's own thread, and Celery buffers
+# task events for that loop to send (events.Dispatcher's buffer_group, flushed by the hub): a
+# task's received and started reach the broker only once it ended, so while it runs every monitor
+# sees it waiting. In such a worker the agent sends that buffer as the task begins: Celery's own
+# events, once each, as Celery would have sent them. Other pools run tasks elsewhere while the
+# loop flushes.
+_solo_consumer: Any = None
+
+
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    global _solo_consumer
+    try:
+        from celery.concurrency.solo import TaskPool as SoloPool
+
+        solo = isinstance(getattr(sender, "pool", None), SoloPool) and installed_on(getattr(sender, "app", None))
+        _solo_consumer = sender if solo else None  # its event_dispatcher is made anew at each broker connection: read it then
+    except Exception:
+        log.debug("z4j: could not inspect the Celery worker's pool", exc_info=True)
+
+
+def _send_buffered_task_events(**_: Any) -> None:
+    consumer = _solo_consumer
+    if consumer is None:
+        return
+    try:
+        dispatcher = consumer.event_dispatcher
+        if dispatcher is not None and dispatcher.enabled:
+            dispatcher.flush(errors=False, groups=True)
+    except Exception:
+        pass  # what was not sent stays buffered for the loop; never into the task
+
+
 def install(app: Any, **agent_options: Any) -> None:
     """Call once, next to `app = Celery(...)`, before or after configuring the app."""
     import celery
-    from celery.signals import before_task_publish
+    from celery.signals import before_task_publish, task_prerun, worker_ready
 
     require("celery", celery.__version__, MIN_VERSION)
 
@@ -274,4 +309,6 @@ def install(app: Any, **agent_options: Any) -> None:
         _apps.append(weakref.ref(app))
         _agent, _broker_unread = agent, True  # this app's broker may be the first one known
         before_task_publish.connect(_on_publish, weak=False)  # a receiver already connected is kept once
+        worker_ready.connect(_on_worker_ready, weak=False)
+        task_prerun.connect(_send_buffered_task_events, weak=False)
         mark_installed(app)

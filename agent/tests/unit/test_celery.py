@@ -372,3 +372,55 @@ def test_a_celery_sentinel_broker_passes_its_credentials_and_tls_on():
     target = parse(_broker_url(app))
     assert (target.sentinels, target.service, target.db, target.password) == ([("s1", 26379), ("s2", 26380)], "m", 4, "master pw")
     assert (target.sentinel_password, target.tls, target.sentinel_tls) == ("watch", {"ssl_ca_certs": "/ca.pem"}, True)
+
+
+class _Dispatcher:
+    enabled = True
+
+    def __init__(self, fails=False):
+        self.flushed, self.fails = [], fails
+
+    def flush(self, errors=True, groups=True):
+        self.flushed.append((errors, groups))
+        if self.fails:
+            raise ConnectionError("broker gone")
+
+
+class _Consumer:  # the worker's Consumer: what worker_ready sends
+    def __init__(self, app, pool):
+        self.app, self.pool, self.event_dispatcher = app, pool, _Dispatcher()
+
+
+
+
+def test_a_solo_workers_task_events_are_sent_as_its_task_begins(app):
+    """A solo worker runs the task in its event loop's thread, and Celery buffers task events for
+    that loop: received and started left only once the task ended. The agent sends the buffer
+    as the task begins (seen with a real worker: backend/test/celery.pools.integration.test.ts)."""
+    from celery.concurrency.prefork import TaskPool as Prefork
+    from celery.concurrency.solo import TaskPool as Solo
+    from celery.signals import task_prerun, worker_ready
+
+    import z4j_agent.celery as agent_celery
+
+    solo = _Consumer(app, Solo.__new__(Solo))
+    try:
+        worker_ready.send(sender=solo)
+        task_prerun.send(sender=app.add_, task_id="t1", task=app.add_)
+        assert solo.event_dispatcher.flushed == [(False, True)]  # the task group's buffer only
+
+        solo.event_dispatcher = _Dispatcher(fails=True)  # a new connection's, whose broker is gone
+        task_prerun.send(sender=app.add_, task_id="t2", task=app.add_)  # nothing raised into the task
+        assert solo.event_dispatcher.flushed == [(False, True)]
+
+        prefork = _Consumer(app, Prefork.__new__(Prefork))  # its loop flushes while tasks run elsewhere
+        worker_ready.send(sender=prefork)
+        task_prerun.send(sender=app.add_, task_id="t3", task=app.add_)
+        assert prefork.event_dispatcher.flushed == [] and len(solo.event_dispatcher.flushed) == 1
+
+        stranger = _Consumer(celery.Celery("never-installed", broker="memory://"), Solo.__new__(Solo))
+        worker_ready.send(sender=stranger)
+        task_prerun.send(sender=app.add_, task_id="t4", task=app.add_)
+        assert stranger.event_dispatcher.flushed == []
+    finally:
+        agent_celery._solo_consumer = None

@@ -28,7 +28,7 @@ export class CeleryDriver implements EngineDriver {
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'needs the retry payload, which the z4j agent captures when the task is sent or received' },
     'task.cancel': { via: 'broker', note: 'a revoke: workers online now discard the task; a worker started later forgets it unless it runs with --statedb' },
-    'task.terminate': { via: 'broker', note: "revoke with terminate: SIGTERM to the process running it (prefork pool), or its greenlet killed (gevent, eventlet); the threads pool cannot stop a task (the command fails saying so); a solo worker tells a task's start only once it ended (Celery holds its events while its one thread runs the task), too late to terminate it" },
+    'task.terminate': { via: 'broker', note: "revoke with terminate: SIGTERM to the process running it (prefork pool), or its greenlet killed (gevent, eventlet); the threads pool cannot stop a task (the command fails saying so); and a solo worker reads control messages only between tasks (the command settles when the task ended)" },
     'queue.purge': { via: 'broker' },
     'queue.purge_filtered': { via: 'broker', note: 'Redis broker only (AMQP cannot read waiting messages without taking them); by task name, protocol 2 messages' },
     'worker.pool_grow': { via: 'broker', note: 'prefork, gevent and eventlet pools (solo and threads have a fixed size)' },
