@@ -37,7 +37,7 @@ step "service tests (Jest)"
 step "service tests at the agent's floor (each engine's oldest declared version, .venvs/floor)"
 # The service's suites of each engine, with its workers and producers from the floor virtualenvs.
 # Left out, because their test apps use what the floors lack (not the service): Huey's chords
-# (agent.engines.huey, schedules.huey, actions.arq-taskiq-huey), kombu's sweep_bindings
+# (agent.engines.huey and huey-workers, schedules.huey, actions.arq-taskiq-huey), kombu's sweep_bindings
 # (celery.transport-options), taskiq-aio-pika's Queue (its RabbitMQ suites: z4j's actions follow
 # taskiq-aio-pika 0.6's layout), and kombu 5.3.0 on Sentinel, which runs no task, z4j or not
 # (redisSentinel).
@@ -61,7 +61,7 @@ newest_python_suites=(
   agent.engines.rq actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq
-  agent.engines.huey actions.agent.huey schedules.huey actions.arq-taskiq-huey
+  agent.engines.huey agent.engines.huey-workers actions.agent.huey schedules.huey actions.arq-taskiq-huey
   actions.arq-purge actions.agent.arq agent.engines.arq schedules.arq
   agent.engines.taskiq-redis agent.engines.taskiq-rabbitmq actions.agent.taskiq actions.taskiq-rabbitmq
   schedules.taskiq schedules.taskiq-rabbitmq
