@@ -40,7 +40,8 @@ step "service tests at the agent's floor (each engine's oldest declared version,
 # (agent.engines.huey and huey-workers, schedules.huey, actions.arq-taskiq-huey), kombu's sweep_bindings
 # (celery.transport-options), taskiq-aio-pika's Queue (its RabbitMQ suites: z4j's actions follow
 # taskiq-aio-pika 0.6's layout), and kombu 5.3.0 on Sentinel, which runs no task, z4j or not
-# (redisSentinel).
+# (redisSentinel). RQ 2.1's worker-pool at times never stops one of its workers at SIGTERM, z4j or
+# not (agent.engines.rq-pool).
 floor_suites=(
   celery actions.celery schedules.celery celery.queues agent.celery-enqueue
   agent.engines.rq schedules.rq actions.rq
@@ -58,7 +59,7 @@ step "service tests on the newest Python (the newest engines in .venvs/$NEWEST_P
 # huey_consumer, arq, taskiq; through the agent where it is needed), on that Python.
 newest_python_suites=(
   celery celery.queues celery.transport-options celery.pools agent.celery-enqueue actions.celery schedules.celery redisSentinel
-  agent.engines.rq actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
+  agent.engines.rq agent.engines.rq-pool actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq
   agent.engines.huey agent.engines.huey-workers actions.agent.huey schedules.huey actions.arq-taskiq-huey
