@@ -41,14 +41,15 @@ step "service tests at the agent's floor (each engine's oldest declared version,
 # (celery.transport-options), taskiq-aio-pika's Queue (its RabbitMQ suites: z4j's actions follow
 # taskiq-aio-pika 0.6's layout), and kombu 5.3.0 on Sentinel, which runs no task, z4j or not
 # (redisSentinel). RQ 2.1's worker-pool at times never stops one of its workers at SIGTERM, z4j or
-# not (agent.engines.rq-pool).
+# not (agent.engines.rq-pool). Celery 5.3.0's gevent pool has no terminate_job (z4j's terminate
+# then fails saying so) and its threads pool sends task events late (celery.pools).
 floor_suites=(
   celery actions.celery schedules.celery celery.queues agent.celery-enqueue
   agent.engines.rq schedules.rq actions.rq
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
-  agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq
+  agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq agent.engines.dramatiq-workers
   actions.arq-purge actions.agent.arq agent.engines.arq schedules.arq
-  agent.engines.taskiq-redis schedules.taskiq actions.agent.taskiq
+  agent.engines.taskiq-redis agent.engines.taskiq-workers schedules.taskiq actions.agent.taskiq
   actions.agent.huey
 )
 (cd backend && Z4J_TEST_VENVS="$ROOT/.venvs/floor" NODE_OPTIONS=--experimental-vm-modules npx jest --ci --maxWorkers=2 \
@@ -61,10 +62,10 @@ newest_python_suites=(
   celery celery.queues celery.transport-options celery.pools agent.celery-enqueue actions.celery schedules.celery redisSentinel
   agent.engines.rq agent.engines.rq-pool actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
-  agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq
+  agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq agent.engines.dramatiq-workers
   agent.engines.huey agent.engines.huey-workers actions.agent.huey schedules.huey actions.arq-taskiq-huey
   actions.arq-purge actions.agent.arq agent.engines.arq schedules.arq
-  agent.engines.taskiq-redis agent.engines.taskiq-rabbitmq actions.agent.taskiq actions.taskiq-rabbitmq
+  agent.engines.taskiq-redis agent.engines.taskiq-rabbitmq agent.engines.taskiq-workers actions.agent.taskiq actions.taskiq-rabbitmq
   schedules.taskiq schedules.taskiq-rabbitmq
 )
 (cd backend && Z4J_TEST_NO_SKIPS=1 Z4J_TEST_VENVS="$ROOT/.venvs/$NEWEST_PYTHON" NODE_OPTIONS=--experimental-vm-modules \
