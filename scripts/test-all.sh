@@ -41,7 +41,7 @@ step "service tests at the agent's floor (each engine's oldest declared version,
 # (celery.transport-options), taskiq-aio-pika's Queue (its RabbitMQ suites: z4j's actions follow
 # taskiq-aio-pika 0.6's layout), and kombu 5.3.0 on Sentinel, which runs no task, z4j or not
 # (redisSentinel). RQ 2.1's worker-pool at times never stops one of its workers at SIGTERM, z4j or
-# not (agent.engines.rq-pool). Celery 5.3.0's gevent pool has no terminate_job (z4j's terminate
+# not (agent.engines.rq-pool). Celery's gevent pool has no terminate_job before 5.5 (z4j's terminate
 # then fails saying so) and its threads pool sends task events late (celery.pools).
 floor_suites=(
   celery actions.celery schedules.celery celery.queues agent.celery-enqueue

@@ -28,7 +28,7 @@ export class CeleryDriver implements EngineDriver {
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'needs the retry payload, which the z4j agent captures when the task is sent or received' },
     'task.cancel': { via: 'broker', note: 'a revoke: workers online now discard the task; a worker started later forgets it unless it runs with --statedb' },
-    'task.terminate': { via: 'broker', note: "revoke with terminate: SIGTERM to the process running it (prefork pool), or its greenlet killed (gevent, eventlet); the threads pool cannot stop a task (the command fails saying so); and a solo worker reads control messages only between tasks (the command settles when the task ended)" },
+    'task.terminate': { via: 'broker', note: "revoke with terminate: SIGTERM to the process running it (prefork pool), or its greenlet killed (eventlet; gevent from Celery 5.5); the threads pool cannot stop a task (the command fails saying so); and a solo worker reads control messages only between tasks (the command settles when the task ended)" },
     'queue.purge': { via: 'broker' },
     'queue.purge_filtered': { via: 'broker', note: 'Redis broker only (AMQP cannot read waiting messages without taking them); by task name, protocol 2 messages' },
     'worker.pool_grow': { via: 'broker', note: 'prefork, gevent and eventlet pools (solo and threads have a fixed size)' },
@@ -93,7 +93,7 @@ export class CeleryDriver implements EngineDriver {
     const error = reply && typeof reply === 'object' && 'error' in reply ? (reply as { error: unknown }).error : reply;
     const text = typeof error === 'string' ? error : JSON.stringify(error);
     throw new CommandEnded('failed', /kill_job|NotImplementedError/.test(text)
-      ? `${worker} cannot terminate a running task: its pool cannot stop one (Celery's threads pool; prefork, gevent and eventlet can), so the task runs to its end. It is revoked there, so a redelivery of it will not run; only a cold shutdown of the worker stops it now`
+      ? `${worker} cannot terminate a running task: its pool cannot stop one (Celery's threads pool, and gevent's before Celery 5.5; prefork and eventlet can), so the task runs to its end. It is revoked there, so a redelivery of it will not run; only a cold shutdown of the worker stops it now`
       : `${worker} refused: ${text}`, { worker, error });
   }
 
