@@ -31,7 +31,8 @@ AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the e
 
 def _options(headers: dict[str, Any], properties: dict[str, Any] | None) -> dict[str, Any]:
     """What of the call's options a retry must send again (the service's celery/taskMessage.ts
-    reads them): its priority, its own time limits, whether its result is kept."""
+    reads them): its priority, its own time limits, whether its result is kept (and, added by
+    _on_publish, its serializer when it is not json)."""
     options: dict[str, Any] = {}
     priority = (properties or {}).get("priority")
     if isinstance(priority, int) and not isinstance(priority, bool):
@@ -237,6 +238,19 @@ def _keeps_types(app: Any) -> bool:
         return True
 
 
+def _serializer(app: Any, name: Any) -> Any:
+    """The serializer of the task's messages: the task's own `serializer` (which defaults to the
+    app's task_serializer), else the app's; json when the app is not known. A call's own
+    `apply_async(serializer=...)` is not seen (before_task_publish does not pass it)."""
+    if app is None:
+        return "json"
+    try:
+        task = app.tasks.get(name)
+    except Exception:  # an app that is not finalized and may not be (autofinalize=False)
+        task = None
+    return getattr(task, "serializer", None) or app.conf.task_serializer
+
+
 def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = None, headers: dict[str, Any] | None = None,
                 properties: dict[str, Any] | None = None, **_: Any) -> None:
     agent = _agent
@@ -254,6 +268,9 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
         if not task_id or found is None:
             return
         payload, fields = found
+        serializer = _serializer(app, payload["name"])
+        if serializer != "json":
+            payload["options"]["serializer"] = serializer  # a retry from z4j is sent so: workers may accept nothing else
         agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload, keeps_types=lambda: _keeps_types(app))
     except Exception:
         pass  # never into the caller's apply_async

@@ -198,6 +198,29 @@ def test_a_call_json_would_change_is_carried_with_json_and_left_out_with_pickle(
     assert "payload" not in captured.of(pickled_task.apply_async(args).id, "enqueued")
 
 
+def test_the_payload_names_a_serializer_other_than_json_for_the_retry_to_use(app, captured):
+    """A worker accepts only its accept_content: z4j's retry must be sent in the serializer the
+    task's messages use (the task's own, else the app's), which a json payload leaves unsaid."""
+    import z4j_agent.celery
+
+    assert "serializer" not in captured.of(app.add_.apply_async((1, 2)).id, "enqueued")["payload"]["options"]
+
+    pickling = celery.Celery("unit-pickle-only", broker="memory://")
+    pickling.conf.update(task_serializer="pickle", accept_content=["pickle"], task_ignore_result=True)
+    z4j_agent.celery.install(pickling)
+
+    @pickling.task(name="unit.sub")
+    def sub(x, y):
+        return x - y
+
+    @pickling.task(name="unit.packed", serializer="msgpack")
+    def packed(x):
+        return x
+
+    assert captured.of(sub.apply_async((5, 3)).id, "enqueued")["payload"]["options"]["serializer"] == "pickle"
+    assert captured.of(packed.apply_async((1,)).id, "enqueued")["payload"]["options"]["serializer"] == "msgpack"
+
+
 def test_a_tuple_within_the_args_is_carried_as_a_list_with_json_and_left_out_with_pickle(app, captured):
     """The serializer is read only for a call that holds what JSON would change: here a tuple
     alone, which a plain copy refuses when it does not know the serializer yet."""

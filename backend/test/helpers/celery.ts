@@ -23,6 +23,8 @@ export interface CeleryEnv {
   transportOptions?: Record<string, unknown>;
   /** false: producers send no task-sent events (Celery's default; the test app sends them otherwise). */
   sentEvents?: boolean;
+  /** The app's task_serializer, and the only content its workers accept (json by default). */
+  serializer?: 'pickle' | 'msgpack';
 }
 
 /** Names no other test shares: queue and exchanges. */
@@ -42,6 +44,7 @@ function env(c: CeleryEnv, taskEvents = true): NodeJS.ProcessEnv {
     Z4J_TEST_REDIS: REDIS_URL,
     Z4J_TEST_BROKER_TRANSPORT_OPTIONS: JSON.stringify(c.transportOptions ?? {}),
     Z4J_TEST_SENT_EVENTS: c.sentEvents === false ? '0' : '1',
+    ...(c.serializer ? { Z4J_TEST_SERIALIZER: c.serializer, C_FORCE_ROOT: '1' } : {}), // Celery refuses pickle as root without it
     PYTHONUNBUFFERED: '1',
     ...c.agent,
   };

@@ -10,6 +10,7 @@ Configured by environment so each test can isolate itself:
   Z4J_TEST_SENT_EVENTS       "0": producers send no task-sent events (Celery's default)
   Z4J_TEST_RESULT_BACKEND    result backend URL, e.g. redis://127.0.0.1:6379/1 (default: none)
   Z4J_TEST_BROKER_TRANSPORT_OPTIONS  broker_transport_options as JSON, e.g. {"global_keyprefix": "app1:"}
+  Z4J_TEST_SERIALIZER        task_serializer, and the only content the worker accepts (pickle, msgpack)
 """
 import json
 import os
@@ -34,6 +35,9 @@ app.conf.update(
     result_backend=os.environ.get("Z4J_TEST_RESULT_BACKEND") or None,
     broker_transport_options=json.loads(os.environ.get("Z4J_TEST_BROKER_TRANSPORT_OPTIONS") or "{}"),
 )
+
+if os.environ.get("Z4J_TEST_SERIALIZER"):
+    app.conf.update(task_serializer=os.environ["Z4J_TEST_SERIALIZER"], accept_content=[os.environ["Z4J_TEST_SERIALIZER"]])
 
 _counter = redis.Redis.from_url(os.environ.get("Z4J_TEST_REDIS", "redis://127.0.0.1:6379/0"))
 

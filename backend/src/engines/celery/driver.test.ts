@@ -1,5 +1,6 @@
 // How the Celery driver turns pidbox replies into a command's outcome, over several brokers
 // (the wire itself is tested with real workers in test/actions.celery.integration.test.ts).
+import { jest } from '@jest/globals';
 import { CommandEnded } from '../../actions/commands.js';
 import type { CeleryBroker } from '../../sources/celery/broker.js';
 import type { PidboxReply } from '../../sources/celery/pidbox.js';
@@ -119,4 +120,12 @@ test("a pool of a fixed size (solo, threads) refuses to grow, and the command sa
   const error = 'AttributeError("\'TaskPool\' object has no attribute \'grow\'")';
   const driver = new CeleryDriver([broker(async () => [{ [W]: { error } }])]);
   expect(await ended(driver.workerControl(W, 'pool_grow', { n: 1 }))).toMatchObject({ state: 'failed', message: expect.stringMatching(/its pool has a fixed size/), detail: { error } });
+});
+
+test('a retry in a serializer z4j cannot write fails before anything is sent', async () => {
+  const b = silent();
+  const publishTask = jest.fn(async () => undefined);
+  const driver = new CeleryDriver([{ ...b, publishTask }]);
+  expect(await ended(driver.retry({ name: 'x', args: [], kwargs: {}, options: { serializer: 'yaml' } }, 'n1', null))).toMatchObject({ state: 'failed', message: expect.stringMatching(/"yaml" serializer, which z4j cannot write/) });
+  expect(publishTask).not.toHaveBeenCalled();
 });

@@ -5,7 +5,7 @@ import { CommandEnded } from '../../actions/commands.js';
 import type { WorkerAction } from '../capabilities.js';
 import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
 import type { CeleryBroker } from '../../sources/celery/broker.js';
-import { celeryTaskMessage } from './taskMessage.js';
+import { celeryTaskMessage, unsupportedSerializer } from './taskMessage.js';
 import type { MatchCount, PurgeFilter } from '../filteredPurge.js';
 
 /** Worker actions → the pidbox method and how our arguments become Celery's. */
@@ -61,6 +61,8 @@ export class CeleryDriver implements EngineDriver {
 
   async retry(payload: RetryPayload | null, newTaskId: string, original: TaskRef | null): Promise<Dispatch> {
     if (!payload) throw new NoPayload();
+    const unsupported = unsupportedSerializer(payload);
+    if (unsupported) throw new CommandEnded('failed', unsupported);
     const queue = payload.queue ?? original?.queue ?? 'celery';
     await this.primary.publishTask(queue, celeryTaskMessage(payload, newTaskId, this.origin));
     return { detail: { newTaskId, queue } };

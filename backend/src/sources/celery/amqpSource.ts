@@ -159,9 +159,9 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
   async publishTask(queue: string, message: CeleryTaskMessage): Promise<void> {
     await this.withChannel(async (ch) => {
       await ch.checkQueue(queue); // never create a queue no worker consumes: the task would sit there unseen
-      ch.publish('', queue, Buffer.from(JSON.stringify(message.body)), {
-        contentType: 'application/json',
-        contentEncoding: 'utf-8',
+      ch.publish('', queue, message.content.bytes, {
+        contentType: message.content.type,
+        contentEncoding: message.content.encoding,
         headers: message.headers,
         correlationId: message.correlationId,
         priority: message.priority,

@@ -59,17 +59,21 @@ export function decodeAmqpMessage(content: Buffer, contentType: string | undefin
   return parseJsonBody(content, contentType);
 }
 
-/** Builds a kombu Redis envelope around a JSON body (pidbox broadcasts, task messages). */
+/**
+ * Builds a kombu Redis envelope around a body (pidbox broadcasts, task messages): JSON, unless
+ * `content` gives it already serialized (a task in the serializer its app uses).
+ */
 export function encodeRedisMessage(
   body: unknown,
   headers: Record<string, unknown>,
   deliveryInfo: { exchange: string; routing_key: string },
   properties: Record<string, unknown> = {},
+  content: { bytes: Buffer; type: string; encoding: string } = { bytes: Buffer.from(JSON.stringify(body)), type: 'application/json', encoding: 'utf-8' },
 ): string {
   return JSON.stringify({
-    body: Buffer.from(JSON.stringify(body)).toString('base64'),
-    'content-encoding': 'utf-8',
-    'content-type': 'application/json',
+    body: content.bytes.toString('base64'),
+    'content-encoding': content.encoding,
+    'content-type': content.type,
     headers,
     properties: {
       priority: 0,

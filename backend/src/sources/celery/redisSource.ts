@@ -320,7 +320,7 @@ export class CeleryRedisSource implements Source, CeleryBroker {
   }
 
   async publishTask(queue: string, message: CeleryTaskMessage): Promise<void> {
-    const envelope = encodeRedisMessage(message.body, message.headers, { exchange: '', routing_key: queue }, { correlation_id: message.correlationId, reply_to: '', priority: message.priority });
+    const envelope = encodeRedisMessage(message.body, message.headers, { exchange: '', routing_key: queue }, { correlation_id: message.correlationId, reply_to: '', priority: message.priority }, message.content);
     // kombu LPUSHes onto the list of the message's priority and workers BRPOP: FIFO from the right.
     await this.pub!.lpush(this.layout.queueKeyFor(queue, message.priority), envelope);
   }
