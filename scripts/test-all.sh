@@ -44,7 +44,7 @@ step "service tests at the agent's floor (each engine's oldest declared version,
 # not (agent.engines.rq-pool). Celery's gevent pool has no terminate_job before 5.5 (z4j's terminate
 # then fails saying so) and its threads pool sends task events late (celery.pools).
 floor_suites=(
-  celery actions.celery schedules.celery celery.queues agent.celery-enqueue
+  celery actions.celery schedules.celery celery.queues celery.serializers agent.celery-enqueue
   agent.engines.rq schedules.rq actions.rq
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq agent.engines.dramatiq-workers
@@ -59,7 +59,7 @@ step "service tests on the newest Python (the newest engines in .venvs/$NEWEST_P
 # Every suite that runs the engines' own workers and producers (celery, rq worker, dramatiq,
 # huey_consumer, arq, taskiq; through the agent where it is needed), on that Python.
 newest_python_suites=(
-  celery celery.queues celery.transport-options celery.pools agent.celery-enqueue actions.celery schedules.celery redisSentinel
+  celery celery.queues celery.transport-options celery.pools celery.serializers agent.celery-enqueue actions.celery schedules.celery redisSentinel
   agent.engines.rq agent.engines.rq-pool actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq agent.engines.dramatiq-workers
