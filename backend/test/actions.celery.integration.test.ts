@@ -3,15 +3,12 @@
 // Celery's own remote control, and idempotent commands.
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { pino } from 'pino';
 import { payloadAad } from '../src/actions/payloads.js';
-import { loadConfig } from '../src/config.js';
-import { startService, type Service } from '../src/service.js';
-import { agentKeyEntry, testAgent } from './helpers/agentBatches.js';
-import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
+import type { Service } from '../src/service.js';
+import { authHeaders } from './helpers/auth.js';
 import { covers } from './helpers/coverage.js';
 import { AMQP_URL, REDIS_URL, inspectWorker, isolatedCelery, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
-import { createTestDatabase } from './helpers/storage.js';
+import { celeryServiceWithAgent, workerOnline } from './helpers/celeryService.js';
 import { eventually, sleep } from './helpers/wait.js';
 
 jest.setTimeout(240_000);
@@ -48,33 +45,12 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     return r.body.command;
   });
 
-  // The z4j agent runs in the test app (producer and worker) and records each task's exact call.
-  const agent = testAgent();
-  const agentQueue = `z4j.events.${randomUUID().slice(0, 8)}`;
-
   beforeAll(async () => {
     celery = isolatedCelery(broker === 'redis' ? REDIS_URL : AMQP_URL);
-    celery.agent = { Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project, Z4J_AMQP_QUEUE: agentQueue, Z4J_FLUSH_INTERVAL: '0.05' };
-    const config = loadConfig({}, {
-      PORT: 0,
-      HOST: '127.0.0.1',
-      DATABASE_URL: await createTestDatabase(`actions_${broker}`),
-      Z4J_CELERY_BROKERS: [celery.broker],
-      Z4J_CELERY_EVENT_EXCHANGE: celery.eventExchange,
-      Z4J_CELERY_CONTROL_EXCHANGE: celery.controlExchange,
-      Z4J_CELERY_AMQP_QUEUE: `z4j.${celery.eventExchange}`,
-      Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
-      Z4J_INGEST_FLUSH_MS: 20,
-      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
-      Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
-      ...(broker === 'redis' ? { Z4J_AGENT_REDIS_URLS: [REDIS_URL] } : { Z4J_AGENT_AMQP_URLS: [AMQP_URL], Z4J_AGENT_AMQP_QUEUE: agentQueue }),
-    });
-    svc = await startService(config, { log: pino({ level: 'warn' }) });
+    // The z4j agent runs in the test app (producer and worker) and records each task's exact call.
+    svc = await celeryServiceWithAgent(celery, `actions_${broker}`);
     worker = startWorker(celery, { concurrency: 2 });
-    await eventually(async () => {
-      const w = await call<{ workers: { hostname: string; online: boolean }[] }>('GET', '/api/workers', { key: null });
-      if (!w.body.workers.some((x) => x.hostname === worker.hostname && x.online)) throw new Error(`worker not online yet:\n${worker.output()}`);
-    });
+    await workerOnline(svc, worker);
   });
 
   afterAll(async () => {

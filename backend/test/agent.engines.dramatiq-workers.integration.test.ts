@@ -6,7 +6,8 @@
 import { describeAgentEngine, type Sent } from './helpers/agentEngine.js';
 import { PythonApp, uniqueQueue } from './helpers/pyapp.js';
 
-const REDIS_URL = process.env.Z4J_TEST_AGENT_DRAMATIQ_REDIS_URL ?? 'redis://127.0.0.1:6379/2';
+// Its own database: services reading one database's agent streams share their entries (consumer group z4j).
+const REDIS_URL = process.env.Z4J_TEST_AGENT_DRAMATIQ_WORKERS_REDIS_URL ?? 'redis://127.0.0.1:6379/29';
 
 for (const [label, bin] of [['2 processes', 'dramatiq'], ['gevent', 'dramatiq-gevent']] as const) {
   const queue = uniqueQueue('agent_dq_workers');

@@ -5,7 +5,8 @@
 import { describeAgentEngine, type Sent } from './helpers/agentEngine.js';
 import { PythonApp, uniqueQueue } from './helpers/pyapp.js';
 
-const REDIS_URL = process.env.Z4J_TEST_AGENT_HUEY_REDIS_URL ?? 'redis://127.0.0.1:6379/3';
+// Its own database: services reading one database's agent streams share their entries (consumer group z4j).
+const REDIS_URL = process.env.Z4J_TEST_AGENT_HUEY_WORKERS_REDIS_URL ?? 'redis://127.0.0.1:6379/30';
 
 for (const kind of ['process', 'greenlet'] as const) {
   const app = new PythonApp('huey', 'huey_app', { Z4J_TEST_REDIS: REDIS_URL, Z4J_TEST_QUEUE: uniqueQueue(`agent_huey_${kind}`) });

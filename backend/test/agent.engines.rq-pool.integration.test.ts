@@ -5,7 +5,8 @@
 import { describeAgentEngine, type Sent } from './helpers/agentEngine.js';
 import { PythonApp, uniqueQueue } from './helpers/pyapp.js';
 
-const REDIS_URL = process.env.Z4J_TEST_AGENT_RQ_REDIS_URL ?? 'redis://127.0.0.1:6379/1';
+// Its own database: services reading one database's agent streams share their entries (consumer group z4j).
+const REDIS_URL = process.env.Z4J_TEST_AGENT_RQ_POOL_REDIS_URL ?? 'redis://127.0.0.1:6379/28';
 const queue = uniqueQueue('agent_rq_pool');
 const app = new PythonApp('rq', 'rq_app', { Z4J_TEST_REDIS: REDIS_URL, Z4J_TEST_QUEUE: queue });
 

@@ -7,15 +7,16 @@
 // send): the agent there sends them as the task begins, so z4j sees the task running.
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { pino } from 'pino';
-import { loadConfig } from '../src/config.js';
-import { startService, type Service } from '../src/service.js';
-import { agentKeyEntry, testAgent } from './helpers/agentBatches.js';
-import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
+import type { Service } from '../src/service.js';
+import { authHeaders } from './helpers/auth.js';
 import { covers } from './helpers/coverage.js';
-import { REDIS_URL, isolatedCelery, sendScenario, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
-import { createTestDatabase } from './helpers/storage.js';
+import { isolatedCelery, sendScenario, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
+import { celeryServiceWithAgent, workerOnline } from './helpers/celeryService.js';
 import { eventually } from './helpers/wait.js';
+
+// Its own Redis database: services reading one database's agent streams share their entries
+// (consumer group z4j), so suites run side by side must not.
+const REDIS_URL = process.env.Z4J_TEST_CELERY_POOLS_REDIS_URL ?? 'redis://127.0.0.1:6379/26';
 
 jest.setTimeout(240_000);
 
@@ -50,30 +51,11 @@ describe.each(['gevent', 'threads', 'solo'] as const)('a Celery worker of the %s
     return r.body.command;
   };
 
-  const agent = testAgent();
-
   beforeAll(async () => {
     celery = isolatedCelery(REDIS_URL);
-    celery.agent = { Z4J_AGENT_ID: agent.id, Z4J_AGENT_SECRET: agent.secret, Z4J_PROJECT: agent.project, Z4J_FLUSH_INTERVAL: '0.05' };
-    const config = loadConfig({}, {
-      PORT: 0,
-      HOST: '127.0.0.1',
-      DATABASE_URL: await createTestDatabase(`celery_pool_${pool}`),
-      Z4J_CELERY_BROKERS: [celery.broker],
-      Z4J_CELERY_EVENT_EXCHANGE: celery.eventExchange,
-      Z4J_CELERY_CONTROL_EXCHANGE: celery.controlExchange,
-      Z4J_CELERY_ENABLE_EVENTS_INTERVAL: 0,
-      Z4J_INGEST_FLUSH_MS: 20,
-      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
-      Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
-      Z4J_AGENT_REDIS_URLS: [REDIS_URL],
-    });
-    svc = await startService(config, { log: pino({ level: 'warn' }) });
+    svc = await celeryServiceWithAgent(celery, `celery_pool_${pool}`);
     worker = startWorker(celery, { pool, concurrency: pool === 'solo' ? 1 : 4 });
-    await eventually(async () => {
-      const w = await call<{ workers: { hostname: string; online: boolean }[] }>('GET', '/api/workers');
-      if (!w.body.workers.some((x) => x.hostname === worker.hostname && x.online)) throw new Error(`worker not online yet:\n${worker.output()}`);
-    });
+    await workerOnline(svc, worker);
   });
 
   afterAll(async () => {
