@@ -6,8 +6,9 @@ agent notes that the next step's parent is this one (and its root this one's roo
 step's events carry the links; tasks enqueued from inside a running task are its children. A
 chord's members carry its id (groupId); its callback's parent is the member that completed it,
 an error handler's the task that failed.
-Both are known within one consumer process (thread or greenlet workers, or the same process
-worker); a step run by another process worker is linked to its parent only.
+Roots are known within one consumer process (thread or greenlet workers, or the same process
+worker); a step run by another process worker, which cannot know its pipeline's first task, is
+sent with its parent only, never a root guessed, and the service takes the parent's root.
 
 Commands (docs/agent-protocol.md): a consumer's agent retries a task (a new task of the same
 Huey task class, with the exact args / kwargs and the id z4j chose) and terminates a running one
@@ -85,11 +86,8 @@ class _HueyAgent:
         return found
 
     def links(self, task: Any) -> dict[str, Any]:
-        parent = self.parents.get(task.id)
-        root = self.roots.of(task.id)
         cc = getattr(task, "chord_config", None)  # Huey 3 (chords)
-        return {"parentId": parent, "rootId": root if (parent or task.on_complete is not None or root != task.id) else None,
-                "groupId": cc.cid if cc is not None else None}
+        return {"parentId": self.parents.get(task.id), "rootId": self.roots.get(task.id), "groupId": cc.cid if cc is not None else None}
 
     def attempt(self, task: Any) -> int:
         known = self.attempts.get(task.id) if self.attempts else None
@@ -106,12 +104,12 @@ class _HueyAgent:
         `event`'s, built without the helpers, in place (task_event leaves out those that are None)."""
         tid = task.id
         parent = self.parents.get(tid)
-        root = self.roots.of(tid)
+        root = self.roots.get(tid)  # known here only: a guess (the task's own id) may be wrong
         fields["queue"] = self.queue
         fields["retries"] = self.attempt(task) if attempt is None else attempt
         if parent is not None:
             fields["parentId"] = parent
-        if parent or task.on_complete is not None or root != tid:
+        if root is not None:
             fields["rootId"] = root
         cc = getattr(task, "chord_config", None)  # Huey 3 (chords)
         if cc is not None:  # a chord's member
@@ -131,8 +129,8 @@ class _HueyAgent:
         current = getattr(self.local, "task", None)
         if current is not None and current.id != task.id and self.parents.get(task.id) is None:
             self.parents.set(task.id, current.id)  # sent from inside a running task
-            self.roots.set(task.id, self.roots.of(current.id))
-        elif task.on_complete is not None and self.roots.of(task.id) == task.id:
+            self._inherit_root(task.id, current.id)
+        elif task.on_complete is not None and self.parents.get(task.id) is None and self.roots.get(task.id) is None:
             self.roots.set(task.id, task.id)  # the head of a pipeline is its own root
         name = self.name(task)
         call_args, call_kwargs = task.args or (), task.kwargs or {}  # copied by task_event (snapshots)
@@ -208,20 +206,28 @@ class _HueyAgent:
             self.agent.task_event(ENGINE, "succeeded", task.id, fields=fields, worker=self.worker, func=_func(task))
         if task.on_complete is not None:  # the pipeline's next step, enqueued right after this
             self.parents.set(task.on_complete.id, task.id)
-            self.roots.set(task.on_complete.id, self.roots.of(task.id))
+            self._inherit_root(task.on_complete.id, task.id)
 
     def follow_ups(self, task: Any, exc: BaseException | None) -> None:
         """What Huey enqueues after this task's post-execute hooks, in its thread, once the task
         no longer runs there: its error handler (a copy of `on_error`, same id) and, from the
         chord's last member to finish, the chord's callback. Both are linked to this task here."""
-        root = self.roots.of(task.id)
         if exc is not None and task.on_error is not None:
             self.parents.set(task.on_error.id, task.id)
-            self.roots.set(task.on_error.id, root)
+            self._inherit_root(task.on_error.id, task.id)
         cc = getattr(task, "chord_config", None)
         if cc is not None and exc is None and getattr(cc, "callback", None) is not None:
             self.parents.set(cc.callback.id, task.id)
-            self.roots.set(cc.callback.id, root)
+            self._inherit_root(cc.callback.id, task.id)
+
+    def _inherit_root(self, child: str, parent: str) -> None:
+        """The child's root is its parent's, where this process knows it. Where it does not, no
+        root is sent, and the service takes the parent's: a task this process did not send may
+        be a producer's top-level task (its own root) or a pipeline's step another process
+        handed on (whose root is the pipeline's first task), which look alike here."""
+        root = self.roots.get(parent)
+        if root is not None:
+            self.roots.set(child, root)
 
     def failed_attempt(self, task: Any, exc: BaseException, runtime: float | None) -> None:
         err = {"exception": exception_text(exc), "traceback": traceback_text(exc)}

@@ -122,6 +122,21 @@ def test_pipeline_links(app, captured):
     assert captured.of(ids[2], "succeeded")["fields"]["result"] == 112
 
 
+def test_a_step_handed_over_mid_pipeline_is_sent_with_its_parent_and_no_guessed_root(app, captured):
+    """A consumer process that runs a pipeline's middle step did not see the pipeline begin (another
+    process ran the step before): it cannot know the first task, and names none (the service takes
+    the parent's root). Guessing the step itself, as before, made a wrong root the service kept."""
+    add = app.tasks_["add"]
+    pipe = add.s(1, 1).then(add, 10).then(add, 100)
+    middle, last = pipe.on_complete, pipe.on_complete.on_complete
+    middle.extend_data(2)  # the first step's result, as Huey passes it on
+    app.execute(middle)  # as a consumer runs a message it dequeued: no enqueue seen here
+    for kind in ("started", "succeeded"):
+        assert "rootId" not in captured.of(middle.id, kind)["fields"]
+    sent = captured.of(last.id, "enqueued")["fields"]
+    assert sent["parentId"] == middle.id and "rootId" not in sent
+
+
 def test_a_task_sent_by_a_task_is_its_child(app, captured):
     r = app.tasks_["spawn"]()
     child = captured.of(r.id, "succeeded")["fields"]["result"]

@@ -136,7 +136,7 @@ function document(version: string) {
       },
       '/api/tasks/{engine}/{taskId}/graph': {
         get: {
-          summary: "The workflow a task belongs to: every task sharing its root (≤ 5,000), linked by parent (chain / group) and by retries from z4j",
+          summary: "The workflow a task belongs to: its first task (by parents up) and every task descending from it by parent or sharing its root, and its group (≤ 5,000), linked by parent (chain / group) and by retries from z4j",
           parameters: [projectParam, p('engine', 'Engine.', { type: 'string', enum: ENGINES }), p('taskId', 'Task id.')],
           responses: {
             '200': json({

@@ -13,6 +13,7 @@ import { copyField, copyJson, type Db, type Queryable } from '../db/db.js';
 import { collapseInBatch, mergeIntoStored } from './celeryEnqueues.js';
 import type { Envelope, TaskEnvelope, WorkerEnvelope } from './envelope.js';
 import { foldEvents, needsRefold, type TaskRow } from './taskState.js';
+import { inheritRoots } from './taskRoots.js';
 import {
   COPY_STAGED_TASKS_SQL,
   CREATE_STAGED_TASKS_SQL,
@@ -226,6 +227,7 @@ export class BatchWriter {
     if (created.rows.length === inserts.length) {
       // Every task is new: no other writer stored anything for them (it would have made the row).
       await this.insertEvents(tx, keys.map((k) => ({ ref: refs.get(k)!, projectId: byTask.get(k)!.projectId, events: byTask.get(k)!.events })));
+      await inheritRoots(tx, inserts, inserts);
       await this.upsertQueues(tx, inserts);
       return events;
     }
@@ -272,7 +274,9 @@ export class BatchWriter {
       const sealed = sealedOf(k);
       return sealed ? [{ key: identity(k), sealed }] : [];
     }));
-    await this.upsertQueues(tx, [...inserts.filter((t) => made.has(taskKey(t.projectId, t.row.engine, t.row.taskId))), ...updates]);
+    const newRows = inserts.filter((t) => made.has(taskKey(t.projectId, t.row.engine, t.row.taskId)));
+    await inheritRoots(tx, [...newRows, ...updates], newRows);
+    await this.upsertQueues(tx, [...newRows, ...updates]);
     return [...freshInsert, ...mergedEvents];
   }
 
