@@ -227,7 +227,7 @@ export class BatchWriter {
     if (created.rows.length === inserts.length) {
       // Every task is new: no other writer stored anything for them (it would have made the row).
       await this.insertEvents(tx, keys.map((k) => ({ ref: refs.get(k)!, projectId: byTask.get(k)!.projectId, events: byTask.get(k)!.events })));
-      await inheritRoots(tx, inserts, inserts);
+      await inheritRoots(tx, inserts);
       await this.upsertQueues(tx, inserts);
       return events;
     }
@@ -275,7 +275,7 @@ export class BatchWriter {
       return sealed ? [{ key: identity(k), sealed }] : [];
     }));
     const newRows = inserts.filter((t) => made.has(taskKey(t.projectId, t.row.engine, t.row.taskId)));
-    await inheritRoots(tx, [...newRows, ...updates], newRows);
+    await inheritRoots(tx, [...newRows, ...updates]);
     await this.upsertQueues(tx, [...newRows, ...updates]);
     return [...freshInsert, ...mergedEvents];
   }
