@@ -8,12 +8,15 @@ import itertools
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
 import urllib.parse
 from collections import deque
 from typing import Any, Callable, TypeVar
+
+from .os_signals import reraise_if_from_a_signal_handler
 
 log = logging.getLogger("z4j_agent")
 
@@ -23,16 +26,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 def guarded(fn: F) -> F:
     """The agent's part of a hook: logs and swallows, so nothing the agent does reaches the task.
     Exceptions only: a BaseException is a request to stop (Ctrl-C, a time limit, a terminate)
-    that may land in the agent's code, and goes on (redact.scrub)."""
+    that may land in the agent's code, and goes on (redact.scrub); so does an Exception a signal
+    handler of the host's raised (RQ's stop and job timeout, Celery's soft time limit)."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except Exception:
+        except Exception as err:
             try:
+                reraise_if_from_a_signal_handler(err)
                 log.debug("z4j agent hook %s failed", fn.__name__, exc_info=True)
-            except RecursionError:  # raised near the limit, the log call raises it again: not into the task
+            except RecursionError:  # raised near the limit, any call here raises it again: not into the task
                 pass
             return None
 
@@ -41,7 +46,11 @@ def guarded(fn: F) -> F:
 
 def hook_failed(name: str) -> None:
     """What `guarded` does with an exception, for the hot hooks that catch their own (a wrapper
-    is one more call per hook, on the path of every task). Call it from an `except` block."""
+    is one more call per hook, on the path of every task). Call it from an `except` block: what a
+    signal handler of the host's raised goes on from there, as from `guarded`."""
+    err = sys.exc_info()[1]
+    if err is not None:
+        reraise_if_from_a_signal_handler(err)
     log.debug("z4j agent hook %s failed", name, exc_info=True)
 
 
@@ -50,7 +59,8 @@ def exception_text(exc: BaseException | None) -> str | None:
         return None
     try:
         msg = str(exc)
-    except Exception:  # an exception's broken __str__ must not lose the task's failure
+    except Exception as caught:  # an exception's broken __str__ must not lose the task's failure
+        reraise_if_from_a_signal_handler(caught)
         msg = "<str() failed>"
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
@@ -64,10 +74,12 @@ def traceback_text(exc: BaseException | None) -> str | None:
         return None
     try:
         return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=30))
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         try:
             return "Traceback (most recent call last):\n" + "".join(traceback.format_tb(exc.__traceback__, limit=30)) + (exception_text(exc) or "")
-        except Exception:
+        except Exception as caught:
+            reraise_if_from_a_signal_handler(caught)
             return None
 
 
@@ -90,7 +102,8 @@ def now() -> float:
 def iso(dt: Any) -> str | None:
     try:
         return dt.isoformat() if dt is not None else None
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         return None
 
 
@@ -101,7 +114,8 @@ def iso_epoch(value: Any, per_second: float = 1, plus: float = 0.0) -> str | Non
         import datetime
 
         return datetime.datetime.fromtimestamp(float(value) / per_second + plus, datetime.timezone.utc).isoformat()
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         return None
 
 

@@ -11,6 +11,8 @@ import time
 from json.encoder import c_encode_basestring, c_make_encoder, py_encode_basestring
 from typing import Any, NamedTuple
 
+from .os_signals import reraise_if_from_a_signal_handler
+
 MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = MAX_BATCH_BYTES - 512  # the events of one batch together, its head aside
@@ -125,7 +127,8 @@ def _type_name(kind: type) -> str:
     redacted)."""
     try:
         name = kind.__qualname__
-    except Exception:  # a metaclass's own __qualname__ that raises
+    except Exception as caught:  # a metaclass's own __qualname__ that raises
+        reraise_if_from_a_signal_handler(caught)
         name = None
     if not isinstance(name, str):
         name = "object"
@@ -183,7 +186,8 @@ def raw_json(value: Any) -> RawJSON | Omitted | None:
         return not_json(e.kind)
     except ValueError as e:  # NaN or ±Infinity, or a cycle
         return NOT_FINITE if str(e).startswith("Out of range float") else None
-    except Exception:  # TypeError (a key), RecursionError, or whatever a subclass's items() raises
+    except Exception as caught:  # TypeError (a key), RecursionError, or whatever a subclass's items() raises
+        reraise_if_from_a_signal_handler(caught)
         return None
 
 
@@ -200,7 +204,8 @@ def raw_json_within(value: Any, limit: int, keeps_types: bool = False) -> RawJSO
             return TOO_BIG
     except Reshaped as e:
         return e.omitted
-    except Exception:  # a subclass whose __len__ or items raise: it cannot be JSON either (as in raw_json)
+    except Exception as caught:  # a subclass whose __len__ or items raise: it cannot be JSON either (as in raw_json)
+        reraise_if_from_a_signal_handler(caught)
         return None
     text = raw_json(value)
     return TOO_BIG if type(text) is RawJSON and len(text) > limit else text

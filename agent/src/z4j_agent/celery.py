@@ -24,6 +24,7 @@ from typing import Any
 
 from ._common import installed_on, log, mark_installed, require
 from .core import Agent, get_agent
+from .os_signals import reraise_if_from_a_signal_handler
 
 MIN_VERSION = (5, 3)
 AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the event carrying it
@@ -205,8 +206,8 @@ def _sending_app(properties: dict[str, Any] | None) -> Any:
                 if isinstance(found, Celery):
                     return found
             frame = frame.f_back
-    except Exception:
-        pass
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
     return None
 
 
@@ -234,7 +235,8 @@ def _keeps_types(app: Any) -> bool:
                 return (local.get("serializer") or local.get("default_serializer")) != "json"
             frame = frame.f_back
         return app is None or app.conf.task_serializer != "json"
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         return True
 
 
@@ -246,7 +248,8 @@ def _serializer(app: Any, name: Any) -> Any:
         return "json"
     try:
         task = app.tasks.get(name)
-    except Exception:  # an app that is not finalized and may not be (autofinalize=False)
+    except Exception as caught:  # an app that is not finalized and may not be (autofinalize=False)
+        reraise_if_from_a_signal_handler(caught)
         task = None
     return getattr(task, "serializer", None) or app.conf.task_serializer
 
@@ -272,7 +275,8 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
         if serializer != "json":
             payload["options"]["serializer"] = serializer  # a retry from z4j is sent so: workers may accept nothing else
         agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload, keeps_types=lambda: _keeps_types(app))
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         pass  # never into the caller's apply_async
 
 
@@ -292,7 +296,8 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
 
         solo = isinstance(getattr(sender, "pool", None), SoloPool) and installed_on(getattr(sender, "app", None))
         _solo_consumer = sender if solo else None  # its event_dispatcher is made anew at each broker connection: read it then
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         log.debug("z4j: could not inspect the Celery worker's pool", exc_info=True)
 
 
@@ -304,7 +309,8 @@ def _send_buffered_task_events(**_: Any) -> None:
         dispatcher = consumer.event_dispatcher
         if dispatcher is not None and dispatcher.enabled:
             dispatcher.flush(errors=False, groups=True)
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         pass  # what was not sent stays buffered for the loop; never into the task
 
 

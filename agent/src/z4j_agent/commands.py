@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from . import amqp_commands
 from . import batch as batches
+from .os_signals import start_daemon_thread
 from .redact import redact_text
 from .transport import REDIS_SCHEMES, failover_urls, next_backoff, redis_from_url
 
@@ -144,8 +145,7 @@ class CommandListener:
     def start(self) -> Callable[[], None]:
         if not self.available or self._thread is not None:
             return self.stop
-        self._thread = threading.Thread(target=self._run, name="z4j-commands", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon_thread(self._run, "z4j-commands")
         return self.stop
 
     def stop(self) -> None:

@@ -19,6 +19,7 @@ from .batch import RawJSON
 from .buffer import DropOldestBuffer
 from .config import Config, ConfigError, load_config, misspelled_variables
 from .event_json import TaskEventJSON
+from .os_signals import reraise_if_from_a_signal_handler, start_daemon_thread, threads_without_process_signals
 from .redact import LongText, keep_set, scrub
 from .snapshot import Scrubbed, freeze
 from .transport import SENDER_THREAD, BatchRefused, Transport, failover_urls, make_transport, next_backoff
@@ -108,7 +109,8 @@ class Agent:
                 self._enqueue(item)
         except RecursionError:  # the task's stack is (nearly) full: no call here, it would raise again, into the task
             self._errors += 1
-        except Exception:  # never into the task
+        except Exception as caught:  # never into the task
+            reraise_if_from_a_signal_handler(caught)
             self._count_error("could not record a task event")
 
     def own_event(self, engine: str, kind: str, task_id: str, fields: dict[str, Any], worker: str | None = None, func: Any = None) -> None:
@@ -129,7 +131,8 @@ class Agent:
             self._enqueue((engine, kind, task_id, fields, worker, time.time(), None, pol))
         except RecursionError:  # the task's stack is (nearly) full: no call here, it would raise again, into the task
             self._errors += 1
-        except Exception:  # never into the task
+        except Exception as caught:  # never into the task
+            reraise_if_from_a_signal_handler(caught)
             self._count_error("could not record a task event")
 
     def _kept(self, name: str | None, func: Any, task_id: str) -> policies.TaskPolicy | None:
@@ -185,7 +188,8 @@ class Agent:
             self._enqueue(batches.worker_envelope(self.config.project, engine, kind, worker, f, occurred_at))
         except RecursionError:  # as in task_event
             self._errors += 1
-        except Exception:
+        except Exception as caught:
+            reraise_if_from_a_signal_handler(caught)
             self._count_error("could not record a worker event")
 
     def start_heartbeat(self, engine: str, worker: str, stats: Callable[[], dict[str, Any]] | None = None) -> Callable[[], None]:
@@ -212,9 +216,7 @@ class Agent:
             with beating:
                 stop.set()
 
-        t = threading.Thread(target=beat, name="z4j-heartbeat", daemon=True)
-        t.start()
-        self._heartbeats.append(t)
+        self._heartbeats.append(start_daemon_thread(beat, "z4j-heartbeat"))
         return halt
 
     def flush(self, timeout: float = 2.0, *, patient: bool = True) -> bool:
@@ -294,11 +296,13 @@ class Agent:
                 try:
                     self._transport = self._new_transport()
                 except Exception as err:
+                    reraise_if_from_a_signal_handler(err)
                     self._count_error(f"cannot reach the broker: {err}")
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name=SENDER_THREAD, daemon=True)
             try:
-                self._thread.start()
+                with threads_without_process_signals():
+                    self._thread.start()
             except RuntimeError as err:  # from Python 3.12, none is started from an atexit function: nothing sends now
                 self._count_error(f"cannot start the sender ({err}); {len(self._buffer)} event(s) not delivered")
 
@@ -514,6 +518,7 @@ def get_agent(**overrides: Any) -> Agent:
             try:
                 _agent.configure(load_config(**{**{k: getattr(_agent.config, k) for k in _agent.config.__dataclass_fields__}, **overrides}))
             except Exception as err:  # a bad value from an engine's install: the agent stays as it was
+                reraise_if_from_a_signal_handler(err)
                 log.warning("z4j agent: settings ignored (%s); the agent keeps its configuration", err)
         return _agent
 
@@ -528,6 +533,7 @@ def adopt_broker(agent: Agent, url_of: Callable[[], str]) -> None:
     try:
         url = url_of()
     except Exception as err:  # a client whose URL cannot be read: the agent says why it cannot send
+        reraise_if_from_a_signal_handler(err)
         log.warning("z4j agent: cannot tell the broker from the queue's connection (%s); set Z4J_BROKER_URL", err)
         url = ""
     if url:
@@ -549,6 +555,7 @@ def _new_agent(overrides: dict[str, Any]) -> Agent:
     except ConfigError as err:
         return Agent(None, str(err))
     except Exception as err:
+        reraise_if_from_a_signal_handler(err)
         return Agent(None, f"could not start ({type(err).__name__}: {err})")
 
 

@@ -29,6 +29,7 @@ from ._common import MAX_PENDING_SENDS, InFlight, clean, exception_text, guarded
 from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
+from .os_signals import reraise_if_from_a_signal_handler
 
 ENGINE = "dramatiq"
 MIN_VERSION = (1, 15)
@@ -62,7 +63,8 @@ def _keeps_types() -> bool:
     to task_event as it is: asked only for a payload that holds one."""
     try:
         return not isinstance(dramatiq.get_encoder(), _JSONEncoder)
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         return True
 
 

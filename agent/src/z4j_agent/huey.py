@@ -26,6 +26,7 @@ from ._common import InFlight, Roots, clean, exception_text, guarded, hook_faile
 from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
+from .os_signals import reraise_if_from_a_signal_handler
 from .core import policies  # the policy module, as core has it (the package exports a function named policy)
 
 ENGINE = "huey"
@@ -78,7 +79,8 @@ class _HueyAgent:
         if found is None:
             try:
                 found = self.huey._registry.task_to_string(cls)
-            except Exception:
+            except Exception as caught:
+                reraise_if_from_a_signal_handler(caught)
                 return getattr(task, "name", cls.__name__)
             if len(self.names) >= 1024:
                 self.names.clear()

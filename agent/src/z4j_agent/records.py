@@ -11,6 +11,8 @@ import dataclasses
 import types
 from typing import Any, Iterator
 
+from .os_signals import reraise_if_from_a_signal_handler
+
 
 class _Unreadable:
     def __repr__(self) -> str:
@@ -54,7 +56,8 @@ def record_of(v: Any) -> tuple[str, int, Iterator[tuple[str, Any]]] | None:
             names = [a.name for a in attributes if a.repr is True]
         else:
             return None
-    except Exception:  # a type whose attributes break when read: not read as a record (its repr is shown)
+    except Exception as caught:  # a type whose attributes break when read: not read as a record (its repr is shown)
+        reraise_if_from_a_signal_handler(caught)
         return None
     return cls.__name__, len(names) + (len(extra) if extra else 0), _fields(v, names, extra)
 
@@ -63,7 +66,8 @@ def _fields(v: Any, names: list[str], extra: dict[str, Any] | None) -> Iterator[
     for name in names:
         try:
             yield name, getattr(v, name)
-        except Exception:  # only this field is lost
+        except Exception as caught:  # only this field is lost
+            reraise_if_from_a_signal_handler(caught)
             yield name, UNREADABLE
     if extra:
         yield from extra.items()

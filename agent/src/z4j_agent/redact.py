@@ -14,6 +14,7 @@ import re
 import uuid
 from typing import Any, Callable, Iterable
 
+from .os_signals import reraise_if_from_a_signal_handler
 from .records import UNREADABLE, record_of
 
 REDACTED = "[redacted]"
@@ -436,18 +437,21 @@ def scrub(
             # attributes, a client's or a connection's, are not data its author meant to show).
             try:
                 shown = repr(v)
-            except Exception:  # a broken __repr__ must not break the task
+            except Exception as caught:  # a broken __repr__ must not break the task
+                reraise_if_from_a_signal_handler(caught)
                 shown = f"<{type(v).__name__}>"
             # Not BaseException: KeyboardInterrupt, SystemExit, a Dramatiq Interrupt (a time limit,
             # z4j's own terminate), gevent's Timeout, CancelledError are requests to stop, most of
             # them raised from outside at whatever line runs, this one too. Caught, they would be lost.
             return cut(shown, 1024)
-        except Exception:  # a mapping or sequence that breaks while read: only it is lost, not its siblings
+        except Exception as caught:  # a mapping or sequence that breaks while read: only it is lost, not its siblings
+            reraise_if_from_a_signal_handler(caught)
             return UNREDACTABLE
         finally:
             ancestors.discard(id(v))
 
     try:
         return walk(value, 0)
-    except Exception:  # never raise into the task
+    except Exception as caught:  # never raise into the task
+        reraise_if_from_a_signal_handler(caught)
         return UNREDACTABLE

@@ -147,3 +147,12 @@ def events_of_a_producer(client, script):
         return events, done.stderr
     finally:
         client.delete(stream)
+
+
+def blocked_signals(thread):
+    """The signals `thread` (alive) blocks, read from Linux's /proc."""
+    import signal
+
+    with open(f"/proc/self/task/{thread.native_id}/status") as status:
+        mask = int(next(line for line in status if line.startswith("SigBlk:")).split()[1], 16)
+    return {sig for sig in signal.valid_signals() if mask & (1 << (sig - 1))}

@@ -1,0 +1,152 @@
+"""The agent and the process's signals (z4j_agent.os_signals): its threads leave them to the
+threads that handle them (a SIGTERM the kernel handed to one of them left an idle worker's main
+thread waiting in its BLPOP, and the worker's stop waiting with it), and its guards let through
+what a signal handler raised (RQ's stop, swallowed, left the worker running)."""
+import signal
+import sys
+import threading
+
+import pytest
+
+from z4j_agent._common import guarded, hook_failed
+from z4j_agent.commands import CommandListener
+from z4j_agent.os_signals import raised_by_a_signal_handler, start_daemon_thread
+from z4j_agent.redact import scrub
+
+from conftest import REDIS_URL, blocked_signals
+from test_agent import make_agent, project  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the threads' signal masks in Linux's /proc")
+
+# What workers and their managers send: stop (systemd, pools, Ctrl-C), Celery's soft time limit
+# and restart, RQ's job timeout, RQ's worker-pool stop, a child's exit.
+SENT_TO_THE_PROCESS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGCHLD, signal.SIGRTMIN}
+# What a thread raises itself stays with it (blocked, a fault would kill the process unhandled).
+RAISED_BY_THE_THREAD = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT, signal.SIGPIPE}
+
+
+def test_a_background_thread_blocks_the_process_signals_and_its_starter_keeps_its_own():
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    release = threading.Event()
+    thread = start_daemon_thread(lambda: release.wait(5), "z4j-test")
+    try:
+        blocked = blocked_signals(thread)
+        assert SENT_TO_THE_PROCESS <= blocked, SENT_TO_THE_PROCESS - blocked
+        assert not blocked & RAISED_BY_THE_THREAD, blocked & RAISED_BY_THE_THREAD
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+    finally:
+        release.set()
+        thread.join(5)
+
+
+def test_the_sender_heartbeat_and_command_threads_take_no_process_signal(redis_client, project):  # noqa: F811
+    agent = make_agent(project)
+    agent.worker_event("celery", "worker-online", "w1")  # the first event starts the sender
+    stop_heartbeat = agent.start_heartbeat("celery", "w1", lambda: {})
+    listener = CommandListener(agent, "celery", "w1", REDIS_URL, {"echo": lambda args: args}, client=redis_client)
+    stop_commands = listener.start()
+    try:
+        agents = {"z4j-sender", "z4j-heartbeat", "z4j-commands"}
+        threads = [t for t in threading.enumerate() if t.name in agents and t.is_alive()]
+        assert {t.name for t in threads} == agents, [t.name for t in threads]
+        for thread in threads:
+            assert signal.SIGTERM in blocked_signals(thread), f"{thread.name} takes SIGTERM"
+    finally:
+        stop_commands()
+        stop_heartbeat()
+
+
+class Stop(Exception):
+    """What RQ's stop and job timeout, Celery's soft time limit raise from their signal handlers:
+    an Exception, not a BaseException."""
+
+
+class Worker:
+    def request_stop(self, signum, frame):
+        """As RQ's: installs the next handler, then raises."""
+        signal.signal(signal.SIGALRM, self.request_force_stop)
+        self.shutdown()
+
+    def shutdown(self):
+        raise Stop("the host's handler")
+
+    def request_force_stop(self, signum, frame):
+        raise SystemExit()
+
+
+def a_function(signum, frame):
+    raise Stop("the host's handler")
+
+
+def takes_anything(*args):
+    raise Stop("the host's handler")
+
+
+@pytest.fixture(params=["a method that swaps handlers first", "a function", "a function of *args"])
+def alarm_raises_stop(request):
+    """SIGALRM's handler raises Stop, as RQ's stop and job timeout do; `alarm(seconds)` arms it."""
+    handler = {"a method that swaps handlers first": Worker().request_stop, "a function": a_function, "a function of *args": takes_anything}[request.param]
+    before = signal.signal(signal.SIGALRM, handler)
+    yield lambda seconds: signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, before)
+
+
+def test_an_exception_raised_with_the_signature_of_a_handler_is_not_taken_for_one():
+    def looks_like_a_handler(signum, frame):
+        raise Stop("called by the agent's own code")
+
+    with pytest.raises(Stop) as raised:
+        looks_like_a_handler(14, None)
+    assert not raised_by_a_signal_handler(raised.value)
+
+
+def test_a_guard_lets_through_what_a_signal_handler_raised_and_swallows_the_rest(alarm_raises_stop):
+    @guarded
+    def hook_that_waits():
+        threading.Event().wait(5)  # as the agent's Redis read or flush waits, where RQ's stop lands
+
+    @guarded
+    def hook_that_breaks():
+        raise Stop("the agent's own bug, of the same type")
+
+    alarm_raises_stop(0.05)
+    with pytest.raises(Stop, match="the host's handler"):
+        hook_that_waits()
+    assert hook_that_breaks() is None
+
+
+def test_a_hot_hook_that_catches_its_own_lets_it_through_too(alarm_raises_stop):
+    def hot_hook():
+        try:
+            threading.Event().wait(5)
+        except Exception:
+            hook_failed("hot_hook")
+
+    alarm_raises_stop(0.05)
+    with pytest.raises(Stop):
+        hot_hook()
+
+
+def test_redaction_lets_it_through_from_a_value_it_reads(alarm_raises_stop):
+    class SlowRepr:
+        def __repr__(self):
+            threading.Event().wait(5)
+            return "never"
+
+    alarm_raises_stop(0.05)
+    with pytest.raises(Stop):
+        scrub({"a": [SlowRepr()]})
+
+
+def test_recording_an_event_lets_it_through(alarm_raises_stop, project):  # noqa: F811
+    agent = make_agent(project)
+
+    class SlowRepr:
+        def __repr__(self):
+            threading.Event().wait(5)
+            return "never"
+
+    alarm_raises_stop(0.05)
+    with pytest.raises(Stop):
+        agent.task_event("celery", "succeeded", "t1", fields={"result": SlowRepr()})
