@@ -22,6 +22,7 @@ from ._common import InFlight, Roots, clean, exception_text, guarded, iso, iso_e
 from .commands import CommandError
 from .core import Agent, adopt_broker, get_agent
 from .core import policies  # the module: the package's `policy` is the decorator
+from .os_signals import reraise_if_from_a_signal_handler, threads_without_process_signals
 from .running import RunningTasks
 
 ENGINE = "rq"
@@ -106,7 +107,8 @@ def _link_new_job(job: Any, queue: Any) -> None:
 
                 parent = Job.fetch(parent_id, connection=queue.connection, serializer=queue.serializer)
                 root_id = (parent.meta or {}).get("z4j_root_id", parent_id)
-            except Exception:
+            except Exception as caught:
+                reraise_if_from_a_signal_handler(caught)
                 root_id = parent_id
     else:
         current = _current_job()
@@ -159,8 +161,8 @@ def record_enqueued(agent: Agent, job: Any, queue_name: str, eta: Any = None) ->
             try:
                 at = eta.timestamp()  # a naive one read as local time, as RQ's ScheduledJobRegistry reads it
                 start = at if now < at < now + ttl else now
-            except Exception:
-                pass
+            except Exception as caught:
+                reraise_if_from_a_signal_handler(caught)
         fields["expires"] = iso_epoch(start, plus=ttl)
     # No func here: resolving it would import the job's module in a producer that may not have it.
     agent.task_event(ENGINE, "enqueued", job.id, fields=fields, payload=_payload(job, queue_name, args, kwargs), keeps_types=KEEPS_TYPES)
@@ -184,7 +186,8 @@ def _func(job: Any) -> Any:
                 _funcs.clear()
             found = _funcs[name] = job.func
         return found
-    except Exception:
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
         return None
 
 
@@ -383,6 +386,26 @@ class Z4jWorkerMixin:
     def register_death(self) -> None:
         self._z4j_offline()
         super().register_death()
+
+    def subscribe(self) -> None:
+        # RQ's pub/sub thread waits on Redis for commands; a SIGTERM the kernel hands to it leaves
+        # an idle worker's main thread in its BLPOP, and the stop waits for the BLPOP to time out
+        # (z4j_agent.os_signals). Started here, it leaves the process's signals to the main thread.
+        with threads_without_process_signals():
+            super().subscribe()
+
+    def unsubscribe(self) -> None:
+        # RQ 3.0 wakes its pub/sub thread by unsubscribing, then stops it, and redis-py 8's stop()
+        # waits for the thread. A thread woken before it was asked to stop loops once more, and
+        # waits RQ's 60 s for a subscription that will not come: the worker's stop took a minute,
+        # one time in thirty. Asked first, the thread leaves as the unsubscribe wakes it.
+        thread = getattr(self, "pubsub_thread", None)
+        if thread is not None:
+            try:
+                thread.stop(timeout=0)  # only asks: no wait
+            except TypeError:  # redis-py before 8: stop() only asks
+                thread.stop()
+        super().unsubscribe()
 
     @guarded
     def _z4j_offline(self) -> None:

@@ -1,5 +1,6 @@
 """z4j_agent.rq with a real RQ (SimpleWorker, burst) on a real Redis."""
 import os
+import signal
 import uuid
 
 import pytest
@@ -448,3 +449,44 @@ def test_an_rq_queue_on_sentinel_lends_the_agent_its_sentinels_and_master(sentin
     url = redis_url(queue.connection)
     assert url == f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/2"
     assert sentinel_group.delivered(url) == 1
+
+
+def test_the_worker_leaves_the_process_signals_to_its_main_thread(queue):
+    """RQ's pub/sub thread, started by a Z4jWorker, takes no SIGTERM: handed to it, an idle
+    worker's stop waited for its BLPOP to time out (`rq worker-pool` hung on SIGTERM)."""
+    from conftest import blocked_signals
+
+    worker = zrq.Z4jWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
+    worker.subscribe()
+    try:
+        blocked = blocked_signals(worker.pubsub_thread)
+        assert {signal.SIGTERM, signal.SIGINT} <= blocked, blocked
+    finally:
+        worker.unsubscribe()
+
+
+def test_the_worker_stops_its_pub_sub_thread_at_once_when_the_thread_wakes_first(queue):
+    """RQ 3.0 wakes its pub/sub thread by unsubscribing, then stops it (redis-py 8's stop() waits
+    for it). A thread that woke before the stop was asked waited RQ's 60 s for a subscription: the
+    worker's stop took a minute. The pause after the unsubscribe lets the thread wake first."""
+    import time
+
+    worker = zrq.Z4jWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
+    worker.subscribe()
+    pubsub = worker.pubsub
+    deadline = time.monotonic() + 5
+    while not pubsub.subscribed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    unsubscribe = pubsub.unsubscribe
+
+    def unsubscribe_then_pause(*args, **kwargs):
+        done = unsubscribe(*args, **kwargs)
+        time.sleep(0.3)
+        return done
+
+    pubsub.unsubscribe = unsubscribe_then_pause
+    t0 = time.monotonic()
+    worker.unsubscribe()
+    took = time.monotonic() - t0
+    assert not worker.pubsub_thread.is_alive()
+    assert took < 10, f"the worker's pub/sub thread took {took:.1f} s to stop"
