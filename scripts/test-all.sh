@@ -40,12 +40,11 @@ step "service tests at the agent's floor (each engine's oldest declared version,
 # (agent.engines.huey and huey-workers, schedules.huey, actions.arq-taskiq-huey), kombu's sweep_bindings
 # (celery.transport-options), taskiq-aio-pika's Queue (its RabbitMQ suites: z4j's actions follow
 # taskiq-aio-pika 0.6's layout), and kombu 5.3.0 on Sentinel, which runs no task, z4j or not
-# (redisSentinel). RQ 2.1's worker-pool at times never stops one of its workers at SIGTERM, z4j or
-# not (agent.engines.rq-pool). Celery's gevent pool has no terminate_job before 5.5 (z4j's terminate
+# (redisSentinel). Celery's gevent pool has no terminate_job before 5.5 (z4j's terminate
 # then fails saying so) and its threads pool sends task events late (celery.pools).
 floor_suites=(
   celery actions.celery schedules.celery celery.queues celery.serializers agent.celery-enqueue
-  agent.engines.rq schedules.rq actions.rq
+  agent.engines.rq agent.engines.rq-pool schedules.rq actions.rq
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq agent.engines.dramatiq-workers
   actions.arq-purge actions.agent.arq agent.engines.arq schedules.arq
