@@ -1,8 +1,6 @@
 """The agent and the process's signals: its threads take none, and its guards never swallow what
 a signal handler raised.
 
-Background threads leave the process's signals to the threads that handle them.
-
 The kernel hands a signal sent to a process (a SIGTERM from systemd or a worker pool, the SIGALRM
 of RQ's job timeout, the SIGUSR1 of Celery's soft time limit) to any one of its threads that does
 not block it, not always the main one. Python then runs the handler in the main thread, but only
@@ -23,6 +21,7 @@ from typing import Callable, Iterator
 
 # The signals a thread raises itself (a fault, a write to a closed socket, an abort) belong to that
 # thread: blocked, a fault would kill the process with no handler run, a SIGPIPE would stay pending.
+# SIGKILL and SIGSTOP cannot be blocked at all.
 _RAISED_BY_THE_THREAD = {
     getattr(signal, name)
     for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGABRT", "SIGPIPE", "SIGXFSZ", "SIGKILL", "SIGSTOP")
