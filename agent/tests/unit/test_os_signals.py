@@ -128,12 +128,15 @@ def test_a_hot_hook_that_catches_its_own_lets_it_through_too(alarm_raises_stop):
         hot_hook()
 
 
-def test_redaction_lets_it_through_from_a_value_it_reads(alarm_raises_stop):
-    class SlowRepr:
-        def __repr__(self):
-            threading.Event().wait(5)
-            return "never"
+class SlowRepr:
+    """A value whose repr waits: where the signal lands while the agent reads it."""
 
+    def __repr__(self):
+        threading.Event().wait(5)
+        return "never"
+
+
+def test_redaction_lets_it_through_from_a_value_it_reads(alarm_raises_stop):
     alarm_raises_stop(0.05)
     with pytest.raises(Stop):
         scrub({"a": [SlowRepr()]})
@@ -141,12 +144,6 @@ def test_redaction_lets_it_through_from_a_value_it_reads(alarm_raises_stop):
 
 def test_recording_an_event_lets_it_through(alarm_raises_stop, project):  # noqa: F811
     agent = make_agent(project)
-
-    class SlowRepr:
-        def __repr__(self):
-            threading.Event().wait(5)
-            return "never"
-
     alarm_raises_stop(0.05)
     with pytest.raises(Stop):
         agent.task_event("celery", "succeeded", "t1", fields={"result": SlowRepr()})
