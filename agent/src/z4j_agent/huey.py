@@ -26,8 +26,8 @@ from ._common import InFlight, Roots, clean, exception_text, guarded, hook_faile
 from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
-from .os_signals import reraise_if_from_a_signal_handler
 from .core import policies  # the policy module, as core has it (the package exports a function named policy)
+from .os_signals import reraise_if_from_a_signal_handler
 
 ENGINE = "huey"
 MIN_VERSION = (2, 6)

@@ -389,8 +389,9 @@ class Z4jWorkerMixin:
 
     def subscribe(self) -> None:
         # RQ's pub/sub thread waits on Redis for commands; a SIGTERM the kernel hands to it leaves
-        # an idle worker's main thread in its BLPOP, and the stop waits for the BLPOP to time out
-        # (z4j_agent.os_signals). Started here, it leaves the process's signals to the main thread.
+        # an idle worker's main thread in its blocking dequeue (BLMOVE or BLPOP), and the stop waits
+        # for that to time out (z4j_agent.os_signals). Started here, it leaves the process's
+        # signals to the main thread.
         with threads_without_process_signals():
             super().subscribe()
 
