@@ -75,20 +75,19 @@ def raised_by_a_signal_handler(err: BaseException) -> bool:
 def _called_for_a_signal(frame: FrameType) -> bool:
     """Python calls a handler as handler(signum, frame), `frame` being the frame the signal
     interrupted: the handler's own caller. Nothing else passes a function its caller's frame."""
-    caller = frame.f_back
-    code = frame.f_code
+    caller, code = frame.f_back, frame.f_code
     if caller is None:
         return False
-    local = frame.f_locals
-    if code.co_argcount >= 2:
-        names = code.co_varnames[code.co_argcount - 2 : code.co_argcount]  # after a bound method's self
-        signum, interrupted = local.get(names[0]), local.get(names[1])
+    if code.co_argcount >= 2:  # the last two positional parameters: after a bound method's self
+        signum_name, frame_name = code.co_varnames[code.co_argcount - 2 : code.co_argcount]
+        local = frame.f_locals
+        signum, interrupted = local.get(signum_name), local.get(frame_name)
     elif code.co_flags & inspect.CO_VARARGS:  # handler(*args)
-        args = local.get(code.co_varnames[code.co_argcount + code.co_kwonlyargcount], ())
+        args = frame.f_locals.get(code.co_varnames[code.co_argcount + code.co_kwonlyargcount], ())
         if len(args) != 2:
             return False
         signum, interrupted = args
-    else:
+    else:  # no room for (signum, frame): read no locals
         return False
     return interrupted is caller and isinstance(signum, int)
 

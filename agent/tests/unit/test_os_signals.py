@@ -3,7 +3,6 @@ threads that handle them (a SIGTERM the kernel handed to one of them left an idl
 thread waiting in its BLPOP, and the worker's stop waiting with it), and its guards let through
 what a signal handler raised (RQ's stop, swallowed, left the worker running)."""
 import signal
-import sys
 import threading
 
 import pytest
@@ -15,8 +14,6 @@ from z4j_agent.redact import scrub
 
 from conftest import REDIS_URL, blocked_signals
 from test_agent import make_agent, project  # noqa: F401  (a fixture)
-
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the threads' signal masks in Linux's /proc")
 
 # What workers and their managers send: stop (systemd, pools, Ctrl-C), Celery's soft time limit
 # and restart, RQ's job timeout, RQ's worker-pool stop, a child's exit.

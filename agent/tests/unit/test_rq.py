@@ -1,6 +1,7 @@
 """z4j_agent.rq with a real RQ (SimpleWorker, burst) on a real Redis."""
 import os
 import signal
+import time
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ import redis  # noqa: E402
 from rq import Queue, Retry  # noqa: E402
 
 import z4j_agent.rq as zrq  # noqa: E402
-from conftest import REDIS_URL  # noqa: E402
+from conftest import REDIS_URL, blocked_signals  # noqa: E402
 
 import rq_jobs  # noqa: E402,F401  (RQ imports jobs by name)
 
@@ -454,8 +455,6 @@ def test_an_rq_queue_on_sentinel_lends_the_agent_its_sentinels_and_master(sentin
 def test_the_worker_leaves_the_process_signals_to_its_main_thread(queue):
     """RQ's pub/sub thread, started by a Z4jWorker, takes no SIGTERM: handed to it, an idle
     worker's stop waited for its BLPOP to time out (`rq worker-pool` hung on SIGTERM)."""
-    from conftest import blocked_signals
-
     worker = zrq.Z4jWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
     worker.subscribe()
     try:
@@ -469,8 +468,6 @@ def test_the_worker_stops_its_pub_sub_thread_at_once_when_the_thread_wakes_first
     """RQ 3.0 wakes its pub/sub thread by unsubscribing, then stops it (redis-py 8's stop() waits
     for it). A thread that woke before the stop was asked waited RQ's 60 s for a subscription: the
     worker's stop took a minute. The pause after the unsubscribe lets the thread wake first."""
-    import time
-
     worker = zrq.Z4jWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
     worker.subscribe()
     pubsub = worker.pubsub
