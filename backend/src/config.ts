@@ -130,7 +130,11 @@ export const settings = {
   Z4J_PRETTY_LOGS: [bool.default(false), 'Human-readable logs instead of JSON.'],
   Z4J_AGENT_REDIS_URLS: [
     urlList.pipe(z.array(brokerUrl(REDIS, 'redis://, rediss:// or redis+sentinel:// URLs'))).default([]),
-    'Comma-separated Redis URLs whose agent streams (z4j:events:<project>) are consumed (consumer group z4j). Redis through Sentinel: redis+sentinel://[:password@]host:26379[,host:26379]/mymaster[/db][?sentinel_password=...], as the agents read it (agent/README.md); every Redis setting here takes that form too.',
+    'Comma-separated Redis URLs whose agent streams (z4j:events:<project>) are consumed (consumer group Z4J_AGENT_STREAM_GROUP). Redis through Sentinel: redis+sentinel://[:password@]host:26379[,host:26379]/mymaster[/db][?sentinel_password=...], as the agents read it (agent/README.md); every Redis setting here takes that form too.',
+  ],
+  Z4J_AGENT_STREAM_GROUP: [
+    z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - (at most 64)').default('z4j'),
+    "Consumer group this deployment reads agent streams with (the replicas of one deployment share it). A second z4j deployment whose agents use the same Redis database needs a group of its own (e.g. z4j-staging): sharing one, each would take batches of the other's agents and refuse them.",
   ],
   Z4J_AGENT_AMQP_URLS: [
     list.pipe(z.array(brokerUrl(/^amqps?:\/\//, 'amqp:// or amqps:// URLs'))).default([]),

@@ -189,7 +189,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
   const celery = celerySources(config, pipeline, metrics, log);
   const agentStreams = nameSources(config.Z4J_AGENT_REDIS_URLS, () => 'agent-redis').map(
-    ({ url, name }) => new AgentRedisStreamSource({ url, name, claimIdleMs: config.Z4J_AGENT_CLAIM_IDLE_MS }, identity.agentKeys, agentIngest, metrics, log),
+    ({ url, name }) => new AgentRedisStreamSource({ url, name, group: config.Z4J_AGENT_STREAM_GROUP, claimIdleMs: config.Z4J_AGENT_CLAIM_IDLE_MS }, identity.agentKeys, agentIngest, metrics, log),
   );
   const agentQueues = nameSources(config.Z4J_AGENT_AMQP_URLS, () => 'agent-amqp').map(
     ({ url, name }) => new AgentAmqpSource({ url, name, queue: config.Z4J_AGENT_AMQP_QUEUE, maxQueueBytes: config.Z4J_AGENT_AMQP_QUEUE_MAX_BYTES }, identity.agentKeys, agentIngest, metrics, log),

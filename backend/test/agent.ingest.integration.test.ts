@@ -244,4 +244,39 @@ describe('agent delivery', () => {
       expect(w).toMatchObject({ online: true, active: 1, processed: 40, concurrency: 4, dropped: 7, payloadsDropped: 3, failed24h: 1 });
     }, 30_000, 200);
   });
+
+  test('two deployments on one Redis database, each with its own group: each stores its own agents\' batches and leaves the other\'s for it', async () => {
+    // Staging and production on one managed Redis (often database 0 alone), both project "default".
+    const theirs = testAgent(project);
+    const other = await startService(loadConfig({}, {
+      PORT: 0,
+      HOST: '127.0.0.1',
+      DATABASE_URL: await createTestDatabase('agent_ingest_other'),
+      Z4J_AGENT_REDIS_URLS: [REDIS_URL],
+      Z4J_AGENT_STREAM_GROUP: 'z4j-other',
+      Z4J_AGENT_KEYS: [agentKeyEntry(theirs)],
+      Z4J_CELERY_BROKERS: [],
+      Z4J_INGEST_FLUSH_MS: 20,
+      Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
+    }), { log: pino({ level: 'silent' }) });
+    const stream = `z4j:events:${project}`;
+    try {
+      await eventually(async () => expect(((await redis.xinfo('GROUPS', stream)) as unknown[]).length).toBe(2), 30_000, 200);
+      const ours = Array.from({ length: 20 }, () => randomUUID());
+      const their = Array.from({ length: 20 }, () => randomUUID());
+      for (let i = 0; i < 20; i++) {
+        await xaddBatch(redis, agent, batchOf(agent, lifecycle(agent, 'rq', ours[i]!, 'succeeded', { name: 'tasks.add', args: [i], kwargs: {} })));
+        await xaddBatch(redis, theirs, batchOf(theirs, lifecycle(theirs, 'rq', their[i]!, 'succeeded', { name: 'tasks.add', args: [i], kwargs: {} })));
+      }
+      const stored = async (s: Service, ids: string[]) => (await s.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE task_id = ANY($1)`, [ids])).rows[0]!.n;
+      await eventually(async () => {
+        expect([await stored(svc, ours), await stored(other, their)]).toEqual([20, 20]);
+        expect(await redis.xlen(stream)).toBe(0); // each batch deleted once the deployment that knows its agent stored it
+      }, 60_000, 200);
+      expect([await stored(svc, their), await stored(other, ours)]).toEqual([0, 0]);
+    } finally {
+      await other.stop();
+      await redis.xgroup('DESTROY', stream, 'z4j-other');
+    }
+  });
 });

@@ -1,7 +1,9 @@
 // Agent batches from Redis Streams (docs/agent-protocol.md): every `z4j:events:<project>` stream
-// on the configured Redis, read with the consumer group `z4j` so replicas share the work. An
-// entry is acknowledged only once its events are committed (or it was refused, which is final);
-// entries a crashed consumer left pending are claimed after `claimIdleMs`.
+// on the configured Redis, read with the deployment's consumer group (`z4j` unless configured) so
+// replicas share the work. An entry is acknowledged only once its events are committed (or it was
+// refused, which is final); entries a crashed consumer left pending are claimed after `claimIdleMs`.
+// Another deployment may read the same streams with its own group: a batch of an agent unknown
+// here is then left in the stream for it.
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { newRedis } from '../../redis.js';
@@ -13,12 +15,14 @@ import type { Metrics } from '../../metrics.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 
 export const STREAM_PREFIX = 'z4j:events:';
-const GROUP = 'z4j';
+export const DEFAULT_GROUP = 'z4j';
 
 export interface AgentStreamOptions {
   url: string;
   /** What metrics and logs call it (nameSources); default agent-redis-1. */
   name?: string;
+  /** The deployment's consumer group (Z4J_AGENT_STREAM_GROUP); default `z4j`. */
+  group?: string;
   claimIdleMs: number;
   blockMs?: number;
   consumer?: string;
@@ -34,6 +38,8 @@ export class AgentRedisStreamSource implements Source {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private streams: string[] = [];
+  /** Per stream: whether another group (another deployment) reads it too, and when that was read. */
+  private readonly otherGroups = new Map<string, { at: number; found: boolean }>();
   private lastDiscovery = 0;
   private lastClaim = 0;
   private inFlight = 0;
@@ -41,6 +47,7 @@ export class AgentRedisStreamSource implements Source {
   private readonly handling = new Set<string>();
   private readonly health: SourceHealth;
   private readonly consumer: string;
+  private readonly group: string;
 
   constructor(
     private readonly opts: AgentStreamOptions,
@@ -52,6 +59,7 @@ export class AgentRedisStreamSource implements Source {
     this.name = opts.name ?? 'agent-redis-1';
     this.health = new SourceHealth(this.name, opts.url, metrics, log);
     this.consumer = opts.consumer ?? `${hostname()}-${process.pid}`;
+    this.group = opts.group ?? DEFAULT_GROUP;
   }
 
   async start(): Promise<void> {
@@ -75,7 +83,7 @@ export class AgentRedisStreamSource implements Source {
           continue;
         }
         await this.claimAbandoned();
-        const res = (await this.reader!.xreadgroupBuffer('GROUP', GROUP, this.consumer, 'COUNT', 20, 'BLOCK', this.opts.blockMs ?? 1000, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'))) as [Buffer, Entry[]][] | null;
+        const res = (await this.reader!.xreadgroupBuffer('GROUP', this.group, this.consumer, 'COUNT', 20, 'BLOCK', this.opts.blockMs ?? 1000, 'STREAMS', ...this.streams, ...this.streams.map(() => '>'))) as [Buffer, Entry[]][] | null;
         for (const [stream, entries] of res ?? []) for (const entry of entries) await this.dispatch(stream.toString(), entry);
       } catch (err) {
         if (this.stopped) break;
@@ -106,7 +114,7 @@ export class AgentRedisStreamSource implements Source {
     for (const stream of found) {
       if (this.streams.includes(stream)) continue;
       // From the start of the stream: what agents sent before z4j ever ran is backlog, not history to skip.
-      await this.cmd!.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM').catch((err) => {
+      await this.cmd!.xgroup('CREATE', stream, this.group, '0', 'MKSTREAM').catch((err) => {
         if (!String(err).includes('BUSYGROUP')) throw err;
       });
     }
@@ -120,7 +128,7 @@ export class AgentRedisStreamSource implements Source {
     for (const stream of this.streams) {
       let start = '0-0';
       do {
-        const [next, entries] = (await this.cmd!.callBuffer('XAUTOCLAIM', [stream, GROUP, this.consumer, this.opts.claimIdleMs, start, 'COUNT', 100])) as [Buffer, Entry[], Buffer[]];
+        const [next, entries] = (await this.cmd!.callBuffer('XAUTOCLAIM', [stream, this.group, this.consumer, this.opts.claimIdleMs, start, 'COUNT', 100])) as [Buffer, Entry[], Buffer[]];
         // Ours still being stored (a slow database) are not started twice: they are acknowledged when committed.
         for (const entry of entries) if (entry && !this.handling.has(entryKey(stream, entry))) await this.dispatch(stream, entry);
         start = next.toString();
@@ -154,9 +162,14 @@ export class AgentRedisStreamSource implements Source {
     const text = (name: string) => fields.get(name)?.toString() ?? '';
     const verified = await verifyAgentBatch(fields.get('batch') ?? Buffer.alloc(0), text('agent'), text('sig'), this.keys);
     let outcome: string;
+    // A batch of an agent this deployment does not know, on a stream another deployment reads too
+    // (with its own group): most likely that one's, so left for it, and not worth a warning each.
+    const othersToRead = !verified.ok && verified.reason === 'unknown_agent' && (await this.readByAnotherGroup(stream));
     if (!verified.ok) {
       outcome = `refused_${verified.reason}`;
-      this.log.warn({ source: this.name, stream, entry: id.toString(), reason: verified.reason, detail: verified.detail }, 'agent batch refused');
+      const seen = { source: this.name, stream, entry: id.toString(), reason: verified.reason, detail: verified.detail };
+      if (othersToRead) this.log.debug(seen, 'agent batch of an unknown agent left for the other group on its stream');
+      else this.log.warn(seen, 'agent batch refused');
     } else {
       this.ingest.budget.learn(fields.get('batch')!.length, verified.batch.events.length);
       // 'duplicate': stored before (a redelivery, or a replay) — nothing to do again.
@@ -167,9 +180,20 @@ export class AgentRedisStreamSource implements Source {
     // Refusals are acknowledged too: a bad signature does not get better by retrying. Then the
     // entry goes: the stream only carries batches to z4j, and a batch's retry payloads (the
     // task's call, in clear on the broker as the task's own message is) stay no longer than it
-    // takes to store them sealed. MAXLEN is left to bound a stream z4j does not read.
-    await this.cmd!.multi().xack(stream, GROUP, id).xdel(stream, id).exec();
+    // takes to store them sealed. MAXLEN is left to bound a stream z4j does not read, and the
+    // batches left for another deployment: deleted here, its group would never read them.
+    if (othersToRead) await this.cmd!.xack(stream, this.group, id);
+    else await this.cmd!.multi().xack(stream, this.group, id).xdel(stream, id).exec();
     this.metrics.agentBatches.inc({ transport: 'redis', outcome });
+  }
+
+  /** Asked only for a batch of an unknown agent; read again after a second (a deployment may start any time). */
+  private async readByAnotherGroup(stream: string): Promise<boolean> {
+    const known = this.otherGroups.get(stream);
+    if (known && Date.now() - known.at < 1000) return known.found;
+    const found = ((await this.cmd!.xinfo('GROUPS', stream)) as unknown[]).length > 1;
+    this.otherGroups.set(stream, { at: Date.now(), found });
+    return found;
   }
 
   async stop(): Promise<void> {
