@@ -16,7 +16,8 @@ import contextlib
 import inspect
 import signal
 import threading
-from types import FrameType
+import time
+from types import CodeType, FrameType
 from typing import Callable, Iterator
 
 # The signals a thread raises itself (a fault, a write to a closed socket, an abort) belong to that
@@ -64,20 +65,27 @@ def raised_by_a_signal_handler(err: BaseException) -> bool:
     Swallowed by a guard of the agent's, the worker ran on past its stop (`rq worker-pool` hung)
     and a job past its time limit. Known by the call, not by the handlers installed now: RQ's
     stop installs its next handler before it raises. Only asked once something failed."""
+    return _handler_that_raised(err) is not None
+
+
+def _handler_that_raised(err: BaseException) -> tuple[int, CodeType] | None:
+    """The signal and the handler's code, for an exception a signal handler raised."""
     tb = err.__traceback__
     while tb is not None:
-        if _called_for_a_signal(tb.tb_frame):
-            return True
+        signum = _signal_of_a_handler_call(tb.tb_frame)
+        if signum is not None:
+            return signum, tb.tb_frame.f_code
         tb = tb.tb_next
-    return False
+    return None
 
 
-def _called_for_a_signal(frame: FrameType) -> bool:
-    """Python calls a handler as handler(signum, frame), `frame` being the frame the signal
-    interrupted: the handler's own caller. Nothing else passes a function its caller's frame."""
+def _signal_of_a_handler_call(frame: FrameType) -> int | None:
+    """The signal, when `frame` is a handler's call. Python calls a handler as handler(signum,
+    frame), `frame` being the frame the signal interrupted: the handler's own caller. Nothing
+    else passes a function its caller's frame."""
     caller, code = frame.f_back, frame.f_code
     if caller is None:
-        return False
+        return None
     if code.co_argcount >= 2:  # the last two positional parameters: after a bound method's self
         signum_name, frame_name = code.co_varnames[code.co_argcount - 2 : code.co_argcount]
         local = frame.f_locals
@@ -85,11 +93,39 @@ def _called_for_a_signal(frame: FrameType) -> bool:
     elif code.co_flags & inspect.CO_VARARGS:  # handler(*args)
         args = frame.f_locals.get(code.co_varnames[code.co_argcount + code.co_kwonlyargcount], ())
         if len(args) != 2:
-            return False
+            return None
         signum, interrupted = args
     else:  # no room for (signum, frame): read no locals
+        return None
+    return signum if interrupted is caller and isinstance(signum, int) else None
+
+
+def deliver_again_soon(err: BaseException, delay: float = 0.005) -> bool:
+    """For the agent's hooks whose host drops what they raise (Celery's signal receivers:
+    Signal.send logs a receiver's exception and goes on). What a signal handler raised inside
+    one would be lost there: Celery's soft time limit (SIGUSR1) landing in the agent's
+    before_task_publish receiver, while a task publishes another, let the task run on to its
+    hard limit, or forever without one. So the signal is sent to the main thread again `delay`
+    seconds later, from a thread of its own: once the receiver has returned, the handler raises
+    wherever the task is then. Only while the handler that raised is still the one installed: a
+    handler that installed its next one first (RQ's stop: a second SIGTERM is a forced stop) is
+    not the one a second signal would run. Returns whether the signal is sent again."""
+    found = _handler_that_raised(err)
+    if found is None or not hasattr(signal, "pthread_kill"):
         return False
-    return interrupted is caller and isinstance(signum, int)
+    signum, code = found
+    installed = signal.getsignal(signum)
+    if getattr(getattr(installed, "__func__", installed), "__code__", None) is not code:
+        return False
+    main = threading.main_thread().ident
+
+    def send_again() -> None:
+        time.sleep(delay)
+        with contextlib.suppress(Exception):  # the process is ending: its main thread is gone
+            signal.pthread_kill(main, signum)
+
+    start_daemon_thread(send_again, "z4j-signal-again")
+    return True
 
 
 def reraise_if_from_a_signal_handler(err: BaseException) -> None:

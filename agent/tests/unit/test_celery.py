@@ -1,4 +1,6 @@
 """z4j_agent.celery: the enqueued event a publish records (Celery's own events report the rest)."""
+import signal
+
 import pytest
 
 celery = pytest.importorskip("celery")
@@ -447,3 +449,33 @@ def test_a_solo_workers_task_events_are_sent_as_its_task_begins(app):
         assert stranger.event_dispatcher.flushed == []
     finally:
         agent_celery._solo_consumer = None
+
+
+def test_a_soft_time_limit_that_lands_in_the_publish_receiver_still_reaches_the_task(app, captured, monkeypatch):
+    """A prefork child's soft time limit is SIGUSR1, whose handler raises SoftTimeLimitExceeded
+    where the task is. Landing in the agent's before_task_publish receiver, while the task sends
+    another, it was dropped by Celery's Signal.send (which logs what a receiver raises): the task
+    ran on to its hard limit. Now the signal comes again once the receiver returned."""
+    import os
+    import threading
+
+    from billiard.pool import soft_timeout_sighandler
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    import z4j_agent.celery as agent_celery
+
+    payload = agent_celery._payload
+
+    def payload_read_when_the_limit_comes(*args):
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        threading.Event().wait(5)  # the receiver is here when the signal lands
+        return payload(*args)
+
+    monkeypatch.setattr(agent_celery, "_payload", payload_read_when_the_limit_comes)
+    before = signal.signal(signal.SIGUSR1, soft_timeout_sighandler)
+    try:
+        app.add_.apply_async((1, 2))  # returns: the receiver's exception is Celery's to drop
+        with pytest.raises(SoftTimeLimitExceeded):
+            threading.Event().wait(5)  # the task, once its send returned
+    finally:
+        signal.signal(signal.SIGUSR1, before)

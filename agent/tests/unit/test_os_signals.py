@@ -9,7 +9,7 @@ import pytest
 
 from z4j_agent._common import guarded, hook_failed
 from z4j_agent.commands import CommandListener
-from z4j_agent.os_signals import raised_by_a_signal_handler, start_daemon_thread
+from z4j_agent.os_signals import deliver_again_soon, raised_by_a_signal_handler, start_daemon_thread
 from z4j_agent.redact import scrub
 
 from conftest import REDIS_URL, blocked_signals
@@ -79,10 +79,13 @@ def takes_anything(*args):
     raise Stop("the host's handler")
 
 
-@pytest.fixture(params=["a method that swaps handlers first", "a function", "a function of *args"])
+SWAPS_HANDLERS_FIRST = "a method that swaps handlers first"
+
+
+@pytest.fixture(params=[SWAPS_HANDLERS_FIRST, "a function", "a function of *args"])
 def alarm_raises_stop(request):
     """SIGALRM's handler raises Stop, as RQ's stop and job timeout do; `alarm(seconds)` arms it."""
-    handler = {"a method that swaps handlers first": Worker().request_stop, "a function": a_function, "a function of *args": takes_anything}[request.param]
+    handler = {SWAPS_HANDLERS_FIRST: Worker().request_stop, "a function": a_function, "a function of *args": takes_anything}[request.param]
     before = signal.signal(signal.SIGALRM, handler)
     yield lambda seconds: signal.setitimer(signal.ITIMER_REAL, seconds)
     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -144,3 +147,36 @@ def test_recording_an_event_lets_it_through(alarm_raises_stop, project):  # noqa
     alarm_raises_stop(0.05)
     with pytest.raises(Stop):
         agent.task_event("celery", "succeeded", "t1", fields={"result": SlowRepr()})
+
+
+def test_a_signal_raised_in_a_hook_whose_host_drops_its_exceptions_is_delivered_again_after_it(alarm_raises_stop, request):
+    """Celery's Signal.send logs and drops what a receiver raises: the soft time limit landing in
+    the agent's receiver was lost. The signal comes again once the hook returned, from a thread
+    of the agent's (to the main thread); not for a handler that installed its next one first,
+    which a second signal would not run (RQ's stop: the second is a forced stop)."""
+    swaps = request.node.callspec.params["alarm_raises_stop"] == SWAPS_HANDLERS_FIRST
+    delivered_again = []
+
+    def receiver_whose_host_drops_what_it_raises():
+        try:
+            threading.Event().wait(5)  # where the signal lands
+        except Exception as caught:
+            delivered_again.append(deliver_again_soon(caught, delay=0.05))
+
+    alarm_raises_stop(0.05)
+    receiver_whose_host_drops_what_it_raises()  # returns: the host carries on
+    assert delivered_again == [not swaps]
+    if swaps:
+        assert signal.getsignal(signal.SIGALRM).__name__ == "request_force_stop"
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)  # not sent again: nothing may come (a forced stop would)
+        assert not any(t.name == "z4j-signal-again" for t in threading.enumerate())
+        return
+    with pytest.raises(Stop, match="the host's handler"):
+        threading.Event().wait(5)  # the task, where it is once the hook has returned
+
+
+def test_an_exception_no_signal_handler_raised_is_not_delivered_again():
+    try:
+        raise Stop("the agent's own bug")
+    except Stop as caught:
+        assert not deliver_again_soon(caught)
