@@ -124,7 +124,10 @@ def deliver_again_soon(err: BaseException, delay: float = 0.005) -> bool:
         with contextlib.suppress(Exception):  # the process is ending: its main thread is gone
             signal.pthread_kill(main, signum)
 
-    start_daemon_thread(send_again, "z4j-signal-again")
+    try:
+        start_daemon_thread(send_again, "z4j-signal-again")
+    except RuntimeError:  # no new thread at interpreter shutdown
+        return False
     return True
 
 
