@@ -24,7 +24,7 @@ from typing import Any
 
 from ._common import installed_on, log, mark_installed, require
 from .core import Agent, get_agent
-from .os_signals import deliver_again_soon, raised_by_a_signal_handler, reraise_if_from_a_signal_handler
+from .os_signals import reraise_if_from_a_signal_handler, reraise_unless_delivered_again
 
 MIN_VERSION = (5, 3)
 AGENT_MARK = "z4j-agent"  # the service merges Celery's own task-sent into the event carrying it
@@ -276,17 +276,9 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
             payload["options"]["serializer"] = serializer  # a retry from z4j is sent so: workers may accept nothing else
         agent.task_event("celery", "enqueued", task_id, fields=fields, payload=payload, keeps_types=lambda: _keeps_types(app))
     except Exception as caught:
-        _not_lost_in_celery(caught)  # nothing else goes into the caller's apply_async
-
-
-def _not_lost_in_celery(caught: Exception) -> None:
-    """For the agent's signal receivers' `except Exception` blocks: what a signal handler raised
-    (a task's soft time limit, SIGUSR1 in a prefork child) must reach the task, but Celery's
-    Signal.send logs and drops what a receiver raises. So the signal is delivered again once the
-    receiver returned (os_signals.deliver_again_soon); a handler that cannot be run again
-    (it installed another first) has its exception raised, for Celery to log."""
-    if raised_by_a_signal_handler(caught) and not deliver_again_soon(caught):
-        raise caught
+        # Celery's Signal.send logs and drops what a receiver raises: a signal handler's exception
+        # (a soft time limit) comes again once this returns; nothing else goes into apply_async.
+        reraise_unless_delivered_again(caught)
 
 
 # A worker of the solo pool runs each task in its event loop's own thread, and Celery buffers
@@ -306,7 +298,7 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
         solo = isinstance(getattr(sender, "pool", None), SoloPool) and installed_on(getattr(sender, "app", None))
         _solo_consumer = sender if solo else None  # its event_dispatcher is made anew at each broker connection: read it then
     except Exception as caught:
-        _not_lost_in_celery(caught)
+        reraise_unless_delivered_again(caught)
         log.debug("z4j: could not inspect the Celery worker's pool", exc_info=True)
 
 
@@ -319,7 +311,7 @@ def _send_buffered_task_events(**_: Any) -> None:
         if dispatcher is not None and dispatcher.enabled:
             dispatcher.flush(errors=False, groups=True)
     except Exception as caught:
-        _not_lost_in_celery(caught)  # what was not sent stays buffered for the loop; nothing else goes into the task
+        reraise_unless_delivered_again(caught)  # what was not sent stays buffered for the loop; nothing else goes into the task
 
 
 def install(app: Any, **agent_options: Any) -> None:

@@ -100,7 +100,11 @@ def _signal_of_a_handler_call(frame: FrameType) -> int | None:
     return signum if interrupted is caller and isinstance(signum, int) else None
 
 
-def deliver_again_soon(err: BaseException, delay: float = 0.005) -> bool:
+# How long after the hook's return a dropped signal comes again: past the host's except block.
+AGAIN_AFTER = 0.005
+
+
+def deliver_again_soon(err: BaseException, delay: float = AGAIN_AFTER) -> bool:
     """For the agent's hooks whose host drops what they raise (Celery's signal receivers:
     Signal.send logs a receiver's exception and goes on). What a signal handler raised inside
     one would be lost there: Celery's soft time limit (SIGUSR1) landing in the agent's
@@ -111,9 +115,12 @@ def deliver_again_soon(err: BaseException, delay: float = 0.005) -> bool:
     handler that installed its next one first (RQ's stop: a second SIGTERM is a forced stop) is
     not the one a second signal would run. Returns whether the signal is sent again."""
     found = _handler_that_raised(err)
-    if found is None or not hasattr(signal, "pthread_kill"):
+    return found is not None and _send_again(*found, delay)
+
+
+def _send_again(signum: int, code: CodeType, delay: float) -> bool:
+    if not hasattr(signal, "pthread_kill"):
         return False
-    signum, code = found
     installed = signal.getsignal(signum)
     if getattr(getattr(installed, "__func__", installed), "__code__", None) is not code:
         return False
@@ -135,4 +142,14 @@ def reraise_if_from_a_signal_handler(err: BaseException) -> None:
     """For the agent's `except Exception` blocks on a task's or a worker's thread: what a signal
     handler raised is the host's and goes on."""
     if raised_by_a_signal_handler(err):
+        raise err
+
+
+def reraise_unless_delivered_again(err: BaseException) -> None:
+    """reraise_if_from_a_signal_handler for the `except Exception` blocks of hooks whose host
+    drops what they raise (Celery's signal receivers): what a signal handler raised is delivered
+    again once the hook returned (deliver_again_soon), or, when its handler cannot run again,
+    raised, for the host to log."""
+    found = _handler_that_raised(err)
+    if found is not None and not _send_again(*found, AGAIN_AFTER):
         raise err

@@ -456,7 +456,6 @@ def test_a_soft_time_limit_that_lands_in_the_publish_receiver_still_reaches_the_
     where the task is. Landing in the agent's before_task_publish receiver, while the task sends
     another, it was dropped by Celery's Signal.send (which logs what a receiver raises): the task
     ran on to its hard limit. Now the signal comes again once the receiver returned."""
-    import os
     import threading
 
     from billiard.pool import soft_timeout_sighandler
@@ -467,7 +466,7 @@ def test_a_soft_time_limit_that_lands_in_the_publish_receiver_still_reaches_the_
     payload = agent_celery._payload
 
     def payload_read_when_the_limit_comes(*args):
-        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        threading.Timer(0.05, signal.pthread_kill, (threading.main_thread().ident, signal.SIGUSR1)).start()  # to the thread that waits
         threading.Event().wait(5)  # the receiver is here when the signal lands
         return payload(*args)
 
