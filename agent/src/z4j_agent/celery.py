@@ -286,7 +286,11 @@ def _on_publish(sender: Any = None, body: Any = None, routing_key: str | None = 
 # task's received and started reach the broker only once it ended, so while it runs every monitor
 # sees it waiting. In such a worker the agent sends that buffer as the task begins: Celery's own
 # events, once each, as Celery would have sent them. Other pools run tasks elsewhere while the
-# loop flushes.
+# loop flushes, and their tasks do not pay for the task_prerun receiver (Celery sends a signal only
+# while it has receivers): it is disconnected once the worker tells its pool, and in each prefork
+# child as it starts. Connected at install, not then: the tracers Celery builds before read the
+# receivers' list, which Celery 5.3 replaces (a weak receiver gone) where later ones keep it; a
+# disconnect it misses costs a call per task, a connect it missed would lose the flush.
 _solo_consumer: Any = None
 
 
@@ -294,12 +298,27 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     global _solo_consumer
     try:
         from celery.concurrency.solo import TaskPool as SoloPool
+        from celery.signals import task_prerun
 
         solo = isinstance(getattr(sender, "pool", None), SoloPool) and installed_on(getattr(sender, "app", None))
         _solo_consumer = sender if solo else None  # its event_dispatcher is made anew at each broker connection: read it then
+        if solo:
+            task_prerun.connect(_send_buffered_task_events, weak=False)  # a receiver already connected is kept once
+        else:
+            task_prerun.disconnect(_send_buffered_task_events)
     except Exception as caught:
         reraise_unless_delivered_again(caught)
         log.debug("z4j: could not inspect the Celery worker's pool", exc_info=True)
+
+
+def _in_pool_child(**_: Any) -> None:
+    """worker_process_init: a prefork child runs tasks outside the worker's event loop."""
+    try:
+        from celery.signals import task_prerun
+
+        task_prerun.disconnect(_send_buffered_task_events)
+    except Exception as caught:
+        reraise_unless_delivered_again(caught)
 
 
 def _send_buffered_task_events(**_: Any) -> None:
@@ -317,7 +336,7 @@ def _send_buffered_task_events(**_: Any) -> None:
 def install(app: Any, **agent_options: Any) -> None:
     """Call once, next to `app = Celery(...)`, before or after configuring the app."""
     import celery
-    from celery.signals import before_task_publish, task_prerun, worker_ready
+    from celery.signals import before_task_publish, task_prerun, worker_process_init, worker_ready
 
     require("celery", celery.__version__, MIN_VERSION)
 
@@ -333,5 +352,6 @@ def install(app: Any, **agent_options: Any) -> None:
         _agent, _broker_unread = agent, True  # this app's broker may be the first one known
         before_task_publish.connect(_on_publish, weak=False)  # a receiver already connected is kept once
         worker_ready.connect(_on_worker_ready, weak=False)
-        task_prerun.connect(_send_buffered_task_events, weak=False)
+        task_prerun.connect(_send_buffered_task_events, weak=False)  # until the worker's pool is known (above)
+        worker_process_init.connect(_in_pool_child, weak=False)
         mark_installed(app)

@@ -424,11 +424,12 @@ def test_a_solo_workers_task_events_are_sent_as_its_task_begins(app):
     as the task begins (seen with a real worker: backend/test/celery.pools.integration.test.ts)."""
     from celery.concurrency.prefork import TaskPool as Prefork
     from celery.concurrency.solo import TaskPool as Solo
-    from celery.signals import task_prerun, worker_ready
+    from celery.signals import task_prerun, worker_process_init, worker_ready
 
     import z4j_agent.celery as agent_celery
 
     solo = _Consumer(app, Solo.__new__(Solo))
+    assert _receives(task_prerun, agent_celery._send_buffered_task_events)  # until the worker tells its pool
     try:
         worker_ready.send(sender=solo)
         task_prerun.send(sender=app.add_, task_id="t1", task=app.add_)
@@ -442,6 +443,13 @@ def test_a_solo_workers_task_events_are_sent_as_its_task_begins(app):
         worker_ready.send(sender=prefork)
         task_prerun.send(sender=app.add_, task_id="t3", task=app.add_)
         assert prefork.event_dispatcher.flushed == [] and len(solo.event_dispatcher.flushed) == 1
+        # and its tasks pay for no receiver (Celery sends task_prerun only while it has some)
+        assert not _receives(task_prerun, agent_celery._send_buffered_task_events)
+        worker_ready.send(sender=solo)  # (one process is one worker: this only shows the way back)
+        assert _receives(task_prerun, agent_celery._send_buffered_task_events)
+        worker_process_init.send(sender=None)  # a prefork child, as it starts
+        assert not _receives(task_prerun, agent_celery._send_buffered_task_events)
+        worker_ready.send(sender=solo)
 
         stranger = _Consumer(celery.Celery("never-installed", broker="memory://"), Solo.__new__(Solo))
         worker_ready.send(sender=stranger)
@@ -449,6 +457,11 @@ def test_a_solo_workers_task_events_are_sent_as_its_task_begins(app):
         assert stranger.event_dispatcher.flushed == []
     finally:
         agent_celery._solo_consumer = None
+        task_prerun.connect(agent_celery._send_buffered_task_events, weak=False)  # as install left it
+
+
+def _receives(signal, receiver):
+    return any(r is receiver for _, r in signal.receivers)
 
 
 def test_a_soft_time_limit_that_lands_in_the_publish_receiver_still_reaches_the_task(app, captured, monkeypatch):
