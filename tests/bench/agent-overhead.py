@@ -5,7 +5,8 @@ engine in one process, without the agent and with it (delivering to a Redis stre
 
 runs every engine in its own virtualenv (.venvs/<engine>), in turn a process without the agent,
 one with it, and one "pair" process (the agent installed, switched off and on in turn: task by
-task where a task is one call, batch by batch of 25 where a queue is drained), and prints a
+task where a task is one call, batch by batch of 25 where a queue is drained; for Celery, Dramatiq,
+Huey and taskiq its hooks are also taken out of the engine while off), and prints a
 table: tasks/s without and with, CPU per task and slowdown (from the first two), and the median
 and p99 time a task costs more (from the pair runs: both halves see the same moment of a shared
 machine). One engine, one process (what the driver spawns):
@@ -16,7 +17,8 @@ Every engine goes through a real broker, Redis (db 15), which all of them suppor
 worker loop, as a user runs it: RQ's SimpleWorker, Dramatiq's Worker (one thread), Huey's consumer
 Worker, arq's burst Worker, taskiq's Receiver. Celery is the exception: the agent works only where
 a task is published (Celery's own events report the rest, the worker is the same with or without
-the agent), so its cost per task is the publish to Redis. A task's cost is the thread CPU of its
+the agent: since b654a9c it has no receiver on a worker's tasks outside solo pools), so its cost
+per task is the publish to Redis. A task's cost is the thread CPU of its
 send plus, for the worker, the gap before its run (consecutive runs of a worker draining the
 queue; Dramatiq adds its consumer thread's gap before the ack, where the agent reports outcomes).
 """
@@ -49,6 +51,12 @@ from agent_overhead_tasks import noop, stamps  # noqa: E402  (when each run happ
 now = time.thread_time_ns
 _phase: dict[str, float] = {}
 _paired = False  # a "pair" run: the agent installed, switched off and on between batches
+# In a pair run, for the engines whose hooks can be taken out and put back between batches: the
+# "off" batches run without them, so the pair figure holds what the engine spends calling the
+# agent (a Celery signal sent only while it has receivers, one more Dramatiq middleware) as well
+# as what the agent spends. Elsewhere (RQ's worker class, arq's wrapped functions) the agent stays
+# installed and switched off.
+_attach = None
 CYCLES = ("celery", "huey")  # a task is one call here (no queue drained): off and on alternate task by task
 PAIR_BATCH = 25  # elsewhere, a batch is a queue filled then drained: off and on alternate batch by batch
 
@@ -64,7 +72,28 @@ def before(label: str, count: int) -> int:
         import z4j_agent
 
         z4j_agent.get_agent().enabled = label != "off"
+        if _attach is not None:
+            _attach(label != "off")
     return count
+
+
+def set_attach(attach) -> None:
+    """Called by a run_* function that can take the agent's hooks out (used in pair runs only)."""
+    global _attach
+    _attach = attach if _paired else None
+
+
+def attach_by_state(save, restore):
+    """An `_attach` for hooks kept in the engine's own lists: their state without the agent (saved
+    now, before the agent is installed) and with it (saved at the first call), restored in turn."""
+    without, installed = save(), []
+
+    def attach(on: bool) -> None:
+        if not installed:
+            installed.append(save())
+        restore(installed[0] if on else without)
+
+    return attach
 
 
 def sender_cpu() -> float:
@@ -127,7 +156,10 @@ def run_celery(batches: list[tuple[str, int]], on: bool) -> Batches:
     queue = f"z4j-bench-{uuid.uuid4().hex[:8]}"
     if on:
         import z4j_agent.celery
+        from celery.signals import before_task_publish
 
+        receivers = before_task_publish.receivers  # filled in place by connect and disconnect
+        set_attach(attach_by_state(lambda: list(receivers), lambda saved: receivers.__setitem__(slice(None), saved)))
         z4j_agent.celery.install(app)
 
     def send() -> int:
@@ -188,10 +220,12 @@ def run_dramatiq(batches: list[tuple[str, int]], on: bool) -> Batches:
     from dramatiq.middleware import Middleware
 
     broker = RedisBroker(url=BENCH_REDIS, namespace=f"z4j-bench-{uuid.uuid4().hex[:8]}")
+    agent_middleware = None
     if on:
         import z4j_agent.dramatiq
 
-        broker.add_middleware(z4j_agent.dramatiq.Z4jMiddleware())
+        agent_middleware = z4j_agent.dramatiq.Z4jMiddleware()
+        broker.add_middleware(agent_middleware)
     acks: list[int] = []
 
     class Acked(Middleware):
@@ -202,6 +236,8 @@ def run_dramatiq(batches: list[tuple[str, int]], on: bool) -> Batches:
             acks.append(now())
 
     broker.add_middleware(Acked())
+    middleware, every = broker.middleware, list(broker.middleware)  # the list each emit walks (changed while the worker idles)
+    set_attach(lambda on: middleware.__setitem__(slice(None), [m for m in every if on or m is not agent_middleware]))
     dramatiq.set_broker(broker)
     actor = dramatiq.actor(noop, actor_name="noop", max_retries=0)
     worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)  # one worker for the whole run, as deployed
@@ -239,6 +275,15 @@ def run_huey(batches: list[tuple[str, int]], on: bool) -> Batches:
     if on:
         import z4j_agent.huey
 
+        signals, hooks = huey._signal.receivers, huey._post_execute  # Huey's signal receivers and post-execute hooks
+
+        def restore(saved) -> None:
+            for name in list(signals):
+                signals[name][:] = saved[0].get(name, [])
+            hooks.clear()
+            hooks.update(saved[1])
+
+        set_attach(attach_by_state(lambda: ({k: list(v) for k, v in signals.items()}, dict(hooks)), restore))
         z4j_agent.huey.install(huey)
     task = huey.task(name="noop")(noop)
     worker = Worker(huey, threading.Event(), default_delay=0.1, max_delay=1.0, backoff=1.15)  # a consumer's worker, its loop run here
@@ -312,6 +357,8 @@ def run_taskiq(batches: list[tuple[str, int]], on: bool) -> Batches:
     if on:
         import z4j_agent.taskiq
 
+        middlewares = broker.middlewares  # the list the kicker and the receiver walk per message
+        set_attach(attach_by_state(lambda: list(middlewares), lambda saved: middlewares.__setitem__(slice(None), saved)))
         broker = broker.with_middlewares(z4j_agent.taskiq.Z4jMiddleware())
     done = asyncio.Event()
     target = [0]
