@@ -10,5 +10,6 @@ describeAgentEngine('arq', {
   engine: 'arq',
   transport: { redis: REDIS_URL },
   startWorker: (env) => app.start('arq', ['tasks.WorkerSettings'], env),
+  timeLimits: true,
   send: (env) => app.run<Sent>('agentctl.py', [], env),
 });

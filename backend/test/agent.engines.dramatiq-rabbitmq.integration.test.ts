@@ -13,5 +13,6 @@ describeAgentEngine('dramatiq-rabbitmq', {
   transport: { amqp: AMQP_URL, queue: 'z4j.events.test.dramatiq' },
   groups: true,
   startWorker: (env) => app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '2', '--queues', queue], env),
+  timeLimits: true,
   send: (env) => app.run<Sent>('agentctl.py', [], env),
 });

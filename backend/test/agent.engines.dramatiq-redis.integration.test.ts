@@ -12,5 +12,6 @@ describeAgentEngine('dramatiq-redis', {
   transport: { redis: REDIS_URL },
   groups: true,
   startWorker: (env) => app.start('dramatiq', ['tasks', '--processes', '1', '--threads', '2', '--queues', queue], env),
+  timeLimits: true,
   send: (env) => app.run<Sent>('agentctl.py', [], env),
 });

@@ -17,6 +17,7 @@ for (const [label, bin] of [['2 processes', 'dramatiq'], ['gevent', 'dramatiq-ge
     transport: { redis: REDIS_URL },
     groups: true,
     startWorker: (env) => app.start(bin, ['tasks', '--processes', bin === 'dramatiq' ? '2' : '1', '--threads', '4', '--queues', queue], env),
+    timeLimits: true,
     send: (env) => app.run<Sent>('agentctl.py', [], env),
   });
 }

@@ -14,5 +14,6 @@ describeAgentEngine('rq (worker-pool)', {
   engine: 'rq',
   transport: { redis: REDIS_URL },
   startWorker: (env) => app.start('rq', ['worker-pool', '-u', REDIS_URL, '-n', '2', '-w', 'z4j_agent.rq.Z4jWorker', queue], env),
+  timeLimits: true,
   send: (env) => app.run<Sent>('agentctl.py', [], env),
 });

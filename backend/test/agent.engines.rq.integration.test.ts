@@ -14,5 +14,6 @@ describeAgentEngine('rq', {
   transport: { redis: REDIS_URL },
   workerName: name,
   startWorker: (env) => app.start('rq', ['worker', '-u', REDIS_URL, '--name', name, '-w', 'z4j_agent.rq.Z4jWorker', queue], env),
+  timeLimits: true,
   send: (env) => app.run<Sent>('agentctl.py', [], env),
 });

@@ -11,5 +11,6 @@ describeAgentEngine('taskiq-rabbitmq', {
   engine: 'taskiq',
   transport: { amqp: AMQP_URL, queue: 'z4j.events.test.taskiq' },
   startWorker: (env) => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], env),
+  timeLimits: true,
   send: (env) => app.run<Sent>('agentctl.py', [], env),
 });

@@ -10,5 +10,6 @@ describeAgentEngine('taskiq-redis', {
   engine: 'taskiq',
   transport: { redis: REDIS_URL },
   startWorker: (env) => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '1'], env),
+  timeLimits: true,
   send: (env) => app.run<Sent>('agentctl.py', [], env),
 });

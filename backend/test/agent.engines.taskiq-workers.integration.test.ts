@@ -13,5 +13,6 @@ describeAgentEngine('taskiq-redis (2 worker processes)', {
   engine: 'taskiq',
   transport: { redis: REDIS_URL },
   startWorker: (env) => app.start('taskiq', ['worker', 'tasks:broker', '--workers', '2'], env),
+  timeLimits: true,
   send: (env) => app.run<Sent>('agentctl.py', [], env),
 });

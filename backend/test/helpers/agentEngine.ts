@@ -28,6 +28,8 @@ export interface Sent {
   chain: string[];
   /** Members of one group (same groupId), when the engine has groups. */
   group?: string[];
+  /** A task that runs past its time limit, when the engine has time limits. */
+  timeLimited?: string;
 }
 
 export interface EngineUnderTest {
@@ -45,6 +47,8 @@ export interface EngineUnderTest {
   failure?: RegExp;
   /** Whether the engine has groups (then `send` returns `group`). */
   groups?: boolean;
+  /** Whether the engine (at the installed version) stops a task at a time limit (then `send` returns `timeLimited`). */
+  timeLimits?: boolean;
   /** Worker name as the agent reports it, when the test knows it. */
   workerName?: string;
 }
@@ -167,6 +171,17 @@ export function describeAgentEngine(label: string, e: EngineUnderTest): void {
       expect(graph.nodes.map((n) => n.taskId)).toEqual(expect.arrayContaining(sent.chain));
       const chain = sent.chain.slice(1).map((id, i) => ({ from: sent.chain[i], to: id, kind: 'chain' }));
       expect(graph.edges).toEqual(expect.arrayContaining(chain));
+    });
+
+    (e.timeLimits ? test : notApplicable)('a task stopped at its time limit: failed, marked timed out, with the engine\'s exception', async () => {
+      const row = await settled(sent.timeLimited!, 'failed');
+      expect(row.exception).toMatch(/time ?out|time ?limit/i);
+      expect(row.worker).toBeTruthy();
+      // Stopped at its 1 s limit (Dramatiq checks each second), not before, and long before the 30 s it asked for.
+      expect(row.runtime_ms).toBeGreaterThanOrEqual(900);
+      expect(row.runtime_ms).toBeLessThan(10_000);
+      const failed = await svc.db.query<{ timed_out: string | null }>(`SELECT fields->>'timedOut' AS timed_out FROM task_events WHERE task_id = $1 AND kind = 'failed'`, [sent.timeLimited]);
+      expect(failed.rows.map((r) => r.timed_out)).toEqual(['true']);
     });
 
     (e.groups ? test : notApplicable)('a group: every member succeeded under one group id', async () => {

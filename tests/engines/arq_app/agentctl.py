@@ -1,5 +1,5 @@
 """Sends the agent integration scenarios through a producer with the z4j agent, printing their
-job ids as JSON: {succeed, fail, retry, chain: [...] (each step enqueued by the one before)}."""
+job ids as JSON: {succeed, fail, retry, chain: [...] (each step enqueued by the one before), timeLimited}."""
 import asyncio
 import json
 import uuid
@@ -23,6 +23,7 @@ async def main():
         "fail": (await redis.enqueue_job("fail", "boom", **S)).job_id,
         "retry": (await redis.enqueue_job("retried", uuid.uuid4().hex, **S)).job_id,
         "chain": chain,
+        "timeLimited": (await redis.enqueue_job("sleep_limited", 30)).job_id,  # arq's job timeout: 1 s
     }
     await (redis.aclose() if hasattr(redis, "aclose") else redis.close(close_connection_pool=True))  # redis-py < 5.0.1: close
     return out

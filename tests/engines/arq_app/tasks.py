@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 
+from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Retry
 
@@ -62,7 +63,7 @@ async def fail_once(ctx, key, password=None):
 
 
 class WorkerSettings:
-    functions = [count, sleep, echo, add, fail, retried, step, fail_once]
+    functions = [count, sleep, echo, add, fail, retried, step, fail_once, func(sleep, name="sleep_limited", timeout=1)]
     redis_settings = RedisSettings.from_dsn(REDIS_URL)
     queue_name = QUEUE
     allow_abort_jobs = True

@@ -1,5 +1,5 @@
 """Sends the agent integration scenarios through a producer with the z4j agent, printing their
-message ids as JSON: {succeed, fail, retry, chain: [...] (a pipeline), group: [...]}."""
+message ids as JSON: {succeed, fail, retry, chain: [...] (a pipeline), group: [...], timeLimited}."""
 import json
 import uuid
 
@@ -19,6 +19,7 @@ out = {
     "retry": tasks.retried.send(uuid.uuid4().hex, **S).message_id,
     "chain": [m.message_id for m in pipe.messages],
     "group": [m.message_id for m in members.children],
+    "timeLimited": tasks.limited.send(30).message_id,  # TimeLimit checks each second: stopped within 1-2 s
 }
 assert z4j_agent.get_agent().flush(10), z4j_agent.get_agent().stats()
 print(json.dumps(out))

@@ -78,3 +78,11 @@ def long(key, seconds=60):
     while time.time() < end:
         time.sleep(0.05)
     _counter.set(f"z4j-test-long-finished:{key}", 1)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=1000)
+def limited(seconds=30):
+    """Runs past its time limit of 1 s in short steps: TimeLimit raises TimeLimitExceeded in its thread."""
+    end = time.time() + seconds
+    while time.time() < end:
+        time.sleep(0.05)

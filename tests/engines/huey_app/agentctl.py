@@ -1,6 +1,7 @@
 """Sends the agent integration scenarios through a producer with the z4j agent, printing their
-task ids as JSON: {succeed, fail, retry, chain: [...] (a pipeline), group: [...] (a chord's members)}."""
+task ids as JSON: {succeed, fail, retry, chain: [...] (a pipeline), group: [...] (a chord's members), timeLimited (with --time-limited)}."""
 import json
+import sys
 import uuid
 
 import huey
@@ -23,5 +24,9 @@ out = {
     "chain": chain,
     "group": [m.id for m in members],
 }
+if "--time-limited" in sys.argv:  # Huey 3's process and greenlet workers stop a task at its timeout (thread workers never do)
+    limited = tasks.long.s(uuid.uuid4().hex, 30, timeout=1)
+    tasks.huey.enqueue(limited)
+    out["timeLimited"] = limited.id
 assert z4j_agent.get_agent().flush(10), z4j_agent.get_agent().stats()
 print(json.dumps(out))

@@ -1,5 +1,5 @@
 """Sends the agent integration scenarios through a producer with the z4j agent, printing their
-job ids as JSON: {succeed, fail, retry, chain: [...]}. Queue from Z4J_TEST_QUEUE."""
+job ids as JSON: {succeed, fail, retry, chain: [...], timeLimited}. Queue from Z4J_TEST_QUEUE."""
 import json
 import os
 import uuid
@@ -22,6 +22,7 @@ out = {
     "fail": q.enqueue("tasks.fail", "boom", failure_ttl=3600, **SECRET).id,
     "retry": q.enqueue("tasks.flaky", uuid.uuid4().hex, retry=Retry(max=2), **SECRET).id,
     "chain": [a.id, b.id, c.id],
+    "timeLimited": q.enqueue("tasks.sleep", 30, job_timeout=1, failure_ttl=3600).id,  # the work horse's death penalty at 1 s
 }
 assert z4j_agent.get_agent().flush(10), z4j_agent.get_agent().stats()
 print(json.dumps(out))

@@ -1,5 +1,5 @@
 """Sends the agent integration scenarios through a producer with the z4j agent, printing their
-task ids as JSON: {succeed, fail, retry, chain: [...] (each step sent by the one before)}."""
+task ids as JSON: {succeed, fail, retry, chain: [...] (each step sent by the one before), timeLimited}."""
 import asyncio
 import json
 import uuid
@@ -19,6 +19,7 @@ async def main():
         "fail": (await tasks.fail.kiq("boom", **S)).task_id,
         "retry": (await tasks.retried.kiq(uuid.uuid4().hex, **S)).task_id,
         "chain": chain,
+        "timeLimited": (await tasks.long.kicker().with_labels(timeout=1).kiq(uuid.uuid4().hex, 30)).task_id,  # the receiver's timeout label
     }
     await tasks.broker.shutdown()
     return out
