@@ -70,6 +70,16 @@ describe('Celery and its agent on Redis through Sentinel, across a failover', ()
 
   test('after the master is killed, the next task arrives through the promoted replica', async () => {
     await group.failMaster();
+    const failedOver = Date.now();
+    // Celery's events are Redis pub/sub: what the worker publishes on the new master before the
+    // service has subscribed there is lost, by design (a failover's gap). The next task is sent once
+    // the service hears the worker through the new master (its heartbeats, every 2 s): sent before,
+    // under load, its events could all fall in that gap.
+    const events = svc.sources.find((s) => s.name.startsWith('celery'))!;
+    await eventually(async () => {
+      const seen = events.status();
+      if (!seen.connected || (seen.lastMessageAt ?? 0) <= failedOver) throw new Error(`no event from the worker through the new master yet: ${JSON.stringify(seen)}\n${worker.output().slice(-2000)}`);
+    }, 90_000, 250);
     const id = await sendTask(celery, 'z4j.add', [4, 5]);
     await succeeded(id);
     await sealed(id);
