@@ -168,6 +168,33 @@ describe('a task whose time to live passed while it waited', () => {
     expect(within(timeline).getByText(/schedule Close the day \(cron\)/)).toBeInTheDocument();
   });
 
+  test('a task its engine stopped at its time limit says so in its timeline', async () => {
+    serveTask(
+      task({
+        taskId: 'slow-1',
+        engine: 'rq',
+        state: 'failed',
+        exception: 'JobTimeoutException: Task exceeded maximum timeout value (1 seconds)',
+      }),
+      [
+        { id: 'e1', kind: 'started', occurredAt: '2026-11-30T02:30:00.000Z', worker: 'w1', fields: {} },
+        {
+          id: 'e2',
+          kind: 'failed',
+          occurredAt: '2026-11-30T02:30:01.000Z',
+          worker: 'w1',
+          fields: { timedOut: true, runtime: 1.01 },
+        },
+      ]
+    );
+    renderApp('/tasks/rq/slow-1');
+
+    const timeline = await screen.findByRole('region', { name: 'Timeline' }, PAGE_LOAD);
+    const failed = within(timeline).getAllByRole('listitem')[1]!;
+    expect(failed).toHaveTextContent(/timed out: stopped at its time limit/);
+    expect(within(timeline).getAllByRole('listitem')[0]).not.toHaveTextContent(/timed out/);
+  });
+
   test('a waiting task whose time to live has not ended says nothing of it', async () => {
     serveTask(task({ taskId: 'ttl-2', engine: 'rq', state: 'enqueued' }), [
       {

@@ -23,15 +23,15 @@ function expiresAt(events: TaskDetail['events']): string | null {
 
 /**
  * What an event says of why it happened: z4j's mark of a task that expired while it waited, or
- * the reason of an event z4j made (a retry's or a schedule's enqueue, a cancel's revoke); null
- * when it says nothing.
+ * the reason of an event z4j made (a retry's or a schedule's enqueue, a cancel's revoke); and
+ * whether the engine stopped the task at its time limit (the agent's `timedOut`); null when it
+ * says nothing.
  */
 function eventNote(ev: TaskDetail['events'][number]): string | null {
   const mark = expiryMarkReason(ev);
-  if (mark) {
-    return `marked by z4j: ${mark}`;
-  }
-  return typeof ev.fields?.reason === 'string' ? ev.fields.reason : null;
+  const why = mark ? `marked by z4j: ${mark}` : typeof ev.fields?.reason === 'string' ? ev.fields.reason : null;
+  const timedOut = ev.fields?.timedOut === true ? 'timed out: stopped at its time limit' : null;
+  return [why, timedOut].filter(Boolean).join(' · ') || null;
 }
 
 /** Why z4j marked a waiting task expired (its `expired` event says), or null for a worker's report. */
