@@ -46,6 +46,15 @@ describe('Celery events to envelopes', () => {
     expect(mapped({ ...base, type: 'task-failed', uuid: 'u1', exception: "ValueError('x')", traceback: 'Traceback…' }).fields).toMatchObject({ exception: "ValueError('x')", traceback: 'Traceback…' });
   });
 
+  it('marks a task stopped at its time limit timed out, as the agent does for the other engines', () => {
+    const failed = (exception: string) => mapped({ ...base, type: 'task-failed', uuid: 'u1', exception }).fields;
+    expect(failed('TimeLimitExceeded(5.0)')).toMatchObject({ timedOut: true }); // the worker's hard limit
+    expect(failed('SoftTimeLimitExceeded()')).toMatchObject({ timedOut: true }); // raised in the task, not caught
+    expect(failed("ValueError('TimeLimitExceeded')")).not.toHaveProperty('timedOut');
+    expect(mapped({ ...base, type: 'task-retried', uuid: 'u1', exception: 'SoftTimeLimitExceeded()' }).fields).toMatchObject({ timedOut: true });
+    expect(mapped({ ...base, type: 'task-succeeded', uuid: 'u1', exception: 'TimeLimitExceeded(5.0)' }).fields).not.toHaveProperty('timedOut');
+  });
+
   it('does not take a retry for its own child', () => {
     const e = mapped({ ...base, type: 'task-sent', uuid: 'u1', name: 'app.add', retries: 1, root_id: 'u1', parent_id: 'u1' });
     expect(e.type === 'task' && e.fields.parentId).toBeFalsy();

@@ -3,6 +3,9 @@
 // redelivered or re-published event gets the same id and is stored once.
 import { ENVELOPE_VERSION, type TaskKind, type WorkerKind } from '../../ingest/envelope.js';
 
+/** The exception (its repr) of a Celery task stopped at its hard or soft time limit. */
+const TIME_LIMIT_EXCEEDED = /^(Soft)?TimeLimitExceeded\b/;
+
 const TASK_KINDS: Record<string, TaskKind> = {
   'task-sent': 'enqueued',
   'task-received': 'received',
@@ -114,6 +117,10 @@ export function mapCeleryEvent(ev: unknown, project: string): Mapped {
   put('kwargs', e.kwargs);
   if (kind === 'succeeded') put('result', e.result);
   put('exception', str(e.exception));
+  // An attempt stopped at a time limit: the worker's TimeLimitExceeded (hard), or the task's
+  // uncaught SoftTimeLimitExceeded (failed, or retried by autoretry). Marked as the agent marks the
+  // other engines' (`timedOut`).
+  if ((kind === 'failed' || kind === 'retried') && typeof e.exception === 'string' && TIME_LIMIT_EXCEEDED.test(e.exception)) fields.timedOut = true;
   put('traceback', str(e.traceback));
   put('retries', num(e.retries));
   put('rootId', str(e.root_id));
