@@ -47,8 +47,13 @@ describe('Celery events to envelopes', () => {
   });
 
   it('marks a task stopped at its time limit timed out, as the agent does for the other engines', () => {
-    const failed = (exception: string) => mapped({ ...base, type: 'task-failed', uuid: 'u1', exception }).fields;
-    expect(failed('TimeLimitExceeded(5.0)')).toMatchObject({ timedOut: true }); // the worker's hard limit
+    const failed = (exception: string, traceback?: string) => mapped({ ...base, type: 'task-failed', uuid: 'u1', exception, traceback }).fields;
+    // The hard limit, as Celery 5.3 and 5.7 send it (seen with a prefork worker): billiard's wrapper, the exception in the traceback.
+    const hard = 'Traceback (most recent call last):\n  File "…/billiard/pool.py", line 745, in on_hard_timeout\n    raise TimeLimitExceeded(job._timeout)\nbilliard.exceptions.TimeLimitExceeded: TimeLimitExceeded(1,)\n';
+    expect(failed('ExceptionWithTraceback()', hard)).toMatchObject({ exception: 'TimeLimitExceeded: TimeLimitExceeded(1,)', traceback: hard, timedOut: true });
+    expect(failed('ExceptionWithTraceback()')).toMatchObject({ exception: 'ExceptionWithTraceback()' }); // nothing better to say
+    expect(failed('ExceptionWithTraceback()', 'Traceback…\nbilliard.exceptions.WorkerLostError: Worker exited prematurely\n')).not.toHaveProperty('timedOut');
+    expect(failed('TimeLimitExceeded(5.0)')).toMatchObject({ timedOut: true });
     expect(failed('SoftTimeLimitExceeded()')).toMatchObject({ timedOut: true }); // raised in the task, not caught
     expect(failed("ValueError('TimeLimitExceeded')")).not.toHaveProperty('timedOut');
     expect(mapped({ ...base, type: 'task-retried', uuid: 'u1', exception: 'SoftTimeLimitExceeded()' }).fields).toMatchObject({ timedOut: true });

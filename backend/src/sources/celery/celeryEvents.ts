@@ -3,8 +3,13 @@
 // redelivered or re-published event gets the same id and is stored once.
 import { ENVELOPE_VERSION, type TaskKind, type WorkerKind } from '../../ingest/envelope.js';
 
-/** The exception (its repr) of a Celery task stopped at its hard or soft time limit. */
+/** The exception of a Celery task stopped at its hard or soft time limit. */
 const TIME_LIMIT_EXCEEDED = /^(Soft)?TimeLimitExceeded\b/;
+/**
+ * What a task-failed says of an exception raised in the pool rather than in the task (the hard
+ * time limit: billiard's wrapper's repr); its traceback's last line names the exception itself.
+ */
+const POOL_WRAPPER = 'ExceptionWithTraceback()';
 
 const TASK_KINDS: Record<string, TaskKind> = {
   'task-sent': 'enqueued',
@@ -32,6 +37,12 @@ type CeleryEvent = Record<string, unknown>;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** A traceback's last line, the exception as Python printed it, without its module: `TimeLimitExceeded: TimeLimitExceeded(1,)`. */
+function exceptionOfTraceback(traceback: string): string {
+  const text = traceback.trimEnd();
+  return text.slice(text.lastIndexOf('\n') + 1).replace(/^[\w.]*\./, '') || POOL_WRAPPER;
+}
 
 /** Short, stable tags for worker hostnames (few and long-lived), so ids stay short without hashing per event. */
 const hostTags = new Map<string, string>();
@@ -116,12 +127,14 @@ export function mapCeleryEvent(ev: unknown, project: string): Mapped {
   put('args', e.args);
   put('kwargs', e.kwargs);
   if (kind === 'succeeded') put('result', e.result);
-  put('exception', str(e.exception));
+  const traceback = str(e.traceback);
+  const exception = e.exception === POOL_WRAPPER && traceback ? exceptionOfTraceback(traceback) : str(e.exception);
+  put('exception', exception);
+  put('traceback', traceback);
   // An attempt stopped at a time limit: the worker's TimeLimitExceeded (hard), or the task's
   // uncaught SoftTimeLimitExceeded (failed, or retried by autoretry). Marked as the agent marks the
   // other engines' (`timedOut`).
-  if ((kind === 'failed' || kind === 'retried') && typeof e.exception === 'string' && TIME_LIMIT_EXCEEDED.test(e.exception)) fields.timedOut = true;
-  put('traceback', str(e.traceback));
+  if ((kind === 'failed' || kind === 'retried') && exception && TIME_LIMIT_EXCEEDED.test(exception)) fields.timedOut = true;
   put('retries', num(e.retries));
   put('rootId', str(e.root_id));
   // A retry's own task-sent names the task as its parent: not a link.
