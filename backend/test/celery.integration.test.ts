@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { loadConfig, type Config } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
 import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
-import { AMQP_URL, REDIS_URL, isolatedCelery, sendScenario, startWorker, type CeleryEnv, type ScenarioIds, type Worker } from './helpers/celery.js';
+import { AMQP_URL, REDIS_URL, isolatedCelery, sendScenario, sendTask, startWorker, type CeleryEnv, type ScenarioIds, type Worker } from './helpers/celery.js';
 import { createTestDatabase, type StorageKind } from './helpers/storage.js';
 import { eventually, sleep } from './helpers/wait.js';
 
@@ -37,7 +37,7 @@ interface Task {
 }
 interface Detail {
   task: Task & { traceback: string | null };
-  events: { kind: string; occurredAt: string; worker: string | null }[];
+  events: { kind: string; occurredAt: string; worker: string | null; fields?: Record<string, unknown> | null }[];
 }
 
 // Event times do not follow the lifecycle strictly: Celery sends task-sent after publishing
@@ -214,6 +214,17 @@ describe.each(combos)('Celery on %s, stored in %s', (broker, storage) => {
       const later = await finished(svc, [downIds.add, downIds.fail]);
       expect(kindsOf(later.get(downIds.add)!)).toEqual(kinds('enqueued', 'received', 'started', 'succeeded'));
     }
+  });
+
+  it('marks a task the pool killed at its hard time limit timed out, with the exception its traceback names', async () => {
+    const id = await sendTask(celery, 'z4j.limited', [30]);
+    const d = (await finished(svc, [id])).get(id)!;
+    expect(d.task.state).toBe('failed');
+    // Celery's task-failed says "ExceptionWithTraceback()" (billiard's wrapper): the traceback names the exception.
+    expect(d.task.exception).toMatch(/^TimeLimitExceeded: TimeLimitExceeded\(1/);
+    const failed = d.events.filter((e) => e.kind === 'failed');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.map((e) => e.fields?.timedOut)).toEqual(failed.map(() => true));
   });
 
   it('marks the worker offline when it stops', async () => {

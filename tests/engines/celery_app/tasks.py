@@ -74,6 +74,12 @@ def sleep(seconds):
     return seconds
 
 
+@app.task(name="z4j.limited", time_limit=1)
+def limited(seconds):
+    """Sleeps past its hard time limit of 1 s: the prefork pool kills the process running it."""
+    time.sleep(seconds)
+
+
 @app.task(name="z4j.fail_once")
 def fail_once(key, password=None):
     """Fails its first run (no retry of its own) and succeeds on the next, but only with the
