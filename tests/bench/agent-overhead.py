@@ -96,6 +96,11 @@ def attach_by_state(save, restore):
     return attach
 
 
+def attach_list(items: list):
+    """`attach_by_state` for hooks kept in one list the engine walks (filled in place, never rebound)."""
+    return attach_by_state(lambda: list(items), lambda saved: items.__setitem__(slice(None), saved))
+
+
 def sender_cpu() -> float:
     """CPU seconds of the agent's sender thread so far (0 before it starts)."""
     import threading
@@ -158,8 +163,7 @@ def run_celery(batches: list[tuple[str, int]], on: bool) -> Batches:
         import z4j_agent.celery
         from celery.signals import before_task_publish
 
-        receivers = before_task_publish.receivers  # filled in place by connect and disconnect
-        set_attach(attach_by_state(lambda: list(receivers), lambda saved: receivers.__setitem__(slice(None), saved)))
+        set_attach(attach_list(before_task_publish.receivers))  # filled in place by connect and disconnect
         z4j_agent.celery.install(app)
 
     def send() -> int:
@@ -357,8 +361,7 @@ def run_taskiq(batches: list[tuple[str, int]], on: bool) -> Batches:
     if on:
         import z4j_agent.taskiq
 
-        middlewares = broker.middlewares  # the list the kicker and the receiver walk per message
-        set_attach(attach_by_state(lambda: list(middlewares), lambda saved: middlewares.__setitem__(slice(None), saved)))
+        set_attach(attach_list(broker.middlewares))  # the list the kicker and the receiver walk per message
         broker = broker.with_middlewares(z4j_agent.taskiq.Z4jMiddleware())
     done = asyncio.Event()
     target = [0]
