@@ -104,6 +104,11 @@ export const settings = {
     urlList.pipe(z.array(brokerUrl(REDIS_OR_AMQP, 'redis://, rediss://, redis+sentinel://, amqp:// or amqps:// URLs').superRefine(celeryBrokerOptions))).default([]),
     "Comma-separated Celery broker URLs whose celeryev events are consumed (Redis pub/sub or AMQP). A Redis URL carries the kombu transport options of the app's broker_transport_options that move keys, under kombu's names, when they are not kombu's defaults: ?global_keyprefix=app1:&priority_steps=0,1,2,3,4,5,6,7,8,9&sep=:&fanout_prefix=false (values URL-encoded).",
   ],
+  Z4J_CELERY_RESULT_BACKENDS: [
+    urlList.pipe(z.array(brokerUrl(REDIS, 'redis://, rediss:// or redis+sentinel:// URLs'))).default([]),
+    "Comma-separated Redis URLs of the Celery apps' result backends (their result_backend). Celery's events are pub/sub: those a worker sends while the service restarts, or while its subscriber reconnects after a failover, are lost, and the task would stay enqueued or started in z4j. Every 30 s z4j reads the outcome of the Celery tasks it has heard nothing of for Z4J_CELERY_RESULT_GRACE seconds from these backends (celery-task-meta-<id>, JSON results), and reports it in the task's timeline (markedBy: \"z4j\", with the reason). Unset: not read.",
+  ],
+  Z4J_CELERY_RESULT_GRACE: [int(10, 86400).default(60), 'Seconds without any event of an open Celery task before its outcome is read from the result backend (Z4J_CELERY_RESULT_BACKENDS), so that the worker\'s own events come first.'],
   Z4J_CELERY_EVENT_EXCHANGE: [z.string().min(1).default('celeryev'), "Celery's event_exchange setting."],
   Z4J_CELERY_CONTROL_EXCHANGE: [z.string().min(1).default('celery'), "Celery's control_exchange setting (pidbox exchange is '<name>.pidbox')."],
   Z4J_CELERY_ENABLE_EVENTS_INTERVAL: [int(0, 86400).default(60), 'Seconds between enable_events broadcasts to Celery workers; 0 turns them off.'],

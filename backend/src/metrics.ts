@@ -28,6 +28,7 @@ export function createMetrics() {
     // Observed for every event stored: a histogram without prom-client's per-call cost.
     lagSeconds: new PlainHistogram('z4j_ingest_lag_seconds', 'From an event occurring to its commit.', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registry),
     tasksMarkedExpired: new Counter({ name: 'z4j_tasks_marked_expired_total', help: 'Waiting tasks z4j marked expired: their expiry passed with no worker report (an RQ job whose ttl ran out, a message no worker took in time).', labelNames: ['engine'], registers: [registry] }),
+    tasksSettledFromResults: new Counter({ name: 'z4j_celery_tasks_settled_from_results_total', help: "Celery tasks whose outcome z4j read from the app's result backend, their worker's events having never arrived (lost while the service restarted, or its subscriber reconnected), by outcome.", labelNames: ['outcome'], registers: [registry] }),
     scheduleRuns: new Counter({ name: 'z4j_schedule_runs_total', help: 'Schedule runs (cron and run now) by where their send got to: sent (the broker holds the task), dispatched (an agent took the command), failed.', labelNames: ['state'], registers: [registry] }),
     writeErrors: new Counter({ name: 'z4j_ingest_write_errors_total', help: 'Failed batch writes (retried or split), by kind.', labelNames: ['kind'], registers: [registry] }),
     queueDepth: new Gauge({ name: 'z4j_ingest_queue_depth', help: 'Events waiting in memory for the writer.', registers: [registry] }),

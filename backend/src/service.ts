@@ -32,6 +32,7 @@ import { ensurePartitions } from './db/partitions.js';
 import type { AgentKeyStore } from './ingest/agentKeys.js';
 import { AgentIngest } from './ingest/agentIngest.js';
 import { sweepExpiredTasks } from './ingest/expirySweep.js';
+import { CeleryResultSweep } from './sources/celery/resultBackend.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { createLogger, type Logger } from './logger.js';
 import { Scheduler } from './schedules/scheduler.js';
@@ -65,6 +66,9 @@ export interface Service {
   url: string;
   stop(): Promise<void>;
 }
+
+/** Seconds between rounds of the Celery result backend sweep (a page per project and open state each). */
+const RESULT_SWEEP_INTERVAL_S = 30;
 
 /**
  * A background loop that logs and carries on when one round fails. A round still running when
@@ -220,12 +224,17 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const scheduler = new Scheduler(db, schedules, log);
   scheduler.start(config.Z4J_SCHEDULER_INTERVAL);
 
+  // Safe on every replica at once: an outcome's event id is the same whoever reads it.
+  const resultSweep = config.Z4J_CELERY_RESULT_BACKENDS.length
+    ? new CeleryResultSweep(db, config.Z4J_CELERY_RESULT_BACKENDS, (source, event) => pipeline.offer(source, event), metrics, log, { graceMs: config.Z4J_CELERY_RESULT_GRACE * 1000 })
+    : null;
   const timers = [
     every(1, log, 'bulk actions', () => bulk.runOnce()),
     every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT, identity.audit)),
     every(3600, log, 'agent nonce pruning', () => db.query(`DELETE FROM agent_batches WHERE received_at < now() - make_interval(days => $1)`, [config.Z4J_AGENT_NONCE_RETENTION_DAYS])),
     // Samples of rejected events are for diagnosis, not history: a week of them, whatever the rate.
     every(3600, log, 'reject sample pruning', () => db.query(`DELETE FROM ingest_rejects WHERE received_at < now() - interval '7 days'`)),
+    every(resultSweep ? RESULT_SWEEP_INTERVAL_S : 0, log, 'celery result backend sweep', () => resultSweep!.runOnce()),
     every(config.Z4J_EXPIRY_SWEEP_INTERVAL, log, 'expiry sweep', () => sweepExpiredTasks(db, metrics, log, { graceMs: config.Z4J_EXPIRY_GRACE * 1000 })),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
@@ -258,6 +267,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
         server.closeAllConnections();
       });
       await Promise.all(sources.map((s) => s.stop()));
+      await resultSweep?.stop();
       await Promise.all([...drivers.values()].map((d) => d.close?.()));
       await pipeline.stop();
       if (reads !== db) await reads.close();
