@@ -25,6 +25,8 @@ export interface CeleryEnv {
   sentEvents?: boolean;
   /** The app's task_serializer, and the only content its workers accept (json by default). */
   serializer?: 'pickle' | 'msgpack';
+  /** The app's result_backend (none by default). */
+  resultBackend?: string;
 }
 
 /** Names no other test shares: queue and exchanges. */
@@ -44,6 +46,7 @@ function env(c: CeleryEnv, taskEvents = true): NodeJS.ProcessEnv {
     Z4J_TEST_REDIS: REDIS_URL,
     Z4J_TEST_BROKER_TRANSPORT_OPTIONS: JSON.stringify(c.transportOptions ?? {}),
     Z4J_TEST_SENT_EVENTS: c.sentEvents === false ? '0' : '1',
+    ...(c.resultBackend ? { Z4J_TEST_RESULT_BACKEND: c.resultBackend } : {}),
     ...(c.serializer ? { Z4J_TEST_SERIALIZER: c.serializer, C_FORCE_ROOT: '1' } : {}), // Celery refuses pickle as root without it
     PYTHONUNBUFFERED: '1',
     ...c.agent,
