@@ -55,18 +55,29 @@ describe('parseCeleryResult', () => {
   });
 });
 
+/** A client of the tests' Redis, or a failure that says how to start it. */
+async function testRedis(): Promise<Redis> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect().catch((err) => {
+    throw new Error(`Redis is not reachable at ${REDIS_URL} (${err}). Start it with \`bash scripts/services.sh start\`.`);
+  });
+  return redis;
+}
+
+/** Deletes the keys a test wrote, and closes its client. */
+async function forget(redis: Redis | undefined, keys: string[]): Promise<void> {
+  if (keys.length) await redis?.del(...keys);
+  redis?.disconnect();
+}
+
 describe('readResults', () => {
   let redis: Redis;
   const keys: string[] = [];
   beforeAll(async () => {
-    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect().catch((err) => {
-      throw new Error(`Redis is not reachable at ${REDIS_URL} (${err}). Start it with \`bash scripts/services.sh start\`.`);
-    });
+    redis = await testRedis();
   });
   afterAll(async () => {
-    if (keys.length) await redis?.del(...keys);
-    redis?.disconnect();
+    await forget(redis, keys);
   });
 
   test('reads the results of a page in MGETs of bounded size, and leaves out the absent and the too large', async () => {
@@ -95,14 +106,10 @@ describe.each(STORAGES)('Celery result backend sweep on %s', (storage) => {
     db = await openTestDb(storage, 'celery_results');
     pipeline = new IngestPipeline(db, { capacity: 1000, batchSize: 100, flushMs: 5, maxFieldChars: 1000, writers: 2 }, createMetrics(), log);
     pipeline.start();
-    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect().catch((err) => {
-      throw new Error(`Redis is not reachable at ${REDIS_URL} (${err}). Start it with \`bash scripts/services.sh start\`.`);
-    });
+    redis = await testRedis();
   });
   afterAll(async () => {
-    if (keys.length) await redis?.del(...keys);
-    redis?.disconnect();
+    await forget(redis, keys);
     await pipeline?.stop();
     await db?.close();
   });
