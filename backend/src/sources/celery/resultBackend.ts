@@ -7,8 +7,9 @@
 //
 //   {"status": "SUCCESS", "result": …, "traceback": null, "children": [], "date_done": "…", "task_id": "…"}
 //
-// (Celery 5.3–5.7; date_done is ISO 8601, in UTC, without an offset before 5.4). Failures and
-// revocations keep the exception as {"exc_type", "exc_message": [args…], "exc_module"}.
+// (read from real 5.3 and 5.7 workers; date_done is ISO 8601 in UTC, with `+00:00` on 5.7, without
+// an offset on 5.3). Failures and revocations keep the exception as {"exc_type", "exc_message":
+// [args…], "exc_module"}.
 //
 // The sweep looks up the Celery tasks that have waited or run without a word for longer than a
 // grace, page by page (keyset, bounded per round), and reports what it finds as the task's event:
@@ -71,7 +72,7 @@ export function parseCeleryResult(raw: string | null): BackendOutcome | null {
   return out;
 }
 
-/** date_done as Celery wrote it: with an offset from 5.4 on, naive UTC before. */
+/** date_done as Celery wrote it: with an offset (5.7), or naive UTC (5.3). */
 function parseUtc(text: string): number | null {
   const t = Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
   return Number.isFinite(t) ? t : null;
