@@ -94,6 +94,14 @@ describe('configuration', () => {
     }
   });
 
+  it("takes Celery result backends: Redis URLs, with an app's global_keyprefix; refuses others", () => {
+    const c = loadConfig({ Z4J_CELERY_RESULT_BACKENDS: 'redis://r:6379/1?global_keyprefix=app1:, redis+sentinel://s1:26379,s2:26379/mymaster/2?global_keyprefix=app2' });
+    expect(c.Z4J_CELERY_RESULT_BACKENDS).toEqual(['redis://r:6379/1?global_keyprefix=app1:', 'redis+sentinel://s1:26379,s2:26379/mymaster/2?global_keyprefix=app2']);
+    expect(c.Z4J_CELERY_RESULT_GRACE).toBe(60);
+    expect(() => loadConfig({ Z4J_CELERY_RESULT_BACKENDS: 'amqp://guest:guest@mq//' })).toThrow(/Z4J_CELERY_RESULT_BACKENDS=.*redis:\/\//);
+    expect(() => loadConfig({ Z4J_CELERY_RESULT_GRACE: '5' })).toThrow(/Z4J_CELERY_RESULT_GRACE/);
+  });
+
   it('quotes no secret in a refusal: secrets by length, URLs without their password', () => {
     const msg = refusal({ Z4J_PROXY_SECRET: 'short-secret', Z4J_CELERY_BROKERS: 'redis://:hunter2@r:6379/0?sep=', DATABASE_URL: 'mysql://u:hunter3@db/x' });
     expect(msg).toMatch(/Z4J_PROXY_SECRET=\(12 characters, not shown\): at least 16 characters/);

@@ -9,7 +9,7 @@ import { createMetrics } from '../../metrics.js';
 import { T0, taskEvent } from '../../../test/helpers/envelopes.js';
 import { REDIS_URL } from '../../../test/helpers/celery.js';
 import { STORAGES, openTestDb } from '../../../test/helpers/storage.js';
-import { CeleryResultSweep, MAX_RESULT_BYTES, parseCeleryResult, readResults, RESULT_KEY_PREFIX, RESULT_REASON } from './resultBackend.js';
+import { backendLocation, CeleryResultSweep, MAX_RESULT_BYTES, parseCeleryResult, readResults, RESULT_KEY_PREFIX, RESULT_REASON } from './resultBackend.js';
 
 const log = pino({ level: 'silent' });
 
@@ -69,6 +69,18 @@ async function forget(redis: Redis | undefined, keys: string[]): Promise<void> {
   if (keys.length) await redis?.del(...keys);
   redis?.disconnect();
 }
+
+describe('backendLocation', () => {
+  test("takes the app's global_keyprefix off the URL, and joins it to Celery's key prefix as Celery does", () => {
+    expect(backendLocation('redis://h:6379/1')).toEqual({ clientUrl: 'redis://h:6379/1', taskKeyPrefix: 'celery-task-meta-' });
+    expect(backendLocation('redis://:pw@h:6379/1?global_keyprefix=app1:')).toEqual({ clientUrl: 'redis://:pw@h:6379/1', taskKeyPrefix: 'app1:celery-task-meta-' });
+    expect(backendLocation('rediss://h/0?global_keyprefix=app1&ca=%2Fetc%2Fca.pem').taskKeyPrefix).toBe('app1_celery-task-meta-');
+    expect(backendLocation('rediss://h/0?global_keyprefix=app1&ca=%2Fetc%2Fca.pem').clientUrl).toBe('rediss://h/0?ca=%2Fetc%2Fca.pem');
+    for (const end of ['.', '-', '_']) expect(backendLocation(`redis://h/0?global_keyprefix=a${end}`).taskKeyPrefix).toBe(`a${end}celery-task-meta-`);
+    const sentinel = backendLocation('redis+sentinel://s1:26379,s2:26379/mymaster/2?global_keyprefix=app1:');
+    expect(sentinel).toEqual({ clientUrl: 'redis+sentinel://s1:26379,s2:26379/mymaster/2', taskKeyPrefix: 'app1:celery-task-meta-' });
+  });
+});
 
 describe('readResults', () => {
   let redis: Redis;
@@ -199,6 +211,17 @@ describe.each(STORAGES)('Celery result backend sweep on %s', (storage) => {
     await s.stop();
     expect(await task(tasks[0]!)).toMatchObject({ state: 'succeeded' });
     expect(rounds.length).toBeGreaterThan(1); // not all in the first round's page of 2
+  });
+
+  it("reads an app's results under its global_keyprefix", async () => {
+    const [id] = ids(1);
+    await ingest(celery(id!, 'enqueued', 0));
+    keys.push(`app9:${RESULT_KEY_PREFIX}${id}`);
+    await redis.set(`app9:${RESULT_KEY_PREFIX}${id}`, JSON.stringify({ status: 'SUCCESS', result: 7, traceback: null, children: [], date_done: doneAt(1000), task_id: id }));
+    const s = sweep([`${REDIS_URL}?global_keyprefix=app9:`]);
+    expect(await runRound(s)).toBe(1);
+    await s.stop();
+    expect(await task(id!)).toMatchObject({ state: 'succeeded', result: 7 });
   });
 
   it('carries on when a backend cannot be read, with the others', async () => {

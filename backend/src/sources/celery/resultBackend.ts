@@ -25,6 +25,7 @@ import type { TaskEnvelope } from '../../ingest/envelope.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import { newRedis } from '../../redis.js';
+import { brokerUrlQuery } from '../../redisSentinel.js';
 import { EXPIRY_MARKER } from '../../ingest/taskState.js';
 
 /** Celery's key for a task's result (RedisBackend: `task_keyprefix` + id). */
@@ -111,6 +112,21 @@ export function outcomeEvent(task: OpenTask, outcome: BackendOutcome): TaskEnvel
   };
 }
 
+/**
+ * Where a backend URL's results are: the URL for the Redis client, and the prefix of the task
+ * keys. An app whose `result_backend_transport_options` set a `global_keyprefix` gives it on the
+ * URL, `?global_keyprefix=app1:`; Celery (BaseKeyValueStoreBackend._add_global_keyprefix, 5.3 and
+ * 5.7) puts it before `celery-task-meta-`, with a `_` between unless it ends in `:`, `_`, `-` or `.`.
+ */
+export function backendLocation(url: string): { clientUrl: string; taskKeyPrefix: string } {
+  const parts = brokerUrlQuery(url);
+  const prefix = parts?.query.get('global_keyprefix');
+  if (!parts || prefix === null || prefix === undefined) return { clientUrl: url, taskKeyPrefix: RESULT_KEY_PREFIX };
+  parts.query.delete('global_keyprefix');
+  const joiner = !prefix || ':_-.'.includes(prefix.at(-1)!) ? '' : '_';
+  return { clientUrl: parts.rebuild(), taskKeyPrefix: `${prefix}${joiner}${RESULT_KEY_PREFIX}` };
+}
+
 /** A result past this size is not read (a task that returned megabytes): its task is left to its worker's events. */
 export const MAX_RESULT_BYTES = 1024 * 1024;
 /** Results read in one MGET at most, in bytes: a page of large results is read in several. */
@@ -121,8 +137,8 @@ const MGET_BYTES = 8 * 1024 * 1024;
  * trip), then those within MAX_RESULT_BYTES by MGETs of at most MGET_BYTES, so that a page of
  * large results never has to be held at once. Absent ones are left out.
  */
-export async function readResults(client: Redis, taskIds: string[], log: Logger): Promise<[string, string][]> {
-  const sizes = (await client.pipeline(taskIds.map((id) => ['strlen', RESULT_KEY_PREFIX + id])).exec()) ?? [];
+export async function readResults(client: Redis, taskIds: string[], log: Logger, keyPrefix = RESULT_KEY_PREFIX): Promise<[string, string][]> {
+  const sizes = (await client.pipeline(taskIds.map((id) => ['strlen', keyPrefix + id])).exec()) ?? [];
   const chunks: string[][] = [[]];
   let chunkBytes = 0;
   let tooBig = 0;
@@ -146,7 +162,7 @@ export async function readResults(client: Redis, taskIds: string[], log: Logger)
   const out: [string, string][] = [];
   for (const chunk of chunks) {
     if (!chunk.length) continue;
-    const values = await client.mget(...chunk.map((id) => RESULT_KEY_PREFIX + id));
+    const values = await client.mget(...chunk.map((id) => keyPrefix + id));
     chunk.forEach((id, i) => {
       const raw = values[i];
       if (raw) out.push([id, raw]);
@@ -168,6 +184,9 @@ SELECT t.id::text AS ref, t.task_id AS "taskId", t.name, t.attempt, ${cursorTime
  LIMIT $6`;
 
 const OPEN_STATES = ['enqueued', 'received', 'started'] as const;
+
+/** A backend's connection for one round, and where its task results are. */
+interface Backend { client: Redis; keyPrefix: string }
 const START = { seen: 'infinity', id: '9223372036854775807' }; // past every row
 
 export interface ResultSweepOptions {
@@ -214,28 +233,29 @@ export class CeleryResultSweep {
     const projects = (await this.db.query<{ id: number; slug: string }>('SELECT id, slug FROM projects ORDER BY id')).rows;
     // Connections of this round only: one try each, no reconnecting in the background between
     // rounds (a backend that is down is tried again the next round).
-    const clients = await Promise.all(this.backendUrls.map((url) => this.connect(url)));
+    const backends = await Promise.all(this.backendUrls.map((url) => this.connect(url)));
     let found = 0;
     try {
       for (const project of projects) {
         for (const state of OPEN_STATES) {
           if (this.stopped) return found; // the pipeline is stopping: nothing more to offer it
-          found += await this.page(project, state, now - this.opts.graceMs, clients);
+          found += await this.page(project, state, now - this.opts.graceMs, backends);
         }
       }
     } finally {
-      for (const c of clients) c?.disconnect();
+      for (const b of backends) b?.client.disconnect();
     }
     if (found) this.log.info({ tasks: found }, "celery tasks settled from the result backend: their workers' events never arrived");
     return found;
   }
 
-  private async connect(url: string): Promise<Redis | null> {
-    const client = newRedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+  private async connect(url: string): Promise<Backend | null> {
+    const { clientUrl, taskKeyPrefix } = backendLocation(url);
+    const client = newRedis(clientUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
     client.on('error', () => undefined); // the failed connect below says it
     try {
       await client.connect();
-      return client;
+      return { client, keyPrefix: taskKeyPrefix };
     } catch (err) {
       client.disconnect();
       this.log.warn({ err: String(err) }, 'celery result backend: cannot connect; trying again next round');
@@ -243,7 +263,7 @@ export class CeleryResultSweep {
     }
   }
 
-  private async page(project: { id: number; slug: string }, state: string, before: number, clients: (Redis | null)[]): Promise<number> {
+  private async page(project: { id: number; slug: string }, state: string, before: number, backends: (Backend | null)[]): Promise<number> {
     const key = `${project.id}:${state}`;
     const from = this.cursors.get(key) ?? START;
     const limit = this.opts.pageSize ?? 500;
@@ -252,7 +272,7 @@ export class CeleryResultSweep {
     if (rows.length < limit || !last) this.cursors.delete(key); // the end: from the newest again next round
     else this.cursors.set(key, { seen: last.seen, id: last.ref });
     if (!rows.length) return 0;
-    const outcomes = await this.lookUp(rows.map((r) => r.taskId), clients);
+    const outcomes = await this.lookUp(rows.map((r) => r.taskId), backends);
     let found = 0;
     for (const row of rows) {
       const outcome = outcomes.get(row.taskId);
@@ -265,13 +285,13 @@ export class CeleryResultSweep {
   }
 
   /** The finished ones among `taskIds`, from every backend that answers. */
-  private async lookUp(taskIds: string[], clients: (Redis | null)[]): Promise<Map<string, BackendOutcome>> {
+  private async lookUp(taskIds: string[], backends: (Backend | null)[]): Promise<Map<string, BackendOutcome>> {
     const found = new Map<string, BackendOutcome>();
-    for (const client of clients) {
-      if (!client) continue;
+    for (const backend of backends) {
+      if (!backend) continue;
       const ids = taskIds.filter((id) => !found.has(id));
       try {
-        for (const [id, raw] of await readResults(client, ids, this.log)) {
+        for (const [id, raw] of await readResults(backend.client, ids, this.log, backend.keyPrefix)) {
           const outcome = parseCeleryResult(raw);
           if (outcome) found.set(id, outcome);
         }
