@@ -184,10 +184,13 @@ SELECT t.id::text AS ref, t.task_id AS "taskId", t.name, t.attempt, ${cursorTime
  LIMIT $6`;
 
 const OPEN_STATES = ['enqueued', 'received', 'started'] as const;
+const START = { seen: 'infinity', id: '9223372036854775807' }; // past every row
 
 /** A backend's connection for one round, and where its task results are. */
-interface Backend { client: Redis; keyPrefix: string }
-const START = { seen: 'infinity', id: '9223372036854775807' }; // past every row
+interface Backend {
+  client: Redis;
+  keyPrefix: string;
+}
 
 export interface ResultSweepOptions {
   /** How long a task is left without news before its backend is read. */
@@ -215,8 +218,7 @@ export class CeleryResultSweep {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly opts: ResultSweepOptions,
-  ) {
-  }
+  ) {}
 
   /** One round; returns how many outcomes it found. */
   runOnce(): Promise<number> {
@@ -290,6 +292,7 @@ export class CeleryResultSweep {
     for (const backend of backends) {
       if (!backend) continue;
       const ids = taskIds.filter((id) => !found.has(id));
+      if (!ids.length) break;
       try {
         for (const [id, raw] of await readResults(backend.client, ids, this.log, backend.keyPrefix)) {
           const outcome = parseCeleryResult(raw);
