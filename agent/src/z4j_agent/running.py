@@ -126,13 +126,23 @@ class RunningTasks:
             self._where[task_id] = where
         return True
 
-    def cancel(self, args: dict[str, Any]) -> dict[str, Any]:
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while a cancel decides (`cancel`): an engine's gate that skips cancelled messages
+        decides under it too, so a message is either skipped there or seen as taken here."""
+        return self._lock
+
+    def cancel(self, args: dict[str, Any], taken: Callable[[str], str | None] | None = None) -> dict[str, Any]:
         """The `cancel` command: remembers the id, so its message is skipped when it comes; refuses
-        (code STARTED) when the task is already running here."""
+        (code STARTED) when the task is already running here, or when `taken` (asked under `lock`)
+        says why the engine already holds its message past the point where it would be skipped."""
         task_id = str(args["taskId"])
         with self._lock:
             if task_id in self._where:
                 raise CommandError(f"task {task_id} already started in this worker: a cancel cannot stop it (terminate can)", code="STARTED")
+            why = taken(task_id) if taken is not None else None
+            if why:
+                raise CommandError(why, code="STARTED")
             ttl = self.cancelled.add(task_id, args.get("forgetAfterS") or 86_400)
         return {"remembered": True, "message": f"this worker skips it when it comes (remembered for {ttl / 3600:g} h)"}
 

@@ -30,6 +30,7 @@ import inspect
 import json
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from ._common import (MAX_PENDING_SENDS, InFlight, clean, exception_text, guarded, hook_failed, iso_epoch, redis_url, require, say_offline,
@@ -40,6 +41,10 @@ from .core import Agent, get_agent
 
 ENGINE = "taskiq"
 MIN_VERSION = (0, 11, 20)  # a retry scheduled through a schedule source keeps its task id
+# At most this many messages handed to taskiq's receiver and not started are remembered (for a
+# cancel to tell they are taken): the receiver holds its prefetched and waiting ones, and a message
+# it never starts (unreadable, its task unknown) must not keep the rest from being forgotten.
+HANDED_MAX = 1024
 
 # The label taskiq's Context.requeue counts its requeues in.
 _REQUEUES = "X-Taskiq-requeue"
@@ -176,6 +181,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._running_tasks = RunningTasks()
         self._is_async: dict[str, bool] = {}  # task name → an async function (a terminate can cancel it)
         self._labels: dict[str, dict[str, Any]] = {}  # task id → its labels, while an async task runs (for terminate)
+        # The messages the gate (_gate_listen) handed to taskiq's receiver that have not started
+        # yet, oldest first: a cancel of one of them comes too late for the gate (_taken).
+        self._handed: deque[Any] = deque(maxlen=HANDED_MAX)
         self._stop_commands = None
 
     @property
@@ -199,7 +207,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         url = broker_url(self.broker)
         # Before anything else that could fail: without it, z4j's retries and schedules are lost here.
         convert = None if _reads_z4j_json(self.broker) else _in_broker_format(self.broker.formatter)
-        commands = CommandListener(self.agent, ENGINE, self._worker, url, {"terminate": self._terminate, "cancel": self._running_tasks.cancel})
+        commands = CommandListener(self.agent, ENGINE, self._worker, url, {"terminate": self._terminate, "cancel": self._cancel})
         if commands.available or convert is not None:  # no commands, no cancels, a JSON broker: the broker is left alone
             self._gate_listen(convert)
         announce = commands.announcement()
@@ -300,6 +308,10 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         agent = self._agent or self.agent
         if agent.enabled:
             self._pre_execute(agent, message)
+        # Started (and, for terminate, recorded as running): no longer one the receiver holds.
+        # The oldest handed: the receiver starts its messages in the order it took them.
+        if self._handed:
+            self._handed.popleft()
         return message
 
     @guarded
@@ -428,6 +440,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if getattr(listen, "z4j_gated", False):  # a second startup
             return
         cancelled = self._running_tasks.cancelled
+        lock = self._running_tasks.lock
+        handed = self._handed
+        cancelled_message = self._cancelled_message
         skip = self._skip
 
         async def gated_listen() -> Any:
@@ -436,7 +451,12 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
                 async for delivery in deliveries:
                     if convert is not None:
                         delivery = convert(delivery)
-                    if cancelled and await skip(delivery):
+                    with lock:  # as a cancel decides (_cancel): skipped here, or handed on and seen there
+                        message = cancelled_message(delivery) if cancelled else None
+                        if message is None:
+                            handed.append(delivery)
+                    if message is not None:
+                        await skip(delivery, message)
                         continue
                     yield delivery
             finally:
@@ -447,14 +467,33 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         gated_listen.z4j_gated = True  # type: ignore[attr-defined]
         broker.listen = gated_listen
 
-    async def _skip(self, delivery: Any) -> bool:
-        """True when the delivery is a task cancelled from z4j: acked (bytes need no ack) and reported revoked."""
+    def _cancelled_message(self, delivery: Any) -> Any:
+        """The delivery's message when its task was cancelled from z4j, else None."""
         try:
             message = self.broker.formatter.loads(message=getattr(delivery, "data", delivery))
-            if message.task_id not in self._running_tasks.cancelled:
-                return False
         except Exception:  # not ours to judge: the receiver handles it as it would have
-            return False
+            return None
+        return message if message.task_id in self._running_tasks.cancelled else None
+
+    def _cancel(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._running_tasks.cancel(args, self._taken)
+
+    def _taken(self, task_id: str) -> str | None:
+        """Why a cancel of the task comes too late, when its message is one the gate already handed
+        to taskiq's receiver, which will run it: the receiver takes messages ahead of its free runners
+        (--max-async-tasks, --max-prefetch; taskiq before 0.12.5 always one more, even with every
+        runner busy). Called under the gate's lock, in the command thread (rarely: a cancel)."""
+        for delivery in list(self._handed):  # one C-level copy: the loop thread pops meanwhile (pre_execute)
+            try:
+                if self.broker.formatter.loads(message=getattr(delivery, "data", delivery)).task_id == task_id:
+                    return (f"task {task_id} was already taken by this worker's taskiq receiver, which will run it: a cancel "
+                            "cannot stop it (terminate can, once it starts)")
+            except Exception:
+                continue
+        return None
+
+    async def _skip(self, delivery: Any, message: Any) -> None:
+        """A delivery of a task cancelled from z4j: acked (bytes need no ack) and reported revoked."""
         try:
             ack = getattr(delivery, "ack", None)
             if ack is not None:
@@ -464,7 +503,6 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         except Exception:  # unacked, it comes back after a reconnect and is skipped again
             pass
         guarded(self.agent.task_event)(ENGINE, "revoked", message.task_id, fields={**self._fields(message, _attempt(message)), "reason": "cancelled from z4j"}, worker=self._worker)
-        return True
 
 
 _scheduling_watched = False

@@ -1,5 +1,6 @@
 """z4j_agent.taskiq with taskiq's InMemoryBroker (tasks run in this process)."""
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -139,6 +140,27 @@ def test_a_task_sent_by_a_task_is_its_child_and_labels_travel(captured):
     assert captured.workers("worker-online") and captured.workers("worker-offline")
 
 
+@contextlib.asynccontextmanager
+async def gated_worker(broker, deliveries):
+    """A worker of the in-memory `broker` whose listen() yields `deliveries`, the agent's gate on
+    it as at startup when the worker takes commands (this broker has no channel); gives the
+    agent's middleware."""
+
+    async def listen():  # the broker's own stream of deliveries
+        for d in deliveries:
+            yield d
+
+    broker.listen = listen
+    broker.is_worker_process = True
+    await broker.startup()
+    try:
+        agent_mw = next(m for m in broker.middlewares if isinstance(m, Z4jMiddleware))
+        agent_mw._gate_listen()
+        yield agent_mw
+    finally:
+        await broker.shutdown()
+
+
 def test_a_task_cancelled_before_it_runs_never_leaves_the_broker_it_is_acked_and_reported_revoked(captured):
     from taskiq.abc.broker import AckableMessage
     from taskiq.message import TaskiqMessage
@@ -156,29 +178,46 @@ def test_a_task_cancelled_before_it_runs_never_leaves_the_broker_it_is_acked_and
 
             deliveries.append(AckableMessage(data=raw, ack=ack))
         deliveries.append(b"not a taskiq message")
-
-        async def listen():  # the broker's own stream of deliveries
-            for d in deliveries:
-                yield d
-
-        broker.listen = listen
-        broker.is_worker_process = True
-        await broker.startup()
-        try:
-            agent_mw = next(m for m in broker.middlewares if isinstance(m, Z4jMiddleware))
-            # At startup when the worker takes commands (this in-memory broker has no channel).
-            agent_mw._gate_listen()
+        async with gated_worker(broker, deliveries) as agent_mw:
             agent_mw._gate_listen()  # idempotent: gated once
             agent_mw._running_tasks.cancel({"taskId": "gone"})
             return [d if isinstance(d, bytes) else broker.formatter.loads(d.data).task_id async for d in broker.listen()]
-        finally:
-            await broker.shutdown()
 
     seen = asyncio.run(main())
     assert seen == ["keep-1", "keep-2", b"not a taskiq message"]
     assert acked == ["gone"]
     revoked = captured.of("gone", "revoked")
     assert revoked["fields"]["reason"] == "cancelled from z4j" and revoked["fields"]["name"] == "add"
+
+
+def test_a_cancel_of_a_message_the_receiver_already_took_is_refused_not_promised(captured):
+    """taskiq's receiver takes messages ahead of its runners (taskiq before 0.12.5 always one more,
+    even with every runner busy): past the gate, such a message will run. A cancel of it is refused
+    saying so (code STARTED, as for a task already running), never "remembered" for a skip that
+    cannot come; a message still in the broker is remembered and skipped; once the receiver starts
+    a message it is no longer one it holds."""
+    from taskiq.message import TaskiqMessage
+
+    from z4j_agent.commands import CommandError
+
+    async def main():
+        broker, _ = make_broker()
+        raw = [broker.formatter.dumps(TaskiqMessage(task_id=task_id, task_name="add", labels={}, labels_types={}, args=[1, 2], kwargs={})).message
+               for task_id in ("taken", "waiting")]
+        async with gated_worker(broker, raw) as agent_mw:
+            deliveries = broker.listen()
+            first = await anext(deliveries)  # the receiver took "taken"; "waiting" is still in the broker
+            with pytest.raises(CommandError) as refused:
+                agent_mw._cancel({"taskId": "taken"})
+            assert refused.value.code == "STARTED" and "already taken by this worker's taskiq receiver, which will run it" in str(refused.value)
+            assert agent_mw._cancel({"taskId": "waiting"})["remembered"] is True
+            rest = [d async for d in deliveries]
+            agent_mw.pre_execute(broker.formatter.loads(first))  # the receiver starts "taken"
+            return first, rest, list(agent_mw._handed)
+
+    first, rest, still_handed = asyncio.run(main())
+    assert json.loads(first)["task_id"] == "taken" and rest == [] and still_handed == []
+    assert captured.of("waiting", "revoked")["fields"]["reason"] == "cancelled from z4j"
 
 
 def test_an_outcome_reuses_its_start_fields_only_while_the_labels_are_the_agents(captured):

@@ -27,7 +27,7 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
   readonly variant = 'RabbitMQ';
   readonly capabilities = {
     'task.retry': { via: 'broker', note: 'a new message built from the payload the z4j agent captured (taskiq-aio-pika), on the queue a worker has declared' },
-    'task.cancel': { via: 'agent', note: `taskiq-aio-pika: ${AGENT_CANCEL_NOTE}; checked as the message leaves the broker, so with --max-prefetch the messages taskiq's receiver already holds still run` },
+    'task.cancel': { via: 'agent', note: `taskiq-aio-pika: ${AGENT_CANCEL_NOTE}; checked as the message leaves the broker: a message taskiq's receiver already holds (waiting for a runner or a --max-prefetch slot; before taskiq 0.12.5 the next one while every runner is busy) runs, and its cancel fails saying so` },
     'task.terminate': { via: 'agent', note: `taskiq-aio-pika: ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'taskiq-aio-pika: the task queue (not the delay queue nor the dead-letter queue)' },
     'queue.requeue_dead_letters': { via: 'broker', note: "taskiq-aio-pika: the queue's letters in the broker's dead-letter queue (taskiq.dead_letter, or Z4J_TASKIQ_DEAD_LETTER_QUEUE), moved back one at a time; RabbitMQ put them there (a quorum queue's delivery limit, a TTL or length limit), taskiq never rejects" },
