@@ -5,7 +5,7 @@ import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { RqDriver } from '../src/engines/rq/driver.js';
 import { covers } from './helpers/coverage.js';
-import { packageVersion } from './helpers/pyapp.js';
+import { packageAtLeast } from './helpers/pyapp.js';
 import { enqueue, enqueueLimited, jobOf, RQ_REDIS_URL, rqctl, startRqWorker, uniqueQueue, type RqWorker } from './helpers/rq.js';
 import { eventually, sleep } from './helpers/wait.js';
 
@@ -138,7 +138,7 @@ describe('RQ driver', () => {
 
   // RQ has rate limits from 3.0; the floor run's RQ (requirements/floor) is older. Where nothing may
   // skip (Z4J_TEST_NO_SKIPS: the run on the newest engines) they run, and fail on an older RQ.
-  const withRateLimits = process.env.Z4J_TEST_NO_SKIPS || packageVersion('rq', 'rq')[0]! >= 3 ? describe : describe.skip;
+  const withRateLimits = process.env.Z4J_TEST_NO_SKIPS || packageAtLeast('rq', 'rq', [3]) ? describe : describe.skip;
   withRateLimits("RQ 3's rate limits: z4j keeps their slots as RQ does", () => {
     // One slot per limit key: the first job holds it (queued), the next ones wait (rate_limited)
     // out of the queue. No worker runs until a test starts one. RQ scores the waiting in whole

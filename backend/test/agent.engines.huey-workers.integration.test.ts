@@ -3,13 +3,13 @@
 // (gevent-patched, the agent's sender a greenlet too): lifecycles, retries, pipelines, chords,
 // heartbeats and the goodbye, stored by the service.
 import { describeAgentEngine, type Sent } from './helpers/agentEngine.js';
-import { PythonApp, packageVersion, uniqueQueue } from './helpers/pyapp.js';
+import { PythonApp, packageAtLeast, uniqueQueue } from './helpers/pyapp.js';
 
 // Its own database: services reading one database's agent streams share their entries (consumer group z4j).
 const REDIS_URL = process.env.Z4J_TEST_AGENT_HUEY_WORKERS_REDIS_URL ?? 'redis://127.0.0.1:6379/30';
 
 // A task's timeout: Huey 3, in process and greenlet workers (thread workers run a task to its end).
-const timeLimits = packageVersion('huey', 'huey')[0]! >= 3;
+const timeLimits = packageAtLeast('huey', 'huey', [3]);
 
 for (const kind of ['process', 'greenlet'] as const) {
   const app = new PythonApp('huey', 'huey_app', { Z4J_TEST_REDIS: REDIS_URL, Z4J_TEST_QUEUE: uniqueQueue(`agent_huey_${kind}`) });

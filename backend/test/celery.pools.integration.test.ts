@@ -12,6 +12,7 @@ import { authHeaders } from './helpers/auth.js';
 import { covers } from './helpers/coverage.js';
 import { isolatedCelery, sendScenario, sendTask, startWorker, type CeleryEnv, type Worker } from './helpers/celery.js';
 import { celeryServiceWithAgent, workerOnline } from './helpers/celeryService.js';
+import { packageAtLeast } from './helpers/pyapp.js';
 import { eventually } from './helpers/wait.js';
 
 // Its own Redis database: services reading one database's agent streams share their entries
@@ -23,7 +24,12 @@ jest.setTimeout(240_000);
 interface Command { id: number; kind: string; state: string; outcome: Record<string, unknown> | null }
 interface TaskDetail { task: { state: string; worker: string | null; result: unknown }; events: { kind: string }[] }
 
-describe.each(['gevent', 'threads', 'solo'] as const)('a Celery worker of the %s pool', (pool) => {
+// Celery before 5.7 loses task events of the threads pool: its EventDispatcher's buffer is shared
+// by the pool's threads without a lock (5.7.0 made it thread-safe; docs/engines.md). Where nothing
+// may skip (Z4J_TEST_NO_SKIPS: the run on the newest engines) it runs.
+const threadsKeepEvents = Boolean(process.env.Z4J_TEST_NO_SKIPS) || packageAtLeast('celery', 'celery', [5, 7]);
+
+for (const pool of ['gevent', 'threads', 'solo'] as const) (pool !== 'threads' || threadsKeepEvents ? describe : describe.skip)(`a Celery worker of the ${pool} pool`, () => {
   let celery: CeleryEnv;
   let svc: Service;
   let worker: Worker;

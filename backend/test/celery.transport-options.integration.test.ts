@@ -11,6 +11,7 @@ import type { CeleryRedisSource } from '../src/sources/celery/redisSource.js';
 import { startService, type Service } from '../src/service.js';
 import { authHeaders, TEST_PROXY_SECRET } from './helpers/auth.js';
 import { REDIS_URL, isolatedCelery, sendTask, sendTasks, startWorker, sweepBindings, type CeleryEnv, type Worker } from './helpers/celery.js';
+import { packageAtLeast } from './helpers/pyapp.js';
 import { createTestDatabase } from './helpers/storage.js';
 import { eventually, sleep } from './helpers/wait.js';
 
@@ -81,7 +82,10 @@ describe('Celery on Redis with a global key prefix, another separator and other 
     expect(await redis.smembers(`${keyprefix}_kombu.binding.reply.${celery.controlExchange}.pidbox`)).toEqual([]);
   });
 
-  test("kombu's sweep of overdue binding tables leaves a pending request's reply binding alone", async () => {
+  // kombu sweeps binding tables from 5.7; the older kombus of the floor and mid runs (requirements/)
+  // have no sweep. Where nothing may skip (Z4J_TEST_NO_SKIPS: the run on the newest engines) it runs.
+  const withSweep = process.env.Z4J_TEST_NO_SKIPS || packageAtLeast('celery', 'kombu', [5, 7]) ? test : test.skip;
+  withSweep("kombu's sweep of overdue binding tables leaves a pending request's reply binding alone", async () => {
     // As if a `celery inspect` client bound a reply queue here over an hour ago: the table is overdue.
     const exchange = `reply.${celery.controlExchange}.pidbox`;
     const table = `${keyprefix}_kombu.binding.${exchange}`;

@@ -23,6 +23,16 @@ export function packageVersion(engine: string, pkg: string): number[] {
   return r.stdout.trim().split('.').map((part) => Number.parseInt(part, 10) || 0);
 }
 
+/** Whether the engine's venv has `pkg` at `minimum` or later (e.g. [5, 7] for 5.7.0 and up). */
+export function packageAtLeast(engine: string, pkg: string, minimum: number[]): boolean {
+  const version = packageVersion(engine, pkg);
+  for (const [i, want] of minimum.entries()) {
+    const have = version[i] ?? 0;
+    if (have !== want) return have > want;
+  }
+  return true;
+}
+
 export interface PyProcess {
   process: ChildProcess;
   output(): string;
