@@ -4,7 +4,8 @@
 # changed: each venv remembers the hash of what it was built from.
 #   bash scripts/setup-python.sh [engine ...]     (default: all six)
 # `floor/<engine>` makes .venvs/floor/<engine> from requirements/floor/<engine>.txt: the oldest
-# versions the agent declares. `py3.13/<engine>` makes .venvs/py3.13/<engine> from
+# versions the agent declares; `mid/<engine>` likewise from requirements/mid (versions between
+# those and the newest). `py3.13/<engine>` makes .venvs/py3.13/<engine> from
 # requirements/<engine>.txt on Python 3.13 (found on PATH, or among pyenv's versions).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -16,14 +16,16 @@ step "system packages";   bash scripts/setup-system.sh || die "installing system
 step "services";          bash scripts/services.sh start || die "starting services failed (logs in .data/logs)"
 bash scripts/services.sh drop-test-dbs || echo "test-all: could not drop earlier test databases (carrying on)"
 step "python engines";    bash scripts/setup-python.sh || die "creating the engine virtualenvs failed"
-floors=(celery rq dramatiq huey arq taskiq)
+engines=(celery rq dramatiq huey arq taskiq)
 step "python engines at the agent's floor"
-bash scripts/setup-python.sh "${floors[@]/#/floor/}" || die "creating the floor virtualenvs failed"
+bash scripts/setup-python.sh "${engines[@]/#/floor/}" || die "creating the floor virtualenvs failed"
+step "python engines between the floor and the newest (requirements/mid)"
+bash scripts/setup-python.sh "${engines[@]/#/mid/}" || die "creating the mid virtualenvs failed"
 # The newest Python beside the oldest the agent supports (3.11, the venvs above): the newest engines
 # on Python 3.13, in .venvs/py3.13.
 NEWEST_PYTHON=py3.13
 step "python engines on the newest Python ($NEWEST_PYTHON)"
-bash scripts/setup-python.sh "${floors[@]/#/$NEWEST_PYTHON/}" || die "creating the $NEWEST_PYTHON virtualenvs failed"
+bash scripts/setup-python.sh "${engines[@]/#/$NEWEST_PYTHON/}" || die "creating the $NEWEST_PYTHON virtualenvs failed"
 step "npm packages";      bash scripts/npm-install.sh || die "npm install failed"
 node scripts/drop-test-queues.mjs || echo "test-all: could not drop earlier test queues (carrying on)"
 step "build";             npm run build --workspaces --if-present && npm run build:test-host -w plugin || die "the build failed"
@@ -37,13 +39,12 @@ step "service tests (Jest)"
 step "service tests at the agent's floor (each engine's oldest declared version, .venvs/floor)"
 # The service's suites of each engine, with its workers and producers from the floor virtualenvs.
 # Left out, because their test apps use what the floors lack (not the service): Huey's chords
-# (agent.engines.huey and huey-workers, schedules.huey, actions.arq-taskiq-huey), kombu's sweep_bindings
-# (celery.transport-options), taskiq-aio-pika's Queue (its RabbitMQ suites: z4j's actions follow
-# taskiq-aio-pika 0.6's layout), and kombu 5.3.0 on Sentinel, which runs no task, z4j or not
-# (redisSentinel). Celery's gevent pool has no terminate_job before 5.5 (z4j's terminate
-# then fails saying so) and its threads pool sends task events late (celery.pools).
+# (agent.engines.huey and huey-workers, schedules.huey, actions.arq-taskiq-huey), taskiq-aio-pika's
+# Queue (its RabbitMQ suites: z4j's actions follow taskiq-aio-pika 0.6's layout), and kombu 5.3.0
+# on Sentinel, which runs no task, z4j or not (redisSentinel); Celery 5.3's gevent pool has no
+# terminate_job, so z4j's terminate fails there, saying so (celery.pools).
 floor_suites=(
-  celery actions.celery schedules.celery celery.queues celery.serializers agent.celery-enqueue
+  celery actions.celery schedules.celery celery.queues celery.serializers celery.transport-options celery.result-backend agent.celery-enqueue
   agent.engines.rq agent.engines.rq-pool schedules.rq actions.rq
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq agent.engines.dramatiq-workers
@@ -54,11 +55,10 @@ floor_suites=(
 (cd backend && Z4J_TEST_VENVS="$ROOT/.venvs/floor" NODE_OPTIONS=--experimental-vm-modules npx jest --ci --maxWorkers=2 \
   --json --outputFile="$RESULTS/backend-jest-floor.json" $(printf "test/%s.integration.test.ts " "${floor_suites[@]}")) || status=1
 
-step "service tests on the newest Python (the newest engines in .venvs/$NEWEST_PYTHON)"
 # Every suite that runs the engines' own workers and producers (celery, rq worker, dramatiq,
-# huey_consumer, arq, taskiq; through the agent where it is needed), on that Python.
-newest_python_suites=(
-  celery celery.queues celery.transport-options celery.pools celery.serializers agent.celery-enqueue actions.celery schedules.celery redisSentinel
+# huey_consumer, arq, taskiq; through the agent where it is needed).
+engine_suites=(
+  celery celery.queues celery.transport-options celery.pools celery.serializers celery.result-backend agent.celery-enqueue actions.celery schedules.celery redisSentinel
   agent.engines.rq agent.engines.rq-pool actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq agent.engines.dramatiq-workers
@@ -67,9 +67,17 @@ newest_python_suites=(
   agent.engines.taskiq-redis agent.engines.taskiq-rabbitmq agent.engines.taskiq-workers actions.agent.taskiq actions.taskiq-rabbitmq
   schedules.taskiq schedules.taskiq-rabbitmq
 )
+step "service tests on the newest Python (the newest engines in .venvs/$NEWEST_PYTHON)"
 (cd backend && Z4J_TEST_NO_SKIPS=1 Z4J_TEST_VENVS="$ROOT/.venvs/$NEWEST_PYTHON" NODE_OPTIONS=--experimental-vm-modules \
   npx jest --ci --maxWorkers=2 --json --outputFile="$RESULTS/backend-jest-$NEWEST_PYTHON.json" \
-  $(printf "test/%s.integration.test.ts " "${newest_python_suites[@]}")) || status=1
+  $(printf "test/%s.integration.test.ts " "${engine_suites[@]}")) || status=1
+
+step "service tests between the floor and the newest (.venvs/mid)"
+# The same suites with the engines' versions between the two (requirements/mid). A test of what
+# only a newer engine has skips here (RQ 3's rate limits, kombu 5.7's sweep of bindings).
+(cd backend && Z4J_TEST_VENVS="$ROOT/.venvs/mid" NODE_OPTIONS=--experimental-vm-modules \
+  npx jest --ci --maxWorkers=2 --json --outputFile="$RESULTS/backend-jest-mid.json" \
+  $(printf "test/%s.integration.test.ts " "${engine_suites[@]}")) || status=1
 
 if [ -f plugin/package.json ]; then
   step "plugin tests (Jest)"
@@ -82,35 +90,30 @@ step "Python tests (pytest)"
 engine_tests=(rq dramatiq huey arq taskiq)
 ignore=()
 for e in "${engine_tests[@]}"; do ignore+=(--ignore="agent/tests/unit/test_$e.py"); done
+# Tests of a client only an engine's venv has, run there too: the command channel and the TLS
+# connections on RabbitMQ with aio-pika (taskiq-aio-pika's client; the celery venv has pika).
+declare -A also=([taskiq]="agent/tests/unit/test_commands_amqp.py agent/tests/unit/test_transport_tls.py")
+# agent_pytest DIR NAME [pytest options]: those runs in the venvs DIR/<engine>, their results
+# named pytest-NAME-<engine>.xml.
+agent_pytest() {
+  local dir=$1 name=$2 e
+  shift 2
+  "$dir/celery/bin/python" -m pytest -q "$@" --junitxml="$RESULTS/pytest-$name-celery.xml" "${ignore[@]}" agent tests || status=1
+  for e in "${engine_tests[@]}"; do
+    # shellcheck disable=SC2086 # also[e] is a list of paths
+    "$dir/$e/bin/python" -m pytest -q "$@" --junitxml="$RESULTS/pytest-$name-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
+  done
+}
 py_tests=$(find agent tests -name 'test_*.py' -not -path '*/node_modules/*' 2>/dev/null | head -n 1)
 if [ -n "$py_tests" ]; then
-  export Z4J_TEST_NO_SKIPS=1  # on the newest engines nothing may skip; unset for the floor run below
-  .venvs/celery/bin/python -m pytest -q --junitxml="$RESULTS/pytest-celery.xml" "${ignore[@]}" agent tests || status=1
-  # Tests of a client only an engine's venv has, run there too: the command channel and the TLS
-  # connections on RabbitMQ with aio-pika (taskiq-aio-pika's client; the celery venv has pika).
-  declare -A also=([taskiq]="agent/tests/unit/test_commands_amqp.py agent/tests/unit/test_transport_tls.py")
-  for e in "${engine_tests[@]}"; do
-    [ -f "agent/tests/unit/test_$e.py" ] || continue
-    # shellcheck disable=SC2086 # also[e] is a list of paths
-    .venvs/$e/bin/python -m pytest -q --junitxml="$RESULTS/pytest-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
-  done
-
+  # On the newest engines nothing may skip; the older ones skip the tests of what they lack (-rs: say which).
+  Z4J_TEST_NO_SKIPS=1 agent_pytest .venvs newest
   step "Python tests on the newest Python ($NEWEST_PYTHON, the newest engines)"
-  .venvs/$NEWEST_PYTHON/celery/bin/python -m pytest -q --junitxml="$RESULTS/pytest-$NEWEST_PYTHON-celery.xml" "${ignore[@]}" agent tests || status=1
-  for e in "${engine_tests[@]}"; do
-    # shellcheck disable=SC2086 # also[e] is a list of paths
-    .venvs/$NEWEST_PYTHON/$e/bin/python -m pytest -q --junitxml="$RESULTS/pytest-$NEWEST_PYTHON-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
-  done
-
-  unset Z4J_TEST_NO_SKIPS
+  Z4J_TEST_NO_SKIPS=1 agent_pytest ".venvs/$NEWEST_PYTHON" "$NEWEST_PYTHON"
+  step "Python tests between the floor and the newest (.venvs/mid)"
+  agent_pytest .venvs/mid mid -rs
   step "Python tests at the agent's floor (the oldest engine versions agent/pyproject.toml declares)"
-  # The same runs in .venvs/floor/<engine>: the core again with Celery's floor and the oldest
-  # redis-py, then each engine's integration at its floor.
-  .venvs/floor/celery/bin/python -m pytest -q -rs --junitxml="$RESULTS/pytest-floor-celery.xml" "${ignore[@]}" agent/tests || status=1
-  for e in "${engine_tests[@]}"; do
-    # shellcheck disable=SC2086 # also[e] is a list of paths
-    .venvs/floor/$e/bin/python -m pytest -q -rs --junitxml="$RESULTS/pytest-floor-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
-  done
+  agent_pytest .venvs/floor floor -rs
 else
   echo "no Python tests in agent/ or tests/ yet"
 fi
