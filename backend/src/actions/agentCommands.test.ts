@@ -158,9 +158,21 @@ describe('the agent command channel, service side', () => {
       const [first, second] = delivered;
       expect(await recordAgentReports(db, 1, 'agent-other', [reply(cmd, first!, 'succeeded')], [], audit)).toBe(0); // not its agent
       expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, first!, 'succeeded', { remembered: true, message: 'skips it' })], [], audit)).toBe(1);
-      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, second!, 'failed', { code: 'STARTED' })], [], audit)).toBe(0); // settled already
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, second!, 'succeeded', { remembered: true })], [], audit)).toBe(0); // settled already
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, second!, 'failed', { code: 'EXPIRED' })], [], audit)).toBe(0); // so is a refusal
       expect(await stateOf(cmd.id)).toMatchObject({ state: 'succeeded', outcome: { takenBy: first!.worker, message: `${first!.worker} took it: skips it`, remembered: true } });
       expect(audited.at(-1)).toEqual({ action: 'task.cancel', outcome: 'ok', detail: expect.objectContaining({ commandId: cmd.id, state: 'succeeded' }) });
+    });
+
+    test('a worker that has the task in its hands fails it, even after another said it would skip it (audited again)', async () => {
+      const { cmd, delivered } = await sendToAll('qc');
+      const [first, second] = delivered;
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, first!, 'succeeded', { remembered: true, message: 'skips it' })], [], audit)).toBe(1);
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, second!, 'failed', { code: 'STARTED', message: 'already taken by its receiver' })], [], audit)).toBe(1);
+      expect(await stateOf(cmd.id)).toMatchObject({ state: 'failed', outcome: {
+        code: 'STARTED', message: `${second!.worker}: already taken by its receiver (${first!.worker} had said it would skip it; the task was in ${second!.worker}'s hands)` } });
+      expect(audited.slice(-2).map((a) => a.outcome)).toEqual(['ok', 'error']);
+      expect(await recordAgentReports(db, 1, 'agent-a', [reply(cmd, first!, 'failed', { code: 'STARTED' })], [], audit)).toBe(0); // failed for good
     });
 
     test('a worker where the task already started fails it, saying so', async () => {

@@ -263,15 +263,19 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
 
 /**
  * One worker's reply to a command sent to several (a cancel): the first that took it settles
- * it `succeeded`; one that says the task already started in it settles it `failed` (a cancel
- * cannot stop it there); other refusals are kept, and fail the command once every worker refused.
+ * it `succeeded`; one that says the task is already in its hands (started there, or taken by the
+ * engine's own receiver) settles it `failed`, even after another took it: a cancel cannot stop
+ * it there, and the others will never see its message. Other refusals are kept, and fail the
+ * command once every worker refused.
  */
 async function settleFanOutReply(tx: Queryable, projectId: number, agentId: string, ev: Record<string, unknown>, state: 'succeeded' | 'failed', detail: Record<string, unknown>): Promise<Settled | null> {
   const worker = typeof ev.worker === 'string' ? ev.worker.slice(0, 1024) : 'a worker';
-  const row = (await tx.query<{ refs: Record<string, string>; refused: Record<string, string> | null }>(
-    `SELECT outcome->'refs' AS refs, outcome->'refused' AS refused FROM commands
-      WHERE project_id = $1 AND id = $2 AND outcome->'refs'->>$3 = $4 AND state IN ${OPEN_OR_TIMED_OUT} FOR UPDATE`,
-    [projectId, ev.command, ev.commandId, agentId],
+  const started = state === 'failed' && detail.code === 'STARTED';
+  const row = (await tx.query<{ refs: Record<string, string>; refused: Record<string, string> | null; taken_by: string | null }>(
+    `SELECT outcome->'refs' AS refs, outcome->'refused' AS refused, CASE WHEN state = 'succeeded' THEN outcome->>'takenBy' END AS taken_by FROM commands
+      WHERE project_id = $1 AND id = $2 AND outcome->'refs'->>$3 = $4
+        AND (state IN ${OPEN_OR_TIMED_OUT} OR ($5 AND state = 'succeeded' AND outcome ? 'takenBy')) FOR UPDATE`,
+    [projectId, ev.command, ev.commandId, agentId, started],
   )).rows[0];
   if (!row) return null;
   const message = typeof detail.message === 'string' ? detail.message : null;
@@ -279,8 +283,9 @@ async function settleFanOutReply(tx: Queryable, projectId: number, agentId: stri
   let next: 'succeeded' | 'failed' | null = state;
   if (state === 'succeeded') {
     outcome = { ...detail, takenBy: worker, message: `${worker} took it${message ? `: ${message}` : ''}`, reportedAt: ev.occurredAt };
-  } else if (detail.code === 'STARTED') {
-    outcome = { ...detail, code: 'STARTED', message: `${worker}: ${message ?? 'the task already started here'}`, reportedAt: ev.occurredAt };
+  } else if (started) {
+    const after = row.taken_by ? ` (${row.taken_by} had said it would skip it; the task was in ${worker}'s hands)` : '';
+    outcome = { ...detail, code: 'STARTED', message: `${worker}: ${message ?? 'the task already started here'}${after}`.slice(0, 2000), reportedAt: ev.occurredAt };
   } else {
     const refused = { ...row.refused, [worker]: message ?? 'refused' };
     const all = Object.keys(refused).length >= Object.keys(row.refs).length;
