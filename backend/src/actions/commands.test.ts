@@ -63,6 +63,31 @@ describe('commands', () => {
     expect(await state(stale.command.id)).toMatchObject({ state: 'timed_out' });
   });
 
+  test("a cancel the workers' agents took is taken back once its task ran anyway, while they remember it (audited)", async () => {
+    const ran = await createCommand(db, base());
+    const skipped = await createCommand(db, base());
+    const waiting = await createCommand(db, base());
+    const long = await createCommand(db, base());
+    const confirmed = await createCommand(db, base()); // by the broker: no agent took it
+    for (const c of [ran, skipped, waiting, long, confirmed]) await transition(db, c.command.id, 'dispatched');
+    for (const c of [ran, skipped, waiting, long]) await transition(db, c.command.id, 'succeeded', { takenBy: 'w1', remembered: true, message: 'w1 took it' });
+    await transition(db, confirmed.command.id, 'succeeded', { confirmed: true });
+    await task(ran.command.target, 'succeeded');
+    await db.query(`UPDATE tasks SET worker = 'w2' WHERE task_id = $1`, [ran.command.target]);
+    await task(skipped.command.target, 'revoked');
+    await task(waiting.command.target, 'received');
+    await task(long.command.target, 'started');
+    await db.query(`UPDATE commands SET updated_at = now() - interval '25 hours' WHERE id = $1`, [long.command.id]); // the agents forgot it
+    await task(confirmed.command.target, 'started');
+    const audited: AuditEntry[] = [];
+    await reconcileCommands(db, 120, { append: async (e: AuditEntry) => void audited.push(e) });
+    const state = async (id: number) => (await db.query<{ state: string; outcome: Record<string, unknown> }>('SELECT state, outcome FROM commands WHERE id = $1', [id])).rows[0]!;
+    expect(await state(ran.command.id)).toMatchObject({ state: 'failed', outcome: { takenBy: 'w1', taskState: 'succeeded',
+      message: 'the task ran anyway (succeeded on w2), though w1 had said it would skip it: a worker that did not know the cancel took it (started after it, or without the z4j agent)' } });
+    expect(audited.filter((e) => e.detail?.commandId === ran.command.id).map((e) => [e.action, e.outcome])).toEqual([['task.cancel', 'error']]);
+    for (const c of [skipped, waiting, long, confirmed]) expect((await state(c.command.id)).state).toBe('succeeded');
+  });
+
   test("a settled command is audited under what it acted on: a task's as engine/task, a schedule's run under its schedule, as the schedule's own rows are", async () => {
     const terminate = await createCommand(db, { ...base(), kind: 'task.terminate' });
     const run = await createCommand(db, { ...base(), kind: 'schedule.run', engine: 'huey', target: 'f3b1c2d4-schedule' });

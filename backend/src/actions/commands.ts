@@ -2,6 +2,7 @@
 // idempotent by (project, Idempotency-Key): asking twice returns the first command.
 import type { AuditActor, AuditEntry } from '../audit/chain.js';
 import { isoTimeSql, type Db, type Queryable } from '../db/db.js';
+import { CANCEL_MEMORY_S } from '../engines/driver.js';
 
 export type CommandState = 'pending' | 'dispatched' | 'succeeded' | 'failed' | 'timed_out';
 
@@ -142,7 +143,9 @@ export async function auditSettled(audit: SettledAudit | undefined, settled: rea
 
 /**
  * Settles dispatched cancels and terminates from what the task did next (the engine tells us
- * through its events), and times out anything left open too long: a command a worker took and
+ * through its events), takes back a cancel the workers' agents took once its task ran anyway (a
+ * worker that did not know it: started after the cancel, or without the agent), and times out
+ * anything left open too long: a command a worker took and
  * never answered (it crashed, it was never there) ends `timed_out`, never stays `dispatched`.
  * A command still `pending` is one the service is running (a long purge, a requeue of many dead
  * letters): it times out only once that run stopped keeping it alive (`keepAlive`), e.g. the
@@ -163,6 +166,21 @@ export async function reconcileCommands(db: Db, timeoutS: number, audit?: Settle
           AND t.state IN ('revoked', 'succeeded', 'failed', 'rejected', 'expired')
        RETURNING ${SETTLED}`,
     );
+    // Only from enqueued or received may a task be cancelled (actionService), so any later run is
+    // one the cancel did not stop. Looked at while the agents remember the id (CANCEL_MEMORY_S).
+    const ranAnyway = await tx.query<Settled>(
+      `UPDATE commands c SET state = 'failed',
+          outcome = c.outcome || jsonb_build_object('taskState', t.state, 'message',
+                    'the task ran anyway (' || t.state || coalesce(' on ' || t.worker, '') || '), though ' || (c.outcome->>'takenBy') ||
+                    ' had said it would skip it: a worker that did not know the cancel took it (started after it, or without the z4j agent)'),
+          updated_at = now(), audited = true
+         FROM tasks t
+        WHERE c.kind = 'task.cancel' AND c.state = 'succeeded' AND c.outcome ? 'takenBy' AND c.updated_at > now() - make_interval(secs => $1)
+          AND t.project_id = c.project_id AND t.engine = c.engine AND t.task_id = c.target
+          AND t.state IN ('started', 'succeeded', 'failed', 'retried')
+       RETURNING ${SETTLED}`,
+      [CANCEL_MEMORY_S],
+    );
     const timedOut = await tx.query<Settled>(
       `UPDATE commands c SET state = 'timed_out', outcome = coalesce(outcome, '{}'::jsonb) || '{"message": "no confirmation from the engine in time"}'::jsonb, updated_at = now(), audited = true
         WHERE (state = 'dispatched' AND created_at < now() - make_interval(secs => $1))
@@ -170,7 +188,7 @@ export async function reconcileCommands(db: Db, timeoutS: number, audit?: Settle
        RETURNING ${SETTLED}`,
       [timeoutS],
     );
-    const all = [...settled.rows, ...timedOut.rows];
+    const all = [...settled.rows, ...ranAnyway.rows, ...timedOut.rows];
     await auditSettled(audit, all, { kind: 'system', id: null, name: 'command reconciler' }, tx);
     return all.length;
   });

@@ -78,7 +78,7 @@ export async function terminateInWorker(engine: Engine, task: TaskRef, agent: Ag
 export const CANCEL_MEMORY_S = 86_400;
 
 /** What a cancel through the agents can and cannot promise (the capability note of the drivers that use it). */
-export const AGENT_CANCEL_NOTE = `through the z4j agents of the live workers serving the queue, as Celery revokes: each remembers the id (${CANCEL_MEMORY_S / 3600} h, at most 10,000 ids) and skips the message when it comes, reported revoked; the command succeeds once one worker took it and names the live workers it could not reach. A worker started after the cancel, or one without the agent, does not know it and runs the task (like a Celery revoke without --statedb); a task already started is not stopped (terminate does that)`;
+export const AGENT_CANCEL_NOTE = `through the z4j agents of the live workers serving the queue, as Celery revokes: each remembers the id (${CANCEL_MEMORY_S / 3600} h, at most 10,000 ids) and skips the message when it comes, reported revoked; the command succeeds once one worker took it and names the live workers it could not reach. A worker started after the cancel, or one without the agent, does not know it and runs the task (like a Celery revoke without --statedb), and the command then turns failed, saying the task ran anyway; a task already started is not stopped (terminate does that)`;
 
 /**
  * Cancel where the broker cannot take one message out of its queue (AMQP): Celery's revoke
