@@ -136,7 +136,7 @@ describe('RQ driver', () => {
     await w.stop();
   });
 
-  // RQ has rate limits from 3.0; the floor run's RQ (requirements/floor) is older. Where nothing may
+  // RQ has rate limits from 3.0; the floor and mid runs' RQ (requirements/) is older. Where nothing may
   // skip (Z4J_TEST_NO_SKIPS: the run on the newest engines) they run, and fail on an older RQ.
   const withRateLimits = process.env.Z4J_TEST_NO_SKIPS || packageAtLeast('rq', 'rq', [3]) ? describe : describe.skip;
   withRateLimits("RQ 3's rate limits: z4j keeps their slots as RQ does", () => {

@@ -12,7 +12,8 @@ REDIS_URL = os.environ.get("Z4J_TEST_AGENT_REDIS_URL", "redis://127.0.0.1:6379/1
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """With Z4J_TEST_NO_SKIPS set (the runs on the newest engines, scripts/test-all.sh), a skipped
-    test fails: the skips are for the floor run's older engines, never a way to pass quietly."""
+    test fails: the skips are for the older engines of the floor and mid runs, never a way to pass
+    quietly."""
     outcome = yield
     report = outcome.get_result()
     if report.skipped and os.environ.get("Z4J_TEST_NO_SKIPS"):

@@ -376,7 +376,7 @@ def test_a_work_horse_that_dies_has_already_sent_its_start(monkeypatch, redis_cl
         core.reset_agent()
 
 
-@pytest.mark.skipif(not hasattr(zrq, "Z4jSpawnWorker"), reason="a SpawnWorker's horse runs the worker's class from RQ 3.0 (the floor run's RQ is older)")
+@pytest.mark.skipif(not hasattr(zrq, "Z4jSpawnWorker"), reason="a SpawnWorker's horse runs the worker's class from RQ 3.0 (the floor and mid runs have an older RQ)")
 def test_a_spawn_worker_runs_jobs_and_its_horse_reports_them(monkeypatch, redis_client):
     """RQ's SpawnWorker pickles the worker's class and exception handlers for each horse, a new
     process (not a fork) that makes its own agent from the environment it inherits."""
