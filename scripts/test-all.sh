@@ -74,7 +74,8 @@ step "service tests on the newest Python (the newest engines in .venvs/$NEWEST_P
 
 step "service tests between the floor and the newest (.venvs/mid)"
 # The same suites with the engines' versions between the two (requirements/mid). A test of what
-# only a newer engine has skips here (RQ 3's rate limits, kombu 5.7's sweep of bindings).
+# only a newer engine has skips here (RQ 3's rate limits, kombu 5.7's sweep of bindings, Celery
+# 5.7's threads pool: older ones lose its task events).
 (cd backend && Z4J_TEST_VENVS="$ROOT/.venvs/mid" NODE_OPTIONS=--experimental-vm-modules \
   npx jest --ci --maxWorkers=2 --json --outputFile="$RESULTS/backend-jest-mid.json" \
   $(printf "test/%s.integration.test.ts " "${engine_suites[@]}")) || status=1
