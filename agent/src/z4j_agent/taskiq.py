@@ -467,10 +467,14 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         gated_listen.z4j_gated = True  # type: ignore[attr-defined]
         broker.listen = gated_listen
 
+    def _message_of(self, delivery: Any) -> Any:
+        """The taskiq message a delivery carries (bytes, or an AckableMessage's data); raises when it is none."""
+        return self.broker.formatter.loads(message=getattr(delivery, "data", delivery))
+
     def _cancelled_message(self, delivery: Any) -> Any:
         """The delivery's message when its task was cancelled from z4j, else None."""
         try:
-            message = self.broker.formatter.loads(message=getattr(delivery, "data", delivery))
+            message = self._message_of(delivery)
         except Exception:  # not ours to judge: the receiver handles it as it would have
             return None
         return message if message.task_id in self._running_tasks.cancelled else None
@@ -485,7 +489,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         runner busy). Called under the gate's lock, in the command thread (rarely: a cancel)."""
         for delivery in list(self._handed):  # one C-level copy: the loop thread pops meanwhile (pre_execute)
             try:
-                if self.broker.formatter.loads(message=getattr(delivery, "data", delivery)).task_id == task_id:
+                if self._message_of(delivery).task_id == task_id:
                     return (f"task {task_id} was already taken by this worker's taskiq receiver, which will run it: a cancel "
                             "cannot stop it (terminate can, once it starts)")
             except Exception:
