@@ -181,9 +181,13 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._running_tasks = RunningTasks()
         self._is_async: dict[str, bool] = {}  # task name → an async function (a terminate can cancel it)
         self._labels: dict[str, dict[str, Any]] = {}  # task id → its labels, while an async task runs (for terminate)
-        # The messages the gate (_gate_listen) handed to taskiq's receiver that have not started
-        # yet, oldest first: a cancel of one of them comes too late for the gate (_taken).
+        # The last messages the gate (_gate_listen) handed to taskiq's receiver, and the ids of the
+        # last tasks the receiver started: one handed more often than it started is held by the
+        # receiver, and a cancel of it comes too late for the gate (_taken). Ids rather than an
+        # order: the receiver may start its messages out of the order it took them (a middleware's
+        # pre_execute that awaits), and may never start some (unreadable, an unknown task).
         self._handed: deque[Any] = deque(maxlen=HANDED_MAX)
+        self._started_ids: deque[str] = deque(maxlen=HANDED_MAX)
         self._stop_commands = None
 
     @property
@@ -309,9 +313,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if agent.enabled:
             self._pre_execute(agent, message)
         # Started (and, for terminate, recorded as running): no longer one the receiver holds.
-        # The oldest handed: the receiver starts its messages in the order it took them.
-        if self._handed:
-            self._handed.popleft()
+        self._started_ids.append(message.task_id)
         return message
 
     @guarded
@@ -486,14 +488,21 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         """Why a cancel of the task comes too late, when its message is one the gate already handed
         to taskiq's receiver, which will run it: the receiver takes messages ahead of its free runners
         (--max-async-tasks, --max-prefetch; taskiq before 0.12.5 always one more, even with every
-        runner busy). Called under the gate's lock, in the command thread (rarely: a cancel)."""
-        for delivery in list(self._handed):  # one C-level copy: the loop thread pops meanwhile (pre_execute)
+        runner busy). Called under the gate's lock, in the command thread (rarely: a cancel).
+        Counts, as a retry of a task is handed (and started) again under the same id. Both windows
+        hold the last HANDED_MAX: the starts since a message was handed are at most the messages
+        handed since, so a handed message that started is still among the started ids."""
+        handed = 0
+        for delivery in list(self._handed):  # one C-level copy: the loop thread appends meanwhile
             try:
-                if self._message_of(delivery).task_id == task_id:
-                    return (f"task {task_id} was already taken by this worker's taskiq receiver, which will run it: a cancel "
-                            "cannot stop it (terminate can, once it starts)")
+                handed += self._message_of(delivery).task_id == task_id
             except Exception:
                 continue
+        # No id is added meanwhile: pre_execute records a task as running, under the lock held
+        # here, before it adds its id (and a running task was refused before this was asked).
+        if handed > self._started_ids.count(task_id):
+            return (f"task {task_id} was already taken by this worker's taskiq receiver, which will run it: a cancel "
+                    "cannot stop it (terminate can, once it starts)")
         return None
 
     async def _skip(self, delivery: Any, message: Any) -> None:

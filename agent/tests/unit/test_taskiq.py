@@ -212,12 +212,40 @@ def test_a_cancel_of_a_message_the_receiver_already_took_is_refused_not_promised
             assert refused.value.code == "STARTED" and "already taken by this worker's taskiq receiver, which will run it" in str(refused.value)
             assert agent_mw._cancel({"taskId": "waiting"})["remembered"] is True
             rest = [d async for d in deliveries]
-            agent_mw.pre_execute(broker.formatter.loads(first))  # the receiver starts "taken"
-            return first, rest, list(agent_mw._handed)
+            agent_mw.pre_execute(broker.formatter.loads(first))  # the receiver starts "taken", and it ends
+            agent_mw._running_tasks.finished("taken")
+            return first, rest, agent_mw._taken("taken")
 
-    first, rest, still_handed = asyncio.run(main())
-    assert json.loads(first)["task_id"] == "taken" and rest == [] and still_handed == []
+    first, rest, taken_after_its_start = asyncio.run(main())
+    assert json.loads(first)["task_id"] == "taken" and rest == [] and taken_after_its_start is None
     assert captured.of("waiting", "revoked")["fields"]["reason"] == "cancelled from z4j"
+
+
+def test_the_receiver_holds_a_message_until_that_very_task_starts_whatever_the_order(captured):
+    """What the receiver holds is told by task ids, not by order: it may start its messages out of
+    the order it took them (a middleware's pre_execute that awaits), never start some (an unknown
+    task), and take a task's retry under the same id as the attempt that already ran."""
+    from taskiq.message import TaskiqMessage
+
+    async def main():
+        broker, _ = make_broker()
+
+        def raw(task_id, name="add"):
+            return broker.formatter.dumps(TaskiqMessage(task_id=task_id, task_name=name, labels={}, labels_types={}, args=[1, 2], kwargs={})).message
+
+        async with gated_worker(broker, [raw("never", "no-such-task"), raw("first"), raw("second"), raw("again"), raw("again")]) as agent_mw:
+            handed = [d async for d in broker.listen()]
+
+            def start_and_end(delivery):
+                message = broker.formatter.loads(delivery)
+                agent_mw.pre_execute(message)
+                agent_mw._running_tasks.finished(message.task_id)
+
+            start_and_end(handed[2])  # "second" starts first; "never" never starts
+            start_and_end(handed[3])  # the first attempt of "again"; its retry is held
+            return {task_id: agent_mw._taken(task_id) is not None for task_id in ("never", "first", "second", "again", "elsewhere")}
+
+    assert asyncio.run(main()) == {"never": True, "first": True, "second": False, "again": True, "elsewhere": False}
 
 
 def test_an_outcome_reuses_its_start_fields_only_while_the_labels_are_the_agents(captured):
