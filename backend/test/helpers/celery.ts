@@ -82,7 +82,7 @@ export function startWorker(c: CeleryEnv, opts: { sendEvents?: boolean; concurre
     process: proc,
     output: () => out,
     async stop() {
-      if (proc.exitCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return; // exited, or killed
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 15000);
