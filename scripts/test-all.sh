@@ -58,7 +58,7 @@ floor_suites=(
 # Every suite that runs the engines' own workers and producers (celery, rq worker, dramatiq,
 # huey_consumer, arq, taskiq; through the agent where it is needed).
 engine_suites=(
-  celery celery.queues celery.transport-options celery.pools celery.serializers celery.result-backend agent.celery-enqueue actions.celery schedules.celery redisSentinel
+  celery celery.queues celery.transport-options celery.pools celery.serializers celery.result-backend celery.lost-worker agent.celery-enqueue actions.celery schedules.celery redisSentinel
   agent.engines.rq agent.engines.rq-pool actions.rq schedules.rq actions.bulk filteredPurge agent.resilience
   actions.dramatiq actions.dramatiq-rabbitmq actions.agent.dramatiq schedules.dramatiq schedules.dramatiq-rabbitmq
   agent.engines.dramatiq-redis agent.engines.dramatiq-rabbitmq agent.engines.dramatiq-workers

@@ -187,6 +187,7 @@ export const settings = {
   ],
   Z4J_QUERY_TIMEOUT_S: [int(1, 3600).default(20), "Longest an explorer read (task list and search, a task, its graph, task names, workers, queues) may run on PostgreSQL before it is cancelled (503 QUERY_TIMEOUT). These reads have a pool of their own (4 connections), so searches cannot hold up ingest."],
   Z4J_BULK_MAX_TASKS: [int(1, 1_000_000).default(10000), 'Most tasks one bulk retry or bulk cancel may act on.'],
+  Z4J_WORKER_LOST_AFTER: [int(10, 86400).default(60), "Seconds a worker must have been silent (and three heartbeat periods at least) before the tasks it holds are called lost with it, and a started one may be retried. Celery's solo pool sends no heartbeat while a task runs: raise it above your longest task there. A worker that said it went offline counts at once."],
   Z4J_COMMAND_TIMEOUT: [int(5, 86400).default(120), 'Seconds an action waits for the engine to confirm it (e.g. a cancel seen as revoked) before it is marked timed out; an agent command expires then too (the agent never runs it later).'],
   Z4J_SEAL_KEYS: [
     keyList((v) => { const keys = parseSealKeys(v); return keys && new Sealer(keys); }, SealError, 'comma-separated <id>:<base64 of 32 bytes>, id 1..255, newest last'),

@@ -215,6 +215,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     recordEvent: (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
     agentCommands: new AgentCommands(db, identity.agentKeys),
     commandTimeoutS: config.Z4J_COMMAND_TIMEOUT,
+    workerLostAfterS: config.Z4J_WORKER_LOST_AFTER,
     brokerProjects: brokerProjects(config),
   });
 

@@ -11,6 +11,7 @@ import { NoAgentRoute, type AgentCommands } from './agentCommands.js';
 import { COMMAND_COLUMNS, CommandEnded, createCommand, dropReasons, keepAlive, transition, type Command } from './commands.js';
 import type { PayloadStore } from './payloads.js';
 import { scrub } from '../redact/redact.js';
+import { taskWorkerGone } from '../api/workerLiveness.js';
 
 export class ActionRefused extends Error {
   constructor(readonly status: 404 | 409 | 422, readonly code: string, message: string) {
@@ -18,7 +19,10 @@ export class ActionRefused extends Error {
   }
 }
 
-/** Task states each action accepts. Retry needs a finished task; cancel one that has not started. */
+/**
+ * Task states each action accepts. Retry needs a finished task, or one lost with its worker (a
+ * started task whose worker is gone: see acceptsRetryOfLost); cancel one that has not started.
+ */
 const ACCEPTS: Record<TaskAction, readonly string[]> = {
   retry: ['failed', 'succeeded', 'revoked', 'rejected', 'expired'],
   cancel: ['enqueued', 'received'],
@@ -45,6 +49,8 @@ export interface ActionOptions {
   agentCommands?: AgentCommands | null;
   /** Seconds before an unconfirmed command times out; an agent command expires with it (never runs late). */
   commandTimeoutS?: number;
+  /** Z4J_WORKER_LOST_AFTER: a worker's silence before its started tasks may be retried (default 60). */
+  workerLostAfterS?: number;
   /**
    * Slugs of the projects whose actions may reach the configured brokers (Z4J_BROKER_PROJECTS).
    * A broker is not a project's: whatever runs on it is reachable from any project allowed here.
@@ -56,6 +62,7 @@ export class ActionService {
   private readonly recordEvent: NonNullable<ActionOptions['recordEvent']>;
   private readonly agentCommands: AgentCommands | null;
   private readonly commandTimeoutS: number;
+  private readonly workerLostAfterS: number;
   private readonly brokerProjects: ReadonlySet<string>;
 
   constructor(
@@ -68,6 +75,7 @@ export class ActionService {
     this.recordEvent = options.recordEvent ?? (async () => undefined);
     this.agentCommands = options.agentCommands ?? null;
     this.commandTimeoutS = options.commandTimeoutS ?? 120;
+    this.workerLostAfterS = options.workerLostAfterS ?? 60;
     this.brokerProjects = options.brokerProjects;
   }
 
@@ -123,14 +131,27 @@ export class ActionService {
     if (!task) throw new ActionRefused(404, 'TASK_NOT_FOUND', `task ${engine}/${taskId} not found`);
     const { command, created } = await createCommand(this.db, { ...who, kind: `task.${action}`, engine, target: taskId, args: {} });
     if (!created) return { command, created };
-    if (!ACCEPTS[action].includes(task.state)) {
-      const done = await transition(this.db, command.id, 'failed', { message: `cannot ${action} a task that is ${task.state}`, taskState: task.state });
+    const lostWith = action === 'retry' && task.state === 'started' ? await this.lostWith(task, engine, who.projectId) : null;
+    if (!ACCEPTS[action].includes(task.state) && !lostWith) {
+      const why = action === 'retry' && task.state === 'started' ? ' (z4j retries a started task only once its worker is gone: terminate it, or wait for its end)' : '';
+      const done = await transition(this.db, command.id, 'failed', { message: `cannot ${action} a task that is ${task.state}${why}`, taskState: task.state });
       return { command: done ?? command, created };
     }
-    return { command: await this.dispatch(command, () => this.runTaskAction(driver, action, task, who, command)), created };
+    return { command: await this.dispatch(command, () => this.runTaskAction(driver, action, task, who, command, lostWith)), created };
   }
 
-  private async runTaskAction(driver: EngineDriver, action: TaskAction, task: TaskRef, who: Requester, command: Command): Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }> {
+  /**
+   * The worker a started task was lost with: gone (offline, or silent past its heartbeats) while
+   * the task never reported an end, so nothing will run it to its end or say what became of it.
+   * Retrying such a task is the on-call's way out of a killed worker. Where the broker gives a dead
+   * worker's unacknowledged messages back (Celery's acks_late, Dramatiq, arq), the engine may also
+   * run it again on its own: the plugin says so before a retry is sent.
+   */
+  private async lostWith(task: TaskRef, engine: Engine, projectId: number): Promise<string | null> {
+    return (await taskWorkerGone(this.db, projectId, engine, task, this.workerLostAfterS))?.hostname ?? null;
+  }
+
+  private async runTaskAction(driver: EngineDriver, action: TaskAction, task: TaskRef, who: Requester, command: Command, lostWith: string | null): Promise<{ state: 'dispatched' | 'succeeded'; detail?: Record<string, unknown> }> {
     if (action === 'retry') {
       const payload = await this.payloads.open(who.projectId, driver.engine, task.taskId);
       const newTaskId = randomUUID();
@@ -139,7 +160,9 @@ export class ActionService {
         'INSERT INTO task_retries (project_id, engine, original_task_id, new_task_id, command_id) VALUES ($1, $2, $3, $4, $5)',
         [who.projectId, driver.engine, task.taskId, newTaskId, command.id],
       );
-      return this.sendAsNewTask(driver, payload, newTaskId, task, who, command, `retry of ${task.taskId} from z4j by ${who.requestedBy}`);
+      const lost = lostWith === null ? '' : ` (lost with worker ${lostWith})`;
+      const sent = await this.sendAsNewTask(driver, payload, newTaskId, task, who, command, `retry of ${task.taskId}${lost} from z4j by ${who.requestedBy}`);
+      return lostWith === null ? sent : { ...sent, detail: { ...sent.detail, lostWith } };
     }
     const agent = this.agentChannel(driver, who, command);
     const d = action === 'cancel' ? await driver.cancel!(task, agent) : await driver.terminate!(task, agent);

@@ -261,7 +261,7 @@ function document(version: string) {
         TaskDetail: {
           type: 'object',
           properties: {
-            task: { allOf: [ref('Task')], properties: { traceback: nullable('string'), retryOf: { ...nullable('string'), description: 'The task this one is a retry of (retried from z4j).' }, retriedAs: { type: 'array', items: { type: 'string' }, description: 'Retries of this task sent from z4j.' }, hasPayload: { type: 'boolean', description: 'z4j holds the sealed call (from the agent) a retry re-sends.' } } },
+            task: { allOf: [ref('Task')], properties: { traceback: nullable('string'), retryOf: { ...nullable('string'), description: 'The task this one is a retry of (retried from z4j).' }, retriedAs: { type: 'array', items: { type: 'string' }, description: 'Retries of this task sent from z4j.' }, hasPayload: { type: 'boolean', description: 'z4j holds the sealed call (from the agent) a retry re-sends.' }, workerGone: { ...nullable('object'), description: 'For a received or started task: its worker, when it is gone (offline, or silent for three heartbeat periods and at least a minute) while the task is in its hands; null otherwise. A started task lost this way can be retried.', properties: { hostname: { type: 'string' }, lastSeenAt: { type: 'string', format: 'date-time' }, offlineAt: time } } } },
             events: { type: 'array', items: ref('TaskEvent') },
             children: { type: 'array', items: { type: 'object', properties: { engine: { type: 'string' }, taskId: { type: 'string' }, name: nullable('string'), state: { type: 'string' } } } },
           },

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { Queryable } from '../db/db.js';
 import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
+import { taskWorkerGone } from './workerLiveness.js';
 import { afterCursorSql, cursorColumns, pageOf, pageParams, type KeysetOrder } from './keyset.js';
 
 /** A retry from z4j (a task_retries row `r`) whose command did not fail: its new task was sent. */
@@ -106,7 +107,8 @@ export async function listTasks(db: Queryable, projectId: number, q: ListTasksQu
   return { tasks: page.rows, nextCursor: page.nextCursor };
 }
 
-export async function getTask(db: Queryable, projectId: number, engine: string, taskId: string) {
+/** A task's detail; `lostAfterS`: Z4J_WORKER_LOST_AFTER (workerGone). */
+export async function getTask(db: Queryable, projectId: number, engine: string, taskId: string, lostAfterS: number) {
   const task = (
     await db.query(
       `SELECT ${TASK_SELECT}, t.traceback,
@@ -116,7 +118,7 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
     )
   ).rows[0];
   if (!task) return null;
-  const [events, children, retries, reasons] = await Promise.all([
+  const [events, children, retries, reasons, workerGone] = await Promise.all([
     db.query<{ kind: string; fields: Record<string, unknown> | null }>(
       `SELECT event_id AS id, kind, occurred_at AS "occurredAt", worker, fields FROM task_events
         WHERE task_ref = $1 ORDER BY occurred_at, event_id LIMIT 1000`,
@@ -136,6 +138,8 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
       [projectId, engine, taskId],
     ),
     db.query<{ reason: string }>('SELECT reason FROM task_reasons WHERE project_id = $1 AND engine = $2 AND task_id = $3', [projectId, engine, taskId]),
+    // The worker holding a task that is received or started, when it is gone: the task will not end there.
+    taskWorkerGone(db, projectId, engine, task as { state: string; worker: string | null }, lostAfterS),
   ]);
   // A task z4j sent through an agent: the agent's enqueue is the task's, z4j's reason goes on it
   // (migration 0029). One sent straight to the broker has z4j's own enqueue, with the reason.
@@ -144,5 +148,5 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
   if (enqueue && typeof enqueue.fields?.reason !== 'string') enqueue.fields = { ...enqueue.fields, reason };
   const retryOf = retries.rows.find((r) => r.retry === taskId)?.original ?? null;
   const retriedAs = retries.rows.filter((r) => r.original === taskId).map((r) => r.retry);
-  return { task: { ...task, retryOf, retriedAs }, events: events.rows, children: children.rows };
+  return { task: { ...task, retryOf, retriedAs, workerGone }, events: events.rows, children: children.rows };
 }

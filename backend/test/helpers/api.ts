@@ -46,6 +46,7 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
   const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, {
     recordEvent: (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
     brokerProjects: brokerProjects(config),
+    workerLostAfterS: config.Z4J_WORKER_LOST_AFTER,
   });
   const bulk = new BulkActions(db, actions, log, 1000);
   const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);

@@ -5,7 +5,7 @@
 // unknown, each other's batches; each suite has a database of its own.
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { startService, type Service } from '../../src/service.js';
 import { agentKeyEntry, testAgent } from './agentBatches.js';
 import { TEST_PROXY_SECRET } from './auth.js';
@@ -13,8 +13,8 @@ import type { CeleryEnv, Worker } from './celery.js';
 import { createTestDatabase } from './storage.js';
 import { eventually } from './wait.js';
 
-/** Starts the service, and sets `celery.agent` so that the app's processes run the agent. */
-export async function celeryServiceWithAgent(celery: CeleryEnv, database: string): Promise<Service> {
+/** Starts the service (`settings` over the suite's), and sets `celery.agent` so that the app's processes run the agent. */
+export async function celeryServiceWithAgent(celery: CeleryEnv, database: string, settings: Partial<Config> = {}): Promise<Service> {
   const agent = testAgent();
   const amqp = /^amqps?:/.test(celery.broker);
   const agentQueue = `z4j.events.${randomUUID().slice(0, 8)}`;
@@ -35,6 +35,7 @@ export async function celeryServiceWithAgent(celery: CeleryEnv, database: string
     Z4J_PROXY_SECRET: TEST_PROXY_SECRET,
     Z4J_AGENT_KEYS: [agentKeyEntry(agent)],
     ...(amqp ? { Z4J_AGENT_AMQP_URLS: [celery.broker], Z4J_AGENT_AMQP_QUEUE: agentQueue } : { Z4J_AGENT_REDIS_URLS: [celery.broker] }),
+    ...settings,
   });
   return startService(config, { log: pino({ level: 'warn' }) });
 }

@@ -84,6 +84,14 @@ export interface TaskEvent {
   fields: Record<string, unknown> | null;
 }
 
+export interface WorkerGone {
+  hostname: string;
+  /** When z4j last heard from it. */
+  lastSeenAt: string;
+  /** When it said it went offline; null when it just fell silent (killed, or its host lost). */
+  offlineAt: string | null;
+}
+
 export interface TaskDetail {
   task: Task & {
     traceback: string | null;
@@ -91,6 +99,11 @@ export interface TaskDetail {
     retriedAs: string[];
     /** z4j holds the sealed original call (captured by the agent), so a retry can re-send it. */
     hasPayload?: boolean;
+    /**
+     * The worker of a received or started task, when it is gone (offline, or silent for three
+     * heartbeat periods and a minute) while the task is in its hands; null otherwise. A started one can be retried.
+     */
+    workerGone?: WorkerGone | null;
   };
   events: TaskEvent[];
   children: Array<{ engine: Engine; taskId: string; name: string | null; state: TaskState }>;

@@ -39,7 +39,12 @@ async function auditCommand(ctx: ApiContext, req: Request, res: Response, comman
     action: command.kind,
     target: auditTarget(command),
     outcome: command.state === 'failed' || command.state === 'timed_out' ? 'error' : 'ok',
-    detail: { commandId: command.id, state: command.state, repeated: !created, ...(command.outcome?.code ? { code: command.outcome.code } : {}) },
+    detail: {
+      commandId: command.id, state: command.state, repeated: !created,
+      ...(command.outcome?.code ? { code: command.outcome.code } : {}),
+      // A retry of a started task z4j allowed because its worker is gone: the record says which.
+      ...(typeof command.outcome?.lostWith === 'string' ? { lostWith: command.outcome.lostWith } : {}),
+    },
   });
 }
 

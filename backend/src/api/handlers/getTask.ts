@@ -11,7 +11,7 @@ const params = z.object({ engine: z.enum(ENGINES), taskId: z.string().min(1).max
 export const getTask = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine, taskId } = params.parse(req.params);
   const project = await projectOf(ctx, req);
-  const found = await query(ctx.reads, project.id, engine, taskId);
+  const found = await query(ctx.reads, project.id, engine, taskId, ctx.config.Z4J_WORKER_LOST_AFTER);
   if (!found) throw notFound(`task ${engine}/${taskId}`, 'TASK_NOT_FOUND');
   res.json(found);
 };

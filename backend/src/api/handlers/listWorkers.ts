@@ -3,6 +3,7 @@ import { ENGINES } from '../../ingest/envelope.js';
 import type { ApiContext } from '../context.js';
 import type { Handler } from '../routes.js';
 import { projectOf } from '../project.js';
+import { WORKER_ALIVE_SQL } from '../workerLiveness.js';
 
 const query = z.strictObject({
   engine: z.enum(ENGINES).optional(),
@@ -22,18 +23,18 @@ SELECT engine, worker, count(*)::int AS failed FROM (
    LIMIT 100000) f
  GROUP BY engine, worker`;
 
-// A worker is alive while it has said so recently: three heartbeat periods, at least 10 s.
+// Online: alive by WORKER_ALIVE_SQL (the rule a task's workerGone uses too).
 export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine, offlineDays } = query.parse(req.query);
   const project = await projectOf(ctx, req);
   const [rows, failed] = await Promise.all([
     ctx.reads.query<{ engine: string; hostname: string }>(
       `SELECT engine, hostname,
-              online AND last_seen_at > now() - make_interval(secs => greatest(coalesce(heartbeat_s, 2) * 3, 10)) AS online,
+              ${WORKER_ALIVE_SQL} AS online,
               first_seen_at AS "firstSeenAt", last_seen_at AS "lastSeenAt", offline_at AS "offlineAt",
               heartbeat_s AS "heartbeatS", active, processed::float8 AS processed, loadavg, pid, software,
               concurrency, dropped::float8 AS dropped, payloads_dropped::float8 AS "payloadsDropped"
-         FROM workers WHERE project_id = $1 AND ($2::text IS NULL OR engine = $2)
+         FROM workers w WHERE project_id = $1 AND ($2::text IS NULL OR engine = $2)
           AND (online OR last_seen_at > now() - make_interval(days => $3))
         ORDER BY online DESC, last_seen_at DESC
         LIMIT ${MAX_WORKERS + 1}`,

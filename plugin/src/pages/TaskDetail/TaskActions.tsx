@@ -7,7 +7,8 @@ import type { Command, TaskDetail } from '../../api/types';
 import { ActionButton, CommandOutcome } from '../../components/common/ActionButton';
 import { useSession } from '../../hooks/useSession';
 
-// The states each action applies to (the service refuses the others the same way).
+// The states each action applies to (the service refuses the others the same way), and a
+// started task lost with its worker (workerGone), which only a retry can bring back.
 const ACCEPTS = {
   retry: ['failed', 'succeeded', 'revoked', 'rejected', 'expired'],
   cancel: ['enqueued', 'received'],
@@ -43,8 +44,10 @@ export function TaskActions({
     return null;
   }
   const label = task.name ?? task.taskId;
-  const show = (action: keyof typeof ACCEPTS) =>
-    can(task.engine, `task.${action}`) && ACCEPTS[action].includes(task.state);
+  const lostWith = task.state === 'started' ? task.workerGone?.hostname : undefined;
+  const applies = (action: keyof typeof ACCEPTS) =>
+    lostWith ? action === 'retry' : ACCEPTS[action].includes(task.state);
+  const show = (action: keyof typeof ACCEPTS) => can(task.engine, `task.${action}`) && applies(action);
   return (
     <Stack gap={1} direction="column" alignItems="flex-end">
       <Stack gap={1}>
@@ -61,7 +64,12 @@ export function TaskActions({
             }
             variant="primary"
             title="Retry this task?"
-            body={`${label} will be sent again to queue ${task.queue ?? '(its queue)'} with its original arguments, as a new task linked to this one.`}
+            body={
+              `${label} will be sent again to queue ${task.queue ?? '(its queue)'} with its original arguments, as a new task linked to this one.` +
+              (lostWith
+                ? ` It never reported an end and its worker ${lostWith} is gone. Where the broker gives a dead worker's unacknowledged messages back (Celery with acks_late, Dramatiq, arq, RabbitMQ brokers), the engine may run the original again as well.`
+                : '')
+            }
             confirmText="Retry"
             run={(key) => runTaskAction(task.engine, task.taskId, 'retry', key, project)}
             onSettled={onDone}

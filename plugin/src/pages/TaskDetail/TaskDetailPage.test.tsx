@@ -244,3 +244,57 @@ describe('who acted on a task', () => {
     expect(screen.queryByRole('link', { name: 'Who acted on it' })).not.toBeInTheDocument();
   });
 });
+
+describe('a task whose worker is gone while the task is in its hands', () => {
+  /** An Operator's service whose detail of `t` says its worker is gone. */
+  function serveGone(t: Task, gone: { lastSeenAt: string; offlineAt: string | null }) {
+    const backend = fakeService('operator', [...ALL_TASKS, t]);
+    const shown = detail(t);
+    shown.task.workerGone = { hostname: t.worker!, ...gone };
+    backend.routes[`GET ${SERVICE_API_URL}/tasks/${t.engine}/${t.taskId}`] = () => reply(shown);
+    return backend;
+  }
+
+  test('a started one says it was most likely lost with it, and offers a retry instead of a terminate', async () => {
+    const backend = serveGone(task({ taskId: 'lost-1', name: 'report.build', state: 'started', finishedAt: null }), {
+      lastSeenAt: '2026-11-30T10:00:00.000Z',
+      offlineAt: null,
+    });
+    const { user } = renderApp('/tasks/celery/lost-1');
+
+    const notice = await screen.findByRole('status', { name: 'Its worker is gone' }, PAGE_LOAD);
+    expect(notice).toHaveTextContent(/Worker celery@w1 has not been heard from since .* while this task ran/);
+    expect(notice).toHaveTextContent('most likely lost with it');
+    expect(screen.queryByRole('button', { name: 'Terminate' })).not.toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Retry' }));
+    const dialog = await screen.findByRole('dialog');
+    expect(dialog).toHaveTextContent('its worker celery@w1 is gone');
+    expect(dialog).toHaveTextContent('the engine may run the original again as well');
+    await user.click(within(dialog).getByRole('button', { name: 'Retry' }));
+    expect(await screen.findByRole('status', { name: 'Retry: succeeded' })).toBeInTheDocument();
+    expect(backend.commands.map((c) => [c.kind, c.target])).toEqual([['task.retry', 'lost-1']]);
+  });
+
+  test('a received one says another worker may take it, and is not offered a retry', async () => {
+    serveGone(task({ taskId: 'taken-1', name: 'mail.send', state: 'received', startedAt: null, finishedAt: null }), {
+      lastSeenAt: '2026-11-30T10:00:00.000Z',
+      offlineAt: '2026-11-30T10:00:01.000Z',
+    });
+    renderApp('/tasks/celery/taken-1');
+
+    const notice = await screen.findByRole('status', { name: 'Its worker is gone' }, PAGE_LOAD);
+    expect(notice).toHaveTextContent(/Worker celery@w1 went offline at .* before starting it/);
+    expect(screen.getByRole('button', { name: 'Cancel' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
+  });
+
+  test('a started one whose worker is alive says nothing of it, and can be terminated, not retried', async () => {
+    fakeService('operator', [...ALL_TASKS, task({ taskId: 'running-1', state: 'started', finishedAt: null })]);
+    renderApp('/tasks/celery/running-1');
+
+    expect(await screen.findByRole('button', { name: 'Terminate' }, PAGE_LOAD)).toBeInTheDocument();
+    expect(screen.queryByRole('status', { name: 'Its worker is gone' })).not.toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument();
+  });
+});

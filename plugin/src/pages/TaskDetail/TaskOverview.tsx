@@ -2,7 +2,7 @@ import React, { useState } from 'react';
 import { css } from '@emotion/css';
 import type { GrafanaTheme2 } from '@grafana/data';
 import { Alert, ClipboardButton, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
-import type { TaskDetail } from '../../api/types';
+import type { TaskDetail, WorkerGone } from '../../api/types';
 import { StateBadge } from '../../components/common/StateBadge';
 import { inProject, taskUrl } from '../../constants';
 import { useInterval } from '../../hooks/useAsync';
@@ -40,6 +40,24 @@ function expiryMarkReason(ev: TaskDetail['events'][number]): string | null {
     return null;
   }
   return typeof ev.fields.reason === 'string' ? ev.fields.reason : 'its expiry passed while it waited';
+}
+
+/**
+ * A task still in the hands of a worker that is gone: nothing will end it there, nor say so. A
+ * worker killed outright (an OOM kill, SIGKILL, a lost host) sends no offline event; z4j tells it
+ * from its missing heartbeats.
+ */
+function WorkerGoneNotice({ gone, started }: { gone: WorkerGone; started: boolean }) {
+  const when = gone.offlineAt
+    ? `went offline at ${formatTime(gone.offlineAt)}`
+    : `has not been heard from since ${formatTime(gone.lastSeenAt)}`;
+  return (
+    <Alert severity="warning" title="Its worker is gone" role="status" aria-label="Its worker is gone">
+      {started
+        ? `Worker ${gone.hostname} ${when} while this task ran, and the task never reported an end: it was most likely lost with it. Retry it to run it again.`
+        : `Worker ${gone.hostname} ${when} after taking this task from its queue, before starting it. Where the broker gives unacknowledged messages back, another worker will take it; otherwise it was lost.`}
+    </Alert>
+  );
 }
 
 export function TaskOverview({ detail }: { detail: TaskDetail }) {
@@ -103,6 +121,7 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
 
   return (
     <div className={styles.grid}>
+      {task.workerGone && <WorkerGoneNotice gone={task.workerGone} started={task.state === 'started'} />}
       {expiredWaiting && (
         <Alert severity="warning" title="Expired while waiting" role="status" aria-label="Expired while waiting">
           No worker took it before its time to live ended ({formatTime(expires)}): it will not run. Retry it to send it

@@ -85,3 +85,32 @@ describe('a worker that goes offline', () => {
     expect(dialog).toBeInTheDocument();
   }, 20_000);
 });
+
+describe("a worker's tasks", () => {
+  test('an offline one links to the explorer with the tasks it left started, since it was first seen', async () => {
+    const { state } = oneWorker('operator');
+    state.online = false;
+    const { user } = renderApp('/workers');
+
+    const link = await screen.findByRole('link', { name: 'Tasks left started' }, PAGE_LOAD);
+    const url = new URL(link.getAttribute('href')!, 'http://grafana');
+    expect(url.pathname).toMatch(/\/tasks$/);
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      engine: 'celery',
+      state: 'started',
+      worker: 'celery@w1',
+      from: String(Date.parse('2026-11-29T11:00:00.000Z')),
+    });
+    await user.click(link);
+    expect(await screen.findByRole('textbox', { name: 'Worker' }, PAGE_LOAD)).toHaveValue('celery@w1');
+  });
+
+  test('an online one links to its running tasks', async () => {
+    oneWorker('operator');
+    renderApp('/workers');
+    expect(await screen.findByRole('link', { name: 'Running tasks' }, PAGE_LOAD)).toHaveAttribute(
+      'href',
+      expect.stringContaining('state=started')
+    );
+  });
+});

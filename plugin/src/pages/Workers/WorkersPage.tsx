@@ -1,7 +1,7 @@
 // Workers: who is online, heartbeats, concurrency and load, and the control actions the
 // engine and the user's role allow (shutdown needs Admin).
 import React, { useState } from 'react';
-import { Badge, Button, Stack, Text } from '@grafana/ui';
+import { Badge, Button, LinkButton, Stack, Text } from '@grafana/ui';
 import { controlActionsFor, WorkerControlModal } from './WorkerControl';
 import { runWorkerAction } from '../../api/service';
 import type { Command, Worker } from '../../api/types';
@@ -13,6 +13,8 @@ import { OnShelf, OutcomeShelf } from '../../components/common/OutcomeShelf';
 import { useWorkers } from '../../data/useWorkers';
 import { useSession } from '../../hooks/useSession';
 import { formatAgo } from '../../utils/format';
+import { PLUGIN_BASE_URL, ROUTES } from '../../constants';
+import { DEFAULT_TO, writeFilters } from '../Tasks/filters';
 
 function WorkersPage() {
   const { project } = useSession();
@@ -107,6 +109,20 @@ function WorkerActions({
   // An offline worker is offered no action; a dialog opened before it went offline stays open.
   return (
     <Stack gap={1}>
+      <LinkButton
+        size="sm"
+        variant="secondary"
+        fill="text"
+        icon="list-ul"
+        href={startedTasksUrl(worker, project)}
+        tooltip={
+          worker.online
+            ? undefined
+            : 'The tasks it left started: most likely lost with it. Each one can be retried (Operator), or all at once with a bulk retry.'
+        }
+      >
+        {worker.online ? 'Running tasks' : 'Tasks left started'}
+      </LinkButton>
       {worker.online && allows('operator') && controlActionsFor(can, worker.engine).length > 0 && (
         <Button size="sm" variant="secondary" icon="sliders-v-alt" onClick={() => setControlling(true)}>
           Control…
@@ -139,6 +155,23 @@ function WorkerActions({
 }
 
 export default WorkersPage;
+
+/**
+ * The explorer filtered to the tasks the worker has started and not ended, since it was first
+ * seen (an hour earlier: task times are the workers' clocks). For a worker gone, those it left
+ * behind, which the explorer's bulk retry can send again.
+ */
+function startedTasksUrl(w: Worker, project?: string): string {
+  const filters = writeFilters({
+    project,
+    engine: [w.engine],
+    state: ['started'],
+    worker: w.hostname,
+    from: String(Date.parse(w.firstSeenAt) - 3_600_000),
+    to: DEFAULT_TO,
+  });
+  return `${PLUGIN_BASE_URL}/${ROUTES.Tasks}?${filters}`;
+}
 
 /** What the worker's agent could not deliver: events (timeline gaps) and retry payloads (tasks z4j cannot retry). */
 function AgentDropped({ worker: w }: { worker: Worker }) {
