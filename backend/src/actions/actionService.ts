@@ -21,7 +21,7 @@ export class ActionRefused extends Error {
 
 /**
  * Task states each action accepts. Retry needs a finished task, or one lost with its worker (a
- * started task whose worker is gone: see acceptsRetryOfLost); cancel one that has not started.
+ * started task whose worker is gone: see lostWith); cancel one that has not started.
  */
 const ACCEPTS: Record<TaskAction, readonly string[]> = {
   retry: ['failed', 'succeeded', 'revoked', 'rejected', 'expired'],
@@ -141,8 +141,9 @@ export class ActionService {
   }
 
   /**
-   * The worker a started task was lost with: gone (offline, or silent past its heartbeats) while
-   * the task never reported an end, so nothing will run it to its end or say what became of it.
+   * The worker a started task was lost with: gone (offline, or silent past its heartbeats and
+   * Z4J_WORKER_LOST_AFTER) while the task never reported an end, so nothing will run it to its
+   * end or say what became of it.
    * Retrying such a task is the on-call's way out of a killed worker. Where the broker gives a dead
    * worker's unacknowledged messages back (Celery's acks_late, Dramatiq, arq), the engine may also
    * run it again on its own: the plugin says so before a retry is sent.

@@ -1,6 +1,7 @@
 // A task whose worker is gone (killed outright: no offline event, its heartbeats just stop for
-// Z4J_WORKER_LOST_AFTER, a minute by default; or offline) while the task was in its hands: the task's detail says so, and a started one, which
-// nothing will ever end, can be retried, the retry saying what it was lost with.
+// Z4J_WORKER_LOST_AFTER, a minute by default; or offline) while the task was in its hands: the
+// task's detail says so, and a started one, which nothing will ever end, can be retried, the
+// retry saying what it was lost with.
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { DbPayloadStore } from '../actions/payloads.js';
@@ -67,6 +68,7 @@ describe('a task lost with its worker', () => {
     await task('on-alive', 'started', 'alive');
     await task('on-unknown', 'started', 'never-heard-of');
     await task('on-quiet', 'started', 'quiet');
+    await task('also-on-stopped', 'started', 'stopped');
     await api.pipeline.drained();
   });
   afterAll(async () => {
@@ -112,5 +114,22 @@ describe('a task lost with its worker', () => {
     const received = await retry('taken-by-killed');
     expect([received.body.command.state, received.body.command.outcome?.message]).toEqual(['failed', 'cannot retry a task that is received']);
     expect(sent.length).toBe(before);
+  });
+
+  test("a bulk retry of a gone worker's started tasks retries each, as it would one by one", async () => {
+    const filters = { worker: 'stopped', state: 'started' };
+    const preview = await request(api.app).post('/api/bulk/preview').set(authHeaders('operator')).send({ action: 'retry', filters });
+    expect(preview.body.count).toBe(2);
+    const job = await request(api.app).post('/api/bulk').set(authHeaders('operator')).set('idempotency-key', randomUUID()).send({ action: 'retry', filters });
+    expect(job.status).toBe(202);
+    await api.ctx.bulk.drain();
+    const commands = await db.query<{ target: string; state: string; lostWith: string | null }>(
+      `SELECT target, state, outcome->>'lostWith' AS "lostWith" FROM commands WHERE bulk_id = $1 ORDER BY target`,
+      [job.body.job.id],
+    );
+    expect(commands.rows).toEqual([
+      { target: 'also-on-stopped', state: 'succeeded', lostWith: 'stopped' },
+      { target: 'on-stopped', state: 'succeeded', lostWith: 'stopped' },
+    ]);
   });
 });

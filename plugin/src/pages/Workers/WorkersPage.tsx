@@ -106,7 +106,8 @@ function WorkerActions({
 }) {
   const { can, allows, project } = useSession();
   const [controlling, setControlling] = useState(false);
-  // An offline worker is offered no action; a dialog opened before it went offline stays open.
+  // An offline worker is offered no control, only its tasks; a dialog opened before it went
+  // offline stays open.
   return (
     <Stack gap={1}>
       <LinkButton
@@ -118,7 +119,7 @@ function WorkerActions({
         tooltip={
           worker.online
             ? undefined
-            : 'The tasks it left started: most likely lost with it. Each one can be retried (Operator), or all at once with a bulk retry.'
+            : "The tasks it left started. Once it has been silent past the service's limit (Z4J_WORKER_LOST_AFTER, a minute by default), they are lost with it: an Operator can retry each, or all at once with a bulk retry."
         }
       >
         {worker.online ? 'Running tasks' : 'Tasks left started'}
