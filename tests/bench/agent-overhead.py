@@ -1,7 +1,7 @@
 """The agent's overhead per engine (BENCHMARKS.md, "Agent overhead"): a no-op task through each
 engine in one process, without the agent and with it (delivering to a Redis stream on db 15).
 
-    python3 tests/bench/agent-overhead.py [--rounds 3] [--engines celery,rq,...] [--scale 1.0]
+    python3 tests/bench/agent-overhead.py [--rounds 3] [--engines celery,rq,...] [--scale 1.0] [--work-us 0]
 
 runs every engine in its own virtualenv (.venvs/<engine>), in turn a process without the agent,
 one with it, and one "pair" process (the agent installed, switched off and on in turn: task by
@@ -21,6 +21,7 @@ the agent: since b654a9c it has no receiver on a worker's tasks outside solo poo
 per task is the publish to Redis. A task's cost is the thread CPU of its
 send plus, for the worker, the gap before its run (consecutive runs of a worker draining the
 queue; Dramatiq adds its consumer thread's gap before it hands the message to the worker thread).
+--work-us N makes the task spend N µs of CPU first: the agent's share of a task that does something.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ WARMUP = 300
 ARGS, KWARGS = (42,), {"name": "bench"}  # a no-op task with a small, ordinary call
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_overhead_tasks import noop, stamps  # noqa: E402  (when each run happened, for drained queues)
+from agent_overhead_tasks import noop, stamps, work, work_ns  # noqa: E402  (when each run happened, for drained queues)
 
 # Per-task samples are CPU time of the thread running the task: on a shared, busy machine wall
 # time mostly measures the neighbours. What the agent's sender thread costs is in the process
@@ -324,6 +325,7 @@ def run_arq(batches: list[tuple[str, int]], on: bool) -> Batches:
     from arq.worker import func
 
     async def job(ctx, x, name=None):
+        work()
         stamps.append(now())
 
     queue = f"z4j-bench-{uuid.uuid4().hex[:8]}"
@@ -381,6 +383,7 @@ def run_taskiq(batches: list[tuple[str, int]], on: bool) -> Batches:
     target = [0]
 
     async def atask(x, name=None):
+        work()
         stamps.append(now())
         if len(stamps) >= target[0]:
             done.set()
@@ -494,14 +497,14 @@ def quantile(values: list[int], q: float) -> float:
 
 # ---- the driver ------------------------------------------------------------------------------------
 
-def spawn(engine: str, mode: str, n: int, agent_src: str | None = None) -> dict:
+def spawn(engine: str, mode: str, n: int, agent_src: str | None = None, work_us: int = 0) -> dict:
     """One run in its own process; `agent_src`: a directory holding another z4j_agent package (on
     PYTHONPATH, ahead of the venv's own install), for an A/B of two versions of the agent."""
     python = os.path.join(ROOT, ".venvs", engine, "bin", "python")
     env = {k: v for k, v in os.environ.items() if not k.startswith("Z4J_")}
     if agent_src:
         env["PYTHONPATH"] = os.path.abspath(agent_src)
-    proc = subprocess.run([python, os.path.abspath(__file__), "--run", engine, "--mode", mode, "--tasks", str(n)],
+    proc = subprocess.run([python, os.path.abspath(__file__), "--run", engine, "--mode", mode, "--tasks", str(n), "--work-us", str(work_us)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     if proc.returncode != 0:
         raise SystemExit(f"{engine} {mode} failed:\n{proc.stderr[-3000:]}")
@@ -521,8 +524,11 @@ def main() -> None:
     p.add_argument("--ab", metavar="DIR", help="A/B: also run the z4j_agent package under DIR (e.g. an old commit's agent/src, "
                    "exported with git archive), process by process in turn with this tree's, so both meet the same moments "
                    "of a shared machine; one row each, 'engine<' (DIR) and 'engine>' (this tree)")
+    p.add_argument("--work-us", type=int, default=0, help="CPU µs each task spends before it returns (default 0: a no-op); "
+                   "Celery's figure is its publish, which this does not change")
     a = p.parse_args()
     if a.run:
+        work_ns[0] = a.work_us * 1000
         print(json.dumps(run_one(a.run, a.mode, a.tasks or TASKS[a.run])))
         return
 
@@ -535,7 +541,7 @@ def main() -> None:
         for _ in range(a.rounds):  # alternate, so drift on a shared machine hits every mode (and variant) alike
             for mode in modes:
                 for label, src in variants:
-                    all_runs[label][mode].append(spawn(engine, mode, n, src))
+                    all_runs[label][mode].append(spawn(engine, mode, n, src, a.work_us))
         for label, _ in variants:
             report(label, engine, n, a, all_runs[label])
     # The bench stream: nobody consumes it. Through an engine's venv (this driver may run on a bare python3).
@@ -549,7 +555,7 @@ def report(label: str, engine: str, n: int, a: argparse.Namespace, runs: dict[st
         return statistics.median(r[key] for r in runs[mode]) if runs[mode] else float("nan")
 
     cpu_off, cpu_on = med("off", "cpu_us_per_task"), med("on", "cpu_us_per_task")
-    row = {"engine": engine, "tasks": n, "rounds": a.rounds,
+    row = {"engine": engine, "tasks": n, "rounds": a.rounds, "work_us": a.work_us,
            "tasks_per_s_off": n / med("off", "wall_s"), "tasks_per_s_on": n / med("on", "wall_s"),
            "cpu_us_off": cpu_off, "cpu_us_on": cpu_on, "slowdown_pct": (1 - cpu_off / cpu_on) * 100,
            # Added per task: from the pair runs (off and on in one process, in turn), less noisy
