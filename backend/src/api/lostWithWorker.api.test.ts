@@ -110,7 +110,7 @@ describe('a task lost with its worker', () => {
         'cannot retry a task that is started (z4j retries a started task only once its worker is gone: terminate it, or wait for its end)',
       ]);
     }
-    // Its worker never started it: most brokers give such a message back for another worker.
+    // Its worker never started it: a broker that waits for acknowledgements gives it to another worker.
     const received = await retry('taken-by-killed');
     expect([received.body.command.state, received.body.command.outcome?.message]).toEqual(['failed', 'cannot retry a task that is received']);
     expect(sent.length).toBe(before);
