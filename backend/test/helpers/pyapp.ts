@@ -2,7 +2,9 @@
 // engine: long-running workers (stopped as a process group) and one-shot control scripts
 // that print JSON.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -60,10 +62,25 @@ export class PythonApp {
     return { ...process.env, ...this.env, ...extra, PYTHONUNBUFFERED: '1', PYTHONPATH: this.dir };
   }
 
+  /**
+   * What a worker of this engine needs to run beside others. Dramatiq 1.x (the floor and mid
+   * runs) serves Prometheus metrics from every worker, on port 9191 and from one directory in
+   * /tmp by default: two workers at once (Jest runs two suites at a time) collide on the port,
+   * a traceback in the second one's output. Each gets an ephemeral port on loopback and a
+   * directory of its own (`scratch`, removed when it stops).
+   */
+  private workerEnvironment(scratch: string | null): Record<string, string> {
+    if (scratch === null) return {};
+    return { dramatiq_prom_host: '127.0.0.1', dramatiq_prom_port: '0', dramatiq_prom_db: scratch };
+  }
+
   /** Starts `<venv>/<bin> args…` in the app directory, in its own process group. */
   start(bin: string, args: string[], extra: Record<string, string> = {}): PyProcess {
     this.check(bin);
-    const proc = spawn(`${this.venv}/${bin}`, args, { cwd: this.dir, env: this.environment(extra), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const scratch = this.engine === 'dramatiq' ? join(tmpdir(), `z4j-test-dramatiq-prometheus-${randomBytes(6).toString('hex')}`) : null;
+    const env = this.environment({ ...this.workerEnvironment(scratch), ...extra });
+    const proc = spawn(`${this.venv}/${bin}`, args, { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    if (scratch !== null) proc.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
     let out = '';
     proc.stdout!.on('data', (d) => (out += d));
     proc.stderr!.on('data', (d) => (out += d));
