@@ -44,7 +44,7 @@ WARMUP = 300
 ARGS, KWARGS = (42,), {"name": "bench"}  # a no-op task with a small, ordinary call
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_overhead_tasks import noop, stamps, work, work_ns  # noqa: E402  (when each run happened, for drained queues)
+from agent_overhead_tasks import noop, set_work, stamps, work  # noqa: E402  (when each run happened, for drained queues)
 
 # Per-task samples are CPU time of the thread running the task: on a shared, busy machine wall
 # time mostly measures the neighbours. What the agent's sender thread costs is in the process
@@ -528,7 +528,7 @@ def main() -> None:
                    "Celery's figure is its publish, which this does not change")
     a = p.parse_args()
     if a.run:
-        work_ns[0] = a.work_us * 1000
+        set_work(a.work_us)
         print(json.dumps(run_one(a.run, a.mode, a.tasks or TASKS[a.run])))
         return
 

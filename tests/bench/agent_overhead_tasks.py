@@ -5,15 +5,38 @@ With --work-us, each run first spends that much CPU: a task that does something.
 import time
 
 stamps: list[int] = []
-work_ns = [0]  # set by the bench (--work-us)
+_work_steps = [0]  # set by set_work (--work-us)
+
+
+def _compute(steps: int) -> int:
+    """Plain Python arithmetic: CPU work without system calls. (A loop on the thread's CPU clock
+    would make a system call per turn, and with them the kernel's cache and TLB flushes, which
+    slowed the engine and the agent around it by half again.)"""
+    total = 0
+    for i in range(steps):
+        total += i * i
+    return total
+
+
+def set_work(us: int) -> None:
+    """Each run will first compute for about `us` µs of CPU, measured here (the best of five)."""
+    if us <= 0:
+        _work_steps[0] = 0
+        return
+    probe = 200_000
+    best = min(_timed(probe) for _ in range(5))
+    _work_steps[0] = max(1, round(probe * us * 1000 / best))
+
+
+def _timed(steps: int) -> int:
+    start = time.thread_time_ns()
+    _compute(steps)
+    return time.thread_time_ns() - start
 
 
 def work() -> None:
-    """Spins the task's thread for work_ns of its CPU time (nothing when 0: the no-op)."""
-    if work_ns[0]:
-        end = time.thread_time_ns() + work_ns[0]
-        while time.thread_time_ns() < end:
-            pass
+    if _work_steps[0]:
+        _compute(_work_steps[0])
 
 
 def noop(x, name=None):
