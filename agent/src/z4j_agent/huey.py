@@ -17,6 +17,7 @@ Huey task class, with the exact args / kwargs and the id z4j chose) and terminat
 from __future__ import annotations
 
 import atexit
+import signal
 import sys
 import threading
 import time
@@ -27,7 +28,7 @@ from .commands import CommandError, CommandListener
 from .running import RunningTasks
 from .core import get_agent
 from .core import policies  # the policy module, as core has it (the package exports a function named policy)
-from .os_signals import reraise_if_from_a_signal_handler
+from .os_signals import ignoring_in_the_main_thread, reraise_if_from_a_signal_handler
 
 ENGINE = "huey"
 MIN_VERSION = (2, 6)
@@ -292,7 +293,13 @@ class _HueyAgent:
         """Once: when the last worker shuts down, or at exit (SIGTERM stops Huey without its hooks)."""
         with self.lock:
             stop, self.stop_heartbeat = self.stop_heartbeat, None
-        if stop is not None:
+        if stop is None:
+            return
+        # In a process worker, a SIGTERM stops the consumer at once, and multiprocessing's exit
+        # then terminates its daemonic workers: a second SIGTERM, which Huey turns into a
+        # KeyboardInterrupt. Landing in the goodbye, it left the worker online (one CI run). The
+        # goodbye is bounded by Z4J_EXIT_FLUSH_TIMEOUT, and the process ends right after it.
+        with ignoring_in_the_main_thread(signal.SIGTERM):
             say_offline(self.agent, ENGINE, self.worker, (stop, self.stop_commands), self.flight.stats(None))
 
     # ---- commands ------------------------------------------------------------------------------

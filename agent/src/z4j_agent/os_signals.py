@@ -50,6 +50,30 @@ def threads_without_process_signals() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
+@contextlib.contextmanager
+def ignoring_in_the_main_thread(signum: int) -> Iterator[None]:
+    """`signum` ignored inside, then its handler as before: for a goodbye the process's own
+    machinery would cut short (see huey.HueyHooks.offline). Only the main thread sets handlers;
+    elsewhere, or where the handler was not set from Python (it could not be put back), nothing
+    changes. A signal arriving inside is dropped, so keep what runs inside bounded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        before = signal.getsignal(signum)
+        if before is None:
+            yield
+            return
+        signal.signal(signum, signal.SIG_IGN)
+    except (ValueError, OSError):  # no such signal here, or not settable
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signum, before)
+
+
 def start_daemon_thread(target: Callable[[], None], name: str) -> threading.Thread:
     """A daemon thread running `target` that takes none of the process's signals."""
     thread = threading.Thread(target=target, name=name, daemon=True)

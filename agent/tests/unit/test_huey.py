@@ -477,6 +477,52 @@ def test_terminate_stops_a_task_of_a_greenlet_worker():
     assert result == {"outcome": {"stopped": True, "how": "exception raised in its greenlet"}, "ended": ["terminated"]}
 
 
+PROCESS_CONSUMER_STOPPED = """
+import multiprocessing, os, signal, sys, threading
+from huey import MemoryHuey
+from z4j_agent import core
+import z4j_agent.huey as zhuey
+
+# Nothing can be delivered: the goodbye waits its whole exit deadline, as one to a slow broker does.
+core.get_agent(agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:1/0")
+up = multiprocessing.Event()
+started, said = zhuey._HueyAgent.startup, zhuey.say_offline
+
+def startup(self):
+    started(self)
+    up.set()
+
+def say_offline(*args, **kwargs):
+    said(*args, **kwargs)
+    print("goodbye said", flush=True)
+
+zhuey._HueyAgent.startup, zhuey.say_offline = startup, say_offline
+huey = MemoryHuey("processes")
+zhuey.install(huey)
+
+def stop_like_systemd():
+    up.wait(30)
+    os.killpg(0, signal.SIGTERM)  # the consumer and its worker, as systemd and the test workers' stop do
+
+threading.Thread(target=stop_like_systemd, daemon=True).start()
+huey.create_consumer(workers=1, worker_type="process", periodic=False).run()
+"""
+
+
+def test_a_process_workers_goodbye_outlasts_the_consumer_that_ends_first():
+    """SIGTERM to a consumer of process workers: the consumer exits at once, and multiprocessing
+    terminates its daemonic workers as it exits, a second SIGTERM (a KeyboardInterrupt in a Huey
+    worker). It fell in the worker's goodbye, which was cut short: the worker stayed online."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "Z4J_EXIT_FLUSH_TIMEOUT": "1"}
+    done = subprocess.run([sys.executable, "-c", PROCESS_CONSUMER_STOPPED], capture_output=True, text=True, timeout=60, env=env, start_new_session=True)
+    assert "goodbye said" in done.stdout, done.stderr[-2000:]
+    assert "KeyboardInterrupt" not in done.stderr, done.stderr[-2000:]
+
+
 def test_a_redis_huey_on_sentinel_lends_the_agent_its_sentinels_and_master(sentinel_group):
     from huey import RedisHuey
     from redis.sentinel import Sentinel

@@ -9,7 +9,7 @@ import pytest
 
 from z4j_agent._common import guarded, hook_failed
 from z4j_agent.commands import CommandListener
-from z4j_agent.os_signals import deliver_again_soon, raised_by_a_signal_handler, start_daemon_thread
+from z4j_agent.os_signals import deliver_again_soon, ignoring_in_the_main_thread, raised_by_a_signal_handler, start_daemon_thread
 from z4j_agent.redact import scrub
 
 from conftest import REDIS_URL, blocked_signals
@@ -180,3 +180,37 @@ def test_an_exception_no_signal_handler_raised_is_not_delivered_again():
         raise Stop("the agent's own bug")
     except Stop as caught:
         assert not deliver_again_soon(caught)
+
+
+def test_a_signal_ignored_for_a_while_in_the_main_thread_is_dropped_then_handled_as_before():
+    import os
+
+    caught = []
+
+    def handler(signum, frame):
+        caught.append(signum)
+
+    before = signal.signal(signal.SIGUSR2, handler)
+    try:
+        with ignoring_in_the_main_thread(signal.SIGUSR2):
+            os.kill(os.getpid(), signal.SIGUSR2)
+            assert signal.getsignal(signal.SIGUSR2) is signal.SIG_IGN
+        assert caught == []  # dropped, not held until the block ends
+        assert signal.getsignal(signal.SIGUSR2) is handler
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert caught == [signal.SIGUSR2]
+    finally:
+        signal.signal(signal.SIGUSR2, before)
+
+
+def test_ignoring_a_signal_outside_the_main_thread_changes_nothing():
+    seen = []
+
+    def look():
+        with ignoring_in_the_main_thread(signal.SIGUSR2):
+            seen.append(signal.getsignal(signal.SIGUSR2))
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    thread.join(5)
+    assert seen == [signal.getsignal(signal.SIGUSR2)]
