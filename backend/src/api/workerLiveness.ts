@@ -14,7 +14,7 @@ const aliveSql = (minSilenceS: string) =>
 export const WORKER_ALIVE_SQL = aliveSql('10');
 
 /** Task states a worker holds a task in: taken from the broker, or running. */
-export const HELD_BY_WORKER: readonly string[] = ['received', 'started'];
+const HELD_BY_WORKER: readonly string[] = ['received', 'started'];
 
 export interface WorkerGone {
   hostname: string;
