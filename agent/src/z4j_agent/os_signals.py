@@ -53,25 +53,22 @@ def threads_without_process_signals() -> Iterator[None]:
 @contextlib.contextmanager
 def ignoring_in_the_main_thread(signum: int) -> Iterator[None]:
     """`signum` ignored inside, then its handler as before: for a goodbye the process's own
-    machinery would cut short (see huey.HueyHooks.offline). Only the main thread sets handlers;
+    machinery would cut short (see huey._HueyAgent.offline). Only the main thread sets handlers;
     elsewhere, or where the handler was not set from Python (it could not be put back), nothing
     changes. A signal arriving inside is dropped, so keep what runs inside bounded."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    try:
-        before = signal.getsignal(signum)
-        if before is None:
-            yield
-            return
-        signal.signal(signum, signal.SIG_IGN)
-    except (ValueError, OSError):  # no such signal here, or not settable
-        yield
-        return
+    before = None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            before = signal.getsignal(signum)
+            if before is not None:
+                signal.signal(signum, signal.SIG_IGN)
+        except (ValueError, OSError):  # no such signal here, or not settable
+            before = None
     try:
         yield
     finally:
-        signal.signal(signum, before)
+        if before is not None:
+            signal.signal(signum, before)
 
 
 def start_daemon_thread(target: Callable[[], None], name: str) -> threading.Thread:

@@ -478,30 +478,37 @@ def test_terminate_stops_a_task_of_a_greenlet_worker():
 
 
 PROCESS_CONSUMER_STOPPED = """
-import multiprocessing, os, signal, sys, threading
+import os, signal, sys, threading, time
 from huey import MemoryHuey
+from huey.consumer import Worker
 from z4j_agent import core
 import z4j_agent.huey as zhuey
 
 # Nothing can be delivered: the goodbye waits its whole exit deadline, as one to a slow broker does.
 core.get_agent(agent_id="a", agent_secret="s", broker_url="redis://127.0.0.1:1/0")
-up = multiprocessing.Event()
-started, said = zhuey._HueyAgent.startup, zhuey.say_offline
+looping = os.environ["Z4J_TEST_LOOPING"]  # a file the worker makes once it loops
+loop, said = Worker.loop, zhuey.say_offline
 
-def startup(self):
-    started(self)
-    up.set()
+def loop_and_tell(self, *args, **kwargs):
+    # In the worker's loop, where Huey catches the stop's KeyboardInterrupt and runs its shutdown
+    # hooks (one in its startup hooks would end the worker before them). A file, not a lock a
+    # KeyboardInterrupt could leave held.
+    if not os.path.exists(looping):
+        open(looping, "w").close()
+    return loop(self, *args, **kwargs)
 
 def say_offline(*args, **kwargs):
     said(*args, **kwargs)
     print("goodbye said", flush=True)
 
-zhuey._HueyAgent.startup, zhuey.say_offline = startup, say_offline
+Worker.loop, zhuey.say_offline = loop_and_tell, say_offline
 huey = MemoryHuey("processes")
 zhuey.install(huey)
 
 def stop_like_systemd():
-    up.wait(30)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(looping) and time.monotonic() < deadline:
+        time.sleep(0.01)
     os.killpg(0, signal.SIGTERM)  # the consumer and its worker, as systemd and the test workers' stop do
 
 threading.Thread(target=stop_like_systemd, daemon=True).start()
@@ -509,7 +516,7 @@ huey.create_consumer(workers=1, worker_type="process", periodic=False).run()
 """
 
 
-def test_a_process_workers_goodbye_outlasts_the_consumer_that_ends_first():
+def test_a_process_workers_goodbye_outlasts_the_consumer_that_ends_first(tmp_path):
     """SIGTERM to a consumer of process workers: the consumer exits at once, and multiprocessing
     terminates its daemonic workers as it exits, a second SIGTERM (a KeyboardInterrupt in a Huey
     worker). It fell in the worker's goodbye, which was cut short: the worker stayed online."""
@@ -517,7 +524,7 @@ def test_a_process_workers_goodbye_outlasts_the_consumer_that_ends_first():
     import subprocess
     import sys
 
-    env = {**os.environ, "Z4J_EXIT_FLUSH_TIMEOUT": "1"}
+    env = {**os.environ, "Z4J_EXIT_FLUSH_TIMEOUT": "1", "Z4J_TEST_LOOPING": str(tmp_path / "looping")}
     done = subprocess.run([sys.executable, "-c", PROCESS_CONSUMER_STOPPED], capture_output=True, text=True, timeout=60, env=env, start_new_session=True)
     assert "goodbye said" in done.stdout, done.stderr[-2000:]
     assert "KeyboardInterrupt" not in done.stderr, done.stderr[-2000:]
