@@ -478,7 +478,7 @@ def test_terminate_stops_a_task_of_a_greenlet_worker():
 
 
 PROCESS_CONSUMER_STOPPED = """
-import os, signal, sys, threading, time
+import os, signal, threading, time
 from huey import MemoryHuey
 from huey.consumer import Worker
 from z4j_agent import core
