@@ -1,5 +1,6 @@
 """z4j_agent.celery: the enqueued event a publish records (Celery's own events report the rest)."""
 import signal
+import traceback
 
 import pytest
 
@@ -486,8 +487,12 @@ def test_a_soft_time_limit_that_lands_in_the_publish_receiver_still_reaches_the_
     monkeypatch.setattr(agent_celery, "_payload", payload_read_when_the_limit_comes)
     before = signal.signal(signal.SIGUSR1, soft_timeout_sighandler)
     try:
-        app.add_.apply_async((1, 2))  # returns: the receiver's exception is Celery's to drop
-        with pytest.raises(SoftTimeLimitExceeded):
-            threading.Event().wait(5)  # the task, once its send returned
+        # Celery drops what the receiver raised; the signal comes again 5 ms after it returned, and
+        # lands wherever the task is then: still in apply_async (the rest of send_task is slower than
+        # that on a loaded machine), or in what the task does next.
+        with pytest.raises(SoftTimeLimitExceeded) as raised:
+            app.add_.apply_async((1, 2))
+            threading.Event().wait(5)
+        assert not [f for f in traceback.extract_tb(raised.tb) if f.filename == agent_celery.__file__]
     finally:
         signal.signal(signal.SIGUSR1, before)

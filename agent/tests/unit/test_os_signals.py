@@ -4,6 +4,7 @@ thread waiting in its BLPOP, and the worker's stop waiting with it), and its gua
 what a signal handler raised (RQ's stop, swallowed, left the worker running)."""
 import signal
 import threading
+import traceback
 
 import pytest
 
@@ -164,15 +165,20 @@ def test_a_signal_raised_in_a_hook_whose_host_drops_its_exceptions_is_delivered_
             delivered_again.append(deliver_again_soon(caught, delay=0.05))
 
     alarm_raises_stop(0.05)
-    receiver_whose_host_drops_what_it_raises()  # returns: the host carries on
-    assert delivered_again == [not swaps]
     if swaps:
+        receiver_whose_host_drops_what_it_raises()  # returns: the host carries on
+        assert delivered_again == [False]
         assert signal.getsignal(signal.SIGALRM).__name__ == "request_force_stop"
         signal.signal(signal.SIGALRM, signal.SIG_IGN)  # not sent again: nothing may come (a forced stop would)
         assert not any(t.name == "z4j-signal-again" for t in threading.enumerate())
         return
-    with pytest.raises(Stop, match="the host's handler"):
+    # The signal comes again 50 ms after the hook returned, wherever the task is then (on a loaded
+    # machine that may be before the wait below).
+    with pytest.raises(Stop, match="the host's handler") as raised:
+        receiver_whose_host_drops_what_it_raises()  # returns: the host carries on
         threading.Event().wait(5)  # the task, where it is once the hook has returned
+    assert delivered_again == [True]
+    assert "receiver_whose_host_drops_what_it_raises" not in [f.name for f in traceback.extract_tb(raised.tb)]
 
 
 def test_an_exception_no_signal_handler_raised_is_not_delivered_again():
