@@ -1,4 +1,7 @@
 """z4j_agent.dramatiq with Dramatiq's StubBroker and a real in-process Worker."""
+import threading
+import time
+
 import pytest
 
 dramatiq = pytest.importorskip("dramatiq")
@@ -15,6 +18,8 @@ runs = {}
 def broker(captured):
     b = StubBroker()
     b.emit_after("process_boot")
+    b.settled_ = Settled()
+    b.add_middleware(b.settled_)  # before the agent's: its after-hooks run after the agent's
     b.add_middleware(Z4jMiddleware())
     dramatiq.set_broker(b)
     runs.clear()
@@ -46,11 +51,31 @@ def broker(captured):
     b.close()
 
 
+class Settled(dramatiq.Middleware):
+    """The acks and nacks the consumer thread began, and those whose after-hooks all ran. The stub
+    broker's join returns at the ack or nack itself, before the after-hooks, where the agent
+    reports failed, rejected and retried."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.begun = self.ended = 0
+
+    def before_ack(self, broker, message):
+        with self._lock:
+            self.begun += 1
+
+    def after_ack(self, broker, message):
+        with self._lock:
+            self.ended += 1
+
+    before_nack, after_nack = before_ack, after_ack
+
+
 def run(b):
     b.join("default", fail_fast=False)
-    import time
-
-    time.sleep(0.05)  # ack / nack run on the consumer thread after join returns
+    deadline = time.monotonic() + 5
+    while b.settled_.ended < b.settled_.begun and time.monotonic() < deadline:  # each ack or nack began before join returned
+        time.sleep(0.002)
 
 
 def test_success_with_payload_result_and_runtime(broker, captured):
@@ -77,8 +102,6 @@ def test_failure_is_dead_lettered(broker, captured):
 def test_retry_then_success(broker, captured):
     m = broker.actors_["flaky"].send("k1")
     run(broker)
-    import time
-
     deadline = time.time() + 5
     while "succeeded" not in captured.kinds(m.message_id) and time.time() < deadline:
         run(broker)
@@ -144,8 +167,6 @@ def test_a_message_cancelled_before_it_runs_is_skipped_acked_and_reported_revoke
 
 
 def test_a_running_message_terminated_from_z4j_is_stopped_and_reported_revoked(broker, captured):
-    import time
-
     agent_mw = next(m for m in broker.middleware if isinstance(m, Z4jMiddleware))
 
     @dramatiq.actor(broker=broker, max_retries=3)
@@ -260,8 +281,6 @@ def test_the_ack_of_a_delayed_copy_is_not_the_outcome_of_the_run_it_became(broke
 def test_messages_skipped_before_they_start_leave_the_in_flight_count_alone(broker, captured):
     """AgeLimit skips a message past its max_age before this middleware's start, and a cancel
     from z4j skips one with nothing recorded: neither ran, so neither ends a run in the counts."""
-    import time
-
     from dramatiq.common import current_millis
 
     mw = _agent_middleware(broker)
@@ -300,8 +319,6 @@ def test_the_failed_count_leaves_out_the_retries_an_actor_asked_for(broker, capt
     """agent/README.md, "Workers": an exception counts, retried or not; a dramatiq.Retry the
     actor raised is a retry it asked for, unless Retries fails the message instead (out of
     retries): that run is reported failed, and counts."""
-    import time
-
     @dramatiq.actor(broker=broker, max_retries=2)
     def retry_once(key):
         runs[key] = runs.get(key, 0) + 1
