@@ -16,10 +16,17 @@ import redis
 SERVICE = "z4jmaster"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(n: int) -> list[int]:
+    """n distinct free ports: the sockets are held together while the kernel picks (one by one,
+    a port let go may be picked again, and a server left without its port never starts)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class SentinelGroup:
@@ -30,7 +37,7 @@ class SentinelGroup:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed: run scripts/setup-system.sh")
         self.dir = tempfile.mkdtemp(prefix="z4j-sentinel-")
-        self.master_port, self.replica_port, self.sentinel_port = _free_port(), _free_port(), _free_port()
+        self.master_port, self.replica_port, self.sentinel_port = _free_ports(3)
         self.cafile = os.path.join(self.dir, "ca.pem") if tls else None
         self._tls_args: tuple[str, ...] = ()
         if tls:
@@ -43,6 +50,11 @@ class SentinelGroup:
         # The replica's first sync at once: diskless, a master waits 5 s by default for more replicas.
         self._server(self.master_port, "master", "--repl-diskless-sync-delay", "0")
         self._server(self.replica_port, "replica", "--replicaof", "127.0.0.1", str(self.master_port))
+        # The sentinel reads a server's INFO when it first connects and then every 10 s: started
+        # before the replica's sync is done, it may hear of the replica, or of its link being up,
+        # only 10 or 20 s later. Once the sync is done, its first reads do.
+        self._wait(lambda: self._client(self.replica_port).info("replication").get("master_link_status") == "up",
+                   "the replica's first sync", self._logs)
         conf = os.path.join(self.dir, "sentinel.conf")
         with open(conf, "w") as f:
             # Down after a second: a failover in the tests takes seconds, not the default 30.
@@ -53,7 +65,7 @@ class SentinelGroup:
         self._start("sentinel", conf, "--sentinel")
         # A failover needs a replica the sentinel has heard from and whose link to the master is up.
         self._wait(lambda: any(r["flags"] == "slave" and r["master-link-status"] == "ok" for r in self.sentinel().sentinel_slaves(SERVICE)),
-                   "the sentinel to see a good replica")
+                   "the sentinel to see a good replica", self._logs)
 
     def _server(self, port: int, name: str, *args: str) -> None:
         listen = ("--port", "0", "--tls-port", str(port), *self._tls_args) if self.cafile else ("--port", str(port))
@@ -64,7 +76,9 @@ class SentinelGroup:
                         "--logfile", os.path.join(self.dir, f"{name}.log")], check=True)
 
     @staticmethod
-    def _wait(ready, what: str, timeout: float = 20.0) -> None:
+    def _wait(ready, what: str, why=lambda: "", timeout: float = 20.0) -> None:
+        """Polls `ready` until it is true; past `timeout`, fails saying what it waited for and
+        what `why` tells (the servers' logs)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -73,8 +87,19 @@ class SentinelGroup:
             except redis.RedisError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+                raise TimeoutError(f"waited {timeout:.0f} s for {what}{why()}")
             time.sleep(0.1)
+
+    def _logs(self, lines: int = 15) -> str:
+        """The last lines of each server's log, for a setup that did not come up."""
+        told = []
+        for name in ("master", "replica", "sentinel"):
+            try:
+                with open(os.path.join(self.dir, f"{name}.log"), errors="replace") as f:
+                    told.append(f"\n--- {name}.log (last {lines} lines)\n" + "".join(f.readlines()[-lines:]))
+            except OSError as err:
+                told.append(f"\n--- {name}.log: {err.strerror}")
+        return "".join(told)
 
     def url(self, db: int = 0, **query: str) -> str:
         import urllib.parse
@@ -121,7 +146,7 @@ class SentinelGroup:
             self._client(old).shutdown(nosave=True)
         except redis.ConnectionError:  # the server closes the connection as it goes
             pass
-        self._wait(lambda: self.master_port_now() != old and self._client(self.master_port_now()).role()[0] == b"master", "the failover")
+        self._wait(lambda: self.master_port_now() != old and self._client(self.master_port_now()).role()[0] == b"master", "the failover", self._logs)
         return self.master_port_now()
 
     def stop(self) -> None:
