@@ -40,6 +40,15 @@ class SentinelGroup:
         self.master_port, self.replica_port, self.sentinel_port = _free_ports(3)
         self.cafile = os.path.join(self.dir, "ca.pem") if tls else None
         self._tls_args: tuple[str, ...] = ()
+        try:
+            self._start_all(tls)
+        except BaseException:
+            # The fixture never gets the group to stop: the servers already daemonized would
+            # outlive the test run.
+            self.stop()
+            raise
+
+    def _start_all(self, tls: bool) -> None:
         if tls:
             from tls_proxy import make_certificates
 
@@ -72,8 +81,13 @@ class SentinelGroup:
         self._start(name, *listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir, "--dbfilename", f"{name}.rdb", *args)
 
     def _start(self, name: str, *args: str) -> None:
-        subprocess.run(["redis-server", *args, "--daemonize", "yes", "--pidfile", os.path.join(self.dir, f"{name}.pid"),
+        pidfile = os.path.join(self.dir, f"{name}.pid")
+        subprocess.run(["redis-server", *args, "--daemonize", "yes", "--pidfile", pidfile,
                         "--logfile", os.path.join(self.dir, f"{name}.log")], check=True)
+        # The command returns once the server has forked; the pid file is written only after it
+        # has bound its port. Until then stop() could not find it, and a server that cannot bind
+        # never writes it: its log says why.
+        self._wait(lambda: os.path.exists(pidfile), f"{name} to start", self._logs, timeout=10)
 
     @staticmethod
     def _wait(ready, what: str, why=lambda: "", timeout: float = 20.0) -> None:
