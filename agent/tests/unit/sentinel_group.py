@@ -63,7 +63,7 @@ class SentinelGroup:
         # before the replica's sync is done, it may hear of the replica, or of its link being up,
         # only 10 or 20 s later. Once the sync is done, its first reads do.
         self._wait(lambda: self._client(self.replica_port).info("replication").get("master_link_status") == "up",
-                   "the replica's first sync", self._logs)
+                   "the replica's first sync")
         conf = os.path.join(self.dir, "sentinel.conf")
         with open(conf, "w") as f:
             # Down after a second: a failover in the tests takes seconds, not the default 30.
@@ -74,7 +74,7 @@ class SentinelGroup:
         self._start("sentinel", conf, "--sentinel")
         # A failover needs a replica the sentinel has heard from and whose link to the master is up.
         self._wait(lambda: any(r["flags"] == "slave" and r["master-link-status"] == "ok" for r in self.sentinel().sentinel_slaves(SERVICE)),
-                   "the sentinel to see a good replica", self._logs)
+                   "the sentinel to see a good replica")
 
     def _server(self, port: int, name: str, *args: str) -> None:
         listen = ("--port", "0", "--tls-port", str(port), *self._tls_args) if self.cafile else ("--port", str(port))
@@ -87,12 +87,11 @@ class SentinelGroup:
         # The command returns once the server has forked; the pid file is written only after it
         # has bound its port. Until then stop() could not find it, and a server that cannot bind
         # never writes it: its log says why.
-        self._wait(lambda: os.path.exists(pidfile), f"{name} to start", self._logs, timeout=10)
+        self._wait(lambda: os.path.exists(pidfile), f"{name} to start", timeout=10)
 
-    @staticmethod
-    def _wait(ready, what: str, why=lambda: "", timeout: float = 20.0) -> None:
-        """Polls `ready` until it is true; past `timeout`, fails saying what it waited for and
-        what `why` tells (the servers' logs)."""
+    def _wait(self, ready, what: str, timeout: float = 20.0) -> None:
+        """Polls `ready` until it is true; past `timeout`, fails saying what it waited for, with
+        the servers' logs."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -101,7 +100,7 @@ class SentinelGroup:
             except redis.RedisError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"waited {timeout:.0f} s for {what}{why()}")
+                raise TimeoutError(f"waited {timeout:.0f} s for {what}{self._logs()}")
             time.sleep(0.1)
 
     def _logs(self, lines: int = 15) -> str:
@@ -160,7 +159,7 @@ class SentinelGroup:
             self._client(old).shutdown(nosave=True)
         except redis.ConnectionError:  # the server closes the connection as it goes
             pass
-        self._wait(lambda: self.master_port_now() != old and self._client(self.master_port_now()).role()[0] == b"master", "the failover", self._logs)
+        self._wait(lambda: self.master_port_now() != old and self._client(self.master_port_now()).role()[0] == b"master", "the failover")
         return self.master_port_now()
 
     def stop(self) -> None:
