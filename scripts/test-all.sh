@@ -94,13 +94,22 @@ for e in "${engine_tests[@]}"; do ignore+=(--ignore="agent/tests/unit/test_$e.py
 # Tests of a client only an engine's venv has, run there too: the command channel and the TLS
 # connections on RabbitMQ with aio-pika (taskiq-aio-pika's client; the celery venv has pika).
 declare -A also=([taskiq]="agent/tests/unit/test_commands_amqp.py agent/tests/unit/test_transport_tls.py")
+# Each run starts on an empty test db (agent/tests/unit/conftest.py's): what an engine keeps
+# db-wide (RQ's lists of queues, workers and groups) must not reach a run of another version. An
+# RQ group left by the mid run made the floor RQ 2.1 worker quit (rq/rq#2269, session 43).
+agent_redis_url=${Z4J_TEST_AGENT_REDIS_URL:-redis://127.0.0.1:6379/14}
+empty_agent_db() {
+  redis-cli -u "$agent_redis_url" flushdb >/dev/null || echo "test-all: could not empty $agent_redis_url (carrying on)"
+}
 # agent_pytest DIR NAME [pytest options]: those runs in the venvs DIR/<engine>, their results
 # named pytest-NAME-<engine>.xml.
 agent_pytest() {
   local dir=$1 name=$2 e
   shift 2
+  empty_agent_db
   "$dir/celery/bin/python" -m pytest -q "$@" --junitxml="$RESULTS/pytest-$name-celery.xml" "${ignore[@]}" agent tests || status=1
   for e in "${engine_tests[@]}"; do
+    empty_agent_db
     # shellcheck disable=SC2086 # also[e] is a list of paths
     "$dir/$e/bin/python" -m pytest -q "$@" --junitxml="$RESULTS/pytest-$name-$e.xml" "agent/tests/unit/test_$e.py" ${also[$e]:-} || status=1
   done
