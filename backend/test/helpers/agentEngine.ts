@@ -89,11 +89,17 @@ export function describeAgentEngine(label: string, e: EngineUnderTest): void {
     };
 
     const task = (id: string) => svc.db.query<TaskRow>('SELECT * FROM tasks WHERE task_id = $1', [id]).then((r) => r.rows[0]);
-    // Settled: in its final state (and, with `enqueue`, with the producer's enqueue stored: the
-    // producer's batch and the worker's travel separately, and the worker's can be stored first).
+    // Settled: in its final state with its start stored (and, with `enqueue`, the producer's
+    // enqueue). Not one or the other: batches are stored as they come through, not in the order
+    // they were sent. The producer's and the worker's travel separately; and the service checks
+    // two batches of one agent at once, so the one with the task's start (sent before it ran) can
+    // be stored after the one with its outcome, when its lookups (agent key, project) take longer.
     const settled = (id: string, state = 'succeeded', enqueue = false) => eventually(async () => {
       const row = await task(id);
-      if (row?.state !== state || (enqueue && row.sent_at === null)) throw new Error(`task ${id} is ${row?.state ?? 'unknown'} (sent at ${row?.sent_at}), waiting for ${state}${enqueue ? ' and its enqueue' : ''}\n${worker?.output().slice(-3000)}`);
+      if (row?.state !== state || row.started_at === null || (enqueue && row.sent_at === null)) {
+        const seen = row ? `${row.state} (started at ${row.started_at}, sent at ${row.sent_at})` : 'unknown';
+        throw new Error(`task ${id} is ${seen}, waiting for ${state}, its start${enqueue ? ' and its enqueue' : ''}\n${worker?.output().slice(-3000)}`);
+      }
       return row;
     }, 90_000, 250);
     const kinds = async (id: string) => (await svc.db.query<{ kind: string }>('SELECT kind FROM task_events WHERE task_id = $1 ORDER BY occurred_at, event_id', [id])).rows.map((r) => r.kind);
@@ -145,8 +151,12 @@ export function describeAgentEngine(label: string, e: EngineUnderTest): void {
       const row = await settled(sent.retry);
       expect(row.attempt).toBe(1);
       expect(row.retries).toBe(1);
-      const k = await kinds(sent.retry);
-      expect(k).toContain('retried');
+      // The first attempt's events may be stored after the second's (see `settled`).
+      const k = await eventually(async () => {
+        const seen = await kinds(sent.retry);
+        if (!seen.includes('retried') || seen.filter((x) => x === 'started').length < 2) throw new Error(`events so far: ${seen.join(', ')}`);
+        return seen;
+      }, 30_000, 250);
       expect(k.filter((x) => x === 'started')).toHaveLength(2);
       const retried = (await svc.db.query<{ fields: { exception?: string } }>(`SELECT fields FROM task_events WHERE task_id = $1 AND kind = 'retried'`, [sent.retry])).rows[0]!;
       expect(retried.fields.exception).toMatch(/first attempt/);
