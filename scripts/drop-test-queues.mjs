@@ -4,8 +4,9 @@
 // run declares new ones; left alone they pile up, and a broker with more durable queues than
 // file handles stalls when it boots. Only such names are touched, and only while unused: a
 // classic queue with a consumer (another test run's) is refused by the broker and left alone.
-// Quorum queues (the taskiq agent's) cannot be deleted "if unused" (RabbitMQ answers
-// NOT_IMPLEMENTED and closes the connection): those listed with no consumer are deleted outright.
+// A quorum queue (taskiq-aio-pika declares its queues so) cannot be deleted "if unused":
+// RabbitMQ answers NOT_IMPLEMENTED and closes the connection. Those listed with no consumer are
+// deleted outright.
 //   node scripts/drop-test-queues.mjs
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
