@@ -39,6 +39,11 @@ _installed = False
 _roots = Roots()
 
 
+# Wakes a worker's pub/sub thread to let it end (Z4jWorker.unsubscribe); RQ's handle_command
+# ignores a command it does not know.
+_WAKE_PUBSUB_THREAD = '{"command": "z4j-wake"}'
+
+
 def _check() -> None:
     import rq
 
@@ -399,13 +404,23 @@ class Z4jWorkerMixin:
         # RQ 3.0 wakes its pub/sub thread by unsubscribing, then stops it, and redis-py 8's stop()
         # waits for the thread. A thread woken before it was asked to stop loops once more, and
         # waits RQ's 60 s for a subscription that will not come: the worker's stop took a minute,
-        # one time in thirty. Asked first, the thread leaves as the unsubscribe wakes it.
+        # one time in thirty. So the thread is asked first. Then it is woken by a message on its
+        # own channel, from another connection, and left to close its subscription itself, before
+        # RQ's unsubscribe: a thread woken by that UNSUBSCRIBE (or by anything that came first)
+        # closed the connection while the UNSUBSCRIBE was being written on it, and the worker's
+        # teardown failed (EBADF). RQ ignores a command it does not know.
         thread = getattr(self, "pubsub_thread", None)
-        if thread is not None:
+        if thread is not None and thread.is_alive():
             try:
                 thread.stop(timeout=0)  # only asks: no wait
             except TypeError:  # redis-py before 8: stop() only asks
                 thread.stop()
+            try:
+                self.connection.publish(self.pubsub_channel_name, _WAKE_PUBSUB_THREAD)
+            except Exception:  # Redis away: RQ's unsubscribe meets the same and says so
+                pass
+            else:
+                thread.join(timeout=1)
         super().unsubscribe()
 
     @guarded

@@ -475,6 +475,29 @@ def test_the_worker_leaves_the_process_signals_to_its_main_thread(queue):
         worker.unsubscribe()
 
 
+def test_the_worker_writes_rqs_unsubscribe_only_once_its_pub_sub_thread_has_ended(queue):
+    """Asked to stop, the pub/sub thread closes its connection as soon as anything wakes it: an
+    UNSUBSCRIBE written on that connection meanwhile failed with EBADF, out of the worker's
+    teardown (seen in CI on RQ 3.0 + redis-py 8, the thread woken by its subscription's reply)."""
+    worker = zrq.Z4jWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
+    worker.subscribe()
+    pubsub, thread = worker.pubsub, worker.pubsub_thread
+    deadline = time.monotonic() + 5
+    while not pubsub.subscribed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    alive_at_unsubscribe = []
+    unsubscribe = pubsub.unsubscribe
+
+    def unsubscribe_seen(*args, **kwargs):
+        alive_at_unsubscribe.append(thread.is_alive())
+        return unsubscribe(*args, **kwargs)
+
+    pubsub.unsubscribe = unsubscribe_seen
+    worker.unsubscribe()
+    assert alive_at_unsubscribe == [False]
+    assert not thread.is_alive()
+
+
 def test_the_worker_stops_its_pub_sub_thread_at_once_when_the_thread_wakes_first(queue):
     """RQ 3.0 wakes its pub/sub thread by unsubscribing, then stops it (redis-py 8's stop() waits
     for it). A thread that woke before the stop was asked waited RQ's 60 s for a subscription: the
