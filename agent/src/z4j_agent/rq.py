@@ -408,7 +408,7 @@ class Z4jWorkerMixin:
         # own channel, from another connection, and left to close its subscription itself, before
         # RQ's unsubscribe: a thread woken by that UNSUBSCRIBE (or by anything that came first)
         # closed the connection while the UNSUBSCRIBE was being written on it, and the worker's
-        # teardown failed (EBADF). RQ ignores a command it does not know.
+        # teardown failed (EBADF).
         thread = getattr(self, "pubsub_thread", None)
         if thread is not None and thread.is_alive():
             try:

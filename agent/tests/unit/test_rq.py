@@ -475,16 +475,22 @@ def test_the_worker_leaves_the_process_signals_to_its_main_thread(queue):
         worker.unsubscribe()
 
 
+def _subscribed_worker(queue):
+    """A Z4jWorker whose pub/sub thread runs, once Redis has confirmed its subscription (up to 5 s)."""
+    worker = zrq.Z4jWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
+    worker.subscribe()
+    deadline = time.monotonic() + 5
+    while not worker.pubsub.subscribed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return worker
+
+
 def test_the_worker_writes_rqs_unsubscribe_only_once_its_pub_sub_thread_has_ended(queue):
     """Asked to stop, the pub/sub thread closes its connection as soon as anything wakes it: an
     UNSUBSCRIBE written on that connection meanwhile failed with EBADF, out of the worker's
     teardown (seen in CI on RQ 3.0 + redis-py 8, the thread woken by its subscription's reply)."""
-    worker = zrq.Z4jWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
-    worker.subscribe()
+    worker = _subscribed_worker(queue)
     pubsub, thread = worker.pubsub, worker.pubsub_thread
-    deadline = time.monotonic() + 5
-    while not pubsub.subscribed and time.monotonic() < deadline:
-        time.sleep(0.01)
     alive_at_unsubscribe = []
     unsubscribe = pubsub.unsubscribe
 
@@ -502,12 +508,8 @@ def test_the_worker_stops_its_pub_sub_thread_at_once_when_the_thread_wakes_first
     """RQ 3.0 wakes its pub/sub thread by unsubscribing, then stops it (redis-py 8's stop() waits
     for it). A thread that woke before the stop was asked waited RQ's 60 s for a subscription: the
     worker's stop took a minute. The pause after the unsubscribe lets the thread wake first."""
-    worker = zrq.Z4jWorker([queue], connection=queue.connection, name=f"w-{uuid.uuid4().hex[:6]}")
-    worker.subscribe()
+    worker = _subscribed_worker(queue)
     pubsub = worker.pubsub
-    deadline = time.monotonic() + 5
-    while not pubsub.subscribed and time.monotonic() < deadline:
-        time.sleep(0.01)
     unsubscribe = pubsub.unsubscribe
 
     def unsubscribe_then_pause(*args, **kwargs):
