@@ -83,11 +83,13 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       if (r.status !== 200) throw new Error(`task ${id}: ${r.status}`);
       return r.body;
     };
-    const taskInState = (id: string, ...states: string[]) => eventually(async () => {
+    /** Polls the task until `ready` holds; `waitingFor` says what for when it never does. */
+    const taskUntil = (id: string, waitingFor: string, ready: (d: TaskDetail) => boolean) => eventually(async () => {
       const d = await task(id);
-      if (!states.includes(d.task.state)) throw new Error(`task ${id} is ${d.task.state}, waiting for ${states.join('/')}\n${worker.output().slice(-2000)}`);
+      if (!ready(d)) throw new Error(`task ${id} is ${d.task.state} with events ${d.events.map((ev) => ev.kind).join(',')}, waiting for ${waitingFor}\n${worker.output().slice(-2000)}`);
       return d;
     }, 90_000, 200);
+    const taskInState = (id: string, ...states: string[]) => taskUntil(id, states.join('/'), (d) => states.includes(d.task.state));
     const act = async (id: string, action: string) => {
       const r = await call<{ command: Command }>('POST', `/api/tasks/${e.engine}/${id}/actions/${action}`);
       expect(r.status).toBe(202);
@@ -129,7 +131,9 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       expect([settled.state, settled.outcome?.via]).toEqual(['succeeded', 'agent']);
       const newId = String(settled.outcome?.newTaskId);
       expect(newId).not.toBe(id);
-      const rerun = await taskInState(newId, 'succeeded');
+      // The rerun's enqueue is reported from where the command ran, its outcome from the worker that
+      // ran it: batches the service may store in either order, so wait for both.
+      const rerun = await taskUntil(newId, 'succeeded and enqueued', (d) => d.task.state === 'succeeded' && d.events.some((ev) => ev.kind === 'enqueued'));
       expect(String(rerun.task.result)).toMatch(/ok after 2 runs, password intact/);
       expect(rerun.task.retryOf).toBe(id);
       // The agent reported the enqueue, not z4j: one enqueued line, with z4j's reason on it.
