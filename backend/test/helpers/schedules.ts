@@ -87,9 +87,12 @@ export function describeSchedules(e: SchedulesUnderTest): void {
       if (calls.length < times) throw new Error(`echo ran ${calls.length} times, waiting for ${times}\n${output()}`);
       return calls;
     }, 60_000, 200);
+    // The send and the run are reported by different processes (the service or the agent that sent
+    // it, the worker that ran it), which the service may store in either order: wait for both.
     const ranTask = (id: string) => eventually(async () => {
       const r = await call<TaskDetail>('GET', `/api/tasks/${e.engine}/${id}`);
-      if (r.body.task?.state !== 'succeeded') throw new Error(`task ${id} is ${r.body.task?.state ?? r.status}, waiting for succeeded\n${output()}`);
+      const sent = r.body.events?.some((ev) => ev.kind === 'enqueued');
+      if (r.body.task?.state !== 'succeeded' || !sent) throw new Error(`task ${id} is ${r.body.task?.state ?? r.status}${sent ? '' : ', its enqueue not stored'}, waiting for succeeded and enqueued\n${output()}`);
       return r.body;
     }, 60_000, 200);
     /** A run of schedule `id` sent: its command settled so, its task run and shown with `reason` on its one enqueued line. */
