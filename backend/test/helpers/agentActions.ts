@@ -57,7 +57,7 @@ export interface AgentActionsUnderTest {
 }
 
 interface Command { id: number; state: string; outcome: Record<string, unknown> | null }
-interface TaskDetail { task: { state: string; name: string | null; queue: string | null; result: unknown; retryOf: string | null; retriedAs: string[]; worker: string | null }; events: { kind: string; fields: Record<string, unknown> }[] }
+interface TaskDetail { task: { state: string; hasPayload: boolean; name: string | null; queue: string | null; result: unknown; retryOf: string | null; retriedAs: string[]; worker: string | null }; events: { kind: string; fields: Record<string, unknown> }[] }
 
 export function describeAgentActions(e: AgentActionsUnderTest): void {
   jest.setTimeout(180_000);
@@ -124,7 +124,9 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       e.retry!();
       const key = randomUUID();
       const id = await e.send(queue, 'fail_once', [key], { password: SECRET }, env);
-      const failed = await taskInState(id, 'failed');
+      // A retry re-sends the call the agent sealed with the task's enqueue: a batch of the producer's,
+      // which the service may store after the worker's outcome (see the rerun below).
+      const failed = await taskUntil(id, 'failed, its call stored', (d) => d.task.state === 'failed' && d.task.hasPayload);
       expect(JSON.stringify(failed)).not.toContain(SECRET);
       const command = await act(id, 'retry');
       const settled = await settles(command.id);
