@@ -94,7 +94,9 @@ describe('Celery with the agent: one enqueue per attempt', () => {
   test('a producer without task-sent (task_send_sent_event off): the agent\'s enqueue is the one shown', async () => {
     const id = await produce('tasks.app.conf.task_send_sent_event = False; r = tasks.add.delay(4, 5); out = r.id');
     await succeeded(id);
-    await sleep(1000);
+    // The agent's enqueue comes on its own queue, unordered with Celery's events: wait for it.
+    await eventually(async () => expect((await enqueues(id)).map((f) => f.recordedBy)).toContain(AGENT_MARK), 30_000, 250);
+    await sleep(1000); // nothing more comes
     const rows = await enqueues(id);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.recordedBy).toBe(AGENT_MARK);
@@ -105,8 +107,11 @@ describe('Celery with the agent: one enqueue per attempt', () => {
   test('a group sent on its own is drawn whole from any member: the agent names its group', async () => {
     const ids = JSON.parse(await produce('from celery import group; g = group(tasks.add.s(i, i) for i in range(3)).apply_async(); out = [r.id for r in g.results]')) as string[];
     for (const id of ids) await succeeded(id);
-    const res = await fetch(`${svc.url}/api/tasks/celery/${ids[1]}/graph`, { headers: authHeaders('viewer') });
-    const graph = (await res.json()) as { nodes: { taskId: string }[] };
-    expect([res.status, graph.nodes.map((n) => n.taskId).sort()]).toEqual([200, [...ids].sort()]);
+    // The group is named by the agent's enqueues, which may be stored after Celery's events of the runs.
+    await eventually(async () => {
+      const res = await fetch(`${svc.url}/api/tasks/celery/${ids[1]}/graph`, { headers: authHeaders('viewer') });
+      const graph = (await res.json()) as { nodes: { taskId: string }[] };
+      expect([res.status, graph.nodes.map((n) => n.taskId).sort()]).toEqual([200, [...ids].sort()]);
+    }, 30_000, 250);
   });
 });
