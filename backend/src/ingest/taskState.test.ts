@@ -65,6 +65,23 @@ describe('task state precedence', () => {
     expect([plain.state, plain.finishedAt]).toEqual(['rejected', T0 + 30]);
   });
 
+  it('ends failed, not rejected, when a failure is dead-lettered in the same moment, whatever order the two are stored in', () => {
+    // Dramatiq reports a message out of retries as failed and, in the same instant, as rejected
+    // to its dead-letter queue: the two may travel in different batches, stored in either order.
+    for (const gap of [0, 1]) {
+      const deadLettered = [
+        ev('enqueued', 0, { name: 'app.flaky', retries: 0 }, 'producer@host'),
+        ev('started', 10, { retries: 0 }),
+        ev('failed', 50, { retries: 0, exception: 'RuntimeError: boom', runtime: 0.04 }),
+        ev('rejected', 50 + gap, { retries: 0, deadLettered: true }),
+      ];
+      for (const order of permutations(deadLettered)) {
+        const t = applyInArrivalOrder(order);
+        expect([gap, t.state, t.exception, t.finishedAt]).toEqual([gap, 'failed', 'RuntimeError: boom', T0 + 50]);
+      }
+    }
+  });
+
   it('never lets a late started overwrite succeeded', () => {
     const t = applyInArrivalOrder([lifecycle[0]!, lifecycle[1]!, lifecycle[3]!, lifecycle[2]!]);
     expect(t.state).toBe('succeeded');

@@ -127,8 +127,16 @@ function relabel(cur: TaskRow | null, ev: TaskEnvelope): TaskRow | null {
 
 function isAfter(attempt: number, kind: TaskKind, cur: TaskRow): boolean {
   if (attempt !== cur.attempt) return attempt > cur.attempt;
-  return RANK[kind] > RANK[cur.state];
+  return RANK[kind] > RANK[cur.state] || failureOfRejected(kind, cur.state);
 }
+
+/**
+ * A run's failure says more than the rejection that ends the same attempt: Dramatiq reports a
+ * message out of retries as failed and, in the same millisecond, rejected to its dead-letter
+ * queue. Two reports of one moment cannot be ordered by time, and they may be stored in either
+ * order (different batches): the attempt ends failed whichever comes first.
+ */
+const failureOfRejected = (kind: TaskKind, state: TaskState): boolean => kind === 'failed' && state === 'rejected';
 
 const parseTime = (s: string | null | undefined): number | null => {
   if (!s) return null;
