@@ -60,7 +60,9 @@ describe('the Python agent, end to end', () => {
     const task = await eventually(async () => {
       const row = (await svc.db.query<{ state: string; args: unknown; kwargs: Record<string, unknown>; project_id: number }>(
         'SELECT state, args, kwargs, project_id FROM tasks WHERE task_id = $1', [taskId])).rows[0];
-      if (row?.state !== 'succeeded') throw new Error(`task is ${row?.state}`);
+      // Waits for the enqueue too: the agent may send it in another batch than the outcome, and
+      // the service stores batches in the order their checks finish.
+      if (row?.state !== 'succeeded' || row.args === null) throw new Error(`task is ${row?.state}${row && row.args === null ? ', its enqueue not stored' : ''}`);
       return row;
     }, 60_000, 200);
     expect(task.args).toEqual(['Zoë', 42]);
