@@ -127,7 +127,7 @@ function relabel(cur: TaskRow | null, ev: TaskEnvelope): TaskRow | null {
 
 function isAfter(attempt: number, kind: TaskKind, cur: TaskRow): boolean {
   if (attempt !== cur.attempt) return attempt > cur.attempt;
-  return RANK[kind] > RANK[cur.state] || failureOfRejected(kind, cur.state);
+  return RANK[kind] > RANK[cur.state] || failureOverRejection(kind, cur.state);
 }
 
 /**
@@ -136,7 +136,7 @@ function isAfter(attempt: number, kind: TaskKind, cur: TaskRow): boolean {
  * queue. Two reports of one moment cannot be ordered by time, and they may be stored in either
  * order (different batches): the attempt ends failed whichever comes first.
  */
-const failureOfRejected = (kind: TaskKind, state: TaskState): boolean => kind === 'failed' && state === 'rejected';
+const failureOverRejection = (kind: TaskKind, state: TaskState): boolean => kind === 'failed' && state === 'rejected';
 
 const parseTime = (s: string | null | undefined): number | null => {
   if (!s) return null;
