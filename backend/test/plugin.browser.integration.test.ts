@@ -5,8 +5,13 @@
 // Journey: an on-call engineer finds a failed task, retries it and watches the retry succeed,
 // opens a workflow's DAG; an Admin schedules a task and runs it now; a Viewer is offered no
 // action and a forced call is refused.
-// Screenshots of every page land in test-results/screenshots/, and every page photographed is
-// checked with axe-core: no serious or critical accessibility violation of the plugin's own.
+// The whole journey runs twice, the one built module.js on each runtime Grafana hands a plugin:
+// Grafana 12's (@grafana/* 12.4, React 18) and Grafana 13.2's (@grafana/* 13.2, React 19; from
+// 13.2 every plugin runs on React 19). A plugin that used an API React 19 or Grafana 13 removed
+// fails the second.
+// Screenshots of every page land in test-results/screenshots/ (Grafana 13's in grafana13/), and
+// every page photographed is checked with axe-core: no serious or critical accessibility
+// violation of the plugin's own.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,7 +33,7 @@ jest.setTimeout(300_000);
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PLUGIN_DIST = join(ROOT, 'plugin', 'dist', 'module.js');
-const HOST_BUNDLE = join(ROOT, 'plugin', 'tests', 'host', 'dist', 'host.js');
+const HOST_DIST = join(ROOT, 'plugin', 'tests', 'host', 'dist');
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
 const CHROMIUM = process.env.Z4J_CHROMIUM ?? '/usr/bin/chromium';
 // Its own Redis database: the agent stream of this test's project must not be shared with
@@ -41,7 +46,13 @@ interface TestHost {
   close(): Promise<void>;
 }
 
-describe('the plugin in a browser (test host, real service, real Celery worker)', () => {
+/** The runtimes the plugin is run on: the test host's two builds (plugin/tests/host). */
+const RUNTIMES = [
+  { grafana: 12, bundle: join(HOST_DIST, 'host.js'), shots: SHOTS },
+  { grafana: 13, bundle: join(HOST_DIST, 'grafana13', 'host.js'), shots: join(SHOTS, 'grafana13') },
+];
+
+describe.each(RUNTIMES)('the plugin in a browser on Grafana $grafana (test host, real service, real Celery worker)', ({ grafana, bundle, shots }) => {
   let host: TestHost;
   let svc: Service;
   let celery: CeleryEnv;
@@ -51,11 +62,25 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
 
   const shot = async (name: string) => {
-    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    // The page at rest: Grafana 13's buttons fade their colour in (a CSS transition), and a
+    // colour read mid-way is neither the start's nor the end's (axe measured 3.73:1 on a 4.6:1
+    // primary button). Endless animations (spinners) are not waited for.
+    await page.waitForFunction(
+      () => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().endTime === Infinity),
+      undefined,
+      { timeout: 5000 },
+    );
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
     // Every rule on the whole page: the stand-in host's own findings are moderate (a page without
     // an <h1>, where Grafana's page header has one; the config page outside a <main>, where
     // Grafana's is around it), below what is asked here.
-    const violations = (await axeViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    // Left out, as Grafana's and not the plugin's: the contrast of the control that has the
+    // focus. Grafana draws a focused solid button in its colour's lighter shade (a primary one
+    // white on #5a86de, 3.55:1), on 12 and 13 alike; a dialog focuses its confirm button.
+    const violations = (await axeViolations(page))
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => (v.id === 'color-contrast' ? { ...v, nodes: v.nodes.filter((n) => !n.focused) } : v))
+      .filter((v) => v.nodes.length > 0);
     // The page's name in the diff says which page a violation is on.
     expect({ page: name, violations }).toEqual({ page: name, violations: [] });
   };
@@ -66,15 +91,15 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
   beforeAll(async () => {
     const needed: [string, string][] = [
       [PLUGIN_DIST, 'npm run build -w plugin'],
-      [HOST_BUNDLE, 'npm run build:test-host -w plugin'],
+      [bundle, 'npm run build:test-host -w plugin'],
       [CHROMIUM, 'apt-get install chromium (scripts/setup-system.sh does)'],
     ];
     for (const [file, how] of needed) {
       if (!existsSync(file)) throw new Error(`${file} is missing: run \`${how}\` first`);
     }
-    mkdirSync(SHOTS, { recursive: true });
-    const { startTestHost } = (await import(join(ROOT, 'plugin', 'tests', 'host', 'server.mjs'))) as { startTestHost: (o: { serviceUrl: string; proxySecret: string }) => Promise<TestHost> };
-    host = await startTestHost({ serviceUrl: '', proxySecret: TEST_PROXY_SECRET });
+    mkdirSync(shots, { recursive: true });
+    const { startTestHost } = (await import(join(ROOT, 'plugin', 'tests', 'host', 'server.mjs'))) as { startTestHost: (o: { serviceUrl: string; proxySecret: string; grafana: number }) => Promise<TestHost> };
+    host = await startTestHost({ serviceUrl: '', proxySecret: TEST_PROXY_SECRET, grafana });
     smtp = await startSmtp();
 
     const agent = testAgent();
@@ -84,7 +109,7 @@ describe('the plugin in a browser (test host, real service, real Celery worker)'
     const config = loadConfig({}, {
       PORT: 0,
       HOST: '127.0.0.1',
-      DATABASE_URL: await createTestDatabase('browser'),
+      DATABASE_URL: await createTestDatabase(`browser_grafana${grafana}`),
       Z4J_CELERY_BROKERS: [celery.broker],
       Z4J_CELERY_EVENT_EXCHANGE: celery.eventExchange,
       Z4J_CELERY_CONTROL_EXCHANGE: celery.controlExchange,

@@ -9,8 +9,10 @@ export interface AxeViolation {
   id: string;
   impact: "minor" | "moderate" | "serious" | "critical" | null;
   help: string;
-  /** The elements at fault: a CSS path to each, its markup, and what would fix it. */
-  nodes: { target: string[]; html: string; summary: string }[];
+  /** The elements at fault: a CSS path to each, its markup, what would fix it, and whether it
+   * has the keyboard's focus or lies in what has it (a focused control is drawn in the theme's
+   * focus style). */
+  nodes: { target: string[]; html: string; summary: string; focused: boolean }[];
 }
 
 /** What the page side returns of axe.run (axe's own types need the DOM's, which the service's tests do not load). */
@@ -42,6 +44,8 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
         target: n.target.map(String),
         html: n.html,
         summary: n.failureSummary ?? "",
+        // One selector for an element of the page itself (more only inside frames or shadow roots).
+        focused: n.target.length === 1 && document.querySelector(String(n.target[0]))?.closest(":focus") != null,
       })),
     }));
   });

@@ -8,7 +8,7 @@
 //  - publishes that key's JWKS at /api/signing-keys/keys, where the service (GRAFANA_URL =
 //    this server) fetches it.
 // The signed-in user is chosen with /login?as=viewer|operator|admin (a cookie).
-// Run alone: node tests/host/server.mjs --service http://127.0.0.1:8080 --secret <secret> [--port 3000]
+// Run alone: node tests/host/server.mjs --service http://127.0.0.1:8080 --secret <secret> [--port 3000] [--grafana 12|13]
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { extname, join, normalize } from 'node:path';
@@ -17,11 +17,19 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const PLUGIN_DIST = join(HERE, '..', '..', 'dist');
-const HOST_DIST = join(HERE, 'dist');
-// Grafana serves @grafana/ui's icons from public/build/img/icons/ (npm workspaces hoist the package).
-const ICONS = [join(HERE, '..', '..', 'node_modules'), join(HERE, '..', '..', '..', 'node_modules')]
-  .map((dir) => join(dir, '@grafana', 'ui', 'dist', 'public', 'img', 'icons'))
-  .find((dir) => existsSync(dir));
+// The host built on each Grafana runtime (webpack.config.js), with @grafana/ui's icons of that
+// runtime: Grafana serves them from public/build/img/icons/ (npm workspaces hoist the package).
+const RUNTIMES = {
+  12: {
+    hostDist: join(HERE, 'dist'),
+    modules: [join(HERE, '..', '..', 'node_modules'), join(HERE, '..', '..', '..', 'node_modules')],
+  },
+  13: { hostDist: join(HERE, 'dist', 'grafana13'), modules: [join(HERE, 'grafana13', 'node_modules')] },
+};
+const iconsOf = (runtime) =>
+  runtime.modules
+    .map((dir) => join(dir, '@grafana', 'ui', 'dist', 'public', 'img', 'icons'))
+    .find((dir) => existsSync(dir));
 const PLUGIN_ID = 'z4j-taskqueue-app';
 const PROXY_PREFIX = `/api/plugin-proxy/${PLUGIN_ID}/api/`;
 
@@ -90,7 +98,16 @@ function userOf(req) {
   return USERS[m?.[1]] ? m[1] : 'admin';
 }
 
-export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
+/** `grafana`: the runtime the plugin runs on, 12 (React 18) or 13 (Grafana 13.2 and later: React 19). */
+export async function startTestHost({ serviceUrl, proxySecret, port = 0, grafana = 12 }) {
+  const runtime = RUNTIMES[grafana];
+  if (!runtime) {
+    throw new Error(`the test host knows Grafana ${Object.keys(RUNTIMES).join(' and ')}, not ${grafana}`);
+  }
+  if (!existsSync(join(runtime.hostDist, 'host.js'))) {
+    throw new Error(`${join(runtime.hostDist, 'host.js')} is missing: run \`npm run build:test-host -w plugin\` first`);
+  }
+  const icons = iconsOf(runtime);
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'z4j-test-host', alg: 'ES256', use: 'sig' };
   let service = serviceUrl;
@@ -175,11 +192,11 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0 }) {
         })
         .end();
     }
-    if (path.startsWith('/public/build/img/icons/') && ICONS) {
-      return void serveFile(res, ICONS, path.slice('/public/build/img/icons/'.length));
+    if (path.startsWith('/public/build/img/icons/') && icons) {
+      return void serveFile(res, icons, path.slice('/public/build/img/icons/'.length));
     }
     if (path.startsWith('/host/')) {
-      return void serveFile(res, HOST_DIST, path.slice('/host/'.length));
+      return void serveFile(res, runtime.hostDist, path.slice('/host/'.length));
     }
     if (path.startsWith(`/public/plugins/${PLUGIN_ID}/`)) {
       return void serveFile(res, PLUGIN_DIST, path.slice(`/public/plugins/${PLUGIN_ID}/`.length));
@@ -207,6 +224,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     serviceUrl: arg('service', 'http://127.0.0.1:8080'),
     proxySecret: arg('secret', process.env.Z4J_PROXY_SECRET ?? ''),
     port: Number(arg('port', '3000')),
+    grafana: Number(arg('grafana', '12')),
   });
   console.log(`test host on ${host.url}/a/${PLUGIN_ID}/tasks (start the service with GRAFANA_URL=${host.url})`);
 }

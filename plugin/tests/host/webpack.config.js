@@ -1,35 +1,58 @@
 // Bundles the browser test host (host.tsx) with the modules Grafana shares with plugins.
 // `npm run build:test-host` in plugin/; the plugin itself is built by `npm run build`.
+//
+// Two builds, one per Grafana runtime the plugin's single module.js must run on:
+//  - dist/host.js: the plugin's own @grafana/* 12.4 and React 18 (Grafana 12);
+//  - dist/grafana13/host.js (`--env grafana=13`): @grafana/* 13.2.3 and React 19 from
+//    grafana13/node_modules (installed from grafana13/package-lock.json by its install.sh):
+//    from Grafana 13.2 every plugin runs on React 19, built against it or not.
 const path = require('path');
 
-module.exports = {
-  mode: 'development',
-  devtool: false,
-  entry: path.resolve(__dirname, 'host.tsx'),
-  output: { path: path.resolve(__dirname, 'dist'), filename: 'host.js', publicPath: '/host/' },
-  resolve: { extensions: ['.tsx', '.ts', '.mjs', '.js'] },
-  module: {
-    rules: [
-      // @grafana/ui's ES modules import 'ol/…' without extensions.
-      { test: /\.m?js$/, resolve: { fullySpecified: false } },
-      {
-        test: /\.[tj]sx?$/,
-        exclude: /node_modules/,
-        use: {
-          loader: 'swc-loader',
-          options: {
-            jsc: {
-              parser: { syntax: 'typescript', tsx: true },
-              transform: { react: { runtime: 'automatic' } },
-              target: 'es2020',
+const RUNTIMES = {
+  12: { out: 'dist', modules: [] },
+  13: { out: 'dist/grafana13', modules: [path.resolve(__dirname, 'grafana13', 'node_modules')] },
+};
+
+module.exports = (env = {}) => {
+  const runtime = RUNTIMES[env.grafana ?? '12'];
+  if (!runtime) {
+    throw new Error(`--env grafana=${env.grafana}: the test host knows Grafana ${Object.keys(RUNTIMES).join(' and ')}`);
+  }
+  return {
+    mode: 'development',
+    devtool: false,
+    entry: path.resolve(__dirname, 'host.tsx'),
+    // The server serves either build at /host/ (startTestHost's `grafana` option).
+    output: { path: path.resolve(__dirname, runtime.out), filename: 'host.js', publicPath: '/host/' },
+    resolve: { extensions: ['.tsx', '.ts', '.mjs', '.js'] },
+    module: {
+      rules: [
+        // What our own files import by name (host.tsx, the plugin's PluginPageStub: react,
+        // @grafana/*, react-router-dom) comes from the runtime's packages first. Only ours: a
+        // package's own imports resolve from where it lies (@grafana/ui's nested
+        // react-router-dom 5 must not become the host's 6).
+        { exclude: /node_modules/, resolve: { modules: [...runtime.modules, 'node_modules'] } },
+        // @grafana/ui's ES modules import 'ol/…' without extensions.
+        { test: /\.m?js$/, resolve: { fullySpecified: false } },
+        {
+          test: /\.[tj]sx?$/,
+          exclude: /node_modules/,
+          use: {
+            loader: 'swc-loader',
+            options: {
+              jsc: {
+                parser: { syntax: 'typescript', tsx: true },
+                transform: { react: { runtime: 'automatic' } },
+                target: 'es2020',
+              },
             },
           },
         },
-      },
-      { test: /\.css$/, use: ['style-loader', 'css-loader'] },
-      { test: /\.(svg|png|woff2?|ttf|eot)$/, type: 'asset/resource' },
-    ],
-  },
-  performance: { hints: false },
-  stats: 'errors-warnings',
+        { test: /\.css$/, use: ['style-loader', 'css-loader'] },
+        { test: /\.(svg|png|woff2?|ttf|eot)$/, type: 'asset/resource' },
+      ],
+    },
+    performance: { hints: false },
+    stats: 'errors-warnings',
+  };
 };
