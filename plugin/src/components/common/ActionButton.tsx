@@ -10,6 +10,7 @@ import { useInterval } from '../../hooks/useAsync';
 import { useSession } from '../../hooks/useSession';
 import { inProject, taskUrl } from '../../constants';
 import { OnShelf } from './OutcomeShelf';
+import { confirmVariantOf } from './confirmVariant';
 
 const SETTLED = new Set(['succeeded', 'failed', 'timed_out']);
 
@@ -110,7 +111,7 @@ export function ActionButton({
         title={title}
         body={body}
         confirmText={confirmText}
-        confirmVariant={variant === 'destructive' ? 'destructive' : 'primary'}
+        {...confirmVariantOf(variant === 'destructive' ? 'destructive' : 'primary')}
         onConfirm={confirm}
         onDismiss={() => setKey(null)}
       />

@@ -9,6 +9,7 @@ import { Refused } from '../../components/common/PageState';
 import { useGuard } from '../../hooks/useGuard';
 import { useSession } from '../../hooks/useSession';
 import { RunTask } from './ScheduleRuns';
+import { confirmVariantOf } from '../../components/common/confirmVariant';
 
 /** The switch for those who may use it (Operator and up), else what it is set to. */
 export function EnabledSwitch({ schedule, onChanged }: { schedule: Schedule; onChanged: () => Promise<void> }) {
@@ -74,6 +75,7 @@ export function RunNowButton({ schedule, onDone }: { schedule: Schedule; onDone:
         title={`Run ${schedule.name} now?`}
         body={`${schedule.taskName} is sent once, now, to ${schedule.queue ? `queue ${schedule.queue}` : 'its default queue'} of ${schedule.engine}, with the schedule's arguments. Its cron times do not change.`}
         confirmText="Run now"
+        {...confirmVariantOf('primary')}
         onConfirm={confirm}
         onDismiss={() => setKey(null)}
       />
