@@ -24,8 +24,11 @@ async def main():
         out = job.job_id
     elif cmd == "status":
         job = Job(sys.argv[2], redis, _queue_name=tasks.QUEUE)
+        # The status first: a job that ends between the two reads then shows its result with it
+        # (read the other way round, it could be "complete" with no result, success None).
+        status = (await job.status()).value
         info = await job.result_info()
-        out = {"status": (await job.status()).value, "success": info.success if info else None, "result": repr(info.result) if info else None}
+        out = {"status": status, "success": info.success if info else None, "result": repr(info.result) if info else None}
     elif cmd == "send":
         if tasks.os.environ.get("Z4J_AGENT_ID"):
             import z4j_agent.arq
