@@ -33,7 +33,6 @@ jest.setTimeout(300_000);
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PLUGIN_DIST = join(ROOT, 'plugin', 'dist', 'module.js');
-const HOST_DIST = join(ROOT, 'plugin', 'tests', 'host', 'dist');
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
 const CHROMIUM = process.env.Z4J_CHROMIUM ?? '/usr/bin/chromium';
 // Its own Redis database: the agent stream of this test's project must not be shared with
@@ -46,13 +45,13 @@ interface TestHost {
   close(): Promise<void>;
 }
 
-/** The runtimes the plugin is run on: the test host's two builds (plugin/tests/host). */
+/** The runtimes the plugin is run on: the test host's builds (plugin/tests/host/runtimes.cjs). */
 const RUNTIMES = [
-  { grafana: 12, bundle: join(HOST_DIST, 'host.js'), shots: SHOTS },
-  { grafana: 13, bundle: join(HOST_DIST, 'grafana13', 'host.js'), shots: join(SHOTS, 'grafana13') },
+  { grafana: 12, shots: SHOTS },
+  { grafana: 13, shots: join(SHOTS, 'grafana13') },
 ];
 
-describe.each(RUNTIMES)('the plugin in a browser on Grafana $grafana (test host, real service, real Celery worker)', ({ grafana, bundle, shots }) => {
+describe.each(RUNTIMES)('the plugin in a browser on Grafana $grafana (test host, real service, real Celery worker)', ({ grafana, shots }) => {
   let host: TestHost;
   let svc: Service;
   let celery: CeleryEnv;
@@ -91,13 +90,13 @@ describe.each(RUNTIMES)('the plugin in a browser on Grafana $grafana (test host,
   beforeAll(async () => {
     const needed: [string, string][] = [
       [PLUGIN_DIST, 'npm run build -w plugin'],
-      [bundle, 'npm run build:test-host -w plugin'],
       [CHROMIUM, 'apt-get install chromium (scripts/setup-system.sh does)'],
     ];
     for (const [file, how] of needed) {
       if (!existsSync(file)) throw new Error(`${file} is missing: run \`${how}\` first`);
     }
     mkdirSync(shots, { recursive: true });
+    // It refuses a runtime whose host is not built, saying how to build it.
     const { startTestHost } = (await import(join(ROOT, 'plugin', 'tests', 'host', 'server.mjs'))) as { startTestHost: (o: { serviceUrl: string; proxySecret: string; grafana: number }) => Promise<TestHost> };
     host = await startTestHost({ serviceUrl: '', proxySecret: TEST_PROXY_SECRET, grafana });
     smtp = await startSmtp();

@@ -14,20 +14,13 @@ import { createServer, request as httpRequest } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import RUNTIMES from './runtimes.cjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const PLUGIN_DIST = join(HERE, '..', '..', 'dist');
-// The host built on each Grafana runtime (webpack.config.js), with @grafana/ui's icons of that
-// runtime: Grafana serves them from public/build/img/icons/ (npm workspaces hoist the package).
-const RUNTIMES = {
-  12: {
-    hostDist: join(HERE, 'dist'),
-    modules: [join(HERE, '..', '..', 'node_modules'), join(HERE, '..', '..', '..', 'node_modules')],
-  },
-  13: { hostDist: join(HERE, 'dist', 'grafana13'), modules: [join(HERE, 'grafana13', 'node_modules')] },
-};
+// Grafana serves @grafana/ui's icons from public/build/img/icons/: those of the runtime served.
 const iconsOf = (runtime) =>
-  runtime.modules
+  runtime.nodeModules
     .map((dir) => join(dir, '@grafana', 'ui', 'dist', 'public', 'img', 'icons'))
     .find((dir) => existsSync(dir));
 const PLUGIN_ID = 'z4j-taskqueue-app';

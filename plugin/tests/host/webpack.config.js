@@ -1,17 +1,10 @@
 // Bundles the browser test host (host.tsx) with the modules Grafana shares with plugins.
 // `npm run build:test-host` in plugin/; the plugin itself is built by `npm run build`.
 //
-// Two builds, one per Grafana runtime the plugin's single module.js must run on:
-//  - dist/host.js: the plugin's own @grafana/* 12.4 and React 18 (Grafana 12);
-//  - dist/grafana13/host.js (`--env grafana=13`): @grafana/* 13.2.3 and React 19 from
-//    grafana13/node_modules (installed from grafana13/package-lock.json by its install.sh):
-//    from Grafana 13.2 every plugin runs on React 19, built against it or not.
+// One build per Grafana runtime the plugin's single module.js must run on (runtimes.cjs):
+// dist/host.js for Grafana 12, dist/grafana13/host.js with `--env grafana=13`.
 const path = require('path');
-
-const RUNTIMES = {
-  12: { out: 'dist', modules: [] },
-  13: { out: 'dist/grafana13', modules: [path.resolve(__dirname, 'grafana13', 'node_modules')] },
-};
+const RUNTIMES = require('./runtimes.cjs');
 
 module.exports = (env = {}) => {
   const runtime = RUNTIMES[env.grafana ?? '12'];
@@ -23,7 +16,7 @@ module.exports = (env = {}) => {
     devtool: false,
     entry: path.resolve(__dirname, 'host.tsx'),
     // The server serves either build at /host/ (startTestHost's `grafana` option).
-    output: { path: path.resolve(__dirname, runtime.out), filename: 'host.js', publicPath: '/host/' },
+    output: { path: runtime.hostDist, filename: 'host.js', publicPath: '/host/' },
     resolve: { extensions: ['.tsx', '.ts', '.mjs', '.js'] },
     module: {
       rules: [
@@ -31,7 +24,7 @@ module.exports = (env = {}) => {
         // @grafana/*, react-router-dom) comes from the runtime's packages first. Only ours: a
         // package's own imports resolve from where it lies (@grafana/ui's nested
         // react-router-dom 5 must not become the host's 6).
-        { exclude: /node_modules/, resolve: { modules: [...runtime.modules, 'node_modules'] } },
+        { exclude: /node_modules/, resolve: { modules: [...runtime.nodeModules, 'node_modules'] } },
         // @grafana/ui's ES modules import 'ol/…' without extensions.
         { test: /\.m?js$/, resolve: { fullySpecified: false } },
         {
