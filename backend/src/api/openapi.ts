@@ -5,6 +5,7 @@ import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
 import { identityPaths, identitySchemas } from './openapiIdentity.js';
 import { schedulePaths, scheduleSchemas } from './openapiSchedules.js';
 import { ROUTES } from './routes.js';
+import { TREND_GROUPS, TREND_METRICS, TREND_STATS } from './trends.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
@@ -113,6 +114,51 @@ function document(version: string) {
       },
       '/api/workers': { get: { summary: 'Workers online, and those seen within offlineDays, with liveness (at most 2,000: online first, then the latest seen)', parameters: [projectParam, q('engine', 'One engine.'), q('offlineDays', 'Offline workers last seen within this many days are listed too (default 7; 0: online only).')], responses: { '200': json({ type: 'object', properties: { workers: { type: 'array', items: ref('Worker') }, truncated: { type: 'boolean', description: 'More workers matched than were listed.' } } }), ...errors } } },
       '/api/queues': { get: { summary: 'Queues seen, with the latest depth sample', parameters: [projectParam, q('engine', 'One engine.')], responses: { '200': json({ type: 'object', properties: { queues: { type: 'array', items: ref('Queue') } } }), ...errors } } },
+      '/api/trends': {
+        get: {
+          summary: 'Tasks per time bucket for Grafana panels (the z4j trends data source): how many, or a statistic of their runtime or wait, by when each was first seen; optionally one series per state, engine, name, queue or worker',
+          parameters: [
+            projectParam,
+            q('from', 'Start of the range (ISO 8601 or epoch ms); required.'),
+            q('to', 'End of the range, after from; required.'),
+            q('metric', 'count (default), runtime or wait (ms).', { type: 'string', enum: TREND_METRICS }),
+            q('stat', 'For runtime and wait: avg, p50, p90, p95 (default), p99 or max.', { type: 'string', enum: TREND_STATS }),
+            q('groupBy', 'One series per value of this column (a task without one is "").', { type: 'string', enum: TREND_GROUPS }),
+            q('intervalMs', 'Bucket wished for, ≥ 1000 (default 60000); widened to fit the range in maxPoints.', { type: 'integer', minimum: 1000 }),
+            q('maxPoints', 'Most buckets, 1–2000 (default 1000).', { type: 'integer', minimum: 1, maximum: 2000 }),
+            q('limit', 'Most series, 1–50 (default 10): the groups with the most tasks in the range.', { type: 'integer', minimum: 1, maximum: 50 }),
+            q('engine', 'Comma-separated engines.'),
+            q('state', 'Comma-separated states.'),
+            q('name', 'Exact task name.'),
+            q('queue', 'Exact queue name.'),
+            q('worker', 'Exact worker hostname.'),
+            q('q', 'Free text over task id, name and arguments (case-insensitive substring).'),
+          ],
+          responses: {
+            '200': json({
+              type: 'object',
+              required: ['intervalMs', 'metric', 'stat', 'series', 'truncated'],
+              properties: {
+                intervalMs: { type: 'integer', description: 'The bucket used; buckets start at multiples of it since the epoch.' },
+                metric: { type: 'string', enum: TREND_METRICS },
+                stat: { type: ['string', 'null'], enum: [...TREND_STATS, null] },
+                series: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      labels: { type: 'object', additionalProperties: { type: 'string' } },
+                      points: { type: 'array', description: '[bucket start (epoch ms), value]: every bucket of the range; a count is 0 where no task was seen, a duration null.', items: { type: 'array', items: { type: ['number', 'null'] } } },
+                    },
+                  },
+                },
+                truncated: { type: 'boolean', description: 'More groups had tasks than limit series show.' },
+              },
+            }),
+            ...errors,
+          },
+        },
+      },
       '/api/ingest/v1/batches': {
         post: {
           summary: 'Agent batch over HTTP (docs/agent-protocol.md): authenticated by its HMAC signature, not by the Grafana proxy',

@@ -6,6 +6,7 @@ import { bulkCancel, bulkGet, bulkOutcomes, bulkPreview, bulkStart, capabilities
 import { getTask } from './handlers/getTask.js';
 import { ingestBatch } from './handlers/ingest.js';
 import { taskGraph, taskNames } from './handlers/taskGraph.js';
+import { trends } from './handlers/trends.js';
 import { health, liveness, metrics, readinessDetail, ready } from './handlers/health.js';
 import { listQueues } from './handlers/listQueues.js';
 import { listTasks } from './handlers/listTasks.js';
@@ -61,6 +62,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/api/task-names', role: 'viewer', handler: taskNames },
   { method: 'get', path: '/api/workers', role: 'viewer', handler: listWorkers },
   { method: 'get', path: '/api/queues', role: 'viewer', handler: listQueues },
+  { method: 'get', path: '/api/trends', role: 'viewer', handler: trends },
 
   // Actions (engine drivers, commands, bulk).
   { method: 'get', path: '/api/capabilities', role: 'viewer', handler: capabilities },

@@ -1,0 +1,117 @@
+// Trends for Grafana panels: tasks per time bucket (how many, how long they ran, how long they
+// waited), optionally one series per state, engine, name, queue or worker. Buckets are by when
+// a task was first seen, the time every explorer index starts with: a trend costs a range scan
+// of an index the writer already keeps, never one more index on the ingest path.
+import { z } from 'zod';
+import type { Queryable } from '../db/db.js';
+import { listTasksQuery, taskFilterSql, timeParam } from './taskQueries.js';
+
+export const TREND_METRICS = ['count', 'runtime', 'wait'] as const;
+export const TREND_STATS = ['avg', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
+export const TREND_GROUPS = ['state', 'engine', 'name', 'queue', 'worker'] as const;
+/** The most buckets a series has: Grafana asks for about one per pixel, and a panel is rarely wider. */
+export const MAX_POINTS = 2000;
+
+export const trendsQuery = listTasksQuery
+  .omit({ limit: true, cursor: true, from: true, to: true })
+  .extend({
+    from: timeParam,
+    to: timeParam,
+    metric: z.enum(TREND_METRICS).default('count'),
+    stat: z.enum(TREND_STATS).optional(),
+    groupBy: z.enum(TREND_GROUPS).optional(),
+    /** The bucket Grafana would like (its intervalMs); widened when the range holds more than maxPoints of them. */
+    intervalMs: z.coerce.number().int().min(1000).max(31 * 86_400_000).default(60_000),
+    maxPoints: z.coerce.number().int().min(1).max(MAX_POINTS).default(1000),
+    /** The most series: the groups with the most tasks in the range. */
+    limit: z.coerce.number().int().min(1).max(50).default(10),
+  })
+  .superRefine((q, ctx) => {
+    if (q.to.getTime() <= q.from.getTime()) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+    if (q.metric === 'count' && q.stat !== undefined) ctx.addIssue({ code: 'custom', path: ['stat'], message: 'only for metric runtime or wait' });
+  });
+export type TrendsQuery = z.infer<typeof trendsQuery>;
+
+export interface TrendSeries {
+  /** What the series holds, e.g. {state: "failed"}; empty without groupBy. A task without one (no queue known) is "". */
+  labels: Record<string, string>;
+  /** [bucket start in epoch ms, value]; null where no task of the bucket had the measure. */
+  points: [number, number | null][];
+}
+
+export interface Trends {
+  intervalMs: number;
+  metric: (typeof TREND_METRICS)[number];
+  stat: (typeof TREND_STATS)[number] | null;
+  series: TrendSeries[];
+  /** More groups had tasks in the range than `limit` series show. */
+  truncated: boolean;
+}
+
+const COLUMN = { runtime: 't.runtime_ms', wait: 't.wait_ms' } as const;
+
+function aggregate(metric: TrendsQuery['metric'], stat: NonNullable<TrendsQuery['stat']>): string {
+  if (metric === 'count') return 'count(*)::float8';
+  const column = COLUMN[metric];
+  if (stat === 'avg') return `avg(${column})::float8`;
+  if (stat === 'max') return `max(${column})::float8`;
+  const fraction = Number(stat.slice(1)) / 100;
+  return `percentile_cont(${fraction}) WITHIN GROUP (ORDER BY ${column})::float8`;
+}
+
+/** The bucket: what Grafana asked for, in whole seconds, widened to fit the range in maxPoints. */
+export function bucketSeconds(q: Pick<TrendsQuery, 'from' | 'to' | 'intervalMs' | 'maxPoints'>): number {
+  const rangeS = (q.to.getTime() - q.from.getTime()) / 1000;
+  return Math.max(Math.ceil(q.intervalMs / 1000), Math.ceil(rangeS / q.maxPoints), 1);
+}
+
+export async function trends(db: Queryable, projectId: number, q: TrendsQuery): Promise<Trends> {
+  const stat = q.metric === 'count' ? null : (q.stat ?? 'p95');
+  const bucketS = bucketSeconds(q);
+  const { where, params } = taskFilterSql(projectId, q);
+  if (q.metric !== 'count') where.push(`${COLUMN[q.metric]} IS NOT NULL`);
+  const group = q.groupBy ? `coalesce(t.${q.groupBy}, '')` : `''`;
+
+  // The groups with the most tasks first (one more than shown tells that some were left out),
+  // then the buckets of those alone: two scans of one index range, no temporary table.
+  let groups: string[] = [''];
+  let truncated = false;
+  if (q.groupBy) {
+    const top = await db.query<{ g: string }>(
+      `SELECT ${group} AS g FROM tasks t WHERE ${where.join(' AND ')}
+        GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ${q.limit + 1}`,
+      params,
+    );
+    groups = top.rows.map((r) => r.g);
+    truncated = groups.length > q.limit;
+    groups = groups.slice(0, q.limit);
+    if (groups.length === 0) return { intervalMs: bucketS * 1000, metric: q.metric, stat, series: [], truncated: false };
+    params.push(groups);
+    where.push(`${group} = ANY($${params.length}::text[])`);
+  }
+  // Buckets aligned on the epoch, not on `from`: a panel that refreshes keeps its buckets (the
+  // first one may start before `from`, and counts only what is in the range).
+  params.push(bucketS);
+  const rows = await db.query<{ g: string; at: Date; value: number | null }>(
+    `SELECT ${group} AS g, date_bin(make_interval(secs => $${params.length}), t.first_seen_at, 'epoch'::timestamptz) AS at,
+            ${aggregate(q.metric, stat ?? 'p95')} AS value
+       FROM tasks t WHERE ${where.join(' AND ')}
+      GROUP BY 1, 2`,
+    params,
+  );
+
+  // Every bucket of the range in every series: a count is 0 where no task was seen (a panel
+  // draws a line down to it, not across), a duration null (a gap: nothing ran to measure).
+  const bucketMs = bucketS * 1000;
+  const start = Math.floor(q.from.getTime() / bucketMs) * bucketMs;
+  const buckets = Math.ceil((q.to.getTime() - start) / bucketMs); // at most maxPoints + 1 (bucketSeconds)
+  const empty = q.metric === 'count' ? 0 : null;
+  const byGroup = new Map(groups.map((g) => [g, Array.from({ length: buckets }, (_, i): [number, number | null] => [start + i * bucketMs, empty])]));
+  for (const row of rows.rows) {
+    const i = Math.round((new Date(row.at).getTime() - start) / bucketMs);
+    const points = byGroup.get(row.g);
+    if (points && i >= 0 && i < buckets) points[i]![1] = row.value;
+  }
+  const series = groups.map((g) => ({ labels: q.groupBy ? { [q.groupBy]: g } : {}, points: byGroup.get(g)! }));
+  return { intervalMs: bucketMs, metric: q.metric, stat, series, truncated };
+}
