@@ -2,10 +2,13 @@
 // Docker run noticing is checked instead: the service's environment is settings the service
 // knows and accepts, every build context, Dockerfile, requirements file and demo script it
 // names exists, and Grafana loads and provisions the plugin under the plugin's own ids.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { trends, trendsQuery } from '../src/api/trends.js';
 import { loadConfig, misspelledSettings, settings } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { openPglite } from '../src/db/pglite.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -70,5 +73,50 @@ describe('docker-compose.yml', () => {
     expect(provisioned.apps[0]!.jsonData.serviceUrl).toBe(`http://service:${services.service!.environment!.PORT}`);
     // The proxy secret Grafana sends is the one the service expects.
     expect(grafana.environment!.Z4J_PROXY_SECRET).toBe(services.service!.environment!.Z4J_PROXY_SECRET);
+  });
+
+  it('provisions the trends data source, and example dashboards whose every query the service answers', async () => {
+    const datasourceId = (JSON.parse(read('plugin/src/datasource/plugin.json')) as { id: string }).id;
+    const { datasources } = parse(read('provisioning/datasources/z4j.yaml')) as { datasources: { type: string; uid: string }[] };
+    expect(datasources.map((d) => d.type)).toEqual([datasourceId]);
+    const { providers } = parse(read('provisioning/dashboards/z4j.yaml')) as { providers: { options: { path: string } }[] };
+    // The compose file mounts provisioning/ at /etc/grafana/provisioning.
+    expect(services.grafana!.volumes).toContain('./provisioning:/etc/grafana/provisioning:ro');
+    const folder = providers[0]!.options.path.replace(/^\/etc\/grafana\/provisioning\//, 'provisioning/');
+    const files = readdirSync(join(ROOT, folder)).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+
+    const db = await openPglite('memory://');
+    try {
+      await migrate(db);
+      const project = (await db.query<{ id: number }>(`SELECT id FROM projects WHERE slug = 'default'`)).rows[0]!;
+      let queries = 0;
+      for (const file of files) {
+        interface Target { refId: string; datasource: { uid: string }; [field: string]: unknown }
+        const dashboard = JSON.parse(read(join(folder, file))) as {
+          panels: { title: string; datasource: { type: string; uid: string }; targets: Target[] }[];
+          templating: { list: { name: string; current: { value: string } }[] };
+        };
+        const variables = new Map(dashboard.templating.list.map((v) => [v.name, v.current.value]));
+        for (const panel of dashboard.panels) {
+          expect({ panel: panel.title, datasource: panel.datasource }).toEqual({ panel: panel.title, datasource: { type: datasourceId, uid: datasources[0]!.uid } });
+          for (const { refId, datasource, ...fields } of panel.targets) {
+            expect(datasource.uid).toBe(datasources[0]!.uid);
+            // As the data source asks (DataSource.trendsParams): variables replaced, empty filters left out.
+            const params = Object.fromEntries(
+              Object.entries(fields)
+                .map(([k, v]) => [k, typeof v === 'string' ? v.replace(/\$(\w+)/g, (_, name: string) => variables.get(name) ?? '') : v])
+                .filter(([, v]) => v !== ''),
+            );
+            const q = trendsQuery.parse({ ...params, from: '2026-12-07T00:00:00Z', to: '2026-12-07T06:00:00Z', maxPoints: '1000', intervalMs: '60000' });
+            await expect(trends(db, project.id, q)).resolves.toMatchObject({ metric: q.metric });
+            queries += 1;
+          }
+        }
+      }
+      expect(queries).toBeGreaterThanOrEqual(4);
+    } finally {
+      await db.close();
+    }
   });
 });

@@ -32,6 +32,8 @@ import type {
   TaskDetail,
   TaskGraph,
   TaskPage,
+  Trends,
+  TrendsParams,
   Worker,
 } from './types';
 import { request, SERVICE_API_URL } from './client';
@@ -103,6 +105,7 @@ export const listTaskNames = (prefix: string, project?: string) =>
 export const listWorkers = (project?: string) =>
   get<{ workers: Worker[]; truncated?: boolean }>('/workers', { project });
 export const listQueues = (project?: string) => get<{ queues: Queue[] }>('/queues', { project });
+export const getTrends = ({ project, ...params }: TrendsParams) => get<Trends>('/trends', { ...params, project });
 export const getCommand = (id: number, project?: string) => get<{ command: Command }>(`/commands/${id}`, { project });
 
 // ---- actions --------------------------------------------------------------------------------

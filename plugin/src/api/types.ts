@@ -447,3 +447,39 @@ export interface RoleMapping {
   };
   teams: Array<{ teamId: number; role: ProjectRole }>;
 }
+
+/** GET /api/trends */
+export const TREND_METRICS = ['count', 'runtime', 'wait'] as const;
+export type TrendMetric = (typeof TREND_METRICS)[number];
+export const TREND_STATS = ['avg', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
+export type TrendStat = (typeof TREND_STATS)[number];
+export const TREND_GROUPS = ['state', 'engine', 'name', 'queue', 'worker'] as const;
+export type TrendGroup = (typeof TREND_GROUPS)[number];
+
+export interface TrendsParams {
+  from: number;
+  to: number;
+  intervalMs: number;
+  maxPoints: number;
+  metric: TrendMetric;
+  stat?: TrendStat;
+  groupBy?: TrendGroup;
+  limit?: number;
+  project?: string;
+  engine?: string;
+  state?: string;
+  name?: string;
+  queue?: string;
+  worker?: string;
+}
+
+export interface Trends {
+  /** The bucket the service used (it widens the one asked for to fit maxPoints). */
+  intervalMs: number;
+  metric: TrendMetric;
+  stat: TrendStat | null;
+  /** Every bucket of the range: a count is 0 where no task was seen, a duration null. */
+  series: Array<{ labels: Partial<Record<TrendGroup, string>>; points: Array<[number, number | null]> }>;
+  /** More groups had tasks than the series show. */
+  truncated: boolean;
+}

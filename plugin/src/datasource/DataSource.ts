@@ -1,35 +1,52 @@
-// The "z4j trends" data source for Grafana panels. It has no backend and no settings of its
-// own: it reaches the service through the z4j app's proxy route, with the app's connection.
+// The "z4j trends" data source for Grafana panels: tasks per time bucket from the service's
+// /api/trends. It has no backend and no settings of its own: it reaches the service through the
+// z4j app's proxy route, with the app's connection.
 import {
   createDataFrame,
   DataSourceApi,
-  type QueryResultMetaNotice,
+  FieldType,
+  type DataFrame,
   type DataQueryRequest,
   type DataQueryResponse,
   type DataSourceInstanceSettings,
+  type ScopedVars,
   type TestDataSourceResponse,
 } from '@grafana/data';
+import { getTemplateSrv } from '@grafana/runtime';
 import { getServiceHealth, toApiRequestError } from '../api/client';
-import type { TrendQuery, TrendsOptions } from './types';
+import { getTrends } from '../api/service';
+import type { Trends, TrendsParams } from '../api/types';
+import { DEFAULT_QUERY, type TrendQuery, type TrendsOptions } from './types';
 
-export const NO_TRENDS_NOTICE: QueryResultMetaNotice = {
-  severity: 'info',
-  text: 'z4j trends are not available yet: the service has no trend API. Use the z4j app pages (Tasks, Workers, Queues).',
-};
+/** The service's most buckets per series. */
+const MAX_POINTS = 2000;
+
+/** The text fields of a query, where dashboard variables are replaced. */
+const TEXT_FIELDS = ['project', 'engine', 'state', 'name', 'queue', 'worker'] as const;
 
 export class DataSource extends DataSourceApi<TrendQuery, TrendsOptions> {
   constructor(instanceSettings: DataSourceInstanceSettings<TrendsOptions>) {
     super(instanceSettings);
   }
 
+  getDefaultQuery(): Partial<TrendQuery> {
+    return DEFAULT_QUERY;
+  }
+
   async query(request: DataQueryRequest<TrendQuery>): Promise<DataQueryResponse> {
-    // The service has no trend endpoint yet: each query answers an empty frame whose notice
-    // tells the panel why, instead of a bare "No data".
-    return {
-      data: request.targets.map((target) =>
-        createDataFrame({ refId: target.refId, fields: [], meta: { notices: [NO_TRENDS_NOTICE] } })
-      ),
-    };
+    const targets = request.targets.filter((target) => !target.hide);
+    const answers = await Promise.all(
+      targets.map(async (target) => {
+        try {
+          return { frames: toFrames(target, await getTrends(trendsParams(request, target))) };
+        } catch (e) {
+          // Shown on the panel, by its query: the service's message says what to change.
+          return { error: { refId: target.refId, message: toApiRequestError(e).message } };
+        }
+      })
+    );
+    const errors = answers.flatMap((a) => (a.error ? [a.error] : []));
+    return { data: answers.flatMap((a) => a.frames ?? []), ...(errors.length ? { errors } : {}) };
   }
 
   async testDatasource(): Promise<TestDataSourceResponse> {
@@ -40,4 +57,74 @@ export class DataSource extends DataSourceApi<TrendQuery, TrendsOptions> {
       return { status: 'error', message: toApiRequestError(e).message };
     }
   }
+}
+
+/** What the service is asked for one query: the panel's range and resolution, the query's fields with variables replaced. */
+export function trendsParams(request: DataQueryRequest<TrendQuery>, target: TrendQuery): TrendsParams {
+  const text: Partial<Record<(typeof TEXT_FIELDS)[number], string>> = {};
+  for (const field of TEXT_FIELDS) {
+    const value = interpolate(target[field], request.scopedVars);
+    if (value) {
+      text[field] = value;
+    }
+  }
+  const metric = target.metric ?? 'count';
+  return {
+    ...text,
+    from: request.range.from.valueOf(),
+    to: request.range.to.valueOf(),
+    intervalMs: Math.max(1000, Math.round(request.intervalMs || 60_000)),
+    maxPoints: Math.min(MAX_POINTS, Math.max(1, Math.round(request.maxDataPoints || 1000))),
+    metric,
+    stat: metric === 'count' ? undefined : target.stat,
+    groupBy: target.groupBy,
+    limit: target.limit,
+  };
+}
+
+function interpolate(value: string | undefined, scopedVars: ScopedVars): string | undefined {
+  // A multi-value variable becomes the comma list the service takes for engines and states.
+  return value ? getTemplateSrv().replace(value, scopedVars, 'csv').trim() : undefined;
+}
+
+/** One frame per series, named by its group (or by what it measures), with the unit Grafana formats. */
+export function toFrames(target: TrendQuery, trends: Trends): DataFrame[] {
+  const what = trends.metric === 'count' ? 'tasks' : `${trends.metric} ${trends.stat}`;
+  const notices = trends.truncated
+    ? [
+        {
+          severity: 'info' as const,
+          text: `Only the ${trends.series.length} groups with the most tasks are shown: raise the series limit to see more.`,
+        },
+      ]
+    : undefined;
+  if (trends.series.length === 0) {
+    return [createDataFrame({ refId: target.refId, fields: [] })];
+  }
+  return trends.series.map((series, i) => {
+    const group = Object.values(series.labels)[0];
+    return createDataFrame({
+      refId: target.refId,
+      name: group === undefined ? what : group || '(none)',
+      meta: i === 0 && notices ? { notices } : undefined,
+      fields: [
+        {
+          name: 'Time',
+          type: FieldType.time,
+          values: series.points.map(([at]) => at),
+          config: { interval: trends.intervalMs },
+        },
+        {
+          name: what,
+          type: FieldType.number,
+          values: series.points.map(([, value]) => value),
+          labels: series.labels as Record<string, string>,
+          config: {
+            displayNameFromDS: group === undefined ? what : group || '(none)',
+            unit: trends.metric === 'count' ? 'short' : 'ms',
+          },
+        },
+      ],
+    });
+  });
 }
