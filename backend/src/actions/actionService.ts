@@ -242,7 +242,11 @@ export class ActionService {
       const queue = payload?.queue ?? original?.queue ?? (typeof d.detail?.queue === 'string' ? d.detail.queue : undefined);
       await this.recordEvent({
         v: 1, type: 'task', id: `z4j-command-${command.id}-enqueued`, engine: driver.engine, project: who.projectSlug, kind: 'enqueued',
-        taskId: newTaskId, occurredAt: Date.now(), fields: { name: payload?.name ?? original?.name ?? undefined, queue, reason },
+        taskId: newTaskId, occurredAt: Date.now(),
+        // The call's arguments too (the pipeline redacts them as any event's): a worker's agent
+        // reports them only for a message no agent recorded, and the copy a retry sends still
+        // carries its original producer's mark that one did (RQ's job meta, Dramatiq's options).
+        fields: { name: payload?.name ?? original?.name ?? undefined, queue, reason, args: payload?.args, kwargs: payload?.kwargs },
       }, payload ? this.payloads.sealFor(who.projectId, driver.engine, newTaskId, payload) : undefined);
     }
     return { state: d.awaitsAgent ? 'dispatched' : 'succeeded', detail: { ...d.detail, newTaskId } };

@@ -38,7 +38,7 @@ describe('a task lost with its worker', () => {
   /** A task sent and then `state` (received or started, or an end) on `hostname`, with its sealed call. */
   const task = async (taskId: string, state: string, hostname: string) => {
     const projectId = (await db.query<{ id: number }>(`SELECT id FROM projects WHERE slug = 'default'`)).rows[0]!.id;
-    const call: RetryPayload = { name: 'tasks.report', args: [1], kwargs: {}, queue: 'default', options: {} };
+    const call: RetryPayload = { name: 'tasks.report', args: [1], kwargs: { password: 'hunter2-secret', day: 'monday' }, queue: 'default', options: {} };
     const sealed = new DbPayloadStore(db, api.ctx.sealer).sealFor(projectId, 'huey', taskId, call);
     await offer({ type: 'task', kind: 'enqueued', taskId, occurredAt: now - 120_000, fields: { name: 'tasks.report', queue: 'default' } }, sealed);
     await offer({ type: 'task', kind: state, taskId, worker: hostname, occurredAt: now - 90_000, fields: {} });
@@ -95,6 +95,9 @@ describe('a task lost with its worker', () => {
       await api.pipeline.drained();
       const enqueue = (await detail(newTaskId)).events.find((ev) => ev.kind === 'enqueued');
       expect(enqueue?.fields.reason).toBe(`retry of ${id} (lost with worker ${r.body.command.outcome.lostWith}) from z4j by otto`);
+      // The call's arguments, redacted as any event's: no worker's agent reports them for a copy.
+      const shown = (await detail(newTaskId)) as Detail & { task: { args: unknown; kwargs: unknown } };
+      expect([shown.task.args, shown.task.kwargs]).toEqual([[1], { password: '[redacted]', day: 'monday' }]);
     }
     const audited = await db.query<{ target: string; detail: { lostWith?: string } }>(`SELECT target, detail FROM audit_log WHERE action = 'task.retry' ORDER BY seq`);
     expect(audited.rows.map((row) => [row.target, row.detail.lostWith])).toEqual([['huey/on-killed', 'killed'], ['huey/on-stopped', 'stopped']]);
