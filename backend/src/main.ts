@@ -1,7 +1,7 @@
 // Entry point of the service: configuration, start, graceful stop on SIGINT / SIGTERM.
 import { ConfigError, loadConfig, misspelledSettings } from './config.js';
 import { UnsupportedDatabaseError } from './db/migrate.js';
-import { startService } from './service.js';
+import { ListenError, startService } from './service.js';
 
 async function main(): Promise<void> {
   let config;
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   }
   for (const { name, meant } of misspelledSettings()) process.stderr.write(`z4j: ${name} is not a setting, and is ignored: did you mean ${meant}?\n`);
   const service = await startService(config).catch((err) => {
-    const known = err instanceof UnsupportedDatabaseError || (err as { code?: string }).code === 'ECONNREFUSED';
+    const known = err instanceof UnsupportedDatabaseError || err instanceof ListenError || (err as { code?: string }).code === 'ECONNREFUSED';
     process.stderr.write(`z4j: cannot start: ${known ? (err as Error).message : String(err)}\n`);
     process.exit(1);
   });

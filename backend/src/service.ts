@@ -247,8 +247,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     : db; // PGlite is one connection in this process: nothing to share out
   const app = createApp({ db, reads, config, metrics, pipeline, sources, log, sealer, actions, bulk, schedules, agentIngest, version: VERSION, ...identity });
   const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
-    s.once('error', reject);
+    // Express 5 hands listen's error to this callback (a port already taken), not to 'error' alone.
+    const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(listenError(err, config.HOST, config.PORT)) : resolve(s)));
   });
   const addr = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
@@ -276,4 +276,15 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
       log.info('z4j service stopped');
     },
   };
+}
+
+/** Why the API could not listen, in words that say what to change. */
+export class ListenError extends Error {}
+
+function listenError(err: Error, host: string, port: number): Error {
+  const code = (err as { code?: string }).code;
+  if (code === 'EADDRINUSE') return new ListenError(`port ${port} on ${host} is already in use: stop what listens there, or set PORT to another port`);
+  if (code === 'EACCES') return new ListenError(`no permission to listen on port ${port} on ${host}: use a port above 1023, or set PORT`);
+  if (code === 'EADDRNOTAVAIL') return new ListenError(`${host} is not an address of this machine: set HOST to one (0.0.0.0 for all)`);
+  return err;
 }
