@@ -121,7 +121,7 @@ export const settings = {
     int(0, 1_099_511_627_776).default(1_073_741_824),
     "Most bytes of Celery events that queue keeps while no z4j reads it (RabbitMQ's x-max-length-bytes; past it the oldest go first), so a z4j stopped for good never fills the broker its Celery shares. Set when z4j creates the queue; an existing queue keeps its arguments (change them with a RabbitMQ policy). 0: no bound.",
   ],
-  Z4J_QUEUE_SAMPLE_INTERVAL: [int(0, 3600).default(10), "Seconds between queue depth samples (with them, the Celery queues the project's online workers consume are learnt); 0 turns them off."],
+  Z4J_QUEUE_SAMPLE_INTERVAL: [int(0, 3600).default(10), "Seconds between queue depth samples: each queue the projects of Z4J_BROKER_PROJECTS have seen (at most 2,000, the most recently seen first), read through its engine's broker as configured for actions (with them, the Celery queues the project's online workers consume are learnt); 0 turns them off."],
   Z4J_INGEST_BATCH_SIZE: [int(1, 50000).default(2000), 'Most events written in one database transaction.'],
   Z4J_INGEST_WRITERS: [int(1, 16).default(3), 'Concurrent write transactions (each task always goes to the same one, so they never contend for a task).'],
   Z4J_INGEST_FLUSH_MS: [int(0, 10000).default(50), 'Longest wait for a batch to fill before it is written.'],

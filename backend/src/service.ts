@@ -8,6 +8,7 @@ import { AgentCommands } from './actions/agentCommands.js';
 import { BulkActions } from './actions/bulk.js';
 import { reconcileCommands } from './actions/commands.js';
 import { DbPayloadStore } from './actions/payloads.js';
+import { sampleQueueDepths } from './actions/queueDepths.js';
 import { createApp } from './api/app.js';
 import { CeleryDriver } from './engines/celery/driver.js';
 import { ArqDriver } from './engines/arq/driver.js';
@@ -129,25 +130,6 @@ async function discoverCeleryQueues(db: Db, projectSlug: string, sources: (Celer
   );
 }
 
-/** Samples the depth of every known Celery queue on each broker into `queues`. */
-async function sampleQueueDepths(db: Db, projectSlug: string, sources: (CeleryRedisSource | CeleryAmqpSource)[]): Promise<void> {
-  await discoverCeleryQueues(db, projectSlug, sources);
-  const queues = (await db.query<{ name: string }>(
-    `SELECT q.name FROM queues q JOIN projects p ON p.id = q.project_id WHERE p.slug = $1 AND q.engine = 'celery'`,
-    [projectSlug],
-  )).rows.map((r) => r.name);
-  for (const name of queues) {
-    const depths = await Promise.all(sources.map((s) => s.queueDepth(name).catch(() => null)));
-    const known = depths.filter((d): d is number => d !== null);
-    if (!known.length) continue;
-    await db.query(
-      `UPDATE queues SET depth = $3, depth_at = now() FROM projects p
-        WHERE p.slug = $1 AND queues.project_id = p.id AND queues.engine = 'celery' AND queues.name = $2`,
-      [projectSlug, name, known.reduce((a, b) => a + b, 0)],
-    );
-  }
-}
-
 /** Prunes every project's audit rows older than the retention (each leaves its watermark) and audits the pruning. */
 async function pruneAuditLogs(db: Db, audit: AuditLog, days: number, log: Logger): Promise<void> {
   const before = new Date(Date.now() - days * 86_400_000);
@@ -238,7 +220,10 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     every(resultSweep ? RESULT_SWEEP_INTERVAL_S : 0, log, 'celery result backend sweep', () => resultSweep!.runOnce()),
     every(config.Z4J_EXPIRY_SWEEP_INTERVAL, log, 'expiry sweep', () => sweepExpiredTasks(db, metrics, log, { graceMs: config.Z4J_EXPIRY_GRACE * 1000 })),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
-    every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', () => sampleQueueDepths(db, config.Z4J_PROJECT, celery)),
+    every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', async () => {
+      await discoverCeleryQueues(db, config.Z4J_PROJECT, celery);
+      await sampleQueueDepths(db, [...brokerProjects(config)], drivers);
+    }),
     every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),
   ];
 

@@ -105,7 +105,7 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       svc = await startService(loadConfig({}, {
         PORT: 0, HOST: '127.0.0.1', DATABASE_URL: await createTestDatabase(`agent_cmd_${e.engine}`),
         ...(e.amqp ? { Z4J_AGENT_AMQP_URLS: [e.amqp.url], Z4J_AGENT_AMQP_QUEUE: e.amqp.queue } : { Z4J_AGENT_REDIS_URLS: [e.redisUrl] }), Z4J_AGENT_KEYS: [agentKeyEntry(agent)], Z4J_CELERY_BROKERS: [],
-        Z4J_INGEST_FLUSH_MS: 20, Z4J_PROXY_SECRET: TEST_PROXY_SECRET, Z4J_COMMAND_TIMEOUT: 60, ...e.driver,
+        Z4J_INGEST_FLUSH_MS: 20, Z4J_PROXY_SECRET: TEST_PROXY_SECRET, Z4J_COMMAND_TIMEOUT: 60, Z4J_QUEUE_SAMPLE_INTERVAL: 1, ...e.driver,
       }), { log: pino({ level: 'silent' }) });
       if (e.amqp) env.Z4J_AMQP_QUEUE = e.amqp.queue;
       worker = e.startWorker(queue, env);
@@ -234,6 +234,17 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       const c = await act(id, 'terminate');
       expect(c.state).toBe('failed');
       expect(c.outcome?.code).toBe('NO_AGENT');
+    });
+
+    test("the worker's queue is listed with its depth, sampled from the broker through the engine's driver", async () => {
+      await e.send(queue, 'count', [randomUUID()], {}, env); // a queue the project has seen, whatever ran before
+      const sampled = await eventually(async () => {
+        const r = await call<{ queues: { name: string; depth: number | null; depthAt: string | null }[] }>('GET', `/api/queues?engine=${e.engine}`, null);
+        const found = r.body.queues.filter((q) => q.depth !== null);
+        if (!found.length) throw new Error(`no ${e.engine} queue with a depth yet: ${JSON.stringify(r.body.queues)}`);
+        return found;
+      }, 30_000, 200);
+      for (const q of sampled) expect([q.name, Number.isInteger(q.depth) && q.depth! >= 0, Date.now() - Date.parse(q.depthAt!) < 60_000]).toEqual([q.name, true, true]);
     });
 
     test('the planted secret is in no stored column', async () => {
