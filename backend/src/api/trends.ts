@@ -72,33 +72,32 @@ export async function trends(db: Queryable, projectId: number, q: TrendsQuery): 
   if (q.metric !== 'count') where.push(`${COLUMN[q.metric]} IS NOT NULL`);
   const group = q.groupBy ? `coalesce(t.${q.groupBy}, '')` : `''`;
 
-  // The groups with the most tasks first (one more than shown tells that some were left out),
-  // then the buckets of those alone: two scans of one index range, no temporary table.
-  let groups: string[] = [''];
-  let truncated = false;
-  if (q.groupBy) {
-    const top = await db.query<{ g: string }>(
-      `SELECT ${group} AS g FROM tasks t WHERE ${where.join(' AND ')}
-        GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ${q.limit + 1}`,
-      params,
-    );
-    groups = top.rows.map((r) => r.g);
-    truncated = groups.length > q.limit;
-    groups = groups.slice(0, q.limit);
-    if (groups.length === 0) return { intervalMs: bucketS * 1000, metric: q.metric, stat, series: [], truncated: false };
-    params.push(groups);
-    where.push(`${group} = ANY($${params.length}::text[])`);
-  }
-  // Buckets aligned on the epoch, not on `from`: a panel that refreshes keeps its buckets (the
-  // first one may start before `from`, and counts only what is in the range).
-  params.push(bucketS);
-  const rows = await db.query<{ g: string; at: Date; value: number | null }>(
-    `SELECT ${group} AS g, date_bin(make_interval(secs => $${params.length}), t.first_seen_at, 'epoch'::timestamptz) AS at,
-            ${aggregate(q.metric, stat ?? 'p95')} AS value
-       FROM tasks t WHERE ${where.join(' AND ')}
-      GROUP BY 1, 2`,
+  // One scan of the range: every (group, bucket) aggregated, then the groups ranked by their
+  // tasks in the whole range (the most first, then by name), and the buckets of the first
+  // `limit` kept; one group more tells that some were left out. (A first scan for the ranking
+  // alone cost up to 17 times as much with a filter, BENCHMARKS.md "Trends".) Buckets are
+  // aligned on the epoch, not on `from`: a panel that refreshes keeps its buckets (the first
+  // one may start before `from`, and counts only what is in the range).
+  params.push(bucketS, q.groupBy ? q.limit + 1 : 1);
+  const rows = await db.query<{ g: string; at: Date; value: number | null; rank: string | number }>(
+    // MATERIALIZED: inlined, the window's PARTITION BY made the planner sort every task row of
+    // the range (to disk, past work_mem) instead of hashing them into buckets.
+    `WITH buckets AS MATERIALIZED (
+       SELECT ${group} AS g, date_bin(make_interval(secs => $${params.length - 1}), t.first_seen_at, 'epoch'::timestamptz) AS at,
+              ${aggregate(q.metric, stat ?? 'p95')} AS value, count(*) AS n
+         FROM tasks t WHERE ${where.join(' AND ')}
+        GROUP BY 1, 2)
+     SELECT g, at, value, rank FROM (
+       SELECT g, at, value, dense_rank() OVER (ORDER BY total DESC, g) AS rank FROM (
+         SELECT g, at, value, sum(n) OVER (PARTITION BY g) AS total FROM buckets) totals) ranked
+      WHERE rank <= $${params.length}`,
     params,
   );
+  const ranked: string[] = [];
+  for (const row of rows.rows) ranked[Number(row.rank) - 1] = row.g;
+  const truncated = ranked.length > q.limit;
+  const groups = q.groupBy ? ranked.slice(0, q.limit) : [''];
+  if (groups.length === 0) return { intervalMs: bucketS * 1000, metric: q.metric, stat, series: [], truncated: false };
 
   // Every bucket of the range in every series: a count is 0 where no task was seen (a panel
   // draws a line down to it, not across), a duration null (a gap: nothing ran to measure).
