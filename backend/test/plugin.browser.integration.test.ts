@@ -380,4 +380,39 @@ describe.each(RUNTIMES)('the plugin in a browser on Grafana $grafana (test host,
     await page.getByText(/you are now viewer in default/i).waitFor();
     await shot('12-invitation-accepted');
   });
+
+  test("a Viewer puts tasks on a panel: the z4j trends data source's series are the tasks the service stored, by state", async () => {
+    // Tasks of two states at least, whatever ran before (this journey also runs alone).
+    const sent = [await sendTask(celery, 'z4j.add', [2, 3]), await sendTask(celery, 'z4j.fail', ['a panel shows this'])];
+    await eventually(async () => {
+      const ended = (await svc.db.query(`SELECT 1 FROM tasks WHERE task_id = ANY($1) AND state IN ('succeeded', 'failed')`, [sent])).rows;
+      if (ended.length < 2) throw new Error('the two tasks have not ended yet');
+    }, 60_000, 250);
+    await signIn('viewer', '/explore');
+    await page.getByRole('combobox', { name: 'Measure' }).waitFor();
+    await page.getByRole('combobox', { name: 'Series by' }).click();
+    await page.getByRole('option', { name: 'state', exact: true }).click();
+    expect(await page.getByRole('combobox', { name: 'Series by' }).inputValue()).toBe('state');
+    const result = page.getByRole('table', { name: 'Query result' });
+    // The explorer's index, the query's buckets: the same tasks (those seen in the hour the host asks for).
+    await eventually(async () => {
+      await page.getByRole('button', { name: 'Run query' }).click();
+      await result.waitFor();
+      const shown = (await result.locator('tbody tr').allInnerTexts()).map((row) => row.split('\t'));
+      const stored = (await svc.db.query<{ state: string; n: string }>(
+        `SELECT state, count(*)::text AS n FROM tasks WHERE first_seen_at >= now() - interval '1 hour' GROUP BY state ORDER BY count(*) DESC, state`,
+      )).rows.map((r) => [r.state, r.n]);
+      expect(stored.length).toBeGreaterThan(1);
+      expect(shown.map(([series, , sum, unit]) => [series, sum, unit])).toEqual(stored.map(([state, n]) => [state, n, 'short']));
+      for (const [, points] of shown) expect(Number(points)).toBeGreaterThanOrEqual(60); // every minute of the hour, 0 where none
+    }, 30_000, 500);
+    await shot('16-explore-trends');
+
+    // A limit the service refuses: the query says why, in the service's words.
+    await page.getByRole('spinbutton', { name: 'Series limit' }).fill('99');
+    await page.getByRole('spinbutton', { name: 'Series limit' }).blur();
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await page.getByRole('alert').filter({ hasText: /limit/ }).waitFor();
+    expect(await page.getByRole('alert').innerText()).toMatch(/^The service answered 400 BAD_REQUEST: limit: /);
+  });
 });

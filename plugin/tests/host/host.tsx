@@ -16,11 +16,24 @@ import * as grafanaUi from '@grafana/ui';
 import * as grafanaRuntime from '@grafana/runtime';
 import { createTheme, ThemeContext, type AppPlugin } from '@grafana/data';
 import { GlobalStyles } from '@grafana/ui';
-import { locationService, setBackendSrv, type BackendSrv, type BackendSrvRequest } from '@grafana/runtime';
+import {
+  locationService,
+  setBackendSrv,
+  setTemplateSrv,
+  type BackendSrv,
+  type BackendSrvRequest,
+  type TemplateSrv,
+} from '@grafana/runtime';
 import { PluginPageStub } from '../../src/test/PluginPageStub';
 
 const PLUGIN_ID = 'z4j-taskqueue-app';
 const MODULE_URL = `/public/plugins/${PLUGIN_ID}/module.js`;
+// The nested data source: its own plugin id, served from the app's folder as Grafana does.
+const DATASOURCE_ID = 'z4j-taskqueue-datasource';
+const DATASOURCE_MODULE_URL = `/public/plugins/${PLUGIN_ID}/datasource/module.js`;
+
+/** A trend query as the data source writes it (the host reads only refId). */
+type TrendQuery = grafanaData.DataQuery & Record<string, unknown>;
 
 // ---- the backend service: Grafana's fetch, reduced to what plugins rely on ----------------
 
@@ -76,6 +89,8 @@ function fetchObservable<T>(options: BackendSrvRequest): rxjs.Observable<grafana
 }
 
 setBackendSrv({ fetch: fetchObservable } as unknown as BackendSrv);
+// Dashboard variables: the host's dashboards have none, so text comes back as it went.
+setTemplateSrv({ replace: (text?: string) => text ?? '', getVariables: () => [] } as unknown as TemplateSrv);
 
 // ---- the modules Grafana shares with plugins --------------------------------------------
 
@@ -92,8 +107,8 @@ const shared: Record<string, unknown> = {
   '@grafana/runtime': { ...grafanaRuntime, PluginPage: PluginPageStub },
 };
 
-/** Loads an AMD module the way Grafana's SystemJS loader does for plugins. */
-function loadPlugin(): Promise<{ plugin: AppPlugin }> {
+/** Loads an AMD module the way Grafana's SystemJS loader does for plugins (one at a time). */
+function loadModule<T>(url: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const define = (deps: string[], factory: (...mods: unknown[]) => unknown) => {
       try {
@@ -101,9 +116,7 @@ function loadPlugin(): Promise<{ plugin: AppPlugin }> {
         if (missing.length) {
           throw new Error(`the plugin needs modules Grafana does not share: ${missing.join(', ')}`);
         }
-        resolve(
-          factory(...deps.map((d) => (d === 'module' ? { uri: MODULE_URL } : shared[d]))) as { plugin: AppPlugin }
-        );
+        resolve(factory(...deps.map((d) => (d === 'module' ? { uri: url } : shared[d]))) as T);
       } catch (e) {
         reject(e);
       }
@@ -111,11 +124,13 @@ function loadPlugin(): Promise<{ plugin: AppPlugin }> {
     (define as unknown as { amd: boolean }).amd = true;
     (window as unknown as { define: unknown }).define = define;
     const script = document.createElement('script');
-    script.src = MODULE_URL;
-    script.onerror = () => reject(new Error(`could not load ${MODULE_URL}`));
+    script.src = url;
+    script.onerror = () => reject(new Error(`could not load ${url}`));
     document.head.appendChild(script);
   });
 }
+
+const loadPlugin = () => loadModule<{ plugin: AppPlugin }>(MODULE_URL);
 
 // ---- the page ----------------------------------------------------------------------------
 
@@ -146,6 +161,9 @@ function Shell({ plugin }: { plugin: AppPlugin }) {
               <a href={`/a/${PLUGIN_ID}/${p}`}>{p[0]!.toUpperCase() + p.slice(1)}</a>
             </div>
           ))}
+          <div style={{ padding: '12px 0 4px' }}>
+            <a href="/explore">Explore</a>
+          </div>
           <div style={{ marginTop: 24, color: theme.colors.text.secondary }} data-testid="signed-in-as">
             {document.cookie.match(/z4j_user=(\w+)/)?.[1] ?? 'admin'}
           </div>
@@ -153,6 +171,7 @@ function Shell({ plugin }: { plugin: AppPlugin }) {
         <div style={{ padding: 24, minWidth: 0 }}>
           <Routes>
             <Route path={`/plugins/${PLUGIN_ID}`} element={<ConfigPage plugin={plugin} />} />
+            <Route path="/explore" element={<ExplorePage />} />
             <Route
               path={`/a/${PLUGIN_ID}/*`}
               element={
@@ -185,6 +204,94 @@ function ConfigPage({ plugin }: { plugin: AppPlugin }) {
   }, [plugin]);
   const Body = plugin.configPages?.[0]?.body;
   return ready && Body ? <Body plugin={plugin} query={{}} /> : null;
+}
+
+/**
+ * Explore, reduced: the z4j trends data source (the app's nested plugin, loaded from its own
+ * module.js as Grafana loads it) with its query editor, run over the last hour, and what the
+ * query answered as a table (Grafana would draw it; the test reads it).
+ */
+function ExplorePage() {
+  const [ds, setDs] = React.useState<grafanaData.DataSourceApi<TrendQuery> | null>(null);
+  const [Editor, setEditor] = React.useState<React.ComponentType<any> | null>(null);
+  const [query, setQuery] = React.useState<TrendQuery>({ refId: 'A' });
+  const [answer, setAnswer] = React.useState<grafanaData.DataQueryResponse | null>(null);
+  const [failure, setFailure] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    loadModule<{ plugin: grafanaData.DataSourcePlugin<grafanaData.DataSourceApi<TrendQuery>> }>(DATASOURCE_MODULE_URL)
+      .then(({ plugin }) => {
+        const settings = {
+          id: 1,
+          uid: 'z4j-trends',
+          type: DATASOURCE_ID,
+          name: 'z4j trends',
+          jsonData: {},
+          meta: plugin.meta,
+        };
+        const instance = new plugin.DataSourceClass(settings as never);
+        setQuery({ refId: 'A', ...(instance.getDefaultQuery?.(grafanaData.CoreApp.Explore) ?? {}) });
+        setDs(instance);
+        setEditor(() => plugin.components.QueryEditor!);
+      })
+      .catch((e: Error) => setFailure(`Data source failed to load: ${e.message}`));
+  }, []);
+  const run = async () => {
+    const to = grafanaData.dateTime();
+    const from = grafanaData.dateTime(to.valueOf() - 3_600_000);
+    const request = {
+      targets: [query],
+      range: { from, to, raw: { from: 'now-1h', to: 'now' } },
+      intervalMs: 60_000,
+      maxDataPoints: 60,
+      scopedVars: {},
+    } as unknown as grafanaData.DataQueryRequest<TrendQuery>;
+    setAnswer(await rxjs.lastValueFrom(rxjs.from(ds!.query(request))));
+  };
+  if (failure) {
+    return <div role="alert">{failure}</div>;
+  }
+  if (!ds || !Editor) {
+    return null;
+  }
+  return (
+    <main>
+      <h1>Explore: z4j trends</h1>
+      <Editor query={query} onChange={setQuery} onRunQuery={() => undefined} datasource={ds} />
+      <div style={{ margin: '16px 0' }}>
+        <grafanaUi.Button onClick={run}>Run query</grafanaUi.Button>
+      </div>
+      {answer?.errors?.map((e) => (
+        <div role="alert" key={e.refId}>
+          {e.message}
+        </div>
+      ))}
+      {answer && (
+        <table aria-label="Query result">
+          <thead>
+            <tr>
+              <th>Series</th>
+              <th>Points</th>
+              <th>Sum</th>
+              <th>Unit</th>
+            </tr>
+          </thead>
+          <tbody>
+            {answer.data.map((frame: grafanaData.DataFrame, i: number) => {
+              const values = (frame.fields[1]?.values ?? []) as Array<number | null>;
+              return (
+                <tr key={i}>
+                  <td>{frame.name ?? frame.refId}</td>
+                  <td>{values.length}</td>
+                  <td>{values.reduce<number>((a, v) => a + (v ?? 0), 0)}</td>
+                  <td>{frame.fields[1]?.config.unit ?? ''}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </main>
+  );
 }
 
 // Grafana turns clicks on same-origin links into client-side navigation.

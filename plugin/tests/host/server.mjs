@@ -194,7 +194,7 @@ export async function startTestHost({ serviceUrl, proxySecret, port = 0, grafana
     if (path.startsWith(`/public/plugins/${PLUGIN_ID}/`)) {
       return void serveFile(res, PLUGIN_DIST, path.slice(`/public/plugins/${PLUGIN_ID}/`.length));
     }
-    if (path === '/' || path.startsWith('/a/') || path === `/plugins/${PLUGIN_ID}`) {
+    if (path === '/' || path.startsWith('/a/') || path === `/plugins/${PLUGIN_ID}` || path === '/explore') {
       return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');

@@ -60,7 +60,7 @@ export function QueryEditor({ query, onChange, onRunQuery }: QueryEditorProps<Da
             />
           </InlineField>
         )}
-        <InlineField label="Series by" labelWidth={12} tooltip="One series per value, the largest groups first">
+        <InlineField label="Series by" labelWidth={14} tooltip="One series per value, the largest groups first">
           <Combobox
             id={`z4j-group-${query.refId}`}
             options={GROUPS}
