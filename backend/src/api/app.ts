@@ -27,7 +27,7 @@ export function createApp(ctx: ApiContext): express.Express {
   const raw = express.raw({ type: () => true, limit: MAX_BATCH_BYTES });
   for (const route of ROUTES) {
     const body = route.role === 'agent' ? [raw] : [json, refuseUnstorableText];
-    app[route.method](route.path, authenticate(ctx, route), ...body, route.handler(ctx), auditFailedWrite(ctx, routeAction(route), { readOnly: route.readOnly === true }));
+    app[route.method](route.path, authenticate(ctx, route), ...body, route.handler(ctx), auditFailedWrite(ctx, routeAction(route), { readOnly: route.readOnly === true, route }));
   }
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument(ctx.version));

@@ -91,10 +91,13 @@ describe('actions on queues and workers, within the project', () => {
       expect(caps.body.capabilities.every((c: { engines: object }) => Object.keys(c.engines).length === 0)).toBe(true);
       const preview = await post('/api/bulk/preview?project=other', { action: 'retry', filters: { state: 'failed' } }, vera, api.app);
       expect(preview.body.engines).toEqual([{ engine: 'celery', count: 1, supported: false }]);
-      const audited = await db.query<{ action: string; outcome: string }>(
-        `SELECT a.action, a.outcome FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action IN ('queue.purge_preview', 'queue.requeue_dead_letters', 'task.action', 'bulk.start') ORDER BY a.seq DESC LIMIT 4`,
+      const audited = await db.query<{ action: string; outcome: string; target: string }>(
+        `SELECT a.action, a.outcome, a.target FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action IN ('queue.purge_preview', 'queue.requeue_dead_letters', 'task.action', 'bulk.start') ORDER BY a.seq DESC LIMIT 4`,
       );
-      expect(audited.rows.map((r) => `${r.action} ${r.outcome}`).sort()).toEqual(['bulk.start refused', 'queue.purge_preview refused', 'queue.requeue_dead_letters refused', 'task.action refused']);
+      // Each under the target its success would have (the queue, the task); a bulk start, its URL.
+      expect(audited.rows.map((r) => `${r.action} ${r.outcome} ${r.target}`).sort()).toEqual([
+        'bulk.start refused /api/bulk?project=other', 'queue.purge_preview refused celery/payments', 'queue.requeue_dead_letters refused celery/payments', 'task.action refused celery/forged-1',
+      ]);
       // Its own project still acts, and "other" sees the engines where it is allowed.
       expect((await request(api.app).get('/api/capabilities').set(vera)).body.engines).toEqual(['celery']);
       expect((await request(shared.app).get('/api/capabilities?project=other').set(vera)).body).not.toHaveProperty('brokersNotInProject');

@@ -47,7 +47,18 @@ export interface Route {
    * anything (purge-preview's token) is a write, however it is named.
    */
   readOnly?: true;
+  /**
+   * The audit target of a refused or failed call, from the path's parameters: the one its
+   * handler writes when it succeeds (`huey/<task id>`, `schedule:<id>`), so that filtering the
+   * log by a target shows the attempts too. Default: the URL (routes that create their target).
+   */
+  target?: (params: Record<string, string>) => string;
 }
+
+/** `<engine>/<name>`: tasks, workers and queues, as commands are audited (actions/commands.ts auditTarget). */
+const onEngine = (name: string) => (p: Record<string, string>) => `${p.engine}/${p[name]}`;
+/** `<kind>:<id>`: schedules, tokens, agents, invitations, members, projects. */
+const named = (kind: string, name = 'id') => (p: Record<string, string>) => `${kind}:${p[name]}`;
 
 export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/healthz', role: 'public', handler: liveness },
@@ -66,18 +77,18 @@ export const ROUTES: readonly Route[] = [
 
   // Actions (engine drivers, commands, bulk).
   { method: 'get', path: '/api/capabilities', role: 'viewer', handler: capabilities },
-  { method: 'post', path: '/api/tasks/:engine/:taskId/actions/:action', role: 'operator', handler: taskAction, audit: 'task.action' },
-  { method: 'post', path: '/api/workers/:engine/:hostname/actions/:action', role: 'operator', handler: workerAction, audit: 'worker.action' },
-  { method: 'post', path: '/api/workers/:engine/:hostname/shutdown', role: 'admin', handler: workerShutdown, audit: 'worker.shutdown' },
+  { method: 'post', path: '/api/tasks/:engine/:taskId/actions/:action', role: 'operator', handler: taskAction, audit: 'task.action', target: onEngine('taskId') },
+  { method: 'post', path: '/api/workers/:engine/:hostname/actions/:action', role: 'operator', handler: workerAction, audit: 'worker.action', target: onEngine('hostname') },
+  { method: 'post', path: '/api/workers/:engine/:hostname/shutdown', role: 'admin', handler: workerShutdown, audit: 'worker.shutdown', target: onEngine('hostname') },
   // Not readOnly: it mints the purge's confirmation token, and is audited whatever the outcome.
-  { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview, audit: 'queue.purge_preview' },
-  { method: 'post', path: '/api/queues/:engine/:queue/purge', role: 'admin', handler: purgeQueue, audit: 'queue.purge' },
-  { method: 'post', path: '/api/queues/:engine/:queue/requeue-dead-letters', role: 'operator', handler: requeueDeadLetters, audit: 'queue.requeue_dead_letters' },
+  { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview, audit: 'queue.purge_preview', target: onEngine('queue') },
+  { method: 'post', path: '/api/queues/:engine/:queue/purge', role: 'admin', handler: purgeQueue, audit: 'queue.purge', target: onEngine('queue') },
+  { method: 'post', path: '/api/queues/:engine/:queue/requeue-dead-letters', role: 'operator', handler: requeueDeadLetters, audit: 'queue.requeue_dead_letters', target: onEngine('queue') },
   { method: 'post', path: '/api/bulk/preview', role: 'operator', handler: bulkPreview, audit: 'bulk.preview', readOnly: true }, // counts and samples tasks, stores nothing
   { method: 'post', path: '/api/bulk', role: 'operator', handler: bulkStart, audit: 'bulk.start' },
   { method: 'get', path: '/api/bulk/:id', role: 'viewer', handler: bulkGet },
   { method: 'get', path: '/api/bulk/:id/outcomes', role: 'viewer', handler: bulkOutcomes },
-  { method: 'post', path: '/api/bulk/:id/cancel', role: 'operator', handler: bulkCancel, audit: 'bulk.cancel' },
+  { method: 'post', path: '/api/bulk/:id/cancel', role: 'operator', handler: bulkCancel, audit: 'bulk.cancel', target: (p) => `bulk/${p.id}` },
   { method: 'get', path: '/api/commands/:id', role: 'viewer', handler: getCommand },
 
   // Schedules (docs/schedules.md): Viewers read, Operators enable, disable and run now, Admins create, change and delete.
@@ -85,11 +96,11 @@ export const ROUTES: readonly Route[] = [
   { method: 'post', path: '/api/schedules', role: 'admin', handler: createScheduleHandler, audit: 'schedule.create' },
   { method: 'post', path: '/api/schedules/preview', role: 'viewer', handler: previewScheduleHandler, readOnly: true }, // computes times, stores nothing
   { method: 'get', path: '/api/schedules/:id', role: 'viewer', handler: getScheduleHandler },
-  { method: 'patch', path: '/api/schedules/:id', role: 'admin', handler: updateScheduleHandler, audit: 'schedule.update' },
-  { method: 'delete', path: '/api/schedules/:id', role: 'admin', handler: deleteScheduleHandler, audit: 'schedule.delete' },
-  { method: 'post', path: '/api/schedules/:id/enable', role: 'operator', handler: enableScheduleHandler, audit: 'schedule.enable' },
-  { method: 'post', path: '/api/schedules/:id/disable', role: 'operator', handler: disableScheduleHandler, audit: 'schedule.disable' },
-  { method: 'post', path: '/api/schedules/:id/run', role: 'operator', handler: runScheduleHandler, audit: 'schedule.run' },
+  { method: 'patch', path: '/api/schedules/:id', role: 'admin', handler: updateScheduleHandler, audit: 'schedule.update', target: named('schedule') },
+  { method: 'delete', path: '/api/schedules/:id', role: 'admin', handler: deleteScheduleHandler, audit: 'schedule.delete', target: named('schedule') },
+  { method: 'post', path: '/api/schedules/:id/enable', role: 'operator', handler: enableScheduleHandler, audit: 'schedule.enable', target: named('schedule') },
+  { method: 'post', path: '/api/schedules/:id/disable', role: 'operator', handler: disableScheduleHandler, audit: 'schedule.disable', target: named('schedule') },
+  { method: 'post', path: '/api/schedules/:id/run', role: 'operator', handler: runScheduleHandler, audit: 'schedule.run', target: named('schedule') },
   { method: 'get', path: '/api/schedules/:id/runs', role: 'viewer', handler: listRunsHandler },
 
   // Identity and trust. Project-scoped routes take `?project=` (default Z4J_PROJECT), except
@@ -98,25 +109,25 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/api/projects', role: 'user', handler: listProjects },
   { method: 'post', path: '/api/projects', role: 'user', handler: createProject, audit: 'project.create' },
   { method: 'get', path: '/api/projects/:project', role: 'viewer', handler: getProject },
-  { method: 'patch', path: '/api/projects/:project', role: 'admin', handler: updateProject, audit: 'project.update' },
-  { method: 'delete', path: '/api/projects/:project', role: 'owner', handler: deleteProject, audit: 'project.delete' },
-  { method: 'post', path: '/api/projects/:project/transfer', role: 'owner', handler: transferProject, audit: 'project.transfer' },
+  { method: 'patch', path: '/api/projects/:project', role: 'admin', handler: updateProject, audit: 'project.update', target: named('project', 'project') },
+  { method: 'delete', path: '/api/projects/:project', role: 'owner', handler: deleteProject, audit: 'project.delete', target: named('project', 'project') },
+  { method: 'post', path: '/api/projects/:project/transfer', role: 'owner', handler: transferProject, audit: 'project.transfer', target: named('project', 'project') },
   { method: 'get', path: '/api/members', role: 'admin', handler: listMembers },
-  { method: 'put', path: '/api/members/:userId', role: 'admin', handler: putMember, audit: 'member.set' },
-  { method: 'delete', path: '/api/members/:userId', role: 'admin', handler: deleteMember, audit: 'member.remove' },
+  { method: 'put', path: '/api/members/:userId', role: 'admin', handler: putMember, audit: 'member.set', target: named('user', 'userId') },
+  { method: 'delete', path: '/api/members/:userId', role: 'admin', handler: deleteMember, audit: 'member.remove', target: named('user', 'userId') },
   { method: 'get', path: '/api/role-rules', role: 'admin', handler: getRoleRules },
   { method: 'put', path: '/api/role-rules', role: 'admin', handler: putRoleRules, audit: 'role_rules.update' },
   { method: 'get', path: '/api/invitations', role: 'admin', handler: listInvitationsHandler },
   { method: 'post', path: '/api/invitations', role: 'admin', handler: createInvitationHandler, audit: 'invitation.create' },
-  { method: 'delete', path: '/api/invitations/:id', role: 'admin', handler: revokeInvitationHandler, audit: 'invitation.revoke' },
+  { method: 'delete', path: '/api/invitations/:id', role: 'admin', handler: revokeInvitationHandler, audit: 'invitation.revoke', target: named('invitation') },
   { method: 'post', path: '/api/invitations/accept', role: 'user', handler: acceptInvitationHandler, audit: 'invitation.accept' },
   { method: 'get', path: '/api/tokens', role: 'admin', handler: listApiTokensHandler },
   { method: 'post', path: '/api/tokens', role: 'admin', handler: createApiToken, audit: 'token.create' },
-  { method: 'delete', path: '/api/tokens/:id', role: 'admin', handler: revokeApiTokenHandler, audit: 'token.revoke' },
+  { method: 'delete', path: '/api/tokens/:id', role: 'admin', handler: revokeApiTokenHandler, audit: 'token.revoke', target: named('token') },
   { method: 'get', path: '/api/agents', role: 'admin', handler: listAgentsHandler },
   { method: 'post', path: '/api/agents', role: 'admin', handler: createAgent, audit: 'agent.create' },
-  { method: 'post', path: '/api/agents/:agentId/rotate', role: 'admin', handler: rotateAgentHandler, audit: 'agent.rotate' },
-  { method: 'delete', path: '/api/agents/:agentId', role: 'admin', handler: revokeAgentHandler, audit: 'agent.revoke' },
+  { method: 'post', path: '/api/agents/:agentId/rotate', role: 'admin', handler: rotateAgentHandler, audit: 'agent.rotate', target: named('agent', 'agentId') },
+  { method: 'delete', path: '/api/agents/:agentId', role: 'admin', handler: revokeAgentHandler, audit: 'agent.revoke', target: named('agent', 'agentId') },
   { method: 'get', path: '/api/audit', role: 'admin', handler: listAudit },
   { method: 'get', path: '/api/audit/verify', role: 'admin', handler: verifyAudit },
   // Grafana server admins (the handler): one key ring MACs every project's chain.

@@ -57,13 +57,21 @@ export async function auditRefusalOfNoProject(ctx: ApiContext, req: Request, res
 }
 
 /**
+ * The audit target of a refused or failed call to a route: what its handler writes when it
+ * succeeds (the route's `target`, from the path's parameters), else the URL.
+ */
+export function refusedTarget(route: { target?: (params: Record<string, string>) => string } | undefined, req: Request): string {
+  return (route?.target ? route.target(req.params as Record<string, string>) : req.originalUrl).slice(0, 512);
+}
+
+/**
  * Error middleware after a route's handler: a write that an authenticated caller attempted
  * and that failed (invalid input, a conflict, an internal error) is audited as refused or
  * error, unless the handler already wrote its own row. Routes of no project (creating one)
  * write to the configured project's chain, as their refusals do. A GET, or a POST that only
  * reads (`readOnly` in routes.ts, e.g. a cron preview), is not a write: not audited here.
  */
-export function auditFailedWrite(ctx: ApiContext, action: string, opts: { readOnly?: boolean } = {}): ErrorRequestHandler {
+export function auditFailedWrite(ctx: ApiContext, action: string, opts: { readOnly?: boolean; route?: { target?: (params: Record<string, string>) => string } } = {}): ErrorRequestHandler {
   return (err, req, res, next) => {
     const auth = res.locals.auth as RequestAuth | undefined;
     if (req.method === 'GET' || opts.readOnly || !auth || res.locals.audited) return next(err);
@@ -72,7 +80,7 @@ export function auditFailedWrite(ctx: ApiContext, action: string, opts: { readOn
     const e = toApiError(err);
     const projectId = auth.project ? Promise.resolve(auth.project.id) : findProject(ctx, ctx.config.Z4J_PROJECT).then((p) => p?.id);
     projectId
-      .then((id) => id === undefined ? undefined : auditRequest(ctx, req, res, { projectId: id, action, target: req.originalUrl.slice(0, 512), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } }))
+      .then((id) => id === undefined ? undefined : auditRequest(ctx, req, res, { projectId: id, action, target: refusedTarget(opts.route, req), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } }))
       .catch((auditErr) => ctx.log.warn({ err: String(auditErr) }, 'could not audit a failed write'))
       .finally(() => next(err));
   };

@@ -2,7 +2,7 @@
 // calling (Grafana user behind the proxy secret, or an API token), which project the call
 // is about, and whether their role there is high enough. 401 and 403 are audited.
 import type { Request, RequestHandler, Response } from 'express';
-import { appendAudit, requestMeta } from '../audit/record.js';
+import { appendAudit, refusedTarget, requestMeta } from '../audit/record.js';
 import type { AuditActor } from '../audit/chain.js';
 import type { ApiContext } from '../api/context.js';
 import { ApiError } from '../api/errors.js';
@@ -204,7 +204,7 @@ async function auditUnauthenticated(ctx: ApiContext, req: Request, res: Response
     }
     ctx.metrics.authRefused.inc({ status: '401', code: err.code, audited: 'yes' });
     await appendAudit(ctx, {
-      ...meta, projectId: pid, actor: actorOf(null), action: routeAction(route), target: req.originalUrl.slice(0, 512), outcome: 'refused',
+      ...meta, projectId: pid, actor: actorOf(null), action: routeAction(route), target: refusedTarget(route, req), outcome: 'refused',
       detail: { status: 401, code: err.code },
     });
   } catch (e) {
@@ -239,7 +239,7 @@ export function authenticate(ctx: ApiContext, route: Route): RequestHandler {
       if (audited) {
         await appendAudit(ctx, {
           ...requestMeta(req, res), projectId: project.id, actor: actorOf(caller), action: routeAction(route),
-          target: req.originalUrl.slice(0, 512), outcome: 'refused',
+          target: refusedTarget(route, req), outcome: 'refused',
           detail: { status: 403, code: 'ROLE_TOO_LOW', needed: route.role, role, ...(capped ? { tokenRole: capped.tokenRole } : {}) },
         });
       }
