@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { TaskEnvelope, TaskKind } from './envelope.js';
 import { applyEvent, foldEvents, needsRefold, type TaskRow } from './taskState.js';
 
@@ -359,5 +361,20 @@ describe('expiry marks (a waiting task past its expiry, marked by z4j)', () => {
   it('refolds an expired task that hears more: its expiry may be a mark', () => {
     const expired = foldEvents(null, [enqueued, mark()]);
     expect(needsRefold(expired, [ev('started', EXPIRES + 5010)])).toBe(true);
+  });
+});
+
+describe('times in fields', () => {
+  it('reads a time without a zone (a naive Python datetime: Huey, Celery) as UTC, and one with a zone as it says, whatever the service\'s own zone', () => {
+    // In a process of its own: JavaScript reads a zone-less time in the process's zone (TZ), which Jest's sandbox cannot change.
+    const built = new URL('../../dist/ingest/taskState.js', import.meta.url);
+    if (!existsSync(built)) throw new Error(`${built.pathname} is missing: build the service first (npm run build -w backend)`);
+    const times = ['2026-11-23T12:05:00.250000', '2026-11-23T12:05', '2026-11-23T12:05:00+01:00', '2026-11-23T12:05:00Z', 'not a time'];
+    const script = `import { applyEvent } from ${JSON.stringify(built.href)};
+      const ev = (eta) => ({ v: 1, type: 'task', id: 'e', engine: 'huey', project: 'default', kind: 'enqueued', taskId: 't', occurredAt: 0, fields: { eta } });
+      console.log(JSON.stringify(${JSON.stringify(times)}.map((eta) => applyEvent(null, ev(eta)).eta)));`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: 'America/New_York' }, encoding: 'utf8' });
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout)).toEqual([Date.UTC(2026, 10, 23, 12, 5, 0, 250), Date.UTC(2026, 10, 23, 12, 5), Date.UTC(2026, 10, 23, 11, 5), Date.UTC(2026, 10, 23, 12, 5), null]);
   });
 });

@@ -138,9 +138,13 @@ function isAfter(attempt: number, kind: TaskKind, cur: TaskRow): boolean {
  */
 const failureOverRejection = (kind: TaskKind, state: TaskState): boolean => kind === 'failed' && state === 'rejected';
 
+/** A date and time without a zone: Python's naive datetime, as Huey and Celery write UTC times. */
+const NO_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$/;
+
+/** An ISO 8601 time; one without a zone is UTC (JavaScript would read it in the service's own zone). */
 const parseTime = (s: string | null | undefined): number | null => {
   if (!s) return null;
-  const t = Date.parse(s);
+  const t = Date.parse(NO_ZONE.test(s) ? `${s}Z` : s);
   return Number.isFinite(t) ? t : null;
 };
 
