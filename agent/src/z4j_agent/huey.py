@@ -17,6 +17,7 @@ Huey task class, with the exact args / kwargs and the id z4j chose) and terminat
 from __future__ import annotations
 
 import atexit
+import datetime
 import signal
 import sys
 import threading
@@ -39,6 +40,18 @@ MIN_VERSION = (2, 6)
 KEEPS_TYPES = True
 
 _lock = threading.Lock()
+
+
+def _aware(when: Any, utc: bool) -> Any:
+    """Huey's times are naive: UTC where the Huey is `utc` (its default), else the process's local
+    time. Made explicit, so the service never has to guess (it reads a naive time as UTC)."""
+    try:
+        if getattr(when, "tzinfo", True) is not None:
+            return when
+        return when.replace(tzinfo=datetime.timezone.utc) if utc else when.astimezone(datetime.timezone.utc)
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
+        return when
 
 
 def _attempt(task: Any) -> int:
@@ -151,7 +164,7 @@ class _HueyAgent:
                        "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": expires, "timeout": getattr(task, "timeout", None)})}
         fields = {"name": name, "args": call_args, "kwargs": call_kwargs}
         if task.eta is not None:  # schedule() / s(delay=…): a producer's enqueue already knows it
-            fields["eta"] = iso(task.eta)
+            fields["eta"] = iso(_aware(task.eta, getattr(self.huey, "utc", True)))
         self.agent.task_event(ENGINE, "enqueued", task.id, fields=self.hot_fields(task, fields, attempt), payload=payload, func=_func(task), keeps_types=KEEPS_TYPES)
 
     # ---- consumer side ---------------------------------------------------------------------

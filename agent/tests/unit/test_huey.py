@@ -543,3 +543,30 @@ def test_a_redis_huey_on_sentinel_lends_the_agent_its_sentinels_and_master(senti
     url = redis_url(zhuey._redis_client(h))
     assert url == f"redis+sentinel://127.0.0.1:{sentinel_group.sentinel_port}/{SERVICE}/1"
     assert sentinel_group.delivered(url) == 1
+
+
+def test_a_scheduled_tasks_eta_says_its_zone_as_its_huey_meant_it(captured, monkeypatch):
+    # Huey's times are naive: UTC by default, the process's local time with utc=False. The event
+    # says which, so the service (which reads a naive time as UTC) never shifts an eta by a zone.
+    import datetime
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        for utc in (True, False):
+            h = MemoryHuey(f"eta-utc-{utc}", immediate=False, utc=utc)
+            zhuey.install(h)
+
+            @h.task()
+            def later():
+                return 1
+
+            r = later.schedule(delay=3600)
+            eta = datetime.datetime.fromisoformat(captured.tasks(r.id)[0]["fields"]["eta"])
+            assert eta.tzinfo is not None, utc
+            in_an_hour = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+            assert abs((eta - in_an_hour).total_seconds()) < 60, (utc, eta, in_an_hour)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
