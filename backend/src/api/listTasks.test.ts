@@ -176,4 +176,15 @@ describe.each(STORAGES)('listing tasks on %s', (storage) => {
       await db.query(`DELETE FROM tasks WHERE task_id = 'text-task'`);
     }
   });
+
+  it("shows events of one moment in the order of an attempt, whatever their ids", async () => {
+    // An enqueue z4j records for a retry and the worker's receipt can share a millisecond; the
+    // receipt's id sorts first.
+    const at = START - 5000;
+    const ev = (id: string, kind: 'enqueued' | 'received' | 'started', dt = 0) =>
+      ({ v: 1, type: 'task', id, engine: 'rq', project: 'default', kind, taskId: 'same-moment', occurredAt: at + dt, worker: 'w1@a', fields: { name: 'a.task' } }) as TaskEnvelope;
+    await new BatchWriter(db).write([ev('a-started', 'started', 1), ev('b-received', 'received'), ev('c-enqueued', 'enqueued')]);
+    const res = await request(app).get('/api/tasks/rq/same-moment').set(authHeaders());
+    expect(res.body.events.map((e: { kind: string }) => e.kind)).toEqual(['enqueued', 'received', 'started']);
+  });
 });

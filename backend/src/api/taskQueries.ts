@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { Queryable } from '../db/db.js';
 import { ENGINES, TASK_KINDS } from '../ingest/envelope.js';
+import { LIFECYCLE_ORDER } from '../ingest/taskState.js';
 import { taskWorkerGone } from './workerLiveness.js';
 import { afterCursorSql, cursorColumns, pageOf, pageParams, type KeysetOrder } from './keyset.js';
 
@@ -120,9 +121,11 @@ export async function getTask(db: Queryable, projectId: number, engine: string, 
   if (!task) return null;
   const [events, children, retries, reasons, workerGone] = await Promise.all([
     db.query<{ kind: string; fields: Record<string, unknown> | null }>(
+      // Events of one moment (a millisecond: an enqueue z4j records and the worker's receipt) in
+      // the order of an attempt, not of their ids.
       `SELECT event_id AS id, kind, occurred_at AS "occurredAt", worker, fields FROM task_events
-        WHERE task_ref = $1 ORDER BY occurred_at, event_id LIMIT 1000`,
-      [task.id],
+        WHERE task_ref = $1 ORDER BY occurred_at, array_position($2::text[], kind), event_id LIMIT 1000`,
+      [task.id, LIFECYCLE_ORDER],
     ),
     db.query(
       `SELECT t.engine, t.task_id AS "taskId", t.name, t.state FROM tasks t

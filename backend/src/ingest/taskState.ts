@@ -18,6 +18,9 @@ const RANK: Record<TaskKind, number> = {
   expired: 5,
 };
 
+/** A task's event kinds in the order of an attempt (a timeline's order for events of one moment). */
+export const LIFECYCLE_ORDER: readonly TaskKind[] = (Object.keys(RANK) as TaskKind[]).sort((a, b) => RANK[a] - RANK[b]);
+
 /**
  * How long after an attempt began the report closing the attempt before it can still come
  * (the retry's publish, its delivery and start on another worker, that worker's clock).
