@@ -86,17 +86,19 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     return { awaitsAgent: true, detail: { newTaskId, queue, worker } };
   }
 
-  private async abort(task: TaskRef): Promise<Dispatch> {
-    const queued = await this.redis.eval(ABORT, 2, task.queue ?? DEFAULT_QUEUE, 'arq:abort', task.taskId, String(Date.now()));
-    return { detail: { stillQueued: queued === 1 } };
+  /** Whether the job's id was in its queue (arq keeps a running job's there until it ends). */
+  private async abort(task: TaskRef): Promise<boolean> {
+    return (await this.redis.eval(ABORT, 2, task.queue ?? DEFAULT_QUEUE, 'arq:abort', task.taskId, String(Date.now()))) === 1;
   }
 
-  cancel(task: TaskRef): Promise<Dispatch> {
-    return this.abort(task);
+  async cancel(task: TaskRef): Promise<Dispatch> {
+    return { detail: { stillQueued: await this.abort(task) } };
   }
 
-  terminate(task: TaskRef): Promise<Dispatch> {
-    return this.abort(task);
+  /** No detail: "still queued" would read as "not started" for a running job, whose id arq keeps in its queue. */
+  async terminate(task: TaskRef): Promise<Dispatch> {
+    await this.abort(task);
+    return {};
   }
 
   async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
