@@ -4,7 +4,7 @@
 //
 //   npm run build -w backend && node tests/bench/trends-bench.mjs [--tasks 3000000] [--pg-url URL] [--keep]
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { adminClient, createBenchDatabase } from './bench-db.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -19,15 +19,9 @@ const { openPostgres } = await import(`${opt.dist}/db/postgres.js`);
 const { migrate } = await import(`${opt.dist}/db/migrate.js`);
 const { trends, trendsQuery } = await import(`${opt.dist}/api/trends.js`);
 
-const admin = new pg.Client({ connectionString: opt['pg-url'] });
-await admin.connect().catch((err) => {
-  throw new Error(`PostgreSQL not reachable at ${opt['pg-url']}: ${err.message}. Run: bash scripts/services.sh start`);
-});
+const admin = await adminClient(opt['pg-url']);
 const name = `z4j_bench_trends_${process.pid}`;
-await admin.query(`CREATE DATABASE ${name}`);
-const url = new URL(opt['pg-url']);
-url.pathname = `/${name}`;
-const db = openPostgres(url.toString());
+const db = openPostgres(await createBenchDatabase(admin, opt['pg-url'], name, opt.keep ? undefined : 'z4j_bench_trends_'));
 try {
   await migrate(db);
   const end = Date.UTC(2026, 11, 7, 12);

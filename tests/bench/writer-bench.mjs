@@ -10,7 +10,7 @@
 //       [--dist DIR (another build's backend/dist)] [--pg-url URL] [--rounds 1]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { adminClient, createBenchDatabase } from './bench-db.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,10 +31,7 @@ const { BatchWriter } = await import(`${opt.dist}/ingest/batchWriter.js`);
 // Events go to lanes as this tree's pipeline sends them, whichever build's writer is measured.
 const { laneIndex } = await import(new URL('../../backend/dist/ingest/pipeline.js', import.meta.url).href);
 
-const admin = new pg.Client({ connectionString: opt['pg-url'] });
-await admin.connect().catch((err) => {
-  throw new Error(`PostgreSQL not reachable at ${opt['pg-url']}: ${err.message}. Run: bash scripts/services.sh start`);
-});
+const admin = await adminClient(opt['pg-url']);
 
 /** The events, each task's three in order, tasks interleaved; split into lanes by task as the pipeline does. */
 function celeryEvents() {
@@ -78,14 +75,8 @@ async function backendSeconds(name) {
 }
 
 async function round() {
-  for (const { datname } of (await admin.query(`SELECT datname FROM pg_database WHERE datname LIKE 'z4j_wbench_%'`)).rows) {
-    await admin.query(`DROP DATABASE ${datname} WITH (FORCE)`);
-  }
   const name = `z4j_wbench_${Date.now()}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(opt['pg-url']);
-  url.pathname = `/${name}`;
-  const db = openPostgres(url.toString());
+  const db = openPostgres(await createBenchDatabase(admin, opt['pg-url'], name, 'z4j_wbench_'));
   try {
     await migrate(db);
     const lanes = celeryEvents();

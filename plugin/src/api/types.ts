@@ -456,21 +456,30 @@ export type TrendStat = (typeof TREND_STATS)[number];
 export const TREND_GROUPS = ['state', 'engine', 'name', 'queue', 'worker'] as const;
 export type TrendGroup = (typeof TREND_GROUPS)[number];
 
-export interface TrendsParams {
-  from: number;
-  to: number;
-  intervalMs: number;
-  maxPoints: number;
-  metric: TrendMetric;
+/** What a trend asks for besides its range: the measure, one series per group, the explorer's filters. */
+export interface TrendSelection {
+  metric?: TrendMetric;
+  /** For runtime and wait (default p95). */
   stat?: TrendStat;
   groupBy?: TrendGroup;
+  /** Most series (default 10): the groups with the most tasks. */
   limit?: number;
+  /** The project's slug; none: the service's default project. */
   project?: string;
+  /** Comma-separated engines / states, as the explorer takes them. */
   engine?: string;
   state?: string;
   name?: string;
   queue?: string;
   worker?: string;
+}
+
+export interface TrendsParams extends TrendSelection {
+  from: number;
+  to: number;
+  intervalMs: number;
+  maxPoints: number;
+  metric: TrendMetric;
 }
 
 export interface Trends {
