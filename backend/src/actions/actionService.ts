@@ -30,7 +30,8 @@ const ACCEPTS: Record<TaskAction, readonly string[]> = {
 };
 
 /** The setting that gives the service a driver for each engine (service.ts). */
-const DRIVER_SETTINGS: Record<Engine, string> = {
+/** The setting that gives the service an engine's broker, for actions. */
+export const DRIVER_SETTINGS: Record<Engine, string> = {
   celery: 'Z4J_CELERY_BROKERS', rq: 'Z4J_RQ_REDIS_URL', dramatiq: 'Z4J_DRAMATIQ_BROKER_URL', huey: 'Z4J_HUEY_REDIS_URL', arq: 'Z4J_ARQ_REDIS_URL', taskiq: 'Z4J_TASKIQ_BROKER_URL',
 };
 
