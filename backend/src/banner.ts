@@ -20,7 +20,7 @@ export function startBanner(config: Config, facts: BannerFacts): string {
   const { url } = facts;
   const where = config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.Z4J_DATA_DIR}`;
   const others = ENGINES.filter((e) => !facts.actsOn.includes(e));
-  const agentBrokers = [...config.Z4J_AGENT_REDIS_URLS, ...config.Z4J_AGENT_AMQP_URLS].map(shown);
+  const agentBrokers = [...config.Z4J_AGENT_REDIS_URLS.map(shown), ...config.Z4J_AGENT_AMQP_URLS.map((u) => `${shown(u)} (queue ${config.Z4J_AGENT_AMQP_QUEUE})`)];
   const lines = [
     `z4j service ${url} (storage: ${where})`,
     `  API:     ${url}/api/tasks   OpenAPI: ${url}/api/openapi.json   metrics: ${url}/metrics`,
@@ -28,8 +28,8 @@ export function startBanner(config: Config, facts: BannerFacts): string {
       ? `  Celery:  consuming events from ${config.Z4J_CELERY_BROKERS.map(shown).join(', ')}`
       : `  Celery:  set Z4J_CELERY_BROKERS=redis://localhost:6379/0 (or amqp://...) to observe your workers`,
     agentBrokers.length
-      ? `  Agents:  reading the z4j agents' batches from ${agentBrokers.join(', ')} (and over HTTP at ${url}/api/ingest/v1/batches)`
-      : `  Agents:  set Z4J_AGENT_REDIS_URLS=redis://localhost:6379/0 (or Z4J_AGENT_AMQP_URLS) to the broker your z4j agents publish to (RQ, Dramatiq, Huey, arq, taskiq); over HTTP they post to ${url}/api/ingest/v1/batches`,
+      ? `  Agents:  reading the z4j agents' batches from ${agentBrokers.join(', ')}, and over HTTP (agents with Z4J_TRANSPORT=http Z4J_HTTP_URL=${url})`
+      : `  Agents:  set Z4J_AGENT_REDIS_URLS=redis://localhost:6379/0 (or Z4J_AGENT_AMQP_URLS) to the broker your z4j agents publish to (RQ, Dramatiq, Huey, arq, taskiq), or give them Z4J_TRANSPORT=http Z4J_HTTP_URL=${url}`,
     `  Actions: ${facts.actsOn.length ? `on ${facts.actsOn.join(', ')}` : 'none yet'}` +
       (others.length ? `; to act on ${others.join(', ')}, set ${others.map((e) => DRIVER_SETTINGS[e]).join(', ')} (README, "Configuration")` : ''),
     facts.proxySecretSource === 'Z4J_PROXY_SECRET'

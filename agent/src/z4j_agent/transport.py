@@ -305,9 +305,15 @@ class BatchRefused(Exception):
     unknown). Sent again it would be refused again, and block the events behind it."""
 
 
+INGEST_PATH = "/api/ingest/v1/batches"
+
+
 class HttpTransport:
     def __init__(self, url: str, agent_id: str) -> None:
-        self._url = url.rstrip("/") + "/api/ingest/v1/batches"
+        # Z4J_HTTP_URL is the service's URL; the endpoint's own URL (as the service's start banner
+        # shows it) is taken as it is, not given the path twice.
+        base = url.rstrip("/")
+        self._url = base if base.endswith(INGEST_PATH) else base + INGEST_PATH
         self._agent = agent_id
 
     def send(self, body: bytes, sig: str, events: int = 1) -> None:
@@ -320,6 +326,8 @@ class HttpTransport:
                 return
             if err.code == 400:
                 raise BatchRefused(f"the service refused the batch (400: {_error_text(err)})") from None
+            if err.code == 404:  # not z4j's endpoint: say where it posted
+                raise urllib.error.HTTPError(err.url, 404, f"Not Found: no z4j ingest endpoint at {self._url} (Z4J_HTTP_URL is the service's URL)", err.headers, None) from None
             raise
 
     def close(self) -> None:

@@ -702,3 +702,41 @@ def test_a_backlog_of_big_arguments_stays_within_the_byte_bound(redis_client, pr
     assert agent.flush(30)
     assert len(read_events(redis_client, project)) == held
     core.reset_agent()
+
+
+def test_the_http_transport_takes_the_services_url_or_its_ingest_endpoints_and_names_a_wrong_one():
+    """Z4J_HTTP_URL is the service's URL; the endpoint's own (as the service's start banner shows
+    it) works too, and a URL that is no z4j service is named in the error."""
+    import http.server
+    import urllib.error
+
+    from z4j_agent.transport import HttpTransport
+
+    paths = []
+
+    class Service(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            paths.append(self.path)
+            status = 202 if self.path == "/api/ingest/v1/batches" else 404
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        HttpTransport(base, "a").send(b"{}", "sig")
+        HttpTransport(base + "/", "a").send(b"{}", "sig")
+        HttpTransport(base + "/api/ingest/v1/batches", "a").send(b"{}", "sig")
+        assert paths == ["/api/ingest/v1/batches"] * 3
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            HttpTransport(f"{base}/z4j", "a").send(b"{}", "sig")
+        assert f"no z4j ingest endpoint at {base}/z4j/api/ingest/v1/batches" in str(caught.value)
+    finally:
+        server.shutdown()

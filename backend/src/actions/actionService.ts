@@ -231,6 +231,9 @@ export class ActionService {
       );
     }
     let d: Awaited<ReturnType<NonNullable<EngineDriver['retry']>>>;
+    // The enqueue's time is the send's start: a worker may take, run and end the new task before
+    // the broker's reply reaches us, and the timeline must not show it enqueued after it ended.
+    const sentAt = Date.now();
     try {
       d = await driver.retry!(payload, newTaskId, original, this.agentChannel(driver, who, command));
     } catch (err) {
@@ -243,7 +246,7 @@ export class ActionService {
       const queue = payload?.queue ?? original?.queue ?? (typeof d.detail?.queue === 'string' ? d.detail.queue : undefined);
       await this.recordEvent({
         v: 1, type: 'task', id: `z4j-command-${command.id}-enqueued`, engine: driver.engine, project: who.projectSlug, kind: 'enqueued',
-        taskId: newTaskId, occurredAt: Date.now(),
+        taskId: newTaskId, occurredAt: sentAt,
         // The call's arguments too (the pipeline redacts them as any event's): a worker's agent
         // reports them only for a message no agent recorded, and the copy a retry sends still
         // carries its original producer's mark that one did (RQ's job meta, Dramatiq's options).

@@ -20,12 +20,13 @@ interface Detail {
 describe('a task lost with its worker', () => {
   let db: Db;
   let api: ReturnType<typeof testApp>;
-  const sent: { payload: RetryPayload | null; newTaskId: string }[] = [];
+  const sent: { payload: RetryPayload | null; newTaskId: string; at: number }[] = [];
   const huey: EngineDriver = {
     engine: 'huey',
     capabilities: { 'task.retry': { via: 'broker' } },
     async retry(payload, newTaskId) {
-      sent.push({ payload, newTaskId });
+      sent.push({ payload, newTaskId, at: Date.now() });
+      await new Promise((resolve) => setTimeout(resolve, 30)); // the broker's reply, while a worker may already run the task
       return { detail: { newTaskId } };
     },
   };
@@ -93,7 +94,8 @@ describe('a task lost with its worker', () => {
       const newTaskId = sent.at(-1)!.newTaskId;
       expect(sent.at(-1)!.payload?.name).toBe('tasks.report');
       await api.pipeline.drained();
-      const enqueue = (await detail(newTaskId)).events.find((ev) => ev.kind === 'enqueued');
+      const enqueue = (await detail(newTaskId)).events.find((ev) => ev.kind === 'enqueued') as Detail['events'][number] & { occurredAt: string };
+      expect(Date.parse(enqueue.occurredAt)).toBeLessThanOrEqual(sent.at(-1)!.at); // when the send began, not when the broker answered
       expect(enqueue?.fields.reason).toBe(`retry of ${id} (lost with worker ${r.body.command.outcome.lostWith}) from z4j by otto`);
       // The call's arguments, redacted as any event's: no worker's agent reports them for a copy.
       const shown = (await detail(newTaskId)) as Detail & { task: { args: unknown; kwargs: unknown } };

@@ -18,10 +18,13 @@ const csvOf = <const V extends readonly [string, ...string[]]>(values: V) =>
 
 /** Epoch ms or ISO 8601, within years 1970–9999 (what PostgreSQL and the explorer take). */
 export const timeParam = z
-  .union([
-    z.string().regex(/^\d{10,16}$/).transform((s) => new Date(Number(s))),
-    z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
-  ])
+  .union(
+    [
+      z.string().regex(/^\d{10,16}$/).transform((s) => new Date(Number(s))),
+      z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
+    ],
+    { error: (issue) => (issue.input === undefined ? 'required' : 'a time as ISO 8601 (2026-12-07T12:00:00Z) or epoch milliseconds') },
+  )
   .refine((d) => d.getUTCFullYear() >= 1970 && d.getUTCFullYear() <= 9999, 'a time between 1970 and 9999');
 
 /** Strict: an unknown or misspelt filter is refused, never ignored (a bulk action would widen to every task). */

@@ -87,6 +87,12 @@ describe.each(STORAGES)('trends on %s', (storage) => {
     const wide = await get({ intervalMs: 1000, maxPoints: 3 });
     expect(wide.body.intervalMs).toBe(MIN);
     expect(values(wide.body.series[0])).toEqual([10, 0, 3]);
+    // Never more buckets than maxPoints, though a range that starts inside a bucket touches one more than it spans.
+    for (const [from, to, maxPoints] of [[START + 5_500, START + 3 * MIN, 3], [START + 5_500, START + 16 * MIN, 5], [START + 5_500, START + 16 * MIN, 1], [START, START + 3 * MIN, 2]]) {
+      const r = await get({ from: from!, to: to!, intervalMs: 1000, maxPoints: maxPoints! });
+      expect([from, to, maxPoints, r.body.series[0].points.length <= maxPoints!]).toEqual([from, to, maxPoints, true]);
+      expect(r.body.series[0].points.reduce((n: number, [, v]: [number, number]) => n + v, 0)).toBe(EVENTS.filter((e) => e.occurredAt >= from! && e.occurredAt < to!).length);
+    }
 
     // A range that starts inside a bucket: the bucket starts on the minute, and counts only what is in the range.
     const shifted = await get({ from: START + 5_500, to: START + 2 * MIN });
@@ -110,7 +116,9 @@ describe.each(STORAGES)('trends on %s', (storage) => {
     }
     const noRange = await request(app).get('/api/trends').set(authHeaders('viewer'));
     expect(noRange.status).toBe(400);
-    expect(noRange.body.error.message).toMatch(/^from: /);
+    expect(noRange.body.error.message).toBe('from: required');
+    const badTime = await get({ from: 'yesterday' });
+    expect(badTime.body.error.message).toBe('from: a time as ISO 8601 (2026-12-07T12:00:00Z) or epoch milliseconds');
   });
 
   test('needs a role in the project', async () => {

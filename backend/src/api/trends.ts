@@ -59,10 +59,22 @@ function aggregate(metric: TrendsQuery['metric'], stat: NonNullable<TrendsQuery[
   return `percentile_cont(${fraction}) WITHIN GROUP (ORDER BY ${column})::float8`;
 }
 
-/** The bucket: what Grafana asked for, in whole seconds, widened to fit the range in maxPoints. */
+/** How many epoch-aligned buckets of `bucketS` the range touches. */
+const bucketCount = (q: Pick<TrendsQuery, 'from' | 'to'>, bucketS: number) =>
+  Math.ceil((q.to.getTime() - Math.floor(q.from.getTime() / (bucketS * 1000)) * bucketS * 1000) / (bucketS * 1000));
+
+/**
+ * The bucket: what Grafana asked for, in whole seconds, widened until the range touches at most
+ * maxPoints buckets. Aligned on the epoch, a range that starts inside a bucket touches one more
+ * than it spans: then its span is fitted into maxPoints − 1 (into one bucket for maxPoints 1,
+ * doubling the bucket until the range is inside one).
+ */
 export function bucketSeconds(q: Pick<TrendsQuery, 'from' | 'to' | 'intervalMs' | 'maxPoints'>): number {
   const rangeS = (q.to.getTime() - q.from.getTime()) / 1000;
-  return Math.max(Math.ceil(q.intervalMs / 1000), Math.ceil(rangeS / q.maxPoints), 1);
+  let bucketS = Math.max(Math.ceil(q.intervalMs / 1000), Math.ceil(rangeS / q.maxPoints), 1);
+  if (bucketCount(q, bucketS) > q.maxPoints) bucketS = Math.max(bucketS + 1, Math.ceil(rangeS / Math.max(1, q.maxPoints - 1)));
+  while (bucketCount(q, bucketS) > q.maxPoints) bucketS *= 2;
+  return bucketS;
 }
 
 export async function trends(db: Queryable, projectId: number, q: TrendsQuery): Promise<Trends> {
@@ -103,7 +115,7 @@ export async function trends(db: Queryable, projectId: number, q: TrendsQuery): 
   // draws a line down to it, not across), a duration null (a gap: nothing ran to measure).
   const bucketMs = bucketS * 1000;
   const start = Math.floor(q.from.getTime() / bucketMs) * bucketMs;
-  const buckets = Math.ceil((q.to.getTime() - start) / bucketMs); // at most maxPoints + 1 (bucketSeconds)
+  const buckets = bucketCount(q, bucketS); // at most maxPoints (bucketSeconds)
   const empty = q.metric === 'count' ? 0 : null;
   const byGroup = new Map(groups.map((g) => [g, Array.from({ length: buckets }, (_, i): [number, number | null] => [start + i * bucketMs, empty])]));
   for (const row of rows.rows) {

@@ -364,6 +364,14 @@ describe('expiry marks (a waiting task past its expiry, marked by z4j)', () => {
   });
 });
 
+describe('runtime', () => {
+  it('is in ms to the microsecond, without the binary noise of seconds × 1000', () => {
+    const t = applyEvent(null, ev('succeeded', 0, { runtime: 0.000542 }));
+    expect(t.runtimeMs).toBe(0.542);
+    expect(applyEvent(null, ev('succeeded', 0, { runtime: 60.139878 })).runtimeMs).toBe(60139.878);
+  });
+});
+
 describe('times in fields', () => {
   it('reads a time without a zone (a naive Python datetime: Huey, Celery) as UTC, and one with a zone as it says, whatever the service\'s own zone', () => {
     // In a process of its own: JavaScript reads a zone-less time in the process's zone (TZ), which Jest's sandbox cannot change.

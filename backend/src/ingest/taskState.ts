@@ -266,7 +266,7 @@ function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
       if (f.result !== undefined) t.result = f.result;
       if (f.exception !== undefined) t.exception = f.exception;
       if (f.traceback !== undefined) t.traceback = f.traceback;
-      if (f.runtime !== undefined && ev.kind !== 'retried') t.runtimeMs = f.runtime * 1000;
+      if (f.runtime !== undefined && ev.kind !== 'retried') t.runtimeMs = Math.round(f.runtime * 1e6) / 1e3; // seconds to ms, to the µs (0.542 s is not 541.9999…)
     }
   }
 
