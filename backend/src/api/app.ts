@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { auditFailedWrite } from '../audit/record.js';
 import { MAX_BATCH_BYTES } from '../ingest/agentBatch.js';
-import { authenticate, routeAction } from '../auth/caller.js';
+import { authenticate } from '../auth/caller.js';
 import type { ApiContext } from './context.js';
 import { errorHandler, refuseUnstorableText, unknownRoute } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -27,7 +27,7 @@ export function createApp(ctx: ApiContext): express.Express {
   const raw = express.raw({ type: () => true, limit: MAX_BATCH_BYTES });
   for (const route of ROUTES) {
     const body = route.role === 'agent' ? [raw] : [json, refuseUnstorableText];
-    app[route.method](route.path, authenticate(ctx, route), ...body, route.handler(ctx), auditFailedWrite(ctx, routeAction(route), { readOnly: route.readOnly === true, route }));
+    app[route.method](route.path, authenticate(ctx, route), ...body, route.handler(ctx), auditFailedWrite(ctx, route));
   }
   app.get('/api/openapi.json', (_req, res) => {
     res.json(openApiDocument(ctx.version));

@@ -64,10 +64,13 @@ describe('actions on queues and workers, within the project', () => {
       [404, 'QUEUE_NOT_FOUND'], [404, 'QUEUE_NOT_FOUND'], [404, 'WORKER_NOT_FOUND'], [404, 'WORKER_NOT_FOUND'],
     ]);
     expect(calls).toEqual([]);
-    const audited = await db.query<{ action: string; outcome: string }>(
-      `SELECT a.action, a.outcome FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action LIKE ANY (ARRAY['queue.%', 'worker.%']) ORDER BY a.seq`,
+    const audited = await db.query<{ action: string; outcome: string; target: string }>(
+      `SELECT a.action, a.outcome, a.target FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action LIKE ANY (ARRAY['queue.%', 'worker.%']) ORDER BY a.seq`,
     );
-    expect(audited.rows.map((r) => `${r.action} ${r.outcome}`)).toEqual(['queue.purge_preview refused', 'queue.requeue_dead_letters refused', 'worker.action refused', 'worker.shutdown refused']);
+    // Each under the action and target its success would have had (worker.pool_grow, as its command).
+    expect(audited.rows.map((r) => `${r.action} ${r.outcome} ${r.target}`)).toEqual([
+      'queue.purge_preview refused celery/payments', 'queue.requeue_dead_letters refused celery/payments', 'worker.pool_grow refused celery/celery@pay-1', 'worker.shutdown refused celery/celery@pay-1',
+    ]);
   });
 
   test("by default another project acts on nothing, even a queue its own agent reported: 409, nothing sent, audited", async () => {
@@ -92,11 +95,11 @@ describe('actions on queues and workers, within the project', () => {
       const preview = await post('/api/bulk/preview?project=other', { action: 'retry', filters: { state: 'failed' } }, vera, api.app);
       expect(preview.body.engines).toEqual([{ engine: 'celery', count: 1, supported: false }]);
       const audited = await db.query<{ action: string; outcome: string; target: string }>(
-        `SELECT a.action, a.outcome, a.target FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action IN ('queue.purge_preview', 'queue.requeue_dead_letters', 'task.action', 'bulk.start') ORDER BY a.seq DESC LIMIT 4`,
+        `SELECT a.action, a.outcome, a.target FROM audit_log a JOIN projects p ON p.id = a.project_id WHERE p.slug = 'other' AND a.action IN ('queue.purge_preview', 'queue.requeue_dead_letters', 'task.retry', 'bulk.start') ORDER BY a.seq DESC LIMIT 4`,
       );
       // Each under the target its success would have (the queue, the task); a bulk start, its URL.
       expect(audited.rows.map((r) => `${r.action} ${r.outcome} ${r.target}`).sort()).toEqual([
-        'bulk.start refused /api/bulk?project=other', 'queue.purge_preview refused celery/payments', 'queue.requeue_dead_letters refused celery/payments', 'task.action refused celery/forged-1',
+        'bulk.start refused /api/bulk?project=other', 'queue.purge_preview refused celery/payments', 'queue.requeue_dead_letters refused celery/payments', 'task.retry refused celery/forged-1',
       ]);
       // Its own project still acts, and "other" sees the engines where it is allowed.
       expect((await request(api.app).get('/api/capabilities').set(vera)).body.engines).toEqual(['celery']);

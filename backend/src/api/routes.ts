@@ -1,6 +1,7 @@
 // Every route of the service in one table: method, path, the project role it needs, and its
 // handler. Express glue lives in app.ts; the OpenAPI document must describe each route here.
 import type { NextFunction, Request, Response } from 'express';
+import { TASK_ACTIONS, WORKER_ACTIONS } from '../engines/capabilities.js';
 import type { ApiContext } from './context.js';
 import { bulkCancel, bulkGet, bulkOutcomes, bulkPreview, bulkStart, capabilities, getCommand, purgePreview, purgeQueue, requeueDeadLetters, taskAction, workerAction, workerShutdown } from './handlers/actions.js';
 import { getTask } from './handlers/getTask.js';
@@ -38,8 +39,11 @@ export interface Route {
   path: string;
   role: Role;
   handler: (ctx: ApiContext) => Handler;
-  /** Audit action of a write (`member.add`); refused attempts are audited under it. Default: `<METHOD> <path>`. */
-  audit?: string;
+  /**
+   * Audit action of a write (`member.add`), or one made from the path's parameters (`task.retry`);
+   * refused attempts are audited under it. Default: `<METHOD> <path>`.
+   */
+  audit?: string | ((params: Record<string, string>) => string);
   /**
    * A POST that only reads (a body too rich for a query string) and creates no state: its
    * failures are not audited as failed writes (auditFailedWrite), as a GET's are not, so a
@@ -54,6 +58,10 @@ export interface Route {
    */
   target?: (params: Record<string, string>) => string;
 }
+
+/** `<kind>.<action>` for an action the route knows (as a command is audited), else `<kind>.action`. */
+const actionOf = (kind: string, known: readonly string[]) => (p: Record<string, string>) =>
+  known.includes(p.action ?? '') ? `${kind}.${p.action}` : `${kind}.action`;
 
 /** `<engine>/<name>`: tasks, workers and queues, as commands are audited (actions/commands.ts auditTarget). */
 const onEngine = (name: string) => (p: Record<string, string>) => `${p.engine}/${p[name]}`;
@@ -77,8 +85,8 @@ export const ROUTES: readonly Route[] = [
 
   // Actions (engine drivers, commands, bulk).
   { method: 'get', path: '/api/capabilities', role: 'viewer', handler: capabilities },
-  { method: 'post', path: '/api/tasks/:engine/:taskId/actions/:action', role: 'operator', handler: taskAction, audit: 'task.action', target: onEngine('taskId') },
-  { method: 'post', path: '/api/workers/:engine/:hostname/actions/:action', role: 'operator', handler: workerAction, audit: 'worker.action', target: onEngine('hostname') },
+  { method: 'post', path: '/api/tasks/:engine/:taskId/actions/:action', role: 'operator', handler: taskAction, audit: actionOf('task', TASK_ACTIONS), target: onEngine('taskId') },
+  { method: 'post', path: '/api/workers/:engine/:hostname/actions/:action', role: 'operator', handler: workerAction, audit: actionOf('worker', WORKER_ACTIONS), target: onEngine('hostname') },
   { method: 'post', path: '/api/workers/:engine/:hostname/shutdown', role: 'admin', handler: workerShutdown, audit: 'worker.shutdown', target: onEngine('hostname') },
   // Not readOnly: it mints the purge's confirmation token, and is audited whatever the outcome.
   { method: 'post', path: '/api/queues/:engine/:queue/purge-preview', role: 'admin', handler: purgePreview, audit: 'queue.purge_preview', target: onEngine('queue') },

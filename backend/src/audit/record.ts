@@ -5,7 +5,8 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { toApiError } from '../api/errors.js';
 import type { Queryable } from '../db/db.js';
 import type { AuditEntry, AuditLog, AuditOutcome } from './chain.js';
-import { actorOf, cappedTokenDetail, findProject, refusalAudited, type RequestAuth } from '../auth/caller.js';
+import { actorOf, cappedTokenDetail, findProject, refusalAudited, routeAction, type RequestAuth } from '../auth/caller.js';
+import type { Route } from '../api/routes.js';
 import type { ApiContext } from '../api/context.js';
 
 export function appendAudit(ctx: { audit: AuditLog }, entry: AuditEntry, tx?: Queryable): Promise<{ seq: number }> {
@@ -60,8 +61,8 @@ export async function auditRefusalOfNoProject(ctx: ApiContext, req: Request, res
  * The audit target of a refused or failed call to a route: what its handler writes when it
  * succeeds (the route's `target`, from the path's parameters), else the URL.
  */
-export function refusedTarget(route: { target?: (params: Record<string, string>) => string } | undefined, req: Request): string {
-  return (route?.target ? route.target(req.params as Record<string, string>) : req.originalUrl).slice(0, 512);
+export function refusedTarget(route: Pick<Route, 'target'>, req: Request): string {
+  return (route.target ? route.target(req.params as Record<string, string>) : req.originalUrl).slice(0, 512);
 }
 
 /**
@@ -71,16 +72,16 @@ export function refusedTarget(route: { target?: (params: Record<string, string>)
  * write to the configured project's chain, as their refusals do. A GET, or a POST that only
  * reads (`readOnly` in routes.ts, e.g. a cron preview), is not a write: not audited here.
  */
-export function auditFailedWrite(ctx: ApiContext, action: string, opts: { readOnly?: boolean; route?: { target?: (params: Record<string, string>) => string } } = {}): ErrorRequestHandler {
+export function auditFailedWrite(ctx: ApiContext, route: Route): ErrorRequestHandler {
   return (err, req, res, next) => {
     const auth = res.locals.auth as RequestAuth | undefined;
-    if (req.method === 'GET' || opts.readOnly || !auth || res.locals.audited) return next(err);
+    if (req.method === 'GET' || route.readOnly || !auth || res.locals.audited) return next(err);
     // A route of no project is open to every signed-in user: their refusals are rate limited (refusalAudited).
     if (!auth.project && !refusalAudited(auth.caller)) return next(err);
     const e = toApiError(err);
     const projectId = auth.project ? Promise.resolve(auth.project.id) : findProject(ctx, ctx.config.Z4J_PROJECT).then((p) => p?.id);
     projectId
-      .then((id) => id === undefined ? undefined : auditRequest(ctx, req, res, { projectId: id, action, target: refusedTarget(opts.route, req), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } }))
+      .then((id) => id === undefined ? undefined : auditRequest(ctx, req, res, { projectId: id, action: routeAction(route, req.params as Record<string, string>), target: refusedTarget(route, req), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } }))
       .catch((auditErr) => ctx.log.warn({ err: String(auditErr) }, 'could not audit a failed write'))
       .finally(() => next(err));
   };

@@ -180,7 +180,9 @@ const callerKey = (c: Caller) => (c.kind === 'user' ? `user:${c.user.orgId}:${c.
  */
 export const refusalAudited = (c: Caller): boolean => underRefusalLimit(callerKey(c));
 
-export function routeAction(route: Route): string {
+/** The audit action of a call to `route` (its `audit`, made from the call's path parameters where it is a function). */
+export function routeAction(route: Route, params: Record<string, string> = {}): string {
+  if (typeof route.audit === 'function') return route.audit(params);
   return route.audit ?? `${route.method.toUpperCase()} ${route.path}`;
 }
 
@@ -204,7 +206,7 @@ async function auditUnauthenticated(ctx: ApiContext, req: Request, res: Response
     }
     ctx.metrics.authRefused.inc({ status: '401', code: err.code, audited: 'yes' });
     await appendAudit(ctx, {
-      ...meta, projectId: pid, actor: actorOf(null), action: routeAction(route), target: refusedTarget(route, req), outcome: 'refused',
+      ...meta, projectId: pid, actor: actorOf(null), action: routeAction(route, req.params as Record<string, string>), target: refusedTarget(route, req), outcome: 'refused',
       detail: { status: 401, code: err.code },
     });
   } catch (e) {
@@ -238,7 +240,7 @@ export function authenticate(ctx: ApiContext, route: Route): RequestHandler {
       ctx.metrics.authRefused.inc({ status: '403', code: 'ROLE_TOO_LOW', audited: audited ? 'yes' : 'no' });
       if (audited) {
         await appendAudit(ctx, {
-          ...requestMeta(req, res), projectId: project.id, actor: actorOf(caller), action: routeAction(route),
+          ...requestMeta(req, res), projectId: project.id, actor: actorOf(caller), action: routeAction(route, req.params as Record<string, string>),
           target: refusedTarget(route, req), outcome: 'refused',
           detail: { status: 403, code: 'ROLE_TOO_LOW', needed: route.role, role, ...(capped ? { tokenRole: capped.tokenRole } : {}) },
         });
