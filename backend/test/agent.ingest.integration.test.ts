@@ -87,6 +87,10 @@ describe('agent delivery', () => {
     expect(pending[0]).toBe(0); // everything acknowledged after commit
     // ... and deleted: the payloads in the batches are not left in clear on the broker.
     expect(await redis.xlen(`z4j:events:${project}`)).toBe(0);
+    // The pipeline's series name the source as z4j_source_* do (its kind and position), not its transport.
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    expect(metrics).toMatch(/^z4j_ingest_events_received_total\{source="agent-redis-1"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^z4j_source_connected\{source="agent-redis-1"\} 1$/m);
   });
 
   test('bad signatures, unknown agents and replays are refused, counted and acknowledged', async () => {

@@ -78,14 +78,18 @@ export class AgentIngest {
    * (a redelivery after a crash, or a replay). The nonce is recorded only after the events are
    * committed, so a crash in between leaves the batch to be stored again, never lost.
    */
-  async store(batch: AgentBatch, transport: string): Promise<StoreResult> {
+  /**
+   * `source`: the name the pipeline's metrics and logs give what it read (`agent-redis-1`, the
+   * source's, as z4j_source_* name it; `agent-http` over HTTP).
+   */
+  async store(batch: AgentBatch, transport: string, source = `agent-${transport}`): Promise<StoreResult> {
     const key = `${batch.agent}\u0000${batch.nonce}`;
     const inFlight = this.storing.get(key);
     if (inFlight) {
       const first = await inFlight; // throws if the first storing failed: this one is retried too
       return first.outcome.startsWith('refused_') ? first : { outcome: 'duplicate', events: 0 };
     }
-    const storing = this.storeOnce(batch, transport);
+    const storing = this.storeOnce(batch, transport, source);
     this.storing.set(key, storing);
     try {
       return await storing;
@@ -100,9 +104,9 @@ export class AgentIngest {
    * unacknowledged it would come back forever. Anything else (the database away) throws, and
    * the batch stays with its broker for another try.
    */
-  private async storeOnce(batch: AgentBatch, transport: string): Promise<StoreResult> {
+  private async storeOnce(batch: AgentBatch, transport: string, source: string): Promise<StoreResult> {
     try {
-      return await this.storeFresh(batch, transport);
+      return await this.storeFresh(batch, transport, source);
     } catch (err) {
       if (err instanceof UnknownProject) return { outcome: 'refused_unknown_project', events: 0, detail: err.message };
       if (isDataException(err)) return { outcome: 'refused_bad_batch', events: 0, detail: `the database refused its data: ${String((err as Error).message).slice(0, 200)}` };
@@ -110,7 +114,7 @@ export class AgentIngest {
     }
   }
 
-  private async storeFresh(batch: AgentBatch, transport: string): Promise<StoreResult> {
+  private async storeFresh(batch: AgentBatch, transport: string, source: string): Promise<StoreResult> {
     const projectId = await this.projectId(batch.project);
     // From a broker, the nonce is looked up while the events go through the pipeline, not
     // before them: the lookup took ≈ 20 ms per batch at 25k events/s (a connection, then the
@@ -137,7 +141,7 @@ export class AgentIngest {
       const eventDone = () => {
         if (--left === 0) done();
       };
-      void this.pipeline.offerAll(`agent-${transport}`, events, eventDone, (ev) => payloads.get(ev as object));
+      void this.pipeline.offerAll(source, events, eventDone, (ev) => payloads.get(ev as object));
     });
     const [storedBefore] = await Promise.all([seen, stored]);
     if (storedBefore) return { outcome: 'duplicate', events: 0 };

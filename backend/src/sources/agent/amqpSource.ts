@@ -73,7 +73,7 @@ export class AgentAmqpSource implements Source {
         this.log.warn({ source: this.name, reason: verified.reason, detail: verified.detail }, 'agent batch refused');
       } else {
         this.ingest.budget.learn(bytes, verified.batch.events.length);
-        const stored = await this.ingest.store(verified.batch, 'amqp');
+        const stored = await this.ingest.store(verified.batch, 'amqp', this.name);
         outcome = stored.outcome;
         if (stored.detail) this.log.warn({ source: this.name, outcome, detail: stored.detail }, 'agent batch refused');
       }

@@ -173,7 +173,7 @@ export class AgentRedisStreamSource implements Source {
     } else {
       this.ingest.budget.learn(fields.get('batch')!.length, verified.batch.events.length);
       // 'duplicate': stored before (a redelivery, or a replay) — nothing to do again.
-      const stored = await this.ingest.store(verified.batch, 'redis');
+      const stored = await this.ingest.store(verified.batch, 'redis', this.name);
       outcome = stored.outcome;
       if (stored.detail) this.log.warn({ source: this.name, stream, entry: id.toString(), outcome, detail: stored.detail }, 'agent batch refused');
     }
