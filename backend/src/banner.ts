@@ -4,9 +4,7 @@
 import type { Config } from './config.js';
 import { DRIVER_SETTINGS } from './actions/actionService.js';
 import { ENGINES, type Engine } from './ingest/envelope.js';
-
-/** A URL as it may be shown: without its user and password. */
-const shown = (url: string) => url.replace(/\/\/[^@/]*@/, '//');
+import { brokerLocation } from './sources/source.js';
 
 export interface BannerFacts {
   url: string;
@@ -20,12 +18,12 @@ export function startBanner(config: Config, facts: BannerFacts): string {
   const { url } = facts;
   const where = config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.Z4J_DATA_DIR}`;
   const others = ENGINES.filter((e) => !facts.actsOn.includes(e));
-  const agentBrokers = [...config.Z4J_AGENT_REDIS_URLS.map(shown), ...config.Z4J_AGENT_AMQP_URLS.map((u) => `${shown(u)} (queue ${config.Z4J_AGENT_AMQP_QUEUE})`)];
+  const agentBrokers = [...config.Z4J_AGENT_REDIS_URLS.map(brokerLocation), ...config.Z4J_AGENT_AMQP_URLS.map((u) => `${brokerLocation(u)} (queue ${config.Z4J_AGENT_AMQP_QUEUE})`)];
   const lines = [
     `z4j service ${url} (storage: ${where})`,
     `  API:     ${url}/api/tasks   OpenAPI: ${url}/api/openapi.json   metrics: ${url}/metrics`,
     config.Z4J_CELERY_BROKERS.length
-      ? `  Celery:  consuming events from ${config.Z4J_CELERY_BROKERS.map(shown).join(', ')}`
+      ? `  Celery:  consuming events from ${config.Z4J_CELERY_BROKERS.map(brokerLocation).join(', ')}`
       : `  Celery:  set Z4J_CELERY_BROKERS=redis://localhost:6379/0 (or amqp://...) to observe your workers`,
     agentBrokers.length
       ? `  Agents:  reading the z4j agents' batches from ${agentBrokers.join(', ')}, and over HTTP (agents with Z4J_TRANSPORT=http Z4J_HTTP_URL=${url})`

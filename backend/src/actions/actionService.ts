@@ -29,8 +29,7 @@ const ACCEPTS: Record<TaskAction, readonly string[]> = {
   terminate: ['received', 'started', 'retried'],
 };
 
-/** The setting that gives the service a driver for each engine (service.ts). */
-/** The setting that gives the service an engine's broker, for actions. */
+/** The setting that gives the service a driver for each engine, its broker for actions (service.ts). */
 export const DRIVER_SETTINGS: Record<Engine, string> = {
   celery: 'Z4J_CELERY_BROKERS', rq: 'Z4J_RQ_REDIS_URL', dramatiq: 'Z4J_DRAMATIQ_BROKER_URL', huey: 'Z4J_HUEY_REDIS_URL', arq: 'Z4J_ARQ_REDIS_URL', taskiq: 'Z4J_TASKIQ_BROKER_URL',
 };

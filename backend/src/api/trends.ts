@@ -50,8 +50,8 @@ export interface Trends {
 
 const COLUMN = { runtime: 't.runtime_ms', wait: 't.wait_ms' } as const;
 
-function aggregate(metric: TrendsQuery['metric'], stat: NonNullable<TrendsQuery['stat']>): string {
-  if (metric === 'count') return 'count(*)::float8';
+function aggregate(metric: TrendsQuery['metric'], stat: TrendsQuery['stat'] | null): string {
+  if (metric === 'count' || !stat) return 'count(*)::float8';
   const column = COLUMN[metric];
   if (stat === 'avg') return `avg(${column})::float8`;
   if (stat === 'max') return `max(${column})::float8`;
@@ -96,7 +96,7 @@ export async function trends(db: Queryable, projectId: number, q: TrendsQuery): 
     // the range (to disk, past work_mem) instead of hashing them into buckets.
     `WITH buckets AS MATERIALIZED (
        SELECT ${group} AS g, date_bin(make_interval(secs => $${params.length - 1}), t.first_seen_at, 'epoch'::timestamptz) AS at,
-              ${aggregate(q.metric, stat ?? 'p95')} AS value, count(*) AS n
+              ${aggregate(q.metric, stat)} AS value, count(*) AS n
          FROM tasks t WHERE ${where.join(' AND ')}
         GROUP BY 1, 2)
      SELECT g, at, value, rank FROM (

@@ -5,7 +5,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import { toApiError } from '../api/errors.js';
 import type { Queryable } from '../db/db.js';
 import type { AuditEntry, AuditLog, AuditOutcome } from './chain.js';
-import { actorOf, cappedTokenDetail, findProject, refusalAudited, routeAction, type RequestAuth } from '../auth/caller.js';
+import { actorOf, cappedTokenDetail, findProject, refusalAudited, refusalAs, type RequestAuth } from '../auth/caller.js';
 import type { Route } from '../api/routes.js';
 import type { ApiContext } from '../api/context.js';
 
@@ -58,14 +58,6 @@ export async function auditRefusalOfNoProject(ctx: ApiContext, req: Request, res
 }
 
 /**
- * The audit target of a refused or failed call to a route: what its handler writes when it
- * succeeds (the route's `target`, from the path's parameters), else the URL.
- */
-export function refusedTarget(route: Pick<Route, 'target'>, req: Request): string {
-  return (route.target ? route.target(req.params as Record<string, string>) : req.originalUrl).slice(0, 512);
-}
-
-/**
  * Error middleware after a route's handler: a write that an authenticated caller attempted
  * and that failed (invalid input, a conflict, an internal error) is audited as refused or
  * error, unless the handler already wrote its own row. Routes of no project (creating one)
@@ -81,7 +73,7 @@ export function auditFailedWrite(ctx: ApiContext, route: Route): ErrorRequestHan
     const e = toApiError(err);
     const projectId = auth.project ? Promise.resolve(auth.project.id) : findProject(ctx, ctx.config.Z4J_PROJECT).then((p) => p?.id);
     projectId
-      .then((id) => id === undefined ? undefined : auditRequest(ctx, req, res, { projectId: id, action: routeAction(route, req.params as Record<string, string>), target: refusedTarget(route, req), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } }))
+      .then((id) => id === undefined ? undefined : auditRequest(ctx, req, res, { projectId: id, ...refusalAs(route, req), outcome: e.status < 500 ? 'refused' : 'error', detail: { status: e.status, code: e.code } }))
       .catch((auditErr) => ctx.log.warn({ err: String(auditErr) }, 'could not audit a failed write'))
       .finally(() => next(err));
   };

@@ -2,7 +2,7 @@
 // calling (Grafana user behind the proxy secret, or an API token), which project the call
 // is about, and whether their role there is high enough. 401 and 403 are audited.
 import type { Request, RequestHandler, Response } from 'express';
-import { appendAudit, refusedTarget, requestMeta } from '../audit/record.js';
+import { appendAudit, requestMeta } from '../audit/record.js';
 import type { AuditActor } from '../audit/chain.js';
 import type { ApiContext } from '../api/context.js';
 import { ApiError } from '../api/errors.js';
@@ -180,10 +180,15 @@ const callerKey = (c: Caller) => (c.kind === 'user' ? `user:${c.user.orgId}:${c.
  */
 export const refusalAudited = (c: Caller): boolean => underRefusalLimit(callerKey(c));
 
-/** The audit action of a call to `route` (its `audit`, made from the call's path parameters where it is a function). */
-export function routeAction(route: Route, params: Record<string, string> = {}): string {
-  if (typeof route.audit === 'function') return route.audit(params);
-  return route.audit ?? `${route.method.toUpperCase()} ${route.path}`;
+/**
+ * What a refused or failed call to `route` is audited as: the action and target its success
+ * would have (the route's `audit` and `target`, made from the call's path parameters), else
+ * `<METHOD> <path>` and the URL.
+ */
+export function refusalAs(route: Route, req: Request): { action: string; target: string } {
+  const params = req.params as Record<string, string>;
+  const action = typeof route.audit === 'function' ? route.audit(params) : (route.audit ?? `${route.method.toUpperCase()} ${route.path}`);
+  return { action, target: (route.target ? route.target(params) : req.originalUrl).slice(0, 512) };
 }
 
 async function auditUnauthenticated(ctx: ApiContext, req: Request, res: Response, route: Route, err: ApiError, projectId: number | null): Promise<void> {
@@ -206,7 +211,7 @@ async function auditUnauthenticated(ctx: ApiContext, req: Request, res: Response
     }
     ctx.metrics.authRefused.inc({ status: '401', code: err.code, audited: 'yes' });
     await appendAudit(ctx, {
-      ...meta, projectId: pid, actor: actorOf(null), action: routeAction(route, req.params as Record<string, string>), target: refusedTarget(route, req), outcome: 'refused',
+      ...meta, projectId: pid, actor: actorOf(null), ...refusalAs(route, req), outcome: 'refused',
       detail: { status: 401, code: err.code },
     });
   } catch (e) {
@@ -240,8 +245,7 @@ export function authenticate(ctx: ApiContext, route: Route): RequestHandler {
       ctx.metrics.authRefused.inc({ status: '403', code: 'ROLE_TOO_LOW', audited: audited ? 'yes' : 'no' });
       if (audited) {
         await appendAudit(ctx, {
-          ...requestMeta(req, res), projectId: project.id, actor: actorOf(caller), action: routeAction(route, req.params as Record<string, string>),
-          target: refusedTarget(route, req), outcome: 'refused',
+          ...requestMeta(req, res), projectId: project.id, actor: actorOf(caller), ...refusalAs(route, req), outcome: 'refused',
           detail: { status: 403, code: 'ROLE_TOO_LOW', needed: route.role, role, ...(capped ? { tokenRole: capped.tokenRole } : {}) },
         });
       }

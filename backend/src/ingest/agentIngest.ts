@@ -77,8 +77,6 @@ export class AgentIngest {
    * Stores the batch, or returns 'duplicate' when it was stored before or is being stored now
    * (a redelivery after a crash, or a replay). The nonce is recorded only after the events are
    * committed, so a crash in between leaves the batch to be stored again, never lost.
-   */
-  /**
    * `source`: the name the pipeline's metrics and logs give what it read (`agent-redis-1`, the
    * source's, as z4j_source_* name it; `agent-http` over HTTP).
    */

@@ -105,7 +105,7 @@ export const listTaskNames = (prefix: string, project?: string) =>
 export const listWorkers = (project?: string) =>
   get<{ workers: Worker[]; truncated?: boolean }>('/workers', { project });
 export const listQueues = (project?: string) => get<{ queues: Queue[] }>('/queues', { project });
-export const getTrends = ({ project, ...params }: TrendsParams) => get<Trends>('/trends', { ...params, project });
+export const getTrends = (params: TrendsParams) => get<Trends>('/trends', { ...params });
 export const getCommand = (id: number, project?: string) => get<{ command: Command }>(`/commands/${id}`, { project });
 
 // ---- actions --------------------------------------------------------------------------------

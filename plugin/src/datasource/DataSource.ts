@@ -102,10 +102,12 @@ export function toFrames(target: TrendQuery, trends: Trends): DataFrame[] {
     return [createDataFrame({ refId: target.refId, fields: [] })];
   }
   return trends.series.map((series, i) => {
+    // Named by its group ("" for tasks without one), or by what it measures when ungrouped.
     const group = Object.values(series.labels)[0];
+    const name = group === undefined ? what : group || '(none)';
     return createDataFrame({
       refId: target.refId,
-      name: group === undefined ? what : group || '(none)',
+      name,
       meta: i === 0 && notices ? { notices } : undefined,
       fields: [
         {
@@ -120,7 +122,7 @@ export function toFrames(target: TrendQuery, trends: Trends): DataFrame[] {
           values: series.points.map(([, value]) => value),
           labels: series.labels as Record<string, string>,
           config: {
-            displayNameFromDS: group === undefined ? what : group || '(none)',
+            displayNameFromDS: name,
             unit: trends.metric === 'count' ? 'short' : 'ms',
           },
         },
