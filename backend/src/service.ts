@@ -195,6 +195,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   if (taskiqUrl) drivers.set('taskiq', taskiqDriver(taskiqUrl, config.Z4J_TASKIQ_DEAD_LETTER_QUEUE));
   const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, {
     recordEvent: (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
+    recordEvents: (cs) => pipeline.offerUnhurried('z4j-actions', cs),
     agentCommands: new AgentCommands(db, identity.agentKeys),
     commandTimeoutS: config.Z4J_COMMAND_TIMEOUT,
     workerLostAfterS: config.Z4J_WORKER_LOST_AFTER,

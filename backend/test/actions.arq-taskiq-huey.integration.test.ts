@@ -71,7 +71,8 @@ describe('arq driver', () => {
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push(await arqctl<string>(target, 'enqueue', 'count', JSON.stringify([randomUUID()]), '600'));
     for (let i = 0; i < 2; i++) await arqctl<string>(other, 'enqueue', 'count', JSON.stringify([randomUUID()]), '600');
-    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    const purged = await driver.purgeQueue(target);
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([3, ids.sort()]);
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
     expect((await status(target, ids[0]!)).status).toBe('not_found');
@@ -82,8 +83,8 @@ describe('arq driver', () => {
     workers.push(startArqWorker(queue));
     const running = await arqctl<string>(queue, 'enqueue', 'sleep', JSON.stringify([3]));
     await eventually(async () => expect((await status(queue, running)).status).toBe('in_progress'), 60_000, 200);
-    await arqctl<string>(queue, 'enqueue', 'count', JSON.stringify([randomUUID()]), '600');
-    expect((await driver.purgeQueue(queue)).purged).toBe(1); // the deferred one
+    const deferred = await arqctl<string>(queue, 'enqueue', 'count', JSON.stringify([randomUUID()]), '600');
+    expect(await driver.purgeQueue(queue)).toEqual({ purged: 1, taskIds: [deferred] });
     expect(await driver.queueDepth(queue)).toBe(1); // the running one, still arq's
     expect((await completed(queue, running)).success).toBe(true);
   });
@@ -163,9 +164,11 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
     covers('taskiq', 'queue.purge');
     const target = uniqueQueue('tq_purge');
     const other = uniqueQueue('tq_keep');
-    for (let i = 0; i < 3; i++) await taskiqctl(target, 'kick', randomUUID());
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await taskiqctl<string>(target, 'kick', randomUUID()));
     for (let i = 0; i < 2; i++) await taskiqctl(other, 'kick', randomUUID());
-    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    const purged = await driver.purgeQueue(target);
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([3, ids.sort()]);
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
   });
@@ -175,12 +178,14 @@ describe('taskiq driver (taskiq-redis ListQueueBroker)', () => {
     const queue = uniqueQueue('tq_purge_f');
     const matching = [randomUUID(), randomUUID()];
     const kept = [randomUUID(), randomUUID()];
+    const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      await taskiqctl(queue, 'kick', matching[i]!);
+      ids.push(await taskiqctl<string>(queue, 'kick', matching[i]!));
       await taskiqctl(queue, 'send', 'retried', JSON.stringify([kept[i]]), '{}');
     }
     expect(await driver.countMatching(queue, { name: 'count' })).toEqual({ matched: 2, scanned: 4, complete: true, unreadable: 0 });
-    expect((await driver.purgeMatching(queue, { name: 'count' })).purged).toBe(2);
+    const purged = await driver.purgeMatching(queue, { name: 'count' });
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([2, ids.sort()]);
     expect(await driver.queueDepth(queue)).toBe(2);
     const w = startTaskiqWorker(queue);
     workers.push(w);
@@ -236,7 +241,7 @@ describe('taskiq driver, a broker with a serializer of its own', () => {
       const agent = { send: async () => ({ worker: 'w' }), sendToAll: async (...args: unknown[]) => (asked.push(args), { workers: ['w1'], notReached: [] }) };
       expect(await driver.cancel(ref('not-readable-here', queue), agent)).toEqual({ awaitsAgent: true, detail: { workers: ['w1'] } });
       expect(asked).toEqual([['cancel', { taskId: 'not-readable-here', forgetAfterS: 86_400 }, queue]]);
-      expect(await driver.purgeMatching(queue, { name: 'count' })).toEqual({ purged: 1 });
+      expect(await driver.purgeMatching(queue, { name: 'count' })).toEqual({ purged: 1, taskIds: ['j'] });
       expect(await redis.lrangeBuffer(queue, 0, -1)).toEqual([own]);
       await expect(driver.cancel(ref('j', queue))).rejects.toThrow(/z4j cannot read 1 of the messages/); // the readable one is gone
     } finally {
@@ -268,9 +273,13 @@ describe('Huey driver (RedisHuey)', () => {
     covers('huey', 'queue.purge');
     const target = uniqueQueue('huey_purge');
     const other = uniqueQueue('huey_keep');
-    for (let i = 0; i < 3; i++) await hueyctl(target, 'enqueue', randomUUID());
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await hueyctl<string>(target, 'enqueue', randomUUID()));
     for (let i = 0; i < 2; i++) await hueyctl(other, 'enqueue', randomUUID());
-    expect((await hueyDriver.purgeQueue(target)).purged).toBe(3);
+    const purged = await hueyDriver.purgeQueue(target);
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([3, ids.sort()]);
+    // The queue was moved aside, read and deleted: nothing of it is left in Redis.
+    expect(await hueyRedis.keys(`huey.redis.${target}*`)).toEqual([]);
     expect(await hueyDriver.queueDepth(target)).toBe(0);
     expect(await hueyDriver.queueDepth(other)).toBe(2);
   });
@@ -280,12 +289,14 @@ describe('Huey driver (RedisHuey)', () => {
     const queue = uniqueQueue('huey_purge_f');
     const matching = [randomUUID(), randomUUID()];
     const kept = [randomUUID(), randomUUID()];
+    const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      await hueyctl(queue, 'enqueue', matching[i]!);
+      ids.push(await hueyctl<string>(queue, 'enqueue', matching[i]!));
       await hueyctl(queue, 'send', 'fail_once', JSON.stringify([kept[i]]), '{}');
     }
     expect(await hueyDriver.countMatching(queue, { name: 'tasks.count' })).toEqual({ matched: 2, scanned: 4, complete: true, unreadable: 0 });
-    expect((await hueyDriver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(2);
+    const purged = await hueyDriver.purgeMatching(queue, { name: 'tasks.count' });
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([2, ids.sort()]);
     expect(await hueyDriver.queueDepth(queue)).toBe(2);
     workers.push(startHueyConsumer(queue));
     for (const key of kept) await eventually(async () => expect(await hueyctl<string | null>(queue, 'get', `z4j-test-fail-once:${key}`)).toBe('1'), 60_000, 500);
@@ -298,10 +309,12 @@ describe('Huey driver, the other Redis storages', () => {
 
   test('a priority queue (PriorityRedisHuey, a sorted set) is counted and purged whole; a purge by name says it cannot', async () => {
     const queue = uniqueQueue('huey_prio');
-    for (let i = 0; i < 3; i++) await hueyctlWith('priority', queue, 'enqueue', randomUUID());
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await hueyctlWith<string>('priority', queue, 'enqueue', randomUUID()));
     expect(await hueyDriver.queueDepth(queue)).toBe(3);
     await expect(hueyDriver.countMatching(queue, { name: 'tasks.count' })).rejects.toThrow(/priority queue \(PriorityRedisHuey\)/);
-    expect((await hueyDriver.purgeQueue(queue)).purged).toBe(3);
+    const purged = await hueyDriver.purgeQueue(queue);
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([3, ids.sort()]);
     expect(await hueyDriver.queueDepth(queue)).toBe(0);
   });
 

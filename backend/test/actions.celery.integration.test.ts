@@ -13,8 +13,8 @@ import { eventually, sleep } from './helpers/wait.js';
 
 jest.setTimeout(240_000);
 
-interface Command { id: number; kind: string; state: string; outcome: Record<string, unknown> | null; target: string }
-interface TaskDetail { task: { state: string; result: unknown; startedAt: string | null }; events: { kind: string }[] }
+interface Command { id: number; kind: string; state: string; outcome: Record<string, unknown> | null; target: string; requestedBy: string }
+interface TaskDetail { task: { state: string; result: unknown; startedAt: string | null }; events: { kind: string; fields: Record<string, unknown> }[] }
 
 describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
   let celery: CeleryEnv;
@@ -203,7 +203,8 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     // Queues no worker consumes, so their messages wait.
     const target = `${celery.queue}_purge`;
     const other = `${celery.queue}_keep`;
-    for (let i = 0; i < 3; i++) await sendTask(celery, 'z4j.add', [i, i], { queue: target });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await sendTask(celery, 'z4j.add', [i, i], { queue: target }));
     for (let i = 0; i < 2; i++) await sendTask(celery, 'z4j.add', [i, i], { queue: other });
     const preview = await call<{ depth: number; token: string }>('POST', `/api/queues/celery/${target}/purge-preview`, { key: null });
     expect(preview.status).toBe(200);
@@ -218,6 +219,16 @@ describe.each(['redis', 'amqp'] as const)('Celery actions on %s', (broker) => {
     const driver = svc.actions.drivers.get('celery')!;
     expect(await driver.queueDepth!(target)).toBe(0);
     expect(await driver.queueDepth!(other)).toBe(2);
+    if (broker === 'redis') {
+      // Their messages are read after the purge: each task is recorded revoked, saying who purged it.
+      expect(purge.body.command.outcome?.revoked).toBe(3);
+      for (const id of ids) {
+        const purged = await taskInState(id, 'revoked');
+        expect(purged.events.find((ev) => ev.kind === 'revoked')?.fields.reason).toBe(`purged from z4j by ${purge.body.command.requestedBy}`);
+      }
+    } else {
+      expect(purge.body.command.outcome?.message).toMatch(/not which: their tasks keep their state/);
+    }
     const reused = await call<{ error: { code: string } }>('POST', `/api/queues/celery/${target}/purge`, { key: null, body: { token: preview.body.token } });
     expect(reused.status).toBe(409);
     expect(reused.body.error.code).toBe('TOKEN_USED');

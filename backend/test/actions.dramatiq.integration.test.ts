@@ -56,9 +56,11 @@ describe('Dramatiq driver (Redis broker)', () => {
     covers('dramatiq', 'queue.purge');
     const target = uniqueQueue('dq_purge');
     const other = uniqueQueue('dq_keep');
-    for (let i = 0; i < 3; i++) await dqctl(target, 'send', 'count', JSON.stringify([randomUUID()]));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await dqctl<string>(target, 'send', 'count', JSON.stringify([randomUUID()])));
     for (let i = 0; i < 2; i++) await dqctl(other, 'send', 'count', JSON.stringify([randomUUID()]));
-    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    const purged = await driver.purgeQueue(target);
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([3, ids.sort()]);
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
   });
@@ -68,12 +70,14 @@ describe('Dramatiq driver (Redis broker)', () => {
     const queue = uniqueQueue('dq_purge_f');
     const matching = [randomUUID(), randomUUID()];
     const kept = [randomUUID(), randomUUID()];
+    const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      await dqctl(queue, 'send', 'count', JSON.stringify([matching[i]]));
+      ids.push(await dqctl<string>(queue, 'send', 'count', JSON.stringify([matching[i]])));
       await dqctl(queue, 'send', 'flaky', JSON.stringify([kept[i]]));
     }
     expect(await driver.countMatching(queue, { name: 'count' })).toEqual({ matched: 2, scanned: 4, complete: true, unreadable: 0 });
-    expect((await driver.purgeMatching(queue, { name: 'count' })).purged).toBe(2);
+    const purged = await driver.purgeMatching(queue, { name: 'count' });
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([2, ids.sort()]);
     expect(await driver.queueDepth(queue)).toBe(2);
     const w = worker(queue);
     for (const key of kept) await eventually(async () => expect(await runs(queue, key)).toBe(1), 60_000, 500);

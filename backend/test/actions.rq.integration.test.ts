@@ -97,7 +97,8 @@ describe('RQ driver', () => {
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push(await enqueue(target, 'add', [i, i]));
     for (let i = 0; i < 2; i++) await enqueue(other, 'add', [i, i]);
-    expect((await driver.purgeQueue(target)).purged).toBe(3);
+    const purged = await driver.purgeQueue(target);
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([3, ids.sort()]);
     expect(await driver.queueDepth(target)).toBe(0);
     expect(await driver.queueDepth(other)).toBe(2);
     expect(await jobOf(ids[0]!)).toBeNull();
@@ -115,7 +116,8 @@ describe('RQ driver', () => {
       kept.push(await enqueue(queue, 'flaky', [randomUUID()]));
     }
     expect(await driver.countMatching(queue, { name: 'tasks.count' })).toEqual({ matched: 3, scanned: 6, complete: true, unreadable: 0 });
-    expect((await driver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(3);
+    const purged = await driver.purgeMatching(queue, { name: 'tasks.count' });
+    expect([purged.purged, purged.taskIds!.sort()]).toEqual([3, matching.sort()]);
     expect(await driver.queueDepth(queue)).toBe(3);
     expect(await jobOf(matching[0]!)).toBeNull();
     expect((await driver.purgeMatching(queue, { name: 'tasks.count' })).purged).toBe(0);

@@ -390,6 +390,7 @@ describe('queues', () => {
 
     const outcome = await screen.findByRole('status', { name: 'Purge: succeeded' });
     expect(outcome).toHaveTextContent('Purged 3 messages');
+    expect(outcome).toHaveTextContent('3 tasks marked revoked');
     // Above the table, not in the queue's row: an alert in a cell widened the table past the screen.
     expect(screen.getByTestId('action-outcomes')).toContainElement(outcome);
     expect(screen.getByRole('table', { name: 'Queues' })).not.toContainElement(outcome);

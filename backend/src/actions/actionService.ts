@@ -45,6 +45,8 @@ export interface Requester {
 export interface ActionOptions {
   /** Records an event in a task's timeline (through the ingest pipeline, like any source). */
   recordEvent?: (candidate: Record<string, unknown>, sealedPayload?: Buffer) => Promise<void>;
+  /** Records many events at once (a purge's), waiting while the pipeline is full. */
+  recordEvents?: (candidates: readonly Record<string, unknown>[]) => Promise<void>;
   /** The agent command channel, for actions an engine can only do from inside its worker. */
   agentCommands?: AgentCommands | null;
   /** Seconds before an unconfirmed command times out; an agent command expires with it (never runs late). */
@@ -60,6 +62,9 @@ export interface ActionOptions {
 
 export class ActionService {
   private readonly recordEvent: NonNullable<ActionOptions['recordEvent']>;
+  private readonly recordEvents: NonNullable<ActionOptions['recordEvents']>;
+  /** Purges' revocations still being offered to the pipeline. */
+  private readonly recording = new Set<Promise<void>>();
   private readonly agentCommands: AgentCommands | null;
   private readonly commandTimeoutS: number;
   private readonly workerLostAfterS: number;
@@ -73,6 +78,9 @@ export class ActionService {
     options: ActionOptions,
   ) {
     this.recordEvent = options.recordEvent ?? (async () => undefined);
+    this.recordEvents = options.recordEvents ?? (async (candidates) => {
+      for (const c of candidates) await this.recordEvent(c);
+    });
     this.agentCommands = options.agentCommands ?? null;
     this.commandTimeoutS = options.commandTimeoutS ?? 120;
     this.workerLostAfterS = options.workerLostAfterS ?? 60;
@@ -264,14 +272,45 @@ export class ActionService {
     return this.agentCommands.channel(driver, { id: who.projectId, slug: who.projectSlug }, command, Date.parse(command.createdAt) + this.commandTimeoutS * 1000);
   }
 
-  /** Purges the whole queue, or with a filter only its waiting messages that match. */
+  /**
+   * Purges the whole queue, or with a filter only its waiting messages that match. The tasks
+   * removed will never run and no engine says so: where the broker names them, each is recorded
+   * revoked ("purged from z4j by …"), so none stays enqueued in the explorer for ever.
+   */
   async purgeQueue(engine: Engine, queue: string, who: Requester, filter: PurgeFilter | null): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, filter ? 'queue.purge_filtered' : 'queue.purge', who.projectSlug);
     await this.requireInProject(who.projectId, engine, 'queue', queue);
-    if (filter) {
-      return this.once(who, 'queue.purge_filtered', engine, queue, { filter }, async () => ({ purged: (await driver.purgeMatching!(queue, filter)).purged, filter }));
-    }
-    return this.once(who, 'queue.purge', engine, queue, { filter: {} }, async () => ({ purged: (await driver.purgeQueue!(queue)).purged }));
+    const kind = filter ? 'queue.purge_filtered' : 'queue.purge';
+    return this.once(who, kind, engine, queue, { filter: filter ?? {} }, async (command) => {
+      const purged = filter ? await driver.purgeMatching!(queue, filter) : await driver.purgeQueue!(queue);
+      const detail = { purged: purged.purged, ...(filter ? { filter } : {}) };
+      if (!purged.taskIds) {
+        return purged.purged ? { ...detail, message: 'the broker says how many messages it removed, not which: their tasks keep their state in z4j' } : detail;
+      }
+      this.recordPurged(driver.engine, queue, filter?.name, purged.taskIds, who, command);
+      return { ...detail, revoked: purged.taskIds.length };
+    });
+  }
+
+  /**
+   * A revoked event for each purged task, recorded after the command answers: a purge of a
+   * million messages takes the pipeline a minute, longer than Grafana's proxy waits for a reply.
+   */
+  private recordPurged(engine: Engine, queue: string, name: string | undefined, taskIds: readonly string[], who: Requester, command: Command): void {
+    const reason = `purged from z4j by ${who.requestedBy}`;
+    const occurredAt = Date.now();
+    const events = taskIds.map((taskId, i) => ({
+      v: 1, type: 'task', id: `z4j-command-${command.id}-purged-${i}`, engine, project: who.projectSlug, kind: 'revoked', taskId, occurredAt, fields: { name, queue, reason },
+    }));
+    const recording: Promise<void> = this.recordEvents(events)
+      .catch((err) => this.log.warn({ command: command.id, err: String(err) }, 'could not record the purged tasks as revoked'))
+      .finally(() => this.recording.delete(recording));
+    this.recording.add(recording);
+  }
+
+  /** Resolves once the events of every action so far are offered to the pipeline (a purge's are recorded after it answers). */
+  async recorded(): Promise<void> {
+    await Promise.all(this.recording);
   }
 
   async requeueDeadLetters(engine: Engine, queue: string, who: Requester): Promise<{ command: Command; created: boolean }> {
@@ -290,10 +329,10 @@ export class ActionService {
   }
 
   /** Records the command (idempotently) and, the first time only, runs it to a final outcome. */
-  private async once(who: Requester, kind: Capability, engine: Engine, target: string, args: Record<string, unknown>, run: () => Promise<Record<string, unknown>>): Promise<{ command: Command; created: boolean }> {
+  private async once(who: Requester, kind: Capability, engine: Engine, target: string, args: Record<string, unknown>, run: (command: Command) => Promise<Record<string, unknown>>): Promise<{ command: Command; created: boolean }> {
     const { command, created } = await createCommand(this.db, { ...who, kind, engine, target, args });
     if (!created) return { command, created };
-    return { command: await this.dispatch(command, async () => ({ state: 'succeeded', detail: await run() })), created };
+    return { command: await this.dispatch(command, async () => ({ state: 'succeeded', detail: await run(command) })), created };
   }
 
   private async reload(command: Command): Promise<Command> {

@@ -243,7 +243,7 @@ function document(version: string) {
       },
       '/api/queues/{engine}/{queue}/purge': {
         post: {
-          summary: 'Purge a queue with the token from its preview (Admin; each token works once). With the same filter as the preview, removes only the waiting messages that match (never another) and reports how many in the command outcome (`purged`)',
+          summary: 'Purge a queue with the token from its preview (Admin; each token works once). With the same filter as the preview, removes only the waiting messages that match (never another) and reports how many in the command outcome (`purged`). Where the broker names the tasks removed (Redis), each is recorded revoked ("purged from z4j by …") and `revoked` counts them; a RabbitMQ purge only counts, and its `message` says their tasks keep their state',
           parameters: [projectParam, p('engine', 'Engine.'), p('queue', 'Queue name.')],
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, filter: ref('PurgeFilter') } } } } },
           responses: { '202': json({ type: 'object', properties: { command: ref('Command') } }), '403': json(ref('Error'), 'Token for another queue, filter or user (TOKEN_MISMATCH)'), '409': json(ref('Error'), 'Token expired, invalid or already used (TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_USED)'), ...errors },

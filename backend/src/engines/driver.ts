@@ -55,6 +55,27 @@ export interface AgentChannel {
   sendToAll(action: 'cancel', args: Record<string, unknown>, queue: string | null): Promise<{ workers: string[]; notReached: string[] }>;
 }
 
+/** What a purge removed. */
+export interface Purged extends Dispatch {
+  purged: number;
+  /**
+   * The task ids of the messages removed (at most PURGED_IDS_LIMIT), so z4j can mark them
+   * revoked; absent where the broker only counts what it removed (a RabbitMQ queue purge). A
+   * message whose id z4j cannot read (a serializer of the application's own) is counted, not named.
+   */
+  taskIds?: string[];
+}
+
+/** How many of a purge's task ids z4j marks revoked: a queue purged of more leaves the rest as they were. */
+export const PURGED_IDS_LIMIT = 1_000_000;
+
+/** Several brokers' purges as one: the ids of those that name their tasks (none named: none). */
+export function allPurged(purges: readonly Purged[]): Purged {
+  const named = purges.filter((p) => p.taskIds);
+  const purged = purges.reduce((sum, p) => sum + p.purged, 0);
+  return named.length ? { purged, taskIds: named.flatMap((p) => p.taskIds!).slice(0, PURGED_IDS_LIMIT) } : { purged };
+}
+
 export class NoPayload extends Error {
   constructor(message = 'z4j has no retry payload for this task: install the z4j agent where it is sent or run. An agent leaves out a call it cannot carry exactly (one holding a value JSON has no type for, such as a datetime, or over 512 KiB of JSON) and says why in the task\'s timeline (payloadOmitted)') {
     super(message);
@@ -114,12 +135,12 @@ export interface EngineDriver {
   readonly notConfigured?: string;
   cancel?(task: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
   terminate?(task: TaskRef, agent?: AgentChannel): Promise<Dispatch>;
-  /** Removes every waiting message of the queue; returns how many were removed. */
-  purgeQueue?(queue: string): Promise<Dispatch & { purged: number }>;
+  /** Removes every waiting message of the queue; returns how many were removed, and which tasks where it can tell. */
+  purgeQueue?(queue: string): Promise<Purged>;
   /** How many waiting messages match the filter (a bounded scan: `complete` false means "at least"). */
   countMatching?(queue: string, filter: PurgeFilter): Promise<MatchCount>;
-  /** Removes exactly the waiting messages that match the filter, never another; returns how many. */
-  purgeMatching?(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }>;
+  /** Removes exactly the waiting messages that match the filter, never another; returns how many, and which tasks. */
+  purgeMatching?(queue: string, filter: PurgeFilter): Promise<Purged>;
   /** Puts the queue's dead letters (failed jobs) back on it; returns how many. */
   requeueDeadLetters?(queue: string): Promise<Dispatch & { requeued: number }>;
   /** Number of messages waiting in the queue, or null when the broker cannot say. */

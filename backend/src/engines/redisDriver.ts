@@ -3,12 +3,6 @@ import type { Redis } from 'ioredis';
 import { newRedis } from '../redis.js';
 import { commandKey } from '../actions/agentCommands.js';
 
-/** Empties a Redis list atomically and says how many items it held (taskiq's queues are plain lists). */
-export const PURGE_LIST = `
-local n = redis.call('LLEN', KEYS[1])
-redis.call('DEL', KEYS[1])
-return n`;
-
 export abstract class RedisEngineDriver {
   protected readonly redis: Redis;
   readonly commandChannel = 'redis' as const;

@@ -371,6 +371,29 @@ describe('ingest pipeline failure paths (PGlite)', () => {
     await pipeline.stop();
     expect(pipeline.totals.persisted).toBe(accepted + 150);
   });
+
+  it('offers unhurried events (a purge\'s) without ever filling the queue, so a lossy source beside them loses nothing', async () => {
+    const slow = { ...db, transaction: async <T,>(fn: (tx: never) => Promise<T>) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return db.transaction(fn as never) as Promise<T>;
+    } } as Db;
+    const pipeline = new IngestPipeline(slow, { ...OPTS, capacity: 100, batchSize: 10 }, createMetrics(), log);
+    pipeline.start();
+    const unhurried = pipeline.offerUnhurried('purge', Array.from({ length: 300 }, (_, i) => taskEvent(`un${i}`, 'revoked', i)));
+    let lossyAccepted = 0;
+    let largest = 0;
+    for (let i = 0; i < 60; i++) {
+      largest = Math.max(largest, pipeline.size);
+      if (pipeline.tryOffer('lossy', taskEvent(`ls${i}`, 'received', i))) lossyAccepted++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await unhurried;
+    await pipeline.drained();
+    await pipeline.stop();
+    // Half the queue and one slice (a quarter) at most, plus what the lossy source added.
+    expect(largest).toBeLessThanOrEqual(75 + 60);
+    expect([lossyAccepted, pipeline.totals.dropped, pipeline.totals.persisted]).toEqual([60, 0, 360]);
+  });
 });
 
 describe('how much a broker source holds in flight', () => {

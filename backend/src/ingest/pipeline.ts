@@ -99,6 +99,19 @@ export class IngestPipeline {
     }
   }
 
+  /**
+   * Offers events that can wait (a purge's revocations, up to a million) in slices, each once the
+   * queue is less than half full: they never fill it, so a lossy source never drops for them.
+   * Ends early when the pipeline stops.
+   */
+  async offerUnhurried(source: string, candidates: readonly unknown[]): Promise<void> {
+    const slice = Math.max(1, Math.floor(this.opts.capacity / 4));
+    for (let i = 0; i < candidates.length && !this.stopping; i += slice) {
+      while (!this.stopping && !this.below(0.5)) await this.waitBelow(0.5, 1000);
+      await this.offerAll(source, candidates.slice(i, i + slice));
+    }
+  }
+
   /** Validates and queues if there is room; otherwise drops and counts. Returns false on drop. */
   tryOffer(source: string, candidate: unknown, done?: () => void): boolean {
     if (this.full) {

@@ -341,7 +341,8 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], l
         target: 'celery',
         args: { filter: body.filter ?? null },
         state: 'succeeded',
-        outcome: { purged: body.filter ? 3 : 12 },
+        // As the service answers a purge on Redis: how many messages, and how many tasks it marked revoked.
+        outcome: body.filter ? { purged: 3, revoked: 3 } : { purged: 12, revoked: 12 },
         requestedBy: `${role}-user`,
         createdAt: at(5),
         updatedAt: at(5),

@@ -6,10 +6,10 @@
 // A filtered purge reads the function name from the job's pickle without unpickling it (or
 // from a job written with msgpack, JSON or CBOR).
 import { RedisEngineDriver } from '../redisDriver.js';
-import { countMatching, GONE, purgeMatching, type MatchCount, type MessageSet, type PurgeFilter } from '../filteredPurge.js';
+import { countMatching, GONE, purgedIds, purgeMatching, type MatchCount, type MessageSet, type PurgeFilter } from '../filteredPurge.js';
 import { pickleStrings } from '../pickleStrings.js';
 import { readSerializedMap } from '../serializedMap.js';
-import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
 
 const DEFAULT_QUEUE = 'arq:queue';
 const JOB = 'arq:job:';
@@ -54,12 +54,12 @@ const DELETE_JOB = `redis.call('SET', '${IN_PROGRESS}' .. member, 'z4j-purge', '
  * worker, and a worker skips a job no longer in its queue.
  */
 const PURGE = `
-local removed = 0
+local removed = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if not (${TAKEN}) then
     ${DELETE_JOB}
     redis.call('ZREM', KEYS[1], member)
-    removed = removed + 1
+    removed[#removed + 1] = member
   end
 end
 return removed`;
@@ -101,8 +101,8 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     return {};
   }
 
-  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: Number(await this.redis.eval(PURGE, 1, queue)) };
+  async purgeQueue(queue: string): Promise<Purged> {
+    return purgedIds((await this.redis.eval(PURGE, 1, queue)) as string[]);
   }
 
   /** The queue's job ids, read by their job's function name; a job a worker holds is left to run. */
@@ -110,7 +110,7 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     return {
       key: queue,
       kind: 'sorted set',
-      names: async (ids) => (await this.redis.mgetBuffer(...ids.map((id) => JOB + id.toString('utf8')))).map((raw) => (raw === null ? GONE : arqFunctionName(raw))),
+      read: async (ids) => (await this.redis.mgetBuffer(...ids.map((id) => JOB + id.toString('utf8')))).map((raw, i) => (raw === null ? GONE : { name: arqFunctionName(raw), taskId: ids[i]!.toString('utf8') })),
       taken: TAKEN,
       cleanup: DELETE_JOB,
     };
@@ -120,8 +120,8 @@ export class ArqDriver extends RedisEngineDriver implements EngineDriver {
     return countMatching(this.redis, [this.waiting(queue)], filter);
   }
 
-  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
-    return { purged: await purgeMatching(this.redis, [this.waiting(queue)], filter) };
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Purged> {
+    return purgeMatching(this.redis, [this.waiting(queue)], filter);
   }
 
   async queueDepth(queue: string): Promise<number | null> {

@@ -17,7 +17,7 @@ function broker(answer: (method: string) => Promise<PidboxReply[]>): CeleryBroke
     request: async (method) => { sent.push(method); return answer(method); },
     queueDepth: async () => 0,
     publishTask: async () => undefined,
-    purgeQueue: async () => 0,
+    purgeQueue: async () => ({ purged: 0 }),
   };
 }
 const silent = () => broker(async () => []);

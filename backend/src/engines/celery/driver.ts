@@ -3,7 +3,7 @@
 // Everything Celery's own `celery control` / `celery purge` can do, nothing it cannot.
 import { CommandEnded } from '../../actions/commands.js';
 import type { WorkerAction } from '../capabilities.js';
-import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { allPurged, NoPayload, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
 import type { CeleryBroker } from '../../sources/celery/broker.js';
 import { celeryTaskMessage, unsupportedSerializer } from './taskMessage.js';
 import type { MatchCount, PurgeFilter } from '../filteredPurge.js';
@@ -99,9 +99,8 @@ export class CeleryDriver implements EngineDriver {
       : `${worker} refused: ${text}`, { worker, error });
   }
 
-  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    const counts = await Promise.all(this.brokers.map((b) => b.purgeQueue(queue)));
-    return { purged: counts.reduce((a, b) => a + b, 0) };
+  async purgeQueue(queue: string): Promise<Purged> {
+    return allPurged(await Promise.all(this.brokers.map((b) => b.purgeQueue(queue))));
   }
 
   /** Every broker must be able to filter: a purge that silently skipped the AMQP one would lie. */
@@ -117,9 +116,8 @@ export class CeleryDriver implements EngineDriver {
     return counts.reduce((a, c) => ({ matched: a.matched + c.matched, scanned: a.scanned + c.scanned, complete: a.complete && c.complete, unreadable: a.unreadable + c.unreadable }), { matched: 0, scanned: 0, complete: true, unreadable: 0 });
   }
 
-  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
-    const counts = await Promise.all(this.readable().map((b) => b.purgeMatching(queue, filter)));
-    return { purged: counts.reduce((a, b) => a + b, 0) };
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Purged> {
+    return allPurged(await Promise.all(this.readable().map((b) => b.purgeMatching(queue, filter))));
   }
 
   async queueDepth(queue: string): Promise<number | null> {

@@ -6,11 +6,11 @@
 // Dramatiq cannot stop a running message from outside its worker: terminate goes through the
 // agent, which raises an Interrupt in the worker thread running it (as Dramatiq's TimeLimit).
 import { randomUUID } from 'node:crypto';
-import { countMatching, GONE, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { countMatching, GONE, purgedIds, purgeMatching, UNREADABLE, type MatchCount, type MessageList, type PurgeFilter, type WaitingTask } from '../filteredPurge.js';
 import { RedisEngineDriver } from '../redisDriver.js';
 import { dramatiqMessage } from './message.js';
 import { NoAgentRoute } from '../../actions/agentCommands.js';
-import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** Largest queue a cancel searches (a Lua scan blocks Redis while it runs). */
 const MAX_CANCEL_SCAN = 50_000;
@@ -31,19 +31,26 @@ for _, q in ipairs({KEYS[1], KEYS[2]}) do
 end
 return 'not_queued'`;
 
-/** Empties a queue and its delayed queue: the waiting ids and their messages, not those in flight. */
+/**
+ * Empties a queue and its delayed queue: the waiting ids and their messages, not those in flight.
+ * Returns how many it removed, then the message ids of those that are JSON (read only, never
+ * re-encoded: cjson would turn an empty list into an object).
+ */
 const PURGE = `
-local n = 0
+local n, ids = 0, {}
 for _, q in ipairs({KEYS[1], KEYS[2]}) do
   local msgs = q .. '.msgs'
   while true do
     local rid = redis.call('LPOP', q)
     if not rid then break end
+    local data = redis.call('HGET', msgs, rid)
+    local ok, message = pcall(cjson.decode, data or '')
+    if ok and type(message) == 'table' and type(message['message_id']) == 'string' then ids[#ids + 1] = message['message_id'] end
     redis.call('HDEL', msgs, rid)
     n = n + 1
   end
 end
-return n`;
+return {n, ids}`;
 
 /** Dead letters back on their queue, as they were. */
 const REQUEUE_XQ = `
@@ -66,12 +73,14 @@ redis.call('HSET', KEYS[1] .. '.msgs', ARGV[1], ARGV[2])
 redis.call('RPUSH', KEYS[1], ARGV[1])
 return 1`;
 
-function actorName(data: string | null): string | null {
+/** The actor and message id of a message in Dramatiq's JSON encoding (null each for another encoder). */
+function messageTask(data: string): WaitingTask {
   try {
-    const name = data ? JSON.parse(data)?.actor_name : null;
-    return typeof name === 'string' ? name : null;
+    const message = JSON.parse(data);
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
+    return { name: text(message?.actor_name), taskId: text(message?.message_id) };
   } catch {
-    return null;
+    return UNREADABLE;
   }
 }
 
@@ -127,8 +136,9 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     return terminateInWorker(this.engine, task, agent, 'message');
   }
 
-  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: Number(await this.redis.eval(PURGE, 2, this.key(queue), this.key(`${queue}.DQ`))) };
+  async purgeQueue(queue: string): Promise<Purged> {
+    const [purged, ids] = (await this.redis.eval(PURGE, 2, this.key(queue), this.key(`${queue}.DQ`))) as [number, string[]];
+    return { ...purgedIds(ids), purged };
   }
 
   /** The queue and its delayed queue: lists of redis message ids, the messages in `<list>.msgs`. */
@@ -136,7 +146,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     return [this.key(queue), this.key(`${queue}.DQ`)].map((key) => ({
       key,
       producerEnd: 'right' as const,
-      names: async (ids: Buffer[]) => (await this.redis.hmget(`${key}.msgs`, ...ids.map((id) => id.toString('utf8')))).map((data) => (data === null ? GONE : actorName(data))),
+      read: async (ids: Buffer[]) => (await this.redis.hmget(`${key}.msgs`, ...ids.map((id) => id.toString('utf8')))).map((data) => (data === null ? GONE : messageTask(data))),
       cleanup: "redis.call('HDEL', KEYS[1] .. '.msgs', member)",
     }));
   }
@@ -145,8 +155,8 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     return countMatching(this.redis, this.lists(queue), filter);
   }
 
-  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
-    return { purged: await purgeMatching(this.redis, this.lists(queue), filter) };
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Purged> {
+    return purgeMatching(this.redis, this.lists(queue), filter);
   }
 
   async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {

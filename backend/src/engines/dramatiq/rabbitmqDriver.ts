@@ -9,7 +9,7 @@
 // Not here, and why: a filtered purge (reading a waiting message means taking it, so a filter
 // would have to consume and republish the whole queue, reordering it under live consumers).
 import { AmqpEngineDriver } from '../amqpDriver.js';
-import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
 import { TERMINATE_NOTE } from './driver.js';
 import { dramatiqMessage } from './message.js';
 
@@ -49,7 +49,7 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
     return terminateInWorker(this.engine, task, agent, 'message');
   }
 
-  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+  async purgeQueue(queue: string): Promise<Purged> {
     const [a, b] = [await this.count(queue, 'purge'), await this.count(`${queue}.DQ`, 'purge')];
     return { purged: a + b };
   }

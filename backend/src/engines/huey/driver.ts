@@ -11,19 +11,13 @@
 // interrupt one from outside; the agent raises CancelExecution in the worker's thread, or in
 // its greenlet where it waits with greenlet workers).
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { countMatching, purgeMatching, purgeWhole, UNREADABLE, type MatchCount, type MessageList, type PurgeFilter, type WaitingTask } from '../filteredPurge.js';
 import { pickleStrings } from '../pickleStrings.js';
 import { RedisEngineDriver } from '../redisDriver.js';
-import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { needAgent, NoPayload, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
 
 // A Huey queue is a list (RedisHuey, RedisExpireHuey) or, with the priority storages, a sorted
-// set: both emptied whole, and counted, by what the key holds.
-const PURGE_QUEUE = `
-local kind = redis.call('TYPE', KEYS[1]).ok
-local n = 0
-if kind == 'list' then n = redis.call('LLEN', KEYS[1]) elseif kind == 'zset' then n = redis.call('ZCARD', KEYS[1]) end
-if n > 0 then redis.call('DEL', KEYS[1]) end
-return n`;
+// set of messages: both emptied whole (purgeWhole) and counted by what the key holds.
 const QUEUE_DEPTH = `
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind == 'list' then return redis.call('LLEN', KEYS[1]) elseif kind == 'zset' then return redis.call('ZCARD', KEYS[1]) elseif kind == 'none' then return 0 end
@@ -35,17 +29,18 @@ const REVOKE_ONCE = Buffer.from([0x80, 0x05, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x
 const EXPIRE_STORAGE_REVOKE_S = 30 * 86_400;
 
 /**
- * The task name of a pickled `huey.registry.Message(id, name, …)`, read from the pickle's
+ * The task id and name of a pickled `huey.registry.Message(id, name, …)`, read from the pickle's
  * opcodes (the class reference, then the id, then the name) without unpickling it; Huey's
- * optional gzip / zlib compression is undone first. Null when the shape is not that.
+ * optional gzip / zlib compression is undone first. Unreadable when the shape is not that.
  */
-export function hueyTaskName(raw: Buffer): string | null {
+export function hueyTask(raw: Buffer): WaitingTask {
   try {
     const data = raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw[0] === 0x78 ? inflateSync(raw) : raw;
     const strings = pickleStrings(data, 4);
-    return strings[0] === 'huey.registry' && strings[1] === 'Message' ? strings[3] ?? null : null;
+    if (strings[0] !== 'huey.registry' || strings[1] !== 'Message') return UNREADABLE;
+    return { taskId: strings[2] ?? null, name: strings[3] ?? null };
   } catch {
-    return null;
+    return UNREADABLE;
   }
 }
 
@@ -92,8 +87,9 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
     return {};
   }
 
-  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: Number(await this.redis.eval(PURGE_QUEUE, 1, `huey.redis.${queue}`)) };
+  async purgeQueue(queue: string): Promise<Purged> {
+    // A priority queue's members are the message after an 8-byte time prefix (RedisPriorityQueue).
+    return purgeWhole(this.redis, [`huey.redis.${queue}`], (raws, kind) => raws.map((raw) => hueyTask(kind === 'zset' ? raw.subarray(8) : raw).taskId));
   }
 
   /** The queue as a list of messages: the priority storages keep a sorted set, which a filtered purge does not read. */
@@ -102,15 +98,15 @@ export class HueyDriver extends RedisEngineDriver implements EngineDriver {
     if ((await this.redis.type(key)) === 'zset') {
       throw new Error(`Huey queue ${queue} is a priority queue (PriorityRedisHuey): z4j purges it whole, not by task name`);
     }
-    return [{ key, producerEnd: 'left', names: async (raws) => raws.map(hueyTaskName) }];
+    return [{ key, producerEnd: 'left', read: async (raws) => raws.map(hueyTask) }];
   }
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
     return countMatching(this.redis, await this.lists(queue), filter);
   }
 
-  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
-    return { purged: await purgeMatching(this.redis, await this.lists(queue), filter) };
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Purged> {
+    return purgeMatching(this.redis, await this.lists(queue), filter);
   }
 
   async queueDepth(queue: string): Promise<number | null> {

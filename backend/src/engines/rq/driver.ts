@@ -3,13 +3,13 @@
 // on `rq:pubsub:<worker name>`. Multi-key changes run as Lua scripts, so a worker popping
 // the same job at the same moment sees either the old state or the new one, never half.
 import { deflateSync, inflateSync } from 'node:zlib';
-import { countMatching, GONE, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { countMatching, GONE, purgedIds, purgeMatching, UNREADABLE, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
 import { pickleStrings } from '../pickleStrings.js';
 import { scrub } from '../../redact/redact.js';
 import { pickleRqCall } from './pickle.js';
 import { RATE_LIMIT_LUA, rlNow } from './rateLimits.js';
 import { RedisEngineDriver } from '../redisDriver.js';
-import { NoPayload, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { NoPayload, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
 import type { WorkerAction } from '../capabilities.js';
 
 const JOB = 'rq:job:';
@@ -112,17 +112,17 @@ function callString(p: RetryPayload): string {
  * them to its maintenance).
  */
 const PURGE = `${RATE_LIMIT_LUA}
-local count, held = 0, {}
+local ids, held = {}, {}
 while true do
   local id = redis.call('LPOP', KEYS[1])
   if not id then break end
   local limit = redis.call('HGET', '${JOB}' .. id, 'rate_limit_key')
   if limit then held[#held + 1] = {limit, id} end
   redis.call('DEL', '${JOB}' .. id, '${JOB}' .. id .. ':dependents')
-  count = count + 1
+  ids[#ids + 1] = id
 end
 for _, h in ipairs(held) do rl_release(h[1], h[2], ARGV[1], ARGV[2]) end
-return count`;
+return ids`;
 
 /** Waiting jobs into the free slots of every rate limit key, as RQ's maintenance does. */
 const ADMIT_WAITING = `${RATE_LIMIT_LUA}
@@ -221,18 +221,18 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
     return { detail: { worker } };
   }
 
-  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
-    return { purged: Number(await this.redis.eval(PURGE, 1, QUEUE + queue, rlNow(), rqNow())) };
+  async purgeQueue(queue: string): Promise<Purged> {
+    return purgedIds((await this.redis.eval(PURGE, 1, QUEUE + queue, rlNow(), rqNow())) as string[]);
   }
 
   private lists(queue: string): MessageList[] {
     return [{
       key: QUEUE + queue,
       producerEnd: 'right',
-      names: async (ids) => {
+      read: async (ids) => {
         const tx = this.redis.pipeline();
         for (const id of ids) tx.hgetBuffer(JOB + id.toString('utf8'), 'data');
-        return ((await tx.exec()) ?? []).map(([err, data]) => (err ? null : data === null ? GONE : rqFuncName(data as Buffer)));
+        return ((await tx.exec()) ?? []).map(([err, data], i) => (err ? UNREADABLE : data === null ? GONE : { name: rqFuncName(data as Buffer), taskId: ids[i]!.toString('utf8') }));
       },
       // A rate-limited job's slot is freed here; waiting jobs move in after the list is rebuilt.
       cleanup: `local limit = redis.call('HGET', '${JOB}' .. member, 'rate_limit_key')
@@ -245,10 +245,10 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
     return countMatching(this.redis, this.lists(queue), filter);
   }
 
-  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Purged> {
     const purged = await purgeMatching(this.redis, this.lists(queue), filter);
-    if (purged > 0) await this.redis.eval(ADMIT_WAITING, 0, rlNow(), rqNow());
-    return { purged };
+    if (purged.purged > 0) await this.redis.eval(ADMIT_WAITING, 0, rlNow(), rqNow());
+    return purged;
   }
 
   async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {

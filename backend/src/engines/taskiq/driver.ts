@@ -6,10 +6,10 @@
 // serializers (messages.ts) to cancel one or purge by name. Stopping a running task needs the
 // worker itself: the agent cancels the asyncio task running it. A sync task function runs in
 // taskiq's thread pool, where nothing can stop it (the agent refuses, and says so).
-import { countMatching, purgeMatching, waitingPages, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
-import { PURGE_LIST, RedisEngineDriver } from '../redisDriver.js';
+import { countMatching, purgeMatching, purgeWhole, UNREADABLE, waitingPages, type MatchCount, type MessageList, type PurgeFilter } from '../filteredPurge.js';
+import { RedisEngineDriver } from '../redisDriver.js';
 import { readTaskiqMessage } from './messages.js';
-import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
 
 export const DEFAULT_QUEUE = 'taskiq';
 
@@ -102,14 +102,17 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     return terminateInWorker(this.engine, task, agent);
   }
 
-  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+  async purgeQueue(queue: string): Promise<Purged> {
     await this.requireList(queue);
-    return { purged: Number(await this.redis.eval(PURGE_LIST, 1, queue)) };
+    return purgeWhole(this.redis, [queue], (raws) => raws.map((raw) => readTaskiqMessage(raw)?.taskId ?? null));
   }
 
   /** A queue's list: taskiq-redis LPUSHes, workers BRPOP. */
   private list(queue: string): MessageList {
-    return { key: queue, producerEnd: 'left', names: async (raws) => raws.map((raw) => readTaskiqMessage(raw)?.taskName ?? null) };
+    return { key: queue, producerEnd: 'left', read: async (raws) => raws.map((raw) => {
+      const message = readTaskiqMessage(raw);
+      return message ? { name: message.taskName, taskId: message.taskId } : UNREADABLE;
+    }) };
   }
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
@@ -117,9 +120,9 @@ export class TaskiqDriver extends RedisEngineDriver implements EngineDriver {
     return countMatching(this.redis, [this.list(queue)], filter);
   }
 
-  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Dispatch & { purged: number }> {
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Purged> {
     await this.requireList(queue);
-    return { purged: await purgeMatching(this.redis, [this.list(queue)], filter) };
+    return purgeMatching(this.redis, [this.list(queue)], filter);
   }
 
   /** Unknown (null) where the queue is not a ListQueueBroker list: a stream or a channel has no depth to read here. */

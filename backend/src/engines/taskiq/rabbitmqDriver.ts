@@ -15,7 +15,7 @@
 // headers taskiq-aio-pika's kick() sets (task_id, task_name, labels): whatever exchange and
 // routing the broker was set up with, the queue a worker consumes gets it.
 import { AmqpEngineDriver, diedIn } from '../amqpDriver.js';
-import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
 import { DEFAULT_QUEUE, taskiqMessage, TERMINATE_NOTE } from './driver.js';
 
 const noQueue = (queue: string, deadLetterQueue?: string) => new Error(queue === deadLetterQueue
@@ -63,7 +63,7 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
   }
 
   /** A queue RabbitMQ does not have is said, never purged as "0": the name is wrong, not the queue empty. */
-  async purgeQueue(queue: string): Promise<Dispatch & { purged: number }> {
+  async purgeQueue(queue: string): Promise<Purged> {
     return { purged: await this.count(queue, 'purge', () => noQueue(queue)) };
   }
 

@@ -14,6 +14,7 @@ import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { decodeAmqpMessage } from './kombu.js';
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
+import type { Purged } from '../../engines/driver.js';
 import type { CeleryBroker } from './broker.js';
 import { allAnswered, broadcastBody, broadcastHeaders, replyExchange, requestBody, type PidboxReply } from './pidbox.js';
 
@@ -171,8 +172,9 @@ export class CeleryAmqpSource implements Source, CeleryBroker {
     });
   }
 
-  async purgeQueue(queue: string): Promise<number> {
-    return this.withChannel(async (ch) => (await ch.purgeQueue(queue)).messageCount);
+  /** RabbitMQ says only how many it removed. */
+  async purgeQueue(queue: string): Promise<Purged> {
+    return this.withChannel(async (ch) => ({ purged: (await ch.purgeQueue(queue)).messageCount }));
   }
 
   async queueDepth(queue: string): Promise<number | null> {

@@ -1,6 +1,7 @@
 // What the Celery driver needs from a broker connection. The Celery sources implement it on
 // the connections they already hold, so acting on Celery opens nothing new.
 import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
+import type { Purged } from '../../engines/driver.js';
 import type { MatchCount, PurgeFilter } from '../../engines/filteredPurge.js';
 import type { PidboxReply } from './pidbox.js';
 
@@ -15,9 +16,9 @@ export interface CeleryBroker {
   request(method: string, args: Record<string, unknown>, destination: string[] | null, timeoutMs: number, awaited?: string[]): Promise<PidboxReply[]>;
   queueDepth(queue: string): Promise<number | null>;
   publishTask(queue: string, message: CeleryTaskMessage): Promise<void>;
-  /** Removes every waiting message of the queue; returns how many there were. */
-  purgeQueue(queue: string): Promise<number>;
+  /** Removes every waiting message of the queue; returns how many there were, and their task ids where it can read them. */
+  purgeQueue(queue: string): Promise<Purged>;
   /** Where the broker lets z4j read waiting messages (Redis; AMQP cannot without consuming them). */
   countMatching?(queue: string, filter: PurgeFilter): Promise<MatchCount>;
-  purgeMatching?(queue: string, filter: PurgeFilter): Promise<number>;
+  purgeMatching?(queue: string, filter: PurgeFilter): Promise<Purged>;
 }

@@ -13,7 +13,8 @@ import type { CeleryTaskMessage } from '../../engines/celery/taskMessage.js';
 import { SourceHealth, type Source, type SourceStatus } from '../source.js';
 import { BacklogShed, REDIS_DEFAULT_PUBSUB_LIMITS, parsePubsubLimits, type OutputLimits } from '../backlogShed.js';
 import { SocketHold, type HoldReport } from '../socketHold.js';
-import { countMatching, purgeMatching, type MatchCount, type MessageList, type PurgeFilter } from '../../engines/filteredPurge.js';
+import { countMatching, purgeMatching, purgeWhole, UNREADABLE, type MatchCount, type MessageList, type PurgeFilter, type WaitingTask } from '../../engines/filteredPurge.js';
+import type { Purged } from '../../engines/driver.js';
 import type { CeleryBroker } from './broker.js';
 import { candidatesOf, type CeleryTarget } from './celeryIngest.js';
 import { countRedisEvents, decodeRedisMessage, encodeRedisMessage } from './kombu.js';
@@ -41,12 +42,14 @@ const SLICE_MS = 2;
 /** Past this many undecoded messages the socket is not read until they are decoded (bounds memory). */
 const MAX_PENDING = 512;
 
-function celeryTaskName(raw: Buffer): string | null {
+/** The task name and id in a waiting message's headers (protocol 2); unreadable for protocol 1. */
+function celeryTask(raw: Buffer): WaitingTask {
   try {
-    const name = JSON.parse(raw.toString('utf8'))?.headers?.task;
-    return typeof name === 'string' ? name : null;
+    const headers = JSON.parse(raw.toString('utf8'))?.headers;
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
+    return { name: text(headers?.task), taskId: text(headers?.id) };
   } catch {
-    return null;
+    return UNREADABLE;
   }
 }
 
@@ -325,25 +328,20 @@ export class CeleryRedisSource implements Source, CeleryBroker {
     await this.pub!.lpush(this.layout.queueKeyFor(queue, message.priority), envelope);
   }
 
-  async purgeQueue(queue: string): Promise<number> {
-    const keys = this.layout.queueKeys(queue);
-    const tx = this.pub!.multi();
-    for (const k of keys) tx.llen(k);
-    tx.del(...keys);
-    const res = (await tx.exec()) ?? [];
-    return res.slice(0, keys.length).reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
+  async purgeQueue(queue: string): Promise<Purged> {
+    return purgeWhole(this.pub!, this.layout.queueKeys(queue), (raws) => raws.map((raw) => celeryTask(raw).taskId));
   }
 
   /** The queue's lists (one per priority step), read by the task name in each envelope's headers (protocol 2). */
   private lists(queue: string): MessageList[] {
-    return this.layout.queueKeys(queue).map((key) => ({ key, producerEnd: 'left' as const, names: async (raws: Buffer[]) => raws.map(celeryTaskName) }));
+    return this.layout.queueKeys(queue).map((key) => ({ key, producerEnd: 'left' as const, read: async (raws: Buffer[]) => raws.map(celeryTask) }));
   }
 
   async countMatching(queue: string, filter: PurgeFilter): Promise<MatchCount> {
     return countMatching(this.pub!, this.lists(queue), filter);
   }
 
-  async purgeMatching(queue: string, filter: PurgeFilter): Promise<number> {
+  async purgeMatching(queue: string, filter: PurgeFilter): Promise<Purged> {
     return purgeMatching(this.pub!, this.lists(queue), filter);
   }
 

@@ -162,6 +162,9 @@ function outcomeLines(outcome: Command['outcome']): string[] {
   if (typeof outcome?.purged === 'number') {
     lines.push(`Purged ${messages(outcome.purged)}`);
   }
+  if (typeof outcome?.revoked === 'number') {
+    lines.push(`${outcome.revoked} task${outcome.revoked === 1 ? '' : 's'} marked revoked`);
+  }
   if (typeof outcome?.requeued === 'number') {
     lines.push(`Requeued ${messages(outcome.requeued)}`);
   }

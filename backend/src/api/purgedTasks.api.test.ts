@@ -1,0 +1,91 @@
+// A purge removes tasks no engine will ever report on again: where the broker names them, z4j
+// records each revoked ("purged from z4j by …"), so none stays enqueued in the explorer for ever.
+// Where the broker only counts (a RabbitMQ queue purge), the outcome says their tasks keep their state.
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import type { Db } from '../db/db.js';
+import type { EngineDriver, Purged } from '../engines/driver.js';
+import type { Engine } from '../ingest/envelope.js';
+import { testApp } from '../../test/helpers/api.js';
+import { authHeaders } from '../../test/helpers/auth.js';
+import { openTestDb } from '../../test/helpers/storage.js';
+
+interface Detail {
+  task: { state: string; name: string | null; queue: string | null };
+  events: { kind: string; fields: Record<string, unknown> }[];
+}
+
+describe('purged tasks', () => {
+  let db: Db;
+  let api: ReturnType<typeof testApp>;
+  /** What each fake broker's next purge answers. */
+  const answers: Partial<Record<Engine, Purged>> = {};
+  const driver = (engine: Engine): EngineDriver => ({
+    engine,
+    capabilities: { 'queue.purge': { via: 'broker' }, 'queue.purge_filtered': { via: 'broker' } },
+    purgeQueue: async () => answers[engine]!,
+    purgeMatching: async () => answers[engine]!,
+    countMatching: async () => ({ matched: answers[engine]!.purged, scanned: 10, complete: true, unreadable: 0 }),
+    queueDepth: async () => answers[engine]!.purged,
+  });
+  const enqueued = (engine: Engine, taskId: string, queue = 'reports') =>
+    api.pipeline.offer('agent', { v: 1, id: randomUUID(), type: 'task', kind: 'enqueued', engine, project: 'default', taskId, occurredAt: Date.now() - 60_000, fields: { name: 'tasks.report', queue } });
+  const detail = async (engine: Engine, taskId: string) => {
+    const r = await request(api.app).get(`/api/tasks/${engine}/${taskId}`).set(authHeaders('viewer'));
+    expect(r.status).toBe(200);
+    return r.body as Detail;
+  };
+  /** Previews then confirms, as the plugin does; answers the command once its revocations are written. */
+  const purge = async (engine: Engine, queue: string, filter?: { name: string }) => {
+    const preview = await request(api.app).post(`/api/queues/${engine}/${queue}/purge-preview`).set(authHeaders('admin')).send(filter ? { filter } : {});
+    expect(preview.status).toBe(200);
+    const r = await request(api.app).post(`/api/queues/${engine}/${queue}/purge`).set(authHeaders('admin')).send({ token: preview.body.token, ...(filter ? { filter } : {}) });
+    expect(r.status).toBe(202);
+    await api.ctx.actions.recorded();
+    await api.pipeline.drained();
+    return r.body.command as { state: string; outcome: Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    db = await openTestDb('pglite', 'purged_tasks');
+    api = testApp(db, { drivers: new Map<Engine, EngineDriver>([['rq', driver('rq')], ['dramatiq', driver('dramatiq')]]) });
+    api.pipeline.start();
+    for (const id of ['waiting-1', 'waiting-2', 'waiting-3', 'kept']) await enqueued('rq', id);
+    await api.pipeline.offer('agent', { v: 1, id: randomUUID(), type: 'task', kind: 'started', engine: 'rq', project: 'default', taskId: 'kept', occurredAt: Date.now() - 30_000, fields: {} });
+    await enqueued('dramatiq', 'on-rabbit', 'mail');
+    await api.pipeline.drained();
+  });
+  afterAll(async () => {
+    await api?.pipeline.stop();
+    await db?.close();
+  });
+
+  test('each task the broker names is recorded revoked, saying who purged it; the others keep their state', async () => {
+    // One the explorer never saw (its producer had no agent): it shows too, as what was purged.
+    answers.rq = { purged: 3, taskIds: ['waiting-1', 'waiting-2', 'never-seen'] };
+    const command = await purge('rq', 'reports');
+    expect([command.state, command.outcome]).toEqual(['succeeded', { purged: 3, revoked: 3 }]);
+    for (const id of ['waiting-1', 'waiting-2', 'never-seen']) {
+      const shown = await detail('rq', id);
+      const revoked = shown.events.find((ev) => ev.kind === 'revoked');
+      expect([id, shown.task.state, shown.task.queue, revoked?.fields.reason]).toEqual([id, 'revoked', 'reports', 'purged from z4j by ada']);
+    }
+    expect((await detail('rq', 'waiting-3')).task.state).toBe('enqueued');
+    expect((await detail('rq', 'kept')).task.state).toBe('started');
+  });
+
+  test('a filtered purge records its tasks revoked under the name it matched', async () => {
+    answers.rq = { purged: 1, taskIds: ['waiting-3'] };
+    const command = await purge('rq', 'reports', { name: 'tasks.report' });
+    expect(command.outcome).toEqual({ purged: 1, revoked: 1, filter: { name: 'tasks.report' } });
+    const shown = await detail('rq', 'waiting-3');
+    expect([shown.task.state, shown.task.name]).toEqual(['revoked', 'tasks.report']);
+  });
+
+  test('where the broker only counts, the outcome says the tasks keep their state', async () => {
+    answers.dramatiq = { purged: 2 };
+    const command = await purge('dramatiq', 'mail');
+    expect(command.outcome).toEqual({ purged: 2, message: 'the broker says how many messages it removed, not which: their tasks keep their state in z4j' });
+    expect((await detail('dramatiq', 'on-rabbit')).task.state).toBe('enqueued');
+  });
+});
