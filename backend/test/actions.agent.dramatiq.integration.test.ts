@@ -17,6 +17,7 @@ describeAgentActions({
   ...dramatiqAgentApp(app),
   terminate: () => covers('dramatiq', 'task.terminate'),
   cancel: () => undefined, // the broker path is covered by actions.dramatiq; this is its fallback to the agents
+  requeue: () => undefined, // covered by actions.dramatiq; this is the rerun's place in the task's attempts
   runs: (queue, key) => app.run<number>('dqctl.py', ['runs', key], { Z4J_TEST_QUEUE: queue }),
   // The worker (one thread, busy) prefetches the waiting message: Redis's queue list is empty.
   taken: async (queue) => {

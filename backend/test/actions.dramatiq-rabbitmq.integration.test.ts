@@ -29,6 +29,7 @@ describeAgentActions({
   terminate: () => covers('dramatiq-rabbitmq', 'task.terminate'),
   cancel: () => covers('dramatiq-rabbitmq', 'task.cancel'),
   runs: (queue, key) => dqctl<number>(queue, 'runs', key),
+  requeue: () => undefined, // covered below; this is the rerun's place in the task's attempts
 });
 
 describe('Dramatiq driver (RabbitMQ broker)', () => {
@@ -103,9 +104,12 @@ describe('Dramatiq driver (RabbitMQ broker)', () => {
     const w = startWorker(q);
     workers.push(w);
     const keys = [randomUUID(), randomUUID()];
-    for (const key of keys) await dqctl(q, 'send', 'flaky', JSON.stringify([key]));
+    const ids: string[] = [];
+    for (const key of keys) ids.push(await dqctl<string>(q, 'send', 'flaky', JSON.stringify([key])));
     await eventually(async () => expect(await depth(`${q}.XQ`)).toBe(2), 60_000, 500);
-    expect((await driver.requeueDeadLetters(q)).requeued).toBe(2);
+    // Each rerun is the next attempt (the requeue counted in its options, for the agent).
+    const requeued = await driver.requeueDeadLetters(q);
+    expect([requeued.requeued, requeued.tasks!.sort((a, b) => a.taskId.localeCompare(b.taskId))]).toEqual([2, ids.sort().map((taskId) => ({ taskId, attempt: 1 }))]);
     for (const key of keys) await eventually(async () => expect(await runs(q, key)).toBe(2), 60_000, 500);
     await sleep(300);
     expect(await depth(`${q}.XQ`)).toBe(0);
@@ -128,5 +132,13 @@ describe('Dramatiq driver (RabbitMQ broker)', () => {
     }
     expect((await driver.requeueDeadLetters(q)).requeued).toBe(450); // three rounds: 200, 200, 50
     expect([await depth(q), await depth(`${q}.XQ`)]).toEqual([450, 0]);
+    // Back with their requeue counted in their options, the rest of each message as it was.
+    const ch2 = await conn.createChannel();
+    try {
+      const back = await ch2.get(q, { noAck: true });
+      expect(back && JSON.parse(back.content.toString())).toMatchObject({ actor_name: 'flaky', options: { z4j_requeues: 1 } });
+    } finally {
+      await ch2.close();
+    }
   });
 });

@@ -38,8 +38,16 @@ MIN_VERSION = (1, 15)
 # actor, queue and attempt (made once and shared, `_fields`).
 _LINK_OPTIONS = frozenset(("z4j_root_id", "z4j_parent_id", "z4j_sent_by", "group_completion_uuid", "pipe_target"))
 # Options that describe one delivery, not the call: left out of the retry payload.
-_DELIVERY_OPTIONS = frozenset(("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_sent_by", "z4j_payload",
+_DELIVERY_OPTIONS = frozenset(("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta", "z4j_parent_id", "z4j_root_id", "z4j_sent_by", "z4j_payload", "z4j_requeues",
                                "group_completion_uuid", "group_completion_callbacks"))
+
+
+def _attempt(options: dict[str, Any]) -> int:
+    """The attempt a delivery is: Dramatiq's retries, plus the times z4j put the message back from
+    its dead letters (`z4j_requeues`, counted by the service as it requeues): a rerun of a requeued
+    letter repeats its last retries, and would otherwise be taken for the attempt that ended."""
+    return int(options.get("retries", 0) or 0) + int(options.get("z4j_requeues", 0) or 0)
+
 
 try:
     import dramatiq
@@ -187,7 +195,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
                 self._enqueued_at.pop(mid, None)
                 return
             at = self._enqueued_at.pop(mid, None)
-            attempt = int(options.get("retries", 0) or 0)
+            attempt = _attempt(options)
             # copied by task_event, once with the payload's (and the fields: `_fields` may share them)
             fields = {**self._fields(message, attempt), "args": message.args, "kwargs": message.kwargs}
             if options.get("eta"):
@@ -292,7 +300,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         mid, options = message.message_id, message.options
         if not self._running_threads.start_thread_unless_cancelled(mid):
             return False
-        attempt = int(options.get("retries", 0) or 0)
+        attempt = _attempt(options)
         fields = self._fields(message, attempt)
         self._running[mid] = (time.monotonic(), attempt, message.actor_name, fields)
         self._current.message = (mid, options.get("z4j_root_id") or mid)
@@ -311,7 +319,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         self._running_threads.finished(mid)
         run = self._running.pop(mid, None)
         if run is None:
-            attempt = int(message.options.get("retries", 0) or 0)
+            attempt = _attempt(message.options)
             return None, attempt, self._fields(message, attempt)
         return round(time.monotonic() - run[0], 6), run[1], run[3]
 
@@ -389,7 +397,7 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         if fields is not None:
             agent.task_event(ENGINE, "failed", message.message_id, fields=fields, worker=self._worker)
         # The broker moved it to its dead-letter queue: kept in the timeline (the state stays failed).
-        base = self._fields(message, fields.get("retries", 0) if fields else int(message.options.get("retries", 0) or 0))
+        base = self._fields(message, fields.get("retries", 0) if fields else _attempt(message.options))
         agent.task_event(ENGINE, "rejected", message.message_id, fields={**base, "deadLettered": True}, worker=self._worker)
 
     # ---- commands ------------------------------------------------------------------------

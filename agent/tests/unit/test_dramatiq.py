@@ -281,6 +281,20 @@ def test_the_ack_of_a_delayed_copy_is_not_the_outcome_of_the_run_it_became(broke
     assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(retry.message_id)] == [("started", 1), ("failed", 1), ("rejected", 1)]
 
 
+def test_a_letter_requeued_from_z4j_reruns_as_a_new_attempt_and_keeps_the_count_out_of_its_payload(broker, captured):
+    """z4j's requeue of a dead letter counts it in `z4j_requeues`: the rerun repeats the letter's
+    retries, and only the count tells it from the attempt that ended (which would keep it failed)."""
+    from dramatiq import Message
+
+    mw = _agent_middleware(broker)
+    letter = Message(queue_name="default", actor_name="add", args=(1, 2), kwargs={}, options={"retries": 2, "z4j_requeues": 1})
+    mw.before_process_message(broker, letter)
+    mw.after_process_message(broker, letter, result=3)
+    mw.after_ack(broker, letter)
+    assert [(e["kind"], e["fields"]["retries"]) for e in captured.tasks(letter.message_id)] == [("started", 3), ("succeeded", 3)]
+    assert "z4j_requeues" not in mw._payload(letter)["options"]
+
+
 def test_messages_skipped_before_they_start_leave_the_in_flight_count_alone(broker, captured):
     """AgeLimit skips a message past its max_age before this middleware's start, and a cancel
     from z4j skips one with nothing recorded: neither ran, so neither ends a run in the counts."""

@@ -287,23 +287,25 @@ export class ActionService {
       if (!purged.taskIds) {
         return purged.purged ? { ...detail, message: 'the broker says how many messages it removed, not which: their tasks keep their state in z4j' } : detail;
       }
-      this.recordPurged(driver.engine, queue, filter?.name, purged.taskIds, who, command);
+      const reason = `purged from z4j by ${who.requestedBy}`;
+      this.recordLater(command, who, 'revoked', purged.taskIds.map((taskId) => ({ taskId, fields: { name: filter?.name, queue, reason } })));
       return { ...detail, revoked: purged.taskIds.length };
     });
   }
 
   /**
-   * A revoked event for each purged task, recorded after the command answers: a purge of a
-   * million messages takes the pipeline a minute, longer than Grafana's proxy waits for a reply.
+   * One event of `kind` for each task of a queue action, recorded after the command answers: a
+   * purge of a million messages takes the pipeline a minute, longer than Grafana's proxy waits
+   * for a reply.
    */
-  private recordPurged(engine: Engine, queue: string, name: string | undefined, taskIds: readonly string[], who: Requester, command: Command): void {
-    const reason = `purged from z4j by ${who.requestedBy}`;
+  private recordLater(command: Command, who: Requester, kind: 'revoked' | 'enqueued', tasks: readonly { taskId: string; fields: Record<string, unknown> }[]): void {
+    if (!tasks.length) return;
     const occurredAt = Date.now();
-    const events = taskIds.map((taskId, i) => ({
-      v: 1, type: 'task', id: `z4j-command-${command.id}-purged-${i}`, engine, project: who.projectSlug, kind: 'revoked', taskId, occurredAt, fields: { name, queue, reason },
+    const events = tasks.map(({ taskId, fields }, i) => ({
+      v: 1, type: 'task', id: `z4j-command-${command.id}-${kind}-${i}`, engine: command.engine, project: who.projectSlug, kind, taskId, occurredAt, fields,
     }));
     const recording: Promise<void> = this.recordEvents(events)
-      .catch((err) => this.log.warn({ command: command.id, err: String(err) }, 'could not record the purged tasks as revoked'))
+      .catch((err) => this.log.warn({ command: command.id, err: String(err) }, `could not record the ${kind} events of a queue action`))
       .finally(() => this.recording.delete(recording));
     this.recording.add(recording);
   }
@@ -316,7 +318,13 @@ export class ActionService {
   async requeueDeadLetters(engine: Engine, queue: string, who: Requester): Promise<{ command: Command; created: boolean }> {
     const driver = this.driver(engine, 'queue.requeue_dead_letters', who.projectSlug);
     await this.requireInProject(who.projectId, engine, 'queue', queue);
-    return this.once(who, 'queue.requeue_dead_letters', engine, queue, {}, async () => ({ requeued: (await driver.requeueDeadLetters!(queue)).requeued }));
+    return this.once(who, 'queue.requeue_dead_letters', engine, queue, {}, async (command) => {
+      const { requeued, tasks } = await driver.requeueDeadLetters!(queue);
+      // Waiting again, as the attempt its rerun is (the agent reports the rerun so too).
+      const reason = `requeued from the dead letters by ${who.requestedBy}`;
+      this.recordLater(command, who, 'enqueued', (tasks ?? []).map(({ taskId, attempt }) => ({ taskId, fields: { queue, retries: attempt, reason } })));
+      return { requeued };
+    });
   }
 
   async workerAction(engine: Engine, hostname: string, action: WorkerAction, args: Record<string, unknown>, who: Requester): Promise<{ command: Command; created: boolean }> {

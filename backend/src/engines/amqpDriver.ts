@@ -4,6 +4,14 @@
 import type amqp from 'amqplib';
 import { commandQueue, NoAgentRoute } from '../actions/agentCommands.js';
 import { connectAmqp } from '../amqp.js';
+import type { Requeued } from './driver.js';
+
+/** A dead letter's new content on its way back, its task and the attempt its rerun is. */
+export interface LetterEdit {
+  message: Buffer;
+  taskId: string;
+  attempt: number;
+}
 
 /** An AMQP 404 (queue not found): the queue was never declared, so it holds nothing. */
 const notFound = (err: unknown) => (err as { code?: number })?.code === 404;
@@ -79,13 +87,14 @@ export abstract class AmqpEngineDriver {
    * before it is acked: a crash in between leaves it in both places (run twice) rather than in
    * neither. Letters go in rounds of REQUEUE_ROUND, confirmed together: one confirmation wait
    * per letter made 100,000 letters take over an hour. Stops at the count `from` had when it
-   * started, so letters that die again meanwhile are not looped. Returns how many went back to
-   * a queue.
+   * started, so letters that die again meanwhile are not looped. `edit` may give a letter going
+   * back new content, and name its task. Returns how many went back to a queue, and the tasks
+   * `edit` named.
    */
-  protected async moveDeadLetters(from: string, queue: string, to: (letter: amqp.GetMessage) => string | null, missing?: (queue: string) => Error): Promise<number> {
+  protected async moveDeadLetters(from: string, queue: string, to: (letter: amqp.GetMessage) => string | null, missing?: (queue: string) => Error, edit?: (content: Buffer) => LetterEdit | null): Promise<Requeued> {
     const waiting = Math.min(await this.count(from, 'check', missing && (() => missing(from))), MAX_REQUEUE);
-    let moved = 0;
-    if (!waiting) return moved;
+    const done: Requeued = edit ? { requeued: 0, tasks: [] } : { requeued: 0 };
+    if (!waiting) return done;
     await this.withChannel(async (ch) => {
       await ch.checkQueue(queue).catch((err: unknown) => {
         throw notFound(err) && missing ? missing(queue) : err;
@@ -99,16 +108,18 @@ export abstract class AmqpEngineDriver {
             break;
           }
           const target = to(letter);
-          ch.publish('', target ?? from, letter.content, republished(letter, target !== null));
+          const edited = target !== null ? edit?.(letter.content) : null;
+          ch.publish('', target ?? from, edited?.message ?? letter.content, republished(letter, target !== null));
           round.push(letter);
-          if (target !== null) moved++;
+          if (target !== null) done.requeued++;
+          if (edited) done.tasks!.push({ taskId: edited.taskId, attempt: edited.attempt });
         }
         if (!round.length) break;
         await ch.waitForConfirms();
         for (const letter of round) ch.ack(letter);
       }
     });
-    return moved;
+    return done;
   }
 
   /**

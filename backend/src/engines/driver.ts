@@ -66,6 +66,17 @@ export interface Purged extends Dispatch {
   taskIds?: string[];
 }
 
+/** What a requeue of dead letters put back. */
+export interface Requeued extends Dispatch {
+  requeued: number;
+  /**
+   * The tasks put back, each with the attempt its rerun is (its agent reports the rerun so), for
+   * z4j to show them waiting again; absent where the engine's own copy tells its workers that
+   * (RQ's requeue), or where the letters cannot be read.
+   */
+  tasks?: { taskId: string; attempt: number }[];
+}
+
 /** How many of a purge's task ids z4j marks revoked: a queue purged of more leaves the rest as they were. */
 export const PURGED_IDS_LIMIT = 1_000_000;
 
@@ -141,8 +152,8 @@ export interface EngineDriver {
   countMatching?(queue: string, filter: PurgeFilter): Promise<MatchCount>;
   /** Removes exactly the waiting messages that match the filter, never another; returns how many, and which tasks. */
   purgeMatching?(queue: string, filter: PurgeFilter): Promise<Purged>;
-  /** Puts the queue's dead letters (failed jobs) back on it; returns how many. */
-  requeueDeadLetters?(queue: string): Promise<Dispatch & { requeued: number }>;
+  /** Puts the queue's dead letters (failed jobs) back on it; returns how many, and which tasks where it tells (Requeued). */
+  requeueDeadLetters?(queue: string): Promise<Requeued>;
   /** Number of messages waiting in the queue, or null when the broker cannot say. */
   queueDepth?(queue: string): Promise<number | null>;
   workerControl?(hostname: string, action: WorkerAction, args: Record<string, unknown>): Promise<Dispatch>;

@@ -52,6 +52,8 @@ export interface AgentActionsUnderTest {
    * refused with this message and the task runs.
    */
   cancelTooLate?: RegExp;
+  /** flaky(key): fails its first run straight into the dead letters, succeeds after. Requeued from z4j. Call covers() inside. */
+  requeue?: () => void;
   /** A task the agent cannot stop, and what it says. */
   unstoppable?: { task: string; message: RegExp };
 }
@@ -147,6 +149,22 @@ export function describeAgentActions(e: AgentActionsUnderTest): void {
       const twice = await call<{ command: Command }>('POST', `/api/tasks/${e.engine}/${id}/actions/retry`, key2);
       expect(twice.body.command.id).toBe(again.body.command.id);
       await settles(again.body.command.id);
+    });
+
+    (e.requeue ? test : notApplicable)('a dead letter requeued from z4j shows waiting again and reruns as a new attempt, to its new outcome', async () => {
+      e.requeue!();
+      const key = randomUUID();
+      const id = await e.send(queue, 'flaky', [key], {}, env);
+      // Rejected is reported after the broker took the nack that dead-letters it.
+      await taskUntil(id, 'failed and dead-lettered', (d) => d.task.state === 'failed' && d.events.some((ev) => ev.kind === 'rejected'));
+      const r = await call<{ command: Command }>('POST', `/api/queues/${e.engine}/${queue}/requeue-dead-letters`);
+      expect([r.status, r.body.command.state, r.body.command.outcome?.requeued]).toEqual([202, 'succeeded', 1]);
+      const d = await taskInState(id, 'succeeded');
+      const requeued = d.events.filter((ev) => ev.kind === 'enqueued' && String(ev.fields.reason).startsWith('requeued from the dead letters by '));
+      expect(requeued.map((ev) => ev.fields.retries)).toEqual([1]);
+      // The rerun is attempt 1, as the agent in the worker reports it: its outcome is the task's state.
+      expect(d.events.filter((ev) => ev.kind === 'succeeded').map((ev) => ev.fields.retries)).toEqual([1]);
+      expect(await e.get(queue, `z4j-test-dq-runs:${key}`)).toBe('2');
     });
 
     (e.terminate ? test : notApplicable)('a running task terminated from z4j stops, is revoked with the reason, never finishes, and the worker carries on', async () => {

@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { countMatching, GONE, purgedIds, purgeMatching, UNREADABLE, type MatchCount, type MessageList, type PurgeFilter, type WaitingTask } from '../filteredPurge.js';
 import { RedisEngineDriver } from '../redisDriver.js';
-import { dramatiqMessage } from './message.js';
+import { countRequeue, dramatiqMessage } from './message.js';
 import { NoAgentRoute } from '../../actions/agentCommands.js';
-import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type Requeued, type RetryPayload, type TaskRef } from '../driver.js';
 
 /** Largest queue a cancel searches (a Lua scan blocks Redis while it runs). */
 const MAX_CANCEL_SCAN = 50_000;
@@ -52,21 +52,31 @@ for _, q in ipairs({KEYS[1], KEYS[2]}) do
 end
 return {n, ids}`;
 
-/** Dead letters back on their queue, as they were. */
+/**
+ * Dead letters back on their queue: ARGV holds (redis id, the letter as read, what to send) for
+ * each. A letter that changed since it was read (Dramatiq's own cleanup removed it) is left to
+ * Dramatiq; one whose data is gone is dropped from the XQ. Returns the positions (1-based) of the
+ * triples it moved.
+ */
 const REQUEUE_XQ = `
 local q, xq = KEYS[1], KEYS[2]
-local n = 0
-for _, rid in ipairs(redis.call('ZRANGE', xq, 0, -1)) do
+local moved = {}
+for i = 1, #ARGV, 3 do
+  local rid = ARGV[i]
   local data = redis.call('HGET', xq .. '.msgs', rid)
-  if data then
-    redis.call('HSET', q .. '.msgs', rid, data)
+  if not data then
+    redis.call('ZREM', xq, rid)
+  elseif data == ARGV[i + 1] then
+    redis.call('HSET', q .. '.msgs', rid, ARGV[i + 2])
     redis.call('RPUSH', q, rid)
-    n = n + 1
+    redis.call('ZREM', xq, rid)
+    redis.call('HDEL', xq .. '.msgs', rid)
+    moved[#moved + 1] = (i + 2) / 3
   end
-  redis.call('ZREM', xq, rid)
-  redis.call('HDEL', xq .. '.msgs', rid)
 end
-return n`;
+return moved`;
+/** Letters read and moved per script: a script blocks Redis while it runs. */
+const REQUEUE_BATCH = 500;
 
 const ENQUEUE = `
 redis.call('HSET', KEYS[1] .. '.msgs', ARGV[1], ARGV[2])
@@ -95,7 +105,7 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     'task.terminate': { via: 'agent', note: `Redis broker, ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'waiting and delayed messages; dead letters stay (Redis broker)' },
     'queue.purge_filtered': { via: 'broker', note: 'by actor name; waiting and delayed messages (Redis broker)' },
-    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker); each runs once more: its retries are spent, so a new failure dead-letters it again' },
+    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ (Redis broker); each runs once more, as the next attempt (the requeue counted in its options for the agent): its retries are spent, so a new failure dead-letters it again' },
   } as const;
 
   constructor(url: string, private readonly namespace = 'dramatiq') {
@@ -159,8 +169,27 @@ export class DramatiqDriver extends RedisEngineDriver implements EngineDriver {
     return purgeMatching(this.redis, this.lists(queue), filter);
   }
 
-  async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
-    return { requeued: Number(await this.redis.eval(REQUEUE_XQ, 2, this.key(queue), this.key(`${queue}.XQ`))) };
+  /**
+   * The letters dead when it starts, back on their queue with one requeue more counted in their
+   * options (countRequeue), so that the agent reports each rerun as a new attempt.
+   */
+  async requeueDeadLetters(queue: string): Promise<Requeued> {
+    const [q, xq] = [this.key(queue), this.key(`${queue}.XQ`)];
+    const rids = await this.redis.zrange(xq, 0, '-1');
+    const done: Requeued = { requeued: 0, tasks: [] };
+    for (let i = 0; i < rids.length; i += REQUEUE_BATCH) {
+      const batch = rids.slice(i, i + REQUEUE_BATCH);
+      const letters = await this.redis.hmgetBuffer(`${xq}.msgs`, ...batch);
+      const edits = letters.map((letter) => (letter ? countRequeue(letter) : null));
+      const args = batch.flatMap((rid, j) => [rid, letters[j] ?? '', edits[j]?.message ?? letters[j] ?? '']);
+      const moved = (await this.redis.eval(REQUEUE_XQ, 2, q, xq, ...args)) as number[];
+      done.requeued += moved.length;
+      for (const at of moved) {
+        const edit = edits[at - 1];
+        if (edit) done.tasks!.push({ taskId: edit.taskId, attempt: edit.attempt });
+      }
+    }
+    return done;
   }
 
   async queueDepth(queue: string): Promise<number | null> {

@@ -9,9 +9,9 @@
 // Not here, and why: a filtered purge (reading a waiting message means taking it, so a filter
 // would have to consume and republish the whole queue, reordering it under live consumers).
 import { AmqpEngineDriver } from '../amqpDriver.js';
-import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type Requeued, type RetryPayload, type TaskRef } from '../driver.js';
 import { TERMINATE_NOTE } from './driver.js';
-import { dramatiqMessage } from './message.js';
+import { countRequeue, dramatiqMessage } from './message.js';
 
 export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriver {
   readonly engine = 'dramatiq' as const;
@@ -21,7 +21,7 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
     'task.cancel': { via: 'agent', note: `RabbitMQ broker, ${AGENT_CANCEL_NOTE}` },
     'task.terminate': { via: 'agent', note: `RabbitMQ broker, ${TERMINATE_NOTE}` },
     'queue.purge': { via: 'broker', note: 'the queue and its delayed queue (RabbitMQ broker); dead letters stay' },
-    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ, moved back one message at a time (RabbitMQ broker); each runs once more: its retries are spent, so a new failure dead-letters it again' },
+    'queue.requeue_dead_letters': { via: 'broker', note: 'the queue’s XQ, moved back one message at a time (RabbitMQ broker); each runs once more, as the next attempt (the requeue counted in its options for the agent): its retries are spent, so a new failure dead-letters it again' },
   } as const;
 
   constructor(url: string) {
@@ -54,9 +54,12 @@ export class DramatiqRabbitmqDriver extends AmqpEngineDriver implements EngineDr
     return { purged: a + b };
   }
 
-  /** The queue's XQ, every letter back on the queue (amqpDriver.ts: published before acked). */
-  async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
-    return { requeued: await this.moveDeadLetters(`${queue}.XQ`, queue, () => queue) };
+  /**
+   * The queue's XQ, every letter back on the queue (amqpDriver.ts: published before acked), one
+   * requeue more counted in its options (countRequeue): the agent reports its rerun as a new attempt.
+   */
+  async requeueDeadLetters(queue: string): Promise<Requeued> {
+    return this.moveDeadLetters(`${queue}.XQ`, queue, () => queue, undefined, countRequeue);
   }
 
   async queueDepth(queue: string): Promise<number | null> {

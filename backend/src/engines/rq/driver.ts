@@ -9,7 +9,7 @@ import { scrub } from '../../redact/redact.js';
 import { pickleRqCall } from './pickle.js';
 import { RATE_LIMIT_LUA, rlNow } from './rateLimits.js';
 import { RedisEngineDriver } from '../redisDriver.js';
-import { NoPayload, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
+import { NoPayload, type Dispatch, type EngineDriver, type Purged, type Requeued, type RetryPayload, type TaskRef } from '../driver.js';
 import type { WorkerAction } from '../capabilities.js';
 
 const JOB = 'rq:job:';
@@ -251,7 +251,7 @@ export class RqDriver extends RedisEngineDriver implements EngineDriver {
     return purged;
   }
 
-  async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
+  async requeueDeadLetters(queue: string): Promise<Requeued> {
     return { requeued: Number(await this.redis.eval(REQUEUE_FAILED, 2, `rq:failed:${queue}`, QUEUE + queue, rqNow(), rlNow())) };
   }
 

@@ -15,7 +15,7 @@
 // headers taskiq-aio-pika's kick() sets (task_id, task_name, labels): whatever exchange and
 // routing the broker was set up with, the queue a worker consumes gets it.
 import { AmqpEngineDriver, diedIn } from '../amqpDriver.js';
-import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type RetryPayload, type TaskRef } from '../driver.js';
+import { AGENT_CANCEL_NOTE, cancelInWorkers, NoPayload, terminateInWorker, type AgentChannel, type Dispatch, type EngineDriver, type Purged, type Requeued, type RetryPayload, type TaskRef } from '../driver.js';
 import { DEFAULT_QUEUE, taskiqMessage, TERMINATE_NOTE } from './driver.js';
 
 const noQueue = (queue: string, deadLetterQueue?: string) => new Error(queue === deadLetterQueue
@@ -68,8 +68,8 @@ export class TaskiqRabbitmqDriver extends AmqpEngineDriver implements EngineDriv
   }
 
   /** Only the letters that died in `queue` go back to it (amqpDriver.ts: published before acked). */
-  async requeueDeadLetters(queue: string): Promise<Dispatch & { requeued: number }> {
-    return { requeued: await this.moveDeadLetters(this.deadLetterQueue, queue, (letter) => (diedIn(letter) === queue ? queue : null), (q) => noQueue(q, this.deadLetterQueue)) };
+  async requeueDeadLetters(queue: string): Promise<Requeued> {
+    return this.moveDeadLetters(this.deadLetterQueue, queue, (letter) => (diedIn(letter) === queue ? queue : null), (q) => noQueue(q, this.deadLetterQueue));
   }
 
   /** Unknown (null) for a queue RabbitMQ does not have. */

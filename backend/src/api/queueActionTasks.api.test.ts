@@ -1,6 +1,7 @@
 // A purge removes tasks no engine will ever report on again: where the broker names them, z4j
 // records each revoked ("purged from z4j by …"), so none stays enqueued in the explorer for ever.
 // Where the broker only counts (a RabbitMQ queue purge), the outcome says their tasks keep their state.
+// A requeue of dead letters puts tasks back: each shows waiting again, in the attempt its rerun is.
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Db } from '../db/db.js';
@@ -15,14 +16,15 @@ interface Detail {
   events: { kind: string; fields: Record<string, unknown> }[];
 }
 
-describe('purged tasks', () => {
+describe('the tasks a queue action removes or puts back', () => {
   let db: Db;
   let api: ReturnType<typeof testApp>;
   /** What each fake broker's next purge answers. */
   const answers: Partial<Record<Engine, Purged>> = {};
   const driver = (engine: Engine): EngineDriver => ({
     engine,
-    capabilities: { 'queue.purge': { via: 'broker' }, 'queue.purge_filtered': { via: 'broker' } },
+    capabilities: { 'queue.purge': { via: 'broker' }, 'queue.purge_filtered': { via: 'broker' }, 'queue.requeue_dead_letters': { via: 'broker' } },
+    requeueDeadLetters: async () => ({ requeued: 1, tasks: [{ taskId: 'dead-1', attempt: 1 }] }),
     purgeQueue: async () => answers[engine]!,
     purgeMatching: async () => answers[engine]!,
     countMatching: async () => ({ matched: answers[engine]!.purged, scanned: 10, complete: true, unreadable: 0 }),
@@ -47,12 +49,16 @@ describe('purged tasks', () => {
   };
 
   beforeAll(async () => {
-    db = await openTestDb('pglite', 'purged_tasks');
+    db = await openTestDb('pglite', 'queue_action_tasks');
     api = testApp(db, { drivers: new Map<Engine, EngineDriver>([['rq', driver('rq')], ['dramatiq', driver('dramatiq')]]) });
     api.pipeline.start();
     for (const id of ['waiting-1', 'waiting-2', 'waiting-3', 'kept']) await enqueued('rq', id);
     await api.pipeline.offer('agent', { v: 1, id: randomUUID(), type: 'task', kind: 'started', engine: 'rq', project: 'default', taskId: 'kept', occurredAt: Date.now() - 30_000, fields: {} });
     await enqueued('dramatiq', 'on-rabbit', 'mail');
+    await enqueued('dramatiq', 'dead-1', 'mail');
+    for (const kind of ['started', 'failed', 'rejected']) {
+      await api.pipeline.offer('agent', { v: 1, id: randomUUID(), type: 'task', kind, engine: 'dramatiq', project: 'default', taskId: 'dead-1', occurredAt: Date.now() - 50_000, fields: { retries: 0 } });
+    }
     await api.pipeline.drained();
   });
   afterAll(async () => {
@@ -87,5 +93,18 @@ describe('purged tasks', () => {
     const command = await purge('dramatiq', 'mail');
     expect(command.outcome).toEqual({ purged: 2, message: 'the broker says how many messages it removed, not which: their tasks keep their state in z4j' });
     expect((await detail('dramatiq', 'on-rabbit')).task.state).toBe('enqueued');
+  });
+
+  test('a requeue of dead letters shows each task waiting again, in the attempt its rerun is; the rerun then ends it', async () => {
+    expect((await detail('dramatiq', 'dead-1')).task.state).toBe('failed');
+    const r = await request(api.app).post('/api/queues/dramatiq/mail/requeue-dead-letters').set(authHeaders('operator')).set('idempotency-key', randomUUID()).send({});
+    expect([r.status, r.body.command.outcome]).toEqual([202, { requeued: 1 }]);
+    await api.ctx.actions.recorded();
+    await api.pipeline.drained();
+    const waiting = await detail('dramatiq', 'dead-1');
+    expect([waiting.task.state, waiting.events.at(-1)?.kind, waiting.events.at(-1)?.fields]).toEqual(['enqueued', 'enqueued', { queue: 'mail', retries: 1, reason: 'requeued from the dead letters by otto' }]);
+    await api.pipeline.offer('agent', { v: 1, id: randomUUID(), type: 'task', kind: 'succeeded', engine: 'dramatiq', project: 'default', taskId: 'dead-1', occurredAt: Date.now(), fields: { retries: 1 } });
+    await api.pipeline.drained();
+    expect((await detail('dramatiq', 'dead-1')).task.state).toBe('succeeded');
   });
 });
