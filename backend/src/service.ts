@@ -256,6 +256,9 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
       await Promise.all(sources.map((s) => s.stop()));
       await resultSweep?.stop();
       await Promise.all([...drivers.values()].map((d) => d.close?.()));
+      // A purge's or requeue's task events still being offered get the time the pipeline would
+      // (a large purge's rest is lost: its tasks keep their state, as before the purge).
+      await Promise.race([actions.recorded(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       await pipeline.stop();
       if (reads !== db) await reads.close();
       await db.close();

@@ -45,7 +45,7 @@ export interface Requester {
 export interface ActionOptions {
   /** Records an event in a task's timeline (through the ingest pipeline, like any source). */
   recordEvent?: (candidate: Record<string, unknown>, sealedPayload?: Buffer) => Promise<void>;
-  /** Records many events at once (a purge's), waiting while the pipeline is full. */
+  /** Records many events at once (a purge's, a requeue's), without crowding out the sources (IngestPipeline.offerUnhurried). */
   recordEvents?: (candidates: readonly Record<string, unknown>[]) => Promise<void>;
   /** The agent command channel, for actions an engine can only do from inside its worker. */
   agentCommands?: AgentCommands | null;
@@ -63,7 +63,7 @@ export interface ActionOptions {
 export class ActionService {
   private readonly recordEvent: NonNullable<ActionOptions['recordEvent']>;
   private readonly recordEvents: NonNullable<ActionOptions['recordEvents']>;
-  /** Purges' revocations still being offered to the pipeline. */
+  /** Queue actions' task events still being offered to the pipeline (recordLater). */
   private readonly recording = new Set<Promise<void>>();
   private readonly agentCommands: AgentCommands | null;
   private readonly commandTimeoutS: number;
@@ -282,13 +282,14 @@ export class ActionService {
     await this.requireInProject(who.projectId, engine, 'queue', queue);
     const kind = filter ? 'queue.purge_filtered' : 'queue.purge';
     return this.once(who, kind, engine, queue, { filter: filter ?? {} }, async (command) => {
+      const at = Date.now();
       const purged = filter ? await driver.purgeMatching!(queue, filter) : await driver.purgeQueue!(queue);
       const detail = { purged: purged.purged, ...(filter ? { filter } : {}) };
       if (!purged.taskIds) {
         return purged.purged ? { ...detail, message: 'the broker says how many messages it removed, not which: their tasks keep their state in z4j' } : detail;
       }
       const reason = `purged from z4j by ${who.requestedBy}`;
-      this.recordLater(command, who, 'revoked', purged.taskIds.map((taskId) => ({ taskId, fields: { name: filter?.name, queue, reason } })));
+      this.recordLater(command, who, at, 'revoked', purged.taskIds.map((taskId) => ({ taskId, fields: { name: filter?.name, queue, reason } })));
       return { ...detail, revoked: purged.taskIds.length };
     });
   }
@@ -296,11 +297,11 @@ export class ActionService {
   /**
    * One event of `kind` for each task of a queue action, recorded after the command answers: a
    * purge of a million messages takes the pipeline a minute, longer than Grafana's proxy waits
-   * for a reply.
+   * for a reply. `occurredAt`: when the action began (a requeued task may start before the
+   * broker's reply reaches us, and its timeline must not show it enqueued after that).
    */
-  private recordLater(command: Command, who: Requester, kind: 'revoked' | 'enqueued', tasks: readonly { taskId: string; fields: Record<string, unknown> }[]): void {
+  private recordLater(command: Command, who: Requester, occurredAt: number, kind: 'revoked' | 'enqueued', tasks: readonly { taskId: string; fields: Record<string, unknown> }[]): void {
     if (!tasks.length) return;
-    const occurredAt = Date.now();
     const events = tasks.map(({ taskId, fields }, i) => ({
       v: 1, type: 'task', id: `z4j-command-${command.id}-${kind}-${i}`, engine: command.engine, project: who.projectSlug, kind, taskId, occurredAt, fields,
     }));
@@ -319,10 +320,11 @@ export class ActionService {
     const driver = this.driver(engine, 'queue.requeue_dead_letters', who.projectSlug);
     await this.requireInProject(who.projectId, engine, 'queue', queue);
     return this.once(who, 'queue.requeue_dead_letters', engine, queue, {}, async (command) => {
+      const at = Date.now();
       const { requeued, tasks } = await driver.requeueDeadLetters!(queue);
       // Waiting again, as the attempt its rerun is (the agent reports the rerun so too).
       const reason = `requeued from the dead letters by ${who.requestedBy}`;
-      this.recordLater(command, who, 'enqueued', (tasks ?? []).map(({ taskId, attempt }) => ({ taskId, fields: { queue, retries: attempt, reason } })));
+      this.recordLater(command, who, at, 'enqueued', (tasks ?? []).map(({ taskId, attempt }) => ({ taskId, fields: { queue, retries: attempt, reason } })));
       return { requeued };
     });
   }

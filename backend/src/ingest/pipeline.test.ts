@@ -17,6 +17,11 @@ async function taskRow(db: Db, taskId: string) {
   );
   return r.rows[0];
 }
+/** The database with every write transaction `ms` slower: a writer that falls behind. */
+const slowDb = (db: Db, ms: number) => ({ ...db, transaction: async <T,>(fn: (tx: never) => Promise<T>) => {
+  await new Promise((r) => setTimeout(r, ms));
+  return db.transaction(fn as never) as Promise<T>;
+} }) as Db;
 const count = async (db: Db, sql: string, params: unknown[] = []) => Number((await db.query<{ n: string }>(sql, params)).rows[0]!.n);
 
 describe.each(STORAGES)('ingest pipeline on %s', (storage) => {
@@ -354,11 +359,7 @@ describe('ingest pipeline failure paths (PGlite)', () => {
   }, 20_000);
 
   it('makes waiting sources wait and lossy sources drop when full', async () => {
-    const slow = { ...db, transaction: async <T,>(fn: (tx: never) => Promise<T>) => {
-      await new Promise((r) => setTimeout(r, 50));
-      return db.transaction(fn as never) as Promise<T>;
-    } } as Db;
-    const pipeline = new IngestPipeline(slow, { ...OPTS, capacity: 100, batchSize: 10 }, createMetrics(), log);
+    const pipeline = new IngestPipeline(slowDb(db, 50), { ...OPTS, capacity: 100, batchSize: 10 }, createMetrics(), log);
     pipeline.start();
     let accepted = 0;
     for (let i = 0; i < 300; i++) if (pipeline.tryOffer('lossy', taskEvent(`bp${i}`, 'received', i))) accepted++;
@@ -373,11 +374,7 @@ describe('ingest pipeline failure paths (PGlite)', () => {
   });
 
   it('offers unhurried events (a purge\'s) without ever filling the queue, so a lossy source beside them loses nothing', async () => {
-    const slow = { ...db, transaction: async <T,>(fn: (tx: never) => Promise<T>) => {
-      await new Promise((r) => setTimeout(r, 20));
-      return db.transaction(fn as never) as Promise<T>;
-    } } as Db;
-    const pipeline = new IngestPipeline(slow, { ...OPTS, capacity: 100, batchSize: 10 }, createMetrics(), log);
+    const pipeline = new IngestPipeline(slowDb(db, 20), { ...OPTS, capacity: 100, batchSize: 10 }, createMetrics(), log);
     pipeline.start();
     const unhurried = pipeline.offerUnhurried('purge', Array.from({ length: 300 }, (_, i) => taskEvent(`un${i}`, 'revoked', i)));
     let lossyAccepted = 0;
