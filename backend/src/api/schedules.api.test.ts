@@ -308,13 +308,13 @@ describe('the schedules API', () => {
     expect(after.rows).toEqual([{ action: 'schedule.create', outcome: 'refused' }]);
   });
 
-  test('capabilities: sendable lists only the engines a schedule can send with (not Celery without brokers, not a driver that cannot send a call)', async () => {
+  test('capabilities: only drivers that can act (not Celery without brokers); sendable, only the engines a schedule can send with (not a driver that cannot send a call)', async () => {
     const caps = await send('get', '/api/capabilities', 'viewer');
     expect(caps.status).toBe(200);
     expect([caps.body.engines, caps.body.sendable]).toEqual([['dramatiq', 'rq'], ['dramatiq']]);
     const withCelery = testApp(db, { config: { Z4J_BROKER_PROJECTS: ['default'] }, drivers: new Map<Engine, EngineDriver>([['celery', new CeleryDriver([])], ['dramatiq', dramatiq.driver]]) });
     const r = await request(withCelery.app).get('/api/capabilities').set(as('viewer'));
-    expect([r.body.engines, r.body.sendable]).toEqual([['celery', 'dramatiq'], ['dramatiq']]);
+    expect([r.body.engines, r.body.sendable, r.body.capabilities[0].engines]).toEqual([['dramatiq'], ['dramatiq'], { dramatiq: expect.anything() }]);
     // Where the project may not act on the brokers, nothing is sendable.
     const elsewhere = testApp(db, { config: { Z4J_BROKER_PROJECTS: ['paged'] }, drivers: new Map<Engine, EngineDriver>([['dramatiq', dramatiq.driver]]) });
     expect((await request(elsewhere.app).get('/api/capabilities').set(as('viewer'))).body).toMatchObject({ engines: [], sendable: [], brokersNotInProject: true });

@@ -164,8 +164,9 @@ export interface EngineDriver {
   close?(): Promise<void>;
 }
 
+/** Whether the driver can do it here: declared, and configured to act at all. */
 export function can(driver: EngineDriver | undefined, capability: Capability): boolean {
-  return Boolean(driver?.capabilities[capability]);
+  return Boolean(driver && !driver.notConfigured && driver.capabilities[capability]);
 }
 
 /** Rows of the capability matrix: one per capability, one cell per engine. */

@@ -199,15 +199,15 @@ export const getCommand = (ctx: ApiContext): Handler => async (req, res) => {
 
 /** What the caller's project can do: nothing, where the configured brokers are not its own (Z4J_BROKER_PROJECTS). */
 /**
- * The engines with a driver, their capability matrix, and `sendable`: the engines a schedule
+ * The engines with a driver that can act (not `notConfigured`: Celery's always exists, and acts
+ * on nothing without brokers), their capability matrix, and `sendable`: the engines a schedule
  * (or any call sent as a new task) can use in this project, those ActionService.sendRefusal
- * accepts. A driver can exist without being able to send: Celery's always does, `notConfigured`
- * without brokers; one may declare cannotSendCall.
+ * accepts (a driver may declare cannotSendCall).
  */
 export const capabilities = (ctx: ApiContext): Handler => async (_req, res) => {
   const slug = projectOfAuth(res).slug;
   const acts = ctx.actions.actsOnBrokers(slug);
-  const drivers = acts ? [...ctx.actions.drivers.values()] : [];
+  const drivers = acts ? [...ctx.actions.drivers.values()].filter((d) => !d.notConfigured) : [];
   const sendable = drivers.filter((d) => ctx.actions.sendRefusal(d.engine, slug) === null).map((d) => d.engine);
   res.json({ engines: drivers.map((d) => d.engine), sendable, capabilities: capabilityMatrix(drivers), ...(acts ? {} : { brokersNotInProject: true }) });
 };
