@@ -109,7 +109,7 @@ describe('the agent command channel, service side', () => {
     expect(await recordAgentReports(db, 1, 'agent-a', [outcome(ref, 'failed')], [])).toBe(0);
     const row = (await db.query<{ state: string; outcome: Record<string, unknown> }>('SELECT state, outcome FROM commands WHERE id = $1', [cmd.id])).rows[0]!;
     expect(row.state).toBe('succeeded');
-    expect(row.outcome).toMatchObject({ stopped: true, agent: 'agent-a', message: 'the z4j agent ran it', api_key: '[redacted]' });
+    expect(row.outcome).toMatchObject({ stopped: true, agent: 'agent-a', message: 'the z4j agent ran it', api_key: '[redacted]', reportedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) });
     expect(JSON.stringify(row.outcome)).not.toMatch(/hunter2pass|k-123/); // what an agent reports is scrubbed like task payload
   });
 

@@ -179,6 +179,12 @@ const MAX_DETAIL_CHARS = 4096;
  * happened: it settles the command still, marked late, and is audited as a second row.
  */
 const OPEN_OR_TIMED_OUT = `('pending', 'dispatched', 'timed_out')`;
+/** An agent's report time as the API gives every time (ISO 8601), null when it is none. */
+function isoTime(ms: unknown): string | null {
+  const at = new Date(typeof ms === 'number' ? ms : Number.NaN);
+  return Number.isNaN(at.getTime()) ? null : at.toISOString();
+}
+
 const markLate = (outcome: string) =>
   `CASE WHEN c.state = 'timed_out' THEN jsonb_build_object('reportedLate', true, 'message', coalesce(${outcome}->>'message', '') || ' (reported after the command had timed out)') ELSE '{}'::jsonb END`;
 
@@ -241,7 +247,7 @@ export async function recordAgentReports(db: Db, projectId: number, agentId: str
     // Scrubbed like task payload: an agent's error text can quote arguments, URLs with passwords, tokens.
     const clean = scrub(raw) as Record<string, unknown>;
     const detail = JSON.stringify(clean).length <= MAX_DETAIL_CHARS ? clean : { message: String(clean.message ?? '').slice(0, 1000) };
-    const outcome = { ...detail, message: typeof detail.message === 'string' ? detail.message : state === 'succeeded' ? 'the z4j agent ran it' : 'the z4j agent could not run it', reportedAt: ev.occurredAt };
+    const outcome = { ...detail, message: typeof detail.message === 'string' ? detail.message : state === 'succeeded' ? 'the z4j agent ran it' : 'the z4j agent could not run it', reportedAt: isoTime(ev.occurredAt) };
     settled += await db.transaction(async (tx) => {
       const one = (await tx.query<Settled>(
         `UPDATE commands c SET state = $5, outcome = coalesce(outcome, '{}'::jsonb) || $6::jsonb || ${markLate('$6::jsonb')}, updated_at = now(), audited = true
@@ -282,15 +288,15 @@ async function settleFanOutReply(tx: Queryable, projectId: number, agentId: stri
   let outcome: Record<string, unknown>;
   let next: 'succeeded' | 'failed' | null = state;
   if (state === 'succeeded') {
-    outcome = { ...detail, takenBy: worker, message: `${worker} took it${message ? `: ${message}` : ''}`, reportedAt: ev.occurredAt };
+    outcome = { ...detail, takenBy: worker, message: `${worker} took it${message ? `: ${message}` : ''}`, reportedAt: isoTime(ev.occurredAt) };
   } else if (started) {
     const after = row.taken_by ? ` (${row.taken_by} had said it would skip it; the task was in ${worker}'s hands)` : '';
-    outcome = { ...detail, code: 'STARTED', message: `${worker}: ${message ?? 'the task already started here'}${after}`.slice(0, 2000), reportedAt: ev.occurredAt };
+    outcome = { ...detail, code: 'STARTED', message: `${worker}: ${message ?? 'the task already started here'}${after}`.slice(0, 2000), reportedAt: isoTime(ev.occurredAt) };
   } else {
     const refused = { ...row.refused, [worker]: message ?? 'refused' };
     const all = Object.keys(refused).length >= Object.keys(row.refs).length;
     next = all ? 'failed' : null;
-    outcome = all ? { refused, message: `no worker took it: ${Object.entries(refused).map(([w, m]) => `${w}: ${m}`).join('; ')}`.slice(0, 2000), reportedAt: ev.occurredAt } : { refused };
+    outcome = all ? { refused, message: `no worker took it: ${Object.entries(refused).map(([w, m]) => `${w}: ${m}`).join('; ')}`.slice(0, 2000), reportedAt: isoTime(ev.occurredAt) } : { refused };
   }
   const done = (await tx.query<Settled>(
     `UPDATE commands c SET state = coalesce($2, state), outcome = outcome || $3::jsonb || CASE WHEN $2 IS NULL THEN '{}'::jsonb ELSE ${markLate('$3::jsonb')} END,
