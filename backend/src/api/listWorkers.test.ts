@@ -14,8 +14,8 @@ describe('GET /api/workers', () => {
     db = await openTestDb('pglite', 'list_workers');
     app = testApp(db).app;
     const seen = (hostname: string, online: boolean, lastSeen: string) => db.query(
-      `INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at, heartbeat_s)
-       SELECT id, 'celery', $1, $2, now() - interval '90 days', now() - $3::interval, 2 FROM projects WHERE slug = 'default'`,
+      `INSERT INTO workers (project_id, engine, hostname, online, first_seen_at, last_seen_at, heartbeat_s, active)
+       SELECT id, 'celery', $1, $2, now() - interval '90 days', now() - $3::interval, 2, 3 FROM projects WHERE slug = 'default'`,
       [hostname, online, lastSeen],
     );
     await seen('celery@up', true, '1 second');
@@ -64,5 +64,11 @@ describe('GET /api/workers', () => {
       const empty = await request(app).get('/api/tasks').set(authHeaders()).query(query);
       expect([empty.status, empty.body.error.code]).toEqual([400, 'BAD_REQUEST']);
     }
+  });
+
+  test("an offline worker runs nothing z4j knows of: its last heartbeat's tasks in flight are not shown", async () => {
+    const res = await request(app).get('/api/workers').set(authHeaders());
+    const active = Object.fromEntries((res.body.workers as { hostname: string; active: number | null }[]).map((w) => [w.hostname, w.active]));
+    expect([active['celery@up'], active['celery@gone-2d']]).toEqual([3, null]);
   });
 });

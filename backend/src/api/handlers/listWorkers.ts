@@ -23,7 +23,8 @@ SELECT engine, worker, count(*)::int AS failed FROM (
    LIMIT 100000) f
  GROUP BY engine, worker`;
 
-// Online: alive by WORKER_ALIVE_SQL (the rule a task's workerGone uses too).
+// Online: alive by WORKER_ALIVE_SQL (the rule a task's workerGone uses too). An offline worker's
+// tasks in flight are none it still runs: its last heartbeat's count is not shown (null).
 export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
   const { engine, offlineDays } = query.parse(req.query);
   const project = await projectOf(ctx, req);
@@ -32,7 +33,7 @@ export const listWorkers = (ctx: ApiContext): Handler => async (req, res) => {
       `SELECT engine, hostname,
               ${WORKER_ALIVE_SQL} AS online,
               first_seen_at AS "firstSeenAt", last_seen_at AS "lastSeenAt", offline_at AS "offlineAt",
-              heartbeat_s AS "heartbeatS", active, processed::float8 AS processed, loadavg, pid, software,
+              heartbeat_s AS "heartbeatS", CASE WHEN ${WORKER_ALIVE_SQL} THEN active END AS active, processed::float8 AS processed, loadavg, pid, software,
               concurrency, dropped::float8 AS dropped, payloads_dropped::float8 AS "payloadsDropped"
          FROM workers w WHERE project_id = $1 AND ($2::text IS NULL OR engine = $2)
           AND (online OR last_seen_at > now() - make_interval(days => $3))
