@@ -42,6 +42,15 @@ KEEPS_TYPES = True
 _lock = threading.Lock()
 
 
+def _passed(when: Any) -> bool:
+    """Whether an aware time is now or past (False for anything else)."""
+    try:
+        return bool(when <= datetime.datetime.now(datetime.timezone.utc))
+    except Exception as caught:
+        reraise_if_from_a_signal_handler(caught)
+        return False
+
+
 def _aware(when: Any, utc: bool) -> Any:
     """Huey's times are naive: UTC where the Huey is `utc` (its default), else the process's local
     time. Made explicit, so the service never has to guess (it reads a naive time as UTC)."""
@@ -164,7 +173,15 @@ class _HueyAgent:
                        "options": clean({"priority": task.priority, "retries": task.retries, "retry_delay": task.retry_delay, "expires": expires, "timeout": getattr(task, "timeout", None)})}
         fields = {"name": name, "args": call_args, "kwargs": call_kwargs}
         if task.eta is not None:  # schedule() / s(delay=…): a producer's enqueue already knows it
-            fields["eta"] = iso(_aware(task.eta, getattr(self.huey, "utc", True)))
+            eta = _aware(task.eta, getattr(self.huey, "utc", True))
+            fields["eta"] = iso(eta)
+            # A task with an eta is enqueued up to three times: by its producer, into a consumer's
+            # schedule when a worker finds it early, and onto its queue when the eta comes. Said
+            # which, the timeline does not show three identical lines.
+            if signal == "scheduled" and requeued is None:
+                fields["reason"] = "held in the consumer's schedule until its eta"
+            elif signal == "enqueued" and _passed(eta):
+                fields["reason"] = "its eta came: moved onto its queue"
         self.agent.task_event(ENGINE, "enqueued", task.id, fields=self.hot_fields(task, fields, attempt), payload=payload, func=_func(task), keeps_types=KEEPS_TYPES)
 
     # ---- consumer side ---------------------------------------------------------------------

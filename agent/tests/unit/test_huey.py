@@ -357,6 +357,28 @@ def test_a_scheduled_task_is_enqueued_with_its_eta(app, captured):
     assert enq["kind"] == "enqueued" and enq["fields"]["eta"] and "payload" in enq
 
 
+def test_a_scheduled_tasks_three_enqueues_each_say_what_they_are(captured):
+    """Its producer's, a worker's that found it early (into the schedule), the scheduler's when
+    its eta came: not three identical lines in the timeline."""
+    import time
+
+    h = MemoryHuey("eta-notes", immediate=False)
+    zhuey.install(h)
+
+    @h.task()
+    def later():
+        return 1
+
+    r = later.schedule(delay=1)
+    h.execute(h.dequeue())  # too early: Huey puts it in its schedule
+    time.sleep(1.1)
+    for task in h.read_schedule():  # what the consumer's scheduler does once the eta came
+        h.enqueue(task)
+    enqueues = [e for e in captured.tasks(r.id) if e["kind"] == "enqueued"]
+    assert [e["fields"].get("reason") for e in enqueues] == [None, "held in the consumer's schedule until its eta", "its eta came: moved onto its queue"]
+    assert len({e["fields"]["eta"] for e in enqueues}) == 1
+
+
 def test_an_expiry_given_as_a_datetime_is_not_kept_and_the_payload_is(app, captured):
     """JSON cannot carry a datetime exactly, and a payload holding one is left out whole; the
     expiry is a moment of the first run, and retry() sends numbers only."""
