@@ -62,6 +62,29 @@ except ImportError:  # the module imports without taskiq; using the middleware n
     _Base = object
 
 
+try:
+    from taskiq.labels import parse_label as _parse_label
+except ImportError:  # a taskiq whose labels have no types
+    _parse_label = None
+
+
+def _typed(labels: dict[str, Any], types: dict[str, int] | None) -> dict[str, Any]:
+    """The labels as the worker has them: taskiq sends them as text with their types and parses
+    them back before the task runs, so the events of one task show one kind of value."""
+    if not types or _parse_label is None:
+        return labels
+    typed = {}
+    for key, value in labels.items():
+        kind = types.get(key)
+        if kind is not None and isinstance(value, str):
+            try:
+                value = _parse_label(value, kind)
+            except Exception:  # a type this taskiq does not know: the text, as sent
+                pass
+        typed[key] = value
+    return typed
+
+
 # A message of the shape z4j writes for a retry or a schedule (backend: taskiqMessage), as JSON.
 _PROBE = b'{"task_id": "z4j-probe", "task_name": "z4j.probe", "labels": {}, "labels_types": null, "args": [], "kwargs": {}}'
 
@@ -277,7 +300,9 @@ class Z4jMiddleware(_Base):  # type: ignore[misc]
         at = self._sent_at.pop(message.task_id, None)
         attempt = _attempt(message)
         fields = self._fields(message, attempt)
-        payload = self._payload(message, fields) if attempt == 0 else None
+        payload = self._payload(message, fields) if attempt == 0 else None  # the labels as sent, text
+        if fields["labels"]:
+            fields["labels"] = _typed(fields["labels"], getattr(message, "labels_types", None))
         fields["args"], fields["kwargs"] = message.args, message.kwargs  # copied by task_event, once with the payload's
         delay = (message.labels or {}).get("delay")  # seconds: a delayed send (taskiq-redis, taskiq-aio-pika's delay queue)
         if delay is not None:

@@ -423,6 +423,8 @@ def test_the_retry_payload_keeps_the_labels_types(captured):
     retried = TaskiqMessage(task_id="new", task_name="add", labels=options["labels"], labels_types=options.get("labels_types"), args=[1, 2], kwargs={})
     retried.parse_labels()
     assert retried.labels == {"flag": False, "n": 3}
+    # The events show them as the worker has them, the producer's enqueue as its start.
+    assert captured.of(tid, "enqueued")["fields"]["labels"] == captured.of(tid, "started")["fields"]["labels"] == {"flag": False, "n": 3}
 
 
 def _agent_middleware(broker):
