@@ -9,6 +9,7 @@ import { BulkActions } from './actions/bulk.js';
 import { reconcileCommands } from './actions/commands.js';
 import { DbPayloadStore } from './actions/payloads.js';
 import { sampleQueueDepths } from './actions/queueDepths.js';
+import { CeleryPoolSizes } from './sources/celery/poolSizes.js';
 import { createApp } from './api/app.js';
 import { CeleryDriver } from './engines/celery/driver.js';
 import { ArqDriver } from './engines/arq/driver.js';
@@ -212,6 +213,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   const resultSweep = config.Z4J_CELERY_RESULT_BACKENDS.length
     ? new CeleryResultSweep(db, config.Z4J_CELERY_RESULT_BACKENDS, (source, event) => pipeline.offer(source, event), metrics, log, { graceMs: config.Z4J_CELERY_RESULT_GRACE * 1000 })
     : null;
+  const celeryPoolSizes = new CeleryPoolSizes(db, config.Z4J_PROJECT, celery);
   const timers = [
     every(1, log, 'bulk actions', () => bulk.runOnce()),
     every(2, log, 'command reconciliation', () => reconcileCommands(db, config.Z4J_COMMAND_TIMEOUT, identity.audit)),
@@ -223,6 +225,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', async () => {
       await discoverCeleryQueues(db, config.Z4J_PROJECT, celery);
+      await celeryPoolSizes.sample();
       await sampleQueueDepths(db, [...brokerProjects(config)], drivers);
     }),
     every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),

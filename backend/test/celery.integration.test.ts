@@ -203,6 +203,15 @@ describe.each(combos)('Celery on %s, stored in %s', (broker, storage) => {
     expect(failed.body.tasks.map((t) => t.taskId)).toEqual([ids.fail]);
   });
 
+  it("shows the worker's pool size, which Celery's heartbeats do not carry (asked with inspect stats)", async () => {
+    await eventually(async () => {
+      const w = await get<{ workers: { hostname: string; concurrency: number | null }[] }>(svc, '/api/workers');
+      const mine = w.body.workers.find((x) => x.hostname === worker!.hostname);
+      if (mine?.concurrency == null) throw new Error(`no pool size for ${worker!.hostname} yet`);
+      expect(mine.concurrency).toBe(2); // startWorker's -c 2
+    }, 15_000);
+  });
+
   it('keeps history across a restart, and (on RabbitMQ) events sent while it was down', async () => {
     await svc.stop();
     let downIds: ScenarioIds | null = null;
