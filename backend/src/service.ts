@@ -204,7 +204,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   });
 
   const bulk = new BulkActions(db, actions, log, config.Z4J_BULK_MAX_TASKS, undefined, identity.audit);
-  const schedules = new ScheduleSender(db, actions, sealer, metrics, log);
+  const schedules = new ScheduleSender(db, actions, sealer, metrics, log, identity.audit);
   // Safe on every replica at once: each due time is claimed by one (schedules/scheduler.ts).
   const scheduler = new Scheduler(db, schedules, log);
   scheduler.start(config.Z4J_SCHEDULER_INTERVAL);

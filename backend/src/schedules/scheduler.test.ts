@@ -18,6 +18,7 @@ import { claimDueRuns, Scheduler } from './scheduler.js';
 import { ScheduleSender } from './send.js';
 import { createSchedule, updateSchedule, type ScheduleFields } from './store.js';
 import type { ApiContext } from '../api/context.js';
+import type { AuditEntry } from '../audit/chain.js';
 import { previewScheduleHandler } from '../api/handlers/scheduleRuns.js';
 
 const log = pino({ level: 'silent' });
@@ -38,10 +39,11 @@ function world(db: Db) {
   };
   const metrics = createMetrics();
   const actions = new ActionService(db, new Map([['dramatiq', driver]]), new DbPayloadStore(db, sealer), log, { brokerProjects: new Set(['default']) });
-  const sender = new ScheduleSender(db, actions, sealer, metrics, log);
+  const audited: AuditEntry[] = [];
+  const sender = new ScheduleSender(db, actions, sealer, metrics, log, { append: async (entry) => audited.push(entry) });
   const clock = { now: T0 };
   const scheduler = new Scheduler(db, sender, log, { now: () => clock.now, batch: 10 });
-  return { sent, state, metrics, scheduler, clock };
+  return { sent, state, metrics, scheduler, clock, audited };
 }
 
 const fields = (over: Partial<ScheduleFields> = {}): ScheduleFields => ({
@@ -86,6 +88,11 @@ describe.each(STORAGES)('the scheduler on %s', (storage) => {
     const command = (await db.query<{ kind: string; target: string; state: string; requested_by: string }>('SELECT kind, target, state, requested_by FROM commands ORDER BY id DESC LIMIT 1')).rows[0];
     expect(command).toMatchObject({ kind: 'schedule.run', target: id, state: 'succeeded', requested_by: expect.stringMatching(/^schedule:s-/) });
     expect(await w.metrics.registry.getSingleMetricAsString('z4j_schedule_runs_total')).toMatch(/z4j_schedule_runs_total\{state="sent"\} 1/);
+    // Nobody asked for it: the audit log says the scheduler sent it, and what became of it.
+    expect(w.audited).toEqual([{
+      projectId: 1, actor: { kind: 'system', id: null, name: 'scheduler' }, action: 'schedule.run', target: `schedule:${id}`, outcome: 'ok',
+      detail: { runId: expect.any(String), trigger: 'cron', state: 'sent', taskId: w.sent[0]!.newTaskId, commandId: expect.any(Number), error: null },
+    }]);
     w.clock.now = T0 + 5 * 60_000;
     expect(await w.scheduler.runOnce()).toBe(1);
     expect((await runsOf(db, id)).map((r) => r.due)).toEqual(['2025-06-02T10:00', '2025-06-02T10:05']);
@@ -150,6 +157,7 @@ describe.each(STORAGES)('the scheduler on %s', (storage) => {
     expect(run).toMatchObject({ state: 'failed', task_id: null, error: expect.stringMatching(/could not be reached: Connection refused to redis:\/\/:\[redacted\]@broker/) });
     expect(await nextRunAt(db, id)).toBe('2025-06-02T10:05:00.000Z');
     expect(await w.metrics.registry.getSingleMetricAsString('z4j_schedule_runs_total')).toMatch(/state="failed"\} 1/);
+    expect(w.audited.map((e) => [e.action, e.outcome, e.detail?.error])).toEqual([['schedule.run', 'error', run!.error]]);
   });
 
   test('an engine without a driver: a failed run that says so', async () => {

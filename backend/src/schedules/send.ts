@@ -3,7 +3,7 @@
 // agent command channel), then records where it got to in the run.
 import { randomUUID } from 'node:crypto';
 import { ActionRefused, type ActionService } from '../actions/actionService.js';
-import { SCHEDULE_RUN_KIND, type Command } from '../actions/commands.js';
+import { SCHEDULE_RUN_KIND, type Command, type SettledAudit } from '../actions/commands.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../logger.js';
@@ -30,6 +30,8 @@ export class ScheduleSender {
     private readonly sealer: Sealer,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** Where a cron run is audited (a run now is, by its request); optional so tests can leave it out. */
+    private readonly audit?: SettledAudit,
   ) {}
 
   /** Sends the run and records its outcome; never throws for the engine's refusal (the run says it). */
@@ -55,6 +57,14 @@ export class ScheduleSender {
       outcome = { state: 'failed', taskId: null, commandId: null, error: scrub(String((err as Error)?.message ?? err)) as string };
     }
     await finishRun(this.db, p.runId, outcome);
+    if (p.requestedBy === null) {
+      // Nobody asked for it: the audit says the scheduler sent it, and how it went.
+      await this.audit?.append({
+        projectId: s.projectId, actor: { kind: 'system', id: null, name: 'scheduler' }, action: SCHEDULE_RUN_KIND, target: `schedule:${s.id}`,
+        outcome: outcome.state === 'failed' ? 'error' : 'ok',
+        detail: { runId: p.runId, trigger: 'cron', state: outcome.state, taskId: outcome.taskId, commandId: outcome.commandId, error: outcome.error },
+      });
+    }
     this.metrics.scheduleRuns.inc({ state: outcome.state });
     return (await getRun(this.db, p.runId))!;
   }

@@ -51,7 +51,7 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
   });
   const bulk = new BulkActions(db, actions, log, 1000);
   const agentIngest = new AgentIngest(db, pipeline, sealer, metrics, identity.audit);
-  const schedules = new ScheduleSender(db, actions, sealer, metrics, log);
+  const schedules = new ScheduleSender(db, actions, sealer, metrics, log, identity.audit);
   const ctx: ApiContext = { db, reads: opts.reads ?? db, config, metrics, pipeline, sources: [], log, sealer, actions, bulk, schedules, agentIngest, version: 'test', ...identity };
   return { app: createApp(ctx), pipeline, ctx };
 }
