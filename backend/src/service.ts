@@ -9,7 +9,7 @@ import { BulkActions } from './actions/bulk.js';
 import { reconcileCommands } from './actions/commands.js';
 import { DbPayloadStore } from './actions/payloads.js';
 import { sampleQueueDepths } from './actions/queueDepths.js';
-import { CeleryPoolSizes } from './sources/celery/poolSizes.js';
+import { CeleryPoolSizes, onlineCeleryWorkers } from './sources/celery/poolSizes.js';
 import { createApp } from './api/app.js';
 import { CeleryDriver } from './engines/celery/driver.js';
 import { ArqDriver } from './engines/arq/driver.js';
@@ -107,12 +107,7 @@ function celerySources(config: Config, pipeline: IngestPipeline, metrics: Metric
  * `queues`. Celery's events name a task's queue only in task-sent, which producers do not send
  * by default: without this, those queues would be unknown to z4j, unlisted and not purgeable.
  */
-async function discoverCeleryQueues(db: Db, projectSlug: string, sources: (CeleryRedisSource | CeleryAmqpSource)[]): Promise<void> {
-  const workers = (await db.query<{ hostname: string }>(
-    `SELECT w.hostname FROM workers w JOIN projects p ON p.id = w.project_id
-      WHERE p.slug = $1 AND w.engine = 'celery' AND w.online AND w.last_seen_at > now() - interval '1 minute' LIMIT 500`,
-    [projectSlug],
-  )).rows.map((r) => r.hostname);
+async function discoverCeleryQueues(db: Db, projectSlug: string, sources: (CeleryRedisSource | CeleryAmqpSource)[], workers: string[]): Promise<void> {
   if (!workers.length) return;
   const replies = (await Promise.all(sources.map((s) => s.request('active_queues', {}, workers, 2000).catch(() => [])))).flat();
   const names = new Set<string>();
@@ -224,8 +219,10 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
     every(config.Z4J_EXPIRY_SWEEP_INTERVAL, log, 'expiry sweep', () => sweepExpiredTasks(db, metrics, log, { graceMs: config.Z4J_EXPIRY_GRACE * 1000 })),
     every(3600, log, 'partition maintenance', () => ensurePartitions(db, new Date(), config.Z4J_PARTITION_DAYS_AHEAD)),
     every(config.Z4J_QUEUE_SAMPLE_INTERVAL, log, 'queue depth sampling', async () => {
-      await discoverCeleryQueues(db, config.Z4J_PROJECT, celery);
-      await celeryPoolSizes.sample();
+      // One read of the online Celery workers for both rounds of control requests.
+      const online = celery.length ? await onlineCeleryWorkers(db, config.Z4J_PROJECT) : [];
+      await discoverCeleryQueues(db, config.Z4J_PROJECT, celery, online);
+      await celeryPoolSizes.sample(online);
       await sampleQueueDepths(db, [...brokerProjects(config)], drivers);
     }),
     every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),

@@ -105,10 +105,9 @@ export class ActionService {
   driver(engine: Engine, capability: Capability, projectSlug: string): EngineDriver {
     this.requireBrokers(projectSlug);
     const d = this.drivers.get(engine);
-    if (d?.notConfigured) throw new ActionRefused(409, 'UNSUPPORTED', `${engine} does not support ${capability} here: ${d.notConfigured}`);
     if (!can(d, capability)) {
       // Say why: an engine this service has no broker for is not one that cannot do it.
-      const why = !d ? `: this service has no ${engine} broker to act on (set ${DRIVER_SETTINGS[engine]})` : ' (README, "Actions on each engine")';
+      const why = !d ? `: this service has no ${engine} broker to act on (set ${DRIVER_SETTINGS[engine]})` : d.notConfigured ? `: ${d.notConfigured}` : ' (README, "Actions on each engine")';
       throw new ActionRefused(409, 'UNSUPPORTED', `${engine} does not support ${capability} here${why}`);
     }
     return d!;

@@ -3,7 +3,7 @@
 // agent command channel), then records where it got to in the run.
 import { randomUUID } from 'node:crypto';
 import { ActionRefused, type ActionService } from '../actions/actionService.js';
-import { SCHEDULE_RUN_KIND, type Command, type SettledAudit } from '../actions/commands.js';
+import { auditTarget, SCHEDULE_RUN_KIND, type Command, type SettledAudit } from '../actions/commands.js';
 import type { Sealer } from '../crypto/seal.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../logger.js';
@@ -60,7 +60,7 @@ export class ScheduleSender {
     if (p.requestedBy === null) {
       // Nobody asked for it: the audit says the scheduler sent it, and how it went.
       await this.audit?.append({
-        projectId: s.projectId, actor: { kind: 'system', id: null, name: 'scheduler' }, action: SCHEDULE_RUN_KIND, target: `schedule:${s.id}`,
+        projectId: s.projectId, actor: { kind: 'system', id: null, name: 'scheduler' }, action: SCHEDULE_RUN_KIND, target: auditTarget({ kind: SCHEDULE_RUN_KIND, engine: s.engine, target: s.id }),
         outcome: outcome.state === 'failed' ? 'error' : 'ok',
         detail: { runId: p.runId, trigger: 'cron', state: outcome.state, taskId: outcome.taskId, commandId: outcome.commandId, error: outcome.error },
       });

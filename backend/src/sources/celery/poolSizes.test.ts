@@ -1,7 +1,7 @@
 import type { Db } from '../../db/db.js';
 import { openTestDb } from '../../../test/helpers/storage.js';
 import type { CeleryBroker } from './broker.js';
-import { CeleryPoolSizes } from './poolSizes.js';
+import { CeleryPoolSizes, onlineCeleryWorkers } from './poolSizes.js';
 
 describe("Celery workers' pool sizes", () => {
   let db: Db;
@@ -31,12 +31,12 @@ describe("Celery workers' pool sizes", () => {
   test('are asked of the online workers, kept where the answer is a size, and asked again only after 10 minutes', async () => {
     const pools = new CeleryPoolSizes(db, 'default', [broker]);
     const t0 = Date.now();
-    await pools.sample(t0);
+    await pools.sample(await onlineCeleryWorkers(db, 'default'), t0);
     expect(asked).toEqual([['celery@a', 'celery@b']]);
     expect(await sizes()).toEqual({ 'celery@a': 4, 'celery@b': null, 'celery@gone': null });
-    await pools.sample(t0 + 60_000);
+    await pools.sample(await onlineCeleryWorkers(db, 'default'), t0 + 60_000);
     expect(asked).toHaveLength(1);
-    await pools.sample(t0 + 600_000);
+    await pools.sample(await onlineCeleryWorkers(db, 'default'), t0 + 600_000);
     expect(asked).toEqual([['celery@a', 'celery@b'], ['celery@b', 'celery@a']]);
   });
 });

@@ -10,20 +10,28 @@ const ANSWER_MS = 2000;
 /** The most workers asked in one round. */
 const MAX_ASKED = 500;
 
+/**
+ * The project's Celery workers heard from in the last minute, those without a known pool size
+ * first (at most MAX_ASKED): whom a round of control requests asks (queues consumed, pool sizes).
+ */
+export async function onlineCeleryWorkers(db: Db, projectSlug: string): Promise<string[]> {
+  return (await db.query<{ hostname: string }>(
+    `SELECT w.hostname FROM workers w JOIN projects p ON p.id = w.project_id
+      WHERE p.slug = $1 AND w.engine = 'celery' AND w.online AND w.last_seen_at > now() - interval '1 minute'
+      ORDER BY w.concurrency IS NULL DESC, w.hostname LIMIT ${MAX_ASKED}`,
+    [projectSlug],
+  )).rows.map((r) => r.hostname);
+}
+
 export class CeleryPoolSizes {
   /** hostname → when it was last asked; only online workers are kept. */
   private readonly askedAt = new Map<string, number>();
 
   constructor(private readonly db: Db, private readonly projectSlug: string, private readonly brokers: readonly CeleryBroker[]) {}
 
-  async sample(now = Date.now()): Promise<void> {
+  /** Asks the `online` workers (onlineCeleryWorkers) not asked in the last 10 minutes. */
+  async sample(online: readonly string[], now = Date.now()): Promise<void> {
     if (!this.brokers.length) return;
-    const online = (await this.db.query<{ hostname: string }>(
-      `SELECT w.hostname FROM workers w JOIN projects p ON p.id = w.project_id
-        WHERE p.slug = $1 AND w.engine = 'celery' AND w.online AND w.last_seen_at > now() - interval '1 minute'
-        ORDER BY w.concurrency IS NULL DESC, w.hostname LIMIT ${MAX_ASKED}`,
-      [this.projectSlug],
-    )).rows.map((r) => r.hostname);
     for (const hostname of this.askedAt.keys()) if (!online.includes(hostname)) this.askedAt.delete(hostname);
     const due = online.filter((hostname) => now - (this.askedAt.get(hostname) ?? -Infinity) >= ASK_AGAIN_MS);
     if (!due.length) return;
