@@ -191,7 +191,7 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
   if (taskiqUrl) drivers.set('taskiq', taskiqDriver(taskiqUrl, config.Z4J_TASKIQ_DEAD_LETTER_QUEUE));
   const actions = new ActionService(db, drivers, new DbPayloadStore(db, sealer), log, {
     recordEvent: (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
-    recordEvents: (cs) => pipeline.offerUnhurried('z4j-actions', cs),
+    recordEvents: (cs, done, signal) => pipeline.offerUnhurried('z4j-actions', cs, done, signal),
     agentCommands: new AgentCommands(db, identity.agentKeys),
     commandTimeoutS: config.Z4J_COMMAND_TIMEOUT,
     workerLostAfterS: config.Z4J_WORKER_LOST_AFTER,
@@ -225,8 +225,13 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
       await celeryPoolSizes.sample(online);
       await sampleQueueDepths(db, [...brokerProjects(config)], drivers);
     }),
+    // What a crashed replica held of a purge's or requeue's task events, once its claim has run out.
+    every(30, log, 'queue action task events', () => actions.followups.drain()),
     every(config.Z4J_AUDIT_RETENTION_DAYS > 0 ? 3600 : 0, log, 'audit retention', () => pruneAuditLogs(db, identity.audit, config.Z4J_AUDIT_RETENTION_DAYS, log)),
   ];
+
+  // What a stopped service left of a purge's or requeue's task events (drain logs its own failures).
+  void actions.followups.drain();
 
   const reads = config.DATABASE_URL
     ? openPostgres(config.DATABASE_URL, READ_POOL_SIZE, { statementTimeoutMs: config.Z4J_QUERY_TIMEOUT_S * 1000, applicationName: 'z4j-reads' })
@@ -256,9 +261,8 @@ export async function startService(config: Config, opts: { log?: Logger } = {}):
       await Promise.all(sources.map((s) => s.stop()));
       await resultSweep?.stop();
       await Promise.all([...drivers.values()].map((d) => d.close?.()));
-      // A purge's or requeue's task events still being offered get the time the pipeline would
-      // (a large purge's rest is lost: its tasks keep their state, as before the purge).
-      await Promise.race([actions.recorded(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      // A purge's or requeue's task events not yet recorded stay in the database for the next start.
+      await actions.followups.stop();
       await pipeline.stop();
       if (reads !== db) await reads.close();
       await db.close();

@@ -12,6 +12,7 @@ import { COMMAND_COLUMNS, CommandEnded, createCommand, dropReasons, keepAlive, t
 import type { PayloadStore } from './payloads.js';
 import { scrub } from '../redact/redact.js';
 import { taskWorkerGone } from '../api/workerLiveness.js';
+import { ActionFollowups, type Followup, type OfferEvents } from './followups.js';
 
 export class ActionRefused extends Error {
   constructor(readonly status: 404 | 409 | 422, readonly code: string, message: string) {
@@ -45,8 +46,12 @@ export interface Requester {
 export interface ActionOptions {
   /** Records an event in a task's timeline (through the ingest pipeline, like any source). */
   recordEvent?: (candidate: Record<string, unknown>, sealedPayload?: Buffer) => Promise<void>;
-  /** Records many events at once (a purge's, a requeue's), without crowding out the sources (IngestPipeline.offerUnhurried). */
-  recordEvents?: (candidates: readonly Record<string, unknown>[]) => Promise<void>;
+  /**
+   * Records many events at once (a purge's, a requeue's), without crowding out the sources
+   * (IngestPipeline.offerUnhurried); `done` once per event committed. Kept in the database
+   * until then (ActionFollowups).
+   */
+  recordEvents?: OfferEvents;
   /** The agent command channel, for actions an engine can only do from inside its worker. */
   agentCommands?: AgentCommands | null;
   /** Seconds before an unconfirmed command times out; an agent command expires with it (never runs late). */
@@ -62,9 +67,8 @@ export interface ActionOptions {
 
 export class ActionService {
   private readonly recordEvent: NonNullable<ActionOptions['recordEvent']>;
-  private readonly recordEvents: NonNullable<ActionOptions['recordEvents']>;
-  /** Queue actions' task events still being offered to the pipeline (recordLater). */
-  private readonly recording = new Set<Promise<void>>();
+  /** Queue actions' task events, kept until the pipeline has them (recordLater). */
+  readonly followups: ActionFollowups;
   private readonly agentCommands: AgentCommands | null;
   private readonly commandTimeoutS: number;
   private readonly workerLostAfterS: number;
@@ -78,9 +82,12 @@ export class ActionService {
     options: ActionOptions,
   ) {
     this.recordEvent = options.recordEvent ?? (async () => undefined);
-    this.recordEvents = options.recordEvents ?? (async (candidates) => {
-      for (const c of candidates) await this.recordEvent(c);
-    });
+    this.followups = new ActionFollowups(db, options.recordEvents ?? (async (candidates, done) => {
+      for (const c of candidates) {
+        await this.recordEvent(c);
+        done();
+      }
+    }), log);
     this.agentCommands = options.agentCommands ?? null;
     this.commandTimeoutS = options.commandTimeoutS ?? 120;
     this.workerLostAfterS = options.workerLostAfterS ?? 60;
@@ -288,32 +295,33 @@ export class ActionService {
       if (!purged.taskIds) {
         return purged.purged ? { ...detail, message: 'the broker says how many messages it removed, not which: their tasks keep their state in z4j' } : detail;
       }
-      const reason = `purged from z4j by ${who.requestedBy}`;
-      this.recordLater(command, who, at, 'revoked', purged.taskIds.map((taskId) => ({ taskId, fields: { name: filter?.name, queue, reason } })));
-      return { ...detail, revoked: purged.taskIds.length };
+      const fields = { name: filter?.name, queue, reason: `purged from z4j by ${who.requestedBy}` };
+      const unrecorded = await this.recordLater({ commandId: command.id, kind: 'revoked', occurredAt: at, fields, tasks: purged.taskIds.map((taskId) => ({ taskId })) });
+      return unrecorded ? { ...detail, message: unrecorded } : { ...detail, revoked: purged.taskIds.length };
     });
   }
 
   /**
-   * One event of `kind` for each task of a queue action, recorded after the command answers: a
-   * purge of a million messages takes the pipeline a minute, longer than Grafana's proxy waits
-   * for a reply. `occurredAt`: when the action began (a requeued task may start before the
-   * broker's reply reaches us, and its timeline must not show it enqueued after that).
+   * One event for each task of a queue action, written down before the command answers and
+   * recorded after: a purge of a million messages takes the pipeline a minute, longer than
+   * Grafana's proxy waits for a reply. `occurredAt`: when the action began (a requeued task may
+   * start before the broker's reply reaches us, and its timeline must not show it enqueued
+   * after that). The broker has acted by now: a failure to write them is said in the outcome
+   * (returned), not made the command's.
    */
-  private recordLater(command: Command, who: Requester, occurredAt: number, kind: 'revoked' | 'enqueued', tasks: readonly { taskId: string; fields: Record<string, unknown> }[]): void {
-    if (!tasks.length) return;
-    const events = tasks.map(({ taskId, fields }, i) => ({
-      v: 1, type: 'task', id: `z4j-command-${command.id}-${kind}-${i}`, engine: command.engine, project: who.projectSlug, kind, taskId, occurredAt, fields,
-    }));
-    const recording: Promise<void> = this.recordEvents(events)
-      .catch((err) => this.log.warn({ command: command.id, err: String(err) }, `could not record the ${kind} events of a queue action`))
-      .finally(() => this.recording.delete(recording));
-    this.recording.add(recording);
+  private async recordLater(followup: Followup): Promise<string | null> {
+    try {
+      await this.followups.add(followup);
+      return null;
+    } catch (err) {
+      this.log.warn({ command: followup.commandId, err: String(err) }, `could not write down the ${followup.kind} events of a queue action`);
+      return `z4j could not mark the ${followup.tasks.length} tasks ${followup.kind === 'revoked' ? 'revoked' : 'waiting again'}: they keep their state in z4j`;
+    }
   }
 
-  /** Resolves once the events of every action so far are offered to the pipeline (a purge's are recorded after it answers). */
+  /** Resolves once the events of every action so far are recorded (tests). */
   async recorded(): Promise<void> {
-    await Promise.all(this.recording);
+    await this.followups.idle();
   }
 
   async requeueDeadLetters(engine: Engine, queue: string, who: Requester): Promise<{ command: Command; created: boolean }> {
@@ -323,9 +331,9 @@ export class ActionService {
       const at = Date.now();
       const { requeued, tasks } = await driver.requeueDeadLetters!(queue);
       // Waiting again, as the attempt its rerun is (the agent reports the rerun so too).
-      const reason = `requeued from the dead letters by ${who.requestedBy}`;
-      this.recordLater(command, who, at, 'enqueued', (tasks ?? []).map(({ taskId, attempt }) => ({ taskId, fields: { queue, retries: attempt, reason } })));
-      return { requeued };
+      const fields = { queue, reason: `requeued from the dead letters by ${who.requestedBy}` };
+      const unrecorded = await this.recordLater({ commandId: command.id, kind: 'enqueued', occurredAt: at, fields, tasks: tasks ?? [] });
+      return unrecorded ? { requeued, message: unrecorded } : { requeued };
     });
   }
 

@@ -95,6 +95,17 @@ describe('the tasks a queue action removes or puts back', () => {
     expect((await detail('dramatiq', 'on-rabbit')).task.state).toBe('enqueued');
   });
 
+  test('a purge z4j cannot write down for its tasks still succeeds, and says they keep their state', async () => {
+    answers.rq = { purged: 2, taskIds: ['lost-1', 'lost-2'] };
+    await db.query('ALTER TABLE command_followups RENAME TO command_followups_away');
+    try {
+      const command = await purge('rq', 'reports');
+      expect([command.state, command.outcome]).toEqual(['succeeded', { purged: 2, message: 'z4j could not mark the 2 tasks revoked: they keep their state in z4j' }]);
+    } finally {
+      await db.query('ALTER TABLE command_followups_away RENAME TO command_followups');
+    }
+  });
+
   test('a requeue of dead letters shows each task waiting again, in the attempt its rerun is; the rerun then ends it', async () => {
     expect((await detail('dramatiq', 'dead-1')).task.state).toBe('failed');
     const r = await request(api.app).post('/api/queues/dramatiq/mail/requeue-dead-letters').set(authHeaders('operator')).set('idempotency-key', randomUUID()).send({});

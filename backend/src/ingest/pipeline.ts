@@ -102,13 +102,14 @@ export class IngestPipeline {
   /**
    * Offers events that can wait (a purge's revocations, up to a million) in slices, each once the
    * queue is less than half full: they never fill it, so a lossy source never drops for them.
-   * Ends early when the pipeline stops.
+   * Ends early when the pipeline stops, or `signal` aborts. `done`: as offerAll's.
    */
-  async offerUnhurried(source: string, candidates: readonly unknown[]): Promise<void> {
+  async offerUnhurried(source: string, candidates: readonly unknown[], done?: () => void, signal?: AbortSignal): Promise<void> {
     const slice = Math.max(1, Math.floor(this.opts.capacity / 4));
-    for (let i = 0; i < candidates.length && !this.stopping; i += slice) {
-      while (!this.stopping && !this.below(0.5)) await this.waitBelow(0.5, 1000);
-      await this.offerAll(source, candidates.slice(i, i + slice));
+    const ended = () => this.stopping || signal?.aborted === true;
+    for (let i = 0; i < candidates.length && !ended(); i += slice) {
+      while (!ended() && !this.below(0.5)) await this.waitBelow(0.5, 1000);
+      if (!ended()) await this.offerAll(source, candidates.slice(i, i + slice), done);
     }
   }
 

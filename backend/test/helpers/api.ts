@@ -45,7 +45,7 @@ export function testApp(db: Db, opts: TestAppOptions = {}) {
   });
   const actions = new ActionService(db, opts.drivers ?? new Map(), new DbPayloadStore(db, sealer), log, {
     recordEvent: (c, sealed) => pipeline.offer('z4j-actions', c, undefined, sealed),
-    recordEvents: (cs) => pipeline.offerUnhurried('z4j-actions', cs),
+    recordEvents: (cs, done, signal) => pipeline.offerUnhurried('z4j-actions', cs, done, signal),
     brokerProjects: brokerProjects(config),
     workerLostAfterS: config.Z4J_WORKER_LOST_AFTER,
   });
