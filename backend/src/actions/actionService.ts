@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/db.js';
 import type { Capability, TaskAction, WorkerAction } from '../engines/capabilities.js';
-import { can, NoPayload, type AgentChannel, type EngineDriver, type RetryPayload, type TaskRef } from '../engines/driver.js';
+import { can, NoPayload, PURGED_IDS_LIMIT, type AgentChannel, type EngineDriver, type RetryPayload, type TaskRef } from '../engines/driver.js';
 import type { PurgeFilter } from '../engines/filteredPurge.js';
 import type { Engine } from '../ingest/envelope.js';
 import type { Logger } from '../logger.js';
@@ -12,7 +12,10 @@ import { COMMAND_COLUMNS, CommandEnded, createCommand, dropReasons, keepAlive, t
 import type { PayloadStore } from './payloads.js';
 import { scrub } from '../redact/redact.js';
 import { taskWorkerGone } from '../api/workerLiveness.js';
+import { EXPIRY_MARKER } from '../ingest/taskState.js';
 import { ActionFollowups, type Followup, type OfferEvents } from './followups.js';
+
+const tasks = (n: number) => `${n} task${n === 1 ? '' : 's'}`;
 
 export class ActionRefused extends Error {
   constructor(readonly status: 404 | 409 | 422, readonly code: string, message: string) {
@@ -292,13 +295,36 @@ export class ActionService {
       const at = Date.now();
       const purged = filter ? await driver.purgeMatching!(queue, filter) : await driver.purgeQueue!(queue);
       const detail = { purged: purged.purged, ...(filter ? { filter } : {}) };
-      if (!purged.taskIds) {
-        return purged.purged ? { ...detail, message: 'the broker says how many messages it removed, not which: their tasks keep their state in z4j' } : detail;
-      }
+      if (!purged.taskIds) return purged.purged ? { ...detail, ...(await this.markPurged(engine, queue, who, command, at, purged.purged)) } : detail;
       const fields = { name: filter?.name, queue, reason: `purged from z4j by ${who.requestedBy}` };
       const unrecorded = await this.recordLater({ commandId: command.id, kind: 'revoked', occurredAt: at, fields, tasks: purged.taskIds.map((taskId) => ({ taskId })) });
       return unrecorded ? { ...detail, message: unrecorded } : { ...detail, revoked: purged.taskIds.length };
     });
+  }
+
+  /**
+   * A purge the broker only counted (RabbitMQ's): the tasks z4j had waiting in the queue when it
+   * began (no worker had taken them, none due later) are marked revoked, when they are no more
+   * than the broker removed. A mark, not a report (ingest/taskState.ts isPurgeMark): a task a
+   * worker had taken after all (its events still on their way) ends as that worker says. More
+   * of them than the broker removed means z4j's picture of the queue is off (reports lost):
+   * none is marked then.
+   */
+  private async markPurged(engine: Engine, queue: string, who: Requester, command: Command, at: number, removed: number): Promise<Record<string, unknown>> {
+    const counted = 'the broker says how many messages it removed, not which';
+    if (removed > PURGED_IDS_LIMIT) return { message: `${counted}, more than z4j marks at once (${PURGED_IDS_LIMIT}): their tasks keep their state in z4j` };
+    const { rows } = await this.db.query<{ taskId: string; attempt: number }>(
+      `SELECT task_id AS "taskId", attempt FROM tasks
+        WHERE project_id = $1 AND queue = $2 AND state = 'enqueued' AND engine = $3
+          AND state_at <= to_timestamp($4 / 1000.0) AND (eta IS NULL OR eta <= to_timestamp($4 / 1000.0))
+        LIMIT $5`,
+      [who.projectId, queue, engine, at, removed + 1],
+    );
+    if (!rows.length) return { message: `${counted}; z4j had none of their tasks waiting there` };
+    if (rows.length > removed) return { message: `${counted}, and z4j had more tasks waiting there than that: they keep their state in z4j` };
+    const fields = { queue, markedBy: EXPIRY_MARKER, inferred: true, reason: `purged by ${who.requestedBy} (the broker counted ${removed} messages removed, not which; this task was waiting in the queue)` };
+    const unrecorded = await this.recordLater({ commandId: command.id, kind: 'revoked', occurredAt: at, fields, tasks: rows });
+    return unrecorded ? { message: unrecorded } : { revoked: rows.length, message: `${counted}: z4j marked the tasks it had waiting there (a worker's report of one wins)` };
   }
 
   /**
@@ -315,7 +341,7 @@ export class ActionService {
       return null;
     } catch (err) {
       this.log.warn({ command: followup.commandId, err: String(err) }, `could not write down the ${followup.kind} events of a queue action`);
-      return `z4j could not mark the ${followup.tasks.length} tasks ${followup.kind === 'revoked' ? 'revoked' : 'waiting again'}: they keep their state in z4j`;
+      return `z4j could not mark the ${tasks(followup.tasks.length)} ${followup.kind === 'revoked' ? 'revoked' : 'waiting again'}: they keep their state in z4j`;
     }
   }
 

@@ -11,7 +11,7 @@ export type OfferEvents = (candidates: readonly Record<string, unknown>[], done:
 
 export interface FollowupTask {
   taskId: string;
-  /** The attempt the task's next run is (a requeued dead letter's); absent for a purge. */
+  /** The attempt the event is of: a requeued dead letter's next run, the one a purge's mark found waiting. */
   attempt?: number;
 }
 
@@ -63,7 +63,7 @@ export class ActionFollowups {
     await this.db.transaction(async (tx) => {
       for (let first = 0; first < tasks.length; first += ROW_TASKS) {
         const slice = tasks.slice(first, first + ROW_TASKS);
-        const attempts = kind === 'enqueued' ? slice.map((t) => t.attempt ?? 0) : null;
+        const attempts = slice.some((t) => t.attempt !== undefined) ? slice.map((t) => t.attempt ?? 0) : null;
         await tx.query(
           `INSERT INTO command_followups (command_id, kind, occurred_at, fields, first_index, task_ids, attempts)
            VALUES ($1, $2, to_timestamp($3 / 1000.0), $4, $5, $6, $7)`,

@@ -1,6 +1,7 @@
 // A purge removes tasks no engine will ever report on again: where the broker names them, z4j
 // records each revoked ("purged from z4j by …"), so none stays enqueued in the explorer for ever.
-// Where the broker only counts (a RabbitMQ queue purge), the outcome says their tasks keep their state.
+// Where the broker only counts (a RabbitMQ queue purge), z4j marks the tasks it had waiting there,
+// when they are no more than the broker removed.
 // A requeue of dead letters puts tasks back: each shows waiting again, in the attempt its rerun is.
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
@@ -88,11 +89,31 @@ describe('the tasks a queue action removes or puts back', () => {
     expect([shown.task.state, shown.task.name]).toEqual(['revoked', 'tasks.report']);
   });
 
-  test('where the broker only counts, the outcome says the tasks keep their state', async () => {
+  test('where the broker only counts, the tasks z4j had waiting there are marked revoked, when no more than it removed', async () => {
     answers.dramatiq = { purged: 2 };
     const command = await purge('dramatiq', 'mail');
-    expect(command.outcome).toEqual({ purged: 2, message: 'the broker says how many messages it removed, not which: their tasks keep their state in z4j' });
-    expect((await detail('dramatiq', 'on-rabbit')).task.state).toBe('enqueued');
+    expect(command.outcome).toEqual({
+      purged: 2, revoked: 1,
+      message: "the broker says how many messages it removed, not which: z4j marked the tasks it had waiting there (a worker's report of one wins)",
+    });
+    const shown = await detail('dramatiq', 'on-rabbit');
+    expect([shown.task.state, shown.events.at(-1)?.fields]).toEqual(['revoked', {
+      queue: 'mail', retries: 0, markedBy: 'z4j', inferred: true, reason: 'purged by ada (the broker counted 2 messages removed, not which; this task was waiting in the queue)',
+    }]);
+    // The failed one in that queue had left it: it keeps its state.
+    expect((await detail('dramatiq', 'dead-1')).task.state).toBe('failed');
+  });
+
+  test('where the broker removed fewer than z4j had waiting, or none of them, no task is marked', async () => {
+    for (const id of ['bulk-1', 'bulk-2']) await enqueued('dramatiq', id, 'bulk');
+    await api.pipeline.drained();
+    answers.dramatiq = { purged: 1 };
+    expect((await purge('dramatiq', 'bulk')).outcome).toEqual({
+      purged: 1, message: 'the broker says how many messages it removed, not which, and z4j had more tasks waiting there than that: they keep their state in z4j',
+    });
+    expect([(await detail('dramatiq', 'bulk-1')).task.state, (await detail('dramatiq', 'bulk-2')).task.state]).toEqual(['enqueued', 'enqueued']);
+    answers.dramatiq = { purged: 3 };
+    expect((await purge('dramatiq', 'mail')).outcome).toEqual({ purged: 3, message: 'the broker says how many messages it removed, not which; z4j had none of their tasks waiting there' });
   });
 
   test('a purge z4j cannot write down for its tasks still succeeds, and says they keep their state', async () => {

@@ -364,6 +364,37 @@ describe('expiry marks (a waiting task past its expiry, marked by z4j)', () => {
   });
 });
 
+describe("purge marks (a RabbitMQ purge counted, not named: the tasks z4j had waiting, marked by z4j)", () => {
+  const PURGED = 60_000;
+  const mark = (attempt = 0): TaskEnvelope => ({ ...ev('revoked', PURGED, { queue: 'mail', retries: attempt, markedBy: 'z4j', inferred: true, reason: 'purged by ada' }), worker: undefined });
+  const enqueued = ev('enqueued', 0, { name: 'app.mail', queue: 'mail', retries: 0 }, 'producer@host');
+
+  it('marks a task still waiting in its queue in the attempt it names', () => {
+    expect(foldEvents(null, [enqueued, mark()])).toMatchObject({ state: 'revoked', stateAt: T0 + PURGED, finishedAt: T0 + PURGED });
+    const retry = foldEvents(null, [enqueued, ev('received', 10, { retries: 0 }), ev('retried', 20), ev('enqueued', 30, { retries: 1 })]);
+    expect(applyEvent(retry, mark(0))).toMatchObject({ state: 'enqueued', attempt: 1 });
+    expect(applyEvent(retry, mark(1))).toMatchObject({ state: 'revoked', attempt: 1 });
+  });
+
+  it('leaves alone a task a worker had taken, and one sent after the purge', () => {
+    expect(applyEvent(foldEvents(null, [enqueued, ev('received', 10, { retries: 0 })]), mark()).state).toBe('received');
+    expect(applyEvent(foldEvents(null, [ev('enqueued', PURGED + 1, { retries: 0 })]), mark()).state).toBe('enqueued');
+  });
+
+  it('gives way to any report of a worker that had taken the task, whatever order the events arrive in', () => {
+    // Its events were on their way when the purge looked: the message had left the queue already.
+    const lifecycle = [enqueued, mark(), ev('received', PURGED - 100, { retries: 0 }), ev('started', PURGED + 10), ev('succeeded', PURGED + 50, { result: 3 })];
+    for (const order of permutations(lifecycle)) expect(applyInArrivalOrder(order)).toMatchObject({ state: 'succeeded', result: 3 });
+    for (const order of permutations([enqueued, mark(), ev('received', PURGED + 5000, { retries: 0 })])) expect(applyInArrivalOrder(order).state).toBe('received');
+  });
+
+  it("is not a result backend's revoke (a report, though z4j read it), nor a worker's", () => {
+    const read = ev('revoked', PURGED, { retries: 0, markedBy: 'z4j', reason: 'read from the result backend' });
+    expect(applyInArrivalOrder([enqueued, read, ev('received', PURGED - 100, { retries: 0 })]).state).toBe('revoked');
+    expect(applyInArrivalOrder([enqueued, ev('revoked', PURGED, { retries: 0 }), ev('received', PURGED - 100, { retries: 0 })]).state).toBe('revoked');
+  });
+});
+
 describe('runtime', () => {
   it('is in ms to the microsecond, without the binary noise of seconds × 1000', () => {
     const t = applyEvent(null, ev('succeeded', 0, { runtime: 0.000542 }));

@@ -164,13 +164,29 @@ export const EXPIRY_MARKER = 'z4j';
  */
 export const isExpiryMark = (ev: TaskEnvelope): boolean => ev.kind === 'expired' && ev.fields.markedBy === EXPIRY_MARKER;
 
+/**
+ * A purge's mark: a RabbitMQ queue's purge counts the messages it removes and never names them,
+ * so z4j marks the tasks it had waiting in that queue revoked (`inferred`), when they are no
+ * more than the broker removed (actions/actionService.ts). As soft as an expiry mark: a worker
+ * that had taken one of them wins. (A `revoked` z4j read from a result backend is a report.)
+ */
+export const isPurgeMark = (ev: TaskEnvelope): boolean => ev.kind === 'revoked' && ev.fields.markedBy === EXPIRY_MARKER && ev.fields.inferred === true;
+
+/** An inference of z4j's, folded after every report (foldEvents). */
+export const isMark = (ev: TaskEnvelope): boolean => isExpiryMark(ev) || isPurgeMark(ev);
+
 /** Whether the task waits (in its queue, or received and not started) in `attempt`, past its expiry at `at`. */
 const expiredWhileWaiting = (t: TaskRow, attempt: unknown, at: number): boolean =>
   t.attempt === attempt && (t.state === 'enqueued' || t.state === 'received') && t.expiresAt !== null && t.expiresAt <= at;
 
-function applyExpiryMark(t: TaskRow, mark: TaskEnvelope): TaskRow {
-  if (expiredWhileWaiting(t, mark.fields.retries, mark.occurredAt)) {
-    t.state = 'expired';
+/** Whether the task waited in its queue in `attempt` when it was purged at `at` (no worker had taken it). */
+const purgedWhileWaiting = (t: TaskRow, attempt: unknown, at: number): boolean =>
+  t.attempt === attempt && t.state === 'enqueued' && t.stateAt <= at;
+
+function applyMark(t: TaskRow, mark: TaskEnvelope): TaskRow {
+  const holds = mark.kind === 'expired' ? expiredWhileWaiting : purgedWhileWaiting;
+  if (holds(t, mark.fields.retries, mark.occurredAt)) {
+    t.state = mark.kind;
     t.stateAt = t.finishedAt = mark.occurredAt;
   }
   // Not a sighting: first_seen_at (the explorer's order) stays when the task was first seen.
@@ -198,7 +214,7 @@ export function applyEvent(prev: TaskRow | null, ev: TaskEnvelope): TaskRow {
  * starting row once, not once per event: copying a thirty-field row cost more than the rest.
  */
 function applyInPlace(row: TaskRow | null, ev: TaskEnvelope): TaskRow {
-  if (row && isExpiryMark(ev)) return applyExpiryMark(row, ev);
+  if (row && isMark(ev)) return applyMark(row, ev);
   const cur = relabel(row, ev);
   const t: TaskRow = cur ?? emptyTask(ev);
   const curAttempt = cur?.attempt; // `t` is `cur`: what it was before this event changes it
@@ -285,7 +301,7 @@ function inOrder(events: readonly TaskEnvelope[]): boolean {
 
 /**
  * Folds a list of events for one task in the order they occurred (ties: lifecycle order).
- * Expiry marks come last, whenever they occurred: they hold only if no report says otherwise.
+ * Marks (expiry, purge) come last, whenever they occurred: they hold only if no report says otherwise.
  */
 export function foldEvents(cur: TaskRow | null, events: readonly TaskEnvelope[]): TaskRow {
   // Mostly they come in order already: then no copy and no sort (this runs for every task written).
@@ -293,7 +309,7 @@ export function foldEvents(cur: TaskRow | null, events: readonly TaskEnvelope[])
   let t = cur ? { ...cur } : null;
   let marks: TaskEnvelope[] | null = null;
   for (const ev of sorted) {
-    if (isExpiryMark(ev)) (marks ??= []).push(ev);
+    if (isMark(ev)) (marks ??= []).push(ev);
     else t = applyInPlace(t, ev);
   }
   if (marks) for (const mark of marks) t = applyInPlace(t, mark);
@@ -303,9 +319,9 @@ export function foldEvents(cur: TaskRow | null, events: readonly TaskEnvelope[])
 /**
  * Events older than what the task has already seen may belong to an attempt the row has
  * moved past, which the row alone cannot tell: such a task is folded again from its whole
- * timeline. In-order arrival, the common case, folds incrementally. So is an expired task
- * that hears more: its expiry may be a mark, which a report of the task's own undoes.
+ * timeline. In-order arrival, the common case, folds incrementally. So is an expired or revoked
+ * task that hears more: its state may be a mark, which a report of the task's own undoes.
  */
 export function needsRefold(cur: TaskRow | null, events: readonly TaskEnvelope[]): boolean {
-  return cur !== null && (cur.state === 'expired' || events.some((e) => e.occurredAt < cur.lastEventAt));
+  return cur !== null && (cur.state === 'expired' || cur.state === 'revoked' || events.some((e) => e.occurredAt < cur.lastEventAt));
 }

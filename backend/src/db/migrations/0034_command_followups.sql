@@ -13,7 +13,7 @@ CREATE TABLE command_followups (
   -- The position of the row's first task in its command: event ids are z4j-command-<id>-<kind>-<n>.
   first_index    int NOT NULL,
   task_ids       text[] NOT NULL,
-  -- Each task's attempt (a requeue's rerun); null for a purge.
+  -- Each task's attempt (a requeue's rerun, a purge's mark); null where the events name none.
   attempts       int[],
   -- A replica recording the row holds it until then (renewed while it works); null: free.
   claimed_until  timestamptz

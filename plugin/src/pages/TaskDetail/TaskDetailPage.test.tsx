@@ -151,6 +151,40 @@ describe('a task whose time to live passed while it waited', () => {
     expect(within(timeline).getByText(/marked by z4j: its expiry passed while it waited/)).toBeInTheDocument();
   });
 
+  test("one z4j marked revoked after a RabbitMQ purge says so in its timeline; a result backend's revoke does not", async () => {
+    serveTask(task({ taskId: 'purged-1', engine: 'celery', state: 'revoked' }), [
+      { id: 'e1', kind: 'enqueued', occurredAt: '2026-11-30T10:00:00.000Z', worker: null, fields: { queue: 'mail' } },
+      {
+        id: 'z4j-command-4-revoked-0',
+        kind: 'revoked',
+        occurredAt: '2026-11-30T10:01:00.000Z',
+        worker: null,
+        fields: {
+          queue: 'mail',
+          retries: 0,
+          markedBy: 'z4j',
+          inferred: true,
+          reason:
+            'purged by ada (the broker counted 2 messages removed, not which; this task was waiting in the queue)',
+        },
+      },
+      {
+        id: 'r1',
+        kind: 'revoked',
+        occurredAt: '2026-11-30T10:02:00.000Z',
+        worker: null,
+        fields: { markedBy: 'z4j', reason: 'read from the result backend' },
+      },
+    ]);
+    renderApp('/tasks/celery/purged-1');
+
+    const timeline = await screen.findByRole('region', { name: 'Timeline' }, PAGE_LOAD);
+    expect(
+      within(timeline).getByText(/marked by z4j: purged by ada \(the broker counted 2 messages removed/)
+    ).toBeInTheDocument();
+    expect(within(timeline).getByText(/read from the result backend/).textContent).not.toMatch(/marked by z4j/);
+  });
+
   test('a task z4j sent says why in its timeline (a schedule, a retry)', async () => {
     serveTask(task({ taskId: 'sch-1', engine: 'celery', state: 'succeeded' }), [
       {

@@ -22,24 +22,33 @@ function expiresAt(events: TaskDetail['events']): string | null {
 }
 
 /**
- * What an event says of why it happened: z4j's mark of a task that expired while it waited, or
+ * What an event says of why it happened: z4j's mark of a task that expired or was purged while it waited, or
  * the reason of an event z4j made (a retry's or a schedule's enqueue, a cancel's revoke); and
  * whether the engine stopped the task at its time limit (the agent's `timedOut`); null when it
  * says nothing.
  */
 function eventNote(ev: TaskDetail['events'][number]): string | null {
-  const mark = expiryMarkReason(ev);
+  const mark = markReason(ev);
   const why = mark ? `marked by z4j: ${mark}` : typeof ev.fields?.reason === 'string' ? ev.fields.reason : null;
   const timedOut = ev.fields?.timedOut === true ? 'timed out: stopped at its time limit' : null;
   return [why, timedOut].filter(Boolean).join(' · ') || null;
 }
 
-/** Why z4j marked a waiting task expired (its `expired` event says), or null for a worker's report. */
-function expiryMarkReason(ev: TaskDetail['events'][number]): string | null {
-  if (ev.kind !== 'expired' || ev.fields?.markedBy !== 'z4j') {
+/**
+ * Why z4j marked a waiting task (its event says), or null for a worker's report: expired, past
+ * its expiry; revoked, after a purge the broker only counted (RabbitMQ). A worker's report wins.
+ */
+function markReason(ev: TaskDetail['events'][number]): string | null {
+  const reason = typeof ev.fields?.reason === 'string' ? ev.fields.reason : null;
+  if (ev.fields?.markedBy !== 'z4j') {
     return null;
   }
-  return typeof ev.fields.reason === 'string' ? ev.fields.reason : 'its expiry passed while it waited';
+  if (ev.kind === 'expired') {
+    return reason ?? 'its expiry passed while it waited';
+  }
+  return ev.kind === 'revoked' && ev.fields.inferred === true
+    ? (reason ?? 'purged while it waited in its queue')
+    : null;
 }
 
 /**
@@ -89,7 +98,7 @@ export function TaskOverview({ detail }: { detail: TaskDetail }) {
   }
   // No engine runs a task past its expiry; RQ even deletes the job without a word to anyone, so
   // its last event stays "enqueued" until the service marks it expired (a minute or so later).
-  const markedExpired = task.state === 'expired' && events.some((e) => expiryMarkReason(e) !== null);
+  const markedExpired = task.state === 'expired' && events.some((e) => e.kind === 'expired' && markReason(e) !== null);
   const expiredWaiting =
     expires !== null && ((task.state === 'enqueued' && Date.parse(expires) < now) || markedExpired);
   const relatives: Array<[string, React.ReactNode]> = [];
