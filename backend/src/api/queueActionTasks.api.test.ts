@@ -140,3 +140,53 @@ describe('the tasks a queue action removes or puts back', () => {
     expect((await detail('dramatiq', 'dead-1')).task.state).toBe('succeeded');
   });
 });
+
+describe("a purge's revocations, when the service stops while recording them", () => {
+  const TASKS = 25_000; // three rows of command_followups
+  const ids = Array.from({ length: TASKS }, (_, i) => `gone-${i}`);
+  const rq: EngineDriver = {
+    engine: 'rq',
+    capabilities: { 'queue.purge': { via: 'broker' } },
+    purgeQueue: async () => ({ purged: TASKS, taskIds: ids }),
+    queueDepth: async () => TASKS,
+  };
+  let db: Db;
+  beforeAll(async () => {
+    db = await openTestDb('pglite', 'purge_restart');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  test('are all recorded by the next service, once', async () => {
+    const seen = testApp(db);
+    seen.pipeline.start();
+    await seen.pipeline.offer('agent', { v: 1, id: randomUUID(), type: 'task', kind: 'enqueued', engine: 'rq', project: 'default', taskId: 'gone-0', occurredAt: Date.now() - 60_000, fields: { queue: 'bulk' } });
+    await seen.pipeline.drained();
+    await seen.pipeline.stop();
+    // A service whose pipeline is stuck (a database gone slow): it takes the events, writes none.
+    const first = testApp(db, { drivers: new Map([['rq', rq]]) });
+    const preview = await request(first.app).post('/api/queues/rq/bulk/purge-preview').set(authHeaders('admin')).send({});
+    const r = await request(first.app).post('/api/queues/rq/bulk/purge').set(authHeaders('admin')).send({ token: preview.body.token });
+    expect([r.status, r.body.command.outcome]).toEqual([202, { purged: TASKS, revoked: TASKS }]);
+    // Stopped, as service.stop does: every row is left in the database (before this, what was
+    // not recorded within 10 s of the stop was lost).
+    await first.ctx.actions.followups.stop();
+    await first.pipeline.stop();
+    const left = await db.query<{ n: number; claimed: number }>('SELECT count(*)::int AS n, count(claimed_until)::int AS claimed FROM command_followups');
+    expect(left.rows[0]).toEqual({ n: 3, claimed: 0 });
+
+    const next = testApp(db, { drivers: new Map([['rq', rq]]) });
+    next.pipeline.start();
+    await next.ctx.actions.followups.drain();
+    await next.pipeline.drained();
+    const { rows } = await db.query<{ tasks: number; events: number; ids: number; followups: number }>(
+      `SELECT (SELECT count(*)::int FROM tasks WHERE engine = 'rq' AND state = 'revoked') AS tasks,
+              (SELECT count(*)::int FROM task_events WHERE engine = 'rq' AND kind = 'revoked') AS events,
+              (SELECT count(DISTINCT event_id)::int FROM task_events WHERE engine = 'rq' AND kind = 'revoked') AS ids,
+              (SELECT count(*)::int FROM command_followups) AS followups`,
+    );
+    expect(rows[0]).toEqual({ tasks: TASKS, events: TASKS, ids: TASKS, followups: 0 });
+    await next.pipeline.stop();
+  });
+});
