@@ -295,7 +295,12 @@ export class ActionService {
       const at = Date.now();
       const purged = filter ? await driver.purgeMatching!(queue, filter) : await driver.purgeQueue!(queue);
       const detail = { purged: purged.purged, ...(filter ? { filter } : {}) };
-      if (!purged.taskIds) return purged.purged ? { ...detail, ...(await this.markPurged(engine, queue, who, command, at, purged.purged)) } : detail;
+      if (!purged.taskIds) {
+        const marked = purged.purged ? await this.markPurged(engine, queue, who, command, at, purged.purged) : {};
+        await this.emptiedAt(engine, queue, at);
+        return { ...detail, ...marked };
+      }
+      if (!filter) await this.emptiedAt(engine, queue, at);
       const fields = { name: filter?.name, queue, reason: `purged from z4j by ${who.requestedBy}` };
       const unrecorded = await this.recordLater({ commandId: command.id, kind: 'revoked', occurredAt: at, fields, tasks: purged.taskIds.map((taskId) => ({ taskId })) });
       return unrecorded ? { ...detail, message: unrecorded } : { ...detail, revoked: purged.taskIds.length };
@@ -304,8 +309,8 @@ export class ActionService {
 
   /**
    * A purge the broker only counted (RabbitMQ's): the tasks z4j had waiting in the queue when it
-   * began (no worker had taken them, none due later) are marked revoked, when they are no more
-   * than the broker removed. A mark, not a report (ingest/taskState.ts isPurgeMark): a task a
+   * began (no worker had taken them, none due later, none sent before the queue was last seen
+   * empty) are marked revoked, when they are no more than the broker removed. A mark, not a report (ingest/taskState.ts isPurgeMark): a task a
    * worker had taken after all (its events still on their way) ends as that worker says. More
    * of them than the broker removed means z4j's picture of the queue is off (reports lost):
    * none is marked then.
@@ -313,10 +318,13 @@ export class ActionService {
   private async markPurged(engine: Engine, queue: string, who: Requester, command: Command, at: number, removed: number): Promise<Record<string, unknown>> {
     const counted = 'the broker says how many messages it removed, not which';
     if (removed > PURGED_IDS_LIMIT) return { message: `${counted}, more than z4j marks at once (${PURGED_IDS_LIMIT}): their tasks keep their state in z4j` };
+    // Sent since the queue was last seen empty: one sent before cannot be in it (it ran, and its
+    // worker's reports were lost: z4j still shows it enqueued).
     const { rows } = await this.db.query<{ taskId: string; attempt: number }>(
       `SELECT task_id AS "taskId", attempt FROM tasks
         WHERE project_id = $1 AND queue = $2 AND state = 'enqueued' AND engine = $3
           AND state_at <= to_timestamp($4 / 1000.0) AND (eta IS NULL OR eta <= to_timestamp($4 / 1000.0))
+          AND state_at > coalesce((SELECT empty_at FROM queues WHERE project_id = $1 AND engine = $3 AND name = $2), '-infinity')
         LIMIT $5`,
       [who.projectId, queue, engine, at, removed + 1],
     );
@@ -325,6 +333,17 @@ export class ActionService {
     const fields = { queue, markedBy: EXPIRY_MARKER, inferred: true, reason: `purged by ${who.requestedBy} (the broker counted ${removed} messages removed, not which; this task was waiting in the queue)` };
     const unrecorded = await this.recordLater({ commandId: command.id, kind: 'revoked', occurredAt: at, fields, tasks: rows });
     return unrecorded ? { message: unrecorded } : { revoked: rows.length, message: `${counted}: z4j marked the tasks it had waiting there (a worker's report of one wins)` };
+  }
+
+  /**
+   * A whole queue purged at `at`: nothing sent before then waits in it (for every project that
+   * sees it: the broker is shared). A hint for the next purge's marks: not worth failing this one.
+   */
+  private async emptiedAt(engine: Engine, queue: string, at: number): Promise<void> {
+    await this.db.query(
+      `UPDATE queues SET empty_at = greatest(empty_at, to_timestamp($3 / 1000.0)) WHERE engine = $1 AND name = $2`,
+      [engine, queue, at],
+    ).catch((err) => this.log.warn({ engine, queue, err: String(err) }, 'could not note when a purged queue was empty'));
   }
 
   /**

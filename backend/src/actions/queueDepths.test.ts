@@ -82,4 +82,18 @@ describe.each(STORAGES)('queue depth sampling on %s', (storage) => {
       'ops rq/gone: -',
     ]);
   });
+
+  test('a queue sampled empty says since when nothing sent before waits in it; one that is not keeps the time it last was', async () => {
+    await db.query(`UPDATE queues SET empty_at = NULL`);
+    const rq = driver('rq', { default: 0, down: 3 });
+    await sampleQueueDepths(db, ['default'], new Map<Engine, EngineDriver>([['rq', rq]]));
+    const emptyAt = async () => (await db.query<{ name: string; now: boolean }>(
+      `SELECT q.name, q.empty_at > now() - interval '1 minute' AS now FROM queues q JOIN projects p ON p.id = q.project_id
+        WHERE p.slug = 'default' AND q.engine = 'rq' AND q.empty_at IS NOT NULL ORDER BY q.name`,
+    )).rows;
+    expect(await emptyAt()).toEqual([{ name: 'default', now: true }]);
+    await db.query(`UPDATE queues SET empty_at = now() - interval '1 hour' WHERE name = 'default'`);
+    await sampleQueueDepths(db, ['default'], new Map<Engine, EngineDriver>([['rq', driver('rq', { default: 5 })]]));
+    expect(await emptyAt()).toEqual([{ name: 'default', now: false }]);
+  });
 });

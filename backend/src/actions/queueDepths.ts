@@ -1,5 +1,6 @@
 // Queue depths for the Queues page: every queue the broker projects have seen, sampled through
-// its engine's driver (the broker the service acts on), written to `queues`. A broker is shared
+// its engine's driver (the broker the service acts on), written to `queues` (and when it was last
+// seen empty, for purges that only count: actions/actionService.ts markPurged). A broker is shared
 // by every project that may act on it (Z4J_BROKER_PROJECTS), so one read serves all their rows.
 import type { Db } from '../db/db.js';
 import type { EngineDriver } from '../engines/driver.js';
@@ -23,7 +24,7 @@ export async function sampleQueueDepths(db: Db, projectSlugs: readonly string[],
     const depth = await drivers.get(engine)!.queueDepth!(name).catch(() => null);
     if (depth === null) continue;
     await db.query(
-      `UPDATE queues q SET depth = $4, depth_at = now() FROM projects p
+      `UPDATE queues q SET depth = $4::bigint, depth_at = now(), empty_at = CASE WHEN $4::bigint = 0 THEN now() ELSE q.empty_at END FROM projects p
         WHERE p.slug = ANY($1::text[]) AND q.project_id = p.id AND q.engine = $2 AND q.name = $3`,
       [projectSlugs, engine, name, depth],
     );

@@ -116,6 +116,19 @@ describe('the tasks a queue action removes or puts back', () => {
     expect((await purge('dramatiq', 'mail')).outcome).toEqual({ purged: 3, message: 'the broker says how many messages it removed, not which; z4j had none of their tasks waiting there' });
   });
 
+  test('where the broker only counts, a task sent before the queue was last seen empty is not taken for purged (its reports were lost)', async () => {
+    await enqueued('dramatiq', 'ran-long-ago', 'reports-2'); // sent a minute ago, and ran: its worker's events were lost
+    await api.pipeline.offer('agent', { v: 1, id: randomUUID(), type: 'task', kind: 'enqueued', engine: 'dramatiq', project: 'default', taskId: 'fresh', occurredAt: Date.now() - 1000, fields: { queue: 'reports-2' } });
+    await api.pipeline.drained();
+    await db.query(`UPDATE queues SET empty_at = now() - interval '30 seconds' WHERE engine = 'dramatiq' AND name = 'reports-2'`);
+    answers.dramatiq = { purged: 4 };
+    expect((await purge('dramatiq', 'reports-2')).outcome).toMatchObject({ purged: 4, revoked: 1 });
+    expect([(await detail('dramatiq', 'ran-long-ago')).task.state, (await detail('dramatiq', 'fresh')).task.state]).toEqual(['enqueued', 'revoked']);
+    // The purge emptied it: what was sent before it is not taken for purged by the next one either.
+    const { rows } = await db.query<{ recent: boolean }>(`SELECT empty_at > now() - interval '1 minute' AS recent FROM queues WHERE engine = 'dramatiq' AND name = 'reports-2'`);
+    expect(rows).toEqual([{ recent: true }]);
+  });
+
   test('a purge z4j cannot write down for its tasks still succeeds, and says they keep their state', async () => {
     answers.rq = { purged: 2, taskIds: ['lost-1', 'lost-2'] };
     await db.query('ALTER TABLE command_followups RENAME TO command_followups_away');
