@@ -4,33 +4,18 @@
 // the ingest pipeline, with the service's default settings, into the tasks (wall s, events/s).
 //
 //   npm run build -w backend && node tests/bench/purge-bench.mjs [--tasks 1000000] [--pg-url URL] [--keep]
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { adminClient, createBenchDatabase } from './bench-db.mjs';
+import { openBenchDatabase } from './bench-db.mjs';
 
-const { values: opt } = parseArgs({
-  options: {
-    tasks: { type: 'string', default: '1000000' },
-    dist: { type: 'string', default: new URL('../../backend/dist', import.meta.url).pathname },
-    'pg-url': { type: 'string', default: process.env.Z4J_TEST_DATABASE_URL ?? 'postgres://z4j:z4j@127.0.0.1:5432/z4j' },
-    keep: { type: 'boolean', default: false },
-  },
-});
-const N = Number(opt.tasks);
-const { openPostgres } = await import(`${opt.dist}/db/postgres.js`);
-const { migrate } = await import(`${opt.dist}/db/migrate.js`);
-const { loadConfig } = await import(`${opt.dist}/config.js`);
-const { createMetrics } = await import(`${opt.dist}/metrics.js`);
-const { IngestPipeline } = await import(`${opt.dist}/ingest/pipeline.js`);
-const { ActionFollowups } = await import(`${opt.dist}/actions/followups.js`);
-const { createCommand } = await import(`${opt.dist}/actions/commands.js`);
-
-const admin = await adminClient(opt['pg-url']);
-const name = `z4j_bench_purge_${process.pid}`;
-const db = openPostgres(await createBenchDatabase(admin, opt['pg-url'], name, opt.keep ? undefined : 'z4j_bench_purge_'));
+const bench = await openBenchDatabase('purge', 1000000);
+const { db, tasks: N } = bench;
+const { loadConfig } = await import(`${bench.dist}/config.js`);
+const { createMetrics } = await import(`${bench.dist}/metrics.js`);
+const { IngestPipeline } = await import(`${bench.dist}/ingest/pipeline.js`);
+const { ActionFollowups } = await import(`${bench.dist}/actions/followups.js`);
+const { createCommand } = await import(`${bench.dist}/actions/commands.js`);
 const log = pino({ level: 'warn' });
 try {
-  await migrate(db);
   const t0 = Date.now();
   await db.query(`
     INSERT INTO tasks (project_id, engine, task_id, name, queue, state, attempt_at, state_at, sent_at, first_seen_at, last_event_at)
@@ -61,7 +46,5 @@ try {
   await followups.stop();
   await pipeline.stop();
 } finally {
-  await db.close();
-  if (!opt.keep) await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-  await admin.end();
+  await bench.close();
 }

@@ -3,27 +3,12 @@
 // example dashboard and a few others, three times each (wall ms, the table in the cache).
 //
 //   npm run build -w backend && node tests/bench/trends-bench.mjs [--tasks 3000000] [--pg-url URL] [--keep]
-import { parseArgs } from 'node:util';
-import { adminClient, createBenchDatabase } from './bench-db.mjs';
+import { openBenchDatabase } from './bench-db.mjs';
 
-const { values: opt } = parseArgs({
-  options: {
-    tasks: { type: 'string', default: '3000000' },
-    dist: { type: 'string', default: new URL('../../backend/dist', import.meta.url).pathname },
-    'pg-url': { type: 'string', default: process.env.Z4J_TEST_DATABASE_URL ?? 'postgres://z4j:z4j@127.0.0.1:5432/z4j' },
-    keep: { type: 'boolean', default: false },
-  },
-});
-const N = Number(opt.tasks);
-const { openPostgres } = await import(`${opt.dist}/db/postgres.js`);
-const { migrate } = await import(`${opt.dist}/db/migrate.js`);
-const { trends, trendsQuery } = await import(`${opt.dist}/api/trends.js`);
-
-const admin = await adminClient(opt['pg-url']);
-const name = `z4j_bench_trends_${process.pid}`;
-const db = openPostgres(await createBenchDatabase(admin, opt['pg-url'], name, opt.keep ? undefined : 'z4j_bench_trends_'));
+const bench = await openBenchDatabase('trends', 3000000);
+const { db, tasks: N } = bench;
+const { trends, trendsQuery } = await import(`${bench.dist}/api/trends.js`);
 try {
-  await migrate(db);
   const end = Date.UTC(2026, 11, 7, 12);
   const t0 = Date.now();
   await db.query(`
@@ -58,7 +43,5 @@ try {
     console.log(`${label}: ${ms.join(' / ')} ms`);
   }
 } finally {
-  await db.close();
-  if (!opt.keep) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  await bench.close();
 }
