@@ -12,7 +12,7 @@ import { COMMAND_COLUMNS, CommandEnded, createCommand, dropReasons, keepAlive, t
 import type { PayloadStore } from './payloads.js';
 import { scrub } from '../redact/redact.js';
 import { taskWorkerGone } from '../api/workerLiveness.js';
-import { EXPIRY_MARKER } from '../ingest/taskState.js';
+import { Z4J_MARKER } from '../ingest/taskState.js';
 import { ActionFollowups, type Followup, type OfferEvents } from './followups.js';
 
 const tasks = (n: number) => `${n} task${n === 1 ? '' : 's'}`;
@@ -295,16 +295,20 @@ export class ActionService {
       const at = Date.now();
       const purged = filter ? await driver.purgeMatching!(queue, filter) : await driver.purgeQueue!(queue);
       const detail = { purged: purged.purged, ...(filter ? { filter } : {}) };
-      if (!purged.taskIds) {
-        const marked = purged.purged ? await this.markPurged(engine, queue, who, command, at, purged.purged) : {};
-        await this.emptiedAt(engine, queue, at);
-        return { ...detail, ...marked };
-      }
+      const recorded = purged.taskIds
+        ? await this.revokeNamed(command, who, queue, filter, at, purged.taskIds)
+        : purged.purged && !filter ? await this.markPurged(engine, queue, who, command, at, purged.purged) : {};
+      // After markPurged, which reads when the queue was last empty before this purge.
       if (!filter) await this.emptiedAt(engine, queue, at);
-      const fields = { name: filter?.name, queue, reason: `purged from z4j by ${who.requestedBy}` };
-      const unrecorded = await this.recordLater({ commandId: command.id, kind: 'revoked', occurredAt: at, fields, tasks: purged.taskIds.map((taskId) => ({ taskId })) });
-      return unrecorded ? { ...detail, message: unrecorded } : { ...detail, revoked: purged.taskIds.length };
+      return { ...detail, ...recorded };
     });
+  }
+
+  /** The tasks a purge's broker named, each recorded revoked, saying who purged it. */
+  private async revokeNamed(command: Command, who: Requester, queue: string, filter: PurgeFilter | null, at: number, taskIds: readonly string[]): Promise<Record<string, unknown>> {
+    const fields = { name: filter?.name, queue, reason: `purged from z4j by ${who.requestedBy}` };
+    const unrecorded = await this.recordLater({ commandId: command.id, kind: 'revoked', occurredAt: at, fields, tasks: taskIds.map((taskId) => ({ taskId })) });
+    return unrecorded ? { message: unrecorded } : { revoked: taskIds.length };
   }
 
   /**
@@ -330,7 +334,7 @@ export class ActionService {
     );
     if (!rows.length) return { message: `${counted}; z4j had none of their tasks waiting there` };
     if (rows.length > removed) return { message: `${counted}, and z4j had more tasks waiting there than that: they keep their state in z4j` };
-    const fields = { queue, markedBy: EXPIRY_MARKER, inferred: true, reason: `purged by ${who.requestedBy} (the broker counted ${removed} messages removed, not which; this task was waiting in the queue)` };
+    const fields = { queue, markedBy: Z4J_MARKER, inferred: true, reason: `purged by ${who.requestedBy} (the broker counted ${removed} messages removed, not which; this task was waiting in the queue)` };
     const unrecorded = await this.recordLater({ commandId: command.id, kind: 'revoked', occurredAt: at, fields, tasks: rows });
     return unrecorded ? { message: unrecorded } : { revoked: rows.length, message: `${counted}: z4j marked the tasks it had waiting there (a worker's report of one wins)` };
   }

@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics.js';
 import { INSERT_EVENTS_SQL } from './batchWriter.js';
 import type { TaskEnvelope } from './envelope.js';
 import { SELECT_TASK_ROW, UPDATE_TASKS_SQL, taskParams, type KeyedTask } from './taskColumns.js';
-import { EXPIRY_MARKER, foldEvents, type TaskRow } from './taskState.js';
+import { Z4J_MARKER, foldEvents, type TaskRow } from './taskState.js';
 
 export interface ExpirySweepOptions {
   /** How long past its expiry a waiting task is left to its worker's own report. */
@@ -54,7 +54,7 @@ export function expiryMark(row: TaskRow, ref: string): TaskEnvelope {
   return {
     v: 1, type: 'task', id: `z4j-expired.${ref}.${row.attempt}`, engine: row.engine, project: '', kind: 'expired', taskId: row.taskId,
     occurredAt: at,
-    fields: { ...(row.name ? { name: row.name } : {}), retries: row.attempt, expires: new Date(at).toISOString(), markedBy: EXPIRY_MARKER, reason: EXPIRY_REASON },
+    fields: { ...(row.name ? { name: row.name } : {}), retries: row.attempt, expires: new Date(at).toISOString(), markedBy: Z4J_MARKER, reason: EXPIRY_REASON },
   };
 }
 

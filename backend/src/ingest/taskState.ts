@@ -152,17 +152,18 @@ const parseTime = (s: string | null | undefined): number | null => {
 };
 
 /**
- * Who marks a waiting task expired when no engine said so (fields.markedBy of its `expired`,
- * ingest/expirySweep.ts): an RQ job's key expires without a word, so its task would wait for ever.
+ * `fields.markedBy` of an event z4j made where no engine said so: a waiting task's expiry
+ * (ingest/expirySweep.ts: an RQ job's key expires without a word, so its task would wait for
+ * ever), a RabbitMQ purge's mark (isPurgeMark), an outcome read from a Celery result backend.
  */
-export const EXPIRY_MARKER = 'z4j';
+export const Z4J_MARKER = 'z4j';
 
 /**
  * A mark is an inference, not a report: it holds only while the attempt it names is still
  * waiting once every report is folded. A worker that did take the task, late, wins, whenever
  * its events arrive; so does a worker's own report of the expiry.
  */
-export const isExpiryMark = (ev: TaskEnvelope): boolean => ev.kind === 'expired' && ev.fields.markedBy === EXPIRY_MARKER;
+export const isExpiryMark = (ev: TaskEnvelope): boolean => ev.kind === 'expired' && ev.fields.markedBy === Z4J_MARKER;
 
 /**
  * A purge's mark: a RabbitMQ queue's purge counts the messages it removes and never names them,
@@ -170,7 +171,7 @@ export const isExpiryMark = (ev: TaskEnvelope): boolean => ev.kind === 'expired'
  * more than the broker removed (actions/actionService.ts). As soft as an expiry mark: a worker
  * that had taken one of them wins. (A `revoked` z4j read from a result backend is a report.)
  */
-export const isPurgeMark = (ev: TaskEnvelope): boolean => ev.kind === 'revoked' && ev.fields.markedBy === EXPIRY_MARKER && ev.fields.inferred === true;
+export const isPurgeMark = (ev: TaskEnvelope): boolean => ev.kind === 'revoked' && ev.fields.markedBy === Z4J_MARKER && ev.fields.inferred === true;
 
 /** An inference of z4j's, folded after every report (foldEvents). */
 export const isMark = (ev: TaskEnvelope): boolean => isExpiryMark(ev) || isPurgeMark(ev);

@@ -26,7 +26,7 @@ import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import { newRedis } from '../../redis.js';
 import { brokerUrlQuery } from '../../redisSentinel.js';
-import { EXPIRY_MARKER } from '../../ingest/taskState.js';
+import { Z4J_MARKER } from '../../ingest/taskState.js';
 
 /** Celery's key for a task's result (RedisBackend: `task_keyprefix` + id). */
 export const RESULT_KEY_PREFIX = 'celery-task-meta-';
@@ -100,7 +100,7 @@ export interface OpenTask {
 
 /** The event that reports what the backend says of `task`. */
 export function outcomeEvent(task: OpenTask, outcome: BackendOutcome): TaskEnvelope {
-  const fields: TaskEnvelope['fields'] = { retries: task.attempt, markedBy: EXPIRY_MARKER, reason: RESULT_REASON };
+  const fields: TaskEnvelope['fields'] = { retries: task.attempt, markedBy: Z4J_MARKER, reason: RESULT_REASON };
   if (task.name) fields.name = task.name;
   if ('result' in outcome) fields.result = outcome.result;
   if (outcome.exception) fields.exception = outcome.exception;
