@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `z4j <command>`: operations on the service's storage without starting the service.
+import { ALERTING_USAGE, alertingCommand } from './alerting/command.js';
 import { auditVerify } from './audit/verifyCommand.js';
 import { ConfigError, loadConfig, settings } from './config.js';
 import { migrate } from './db/migrate.js';
@@ -12,7 +13,8 @@ const USAGE = `usage: z4j <command>
   config       print every configuration variable with its default and meaning
   capabilities print the engine capability matrix (Markdown, as in the README)
   audit verify [--project <slug>]
-               verify the audit chain of every project (or one); exit 1 if one is broken`;
+               verify the audit chain of every project (or one); exit 1 if one is broken
+${ALERTING_USAGE}`;
 
 async function run(cmd: string | undefined): Promise<number> {
   switch (cmd) {
@@ -40,6 +42,8 @@ async function run(cmd: string | undefined): Promise<number> {
       if (process.argv[3] === 'verify') return auditVerify(loadConfig(), process.argv.slice(4));
       process.stderr.write(`${USAGE}\n`);
       return 2;
+    case 'alerting':
+      return alertingCommand(loadConfig(), process.argv.slice(3));
     default:
       process.stderr.write(`${USAGE}\n`);
       return cmd ? 2 : 0;

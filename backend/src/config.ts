@@ -214,6 +214,10 @@ export const settings = {
     keyList((v) => { const keys = parseAuditKeys(v); return keys && new AuditKeyRing(keys); }, AuditKeyError, `comma-separated <id>:<base64 of 32+ bytes>, id 1..${MAX_AUDIT_KEY_ID}, newest last`),
     'HMAC-SHA256 keys of the audit chain (`<id>:<base64 32+ bytes>`, id 1..2147483647, newest last; old ones keep verifying old rows). Unset: keys kept in Z4J_DATA_DIR/audit.key (generated once; POST /api/audit/rotate-key, a Grafana server admin\'s, adds one).',
   ],
+  Z4J_ALERTING_PASSWORD: [
+    z.string().regex(/^[\x21-\x7e]{12,}$/, '12 or more printable ASCII characters, no spaces').optional(),
+    "Password of the database role `z4j alerting grant <role>` creates when it does not exist yet (LOGIN, no other right: it reads the z4j_alerting views only); Grafana's PostgreSQL data source logs in with it. Sent to PostgreSQL hashed (SCRAM-SHA-256). An existing role's password is left as it is.",
+  ],
   Z4J_AUDIT_RETENTION_DAYS: [int(0, 36500).default(0), 'Audit rows older than this are pruned (leaving a MAC-protected watermark); 0 keeps them forever.'],
   Z4J_AGENT_KEYS: [
     list.pipe(z.array(z.string().regex(/^[A-Za-z0-9._-]{1,128}@[a-z0-9][a-z0-9-]{0,62}:.{16,}$/, '<agent id>@<project>:<secret of 16+ characters>'))).default([]),
@@ -241,7 +245,7 @@ export type Config = { [K in keyof Settings]: z.output<Settings[K][0]> };
 export class ConfigError extends Error {}
 
 /** Settings that are secrets as a whole: a refusal goes to stderr and logs, so it never quotes them. */
-const SECRET_SETTINGS: ReadonlySet<string> = new Set(['Z4J_SEAL_KEYS', 'Z4J_AUDIT_KEYS', 'Z4J_PROXY_SECRET', 'Z4J_METRICS_TOKEN', 'Z4J_AGENT_KEYS']);
+const SECRET_SETTINGS: ReadonlySet<string> = new Set(['Z4J_SEAL_KEYS', 'Z4J_AUDIT_KEYS', 'Z4J_PROXY_SECRET', 'Z4J_METRICS_TOKEN', 'Z4J_AGENT_KEYS', 'Z4J_ALERTING_PASSWORD']);
 
 /** A refused value as the message quotes it: a secret by its length only, a URL without its passwords (a sentinel URL has two). */
 function shownValue(name: string, raw: string | undefined): string {

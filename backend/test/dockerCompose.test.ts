@@ -77,8 +77,10 @@ describe('docker-compose.yml', () => {
 
   it('provisions the trends data source, and example dashboards whose every query the service answers', async () => {
     const datasourceId = (JSON.parse(read('plugin/src/datasource/plugin.json')) as { id: string }).id;
-    const { datasources } = parse(read('provisioning/datasources/z4j.yaml')) as { datasources: { type: string; uid: string }[] };
-    expect(datasources.map((d) => d.type)).toEqual([datasourceId]);
+    const provisioned = parse(read('provisioning/datasources/z4j.yaml')) as { datasources: { type: string; uid: string }[] };
+    // Beside it, Grafana's PostgreSQL data source for alert rules (alertingProvisioning.test.ts).
+    expect(provisioned.datasources.map((d) => d.type)).toEqual([datasourceId, 'grafana-postgresql-datasource']);
+    const datasources = provisioned.datasources.filter((d) => d.type === datasourceId);
     const { providers } = parse(read('provisioning/dashboards/z4j.yaml')) as { providers: { options: { path: string } }[] };
     // The compose file mounts provisioning/ at /etc/grafana/provisioning.
     expect(services.grafana!.volumes).toContain('./provisioning:/etc/grafana/provisioning:ro');
