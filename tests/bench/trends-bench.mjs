@@ -1,8 +1,12 @@
 // GET /api/trends' query on PostgreSQL: a day of N tasks (40 names, 6 queues, 12 workers, 2.5%
 // failed, one every 86,400 / N seconds), in a database of its own, then each panel shape of the
-// example dashboard and a few others, three times each (wall ms, the table in the cache).
+// example dashboard and a few others, three times each (wall ms, the table in the cache); then
+// the example alert rules' SQL on the z4j_alerting views (provisioning/alerting-examples), as of
+// the day's end.
 //
 //   npm run build -w backend && node tests/bench/trends-bench.mjs [--tasks 3000000] [--pg-url URL] [--keep]
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { openBenchDatabase } from './bench-db.mjs';
 
 const bench = await openBenchDatabase('trends', 3000000);
@@ -41,6 +45,23 @@ try {
       ms.push(Math.round(performance.now() - start));
     }
     console.log(`${label}: ${ms.join(' / ')} ms`);
+  }
+
+  // The bench's own role reads every project through the views, as Grafana's would.
+  await db.query(`INSERT INTO alerting_readers (role_name, project_id, granted_by) VALUES (current_user, NULL, 'bench')`);
+  // The service's own YAML parser (a devDependency of backend/; the root's is another major).
+  const { parse } = createRequire(new URL('../../backend/package.json', import.meta.url))('yaml');
+  const rules = parse(readFileSync(new URL('../../provisioning/alerting-examples/z4j-alert-rules.yaml', import.meta.url), 'utf8'));
+  for (const rule of rules.groups.flatMap((g) => g.rules)) {
+    const sql = rule.data.find((q) => q.datasourceUid !== '__expr__').model.rawSql.replaceAll('now()', `'${new Date(end).toISOString()}'::timestamptz`);
+    const ms = [];
+    let rows = 0;
+    for (let i = 0; i < 3; i++) {
+      const start = performance.now();
+      rows = (await db.query(sql)).rows.length;
+      ms.push(Math.round(performance.now() - start));
+    }
+    console.log(`alert rule ${rule.uid} (${rows} alerts): ${ms.join(' / ')} ms`);
   }
 } finally {
   await bench.close();
