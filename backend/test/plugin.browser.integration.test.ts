@@ -260,6 +260,12 @@ describe.each(RUNTIMES)('the plugin in a browser on Grafana $grafana (test host,
     await page.getByText('Grafana Editor').waitFor();
     await shot('08c-settings-roles');
 
+    // Who reads the project through Grafana alert rules: none granted here, and how to grant one.
+    await page.getByRole('tab', { name: 'Alerting' }).click();
+    await page.getByRole('table', { name: 'Database roles that read this project' }).getByText(/no database role reads this project/i).waitFor();
+    expect(await page.getByTestId('alerting-grant').innerText()).toBe('node backend/dist/cli.js alerting grant grafana_default --project default');
+    await shot('08d-settings-alerting');
+
     // Administration → Plugins → z4j: the connection test reaches the service through the proxy.
     await page.goto(`${host.url}/plugins/z4j-taskqueue-app`);
     await page.getByRole('button', { name: 'Test connection' }).click();

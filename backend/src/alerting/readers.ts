@@ -116,12 +116,15 @@ export async function revokeReader(db: Db, audit: AuditLog, req: Omit<GrantReque
   });
 }
 
-export async function listReaders(db: Queryable): Promise<ReaderGrant[]> {
+/** Every grant; with a project, those that let a role read it (its own, and those of every project). */
+export async function listReaders(db: Queryable, projectId?: number): Promise<ReaderGrant[]> {
   const rows = await db.query<{ role: string; project: string | null; granted_at: Date; granted_by: string; missing: boolean }>(
     `SELECT r.role_name AS role, p.slug AS project, r.granted_at, r.granted_by,
             NOT EXISTS (SELECT 1 FROM pg_roles x WHERE x.rolname = r.role_name) AS missing
        FROM alerting_readers r LEFT JOIN projects p ON p.id = r.project_id
+      WHERE $1::int IS NULL OR r.project_id IS NULL OR r.project_id = $1::int
       ORDER BY r.role_name, p.slug NULLS FIRST`,
+    [projectId ?? null],
   );
   return rows.rows.map((r) => ({ role: r.role, project: r.project, grantedAt: new Date(r.granted_at), grantedBy: r.granted_by, roleMissing: r.missing }));
 }

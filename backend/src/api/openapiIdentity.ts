@@ -75,6 +75,11 @@ export const identityPaths = {
       requestBody: body({ type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { type: 'string', enum: ['viewer', 'operator', 'admin'] }, expiresInDays: { type: 'integer', minimum: 1, maximum: 365 } } }),
     }),
   },
+  '/api/alerting/readers': {
+    get: op("The database roles Grafana's \"z4j alerting\" data source may read this project's z4j_alerting views as (granted and revoked with `z4j alerting` on the command line; none on embedded storage) (Admin)", {
+      '200': json({ type: 'object', properties: { storage: { type: 'string', enum: ['postgres', 'pglite'] }, readers: { type: 'array', items: ref('AlertingReader') } } }), ...read,
+    }, { parameters: [projectQ] }),
+  },
   '/api/tokens/{id}': { delete: op('Revoke an API token (Admin)', { '200': json({ type: 'object', properties: { token: ref('ApiToken') } }), ...write }, { parameters: [pathP('id'), projectQ] }) },
   '/api/agents': {
     get: op('Agent credentials, newest first, with keyset pagination (Admin)', { '200': page('agents', 'Agent'), ...read, ...badPage }, { parameters: [projectQ, ...pageQ] }),
@@ -141,6 +146,7 @@ export const identitySchemas = {
       createdBy: { type: 'string' }, createdAt: time, expiresAt: time, revokedAt: nullable('string'), lastUsedAt: nullable('string'),
     },
   },
+  AlertingReader: { type: 'object', properties: { role: { type: 'string' }, everyProject: { type: 'boolean', description: 'Granted every project (later ones too), not this one alone.' }, grantedAt: time, grantedBy: { type: 'string' }, roleMissing: { type: 'boolean', description: 'The role no longer exists on the server: the grant reads nothing.' } } },
   Agent: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, createdBy: { type: 'string' }, createdAt: time, revokedAt: nullable('string'), liveSecrets: { type: 'integer' }, overlapEndsAt: nullable('string') } },
   AgentSecret: { type: 'object', properties: { agent: ref('Agent'), agentId: { type: 'string' }, secret: { type: 'string' }, project: { type: 'string' } } },
   AuditEntry: {

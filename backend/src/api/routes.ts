@@ -12,6 +12,7 @@ import { health, liveness, metrics, readinessDetail, ready } from './handlers/he
 import { listQueues } from './handlers/listQueues.js';
 import { listTasks } from './handlers/listTasks.js';
 import { listWorkers } from './handlers/listWorkers.js';
+import { listAlertingReadersHandler } from './handlers/alerting.js';
 import { createAgent, listAgentsHandler, revokeAgentHandler, rotateAgentHandler } from './handlers/agents.js';
 import { createApiToken, listApiTokensHandler, revokeApiTokenHandler } from './handlers/apiTokens.js';
 import { listAudit, rotateAuditKey, verifyAudit } from './handlers/audit.js';
@@ -136,6 +137,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'post', path: '/api/agents', role: 'admin', handler: createAgent, audit: 'agent.create' },
   { method: 'post', path: '/api/agents/:agentId/rotate', role: 'admin', handler: rotateAgentHandler, audit: 'agent.rotate', target: named('agent', 'agentId') },
   { method: 'delete', path: '/api/agents/:agentId', role: 'admin', handler: revokeAgentHandler, audit: 'agent.revoke', target: named('agent', 'agentId') },
+  // Granted from the command line (`z4j alerting grant`): listed here for the project's Admins.
+  { method: 'get', path: '/api/alerting/readers', role: 'admin', handler: listAlertingReadersHandler },
   { method: 'get', path: '/api/audit', role: 'admin', handler: listAudit },
   { method: 'get', path: '/api/audit/verify', role: 'admin', handler: verifyAudit },
   // Grafana server admins (the handler): one key ring MACs every project's chain.

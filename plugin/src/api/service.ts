@@ -4,6 +4,7 @@
 import type {
   AgentCredential,
   AgentPage,
+  AlertingReaders,
   ApiToken,
   ApiTokenPage,
   AuditPage,
@@ -199,6 +200,7 @@ export const revokeInvitation = (id: string, project?: string) =>
 export const acceptInvitation = (token: string) =>
   send<{ project: { slug: string }; role: ProjectRole }>('POST', '/invitations/accept', { token });
 
+export const listAlertingReaders = (project?: string) => get<AlertingReaders>('/alerting/readers', { project });
 export const listAgents = (project?: string, page: PageParams = {}) => get<AgentPage>('/agents', { project, ...page });
 export const createAgent = (name: string, project?: string) =>
   send<MintedAgent>('POST', withProject('/agents', project), { name });

@@ -347,6 +347,24 @@ export interface ApiToken {
   lastUsedAt: string | null;
 }
 
+/** A database role Grafana's "z4j alerting" data source logs in as, which may read this project (GET /api/alerting/readers). */
+export interface AlertingReader {
+  role: string;
+  /** Granted every project (later ones too), not this one alone. */
+  everyProject: boolean;
+  grantedAt: string;
+  /** Who ran `z4j alerting grant`: cli:<their user on the service's machine>. */
+  grantedBy: string;
+  /** The role is gone from the database server: the grant reads nothing. */
+  roleMissing: boolean;
+}
+
+export interface AlertingReaders {
+  /** Where the service keeps its data: 'pglite' (embedded) cannot be reached by Grafana, so nothing is granted there. */
+  storage: 'postgres' | 'pglite';
+  readers: AlertingReader[];
+}
+
 /** GET /api/tokens: newest first, paged by key as TaskPage is. */
 export interface ApiTokenPage {
   tokens: ApiToken[];

@@ -5,6 +5,7 @@ import { SERVICE_API_URL } from '../api/client';
 import type {
   AgentCredential,
   AgentPage,
+  AlertingReaders,
   ApiToken,
   ApiTokenPage,
   Capabilities,
@@ -87,6 +88,7 @@ export interface SettingsLists {
   invitations?: Invitation[];
   tokens?: ApiToken[];
   agents?: AgentCredential[];
+  alerting?: AlertingReaders;
 }
 
 export const FAILED = task({
@@ -285,6 +287,18 @@ export function fakeService(role: ProjectRole, tasks: Task[] = [...ALL_TASKS], l
       revocable('tokens', token, (t) => ({ token: t }));
       return reply({ token, secret: 'z4j_shown-once' }, 201);
     },
+    [`GET ${url('/alerting/readers')}`]: () =>
+      allows('admin')
+        ? reply<AlertingReaders>(
+            lists.alerting ?? {
+              storage: 'postgres',
+              readers: [
+                { role: 'grafana_ops', everyProject: true, grantedAt: at(1), grantedBy: 'cli:ada', roleMissing: false },
+                { role: 'grafana_old', everyProject: false, grantedAt: at(2), grantedBy: 'cli:bob', roleMissing: true },
+              ],
+            }
+          )
+        : forbidden(),
     [`GET ${url('/agents')}`]: (r) => {
       const { page, nextCursor } = pageOf(agents, r.params);
       return reply<AgentPage>({ agents: page, nextCursor });

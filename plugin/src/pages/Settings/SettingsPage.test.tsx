@@ -12,7 +12,7 @@ const deletes = (backend: ReturnType<typeof fakeService>) => backend.requests.fi
 /** 60 of each settings list, newest first: more than the page of 50 the tabs ask for. */
 const MANY = 60;
 const numbered = <T,>(make: (i: number) => T) => Array.from({ length: MANY }, (_, i) => make(MANY - i));
-const manyLists = (): Required<SettingsLists> => ({
+const manyLists = (): Required<Omit<SettingsLists, 'alerting'>> => ({
   invitations: numbered((i) => invitation({ id: `inv-${i}`, email: `user-${i}@example.com` })),
   tokens: numbered((i) => apiToken({ id: `tok-${i}`, name: `ci-${i}` })),
   agents: numbered((i) => agentCredential({ id: `agt-${i}`, name: `fleet-${i}` })),
@@ -214,7 +214,7 @@ describe('project settings', () => {
       expect(names(list)[0]).toBe(first);
       expect(names(list)[MANY - 1]).toBe(last);
       expect(new Set(names(list)).size).toBe(MANY);
-      const lastOfFirstPage = manyLists()[tab as keyof SettingsLists][49]!.id;
+      const lastOfFirstPage = manyLists()[tab as keyof ReturnType<typeof manyLists>][49]!.id;
       expect(lists().map((r) => r.params)).toEqual([{ limit: 50 }, { limit: 50, cursor: lastOfFirstPage }]);
       expect(screen.queryByText(button)).not.toBeInTheDocument();
     }
@@ -343,5 +343,40 @@ describe('a secret the service shows once', () => {
     await user.click(within(dialog).getByRole('button', { name: 'Done' }));
     expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
     expect(screen.queryByText(/rotated-secret/)).not.toBeInTheDocument();
+  });
+});
+
+describe('who reads the project through Grafana alert rules', () => {
+  test('an Admin sees the database roles granted, a missing one flagged, and the command that grants one', async () => {
+    const backend = fakeService('admin');
+    renderApp('/settings?tab=alerting');
+    const table = await screen.findByRole('table', { name: 'Database roles that read this project' }, PAGE_LOAD);
+    expect(screen.getByRole('tab', { name: 'Alerting' })).toHaveAttribute('aria-selected', 'true');
+    expect(bodyRows(table).map((row) => Array.from(row.querySelectorAll('td')).map((td) => td.textContent))).toEqual([
+      ['grafana_ops', 'every project', expect.any(String), 'cli:ada'],
+      ['grafana_oldrole missing', 'this project', expect.any(String), 'cli:bob'],
+    ]);
+    expect(screen.getByTestId('alerting-grant')).toHaveTextContent(
+      'node backend/dist/cli.js alerting grant grafana_default --project default'
+    );
+    expect(screen.getByRole('button', { name: 'Copy' })).toBeInTheDocument();
+    // Read here, changed only from the command line: the tab sends nothing.
+    expect(backend.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  test('on embedded storage, the tab says alerting needs PostgreSQL instead of listing roles', async () => {
+    fakeService('admin', undefined, { alerting: { storage: 'pglite', readers: [] } });
+    renderApp('/settings?tab=alerting');
+    expect(
+      await screen.findByRole('status', { name: 'Alerting needs the service on PostgreSQL' }, PAGE_LOAD)
+    ).toHaveTextContent('DATABASE_URL');
+    expect(screen.queryByRole('table')).not.toBeInTheDocument();
+  });
+
+  test('with no role granted, the table says alert rules cannot see the project', async () => {
+    fakeService('admin', undefined, { alerting: { storage: 'postgres', readers: [] } });
+    renderApp('/settings?tab=alerting');
+    const table = await screen.findByRole('table', { name: 'Database roles that read this project' }, PAGE_LOAD);
+    expect(table).toHaveTextContent('No database role reads this project: alert rules cannot see it.');
   });
 });

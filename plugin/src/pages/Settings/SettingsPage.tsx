@@ -1,5 +1,6 @@
 // Project settings, for the project's Admins whatever their Grafana role: members and roles,
-// how Grafana roles and teams map to project roles, invitations, agent credentials, API tokens.
+// how Grafana roles and teams map to project roles, invitations, agent credentials, API tokens,
+// and the database roles Grafana alert rules read the project as.
 import React from 'react';
 import { useLocation } from 'react-router-dom';
 import { Alert, Tab, TabContent, TabsBar } from '@grafana/ui';
@@ -7,6 +8,7 @@ import { AppPage } from '../../components/common/AppPage';
 import { Loading } from '../../components/common/PageState';
 import { useSession } from '../../hooks/useSession';
 import { AgentsTab } from './AgentsTab';
+import { AlertingTab } from './AlertingTab';
 import { InvitationsTab } from './InvitationsTab';
 import { MembersTab } from './MembersTab';
 import { RoleMappingTab } from './RoleMappingTab';
@@ -18,6 +20,7 @@ const TABS = [
   { id: 'invitations', label: 'Invitations', body: InvitationsTab },
   { id: 'agents', label: 'Agents', body: AgentsTab },
   { id: 'tokens', label: 'API tokens', body: TokensTab },
+  { id: 'alerting', label: 'Alerting', body: AlertingTab },
 ];
 
 function SettingsPage() {
