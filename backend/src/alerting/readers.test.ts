@@ -78,11 +78,17 @@ describe('alerting readers on PostgreSQL', () => {
     )).rows[0];
     expect(attrs).toEqual({ rolcanlogin: true, rolsuper: false, rolcreaterole: false, rolcreatedb: false });
 
-    const tasks = await client.query('SELECT project, task_id, state FROM z4j_alerting.tasks ORDER BY task_id');
+    const tasks = await client.query('SELECT project, task_id, state, exception_type FROM z4j_alerting.tasks ORDER BY task_id');
     expect(tasks.rows).toEqual([
-      { project: 'payments', task_id: 'payments-1', state: 'failed' },
-      { project: 'payments', task_id: 'payments-2', state: 'succeeded' },
-      { project: 'payments', task_id: 'payments-3', state: 'succeeded' },
+      { project: 'payments', task_id: 'payments-1', state: 'failed', exception_type: 'ValueError' },
+      { project: 'payments', task_id: 'payments-2', state: 'succeeded', exception_type: 'ValueError' },
+      { project: 'payments', task_id: 'payments-3', state: 'succeeded', exception_type: 'ValueError' },
+    ]);
+    // Celery's repr of an exception and a dotted class name give their type too.
+    await db.query(`UPDATE tasks SET exception = $1 WHERE task_id = 'payments-2'`, ["billing.errors.CardDeclined('card-4242')"]);
+    await db.query(`UPDATE tasks SET exception = NULL WHERE task_id = 'payments-3'`);
+    expect((await client.query('SELECT exception_type FROM z4j_alerting.tasks ORDER BY task_id')).rows.map((r) => r.exception_type)).toEqual([
+      'ValueError', 'billing.errors.CardDeclined', null,
     ]);
     expect((await client.query('SELECT project FROM z4j_alerting.projects')).rows).toEqual([{ project: 'payments' }]);
     expect((await client.query('SELECT project, worker, dropped FROM z4j_alerting.workers')).rows).toEqual([{ project: 'payments', worker: 'w1@h', dropped: '7' }]);

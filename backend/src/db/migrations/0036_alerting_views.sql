@@ -5,7 +5,7 @@
 --
 -- The views run with their owner's rights (the service's role), so the reader needs no right on
 -- any table. They show what an alert needs (states, times, queues, workers, depths), never a
--- task's arguments, result, exception or traceback, and only the projects granted to
+-- task's arguments, result, exception message or traceback, and only the projects granted to
 -- `current_user`, the role querying. `security_barrier`: a reader's own function in a WHERE
 -- clause (a temporary one logs its arguments) runs only on rows the view already let through;
 -- PostgreSQL still pushes leakproof comparisons (on times, states, names) into the scans, so a
@@ -30,9 +30,12 @@ CREATE VIEW z4j_alerting.projects WITH (security_barrier) AS
      AND EXISTS (SELECT 1 FROM alerting_readers r WHERE r.role_name = current_user AND (r.project_id IS NULL OR r.project_id = p.id));
 
 -- Tasks as the explorer folds them. Filter on first_seen_at (indexed, per project) for the
--- window, and on state_at for when the task reached its state: README "Alerting".
+-- window, and on state_at for when the task reached its state: README "Alerting". Of the
+-- exception, its type alone (the name it starts with, as Celery's repr and the agents' text
+-- both do), never its message.
 CREATE VIEW z4j_alerting.tasks WITH (security_barrier) AS
   SELECT p.slug AS project, t.engine, t.task_id, t.name, t.queue, t.state, t.worker, t.retries,
+         substring(t.exception FROM '^[A-Za-z_][A-Za-z0-9_.]*') AS exception_type,
          t.first_seen_at, t.state_at, t.eta, t.sent_at, t.started_at, t.finished_at, t.runtime_ms, t.wait_ms
     FROM projects p JOIN tasks t ON t.project_id = p.id
    WHERE p.deleted_at IS NULL

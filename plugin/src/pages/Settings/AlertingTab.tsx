@@ -27,8 +27,8 @@ export function AlertingTab() {
         Grafana alert rules read this project&apos;s tasks, queues and workers through the &quot;z4j alerting&quot; data
         source: Grafana&apos;s PostgreSQL data source, logged in as a database role that may read the{' '}
         <code>z4j_alerting</code> views of the projects granted to it, and nothing else. The views hold task names,
-        states and times, never arguments, results or exceptions, but anyone who may query that data source in Grafana
-        sees them, whatever their role here.
+        states and times, never arguments, results or exception messages, but anyone who may query that data source in
+        Grafana sees them, whatever their role here.
       </p>
       {readers.value.storage === 'pglite' ? (
         <Alert severity="info" title="Alerting needs the service on PostgreSQL">
