@@ -94,7 +94,7 @@ describe('the example alert rules', () => {
         }
       }
     }
-    expect(rules.map((r) => r.uid)).toEqual(['z4j-failed-tasks', 'z4j-tasks-waiting', 'z4j-queue-depth', 'z4j-agent-drops']);
+    expect(rules.map((r) => r.uid)).toEqual(['z4j-failed-tasks', 'z4j-tasks-waiting', 'z4j-queue-depth', 'z4j-agent-drops', 'z4j-schedule-failed']);
   });
 
   describe('run as the data source on PostgreSQL', () => {
@@ -142,7 +142,10 @@ describe('the example alert rules', () => {
       expect(new Set(labels).size).toBe(labels.length); // one alert per label set
       for (const r of rows) for (const [k, v] of Object.entries(r)) if (k !== value) expect(typeof v).toBe('string'); // no NULL label
       const { type, params } = threshold.conditions[0]!.evaluator;
-      return rows.filter((r) => (type === 'gt' ? Number(r[value]) > params[0]! : Number(r[value]) < params[0]!));
+      // In label order: Grafana keeps no order, and a GROUP BY gives none.
+      return rows
+        .filter((r) => (type === 'gt' ? Number(r[value]) > params[0]! : Number(r[value]) < params[0]!))
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     }
 
     const task = (project: string, id: string, state: string, queue: string | null, firstSeen: string, stateAt: string, eta: string | null = null) =>
@@ -185,6 +188,27 @@ describe('the example alert rules', () => {
                              (1, 'rq', 'w3@h', false, now(), now(), 40)`);
       expect(await alerts('z4j-queue-depth')).toEqual([{ project: 'default', engine: 'rq', queue: 'big', depth: 5000 }]);
       expect(await alerts('z4j-agent-drops')).toEqual([{ project: 'default', engine: 'rq', worker: 'w1@h', dropped: 12 }]);
+    });
+
+    it('alert on a schedule whose send failed or that missed cron times lately, not on one that sent', async () => {
+      for (const name of ['nightly', 'hourly', 'healthy', 'old-failure']) {
+        await db.query(
+          `INSERT INTO schedules (id, project_id, name, engine, task_name, sealed_call, cron, next_run_at, created_by, updated_by)
+           VALUES ($1, 1, $2, 'celery', 'app.report', '\\x00', '@hourly', now(), 'test', 'test')`,
+          [`sch_${name}`, name],
+        );
+      }
+      const run = (schedule: string, state: string, firedAgo: string, missed = 0) =>
+        db.query(`INSERT INTO schedule_runs (schedule_id, project_id, trigger, due_at, fired_at, state, missed)
+                  VALUES ($1, 1, 'cron', now() - $3::interval, now() - $3::interval, $2, $4)`, [`sch_${schedule}`, state, firedAgo, missed]);
+      await run('nightly', 'failed', '2 minutes');
+      await run('hourly', 'sent', '1 minute', 3); // sent, after three missed while the service was down
+      await run('healthy', 'sent', '1 minute');
+      await run('old-failure', 'failed', '2 hours');
+      expect(await alerts('z4j-schedule-failed')).toEqual([
+        { project: 'default', schedule: 'hourly', engine: 'celery', failed_or_missed: 3 },
+        { project: 'default', schedule: 'nightly', engine: 'celery', failed_or_missed: 1 },
+      ]);
     });
   });
 });

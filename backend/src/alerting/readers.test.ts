@@ -121,6 +121,19 @@ describe('alerting readers on PostgreSQL', () => {
     expect(seen).toEqual(['search-1', 'search-2', 'search-3']);
   });
 
+  it('has every view of the schema behind a security barrier, filtered by the querying role', async () => {
+    const views = (await db.query<{ name: string; options: string[] | null; definition: string }>(
+      `SELECT c.relname AS name, c.reloptions AS options, pg_get_viewdef(c.oid) AS definition
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'z4j_alerting' ORDER BY 1`,
+    )).rows;
+    expect(views.map((v) => v.name)).toEqual(['projects', 'queues', 'schedule_runs', 'schedules', 'tasks', 'workers']);
+    for (const v of views) {
+      expect({ view: v.name, options: v.options }).toEqual({ view: v.name, options: ['security_barrier=true'] });
+      expect(v.definition).toMatch(/role_name = CURRENT_USER/);
+      expect(v.definition).toMatch(/deleted_at IS NULL/);
+    }
+  });
+
   it('reads every live project when granted without one, a deleted project never', async () => {
     const { client } = await newReader('all', []);
     const projects = (await client.query('SELECT project FROM z4j_alerting.projects ORDER BY 1')).rows.map((r) => r.project);

@@ -4,7 +4,7 @@
 -- `z4j alerting grant` lets read these views and nothing else, for the projects it names.
 --
 -- The views run with their owner's rights (the service's role), so the reader needs no right on
--- any table. They show what an alert needs (states, times, queues, workers, depths), never a
+-- any table. They show what an alert needs (states, times, queues, workers, depths, schedule runs), never a
 -- task's arguments, result, exception message or traceback, and only the projects granted to
 -- `current_user`, the role querying. `security_barrier`: a reader's own function in a WHERE
 -- clause (a temporary one logs its arguments) runs only on rows the view already let through;
@@ -55,3 +55,19 @@ CREATE VIEW z4j_alerting.queues WITH (security_barrier) AS
     FROM projects p JOIN queues q ON q.project_id = p.id
    WHERE p.deleted_at IS NULL
      AND EXISTS (SELECT 1 FROM alerting_readers r WHERE r.role_name = current_user AND (r.project_id IS NULL OR r.project_id = p.id));
+
+-- Schedules (docs/schedules.md): what they send and when next, never the call's arguments.
+CREATE VIEW z4j_alerting.schedules WITH (security_barrier) AS
+  SELECT p.slug AS project, s.name AS schedule, s.engine, s.task_name, s.queue, s.cron, s.timezone, s.enabled, s.next_run_at
+    FROM projects p JOIN schedules s ON s.project_id = p.id
+   WHERE p.deleted_at IS NULL
+     AND EXISTS (SELECT 1 FROM alerting_readers r WHERE r.role_name = current_user AND (r.project_id IS NULL OR r.project_id = p.id));
+
+-- Each time a schedule fired: where its send got to (sent, dispatched, failed), the task it sent
+-- (join z4j_alerting.tasks on task_id for how that went), and the cron times it missed while
+-- the service was down. A window on fired_at reads each schedule's runs by index.
+CREATE VIEW z4j_alerting.schedule_runs WITH (security_barrier) AS
+  SELECT p.slug AS project, s.name AS schedule, s.engine, r.trigger, r.due_at, r.fired_at, r.state, r.task_id, r.missed
+    FROM projects p JOIN schedules s ON s.project_id = p.id JOIN schedule_runs r ON r.schedule_id = s.id
+   WHERE p.deleted_at IS NULL
+     AND EXISTS (SELECT 1 FROM alerting_readers g WHERE g.role_name = current_user AND (g.project_id IS NULL OR g.project_id = p.id));

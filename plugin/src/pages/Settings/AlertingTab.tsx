@@ -24,9 +24,9 @@ export function AlertingTab() {
     <div>
       <ReloadFailed state={readers} what="the alerting readers" />
       <p>
-        Grafana alert rules read this project&apos;s tasks, queues and workers through the &quot;z4j alerting&quot; data
-        source: Grafana&apos;s PostgreSQL data source, logged in as a database role that may read the{' '}
-        <code>z4j_alerting</code> views of the projects granted to it, and nothing else. The views hold task names,
+        Grafana alert rules read this project&apos;s tasks, queues, workers and schedules through the &quot;z4j
+        alerting&quot; data source: Grafana&apos;s PostgreSQL data source, logged in as a database role that may read
+        the <code>z4j_alerting</code> views of the projects granted to it, and nothing else. The views hold task names,
         states and times, never arguments, results or exception messages, but anyone who may query that data source in
         Grafana sees them, whatever their role here.
       </p>
