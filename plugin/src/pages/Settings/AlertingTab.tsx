@@ -36,7 +36,7 @@ export function AlertingTab() {
           <code>DATABASE_URL</code> set to a PostgreSQL database to give alert rules a data source.
         </Alert>
       ) : (
-        <>
+        <Stack direction="column" gap={2}>
           <DataTable<AlertingReader>
             label="Database roles that read this project"
             rows={readers.value.readers}
@@ -77,7 +77,7 @@ export function AlertingTab() {
               </ClipboardButton>
             </div>
           </Stack>
-        </>
+        </Stack>
       )}
     </div>
   );
