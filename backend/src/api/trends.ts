@@ -56,7 +56,10 @@ function aggregate(metric: TrendsQuery['metric'], stat: TrendsQuery['stat'] | nu
   if (stat === 'avg') return `avg(${column})::float8`;
   if (stat === 'max') return `max(${column})::float8`;
   const fraction = Number(stat.slice(1)) / 100;
-  return `percentile_cont(${fraction}) WITHIN GROUP (ORDER BY ${column})::float8`;
+  // The bucket's values gathered by a hash aggregate, then sorted bucket by bucket: the same
+  // percentile as percentile_cont over the rows, whose ordered-set aggregate made PostgreSQL sort
+  // every row of the range first, to disk past work_mem (BENCHMARKS.md, "Trends").
+  return `(SELECT percentile_cont(${fraction}) WITHIN GROUP (ORDER BY v) FROM unnest(array_agg(${column})) v)::float8`;
 }
 
 /** How many epoch-aligned buckets of `bucketS` the range touches. */
