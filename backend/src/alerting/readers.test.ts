@@ -185,6 +185,11 @@ describe('alerting readers on PostgreSQL', () => {
     roles.push(superuser);
     await db.query(`CREATE ROLE ${superuser} SUPERUSER`);
     await expect(grantReader(db, audit, { role: superuser, projects: [], actor })).rejects.toThrow(/is a superuser/);
+    // A member of the service's role has its rights on every table.
+    const member = roleName('member');
+    roles.push(member);
+    await db.query(`CREATE ROLE ${member} LOGIN; GRANT ${(await db.query<{ r: string }>('SELECT current_user AS r')).rows[0]!.r} TO ${member}`);
+    await expect(grantReader(db, audit, { role: member, projects: [], actor })).rejects.toThrow(/is a member of the service's role/);
     await expect(grantReader(db, audit, { role: roleName('nopass'), projects: [], actor })).rejects.toThrow(/set Z4J_ALERTING_PASSWORD to have it created/);
     await expect(grantReader(db, audit, { role: 'Grafana; DROP TABLE tasks', projects: [], actor })).rejects.toThrow(AlertingError);
     await expect(grantReader(db, audit, { role: roleName('unknown'), projects: ['nope', 'gone'], password: PASSWORD, actor })).rejects.toThrow('no project "nope", "gone"');

@@ -159,16 +159,18 @@ async function roleExists(q: Queryable, role: string): Promise<boolean> {
 
 /**
  * The role, created when missing and a password is given. A role that could read past the views
- * (a superuser, one that bypasses row security, the service's own) is refused: Grafana's users
- * would read every table through it.
+ * (a superuser, the service's own, or a member of it, which has its rights) is refused: Grafana's
+ * users would read every table through it.
  */
 async function ensureRole(q: Queryable, role: string, password: string | undefined): Promise<boolean> {
-  const found = (await q.query<{ rolsuper: boolean; rolbypassrls: boolean; self: boolean }>(
-    'SELECT rolsuper, rolbypassrls, rolname = current_user AS self FROM pg_roles WHERE rolname = $1', [role],
+  const found = (await q.query<{ rolsuper: boolean; self: boolean; member: boolean }>(
+    `SELECT rolsuper, rolname = current_user AS self, pg_has_role(rolname, current_user, 'MEMBER') AS member
+       FROM pg_roles WHERE rolname = $1`,
+    [role],
   )).rows[0];
   if (found) {
-    if (found.self) throw new AlertingError(`role ${role} is the service's own: it reads every table, not only the views. Give Grafana a role of its own`);
-    if (found.rolsuper || found.rolbypassrls) throw new AlertingError(`role ${role} is a superuser: it reads every table, not only the views. Give Grafana a role of its own`);
+    const why = found.self ? "is the service's own" : found.rolsuper ? 'is a superuser' : found.member ? "is a member of the service's role" : null;
+    if (why) throw new AlertingError(`role ${role} ${why}: it reads every table, not only the views. Give Grafana a role of its own`);
     return false;
   }
   if (!password) {
