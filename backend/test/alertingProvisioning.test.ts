@@ -5,8 +5,6 @@
 // rule's SQL, run as that role on the views, returns what Grafana makes alerts of (one number
 // column, text labels, one row per alert) for the tasks it is meant to catch, and none otherwise.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { parse } from 'yaml';
 import { grantReader } from '../src/alerting/readers.js';
@@ -15,10 +13,8 @@ import { AuditKeyRing } from '../src/audit/keys.js';
 import type { Db } from '../src/db/db.js';
 import { migrate } from '../src/db/migrate.js';
 import { openPostgres } from '../src/db/postgres.js';
+import { readCompose, readRepoFile as read, withComposeDefaults as withDefault } from './helpers/compose.js';
 import { createTestDatabase } from './helpers/storage.js';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 interface Datasource { name: string; type: string; uid: string; url?: string; user?: string; jsonData?: { database?: string }; secureJsonData?: { password?: string } }
 interface Query { refId: string; datasourceUid: string; relativeTimeRange?: { from: number; to: number }; model: Record<string, unknown> }
@@ -28,15 +24,13 @@ interface Rule {
 }
 interface RulesFile { apiVersion: number; groups: { orgId: number; name: string; folder: string; interval: string; rules: Rule[] }[] }
 
-const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+const compose = readCompose<{
   services: Record<string, { environment?: Record<string, string>; command?: string[]; image?: string }>;
-};
+}>();
 const { datasources } = parse(read('provisioning/datasources/z4j.yaml')) as { datasources: Datasource[] };
 const alerting = datasources.find((d) => d.type === 'grafana-postgresql-datasource')!;
 const rulesFile = parse(read('provisioning/alerting-examples/z4j-alert-rules.yaml')) as RulesFile;
 const rules = rulesFile.groups.flatMap((g) => g.rules);
-/** `${NAME:-default}` as Compose substitutes it with NAME unset. */
-const withDefault = (value: string) => value.replace(/\$\{\w+:-([^}]*)\}/g, '$1');
 /** Grafana's durations: 1m, 30s, 1h30m; "0s" for none. */
 const seconds = (d: string) => {
   const parts = [...d.matchAll(/(\d+)(h|m|s)/g)];

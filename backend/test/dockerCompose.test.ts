@@ -2,16 +2,14 @@
 // Docker run noticing is checked instead: the service's environment is settings the service
 // knows and accepts, every build context, Dockerfile, requirements file and demo script it
 // names exists, and Grafana loads and provisions the plugin under the plugin's own ids.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { trends, trendsQuery } from '../src/api/trends.js';
 import { loadConfig, misspelledSettings, settings } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { openPglite } from '../src/db/pglite.js';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+import { ROOT, readCompose, readRepoFile as read, withComposeDefaults as withDefaults } from './helpers/compose.js';
 
 interface ComposeService {
   image?: string;
@@ -21,11 +19,8 @@ interface ComposeService {
   volumes?: string[];
 }
 
-/** `${NAME:-default}` as Compose substitutes it with NAME unset. */
-const withDefaults = (value: string | number) => String(value).replace(/\$\{\w+:-([^}]*)\}/g, '$1');
-
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+  const compose = readCompose<{ services: Record<string, ComposeService> }>();
   const services = compose.services;
 
   it("gives the service settings it knows, which it accepts as they are", () => {

@@ -3,6 +3,7 @@
 // projects granted to it, and nothing else. Granted and revoked from the command line (`z4j
 // alerting`), each change audited in the chains of the projects it touches.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import pg from 'pg';
 import type { AuditActor, AuditLog } from '../audit/chain.js';
 import type { Db, Queryable } from '../db/db.js';
 import { sqlState } from '../db/db.js';
@@ -200,5 +201,5 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16), 
 }
 
 // Role names are checked against ROLE_NAME first; quoting them anyway keeps a reserved word valid.
-const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const ident = pg.escapeIdentifier;
 const by = (actor: AuditActor) => actor.id ?? actor.name ?? actor.kind;
